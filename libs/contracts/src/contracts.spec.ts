@@ -1,0 +1,142 @@
+import {
+  attemptJobId,
+  canonicalJson,
+  GraphSpec,
+  Identity,
+  isOutputRef,
+  JobEvent,
+  JobEventType,
+  JobStatus,
+  NodeAttemptPayload,
+  NodeReport,
+  NodeStatus,
+  parseContract,
+  parseRef,
+  SubmitJobInput,
+  TaskManifest,
+  WorkerManifest,
+  ContractViolation,
+  schemaHash,
+} from './index.js';
+import { readFileSync } from 'node:fs';
+import { parse, EnumTypeDefinitionNode } from 'graphql';
+
+const at = '2026-11-28T12:00:00.000Z';
+
+describe('status enums', () => {
+  it('hold exactly the values of the public contract', () => {
+    const doc = parse(readFileSync(new URL('../../../graphql/contract.graphql', import.meta.url), 'utf8'));
+    const enumValues = (name: string) =>
+      (doc.definitions.find((d) => d.kind === 'EnumTypeDefinition' && d.name.value === name) as EnumTypeDefinitionNode)
+        .values!.map((v) => v.name.value);
+    expect([...JobStatus.options]).toEqual(enumValues('JobStatus'));
+    expect([...NodeStatus.options]).toEqual(enumValues('NodeStatus'));
+    expect([...JobEventType.options]).toEqual(enumValues('JobEventType'));
+  });
+  it('reject loose strings', () => {
+    expect(JobStatus.safeParse('succeeded').success).toBe(false);
+    expect(NodeStatus.safeParse('DONE').success).toBe(false);
+  });
+});
+
+describe('graph spec', () => {
+  it('accepts nodes with $ref inputs', () => {
+    const g = GraphSpec.parse({
+      nodes: [
+        { id: 'train', task: 'model.train', inputs: { dataset: 'a1' } },
+        { id: 'eval', task: 'model.evaluate', inputs: { model: { $ref: 'train.outputs.model' }, dataset: 'a1' } },
+      ],
+    });
+    expect(isOutputRef(g.nodes[1]!.inputs!.model)).toBe(true);
+    expect(parseRef('train.outputs.model')).toEqual({ nodeId: 'train', field: 'model' });
+    expect(parseRef('train.model')).toBeNull();
+  });
+  it('rejects a node without a task, and bad attempts', () => {
+    expect(GraphSpec.safeParse({ nodes: [{ id: 'a' }] }).success).toBe(false);
+    expect(GraphSpec.safeParse({ nodes: [{ id: 'a', task: 't', attempts: 0 }] }).success).toBe(false);
+  });
+  it('needs exactly one of graph or template', () => {
+    expect(SubmitJobInput.safeParse({}).success).toBe(false);
+    expect(SubmitJobInput.safeParse({ template: 'thumbnail', graph: { nodes: [] } }).success).toBe(false);
+    expect(SubmitJobInput.safeParse({ template: 'thumbnail', params: { width: 3 } }).success).toBe(true);
+  });
+});
+
+describe('manifests', () => {
+  const task = {
+    name: 'image.resize',
+    version: '1.0.0',
+    inputSchema: { type: 'object' },
+    outputSchema: { type: 'object' },
+    schemaHash: schemaHash({ type: 'object' }, { type: 'object' }),
+    resources: { gpu: 0, vramGb: 0, cpu: 1 },
+    timeoutMs: 60000,
+    attempts: 3,
+  };
+  it('accepts a valid task and worker manifest', () => {
+    expect(TaskManifest.parse(task).artifactFields).toEqual([]);
+    const w = WorkerManifest.parse({
+      id: 'w1',
+      hostname: 'h',
+      protocolVersion: '1.0',
+      devices: [{ index: 0, kind: 'GPU', name: 'NVIDIA H200', memoryMb: 143771 }],
+      actors: [{ id: 'w1/gpu0', device: 'GPU 0', resourceClass: 'gpu', state: 'IDLE', restarts: 0 }],
+      tasks: [task],
+      ready: true,
+      startedAt: at,
+      heartbeatAt: at,
+    });
+    expect(w.actors[0]!.state).toBe('IDLE');
+  });
+  it('rejects a non-semver version and a bad hash', () => {
+    expect(TaskManifest.safeParse({ ...task, version: 'v1' }).success).toBe(false);
+    expect(TaskManifest.safeParse({ ...task, schemaHash: 'abc' }).success).toBe(false);
+  });
+  it('hashes schemas independently of key order', () => {
+    expect(schemaHash({ a: 1, b: { c: 2, d: 3 } }, {})).toBe(schemaHash({ b: { d: 3, c: 2 }, a: 1 }, {}));
+    expect(canonicalJson({ b: 1, a: [2, { z: 1, y: 2 }] })).toBe('{"a":[2,{"y":2,"z":1}],"b":1}');
+  });
+});
+
+describe('events, payloads, reports, identity', () => {
+  it('parse a valid event and refuse seq 0', () => {
+    const e = { cursor: '1', seq: 1, jobId: 'j', tenant: 't', type: 'NODE_PROGRESS', progress: 0.5, at };
+    expect(JobEvent.parse(e).seq).toBe(1);
+    expect(JobEvent.safeParse({ ...e, seq: 0 }).success).toBe(false);
+    expect(JobEvent.safeParse({ ...e, progress: 2 }).success).toBe(false);
+  });
+  it('parse an attempt payload; ids are BullMQ-safe', () => {
+    const p = {
+      jobId: 'j',
+      tenant: 't',
+      nodeId: 'a',
+      attempt: 1,
+      maxAttempts: 3,
+      task: 'x',
+      taskVersion: '1.0.0',
+      inputs: {},
+      timeoutMs: 1000,
+      enqueuedAt: at,
+    };
+    expect(NodeAttemptPayload.parse(p).attempt).toBe(1);
+    expect(NodeAttemptPayload.safeParse({ ...p, attempt: 0 }).success).toBe(false);
+    expect(attemptJobId('j', 'a', 2)).not.toContain(':');
+  });
+  it('discriminate reports by type', () => {
+    const base = { jobId: 'j', tenant: 't', nodeId: 'a', attempt: 1, workerId: 'w', at };
+    const r = NodeReport.parse({ ...base, type: 'failed', error: { code: 'STUCK', message: 'no heartbeat', retryable: true } });
+    expect(r.type).toBe('failed');
+    expect(NodeReport.safeParse({ ...base, type: 'failed', error: { code: 'NOPE', message: 'x', retryable: true } }).success).toBe(false);
+    expect(NodeReport.safeParse({ ...base, type: 'succeeded', outputs: {} }).success).toBe(false);
+  });
+  it('names the contract and the path in a violation', () => {
+    expect(() => parseContract(Identity, 'Identity', { tenant: 'Acme!', keyId: 'k', scopes: ['root'], exp: 1 })).toThrow(
+      ContractViolation,
+    );
+    try {
+      parseContract(Identity, 'Identity', { tenant: 'acme', keyId: 'k', scopes: ['root'], exp: 1 });
+    } catch (e) {
+      expect((e as Error).message).toMatch(/^Identity: scopes\.0/);
+    }
+  });
+});

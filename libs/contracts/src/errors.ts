@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/** `extensions.code` values a client can see (../shared/api/contract.graphql). */
+export const ApiErrorCode = z.enum([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'INVALID_GRAPH',
+  'RATE_LIMITED',
+  'QUERY_TOO_COMPLEX',
+  'CONFLICT',
+  'UNAVAILABLE',
+  'INTERNAL_SERVER_ERROR',
+]);
+export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
+
+/** Codes of `JobError` (why a node or job failed). */
+export const JobErrorCode = z.enum([
+  'TASK_FAILED', // the task threw or reported failure
+  'INVALID_INPUT', // the resolved inputs did not validate (never retried)
+  'INVALID_OUTPUT', // the task returned outputs that do not match its schema
+  'TIMEOUT', // start-to-close: ran longer than its timeout
+  'STUCK', // heartbeat: the runner stopped reporting
+  'CRASHED', // the runner process exited mid-attempt
+  'UNSCHEDULABLE', // schedule-to-start: no live worker took the node in time or offers its task
+  'DEADLINE_EXCEEDED', // the job-level deadline passed
+  'STORAGE_UNAVAILABLE', // object storage could not be reached
+  'LOCK_LOST', // the worker lost its lease on the attempt
+  'UPSTREAM_FAILED', // a node this one depends on failed
+  'CANCELLED',
+]);
+export type JobErrorCode = z.infer<typeof JobErrorCode>;
+
+export const JobError = z.object({
+  code: JobErrorCode,
+  message: z.string().min(1).max(4000),
+  retryable: z.boolean(),
+});
+export type JobError = z.infer<typeof JobError>;
+
+export const GraphErrorCode = z.enum([
+  'CYCLE',
+  'UNKNOWN_TASK',
+  'VERSION_UNAVAILABLE',
+  'INVALID_INPUT',
+  'BAD_REFERENCE',
+  'DUPLICATE_NODE',
+  'UNKNOWN_DEPENDENCY',
+  'UNKNOWN_TEMPLATE',
+  'EMPTY_GRAPH',
+  'TOO_LARGE',
+]);
+export type GraphErrorCode = z.infer<typeof GraphErrorCode>;
+
+export const GraphError = z.object({
+  code: GraphErrorCode,
+  message: z.string(),
+  nodeId: z.string().optional(),
+  path: z.string().optional(),
+});
+export type GraphError = z.infer<typeof GraphError>;

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { IsoDateTime, JsonObject } from './json.js';
+import { ResourceClass } from './manifest.js';
+
+/** BullMQ queue per resource class. */
+export const NODE_QUEUES: Record<ResourceClass, string> = { gpu: 'sy-nodes-gpu', cpu: 'sy-nodes-cpu' };
+
+/**
+ * BullMQ job id of one attempt: repeating an enqueue of the same attempt is a no-op.
+ * BullMQ forbids ':' in custom ids; node ids never contain '.', job ids are uuids.
+ */
+export const attemptJobId = (jobId: string, nodeId: string, attempt: number): string =>
+  `${jobId}.${nodeId}.${attempt}`;
+
+/** The data of a BullMQ job: one attempt of one node, inputs already resolved. */
+export const NodeAttemptPayload = z.object({
+  jobId: z.string().min(1),
+  tenant: z.string().min(1),
+  nodeId: z.string().min(1),
+  attempt: z.number().int().min(1),
+  maxAttempts: z.number().int().min(1),
+  task: z.string().min(1),
+  taskVersion: z.string().min(1),
+  inputs: JsonObject, // every $ref replaced by the upstream output value
+  timeoutMs: z.number().int().positive(),
+  enqueuedAt: IsoDateTime,
+});
+export type NodeAttemptPayload = z.infer<typeof NodeAttemptPayload>;

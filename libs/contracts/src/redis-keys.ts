@@ -1,0 +1,30 @@
+/**
+ * The Redis layout shared between processes. Keys a single component owns privately may live with it,
+ * but anything a second process reads or writes is named here, once.
+ */
+export const REDIS_PREFIX = 'sy';
+
+export const REDIS_KEYS = {
+  /** Stream of NodeReport (field `r` = JSON) from workers to the scheduler. */
+  reports: `${REDIS_PREFIX}:reports`,
+  /** Consumer group of the scheduler replicas on `reports`. */
+  reportsGroup: 'scheduler',
+  /** Pub/sub channel of CancelNotice. */
+  cancelChannel: `${REDIS_PREFIX}:cancel`,
+  /** Set of live worker ids; each worker's manifest is a string key with a TTL. */
+  workers: `${REDIS_PREFIX}:workers`,
+  worker: (id: string) => `${REDIS_PREFIX}:worker:${id}`,
+  /** Hash: the job record (owned by the jobs subgraph's scheduler). */
+  job: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}`,
+  /** Hash: artifact metadata (ArtifactRecord fields). */
+  artifact: (id: string) => `${REDIS_PREFIX}:artifact:${id}`,
+  /** Set of committed artifact ids of a job. */
+  jobArtifacts: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts`,
+  /** Set of staged artifact ids of one attempt (committed with it, else swept). */
+  attemptArtifacts: (jobId: string, nodeId: string, attempt: number) =>
+    `${REDIS_PREFIX}:attempt:${jobId}:${nodeId}:${attempt}:artifacts`,
+  /** Sorted set (score = createdAt ms) of staged/pending artifact ids, for the orphan sweep. */
+  uncommittedArtifacts: `${REDIS_PREFIX}:artifacts:uncommitted`,
+  /** Hash of API keys by id (owned by libs/auth). */
+  apiKey: (id: string) => `${REDIS_PREFIX}:apikey:${id}`,
+} as const;

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { JobError } from './errors.js';
+import { IsoDateTime, JsonObject } from './json.js';
+
+/**
+ * What a worker tells the scheduler about an attempt. Workers append reports to one Redis stream
+ * (REDIS_KEYS.reports); the scheduler applies them atomically and is the only writer of job state.
+ * Every report names its attempt, so stale ones (an older attempt) change nothing.
+ */
+const base = {
+  jobId: z.string().min(1),
+  tenant: z.string().min(1),
+  nodeId: z.string().min(1),
+  attempt: z.number().int().min(1),
+  workerId: z.string().min(1),
+  at: IsoDateTime,
+};
+
+export const NodeReport = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('started'), actorId: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('progress'),
+    progress: z.number().min(0).max(1),
+    message: z.string().max(2000).optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('log'),
+    level: z.enum(['debug', 'info', 'warn', 'error']),
+    message: z.string().max(8000),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('succeeded'),
+    outputs: JsonObject,
+    artifactIds: z.array(z.string()), // staged artifacts this attempt made; committed with the outputs
+  }),
+  z.object({ ...base, type: z.literal('failed'), error: JobError }),
+  /** The attempt was handed back unfinished (worker draining): requeue it without counting a failure. */
+  z.object({ ...base, type: z.literal('released'), reason: z.string() }),
+]);
+export type NodeReport = z.infer<typeof NodeReport>;
+export type NodeReportType = NodeReport['type'];
+
+/** Published by the scheduler when running attempts must stop (cancelJob, deadline). */
+export const CancelNotice = z.object({
+  jobId: z.string(),
+  nodeId: z.string().optional(), // absent: every node of the job
+  reason: z.string(),
+});
+export type CancelNotice = z.infer<typeof CancelNotice>;
