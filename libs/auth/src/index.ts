@@ -1,1 +1,3 @@
 export * from './identity-token.js';
+export * from './api-key.js';
+export * from './api-key-store.js';
