@@ -1,0 +1,146 @@
+import semver from 'semver';
+import {
+  PROTOCOL_VERSION,
+  schemaHash,
+  type JsonSchema,
+  type Resources,
+  type TaskManifest,
+  type WorkerManifest,
+} from '#libs/contracts';
+
+export interface LiveWorker {
+  manifest: WorkerManifest;
+}
+
+/** One row of the public `capabilities` query (contract type TaskCapability). */
+export interface TaskCapability {
+  name: string;
+  /** Versions some live worker can run now, newest first. */
+  versions: string[];
+  description?: string;
+  /** Schemas and resources of the newest version. */
+  inputSchema: JsonSchema;
+  outputSchema: JsonSchema;
+  resources: Resources;
+  /** Live workers that offer the task (any version). */
+  workers: number;
+}
+
+/** Why a worker's task was left out of the catalog (the registry logs these). */
+export interface CatalogProblem {
+  workerId: string;
+  task?: string;
+  version?: string;
+  reason: string;
+}
+
+interface OfferedVersion {
+  manifest: TaskManifest;
+  workerIds: Set<string>;
+}
+
+const protocolMajor = (v: string): string => v.split('.')[0] ?? '';
+
+/**
+ * What the live workers can run right now, built from their manifests (pure; no I/O).
+ * Only workers that are `ready` and speak our protocol's major version count: a draining or
+ * quarantined worker cannot take work, so offering its tasks would only produce UNSCHEDULABLE later.
+ * A task version whose schemaHash does not match its schemas is refused, because validators are
+ * cached by that hash; two workers offering the same version with different schemas is a conflict,
+ * resolved in favour of the first seen and reported.
+ */
+export class CapabilityCatalog {
+  readonly problems: CatalogProblem[] = [];
+  private readonly tasks = new Map<string, Map<string, OfferedVersion>>();
+  private readonly offeringWorkers = new Map<string, Set<string>>();
+
+  constructor(workers: WorkerManifest[]) {
+    for (const worker of workers) this.add(worker);
+  }
+
+  /** Newest live version satisfying `range` (a semver range; undefined = newest), or null. */
+  resolve(task: string, range?: string): TaskManifest | null {
+    const versions = this.tasks.get(task);
+    if (!versions || versions.size === 0) return null;
+    const available = [...versions.keys()];
+    let chosen: string | null;
+    if (range === undefined || range.trim() === '') {
+      // Newest release; fall back to the newest prerelease only when nothing else is live.
+      chosen = semver.maxSatisfying(available, '*') ?? semver.rsort([...available])[0] ?? null;
+    } else {
+      if (semver.validRange(range) === null) return null;
+      chosen = semver.maxSatisfying(available, range);
+    }
+    return chosen === null ? null : versions.get(chosen)!.manifest;
+  }
+
+  has(task: string): boolean {
+    return this.tasks.has(task);
+  }
+
+  /** Live versions of `task`, newest first. */
+  versions(task: string): string[] {
+    const versions = this.tasks.get(task);
+    return versions ? semver.rsort([...versions.keys()]) : [];
+  }
+
+  /** Names of every task some live worker offers, sorted. */
+  taskNames(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  capabilities(): TaskCapability[] {
+    return this.taskNames().map((name) => {
+      const versions = this.versions(name);
+      const newest = this.tasks.get(name)!.get(versions[0]!)!.manifest;
+      return {
+        name,
+        versions,
+        ...(newest.description !== undefined ? { description: newest.description } : {}),
+        inputSchema: newest.inputSchema,
+        outputSchema: newest.outputSchema,
+        resources: newest.resources,
+        workers: this.offeringWorkers.get(name)?.size ?? 0,
+      };
+    });
+  }
+
+  private add(worker: WorkerManifest): void {
+    if (!worker.ready) return;
+    if (protocolMajor(worker.protocolVersion) !== protocolMajor(PROTOCOL_VERSION)) {
+      this.problems.push({
+        workerId: worker.id,
+        reason: `protocol ${worker.protocolVersion} is not compatible with ${PROTOCOL_VERSION}`,
+      });
+      return;
+    }
+    for (const task of worker.tasks) {
+      if (schemaHash(task.inputSchema, task.outputSchema) !== task.schemaHash) {
+        this.problems.push({
+          workerId: worker.id,
+          task: task.name,
+          version: task.version,
+          reason: 'schemaHash does not match the declared schemas',
+        });
+        continue;
+      }
+      let versions = this.tasks.get(task.name);
+      if (!versions) this.tasks.set(task.name, (versions = new Map()));
+      const offered = versions.get(task.version);
+      if (offered && offered.manifest.schemaHash !== task.schemaHash) {
+        this.problems.push({
+          workerId: worker.id,
+          task: task.name,
+          version: task.version,
+          reason: `schemas differ from another worker's ${task.name}@${task.version}; that one is used`,
+        });
+        continue;
+      }
+      if (offered) offered.workerIds.add(worker.id);
+      else versions.set(task.version, { manifest: task, workerIds: new Set([worker.id]) });
+      let offering = this.offeringWorkers.get(task.name);
+      if (!offering) this.offeringWorkers.set(task.name, (offering = new Set()));
+      offering.add(worker.id);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import { ContractViolation, parseContract, REDIS_KEYS, WorkerManifest } from '#libs/contracts';
+import { CapabilityCatalog } from './capability-catalog.js';
+
+/** The slice of a pino logger the registry needs. */
+export interface RegistryLogger {
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * Removes ids whose manifest key is still missing at the moment of removal, so a worker that registers
+ * between our read and this step (SADD before its first SET) is not dropped.
+ * KEYS[1] = the workers set, KEYS[2..] = their manifest keys; ARGV = the ids, in the same order.
+ */
+const SREM_EXPIRED_WORKERS = `
+local removed = 0
+for i, id in ipairs(ARGV) do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    removed = removed + redis.call('SREM', KEYS[1], id)
+  end
+end
+return removed
+`;
+
+/**
+ * Reads live worker manifests from Redis (written by workers with a heartbeat TTL). Answers from Redis
+ * at once: nothing here waits on a worker.
+ */
+export class WorkerRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly logger?: RegistryLogger,
+  ) {}
+
+  /**
+   * Live manifests: members of REDIS_KEYS.workers whose REDIS_KEYS.worker(id) key still exists, parsed with
+   * WorkerManifest. Expired ids are removed from the set; a manifest that does not parse is skipped and logged.
+   */
+  async liveWorkers(): Promise<WorkerManifest[]> {
+    const ids = (await this.redis.smembers(REDIS_KEYS.workers)).sort();
+    if (ids.length === 0) return [];
+    const raw = await this.redis.mget(ids.map((id) => REDIS_KEYS.worker(id)));
+    const live: WorkerManifest[] = [];
+    const expired: string[] = [];
+    ids.forEach((id, i) => {
+      const json = raw[i];
+      if (json === null || json === undefined) {
+        expired.push(id);
+        return;
+      }
+      try {
+        const manifest = parseContract(WorkerManifest, 'WorkerManifest', JSON.parse(json));
+        if (manifest.id !== id) throw new Error(`manifest id "${manifest.id}" differs from its key's id "${id}"`);
+        live.push(manifest);
+      } catch (e) {
+        this.logger?.warn(
+          { workerId: id, err: e instanceof ContractViolation || e instanceof Error ? e.message : String(e) },
+          'worker manifest skipped: it does not parse',
+        );
+      }
+    });
+    if (expired.length > 0) {
+      await this.redis.eval(
+        SREM_EXPIRED_WORKERS,
+        expired.length + 1,
+        REDIS_KEYS.workers,
+        ...expired.map((id) => REDIS_KEYS.worker(id)),
+        ...expired,
+      );
+    }
+    return live;
+  }
+
+  /** A catalog of what the live workers can run now; its problems (bad hashes, conflicts) are logged. */
+  async catalog(): Promise<CapabilityCatalog> {
+    const catalog = new CapabilityCatalog(await this.liveWorkers());
+    for (const problem of catalog.problems) this.logger?.warn({ ...problem }, 'worker task left out of the catalog');
+    return catalog;
+  }
+}
