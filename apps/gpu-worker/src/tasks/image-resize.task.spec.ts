@@ -1,0 +1,69 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createLocalTaskContext, runTask, schemaDisagreements, type LocalTaskContext } from '#libs/task-sdk';
+import { imageResize } from './image-resize.task.js';
+
+const samplePng = new URL('../../../../data/sample.png', import.meta.url);
+
+let dir: string;
+let ctx: LocalTaskContext;
+let image: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'resize-'));
+  ctx = await createLocalTaskContext({ rootDir: dir });
+  image = await ctx.artifacts.put(await readFile(samplePng), { name: 'sample.png', contentType: 'image/png' });
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+describe('image.resize', () => {
+  it('keeps the aspect ratio without height and keeps the source format', async () => {
+    const out = await runTask(imageResize, { image, width: 48 }, ctx);
+    expect(out).toMatchObject({ width: 48, height: 32 }); // sample.png is 96x64
+    const stored = await ctx.stored(out.image);
+    expect(stored).toMatchObject({ name: 'resized.png', contentType: 'image/png' });
+    const meta = await sharp(await readFile(stored.path)).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 48, 32]);
+    expect(ctx.progressUpdates.at(-1)).toEqual({ fraction: 1, message: 'stored' });
+  });
+
+  it('produces exactly width x height in the asked format when both are given', async () => {
+    const out = await runTask(imageResize, { image, width: 20, height: 30, format: 'webp' }, ctx);
+    expect(out).toMatchObject({ width: 20, height: 30 });
+    const stored = await ctx.stored(out.image);
+    expect(stored.contentType).toBe('image/webp');
+    const meta = await sharp(await readFile(stored.path)).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 20, 30]);
+    const jpeg = await runTask(imageResize, { image, width: 200, format: 'jpeg' }, ctx);
+    expect(jpeg).toMatchObject({ width: 200, height: 133 });
+    expect((await ctx.stored(jpeg.image)).name).toBe('resized.jpg');
+  });
+
+  it('refuses bytes that are not an image, and bad sizes, as non-retryable bad input', async () => {
+    const text = await ctx.artifacts.put(Buffer.from('not an image'), { name: 'a.txt', contentType: 'text/plain' });
+    await expect(runTask(imageResize, { image: text, width: 10 }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      retryable: false,
+    });
+    await expect(runTask(imageResize, { image, width: 0 }, ctx)).rejects.toThrow(/width/);
+    await expect(runTask(imageResize, { image, width: 10, format: 'gif' }, ctx)).rejects.toThrow(/format/);
+  });
+
+  it('advertises JSON Schemas that agree with zod', () => {
+    expect(
+      schemaDisagreements(imageResize, {
+        input: [
+          { image: 'a', width: 1 },
+          { image: 'a', width: 1, height: 2, format: 'jpeg' },
+          { image: 'a', width: 1.5 },
+          { image: 'a', width: 16385 },
+          { image: 'a', width: 1, format: 'bmp' },
+          { image: 'a' },
+          { image: 'a', width: 1, scale: 2 },
+        ],
+        output: [{ image: 'b', width: 1, height: 1 }, { image: 'b', width: 0, height: 1 }],
+      }),
+    ).toEqual([]);
+  });
+});
