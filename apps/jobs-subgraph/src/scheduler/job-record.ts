@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import {
+  IsoDateTime,
+  JobError,
+  JobStatus,
+  JsonObject,
+  JsonSchema,
+  NodeStatus,
+  ResourceClass,
+  parseContract,
+} from '#libs/contracts';
+
+/** A JSON-encoded field of a Redis hash, parsed with `inner`. */
+const jsonField = <S extends z.ZodType>(inner: S) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  }).pipe(inner);
+
+const int = z.coerce.number().int();
+
+/** The job hash as the scheduler writes it (JOB_KEYS.job). */
+export const StoredJob = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  feedKey: z.string(),
+  status: JobStatus,
+  template: z.string().optional(),
+  labels: jsonField(JsonObject.nullable()).optional(),
+  priority: int,
+  nodeIds: jsonField(z.array(z.string())),
+  nodeCount: int,
+  succeededCount: int.optional(),
+  seq: int,
+  deadlineAt: int,
+  createdAt: IsoDateTime,
+  startedAt: IsoDateTime.optional(),
+  finishedAt: IsoDateTime.optional(),
+  error: jsonField(JobError).optional(),
+  idempotencyKey: z.string().optional(),
+});
+export type StoredJob = z.infer<typeof StoredJob>;
+
+/** One node hash (JOB_KEYS.node). `outputSchema` is the task's, recorded at plan time. */
+export const StoredNode = z.object({
+  id: z.string(),
+  task: z.string(),
+  taskVersion: z.string(),
+  resourceClass: ResourceClass,
+  status: NodeStatus,
+  inputs: jsonField(JsonObject),
+  upstream: jsonField(z.array(z.string())),
+  dependants: jsonField(z.array(z.string())),
+  pending: int,
+  attempt: int,
+  failures: int,
+  maxAttempts: int,
+  timeoutMs: int,
+  outputSchema: jsonField(JsonSchema),
+  progress: z.coerce.number(),
+  message: z.string().optional(),
+  outputs: jsonField(JsonObject).optional(),
+  error: jsonField(JobError).optional(),
+  workerId: z.string().optional(),
+  queuedAt: int.optional(),
+  startedAt: IsoDateTime.optional(),
+  finishedAt: IsoDateTime.optional(),
+});
+export type StoredNode = z.infer<typeof StoredNode>;
+
+export const parseStoredJob = (hash: Record<string, string>): StoredJob => parseContract(StoredJob, 'StoredJob', hash);
+export const parseStoredNode = (hash: Record<string, string>): StoredNode =>
+  parseContract(StoredNode, 'StoredNode', hash);
+
+/** A job with its nodes in plan (topological) order. */
+export interface JobView {
+  job: StoredJob;
+  nodes: StoredNode[];
+}
+
+/** 0..1 over all nodes: a finished node counts fully, a running one by its reported progress. */
+export function jobProgress(nodes: readonly StoredNode[]): number {
+  if (nodes.length === 0) return 0;
+  const sum = nodes.reduce((acc, n) => acc + (n.status === 'SUCCEEDED' ? 1 : Math.min(1, Math.max(0, n.progress))), 0);
+  return sum / nodes.length;
+}

@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import { REDIS_KEYS, REDIS_PREFIX, cancelledJobKey } from '#libs/contracts';
+
+/**
+ * Keys owned by the jobs subgraph (the scheduler writes them, the GraphQL layer reads them). Keys another process
+ * touches (job hash, artifacts, cancel marker) come from #libs/contracts.
+ */
+export const JOB_KEYS = {
+  job: REDIS_KEYS.job,
+  node: (jobId: string, nodeId: string) => `${REDIS_KEYS.job(jobId)}:node:${nodeId}`,
+  /** The job's event stream; the same name is the pub/sub channel that wakes its subscribers. */
+  events: (jobId: string) => `${REDIS_KEYS.job(jobId)}:events`,
+  /** The tenant's JOB_* event stream; the same name is its wake-up channel. */
+  feed: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:feed`,
+  /** Sorted set of the tenant's job ids by createdAt (ms), for `jobs` pagination. */
+  tenantJobs: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:jobs`,
+  /** Idempotency key -> job id; hashed so any client string makes a safe key. */
+  idempotency: (tenant: string, key: string) =>
+    `${REDIS_PREFIX}:tenant:${tenant}:idem:${createHash('sha256').update(key).digest('hex')}`,
+  /** Set of job ids not yet finished: what the reconciler looks at. */
+  activeJobs: `${REDIS_PREFIX}:jobs:active`,
+  /** Sorted set (score = failed at, ms) of FAILED job ids, requeued with retryJob. */
+  deadLetter: `${REDIS_PREFIX}:jobs:dead-letter`,
+  cancelled: cancelledJobKey,
+  /** The scheduler leader's lease. */
+  leader: `${REDIS_PREFIX}:scheduler:leader`,
+} as const;
+
+/** The four keys every transition script takes first (see lua/includes/common.lua). */
+export const transitionKeys = (jobId: string): [string, string, string, string] => [
+  JOB_KEYS.job(jobId),
+  JOB_KEYS.activeJobs,
+  JOB_KEYS.deadLetter,
+  JOB_KEYS.cancelled(jobId),
+];

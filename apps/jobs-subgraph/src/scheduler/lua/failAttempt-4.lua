@@ -1,0 +1,38 @@
+--[[
+  An attempt failed (worker report, invalid outputs, crash or schedule-to-start deadline found by the
+  reconciler). A retryable error with attempts left makes the node RETRYING with the next attempt eligible
+  after the given backoff; otherwise the node FAILS, the nodes downstream are CANCELLED (UPSTREAM_FAILED),
+  the job FAILS with the node's error and enters the dead-letter set.
+    ARGV[4] node id   ARGV[5] attempt   ARGV[6] error JSON (JobError)   ARGV[7] retryable (1|0)
+    ARGV[8] backoff ms before the next attempt
+  Returns { 'retry', nextAttempt, eligibleAtMs } | { 'failed', liveAttempt... } | { 'stale' }
+]]
+--@include common
+local nodeId, attempt, errorJson = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local retryable, backoffMs = ARGV[7] == '1', tonumber(ARGV[8])
+local job = hgetall(jobKey)
+local node = hgetall(nodeKey(nodeId))
+if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
+
+local err = cjson.decode(errorJson)
+local failures = redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
+if retryable and failures < tonumber(node.maxAttempts) then
+  local eligibleAt = nowMs + backoffMs
+  local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
+  redis.call('HSET', nodeKey(nodeId), 'status', 'RETRYING', 'error', errorJson, 'queuedAt', eligibleAt, 'progress', 0)
+  redis.call('HDEL', nodeKey(nodeId), 'workerId', 'startedAt')
+  appendEvent(job, 'NODE_RETRYING', nodeId, nil,
+    'attempt ' .. attempt .. ' failed (' .. err.code .. ': ' .. err.message .. '); attempt ' .. next .. ' in ' .. backoffMs .. ' ms')
+  return { 'retry', next, eligibleAt }
+end
+
+redis.call('HSET', nodeKey(nodeId), 'status', 'FAILED', 'error', errorJson, 'finishedAt', now)
+appendEvent(job, 'NODE_FAILED', nodeId, nil, err.code .. ': ' .. err.message)
+local reason = 'node ' .. nodeId .. ' failed: ' .. err.message
+local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })
+local live = finishJob(job, 'FAILED', jobError, reason, nodeId)
+local result = { 'failed' }
+for _, l in ipairs(live) do table.insert(result, l) end
+-- the failed attempt's own queue entry is removed too (it may still sit in the queue after a deadline)
+table.insert(result, nodeId .. '|' .. attempt .. '|' .. node.resourceClass)
+return result

@@ -1,0 +1,14 @@
+--[[
+  A worker handed an attempt back unfinished (draining): the node is queued again under a new attempt
+  number, without counting a failure.
+    ARGV[4] node id   ARGV[5] attempt   ARGV[6] reason
+  Returns { 'requeued', nextAttempt } | { 'stale' }
+]]
+--@include common
+local nodeId, attempt, reason = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local job = hgetall(jobKey)
+local node = hgetall(nodeKey(nodeId))
+if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
+local next = queueNode(job, nodeId, nowMs)
+redis.call('HSET', nodeKey(nodeId), 'message', 'released: ' .. reason)
+return { 'requeued', next }

@@ -1,0 +1,41 @@
+--[[
+  Runs a FAILED or CANCELLED job's unfinished nodes again: they restart with fresh failure counts (and new
+  attempt numbers, so late reports of old attempts stay stale); nodes whose upstream nodes have all
+  succeeded are QUEUED at once. The job leaves the dead-letter set and gets a new deadline.
+    ARGV[4] new deadline (ms)
+  Returns { 'retried', readyNodeId... } | { 'conflict', status } | { 'missing' }
+]]
+--@include common
+local job = hgetall(jobKey)
+if not job.status then return { 'missing' } end
+if job.status ~= 'FAILED' and job.status ~= 'CANCELLED' then return { 'conflict', job.status } end
+
+redis.call('HSET', jobKey, 'status', 'QUEUED', 'deadlineAt', ARGV[4])
+redis.call('HDEL', jobKey, 'error', 'finishedAt')
+redis.call('SADD', activeKey, job.id)
+redis.call('ZREM', deadLetterKey, job.id)
+redis.call('DEL', cancelledKey)
+job.status = 'QUEUED'
+appendEvent(job, 'JOB_QUEUED', nil, nil, 'retry')
+
+local nodeIds = cjson.decode(job.nodeIds)
+local succeeded = {}
+for _, nodeId in ipairs(nodeIds) do
+  succeeded[nodeId] = redis.call('HGET', nodeKey(nodeId), 'status') == 'SUCCEEDED'
+end
+local result = { 'retried' }
+for _, nodeId in ipairs(nodeIds) do
+  if not succeeded[nodeId] then
+    local pending = 0
+    for _, u in ipairs(cjson.decode(redis.call('HGET', nodeKey(nodeId), 'upstream'))) do
+      if not succeeded[u] then pending = pending + 1 end
+    end
+    redis.call('HSET', nodeKey(nodeId), 'status', 'PENDING', 'failures', 0, 'pending', pending, 'progress', 0)
+    redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'outputs', 'workerId', 'startedAt', 'finishedAt')
+    if pending == 0 then
+      queueNode(job, nodeId, nowMs)
+      table.insert(result, nodeId)
+    end
+  end
+end
+return result

@@ -1,0 +1,48 @@
+--[[
+  Writes a planned job and its nodes in one atomic step, or returns the job an earlier submit with the same
+  idempotency key (per tenant) created.
+    KEYS[5] idempotency key (string -> job id; '' when none)   KEYS[6] tenant's jobs (zset by createdAt ms)
+    ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
+            = number of upstream nodes)
+  Returns { jobId, created (1|0), readyNodeId... }
+]]
+--@include common
+local idemKey = KEYS[5]
+local tenantJobsKey = KEYS[6]
+local jobId = ARGV[4]
+
+if idemKey ~= '' then
+  local existing = redis.call('GET', idemKey)
+  if existing then return { existing, 0 } end
+end
+
+local fields = cjson.decode(ARGV[5])
+local nodes = cjson.decode(ARGV[6])
+local flat = { 'id', jobId, 'status', 'QUEUED', 'createdAt', now, 'seq', 0 }
+for k, v in pairs(fields) do
+  table.insert(flat, k)
+  table.insert(flat, tostring(v))
+end
+redis.call('HSET', jobKey, unpack(flat))
+for _, node in ipairs(nodes) do
+  local nflat = { 'status', 'PENDING', 'attempt', 0, 'failures', 0, 'progress', 0 }
+  for k, v in pairs(node) do
+    table.insert(nflat, k)
+    table.insert(nflat, tostring(v))
+  end
+  redis.call('HSET', nodeKey(node.id), unpack(nflat))
+end
+if idemKey ~= '' then redis.call('SET', idemKey, jobId) end
+redis.call('ZADD', tenantJobsKey, nowMs, jobId)
+redis.call('SADD', activeKey, jobId)
+
+local job = hgetall(jobKey)
+appendEvent(job, 'JOB_QUEUED')
+local result = { jobId, 1 }
+for _, node in ipairs(nodes) do
+  if tonumber(node.pending) == 0 then
+    queueNode(job, node.id, nowMs)
+    table.insert(result, node.id)
+  end
+end
+return result

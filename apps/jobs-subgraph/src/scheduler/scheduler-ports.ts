@@ -1,0 +1,26 @@
+import type { JobStatus, NodeReportType } from '#libs/contracts';
+
+/** The slice of a pino logger the scheduler uses. */
+export interface SchedulerLogger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** Counters the scheduler reports; the app backs them with #libs/observability metrics. */
+export interface SchedulerMetrics {
+  jobSubmitted(): void;
+  jobFinished(status: JobStatus): void;
+  reportApplied(type: NodeReportType | 'invalid', outcome: 'applied' | 'stale' | 'rejected'): void;
+  reconcilerAction(action: ReconcilerAction): void;
+}
+
+export type ReconcilerAction = 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded';
+
+export const NO_METRICS: SchedulerMetrics = {
+  jobSubmitted: () => {},
+  jobFinished: () => {},
+  reportApplied: () => {},
+  reconcilerAction: () => {},
+};

@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import {
+  REDIS_KEYS,
+  isTerminalNodeStatus,
+  type JobError,
+  type JobStatus,
+  type JsonObject,
+  type NodeAttemptPayload,
+  type NodeReport,
+  type ResourceClass,
+  type SubmitJobInput,
+} from '#libs/contracts';
+import type { PlannedJob } from '../planner/planner.js';
+import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import type { NodeEnqueuer } from './enqueuer.js';
+import { parseStoredNode, type StoredNode } from './job-record.js';
+import { JobStore } from './job-store.js';
+import { JOB_KEYS, transitionKeys } from './keys.js';
+import { OutputValidator } from './output-validator.js';
+import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
+import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
+import { runScript, type ScriptName } from './scripts.js';
+
+export interface SchedulerConfig {
+  backoff: BackoffPolicy;
+  /** Job-level deadline, from submit (and from each retryJob). */
+  jobDeadlineMs: number;
+}
+
+export interface SchedulerDeps {
+  /** A fail-fast (command role) connection: request paths must not hang through an outage. */
+  redis: Redis;
+  enqueuer: NodeEnqueuer;
+  config: SchedulerConfig;
+  logger: SchedulerLogger;
+  metrics?: SchedulerMetrics;
+  now?: () => number;
+  random?: () => number;
+}
+
+export type ReportOutcome = 'applied' | 'stale';
+export type CancelOutcome = { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
+export type RetryOutcome = { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
+
+/** "nodeId|attempt|resourceClass", as the Lua scripts list live attempts. */
+interface LiveAttempt {
+  nodeId: string;
+  attempt: number;
+  resourceClass: ResourceClass;
+}
+const parseLive = (s: string): LiveAttempt => {
+  const [nodeId, attempt, resourceClass] = s.split('|');
+  return { nodeId: nodeId!, attempt: Number(attempt), resourceClass: resourceClass as ResourceClass };
+};
+
+/**
+ * The only writer of job state. Every transition is one Lua script (atomic, idempotent, checks the attempt is
+ * the node's current one); what follows a transition (enqueueing ready nodes, removing queue entries) is safe
+ * to repeat, and the reconciler repeats it if this process dies in between.
+ */
+export class Scheduler {
+  readonly store: JobStore;
+  private readonly redis: Redis;
+  private readonly enqueuer: NodeEnqueuer;
+  private readonly config: SchedulerConfig;
+  private readonly logger: SchedulerLogger;
+  private readonly metrics: SchedulerMetrics;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly outputs = new OutputValidator();
+
+  constructor(deps: SchedulerDeps) {
+    this.redis = deps.redis;
+    this.store = new JobStore(deps.redis);
+    this.enqueuer = deps.enqueuer;
+    this.config = deps.config;
+    this.logger = deps.logger;
+    this.metrics = deps.metrics ?? NO_METRICS;
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  private async transition(name: ScriptName, jobId: string, extraKeys: string[], args: Array<string | number>) {
+    const now = this.now();
+    return runScript(this.redis, name, [...transitionKeys(jobId), ...extraKeys], [
+      new Date(now).toISOString(),
+      now,
+      REDIS_KEYS.cancelChannel,
+      ...args,
+    ]);
+  }
+
+  /** Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job. */
+  async submit(tenant: string, input: SubmitJobInput, plan: PlannedJob): Promise<{ jobId: string; created: boolean }> {
+    const jobId = randomUUID();
+    const dependants = new Map<string, string[]>(plan.nodes.map((n) => [n.id, []]));
+    for (const n of plan.nodes) for (const u of n.upstream) dependants.get(u)?.push(n.id);
+    const fields: Record<string, string> = {
+      tenant,
+      feedKey: JOB_KEYS.feed(tenant),
+      priority: String(input.priority ?? 0),
+      nodeIds: JSON.stringify(plan.nodes.map((n) => n.id)),
+      nodeCount: String(plan.nodes.length),
+      succeededCount: '0',
+      deadlineAt: String(this.now() + this.config.jobDeadlineMs),
+    };
+    if (plan.template) fields.template = plan.template;
+    if (input.labels) fields.labels = JSON.stringify(input.labels);
+    if (input.idempotencyKey) fields.idempotencyKey = input.idempotencyKey;
+    const nodes = plan.nodes.map((n) => ({
+      id: n.id,
+      task: n.task,
+      taskVersion: n.taskVersion,
+      resourceClass: n.resourceClass,
+      inputs: JSON.stringify(n.inputs),
+      upstream: JSON.stringify(n.upstream),
+      dependants: JSON.stringify(dependants.get(n.id) ?? []),
+      pending: String(n.upstream.length),
+      maxAttempts: String(n.attempts),
+      timeoutMs: String(n.timeoutMs),
+      outputSchema: JSON.stringify(n.manifest.outputSchema),
+    }));
+    const idemKey = input.idempotencyKey ? JOB_KEYS.idempotency(tenant, input.idempotencyKey) : '';
+    const [id, created, ...ready] = (await this.transition(
+      'submitJob',
+      jobId,
+      [idemKey, JOB_KEYS.tenantJobs(tenant)],
+      [jobId, JSON.stringify(fields), JSON.stringify(nodes)],
+    )) as [string, number, ...string[]];
+    if (created === 1) {
+      this.metrics.jobSubmitted();
+      this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
+      await this.enqueueNodes(jobId, ready);
+    }
+    return { jobId: id, created: created === 1 };
+  }
+
+  /** Applies one worker report. Stale and duplicate reports change nothing. */
+  async applyReport(report: NodeReport): Promise<ReportOutcome> {
+    const { jobId, nodeId, attempt } = report;
+    let outcome: ReportOutcome;
+    switch (report.type) {
+      case 'started':
+        outcome = okOrStale(await this.transition('startAttempt', jobId, [], [nodeId, attempt, report.workerId]));
+        break;
+      case 'progress':
+        outcome = okOrStale(
+          await this.transition('recordProgress', jobId, [], [nodeId, attempt, report.progress, report.message ?? '']),
+        );
+        break;
+      case 'log':
+        outcome = okOrStale(await this.transition('appendLog', jobId, [], [nodeId, attempt, report.level, report.message]));
+        break;
+      case 'succeeded':
+        outcome = await this.complete(jobId, nodeId, attempt, report.outputs, report.artifactIds);
+        break;
+      case 'failed':
+        outcome = await this.failAttempt(jobId, nodeId, attempt, report.error);
+        break;
+      case 'released': {
+        const [result, next] = (await this.transition('releaseAttempt', jobId, [], [nodeId, attempt, report.reason])) as [
+          string,
+          number?,
+        ];
+        outcome = result === 'requeued' ? 'applied' : 'stale';
+        if (result === 'requeued') {
+          this.logger.info({ jobId, nodeId, attempt, next, reason: report.reason }, 'attempt released; requeued');
+          await this.enqueueNodes(jobId, [nodeId]);
+        }
+        break;
+      }
+    }
+    this.metrics.reportApplied(report.type, outcome);
+    return outcome;
+  }
+
+  private async complete(
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+    outputs: JsonObject,
+    artifactIds: string[],
+  ): Promise<ReportOutcome> {
+    const node = await this.node(jobId, nodeId);
+    if (!node || node.attempt !== attempt || isTerminalNodeStatus(node.status)) return 'stale';
+    const problems = this.outputs.check(node.outputSchema, outputs);
+    if (problems.length > 0) {
+      return this.failAttempt(jobId, nodeId, attempt, {
+        code: 'INVALID_OUTPUT',
+        message: `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`.slice(0, 4000),
+        retryable: false,
+      });
+    }
+    const result = (await this.transition(
+      'completeAttempt',
+      jobId,
+      [REDIS_KEYS.jobArtifacts(jobId), REDIS_KEYS.uncommittedArtifacts, REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt)],
+      [nodeId, attempt, JSON.stringify(outputs), JSON.stringify(artifactIds), REDIS_KEYS.artifact('')],
+    )) as Array<string | number>;
+    const [status, ...rest] = result;
+    if (status === 'bad_artifact') {
+      return this.failAttempt(jobId, nodeId, attempt, {
+        code: 'INVALID_OUTPUT',
+        message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
+        retryable: false,
+      });
+    }
+    if (status !== 'ok') return 'stale';
+    const [jobFinished, ...ready] = rest;
+    if (Number(jobFinished) === 1) {
+      this.metrics.jobFinished('SUCCEEDED');
+      this.logger.info({ jobId }, 'job succeeded');
+    }
+    await this.enqueueNodes(jobId, ready.map(String));
+    return 'applied';
+  }
+
+  /**
+   * Fails the node's attempt `attempt`: a retry after backoff when the error is retryable and attempts remain,
+   * else the node and its job fail. Also used by the reconciler (CRASHED, UNSCHEDULABLE).
+   */
+  async failAttempt(jobId: string, nodeId: string, attempt: number, error: JobError): Promise<ReportOutcome> {
+    const node = await this.node(jobId, nodeId);
+    if (!node) return 'stale';
+    const delay = retryDelayMs(node.failures + 1, this.config.backoff, this.random);
+    const [status, ...rest] = (await this.transition(
+      'failAttempt',
+      jobId,
+      [],
+      [nodeId, attempt, JSON.stringify(error), error.retryable ? '1' : '0', delay],
+    )) as Array<string | number>;
+    if (status === 'retry') {
+      this.logger.warn({ jobId, nodeId, attempt, next: rest[0], delayMs: delay, error }, 'attempt failed; retrying');
+      await this.enqueueNodes(jobId, [nodeId]);
+      return 'applied';
+    }
+    if (status === 'failed') {
+      this.logger.warn({ jobId, nodeId, attempt, error }, 'node failed; job failed and dead-lettered');
+      await this.removeAttempts(jobId, rest.map(String));
+      this.metrics.jobFinished('FAILED');
+      return 'applied';
+    }
+    return 'stale';
+  }
+
+  /** Cancels the job (for its tenant only). Idempotent: a finished job is returned as it is. */
+  async cancel(jobId: string, reason = 'cancelled by request'): Promise<CancelOutcome> {
+    const [status, ...rest] = (await this.transition('cancelJob', jobId, [], [reason])) as string[];
+    if (status === 'missing') return { outcome: 'missing' };
+    if (status === 'finished') return { outcome: 'finished', status: rest[0] as JobStatus };
+    this.logger.info({ jobId, reason }, 'job cancelled');
+    this.metrics.jobFinished('CANCELLED');
+    await this.removeAttempts(jobId, rest);
+    return { outcome: 'cancelled' };
+  }
+
+  /** Fails a whole job (job-level deadline). */
+  async failJob(jobId: string, error: JobError): Promise<boolean> {
+    const [status, ...rest] = (await this.transition('failJob', jobId, [], [JSON.stringify(error)])) as string[];
+    if (status !== 'failed') return false;
+    this.logger.warn({ jobId, error }, 'job failed');
+    this.metrics.jobFinished('FAILED');
+    await this.removeAttempts(jobId, rest);
+    return true;
+  }
+
+  /** A FAILED or CANCELLED job runs its unfinished nodes again. */
+  async retry(jobId: string): Promise<RetryOutcome> {
+    const [status, ...rest] = (await this.transition('retryJob', jobId, [], [this.now() + this.config.jobDeadlineMs])) as string[];
+    if (status === 'missing') return { outcome: 'missing' };
+    if (status === 'conflict') return { outcome: 'conflict', status: rest[0] as JobStatus };
+    this.logger.info({ jobId, nodes: rest }, 'job retried');
+    await this.enqueueNodes(jobId, rest);
+    return { outcome: 'retried' };
+  }
+
+  /**
+   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, upstream `$ref`s resolved from the
+   * recorded outputs. Repeating it is harmless: the queue job id is the attempt's id.
+   */
+  async enqueueNodes(jobId: string, nodeIds: readonly string[]): Promise<void> {
+    if (nodeIds.length === 0) return;
+    const view = await this.store.view(jobId);
+    if (!view) return;
+    const byId = new Map(view.nodes.map((n) => [n.id, n]));
+    for (const nodeId of nodeIds) {
+      const node = byId.get(nodeId);
+      if (!node || (node.status !== 'QUEUED' && node.status !== 'RETRYING')) continue;
+      let inputs: JsonObject;
+      try {
+        inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
+      } catch (e) {
+        if (!(e instanceof UnresolvedRefError)) throw e;
+        await this.failAttempt(jobId, nodeId, node.attempt, { code: 'INVALID_INPUT', message: e.message, retryable: false });
+        continue;
+      }
+      const payload: NodeAttemptPayload = {
+        jobId,
+        tenant: view.job.tenant,
+        nodeId,
+        attempt: node.attempt,
+        maxAttempts: node.maxAttempts,
+        task: node.task,
+        taskVersion: node.taskVersion,
+        inputs,
+        timeoutMs: node.timeoutMs,
+        enqueuedAt: new Date(this.now()).toISOString(),
+      };
+      const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
+      await this.enqueuer.enqueue({ payload, resourceClass: node.resourceClass, priority: view.job.priority, delayMs });
+      this.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
+    }
+  }
+
+  private async removeAttempts(jobId: string, live: readonly string[]): Promise<void> {
+    for (const a of live.map(parseLive)) {
+      try {
+        await this.enqueuer.remove(a.resourceClass, jobId, a.nodeId, a.attempt);
+      } catch (e) {
+        // the attempt's reports are stale now whatever the queue does; a worker that leases it sees the cancel marker
+        this.logger.warn({ jobId, ...a, err: (e as Error).message }, 'could not remove a queued attempt');
+      }
+    }
+  }
+
+  private async node(jobId: string, nodeId: string): Promise<StoredNode | null> {
+    const hash = await this.redis.hgetall(JOB_KEYS.node(jobId, nodeId));
+    return hash.id ? parseStoredNode(hash) : null;
+  }
+}
+
+const okOrStale = (r: unknown): ReportOutcome => (r === 'ok' ? 'applied' : 'stale');
