@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import { REDIS_KEYS } from '#libs/contracts';
+import type { ArtifactRepository } from './artifact-repository.js';
+import { describe } from './errors.js';
+import type { StorageLogger } from './logger.js';
+import { STORAGE_KEYS } from './storage-keys.js';
+
+export interface SweepOptions {
+  /** Staged or pending artifacts older than this are orphans (their attempt or upload never committed). */
+  orphanGraceMs: number;
+  /** Committed artifacts older than this are deleted; 0 keeps them forever. */
+  retentionMs: number;
+  /** Most records handled per sweep, so one run stays short. */
+  batchSize: number;
+}
+
+export interface SweepResult {
+  orphans: number;
+  expired: number;
+  objectsRemoved: number;
+}
+
+/**
+ * Deletes what must not stay: orphans (uncommitted past the grace period) and committed artifacts past
+ * retention. Records go first, each atomically with queueing its object; then queued objects are
+ * removed, so a record never points at a missing object and a crash mid-sweep leaks nothing. Meant to
+ * run on one leader at a time, but safe if two overlap (every step is conditional and idempotent).
+ */
+export class ArtifactSweeper {
+  constructor(
+    private readonly redis: Redis,
+    private readonly artifacts: ArtifactRepository,
+    private readonly options: SweepOptions,
+    private readonly logger: StorageLogger,
+  ) {}
+
+  async sweep(now: Date = new Date()): Promise<SweepResult> {
+    const orphans = await this.sweepOrphans(now);
+    const expired = await this.sweepRetention(now);
+    const objectsRemoved = await this.artifacts.removeQueuedObjects(this.options.batchSize);
+    const result = { orphans, expired, objectsRemoved };
+    if (orphans || expired || objectsRemoved) this.logger.info({ ...result }, 'artifact sweep removed data');
+    return result;
+  }
+
+  async sweepOrphans(now: Date): Promise<number> {
+    const cutoff = now.getTime() - this.options.orphanGraceMs;
+    const ids = await this.redis.zrangebyscore(REDIS_KEYS.uncommittedArtifacts, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
+    let deleted = 0;
+    for (const id of ids) {
+      try {
+        if (await this.artifacts.delete(id, ['staged', 'pending'])) deleted++;
+        // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
+        else await this.redis.zrem(REDIS_KEYS.uncommittedArtifacts, id);
+      } catch (e) {
+        this.logger.warn({ artifactId: id, err: describe(e) }, 'orphan sweep could not delete an artifact; will retry');
+      }
+    }
+    return deleted;
+  }
+
+  async sweepRetention(now: Date): Promise<number> {
+    if (this.options.retentionMs <= 0) return 0;
+    const cutoff = now.getTime() - this.options.retentionMs;
+    const ids = await this.redis.zrangebyscore(STORAGE_KEYS.artifactsByCreatedAt, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
+    let deleted = 0;
+    for (const id of ids) {
+      try {
+        const record = await this.artifacts.get(id);
+        if (!record) await this.redis.zrem(STORAGE_KEYS.artifactsByCreatedAt, id);
+        else if (record.state === 'committed' && (await this.artifacts.delete(id, ['committed']))) deleted++;
+        // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
+      } catch (e) {
+        this.logger.warn({ artifactId: id, err: describe(e) }, 'retention sweep could not delete an artifact; will retry');
+      }
+    }
+    return deleted;
+  }
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { nonNegativeInt, positiveInt, s3Env } from '#libs/config';
+import type { ObjectStoreConfig } from './object-store.js';
+import { DEFAULT_PART_SIZE_BYTES } from './object-store.js';
+
+/** MinIO's well-known default credentials: never accepted in production mode. */
+export const MINIO_DEFAULT_CREDENTIALS = { accessKey: 'minioadmin', secretKey: 'minioadmin' } as const;
+/**
+ * The only access key the local S3 server (s3rver 3) knows; it checks no v4 signature, so any secret
+ * works. The development fallback; refused in production mode too.
+ */
+export const LOCAL_S3_CREDENTIALS = { accessKey: 'S3RVER', secretKey: 'S3RVER' } as const;
+const WELL_KNOWN_ACCESS_KEYS: readonly string[] = [MINIO_DEFAULT_CREDENTIALS.accessKey, LOCAL_S3_CREDENTIALS.accessKey];
+
+/** Env of anything that talks to the artifact bucket (worker and artifacts subgraph). */
+export const storageEnv = {
+  ...s3Env,
+  /** Objects up to this size are sent in one PUT; above it, multipart (MinIO/S3 only). */
+  S3_PART_SIZE_BYTES: positiveInt(DEFAULT_PART_SIZE_BYTES),
+  S3_RETRY_ATTEMPTS: positiveInt(4),
+  S3_REQUEST_TIMEOUT_MS: positiveInt(15000),
+};
+
+export const DEFAULT_ALLOWED_CONTENT_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/webp',
+  'image/gif',
+  'text/plain',
+  'text/csv',
+  'application/json',
+  'application/octet-stream',
+  'application/zip',
+  'application/gzip',
+];
+
+// The default goes in before the transform (zod 4 returns a default as is, unparsed).
+const contentTypeList = (fallback: string[]) =>
+  z
+    .string()
+    .default(fallback.join(','))
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((t) => /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(t)), {
+      message: 'expected a comma list of content types such as image/png,text/csv',
+    });
+
+/** Env of the artifacts subgraph's upload limits and sweeps. */
+export const artifactPolicyEnv = {
+  ARTIFACT_MAX_UPLOAD_BYTES: positiveInt(100 * 1024 * 1024),
+  ARTIFACT_ALLOWED_CONTENT_TYPES: contentTypeList(DEFAULT_ALLOWED_CONTENT_TYPES),
+  ARTIFACT_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
+  ARTIFACT_DOWNLOAD_URL_TTL_SECONDS: positiveInt(300),
+  /** 0 keeps committed artifacts forever. */
+  ARTIFACT_RETENTION_DAYS: nonNegativeInt(30),
+  ARTIFACT_ORPHAN_GRACE_SECONDS: positiveInt(6 * 3600),
+  ARTIFACT_SWEEP_INTERVAL_SECONDS: positiveInt(300),
+  ARTIFACT_SWEEP_BATCH: positiveInt(500),
+};
+
+type StorageEnv = z.infer<z.ZodObject<typeof storageEnv>>;
+
+export class StorageConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageConfigError';
+  }
+}
+
+/**
+ * The ObjectStore config from parsed env. Production mode refuses missing credentials and MinIO's
+ * defaults; elsewhere missing ones fall back to the local S3 server's.
+ */
+export function objectStoreConfigFromEnv(env: StorageEnv, production: boolean): ObjectStoreConfig {
+  const accessKey = env.S3_ACCESS_KEY;
+  const secretKey = env.S3_SECRET_KEY;
+  if (production) {
+    const missing = [!accessKey && 'S3_ACCESS_KEY', !secretKey && 'S3_SECRET_KEY'].filter(Boolean);
+    if (missing.length) throw new StorageConfigError(`${missing.join(' and ')} must be set in production mode (NODE_ENV=production)`);
+    if (WELL_KNOWN_ACCESS_KEYS.includes(accessKey!) || secretKey === MINIO_DEFAULT_CREDENTIALS.secretKey)
+      throw new StorageConfigError(
+        'S3_ACCESS_KEY/S3_SECRET_KEY: default credentials (minioadmin, S3RVER) are refused in production mode',
+      );
+  }
+  return {
+    endpoint: env.S3_ENDPOINT,
+    publicEndpoint: env.S3_PUBLIC_ENDPOINT,
+    accessKey: accessKey ?? LOCAL_S3_CREDENTIALS.accessKey,
+    secretKey: secretKey ?? LOCAL_S3_CREDENTIALS.secretKey,
+    bucket: env.S3_BUCKET,
+    region: env.S3_REGION,
+    partSizeBytes: env.S3_PART_SIZE_BYTES,
+    retry: { attempts: env.S3_RETRY_ATTEMPTS, timeoutMs: env.S3_REQUEST_TIMEOUT_MS },
+  };
+}

@@ -1,0 +1,16 @@
+import { REDIS_PREFIX } from '#libs/contracts';
+
+/**
+ * Redis keys only libs/storage reads and writes (from the worker and the artifacts subgraph alike).
+ * Keys other components touch are in REDIS_KEYS (#libs/contracts).
+ */
+export const STORAGE_KEYS = {
+  /** Sorted set of every artifact id by createdAt (ms): the retention sweep's index. */
+  artifactsByCreatedAt: `${REDIS_PREFIX}:artifacts:created`,
+  /**
+   * Set of object keys whose record is already gone and whose object still has to be removed. A key is
+   * added in the same atomic step that deletes the record, so a crash never leaks an object or leaves
+   * a record pointing at a removed one.
+   */
+  objectsToDelete: `${REDIS_PREFIX}:artifacts:objects-to-delete`,
+} as const;
