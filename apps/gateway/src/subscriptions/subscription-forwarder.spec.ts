@@ -1,0 +1,166 @@
+import { LocalGraphQLDataSource } from '@apollo/gateway';
+import { parse, type ExecutionResult } from 'graphql';
+import {
+  artifactsSchema,
+  composeTestSupergraph,
+  EventLog,
+  jobsSchema,
+  serveGraphqlWs,
+  TEST_SECRET,
+  type RunningSubgraph,
+} from '../../test/in-memory-subgraphs.js';
+import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
+import { SubscriptionForwarder } from './subscription-forwarder.js';
+import { SupergraphRuntime } from './supergraph-runtime.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+const identity = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const, 'artifacts:read' as const] };
+const QUERY = 'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
+
+async function take(it: AsyncGenerator<ExecutionResult>, n: number): Promise<ExecutionResult[]> {
+  const out: ExecutionResult[] = [];
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+describe('SubscriptionForwarder', () => {
+  let log: EventLog;
+  let jobs: RunningSubgraph;
+  let pool: UpstreamPool;
+  let forwarder: SubscriptionForwarder;
+  const artifacts = new Map<string, string[]>([['j1', ['model.bin', 'metrics.json']]]);
+  let connects = 0;
+
+  beforeEach(async () => {
+    log = new EventLog();
+    jobs = await serveGraphqlWs(jobsSchema(log));
+    const runtime = new SupergraphRuntime(composeTestSupergraph());
+    connects = 0;
+    pool = new UpstreamPool({
+      urls: { jobs: jobs.wsUrl },
+      identitySecret: TEST_SECRET,
+      pingIntervalMs: 12_000,
+      retryBaseMs: 50,
+      retryMaxMs: 200,
+      retryAttempts: 50,
+      idleCloseMs: 50,
+      events: { connected: () => void connects++ },
+    });
+    const dataSources = { artifacts: new LocalGraphQLDataSource(artifactsSchema(artifacts)) };
+    forwarder = new SubscriptionForwarder({
+      runtime: () => runtime,
+      upstream: pool,
+      dataSources: () => dataSources,
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: 8,
+    });
+  });
+
+  afterEach(async () => {
+    await pool.close();
+    await jobs.close();
+  });
+
+  const subscribe = (query = QUERY, variables: Record<string, unknown> = { id: 'j1' }) =>
+    forwarder.subscribe({ document: parse(query), query, variables, identity, context: { identity } });
+
+  it('resolves fields of both subgraphs for every event and hides its own bookkeeping fields', async () => {
+    log.append('j1', 'JOB_QUEUED');
+    const it = subscribe();
+    const [first] = await take(it, 1);
+    expect(first).toEqual({ data: { jobEvents: { seq: 1, type: 'JOB_QUEUED', job: { status: 'RUNNING', artifacts: [{ name: 'model.bin' }, { name: 'metrics.json' }] } } } });
+    log.append('j1', 'JOB_SUCCEEDED');
+    const [second] = await take(it, 1);
+    expect(second!.data).toEqual({ jobEvents: { seq: 2, type: 'JOB_SUCCEEDED', job: { status: 'SUCCEEDED', artifacts: expect.any(Array) } } });
+    expect(log.opened).toEqual([{ jobId: 'j1', after: null, tenant: 'acme' }]);
+    await it.return(undefined);
+  });
+
+  it('passes a client `after` through and ends the upstream subscription when the client completes', async () => {
+    for (let i = 0; i < 3; i++) log.append('j1', 'LOG');
+    const query = 'subscription ($id: ID!, $after: String) { jobEvents(jobId: $id, after: $after) { seq } }';
+    const it = subscribe(query, { id: 'j1', after: '1' });
+    expect((await take(it, 2)).map((r) => (r.data as any).jobEvents.seq)).toEqual([2, 3]);
+    expect(log.opened[0]!.after).toBe('1');
+    await it.return(undefined);
+    await waitUntil(() => log.ended === 1);
+  });
+
+  it('resumes from the last cursor after the subgraph restarts: every event exactly once', async () => {
+    const it = subscribe('subscription { jobEvents(jobId: "j1") { seq type } }', {});
+    const seen: number[] = [];
+    const reader = (async () => {
+      for await (const r of it) {
+        seen.push((r.data as any).jobEvents.seq);
+        if ((r.data as any).jobEvents.type === 'JOB_SUCCEEDED') return;
+      }
+    })();
+    for (let i = 0; i < 5; i++) log.append('j1', 'LOG');
+    await waitUntil(() => seen.length === 5);
+    await jobs.kill();
+    for (let i = 0; i < 5; i++) log.append('j1', 'LOG'); // while the subgraph is down
+    await jobs.restart();
+    await waitUntil(() => seen.length === 10);
+    log.append('j1', 'JOB_SUCCEEDED');
+    await reader;
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(connects).toBeGreaterThanOrEqual(2);
+    expect(log.opened.map((o) => o.after)).toEqual([null, '5']);
+  });
+
+  it('drops events it already delivered when an upstream replays them after a reconnect', async () => {
+    log.ignoreAfter = true;
+    const it = subscribe('subscription { jobEvents(jobId: "j1") { seq } }', {});
+    log.append('j1', 'LOG');
+    log.append('j1', 'LOG');
+    expect((await take(it, 2)).map((r) => (r.data as any).jobEvents.seq)).toEqual([1, 2]);
+    await jobs.kill();
+    log.append('j1', 'LOG');
+    await jobs.restart();
+    expect((await take(it, 1)).map((r) => (r.data as any).jobEvents.seq)).toEqual([3]);
+    expect(log.opened.length).toBe(2);
+    await it.return(undefined);
+  });
+
+  it('coalesces queued progress of a node for a slow subscriber but keeps every other event', async () => {
+    const it = subscribe('subscription { jobEvents(jobId: "j1") { seq type nodeId progress } }', {});
+    log.append('j1', 'NODE_STARTED', { nodeId: 'a' });
+    const [started] = await take(it, 1); // opens the subscription, then the client stops reading
+    expect((started!.data as any).jobEvents.type).toBe('NODE_STARTED');
+    for (let i = 1; i <= 20; i++) log.append('j1', 'NODE_PROGRESS', { nodeId: 'a', progress: i / 20 });
+    log.append('j1', 'LOG');
+    log.append('j1', 'NODE_SUCCEEDED', { nodeId: 'a' });
+    log.append('j1', 'JOB_SUCCEEDED');
+    await new Promise((r) => setTimeout(r, 200));
+    const rest = (await take(it, 4)).map((r) => (r.data as any).jobEvents);
+    expect(rest.map((e) => e.type)).toEqual(['NODE_PROGRESS', 'LOG', 'NODE_SUCCEEDED', 'JOB_SUCCEEDED']);
+    expect(rest[0].progress).toBe(1);
+    expect(rest.map((e) => e.seq)).toEqual([22, 23, 24, 25].map((s) => s - 1));
+    await it.return(undefined);
+  });
+
+  it('ends a subscriber that falls too far behind with a resumable error, never silently', async () => {
+    const it = subscribe('subscription { jobEvents(jobId: "j1") { seq } }', {});
+    log.append('j1', 'LOG');
+    await take(it, 1);
+    for (let i = 0; i < 30; i++) log.append('j1', 'LOG');
+    await new Promise((r) => setTimeout(r, 200));
+    const results = await take(it, 40);
+    const last = results.at(-1)!;
+    expect(last.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', resumeAfter: '9' });
+    expect(results.length).toBe(9); // 8 buffered, then the error
+    await waitUntil(() => log.ended === 1);
+  });
+});
+
+async function waitUntil(fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
