@@ -28,7 +28,8 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
   const occurrences = new Map<string, number>();
   for (const node of nodes) occurrences.set(node.id, (occurrences.get(node.id) ?? 0) + 1);
   for (const [id, count] of occurrences) {
-    if (count > 1) errors.push({ code: 'DUPLICATE_NODE', nodeId: id, message: `node id "${id}" is used ${count} times` });
+    if (count > 1)
+      errors.push({ code: 'DUPLICATE_NODE', nodeId: id, message: `node id "${id}" is used ${count} times` });
   }
 
   for (const node of nodes) {
@@ -45,7 +46,12 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
     (node.dependsOn ?? []).forEach((dep, i) => {
       if (dep === node.id) {
         selfLoops.add(node.id);
-        errors.push({ code: 'CYCLE', nodeId: node.id, path: `dependsOn.${i}`, message: `node "${node.id}" depends on itself` });
+        errors.push({
+          code: 'CYCLE',
+          nodeId: node.id,
+          path: `dependsOn.${i}`,
+          message: `node "${node.id}" depends on itself`,
+        });
       } else if (!ids.has(dep)) {
         errors.push({
           code: 'UNKNOWN_DEPENDENCY',
@@ -66,7 +72,12 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
           message: `"${found.ref}" is not a reference of the form "<nodeId>.outputs.<field>"`,
         });
       } else if (found.target.nodeId === node.id) {
-        errors.push({ code: 'BAD_REFERENCE', nodeId: node.id, path, message: `"${found.ref}" refers to the node's own output` });
+        errors.push({
+          code: 'BAD_REFERENCE',
+          nodeId: node.id,
+          path,
+          message: `"${found.ref}" refers to the node's own output`,
+        });
       } else if (!ids.has(found.target.nodeId)) {
         errors.push({
           code: 'BAD_REFERENCE',
@@ -101,7 +112,8 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
       message: `nodes ${cycle.map((id) => `"${id}"`).join(', ')} form a cycle (${[...cycle, cycle[0]].join(' → ')})`,
     });
   }
-  const order = cycles.length === 0 && selfLoops.size === 0 ? topologicalOrder(nodeOrder, upstream, downstream) : null;
+  const order =
+    cycles.length === 0 && selfLoops.size === 0 ? topologicalOrder(nodeOrder, upstream, downstream) : null;
   return { errors, upstream, order, edgeCount, refs };
 }
 
@@ -185,7 +197,11 @@ function findCycles(nodeOrder: string[], downstream: Map<string, string[]>): str
     .sort((a, b) => position.get(a[0]!)! - position.get(b[0]!)!);
 }
 
-function shortestCycle(component: string[], downstream: Map<string, string[]>, position: Map<string, number>): string[] {
+function shortestCycle(
+  component: string[],
+  downstream: Map<string, string[]>,
+  position: Map<string, number>,
+): string[] {
   const members = new Set(component);
   const start = [...component].sort((a, b) => position.get(a)! - position.get(b)!)[0]!;
   const previous = new Map<string, string>();

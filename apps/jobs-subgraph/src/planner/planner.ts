@@ -31,7 +31,11 @@ export interface PlannerLimits {
   maxInputBytes: number;
 }
 
-export const DEFAULT_PLANNER_LIMITS: PlannerLimits = { maxNodes: 200, maxEdges: 2000, maxInputBytes: 256 * 1024 };
+export const DEFAULT_PLANNER_LIMITS: PlannerLimits = {
+  maxNodes: 200,
+  maxEdges: 2000,
+  maxInputBytes: 256 * 1024,
+};
 
 export interface PlannedNode {
   id: string;
@@ -80,7 +84,12 @@ export function planJob(
   // Bound the work before doing any: an oversized submission is refused on size alone.
   const submittedBytes = jsonBytes(hasGraph ? input.graph : input.params);
   if (submittedBytes > max.maxInputBytes) {
-    return fail([tooLarge(hasGraph ? 'graph' : 'params', `${submittedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`)]);
+    return fail([
+      tooLarge(
+        hasGraph ? 'graph' : 'params',
+        `${submittedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`,
+      ),
+    ]);
   }
 
   let graph: unknown = input.graph;
@@ -92,7 +101,12 @@ export function planJob(
     template = { name: expansion.name, version: expansion.version };
     const expandedBytes = jsonBytes(graph);
     if (expandedBytes > max.maxInputBytes) {
-      return fail([tooLarge('params', `the expanded graph is ${expandedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`)]);
+      return fail([
+        tooLarge(
+          'params',
+          `the expanded graph is ${expandedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`,
+        ),
+      ]);
     }
   }
 
@@ -100,7 +114,10 @@ export function planJob(
   if (!result.ok) return result;
   return {
     ok: true,
-    plan: { ...(template ? { template: template.name, templateVersion: template.version } : {}), nodes: result.nodes },
+    plan: {
+      ...(template ? { template: template.name, templateVersion: template.version } : {}),
+      nodes: result.nodes,
+    },
   };
 }
 
@@ -110,8 +127,10 @@ function planGraph(
   max: PlannerLimits,
 ): { ok: true; nodes: PlannedNode[] } | { ok: false; errors: GraphError[] } {
   const rawNodes = (graph as Partial<GraphSpec> | null)?.nodes;
-  if (!Array.isArray(rawNodes)) return fail([{ code: 'INVALID_INPUT', path: 'graph.nodes', message: 'graph.nodes must be a list' }]);
-  if (rawNodes.length === 0) return fail([{ code: 'EMPTY_GRAPH', path: 'graph.nodes', message: 'the graph has no nodes' }]);
+  if (!Array.isArray(rawNodes))
+    return fail([{ code: 'INVALID_INPUT', path: 'graph.nodes', message: 'graph.nodes must be a list' }]);
+  if (rawNodes.length === 0)
+    return fail([{ code: 'EMPTY_GRAPH', path: 'graph.nodes', message: 'the graph has no nodes' }]);
   if (rawNodes.length > max.maxNodes) {
     return fail([tooLarge('graph.nodes', `${rawNodes.length} nodes, over the limit of ${max.maxNodes}`)]);
   }
@@ -140,7 +159,9 @@ function planGraph(
   const structure = analyzeGraph(nodes);
   errors.push(...structure.errors);
   if (structure.edgeCount > max.maxEdges) {
-    errors.push(tooLarge('graph.nodes', `${structure.edgeCount} dependencies, over the limit of ${max.maxEdges}`));
+    errors.push(
+      tooLarge('graph.nodes', `${structure.edgeCount} dependencies, over the limit of ${max.maxEdges}`),
+    );
   }
 
   // Resolve each distinct node's task first: reference checks need the upstream node's manifest.
@@ -162,7 +183,10 @@ function planGraph(
       const path = dottedPath(['inputs', ...found.path]);
       const produced = subschemaAt(source.outputSchema, [found.target.field]);
       const properties = source.outputSchema.properties;
-      const declared = typeof properties === 'object' && properties !== null && Object.hasOwn(properties, found.target.field);
+      const declared =
+        typeof properties === 'object' &&
+        properties !== null &&
+        Object.hasOwn(properties, found.target.field);
       if (!declared) {
         errors.push({
           code: 'BAD_REFERENCE',
@@ -182,7 +206,14 @@ function planGraph(
         });
       }
     }
-    if (manifest) errors.push(...inputErrors(node, manifest, refs.map((r) => r.path)));
+    if (manifest)
+      errors.push(
+        ...inputErrors(
+          node,
+          manifest,
+          refs.map((r) => r.path),
+        ),
+      );
   }
 
   if (errors.length > 0 || !structure.order) return fail(errors);
@@ -207,7 +238,11 @@ function planGraph(
   };
 }
 
-function resolveTask(node: NodeSpec, catalog: CapabilityCatalog, errors: GraphError[]): TaskManifest | undefined {
+function resolveTask(
+  node: NodeSpec,
+  catalog: CapabilityCatalog,
+  errors: GraphError[],
+): TaskManifest | undefined {
   if (!catalog.has(node.task)) {
     errors.push({
       code: 'UNKNOWN_TASK',
@@ -239,7 +274,11 @@ function resolveTask(node: NodeSpec, catalog: CapabilityCatalog, errors: GraphEr
   return manifest;
 }
 
-function inputErrors(node: NodeSpec, manifest: TaskManifest, refPaths: Array<Array<string | number>>): GraphError[] {
+function inputErrors(
+  node: NodeSpec,
+  manifest: TaskManifest,
+  refPaths: Array<Array<string | number>>,
+): GraphError[] {
   let validate;
   try {
     validate = taskSchemaValidators.get(inputValidatorKey(manifest), manifest.inputSchema);
@@ -260,6 +299,10 @@ function inputErrors(node: NodeSpec, manifest: TaskManifest, refPaths: Array<Arr
   });
 }
 
-const tooLarge = (path: string, what: string): GraphError => ({ code: 'TOO_LARGE', path, message: `${what}` });
+const tooLarge = (path: string, what: string): GraphError => ({
+  code: 'TOO_LARGE',
+  path,
+  message: `${what}`,
+});
 
 const fail = (errors: GraphError[]): { ok: false; errors: GraphError[] } => ({ ok: false, errors });

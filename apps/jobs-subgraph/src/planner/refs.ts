@@ -41,12 +41,16 @@ export class UnresolvedRefError extends Error {
  * A copy of `inputs` with every `$ref` replaced by the upstream output it names.
  * `outputsOf(nodeId)` returns that node's recorded outputs (undefined when it has none).
  */
-export function substituteRefs(inputs: JsonObject, outputsOf: (nodeId: string) => JsonObject | undefined): JsonObject {
+export function substituteRefs(
+  inputs: JsonObject,
+  outputsOf: (nodeId: string) => JsonObject | undefined,
+): JsonObject {
   const resolve = (value: Json): Json => {
     if (isOutputRef(value)) {
       const target = parseRef(value.$ref);
       const outputs = target ? outputsOf(target.nodeId) : undefined;
-      if (!target || !outputs || !Object.hasOwn(outputs, target.field)) throw new UnresolvedRefError(value.$ref);
+      if (!target || !outputs || !Object.hasOwn(outputs, target.field))
+        throw new UnresolvedRefError(value.$ref);
       return outputs[target.field]!;
     }
     if (Array.isArray(value)) return value.map(resolve);

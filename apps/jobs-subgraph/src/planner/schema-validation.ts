@@ -82,12 +82,14 @@ export function taskOutputIssues(task: TaskManifest, outputs: unknown): SchemaIs
 function toIssue(error: ErrorObject): SchemaIssue {
   const path = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map(unescapePointer);
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
-  if (error.keyword === 'required' || error.keyword === 'dependentRequired') path.push(params.missingProperty!);
+  if (error.keyword === 'required' || error.keyword === 'dependentRequired')
+    path.push(params.missingProperty!);
   if (error.keyword === 'additionalProperties') path.push(params.additionalProperty!);
   let message = error.message ?? 'is invalid';
   if (error.keyword === 'required') message = 'is required';
   if (error.keyword === 'additionalProperties') message = 'is not an allowed property';
-  if (error.keyword === 'enum') message += `: ${JSON.stringify((error.params as { allowedValues: unknown }).allowedValues)}`;
+  if (error.keyword === 'enum')
+    message += `: ${JSON.stringify((error.params as { allowedValues: unknown }).allowedValues)}`;
   return { path, message, keyword: error.keyword, schemaPath: error.schemaPath };
 }
 
@@ -103,7 +105,10 @@ const startsWith = (path: readonly string[], prefix: readonly string[]): boolean
  * its upstream node ran, so it counts as present but is not type-checked literally. A composite
  * failure (anyOf/oneOf/…) goes too when one of its branches failed only because of a reference.
  */
-export function withoutRefIssues(issues: SchemaIssue[], refPaths: ReadonlyArray<ReadonlyArray<string | number>>): SchemaIssue[] {
+export function withoutRefIssues(
+  issues: SchemaIssue[],
+  refPaths: ReadonlyArray<ReadonlyArray<string | number>>,
+): SchemaIssue[] {
   if (refPaths.length === 0) return issues;
   const prefixes = refPaths.map((p) => p.map(String));
   const causedByRef = (issue: SchemaIssue) => prefixes.some((prefix) => startsWith(issue.path, prefix));
@@ -119,10 +124,14 @@ export function withoutRefIssues(issues: SchemaIssue[], refPaths: ReadonlyArray<
 }
 
 type SchemaNode = Record<string, unknown>;
-const isSchemaNode = (v: unknown): v is SchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSchemaNode = (v: unknown): v is SchemaNode =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The subschema that applies at `path` inside a document of `schema`, when it can be found without resolving $refs. */
-export function subschemaAt(schema: JsonSchema, path: ReadonlyArray<string | number>): SchemaNode | undefined {
+export function subschemaAt(
+  schema: JsonSchema,
+  path: ReadonlyArray<string | number>,
+): SchemaNode | undefined {
   let node: unknown = schema;
   for (const segment of path) {
     if (!isSchemaNode(node) || node.$ref !== undefined) return undefined;
@@ -158,8 +167,12 @@ export function typesCompatible(produced: SchemaNode | undefined, expected: Sche
   const want = typesOf(expected);
   if (!out || !want) return true;
   return out.some(
-    (t) => want.includes(t) || (t === 'integer' && want.includes('number')) || (t === 'number' && want.includes('integer')),
+    (t) =>
+      want.includes(t) ||
+      (t === 'integer' && want.includes('number')) ||
+      (t === 'number' && want.includes('integer')),
   );
 }
 
-export const describeTypes = (schema: SchemaNode | undefined): string => typesOf(schema)?.join(' | ') ?? 'any';
+export const describeTypes = (schema: SchemaNode | undefined): string =>
+  typesOf(schema)?.join(' | ') ?? 'any';

@@ -18,7 +18,7 @@ export interface TaskCapability {
   /** Versions some live worker can run now, newest first. */
   versions: string[];
   description?: string;
-  /** Schemas and resources of the newest version. */
+  /** Schemas and resources of the version `resolve(name)` picks (newest release). */
   inputSchema: JsonSchema;
   outputSchema: JsonSchema;
   resources: Resources;
@@ -92,7 +92,8 @@ export class CapabilityCatalog {
   capabilities(): TaskCapability[] {
     return this.taskNames().map((name) => {
       const versions = this.versions(name);
-      const newest = this.tasks.get(name)!.get(versions[0]!)!.manifest;
+      // Described by the version a node without a range would get.
+      const newest = this.resolve(name)!;
       return {
         name,
         versions,

@@ -50,7 +50,8 @@ export class WorkerRegistry {
       }
       try {
         const manifest = parseContract(WorkerManifest, 'WorkerManifest', JSON.parse(json));
-        if (manifest.id !== id) throw new Error(`manifest id "${manifest.id}" differs from its key's id "${id}"`);
+        if (manifest.id !== id)
+          throw new Error(`manifest id "${manifest.id}" differs from its key's id "${id}"`);
         live.push(manifest);
       } catch (e) {
         this.logger?.warn(
@@ -74,7 +75,8 @@ export class WorkerRegistry {
   /** A catalog of what the live workers can run now; its problems (bad hashes, conflicts) are logged. */
   async catalog(): Promise<CapabilityCatalog> {
     const catalog = new CapabilityCatalog(await this.liveWorkers());
-    for (const problem of catalog.problems) this.logger?.warn({ ...problem }, 'worker task left out of the catalog');
+    for (const problem of catalog.problems)
+      this.logger?.warn({ ...problem }, 'worker task left out of the catalog');
     return catalog;
   }
 }

@@ -42,7 +42,8 @@ export function findPlaceholders(inputs: JsonObject | undefined): FoundPlacehold
  */
 export function substituteParams(inputs: JsonObject, params: Record<string, Json>): JsonObject {
   const resolve = (value: Json): Json | undefined => {
-    if (isParamPlaceholder(value)) return Object.hasOwn(params, value.$param) ? params[value.$param] : undefined;
+    if (isParamPlaceholder(value))
+      return Object.hasOwn(params, value.$param) ? params[value.$param] : undefined;
     if (Array.isArray(value)) return value.map((item) => resolve(item) ?? null);
     if (value !== null && typeof value === 'object') {
       const out: JsonObject = {};

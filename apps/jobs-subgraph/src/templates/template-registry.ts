@@ -19,8 +19,7 @@ export interface TemplateSummary {
 }
 
 export type TemplateExpansion =
-  | { ok: true; name: string; version: number; graph: GraphSpec }
-  | { ok: false; errors: GraphError[] };
+  { ok: true; name: string; version: number; graph: GraphSpec } | { ok: false; errors: GraphError[] };
 
 interface LoadedTemplate extends TemplateFile {
   file: string;
@@ -72,7 +71,8 @@ export class TemplateRegistry {
 
   /** Loads every `*.json` in `dir`; throws TemplateLoadError naming the file and each problem. */
   static loadFromDir(dir: string): TemplateRegistry {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new TemplateLoadError(dir, ['not a directory']);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new TemplateLoadError(dir, ['not a directory']);
     const files = readdirSync(dir)
       .filter((f) => f.endsWith('.json'))
       .sort();
@@ -82,7 +82,8 @@ export class TemplateRegistry {
     for (const file of files) {
       const template = loadTemplateFile(join(dir, file), ajv);
       const key = `${template.name}@${template.version}`;
-      if (seen.has(key)) throw new TemplateLoadError(template.file, [`${key} is also defined in ${seen.get(key)}`]);
+      if (seen.has(key))
+        throw new TemplateLoadError(template.file, [`${key} is also defined in ${seen.get(key)}`]);
       seen.set(key, template.file);
       loaded.push(template);
     }
@@ -119,7 +120,10 @@ export class TemplateRegistry {
     }
     const given = params === undefined || params === null ? {} : params;
     if (typeof given !== 'object' || Array.isArray(given)) {
-      return { ok: false, errors: [{ code: 'INVALID_INPUT', path: 'params', message: 'params must be an object' }] };
+      return {
+        ok: false,
+        errors: [{ code: 'INVALID_INPUT', path: 'params', message: 'params must be an object' }],
+      };
     }
     // Validation fills in defaults, so it works on a copy: the caller's params stay as given.
     const filled = structuredClone(given) as Record<string, Json>;
@@ -166,7 +170,8 @@ function loadTemplateFile(file: string, ajv: ReturnType<typeof createAjv>): Load
   const problems: string[] = [];
 
   const expectedName = templateFileName(template.name, template.version);
-  if (basename(file) !== expectedName) problems.push(`file name must be ${expectedName} for ${template.name} v${template.version}`);
+  if (basename(file) !== expectedName)
+    problems.push(`file name must be ${expectedName} for ${template.name} v${template.version}`);
 
   let validateParams: ValidateFunction | undefined;
   if (template.paramsSchema.type !== 'object') problems.push('paramsSchema must have "type": "object"');
@@ -177,7 +182,9 @@ function loadTemplateFile(file: string, ajv: ReturnType<typeof createAjv>): Load
   }
 
   const properties = (template.paramsSchema.properties ?? {}) as Record<string, { default?: unknown }>;
-  const required = new Set(Array.isArray(template.paramsSchema.required) ? (template.paramsSchema.required as string[]) : []);
+  const required = new Set(
+    Array.isArray(template.paramsSchema.required) ? (template.paramsSchema.required as string[]) : [],
+  );
   const used = new Set<string>();
   for (const node of template.graph.nodes) {
     for (const placeholder of findPlaceholders(node.inputs)) {
@@ -185,8 +192,14 @@ function loadTemplateFile(file: string, ajv: ReturnType<typeof createAjv>): Load
       used.add(placeholder.param);
       if (!Object.hasOwn(properties, placeholder.param)) {
         problems.push(`${where}: $param "${placeholder.param}" is not declared in paramsSchema.properties`);
-      } else if (placeholder.inArray && !required.has(placeholder.param) && properties[placeholder.param]?.default === undefined) {
-        problems.push(`${where}: $param "${placeholder.param}" sits in an array, so it must be required or have a default`);
+      } else if (
+        placeholder.inArray &&
+        !required.has(placeholder.param) &&
+        properties[placeholder.param]?.default === undefined
+      ) {
+        problems.push(
+          `${where}: $param "${placeholder.param}" sits in an array, so it must be required or have a default`,
+        );
       }
     }
   }
