@@ -41,8 +41,9 @@ export interface ComplexityViolation {
 
 /**
  * Measures one operation: depth (nesting of selection sets), aliases, root fields and cost. Cost counts
- * each field once, multiplied by the sizes of the lists above it (`first` when given, else
- * `defaultListSize`), so `jobs(first: 100) { edges { node { nodes { id } } } }` costs what it may fetch.
+ * each field once, multiplied by the sizes of the lists above it: `first`/`last` when given (on a list or
+ * a connection, whose edges are then not counted again), else `defaultListSize` per list, so
+ * `jobs(first: 100) { edges { node { nodes { id } } } }` costs what it may fetch.
  * Fragments are expanded; a fragment cycle (invalid anyway) is cut rather than followed.
  */
 export function measureOperation(
@@ -59,10 +60,11 @@ export function measureOperation(
   const rootType = schema.getRootType(operation.operation) ?? undefined;
   const report: ComplexityReport = { depth: 0, aliases: 0, rootFields: 0, cost: 0 };
 
-  const listSize = (field: FieldNode): number => {
-    const first = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
-    if (!first) return defaultListSize;
-    const value = valueFromASTUntyped(first.value, variables ?? undefined);
+  /** `first`/`last` of a field (a list or a connection), when given. */
+  const pageSize = (field: FieldNode): number | undefined => {
+    const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
+    if (!arg) return undefined;
+    const value = valueFromASTUntyped(arg.value, variables ?? undefined);
     return typeof value === 'number' && value >= 0 ? value : defaultListSize;
   };
 
@@ -73,6 +75,8 @@ export function measureOperation(
     multiplier: number,
     visiting: Set<string>,
     isRoot: boolean,
+    /** The parent had first/last: its list children (a connection's edges) are already counted by it. */
+    parentSized = false,
   ) => {
     report.depth = Math.max(report.depth, depth);
     for (const sel of set.selections) {
@@ -81,22 +85,25 @@ export function measureOperation(
         if (isRoot) report.rootFields++;
         if (sel.name.value.startsWith('__')) continue; // __typename / introspection: cheap and bounded
         const fieldDef = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;
-        const fieldMultiplier = fieldDef && returnsList(fieldDef.type) ? listSize(sel) : 1;
+        const size = pageSize(sel);
+        const isList = !!fieldDef && returnsList(fieldDef.type);
+        const fieldMultiplier = size ?? (isList && !parentSized ? defaultListSize : 1);
         report.cost += multiplier;
         if (sel.selectionSet) {
           const named = fieldDef ? getNamedType(fieldDef.type) : undefined;
-          walk(sel.selectionSet, named && isCompositeType(named) ? named : undefined, depth + 1, multiplier * fieldMultiplier, visiting, false);
+          const childType = named && isCompositeType(named) ? named : undefined;
+          walk(sel.selectionSet, childType, depth + 1, multiplier * fieldMultiplier, visiting, false, size !== undefined);
         }
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
-        walk(sel.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot);
+        walk(sel.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot, parentSized);
       } else {
         const name = sel.name.value;
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue;
         const cond = schema.getType(fragment.typeCondition.name.value);
         visiting.add(name);
-        walk(fragment.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot);
+        walk(fragment.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot, parentSized);
         visiting.delete(name);
       }
     }
