@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import { REDIS_KEYS, isTerminalJobStatus, type JobError } from '#libs/contracts';
+import type { NodeEnqueuer } from './enqueuer.js';
+import { JobStore } from './job-store.js';
+import type { StoredNode } from './job-record.js';
+import { JOB_KEYS } from './keys.js';
+import type { Scheduler } from './scheduler.js';
+import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
+
+export interface ReconcilerConfig {
+  /** Schedule-to-start: a node queued this long without any worker starting it fails UNSCHEDULABLE. */
+  scheduleToStartMs: number;
+}
+
+/** The tasks some live worker offers now (the capability registry). */
+export type OfferedTasks = () => Promise<ReadonlySet<string>>;
+
+export interface ReconcileSummary {
+  jobs: number;
+  actions: number;
+}
+
+/**
+ * The leader's pass over unfinished jobs. It repairs what a crash between two steps left behind and enforces
+ * the deadlines: nothing waits forever.
+ *  - a QUEUED/RETRYING node whose attempt is in no queue is enqueued again (a crash between transition and enqueue);
+ *  - an attempt whose queue job ended (completed, failed, gone) without a terminal report fails CRASHED (retryable),
+ *    judged only once every report is applied, so a report still in the stream is never overtaken;
+ *  - schedule-to-start: a node no worker started in time fails UNSCHEDULABLE;
+ *  - the job-level deadline fails the job DEADLINE_EXCEEDED.
+ */
+export class Reconciler {
+  private readonly store: JobStore;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly scheduler: Scheduler,
+    private readonly enqueuer: NodeEnqueuer,
+    private readonly offeredTasks: OfferedTasks,
+    private readonly config: ReconcilerConfig,
+    private readonly logger: SchedulerLogger,
+    private readonly metrics: SchedulerMetrics = NO_METRICS,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.store = new JobStore(redis);
+  }
+
+  async reconcileOnce(): Promise<ReconcileSummary> {
+    const jobIds = await this.redis.smembers(JOB_KEYS.activeJobs);
+    const caughtUp = await reportsCaughtUp(this.redis);
+    const offered = await this.offeredTasks();
+    let actions = 0;
+    for (const jobId of jobIds) {
+      try {
+        actions += await this.reconcileJob(jobId, caughtUp, offered);
+      } catch (e) {
+        this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
+      }
+    }
+    return { jobs: jobIds.length, actions };
+  }
+
+  private async reconcileJob(jobId: string, caughtUp: boolean, offered: ReadonlySet<string>): Promise<number> {
+    const view = await this.store.view(jobId);
+    if (!view || isTerminalJobStatus(view.job.status)) {
+      await this.redis.srem(JOB_KEYS.activeJobs, jobId);
+      return 0;
+    }
+    const now = this.now();
+    if (now >= view.job.deadlineAt) {
+      const failed = await this.scheduler.failJob(jobId, {
+        code: 'DEADLINE_EXCEEDED',
+        message: `the job did not finish by its deadline (${new Date(view.job.deadlineAt).toISOString()})`,
+        retryable: false,
+      });
+      if (failed) this.act('deadline_exceeded', { jobId });
+      return failed ? 1 : 0;
+    }
+    let actions = 0;
+    for (const node of view.nodes) {
+      if (node.status === 'QUEUED' || node.status === 'RETRYING' || node.status === 'RUNNING') {
+        actions += await this.reconcileNode(jobId, node, now, caughtUp, offered);
+      }
+    }
+    return actions;
+  }
+
+  private async reconcileNode(
+    jobId: string,
+    node: StoredNode,
+    now: number,
+    caughtUp: boolean,
+    offered: ReadonlySet<string>,
+  ): Promise<number> {
+    const state = await this.enqueuer.state(node.resourceClass, jobId, node.id, node.attempt);
+    const where = { jobId, nodeId: node.id, attempt: node.attempt, queueState: state };
+    const waiting = node.status !== 'RUNNING';
+    if (waiting && state !== 'active' && now - (node.queuedAt ?? now) > this.config.scheduleToStartMs) {
+      const error: JobError = {
+        code: 'UNSCHEDULABLE',
+        message: offered.has(node.task)
+          ? `no worker started ${node.task}@${node.taskVersion} within ${this.config.scheduleToStartMs} ms`
+          : `no live worker offers ${node.task}@${node.taskVersion} (waited ${this.config.scheduleToStartMs} ms)`,
+        retryable: false,
+      };
+      if ((await this.scheduler.failAttempt(jobId, node.id, node.attempt, error)) === 'applied') {
+        this.act('unschedulable', where);
+        return 1;
+      }
+      return 0;
+    }
+    if (waiting && state === 'missing') {
+      await this.scheduler.enqueueNodes(jobId, [node.id]);
+      this.act('reenqueued', where);
+      return 1;
+    }
+    const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
+    if (ended && caughtUp) {
+      const error: JobError = {
+        code: 'CRASHED',
+        message: `attempt ${node.attempt} ended in the queue (${state}) without a report from its worker`,
+        retryable: true,
+      };
+      if ((await this.scheduler.failAttempt(jobId, node.id, node.attempt, error)) === 'applied') {
+        this.act('crashed', where);
+        return 1;
+      }
+    }
+    return 0;
+  }
+
+  private act(action: 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded', fields: object): void {
+    this.metrics.reconcilerAction(action);
+    this.logger.warn({ action, ...fields }, `reconciler: ${action.replace('_', ' ')}`);
+  }
+}
+
+/** True when every report in the stream has been delivered to the scheduler group and acknowledged. */
+export async function reportsCaughtUp(redis: Redis): Promise<boolean> {
+  try {
+    const stream = toMap((await redis.xinfo('STREAM', REDIS_KEYS.reports)) as unknown[]);
+    const groups = (await redis.xinfo('GROUPS', REDIS_KEYS.reports)) as unknown[][];
+    const group = groups.map(toMap).find((g) => g.get('name') === REDIS_KEYS.reportsGroup);
+    if (!group) return Number(stream.get('length') ?? 0) === 0;
+    return Number(group.get('pending')) === 0 && group.get('last-delivered-id') === stream.get('last-generated-id');
+  } catch (e) {
+    if (e instanceof Error && e.message.includes('no such key')) return true;
+    throw e;
+  }
+}
+
+function toMap(flat: unknown[]): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) m.set(String(flat[i]), flat[i + 1]);
+  return m;
+}

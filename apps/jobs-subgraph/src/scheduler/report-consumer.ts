@@ -1,0 +1,187 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
+import type { Scheduler } from './scheduler.js';
+import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
+
+export interface ReportConsumerOptions {
+  /** Blocking read timeout: bounds how long stop() waits for the loop (reads return at once when reports arrive). */
+  blockMs: number;
+  batch: number;
+  /** Entries pending longer than this on any consumer (a dead replica) are claimed. */
+  claimIdleMs: number;
+  /** The reports stream is trimmed to about this many entries (acknowledged ones are not needed again). */
+  maxLen: number;
+}
+
+export const DEFAULT_REPORT_CONSUMER_OPTIONS: ReportConsumerOptions = {
+  blockMs: 5_000,
+  batch: 64,
+  claimIdleMs: 30_000,
+  maxLen: 100_000,
+};
+
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * Reads NodeReports from REDIS_KEYS.reports through the scheduler consumer group (XREADGROUP BLOCK: woken by
+ * new entries, never polling), applies each, then XACKs it. An entry whose apply failed stays pending and is
+ * read again (own pending first), or claimed by another replica with XAUTOCLAIM if this one dies.
+ */
+export class ReportConsumer {
+  readonly consumerName = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private running = false;
+  private loop?: Promise<void>;
+  private readonly opts: ReportConsumerOptions;
+  private readonly metrics: SchedulerMetrics;
+
+  constructor(
+    /** A dedicated blocking-role connection: XREADGROUP BLOCK holds it. */
+    private readonly redis: Redis,
+    private readonly scheduler: Scheduler,
+    private readonly logger: SchedulerLogger,
+    opts: Partial<ReportConsumerOptions> = {},
+    metrics?: SchedulerMetrics,
+  ) {
+    this.opts = { ...DEFAULT_REPORT_CONSUMER_OPTIONS, ...opts };
+    this.metrics = metrics ?? NO_METRICS;
+  }
+
+  async start(): Promise<void> {
+    await ensureReportsGroup(this.redis);
+    this.running = true;
+    this.loop = this.run();
+    this.logger.info({ consumer: this.consumerName }, 'report consumer started');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    // the blocking read returns within blockMs; disconnecting the dedicated connection ends it at once
+    this.redis.disconnect();
+    await this.loop?.catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    // Own pending entries first (left by a crash of this consumer name, or by a failed apply), then new ones.
+    let readPending = true;
+    let nextClaimAt = 0;
+    while (this.running) {
+      try {
+        // claiming runs between reads on this same connection, so applies never interleave
+        if (Date.now() >= nextClaimAt) {
+          nextClaimAt = Date.now() + Math.max(1_000, this.opts.claimIdleMs / 2);
+          await this.claimStale();
+        }
+        const res = (await this.redis.xreadgroup(
+          'GROUP',
+          REDIS_KEYS.reportsGroup,
+          this.consumerName,
+          'COUNT',
+          this.opts.batch,
+          'BLOCK',
+          this.opts.blockMs,
+          'STREAMS',
+          REDIS_KEYS.reports,
+          readPending ? '0' : '>',
+        )) as Array<[string, StreamEntry[]]> | null;
+        const entries = res?.[0]?.[1] ?? [];
+        if (readPending && entries.length === 0) {
+          readPending = false;
+          continue;
+        }
+        const allApplied = await this.applyAll(entries);
+        // after a failed apply, re-read our pending entries before new ones so order is kept
+        readPending = !allApplied || (readPending && entries.length > 0);
+        if (!allApplied) await sleep(500);
+      } catch (e) {
+        if (!this.running) return;
+        if (isMissingGroup(e)) await ensureReportsGroup(this.redis).catch(() => undefined);
+        this.logger.error({ err: (e as Error).message }, 'reading reports failed; retrying');
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Applies entries in order; stops at the first one that could not be applied (it stays pending). */
+  private async applyAll(entries: StreamEntry[]): Promise<boolean> {
+    for (const [id, fields] of entries) {
+      if (!fields) {
+        // the entry was trimmed while pending: nothing to apply
+        await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, id);
+        continue;
+      }
+      const report = this.parse(id, fields);
+      if (report) {
+        try {
+          await this.scheduler.applyReport(report);
+        } catch (e) {
+          this.logger.error(
+            { entry: id, jobId: report.jobId, nodeId: report.nodeId, type: report.type, err: (e as Error).message },
+            'applying a report failed; it stays pending and is retried',
+          );
+          return false;
+        }
+      }
+      await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, id);
+    }
+    if (entries.length > 0) {
+      await this.redis.xtrim(REDIS_KEYS.reports, 'MAXLEN', '~', this.opts.maxLen).catch(() => undefined);
+    }
+    return true;
+  }
+
+  private parse(id: string, fields: string[]): NodeReport | null {
+    const idx = fields.indexOf('r');
+    try {
+      if (idx < 0 || idx % 2 !== 0) throw new Error('entry has no field "r"');
+      return parseContract(NodeReport, 'NodeReport', JSON.parse(fields[idx + 1]!));
+    } catch (e) {
+      // a malformed report can never apply: acknowledge it so it does not block the stream, and say so loudly
+      this.metrics.reportApplied('invalid', 'rejected');
+      this.logger.error(
+        { entry: id, err: e instanceof ContractViolation || e instanceof Error ? e.message : String(e) },
+        'report rejected: it does not parse',
+      );
+      return null;
+    }
+  }
+
+  /** Claims entries a dead replica left pending, and applies them. */
+  private async claimStale(): Promise<void> {
+    if (!this.running) return;
+    try {
+      let cursor = '0-0';
+      do {
+        const [next, entries] = (await this.redis.xautoclaim(
+          REDIS_KEYS.reports,
+          REDIS_KEYS.reportsGroup,
+          this.consumerName,
+          this.opts.claimIdleMs,
+          cursor,
+          'COUNT',
+          this.opts.batch,
+        )) as [string, StreamEntry[], string[]?];
+        if (entries.length > 0) {
+          this.logger.warn({ count: entries.length }, 'claimed reports left pending by another consumer');
+          if (!(await this.applyAll(entries))) return;
+        }
+        cursor = next;
+      } while (cursor !== '0-0' && this.running);
+    } catch (e) {
+      if (this.running) this.logger.warn({ err: (e as Error).message }, 'claiming stale reports failed');
+    }
+  }
+}
+
+/** Creates the consumer group (and the stream) if missing; reading starts from the stream's beginning. */
+export async function ensureReportsGroup(redis: Redis): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM');
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.includes('BUSYGROUP')) throw e;
+  }
+}
+
+const isMissingGroup = (e: unknown) => e instanceof Error && e.message.includes('NOGROUP');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
