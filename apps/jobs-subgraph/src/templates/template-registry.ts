@@ -77,16 +77,8 @@ export class TemplateRegistry {
       .filter((f) => f.endsWith('.json'))
       .sort();
     const ajv = createAjv({ strict: true, useDefaults: true });
-    const loaded: LoadedTemplate[] = [];
-    const seen = new Map<string, string>();
-    for (const file of files) {
-      const template = loadTemplateFile(join(dir, file), ajv);
-      const key = `${template.name}@${template.version}`;
-      if (seen.has(key))
-        throw new TemplateLoadError(template.file, [`${key} is also defined in ${seen.get(key)}`]);
-      seen.set(key, template.file);
-      loaded.push(template);
-    }
+    // The file name must be <name>.v<version>.json, so two files cannot define the same version.
+    const loaded = files.map((file) => loadTemplateFile(join(dir, file), ajv));
     return new TemplateRegistry(loaded);
   }
 
