@@ -1,0 +1,401 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  cancelledJobKey,
+  NODE_QUEUES,
+  NodeAttemptPayload,
+  parseContract,
+  type ActorInfo,
+  type ActorState,
+  type CancelNotice,
+  type TaskManifest,
+} from '#libs/contracts';
+import type { RunMessage } from '../runner/ipc-protocol.js';
+import { RunnerProcess, type RunnerLogger, type RunnerProcessOptions } from '../runner/runner-process.js';
+import type { ActorSpec } from '../supervisor/actor-plan.js';
+import { restartBackoffMs } from '../supervisor/restart-intensity.js';
+import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
+import type { WorkerMetrics } from '../worker-metrics.js';
+import { AttemptExecution, type AttemptOutcome } from './attempt-execution.js';
+import { AttemptReporter } from './attempt-reporter.js';
+import { payloadRef } from './node-payload.js';
+import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
+import { retryWithin, sleep, within } from './retry.js';
+
+export interface ActorLogger extends RunnerLogger {
+  debug(obj: object, msg: string): void;
+}
+
+export interface NodeActorOptions {
+  spec: ActorSpec;
+  workerId: string;
+  decideRestart: RestartPolicy;
+  /** Called on every change the manifest shows (state, restarts, current attempt). */
+  onChange: () => void;
+  /** Called with the task manifests each time a runner becomes ready. */
+  onRunnerReady: (tasks: TaskManifest[]) => void;
+  /** Shared command connection: cancelled-job checks. */
+  redis: Redis;
+  /** A fresh connection for each BullMQ Worker this actor creates (the watchdog may recreate it). */
+  createWorkerConnection: () => Redis;
+  closeConnection: (r: Redis) => Promise<void>;
+  /** The queue of this actor's class, for the fetch watchdog's waiting count. */
+  queue: Queue;
+  reports: ReportSink;
+  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices'>;
+  workRoot: string;
+  heartbeatTimeoutMs: number;
+  cancelGraceMs: number;
+  /** Window in which Redis reads of the attempt's start (cancelled check) are retried. */
+  redisRetryWindowMs: number;
+  restartBackoff: { baseMs: number; maxMs: number };
+  bullmq: { lockDurationMs: number; stalledIntervalMs: number; closeTimeoutMs: number };
+  watchdog: { intervalMs: number; stallMs: number };
+  logger: ActorLogger;
+  metrics: WorkerMetrics;
+}
+
+interface ActiveAttempt {
+  bullJobId: string;
+  jobId: string;
+  nodeId: string;
+  execution?: AttemptExecution;
+}
+
+/**
+ * One actor: one BullMQ Worker (concurrency 1) on its class's queue and one warm runner process on its
+ * device. The processor reports exactly one terminal NodeReport per attempt and returns normally, so
+ * BullMQ completes the job; retries are the scheduler's.
+ */
+export class NodeActor implements SupervisedActor {
+  private state: ActorState = 'STOPPED';
+  private restarts = 0;
+  private consecutiveFailures = 0;
+  private runner?: RunnerProcess;
+  private recovering?: Promise<void>;
+  private worker?: Worker;
+  private workerConnection?: Redis;
+  private closingWorker?: Promise<void>;
+  private active?: ActiveAttempt;
+  private draining = false;
+  private quarantined = false;
+  private lastBusyAt = Date.now();
+  private waitingSince?: number;
+  private watchdogTimer?: NodeJS.Timeout;
+  private watchdogBusy = false;
+
+  constructor(private readonly o: NodeActorOptions) {}
+
+  get id(): string {
+    return this.o.spec.id;
+  }
+
+  info(): ActorInfo {
+    return {
+      id: this.id,
+      device: this.o.spec.label,
+      resourceClass: this.o.spec.resourceClass,
+      state: this.state,
+      restarts: this.restarts,
+      ...(this.active ? { jobId: this.active.jobId, nodeId: this.active.nodeId } : {}),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.setState('RESTARTING');
+    try {
+      await this.startRunner();
+    } catch (e) {
+      await this.recoverRunner(`runner failed to boot: ${(e as Error).message}`);
+    }
+    if (this.quarantined || this.draining) return;
+    this.setState('IDLE');
+    this.createWorker();
+    this.watchdogTimer = setInterval(() => void this.checkFetching(), this.o.watchdog.intervalMs);
+    this.watchdogTimer.unref();
+  }
+
+  /** A CancelNotice: stop the running attempt if it belongs to the cancelled job (and node). */
+  cancel(notice: CancelNotice): void {
+    const a = this.active;
+    if (!a || a.jobId !== notice.jobId || (notice.nodeId && notice.nodeId !== a.nodeId)) return;
+    this.o.logger.info({ actor: this.id, jobId: a.jobId, nodeId: a.nodeId, reason: notice.reason }, 'cancelling the running attempt');
+    a.execution?.cancel(notice.reason);
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.watchdogTimer);
+    const release = setTimeout(
+      () => this.active?.execution?.release(`worker draining: grace of ${graceMs} ms is over`),
+      graceMs,
+    );
+    // close() stops leasing at once and waits for the running attempt, which the timer above bounds.
+    await this.closeWorker(graceMs + this.o.cancelGraceMs + this.o.runner.killGraceMs + this.o.bullmq.closeTimeoutMs);
+    clearTimeout(release);
+    await this.recovering?.catch(() => undefined);
+    await this.runner?.kill();
+    this.setState('STOPPED');
+  }
+
+  // ---- BullMQ ----
+
+  private createWorker(): void {
+    const connection = this.o.createWorkerConnection();
+    const worker = new Worker(NODE_QUEUES[this.o.spec.resourceClass], (job, token) => this.process(job, token), {
+      connection,
+      concurrency: 1,
+      autorun: true,
+      name: this.id,
+      lockDuration: this.o.bullmq.lockDurationMs,
+      stalledInterval: this.o.bullmq.stalledIntervalMs,
+      maxStalledCount: 1,
+    });
+    worker.on('error', (err) => this.o.logger.error({ actor: this.id, err: err.message }, 'bullmq worker error'));
+    worker.on('lockRenewalFailed', (jobIds) => {
+      const a = this.active;
+      if (!a || !jobIds.includes(a.bullJobId)) return;
+      this.o.logger.error({ actor: this.id, jobId: a.jobId, nodeId: a.nodeId }, 'lost the lock of the running attempt; killing it');
+      a.execution?.loseLock('the worker lost its BullMQ lock on the attempt');
+    });
+    this.worker = worker;
+    this.workerConnection = connection;
+    this.closingWorker = undefined;
+  }
+
+  /** worker.close() can hang (a known BullMQ failure mode after an outage): bound it, then force it. */
+  private closeWorker(timeoutMs: number): Promise<void> {
+    const worker = this.worker;
+    const connection = this.workerConnection;
+    if (!worker) return Promise.resolve();
+    this.closingWorker ??= (async () => {
+      if ((await within(worker.close(), timeoutMs)) === 'timeout') {
+        this.o.logger.warn({ actor: this.id, timeoutMs }, 'bullmq worker.close() did not finish; forcing it');
+        await within(worker.close(true), 5_000);
+      }
+      if (connection) await this.o.closeConnection(connection);
+    })();
+    return this.closingWorker;
+  }
+
+  /**
+   * The fetch watchdog: after a Redis outage a BullMQ worker's blocking connection may never fetch again.
+   * An idle actor that sees jobs waiting in its queue for longer than `stallMs` recreates its Worker.
+   */
+  private async checkFetching(): Promise<void> {
+    if (this.watchdogBusy || this.draining || this.quarantined || this.state !== 'IDLE' || !this.worker) return;
+    this.watchdogBusy = true;
+    try {
+      const counts = await within(this.o.queue.getJobCounts('wait', 'prioritized'), 2_000);
+      if (counts === 'timeout') return;
+      const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0);
+      const now = Date.now();
+      if (waiting === 0 || this.state !== 'IDLE') {
+        this.waitingSince = undefined;
+        return;
+      }
+      this.waitingSince ??= now;
+      if (now - this.waitingSince < this.o.watchdog.stallMs || now - this.lastBusyAt < this.o.watchdog.stallMs) return;
+      this.o.logger.warn(
+        { actor: this.id, waiting, idleMs: now - this.lastBusyAt },
+        'idle actor is not fetching waiting jobs; recreating its BullMQ worker',
+      );
+      this.o.metrics.fetchWatchdogRecreated(this.id);
+      this.waitingSince = undefined;
+      await this.closeWorker(this.o.bullmq.closeTimeoutMs);
+      if (!this.draining && !this.quarantined) this.createWorker();
+    } catch (e) {
+      this.o.logger.warn({ actor: this.id, err: (e as Error).message }, 'fetch watchdog check failed');
+    } finally {
+      this.watchdogBusy = false;
+    }
+  }
+
+  // ---- one attempt ----
+
+  private async process(job: Job, _token?: string): Promise<void> {
+    let payload: NodeAttemptPayload;
+    try {
+      payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    } catch (e) {
+      // Without valid ids there is no attempt to report on: fail the BullMQ job where operators see it.
+      this.o.logger.error({ actor: this.id, bullJobId: job.id, err: (e as Error).message }, 'refused a malformed attempt');
+      throw new UnrecoverableError((e as Error).message);
+    }
+    const log = { actor: this.id, jobId: payload.jobId, nodeId: payload.nodeId, attempt: payload.attempt, task: payload.task };
+    this.active = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
+    this.lastBusyAt = Date.now();
+    const reporter = new AttemptReporter(this.o.reports, payloadRef(payload), this.o.workerId, (err) => {
+      this.o.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
+      this.o.metrics.reportUndeliverable('attempt');
+      this.active?.execution?.failReports(err.message);
+    });
+    try {
+      const cancelled = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.exists(cancelledJobKey(payload.jobId)));
+      if (cancelled) {
+        this.o.logger.info(log, 'skipping an attempt of a cancelled job');
+        this.o.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');
+        await reporter.failed({ code: 'CANCELLED', message: 'the job was cancelled before this attempt started', retryable: false });
+        return;
+      }
+      const runner = await this.readyRunner();
+      if (!runner) {
+        const reason = this.draining ? 'worker draining' : 'actor quarantined';
+        this.o.metrics.attemptFinished(payload.task, 'released');
+        await reporter.released(reason);
+        return;
+      }
+      if (!runner.tasks.some((t) => t.name === payload.task && t.version === payload.taskVersion)) {
+        this.o.metrics.attemptFinished(payload.task, 'failed', 'UNSCHEDULABLE');
+        await reporter.failed({
+          code: 'UNSCHEDULABLE',
+          message: `worker ${this.o.workerId} does not offer ${payload.task}@${payload.taskVersion}`,
+          retryable: true,
+        });
+        return;
+      }
+      this.setState('BUSY');
+      await reporter.started(this.id);
+      const outcome = await this.execute(runner, payload, reporter);
+      this.o.logger.info({ ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) }, 'attempt finished');
+      if (outcome.type === 'failed' && outcome.error.code === 'LOCK_LOST') {
+        // BullMQ already gave the attempt to another worker (stalled check), which reports its end: no
+        // terminal report from here, or the scheduler would count the other worker's run as failed.
+        this.o.metrics.attemptFinished(payload.task, 'lock_lost', 'LOCK_LOST');
+        reporter.log('warn', `${this.id} lost its lease on this attempt and stopped it`);
+      } else {
+        this.o.metrics.attemptFinished(payload.task, outcome.type, outcome.type === 'failed' ? outcome.error.code : undefined);
+        if (outcome.type === 'succeeded') await reporter.succeeded(outcome.outputs, outcome.artifactIds);
+        else if (outcome.type === 'failed') await reporter.failed(outcome.error);
+        else await reporter.released(outcome.reason);
+      }
+      if (outcome.type === 'succeeded') this.consecutiveFailures = 0;
+      if (outcome.runnerLost) await this.recoverRunner(describeLoss(outcome));
+    } catch (e) {
+      if (e instanceof ReportUndeliverableError) {
+        // Visible: logged, counted, and BullMQ marks the job failed once Redis answers again; the
+        // scheduler's reconciler then fails the attempt as CRASHED (retryable).
+        this.o.logger.error({ ...log, err: e.message }, 'terminal report undeliverable; failing the BullMQ job');
+        this.o.metrics.reportUndeliverable(e.report.type);
+      }
+      throw e;
+    } finally {
+      this.active = undefined;
+      this.lastBusyAt = Date.now();
+      if (this.quarantined) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
+      else if (this.state === 'BUSY') this.setState('IDLE');
+      this.o.onChange();
+    }
+  }
+
+  private async execute(runner: RunnerProcess, payload: NodeAttemptPayload, reporter: AttemptReporter): Promise<AttemptOutcome> {
+    const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
+    const workDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId);
+    await mkdir(workDir, { recursive: true });
+    const msg: RunMessage = {
+      type: 'run',
+      runId,
+      attempt: payloadRef(payload),
+      task: payload.task,
+      taskVersion: payload.taskVersion,
+      inputs: payload.inputs,
+      device: this.o.spec.device,
+      workDir,
+    };
+    const execution = new AttemptExecution(
+      runner,
+      msg,
+      {
+        progress: (fraction, message) => reporter.progress(fraction, message),
+        log: (level, message) => reporter.log(level, message),
+        artifact: (artifactId, name) => this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
+      },
+      { timeoutMs: payload.timeoutMs, heartbeatTimeoutMs: this.o.heartbeatTimeoutMs, cancelGraceMs: this.o.cancelGraceMs },
+    );
+    this.active!.execution = execution;
+    this.o.onChange();
+    try {
+      return await execution.run();
+    } finally {
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  // ---- the runner ----
+
+  private async startRunner(): Promise<void> {
+    const runner = await RunnerProcess.start({
+      ...this.o.runner,
+      actorId: this.id,
+      cudaVisibleDevices: this.o.spec.cudaVisibleDevices,
+    });
+    runner.onExit((code, signal) => {
+      // Deaths during an attempt are handled by the processor; here only an idle runner's.
+      if (this.runner !== runner || this.active || this.draining || this.quarantined || this.recovering) return;
+      this.o.logger.warn({ actor: this.id, code, signal }, 'idle runner exited');
+      void this.recoverRunner(`idle runner exited (code ${code}, signal ${signal})`);
+    });
+    this.runner = runner;
+    this.o.onRunnerReady(runner.tasks);
+  }
+
+  /** Wait for a runner restart in progress; undefined when the actor cannot run attempts any more. */
+  private async readyRunner(): Promise<RunnerProcess | undefined> {
+    await this.recovering;
+    if (this.draining || this.quarantined || !this.runner?.alive) return undefined;
+    return this.runner;
+  }
+
+  /** Restart the runner with backoff, as long as the supervisor's restart intensity allows. */
+  private recoverRunner(reason: string): Promise<void> {
+    this.recovering ??= (async () => {
+      let why = reason;
+      for (;;) {
+        if (this.draining) return;
+        if (this.o.decideRestart(this.id, why) === 'quarantine') {
+          this.quarantined = true;
+          this.o.logger.error({ actor: this.id, reason: why }, 'actor quarantined: restart intensity exceeded');
+          this.o.metrics.actorQuarantined(this.id);
+          await this.runner?.kill();
+          this.setState('QUARANTINED');
+          if (!this.active) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
+          return;
+        }
+        this.restarts += 1;
+        this.consecutiveFailures += 1;
+        this.setState('RESTARTING');
+        this.o.metrics.runnerRestarted(this.id, why);
+        const delay = restartBackoffMs(this.consecutiveFailures, this.o.restartBackoff.baseMs, this.o.restartBackoff.maxMs);
+        this.o.logger.warn({ actor: this.id, reason: why, delayMs: delay, restarts: this.restarts }, 'restarting the runner');
+        await this.runner?.kill();
+        await sleep(delay);
+        if (this.draining) return;
+        try {
+          await this.startRunner();
+          this.setState(this.active ? 'BUSY' : 'IDLE');
+          return;
+        } catch (e) {
+          why = `runner failed to boot: ${(e as Error).message}`;
+        }
+      }
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private setState(state: ActorState): void {
+    if (this.state === state) return;
+    if (this.state === 'QUARANTINED' && state !== 'STOPPED') return; // quarantine is final until shutdown
+    this.state = state;
+    this.o.metrics.actorState(this.id, state);
+    this.o.onChange();
+  }
+}
+
+function describeLoss(outcome: AttemptOutcome): string {
+  if (outcome.type === 'failed') return `${outcome.error.code}: ${outcome.error.message}`;
+  return `runner stopped (${outcome.type})`;
+}

@@ -1,0 +1,73 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactRepository, ObjectSource } from '#libs/storage';
+import { StorageError } from '#libs/storage';
+import { errorMessage, TaskError, type ArtifactSource, type TaskArtifacts } from '#libs/task-sdk';
+import type { AttemptRef } from './ipc-protocol.js';
+
+/** Storage failures as task errors: the attempt fails with a code that says whether a retry can help. */
+export function toTaskError(e: unknown, what: string): TaskError {
+  if (e instanceof TaskError) return e;
+  if (e instanceof StorageError) {
+    switch (e.code) {
+      case 'ARTIFACT_NOT_FOUND':
+      case 'OBJECT_NOT_FOUND':
+        return new TaskError('INVALID_INPUT', `${what}: ${e.message}`, { retryable: false, cause: e });
+      case 'INVALID_ARTIFACT_NAME':
+      case 'INVALID_KEY_SEGMENT':
+      case 'SIZE_MISMATCH':
+        return new TaskError('TASK_FAILED', `${what}: ${e.message}`, { retryable: false, cause: e });
+      default:
+        return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${e.message}`, { retryable: e.retryable, cause: e });
+    }
+  }
+  return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${errorMessage(e)}`, { retryable: true, cause: e });
+}
+
+const asObjectSource = (source: ArtifactSource): ObjectSource =>
+  Buffer.isBuffer(source) || typeof source === 'string' || source instanceof Readable
+    ? source
+    : new Readable().wrap(source);
+
+/**
+ * `ctx.artifacts` of one attempt: outputs are staged under the attempt (invisible until the scheduler
+ * commits them with the attempt's outputs); inputs are read only when committed and of the same tenant.
+ */
+export function attemptArtifacts(repo: ArtifactRepository, attempt: AttemptRef): TaskArtifacts {
+  return {
+    async put(source, meta) {
+      try {
+        const record = await repo.stage({
+          tenant: attempt.tenant,
+          jobId: attempt.jobId,
+          nodeId: attempt.nodeId,
+          attempt: attempt.attempt,
+          name: meta.name,
+          contentType: meta.contentType,
+          source: asObjectSource(source),
+          ...(meta.size === undefined ? {} : { size: meta.size }),
+        });
+        return record.id;
+      } catch (e) {
+        throw toTaskError(e, `storing artifact ${meta.name}`);
+      }
+    },
+    async read(artifactId) {
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await repo.read(artifactId, attempt.tenant)) chunks.push(Buffer.from(chunk as Buffer));
+        return Buffer.concat(chunks);
+      } catch (e) {
+        throw toTaskError(e, `reading artifact ${artifactId}`);
+      }
+    },
+    async download(artifactId, toPath) {
+      try {
+        await pipeline(await repo.read(artifactId, attempt.tenant), createWriteStream(toPath));
+      } catch (e) {
+        throw toTaskError(e, `downloading artifact ${artifactId}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Entry of a task runner process, forked by an actor with CUDA_VISIBLE_DEVICES already set, so no task
+ * code ever sees another actor's GPU. It loads the tasks, says `ready` with their manifests, then runs
+ * one attempt at a time on the actor's command.
+ */
+import { z } from 'zod';
+import { flag, loadConfig, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { parseContract } from '#libs/contracts';
+import { createLogger } from '#libs/observability';
+import { createRedis, quitRedis } from '#libs/redis';
+import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv, storageEnv } from '#libs/storage';
+import { errorMessage, TaskCatalog } from '#libs/task-sdk';
+import { loadTasks } from '../tasks/index.js';
+import { attemptArtifacts } from './attempt-artifacts.js';
+import { ChildMessage } from './ipc-protocol.js';
+import { startOrphanWatchdog } from './orphan-watchdog.js';
+import { TaskRunnerChild } from './task-runner-child.js';
+
+const runnerEnv = {
+  ...runtimeEnv,
+  ...redisEnv,
+  ...storageEnv,
+  SWITCHYARD_TEST_TASKS: flag(false),
+  WORKER_COMMAND_TASKS_FILE: z.string().optional(),
+  WORKER_HEARTBEAT_INTERVAL_MS: positiveInt(1000),
+  SWITCHYARD_RUNNER_ACTOR: z.string().default('runner'),
+};
+
+function send(msg: ChildMessage): void {
+  // Validated on the way out too: a bug here should fail loudly in this process, not confuse the actor.
+  const checked = parseContract(ChildMessage, 'ChildMessage', msg);
+  if (process.connected) process.send!(checked);
+}
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('runner-main must be forked with an IPC channel');
+  const config = loadConfig(runnerEnv);
+  const log = createLogger(`gpu-worker-runner`).child({ actor: config.SWITCHYARD_RUNNER_ACTOR });
+  startOrphanWatchdog();
+
+  let catalog: TaskCatalog;
+  try {
+    catalog = new TaskCatalog(
+      loadTasks({ testTasks: config.SWITCHYARD_TEST_TASKS, commandTasksFile: config.WORKER_COMMAND_TASKS_FILE }),
+    );
+  } catch (e) {
+    send({ type: 'boot-failed', message: errorMessage(e) });
+    process.exitCode = 1;
+    process.disconnect();
+    return;
+  }
+
+  const redis = createRedis({ url: config.REDIS_URL, name: `runner:${config.SWITCHYARD_RUNNER_ACTOR}`, role: 'command', logger: log });
+  const store = createObjectStore(objectStoreConfigFromEnv(config, config.NODE_ENV === 'production'), log);
+  const repo = new ArtifactRepository(redis, store, log);
+  const runner = new TaskRunnerChild(catalog, (attempt) => attemptArtifacts(repo, attempt), send, log);
+
+  const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), config.WORKER_HEARTBEAT_INTERVAL_MS);
+  process.on('message', (m) => runner.handle(m));
+  process.on('uncaughtException', (err) => {
+    log.error({ err: errorMessage(err) }, 'runner: uncaught exception; exiting');
+    runner.failCurrent({ code: 'TASK_FAILED', message: `uncaught exception in task: ${errorMessage(err)}`.slice(0, 4000), retryable: true });
+    // Give the IPC channel a moment to flush the error before the process goes.
+    setTimeout(() => process.exit(1), 200);
+  });
+  // The actor went away (closed channel): nothing to report to any more.
+  process.once('disconnect', () => {
+    clearInterval(heartbeat);
+    void quitRedis(redis, 1000).finally(() => process.exit(0));
+  });
+  send({ type: 'ready', pid: process.pid, tasks: catalog.manifests() });
+  log.info({ tasks: catalog.list().length, cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES }, 'runner ready');
+}
+
+main().catch((e: unknown) => {
+  try {
+    send({ type: 'boot-failed', message: errorMessage(e) });
+  } finally {
+    process.exit(1);
+  }
+});

@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startRedis, type RedisHandle } from '#libs/testing';
+import { AttemptExecution, type AttemptLimits } from '../actor/attempt-execution.js';
+import { defaultRunnerEntry } from './runner-entry.js';
+import type { RunMessage } from './ipc-protocol.js';
+import { RunnerBootError, RunnerProcess, type RunHandlers } from './runner-process.js';
+
+// Real runner processes from the built entry (npm run build first), running the test tasks.
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const cpu = { index: 0, kind: 'CPU' as const, name: 'test cpu' };
+
+let redis: RedisHandle;
+const runners: RunnerProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all(runners.map((r) => r.kill()));
+  await redis.stop();
+});
+
+async function startRunner(cudaVisibleDevices = '', extraEnv: Record<string, string> = {}): Promise<RunnerProcess> {
+  const runner = await RunnerProcess.start({
+    entry: defaultRunnerEntry(),
+    actorId: 'test/cpu0',
+    cudaVisibleDevices,
+    env: {
+      ...process.env,
+      REDIS_URL: redis.url,
+      SWITCHYARD_TEST_TASKS: '1',
+      WORKER_HEARTBEAT_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    bootTimeoutMs: 30_000,
+    killGraceMs: 500,
+    logger: quiet,
+  });
+  runners.push(runner);
+  return runner;
+}
+
+let seq = 0;
+function runMessage(task: string, inputs: Record<string, unknown>): RunMessage {
+  seq += 1;
+  return {
+    type: 'run',
+    runId: `run-${seq}`,
+    attempt: { jobId: `job-${seq}`, nodeId: 'a', attempt: 1, tenant: 'acme' },
+    task,
+    taskVersion: '1.0.0',
+    inputs: inputs as RunMessage['inputs'],
+    device: cpu,
+    workDir: tmpdir(),
+  };
+}
+
+function recorder(): RunHandlers & { progress: jest.Mock; log: jest.Mock } {
+  return { progress: jest.fn(), log: jest.fn(), artifact: jest.fn() } as never;
+}
+
+const limits: AttemptLimits = { timeoutMs: 20_000, heartbeatTimeoutMs: 1_500, cancelGraceMs: 1_000 };
+
+describe('RunnerProcess', () => {
+  it('boots, advertises the test tasks and sets CUDA_VISIBLE_DEVICES before any task loads', async () => {
+    const runner = await startRunner('GPU-5c1f7a3e-9b2d-4e61-8f0a-2d7c3b9e1a44');
+    expect(runner.tasks.map((t) => t.name)).toEqual(expect.arrayContaining(['test.sleep', 'test.busy', 'test.crash']));
+    const environ = readFileSync(`/proc/${runner.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('CUDA_VISIBLE_DEVICES=GPU-5c1f7a3e-9b2d-4e61-8f0a-2d7c3b9e1a44');
+    await runner.kill();
+    expect(runner.alive).toBe(false);
+  });
+
+  it('reports a boot failure as RunnerBootError', async () => {
+    await expect(
+      RunnerProcess.start({
+        entry: '/nonexistent/runner-main.js',
+        actorId: 'x',
+        cudaVisibleDevices: '',
+        env: process.env,
+        bootTimeoutMs: 10_000,
+        killGraceMs: 100,
+        logger: quiet,
+      }),
+    ).rejects.toBeInstanceOf(RunnerBootError);
+  });
+
+  it('runs a task, streams progress, stays warm for the next attempt', async () => {
+    const runner = await startRunner();
+    const h = recorder();
+    const outcome = await new AttemptExecution(runner, runMessage('test.sleep', { ms: 300 }), h, limits).run();
+    expect(outcome).toMatchObject({ type: 'succeeded', outputs: { sleptMs: expect.any(Number) }, artifactIds: [], runnerLost: false });
+    expect(h.progress.mock.calls.length).toBeGreaterThanOrEqual(3);
+    expect(h.progress.mock.calls.at(-1)![0]).toBe(1);
+    const again = await new AttemptExecution(runner, runMessage('test.fail', { times: 0 }), recorder(), limits).run();
+    expect(again).toMatchObject({ type: 'succeeded', outputs: { attempt: 1 } });
+    expect(runner.alive).toBe(true);
+  });
+
+  it('fails bad input (not retryable) and unknown tasks (retryable elsewhere) without losing the runner', async () => {
+    const runner = await startRunner();
+    const bad = await new AttemptExecution(runner, runMessage('test.sleep', { ms: 'long' }), recorder(), limits).run();
+    expect(bad).toMatchObject({ type: 'failed', error: { code: 'INVALID_INPUT', retryable: false }, runnerLost: false });
+    const unknown = await new AttemptExecution(runner, runMessage('image.nope', {}), recorder(), limits).run();
+    expect(unknown).toMatchObject({ type: 'failed', error: { code: 'UNSCHEDULABLE', retryable: true }, runnerLost: false });
+    const failing = await new AttemptExecution(runner, runMessage('test.fail', { times: 1 }), recorder(), limits).run();
+    expect(failing).toMatchObject({ type: 'failed', error: { code: 'TASK_FAILED', retryable: true } });
+    expect(runner.alive).toBe(true);
+  });
+
+  it('kills a busy-looping task as STUCK (heartbeats stop) and loses the runner', async () => {
+    const runner = await startRunner();
+    const t0 = Date.now();
+    const outcome = await new AttemptExecution(runner, runMessage('test.busy', {}), recorder(), limits).run();
+    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'STUCK', retryable: true }, runnerLost: true });
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    expect(runner.alive).toBe(false);
+  });
+
+  it('kills a task over its start-to-close timeout as TIMEOUT', async () => {
+    const runner = await startRunner();
+    const outcome = await new AttemptExecution(runner, runMessage('test.hang', {}), recorder(), { ...limits, timeoutMs: 700 }).run();
+    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'TIMEOUT', retryable: true }, runnerLost: true });
+  });
+
+  it('reports a runner that exits mid-attempt as CRASHED', async () => {
+    const runner = await startRunner();
+    const h = recorder();
+    const outcome = await new AttemptExecution(runner, runMessage('test.crash', { exitCode: 3 }), h, limits).run();
+    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CRASHED', retryable: true }, runnerLost: true });
+    expect((outcome as { error: { message: string } }).error.message).toMatch(/code 3/);
+  });
+
+  it('cancels: a task honouring its signal stops at once and the runner stays warm', async () => {
+    const runner = await startRunner();
+    const exec = new AttemptExecution(runner, runMessage('test.sleep', { ms: 20_000 }), recorder(), limits);
+    const done = exec.run();
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    exec.cancel('cancelJob by a client');
+    const outcome = await done;
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CANCELLED', retryable: false }, runnerLost: false });
+  });
+
+  it('cancels: a task ignoring its signal is killed after the grace', async () => {
+    const runner = await startRunner();
+    const exec = new AttemptExecution(runner, runMessage('test.hang', {}), recorder(), limits);
+    const done = exec.run();
+    await new Promise((r) => setTimeout(r, 200));
+    exec.cancel('cancelJob');
+    const outcome = await done;
+    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CANCELLED' }, runnerLost: true });
+  });
+
+  it('releases on drain unless the result came first', async () => {
+    const runner = await startRunner();
+    const exec = new AttemptExecution(runner, runMessage('test.sleep', { ms: 20_000 }), recorder(), limits);
+    const done = exec.run();
+    await new Promise((r) => setTimeout(r, 200));
+    exec.release('worker draining');
+    expect(await done).toEqual({ type: 'released', reason: 'worker draining', runnerLost: false });
+  });
+
+  it('kills at once when the lock is lost', async () => {
+    const runner = await startRunner();
+    const exec = new AttemptExecution(runner, runMessage('test.sleep', { ms: 20_000 }), recorder(), limits);
+    const done = exec.run();
+    await new Promise((r) => setTimeout(r, 200));
+    exec.loseLock('lock renewal failed');
+    expect(await done).toMatchObject({ type: 'failed', error: { code: 'LOCK_LOST', retryable: true }, runnerLost: true });
+  });
+});

@@ -1,0 +1,128 @@
+import { JsonObject, parseContract, type JobError } from '#libs/contracts';
+import { errorMessage, isTaskError, runTask, TaskError, type TaskArtifacts, type TaskCatalog, type TaskContext } from '#libs/task-sdk';
+import { ParentMessage, type ChildMessage, type RunMessage, type AttemptRef } from './ipc-protocol.js';
+
+/** Makes the artifacts API of one attempt (over the object store and the staged records). */
+export type AttemptArtifactsFactory = (attempt: AttemptRef) => TaskArtifacts;
+
+export interface ChildLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const truncate = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+
+/**
+ * The task runner's core inside the child process: runs one attempt at a time through the SDK's
+ * runTask (which validates input and output) and turns everything into protocol messages. The
+ * transport (process.send) is injected so the process wiring stays in runner-main.ts.
+ */
+export class TaskRunnerChild {
+  private current?: { runId: string; controller: AbortController };
+
+  constructor(
+    private readonly catalog: TaskCatalog,
+    private readonly artifactsFor: AttemptArtifactsFactory,
+    private readonly send: (msg: ChildMessage) => void,
+    private readonly log: ChildLogger,
+  ) {}
+
+  get busyWith(): string | undefined {
+    return this.current?.runId;
+  }
+
+  /** Entry point for every IPC message from the parent. */
+  handle(raw: unknown): void {
+    let msg: ParentMessage;
+    try {
+      msg = parseContract(ParentMessage, 'ParentMessage', raw);
+    } catch (e) {
+      this.log.error({ err: errorMessage(e) }, 'runner: refused a malformed message from the actor');
+      return;
+    }
+    if (msg.type === 'cancel') {
+      if (this.current?.runId !== msg.runId) return; // already finished: nothing to stop
+      this.log.warn({ runId: msg.runId, code: msg.code, reason: msg.reason }, 'runner: aborting the attempt');
+      this.current.controller.abort(new TaskError(msg.code, msg.reason, { retryable: msg.code !== 'CANCELLED' }));
+      return;
+    }
+    void this.run(msg);
+  }
+
+  /** Report the current run as failed (used on an uncaught exception, just before the process exits). */
+  failCurrent(error: JobError): void {
+    if (this.current) this.send({ type: 'error', runId: this.current.runId, error });
+  }
+
+  private async run(msg: RunMessage): Promise<void> {
+    if (this.current) {
+      this.send({
+        type: 'error',
+        runId: msg.runId,
+        error: { code: 'CRASHED', message: `runner is busy with ${this.current.runId}`, retryable: true },
+      });
+      return;
+    }
+    const def = this.catalog.get(msg.task, msg.taskVersion);
+    if (!def) {
+      this.send({
+        type: 'error',
+        runId: msg.runId,
+        error: {
+          code: 'UNSCHEDULABLE',
+          message: `this worker does not offer ${msg.task}@${msg.taskVersion}`,
+          retryable: true, // another worker may offer it
+        },
+      });
+      return;
+    }
+    const controller = new AbortController();
+    this.current = { runId: msg.runId, controller };
+    const artifactIds: string[] = [];
+    const store = this.artifactsFor(msg.attempt);
+    const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
+      this.send({ type: 'log', runId: msg.runId, level, message: truncate(String(m), 8000) });
+    const ctx: TaskContext = {
+      attempt: msg.attempt,
+      progress: (fraction, message) =>
+        this.send({
+          type: 'progress',
+          runId: msg.runId,
+          fraction: Math.min(1, Math.max(0, fraction)),
+          ...(message ? { message: truncate(message, 2000) } : {}),
+        }),
+      log: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
+      signal: controller.signal,
+      device: msg.device,
+      workDir: msg.workDir,
+      artifacts: {
+        put: async (source, meta) => {
+          const id = await store.put(source, meta);
+          artifactIds.push(id);
+          this.send({ type: 'artifact', runId: msg.runId, artifactId: id, name: meta.name });
+          return id;
+        },
+        read: (id) => store.read(id),
+        download: (id, toPath) => store.download(id, toPath),
+      },
+    };
+    try {
+      const out = await runTask(def, msg.inputs, ctx);
+      let outputs: JsonObject;
+      try {
+        outputs = parseContract(JsonObject, `${def.name} outputs`, out);
+      } catch (e) {
+        throw new TaskError('INVALID_OUTPUT', `outputs are not a JSON object: ${errorMessage(e)}`, { retryable: false });
+      }
+      this.send({ type: 'result', runId: msg.runId, outputs, artifactIds });
+    } catch (e) {
+      const error: JobError = isTaskError(e)
+        ? e.toJobError()
+        : { code: 'TASK_FAILED', message: truncate(errorMessage(e) || 'task failed', 4000), retryable: true };
+      this.send({ type: 'error', runId: msg.runId, error });
+    } finally {
+      this.current = undefined;
+    }
+  }
+}

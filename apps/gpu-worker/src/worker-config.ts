@@ -1,0 +1,59 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { flag, loadConfig, nonNegativeInt, port, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { storageEnv } from '#libs/storage';
+
+/** Every setting of the gpu-worker, parsed once from the environment. Durations are milliseconds. */
+export const workerEnv = {
+  ...runtimeEnv,
+  ...redisEnv,
+  ...storageEnv,
+  WORKER_HEALTH_PORT: port(4003),
+  /** Stable id of this worker in the registry; defaults to <hostname>-<pid>-<random>. */
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected letters, digits, . _ or -').optional(),
+  /** CPU actors besides one actor per GPU. */
+  WORKER_CPU_ACTORS: nonNegativeInt(1),
+  /** The nvidia-smi binary; absent or failing means CPU only. */
+  WORKER_NVIDIA_SMI: z.string().default('nvidia-smi'),
+  /** OTP restart intensity: more than this many runner restarts of one actor in the period quarantine it. */
+  WORKER_RESTART_INTENSITY: nonNegativeInt(5),
+  WORKER_RESTART_PERIOD_MS: positiveInt(60_000),
+  WORKER_RESTART_BACKOFF_MS: positiveInt(500),
+  WORKER_RESTART_BACKOFF_MAX_MS: positiveInt(30_000),
+  /** Runner heartbeat period, and the silence after which a runner is stuck. */
+  WORKER_HEARTBEAT_INTERVAL_MS: positiveInt(1_000),
+  WORKER_HEARTBEAT_TIMEOUT_MS: positiveInt(10_000),
+  /** SIGTERM → this → SIGKILL of a runner's process group. */
+  WORKER_KILL_GRACE_MS: positiveInt(3_000),
+  /** How long a cancelled or released task may take to honour ctx.signal before it is killed. */
+  WORKER_CANCEL_GRACE_MS: positiveInt(5_000),
+  WORKER_RUNNER_BOOT_TIMEOUT_MS: positiveInt(60_000),
+  /** Built runner entry; defaults to runner/runner-main.js beside this file. */
+  WORKER_RUNNER_ENTRY: z.string().optional(),
+  /** On SIGTERM, running attempts get this long before they are stopped and released. */
+  WORKER_DRAIN_GRACE_MS: positiveInt(30_000),
+  WORKER_LOCK_DURATION_MS: positiveInt(30_000),
+  WORKER_STALLED_INTERVAL_MS: positiveInt(30_000),
+  WORKER_CLOSE_TIMEOUT_MS: positiveInt(10_000),
+  /** A report write (or the cancelled check) is retried this long before the attempt fails visibly. */
+  WORKER_REPORT_RETRY_MS: positiveInt(60_000),
+  WORKER_MANIFEST_HEARTBEAT_MS: positiveInt(5_000),
+  WORKER_MANIFEST_TTL_MS: positiveInt(15_000),
+  WORKER_WATCHDOG_INTERVAL_MS: positiveInt(5_000),
+  WORKER_WATCHDOG_STALL_MS: positiveInt(30_000),
+  /** Scratch dirs of attempts live under this (default <SWITCHYARD_DATA_DIR>/worker). */
+  WORKER_WORK_DIR: z.string().optional(),
+  SWITCHYARD_TEST_TASKS: flag(false),
+  WORKER_COMMAND_TASKS_FILE: z.string().optional(),
+};
+
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env) {
+  const c = loadConfig(workerEnv, env);
+  return {
+    ...c,
+    WORKER_ID: c.WORKER_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
+  };
+}

@@ -1,0 +1,195 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { NODE_QUEUES, PROTOCOL_VERSION, type Device, type ResourceClass, type TaskManifest } from '#libs/contracts';
+import { createRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { CancelListener } from './actor/cancel-listener.js';
+import { NodeActor, type ActorLogger } from './actor/node-actor.js';
+import { ReportSink } from './actor/report-sink.js';
+import { detectDevices } from './devices/detect-devices.js';
+import { ManifestPublisher } from './manifest/manifest-publisher.js';
+import { defaultRunnerEntry } from './runner/runner-entry.js';
+import { planActors } from './supervisor/actor-plan.js';
+import { Supervisor, type SupervisorEvent } from './supervisor/supervisor.js';
+import type { WorkerConfig } from './worker-config.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+export type WorkerLogger = ActorLogger & RedisLogger & { child(bindings: object): WorkerLogger };
+
+/**
+ * Everything the gpu-worker runs, assembled from the config: device detection, one actor per GPU plus
+ * CPU actors under the supervisor, the manifest in Redis, cancel notices. Plain classes, no Nest: the
+ * WorkerModule only calls start() and stop().
+ */
+export class WorkerRuntime {
+  private readonly connections: Redis[] = [];
+  private readonly queues = new Map<ResourceClass, Queue>();
+  private supervisor?: Supervisor;
+  private manifest?: ManifestPublisher;
+  private actors: NodeActor[] = [];
+  private devices: Device[] = [];
+  private tasks: TaskManifest[] = [];
+  private readonly startedAt = new Date().toISOString();
+  private stopping?: Promise<void>;
+
+  constructor(
+    private readonly config: WorkerConfig,
+    private readonly logger: WorkerLogger,
+    private readonly metrics: WorkerMetrics,
+  ) {}
+
+  get workerId(): string {
+    return this.config.WORKER_ID;
+  }
+
+  isReady(): boolean {
+    return this.supervisor?.isReady() ?? false;
+  }
+
+  /** Why the worker is not ready (for the readiness probe), or undefined when it is. */
+  notReadyReason(): string | undefined {
+    if (!this.supervisor) return 'starting';
+    const s = this.supervisor.snapshot();
+    if (s.ready) return undefined;
+    if (s.quarantined.length) return `quarantined actors: ${s.quarantined.join(', ')}`;
+    if (s.actors.length === 0) return 'no actors (no GPU and WORKER_CPU_ACTORS=0)';
+    return `worker is ${s.state}`;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const log = this.logger;
+    const detection = await detectDevices({ command: c.WORKER_NVIDIA_SMI });
+    if (detection.reason) log.info({ reason: detection.reason }, 'no GPU found; running CPU actors only');
+    const specs = planActors(c.WORKER_ID, detection.devices, c.WORKER_CPU_ACTORS);
+    this.devices = specs.map((s) => s.device);
+    log.info({ workerId: c.WORKER_ID, devices: detection.devices, actors: specs.map((s) => s.id) }, 'worker starting');
+
+    const command = this.redis('command', 'command');
+    const reports = new ReportSink(command, {
+      retryWindowMs: c.WORKER_REPORT_RETRY_MS,
+      onRetry: (report, tries, err) => {
+        this.metrics.reportRetried(report.type);
+        log.warn({ type: report.type, jobId: report.jobId, nodeId: report.nodeId, tries, err: (err as Error).message }, 'report write failed; retrying');
+      },
+    });
+    const queueConnection = this.redis('queues', 'blocking');
+    for (const cls of new Set(specs.map((s) => s.resourceClass))) {
+      const queue = new Queue(NODE_QUEUES[cls], { connection: queueConnection });
+      queue.on('error', (err) => log.error({ queue: NODE_QUEUES[cls], err: err.message }, 'bullmq queue error'));
+      this.queues.set(cls, queue);
+    }
+    const runnerEnv: NodeJS.ProcessEnv = { ...process.env, WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS) };
+
+    this.manifest = new ManifestPublisher(command, {
+      workerId: c.WORKER_ID,
+      heartbeatMs: c.WORKER_MANIFEST_HEARTBEAT_MS,
+      ttlMs: c.WORKER_MANIFEST_TTL_MS,
+      logger: log,
+      build: () => ({
+        id: c.WORKER_ID,
+        hostname: hostname(),
+        protocolVersion: PROTOCOL_VERSION,
+        devices: this.devices,
+        actors: this.actors.map((a) => a.info()),
+        tasks: this.tasks,
+        ready: this.isReady(),
+        startedAt: this.startedAt,
+      }),
+    });
+    const changed = () => this.manifest?.changed();
+
+    this.supervisor = new Supervisor({
+      specs,
+      intensity: { maxRestarts: c.WORKER_RESTART_INTENSITY, periodMs: c.WORKER_RESTART_PERIOD_MS },
+      drainGraceMs: c.WORKER_DRAIN_GRACE_MS,
+      drainForceMs: c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS + c.WORKER_CLOSE_TIMEOUT_MS,
+      onEvent: (e) => this.onSupervisorEvent(e),
+      createActor: (spec, decideRestart) => {
+        const actor = new NodeActor({
+          spec,
+          workerId: c.WORKER_ID,
+          decideRestart,
+          onChange: changed,
+          onRunnerReady: (tasks) => {
+            if (this.tasks.length === 0) changed();
+            this.tasks = tasks;
+          },
+          redis: command,
+          createWorkerConnection: () => createRedis({ url: c.REDIS_URL, name: `worker:${spec.id}`, role: 'blocking', logger: log }),
+          closeConnection: (r) => quitRedis(r, 2_000),
+          queue: this.queues.get(spec.resourceClass)!,
+          reports,
+          runner: {
+            entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
+            env: runnerEnv,
+            bootTimeoutMs: c.WORKER_RUNNER_BOOT_TIMEOUT_MS,
+            killGraceMs: c.WORKER_KILL_GRACE_MS,
+            logger: log,
+          },
+          workRoot: c.WORKER_WORK_DIR ?? join(c.SWITCHYARD_DATA_DIR, 'worker'),
+          heartbeatTimeoutMs: c.WORKER_HEARTBEAT_TIMEOUT_MS,
+          cancelGraceMs: c.WORKER_CANCEL_GRACE_MS,
+          redisRetryWindowMs: c.WORKER_REPORT_RETRY_MS,
+          restartBackoff: { baseMs: c.WORKER_RESTART_BACKOFF_MS, maxMs: c.WORKER_RESTART_BACKOFF_MAX_MS },
+          bullmq: {
+            lockDurationMs: c.WORKER_LOCK_DURATION_MS,
+            stalledIntervalMs: c.WORKER_STALLED_INTERVAL_MS,
+            closeTimeoutMs: c.WORKER_CLOSE_TIMEOUT_MS,
+          },
+          watchdog: { intervalMs: c.WORKER_WATCHDOG_INTERVAL_MS, stallMs: c.WORKER_WATCHDOG_STALL_MS },
+          logger: log,
+          metrics: this.metrics,
+        });
+        this.actors.push(actor);
+        return actor;
+      },
+    });
+
+    const subscriber = this.redis('cancel', 'blocking');
+    await new CancelListener(subscriber, (notice) => this.actors.forEach((a) => a.cancel(notice)), log).start();
+    await this.supervisor.start();
+    await this.manifest.start();
+    log.info({ workerId: c.WORKER_ID, ready: this.isReady(), tasks: this.tasks.map((t) => `${t.name}@${t.version}`) }, 'worker running');
+  }
+
+  /** Drain (grace, then release), deregister, close every connection. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info({ workerId: this.workerId }, 'worker draining');
+      await this.supervisor?.drain();
+      await this.manifest?.stop().catch((e: unknown) => this.logger.error({ err: (e as Error).message }, 'could not deregister the manifest'));
+      for (const q of this.queues.values()) await q.close().catch(() => undefined);
+      await Promise.all(this.connections.map((r) => quitRedis(r, 2_000)));
+      this.logger.info({ workerId: this.workerId }, 'worker stopped');
+    })();
+    return this.stopping;
+  }
+
+  private redis(name: string, role: 'command' | 'blocking'): Redis {
+    const r = createRedis({ url: this.config.REDIS_URL, name: `worker:${name}`, role, logger: this.logger });
+    this.connections.push(r);
+    return r;
+  }
+
+  private onSupervisorEvent(e: SupervisorEvent): void {
+    switch (e.type) {
+      case 'state':
+        this.logger.info({ state: e.state }, 'worker state');
+        break;
+      case 'quarantine':
+        this.logger.error({ actor: e.actorId, reason: e.reason }, 'actor quarantined; worker not ready');
+        break;
+      case 'restart':
+        this.logger.warn({ actor: e.actorId, reason: e.reason, recentRestarts: e.recent }, 'runner restart allowed');
+        break;
+      case 'drain-timeout':
+        this.logger.error({ actors: e.actorIds }, 'drain did not finish in time; stopping anyway');
+        break;
+      case 'actor-changed':
+        break;
+    }
+    this.manifest?.changed();
+  }
+}
