@@ -1,0 +1,46 @@
+import { JOB_KEYS } from '../scheduler/keys.js';
+import type { EventLog } from './event-log.js';
+import { completesOnTerminalJobEvent, StreamFollower } from './stream-follower.js';
+import type { Wakeups } from './wakeups.js';
+
+export interface EventSubscriptionsOptions {
+  /** Events buffered per subscriber before it is under pressure (half) and before reading pauses (full). */
+  bufferCapacity: number;
+}
+
+/** Opens followers for `jobEvents` and `jobFeed`. Tenancy is checked by the caller. */
+export class EventSubscriptions {
+  constructor(
+    private readonly log: EventLog,
+    private readonly wakeups: Wakeups,
+    private readonly opts: EventSubscriptionsOptions,
+  ) {}
+
+  /** Every event of a job after `afterSeq`, live until its terminal JOB_* event. */
+  jobEvents(jobId: string, afterSeq: number): Promise<StreamFollower> {
+    return new StreamFollower(
+      {
+        channel: JOB_KEYS.events(jobId),
+        start: async () => `0-${afterSeq}`,
+        read: (after, count) => this.log.jobEventsAfter(jobId, Number(after.slice(2)), count),
+        isLast: completesOnTerminalJobEvent,
+      },
+      this.wakeups,
+      this.opts.bufferCapacity,
+    ).open();
+  }
+
+  /** The tenant's JOB_* events from now on; it never completes by itself. */
+  jobFeed(tenant: string): Promise<StreamFollower> {
+    return new StreamFollower(
+      {
+        channel: JOB_KEYS.feed(tenant),
+        start: () => this.log.feedNow(),
+        read: (after, count) => this.log.feedAfter(tenant, after, count),
+        isLast: () => false,
+      },
+      this.wakeups,
+      this.opts.bufferCapacity,
+    ).open();
+  }
+}

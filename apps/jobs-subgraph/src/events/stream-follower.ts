@@ -1,0 +1,143 @@
+import { TERMINAL_JOB_EVENTS, type JobEvent } from '#libs/contracts';
+import type { StoredEvent } from './event-log.js';
+import { SubscriberBuffer } from './subscriber-buffer.js';
+import type { Wakeups } from './wakeups.js';
+
+export interface FollowerSource {
+  /** The pub/sub channel that announces new entries. */
+  channel: string;
+  /** Where to start: entries after this position. */
+  start: () => Promise<string>;
+  read: (after: string, count: number) => Promise<StoredEvent[]>;
+  /** The follower completes after delivering an event this returns true for. */
+  isLast: (event: JobEvent) => boolean;
+}
+
+export const completesOnTerminalJobEvent = (event: JobEvent): boolean => TERMINAL_JOB_EVENTS.has(event.type);
+
+/**
+ * Follows one event stream for one subscriber, as an async iterator: subscribe to the wake-up channel FIRST,
+ * then read the backlog after the start position, then read again on every wake-up. Reading always continues
+ * from the last position read, so the handover from backlog to live has no gap and no duplicate, and a lost
+ * wake-up is made up by the next one. No timers: it waits on pub/sub only.
+ */
+export class StreamFollower implements AsyncIterableIterator<JobEvent> {
+  private position = '';
+  private readonly buffer: SubscriberBuffer;
+  private reading = false;
+  private readAgain = false;
+  /** Reading stopped because the buffer was full; the stream holds the rest. */
+  private paused = false;
+  private sawLast = false;
+  private finished = false;
+  private failure: unknown;
+  private waiter?: () => void;
+  private unlisten?: () => Promise<void>;
+
+  constructor(
+    private readonly source: FollowerSource,
+    private readonly wakeups: Wakeups,
+    capacity: number,
+  ) {
+    this.buffer = new SubscriberBuffer(capacity);
+  }
+
+  /** Subscribes, then reads the backlog. Must resolve before the first next(). */
+  async open(): Promise<this> {
+    const start = this.source.start();
+    this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump());
+    this.position = await start;
+    await this.pump();
+    if (this.failure) {
+      await this.close();
+      throw this.failure;
+    }
+    return this;
+  }
+
+  /** Events that were replaced by a later NODE_PROGRESS under pressure. */
+  get coalesced(): number {
+    return this.buffer.coalesced;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.readAgain = false;
+        while (!this.sawLast && !this.finished && !this.buffer.full) {
+          const room = this.buffer.capacity - this.buffer.size;
+          const batch = await this.source.read(this.position, Math.min(room, 256));
+          if (batch.length === 0) break;
+          for (const { position, event } of batch) {
+            this.position = position;
+            this.buffer.push(event);
+            if (this.source.isLast(event)) {
+              this.sawLast = true;
+              break;
+            }
+          }
+        }
+      } while (this.readAgain && !this.sawLast && !this.finished);
+      this.paused = this.buffer.full;
+    } catch (e) {
+      this.failure = e;
+    } finally {
+      this.reading = false;
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  async next(): Promise<IteratorResult<JobEvent>> {
+    for (;;) {
+      if (this.finished) return { done: true, value: undefined };
+      const event = this.buffer.shift();
+      if (event) {
+        // room again: read what waited in the stream while the buffer was full
+        if (this.paused && !this.sawLast) void this.pump();
+        return { done: false, value: event };
+      }
+      if (this.failure) {
+        const failure = this.failure;
+        await this.close();
+        throw failure;
+      }
+      if (this.sawLast) {
+        await this.close();
+        return { done: true, value: undefined };
+      }
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  async return(): Promise<IteratorResult<JobEvent>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<JobEvent>> {
+    await this.close();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private async close(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.wake();
+    await this.unlisten?.();
+  }
+}
