@@ -28,36 +28,3 @@ export function findRefs(inputs: JsonObject | undefined): FoundRef[] {
 
 /** Dotted form of a path inside a document, e.g. `inputs.items.0.url`. */
 export const dottedPath = (path: ReadonlyArray<string | number>): string => path.join('.');
-
-/** Thrown by substituteRefs when an upstream output is missing (the planner makes this impossible for valid plans). */
-export class UnresolvedRefError extends Error {
-  constructor(readonly ref: string) {
-    super(`no upstream output for ${ref}`);
-    this.name = 'UnresolvedRefError';
-  }
-}
-
-/**
- * A copy of `inputs` with every `$ref` replaced by the upstream output it names.
- * `outputsOf(nodeId)` returns that node's recorded outputs (undefined when it has none).
- */
-export function substituteRefs(
-  inputs: JsonObject,
-  outputsOf: (nodeId: string) => JsonObject | undefined,
-): JsonObject {
-  const resolve = (value: Json): Json => {
-    if (isOutputRef(value)) {
-      const target = parseRef(value.$ref);
-      const outputs = target ? outputsOf(target.nodeId) : undefined;
-      if (!target || !outputs || !Object.hasOwn(outputs, target.field))
-        throw new UnresolvedRefError(value.$ref);
-      return outputs[target.field]!;
-    }
-    if (Array.isArray(value)) return value.map(resolve);
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
-    }
-    return value;
-  };
-  return resolve(inputs) as JsonObject;
-}

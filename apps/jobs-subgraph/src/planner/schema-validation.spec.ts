@@ -1,5 +1,5 @@
 import type { JsonObject } from '#libs/contracts';
-import { findRefs, substituteRefs, UnresolvedRefError } from './refs.js';
+import { findRefs } from './refs.js';
 import {
   createAjv,
   schemaIssues,
@@ -10,7 +10,7 @@ import {
   withoutRefIssues,
 } from './schema-validation.js';
 
-describe('refs', () => {
+describe('findRefs', () => {
   const inputs: JsonObject = {
     model: { $ref: 'train.outputs.model' },
     shards: [{ $ref: 'a.outputs.x' }, 'literal', { nested: { $ref: 'bad' } }],
@@ -23,21 +23,6 @@ describe('refs', () => {
       { path: ['shards', 0], ref: 'a.outputs.x', target: { nodeId: 'a', field: 'x' } },
       { path: ['shards', 2, 'nested'], ref: 'bad', target: null },
     ]);
-  });
-
-  it('substitutes upstream outputs and refuses a missing one', () => {
-    const outputs: Record<string, JsonObject> = {
-      train: { model: 'art_model' },
-      a: { x: { deep: [1, 2] } },
-    };
-    const resolved = substituteRefs(
-      { model: { $ref: 'train.outputs.model' }, list: [{ $ref: 'a.outputs.x' }], n: 3 },
-      (id) => outputs[id],
-    );
-    expect(resolved).toEqual({ model: 'art_model', list: [{ deep: [1, 2] }], n: 3 });
-    expect(() => substituteRefs({ m: { $ref: 'train.outputs.loss' } }, (id) => outputs[id])).toThrow(
-      UnresolvedRefError,
-    );
   });
 });
 

@@ -66,17 +66,11 @@ export class SchemaValidatorCache {
 export const taskSchemaValidators = new SchemaValidatorCache();
 
 export const inputValidatorKey = (task: TaskManifest): string => `${task.schemaHash}:input`;
-export const outputValidatorKey = (task: TaskManifest): string => `${task.schemaHash}:output`;
 
 /** What is wrong with `data` according to `validate`, every problem at once. */
 export function schemaIssues(validate: ValidateFunction, data: unknown): SchemaIssue[] {
   if (validate(data)) return [];
   return (validate.errors ?? []).map(toIssue);
-}
-
-/** Validates a task's outputs against the output schema of the manifest it was planned with. */
-export function taskOutputIssues(task: TaskManifest, outputs: unknown): SchemaIssue[] {
-  return schemaIssues(taskSchemaValidators.get(outputValidatorKey(task), task.outputSchema), outputs);
 }
 
 function toIssue(error: ErrorObject): SchemaIssue {
