@@ -57,8 +57,16 @@ function runMessage(task: string, inputs: Record<string, unknown>): RunMessage {
   };
 }
 
-function recorder(): RunHandlers & { progress: jest.Mock; log: jest.Mock } {
-  return { progress: jest.fn(), log: jest.fn(), artifact: jest.fn() } as never;
+function recorder(): RunHandlers & { progressCalls: Array<[number, string?]>; logs: string[] } {
+  const progressCalls: Array<[number, string?]> = [];
+  const logs: string[] = [];
+  return {
+    progressCalls,
+    logs,
+    progress: (f, m) => progressCalls.push([f, m]),
+    log: (level, m) => logs.push(`${level}: ${m}`),
+    artifact: () => undefined,
+  };
 }
 
 const limits: AttemptLimits = { timeoutMs: 20_000, heartbeatTimeoutMs: 1_500, cancelGraceMs: 1_000 };
@@ -92,8 +100,8 @@ describe('RunnerProcess', () => {
     const h = recorder();
     const outcome = await new AttemptExecution(runner, runMessage('test.sleep', { ms: 300 }), h, limits).run();
     expect(outcome).toMatchObject({ type: 'succeeded', outputs: { sleptMs: expect.any(Number) }, artifactIds: [], runnerLost: false });
-    expect(h.progress.mock.calls.length).toBeGreaterThanOrEqual(3);
-    expect(h.progress.mock.calls.at(-1)![0]).toBe(1);
+    expect(h.progressCalls.length).toBeGreaterThanOrEqual(3);
+    expect(h.progressCalls.at(-1)![0]).toBe(1);
     const again = await new AttemptExecution(runner, runMessage('test.fail', { times: 0 }), recorder(), limits).run();
     expect(again).toMatchObject({ type: 'succeeded', outputs: { attempt: 1 } });
     expect(runner.alive).toBe(true);
@@ -131,6 +139,7 @@ describe('RunnerProcess', () => {
     const outcome = await new AttemptExecution(runner, runMessage('test.crash', { exitCode: 3 }), h, limits).run();
     expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CRASHED', retryable: true }, runnerLost: true });
     expect((outcome as { error: { message: string } }).error.message).toMatch(/code 3/);
+    expect(h.logs).toContain('warn: test.crash: exiting the runner process on purpose');
   });
 
   it('cancels: a task honouring its signal stops at once and the runner stays warm', async () => {
