@@ -1,16 +1,31 @@
 import type { TaskDefinition } from '#libs/task-sdk';
+import { commandTask, readCommandTasksFile } from './command/index.js';
+import { gpuProbe } from './gpu-probe.task.js';
+import { imageResize } from './image-resize.task.js';
+import { modelEvaluate } from './model-evaluate.task.js';
+import { modelTrain } from './model-train.task.js';
 import { testTasks } from './test-tasks.js';
 
 export interface LoadTasksConfig {
   /** SWITCHYARD_TEST_TASKS=1: also offer the test.* tasks (misbehaving on purpose). */
   testTasks: boolean;
-  /** WORKER_COMMAND_TASKS_FILE: operator-declared command tasks. */
+  /** WORKER_COMMAND_TASKS_FILE: operator-declared command tasks (read and validated now). */
   commandTasksFile?: string;
 }
 
-/** Every task this worker offers. Duplicates are refused later by TaskCatalog. */
+export const builtInTasks: TaskDefinition[] = [imageResize, modelTrain, modelEvaluate, gpuProbe];
+
+/**
+ * Every task this worker offers. Throws (CommandTasksFileError, TaskDefinitionError) on a bad
+ * declaration; duplicates are refused when the list is put into a TaskCatalog.
+ */
 export function loadTasks(config: LoadTasksConfig): TaskDefinition[] {
-  const tasks: TaskDefinition[] = [];
+  const tasks: TaskDefinition[] = [...builtInTasks];
   if (config.testTasks) tasks.push(...testTasks);
+  if (config.commandTasksFile) {
+    for (const decl of readCommandTasksFile(config.commandTasksFile)) tasks.push(commandTask(decl));
+  }
   return tasks;
 }
+
+export { killRunningCommands } from './command/index.js';

@@ -1,0 +1,178 @@
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { extname, join, relative, sep } from 'node:path';
+import { z } from 'zod';
+import { artifactId, defineTask, TaskError, type TaskContext, type TaskDefinition } from '#libs/task-sdk';
+import type { CommandTaskDeclaration } from './command-tasks-file.js';
+import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
+import { runCommand } from './run-command.js';
+
+export const MAX_OUTPUT_FILES = 100;
+/** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
+export const MAX_LOG_LINES = 5000;
+const MAX_LOG_LINE_CHARS = 8000;
+
+/** Variables of the worker's environment a command may see: how to find programs and its device. */
+const INHERITED_ENV = /^(PATH|HOME|LANG|LC_[A-Z]+|TZ|USER|LD_LIBRARY_PATH|CUDA_[A-Z_]+|NVIDIA_[A-Z_]+)$/;
+
+const CommandOutput = z.strictObject({
+  artifacts: z.array(artifactId()),
+  exitCode: z.int(),
+});
+type CommandOutput = z.infer<typeof CommandOutput>;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.csv': 'text/csv',
+  '.txt': 'text/plain',
+  '.log': 'text/plain',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.npy': 'application/octet-stream',
+  '.pt': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
+  '.zip': 'application/zip',
+  '.tar': 'application/x-tar',
+  '.gz': 'application/gzip',
+};
+
+export interface CommandTaskOptions {
+  /** Grace between SIGTERM and SIGKILL on cancellation. */
+  killGraceMs?: number;
+}
+
+/**
+ * A task that runs an operator-declared command. Its input values are written to SWITCHYARD_INPUT_FILE
+ * (JSON); input artifacts are downloaded into SWITCHYARD_INPUT_DIR/<field>; every regular file the command
+ * leaves in SWITCHYARD_OUTPUT_DIR becomes an artifact. stdout lines `{"progress":0.5,"message":"..."}`
+ * are progress, other lines logs. A non-zero exit fails the attempt (retryable).
+ */
+export function commandTask(decl: CommandTaskDeclaration, opts: CommandTaskOptions = {}): TaskDefinition<Record<string, unknown>, CommandOutput> {
+  const artifactFields = artifactInputFields(decl.input);
+  return defineTask({
+    name: decl.name,
+    version: decl.version,
+    ...(decl.description === undefined ? {} : { description: decl.description }),
+    resources: decl.resources,
+    input: restrictedSchemaToZod(decl.input),
+    output: CommandOutput,
+    timeoutMs: decl.timeoutMs,
+    attempts: decl.attempts,
+    artifactFields: ['artifacts'],
+    async run(input, ctx) {
+      const inputDir = join(ctx.workDir, 'input');
+      const outputDir = join(ctx.workDir, 'output');
+      const tmpDir = join(ctx.workDir, 'tmp');
+      // start from empty folders: only what this run leaves behind may become its artifacts
+      await Promise.all(
+        [inputDir, outputDir, tmpDir].map(async (d) => {
+          await rm(d, { recursive: true, force: true });
+          await mkdir(d, { recursive: true });
+        }),
+      );
+      for (const field of artifactFields) {
+        const id = input[field];
+        if (typeof id === 'string') await ctx.artifacts.download(id, join(inputDir, field));
+      }
+      const inputFile = join(ctx.workDir, 'input.json');
+      await writeFile(inputFile, JSON.stringify(input));
+
+      const log = boundedLog(ctx);
+      ctx.log.info(`running ${decl.argv.join(' ')}`);
+      const result = await runCommand({
+        argv: decl.argv,
+        cwd: decl.cwd ?? ctx.workDir,
+        env: commandEnv(decl, ctx, { inputFile, inputDir, outputDir, tmpDir }),
+        signal: ctx.signal,
+        ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
+        onProgress: (fraction, message) => ctx.progress(fraction, message),
+        onLine: (stream, line) => log(stream, line),
+      });
+      log.flush();
+
+      if (ctx.signal.aborted) throw new Error(`command stopped (${result.exitSignal ?? `exit ${result.exitCode}`})`);
+      if (result.exitCode !== 0) {
+        const how = result.exitSignal ? `was killed by ${result.exitSignal}` : `exited with code ${result.exitCode}`;
+        const tail = result.stderrTail.length ? `: ${result.stderrTail.join('\n')}` : '';
+        throw new TaskError('TASK_FAILED', `command ${decl.argv[0]} ${how}${tail}`, { retryable: true });
+      }
+
+      const files = await listOutputFiles(outputDir);
+      if (files.length > MAX_OUTPUT_FILES) {
+        throw new TaskError('TASK_FAILED', `command left ${files.length} files, more than ${MAX_OUTPUT_FILES}`, {
+          retryable: false,
+        });
+      }
+      const artifacts: string[] = [];
+      for (const file of files) {
+        const rel = relative(outputDir, file.path);
+        artifacts.push(
+          await ctx.artifacts.put(file.path, {
+            name: rel.split(sep).join('_'),
+            contentType: CONTENT_TYPES[extname(rel).toLowerCase()] ?? 'application/octet-stream',
+            size: file.size,
+          }),
+        );
+      }
+      ctx.progress(1, `exit 0, ${artifacts.length} output file(s)`);
+      return { artifacts, exitCode: 0 };
+    },
+  });
+}
+
+function commandEnv(
+  decl: CommandTaskDeclaration,
+  ctx: TaskContext,
+  paths: { inputFile: string; inputDir: string; outputDir: string; tmpDir: string },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && INHERITED_ENV.test(k)) env[k] = v;
+  return {
+    ...env,
+    ...decl.env,
+    TMPDIR: paths.tmpDir,
+    SWITCHYARD_INPUT_FILE: paths.inputFile,
+    SWITCHYARD_INPUT_DIR: paths.inputDir,
+    SWITCHYARD_OUTPUT_DIR: paths.outputDir,
+    SWITCHYARD_JOB_ID: ctx.attempt.jobId,
+    SWITCHYARD_NODE_ID: ctx.attempt.nodeId,
+    SWITCHYARD_ATTEMPT: String(ctx.attempt.attempt),
+    SWITCHYARD_DEVICE: `${ctx.device.kind} ${ctx.device.index}`,
+  };
+}
+
+/** Forwards output lines as logs up to MAX_LOG_LINES, then counts what it drops and says so once. */
+function boundedLog(ctx: TaskContext) {
+  let sent = 0;
+  let dropped = 0;
+  const log = (stream: 'stdout' | 'stderr', line: string) => {
+    if (sent >= MAX_LOG_LINES) {
+      dropped++;
+      return;
+    }
+    sent++;
+    const text = line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}…` : line;
+    if (stream === 'stderr') ctx.log.warn(text);
+    else ctx.log.info(text);
+  };
+  log.flush = () => {
+    if (dropped > 0) ctx.log.warn(`${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES})`);
+  };
+  return log;
+}
+
+/** Regular files under dir, sorted; symlinks and other special files are skipped. */
+async function listOutputFiles(dir: string): Promise<{ path: string; size: number }[]> {
+  const out: { path: string; size: number }[] = [];
+  const walk = async (d: string) => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (entry.isFile()) out.push({ path: p, size: (await stat(p)).size });
+    }
+  };
+  await walk(dir);
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { TaskError } from '#libs/task-sdk';
+
+export interface RunCommandOptions {
+  argv: readonly string[];
+  cwd: string;
+  /** The complete environment of the command (nothing is inherited). */
+  env: Record<string, string>;
+  signal: AbortSignal;
+  onProgress(fraction: number, message?: string): void;
+  onLine(stream: 'stdout' | 'stderr', line: string): void;
+  /** Between SIGTERM and SIGKILL of the command's process group when the signal aborts. */
+  killGraceMs?: number;
+}
+
+export interface CommandResult {
+  exitCode: number | null;
+  /** Set when the command died of a signal. */
+  exitSignal: NodeJS.Signals | null;
+  /** The last lines of stderr, for the failure message. */
+  stderrTail: string[];
+}
+
+const STDERR_TAIL_LINES = 20;
+const DRAIN_AFTER_EXIT_MS = 2000;
+
+/**
+ * Process groups of commands running in this process. The command runs in its own group so that a
+ * cancellation kills it with everything it started; if this process exits first, they are killed too.
+ */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** SIGKILLs every running command's process group (for a runner that is about to exit). */
+export function killRunningCommands(): void {
+  for (const pgid of runningGroups) signalGroup(pgid, 'SIGKILL');
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+/** `{"progress":0.5,"message":"..."}` → a progress update; any other line → null. */
+export function parseProgressLine(line: string): { fraction: number; message?: string } | null {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return null;
+  try {
+    const value = JSON.parse(trimmed) as unknown;
+    if (!value || typeof value !== 'object') return null;
+    const { progress, message } = value as { progress?: unknown; message?: unknown };
+    if (typeof progress !== 'number') return null;
+    return typeof message === 'string' ? { fraction: progress, message } : { fraction: progress };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs argv without a shell in a new process group, streaming its output line by line. Resolves when it
+ * has exited (whatever the code); rejects only when it could not be started.
+ */
+export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
+  const [command, ...args] = opts.argv;
+  const graceMs = opts.killGraceMs ?? 5000;
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', killRunningCommands);
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(command!, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true, // its own process group: signals reach everything it started
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stderrTail: string[] = [];
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      if (child.pid === undefined) return;
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
+    };
+
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      opts.signal.removeEventListener('abort', onAbort);
+      reject(
+        new TaskError('TASK_FAILED', `command ${command} could not start: ${err.code ?? err.message}`, {
+          retryable: err.code !== 'ENOENT' && err.code !== 'EACCES',
+        }),
+      );
+    });
+    if (child.pid === undefined) return; // 'error' follows
+    const pgid = child.pid;
+    runningGroups.add(pgid);
+
+    const stdout = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+    stdout.on('line', (line) => {
+      const progress = parseProgressLine(line);
+      if (progress) opts.onProgress(progress.fraction, progress.message);
+      else opts.onLine('stdout', line);
+    });
+    const stderr = createInterface({ input: child.stderr!, crlfDelay: Infinity });
+    stderr.on('line', (line) => {
+      stderrTail.push(line);
+      if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+      opts.onLine('stderr', line);
+    });
+    const streamsClosed = Promise.all([
+      new Promise<void>((r) => stdout.once('close', r)),
+      new Promise<void>((r) => stderr.once('close', r)),
+    ]);
+
+    if (opts.signal.aborted) onAbort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+
+    child.once('exit', (exitCode, exitSignal) => {
+      opts.signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      // whatever it left running in its group (and that may hold its stdout open) ends with it
+      signalGroup(pgid, 'SIGKILL');
+      runningGroups.delete(pgid);
+      const bound = new Promise<void>((r) => setTimeout(r, DRAIN_AFTER_EXIT_MS).unref());
+      void Promise.race([streamsClosed, bound]).then(() => resolve({ exitCode, exitSignal, stderrTail }));
+    });
+  });
+}
