@@ -16,11 +16,14 @@ export interface GraphStructure {
 
 /**
  * Checks ids, duplicates, dependsOn, $ref targets and cycles, reporting every problem it finds.
- * Task-dependent checks (task exists, inputs, output fields) are the planner's.
+ * Task-dependent checks (task exists, inputs, output fields) are the planner's. `refusedIds` are the
+ * ids of nodes already refused as malformed (and reported): they exist, but add no edges.
  */
-export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
+export function analyzeGraph(nodes: readonly NodeSpec[], refusedIds: Iterable<string> = []): GraphStructure {
   const errors: GraphError[] = [];
-  const ids = new Set(nodes.map((n) => n.id));
+  // Ids of nodes refused earlier still exist for dependsOn/$ref, so they cause no follow-on errors.
+  const present = new Set(nodes.map((n) => n.id));
+  const ids = new Set([...present, ...refusedIds]);
   const upstream = new Map<string, string[]>();
   const refs = new Map<string, FoundRef[]>();
   const selfLoops = new Set<string>();
@@ -59,7 +62,7 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
           path: `dependsOn.${i}`,
           message: `node "${node.id}" depends on "${dep}", which is not a node of this graph`,
         });
-      } else waitsFor.add(dep);
+      } else if (present.has(dep)) waitsFor.add(dep);
     });
     const nodeRefs = findRefs(node.inputs);
     for (const found of nodeRefs) {
@@ -85,7 +88,7 @@ export function analyzeGraph(nodes: readonly NodeSpec[]): GraphStructure {
           path,
           message: `"${found.ref}" refers to "${found.target.nodeId}", which is not a node of this graph`,
         });
-      } else waitsFor.add(found.target.nodeId);
+      } else if (present.has(found.target.nodeId)) waitsFor.add(found.target.nodeId);
     }
     // Later duplicates are checked above but add no edges: the graph is refused anyway.
     if (first) {

@@ -160,6 +160,30 @@ describe('planJob: each GraphError code', () => {
     expect(errors.find((e) => e.path === 'inputs.image')!.message).toBe('inputs.image is required');
   });
 
+  it('INVALID_INPUT for a $ref placed under an input the task does not declare', () => {
+    const errors = errorsOf(
+      plan([
+        resize('a'),
+        resize('b', { image: { $ref: 'a.outputs.image' }, width: 2, colour: { $ref: 'a.outputs.width' } }),
+      ]),
+    );
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'INVALID_INPUT', nodeId: 'b', path: 'inputs.colour' }),
+    ]);
+  });
+
+  it('INVALID_INPUT for a node the contract refuses, without follow-on errors for nodes that name it', () => {
+    const errors = errorsOf(
+      plan([
+        resize('a', undefined, { attempts: 0 }),
+        resize('c', { image: { $ref: 'a.outputs.image' }, width: 1 }, { dependsOn: ['a'] }),
+      ]),
+    );
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'INVALID_INPUT', nodeId: 'a', path: 'attempts' }),
+    ]);
+  });
+
   it('INVALID_INPUT for a node the contract refuses (attempts 0), alongside other problems', () => {
     const errors = errorsOf(
       plan([resize('a', undefined, { attempts: 0 }), resize('b', { width: 'wide', image: 'x' })]),

@@ -138,6 +138,7 @@ function planGraph(
   const errors: GraphError[] = [];
   // Each node is parsed on its own so one malformed node does not hide the others' problems.
   const nodes: NodeSpec[] = [];
+  const refusedIds: string[] = [];
   rawNodes.forEach((raw, i) => {
     const parsed = NodeSpec.safeParse(raw);
     if (parsed.success) {
@@ -145,6 +146,7 @@ function planGraph(
       return;
     }
     const id = (raw as { id?: unknown } | null)?.id;
+    if (typeof id === 'string') refusedIds.push(id);
     for (const issue of parsed.error.issues) {
       const path = dottedPath(issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)));
       errors.push({
@@ -156,7 +158,7 @@ function planGraph(
     }
   });
 
-  const structure = analyzeGraph(nodes);
+  const structure = analyzeGraph(nodes, refusedIds);
   errors.push(...structure.errors);
   if (structure.edgeCount > max.maxEdges) {
     errors.push(

@@ -75,10 +75,15 @@ export function schemaIssues(validate: ValidateFunction, data: unknown): SchemaI
 
 function toIssue(error: ErrorObject): SchemaIssue {
   const path = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map(unescapePointer);
-  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  const params = error.params as {
+    missingProperty?: string;
+    additionalProperty?: string;
+    unevaluatedProperty?: string;
+  };
   if (error.keyword === 'required' || error.keyword === 'dependentRequired')
     path.push(params.missingProperty!);
   if (error.keyword === 'additionalProperties') path.push(params.additionalProperty!);
+  if (error.keyword === 'unevaluatedProperties') path.push(params.unevaluatedProperty!);
   let message = error.message ?? 'is invalid';
   if (error.keyword === 'required') message = 'is required';
   if (error.keyword === 'additionalProperties') message = 'is not an allowed property';
@@ -90,6 +95,7 @@ function toIssue(error: ErrorObject): SchemaIssue {
 const unescapePointer = (segment: string): string => segment.replace(/~1/g, '/').replace(/~0/g, '~');
 
 const COMPOSITE_KEYWORDS = new Set(['anyOf', 'oneOf', 'not', 'if', 'then', 'else']);
+const KEY_KEYWORDS = new Set(['additionalProperties', 'unevaluatedProperties']);
 
 const startsWith = (path: readonly string[], prefix: readonly string[]): boolean =>
   prefix.length <= path.length && prefix.every((segment, i) => path[i] === segment);
@@ -105,7 +111,13 @@ export function withoutRefIssues(
 ): SchemaIssue[] {
   if (refPaths.length === 0) return issues;
   const prefixes = refPaths.map((p) => p.map(String));
-  const causedByRef = (issue: SchemaIssue) => prefixes.some((prefix) => startsWith(issue.path, prefix));
+  const causedByRef = (issue: SchemaIssue) =>
+    prefixes.some(
+      (prefix) =>
+        startsWith(issue.path, prefix) &&
+        // A reference under a key the schema does not allow is still a bad key.
+        !(issue.path.length === prefix.length && KEY_KEYWORDS.has(issue.keyword)),
+    );
   const refIssues = issues.filter(causedByRef);
   return issues.filter(
     (issue) =>
