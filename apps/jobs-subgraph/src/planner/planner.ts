@@ -132,6 +132,7 @@ function planGraph(
   if (rawNodes.length === 0)
     return fail([{ code: 'EMPTY_GRAPH', path: 'graph.nodes', message: 'the graph has no nodes' }]);
   if (rawNodes.length > max.maxNodes) {
+    // Like the byte limit: refused on size alone, before any per-node work.
     return fail([tooLarge('graph.nodes', `${rawNodes.length} nodes, over the limit of ${max.maxNodes}`)]);
   }
 
@@ -301,10 +302,6 @@ function inputErrors(
   });
 }
 
-const tooLarge = (path: string, what: string): GraphError => ({
-  code: 'TOO_LARGE',
-  path,
-  message: `${what}`,
-});
+const tooLarge = (path: string, message: string): GraphError => ({ code: 'TOO_LARGE', path, message });
 
 const fail = (errors: GraphError[]): { ok: false; errors: GraphError[] } => ({ ok: false, errors });
