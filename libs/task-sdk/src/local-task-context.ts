@@ -4,7 +4,7 @@ import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { ArtifactMeta, ArtifactSource, AttemptInfo, TaskContext, TaskDevice } from './task-context.js';
+import type { ArtifactMeta, ArtifactSource, AttemptInfo, TaskArtifacts, TaskContext, TaskDevice } from './task-context.js';
 import { TaskError } from './task-error.js';
 
 export interface LocalTaskContextOptions {
@@ -13,6 +13,8 @@ export interface LocalTaskContextOptions {
   attempt?: Partial<AttemptInfo>;
   device?: TaskDevice;
   signal?: AbortSignal;
+  /** Use these artifacts (e.g. over real storage) instead of the local directory. */
+  artifacts?: TaskArtifacts;
 }
 
 export interface StoredLocalArtifact extends ArtifactMeta {
@@ -25,7 +27,7 @@ export interface LocalTaskContext extends TaskContext {
   /** Every progress update and log line, in order, for inspection. */
   readonly progressUpdates: { fraction: number; message?: string }[];
   readonly logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string }[];
-  /** Artifacts put through this context (inputs seeded with `artifacts.put` included). */
+  /** Artifacts put through this context's local directory (not those of an `artifacts` override). */
   stored(id: string): Promise<StoredLocalArtifact>;
 }
 
@@ -86,7 +88,7 @@ export async function createLocalTaskContext(opts: LocalTaskContextOptions): Pro
       warn: (message) => logs.push({ level: 'warn', message }),
       error: (message) => logs.push({ level: 'error', message }),
     },
-    artifacts: {
+    artifacts: opts.artifacts ?? {
       put,
       read: async (id) => readFile((await stored(id)).path),
       download: async (id, toPath) => {
