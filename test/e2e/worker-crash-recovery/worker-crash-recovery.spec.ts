@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
+import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
+import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+// SIGKILL of a worker process mid-task: BullMQ's stalled check puts the same attempt back and another
+// worker process completes it; the dead worker's runner does not live on, and its manifest expires.
+describe('worker: SIGKILL mid-task', () => {
+  let redis: RedisHandle;
+  let sched: SchedulerStandIn;
+  const workers: WorkerHandle[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    sched = new SchedulerStandIn(redis.url);
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await sched?.close();
+    await redis?.stop();
+  });
+
+  it('another worker process completes the node', async () => {
+    const env = { REDIS_URL: redis.url, SWITCHYARD_DATA_DIR: tempDir('worker-crash') };
+    const a = await startWorker('w-a', env);
+    workers.push(a);
+    const p = await sched.enqueue('test.sleep', { ms: 3_000 });
+    await sched.waitReport({ jobId: p.jobId, type: 'progress' }, 20_000, a.logs);
+    const runnerPid = findRunnerPid(a.pid);
+    expect(runnerPid).toBeDefined();
+
+    await a.kill('SIGKILL');
+    const b = await startWorker('w-b', env);
+    workers.push(b);
+
+    const done = await sched.waitReport({ jobId: p.jobId, type: 'succeeded' }, 30_000, b.logs);
+    expect(done).toMatchObject({ workerId: 'w-b', attempt: 1 });
+    expect(await sched.terminals(p.jobId)).toHaveLength(1);
+    await waitFor(() => !alive(runnerPid!), { what: `orphaned runner ${runnerPid} to exit` });
+    // the dead worker's manifest expires with its TTL
+    await waitFor(async () => (await sched.manifest('w-a')) === null, { timeoutMs: 10_000, what: 'w-a manifest expiry' });
+  });
+});
+
+/** The runner is a child of the worker process (in its own process group). */
+function findRunnerPid(workerPid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${workerPid}/task/${workerPid}/children`, 'utf8');
+    const pid = Number(children.trim().split(/\s+/)[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
