@@ -63,7 +63,9 @@ async function samplePng() {
       pixels[o + 2] = inCircle ? 255 : 64;
     }
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
 }
 
 writeFileSync(join(here, 'blobs-3class.csv'), blobs());

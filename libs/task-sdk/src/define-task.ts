@@ -1,12 +1,5 @@
 import type { z } from 'zod';
-import {
-  parseContract,
-  Resources,
-  SemVer,
-  schemaHash,
-  TaskManifest,
-  TaskName,
-} from '#libs/contracts';
+import { parseContract, Resources, SemVer, schemaHash, TaskManifest, TaskName } from '#libs/contracts';
 import type { TaskContext } from './task-context.js';
 import { toTaskJsonSchema } from './json-schema.js';
 
@@ -65,7 +58,8 @@ export function defineTask<I, O>(spec: TaskSpec<I, O>): TaskDefinition<I, O> {
       const prop = outputProps[field];
       if (!prop) fail(`artifact field "${field}" is not an output field`);
       const t = prop!.type;
-      if (t !== 'string' && t !== 'array') fail(`artifact field "${field}" must be a string or an array of strings`);
+      if (t !== 'string' && t !== 'array')
+        fail(`artifact field "${field}" must be a string or an array of strings`);
     }
     manifest = parseContract(TaskManifest, `TaskManifest ${id}`, {
       name: spec.name,

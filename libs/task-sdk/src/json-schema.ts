@@ -10,7 +10,10 @@ import type { JsonSchema } from '#libs/contracts';
  *   allow them in JSON Schema, and the two planes would disagree. `assertStrictObjects` refuses that.
  */
 export function toTaskJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const json = z.toJSONSchema(schema, { target: 'draft-7', io, unrepresentable: 'throw' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { target: 'draft-7', io, unrepresentable: 'throw' }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   assertStrictObjects(json, '(root)');
   return json;
@@ -30,7 +33,8 @@ function assertStrictObjects(node: unknown, path: string): void {
   }
   for (const [key, value] of Object.entries(obj)) {
     if (key === 'properties' && value && typeof value === 'object') {
-      for (const [prop, sub] of Object.entries(value as Record<string, unknown>)) assertStrictObjects(sub, `${path}.${prop}`);
+      for (const [prop, sub] of Object.entries(value as Record<string, unknown>))
+        assertStrictObjects(sub, `${path}.${prop}`);
     } else if (key !== 'enum' && key !== 'const' && key !== 'default') {
       assertStrictObjects(value, path);
     }

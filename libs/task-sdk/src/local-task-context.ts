@@ -4,7 +4,14 @@ import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { ArtifactMeta, ArtifactSource, AttemptInfo, TaskArtifacts, TaskContext, TaskDevice } from './task-context.js';
+import type {
+  ArtifactMeta,
+  ArtifactSource,
+  AttemptInfo,
+  TaskArtifacts,
+  TaskContext,
+  TaskDevice,
+} from './task-context.js';
 import { TaskError } from './task-error.js';
 
 export interface LocalTaskContextOptions {
@@ -36,7 +43,13 @@ export interface LocalTaskContext extends TaskContext {
  * a local CLI) without Redis or S3. The worker builds its own context over real storage.
  */
 export async function createLocalTaskContext(opts: LocalTaskContextOptions): Promise<LocalTaskContext> {
-  const attempt: AttemptInfo = { jobId: 'local', nodeId: 'node', attempt: 1, tenant: 'local', ...opts.attempt };
+  const attempt: AttemptInfo = {
+    jobId: 'local',
+    nodeId: 'node',
+    attempt: 1,
+    tenant: 'local',
+    ...opts.attempt,
+  };
   const artifactsDir = join(opts.rootDir, 'artifacts');
   const workDir = join(opts.rootDir, 'work', `${attempt.jobId}-${attempt.nodeId}-${attempt.attempt}`);
   await mkdir(artifactsDir, { recursive: true });
@@ -45,13 +58,16 @@ export async function createLocalTaskContext(opts: LocalTaskContextOptions): Pro
   const logs: LocalTaskContext['logs'] = [];
 
   const dirOf = (id: string): string => {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new TaskError('INVALID_INPUT', `no artifact ${id}`, { retryable: false });
+    if (!/^[0-9a-f-]{36}$/.test(id))
+      throw new TaskError('INVALID_INPUT', `no artifact ${id}`, { retryable: false });
     return join(artifactsDir, id);
   };
   const stored = async (id: string): Promise<StoredLocalArtifact> => {
     const dir = dirOf(id);
     try {
-      const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ArtifactMeta & { size: number };
+      const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ArtifactMeta & {
+        size: number;
+      };
       return { ...meta, id, path: join(dir, 'data') };
     } catch {
       throw new TaskError('INVALID_INPUT', `no artifact ${id}`, { retryable: false });
@@ -67,7 +83,10 @@ export async function createLocalTaskContext(opts: LocalTaskContextOptions): Pro
     else if (typeof source === 'string') await copyFile(source, dataPath);
     else await pipeline(source as Readable, createWriteStream(dataPath));
     const size = (await stat(dataPath)).size;
-    await writeFile(join(dir, 'meta.json'), JSON.stringify({ name: meta.name, contentType: meta.contentType, size }));
+    await writeFile(
+      join(dir, 'meta.json'),
+      JSON.stringify({ name: meta.name, contentType: meta.contentType, size }),
+    );
     return id;
   }
 

@@ -14,12 +14,20 @@ export const MAX_PROGRESS_MESSAGE = 2000;
  *   else CANCELLED, not retryable;
  * - anything else thrown → TASK_FAILED, retryable.
  */
-export async function runTask<I, O>(def: TaskDefinition<I, O>, rawInput: unknown, ctx: TaskContext): Promise<O> {
+export async function runTask<I, O>(
+  def: TaskDefinition<I, O>,
+  rawInput: unknown,
+  ctx: TaskContext,
+): Promise<O> {
   const input = def.input.safeParse(rawInput);
   if (!input.success) {
-    throw new TaskError('INVALID_INPUT', `${def.name}@${def.version} input: ${describeIssues(input.error.issues)}`, {
-      retryable: false,
-    });
+    throw new TaskError(
+      'INVALID_INPUT',
+      `${def.name}@${def.version} input: ${describeIssues(input.error.issues)}`,
+      {
+        retryable: false,
+      },
+    );
   }
   if (ctx.signal.aborted) throw abortError(ctx.signal);
 
@@ -48,7 +56,10 @@ export async function runTask<I, O>(def: TaskDefinition<I, O>, rawInput: unknown
 
 /** "width: Too small: expected number to be >=1; format: Invalid option..." */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return truncate(issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; '), 3000);
+  return truncate(
+    issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; '),
+    3000,
+  );
 }
 
 function abortError(signal: AbortSignal, cause?: unknown): TaskError {

@@ -38,7 +38,9 @@ export class TaskCatalog {
   manifests(): TaskManifest[] {
     return this.list()
       .map((d) => d.manifest())
-      .sort((a, b) => (a.name === b.name ? a.version.localeCompare(b.version) : a.name.localeCompare(b.name)));
+      .sort((a, b) =>
+        a.name === b.name ? a.version.localeCompare(b.version) : a.name.localeCompare(b.name),
+      );
   }
 }
 

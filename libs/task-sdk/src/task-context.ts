@@ -16,7 +16,10 @@ export interface TaskLog {
 }
 
 /** The device the actor owns (the runner process sees only it through CUDA_VISIBLE_DEVICES). */
-export type TaskDevice = Pick<Device, 'kind' | 'index' | 'name' | 'uuid' | 'memoryMb' | 'driverVersion' | 'cudaVersion'>;
+export type TaskDevice = Pick<
+  Device,
+  'kind' | 'index' | 'name' | 'uuid' | 'memoryMb' | 'driverVersion' | 'cudaVersion'
+>;
 
 export interface ArtifactMeta {
   /** File name of the artifact (last segment of its object key), e.g. "resized.png". */

@@ -62,7 +62,12 @@ async function taskError(p: Promise<unknown>): Promise<TaskError> {
 describe('defineTask', () => {
   it('builds a manifest the contracts accept, with strict JSON Schemas', () => {
     const m = TaskManifest.parse(resize.manifest());
-    expect(m).toMatchObject({ name: 'demo.resize', version: '1.2.3', artifactFields: ['image'], attempts: 2 });
+    expect(m).toMatchObject({
+      name: 'demo.resize',
+      version: '1.2.3',
+      artifactFields: ['image'],
+      attempts: 2,
+    });
     expect(m.inputSchema).toMatchObject({
       type: 'object',
       additionalProperties: false,
@@ -79,12 +84,25 @@ describe('defineTask', () => {
   });
 
   it('refuses bad names, versions, open objects and unknown artifact fields', () => {
-    const base = { resources: cpu, input: z.strictObject({}), output: z.strictObject({ a: z.string() }), timeoutMs: 1, attempts: 1, run: async () => ({ a: 'x' }) };
+    const base = {
+      resources: cpu,
+      input: z.strictObject({}),
+      output: z.strictObject({ a: z.string() }),
+      timeoutMs: 1,
+      attempts: 1,
+      run: async () => ({ a: 'x' }),
+    };
     expect(() => defineTask({ ...base, name: 'Bad Name', version: '1.0.0' })).toThrow(TaskDefinitionError);
     expect(() => defineTask({ ...base, name: 'ok.name', version: 'v1' })).toThrow(/version/);
-    expect(() => defineTask({ ...base, name: 'ok.name', version: '1.0.0', input: z.object({ a: z.string() }) })).toThrow(/strictObject/);
-    expect(() => defineTask({ ...base, name: 'ok.name', version: '1.0.0', artifactFields: ['nope'] })).toThrow(/nope/);
-    expect(() => defineTask({ ...base, name: 'ok.name', version: '1.0.0', attempts: 0 })).toThrow(TaskDefinitionError);
+    expect(() =>
+      defineTask({ ...base, name: 'ok.name', version: '1.0.0', input: z.object({ a: z.string() }) }),
+    ).toThrow(/strictObject/);
+    expect(() =>
+      defineTask({ ...base, name: 'ok.name', version: '1.0.0', artifactFields: ['nope'] }),
+    ).toThrow(/nope/);
+    expect(() => defineTask({ ...base, name: 'ok.name', version: '1.0.0', attempts: 0 })).toThrow(
+      TaskDefinitionError,
+    );
   });
 });
 
@@ -108,7 +126,16 @@ describe('zod and JSON Schema agree', () => {
       [],
       'x',
     ];
-    expect(schemaDisagreements(resize, { input: samples, output: [{ image: 'a', width: 1, height: 2 }, { image: 'a', width: 1 }, { image: 'a', width: 1, height: 2, x: 1 }] })).toEqual([]);
+    expect(
+      schemaDisagreements(resize, {
+        input: samples,
+        output: [
+          { image: 'a', width: 1, height: 2 },
+          { image: 'a', width: 1 },
+          { image: 'a', width: 1, height: 2, x: 1 },
+        ],
+      }),
+    ).toEqual([]);
   });
 });
 
@@ -129,7 +156,11 @@ describe('runTask', () => {
   });
 
   it('fails a bad output as INVALID_OUTPUT', async () => {
-    const bad = defineTask({ ...resize, name: 'demo.bad', run: async () => ({ image: 'a', width: 'wide' }) as never });
+    const bad = defineTask({
+      ...resize,
+      name: 'demo.bad',
+      run: async () => ({ image: 'a', width: 'wide' }) as never,
+    });
     const e = await taskError(runTask(bad, { image: 'a', width: 1 }, ctx));
     expect(e.code).toBe('INVALID_OUTPUT');
     expect(e.message).toMatch(/width/);
@@ -137,12 +168,26 @@ describe('runTask', () => {
   });
 
   it('maps unknown errors to TASK_FAILED retryable and keeps TaskErrors', async () => {
-    const boom = defineTask({ ...resize, name: 'demo.boom', run: async () => { throw new RangeError('disk on fire'); } });
+    const boom = defineTask({
+      ...resize,
+      name: 'demo.boom',
+      run: async () => {
+        throw new RangeError('disk on fire');
+      },
+    });
     const e = await taskError(runTask(boom, { image: 'a', width: 1 }, ctx));
     expect(e).toMatchObject({ code: 'TASK_FAILED', retryable: true });
     expect(e.message).toMatch(/disk on fire/);
-    const typed = defineTask({ ...resize, name: 'demo.typed', run: async () => { throw new TaskError('STORAGE_UNAVAILABLE', 's3 down', { retryable: true }); } });
-    expect(await taskError(runTask(typed, { image: 'a', width: 1 }, ctx))).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    const typed = defineTask({
+      ...resize,
+      name: 'demo.typed',
+      run: async () => {
+        throw new TaskError('STORAGE_UNAVAILABLE', 's3 down', { retryable: true });
+      },
+    });
+    expect(await taskError(runTask(typed, { image: 'a', width: 1 }, ctx))).toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+    });
   });
 
   it('reports an aborted attempt with the abort reason', async () => {
@@ -150,14 +195,19 @@ describe('runTask', () => {
     const waits = defineTask({
       ...resize,
       name: 'demo.waits',
-      run: (_i, c) => new Promise((_r, reject) => c.signal.addEventListener('abort', () => reject(new Error('stopped')))),
+      run: (_i, c) =>
+        new Promise((_r, reject) => c.signal.addEventListener('abort', () => reject(new Error('stopped')))),
     });
     const local = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
     const p = runTask(waits, { image: 'a', width: 1 }, local);
     ac.abort(new TaskError('TIMEOUT', 'over 1000 ms', { retryable: true }));
     expect(await taskError(p)).toMatchObject({ code: 'TIMEOUT', retryable: true });
     const ac2 = new AbortController();
-    const p2 = runTask(waits, { image: 'a', width: 1 }, await createLocalTaskContext({ rootDir: dir, signal: ac2.signal }));
+    const p2 = runTask(
+      waits,
+      { image: 'a', width: 1 },
+      await createLocalTaskContext({ rootDir: dir, signal: ac2.signal }),
+    );
     ac2.abort('job cancelled');
     expect(await taskError(p2)).toMatchObject({ code: 'CANCELLED', retryable: false });
   });
@@ -175,8 +225,23 @@ describe('runTask', () => {
         return { image: input.image, width: 1, height: 1 };
       },
     });
-    const throwing = { ...ctx, progress: () => { throw new Error('redis down'); }, log: { ...ctx.log, info: () => { throw new Error('x'); } } };
-    await expect(runTask(noisy, { image: 'a', width: 1 }, throwing)).resolves.toEqual({ image: 'a', width: 1, height: 1 });
+    const throwing = {
+      ...ctx,
+      progress: () => {
+        throw new Error('redis down');
+      },
+      log: {
+        ...ctx.log,
+        info: () => {
+          throw new Error('x');
+        },
+      },
+    };
+    await expect(runTask(noisy, { image: 'a', width: 1 }, throwing)).resolves.toEqual({
+      image: 'a',
+      width: 1,
+      height: 1,
+    });
     await runTask(noisy, { image: 'a', width: 1 }, ctx);
     expect(ctx.progressUpdates.map((p) => p.fraction)).toEqual([1, 0]);
     expect(ctx.progressUpdates[0]!.message).toHaveLength(2000);
@@ -205,7 +270,10 @@ describe('local task context', () => {
     const b = await ctx.artifacts.put(target, { name: 'b.txt', contentType: 'text/plain' });
     expect(await ctx.stored(b)).toMatchObject({ name: 'b.txt', size: 5 });
     const { Readable } = await import('node:stream');
-    const c = await ctx.artifacts.put(Readable.from([Buffer.from('str'), Buffer.from('eam')]), { name: 'c', contentType: 'text/plain' });
+    const c = await ctx.artifacts.put(Readable.from([Buffer.from('str'), Buffer.from('eam')]), {
+      name: 'c',
+      contentType: 'text/plain',
+    });
     expect((await ctx.artifacts.read(c)).toString()).toBe('stream');
     await expect(ctx.artifacts.read('../etc/passwd')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });

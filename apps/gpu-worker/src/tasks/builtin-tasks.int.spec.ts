@@ -33,7 +33,13 @@ beforeAll(async () => {
   [s3, redisServer] = await Promise.all([startS3(), startRedis()]);
   redis = new Redis(redisServer.url);
   const store = new ObjectStore(
-    { endpoint: s3.endpoint, accessKey: LOCAL_S3_CREDENTIALS.accessKey, secretKey: s3.secretKey, bucket: 'tasks-int', retry: { attempts: 2, baseDelayMs: 20 } },
+    {
+      endpoint: s3.endpoint,
+      accessKey: LOCAL_S3_CREDENTIALS.accessKey,
+      secretKey: s3.secretKey,
+      bucket: 'tasks-int',
+      retry: { attempts: 2, baseDelayMs: 20 },
+    },
     quiet,
   );
   await store.start();
@@ -67,7 +73,9 @@ async function commitAttempt(a: AttemptInfo): Promise<void> {
   const ids = await redis.smembers(REDIS_KEYS.attemptArtifacts(a.jobId, a.nodeId, a.attempt));
   const m = redis.multi();
   for (const id of ids) {
-    m.hset(REDIS_KEYS.artifact(id), 'state', 'committed').sadd(REDIS_KEYS.jobArtifacts(a.jobId), id).zrem(REDIS_KEYS.uncommittedArtifacts, id);
+    m.hset(REDIS_KEYS.artifact(id), 'state', 'committed')
+      .sadd(REDIS_KEYS.jobArtifacts(a.jobId), id)
+      .zrem(REDIS_KEYS.uncommittedArtifacts, id);
   }
   await m.exec();
 }
@@ -79,7 +87,13 @@ describe('built-in tasks over real storage', () => {
     const out = await runTask(imageResize, { image, width: 32 }, await contextFor(attempt));
     expect(out).toMatchObject({ width: 32, height: 21 });
     const record = await repo.get(out.image);
-    expect(record).toMatchObject({ state: 'staged', tenant, jobId: 'job-resize', nodeId: 'thumb', contentType: 'image/png' });
+    expect(record).toMatchObject({
+      state: 'staged',
+      tenant,
+      jobId: 'job-resize',
+      nodeId: 'thumb',
+      contentType: 'image/png',
+    });
     expect(await repo.getVisible(out.image, tenant)).toBeNull(); // invisible until the attempt commits
     await commitAttempt(attempt);
     const chunks: Buffer[] = [];
@@ -89,25 +103,41 @@ describe('built-in tasks over real storage', () => {
   });
 
   it('model.train → commit → model.evaluate reproduces the metrics; another tenant cannot read the model', async () => {
-    const dataset = await uploadThrough('blobs-3class.csv', 'text/csv', await readFile(data('blobs-3class.csv')));
+    const dataset = await uploadThrough(
+      'blobs-3class.csv',
+      'text/csv',
+      await readFile(data('blobs-3class.csv')),
+    );
     const train = { jobId: 'job-ml', nodeId: 'train', attempt: 1, tenant };
-    const trained = await runTask(modelTrain, { dataset, epochs: 30, validationSplit: 0 }, await contextFor(train));
+    const trained = await runTask(
+      modelTrain,
+      { dataset, epochs: 30, validationSplit: 0 },
+      await contextFor(train),
+    );
     expect(trained.accuracy).toBeGreaterThan(0.85);
 
     const evaluate = { jobId: 'job-ml', nodeId: 'evaluate', attempt: 1, tenant };
     // before the scheduler commits train's outputs, evaluate cannot see the model: bad input, not retried
-    await expect(runTask(modelEvaluate, { model: trained.model, dataset }, await contextFor(evaluate))).rejects.toMatchObject({
+    await expect(
+      runTask(modelEvaluate, { model: trained.model, dataset }, await contextFor(evaluate)),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
       retryable: false,
     });
     await commitAttempt(train);
-    const evaluated = await runTask(modelEvaluate, { model: trained.model, dataset }, await contextFor(evaluate));
+    const evaluated = await runTask(
+      modelEvaluate,
+      { model: trained.model, dataset },
+      await contextFor(evaluate),
+    );
     expect(evaluated.rows).toBe(300);
     expect(evaluated.accuracy).toBeCloseTo(trained.accuracy, 6);
     expect(evaluated.loss).toBeCloseTo(trained.loss, 4);
 
     const other = { jobId: 'job-x', nodeId: 'evaluate', attempt: 1, tenant: 'globex' };
-    await expect(runTask(modelEvaluate, { model: trained.model, dataset }, await contextFor(other))).rejects.toMatchObject({
+    await expect(
+      runTask(modelEvaluate, { model: trained.model, dataset }, await contextFor(other)),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
     });
   });

@@ -1,7 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalTaskContext, runTask, schemaDisagreements, TaskError, type LocalTaskContext } from '#libs/task-sdk';
+import {
+  createLocalTaskContext,
+  runTask,
+  schemaDisagreements,
+  TaskError,
+  type LocalTaskContext,
+} from '#libs/task-sdk';
 import { modelEvaluate } from './model-evaluate.task.js';
 import { modelTrain } from './model-train.task.js';
 
@@ -13,7 +19,10 @@ let dataset: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'classifier-'));
   ctx = await createLocalTaskContext({ rootDir: dir });
-  dataset = await ctx.artifacts.put(await readFile(datasetPath), { name: 'blobs.csv', contentType: 'text/csv' });
+  dataset = await ctx.artifacts.put(await readFile(datasetPath), {
+    name: 'blobs.csv',
+    contentType: 'text/csv',
+  });
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -25,7 +34,10 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
     const epochMessages = ctx.progressUpdates.filter((p) => /^epoch \d+\/40/.test(p.message ?? ''));
     expect(epochMessages).toHaveLength(40);
     expect(ctx.progressUpdates.at(-1)!.fraction).toBe(1);
-    expect(await ctx.stored(trained.model)).toMatchObject({ name: 'model.json', contentType: 'application/json' });
+    expect(await ctx.stored(trained.model)).toMatchObject({
+      name: 'model.json',
+      contentType: 'application/json',
+    });
 
     const evaluated = await runTask(modelEvaluate, { model: trained.model, dataset }, ctx);
     expect(evaluated.rows).toBe(300);
@@ -44,7 +56,10 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
   it('stops between epochs when the signal aborts', async () => {
     const ac = new AbortController();
     const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
-    const ds = await c.artifacts.put(await readFile(datasetPath), { name: 'blobs.csv', contentType: 'text/csv' });
+    const ds = await c.artifacts.put(await readFile(datasetPath), {
+      name: 'blobs.csv',
+      contentType: 'text/csv',
+    });
     const origProgress = c.progress.bind(c);
     c.progress = (f, m) => {
       origProgress(f, m);
@@ -57,20 +72,39 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
   });
 
   it('refuses a malformed dataset and a non-model artifact as bad input', async () => {
-    const noLabel = await ctx.artifacts.put(Buffer.from('a,b\n1,2\n'), { name: 'x.csv', contentType: 'text/csv' });
-    await expect(runTask(modelTrain, { dataset: noLabel }, ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT', retryable: false });
-    const badCell = await ctx.artifacts.put(Buffer.from('a,label\n1,0\nx,1\n'), { name: 'x.csv', contentType: 'text/csv' });
+    const noLabel = await ctx.artifacts.put(Buffer.from('a,b\n1,2\n'), {
+      name: 'x.csv',
+      contentType: 'text/csv',
+    });
+    await expect(runTask(modelTrain, { dataset: noLabel }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      retryable: false,
+    });
+    const badCell = await ctx.artifacts.put(Buffer.from('a,label\n1,0\nx,1\n'), {
+      name: 'x.csv',
+      contentType: 'text/csv',
+    });
     await expect(runTask(modelTrain, { dataset: badCell }, ctx)).rejects.toThrow(/line 3, column "a"/);
-    const badLabel = await ctx.artifacts.put(Buffer.from('a,label\n1,0\n2,1.5\n'), { name: 'x.csv', contentType: 'text/csv' });
+    const badLabel = await ctx.artifacts.put(Buffer.from('a,label\n1,0\n2,1.5\n'), {
+      name: 'x.csv',
+      contentType: 'text/csv',
+    });
     await expect(runTask(modelTrain, { dataset: badLabel }, ctx)).rejects.toThrow(/label 1.5/);
-    await expect(runTask(modelEvaluate, { model: dataset, dataset }, ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(runTask(modelEvaluate, { model: dataset, dataset }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     await expect(runTask(modelTrain, { dataset, epochs: 0 }, ctx)).rejects.toThrow(/epochs/);
   });
 
   it('refuses a dataset whose columns differ from the model', async () => {
     const trained = await runTask(modelTrain, { dataset, epochs: 1 }, ctx);
-    const other = await ctx.artifacts.put(Buffer.from('x,y,label\n1,2,0\n'), { name: 'x.csv', contentType: 'text/csv' });
-    await expect(runTask(modelEvaluate, { model: trained.model, dataset: other }, ctx)).rejects.toThrow(/columns/);
+    const other = await ctx.artifacts.put(Buffer.from('x,y,label\n1,2,0\n'), {
+      name: 'x.csv',
+      contentType: 'text/csv',
+    });
+    await expect(runTask(modelEvaluate, { model: trained.model, dataset: other }, ctx)).rejects.toThrow(
+      /columns/,
+    );
   });
 
   it('advertise JSON Schemas that agree with zod', () => {
@@ -86,13 +120,19 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
           { dataset: 'a', extra: 1 },
           {},
         ],
-        output: [{ model: 'm', loss: 0.1, accuracy: 0.9, epochs: 3 }, { model: 'm', loss: 0.1, accuracy: 1.2, epochs: 3 }],
+        output: [
+          { model: 'm', loss: 0.1, accuracy: 0.9, epochs: 3 },
+          { model: 'm', loss: 0.1, accuracy: 1.2, epochs: 3 },
+        ],
       }),
     ).toEqual([]);
     expect(
       schemaDisagreements(modelEvaluate, {
         input: [{ model: 'm', dataset: 'd' }, { model: 'm' }, { model: 1, dataset: 'd' }],
-        output: [{ accuracy: 1, loss: 0, rows: 3 }, { accuracy: 1, loss: 0, rows: 0 }],
+        output: [
+          { accuracy: 1, loss: 0, rows: 3 },
+          { accuracy: 1, loss: 0, rows: 0 },
+        ],
       }),
     ).toEqual([]);
   });

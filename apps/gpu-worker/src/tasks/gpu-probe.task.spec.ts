@@ -32,12 +32,27 @@ describe('gpu.probe', () => {
     );
     chmodSync(smi, 0o755);
     const probe = gpuProbeTask({ nvidiaSmi: smi });
-    const ctx = await createLocalTaskContext({ rootDir: dir, device: { kind: 'GPU', index: 3, name: 'told' } });
+    const ctx = await createLocalTaskContext({
+      rootDir: dir,
+      device: { kind: 'GPU', index: 3, name: 'told' },
+    });
     const out = await runTask(probe, {}, ctx);
-    expect(out).toMatchObject({ kind: 'GPU', index: 3, name: 'NVIDIA H200', cudaVersion: '12.4', memoryMb: 143771 });
+    expect(out).toMatchObject({
+      kind: 'GPU',
+      index: 3,
+      name: 'NVIDIA H200',
+      cudaVersion: '12.4',
+      memoryMb: 143771,
+    });
     expect(out.uuid).toMatch(/^GPU-/);
 
-    const missing = await createLocalTaskContext({ rootDir: dir, device: { kind: 'GPU', index: 0, name: 'x', uuid: 'GPU-nope' } });
-    await expect(runTask(probe, {}, missing)).rejects.toMatchObject({ code: 'TASK_FAILED', retryable: false });
+    const missing = await createLocalTaskContext({
+      rootDir: dir,
+      device: { kind: 'GPU', index: 0, name: 'x', uuid: 'GPU-nope' },
+    });
+    await expect(runTask(probe, {}, missing)).rejects.toMatchObject({
+      code: 'TASK_FAILED',
+      retryable: false,
+    });
   });
 });

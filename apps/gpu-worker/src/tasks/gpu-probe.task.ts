@@ -25,7 +25,9 @@ export interface GpuProbeOptions {
  * actor was told) and reports it. On a CPU actor, or when nvidia-smi does not list the device, it fails
  * without retry: the machine cannot run GPU work and another attempt here would not change that.
  */
-export function gpuProbeTask(opts: GpuProbeOptions = {}): TaskDefinition<Record<string, never>, GpuProbeOutput> {
+export function gpuProbeTask(
+  opts: GpuProbeOptions = {},
+): TaskDefinition<Record<string, never>, GpuProbeOutput> {
   return defineTask({
     name: 'gpu.probe',
     version: '1.0.0',
@@ -37,9 +39,13 @@ export function gpuProbeTask(opts: GpuProbeOptions = {}): TaskDefinition<Record<
     attempts: 1,
     async run(_input, ctx) {
       if (ctx.device.kind !== 'GPU') {
-        throw new TaskError('TASK_FAILED', `gpu.probe ran on ${ctx.device.kind} ${ctx.device.index}: no GPU`, {
-          retryable: false,
-        });
+        throw new TaskError(
+          'TASK_FAILED',
+          `gpu.probe ran on ${ctx.device.kind} ${ctx.device.index}: no GPU`,
+          {
+            retryable: false,
+          },
+        );
       }
       const { devices, reason } = await detectDevices(opts.nvidiaSmi ? { command: opts.nvidiaSmi } : {});
       // nvidia-smi ignores CUDA_VISIBLE_DEVICES and lists every GPU: pick the actor's by UUID, else index.

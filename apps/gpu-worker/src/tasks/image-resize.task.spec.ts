@@ -13,7 +13,10 @@ let image: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'resize-'));
   ctx = await createLocalTaskContext({ rootDir: dir });
-  image = await ctx.artifacts.put(await readFile(samplePng), { name: 'sample.png', contentType: 'image/png' });
+  image = await ctx.artifacts.put(await readFile(samplePng), {
+    name: 'sample.png',
+    contentType: 'image/png',
+  });
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -41,7 +44,10 @@ describe('image.resize', () => {
   });
 
   it('refuses bytes that are not an image, and bad sizes, as non-retryable bad input', async () => {
-    const text = await ctx.artifacts.put(Buffer.from('not an image'), { name: 'a.txt', contentType: 'text/plain' });
+    const text = await ctx.artifacts.put(Buffer.from('not an image'), {
+      name: 'a.txt',
+      contentType: 'text/plain',
+    });
     await expect(runTask(imageResize, { image: text, width: 10 }, ctx)).rejects.toMatchObject({
       code: 'INVALID_INPUT',
       retryable: false,
@@ -62,7 +68,10 @@ describe('image.resize', () => {
           { image: 'a' },
           { image: 'a', width: 1, scale: 2 },
         ],
-        output: [{ image: 'b', width: 1, height: 1 }, { image: 'b', width: 0, height: 1 }],
+        output: [
+          { image: 'b', width: 1, height: 1 },
+          { image: 'b', width: 0, height: 1 },
+        ],
       }),
     ).toEqual([]);
   });

@@ -39,11 +39,16 @@ export const imageResize = defineTask({
     try {
       sourceFormat = (await sharp(source, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()).format;
     } catch (e) {
-      throw new TaskError('INVALID_INPUT', `image ${input.image} is not a decodable image: ${(e as Error).message}`, {
-        retryable: false,
-      });
+      throw new TaskError(
+        'INVALID_INPUT',
+        `image ${input.image} is not a decodable image: ${(e as Error).message}`,
+        {
+          retryable: false,
+        },
+      );
     }
-    const format: Format = input.format ?? (FORMATS.includes(sourceFormat as Format) ? (sourceFormat as Format) : 'png');
+    const format: Format =
+      input.format ?? (FORMATS.includes(sourceFormat as Format) ? (sourceFormat as Format) : 'png');
     ctx.progress(0.2, `decoding ${sourceFormat ?? 'image'}`);
 
     const { data, info } = await sharp(source, { limitInputPixels: MAX_INPUT_PIXELS })

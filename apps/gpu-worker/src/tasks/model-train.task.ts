@@ -43,7 +43,9 @@ export const modelTrain = defineTask({
   async run(input, ctx) {
     const data = parseLabelledCsv(await ctx.artifacts.read(input.dataset), `dataset ${input.dataset}`);
     if (new Set(data.labels).size < 2) {
-      throw new TaskError('INVALID_INPUT', `dataset ${input.dataset}: needs at least two classes`, { retryable: false });
+      throw new TaskError('INVALID_INPUT', `dataset ${input.dataset}: needs at least two classes`, {
+        retryable: false,
+      });
     }
     const order = shuffledIndices(data.features.length, SPLIT_SEED);
     const validationCount = Math.floor(order.length * input.validationSplit);
@@ -52,7 +54,10 @@ export const modelTrain = defineTask({
     if (trainIdx.length === 0) {
       throw new TaskError('INVALID_INPUT', 'validationSplit leaves no training rows', { retryable: false });
     }
-    const pick = (idx: number[]) => ({ rows: idx.map((i) => data.features[i]!), labels: idx.map((i) => data.labels[i]!) });
+    const pick = (idx: number[]) => ({
+      rows: idx.map((i) => data.features[i]!),
+      labels: idx.map((i) => data.labels[i]!),
+    });
     const train = pick(trainIdx);
     const validation = validationIdx.length > 0 ? pick(validationIdx) : train;
     const normalisation = fitNormalisation(train.rows);
@@ -62,7 +67,12 @@ export const modelTrain = defineTask({
 
     const tf = await loadTensorflow();
     const trainT = toTensors(tf, normalise(train.rows, normalisation), train.labels, data.numClasses);
-    const validationT = toTensors(tf, normalise(validation.rows, normalisation), validation.labels, data.numClasses);
+    const validationT = toTensors(
+      tf,
+      normalise(validation.rows, normalisation),
+      validation.labels,
+      data.numClasses,
+    );
     const model = tf.sequential({
       layers: [
         tf.layers.dense({
@@ -79,7 +89,11 @@ export const modelTrain = defineTask({
       ],
     });
     try {
-      model.compile({ optimizer: tf.train.adam(input.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      model.compile({
+        optimizer: tf.train.adam(input.learningRate),
+        loss: 'categoricalCrossentropy',
+        metrics: ['accuracy'],
+      });
       let epochsRun = 0;
       await model.fit(trainT.x, trainT.y, {
         epochs: input.epochs,
@@ -102,7 +116,9 @@ export const modelTrain = defineTask({
       });
       if (ctx.signal.aborted) throw new Error(`training stopped after epoch ${epochsRun}`);
 
-      const [loss, accuracy] = await scalarsOf(model.evaluate(validationT.x, validationT.y, { batchSize: 1024 }));
+      const [loss, accuracy] = await scalarsOf(
+        model.evaluate(validationT.x, validationT.y, { batchSize: 1024 }),
+      );
       if (!Number.isFinite(loss)) {
         throw new TaskError('TASK_FAILED', `training diverged (loss ${loss}); try a lower learningRate`, {
           retryable: false,
@@ -113,7 +129,11 @@ export const modelTrain = defineTask({
         numClasses: data.numClasses,
         normalisation,
       });
-      const id = await ctx.artifacts.put(bytes, { name: 'model.json', contentType: MODEL_CONTENT_TYPE, size: bytes.length });
+      const id = await ctx.artifacts.put(bytes, {
+        name: 'model.json',
+        contentType: MODEL_CONTENT_TYPE,
+        size: bytes.length,
+      });
       ctx.progress(1, `model stored: loss=${loss!.toFixed(4)} accuracy=${accuracy!.toFixed(4)}`);
       return { model: id, loss: loss!, accuracy: accuracy!, epochs: epochsRun };
     } finally {

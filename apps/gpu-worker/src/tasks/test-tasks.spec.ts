@@ -3,7 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createLocalTaskContext, runTask, TaskCatalog, TaskError, type LocalTaskContext } from '#libs/task-sdk';
+import {
+  createLocalTaskContext,
+  runTask,
+  TaskCatalog,
+  TaskError,
+  type LocalTaskContext,
+} from '#libs/task-sdk';
 import { builtInTasks, loadTasks } from './index.js';
 import { bundleRunTaskChild } from './test/bundle-child.js';
 import { testFail, testHang, testSleep } from './test-tasks.js';
@@ -21,7 +27,8 @@ const ctxFor = (opts: { attempt?: number; signal?: AbortSignal } = {}): Promise<
 
 describe('loadTasks', () => {
   it('offers the built-in tasks, and the test tasks only when asked', () => {
-    const names = (testTasks: boolean) => new TaskCatalog(loadTasks({ testTasks })).manifests().map((m) => m.name);
+    const names = (testTasks: boolean) =>
+      new TaskCatalog(loadTasks({ testTasks })).manifests().map((m) => m.name);
     expect(names(false)).toEqual(['gpu.probe', 'image.resize', 'model.evaluate', 'model.train']);
     expect(names(true)).toEqual([
       'gpu.probe',
@@ -50,7 +57,9 @@ describe('test tasks in process', () => {
   it('test.sleep stops promptly when cancelled', async () => {
     const ac = new AbortController();
     const started = Date.now();
-    const p = runTask(testSleep, { ms: 60_000 }, await ctxFor({ signal: ac.signal })).catch((e: unknown) => e);
+    const p = runTask(testSleep, { ms: 60_000 }, await ctxFor({ signal: ac.signal })).catch(
+      (e: unknown) => e,
+    );
     setTimeout(() => ac.abort('cancelled'), 100);
     expect(await p).toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(2000);
@@ -68,7 +77,9 @@ describe('test tasks in process', () => {
   it('test.hang never settles, even when its signal aborts', async () => {
     const ac = new AbortController();
     let settled = false;
-    void runTask(testHang, {}, await ctxFor({ signal: ac.signal })).finally(() => (settled = true)).catch(() => {});
+    void runTask(testHang, {}, await ctxFor({ signal: ac.signal }))
+      .finally(() => (settled = true))
+      .catch(() => {});
     ac.abort('cancelled');
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBe(false);
@@ -81,16 +92,22 @@ describe('test tasks that take their process down (run in a child)', () => {
   afterAll(() => rm(dirname(child), { recursive: true, force: true }));
 
   function runChild(task: string, input: unknown, watchMs: number) {
-    const proc = spawn(process.execPath, [child, task, '1.0.0', JSON.stringify(input), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: { at: number; msg: Record<string, unknown> }[] = [];
-    createInterface({ input: proc.stdout! }).on('line', (l) => lines.push({ at: Date.now(), msg: JSON.parse(l) }));
-    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: typeof lines }>((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), watchMs);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        setImmediate(() => resolve({ code, signal, lines }));
-      });
+    const proc = spawn(process.execPath, [child, task, '1.0.0', JSON.stringify(input), dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const lines: { at: number; msg: Record<string, unknown> }[] = [];
+    createInterface({ input: proc.stdout! }).on('line', (l) =>
+      lines.push({ at: Date.now(), msg: JSON.parse(l) }),
+    );
+    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: typeof lines }>(
+      (resolve) => {
+        const timer = setTimeout(() => proc.kill('SIGKILL'), watchMs);
+        proc.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          setImmediate(() => resolve({ code, signal, lines }));
+        });
+      },
+    );
   }
 
   it('test.busy blocks the event loop: no heartbeat after it starts', async () => {

@@ -44,9 +44,13 @@ export const testFail = defineTask({
   async run({ times }, ctx) {
     const { attempt } = ctx.attempt;
     if (attempt <= times) {
-      throw new TaskError('TASK_FAILED', `test.fail: attempt ${attempt} of the first ${times} fails on purpose`, {
-        retryable: true,
-      });
+      throw new TaskError(
+        'TASK_FAILED',
+        `test.fail: attempt ${attempt} of the first ${times} fails on purpose`,
+        {
+          retryable: true,
+        },
+      );
     }
     return { attempt };
   },

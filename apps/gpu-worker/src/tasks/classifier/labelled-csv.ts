@@ -21,7 +21,10 @@ const invalid = (what: string, message: string): TaskError =>
  */
 export function parseLabelledCsv(bytes: Buffer, what = 'dataset'): LabelledDataset {
   if (bytes.length > MAX_DATASET_BYTES) throw invalid(what, `larger than ${MAX_DATASET_BYTES} bytes`);
-  const lines = bytes.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = bytes
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   const header = (lines[0] ?? '').split(',').map((h) => h.trim().replace(/^"(.*)"$/, '$1'));
   if (header.length < 2 || header[header.length - 1] !== 'label') {
     throw invalid(what, 'the header row must list the feature columns then a last column named "label"');
@@ -40,7 +43,8 @@ export function parseLabelledCsv(bytes: Buffer, what = 'dataset'): LabelledDatas
     }
     const values = cells.map((c) => (c.trim() === '' ? Number.NaN : Number(c)));
     const bad = values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw invalid(what, `line ${i + 1}, column "${header[bad]}": "${cells[bad]}" is not a number`);
+    if (bad >= 0)
+      throw invalid(what, `line ${i + 1}, column "${header[bad]}": "${cells[bad]}" is not a number`);
     const label = values.pop()!;
     if (!Number.isInteger(label) || label < 0 || label >= MAX_CLASSES) {
       throw invalid(what, `line ${i + 1}: label ${label} is not an integer class in [0, ${MAX_CLASSES})`);

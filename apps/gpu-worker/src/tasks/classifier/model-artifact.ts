@@ -19,7 +19,11 @@ export const ModelArtifact = z.object({
   normalisation: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
   modelTopology: z.record(z.string(), z.unknown()),
   weightSpecs: z.array(
-    z.object({ name: z.string(), shape: z.array(z.int().min(0)), dtype: z.enum(['float32', 'int32', 'bool']) }),
+    z.object({
+      name: z.string(),
+      shape: z.array(z.int().min(0)),
+      dtype: z.enum(['float32', 'int32', 'bool']),
+    }),
   ),
   weightData: z.string(), // base64
   trainedAt: z.string(),
@@ -45,7 +49,11 @@ export async function serialiseModel(
         numClasses: meta.numClasses,
         normalisation: meta.normalisation,
         modelTopology: artifacts.modelTopology as Record<string, unknown>,
-        weightSpecs: artifacts.weightSpecs.map((s) => ({ name: s.name, shape: s.shape, dtype: s.dtype as 'float32' })),
+        weightSpecs: artifacts.weightSpecs.map((s) => ({
+          name: s.name,
+          shape: s.shape,
+          dtype: s.dtype as 'float32',
+        })),
         weightData: Buffer.from(weightData as ArrayBuffer).toString('base64'),
         trainedAt: new Date().toISOString(),
       };
@@ -56,21 +64,32 @@ export async function serialiseModel(
 }
 
 /** Parses and loads a model artifact; anything that is not one is bad input, not a retryable failure. */
-export async function loadModel(tf: Tf, bytes: Buffer, artifactIdForErrors: string): Promise<{ model: LayersModel; meta: ModelArtifact }> {
+export async function loadModel(
+  tf: Tf,
+  bytes: Buffer,
+  artifactIdForErrors: string,
+): Promise<{ model: LayersModel; meta: ModelArtifact }> {
   let meta: ModelArtifact;
   try {
     meta = ModelArtifact.parse(JSON.parse(bytes.toString('utf8')));
   } catch {
-    throw new TaskError('INVALID_INPUT', `model ${artifactIdForErrors} is not a ${MODEL_ARTIFACT_FORMAT} artifact`, {
-      retryable: false,
-    });
+    throw new TaskError(
+      'INVALID_INPUT',
+      `model ${artifactIdForErrors} is not a ${MODEL_ARTIFACT_FORMAT} artifact`,
+      {
+        retryable: false,
+      },
+    );
   }
   const weightData = Buffer.from(meta.weightData, 'base64');
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: meta.modelTopology,
       weightSpecs: meta.weightSpecs,
-      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
+      weightData: weightData.buffer.slice(
+        weightData.byteOffset,
+        weightData.byteOffset + weightData.byteLength,
+      ),
     }),
   );
   return { model, meta };

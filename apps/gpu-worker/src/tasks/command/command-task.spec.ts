@@ -1,8 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLocalTaskContext, runTask, schemaDisagreements, TaskError, type LocalTaskContext } from '#libs/task-sdk';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import {
+  createLocalTaskContext,
+  runTask,
+  schemaDisagreements,
+  TaskError,
+  type LocalTaskContext,
+} from '#libs/task-sdk';
+import { bundleRunTaskChild } from '../test/bundle-child.js';
 import { waitUntil } from '../test/wait-until.js';
 import { commandTask } from './command-task.js';
 import { CommandTaskDeclaration, CommandTasksFileError, readCommandTasksFile } from './command-tasks-file.js';
@@ -17,7 +25,9 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const cpu = { gpu: 0, vramGb: 0, cpu: 1 };
-const declare = (over: Partial<CommandTaskDeclaration> & Pick<CommandTaskDeclaration, 'argv'>): CommandTaskDeclaration =>
+const declare = (
+  over: Partial<CommandTaskDeclaration> & Pick<CommandTaskDeclaration, 'argv'>,
+): CommandTaskDeclaration =>
   CommandTaskDeclaration.parse({
     name: 'ops.script',
     version: '1.0.0',
@@ -64,9 +74,14 @@ describe('command tasks', () => {
       }),
     );
     expect(task.manifest().artifactFields).toEqual(['artifacts']);
-    const seed = await ctx.artifacts.put(Buffer.from('seed-bytes'), { name: 'seed.txt', contentType: 'text/plain' });
+    const seed = await ctx.artifacts.put(Buffer.from('seed-bytes'), {
+      name: 'seed.txt',
+      contentType: 'text/plain',
+    });
     process.env.SY_TEST_SECRET = 'do-not-leak';
-    const out = await runTask(task, { count: 21, label: 'hi', seed }, ctx).finally(() => delete process.env.SY_TEST_SECRET);
+    const out = await runTask(task, { count: 21, label: 'hi', seed }, ctx).finally(
+      () => delete process.env.SY_TEST_SECRET,
+    );
 
     expect(out.exitCode).toBe(0);
     expect(out.artifacts).toHaveLength(2);
@@ -88,13 +103,17 @@ describe('command tasks', () => {
     expect((failed as Error).message).toMatch(/exited with code 4: a warning/);
 
     await expect(runTask(task, { count: -1, seed }, ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(runTask(task, { count: 1, seed, argv: ['rm'] }, ctx)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(runTask(task, { count: 1, seed, argv: ['rm'] }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
   });
 
   it('kill the whole process group on cancellation, SIGKILL after the grace when SIGTERM is ignored', async () => {
     const pidFile = join(dir, 'grandchild.pid');
     const task = commandTask(
-      declare({ argv: ['/bin/sh', '-c', `trap '' TERM; sleep 60 & echo $! > ${pidFile}; echo started; wait`] }),
+      declare({
+        argv: ['/bin/sh', '-c', `trap '' TERM; sleep 60 & echo $! > ${pidFile}; echo started; wait`],
+      }),
       { killGraceMs: 300 },
     );
     const ac = new AbortController();
@@ -110,6 +129,38 @@ describe('command tasks', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     await waitUntil(() => !isAlive(grandchild), 2000);
   });
+
+  it('do not outlive a runner that gets SIGTERM (the supervisor kills the runner, not the command group)', async () => {
+    const child = await bundleRunTaskChild();
+    try {
+      const pidFile = join(dir, 'sleep.pid');
+      const commands = join(dir, 'commands.json');
+      await writeFile(
+        commands,
+        JSON.stringify({
+          tasks: [
+            {
+              ...declare({ argv: ['/bin/sh', '-c', `trap '' TERM; sleep 60 & echo $! > ${pidFile}; wait`] }),
+              name: 'ops.stubborn',
+            },
+          ],
+        }),
+      );
+      const runner = spawn(process.execPath, [child, 'ops.stubborn', '1.0.0', '{}', dir], {
+        env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<NodeJS.Signals | null>((r) => runner.once('exit', (_c, sig) => r(sig)));
+      await waitUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
+      const sleeper = Number(readFileSync(pidFile, 'utf8'));
+      expect(isAlive(sleeper)).toBe(true);
+      runner.kill('SIGTERM');
+      expect(await exited).toBe('SIGTERM');
+      await waitUntil(() => !isAlive(sleeper), 2000);
+    } finally {
+      await rm(dirname(child), { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('fail without retry when the declared program does not exist', async () => {
     const task = commandTask(declare({ argv: [join(dir, 'no-such-program')] }));
@@ -150,13 +201,29 @@ describe('command tasks', () => {
       { mode: 'fast', model: 5 },
       { mode: 'fast', unknown: 1 },
     ];
-    expect(schemaDisagreements(task, { input: samples, output: [{ artifacts: ['a'], exitCode: 0 }, { artifacts: [1], exitCode: 0 }] })).toEqual([]);
+    expect(
+      schemaDisagreements(task, {
+        input: samples,
+        output: [
+          { artifacts: ['a'], exitCode: 0 },
+          { artifacts: [1], exitCode: 0 },
+        ],
+      }),
+    ).toEqual([]);
   });
 
   it('refuse a declarations file with unknown keywords, bad names or dangling required fields', async () => {
     const file = join(dir, 'commands.json');
     const write = (tasks: unknown) => writeFile(file, JSON.stringify({ tasks }));
-    const ok = { name: 'ops.a', version: '1.0.0', argv: ['true'], input: { type: 'object', properties: {} }, resources: cpu, timeoutMs: 1000, attempts: 1 };
+    const ok = {
+      name: 'ops.a',
+      version: '1.0.0',
+      argv: ['true'],
+      input: { type: 'object', properties: {} },
+      resources: cpu,
+      timeoutMs: 1000,
+      attempts: 1,
+    };
     await write([ok]);
     expect(readCommandTasksFile(file)).toHaveLength(1);
     await write([{ ...ok, input: { type: 'object', properties: { a: { type: 'string', format: 'uri' } } } }]);

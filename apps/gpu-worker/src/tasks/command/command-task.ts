@@ -49,7 +49,10 @@ export interface CommandTaskOptions {
  * leaves in SWITCHYARD_OUTPUT_DIR becomes an artifact. stdout lines `{"progress":0.5,"message":"..."}`
  * are progress, other lines logs. A non-zero exit fails the attempt (retryable).
  */
-export function commandTask(decl: CommandTaskDeclaration, opts: CommandTaskOptions = {}): TaskDefinition<Record<string, unknown>, CommandOutput> {
+export function commandTask(
+  decl: CommandTaskDeclaration,
+  opts: CommandTaskOptions = {},
+): TaskDefinition<Record<string, unknown>, CommandOutput> {
   const artifactFields = artifactInputFields(decl.input);
   return defineTask({
     name: decl.name,
@@ -92,18 +95,25 @@ export function commandTask(decl: CommandTaskDeclaration, opts: CommandTaskOptio
       });
       log.flush();
 
-      if (ctx.signal.aborted) throw new Error(`command stopped (${result.exitSignal ?? `exit ${result.exitCode}`})`);
+      if (ctx.signal.aborted)
+        throw new Error(`command stopped (${result.exitSignal ?? `exit ${result.exitCode}`})`);
       if (result.exitCode !== 0) {
-        const how = result.exitSignal ? `was killed by ${result.exitSignal}` : `exited with code ${result.exitCode}`;
+        const how = result.exitSignal
+          ? `was killed by ${result.exitSignal}`
+          : `exited with code ${result.exitCode}`;
         const tail = result.stderrTail.length ? `: ${result.stderrTail.join('\n')}` : '';
         throw new TaskError('TASK_FAILED', `command ${decl.argv[0]} ${how}${tail}`, { retryable: true });
       }
 
       const files = await listOutputFiles(outputDir);
       if (files.length > MAX_OUTPUT_FILES) {
-        throw new TaskError('TASK_FAILED', `command left ${files.length} files, more than ${MAX_OUTPUT_FILES}`, {
-          retryable: false,
-        });
+        throw new TaskError(
+          'TASK_FAILED',
+          `command left ${files.length} files, more than ${MAX_OUTPUT_FILES}`,
+          {
+            retryable: false,
+          },
+        );
       }
       const artifacts: string[] = [];
       for (const file of files) {
@@ -158,7 +168,8 @@ function boundedLog(ctx: TaskContext) {
     else ctx.log.info(text);
   };
   log.flush = () => {
-    if (dropped > 0) ctx.log.warn(`${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES})`);
+    if (dropped > 0)
+      ctx.log.warn(`${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES})`);
   };
   return log;
 }

@@ -16,7 +16,10 @@ const StringField = z.strictObject({
   maxLength: z.int().min(0).optional(),
   pattern: z
     .string()
-    .refine(compilesAsUnicodeRegExp, 'pattern must be a valid regular expression (ajv compiles it with the u flag)')
+    .refine(
+      compilesAsUnicodeRegExp,
+      'pattern must be a valid regular expression (ajv compiles it with the u flag)',
+    )
     .optional(),
   enum: z.array(z.string()).min(1).optional(),
   /** The value is an artifact id (other string rules ignored); the artifact is downloaded into SWITCHYARD_INPUT_DIR/<field>. */
@@ -52,19 +55,29 @@ const ArrayField = z.strictObject({
   maxItems: z.int().min(0).optional(),
 });
 
-export const InputField = z.discriminatedUnion('type', [StringField, IntegerField, NumberField, BooleanField, ArrayField]);
+export const InputField = z.discriminatedUnion('type', [
+  StringField,
+  IntegerField,
+  NumberField,
+  BooleanField,
+  ArrayField,
+]);
 export type InputField = z.infer<typeof InputField>;
 
 export const RestrictedInputSchema = z
   .strictObject({
     type: z.literal('object'),
-    properties: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers'), InputField),
+    properties: z.record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers'),
+      InputField,
+    ),
     required: z.array(z.string()).optional(),
     additionalProperties: z.literal(false).optional(), // unknown fields are always refused
   })
   .superRefine((s, ctx) => {
     for (const name of s.required ?? []) {
-      if (!(name in s.properties)) ctx.addIssue({ code: 'custom', path: ['required'], message: `"${name}" is not a property` });
+      if (!(name in s.properties))
+        ctx.addIssue({ code: 'custom', path: ['required'], message: `"${name}" is not a property` });
     }
   });
 export type RestrictedInputSchema = z.infer<typeof RestrictedInputSchema>;

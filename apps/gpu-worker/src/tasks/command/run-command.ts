@@ -27,10 +27,39 @@ const DRAIN_AFTER_EXIT_MS = 2000;
 
 /**
  * Process groups of commands running in this process. The command runs in its own group so that a
- * cancellation kills it with everything it started; if this process exits first, they are killed too.
+ * cancellation kills it with everything it started. Being outside the runner's group, it would survive
+ * the supervisor's kill of the runner: so when this process exits, or gets SIGTERM (the supervisor's
+ * first step), the running groups are killed too.
  */
 const runningGroups = new Set<number>();
 let exitHookInstalled = false;
+
+function onSigterm(): void {
+  if (process.listenerCount('SIGTERM') > 1) {
+    // someone else handles SIGTERM (and will exit later: the exit hook SIGKILLs what is left)
+    for (const pgid of runningGroups) signalGroup(pgid, 'SIGTERM');
+    return;
+  }
+  // Alone, this listener replaced Node's default (die now): nobody would be left to escalate, so the
+  // commands go with SIGKILL, then the default is restored and the signal re-raised.
+  killRunningCommands();
+  process.removeListener('SIGTERM', onSigterm);
+  process.kill(process.pid, 'SIGTERM');
+}
+
+function track(pgid: number): void {
+  runningGroups.add(pgid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', killRunningCommands);
+  }
+  if (!process.listeners('SIGTERM').includes(onSigterm)) process.on('SIGTERM', onSigterm);
+}
+
+function untrack(pgid: number): void {
+  runningGroups.delete(pgid);
+  if (runningGroups.size === 0) process.removeListener('SIGTERM', onSigterm);
+}
 
 /** SIGKILLs every running command's process group (for a runner that is about to exit). */
 export function killRunningCommands(): void {
@@ -67,10 +96,6 @@ export function parseProgressLine(line: string): { fraction: number; message?: s
 export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
   const [command, ...args] = opts.argv;
   const graceMs = opts.killGraceMs ?? 5000;
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', killRunningCommands);
-  }
   return new Promise((resolve, reject) => {
     const child = spawn(command!, args, {
       cwd: opts.cwd,
@@ -96,7 +121,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
     });
     if (child.pid === undefined) return; // 'error' follows
     const pgid = child.pid;
-    runningGroups.add(pgid);
+    track(pgid);
 
     const stdout = createInterface({ input: child.stdout!, crlfDelay: Infinity });
     stdout.on('line', (line) => {
@@ -123,7 +148,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
       clearTimeout(killTimer);
       // whatever it left running in its group (and that may hold its stdout open) ends with it
       signalGroup(pgid, 'SIGKILL');
-      runningGroups.delete(pgid);
+      untrack(pgid);
       const bound = new Promise<void>((r) => setTimeout(r, DRAIN_AFTER_EXIT_MS).unref());
       void Promise.race([streamsClosed, bound]).then(() => resolve({ exitCode, exitSignal, stderrTail }));
     });

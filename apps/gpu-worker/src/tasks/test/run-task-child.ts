@@ -3,6 +3,7 @@
  * object a line: {"beat":n} every 50 ms while the event loop is free, then {"result":...} or
  * {"error":...}. Tests bundle it (esbuild) and watch the child from outside, for the tasks that block or
  * end their process. Usage: node run-task-child.js <task> <version> '<input json>' <rootDir>
+ * (WORKER_COMMAND_TASKS_FILE in the environment adds command tasks, as in the runner).
  */
 import { createLocalTaskContext, runTask, TaskCatalog, TaskError } from '#libs/task-sdk';
 import { loadTasks } from '../index.js';
@@ -12,7 +13,10 @@ const print = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let beat = 0;
 setInterval(() => print({ beat: ++beat }), 50);
 
-const catalog = new TaskCatalog(loadTasks({ testTasks: true }));
+const commandTasksFile = process.env.WORKER_COMMAND_TASKS_FILE;
+const catalog = new TaskCatalog(
+  loadTasks({ testTasks: true, ...(commandTasksFile ? { commandTasksFile } : {}) }),
+);
 const def = catalog.get(name!, version!);
 if (!def) {
   print({ error: { code: 'UNKNOWN_TASK' } });
