@@ -238,6 +238,14 @@ describe('command tasks', () => {
     expect(existsSync(file)).toBe(true);
   });
 
+  it('accept the example declaration of the README', async () => {
+    const readme = await readFile(new URL('./README.md', import.meta.url), 'utf8');
+    const file = join(dir, 'readme-example.json');
+    await writeFile(file, /```json\n([\s\S]*?)```/.exec(readme)![1]!);
+    const [decl] = readCommandTasksFile(file);
+    expect(commandTask(decl!).manifest()).toMatchObject({ name: 'ops.denoise', resources: { gpu: 1 } });
+  });
+
   it('parse only JSON progress lines as progress', () => {
     expect(parseProgressLine('{"progress":0.25,"message":"x"}')).toEqual({ fraction: 0.25, message: 'x' });
     expect(parseProgressLine('{"progress":"half"}')).toBeNull();
