@@ -96,4 +96,21 @@ describe('worker: run, progress, cancel', () => {
     const m = await sched.manifest('w-run');
     expect(m!.actors[0]!.restarts).toBeGreaterThanOrEqual(1);
   });
+
+  it('kills an attempt whose BullMQ lock is lost; the stalled check runs it again, never twice at once', async () => {
+    const p = await sched.enqueue('test.sleep', { ms: 4_000 });
+    await sched.waitReport({ jobId: p.jobId, type: 'progress' }, 20_000, worker.logs);
+    // another party took the lease (as after a long partition): the next renewal fails
+    await sched.redis.del(`bull:sy-nodes-cpu:${p.jobId}.a.1:lock`);
+    const lost = await sched.waitReport({ jobId: p.jobId, type: 'log' }, 10_000, worker.logs);
+    expect(lost).toMatchObject({ level: 'warn', message: expect.stringMatching(/lost its lease/) });
+    // no terminal report from the run that lost its lock; the re-run reports the only one
+    const done = await sched.waitReport({ jobId: p.jobId, type: 'succeeded' }, 30_000, worker.logs);
+    expect(done.attempt).toBe(1);
+    expect(await sched.terminals(p.jobId)).toHaveLength(1);
+    const started = await sched.reports({ jobId: p.jobId, type: 'started' });
+    expect(started).toHaveLength(2);
+    const lostAt = Date.parse(lost.at);
+    expect(Date.parse(started[1]!.at)).toBeGreaterThanOrEqual(lostAt);
+  });
 });
