@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** A TCP port with a default. */
+export const port = (fallback: number) =>
+  z.coerce
+    .number({ message: 'expected a port number' })
+    .int('expected an integer port')
+    .min(1, 'expected a port between 1 and 65535')
+    .max(65535, 'expected a port between 1 and 65535')
+    .default(fallback);
+
+/** A positive integer with a default (durations in ms, counts, sizes). */
+export const positiveInt = (fallback: number) =>
+  z.coerce.number({ message: 'expected a number' }).int('expected an integer').positive('expected a positive integer').default(fallback);
+
+export const nonNegativeInt = (fallback: number) =>
+  z.coerce.number({ message: 'expected a number' }).int('expected an integer').min(0, 'expected 0 or more').default(fallback);
+
+/** `1`/`true`/`yes` or `0`/`false`/`no`. */
+export const flag = (fallback: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' })
+    .transform((v) => v === '1' || v === 'true' || v === 'yes')
+    .default(fallback ? '1' : '0');
+
+export const url = (protocols: string[], example: string) =>
+  z
+    .string()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(':', ''));
+      } catch {
+        return false;
+      }
+    }, `expected a ${protocols.join(' or ')} URL such as ${example}`);
+
+export const commaList = (fallback: string[]) =>
+  z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .default(fallback.join(','));
+
+/** Used by every app. */
+export const runtimeEnv = {
+  NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'expected development, production or test' }).default('development'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected a pino level such as info' })
+    .default('info'),
+  SWITCHYARD_DATA_DIR: z.string().default('./.data'),
+  SWITCHYARD_IDENTITY_SECRET: z.string().min(1).optional(),
+  /** Bound address of HTTP servers; loopback by default so nothing is exposed by accident. */
+  BIND_HOST: z.string().default('127.0.0.1'),
+  SHUTDOWN_GRACE_MS: positiveInt(10000),
+};
+
+export const redisEnv = {
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
+};
+
+export const s3Env = {
+  S3_ENDPOINT: url(['http', 'https'], 'http://127.0.0.1:9000').default('http://127.0.0.1:9000'),
+  S3_PUBLIC_ENDPOINT: url(['http', 'https'], 'https://s3.example.com').optional(),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits, . or -')
+    .default('switchyard'),
+  S3_REGION: z.string().default('us-east-1'),
+};
+
+export const portsEnv = {
+  GATEWAY_PORT: port(4000),
+  JOBS_SUBGRAPH_PORT: port(4001),
+  ARTIFACTS_SUBGRAPH_PORT: port(4002),
+  WORKER_HEALTH_PORT: port(4003),
+};
+
+export const isProduction = (c: { NODE_ENV: string }): boolean => c.NODE_ENV === 'production';

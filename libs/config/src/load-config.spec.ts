@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ConfigError, flag, loadConfig, port, portsEnv, redisEnv, runtimeEnv, s3Env, commaList } from './index.js';
+
+describe('loadConfig', () => {
+  const shape = { ...runtimeEnv, ...redisEnv, ...s3Env, ...portsEnv };
+
+  it('applies the documented defaults', () => {
+    const c = loadConfig(shape, {});
+    expect(c.GATEWAY_PORT).toBe(4000);
+    expect(c.JOBS_SUBGRAPH_PORT).toBe(4001);
+    expect(c.ARTIFACTS_SUBGRAPH_PORT).toBe(4002);
+    expect(c.WORKER_HEALTH_PORT).toBe(4003);
+    expect(c.SWITCHYARD_DATA_DIR).toBe('./.data');
+    expect(c.NODE_ENV).toBe('development');
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('parses given values', () => {
+    const c = loadConfig(shape, { GATEWAY_PORT: '5000', REDIS_URL: 'redis://10.0.0.1:6380', S3_BUCKET: 'my-bucket' });
+    expect(c.GATEWAY_PORT).toBe(5000);
+    expect(c.REDIS_URL).toBe('redis://10.0.0.1:6380');
+    expect(c.S3_BUCKET).toBe('my-bucket');
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig(shape, { GATEWAY_PORT: '' }).GATEWAY_PORT).toBe(4000);
+  });
+
+  it('names every bad variable and what it expects', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig(shape, { GATEWAY_PORT: 'abc', REDIS_URL: 'http://x', NODE_ENV: 'prod', S3_BUCKET: 'A' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const vars = err!.problems.map((p) => p.variable).sort();
+    expect(vars).toEqual(['GATEWAY_PORT', 'NODE_ENV', 'REDIS_URL', 'S3_BUCKET']);
+    expect(err!.message).toMatch(/GATEWAY_PORT: expected a port number.*"abc"/);
+    expect(err!.message).toMatch(/REDIS_URL: expected a redis or rediss URL/);
+    expect(err!.message).toMatch(/NODE_ENV: expected development, production or test/);
+  });
+
+  it('rejects out-of-range ports and bad flags', () => {
+    expect(() => loadConfig({ P: port(1) }, { P: '70000' })).toThrow(/P: expected a port between 1 and 65535/);
+    expect(() => loadConfig({ F: flag(false) }, { F: 'maybe' })).toThrow(/F: expected 1\/0/);
+    expect(loadConfig({ F: flag(false) }, { F: 'yes' }).F).toBe(true);
+    expect(loadConfig({ L: commaList(['a']) }, { L: 'x, y,,z' }).L).toEqual(['x', 'y', 'z']);
+    expect(loadConfig({ X: z.string().optional() }, {}).X).toBeUndefined();
+  });
+});

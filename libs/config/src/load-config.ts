@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** A bad environment: names every variable that is wrong and what it expects. The app refuses to start. */
+export class ConfigError extends Error {
+  constructor(readonly problems: Array<{ variable: string; expected: string }>) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.expected}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export type EnvShape = Record<string, z.ZodType>;
+export type ConfigOf<S extends EnvShape> = z.infer<z.ZodObject<S>>;
+
+/**
+ * Parse the environment once with zod. Empty strings count as unset, so `FOO=` falls back to the default
+ * instead of failing a number parse.
+ */
+export function loadConfig<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(shape)) {
+    const v = env[key];
+    input[key] = v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+  const result = z.object(shape).safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => {
+        const variable = String(i.path[0] ?? '(environment)');
+        return { variable, expected: `${i.message} (got ${JSON.stringify(input[variable] ?? null)})` };
+      }),
+    );
+  }
+  return result.data as ConfigOf<S>;
+}

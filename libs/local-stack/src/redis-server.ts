@@ -1,0 +1,41 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+
+export interface RedisServerOptions {
+  port: number;
+  /** Data directory: AOF and RDB files live here, so a restart on the same dir keeps every write. */
+  dir: string;
+  bind?: string;
+  /** Extra redis.conf directives, e.g. ['maxmemory', '1gb']. */
+  extraArgs?: string[];
+}
+
+/** Path of redis-server, or null when it is not installed. */
+export function findRedisServer(): string | null {
+  const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  return r.status === 0 && path ? path : null;
+}
+
+/** The arguments we always run redis with: loopback only, AOF on every second, no eviction (BullMQ needs it). */
+export function redisServerArgs(o: RedisServerOptions): string[] {
+  return [
+    '--port', String(o.port),
+    '--bind', o.bind ?? '127.0.0.1',
+    '--dir', o.dir,
+    '--appendonly', 'yes',
+    '--appendfsync', 'everysec',
+    '--maxmemory-policy', 'noeviction',
+    '--save', '',
+    '--daemonize', 'no',
+    '--protected-mode', 'yes',
+    ...(o.extraArgs ?? []),
+  ];
+}
+
+export function spawnRedisServer(o: RedisServerOptions, stdio: 'ignore' | 'inherit' | 'pipe' = 'ignore'): ChildProcess {
+  const bin = findRedisServer();
+  if (!bin) throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (as root)');
+  mkdirSync(o.dir, { recursive: true });
+  return spawn(bin, redisServerArgs(o), { stdio });
+}

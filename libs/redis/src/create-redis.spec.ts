@@ -1,0 +1,80 @@
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { createRedis, pingRedis, quitRedis, reconnectDelayMs, waitForRedisReady, type RedisLogger } from './index.js';
+
+function recordingLogger() {
+  const lines: Array<{ level: string; msg: string; obj: object }> = [];
+  const logger: RedisLogger = {
+    info: (obj, msg) => lines.push({ level: 'info', msg, obj }),
+    warn: (obj, msg) => lines.push({ level: 'warn', msg, obj }),
+    error: (obj, msg) => lines.push({ level: 'error', msg, obj }),
+  };
+  return { logger, lines };
+}
+
+describe('reconnectDelayMs', () => {
+  it('grows exponentially, is capped, and jitters', () => {
+    expect(reconnectDelayMs(1, 100, 10_000, () => 0.999)).toBe(199);
+    expect(reconnectDelayMs(5, 100, 10_000, () => 0.999)).toBe(3196);
+    expect(reconnectDelayMs(30, 100, 10_000, () => 0.999)).toBe(9990);
+    expect(reconnectDelayMs(30, 100, 10_000, () => 0)).toBe(100);
+  });
+});
+
+describe('createRedis against a real redis-server', () => {
+  let server: RedisHandle;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('survives SIGKILL + restart: a blocking-role command issued during the outage completes after reconnect', async () => {
+    const { logger, lines } = recordingLogger();
+    const redis = createRedis({ url: server.url, name: 'blocking-test', role: 'blocking', logger, maxBackoffMs: 300 });
+    await redis.set('before', '1');
+    await waitForRedisReady(redis);
+    await pingRedis(redis);
+
+    await server.kill('SIGKILL');
+    const during = redis.set('during', '2'); // queued while disconnected
+    await expect(pingRedis(redis)).rejects.toThrow();
+    await server.restart();
+
+    await expect(during).resolves.toBe('OK');
+    expect(await redis.get('before')).toBe('1'); // AOF kept the write from before the kill
+    expect(await redis.get('during')).toBe('2');
+    await waitFor(() => lines.some((l) => l.msg === 'redis reconnecting'));
+    expect(lines.some((l) => l.level === 'error' || l.msg === 'redis connection ended' || l.msg === 'redis reconnecting')).toBe(true);
+    await quitRedis(redis);
+    expect(redis.status).toBe('end');
+  });
+
+  it('a command-role command during the outage fails fast with a clear error, then works after restart', async () => {
+    const { logger } = recordingLogger();
+    const redis = createRedis({ url: server.url, name: 'command-test', role: 'command', logger, maxBackoffMs: 300 });
+    await waitForRedisReady(redis);
+    await pingRedis(redis);
+    await server.kill('SIGKILL');
+    await waitFor(() => redis.status !== 'ready');
+    const started = Date.now();
+    await expect(redis.get('x')).rejects.toThrow(/enableOfflineQueue|Connection is closed|Stream isn't writeable/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await server.restart();
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000 });
+    expect(await redis.get('during')).toBe('2');
+    await quitRedis(redis);
+  });
+
+  it('quitRedis returns in bounded time when redis is gone', async () => {
+    const { logger } = recordingLogger();
+    const redis = createRedis({ url: server.url, name: 'quit-test', role: 'blocking', logger, maxBackoffMs: 300 });
+    await waitForRedisReady(redis);
+    await pingRedis(redis);
+    await server.kill('SIGKILL');
+    const started = Date.now();
+    await quitRedis(redis, 500);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await server.restart();
+  });
+});

@@ -1,0 +1,122 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * - `blocking`: BullMQ workers and blocking reads (XREADGROUP BLOCK, pub/sub). Commands wait through an outage
+ *   (`maxRetriesPerRequest: null`), as BullMQ requires.
+ * - `command`: request paths. Fail fast while disconnected so a GraphQL request answers UNAVAILABLE instead
+ *   of hanging; a command sent during a reconnect is retried a bounded number of times.
+ */
+export type RedisRole = 'blocking' | 'command';
+
+export interface CreateRedisOptions {
+  url: string;
+  /** Shows in logs and in CLIENT LIST. */
+  name: string;
+  role: RedisRole;
+  logger: RedisLogger;
+  /** Cap of the reconnect backoff (default 10 s). */
+  maxBackoffMs?: number;
+  extra?: RedisOptions;
+}
+
+/** Capped exponential backoff with full jitter (AWS architecture blog): spreads reconnect storms. */
+export function reconnectDelayMs(attempt: number, baseMs = 100, capMs = 10_000, random = Math.random): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.max(baseMs, Math.floor(random() * ceiling));
+}
+
+export function createRedis(opts: CreateRedisOptions): Redis {
+  const { url, name, role, logger } = opts;
+  const where = safeUrl(url);
+  let attempt = 0;
+  const redis = new Redis(url, {
+    connectionName: `switchyard:${name}`,
+    lazyConnect: false,
+    maxRetriesPerRequest: role === 'blocking' ? null : 2,
+    enableOfflineQueue: role === 'blocking',
+    connectTimeout: 5_000,
+    retryStrategy: (times) => {
+      attempt = times;
+      const delay = reconnectDelayMs(times, 100, opts.maxBackoffMs ?? 10_000);
+      logger.warn({ redis: name, url: where, attempt: times, delayMs: delay }, 'redis reconnecting');
+      return delay;
+    },
+    // A failover makes a replica refuse writes: reconnect to find the new primary.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    ...opts.extra,
+  });
+  redis.on('ready', () => {
+    logger.info({ redis: name, url: where, afterAttempts: attempt }, 'redis ready');
+    attempt = 0;
+  });
+  redis.on('error', (err: Error) => logger.error({ redis: name, url: where, err: err.message }, 'redis error'));
+  redis.on('end', () => logger.warn({ redis: name, url: where }, 'redis connection ended'));
+  return redis;
+}
+
+/** The URL without its password, for logs. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable redis url)';
+  }
+}
+
+/** Resolves when Redis answers PING within `timeoutMs`, rejects otherwise (health probes). */
+export async function waitForRedisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${redis.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+/** Resolves when Redis answers PING within `timeoutMs`, rejects otherwise (health probes). */
+export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** QUIT, awaited until the connection has ended; one that cannot quit in time (Redis down) is disconnected. */
+export async function quitRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+  if (redis.status === 'end') return;
+  const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.quit().then(() => ended),
+      new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error('quit timed out')), timeoutMs);
+      }),
+    ]);
+  } catch {
+    redis.disconnect(false);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './create-redis.js';
+export type { Redis } from 'ioredis';

@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnRedisServer, spawnS3Server, waitForPort } from '#libs/local-stack';
+
+/** Repository root, from this file's location (libs/testing/src). */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+const live = new Set<ChildProcess>();
+// Never leave a server behind, even when a test file crashes.
+process.once('exit', () => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+function track(p: ChildProcess): ChildProcess {
+  live.add(p);
+  p.once('exit', () => live.delete(p));
+  return p;
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => p.once('exit', () => r()));
+}
+
+async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill(signal);
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited(p);
+  clearTimeout(t);
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+}
+
+export interface RedisHandle {
+  url: string;
+  port: number;
+  dataDir: string;
+  pid(): number | undefined;
+  /** Kill (default SIGKILL) and wait for the process to go. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Start again on the same port and data dir (AOF replays every acknowledged write). */
+  restart(): Promise<void>;
+  /** Stop and delete its data. */
+  stop(): Promise<void>;
+}
+
+/** A real redis-server on a free loopback port with AOF on, in its own data dir. */
+export async function startRedis(opts: { dataDir?: string; port?: number } = {}): Promise<RedisHandle> {
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.dataDir ?? tempDir('redis');
+  let proc: ChildProcess;
+  const boot = async () => {
+    proc = track(spawnRedisServer({ port, dir: dataDir }));
+    await waitForPort(port);
+  };
+  await boot();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    pid: () => proc.pid,
+    async kill(signal = 'SIGKILL') {
+      proc.kill(signal);
+      await exited(proc);
+    },
+    restart: boot,
+    async stop() {
+      await stopProcess(proc);
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface S3Handle {
+  endpoint: string;
+  port: number;
+  dataDir: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  /** Environment for our apps pointing at this server. */
+  env: Record<string, string>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The local S3 server (s3rver) on a free loopback port, in its own process and data dir. */
+export async function startS3(opts: { bucket?: string; dataDir?: string } = {}): Promise<S3Handle> {
+  const port = await freePort();
+  const dataDir = opts.dataDir ?? tempDir('s3');
+  const bucket = opts.bucket ?? 'switchyard-test';
+  let proc: ChildProcess;
+  const boot = async () => {
+    proc = track(spawnS3Server({ port, dir: dataDir, bucket }));
+    await waitForPort(port);
+  };
+  await boot();
+  const endpoint = `http://127.0.0.1:${port}`;
+  // s3rver accepts any credentials; these are test-only values, never defaults of the apps.
+  const accessKey = 'test-access-key';
+  const secretKey = 'test-secret-key-0123456789';
+  return {
+    endpoint,
+    port,
+    dataDir,
+    accessKey,
+    secretKey,
+    bucket,
+    env: { S3_ENDPOINT: endpoint, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey, S3_BUCKET: bucket },
+    async kill(signal = 'SIGKILL') {
+      proc.kill(signal);
+      await exited(proc);
+    },
+    restart: boot,
+    async stop() {
+      await stopProcess(proc);
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface AppHandle {
+  pid: number;
+  port: number;
+  url: string;
+  process: ChildProcess;
+  /** Everything the app printed so far (stdout + stderr). */
+  logs(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, then SIGKILL after the grace period; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** Resolves when GET /health/ready answers 200. */
+  waitReady(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Start one of our apps from its built entry (e.g. 'dist/apps/gateway/src/main.js', relative to the repo root)
+ * with `env` on top of this process's environment. `port` is the port the app will listen on (for the url).
+ */
+export async function startApp(entry: string, env: Record<string, string>, port: number): Promise<AppHandle> {
+  let output = '';
+  const proc = track(
+    spawn(process.execPath, [resolve(REPO_ROOT, entry)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const handle: AppHandle = {
+    pid: proc.pid!,
+    port,
+    url,
+    process: proc,
+    logs: () => output,
+    async kill(signal = 'SIGKILL') {
+      proc.kill(signal);
+      await exited(proc);
+    },
+    async stop(graceMs = 15_000) {
+      await stopProcess(proc, 'SIGTERM', graceMs);
+      return proc.exitCode;
+    },
+    async waitReady(timeoutMs = 30_000) {
+      await waitFor(
+        async () => {
+          if (proc.exitCode !== null) throw new Error(`${entry} exited with ${proc.exitCode}:\n${output.slice(-4000)}`);
+          const res = await fetch(`${url}/health/ready`).catch(() => null);
+          return res?.status === 200;
+        },
+        { timeoutMs, what: `${entry} ready on ${url}`, logs: () => output.slice(-4000) },
+      );
+    },
+  };
+  return handle;
+}
+
+/** Poll `fn` until it returns a truthy value (tests only: production code waits on events). */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string; logs?: () => string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      if (e instanceof Error && / exited with /.test(e.message)) throw e;
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      const extra = opts.logs ? `\n--- logs ---\n${opts.logs()}` : '';
+      throw new Error(
+        `timed out after ${opts.timeoutMs ?? 10_000} ms waiting for ${opts.what ?? 'condition'}${lastError ? ` (last error: ${String(lastError)})` : ''}${extra}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}
+
+export { freePort };
