@@ -1,0 +1,36 @@
+import { GraphQLError } from 'graphql';
+import { IdentityError } from '#libs/auth';
+import { DomainError, formatGraphQLError, notFound } from './index.js';
+
+const wrap = (original: Error) => new GraphQLError(original.message, { originalError: original });
+const fmt = (e: GraphQLError, production = true) => formatGraphQLError(e.toJSON(), e, { production });
+
+describe('formatGraphQLError', () => {
+  it('maps a domain error to its code and extensions', () => {
+    const out = fmt(wrap(new DomainError('INVALID_GRAPH', 'bad graph', { errors: [{ code: 'CYCLE' }] })));
+    expect(out.extensions).toEqual({ code: 'INVALID_GRAPH', errors: [{ code: 'CYCLE' }] });
+    expect(fmt(wrap(notFound('job', 'j1'))).extensions?.code).toBe('NOT_FOUND');
+  });
+  it('maps identity errors to UNAUTHENTICATED', () => {
+    expect(fmt(wrap(new IdentityError('MISSING', 'no identity'))).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+  it('hides internals in production and shows them in development', () => {
+    const e = new GraphQLError('boom at 10.0.0.5:6379', {
+      originalError: new Error('boom at 10.0.0.5:6379'),
+      extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] },
+    });
+    const prod = fmt(e, true);
+    expect(prod.message).toBe('internal error');
+    expect(JSON.stringify(prod)).not.toMatch(/10\.0\.0\.5|stacktrace/);
+    expect(fmt(e, false).message).toMatch(/boom/);
+  });
+  it('reports connection failures as UNAVAILABLE without the host', () => {
+    const out = fmt(wrap(new Error('connect ECONNREFUSED 127.0.0.1:6379')));
+    expect(out.extensions?.code).toBe('UNAVAILABLE');
+    expect(out.message).not.toMatch(/127/);
+  });
+  it('keeps request error codes such as GRAPHQL_VALIDATION_FAILED', () => {
+    const e = new GraphQLError('Cannot query field "x"', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(fmt(e).extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+  });
+});
