@@ -21,7 +21,7 @@ export const flag = (fallback: boolean) =>
   z
     .enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' })
     .transform((v) => v === '1' || v === 'true' || v === 'yes')
-    .default(fallback ? '1' : '0');
+    .default(fallback);
 
 export const url = (protocols: string[], example: string) =>
   z
@@ -38,7 +38,7 @@ export const commaList = (fallback: string[]) =>
   z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .default(fallback.join(','));
+    .default(fallback);
 
 /** Used by every app. */
 export const runtimeEnv = {

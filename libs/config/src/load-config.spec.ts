@@ -45,6 +45,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ P: port(1) }, { P: '70000' })).toThrow(/P: expected a port between 1 and 65535/);
     expect(() => loadConfig({ F: flag(false) }, { F: 'maybe' })).toThrow(/F: expected 1\/0/);
     expect(loadConfig({ F: flag(false) }, { F: 'yes' }).F).toBe(true);
+    expect(loadConfig({ F: flag(true) }, {}).F).toBe(true);
+    expect(loadConfig({ L: commaList(['a', 'b']) }, {}).L).toEqual(['a', 'b']);
     expect(loadConfig({ L: commaList(['a']) }, { L: 'x, y,,z' }).L).toEqual(['x', 'y', 'z']);
     expect(loadConfig({ X: z.string().optional() }, {}).X).toBeUndefined();
   });
