@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
+import { createLogger } from '#libs/observability';
+import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { AppModule } from './app.module.js';
+
+const SERVICE = 'gpu-worker';
+const appEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv };
+export type AppConfig = ReturnType<typeof loadAppConfig>;
+const loadAppConfig = () => loadConfig(appEnv);
+
+const config = configOrExit(loadAppConfig, SERVICE);
+const logger = createLogger(SERVICE, config.LOG_LEVEL);
+await bootstrapApp({
+  service: SERVICE,
+  logger,
+  module: AppModule.forRoot(config, logger),
+  port: config.WORKER_HEALTH_PORT,
+  host: config.BIND_HOST,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+});

@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { ConfigError } from '#libs/config';
+import { PinoNestLogger, requestLogging } from '#libs/observability';
+
+/** Parse config, or print every problem and exit 78 (EX_CONFIG) before anything starts. */
+export function configOrExit<T>(load: () => T, service: string): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Error) {
+      process.stderr.write(`${service}: ${e.message}\n`);
+      process.exit(78);
+    }
+    throw e;
+  }
+}
+
+export interface BootstrapOptions {
+  service: string;
+  logger: Logger;
+  module: unknown;
+  port: number;
+  host: string;
+  /** SIGTERM/SIGINT → app.close() (every onModuleDestroy/onApplicationShutdown hook) within this, else exit 1. */
+  shutdownGraceMs: number;
+  /** Runs before init: mount middleware that must precede Nest's router (Apollo Server, see STACK.md). */
+  beforeInit?: (app: INestApplication) => Promise<void>;
+  /** Runs after listen: attach servers that share the HTTP server (graphql-ws). */
+  afterListen?: (app: INestApplication) => Promise<void>;
+}
+
+/**
+ * Start a Switchyard Nest app. We handle SIGTERM/SIGINT ourselves instead of `enableShutdownHooks()`:
+ * Nest re-raises the signal after closing, so the process would die by signal; we close the app (the same
+ * lifecycle hooks run) and exit 0, or 1 when shutdown overran its grace period.
+ */
+export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplication> {
+  const { logger } = o;
+  process.on('unhandledRejection', (reason) =>
+    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : reason }, 'unhandled rejection'),
+  );
+  const app = await NestFactory.create(o.module as never, { logger: new PinoNestLogger(logger), bodyParser: false });
+  app.use(requestLogging(logger));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ graceMs: o.shutdownGraceMs }, 'shutdown overran its grace period; exiting');
+      process.exit(1);
+    }, o.shutdownGraceMs);
+    force.unref();
+    app
+      .close()
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((e: unknown) => {
+        logger.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await o.beforeInit?.(app);
+  await app.listen(o.port, o.host);
+  await o.afterListen?.(app);
+  logger.info({ port: o.port, host: o.host }, `${o.service} listening on http://${o.host}:${o.port}`);
+  return app;
+}
