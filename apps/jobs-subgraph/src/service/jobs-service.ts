@@ -1,0 +1,143 @@
+import { SubmitJobInput, parseContract, ContractViolation, type GraphError, type WorkerManifest } from '#libs/contracts';
+import { planJob, type PlannedJob, type PlannerLimits } from '../planner/planner.js';
+import type { TaskCapability } from '../registry/capability-catalog.js';
+import type { WorkerRegistry } from '../registry/worker-registry.js';
+import type { TemplateRegistry, TemplateSummary } from '../templates/template-registry.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { JobView } from '../scheduler/job-record.js';
+import { InvalidCursorError, type JobListFilter, type JobPage } from '../scheduler/job-store.js';
+import type { EventSubscriptions } from '../events/job-events.js';
+import type { StreamFollower } from '../events/stream-follower.js';
+import { decodeEventCursor, InvalidEventCursorError } from '../events/event-cursor.js';
+import { EventsTrimmedError } from '../events/event-log.js';
+import { invalidGraph, JobsError, notFound } from './jobs-errors.js';
+
+export interface GraphValidation {
+  valid: boolean;
+  errors: GraphError[];
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+/**
+ * The jobs subgraph's use cases, scoped to one tenant each. Transport-free: the GraphQL resolvers call these
+ * with the verified identity's tenant; another tenant's job answers exactly like a missing one.
+ */
+export class JobsService {
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly registry: WorkerRegistry,
+    private readonly templateRegistry: TemplateRegistry,
+    private readonly subscriptions: EventSubscriptions,
+    private readonly plannerLimits: Partial<PlannerLimits> = {},
+  ) {}
+
+  /** Plans without side effects. */
+  async validateGraph(rawInput: unknown): Promise<GraphValidation> {
+    const result = await this.plan(rawInput);
+    return result.ok ? { valid: true, errors: [] } : { valid: false, errors: result.errors };
+  }
+
+  async submitJob(tenant: string, rawInput: unknown): Promise<JobView> {
+    const result = await this.plan(rawInput);
+    if (!result.ok) throw invalidGraph(result.errors);
+    const { jobId } = await this.scheduler.submit(tenant, result.input, result.plan);
+    return this.requireJob(tenant, jobId);
+  }
+
+  job(tenant: string, jobId: string): Promise<JobView | null> {
+    return this.scheduler.store.view(jobId, tenant);
+  }
+
+  async jobs(tenant: string, filter: JobListFilter, first = 20, after?: string): Promise<JobPage> {
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
+      throw new JobsError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+    try {
+      return await this.scheduler.store.list(tenant, filter, first, after ?? undefined);
+    } catch (e) {
+      if (e instanceof InvalidCursorError) throw new JobsError('BAD_USER_INPUT', e.message);
+      throw e;
+    }
+  }
+
+  async cancelJob(tenant: string, jobId: string): Promise<JobView> {
+    await this.requireJob(tenant, jobId);
+    await this.scheduler.cancel(jobId, 'cancelled by request');
+    return this.requireJob(tenant, jobId);
+  }
+
+  async retryJob(tenant: string, jobId: string): Promise<JobView> {
+    await this.requireJob(tenant, jobId);
+    const r = await this.scheduler.retry(jobId);
+    if (r.outcome === 'conflict')
+      throw new JobsError('CONFLICT', `job ${jobId} is ${r.status}: only a FAILED or CANCELLED job can be retried`);
+    return this.requireJob(tenant, jobId);
+  }
+
+  async capabilities(): Promise<TaskCapability[]> {
+    return (await this.registry.catalog()).capabilities();
+  }
+
+  templates(): TemplateSummary[] {
+    return this.templateRegistry.list();
+  }
+
+  workers(): Promise<WorkerManifest[]> {
+    return this.registry.liveWorkers();
+  }
+
+  /** Every event of the tenant's job after `after` (a cursor), live until the job finishes. */
+  async jobEvents(tenant: string, jobId: string, after?: string | null): Promise<StreamFollower> {
+    await this.requireJob(tenant, jobId);
+    let afterSeq = 0;
+    try {
+      if (after) afterSeq = decodeEventCursor(after, jobId);
+      return await this.subscriptions.jobEvents(jobId, afterSeq);
+    } catch (e) {
+      if (e instanceof InvalidEventCursorError || e instanceof EventsTrimmedError)
+        throw new JobsError('BAD_USER_INPUT', e.message);
+      throw e;
+    }
+  }
+
+  jobFeed(tenant: string): Promise<StreamFollower> {
+    return this.subscriptions.jobFeed(tenant);
+  }
+
+  async requireJob(tenant: string, jobId: string): Promise<JobView> {
+    const view = await this.scheduler.store.view(jobId, tenant);
+    if (!view) throw notFound('job', jobId);
+    return view;
+  }
+
+  private async plan(
+    rawInput: unknown,
+  ): Promise<{ ok: true; input: SubmitJobInput; plan: PlannedJob } | { ok: false; errors: GraphError[] }> {
+    let input: SubmitJobInput;
+    try {
+      input = parseContract(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
+    } catch (e) {
+      if (e instanceof ContractViolation) throw new JobsError('BAD_USER_INPUT', e.message);
+      throw e;
+    }
+    const catalog = await this.registry.catalog();
+    const result = planJob(input, catalog, this.templateRegistry, this.plannerLimits);
+    return result.ok ? { ok: true, input, plan: result.plan } : result;
+  }
+}
+
+/**
+ * GraphQL sends absent optional arguments as null; the contracts treat them as absent. Only the fields of the
+ * input and of each node are cleaned: inside JSON values (inputs, params, labels) a null is data.
+ */
+function stripNulls(value: unknown): unknown {
+  const clean = (o: unknown): unknown =>
+    o && typeof o === 'object' && !Array.isArray(o)
+      ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined))
+      : o;
+  const input = clean(value) as { graph?: { nodes?: unknown } } | undefined;
+  if (input?.graph && typeof input.graph === 'object' && Array.isArray(input.graph.nodes)) {
+    return { ...input, graph: { ...input.graph, nodes: input.graph.nodes.map(clean) } };
+  }
+  return input;
+}

@@ -1,0 +1,80 @@
+import { Redis } from 'ioredis';
+import { TemplateRegistry, DEFAULT_TEMPLATES_DIR } from '../src/templates/template-registry.js';
+import { WorkerRegistry } from '../src/registry/worker-registry.js';
+import { Scheduler } from '../src/scheduler/scheduler.js';
+import { BullmqEnqueuer } from '../src/scheduler/bullmq-enqueuer.js';
+import { ReportConsumer } from '../src/scheduler/report-consumer.js';
+import { Reconciler } from '../src/scheduler/reconciler.js';
+import { EventLog } from '../src/events/event-log.js';
+import { Wakeups } from '../src/events/wakeups.js';
+import { EventSubscriptions } from '../src/events/job-events.js';
+import { JobsService } from '../src/service/jobs-service.js';
+import type { SchedulerLogger } from '../src/scheduler/scheduler-ports.js';
+
+export const quietLogger = (): SchedulerLogger & { lines: Array<{ level: string; msg: string; fields: object }> } => {
+  const lines: Array<{ level: string; msg: string; fields: object }> = [];
+  const log = (level: string) => (fields: object, msg: string) => {
+    lines.push({ level, msg, fields });
+    if (process.env.TEST_LOG === '1') console.log(level, msg, JSON.stringify(fields));
+  };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+};
+
+export interface CoreHarness {
+  redis: Redis;
+  scheduler: Scheduler;
+  service: JobsService;
+  consumer: ReportConsumer;
+  reconciler: Reconciler;
+  enqueuer: BullmqEnqueuer;
+  logger: ReturnType<typeof quietLogger>;
+  close(): Promise<void>;
+}
+
+/** The jobs subgraph's core wired in-process against a real Redis, as the app wires it (minus GraphQL). */
+export async function startCore(
+  url: string,
+  opts: { scheduleToStartMs?: number; jobDeadlineMs?: number; backoffBaseMs?: number; startConsumer?: boolean } = {},
+): Promise<CoreHarness> {
+  const logger = quietLogger();
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  const blocking = new Redis(url, { maxRetriesPerRequest: null });
+  const subscriber = new Redis(url, { maxRetriesPerRequest: null });
+  const enqueuer = new BullmqEnqueuer(redis);
+  const scheduler = new Scheduler({
+    redis,
+    enqueuer,
+    config: { backoff: { baseMs: opts.backoffBaseMs ?? 50, capMs: 1_000 }, jobDeadlineMs: opts.jobDeadlineMs ?? 600_000 },
+    logger,
+  });
+  const registry = new WorkerRegistry(redis);
+  const templates = TemplateRegistry.loadFromDir(DEFAULT_TEMPLATES_DIR);
+  const wakeups = new Wakeups(subscriber);
+  const subscriptions = new EventSubscriptions(new EventLog(redis), wakeups, { bufferCapacity: 256 });
+  const service = new JobsService(scheduler, registry, templates, subscriptions);
+  const consumer = new ReportConsumer(blocking, scheduler, logger, { blockMs: 1_000, claimIdleMs: 5_000 });
+  const reconciler = new Reconciler(
+    redis,
+    scheduler,
+    enqueuer,
+    async () => new Set((await registry.catalog()).taskNames()),
+    { scheduleToStartMs: opts.scheduleToStartMs ?? 60_000 },
+    logger,
+  );
+  if (opts.startConsumer !== false) await consumer.start();
+  return {
+    redis,
+    scheduler,
+    service,
+    consumer,
+    reconciler,
+    enqueuer,
+    logger,
+    async close() {
+      await consumer.stop();
+      await enqueuer.close();
+      subscriber.disconnect();
+      await redis.quit();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { JsonObject, SubmitJobInput } from '#libs/contracts';
+import { waitFor } from '#libs/testing';
+import type { CoreHarness } from './harness.js';
+import type { JobView } from '../src/scheduler/job-record.js';
+import type { StreamFollower } from '../src/events/stream-follower.js';
+import type { JobEvent } from '#libs/contracts';
+
+/** A → B, A → C, B + C → D over the test arithmetic tasks. */
+export const diamond = (seed = 1): SubmitJobInput => ({
+  graph: {
+    nodes: [
+      { id: 'A', task: 'test.emit', inputs: { value: seed } },
+      { id: 'B', task: 'test.add', inputs: { a: { $ref: 'A.outputs.value' }, b: 10 } },
+      { id: 'C', task: 'test.add', inputs: { a: { $ref: 'A.outputs.value' }, b: 100 } },
+      { id: 'D', task: 'test.join', inputs: { left: { $ref: 'B.outputs.sum' }, right: { $ref: 'C.outputs.sum' } } },
+    ],
+  },
+});
+
+export const single = (task: string, inputs: JsonObject, extra: Partial<SubmitJobInput> = {}): SubmitJobInput => ({
+  graph: { nodes: [{ id: 'only', task, inputs }] },
+  ...extra,
+});
+
+export async function waitForJob(
+  core: CoreHarness,
+  tenant: string,
+  jobId: string,
+  done: (v: JobView) => boolean,
+  timeoutMs = 20_000,
+): Promise<JobView> {
+  return waitFor(async () => {
+    const v = await core.service.job(tenant, jobId);
+    return v && done(v) ? v : null;
+  }, { timeoutMs, what: `job ${jobId}` });
+}
+
+/** Reads every event of the job from its stream (not through a subscriber). */
+export async function allEvents(core: CoreHarness, jobId: string): Promise<JobEvent[]> {
+  const { EventLog } = await import('../src/events/event-log.js');
+  return (await new EventLog(core.redis).jobEventsAfter(jobId, 0, 100_000)).map((e) => e.event);
+}
+
+export async function take(follower: StreamFollower, n: number): Promise<JobEvent[]> {
+  const out: JobEvent[] = [];
+  while (out.length < n) {
+    const r = await follower.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+export async function drain(follower: StreamFollower): Promise<JobEvent[]> {
+  const out: JobEvent[] = [];
+  for await (const e of follower) out.push(e);
+  return out;
+}

@@ -1,0 +1,135 @@
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  NODE_QUEUES,
+  NodeAttemptPayload,
+  PROTOCOL_VERSION,
+  REDIS_KEYS,
+  cancelledJobKey,
+  parseContract,
+  type JobError,
+  type JsonObject,
+  type NodeReport,
+  type ResourceClass,
+  type TaskManifest,
+  type WorkerManifest,
+} from '#libs/contracts';
+
+export type TaskHandler = (payload: NodeAttemptPayload, ctx: { progress(p: number): Promise<void> }) => Promise<JsonObject>;
+
+/** Thrown by a handler to fail the attempt with this error. */
+export class TestTaskFailure extends Error {
+  constructor(readonly error: JobError) {
+    super(error.message);
+  }
+}
+
+export interface TestWorkerOptions {
+  url: string;
+  id?: string;
+  tasks: TaskManifest[];
+  handlers: Record<string, TaskHandler>;
+  resourceClasses?: ResourceClass[];
+  concurrency?: number;
+  manifestTtlMs?: number;
+}
+
+/**
+ * Stands in for the gpu-worker: publishes a WorkerManifest (heartbeat TTL), leases attempts from the node
+ * queues with BullMQ and XADDs NodeReports (started, progress, succeeded/failed) like the real worker.
+ */
+export class TestWorker {
+  readonly id: string;
+  readonly ran: NodeAttemptPayload[] = [];
+  private readonly redis: Redis;
+  private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(private readonly opts: TestWorkerOptions) {
+    this.id = opts.id ?? `test-worker-${Math.random().toString(36).slice(2, 8)}`;
+    this.redis = new Redis(opts.url, { maxRetriesPerRequest: null });
+  }
+
+  async start(): Promise<this> {
+    await this.publishManifest();
+    const ttl = this.opts.manifestTtlMs ?? 15_000;
+    this.heartbeat = setInterval(() => void this.publishManifest().catch(() => undefined), ttl / 3);
+    for (const rc of this.opts.resourceClasses ?? ['cpu']) {
+      const connection = new Redis(this.opts.url, { maxRetriesPerRequest: null });
+      this.connections.push(connection);
+      const w = new Worker(NODE_QUEUES[rc], (job) => this.process(job), {
+        connection,
+        concurrency: this.opts.concurrency ?? 4,
+        stalledInterval: 1_000,
+        lockDuration: 5_000,
+      });
+      w.on('error', () => undefined);
+      this.workers.push(w);
+    }
+    return this;
+  }
+
+  manifest(): WorkerManifest {
+    const now = new Date().toISOString();
+    return {
+      id: this.id,
+      hostname: 'test-host',
+      protocolVersion: PROTOCOL_VERSION,
+      devices: [{ index: 0, kind: 'CPU', name: 'test cpu' }],
+      actors: [{ id: `${this.id}/cpu0`, device: 'CPU 0', resourceClass: 'cpu', state: 'IDLE', restarts: 0 }],
+      tasks: this.opts.tasks,
+      ready: true,
+      startedAt: now,
+      heartbeatAt: now,
+    };
+  }
+
+  async publishManifest(): Promise<void> {
+    await this.redis
+      .multi()
+      .set(REDIS_KEYS.worker(this.id), JSON.stringify(this.manifest()), 'PX', this.opts.manifestTtlMs ?? 15_000)
+      .sadd(REDIS_KEYS.workers, this.id)
+      .exec();
+  }
+
+  async report(r: NodeReport): Promise<void> {
+    await this.redis.xadd(REDIS_KEYS.reports, '*', 'r', JSON.stringify(r));
+  }
+
+  private async process(job: Job): Promise<void> {
+    const payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    if (await this.redis.exists(cancelledJobKey(payload.jobId))) return;
+    this.ran.push(payload);
+    const base = {
+      jobId: payload.jobId,
+      tenant: payload.tenant,
+      nodeId: payload.nodeId,
+      attempt: payload.attempt,
+      workerId: this.id,
+    };
+    const at = () => new Date().toISOString();
+    await this.report({ ...base, type: 'started', actorId: `${this.id}/cpu0`, at: at() });
+    const handler = this.opts.handlers[payload.task];
+    try {
+      if (!handler) throw new TestTaskFailure({ code: 'TASK_FAILED', message: `no handler for ${payload.task}`, retryable: false });
+      const outputs = await handler(payload, {
+        progress: (p) => this.report({ ...base, type: 'progress', progress: p, at: at() }),
+      });
+      await this.report({ ...base, type: 'succeeded', outputs, artifactIds: [], at: at() });
+    } catch (e) {
+      const error: JobError =
+        e instanceof TestTaskFailure ? e.error : { code: 'TASK_FAILED', message: (e as Error).message, retryable: true };
+      await this.report({ ...base, type: 'failed', error, at: at() });
+    }
+  }
+
+  /** Stops leasing and withdraws the manifest (like a worker that shut down). */
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await Promise.all(this.workers.map((w) => w.close(true)));
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => undefined)));
+    await this.redis.multi().del(REDIS_KEYS.worker(this.id)).srem(REDIS_KEYS.workers, this.id).exec().catch(() => undefined);
+    await this.redis.quit().catch(() => undefined);
+  }
+}
