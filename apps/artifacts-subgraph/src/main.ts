@@ -1,21 +1,32 @@
 import 'reflect-metadata';
-import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
+import { loadArtifactsSubgraphConfig } from './artifacts-config.js';
+import { createArtifactsMetrics } from './artifacts-metrics.js';
+import { ArtifactsRuntime } from './artifacts-runtime.js';
+import { createGraphqlHandler } from './graphql/graphql-handler.js';
 
 const SERVICE = 'artifacts-subgraph';
-const appEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv };
-export type AppConfig = ReturnType<typeof loadAppConfig>;
-const loadAppConfig = () => loadConfig(appEnv);
 
-const config = configOrExit(loadAppConfig, SERVICE);
+const config = configOrExit(loadArtifactsSubgraphConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
+// Refuses missing/default S3 credentials and identity secret in production mode (exit 78).
+const runtime = configOrExit(() => new ArtifactsRuntime(config, logger, createArtifactsMetrics()), SERVICE);
+const graphql = await createGraphqlHandler(runtime.service, {
+  identitySecret: runtime.identitySecret,
+  production: runtime.production,
+  log: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
+});
 await bootstrapApp({
   service: SERVICE,
   logger,
-  module: AppModule.forRoot(config, logger),
+  module: AppModule.forRoot(config, logger, runtime, graphql),
   port: config.ARTIFACTS_SUBGRAPH_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  // Apollo must be mounted before Nest's router is initialised (STACK.md).
+  beforeInit: async (app) => {
+    app.use('/graphql', ...graphql.middleware);
+  },
 });

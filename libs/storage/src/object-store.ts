@@ -203,7 +203,7 @@ export class ObjectStore {
    * (bootstrap + preflight) before it counts as ready again.
    */
   async checkReady(): Promise<void> {
-    const quick: RetryPolicy = { ...this.retry, attempts: 1, timeoutMs: Math.min(this.retry.timeoutMs, 3000) };
+    const quick: RetryPolicy = { ...this.retry, attempts: 1, timeoutMs: Math.min(this.retry.timeoutMs, 1500) };
     try {
       const exists = await withStorageRetry('readiness', () => this.client.bucketExists(this.bucket), quick);
       if (!exists && this.bootstrapped) {

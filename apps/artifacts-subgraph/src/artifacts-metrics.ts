@@ -1,0 +1,35 @@
+import { metrics } from '#libs/observability';
+import type { ArtifactsMetrics } from './artifacts-runtime.js';
+
+/** The subgraph's counters, bound to the process registry (GET /metrics). */
+export function createArtifactsMetrics(): ArtifactsMetrics {
+  const completed = metrics.counter({ name: 'artifact_uploads_completed_total', help: 'Uploads verified and committed' });
+  const rejected = metrics.counter({
+    name: 'artifact_uploads_rejected_total',
+    help: 'Uploads refused at createUpload or completeUpload, by reason',
+    labelNames: ['reason'] as const,
+  });
+  const storageErrors = metrics.counter({
+    name: 'artifact_storage_errors_total',
+    help: 'Object storage calls that failed after retries, by operation and error code',
+    labelNames: ['op', 'code'] as const,
+  });
+  const sweeps = metrics.counter({ name: 'artifact_sweeps_total', help: 'Artifact sweeps run, by outcome', labelNames: ['outcome'] as const });
+  const swept = metrics.counter({
+    name: 'artifact_swept_total',
+    help: 'Artifacts and objects removed by sweeps, by kind',
+    labelNames: ['kind'] as const,
+  });
+  return {
+    uploadCompleted: () => completed.inc(),
+    uploadRejected: (reason) => rejected.inc({ reason }),
+    storageError: (op, code) => storageErrors.inc({ op, code }),
+    sweepRan: (outcome, result) => {
+      sweeps.inc({ outcome });
+      if (!result) return;
+      swept.inc({ kind: 'orphan' }, result.orphans);
+      swept.inc({ kind: 'expired' }, result.expired);
+      swept.inc({ kind: 'object' }, result.objectsRemoved);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Redis } from 'ioredis';
+import { assertIdentitySecret } from '#libs/auth';
+import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import {
+  ArtifactRepository,
+  ArtifactSweeper,
+  createObjectStore,
+  objectStoreConfigFromEnv,
+  type ObjectStore,
+  type StorageLogger,
+  type StorageMetrics,
+} from '#libs/storage';
+import type { ArtifactsSubgraphConfig } from './artifacts-config.js';
+import { SweepLease } from './sweeps/sweep-lease.js';
+import { SweepLoop, type SweepMetrics } from './sweeps/sweep-loop.js';
+import { ArtifactService, type UploadMetrics } from './uploads/artifact-service.js';
+
+export type ArtifactsMetrics = StorageMetrics & UploadMetrics & SweepMetrics;
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+/**
+ * The subgraph's object graph, built from config with no I/O; `start()` connects (bootstrap, preflight,
+ * sweeps) and `stop()` closes everything. Nest only wires this in.
+ */
+export class ArtifactsRuntime {
+  readonly redis: Redis;
+  readonly store: ObjectStore;
+  readonly artifacts: ArtifactRepository;
+  readonly service: ArtifactService;
+  readonly sweeps: SweepLoop;
+  readonly identitySecret: string;
+  readonly production: boolean;
+
+  constructor(
+    config: ArtifactsSubgraphConfig,
+    private readonly logger: StorageLogger & RedisLogger,
+    metrics: ArtifactsMetrics,
+  ) {
+    this.production = config.NODE_ENV === 'production';
+    this.identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, this.production);
+    this.redis = createRedis({ url: config.REDIS_URL, name: 'artifacts', role: 'command', logger });
+    this.store = createObjectStore(objectStoreConfigFromEnv(config, this.production), logger, metrics);
+    this.artifacts = new ArtifactRepository(this.redis, this.store, logger);
+    this.service = new ArtifactService(
+      this.artifacts,
+      this.store,
+      {
+        maxBytes: config.ARTIFACT_MAX_UPLOAD_BYTES,
+        allowedContentTypes: config.ARTIFACT_ALLOWED_CONTENT_TYPES,
+        uploadUrlTtlSeconds: config.ARTIFACT_UPLOAD_URL_TTL_SECONDS,
+        downloadUrlTtlSeconds: config.ARTIFACT_DOWNLOAD_URL_TTL_SECONDS,
+      },
+      metrics,
+      logger,
+    );
+    const sweeper = new ArtifactSweeper(
+      this.redis,
+      this.artifacts,
+      {
+        orphanGraceMs: config.ARTIFACT_ORPHAN_GRACE_SECONDS * 1000,
+        retentionMs: config.ARTIFACT_RETENTION_DAYS * 86_400_000,
+        batchSize: config.ARTIFACT_SWEEP_BATCH,
+      },
+      logger,
+    );
+    const intervalMs = config.ARTIFACT_SWEEP_INTERVAL_SECONDS * 1000;
+    // The lease outlives a few intervals, so a live leader keeps it and a dead one is replaced soon.
+    this.sweeps = new SweepLoop(sweeper, new SweepLease(this.redis, Math.max(3 * intervalMs, 10_000)), intervalMs, metrics, logger);
+  }
+
+  /** Bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */
+  async start(): Promise<void> {
+    const state = await this.store.start();
+    if (!state.ready) this.logger.error({ reason: state.reason }, 'starting without object storage; not ready until it answers');
+    this.sweeps.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.sweeps.stop();
+    await quitRedis(this.redis);
+  }
+
+  readiness(): ReadinessCheck[] {
+    return [
+      { name: 'redis', check: () => pingRedis(this.redis) },
+      { name: 'object-storage', check: () => this.store.checkReady() },
+    ];
+  }
+}

@@ -1,0 +1,35 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { ArtifactService } from '../uploads/artifact-service.js';
+import type { ArtifactsContext } from './context.js';
+import { ArtifactType, CreateUploadInput, UploadTicketType } from './types.js';
+
+@Resolver(() => ArtifactType)
+export class ArtifactResolver {
+  constructor(private readonly service: ArtifactService) {}
+
+  @Query(() => ArtifactType, { nullable: true })
+  async artifact(@Arg('id', () => ID) id: string, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType | null> {
+    const record = await this.service.artifact(ctx.identity, id);
+    return record ? ArtifactType.from(record) : null;
+  }
+
+  @FieldResolver(() => String, { description: 'short-lived' })
+  downloadUrl(@Root() artifact: ArtifactType, @Ctx() ctx: ArtifactsContext): Promise<string> {
+    return this.service.downloadUrl(ctx.identity, artifact.record);
+  }
+
+  @Mutation(() => UploadTicketType, { description: 'artifacts:write' })
+  async createUpload(@Arg('input', () => CreateUploadInput) input: CreateUploadInput, @Ctx() ctx: ArtifactsContext): Promise<UploadTicketType> {
+    return Object.assign(new UploadTicketType(), await this.service.createUpload(ctx.identity, input));
+  }
+
+  @Mutation(() => ArtifactType, { description: 'artifacts:write' })
+  async completeUpload(@Arg('artifactId', () => ID) artifactId: string, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType> {
+    return ArtifactType.from(await this.service.completeUpload(ctx.identity, artifactId));
+  }
+
+  @Mutation(() => Boolean, { description: 'artifacts:write' })
+  deleteArtifact(@Arg('id', () => ID) id: string, @Ctx() ctx: ArtifactsContext): Promise<boolean> {
+    return this.service.deleteArtifact(ctx.identity, id);
+  }
+}

@@ -1,0 +1,58 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type RequestHandler } from 'express';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { IDENTITY_HEADER, IdentityError, verifyIdentity } from '#libs/auth';
+import { formatGraphQLError } from '#libs/errors';
+import type { ArtifactService } from '../uploads/artifact-service.js';
+import { toApiError } from './api-errors.js';
+import type { ArtifactsContext } from './context.js';
+import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
+
+export interface GraphqlHandlerOptions {
+  identitySecret: string;
+  production: boolean;
+  /** Internal errors (hidden from clients in production) go here. */
+  log?: (err: unknown) => void;
+  plugins?: ApolloServerPlugin<ArtifactsContext>[];
+}
+
+export interface GraphqlHandler {
+  /** Mount on `/graphql` before the Nest app's init (after init: 404). */
+  middleware: RequestHandler[];
+  stop(): Promise<void>;
+}
+
+/** Every request carries the gateway's signed identity; without a valid one nothing runs. */
+function contextFrom(secret: string) {
+  return async ({ req }: { req: express.Request }): Promise<ArtifactsContext> => {
+    try {
+      return { identity: verifyIdentity(req.header(IDENTITY_HEADER), secret) };
+    } catch (e) {
+      if (!(e instanceof IdentityError)) throw e;
+      throw new GraphQLError(e.message, { extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } } });
+    }
+  };
+}
+
+function unwrap(error: unknown): unknown {
+  // Resolver errors arrive wrapped in a GraphQLError whose originalError is what was thrown.
+  return error instanceof GraphQLError && error.originalError ? error.originalError : error;
+}
+
+/** Apollo Server 5 over the federation subgraph schema, as express middleware. */
+export async function createGraphqlHandler(service: ArtifactService, options: GraphqlHandlerOptions): Promise<GraphqlHandler> {
+  const schema = await buildArtifactsSubgraphSchema(service);
+  const server = new ApolloServer<ArtifactsContext>({
+    schema,
+    introspection: !options.production,
+    plugins: options.plugins,
+    formatError: (formatted: GraphQLFormattedError, error: unknown) =>
+      formatGraphQLError(formatted, toApiError(unwrap(error)), { production: options.production, log: options.log }),
+  });
+  await server.start();
+  return {
+    middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context: contextFrom(options.identitySecret) })],
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,89 @@
+import { Directive, Field, Float, ID, InputType, ObjectType } from 'type-graphql';
+import type { ArtifactRecord } from '#libs/contracts';
+import { DateTimeScalar, JSONScalar } from './scalars.js';
+
+@ObjectType('Artifact', { description: 'A stored file: a task output or a client upload' })
+@Directive('@key(fields: "id")')
+export class ArtifactType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => ID, { nullable: true })
+  jobId?: string;
+
+  @Field(() => ID, { nullable: true })
+  nodeId?: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String)
+  contentType!: string;
+
+  @Field(() => Float, { description: 'bytes (Float: GraphQL Int is 32-bit)' })
+  size!: number;
+
+  @Field(() => String)
+  sha256!: string;
+
+  @Field(() => DateTimeScalar)
+  createdAt!: Date;
+
+  /** The record behind it (for downloadUrl); not a GraphQL field. */
+  record!: ArtifactRecord;
+
+  static from(record: ArtifactRecord): ArtifactType {
+    return Object.assign(new ArtifactType(), {
+      id: record.id,
+      jobId: record.jobId,
+      nodeId: record.nodeId,
+      name: record.name,
+      contentType: record.contentType,
+      size: record.size,
+      sha256: record.sha256,
+      createdAt: new Date(record.createdAt),
+      record,
+    });
+  }
+}
+
+/** The jobs subgraph's Job, extended here with its artifacts. */
+@ObjectType('Job')
+@Directive('@key(fields: "id")')
+export class JobReference {
+  @Field(() => ID)
+  id!: string;
+}
+
+@ObjectType('UploadTicket')
+export class UploadTicketType {
+  @Field(() => ID)
+  artifactId!: string;
+
+  @Field(() => String, { description: 'send the bytes here with `method` and `headers`' })
+  uploadUrl!: string;
+
+  @Field(() => String)
+  method!: string;
+
+  @Field(() => JSONScalar)
+  headers!: Record<string, string>;
+
+  @Field(() => DateTimeScalar)
+  expiresAt!: Date;
+}
+
+@InputType('CreateUploadInput')
+export class CreateUploadInput {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String)
+  contentType!: string;
+
+  @Field(() => Float)
+  size!: number;
+
+  @Field(() => String, { nullable: true, description: 'checked on completeUpload when given' })
+  sha256?: string | null;
+}
