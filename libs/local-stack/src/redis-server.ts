@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 
 export interface RedisServerOptions {
@@ -33,9 +33,9 @@ export function redisServerArgs(o: RedisServerOptions): string[] {
   ];
 }
 
-export function spawnRedisServer(o: RedisServerOptions, stdio: 'ignore' | 'inherit' | 'pipe' = 'ignore'): ChildProcess {
+export function spawnRedisServer(o: RedisServerOptions, spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {}): ChildProcess {
   const bin = findRedisServer();
   if (!bin) throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (as root)');
   mkdirSync(o.dir, { recursive: true });
-  return spawn(bin, redisServerArgs(o), { stdio });
+  return spawn(bin, redisServerArgs(o), { stdio: spawnOpts.stdio ?? 'ignore', detached: spawnOpts.detached });
 }

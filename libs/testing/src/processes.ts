@@ -103,9 +103,9 @@ export async function startS3(opts: { bucket?: string; dataDir?: string } = {}):
   };
   await boot();
   const endpoint = `http://127.0.0.1:${port}`;
-  // s3rver accepts any credentials; these are test-only values, never defaults of the apps.
-  const accessKey = 'test-access-key';
-  const secretKey = 'test-secret-key-0123456789';
+  // s3rver knows one account (S3RVER) and checks no signature; production uses MinIO or S3.
+  const accessKey = 'S3RVER';
+  const secretKey = 'S3RVER';
   return {
     endpoint,
     port,
