@@ -1,0 +1,72 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
+import { z } from 'zod';
+import { CreateApiKeyInput, hasScope, type ApiKeyStore } from '#libs/auth';
+import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
+
+/**
+ * The gateway's own subgraph: API key management. It is composed into the supergraph like the others
+ * and executed in-process (LocalGraphQLDataSource), so createApiKey goes through the same auth, limits
+ * and query planning as every other field.
+ */
+export const API_KEYS_SDL = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@shareable"])
+
+"A newly created API key. \`key\` is shown once and never stored."
+type ApiKeySecret {
+  id: ID!
+  tenant: String!
+  scopes: [String!]!
+  key: String!
+}
+
+input CreateApiKeyInput {
+  tenant: String!
+  scopes: [String!]!
+  name: String
+}
+
+type Mutation {
+  "admin: create a key for a tenant; the key is returned once."
+  createApiKey(input: CreateApiKeyInput!): ApiKeySecret!
+  "admin: revoke a key; it stops working on the next request."
+  revokeApiKey(id: ID!): Boolean!
+}
+`;
+
+export interface ApiKeysContext {
+  identity?: CallerIdentity;
+}
+
+export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
+  const requireAdmin = (ctx: ApiKeysContext): CallerIdentity => {
+    if (!ctx.identity) throw new GraphQLError('an API key is required', { extensions: { code: 'UNAUTHENTICATED' } });
+    if (!hasScope({ ...ctx.identity, exp: 0 }, 'admin'))
+      throw new GraphQLError('managing API keys needs the admin scope', { extensions: { code: 'FORBIDDEN', requiredScope: 'admin' } });
+    return ctx.identity;
+  };
+  return buildSubgraphSchema([
+    {
+      typeDefs: parse(API_KEYS_SDL),
+      resolvers: {
+        Mutation: {
+          // An admin key administers the installation (like `workers`): it may create keys for any tenant.
+          createApiKey: async (_: unknown, { input }: { input: unknown }, ctx: ApiKeysContext) => {
+            requireAdmin(ctx);
+            const parsed = CreateApiKeyInput.safeParse(input);
+            if (!parsed.success)
+              throw new GraphQLError(`invalid input: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`, {
+                extensions: { code: 'BAD_USER_INPUT' },
+              });
+            const { key, record } = await keys.create(parsed.data);
+            return { id: record.id, tenant: record.tenant, scopes: record.scopes, key };
+          },
+          revokeApiKey: async (_: unknown, { id }: { id: string }, ctx: ApiKeysContext) => {
+            requireAdmin(ctx);
+            if (!(await keys.revoke(id))) throw new GraphQLError('no such API key', { extensions: { code: 'NOT_FOUND' } });
+            return true;
+          },
+        },
+      } as never,
+    },
+  ]);
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { commaList, flag, isProduction, loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv, url } from '#libs/config';
+
+/** Everything the gateway reads from the environment, parsed once. */
+export const gatewayEnv = {
+  ...runtimeEnv,
+  ...redisEnv,
+  ...portsEnv,
+  /** Subgraph endpoints; default to the local ports (HTTP; graphql-ws uses the same URL with ws:). */
+  JOBS_SUBGRAPH_URL: url(['http', 'https'], 'http://127.0.0.1:4001/graphql').optional(),
+  ARTIFACTS_SUBGRAPH_URL: url(['http', 'https'], 'http://127.0.0.1:4002/graphql').optional(),
+  /** The composed supergraph, hot-reloaded when it changes. */
+  SUPERGRAPH_PATH: z.string().default('graphql/supergraph.graphql'),
+  /** Development only: compose at run time by introspecting the subgraphs instead of reading the file. */
+  SUPERGRAPH_INTROSPECT: flag(false),
+  RATE_LIMIT_PER_MINUTE: positiveInt(600),
+  /** Requests a key may send at once after a quiet period (default: 10 % of a minute's allowance, at least 20). */
+  RATE_LIMIT_BURST: positiveInt(1).optional(),
+  MAX_QUERY_DEPTH: positiveInt(12),
+  MAX_QUERY_ALIASES: nonNegativeInt(30),
+  MAX_ROOT_FIELDS: positiveInt(20),
+  MAX_QUERY_COST: positiveInt(20_000),
+  /** Assumed length of a list without `first` when computing cost. */
+  QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(20),
+  MAX_BODY_BYTES: positiveInt(256 * 1024),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
+  MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
+  /** Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off. */
+  SUBSCRIPTION_BUFFER: positiveInt(512),
+  /** graphql-ws keep-alive towards clients and subgraphs; a peer silent for as long again is terminated. */
+  WS_PING_MS: positiveInt(12_000),
+  /** Introspection; default: on outside production, off in production. */
+  INTROSPECTION: flag(false).optional(),
+  /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
+  CORS_ORIGINS: commaList([]),
+  PLAYGROUND: flag(true),
+};
+
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
+  const c = loadConfig(gatewayEnv, env);
+  const production = isProduction(c);
+  return {
+    ...c,
+    production,
+    jobsSubgraphUrl: c.JOBS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.JOBS_SUBGRAPH_PORT}/graphql`,
+    artifactsSubgraphUrl: c.ARTIFACTS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.ARTIFACTS_SUBGRAPH_PORT}/graphql`,
+    rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
+    introspection: c.INTROSPECTION ?? !production,
+  };
+}
