@@ -9,10 +9,18 @@ import type { GraphqlHandler } from './graphql/graphql-handler.js';
 /** The root module: wiring only (config, observability, the artifacts domain). */
 @Module({})
 export class AppModule {
-  static forRoot(config: ArtifactsSubgraphConfig, logger: Logger, runtime: ArtifactsRuntime, graphql: GraphqlHandler): DynamicModule {
+  static forRoot(
+    config: ArtifactsSubgraphConfig,
+    logger: Logger,
+    runtime: ArtifactsRuntime,
+    graphql: GraphqlHandler,
+  ): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'artifacts-subgraph', logger }), ArtifactsModule.forRoot(runtime, graphql)],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'artifacts-subgraph', logger }),
+        ArtifactsModule.forRoot(runtime, graphql),
+      ],
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
       global: true,

@@ -3,7 +3,10 @@ import type { ArtifactsMetrics } from './artifacts-runtime.js';
 
 /** The subgraph's counters, bound to the process registry (GET /metrics). */
 export function createArtifactsMetrics(): ArtifactsMetrics {
-  const completed = metrics.counter({ name: 'artifact_uploads_completed_total', help: 'Uploads verified and committed' });
+  const completed = metrics.counter({
+    name: 'artifact_uploads_completed_total',
+    help: 'Uploads verified and committed',
+  });
   const rejected = metrics.counter({
     name: 'artifact_uploads_rejected_total',
     help: 'Uploads refused at createUpload or completeUpload, by reason',
@@ -14,7 +17,11 @@ export function createArtifactsMetrics(): ArtifactsMetrics {
     help: 'Object storage calls that failed after retries, by operation and error code',
     labelNames: ['op', 'code'] as const,
   });
-  const sweeps = metrics.counter({ name: 'artifact_sweeps_total', help: 'Artifact sweeps run, by outcome', labelNames: ['outcome'] as const });
+  const sweeps = metrics.counter({
+    name: 'artifact_sweeps_total',
+    help: 'Artifact sweeps run, by outcome',
+    labelNames: ['outcome'] as const,
+  });
   const swept = metrics.counter({
     name: 'artifact_swept_total',
     help: 'Artifacts and objects removed by sweeps, by kind',

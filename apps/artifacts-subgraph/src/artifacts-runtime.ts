@@ -69,13 +69,23 @@ export class ArtifactsRuntime {
     );
     const intervalMs = config.ARTIFACT_SWEEP_INTERVAL_SECONDS * 1000;
     // The lease outlives a few intervals, so a live leader keeps it and a dead one is replaced soon.
-    this.sweeps = new SweepLoop(sweeper, new SweepLease(this.redis, Math.max(3 * intervalMs, 10_000)), intervalMs, metrics, logger);
+    this.sweeps = new SweepLoop(
+      sweeper,
+      new SweepLease(this.redis, Math.max(3 * intervalMs, 10_000)),
+      intervalMs,
+      metrics,
+      logger,
+    );
   }
 
   /** Bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */
   async start(): Promise<void> {
     const state = await this.store.start();
-    if (!state.ready) this.logger.error({ reason: state.reason }, 'starting without object storage; not ready until it answers');
+    if (!state.ready)
+      this.logger.error(
+        { reason: state.reason },
+        'starting without object storage; not ready until it answers',
+      );
     this.sweeps.start();
   }
 

@@ -1,4 +1,10 @@
-import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ReadinessRegistry } from '#libs/observability';
 import { ArtifactsRuntime } from './artifacts-runtime.js';
 import type { GraphqlHandler } from './graphql/graphql-handler.js';

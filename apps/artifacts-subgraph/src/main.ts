@@ -16,7 +16,8 @@ const runtime = configOrExit(() => new ArtifactsRuntime(config, logger, createAr
 const graphql = await createGraphqlHandler(runtime.service, {
   identitySecret: runtime.identitySecret,
   production: runtime.production,
-  log: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
+  log: (err) =>
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });
 await bootstrapApp({
   service: SERVICE,

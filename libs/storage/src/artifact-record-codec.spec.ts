@@ -33,8 +33,12 @@ describe('artifact record hash encoding', () => {
   });
   it('reads a missing hash as null and a corrupt one as a contract violation', () => {
     expect(decodeArtifactRecord({})).toBeNull();
-    expect(() => decodeArtifactRecord({ ...encodeArtifactRecord(staged), size: '12kb' })).toThrow(ContractViolation);
-    expect(() => decodeArtifactRecord({ ...encodeArtifactRecord(staged), state: 'visible' })).toThrow(ContractViolation);
+    expect(() => decodeArtifactRecord({ ...encodeArtifactRecord(staged), size: '12kb' })).toThrow(
+      ContractViolation,
+    );
+    expect(() => decodeArtifactRecord({ ...encodeArtifactRecord(staged), state: 'visible' })).toThrow(
+      ContractViolation,
+    );
   });
   it('refuses to encode an invalid record', () => {
     expect(() => encodeArtifactRecord({ ...staged, size: -1 })).toThrow(ContractViolation);

@@ -25,7 +25,8 @@ export function encodeArtifactRecord(record: ArtifactRecord): Record<string, str
 }
 
 const DECIMAL = /^(0|[1-9]\d*)$/;
-const toNumber = (v: string | undefined): number | string | undefined => (v !== undefined && DECIMAL.test(v) ? Number(v) : v);
+const toNumber = (v: string | undefined): number | string | undefined =>
+  v !== undefined && DECIMAL.test(v) ? Number(v) : v;
 
 /** The record stored in a hash, or null when the hash is empty (HGETALL of a missing key). */
 export function decodeArtifactRecord(hash: Record<string, string>): ArtifactRecord | null {

@@ -37,7 +37,13 @@ beforeAll(async () => {
   [s3, redisServer] = await Promise.all([startS3(), startRedis()]);
   redis = new Redis(redisServer.url);
   store = new ObjectStore(
-    { endpoint: s3.endpoint, accessKey: LOCAL_S3_CREDENTIALS.accessKey, secretKey: s3.secretKey, bucket: 'artifacts-int', retry: { attempts: 3, baseDelayMs: 20 } },
+    {
+      endpoint: s3.endpoint,
+      accessKey: LOCAL_S3_CREDENTIALS.accessKey,
+      secretKey: s3.secretKey,
+      bucket: 'artifacts-int',
+      retry: { attempts: 3, baseDelayMs: 20 },
+    },
     logger,
     { storageError: (op, code) => storageErrors.push(`${op}:${code}`) },
   );
@@ -57,16 +63,25 @@ describe('object store on the local S3 server', () => {
 
   it('stores a buffer, a file and a stream with size, type and sha256', async () => {
     const bytes = Buffer.from('hello artifacts');
-    expect(await store.put('t/buf', bytes, { contentType: 'text/plain' })).toEqual({ size: bytes.length, sha256: sha(bytes) });
+    expect(await store.put('t/buf', bytes, { contentType: 'text/plain' })).toEqual({
+      size: bytes.length,
+      sha256: sha(bytes),
+    });
     const dir = mkdtempSync(join(tmpdir(), 'storage-'));
     const big = Buffer.alloc(3 * 1024 * 1024 + 7, 7);
     writeFileSync(join(dir, 'big.bin'), big);
-    expect(await store.put('t/file', join(dir, 'big.bin'), { contentType: 'application/octet-stream' })).toEqual({
+    expect(
+      await store.put('t/file', join(dir, 'big.bin'), { contentType: 'application/octet-stream' }),
+    ).toEqual({
       size: big.length,
       sha256: sha(big),
     });
-    expect(await store.put('t/stream', Readable.from([bytes.subarray(0, 5), bytes.subarray(5)]), { size: bytes.length, contentType: 'text/plain' }))
-      .toEqual({ size: bytes.length, sha256: sha(bytes) });
+    expect(
+      await store.put('t/stream', Readable.from([bytes.subarray(0, 5), bytes.subarray(5)]), {
+        size: bytes.length,
+        contentType: 'text/plain',
+      }),
+    ).toEqual({ size: bytes.length, sha256: sha(bytes) });
     expect((await store.readAll('t/file')).equals(big)).toBe(true);
     expect(await store.stat('t/buf')).toMatchObject({ size: bytes.length, contentType: 'text/plain' });
     expect(await store.digest('t/stream')).toEqual({ size: bytes.length, sha256: sha(bytes) });
@@ -76,7 +91,9 @@ describe('object store on the local S3 server', () => {
   });
 
   it('refuses a stream longer than its declared size', async () => {
-    await expect(store.put('t/short', Readable.from([Buffer.alloc(10)]), { size: 4, contentType: 'text/plain' })).rejects.toMatchObject({
+    await expect(
+      store.put('t/short', Readable.from([Buffer.alloc(10)]), { size: 4, contentType: 'text/plain' }),
+    ).rejects.toMatchObject({
       code: 'SIZE_MISMATCH',
     });
     expect(await store.stat('t/short')).toBeNull();
@@ -88,8 +105,19 @@ describe('artifact repository', () => {
 
   it('stages invisibly: object first, record staged, indexed for commit and sweep', async () => {
     const bytes = Buffer.from('png-bytes');
-    const rec = await repo.stage({ ...attempt, name: '../thumb.png', contentType: 'image/png', source: bytes });
-    expect(rec).toMatchObject({ state: 'staged', key: 'acme/job-1/resize/1/_thumb.png', size: bytes.length, sha256: sha(bytes), attempt: 1 });
+    const rec = await repo.stage({
+      ...attempt,
+      name: '../thumb.png',
+      contentType: 'image/png',
+      source: bytes,
+    });
+    expect(rec).toMatchObject({
+      state: 'staged',
+      key: 'acme/job-1/resize/1/_thumb.png',
+      size: bytes.length,
+      sha256: sha(bytes),
+      attempt: 1,
+    });
     expect((await store.readAll(rec.key)).equals(bytes)).toBe(true);
     expect(await redis.smembers(REDIS_KEYS.attemptArtifacts('job-1', 'resize', 1))).toEqual([rec.id]);
     expect(await redis.zscore(REDIS_KEYS.uncommittedArtifacts, rec.id)).not.toBeNull();
@@ -99,7 +127,12 @@ describe('artifact repository', () => {
   });
 
   it('shows a committed artifact to its tenant only', async () => {
-    const rec = await repo.stage({ ...attempt, name: 'out.csv', contentType: 'text/csv', source: Buffer.from('a,b\n1,2\n') });
+    const rec = await repo.stage({
+      ...attempt,
+      name: 'out.csv',
+      contentType: 'text/csv',
+      source: Buffer.from('a,b\n1,2\n'),
+    });
     // What the scheduler's completion Lua does, per docs/architecture.md.
     await redis
       .multi()
@@ -122,10 +155,20 @@ describe('artifact repository', () => {
   });
 
   it('removes the object when the record cannot be written', async () => {
-    const broken = new Redis(redisServer.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const broken = new Redis(redisServer.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
     const brokenRepo = new ArtifactRepository(broken, store, logger);
     await expect(
-      brokenRepo.stage({ ...attempt, attempt: 9, name: 'lost.bin', contentType: 'application/octet-stream', source: Buffer.from('x') }),
+      brokenRepo.stage({
+        ...attempt,
+        attempt: 9,
+        name: 'lost.bin',
+        contentType: 'application/octet-stream',
+        source: Buffer.from('x'),
+      }),
     ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
     expect(await store.stat('acme/job-1/resize/9/lost.bin')).toBeNull();
     broken.disconnect();
@@ -134,13 +177,47 @@ describe('artifact repository', () => {
   it('sweeps orphans past the grace period and committed artifacts past retention, records before objects', async () => {
     const t0 = new Date('2026-01-01T00:00:00Z');
     const oldRepo = new ArtifactRepository(redis, store, logger, () => t0);
-    const orphan = await oldRepo.stage({ ...attempt, jobId: 'job-2', name: 'half.bin', contentType: 'application/octet-stream', source: Buffer.from('half') });
-    const upload = await oldRepo.createPendingUpload({ tenant: 'acme', name: 'never-sent.csv', contentType: 'text/csv', size: 3 });
-    const kept = await oldRepo.stage({ ...attempt, jobId: 'job-2', nodeId: 'keep', name: 'keep.bin', contentType: 'application/octet-stream', source: Buffer.from('keep') });
-    await redis.multi().hset(REDIS_KEYS.artifact(kept.id), 'state', 'committed').sadd(REDIS_KEYS.jobArtifacts('job-2'), kept.id).zrem(REDIS_KEYS.uncommittedArtifacts, kept.id).exec();
-    const fresh = await repo.stage({ ...attempt, jobId: 'job-3', name: 'running.bin', contentType: 'application/octet-stream', source: Buffer.from('r') });
+    const orphan = await oldRepo.stage({
+      ...attempt,
+      jobId: 'job-2',
+      name: 'half.bin',
+      contentType: 'application/octet-stream',
+      source: Buffer.from('half'),
+    });
+    const upload = await oldRepo.createPendingUpload({
+      tenant: 'acme',
+      name: 'never-sent.csv',
+      contentType: 'text/csv',
+      size: 3,
+    });
+    const kept = await oldRepo.stage({
+      ...attempt,
+      jobId: 'job-2',
+      nodeId: 'keep',
+      name: 'keep.bin',
+      contentType: 'application/octet-stream',
+      source: Buffer.from('keep'),
+    });
+    await redis
+      .multi()
+      .hset(REDIS_KEYS.artifact(kept.id), 'state', 'committed')
+      .sadd(REDIS_KEYS.jobArtifacts('job-2'), kept.id)
+      .zrem(REDIS_KEYS.uncommittedArtifacts, kept.id)
+      .exec();
+    const fresh = await repo.stage({
+      ...attempt,
+      jobId: 'job-3',
+      name: 'running.bin',
+      contentType: 'application/octet-stream',
+      source: Buffer.from('r'),
+    });
 
-    const sweeper = new ArtifactSweeper(redis, repo, { orphanGraceMs: 3600_000, retentionMs: 0, batchSize: 100 }, logger);
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 3600_000, retentionMs: 0, batchSize: 100 },
+      logger,
+    );
     const first = await sweeper.sweep(new Date(t0.getTime() + 2 * 3600_000));
     expect(first.orphans).toBe(2);
     expect(await repo.get(orphan.id)).toBeNull();
@@ -150,7 +227,12 @@ describe('artifact repository', () => {
     expect(await repo.get(fresh.id)).toMatchObject({ state: 'staged' }); // within grace (created now)
     expect(await repo.getVisible(kept.id, 'acme')).not.toBeNull(); // retention off
 
-    const retention = new ArtifactSweeper(redis, repo, { orphanGraceMs: 3600_000, retentionMs: 30 * 86400_000, batchSize: 100 }, logger);
+    const retention = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 3600_000, retentionMs: 30 * 86400_000, batchSize: 100 },
+      logger,
+    );
     expect((await retention.sweep(new Date(t0.getTime() + 29 * 86400_000))).expired).toBe(0);
     expect((await retention.sweep(new Date(t0.getTime() + 31 * 86400_000))).expired).toBe(1);
     expect(await repo.get(kept.id)).toBeNull();
@@ -162,12 +244,28 @@ describe('artifact repository', () => {
 
 describe('storage outage', () => {
   it('fails with STORAGE_UNAVAILABLE and not-ready, then recovers with nothing lost', async () => {
-    const before = await repo.stage({ tenant: 'acme', jobId: 'job-9', nodeId: 'n', attempt: 1, name: 'kept.txt', contentType: 'text/plain', source: Buffer.from('survives') });
+    const before = await repo.stage({
+      tenant: 'acme',
+      jobId: 'job-9',
+      nodeId: 'n',
+      attempt: 1,
+      name: 'kept.txt',
+      contentType: 'text/plain',
+      source: Buffer.from('survives'),
+    });
     await s3.kill();
     await expect(store.checkReady()).rejects.toThrow(/unreachable/);
     expect(store.state.ready).toBe(false);
     await expect(
-      repo.stage({ tenant: 'acme', jobId: 'job-9', nodeId: 'n', attempt: 2, name: 'x.txt', contentType: 'text/plain', source: Buffer.from('x') }),
+      repo.stage({
+        tenant: 'acme',
+        jobId: 'job-9',
+        nodeId: 'n',
+        attempt: 2,
+        name: 'x.txt',
+        contentType: 'text/plain',
+        source: Buffer.from('x'),
+      }),
     ).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(storageErrors).toContain('putObject:STORAGE_UNAVAILABLE');
     expect(await redis.smembers(REDIS_KEYS.attemptArtifacts('job-9', 'n', 2))).toEqual([]); // no record without an object
@@ -180,13 +278,26 @@ describe('storage outage', () => {
   });
 
   it('defers an object removal while storage is down and finishes it in the next sweep', async () => {
-    const rec = await repo.stage({ tenant: 'acme', jobId: 'job-10', nodeId: 'n', attempt: 1, name: 'd.txt', contentType: 'text/plain', source: Buffer.from('d') });
+    const rec = await repo.stage({
+      tenant: 'acme',
+      jobId: 'job-10',
+      nodeId: 'n',
+      attempt: 1,
+      name: 'd.txt',
+      contentType: 'text/plain',
+      source: Buffer.from('d'),
+    });
     await s3.kill();
     expect(await repo.delete(rec.id, ['staged'])).toBe(true);
     expect(await repo.get(rec.id)).toBeNull();
     expect(await redis.sismember(STORAGE_KEYS.objectsToDelete, rec.key)).toBe(1);
     await s3.restart();
-    const sweeper = new ArtifactSweeper(redis, repo, { orphanGraceMs: 3600_000, retentionMs: 0, batchSize: 100 }, logger);
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 3600_000, retentionMs: 0, batchSize: 100 },
+      logger,
+    );
     expect((await sweeper.sweep()).objectsRemoved).toBe(1);
     expect(await store.stat(rec.key)).toBeNull();
     expect(await redis.scard(STORAGE_KEYS.objectsToDelete)).toBe(0);

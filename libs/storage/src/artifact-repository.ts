@@ -61,7 +61,10 @@ export class ArtifactRepository {
   async stage(input: StageInput): Promise<ArtifactRecord> {
     const name = sanitizeName(input.name);
     const key = artifactKey({ ...input, name });
-    const stored = await this.store.put(key, input.source, { size: input.size, contentType: input.contentType });
+    const stored = await this.store.put(key, input.source, {
+      size: input.size,
+      contentType: input.contentType,
+    });
     const createdAt = this.now();
     const record: ArtifactRecord = {
       id: randomUUID(),
@@ -90,9 +93,14 @@ export class ArtifactRepository {
       );
     } catch (e) {
       // No record was written: the object must not outlive this failure.
-      await this.store.remove(key).catch((removeError: unknown) =>
-        this.logger.error({ key, err: describe(removeError) }, 'could not remove the object of a failed stage; it is orphaned'),
-      );
+      await this.store
+        .remove(key)
+        .catch((removeError: unknown) =>
+          this.logger.error(
+            { key, err: describe(removeError) },
+            'could not remove the object of a failed stage; it is orphaned',
+          ),
+        );
       throw e;
     }
     this.logger.debug({ artifactId: record.id, key, size: record.size }, 'artifact staged');
@@ -174,7 +182,11 @@ export class ArtifactRepository {
   }
 
   /** Makes a verified upload visible with the measured size and sha256; null if it is no longer pending. */
-  async commitUpload(id: string, tenant: string, measured: { size: number; sha256: string }): Promise<ArtifactRecord | null> {
+  async commitUpload(
+    id: string,
+    tenant: string,
+    measured: { size: number; sha256: string },
+  ): Promise<ArtifactRecord | null> {
     const done = await this.meta('commitUpload', () =>
       this.redis.eval(
         COMMIT_UPLOAD_LUA,
@@ -197,7 +209,8 @@ export class ArtifactRepository {
    */
   async delete(id: string, states: ArtifactState[], tenant?: string): Promise<boolean> {
     const record = await this.get(id);
-    if (!record || !states.includes(record.state) || (tenant !== undefined && record.tenant !== tenant)) return false;
+    if (!record || !states.includes(record.state) || (tenant !== undefined && record.tenant !== tenant))
+      return false;
     const artifactHash = REDIS_KEYS.artifact(id);
     const key = await this.meta('delete', () =>
       this.redis.eval(
@@ -235,7 +248,9 @@ export class ArtifactRepository {
 
   /** Removes up to `limit` objects whose records are gone; returns how many were removed. */
   async removeQueuedObjects(limit: number): Promise<number> {
-    const keys = await this.meta('removeQueuedObjects', () => this.redis.srandmember(STORAGE_KEYS.objectsToDelete, limit));
+    const keys = await this.meta('removeQueuedObjects', () =>
+      this.redis.srandmember(STORAGE_KEYS.objectsToDelete, limit),
+    );
     let removed = 0;
     for (const key of keys) {
       await this.removeQueuedObject(key);

@@ -45,7 +45,14 @@ export class ArtifactSweeper {
 
   async sweepOrphans(now: Date): Promise<number> {
     const cutoff = now.getTime() - this.options.orphanGraceMs;
-    const ids = await this.redis.zrangebyscore(REDIS_KEYS.uncommittedArtifacts, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
+    const ids = await this.redis.zrangebyscore(
+      REDIS_KEYS.uncommittedArtifacts,
+      '-inf',
+      cutoff,
+      'LIMIT',
+      0,
+      this.options.batchSize,
+    );
     let deleted = 0;
     for (const id of ids) {
       try {
@@ -53,7 +60,10 @@ export class ArtifactSweeper {
         // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
         else await this.redis.zrem(REDIS_KEYS.uncommittedArtifacts, id);
       } catch (e) {
-        this.logger.warn({ artifactId: id, err: describe(e) }, 'orphan sweep could not delete an artifact; will retry');
+        this.logger.warn(
+          { artifactId: id, err: describe(e) },
+          'orphan sweep could not delete an artifact; will retry',
+        );
       }
     }
     return deleted;
@@ -62,7 +72,14 @@ export class ArtifactSweeper {
   async sweepRetention(now: Date): Promise<number> {
     if (this.options.retentionMs <= 0) return 0;
     const cutoff = now.getTime() - this.options.retentionMs;
-    const ids = await this.redis.zrangebyscore(STORAGE_KEYS.artifactsByCreatedAt, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
+    const ids = await this.redis.zrangebyscore(
+      STORAGE_KEYS.artifactsByCreatedAt,
+      '-inf',
+      cutoff,
+      'LIMIT',
+      0,
+      this.options.batchSize,
+    );
     let deleted = 0;
     for (const id of ids) {
       try {
@@ -71,7 +88,10 @@ export class ArtifactSweeper {
         else if (record.state === 'committed' && (await this.artifacts.delete(id, ['committed']))) deleted++;
         // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
       } catch (e) {
-        this.logger.warn({ artifactId: id, err: describe(e) }, 'retention sweep could not delete an artifact; will retry');
+        this.logger.warn(
+          { artifactId: id, err: describe(e) },
+          'retention sweep could not delete an artifact; will retry',
+        );
       }
     }
     return deleted;

@@ -30,16 +30,23 @@ export class StorageUnavailableError extends StorageError {
     cause: unknown,
     attempts: number,
   ) {
-    super('STORAGE_UNAVAILABLE', `object storage unavailable during ${operation} after ${attempts} attempt(s): ${describe(cause)}`, true, {
-      cause,
-    });
+    super(
+      'STORAGE_UNAVAILABLE',
+      `object storage unavailable during ${operation} after ${attempts} attempt(s): ${describe(cause)}`,
+      true,
+      {
+        cause,
+      },
+    );
     this.name = 'StorageUnavailableError';
   }
 }
 
 export class StorageAccessDeniedError extends StorageError {
   constructor(operation: string, cause: unknown) {
-    super('STORAGE_ACCESS_DENIED', `object storage refused ${operation}: ${describe(cause)}`, false, { cause });
+    super('STORAGE_ACCESS_DENIED', `object storage refused ${operation}: ${describe(cause)}`, false, {
+      cause,
+    });
     this.name = 'StorageAccessDeniedError';
   }
 }
@@ -87,7 +94,9 @@ export const isStorageError = (e: unknown): e is StorageError => e instanceof St
 export function describe(e: unknown): string {
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message || e.name;
+    return typeof code === 'string' && !e.message.includes(code)
+      ? `${code}: ${e.message}`
+      : e.message || e.name;
   }
   return String(e);
 }
@@ -95,7 +104,12 @@ export function describe(e: unknown): string {
 /** Redis (the artifact metadata) failed; retryable like storage itself. */
 export class MetadataUnavailableError extends StorageError {
   constructor(operation: string, cause: unknown) {
-    super('STORAGE_UNAVAILABLE', `artifact metadata (Redis) unavailable during ${operation}: ${describe(cause)}`, true, { cause });
+    super(
+      'STORAGE_UNAVAILABLE',
+      `artifact metadata (Redis) unavailable during ${operation}: ${describe(cause)}`,
+      true,
+      { cause },
+    );
     this.name = 'MetadataUnavailableError';
   }
 }

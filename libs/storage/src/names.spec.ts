@@ -1,4 +1,10 @@
-import { artifactKey, InvalidArtifactNameError, InvalidKeySegmentError, sanitizeName, uploadKey } from './index.js';
+import {
+  artifactKey,
+  InvalidArtifactNameError,
+  InvalidKeySegmentError,
+  sanitizeName,
+  uploadKey,
+} from './index.js';
 
 describe('sanitizeName', () => {
   it.each([
@@ -12,19 +18,22 @@ describe('sanitizeName', () => {
     ['résumé.pdf', 'r_sum_.pdf'],
   ])('%j → %j', (input, expected) => {
     expect(sanitizeName(input)).toBe(expected);
-    expect(sanitizeName(input)).not.toMatch(/[/\\\u0000-\u001f]/);
+    expect(sanitizeName(input)).toMatch(/^[A-Za-z0-9._-]+$/);
   });
 
-  it.each([[''], ['..'], ['/'], ['\u0000\u0001'], ['....//'], [42], ['a'.repeat(201)]])('refuses %j', (input) => {
-    expect(() => sanitizeName(input)).toThrow(InvalidArtifactNameError);
-  });
+  it.each([[''], ['..'], ['/'], ['\u0000\u0001'], ['....//'], [42], ['a'.repeat(201)]])(
+    'refuses %j',
+    (input) => {
+      expect(() => sanitizeName(input)).toThrow(InvalidArtifactNameError);
+    },
+  );
 });
 
 describe('object keys', () => {
   it('puts task outputs under tenant/job/node/attempt', () => {
-    expect(artifactKey({ tenant: 'acme', jobId: 'j-1', nodeId: 'resize', attempt: 2, name: '../out.png' })).toBe(
-      'acme/j-1/resize/2/_out.png',
-    );
+    expect(
+      artifactKey({ tenant: 'acme', jobId: 'j-1', nodeId: 'resize', attempt: 2, name: '../out.png' }),
+    ).toBe('acme/j-1/resize/2/_out.png');
   });
   it('puts uploads under tenant/uploads/id', () => {
     expect(uploadKey({ tenant: 'acme', artifactId: 'a1', name: 'in.csv' })).toBe('acme/uploads/a1/in.csv');

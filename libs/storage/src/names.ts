@@ -12,7 +12,8 @@ export function sanitizeName(name: unknown): string {
   if (typeof name !== 'string') throw new InvalidArtifactNameError('an artifact name must be a string');
   const replaced = name.normalize('NFC').replace(/[^A-Za-z0-9._-]/g, '_');
   const trimmed = replaced.replace(/^\.+/, '');
-  if (!/[A-Za-z0-9]/.test(trimmed)) throw new InvalidArtifactNameError(`artifact name ${JSON.stringify(name)} has no usable characters`);
+  if (!/[A-Za-z0-9]/.test(trimmed))
+    throw new InvalidArtifactNameError(`artifact name ${JSON.stringify(name)} has no usable characters`);
   if (trimmed.length > MAX_ARTIFACT_NAME_LENGTH)
     throw new InvalidArtifactNameError(`artifact name is longer than ${MAX_ARTIFACT_NAME_LENGTH} characters`);
   return trimmed;
@@ -27,10 +28,17 @@ function segment(kind: string, value: string, valid: boolean): string {
 }
 
 const tenantSegment = (tenant: string) => segment('tenant', tenant, Tenant.safeParse(tenant).success);
-const idSegment = (kind: string, id: string) => segment(kind, id, typeof id === 'string' && ID_SEGMENT.test(id));
+const idSegment = (kind: string, id: string) =>
+  segment(kind, id, typeof id === 'string' && ID_SEGMENT.test(id));
 
 /** `{tenant}/{jobId}/{nodeId}/{attempt}/{name}`: where a task attempt's output lives. */
-export function artifactKey(p: { tenant: string; jobId: string; nodeId: string; attempt: number; name: string }): string {
+export function artifactKey(p: {
+  tenant: string;
+  jobId: string;
+  nodeId: string;
+  attempt: number;
+  name: string;
+}): string {
   const nodeId = segment('nodeId', p.nodeId, typeof p.nodeId === 'string' && NODE_ID_PATTERN.test(p.nodeId));
   const attempt = segment('attempt', String(p.attempt), Number.isInteger(p.attempt) && p.attempt >= 1);
   return `${tenantSegment(p.tenant)}/${idSegment('jobId', p.jobId)}/${nodeId}/${attempt}/${sanitizeName(p.name)}`;

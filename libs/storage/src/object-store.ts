@@ -62,7 +62,8 @@ const NO_POLICY = new Set(['NoSuchBucketPolicy']);
 
 function makeClient(endpoint: string, cfg: ObjectStoreConfig, region: string, partSize: number): Client {
   const url = new URL(endpoint);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`S3 endpoint must be http(s): ${endpoint}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`S3 endpoint must be http(s): ${endpoint}`);
   const useSSL = url.protocol === 'https:';
   return new Client({
     endPoint: url.hostname,
@@ -98,18 +99,30 @@ export class ObjectStore {
     private readonly metrics: StorageMetrics = NO_METRICS,
   ) {
     const region = cfg.region ?? 'us-east-1';
-    this.partSize = Math.min(MAX_PART_SIZE, Math.max(MIN_PART_SIZE, cfg.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES));
+    this.partSize = Math.min(
+      MAX_PART_SIZE,
+      Math.max(MIN_PART_SIZE, cfg.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES),
+    );
     this.bucket = cfg.bucket;
     this.client = makeClient(cfg.endpoint, cfg, region, this.partSize);
-    this.presigner = cfg.publicEndpoint ? makeClient(cfg.publicEndpoint, cfg, region, this.partSize) : this.client;
+    this.presigner = cfg.publicEndpoint
+      ? makeClient(cfg.publicEndpoint, cfg, region, this.partSize)
+      : this.client;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...cfg.retry };
   }
 
-  private async run<T>(operation: string, fn: () => Promise<T>, policy: RetryPolicy = this.retry): Promise<T> {
+  private async run<T>(
+    operation: string,
+    fn: () => Promise<T>,
+    policy: RetryPolicy = this.retry,
+  ): Promise<T> {
     try {
       return await withStorageRetry(operation, fn, policy, {
         onRetry: (op, attempt, error, delayMs) =>
-          this.logger.warn({ op, attempt, delayMs, err: describe(error) }, 'object storage call failed; retrying'),
+          this.logger.warn(
+            { op, attempt, delayMs, err: describe(error) },
+            'object storage call failed; retrying',
+          ),
       });
     } catch (e) {
       // A missing object is an answer, not a storage failure.
@@ -170,7 +183,8 @@ export class ObjectStore {
     await this.put(key, body, { contentType: 'text/plain' });
     const read = await this.readAll(key);
     await this.remove(key);
-    if (!read.equals(body)) throw new StorageError('STORAGE_ERROR', 'preflight read back different bytes', false);
+    if (!read.equals(body))
+      throw new StorageError('STORAGE_ERROR', 'preflight read back different bytes', false);
   }
 
   /** bootstrap + preflight, recording the outcome for readiness; logs why when it fails. Never throws. */
@@ -186,7 +200,9 @@ export class ObjectStore {
   }
 
   private setReadiness(next: ReadinessState): void {
-    const changed = next.ready !== this.readiness.ready || (!next.ready && !this.readiness.ready && next.reason !== this.readiness.reason);
+    const changed =
+      next.ready !== this.readiness.ready ||
+      (!next.ready && !this.readiness.ready && next.reason !== this.readiness.reason);
     this.readiness = next;
     if (!changed) return;
     if (next.ready) this.logger.info({ bucket: this.bucket }, 'object storage ready');
@@ -203,7 +219,11 @@ export class ObjectStore {
    * (bootstrap + preflight) before it counts as ready again.
    */
   async checkReady(): Promise<void> {
-    const quick: RetryPolicy = { ...this.retry, attempts: 1, timeoutMs: Math.min(this.retry.timeoutMs, 1500) };
+    const quick: RetryPolicy = {
+      ...this.retry,
+      attempts: 1,
+      timeoutMs: Math.min(this.retry.timeoutMs, 1500),
+    };
     try {
       const exists = await withStorageRetry('readiness', () => this.client.bucketExists(this.bucket), quick);
       if (!exists && this.bootstrapped) {
@@ -211,8 +231,9 @@ export class ObjectStore {
         this.bootstrapped = false;
       }
     } catch (e) {
-      this.setReadiness({ ready: false, reason: `object storage unreachable: ${describe(e)}` });
-      throw new Error(this.readiness.ready ? 'unreachable' : this.readiness.reason);
+      const reason = `object storage unreachable: ${describe(e)}`;
+      this.setReadiness({ ready: false, reason });
+      throw new Error(reason, { cause: e });
     }
     if (!this.readiness.ready || !this.bootstrapped) await this.start();
     if (!this.readiness.ready) throw new Error(this.readiness.reason);
@@ -222,7 +243,11 @@ export class ObjectStore {
    * Stores `body` under `key`, computing sha256 and size while the bytes stream. A stream of a size that
    * fits one part is buffered first (the client would anyway) so it can be retried.
    */
-  async put(key: string, body: ObjectSource, opts: { size?: number; contentType: string }): Promise<PutResult> {
+  async put(
+    key: string,
+    body: ObjectSource,
+    opts: { size?: number; contentType: string },
+  ): Promise<PutResult> {
     const meta = { 'Content-Type': opts.contentType };
     if (Buffer.isBuffer(body)) return this.putBuffer(key, body, opts.size, meta);
     if (typeof body === 'string') {
@@ -230,12 +255,19 @@ export class ObjectStore {
       if (opts.size !== undefined && opts.size !== size) throw new SizeMismatchError(opts.size, size);
       return this.putStream(key, () => createReadStream(body), size, meta, true);
     }
-    if (opts.size === undefined) throw new StorageError('STORAGE_ERROR', 'a stream needs its size to be stored', false);
-    if (opts.size <= this.partSize) return this.putBuffer(key, await collect(body, opts.size), opts.size, meta);
+    if (opts.size === undefined)
+      throw new StorageError('STORAGE_ERROR', 'a stream needs its size to be stored', false);
+    if (opts.size <= this.partSize)
+      return this.putBuffer(key, await collect(body, opts.size), opts.size, meta);
     return this.putStream(key, () => body, opts.size, meta, false);
   }
 
-  private async putBuffer(key: string, body: Buffer, size: number | undefined, meta: Record<string, string>): Promise<PutResult> {
+  private async putBuffer(
+    key: string,
+    body: Buffer,
+    size: number | undefined,
+    meta: Record<string, string>,
+  ): Promise<PutResult> {
     if (size !== undefined && size !== body.length) throw new SizeMismatchError(size, body.length);
     const sha256 = createHash('sha256').update(body).digest('hex');
     await this.run('putObject', () => this.client.putObject(this.bucket, key, body, body.length, meta));
@@ -293,7 +325,9 @@ export class ObjectStore {
     const stream = await this.get(key);
     const hasher = new HashingStream();
     hasher.resume(); // only the digest is wanted; let the bytes flow through
-    await new Promise<void>((resolve, reject) => pipeline(stream, hasher, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pipeline(stream, hasher, (err) => (err ? reject(err) : resolve())),
+    );
     return { size: hasher.bytes, sha256: hasher.sha256 };
   }
 
@@ -321,7 +355,12 @@ export class ObjectStore {
   /** A URL the client PUTs the bytes to, with the headers it must send. */
   async presignedPut(key: string, expirySeconds: number, contentType: string): Promise<PresignedRequest> {
     const url = await this.presigner.presignedUrl('PUT', this.bucket, key, expirySeconds);
-    return { url, method: 'PUT', headers: { 'Content-Type': contentType }, expiresAt: new Date(Date.now() + expirySeconds * 1000) };
+    return {
+      url,
+      method: 'PUT',
+      headers: { 'Content-Type': contentType },
+      expiresAt: new Date(Date.now() + expirySeconds * 1000),
+    };
   }
 
   /** A short-lived URL to GET the object. */
@@ -361,4 +400,3 @@ async function collect(stream: Readable, limit?: number): Promise<Buffer> {
   }
   return Buffer.concat(chunks, total);
 }
-

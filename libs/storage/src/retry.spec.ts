@@ -1,4 +1,9 @@
-import { backoffDelay, StorageAccessDeniedError, StorageUnavailableError, withStorageRetry } from './index.js';
+import {
+  backoffDelay,
+  StorageAccessDeniedError,
+  StorageUnavailableError,
+  withStorageRetry,
+} from './index.js';
 
 const policy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 200 };
 const err = (code: string) => Object.assign(new Error(code), { code });
@@ -24,14 +29,21 @@ describe('withStorageRetry', () => {
 
   it('recovers when a later try succeeds', async () => {
     let calls = 0;
-    const v = await withStorageRetry('getObject', async () => (++calls < 3 ? Promise.reject(err('ECONNRESET')) : 'ok'), policy);
+    const v = await withStorageRetry(
+      'getObject',
+      async () => (++calls < 3 ? Promise.reject(err('ECONNRESET')) : 'ok'),
+      policy,
+    );
     expect(v).toBe('ok');
     expect(calls).toBe(3);
   });
 
   it('treats a hanging call as a timeout and retries it', async () => {
     let calls = 0;
-    const p = withStorageRetry('statObject', () => (calls++, new Promise<never>(() => undefined)), { ...policy, timeoutMs: 20 });
+    const p = withStorageRetry('statObject', () => (calls++, new Promise<never>(() => undefined)), {
+      ...policy,
+      timeoutMs: 20,
+    });
     await expect(p).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(calls).toBe(3);
   });
@@ -41,7 +53,9 @@ describe('withStorageRetry', () => {
     await expect(
       withStorageRetry('putObject', async () => (calls++, Promise.reject(err('InvalidAccessKeyId'))), policy),
     ).rejects.toBeInstanceOf(StorageAccessDeniedError);
-    await expect(withStorageRetry('getObject', async () => (calls++, Promise.reject(err('NoSuchKey'))), policy)).rejects.toMatchObject({
+    await expect(
+      withStorageRetry('getObject', async () => (calls++, Promise.reject(err('NoSuchKey'))), policy),
+    ).rejects.toMatchObject({
       code: 'NoSuchKey',
     });
     expect(calls).toBe(2);

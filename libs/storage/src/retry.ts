@@ -9,7 +9,12 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 2000, timeoutMs: 15000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  attempts: 4,
+  baseDelayMs: 100,
+  maxDelayMs: 2000,
+  timeoutMs: 15000,
+};
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -26,8 +31,19 @@ const NETWORK_CODES = new Set([
   'OPERATION_TIMEOUT',
 ]);
 // S3 error codes that mean "the service is struggling", not "your request is wrong".
-const TRANSIENT_S3_CODES = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed']);
-const ACCESS_S3_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled']);
+const TRANSIENT_S3_CODES = new Set([
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+]);
+const ACCESS_S3_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AllAccessDisabled',
+]);
 
 const codeOf = (e: unknown): string | undefined => {
   const code = (e as { code?: unknown } | null)?.code;
@@ -48,7 +64,11 @@ export const isAccessError = (e: unknown): boolean => ACCESS_S3_CODES.has(codeOf
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Capped exponential backoff with full jitter on the upper half, so replicas do not retry in lockstep. */
-export function backoffDelay(retry: number, p: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, random = Math.random): number {
+export function backoffDelay(
+  retry: number,
+  p: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+  random = Math.random,
+): number {
   const cap = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** retry);
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
@@ -57,7 +77,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, operation: string): Pro
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(Object.assign(new Error(`${operation} took longer than ${ms} ms`), { code: 'OPERATION_TIMEOUT' })),
+      () =>
+        reject(
+          Object.assign(new Error(`${operation} took longer than ${ms} ms`), { code: 'OPERATION_TIMEOUT' }),
+        ),
       ms,
     );
   });
@@ -91,4 +114,3 @@ export async function withStorageRetry<T>(
     }
   }
 }
-

@@ -10,7 +10,10 @@ export const MINIO_DEFAULT_CREDENTIALS = { accessKey: 'minioadmin', secretKey: '
  * works. The development fallback; refused in production mode too.
  */
 export const LOCAL_S3_CREDENTIALS = { accessKey: 'S3RVER', secretKey: 'S3RVER' } as const;
-const WELL_KNOWN_ACCESS_KEYS: readonly string[] = [MINIO_DEFAULT_CREDENTIALS.accessKey, LOCAL_S3_CREDENTIALS.accessKey];
+const WELL_KNOWN_ACCESS_KEYS: readonly string[] = [
+  MINIO_DEFAULT_CREDENTIALS.accessKey,
+  LOCAL_S3_CREDENTIALS.accessKey,
+];
 
 /** Env of anything that talks to the artifact bucket (worker and artifacts subgraph). */
 export const storageEnv = {
@@ -39,7 +42,12 @@ const contentTypeList = (fallback: string[]) =>
   z
     .string()
     .default(fallback.join(','))
-    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
     .refine((list) => list.length > 0 && list.every((t) => /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(t)), {
       message: 'expected a comma list of content types such as image/png,text/csv',
     });
@@ -75,7 +83,10 @@ export function objectStoreConfigFromEnv(env: StorageEnv, production: boolean): 
   const secretKey = env.S3_SECRET_KEY;
   if (production) {
     const missing = [!accessKey && 'S3_ACCESS_KEY', !secretKey && 'S3_SECRET_KEY'].filter(Boolean);
-    if (missing.length) throw new StorageConfigError(`${missing.join(' and ')} must be set in production mode (NODE_ENV=production)`);
+    if (missing.length)
+      throw new StorageConfigError(
+        `${missing.join(' and ')} must be set in production mode (NODE_ENV=production)`,
+      );
     if (WELL_KNOWN_ACCESS_KEYS.includes(accessKey!) || secretKey === MINIO_DEFAULT_CREDENTIALS.secretKey)
       throw new StorageConfigError(
         'S3_ACCESS_KEY/S3_SECRET_KEY: default credentials (minioadmin, S3RVER) are refused in production mode',

@@ -7,11 +7,25 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type Scope } from '#libs/contracts';
 import { signIdentity } from '#libs/auth';
-import { freePort, startApp, startRedis, startS3, waitFor, type AppHandle, type RedisHandle, type S3Handle } from '#libs/testing';
+import {
+  freePort,
+  startApp,
+  startRedis,
+  startS3,
+  waitFor,
+  type AppHandle,
+  type RedisHandle,
+  type S3Handle,
+} from '#libs/testing';
 import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore, type StorageLogger } from '#libs/storage';
 
 const SECRET = 'e2e-identity-secret-0123456789-abcdefgh';
-const quiet: StorageLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet: StorageLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let s3: S3Handle;
@@ -27,11 +41,18 @@ interface GqlResult<T = Record<string, any>> {
   errors?: Array<{ message: string; extensions?: Record<string, any> }>;
 }
 
-function identityHeader(tenant: string, scopes: Scope[] = ['artifacts:read', 'artifacts:write']): Record<string, string> {
+function identityHeader(
+  tenant: string,
+  scopes: Scope[] = ['artifacts:read', 'artifacts:write'],
+): Record<string, string> {
   return { 'x-switchyard-identity': signIdentity({ tenant, keyId: `key-${tenant}`, scopes }, SECRET) };
 }
 
-async function gql<T = Record<string, any>>(query: string, variables: object = {}, headers: Record<string, string> = identityHeader('acme')): Promise<GqlResult<T>> {
+async function gql<T = Record<string, any>>(
+  query: string,
+  variables: object = {},
+  headers: Record<string, string> = identityHeader('acme'),
+): Promise<GqlResult<T>> {
   const res = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -44,11 +65,21 @@ const CREATE = `mutation($input: CreateUploadInput!) { createUpload(input: $inpu
 const COMPLETE = `mutation($id: ID!) { completeUpload(artifactId: $id) { id name contentType size sha256 createdAt downloadUrl jobId } }`;
 const ARTIFACT = `query($id: ID!) { artifact(id: $id) { id name size sha256 downloadUrl } }`;
 
-async function upload(bytes: Buffer, opts: { name?: string; contentType?: string; size?: number; sha256?: string; tenant?: string } = {}) {
+async function upload(
+  bytes: Buffer,
+  opts: { name?: string; contentType?: string; size?: number; sha256?: string; tenant?: string } = {},
+) {
   const headers = identityHeader(opts.tenant ?? 'acme');
   const created = await gql(
     CREATE,
-    { input: { name: opts.name ?? 'data.csv', contentType: opts.contentType ?? 'text/csv', size: opts.size ?? bytes.length, sha256: opts.sha256 } },
+    {
+      input: {
+        name: opts.name ?? 'data.csv',
+        contentType: opts.contentType ?? 'text/csv',
+        size: opts.size ?? bytes.length,
+        sha256: opts.sha256,
+      },
+    },
     headers,
   );
   expect(created.errors).toBeUndefined();
@@ -99,12 +130,19 @@ describe('identity', () => {
     expect(r.data ?? null).toBeNull();
   });
   it('rejects a forged identity', async () => {
-    const forged = signIdentity({ tenant: 'acme', keyId: 'k', scopes: ['admin'] }, 'not-the-secret-not-the-secret-xxxx');
+    const forged = signIdentity(
+      { tenant: 'acme', keyId: 'k', scopes: ['admin'] },
+      'not-the-secret-not-the-secret-xxxx',
+    );
     const r = await gql(ARTIFACT, { id: 'x' }, { 'x-switchyard-identity': forged });
     expect(r.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
   it('needs artifacts:write to upload', async () => {
-    const r = await gql(CREATE, { input: { name: 'a.csv', contentType: 'text/csv', size: 1 } }, identityHeader('acme', ['artifacts:read']));
+    const r = await gql(
+      CREATE,
+      { input: { name: 'a.csv', contentType: 'text/csv', size: 1 } },
+      identityHeader('acme', ['artifacts:read']),
+    );
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });
@@ -122,13 +160,23 @@ describe('uploads', () => {
     const done = await complete();
     expect(done.errors).toBeUndefined();
     const artifact = done.data!.completeUpload;
-    expect(artifact).toMatchObject({ id: ticket.artifactId, name: '_in_put.csv', contentType: 'text/csv', size: bytes.length, sha256: sha(bytes), jobId: null });
+    expect(artifact).toMatchObject({
+      id: ticket.artifactId,
+      name: '_in_put.csv',
+      contentType: 'text/csv',
+      size: bytes.length,
+      sha256: sha(bytes),
+      jobId: null,
+    });
     const got = await fetch(artifact.downloadUrl);
     expect(got.status).toBe(200);
     const body = Buffer.from(await got.arrayBuffer());
     expect(body.equals(bytes)).toBe(true);
     expect(sha(body)).toBe(artifact.sha256);
-    expect((await gql(ARTIFACT, { id: artifact.id })).data!.artifact).toMatchObject({ id: artifact.id, size: bytes.length });
+    expect((await gql(ARTIFACT, { id: artifact.id })).data!.artifact).toMatchObject({
+      id: artifact.id,
+      size: bytes.length,
+    });
     // completing twice answers the same artifact
     expect((await complete()).data!.completeUpload.id).toBe(artifact.id);
   });
@@ -161,8 +209,13 @@ describe('uploads', () => {
   it('rejects an upload declared over the limit or of a disallowed type', async () => {
     const big = await gql(CREATE, { input: { name: 'big.csv', contentType: 'text/csv', size: 4097 } });
     expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'TOO_LARGE' });
-    const exe = await gql(CREATE, { input: { name: 'x.exe', contentType: 'application/x-msdownload', size: 10 } });
-    expect(exe.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'CONTENT_TYPE_NOT_ALLOWED' });
+    const exe = await gql(CREATE, {
+      input: { name: 'x.exe', contentType: 'application/x-msdownload', size: 10 },
+    });
+    expect(exe.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      reason: 'CONTENT_TYPE_NOT_ALLOWED',
+    });
   });
 
   it('rejects bytes over the limit even when the declaration lied', async () => {
@@ -174,7 +227,7 @@ describe('uploads', () => {
     expect(await store.stat(keyOfUpload('acme', ticket.artifactId, 'liar.csv'))).toBeNull();
   });
 
-  it('hides other tenants\' artifacts: NOT_FOUND, never theirs', async () => {
+  it("hides other tenants' artifacts: NOT_FOUND, never theirs", async () => {
     const bytes = Buffer.from('secret,data\n');
     const { ticket, complete } = await upload(bytes, { name: 'mine.csv' });
     // another tenant cannot complete acme's upload
@@ -190,7 +243,9 @@ describe('uploads', () => {
   it('deletes an artifact: record and object', async () => {
     const { ticket, complete } = await upload(Buffer.from('bye\n'), { name: 'bye.csv' });
     const id = (await complete()).data!.completeUpload.id;
-    expect((await gql(`mutation($id: ID!) { deleteArtifact(id: $id) }`, { id })).data).toEqual({ deleteArtifact: true });
+    expect((await gql(`mutation($id: ID!) { deleteArtifact(id: $id) }`, { id })).data).toEqual({
+      deleteArtifact: true,
+    });
     expect((await gql(ARTIFACT, { id })).data).toEqual({ artifact: null });
     expect(await store.stat(keyOfUpload('acme', ticket.artifactId, 'bye.csv'))).toBeNull();
   });
@@ -199,10 +254,26 @@ describe('uploads', () => {
 describe('Job.artifacts and worker-side staging', () => {
   const ENTITIES = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Job { id artifacts { id name nodeId size sha256 downloadUrl } } } }`;
 
-  it('lists only committed artifacts of the caller\'s tenant; an uncommitted one stays invisible and is swept', async () => {
+  it("lists only committed artifacts of the caller's tenant; an uncommitted one stays invisible and is swept", async () => {
     const jobId = 'job-e2e-1';
-    const committed = await worker.stage({ tenant: 'acme', jobId, nodeId: 'resize', attempt: 1, name: 'thumb.png', contentType: 'image/png', source: Buffer.from('png!') });
-    const abandoned = await worker.stage({ tenant: 'acme', jobId, nodeId: 'resize', attempt: 2, name: 'half.png', contentType: 'image/png', source: Buffer.from('half') });
+    const committed = await worker.stage({
+      tenant: 'acme',
+      jobId,
+      nodeId: 'resize',
+      attempt: 1,
+      name: 'thumb.png',
+      contentType: 'image/png',
+      source: Buffer.from('png!'),
+    });
+    const abandoned = await worker.stage({
+      tenant: 'acme',
+      jobId,
+      nodeId: 'resize',
+      attempt: 2,
+      name: 'half.png',
+      contentType: 'image/png',
+      source: Buffer.from('half'),
+    });
     // The scheduler's completion step (docs/architecture.md) for attempt 1 only.
     await redis
       .multi()
@@ -215,16 +286,31 @@ describe('Job.artifacts and worker-side staging', () => {
     expect(mine.errors).toBeUndefined();
     const list = mine.data!._entities[0].artifacts;
     expect(list.map((a: { id: string }) => a.id)).toEqual([committed.id]);
-    expect(list[0]).toMatchObject({ name: 'thumb.png', nodeId: 'resize', size: 4, sha256: sha(Buffer.from('png!')) });
+    expect(list[0]).toMatchObject({
+      name: 'thumb.png',
+      nodeId: 'resize',
+      size: 4,
+      sha256: sha(Buffer.from('png!')),
+    });
     expect(Buffer.from(await (await fetch(list[0].downloadUrl)).arrayBuffer()).toString()).toBe('png!');
     expect((await gql(ARTIFACT, { id: abandoned.id })).data).toEqual({ artifact: null });
 
-    const theirs = await gql(ENTITIES, { reps: [{ __typename: 'Job', id: jobId }] }, identityHeader('globex'));
+    const theirs = await gql(
+      ENTITIES,
+      { reps: [{ __typename: 'Job', id: jobId }] },
+      identityHeader('globex'),
+    );
     expect(theirs.data!._entities[0].artifacts).toEqual([]);
 
     // the sweep (grace 2 s, every 1 s) removes the abandoned attempt's artifact: record, then object
-    await waitFor(async () => (await redis.exists(REDIS_KEYS.artifact(abandoned.id))) === 0, { timeoutMs: 15_000, what: 'orphan swept' });
-    await waitFor(async () => (await store.stat(abandoned.key)) === null, { timeoutMs: 5_000, what: 'orphan object removed' });
+    await waitFor(async () => (await redis.exists(REDIS_KEYS.artifact(abandoned.id))) === 0, {
+      timeoutMs: 15_000,
+      what: 'orphan swept',
+    });
+    await waitFor(async () => (await store.stat(abandoned.key)) === null, {
+      timeoutMs: 5_000,
+      what: 'orphan object removed',
+    });
     expect(await redis.smembers(REDIS_KEYS.attemptArtifacts(jobId, 'resize', 2))).toEqual([]);
     expect(await store.stat(committed.key)).not.toBeNull();
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
@@ -241,13 +327,23 @@ describe('storage outage', () => {
     const pending = await upload(during, { name: 'later.csv' });
 
     await s3.kill();
-    await waitFor(async () => (await fetch(`${app.url}/health/ready`)).status === 503, { timeoutMs: 10_000, what: 'not ready' });
+    await waitFor(async () => (await fetch(`${app.url}/health/ready`)).status === 503, {
+      timeoutMs: 10_000,
+      what: 'not ready',
+    });
     const r = await pending.complete();
-    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', reason: 'STORAGE_UNAVAILABLE', retryable: true });
+    expect(r.errors?.[0]?.extensions).toMatchObject({
+      code: 'UNAVAILABLE',
+      reason: 'STORAGE_UNAVAILABLE',
+      retryable: true,
+    });
     expect(app.logs()).toMatch(/object storage not ready/);
 
     await s3.restart();
-    await waitFor(async () => (await fetch(`${app.url}/health/ready`)).status === 200, { timeoutMs: 15_000, what: 'ready again' });
+    await waitFor(async () => (await fetch(`${app.url}/health/ready`)).status === 200, {
+      timeoutMs: 15_000,
+      what: 'ready again',
+    });
     const completed = await pending.complete();
     expect(completed.errors).toBeUndefined();
     expect(completed.data!.completeUpload.sha256).toBe(sha(during));

@@ -8,7 +8,8 @@ import { StorageError, type StorageErrorCode } from '#libs/storage';
  * internal error.
  */
 export function toApiError(error: unknown): unknown {
-  if (error instanceof IdentityError) return new DomainError('UNAUTHENTICATED', error.message, { reason: error.reason });
+  if (error instanceof IdentityError)
+    return new DomainError('UNAUTHENTICATED', error.message, { reason: error.reason });
   if (!(error instanceof StorageError)) return error;
   const code: StorageErrorCode = error.code;
   switch (code) {

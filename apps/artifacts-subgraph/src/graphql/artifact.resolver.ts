@@ -8,7 +8,10 @@ export class ArtifactResolver {
   constructor(private readonly service: ArtifactService) {}
 
   @Query(() => ArtifactType, { nullable: true })
-  async artifact(@Arg('id', () => ID) id: string, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType | null> {
+  async artifact(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: ArtifactsContext,
+  ): Promise<ArtifactType | null> {
     const record = await this.service.artifact(ctx.identity, id);
     return record ? ArtifactType.from(record) : null;
   }
@@ -19,12 +22,18 @@ export class ArtifactResolver {
   }
 
   @Mutation(() => UploadTicketType, { description: 'artifacts:write' })
-  async createUpload(@Arg('input', () => CreateUploadInput) input: CreateUploadInput, @Ctx() ctx: ArtifactsContext): Promise<UploadTicketType> {
+  async createUpload(
+    @Arg('input', () => CreateUploadInput) input: CreateUploadInput,
+    @Ctx() ctx: ArtifactsContext,
+  ): Promise<UploadTicketType> {
     return Object.assign(new UploadTicketType(), await this.service.createUpload(ctx.identity, input));
   }
 
   @Mutation(() => ArtifactType, { description: 'artifacts:write' })
-  async completeUpload(@Arg('artifactId', () => ID) artifactId: string, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType> {
+  async completeUpload(
+    @Arg('artifactId', () => ID) artifactId: string,
+    @Ctx() ctx: ArtifactsContext,
+  ): Promise<ArtifactType> {
     return ArtifactType.from(await this.service.completeUpload(ctx.identity, artifactId));
   }
 

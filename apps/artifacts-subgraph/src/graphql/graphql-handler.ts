@@ -30,7 +30,9 @@ function contextFrom(secret: string) {
       return { identity: verifyIdentity(req.header(IDENTITY_HEADER), secret) };
     } catch (e) {
       if (!(e instanceof IdentityError)) throw e;
-      throw new GraphQLError(e.message, { extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } } });
+      throw new GraphQLError(e.message, {
+        extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } },
+      });
     }
   };
 }
@@ -41,18 +43,27 @@ function unwrap(error: unknown): unknown {
 }
 
 /** Apollo Server 5 over the federation subgraph schema, as express middleware. */
-export async function createGraphqlHandler(service: ArtifactService, options: GraphqlHandlerOptions): Promise<GraphqlHandler> {
+export async function createGraphqlHandler(
+  service: ArtifactService,
+  options: GraphqlHandlerOptions,
+): Promise<GraphqlHandler> {
   const schema = await buildArtifactsSubgraphSchema(service);
   const server = new ApolloServer<ArtifactsContext>({
     schema,
     introspection: !options.production,
     plugins: options.plugins,
     formatError: (formatted: GraphQLFormattedError, error: unknown) =>
-      formatGraphQLError(formatted, toApiError(unwrap(error)), { production: options.production, log: options.log }),
+      formatGraphQLError(formatted, toApiError(unwrap(error)), {
+        production: options.production,
+        log: options.log,
+      }),
   });
   await server.start();
   return {
-    middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context: contextFrom(options.identitySecret) })],
+    middleware: [
+      express.json({ limit: '1mb' }),
+      expressMiddleware(server, { context: contextFrom(options.identitySecret) }),
+    ],
     stop: () => server.stop(),
   };
 }

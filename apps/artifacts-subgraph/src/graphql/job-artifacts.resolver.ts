@@ -7,7 +7,9 @@ import { ArtifactType, JobReference } from './types.js';
 export class JobArtifactsResolver {
   constructor(private readonly service: ArtifactService) {}
 
-  @FieldResolver(() => [ArtifactType], { description: 'committed artifacts of the job (resolved by the artifacts subgraph)' })
+  @FieldResolver(() => [ArtifactType], {
+    description: 'committed artifacts of the job (resolved by the artifacts subgraph)',
+  })
   async artifacts(@Root() job: JobReference, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType[]> {
     return (await this.service.jobArtifacts(ctx.identity, job.id)).map(ArtifactType.from);
   }

@@ -15,9 +15,13 @@ describe('artifacts subgraph SDL', () => {
     const sdl = await printArtifactsSubgraphSdl();
     expect(sdl).toMatch(/type Artifact @key\(fields: "id"\)/);
     expect(sdl).toMatch(/type Job @key\(fields: "id"\)/);
-    const schema = buildSchema(sdl.replace(/^extend schema @link.*$/m, '').replace(/@key\(fields: "id"\)/g, ''));
+    const schema = buildSchema(
+      sdl.replace(/^extend schema @link.*$/m, '').replace(/@key\(fields: "id"\)/g, ''),
+    );
     const artifact = schema.getType('Artifact') as GraphQLObjectType;
-    expect(Object.fromEntries(Object.values(artifact.getFields()).map((f) => [f.name, String(f.type)]))).toEqual({
+    expect(
+      Object.fromEntries(Object.values(artifact.getFields()).map((f) => [f.name, String(f.type)])),
+    ).toEqual({
       id: 'ID!',
       jobId: 'ID',
       nodeId: 'ID',
@@ -28,7 +32,9 @@ describe('artifacts subgraph SDL', () => {
       createdAt: 'DateTime!',
       downloadUrl: 'String!',
     });
-    expect(String((schema.getType('Job') as GraphQLObjectType).getFields().artifacts!.type)).toBe('[Artifact!]!');
+    expect(String((schema.getType('Job') as GraphQLObjectType).getFields().artifacts!.type)).toBe(
+      '[Artifact!]!',
+    );
     expect(String(schema.getQueryType()!.getFields().artifact!.type)).toBe('Artifact');
     const m = schema.getMutationType()!.getFields();
     expect(String(m.createUpload!.type)).toBe('UploadTicket!');
@@ -40,7 +46,11 @@ describe('artifacts subgraph SDL', () => {
   it('composes with a jobs subgraph into a supergraph where Job has artifacts', async () => {
     const result = composeServices([
       { name: 'jobs', url: 'http://jobs/graphql', typeDefs: parse(JOBS_SDL) },
-      { name: 'artifacts', url: 'http://artifacts/graphql', typeDefs: parse(await printArtifactsSubgraphSdl()) },
+      {
+        name: 'artifacts',
+        url: 'http://artifacts/graphql',
+        typeDefs: parse(await printArtifactsSubgraphSdl()),
+      },
     ]);
     expect(result.errors ?? []).toEqual([]);
     expect(result.supergraphSdl).toMatch(/artifacts: \[Artifact!\]! @join__field\(graph: ARTIFACTS\)/);

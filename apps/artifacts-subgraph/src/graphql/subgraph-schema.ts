@@ -15,7 +15,7 @@ const FEDERATION_LINK =
 
 /** type-graphql builds the resolvers; the SDL is printed with its @key directives for federation. */
 async function buildTypeGraphqlSchema(service: ArtifactService | null): Promise<GraphQLSchema> {
-  const resolvers = new Map<Function, unknown>([
+  const resolvers = new Map<abstract new (...args: never[]) => unknown, unknown>([
     [ArtifactResolver, new ArtifactResolver(service!)],
     [JobArtifactsResolver, new JobArtifactsResolver(service!)],
   ]);
@@ -23,7 +23,9 @@ async function buildTypeGraphqlSchema(service: ArtifactService | null): Promise<
     resolvers: [ArtifactResolver, JobArtifactsResolver],
     // Job is only reachable through a field resolver: without this it vanishes from the schema.
     orphanedTypes: [JobReference],
-    container: { get: (cls: Function, _data: ResolverData) => resolvers.get(cls) },
+    container: {
+      get: (cls: abstract new (...args: never[]) => unknown, _data: ResolverData) => resolvers.get(cls),
+    },
     skipCheck: true,
     validate: false,
   });

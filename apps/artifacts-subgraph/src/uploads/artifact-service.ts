@@ -2,7 +2,13 @@ import type { ArtifactRecord, Identity, Scope } from '#libs/contracts';
 import { hasScope } from '#libs/auth';
 import { DomainError } from '#libs/errors';
 import type { ArtifactRepository, ObjectStore, StorageLogger } from '#libs/storage';
-import { checkStoredUpload, checkUploadRequest, isRejection, type UploadLimits, type UploadRequest } from './upload-policy.js';
+import {
+  checkStoredUpload,
+  checkUploadRequest,
+  isRejection,
+  type UploadLimits,
+  type UploadRequest,
+} from './upload-policy.js';
 
 export interface ArtifactServiceOptions extends UploadLimits {
   uploadUrlTtlSeconds: number;
@@ -60,12 +66,28 @@ export class ArtifactService {
     const checked = checkUploadRequest(input, this.options);
     if (isRejection(checked)) {
       this.metrics.uploadRejected(checked.reason);
-      throw new DomainError('BAD_USER_INPUT', checked.message, { reason: checked.reason, field: checked.field });
+      throw new DomainError('BAD_USER_INPUT', checked.message, {
+        reason: checked.reason,
+        field: checked.field,
+      });
     }
     const record = await this.artifacts.createPendingUpload({ tenant: identity.tenant, ...checked });
-    const put = await this.store.presignedPut(record.key, this.options.uploadUrlTtlSeconds, record.contentType);
-    this.logger.info({ artifactId: record.id, tenant: identity.tenant, size: record.size }, 'upload reserved');
-    return { artifactId: record.id, uploadUrl: put.url, method: put.method, headers: put.headers, expiresAt: put.expiresAt };
+    const put = await this.store.presignedPut(
+      record.key,
+      this.options.uploadUrlTtlSeconds,
+      record.contentType,
+    );
+    this.logger.info(
+      { artifactId: record.id, tenant: identity.tenant, size: record.size },
+      'upload reserved',
+    );
+    return {
+      artifactId: record.id,
+      uploadUrl: put.url,
+      method: put.method,
+      headers: put.headers,
+      expiresAt: put.expiresAt,
+    };
   }
 
   /**
@@ -85,7 +107,9 @@ export class ArtifactService {
     if (!stat) {
       this.metrics.uploadRejected('NOT_UPLOADED');
       // Nothing to remove; the ticket stays valid so the client can still send the bytes.
-      throw new DomainError('BAD_USER_INPUT', 'nothing was uploaded for this artifact yet', { reason: 'NOT_UPLOADED' });
+      throw new DomainError('BAD_USER_INPUT', 'nothing was uploaded for this artifact yet', {
+        reason: 'NOT_UPLOADED',
+      });
     }
     let mismatch = checkStoredUpload(pending, stat, this.options);
     let measured: { size: number; sha256: string } | undefined;
@@ -96,7 +120,10 @@ export class ArtifactService {
     if (mismatch) {
       await this.artifacts.delete(artifactId, ['pending'], identity.tenant);
       this.metrics.uploadRejected(mismatch.reason);
-      this.logger.warn({ artifactId, tenant: identity.tenant, reason: mismatch.reason }, 'upload rejected; object removed');
+      this.logger.warn(
+        { artifactId, tenant: identity.tenant, reason: mismatch.reason },
+        'upload rejected; object removed',
+      );
       throw new DomainError('BAD_USER_INPUT', mismatch.message, { reason: mismatch.reason });
     }
     const committed = await this.artifacts.commitUpload(artifactId, identity.tenant, measured!);
@@ -115,7 +142,8 @@ export class ArtifactService {
 }
 
 function requireScope(identity: Identity, scope: Scope): void {
-  if (!hasScope(identity, scope)) throw new DomainError('FORBIDDEN', `this operation needs the ${scope} scope`, { scope });
+  if (!hasScope(identity, scope))
+    throw new DomainError('FORBIDDEN', `this operation needs the ${scope} scope`, { scope });
 }
 
 const notFound = (id: string) => new DomainError('NOT_FOUND', `artifact ${id} not found`);

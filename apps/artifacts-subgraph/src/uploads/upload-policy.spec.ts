@@ -5,13 +5,20 @@ const sha = 'a'.repeat(64);
 
 describe('checkUploadRequest', () => {
   it('normalises an acceptable request', () => {
-    expect(checkUploadRequest({ name: 'in put.csv', contentType: 'Text/CSV; charset=utf-8', size: 10, sha256: sha.toUpperCase() }, limits)).toEqual({
+    expect(
+      checkUploadRequest(
+        { name: 'in put.csv', contentType: 'Text/CSV; charset=utf-8', size: 10, sha256: sha.toUpperCase() },
+        limits,
+      ),
+    ).toEqual({
       name: 'in_put.csv',
       contentType: 'text/csv',
       size: 10,
       sha256: sha,
     });
-    expect(checkUploadRequest({ name: 'a.png', contentType: 'image/png', size: 0, sha256: null }, limits)).toEqual({
+    expect(
+      checkUploadRequest({ name: 'a.png', contentType: 'image/png', size: 0, sha256: null }, limits),
+    ).toEqual({
       name: 'a.png',
       contentType: 'image/png',
       size: 0,
@@ -33,8 +40,16 @@ describe('checkUploadRequest', () => {
 describe('checkStoredUpload', () => {
   const declared = { size: 10, contentType: 'text/csv', sha256: sha };
   it('accepts a matching object', () => {
-    expect(checkStoredUpload(declared, { size: 10, contentType: 'text/csv', sha256: sha }, limits)).toBeNull();
-    expect(checkStoredUpload({ ...declared, sha256: '' }, { size: 10, contentType: 'text/csv', sha256: 'b'.repeat(64) }, limits)).toBeNull();
+    expect(
+      checkStoredUpload(declared, { size: 10, contentType: 'text/csv', sha256: sha }, limits),
+    ).toBeNull();
+    expect(
+      checkStoredUpload(
+        { ...declared, sha256: '' },
+        { size: 10, contentType: 'text/csv', sha256: 'b'.repeat(64) },
+        limits,
+      ),
+    ).toBeNull();
   });
   it.each([
     [{ size: 11, contentType: 'text/csv' }, 'SIZE_MISMATCH'],

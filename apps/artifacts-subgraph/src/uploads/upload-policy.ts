@@ -30,15 +30,20 @@ export type UploadRejection = {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Media type without parameters, lowercased: "Text/CSV; charset=utf-8" → "text/csv". */
-export const baseContentType = (contentType: string): string => contentType.split(';')[0]!.trim().toLowerCase();
+export const baseContentType = (contentType: string): string =>
+  contentType.split(';')[0]!.trim().toLowerCase();
 
 /** Checks a createUpload request against the limits; returns the normalised request or why it is refused. */
-export function checkUploadRequest(req: UploadRequest, limits: UploadLimits): AcceptedUpload | UploadRejection {
+export function checkUploadRequest(
+  req: UploadRequest,
+  limits: UploadLimits,
+): AcceptedUpload | UploadRejection {
   let name: string;
   try {
     name = sanitizeName(req.name);
   } catch (e) {
-    if (e instanceof InvalidArtifactNameError) return { reason: 'INVALID_NAME', field: 'name', message: e.message };
+    if (e instanceof InvalidArtifactNameError)
+      return { reason: 'INVALID_NAME', field: 'name', message: e.message };
     throw e;
   }
   const contentType = baseContentType(req.contentType);
@@ -49,13 +54,22 @@ export function checkUploadRequest(req: UploadRequest, limits: UploadLimits): Ac
       message: `content type ${JSON.stringify(req.contentType)} is not allowed; allowed: ${limits.allowedContentTypes.join(', ')}`,
     };
   if (!Number.isSafeInteger(req.size) || req.size < 0)
-    return { reason: 'INVALID_SIZE', field: 'size', message: 'size must be a whole number of bytes, 0 or more' };
+    return {
+      reason: 'INVALID_SIZE',
+      field: 'size',
+      message: 'size must be a whole number of bytes, 0 or more',
+    };
   if (req.size > limits.maxBytes)
-    return { reason: 'TOO_LARGE', field: 'size', message: `size ${req.size} exceeds the limit of ${limits.maxBytes} bytes` };
+    return {
+      reason: 'TOO_LARGE',
+      field: 'size',
+      message: `size ${req.size} exceeds the limit of ${limits.maxBytes} bytes`,
+    };
   let sha256: string | undefined;
   if (req.sha256 !== undefined && req.sha256 !== null) {
     sha256 = req.sha256.trim().toLowerCase();
-    if (!SHA256_HEX.test(sha256)) return { reason: 'INVALID_SHA256', field: 'sha256', message: 'sha256 must be 64 hex characters' };
+    if (!SHA256_HEX.test(sha256))
+      return { reason: 'INVALID_SHA256', field: 'sha256', message: 'sha256 must be 64 hex characters' };
   }
   return { name, contentType, size: req.size, ...(sha256 ? { sha256 } : {}) };
 }
@@ -81,9 +95,15 @@ export function checkStoredUpload(
   limits: UploadLimits,
 ): UploadMismatch | null {
   if (stored.size > limits.maxBytes)
-    return { reason: 'TOO_LARGE', message: `uploaded ${stored.size} bytes, over the limit of ${limits.maxBytes}` };
+    return {
+      reason: 'TOO_LARGE',
+      message: `uploaded ${stored.size} bytes, over the limit of ${limits.maxBytes}`,
+    };
   if (stored.size !== declared.size)
-    return { reason: 'SIZE_MISMATCH', message: `uploaded ${stored.size} bytes but declared ${declared.size}` };
+    return {
+      reason: 'SIZE_MISMATCH',
+      message: `uploaded ${stored.size} bytes but declared ${declared.size}`,
+    };
   if (stored.contentType !== undefined && baseContentType(stored.contentType) !== declared.contentType)
     return {
       reason: 'CONTENT_TYPE_MISMATCH',
