@@ -1,3 +1,4 @@
+import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
 import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
 import { createLogger } from '#libs/observability';
