@@ -1,16 +1,13 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
-import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
+import { drainBudgetMs, loadWorkerConfig } from './worker-config.js';
 
 const SERVICE = 'gpu-worker';
-const appEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv };
-export type AppConfig = ReturnType<typeof loadAppConfig>;
-const loadAppConfig = () => loadConfig(appEnv);
 
-const config = configOrExit(loadAppConfig, SERVICE);
+const config = configOrExit(() => loadWorkerConfig(), SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
 await bootstrapApp({
   service: SERVICE,
@@ -18,5 +15,6 @@ await bootstrapApp({
   module: AppModule.forRoot(config, logger),
   port: config.WORKER_HEALTH_PORT,
   host: config.BIND_HOST,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  // A drain must be able to finish (grace, then stop and release) before the bootstrap's hard exit.
+  shutdownGraceMs: Math.max(config.SHUTDOWN_GRACE_MS, drainBudgetMs(config) + 5_000),
 });

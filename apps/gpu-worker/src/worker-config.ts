@@ -57,3 +57,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env) {
     WORKER_ID: c.WORKER_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
 }
+
+/** The longest a drain can take: grace, then the task's chance to stop, the kill, and closing BullMQ. */
+export const drainBudgetMs = (c: WorkerConfig): number =>
+  c.WORKER_DRAIN_GRACE_MS + c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS + c.WORKER_CLOSE_TIMEOUT_MS;

@@ -1,7 +1,8 @@
-import type { ActorState } from '#libs/contracts';
+import { ActorState } from '#libs/contracts';
+import { metrics } from '#libs/observability';
 
 /**
- * What the worker counts. The runtime calls these hooks; worker-metrics-prom.ts binds them to the
+ * What the worker counts. The runtime calls these hooks; createWorkerMetrics (below) binds them to the
  * process's prom-client registry (through #libs/observability), so no metrics SDK appears in the cores.
  */
 export interface WorkerMetrics {
@@ -23,3 +24,53 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   reportUndeliverable: () => undefined,
   fetchWatchdogRecreated: () => undefined,
 };
+
+/** The worker's metrics on the process's prom-client registry. */
+export function createWorkerMetrics(): WorkerMetrics {
+  const attempts = metrics.counter({
+    name: 'switchyard_worker_attempts_total',
+    help: 'Node attempts finished by this worker, by task, outcome and error code',
+    labelNames: ['task', 'outcome', 'code'] as const,
+  });
+  const restarts = metrics.counter({
+    name: 'switchyard_worker_runner_restarts_total',
+    help: 'Task runner restarts (after a kill, crash or failed boot), by actor',
+    labelNames: ['actor'] as const,
+  });
+  const states = metrics.gauge({
+    name: 'switchyard_worker_actor_state',
+    help: '1 for the current state of each actor, 0 for the others',
+    labelNames: ['actor', 'state'] as const,
+  });
+  const quarantines = metrics.counter({
+    name: 'switchyard_worker_quarantines_total',
+    help: 'Actors quarantined because their restart intensity was exceeded',
+    labelNames: ['actor'] as const,
+  });
+  const reportRetries = metrics.counter({
+    name: 'switchyard_worker_report_retries_total',
+    help: 'NodeReport writes that failed and were retried',
+    labelNames: ['type'] as const,
+  });
+  const undeliverable = metrics.counter({
+    name: 'switchyard_worker_reports_undeliverable_total',
+    help: 'NodeReports that could not be written within the retry window (the attempt failed visibly)',
+    labelNames: ['type'] as const,
+  });
+  const recreated = metrics.counter({
+    name: 'switchyard_worker_fetch_watchdog_recreations_total',
+    help: 'BullMQ workers recreated because they stopped fetching waiting jobs',
+    labelNames: ['actor'] as const,
+  });
+  return {
+    attemptFinished: (task, outcome, code) => attempts.inc({ task, outcome, code: code ?? '' }),
+    runnerRestarted: (actor) => restarts.inc({ actor }),
+    actorState: (actor, state) => {
+      for (const s of ActorState.options) states.set({ actor, state: s }, s === state ? 1 : 0);
+    },
+    actorQuarantined: (actor) => quarantines.inc({ actor }),
+    reportRetried: (type) => reportRetries.inc({ type }),
+    reportUndeliverable: (type) => undeliverable.inc({ type }),
+    fetchWatchdogRecreated: (actor) => recreated.inc({ actor }),
+  };
+}

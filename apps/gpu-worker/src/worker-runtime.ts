@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { NODE_QUEUES, PROTOCOL_VERSION, type Device, type ResourceClass, type TaskManifest } from '#libs/contracts';
-import { createRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
 import { ReportSink } from './actor/report-sink.js';
+import { within } from './actor/retry.js';
 import { detectDevices } from './devices/detect-devices.js';
 import { ManifestPublisher } from './manifest/manifest-publisher.js';
 import { defaultRunnerEntry } from './runner/runner-entry.js';
@@ -24,6 +25,8 @@ export type WorkerLogger = ActorLogger & RedisLogger & { child(bindings: object)
  */
 export class WorkerRuntime {
   private readonly connections: Redis[] = [];
+  private command?: Redis;
+  private starting?: Promise<void>;
   private readonly queues = new Map<ResourceClass, Queue>();
   private supervisor?: Supervisor;
   private manifest?: ManifestPublisher;
@@ -57,7 +60,18 @@ export class WorkerRuntime {
     return `worker is ${s.state}`;
   }
 
-  async start(): Promise<void> {
+  /** The command connection answers PING (readiness). */
+  async pingRedis(): Promise<void> {
+    if (!this.command) throw new Error('starting');
+    await pingRedis(this.command, 1_000);
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.run();
+    return this.starting;
+  }
+
+  private async run(): Promise<void> {
     const c = this.config;
     const log = this.logger;
     const detection = await detectDevices({ command: c.WORKER_NVIDIA_SMI });
@@ -67,6 +81,7 @@ export class WorkerRuntime {
     log.info({ workerId: c.WORKER_ID, devices: detection.devices, actors: specs.map((s) => s.id) }, 'worker starting');
 
     const command = this.redis('command', 'command');
+    this.command = command;
     const reports = new ReportSink(command, {
       retryWindowMs: c.WORKER_REPORT_RETRY_MS,
       onRetry: (report, tries, err) => {
@@ -158,6 +173,8 @@ export class WorkerRuntime {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ workerId: this.workerId }, 'worker draining');
+      // A stop during boot waits (bounded) for the actors to exist, so it can drain them.
+      if (this.starting) await within(this.starting.catch(() => undefined), 15_000);
       await this.supervisor?.drain();
       await this.manifest?.stop().catch((e: unknown) => this.logger.error({ err: (e as Error).message }, 'could not deregister the manifest'));
       for (const q of this.queues.values()) await q.close().catch(() => undefined);

@@ -46,6 +46,9 @@ describe('worker: run, progress, cancel', () => {
     expect(await sched.terminals(p.jobId)).toHaveLength(1);
     // BullMQ completed the job: retries are the scheduler's, not BullMQ's
     await waitFor(async () => (await sched.queue('cpu').getJobState(`${p.jobId}.a.1`)) === 'completed', { what: 'bullmq completed' });
+    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_worker_attempts_total\{[^}]*task="test.sleep",outcome="succeeded"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_worker_actor_state\{[^}]*actor="w-run\/cpu0",state="IDLE"[^}]*\} 1/);
   });
 
   it('fails a failing task as retryable and bad input as not retryable', async () => {

@@ -35,7 +35,7 @@ function send(msg: ChildMessage): void {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('runner-main must be forked with an IPC channel');
   const config = loadConfig(runnerEnv);
-  const log = createLogger(`gpu-worker-runner`).child({ actor: config.SWITCHYARD_RUNNER_ACTOR });
+  const log = createLogger('gpu-worker-runner', config.LOG_LEVEL).child({ actor: config.SWITCHYARD_RUNNER_ACTOR });
   startOrphanWatchdog();
 
   let catalog: TaskCatalog;
