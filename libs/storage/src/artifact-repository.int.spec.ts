@@ -10,7 +10,6 @@ import {
   ArtifactNotFoundError,
   ArtifactRepository,
   ArtifactSweeper,
-  LOCAL_S3_CREDENTIALS,
   ObjectStore,
   STORAGE_KEYS,
   StorageUnavailableError,
@@ -39,7 +38,7 @@ beforeAll(async () => {
   store = new ObjectStore(
     {
       endpoint: s3.endpoint,
-      accessKey: LOCAL_S3_CREDENTIALS.accessKey,
+      accessKey: s3.accessKey,
       secretKey: s3.secretKey,
       bucket: 'artifacts-int',
       retry: { attempts: 3, baseDelayMs: 20 },

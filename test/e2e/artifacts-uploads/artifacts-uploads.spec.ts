@@ -17,7 +17,7 @@ import {
   type RedisHandle,
   type S3Handle,
 } from '#libs/testing';
-import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore, type StorageLogger } from '#libs/storage';
+import { ArtifactRepository, ObjectStore, type StorageLogger } from '#libs/storage';
 
 const SECRET = 'e2e-identity-secret-0123456789-abcdefgh';
 const quiet: StorageLogger = {
@@ -99,7 +99,6 @@ beforeAll(async () => {
     'dist/apps/artifacts-subgraph/src/main.js',
     {
       ...s3.env,
-      S3_ACCESS_KEY: LOCAL_S3_CREDENTIALS.accessKey,
       S3_RETRY_ATTEMPTS: '2',
       S3_REQUEST_TIMEOUT_MS: '2000',
       REDIS_URL: redisServer.url,
@@ -113,12 +112,12 @@ beforeAll(async () => {
     port,
   );
   await app.waitReady();
-  store = new ObjectStore({ ...s3, accessKey: LOCAL_S3_CREDENTIALS.accessKey }, quiet);
+  store = new ObjectStore(s3, quiet);
   worker = new ArtifactRepository(redis, store, quiet);
 });
 
 afterAll(async () => {
-  await app?.stop();
+  if (app?.process.exitCode === null) await app.stop();
   redis?.disconnect();
   await Promise.all([s3?.stop(), redisServer?.stop()]);
 });
@@ -354,5 +353,32 @@ describe('storage outage', () => {
     expect(metrics).toMatch(/artifact_storage_errors_total\{[^}]*\} [1-9]/);
     expect(metrics).toMatch(/artifact_uploads_completed_total(\{[^}]*\})? [1-9]/);
     expect(metrics).toMatch(/artifact_uploads_rejected_total\{[^}]*reason="SHA256_MISMATCH"[^}]*\} [1-9]/);
+  });
+});
+
+describe('lifecycle', () => {
+  it('refuses to start in production mode with default S3 credentials (exit 78, names the variables)', async () => {
+    const port = await freePort();
+    const prod = await startApp(
+      'dist/apps/artifacts-subgraph/src/main.js',
+      {
+        ...s3.env,
+        NODE_ENV: 'production',
+        S3_ACCESS_KEY: 'minioadmin',
+        S3_SECRET_KEY: 'minioadmin',
+        REDIS_URL: redisServer.url,
+        SWITCHYARD_IDENTITY_SECRET: SECRET,
+        ARTIFACTS_SUBGRAPH_PORT: String(port),
+      },
+      port,
+    );
+    const code = await new Promise<number | null>((r) => prod.process.once('exit', (c) => r(c)));
+    expect(code).toBe(78);
+    expect(prod.logs()).toMatch(/S3_ACCESS_KEY\/S3_SECRET_KEY: default credentials/);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    expect(await app.stop()).toBe(0);
+    expect(app.logs()).toMatch(/stopped/);
   });
 });

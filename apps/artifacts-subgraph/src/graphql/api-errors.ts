@@ -1,6 +1,6 @@
 import { IdentityError } from '#libs/auth';
 import { DomainError } from '#libs/errors';
-import { StorageError, type StorageErrorCode } from '#libs/storage';
+import { MetadataUnavailableError, StorageError, type StorageErrorCode } from '#libs/storage';
 
 /**
  * The one place this subgraph turns its lower-level errors into API errors (DomainError, whose code
@@ -10,6 +10,11 @@ import { StorageError, type StorageErrorCode } from '#libs/storage';
 export function toApiError(error: unknown): unknown {
   if (error instanceof IdentityError)
     return new DomainError('UNAUTHENTICATED', error.message, { reason: error.reason });
+  if (error instanceof MetadataUnavailableError)
+    return new DomainError('UNAVAILABLE', 'artifact metadata is unavailable; retry later', {
+      reason: 'METADATA_UNAVAILABLE',
+      retryable: true,
+    });
   if (!(error instanceof StorageError)) return error;
   const code: StorageErrorCode = error.code;
   switch (code) {
