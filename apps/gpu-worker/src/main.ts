@@ -1,5 +1,4 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
-import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
