@@ -1,22 +1,37 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
-import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
+import type { Server } from 'node:http';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
+import { loadJobsSubgraphConfig } from './jobs-config.js';
+import { JobsRuntime } from './jobs-runtime.js';
+import { createJobsGraphql } from './graphql/graphql-server.js';
 
 const SERVICE = 'jobs-subgraph';
-const appEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv };
-export type AppConfig = ReturnType<typeof loadAppConfig>;
-const loadAppConfig = () => loadConfig(appEnv);
 
-const config = configOrExit(loadAppConfig, SERVICE);
+const config = configOrExit(loadJobsSubgraphConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
+// A bad template, missing Lua script or (in production) a missing identity secret stops here (exit 78).
+const runtime = configOrExit(() => new JobsRuntime(config, logger), SERVICE);
+const graphql = await createJobsGraphql(runtime.service, {
+  identitySecret: runtime.identitySecret,
+  production: runtime.production,
+  log: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
+});
 await bootstrapApp({
   service: SERVICE,
   logger,
-  module: AppModule.forRoot(config, logger),
+  module: AppModule.forRoot(config, logger, runtime, graphql),
   port: config.JOBS_SUBGRAPH_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  // Apollo must be mounted before Nest's router is initialised (STACK.md)
+  beforeInit: async (app) => {
+    app.use('/graphql', ...graphql.middleware);
+  },
+  // graphql-ws shares the HTTP server and the /graphql path
+  afterListen: async (app) => {
+    graphql.attachWebSocket(app.getHttpServer() as Server);
+  },
 });

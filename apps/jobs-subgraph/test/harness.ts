@@ -61,7 +61,7 @@ export async function startCore(
     { scheduleToStartMs: opts.scheduleToStartMs ?? 60_000 },
     logger,
   );
-  if (opts.startConsumer !== false) await consumer.start();
+  if (opts.startConsumer !== false) consumer.start();
   return {
     redis,
     scheduler,

@@ -48,8 +48,8 @@ export class ReportConsumer {
     this.metrics = metrics ?? NO_METRICS;
   }
 
-  async start(): Promise<void> {
-    await ensureReportsGroup(this.redis);
+  /** Starts the loop; the consumer group is created by the loop (it waits for Redis, boot does not). */
+  start(): void {
     this.running = true;
     this.loop = this.run();
     this.logger.info({ consumer: this.consumerName }, 'report consumer started');
@@ -66,8 +66,13 @@ export class ReportConsumer {
     // Own pending entries first (left by a crash of this consumer name, or by a failed apply), then new ones.
     let readPending = true;
     let nextClaimAt = 0;
+    let groupReady = false;
     while (this.running) {
       try {
+        if (!groupReady) {
+          await ensureReportsGroup(this.redis);
+          groupReady = true;
+        }
         // claiming runs between reads on this same connection, so applies never interleave
         if (Date.now() >= nextClaimAt) {
           nextClaimAt = Date.now() + Math.max(1_000, this.opts.claimIdleMs / 2);

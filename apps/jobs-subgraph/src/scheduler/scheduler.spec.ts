@@ -6,7 +6,7 @@ import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestTaskFailure, TestWorker } from '../../test/test-worker.js';
 import { allEvents, diamond, drain, single, take, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
-import { JobsError } from '../service/jobs-errors.js';
+import { DomainError } from '#libs/errors';
 import { Queue } from 'bullmq';
 
 const TENANT = 'acme';
@@ -91,9 +91,9 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     const err = await core.service
       .submitJob(TENANT, { graph: { nodes: [{ id: 'A', task: 'no.such' }, { id: 'B', task: 'test.emit', inputs: { value: 'x' } }] } })
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(JobsError);
-    expect((err as JobsError).code).toBe('INVALID_GRAPH');
-    const codes = ((err as JobsError).extensions.errors as Array<{ code: string }>).map((e) => e.code).sort();
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe('INVALID_GRAPH');
+    const codes = ((err as DomainError).extensions.errors as Array<{ code: string }>).map((e) => e.code).sort();
     expect(codes).toEqual(['INVALID_INPUT', 'UNKNOWN_TASK']);
     expect(await core.redis.dbsize()).toBe(before);
     expect(await core.redis.keys('sy:job:*')).toEqual([]);

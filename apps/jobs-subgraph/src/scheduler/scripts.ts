@@ -80,9 +80,30 @@ export async function runScript(
   }
 }
 
-/** Every script, to check at boot that all of them load and compile. */
-export async function loadAllScripts(redis: Redis): Promise<ScriptName[]> {
+const EXPECTED: readonly ScriptName[] = [
+  'submitJob',
+  'startAttempt',
+  'recordProgress',
+  'appendLog',
+  'completeAttempt',
+  'failAttempt',
+  'releaseAttempt',
+  'cancelJob',
+  'failJob',
+  'retryJob',
+];
+
+/** At boot: every transition script is present and its includes resolve (throws naming what is missing). */
+export function checkScripts(): ScriptName[] {
   cache ??= loadScripts();
-  for (const s of cache.values()) await redis.script('LOAD', s.lua);
+  const missing = EXPECTED.filter((n) => !cache!.has(n));
+  if (missing.length > 0) throw new Error(`scheduler Lua scripts missing: ${missing.join(', ')}`);
   return [...cache.keys()];
+}
+
+/** Loads every script into Redis (SCRIPT LOAD compiles it: a syntax error shows here, not mid-transition). */
+export async function loadAllScripts(redis: Redis): Promise<ScriptName[]> {
+  const names = checkScripts();
+  for (const s of cache!.values()) await redis.script('LOAD', s.lua);
+  return names;
 }

@@ -1,0 +1,132 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { JobEvent } from '#libs/contracts';
+import type { JobsService } from '../service/jobs-service.js';
+import { requireScope, type JobsContext } from './context.js';
+import {
+  GraphErrorType,
+  GraphValidationType,
+  JobConnectionType,
+  JobEdgeType,
+  JobEventType,
+  JobFilterInput,
+  JobType,
+  PageInfoType,
+  PipelineTemplateType,
+  SubmitJobInputType,
+  TaskCapabilityType,
+  WorkerType,
+} from './types.js';
+
+/** GraphQL input objects arrive as class instances; the contracts parse plain data. */
+const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null)) as unknown;
+
+@Resolver(() => JobType)
+export class JobsResolver {
+  constructor(private readonly service: JobsService) {}
+
+  @Query(() => JobType, { nullable: true })
+  async job(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType | null> {
+    const view = await this.service.job(requireScope(ctx, 'jobs:read'), id);
+    return view && JobType.from(view);
+  }
+
+  @Query(() => JobConnectionType)
+  async jobs(
+    @Ctx() ctx: JobsContext,
+    @Arg('filter', () => JobFilterInput, { nullable: true }) filter?: JobFilterInput,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<JobConnectionType> {
+    const page = await this.service.jobs(
+      requireScope(ctx, 'jobs:read'),
+      { status: filter?.status ?? undefined, template: filter?.template ?? undefined },
+      first ?? 20,
+      after ?? undefined,
+    );
+    const edges = page.jobs.map((j) => Object.assign(new JobEdgeType(), { cursor: j.cursor, node: JobType.from(j.view) }));
+    return Object.assign(new JobConnectionType(), {
+      edges,
+      pageInfo: Object.assign(new PageInfoType(), { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor }),
+    });
+  }
+
+  @Query(() => [TaskCapabilityType])
+  async capabilities(@Ctx() ctx: JobsContext): Promise<TaskCapabilityType[]> {
+    requireScope(ctx, 'jobs:read');
+    return (await this.service.capabilities()).map(TaskCapabilityType.from);
+  }
+
+  @Query(() => [PipelineTemplateType])
+  templates(@Ctx() ctx: JobsContext): PipelineTemplateType[] {
+    requireScope(ctx, 'jobs:read');
+    return this.service.templates().map(PipelineTemplateType.from);
+  }
+
+  @Query(() => GraphValidationType)
+  async validateGraph(
+    @Arg('input', () => SubmitJobInputType) input: SubmitJobInputType,
+    @Ctx() ctx: JobsContext,
+  ): Promise<GraphValidationType> {
+    requireScope(ctx, 'jobs:read');
+    const result = await this.service.validateGraph(plain(input));
+    return Object.assign(new GraphValidationType(), { valid: result.valid, errors: result.errors.map(GraphErrorType.from) });
+  }
+
+  @Query(() => [WorkerType], { description: 'admin scope' })
+  async workers(@Ctx() ctx: JobsContext): Promise<WorkerType[]> {
+    requireScope(ctx, 'admin');
+    return (await this.service.workers()).map(WorkerType.from);
+  }
+
+  @Mutation(() => JobType, { description: 'jobs:write' })
+  async submitJob(@Arg('input', () => SubmitJobInputType) input: SubmitJobInputType, @Ctx() ctx: JobsContext): Promise<JobType> {
+    return JobType.from(await this.service.submitJob(requireScope(ctx, 'jobs:write'), plain(input)));
+  }
+
+  @Mutation(() => JobType, { description: 'jobs:write' })
+  async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType> {
+    return JobType.from(await this.service.cancelJob(requireScope(ctx, 'jobs:write'), id));
+  }
+
+  @Mutation(() => JobType, { description: 'jobs:write; a FAILED or CANCELLED job runs its unfinished nodes again' })
+  async retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType> {
+    return JobType.from(await this.service.retryJob(requireScope(ctx, 'jobs:write'), id));
+  }
+}
+
+@Resolver(() => JobEventType)
+export class JobEventsResolver {
+  constructor(private readonly service: JobsService) {}
+
+  @Subscription(() => JobEventType, {
+    description: 'every event of one job, resumable',
+    subscribe: ({ args, context }) =>
+      (context as JobsContext).service.jobEvents(
+        requireScope(context as JobsContext, 'jobs:read'),
+        args.jobId as string,
+        args.after as string | undefined,
+      ),
+  })
+  jobEvents(
+    @Root() event: JobEvent,
+    @Arg('jobId', () => ID) _jobId: string,
+    @Arg('after', () => String, { nullable: true }) _after?: string,
+  ): JobEventType {
+    return JobEventType.from(event);
+  }
+
+  @Subscription(() => JobEventType, {
+    description: "the tenant's job-level events (JOB_*), for live dashboards",
+    subscribe: ({ context }) =>
+      (context as JobsContext).service.jobFeed(requireScope(context as JobsContext, 'jobs:read')),
+  })
+  jobFeed(@Root() event: JobEvent): JobEventType {
+    return JobEventType.from(event);
+  }
+
+  @FieldResolver(() => JobType, { description: 'the job as of now; may select fields of either subgraph' })
+  async job(@Root() event: JobEventType, @Ctx() ctx: JobsContext): Promise<JobType> {
+    const view = await this.service.requireJob(ctx.identity.tenant, event.jobId);
+    return JobType.from(view);
+  }
+}

@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { GraphQLSchema } from 'graphql';
+import { gql } from 'graphql-tag';
+import { buildSchema, createResolversMap, type ResolverData } from 'type-graphql';
+import type { JobsService } from '../service/jobs-service.js';
+import type { JobsContext } from './context.js';
+import { JobEventsResolver, JobsResolver } from './jobs.resolver.js';
+import { JobType } from './types.js';
+
+const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
+
+/** type-graphql builds types and resolvers from the classes; federation needs the SDL with its @key directives. */
+async function buildTypeGraphqlSchema(service: JobsService | null): Promise<GraphQLSchema> {
+  const instances = new Map<Function, unknown>([
+    [JobsResolver, new JobsResolver(service!)],
+    [JobEventsResolver, new JobEventsResolver(service!)],
+  ]);
+  return buildSchema({
+    resolvers: [JobsResolver, JobEventsResolver],
+    container: { get: (cls: Function, _data: ResolverData) => instances.get(cls) },
+    // type-graphql wants a pubSub even though every subscription here has its own subscribe function
+    pubSub: createPubSub(),
+    skipCheck: true,
+    validate: false,
+  });
+}
+
+/** The subgraph's federation SDL, as composed into the supergraph (`npm run compose`). */
+export async function printJobsSubgraphSdl(): Promise<string> {
+  return `${FEDERATION_LINK}\n\n${printSchemaWithDirectives(await buildTypeGraphqlSchema(null))}`;
+}
+
+/** The executable federation-2 subgraph schema (with _entities and _service). */
+export async function buildJobsSubgraphSchema(service: JobsService): Promise<GraphQLSchema> {
+  const schema = await buildTypeGraphqlSchema(service);
+  const sdl = `${FEDERATION_LINK}\n\n${printSchemaWithDirectives(schema)}`;
+  const map = createResolversMap(schema) as Record<string, Record<string, unknown>>;
+  return buildSubgraphSchema([
+    {
+      typeDefs: gql(sdl),
+      resolvers: {
+        ...map,
+        Job: {
+          ...map.Job,
+          // another subgraph (artifacts) or the gateway asks for a Job by id: same tenant scoping as `job`
+          async __resolveReference(ref: { id: string }, ctx: JobsContext) {
+            const view = await service.job(ctx.identity.tenant, ref.id);
+            return view ? JobType.from(view) : null;
+          },
+        },
+      } as never,
+    },
+  ]);
+}

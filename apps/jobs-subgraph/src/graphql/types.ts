@@ -1,0 +1,329 @@
+import { Directive, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import type { GraphError, JobError, JobEvent, JsonObject, WorkerManifest } from '#libs/contracts';
+import type { TaskCapability } from '../registry/capability-catalog.js';
+import type { TemplateSummary } from '../templates/template-registry.js';
+import { jobProgress, type JobView, type StoredNode } from '../scheduler/job-record.js';
+import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
+import { DateTimeScalar, JSONScalar } from './scalars.js';
+
+type JobStatusValue = keyof typeof JobStatusEnum;
+type NodeStatusValue = keyof typeof NodeStatusEnum;
+type JobEventTypeValue = keyof typeof JobEventTypeEnum;
+
+@ObjectType('JobError')
+export class JobErrorType {
+  @Field(() => String, { description: 'e.g. TASK_FAILED, TIMEOUT, STUCK, UNSCHEDULABLE, STORAGE_UNAVAILABLE, CANCELLED' })
+  code!: string;
+  @Field(() => String)
+  message!: string;
+  @Field(() => Boolean)
+  retryable!: boolean;
+
+  static from(e: JobError | undefined): JobErrorType | undefined {
+    return e && Object.assign(new JobErrorType(), e);
+  }
+}
+
+@ObjectType('JobNode')
+export class JobNodeType {
+  @Field(() => ID, { description: 'the node id given in the graph' })
+  id!: string;
+  @Field(() => String)
+  task!: string;
+  @Field(() => String, { description: 'the version that ran (or will run)' })
+  taskVersion!: string;
+  @Field(() => NodeStatusEnum)
+  status!: NodeStatusValue;
+  @Field(() => Float)
+  progress!: number;
+  @Field(() => String, { nullable: true })
+  message?: string;
+  @Field(() => Int)
+  attempts!: number;
+  @Field(() => JSONScalar, { nullable: true, description: "the task's validated outputs, once SUCCEEDED" })
+  outputs?: JsonObject;
+  @Field(() => JobErrorType, { nullable: true })
+  error?: JobErrorType;
+  @Field(() => String, { nullable: true })
+  workerId?: string;
+  @Field(() => DateTimeScalar, { nullable: true })
+  startedAt?: string;
+  @Field(() => DateTimeScalar, { nullable: true })
+  finishedAt?: string;
+
+  static from(n: StoredNode): JobNodeType {
+    return Object.assign(new JobNodeType(), {
+      id: n.id,
+      task: n.task,
+      taskVersion: n.taskVersion,
+      status: n.status,
+      progress: n.status === 'SUCCEEDED' ? 1 : n.progress,
+      message: n.message,
+      attempts: n.attempt,
+      outputs: n.status === 'SUCCEEDED' ? n.outputs : undefined,
+      error: JobErrorType.from(n.error),
+      workerId: n.workerId,
+      startedAt: n.startedAt,
+      finishedAt: n.finishedAt,
+    });
+  }
+}
+
+@ObjectType('Job')
+@Directive('@key(fields: "id")')
+export class JobType {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => JobStatusEnum)
+  status!: JobStatusValue;
+  @Field(() => Float, { description: '0..1 over all nodes' })
+  progress!: number;
+  @Field(() => String, { nullable: true })
+  template?: string;
+  @Field(() => JSONScalar, { nullable: true })
+  labels?: JsonObject | null;
+  @Field(() => [JobNodeType])
+  nodes!: JobNodeType[];
+  @Field(() => JobErrorType, { nullable: true })
+  error?: JobErrorType;
+  @Field(() => DateTimeScalar)
+  createdAt!: string;
+  @Field(() => DateTimeScalar, { nullable: true })
+  startedAt?: string;
+  @Field(() => DateTimeScalar, { nullable: true })
+  finishedAt?: string;
+
+  static from({ job, nodes }: JobView): JobType {
+    return Object.assign(new JobType(), {
+      id: job.id,
+      status: job.status,
+      progress: job.status === 'SUCCEEDED' ? 1 : jobProgress(nodes),
+      template: job.template,
+      labels: job.labels,
+      nodes: nodes.map(JobNodeType.from),
+      error: JobErrorType.from(job.error),
+      createdAt: job.createdAt,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
+    });
+  }
+}
+
+@ObjectType('JobEvent')
+export class JobEventType {
+  @Field(() => String, { description: 'pass as `after` to resume right after this event' })
+  cursor!: string;
+  @Field(() => Int, { description: 'per job, contiguous from 1' })
+  seq!: number;
+  @Field(() => ID)
+  jobId!: string;
+  @Field(() => ID, { nullable: true })
+  nodeId?: string;
+  @Field(() => JobEventTypeEnum)
+  type!: JobEventTypeValue;
+  @Field(() => Float, { nullable: true })
+  progress?: number;
+  @Field(() => String, { nullable: true })
+  message?: string;
+  @Field(() => DateTimeScalar)
+  at!: string;
+  /** The tenant, for resolving `job`; not a GraphQL field. */
+  tenant!: string;
+
+  static from(e: JobEvent): JobEventType {
+    return Object.assign(new JobEventType(), e);
+  }
+}
+
+@ObjectType('JobEdge')
+export class JobEdgeType {
+  @Field(() => String)
+  cursor!: string;
+  @Field(() => JobType)
+  node!: JobType;
+}
+
+@ObjectType('PageInfo')
+export class PageInfoType {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+  @Field(() => String, { nullable: true })
+  endCursor?: string;
+}
+
+@ObjectType('JobConnection')
+export class JobConnectionType {
+  @Field(() => [JobEdgeType])
+  edges!: JobEdgeType[];
+  @Field(() => PageInfoType)
+  pageInfo!: PageInfoType;
+}
+
+@ObjectType('GraphError')
+export class GraphErrorType {
+  @Field(() => String)
+  code!: string;
+  @Field(() => String)
+  message!: string;
+  @Field(() => ID, { nullable: true })
+  nodeId?: string;
+  @Field(() => String, { nullable: true })
+  path?: string;
+
+  static from(e: GraphError): GraphErrorType {
+    return Object.assign(new GraphErrorType(), e);
+  }
+}
+
+@ObjectType('GraphValidation')
+export class GraphValidationType {
+  @Field(() => Boolean)
+  valid!: boolean;
+  @Field(() => [GraphErrorType])
+  errors!: GraphErrorType[];
+}
+
+@ObjectType('TaskCapability')
+export class TaskCapabilityType {
+  @Field(() => String)
+  name!: string;
+  @Field(() => [String], { description: 'versions some live worker can run now' })
+  versions!: string[];
+  @Field(() => String, { nullable: true })
+  description?: string;
+  @Field(() => JSONScalar, { description: 'JSON Schema of the newest version' })
+  inputSchema!: JsonObject;
+  @Field(() => JSONScalar)
+  outputSchema!: JsonObject;
+  @Field(() => JSONScalar, { description: '{ gpu, vramGb, cpu }' })
+  resources!: JsonObject;
+  @Field(() => Int, { description: 'live workers that offer it' })
+  workers!: number;
+
+  static from(c: TaskCapability): TaskCapabilityType {
+    return Object.assign(new TaskCapabilityType(), c);
+  }
+}
+
+@ObjectType('PipelineTemplate')
+export class PipelineTemplateType {
+  @Field(() => String)
+  name!: string;
+  @Field(() => String, { nullable: true })
+  description?: string;
+  @Field(() => JSONScalar)
+  paramsSchema!: JsonObject;
+
+  static from(t: TemplateSummary): PipelineTemplateType {
+    return Object.assign(new PipelineTemplateType(), { name: t.name, description: t.description, paramsSchema: t.paramsSchema });
+  }
+}
+
+@ObjectType('Device')
+export class DeviceType {
+  @Field(() => Int)
+  index!: number;
+  @Field(() => String, { description: 'GPU or CPU' })
+  kind!: string;
+  @Field(() => String)
+  name!: string;
+  @Field(() => Int, { nullable: true })
+  memoryMb?: number;
+}
+
+@ObjectType('Actor')
+export class ActorType {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => String)
+  device!: string;
+  @Field(() => String, { description: 'IDLE, BUSY, RESTARTING, QUARANTINED' })
+  state!: string;
+  @Field(() => Int)
+  restarts!: number;
+  @Field(() => ID, { nullable: true })
+  jobId?: string;
+  @Field(() => ID, { nullable: true })
+  nodeId?: string;
+}
+
+@ObjectType('Worker')
+export class WorkerType {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => String)
+  hostname!: string;
+  @Field(() => String)
+  protocolVersion!: string;
+  @Field(() => [DeviceType])
+  devices!: DeviceType[];
+  @Field(() => [ActorType])
+  actors!: ActorType[];
+  @Field(() => [String], { description: 'the tasks it offers, as name@version' })
+  tasks!: string[];
+  @Field(() => DateTimeScalar)
+  lastHeartbeatAt!: string;
+  @Field(() => Boolean)
+  ready!: boolean;
+
+  static from(w: WorkerManifest): WorkerType {
+    return Object.assign(new WorkerType(), {
+      id: w.id,
+      hostname: w.hostname,
+      protocolVersion: w.protocolVersion,
+      devices: w.devices.map((d) => Object.assign(new DeviceType(), d)),
+      actors: w.actors.map((a) => Object.assign(new ActorType(), a)),
+      tasks: w.tasks.map((t) => `${t.name}@${t.version}`),
+      lastHeartbeatAt: w.heartbeatAt,
+      ready: w.ready,
+    });
+  }
+}
+
+@InputType('JobFilter')
+export class JobFilterInput {
+  @Field(() => [JobStatusEnum], { nullable: true })
+  status?: JobStatusValue[];
+  @Field(() => String, { nullable: true })
+  template?: string;
+}
+
+@InputType('NodeInput')
+export class NodeInputType {
+  @Field(() => ID, { description: 'the node id given in the graph' })
+  id!: string;
+  @Field(() => String)
+  task!: string;
+  @Field(() => String, { nullable: true, description: 'a semver range; default: the newest live version' })
+  version?: string;
+  @Field(() => JSONScalar, { nullable: true, description: 'literal values, or { "$ref": "<nodeId>.outputs.<field>" }' })
+  inputs?: JsonObject;
+  @Field(() => [ID], { nullable: true, description: 'extra ordering; $ref already implies a dependency' })
+  dependsOn?: string[];
+  @Field(() => Int, { nullable: true, description: 'default from the task' })
+  attempts?: number;
+  @Field(() => Int, { nullable: true, description: 'default from the task' })
+  timeoutSeconds?: number;
+}
+
+@InputType('GraphInput')
+export class GraphInputType {
+  @Field(() => [NodeInputType])
+  nodes!: NodeInputType[];
+}
+
+@InputType('SubmitJobInput')
+export class SubmitJobInputType {
+  @Field(() => GraphInputType, { nullable: true, description: 'exactly one of graph or template' })
+  graph?: GraphInputType;
+  @Field(() => String, { nullable: true })
+  template?: string;
+  @Field(() => JSONScalar, { nullable: true, description: "the template's parameters" })
+  params?: unknown;
+  @Field(() => JSONScalar, { nullable: true })
+  labels?: JsonObject;
+  @Field(() => Int, { nullable: true })
+  priority?: number;
+  @Field(() => String, { nullable: true, description: 'the same key and tenant return the same job' })
+  idempotencyKey?: string;
+}

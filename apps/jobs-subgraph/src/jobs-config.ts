@@ -1,0 +1,26 @@
+import { loadConfig, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { plannerEnv } from './planner/planner-env.js';
+
+/** Scheduler, events and subscription settings (durations in ms). */
+export const schedulerEnv = {
+  /** Delay before the first retry; doubles per failure (with jitter) up to the cap. */
+  SCHEDULER_BACKOFF_BASE_MS: positiveInt(1_000),
+  SCHEDULER_BACKOFF_CAP_MS: positiveInt(60_000),
+  /** A node no worker started within this fails UNSCHEDULABLE. */
+  SCHEDULE_TO_START_MS: positiveInt(300_000),
+  /** A job not finished within this after submit (or retry) fails DEADLINE_EXCEEDED. */
+  JOB_DEADLINE_MS: positiveInt(24 * 3_600_000),
+  /** How often the leader reconciles and checks deadlines. */
+  RECONCILE_INTERVAL_MS: positiveInt(5_000),
+  /** The leader lease; a dead leader is replaced within this. */
+  SCHEDULER_LEASE_MS: positiveInt(10_000),
+  /** Reports pending this long on a dead replica are claimed by a live one. */
+  REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
+  /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
+  SUBSCRIBER_BUFFER: positiveInt(512),
+};
+
+export const jobsSubgraphEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv, ...plannerEnv, ...schedulerEnv };
+
+export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(jobsSubgraphEnv, env);
+export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;

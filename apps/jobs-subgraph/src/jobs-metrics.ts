@@ -1,0 +1,41 @@
+import { metrics } from '#libs/observability';
+import type { ResourceClass } from '#libs/contracts';
+import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
+
+/** The scheduler's counters and the node queue depth gauge, on the process's one registry. */
+export function createJobsMetrics(queueDepth: () => Promise<Record<ResourceClass, number>>): SchedulerMetrics {
+  const submitted = metrics.counter({ name: 'switchyard_jobs_submitted_total', help: 'Jobs submitted (new, not idempotent repeats)' });
+  const finished = metrics.counter({
+    name: 'switchyard_jobs_finished_total',
+    help: 'Jobs that reached a terminal status',
+    labelNames: ['status'] as const,
+  });
+  const reports = metrics.counter({
+    name: 'switchyard_node_reports_total',
+    help: 'Worker reports read, by type and outcome (applied, stale, rejected)',
+    labelNames: ['type', 'outcome'] as const,
+  });
+  const reconciler = metrics.counter({
+    name: 'switchyard_reconciler_actions_total',
+    help: 'Repairs and deadline failures made by the reconciler',
+    labelNames: ['action'] as const,
+  });
+  metrics.gauge({
+    name: 'switchyard_node_queue_depth',
+    help: 'Node attempts waiting in the queue of each resource class (waiting, prioritized, delayed)',
+    labelNames: ['resource_class'] as const,
+    async collect() {
+      try {
+        for (const [rc, n] of Object.entries(await queueDepth())) this.set({ resource_class: rc }, n);
+      } catch {
+        // Redis unreachable: keep the last values; readiness reports the outage
+      }
+    },
+  });
+  return {
+    jobSubmitted: () => submitted.inc(),
+    jobFinished: (status) => finished.inc({ status }),
+    reportApplied: (type, outcome) => reports.inc({ type, outcome }),
+    reconcilerAction: (action) => reconciler.inc({ action }),
+  };
+}

@@ -1,0 +1,103 @@
+import type { Redis } from 'ioredis';
+import { assertIdentitySecret } from '#libs/auth';
+import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import type { JobsSubgraphConfig } from './jobs-config.js';
+import { createJobsMetrics } from './jobs-metrics.js';
+import { plannerLimitsFrom } from './planner/planner-env.js';
+import { WorkerRegistry } from './registry/worker-registry.js';
+import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
+import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
+import { LeaderLoops } from './scheduler/leader-loops.js';
+import { Reconciler } from './scheduler/reconciler.js';
+import { ReportConsumer } from './scheduler/report-consumer.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import type { SchedulerLogger } from './scheduler/scheduler-ports.js';
+import { checkScripts } from './scheduler/scripts.js';
+import { EventLog } from './events/event-log.js';
+import { EventSubscriptions } from './events/job-events.js';
+import { Wakeups } from './events/wakeups.js';
+import { JobsService } from './service/jobs-service.js';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+/**
+ * The subgraph's object graph, built from config (templates and Lua scripts are checked here: a bad one stops
+ * the app with a clear message). `start()` starts the report consumer and the leader loops; `stop()` ends them
+ * and closes every connection. Nest only wires this in.
+ */
+export class JobsRuntime {
+  readonly service: JobsService;
+  readonly identitySecret: string;
+  readonly production: boolean;
+  private readonly redis: Redis;
+  private readonly reportsRedis: Redis;
+  private readonly subscriberRedis: Redis;
+  private readonly enqueuer: BullmqEnqueuer;
+  private readonly consumer: ReportConsumer;
+  private readonly leaderLoops: LeaderLoops;
+
+  constructor(config: JobsSubgraphConfig, logger: SchedulerLogger & RedisLogger) {
+    this.production = config.NODE_ENV === 'production';
+    this.identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, this.production);
+    const templates = TemplateRegistry.loadFromDir(config.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
+    checkScripts();
+
+    // request paths fail fast; the report stream and pub/sub wait through an outage
+    this.redis = createRedis({ url: config.REDIS_URL, name: 'jobs', role: 'command', logger });
+    this.reportsRedis = createRedis({ url: config.REDIS_URL, name: 'jobs-reports', role: 'blocking', logger });
+    this.subscriberRedis = createRedis({ url: config.REDIS_URL, name: 'jobs-events', role: 'blocking', logger });
+
+    this.enqueuer = new BullmqEnqueuer(this.redis);
+    const metrics = createJobsMetrics(() => this.enqueuer.depth());
+    const scheduler = new Scheduler({
+      redis: this.redis,
+      enqueuer: this.enqueuer,
+      config: {
+        backoff: { baseMs: config.SCHEDULER_BACKOFF_BASE_MS, capMs: config.SCHEDULER_BACKOFF_CAP_MS },
+        jobDeadlineMs: config.JOB_DEADLINE_MS,
+      },
+      logger,
+      metrics,
+    });
+    const registry = new WorkerRegistry(this.redis, logger);
+    const subscriptions = new EventSubscriptions(new EventLog(this.redis), new Wakeups(this.subscriberRedis), {
+      bufferCapacity: config.SUBSCRIBER_BUFFER,
+    });
+    this.service = new JobsService(scheduler, registry, templates, subscriptions, plannerLimitsFrom(config));
+    this.consumer = new ReportConsumer(this.reportsRedis, scheduler, logger, { claimIdleMs: config.REPORT_CLAIM_IDLE_MS }, metrics);
+    const reconciler = new Reconciler(
+      this.redis,
+      scheduler,
+      this.enqueuer,
+      async () => new Set((await registry.catalog()).taskNames()),
+      { scheduleToStartMs: config.SCHEDULE_TO_START_MS },
+      logger,
+      metrics,
+    );
+    this.leaderLoops = new LeaderLoops(
+      this.redis,
+      reconciler,
+      { leaseTtlMs: config.SCHEDULER_LEASE_MS, reconcileIntervalMs: config.RECONCILE_INTERVAL_MS },
+      logger,
+    );
+  }
+
+  start(): void {
+    this.consumer.start();
+    this.leaderLoops.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.leaderLoops.stop();
+    await this.consumer.stop();
+    await this.enqueuer.close().catch(() => undefined);
+    await Promise.all([quitRedis(this.redis), quitRedis(this.subscriberRedis), quitRedis(this.reportsRedis)]);
+  }
+
+  readiness(): ReadinessCheck[] {
+    return [{ name: 'redis', check: () => pingRedis(this.redis) }];
+  }
+}
