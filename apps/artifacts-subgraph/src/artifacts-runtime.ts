@@ -42,7 +42,14 @@ export class ArtifactsRuntime {
   ) {
     this.production = config.NODE_ENV === 'production';
     this.identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, this.production);
-    this.redis = createRedis({ url: config.REDIS_URL, name: 'artifacts', role: 'command', logger });
+    // Connects in start(), not here: constructing the object graph does no I/O.
+    this.redis = createRedis({
+      url: config.REDIS_URL,
+      name: 'artifacts',
+      role: 'command',
+      logger,
+      extra: { lazyConnect: true },
+    });
     this.store = createObjectStore(objectStoreConfigFromEnv(config, this.production), logger, metrics);
     this.artifacts = new ArtifactRepository(this.redis, this.store, logger);
     this.service = new ArtifactService(
@@ -78,8 +85,17 @@ export class ArtifactsRuntime {
     );
   }
 
-  /** Bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */
+  /** Redis, bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */
   async start(): Promise<void> {
+    // A Redis that is down now is not fatal: the client keeps reconnecting and readiness says so.
+    this.redis
+      .connect()
+      .catch((e: unknown) =>
+        this.logger.error(
+          { err: e instanceof Error ? e.message : String(e) },
+          'redis not reachable at start; reconnecting',
+        ),
+      );
     const state = await this.store.start();
     if (!state.ready)
       this.logger.error(
