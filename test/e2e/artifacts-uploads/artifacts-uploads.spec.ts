@@ -186,6 +186,20 @@ describe('uploads', () => {
     expect((await complete()).data!.completeUpload.sha256).toBe(sha(bytes));
   });
 
+  it('refuses to complete before the bytes arrive, and completes after', async () => {
+    const bytes = Buffer.from('late,bytes\n');
+    const created = await gql(CREATE, {
+      input: { name: 'late.csv', contentType: 'text/csv', size: bytes.length },
+    });
+    const ticket = created.data!.createUpload;
+    const early = await gql(COMPLETE, { id: ticket.artifactId });
+    expect(early.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_UPLOADED' });
+    expect(
+      (await fetch(ticket.uploadUrl, { method: 'PUT', headers: ticket.headers, body: bytes })).status,
+    ).toBe(200);
+    expect((await gql(COMPLETE, { id: ticket.artifactId })).data!.completeUpload.sha256).toBe(sha(bytes));
+  });
+
   it('rejects a sha256 mismatch and removes the object', async () => {
     const bytes = Buffer.from('real,bytes\n');
     const { ticket, complete } = await upload(bytes, { name: 'bad.csv', sha256: sha(Buffer.from('other')) });
