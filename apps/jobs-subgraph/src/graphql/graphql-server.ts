@@ -35,7 +35,13 @@ export async function createJobsGraphql(service: JobsService, options: JobsGraph
   const schema = await buildJobsSubgraphSchema(service);
   const format = (formatted: GraphQLFormattedError, error: unknown) =>
     formatGraphQLError(formatted, error, { production: options.production, log: options.log });
-  const server = new ApolloServer<JobsContext>({ schema, introspection: !options.production, formatError: format });
+  const server = new ApolloServer<JobsContext>({
+    schema,
+    introspection: !options.production,
+    formatError: format,
+    // the app's shutdown stops Apollo; Apollo's own handler would re-raise SIGTERM and kill the process mid-drain
+    stopOnTerminationSignals: false,
+  });
   await server.start();
 
   const httpContext = async ({ req }: { req: express.Request }): Promise<JobsContext> => {
