@@ -28,3 +28,6 @@ export const REDIS_KEYS = {
   /** Hash of API keys by id (owned by libs/auth). */
   apiKey: (id: string) => `${REDIS_PREFIX}:apikey:${id}`,
 } as const;
+
+/** String key set by the scheduler when a job is cancelled; workers check it before starting an attempt. */
+export const cancelledJobKey = (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:cancelled`;
