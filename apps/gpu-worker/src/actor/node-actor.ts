@@ -80,6 +80,9 @@ export class NodeActor implements SupervisedActor {
   private closingWorker?: Promise<void>;
   private active?: ActiveAttempt;
   private draining = false;
+  private markDrained!: () => void;
+  /** Resolves when drain starts: cuts a restart backoff short. */
+  private readonly drainStarted = new Promise<void>((r) => (this.markDrained = r));
   private quarantined = false;
   private lastBusyAt = Date.now();
   private waitingSince?: number;
@@ -127,6 +130,7 @@ export class NodeActor implements SupervisedActor {
 
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
+    this.markDrained();
     clearInterval(this.watchdogTimer);
     const release = setTimeout(
       () => this.active?.execution?.release(`worker draining: grace of ${graceMs} ms is over`),
@@ -370,7 +374,7 @@ export class NodeActor implements SupervisedActor {
         const delay = restartBackoffMs(this.consecutiveFailures, this.o.restartBackoff.baseMs, this.o.restartBackoff.maxMs);
         this.o.logger.warn({ actor: this.id, reason: why, delayMs: delay, restarts: this.restarts }, 'restarting the runner');
         await this.runner?.kill();
-        await sleep(delay);
+        await Promise.race([sleep(delay), this.drainStarted]);
         if (this.draining) return;
         try {
           await this.startRunner();
