@@ -1,5 +1,7 @@
+import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import type { ApiErrorCode } from '#libs/contracts';
+import { DomainError, formatGraphQLError } from '#libs/errors';
 
 /** HTTP status of a request refused before execution (GraphQL over HTTP: application/graphql-response+json). */
 const HTTP_STATUS: Partial<Record<ApiErrorCode, number>> = {
@@ -12,12 +14,14 @@ const HTTP_STATUS: Partial<Record<ApiErrorCode, number>> = {
 };
 
 /**
- * A refusal by the gateway itself, as the GraphQL error the client sees: `extensions.code` from the
- * contract, plus `http.status` for Apollo Server (it strips `http` before answering).
+ * A refusal by the gateway itself, as the GraphQL error the client sees. The DomainError inside carries
+ * the contract code and extensions through formatGraphQLError (which keeps them in production too);
+ * `http` tells Apollo Server the status and headers (it strips `http` before answering).
  */
 export function gatewayError(code: ApiErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   const status = HTTP_STATUS[code];
   return new GraphQLError(message, {
+    originalError: new DomainError(code, message, extensions),
     extensions: { code, ...extensions, ...(status ? { http: { status, headers: httpHeaders(code, extensions) } } : {}) },
   });
 }
@@ -27,4 +31,26 @@ function httpHeaders(code: ApiErrorCode, extensions: Record<string, unknown>): M
   if (code === 'RATE_LIMITED' && typeof extensions.retryAfterSeconds === 'number') headers.set('retry-after', String(extensions.retryAfterSeconds));
   if (code === 'UNAUTHENTICATED') headers.set('www-authenticate', 'Bearer');
   return headers;
+}
+
+/**
+ * formatGraphQLError plus one gateway rule: an error passed on from a subgraph keeps its contract
+ * extensions (INVALID_GRAPH's `errors`, NOT_FOUND...) but never says which internal service produced it.
+ */
+export function formatGatewayError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  opts: { production: boolean; log?: (err: unknown) => void },
+): GraphQLFormattedError {
+  const ext = formatted.extensions ?? {};
+  if (typeof ext.code === 'string' && ext.code !== 'INTERNAL_SERVER_ERROR' && 'serviceName' in ext) {
+    const { serviceName, stacktrace: _s, exception: _e, http: _h, ...rest } = ext;
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: opts.production ? rest : { ...rest, serviceName },
+    };
+  }
+  return formatGraphQLError(formatted, error, opts);
 }

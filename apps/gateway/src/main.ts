@@ -1,22 +1,33 @@
-import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
-import { loadConfig, portsEnv, runtimeEnv, redisEnv } from '#libs/config';
+import type { Server } from 'node:http';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
+import { loadGatewayConfig } from './gateway-config.js';
+import { GatewayRuntime } from './gateway-runtime.js';
 
 const SERVICE = 'gateway';
-const appEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv };
-export type AppConfig = ReturnType<typeof loadAppConfig>;
-const loadAppConfig = () => loadConfig(appEnv);
 
-const config = configOrExit(loadAppConfig, SERVICE);
+const config = configOrExit(loadGatewayConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
+// Refuses a missing/default identity secret in production mode (exit 78).
+const runtime = configOrExit(() => new GatewayRuntime(config, logger), SERVICE);
+try {
+  await runtime.start();
+} catch (e) {
+  logger.fatal({ err: e instanceof Error ? e.message : String(e), supergraph: config.SUPERGRAPH_PATH }, 'cannot load the supergraph');
+  process.exit(1);
+}
 await bootstrapApp({
   service: SERVICE,
   logger,
-  module: AppModule.forRoot(config, logger),
+  module: AppModule.forRoot(config, logger, runtime),
   port: config.GATEWAY_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  // Apollo must be mounted before Nest's router is initialised (STACK.md).
+  beforeInit: async (app) => {
+    for (const { path, handlers } of runtime.middleware()) app.use(path, ...handlers);
+  },
+  afterListen: async (app) => runtime.attach(app.getHttpServer() as Server),
 });

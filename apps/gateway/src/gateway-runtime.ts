@@ -1,0 +1,238 @@
+import type { Server } from 'node:http';
+import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { Redis } from 'ioredis';
+import { ApiKeyStore, assertIdentitySecret } from '#libs/auth';
+import type { Logger } from '#libs/observability';
+import { createRedis, pingRedis, quitRedis } from '#libs/redis';
+import { buildApiKeysSchema } from './api-keys/api-keys-subgraph.js';
+import { Authenticator } from './auth/authenticator.js';
+import type { GatewayConfig } from './gateway-config.js';
+import { formatGatewayError, gatewayError } from './gateway-errors.js';
+import { createGatewayMetrics } from './gateway-metrics.js';
+import { authenticateRequest, identityOf } from './http/authenticate-request.js';
+import { bodyErrors, graphqlBody } from './http/body-parsing.js';
+import { cors } from './http/cors.js';
+import { OperationGuard } from './limits/operation-guard.js';
+import { SubscriptionQuota } from './limits/subscription-quota.js';
+import { TokenBucketLimiter } from './limits/token-bucket.js';
+import { playgroundHandler } from './playground/playground-handler.js';
+import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
+import { SERVICE } from './supergraph/service-names.js';
+import type { GatewayContext } from './supergraph/subgraph-data-source.js';
+import { supergraphFromFile } from './supergraph/supergraph-file.js';
+import { startGraphqlWsServer, type GraphqlWsServer } from './subscriptions/graphql-ws-server.js';
+import { JOB_EVENT_RESUME_POLICY } from './subscriptions/resumable-operation.js';
+import { SubscriptionForwarder } from './subscriptions/subscription-forwarder.js';
+import { SupergraphRuntime } from './subscriptions/supergraph-runtime.js';
+import { UpstreamPool } from './subscriptions/upstream-pool.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * The gateway's composition root, free of Nest: Redis, API keys, limits, the Apollo gateway over the
+ * supergraph file, the subscription forwarder and the graphql-ws server. main.ts mounts `middleware`
+ * before Nest's init, calls `attach` after listen, and `shutdown` when the app closes.
+ */
+export class GatewayRuntime {
+  readonly redis: Redis;
+  private readonly server: ApolloServer<GatewayContext>;
+  private readonly gateway: ApolloGateway;
+  private readonly pool: UpstreamPool;
+  private readonly authenticator: Authenticator;
+  private readonly guard: OperationGuard;
+  private readonly forwarder: SubscriptionForwarder;
+  private readonly dataSources: SubgraphDataSources;
+  private readonly metrics = createGatewayMetrics();
+  private readonly format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError;
+  private runtime: SupergraphRuntime | null = null;
+  private ws: GraphqlWsServer | null = null;
+  private httpServer: Server | null = null;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly logger: Logger,
+  ) {
+    const identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, config.production);
+    this.redis = createRedis({ url: config.REDIS_URL, name: 'gateway', role: 'command', logger });
+    const keys = new ApiKeyStore(this.redis);
+    this.authenticator = new Authenticator(keys);
+    this.guard = new OperationGuard(
+      new TokenBucketLimiter(this.redis, { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.rateLimitBurst }),
+      {
+        maxDepth: config.MAX_QUERY_DEPTH,
+        maxAliases: config.MAX_QUERY_ALIASES,
+        maxRootFields: config.MAX_ROOT_FIELDS,
+        maxCost: config.MAX_QUERY_COST,
+        defaultListSize: config.QUERY_COST_DEFAULT_LIST_SIZE,
+      },
+      this.metrics.guard,
+    );
+    const log = (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed');
+    this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log });
+
+    const urls = { [SERVICE.jobs]: config.jobsSubgraphUrl, [SERVICE.artifacts]: config.artifactsSubgraphUrl };
+    this.dataSources = new SubgraphDataSources(urls, identitySecret, buildApiKeysSchema(keys));
+    this.gateway = new ApolloGateway({
+      ...(config.SUPERGRAPH_INTROSPECT
+        ? {
+            supergraphSdl: new IntrospectAndCompose({
+              subgraphs: Object.entries(urls).map(([name, url]) => ({ name, url })),
+              pollIntervalInMs: 10_000,
+            }),
+          }
+        : { supergraphSdl: supergraphFromFile(config.SUPERGRAPH_PATH, logger, () => this.metrics.reloadFailed()) }),
+      buildService: ({ name, url }) => this.dataSources.get(name, url),
+      logger: {
+        debug: (m) => logger.debug(String(m)),
+        info: (m) => logger.info(String(m)),
+        warn: (m) => logger.warn(String(m)),
+        error: (m) => logger.error(String(m)),
+      },
+    });
+    this.gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+      this.runtime = new SupergraphRuntime(coreSupergraphSdl);
+      logger.info({ subgraphs: this.runtime.serviceNames }, 'supergraph loaded');
+    });
+
+    this.pool = new UpstreamPool({
+      urls: Object.fromEntries(Object.entries(urls).map(([n, u]) => [n, toWebSocketUrl(u)])),
+      identitySecret,
+      pingIntervalMs: config.WS_PING_MS,
+      retryBaseMs: 200,
+      retryMaxMs: 5_000,
+      retryAttempts: 30,
+      idleCloseMs: 5_000,
+      events: this.metrics.pool,
+    });
+    this.forwarder = new SubscriptionForwarder({
+      runtime: () => this.currentRuntime(),
+      upstream: this.pool,
+      dataSources: () => this.dataSources.all(),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: config.SUBSCRIPTION_BUFFER,
+      metrics: this.metrics.forwarder,
+      logger,
+    });
+
+    this.server = new ApolloServer<GatewayContext>({
+      gateway: this.gateway,
+      introspection: config.introspection,
+      includeStacktraceInErrorResponses: !config.production,
+      formatError: this.format,
+      plugins: [ApolloServerPluginLandingPageDisabled(), this.guardPlugin()],
+    });
+  }
+
+  /** Loads the supergraph and starts Apollo; throws (the app exits) when the supergraph cannot load. */
+  async start(): Promise<void> {
+    await this.server.start();
+  }
+
+  /** Express handlers for GRAPHQL_PATH (and the playground). */
+  middleware(): { path: string; handlers: (RequestHandler | ErrorRequestHandler)[] }[] {
+    const playground = this.config.PLAYGROUND ? [playgroundHandler({ graphqlPath: GRAPHQL_PATH, logger: this.logger })] : [];
+    return [
+      ...(this.config.PLAYGROUND ? [{ path: '/playground', handlers: playground }] : []),
+      {
+        path: GRAPHQL_PATH,
+        handlers: [
+          cors(this.config.CORS_ORIGINS),
+          ...playground,
+          authenticateRequest(this.authenticator, this.guard, this.format),
+          graphqlBody(this.config.MAX_BODY_BYTES),
+          bodyErrors(this.format),
+          expressMiddleware(this.server, { context: async ({ req }: { req: Request }) => ({ identity: identityOf(req) }) }),
+        ],
+      },
+    ];
+  }
+
+  /** graphql-ws on the same HTTP server and path. */
+  attach(httpServer: Server): void {
+    this.httpServer = httpServer;
+    this.ws = startGraphqlWsServer({
+      httpServer,
+      path: GRAPHQL_PATH,
+      runtime: () => this.currentRuntime(),
+      authenticator: this.authenticator,
+      guard: this.guard,
+      quota: new SubscriptionQuota(this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION, this.config.MAX_SUBSCRIPTIONS_PER_KEY),
+      forwarder: this.forwarder,
+      executeOperation: (request, identity) => this.execute(request, identity),
+      introspection: this.config.introspection,
+      pingIntervalMs: this.config.WS_PING_MS,
+      maxPayloadBytes: this.config.MAX_BODY_BYTES,
+      format: this.format,
+      recheckKeysMs: 5_000,
+      metrics: { connections: this.metrics.connections },
+    });
+  }
+
+  readinessChecks() {
+    return [
+      { name: 'redis', check: () => pingRedis(this.redis, 1_000) },
+      {
+        name: 'supergraph',
+        check: async () => {
+          if (!this.runtime) throw new Error('supergraph not loaded');
+        },
+      },
+    ];
+  }
+
+  /**
+   * Drain HTTP (stop accepting; in-flight requests finish within the grace), then close graphql-ws
+   * clients with 1001, then stop Apollo, the upstream sockets and Redis.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    const server = this.httpServer;
+    if (server?.listening) {
+      const drained = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await drained;
+      clearTimeout(timer);
+    }
+    await this.ws?.dispose();
+    await this.server.stop();
+    await this.pool.close();
+    await quitRedis(this.redis, 2_000);
+  }
+
+  private currentRuntime(): SupergraphRuntime {
+    if (!this.runtime) throw gatewayError('UNAVAILABLE', 'the supergraph is not loaded yet');
+    return this.runtime;
+  }
+
+  private async execute(
+    request: { query: string; variables?: Record<string, unknown>; operationName?: string },
+    identity: GatewayContext['identity'],
+  ): Promise<ExecutionResult> {
+    const response = await this.server.executeOperation(request, { contextValue: { identity } });
+    if (response.body.kind !== 'single') return { errors: [gatewayError('BAD_USER_INPUT', 'incremental delivery is not supported')] };
+    return response.body.singleResult as ExecutionResult;
+  }
+
+  /** Scopes and complexity of every HTTP operation; subscriptions belong on graphql-ws. */
+  private guardPlugin(): ApolloServerPlugin<GatewayContext> {
+    const guard = this.guard;
+    return {
+      async requestDidStart() {
+        return {
+          async didResolveOperation({ contextValue, document, operation, request, schema }) {
+            if (!operation) return;
+            if (!contextValue.identity) throw gatewayError('UNAUTHENTICATED', 'an API key is required: Authorization: Bearer <key>');
+            if (operation.operation === 'subscription')
+              throw gatewayError('BAD_USER_INPUT', `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`);
+            guard.check(contextValue.identity, schema, document, operation, request.variables);
+          },
+        };
+      },
+    };
+  }
+}

@@ -1,0 +1,22 @@
+import type { Request, Response } from 'express';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+
+/**
+ * Answers a request refused before GraphQL runs (no key, rate limited, body too large) with a GraphQL
+ * error body and a real HTTP status, in the media type the client accepts (GraphQL over HTTP).
+ */
+export function sendGraphQLError(
+  req: Request,
+  res: Response,
+  error: GraphQLError,
+  format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+  fallbackStatus = 400,
+): void {
+  const http = error.extensions?.http as { status?: number; headers?: Map<string, string> } | undefined;
+  for (const [name, value] of http?.headers ?? []) res.setHeader(name, value);
+  const { http: _http, ...extensions } = error.extensions ?? {};
+  const formatted = format({ message: error.message, extensions }, error);
+  const accept = req.headers.accept ?? '';
+  const type = accept.includes('application/graphql-response+json') ? 'application/graphql-response+json' : 'application/json';
+  res.status(http?.status ?? fallbackStatus).type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [formatted] }));
+}

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { buildPlayground, PLAYGROUND_DIR, playgroundBuilt } from './build-playground.js';
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.ttf': 'font/ttf',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+};
+
+export interface PlaygroundOptions {
+  graphqlPath: string;
+  logger: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  dir?: string;
+}
+
+const page = (graphqlPath: string, assets: string) => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Switchyard GraphQL</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="switchyard-graphql-path" content="${graphqlPath}">
+<meta name="switchyard-assets" content="${assets}">
+<link rel="stylesheet" href="${assets}/playground.css">
+<style>body{margin:0;height:100vh}#graphiql{height:100vh}</style>
+</head>
+<body><div id="graphiql">Loading GraphiQL…</div><script type="module" src="${assets}/playground.js"></script></body>
+</html>
+`;
+
+/**
+ * GraphiQL: the page for a browser's GET of /graphql (Accept: text/html) or /playground, and its bundled
+ * assets under /playground/assets. Everything else on /graphql passes through to the API.
+ */
+export function playgroundHandler(o: PlaygroundOptions): RequestHandler {
+  const dir = o.dir ?? PLAYGROUND_DIR;
+  const assets = '/playground/assets';
+  let building: Promise<void> | null = null;
+  const ensureBuilt = () => {
+    if (playgroundBuilt(dir)) return Promise.resolve();
+    building ??= (async () => {
+      o.logger.info({ dir }, 'playground bundle missing; bundling GraphiQL once');
+      await buildPlayground(dir);
+    })().catch((e: unknown) => {
+      building = null;
+      throw e;
+    });
+    return building;
+  };
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'GET') return next();
+    const url = req.originalUrl.split('?')[0]!;
+    if (url.startsWith(`${assets}/`)) {
+      const name = normalize(url.slice(assets.length + 1));
+      if (name.includes('..') || name.includes('/')) return void res.status(404).end();
+      void ensureBuilt()
+        .then(() => readFile(join(dir, name)))
+        .then(
+          (body) => res.type(TYPES[extname(name)] ?? 'application/octet-stream').setHeader('cache-control', 'public, max-age=3600').send(body),
+          () => res.status(404).end(),
+        );
+      return;
+    }
+    const isPage = url === '/playground' || url === '/playground/' || (url === o.graphqlPath && req.accepts(['application/json', 'text/html']) === 'text/html' && !req.query.query);
+    if (!isPage) return next();
+    void ensureBuilt().then(
+      () => res.type('text/html; charset=utf-8').send(page(o.graphqlPath, assets)),
+      (e: unknown) => {
+        o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'playground unavailable');
+        res.status(503).type('text/plain').send('the GraphiQL bundle is missing and could not be built (esbuild is a dev dependency)');
+      },
+    );
+  };
+}
