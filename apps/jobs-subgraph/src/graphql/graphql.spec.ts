@@ -1,0 +1,217 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { startCore, type CoreHarness } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { collect, graphqlRequest, identityFor, TEST_SECRET, wsClient } from '../../test/graphql-client.js';
+import { diamond } from '../../test/scenario.js';
+import { createJobsGraphql, type JobsGraphql } from './graphql-server.js';
+
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id status progress nodes { id task taskVersion status } } }`;
+const VALIDATE = `query($input: SubmitJobInput!) { validateGraph(input: $input) { valid errors { code message nodeId path } } }`;
+const EVENTS = `subscription($jobId: ID!, $after: String) {
+  jobEvents(jobId: $jobId, after: $after) { cursor seq jobId nodeId type progress message at job { id status } }
+}`;
+
+type Ev = { jobEvents: { cursor: string; seq: number; type: string; job: { id: string; status: string } } };
+
+describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', () => {
+  let server: RedisHandle;
+  let core: CoreHarness;
+  let worker: TestWorker;
+  let graphql: JobsGraphql;
+  let http: Server;
+  let url: string;
+  let release: () => void = () => undefined;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    core = await startCore(server.url);
+    let gate = Promise.resolve();
+    worker = await new TestWorker({
+      url: server.url,
+      tasks,
+      handlers: {
+        'test.emit': async (p) => ({ value: p.inputs.value as number }),
+        'test.add': async (p) => {
+          await gate; // lets a test hold a job mid-run
+          return { sum: (p.inputs.a as number) + (p.inputs.b as number) };
+        },
+        'test.join': async (p) => ({ total: (p.inputs.left as number) + (p.inputs.right as number) }),
+      },
+    }).start();
+    (globalThis as { holdAdds?: () => void }).holdAdds = () => {
+      gate = new Promise((r) => (release = r));
+    };
+    graphql = await createJobsGraphql(core.service, { identitySecret: TEST_SECRET, production: true });
+    const app = express();
+    app.use('/graphql', ...graphql.middleware);
+    http = createServer(app);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    graphql.attachWebSocket(http);
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    release();
+    await graphql.stop();
+    await new Promise((r) => http.close(r));
+    await worker.stop();
+    await core.close();
+    await server.stop();
+  });
+
+  it('refuses a request without a valid signed identity (UNAUTHENTICATED) or scope (FORBIDDEN)', async () => {
+    const none = await graphqlRequest(url, '{ templates { name } }', {}, null);
+    expect(none.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const forged = await graphqlRequest(url, '{ templates { name } }', {}, identityFor('acme', ['jobs:read'], 'x'.repeat(40)));
+    expect(forged.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const readOnly = await graphqlRequest(url, SUBMIT, { input: diamond() }, identityFor('acme', ['jobs:read']));
+    expect(readOnly.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const notAdmin = await graphqlRequest(url, '{ workers { id } }');
+    expect(notAdmin.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const admin = await graphqlRequest<{ workers: Array<{ id: string; tasks: string[]; ready: boolean }> }>(
+      url,
+      '{ workers { id hostname protocolVersion tasks ready lastHeartbeatAt devices { kind name } actors { id state restarts } } }',
+      {},
+      identityFor('ops', ['admin']),
+    );
+    expect(admin.data!.workers.map((w) => w.id)).toContain(worker.id);
+  });
+
+  it('answers capabilities and templates from the registry at once', async () => {
+    const r = await graphqlRequest<{ capabilities: Array<{ name: string; versions: string[]; workers: number }>; templates: Array<{ name: string }> }>(
+      url,
+      '{ capabilities { name versions workers inputSchema outputSchema resources } templates { name description paramsSchema } }',
+    );
+    expect(r.data!.capabilities.find((c) => c.name === 'test.add')).toMatchObject({ versions: ['1.0.0'], workers: 1 });
+    expect(r.data!.templates.map((t) => t.name).sort()).toEqual(['thumbnail', 'train-and-evaluate']);
+  });
+
+  const cases: Array<[string, unknown]> = [
+    ['CYCLE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['b'] }, { id: 'b', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['a'] }] } }],
+    ['UNKNOWN_TASK', { graph: { nodes: [{ id: 'a', task: 'no.such' }] } }],
+    ['VERSION_UNAVAILABLE', { graph: { nodes: [{ id: 'a', task: 'test.emit', version: '^2.0.0', inputs: { value: 1 } }] } }],
+    ['INVALID_INPUT', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 'one' } }] } }],
+    ['BAD_REFERENCE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }, { id: 'b', task: 'test.add', inputs: { a: { $ref: 'a.outputs.nope' }, b: 1 } }] } }],
+    ['DUPLICATE_NODE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }, { id: 'a', task: 'test.emit', inputs: { value: 2 } }] } }],
+    ['UNKNOWN_DEPENDENCY', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['ghost'] }] } }],
+    ['UNKNOWN_TEMPLATE', { template: 'no-such-template', params: {} }],
+    ['EMPTY_GRAPH', { graph: { nodes: [] } }],
+    ['TOO_LARGE', { graph: { nodes: Array.from({ length: 201 }, (_, i) => ({ id: `n${i}`, task: 'test.emit', inputs: { value: i } })) } }],
+  ];
+
+  it.each(cases)('submitJob refuses %s with INVALID_GRAPH and persists nothing; validateGraph reports it', async (code, input) => {
+    const redis = new Redis(server.url);
+    const before = await redis.keys('sy:job:*');
+    const r = await graphqlRequest(url, SUBMIT, { input });
+    expect(r.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
+    const errors = r.errors![0]!.extensions!.errors as Array<{ code: string }>;
+    expect(errors.map((e) => e.code)).toContain(code);
+    expect(await redis.keys('sy:job:*')).toEqual(before);
+    const v = await graphqlRequest<{ validateGraph: { valid: boolean; errors: Array<{ code: string }> } }>(url, VALIDATE, { input });
+    expect(v.data!.validateGraph.valid).toBe(false);
+    expect(v.data!.validateGraph.errors.map((e) => e.code)).toContain(code);
+    expect(await redis.keys('sy:job:*')).toEqual(before);
+    await redis.quit();
+  });
+
+  it('an INVALID_INPUT error names the bad field', async () => {
+    const v = await graphqlRequest<{ validateGraph: { errors: Array<{ code: string; nodeId: string; path: string }> } }>(
+      url,
+      VALIDATE,
+      { input: cases[3]![1] },
+    );
+    expect(v.data!.validateGraph.errors[0]).toMatchObject({ code: 'INVALID_INPUT', nodeId: 'a', path: 'inputs.value' });
+  });
+
+  it('submits, reads, pages and scopes jobs to the tenant', async () => {
+    const a = await graphqlRequest<{ submitJob: { id: string; status: string; nodes: unknown[] } }>(url, SUBMIT, { input: diamond(1) });
+    expect(a.errors).toBeUndefined();
+    expect(a.data!.submitJob).toMatchObject({ status: 'QUEUED' });
+    expect(a.data!.submitJob.nodes).toHaveLength(4);
+    const jobId = a.data!.submitJob.id;
+    await waitFor(async () => (await graphqlRequest<{ job: { status: string } }>(url, 'query($id: ID!) { job(id: $id) { status } }', { id: jobId })).data?.job?.status === 'SUCCEEDED');
+    const done = await graphqlRequest<{ job: { progress: number; nodes: Array<{ id: string; outputs: unknown; attempts: number }> } }>(
+      url,
+      'query($id: ID!) { job(id: $id) { progress nodes { id outputs attempts } createdAt startedAt finishedAt } }',
+      { id: jobId },
+    );
+    expect(done.data!.job.progress).toBe(1);
+    expect(done.data!.job.nodes.find((n) => n.id === 'D')!.outputs).toEqual({ total: 112 });
+
+    const other = identityFor('globex');
+    expect((await graphqlRequest(url, 'query($id: ID!) { job(id: $id) { id } }', { id: jobId }, other)).data).toEqual({ job: null });
+    const cancel = await graphqlRequest(url, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId }, other);
+    expect(cancel.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const entities = await graphqlRequest<{ _entities: unknown[] }>(
+      url,
+      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Job { id status } } }',
+      { r: [{ __typename: 'Job', id: jobId }] },
+    );
+    expect(entities.data!._entities).toEqual([{ id: jobId, status: 'SUCCEEDED' }]);
+
+    for (let i = 0; i < 2; i++) await graphqlRequest(url, SUBMIT, { input: diamond(10 + i) });
+    const PAGE = 'query($after: String) { jobs(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
+    const p1 = await graphqlRequest<{ jobs: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(url, PAGE);
+    expect(p1.data!.jobs.edges).toHaveLength(2);
+    expect(p1.data!.jobs.pageInfo.hasNextPage).toBe(true);
+    const p2 = await graphqlRequest<typeof p1.data>(url, PAGE, { after: p1.data!.jobs.pageInfo.endCursor });
+    const all = [...p1.data!.jobs.edges, ...p2.data!.jobs!.edges].map((e) => e.node.id);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toContain(jobId);
+    const filtered = await graphqlRequest<{ jobs: { edges: unknown[] } }>(url, '{ jobs(filter: { status: [FAILED] }) { edges { cursor } } }');
+    expect(filtered.data!.jobs.edges).toHaveLength(0);
+  });
+
+  it('jobEvents over graphql-ws: resumes from a cursor with no gap or duplicate, completes after the terminal event', async () => {
+    (globalThis as { holdAdds?: () => void }).holdAdds!();
+    const submitted = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(5) });
+    const jobId = submitted.data!.submitJob.id;
+    const first = wsClient(url);
+    const head = collect<Ev>(first, EVENTS, { jobId }, (items) => items.length === 3);
+    const h = await head.done;
+    expect(h.errors).toBeUndefined();
+    await first.dispose();
+    release(); // the job finishes while nobody listens
+    const second = wsClient(url);
+    const rest = await collect<Ev>(second, EVENTS, { jobId, after: h.items.at(-1)!.jobEvents.cursor }).done;
+    await second.dispose();
+    expect(rest.errors).toBeUndefined();
+    const seqs = [...h.items, ...rest.items].map((i) => i.jobEvents.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    const last = rest.items.at(-1)!.jobEvents;
+    expect(last.type).toBe('JOB_SUCCEEDED');
+    expect(last.job).toEqual({ id: jobId, status: 'SUCCEEDED' });
+
+    const intruder = wsClient(url, identityFor('globex'));
+    const denied = await collect<Ev>(intruder, EVENTS, { jobId }).done;
+    expect(JSON.stringify(denied.errors)).toMatch(/NOT_FOUND/);
+    await intruder.dispose();
+    const anonymous = wsClient(url, null);
+    const refused = await collect<Ev>(anonymous, EVENTS, { jobId }).done;
+    expect(refused.errors).toBeDefined();
+    await anonymous.dispose();
+  });
+
+  it('jobFeed streams the tenant’s JOB_* events only', async () => {
+    const feed = wsClient(url);
+    const got = collect<{ jobFeed: { type: string; jobId: string } }>(
+      feed,
+      'subscription { jobFeed { type jobId seq } }',
+      {},
+      (items) => items.some((i) => i.jobFeed.type === 'JOB_SUCCEEDED'),
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the subscription is open
+    await graphqlRequest(url, SUBMIT, { input: diamond(7) }, identityFor('globex'));
+    const mine = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(8) });
+    const { items } = await got.done;
+    await feed.dispose();
+    expect(items.every((i) => i.jobFeed.type.startsWith('JOB_'))).toBe(true);
+    expect(new Set(items.map((i) => i.jobFeed.jobId))).toEqual(new Set([mine.data!.submitJob.id]));
+  });
+});
