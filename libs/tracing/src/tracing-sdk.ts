@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { arch, hostname } from 'node:os';
 import type * as OtelApi from '@opentelemetry/api';
 import type * as SdkNode from '@opentelemetry/sdk-node';
 import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
@@ -7,6 +8,7 @@ import type * as ExpressInstrumentationModule from '@opentelemetry/instrumentati
 import type * as GraphQLInstrumentationModule from '@opentelemetry/instrumentation-graphql';
 import type * as IORedisInstrumentationModule from '@opentelemetry/instrumentation-ioredis';
 import type * as UndiciInstrumentationModule from '@opentelemetry/instrumentation-undici';
+import { skipUnparentedGraphQL } from './root-sampler.js';
 
 /** How long a flush on shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -30,9 +32,13 @@ export interface RunningTracing {
  * (Node's fetch) instrumentations. W3C trace context is propagated on outgoing requests, so a gateway
  * request and the subgraph requests it makes share one trace.
  */
-export function startTracing(o: { serviceName: string; endpoint: string }): RunningTracing {
+export function startTracing(o: {
+  serviceName: string;
+  endpoint: string;
+  sampleRatio: number;
+}): RunningTracing {
   const api = requireOtel('@opentelemetry/api') as typeof OtelApi;
-  const { NodeSDK } = requireOtel('@opentelemetry/sdk-node') as typeof SdkNode;
+  const { NodeSDK, tracing, resources } = requireOtel('@opentelemetry/sdk-node') as typeof SdkNode;
   const { OTLPTraceExporter } = requireOtel('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpHttp;
   const { HttpInstrumentation } = requireOtel(
     '@opentelemetry/instrumentation-http',
@@ -55,7 +61,20 @@ export function startTracing(o: { serviceName: string; endpoint: string }): Runn
 
   const sdk = new NodeSDK({
     serviceName: o.serviceName,
+    // Only detectors that answer at once: the default host detector reads host.id asynchronously, and spans
+    // ended before it settles make the SDK log an error. In a container the host name is the container id.
+    resourceDetectors: [resources.envDetector, resources.processDetector],
+    resource: resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ 'host.name': hostname(), 'host.arch': arch() })),
     traceExporter: new OTLPTraceExporter({ url: o.endpoint }),
+    // A request's trace is kept or dropped as a whole: child spans follow their parent's decision.
+    sampler: new tracing.ParentBasedSampler({
+      root: skipUnparentedGraphQL(
+        new tracing.TraceIdRatioBasedSampler(o.sampleRatio),
+        tracing.SamplingDecision.NOT_RECORD,
+      ),
+    }),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
@@ -70,13 +89,16 @@ export function startTracing(o: { serviceName: string; endpoint: string }): Runn
     ],
   });
   sdk.start();
-  logLine(30, o.serviceName, 'tracing on: exporting spans over OTLP/HTTP', { endpoint: o.endpoint });
+  logLine('info', o.serviceName, 'tracing on: exporting spans over OTLP/HTTP', {
+    endpoint: o.endpoint,
+    sampleRatio: o.sampleRatio,
+  });
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= Promise.race([
       sdk.shutdown().catch((e: unknown) => {
-        logLine(40, o.serviceName, 'tracing shutdown failed', { err: String(e) });
+        logLine('warn', o.serviceName, 'tracing shutdown failed', { err: String(e) });
       }),
       new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref()),
     ]));
@@ -97,16 +119,28 @@ export function startTracing(o: { serviceName: string; endpoint: string }): Runn
   return { serviceName: o.serviceName, endpoint: o.endpoint, shutdown };
 }
 
-/** One JSON line in the shape our pino logs use, so tracing's own messages land in the same stream. */
-function logLine(level: number, service: string, msg: string, extra: Record<string, unknown> = {}): void {
-  const line = JSON.stringify({ level, time: Date.now(), service, component: 'tracing', ...extra, msg });
-  (level >= 40 ? process.stderr : process.stdout).write(`${line}\n`);
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+/** One JSON line in the shape of our pino logs (#libs/observability), so tracing's messages join that stream. */
+function logLine(level: Level, service: string, msg: string, extra: Record<string, unknown> = {}): void {
+  const line = {
+    level,
+    time: new Date().toISOString(),
+    service,
+    pid: process.pid,
+    component: 'tracing',
+    ...extra,
+    msg,
+  };
+  (level === 'warn' || level === 'error' ? process.stderr : process.stdout).write(
+    `${JSON.stringify(line)}\n`,
+  );
 }
 
 function diagLogger(service: string): OtelApi.DiagLogger {
   const at =
-    (level: number) =>
+    (level: Level) =>
     (message: string, ...args: unknown[]) =>
       logLine(level, service, message, args.length ? { args: args.map(String) } : {});
-  return { error: at(50), warn: at(40), info: at(30), debug: at(20), verbose: at(10) };
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), verbose: at('trace') };
 }

@@ -16,6 +16,7 @@ describe('tracingSettings', () => {
       enabled: true,
       serviceName: 'gateway',
       endpoint: 'http://collector:4318/v1/traces',
+      sampleRatio: 1,
     });
   });
 
@@ -33,7 +34,18 @@ describe('tracingSettings', () => {
       enabled: true,
       serviceName: 'edge-gateway',
       endpoint: 'https://otel.example.com/custom/traces',
+      sampleRatio: 1,
     });
+  });
+
+  it('takes the share of traces kept from OTEL_TRACES_SAMPLER_ARG, between 0 and 1', () => {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+    expect(tracingSettings({ ...on, OTEL_TRACES_SAMPLER_ARG: '0.25' }, main)).toMatchObject({
+      sampleRatio: 0.25,
+    });
+    expect(() => tracingSettings({ ...on, OTEL_TRACES_SAMPLER_ARG: '2' }, main)).toThrow(
+      /OTEL_TRACES_SAMPLER_ARG: expected a number between 0 and 1/,
+    );
   });
 
   it('stays off when OTEL_SDK_DISABLED is set, even with an endpoint', () => {

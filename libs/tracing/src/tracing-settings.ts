@@ -15,10 +15,17 @@ export const tracingEnv = {
   ).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   OTEL_SDK_DISABLED: flag(false),
+  /** Share of new traces kept (0..1). Spans inside a trace follow its root's decision. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number({ message: 'expected a number between 0 and 1' })
+    .min(0, 'expected a number between 0 and 1')
+    .max(1, 'expected a number between 0 and 1')
+    .default(1),
 };
 
 export type TracingSettings =
-  { enabled: false; reason: string } | { enabled: true; serviceName: string; endpoint: string };
+  | { enabled: false; reason: string }
+  | { enabled: true; serviceName: string; endpoint: string; sampleRatio: number };
 
 /**
  * Decide whether this process exports traces. Off unless an OTLP endpoint is configured, so a process
@@ -34,7 +41,12 @@ export function tracingSettings(env: NodeJS.ProcessEnv, entry: string | undefine
     c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
     (c.OTEL_EXPORTER_OTLP_ENDPOINT && `${c.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
   if (!endpoint) return { enabled: false, reason: 'no OTEL_EXPORTER_OTLP_ENDPOINT' };
-  return { enabled: true, serviceName: c.OTEL_SERVICE_NAME ?? serviceNameOf(entry), endpoint };
+  return {
+    enabled: true,
+    serviceName: c.OTEL_SERVICE_NAME ?? serviceNameOf(entry),
+    endpoint,
+    sampleRatio: c.OTEL_TRACES_SAMPLER_ARG,
+  };
 }
 
 /** `.../apps/<app>/src/main.js` → `<app>`; any other script → its file name without extension. */
