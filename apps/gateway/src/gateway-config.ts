@@ -15,7 +15,7 @@ export const gatewayEnv = {
   SUPERGRAPH_INTROSPECT: flag(false),
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   /** Requests a key may send at once after a quiet period (default: 10 % of a minute's allowance, at least 20). */
-  RATE_LIMIT_BURST: positiveInt(1).optional(),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
   MAX_QUERY_DEPTH: positiveInt(12),
   MAX_QUERY_ALIASES: nonNegativeInt(30),
   MAX_ROOT_FIELDS: positiveInt(20),
@@ -30,7 +30,7 @@ export const gatewayEnv = {
   /** graphql-ws keep-alive towards clients and subgraphs; a peer silent for as long again is terminated. */
   WS_PING_MS: positiveInt(12_000),
   /** Introspection; default: on outside production, off in production. */
-  INTROSPECTION: flag(false).optional(),
+  INTROSPECTION: z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' }).transform((v) => v === '1' || v === 'true' || v === 'yes').optional(),
   /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
   CORS_ORIGINS: commaList([]),
   PLAYGROUND: flag(true),

@@ -10,7 +10,8 @@ export function sendGraphQLError(
   res: Response,
   error: GraphQLError,
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
-  fallbackStatus = 400,
+  /** Overrides the status the error carries (413 for a body too large). */
+  status?: number,
 ): void {
   const http = error.extensions?.http as { status?: number; headers?: Map<string, string> } | undefined;
   for (const [name, value] of http?.headers ?? []) res.setHeader(name, value);
@@ -18,5 +19,5 @@ export function sendGraphQLError(
   const formatted = format({ message: error.message, extensions }, error);
   const accept = req.headers.accept ?? '';
   const type = accept.includes('application/graphql-response+json') ? 'application/graphql-response+json' : 'application/json';
-  res.status(http?.status ?? fallbackStatus).type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [formatted] }));
+  res.status(status ?? http?.status ?? 400).type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [formatted] }));
 }

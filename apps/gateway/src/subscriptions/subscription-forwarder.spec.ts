@@ -90,6 +90,15 @@ describe('SubscriptionForwarder', () => {
     await waitUntil(() => log.ended === 1);
   });
 
+  it('ends the upstream subscription at once when the client completes while nothing is arriving', async () => {
+    const it = subscribe('subscription { jobEvents(jobId: "quiet") { seq } }', {});
+    const pending = it.next(); // waits for an event that never comes
+    await waitUntil(() => log.opened.length === 1);
+    await it.return(undefined);
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    await waitUntil(() => log.ended === 1);
+  });
+
   it('resumes from the last cursor after the subgraph restarts: every event exactly once', async () => {
     const it = subscribe('subscription { jobEvents(jobId: "j1") { seq type } }', {});
     const seen: number[] = [];

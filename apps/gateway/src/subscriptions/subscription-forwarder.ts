@@ -55,7 +55,7 @@ interface UpstreamEvent {
 export class SubscriptionForwarder {
   constructor(private readonly options: SubscriptionForwarderOptions) {}
 
-  subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult> {
+  subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult, undefined> {
     const { runtime: getRuntime, upstream, policy, bufferCapacity, metrics, logger } = this.options;
     const runtime = getRuntime();
     const plan = runtime.planSubscription(request.document, request.query, request.operationName);
@@ -110,29 +110,52 @@ export class SubscriptionForwarder {
 
     const deliver = (event: UpstreamEvent) => this.resolveEvent(runtime, plan.primary, plan.rest, request, event);
     metrics?.active?.(1);
-    return (async function* forward(): AsyncGenerator<ExecutionResult> {
-      try {
-        for (;;) {
-          const read = await buffer.read();
-          if (read.kind === 'end') return;
-          if (read.kind === 'error') {
-            if (read.error instanceof BufferOverflow) metrics?.overflow?.();
-            yield { errors: [toClientError(read.error, lastDeliveredCursor, logger)] };
-            return;
-          }
-          const result = await deliver(read.value);
-          const event = read.value.data[upstreamOp.rootKey] as Record<string, unknown> | undefined;
-          if (typeof event?.[HIDDEN.cursor] === 'string') lastDeliveredCursor = event[HIDDEN.cursor] as string;
-          metrics?.event?.('delivered');
-          yield result;
+    let finished = false;
+    // Client complete, close or error: end the upstream subscription deterministically, exactly once.
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      unsubscribe();
+      buffer.end();
+      metrics?.active?.(-1);
+    };
+    const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+    // A hand-written iterator rather than an async generator: a generator's return() waits until its
+    // pending await settles (the next event, maybe never), so a client's complete would not reach upstream.
+    const iterator = {
+      async next() {
+        if (finished) return done();
+        const read = await buffer.read();
+        if (finished) return done();
+        if (read.kind === 'end') {
+          finish();
+          return done();
         }
-      } finally {
-        // Client complete, close or error: end the upstream subscription deterministically.
-        unsubscribe();
-        buffer.end();
-        metrics?.active?.(-1);
-      }
-    })();
+        if (read.kind === 'error') {
+          finish();
+          if (read.error instanceof BufferOverflow) metrics?.overflow?.();
+          return { done: false, value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) } };
+        }
+        const result = await deliver(read.value);
+        if (finished) return done();
+        const event = read.value.data[upstreamOp.rootKey] as Record<string, unknown> | undefined;
+        if (typeof event?.[HIDDEN.cursor] === 'string') lastDeliveredCursor = event[HIDDEN.cursor] as string;
+        metrics?.event?.('delivered');
+        return { done: false, value: result };
+      },
+      async return() {
+        finish();
+        return done();
+      },
+      async throw(error: unknown) {
+        finish();
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    } as unknown as AsyncGenerator<ExecutionResult, undefined>;
+    return iterator;
   }
 
   private async resolveEvent(
@@ -186,21 +209,26 @@ function toGraphQLError(e: unknown): GraphQLError {
   return new GraphQLError(err?.message ?? 'subgraph error', { extensions: err?.extensions, path: err?.path });
 }
 
-function toClientError(error: unknown, lastCursor: string | undefined, logger: SubscriptionForwarderOptions['logger']): GraphQLError {
+function toClientErrors(error: unknown, lastCursor: string | undefined, logger: SubscriptionForwarderOptions['logger']): GraphQLError[] {
   const resume = lastCursor ? { resumeAfter: lastCursor } : {};
   if (error instanceof UpstreamErrors) {
-    const first = error.errors[0];
-    return first ? toGraphQLError(first) : new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE' } });
+    return error.errors.length
+      ? error.errors.map(toGraphQLError)
+      : [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE' } })];
   }
   if (error instanceof BufferOverflow)
-    return new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {
-      extensions: { code: 'UNAVAILABLE', ...resume },
-    });
+    return [
+      new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {
+        extensions: { code: 'UNAVAILABLE', ...resume },
+      }),
+    ];
   // graphql-ws hands over the upstream close event (or a socket error) once reconnecting gave up.
   logger?.warn({ err: describe(error) }, 'upstream subscription failed');
-  return new GraphQLError('the subscription source is unavailable; resubscribe with after: the last cursor received', {
-    extensions: { code: 'UNAVAILABLE', ...resume },
-  });
+  return [
+    new GraphQLError('the subscription source is unavailable; resubscribe with after: the last cursor received', {
+      extensions: { code: 'UNAVAILABLE', ...resume },
+    }),
+  ];
 }
 
 function describe(error: unknown): string {

@@ -1,0 +1,95 @@
+import { waitFor } from '#libs/testing';
+import { collect, gql, SLEEP_JOB, SLEEP_VARS, startGatewayStack, wsClient, type GatewayStack } from '../gateway-support/gateway-stack.js';
+
+const EVENTS = `subscription($id: ID!) { jobEvents(jobId: $id) { seq type nodeId job { id status artifacts { name } } } }`;
+
+/**
+ * Subscriptions through the gateway against the real subgraphs and a gpu-worker running test tasks:
+ * fields of both subgraphs per event, a jobs-subgraph restart mid-stream, many concurrent subscribers,
+ * and shutdown closing clients with 1001.
+ */
+describe('gateway subscriptions', () => {
+  let stack: GatewayStack;
+  let key: string;
+
+  beforeAll(async () => {
+    stack = await startGatewayStack({ worker: true });
+    key = (await stack.createKey('acme', ['jobs:read', 'jobs:write', 'artifacts:read'])).key;
+  }, 300_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const submitSleep = async (ms: number): Promise<string> => {
+    const r = await gql(stack.url, key, SLEEP_JOB, SLEEP_VARS(ms));
+    if (!r.body.data) throw new Error(JSON.stringify(r.body.errors));
+    return r.body.data.submitJob.id;
+  };
+
+  it('resolves fields of both subgraphs on every event, in order, and completes after the terminal event', async () => {
+    const jobId = await submitSleep(500);
+    const client = wsClient(stack.wsUrl, key);
+    const sub = collect(client, EVENTS, { id: jobId });
+    expect(await sub.done).toBe('complete');
+    const events = sub.results.map((r) => {
+      expect(r.errors).toBeUndefined();
+      return r.data.jobEvents;
+    });
+    expect(events.map((e: any) => e.seq)).toEqual(events.map((_: unknown, i: number) => i + 1));
+    expect(events[0].type).toBe('JOB_QUEUED');
+    expect(events.at(-1).type).toBe('JOB_SUCCEEDED');
+    expect(events.at(-1).job).toEqual({ id: jobId, status: 'SUCCEEDED', artifacts: [] }); // artifacts: the other subgraph
+    await client.dispose();
+  }, 60_000);
+
+  it('jobs-subgraph restarted mid-subscription: the client sees every event exactly once', async () => {
+    const jobId = await submitSleep(6_000);
+    const client = wsClient(stack.wsUrl, key);
+    const sub = collect(client, EVENTS, { id: jobId });
+    await waitFor(() => sub.results.some((r) => r.data?.jobEvents.type === 'NODE_STARTED'), { timeoutMs: 30_000 });
+    await stack.jobs.kill('SIGKILL');
+    await stack.restartJobs();
+    expect(await sub.done).toBe('complete');
+    const seqs = sub.results.map((r) => r.data.jobEvents.seq);
+    expect(seqs).toEqual(seqs.map((_: unknown, i: number) => i + 1)); // contiguous from 1: none lost, none twice
+    expect(sub.results.at(-1)!.data.jobEvents.type).toBe('JOB_SUCCEEDED');
+    await client.dispose();
+  }, 180_000);
+
+  it('200 concurrent subscriptions on one gateway all receive their events', async () => {
+    const jobId = await submitSleep(3_000);
+    const clients = Array.from({ length: 4 }, () => wsClient(stack.wsUrl, key));
+    const subs = Array.from({ length: 200 }, (_, i) => collect(clients[i % clients.length]!, EVENTS, { id: jobId }));
+    const outcomes = await Promise.all(subs.map((s) => s.done));
+    expect(outcomes.every((o) => o === 'complete')).toBe(true);
+    const expected = subs[0]!.results.map((r) => r.data.jobEvents.seq);
+    expect(expected.at(-1)).toBeGreaterThan(3);
+    for (const s of subs) expect(s.results.map((r) => r.data.jobEvents.seq)).toEqual(expected);
+    for (const c of clients) await c.dispose();
+  }, 180_000);
+
+  it('a client completing ends its upstream subscription; others on the connection continue', async () => {
+    const jobId = await submitSleep(2_000);
+    const client = wsClient(stack.wsUrl, key);
+    const a = collect(client, EVENTS, { id: jobId });
+    const b = collect(client, EVENTS, { id: jobId });
+    await waitFor(() => a.results.length > 0, { timeoutMs: 20_000 });
+    a.dispose();
+    expect(await b.done).toBe('complete');
+    const metrics = await (await fetch(stack.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/switchyard_gateway_subscriptions\{[^}]*\} 0/);
+    await client.dispose();
+  }, 60_000);
+
+  it('on SIGTERM, drains HTTP then closes graphql-ws clients with 1001 and exits 0', async () => {
+    const client = wsClient(stack.wsUrl, key);
+    const feed = collect(client, 'subscription { jobFeed { seq type } }');
+    await new Promise((r) => setTimeout(r, 500));
+    const exit = await stack.gateway.stop(15_000);
+    expect(await feed.done).toBe('error');
+    expect(client.closes).toContain(1001);
+    expect(exit).toBe(0);
+    await client.dispose();
+  }, 60_000);
+});
