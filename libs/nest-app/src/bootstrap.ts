@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ConfigError } from '#libs/config';
 import { PinoNestLogger, requestLogging } from '#libs/observability';
+import { shutdownTracing } from '#libs/tracing';
 
 /** Parse config, or print every problem and exit 78 (EX_CONFIG) before anything starts. */
 export function configOrExit<T>(load: () => T, service: string): T {
@@ -56,6 +57,8 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
     force.unref();
     app
       .close()
+      // Spans of the shutdown itself are flushed before the process goes.
+      .then(() => shutdownTracing())
       .then(() => {
         logger.info('stopped');
         process.exit(0);

@@ -51,6 +51,8 @@ export async function createGraphqlHandler(
   const server = new ApolloServer<ArtifactsContext>({
     schema,
     introspection: !options.production,
+    // The app's bootstrap owns SIGTERM (close, then exit 0); Apollo's own handler would re-raise the signal.
+    stopOnTerminationSignals: false,
     plugins: options.plugins,
     formatError: (formatted: GraphQLFormattedError, error: unknown) =>
       formatGraphQLError(formatted, toApiError(unwrap(error)), {
