@@ -52,6 +52,9 @@ export class GatewayRuntime {
   private runtime: SupergraphRuntime | null = null;
   private ws: GraphqlWsServer | null = null;
   private httpServer: Server | null = null;
+  /** HTTP requests being answered (upgraded graphql-ws sockets are not requests). */
+  private inflight = 0;
+  private onIdle: (() => void) | null = null;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -155,6 +158,13 @@ export class GatewayRuntime {
   /** graphql-ws on the same HTTP server and path. */
   attach(httpServer: Server): void {
     this.httpServer = httpServer;
+    httpServer.on('request', (_req, res) => {
+      this.inflight++;
+      res.once('close', () => {
+        this.inflight--;
+        if (this.inflight === 0) this.onIdle?.();
+      });
+    });
     this.ws = startGraphqlWsServer({
       httpServer,
       path: GRAPHQL_PATH,
@@ -192,13 +202,22 @@ export class GatewayRuntime {
   async shutdown(graceMs: number): Promise<void> {
     const server = this.httpServer;
     if (server?.listening) {
-      const drained = new Promise<void>((r) => server.close(() => r()));
+      // Stop accepting; the server's own close callback would also wait for the graphql-ws sockets.
+      server.close();
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await drained;
-      clearTimeout(timer);
+      if (this.inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          this.onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.logger.info({ unfinished: this.inflight }, 'HTTP drained; closing graphql-ws clients (1001)');
     }
     await this.ws?.dispose();
+    server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();
     await quitRedis(this.redis, 2_000);

@@ -13,7 +13,8 @@ describe('gateway subscriptions', () => {
   let key: string;
 
   beforeAll(async () => {
-    stack = await startGatewayStack({ worker: true });
+    // 200 subscribes in a burst from one key: a burst allowance to match (each subscribe takes a token).
+    stack = await startGatewayStack({ worker: true, gatewayEnv: { RATE_LIMIT_BURST: '1000' } });
     key = (await stack.createKey('acme', ['jobs:read', 'jobs:write', 'artifacts:read'])).key;
   }, 300_000);
 

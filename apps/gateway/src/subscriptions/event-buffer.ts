@@ -1,7 +1,8 @@
 /**
- * What one subscriber has received from upstream but not yet consumed. Bounded: when the subscriber falls
- * behind, a newer progress report of the same node replaces the queued one (progress is a level, not a
- * delta), moved to the back so delivery order stays by sequence. Terminal events are always queued.
+ * What one subscriber has received from upstream but not yet consumed. Bounded: once the subscriber is
+ * half the capacity behind, a newer progress report of a node replaces the queued ones of that node
+ * (progress is a level, not a delta), at the back so delivery order stays by sequence; a subscriber that
+ * keeps up sees every event. Terminal events are always queued.
  * Nothing else is ever dropped: if the buffer still overflows, the subscription ends with an error naming the last delivered cursor, so the
  * client can resume instead of silently missing events.
  */
@@ -28,8 +29,12 @@ export class EventBuffer<T> {
   /** Count of items replaced by a newer one (for metrics). */
   coalesced = 0;
 
+  /** Queue length from which progress coalesces. */
+  readonly coalesceFrom: number;
+
   constructor(readonly capacity: number) {
     if (capacity < 1) throw new Error('buffer capacity must be at least 1');
+    this.coalesceFrom = Math.max(1, Math.floor(capacity / 2));
   }
 
   get size(): number {
@@ -42,9 +47,9 @@ export class EventBuffer<T> {
    */
   push(value: T, coalesceKey: string | null, essential = false): boolean {
     if (this.ended || this.failure) return false;
-    if (coalesceKey !== null) {
-      const i = this.items.findIndex((it) => it.coalesceKey === coalesceKey);
-      if (i >= 0) {
+    if (coalesceKey !== null && this.items.length >= this.coalesceFrom) {
+      for (let i = this.items.length - 1; i >= 0; i--) {
+        if (this.items[i]!.coalesceKey !== coalesceKey) continue;
         this.items.splice(i, 1);
         this.coalesced++;
       }
