@@ -1,0 +1,73 @@
+import type { BenchRedis } from './bench-redis.js';
+import type { CompletionTracker } from './completion-tracker.js';
+import { percentile, runLoad, type SubmitFn } from './load-driver.js';
+
+export interface VariantPlan {
+  warmupJobs: number;
+  jobs: number;
+  latencyJobs: number;
+  inflight: number;
+}
+
+export interface VariantResult {
+  jobsPerSecond: number;
+  loadedP50Ms: number;
+  loadedP99Ms: number;
+  unloadedP50Ms: number;
+  unloadedP99Ms: number;
+  /** Redis used_memory growth over the throughput run, per 1,000 finished jobs. */
+  bytesPer1000Jobs: number;
+  /** Commands Redis ran per job (those inside Lua scripts included), over the throughput run. */
+  commandsPerJob: number;
+  /** Bytes between the clients and Redis per job, both ways. */
+  netBytesPerJob: number;
+}
+
+/**
+ * One round of a variant: warm up (if asked), then a throughput run (`inflight` jobs at a time; Redis memory and
+ * counters read before and after),
+ * then an unloaded latency run (one job at a time).
+ */
+export async function measureVariant(
+  submit: SubmitFn,
+  tracker: CompletionTracker,
+  redis: BenchRedis,
+  plan: VariantPlan,
+): Promise<VariantResult> {
+  if (plan.warmupJobs > 0) await runLoad(submit, tracker, plan.warmupJobs, plan.inflight);
+  const before = await redis.snapshot();
+  const loaded = await runLoad(submit, tracker, plan.jobs, plan.inflight);
+  const after = await redis.snapshot();
+  const unloaded = await runLoad(submit, tracker, plan.latencyJobs, 1);
+  return {
+    jobsPerSecond: loaded.jobs / (loaded.elapsedMs / 1000),
+    loadedP50Ms: percentile(loaded.latenciesMs, 50),
+    loadedP99Ms: percentile(loaded.latenciesMs, 99),
+    unloadedP50Ms: percentile(unloaded.latenciesMs, 50),
+    unloadedP99Ms: percentile(unloaded.latenciesMs, 99),
+    bytesPer1000Jobs: ((after.usedMemory - before.usedMemory) / plan.jobs) * 1000,
+    commandsPerJob: (after.commands - before.commands) / plan.jobs,
+    netBytesPerJob: (after.netBytes - before.netBytes) / plan.jobs,
+  };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Each metric's median over the rounds (rounds interleave the variants, so drift hits all of them alike). */
+export function medianOf(runs: readonly VariantResult[]): VariantResult {
+  const field = (k: keyof VariantResult) => median(runs.map((r) => r[k]));
+  return {
+    jobsPerSecond: field('jobsPerSecond'),
+    loadedP50Ms: field('loadedP50Ms'),
+    loadedP99Ms: field('loadedP99Ms'),
+    unloadedP50Ms: field('unloadedP50Ms'),
+    unloadedP99Ms: field('unloadedP99Ms'),
+    bytesPer1000Jobs: field('bytesPer1000Jobs'),
+    commandsPerJob: field('commandsPerJob'),
+    netBytesPerJob: field('netBytesPerJob'),
+  };
+}
