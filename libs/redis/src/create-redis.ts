@@ -31,6 +31,9 @@ export function reconnectDelayMs(attempt: number, baseMs = 100, capMs = 10_000, 
   return Math.max(baseMs, Math.floor(random() * ceiling));
 }
 
+/** Connections being closed on purpose: their end is not a warning. */
+const closing = new WeakSet<Redis>();
+
 export function createRedis(opts: CreateRedisOptions): Redis {
   const { url, name, role, logger } = opts;
   const where = safeUrl(url);
@@ -56,7 +59,11 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     attempt = 0;
   });
   redis.on('error', (err: Error) => logger.error({ redis: name, url: where, err: err.message }, 'redis error'));
-  redis.on('end', () => logger.warn({ redis: name, url: where }, 'redis connection ended'));
+  redis.on('end', () =>
+    closing.has(redis)
+      ? logger.info({ redis: name, url: where }, 'redis connection closed')
+      : logger.warn({ redis: name, url: where }, 'redis connection ended'),
+  );
   return redis;
 }
 
@@ -105,6 +112,7 @@ export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> 
 /** QUIT, awaited until the connection has ended; one that cannot quit in time (Redis down) is disconnected. */
 export async function quitRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
   if (redis.status === 'end') return;
+  closing.add(redis);
   const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
   let timer: NodeJS.Timeout | undefined;
   try {
