@@ -36,12 +36,9 @@ async function waitReady(port: number, name: string, child: ChildProcess): Promi
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${name} not ready`);
+    const res = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
+    if (res?.ok) return;
+    if (Date.now() > deadline) throw new Error(`${name} not ready: ${res ? await res.text() : 'no answer'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -129,8 +126,9 @@ const env = {
   NODE_ENV: 'test',
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,
   S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-  S3_ACCESS_KEY: 'bench',
-  S3_SECRET_KEY: 'bench-secret-key',
+  // s3rver knows one account (S3RVER)
+  S3_ACCESS_KEY: 'S3RVER',
+  S3_SECRET_KEY: 'S3RVER',
   S3_BUCKET: 'bench',
   SWITCHYARD_DATA_DIR: dataDir,
   SWITCHYARD_IDENTITY_SECRET: SECRET,

@@ -80,6 +80,24 @@ describe('SubscriptionForwarder', () => {
     await it.return(undefined);
   });
 
+  it('shares identical entity fetches of many subscribers to one event', async () => {
+    const shared = new SubscriptionForwarder({
+      runtime: () => new SupergraphRuntime(composeTestSupergraph()),
+      upstream: pool,
+      dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(artifacts)) }),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: 8,
+      fetchCoalesceWindowMs: 1_000,
+    });
+    log.append('j1', 'JOB_QUEUED');
+    const its = Array.from({ length: 20 }, () => shared.subscribe({ document: parse(QUERY), query: QUERY, variables: { id: 'j1' }, identity, context: { identity } }));
+    const firsts = await Promise.all(its.map(async (it) => (await take(it, 1))[0]!));
+    for (const r of firsts) expect((r.data as any).jobEvents.job.artifacts).toEqual([{ name: 'model.bin' }, { name: 'metrics.json' }]);
+    expect(shared.fetches!.sent).toBe(1);
+    expect(shared.fetches!.shared).toBe(19);
+    await Promise.all(its.map((it) => it.return(undefined)));
+  });
+
   it('passes a client `after` through and ends the upstream subscription when the client completes', async () => {
     for (let i = 0; i < 3; i++) log.append('j1', 'LOG');
     const query = 'subscription ($id: ID!, $after: String) { jobEvents(jobId: $id, after: $after) { seq } }';

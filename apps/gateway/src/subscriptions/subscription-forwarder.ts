@@ -2,6 +2,7 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type S
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
+import { CoalescedFetches } from './coalesced-fetches.js';
 import { BufferOverflow, EventBuffer } from './event-buffer.js';
 import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
@@ -24,6 +25,8 @@ export interface SubscriptionForwarderOptions {
   policy: ResumePolicy;
   /** Events one subscriber may have queued (after progress coalescing) before its subscription ends. */
   bufferCapacity: number;
+  /** Identical entity fetches of one identity within this window share one subgraph request (0: off). */
+  fetchCoalesceWindowMs?: number;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -53,7 +56,11 @@ interface UpstreamEvent {
  * reconnect replays nothing twice and misses nothing.
  */
 export class SubscriptionForwarder {
-  constructor(private readonly options: SubscriptionForwarderOptions) {}
+  readonly fetches: CoalescedFetches | null;
+
+  constructor(private readonly options: SubscriptionForwarderOptions) {
+    this.fetches = options.fetchCoalesceWindowMs ? new CoalescedFetches(options.fetchCoalesceWindowMs) : null;
+  }
 
   subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult, undefined> {
     const { runtime: getRuntime, upstream, policy, bufferCapacity, metrics, logger } = this.options;
@@ -168,7 +175,8 @@ export class SubscriptionForwarder {
     const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SOURCE, requires: undefined };
     const plan: QueryPlan = { kind: 'QueryPlan', node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch };
     const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
-    const serviceMap: ServiceMap = { ...this.options.dataSources(), [EVENT_SOURCE]: eventSource };
+    const sources = this.options.dataSources();
+    const serviceMap: ServiceMap = { ...(this.fetches ? this.fetches.wrap(sources) : sources), [EVENT_SOURCE]: eventSource };
     const operationContext = buildOperationContext({
       schema: runtime.apiGraphQLSchema,
       operationDocument: request.document,
