@@ -24,13 +24,22 @@ interface SubgraphSource {
 function printSdl(entry: string): string {
   const path = join(ROOT, entry);
   if (!existsSync(path)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [path], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
+  const r = spawnSync(process.execPath, [path], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+  });
   if (r.status !== 0) throw new Error(`${entry} failed (exit ${r.status}):\n${r.stderr}`);
   return r.stdout.trim();
 }
 
 export const SUBGRAPHS: SubgraphSource[] = [
-  { name: 'jobs', file: 'graphql/jobs.graphql', url: 'http://127.0.0.1:4001/graphql', sdl: () => printSdl('dist/apps/jobs-subgraph/src/print-sdl.js') },
+  {
+    name: 'jobs',
+    file: 'graphql/jobs.graphql',
+    url: 'http://127.0.0.1:4001/graphql',
+    sdl: () => printSdl('dist/apps/jobs-subgraph/src/print-sdl.js'),
+  },
   {
     name: 'artifacts',
     file: 'graphql/artifacts.graphql',
@@ -38,7 +47,12 @@ export const SUBGRAPHS: SubgraphSource[] = [
     sdl: () => printSdl('dist/apps/artifacts-subgraph/src/print-sdl.js'),
   },
   // Served inside the gateway process (LocalGraphQLDataSource); the URL is never called.
-  { name: 'apikeys', file: 'graphql/apikeys.graphql', url: 'http://127.0.0.1:4000/internal/apikeys', sdl: () => API_KEYS_SDL.trim() },
+  {
+    name: 'apikeys',
+    file: 'graphql/apikeys.graphql',
+    url: 'http://127.0.0.1:4000/internal/apikeys',
+    sdl: () => API_KEYS_SDL.trim(),
+  },
 ];
 
 export const SUPERGRAPH_FILE = 'graphql/supergraph.graphql';
@@ -90,7 +104,13 @@ function main(check: boolean): number {
     process.stderr.write(`out of date (run \`npm run compose\` and commit): ${stale.join(', ')}\n`);
     return 1;
   }
-  process.stdout.write(check ? 'supergraph: up to date\n' : stale.length ? `wrote ${stale.join(', ')}\n` : 'supergraph: unchanged\n');
+  process.stdout.write(
+    check
+      ? 'supergraph: up to date\n'
+      : stale.length
+        ? `wrote ${stale.join(', ')}\n`
+        : 'supergraph: unchanged\n',
+  );
   return contractCheck();
 }
 

@@ -31,9 +31,18 @@ async function run(argv: string[], out: (line: string) => void): Promise<number>
     await redis.connect();
     const store = new ApiKeyStore(redis);
     if (command === 'create') {
-      const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const { key, record } = await store.create({ tenant: values.tenant ?? '', scopes: scopes as never, name: values.name });
-      out(`created key ${record.id} for tenant ${record.tenant} with scopes ${record.scopes.join(',')} (shown once):`);
+      const scopes = (values.scopes ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const { key, record } = await store.create({
+        tenant: values.tenant ?? '',
+        scopes: scopes as never,
+        name: values.name,
+      });
+      out(
+        `created key ${record.id} for tenant ${record.tenant} with scopes ${record.scopes.join(',')} (shown once):`,
+      );
       out(key);
     } else if (command === 'list') {
       for (const k of await store.list(values.tenant))
@@ -54,7 +63,9 @@ async function run(argv: string[], out: (line: string) => void): Promise<number>
     }
     return 0;
   } catch (e) {
-    process.stderr.write(`keys: ${e instanceof ContractViolation ? e.message : e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(
+      `keys: ${e instanceof ContractViolation ? e.message : e instanceof Error ? e.message : String(e)}\n`,
+    );
     return 1;
   } finally {
     redis.disconnect();

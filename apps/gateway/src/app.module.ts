@@ -11,7 +11,10 @@ export class AppModule {
   static forRoot(config: GatewayConfig, logger: Logger, runtime: GatewayRuntime): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'gateway', logger }), GatewayModule.forRoot(runtime, config.SHUTDOWN_GRACE_MS)],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'gateway', logger }),
+        GatewayModule.forRoot(runtime, config.SHUTDOWN_GRACE_MS),
+      ],
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
       global: true,

@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { commaList, flag, isProduction, loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv, url } from '#libs/config';
+import {
+  commaList,
+  flag,
+  isProduction,
+  loadConfig,
+  nonNegativeInt,
+  portsEnv,
+  positiveInt,
+  redisEnv,
+  runtimeEnv,
+  url,
+} from '#libs/config';
 
 /** Everything the gateway reads from the environment, parsed once. */
 export const gatewayEnv = {
@@ -32,7 +43,10 @@ export const gatewayEnv = {
   /** graphql-ws keep-alive towards clients and subgraphs; a peer silent for as long again is terminated. */
   WS_PING_MS: positiveInt(12_000),
   /** Introspection; default: on outside production, off in production. */
-  INTROSPECTION: z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' }).transform((v) => v === '1' || v === 'true' || v === 'yes').optional(),
+  INTROSPECTION: z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' })
+    .transform((v) => v === '1' || v === 'true' || v === 'yes')
+    .optional(),
   /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
   CORS_ORIGINS: commaList([]),
   PLAYGROUND: flag(true),

@@ -18,17 +18,26 @@ const HTTP_STATUS: Partial<Record<ApiErrorCode, number>> = {
  * the contract code and extensions through formatGraphQLError (which keeps them in production too);
  * `http` tells Apollo Server the status and headers (it strips `http` before answering).
  */
-export function gatewayError(code: ApiErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+export function gatewayError(
+  code: ApiErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
   const status = HTTP_STATUS[code];
   return new GraphQLError(message, {
     originalError: new DomainError(code, message, extensions),
-    extensions: { code, ...extensions, ...(status ? { http: { status, headers: httpHeaders(code, extensions) } } : {}) },
+    extensions: {
+      code,
+      ...extensions,
+      ...(status ? { http: { status, headers: httpHeaders(code, extensions) } } : {}),
+    },
   });
 }
 
 function httpHeaders(code: ApiErrorCode, extensions: Record<string, unknown>): Map<string, string> {
   const headers = new Map<string, string>();
-  if (code === 'RATE_LIMITED' && typeof extensions.retryAfterSeconds === 'number') headers.set('retry-after', String(extensions.retryAfterSeconds));
+  if (code === 'RATE_LIMITED' && typeof extensions.retryAfterSeconds === 'number')
+    headers.set('retry-after', String(extensions.retryAfterSeconds));
   if (code === 'UNAUTHENTICATED') headers.set('www-authenticate', 'Bearer');
   return headers;
 }

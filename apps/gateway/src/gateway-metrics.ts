@@ -5,21 +5,37 @@ import type { UpstreamPoolEvents } from './subscriptions/upstream-pool.js';
 
 /** The gateway's metrics, defined once and handed to the cores as plain callbacks. */
 export function createGatewayMetrics() {
-  const refused = metrics.counter({ name: 'switchyard_gateway_refused_total', help: 'Operations refused by the gateway', labelNames: ['reason'] });
-  const subscriptions = metrics.gauge({ name: 'switchyard_gateway_subscriptions', help: 'Client subscriptions being forwarded' });
+  const refused = metrics.counter({
+    name: 'switchyard_gateway_refused_total',
+    help: 'Operations refused by the gateway',
+    labelNames: ['reason'],
+  });
+  const subscriptions = metrics.gauge({
+    name: 'switchyard_gateway_subscriptions',
+    help: 'Client subscriptions being forwarded',
+  });
   const events = metrics.counter({
     name: 'switchyard_gateway_subscription_events_total',
     help: 'Upstream subscription events by outcome (delivered, duplicate dropped, progress coalesced)',
     labelNames: ['outcome'],
   });
-  const overflows = metrics.counter({ name: 'switchyard_gateway_subscriber_overflows_total', help: 'Subscribers cut off for falling too far behind' });
+  const overflows = metrics.counter({
+    name: 'switchyard_gateway_subscriber_overflows_total',
+    help: 'Subscribers cut off for falling too far behind',
+  });
   const upstream = metrics.counter({
     name: 'switchyard_gateway_upstream_ws_total',
     help: 'Upstream graphql-ws connection events by subgraph (connected, reconnected, closed, dead_peer)',
     labelNames: ['service', 'event'],
   });
-  const connections = metrics.gauge({ name: 'switchyard_gateway_ws_connections', help: 'Open client graphql-ws connections' });
-  const reloads = metrics.counter({ name: 'switchyard_gateway_supergraph_reload_failures_total', help: 'Supergraph files rejected on hot reload' });
+  const connections = metrics.gauge({
+    name: 'switchyard_gateway_ws_connections',
+    help: 'Open client graphql-ws connections',
+  });
+  const reloads = metrics.counter({
+    name: 'switchyard_gateway_supergraph_reload_failures_total',
+    help: 'Supergraph files rejected on hot reload',
+  });
 
   const forwarder: ForwarderMetrics = {
     event: (outcome) => events.inc({ outcome }),
@@ -28,7 +44,8 @@ export function createGatewayMetrics() {
   };
   const guard: GuardMetrics = { refused: (reason) => refused.inc({ reason }) };
   const pool: UpstreamPoolEvents = {
-    connected: (service, reconnect) => upstream.inc({ service, event: reconnect ? 'reconnected' : 'connected' }),
+    connected: (service, reconnect) =>
+      upstream.inc({ service, event: reconnect ? 'reconnected' : 'connected' }),
     closed: (service) => upstream.inc({ service, event: 'closed' }),
     deadPeer: (service) => upstream.inc({ service, event: 'dead_peer' }),
   };

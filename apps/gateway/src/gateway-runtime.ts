@@ -65,7 +65,10 @@ export class GatewayRuntime {
     const keys = new ApiKeyStore(this.redis);
     this.authenticator = new Authenticator(keys);
     this.guard = new OperationGuard(
-      new TokenBucketLimiter(this.redis, { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.rateLimitBurst }),
+      new TokenBucketLimiter(this.redis, {
+        perMinute: config.RATE_LIMIT_PER_MINUTE,
+        burst: config.rateLimitBurst,
+      }),
       {
         maxDepth: config.MAX_QUERY_DEPTH,
         maxAliases: config.MAX_QUERY_ALIASES,
@@ -75,7 +78,8 @@ export class GatewayRuntime {
       },
       this.metrics.guard,
     );
-    const log = (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed');
+    const log = (err: unknown) =>
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed');
     this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log });
 
     const urls = { [SERVICE.jobs]: config.jobsSubgraphUrl, [SERVICE.artifacts]: config.artifactsSubgraphUrl };
@@ -88,7 +92,11 @@ export class GatewayRuntime {
               pollIntervalInMs: 10_000,
             }),
           }
-        : { supergraphSdl: supergraphFromFile(config.SUPERGRAPH_PATH, logger, () => this.metrics.reloadFailed()) }),
+        : {
+            supergraphSdl: supergraphFromFile(config.SUPERGRAPH_PATH, logger, () =>
+              this.metrics.reloadFailed(),
+            ),
+          }),
       buildService: ({ name, url }) => this.dataSources.get(name, url),
       logger: {
         debug: (m) => logger.debug(String(m)),
@@ -139,7 +147,9 @@ export class GatewayRuntime {
 
   /** Express handlers for GRAPHQL_PATH (and the playground). */
   middleware(): { path: string; handlers: (RequestHandler | ErrorRequestHandler)[] }[] {
-    const playground = this.config.PLAYGROUND ? [playgroundHandler({ graphqlPath: GRAPHQL_PATH, logger: this.logger })] : [];
+    const playground = this.config.PLAYGROUND
+      ? [playgroundHandler({ graphqlPath: GRAPHQL_PATH, logger: this.logger })]
+      : [];
     return [
       ...(this.config.PLAYGROUND ? [{ path: '/playground', handlers: playground }] : []),
       {
@@ -150,7 +160,9 @@ export class GatewayRuntime {
           authenticateRequest(this.authenticator, this.guard, this.format),
           graphqlBody(this.config.MAX_BODY_BYTES),
           bodyErrors(this.format),
-          expressMiddleware(this.server, { context: async ({ req }: { req: Request }) => ({ identity: identityOf(req) }) }),
+          expressMiddleware(this.server, {
+            context: async ({ req }: { req: Request }) => ({ identity: identityOf(req) }),
+          }),
         ],
       },
     ];
@@ -172,7 +184,10 @@ export class GatewayRuntime {
       runtime: () => this.currentRuntime(),
       authenticator: this.authenticator,
       guard: this.guard,
-      quota: new SubscriptionQuota(this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION, this.config.MAX_SUBSCRIPTIONS_PER_KEY),
+      quota: new SubscriptionQuota(
+        this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        this.config.MAX_SUBSCRIPTIONS_PER_KEY,
+      ),
       forwarder: this.forwarder,
       executeOperation: (request, identity) => this.execute(request, identity),
       introspection: this.config.introspection,
@@ -234,7 +249,8 @@ export class GatewayRuntime {
     identity: GatewayContext['identity'],
   ): Promise<ExecutionResult> {
     const response = await this.server.executeOperation(request, { contextValue: { identity } });
-    if (response.body.kind !== 'single') return { errors: [gatewayError('BAD_USER_INPUT', 'incremental delivery is not supported')] };
+    if (response.body.kind !== 'single')
+      return { errors: [gatewayError('BAD_USER_INPUT', 'incremental delivery is not supported')] };
     return response.body.singleResult as ExecutionResult;
   }
 
@@ -246,9 +262,13 @@ export class GatewayRuntime {
         return {
           async didResolveOperation({ contextValue, document, operation, request, schema }) {
             if (!operation) return;
-            if (!contextValue.identity) throw gatewayError('UNAUTHENTICATED', 'an API key is required: Authorization: Bearer <key>');
+            if (!contextValue.identity)
+              throw gatewayError('UNAUTHENTICATED', 'an API key is required: Authorization: Bearer <key>');
             if (operation.operation === 'subscription')
-              throw gatewayError('BAD_USER_INPUT', `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`);
+              throw gatewayError(
+                'BAD_USER_INPUT',
+                `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`,
+              );
             guard.check(contextValue.identity, schema, document, operation, request.variables);
           },
         };

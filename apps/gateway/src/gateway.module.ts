@@ -1,4 +1,10 @@
-import { type BeforeApplicationShutdown, type DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Module,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ReadinessRegistry } from '#libs/observability';
 import { GatewayRuntime } from './gateway-runtime.js';
 

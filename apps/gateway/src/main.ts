@@ -15,7 +15,10 @@ const runtime = configOrExit(() => new GatewayRuntime(config, logger), SERVICE);
 try {
   await runtime.start();
 } catch (e) {
-  logger.fatal({ err: e instanceof Error ? e.message : String(e), supergraph: config.SUPERGRAPH_PATH }, 'cannot load the supergraph');
+  logger.fatal(
+    { err: e instanceof Error ? e.message : String(e), supergraph: config.SUPERGRAPH_PATH },
+    'cannot load the supergraph',
+  );
   process.exit(1);
 }
 await bootstrapApp({

@@ -123,11 +123,20 @@ export function jobsSchema(log: EventLog): GraphQLSchema {
         },
         Subscription: {
           jobEvents: {
-            subscribe: (_: unknown, args: { jobId: string; after?: string | null }, ctx: { tenant: string }) => {
+            subscribe: (
+              _: unknown,
+              args: { jobId: string; after?: string | null },
+              ctx: { tenant: string },
+            ) => {
               log.opened.push({ jobId: args.jobId, after: args.after ?? null, tenant: ctx.tenant });
               return log.stream(args.jobId, args.after ?? null);
             },
-            resolve: (e: TestEvent, args: { jobId: string }) => ({ ...e, cursor: String(e.seq), jobId: args.jobId, job: { id: args.jobId } }),
+            resolve: (e: TestEvent, args: { jobId: string }) => ({
+              ...e,
+              cursor: String(e.seq),
+              jobId: args.jobId,
+              job: { id: args.jobId },
+            }),
           },
         },
       } as never,
@@ -143,7 +152,8 @@ export function artifactsSchema(names: Map<string, string[]>): GraphQLSchema {
         Query: { artifact: () => null },
         Job: {
           __resolveReference: (ref: { id: string }) => ref,
-          artifacts: (job: { id: string }) => (names.get(job.id) ?? []).map((name, i) => ({ id: `${job.id}-${i}`, name })),
+          artifacts: (job: { id: string }) =>
+            (names.get(job.id) ?? []).map((name, i) => ({ id: `${job.id}-${i}`, name })),
         },
       } as never,
     },
@@ -169,7 +179,9 @@ export async function serveGraphqlWs(schema: GraphQLSchema, port = 0): Promise<R
             return false;
           }
         },
-        context: (ctx) => ({ tenant: verifyIdentity(ctx.connectionParams?.identity as string, TEST_SECRET).tenant }),
+        context: (ctx) => ({
+          tenant: verifyIdentity(ctx.connectionParams?.identity as string, TEST_SECRET).tenant,
+        }),
       },
       wss,
     );

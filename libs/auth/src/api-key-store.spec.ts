@@ -30,13 +30,21 @@ describe('API keys', () => {
   };
 
   it('creates sy_<id>_<secret> keys, stores only a hash, and verifies them', async () => {
-    const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read', 'jobs:write'], name: 'ci' });
+    const { key, record } = await store.create({
+      tenant: 'acme',
+      scopes: ['jobs:read', 'jobs:write'],
+      name: 'ci',
+    });
     expect(key).toMatch(/^sy_[0-9a-f]{16}_[0-9a-f]{64}$/);
     expect(parseApiKey(key)!.id).toBe(record.id);
     const stored = await redis.hgetall(REDIS_KEYS.apiKey(record.id));
     expect(JSON.stringify(stored)).not.toContain(parseApiKey(key)!.secret);
     expect(stored).toMatchObject({ tenant: 'acme', name: 'ci', createdAt: now.toISOString() });
-    await expect(store.verify(key)).resolves.toEqual({ id: record.id, tenant: 'acme', scopes: ['jobs:read', 'jobs:write'] });
+    await expect(store.verify(key)).resolves.toEqual({
+      id: record.id,
+      tenant: 'acme',
+      scopes: ['jobs:read', 'jobs:write'],
+    });
     expect((await store.get(record.id))!.lastUsedAt).toBe(now.toISOString());
   });
 

@@ -85,7 +85,8 @@ export class ApiKeyStore {
     if (!parts) throw new ApiKeyError('MALFORMED', 'malformed API key');
     const record = await this.get(parts.id);
     if (!record) throw new ApiKeyError('UNKNOWN', 'unknown API key');
-    if (!secretMatchesHash(parts.secret, record.secretHash)) throw new ApiKeyError('BAD_SECRET', 'unknown API key');
+    if (!secretMatchesHash(parts.secret, record.secretHash))
+      throw new ApiKeyError('BAD_SECRET', 'unknown API key');
     if (record.revokedAt) throw new ApiKeyError('REVOKED', 'API key revoked');
     await this.touch(record);
     return { id: record.id, tenant: record.tenant, scopes: record.scopes };
@@ -95,7 +96,8 @@ export class ApiKeyStore {
   async revoke(id: string, tenant?: string): Promise<boolean> {
     const record = await this.get(id);
     if (!record || (tenant !== undefined && record.tenant !== tenant)) return false;
-    if (!record.revokedAt) await this.redis.hset(REDIS_KEYS.apiKey(id), 'revokedAt', this.now().toISOString());
+    if (!record.revokedAt)
+      await this.redis.hset(REDIS_KEYS.apiKey(id), 'revokedAt', this.now().toISOString());
     return true;
   }
 
@@ -121,14 +123,16 @@ export class ApiKeyStore {
 
   private async touch(record: ApiKeyRecord): Promise<void> {
     const now = this.now();
-    if (record.lastUsedAt && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_WRITE_INTERVAL_MS) return;
+    if (record.lastUsedAt && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_WRITE_INTERVAL_MS)
+      return;
     await this.redis.hset(REDIS_KEYS.apiKey(record.id), 'lastUsedAt', now.toISOString());
   }
 }
 
 function toHash(record: ApiKeyRecord): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = k === 'scopes' ? JSON.stringify(v) : String(v);
+  for (const [k, v] of Object.entries(record))
+    if (v !== undefined) out[k] = k === 'scopes' ? JSON.stringify(v) : String(v);
   return out;
 }
 

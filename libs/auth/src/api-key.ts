@@ -8,7 +8,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 export const API_KEY_PREFIX = 'sy';
 const ID_BYTES = 8;
 const SECRET_BYTES = 32;
-const API_KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}_([0-9a-f]{${ID_BYTES * 2}})_([0-9a-f]{${SECRET_BYTES * 2}})$`);
+const API_KEY_PATTERN = new RegExp(
+  `^${API_KEY_PREFIX}_([0-9a-f]{${ID_BYTES * 2}})_([0-9a-f]{${SECRET_BYTES * 2}})$`,
+);
 
 export interface ParsedApiKey {
   id: string;

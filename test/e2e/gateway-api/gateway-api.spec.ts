@@ -2,7 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { serverAudits } from 'graphql-http';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import { waitFor } from '#libs/testing';
-import { codeOf, collect, gql, startGatewayStack, wsClient, type GatewayStack } from '../gateway-support/gateway-stack.js';
+import {
+  codeOf,
+  collect,
+  gql,
+  startGatewayStack,
+  wsClient,
+  type GatewayStack,
+} from '../gateway-support/gateway-stack.js';
 
 /**
  * The gateway as the only public door: the GraphQL-over-HTTP audit, the auth matrix over HTTP and
@@ -17,7 +24,13 @@ describe('gateway API', () => {
 
   beforeAll(async () => {
     stack = await startGatewayStack({
-      gatewayEnv: { RATE_LIMIT_PER_MINUTE: '600', RATE_LIMIT_BURST: '40', MAX_SUBSCRIPTIONS_PER_CONNECTION: '3', MAX_QUERY_DEPTH: '8', MAX_BODY_BYTES: '20000' },
+      gatewayEnv: {
+        RATE_LIMIT_PER_MINUTE: '600',
+        RATE_LIMIT_BURST: '40',
+        MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
+        MAX_QUERY_DEPTH: '8',
+        MAX_BODY_BYTES: '20000',
+      },
     });
     acmeRead = (await stack.createKey('acme', ['jobs:read', 'artifacts:read'])).key;
     acmeWrite = (await stack.createKey('acme', ['jobs:read', 'jobs:write'])).key;
@@ -30,7 +43,9 @@ describe('gateway API', () => {
 
   it('passes the graphql-http server audit (no MUST fails)', async () => {
     // ~60 requests in a burst: spread them over keys so the rate limit (burst 40 here) is not what is audited.
-    const keys = await Promise.all([0, 1, 2, 3].map(async () => (await stack.createKey('audit', ['jobs:read'])).key));
+    const keys = await Promise.all(
+      [0, 1, 2, 3].map(async () => (await stack.createKey('audit', ['jobs:read'])).key),
+    );
     let n = 0;
     const audits = serverAudits({
       url: stack.url,
@@ -46,10 +61,13 @@ describe('gateway API', () => {
     const failures: string[] = [];
     for (const r of results) {
       counts[r.status]++;
-      if (r.status !== 'ok') failures.push(`${r.status.toUpperCase()} ${r.name}: ${'reason' in r ? r.reason : ''}`);
+      if (r.status !== 'ok')
+        failures.push(`${r.status.toUpperCase()} ${r.name}: ${'reason' in r ? r.reason : ''}`);
     }
     // The score, for the report: every MUST passes; SHOULD/MAY misses are listed.
-    process.stdout.write(`graphql-http audit: ${counts.ok}/${results.length} ok, ${counts.notice} notices, ${counts.warn} warnings, ${counts.error} errors\n${failures.join('\n')}\n`);
+    process.stdout.write(
+      `graphql-http audit: ${counts.ok}/${results.length} ok, ${counts.notice} notices, ${counts.warn} warnings, ${counts.error} errors\n${failures.join('\n')}\n`,
+    );
     const mustFails = results.filter((r) => r.status === 'error' && /MUST/.test(r.name));
     expect(mustFails.map((r) => r.name)).toEqual([]);
   }, 60_000);
@@ -77,7 +95,9 @@ describe('gateway API', () => {
       const globex = (await stack.createKey('globex', ['jobs:read', 'jobs:write'])).key;
       // Without a worker the graph is refused, so use a job id from another tenant's idempotent submit path:
       // a job that does not exist and a job of another tenant answer the same way.
-      const r = await gql(stack.url, globex, 'query($id: ID!) { job(id: $id) { id } }', { id: 'job-of-acme' });
+      const r = await gql(stack.url, globex, 'query($id: ID!) { job(id: $id) { id } }', {
+        id: 'job-of-acme',
+      });
       expect(r.body.data?.job ?? null).toBeNull();
       const cancel = await gql(stack.url, globex, 'mutation { cancelJob(id: "job-of-acme") { id } }');
       expect(codeOf(cancel)).toBe('NOT_FOUND');
@@ -92,13 +112,25 @@ describe('gateway API', () => {
     });
     it('admins create and revoke keys through the API; others cannot', async () => {
       const create = 'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { id tenant scopes key } }';
-      const r = await gql(stack.url, admin, create, { i: { tenant: 'initech', scopes: ['jobs:read'], name: 'ci' } });
+      const r = await gql(stack.url, admin, create, {
+        i: { tenant: 'initech', scopes: ['jobs:read'], name: 'ci' },
+      });
       const created = r.body.data!.createApiKey;
-      expect(created).toMatchObject({ tenant: 'initech', scopes: ['jobs:read'], key: expect.stringMatching(/^sy_/) });
+      expect(created).toMatchObject({
+        tenant: 'initech',
+        scopes: ['jobs:read'],
+        key: expect.stringMatching(/^sy_/),
+      });
       expect((await gql(stack.url, created.key, QUERY)).status).toBe(200);
-      expect(codeOf(await gql(stack.url, acmeWrite, create, { i: { tenant: 'acme', scopes: ['admin'] } }))).toBe('FORBIDDEN');
-      expect(codeOf(await gql(stack.url, admin, create, { i: { tenant: 'BAD TENANT', scopes: ['jobs:read'] } }))).toBe('BAD_USER_INPUT');
-      const revoked = await gql(stack.url, admin, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: created.id });
+      expect(
+        codeOf(await gql(stack.url, acmeWrite, create, { i: { tenant: 'acme', scopes: ['admin'] } })),
+      ).toBe('FORBIDDEN');
+      expect(
+        codeOf(await gql(stack.url, admin, create, { i: { tenant: 'BAD TENANT', scopes: ['jobs:read'] } })),
+      ).toBe('BAD_USER_INPUT');
+      const revoked = await gql(stack.url, admin, 'mutation($id: ID!) { revokeApiKey(id: $id) }', {
+        id: created.id,
+      });
       expect(revoked.body.data).toEqual({ revokeApiKey: true });
       expect((await gql(stack.url, created.key, QUERY)).status).toBe(401);
     });
@@ -114,10 +146,18 @@ describe('gateway API', () => {
         expect(codeOf(r)).toBe('UNAUTHENTICATED');
         const forged = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: signIdentity({ tenant: 'acme', keyId: 'x', scopes: ['admin'] }, 'not-the-secret-not-the-secret-xx') },
+          headers: {
+            'content-type': 'application/json',
+            [IDENTITY_HEADER]: signIdentity(
+              { tenant: 'acme', keyId: 'x', scopes: ['admin'] },
+              'not-the-secret-not-the-secret-xx',
+            ),
+          },
           body: JSON.stringify({ query: '{ __typename }' }),
         });
-        expect(codeOf({ status: forged.status, headers: forged.headers, body: (await forged.json()) as any })).toBe('UNAUTHENTICATED');
+        expect(
+          codeOf({ status: forged.status, headers: forged.headers, body: (await forged.json()) as any }),
+        ).toBe('UNAUTHENTICATED');
       }
     });
   });
@@ -196,16 +236,29 @@ describe('gateway API', () => {
     });
     it('refuses deep, aliased and costly operations with QUERY_TOO_COMPLEX', async () => {
       const { key } = await stack.createKey('acme', ['jobs:read']);
-      const deep = await gql(stack.url, key, '{ jobs { edges { node { nodes { error { code } } artifacts { id } } } pageInfo { endCursor } } job(id: "x") { nodes { error { message } } } }');
+      const deep = await gql(
+        stack.url,
+        key,
+        '{ jobs { edges { node { nodes { error { code } } artifacts { id } } } pageInfo { endCursor } } job(id: "x") { nodes { error { message } } } }',
+      );
       expect(deep.status).toBe(200); // depth 5 (the public schema has no cycles deeper than that; depth is unit-tested)
       const aliases = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: templates { name }`).join(' ')} }`;
       const r1 = await gql(stack.url, key, aliases);
       expect([r1.status, codeOf(r1)]).toEqual([400, 'QUERY_TOO_COMPLEX']);
-      expect(r1.body.errors![0]!.extensions!.limits).toEqual(expect.arrayContaining([expect.objectContaining({ limit: 'aliases' })]));
-      const costly = await gql(stack.url, key, '{ jobs(first: 100000) { edges { node { nodes { id } artifacts { id } } } } }');
+      expect(r1.body.errors![0]!.extensions!.limits).toEqual(
+        expect.arrayContaining([expect.objectContaining({ limit: 'aliases' })]),
+      );
+      const costly = await gql(
+        stack.url,
+        key,
+        '{ jobs(first: 100000) { edges { node { nodes { id } artifacts { id } } } } }',
+      );
       expect(codeOf(costly)).toBe('QUERY_TOO_COMPLEX');
       const ws = wsClient(stack.wsUrl, key);
-      const sub = collect(ws, `subscription { jobEvents(jobId: "x") { job { nodes { error { code } } } ${Array.from({ length: 40 }, (_, i) => `a${i}: seq`).join(' ')} } }`);
+      const sub = collect(
+        ws,
+        `subscription { jobEvents(jobId: "x") { job { nodes { error { code } } } ${Array.from({ length: 40 }, (_, i) => `a${i}: seq`).join(' ')} } }`,
+      );
       expect(await sub.done).toBe('error');
       expect((sub.error as any[])[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
       await ws.dispose();
@@ -229,7 +282,13 @@ describe('gateway API', () => {
       const html = await page.text();
       expect(html).toContain('/playground/assets/playground.js');
       expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/); // nothing fetched from elsewhere
-      for (const asset of ['playground.js', 'playground.css', 'editor.worker.js', 'graphql.worker.js', 'json.worker.js']) {
+      for (const asset of [
+        'playground.js',
+        'playground.css',
+        'editor.worker.js',
+        'graphql.worker.js',
+        'json.worker.js',
+      ]) {
         const r = await fetch(stack.url.replace('/graphql', `/playground/assets/${asset}`));
         expect([asset, r.status]).toEqual([asset, 200]);
         expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(1000);
@@ -244,11 +303,16 @@ describe('gateway API', () => {
       const { key } = await stack.createKey('acme', ['jobs:read']);
       const hasField = async () => {
         const r = await gql(stack.url, key, '{ __type(name: "Mutation") { fields { name } } }');
-        return (r.body.data?.__type?.fields ?? []).map((f: { name: string }) => f.name).includes('revokeApiKey');
+        return (r.body.data?.__type?.fields ?? [])
+          .map((f: { name: string }) => f.name)
+          .includes('revokeApiKey');
       };
       expect(await hasField()).toBe(true);
       // A supergraph without the apikeys subgraph's mutations: remove the revokeApiKey field.
-      writeFileSync(stack.supergraphPath, original.replace(/\n\s*(?:"""[^"]*"""\n\s*)?revokeApiKey\(id: ID!\): Boolean![^\n]*/, ''));
+      writeFileSync(
+        stack.supergraphPath,
+        original.replace(/\n\s*(?:"""[^"]*"""\n\s*)?revokeApiKey\(id: ID!\): Boolean![^\n]*/, ''),
+      );
       await waitFor(async () => !(await hasField()), { timeoutMs: 10_000 });
       writeFileSync(stack.supergraphPath, 'this is not a supergraph');
       await new Promise((r) => setTimeout(r, 1_000));

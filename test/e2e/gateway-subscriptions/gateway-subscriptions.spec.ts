@@ -1,5 +1,13 @@
 import { waitFor } from '#libs/testing';
-import { collect, gql, SLEEP_JOB, SLEEP_VARS, startGatewayStack, wsClient, type GatewayStack } from '../gateway-support/gateway-stack.js';
+import {
+  collect,
+  gql,
+  SLEEP_JOB,
+  SLEEP_VARS,
+  startGatewayStack,
+  wsClient,
+  type GatewayStack,
+} from '../gateway-support/gateway-stack.js';
 
 const EVENTS = `subscription($id: ID!) { jobEvents(jobId: $id) { seq type nodeId job { id status artifacts { name } } } }`;
 
@@ -48,7 +56,9 @@ describe('gateway subscriptions', () => {
     const jobId = await submitSleep(6_000);
     const client = wsClient(stack.wsUrl, key);
     const sub = collect(client, EVENTS, { id: jobId });
-    await waitFor(() => sub.results.some((r) => r.data?.jobEvents.type === 'NODE_STARTED'), { timeoutMs: 30_000 });
+    await waitFor(() => sub.results.some((r) => r.data?.jobEvents.type === 'NODE_STARTED'), {
+      timeoutMs: 30_000,
+    });
     await stack.jobs.kill('SIGKILL');
     await stack.restartJobs();
     expect(await sub.done).toBe('complete');
@@ -61,7 +71,9 @@ describe('gateway subscriptions', () => {
   it('200 concurrent subscriptions on one gateway all receive their events', async () => {
     const jobId = await submitSleep(3_000);
     const clients = Array.from({ length: 4 }, () => wsClient(stack.wsUrl, key));
-    const subs = Array.from({ length: 200 }, (_, i) => collect(clients[i % clients.length]!, EVENTS, { id: jobId }));
+    const subs = Array.from({ length: 200 }, (_, i) =>
+      collect(clients[i % clients.length]!, EVENTS, { id: jobId }),
+    );
     const outcomes = await Promise.all(subs.map((s) => s.done));
     expect(outcomes.every((o) => o === 'complete')).toBe(true);
     const expected = subs[0]!.results.map((r) => r.data.jobEvents.seq);

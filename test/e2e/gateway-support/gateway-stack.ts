@@ -7,7 +7,17 @@ import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { ApiKeyStore } from '#libs/auth';
 import type { Scope } from '#libs/contracts';
-import { freePort, REPO_ROOT, startApp, startRedis, startS3, tempDir, type AppHandle, type RedisHandle, type S3Handle } from '#libs/testing';
+import {
+  freePort,
+  REPO_ROOT,
+  startApp,
+  startRedis,
+  startS3,
+  tempDir,
+  type AppHandle,
+  type RedisHandle,
+  type S3Handle,
+} from '#libs/testing';
 import { startWorker } from '../worker-support/start-worker.js';
 
 export const IDENTITY_SECRET = 'gateway-e2e-identity-secret-0123456789abcdef';
@@ -32,7 +42,9 @@ export interface GatewayStack {
   stop(): Promise<void>;
 }
 
-export async function startGatewayStack(opts: { worker?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<GatewayStack> {
+export async function startGatewayStack(
+  opts: { worker?: boolean; gatewayEnv?: Record<string, string> } = {},
+): Promise<GatewayStack> {
   const redis = await startRedis();
   const s3 = await startS3();
   const [jobsPort, artifactsPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -107,7 +119,12 @@ export interface GqlResponse<T = any> {
 }
 
 /** POST a GraphQL request; `key` null sends no Authorization header. */
-export async function gql<T = any>(url: string, key: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
+export async function gql<T = any>(
+  url: string,
+  key: string | null,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GqlResponse<T>> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
@@ -119,7 +136,11 @@ export async function gql<T = any>(url: string, key: string | null, query: strin
 export const codeOf = (r: GqlResponse) => r.body.errors?.[0]?.extensions?.code;
 
 /** A graphql-ws client of the gateway; `closed` records close codes. */
-export function wsClient(wsUrl: string, key: string | null, opts: { lazy?: boolean } = {}): Client & { closes: number[] } {
+export function wsClient(
+  wsUrl: string,
+  key: string | null,
+  opts: { lazy?: boolean } = {},
+): Client & { closes: number[] } {
   const closes: number[] = [];
   const client = createClient({
     url: wsUrl,
@@ -160,4 +181,6 @@ export function collect(client: Client, query: string, variables?: Record<string
 
 /** A job on the worker's test.sleep task (progress about every ms/10). */
 export const SLEEP_JOB = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id status } }`;
-export const SLEEP_VARS = (ms: number) => ({ input: { graph: { nodes: [{ id: 's', task: 'test.sleep', inputs: { ms } }] } } });
+export const SLEEP_VARS = (ms: number) => ({
+  input: { graph: { nodes: [{ id: 's', task: 'test.sleep', inputs: { ms } }] } },
+});

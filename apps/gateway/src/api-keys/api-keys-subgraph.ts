@@ -39,9 +39,12 @@ export interface ApiKeysContext {
 
 export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
   const requireAdmin = (ctx: ApiKeysContext): CallerIdentity => {
-    if (!ctx.identity) throw new GraphQLError('an API key is required', { extensions: { code: 'UNAUTHENTICATED' } });
+    if (!ctx.identity)
+      throw new GraphQLError('an API key is required', { extensions: { code: 'UNAUTHENTICATED' } });
     if (!hasScope({ ...ctx.identity, exp: 0 }, 'admin'))
-      throw new GraphQLError('managing API keys needs the admin scope', { extensions: { code: 'FORBIDDEN', requiredScope: 'admin' } });
+      throw new GraphQLError('managing API keys needs the admin scope', {
+        extensions: { code: 'FORBIDDEN', requiredScope: 'admin' },
+      });
     return ctx.identity;
   };
   return buildSubgraphSchema([
@@ -62,7 +65,8 @@ export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
           },
           revokeApiKey: async (_: unknown, { id }: { id: string }, ctx: ApiKeysContext) => {
             requireAdmin(ctx);
-            if (!(await keys.revoke(id))) throw new GraphQLError('no such API key', { extensions: { code: 'NOT_FOUND' } });
+            if (!(await keys.revoke(id)))
+              throw new GraphQLError('no such API key', { extensions: { code: 'NOT_FOUND' } });
             return true;
           },
         },

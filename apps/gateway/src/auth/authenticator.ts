@@ -15,7 +15,10 @@ export class Authenticator {
       return { tenant: verified.tenant, keyId: verified.id, scopes: verified.scopes };
     } catch (e) {
       if (e instanceof ApiKeyError)
-        throw gatewayError('UNAUTHENTICATED', e.reason === 'REVOKED' ? 'this API key has been revoked' : 'invalid API key');
+        throw gatewayError(
+          'UNAUTHENTICATED',
+          e.reason === 'REVOKED' ? 'this API key has been revoked' : 'invalid API key',
+        );
       throw gatewayError('UNAVAILABLE', 'cannot verify API keys right now; retry shortly');
     }
   }

@@ -1,4 +1,10 @@
-import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { hasScope } from '#libs/auth';
 import type { Scope } from '#libs/contracts';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
@@ -34,7 +40,8 @@ export const ROOT_FIELD_SCOPES: Record<'query' | 'mutation' | 'subscription', Re
 
 export function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): string[] {
   const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  for (const d of document.definitions)
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const names = new Set<string>();
   const seen = new Set<string>();
   const collect = (set: SelectionSetNode) => {
@@ -53,7 +60,11 @@ export function rootFieldNames(document: DocumentNode, operation: OperationDefin
 }
 
 /** Throws FORBIDDEN naming the first root field whose scope the caller lacks. */
-export function assertRootFieldScopes(identity: CallerIdentity, document: DocumentNode, operation: OperationDefinitionNode): void {
+export function assertRootFieldScopes(
+  identity: CallerIdentity,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): void {
   const policy = ROOT_FIELD_SCOPES[operation.operation];
   for (const field of rootFieldNames(document, operation)) {
     const scope = policy[field];

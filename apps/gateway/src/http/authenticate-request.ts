@@ -7,7 +7,8 @@ import { sendGraphQLError } from './graphql-error-response.js';
 
 const IDENTITY = Symbol.for('switchyard.gateway.identity');
 
-export const identityOf = (req: Request): CallerIdentity | undefined => (req as unknown as Record<symbol, CallerIdentity>)[IDENTITY];
+export const identityOf = (req: Request): CallerIdentity | undefined =>
+  (req as unknown as Record<symbol, CallerIdentity>)[IDENTITY];
 
 /**
  * Before Apollo: the API key (401 without a valid one) and the key's rate limit (429 with Retry-After),

@@ -8,14 +8,24 @@ export function graphqlBody(maxBytes: number): RequestHandler {
   return express.json({ limit: maxBytes, type: ['application/json', 'application/graphql-response+json'] });
 }
 
-export function bodyErrors(format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError): ErrorRequestHandler {
+export function bodyErrors(
+  format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError,
+): ErrorRequestHandler {
   return (err: { type?: string; status?: number; limit?: number }, req, res, next) => {
     if (err?.type === 'entity.too.large') {
-      const e = gatewayError('BAD_USER_INPUT', `request body larger than ${err.limit} bytes`, { limit: 'maxBodyBytes' });
+      const e = gatewayError('BAD_USER_INPUT', `request body larger than ${err.limit} bytes`, {
+        limit: 'maxBodyBytes',
+      });
       return sendGraphQLError(req, res, e, format, 413);
     }
     if (err?.type === 'entity.parse.failed') {
-      return sendGraphQLError(req, res, gatewayError('BAD_USER_INPUT', 'request body is not valid JSON'), format, 400);
+      return sendGraphQLError(
+        req,
+        res,
+        gatewayError('BAD_USER_INPUT', 'request body is not valid JSON'),
+        format,
+        400,
+      );
     }
     next(err);
   };

@@ -12,7 +12,10 @@ export function cors(origins: string[]): RequestHandler {
     if (origin && (any || allowed.has(origin))) {
       res.setHeader('access-control-allow-origin', any ? '*' : origin);
       if (!any) res.append('vary', 'Origin');
-      res.setHeader('access-control-allow-headers', 'authorization, content-type, accept, apollo-require-preflight');
+      res.setHeader(
+        'access-control-allow-headers',
+        'authorization, content-type, accept, apollo-require-preflight',
+      );
       res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
       res.setHeader('access-control-max-age', '600');
     }

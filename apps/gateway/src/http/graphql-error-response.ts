@@ -18,6 +18,11 @@ export function sendGraphQLError(
   const { http: _http, ...extensions } = error.extensions ?? {};
   const formatted = format({ message: error.message, extensions }, error);
   const accept = req.headers.accept ?? '';
-  const type = accept.includes('application/graphql-response+json') ? 'application/graphql-response+json' : 'application/json';
-  res.status(status ?? http?.status ?? 400).type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [formatted] }));
+  const type = accept.includes('application/graphql-response+json')
+    ? 'application/graphql-response+json'
+    : 'application/json';
+  res
+    .status(status ?? http?.status ?? 400)
+    .type(`${type}; charset=utf-8`)
+    .send(JSON.stringify({ errors: [formatted] }));
 }

@@ -58,7 +58,13 @@ export class OperationGuard {
       this.metrics.refused?.('FORBIDDEN');
       throw e;
     }
-    const report = measureOperation(schema, document, operation.name?.value, variables, this.limits.defaultListSize);
+    const report = measureOperation(
+      schema,
+      document,
+      operation.name?.value,
+      variables,
+      this.limits.defaultListSize,
+    );
     if (!report) return;
     const violations = complexityViolations(report, this.limits);
     if (violations.length) {

@@ -6,8 +6,15 @@ const schema = buildSchema(`
   type Connection { edges: [Node!]! }
   type Query { node(id: ID!): Node nodes(first: Int): Connection! ping: String }
 `);
-const limits: ComplexityLimits = { maxDepth: 4, maxAliases: 2, maxRootFields: 3, maxCost: 100, defaultListSize: 10 };
-const measure = (q: string, vars?: Record<string, unknown>) => measureOperation(schema, parse(q), undefined, vars, limits.defaultListSize)!;
+const limits: ComplexityLimits = {
+  maxDepth: 4,
+  maxAliases: 2,
+  maxRootFields: 3,
+  maxCost: 100,
+  defaultListSize: 10,
+};
+const measure = (q: string, vars?: Record<string, unknown>) =>
+  measureOperation(schema, parse(q), undefined, vars, limits.defaultListSize)!;
 
 describe('query complexity', () => {
   it('measures depth through fragments', () => {
@@ -29,8 +36,14 @@ describe('query complexity', () => {
     expect(measure('{ nodes { edges { id children { id } } } }').cost).toBe(122);
     // nodes(1) + 2 × edges + 2 × id: a connection's edges are sized by its `first`
     expect(measure('query ($n: Int) { nodes(first: $n) { edges { id } } }', { n: 2 }).cost).toBe(5);
-    expect(complexityViolations(measure('{ nodes(first: 1000) { edges { id } } }'), limits)[0]).toMatchObject({ limit: 'maxCost', actual: 2001 });
-    expect(complexityViolations(measure('{ nodes { edges { children { children { id } } } } }'), limits).map((v) => v.limit)).toEqual(['maxDepth', 'maxCost']);
+    expect(complexityViolations(measure('{ nodes(first: 1000) { edges { id } } }'), limits)[0]).toMatchObject(
+      { limit: 'maxCost', actual: 2001 },
+    );
+    expect(
+      complexityViolations(measure('{ nodes { edges { children { children { id } } } } }'), limits).map(
+        (v) => v.limit,
+      ),
+    ).toEqual(['maxDepth', 'maxCost']);
   });
 
   it('survives a fragment cycle (left for validation to reject)', () => {
@@ -39,7 +52,9 @@ describe('query complexity', () => {
   });
 
   it('returns null when the operation cannot be picked', () => {
-    expect(measureOperation(schema, parse('query A { ping } query B { ping }'), undefined, {}, 10)).toBeNull();
+    expect(
+      measureOperation(schema, parse('query A { ping } query B { ping }'), undefined, {}, 10),
+    ).toBeNull();
     expect(measureOperation(schema, parse('query A { ping } query B { ping }'), 'B', {}, 10)).not.toBeNull();
   });
 });

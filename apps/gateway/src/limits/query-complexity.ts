@@ -56,7 +56,8 @@ export function measureOperation(
   const operation = pickOperation(document, operationName);
   if (!operation) return null;
   const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  for (const d of document.definitions)
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const rootType = schema.getRootType(operation.operation) ?? undefined;
   const report: ComplexityReport = { depth: 0, aliases: 0, rootFields: 0, cost: 0 };
 
@@ -84,7 +85,10 @@ export function measureOperation(
         if (sel.alias) report.aliases++;
         if (isRoot) report.rootFields++;
         if (sel.name.value.startsWith('__')) continue; // __typename / introspection: cheap and bounded
-        const fieldDef = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;
+        const fieldDef =
+          parent && (isObjectType(parent) || isInterfaceType(parent))
+            ? parent.getFields()[sel.name.value]
+            : undefined;
         const size = pageSize(sel);
         const isList = !!fieldDef && returnsList(fieldDef.type);
         const fieldMultiplier = size ?? (isList && !parentSized ? defaultListSize : 1);
@@ -92,18 +96,42 @@ export function measureOperation(
         if (sel.selectionSet) {
           const named = fieldDef ? getNamedType(fieldDef.type) : undefined;
           const childType = named && isCompositeType(named) ? named : undefined;
-          walk(sel.selectionSet, childType, depth + 1, multiplier * fieldMultiplier, visiting, false, size !== undefined);
+          walk(
+            sel.selectionSet,
+            childType,
+            depth + 1,
+            multiplier * fieldMultiplier,
+            visiting,
+            false,
+            size !== undefined,
+          );
         }
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
-        walk(sel.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot, parentSized);
+        walk(
+          sel.selectionSet,
+          cond && isCompositeType(cond) ? cond : parent,
+          depth,
+          multiplier,
+          visiting,
+          isRoot,
+          parentSized,
+        );
       } else {
         const name = sel.name.value;
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue;
         const cond = schema.getType(fragment.typeCondition.name.value);
         visiting.add(name);
-        walk(fragment.selectionSet, cond && isCompositeType(cond) ? cond : parent, depth, multiplier, visiting, isRoot, parentSized);
+        walk(
+          fragment.selectionSet,
+          cond && isCompositeType(cond) ? cond : parent,
+          depth,
+          multiplier,
+          visiting,
+          isRoot,
+          parentSized,
+        );
         visiting.delete(name);
       }
     }
@@ -112,7 +140,10 @@ export function measureOperation(
   return report;
 }
 
-export function complexityViolations(report: ComplexityReport, limits: ComplexityLimits): ComplexityViolation[] {
+export function complexityViolations(
+  report: ComplexityReport,
+  limits: ComplexityLimits,
+): ComplexityViolation[] {
   const out: ComplexityViolation[] = [];
   const check = (limit: ComplexityViolation['limit'], actual: number) => {
     if (actual > limits[limit]) out.push({ limit, actual, max: limits[limit] });
@@ -124,8 +155,13 @@ export function complexityViolations(report: ComplexityReport, limits: Complexit
   return out;
 }
 
-export function pickOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
-  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+export function pickOperation(
+  document: DocumentNode,
+  operationName?: string | null,
+): OperationDefinitionNode | undefined {
+  const ops = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
   if (operationName) return ops.find((o) => o.name?.value === operationName);
   return ops.length === 1 ? ops[0] : undefined;
 }

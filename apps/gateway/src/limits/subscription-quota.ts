@@ -18,9 +18,15 @@ export class SubscriptionQuota {
     const c = this.perConnection.get(connection) ?? 0;
     const k = this.perKey.get(keyId) ?? 0;
     if (c >= this.maxPerConnection)
-      throw gatewayError('RATE_LIMITED', `at most ${this.maxPerConnection} subscriptions per connection`, { limit: 'subscriptionsPerConnection', retryAfterSeconds: 5 });
+      throw gatewayError('RATE_LIMITED', `at most ${this.maxPerConnection} subscriptions per connection`, {
+        limit: 'subscriptionsPerConnection',
+        retryAfterSeconds: 5,
+      });
     if (k >= this.maxPerKey)
-      throw gatewayError('RATE_LIMITED', `at most ${this.maxPerKey} subscriptions per API key`, { limit: 'subscriptionsPerKey', retryAfterSeconds: 5 });
+      throw gatewayError('RATE_LIMITED', `at most ${this.maxPerKey} subscriptions per API key`, {
+        limit: 'subscriptionsPerKey',
+        retryAfterSeconds: 5,
+      });
     this.perConnection.set(connection, c + 1);
     this.perKey.set(keyId, k + 1);
     let released = false;

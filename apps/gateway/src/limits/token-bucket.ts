@@ -51,7 +51,8 @@ export class TokenBucketLimiter {
     private readonly redis: Redis,
     private readonly policy: RateLimitPolicy,
   ) {
-    if (!(policy.perMinute > 0) || !(policy.burst >= 1)) throw new Error('rate limit needs perMinute > 0 and burst >= 1');
+    if (!(policy.perMinute > 0) || !(policy.burst >= 1))
+      throw new Error('rate limit needs perMinute > 0 and burst >= 1');
   }
 
   async take(subject: string, cost = 1): Promise<RateDecision> {
@@ -64,6 +65,10 @@ export class TokenBucketLimiter {
       ratePerMs,
       cost,
     )) as [number, number, number];
-    return { allowed: allowed === 1, remaining, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(retryMs / 1000)) };
+    return {
+      allowed: allowed === 1,
+      remaining,
+      retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+    };
   }
 }

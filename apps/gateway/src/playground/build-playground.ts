@@ -51,5 +51,7 @@ export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   await buildPlayground();
-  process.stdout.write(`playground bundled into ${dirname(join(PLAYGROUND_DIR, 'x'))} in ${Date.now() - started} ms\n`);
+  process.stdout.write(
+    `playground bundled into ${dirname(join(PLAYGROUND_DIR, 'x'))} in ${Date.now() - started} ms\n`,
+  );
 }

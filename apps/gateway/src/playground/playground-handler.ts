@@ -61,18 +61,30 @@ export function playgroundHandler(o: PlaygroundOptions): RequestHandler {
       void ensureBuilt()
         .then(() => readFile(join(dir, name)))
         .then(
-          (body) => res.type(TYPES[extname(name)] ?? 'application/octet-stream').setHeader('cache-control', 'public, max-age=3600').send(body),
+          (body) =>
+            res
+              .type(TYPES[extname(name)] ?? 'application/octet-stream')
+              .setHeader('cache-control', 'public, max-age=3600')
+              .send(body),
           () => res.status(404).end(),
         );
       return;
     }
-    const isPage = url === '/playground' || url === '/playground/' || (url === o.graphqlPath && req.accepts(['application/json', 'text/html']) === 'text/html' && !req.query.query);
+    const isPage =
+      url === '/playground' ||
+      url === '/playground/' ||
+      (url === o.graphqlPath &&
+        req.accepts(['application/json', 'text/html']) === 'text/html' &&
+        !req.query.query);
     if (!isPage) return next();
     void ensureBuilt().then(
       () => res.type('text/html; charset=utf-8').send(page(o.graphqlPath, assets)),
       (e: unknown) => {
         o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'playground unavailable');
-        res.status(503).type('text/plain').send('the GraphiQL bundle is missing and could not be built (esbuild is a dev dependency)');
+        res
+          .status(503)
+          .type('text/plain')
+          .send('the GraphiQL bundle is missing and could not be built (esbuild is a dev dependency)');
       },
     );
   };

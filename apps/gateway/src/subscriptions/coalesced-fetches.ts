@@ -21,7 +21,8 @@ export class CoalescedFetches {
 
   wrap(services: ServiceMap): ServiceMap {
     const wrapped: ServiceMap = {};
-    for (const [name, source] of Object.entries(services)) wrapped[name] = { process: (options) => this.process(name, source, options) };
+    for (const [name, source] of Object.entries(services))
+      wrapped[name] = { process: (options) => this.process(name, source, options) };
     return wrapped;
   }
 
@@ -30,7 +31,14 @@ export class CoalescedFetches {
     if (!identity) return source.process(options);
     const now = Date.now();
     this.sweep(now);
-    const key = JSON.stringify([name, identity.tenant, identity.keyId, identity.scopes, options.request.query, options.request.variables]);
+    const key = JSON.stringify([
+      name,
+      identity.tenant,
+      identity.keyId,
+      identity.scopes,
+      options.request.query,
+      options.request.variables,
+    ]);
     let entry = this.recent.get(key);
     if (entry && entry.expires > now) this.shared++;
     else {

@@ -35,7 +35,10 @@ export interface GraphqlWsServerOptions {
   quota: SubscriptionQuota;
   forwarder: SubscriptionForwarder;
   /** Queries and mutations sent over the socket run through the gateway like HTTP ones. */
-  executeOperation: (args: { query: string; variables?: Record<string, unknown>; operationName?: string }, identity: CallerIdentity) => Promise<ExecutionResult>;
+  executeOperation: (
+    args: { query: string; variables?: Record<string, unknown>; operationName?: string },
+    identity: CallerIdentity,
+  ) => Promise<ExecutionResult>;
   introspection: boolean;
   pingIntervalMs: number;
   maxPayloadBytes: number;
@@ -61,7 +64,10 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
   const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
 
   const toErrors = (e: unknown): GraphQLError[] => {
-    const err = e instanceof GraphQLError ? e : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e as Error });
+    const err =
+      e instanceof GraphQLError
+        ? e
+        : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e as Error });
     const formatted = o.format(err.toJSON(), err);
     return [new GraphQLError(formatted.message, { extensions: formatted.extensions })];
   };
@@ -92,7 +98,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           const operation = getOperationAST(document, payload.operationName);
           if (!operation) return [new GraphQLError('unable to identify the operation')];
           o.guard.check(identity, runtime.apiGraphQLSchema, document, operation, payload.variables);
-          if (operation.operation === 'subscription') extra.releases!.set(id, o.quota.acquire(ctx, identity.keyId));
+          if (operation.operation === 'subscription')
+            extra.releases!.set(id, o.quota.acquire(ctx, identity.keyId));
           const args: ExecutionArgs = {
             schema: runtime.apiGraphQLSchema,
             document,
@@ -123,7 +130,11 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
       execute: async (args) => {
         const ctx = args.contextValue as { identity: CallerIdentity; query: string };
         const result = await o.executeOperation(
-          { query: ctx.query, variables: args.variableValues as Record<string, unknown> | undefined, operationName: args.operationName ?? undefined },
+          {
+            query: ctx.query,
+            variables: args.variableValues as Record<string, unknown> | undefined,
+            operationName: args.operationName ?? undefined,
+          },
           ctx.identity,
         );
         return result;
@@ -131,7 +142,12 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return;
-        return { ...r, errors: r.errors.map((e) => o.format(e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError), e)) } as never;
+        return {
+          ...r,
+          errors: r.errors.map((e) =>
+            o.format(e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError), e),
+          ),
+        } as never;
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => o.format(e.toJSON(), e)) as never,
       onComplete: (ctx, id) => {
@@ -153,7 +169,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
   // A key revoked while its sockets are open: close them within recheckKeysMs.
   const recheck = setInterval(() => {
     const byKey = new Map<string, Context<Record<string, unknown>, ConnectionExtra>[]>();
-    for (const [ctx, identity] of sockets) byKey.set(identity.keyId, [...(byKey.get(identity.keyId) ?? []), ctx]);
+    for (const [ctx, identity] of sockets)
+      byKey.set(identity.keyId, [...(byKey.get(identity.keyId) ?? []), ctx]);
     for (const ctxs of byKey.values()) {
       const authorization = ctxs[0]!.connectionParams?.authorization;
       void o.authenticator.authenticate(authorization).then(
@@ -161,7 +178,11 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         (e: unknown) => {
           const code = e instanceof GraphQLError ? e.extensions?.code : undefined;
           if (code !== 'UNAUTHENTICATED') return; // Redis trouble is not a revocation
-          for (const ctx of ctxs) (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(CloseCode.Forbidden, 'API key revoked');
+          for (const ctx of ctxs)
+            (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
+              CloseCode.Forbidden,
+              'API key revoked',
+            );
         },
       );
     }

@@ -69,11 +69,14 @@ export function makeResumable(
   const doc = parse(fetchOperation);
   const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (!op) throw new Error('subscription fetch has no operation');
-  const root = op.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename');
+  const root = op.selectionSet.selections.find(
+    (s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename',
+  );
   if (!root) throw new Error('subscription fetch has no root field');
   const rootKey = root.alias?.value ?? root.name.value;
   const fieldPolicy = policy.fields[root.name.value];
-  if (!fieldPolicy || !root.selectionSet) return { query: fetchOperation, rootKey, tracked: false, resumable: false, initialAfter: undefined };
+  if (!fieldPolicy || !root.selectionSet)
+    return { query: fetchOperation, rootKey, tracked: false, resumable: false, initialAfter: undefined };
 
   const hidden: [string, string][] = [
     [HIDDEN.cursor, policy.cursorField],
@@ -116,13 +119,19 @@ export function makeResumable(
   };
   // A client variable that only fed the replaced argument is now unused, which the subgraph would reject.
   const used = new Set<string>();
-  visit({ ...op.selectionSet, selections: op.selectionSet.selections.map((s) => (s === root ? newRoot : s)) }, {
-    Variable: (v) => void used.add(v.name.value),
-  });
+  visit(
+    { ...op.selectionSet, selections: op.selectionSet.selections.map((s) => (s === root ? newRoot : s)) },
+    {
+      Variable: (v) => void used.add(v.name.value),
+    },
+  );
   const newOp: OperationDefinitionNode = {
     ...op,
     variableDefinitions: variableDefinitions.filter((d) => used.has(d.variable.name.value)),
-    selectionSet: { ...op.selectionSet, selections: op.selectionSet.selections.map((s) => (s === root ? newRoot : s)) },
+    selectionSet: {
+      ...op.selectionSet,
+      selections: op.selectionSet.selections.map((s) => (s === root ? newRoot : s)),
+    },
   };
   const query = print({ ...doc, definitions: doc.definitions.map((d) => (d === op ? newOp : d)) });
   return { query, rootKey, tracked: true, resumable: !!afterArgument, initialAfter };

@@ -15,7 +15,8 @@ import { SupergraphRuntime } from './supergraph-runtime.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 const identity = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const, 'artifacts:read' as const] };
-const QUERY = 'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
+const QUERY =
+  'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
 
 async function take(it: AsyncGenerator<ExecutionResult>, n: number): Promise<ExecutionResult[]> {
   const out: ExecutionResult[] = [];
@@ -72,10 +73,24 @@ describe('SubscriptionForwarder', () => {
     log.append('j1', 'JOB_QUEUED');
     const it = subscribe();
     const [first] = await take(it, 1);
-    expect(first).toEqual({ data: { jobEvents: { seq: 1, type: 'JOB_QUEUED', job: { status: 'RUNNING', artifacts: [{ name: 'model.bin' }, { name: 'metrics.json' }] } } } });
+    expect(first).toEqual({
+      data: {
+        jobEvents: {
+          seq: 1,
+          type: 'JOB_QUEUED',
+          job: { status: 'RUNNING', artifacts: [{ name: 'model.bin' }, { name: 'metrics.json' }] },
+        },
+      },
+    });
     log.append('j1', 'JOB_SUCCEEDED');
     const [second] = await take(it, 1);
-    expect(second!.data).toEqual({ jobEvents: { seq: 2, type: 'JOB_SUCCEEDED', job: { status: 'SUCCEEDED', artifacts: expect.any(Array) } } });
+    expect(second!.data).toEqual({
+      jobEvents: {
+        seq: 2,
+        type: 'JOB_SUCCEEDED',
+        job: { status: 'SUCCEEDED', artifacts: expect.any(Array) },
+      },
+    });
     expect(log.opened).toEqual([{ jobId: 'j1', after: null, tenant: 'acme' }]);
     await it.return(undefined);
   });
@@ -90,9 +105,21 @@ describe('SubscriptionForwarder', () => {
       fetchCoalesceWindowMs: 1_000,
     });
     log.append('j1', 'JOB_QUEUED');
-    const its = Array.from({ length: 20 }, () => shared.subscribe({ document: parse(QUERY), query: QUERY, variables: { id: 'j1' }, identity, context: { identity } }));
+    const its = Array.from({ length: 20 }, () =>
+      shared.subscribe({
+        document: parse(QUERY),
+        query: QUERY,
+        variables: { id: 'j1' },
+        identity,
+        context: { identity },
+      }),
+    );
     const firsts = await Promise.all(its.map(async (it) => (await take(it, 1))[0]!));
-    for (const r of firsts) expect((r.data as any).jobEvents.job.artifacts).toEqual([{ name: 'model.bin' }, { name: 'metrics.json' }]);
+    for (const r of firsts)
+      expect((r.data as any).jobEvents.job.artifacts).toEqual([
+        { name: 'model.bin' },
+        { name: 'metrics.json' },
+      ]);
     expect(shared.fetches!.sent).toBe(1);
     expect(shared.fetches!.shared).toBe(19);
     await Promise.all(its.map((it) => it.return(undefined)));

@@ -1,4 +1,9 @@
-import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
+import {
+  buildOperationContext,
+  executeQueryPlan,
+  type GraphQLDataSource,
+  type ServiceMap,
+} from '@apollo/gateway';
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
@@ -69,7 +74,8 @@ export class SubscriptionForwarder {
     const variables = request.variables ?? {};
     const upstreamOp = makeResumable(plan.primary.operation, variables, policy);
     const upstreamVariables: Record<string, unknown> = {};
-    for (const name of plan.primary.variableUsages ?? []) if (name in variables) upstreamVariables[name] = variables[name];
+    for (const name of plan.primary.variableUsages ?? [])
+      if (name in variables) upstreamVariables[name] = variables[name];
     if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = upstreamOp.initialAfter ?? null;
     const upstreamRequest: UpstreamRequest = {
       query: upstreamOp.query,
@@ -102,7 +108,8 @@ export class SubscriptionForwarder {
             }
             lastSeq.set(stream, seq);
           }
-          if (upstreamOp.resumable && typeof event[HIDDEN.cursor] === 'string') upstreamVariables[RESUME_VARIABLE] = event[HIDDEN.cursor];
+          if (upstreamOp.resumable && typeof event[HIDDEN.cursor] === 'string')
+            upstreamVariables[RESUME_VARIABLE] = event[HIDDEN.cursor];
           const type = event[HIDDEN.type] as JobEventType | undefined;
           if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
           essential = !!type && TERMINAL_JOB_EVENTS.has(type);
@@ -115,7 +122,8 @@ export class SubscriptionForwarder {
       complete: () => buffer.end(),
     });
 
-    const deliver = (event: UpstreamEvent) => this.resolveEvent(runtime, plan.primary, plan.rest, request, event);
+    const deliver = (event: UpstreamEvent) =>
+      this.resolveEvent(runtime, plan.primary, plan.rest, request, event);
     metrics?.active?.(1);
     let finished = false;
     // Client complete, close or error: end the upstream subscription deterministically, exactly once.
@@ -173,17 +181,27 @@ export class SubscriptionForwarder {
     event: UpstreamEvent,
   ): Promise<ExecutionResult> {
     const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SOURCE, requires: undefined };
-    const plan: QueryPlan = { kind: 'QueryPlan', node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch };
+    const plan: QueryPlan = {
+      kind: 'QueryPlan',
+      node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch,
+    };
     const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
     const sources = this.options.dataSources();
-    const serviceMap: ServiceMap = { ...(this.fetches ? this.fetches.wrap(sources) : sources), [EVENT_SOURCE]: eventSource };
+    const serviceMap: ServiceMap = {
+      ...(this.fetches ? this.fetches.wrap(sources) : sources),
+      [EVENT_SOURCE]: eventSource,
+    };
     const operationContext = buildOperationContext({
       schema: runtime.apiGraphQLSchema,
       operationDocument: request.document,
       operationName: request.operationName ?? undefined,
     });
     const requestContext = {
-      request: { query: request.query, variables: request.variables ?? {}, operationName: request.operationName ?? undefined },
+      request: {
+        query: request.query,
+        variables: request.variables ?? {},
+        operationName: request.operationName ?? undefined,
+      },
       context: request.context,
       metrics: {},
       logger: undefined,
@@ -200,7 +218,9 @@ export class SubscriptionForwarder {
     );
     const upstreamErrors = (event.errors ?? []).map((e) => toGraphQLError(e));
     const errors = [...upstreamErrors, ...(result.errors ?? [])];
-    return errors.length ? { data: result.data as ExecutionResult['data'], errors } : { data: result.data as ExecutionResult['data'] };
+    return errors.length
+      ? { data: result.data as ExecutionResult['data'], errors }
+      : { data: result.data as ExecutionResult['data'] };
   }
 }
 
@@ -213,11 +233,19 @@ export class UpstreamErrors extends Error {
 
 function toGraphQLError(e: unknown): GraphQLError {
   if (e instanceof GraphQLError) return e;
-  const err = e as { message?: string; extensions?: Record<string, unknown>; path?: readonly (string | number)[] };
+  const err = e as {
+    message?: string;
+    extensions?: Record<string, unknown>;
+    path?: readonly (string | number)[];
+  };
   return new GraphQLError(err?.message ?? 'subgraph error', { extensions: err?.extensions, path: err?.path });
 }
 
-function toClientErrors(error: unknown, lastCursor: string | undefined, logger: SubscriptionForwarderOptions['logger']): GraphQLError[] {
+function toClientErrors(
+  error: unknown,
+  lastCursor: string | undefined,
+  logger: SubscriptionForwarderOptions['logger'],
+): GraphQLError[] {
   const resume = lastCursor ? { resumeAfter: lastCursor } : {};
   if (error instanceof UpstreamErrors) {
     return error.errors.length
@@ -233,9 +261,12 @@ function toClientErrors(error: unknown, lastCursor: string | undefined, logger: 
   // graphql-ws hands over the upstream close event (or a socket error) once reconnecting gave up.
   logger?.warn({ err: describe(error) }, 'upstream subscription failed');
   return [
-    new GraphQLError('the subscription source is unavailable; resubscribe with after: the last cursor received', {
-      extensions: { code: 'UNAVAILABLE', ...resume },
-    }),
+    new GraphQLError(
+      'the subscription source is unavailable; resubscribe with after: the last cursor received',
+      {
+        extensions: { code: 'UNAVAILABLE', ...resume },
+      },
+    ),
   ];
 }
 

@@ -43,11 +43,17 @@ export class SupergraphRuntime {
   }
 
   /** Plans a (validated) subscription document; plans are cached per document text and operation. */
-  planSubscription(document: DocumentNode, documentText: string, operationName?: string | null): SubscriptionPlan {
+  planSubscription(
+    document: DocumentNode,
+    documentText: string,
+    operationName?: string | null,
+  ): SubscriptionPlan {
     const cacheKey = `${operationName ?? ''}\u0000${documentText}`;
     const cached = this.plans.get(cacheKey);
     if (cached) return cached;
-    const operation = operationFromDocument(this.apiSchema, document, { operationName: operationName ?? undefined });
+    const operation = operationFromDocument(this.apiSchema, document, {
+      operationName: operationName ?? undefined,
+    });
     const plan = this.planner.buildQueryPlan(operation);
     if (plan.node?.kind !== 'Subscription') throw new NotASubscriptionPlan(plan.node?.kind);
     const result: SubscriptionPlan = { primary: plan.node.primary, rest: plan.node.rest };

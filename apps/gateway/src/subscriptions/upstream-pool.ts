@@ -13,7 +13,12 @@ export interface UpstreamRequest {
 
 /** What the forwarder needs from a transport: one subscription to one subgraph, on behalf of one identity. */
 export interface UpstreamTransport {
-  subscribe(serviceName: string, identity: CallerIdentity, request: UpstreamRequest, sink: Sink<FormattedExecutionResult>): () => void;
+  subscribe(
+    serviceName: string,
+    identity: CallerIdentity,
+    request: UpstreamRequest,
+    sink: Sink<FormattedExecutionResult>,
+  ): () => void;
 }
 
 export type CallerIdentity = Omit<Identity, 'exp'>;
@@ -62,7 +67,12 @@ export class UpstreamPool implements UpstreamTransport {
     return this.clients.size;
   }
 
-  subscribe(serviceName: string, identity: CallerIdentity, request: UpstreamRequest, sink: Sink<FormattedExecutionResult>): () => void {
+  subscribe(
+    serviceName: string,
+    identity: CallerIdentity,
+    request: UpstreamRequest,
+    sink: Sink<FormattedExecutionResult>,
+  ): () => void {
     if (this.closed) {
       sink.error(new Error('gateway is shutting down'));
       return () => {};
@@ -122,7 +132,8 @@ export class UpstreamPool implements UpstreamTransport {
   }
 
   private createClient(serviceName: string, identity: CallerIdentity): Client {
-    const { urls, identitySecret, pingIntervalMs, retryBaseMs, retryMaxMs, retryAttempts, events } = this.options;
+    const { urls, identitySecret, pingIntervalMs, retryBaseMs, retryMaxMs, retryAttempts, events } =
+      this.options;
     const url = urls[serviceName];
     if (!url) throw new Error(`no graphql-ws URL for subgraph "${serviceName}"`);
     let socket: WebSocket | null = null;

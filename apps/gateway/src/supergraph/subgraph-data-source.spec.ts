@@ -13,7 +13,9 @@ describe('IdentityForwardingDataSource', () => {
     const server = createServer((req, res) => {
       seen.push(req.headers);
       req.resume();
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"__typename":"Query"}}'));
+      req.on('end', () =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"__typename":"Query"}}'),
+      );
     });
     server.on('connection', () => connections++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

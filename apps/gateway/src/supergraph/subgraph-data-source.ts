@@ -14,12 +14,16 @@ export interface GatewayContext {
  * use one connection (Node's global fetch opened two and kept the test process alive).
  */
 export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(url: string, private readonly identitySecret: string) {
+  constructor(
+    url: string,
+    private readonly identitySecret: string,
+  ) {
     super({ url });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     // No identity (a health check): send none, and the subgraph refuses anything but __typename.
-    if (context?.identity) request.http?.headers.set(IDENTITY_HEADER, signIdentity(context.identity, this.identitySecret));
+    if (context?.identity)
+      request.http?.headers.set(IDENTITY_HEADER, signIdentity(context.identity, this.identitySecret));
   }
 }

@@ -14,7 +14,11 @@ export interface SupergraphFileLogger {
  * and hands a changed SDL to the gateway; a file that does not load is logged and the running supergraph
  * stays in place.
  */
-export function supergraphFromFile(path: string, logger: SupergraphFileLogger, onReloadFailed?: (err: unknown) => void): SupergraphSdlHook {
+export function supergraphFromFile(
+  path: string,
+  logger: SupergraphFileLogger,
+  onReloadFailed?: (err: unknown) => void,
+): SupergraphSdlHook {
   const file = resolve(path);
   return async ({ update }) => {
     let current = await readFile(file, 'utf8');
@@ -35,7 +39,10 @@ export function supergraphFromFile(path: string, logger: SupergraphFileLogger, o
         logger.info({ file }, 'supergraph reloaded');
       } catch (err) {
         onReloadFailed?.(err);
-        logger.error({ err: err instanceof Error ? err.message : String(err), file }, 'new supergraph rejected; keeping the loaded one');
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err), file },
+          'new supergraph rejected; keeping the loaded one',
+        );
       }
     };
     watcher = watch(dirname(file), (_event, name) => {

@@ -38,7 +38,11 @@ function isSubscription(params) {
 }
 
 function fetcher(params, opts) {
-  const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(opts?.headers ?? {}) };
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/graphql-response+json, application/json',
+    ...(opts?.headers ?? {}),
+  };
   if (isSubscription(params)) {
     const authorization = headers.Authorization ?? headers.authorization ?? '';
     return wsClient(authorization).iterate(params);
