@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { serverAudits } from 'graphql-http';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
-import { waitFor } from '#libs/testing';
+import { freePort, startApp, waitFor } from '#libs/testing';
 import {
   codeOf,
   collect,
@@ -294,6 +294,43 @@ describe('gateway API', () => {
         expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(1000);
       }
       expect((await fetch(stack.url.replace('/graphql', '/playground'))).status).toBe(200);
+    }, 120_000);
+  });
+
+  describe('production mode', () => {
+    it('turns introspection off and leaks no stack trace or internal host', async () => {
+      const [port, deadPort] = await Promise.all([freePort(), freePort()]);
+      const prod = await startApp(
+        'dist/apps/gateway/src/main.js',
+        {
+          ...stack.env,
+          NODE_ENV: 'production',
+          GATEWAY_PORT: String(port),
+          ARTIFACTS_SUBGRAPH_URL: `http://127.0.0.1:${deadPort}/graphql`, // nothing listens there
+        },
+        port,
+      );
+      try {
+        await waitFor(async () => (await fetch(`${prod.url}/health/live`).catch(() => null))?.ok, {
+          timeoutMs: 60_000,
+        });
+        const url = `${prod.url}/graphql`;
+        const { key } = await stack.createKey('acme', ['jobs:read', 'artifacts:read']);
+        const intro = await gql(url, key, '{ __schema { types { name } } }');
+        expect(intro.body.data).toBeUndefined();
+        expect(intro.body.errors?.[0]?.message).toMatch(/introspection/i);
+        const ws = wsClient(url.replace('http', 'ws'), key);
+        const wsIntro = collect(ws, '{ __schema { types { name } } }');
+        expect(await wsIntro.done).toBe('error');
+        expect((wsIntro.error as Array<{ message: string }>)[0]!.message).toMatch(/introspection/i);
+        await ws.dispose();
+        const down = await gql(url, key, '{ artifact(id: "a1") { id } }');
+        const text = JSON.stringify(down.body);
+        expect(down.body.errors?.[0]?.extensions?.code).toMatch(/UNAVAILABLE|INTERNAL_SERVER_ERROR/);
+        expect(text).not.toMatch(/127\.0\.0\.1|localhost|stacktrace|ECONNREFUSED|\/work\//);
+      } finally {
+        await prod.stop();
+      }
     }, 120_000);
   });
 

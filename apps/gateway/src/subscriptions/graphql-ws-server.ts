@@ -48,6 +48,16 @@ export interface GraphqlWsServerOptions {
   metrics?: { connections(delta: number): void };
 }
 
+function withCode(e: unknown, code: string): GraphQLError {
+  const err = e instanceof GraphQLError ? e : new GraphQLError(String(e));
+  return new GraphQLError(err.message, {
+    nodes: err.nodes,
+    source: err.source,
+    positions: err.positions,
+    extensions: { ...err.extensions, code },
+  });
+}
+
 export interface GraphqlWsServer {
   /** Closes every client connection with 1001 and stops accepting new ones. */
   dispose(): Promise<void>;
@@ -92,9 +102,15 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         const runtime = o.runtime();
         try {
           await o.guard.admit(identity);
-          const document = parse(payload.query);
+          let document;
+          try {
+            document = parse(payload.query);
+          } catch (e) {
+            // Request errors carry Apollo's codes, so formatting keeps their message in production.
+            return toErrors(withCode(e, 'GRAPHQL_PARSE_FAILED'));
+          }
           const errors = validate(runtime.apiGraphQLSchema, document, rules);
-          if (errors.length) return errors;
+          if (errors.length) return errors.flatMap((e) => toErrors(withCode(e, 'GRAPHQL_VALIDATION_FAILED')));
           const operation = getOperationAST(document, payload.operationName);
           if (!operation) return [new GraphQLError('unable to identify the operation')];
           o.guard.check(identity, runtime.apiGraphQLSchema, document, operation, payload.variables);
