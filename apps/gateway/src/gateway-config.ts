@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   commaList,
+  ConfigError,
   flag,
   isProduction,
   loadConfig,
@@ -57,6 +58,13 @@ export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
   const c = loadConfig(gatewayEnv, env);
   const production = isProduction(c);
+  if (production && c.SUPERGRAPH_INTROSPECT)
+    throw new ConfigError([
+      {
+        variable: 'SUPERGRAPH_INTROSPECT',
+        expected: 'off in production: compose statically (npm run compose)',
+      },
+    ]);
   return {
     ...c,
     production,

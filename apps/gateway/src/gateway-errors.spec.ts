@@ -1,4 +1,5 @@
 import { GraphQLError, parse, getOperationAST } from 'graphql';
+import type { Scope } from '#libs/contracts';
 import { assertRootFieldScopes } from './auth/root-field-scopes.js';
 import { formatGatewayError, gatewayError } from './gateway-errors.js';
 
@@ -43,7 +44,7 @@ describe('gateway errors', () => {
 
 describe('root field scopes', () => {
   const identity = { tenant: 'acme', keyId: 'k', scopes: ['jobs:read' as const] };
-  const check = (query: string, scopes = identity.scopes) => {
+  const check = (query: string, scopes: Scope[] = identity.scopes) => {
     const doc = parse(query);
     return () => assertRootFieldScopes({ ...identity, scopes }, doc, getOperationAST(doc)!);
   };

@@ -88,7 +88,11 @@ export class GatewayRuntime {
       ...(config.SUPERGRAPH_INTROSPECT
         ? {
             supergraphSdl: new IntrospectAndCompose({
-              subgraphs: Object.entries(urls).map(([name, url]) => ({ name, url })),
+              // apikeys answers `_service { sdl }` in-process through its LocalGraphQLDataSource.
+              subgraphs: [
+                ...Object.entries(urls),
+                [SERVICE.apiKeys, 'http://in-process.invalid/apikeys'],
+              ].map(([name, url]) => ({ name: name!, url })),
               pollIntervalInMs: 10_000,
             }),
           }

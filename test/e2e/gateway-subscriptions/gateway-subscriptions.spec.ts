@@ -52,6 +52,27 @@ describe('gateway subscriptions', () => {
     await client.dispose();
   }, 60_000);
 
+  it("another tenant's job answers as not found to queries, mutations and subscriptions", async () => {
+    const jobId = await submitSleep(200);
+    const other = (await stack.createKey('globex', ['jobs:read', 'jobs:write', 'artifacts:read'])).key;
+    const q = await gql(stack.url, other, 'query($id: ID!) { job(id: $id) { id status } }', { id: jobId });
+    expect(q.body.data?.job ?? null).toBeNull();
+    const m = await gql(stack.url, other, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId });
+    expect(m.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const client = wsClient(stack.wsUrl, other);
+    const sub = collect(client, EVENTS, { id: jobId });
+    await sub.done;
+    expect(sub.results.flatMap((r) => r.errors ?? []).map((e: any) => e.extensions.code)).toEqual([
+      'NOT_FOUND',
+    ]);
+    expect(sub.results.some((r) => r.data?.jobEvents)).toBe(false);
+    await client.dispose();
+    // the owner still sees it
+    expect(
+      (await gql(stack.url, key, 'query($id: ID!) { job(id: $id) { id } }', { id: jobId })).body.data.job.id,
+    ).toBe(jobId);
+  }, 60_000);
+
   it('jobs-subgraph restarted mid-subscription: the client sees every event exactly once', async () => {
     const jobId = await submitSleep(6_000);
     const client = wsClient(stack.wsUrl, key);

@@ -1,3 +1,4 @@
+import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
@@ -21,9 +22,16 @@ export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<Gatewa
     super({ url });
   }
 
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    // No identity (a health check): send none, and the subgraph refuses anything but __typename.
-    if (context?.identity)
-      request.http?.headers.set(IDENTITY_HEADER, signIdentity(context.identity, this.identitySecret));
+  override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    const identity =
+      options.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION
+        ? options.context?.identity
+        : // The gateway's own calls (SDL for the dev-only IntrospectAndCompose, health checks): no tenant, no scope.
+          GATEWAY_IDENTITY;
+    if (identity)
+      options.request.http?.headers.set(IDENTITY_HEADER, signIdentity(identity, this.identitySecret));
   }
 }
+
+/** Who the gateway is when it calls a subgraph for itself; it can read no tenant's data (no scopes). */
+export const GATEWAY_IDENTITY = { tenant: 'switchyard-gateway', keyId: 'gateway', scopes: [] };
