@@ -44,9 +44,10 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
 
   /** Subscribes, then reads the backlog. Must resolve before the first next(). */
   async open(): Promise<this> {
-    const start = this.source.start();
+    // the position is fixed before subscribing; the first read (after the subscription is confirmed) covers
+    // everything appended since, and a wake-up arriving before it only repeats that read
+    this.position = await this.source.start();
     this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump());
-    this.position = await start;
     await this.pump();
     if (this.failure) {
       await this.close();

@@ -1,0 +1,86 @@
+import { Redis } from 'ioredis';
+import type { NodeReport } from '#libs/contracts';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { startCore, type CoreHarness } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { drain } from '../../test/scenario.js';
+import { EventLog } from './event-log.js';
+import { EventSubscriptions } from './job-events.js';
+import { Wakeups } from './wakeups.js';
+
+describe('event subscribers against a real redis-server', () => {
+  let server: RedisHandle;
+  let core: CoreHarness;
+  let subscriber: Redis;
+  let subscriptions: EventSubscriptions;
+  let manifestOnly: TestWorker;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    core = await startCore(server.url, { startConsumer: false });
+    // a manifest so the planner sees the tasks; reports are applied by hand below
+    manifestOnly = new TestWorker({ url: server.url, tasks: Object.values(TEST_TASKS), handlers: {} });
+    await manifestOnly.publishManifest();
+    subscriber = new Redis(server.url, { maxRetriesPerRequest: null });
+    subscriptions = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), { bufferCapacity: 8 });
+  });
+  afterAll(async () => {
+    await manifestOnly.stop();
+    subscriber.disconnect();
+    await core.close();
+    await server.stop();
+  });
+
+  const submitSlow = async () => {
+    const { job } = await core.service.submitJob('acme', { graph: { nodes: [{ id: 'n', task: 'test.slow', inputs: { ms: 1 } }] } });
+    const base = { jobId: job.id, tenant: 'acme', nodeId: 'n', attempt: 1, workerId: 'w', at: new Date().toISOString() };
+    return { jobId: job.id, base };
+  };
+
+  it('a slow subscriber gets every non-progress event in order and the latest progress; the buffer stays bounded', async () => {
+    const { jobId, base } = await submitSlow();
+    const follower = await subscriptions.jobEvents(jobId, 0);
+    await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
+    for (let i = 1; i <= 200; i++) {
+      await core.scheduler.applyReport({ ...base, type: 'progress', progress: i / 200 });
+      if (i % 50 === 0) await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `at ${i}` });
+    }
+    await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { slept: 1 }, artifactIds: [] } as NodeReport);
+    const got = await drain(follower);
+    const all = (await new EventLog(core.redis).jobEventsAfter(jobId, 0, 10_000)).map((e) => e.event);
+    const nonProgress = (es: typeof all) => es.filter((e) => e.type !== 'NODE_PROGRESS').map((e) => e.seq);
+    expect(nonProgress(got)).toEqual(nonProgress(all));
+    const progress = got.filter((e) => e.type === 'NODE_PROGRESS');
+    expect(progress.length).toBeLessThan(200);
+    expect(follower.coalesced).toBe(200 - progress.length);
+    expect(progress.at(-1)!.progress).toBe(1);
+    expect(got.map((e) => e.seq)).toEqual([...got.map((e) => e.seq)].sort((a, b) => a - b));
+    expect(got.at(-1)!.type).toBe('JOB_SUCCEEDED');
+  });
+
+  it('goes live after the backlog with no gap or duplicate while events are appended concurrently', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { jobId, base } = await submitSlow();
+      await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
+      const writer = (async () => {
+        for (let i = 1; i <= 30; i++) await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `${i}` });
+        await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { slept: 1 }, artifactIds: [] } as NodeReport);
+      })();
+      // subscribe while the writer runs: part backlog, part live
+      const follower = await subscriptions.jobEvents(jobId, 2);
+      const got = await drain(follower);
+      await writer;
+      expect(got.map((e) => e.seq)).toEqual(got.map((_, i) => i + 3));
+      expect(got.at(-1)!.type).toBe('JOB_SUCCEEDED');
+    }
+  });
+
+  it('unsubscribes from pub/sub when a subscriber leaves', async () => {
+    const { jobId } = await submitSlow();
+    const follower = await subscriptions.jobEvents(jobId, 0);
+    await waitFor(async () => ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 1);
+    await follower.return();
+    await waitFor(async () => ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 0);
+  });
+});

@@ -1,0 +1,48 @@
+import { retryDelayMs } from './backoff.js';
+import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
+import { bullmqPriority } from './bullmq-enqueuer.js';
+import { OutputValidator } from './output-validator.js';
+
+describe('retryDelayMs', () => {
+  const policy = { baseMs: 1000, capMs: 8000 };
+  it('doubles per failure, capped, with jitter between half and all of it', () => {
+    expect(retryDelayMs(1, policy, () => 0)).toBe(500);
+    expect(retryDelayMs(1, policy, () => 1)).toBe(1000);
+    expect(retryDelayMs(3, policy, () => 1)).toBe(4000);
+    expect(retryDelayMs(10, policy, () => 1)).toBe(8000);
+    expect(retryDelayMs(10, policy, () => 0)).toBe(4000);
+  });
+});
+
+describe('resolveRefs', () => {
+  const outputs = { train: { model: 'art-1', metrics: { loss: 0.1 } } };
+  it('replaces refs at any depth by upstream outputs and keeps literals (and nulls)', () => {
+    expect(
+      resolveRefs(
+        { model: { $ref: 'train.outputs.model' }, list: [{ $ref: 'train.outputs.metrics' }, 3], keep: null, n: { deep: 'x' } },
+        (id) => (outputs as Record<string, Record<string, never>>)[id],
+      ),
+    ).toEqual({ model: 'art-1', list: [{ loss: 0.1 }, 3], keep: null, n: { deep: 'x' } });
+  });
+  it('fails clearly when the upstream output is absent', () => {
+    expect(() => resolveRefs({ m: { $ref: 'train.outputs.absent' } }, () => ({}))).toThrow(UnresolvedRefError);
+    expect(() => resolveRefs({ m: { $ref: 'other.outputs.x' } }, () => undefined)).toThrow(/no recorded outputs/);
+  });
+});
+
+describe('bullmqPriority', () => {
+  it('maps higher job priority to a lower (earlier) BullMQ priority', () => {
+    expect(bullmqPriority(1000)).toBe(1);
+    expect(bullmqPriority(0)).toBe(1001);
+    expect(bullmqPriority(10)).toBeLessThan(bullmqPriority(5));
+  });
+});
+
+describe('OutputValidator', () => {
+  it('names each bad field', () => {
+    const v = new OutputValidator();
+    const schema = { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'], additionalProperties: false };
+    expect(v.check(schema, { sum: 3 })).toEqual([]);
+    expect(v.check(schema, { sum: 'x', extra: 1 }).join('; ')).toMatch(/\/sum: must be number/);
+  });
+});
