@@ -86,6 +86,9 @@ describe('gateway subscriptions', () => {
     const seqs = sub.results.map((r) => r.data.jobEvents.seq);
     expect(seqs).toEqual(seqs.map((_: unknown, i: number) => i + 1)); // contiguous from 1: none lost, none twice
     expect(sub.results.at(-1)!.data.jobEvents.type).toBe('JOB_SUCCEEDED');
+    // the gateway's upstream connection did go down and come back (not a lucky run that missed the restart)
+    const metrics = await (await fetch(stack.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/switchyard_gateway_upstream_ws_total\{[^}]*event="reconnected"[^}]*\} [1-9]/);
     await client.dispose();
   }, 180_000);
 
