@@ -32,6 +32,8 @@ export interface TestWorkerOptions {
   resourceClasses?: ResourceClass[];
   concurrency?: number;
   manifestTtlMs?: number;
+  /** Tasks whose processor dies after `started` without a terminal report (the BullMQ job fails). */
+  crashTasks?: string[];
 }
 
 /**
@@ -110,6 +112,7 @@ export class TestWorker {
     };
     const at = () => new Date().toISOString();
     await this.report({ ...base, type: 'started', actorId: `${this.id}/cpu0`, at: at() });
+    if (this.opts.crashTasks?.includes(payload.task)) throw new Error('runner process died');
     const handler = this.opts.handlers[payload.task];
     try {
       if (!handler) throw new TestTaskFailure({ code: 'TASK_FAILED', message: `no handler for ${payload.task}`, retryable: false });

@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis';
+import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { startCore, type CoreHarness } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { allEvents, diamond, single, waitForJob } from '../../test/scenario.js';
+import { JOB_KEYS } from './keys.js';
+
+const TENANT = 'acme';
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+const handlers = {
+  'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }),
+  'test.add': async (p: { inputs: JsonObject }) => ({ sum: (p.inputs.a as number) + (p.inputs.b as number) }),
+  'test.join': async (p: { inputs: JsonObject }) => ({ total: (p.inputs.left as number) + (p.inputs.right as number) }),
+};
+
+describe('scheduler recovery and replicas (real redis-server)', () => {
+  let server: RedisHandle;
+  let flush: Redis;
+  beforeAll(async () => {
+    server = await startRedis();
+    flush = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await flush.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    await flush.flushall();
+  });
+
+  it('two replicas (consumers and reconcilers both running) never double-schedule a node', async () => {
+    const a = await startCore(server.url);
+    const b = await startCore(server.url);
+    const worker = await new TestWorker({ url: server.url, tasks, handlers, concurrency: 8 }).start();
+    let reconciling = true;
+    const reconcile = (async () => {
+      while (reconciling) {
+        await Promise.all([a.reconciler.reconcileOnce(), b.reconciler.reconcileOnce()]);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 15; i++) ids.push((await (i % 2 ? a : b).service.submitJob(TENANT, diamond(i))).job.id);
+      for (const id of ids) await waitForJob(a, TENANT, id, (v) => v.job.status === 'SUCCEEDED', 30_000);
+      const runs = worker.ran.map((p) => `${p.jobId}/${p.nodeId}/${p.attempt}`);
+      expect(new Set(runs).size).toBe(runs.length);
+      expect(runs).toHaveLength(15 * 4);
+      for (const id of ids) {
+        const events = await allEvents(a, id);
+        expect(events.filter((e) => e.type === 'NODE_QUEUED')).toHaveLength(4);
+        expect(events.filter((e) => e.type === 'JOB_SUCCEEDED')).toHaveLength(1);
+      }
+    } finally {
+      reconciling = false;
+      await reconcile;
+      await worker.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('an attempt whose runner died without a report fails CRASHED (retryable) and runs again', async () => {
+    const core = await startCore(server.url);
+    const crashing = await new TestWorker({ url: server.url, tasks, handlers, crashTasks: ['test.emit'] }).start();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 4 }));
+      await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
+      await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'failed');
+      await crashing.stop();
+      const healthy = await new TestWorker({ url: server.url, tasks, handlers }).start();
+      try {
+        await waitFor(async () => (await core.reconciler.reconcileOnce()).actions > 0);
+        const done = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
+        expect(done.nodes[0]!.attempt).toBe(2);
+        const retrying = (await allEvents(core, job.id)).find((e) => e.type === 'NODE_RETRYING')!;
+        expect(retrying.message).toMatch(/CRASHED/);
+      } finally {
+        await healthy.stop();
+      }
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('a released attempt is queued again under a new attempt number without counting a failure', async () => {
+    const core = await startCore(server.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const base = { jobId: job.id, tenant: TENANT, nodeId: 'only', workerId: 'w', at: new Date().toISOString() };
+      await core.scheduler.applyReport({ ...base, attempt: 1, type: 'started', actorId: 'x' });
+      expect(await core.scheduler.applyReport({ ...base, attempt: 1, type: 'released', reason: 'draining' })).toBe('applied');
+      const view = (await core.service.job(TENANT, job.id))!;
+      expect(view.nodes[0]).toMatchObject({ status: 'QUEUED', attempt: 2, failures: 0 });
+      expect(await core.enqueuer.state('cpu', job.id, 'only', 2)).toBe('waiting');
+      expect(await core.scheduler.applyReport({ ...base, attempt: 1, type: 'succeeded', outputs: { value: 1 }, artifactIds: [] })).toBe('stale');
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
+
+  it('completion commits the attempt’s staged artifacts atomically with its outputs; a foreign artifact fails it', async () => {
+    const core = await startCore(server.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    const stage = async (id: string, jobId: string, attempt: number) => {
+      await flush.hset(REDIS_KEYS.artifact(id), {
+        id, tenant: TENANT, state: 'staged', key: `${TENANT}/${jobId}/only/${attempt}/out.bin`, name: 'out.bin',
+        contentType: 'application/octet-stream', size: '3', sha256: 'abc', jobId, nodeId: 'only', attempt: String(attempt),
+        createdAt: new Date().toISOString(),
+      });
+      await flush.sadd(REDIS_KEYS.attemptArtifacts(jobId, 'only', attempt), id);
+      await flush.zadd(REDIS_KEYS.uncommittedArtifacts, Date.now(), id);
+    };
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const base = { jobId: job.id, tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w', at: new Date().toISOString() };
+      await stage('art-1', job.id, 1);
+      await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'x' });
+      await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { value: 1 }, artifactIds: ['art-1'] });
+      expect(await flush.hget(REDIS_KEYS.artifact('art-1'), 'state')).toBe('committed');
+      expect(await flush.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
+      expect(await flush.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
+      const types = (await allEvents(core, job.id)).map((e) => e.type);
+      expect(types.slice(-3)).toEqual(['ARTIFACT_CREATED', 'NODE_SUCCEEDED', 'JOB_SUCCEEDED']);
+
+      const { job: other } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
+      await stage('art-2', job.id, 1); // staged by another job's attempt
+      const b2 = { ...base, jobId: other.id };
+      await core.scheduler.applyReport({ ...b2, type: 'started', actorId: 'x' });
+      await core.scheduler.applyReport({ ...b2, type: 'succeeded', outputs: { value: 2 }, artifactIds: ['art-2'] });
+      const view = (await core.service.job(TENANT, other.id))!;
+      expect(view.nodes[0]!.error!.code).toBe('INVALID_OUTPUT');
+      expect(await flush.hget(REDIS_KEYS.artifact('art-2'), 'state')).toBe('staged');
+      expect(await flush.scard(REDIS_KEYS.jobArtifacts(other.id))).toBe(0);
+      expect(await flush.zscore(JOB_KEYS.deadLetter, other.id)).not.toBeNull();
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
+});
