@@ -84,6 +84,9 @@ export class GatewayRuntime {
 
     const urls = { [SERVICE.jobs]: config.jobsSubgraphUrl, [SERVICE.artifacts]: config.artifactsSubgraphUrl };
     this.dataSources = new SubgraphDataSources(urls, identitySecret, buildApiKeysSchema(keys));
+    // @apollo/gateway otherwise exports usage data to Apollo's servers (and probes cloud metadata hosts).
+    // Nothing leaves the deployment unless an operator opts in with APOLLO_TELEMETRY_DISABLED=false.
+    process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
     this.gateway = new ApolloGateway({
       ...(config.SUPERGRAPH_INTROSPECT
         ? {
