@@ -9,10 +9,18 @@ import type { JobsGraphql } from './graphql/graphql-server.js';
 /** The root module: wiring only (config, observability, the jobs domain). */
 @Module({})
 export class AppModule {
-  static forRoot(config: JobsSubgraphConfig, logger: Logger, runtime: JobsRuntime, graphql: JobsGraphql): DynamicModule {
+  static forRoot(
+    config: JobsSubgraphConfig,
+    logger: Logger,
+    runtime: JobsRuntime,
+    graphql: JobsGraphql,
+  ): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'jobs-subgraph', logger }), JobsModule.forRoot(runtime, graphql)],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'jobs-subgraph', logger }),
+        JobsModule.forRoot(runtime, graphql),
+      ],
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
       global: true,

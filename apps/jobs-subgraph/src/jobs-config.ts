@@ -22,5 +22,6 @@ export const schedulerEnv = {
 
 export const jobsSubgraphEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv, ...plannerEnv, ...schedulerEnv };
 
-export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(jobsSubgraphEnv, env);
+export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  loadConfig(jobsSubgraphEnv, env);
 export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;

@@ -3,8 +3,13 @@ import type { ResourceClass } from '#libs/contracts';
 import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
 
 /** The scheduler's counters and the node queue depth gauge, on the process's one registry. */
-export function createJobsMetrics(queueDepth: () => Promise<Record<ResourceClass, number>>): SchedulerMetrics {
-  const submitted = metrics.counter({ name: 'switchyard_jobs_submitted_total', help: 'Jobs submitted (new, not idempotent repeats)' });
+export function createJobsMetrics(
+  queueDepth: () => Promise<Record<ResourceClass, number>>,
+): SchedulerMetrics {
+  const submitted = metrics.counter({
+    name: 'switchyard_jobs_submitted_total',
+    help: 'Jobs submitted (new, not idempotent repeats)',
+  });
   const finished = metrics.counter({
     name: 'switchyard_jobs_finished_total',
     help: 'Jobs that reached a terminal status',

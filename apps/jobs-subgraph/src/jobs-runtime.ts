@@ -47,8 +47,18 @@ export class JobsRuntime {
 
     // request paths fail fast; the report stream and pub/sub wait through an outage
     this.redis = createRedis({ url: config.REDIS_URL, name: 'jobs', role: 'command', logger });
-    this.reportsRedis = createRedis({ url: config.REDIS_URL, name: 'jobs-reports', role: 'blocking', logger });
-    this.subscriberRedis = createRedis({ url: config.REDIS_URL, name: 'jobs-events', role: 'blocking', logger });
+    this.reportsRedis = createRedis({
+      url: config.REDIS_URL,
+      name: 'jobs-reports',
+      role: 'blocking',
+      logger,
+    });
+    this.subscriberRedis = createRedis({
+      url: config.REDIS_URL,
+      name: 'jobs-events',
+      role: 'blocking',
+      logger,
+    });
 
     this.enqueuer = new BullmqEnqueuer(this.redis);
     const metrics = createJobsMetrics(() => this.enqueuer.depth());
@@ -63,11 +73,21 @@ export class JobsRuntime {
       metrics,
     });
     const registry = new WorkerRegistry(this.redis, logger);
-    const subscriptions = new EventSubscriptions(new EventLog(this.redis), new Wakeups(this.subscriberRedis), {
-      bufferCapacity: config.SUBSCRIBER_BUFFER,
-    });
+    const subscriptions = new EventSubscriptions(
+      new EventLog(this.redis),
+      new Wakeups(this.subscriberRedis),
+      {
+        bufferCapacity: config.SUBSCRIBER_BUFFER,
+      },
+    );
     this.service = new JobsService(scheduler, registry, templates, subscriptions, plannerLimitsFrom(config));
-    this.consumer = new ReportConsumer(this.reportsRedis, scheduler, logger, { claimIdleMs: config.REPORT_CLAIM_IDLE_MS }, metrics);
+    this.consumer = new ReportConsumer(
+      this.reportsRedis,
+      scheduler,
+      logger,
+      { claimIdleMs: config.REPORT_CLAIM_IDLE_MS },
+      metrics,
+    );
     const reconciler = new Reconciler(
       this.redis,
       scheduler,

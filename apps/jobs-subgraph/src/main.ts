@@ -17,7 +17,8 @@ const runtime = configOrExit(() => new JobsRuntime(config, logger), SERVICE);
 const graphql = await createJobsGraphql(runtime.service, {
   identitySecret: runtime.identitySecret,
   production: runtime.production,
-  log: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
+  log: (err) =>
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });
 await bootstrapApp({
   service: SERVICE,

@@ -5,8 +5,11 @@ import type { Scope } from '#libs/contracts';
 
 export const TEST_SECRET = DEV_IDENTITY_SECRET;
 
-export const identityFor = (tenant: string, scopes: Scope[] = ['jobs:read', 'jobs:write'], secret = TEST_SECRET) =>
-  signIdentity({ tenant, keyId: `key-${tenant}`, scopes }, secret);
+export const identityFor = (
+  tenant: string,
+  scopes: Scope[] = ['jobs:read', 'jobs:write'],
+  secret = TEST_SECRET,
+) => signIdentity({ tenant, keyId: `key-${tenant}`, scopes }, secret);
 
 export interface GraphqlResponse<T = Record<string, any>> {
   data?: T | null;

@@ -11,7 +11,9 @@ import { EventSubscriptions } from '../src/events/job-events.js';
 import { JobsService } from '../src/service/jobs-service.js';
 import type { SchedulerLogger } from '../src/scheduler/scheduler-ports.js';
 
-export const quietLogger = (): SchedulerLogger & { lines: Array<{ level: string; msg: string; fields: object }> } => {
+export const quietLogger = (): SchedulerLogger & {
+  lines: Array<{ level: string; msg: string; fields: object }>;
+} => {
   const lines: Array<{ level: string; msg: string; fields: object }> = [];
   const log = (level: string) => (fields: object, msg: string) => {
     lines.push({ level, msg, fields });
@@ -34,7 +36,12 @@ export interface CoreHarness {
 /** The jobs subgraph's core wired in-process against a real Redis, as the app wires it (minus GraphQL). */
 export async function startCore(
   url: string,
-  opts: { scheduleToStartMs?: number; jobDeadlineMs?: number; backoffBaseMs?: number; startConsumer?: boolean } = {},
+  opts: {
+    scheduleToStartMs?: number;
+    jobDeadlineMs?: number;
+    backoffBaseMs?: number;
+    startConsumer?: boolean;
+  } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
   const redis = new Redis(url, { maxRetriesPerRequest: null });
@@ -44,7 +51,10 @@ export async function startCore(
   const scheduler = new Scheduler({
     redis,
     enqueuer,
-    config: { backoff: { baseMs: opts.backoffBaseMs ?? 50, capMs: 1_000 }, jobDeadlineMs: opts.jobDeadlineMs ?? 600_000 },
+    config: {
+      backoff: { baseMs: opts.backoffBaseMs ?? 50, capMs: 1_000 },
+      jobDeadlineMs: opts.jobDeadlineMs ?? 600_000,
+    },
     logger,
   });
   const registry = new WorkerRegistry(redis);

@@ -12,12 +12,20 @@ export const diamond = (seed = 1): SubmitJobInput => ({
       { id: 'A', task: 'test.emit', inputs: { value: seed } },
       { id: 'B', task: 'test.add', inputs: { a: { $ref: 'A.outputs.value' }, b: 10 } },
       { id: 'C', task: 'test.add', inputs: { a: { $ref: 'A.outputs.value' }, b: 100 } },
-      { id: 'D', task: 'test.join', inputs: { left: { $ref: 'B.outputs.sum' }, right: { $ref: 'C.outputs.sum' } } },
+      {
+        id: 'D',
+        task: 'test.join',
+        inputs: { left: { $ref: 'B.outputs.sum' }, right: { $ref: 'C.outputs.sum' } },
+      },
     ],
   },
 });
 
-export const single = (task: string, inputs: JsonObject, extra: Partial<SubmitJobInput> = {}): SubmitJobInput => ({
+export const single = (
+  task: string,
+  inputs: JsonObject,
+  extra: Partial<SubmitJobInput> = {},
+): SubmitJobInput => ({
   graph: { nodes: [{ id: 'only', task, inputs }] },
   ...extra,
 });
@@ -29,10 +37,13 @@ export async function waitForJob(
   done: (v: JobView) => boolean,
   timeoutMs = 20_000,
 ): Promise<JobView> {
-  return waitFor(async () => {
-    const v = await core.service.job(tenant, jobId);
-    return v && done(v) ? v : null;
-  }, { timeoutMs, what: `job ${jobId}` });
+  return waitFor(
+    async () => {
+      const v = await core.service.job(tenant, jobId);
+      return v && done(v) ? v : null;
+    },
+    { timeoutMs, what: `job ${jobId}` },
+  );
 }
 
 /** Reads every event of the job from its stream (not through a subscriber). */

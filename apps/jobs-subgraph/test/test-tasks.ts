@@ -37,7 +37,9 @@ export const TEST_TASKS = {
   /** Sleeps `ms`, reporting progress, unless cancelled. */
   slow: task('test.slow', obj({ ms: num }), obj({ slept: num })),
   /** Runs on the gpu queue (no worker for it unless a test offers one). */
-  gpu: task('test.gpu', obj({ value: num }), obj({ value: num }), { resources: { gpu: 1, vramGb: 1, cpu: 1 } }),
+  gpu: task('test.gpu', obj({ value: num }), obj({ value: num }), {
+    resources: { gpu: 1, vramGb: 1, cpu: 1 },
+  }),
 } satisfies Record<string, TaskManifest>;
 
 export type TestTaskName = keyof typeof TEST_TASKS;

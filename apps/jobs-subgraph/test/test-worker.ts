@@ -15,7 +15,10 @@ import {
   type WorkerManifest,
 } from '#libs/contracts';
 
-export type TaskHandler = (payload: NodeAttemptPayload, ctx: { progress(p: number): Promise<void> }) => Promise<JsonObject>;
+export type TaskHandler = (
+  payload: NodeAttemptPayload,
+  ctx: { progress(p: number): Promise<void> },
+) => Promise<JsonObject>;
 
 /** Thrown by a handler to fail the attempt with this error. */
 export class TestTaskFailure extends Error {
@@ -90,7 +93,12 @@ export class TestWorker {
   async publishManifest(): Promise<void> {
     await this.redis
       .multi()
-      .set(REDIS_KEYS.worker(this.id), JSON.stringify(this.manifest()), 'PX', this.opts.manifestTtlMs ?? 15_000)
+      .set(
+        REDIS_KEYS.worker(this.id),
+        JSON.stringify(this.manifest()),
+        'PX',
+        this.opts.manifestTtlMs ?? 15_000,
+      )
       .sadd(REDIS_KEYS.workers, this.id)
       .exec();
   }
@@ -115,14 +123,21 @@ export class TestWorker {
     if (this.opts.crashTasks?.includes(payload.task)) throw new Error('runner process died');
     const handler = this.opts.handlers[payload.task];
     try {
-      if (!handler) throw new TestTaskFailure({ code: 'TASK_FAILED', message: `no handler for ${payload.task}`, retryable: false });
+      if (!handler)
+        throw new TestTaskFailure({
+          code: 'TASK_FAILED',
+          message: `no handler for ${payload.task}`,
+          retryable: false,
+        });
       const outputs = await handler(payload, {
         progress: (p) => this.report({ ...base, type: 'progress', progress: p, at: at() }),
       });
       await this.report({ ...base, type: 'succeeded', outputs, artifactIds: [], at: at() });
     } catch (e) {
       const error: JobError =
-        e instanceof TestTaskFailure ? e.error : { code: 'TASK_FAILED', message: (e as Error).message, retryable: true };
+        e instanceof TestTaskFailure
+          ? e.error
+          : { code: 'TASK_FAILED', message: (e as Error).message, retryable: true };
       await this.report({ ...base, type: 'failed', error, at: at() });
     }
   }
@@ -132,7 +147,12 @@ export class TestWorker {
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.all(this.workers.map((w) => w.close(true)));
     await Promise.all(this.connections.map((c) => c.quit().catch(() => undefined)));
-    await this.redis.multi().del(REDIS_KEYS.worker(this.id)).srem(REDIS_KEYS.workers, this.id).exec().catch(() => undefined);
+    await this.redis
+      .multi()
+      .del(REDIS_KEYS.worker(this.id))
+      .srem(REDIS_KEYS.workers, this.id)
+      .exec()
+      .catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
   }
 }

@@ -17,8 +17,12 @@ const CHAIN = {
     nodes: [
       { id: 'first', task: 'test.slow', inputs: { ms: 2500 } },
       { id: 'second', task: 'test.add', inputs: { a: { $ref: 'first.outputs.slept' }, b: 1 } },
-      { id: 'third', task: 'test.slow', inputs: { ms: 1500 } , dependsOn: ['second'] },
-      { id: 'fourth', task: 'test.add', inputs: { a: { $ref: 'second.outputs.sum' }, b: { $ref: 'third.outputs.slept' } } },
+      { id: 'third', task: 'test.slow', inputs: { ms: 1500 }, dependsOn: ['second'] },
+      {
+        id: 'fourth',
+        task: 'test.add',
+        inputs: { a: { $ref: 'second.outputs.sum' }, b: { $ref: 'third.outputs.slept' } },
+      },
     ],
   },
 };
@@ -106,9 +110,17 @@ describe('jobs-subgraph survives crashes mid-job', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     await startSubgraph();
 
-    await waitFor(async () => (await jobState(jobId))?.status === 'SUCCEEDED', { timeoutMs: 30_000, logs: () => app.logs() });
+    await waitFor(async () => (await jobState(jobId))?.status === 'SUCCEEDED', {
+      timeoutMs: 30_000,
+      logs: () => app.logs(),
+    });
     const job = (await jobState(jobId))!;
-    expect(job.nodes.map((n) => n.outputs)).toEqual([{ slept: 2500 }, { sum: 2501 }, { slept: 1500 }, { sum: 4001 }]);
+    expect(job.nodes.map((n) => n.outputs)).toEqual([
+      { slept: 2500 },
+      { sum: 2501 },
+      { slept: 1500 },
+      { sum: 4001 },
+    ]);
     expect(job.nodes.every((n) => n.attempts === 1)).toBe(true);
     expect(worker.ran.map((p) => p.nodeId)).toEqual(['first', 'second', 'third', 'fourth']);
     await expectCompleteHistory(jobId);
@@ -135,7 +147,12 @@ describe('jobs-subgraph survives crashes mid-job', () => {
       logs: () => app.logs(),
     });
     const job = (await jobState(jobId))!;
-    expect(job.nodes.map((n) => n.outputs)).toEqual([{ slept: 2500 }, { sum: 2501 }, { slept: 1500 }, { sum: 4001 }]);
+    expect(job.nodes.map((n) => n.outputs)).toEqual([
+      { slept: 2500 },
+      { sum: 2501 },
+      { slept: 1500 },
+      { sum: 4001 },
+    ]);
     await expectCompleteHistory(jobId);
   });
 });

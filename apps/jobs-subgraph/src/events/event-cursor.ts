@@ -14,7 +14,9 @@ export function decodeEventCursor(cursor: string, jobId: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const sep = text.lastIndexOf(':');
   const seq = Number(text.slice(sep + 1));
-  if (sep <= 0 || !Number.isInteger(seq) || seq < 0) throw new InvalidEventCursorError(`"${cursor}" is not an event cursor`);
-  if (text.slice(0, sep) !== jobId) throw new InvalidEventCursorError(`cursor "${cursor}" belongs to another job`);
+  if (sep <= 0 || !Number.isInteger(seq) || seq < 0)
+    throw new InvalidEventCursorError(`"${cursor}" is not an event cursor`);
+  if (text.slice(0, sep) !== jobId)
+    throw new InvalidEventCursorError(`cursor "${cursor}" belongs to another job`);
   return seq;
 }

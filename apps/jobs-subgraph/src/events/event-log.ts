@@ -16,7 +16,9 @@ export class EventsTrimmedError extends Error {
     readonly afterSeq: number,
     readonly firstRetainedSeq: number,
   ) {
-    super(`events of job ${jobId} after seq ${afterSeq} are no longer retained (oldest kept: ${firstRetainedSeq})`);
+    super(
+      `events of job ${jobId} after seq ${afterSeq} are no longer retained (oldest kept: ${firstRetainedSeq})`,
+    );
     this.name = 'EventsTrimmedError';
   }
 }

@@ -23,7 +23,9 @@ describe('event subscribers against a real redis-server', () => {
     manifestOnly = new TestWorker({ url: server.url, tasks: Object.values(TEST_TASKS), handlers: {} });
     await manifestOnly.publishManifest();
     subscriber = new Redis(server.url, { maxRetriesPerRequest: null });
-    subscriptions = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), { bufferCapacity: 8 });
+    subscriptions = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), {
+      bufferCapacity: 8,
+    });
   });
   afterAll(async () => {
     await manifestOnly.stop();
@@ -33,8 +35,17 @@ describe('event subscribers against a real redis-server', () => {
   });
 
   const submitSlow = async () => {
-    const { job } = await core.service.submitJob('acme', { graph: { nodes: [{ id: 'n', task: 'test.slow', inputs: { ms: 1 } }] } });
-    const base = { jobId: job.id, tenant: 'acme', nodeId: 'n', attempt: 1, workerId: 'w', at: new Date().toISOString() };
+    const { job } = await core.service.submitJob('acme', {
+      graph: { nodes: [{ id: 'n', task: 'test.slow', inputs: { ms: 1 } }] },
+    });
+    const base = {
+      jobId: job.id,
+      tenant: 'acme',
+      nodeId: 'n',
+      attempt: 1,
+      workerId: 'w',
+      at: new Date().toISOString(),
+    };
     return { jobId: job.id, base };
   };
 
@@ -44,9 +55,15 @@ describe('event subscribers against a real redis-server', () => {
     await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
     for (let i = 1; i <= 200; i++) {
       await core.scheduler.applyReport({ ...base, type: 'progress', progress: i / 200 });
-      if (i % 50 === 0) await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `at ${i}` });
+      if (i % 50 === 0)
+        await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `at ${i}` });
     }
-    await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { slept: 1 }, artifactIds: [] } as NodeReport);
+    await core.scheduler.applyReport({
+      ...base,
+      type: 'succeeded',
+      outputs: { slept: 1 },
+      artifactIds: [],
+    } as NodeReport);
     const got = await drain(follower);
     const all = (await new EventLog(core.redis).jobEventsAfter(jobId, 0, 10_000)).map((e) => e.event);
     const nonProgress = (es: typeof all) => es.filter((e) => e.type !== 'NODE_PROGRESS').map((e) => e.seq);
@@ -64,8 +81,14 @@ describe('event subscribers against a real redis-server', () => {
       const { jobId, base } = await submitSlow();
       await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
       const writer = (async () => {
-        for (let i = 1; i <= 30; i++) await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `${i}` });
-        await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { slept: 1 }, artifactIds: [] } as NodeReport);
+        for (let i = 1; i <= 30; i++)
+          await core.scheduler.applyReport({ ...base, type: 'log', level: 'info', message: `${i}` });
+        await core.scheduler.applyReport({
+          ...base,
+          type: 'succeeded',
+          outputs: { slept: 1 },
+          artifactIds: [],
+        } as NodeReport);
       })();
       // subscribe while the writer runs: part backlog, part live
       const follower = await subscriptions.jobEvents(jobId, 2);
@@ -79,8 +102,14 @@ describe('event subscribers against a real redis-server', () => {
   it('unsubscribes from pub/sub when a subscriber leaves', async () => {
     const { jobId } = await submitSlow();
     const follower = await subscriptions.jobEvents(jobId, 0);
-    await waitFor(async () => ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 1);
+    await waitFor(
+      async () =>
+        ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 1,
+    );
     await follower.return();
-    await waitFor(async () => ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 0);
+    await waitFor(
+      async () =>
+        ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 0,
+    );
   });
 });

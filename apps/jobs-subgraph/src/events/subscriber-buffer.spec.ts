@@ -5,7 +5,16 @@ import { decodeEventCursor, encodeEventCursor, InvalidEventCursorError } from '.
 let seq = 0;
 const ev = (type: JobEvent['type'], nodeId?: string, progress?: number): JobEvent => {
   seq += 1;
-  return { cursor: String(seq), seq, jobId: 'j', tenant: 't', type, nodeId, progress, at: '2026-11-28T12:00:00.000Z' };
+  return {
+    cursor: String(seq),
+    seq,
+    jobId: 'j',
+    tenant: 't',
+    type,
+    nodeId,
+    progress,
+    at: '2026-11-28T12:00:00.000Z',
+  };
 };
 
 describe('SubscriberBuffer', () => {

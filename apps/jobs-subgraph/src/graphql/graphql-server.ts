@@ -28,10 +28,15 @@ export interface JobsGraphql {
 }
 
 const unauthenticated = (e: IdentityError) =>
-  new GraphQLError(e.message, { extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } } });
+  new GraphQLError(e.message, {
+    extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } },
+  });
 
 /** Apollo Server 5 (HTTP) and graphql-ws (subscriptions) over the jobs subgraph schema. */
-export async function createJobsGraphql(service: JobsService, options: JobsGraphqlOptions): Promise<JobsGraphql> {
+export async function createJobsGraphql(
+  service: JobsService,
+  options: JobsGraphqlOptions,
+): Promise<JobsGraphql> {
   const schema = await buildJobsSubgraphSchema(service);
   const format = (formatted: GraphQLFormattedError, error: unknown) =>
     formatGraphQLError(formatted, error, { production: options.production, log: options.log });
@@ -66,7 +71,10 @@ export async function createJobsGraphql(service: JobsService, options: JobsGraph
           // the identity is checked once, when the connection opens; without a valid one it closes (4403)
           onConnect: (ctx) => {
             try {
-              ctx.extra.identity = verifyIdentity(ctx.connectionParams?.identity as string | undefined, options.identitySecret);
+              ctx.extra.identity = verifyIdentity(
+                ctx.connectionParams?.identity as string | undefined,
+                options.identitySecret,
+              );
               return true;
             } catch (e) {
               if (e instanceof IdentityError) return false;

@@ -68,9 +68,19 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
   it('refuses a request without a valid signed identity (UNAUTHENTICATED) or scope (FORBIDDEN)', async () => {
     const none = await graphqlRequest(url, '{ templates { name } }', {}, null);
     expect(none.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const forged = await graphqlRequest(url, '{ templates { name } }', {}, identityFor('acme', ['jobs:read'], 'x'.repeat(40)));
+    const forged = await graphqlRequest(
+      url,
+      '{ templates { name } }',
+      {},
+      identityFor('acme', ['jobs:read'], 'x'.repeat(40)),
+    );
     expect(forged.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const readOnly = await graphqlRequest(url, SUBMIT, { input: diamond() }, identityFor('acme', ['jobs:read']));
+    const readOnly = await graphqlRequest(
+      url,
+      SUBMIT,
+      { input: diamond() },
+      identityFor('acme', ['jobs:read']),
+    );
     expect(readOnly.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const notAdmin = await graphqlRequest(url, '{ workers { id } }');
     expect(notAdmin.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -84,59 +94,136 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
   });
 
   it('answers capabilities and templates from the registry at once', async () => {
-    const r = await graphqlRequest<{ capabilities: Array<{ name: string; versions: string[]; workers: number }>; templates: Array<{ name: string }> }>(
+    const r = await graphqlRequest<{
+      capabilities: Array<{ name: string; versions: string[]; workers: number }>;
+      templates: Array<{ name: string }>;
+    }>(
       url,
       '{ capabilities { name versions workers inputSchema outputSchema resources } templates { name description paramsSchema } }',
     );
-    expect(r.data!.capabilities.find((c) => c.name === 'test.add')).toMatchObject({ versions: ['1.0.0'], workers: 1 });
+    expect(r.data!.capabilities.find((c) => c.name === 'test.add')).toMatchObject({
+      versions: ['1.0.0'],
+      workers: 1,
+    });
     expect(r.data!.templates.map((t) => t.name).sort()).toEqual(['thumbnail', 'train-and-evaluate']);
   });
 
   const cases: Array<[string, unknown]> = [
-    ['CYCLE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['b'] }, { id: 'b', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['a'] }] } }],
+    [
+      'CYCLE',
+      {
+        graph: {
+          nodes: [
+            { id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['b'] },
+            { id: 'b', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['a'] },
+          ],
+        },
+      },
+    ],
     ['UNKNOWN_TASK', { graph: { nodes: [{ id: 'a', task: 'no.such' }] } }],
-    ['VERSION_UNAVAILABLE', { graph: { nodes: [{ id: 'a', task: 'test.emit', version: '^2.0.0', inputs: { value: 1 } }] } }],
+    [
+      'VERSION_UNAVAILABLE',
+      { graph: { nodes: [{ id: 'a', task: 'test.emit', version: '^2.0.0', inputs: { value: 1 } }] } },
+    ],
     ['INVALID_INPUT', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 'one' } }] } }],
-    ['BAD_REFERENCE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }, { id: 'b', task: 'test.add', inputs: { a: { $ref: 'a.outputs.nope' }, b: 1 } }] } }],
-    ['DUPLICATE_NODE', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }, { id: 'a', task: 'test.emit', inputs: { value: 2 } }] } }],
-    ['UNKNOWN_DEPENDENCY', { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['ghost'] }] } }],
+    [
+      'BAD_REFERENCE',
+      {
+        graph: {
+          nodes: [
+            { id: 'a', task: 'test.emit', inputs: { value: 1 } },
+            { id: 'b', task: 'test.add', inputs: { a: { $ref: 'a.outputs.nope' }, b: 1 } },
+          ],
+        },
+      },
+    ],
+    [
+      'DUPLICATE_NODE',
+      {
+        graph: {
+          nodes: [
+            { id: 'a', task: 'test.emit', inputs: { value: 1 } },
+            { id: 'a', task: 'test.emit', inputs: { value: 2 } },
+          ],
+        },
+      },
+    ],
+    [
+      'UNKNOWN_DEPENDENCY',
+      { graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 }, dependsOn: ['ghost'] }] } },
+    ],
     ['UNKNOWN_TEMPLATE', { template: 'no-such-template', params: {} }],
     ['EMPTY_GRAPH', { graph: { nodes: [] } }],
-    ['TOO_LARGE', { graph: { nodes: Array.from({ length: 201 }, (_, i) => ({ id: `n${i}`, task: 'test.emit', inputs: { value: i } })) } }],
+    [
+      'TOO_LARGE',
+      {
+        graph: {
+          nodes: Array.from({ length: 201 }, (_, i) => ({
+            id: `n${i}`,
+            task: 'test.emit',
+            inputs: { value: i },
+          })),
+        },
+      },
+    ],
   ];
 
-  it.each(cases)('submitJob refuses %s with INVALID_GRAPH and persists nothing; validateGraph reports it', async (code, input) => {
-    const redis = new Redis(server.url);
-    const before = await redis.keys('sy:job:*');
-    const r = await graphqlRequest(url, SUBMIT, { input });
-    expect(r.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
-    const errors = r.errors![0]!.extensions!.errors as Array<{ code: string }>;
-    expect(errors.map((e) => e.code)).toContain(code);
-    expect(await redis.keys('sy:job:*')).toEqual(before);
-    const v = await graphqlRequest<{ validateGraph: { valid: boolean; errors: Array<{ code: string }> } }>(url, VALIDATE, { input });
-    expect(v.data!.validateGraph.valid).toBe(false);
-    expect(v.data!.validateGraph.errors.map((e) => e.code)).toContain(code);
-    expect(await redis.keys('sy:job:*')).toEqual(before);
-    await redis.quit();
-  });
+  it.each(cases)(
+    'submitJob refuses %s with INVALID_GRAPH and persists nothing; validateGraph reports it',
+    async (code, input) => {
+      const redis = new Redis(server.url);
+      const before = await redis.keys('sy:job:*');
+      const r = await graphqlRequest(url, SUBMIT, { input });
+      expect(r.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
+      const errors = r.errors![0]!.extensions!.errors as Array<{ code: string }>;
+      expect(errors.map((e) => e.code)).toContain(code);
+      expect(await redis.keys('sy:job:*')).toEqual(before);
+      const v = await graphqlRequest<{ validateGraph: { valid: boolean; errors: Array<{ code: string }> } }>(
+        url,
+        VALIDATE,
+        { input },
+      );
+      expect(v.data!.validateGraph.valid).toBe(false);
+      expect(v.data!.validateGraph.errors.map((e) => e.code)).toContain(code);
+      expect(await redis.keys('sy:job:*')).toEqual(before);
+      await redis.quit();
+    },
+  );
 
   it('an INVALID_INPUT error names the bad field', async () => {
-    const v = await graphqlRequest<{ validateGraph: { errors: Array<{ code: string; nodeId: string; path: string }> } }>(
-      url,
-      VALIDATE,
-      { input: cases[3]![1] },
-    );
-    expect(v.data!.validateGraph.errors[0]).toMatchObject({ code: 'INVALID_INPUT', nodeId: 'a', path: 'inputs.value' });
+    const v = await graphqlRequest<{
+      validateGraph: { errors: Array<{ code: string; nodeId: string; path: string }> };
+    }>(url, VALIDATE, { input: cases[3]![1] });
+    expect(v.data!.validateGraph.errors[0]).toMatchObject({
+      code: 'INVALID_INPUT',
+      nodeId: 'a',
+      path: 'inputs.value',
+    });
   });
 
   it('submits, reads, pages and scopes jobs to the tenant', async () => {
-    const a = await graphqlRequest<{ submitJob: { id: string; status: string; nodes: unknown[] } }>(url, SUBMIT, { input: diamond(1) });
+    const a = await graphqlRequest<{ submitJob: { id: string; status: string; nodes: unknown[] } }>(
+      url,
+      SUBMIT,
+      { input: diamond(1) },
+    );
     expect(a.errors).toBeUndefined();
     expect(a.data!.submitJob).toMatchObject({ status: 'QUEUED' });
     expect(a.data!.submitJob.nodes).toHaveLength(4);
     const jobId = a.data!.submitJob.id;
-    await waitFor(async () => (await graphqlRequest<{ job: { status: string } }>(url, 'query($id: ID!) { job(id: $id) { status } }', { id: jobId })).data?.job?.status === 'SUCCEEDED');
-    const done = await graphqlRequest<{ job: { progress: number; nodes: Array<{ id: string; outputs: unknown; attempts: number }> } }>(
+    await waitFor(
+      async () =>
+        (
+          await graphqlRequest<{ job: { status: string } }>(
+            url,
+            'query($id: ID!) { job(id: $id) { status } }',
+            { id: jobId },
+          )
+        ).data?.job?.status === 'SUCCEEDED',
+    );
+    const done = await graphqlRequest<{
+      job: { progress: number; nodes: Array<{ id: string; outputs: unknown; attempts: number }> };
+    }>(
       url,
       'query($id: ID!) { job(id: $id) { progress nodes { id outputs attempts } createdAt startedAt finishedAt } }',
       { id: jobId },
@@ -145,8 +232,15 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     expect(done.data!.job.nodes.find((n) => n.id === 'D')!.outputs).toEqual({ total: 112 });
 
     const other = identityFor('globex');
-    expect((await graphqlRequest(url, 'query($id: ID!) { job(id: $id) { id } }', { id: jobId }, other)).data).toEqual({ job: null });
-    const cancel = await graphqlRequest(url, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId }, other);
+    expect(
+      (await graphqlRequest(url, 'query($id: ID!) { job(id: $id) { id } }', { id: jobId }, other)).data,
+    ).toEqual({ job: null });
+    const cancel = await graphqlRequest(
+      url,
+      'mutation($id: ID!) { cancelJob(id: $id) { id } }',
+      { id: jobId },
+      other,
+    );
     expect(cancel.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const entities = await graphqlRequest<{ _entities: unknown[] }>(
       url,
@@ -156,15 +250,21 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     expect(entities.data!._entities).toEqual([{ id: jobId, status: 'SUCCEEDED' }]);
 
     for (let i = 0; i < 2; i++) await graphqlRequest(url, SUBMIT, { input: diamond(10 + i) });
-    const PAGE = 'query($after: String) { jobs(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
-    const p1 = await graphqlRequest<{ jobs: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(url, PAGE);
+    const PAGE =
+      'query($after: String) { jobs(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
+    const p1 = await graphqlRequest<{
+      jobs: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string } };
+    }>(url, PAGE);
     expect(p1.data!.jobs.edges).toHaveLength(2);
     expect(p1.data!.jobs.pageInfo.hasNextPage).toBe(true);
     const p2 = await graphqlRequest<typeof p1.data>(url, PAGE, { after: p1.data!.jobs.pageInfo.endCursor });
     const all = [...p1.data!.jobs.edges, ...p2.data!.jobs!.edges].map((e) => e.node.id);
     expect(new Set(all).size).toBe(all.length);
     expect(all).toContain(jobId);
-    const filtered = await graphqlRequest<{ jobs: { edges: unknown[] } }>(url, '{ jobs(filter: { status: [FAILED] }) { edges { cursor } } }');
+    const filtered = await graphqlRequest<{ jobs: { edges: unknown[] } }>(
+      url,
+      '{ jobs(filter: { status: [FAILED] }) { edges { cursor } } }',
+    );
     expect(filtered.data!.jobs.edges).toHaveLength(0);
   });
 

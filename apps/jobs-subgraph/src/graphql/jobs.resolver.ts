@@ -1,4 +1,15 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type { JobEvent } from '#libs/contracts';
 import type { JobsService } from '../service/jobs-service.js';
 import { requireScope, type JobsContext } from './context.js';
@@ -43,10 +54,15 @@ export class JobsResolver {
       first ?? 20,
       after ?? undefined,
     );
-    const edges = page.jobs.map((j) => Object.assign(new JobEdgeType(), { cursor: j.cursor, node: JobType.from(j.view) }));
+    const edges = page.jobs.map((j) =>
+      Object.assign(new JobEdgeType(), { cursor: j.cursor, node: JobType.from(j.view) }),
+    );
     return Object.assign(new JobConnectionType(), {
       edges,
-      pageInfo: Object.assign(new PageInfoType(), { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor }),
+      pageInfo: Object.assign(new PageInfoType(), {
+        hasNextPage: page.hasNextPage,
+        endCursor: edges.at(-1)?.cursor,
+      }),
     });
   }
 
@@ -69,7 +85,10 @@ export class JobsResolver {
   ): Promise<GraphValidationType> {
     requireScope(ctx, 'jobs:read');
     const result = await this.service.validateGraph(plain(input));
-    return Object.assign(new GraphValidationType(), { valid: result.valid, errors: result.errors.map(GraphErrorType.from) });
+    return Object.assign(new GraphValidationType(), {
+      valid: result.valid,
+      errors: result.errors.map(GraphErrorType.from),
+    });
   }
 
   @Query(() => [WorkerType], { description: 'admin scope' })
@@ -79,7 +98,10 @@ export class JobsResolver {
   }
 
   @Mutation(() => JobType, { description: 'jobs:write' })
-  async submitJob(@Arg('input', () => SubmitJobInputType) input: SubmitJobInputType, @Ctx() ctx: JobsContext): Promise<JobType> {
+  async submitJob(
+    @Arg('input', () => SubmitJobInputType) input: SubmitJobInputType,
+    @Ctx() ctx: JobsContext,
+  ): Promise<JobType> {
     return JobType.from(await this.service.submitJob(requireScope(ctx, 'jobs:write'), plain(input)));
   }
 
@@ -88,7 +110,9 @@ export class JobsResolver {
     return JobType.from(await this.service.cancelJob(requireScope(ctx, 'jobs:write'), id));
   }
 
-  @Mutation(() => JobType, { description: 'jobs:write; a FAILED or CANCELLED job runs its unfinished nodes again' })
+  @Mutation(() => JobType, {
+    description: 'jobs:write; a FAILED or CANCELLED job runs its unfinished nodes again',
+  })
   async retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType> {
     return JobType.from(await this.service.retryJob(requireScope(ctx, 'jobs:write'), id));
   }

@@ -10,17 +10,19 @@ import type { JobsContext } from './context.js';
 import { JobEventsResolver, JobsResolver } from './jobs.resolver.js';
 import { JobType } from './types.js';
 
-const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
+const FEDERATION_LINK =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
 
 /** type-graphql builds types and resolvers from the classes; federation needs the SDL with its @key directives. */
 async function buildTypeGraphqlSchema(service: JobsService | null): Promise<GraphQLSchema> {
-  const instances = new Map<Function, unknown>([
+  type ResolverClass = abstract new (...args: never[]) => unknown;
+  const instances = new Map<ResolverClass, unknown>([
     [JobsResolver, new JobsResolver(service!)],
     [JobEventsResolver, new JobEventsResolver(service!)],
   ]);
   return buildSchema({
     resolvers: [JobsResolver, JobEventsResolver],
-    container: { get: (cls: Function, _data: ResolverData) => instances.get(cls) },
+    container: { get: (cls: ResolverClass, _data: ResolverData) => instances.get(cls) },
     // type-graphql wants a pubSub even though every subscription here has its own subscribe function
     pubSub: createPubSub(),
     skipCheck: true,

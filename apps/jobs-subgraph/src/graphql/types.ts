@@ -12,7 +12,9 @@ type JobEventTypeValue = keyof typeof JobEventTypeEnum;
 
 @ObjectType('JobError')
 export class JobErrorType {
-  @Field(() => String, { description: 'e.g. TASK_FAILED, TIMEOUT, STUCK, UNSCHEDULABLE, STORAGE_UNAVAILABLE, CANCELLED' })
+  @Field(() => String, {
+    description: 'e.g. TASK_FAILED, TIMEOUT, STUCK, UNSCHEDULABLE, STORAGE_UNAVAILABLE, CANCELLED',
+  })
   code!: string;
   @Field(() => String)
   message!: string;
@@ -215,7 +217,11 @@ export class PipelineTemplateType {
   paramsSchema!: JsonObject;
 
   static from(t: TemplateSummary): PipelineTemplateType {
-    return Object.assign(new PipelineTemplateType(), { name: t.name, description: t.description, paramsSchema: t.paramsSchema });
+    return Object.assign(new PipelineTemplateType(), {
+      name: t.name,
+      description: t.description,
+      paramsSchema: t.paramsSchema,
+    });
   }
 }
 
@@ -296,7 +302,10 @@ export class NodeInputType {
   task!: string;
   @Field(() => String, { nullable: true, description: 'a semver range; default: the newest live version' })
   version?: string;
-  @Field(() => JSONScalar, { nullable: true, description: 'literal values, or { "$ref": "<nodeId>.outputs.<field>" }' })
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description: 'literal values, or { "$ref": "<nodeId>.outputs.<field>" }',
+  })
   inputs?: JsonObject;
   @Field(() => [ID], { nullable: true, description: 'extra ordering; $ref already implies a dependency' })
   dependsOn?: string[];

@@ -4,7 +4,8 @@ import { NODE_QUEUES, ResourceClass, attemptJobId } from '#libs/contracts';
 import type { AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
 
 /** BullMQ's priorities run lowest first (1 = highest); ours run highest first, 0..1000. */
-export const bullmqPriority = (priority: number): number => 1 + (1000 - Math.min(1000, Math.max(0, priority)));
+export const bullmqPriority = (priority: number): number =>
+  1 + (1000 - Math.min(1000, Math.max(0, priority)));
 
 /**
  * Node attempts on BullMQ: one queue per resource class, job id = the attempt's id (so a repeated enqueue is a
@@ -37,7 +38,12 @@ export class BullmqEnqueuer implements NodeEnqueuer {
     await this.queues[resourceClass].remove(attemptJobId(jobId, nodeId, attempt));
   }
 
-  async state(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<AttemptQueueState> {
+  async state(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+  ): Promise<AttemptQueueState> {
     const s = await this.queues[resourceClass].getJobState(attemptJobId(jobId, nodeId, attempt));
     switch (s) {
       case 'waiting':
@@ -58,7 +64,8 @@ export class BullmqEnqueuer implements NodeEnqueuer {
   async depth(): Promise<Record<ResourceClass, number>> {
     const entries = await Promise.all(
       ResourceClass.options.map(
-        async (rc) => [rc, await this.queues[rc].getJobCountByTypes('waiting', 'prioritized', 'delayed')] as const,
+        async (rc) =>
+          [rc, await this.queues[rc].getJobCountByTypes('waiting', 'prioritized', 'delayed')] as const,
       ),
     );
     return Object.fromEntries(entries) as Record<ResourceClass, number>;

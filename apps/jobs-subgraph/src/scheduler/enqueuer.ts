@@ -20,6 +20,11 @@ export interface NodeEnqueuer {
   enqueue(attempt: AttemptToEnqueue): Promise<void>;
   /** Removes a queued attempt; an attempt a worker holds stays (it is told to stop through CancelNotice). */
   remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void>;
-  state(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<AttemptQueueState>;
+  state(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+  ): Promise<AttemptQueueState>;
   close(): Promise<void>;
 }

@@ -12,14 +12,17 @@ import {
 
 /** A JSON-encoded field of a Redis hash, parsed with `inner`. */
 const jsonField = <S extends z.ZodType>(inner: S) =>
-  z.string().transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not JSON' });
-      return z.NEVER;
-    }
-  }).pipe(inner);
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(inner);
 
 const int = z.coerce.number().int();
 
@@ -72,7 +75,8 @@ export const StoredNode = z.object({
 });
 export type StoredNode = z.infer<typeof StoredNode>;
 
-export const parseStoredJob = (hash: Record<string, string>): StoredJob => parseContract(StoredJob, 'StoredJob', hash);
+export const parseStoredJob = (hash: Record<string, string>): StoredJob =>
+  parseContract(StoredJob, 'StoredJob', hash);
 export const parseStoredNode = (hash: Record<string, string>): StoredNode =>
   parseContract(StoredNode, 'StoredNode', hash);
 
@@ -85,6 +89,9 @@ export interface JobView {
 /** 0..1 over all nodes: a finished node counts fully, a running one by its reported progress. */
 export function jobProgress(nodes: readonly StoredNode[]): number {
   if (nodes.length === 0) return 0;
-  const sum = nodes.reduce((acc, n) => acc + (n.status === 'SUCCEEDED' ? 1 : Math.min(1, Math.max(0, n.progress))), 0);
+  const sum = nodes.reduce(
+    (acc, n) => acc + (n.status === 'SUCCEEDED' ? 1 : Math.min(1, Math.max(0, n.progress))),
+    0,
+  );
   return sum / nodes.length;
 }

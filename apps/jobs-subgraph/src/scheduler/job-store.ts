@@ -14,7 +14,8 @@ export interface JobPage {
 }
 
 /** Position in a tenant's job list (newest first): opaque to clients. */
-const encodeCursor = (createdMs: number, jobId: string) => Buffer.from(`${createdMs}:${jobId}`).toString('base64url');
+const encodeCursor = (createdMs: number, jobId: string) =>
+  Buffer.from(`${createdMs}:${jobId}`).toString('base64url');
 function decodeCursor(cursor: string): { createdMs: number; jobId: string } | null {
   const m = /^(\d+):(.+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   return m ? { createdMs: Number(m[1]), jobId: m[2]! } : null;

@@ -26,10 +26,16 @@ export class LeaderLoops {
     private readonly config: LeaderLoopsConfig,
     private readonly logger: SchedulerLogger,
   ) {
-    this.lease = new LeaderLease(redis, JOB_KEYS.leader, config.leaseTtlMs, {
-      onElected: () => this.schedule(0),
-      onDeposed: () => this.timer && clearTimeout(this.timer),
-    }, logger);
+    this.lease = new LeaderLease(
+      redis,
+      JOB_KEYS.leader,
+      config.leaseTtlMs,
+      {
+        onElected: () => this.schedule(0),
+        onDeposed: () => this.timer && clearTimeout(this.timer),
+      },
+      logger,
+    );
   }
 
   get isLeader(): boolean {

@@ -3,7 +3,9 @@ import addFormatsModule from 'ajv-formats';
 import { canonicalJson, type JsonSchema } from '#libs/contracts';
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  a: Ajv,
+) => Ajv;
 
 /** Validates a task's outputs against the output schema recorded with the node at plan time. */
 export class OutputValidator {

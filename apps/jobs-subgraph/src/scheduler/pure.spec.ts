@@ -1,3 +1,4 @@
+import type { JsonObject } from '#libs/contracts';
 import { retryDelayMs } from './backoff.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { bullmqPriority } from './bullmq-enqueuer.js';
@@ -19,14 +20,23 @@ describe('resolveRefs', () => {
   it('replaces refs at any depth by upstream outputs and keeps literals (and nulls)', () => {
     expect(
       resolveRefs(
-        { model: { $ref: 'train.outputs.model' }, list: [{ $ref: 'train.outputs.metrics' }, 3], keep: null, n: { deep: 'x' } },
-        (id) => (outputs as Record<string, Record<string, never>>)[id],
+        {
+          model: { $ref: 'train.outputs.model' },
+          list: [{ $ref: 'train.outputs.metrics' }, 3],
+          keep: null,
+          n: { deep: 'x' },
+        },
+        (id) => (outputs as unknown as Record<string, JsonObject>)[id],
       ),
     ).toEqual({ model: 'art-1', list: [{ loss: 0.1 }, 3], keep: null, n: { deep: 'x' } });
   });
   it('fails clearly when the upstream output is absent', () => {
-    expect(() => resolveRefs({ m: { $ref: 'train.outputs.absent' } }, () => ({}))).toThrow(UnresolvedRefError);
-    expect(() => resolveRefs({ m: { $ref: 'other.outputs.x' } }, () => undefined)).toThrow(/no recorded outputs/);
+    expect(() => resolveRefs({ m: { $ref: 'train.outputs.absent' } }, () => ({}))).toThrow(
+      UnresolvedRefError,
+    );
+    expect(() => resolveRefs({ m: { $ref: 'other.outputs.x' } }, () => undefined)).toThrow(
+      /no recorded outputs/,
+    );
   });
 });
 
@@ -41,7 +51,12 @@ describe('bullmqPriority', () => {
 describe('OutputValidator', () => {
   it('names each bad field', () => {
     const v = new OutputValidator();
-    const schema = { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'], additionalProperties: false };
+    const schema = {
+      type: 'object',
+      properties: { sum: { type: 'number' } },
+      required: ['sum'],
+      additionalProperties: false,
+    };
     expect(v.check(schema, { sum: 3 })).toEqual([]);
     expect(v.check(schema, { sum: 'x', extra: 1 }).join('; ')).toMatch(/\/sum: must be number/);
   });

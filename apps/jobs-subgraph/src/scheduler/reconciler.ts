@@ -60,7 +60,11 @@ export class Reconciler {
     return { jobs: jobIds.length, actions };
   }
 
-  private async reconcileJob(jobId: string, caughtUp: boolean, offered: ReadonlySet<string>): Promise<number> {
+  private async reconcileJob(
+    jobId: string,
+    caughtUp: boolean,
+    offered: ReadonlySet<string>,
+  ): Promise<number> {
     const view = await this.store.view(jobId);
     if (!view || isTerminalJobStatus(view.job.status)) {
       await this.redis.srem(JOB_KEYS.activeJobs, jobId);
@@ -129,7 +133,10 @@ export class Reconciler {
     return 0;
   }
 
-  private act(action: 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded', fields: object): void {
+  private act(
+    action: 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded',
+    fields: object,
+  ): void {
     this.metrics.reconcilerAction(action);
     this.logger.warn({ action, ...fields }, `reconciler: ${action.replace('_', ' ')}`);
   }
@@ -142,7 +149,9 @@ export async function reportsCaughtUp(redis: Redis): Promise<boolean> {
     const groups = (await redis.xinfo('GROUPS', REDIS_KEYS.reports)) as unknown[][];
     const group = groups.map(toMap).find((g) => g.get('name') === REDIS_KEYS.reportsGroup);
     if (!group) return Number(stream.get('length') ?? 0) === 0;
-    return Number(group.get('pending')) === 0 && group.get('last-delivered-id') === stream.get('last-generated-id');
+    return (
+      Number(group.get('pending')) === 0 && group.get('last-delivered-id') === stream.get('last-generated-id')
+    );
   } catch (e) {
     if (e instanceof Error && e.message.includes('no such key')) return true;
     throw e;

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
+import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { allEvents, diamond, single, waitForJob } from '../../test/scenario.js';
@@ -12,7 +12,9 @@ const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
 const handlers = {
   'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }),
   'test.add': async (p: { inputs: JsonObject }) => ({ sum: (p.inputs.a as number) + (p.inputs.b as number) }),
-  'test.join': async (p: { inputs: JsonObject }) => ({ total: (p.inputs.left as number) + (p.inputs.right as number) }),
+  'test.join': async (p: { inputs: JsonObject }) => ({
+    total: (p.inputs.left as number) + (p.inputs.right as number),
+  }),
 };
 
 describe('scheduler recovery and replicas (real redis-server)', () => {
@@ -43,7 +45,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     })();
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 15; i++) ids.push((await (i % 2 ? a : b).service.submitJob(TENANT, diamond(i))).job.id);
+      for (let i = 0; i < 15; i++)
+        ids.push((await (i % 2 ? a : b).service.submitJob(TENANT, diamond(i))).job.id);
       for (const id of ids) await waitForJob(a, TENANT, id, (v) => v.job.status === 'SUCCEEDED', 30_000);
       const runs = worker.ran.map((p) => `${p.jobId}/${p.nodeId}/${p.attempt}`);
       expect(new Set(runs).size).toBe(runs.length);
@@ -64,7 +67,12 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
 
   it('an attempt whose runner died without a report fails CRASHED (retryable) and runs again', async () => {
     const core = await startCore(server.url);
-    const crashing = await new TestWorker({ url: server.url, tasks, handlers, crashTasks: ['test.emit'] }).start();
+    const crashing = await new TestWorker({
+      url: server.url,
+      tasks,
+      handlers,
+      crashTasks: ['test.emit'],
+    }).start();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 4 }));
       await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
@@ -91,13 +99,29 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     await manifest.publishManifest();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
-      const base = { jobId: job.id, tenant: TENANT, nodeId: 'only', workerId: 'w', at: new Date().toISOString() };
+      const base = {
+        jobId: job.id,
+        tenant: TENANT,
+        nodeId: 'only',
+        workerId: 'w',
+        at: new Date().toISOString(),
+      };
       await core.scheduler.applyReport({ ...base, attempt: 1, type: 'started', actorId: 'x' });
-      expect(await core.scheduler.applyReport({ ...base, attempt: 1, type: 'released', reason: 'draining' })).toBe('applied');
+      expect(
+        await core.scheduler.applyReport({ ...base, attempt: 1, type: 'released', reason: 'draining' }),
+      ).toBe('applied');
       const view = (await core.service.job(TENANT, job.id))!;
       expect(view.nodes[0]).toMatchObject({ status: 'QUEUED', attempt: 2, failures: 0 });
       expect(await core.enqueuer.state('cpu', job.id, 'only', 2)).toBe('waiting');
-      expect(await core.scheduler.applyReport({ ...base, attempt: 1, type: 'succeeded', outputs: { value: 1 }, artifactIds: [] })).toBe('stale');
+      expect(
+        await core.scheduler.applyReport({
+          ...base,
+          attempt: 1,
+          type: 'succeeded',
+          outputs: { value: 1 },
+          artifactIds: [],
+        }),
+      ).toBe('stale');
     } finally {
       await manifest.stop();
       await core.close();
@@ -110,8 +134,17 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     await manifest.publishManifest();
     const stage = async (id: string, jobId: string, attempt: number) => {
       await flush.hset(REDIS_KEYS.artifact(id), {
-        id, tenant: TENANT, state: 'staged', key: `${TENANT}/${jobId}/only/${attempt}/out.bin`, name: 'out.bin',
-        contentType: 'application/octet-stream', size: '3', sha256: 'abc', jobId, nodeId: 'only', attempt: String(attempt),
+        id,
+        tenant: TENANT,
+        state: 'staged',
+        key: `${TENANT}/${jobId}/only/${attempt}/out.bin`,
+        name: 'out.bin',
+        contentType: 'application/octet-stream',
+        size: '3',
+        sha256: 'abc',
+        jobId,
+        nodeId: 'only',
+        attempt: String(attempt),
         createdAt: new Date().toISOString(),
       });
       await flush.sadd(REDIS_KEYS.attemptArtifacts(jobId, 'only', attempt), id);
@@ -119,10 +152,22 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     };
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
-      const base = { jobId: job.id, tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w', at: new Date().toISOString() };
+      const base = {
+        jobId: job.id,
+        tenant: TENANT,
+        nodeId: 'only',
+        attempt: 1,
+        workerId: 'w',
+        at: new Date().toISOString(),
+      };
       await stage('art-1', job.id, 1);
       await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'x' });
-      await core.scheduler.applyReport({ ...base, type: 'succeeded', outputs: { value: 1 }, artifactIds: ['art-1'] });
+      await core.scheduler.applyReport({
+        ...base,
+        type: 'succeeded',
+        outputs: { value: 1 },
+        artifactIds: ['art-1'],
+      });
       expect(await flush.hget(REDIS_KEYS.artifact('art-1'), 'state')).toBe('committed');
       expect(await flush.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
       expect(await flush.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
@@ -133,7 +178,12 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await stage('art-2', job.id, 1); // staged by another job's attempt
       const b2 = { ...base, jobId: other.id };
       await core.scheduler.applyReport({ ...b2, type: 'started', actorId: 'x' });
-      await core.scheduler.applyReport({ ...b2, type: 'succeeded', outputs: { value: 2 }, artifactIds: ['art-2'] });
+      await core.scheduler.applyReport({
+        ...b2,
+        type: 'succeeded',
+        outputs: { value: 2 },
+        artifactIds: ['art-2'],
+      });
       const view = (await core.service.job(TENANT, other.id))!;
       expect(view.nodes[0]!.error!.code).toBe('INVALID_OUTPUT');
       expect(await flush.hget(REDIS_KEYS.artifact('art-2'), 'state')).toBe('staged');

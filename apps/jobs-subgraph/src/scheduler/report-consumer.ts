@@ -122,7 +122,13 @@ export class ReportConsumer {
           await this.scheduler.applyReport(report);
         } catch (e) {
           this.logger.error(
-            { entry: id, jobId: report.jobId, nodeId: report.nodeId, type: report.type, err: (e as Error).message },
+            {
+              entry: id,
+              jobId: report.jobId,
+              nodeId: report.nodeId,
+              type: report.type,
+              err: (e as Error).message,
+            },
             'applying a report failed; it stays pending and is retried',
           );
           return false;

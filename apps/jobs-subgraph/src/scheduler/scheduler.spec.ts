@@ -1,5 +1,12 @@
 import { Redis } from 'ioredis';
-import { NODE_QUEUES, REDIS_KEYS, attemptJobId, cancelledJobKey, type JobEvent, type NodeReport } from '#libs/contracts';
+import {
+  NODE_QUEUES,
+  REDIS_KEYS,
+  attemptJobId,
+  cancelledJobKey,
+  type JobEvent,
+  type NodeReport,
+} from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -12,7 +19,8 @@ import { Queue } from 'bullmq';
 const TENANT = 'acme';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
 
-const expectContiguous = (events: JobEvent[]) => expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+const expectContiguous = (events: JobEvent[]) =>
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 
 describe('scheduler against a real redis-server and an in-test BullMQ worker', () => {
   let server: RedisHandle;
@@ -43,14 +51,19 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
         'test.flaky': async (p) => {
           flakyCalls += 1;
           if (flakyCalls <= flakyFailures)
-            throw new TestTaskFailure({ code: 'TASK_FAILED', message: `flaky failure ${flakyCalls}`, retryable: true });
+            throw new TestTaskFailure({
+              code: 'TASK_FAILED',
+              message: `flaky failure ${flakyCalls}`,
+              retryable: true,
+            });
           return { value: p.inputs.value as number };
         },
         'test.slow': async (p, ctx) => {
           const ms = p.inputs.ms as number;
           for (let i = 1; i <= 10; i++) {
             await new Promise((r) => setTimeout(r, ms / 10));
-            if (await core.redis.exists(cancelledJobKey(p.jobId))) throw new TestTaskFailure({ code: 'CANCELLED', message: 'cancelled', retryable: false });
+            if (await core.redis.exists(cancelledJobKey(p.jobId)))
+              throw new TestTaskFailure({ code: 'CANCELLED', message: 'cancelled', retryable: false });
             await ctx.progress(i / 10);
           }
           return { slept: ms };
@@ -80,7 +93,8 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expectContiguous(events);
     expect(events[0]!.type).toBe('JOB_QUEUED');
     expect(events.at(-1)!.type).toBe('JOB_SUCCEEDED');
-    const succeededAt = (id: string) => events.findIndex((e) => e.type === 'NODE_SUCCEEDED' && e.nodeId === id);
+    const succeededAt = (id: string) =>
+      events.findIndex((e) => e.type === 'NODE_SUCCEEDED' && e.nodeId === id);
     const queuedAt = (id: string) => events.findIndex((e) => e.type === 'NODE_QUEUED' && e.nodeId === id);
     expect(queuedAt('D')).toBeGreaterThan(Math.max(succeededAt('B'), succeededAt('C')));
     expect(await core.redis.sismember(JOB_KEYS.activeJobs, view.job.id)).toBe(0);
@@ -89,11 +103,20 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
   it('refuses an invalid graph with INVALID_GRAPH and persists nothing', async () => {
     const before = await core.redis.dbsize();
     const err = await core.service
-      .submitJob(TENANT, { graph: { nodes: [{ id: 'A', task: 'no.such' }, { id: 'B', task: 'test.emit', inputs: { value: 'x' } }] } })
+      .submitJob(TENANT, {
+        graph: {
+          nodes: [
+            { id: 'A', task: 'no.such' },
+            { id: 'B', task: 'test.emit', inputs: { value: 'x' } },
+          ],
+        },
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).code).toBe('INVALID_GRAPH');
-    const codes = ((err as DomainError).extensions.errors as Array<{ code: string }>).map((e) => e.code).sort();
+    const codes = ((err as DomainError).extensions.errors as Array<{ code: string }>)
+      .map((e) => e.code)
+      .sort();
     expect(codes).toEqual(['INVALID_INPUT', 'UNKNOWN_TASK']);
     expect(await core.redis.dbsize()).toBe(before);
     expect(await core.redis.keys('sy:job:*')).toEqual([]);
@@ -101,7 +124,10 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
 
   it('returns the same job for the same idempotency key and tenant', async () => {
     const input = { ...diamond(2), idempotencyKey: 'order-42' };
-    const [a, b] = await Promise.all([core.service.submitJob(TENANT, input), core.service.submitJob(TENANT, input)]);
+    const [a, b] = await Promise.all([
+      core.service.submitJob(TENANT, input),
+      core.service.submitJob(TENANT, input),
+    ]);
     expect(a.job.id).toBe(b.job.id);
     const c = await core.service.submitJob('other', input);
     expect(c.job.id).not.toBe(a.job.id);
@@ -119,9 +145,19 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     try {
       for (let round = 0; round < 40; round++) {
         const { job } = await core.service.submitJob(TENANT, diamond(round));
-        const base = { jobId: job.id, tenant: TENANT, attempt: 1, workerId: 'w', at: new Date().toISOString() };
+        const base = {
+          jobId: job.id,
+          tenant: TENANT,
+          attempt: 1,
+          workerId: 'w',
+          at: new Date().toISOString(),
+        };
         const ok = (nodeId: string, outputs: Record<string, number>): NodeReport => ({
-          ...base, nodeId, type: 'succeeded', outputs, artifactIds: [],
+          ...base,
+          nodeId,
+          type: 'succeeded',
+          outputs,
+          artifactIds: [],
         });
         await core.scheduler.applyReport(ok('A', { value: round }));
         // B and C complete at once on two replicas, each also seeing the other's report twice
@@ -153,16 +189,41 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 5 }));
     await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
     const before = await allEvents(core, job.id);
-    const base = { jobId: job.id, tenant: TENANT, nodeId: 'only', workerId: 'w', at: new Date().toISOString() };
-    expect(await core.scheduler.applyReport({ ...base, attempt: 1, type: 'succeeded', outputs: { value: 9 }, artifactIds: [] })).toBe('stale');
-    expect(await core.scheduler.applyReport({ ...base, attempt: 7, type: 'failed', error: { code: 'TASK_FAILED', message: 'x', retryable: true } })).toBe('stale');
+    const base = {
+      jobId: job.id,
+      tenant: TENANT,
+      nodeId: 'only',
+      workerId: 'w',
+      at: new Date().toISOString(),
+    };
+    expect(
+      await core.scheduler.applyReport({
+        ...base,
+        attempt: 1,
+        type: 'succeeded',
+        outputs: { value: 9 },
+        artifactIds: [],
+      }),
+    ).toBe('stale');
+    expect(
+      await core.scheduler.applyReport({
+        ...base,
+        attempt: 7,
+        type: 'failed',
+        error: { code: 'TASK_FAILED', message: 'x', retryable: true },
+      }),
+    ).toBe('stale');
     expect(await allEvents(core, job.id)).toEqual(before);
     expect((await core.service.job(TENANT, job.id))!.nodes[0]!.outputs).toEqual({ value: 5 });
   });
 
   it('fails an attempt whose outputs do not match the output schema (INVALID_OUTPUT)', async () => {
     await worker.stop();
-    worker = await new TestWorker({ url: server.url, tasks, handlers: { 'test.emit': async () => ({ wrong: true }) } }).start();
+    worker = await new TestWorker({
+      url: server.url,
+      tasks,
+      handlers: { 'test.emit': async () => ({ wrong: true }) },
+    }).start();
     const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
     const view = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'FAILED');
     expect(view.nodes[0]!.error!.code).toBe('INVALID_OUTPUT');

@@ -40,8 +40,10 @@ export interface SchedulerDeps {
 }
 
 export type ReportOutcome = 'applied' | 'stale';
-export type CancelOutcome = { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
-export type RetryOutcome = { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
+export type CancelOutcome =
+  { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
+export type RetryOutcome =
+  { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
 
 /** "nodeId|attempt|resourceClass", as the Lua scripts list live attempts. */
 interface LiveAttempt {
@@ -81,18 +83,27 @@ export class Scheduler {
     this.random = deps.random ?? Math.random;
   }
 
-  private async transition(name: ScriptName, jobId: string, extraKeys: string[], args: Array<string | number>) {
+  private async transition(
+    name: ScriptName,
+    jobId: string,
+    extraKeys: string[],
+    args: Array<string | number>,
+  ) {
     const now = this.now();
-    return runScript(this.redis, name, [...transitionKeys(jobId), ...extraKeys], [
-      new Date(now).toISOString(),
-      now,
-      REDIS_KEYS.cancelChannel,
-      ...args,
-    ]);
+    return runScript(
+      this.redis,
+      name,
+      [...transitionKeys(jobId), ...extraKeys],
+      [new Date(now).toISOString(), now, REDIS_KEYS.cancelChannel, ...args],
+    );
   }
 
   /** Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job. */
-  async submit(tenant: string, input: SubmitJobInput, plan: PlannedJob): Promise<{ jobId: string; created: boolean }> {
+  async submit(
+    tenant: string,
+    input: SubmitJobInput,
+    plan: PlannedJob,
+  ): Promise<{ jobId: string; created: boolean }> {
     const jobId = randomUUID();
     const dependants = new Map<string, string[]>(plan.nodes.map((n) => [n.id, []]));
     for (const n of plan.nodes) for (const u of n.upstream) dependants.get(u)?.push(n.id);
@@ -142,15 +153,24 @@ export class Scheduler {
     let outcome: ReportOutcome;
     switch (report.type) {
       case 'started':
-        outcome = okOrStale(await this.transition('startAttempt', jobId, [], [nodeId, attempt, report.workerId]));
+        outcome = okOrStale(
+          await this.transition('startAttempt', jobId, [], [nodeId, attempt, report.workerId]),
+        );
         break;
       case 'progress':
         outcome = okOrStale(
-          await this.transition('recordProgress', jobId, [], [nodeId, attempt, report.progress, report.message ?? '']),
+          await this.transition(
+            'recordProgress',
+            jobId,
+            [],
+            [nodeId, attempt, report.progress, report.message ?? ''],
+          ),
         );
         break;
       case 'log':
-        outcome = okOrStale(await this.transition('appendLog', jobId, [], [nodeId, attempt, report.level, report.message]));
+        outcome = okOrStale(
+          await this.transition('appendLog', jobId, [], [nodeId, attempt, report.level, report.message]),
+        );
         break;
       case 'succeeded':
         outcome = await this.complete(jobId, nodeId, attempt, report.outputs, report.artifactIds);
@@ -159,13 +179,18 @@ export class Scheduler {
         outcome = await this.failAttempt(jobId, nodeId, attempt, report.error);
         break;
       case 'released': {
-        const [result, next] = (await this.transition('releaseAttempt', jobId, [], [nodeId, attempt, report.reason])) as [
-          string,
-          number?,
-        ];
+        const [result, next] = (await this.transition(
+          'releaseAttempt',
+          jobId,
+          [],
+          [nodeId, attempt, report.reason],
+        )) as [string, number?];
         outcome = result === 'requeued' ? 'applied' : 'stale';
         if (result === 'requeued') {
-          this.logger.info({ jobId, nodeId, attempt, next, reason: report.reason }, 'attempt released; requeued');
+          this.logger.info(
+            { jobId, nodeId, attempt, next, reason: report.reason },
+            'attempt released; requeued',
+          );
           await this.enqueueNodes(jobId, [nodeId]);
         }
         break;
@@ -188,14 +213,22 @@ export class Scheduler {
     if (problems.length > 0) {
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
-        message: `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`.slice(0, 4000),
+        message:
+          `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`.slice(
+            0,
+            4000,
+          ),
         retryable: false,
       });
     }
     const result = (await this.transition(
       'completeAttempt',
       jobId,
-      [REDIS_KEYS.jobArtifacts(jobId), REDIS_KEYS.uncommittedArtifacts, REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt)],
+      [
+        REDIS_KEYS.jobArtifacts(jobId),
+        REDIS_KEYS.uncommittedArtifacts,
+        REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt),
+      ],
       [nodeId, attempt, JSON.stringify(outputs), JSON.stringify(artifactIds), REDIS_KEYS.artifact('')],
     )) as Array<string | number>;
     const [status, ...rest] = result;
@@ -231,7 +264,10 @@ export class Scheduler {
       [nodeId, attempt, JSON.stringify(error), error.retryable ? '1' : '0', delay],
     )) as Array<string | number>;
     if (status === 'retry') {
-      this.logger.warn({ jobId, nodeId, attempt, next: rest[0], delayMs: delay, error }, 'attempt failed; retrying');
+      this.logger.warn(
+        { jobId, nodeId, attempt, next: rest[0], delayMs: delay, error },
+        'attempt failed; retrying',
+      );
       await this.enqueueNodes(jobId, [nodeId]);
       return 'applied';
     }
@@ -257,7 +293,12 @@ export class Scheduler {
 
   /** Fails a whole job (job-level deadline). */
   async failJob(jobId: string, error: JobError): Promise<boolean> {
-    const [status, ...rest] = (await this.transition('failJob', jobId, [], [JSON.stringify(error)])) as string[];
+    const [status, ...rest] = (await this.transition(
+      'failJob',
+      jobId,
+      [],
+      [JSON.stringify(error)],
+    )) as string[];
     if (status !== 'failed') return false;
     this.logger.warn({ jobId, error }, 'job failed');
     this.metrics.jobFinished('FAILED');
@@ -267,7 +308,12 @@ export class Scheduler {
 
   /** A FAILED or CANCELLED job runs its unfinished nodes again. */
   async retry(jobId: string): Promise<RetryOutcome> {
-    const [status, ...rest] = (await this.transition('retryJob', jobId, [], [this.now() + this.config.jobDeadlineMs])) as string[];
+    const [status, ...rest] = (await this.transition(
+      'retryJob',
+      jobId,
+      [],
+      [this.now() + this.config.jobDeadlineMs],
+    )) as string[];
     if (status === 'missing') return { outcome: 'missing' };
     if (status === 'conflict') return { outcome: 'conflict', status: rest[0] as JobStatus };
     this.logger.info({ jobId, nodes: rest }, 'job retried');
@@ -292,7 +338,11 @@ export class Scheduler {
         inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
       } catch (e) {
         if (!(e instanceof UnresolvedRefError)) throw e;
-        await this.failAttempt(jobId, nodeId, node.attempt, { code: 'INVALID_INPUT', message: e.message, retryable: false });
+        await this.failAttempt(jobId, nodeId, node.attempt, {
+          code: 'INVALID_INPUT',
+          message: e.message,
+          retryable: false,
+        });
         continue;
       }
       const payload: NodeAttemptPayload = {
@@ -308,7 +358,12 @@ export class Scheduler {
         enqueuedAt: new Date(this.now()).toISOString(),
       };
       const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
-      await this.enqueuer.enqueue({ payload, resourceClass: node.resourceClass, priority: view.job.priority, delayMs });
+      await this.enqueuer.enqueue({
+        payload,
+        resourceClass: node.resourceClass,
+        priority: view.job.priority,
+        delayMs,
+      });
       this.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
     }
   }

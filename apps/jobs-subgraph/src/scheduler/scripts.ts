@@ -42,7 +42,8 @@ function luaDir(): string {
 function loadScripts(): Map<ScriptName, LoadedScript> {
   const dir = luaDir();
   const includes = new Map<string, string>();
-  for (const f of readdirSync(`${dir}includes`)) includes.set(f.replace(/\.lua$/, ''), readFileSync(`${dir}includes/${f}`, 'utf8'));
+  for (const f of readdirSync(`${dir}includes`))
+    includes.set(f.replace(/\.lua$/, ''), readFileSync(`${dir}includes/${f}`, 'utf8'));
   const scripts = new Map<ScriptName, LoadedScript>();
   for (const file of readdirSync(dir)) {
     const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
@@ -53,7 +54,12 @@ function loadScripts(): Map<ScriptName, LoadedScript> {
       return body;
     });
     const name = m[1] as ScriptName;
-    scripts.set(name, { name, numberOfKeys: Number(m[2]), lua, sha: createHash('sha1').update(lua).digest('hex') });
+    scripts.set(name, {
+      name,
+      numberOfKeys: Number(m[2]),
+      lua,
+      sha: createHash('sha1').update(lua).digest('hex'),
+    });
   }
   return scripts;
 }

@@ -1,21 +1,6 @@
-import type { ApiErrorCode, GraphError } from '#libs/contracts';
+import type { GraphError } from '#libs/contracts';
+import { DomainError } from '#libs/errors';
 
-/**
- * A failure the client caused or may see, with its contract code. The GraphQL layer maps these (and nothing
- * else) to `extensions.code`; any other error is an internal one.
- */
-export class JobsError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly extensions: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'JobsError';
-  }
-}
-
-export const notFound = (what: string, id: string) => new JobsError('NOT_FOUND', `${what} ${id} not found`);
-
+/** submitJob with an invalid graph: every problem the planner found, in `extensions.errors`. */
 export const invalidGraph = (errors: GraphError[]) =>
-  new JobsError('INVALID_GRAPH', `the graph is invalid: ${errors.length} problem(s)`, { errors });
+  new DomainError('INVALID_GRAPH', `the graph is invalid: ${errors.length} problem(s)`, { errors });

@@ -1,4 +1,10 @@
-import { SubmitJobInput, parseContract, ContractViolation, type GraphError, type WorkerManifest } from '#libs/contracts';
+import {
+  SubmitJobInput,
+  parseContract,
+  ContractViolation,
+  type GraphError,
+  type WorkerManifest,
+} from '#libs/contracts';
 import { planJob, type PlannedJob, type PlannerLimits } from '../planner/planner.js';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
@@ -10,7 +16,8 @@ import type { EventSubscriptions } from '../events/job-events.js';
 import type { StreamFollower } from '../events/stream-follower.js';
 import { decodeEventCursor, InvalidEventCursorError } from '../events/event-cursor.js';
 import { EventsTrimmedError } from '../events/event-log.js';
-import { invalidGraph, JobsError, notFound } from './jobs-errors.js';
+import { DomainError, notFound } from '#libs/errors';
+import { invalidGraph } from './jobs-errors.js';
 
 export interface GraphValidation {
   valid: boolean;
@@ -51,11 +58,11 @@ export class JobsService {
 
   async jobs(tenant: string, filter: JobListFilter, first = 20, after?: string): Promise<JobPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
-      throw new JobsError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+      throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}`);
     try {
       return await this.scheduler.store.list(tenant, filter, first, after ?? undefined);
     } catch (e) {
-      if (e instanceof InvalidCursorError) throw new JobsError('BAD_USER_INPUT', e.message);
+      if (e instanceof InvalidCursorError) throw new DomainError('BAD_USER_INPUT', e.message);
       throw e;
     }
   }
@@ -70,7 +77,10 @@ export class JobsService {
     await this.requireJob(tenant, jobId);
     const r = await this.scheduler.retry(jobId);
     if (r.outcome === 'conflict')
-      throw new JobsError('CONFLICT', `job ${jobId} is ${r.status}: only a FAILED or CANCELLED job can be retried`);
+      throw new DomainError(
+        'CONFLICT',
+        `job ${jobId} is ${r.status}: only a FAILED or CANCELLED job can be retried`,
+      );
     return this.requireJob(tenant, jobId);
   }
 
@@ -95,7 +105,7 @@ export class JobsService {
       return await this.subscriptions.jobEvents(jobId, afterSeq);
     } catch (e) {
       if (e instanceof InvalidEventCursorError || e instanceof EventsTrimmedError)
-        throw new JobsError('BAD_USER_INPUT', e.message);
+        throw new DomainError('BAD_USER_INPUT', e.message);
       throw e;
     }
   }
@@ -117,7 +127,7 @@ export class JobsService {
     try {
       input = parseContract(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
     } catch (e) {
-      if (e instanceof ContractViolation) throw new JobsError('BAD_USER_INPUT', e.message);
+      if (e instanceof ContractViolation) throw new DomainError('BAD_USER_INPUT', e.message);
       throw e;
     }
     const catalog = await this.registry.catalog();
