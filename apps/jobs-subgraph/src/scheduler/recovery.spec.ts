@@ -194,4 +194,43 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await core.close();
     }
   });
+
+  it('a malformed report or one that keeps failing to apply does not block the reports behind it', async () => {
+    const core = await startCore(server.url);
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job: broken } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const { job: fine } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
+      await flush.hset(JOB_KEYS.node(broken.id, 'only'), 'outputSchema', 'not json'); // corrupt state
+      const at = new Date().toISOString();
+      const base = { tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w', at };
+      await flush.xadd(REDIS_KEYS.reports, '*', 'r', '{"type":"nonsense"}');
+      await manifest.report({
+        ...base,
+        jobId: broken.id,
+        type: 'succeeded',
+        outputs: { value: 1 },
+        artifactIds: [],
+      });
+      await manifest.report({
+        ...base,
+        jobId: fine.id,
+        type: 'succeeded',
+        outputs: { value: 2 },
+        artifactIds: [],
+      });
+      await waitForJob(core, TENANT, fine.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
+      expect(core.logger.lines.some((l) => l.msg === 'report rejected: it does not parse')).toBe(true);
+      expect(core.logger.lines.some((l) => l.msg === 'report dropped: applying it kept failing')).toBe(true);
+      const pending = (await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
+        number,
+        ...unknown[],
+      ];
+      expect(pending[0]).toBe(0);
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
 });

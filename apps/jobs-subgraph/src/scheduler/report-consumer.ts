@@ -13,6 +13,11 @@ export interface ReportConsumerOptions {
   claimIdleMs: number;
   /** The reports stream is trimmed to about this many entries (acknowledged ones are not needed again). */
   maxLen: number;
+  /**
+   * A report whose apply fails this many times for a reason other than Redis being unreachable (a bug, corrupt
+   * state) is acknowledged and logged as dropped, so it cannot block every report behind it.
+   */
+  maxApplyFailures: number;
 }
 
 export const DEFAULT_REPORT_CONSUMER_OPTIONS: ReportConsumerOptions = {
@@ -20,6 +25,7 @@ export const DEFAULT_REPORT_CONSUMER_OPTIONS: ReportConsumerOptions = {
   batch: 64,
   claimIdleMs: 30_000,
   maxLen: 100_000,
+  maxApplyFailures: 5,
 };
 
 type StreamEntry = [id: string, fields: string[]];
@@ -32,6 +38,7 @@ type StreamEntry = [id: string, fields: string[]];
 export class ReportConsumer {
   readonly consumerName = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private running = false;
+  private readonly applyFailures = new Map<string, number>();
   private loop?: Promise<void>;
   private readonly opts: ReportConsumerOptions;
   private readonly metrics: SchedulerMetrics;
@@ -120,18 +127,19 @@ export class ReportConsumer {
       if (report) {
         try {
           await this.scheduler.applyReport(report);
+          this.applyFailures.delete(id);
         } catch (e) {
-          this.logger.error(
-            {
-              entry: id,
-              jobId: report.jobId,
-              nodeId: report.nodeId,
-              type: report.type,
-              err: (e as Error).message,
-            },
-            'applying a report failed; it stays pending and is retried',
-          );
-          return false;
+          const err = (e as Error).message;
+          const where = { entry: id, jobId: report.jobId, nodeId: report.nodeId, type: report.type, err };
+          const failures = isRedisUnavailable(e) ? 0 : (this.applyFailures.get(id) ?? 0) + 1;
+          if (failures < this.opts.maxApplyFailures) {
+            if (failures > 0) this.applyFailures.set(id, failures);
+            this.logger.error(where, 'applying a report failed; it stays pending and is retried');
+            return false;
+          }
+          this.applyFailures.delete(id);
+          this.metrics.reportApplied(report.type, 'rejected');
+          this.logger.error({ ...where, failures }, 'report dropped: applying it kept failing');
         }
       }
       await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, id);
@@ -194,5 +202,10 @@ export async function ensureReportsGroup(redis: Redis): Promise<void> {
   }
 }
 
+const isRedisUnavailable = (e: unknown) =>
+  e instanceof Error &&
+  /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT|max retries/i.test(
+    e.message,
+  );
 const isMissingGroup = (e: unknown) => e instanceof Error && e.message.includes('NOGROUP');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
