@@ -57,6 +57,7 @@ describe('jobs-subgraph survives crashes mid-job', () => {
       RECONCILE_INTERVAL_MS: '500',
       REPORT_CLAIM_IDLE_MS: '2000',
       SCHEDULER_BACKOFF_BASE_MS: '100',
+      SCHEDULE_TO_START_MS: '8000',
       LOG_LEVEL: 'warn',
     };
     worker = await new TestWorker({
@@ -154,5 +155,40 @@ describe('jobs-subgraph survives crashes mid-job', () => {
       { sum: 4001 },
     ]);
     await expectCompleteHistory(jobId);
+  });
+
+  it('a node no live worker offers fails UNSCHEDULABLE through the leader loop, visible in events and metrics', async () => {
+    // a worker that offered test.gpu long enough for the planner to accept the node, then went away
+    const gone = new TestWorker({
+      url: redis.url,
+      tasks: [TEST_TASKS.gpu],
+      handlers: {},
+      manifestTtlMs: 1_000,
+    });
+    await gone.publishManifest();
+    const submitted = await graphqlRequest<{ submitJob: { id: string } }>(
+      app.url,
+      `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id } }`,
+      { input: { graph: { nodes: [{ id: 'g', task: 'test.gpu', inputs: { value: 1 } }] } } },
+    );
+    expect(submitted.errors).toBeUndefined();
+    const jobId = submitted.data!.submitJob.id;
+    await waitFor(async () => (await jobState(jobId))?.status === 'FAILED', {
+      timeoutMs: 20_000,
+      logs: () => app.logs(),
+    });
+    const failed = await graphqlRequest<{
+      job: { error: { code: string }; nodes: Array<{ error: { code: string; message: string } }> };
+    }>(
+      app.url,
+      'query($id: ID!) { job(id: $id) { error { code } nodes { error { code message retryable } } } }',
+      { id: jobId },
+    );
+    expect(failed.data!.job.error.code).toBe('UNSCHEDULABLE');
+    expect(failed.data!.job.nodes[0]!.error.message).toMatch(/no live worker offers test\.gpu/);
+    const metricsText = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metricsText).toMatch(/switchyard_reconciler_actions_total\{[^}]*action="unschedulable"[^}]*\} 1/);
+    expect(metricsText).toMatch(/switchyard_jobs_submitted_total\{[^}]*\} 1/);
+    await gone.stop();
   });
 });
