@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
+import { schemaHash } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -313,5 +314,72 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     await feed.dispose();
     expect(items.every((i) => i.jobFeed.type.startsWith('JOB_'))).toBe(true);
     expect(new Set(items.map((i) => i.jobFeed.jobId))).toEqual(new Set([mine.data!.submitJob.id]));
+  });
+
+  it('submits a named template: expanded, validated and recorded with the job', async () => {
+    const resize = {
+      ...TEST_TASKS.gpu, // on the gpu queue, which no test worker leases: the job stays queued
+      name: 'image.resize',
+      inputSchema: {
+        type: 'object',
+        properties: { image: { type: 'string' }, width: { type: 'integer' } },
+        required: ['image', 'width'],
+      },
+      outputSchema: { type: 'object', properties: { image: { type: 'string' } }, required: ['image'] },
+    };
+    resize.schemaHash = schemaHash(resize.inputSchema, resize.outputSchema);
+    const offering = new TestWorker({ url: server.url, tasks: [resize], handlers: {} });
+    await offering.publishManifest();
+    try {
+      const bad = await graphqlRequest(url, SUBMIT, {
+        input: { template: 'thumbnail', params: { image: 'art-1', width: 'wide' } },
+      });
+      expect(bad.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
+      const r = await graphqlRequest<{
+        submitJob: { id: string; nodes: Array<{ id: string; task: string; status: string }> };
+      }>(url, SUBMIT, {
+        input: {
+          template: 'thumbnail',
+          params: { image: 'art-1', width: 64 },
+          labels: { team: 'vision' },
+          priority: 7,
+        },
+      });
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.submitJob.nodes).toEqual([
+        { id: 'resize', task: 'image.resize', taskVersion: '1.0.0', status: 'QUEUED' },
+      ]);
+      const listed = await graphqlRequest<{
+        jobs: { edges: Array<{ node: { id: string; template: string; labels: unknown } }> };
+      }>(url, '{ jobs(filter: { template: "thumbnail" }) { edges { node { id template labels } } } }');
+      expect(listed.data!.jobs.edges.map((e) => e.node)).toEqual([
+        { id: r.data!.submitJob.id, template: 'thumbnail', labels: { team: 'vision' } },
+      ]);
+      const cancelled = await graphqlRequest<{ cancelJob: { status: string } }>(
+        url,
+        'mutation($id: ID!) { cancelJob(id: $id) { status } }',
+        {
+          id: r.data!.submitJob.id,
+        },
+      );
+      expect(cancelled.data!.cancelJob.status).toBe('CANCELLED');
+      const retried = await graphqlRequest<{ retryJob: { status: string } }>(
+        url,
+        'mutation($id: ID!) { retryJob(id: $id) { status } }',
+        {
+          id: r.data!.submitJob.id,
+        },
+      );
+      expect(retried.data!.retryJob.status).toBe('QUEUED');
+      const conflict = await graphqlRequest(url, 'mutation($id: ID!) { retryJob(id: $id) { status } }', {
+        id: r.data!.submitJob.id,
+      });
+      expect(conflict.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+      await graphqlRequest(url, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', {
+        id: r.data!.submitJob.id,
+      });
+    } finally {
+      await offering.stop();
+    }
   });
 });
