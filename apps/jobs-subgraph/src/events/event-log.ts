@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { JobEvent, parseContract } from '#libs/contracts';
+import { JobEvent, JobStatus, parseContract } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { encodeEventCursor } from './event-cursor.js';
 
@@ -39,6 +39,12 @@ export class EventLog {
     const first = events[0]?.event.seq;
     if (first !== undefined && first !== afterSeq + 1) throw new EventsTrimmedError(jobId, afterSeq, first);
     return events;
+  }
+
+  /** The job's status as recorded with its events (null: no such job). */
+  async jobStatus(jobId: string): Promise<JobStatus | null> {
+    const status = await this.redis.hget(JOB_KEYS.job(jobId), 'status');
+    return status === null ? null : parseContract(JobStatus, 'JobStatus', status);
   }
 
   /** Up to `count` events of a tenant's feed after stream position `after`. */

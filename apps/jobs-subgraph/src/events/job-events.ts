@@ -1,3 +1,4 @@
+import { isTerminalJobStatus } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import type { EventLog } from './event-log.js';
 import { completesOnTerminalJobEvent, StreamFollower } from './stream-follower.js';
@@ -24,6 +25,10 @@ export class EventSubscriptions {
         start: async () => `0-${afterSeq}`,
         read: (after, count) => this.log.jobEventsAfter(jobId, Number(after.slice(2)), count),
         isLast: completesOnTerminalJobEvent,
+        ended: async () => {
+          const status = await this.log.jobStatus(jobId);
+          return status !== null && isTerminalJobStatus(status);
+        },
       },
       this.wakeups,
       this.opts.bufferCapacity,

@@ -8,6 +8,7 @@ import { drain } from '../../test/scenario.js';
 import { EventLog } from './event-log.js';
 import { EventSubscriptions } from './job-events.js';
 import { Wakeups } from './wakeups.js';
+import { encodeEventCursor } from './event-cursor.js';
 
 describe('event subscribers against a real redis-server', () => {
   let server: RedisHandle;
@@ -111,5 +112,24 @@ describe('event subscribers against a real redis-server', () => {
       async () =>
         ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 0,
     );
+  });
+
+  it('a subscriber resuming after the terminal event completes at once; a cursor past the end is refused', async () => {
+    const { jobId, base } = await submitSlow();
+    await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
+    await core.scheduler.applyReport({
+      ...base,
+      type: 'succeeded',
+      outputs: { slept: 1 },
+      artifactIds: [],
+    } as NodeReport);
+    const all = await drain(await subscriptions.jobEvents(jobId, 0));
+    expect(all.at(-1)!.type).toBe('JOB_SUCCEEDED');
+    expect(await drain(await subscriptions.jobEvents(jobId, all.at(-1)!.seq))).toEqual([]);
+    await expect(
+      core.service.jobEvents('acme', jobId, encodeEventCursor(jobId, all.length + 5)),
+    ).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
   });
 });

@@ -11,6 +11,11 @@ export interface FollowerSource {
   read: (after: string, count: number) => Promise<StoredEvent[]>;
   /** The follower completes after delivering an event this returns true for. */
   isLast: (event: JobEvent) => boolean;
+  /**
+   * True when the stream has already ended (its last event written): a reader whose position is past that
+   * event completes instead of waiting for events that will never come.
+   */
+  ended?: () => Promise<boolean>;
 }
 
 export const completesOnTerminalJobEvent = (event: JobEvent): boolean => TERMINAL_JOB_EVENTS.has(event.type);
@@ -32,6 +37,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private finished = false;
   private failure: unknown;
   private waiter?: () => void;
+  private inFlight: Promise<void> = Promise.resolve();
   private unlisten?: () => Promise<void>;
 
   constructor(
@@ -49,6 +55,17 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     this.position = await this.source.start();
     this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump());
     await this.pump();
+    if (
+      !this.sawLast &&
+      !this.failure &&
+      this.source.ended &&
+      (await this.source.ended().catch(() => false))
+    ) {
+      // ended: its last event is in the stream now, so this read either delivers it or shows it was before us
+      await this.pump();
+      // a full buffer means the terminal event may still be ahead: later reads get to it
+      if (!this.buffer.full) this.sawLast = true;
+    }
     if (this.failure) {
       await this.close();
       throw this.failure;
@@ -61,12 +78,18 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     return this.buffer.coalesced;
   }
 
-  private async pump(): Promise<void> {
+  /** Reads until the buffer is full or the stream has nothing new; resolves when the read in flight is done. */
+  private pump(): Promise<void> {
     if (this.reading) {
       this.readAgain = true;
-      return;
+      return this.inFlight;
     }
     this.reading = true;
+    this.inFlight = this.read();
+    return this.inFlight;
+  }
+
+  private async read(): Promise<void> {
     try {
       do {
         this.readAgain = false;

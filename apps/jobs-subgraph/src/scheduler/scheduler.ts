@@ -280,7 +280,7 @@ export class Scheduler {
     return 'stale';
   }
 
-  /** Cancels the job (for its tenant only). Idempotent: a finished job is returned as it is. */
+  /** Cancels the job (the caller has checked its tenant). Idempotent: a finished job stays as it is. */
   async cancel(jobId: string, reason = 'cancelled by request'): Promise<CancelOutcome> {
     const [status, ...rest] = (await this.transition('cancelJob', jobId, [], [reason])) as string[];
     if (status === 'missing') return { outcome: 'missing' };

@@ -98,10 +98,12 @@ export class JobsService {
 
   /** Every event of the tenant's job after `after` (a cursor), live until the job finishes. */
   async jobEvents(tenant: string, jobId: string, after?: string | null): Promise<StreamFollower> {
-    await this.requireJob(tenant, jobId);
+    const { job } = await this.requireJob(tenant, jobId);
     let afterSeq = 0;
     try {
       if (after) afterSeq = decodeEventCursor(after, jobId);
+      if (afterSeq > job.seq)
+        throw new InvalidEventCursorError(`cursor "${after}" is past the job's last event`);
       return await this.subscriptions.jobEvents(jobId, afterSeq);
     } catch (e) {
       if (e instanceof InvalidEventCursorError || e instanceof EventsTrimmedError)
