@@ -62,7 +62,10 @@ export async function startCore(
   const wakeups = new Wakeups(subscriber);
   const subscriptions = new EventSubscriptions(new EventLog(redis), wakeups, { bufferCapacity: 256 });
   const service = new JobsService(scheduler, registry, templates, subscriptions);
-  const consumer = new ReportConsumer(blocking, scheduler, logger, { blockMs: 1_000, claimIdleMs: 5_000 });
+  const consumer = new ReportConsumer(blocking, scheduler, logger, {
+    blockMs: 1_000,
+    claimIdleMs: opts.claimIdleMs ?? 5_000,
+  });
   const reconciler = new Reconciler(
     redis,
     scheduler,

@@ -233,4 +233,50 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await core.close();
     }
   });
+
+  it('reports left pending by a dead replica are claimed (XAUTOCLAIM) and applied', async () => {
+    const submitter = await startCore(server.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job } = await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }));
+      const base = {
+        jobId: job.id,
+        tenant: TENANT,
+        nodeId: 'only',
+        attempt: 1,
+        workerId: 'w',
+        at: new Date().toISOString(),
+      };
+      await manifest.report({ ...base, type: 'succeeded', outputs: { value: 3 }, artifactIds: [] });
+      // a replica reads it and dies before applying and acknowledging it
+      await flush
+        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
+        .catch(() => undefined);
+      await flush.xreadgroup(
+        'GROUP',
+        REDIS_KEYS.reportsGroup,
+        'dead-replica',
+        'COUNT',
+        10,
+        'STREAMS',
+        REDIS_KEYS.reports,
+        '>',
+      );
+      expect(((await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0]).toBe(1);
+      const survivor = await startCore(server.url, { claimIdleMs: 1_000 });
+      try {
+        await waitForJob(survivor, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
+        expect(((await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0]).toBe(0);
+        expect(
+          survivor.logger.lines.some((l) => l.msg === 'claimed reports left pending by another consumer'),
+        ).toBe(true);
+      } finally {
+        await survivor.close();
+      }
+    } finally {
+      await manifest.stop();
+      await submitter.close();
+    }
+  });
 });
