@@ -279,4 +279,36 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await submitter.close();
     }
   });
+
+  it('keeps messages within the contract bounds, so a maximal report never makes a job unreadable', async () => {
+    const core = await startCore(server.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const base = {
+        jobId: job.id,
+        tenant: TENANT,
+        nodeId: 'only',
+        attempt: 1,
+        workerId: 'w',
+        at: new Date().toISOString(),
+      };
+      await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'x' });
+      await core.scheduler.applyReport({ ...base, type: 'log', level: 'error', message: 'x'.repeat(8000) });
+      await core.scheduler.applyReport({
+        ...base,
+        type: 'failed',
+        error: { code: 'TASK_FAILED', message: 'y'.repeat(4000), retryable: false },
+      });
+      const view = (await core.service.job(TENANT, job.id))!;
+      expect(view.job.status).toBe('FAILED');
+      expect(view.job.error!.message.length).toBeLessThanOrEqual(4000);
+      const events = await allEvents(core, job.id);
+      expect(events.find((e) => e.type === 'LOG')!.message!.length).toBe(8000);
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
 });

@@ -28,7 +28,7 @@ end
 
 redis.call('HSET', nodeKey(nodeId), 'status', 'FAILED', 'error', errorJson, 'finishedAt', now)
 appendEvent(job, 'NODE_FAILED', nodeId, nil, err.code .. ': ' .. err.message)
-local reason = 'node ' .. nodeId .. ' failed: ' .. err.message
+local reason = clip('node ' .. nodeId .. ' failed: ' .. err.message, 4000)
 local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })
 local live = finishJob(job, 'FAILED', jobError, reason, nodeId)
 local result = { 'failed' }

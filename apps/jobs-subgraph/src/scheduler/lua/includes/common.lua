@@ -35,6 +35,12 @@ local function hgetall(key)
   return t
 end
 
+-- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
+local function clip(text, max)
+  if #text <= max then return text end
+  return string.sub(text, 1, max - 3) .. '...'
+end
+
 local function nodeKey(nodeId)
   return jobKey .. ':node:' .. nodeId
 end
@@ -46,7 +52,7 @@ local function appendEvent(job, evType, nodeId, progress, message)
   local ev = { seq = seq, jobId = job.id, tenant = job.tenant, type = evType, at = now }
   if nodeId then ev.nodeId = nodeId end
   if progress then ev.progress = progress end
-  if message and message ~= '' then ev.message = message end
+  if message and message ~= '' then ev.message = clip(message, 8000) end
   local json = cjson.encode(ev)
   local stream = jobKey .. ':events'
   redis.call('XADD', stream, 'MAXLEN', '~', EVENT_STREAM_MAXLEN, '0-' .. seq, 'e', json)
@@ -98,7 +104,7 @@ local function finishJob(job, status, errorJson, reason, failedNodeId)
     if not TERMINAL[n[1]] then
       if LIVE[n[1]] then table.insert(live, nodeId .. '|' .. n[2] .. '|' .. n[3]) end
       local code = downstream[nodeId] and 'UPSTREAM_FAILED' or 'CANCELLED'
-      local nodeError = cjson.encode({ code = code, message = reason, retryable = false })
+      local nodeError = cjson.encode({ code = code, message = clip(reason, 4000), retryable = false })
       redis.call('HSET', nk, 'status', 'CANCELLED', 'error', nodeError, 'finishedAt', now)
       appendEvent(job, 'NODE_CANCELLED', nodeId, nil, reason)
     end
