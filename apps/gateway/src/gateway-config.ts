@@ -13,6 +13,13 @@ import {
   url,
 } from '#libs/config';
 
+/** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
+const optionalFlag = () =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' })
+    .transform((v) => v === '1' || v === 'true' || v === 'yes')
+    .optional();
+
 /** Everything the gateway reads from the environment, parsed once. */
 export const gatewayEnv = {
   ...runtimeEnv,
@@ -44,10 +51,9 @@ export const gatewayEnv = {
   /** graphql-ws keep-alive towards clients and subgraphs; a peer silent for as long again is terminated. */
   WS_PING_MS: positiveInt(12_000),
   /** Introspection; default: on outside production, off in production. */
-  INTROSPECTION: z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected 1/0, true/false or yes/no' })
-    .transform((v) => v === '1' || v === 'true' || v === 'yes')
-    .optional(),
+  INTROSPECTION: optionalFlag(),
+  /** bull-board at /admin/queues for `admin` keys; default: on outside production, off in production. */
+  ADMIN_UI_ENABLED: optionalFlag(),
   /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
   CORS_ORIGINS: commaList([]),
   PLAYGROUND: flag(true),
@@ -72,5 +78,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     artifactsSubgraphUrl: c.ARTIFACTS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.ARTIFACTS_SUBGRAPH_PORT}/graphql`,
     rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     introspection: c.INTROSPECTION ?? !production,
+    adminUiEnabled: c.ADMIN_UI_ENABLED ?? !production,
   };
 }
