@@ -38,6 +38,7 @@ export class JobsRuntime {
   private readonly enqueuer: BullmqEnqueuer;
   private readonly consumer: ReportConsumer;
   private readonly leaderLoops: LeaderLoops;
+  private stopped = false;
 
   constructor(config: JobsSubgraphConfig, logger: SchedulerLogger & RedisLogger) {
     this.production = config.NODE_ENV === 'production';
@@ -107,10 +108,13 @@ export class JobsRuntime {
 
   start(): void {
     this.consumer.start();
-    this.leaderLoops.start();
+    // Compete for the lease once Redis answers, so an ordinary boot logs no failed renewal.
+    if (this.redis.status === 'ready') this.leaderLoops.start();
+    else this.redis.once('ready', () => this.stopped || this.leaderLoops.start());
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.leaderLoops.stop();
     await this.consumer.stop();
     await this.enqueuer.close().catch(() => undefined);
