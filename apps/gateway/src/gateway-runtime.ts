@@ -144,6 +144,9 @@ export class GatewayRuntime {
       includeStacktraceInErrorResponses: !config.production,
       formatError: this.format,
       plugins: [ApolloServerPluginLandingPageDisabled(), this.guardPlugin()],
+      // Outside NODE_ENV=test Apollo would stop itself on SIGTERM and re-raise it, killing the process
+      // (exit 143) before the drain in `shutdown`; bootstrapApp owns the signals.
+      stopOnTerminationSignals: false,
     });
   }
 
