@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { ApiKeyStore, assertIdentitySecret } from '#libs/auth';
 import type { Logger } from '#libs/observability';
 import { createRedis, pingRedis, quitRedis } from '#libs/redis';
+import { AdminQueueBoard, ADMIN_QUEUES_PATH } from './admin/admin-queue-board.js';
 import { buildApiKeysSchema } from './api-keys/api-keys-subgraph.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { GatewayConfig } from './gateway-config.js';
@@ -47,6 +48,8 @@ export class GatewayRuntime {
   private readonly guard: OperationGuard;
   private readonly forwarder: SubscriptionForwarder;
   private readonly dataSources: SubgraphDataSources;
+  /** bull-board over the node queues (ADMIN_UI_ENABLED). */
+  private readonly admin: AdminQueueBoard | null;
   private readonly metrics = createGatewayMetrics();
   private readonly format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError;
   private runtime: SupergraphRuntime | null = null;
@@ -78,6 +81,14 @@ export class GatewayRuntime {
       },
       this.metrics.guard,
     );
+    this.admin = config.adminUiEnabled
+      ? new AdminQueueBoard({
+          redisUrl: config.REDIS_URL,
+          logger,
+          authenticator: this.authenticator,
+          guard: this.guard,
+        })
+      : null;
     const log = (err: unknown) =>
       logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed');
     this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log });
@@ -155,13 +166,14 @@ export class GatewayRuntime {
     await this.server.start();
   }
 
-  /** Express handlers for GRAPHQL_PATH (and the playground). */
+  /** Express handlers for GRAPHQL_PATH (and the playground, the queue admin UI). */
   middleware(): { path: string; handlers: (RequestHandler | ErrorRequestHandler)[] }[] {
     const playground = this.config.PLAYGROUND
       ? [playgroundHandler({ graphqlPath: GRAPHQL_PATH, logger: this.logger })]
       : [];
     return [
       ...(this.config.PLAYGROUND ? [{ path: '/playground', handlers: playground }] : []),
+      ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
       {
         path: GRAPHQL_PATH,
         handlers: [
@@ -246,6 +258,7 @@ export class GatewayRuntime {
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();
+    await this.admin?.close(2_000);
     await quitRedis(this.redis, 2_000);
   }
 
