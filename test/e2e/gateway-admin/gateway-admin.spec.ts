@@ -295,6 +295,21 @@ describe('gateway admin UI (bull-board at /admin/queues)', () => {
     });
   });
 
+  it('counts each outcome in /metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const outcome of [
+      'allowed',
+      'unauthenticated',
+      'forbidden',
+      'rate_limited',
+      'action_refused',
+      'cross_site',
+    ])
+      expect(text).toMatch(
+        new RegExp(`^switchyard_gateway_admin_requests_total\\{[^}]*outcome="${outcome}"[^}]*\\} [1-9]`, 'm'),
+      );
+  });
+
   it('is off in production unless ADMIN_UI_ENABLED is set', async () => {
     const port = await freePort();
     const production = await startApp(
