@@ -8,7 +8,14 @@
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -52,7 +59,8 @@ const fail = (msg: string): never => {
 function ensureRedisServer(): void {
   if (findRedisServer()) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root) fail('redis-server is not installed. Run: sudo apt-get install -y redis-server   (then npm start again)');
+  if (!root)
+    fail('redis-server is not installed. Run: sudo apt-get install -y redis-server   (then npm start again)');
   say('redis-server is missing: installing it with apt-get (running as root)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'inherit', env });
@@ -60,7 +68,8 @@ function ensureRedisServer(): void {
     spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
     r = spawnSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'inherit', env });
   }
-  if (r.status !== 0 || !findRedisServer()) fail('apt-get install -y redis-server failed; install it and run npm start again');
+  if (r.status !== 0 || !findRedisServer())
+    fail('apt-get install -y redis-server failed; install it and run npm start again');
 }
 
 /** A random secret kept in the data dir, so restarts keep signed identities and nothing is a default. */
@@ -72,7 +81,12 @@ function persistentSecret(file: string): string {
 }
 
 async function devApiKey(redisUrl: string, file: string): Promise<string> {
-  const redis = createRedis({ url: redisUrl, name: 'launcher', role: 'command', logger: { info() {}, warn() {}, error() {} } });
+  const redis = createRedis({
+    url: redisUrl,
+    name: 'launcher',
+    role: 'command',
+    logger: { info() {}, warn() {}, error() {} },
+  });
   try {
     await waitForRedisReady(redis);
     const keys = new ApiKeyStore(redis);
@@ -130,14 +144,17 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stopAll(0));
   // Last resort if the launcher dies on an error: leave no child behind.
   process.once('exit', () => {
-    for (const m of managed) if (m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
+    for (const m of managed)
+      if (m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
   });
   process.once('SIGTERM', () => void stopAll(0));
 
   const watch = (m: Managed) => {
     m.proc.once('exit', (code, signal) => {
       if (stopping) return;
-      say(`${m.name} exited unexpectedly (${signal ?? `code ${code}`}); see ${join(logDir, `${m.name}.log`)}`);
+      say(
+        `${m.name} exited unexpectedly (${signal ?? `code ${code}`}); see ${join(logDir, `${m.name}.log`)}`,
+      );
       void stopAll(1);
     });
     managed.push(m);
@@ -147,7 +164,8 @@ async function main(): Promise<void> {
     const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
     for (const stream of [proc.stdout, proc.stderr]) {
       stream?.pipe(log, { end: false });
-      if (config.SWITCHYARD_LOGS === 'console') stream?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d}`));
+      if (config.SWITCHYARD_LOGS === 'console')
+        stream?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d}`));
     }
     return log;
   };
@@ -161,7 +179,9 @@ async function main(): Promise<void> {
     const p = config.SWITCHYARD_REDIS_PORT;
     const proc = spawnRedisServer({ port: p, dir: join(dataDir, 'redis') }, OWN_GROUP);
     watch({ name: 'redis', proc, log: logTo('redis', proc) });
-    await waitForPort(p).catch(() => fail(`redis-server did not start on port ${p}; see ${join(logDir, 'redis.log')}`));
+    await waitForPort(p).catch(() =>
+      fail(`redis-server did not start on port ${p}; see ${join(logDir, 'redis.log')}`),
+    );
     env.REDIS_URL = `redis://127.0.0.1:${p}`;
     say(`redis-server on ${env.REDIS_URL} (data in ${join(dataDir, 'redis')}, AOF on)`);
   }
@@ -169,12 +189,16 @@ async function main(): Promise<void> {
     const p = config.SWITCHYARD_S3_PORT;
     const proc = spawnS3Server({ port: p, dir: join(dataDir, 's3'), bucket: config.S3_BUCKET }, OWN_GROUP);
     watch({ name: 's3', proc, log: logTo('s3', proc) });
-    await waitForPort(p).catch(() => fail(`the local S3 server did not start on port ${p}; see ${join(logDir, 's3.log')}`));
+    await waitForPort(p).catch(() =>
+      fail(`the local S3 server did not start on port ${p}; see ${join(logDir, 's3.log')}`),
+    );
     env.S3_ENDPOINT = `http://127.0.0.1:${p}`;
     // The local S3 server knows one account (S3RVER) and checks no signature: fine on loopback in development.
     env.S3_ACCESS_KEY ??= 'S3RVER';
     env.S3_SECRET_KEY ??= 'S3RVER';
-    say(`local S3 server on ${env.S3_ENDPOINT} (data in ${join(dataDir, 's3')}; production uses MinIO or S3)`);
+    say(
+      `local S3 server on ${env.S3_ENDPOINT} (data in ${join(dataDir, 's3')}; production uses MinIO or S3)`,
+    );
   }
 
   const apps: Array<{ name: string; port: number }> = [
@@ -215,7 +239,9 @@ async function main(): Promise<void> {
   say(`Switchyard is up. GraphQL (HTTP + graphql-ws): ${url}`);
   say(`Playground: open ${url} in a browser and set the header Authorization: Bearer <key>`);
   say(`Logs: ${logDir}   Stop: Ctrl-C`);
-  say(`Try: curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{"query":"{ capabilities { name versions } }"}'`);
+  say(
+    `Try: curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{"query":"{ capabilities { name versions } }"}'`,
+  );
   say('Dev API key (tenant "dev", every scope):');
   process.stdout.write(`${key}\n`);
 }

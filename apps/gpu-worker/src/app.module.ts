@@ -10,7 +10,10 @@ export class AppModule {
   static forRoot(config: WorkerConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'gpu-worker', logger }), WorkerModule.forRoot(config, logger)],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'gpu-worker', logger }),
+        WorkerModule.forRoot(config, logger),
+      ],
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
       global: true,

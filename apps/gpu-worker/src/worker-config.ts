@@ -11,7 +11,10 @@ export const workerEnv = {
   ...storageEnv,
   WORKER_HEALTH_PORT: port(4003),
   /** Stable id of this worker in the registry; defaults to <hostname>-<pid>-<random>. */
-  WORKER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected letters, digits, . _ or -').optional(),
+  WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected letters, digits, . _ or -')
+    .optional(),
   /** CPU actors besides one actor per GPU. */
   WORKER_CPU_ACTORS: nonNegativeInt(1),
   /** The nvidia-smi binary; absent or failing means CPU only. */
@@ -54,7 +57,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env) {
   const c = loadConfig(workerEnv, env);
   return {
     ...c,
-    WORKER_ID: c.WORKER_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    WORKER_ID:
+      c.WORKER_ID ??
+      `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
 }
 

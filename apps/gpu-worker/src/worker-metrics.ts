@@ -6,7 +6,11 @@ import { metrics } from '#libs/observability';
  * process's prom-client registry (through #libs/observability), so no metrics SDK appears in the cores.
  */
 export interface WorkerMetrics {
-  attemptFinished(task: string, outcome: 'succeeded' | 'failed' | 'released' | 'lock_lost' | 'skipped', code?: string): void;
+  attemptFinished(
+    task: string,
+    outcome: 'succeeded' | 'failed' | 'released' | 'lock_lost' | 'skipped',
+    code?: string,
+  ): void;
   runnerRestarted(actorId: string, reason: string): void;
   actorState(actorId: string, state: ActorState): void;
   actorQuarantined(actorId: string): void;

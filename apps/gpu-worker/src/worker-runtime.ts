@@ -2,7 +2,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { NODE_QUEUES, PROTOCOL_VERSION, type Device, type ResourceClass, type TaskManifest } from '#libs/contracts';
+import {
+  NODE_QUEUES,
+  PROTOCOL_VERSION,
+  type Device,
+  type ResourceClass,
+  type TaskManifest,
+} from '#libs/contracts';
 import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
@@ -78,7 +84,10 @@ export class WorkerRuntime {
     if (detection.reason) log.info({ reason: detection.reason }, 'no GPU found; running CPU actors only');
     const specs = planActors(c.WORKER_ID, detection.devices, c.WORKER_CPU_ACTORS);
     this.devices = specs.map((s) => s.device);
-    log.info({ workerId: c.WORKER_ID, devices: detection.devices, actors: specs.map((s) => s.id) }, 'worker starting');
+    log.info(
+      { workerId: c.WORKER_ID, devices: detection.devices, actors: specs.map((s) => s.id) },
+      'worker starting',
+    );
 
     const command = this.redis('command', 'command');
     this.command = command;
@@ -86,16 +95,30 @@ export class WorkerRuntime {
       retryWindowMs: c.WORKER_REPORT_RETRY_MS,
       onRetry: (report, tries, err) => {
         this.metrics.reportRetried(report.type);
-        log.warn({ type: report.type, jobId: report.jobId, nodeId: report.nodeId, tries, err: (err as Error).message }, 'report write failed; retrying');
+        log.warn(
+          {
+            type: report.type,
+            jobId: report.jobId,
+            nodeId: report.nodeId,
+            tries,
+            err: (err as Error).message,
+          },
+          'report write failed; retrying',
+        );
       },
     });
     const queueConnection = this.redis('queues', 'blocking');
     for (const cls of new Set(specs.map((s) => s.resourceClass))) {
       const queue = new Queue(NODE_QUEUES[cls], { connection: queueConnection });
-      queue.on('error', (err) => log.error({ queue: NODE_QUEUES[cls], err: err.message }, 'bullmq queue error'));
+      queue.on('error', (err) =>
+        log.error({ queue: NODE_QUEUES[cls], err: err.message }, 'bullmq queue error'),
+      );
       this.queues.set(cls, queue);
     }
-    const runnerEnv: NodeJS.ProcessEnv = { ...process.env, WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS) };
+    const runnerEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
+    };
 
     this.manifest = new ManifestPublisher(command, {
       workerId: c.WORKER_ID,
@@ -132,7 +155,8 @@ export class WorkerRuntime {
             this.tasks = tasks;
           },
           redis: command,
-          createWorkerConnection: () => createRedis({ url: c.REDIS_URL, name: `worker:${spec.id}`, role: 'blocking', logger: log }),
+          createWorkerConnection: () =>
+            createRedis({ url: c.REDIS_URL, name: `worker:${spec.id}`, role: 'blocking', logger: log }),
           closeConnection: (r) => quitRedis(r, 2_000),
           queue: this.queues.get(spec.resourceClass)!,
           reports,
@@ -163,10 +187,21 @@ export class WorkerRuntime {
     });
 
     const subscriber = this.redis('cancel', 'blocking');
-    await new CancelListener(subscriber, (notice) => this.actors.forEach((a) => a.cancel(notice)), log).start();
+    await new CancelListener(
+      subscriber,
+      (notice) => this.actors.forEach((a) => a.cancel(notice)),
+      log,
+    ).start();
     await this.supervisor.start();
     await this.manifest.start();
-    log.info({ workerId: c.WORKER_ID, ready: this.isReady(), tasks: this.tasks.map((t) => `${t.name}@${t.version}`) }, 'worker running');
+    log.info(
+      {
+        workerId: c.WORKER_ID,
+        ready: this.isReady(),
+        tasks: this.tasks.map((t) => `${t.name}@${t.version}`),
+      },
+      'worker running',
+    );
   }
 
   /** Drain (grace, then release), deregister, close every connection. Safe to call twice. */
@@ -174,9 +209,17 @@ export class WorkerRuntime {
     this.stopping ??= (async () => {
       this.logger.info({ workerId: this.workerId }, 'worker draining');
       // A stop during boot waits (bounded) for the actors to exist, so it can drain them.
-      if (this.starting) await within(this.starting.catch(() => undefined), 15_000);
+      if (this.starting)
+        await within(
+          this.starting.catch(() => undefined),
+          15_000,
+        );
       await this.supervisor?.drain();
-      await this.manifest?.stop().catch((e: unknown) => this.logger.error({ err: (e as Error).message }, 'could not deregister the manifest'));
+      await this.manifest
+        ?.stop()
+        .catch((e: unknown) =>
+          this.logger.error({ err: (e as Error).message }, 'could not deregister the manifest'),
+        );
       for (const q of this.queues.values()) await q.close().catch(() => undefined);
       await Promise.all(this.connections.map((r) => quitRedis(r, 2_000)));
       this.logger.info({ workerId: this.workerId }, 'worker stopped');
@@ -199,7 +242,10 @@ export class WorkerRuntime {
         this.logger.error({ actor: e.actorId, reason: e.reason }, 'actor quarantined; worker not ready');
         break;
       case 'restart':
-        this.logger.warn({ actor: e.actorId, reason: e.reason, recentRestarts: e.recent }, 'runner restart allowed');
+        this.logger.warn(
+          { actor: e.actorId, reason: e.reason, recentRestarts: e.recent },
+          'runner restart allowed',
+        );
         break;
       case 'drain-timeout':
         this.logger.error({ actors: e.actorIds }, 'drain did not finish in time; stopping anyway');

@@ -55,7 +55,11 @@ export class WorkerModule {
       module: WorkerModule,
       providers: [
         { provide: 'WORKER_LOGGER', useValue: logger },
-        { provide: WorkerRuntime, useFactory: () => new WorkerRuntime(config, logger as unknown as WorkerLogger, createWorkerMetrics()) },
+        {
+          provide: WorkerRuntime,
+          useFactory: () =>
+            new WorkerRuntime(config, logger as unknown as WorkerLogger, createWorkerMetrics()),
+        },
         WorkerLifecycle,
       ],
       exports: [WorkerRuntime],

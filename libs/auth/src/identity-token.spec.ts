@@ -1,4 +1,11 @@
-import { assertIdentitySecret, DEV_IDENTITY_SECRET, hasScope, IdentityError, signIdentity, verifyIdentity } from './index.js';
+import {
+  assertIdentitySecret,
+  DEV_IDENTITY_SECRET,
+  hasScope,
+  IdentityError,
+  signIdentity,
+  verifyIdentity,
+} from './index.js';
 
 const secret = 'x'.repeat(40);
 const id = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const] };

@@ -29,7 +29,10 @@ export function signIdentity(
   secret: string,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): string {
-  const full = parseContract(Identity, 'Identity', { ...identity, exp: identity.exp ?? nowSeconds + IDENTITY_TTL_SECONDS });
+  const full = parseContract(Identity, 'Identity', {
+    ...identity,
+    exp: identity.exp ?? nowSeconds + IDENTITY_TTL_SECONDS,
+  });
   const payload = b64url(JSON.stringify(full));
   return `${payload}.${b64url(mac(payload, secret))}`;
 }
@@ -39,9 +42,11 @@ export function verifyIdentity(
   secret: string,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Identity {
-  if (!token) throw new IdentityError('MISSING', 'no signed identity: requests must come through the gateway');
+  if (!token)
+    throw new IdentityError('MISSING', 'no signed identity: requests must come through the gateway');
   const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.')) throw new IdentityError('MALFORMED', 'malformed identity token');
+  if (dot <= 0 || dot !== token.lastIndexOf('.'))
+    throw new IdentityError('MALFORMED', 'malformed identity token');
   const payload = token.slice(0, dot);
   const given = Buffer.from(token.slice(dot + 1), 'base64url');
   const expected = mac(payload, secret);
@@ -49,7 +54,11 @@ export function verifyIdentity(
     throw new IdentityError('BAD_SIGNATURE', 'identity signature does not verify');
   let parsed: Identity;
   try {
-    parsed = parseContract(Identity, 'Identity', JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
+    parsed = parseContract(
+      Identity,
+      'Identity',
+      JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')),
+    );
   } catch {
     throw new IdentityError('MALFORMED', 'identity payload is not a valid identity');
   }

@@ -11,10 +11,18 @@ export const port = (fallback: number) =>
 
 /** A positive integer with a default (durations in ms, counts, sizes). */
 export const positiveInt = (fallback: number) =>
-  z.coerce.number({ message: 'expected a number' }).int('expected an integer').positive('expected a positive integer').default(fallback);
+  z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .positive('expected a positive integer')
+    .default(fallback);
 
 export const nonNegativeInt = (fallback: number) =>
-  z.coerce.number({ message: 'expected a number' }).int('expected an integer').min(0, 'expected 0 or more').default(fallback);
+  z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(0, 'expected 0 or more')
+    .default(fallback);
 
 /** `1`/`true`/`yes` or `0`/`false`/`no`. */
 export const flag = (fallback: boolean) =>
@@ -24,27 +32,37 @@ export const flag = (fallback: boolean) =>
     .default(fallback);
 
 export const url = (protocols: string[], example: string) =>
-  z
-    .string()
-    .refine((v) => {
+  z.string().refine(
+    (v) => {
       try {
         return protocols.includes(new URL(v).protocol.replace(':', ''));
       } catch {
         return false;
       }
-    }, `expected a ${protocols.join(' or ')} URL such as ${example}`);
+    },
+    `expected a ${protocols.join(' or ')} URL such as ${example}`,
+  );
 
 export const commaList = (fallback: string[]) =>
   z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .default(fallback);
 
 /** Used by every app. */
 export const runtimeEnv = {
-  NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'expected development, production or test' }).default('development'),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], { message: 'expected development, production or test' })
+    .default('development'),
   LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected a pino level such as info' })
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'expected a pino level such as info',
+    })
     .default('info'),
   SWITCHYARD_DATA_DIR: z.string().default('./.data'),
   SWITCHYARD_IDENTITY_SECRET: z.string().min(1).optional(),
@@ -64,7 +82,10 @@ export const s3Env = {
   S3_SECRET_KEY: z.string().min(1).optional(),
   S3_BUCKET: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits, . or -')
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      'expected an S3 bucket name: 3-63 lowercase letters, digits, . or -',
+    )
     .default('switchyard'),
   S3_REGION: z.string().default('us-east-1'),
 };

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { ConfigError, flag, loadConfig, port, portsEnv, redisEnv, runtimeEnv, s3Env, commaList } from './index.js';
+import {
+  ConfigError,
+  flag,
+  loadConfig,
+  port,
+  portsEnv,
+  redisEnv,
+  runtimeEnv,
+  s3Env,
+  commaList,
+} from './index.js';
 
 describe('loadConfig', () => {
   const shape = { ...runtimeEnv, ...redisEnv, ...s3Env, ...portsEnv };
@@ -16,7 +26,11 @@ describe('loadConfig', () => {
   });
 
   it('parses given values', () => {
-    const c = loadConfig(shape, { GATEWAY_PORT: '5000', REDIS_URL: 'redis://10.0.0.1:6380', S3_BUCKET: 'my-bucket' });
+    const c = loadConfig(shape, {
+      GATEWAY_PORT: '5000',
+      REDIS_URL: 'redis://10.0.0.1:6380',
+      S3_BUCKET: 'my-bucket',
+    });
     expect(c.GATEWAY_PORT).toBe(5000);
     expect(c.REDIS_URL).toBe('redis://10.0.0.1:6380');
     expect(c.S3_BUCKET).toBe('my-bucket');
@@ -42,7 +56,9 @@ describe('loadConfig', () => {
   });
 
   it('rejects out-of-range ports and bad flags', () => {
-    expect(() => loadConfig({ P: port(1) }, { P: '70000' })).toThrow(/P: expected a port between 1 and 65535/);
+    expect(() => loadConfig({ P: port(1) }, { P: '70000' })).toThrow(
+      /P: expected a port between 1 and 65535/,
+    );
     expect(() => loadConfig({ F: flag(false) }, { F: 'maybe' })).toThrow(/F: expected 1\/0/);
     expect(loadConfig({ F: flag(false) }, { F: 'yes' }).F).toBe(true);
     expect(loadConfig({ F: flag(true) }, {}).F).toBe(true);

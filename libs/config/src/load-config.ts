@@ -3,9 +3,7 @@ import { z } from 'zod';
 /** A bad environment: names every variable that is wrong and what it expects. The app refuses to start. */
 export class ConfigError extends Error {
   constructor(readonly problems: Array<{ variable: string; expected: string }>) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.expected}`).join('\n')}`,
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.expected}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

@@ -27,8 +27,11 @@ describe('status enums', () => {
   it('hold exactly the values of the public contract', () => {
     const doc = parse(readFileSync(new URL('../../../graphql/contract.graphql', import.meta.url), 'utf8'));
     const enumValues = (name: string) =>
-      (doc.definitions.find((d) => d.kind === 'EnumTypeDefinition' && d.name.value === name) as EnumTypeDefinitionNode)
-        .values!.map((v) => v.name.value);
+      (
+        doc.definitions.find(
+          (d) => d.kind === 'EnumTypeDefinition' && d.name.value === name,
+        ) as EnumTypeDefinitionNode
+      ).values!.map((v) => v.name.value);
     expect([...JobStatus.options]).toEqual(enumValues('JobStatus'));
     expect([...NodeStatus.options]).toEqual(enumValues('NodeStatus'));
     expect([...JobEventType.options]).toEqual(enumValues('JobEventType'));
@@ -44,7 +47,11 @@ describe('graph spec', () => {
     const g = GraphSpec.parse({
       nodes: [
         { id: 'train', task: 'model.train', inputs: { dataset: 'a1' } },
-        { id: 'eval', task: 'model.evaluate', inputs: { model: { $ref: 'train.outputs.model' }, dataset: 'a1' } },
+        {
+          id: 'eval',
+          task: 'model.evaluate',
+          inputs: { model: { $ref: 'train.outputs.model' }, dataset: 'a1' },
+        },
       ],
     });
     expect(isOutputRef(g.nodes[1]!.inputs!.model)).toBe(true);
@@ -124,15 +131,25 @@ describe('events, payloads, reports, identity', () => {
   });
   it('discriminate reports by type', () => {
     const base = { jobId: 'j', tenant: 't', nodeId: 'a', attempt: 1, workerId: 'w', at };
-    const r = NodeReport.parse({ ...base, type: 'failed', error: { code: 'STUCK', message: 'no heartbeat', retryable: true } });
+    const r = NodeReport.parse({
+      ...base,
+      type: 'failed',
+      error: { code: 'STUCK', message: 'no heartbeat', retryable: true },
+    });
     expect(r.type).toBe('failed');
-    expect(NodeReport.safeParse({ ...base, type: 'failed', error: { code: 'NOPE', message: 'x', retryable: true } }).success).toBe(false);
+    expect(
+      NodeReport.safeParse({
+        ...base,
+        type: 'failed',
+        error: { code: 'NOPE', message: 'x', retryable: true },
+      }).success,
+    ).toBe(false);
     expect(NodeReport.safeParse({ ...base, type: 'succeeded', outputs: {} }).success).toBe(false);
   });
   it('names the contract and the path in a violation', () => {
-    expect(() => parseContract(Identity, 'Identity', { tenant: 'Acme!', keyId: 'k', scopes: ['root'], exp: 1 })).toThrow(
-      ContractViolation,
-    );
+    expect(() =>
+      parseContract(Identity, 'Identity', { tenant: 'Acme!', keyId: 'k', scopes: ['root'], exp: 1 }),
+    ).toThrow(ContractViolation);
     try {
       parseContract(Identity, 'Identity', { tenant: 'acme', keyId: 'k', scopes: ['root'], exp: 1 });
     } catch (e) {

@@ -2,11 +2,15 @@ import { z } from 'zod';
 import { Json, JsonObject } from './json.js';
 
 export const NODE_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-export const NodeId = z.string().regex(NODE_ID_PATTERN, 'a node id is a letter then up to 63 letters, digits, _ or -');
+export const NodeId = z
+  .string()
+  .regex(NODE_ID_PATTERN, 'a node id is a letter then up to 63 letters, digits, _ or -');
 
 export const REF_PATTERN = /^([A-Za-z][A-Za-z0-9_-]{0,63})\.outputs\.([A-Za-z_][A-Za-z0-9_]*)$/;
 /** `{ "$ref": "<nodeId>.outputs.<field>" }`: an upstream node's output, resolved before this node runs. */
-export const OutputRef = z.object({ $ref: z.string().regex(REF_PATTERN, 'expected "<nodeId>.outputs.<field>"') }).strict();
+export const OutputRef = z
+  .object({ $ref: z.string().regex(REF_PATTERN, 'expected "<nodeId>.outputs.<field>"') })
+  .strict();
 export type OutputRef = z.infer<typeof OutputRef>;
 
 export function isOutputRef(value: unknown): value is OutputRef {
@@ -31,7 +35,12 @@ export const NodeSpec = z.object({
   inputs: JsonObject.optional(),
   dependsOn: z.array(z.string()).max(256).optional(),
   attempts: z.number().int().min(1).max(20).optional(),
-  timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
 });
 export type NodeSpec = z.infer<typeof NodeSpec>;
 

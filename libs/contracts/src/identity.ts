@@ -4,7 +4,9 @@ export const Scope = z.enum(['jobs:read', 'jobs:write', 'artifacts:read', 'artif
 export type Scope = z.infer<typeof Scope>;
 export const ALL_SCOPES: readonly Scope[] = Scope.options;
 
-export const Tenant = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a tenant is lowercase letters, digits and -');
+export const Tenant = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a tenant is lowercase letters, digits and -');
 
 /** Who is calling, as the gateway vouches to the subgraphs (signed, short-lived). */
 export const Identity = z.object({

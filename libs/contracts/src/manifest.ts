@@ -3,7 +3,9 @@ import { IsoDateTime, JsonSchema } from './json.js';
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 export const SemVer = z.string().regex(SEMVER, 'expected a semver version such as 1.2.3');
-export const TaskName = z.string().regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/, 'expected a dotted name such as image.resize');
+export const TaskName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/, 'expected a dotted name such as image.resize');
 
 export const Resources = z.object({
   gpu: z.number().int().min(0).max(16),

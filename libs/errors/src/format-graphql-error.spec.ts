@@ -30,7 +30,9 @@ describe('formatGraphQLError', () => {
     expect(out.message).not.toMatch(/127/);
   });
   it('keeps request error codes such as GRAPHQL_VALIDATION_FAILED', () => {
-    const e = new GraphQLError('Cannot query field "x"', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    const e = new GraphQLError('Cannot query field "x"', {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
     expect(fmt(e).extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
   });
 });

@@ -5,14 +5,17 @@ import { DomainError } from './domain-error.js';
 
 function rootCause(error: unknown): unknown {
   let e = error as { originalError?: unknown } | undefined;
-  while (e && typeof e === 'object' && e.originalError && e.originalError !== e) e = e.originalError as typeof e;
+  while (e && typeof e === 'object' && e.originalError && e.originalError !== e)
+    e = e.originalError as typeof e;
   return e;
 }
 
 /** Redis/socket failures surface as UNAVAILABLE (retry later), never as an internal error with a host name. */
 function isUnavailable(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : '';
-  return /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT|EHOSTUNREACH/.test(msg);
+  return /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT|EHOSTUNREACH/.test(
+    msg,
+  );
 }
 
 /**
@@ -26,9 +29,12 @@ export function formatGraphQLError(
 ): GraphQLFormattedError {
   const cause = rootCause(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
-  if (cause instanceof DomainError) return { ...base, message: cause.message, extensions: { ...cause.extensions, code: cause.code } };
-  if (cause instanceof IdentityError) return { ...base, message: cause.message, extensions: { code: 'UNAUTHENTICATED' } };
-  if (cause instanceof ContractViolation) return { ...base, message: cause.message, extensions: { code: 'BAD_USER_INPUT' } };
+  if (cause instanceof DomainError)
+    return { ...base, message: cause.message, extensions: { ...cause.extensions, code: cause.code } };
+  if (cause instanceof IdentityError)
+    return { ...base, message: cause.message, extensions: { code: 'UNAUTHENTICATED' } };
+  if (cause instanceof ContractViolation)
+    return { ...base, message: cause.message, extensions: { code: 'BAD_USER_INPUT' } };
   const code = formatted.extensions?.code;
   // Request errors (parse, validation, variables) and errors passed on from a subgraph already carry a code.
   if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') {
@@ -37,7 +43,11 @@ export function formatGraphQLError(
   }
   if (isUnavailable(cause)) {
     opts.log?.(cause);
-    return { ...base, message: 'a backing service is unavailable; retry shortly', extensions: { code: 'UNAVAILABLE' } };
+    return {
+      ...base,
+      message: 'a backing service is unavailable; retry shortly',
+      extensions: { code: 'UNAVAILABLE' },
+    };
   }
   opts.log?.(cause);
   return {

@@ -20,20 +20,32 @@ export function findRedisServer(): string | null {
 /** The arguments we always run redis with: loopback only, AOF on every second, no eviction (BullMQ needs it). */
 export function redisServerArgs(o: RedisServerOptions): string[] {
   return [
-    '--port', String(o.port),
-    '--bind', o.bind ?? '127.0.0.1',
-    '--dir', o.dir,
-    '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
-    '--maxmemory-policy', 'noeviction',
-    '--save', '',
-    '--daemonize', 'no',
-    '--protected-mode', 'yes',
+    '--port',
+    String(o.port),
+    '--bind',
+    o.bind ?? '127.0.0.1',
+    '--dir',
+    o.dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
     ...(o.extraArgs ?? []),
   ];
 }
 
-export function spawnRedisServer(o: RedisServerOptions, spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {}): ChildProcess {
+export function spawnRedisServer(
+  o: RedisServerOptions,
+  spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {},
+): ChildProcess {
   const bin = findRedisServer();
   if (!bin) throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (as root)');
   mkdirSync(o.dir, { recursive: true });

@@ -14,7 +14,10 @@ export interface S3ServerOptions {
  * The embedded S3 server (s3rver) in its own process, so it can be stopped, killed and restarted like a real
  * one. It checks no signatures and does no multipart upload: production uses MinIO or S3.
  */
-export function spawnS3Server(o: S3ServerOptions, spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {}): ChildProcess {
+export function spawnS3Server(
+  o: S3ServerOptions,
+  spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {},
+): ChildProcess {
   mkdirSync(o.dir, { recursive: true });
   const s3rverPath = createRequire(import.meta.url).resolve('s3rver');
   const program = `
@@ -26,5 +29,8 @@ export function spawnS3Server(o: S3ServerOptions, spawnOpts: { stdio?: StdioOpti
     const stop = () => server.close().finally(() => process.exit(0));
     process.on('SIGTERM', stop); process.on('SIGINT', stop);
   `;
-  return spawn(process.execPath, ['-e', program], { stdio: spawnOpts.stdio ?? 'ignore', detached: spawnOpts.detached });
+  return spawn(process.execPath, ['-e', program], {
+    stdio: spawnOpts.stdio ?? 'ignore',
+    detached: spawnOpts.detached,
+  });
 }

@@ -41,9 +41,15 @@ export interface BootstrapOptions {
 export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplication> {
   const { logger } = o;
   process.on('unhandledRejection', (reason) =>
-    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : reason }, 'unhandled rejection'),
+    logger.error(
+      { err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : reason },
+      'unhandled rejection',
+    ),
   );
-  const app = await NestFactory.create(o.module as never, { logger: new PinoNestLogger(logger), bodyParser: false });
+  const app = await NestFactory.create(o.module as never, {
+    logger: new PinoNestLogger(logger),
+    bodyParser: false,
+  });
   app.use(requestLogging(logger));
   let stopping = false;
   const stop = (signal: string) => {

@@ -10,7 +10,15 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: ['req.headers.authorization', 'req.headers["x-switchyard-identity"]', '*.secretKey', '*.password'], remove: true },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-switchyard-identity"]',
+        '*.secretKey',
+        '*.password',
+      ],
+      remove: true,
+    },
   });
 }
 

@@ -21,12 +21,23 @@ function getOrCreate<M>(name: string, make: () => M): M {
 
 export const metrics = {
   counter<L extends string = string>(c: Config<L>): Counter<L> {
-    return getOrCreate(c.name, () => new Counter<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }));
+    return getOrCreate(
+      c.name,
+      () => new Counter<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }),
+    );
   },
-  gauge<L extends string = string>(c: Config<L> & { collect?: (this: Gauge<L>) => void | Promise<void> }): Gauge<L> {
-    return getOrCreate(c.name, () => new Gauge<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }));
+  gauge<L extends string = string>(
+    c: Config<L> & { collect?: (this: Gauge<L>) => void | Promise<void> },
+  ): Gauge<L> {
+    return getOrCreate(
+      c.name,
+      () => new Gauge<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }),
+    );
   },
   histogram<L extends string = string>(c: Config<L> & { buckets?: number[] }): Histogram<L> {
-    return getOrCreate(c.name, () => new Histogram<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }));
+    return getOrCreate(
+      c.name,
+      () => new Histogram<L>({ ...c, labelNames: c.labelNames ?? [], registers: [registry] }),
+    );
   },
 };

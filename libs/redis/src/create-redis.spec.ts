@@ -1,5 +1,12 @@
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
-import { createRedis, pingRedis, quitRedis, reconnectDelayMs, waitForRedisReady, type RedisLogger } from './index.js';
+import {
+  createRedis,
+  pingRedis,
+  quitRedis,
+  reconnectDelayMs,
+  waitForRedisReady,
+  type RedisLogger,
+} from './index.js';
 
 function recordingLogger() {
   const lines: Array<{ level: string; msg: string; obj: object }> = [];
@@ -31,7 +38,13 @@ describe('createRedis against a real redis-server', () => {
 
   it('survives SIGKILL + restart: a blocking-role command issued during the outage completes after reconnect', async () => {
     const { logger, lines } = recordingLogger();
-    const redis = createRedis({ url: server.url, name: 'blocking-test', role: 'blocking', logger, maxBackoffMs: 300 });
+    const redis = createRedis({
+      url: server.url,
+      name: 'blocking-test',
+      role: 'blocking',
+      logger,
+      maxBackoffMs: 300,
+    });
     await redis.set('before', '1');
     await waitForRedisReady(redis);
     await pingRedis(redis);
@@ -45,20 +58,32 @@ describe('createRedis against a real redis-server', () => {
     expect(await redis.get('before')).toBe('1'); // AOF kept the write from before the kill
     expect(await redis.get('during')).toBe('2');
     await waitFor(() => lines.some((l) => l.msg === 'redis reconnecting'));
-    expect(lines.some((l) => l.level === 'error' || l.msg === 'redis connection ended' || l.msg === 'redis reconnecting')).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.level === 'error' || l.msg === 'redis connection ended' || l.msg === 'redis reconnecting',
+      ),
+    ).toBe(true);
     await quitRedis(redis);
     expect(redis.status).toBe('end');
   });
 
   it('a command-role command during the outage fails fast with a clear error, then works after restart', async () => {
     const { logger } = recordingLogger();
-    const redis = createRedis({ url: server.url, name: 'command-test', role: 'command', logger, maxBackoffMs: 300 });
+    const redis = createRedis({
+      url: server.url,
+      name: 'command-test',
+      role: 'command',
+      logger,
+      maxBackoffMs: 300,
+    });
     await waitForRedisReady(redis);
     await pingRedis(redis);
     await server.kill('SIGKILL');
     await waitFor(() => redis.status !== 'ready');
     const started = Date.now();
-    await expect(redis.get('x')).rejects.toThrow(/enableOfflineQueue|Connection is closed|Stream isn't writeable/);
+    await expect(redis.get('x')).rejects.toThrow(
+      /enableOfflineQueue|Connection is closed|Stream isn't writeable/,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     await server.restart();
     await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000 });
@@ -68,7 +93,13 @@ describe('createRedis against a real redis-server', () => {
 
   it('quitRedis returns in bounded time when redis is gone', async () => {
     const { logger } = recordingLogger();
-    const redis = createRedis({ url: server.url, name: 'quit-test', role: 'blocking', logger, maxBackoffMs: 300 });
+    const redis = createRedis({
+      url: server.url,
+      name: 'quit-test',
+      role: 'blocking',
+      logger,
+      maxBackoffMs: 300,
+    });
     await waitForRedisReady(redis);
     await pingRedis(redis);
     await server.kill('SIGKILL');

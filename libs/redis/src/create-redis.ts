@@ -26,7 +26,12 @@ export interface CreateRedisOptions {
 }
 
 /** Capped exponential backoff with full jitter (AWS architecture blog): spreads reconnect storms. */
-export function reconnectDelayMs(attempt: number, baseMs = 100, capMs = 10_000, random = Math.random): number {
+export function reconnectDelayMs(
+  attempt: number,
+  baseMs = 100,
+  capMs = 10_000,
+  random = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
   return Math.max(baseMs, Math.floor(random() * ceiling));
 }
@@ -58,7 +63,9 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     logger.info({ redis: name, url: where, afterAttempts: attempt }, 'redis ready');
     attempt = 0;
   });
-  redis.on('error', (err: Error) => logger.error({ redis: name, url: where, err: err.message }, 'redis error'));
+  redis.on('error', (err: Error) =>
+    logger.error({ redis: name, url: where, err: err.message }, 'redis error'),
+  );
   redis.on('end', () =>
     closing.has(redis)
       ? logger.info({ redis: name, url: where }, 'redis connection closed')
@@ -101,7 +108,10 @@ export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> 
     await Promise.race([
       redis.ping(),
       new Promise((_r, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
   } finally {

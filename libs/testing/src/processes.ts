@@ -25,7 +25,11 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((r) => p.once('exit', () => r()));
 }
 
-async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+async function stopProcess(
+  p: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   p.kill(signal);
   const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
@@ -173,7 +177,8 @@ export async function startApp(entry: string, env: Record<string, string>, port:
     async waitReady(timeoutMs = 30_000) {
       await waitFor(
         async () => {
-          if (proc.exitCode !== null) throw new Error(`${entry} exited with ${proc.exitCode}:\n${output.slice(-4000)}`);
+          if (proc.exitCode !== null)
+            throw new Error(`${entry} exited with ${proc.exitCode}:\n${output.slice(-4000)}`);
           const res = await fetch(`${url}/health/ready`).catch(() => null);
           return res?.status === 200;
         },

@@ -1,5 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { freePort, REPO_ROOT, startApp, startRedis, startS3, tempDir, type AppHandle, type RedisHandle, type S3Handle } from '#libs/testing';
+import {
+  freePort,
+  REPO_ROOT,
+  startApp,
+  startRedis,
+  startS3,
+  tempDir,
+  type AppHandle,
+  type RedisHandle,
+  type S3Handle,
+} from '#libs/testing';
 
 /**
  * Every app boots against real Redis and S3, answers its health and metrics endpoints, and exits 0 on
@@ -53,7 +63,9 @@ describe('the four apps boot, report health and stop cleanly', () => {
     expect((await ready.json()).status).toBe('ok');
     const metrics = await fetch(`${app.url}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(new RegExp(`switchyard_process_cpu_user_seconds_total\\{service="${name}"\\}`));
+    expect(await metrics.text()).toMatch(
+      new RegExp(`switchyard_process_cpu_user_seconds_total\\{service="${name}"\\}`),
+    );
   });
 
   it('readiness turns false when Redis goes away, and back after it returns', async () => {
@@ -77,12 +89,20 @@ describe('the four apps boot, report health and stop cleanly', () => {
     expect(status).toBe(200);
   }, 60_000);
 
-  it.each(APPS.map((a) => a.name))('%s exits 0 on SIGTERM', async (name) => {
-    const app = apps.get(name)!;
-    const code = await app.stop(20_000);
-    apps.delete(name);
-    expect({ name, code, logs: code === 0 ? '' : app.logs().slice(-3000) }).toEqual({ name, code: 0, logs: '' });
-  }, 60_000);
+  it.each(APPS.map((a) => a.name))(
+    '%s exits 0 on SIGTERM',
+    async (name) => {
+      const app = apps.get(name)!;
+      const code = await app.stop(20_000);
+      apps.delete(name);
+      expect({ name, code, logs: code === 0 ? '' : app.logs().slice(-3000) }).toEqual({
+        name,
+        code: 0,
+        logs: '',
+      });
+    },
+    60_000,
+  );
 });
 
 describe('a bad environment stops an app with a message naming the variable', () => {

@@ -51,16 +51,26 @@ describe('pipeline through the gateway', () => {
     );
     const put = await fetch(t.uploadUrl, { method: t.method, headers: t.headers, body: bytes });
     expect(put.status).toBeLessThan(300);
-    const { completeUpload } = await gql(`mutation($id: ID!) { completeUpload(artifactId: $id) { id sha256 size } }`, { id: t.artifactId });
+    const { completeUpload } = await gql(
+      `mutation($id: ID!) { completeUpload(artifactId: $id) { id sha256 size } }`,
+      { id: t.artifactId },
+    );
     expect(completeUpload).toMatchObject({ sha256, size: bytes.length });
     return t.artifactId;
   }
 
-  function watch(jobId: string): Promise<Array<{ seq: number; type: string; job: { status: string; artifacts: Array<{ name: string }> } }>> {
+  function watch(
+    jobId: string,
+  ): Promise<
+    Array<{ seq: number; type: string; job: { status: string; artifacts: Array<{ name: string }> } }>
+  > {
     return new Promise((resolve, reject) => {
       const events: any[] = [];
       ws.subscribe(
-        { query: `subscription($id: ID!) { jobEvents(jobId: $id) { seq type nodeId progress job { status artifacts { name } } } }`, variables: { id: jobId } },
+        {
+          query: `subscription($id: ID!) { jobEvents(jobId: $id) { seq type nodeId progress job { status artifacts { name } } } }`,
+          variables: { id: jobId },
+        },
         {
           next: (m) => {
             if (m.errors) reject(new Error(JSON.stringify(m.errors)));
@@ -76,7 +86,12 @@ describe('pipeline through the gateway', () => {
   beforeAll(async () => {
     redis = await startRedis();
     s3 = await startS3();
-    const [jobsPort, artifactsPort, workerPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [jobsPort, artifactsPort, workerPort, gatewayPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const env = {
       ...s3.env,
       REDIS_URL: redis.url,
@@ -103,7 +118,11 @@ describe('pipeline through the gateway', () => {
     const r = new Redis(redis.url);
     key = (await new ApiKeyStore(r).create({ tenant: 'pipeline', scopes: [...ALL_SCOPES], name: 'e2e' })).key;
     await r.quit();
-    ws = createClient({ url: `ws://127.0.0.1:${gatewayPort}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
+    ws = createClient({
+      url: `ws://127.0.0.1:${gatewayPort}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -125,7 +144,9 @@ describe('pipeline through the gateway', () => {
     const seqs = events.map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i)); // contiguous, no duplicate
     expect(events.at(-1)!.type).toBe('JOB_SUCCEEDED');
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['NODE_STARTED', 'NODE_SUCCEEDED', 'ARTIFACT_CREATED']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['NODE_STARTED', 'NODE_SUCCEEDED', 'ARTIFACT_CREATED']),
+    );
     expect(events.at(-1)!.job.artifacts.length).toBeGreaterThan(0); // a field of the artifacts subgraph, per event
 
     const { job } = await gql(
@@ -145,13 +166,18 @@ describe('pipeline through the gateway', () => {
 
   it('train-and-evaluate: the model trained by one node is evaluated by the next', async () => {
     const dataset = await upload(join(REPO_ROOT, 'data/blobs-3class.csv'), 'blobs.csv', 'text/csv');
-    const { submitJob } = await gql(`mutation($p: JSON) { submitJob(input: { template: "train-and-evaluate", params: $p }) { id } }`, {
-      p: { dataset, epochs: 30 },
-    });
+    const { submitJob } = await gql(
+      `mutation($p: JSON) { submitJob(input: { template: "train-and-evaluate", params: $p }) { id } }`,
+      {
+        p: { dataset, epochs: 30 },
+      },
+    );
     const events = await watch(submitJob.id);
     expect(events.at(-1)!.type).toBe('JOB_SUCCEEDED');
     expect(events.filter((e) => e.type === 'NODE_PROGRESS').length).toBeGreaterThan(0);
-    const { job } = await gql(`query($id: ID!) { job(id: $id) { nodes { id outputs } } }`, { id: submitJob.id });
+    const { job } = await gql(`query($id: ID!) { job(id: $id) { nodes { id outputs } } }`, {
+      id: submitJob.id,
+    });
     const train = job.nodes.find((n: { id: string }) => n.id === 'train').outputs;
     const evaluate = job.nodes.find((n: { id: string }) => n.id === 'evaluate').outputs;
     expect(train.epochs).toBe(30);

@@ -47,16 +47,25 @@ describe('worker: SIGKILL mid-task', () => {
     expect(await sched.terminals(p.jobId)).toHaveLength(1);
     await waitFor(() => !alive(runnerPid!), { what: `orphaned runner ${runnerPid} to exit` });
     // the dead worker's manifest expires with its TTL
-    await waitFor(async () => (await sched.manifest('w-a')) === null, { timeoutMs: 10_000, what: 'w-a manifest expiry' });
+    await waitFor(async () => (await sched.manifest('w-a')) === null, {
+      timeoutMs: 10_000,
+      what: 'w-a manifest expiry',
+    });
   });
 
   it('a runner blocked in a busy loop dies with its SIGKILLed worker (orphan watchdog thread)', async () => {
     for (const w of workers.splice(0)) await w.stop();
-    const env = { REDIS_URL: redis.url, SWITCHYARD_DATA_DIR: tempDir('worker-orphan'), WORKER_HEARTBEAT_TIMEOUT_MS: '60000' };
+    const env = {
+      REDIS_URL: redis.url,
+      SWITCHYARD_DATA_DIR: tempDir('worker-orphan'),
+      WORKER_HEARTBEAT_TIMEOUT_MS: '60000',
+    };
     const c = await startWorker('w-c', env);
     workers.push(c);
     const p = await sched.enqueue('test.busy', {});
-    expect(await sched.waitReport({ jobId: p.jobId, type: 'started' }, 20_000, c.logs)).toMatchObject({ workerId: 'w-c' });
+    expect(await sched.waitReport({ jobId: p.jobId, type: 'started' }, 20_000, c.logs)).toMatchObject({
+      workerId: 'w-c',
+    });
     const runnerPid = findRunnerPid(c.pid);
     expect(runnerPid).toBeDefined();
     await new Promise((r) => setTimeout(r, 500)); // the task is spinning now; its event loop is blocked

@@ -19,7 +19,11 @@ describe('worker: SIGTERM drain', () => {
   });
 
   it('releases an attempt that outlives the grace, deregisters and exits 0', async () => {
-    const w = await startWorker('w-drain', { REDIS_URL: redis.url, SWITCHYARD_DATA_DIR: tempDir('drain'), WORKER_DRAIN_GRACE_MS: '1000' });
+    const w = await startWorker('w-drain', {
+      REDIS_URL: redis.url,
+      SWITCHYARD_DATA_DIR: tempDir('drain'),
+      WORKER_DRAIN_GRACE_MS: '1000',
+    });
     const long = await sched.enqueue('test.sleep', { ms: 30_000 });
     await sched.waitReport({ jobId: long.jobId, type: 'progress' }, 20_000, w.logs);
     const waiting = await sched.enqueue('test.sleep', { ms: 100 });
@@ -30,7 +34,11 @@ describe('worker: SIGTERM drain', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
 
     expect(await sched.terminals(long.jobId)).toEqual([
-      expect.objectContaining({ type: 'released', workerId: 'w-drain', reason: expect.stringMatching(/draining/) }),
+      expect.objectContaining({
+        type: 'released',
+        workerId: 'w-drain',
+        reason: expect.stringMatching(/draining/),
+      }),
     ]);
     // nothing new was leased while draining
     expect(await sched.reports({ jobId: waiting.jobId })).toEqual([]);
@@ -45,10 +53,16 @@ describe('worker: SIGTERM drain', () => {
   });
 
   it('lets an attempt that finishes within the grace succeed', async () => {
-    const w = await startWorker('w-drain2', { REDIS_URL: redis.url, SWITCHYARD_DATA_DIR: tempDir('drain2'), WORKER_DRAIN_GRACE_MS: '8000' });
+    const w = await startWorker('w-drain2', {
+      REDIS_URL: redis.url,
+      SWITCHYARD_DATA_DIR: tempDir('drain2'),
+      WORKER_DRAIN_GRACE_MS: '8000',
+    });
     const p = await sched.enqueue('test.sleep', { ms: 2_000 });
     await sched.waitReport({ jobId: p.jobId, type: 'progress' }, 20_000, w.logs);
     expect(await w.stop(20_000)).toBe(0);
-    expect(await sched.terminals(p.jobId)).toEqual([expect.objectContaining({ type: 'succeeded', workerId: 'w-drain2' })]);
+    expect(await sched.terminals(p.jobId)).toEqual([
+      expect.objectContaining({ type: 'succeeded', workerId: 'w-drain2' }),
+    ]);
   });
 });

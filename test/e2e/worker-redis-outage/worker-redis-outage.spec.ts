@@ -41,6 +41,8 @@ describe('worker: Redis outage mid-task', () => {
 
     const next = await sched.enqueue('test.sleep', { ms: 100 });
     await sched.waitReport({ jobId: next.jobId, type: 'succeeded' }, 30_000, worker.logs);
-    await waitFor(async () => (await sched.manifest('w-outage'))?.ready === true, { what: 'manifest republished' });
+    await waitFor(async () => (await sched.manifest('w-outage'))?.ready === true, {
+      what: 'manifest republished',
+    });
   });
 });

@@ -24,8 +24,18 @@ describe('worker: run, progress, cancel', () => {
     const m = await waitFor(() => sched.manifest('w-run'), { what: 'manifest' });
     expect(m.ready).toBe(true);
     expect(m.devices).toEqual([expect.objectContaining({ kind: 'CPU', index: 0 })]);
-    expect(m.actors).toEqual([expect.objectContaining({ id: 'w-run/cpu0', device: 'CPU 0', resourceClass: 'cpu', state: 'IDLE', restarts: 0 })]);
-    expect(m.tasks.map((t) => t.name)).toEqual(expect.arrayContaining(['test.sleep', 'test.fail', 'test.busy']));
+    expect(m.actors).toEqual([
+      expect.objectContaining({
+        id: 'w-run/cpu0',
+        device: 'CPU 0',
+        resourceClass: 'cpu',
+        state: 'IDLE',
+        restarts: 0,
+      }),
+    ]);
+    expect(m.tasks.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['test.sleep', 'test.fail', 'test.busy']),
+    );
     expect(await sched.redis.sismember(REDIS_KEYS.workers, 'w-run')).toBe(1);
     const ttl = await sched.redis.pttl(REDIS_KEYS.worker('w-run'));
     expect(ttl).toBeGreaterThan(0);
@@ -37,7 +47,13 @@ describe('worker: run, progress, cancel', () => {
   it('runs a task, streams progress, then reports one terminal success', async () => {
     const p = await sched.enqueue('test.sleep', { ms: 1200 });
     const done = await sched.waitReport({ jobId: p.jobId, type: 'succeeded' }, 20_000, worker.logs);
-    expect(done).toMatchObject({ workerId: 'w-run', nodeId: 'a', attempt: 1, outputs: { sleptMs: expect.any(Number) }, artifactIds: [] });
+    expect(done).toMatchObject({
+      workerId: 'w-run',
+      nodeId: 'a',
+      attempt: 1,
+      outputs: { sleptMs: expect.any(Number) },
+      artifactIds: [],
+    });
     const all = await sched.reports({ jobId: p.jobId });
     expect(all[0]).toMatchObject({ type: 'started', actorId: 'w-run/cpu0' });
     const progress = all.filter((r) => r.type === 'progress');
@@ -45,9 +61,13 @@ describe('worker: run, progress, cancel', () => {
     expect(all.at(-1)!.type).toBe('succeeded'); // nothing after the terminal report
     expect(await sched.terminals(p.jobId)).toHaveLength(1);
     // BullMQ completed the job: retries are the scheduler's, not BullMQ's
-    await waitFor(async () => (await sched.queue('cpu').getJobState(`${p.jobId}.a.1`)) === 'completed', { what: 'bullmq completed' });
+    await waitFor(async () => (await sched.queue('cpu').getJobState(`${p.jobId}.a.1`)) === 'completed', {
+      what: 'bullmq completed',
+    });
     const metrics = await (await fetch(`${worker.url}/metrics`)).text();
-    expect(metrics).toMatch(/switchyard_worker_attempts_total\{[^}]*task="test.sleep",outcome="succeeded"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(
+      /switchyard_worker_attempts_total\{[^}]*task="test.sleep",outcome="succeeded"[^}]*\} [1-9]/,
+    );
     expect(metrics).toMatch(/switchyard_worker_actor_state\{[^}]*actor="w-run\/cpu0",state="IDLE"[^}]*\} 1/);
   });
 
@@ -56,7 +76,9 @@ describe('worker: run, progress, cancel', () => {
     const f = await sched.waitReport({ jobId: failing.jobId, type: 'failed' });
     expect(f).toMatchObject({ error: { code: 'TASK_FAILED', retryable: true } });
     const retried = await sched.enqueue('test.fail', { times: 1 }, { jobId: failing.jobId, attempt: 2 });
-    expect(await sched.waitReport({ jobId: retried.jobId, attempt: 2, type: 'succeeded' })).toMatchObject({ outputs: { attempt: 2 } });
+    expect(await sched.waitReport({ jobId: retried.jobId, attempt: 2, type: 'succeeded' })).toMatchObject({
+      outputs: { attempt: 2 },
+    });
     const bad = await sched.enqueue('test.sleep', { ms: -5 });
     expect(await sched.waitReport({ jobId: bad.jobId, type: 'failed' })).toMatchObject({
       error: { code: 'INVALID_INPUT', retryable: false },
@@ -79,7 +101,9 @@ describe('worker: run, progress, cancel', () => {
     const p = await sched.enqueue('test.hang', {});
     await sched.waitReport({ jobId: p.jobId, type: 'started' });
     await sched.cancel(p.jobId);
-    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' }, 10_000)).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' }, 10_000)).toMatchObject({
+      error: { code: 'CANCELLED' },
+    });
     const next = await sched.enqueue('test.sleep', { ms: 100 });
     await sched.waitReport({ jobId: next.jobId, type: 'succeeded' }, 20_000, worker.logs);
   });
@@ -87,13 +111,17 @@ describe('worker: run, progress, cancel', () => {
   it('skips an attempt of an already cancelled job', async () => {
     await sched.redis.set('sy:job:gone:cancelled', '1');
     const p = await sched.enqueue('test.sleep', { ms: 100 }, { jobId: 'gone' });
-    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' })).toMatchObject({ error: { code: 'CANCELLED', retryable: false } });
+    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' })).toMatchObject({
+      error: { code: 'CANCELLED', retryable: false },
+    });
     expect((await sched.reports({ jobId: 'gone' })).map((r) => r.type)).toEqual(['failed']);
   });
 
   it('reports a runner that crashes mid-attempt as CRASHED and restarts it', async () => {
     const p = await sched.enqueue('test.crash', {});
-    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' })).toMatchObject({ error: { code: 'CRASHED', retryable: true } });
+    expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' })).toMatchObject({
+      error: { code: 'CRASHED', retryable: true },
+    });
     const next = await sched.enqueue('test.sleep', { ms: 100 });
     await sched.waitReport({ jobId: next.jobId, type: 'succeeded' }, 20_000, worker.logs);
     const m = await sched.manifest('w-run');

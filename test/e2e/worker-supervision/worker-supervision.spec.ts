@@ -33,7 +33,9 @@ describe('worker: stuck runners, restarts, quarantine', () => {
     // the scheduler's retry: a new attempt of the same node, on the restarted runner
     await sched.enqueue('test.busy', {}, { jobId: first.jobId, attempt: 2 });
     await sched.waitReport({ jobId: first.jobId, attempt: 2, type: 'started' }, 20_000, worker.logs);
-    expect(await sched.waitReport({ jobId: first.jobId, attempt: 2, type: 'failed' })).toMatchObject({ error: { code: 'STUCK' } });
+    expect(await sched.waitReport({ jobId: first.jobId, attempt: 2, type: 'failed' })).toMatchObject({
+      error: { code: 'STUCK' },
+    });
 
     // two restarts are within the intensity: the actor still works
     const ok = await sched.enqueue('test.sleep', { ms: 100 });
@@ -44,8 +46,13 @@ describe('worker: stuck runners, restarts, quarantine', () => {
 
     // the third restart within the period exceeds it: quarantined, not ready, no more leasing
     await sched.enqueue('test.busy', {}, { jobId: first.jobId, attempt: 3 });
-    expect(await sched.waitReport({ jobId: first.jobId, attempt: 3, type: 'failed' })).toMatchObject({ error: { code: 'STUCK' } });
-    await waitFor(async () => (await fetch(`${worker.url}/health/ready`)).status === 503, { what: 'not ready', logs: worker.logs });
+    expect(await sched.waitReport({ jobId: first.jobId, attempt: 3, type: 'failed' })).toMatchObject({
+      error: { code: 'STUCK' },
+    });
+    await waitFor(async () => (await fetch(`${worker.url}/health/ready`)).status === 503, {
+      what: 'not ready',
+      logs: worker.logs,
+    });
     const q = await waitFor(async () => {
       const man = await sched.manifest('w-sup');
       return man?.actors[0]?.state === 'QUARANTINED' ? man : null;

@@ -42,7 +42,14 @@ export class SchedulerStandIn {
   async enqueue(
     task: string,
     inputs: NodeAttemptPayload['inputs'],
-    opts: { jobId?: string; nodeId?: string; attempt?: number; timeoutMs?: number; cls?: ResourceClass; tenant?: string } = {},
+    opts: {
+      jobId?: string;
+      nodeId?: string;
+      attempt?: number;
+      timeoutMs?: number;
+      cls?: ResourceClass;
+      tenant?: string;
+    } = {},
   ): Promise<NodeAttemptPayload> {
     const payload: NodeAttemptPayload = {
       jobId: opts.jobId ?? randomUUID(),
@@ -63,10 +70,14 @@ export class SchedulerStandIn {
     return payload;
   }
 
-  async reports(filter: Partial<Pick<NodeReport, 'jobId' | 'nodeId' | 'attempt' | 'type'>> = {}): Promise<NodeReport[]> {
+  async reports(
+    filter: Partial<Pick<NodeReport, 'jobId' | 'nodeId' | 'attempt' | 'type'>> = {},
+  ): Promise<NodeReport[]> {
     const entries = await this.redis.xrange(REDIS_KEYS.reports, '-', '+');
     return entries
-      .map(([, fields]) => parseContract(NodeReport, 'NodeReport', JSON.parse(fields[fields.indexOf('r') + 1]!)))
+      .map(([, fields]) =>
+        parseContract(NodeReport, 'NodeReport', JSON.parse(fields[fields.indexOf('r') + 1]!)),
+      )
       .filter((r) => Object.entries(filter).every(([k, v]) => (r as Record<string, unknown>)[k] === v));
   }
 
@@ -85,7 +96,9 @@ export class SchedulerStandIn {
 
   /** Terminal reports of one attempt (the protocol allows exactly one). */
   async terminals(jobId: string, attempt = 1): Promise<NodeReport[]> {
-    return (await this.reports({ jobId, attempt })).filter((r) => ['succeeded', 'failed', 'released'].includes(r.type));
+    return (await this.reports({ jobId, attempt })).filter((r) =>
+      ['succeeded', 'failed', 'released'].includes(r.type),
+    );
   }
 
   async manifest(workerId: string): Promise<WorkerManifest | null> {

@@ -28,9 +28,17 @@ export interface WorkerHandle extends AppHandle {
 }
 
 /** Start a gpu-worker process (built JS) and wait until it is ready. */
-export async function startWorker(id: string, env: Record<string, string>, waitReady = true): Promise<WorkerHandle> {
+export async function startWorker(
+  id: string,
+  env: Record<string, string>,
+  waitReady = true,
+): Promise<WorkerHandle> {
   const port = await freePort();
-  const app = await startApp(WORKER_ENTRY, { ...FAST_WORKER_ENV, WORKER_ID: id, WORKER_HEALTH_PORT: String(port), ...env }, port);
+  const app = await startApp(
+    WORKER_ENTRY,
+    { ...FAST_WORKER_ENV, WORKER_ID: id, WORKER_HEALTH_PORT: String(port), ...env },
+    port,
+  );
   if (waitReady) await app.waitReady(60_000);
   return Object.assign(app, { id });
 }

@@ -53,7 +53,11 @@ export class AttemptExecution {
       setInterval(() => {
         const silentFor = Date.now() - this.runner.lastHeartbeatAt;
         if (silentFor > this.limits.heartbeatTimeoutMs) {
-          this.halt('stuck', `no heartbeat from the runner for ${silentFor} ms (limit ${this.limits.heartbeatTimeoutMs} ms)`, 'kill');
+          this.halt(
+            'stuck',
+            `no heartbeat from the runner for ${silentFor} ms (limit ${this.limits.heartbeatTimeoutMs} ms)`,
+            'kill',
+          );
         }
       }, checkEvery),
       setTimeout(
@@ -129,8 +133,13 @@ export class AttemptExecution {
       case undefined:
         break;
     }
-    if (out.kind === 'result') return { type: 'succeeded', outputs: out.outputs, artifactIds: out.artifactIds, runnerLost };
+    if (out.kind === 'result')
+      return { type: 'succeeded', outputs: out.outputs, artifactIds: out.artifactIds, runnerLost };
     if (out.kind === 'error') return { type: 'failed', error: out.error, runnerLost };
-    return failed('CRASHED', `the runner process exited mid-attempt (code ${out.code}, signal ${out.signal})`, true);
+    return failed(
+      'CRASHED',
+      `the runner process exited mid-attempt (code ${out.code}, signal ${out.signal})`,
+      true,
+    );
   }
 }

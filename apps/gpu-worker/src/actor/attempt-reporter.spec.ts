@@ -38,7 +38,13 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     await started;
     await r.succeeded({ out: 1 }, ['art1']);
     const reports = await written();
-    expect(reports[0]).toMatchObject({ type: 'started', workerId: 'w1', jobId: 'j1', nodeId: 'a', attempt: 1 });
+    expect(reports[0]).toMatchObject({
+      type: 'started',
+      workerId: 'w1',
+      jobId: 'j1',
+      nodeId: 'a',
+      attempt: 1,
+    });
     expect(reports.at(-1)).toMatchObject({ type: 'succeeded', outputs: { out: 1 }, artifactIds: ['art1'] });
     const progress = reports.filter((x) => x.type === 'progress');
     expect(progress.length).toBeLessThan(10); // coalesced while the first writes were in flight
@@ -49,16 +55,31 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
 
   it('refuses a report that breaks the contract', async () => {
     const sink = new ReportSink(command, { retryWindowMs: 100 });
-    await expect(sink.send({ ...ref, workerId: 'w', at: new Date().toISOString(), type: 'progress', progress: 3 } as NodeReport)).rejects.toThrow(
-      /NodeReport: progress/,
-    );
+    await expect(
+      sink.send({
+        ...ref,
+        workerId: 'w',
+        at: new Date().toISOString(),
+        type: 'progress',
+        progress: 3,
+      } as NodeReport),
+    ).rejects.toThrow(/NodeReport: progress/);
   });
 
   it('retries through a short outage, then gives up visibly after the window', async () => {
     const retries: number[] = [];
-    const sink = new ReportSink(command, { retryWindowMs: 8000, onRetry: (_r, tries) => retries.push(tries) });
+    const sink = new ReportSink(command, {
+      retryWindowMs: 8000,
+      onRetry: (_r, tries) => retries.push(tries),
+    });
     await redis.kill('SIGKILL');
-    const pending = sink.send({ ...ref, workerId: 'w', at: new Date().toISOString(), type: 'released', reason: 'test' });
+    const pending = sink.send({
+      ...ref,
+      workerId: 'w',
+      at: new Date().toISOString(),
+      type: 'released',
+      reason: 'test',
+    });
     await new Promise((r) => setTimeout(r, 800));
     await redis.restart();
     await pending;
@@ -69,7 +90,9 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     await redis.kill('SIGKILL');
     const broken: Error[] = [];
     const r = new AttemptReporter(short, ref, 'w1', (e) => broken.push(e));
-    await expect(r.failed({ code: 'STUCK', message: 'x', retryable: true })).rejects.toBeInstanceOf(ReportUndeliverableError);
+    await expect(r.failed({ code: 'STUCK', message: 'x', retryable: true })).rejects.toBeInstanceOf(
+      ReportUndeliverableError,
+    );
     expect(broken).toHaveLength(1);
     await expect(r.succeeded({}, [])).rejects.toBeInstanceOf(ReportUndeliverableError); // the attempt stays failed
     await redis.restart();

@@ -2,7 +2,9 @@ import type { JobError, JsonObject, NodeReport } from '#libs/contracts';
 import type { NodePayloadRef } from './node-payload.js';
 import type { ReportSink } from './report-sink.js';
 
-type Distribute<T> = T extends unknown ? Omit<T, 'jobId' | 'tenant' | 'nodeId' | 'attempt' | 'workerId' | 'at'> : never;
+type Distribute<T> = T extends unknown
+  ? Omit<T, 'jobId' | 'tenant' | 'nodeId' | 'attempt' | 'workerId' | 'at'>
+  : never;
 type ReportBody = Distribute<NodeReport>;
 
 /**
@@ -61,7 +63,12 @@ export class AttemptReporter {
       if (this.broken) throw this.broken;
       const b = typeof body === 'function' ? body() : body;
       try {
-        await this.sink.send({ ...this.ref, workerId: this.workerId, at: new Date().toISOString(), ...b } as NodeReport);
+        await this.sink.send({
+          ...this.ref,
+          workerId: this.workerId,
+          at: new Date().toISOString(),
+          ...b,
+        } as NodeReport);
       } catch (e) {
         this.broken = e as Error;
         this.onBroken(this.broken);

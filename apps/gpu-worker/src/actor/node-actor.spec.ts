@@ -13,7 +13,9 @@ import { ReportSink } from './report-sink.js';
  * A TCP proxy in front of Redis whose existing connections can be frozen: bytes stop flowing but the
  * sockets stay open, as with a half-open connection after a partition. New connections pass.
  */
-async function startFreezableProxy(targetPort: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+async function startFreezableProxy(
+  targetPort: number,
+): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
   const pairs: Array<[Socket, Socket]> = [];
   const frozen: Array<[Socket, Socket]> = [];
   const server: Server = createServer((client) => {
@@ -41,7 +43,10 @@ async function startFreezableProxy(targetPort: number): Promise<{ port: number; 
       }
     },
     async close() {
-      for (const [c, u] of [...pairs, ...frozen]) (c.destroy(), u.destroy());
+      for (const [c, u] of [...pairs, ...frozen]) {
+        c.destroy();
+        u.destroy();
+      }
       await new Promise((r) => server.close(r));
     },
   };
@@ -71,7 +76,10 @@ describe('NodeActor fetch watchdog', () => {
   it('recreates a BullMQ worker whose blocking connection stopped answering', async () => {
     const proxy = await startFreezableProxy(redis.port);
     const recreated: string[] = [];
-    const metrics: WorkerMetrics = { ...NO_WORKER_METRICS, fetchWatchdogRecreated: (id) => recreated.push(id) };
+    const metrics: WorkerMetrics = {
+      ...NO_WORKER_METRICS,
+      fetchWatchdogRecreated: (id) => recreated.push(id),
+    };
     const queue = new Queue(NODE_QUEUES.cpu, { connection: client });
     const workerConnections: Redis[] = [];
     const [spec] = planActors('wd', [], 1);
@@ -113,18 +121,22 @@ describe('NodeActor fetch watchdog', () => {
       // let the worker block on its fetch, then cut it off without closing the socket
       await new Promise((r) => setTimeout(r, 500));
       proxy.freeze();
-      await queue.add('test.sleep', {
-        jobId: 'j-wd',
-        tenant: 'acme',
-        nodeId: 'a',
-        attempt: 1,
-        maxAttempts: 1,
-        task: 'test.sleep',
-        taskVersion: '1.0.0',
-        inputs: { ms: 10 },
-        timeoutMs: 10_000,
-        enqueuedAt: new Date().toISOString(),
-      }, { jobId: attemptJobId('j-wd', 'a', 1) });
+      await queue.add(
+        'test.sleep',
+        {
+          jobId: 'j-wd',
+          tenant: 'acme',
+          nodeId: 'a',
+          attempt: 1,
+          maxAttempts: 1,
+          task: 'test.sleep',
+          taskVersion: '1.0.0',
+          inputs: { ms: 10 },
+          timeoutMs: 10_000,
+          enqueuedAt: new Date().toISOString(),
+        },
+        { jobId: attemptJobId('j-wd', 'a', 1) },
+      );
 
       const succeeded = await waitFor(
         async () =>

@@ -124,7 +124,10 @@ export class NodeActor implements SupervisedActor {
   cancel(notice: CancelNotice): void {
     const a = this.active;
     if (!a || a.jobId !== notice.jobId || (notice.nodeId && notice.nodeId !== a.nodeId)) return;
-    this.o.logger.info({ actor: this.id, jobId: a.jobId, nodeId: a.nodeId, reason: notice.reason }, 'cancelling the running attempt');
+    this.o.logger.info(
+      { actor: this.id, jobId: a.jobId, nodeId: a.nodeId, reason: notice.reason },
+      'cancelling the running attempt',
+    );
     a.execution?.cancel(notice.reason);
   }
 
@@ -137,7 +140,9 @@ export class NodeActor implements SupervisedActor {
       graceMs,
     );
     // close() stops leasing at once and waits for the running attempt, which the timer above bounds.
-    await this.closeWorker(graceMs + this.o.cancelGraceMs + this.o.runner.killGraceMs + this.o.bullmq.closeTimeoutMs);
+    await this.closeWorker(
+      graceMs + this.o.cancelGraceMs + this.o.runner.killGraceMs + this.o.bullmq.closeTimeoutMs,
+    );
     clearTimeout(release);
     await this.recovering?.catch(() => undefined);
     await this.runner?.kill();
@@ -148,20 +153,29 @@ export class NodeActor implements SupervisedActor {
 
   private createWorker(): void {
     const connection = this.o.createWorkerConnection();
-    const worker = new Worker(NODE_QUEUES[this.o.spec.resourceClass], (job, token) => this.process(job, token), {
-      connection,
-      concurrency: 1,
-      autorun: true,
-      name: this.id,
-      lockDuration: this.o.bullmq.lockDurationMs,
-      stalledInterval: this.o.bullmq.stalledIntervalMs,
-      maxStalledCount: 1,
-    });
-    worker.on('error', (err) => this.o.logger.error({ actor: this.id, err: err.message }, 'bullmq worker error'));
+    const worker = new Worker(
+      NODE_QUEUES[this.o.spec.resourceClass],
+      (job, token) => this.process(job, token),
+      {
+        connection,
+        concurrency: 1,
+        autorun: true,
+        name: this.id,
+        lockDuration: this.o.bullmq.lockDurationMs,
+        stalledInterval: this.o.bullmq.stalledIntervalMs,
+        maxStalledCount: 1,
+      },
+    );
+    worker.on('error', (err) =>
+      this.o.logger.error({ actor: this.id, err: err.message }, 'bullmq worker error'),
+    );
     worker.on('lockRenewalFailed', (jobIds) => {
       const a = this.active;
       if (!a || !jobIds.includes(a.bullJobId)) return;
-      this.o.logger.error({ actor: this.id, jobId: a.jobId, nodeId: a.nodeId }, 'lost the lock of the running attempt; killing it');
+      this.o.logger.error(
+        { actor: this.id, jobId: a.jobId, nodeId: a.nodeId },
+        'lost the lock of the running attempt; killing it',
+      );
       a.execution?.loseLock('the worker lost its BullMQ lock on the attempt');
     });
     this.worker = worker;
@@ -189,7 +203,8 @@ export class NodeActor implements SupervisedActor {
    * An idle actor that sees jobs waiting in its queue for longer than `stallMs` recreates its Worker.
    */
   private async checkFetching(): Promise<void> {
-    if (this.watchdogBusy || this.draining || this.quarantined || this.state !== 'IDLE' || !this.worker) return;
+    if (this.watchdogBusy || this.draining || this.quarantined || this.state !== 'IDLE' || !this.worker)
+      return;
     this.watchdogBusy = true;
     try {
       const counts = await within(this.o.queue.getJobCounts('wait', 'prioritized'), 2_000);
@@ -201,7 +216,11 @@ export class NodeActor implements SupervisedActor {
         return;
       }
       this.waitingSince ??= now;
-      if (now - this.waitingSince < this.o.watchdog.stallMs || now - this.lastBusyAt < this.o.watchdog.stallMs) return;
+      if (
+        now - this.waitingSince < this.o.watchdog.stallMs ||
+        now - this.lastBusyAt < this.o.watchdog.stallMs
+      )
+        return;
       this.o.logger.warn(
         { actor: this.id, waiting, idleMs: now - this.lastBusyAt },
         'idle actor is not fetching waiting jobs; recreating its BullMQ worker',
@@ -225,23 +244,41 @@ export class NodeActor implements SupervisedActor {
       payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
     } catch (e) {
       // Without valid ids there is no attempt to report on: fail the BullMQ job where operators see it.
-      this.o.logger.error({ actor: this.id, bullJobId: job.id, err: (e as Error).message }, 'refused a malformed attempt');
+      this.o.logger.error(
+        { actor: this.id, bullJobId: job.id, err: (e as Error).message },
+        'refused a malformed attempt',
+      );
       throw new UnrecoverableError((e as Error).message);
     }
-    const log = { actor: this.id, jobId: payload.jobId, nodeId: payload.nodeId, attempt: payload.attempt, task: payload.task };
+    const log = {
+      actor: this.id,
+      jobId: payload.jobId,
+      nodeId: payload.nodeId,
+      attempt: payload.attempt,
+      task: payload.task,
+    };
     this.active = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
     this.lastBusyAt = Date.now();
     const reporter = new AttemptReporter(this.o.reports, payloadRef(payload), this.o.workerId, (err) => {
-      this.o.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
+      this.o.logger.error(
+        { ...log, err: err.message },
+        'a report of the attempt is undeliverable; stopping it',
+      );
       this.o.metrics.reportUndeliverable('attempt');
       this.active?.execution?.failReports(err.message);
     });
     try {
-      const cancelled = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.exists(cancelledJobKey(payload.jobId)));
+      const cancelled = await retryWithin(this.o.redisRetryWindowMs, () =>
+        this.o.redis.exists(cancelledJobKey(payload.jobId)),
+      );
       if (cancelled) {
         this.o.logger.info(log, 'skipping an attempt of a cancelled job');
         this.o.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');
-        await reporter.failed({ code: 'CANCELLED', message: 'the job was cancelled before this attempt started', retryable: false });
+        await reporter.failed({
+          code: 'CANCELLED',
+          message: 'the job was cancelled before this attempt started',
+          retryable: false,
+        });
         return;
       }
       const runner = await this.readyRunner();
@@ -263,14 +300,21 @@ export class NodeActor implements SupervisedActor {
       this.setState('BUSY');
       await reporter.started(this.id);
       const outcome = await this.execute(runner, payload, reporter);
-      this.o.logger.info({ ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) }, 'attempt finished');
+      this.o.logger.info(
+        { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
+        'attempt finished',
+      );
       if (outcome.type === 'failed' && outcome.error.code === 'LOCK_LOST') {
         // BullMQ already gave the attempt to another worker (stalled check), which reports its end: no
         // terminal report from here, or the scheduler would count the other worker's run as failed.
         this.o.metrics.attemptFinished(payload.task, 'lock_lost', 'LOCK_LOST');
         reporter.log('warn', `${this.id} lost its lease on this attempt and stopped it`);
       } else {
-        this.o.metrics.attemptFinished(payload.task, outcome.type, outcome.type === 'failed' ? outcome.error.code : undefined);
+        this.o.metrics.attemptFinished(
+          payload.task,
+          outcome.type,
+          outcome.type === 'failed' ? outcome.error.code : undefined,
+        );
         if (outcome.type === 'succeeded') await reporter.succeeded(outcome.outputs, outcome.artifactIds);
         else if (outcome.type === 'failed') await reporter.failed(outcome.error);
         else await reporter.released(outcome.reason);
@@ -281,7 +325,10 @@ export class NodeActor implements SupervisedActor {
       if (e instanceof ReportUndeliverableError) {
         // Visible: logged, counted, and BullMQ marks the job failed once Redis answers again; the
         // scheduler's reconciler then fails the attempt as CRASHED (retryable).
-        this.o.logger.error({ ...log, err: e.message }, 'terminal report undeliverable; failing the BullMQ job');
+        this.o.logger.error(
+          { ...log, err: e.message },
+          'terminal report undeliverable; failing the BullMQ job',
+        );
         this.o.metrics.reportUndeliverable(e.report.type);
       }
       throw e;
@@ -294,7 +341,11 @@ export class NodeActor implements SupervisedActor {
     }
   }
 
-  private async execute(runner: RunnerProcess, payload: NodeAttemptPayload, reporter: AttemptReporter): Promise<AttemptOutcome> {
+  private async execute(
+    runner: RunnerProcess,
+    payload: NodeAttemptPayload,
+    reporter: AttemptReporter,
+  ): Promise<AttemptOutcome> {
     const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
     const workDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId);
     await mkdir(workDir, { recursive: true });
@@ -314,9 +365,14 @@ export class NodeActor implements SupervisedActor {
       {
         progress: (fraction, message) => reporter.progress(fraction, message),
         log: (level, message) => reporter.log(level, message),
-        artifact: (artifactId, name) => this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
+        artifact: (artifactId, name) =>
+          this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
       },
-      { timeoutMs: payload.timeoutMs, heartbeatTimeoutMs: this.o.heartbeatTimeoutMs, cancelGraceMs: this.o.cancelGraceMs },
+      {
+        timeoutMs: payload.timeoutMs,
+        heartbeatTimeoutMs: this.o.heartbeatTimeoutMs,
+        cancelGraceMs: this.o.cancelGraceMs,
+      },
     );
     this.active!.execution = execution;
     this.o.onChange();
@@ -337,7 +393,8 @@ export class NodeActor implements SupervisedActor {
     });
     runner.onExit((code, signal) => {
       // Deaths during an attempt are handled by the processor; here only an idle runner's.
-      if (this.runner !== runner || this.active || this.draining || this.quarantined || this.recovering) return;
+      if (this.runner !== runner || this.active || this.draining || this.quarantined || this.recovering)
+        return;
       this.o.logger.warn({ actor: this.id, code, signal }, 'idle runner exited');
       void this.recoverRunner(`idle runner exited (code ${code}, signal ${signal})`);
     });
@@ -360,7 +417,10 @@ export class NodeActor implements SupervisedActor {
         if (this.draining) return;
         if (this.o.decideRestart(this.id, why) === 'quarantine') {
           this.quarantined = true;
-          this.o.logger.error({ actor: this.id, reason: why }, 'actor quarantined: restart intensity exceeded');
+          this.o.logger.error(
+            { actor: this.id, reason: why },
+            'actor quarantined: restart intensity exceeded',
+          );
           this.o.metrics.actorQuarantined(this.id);
           await this.runner?.kill();
           this.setState('QUARANTINED');
@@ -371,8 +431,15 @@ export class NodeActor implements SupervisedActor {
         this.consecutiveFailures += 1;
         this.setState('RESTARTING');
         this.o.metrics.runnerRestarted(this.id, why);
-        const delay = restartBackoffMs(this.consecutiveFailures, this.o.restartBackoff.baseMs, this.o.restartBackoff.maxMs);
-        this.o.logger.warn({ actor: this.id, reason: why, delayMs: delay, restarts: this.restarts }, 'restarting the runner');
+        const delay = restartBackoffMs(
+          this.consecutiveFailures,
+          this.o.restartBackoff.baseMs,
+          this.o.restartBackoff.maxMs,
+        );
+        this.o.logger.warn(
+          { actor: this.id, reason: why, delayMs: delay, restarts: this.restarts },
+          'restarting the runner',
+        );
         await this.runner?.kill();
         await Promise.race([sleep(delay), this.drainStarted]);
         if (this.draining) return;

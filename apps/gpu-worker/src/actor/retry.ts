@@ -1,12 +1,21 @@
 /** Retry `fn` with capped exponential backoff until it succeeds or `windowMs` has passed (then rethrow). */
-export async function retryWithin<T>(windowMs: number, fn: () => Promise<T>, baseDelayMs = 100, maxDelayMs = 2000): Promise<T> {
+export async function retryWithin<T>(
+  windowMs: number,
+  fn: () => Promise<T>,
+  baseDelayMs = 100,
+  maxDelayMs = 2000,
+): Promise<T> {
   const deadline = Date.now() + windowMs;
   for (let tries = 1; ; tries++) {
     try {
       return await fn();
     } catch (e) {
       if (Date.now() >= deadline) throw e;
-      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(tries - 1, 10), Math.max(0, deadline - Date.now()));
+      const delay = Math.min(
+        maxDelayMs,
+        baseDelayMs * 2 ** Math.min(tries - 1, 10),
+        Math.max(0, deadline - Date.now()),
+      );
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -16,7 +25,10 @@ export async function retryWithin<T>(windowMs: number, fn: () => Promise<T>, bas
 export async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -41,7 +41,11 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Comman
 export async function detectDevices(opts: DetectOptions = {}): Promise<DeviceDetection> {
   const command = opts.command ?? 'nvidia-smi';
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const query = await run(command, [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'], timeoutMs);
+  const query = await run(
+    command,
+    [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'],
+    timeoutMs,
+  );
   if (!query.ok) return { devices: [], reason: query.error };
   const header = await run(command, [], timeoutMs);
   try {

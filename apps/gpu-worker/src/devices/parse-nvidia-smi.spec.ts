@@ -33,7 +33,9 @@ describe('parseGpuQuery', () => {
   });
 
   it('sorts by index and leaves out [N/A] fields', () => {
-    const devices = parseGpuQuery('1, [N/A], NVIDIA H200 MIG 1g.18gb, [N/A], 550.90.07\n0, GPU-x, NVIDIA H200, 143771, [Not Supported]\n');
+    const devices = parseGpuQuery(
+      '1, [N/A], NVIDIA H200 MIG 1g.18gb, [N/A], 550.90.07\n0, GPU-x, NVIDIA H200, 143771, [Not Supported]\n',
+    );
     expect(devices.map((d) => d.index)).toEqual([0, 1]);
     expect(devices[0]!.driverVersion).toBeUndefined();
     expect(devices[1]!.uuid).toBeUndefined();

@@ -26,10 +26,13 @@ export function parseGpuQuery(csv: string, cudaVersion?: string): Device[] {
     if (line === '') continue;
     const cols = line.split(',').map((c) => c.trim());
     if (cols.length !== GPU_QUERY_FIELDS.length) {
-      throw new NvidiaSmiParseError(`line ${lineNo + 1}: expected ${GPU_QUERY_FIELDS.length} columns, got "${line}"`);
+      throw new NvidiaSmiParseError(
+        `line ${lineNo + 1}: expected ${GPU_QUERY_FIELDS.length} columns, got "${line}"`,
+      );
     }
     const [index, uuid, name, memory, driver] = cols as [string, string, string, string, string];
-    if (!/^\d+$/.test(index)) throw new NvidiaSmiParseError(`line ${lineNo + 1}: index "${index}" is not a number`);
+    if (!/^\d+$/.test(index))
+      throw new NvidiaSmiParseError(`line ${lineNo + 1}: index "${index}" is not a number`);
     const memoryMb = absent(memory) ? undefined : Number(memory);
     if (memoryMb !== undefined && !Number.isInteger(memoryMb)) {
       throw new NvidiaSmiParseError(`line ${lineNo + 1}: memory.total "${memory}" is not a number of MiB`);

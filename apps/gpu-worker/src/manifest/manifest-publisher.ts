@@ -44,7 +44,12 @@ export class ManifestPublisher {
       return;
     }
     this.writing = this.publish()
-      .catch((e: unknown) => this.o.logger.warn({ err: (e as Error).message }, 'could not publish the worker manifest; will retry'))
+      .catch((e: unknown) =>
+        this.o.logger.warn(
+          { err: (e as Error).message },
+          'could not publish the worker manifest; will retry',
+        ),
+      )
       .finally(() => {
         this.writing = undefined;
         if (this.dirty) {
@@ -55,7 +60,10 @@ export class ManifestPublisher {
   }
 
   async publish(): Promise<void> {
-    const manifest = parseContract(WorkerManifest, 'WorkerManifest', { ...this.o.build(), heartbeatAt: new Date().toISOString() });
+    const manifest = parseContract(WorkerManifest, 'WorkerManifest', {
+      ...this.o.build(),
+      heartbeatAt: new Date().toISOString(),
+    });
     await this.redis
       .multi()
       .set(REDIS_KEYS.worker(this.o.workerId), JSON.stringify(manifest), 'PX', this.o.ttlMs)
@@ -68,6 +76,10 @@ export class ManifestPublisher {
     this.stopped = true;
     clearInterval(this.timer);
     await this.writing;
-    await this.redis.multi().del(REDIS_KEYS.worker(this.o.workerId)).srem(REDIS_KEYS.workers, this.o.workerId).exec();
+    await this.redis
+      .multi()
+      .del(REDIS_KEYS.worker(this.o.workerId))
+      .srem(REDIS_KEYS.workers, this.o.workerId)
+      .exec();
   }
 }

@@ -19,7 +19,10 @@ export function toTaskError(e: unknown, what: string): TaskError {
       case 'SIZE_MISMATCH':
         return new TaskError('TASK_FAILED', `${what}: ${e.message}`, { retryable: false, cause: e });
       default:
-        return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${e.message}`, { retryable: e.retryable, cause: e });
+        return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${e.message}`, {
+          retryable: e.retryable,
+          cause: e,
+        });
     }
   }
   return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${errorMessage(e)}`, { retryable: true, cause: e });
@@ -56,7 +59,8 @@ export function attemptArtifacts(repo: ArtifactRepository, attempt: AttemptRef):
     async read(artifactId) {
       try {
         const chunks: Buffer[] = [];
-        for await (const chunk of await repo.read(artifactId, attempt.tenant)) chunks.push(Buffer.from(chunk as Buffer));
+        for await (const chunk of await repo.read(artifactId, attempt.tenant))
+          chunks.push(Buffer.from(chunk as Buffer));
         return Buffer.concat(chunks);
       } catch (e) {
         throw toTaskError(e, `reading artifact ${artifactId}`);

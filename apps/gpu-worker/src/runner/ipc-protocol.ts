@@ -59,7 +59,12 @@ export const ChildMessage = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('log'), runId: z.string(), level: LogLevel, message: z.string().max(8000) }),
   z.object({ type: z.literal('artifact'), runId: z.string(), artifactId: z.string(), name: z.string() }),
-  z.object({ type: z.literal('result'), runId: z.string(), outputs: JsonObject, artifactIds: z.array(z.string()) }),
+  z.object({
+    type: z.literal('result'),
+    runId: z.string(),
+    outputs: JsonObject,
+    artifactIds: z.array(z.string()),
+  }),
   z.object({ type: z.literal('error'), runId: z.string(), error: JobError }),
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;

@@ -35,13 +35,18 @@ function send(msg: ChildMessage): void {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('runner-main must be forked with an IPC channel');
   const config = loadConfig(runnerEnv);
-  const log = createLogger('gpu-worker-runner', config.LOG_LEVEL).child({ actor: config.SWITCHYARD_RUNNER_ACTOR });
+  const log = createLogger('gpu-worker-runner', config.LOG_LEVEL).child({
+    actor: config.SWITCHYARD_RUNNER_ACTOR,
+  });
   startOrphanWatchdog();
 
   let catalog: TaskCatalog;
   try {
     catalog = new TaskCatalog(
-      loadTasks({ testTasks: config.SWITCHYARD_TEST_TASKS, commandTasksFile: config.WORKER_COMMAND_TASKS_FILE }),
+      loadTasks({
+        testTasks: config.SWITCHYARD_TEST_TASKS,
+        commandTasksFile: config.WORKER_COMMAND_TASKS_FILE,
+      }),
     );
   } catch (e) {
     send({ type: 'boot-failed', message: errorMessage(e) });
@@ -50,16 +55,28 @@ async function main(): Promise<void> {
     return;
   }
 
-  const redis = createRedis({ url: config.REDIS_URL, name: `runner:${config.SWITCHYARD_RUNNER_ACTOR}`, role: 'command', logger: log });
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    name: `runner:${config.SWITCHYARD_RUNNER_ACTOR}`,
+    role: 'command',
+    logger: log,
+  });
   const store = createObjectStore(objectStoreConfigFromEnv(config, config.NODE_ENV === 'production'), log);
   const repo = new ArtifactRepository(redis, store, log);
   const runner = new TaskRunnerChild(catalog, (attempt) => attemptArtifacts(repo, attempt), send, log);
 
-  const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), config.WORKER_HEARTBEAT_INTERVAL_MS);
+  const heartbeat = setInterval(
+    () => send({ type: 'heartbeat', at: Date.now() }),
+    config.WORKER_HEARTBEAT_INTERVAL_MS,
+  );
   process.on('message', (m) => runner.handle(m));
   process.on('uncaughtException', (err) => {
     log.error({ err: errorMessage(err) }, 'runner: uncaught exception; exiting');
-    runner.failCurrent({ code: 'TASK_FAILED', message: `uncaught exception in task: ${errorMessage(err)}`.slice(0, 4000), retryable: true });
+    runner.failCurrent({
+      code: 'TASK_FAILED',
+      message: `uncaught exception in task: ${errorMessage(err)}`.slice(0, 4000),
+      retryable: true,
+    });
     // Give the IPC channel a moment to flush the error before the process goes.
     setTimeout(() => process.exit(1), 200);
   });
@@ -69,7 +86,10 @@ async function main(): Promise<void> {
     void quitRedis(redis, 1000).finally(() => process.exit(0));
   });
   send({ type: 'ready', pid: process.pid, tasks: catalog.manifests() });
-  log.info({ tasks: catalog.list().length, cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES }, 'runner ready');
+  log.info(
+    { tasks: catalog.list().length, cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES },
+    'runner ready',
+  );
 }
 
 main().catch((e: unknown) => {

@@ -21,7 +21,10 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function startRunner(cudaVisibleDevices = '', extraEnv: Record<string, string> = {}): Promise<RunnerProcess> {
+async function startRunner(
+  cudaVisibleDevices = '',
+  extraEnv: Record<string, string> = {},
+): Promise<RunnerProcess> {
   const runner = await RunnerProcess.start({
     entry: defaultRunnerEntry(),
     actorId: 'test/cpu0',
@@ -74,7 +77,9 @@ const limits: AttemptLimits = { timeoutMs: 20_000, heartbeatTimeoutMs: 1_500, ca
 describe('RunnerProcess', () => {
   it('boots, advertises the test tasks and sets CUDA_VISIBLE_DEVICES before any task loads', async () => {
     const runner = await startRunner('GPU-5c1f7a3e-9b2d-4e61-8f0a-2d7c3b9e1a44');
-    expect(runner.tasks.map((t) => t.name)).toEqual(expect.arrayContaining(['test.sleep', 'test.busy', 'test.crash']));
+    expect(runner.tasks.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['test.sleep', 'test.busy', 'test.crash']),
+    );
     const environ = readFileSync(`/proc/${runner.pid}/environ`, 'utf8').split('\0');
     expect(environ).toContain('CUDA_VISIBLE_DEVICES=GPU-5c1f7a3e-9b2d-4e61-8f0a-2d7c3b9e1a44');
     await runner.kill();
@@ -98,22 +103,60 @@ describe('RunnerProcess', () => {
   it('runs a task, streams progress, stays warm for the next attempt', async () => {
     const runner = await startRunner();
     const h = recorder();
-    const outcome = await new AttemptExecution(runner, runMessage('test.sleep', { ms: 300 }), h, limits).run();
-    expect(outcome).toMatchObject({ type: 'succeeded', outputs: { sleptMs: expect.any(Number) }, artifactIds: [], runnerLost: false });
+    const outcome = await new AttemptExecution(
+      runner,
+      runMessage('test.sleep', { ms: 300 }),
+      h,
+      limits,
+    ).run();
+    expect(outcome).toMatchObject({
+      type: 'succeeded',
+      outputs: { sleptMs: expect.any(Number) },
+      artifactIds: [],
+      runnerLost: false,
+    });
     expect(h.progressCalls.length).toBeGreaterThanOrEqual(3);
     expect(h.progressCalls.at(-1)![0]).toBe(1);
-    const again = await new AttemptExecution(runner, runMessage('test.fail', { times: 0 }), recorder(), limits).run();
+    const again = await new AttemptExecution(
+      runner,
+      runMessage('test.fail', { times: 0 }),
+      recorder(),
+      limits,
+    ).run();
     expect(again).toMatchObject({ type: 'succeeded', outputs: { attempt: 1 } });
     expect(runner.alive).toBe(true);
   });
 
   it('fails bad input (not retryable) and unknown tasks (retryable elsewhere) without losing the runner', async () => {
     const runner = await startRunner();
-    const bad = await new AttemptExecution(runner, runMessage('test.sleep', { ms: 'long' }), recorder(), limits).run();
-    expect(bad).toMatchObject({ type: 'failed', error: { code: 'INVALID_INPUT', retryable: false }, runnerLost: false });
-    const unknown = await new AttemptExecution(runner, runMessage('image.nope', {}), recorder(), limits).run();
-    expect(unknown).toMatchObject({ type: 'failed', error: { code: 'UNSCHEDULABLE', retryable: true }, runnerLost: false });
-    const failing = await new AttemptExecution(runner, runMessage('test.fail', { times: 1 }), recorder(), limits).run();
+    const bad = await new AttemptExecution(
+      runner,
+      runMessage('test.sleep', { ms: 'long' }),
+      recorder(),
+      limits,
+    ).run();
+    expect(bad).toMatchObject({
+      type: 'failed',
+      error: { code: 'INVALID_INPUT', retryable: false },
+      runnerLost: false,
+    });
+    const unknown = await new AttemptExecution(
+      runner,
+      runMessage('image.nope', {}),
+      recorder(),
+      limits,
+    ).run();
+    expect(unknown).toMatchObject({
+      type: 'failed',
+      error: { code: 'UNSCHEDULABLE', retryable: true },
+      runnerLost: false,
+    });
+    const failing = await new AttemptExecution(
+      runner,
+      runMessage('test.fail', { times: 1 }),
+      recorder(),
+      limits,
+    ).run();
     expect(failing).toMatchObject({ type: 'failed', error: { code: 'TASK_FAILED', retryable: true } });
     expect(runner.alive).toBe(true);
   });
@@ -122,22 +165,42 @@ describe('RunnerProcess', () => {
     const runner = await startRunner();
     const t0 = Date.now();
     const outcome = await new AttemptExecution(runner, runMessage('test.busy', {}), recorder(), limits).run();
-    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'STUCK', retryable: true }, runnerLost: true });
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'STUCK', retryable: true },
+      runnerLost: true,
+    });
     expect(Date.now() - t0).toBeLessThan(8_000);
     expect(runner.alive).toBe(false);
   });
 
   it('kills a task over its start-to-close timeout as TIMEOUT', async () => {
     const runner = await startRunner();
-    const outcome = await new AttemptExecution(runner, runMessage('test.hang', {}), recorder(), { ...limits, timeoutMs: 700 }).run();
-    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'TIMEOUT', retryable: true }, runnerLost: true });
+    const outcome = await new AttemptExecution(runner, runMessage('test.hang', {}), recorder(), {
+      ...limits,
+      timeoutMs: 700,
+    }).run();
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'TIMEOUT', retryable: true },
+      runnerLost: true,
+    });
   });
 
   it('reports a runner that exits mid-attempt as CRASHED', async () => {
     const runner = await startRunner();
     const h = recorder();
-    const outcome = await new AttemptExecution(runner, runMessage('test.crash', { exitCode: 3 }), h, limits).run();
-    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CRASHED', retryable: true }, runnerLost: true });
+    const outcome = await new AttemptExecution(
+      runner,
+      runMessage('test.crash', { exitCode: 3 }),
+      h,
+      limits,
+    ).run();
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'CRASHED', retryable: true },
+      runnerLost: true,
+    });
     expect((outcome as { error: { message: string } }).error.message).toMatch(/code 3/);
     expect(h.logs).toContain('warn: test.crash: exiting the runner process on purpose');
   });
@@ -151,7 +214,11 @@ describe('RunnerProcess', () => {
     exec.cancel('cancelJob by a client');
     const outcome = await done;
     expect(Date.now() - t0).toBeLessThan(900);
-    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CANCELLED', retryable: false }, runnerLost: false });
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'CANCELLED', retryable: false },
+      runnerLost: false,
+    });
   });
 
   it('cancels: a task ignoring its signal is killed after the grace', async () => {
@@ -179,6 +246,10 @@ describe('RunnerProcess', () => {
     const done = exec.run();
     await new Promise((r) => setTimeout(r, 200));
     exec.loseLock('lock renewal failed');
-    expect(await done).toMatchObject({ type: 'failed', error: { code: 'LOCK_LOST', retryable: true }, runnerLost: true });
+    expect(await done).toMatchObject({
+      type: 'failed',
+      error: { code: 'LOCK_LOST', retryable: true },
+      runnerLost: true,
+    });
   });
 });

@@ -1,5 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { parseContract, type JobError, type JobErrorCode, type JsonObject, type TaskManifest } from '#libs/contracts';
+import {
+  parseContract,
+  type JobError,
+  type JobErrorCode,
+  type JsonObject,
+  type TaskManifest,
+} from '#libs/contracts';
 import { ChildMessage, type LogLevel, type RunMessage } from './ipc-protocol.js';
 
 export interface RunnerLogger {
@@ -73,7 +79,12 @@ export class RunnerProcess {
     const child = fork(opts.entry, [], {
       detached: true, // own process group: kill(-pid) reaches the task's children
       execArgv: ['--enable-source-maps'],
-      env: { ...opts.env, CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices, SWITCHYARD_RUNNER_ACTOR: opts.actorId, NODE_OPTIONS: '' },
+      env: {
+        ...opts.env,
+        CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices,
+        SWITCHYARD_RUNNER_ACTOR: opts.actorId,
+        NODE_OPTIONS: '',
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {
@@ -127,7 +138,8 @@ export class RunnerProcess {
   /** Run one attempt; resolves with its result, its error, or the child's exit if it died first. */
   run(msg: RunMessage, handlers: RunHandlers): Promise<RunOutcome> {
     if (!this.alive) return Promise.resolve({ kind: 'exit', ...this.exitInfo! });
-    if (this.current) throw new Error(`runner of ${this.opts.actorId} is already running ${this.current.runId}`);
+    if (this.current)
+      throw new Error(`runner of ${this.opts.actorId} is already running ${this.current.runId}`);
     this.lastBeat = Date.now();
     return new Promise((resolve) => {
       this.current = { runId: msg.runId, handlers, resolve };
@@ -158,7 +170,10 @@ export class RunnerProcess {
     try {
       msg = parseContract(ChildMessage, 'ChildMessage', raw);
     } catch (e) {
-      this.opts.logger.error({ actor: this.opts.actorId, err: (e as Error).message }, 'runner sent a malformed message');
+      this.opts.logger.error(
+        { actor: this.opts.actorId, err: (e as Error).message },
+        'runner sent a malformed message',
+      );
       return;
     }
     const run = this.current;

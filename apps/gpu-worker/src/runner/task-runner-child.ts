@@ -1,5 +1,13 @@
 import { JsonObject, parseContract, type JobError } from '#libs/contracts';
-import { errorMessage, isTaskError, runTask, TaskError, type TaskArtifacts, type TaskCatalog, type TaskContext } from '#libs/task-sdk';
+import {
+  errorMessage,
+  isTaskError,
+  runTask,
+  TaskError,
+  type TaskArtifacts,
+  type TaskCatalog,
+  type TaskContext,
+} from '#libs/task-sdk';
 import { ParentMessage, type ChildMessage, type RunMessage, type AttemptRef } from './ipc-protocol.js';
 
 /** Makes the artifacts API of one attempt (over the object store and the staged records). */
@@ -44,7 +52,9 @@ export class TaskRunnerChild {
     if (msg.type === 'cancel') {
       if (this.current?.runId !== msg.runId) return; // already finished: nothing to stop
       this.log.warn({ runId: msg.runId, code: msg.code, reason: msg.reason }, 'runner: aborting the attempt');
-      this.current.controller.abort(new TaskError(msg.code, msg.reason, { retryable: msg.code !== 'CANCELLED' }));
+      this.current.controller.abort(
+        new TaskError(msg.code, msg.reason, { retryable: msg.code !== 'CANCELLED' }),
+      );
       return;
     }
     void this.run(msg);
@@ -113,7 +123,9 @@ export class TaskRunnerChild {
       try {
         outputs = parseContract(JsonObject, `${def.name} outputs`, out);
       } catch (e) {
-        throw new TaskError('INVALID_OUTPUT', `outputs are not a JSON object: ${errorMessage(e)}`, { retryable: false });
+        throw new TaskError('INVALID_OUTPUT', `outputs are not a JSON object: ${errorMessage(e)}`, {
+          retryable: false,
+        });
       }
       this.send({ type: 'result', runId: msg.runId, outputs, artifactIds });
     } catch (e) {

@@ -27,7 +27,12 @@ export class RestartIntensity {
 }
 
 /** Delay before the n-th consecutive restart (n ≥ 1): exponential, capped, with ±20 % jitter. */
-export function restartBackoffMs(n: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function restartBackoffMs(
+  n: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
   return Math.round(exp * (0.8 + 0.4 * random()));
 }

@@ -29,17 +29,29 @@ class ScriptedActor implements SupervisedActor {
     this.state = 'STOPPED';
   }
   info(): ActorInfo {
-    return { id: this.id, device: this.spec.label, resourceClass: this.spec.resourceClass, state: this.state, restarts: 0 };
+    return {
+      id: this.id,
+      device: this.spec.label,
+      resourceClass: this.spec.resourceClass,
+      state: this.state,
+      restarts: 0,
+    };
   }
 }
 
 const gpu = (index: number) => ({ index, kind: 'GPU' as const, name: 'NVIDIA H200', uuid: `GPU-${index}` });
 
-function build(opts: { gpus?: number; cpu?: number; attemptMs?: number; hang?: boolean; now?: () => number } = {}) {
+function build(
+  opts: { gpus?: number; cpu?: number; attemptMs?: number; hang?: boolean; now?: () => number } = {},
+) {
   const events: SupervisorEvent[] = [];
   const actors: ScriptedActor[] = [];
   const sup = new Supervisor({
-    specs: planActors('w1', Array.from({ length: opts.gpus ?? 0 }, (_, i) => gpu(i)), opts.cpu ?? 1),
+    specs: planActors(
+      'w1',
+      Array.from({ length: opts.gpus ?? 0 }, (_, i) => gpu(i)),
+      opts.cpu ?? 1,
+    ),
     createActor: (spec, decide) => {
       const a = new ScriptedActor(spec, decide, opts.attemptMs, opts.hang);
       actors.push(a);
@@ -141,7 +153,11 @@ describe('Supervisor', () => {
     expect(a!.decide(a!.id, 'again')).toBe('quarantine'); // stays quarantined
     expect(b!.decide(b!.id, 'CRASHED')).toBe('restart'); // intensity is per actor
     expect(events.filter((e) => e.type === 'quarantine')).toEqual([
-      { type: 'quarantine', actorId: a!.id, reason: expect.stringMatching(/more than 2 restarts in 1000 ms \(last: STUCK\)/) },
+      {
+        type: 'quarantine',
+        actorId: a!.id,
+        reason: expect.stringMatching(/more than 2 restarts in 1000 ms \(last: STUCK\)/),
+      },
     ]);
   });
 

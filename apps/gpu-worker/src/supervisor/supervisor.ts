@@ -59,9 +59,14 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     this.lifecycle.onChange((state) => opts.onEvent?.({ type: 'state', state }));
     for (const spec of opts.specs) {
-      this.intensities.set(spec.id, new RestartIntensity(opts.intensity.maxRestarts, opts.intensity.periodMs, opts.now));
+      this.intensities.set(
+        spec.id,
+        new RestartIntensity(opts.intensity.maxRestarts, opts.intensity.periodMs, opts.now),
+      );
     }
-    this.actors = opts.specs.map((spec) => opts.createActor(spec, (id, reason) => this.decideRestart(id, reason)));
+    this.actors = opts.specs.map((spec) =>
+      opts.createActor(spec, (id, reason) => this.decideRestart(id, reason)),
+    );
   }
 
   get state(): WorkerState {
@@ -73,7 +78,8 @@ export class Supervisor {
     try {
       await Promise.all(this.actors.map((a) => a.start()));
     } catch (e) {
-      if (this.lifecycle.canTransition('STOPPED') && this.lifecycle.state === 'STARTING') this.lifecycle.transition('STOPPED');
+      if (this.lifecycle.canTransition('STOPPED') && this.lifecycle.state === 'STARTING')
+        this.lifecycle.transition('STOPPED');
       throw e;
     }
     if (this.lifecycle.state === 'STARTING') this.lifecycle.transition('RUNNING');
