@@ -17,7 +17,7 @@ export function findRedisServer(): string | null {
   return r.status === 0 && path ? path : null;
 }
 
-/** The arguments we always run redis with: loopback only, AOF on every second, no eviction (BullMQ needs it). */
+/** The arguments we always run redis with: loopback only, AOF fsynced on every write, no eviction (BullMQ needs it). */
 export function redisServerArgs(o: RedisServerOptions): string[] {
   return [
     '--port',
@@ -28,8 +28,10 @@ export function redisServerArgs(o: RedisServerOptions): string[] {
     o.dir,
     '--appendonly',
     'yes',
+    // `always`: under `everysec` Redis may postpone the AOF write by up to 2 s while an fsync is slow, so a
+    // SIGKILL could lose acknowledged writes; every write of ours must survive a kill.
     '--appendfsync',
-    'everysec',
+    'always',
     '--maxmemory-policy',
     'noeviction',
     '--save',
