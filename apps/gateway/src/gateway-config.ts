@@ -46,8 +46,12 @@ export const gatewayEnv = {
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
   /** Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off. */
   SUBSCRIPTION_BUFFER: positiveInt(512),
-  /** Subscribers of one job resolving the same entities for one event share a fetch within this window (0: off). */
-  SUBSCRIPTION_FETCH_COALESCE_MS: nonNegativeInt(250),
+  /**
+   * Subscribers of one job share the entity fetches (fields of other subgraphs) of one event: one subgraph
+   * request, started after the event reached the gateway, so each event still sees its job as of that event.
+   * Off: one request per subscriber and event.
+   */
+  SUBSCRIPTION_FETCH_SHARING: flag(true),
   /** graphql-ws keep-alive towards clients and subgraphs; a peer silent for as long again is terminated. */
   WS_PING_MS: positiveInt(12_000),
   /** Introspection; default: on outside production, off in production. */

@@ -144,7 +144,7 @@ export class GatewayRuntime {
       dataSources: () => this.dataSources.all(),
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: config.SUBSCRIPTION_BUFFER,
-      fetchCoalesceWindowMs: config.SUBSCRIPTION_FETCH_COALESCE_MS,
+      shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       metrics: this.metrics.forwarder,
       logger,
     });

@@ -102,7 +102,7 @@ describe('SubscriptionForwarder', () => {
       dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(artifacts)) }),
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: 8,
-      fetchCoalesceWindowMs: 1_000,
+      shareEntityFetches: true,
     });
     log.append('j1', 'JOB_QUEUED');
     const its = Array.from({ length: 20 }, () =>
@@ -123,6 +123,37 @@ describe('SubscriptionForwarder', () => {
     expect(shared.fetches!.sent).toBe(1);
     expect(shared.fetches!.shared).toBe(19);
     await Promise.all(its.map((it) => it.return(undefined)));
+  });
+
+  it('resolves every event against the entities as of that event, never an earlier fetch', async () => {
+    const names = new Map<string, string[]>([['j2', []]]);
+    const batched = new SubscriptionForwarder({
+      runtime: () => new SupergraphRuntime(composeTestSupergraph()),
+      upstream: pool,
+      dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(names)) }),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: 8,
+      shareEntityFetches: true,
+    });
+    const it = batched.subscribe({
+      document: parse(QUERY),
+      query: QUERY,
+      variables: { id: 'j2' },
+      identity,
+      context: { identity },
+    });
+    log.append('j2', 'NODE_SUCCEEDED');
+    const [before] = await take(it, 1);
+    expect((before!.data as any).jobEvents.job.artifacts).toEqual([]);
+    // The artifact is committed before the next event is emitted (as the artifacts subgraph does it).
+    names.set('j2', ['thumb.png']);
+    log.append('j2', 'JOB_SUCCEEDED');
+    const [after] = await take(it, 1);
+    expect((after!.data as any).jobEvents).toMatchObject({
+      type: 'JOB_SUCCEEDED',
+      job: { artifacts: [{ name: 'thumb.png' }] },
+    });
+    await it.return(undefined);
   });
 
   it('passes a client `after` through and ends the upstream subscription when the client completes', async () => {

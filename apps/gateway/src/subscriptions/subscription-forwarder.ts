@@ -7,7 +7,7 @@ import {
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
-import { CoalescedFetches } from './coalesced-fetches.js';
+import { EntityFetchBatcher } from './entity-fetch-batcher.js';
 import { BufferOverflow, EventBuffer } from './event-buffer.js';
 import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
@@ -30,8 +30,11 @@ export interface SubscriptionForwarderOptions {
   policy: ResumePolicy;
   /** Events one subscriber may have queued (after progress coalescing) before its subscription ends. */
   bufferCapacity: number;
-  /** Identical entity fetches of one identity within this window share one subgraph request (0: off). */
-  fetchCoalesceWindowMs?: number;
+  /**
+   * Subscribers of one job share the entity fetches of one event: one subgraph request, started after the
+   * event reached the gateway (see EntityFetchBatcher). Off: one request per subscriber and event.
+   */
+  shareEntityFetches?: boolean;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -50,6 +53,8 @@ export interface ForwardRequest {
 interface UpstreamEvent {
   data: Record<string, unknown>;
   errors?: readonly unknown[];
+  /** When the event reached the gateway, on the entity fetches' clock (0 without sharing). */
+  arrival: number;
 }
 
 /**
@@ -61,10 +66,10 @@ interface UpstreamEvent {
  * reconnect replays nothing twice and misses nothing.
  */
 export class SubscriptionForwarder {
-  readonly fetches: CoalescedFetches | null;
+  readonly fetches: EntityFetchBatcher | null;
 
   constructor(private readonly options: SubscriptionForwarderOptions) {
-    this.fetches = options.fetchCoalesceWindowMs ? new CoalescedFetches(options.fetchCoalesceWindowMs) : null;
+    this.fetches = options.shareEntityFetches ? new EntityFetchBatcher() : null;
   }
 
   subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult, undefined> {
@@ -98,6 +103,8 @@ export class SubscriptionForwarder {
         const event = data[upstreamOp.rootKey] as Record<string, unknown> | null | undefined;
         let coalesceKey: string | null = null;
         let essential = false;
+        // Identifies the event across subscribers (seq is per stream), so they share its entity fetches.
+        let eventKey: string | undefined;
         if (upstreamOp.tracked && event) {
           const stream = String(event[HIDDEN.stream] ?? '');
           const seq = event[HIDDEN.seq];
@@ -107,6 +114,8 @@ export class SubscriptionForwarder {
               return;
             }
             lastSeq.set(stream, seq);
+            if (stream)
+              eventKey = JSON.stringify([plan.primary.serviceName, request.identity.tenant, stream, seq]);
           }
           if (upstreamOp.resumable && typeof event[HIDDEN.cursor] === 'string')
             upstreamVariables[RESUME_VARIABLE] = event[HIDDEN.cursor];
@@ -115,7 +124,8 @@ export class SubscriptionForwarder {
           essential = !!type && TERMINAL_JOB_EVENTS.has(type);
         }
         const before = buffer.coalesced;
-        buffer.push({ data, errors: result.errors }, coalesceKey, essential);
+        const arrival = this.fetches?.arrived(eventKey) ?? 0;
+        buffer.push({ data, errors: result.errors, arrival }, coalesceKey, essential);
         if (buffer.coalesced > before) metrics?.event?.('coalesced');
       },
       error: (err) => buffer.fail(err),
@@ -188,7 +198,7 @@ export class SubscriptionForwarder {
     const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
     const sources = this.options.dataSources();
     const serviceMap: ServiceMap = {
-      ...(this.fetches ? this.fetches.wrap(sources) : sources),
+      ...(this.fetches ? this.fetches.wrap(sources, event.arrival) : sources),
       [EVENT_SOURCE]: eventSource,
     };
     const operationContext = buildOperationContext({
