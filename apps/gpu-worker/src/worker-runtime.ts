@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   NODE_QUEUES,
+  resourceClassOf,
   PROTOCOL_VERSION,
   type Device,
   type ResourceClass,
@@ -152,7 +153,11 @@ export class WorkerRuntime {
           onChange: changed,
           onRunnerReady: (tasks) => {
             if (this.tasks.length === 0) changed();
-            this.tasks = tasks;
+            // Advertise only what some actor here can lease: a CPU-only worker offers no GPU task, so the
+            // planner refuses it (UNKNOWN_TASK) instead of queueing work that no actor will ever take.
+            this.tasks = tasks.filter((t) =>
+              specs.some((s) => s.resourceClass === resourceClassOf(t.resources)),
+            );
           },
           redis: command,
           createWorkerConnection: () =>

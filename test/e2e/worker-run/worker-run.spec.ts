@@ -36,6 +36,9 @@ describe('worker: run, progress, cancel', () => {
     expect(m.tasks.map((t) => t.name)).toEqual(
       expect.arrayContaining(['test.sleep', 'test.fail', 'test.busy']),
     );
+    // No GPU actor here, so no GPU task is offered: the planner must not queue work nobody can lease.
+    expect(m.tasks.map((t) => t.name)).not.toContain('gpu.probe');
+    expect(m.tasks.every((t) => t.resources.gpu === 0)).toBe(true);
     expect(await sched.redis.sismember(REDIS_KEYS.workers, 'w-run')).toBe(1);
     const ttl = await sched.redis.pttl(REDIS_KEYS.worker('w-run'));
     expect(ttl).toBeGreaterThan(0);
