@@ -41,6 +41,7 @@ export async function startCore(
     jobDeadlineMs?: number;
     backoffBaseMs?: number;
     startConsumer?: boolean;
+    claimIdleMs?: number;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();

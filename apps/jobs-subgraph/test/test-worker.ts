@@ -43,9 +43,22 @@ export interface TestWorkerOptions {
  * Stands in for the gpu-worker: publishes a WorkerManifest (heartbeat TTL), leases attempts from the node
  * queues with BullMQ and XADDs NodeReports (started, progress, succeeded/failed) like the real worker.
  */
+/** One lease of a BullMQ job by this worker: a stalled-job redelivery shows as a second lease of the same queue job id. */
+export interface TestLease {
+  queueJobId: string;
+  jobId: string;
+  nodeId: string;
+  attempt: number;
+  /** BullMQ's count of times the job was moved to active (2+ = redelivered). */
+  attemptsStarted: number;
+  stalledCounter: number;
+  at: number;
+}
+
 export class TestWorker {
   readonly id: string;
   readonly ran: NodeAttemptPayload[] = [];
+  readonly leases: TestLease[] = [];
   private readonly redis: Redis;
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
@@ -111,6 +124,15 @@ export class TestWorker {
     const payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
     if (await this.redis.exists(cancelledJobKey(payload.jobId))) return;
     this.ran.push(payload);
+    this.leases.push({
+      queueJobId: job.id ?? '',
+      jobId: payload.jobId,
+      nodeId: payload.nodeId,
+      attempt: payload.attempt,
+      attemptsStarted: job.attemptsStarted,
+      stalledCounter: job.stalledCounter,
+      at: Date.now(),
+    });
     const base = {
       jobId: payload.jobId,
       tenant: payload.tenant,

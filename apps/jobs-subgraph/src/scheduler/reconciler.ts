@@ -25,8 +25,9 @@ export interface ReconcileSummary {
  * the deadlines: nothing waits forever.
  *  - a QUEUED/RETRYING node whose attempt is in no queue is enqueued again (a crash between transition and enqueue);
  *  - an attempt whose queue job ended (completed, failed, gone) without a terminal report fails CRASHED (retryable),
- *    judged only once every report is applied, so a report still in the stream is never overtaken;
- *  - schedule-to-start: a node no worker started in time fails UNSCHEDULABLE;
+ *    judged only once every report sent before that queue state was read is applied, so a report still in the
+ *    stream is never overtaken;
+ *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE;
  *  - the job-level deadline fails the job DEADLINE_EXCEEDED.
  */
 export class Reconciler {
@@ -47,12 +48,11 @@ export class Reconciler {
 
   async reconcileOnce(): Promise<ReconcileSummary> {
     const jobIds = await this.redis.smembers(JOB_KEYS.activeJobs);
-    const caughtUp = await reportsCaughtUp(this.redis);
     const offered = await this.offeredTasks();
     let actions = 0;
     for (const jobId of jobIds) {
       try {
-        actions += await this.reconcileJob(jobId, caughtUp, offered);
+        actions += await this.reconcileJob(jobId, offered);
       } catch (e) {
         this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
       }
@@ -60,11 +60,7 @@ export class Reconciler {
     return { jobs: jobIds.length, actions };
   }
 
-  private async reconcileJob(
-    jobId: string,
-    caughtUp: boolean,
-    offered: ReadonlySet<string>,
-  ): Promise<number> {
+  private async reconcileJob(jobId: string, offered: ReadonlySet<string>): Promise<number> {
     const view = await this.store.view(jobId);
     if (!view || isTerminalJobStatus(view.job.status)) {
       await this.redis.srem(JOB_KEYS.activeJobs, jobId);
@@ -83,7 +79,7 @@ export class Reconciler {
     let actions = 0;
     for (const node of view.nodes) {
       if (node.status === 'QUEUED' || node.status === 'RETRYING' || node.status === 'RUNNING') {
-        actions += await this.reconcileNode(jobId, node, now, caughtUp, offered);
+        actions += await this.reconcileNode(jobId, node, now, offered);
       }
     }
     return actions;
@@ -93,13 +89,15 @@ export class Reconciler {
     jobId: string,
     node: StoredNode,
     now: number,
-    caughtUp: boolean,
     offered: ReadonlySet<string>,
   ): Promise<number> {
     const state = await this.enqueuer.state(node.resourceClass, jobId, node.id, node.attempt);
     const where = { jobId, nodeId: node.id, attempt: node.attempt, queueState: state };
+    // `node` was read before `state`: its status may lag behind what workers did since (their reports can
+    // still be in the stream), so a verdict rests on the queue state and is re-checked inside the transition.
     const waiting = node.status !== 'RUNNING';
-    if (waiting && state !== 'active' && now - (node.queuedAt ?? now) > this.config.scheduleToStartMs) {
+    const leased = state === 'active' || state === 'completed' || state === 'failed';
+    if (waiting && !leased && now - (node.queuedAt ?? now) > this.config.scheduleToStartMs) {
       const error: JobError = {
         code: 'UNSCHEDULABLE',
         message: offered.has(node.task)
@@ -107,7 +105,10 @@ export class Reconciler {
           : `no live worker offers ${node.task}@${node.taskVersion} (waited ${this.config.scheduleToStartMs} ms)`,
         retryable: false,
       };
-      if ((await this.scheduler.failAttempt(jobId, node.id, node.attempt, error)) === 'applied') {
+      const outcome = await this.scheduler.failAttempt(jobId, node.id, node.attempt, error, {
+        unlessStarted: true,
+      });
+      if (outcome === 'applied') {
         this.act('unschedulable', where);
         return 1;
       }
@@ -119,7 +120,10 @@ export class Reconciler {
       return 1;
     }
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
-    if (ended && caughtUp) {
+    // A worker XADDs its terminal report before its BullMQ job ends, so once the queue says "ended", a stream
+    // caught up from *now on* holds no unapplied report of this attempt. A caught-up reading taken before the
+    // queue state (say, at the start of the pass) proves nothing about a report sent in between.
+    if (ended && (await reportsCaughtUp(this.redis))) {
       const error: JobError = {
         code: 'CRASHED',
         message: `attempt ${node.attempt} ended in the queue (${state}) without a report from its worker`,

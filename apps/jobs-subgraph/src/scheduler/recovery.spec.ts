@@ -6,6 +6,7 @@ import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { allEvents, diamond, single, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
+import { Reconciler } from './reconciler.js';
 
 const TENANT = 'acme';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
@@ -89,6 +90,83 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         await healthy.stop();
       }
     } finally {
+      await core.close();
+    }
+  });
+
+  // The attempt runs to completion while the pass is already under way (the registry read is the seam), so its
+  // reports sit unapplied in the stream while the queue says "completed" and the node still says QUEUED.
+  it.each([
+    ['CRASHED', 60_000],
+    ['UNSCHEDULABLE', 1],
+  ])(
+    'a finished attempt whose reports are not applied yet is never judged %s, even when it ends mid-pass',
+    async (_verdict, scheduleToStartMs) => {
+      const core = await startCore(server.url, { startConsumer: false });
+      const manifest = new TestWorker({ url: server.url, tasks, handlers });
+      await manifest.publishManifest();
+      let runner: TestWorker | undefined;
+      try {
+        const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 7 }));
+        const reconciler = new Reconciler(
+          core.redis,
+          core.scheduler,
+          core.enqueuer,
+          async () => {
+            runner = await new TestWorker({ url: server.url, tasks, handlers }).start();
+            await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'completed');
+            return new Set(['test.emit']);
+          },
+          { scheduleToStartMs },
+          core.logger,
+        );
+        await new Promise((r) => setTimeout(r, 5)); // past schedule-to-start in the UNSCHEDULABLE case
+        expect(await reconciler.reconcileOnce()).toEqual({ jobs: 1, actions: 0 });
+        core.consumer.start();
+        const done = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
+        expect(done.nodes[0]).toMatchObject({ attempt: 1, outputs: { value: 7 } });
+        expect((await allEvents(core, job.id)).map((e) => e.type)).toEqual([
+          'JOB_QUEUED',
+          'NODE_QUEUED',
+          'JOB_STARTED',
+          'NODE_STARTED',
+          'NODE_SUCCEEDED',
+          'JOB_SUCCEEDED',
+        ]);
+        expect(runner!.ran.map((p) => p.attempt)).toEqual([1]);
+      } finally {
+        await runner?.stop();
+        await manifest.stop();
+        await core.close();
+      }
+    },
+  );
+
+  it('a schedule-to-start verdict is refused once a worker has started the attempt', async () => {
+    const core = await startCore(server.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const error = { code: 'UNSCHEDULABLE' as const, message: 'not started in time', retryable: false };
+      await core.scheduler.applyReport({
+        jobId: job.id,
+        tenant: TENANT,
+        nodeId: 'only',
+        attempt: 1,
+        workerId: 'w',
+        type: 'started',
+        actorId: 'w/cpu0',
+        at: new Date().toISOString(),
+      });
+      expect(await core.scheduler.failAttempt(job.id, 'only', 1, error, { unlessStarted: true })).toBe(
+        'stale',
+      );
+      const view = (await core.service.job(TENANT, job.id))!;
+      expect(view.nodes[0]).toMatchObject({ status: 'RUNNING', attempt: 1, failures: 0 });
+      expect(view.job.status).toBe('RUNNING');
+    } finally {
+      await manifest.stop();
       await core.close();
     }
   });

@@ -251,9 +251,16 @@ export class Scheduler {
 
   /**
    * Fails the node's attempt `attempt`: a retry after backoff when the error is retryable and attempts remain,
-   * else the node and its job fail. Also used by the reconciler (CRASHED, UNSCHEDULABLE).
+   * else the node and its job fail. Also used by the reconciler (CRASHED, UNSCHEDULABLE). `unlessStarted`: a
+   * verdict about an attempt nobody started is stale once a worker has started it (checked in the same step).
    */
-  async failAttempt(jobId: string, nodeId: string, attempt: number, error: JobError): Promise<ReportOutcome> {
+  async failAttempt(
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+    error: JobError,
+    opts: { unlessStarted?: boolean } = {},
+  ): Promise<ReportOutcome> {
     const node = await this.node(jobId, nodeId);
     if (!node) return 'stale';
     const delay = retryDelayMs(node.failures + 1, this.config.backoff, this.random);
@@ -261,7 +268,14 @@ export class Scheduler {
       'failAttempt',
       jobId,
       [],
-      [nodeId, attempt, JSON.stringify(error), error.retryable ? '1' : '0', delay],
+      [
+        nodeId,
+        attempt,
+        JSON.stringify(error),
+        error.retryable ? '1' : '0',
+        delay,
+        opts.unlessStarted ? '1' : '0',
+      ],
     )) as Array<string | number>;
     if (status === 'retry') {
       this.logger.warn(

@@ -5,14 +5,17 @@
   the job FAILS with the node's error and enters the dead-letter set.
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] error JSON (JobError)   ARGV[7] retryable (1|0)
     ARGV[8] backoff ms before the next attempt
+    ARGV[9] '1' when the failure is only true of an attempt no worker has started (schedule-to-start)
   Returns { 'retry', nextAttempt, eligibleAtMs } | { 'failed', liveAttempt... } | { 'stale' }
 ]]
 --@include common
 local nodeId, attempt, errorJson = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local retryable, backoffMs = ARGV[7] == '1', tonumber(ARGV[8])
+local unlessStarted = ARGV[9] == '1'
 local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
+if unlessStarted and node.status == 'RUNNING' then return { 'stale' } end
 
 local err = cjson.decode(errorJson)
 local failures = redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
