@@ -73,14 +73,29 @@ export function composeFiles(): Map<string, string> {
   return files;
 }
 
-/** `node ../shared/tools/contract-check.mjs graphql/supergraph.graphql`, when the shared tools are there. */
+/**
+ * The contract check: `../shared/tools/contract-check.mjs` against `../shared/api/contract.graphql` where the
+ * shared folder sits beside the checkout (the source of truth), else the copies vendored in this repository
+ * (`scripts/contract-check.mjs`, `graphql/contract.graphql`) so a lone clone checks the same thing. A vendored
+ * contract that differs from the shared one fails: copy the new one in.
+ */
 function contractCheck(): number {
-  const tool = resolve(ROOT, '../shared/tools/contract-check.mjs');
-  if (!existsSync(tool)) {
-    process.stderr.write(`WARNING: ${tool} not found: the contract check did not run\n`);
-    return 0;
+  const sharedTool = resolve(ROOT, '../shared/tools/contract-check.mjs');
+  const sharedContract = resolve(ROOT, '../shared/api/contract.graphql');
+  const vendoredContract = resolve(ROOT, 'graphql/contract.graphql');
+  if (
+    existsSync(sharedContract) &&
+    readFileSync(sharedContract, 'utf8') !== readFileSync(vendoredContract, 'utf8')
+  ) {
+    process.stderr.write(
+      `graphql/contract.graphql differs from ${sharedContract}: copy the shared contract in\n`,
+    );
+    return 1;
   }
-  const r = spawnSync(process.execPath, [tool, SUPERGRAPH_FILE], { cwd: ROOT, stdio: 'inherit' });
+  const [tool, contract] = existsSync(sharedTool)
+    ? [sharedTool, sharedContract]
+    : [resolve(ROOT, 'scripts/contract-check.mjs'), vendoredContract];
+  const r = spawnSync(process.execPath, [tool, SUPERGRAPH_FILE, contract], { cwd: ROOT, stdio: 'inherit' });
   return r.status ?? 1;
 }
 
