@@ -41,31 +41,32 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
 }
 
-export interface RedisHandle {
-  url: string;
+/** A server process on a fixed port and data dir that a test can kill and start again on the same data. */
+interface ServerLifecycle {
   port: number;
   dataDir: string;
   pid(): number | undefined;
   /** Kill (default SIGKILL) and wait for the process to go. */
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Start again on the same port and data dir (AOF replays every acknowledged write). */
+  /** Start again on the same port and data dir. */
   restart(): Promise<void>;
-  /** Stop and delete its data. */
+  /** Stop, and delete its data unless the caller gave the data dir. */
   stop(): Promise<void>;
 }
 
-/** A real redis-server on a free loopback port with AOF on, in its own data dir. */
-export async function startRedis(opts: { dataDir?: string; port?: number } = {}): Promise<RedisHandle> {
-  const port = opts.port ?? (await freePort());
-  const dataDir = opts.dataDir ?? tempDir('redis');
+async function startServer(
+  port: number,
+  dataDir: string,
+  ownsDataDir: boolean,
+  spawnServer: () => ChildProcess,
+): Promise<ServerLifecycle> {
   let proc: ChildProcess;
   const boot = async () => {
-    proc = track(spawnRedisServer({ port, dir: dataDir }));
+    proc = track(spawnServer());
     await waitForPort(port);
   };
   await boot();
   return {
-    url: `redis://127.0.0.1:${port}`,
     port,
     dataDir,
     pid: () => proc.pid,
@@ -76,23 +77,33 @@ export async function startRedis(opts: { dataDir?: string; port?: number } = {})
     restart: boot,
     async stop() {
       await stopProcess(proc);
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-export interface S3Handle {
+/** `restart()` replays the AOF: every acknowledged write is back. */
+export interface RedisHandle extends ServerLifecycle {
+  url: string;
+}
+
+/** A real redis-server on a free loopback port with AOF on, in its own data dir. */
+export async function startRedis(opts: { dataDir?: string; port?: number } = {}): Promise<RedisHandle> {
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.dataDir ?? tempDir('redis');
+  const server = await startServer(port, dataDir, !opts.dataDir, () =>
+    spawnRedisServer({ port, dir: dataDir }),
+  );
+  return { ...server, url: `redis://127.0.0.1:${port}` };
+}
+
+export interface S3Handle extends ServerLifecycle {
   endpoint: string;
-  port: number;
-  dataDir: string;
   accessKey: string;
   secretKey: string;
   bucket: string;
   /** Environment for our apps pointing at this server. */
   env: Record<string, string>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-  restart(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** The local S3 server (s3rver) on a free loopback port, in its own process and data dir. */
@@ -100,33 +111,20 @@ export async function startS3(opts: { bucket?: string; dataDir?: string } = {}):
   const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir('s3');
   const bucket = opts.bucket ?? 'switchyard-test';
-  let proc: ChildProcess;
-  const boot = async () => {
-    proc = track(spawnS3Server({ port, dir: dataDir, bucket }));
-    await waitForPort(port);
-  };
-  await boot();
+  const server = await startServer(port, dataDir, !opts.dataDir, () =>
+    spawnS3Server({ port, dir: dataDir, bucket }),
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   // s3rver knows one account (S3RVER) and checks no signature; production uses MinIO or S3.
   const accessKey = 'S3RVER';
   const secretKey = 'S3RVER';
   return {
+    ...server,
     endpoint,
-    port,
-    dataDir,
     accessKey,
     secretKey,
     bucket,
     env: { S3_ENDPOINT: endpoint, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey, S3_BUCKET: bucket },
-    async kill(signal = 'SIGKILL') {
-      proc.kill(signal);
-      await exited(proc);
-    },
-    restart: boot,
-    async stop() {
-      await stopProcess(proc);
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
   };
 }
 
