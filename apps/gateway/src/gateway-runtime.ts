@@ -19,6 +19,7 @@ import { authenticateRequest, identityOf } from './http/authenticate-request.js'
 import { bodyErrors, graphqlBody } from './http/body-parsing.js';
 import { cors } from './http/cors.js';
 import { OperationGuard } from './limits/operation-guard.js';
+import { SharedSubscriptionSlots } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { TokenBucketLimiter } from './limits/token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
@@ -51,6 +52,8 @@ export class GatewayRuntime {
   /** bull-board over the node queues (ADMIN_UI_ENABLED). */
   private readonly admin: AdminQueueBoard | null;
   private readonly metrics = createGatewayMetrics();
+  /** Per-key subscription count shared by all replicas (Redis); heartbeat started here, stopped in shutdown. */
+  private readonly subscriptionSlots: SharedSubscriptionSlots;
   private readonly format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError;
   private runtime: SupergraphRuntime | null = null;
   private ws: GraphqlWsServer | null = null;
@@ -65,6 +68,7 @@ export class GatewayRuntime {
   ) {
     const identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, config.production);
     this.redis = createRedis({ url: config.REDIS_URL, name: 'gateway', role: 'command', logger });
+    this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
     this.authenticator = new Authenticator(keys);
     this.guard = new OperationGuard(
@@ -209,6 +213,7 @@ export class GatewayRuntime {
       quota: new SubscriptionQuota(
         this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         this.config.MAX_SUBSCRIPTIONS_PER_KEY,
+        this.subscriptionSlots,
       ),
       forwarder: this.forwarder,
       executeOperation: (request, identity) => this.execute(request, identity),
@@ -255,6 +260,7 @@ export class GatewayRuntime {
       this.logger.info({ unfinished: this.inflight }, 'HTTP drained; closing graphql-ws clients (1001)');
     }
     await this.ws?.dispose();
+    await this.subscriptionSlots.close();
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();

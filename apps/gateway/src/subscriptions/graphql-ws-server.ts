@@ -115,7 +115,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           if (!operation) return [new GraphQLError('unable to identify the operation')];
           o.guard.check(identity, runtime.apiGraphQLSchema, document, operation, payload.variables);
           if (operation.operation === 'subscription')
-            extra.releases!.set(id, o.quota.acquire(ctx, identity.keyId));
+            extra.releases!.set(id, await o.quota.acquire(ctx, identity.keyId));
           const args: ExecutionArgs = {
             schema: runtime.apiGraphQLSchema,
             document,

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { REDIS_PREFIX } from '#libs/contracts';
+
+/**
+ * Live subscription slots of one API key, shared by every gateway replica (sorted set). One member per live
+ * subscription, `<replicaId>:<slotId>`, scored by its expiry (ms, Redis server clock). Owned by the gateway.
+ */
+export const subscriptionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:subslots:${keyId}`;
+
+/** A slot's lifetime without a heartbeat from its replica: how long a crashed replica's slots stay counted. */
+export const DEFAULT_SLOT_TTL_MS = 30_000;
+
+/**
+ * Drop expired slots, then take one if fewer than the limit are live: one Lua step, so replicas racing for
+ * the last slot cannot both get it. Timed by the Redis server clock (every replica agrees).
+ * KEYS[1] slots; ARGV: limit, member, ttl ms. Returns {taken 0|1, live count after}.
+ */
+const ACQUIRE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = redis.call('ZCARD', KEYS[1])
+if live >= tonumber(ARGV[1]) then return {0, live} end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {1, live + 1}
+`;
+
+/**
+ * Extend this replica's slots of one key. ZADD (not XX): a slot dropped while Redis was unreachable for longer
+ * than the TTL is still a live subscription, so it is counted again. KEYS[1] slots; ARGV: ttl ms, members...
+ */
+const REFRESH_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return #ARGV - 1
+`;
+
+/** Members per refresh call (Lua's unpack/argument limits are far above; keeps one call short). */
+const REFRESH_CHUNK = 500;
+
+export interface SharedSlotsLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface SharedSubscriptionSlotsOptions {
+  /** Slot lifetime without a heartbeat (default DEFAULT_SLOT_TTL_MS); the heartbeat runs every third of it. */
+  ttlMs?: number;
+  /** Bound on one acquire round trip; past it the acquire fails like an unreachable Redis. */
+  timeoutMs?: number;
+  logger?: SharedSlotsLogger;
+}
+
+export class SlotsUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`subscription slots unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * The per-key subscription count across all gateway replicas, in Redis. This replica remembers the slots it
+ * holds and refreshes them all with one heartbeat (one call per key, not per subscription); a replica that
+ * dies stops refreshing and its slots expire after the TTL. Release removes the slot at once.
+ */
+export class SharedSubscriptionSlots {
+  readonly replicaId = randomUUID();
+  readonly ttlMs: number;
+  private readonly timeoutMs: number;
+  private readonly logger?: SharedSlotsLogger;
+  /** keyId → members this replica holds. */
+  private readonly held = new Map<string, Set<string>>();
+  private nextSlot = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private refreshing = false;
+
+  constructor(
+    private readonly redis: Redis,
+    opts: SharedSubscriptionSlotsOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? DEFAULT_SLOT_TTL_MS;
+    this.timeoutMs = opts.timeoutMs ?? 2_000;
+    this.logger = opts.logger;
+    if (!(this.ttlMs >= 30)) throw new Error('subscription slot TTL must be at least 30 ms');
+    this.heartbeat = setInterval(() => void this.refresh(), Math.floor(this.ttlMs / 3));
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Takes a slot of `keyId` if fewer than `limit` are live across replicas. Returns the release function,
+   * or null when the key is full; throws SlotsUnavailableError when Redis cannot answer.
+   */
+  async acquire(keyId: string, limit: number): Promise<(() => void) | null> {
+    if (!this.heartbeat) throw new SlotsUnavailableError(new Error('closed'));
+    const member = `${this.replicaId}:${++this.nextSlot}`;
+    let taken: number;
+    try {
+      [taken] = await this.withTimeout(
+        this.redis.eval(ACQUIRE_LUA, 1, subscriptionSlotsKey(keyId), limit, member, this.ttlMs) as Promise<
+          [number, number]
+        >,
+      );
+    } catch (e) {
+      // A timed-out call may still write the slot later; never refreshed, it expires after the TTL.
+      this.logger?.warn({ err: e, keyId }, 'subscription slot acquire failed; refusing the subscription');
+      throw new SlotsUnavailableError(e);
+    }
+    if (taken !== 1) return null;
+    // Held only once taken: a heartbeat must never write a slot the limit did not grant.
+    this.hold(keyId, member);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.unhold(keyId, member);
+      this.redis.zrem(subscriptionSlotsKey(keyId), member).catch((e: unknown) =>
+        // Not refreshed any more: the slot expires after the TTL.
+        this.logger?.warn({ err: e, keyId }, 'subscription slot release failed; it expires after the TTL'),
+      );
+    };
+  }
+
+  /** Live slots of a key across replicas (expired ones not counted). */
+  async count(keyId: string): Promise<number> {
+    const [sec, micro] = await this.redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    return this.redis.zcount(subscriptionSlotsKey(keyId), `(${now}`, '+inf');
+  }
+
+  /** Extends every slot this replica holds by the TTL (the heartbeat; also callable directly). */
+  async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      for (const [keyId, members] of [...this.held]) {
+        const all = [...members];
+        for (let i = 0; i < all.length; i += REFRESH_CHUNK) {
+          // Filtered right before the (synchronously queued) call: a slot released meanwhile sent its ZREM
+          // earlier on this connection and must not be written back.
+          const chunk = all.slice(i, i + REFRESH_CHUNK).filter((m) => members.has(m));
+          if (chunk.length === 0) continue;
+          await this.redis.eval(REFRESH_LUA, 1, subscriptionSlotsKey(keyId), this.ttlMs, ...chunk);
+        }
+      }
+    } catch (e) {
+      this.logger?.warn({ err: e, replicaId: this.replicaId }, 'subscription slot heartbeat failed');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Stops the heartbeat and removes this replica's slots (best effort: what is left expires after the TTL). */
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    const held = [...this.held];
+    this.held.clear();
+    // Bounded: shutdown must not hang on an unresponsive Redis.
+    await this.withTimeout(
+      Promise.all(held.map(([keyId, members]) => this.redis.zrem(subscriptionSlotsKey(keyId), ...members))),
+    ).catch((e: unknown) =>
+      this.logger?.warn({ err: e }, 'subscription slots not removed on close; they expire after the TTL'),
+    );
+  }
+
+  private hold(keyId: string, member: string): void {
+    const set = this.held.get(keyId) ?? new Set<string>();
+    set.add(member);
+    this.held.set(keyId, set);
+  }
+
+  private unhold(keyId: string, member: string): void {
+    const set = this.held.get(keyId);
+    if (!set) return;
+    set.delete(member);
+    if (set.size === 0) this.held.delete(keyId);
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}
