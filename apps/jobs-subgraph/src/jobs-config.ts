@@ -1,4 +1,4 @@
-import { loadConfig, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
 import { plannerEnv } from './planner/planner-env.js';
 
 /** Scheduler, events and subscription settings (durations in ms). */
@@ -18,6 +18,10 @@ export const schedulerEnv = {
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
   SUBSCRIBER_BUFFER: positiveInt(512),
+  /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
+  JOB_RETENTION_DAYS: nonNegativeInt(30),
+  /** Finished jobs the leader deletes per pass at most. */
+  JOB_RETENTION_BATCH: positiveInt(100),
 };
 
 export const jobsSubgraphEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv, ...plannerEnv, ...schedulerEnv };

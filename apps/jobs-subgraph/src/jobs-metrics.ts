@@ -25,6 +25,10 @@ export function createJobsMetrics(
     help: 'Repairs and deadline failures made by the reconciler',
     labelNames: ['action'] as const,
   });
+  const purged = metrics.counter({
+    name: 'switchyard_jobs_purged_total',
+    help: 'Finished jobs deleted by the retention sweep (JOB_RETENTION_DAYS)',
+  });
   metrics.gauge({
     name: 'switchyard_node_queue_depth',
     help: 'Node attempts waiting in the queue of each resource class (waiting, prioritized, delayed)',
@@ -42,5 +46,6 @@ export function createJobsMetrics(
     jobFinished: (status) => finished.inc({ status }),
     reportApplied: (type, outcome) => reports.inc({ type, outcome }),
     reconcilerAction: (action) => reconciler.inc({ action }),
+    jobsPurged: (count) => purged.inc(count),
   };
 }

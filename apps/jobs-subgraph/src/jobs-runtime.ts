@@ -7,6 +7,7 @@ import { plannerLimitsFrom } from './planner/planner-env.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
+import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
 import { Reconciler } from './scheduler/reconciler.js';
 import { ReportConsumer } from './scheduler/report-consumer.js';
@@ -103,6 +104,13 @@ export class JobsRuntime {
       reconciler,
       { leaseTtlMs: config.SCHEDULER_LEASE_MS, reconcileIntervalMs: config.RECONCILE_INTERVAL_MS },
       logger,
+      new JobRetention(
+        this.redis,
+        this.enqueuer,
+        { retentionMs: config.JOB_RETENTION_DAYS * MS_PER_DAY, batchSize: config.JOB_RETENTION_BATCH },
+        logger,
+        metrics,
+      ),
     );
   }
 

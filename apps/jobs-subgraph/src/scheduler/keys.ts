@@ -21,15 +21,18 @@ export const JOB_KEYS = {
   activeJobs: `${REDIS_PREFIX}:jobs:active`,
   /** Sorted set (score = failed at, ms) of FAILED job ids, requeued with retryJob. */
   deadLetter: `${REDIS_PREFIX}:jobs:dead-letter`,
+  /** Sorted set (score = finished at, ms) of terminal job ids: what the retention sweep reads. */
+  finishedJobs: `${REDIS_PREFIX}:jobs:finished`,
   cancelled: cancelledJobKey,
   /** The scheduler leader's lease. */
   leader: `${REDIS_PREFIX}:scheduler:leader`,
 } as const;
 
-/** The four keys every transition script takes first (see lua/includes/common.lua). */
-export const transitionKeys = (jobId: string): [string, string, string, string] => [
+/** The five keys every transition script takes first (see lua/includes/common.lua). */
+export const transitionKeys = (jobId: string): [string, string, string, string, string] => [
   JOB_KEYS.job(jobId),
   JOB_KEYS.activeJobs,
   JOB_KEYS.deadLetter,
   JOB_KEYS.cancelled(jobId),
+  JOB_KEYS.finishedJobs,
 ];

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LeaderLease } from './leader-lease.js';
+import type { JobRetention } from './job-retention.js';
 import type { Reconciler } from './reconciler.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 import { JOB_KEYS } from './keys.js';
@@ -13,6 +14,7 @@ export interface LeaderLoopsConfig {
 /**
  * Runs the reconciler on the elected replica only: right after election (so a restart picks up what happened
  * while no leader ran) and then every reconcileIntervalMs. These timers enforce deadlines; events never wait on them.
+ * Each pass then runs one bounded batch of the retention sweep (when one is given and enabled).
  */
 export class LeaderLoops {
   private readonly lease: LeaderLease;
@@ -25,6 +27,7 @@ export class LeaderLoops {
     private readonly reconciler: Reconciler,
     private readonly config: LeaderLoopsConfig,
     private readonly logger: SchedulerLogger,
+    private readonly retention?: JobRetention,
   ) {
     this.lease = new LeaderLease(
       redis,
@@ -70,6 +73,13 @@ export class LeaderLoops {
       if (summary.actions > 0) this.logger.info({ ...summary }, 'reconciliation pass');
     } catch (e) {
       this.logger.error({ err: (e as Error).message }, 'reconciliation pass failed');
+    }
+    if (!this.retention?.enabled || !this.lease.isLeader) return;
+    try {
+      const summary = await this.retention.sweepOnce();
+      if (summary.selected > 0) this.logger.info({ ...summary }, 'retention pass');
+    } catch (e) {
+      this.logger.error({ err: (e as Error).message }, 'retention pass failed');
     }
   }
 }

@@ -14,6 +14,8 @@ export interface SchedulerMetrics {
   jobFinished(status: JobStatus): void;
   reportApplied(type: NodeReportType | 'invalid', outcome: 'applied' | 'stale' | 'rejected'): void;
   reconcilerAction(action: ReconcilerAction): void;
+  /** Finished jobs the retention sweep deleted. */
+  jobsPurged(count: number): void;
 }
 
 export type ReconcilerAction = 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded';
@@ -23,4 +25,5 @@ export const NO_METRICS: SchedulerMetrics = {
   jobFinished: () => {},
   reportApplied: () => {},
   reconcilerAction: () => {},
+  jobsPurged: () => {},
 };

@@ -17,7 +17,8 @@ export type ScriptName =
   | 'releaseAttempt'
   | 'cancelJob'
   | 'failJob'
-  | 'retryJob';
+  | 'retryJob'
+  | 'purgeJob';
 
 interface LoadedScript {
   name: ScriptName;
@@ -97,6 +98,7 @@ const EXPECTED: readonly ScriptName[] = [
   'cancelJob',
   'failJob',
   'retryJob',
+  'purgeJob',
 ];
 
 /** At boot: every transition script is present and its includes resolve (throws naming what is missing). */

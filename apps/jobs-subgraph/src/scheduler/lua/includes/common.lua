@@ -3,6 +3,7 @@
 
   Conventions of every transition script:
     KEYS[1] job hash   KEYS[2] active jobs set   KEYS[3] dead-letter zset   KEYS[4] cancelledJobKey
+    KEYS[5] finished jobs zset (score = finished at ms; what the retention sweep reads)
     ARGV[1] now (ISO)  ARGV[2] now (ms)          ARGV[3] cancel pub/sub channel
   Node hashes are "<job key>:node:<id>", the job's event stream (and its wake-up channel) "<job key>:events",
   the tenant feed stream (and channel) is the job hash's `feedKey`.
@@ -19,6 +20,7 @@ local jobKey = KEYS[1]
 local activeKey = KEYS[2]
 local deadLetterKey = KEYS[3]
 local cancelledKey = KEYS[4]
+local finishedKey = KEYS[5]
 local now = ARGV[1]
 local nowMs = tonumber(ARGV[2])
 local cancelChannel = ARGV[3]
@@ -92,7 +94,7 @@ end
 --[[
   Ends a job. Every node not yet terminal is CANCELLED (UPSTREAM_FAILED for the nodes downstream of
   failedNodeId, CANCELLED for the rest), the job gets its terminal status, error and event, leaves the active
-  set, FAILED jobs enter the dead-letter set, and workers are told to stop (marker key + CancelNotice).
+  set and enters the finished index, FAILED jobs enter the dead-letter set, and workers are told to stop (marker key + CancelNotice).
   Returns the attempts that were live ("nodeId|attempt|resourceClass") so the caller removes their queue entries.
 ]]
 local function finishJob(job, status, errorJson, reason, failedNodeId)
@@ -112,6 +114,7 @@ local function finishJob(job, status, errorJson, reason, failedNodeId)
   redis.call('HSET', jobKey, 'status', status, 'finishedAt', now)
   if errorJson then redis.call('HSET', jobKey, 'error', errorJson) end
   redis.call('SREM', activeKey, job.id)
+  redis.call('ZADD', finishedKey, nowMs, job.id)
   if status == 'FAILED' then redis.call('ZADD', deadLetterKey, nowMs, job.id) end
   redis.call('SET', cancelledKey, reason, 'EX', CANCELLED_MARKER_TTL_S)
   if #live > 0 then

@@ -3,13 +3,13 @@
   staged are committed, its dependants whose upstream nodes have all succeeded become QUEUED, and the job
   SUCCEEDS when every node has. A duplicate or stale completion (older attempt, finished node or job)
   changes nothing, so a redelivered report is harmless and a join becomes ready exactly once.
-    KEYS[5] job artifacts set   KEYS[6] uncommitted artifacts zset   KEYS[7] the attempt's staged artifacts set
+    KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
   Returns { 'ok', jobFinished (1|0), readyNodeId... } | { 'stale' } | { 'bad_artifact', artifactId }
 ]]
 --@include common
-local jobArtifactsKey, uncommittedKey, attemptArtifactsKey = KEYS[5], KEYS[6], KEYS[7]
+local jobArtifactsKey, uncommittedKey, attemptArtifactsKey = KEYS[6], KEYS[7], KEYS[8]
 local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
@@ -55,6 +55,7 @@ local succeeded = redis.call('HINCRBY', jobKey, 'succeededCount', 1)
 if succeeded >= tonumber(job.nodeCount) then
   redis.call('HSET', jobKey, 'status', 'SUCCEEDED', 'finishedAt', now)
   redis.call('SREM', activeKey, job.id)
+  redis.call('ZADD', finishedKey, nowMs, job.id)
   appendEvent(job, 'JOB_SUCCEEDED')
   result[2] = 1
 end

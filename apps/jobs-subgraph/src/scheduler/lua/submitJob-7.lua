@@ -1,14 +1,14 @@
 --[[
   Writes a planned job and its nodes in one atomic step, or returns the job an earlier submit with the same
   idempotency key (per tenant) created.
-    KEYS[5] idempotency key (string -> job id; '' when none)   KEYS[6] tenant's jobs (zset by createdAt ms)
+    KEYS[6] idempotency key (string -> job id; '' when none)   KEYS[7] tenant's jobs (zset by createdAt ms)
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)
   Returns { jobId, created (1|0), readyNodeId... }
 ]]
 --@include common
-local idemKey = KEYS[5]
-local tenantJobsKey = KEYS[6]
+local idemKey = KEYS[6]
+local tenantJobsKey = KEYS[7]
 local jobId = ARGV[4]
 
 if idemKey ~= '' then

@@ -1,7 +1,8 @@
 --[[
   Runs a FAILED or CANCELLED job's unfinished nodes again: they restart with fresh failure counts (and new
   attempt numbers, so late reports of old attempts stay stale); nodes whose upstream nodes have all
-  succeeded are QUEUED at once. The job leaves the dead-letter set and gets a new deadline.
+  succeeded are QUEUED at once. The job leaves the dead-letter set and the finished index (so
+  the retention sweep no longer selects it) and gets a new deadline.
     ARGV[4] new deadline (ms)
   Returns { 'retried', readyNodeId... } | { 'conflict', status } | { 'missing' }
 ]]
@@ -14,6 +15,7 @@ redis.call('HSET', jobKey, 'status', 'QUEUED', 'deadlineAt', ARGV[4])
 redis.call('HDEL', jobKey, 'error', 'finishedAt')
 redis.call('SADD', activeKey, job.id)
 redis.call('ZREM', deadLetterKey, job.id)
+redis.call('ZREM', finishedKey, job.id)
 redis.call('DEL', cancelledKey)
 job.status = 'QUEUED'
 appendEvent(job, 'JOB_QUEUED', nil, nil, 'retry')

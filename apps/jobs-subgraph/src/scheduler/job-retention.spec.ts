@@ -1,0 +1,259 @@
+import { Redis } from 'ioredis';
+import { ConfigError } from '#libs/config';
+import { DomainError } from '#libs/errors';
+import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { quietLogger, startCore, type CoreHarness } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { single, waitForJob } from '../../test/scenario.js';
+import { loadJobsSubgraphConfig } from '../jobs-config.js';
+import { JOB_KEYS } from './keys.js';
+import { JobRetention, MS_PER_DAY } from './job-retention.js';
+import { LeaderLoops } from './leader-loops.js';
+import { NO_METRICS } from './scheduler-ports.js';
+
+const TENANT = 'acme';
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+
+/** Every key whose name contains the job id (SCAN, not KEYS), artifact keys excepted. */
+async function keysOf(redis: Redis, jobId: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `*${jobId}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found.filter((k) => k !== REDIS_KEYS.jobArtifacts(jobId)).sort();
+}
+
+/** Sets and sorted sets that name the job id as a member. */
+async function memberships(redis: Redis, jobId: string, tenant = TENANT) {
+  return {
+    tenantJobs: await redis.zscore(JOB_KEYS.tenantJobs(tenant), jobId),
+    deadLetter: await redis.zscore(JOB_KEYS.deadLetter, jobId),
+    finished: await redis.zscore(JOB_KEYS.finishedJobs, jobId),
+    active: await redis.sismember(JOB_KEYS.activeJobs, jobId),
+  };
+}
+
+describe('finished-job retention (real redis-server)', () => {
+  let server: RedisHandle;
+  let flush: Redis;
+  let core: CoreHarness;
+  let worker: TestWorker;
+  let releaseGate: () => void;
+  beforeAll(async () => {
+    server = await startRedis();
+    flush = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await flush.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    await flush.flushall();
+    core = await startCore(server.url);
+    const gate = new Promise<void>((resolve) => (releaseGate = resolve));
+    worker = await new TestWorker({
+      url: server.url,
+      tasks,
+      handlers: {
+        'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }),
+        // a = 5 is held RUNNING until the test ends
+        'test.add': async (p: { inputs: JsonObject }) => {
+          if (p.inputs.a === 5) await gate;
+          return { sum: (p.inputs.a as number) + (p.inputs.b as number) };
+        },
+      },
+    }).start();
+  });
+  afterEach(async () => {
+    releaseGate();
+    await worker.stop();
+    await core.close();
+  });
+
+  const finishedAt = async (jobId: string) => Number(await flush.zscore(JOB_KEYS.finishedJobs, jobId));
+
+  /** A sweeper whose clock makes everything finished at or before `cutoffMs` older than one day of retention. */
+  const sweeperAt = (cutoffMs: number, redis: Redis = core.redis, purged: number[] = []) =>
+    new JobRetention(
+      redis,
+      core.enqueuer,
+      { retentionMs: MS_PER_DAY, batchSize: 100 },
+      core.logger,
+      { ...NO_METRICS, jobsPurged: (n) => purged.push(n) },
+      () => cutoffMs + MS_PER_DAY,
+    );
+
+  async function succeeded(extra: object = {}): Promise<string> {
+    const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }, extra));
+    await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
+    return job.id;
+  }
+
+  /** A job whose node failed (non-retryable: the worker has no test.join handler): dead-lettered, marker set. */
+  async function failed(): Promise<string> {
+    const { job } = await core.service.submitJob(TENANT, single('test.join', { left: 1, right: 2 }));
+    await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'FAILED');
+    return job.id;
+  }
+
+  it('deletes an old finished job and every key of it; a recent finished job and a running job are untouched', async () => {
+    const old = await succeeded({ idempotencyKey: 'order-1' });
+    const oldFailed = await failed();
+    const { job: cancelled } = await core.service.submitJob(TENANT, single('test.add', { a: 3, b: 4 }));
+    await core.service.cancelJob(TENANT, cancelled.id);
+    // a worker that leased the attempt before the cancel has let go of it (it holds nothing 30 days later)
+    await waitFor(async () => (await core.enqueuer.state('cpu', cancelled.id, 'only', 1)) !== 'active');
+    // the artifacts subgraph's key for the job stays (its own retention reads it)
+    await flush.sadd(REDIS_KEYS.jobArtifacts(old), 'artifact-1');
+    const oldKeys = await keysOf(flush, old);
+    expect(oldKeys).toEqual(
+      expect.arrayContaining([
+        JOB_KEYS.job(old),
+        JOB_KEYS.node(old, 'only'),
+        JOB_KEYS.events(old),
+        `bull:sy-nodes-cpu:${old}.only.1`,
+      ]),
+    );
+    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBe(old);
+    expect(await keysOf(flush, oldFailed)).toContain(JOB_KEYS.cancelled(oldFailed));
+    expect((await memberships(flush, oldFailed)).deadLetter).not.toBeNull();
+
+    const cutoff = Math.max(
+      await finishedAt(old),
+      await finishedAt(oldFailed),
+      await finishedAt(cancelled.id),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const recent = await succeeded({ idempotencyKey: 'order-2' });
+    expect(await finishedAt(recent)).toBeGreaterThan(cutoff);
+    const { job: running } = await core.service.submitJob(TENANT, single('test.add', { a: 5, b: 6 }));
+    await waitForJob(core, TENANT, running.id, (v) => v.job.status === 'RUNNING');
+    const recentKeys = await keysOf(flush, recent);
+    const runningKeys = await keysOf(flush, running.id);
+    const recentHash = await flush.hgetall(JOB_KEYS.job(recent));
+
+    const purged: number[] = [];
+    const summary = await sweeperAt(cutoff, core.redis, purged).sweepOnce();
+
+    expect(summary).toEqual({ selected: 3, deleted: 3, kept: 0, missing: 0, failed: 0 });
+    expect(purged).toEqual([3]);
+    for (const id of [old, oldFailed, cancelled.id]) {
+      expect(await keysOf(flush, id)).toEqual([]);
+      expect(await memberships(flush, id)).toEqual({
+        tenantJobs: null,
+        deadLetter: null,
+        finished: null,
+        active: 0,
+      });
+      // job(id) answers as for an unknown job; mutations answer NOT_FOUND
+      expect(await core.service.job(TENANT, id)).toBeNull();
+      await expect(core.service.retryJob(TENANT, id)).rejects.toBeInstanceOf(DomainError);
+      await expect(core.service.retryJob(TENANT, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    }
+    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBeNull();
+    expect(await flush.smembers(REDIS_KEYS.jobArtifacts(old))).toEqual(['artifact-1']);
+
+    expect(await keysOf(flush, recent)).toEqual(recentKeys);
+    expect(await flush.hgetall(JOB_KEYS.job(recent))).toEqual(recentHash);
+    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-2'))).toBe(recent);
+    expect((await memberships(flush, recent)).tenantJobs).not.toBeNull();
+    expect(await keysOf(flush, running.id)).toEqual(runningKeys);
+    expect((await core.service.job(TENANT, running.id))?.job.status).toBe('RUNNING');
+    const page = await core.service.jobs(TENANT, {}, 10);
+    expect(page.jobs.map((j) => j.view.job.id).sort()).toEqual([recent, running.id].sort());
+
+    // the idempotency key of a deleted job is free again: a new submit creates a new job
+    const again = await core.service.submitJob(
+      TENANT,
+      single('test.emit', { value: 1 }, { idempotencyKey: 'order-1' }),
+    );
+    expect(again.job.id).not.toBe(old);
+  });
+
+  it('re-checks inside the script: an unfinished job in the index is kept, and a stale entry is dropped', async () => {
+    const { job: running } = await core.service.submitJob(TENANT, single('test.add', { a: 5, b: 1 }));
+    await waitForJob(core, TENANT, running.id, (v) => v.job.status === 'RUNNING');
+    await flush.zadd(JOB_KEYS.finishedJobs, 1, running.id);
+    await flush.zadd(JOB_KEYS.finishedJobs, 1, 'no-such-job');
+    const before = await keysOf(flush, running.id);
+
+    const summary = await sweeperAt(Date.now()).sweepOnce();
+
+    expect(summary).toMatchObject({ selected: 2, deleted: 0, kept: 1, missing: 1 });
+    expect(await keysOf(flush, running.id)).toEqual(before);
+    expect(await flush.zscore(JOB_KEYS.finishedJobs, 'no-such-job')).toBeNull();
+  });
+
+  it('a job retried between selection and deletion is not deleted', async () => {
+    const jobId = await failed();
+    const cutoff = await finishedAt(jobId);
+    // a connection whose first read after the selection lets retryJob run first: a real interleaving
+    const racing = new Redis(server.url);
+    const hmget = racing.hmget.bind(racing) as (...a: unknown[]) => Promise<Array<string | null>>;
+    let retried = false;
+    (racing as unknown as { hmget: typeof hmget }).hmget = async (...args: unknown[]) => {
+      if (!retried) {
+        retried = true;
+        await core.service.retryJob(TENANT, jobId);
+      }
+      return hmget(...args);
+    };
+    try {
+      const summary = await sweeperAt(cutoff, racing).sweepOnce();
+      expect(retried).toBe(true);
+      expect(summary).toMatchObject({ selected: 1, deleted: 0, kept: 1 });
+      const view = await core.service.job(TENANT, jobId);
+      expect(view?.job.status).not.toMatch(/SUCCEEDED|FAILED|CANCELLED/);
+      expect(await flush.exists(JOB_KEYS.events(jobId), JOB_KEYS.node(jobId, 'only'))).toBe(2);
+      expect((await memberships(flush, jobId)).tenantJobs).not.toBeNull();
+    } finally {
+      await racing.quit();
+    }
+  });
+
+  it('the leader loop sweeps (one log line per pass with counts); JOB_RETENTION_DAYS=0 deletes nothing', async () => {
+    const jobId = await succeeded();
+    const cutoff = await finishedAt(jobId);
+
+    const off = loadJobsSubgraphConfig({ JOB_RETENTION_DAYS: '0' });
+    expect(off.JOB_RETENTION_DAYS).toBe(0);
+    expect(loadJobsSubgraphConfig({}).JOB_RETENTION_DAYS).toBe(30);
+    expect(() => loadJobsSubgraphConfig({ JOB_RETENTION_DAYS: '-1' })).toThrow(ConfigError);
+    const disabled = new JobRetention(
+      core.redis,
+      core.enqueuer,
+      { retentionMs: off.JOB_RETENTION_DAYS * MS_PER_DAY, batchSize: 100 },
+      core.logger,
+      NO_METRICS,
+      () => cutoff + 3650 * MS_PER_DAY,
+    );
+    expect(await disabled.sweepOnce()).toMatchObject({ selected: 0, deleted: 0 });
+    expect(await flush.exists(JOB_KEYS.job(jobId))).toBe(1);
+
+    const logger = quietLogger();
+    const loops = new LeaderLoops(
+      core.redis,
+      core.reconciler,
+      { leaseTtlMs: 2_000, reconcileIntervalMs: 50 },
+      logger,
+      sweeperAt(cutoff),
+    );
+    loops.start();
+    try {
+      await waitFor(async () => (await flush.exists(JOB_KEYS.job(jobId))) === 0 || null, {
+        timeoutMs: 10_000,
+        what: 'the leader to delete the old job',
+      });
+    } finally {
+      await loops.stop();
+    }
+    expect(await keysOf(flush, jobId)).toEqual([]);
+    const passes = logger.lines.filter((l) => l.msg === 'retention pass');
+    expect(passes[0]?.fields).toMatchObject({ selected: 1, deleted: 1, kept: 0 });
+  });
+});
