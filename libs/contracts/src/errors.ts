@@ -9,6 +9,7 @@ export const ApiErrorCode = z.enum([
   'INVALID_GRAPH',
   'RATE_LIMITED',
   'QUERY_TOO_COMPLEX',
+  'QUOTA_EXCEEDED', // a per-tenant quota refused the request (extensions: limit, used, max)
   'CONFLICT',
   'UNAVAILABLE',
   'INTERNAL_SERVER_ERROR',
@@ -29,6 +30,7 @@ export const JobErrorCode = z.enum([
   'LOCK_LOST', // the worker lost its lease on the attempt
   'UPSTREAM_FAILED', // a node this one depends on failed
   'CANCELLED',
+  'TENANT_THROTTLED', // the tenant's attempts kept killing runners; held back until the retry time in the message
 ]);
 export type JobErrorCode = z.infer<typeof JobErrorCode>;
 
