@@ -3,27 +3,32 @@
  *
  * Starts redis-server (unless REDIS_URL is set) and the local S3 server (unless S3_ENDPOINT is set), then the
  * jobs and artifacts subgraphs, the gpu-worker and the gateway; waits until every one is ready; prints the
- * GraphQL URL and a dev API key. SIGINT/SIGTERM stop everything in reverse order and exit 0.
- * The environment it is given reaches every app, so ports and flags can be changed as usual.
+ * GraphQL URL and a dev API key. A child that crashes is restarted with backoff; one that keeps crashing stops
+ * the stack. Children hold a lifeline to the launcher and exit when it dies, however it died; a stack left on
+ * the same data dir is found through `<data dir>/stack.json`. SIGINT/SIGTERM stop everything, in reverse
+ * order, within SWITCHYARD_STOP_TIMEOUT_MS, and exit 0. The environment reaches every app.
  */
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  writeFileSync,
-  type WriteStream,
-} from 'node:fs';
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ALL_SCOPES } from '#libs/contracts';
-import { ApiKeyStore } from '#libs/auth';
 import { loadConfig, port, portsEnv, positiveInt, runtimeEnv, s3Env, url } from '#libs/config';
-import { findRedisServer, spawnRedisServer, spawnS3Server, waitForPort } from '#libs/local-stack';
-import { createRedis, quitRedis, waitForRedisReady } from '#libs/redis';
+import {
+  findLeftoverStack,
+  LIFELINE_ENV,
+  LIFELINE_FD,
+  lifelineStdio,
+  portInUse,
+  removeStackFile,
+  spawnRedisServer,
+  spawnS3Server,
+  stopProcesses,
+  waitForPort,
+  writeStackFile,
+} from '#libs/local-stack';
+import { devApiKey, ensureRedisServer, persistentSecret } from './launcher/dev-setup.js';
+import { ManagedProcess } from './launcher/managed-process.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
@@ -38,73 +43,28 @@ const launcherEnv = {
   SWITCHYARD_REDIS_PORT: port(6379),
   SWITCHYARD_S3_PORT: port(9000),
   SWITCHYARD_READY_TIMEOUT_MS: positiveInt(120_000),
+  /** More restarts of one child than this within the window is a crash loop: the stack stops. */
+  SWITCHYARD_RESTART_MAX: positiveInt(5),
+  SWITCHYARD_RESTART_WINDOW_MS: positiveInt(60_000),
+  /** Ctrl-C/SIGTERM: every child is down within this (SIGKILL for whatever is left). */
+  SWITCHYARD_STOP_TIMEOUT_MS: positiveInt(25_000),
   /** `console` also streams every app's JSON log lines to this terminal. */
   SWITCHYARD_LOGS: z.enum(['files', 'console'], { message: 'expected files or console' }).default('files'),
 };
 
 /**
  * Children get their own process group, so a terminal's Ctrl-C reaches only the launcher, which then stops
- * them in order (the worker can still hand attempts back to Redis before Redis stops).
+ * them in order (the worker can still hand attempts back to Redis before Redis stops); fd 3 is the lifeline.
  */
-const OWN_GROUP = { stdio: ['ignore', 'pipe', 'pipe'] as StdioOptions, detached: true };
-
-type Managed = { name: string; proc: ChildProcess; log?: WriteStream };
+const CHILD_SPAWN: SpawnOptions = { stdio: lifelineStdio(), detached: true };
+/** Servers stop last and get this much of the stop budget to themselves. */
+const SERVER_STOP_RESERVE_MS = 3_000;
 
 const say = (msg: string) => process.stdout.write(`[switchyard] ${msg}\n`);
 const fail = (msg: string): never => {
   process.stderr.write(`[switchyard] ${msg}\n`);
   process.exit(1);
 };
-
-function ensureRedisServer(): void {
-  if (findRedisServer()) return;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root)
-    fail('redis-server is not installed. Run: sudo apt-get install -y redis-server   (then npm start again)');
-  say('redis-server is missing: installing it with apt-get (running as root)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'inherit', env });
-  if (r.status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    r = spawnSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'inherit', env });
-  }
-  if (r.status !== 0 || !findRedisServer())
-    fail('apt-get install -y redis-server failed; install it and run npm start again');
-}
-
-/** A random secret kept in the data dir, so restarts keep signed identities and nothing is a default. */
-function persistentSecret(file: string): string {
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = randomBytes(32).toString('hex');
-  writeFileSync(file, secret, { mode: 0o600 });
-  return secret;
-}
-
-async function devApiKey(redisUrl: string, file: string): Promise<string> {
-  const redis = createRedis({
-    url: redisUrl,
-    name: 'launcher',
-    role: 'command',
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  try {
-    await waitForRedisReady(redis);
-    const keys = new ApiKeyStore(redis);
-    if (existsSync(file)) {
-      const existing = readFileSync(file, 'utf8').trim();
-      const ok = await keys.verify(existing).then(
-        () => true,
-        () => false,
-      );
-      if (ok) return existing;
-    }
-    const { key } = await keys.create({ tenant: 'dev', scopes: [...ALL_SCOPES], name: 'dev (npm start)' });
-    writeFileSync(file, key, { mode: 0o600 });
-    return key;
-  } finally {
-    await quitRedis(redis);
-  }
-}
 
 async function main(): Promise<void> {
   const config = (() => {
@@ -118,77 +78,123 @@ async function main(): Promise<void> {
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
 
-  const managed: Managed[] = [];
+  const leftover = findLeftoverStack(dataDir);
+  if (leftover.state === 'running')
+    fail(
+      `a Switchyard stack already runs on ${dataDir} (launcher pid ${leftover.launcherPid}). ` +
+        `Stop it with: kill ${leftover.launcherPid}   (or Ctrl-C in its terminal), or set another SWITCHYARD_DATA_DIR`,
+    );
+  if (leftover.state === 'orphaned') {
+    const what = leftover.children.map((c) => `${c.name} (pid ${c.pid})`).join(', ');
+    say(
+      `the launcher of a previous stack on ${dataDir} died (pid ${leftover.launcherPid}); stopping what it left: ${what}`,
+    );
+    await stopProcesses(
+      leftover.children.map((c) => c.pid),
+      10_000,
+    );
+  }
+
+  const wanted = [
+    ...(config.REDIS_URL ? [] : [['SWITCHYARD_REDIS_PORT', config.SWITCHYARD_REDIS_PORT] as const]),
+    ...(config.S3_ENDPOINT ? [] : [['SWITCHYARD_S3_PORT', config.SWITCHYARD_S3_PORT] as const]),
+    ['JOBS_SUBGRAPH_PORT', config.JOBS_SUBGRAPH_PORT],
+    ['ARTIFACTS_SUBGRAPH_PORT', config.ARTIFACTS_SUBGRAPH_PORT],
+    ['WORKER_HEALTH_PORT', config.WORKER_HEALTH_PORT],
+    ['GATEWAY_PORT', config.GATEWAY_PORT],
+  ] as const;
+  for (const [name, p] of wanted)
+    if (await portInUse(p))
+      fail(
+        `port ${p} (${name}) is already in use on 127.0.0.1: stop what listens there, or set ${name} to a free port`,
+      );
+
+  const managed: ManagedProcess[] = [];
   let stopping = false;
+  const recordStack = () =>
+    writeStackFile(dataDir, {
+      launcherPid: process.pid,
+      startedAt: new Date().toISOString(),
+      children: managed.flatMap((m) => (m.pid ? [{ name: m.name, pid: m.pid }] : [])),
+    });
 
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping…');
-    // Reverse start order: the gateway first, the storage servers last.
+    const deadline = Date.now() + config.SWITCHYARD_STOP_TIMEOUT_MS;
+    // Reverse start order: the gateway first, the storage servers last (with a reserve of the budget).
     for (const m of [...managed].reverse()) {
-      if (m.proc.exitCode !== null || m.proc.signalCode !== null) continue;
-      const gone = new Promise<void>((r) => m.proc.once('exit', () => r()));
-      m.proc.kill('SIGTERM');
-      const t = setTimeout(() => {
-        say(`${m.name} did not stop in time: SIGKILL`);
-        m.proc.kill('SIGKILL');
-      }, 30_000);
-      await gone;
-      clearTimeout(t);
-      m.log?.end();
+      const server = m.name === 'redis' || m.name === 's3';
+      await m.stop(server ? deadline : deadline - SERVER_STOP_RESERVE_MS);
     }
+    removeStackFile(dataDir);
     say('stopped');
     process.exit(code);
   };
   process.once('SIGINT', () => void stopAll(0));
-  // Last resort if the launcher dies on an error: leave no child behind.
-  process.once('exit', () => {
-    for (const m of managed)
-      if (m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
-  });
   process.once('SIGTERM', () => void stopAll(0));
-
-  const watch = (m: Managed) => {
-    m.proc.once('exit', (code, signal) => {
-      if (stopping) return;
-      say(
-        `${m.name} exited unexpectedly (${signal ?? `code ${code}`}); see ${join(logDir, `${m.name}.log`)}`,
-      );
-      void stopAll(1);
-    });
-    managed.push(m);
-  };
-
-  const logTo = (name: string, proc: ChildProcess): WriteStream => {
-    const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    for (const stream of [proc.stdout, proc.stderr]) {
-      stream?.pipe(log, { end: false });
-      if (config.SWITCHYARD_LOGS === 'console')
-        stream?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d}`));
-    }
-    return log;
-  };
+  // Last resort if the launcher dies on an error: leave no child behind (the lifeline covers SIGKILL).
+  process.once('exit', () => managed.forEach((m) => m.killNow()));
 
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   env.SWITCHYARD_DATA_DIR = dataDir;
   env.SWITCHYARD_IDENTITY_SECRET ??= persistentSecret(join(dataDir, 'identity-secret'));
+  const childEnv = (): Record<string, string> => ({ ...env, [LIFELINE_ENV]: String(LIFELINE_FD) });
+
+  const manage = (name: string, spawnIt: () => ReturnType<typeof spawn>, readyUrl?: string) => {
+    const m = new ManagedProcess(
+      {
+        name,
+        spawn: spawnIt,
+        logFile: join(logDir, `${name}.log`),
+        echo: config.SWITCHYARD_LOGS === 'console',
+        readyUrl,
+      },
+      {
+        maxRestarts: config.SWITCHYARD_RESTART_MAX,
+        windowMs: config.SWITCHYARD_RESTART_WINDOW_MS,
+        baseDelayMs: 1_000,
+        maxDelayMs: 30_000,
+      },
+      {
+        say,
+        spawned: () => !stopping && recordStack(),
+        crashLoop: (who, restarts) => {
+          say(
+            `${who} keeps crashing (${restarts} restarts within ${config.SWITCHYARD_RESTART_WINDOW_MS / 1000} s): stopping the stack`,
+          );
+          void stopAll(1);
+        },
+      },
+    );
+    managed.push(m);
+    m.start();
+    return m;
+  };
 
   if (!config.REDIS_URL) {
-    ensureRedisServer();
+    ensureRedisServer(say, fail);
     const p = config.SWITCHYARD_REDIS_PORT;
-    const proc = spawnRedisServer({ port: p, dir: join(dataDir, 'redis') }, OWN_GROUP);
-    watch({ name: 'redis', proc, log: logTo('redis', proc) });
+    const dir = join(dataDir, 'redis');
+    manage('redis', () =>
+      spawnRedisServer({ port: p, dir }, { ...CHILD_SPAWN, env: childEnv(), lifeline: true }),
+    );
     await waitForPort(p).catch(() =>
       fail(`redis-server did not start on port ${p}; see ${join(logDir, 'redis.log')}`),
     );
     env.REDIS_URL = `redis://127.0.0.1:${p}`;
-    say(`redis-server on ${env.REDIS_URL} (data in ${join(dataDir, 'redis')}, AOF on)`);
+    say(`redis-server on ${env.REDIS_URL} (data in ${dir}, AOF on)`);
   }
   if (!config.S3_ENDPOINT) {
     const p = config.SWITCHYARD_S3_PORT;
-    const proc = spawnS3Server({ port: p, dir: join(dataDir, 's3'), bucket: config.S3_BUCKET }, OWN_GROUP);
-    watch({ name: 's3', proc, log: logTo('s3', proc) });
+    const dir = join(dataDir, 's3');
+    manage('s3', () =>
+      spawnS3Server(
+        { port: p, dir, bucket: config.S3_BUCKET },
+        { ...CHILD_SPAWN, env: childEnv(), lifeline: true },
+      ),
+    );
     await waitForPort(p).catch(() =>
       fail(`the local S3 server did not start on port ${p}; see ${join(logDir, 's3.log')}`),
     );
@@ -196,9 +202,7 @@ async function main(): Promise<void> {
     // The local S3 server knows one account (S3RVER) and checks no signature: fine on loopback in development.
     env.S3_ACCESS_KEY ??= 'S3RVER';
     env.S3_SECRET_KEY ??= 'S3RVER';
-    say(
-      `local S3 server on ${env.S3_ENDPOINT} (data in ${join(dataDir, 's3')}; production uses MinIO or S3)`,
-    );
+    say(`local S3 server on ${env.S3_ENDPOINT} (data in ${dir}; production uses MinIO or S3)`);
   }
 
   const apps: Array<{ name: string; port: number }> = [
@@ -207,20 +211,24 @@ async function main(): Promise<void> {
     { name: 'gpu-worker', port: config.WORKER_HEALTH_PORT },
     { name: 'gateway', port: config.GATEWAY_PORT },
   ];
-  for (const app of apps) {
-    const proc = spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
-      cwd: ROOT,
-      env,
-      ...OWN_GROUP,
-    });
-    watch({ name: app.name, proc, log: logTo(app.name, proc) });
-  }
+  const readyUrl = (p: number) => `http://127.0.0.1:${p}/health/ready`;
+  for (const app of apps)
+    manage(
+      app.name,
+      () =>
+        spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
+          cwd: ROOT,
+          env: childEnv(),
+          ...CHILD_SPAWN,
+        }),
+      readyUrl(app.port),
+    );
 
   const deadline = Date.now() + config.SWITCHYARD_READY_TIMEOUT_MS;
   for (const app of apps) {
     for (;;) {
       if (stopping) return;
-      const res = await fetch(`http://127.0.0.1:${app.port}/health/ready`).catch(() => null);
+      const res = await fetch(readyUrl(app.port)).catch(() => null);
       if (res?.status === 200) break;
       if (Date.now() > deadline) {
         const why = res ? await res.text() : 'not listening';
@@ -234,13 +242,13 @@ async function main(): Promise<void> {
   }
 
   const key = await devApiKey(env.REDIS_URL!, join(dataDir, 'dev-api-key'));
-  const url = `http://localhost:${config.GATEWAY_PORT}/graphql`;
+  const gql = `http://localhost:${config.GATEWAY_PORT}/graphql`;
   say('');
-  say(`Switchyard is up. GraphQL (HTTP + graphql-ws): ${url}`);
-  say(`Playground: open ${url} in a browser and set the header Authorization: Bearer <key>`);
-  say(`Logs: ${logDir}   Stop: Ctrl-C`);
+  say(`Switchyard is up. GraphQL (HTTP + graphql-ws): ${gql}`);
+  say(`Playground: open ${gql} in a browser and set the header Authorization: Bearer <key>`);
+  say(`Logs: ${logDir}   Stop: Ctrl-C   A crashed app is restarted (see its log)`);
   say(
-    `Try: curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{"query":"{ capabilities { name versions } }"}'`,
+    `Try: curl -s ${gql} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{"query":"{ capabilities { name versions } }"}'`,
   );
   say('Dev API key (tenant "dev", every scope):');
   process.stdout.write(`${key}\n`);

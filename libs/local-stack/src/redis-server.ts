@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export interface RedisServerOptions {
   port: number;
@@ -44,12 +45,27 @@ export function redisServerArgs(o: RedisServerOptions): string[] {
   ];
 }
 
-export function spawnRedisServer(
-  o: RedisServerOptions,
-  spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {},
-): ChildProcess {
+export interface SpawnOptions {
+  stdio?: StdioOptions;
+  detached?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Run under the lifeline guard (the launcher's children): Redis cannot watch a lifeline itself. */
+  lifeline?: boolean;
+}
+
+export function spawnRedisServer(o: RedisServerOptions, spawnOpts: SpawnOptions = {}): ChildProcess {
   const bin = findRedisServer();
   if (!bin) throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (as root)');
   mkdirSync(o.dir, { recursive: true });
-  return spawn(bin, redisServerArgs(o), { stdio: spawnOpts.stdio ?? 'ignore', detached: spawnOpts.detached });
+  const [program, args] = spawnOpts.lifeline
+    ? [
+        process.execPath,
+        [fileURLToPath(new URL('./lifeline-guard.js', import.meta.url)), bin, ...redisServerArgs(o)],
+      ]
+    : [bin, redisServerArgs(o)];
+  return spawn(program, args, {
+    stdio: spawnOpts.stdio ?? 'ignore',
+    detached: spawnOpts.detached,
+    env: spawnOpts.env,
+  });
 }

@@ -1,6 +1,14 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { LIFELINE_FD } from './lifeline.js';
+import type { SpawnOptions } from './redis-server.js';
+
+/** watchLifeline() inlined into the server's one-file program: stop when the launcher is gone. */
+const LIFELINE_WATCH = `
+    const line = new (require('node:net').Socket)({ fd: ${LIFELINE_FD}, readable: true, writable: false });
+    line.on('data', () => {}); line.once('end', stop); line.once('close', stop); line.once('error', stop);
+    line.unref();`;
 
 export interface S3ServerOptions {
   port: number;
@@ -14,10 +22,7 @@ export interface S3ServerOptions {
  * The embedded S3 server (s3rver) in its own process, so it can be stopped, killed and restarted like a real
  * one. It checks no signatures and does no multipart upload: production uses MinIO or S3.
  */
-export function spawnS3Server(
-  o: S3ServerOptions,
-  spawnOpts: { stdio?: StdioOptions; detached?: boolean } = {},
-): ChildProcess {
+export function spawnS3Server(o: S3ServerOptions, spawnOpts: SpawnOptions = {}): ChildProcess {
   mkdirSync(o.dir, { recursive: true });
   const s3rverPath = createRequire(import.meta.url).resolve('s3rver');
   const program = `
@@ -28,9 +33,11 @@ export function spawnS3Server(
     server.run().then(() => console.log('s3rver listening on ${o.port}'), (e) => { console.error(e); process.exit(1); });
     const stop = () => server.close().finally(() => process.exit(0));
     process.on('SIGTERM', stop); process.on('SIGINT', stop);
+    ${spawnOpts.lifeline ? LIFELINE_WATCH : ''}
   `;
   return spawn(process.execPath, ['-e', program], {
     stdio: spawnOpts.stdio ?? 'ignore',
     detached: spawnOpts.detached,
+    env: spawnOpts.env,
   });
 }

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ConfigError } from '#libs/config';
+import { watchLifeline } from '#libs/local-stack';
 import { PinoNestLogger, requestLogging } from '#libs/observability';
 import { shutdownTracing } from '#libs/tracing';
 
@@ -46,6 +47,14 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
       'unhandled rejection',
     ),
   );
+  // The launcher that started us is gone (npm start killed): leave too, through the normal shutdown once
+  // there is an app to close, at once before that.
+  const shutdown: { stop?: (signal: string) => void } = {};
+  watchLifeline(() => {
+    logger.warn('the launcher is gone (lifeline closed): shutting down');
+    if (shutdown.stop) shutdown.stop('lifeline');
+    else process.exit(1);
+  });
   const app = await NestFactory.create(o.module as never, {
     logger: new PinoNestLogger(logger),
     bodyParser: false,
@@ -74,6 +83,7 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
         process.exit(1);
       });
   };
+  shutdown.stop = stop;
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   await o.beforeInit?.(app);

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findLeftoverStack, stopProcesses, writeStackFile } from './stack-lock.js';
+
+const freshDir = () => mkdtempSync(join(tmpdir(), 'stack-lock-'));
+
+describe('stack.json: the stack left on a data dir', () => {
+  it('finds the children of a launcher that died and stops them; ignores a reused pid', async () => {
+    const dataDir = freshDir();
+    const child = spawn('sleep', ['60'], { env: { ...process.env, SWITCHYARD_DATA_DIR: dataDir } });
+    const stranger = spawn('sleep', ['60']); // alive, but not of this stack (as a pid reused by another program)
+    try {
+      const deadLauncher = spawn('true');
+      await new Promise((r) => deadLauncher.once('exit', r));
+      writeStackFile(dataDir, {
+        launcherPid: deadLauncher.pid!,
+        startedAt: new Date().toISOString(),
+        children: [
+          { name: 'gpu-worker', pid: child.pid! },
+          { name: 'redis', pid: stranger.pid! },
+        ],
+      });
+      const found = findLeftoverStack(dataDir);
+      expect(found).toEqual({
+        state: 'orphaned',
+        launcherPid: deadLauncher.pid,
+        children: [{ name: 'gpu-worker', pid: child.pid }],
+      });
+      const gone = new Promise((r) => child.once('exit', r));
+      await stopProcesses([child.pid!], 5_000);
+      await gone;
+      expect(stranger.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+      stranger.kill('SIGKILL');
+    }
+  });
+
+  it('reports a launcher that still runs on the data dir', async () => {
+    const dataDir = freshDir();
+    // A stand-in launcher: a process whose command line names start.js and whose environment has the dir.
+    const launcher = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'start.js'], {
+      env: { ...process.env, SWITCHYARD_DATA_DIR: dataDir },
+    });
+    try {
+      await new Promise((r) => launcher.once('spawn', r));
+      writeStackFile(dataDir, { launcherPid: launcher.pid!, startedAt: '', children: [] });
+      expect(findLeftoverStack(dataDir)).toEqual({ state: 'running', launcherPid: launcher.pid });
+    } finally {
+      launcher.kill('SIGKILL');
+    }
+  });
+
+  it('ignores a missing or torn file', () => {
+    expect(findLeftoverStack(freshDir()).state).toBe('none');
+  });
+});

@@ -1,0 +1,125 @@
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { RestartPolicy, type RestartPolicyOptions } from '#libs/local-stack';
+
+export interface ManagedProcessSpec {
+  name: string;
+  spawn: () => ChildProcess;
+  logFile: string;
+  /** Also stream its output to the launcher's terminal. */
+  echo: boolean;
+  /** `GET` answering 200 once it is ready again after a restart (apps); servers have none. */
+  readyUrl?: string;
+}
+
+export interface ManagedProcessHooks {
+  say(msg: string): void;
+  /** It was (re)started: the stack file should list its new pid. */
+  spawned(): void;
+  /** It keeps crashing: the launcher stops the stack. */
+  crashLoop(name: string, restarts: number): void;
+}
+
+const exitReason = (code: number | null, signal: NodeJS.Signals | null) => signal ?? `code ${code}`;
+
+/**
+ * One child of the launcher under a restart policy, as an orchestrator would run it: an unexpected exit is
+ * restarted after a growing delay, and said; a crash loop is handed to the launcher. Logs append to one
+ * file across restarts.
+ */
+export class ManagedProcess {
+  private proc?: ChildProcess;
+  private readonly log: WriteStream;
+  private readonly policy: RestartPolicy;
+  private stopping = false;
+  private restartTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly spec: ManagedProcessSpec,
+    policy: RestartPolicyOptions,
+    private readonly hooks: ManagedProcessHooks,
+  ) {
+    this.log = createWriteStream(spec.logFile, { flags: 'a' });
+    this.policy = new RestartPolicy(policy);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get pid(): number | undefined {
+    return this.running() ? this.proc?.pid : undefined;
+  }
+
+  start(): ChildProcess {
+    const proc = this.spec.spawn();
+    this.proc = proc;
+    for (const stream of [proc.stdout, proc.stderr]) {
+      stream?.pipe(this.log, { end: false });
+      if (this.spec.echo) stream?.on('data', (d: Buffer) => process.stdout.write(`[${this.name}] ${d}`));
+    }
+    proc.once('exit', (code, signal) => this.exited(code, signal));
+    this.hooks.spawned();
+    return proc;
+  }
+
+  private running(): boolean {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  private exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping) return;
+    const decision = this.policy.onExit(Date.now());
+    const why = `${this.name} exited unexpectedly (${exitReason(code, signal)}); see ${this.spec.logFile}`;
+    if (decision.action === 'give-up') {
+      this.hooks.say(why);
+      this.hooks.crashLoop(this.name, decision.recent);
+      return;
+    }
+    this.hooks.say(
+      `${why}. Restarting in ${(decision.delayMs / 1000).toFixed(1)} s (restart ${decision.recent})`,
+    );
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.start();
+      if (this.spec.readyUrl) void this.announceReady(this.spec.readyUrl);
+    }, decision.delayMs);
+  }
+
+  private async announceReady(url: string): Promise<void> {
+    const proc = this.proc;
+    while (!this.stopping && this.proc === proc && this.running()) {
+      const res = await fetch(url).catch(() => null);
+      if (res?.status === 200) return this.hooks.say(`${this.name} is ready again`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** SIGTERM, then SIGKILL at `deadline` (epoch ms); resolves once it has exited. No restart after this. */
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const proc = this.proc;
+    if (proc && this.running()) {
+      const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGTERM');
+      const kill = setTimeout(
+        () => {
+          this.hooks.say(`${this.name} did not stop in time: SIGKILL`);
+          proc.kill('SIGKILL');
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      await gone;
+      clearTimeout(kill);
+    }
+    this.log.end();
+  }
+
+  /** Last resort when the launcher itself is exiting on an error. */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    if (this.running()) this.proc?.kill('SIGKILL');
+  }
+}
