@@ -10,6 +10,7 @@ import {
   positiveInt,
   redisEnv,
   runtimeEnv,
+  tlsEnv,
   url,
 } from '#libs/config';
 
@@ -25,6 +26,7 @@ export const gatewayEnv = {
   ...runtimeEnv,
   ...redisEnv,
   ...portsEnv,
+  ...tlsEnv,
   /** Subgraph endpoints; default to the local ports (HTTP; graphql-ws uses the same URL with ws:). */
   JOBS_SUBGRAPH_URL: url(['http', 'https'], 'http://127.0.0.1:4001/graphql').optional(),
   ARTIFACTS_SUBGRAPH_URL: url(['http', 'https'], 'http://127.0.0.1:4002/graphql').optional(),

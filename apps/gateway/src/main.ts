@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
+import { loadTls } from '#libs/config';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
@@ -26,6 +27,7 @@ await bootstrapApp({
   logger,
   module: AppModule.forRoot(config, logger, runtime),
   port: config.GATEWAY_PORT,
+  tls: configOrExit(() => loadTls(config), SERVICE),
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   // Apollo must be mounted before Nest's router is initialised (STACK.md).

@@ -1,3 +1,4 @@
 export * from './load-config.js';
 export * from './fields.js';
 export * from './nest.js';
+export * from './tls.js';

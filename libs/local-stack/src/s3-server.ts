@@ -16,6 +16,8 @@ export interface S3ServerOptions {
   dir: string;
   bucket?: string;
   address?: string;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /**
@@ -29,7 +31,8 @@ export function spawnS3Server(o: S3ServerOptions, spawnOpts: SpawnOptions = {}):
     const S3rver = require(${JSON.stringify(s3rverPath)});
     const server = new S3rver({ port: ${o.port}, address: ${JSON.stringify(o.address ?? '127.0.0.1')},
       directory: ${JSON.stringify(o.dir)}, silent: true, resetOnClose: false,
-      configureBuckets: ${JSON.stringify(o.bucket ? [{ name: o.bucket }] : [])} });
+      configureBuckets: ${JSON.stringify(o.bucket ? [{ name: o.bucket }] : [])},
+      ${o.tls ? `key: require('node:fs').readFileSync(${JSON.stringify(o.tls.keyFile)}), cert: require('node:fs').readFileSync(${JSON.stringify(o.tls.certFile)}),` : ''} });
     server.run().then(() => console.log('s3rver listening on ${o.port}'), (e) => { console.error(e); process.exit(1); });
     const stop = () => server.close().finally(() => process.exit(0));
     process.on('SIGTERM', stop); process.on('SIGINT', stop);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { ConfigError } from '#libs/config';
+import { ConfigError, type TlsSettings } from '#libs/config';
 import { watchLifeline } from '#libs/local-stack';
 import { PinoNestLogger, requestLogging } from '#libs/observability';
 import { shutdownTracing } from '#libs/tracing';
@@ -28,6 +28,8 @@ export interface BootstrapOptions {
   host: string;
   /** SIGTERM/SIGINT → app.close() (every onModuleDestroy/onApplicationShutdown hook) within this, else exit 1. */
   shutdownGraceMs: number;
+  /** Serve HTTPS (and so WSS) with this certificate, sending HSTS. */
+  tls?: TlsSettings;
   /** Runs before init: mount middleware that must precede Nest's router (Apollo Server, see STACK.md). */
   beforeInit?: (app: INestApplication) => Promise<void>;
   /** Runs after listen: attach servers that share the HTTP server (graphql-ws). */
@@ -58,7 +60,14 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
   const app = await NestFactory.create(o.module as never, {
     logger: new PinoNestLogger(logger),
     bodyParser: false,
+    httpsOptions: o.tls ? { cert: o.tls.cert, key: o.tls.key } : undefined,
   });
+  const hsts = o.tls?.hstsMaxAgeSeconds;
+  if (hsts)
+    app.use((_req: unknown, res: { setHeader(name: string, value: string): void }, next: () => void) => {
+      res.setHeader('Strict-Transport-Security', `max-age=${hsts}; includeSubDomains`);
+      next();
+    });
   app.use(requestLogging(logger));
   let stopping = false;
   const stop = (signal: string) => {
@@ -89,6 +98,7 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
   await o.beforeInit?.(app);
   await app.listen(o.port, o.host);
   await o.afterListen?.(app);
-  logger.info({ port: o.port, host: o.host }, `${o.service} listening on http://${o.host}:${o.port}`);
+  const scheme = o.tls ? 'https' : 'http';
+  logger.info({ port: o.port, host: o.host }, `${o.service} listening on ${scheme}://${o.host}:${o.port}`);
   return app;
 }
