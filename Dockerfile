@@ -2,7 +2,8 @@
 # One image for all four apps; the command picks the app (docker-compose.yml sets it per service):
 #   node --import ./dist/libs/tracing/src/register.js dist/apps/<app>/src/main.js
 # The --import preload is a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set (see docs/deployment.md).
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22: the LTS line (Node 20 left maintenance in April 2026); CI runs the tests on 20 and on 22.
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
