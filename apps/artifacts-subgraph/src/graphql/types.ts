@@ -60,7 +60,7 @@ export class UploadTicketType {
   @Field(() => ID)
   artifactId!: string;
 
-  @Field(() => String, { description: 'send the bytes here with `method` and `headers`' })
+  @Field(() => String, { description: 'send the bytes here with `method`, `headers` and `fields`' })
   uploadUrl!: string;
 
   @Field(() => String, {
