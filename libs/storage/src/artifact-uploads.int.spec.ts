@@ -114,6 +114,27 @@ describe('stored-bytes quota', () => {
     expect(await repo.storedBytes(tenant)).toBe(0);
   });
 
+  it('lets concurrent reservations take exactly what fits', async () => {
+    const tenant = 'quota-race';
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        repo.createPendingUpload({
+          tenant,
+          name: `f${i}.csv`,
+          contentType: 'text/csv',
+          size: 200,
+          maxStoredBytes: 1000,
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(
+      refused.every((r) => (r as PromiseRejectedResult).reason instanceof StorageQuotaExceededError),
+    ).toBe(true);
+    expect(await repo.storedBytes(tenant)).toBe(1000);
+  });
+
   it('counts task outputs from staging and releases them when they are swept', async () => {
     const tenant = 'quota-out';
     const rec = await repo.stage({
@@ -197,7 +218,7 @@ describe('commit by copy', () => {
     await expect(
       repo.commitUpload(other.id, tenant, { size: bytes.length, sha256: sha(Buffer.from('other')) }),
     ).rejects.toBeInstanceOf(ChecksumMismatchError);
-    const copies = await redis.zrange(STORAGE_KEYS.removeAfter, 0, -1);
+    const copies = await redis.zrange(STORAGE_KEYS.removeAfter, '0', '-1');
     expect(
       copies.filter((k) => k.includes(`/uploads/${longer.id}/`) || k.includes(`/uploads/${other.id}/`)),
     ).toEqual([]);
