@@ -191,6 +191,10 @@ describe('commit by copy', () => {
     expect(await store.stat(pending.key)).toBeNull();
     const info = await store.stat(committed!.key);
     expect(info).toMatchObject({ size: bytes.length, contentType: 'text/csv' });
+    // the copy's own metadata makes it a download even without signed response headers
+    const plain = await fetch((await store.presignedGet(committed!.key, 60)).url);
+    expect(plain.headers.get('content-disposition')).toBe('attachment; filename="in.csv"');
+    expect(Buffer.from(await plain.arrayBuffer())).toEqual(bytes);
     // the grant's key written again (what a second POST with the same form does) ...
     await store.put(pending.key, Buffer.from('<script>x</script>'), { contentType: 'text/html' });
     // ... leaves the committed object and reads alone
