@@ -135,6 +135,33 @@ describe('stored-bytes quota', () => {
     expect(await repo.storedBytes(tenant)).toBe(1000);
   });
 
+  it('releases an upload that was never completed when the orphan sweep removes it, and its staging object after the grant', async () => {
+    const tenant = 'quota-orphan';
+    const grantExpiresAt = new Date(Date.now() + 60_000);
+    const pending = await repo.createPendingUpload({
+      tenant,
+      name: 'never.csv',
+      contentType: 'text/csv',
+      size: 700,
+      maxStoredBytes: 1000,
+      grantExpiresAt,
+    });
+    await store.put(pending.key, Buffer.alloc(700, 1), { contentType: 'text/csv' });
+    expect(await repo.storedBytes(tenant)).toBe(700);
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 0, retentionMs: 0, batchSize: 100 },
+      quiet,
+    );
+    await sweeper.sweep(new Date(Date.now() + 1000));
+    expect(await repo.get(pending.id)).toBeNull();
+    expect(await repo.storedBytes(tenant)).toBe(0);
+    expect(await store.stat(pending.key)).toBeNull();
+    // the grant could still write the staging key: it is queued for removal again at the grant's expiry
+    expect(Number(await redis.zscore(STORAGE_KEYS.removeAfter, pending.key))).toBe(grantExpiresAt.getTime());
+  });
+
   it('counts task outputs from staging and releases them when they are swept', async () => {
     const tenant = 'quota-out';
     const rec = await repo.stage({
