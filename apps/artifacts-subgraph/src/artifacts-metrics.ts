@@ -12,6 +12,11 @@ export function createArtifactsMetrics(): ArtifactsMetrics {
     help: 'Uploads refused at createUpload or completeUpload, by reason',
     labelNames: ['reason'] as const,
   });
+  const quotaRefusals = metrics.counter({
+    name: 'artifact_quota_refusals_total',
+    help: 'Uploads refused at createUpload by a per-tenant quota, by quota',
+    labelNames: ['quota'] as const,
+  });
   const storageErrors = metrics.counter({
     name: 'artifact_storage_errors_total',
     help: 'Object storage calls that failed after retries, by operation and error code',
@@ -30,6 +35,10 @@ export function createArtifactsMetrics(): ArtifactsMetrics {
   return {
     uploadCompleted: () => completed.inc(),
     uploadRejected: (reason) => rejected.inc({ reason }),
+    quotaRefused: (quota) => {
+      quotaRefusals.inc({ quota });
+      rejected.inc({ reason: 'QUOTA_EXCEEDED' });
+    },
     storageError: (op, code) => storageErrors.inc({ op, code }),
     sweepRan: (outcome, result) => {
       sweeps.inc({ outcome });

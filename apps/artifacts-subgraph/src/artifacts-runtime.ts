@@ -60,6 +60,7 @@ export class ArtifactsRuntime {
         allowedContentTypes: config.ARTIFACT_ALLOWED_CONTENT_TYPES,
         uploadUrlTtlSeconds: config.ARTIFACT_UPLOAD_URL_TTL_SECONDS,
         downloadUrlTtlSeconds: config.ARTIFACT_DOWNLOAD_URL_TTL_SECONDS,
+        tenantMaxStoredBytes: config.TENANT_MAX_STORED_BYTES,
       },
       metrics,
       logger,

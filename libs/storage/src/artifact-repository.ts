@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { ArtifactRecord, type ArtifactState, REDIS_KEYS } from '#libs/contracts';
 import { decodeArtifactRecord, encodeArtifactRecord } from './artifact-record-codec.js';
-import { COMMIT_UPLOAD_LUA, DELETE_ARTIFACT_LUA } from './artifact-lua.js';
+import { commitUploadCopy, reserveUpload, type PendingUploadInput } from './artifact-uploads.js';
 import { ArtifactNotFoundError, describe, MetadataUnavailableError, StorageError } from './errors.js';
+import { VerifyingStream } from './hashing-stream.js';
 import type { StorageLogger } from './logger.js';
-import { artifactKey, sanitizeName, uploadKey } from './names.js';
+import { artifactKey, sanitizeName } from './names.js';
 import type { ObjectSource, ObjectStore } from './object-store.js';
 import { STORAGE_KEYS } from './storage-keys.js';
+import { runStorageScript } from './storage-scripts.js';
+
+export type { PendingUploadInput } from './artifact-uploads.js';
 
 export interface StageInput {
   tenant: string;
@@ -20,15 +24,6 @@ export interface StageInput {
   /** Bytes, a file path, or a stream (then `size` is required). */
   source: ObjectSource;
   size?: number;
-}
-
-export interface PendingUploadInput {
-  tenant: string;
-  name: string;
-  contentType: string;
-  size: number;
-  /** Declared sha256 (hex), checked on commit when given. */
-  sha256?: string;
 }
 
 /**
@@ -45,7 +40,8 @@ export class ArtifactRepository {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  private async meta<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** @internal Metadata calls with Redis failures typed as MetadataUnavailableError. */
+  async meta<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
@@ -88,6 +84,8 @@ export class ArtifactRepository {
           .sadd(REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt), record.id)
           .zadd(REDIS_KEYS.uncommittedArtifacts, createdAt.getTime(), record.id)
           .zadd(STORAGE_KEYS.artifactsByCreatedAt, createdAt.getTime(), record.id)
+          // outputs count toward the tenant's stored bytes from staging on (released if they are swept)
+          .incrby(STORAGE_KEYS.tenantStoredBytes(record.tenant), record.size)
           .exec()
           .then(execOk),
       );
@@ -118,11 +116,23 @@ export class ArtifactRepository {
     return visible(await this.get(id), tenant);
   }
 
-  /** The bytes of a visible artifact; ArtifactNotFoundError otherwise. */
+  /**
+   * The bytes of a visible artifact; ArtifactNotFoundError otherwise. The stream fails at its end
+   * (SizeMismatchError / ChecksumMismatchError) unless the bytes are exactly the recorded size and sha256.
+   */
   async read(id: string, tenant: string): Promise<Readable> {
     const record = await this.getVisible(id, tenant);
     if (!record) throw new ArtifactNotFoundError(id);
-    return this.store.get(record.key);
+    const source = await this.store.get(record.key);
+    const verified = new VerifyingStream(record);
+    pipeline(source, verified, () => undefined); // errors surface on `verified`
+    return verified;
+  }
+
+  /** Bytes counted against the tenant's stored-bytes quota now. */
+  async storedBytes(tenant: string): Promise<number> {
+    const v = await this.meta('storedBytes', () => this.redis.get(STORAGE_KEYS.tenantStoredBytes(tenant)));
+    return Math.max(0, Number(v ?? 0));
   }
 
   /** Committed artifacts of a job that belong to `tenant`, oldest first. */
@@ -147,32 +157,13 @@ export class ArtifactRepository {
     });
   }
 
-  /** Reserves an upload: a `pending` record with the declared size (and sha256 if given) under the tenant. */
-  async createPendingUpload(input: PendingUploadInput): Promise<ArtifactRecord> {
-    const id = randomUUID();
-    const name = sanitizeName(input.name);
-    const createdAt = this.now();
-    const record: ArtifactRecord = {
-      id,
-      tenant: input.tenant,
-      state: 'pending',
-      key: uploadKey({ tenant: input.tenant, artifactId: id, name }),
-      name,
-      contentType: input.contentType,
-      size: input.size,
-      sha256: input.sha256 ?? '',
-      createdAt: createdAt.toISOString(),
-    };
-    await this.meta('createPendingUpload', () =>
-      this.redis
-        .multi()
-        .hset(REDIS_KEYS.artifact(id), encodeArtifactRecord(record))
-        .zadd(REDIS_KEYS.uncommittedArtifacts, createdAt.getTime(), id)
-        .zadd(STORAGE_KEYS.artifactsByCreatedAt, createdAt.getTime(), id)
-        .exec()
-        .then(execOk),
-    );
-    return record;
+  /**
+   * Reserves an upload: a `pending` record with the declared size (and sha256 if given) under the tenant,
+   * its bytes counted against `maxStoredBytes` (0 or absent: no quota) in the same atomic step. Throws
+   * StorageQuotaExceededError, having written nothing, when the declared size does not fit.
+   */
+  createPendingUpload(input: PendingUploadInput): Promise<ArtifactRecord> {
+    return reserveUpload(this.redis, this, input, randomUUID(), this.now());
   }
 
   /** The pending upload of `tenant`, or null. */
@@ -181,25 +172,18 @@ export class ArtifactRepository {
     return r && r.state === 'pending' && r.tenant === tenant ? r : null;
   }
 
-  /** Makes a verified upload visible with the measured size and sha256; null if it is no longer pending. */
-  async commitUpload(
+  /**
+   * Commits a pending upload: copies its staging object to a key no upload grant covers, measures the copy
+   * and, only if it is exactly `expected` (size, and sha256 when not empty), points the record at it as
+   * `committed`. A mismatch throws (SizeMismatchError / ChecksumMismatchError) and removes the copy, leaving
+   * the pending record as it was. Null when the upload is no longer pending (its copy is removed).
+   */
+  commitUpload(
     id: string,
     tenant: string,
-    measured: { size: number; sha256: string },
+    expected: { size: number; sha256?: string },
   ): Promise<ArtifactRecord | null> {
-    const done = await this.meta('commitUpload', () =>
-      this.redis.eval(
-        COMMIT_UPLOAD_LUA,
-        2,
-        REDIS_KEYS.artifact(id),
-        REDIS_KEYS.uncommittedArtifacts,
-        id,
-        tenant,
-        String(measured.size),
-        measured.sha256,
-      ),
-    );
-    return done === 1 ? this.get(id) : null;
+    return commitUploadCopy(this.redis, this.store, this, this.logger, id, tenant, expected, this.now());
   }
 
   /**
@@ -213,20 +197,22 @@ export class ArtifactRepository {
       return false;
     const artifactHash = REDIS_KEYS.artifact(id);
     const key = await this.meta('delete', () =>
-      this.redis.eval(
-        DELETE_ARTIFACT_LUA,
-        6,
-        artifactHash,
-        REDIS_KEYS.uncommittedArtifacts,
-        STORAGE_KEYS.artifactsByCreatedAt,
-        STORAGE_KEYS.objectsToDelete,
-        record.jobId ? REDIS_KEYS.jobArtifacts(record.jobId) : artifactHash,
-        record.jobId && record.nodeId && record.attempt
-          ? REDIS_KEYS.attemptArtifacts(record.jobId, record.nodeId, record.attempt)
-          : artifactHash,
-        id,
-        states.join(','),
-        tenant ?? '',
+      runStorageScript(
+        this.redis,
+        'deleteArtifact',
+        [
+          artifactHash,
+          REDIS_KEYS.uncommittedArtifacts,
+          STORAGE_KEYS.artifactsByCreatedAt,
+          STORAGE_KEYS.objectsToDelete,
+          record.jobId ? REDIS_KEYS.jobArtifacts(record.jobId) : artifactHash,
+          record.jobId && record.nodeId && record.attempt
+            ? REDIS_KEYS.attemptArtifacts(record.jobId, record.nodeId, record.attempt)
+            : artifactHash,
+          STORAGE_KEYS.removeAfter,
+          STORAGE_KEYS.tenantStoredBytes(record.tenant),
+        ],
+        [id, states.join(','), tenant ?? ''],
       ),
     );
     if (typeof key !== 'string') return false;
@@ -241,9 +227,26 @@ export class ArtifactRepository {
     return this.delete(id, ['committed'], tenant);
   }
 
-  private async removeQueuedObject(key: string): Promise<void> {
+  /** @internal */
+  async removeQueuedObject(key: string): Promise<void> {
     await this.store.remove(key);
     await this.meta('removeQueuedObject', () => this.redis.srem(STORAGE_KEYS.objectsToDelete, key));
+  }
+
+  /**
+   * Moves up to `limit` objects whose time in the remove-after index has come (expired upload grants'
+   * staging objects, commit copies never committed) into the removal queue; returns how many.
+   */
+  async claimDueRemovals(now: Date, limit: number): Promise<number> {
+    const n = await this.meta('claimDueRemovals', () =>
+      runStorageScript(
+        this.redis,
+        'claimDueRemovals',
+        [STORAGE_KEYS.removeAfter, STORAGE_KEYS.objectsToDelete],
+        [now.getTime(), limit],
+      ),
+    );
+    return Number(n);
   }
 
   /** Removes up to `limit` objects whose records are gone; returns how many were removed. */
@@ -265,7 +268,7 @@ function visible(record: ArtifactRecord | null, tenant: string): ArtifactRecord 
 }
 
 /** MULTI's exec answers per-command errors in its result instead of throwing. */
-function execOk(results: Array<[Error | null, unknown]> | null): void {
+export function execOk(results: Array<[Error | null, unknown]> | null): void {
   if (!results) throw new Error('transaction aborted');
   const failed = results.find(([err]) => err);
   if (failed) throw failed[0];

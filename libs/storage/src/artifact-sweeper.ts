@@ -21,8 +21,9 @@ export interface SweepResult {
 }
 
 /**
- * Deletes what must not stay: orphans (uncommitted past the grace period) and committed artifacts past
- * retention. Records go first, each atomically with queueing its object; then queued objects are
+ * Deletes what must not stay: orphans (uncommitted past the grace period), committed artifacts past
+ * retention, and objects whose time in the remove-after index has come (staging objects of expired upload
+ * grants, commit copies that were never committed). Records go first, each atomically with queueing its object; then queued objects are
  * removed, so a record never points at a missing object and a crash mid-sweep leaks nothing. Meant to
  * run on one leader at a time, but safe if two overlap (every step is conditional and idempotent).
  */
@@ -37,6 +38,7 @@ export class ArtifactSweeper {
   async sweep(now: Date = new Date()): Promise<SweepResult> {
     const orphans = await this.sweepOrphans(now);
     const expired = await this.sweepRetention(now);
+    await this.artifacts.claimDueRemovals(now, this.options.batchSize);
     const objectsRemoved = await this.artifacts.removeQueuedObjects(this.options.batchSize);
     const result = { orphans, expired, objectsRemoved };
     if (orphans || expired || objectsRemoved) this.logger.info({ ...result }, 'artifact sweep removed data');

@@ -10,7 +10,9 @@ export type StorageErrorCode =
   | 'ARTIFACT_NOT_FOUND'
   | 'INVALID_ARTIFACT_NAME'
   | 'INVALID_KEY_SEGMENT'
-  | 'SIZE_MISMATCH';
+  | 'SIZE_MISMATCH'
+  | 'CHECKSUM_MISMATCH' // the bytes read do not hash to the recorded/declared sha256
+  | 'QUOTA_EXCEEDED'; // the tenant's stored-bytes quota refused a reservation
 
 export class StorageError extends Error {
   constructor(
@@ -86,6 +88,34 @@ export class SizeMismatchError extends StorageError {
   ) {
     super('SIZE_MISMATCH', `expected ${expected} bytes, got ${actual}`, false);
     this.name = 'SizeMismatchError';
+  }
+}
+
+export class ChecksumMismatchError extends StorageError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super('CHECKSUM_MISMATCH', `expected sha256 ${expected}, got ${actual}`, false);
+    this.name = 'ChecksumMismatchError';
+  }
+}
+
+/** Reserving `requested` bytes would take the tenant's stored bytes over its quota; nothing was written. */
+export class StorageQuotaExceededError extends StorageError {
+  readonly quota = 'TENANT_MAX_STORED_BYTES';
+  constructor(
+    readonly tenant: string,
+    readonly limit: number,
+    readonly used: number,
+    readonly requested: number,
+  ) {
+    super(
+      'QUOTA_EXCEEDED',
+      `storage quota exceeded: ${used} of ${limit} bytes used, ${requested} more requested`,
+      false,
+    );
+    this.name = 'StorageQuotaExceededError';
   }
 }
 

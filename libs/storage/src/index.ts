@@ -10,3 +10,6 @@ export * from './artifact-repository.js';
 export * from './artifact-sweeper.js';
 export * from './storage-keys.js';
 export * from './storage-config.js';
+export * from './artifact-uploads.js';
+export * from './upload-grant.js';
+export * from './storage-scripts.js';

@@ -3,7 +3,9 @@ import {
   InvalidArtifactNameError,
   InvalidKeySegmentError,
   sanitizeName,
-  uploadKey,
+  uploadCommittedKey,
+  uploadStagingKey,
+  attachmentDisposition,
 } from './index.js';
 
 describe('sanitizeName', () => {
@@ -35,8 +37,23 @@ describe('object keys', () => {
       artifactKey({ tenant: 'acme', jobId: 'j-1', nodeId: 'resize', attempt: 2, name: '../out.png' }),
     ).toBe('acme/j-1/resize/2/_out.png');
   });
-  it('puts uploads under tenant/uploads/id', () => {
-    expect(uploadKey({ tenant: 'acme', artifactId: 'a1', name: 'in.csv' })).toBe('acme/uploads/a1/in.csv');
+  it('stages uploads under tenant/incoming/id and commits them under tenant/uploads/id/copy', () => {
+    expect(uploadStagingKey({ tenant: 'acme', artifactId: 'a1', name: 'in.csv' })).toBe(
+      'acme/incoming/a1/in.csv',
+    );
+    expect(uploadCommittedKey({ tenant: 'acme', artifactId: 'a1', copyId: 'c1', name: 'in.csv' })).toBe(
+      'acme/uploads/a1/c1/in.csv',
+    );
+    expect(() => uploadCommittedKey({ tenant: 'acme', artifactId: 'a1', copyId: '..', name: 'x' })).toThrow(
+      InvalidKeySegmentError,
+    );
+  });
+  it('makes a safe attachment disposition', () => {
+    expect(attachmentDisposition('a.csv')).toBe('attachment; filename="a.csv"');
+    expect(attachmentDisposition('"x";\r\nSet-Cookie: y.html')).toBe(
+      'attachment; filename="_x____Set-Cookie__y.html"',
+    );
+    expect(attachmentDisposition('..')).toBe('attachment; filename="download"');
   });
   it.each([
     [{ tenant: 'Acme', jobId: 'j', nodeId: 'n', attempt: 1 }],

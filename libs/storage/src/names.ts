@@ -44,7 +44,34 @@ export function artifactKey(p: {
   return `${tenantSegment(p.tenant)}/${idSegment('jobId', p.jobId)}/${nodeId}/${attempt}/${sanitizeName(p.name)}`;
 }
 
-/** `{tenant}/uploads/{artifactId}/{name}`: where a client upload lives. */
-export function uploadKey(p: { tenant: string; artifactId: string; name: string }): string {
-  return `${tenantSegment(p.tenant)}/uploads/${idSegment('artifactId', p.artifactId)}/${sanitizeName(p.name)}`;
+/**
+ * `{tenant}/incoming/{artifactId}/{name}`: where a client upload is staged. The upload grant (a POST policy)
+ * covers exactly this key; completeUpload copies the verified bytes to an upload's committed key.
+ */
+export function uploadStagingKey(p: { tenant: string; artifactId: string; name: string }): string {
+  return `${tenantSegment(p.tenant)}/incoming/${idSegment('artifactId', p.artifactId)}/${sanitizeName(p.name)}`;
+}
+
+/**
+ * `{tenant}/uploads/{artifactId}/{copyId}/{name}`: where a committed client upload lives. No upload grant
+ * covers it, and each commit attempt copies to its own `copyId`, so concurrent completes never share an object.
+ */
+export function uploadCommittedKey(p: {
+  tenant: string;
+  artifactId: string;
+  copyId: string;
+  name: string;
+}): string {
+  return `${tenantSegment(p.tenant)}/uploads/${idSegment('artifactId', p.artifactId)}/${idSegment('copyId', p.copyId)}/${sanitizeName(p.name)}`;
+}
+
+/** `attachment; filename="…"` for a download; the name is reduced to [A-Za-z0-9._-] first. */
+export function attachmentDisposition(name: string): string {
+  let safe: string;
+  try {
+    safe = sanitizeName(name);
+  } catch {
+    safe = 'download';
+  }
+  return `attachment; filename="${safe}"`;
 }

@@ -2,29 +2,16 @@ import { randomUUID, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat as statFile } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
-import { Client } from 'minio';
+import { type Client, CopyDestinationOptions, CopySourceOptions } from 'minio';
+import { makeClient, type ObjectStoreConfig } from './s3-client.js';
 import { describe, ObjectNotFoundError, SizeMismatchError, StorageError } from './errors.js';
 import { HashingStream } from './hashing-stream.js';
+import { collect, grantsAnonymousAccess } from './object-store-helpers.js';
+import { type PresignedPost, type UploadGrantOptions, uploadPostPolicy } from './upload-grant.js';
+export type { ObjectStoreConfig } from './s3-client.js';
 import type { StorageLogger, StorageMetrics } from './logger.js';
 import { NO_METRICS } from './logger.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withStorageRetry } from './retry.js';
-
-export interface ObjectStoreConfig {
-  /** S3 API endpoint as this process reaches it, e.g. http://127.0.0.1:9000 */
-  endpoint: string;
-  /** Endpoint clients reach, used in presigned URLs; defaults to `endpoint`. */
-  publicEndpoint?: string;
-  accessKey: string;
-  secretKey: string;
-  bucket: string;
-  region?: string;
-  /**
-   * Objects up to this size go up in one PUT (the local S3 server does no multipart); larger ones use
-   * multipart, which needs MinIO or S3. The minio client buffers a single-part upload in memory.
-   */
-  partSizeBytes?: number;
-  retry?: Partial<RetryPolicy>;
-}
 
 /** A body to store: bytes in memory, a file path, or a stream (then `size` is required). */
 export type ObjectSource = Buffer | string | Readable;
@@ -43,9 +30,15 @@ export interface ObjectInfo {
 
 export interface PresignedRequest {
   url: string;
-  method: 'PUT' | 'GET';
+  method: 'GET';
   headers: Record<string, string>;
   expiresAt: Date;
+}
+
+/** Headers a presigned GET makes the store answer with (signed as response-* query parameters). */
+export interface DownloadHeaders {
+  contentType: string;
+  contentDisposition: string;
 }
 
 export type ReadinessState = { ready: true } | { ready: false; reason: string };
@@ -59,26 +52,6 @@ const isNotFound = (e: unknown) => NOT_FOUND_CODES.has(String((e as { code?: unk
 // Answers of servers (the local S3 server among them) that have no bucket-policy API.
 const NO_POLICY_API = new Set(['NotImplemented', 'MethodNotAllowed', 'XNotImplemented']);
 const NO_POLICY = new Set(['NoSuchBucketPolicy']);
-
-function makeClient(endpoint: string, cfg: ObjectStoreConfig, region: string, partSize: number): Client {
-  const url = new URL(endpoint);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error(`S3 endpoint must be http(s): ${endpoint}`);
-  const useSSL = url.protocol === 'https:';
-  return new Client({
-    endPoint: url.hostname,
-    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
-    useSSL,
-    accessKey: cfg.accessKey,
-    secretKey: cfg.secretKey,
-    // A fixed region: presigning and requests never look the bucket region up over the network.
-    region,
-    pathStyle: true,
-    partSize,
-    // Retries are ours (bounded, with backoff, typed); the client's own would multiply them.
-    retryOptions: { disableRetry: true },
-  });
-}
 
 /**
  * The bucket that holds every artifact, over the S3 API (minio client). Network failures are retried
@@ -320,10 +293,13 @@ export class ObjectStore {
     return collect(stream);
   }
 
-  /** Streams the object once to get its exact size and sha256 (what was really stored). */
-  async digest(key: string): Promise<PutResult> {
+  /**
+   * Streams the object once to get its exact size and sha256 (what was really stored). With `maxBytes`, stops
+   * with SizeMismatchError as soon as more arrive, so an oversized object costs no more than the limit.
+   */
+  async digest(key: string, maxBytes?: number): Promise<PutResult> {
     const stream = await this.get(key);
-    const hasher = new HashingStream();
+    const hasher = new HashingStream(maxBytes);
     hasher.resume(); // only the digest is wanted; let the bytes flow through
     await new Promise<void>((resolve, reject) =>
       pipeline(stream, hasher, (err) => (err ? reject(err) : resolve())),
@@ -352,51 +328,59 @@ export class ObjectStore {
     }
   }
 
-  /** A URL the client PUTs the bytes to, with the headers it must send. */
-  async presignedPut(key: string, expirySeconds: number, contentType: string): Promise<PresignedRequest> {
-    const url = await this.presigner.presignedUrl('PUT', this.bucket, key, expirySeconds);
+  /**
+   * A browser-style POST upload (form fields + `file`) bound by a signed policy to exactly this key, this
+   * content type and exactly `size` bytes, valid until `expiresAt`. S3 and MinIO enforce the policy; the local
+   * S3 server stores whatever is posted (it checks no policy), so callers verify what arrived anyway.
+   */
+  async presignedPost(key: string, opts: UploadGrantOptions): Promise<PresignedPost> {
+    const policy = uploadPostPolicy(this.presigner.newPostPolicy(), this.bucket, key, opts);
+    const { postURL, formData } = await this.presigner.presignedPostPolicy(policy);
     return {
-      url,
-      method: 'PUT',
-      headers: { 'Content-Type': contentType },
-      expiresAt: new Date(Date.now() + expirySeconds * 1000),
+      url: postURL,
+      method: 'POST',
+      fields: formData,
+      conditions: policy.policy.conditions,
+      expiresAt: opts.expiresAt,
     };
   }
 
-  /** A short-lived URL to GET the object. */
-  async presignedGet(key: string, expirySeconds: number): Promise<PresignedRequest> {
-    const url = await this.presigner.presignedUrl('GET', this.bucket, key, expirySeconds);
+  /** A short-lived URL to GET the object; with `headers`, the store answers with that type and disposition. */
+  async presignedGet(
+    key: string,
+    expirySeconds: number,
+    headers?: DownloadHeaders,
+  ): Promise<PresignedRequest> {
+    const response: Record<string, string> = headers
+      ? {
+          'response-content-type': headers.contentType,
+          'response-content-disposition': headers.contentDisposition,
+        }
+      : {};
+    const url = await this.presigner.presignedGetObject(this.bucket, key, expirySeconds, response);
     return { url, method: 'GET', headers: {}, expiresAt: new Date(Date.now() + expirySeconds * 1000) };
   }
-}
 
-function grantsAnonymousAccess(policy: string): boolean {
-  try {
-    const doc = JSON.parse(policy) as { Statement?: Array<{ Effect?: string; Principal?: unknown }> };
-    return (doc.Statement ?? []).some((s) => {
-      if (s.Effect !== 'Allow') return false;
-      const p = s.Principal as string | { AWS?: string | string[] } | undefined;
-      if (p === '*') return true;
-      const aws = typeof p === 'object' && p ? p.AWS : undefined;
-      return aws === '*' || (Array.isArray(aws) && aws.includes('*'));
-    });
-  } catch {
-    return true; // unreadable: treat as unsafe and replace
-  }
-}
-
-/** Reads a stream to the end; with `limit`, stops with SizeMismatchError as soon as it is exceeded. */
-async function collect(stream: Readable, limit?: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    total += b.length;
-    if (limit !== undefined && total > limit) {
-      stream.destroy();
-      throw new SizeMismatchError(limit, total);
+  /** Server-side copy of `source` to `target`, whose metadata is replaced by the given type and disposition. */
+  async copy(source: string, target: string, headers: DownloadHeaders): Promise<void> {
+    try {
+      await this.run('copyObject', () =>
+        this.client.copyObject(
+          new CopySourceOptions({ Bucket: this.bucket, Object: source }),
+          new CopyDestinationOptions({
+            Bucket: this.bucket,
+            Object: target,
+            MetadataDirective: 'REPLACE',
+            Headers: {
+              'Content-Type': headers.contentType,
+              'Content-Disposition': headers.contentDisposition,
+            },
+          }),
+        ),
+      );
+    } catch (e) {
+      if (isNotFound(e)) throw new ObjectNotFoundError(source);
+      throw e;
     }
-    chunks.push(b);
   }
-  return Buffer.concat(chunks, total);
 }

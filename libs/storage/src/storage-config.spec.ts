@@ -38,4 +38,19 @@ describe('storage config', () => {
       /ARTIFACT_ALLOWED_CONTENT_TYPES/,
     );
   });
+  it('keeps upload grants short and has a stored-bytes quota per tenant by default', () => {
+    const c = loadConfig(artifactPolicyEnv, {});
+    expect(c.ARTIFACT_UPLOAD_URL_TTL_SECONDS).toBe(300);
+    expect(c.TENANT_MAX_STORED_BYTES).toBe(50 * 1024 ** 3);
+    expect(loadConfig(artifactPolicyEnv, { TENANT_MAX_STORED_BYTES: '0' }).TENANT_MAX_STORED_BYTES).toBe(0);
+    expect(() => loadConfig(artifactPolicyEnv, { ARTIFACT_UPLOAD_URL_TTL_SECONDS: '86400' })).toThrow(
+      /ARTIFACT_UPLOAD_URL_TTL_SECONDS/,
+    );
+    expect(() => loadConfig(artifactPolicyEnv, { ARTIFACT_MAX_UPLOAD_BYTES: String(6 * 1024 ** 3) })).toThrow(
+      /ARTIFACT_MAX_UPLOAD_BYTES/,
+    );
+    expect(() => loadConfig(artifactPolicyEnv, { TENANT_MAX_STORED_BYTES: '-1' })).toThrow(
+      /TENANT_MAX_STORED_BYTES/,
+    );
+  });
 });

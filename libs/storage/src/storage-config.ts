@@ -52,11 +52,26 @@ const contentTypeList = (fallback: string[]) =>
       message: 'expected a comma list of content types such as image/png,text/csv',
     });
 
-/** Env of the artifacts subgraph's upload limits and sweeps. */
+const boundedInt = (fallback: number, min: number, max: number, what: string) =>
+  z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(min, `expected ${what} between ${min} and ${max}`)
+    .max(max, `expected ${what} between ${min} and ${max}`)
+    .default(fallback);
+
+/** One POST upload and one server-side copy (CopyObject) both stop at 5 GiB on S3. */
+export const MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 ** 3;
+export const DEFAULT_TENANT_MAX_STORED_BYTES = 50 * 1024 ** 3;
+
+/** Env of the artifacts subgraph's upload limits, quota and sweeps. */
 export const artifactPolicyEnv = {
-  ARTIFACT_MAX_UPLOAD_BYTES: positiveInt(100 * 1024 * 1024),
+  ARTIFACT_MAX_UPLOAD_BYTES: boundedInt(100 * 1024 * 1024, 1, MAX_SINGLE_UPLOAD_BYTES, 'bytes'),
   ARTIFACT_ALLOWED_CONTENT_TYPES: contentTypeList(DEFAULT_ALLOWED_CONTENT_TYPES),
-  ARTIFACT_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
+  /** Upload grants are short-lived: a leaked one is useless soon, and the staging object is gone after. */
+  ARTIFACT_UPLOAD_URL_TTL_SECONDS: boundedInt(300, 1, 3600, 'seconds'),
+  /** Bytes of artifacts one tenant may store (uploads reserved at createUpload, task outputs); 0 = no quota. */
+  TENANT_MAX_STORED_BYTES: nonNegativeInt(DEFAULT_TENANT_MAX_STORED_BYTES),
   ARTIFACT_DOWNLOAD_URL_TTL_SECONDS: positiveInt(300),
   /** 0 keeps committed artifacts forever. */
   ARTIFACT_RETENTION_DAYS: nonNegativeInt(30),

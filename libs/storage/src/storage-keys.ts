@@ -13,4 +13,13 @@ export const STORAGE_KEYS = {
    * a record pointing at a removed one.
    */
   objectsToDelete: `${REDIS_PREFIX}:artifacts:objects-to-delete`,
+  /**
+   * Sorted set of object keys to remove once their score (ms) has passed: an upload's staging object after
+   * its grant expires (the client can still write it until then), and a commit's copy that was never
+   * committed (a crash between copy and commit). The commit removes its copy from here atomically with
+   * making it the record's key; the sweep claims due entries into objectsToDelete atomically.
+   */
+  removeAfter: `${REDIS_PREFIX}:artifacts:remove-after`,
+  /** String: bytes of a tenant's artifacts (reserved uploads, staged and committed outputs). */
+  tenantStoredBytes: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:stored-bytes`,
 } as const;

@@ -18,6 +18,7 @@ import {
   type S3Handle,
 } from '#libs/testing';
 import { ArtifactRepository, ObjectStore, type StorageLogger } from '#libs/storage';
+import { sendUpload } from './send-upload.js';
 
 const SECRET = 'e2e-identity-secret-0123456789-abcdefgh';
 const quiet: StorageLogger = {
@@ -61,7 +62,7 @@ async function gql<T = Record<string, any>>(
   return { status: res.status, ...((await res.json()) as object) };
 }
 
-const CREATE = `mutation($input: CreateUploadInput!) { createUpload(input: $input) { artifactId uploadUrl method headers expiresAt } }`;
+const CREATE = `mutation($input: CreateUploadInput!) { createUpload(input: $input) { artifactId uploadUrl method headers fields expiresAt } }`;
 const COMPLETE = `mutation($id: ID!) { completeUpload(artifactId: $id) { id name contentType size sha256 createdAt downloadUrl jobId } }`;
 const ARTIFACT = `query($id: ID!) { artifact(id: $id) { id name size sha256 downloadUrl } }`;
 
@@ -84,12 +85,13 @@ async function upload(
   );
   expect(created.errors).toBeUndefined();
   const ticket = created.data!.createUpload;
-  const put = await fetch(ticket.uploadUrl, { method: ticket.method, headers: ticket.headers, body: bytes });
-  expect(put.status).toBe(200);
+  const sent = await sendUpload(ticket, bytes);
+  expect(sent.status).toBe(204);
   return { ticket, complete: () => gql(COMPLETE, { id: ticket.artifactId }, headers) };
 }
 
-const keyOfUpload = (tenant: string, id: string, name: string) => `${tenant}/uploads/${id}/${name}`;
+/** Where the upload grant puts the bytes until completeUpload copies them. */
+const keyOfUpload = (tenant: string, id: string, name: string) => `${tenant}/incoming/${id}/${name}`;
 
 beforeAll(async () => {
   [s3, redisServer] = await Promise.all([startS3({ bucket: 'e2e-artifacts' }), startRedis()]);
@@ -147,11 +149,16 @@ describe('identity', () => {
 });
 
 describe('uploads', () => {
-  it('createUpload → PUT → completeUpload → downloadUrl returns the same bytes and sha256', async () => {
+  it('createUpload → POST → completeUpload → downloadUrl returns the same bytes and sha256', async () => {
     const bytes = Buffer.from('x,y\n1,2\n3,4\n');
     const { ticket, complete } = await upload(bytes, { name: '../in put.csv', sha256: sha(bytes) });
-    expect(ticket.method).toBe('PUT');
-    expect(ticket.headers).toEqual({ 'Content-Type': 'text/csv' });
+    expect(ticket.method).toBe('POST');
+    expect(ticket.headers).toEqual({});
+    expect(ticket.fields).toMatchObject({
+      key: keyOfUpload('acme', ticket.artifactId, '_in_put.csv'),
+      'Content-Type': 'text/csv',
+    });
+    expect(new Date(ticket.expiresAt).getTime()).toBeLessThanOrEqual(Date.now() + 300_000);
     expect(new Date(ticket.expiresAt).getTime()).toBeGreaterThan(Date.now());
     expect(ticket.uploadUrl.startsWith(s3.endpoint)).toBe(true);
     expect(await gql(ARTIFACT, { id: ticket.artifactId })).toMatchObject({ data: { artifact: null } }); // pending: invisible
@@ -169,6 +176,8 @@ describe('uploads', () => {
     });
     const got = await fetch(artifact.downloadUrl);
     expect(got.status).toBe(200);
+    expect(got.headers.get('content-disposition')).toBe('attachment; filename="_in_put.csv"');
+    expect(got.headers.get('content-type')).toBe('text/csv');
     const body = Buffer.from(await got.arrayBuffer());
     expect(body.equals(bytes)).toBe(true);
     expect(sha(body)).toBe(artifact.sha256);
@@ -194,9 +203,7 @@ describe('uploads', () => {
     const ticket = created.data!.createUpload;
     const early = await gql(COMPLETE, { id: ticket.artifactId });
     expect(early.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_UPLOADED' });
-    expect(
-      (await fetch(ticket.uploadUrl, { method: 'PUT', headers: ticket.headers, body: bytes })).status,
-    ).toBe(200);
+    expect((await sendUpload(ticket, bytes)).status).toBe(204);
     expect((await gql(COMPLETE, { id: ticket.artifactId })).data!.completeUpload.sha256).toBe(sha(bytes));
   });
 
@@ -256,10 +263,14 @@ describe('uploads', () => {
   it('deletes an artifact: record and object', async () => {
     const { ticket, complete } = await upload(Buffer.from('bye\n'), { name: 'bye.csv' });
     const id = (await complete()).data!.completeUpload.id;
+    const committedKey = (await redis.hget(REDIS_KEYS.artifact(id), 'key'))!;
+    expect(committedKey.startsWith(`acme/uploads/${id}/`)).toBe(true);
+    expect(await store.stat(committedKey)).not.toBeNull();
     expect((await gql(`mutation($id: ID!) { deleteArtifact(id: $id) }`, { id })).data).toEqual({
       deleteArtifact: true,
     });
     expect((await gql(ARTIFACT, { id })).data).toEqual({ artifact: null });
+    expect(await store.stat(committedKey)).toBeNull();
     expect(await store.stat(keyOfUpload('acme', ticket.artifactId, 'bye.csv'))).toBeNull();
   });
 });

@@ -43,7 +43,7 @@ export interface GatewayStack {
 }
 
 export async function startGatewayStack(
-  opts: { worker?: boolean; gatewayEnv?: Record<string, string> } = {},
+  opts: { worker?: boolean; gatewayEnv?: Record<string, string>; artifactsEnv?: Record<string, string> } = {},
 ): Promise<GatewayStack> {
   const redis = await startRedis();
   const s3 = await startS3();
@@ -73,7 +73,7 @@ export async function startGatewayStack(
     return h;
   };
   let jobs = await start('jobs-subgraph', jobsPort);
-  const artifacts = await start('artifacts-subgraph', artifactsPort);
+  const artifacts = await start('artifacts-subgraph', artifactsPort, opts.artifactsEnv);
   const worker = opts.worker ? await startWorker('gw-e2e-worker', env) : undefined;
   if (worker) apps.push(worker);
   const gateway = await start('gateway', gatewayPort, opts.gatewayEnv);

@@ -1,6 +1,11 @@
 import { IdentityError } from '#libs/auth';
 import { DomainError } from '#libs/errors';
-import { MetadataUnavailableError, StorageError, type StorageErrorCode } from '#libs/storage';
+import {
+  MetadataUnavailableError,
+  StorageError,
+  StorageQuotaExceededError,
+  type StorageErrorCode,
+} from '#libs/storage';
 
 /**
  * The one place this subgraph turns its lower-level errors into API errors (DomainError, whose code
@@ -14,6 +19,13 @@ export function toApiError(error: unknown): unknown {
     return new DomainError('UNAVAILABLE', 'artifact metadata is unavailable; retry later', {
       reason: 'METADATA_UNAVAILABLE',
       retryable: true,
+    });
+  if (error instanceof StorageQuotaExceededError)
+    return new DomainError('QUOTA_EXCEEDED', error.message, {
+      quota: error.quota,
+      limit: error.limit,
+      used: error.used,
+      requested: error.requested,
     });
   if (!(error instanceof StorageError)) return error;
   const code: StorageErrorCode = error.code;
@@ -29,7 +41,10 @@ export function toApiError(error: unknown): unknown {
     case 'INVALID_ARTIFACT_NAME':
     case 'INVALID_KEY_SEGMENT':
     case 'SIZE_MISMATCH':
+    case 'CHECKSUM_MISMATCH':
       return new DomainError('BAD_USER_INPUT', error.message, { reason: code });
+    case 'QUOTA_EXCEEDED': // a StorageQuotaExceededError, mapped above with its numbers
+      return new DomainError('QUOTA_EXCEEDED', error.message);
     case 'STORAGE_ACCESS_DENIED':
     case 'STORAGE_ERROR':
       // A misconfiguration or a broken store: the client can do nothing about it; details stay in the logs.

@@ -41,6 +41,17 @@ describe('artifacts subgraph SDL', () => {
     expect(String(m.completeUpload!.type)).toBe('Artifact!');
     expect(String(m.deleteArtifact!.type)).toBe('Boolean!');
     expect(String(m.createUpload!.args[0]!.type)).toBe('CreateUploadInput!');
+    const ticket = schema.getType('UploadTicket') as GraphQLObjectType;
+    expect(
+      Object.fromEntries(Object.values(ticket.getFields()).map((f) => [f.name, String(f.type)])),
+    ).toEqual({
+      artifactId: 'ID!',
+      uploadUrl: 'String!',
+      method: 'String!',
+      headers: 'JSON!',
+      fields: 'JSON!', // added (POST policy form); the rest is the contract's
+      expiresAt: 'DateTime!',
+    });
   });
 
   it('composes with a jobs subgraph into a supergraph where Job has artifacts', async () => {

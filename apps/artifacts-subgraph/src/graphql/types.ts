@@ -60,14 +60,22 @@ export class UploadTicketType {
   @Field(() => ID)
   artifactId!: string;
 
-  @Field(() => String, { description: 'send the bytes here with `method` and `headers`' })
+  @Field(() => String, { description: 'send the bytes here with `method`, `headers` and `fields`' })
   uploadUrl!: string;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'POST: a multipart/form-data form of `fields`, then the bytes as `file`',
+  })
   method!: string;
 
   @Field(() => JSONScalar)
   headers!: Record<string, string>;
+
+  @Field(() => JSONScalar, {
+    description:
+      'form fields to send, in this order, before the file part `file`; they bind the upload to its key, declared content type and exact size until expiresAt',
+  })
+  fields!: Record<string, string>;
 
   @Field(() => DateTimeScalar)
   expiresAt!: Date;

@@ -1,7 +1,16 @@
 import type { ArtifactRecord, Identity, Scope } from '#libs/contracts';
 import { hasScope } from '#libs/auth';
 import { DomainError } from '#libs/errors';
-import type { ArtifactRepository, ObjectStore, StorageLogger } from '#libs/storage';
+import {
+  attachmentDisposition,
+  ChecksumMismatchError,
+  ObjectNotFoundError,
+  SizeMismatchError,
+  StorageQuotaExceededError,
+  type ArtifactRepository,
+  type ObjectStore,
+  type StorageLogger,
+} from '#libs/storage';
 import {
   checkStoredUpload,
   checkUploadRequest,
@@ -13,19 +22,27 @@ import {
 export interface ArtifactServiceOptions extends UploadLimits {
   uploadUrlTtlSeconds: number;
   downloadUrlTtlSeconds: number;
+  /** TENANT_MAX_STORED_BYTES; 0 = no quota. */
+  tenantMaxStoredBytes: number;
 }
 
 /** Counters the service reports; bound to prom-client metrics by the module. */
 export interface UploadMetrics {
   uploadCompleted(): void;
   uploadRejected(reason: string): void;
+  quotaRefused(quota: string): void;
 }
 
+/**
+ * Where and how to send the bytes: a POST of `fields` (in order) and then the bytes as the form part `file`,
+ * bound by a signed policy to the declared key, content type and size, until `expiresAt`.
+ */
 export interface UploadTicket {
   artifactId: string;
   uploadUrl: string;
   method: string;
   headers: Record<string, string>;
+  fields: Record<string, string>;
   expiresAt: Date;
 }
 
@@ -53,14 +70,25 @@ export class ArtifactService {
     return this.artifacts.listForJob(jobId, identity.tenant);
   }
 
-  /** A short-lived presigned GET for a visible artifact. */
+  /**
+   * A short-lived presigned GET for a visible artifact, answered as a download (`Content-Disposition:
+   * attachment` with its sanitised name) of its recorded type, whatever the object's own metadata says.
+   */
   async downloadUrl(identity: Identity, record: ArtifactRecord): Promise<string> {
     requireScope(identity, 'artifacts:read');
     if (record.tenant !== identity.tenant || record.state !== 'committed') throw notFound(record.id);
-    return (await this.store.presignedGet(record.key, this.options.downloadUrlTtlSeconds)).url;
+    const get = await this.store.presignedGet(record.key, this.options.downloadUrlTtlSeconds, {
+      contentType: record.contentType,
+      contentDisposition: attachmentDisposition(record.name),
+    });
+    return get.url;
   }
 
-  /** Reserves an upload under the caller's tenant and hands out a presigned PUT. */
+  /**
+   * Reserves an upload under the caller's tenant (its declared size counted against the tenant's
+   * stored-bytes quota, atomically; QUOTA_EXCEEDED writes nothing) and hands out a presigned POST bound to
+   * the staging key, the declared type and exactly the declared size.
+   */
   async createUpload(identity: Identity, input: UploadRequest): Promise<UploadTicket> {
     requireScope(identity, 'artifacts:write');
     const checked = checkUploadRequest(input, this.options);
@@ -71,66 +99,113 @@ export class ArtifactService {
         field: checked.field,
       });
     }
-    const record = await this.artifacts.createPendingUpload({ tenant: identity.tenant, ...checked });
-    const put = await this.store.presignedPut(
-      record.key,
-      this.options.uploadUrlTtlSeconds,
-      record.contentType,
-    );
+    const expiresAt = new Date(Date.now() + this.options.uploadUrlTtlSeconds * 1000);
+    let record: ArtifactRecord;
+    try {
+      record = await this.artifacts.createPendingUpload({
+        tenant: identity.tenant,
+        ...checked,
+        maxStoredBytes: this.options.tenantMaxStoredBytes,
+        grantExpiresAt: expiresAt,
+      });
+    } catch (e) {
+      if (e instanceof StorageQuotaExceededError) {
+        this.metrics.quotaRefused(e.quota);
+        this.logger.warn(
+          { tenant: identity.tenant, limit: e.limit, used: e.used, requested: e.requested },
+          'upload refused: stored-bytes quota',
+        );
+      }
+      throw e;
+    }
+    const post = await this.store
+      .presignedPost(record.key, { contentType: record.contentType, size: record.size, expiresAt })
+      .catch(async (e: unknown) => {
+        await this.artifacts.delete(record.id, ['pending'], identity.tenant); // releases the reservation
+        throw e;
+      });
     this.logger.info(
       { artifactId: record.id, tenant: identity.tenant, size: record.size },
       'upload reserved',
     );
     return {
       artifactId: record.id,
-      uploadUrl: put.url,
-      method: put.method,
-      headers: put.headers,
-      expiresAt: put.expiresAt,
+      uploadUrl: post.url,
+      method: post.method,
+      headers: {},
+      fields: post.fields,
+      expiresAt,
     };
   }
 
   /**
-   * Verifies what the client uploaded against its declaration (exists, size, limit, content type,
-   * sha256 measured from the stored bytes) and commits it. A mismatch removes the object and the
-   * reservation and answers BAD_USER_INPUT. Completing an already completed upload returns it.
+   * Verifies what the client uploaded against its declaration and commits it: the staging object must
+   * exist with the declared size (within the limit) and type; it is then copied to a key no upload grant
+   * covers, and that copy is measured (size, sha256 = the declared one when given) before the record points
+   * at it. A mismatch removes the upload and its reservation and answers BAD_USER_INPUT. Completing an
+   * already completed upload returns it.
    */
   async completeUpload(identity: Identity, artifactId: string): Promise<ArtifactRecord> {
     requireScope(identity, 'artifacts:write');
     const pending = await this.artifacts.getPending(artifactId, identity.tenant);
-    if (!pending) {
-      const done = await this.artifacts.getVisible(artifactId, identity.tenant);
-      if (done && !done.jobId) return done;
-      throw notFound(artifactId);
-    }
+    if (!pending) return this.completed(identity, artifactId);
     const stat = await this.store.stat(pending.key);
-    if (!stat) {
-      this.metrics.uploadRejected('NOT_UPLOADED');
-      // Nothing to remove; the ticket stays valid so the client can still send the bytes.
-      throw new DomainError('BAD_USER_INPUT', 'nothing was uploaded for this artifact yet', {
-        reason: 'NOT_UPLOADED',
+    if (!stat) throw this.notUploaded();
+    const mismatch = checkStoredUpload(pending, stat, this.options);
+    if (mismatch) return this.reject(identity, artifactId, mismatch.reason, mismatch.message);
+    let committed: ArtifactRecord | null;
+    try {
+      committed = await this.artifacts.commitUpload(artifactId, identity.tenant, {
+        size: pending.size,
+        sha256: pending.sha256,
       });
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) throw this.notUploaded();
+      if (e instanceof SizeMismatchError)
+        return this.reject(
+          identity,
+          artifactId,
+          'SIZE_MISMATCH',
+          `uploaded bytes differ from the declared ${pending.size}`,
+        );
+      if (e instanceof ChecksumMismatchError)
+        return this.reject(
+          identity,
+          artifactId,
+          'SHA256_MISMATCH',
+          'the uploaded bytes do not match the declared sha256',
+        );
+      throw e;
     }
-    let mismatch = checkStoredUpload(pending, stat, this.options);
-    let measured: { size: number; sha256: string } | undefined;
-    if (!mismatch) {
-      measured = await this.store.digest(pending.key);
-      mismatch = checkStoredUpload(pending, { ...measured, contentType: stat.contentType }, this.options);
-    }
-    if (mismatch) {
-      await this.artifacts.delete(artifactId, ['pending'], identity.tenant);
-      this.metrics.uploadRejected(mismatch.reason);
-      this.logger.warn(
-        { artifactId, tenant: identity.tenant, reason: mismatch.reason },
-        'upload rejected; object removed',
-      );
-      throw new DomainError('BAD_USER_INPUT', mismatch.message, { reason: mismatch.reason });
-    }
-    const committed = await this.artifacts.commitUpload(artifactId, identity.tenant, measured!);
-    const result = committed ?? (await this.artifacts.getVisible(artifactId, identity.tenant));
-    if (!result) throw notFound(artifactId);
-    if (committed) this.metrics.uploadCompleted();
-    return result;
+    if (!committed) return this.completed(identity, artifactId);
+    this.metrics.uploadCompleted();
+    return committed;
+  }
+
+  private async completed(identity: Identity, artifactId: string): Promise<ArtifactRecord> {
+    const done = await this.artifacts.getVisible(artifactId, identity.tenant);
+    if (done && !done.jobId) return done;
+    throw notFound(artifactId);
+  }
+
+  private notUploaded(): DomainError {
+    this.metrics.uploadRejected('NOT_UPLOADED');
+    // Nothing to remove; the ticket stays valid so the client can still send the bytes.
+    return new DomainError('BAD_USER_INPUT', 'nothing was uploaded for this artifact yet', {
+      reason: 'NOT_UPLOADED',
+    });
+  }
+
+  private async reject(
+    identity: Identity,
+    artifactId: string,
+    reason: string,
+    message: string,
+  ): Promise<never> {
+    await this.artifacts.delete(artifactId, ['pending'], identity.tenant);
+    this.metrics.uploadRejected(reason);
+    this.logger.warn({ artifactId, tenant: identity.tenant, reason }, 'upload rejected; object removed');
+    throw new DomainError('BAD_USER_INPUT', message, { reason });
   }
 
   /** Deletes a visible artifact of the caller's tenant (record first, then its object). */

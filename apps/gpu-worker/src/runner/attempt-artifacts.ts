@@ -17,6 +17,7 @@ export function toTaskError(e: unknown, what: string): TaskError {
       case 'INVALID_ARTIFACT_NAME':
       case 'INVALID_KEY_SEGMENT':
       case 'SIZE_MISMATCH':
+      case 'CHECKSUM_MISMATCH': // the bytes read are not the recorded artifact's (libs/storage read verifies)
         return new TaskError('TASK_FAILED', `${what}: ${e.message}`, { retryable: false, cause: e });
       default:
         return new TaskError('STORAGE_UNAVAILABLE', `${what}: ${e.message}`, {

@@ -1,0 +1,36 @@
+--[[
+  Deletes an artifact record if it is in one of the allowed states (and of the tenant, when ARGV[3] is not
+  empty), queues its object for removal, and releases its bytes from the tenant's stored-bytes count.
+    KEYS[1] artifact hash   KEYS[2] uncommitted zset   KEYS[3] created index   KEYS[4] objects-to-delete set
+    KEYS[5] jobArtifacts set (or KEYS[1] again when the record has no job)   KEYS[6] attemptArtifacts set (same)
+    KEYS[7] remove-after zset   KEYS[8] the tenant's stored-bytes counter
+    ARGV[1] artifact id   ARGV[2] allowed states (comma list)   ARGV[3] tenant or ''
+  A pending upload's staging object is also queued in remove-after for its grant's expiry: the client may
+  still write it until then. Returns the object key, or false when nothing was deleted.
+]]
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return false
+end
+local allowed = false
+for s in string.gmatch(ARGV[2], '[^,]+') do
+  if s == state then allowed = true end
+end
+if not allowed then return false end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[3] then return false end
+local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt')
+local key, size, grantExpiresAt = f[1], tonumber(f[2]) or 0, f[3]
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if KEYS[5] ~= KEYS[1] then redis.call('SREM', KEYS[5], ARGV[1]) end
+if KEYS[6] ~= KEYS[1] then redis.call('SREM', KEYS[6], ARGV[1]) end
+redis.call('SADD', KEYS[4], key)
+if grantExpiresAt then redis.call('ZADD', KEYS[7], grantExpiresAt, key) end
+if size > 0 then
+  -- never below zero (records written before the counter existed were never counted)
+  if redis.call('DECRBY', KEYS[8], size) <= 0 then redis.call('DEL', KEYS[8]) end
+end
+return key
