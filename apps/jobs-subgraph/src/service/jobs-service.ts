@@ -79,8 +79,10 @@ export class JobsService {
     return this.scheduler.store.view(jobId, tenant);
   }
 
-  async jobs(tenant: string, filter: JobListFilter, first = 20, after?: string): Promise<JobPage> {
+  /** A page of the tenant's jobs: `first` defaults to 20 (or the cap, when that is lower). */
+  async jobs(tenant: string, filter: JobListFilter, requested?: number, after?: string): Promise<JobPage> {
     const maxPage = this.options.maxPageSize ?? MAX_PAGE_SIZE;
+    const first = requested ?? Math.min(20, maxPage);
     if (!Number.isInteger(first) || first < 0 || first > maxPage)
       throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${maxPage}`, { max: maxPage });
     if (filter.template !== undefined && filter.template.length > MAX_TEMPLATE_NAME)
