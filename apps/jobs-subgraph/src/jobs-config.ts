@@ -1,5 +1,8 @@
 import { loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
 import { plannerEnv } from './planner/planner-env.js';
+import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
+import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
+import { MAX_PAGE_SIZE } from './service/jobs-service.js';
 
 /** Scheduler, events and subscription settings (durations in ms). */
 export const schedulerEnv = {
@@ -24,7 +27,28 @@ export const schedulerEnv = {
   JOB_RETENTION_BATCH: positiveInt(100),
 };
 
-export const jobsSubgraphEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv, ...plannerEnv, ...schedulerEnv };
+/** Per-tenant quotas and read bounds (docs/security.md, "Quotas"). */
+export const quotaEnv = {
+  /** Unfinished (QUEUED/RUNNING) jobs per tenant; submitJob and retryJob past it answer QUOTA_EXCEEDED. */
+  TENANT_MAX_ACTIVE_JOBS: positiveInt(DEFAULT_TENANT_QUOTAS.maxActiveJobs),
+  /** Unfinished nodes of a tenant's unfinished jobs. */
+  TENANT_MAX_QUEUED_NODES: positiveInt(DEFAULT_TENANT_QUOTAS.maxQueuedNodes),
+  /** Bytes of a job's labels as JSON (they also count in PLANNER_MAX_INPUT_BYTES). */
+  LABELS_MAX_BYTES: positiveInt(DEFAULT_LABEL_LIMITS.maxBytes),
+  /** Top-level keys of a job's labels. */
+  LABELS_MAX_KEYS: positiveInt(DEFAULT_LABEL_LIMITS.maxKeys),
+  /** Largest `first` of a `jobs` page; more answers BAD_USER_INPUT. */
+  JOBS_PAGE_MAX: positiveInt(MAX_PAGE_SIZE),
+};
+
+export const jobsSubgraphEnv = {
+  ...runtimeEnv,
+  ...redisEnv,
+  ...portsEnv,
+  ...plannerEnv,
+  ...schedulerEnv,
+  ...quotaEnv,
+};
 
 export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) =>
   loadConfig(jobsSubgraphEnv, env);

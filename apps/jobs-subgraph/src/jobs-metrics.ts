@@ -1,6 +1,26 @@
 import { metrics } from '#libs/observability';
 import type { ResourceClass } from '#libs/contracts';
 import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
+import type { QuotaName } from './scheduler/tenant-quotas.js';
+
+/** Counters of the per-tenant quotas (docs/security.md). */
+export interface QuotaMetrics {
+  refused(quota: QuotaName): void;
+  usageRepaired(tenants: number): void;
+}
+
+export function createQuotaMetrics(): QuotaMetrics {
+  const refusals = metrics.counter({
+    name: 'switchyard_quota_refusals_total',
+    help: 'Requests refused with QUOTA_EXCEEDED, by quota (activeJobs, queuedNodes, labelBytes, labelKeys)',
+    labelNames: ['quota'] as const,
+  });
+  const repairs = metrics.counter({
+    name: 'switchyard_quota_usage_repairs_total',
+    help: "Tenants whose quota bookkeeping the leader's audit found wrong and repaired",
+  });
+  return { refused: (quota) => refusals.inc({ quota }), usageRepaired: (n) => repairs.inc(n) };
+}
 
 /** The scheduler's counters and the node queue depth gauge, on the process's one registry. */
 export function createJobsMetrics(

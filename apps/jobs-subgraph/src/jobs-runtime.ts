@@ -2,13 +2,14 @@ import type { Redis } from 'ioredis';
 import { assertIdentitySecret } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
-import { createJobsMetrics } from './jobs-metrics.js';
+import { createJobsMetrics, createQuotaMetrics } from './jobs-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
 import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
+import { TenantUsageAudit } from './scheduler/tenant-usage-audit.js';
 import { Reconciler } from './scheduler/reconciler.js';
 import { ReportConsumer } from './scheduler/report-consumer.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -70,6 +71,10 @@ export class JobsRuntime {
       config: {
         backoff: { baseMs: config.SCHEDULER_BACKOFF_BASE_MS, capMs: config.SCHEDULER_BACKOFF_CAP_MS },
         jobDeadlineMs: config.JOB_DEADLINE_MS,
+        quotas: {
+          maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS,
+          maxQueuedNodes: config.TENANT_MAX_QUEUED_NODES,
+        },
       },
       logger,
       metrics,
@@ -82,7 +87,13 @@ export class JobsRuntime {
         bufferCapacity: config.SUBSCRIBER_BUFFER,
       },
     );
-    this.service = new JobsService(scheduler, registry, templates, subscriptions, plannerLimitsFrom(config));
+    const quotaMetrics = createQuotaMetrics();
+    this.service = new JobsService(scheduler, registry, templates, subscriptions, {
+      planner: plannerLimitsFrom(config),
+      labels: { maxBytes: config.LABELS_MAX_BYTES, maxKeys: config.LABELS_MAX_KEYS },
+      maxPageSize: config.JOBS_PAGE_MAX,
+      onQuotaRefused: (quota) => quotaMetrics.refused(quota),
+    });
     this.consumer = new ReportConsumer(
       this.reportsRedis,
       scheduler,
@@ -111,6 +122,7 @@ export class JobsRuntime {
         logger,
         metrics,
       ),
+      new TenantUsageAudit(this.redis, logger, (n) => quotaMetrics.usageRepaired(n)),
     );
   }
 

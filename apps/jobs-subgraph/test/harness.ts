@@ -8,7 +8,8 @@ import { Reconciler } from '../src/scheduler/reconciler.js';
 import { EventLog } from '../src/events/event-log.js';
 import { Wakeups } from '../src/events/wakeups.js';
 import { EventSubscriptions } from '../src/events/job-events.js';
-import { JobsService } from '../src/service/jobs-service.js';
+import { JobsService, type JobsServiceOptions } from '../src/service/jobs-service.js';
+import type { TenantQuotas } from '../src/scheduler/tenant-quotas.js';
 import type { SchedulerLogger } from '../src/scheduler/scheduler-ports.js';
 
 export const quietLogger = (): SchedulerLogger & {
@@ -42,6 +43,8 @@ export async function startCore(
     backoffBaseMs?: number;
     startConsumer?: boolean;
     claimIdleMs?: number;
+    quotas?: TenantQuotas;
+    service?: JobsServiceOptions;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
@@ -55,6 +58,7 @@ export async function startCore(
     config: {
       backoff: { baseMs: opts.backoffBaseMs ?? 50, capMs: 1_000 },
       jobDeadlineMs: opts.jobDeadlineMs ?? 600_000,
+      ...(opts.quotas ? { quotas: opts.quotas } : {}),
     },
     logger,
   });
@@ -62,7 +66,7 @@ export async function startCore(
   const templates = TemplateRegistry.loadFromDir(DEFAULT_TEMPLATES_DIR);
   const wakeups = new Wakeups(subscriber);
   const subscriptions = new EventSubscriptions(new EventLog(redis), wakeups, { bufferCapacity: 256 });
-  const service = new JobsService(scheduler, registry, templates, subscriptions);
+  const service = new JobsService(scheduler, registry, templates, subscriptions, opts.service);
   const consumer = new ReportConsumer(blocking, scheduler, logger, {
     blockMs: 1_000,
     claimIdleMs: opts.claimIdleMs ?? 5_000,

@@ -85,8 +85,8 @@ describe('stored-bytes quota', () => {
     expect(refused).toBeInstanceOf(StorageQuotaExceededError);
     expect(refused).toMatchObject({
       code: 'QUOTA_EXCEEDED',
-      quota: 'TENANT_MAX_STORED_BYTES',
-      limit: 1000,
+      quota: 'storedBytes',
+      max: 1000,
       used: 600,
       requested: 401,
     });

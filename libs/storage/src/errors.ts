@@ -103,16 +103,17 @@ export class ChecksumMismatchError extends StorageError {
 
 /** Reserving `requested` bytes would take the tenant's stored bytes over its quota; nothing was written. */
 export class StorageQuotaExceededError extends StorageError {
-  readonly quota = 'TENANT_MAX_STORED_BYTES';
+  /** The quota's name in `QUOTA_EXCEEDED`'s `extensions.limit` (docs/security.md); set by TENANT_MAX_STORED_BYTES. */
+  readonly quota = 'storedBytes';
   constructor(
     readonly tenant: string,
-    readonly limit: number,
+    readonly max: number,
     readonly used: number,
     readonly requested: number,
   ) {
     super(
       'QUOTA_EXCEEDED',
-      `storage quota exceeded: ${used} of ${limit} bytes used, ${requested} more requested`,
+      `storage quota exceeded: ${used} of ${max} bytes used, ${requested} more requested`,
       false,
     );
     this.name = 'StorageQuotaExceededError';

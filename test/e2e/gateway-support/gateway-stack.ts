@@ -43,7 +43,12 @@ export interface GatewayStack {
 }
 
 export async function startGatewayStack(
-  opts: { worker?: boolean; gatewayEnv?: Record<string, string>; artifactsEnv?: Record<string, string> } = {},
+  opts: {
+    worker?: boolean;
+    gatewayEnv?: Record<string, string>;
+    jobsEnv?: Record<string, string>;
+    artifactsEnv?: Record<string, string>;
+  } = {},
 ): Promise<GatewayStack> {
   const redis = await startRedis();
   const s3 = await startS3();
@@ -72,7 +77,7 @@ export async function startGatewayStack(
     await h.waitReady(90_000);
     return h;
   };
-  let jobs = await start('jobs-subgraph', jobsPort);
+  let jobs = await start('jobs-subgraph', jobsPort, opts.jobsEnv);
   const artifacts = await start('artifacts-subgraph', artifactsPort, opts.artifactsEnv);
   const worker = opts.worker ? await startWorker('gw-e2e-worker', env) : undefined;
   if (worker) apps.push(worker);
@@ -100,7 +105,7 @@ export async function startGatewayStack(
       await keys.revoke(id);
     },
     async restartJobs() {
-      jobs = await start('jobs-subgraph', jobsPort);
+      jobs = await start('jobs-subgraph', jobsPort, opts.jobsEnv);
     },
     async stop() {
       keysRedis.disconnect();

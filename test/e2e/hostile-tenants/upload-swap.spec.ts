@@ -171,8 +171,8 @@ describe('stored-bytes quota', () => {
     expect(codeOf(refused)).toBe('QUOTA_EXCEEDED');
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({
       code: 'QUOTA_EXCEEDED',
-      quota: 'TENANT_MAX_STORED_BYTES',
-      limit: QUOTA,
+      limit: 'storedBytes',
+      max: QUOTA,
       used: QUOTA - 100,
       requested: 101,
     });

@@ -22,8 +22,8 @@ export function toApiError(error: unknown): unknown {
     });
   if (error instanceof StorageQuotaExceededError)
     return new DomainError('QUOTA_EXCEEDED', error.message, {
-      quota: error.quota,
-      limit: error.limit,
+      limit: error.quota,
+      max: error.max,
       used: error.used,
       requested: error.requested,
     });

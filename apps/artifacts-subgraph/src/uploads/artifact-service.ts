@@ -112,7 +112,7 @@ export class ArtifactService {
       if (e instanceof StorageQuotaExceededError) {
         this.metrics.quotaRefused(e.quota);
         this.logger.warn(
-          { tenant: identity.tenant, limit: e.limit, used: e.used, requested: e.requested },
+          { tenant: identity.tenant, max: e.max, used: e.used, requested: e.requested },
           'upload refused: stored-bytes quota',
         );
       }

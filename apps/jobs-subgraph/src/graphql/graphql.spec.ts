@@ -267,6 +267,8 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
       '{ jobs(filter: { status: [FAILED] }) { edges { cursor } } }',
     );
     expect(filtered.data!.jobs.edges).toHaveLength(0);
+    const tooMany = await graphqlRequest(url, '{ jobs(first: 101) { edges { cursor } } }');
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', max: 100 });
   });
 
   it('jobEvents over graphql-ws: resumes from a cursor with no gap or duplicate, completes after the terminal event', async () => {

@@ -51,7 +51,7 @@ export class JobsResolver {
     const page = await this.service.jobs(
       requireScope(ctx, 'jobs:read'),
       { status: filter?.status ?? undefined, template: filter?.template ?? undefined },
-      first ?? 20,
+      first ?? undefined,
       after ?? undefined,
     );
     const edges = page.jobs.map((j) =>

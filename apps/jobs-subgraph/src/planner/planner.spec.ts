@@ -292,6 +292,15 @@ describe('planJob: each GraphError code', () => {
       ),
     ).toEqual([expect.objectContaining({ code: 'TOO_LARGE', path: 'params' })]);
   });
+
+  it('counts labels in the input size', () => {
+    const graph = { nodes: [resize('a')] as NodeSpec[] };
+    const labels = { note: 'x'.repeat(900) };
+    expect(planJob({ graph, labels }, catalog, templates, { maxInputBytes: 2000 }).ok).toBe(true);
+    const [error] = errorsOf(planJob({ graph, labels }, catalog, templates, { maxInputBytes: 1000 }));
+    expect(error).toMatchObject({ code: 'TOO_LARGE', path: 'graph' });
+    expect(error!.message).toMatch(/with 911 bytes of labels/);
+  });
 });
 
 describe('planJob: every problem at once', () => {

@@ -27,7 +27,7 @@ import {
 export interface PlannerLimits {
   maxNodes: number;
   maxEdges: number;
-  /** Bytes of the submitted graph (or template params) as JSON, and of the expanded graph. */
+  /** Bytes of the submitted graph (or template params) as JSON, and of the expanded graph; labels included. */
   maxInputBytes: number;
 }
 
@@ -81,13 +81,16 @@ export function planJob(
     return fail([{ code: 'INVALID_INPUT', message: 'give exactly one of graph or template' }]);
   }
 
-  // Bound the work before doing any: an oversized submission is refused on size alone.
-  const submittedBytes = jsonBytes(hasGraph ? input.graph : input.params);
+  // Bound the work before doing any: an oversized submission is refused on size alone. Labels are stored
+  // with the job, so they count too.
+  const labelBytes = input.labels === undefined ? 0 : jsonBytes(input.labels);
+  const withLabels = labelBytes > 0 ? ` (with ${labelBytes} bytes of labels)` : '';
+  const submittedBytes = jsonBytes(hasGraph ? input.graph : input.params) + labelBytes;
   if (submittedBytes > max.maxInputBytes) {
     return fail([
       tooLarge(
         hasGraph ? 'graph' : 'params',
-        `${submittedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`,
+        `${submittedBytes} bytes of JSON${withLabels}, over the limit of ${max.maxInputBytes}`,
       ),
     ]);
   }
@@ -99,12 +102,12 @@ export function planJob(
     if (!expansion.ok) return fail(expansion.errors);
     graph = expansion.graph;
     template = { name: expansion.name, version: expansion.version };
-    const expandedBytes = jsonBytes(graph);
+    const expandedBytes = jsonBytes(graph) + labelBytes;
     if (expandedBytes > max.maxInputBytes) {
       return fail([
         tooLarge(
           'params',
-          `the expanded graph is ${expandedBytes} bytes of JSON, over the limit of ${max.maxInputBytes}`,
+          `the expanded graph is ${expandedBytes} bytes of JSON${withLabels}, over the limit of ${max.maxInputBytes}`,
         ),
       ]);
     }

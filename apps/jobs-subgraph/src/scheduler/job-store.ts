@@ -51,34 +51,73 @@ export class JobStore {
     return { job, nodes };
   }
 
-  /** The tenant's jobs, newest first, filtered, `first` per page after `after`. */
+  /**
+   * The tenant's jobs, newest first, filtered, `first` per page after `after`. Reads only the ids an index
+   * holds for the filter (by status, by template, both, or all the tenant's jobs) and loads only the jobs it
+   * returns: per index at most `first + 1` ids past the cursor (more only for ids created in the cursor's
+   * millisecond), merged newest first; the (first + 1)-th tells hasNextPage.
+   */
   async list(tenant: string, filter: JobListFilter, first: number, after?: string): Promise<JobPage> {
-    const key = JOB_KEYS.tenantJobs(tenant);
-    let position = after ? decodeCursor(after) : null;
+    const position = after ? decodeCursor(after) : null;
     if (after && !position) throw new InvalidCursorError(after);
+    const candidates: IndexEntry[] = [];
+    for (const key of indexKeys(tenant, filter))
+      candidates.push(...(await this.idsAfter(key, position, first + 1)));
+    candidates.sort(newestFirst);
     const page: JobPage['jobs'] = [];
-    const batch = Math.max(first + 1, 50);
-    for (;;) {
-      // inclusive of the cursor's score (jobs created in the same ms), skipping up to and including it
-      const max = position ? String(position.createdMs) : '+inf';
-      const flat = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
-      if (flat.length === 0) return { jobs: page, hasNextPage: false };
-      let last: { createdMs: number; jobId: string } | null = null;
-      for (let i = 0; i < flat.length; i += 2) {
-        const jobId = flat[i]!;
-        const createdMs = Number(flat[i + 1]);
-        if (position && createdMs === position.createdMs && jobId >= position.jobId) continue;
-        last = { createdMs, jobId };
-        const view = await this.view(jobId, tenant);
-        if (!view || !matches(view.job, filter)) continue;
-        if (page.length === first) return { jobs: page, hasNextPage: true };
-        page.push({ view, cursor: encodeCursor(createdMs, jobId) });
-      }
-      // a short batch is the end of the list
-      if (flat.length / 2 < batch || !last) return { jobs: page, hasNextPage: false };
-      position = last;
+    for (const { jobId, createdMs } of candidates.slice(0, first)) {
+      const view = await this.view(jobId, tenant);
+      // an index entry whose job was purged, or changed status, since the ids were read: left out of this page
+      if (!view || !matches(view.job, filter)) continue;
+      page.push({ view, cursor: encodeCursor(createdMs, jobId) });
     }
+    return { jobs: page, hasNextPage: candidates.length > first };
   }
+
+  /**
+   * Up to `limit` entries of the zset after `position`, in (createdMs desc, jobId desc) order. Ids created in
+   * the cursor's own millisecond (a handful: each submit is one Lua step) are read to find those past it.
+   */
+  private async idsAfter(key: string, position: IndexEntry | null, limit: number): Promise<IndexEntry[]> {
+    const out: IndexEntry[] = [];
+    if (position) {
+      const tied = await this.redis.zrevrangebyscore(key, position.createdMs, position.createdMs);
+      for (const jobId of tied)
+        if (jobId < position.jobId && out.length < limit) out.push({ jobId, createdMs: position.createdMs });
+    }
+    if (out.length >= limit) return out;
+    const max = position ? `(${position.createdMs}` : '+inf';
+    const flat = await this.redis.zrevrangebyscore(
+      key,
+      max,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit - out.length,
+    );
+    for (let i = 0; i < flat.length; i += 2) out.push({ jobId: flat[i]!, createdMs: Number(flat[i + 1]) });
+    return out;
+  }
+}
+
+interface IndexEntry {
+  jobId: string;
+  createdMs: number;
+}
+
+const newestFirst = (a: IndexEntry, b: IndexEntry) =>
+  b.createdMs - a.createdMs || (a.jobId < b.jobId ? 1 : a.jobId > b.jobId ? -1 : 0);
+
+/** The zsets whose union is exactly the jobs the filter selects. */
+function indexKeys(tenant: string, filter: JobListFilter): string[] {
+  const statuses = filter.status?.length ? [...new Set(filter.status)] : null;
+  if (filter.template !== undefined) {
+    if (!statuses) return [JOB_KEYS.tenantJobsByTemplate(tenant, filter.template)];
+    return statuses.map((s) => JOB_KEYS.tenantJobsByTemplateStatus(tenant, filter.template!, s));
+  }
+  if (statuses) return statuses.map((s) => JOB_KEYS.tenantJobsByStatus(tenant, s));
+  return [JOB_KEYS.tenantJobs(tenant)];
 }
 
 function matches(job: StoredJob, filter: JobListFilter): boolean {

@@ -10,10 +10,26 @@ export const JOB_KEYS = {
   node: (jobId: string, nodeId: string) => `${REDIS_KEYS.job(jobId)}:node:${nodeId}`,
   /** The job's event stream; the same name is the pub/sub channel that wakes its subscribers. */
   events: (jobId: string) => `${REDIS_KEYS.job(jobId)}:events`,
+  /**
+   * Prefix of every per-tenant key. The Lua transitions derive it from the job's `feedKey` (this prefix + ":feed"),
+   * so `feed`, `tenantJobs`, the indexes and `tenantUsage` must stay built on it.
+   */
+  tenant: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}`,
   /** The tenant's JOB_* event stream; the same name is its wake-up channel. */
   feed: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:feed`,
   /** Sorted set of the tenant's job ids by createdAt (ms), for `jobs` pagination. */
   tenantJobs: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:jobs`,
+  /** The tenant's job ids with this status, by createdAt (ms): kept by every status change. */
+  tenantJobsByStatus: (tenant: string, status: string) =>
+    `${REDIS_PREFIX}:tenant:${tenant}:jobs:status:${status}`,
+  /** The tenant's jobs made from this template, by createdAt (ms). */
+  tenantJobsByTemplate: (tenant: string, template: string) =>
+    `${REDIS_PREFIX}:tenant:${tenant}:jobs:template:${template}`,
+  /** Both filters at once: the tenant's jobs from this template with this status, by createdAt (ms). */
+  tenantJobsByTemplateStatus: (tenant: string, template: string, status: string) =>
+    `${REDIS_PREFIX}:tenant:${tenant}:jobs:template:${template}:status:${status}`,
+  /** Hash of the tenant's quota usage: `openNodes` (unfinished nodes of its unfinished jobs). */
+  tenantUsage: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:usage`,
   /** Idempotency key -> job id; hashed so any client string makes a safe key. */
   idempotency: (tenant: string, key: string) =>
     `${REDIS_PREFIX}:tenant:${tenant}:idem:${createHash('sha256').update(key).digest('hex')}`,

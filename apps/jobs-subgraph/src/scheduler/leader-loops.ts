@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { LeaderLease } from './leader-lease.js';
 import type { JobRetention } from './job-retention.js';
 import type { Reconciler } from './reconciler.js';
+import type { TenantUsageAudit } from './tenant-usage-audit.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 import { JOB_KEYS } from './keys.js';
 
@@ -14,7 +15,8 @@ export interface LeaderLoopsConfig {
 /**
  * Runs the reconciler on the elected replica only: right after election (so a restart picks up what happened
  * while no leader ran) and then every reconcileIntervalMs. These timers enforce deadlines; events never wait on them.
- * Each pass then runs one bounded batch of the retention sweep (when one is given and enabled).
+ * Each pass then runs one bounded batch of the retention sweep (when one is given and enabled) and the audit of
+ * the per-tenant quota usage (when given).
  */
 export class LeaderLoops {
   private readonly lease: LeaderLease;
@@ -28,6 +30,7 @@ export class LeaderLoops {
     private readonly config: LeaderLoopsConfig,
     private readonly logger: SchedulerLogger,
     private readonly retention?: JobRetention,
+    private readonly usageAudit?: TenantUsageAudit,
   ) {
     this.lease = new LeaderLease(
       redis,
@@ -73,6 +76,13 @@ export class LeaderLoops {
       if (summary.actions > 0) this.logger.info({ ...summary }, 'reconciliation pass');
     } catch (e) {
       this.logger.error({ err: (e as Error).message }, 'reconciliation pass failed');
+    }
+    if (this.usageAudit && this.lease.isLeader) {
+      try {
+        await this.usageAudit.auditOnce();
+      } catch (e) {
+        this.logger.error({ err: (e as Error).message }, 'quota usage audit failed');
+      }
     }
     if (!this.retention?.enabled || !this.lease.isLeader) return;
     try {

@@ -21,11 +21,15 @@ import { OutputValidator } from './output-validator.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runScript, type ScriptName } from './scripts.js';
+import { submitRecord } from './submit-record.js';
+import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
 export interface SchedulerConfig {
   backoff: BackoffPolicy;
   /** Job-level deadline, from submit (and from each retryJob). */
   jobDeadlineMs: number;
+  /** Per-tenant limits checked inside submit and retry (DEFAULT_TENANT_QUOTAS when absent). */
+  quotas?: TenantQuotas;
 }
 
 export interface SchedulerDeps {
@@ -42,6 +46,7 @@ export interface SchedulerDeps {
 export type ReportOutcome = 'applied' | 'stale';
 export type CancelOutcome =
   { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
+/** A quota refusal is thrown (QuotaExceededError), not returned: nothing was written. */
 export type RetryOutcome =
   { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
 
@@ -66,6 +71,7 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly enqueuer: NodeEnqueuer;
   private readonly config: SchedulerConfig;
+  private readonly quotas: TenantQuotas;
   private readonly logger: SchedulerLogger;
   private readonly metrics: SchedulerMetrics;
   private readonly now: () => number;
@@ -77,6 +83,7 @@ export class Scheduler {
     this.store = new JobStore(deps.redis);
     this.enqueuer = deps.enqueuer;
     this.config = deps.config;
+    this.quotas = deps.config.quotas ?? DEFAULT_TENANT_QUOTAS;
     this.logger = deps.logger;
     this.metrics = deps.metrics ?? NO_METRICS;
     this.now = deps.now ?? Date.now;
@@ -98,47 +105,31 @@ export class Scheduler {
     );
   }
 
-  /** Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job. */
+  /**
+   * Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job.
+   * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota.
+   */
   async submit(
     tenant: string,
     input: SubmitJobInput,
     plan: PlannedJob,
   ): Promise<{ jobId: string; created: boolean }> {
     const jobId = randomUUID();
-    const dependants = new Map<string, string[]>(plan.nodes.map((n) => [n.id, []]));
-    for (const n of plan.nodes) for (const u of n.upstream) dependants.get(u)?.push(n.id);
-    const fields: Record<string, string> = {
-      tenant,
-      feedKey: JOB_KEYS.feed(tenant),
-      priority: String(input.priority ?? 0),
-      nodeIds: JSON.stringify(plan.nodes.map((n) => n.id)),
-      nodeCount: String(plan.nodes.length),
-      succeededCount: '0',
-      deadlineAt: String(this.now() + this.config.jobDeadlineMs),
-    };
-    if (plan.template) fields.template = plan.template;
-    if (input.labels) fields.labels = JSON.stringify(input.labels);
-    if (input.idempotencyKey) fields.idempotencyKey = input.idempotencyKey;
-    const nodes = plan.nodes.map((n) => ({
-      id: n.id,
-      task: n.task,
-      taskVersion: n.taskVersion,
-      resourceClass: n.resourceClass,
-      inputs: JSON.stringify(n.inputs),
-      upstream: JSON.stringify(n.upstream),
-      dependants: JSON.stringify(dependants.get(n.id) ?? []),
-      pending: String(n.upstream.length),
-      maxAttempts: String(n.attempts),
-      timeoutMs: String(n.timeoutMs),
-      outputSchema: JSON.stringify(n.manifest.outputSchema),
-    }));
+    const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
     const idemKey = input.idempotencyKey ? JOB_KEYS.idempotency(tenant, input.idempotencyKey) : '';
     const [id, created, ...ready] = (await this.transition(
       'submitJob',
       jobId,
       [idemKey, JOB_KEYS.tenantJobs(tenant)],
-      [jobId, JSON.stringify(fields), JSON.stringify(nodes)],
+      [
+        jobId,
+        JSON.stringify(fields),
+        JSON.stringify(nodes),
+        this.quotas.maxActiveJobs,
+        this.quotas.maxQueuedNodes,
+      ],
     )) as [string, number, ...string[]];
+    if (created === -1) throw quotaErrorFrom(ready);
     if (created === 1) {
       this.metrics.jobSubmitted();
       this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
@@ -320,14 +311,15 @@ export class Scheduler {
     return true;
   }
 
-  /** A FAILED or CANCELLED job runs its unfinished nodes again. */
+  /** A FAILED or CANCELLED job runs its unfinished nodes again (QuotaExceededError when that passes a quota). */
   async retry(jobId: string): Promise<RetryOutcome> {
     const [status, ...rest] = (await this.transition(
       'retryJob',
       jobId,
       [],
-      [this.now() + this.config.jobDeadlineMs],
+      [this.now() + this.config.jobDeadlineMs, this.quotas.maxActiveJobs, this.quotas.maxQueuedNodes],
     )) as string[];
+    if (status === 'quota') throw quotaErrorFrom(rest);
     if (status === 'missing') return { outcome: 'missing' };
     if (status === 'conflict') return { outcome: 'conflict', status: rest[0] as JobStatus };
     this.logger.info({ jobId, nodes: rest }, 'job retried');

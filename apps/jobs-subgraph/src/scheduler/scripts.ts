@@ -18,7 +18,8 @@ export type ScriptName =
   | 'cancelJob'
   | 'failJob'
   | 'retryJob'
-  | 'purgeJob';
+  | 'purgeJob'
+  | 'recountTenantUsage';
 
 interface LoadedScript {
   name: ScriptName;
@@ -99,6 +100,7 @@ const EXPECTED: readonly ScriptName[] = [
   'failJob',
   'retryJob',
   'purgeJob',
+  'recountTenantUsage',
 ];
 
 /** At boot: every transition script is present and its includes resolve (throws naming what is missing). */

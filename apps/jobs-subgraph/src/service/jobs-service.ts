@@ -18,13 +18,33 @@ import { decodeEventCursor, InvalidEventCursorError } from '../events/event-curs
 import { EventsTrimmedError } from '../events/event-log.js';
 import { DomainError, notFound } from '#libs/errors';
 import { invalidGraph } from './jobs-errors.js';
+import { QuotaExceededError, type QuotaName } from '../scheduler/tenant-quotas.js';
+import {
+  assertJsonDepth,
+  checkLabels,
+  DEFAULT_LABEL_LIMITS,
+  quotaExceeded,
+  type LabelLimits,
+} from './submission-limits.js';
 
 export interface GraphValidation {
   valid: boolean;
   errors: GraphError[];
 }
 
+/** Default cap on `jobs(first:)` (JOBS_PAGE_MAX). */
 export const MAX_PAGE_SIZE = 100;
+/** Longest `jobs(filter: { template })` accepted (as SubmitJobInput.template). */
+const MAX_TEMPLATE_NAME = 128;
+
+export interface JobsServiceOptions {
+  planner?: Partial<PlannerLimits>;
+  labels?: LabelLimits;
+  /** Largest `first` of a `jobs` page. */
+  maxPageSize?: number;
+  /** Called once per request a quota refused (the app counts it in switchyard_quota_refusals_total). */
+  onQuotaRefused?: (quota: QuotaName) => void;
+}
 
 /**
  * The jobs subgraph's use cases, scoped to one tenant each. Transport-free: the GraphQL resolvers call these
@@ -36,19 +56,22 @@ export class JobsService {
     private readonly registry: WorkerRegistry,
     private readonly templateRegistry: TemplateRegistry,
     private readonly subscriptions: EventSubscriptions,
-    private readonly plannerLimits: Partial<PlannerLimits> = {},
+    private readonly options: JobsServiceOptions = {},
   ) {}
 
   /** Plans without side effects. */
   async validateGraph(rawInput: unknown): Promise<GraphValidation> {
-    const result = await this.plan(rawInput);
+    const result = await this.quotaChecked(() => this.plan(rawInput));
     return result.ok ? { valid: true, errors: [] } : { valid: false, errors: result.errors };
   }
 
+  /** Plans and writes a job; QUOTA_EXCEEDED (nothing written) when it would pass one of the tenant's quotas. */
   async submitJob(tenant: string, rawInput: unknown): Promise<JobView> {
-    const result = await this.plan(rawInput);
-    if (!result.ok) throw invalidGraph(result.errors);
-    const { jobId } = await this.scheduler.submit(tenant, result.input, result.plan);
+    const { jobId } = await this.quotaChecked(async () => {
+      const result = await this.plan(rawInput);
+      if (!result.ok) throw invalidGraph(result.errors);
+      return this.scheduler.submit(tenant, result.input, result.plan);
+    });
     return this.requireJob(tenant, jobId);
   }
 
@@ -56,9 +79,14 @@ export class JobsService {
     return this.scheduler.store.view(jobId, tenant);
   }
 
-  async jobs(tenant: string, filter: JobListFilter, first = 20, after?: string): Promise<JobPage> {
-    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
-      throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+  /** A page of the tenant's jobs: `first` defaults to 20 (or the cap, when that is lower). */
+  async jobs(tenant: string, filter: JobListFilter, requested?: number, after?: string): Promise<JobPage> {
+    const maxPage = this.options.maxPageSize ?? MAX_PAGE_SIZE;
+    const first = requested ?? Math.min(20, maxPage);
+    if (!Number.isInteger(first) || first < 0 || first > maxPage)
+      throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${maxPage}`, { max: maxPage });
+    if (filter.template !== undefined && filter.template.length > MAX_TEMPLATE_NAME)
+      throw new DomainError('BAD_USER_INPUT', `a template name has at most ${MAX_TEMPLATE_NAME} characters`);
     try {
       return await this.scheduler.store.list(tenant, filter, first, after ?? undefined);
     } catch (e) {
@@ -75,7 +103,7 @@ export class JobsService {
 
   async retryJob(tenant: string, jobId: string): Promise<JobView> {
     await this.requireJob(tenant, jobId);
-    const r = await this.scheduler.retry(jobId);
+    const r = await this.quotaChecked(() => this.scheduler.retry(jobId));
     if (r.outcome === 'conflict')
       throw new DomainError(
         'CONFLICT',
@@ -122,9 +150,25 @@ export class JobsService {
     return view;
   }
 
+  private async quotaChecked<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (e) {
+      if (!(e instanceof QuotaExceededError)) throw e;
+      this.options.onQuotaRefused?.(e.quota);
+      throw quotaExceeded(e);
+    }
+  }
+
+  /** Bounds first (nesting, labels), then the contract schema, then the planner (which counts labels in its size). */
   private async plan(
     rawInput: unknown,
   ): Promise<{ ok: true; input: SubmitJobInput; plan: PlannedJob } | { ok: false; errors: GraphError[] }> {
+    assertJsonDepth(rawInput, 'the submission');
+    checkLabels(
+      (rawInput as { labels?: unknown } | null)?.labels,
+      this.options.labels ?? DEFAULT_LABEL_LIMITS,
+    );
     let input: SubmitJobInput;
     try {
       input = parseContract(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
@@ -133,7 +177,7 @@ export class JobsService {
       throw e;
     }
     const catalog = await this.registry.catalog();
-    const result = planJob(input, catalog, this.templateRegistry, this.plannerLimits);
+    const result = planJob(input, catalog, this.templateRegistry, this.options.planner);
     return result.ok ? { ok: true, input, plan: result.plan } : result;
   }
 }

@@ -38,7 +38,8 @@ redis.call('HDEL', nodeKey(nodeId), 'error')
 appendEvent(job, 'NODE_SUCCEEDED', nodeId, 1)
 if job.status == 'QUEUED' then
   -- a completion can overtake its start report only if the start was lost; the job still ran
-  redis.call('HSET', jobKey, 'status', 'RUNNING', 'startedAt', job.startedAt or now)
+  setJobStatus(job, 'RUNNING')
+  redis.call('HSET', jobKey, 'startedAt', job.startedAt or now)
   appendEvent(job, 'JOB_STARTED')
 end
 
@@ -52,8 +53,10 @@ for _, d in ipairs(cjson.decode(node.dependants or '[]')) do
 end
 
 local succeeded = redis.call('HINCRBY', jobKey, 'succeededCount', 1)
+addOpenNodes(job, -1)
 if succeeded >= tonumber(job.nodeCount) then
-  redis.call('HSET', jobKey, 'status', 'SUCCEEDED', 'finishedAt', now)
+  setJobStatus(job, 'SUCCEEDED')
+  redis.call('HSET', jobKey, 'finishedAt', now)
   redis.call('SREM', activeKey, job.id)
   redis.call('ZADD', finishedKey, nowMs, job.id)
   appendEvent(job, 'JOB_SUCCEEDED')

@@ -6,7 +6,7 @@
     ARGV[4] job id   ARGV[5] cutoff (ms): finished at or before this is old   ARGV[6] tenant and ARGV[7]
             idempotency key the caller derived KEYS[6]/KEYS[7] from (checked against the job: they never change)
   Deleted: job hash, node hashes, event stream, cancelled marker, idempotency mapping (only while it names this
-  job), tenant index entry, dead-letter, active and finished index entries. Not touched: artifact keys (the
+  job), tenant index entries (all jobs, by status, by template), dead-letter, active and finished index entries. Not touched: artifact keys (the
   artifacts subgraph's own retention reads them) and the tenant feed (a shared stream, trimmed by length).
   The node queues' (BullMQ) entries of its attempts are outside this script: the caller removes them after it.
   Returns { 'deleted', "nodeId|attempt|resourceClass"... } | { 'kept', reason } | { 'missing' }
@@ -36,6 +36,8 @@ end
 redis.call('DEL', jobKey, jobKey .. ':events', cancelledKey)
 if idemKey ~= '' and redis.call('GET', idemKey) == jobId then redis.call('DEL', idemKey) end
 redis.call('ZREM', tenantJobsKey, jobId)
+indexJobStatus(job, job.status, nil)
+if job.template then redis.call('ZREM', tenantPrefix(job) .. ':jobs:template:' .. job.template, jobId) end
 redis.call('ZREM', deadLetterKey, jobId)
 redis.call('SREM', activeKey, jobId)
 redis.call('ZREM', finishedKey, jobId)

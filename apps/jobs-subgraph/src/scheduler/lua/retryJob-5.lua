@@ -3,21 +3,28 @@
   attempt numbers, so late reports of old attempts stay stale); nodes whose upstream nodes have all
   succeeded are QUEUED at once. The job leaves the dead-letter set and the finished index (so
   the retention sweep no longer selects it) and gets a new deadline.
-    ARGV[4] new deadline (ms)
+    ARGV[4] new deadline (ms)   ARGV[5] the tenant's max unfinished jobs   ARGV[6] its max open nodes
+  The job's unfinished nodes count against the tenant's quotas again: a refusal changes nothing.
   Returns { 'retried', readyNodeId... } | { 'conflict', status } | { 'missing' }
+        | { 'quota', name, max, used, requested }
 ]]
 --@include common
 local job = hgetall(jobKey)
 if not job.status then return { 'missing' } end
 if job.status ~= 'FAILED' and job.status ~= 'CANCELLED' then return { 'conflict', job.status } end
 
-redis.call('HSET', jobKey, 'status', 'QUEUED', 'deadlineAt', ARGV[4])
+local reopened = tonumber(job.nodeCount) - tonumber(job.succeededCount or '0')
+local refusal = quotaRefusal(tenantPrefix(job), tonumber(ARGV[5]), tonumber(ARGV[6]), 1, reopened)
+if refusal then return refusal end
+
+addOpenNodes(job, reopened)
+setJobStatus(job, 'QUEUED')
+redis.call('HSET', jobKey, 'deadlineAt', ARGV[4])
 redis.call('HDEL', jobKey, 'error', 'finishedAt')
 redis.call('SADD', activeKey, job.id)
 redis.call('ZREM', deadLetterKey, job.id)
 redis.call('ZREM', finishedKey, job.id)
 redis.call('DEL', cancelledKey)
-job.status = 'QUEUED'
 appendEvent(job, 'JOB_QUEUED', nil, nil, 'retry')
 
 local nodeIds = cjson.decode(job.nodeIds)

@@ -16,7 +16,7 @@ if node.status == 'RUNNING' then
 end
 redis.call('HSET', nodeKey(nodeId), 'status', 'RUNNING', 'workerId', workerId, 'startedAt', now, 'progress', 0)
 if job.status == 'QUEUED' then
-  redis.call('HSET', jobKey, 'status', 'RUNNING')
+  setJobStatus(job, 'RUNNING')
   if not job.startedAt then redis.call('HSET', jobKey, 'startedAt', now) end
   appendEvent(job, 'JOB_STARTED')
 end

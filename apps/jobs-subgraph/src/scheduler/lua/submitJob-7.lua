@@ -3,8 +3,10 @@
   idempotency key (per tenant) created.
     KEYS[6] idempotency key (string -> job id; '' when none)   KEYS[7] tenant's jobs (zset by createdAt ms)
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
-            = number of upstream nodes)
-  Returns { jobId, created (1|0), readyNodeId... }
+            = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
+  Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
+  writes nothing. An idempotent repeat returns the existing job whatever the quotas.
+  Returns { jobId, created (1|0), readyNodeId... } | { 'quota', -1, name, max, used, requested }
 ]]
 --@include common
 local idemKey = KEYS[6]
@@ -18,6 +20,9 @@ end
 
 local fields = cjson.decode(ARGV[5])
 local nodes = cjson.decode(ARGV[6])
+local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5), tonumber(ARGV[7]),
+  tonumber(ARGV[8]), 1, #nodes)
+if refusal then return { refusal[1], -1, refusal[2], refusal[3], refusal[4], refusal[5] } end
 local flat = { 'id', jobId, 'status', 'QUEUED', 'createdAt', now, 'seq', 0 }
 for k, v in pairs(fields) do
   table.insert(flat, k)
@@ -37,6 +42,9 @@ redis.call('ZADD', tenantJobsKey, nowMs, jobId)
 redis.call('SADD', activeKey, jobId)
 
 local job = hgetall(jobKey)
+indexJobStatus(job, nil, 'QUEUED')
+if job.template then redis.call('ZADD', tenantPrefix(job) .. ':jobs:template:' .. job.template, nowMs, jobId) end
+addOpenNodes(job, #nodes)
 appendEvent(job, 'JOB_QUEUED')
 local result = { jobId, 1 }
 for _, node in ipairs(nodes) do

@@ -66,6 +66,60 @@ local function appendEvent(job, evType, nodeId, progress, message)
   return seq
 end
 
+--[[
+  Per-tenant indexes and usage, kept exact by the same step that changes a job's status (the quotas and the
+  `jobs(filter:)` reads rely on them). The tenant's key prefix is its feed key less ":feed" (keys.ts builds both).
+    <tenant>:jobs:status:<STATUS>                   zset: job ids by createdAt ms
+    <tenant>:jobs:template:<name>                   zset: jobs made from that template, by createdAt ms
+    <tenant>:jobs:template:<name>:status:<STATUS>   zset: both filters at once
+    <tenant>:usage                                  hash: openNodes = unfinished nodes of the tenant's unfinished jobs
+  Unfinished jobs (the active-jobs quota) = ZCARD of the QUEUED and RUNNING status indexes.
+]]
+local function tenantPrefix(job)
+  return string.sub(job.feedKey, 1, #job.feedKey - 5)
+end
+
+local function addOpenNodes(job, delta)
+  if delta ~= 0 then redis.call('HINCRBY', tenantPrefix(job) .. ':usage', 'openNodes', delta) end
+end
+
+-- Moves the job from status `from` (nil: none yet) to status `to` (nil: out of every index) in its tenant's indexes.
+local function indexJobStatus(job, from, to)
+  local prefix = tenantPrefix(job)
+  local byTemplate = job.template and (prefix .. ':jobs:template:' .. job.template) or nil
+  if from then
+    redis.call('ZREM', prefix .. ':jobs:status:' .. from, job.id)
+    if byTemplate then redis.call('ZREM', byTemplate .. ':status:' .. from, job.id) end
+  end
+  if to then
+    local createdMs = redis.call('ZSCORE', prefix .. ':jobs', job.id) or nowMs
+    redis.call('ZADD', prefix .. ':jobs:status:' .. to, createdMs, job.id)
+    if byTemplate then redis.call('ZADD', byTemplate .. ':status:' .. to, createdMs, job.id) end
+  end
+end
+
+-- The job's status in its hash and in its tenant's indexes, together.
+local function setJobStatus(job, to)
+  redis.call('HSET', jobKey, 'status', to)
+  indexJobStatus(job, job.status, to)
+  job.status = to
+end
+
+-- Non-terminal jobs of the tenant (QUEUED or RUNNING).
+local function activeJobCount(prefix)
+  return redis.call('ZCARD', prefix .. ':jobs:status:QUEUED') + redis.call('ZCARD', prefix .. ':jobs:status:RUNNING')
+end
+
+-- nil when `jobs` more jobs with `nodes` more open nodes fit the tenant's quotas, else the refusal
+-- { 'quota', name, max, used, requested }.
+local function quotaRefusal(prefix, maxActiveJobs, maxOpenNodes, jobs, nodes)
+  local active = activeJobCount(prefix)
+  if active + jobs > maxActiveJobs then return { 'quota', 'activeJobs', maxActiveJobs, active, jobs } end
+  local open = tonumber(redis.call('HGET', prefix .. ':usage', 'openNodes') or '0')
+  if open + nodes > maxOpenNodes then return { 'quota', 'queuedNodes', maxOpenNodes, open, nodes } end
+  return nil
+end
+
 -- A node becomes runnable: a new attempt number (attempt ids are never reused, so reports of older attempts
 -- are recognisably stale), and the time from which schedule-to-start is measured.
 local function queueNode(job, nodeId, eligibleAtMs)
@@ -111,7 +165,9 @@ local function finishJob(job, status, errorJson, reason, failedNodeId)
       appendEvent(job, 'NODE_CANCELLED', nodeId, nil, reason)
     end
   end
-  redis.call('HSET', jobKey, 'status', status, 'finishedAt', now)
+  addOpenNodes(job, -(tonumber(job.nodeCount) - tonumber(redis.call('HGET', jobKey, 'succeededCount') or '0')))
+  setJobStatus(job, status)
+  redis.call('HSET', jobKey, 'finishedAt', now)
   if errorJson then redis.call('HSET', jobKey, 'error', errorJson) end
   redis.call('SREM', activeKey, job.id)
   redis.call('ZADD', finishedKey, nowMs, job.id)

@@ -1,0 +1,76 @@
+import { badInput, DomainError } from '#libs/errors';
+import { QuotaExceededError } from '../scheduler/tenant-quotas.js';
+
+/** Bounds on a submission's `labels` (they are stored with the job for as long as it is kept). */
+export interface LabelLimits {
+  /** Bytes of the labels serialized as JSON (UTF-8). */
+  maxBytes: number;
+  /** Top-level keys. */
+  maxKeys: number;
+}
+
+export const DEFAULT_LABEL_LIMITS: LabelLimits = { maxBytes: 16 * 1024, maxKeys: 64 };
+
+/** A label key: non-empty, at most this many characters (values are bounded by maxBytes). */
+export const MAX_LABEL_KEY_LENGTH = 128;
+
+/**
+ * Deepest nesting of arrays/objects accepted anywhere in a submission. Checked iteratively before the input
+ * is parsed, so a hostile document cannot exhaust the stack of the recursive parsers after it.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** BAD_USER_INPUT when `value` nests deeper than `maxDepth` (walked with an explicit stack). */
+export function assertJsonDepth(value: unknown, what: string, maxDepth = MAX_JSON_DEPTH): void {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) throw badInput(`${what} nests deeper than ${maxDepth} levels`, { maxDepth });
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+}
+
+/**
+ * The labels of a submission against the label quotas: QuotaExceededError (labelKeys, labelBytes) when over
+ * them, BAD_USER_INPUT for a malformed key. Anything else malformed is left to the SubmitJobInput schema.
+ */
+export function checkLabels(labels: unknown, limits: LabelLimits): void {
+  if (labels === null || labels === undefined || typeof labels !== 'object' || Array.isArray(labels)) return;
+  const keys = Object.keys(labels);
+  if (keys.length > limits.maxKeys) throw new QuotaExceededError('labelKeys', limits.maxKeys, 0, keys.length);
+  for (const key of keys) {
+    if (key.length === 0 || key.length > MAX_LABEL_KEY_LENGTH)
+      throw badInput(`a label key must have 1 to ${MAX_LABEL_KEY_LENGTH} characters`, {
+        key: key.slice(0, MAX_LABEL_KEY_LENGTH),
+      });
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(labels), 'utf8');
+  if (bytes > limits.maxBytes) throw new QuotaExceededError('labelBytes', limits.maxBytes, 0, bytes);
+}
+
+/**
+ * QUOTA_EXCEEDED as clients see it. `extensions`: `limit` (which quota: activeJobs, queuedNodes, labelBytes,
+ * labelKeys), `max` (its value), `used` (the tenant's use before this request; 0 for per-request limits) and
+ * `requested` (what this request would add).
+ */
+export const quotaExceeded = (e: QuotaExceededError) =>
+  new DomainError('QUOTA_EXCEEDED', quotaMessage(e), {
+    limit: e.quota,
+    max: e.max,
+    used: e.used,
+    requested: e.requested,
+  });
+
+function quotaMessage(e: QuotaExceededError): string {
+  switch (e.quota) {
+    case 'activeJobs':
+      return `the tenant has ${e.used} unfinished jobs, the limit is ${e.max}`;
+    case 'queuedNodes':
+      return `the tenant has ${e.used} unfinished nodes and this job adds ${e.requested}, the limit is ${e.max}`;
+    case 'labelBytes':
+      return `labels are ${e.requested} bytes of JSON, the limit is ${e.max}`;
+    case 'labelKeys':
+      return `labels have ${e.requested} keys, the limit is ${e.max}`;
+  }
+}
