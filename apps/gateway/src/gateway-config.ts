@@ -60,6 +60,8 @@ export const gatewayEnv = {
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
   /** Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off. */
   SUBSCRIPTION_BUFFER: positiveInt(512),
+  /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
+  SUBSCRIPTION_PLAN_CACHE_BYTES: positiveInt(8 * 1024 * 1024),
   /**
    * Subscribers of one job share the entity fetches (fields of other subgraphs) of one event: one subgraph
    * request, started after the event reached the gateway, so each event still sees its job as of that event.

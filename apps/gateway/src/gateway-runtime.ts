@@ -128,7 +128,7 @@ export class GatewayRuntime {
       },
     });
     this.gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
-      this.runtime = new SupergraphRuntime(coreSupergraphSdl);
+      this.runtime = new SupergraphRuntime(coreSupergraphSdl, config.SUBSCRIPTION_PLAN_CACHE_BYTES);
       logger.info({ subgraphs: this.runtime.serviceNames }, 'supergraph loaded');
     });
 
