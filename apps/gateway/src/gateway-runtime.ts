@@ -71,7 +71,11 @@ export class GatewayRuntime {
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
   ) {
-    const identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, config.production);
+    const identitySecret = assertIdentitySecret(
+      config.SWITCHYARD_IDENTITY_SECRET,
+      config.production,
+      config.BIND_HOST,
+    );
     this.redis = createRedis({ url: config.REDIS_URL, name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
