@@ -154,4 +154,14 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     c.socket.close();
     await waitFor(() => c.closeCode() !== undefined, { timeoutMs: 5_000 });
   });
+
+  it('closes a socket that sends a frame over maxPayloadBytes (1009) before parsing it', async () => {
+    gate = new Gate();
+    gate.release();
+    const c = await connect();
+    c.send({ ...subscribe, id: 'big', payload: { query: `{ ping } # ${'x'.repeat(70 * 1024)}` } });
+    await waitFor(() => c.closeCode() !== undefined, { timeoutMs: 5_000 });
+    expect(c.closeCode()).toBe(1009);
+    expect(gate.calls).toBe(0);
+  });
 });
