@@ -54,7 +54,11 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
         (async function* () {
           live++;
           try {
-            await new Promise(() => undefined); // an event stream that stays open
+            // An event stream that stays open until it is returned.
+            for (let n = 1; ; n++) {
+              await new Promise((r) => setTimeout(r, 20));
+              yield { data: { ticks: n } };
+            }
           } finally {
             live--;
           }
@@ -153,6 +157,27 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     expect(live).toBe(0);
     c.socket.close();
     await waitFor(() => c.closeCode() !== undefined, { timeoutMs: 5_000 });
+  });
+
+  it('gives the slot back when a running subscription is completed, and when its connection closes', async () => {
+    gate = new Gate();
+    gate.release();
+    const c = await connect();
+    c.send({ ...subscribe, id: 'run1' });
+    await waitFor(() => c.messages.some((m) => m.type === 'next' && m.id === 'run1'), { timeoutMs: 5_000 });
+    expect(await redis.zcard(subscriptionSlotsKey(identity.keyId))).toBe(1);
+    c.send({ type: 'complete', id: 'run1' });
+    await waitFor(async () => (await redis.zcard(subscriptionSlotsKey(identity.keyId))) === 0, {
+      timeoutMs: 5_000,
+    });
+    c.send({ ...subscribe, id: 'run2' });
+    await waitFor(() => c.messages.some((m) => m.type === 'next' && m.id === 'run2'), { timeoutMs: 5_000 });
+    expect(await redis.zcard(subscriptionSlotsKey(identity.keyId))).toBe(1);
+    c.socket.close();
+    await waitFor(async () => (await redis.zcard(subscriptionSlotsKey(identity.keyId))) === 0, {
+      timeoutMs: 5_000,
+    });
+    await waitFor(() => live === 0, { timeoutMs: 5_000 });
   });
 
   it('closes a socket that sends a frame over maxPayloadBytes (1009) before parsing it', async () => {
