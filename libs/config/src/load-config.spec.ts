@@ -96,7 +96,12 @@ describe('configuration errors never echo a secret', () => {
   });
 
   it('does not show secret-named variables at all', () => {
-    const m = message({ SWITCHYARD_IDENTITY_SECRET: '', S3_SECRET_KEY: '', S3_ENDPOINT: 'nope', NODE_ENV: 'prod' });
+    const m = message({
+      SWITCHYARD_IDENTITY_SECRET: '',
+      S3_SECRET_KEY: '',
+      S3_ENDPOINT: 'nope',
+      NODE_ENV: 'prod',
+    });
     expect(m).toMatch(/S3_ENDPOINT/);
     expect(shownValue('S3_SECRET_KEY', 'hunter2')).not.toMatch(/hunter2/);
     expect(shownValue('SWITCHYARD_IDENTITY_SECRET', 'hunter2')).toBe('a value of 7 characters, not shown');
