@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import { sendGraphQLError } from './graphql-error-response.js';
 
@@ -30,6 +30,8 @@ export function guardDocuments(deps: {
       });
     } catch (e) {
       if (e instanceof DocumentRefused) return sendGraphQLError(req, res, e.errors[0]!, deps.format);
+      // The supergraph not loaded yet: UNAVAILABLE (503), as Apollo would answer.
+      if (e instanceof GraphQLError) return sendGraphQLError(req, res, e, deps.format);
       return next(e);
     }
     next();
