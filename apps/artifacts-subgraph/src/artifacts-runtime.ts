@@ -41,7 +41,11 @@ export class ArtifactsRuntime {
     metrics: ArtifactsMetrics,
   ) {
     this.production = config.NODE_ENV === 'production';
-    this.identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, this.production);
+    this.identitySecret = assertIdentitySecret(
+      config.SWITCHYARD_IDENTITY_SECRET,
+      this.production,
+      config.BIND_HOST,
+    );
     // Connects in start(), not here: constructing the object graph does no I/O.
     this.redis = createRedis({
       url: config.REDIS_URL,

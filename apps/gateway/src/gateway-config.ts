@@ -44,10 +44,26 @@ export const gatewayEnv = {
   /** Assumed length of a list without `first` when computing cost. */
   QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(20),
   MAX_BODY_BYTES: positiveInt(256 * 1024),
+  /** Expanded selections (Apollo's recursive-selection guard; also applied on graphql-ws). */
+  MAX_RECURSIVE_SELECTIONS: positiveInt(10_000),
+  /** Expanded directives of one operation. */
+  MAX_QUERY_DIRECTIVES: nonNegativeInt(50),
+  /** Bytes of one GraphQL document (the `query` text; variables count in MAX_BODY_BYTES). */
+  MAX_DOCUMENT_BYTES: positiveInt(64 * 1024),
+  /** Lexer tokens of one document: parsing stops past it. */
+  MAX_QUERY_TOKENS: positiveInt(5_000),
+  /** Operations plus fragments in one document. */
+  MAX_QUERY_DEFINITIONS: positiveInt(50),
+  /** `...Fragment` spreads written in one document. */
+  MAX_FRAGMENT_SPREADS: nonNegativeInt(200),
+  /** Bytes of one string literal in a document (large values belong in variables). */
+  MAX_STRING_BYTES: positiveInt(16 * 1024),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
   /** Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off. */
   SUBSCRIPTION_BUFFER: positiveInt(512),
+  /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
+  SUBSCRIPTION_PLAN_CACHE_BYTES: positiveInt(8 * 1024 * 1024),
   /**
    * Subscribers of one job share the entity fetches (fields of other subgraphs) of one event: one subgraph
    * request, started after the event reached the gateway, so each event still sees its job as of that event.
@@ -62,7 +78,13 @@ export const gatewayEnv = {
   ADMIN_UI_ENABLED: optionalFlag(),
   /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
   CORS_ORIGINS: commaList([]),
-  PLAYGROUND: flag(true),
+  /** GraphiQL at /playground and GET /graphql; default: on outside production, off in production. */
+  PLAYGROUND: optionalFlag(),
+  /**
+   * `/metrics` only for an `admin` API key (`Authorization: Bearer <key>`); default: on in production, off
+   * outside it (a local Prometheus scrapes without a key).
+   */
+  METRICS_REQUIRE_ADMIN: optionalFlag(),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -85,5 +107,21 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     introspection: c.INTROSPECTION ?? !production,
     adminUiEnabled: c.ADMIN_UI_ENABLED ?? !production,
+    playground: c.PLAYGROUND ?? !production,
+    metricsRequireAdmin: c.METRICS_REQUIRE_ADMIN ?? production,
+    guardLimits: {
+      maxBytes: c.MAX_DOCUMENT_BYTES,
+      maxTokens: c.MAX_QUERY_TOKENS,
+      maxDefinitions: c.MAX_QUERY_DEFINITIONS,
+      maxFragmentSpreads: c.MAX_FRAGMENT_SPREADS,
+      maxStringBytes: c.MAX_STRING_BYTES,
+      maxDepth: c.MAX_QUERY_DEPTH,
+      maxAliases: c.MAX_QUERY_ALIASES,
+      maxRootFields: c.MAX_ROOT_FIELDS,
+      maxCost: c.MAX_QUERY_COST,
+      maxSelections: c.MAX_RECURSIVE_SELECTIONS,
+      maxDirectives: c.MAX_QUERY_DIRECTIVES,
+      defaultListSize: c.QUERY_COST_DEFAULT_LIST_SIZE,
+    },
   };
 }

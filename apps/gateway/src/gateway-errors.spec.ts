@@ -6,6 +6,16 @@ import { formatGatewayError, gatewayError } from './gateway-errors.js';
 const fmt = (e: GraphQLError, production: boolean) => formatGatewayError(e.toJSON(), e, { production });
 
 describe('gateway errors', () => {
+  it("answers Apollo's parse and validation failures with the contract's BAD_USER_INPUT", () => {
+    for (const code of ['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']) {
+      const e = new GraphQLError('Syntax Error: Expected Name', { extensions: { code } });
+      expect(fmt(e, true)).toEqual({
+        message: 'Syntax Error: Expected Name',
+        extensions: { code: 'BAD_USER_INPUT', reason: code },
+      });
+    }
+  });
+
   it('keeps contract extensions of its own refusals in production, with the HTTP status for Apollo', () => {
     const e = gatewayError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 3 });
     expect(e.extensions.http).toMatchObject({ status: 429 });

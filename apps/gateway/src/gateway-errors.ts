@@ -42,8 +42,16 @@ function httpHeaders(code: ApiErrorCode, extensions: Record<string, unknown>): M
   return headers;
 }
 
+const APOLLO_REQUEST_ERRORS = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
 /**
- * formatGraphQLError plus one gateway rule: an error passed on from a subgraph keeps its contract
+ * formatGraphQLError plus two gateway rules: Apollo's request errors carry the contract's BAD_USER_INPUT,
+ * and an error passed on from a subgraph keeps its contract
  * extensions (INVALID_GRAPH's `errors`, NOT_FOUND...) but never says which internal service produced it.
  */
 export function formatGatewayError(
@@ -52,6 +60,15 @@ export function formatGatewayError(
   opts: { production: boolean; log?: (err: unknown) => void },
 ): GraphQLFormattedError {
   const ext = formatted.extensions ?? {};
+  // Apollo's request errors become the contract's BAD_USER_INPUT (its own code kept as `reason`), the
+  // same answer DocumentGuard gives on graphql-ws.
+  if (typeof ext.code === 'string' && APOLLO_REQUEST_ERRORS.has(ext.code))
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'BAD_USER_INPUT', reason: ext.code },
+    };
   if (typeof ext.code === 'string' && ext.code !== 'INTERNAL_SERVER_ERROR' && 'serviceName' in ext) {
     const { serviceName, stacktrace: _s, exception: _e, http: _h, ...rest } = ext;
     return {

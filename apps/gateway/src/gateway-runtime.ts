@@ -17,7 +17,10 @@ import { formatGatewayError, gatewayError } from './gateway-errors.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { authenticateRequest, identityOf } from './http/authenticate-request.js';
 import { bodyErrors, graphqlBody } from './http/body-parsing.js';
+import { guardDocuments } from './http/guard-documents.js';
 import { cors } from './http/cors.js';
+import { adminAccess } from './admin/admin-access.js';
+import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
 import { SharedSubscriptionSlots } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
@@ -47,6 +50,8 @@ export class GatewayRuntime {
   private readonly pool: UpstreamPool;
   private readonly authenticator: Authenticator;
   private readonly guard: OperationGuard;
+  /** Bounds every document before it costs anything, over HTTP and graphql-ws alike. */
+  private readonly documentGuard: DocumentGuard;
   private readonly forwarder: SubscriptionForwarder;
   private readonly dataSources: SubgraphDataSources;
   /** bull-board over the node queues (ADMIN_UI_ENABLED). */
@@ -66,7 +71,11 @@ export class GatewayRuntime {
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
   ) {
-    const identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, config.production);
+    const identitySecret = assertIdentitySecret(
+      config.SWITCHYARD_IDENTITY_SECRET,
+      config.production,
+      config.BIND_HOST,
+    );
     this.redis = createRedis({ url: config.REDIS_URL, name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
@@ -76,15 +85,10 @@ export class GatewayRuntime {
         perMinute: config.RATE_LIMIT_PER_MINUTE,
         burst: config.rateLimitBurst,
       }),
-      {
-        maxDepth: config.MAX_QUERY_DEPTH,
-        maxAliases: config.MAX_QUERY_ALIASES,
-        maxRootFields: config.MAX_ROOT_FIELDS,
-        maxCost: config.MAX_QUERY_COST,
-        defaultListSize: config.QUERY_COST_DEFAULT_LIST_SIZE,
-      },
+      config.guardLimits,
       this.metrics.guard,
     );
+    this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard);
     this.admin = config.adminUiEnabled
       ? new AdminQueueBoard({
           redisUrl: config.REDIS_URL,
@@ -128,7 +132,7 @@ export class GatewayRuntime {
       },
     });
     this.gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
-      this.runtime = new SupergraphRuntime(coreSupergraphSdl);
+      this.runtime = new SupergraphRuntime(coreSupergraphSdl, config.SUBSCRIPTION_PLAN_CACHE_BYTES);
       logger.info({ subgraphs: this.runtime.serviceNames }, 'supergraph loaded');
     });
 
@@ -158,6 +162,10 @@ export class GatewayRuntime {
       introspection: config.introspection,
       includeStacktraceInErrorResponses: !config.production,
       formatError: this.format,
+      // Apollo parses again what DocumentGuard admitted: the same token bound, and its own recursive-selection
+      // guard (documents sent as persisted-query hashes skip the middleware).
+      parseOptions: { maxTokens: config.MAX_QUERY_TOKENS },
+      maxRecursiveSelections: config.MAX_RECURSIVE_SELECTIONS,
       plugins: [ApolloServerPluginLandingPageDisabled(), this.guardPlugin()],
       // Outside NODE_ENV=test Apollo would stop itself on SIGTERM and re-raise it, killing the process
       // (exit 143) before the drain in `shutdown`; bootstrapApp owns the signals.
@@ -172,11 +180,29 @@ export class GatewayRuntime {
 
   /** Express handlers for GRAPHQL_PATH (and the playground, the queue admin UI). */
   middleware(): { path: string; handlers: (RequestHandler | ErrorRequestHandler)[] }[] {
-    const playground = this.config.PLAYGROUND
+    const playground = this.config.playground
       ? [playgroundHandler({ graphqlPath: GRAPHQL_PATH, logger: this.logger })]
       : [];
+    // Mounted before Nest's router: `/metrics` (served by the observability module) only for admin keys.
+    const metricsGate = this.config.metricsRequireAdmin
+      ? [
+          {
+            path: '/metrics',
+            handlers: [
+              adminAccess({
+                authenticator: this.authenticator,
+                guard: this.guard,
+                outcome: (o) => {
+                  if (o !== 'allowed') this.metrics.refused(`metrics_${o}`);
+                },
+              }),
+            ],
+          },
+        ]
+      : [];
     return [
-      ...(this.config.PLAYGROUND ? [{ path: '/playground', handlers: playground }] : []),
+      ...metricsGate,
+      ...(this.config.playground ? [{ path: '/playground', handlers: playground }] : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
       {
         path: GRAPHQL_PATH,
@@ -186,6 +212,12 @@ export class GatewayRuntime {
           authenticateRequest(this.authenticator, this.guard, this.format),
           graphqlBody(this.config.MAX_BODY_BYTES),
           bodyErrors(this.format),
+          guardDocuments({
+            guard: this.documentGuard,
+            schema: () => this.currentRuntime().apiGraphQLSchema,
+            introspection: this.config.introspection,
+            format: this.format,
+          }),
           expressMiddleware(this.server, {
             context: async ({ req }: { req: Request }) => ({ identity: identityOf(req) }),
           }),
@@ -210,6 +242,7 @@ export class GatewayRuntime {
       runtime: () => this.currentRuntime(),
       authenticator: this.authenticator,
       guard: this.guard,
+      documentGuard: this.documentGuard,
       quota: new SubscriptionQuota(
         this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         this.config.MAX_SUBSCRIPTIONS_PER_KEY,

@@ -44,7 +44,11 @@ export class JobsRuntime {
 
   constructor(config: JobsSubgraphConfig, logger: SchedulerLogger & RedisLogger) {
     this.production = config.NODE_ENV === 'production';
-    this.identitySecret = assertIdentitySecret(config.SWITCHYARD_IDENTITY_SECRET, this.production);
+    this.identitySecret = assertIdentitySecret(
+      config.SWITCHYARD_IDENTITY_SECRET,
+      this.production,
+      config.BIND_HOST,
+    );
     const templates = TemplateRegistry.loadFromDir(config.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
     checkScripts();
 

@@ -2,6 +2,7 @@ import {
   assertIdentitySecret,
   DEV_IDENTITY_SECRET,
   hasScope,
+  isLoopbackHost,
   IdentityError,
   signIdentity,
   verifyIdentity,
@@ -47,5 +48,17 @@ describe('signed identity', () => {
     expect(() => assertIdentitySecret(DEV_IDENTITY_SECRET, true)).toThrow(/SWITCHYARD_IDENTITY_SECRET/);
     expect(assertIdentitySecret(undefined, false)).toBe(DEV_IDENTITY_SECRET);
     expect(assertIdentitySecret(secret, true)).toBe(secret);
+  });
+  it('refuses the development secret whenever BIND_HOST is not loopback, in any mode', () => {
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'gateway.internal', '[::]'])
+      for (const given of [undefined, DEV_IDENTITY_SECRET]) {
+        expect(() => assertIdentitySecret(given, false, host)).toThrow(/BIND_HOST/);
+        expect(() => assertIdentitySecret(given, true, host)).toThrow(/SWITCHYARD_IDENTITY_SECRET/);
+      }
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]'])
+      expect(assertIdentitySecret(undefined, false, host)).toBe(DEV_IDENTITY_SECRET);
+    expect(assertIdentitySecret(secret, false, '0.0.0.0')).toBe(secret);
+    expect(isLoopbackHost('127.0.0.1')).toBe(true);
+    expect(isLoopbackHost('0.0.0.0')).toBe(false);
   });
 });

@@ -69,9 +69,36 @@ export function verifyIdentity(
 export const hasScope = (identity: Identity, scope: Scope): boolean =>
   identity.scopes.includes(scope) || identity.scopes.includes('admin');
 
-/** Refuses, in production mode, a secret that is missing, short or the development default. */
-export function assertIdentitySecret(secret: string | undefined, production: boolean): string {
-  if (!production) return secret || DEV_IDENTITY_SECRET;
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  return (
+    h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+  );
+}
+
+/**
+ * Refuses, in production mode, a secret that is missing, short or the development default; and in any
+ * mode, the development default (also as the fallback for a missing secret) when the process listens on
+ * an address other than loopback (`bindHost`): anyone who can reach it could forge identities with the
+ * published development secret.
+ */
+export function assertIdentitySecret(
+  secret: string | undefined,
+  production: boolean,
+  bindHost = '127.0.0.1',
+): string {
+  if (!production) {
+    const effective = secret || DEV_IDENTITY_SECRET;
+    if (effective === DEV_IDENTITY_SECRET && !isLoopbackHost(bindHost))
+      throw new Error(
+        `SWITCHYARD_IDENTITY_SECRET must be set to a random string of at least 32 characters when BIND_HOST (${bindHost}) is not a loopback address: the development secret is public`,
+      );
+    return effective;
+  }
   if (!secret || secret === DEV_IDENTITY_SECRET || secret.length < 32)
     throw new Error(
       'SWITCHYARD_IDENTITY_SECRET must be set to a random string of at least 32 characters in production mode (NODE_ENV=production)',

@@ -9,6 +9,7 @@ import {
   runtimeEnv,
   s3Env,
   commaList,
+  shownValue,
 } from './index.js';
 
 describe('loadConfig', () => {
@@ -65,5 +66,45 @@ describe('loadConfig', () => {
     expect(loadConfig({ L: commaList(['a', 'b']) }, {}).L).toEqual(['a', 'b']);
     expect(loadConfig({ L: commaList(['a']) }, { L: 'x, y,,z' }).L).toEqual(['x', 'y', 'z']);
     expect(loadConfig({ X: z.string().optional() }, {}).X).toBeUndefined();
+  });
+});
+
+describe('configuration errors never echo a secret', () => {
+  const shape = { ...runtimeEnv, ...redisEnv, ...s3Env };
+  const message = (env: Record<string, string>) => {
+    try {
+      loadConfig(shape, env);
+    } catch (e) {
+      return (e as ConfigError).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('hides the password of a bad REDIS_URL, well-formed or not', () => {
+    for (const bad of [
+      'http://admin:hunter2-secret@redis.internal:6379',
+      'redis//admin:hunter2-secret@redis.internal:6379',
+      'redis://admin:hunter2-secret@redis.internal:99999',
+      ':hunter2-secret@redis.internal',
+    ]) {
+      const m = message({ REDIS_URL: bad });
+      expect(m).toMatch(/REDIS_URL/);
+      expect(m).not.toMatch(/hunter2/);
+      expect(m).toMatch(/redis\.internal/); // still says which host was meant
+    }
+    expect(message({ S3_ENDPOINT: 'ftp://k:hunter2-secret@s3?token=abc' })).not.toMatch(/hunter2|abc/);
+  });
+
+  it('does not show secret-named variables at all', () => {
+    const m = message({
+      SWITCHYARD_IDENTITY_SECRET: '',
+      S3_SECRET_KEY: '',
+      S3_ENDPOINT: 'nope',
+      NODE_ENV: 'prod',
+    });
+    expect(m).toMatch(/S3_ENDPOINT/);
+    expect(shownValue('S3_SECRET_KEY', 'hunter2')).not.toMatch(/hunter2/);
+    expect(shownValue('SWITCHYARD_IDENTITY_SECRET', 'hunter2')).toBe('a value of 7 characters, not shown');
+    expect(shownValue('GATEWAY_PORT', 'abc')).toBe('"abc"');
   });
 });

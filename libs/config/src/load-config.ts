@@ -26,9 +26,26 @@ export function loadConfig<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv 
     throw new ConfigError(
       result.error.issues.map((i) => {
         const variable = String(i.path[0] ?? '(environment)');
-        return { variable, expected: `${i.message} (got ${JSON.stringify(input[variable] ?? null)})` };
+        return { variable, expected: `${i.message} (got ${shownValue(variable, input[variable])})` };
       }),
     );
   }
   return result.data as ConfigOf<S>;
+}
+
+/** Names of variables whose value is a secret as a whole. */
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|(^|_)KEY$|_KEY_|PRIVATE/i;
+
+/**
+ * A bad value as a configuration error may show it: never a secret. Secret-named variables are not shown
+ * at all; anything else loses whatever precedes its last `@` (the user:password of a URL such as REDIS_URL,
+ * also when the URL is malformed) and a `password=`/`token=` query parameter.
+ */
+export function shownValue(variable: string, value: string | undefined): string {
+  if (value === undefined) return 'null';
+  if (SECRET_NAME.test(variable)) return `a value of ${value.length} characters, not shown`;
+  const redacted = value
+    .replace(/^([a-z][a-z0-9+.-]*:\/*)?.*@/i, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`)
+    .replace(/([?&](?:password|pass|pwd|token|secret|key)=)[^&#]*/gi, '$1***');
+  return JSON.stringify(redacted);
 }

@@ -2,18 +2,12 @@ import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graph
 import { assertRootFieldScopes } from '../auth/root-field-scopes.js';
 import { gatewayError } from '../gateway-errors.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
-import { complexityViolations, measureOperation, type ComplexityLimits } from './query-complexity.js';
+import { GUARD_LIMIT_NAMES } from './document-guard.js';
+import { measureOperation, type ComplexityLimits } from './query-complexity.js';
 import type { TokenBucketLimiter } from './token-bucket.js';
 
-const LIMIT_NAMES: Record<string, string> = {
-  maxDepth: 'depth',
-  maxAliases: 'aliases',
-  maxRootFields: 'root fields',
-  maxCost: 'cost',
-};
-
 export interface GuardMetrics {
-  refused(reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN'): void;
+  refused(reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN' | 'BAD_USER_INPUT'): void;
 }
 
 /**
@@ -44,7 +38,21 @@ export class OperationGuard {
     }
   }
 
-  /** Scope and complexity of a parsed, validated operation. */
+  /** Scope of each root field (FORBIDDEN). */
+  checkScopes(identity: CallerIdentity, document: DocumentNode, operation: OperationDefinitionNode): void {
+    try {
+      assertRootFieldScopes(identity, document, operation);
+    } catch (e) {
+      this.metrics.refused?.('FORBIDDEN');
+      throw e;
+    }
+  }
+
+  /**
+   * Scope and complexity of a parsed, validated operation. DocumentGuard measured the document already;
+   * measured again here (linear, memoised) because Apollo may run a document the middleware did not see
+   * (an automatic persisted query sent by hash, with other variables).
+   */
   check(
     identity: CallerIdentity,
     schema: GraphQLSchema,
@@ -52,26 +60,14 @@ export class OperationGuard {
     operation: OperationDefinitionNode,
     variables: Record<string, unknown> | undefined | null,
   ): void {
-    try {
-      assertRootFieldScopes(identity, document, operation);
-    } catch (e) {
-      this.metrics.refused?.('FORBIDDEN');
-      throw e;
-    }
-    const report = measureOperation(
-      schema,
-      document,
-      operation.name?.value,
-      variables,
-      this.limits.defaultListSize,
-    );
-    if (!report) return;
-    const violations = complexityViolations(report, this.limits);
-    if (violations.length) {
+    this.checkScopes(identity, document, operation);
+    const result = measureOperation(schema, document, operation.name?.value, variables, this.limits);
+    const v = result?.violation;
+    if (v) {
       this.metrics.refused?.('QUERY_TOO_COMPLEX');
-      const what = violations.map((v) => `${LIMIT_NAMES[v.limit]} ${v.actual} > ${v.max}`).join(', ');
-      throw gatewayError('QUERY_TOO_COMPLEX', `operation too complex: ${what}`, {
-        limits: violations.map((v) => ({ limit: LIMIT_NAMES[v.limit], actual: v.actual, max: v.max })),
+      const name = GUARD_LIMIT_NAMES[v.limit];
+      throw gatewayError('QUERY_TOO_COMPLEX', `operation too complex: ${name} ${v.actual} > ${v.max}`, {
+        limits: [{ limit: name, actual: v.actual, max: v.max }],
       });
     }
   }

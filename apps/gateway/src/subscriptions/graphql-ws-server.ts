@@ -1,19 +1,11 @@
 import type { Server } from 'node:http';
-import {
-  getOperationAST,
-  GraphQLError,
-  NoSchemaIntrospectionCustomRule,
-  parse,
-  specifiedRules,
-  validate,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLFormattedError,
-} from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
+import { gatewayError } from '../gateway-errors.js';
+import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import type { SubscriptionQuota } from '../limits/subscription-quota.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
@@ -22,9 +14,48 @@ import type { CallerIdentity } from './upstream-pool.js';
 
 type ConnectionExtra = {
   identity?: CallerIdentity;
-  /** One release function per live subscription id. */
-  releases?: Map<string, () => void>;
+  /** Release functions of the slots this connection holds (given back on close if not before). */
+  releases?: Set<() => void>;
+  /** Ids whose subscribe is still being admitted (auth, rate limit, quota round trips). */
+  pending?: Set<string>;
+  closed?: boolean;
 };
+
+/** What onSubscribe hands to subscribe/execute through the execution context. */
+type OperationContext = { identity: CallerIdentity; query: string; release?: () => void };
+
+/**
+ * The forwarder's stream, giving the subscription slot back when it ends, however it ends: done, failed,
+ * or `return()` — also when graphql-ws returns it before the first `next()` (the client completed the id
+ * while it was being admitted), which an async generator's `finally` would not see.
+ */
+function releasing<T>(
+  inner: AsyncGenerator<T, undefined>,
+  release: () => void,
+): AsyncGenerator<T, undefined> {
+  const it: AsyncGenerator<T, undefined> = {
+    next: async (...args) => {
+      try {
+        const r = await inner.next(...args);
+        if (r.done) release();
+        return r;
+      } catch (e) {
+        release();
+        throw e;
+      }
+    },
+    return: async (value) => {
+      release();
+      return inner.return(value);
+    },
+    throw: async (e) => {
+      release();
+      return inner.throw(e);
+    },
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it;
+}
 
 export interface GraphqlWsServerOptions {
   httpServer: Server;
@@ -32,6 +63,8 @@ export interface GraphqlWsServerOptions {
   runtime: () => SupergraphRuntime;
   authenticator: Authenticator;
   guard: OperationGuard;
+  /** Size, tokens, shape, complexity and validation of each document: the same gate as HTTP. */
+  documentGuard: DocumentGuard;
   quota: SubscriptionQuota;
   forwarder: SubscriptionForwarder;
   /** Queries and mutations sent over the socket run through the gateway like HTTP ones. */
@@ -48,16 +81,6 @@ export interface GraphqlWsServerOptions {
   metrics?: { connections(delta: number): void };
 }
 
-function withCode(e: unknown, code: string): GraphQLError {
-  const err = e instanceof GraphQLError ? e : new GraphQLError(String(e));
-  return new GraphQLError(err.message, {
-    nodes: err.nodes,
-    source: err.source,
-    positions: err.positions,
-    extensions: { ...err.extensions, code },
-  });
-}
-
 export interface GraphqlWsServer {
   /** Closes every client connection with 1001 and stops accepting new ones. */
   dispose(): Promise<void>;
@@ -70,7 +93,6 @@ export interface GraphqlWsServer {
  */
 export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer {
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
-  const rules = o.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
   const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
 
   const toErrors = (e: unknown): GraphQLError[] => {
@@ -88,7 +110,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         try {
           const identity = await o.authenticator.authenticate(ctx.connectionParams?.authorization);
           (ctx.extra as ConnectionExtra).identity = identity;
-          (ctx.extra as ConnectionExtra).releases = new Map();
+          (ctx.extra as ConnectionExtra).releases = new Set();
+          (ctx.extra as ConnectionExtra).pending = new Set();
           sockets.set(ctx, identity);
           o.metrics?.connections(1);
           return true;
@@ -99,39 +122,68 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
       onSubscribe: async (ctx, id, payload) => {
         const extra = ctx.extra as ConnectionExtra;
         const identity = extra.identity!;
-        const runtime = o.runtime();
+        // An id is unique while its operation lives (graphql-ws closes with 4409 on a duplicate); one whose
+        // subscribe is still being admitted is alive too: re-using it would hand two streams one id, and
+        // one of their slots would never be given back.
+        if (extra.pending!.has(id)) {
+          (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
+            CloseCode.SubscriberAlreadyExists,
+            `Subscriber for ${id} already exists`,
+          );
+          return toErrors(new GraphQLError(`subscription id ${id} is still in use`));
+        }
+        extra.pending!.add(id);
+        let release: (() => void) | undefined;
         try {
           await o.guard.admit(identity);
-          let document;
-          try {
-            document = parse(payload.query);
-          } catch (e) {
-            // Request errors carry Apollo's codes, so formatting keeps their message in production.
-            return toErrors(withCode(e, 'GRAPHQL_PARSE_FAILED'));
+          const runtime = o.runtime();
+          const { document, operation } = o.documentGuard.admit({
+            query: payload.query,
+            operationName: payload.operationName,
+            variables: payload.variables,
+            schema: runtime.apiGraphQLSchema,
+            validate: true,
+            introspection: o.introspection,
+          });
+          o.guard.checkScopes(identity, document, operation);
+          if (operation.operation === 'subscription') {
+            const acquired = await o.quota.acquire(ctx, identity.keyId);
+            let done = false;
+            release = () => {
+              if (done) return;
+              done = true;
+              extra.releases!.delete(release!);
+              acquired();
+            };
+            extra.releases!.add(release);
+            // The connection closed while the slot was being taken: nothing will run.
+            if (extra.closed) {
+              release();
+              return toErrors(gatewayError('UNAVAILABLE', 'the connection closed'));
+            }
           }
-          const errors = validate(runtime.apiGraphQLSchema, document, rules);
-          if (errors.length) return errors.flatMap((e) => toErrors(withCode(e, 'GRAPHQL_VALIDATION_FAILED')));
-          const operation = getOperationAST(document, payload.operationName);
-          if (!operation) return [new GraphQLError('unable to identify the operation')];
-          o.guard.check(identity, runtime.apiGraphQLSchema, document, operation, payload.variables);
-          if (operation.operation === 'subscription')
-            extra.releases!.set(id, await o.quota.acquire(ctx, identity.keyId));
+          const contextValue: OperationContext = { identity, query: payload.query, release };
           const args: ExecutionArgs = {
             schema: runtime.apiGraphQLSchema,
             document,
             operationName: payload.operationName,
             variableValues: payload.variables,
-            contextValue: { identity, query: payload.query },
+            contextValue,
           };
           return args;
         } catch (e) {
+          release?.();
+          if (e instanceof DocumentRefused) return e.errors.flatMap((err) => toErrors(err));
           return toErrors(e);
+        } finally {
+          extra.pending!.delete(id);
         }
       },
       subscribe: (args) => {
-        const ctx = args.contextValue as { identity: CallerIdentity; query: string };
+        const ctx = args.contextValue as OperationContext;
+        const release = ctx.release ?? (() => undefined);
         try {
-          return o.forwarder.subscribe({
+          const stream = o.forwarder.subscribe({
             document: args.document,
             query: ctx.query,
             operationName: args.operationName,
@@ -139,12 +191,14 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             identity: ctx.identity,
             context: { identity: ctx.identity },
           });
+          return releasing(stream, release);
         } catch (e) {
+          release();
           return { errors: toErrors(e) };
         }
       },
       execute: async (args) => {
-        const ctx = args.contextValue as { identity: CallerIdentity; query: string };
+        const ctx = args.contextValue as OperationContext;
         const result = await o.executeOperation(
           {
             query: ctx.query,
@@ -166,15 +220,10 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         } as never;
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => o.format(e.toJSON(), e)) as never,
-      onComplete: (ctx, id) => {
-        const releases = (ctx.extra as ConnectionExtra).releases;
-        releases?.get(id)?.();
-        releases?.delete(id);
-      },
       onClose: (ctx) => {
         const extra = ctx.extra as ConnectionExtra;
-        for (const release of extra.releases?.values() ?? []) release();
-        extra.releases?.clear();
+        extra.closed = true;
+        for (const release of [...(extra.releases ?? [])]) release();
         if (sockets.delete(ctx)) o.metrics?.connections(-1);
       },
     },

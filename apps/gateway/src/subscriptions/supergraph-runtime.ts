@@ -1,6 +1,10 @@
 import { operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { ByteLruCache } from './plan-cache.js';
+
+/** Default bound of the subscription plan cache (SUBSCRIPTION_PLAN_CACHE_BYTES). */
+export const DEFAULT_PLAN_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface SubscriptionPlan {
   /** The fetch that opens the subscription on the subgraph that owns its root field. */
@@ -31,9 +35,13 @@ export class SupergraphRuntime {
   readonly supergraphGraphQLSchema: GraphQLSchema;
   readonly serviceNames: string[];
   private readonly planner: QueryPlanner;
-  private readonly plans = new Map<string, SubscriptionPlan>();
+  private readonly plans: ByteLruCache<SubscriptionPlan>;
 
-  constructor(readonly supergraphSdl: string) {
+  constructor(
+    readonly supergraphSdl: string,
+    planCacheBytes = DEFAULT_PLAN_CACHE_BYTES,
+  ) {
+    this.plans = new ByteLruCache(planCacheBytes);
     this.supergraph = Supergraph.build(supergraphSdl);
     this.apiSchema = this.supergraph.apiSchema();
     this.apiGraphQLSchema = this.apiSchema.toGraphQLJSSchema();
@@ -42,13 +50,21 @@ export class SupergraphRuntime {
     this.planner = new QueryPlanner(this.supergraph);
   }
 
-  /** Plans a (validated) subscription document; plans are cached per document text and operation. */
+  /** Entries and estimated bytes of the plan cache. */
+  get planCache(): { size: number; bytes: number; maxBytes: number } {
+    return { size: this.plans.size, bytes: this.plans.bytes, maxBytes: this.plans.maxBytes };
+  }
+
+  /**
+   * Plans a (validated) subscription document. Plans are cached by a hash of the operation name and
+   * document text, least recently used first out once the cache holds more than its bytes.
+   */
   planSubscription(
     document: DocumentNode,
     documentText: string,
     operationName?: string | null,
   ): SubscriptionPlan {
-    const cacheKey = `${operationName ?? ''}\u0000${documentText}`;
+    const cacheKey = ByteLruCache.key(operationName ?? '', documentText);
     const cached = this.plans.get(cacheKey);
     if (cached) return cached;
     const operation = operationFromDocument(this.apiSchema, document, {
@@ -57,8 +73,15 @@ export class SupergraphRuntime {
     const plan = this.planner.buildQueryPlan(operation);
     if (plan.node?.kind !== 'Subscription') throw new NotASubscriptionPlan(plan.node?.kind);
     const result: SubscriptionPlan = { primary: plan.node.primary, rest: plan.node.rest };
-    // Bounded: documents are client-controlled; past the bound, plan again rather than grow without limit.
-    if (this.plans.size < 1000) this.plans.set(cacheKey, result);
+    this.plans.set(cacheKey, result, planBytes(result));
     return result;
   }
+}
+
+/** What a cached plan holds, roughly: its fetches' operation texts and the rest of the plan as JSON. */
+function planBytes(plan: SubscriptionPlan): number {
+  const text = (node: unknown) =>
+    JSON.stringify(node, (k, v: unknown) => (k === 'operationDocumentNode' ? undefined : v)) ?? '';
+  // × 2: the objects behind the JSON take more than its characters.
+  return 2 * (Buffer.byteLength(text(plan.primary)) + Buffer.byteLength(text(plan.rest ?? null))) + 256;
 }

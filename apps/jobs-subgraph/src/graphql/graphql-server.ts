@@ -27,6 +27,9 @@ export interface JobsGraphql {
   stop(): Promise<void>;
 }
 
+/** Largest graphql-ws message accepted (the gateway's documents are bounded far below; 1 MiB like HTTP). */
+export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
 const unauthenticated = (e: IdentityError) =>
   new GraphQLError(e.message, {
     extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } },
@@ -64,7 +67,8 @@ export async function createJobsGraphql(
   return {
     middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context: httpContext })],
     attachWebSocket(http: HttpServer) {
-      wsServer = new WebSocketServer({ server: http, path: '/graphql' });
+      // maxPayload: a larger frame closes the socket (1009) before it is buffered or parsed.
+      wsServer = new WebSocketServer({ server: http, path: '/graphql', maxPayload: WS_MAX_PAYLOAD_BYTES });
       disposable = useServer<Record<string, unknown> | undefined, { identity?: JobsContext['identity'] }>(
         {
           schema,

@@ -1,0 +1,57 @@
+import { loadGatewayConfig } from './gateway-config.js';
+
+const PROD = { NODE_ENV: 'production', SWITCHYARD_IDENTITY_SECRET: 'p'.repeat(40) };
+
+describe('gateway configuration: production defaults and document limits', () => {
+  it('turns the playground off in production unless PLAYGROUND enables it', () => {
+    expect(loadGatewayConfig({}).playground).toBe(true);
+    expect(loadGatewayConfig(PROD).playground).toBe(false);
+    expect(loadGatewayConfig({ ...PROD, PLAYGROUND: '1' }).playground).toBe(true);
+    expect(loadGatewayConfig({ PLAYGROUND: '0' }).playground).toBe(false);
+  });
+
+  it('puts /metrics behind an admin key in production unless METRICS_REQUIRE_ADMIN=0', () => {
+    expect(loadGatewayConfig({}).metricsRequireAdmin).toBe(false);
+    expect(loadGatewayConfig(PROD).metricsRequireAdmin).toBe(true);
+    expect(loadGatewayConfig({ ...PROD, METRICS_REQUIRE_ADMIN: '0' }).metricsRequireAdmin).toBe(false);
+    expect(loadGatewayConfig({ METRICS_REQUIRE_ADMIN: 'yes' }).metricsRequireAdmin).toBe(true);
+  });
+
+  it('reads every document limit from the environment, with the documented defaults', () => {
+    expect(loadGatewayConfig({}).guardLimits).toEqual({
+      maxBytes: 65_536,
+      maxTokens: 5_000,
+      maxDefinitions: 50,
+      maxFragmentSpreads: 200,
+      maxStringBytes: 16_384,
+      maxDepth: 12,
+      maxAliases: 30,
+      maxRootFields: 20,
+      maxCost: 20_000,
+      maxSelections: 10_000,
+      maxDirectives: 50,
+      defaultListSize: 20,
+    });
+    const c = loadGatewayConfig({
+      MAX_DOCUMENT_BYTES: '1000',
+      MAX_QUERY_TOKENS: '100',
+      MAX_QUERY_DEFINITIONS: '3',
+      MAX_FRAGMENT_SPREADS: '0',
+      MAX_STRING_BYTES: '10',
+      MAX_RECURSIVE_SELECTIONS: '50',
+      MAX_QUERY_DIRECTIVES: '0',
+      SUBSCRIPTION_PLAN_CACHE_BYTES: '1024',
+    });
+    expect(c.guardLimits).toMatchObject({
+      maxBytes: 1000,
+      maxTokens: 100,
+      maxDefinitions: 3,
+      maxFragmentSpreads: 0,
+      maxStringBytes: 10,
+      maxSelections: 50,
+      maxDirectives: 0,
+    });
+    expect(c.SUBSCRIPTION_PLAN_CACHE_BYTES).toBe(1024);
+    expect(() => loadGatewayConfig({ MAX_QUERY_TOKENS: '0' })).toThrow(/MAX_QUERY_TOKENS/);
+  });
+});

@@ -1,0 +1,94 @@
+import type { GraphQLError } from 'graphql';
+import { DocumentGuard, DocumentRefused, type AdmitRequest } from './document-guard.js';
+import { apiSchema, cpuMs, DEFAULT_GUARD_LIMITS, fragmentBomb } from './test/guard-fixtures.js';
+
+const schema = apiSchema();
+const guard = new DocumentGuard(DEFAULT_GUARD_LIMITS);
+
+/** The refusal's errors as {code, reason|limit}; 'admitted' when the document passes. */
+const outcome = (query: unknown, extra: Partial<AdmitRequest> = {}) => {
+  try {
+    guard.admit({ query, schema, validate: true, introspection: false, ...extra });
+    return 'admitted';
+  } catch (e) {
+    if (!(e instanceof DocumentRefused)) throw e;
+    return e.errors.map((err: GraphQLError) => {
+      const ext = err.extensions as { code: string; reason?: string; limits?: { limit: string }[] };
+      return `${ext.code}:${ext.reason ?? ext.limits?.[0]?.limit}`;
+    });
+  }
+};
+
+describe('DocumentGuard', () => {
+  it('admits an ordinary query and subscription', () => {
+    expect(outcome('{ jobs(first: 10) { edges { node { id status nodes { id } } } } }')).toBe('admitted');
+    expect(outcome('subscription { jobEvents(jobId: "j") { seq type } }')).toBe('admitted');
+  });
+
+  it('refuses the 41-fragment bomb of issue 9 as QUERY_TOO_COMPLEX within a few ms of CPU', () => {
+    const bomb = fragmentBomb();
+    expect(bomb.length).toBeLessThan(3_000);
+    // The first call also pays for compiling the code (JIT): bounded, but measured apart.
+    let result;
+    expect(cpuMs(() => (result = outcome(bomb)))).toBeLessThan(100);
+    expect(result).toEqual(['QUERY_TOO_COMPLEX:selections']);
+    const runs = Array.from({ length: 5 }, () => cpuMs(() => outcome(bomb))).sort((a, b) => a - b);
+    expect(runs[2]).toBeLessThan(10);
+    // With spreads and definitions unbounded, the memoised walk still refuses it at once.
+    const loose = new DocumentGuard({
+      ...DEFAULT_GUARD_LIMITS,
+      maxDefinitions: 1e6,
+      maxFragmentSpreads: 1e6,
+    });
+    const deeper = fragmentBomb(400);
+    expect(
+      cpuMs(() =>
+        expect(() => loose.admit({ query: deeper, schema, validate: true, introspection: false })).toThrow(
+          DocumentRefused,
+        ),
+      ),
+    ).toBeLessThan(50);
+  });
+
+  it('bounds tokens, definitions, spreads, strings and bytes while parsing', () => {
+    expect(outcome(`{ ${'a '.repeat(6_000)} }`)).toEqual(['QUERY_TOO_COMPLEX:tokens']);
+    const defs = Array.from({ length: 60 }, (_, i) => `fragment D${i} on Query { __typename }`).join(' ');
+    expect(outcome(`{ __typename } ${defs}`)).toEqual(['QUERY_TOO_COMPLEX:definitions']);
+    expect(
+      outcome(`{ ...A } fragment A on Query { ${'...B '.repeat(201)} } fragment B on Query { __typename }`),
+    ).toEqual(['QUERY_TOO_COMPLEX:fragmentSpreads']);
+    expect(outcome(`{ job(id: "${'x'.repeat(20_000)}") { id } }`)).toEqual([
+      'BAD_USER_INPUT:STRING_TOO_LARGE',
+    ]);
+    expect(outcome(`# ${'x'.repeat(70_000)}\n{ __typename }`)).toEqual(['BAD_USER_INPUT:DOCUMENT_TOO_LARGE']);
+    expect(outcome(`{ __typename ${'@include(if: true) '.repeat(51)} }`)).toEqual([
+      'QUERY_TOO_COMPLEX:directives',
+    ]);
+  });
+
+  it('answers syntax errors, unknown fields, cycles and bad parameters with BAD_USER_INPUT', () => {
+    expect(outcome('{ jobs(')).toEqual(['BAD_USER_INPUT:GRAPHQL_PARSE_FAILED']);
+    expect(outcome('{ nope }')).toEqual(['BAD_USER_INPUT:GRAPHQL_VALIDATION_FAILED']);
+    expect(outcome('{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }')).toEqual([
+      'BAD_USER_INPUT:GRAPHQL_VALIDATION_FAILED',
+    ]);
+    expect(outcome(42)).toEqual(['BAD_USER_INPUT:NO_DOCUMENT']);
+    expect(outcome('{ __typename }', { variables: [] })).toEqual(['BAD_USER_INPUT:BAD_REQUEST']);
+    expect(outcome('query A { __typename } query B { __typename }')).toEqual([
+      'BAD_USER_INPUT:OPERATION_RESOLUTION_FAILURE',
+    ]);
+    expect(outcome('{ __schema { types { name } } }')[0]).toBe('BAD_USER_INPUT:GRAPHQL_VALIDATION_FAILED');
+    expect(outcome('{ __schema { types { name } } }', { introspection: true })).toBe('admitted');
+  });
+
+  it('refuses depth, aliases and cost as before', () => {
+    const deep = `{ job(id: "j") { ${'nodes { dependsOn { '.repeat(6)} id ${'} } '.repeat(6)} } }`;
+    expect(outcome(deep)[0]).toMatch(/^QUERY_TOO_COMPLEX:/);
+    expect(outcome(`{ ${Array.from({ length: 31 }, (_, i) => `a${i}: __typename`).join(' ')} }`)).toEqual([
+      'QUERY_TOO_COMPLEX:aliases',
+    ]);
+    expect(outcome('{ jobs(first: 5000) { edges { node { nodes { id } } } } }')).toEqual([
+      'QUERY_TOO_COMPLEX:cost',
+    ]);
+  });
+});

@@ -1,0 +1,228 @@
+import {
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ValidationRule,
+} from 'graphql';
+import { gatewayError } from '../gateway-errors.js';
+import { measureOperation, pickOperation, type ComplexityLimits } from './query-complexity.js';
+
+/** Bounds checked while and right after parsing, before validation or planning spend anything. */
+export interface DocumentLimits {
+  /** UTF-8 bytes of the document text. */
+  maxBytes: number;
+  /** Lexer tokens (graphql-js stops parsing past it). */
+  maxTokens: number;
+  /** Operations and fragments. */
+  maxDefinitions: number;
+  /** `...Fragment` occurrences in the text (their expansion is bounded by cost/selections). */
+  maxFragmentSpreads: number;
+  /** UTF-8 bytes of one string literal. */
+  maxStringBytes: number;
+}
+
+export type GuardLimits = DocumentLimits & ComplexityLimits;
+
+export const GUARD_LIMIT_NAMES: Record<keyof GuardLimits, string> = {
+  maxBytes: 'documentBytes',
+  maxTokens: 'tokens',
+  maxDefinitions: 'definitions',
+  maxFragmentSpreads: 'fragmentSpreads',
+  maxStringBytes: 'stringBytes',
+  maxDepth: 'depth',
+  maxAliases: 'aliases',
+  maxRootFields: 'rootFields',
+  maxCost: 'cost',
+  maxSelections: 'selections',
+  maxDirectives: 'directives',
+  defaultListSize: 'defaultListSize',
+};
+
+export interface AdmitRequest {
+  /** The document text as the client sent it (anything: it is checked). */
+  query: unknown;
+  operationName?: unknown;
+  variables?: unknown;
+  schema: GraphQLSchema;
+  /** Run graphql-js validation too (graphql-ws); HTTP leaves it to Apollo, which validates anyway. */
+  validate: boolean;
+  introspection: boolean;
+}
+
+export interface AdmittedDocument {
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+}
+
+export interface DocumentGuardMetrics {
+  refused(reason: 'QUERY_TOO_COMPLEX' | 'BAD_USER_INPUT'): void;
+}
+
+/** Thrown by DocumentGuard.admit: every error carries a contract code (QUERY_TOO_COMPLEX or BAD_USER_INPUT). */
+export class DocumentRefused extends Error {
+  constructor(readonly errors: GraphQLError[]) {
+    super(errors[0]?.message ?? 'document refused');
+    this.name = 'DocumentRefused';
+  }
+}
+
+const tooComplex = (limit: keyof GuardLimits, actual: number, max: number, what: string) =>
+  gatewayError('QUERY_TOO_COMPLEX', `operation too complex: ${what}`, {
+    limits: [{ limit: GUARD_LIMIT_NAMES[limit], actual, max }],
+  });
+
+const badInput = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
+  gatewayError('BAD_USER_INPUT', message, { reason, ...extra });
+
+/**
+ * The one gate every GraphQL document passes, over HTTP (before Apollo) and graphql-ws alike: size and
+ * tokens while parsing, definitions, spreads and string sizes right after, then the memoised
+ * cost/depth/alias/selection/directive walk (QueryComplexity), then (graphql-ws) validation. Each step is
+ * linear in the document, and the document is bounded first, so any input is answered in a few ms.
+ */
+export class DocumentGuard {
+  private readonly rulesWithIntrospection: readonly ValidationRule[] = specifiedRules;
+  private readonly rulesWithoutIntrospection: readonly ValidationRule[] = [
+    ...specifiedRules,
+    NoSchemaIntrospectionCustomRule,
+  ];
+
+  constructor(
+    readonly limits: GuardLimits,
+    private readonly metrics: Partial<DocumentGuardMetrics> = {},
+  ) {}
+
+  /** Throws DocumentRefused; otherwise the parsed document and the operation to run. */
+  admit(request: AdmitRequest): AdmittedDocument {
+    try {
+      return this.check(request);
+    } catch (e) {
+      if (!(e instanceof DocumentRefused)) throw e;
+      const code = e.errors[0]?.extensions?.code;
+      this.metrics.refused?.(code === 'QUERY_TOO_COMPLEX' ? 'QUERY_TOO_COMPLEX' : 'BAD_USER_INPUT');
+      throw e;
+    }
+  }
+
+  private check(request: AdmitRequest): AdmittedDocument {
+    const refuse = (error: GraphQLError): never => {
+      throw new DocumentRefused([error]);
+    };
+    const l = this.limits;
+    const { query } = request;
+    if (typeof query !== 'string' || query.length === 0)
+      refuse(badInput('the request has no GraphQL document (`query` must be a string)', 'NO_DOCUMENT'));
+    const source = query as string;
+    // UTF-16 length ≤ UTF-8 bytes ≤ 3 × length: count bytes only when the cheap bounds do not decide.
+    if (source.length > l.maxBytes || (source.length * 3 > l.maxBytes && byteLength(source) > l.maxBytes))
+      refuse(
+        badInput(`the document is larger than ${l.maxBytes} bytes`, 'DOCUMENT_TOO_LARGE', {
+          limits: [{ limit: GUARD_LIMIT_NAMES.maxBytes, max: l.maxBytes }],
+        }),
+      );
+    if (request.operationName != null && typeof request.operationName !== 'string')
+      refuse(badInput('`operationName` must be a string', 'BAD_REQUEST'));
+    if (
+      request.variables != null &&
+      (typeof request.variables !== 'object' || Array.isArray(request.variables))
+    )
+      refuse(badInput('`variables` must be an object', 'BAD_REQUEST'));
+
+    let document: DocumentNode;
+    try {
+      // noLocation: positions are not needed to answer, and cost memory per node.
+      document = parse(source, { maxTokens: l.maxTokens, noLocation: true });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      // graphql-js 16: "Document contains more that N tokens. Parsing aborted."
+      if (/contains more th\w+ \d+ tokens/.test(message))
+        refuse(tooComplex('maxTokens', l.maxTokens + 1, l.maxTokens, `more than ${l.maxTokens} tokens`));
+      refuse(badInput(message, 'GRAPHQL_PARSE_FAILED'));
+    }
+    this.checkShape(document!, refuse);
+
+    const operationName = (request.operationName as string | undefined) ?? undefined;
+    const variables = (request.variables as Record<string, unknown> | undefined) ?? undefined;
+    const operation = pickOperation(document!, operationName);
+    if (!operation)
+      refuse(
+        badInput(
+          operationName
+            ? `unknown operation named "${operationName}"`
+            : 'the document holds several operations: name one in `operationName`',
+          'OPERATION_RESOLUTION_FAILURE',
+        ),
+      );
+    const measured = measureOperation(request.schema, document!, operationName, variables, l)!;
+    if (measured.cycle !== undefined)
+      refuse(
+        badInput(`cannot spread fragment "${measured.cycle}" within itself`, 'GRAPHQL_VALIDATION_FAILED'),
+      );
+    if (measured.violation) {
+      const v = measured.violation;
+      refuse(tooComplex(v.limit, v.actual, v.max, `${GUARD_LIMIT_NAMES[v.limit]} ${v.actual} > ${v.max}`));
+    }
+    if (request.validate) {
+      const rules = request.introspection ? this.rulesWithIntrospection : this.rulesWithoutIntrospection;
+      // maxErrors: a document full of mistakes gets a bounded answer.
+      const errors = validate(request.schema, document!, rules, { maxErrors: 20 });
+      if (errors.length)
+        throw new DocumentRefused(errors.map((e) => badInput(e.message, 'GRAPHQL_VALIDATION_FAILED')));
+    }
+    return { document: document!, operation: operation! };
+  }
+
+  /** Definitions, spreads and string literals: one pass over the (token-bounded) tree. */
+  private checkShape(document: DocumentNode, refuse: (e: GraphQLError) => never): void {
+    const l = this.limits;
+    if (document.definitions.length > l.maxDefinitions)
+      refuse(
+        tooComplex(
+          'maxDefinitions',
+          document.definitions.length,
+          l.maxDefinitions,
+          `definitions ${document.definitions.length} > ${l.maxDefinitions}`,
+        ),
+      );
+    let spreads = 0;
+    const stack: unknown[] = [document];
+    while (stack.length) {
+      const node = stack.pop() as { kind?: string; value?: unknown } | null;
+      if (!node || typeof node !== 'object') continue;
+      if (node.kind === Kind.FRAGMENT_SPREAD && ++spreads > l.maxFragmentSpreads)
+        refuse(
+          tooComplex(
+            'maxFragmentSpreads',
+            spreads,
+            l.maxFragmentSpreads,
+            `fragment spreads ${spreads} > ${l.maxFragmentSpreads}`,
+          ),
+        );
+      if (
+        node.kind === Kind.STRING &&
+        typeof node.value === 'string' &&
+        node.value.length * 3 > l.maxStringBytes &&
+        byteLength(node.value) > l.maxStringBytes
+      )
+        refuse(
+          badInput(`a string literal is longer than ${l.maxStringBytes} bytes`, 'STRING_TOO_LARGE', {
+            limits: [{ limit: GUARD_LIMIT_NAMES.maxStringBytes, max: l.maxStringBytes }],
+          }),
+        );
+      for (const value of Object.values(node)) {
+        if (Array.isArray(value)) for (const item of value) stack.push(item);
+        else if (value && typeof value === 'object') stack.push(value);
+      }
+    }
+  }
+}
+
+function byteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
