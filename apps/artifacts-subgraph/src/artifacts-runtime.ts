@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { assertIdentitySecret } from '#libs/auth';
-import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import {
   ArtifactRepository,
   ArtifactSweeper,
@@ -48,7 +48,7 @@ export class ArtifactsRuntime {
     );
     // Connects in start(), not here: constructing the object graph does no I/O.
     this.redis = createRedis({
-      url: config.REDIS_URL,
+      ...redisTarget(config),
       name: 'artifacts',
       role: 'command',
       logger,

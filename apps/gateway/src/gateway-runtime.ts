@@ -8,7 +8,7 @@ import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore, assertIdentitySecret } from '#libs/auth';
 import type { Logger } from '#libs/observability';
-import { createRedis, pingRedis, quitRedis } from '#libs/redis';
+import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
 import { AdminQueueBoard, ADMIN_QUEUES_PATH } from './admin/admin-queue-board.js';
 import { buildApiKeysSchema } from './api-keys/api-keys-subgraph.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -76,7 +76,7 @@ export class GatewayRuntime {
       config.production,
       config.BIND_HOST,
     );
-    this.redis = createRedis({ url: config.REDIS_URL, name: 'gateway', role: 'command', logger });
+    this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
     this.authenticator = new Authenticator(keys);
@@ -91,7 +91,7 @@ export class GatewayRuntime {
     this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard);
     this.admin = config.adminUiEnabled
       ? new AdminQueueBoard({
-          redisUrl: config.REDIS_URL,
+          redis: redisTarget(config),
           logger,
           authenticator: this.authenticator,
           guard: this.guard,

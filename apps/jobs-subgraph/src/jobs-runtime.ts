@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { assertIdentitySecret } from '#libs/auth';
-import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import { createJobsMetrics, createQuotaMetrics } from './jobs-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
@@ -53,15 +53,15 @@ export class JobsRuntime {
     checkScripts();
 
     // request paths fail fast; the report stream and pub/sub wait through an outage
-    this.redis = createRedis({ url: config.REDIS_URL, name: 'jobs', role: 'command', logger });
+    this.redis = createRedis({ ...redisTarget(config), name: 'jobs', role: 'command', logger });
     this.reportsRedis = createRedis({
-      url: config.REDIS_URL,
+      ...redisTarget(config),
       name: 'jobs-reports',
       role: 'blocking',
       logger,
     });
     this.subscriberRedis = createRedis({
-      url: config.REDIS_URL,
+      ...redisTarget(config),
       name: 'jobs-events',
       role: 'blocking',
       logger,

@@ -71,8 +71,34 @@ export const runtimeEnv = {
   SHUTDOWN_GRACE_MS: positiveInt(10000),
 };
 
+/** `host:port,host:port` (Redis Sentinel addresses). */
+const hostPortList = z.string().transform((v, ctx) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(entry);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected host:port entries separated by commas (bad entry ${entry})`,
+        });
+        return z.NEVER;
+      }
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+    }),
+);
+
 export const redisEnv = {
+  /** With REDIS_SENTINELS, only its credentials, db and scheme (rediss: TLS) are used; the sentinels name the host. */
   REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
+  /** Redis Sentinel: the sentinels' addresses; unset means connect to REDIS_URL directly. */
+  REDIS_SENTINELS: hostPortList.optional(),
+  /** The primary's name the sentinels monitor (`sentinel monitor <name> …`). */
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
 };
 
 export const s3Env = {

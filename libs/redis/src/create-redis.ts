@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { sentinelOptions, type RedisTarget } from './redis-target.js';
 
 export interface RedisLogger {
   info(obj: object, msg: string): void;
@@ -14,8 +15,7 @@ export interface RedisLogger {
  */
 export type RedisRole = 'blocking' | 'command';
 
-export interface CreateRedisOptions {
-  url: string;
+export interface CreateRedisOptions extends RedisTarget {
   /** Shows in logs and in CLIENT LIST. */
   name: string;
   role: RedisRole;
@@ -41,9 +41,11 @@ const closing = new WeakSet<Redis>();
 
 export function createRedis(opts: CreateRedisOptions): Redis {
   const { url, name, role, logger } = opts;
-  const where = safeUrl(url);
+  const where = opts.sentinel
+    ? `sentinel ${opts.sentinel.name}@${opts.sentinel.sentinels.map((x) => `${x.host}:${x.port}`).join(',')}`
+    : safeUrl(url);
   let attempt = 0;
-  const redis = new Redis(url, {
+  const common: RedisOptions = {
     connectionName: `switchyard:${name}`,
     lazyConnect: false,
     maxRetriesPerRequest: role === 'blocking' ? null : 2,
@@ -58,7 +60,10 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     // A failover makes a replica refuse writes: reconnect to find the new primary.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
     ...opts.extra,
-  });
+  };
+  const redis = opts.sentinel
+    ? new Redis({ ...sentinelOptions(url, opts.sentinel), ...common })
+    : new Redis(url, common);
   redis.on('ready', () => {
     logger.info({ redis: name, url: where, afterAttempts: attempt }, 'redis ready');
     attempt = 0;

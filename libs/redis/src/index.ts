@@ -1,2 +1,3 @@
 export * from './create-redis.js';
+export * from './redis-target.js';
 export type { Redis } from 'ioredis';

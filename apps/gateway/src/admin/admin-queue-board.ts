@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { NODE_QUEUES } from '#libs/contracts';
 import { metrics, type Logger } from '#libs/observability';
-import { createRedis, quitRedis } from '#libs/redis';
+import { createRedis, quitRedis, type RedisTarget } from '#libs/redis';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import { adminAccess, adminActionGate, type AdminOutcome } from './admin-access.js';
@@ -16,7 +16,7 @@ import { adminSecurityHeaders, renderWithoutExternalLinks } from './admin-page.j
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 
 export interface AdminQueueBoardDeps {
-  redisUrl: string;
+  redis: RedisTarget;
   logger: Logger;
   authenticator: Authenticator;
   guard: OperationGuard;
@@ -39,7 +39,7 @@ export class AdminQueueBoard {
 
   constructor(private readonly deps: AdminQueueBoardDeps) {
     this.redis = createRedis({
-      url: deps.redisUrl,
+      ...deps.redis,
       name: 'gateway-admin-queues',
       role: 'command',
       logger: deps.logger,
