@@ -10,7 +10,7 @@ import {
   type ResourceClass,
   type TaskManifest,
 } from '#libs/contracts';
-import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
 import { ReportSink } from './actor/report-sink.js';
@@ -161,7 +161,7 @@ export class WorkerRuntime {
           },
           redis: command,
           createWorkerConnection: () =>
-            createRedis({ url: c.REDIS_URL, name: `worker:${spec.id}`, role: 'blocking', logger: log }),
+            createRedis({ ...redisTarget(c), name: `worker:${spec.id}`, role: 'blocking', logger: log }),
           closeConnection: (r) => quitRedis(r, 2_000),
           queue: this.queues.get(spec.resourceClass)!,
           reports,
@@ -233,7 +233,7 @@ export class WorkerRuntime {
   }
 
   private redis(name: string, role: 'command' | 'blocking'): Redis {
-    const r = createRedis({ url: this.config.REDIS_URL, name: `worker:${name}`, role, logger: this.logger });
+    const r = createRedis({ ...redisTarget(this.config), name: `worker:${name}`, role, logger: this.logger });
     this.connections.push(r);
     return r;
   }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { flag, loadConfig, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
 import { parseContract } from '#libs/contracts';
 import { createLogger } from '#libs/observability';
-import { createRedis, quitRedis } from '#libs/redis';
+import { createRedis, quitRedis, redisTarget } from '#libs/redis';
 import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv, storageEnv } from '#libs/storage';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   }
 
   const redis = createRedis({
-    url: config.REDIS_URL,
+    ...redisTarget(config),
     name: `runner:${config.SWITCHYARD_RUNNER_ACTOR}`,
     role: 'command',
     logger: log,
