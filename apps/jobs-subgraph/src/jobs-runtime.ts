@@ -3,10 +3,12 @@ import { assertIdentitySecret } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import { createJobsMetrics } from './jobs-metrics.js';
+import { createDispatchMetrics } from './dispatch-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
+import { liveActorsByClass } from './scheduler/live-actors.js';
 import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
 import { Reconciler } from './scheduler/reconciler.js';
@@ -62,7 +64,11 @@ export class JobsRuntime {
       logger,
     });
 
-    this.enqueuer = new BullmqEnqueuer(this.redis);
+    this.enqueuer = new BullmqEnqueuer(this.redis, {
+      window: config.DISPATCH_WINDOW,
+      logger,
+      metrics: createDispatchMetrics(() => this.enqueuer.stageDepth()),
+    });
     const metrics = createJobsMetrics(() => this.enqueuer.depth());
     const scheduler = new Scheduler({
       redis: this.redis,
@@ -111,6 +117,12 @@ export class JobsRuntime {
         logger,
         metrics,
       ),
+      // the recorded actor counts outlive a few passes, so a leader change keeps the raised window
+      async () =>
+        this.enqueuer.maintain(
+          liveActorsByClass(await registry.liveWorkers()),
+          Math.max(15_000, 3 * config.RECONCILE_INTERVAL_MS),
+        ),
     );
   }
 

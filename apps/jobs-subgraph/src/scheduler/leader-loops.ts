@@ -5,6 +5,9 @@ import type { Reconciler } from './reconciler.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 import { JOB_KEYS } from './keys.js';
 
+/** The dispatch stage's safety net (FairDispatcher.maintain with the live actors), run on every pass. */
+export type DispatchMaintenance = () => Promise<{ released: number; dispatched: number }>;
+
 export interface LeaderLoopsConfig {
   leaseTtlMs: number;
   /** How often the leader reconciles and checks deadlines (a deadline is enforced within this much). */
@@ -14,7 +17,9 @@ export interface LeaderLoopsConfig {
 /**
  * Runs the reconciler on the elected replica only: right after election (so a restart picks up what happened
  * while no leader ran) and then every reconcileIntervalMs. These timers enforce deadlines; events never wait on them.
- * Each pass then runs one bounded batch of the retention sweep (when one is given and enabled).
+ * Each pass then runs the dispatch stage's safety net (when given: frees window slots of attempts workers took
+ * without the scheduler hearing of it, fills the windows, promotes due retries) and one bounded batch of the
+ * retention sweep (when one is given and enabled).
  */
 export class LeaderLoops {
   private readonly lease: LeaderLease;
@@ -28,6 +33,7 @@ export class LeaderLoops {
     private readonly config: LeaderLoopsConfig,
     private readonly logger: SchedulerLogger,
     private readonly retention?: JobRetention,
+    private readonly maintainDispatch?: DispatchMaintenance,
   ) {
     this.lease = new LeaderLease(
       redis,
@@ -73,6 +79,14 @@ export class LeaderLoops {
       if (summary.actions > 0) this.logger.info({ ...summary }, 'reconciliation pass');
     } catch (e) {
       this.logger.error({ err: (e as Error).message }, 'reconciliation pass failed');
+    }
+    if (this.maintainDispatch && this.lease.isLeader) {
+      try {
+        const summary = await this.maintainDispatch();
+        if (summary.released > 0) this.logger.info({ ...summary }, 'dispatch maintenance pass');
+      } catch (e) {
+        this.logger.error({ err: (e as Error).message }, 'dispatch maintenance pass failed');
+      }
     }
     if (!this.retention?.enabled || !this.lease.isLeader) return;
     try {

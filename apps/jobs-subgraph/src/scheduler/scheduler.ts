@@ -197,6 +197,9 @@ export class Scheduler {
       }
     }
     this.metrics.reportApplied(report.type, outcome);
+    // a worker has taken the attempt (or ended it without a start): its dispatch slot goes to the next one
+    if (report.type === 'started' || report.type === 'failed' || report.type === 'released')
+      await this.enqueuer.taken?.(jobId, nodeId, attempt);
     return outcome;
   }
 
