@@ -108,13 +108,16 @@ export class Reconciler {
     // Schedule-to-start measures how long workers could have started the attempt and did not: from when it was
     // queued, or handed to the node queue if fair share held it back first. An attempt fair share still holds
     // is waiting for its tenant's turn, not unschedulable, as long as a live worker offers its task (the job
-    // deadline bounds that wait); with no worker offering it, it fails as before.
-    const heldForItsTurn = info.held && offered.has(node.task);
-    const waitingSince = Math.max(node.queuedAt ?? now, info.dispatchedAt ?? 0);
+    // deadline bounds that wait). With no live worker offering the task it has been unschedulable since it
+    // was queued, wherever it waits.
+    const isOffered = offered.has(node.task);
+    const heldForItsTurn = info.held && isOffered;
+    const queuedAt = node.queuedAt ?? now;
+    const waitingSince = isOffered ? Math.max(queuedAt, info.dispatchedAt ?? 0) : queuedAt;
     if (waiting && !leased && !heldForItsTurn && now - waitingSince > this.config.scheduleToStartMs) {
       const error: JobError = {
         code: 'UNSCHEDULABLE',
-        message: offered.has(node.task)
+        message: isOffered
           ? `no worker started ${node.task}@${node.taskVersion} within ${this.config.scheduleToStartMs} ms`
           : `no live worker offers ${node.task}@${node.taskVersion} (waited ${this.config.scheduleToStartMs} ms)`,
         retryable: false,
