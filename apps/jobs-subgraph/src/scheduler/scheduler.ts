@@ -197,9 +197,11 @@ export class Scheduler {
       }
     }
     this.metrics.reportApplied(report.type, outcome);
-    // a worker has taken the attempt (or ended it without a start): its dispatch slot goes to the next one
+    // A worker has taken the attempt (or ended it without a start): its dispatch slot goes to the next one.
+    // Not awaited: the next report need not wait for that dispatch (taken() logs its own failures, and the
+    // leader's pass frees a slot whose release was lost).
     if (report.type === 'started' || report.type === 'failed' || report.type === 'released')
-      await this.enqueuer.taken?.(jobId, nodeId, attempt);
+      void this.enqueuer.taken?.(jobId, nodeId, attempt);
     return outcome;
   }
 
