@@ -262,4 +262,46 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       await core.close();
     }
   });
+
+  it('a Redis SIGKILL and restart (AOF) mid-flood: every job completes, each node succeeds once, the stage drains', async () => {
+    const own = await startRedis(); // killed here, so the other tests' server is left alone
+    const core = await startCore(own.url, { dispatchWindow: 2, backoffBaseMs: 50 });
+    const runner = await worker(own.url, 2, 20).start();
+    let leading = true;
+    // the leader's duties, as LeaderLoops runs them: reconcile, then the dispatch stage's safety net
+    const leader = (async () => {
+      while (leading) {
+        await core.reconciler
+          .reconcileOnce()
+          .then(() => core.enqueuer.maintain())
+          .catch(() => undefined);
+        await sleep(300);
+      }
+    })();
+    try {
+      const jobs = (await flood(core, 'flooder', 40)).map((id) => ['flooder', id] as const);
+      const { job } = await core.service.submitJob('quiet', single('test.emit', { value: -1 }));
+      jobs.push(['quiet', job.id]);
+      await waitFor(async () => runner.ran.length >= 5);
+      expect((await core.enqueuer.stageDepth()).cpu.held).toBeGreaterThan(0);
+      await own.kill('SIGKILL');
+      await sleep(500);
+      await own.restart();
+      for (const [tenant, id] of jobs)
+        await waitForJob(core, tenant, id, (v) => v.job.status === 'SUCCEEDED', 60_000);
+      for (const [, id] of jobs) {
+        const events = await allEvents(core, id);
+        expect(events.filter((e) => e.type === 'NODE_SUCCEEDED')).toHaveLength(1);
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      }
+      await core.enqueuer.maintain();
+      expect(await core.enqueuer.stageDepth()).toMatchObject({ cpu: { held: 0, tenants: 0, dispatched: 0 } });
+    } finally {
+      leading = false;
+      await leader;
+      await runner.stop();
+      await core.close();
+      await own.stop();
+    }
+  }, 120_000);
 });
