@@ -182,7 +182,7 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
     await Promise.all(entries.map((e, i) => replicas[i % 3]!.enqueue('cpu', e, clock).then(take)));
     expect(await redis.zcard(FAIR_KEYS.dispatched('cpu'))).toBe(4);
     while (seen.length < 60) {
-      const slots = await redis.zrange(FAIR_KEYS.dispatched('cpu'), 0, -1);
+      const slots = await redis.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1');
       expect(slots.length).toBeLessThanOrEqual(4);
       // every replica tries to free every slot and to fill the window: only one release per slot counts
       await Promise.all(slots.flatMap((id) => replicas.map((r) => r.release('cpu', id).then(take))));

@@ -279,7 +279,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       }
     })();
     try {
-      const jobs = (await flood(core, 'flooder', 40)).map((id) => ['flooder', id] as const);
+      const jobs = (await flood(core, 'flooder', 40)).map((id): [string, string] => ['flooder', id]);
       const { job } = await core.service.submitJob('quiet', single('test.emit', { value: -1 }));
       jobs.push(['quiet', job.id]);
       await waitFor(async () => runner.ran.length >= 5);
