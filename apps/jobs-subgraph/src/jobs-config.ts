@@ -25,6 +25,11 @@ export const schedulerEnv = {
   JOB_RETENTION_DAYS: nonNegativeInt(30),
   /** Finished jobs the leader deletes per pass at most. */
   JOB_RETENTION_BATCH: positiveInt(100),
+  /**
+   * Fair share: node attempts that may wait in each resource class's node queue at once (raised to the number
+   * of live actors of the class); the rest wait in the fair-share stage, round robin over tenants.
+   */
+  DISPATCH_WINDOW: positiveInt(8),
 };
 
 /** Per-tenant quotas and read bounds (docs/security.md, "Quotas"). */

@@ -3,10 +3,12 @@ import { assertIdentitySecret } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import { createJobsMetrics, createQuotaMetrics } from './jobs-metrics.js';
+import { createDispatchMetrics } from './dispatch-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
+import { liveActorsByClass } from './scheduler/live-actors.js';
 import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
 import { TenantUsageAudit } from './scheduler/tenant-usage-audit.js';
@@ -67,7 +69,11 @@ export class JobsRuntime {
       logger,
     });
 
-    this.enqueuer = new BullmqEnqueuer(this.redis);
+    this.enqueuer = new BullmqEnqueuer(this.redis, {
+      window: config.DISPATCH_WINDOW,
+      logger,
+      metrics: createDispatchMetrics(() => this.enqueuer.stageDepth()),
+    });
     const metrics = createJobsMetrics(() => this.enqueuer.depth());
     const scheduler = new Scheduler({
       redis: this.redis,
@@ -119,14 +125,22 @@ export class JobsRuntime {
       reconciler,
       { leaseTtlMs: config.SCHEDULER_LEASE_MS, reconcileIntervalMs: config.RECONCILE_INTERVAL_MS },
       logger,
-      new JobRetention(
-        this.redis,
-        this.enqueuer,
-        { retentionMs: config.JOB_RETENTION_DAYS * MS_PER_DAY, batchSize: config.JOB_RETENTION_BATCH },
-        logger,
-        metrics,
-      ),
-      new TenantUsageAudit(this.redis, logger, (n) => quotaMetrics.usageRepaired(n)),
+      {
+        // the recorded actor counts outlive a few passes, so a leader change keeps the raised window
+        maintainDispatch: async () =>
+          this.enqueuer.maintain(
+            liveActorsByClass(await registry.liveWorkers()),
+            Math.max(15_000, 3 * config.RECONCILE_INTERVAL_MS),
+          ),
+        retention: new JobRetention(
+          this.redis,
+          this.enqueuer,
+          { retentionMs: config.JOB_RETENTION_DAYS * MS_PER_DAY, batchSize: config.JOB_RETENTION_BATCH },
+          logger,
+          metrics,
+        ),
+        usageAudit: new TenantUsageAudit(this.redis, logger, (n) => quotaMetrics.usageRepaired(n)),
+      },
     );
   }
 

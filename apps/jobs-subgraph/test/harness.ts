@@ -45,13 +45,15 @@ export async function startCore(
     claimIdleMs?: number;
     quotas?: TenantQuotas;
     service?: JobsServiceOptions;
+    /** Fair-share dispatch window per resource class (the app's DISPATCH_WINDOW). */
+    dispatchWindow?: number;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const blocking = new Redis(url, { maxRetriesPerRequest: null });
   const subscriber = new Redis(url, { maxRetriesPerRequest: null });
-  const enqueuer = new BullmqEnqueuer(redis);
+  const enqueuer = new BullmqEnqueuer(redis, { logger, window: opts.dispatchWindow });
   const scheduler = new Scheduler({
     redis,
     enqueuer,

@@ -1,17 +1,17 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { NODE_QUEUES, ResourceClass, attemptJobId } from '#libs/contracts';
-import type { AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
-
-/** BullMQ's priorities run lowest first (1 = highest); ours run highest first, 0..1000. */
-export const bullmqPriority = (priority: number): number =>
-  1 + (1000 - Math.min(1000, Math.max(0, priority)));
+import { NODE_QUEUES, ResourceClass, attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
+import type { AttemptQueueState } from './enqueuer.js';
+import { FairDispatcher, type FairDispatcherOptions } from './fair-dispatcher.js';
+import type { NodeQueue } from './node-queue.js';
 
 /**
- * Node attempts on BullMQ: one queue per resource class, job id = the attempt's id (so a repeated enqueue is a
- * no-op), attempts 1 (retries are the scheduler's: a retry is a new attempt with a new id).
+ * Node attempts on BullMQ: one queue per resource class, job id = the attempt's id (so a repeated add is a
+ * no-op), attempts 1 (retries are the scheduler's: a retry is a new attempt with a new id). No BullMQ priority
+ * and no delay: the fair stage in front has already ordered them (job priority within a tenant, round robin
+ * across tenants) and holds retries until their backoff elapsed, so the queue serves them first in, first out.
  */
-export class BullmqEnqueuer implements NodeEnqueuer {
+export class BullmqNodeQueue implements NodeQueue {
   private readonly queues: Record<ResourceClass, Queue>;
 
   /** `connection` should fail fast (command role): an enqueue on a request path must not hang. */
@@ -21,30 +21,29 @@ export class BullmqEnqueuer implements NodeEnqueuer {
     ) as Record<ResourceClass, Queue>;
   }
 
-  async enqueue({ payload, resourceClass, priority, delayMs }: AttemptToEnqueue): Promise<void> {
-    await this.queues[resourceClass].add(payload.task, payload, {
-      jobId: attemptJobId(payload.jobId, payload.nodeId, payload.attempt),
-      attempts: 1,
-      priority: bullmqPriority(priority),
-      delay: delayMs > 0 ? delayMs : undefined,
-      // kept a while so a repeated enqueue of a finished attempt stays a no-op and the reconciler can see how it ended
-      removeOnComplete: { age: 24 * 3600, count: 50_000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
-    });
+  async add(resourceClass: ResourceClass, attempts: readonly NodeAttemptPayload[]): Promise<void> {
+    const jobs = attempts.map((payload) => ({
+      name: payload.task,
+      data: payload,
+      opts: {
+        jobId: attemptJobId(payload.jobId, payload.nodeId, payload.attempt),
+        attempts: 1,
+        // kept a while so a repeated add of a finished attempt stays a no-op and the reconciler can see how it ended
+        removeOnComplete: { age: 24 * 3600, count: 50_000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+      },
+    }));
+    if (jobs.length === 1) await this.queues[resourceClass].add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+    else if (jobs.length > 1) await this.queues[resourceClass].addBulk(jobs);
   }
 
-  async remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void> {
+  async remove(resourceClass: ResourceClass, attemptId: string): Promise<void> {
     // a job a worker holds is locked and stays; remove returns 0 then
-    await this.queues[resourceClass].remove(attemptJobId(jobId, nodeId, attempt));
+    await this.queues[resourceClass].remove(attemptId);
   }
 
-  async state(
-    resourceClass: ResourceClass,
-    jobId: string,
-    nodeId: string,
-    attempt: number,
-  ): Promise<AttemptQueueState> {
-    const s = await this.queues[resourceClass].getJobState(attemptJobId(jobId, nodeId, attempt));
+  async state(resourceClass: ResourceClass, attemptId: string): Promise<AttemptQueueState> {
+    const s = await this.queues[resourceClass].getJobState(attemptId);
     switch (s) {
       case 'waiting':
       case 'prioritized':
@@ -73,5 +72,21 @@ export class BullmqEnqueuer implements NodeEnqueuer {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  }
+}
+
+/** The scheduler's enqueuer as the app wires it: the fair-share stage in front of the BullMQ node queues. */
+export class BullmqEnqueuer extends FairDispatcher {
+  private readonly nodeQueue: BullmqNodeQueue;
+
+  constructor(connection: Redis, opts: Partial<FairDispatcherOptions> = {}) {
+    const nodeQueue = new BullmqNodeQueue(connection);
+    super(connection, nodeQueue, opts);
+    this.nodeQueue = nodeQueue;
+  }
+
+  /** Attempts waiting in the BullMQ queues (the dispatch window), per class. */
+  depth(): Promise<Record<ResourceClass, number>> {
+    return this.nodeQueue.depth();
   }
 }

@@ -12,6 +12,15 @@ export interface AttemptToEnqueue {
 /** What the queue knows about one attempt. `missing`: never enqueued, or removed. */
 export type AttemptQueueState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'missing';
 
+/** Where an attempt waits, for the reconciler's schedule-to-start clock. */
+export interface AttemptQueueInfo {
+  state: AttemptQueueState;
+  /** Held back by fair share (not yet offered to any worker): its tenant's turn has not come. */
+  held: boolean;
+  /** When it was handed to the queue workers lease from (ms), while no worker has taken it; null if unknown. */
+  dispatchedAt: number | null;
+}
+
 /**
  * The scheduler's view of the node queues. Enqueueing the same attempt twice is a no-op (the queue job id is
  * the attempt's id), which makes every enqueue safe to repeat after a crash.
@@ -26,5 +35,14 @@ export interface NodeEnqueuer {
     nodeId: string,
     attempt: number,
   ): Promise<AttemptQueueState>;
+  /** Like state(), and whether fair share holds it back, and since when workers could have taken it. */
+  inspect?(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+  ): Promise<AttemptQueueInfo>;
+  /** A worker took the attempt (or reported its end without a start): it no longer waits in a queue. */
+  taken?(jobId: string, nodeId: string, attempt: number): Promise<void>;
   close(): Promise<void>;
 }

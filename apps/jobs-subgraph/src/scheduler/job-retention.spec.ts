@@ -241,7 +241,7 @@ describe('finished-job retention (real redis-server)', () => {
       core.reconciler,
       { leaseTtlMs: 2_000, reconcileIntervalMs: 50 },
       logger,
-      sweeperAt(cutoff),
+      { retention: sweeperAt(cutoff) },
     );
     loops.start();
     try {

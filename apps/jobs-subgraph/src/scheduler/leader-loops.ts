@@ -6,6 +6,16 @@ import type { TenantUsageAudit } from './tenant-usage-audit.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 import { JOB_KEYS } from './keys.js';
 
+/** The dispatch stage's safety net (FairDispatcher.maintain with the live actors), run on every pass. */
+export type DispatchMaintenance = () => Promise<{ released: number; dispatched: number }>;
+
+/** What a leader pass runs after reconciling, each when given. */
+export interface LeaderPasses {
+  maintainDispatch?: DispatchMaintenance;
+  retention?: JobRetention;
+  usageAudit?: TenantUsageAudit;
+}
+
 export interface LeaderLoopsConfig {
   leaseTtlMs: number;
   /** How often the leader reconciles and checks deadlines (a deadline is enforced within this much). */
@@ -15,8 +25,9 @@ export interface LeaderLoopsConfig {
 /**
  * Runs the reconciler on the elected replica only: right after election (so a restart picks up what happened
  * while no leader ran) and then every reconcileIntervalMs. These timers enforce deadlines; events never wait on them.
- * Each pass then runs one bounded batch of the retention sweep (when one is given and enabled) and the audit of
- * the per-tenant quota usage (when given).
+ * Each pass then runs, each when given: the dispatch stage's safety net (frees window slots of attempts workers
+ * took without the scheduler hearing of it, fills the windows, promotes due retries), one bounded batch of the
+ * retention sweep (when enabled) and the audit of the per-tenant quota usage.
  */
 export class LeaderLoops {
   private readonly lease: LeaderLease;
@@ -29,8 +40,7 @@ export class LeaderLoops {
     private readonly reconciler: Reconciler,
     private readonly config: LeaderLoopsConfig,
     private readonly logger: SchedulerLogger,
-    private readonly retention?: JobRetention,
-    private readonly usageAudit?: TenantUsageAudit,
+    private readonly passes: LeaderPasses = {},
   ) {
     this.lease = new LeaderLease(
       redis,
@@ -77,19 +87,27 @@ export class LeaderLoops {
     } catch (e) {
       this.logger.error({ err: (e as Error).message }, 'reconciliation pass failed');
     }
-    if (this.usageAudit && this.lease.isLeader) {
-      try {
-        await this.usageAudit.auditOnce();
-      } catch (e) {
-        this.logger.error({ err: (e as Error).message }, 'quota usage audit failed');
-      }
-    }
-    if (!this.retention?.enabled || !this.lease.isLeader) return;
+    const { maintainDispatch, retention, usageAudit } = this.passes;
+    if (maintainDispatch)
+      await this.step('dispatch maintenance pass', async () => {
+        const summary = await maintainDispatch();
+        if (summary.released > 0) this.logger.info({ ...summary }, 'dispatch maintenance pass');
+      });
+    if (retention?.enabled)
+      await this.step('retention pass', async () => {
+        const summary = await retention.sweepOnce();
+        if (summary.selected > 0) this.logger.info({ ...summary }, 'retention pass');
+      });
+    if (usageAudit) await this.step('quota usage audit', () => usageAudit.auditOnce().then(() => undefined));
+  }
+
+  /** One step of a pass, only while still leader; a failure is logged and the next step still runs. */
+  private async step(name: string, run: () => Promise<void>): Promise<void> {
+    if (!this.lease.isLeader) return;
     try {
-      const summary = await this.retention.sweepOnce();
-      if (summary.selected > 0) this.logger.info({ ...summary }, 'retention pass');
+      await run();
     } catch (e) {
-      this.logger.error({ err: (e as Error).message }, 'retention pass failed');
+      this.logger.error({ err: (e as Error).message }, `${name} failed`);
     }
   }
 }

@@ -1,7 +1,6 @@
 import type { JsonObject } from '#libs/contracts';
 import { retryDelayMs } from './backoff.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
-import { bullmqPriority } from './bullmq-enqueuer.js';
 import { OutputValidator } from './output-validator.js';
 
 describe('retryDelayMs', () => {
@@ -37,14 +36,6 @@ describe('resolveRefs', () => {
     expect(() => resolveRefs({ m: { $ref: 'other.outputs.x' } }, () => undefined)).toThrow(
       /no recorded outputs/,
     );
-  });
-});
-
-describe('bullmqPriority', () => {
-  it('maps higher job priority to a lower (earlier) BullMQ priority', () => {
-    expect(bullmqPriority(1000)).toBe(1);
-    expect(bullmqPriority(0)).toBe(1001);
-    expect(bullmqPriority(10)).toBeLessThan(bullmqPriority(5));
   });
 });
 

@@ -27,7 +27,8 @@ export interface ReconcileSummary {
  *  - an attempt whose queue job ended (completed, failed, gone) without a terminal report fails CRASHED (retryable),
  *    judged only once every report sent before that queue state was read is applied, so a report still in the
  *    stream is never overtaken;
- *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE;
+ *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE (time held back by fair
+ *    share does not count while a live worker offers its task: docs/decisions/0005-fair-share.md);
  *  - the job-level deadline fails the job DEADLINE_EXCEEDED.
  */
 export class Reconciler {
@@ -91,16 +92,32 @@ export class Reconciler {
     now: number,
     offered: ReadonlySet<string>,
   ): Promise<number> {
-    const state = await this.enqueuer.state(node.resourceClass, jobId, node.id, node.attempt);
-    const where = { jobId, nodeId: node.id, attempt: node.attempt, queueState: state };
+    const info = this.enqueuer.inspect
+      ? await this.enqueuer.inspect(node.resourceClass, jobId, node.id, node.attempt)
+      : {
+          state: await this.enqueuer.state(node.resourceClass, jobId, node.id, node.attempt),
+          held: false,
+          dispatchedAt: null,
+        };
+    const state = info.state;
+    const where = { jobId, nodeId: node.id, attempt: node.attempt, queueState: state, held: info.held };
     // `node` was read before `state`: its status may lag behind what workers did since (their reports can
     // still be in the stream), so a verdict rests on the queue state and is re-checked inside the transition.
     const waiting = node.status !== 'RUNNING';
     const leased = state === 'active' || state === 'completed' || state === 'failed';
-    if (waiting && !leased && now - (node.queuedAt ?? now) > this.config.scheduleToStartMs) {
+    // Schedule-to-start measures how long workers could have started the attempt and did not: from when it was
+    // queued, or handed to the node queue if fair share held it back first. An attempt fair share still holds
+    // is waiting for its tenant's turn, not unschedulable, as long as a live worker offers its task (the job
+    // deadline bounds that wait). With no live worker offering the task it has been unschedulable since it
+    // was queued, wherever it waits.
+    const isOffered = offered.has(node.task);
+    const heldForItsTurn = info.held && isOffered;
+    const queuedAt = node.queuedAt ?? now;
+    const waitingSince = isOffered ? Math.max(queuedAt, info.dispatchedAt ?? 0) : queuedAt;
+    if (waiting && !leased && !heldForItsTurn && now - waitingSince > this.config.scheduleToStartMs) {
       const error: JobError = {
         code: 'UNSCHEDULABLE',
-        message: offered.has(node.task)
+        message: isOffered
           ? `no worker started ${node.task}@${node.taskVersion} within ${this.config.scheduleToStartMs} ms`
           : `no live worker offers ${node.task}@${node.taskVersion} (waited ${this.config.scheduleToStartMs} ms)`,
         retryable: false,

@@ -8,7 +8,6 @@ import {
   type JsonObject,
   type NodeAttemptPayload,
   type NodeReport,
-  type ResourceClass,
   type SubmitJobInput,
 } from '#libs/contracts';
 import type { PlannedJob } from '../planner/planner.js';
@@ -17,6 +16,7 @@ import type { NodeEnqueuer } from './enqueuer.js';
 import { parseStoredNode, type StoredNode } from './job-record.js';
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
+import { parseLive } from './live-attempt.js';
 import { OutputValidator } from './output-validator.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
@@ -49,17 +49,6 @@ export type CancelOutcome =
 /** A quota refusal is thrown (QuotaExceededError), not returned: nothing was written. */
 export type RetryOutcome =
   { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
-
-/** "nodeId|attempt|resourceClass", as the Lua scripts list live attempts. */
-interface LiveAttempt {
-  nodeId: string;
-  attempt: number;
-  resourceClass: ResourceClass;
-}
-const parseLive = (s: string): LiveAttempt => {
-  const [nodeId, attempt, resourceClass] = s.split('|');
-  return { nodeId: nodeId!, attempt: Number(attempt), resourceClass: resourceClass as ResourceClass };
-};
 
 /**
  * The only writer of job state. Every transition is one Lua script (atomic, idempotent, checks the attempt is
@@ -188,6 +177,8 @@ export class Scheduler {
       }
     }
     this.metrics.reportApplied(report.type, outcome);
+    // the attempt left the queue: its dispatch slot goes to the next one (not awaited; taken() logs failures)
+    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt);
     return outcome;
   }
 
@@ -391,4 +382,5 @@ export class Scheduler {
   }
 }
 
+const LEFT_THE_QUEUE = new Set<NodeReport['type']>(['started', 'failed', 'released']);
 const okOrStale = (r: unknown): ReportOutcome => (r === 'ok' ? 'applied' : 'stale');

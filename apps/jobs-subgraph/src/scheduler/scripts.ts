@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /**
- * The scheduler's atomic transitions, one Lua file each, named `<name>-<key count>.lua` like BullMQ's commands.
+ * The scheduler's atomic transitions (and the fair-share stage's steps), one Lua file each, named `<name>-<key count>.lua` like BullMQ's commands.
  * `--@include <file>` lines inline `lua/includes/<file>.lua`, so shared helpers are written once.
  */
 export type ScriptName =
@@ -19,7 +19,11 @@ export type ScriptName =
   | 'failJob'
   | 'retryJob'
   | 'purgeJob'
-  | 'recountTenantUsage';
+  | 'recountTenantUsage'
+  | 'fairEnqueue'
+  | 'fairDispatch'
+  | 'fairRelease'
+  | 'fairRemove';
 
 interface LoadedScript {
   name: ScriptName;
@@ -101,6 +105,10 @@ const EXPECTED: readonly ScriptName[] = [
   'retryJob',
   'purgeJob',
   'recountTenantUsage',
+  'fairEnqueue',
+  'fairDispatch',
+  'fairRelease',
+  'fairRemove',
 ];
 
 /** At boot: every transition script is present and its includes resolve (throws naming what is missing). */

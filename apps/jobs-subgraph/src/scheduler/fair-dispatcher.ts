@@ -1,0 +1,237 @@
+import type { Redis } from 'ioredis';
+import { ResourceClass, attemptJobId } from '#libs/contracts';
+import type { AttemptQueueInfo, AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
+import { FairQueue, type DispatchStep, type FairEntry, type StageDepth } from './fair-queue.js';
+import type { NodeQueue } from './node-queue.js';
+import type { SchedulerLogger } from './scheduler-ports.js';
+
+/** Counters of the dispatch stage; the app backs them with #libs/observability metrics. */
+export interface DispatchMetrics {
+  dispatched(resourceClass: ResourceClass, count: number): void;
+  dispatchFailed(resourceClass: ResourceClass, count: number): void;
+}
+
+export const NO_DISPATCH_METRICS: DispatchMetrics = { dispatched: () => {}, dispatchFailed: () => {} };
+
+export const DEFAULT_DISPATCH_WINDOW = 8;
+
+export interface FairDispatcherOptions {
+  /** Attempts that may wait in each node queue at once (raised to the class's live actors, see maintain()). */
+  window: number;
+  /**
+   * A dispatched attempt the node queue does not know this long after its dispatch frees its slot: the
+   * dispatcher died between pop and add and the node no longer waits (if it still did, the reconciler would
+   * have added it again already).
+   */
+  lostAfterMs: number;
+  logger: SchedulerLogger;
+  metrics: DispatchMetrics;
+  now: () => number;
+}
+
+export interface MaintenanceSummary {
+  /** Slots freed by the sweep (attempts a worker took or that ended without the scheduler hearing it). */
+  released: number;
+  dispatched: number;
+}
+
+const SILENT: SchedulerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Node enqueuer with fair share between tenants: attempts are held in the fair stage (FairQueue) and handed to
+ * the node queue a few at a time, round robin over tenants, so a tenant's backlog waits in its own ready set
+ * instead of in front of everyone. The window is filled after every enqueue, after a worker takes an attempt
+ * (taken()), after a removal, when a retry's backoff elapses (a timer on this replica), and on every leader pass
+ * (maintain()). A crash between a pop and the queue add loses nothing: the node is still QUEUED, the attempt is
+ * in neither place, state() answers 'missing' and the reconciler enqueues it again (the stage then answers
+ * 'dispatched' and it is added with the same id).
+ */
+export class FairDispatcher implements NodeEnqueuer {
+  protected readonly fair: FairQueue;
+  private readonly opts: FairDispatcherOptions;
+  private readonly timers = new Map<ResourceClass, { at: number; timer: NodeJS.Timeout }>();
+  private closed = false;
+
+  constructor(
+    redis: Redis,
+    private readonly queue: NodeQueue,
+    opts: Partial<FairDispatcherOptions> = {},
+  ) {
+    this.opts = {
+      window: opts.window ?? DEFAULT_DISPATCH_WINDOW,
+      lostAfterMs: opts.lostAfterMs ?? 30_000,
+      logger: opts.logger ?? SILENT,
+      metrics: opts.metrics ?? NO_DISPATCH_METRICS,
+      now: opts.now ?? Date.now,
+    };
+    this.fair = new FairQueue(redis, this.opts.window, this.opts.now);
+  }
+
+  async enqueue({ payload, resourceClass, priority, delayMs }: AttemptToEnqueue): Promise<void> {
+    const entry: FairEntry = { tenant: payload.tenant, priority, payload };
+    const step = await this.fair.enqueue(resourceClass, entry, this.opts.now() + Math.max(0, delayMs));
+    // already holding a slot: added again with the same id (a no-op, or the repair after a crash before the add)
+    const again =
+      step.status === 'dispatched'
+        ? [{ id: attemptJobId(payload.jobId, payload.nodeId, payload.attempt), entry }]
+        : [];
+    await this.handOver(resourceClass, step, again);
+  }
+
+  async remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void> {
+    const id = attemptJobId(jobId, nodeId, attempt);
+    const step = await this.fair.remove(resourceClass, id);
+    await this.queue.remove(resourceClass, id);
+    await this.handOver(resourceClass, step);
+  }
+
+  async state(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+  ): Promise<AttemptQueueState> {
+    return (await this.inspect(resourceClass, jobId, nodeId, attempt)).state;
+  }
+
+  async inspect(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+  ): Promise<AttemptQueueInfo> {
+    const id = attemptJobId(jobId, nodeId, attempt);
+    // the stage first: an attempt moves from it to the queue, so reading in this order never misses one
+    // that is in either (at worst it reads 'missing' between a pop and its add, which the reconciler repairs)
+    const placement = await this.fair.placement(resourceClass, id);
+    if (placement.held === 'ready') return { state: 'waiting', held: true, dispatchedAt: null };
+    if (placement.held === 'delayed') return { state: 'delayed', held: true, dispatchedAt: null };
+    const state = await this.queue.state(resourceClass, id);
+    return { state, held: false, dispatchedAt: placement.dispatchedAt };
+  }
+
+  /** Frees the attempt's dispatch slot (whichever class holds it) and fills the window again. */
+  async taken(jobId: string, nodeId: string, attempt: number): Promise<void> {
+    const id = attemptJobId(jobId, nodeId, attempt);
+    await Promise.all(
+      ResourceClass.options.map(async (rc) => {
+        try {
+          const step = await this.fair.release(rc, id);
+          if (step.released) await this.handOver(rc, step);
+        } catch (e) {
+          // the leader's sweep frees the slot later; until then the window is one smaller
+          this.opts.logger.warn(
+            { resourceClass: rc, attemptId: id, err: (e as Error).message },
+            'dispatch: freeing the slot of a taken attempt failed',
+          );
+        }
+      }),
+    );
+  }
+
+  /** Fills the window of one class (a due retry, or a caller that freed room). Never throws: logs. */
+  async dispatch(resourceClass: ResourceClass): Promise<number> {
+    try {
+      return await this.handOver(resourceClass, await this.fair.dispatch(resourceClass));
+    } catch (e) {
+      this.opts.logger.error(
+        { resourceClass, err: (e as Error).message },
+        'dispatch: filling the window failed',
+      );
+      return 0;
+    }
+  }
+
+  /**
+   * The leader's safety net, per class: records the live actors (the window grows to them), frees the slots
+   * of attempts a worker has taken or that ended without the scheduler hearing of it, then fills the window.
+   */
+  async maintain(
+    liveActors: Partial<Record<ResourceClass, number>> = {},
+    capacityTtlMs = 15_000,
+  ): Promise<MaintenanceSummary> {
+    const summary: MaintenanceSummary = { released: 0, dispatched: 0 };
+    for (const rc of ResourceClass.options) {
+      await this.fair.recordCapacity(rc, liveActors[rc] ?? 0, capacityTtlMs);
+      for (const { id, at } of await this.fair.dispatchedSince(rc)) {
+        const state = await this.queue.state(rc, id);
+        const gone = state === 'missing' && this.opts.now() - at > this.opts.lostAfterMs;
+        if (state === 'active' || state === 'completed' || state === 'failed' || gone) {
+          const step = await this.fair.release(rc, id);
+          if (step.released) summary.released++;
+          summary.dispatched += await this.handOver(rc, step);
+        }
+      }
+      summary.dispatched += await this.handOver(rc, await this.fair.dispatch(rc));
+    }
+    return summary;
+  }
+
+  async stageDepth(): Promise<Record<ResourceClass, StageDepth>> {
+    const entries = await Promise.all(
+      ResourceClass.options.map(async (rc) => [rc, await this.fair.depth(rc)] as const),
+    );
+    return Object.fromEntries(entries) as Record<ResourceClass, StageDepth>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await this.queue.close();
+  }
+
+  /** Adds what a step popped to the node queue, in order; failures are logged (the reconciler repairs them). */
+  private async handOver(
+    rc: ResourceClass,
+    step: DispatchStep,
+    again: DispatchStep['dispatched'] = [],
+  ): Promise<number> {
+    for (const bad of step.invalid) {
+      this.opts.logger.error(
+        { resourceClass: rc, attemptId: bad.id, err: bad.err },
+        'dispatch: a held attempt does not parse; the reconciler enqueues its node again',
+      );
+    }
+    if (step.dropped > 0)
+      this.opts.logger.debug(
+        { resourceClass: rc, dropped: step.dropped },
+        'dispatch: dropped stale attempts',
+      );
+    this.armTimer(rc, step.nextDueMs);
+    const attempts = [...again, ...step.dispatched];
+    if (attempts.length === 0) return 0;
+    try {
+      await this.queue.add(
+        rc,
+        attempts.map((a) => a.entry.payload),
+      );
+    } catch (e) {
+      this.opts.metrics.dispatchFailed(rc, attempts.length);
+      this.opts.logger.error(
+        { resourceClass: rc, attempts: attempts.map((a) => a.id), err: (e as Error).message },
+        'dispatch: adding attempts to the node queue failed; the reconciler enqueues them again',
+      );
+      return 0;
+    }
+    if (step.dispatched.length > 0) this.opts.metrics.dispatched(rc, step.dispatched.length);
+    return step.dispatched.length;
+  }
+
+  /** One timer per class for the earliest due retry this replica knows of (the leader's pass backs it up). */
+  private armTimer(rc: ResourceClass, dueMs: number | null): void {
+    if (dueMs === null || this.closed) return;
+    const current = this.timers.get(rc);
+    if (current && current.at <= dueMs) return;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(rc);
+        void this.dispatch(rc);
+      },
+      Math.max(0, dueMs - this.opts.now()) + 1,
+    );
+    timer.unref();
+    this.timers.set(rc, { at: dueMs, timer });
+  }
+}

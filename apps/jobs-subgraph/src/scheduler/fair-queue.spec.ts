@@ -1,0 +1,194 @@
+import { Redis } from 'ioredis';
+import { attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
+import { startRedis, type RedisHandle } from '#libs/testing';
+import { FAIR_KEYS, FairQueue, type DispatchStep, type FairEntry } from './fair-queue.js';
+import { JOB_KEYS } from './keys.js';
+
+/** The fair-share stage's Lua steps against a real redis-server (no node queue: what they pop is the answer). */
+describe('FairQueue (round robin over tenants, priority within one)', () => {
+  let server: RedisHandle;
+  let redis: Redis;
+  let clock: number;
+  const now = () => clock;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+    clock = 1_800_000_000_000;
+  });
+
+  /** A node waiting for attempt 1 (what the stage checks before dispatching) and its stage entry. */
+  const node = async (tenant: string, name: string, priority = 0, attempt = 1): Promise<FairEntry> => {
+    const jobId = `job-${tenant}-${name}`;
+    await redis.hset(JOB_KEYS.node(jobId, 'n'), { status: 'QUEUED', attempt: String(attempt) });
+    const payload: NodeAttemptPayload = {
+      jobId,
+      tenant,
+      nodeId: 'n',
+      attempt,
+      maxAttempts: 3,
+      task: 'test.emit',
+      taskVersion: '1.0.0',
+      inputs: { name },
+      timeoutMs: 1_000,
+      enqueuedAt: new Date(clock).toISOString(),
+    };
+    return { tenant, priority, payload };
+  };
+  const names = (step: DispatchStep) => step.dispatched.map((d) => d.entry.payload.inputs.name as string);
+  const idOf = (e: FairEntry) => attemptJobId(e.payload.jobId, e.payload.nodeId, e.payload.attempt);
+
+  it('dispatches round robin over tenants, one attempt per turn, a tenant rejoining at the tail', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    const first = await node('A', 'a1');
+    expect(names(await fair.enqueue('cpu', first, clock))).toEqual(['a1']); // the window had room
+    for (const [t, n] of [
+      ['A', 'a2'],
+      ['A', 'a3'],
+      ['A', 'a4'],
+      ['A', 'a5'],
+      ['B', 'b1'],
+      ['B', 'b2'],
+      ['C', 'c1'],
+    ] as const) {
+      const step = await fair.enqueue('cpu', await node(t, n), clock);
+      expect(step).toMatchObject({ status: 'ready', dispatched: [] });
+    }
+    expect(await fair.depth('cpu')).toEqual({ held: 7, delayed: 0, tenants: 3, dispatched: 1 });
+    const order: string[] = [];
+    let slot = idOf(first);
+    for (let i = 0; i < 7; i++) {
+      const step = await fair.release('cpu', slot);
+      expect(step.released).toBe(true);
+      expect(step.dispatched).toHaveLength(1);
+      order.push(...names(step));
+      slot = step.dispatched[0]!.id;
+    }
+    expect(order).toEqual(['a2', 'b1', 'c1', 'a3', 'b2', 'a4', 'a5']);
+    expect(await fair.depth('cpu')).toEqual({ held: 0, delayed: 0, tenants: 0, dispatched: 1 });
+    expect(await redis.keys(FAIR_KEYS.ready('cpu', '*'))).toEqual([]);
+  });
+
+  it("orders one tenant's attempts by job priority (higher first), then by arrival", async () => {
+    const fair = new FairQueue(redis, 1, now);
+    const blocker = await node('A', 'blocker');
+    await fair.enqueue('cpu', blocker, clock);
+    for (const [n, p] of [
+      ['p0-first', 0],
+      ['p10', 10],
+      ['p5-first', 5],
+      ['p0-second', 0],
+      ['p5-second', 5],
+      ['p1000', 1000],
+    ] as const) {
+      clock += 1;
+      await fair.enqueue('cpu', await node('A', n, p), clock);
+    }
+    const order: string[] = [];
+    let slot = idOf(blocker);
+    for (let i = 0; i < 6; i++) {
+      const step = await fair.release('cpu', slot);
+      order.push(...names(step));
+      slot = step.dispatched[0]!.id;
+    }
+    expect(order).toEqual(['p1000', 'p10', 'p5-first', 'p5-second', 'p0-first', 'p0-second']);
+  });
+
+  it('never has more than the window dispatched; the recorded live actors raise it', async () => {
+    const fair = new FairQueue(redis, 3, now);
+    let dispatched = 0;
+    for (let i = 0; i < 10; i++)
+      dispatched += (await fair.enqueue('cpu', await node(`t${i % 4}`, `x${i}`), clock)).dispatched.length;
+    expect(dispatched).toBe(3);
+    expect(await fair.dispatch('cpu')).toMatchObject({ dispatched: [] });
+    await fair.recordCapacity('cpu', 5, 10_000);
+    expect((await fair.dispatch('cpu')).dispatched).toHaveLength(2);
+    expect((await fair.depth('cpu')).dispatched).toBe(5);
+    // the other class has its own window
+    expect((await fair.enqueue('gpu', await node('g', 'g1'), clock)).dispatched).toHaveLength(1);
+  });
+
+  it('holds a retry until its due time, then it joins its tenant’s turn', async () => {
+    const fair = new FairQueue(redis, 5, now);
+    const retry = await node('A', 'retry', 0, 2);
+    const step = await fair.enqueue('cpu', retry, clock + 1_000);
+    expect(step).toMatchObject({ status: 'delayed', dispatched: [], nextDueMs: clock + 1_000 });
+    expect(await fair.placement('cpu', idOf(retry))).toEqual({ held: 'delayed', dispatchedAt: null });
+    clock += 999;
+    expect(names(await fair.dispatch('cpu'))).toEqual([]);
+    clock += 1;
+    const due = await fair.dispatch('cpu');
+    expect(names(due)).toEqual(['retry']);
+    expect(due.nextDueMs).toBeNull();
+    expect(await fair.placement('cpu', idOf(retry))).toEqual({ held: null, dispatchedAt: clock });
+  });
+
+  it('removes an attempt wherever it is; a tenant left without attempts leaves the ring', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    const blocker = await node('A', 'blocker');
+    await fair.enqueue('cpu', blocker, clock);
+    const b = await node('B', 'b1');
+    const later = await node('B', 'later', 0, 2);
+    await fair.enqueue('cpu', b, clock);
+    await fair.enqueue('cpu', later, clock + 5_000);
+    expect((await fair.remove('cpu', idOf(b))).removed).toBe(true);
+    expect((await fair.remove('cpu', idOf(later))).removed).toBe(true);
+    expect(await fair.depth('cpu')).toEqual({ held: 0, delayed: 0, tenants: 0, dispatched: 1 });
+    expect((await fair.remove('cpu', idOf(b))).removed).toBe(false);
+    // removing the dispatched one frees its slot
+    expect((await fair.remove('cpu', idOf(blocker))).removed).toBe(true);
+    expect((await fair.depth('cpu')).dispatched).toBe(0);
+  });
+
+  it('drops, instead of dispatching, an attempt its node no longer waits for', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    const blocker = await node('A', 'blocker');
+    await fair.enqueue('cpu', blocker, clock);
+    const cancelled = await node('B', 'cancelled');
+    const superseded = await node('C', 'superseded');
+    const fine = await node('D', 'fine');
+    for (const e of [cancelled, superseded, fine]) await fair.enqueue('cpu', e, clock);
+    await redis.hset(JOB_KEYS.node(cancelled.payload.jobId, 'n'), 'status', 'CANCELLED');
+    await redis.hset(JOB_KEYS.node(superseded.payload.jobId, 'n'), 'attempt', '2');
+    const step = await fair.release('cpu', idOf(blocker));
+    expect(names(step)).toEqual(['fine']);
+    expect(step.dropped).toBe(2);
+    expect(await fair.depth('cpu')).toEqual({ held: 0, delayed: 0, tenants: 0, dispatched: 1 });
+  });
+
+  it('repeats are harmless: a held attempt stays held, a dispatched one is answered "dispatched"', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    const a = await node('A', 'a');
+    const b = await node('B', 'b');
+    await fair.enqueue('cpu', a, clock);
+    await fair.enqueue('cpu', b, clock);
+    expect((await fair.enqueue('cpu', a, clock)).status).toBe('dispatched');
+    expect((await fair.enqueue('cpu', b, clock)).status).toBe('held');
+    expect(await fair.depth('cpu')).toEqual({ held: 1, delayed: 0, tenants: 1, dispatched: 1 });
+  });
+
+  it('replicas racing to dispatch pop every attempt exactly once and never overfill the window', async () => {
+    const replicas = [0, 1, 2].map(() => new FairQueue(redis, 4, now));
+    const entries = await Promise.all(Array.from({ length: 60 }, (_, i) => node(`t${i % 5}`, `x${i}`)));
+    const seen: string[] = [];
+    const take = (s: DispatchStep) => seen.push(...s.dispatched.map((d) => d.id));
+    await Promise.all(entries.map((e, i) => replicas[i % 3]!.enqueue('cpu', e, clock).then(take)));
+    expect(await redis.zcard(FAIR_KEYS.dispatched('cpu'))).toBe(4);
+    while (seen.length < 60) {
+      const slots = await redis.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1');
+      expect(slots.length).toBeLessThanOrEqual(4);
+      // every replica tries to free every slot and to fill the window: only one release per slot counts
+      await Promise.all(slots.flatMap((id) => replicas.map((r) => r.release('cpu', id).then(take))));
+      await Promise.all(replicas.map((r) => r.dispatch('cpu').then(take)));
+    }
+    expect(new Set(seen).size).toBe(60);
+    expect(seen).toHaveLength(60);
+  });
+});

@@ -1,0 +1,190 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import {
+  NodeAttemptPayload,
+  REDIS_PREFIX,
+  attemptJobId,
+  parseContract,
+  type ResourceClass,
+} from '#libs/contracts';
+import { JOB_KEYS } from './keys.js';
+import { runScript, type ScriptName } from './scripts.js';
+
+/** Keys of the fair-share stage of one resource class (layout: lua/includes/fair.lua). */
+export const FAIR_KEYS = {
+  /** hash attempt id -> entry JSON: attempts held (ready or delayed) */
+  held: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:held`,
+  /** list of tenants with ready attempts (round robin) */
+  ring: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:ring`,
+  /** zset attempt id by due time (ms) */
+  delayed: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:delayed`,
+  /** zset attempt id by dispatch time (ms): in the node queue, not yet taken by a worker */
+  dispatched: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:dispatched`,
+  /** string: live actors of the class, written by the leader with a TTL */
+  capacity: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:capacity`,
+  /** zset per tenant: its ready attempts, higher priority first, then earlier */
+  ready: (rc: ResourceClass, tenant: string) => `${REDIS_PREFIX}:fair:${rc}:ready:${tenant}`,
+} as const;
+
+/** What the stage stores per held attempt. */
+export const FairEntry = z.object({
+  tenant: z.string().min(1),
+  priority: z.number().int(),
+  payload: NodeAttemptPayload,
+});
+export type FairEntry = z.infer<typeof FairEntry>;
+
+/** Attempts a step took out of the stage for the node queue, in dispatch order. */
+export interface DispatchStep {
+  dispatched: Array<{ id: string; entry: FairEntry }>;
+  /** Entries dropped because their node no longer waits for that attempt (cancelled, finished, superseded). */
+  dropped: number;
+  /** Earliest due time of a delayed attempt (ms), or null when none is delayed. */
+  nextDueMs: number | null;
+  /** Popped entries that did not parse (corrupt): left to the reconciler, which enqueues the node again. */
+  invalid: Array<{ id: string; err: string }>;
+}
+
+export type StageStatus = 'ready' | 'delayed' | 'held' | 'dispatched';
+
+/** Where the stage has an attempt: held (ready/delayed), holding a dispatch slot since a time, or nowhere. */
+export interface StagePlacement {
+  held: 'ready' | 'delayed' | null;
+  dispatchedAt: number | null;
+}
+
+export interface StageDepth {
+  /** attempts held (ready + delayed) */
+  held: number;
+  delayed: number;
+  /** tenants with ready attempts */
+  tenants: number;
+  /** attempts in the node queue no worker has taken yet */
+  dispatched: number;
+}
+
+/**
+ * The fair-share stage in Redis, per resource class: per-tenant ready sets, a round robin of tenants, a delayed
+ * set for retry backoff, and the dispatched set that bounds how many attempts wait in the node queue (the
+ * window). Every step is one Lua script, so replicas can call them concurrently: an attempt is popped once.
+ * Knows nothing of the node queue itself (the dispatcher hands what a step returns to it).
+ */
+export class FairQueue {
+  constructor(
+    private readonly redis: Redis,
+    /** Minimum window; the effective one is max(this, live actors the leader recorded). */
+    private readonly window: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Holds the attempt (ready, or delayed until `dueMs`), then fills the window. */
+  async enqueue(
+    rc: ResourceClass,
+    entry: FairEntry,
+    dueMs: number,
+  ): Promise<{ status: StageStatus } & DispatchStep> {
+    const { payload } = entry;
+    const [status, ...rest] = await this.run('fairEnqueue', rc, [
+      attemptJobId(payload.jobId, payload.nodeId, payload.attempt),
+      JSON.stringify(entry),
+      entry.tenant,
+      entry.priority,
+      dueMs,
+    ]);
+    return { status: status as StageStatus, ...parseStep(rest) };
+  }
+
+  /** Fills the window: promotes due retries, then pops round robin over tenants. */
+  async dispatch(rc: ResourceClass): Promise<DispatchStep> {
+    return parseStep(await this.run('fairDispatch', rc, []));
+  }
+
+  /** Frees the attempt's slot (a worker took it, or it ended) and fills the window. */
+  async release(rc: ResourceClass, id: string): Promise<{ released: boolean } & DispatchStep> {
+    const [released, ...rest] = await this.run('fairRelease', rc, [id]);
+    return { released: Number(released) === 1, ...parseStep(rest) };
+  }
+
+  /** Takes the attempt out of the stage wherever it is, and fills the window. */
+  async remove(rc: ResourceClass, id: string): Promise<{ removed: boolean } & DispatchStep> {
+    const [removed, ...rest] = await this.run('fairRemove', rc, [id]);
+    return { removed: Number(removed) === 1, ...parseStep(rest) };
+  }
+
+  async placement(rc: ResourceClass, id: string): Promise<StagePlacement> {
+    const res = await this.redis
+      .multi()
+      .hexists(FAIR_KEYS.held(rc), id)
+      .zscore(FAIR_KEYS.delayed(rc), id)
+      .zscore(FAIR_KEYS.dispatched(rc), id)
+      .exec();
+    const [held, delayed, dispatched] = (res ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    });
+    return {
+      held: Number(held) === 1 ? (delayed !== null ? 'delayed' : 'ready') : null,
+      dispatchedAt: dispatched === null || dispatched === undefined ? null : Number(dispatched),
+    };
+  }
+
+  /** Attempts holding a dispatch slot, with the time they were dispatched. */
+  async dispatchedSince(rc: ResourceClass): Promise<Array<{ id: string; at: number }>> {
+    const flat = await this.redis.zrange(FAIR_KEYS.dispatched(rc), '0', '-1', 'WITHSCORES');
+    const out: Array<{ id: string; at: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, at: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** Records the live actors of the class (raises the window to it until `ttlMs` passes). */
+  async recordCapacity(rc: ResourceClass, actors: number, ttlMs: number): Promise<void> {
+    await this.redis.set(FAIR_KEYS.capacity(rc), String(actors), 'PX', ttlMs);
+  }
+
+  async depth(rc: ResourceClass): Promise<StageDepth> {
+    const res = await this.redis
+      .multi()
+      .hlen(FAIR_KEYS.held(rc))
+      .zcard(FAIR_KEYS.delayed(rc))
+      .llen(FAIR_KEYS.ring(rc))
+      .zcard(FAIR_KEYS.dispatched(rc))
+      .exec();
+    const [held, delayed, tenants, dispatched] = (res ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return Number(v);
+    });
+    return { held: held!, delayed: delayed!, tenants: tenants!, dispatched: dispatched! };
+  }
+
+  private async run(name: ScriptName, rc: ResourceClass, args: Array<string | number>): Promise<unknown[]> {
+    return (await runScript(
+      this.redis,
+      name,
+      [
+        FAIR_KEYS.held(rc),
+        FAIR_KEYS.ring(rc),
+        FAIR_KEYS.delayed(rc),
+        FAIR_KEYS.dispatched(rc),
+        FAIR_KEYS.capacity(rc),
+      ],
+      [this.now(), this.window, FAIR_KEYS.ready(rc, ''), JOB_KEYS.job(''), ...args],
+    )) as unknown[];
+  }
+}
+
+/** `[nextDue, dropped, id, entry, id, entry...]`; every entry is parsed (the stage is a process boundary). */
+function parseStep(flat: unknown[]): DispatchStep {
+  const [nextDue, dropped, ...pairs] = flat;
+  const dispatched: DispatchStep['dispatched'] = [];
+  const invalid: DispatchStep['invalid'] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const id = String(pairs[i]);
+    try {
+      dispatched.push({ id, entry: parseContract(FairEntry, 'FairEntry', JSON.parse(String(pairs[i + 1]))) });
+    } catch (e) {
+      invalid.push({ id, err: (e as Error).message });
+    }
+  }
+  const due = Number(nextDue);
+  return { dispatched, dropped: Number(dropped), nextDueMs: due >= 0 ? due : null, invalid };
+}

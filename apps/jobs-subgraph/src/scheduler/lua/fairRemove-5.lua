@@ -1,0 +1,25 @@
+--[[
+  Takes an attempt out of the stage wherever it is (held ready or delayed, or holding a dispatch slot), for a
+  cancelled or failed job; the window is filled again. The caller removes it from the node queue too.
+    ARGV[5] attempt id
+  Returns { removed (1|0), nextDue, dropped, id, entry, id, entry... }
+]]
+--@include fair
+local id = ARGV[5]
+local removed = 0
+local raw = redis.call('HGET', heldKey, id)
+if raw then
+  local tenant = cjson.decode(raw).tenant
+  local readyKey = readyPrefix .. tenant
+  if redis.call('ZREM', readyKey, id) == 1 and redis.call('ZCARD', readyKey) == 0 then
+    redis.call('LREM', ringKey, 0, tenant)
+  end
+  redis.call('ZREM', delayedKey, id)
+  redis.call('HDEL', heldKey, id)
+  removed = 1
+end
+if redis.call('ZREM', dispatchedKey, id) == 1 then removed = 1 end
+local out = { removed, 0, 0 }
+out[3] = dispatch(out)
+out[2] = nextDue()
+return out

@@ -1,0 +1,104 @@
+--[[
+  The fair-share stage in front of one resource class's node queue (inlined by scripts.ts at "--@include fair").
+
+  Conventions of every fair*-5.lua script:
+    KEYS[1] held       hash  attempt id -> JSON { tenant, priority, payload }: attempts the stage holds (ready or delayed)
+    KEYS[2] ring       list  tenants that have ready attempts, each at most once: the round robin
+    KEYS[3] delayed    zset  attempt id by due time (ms): retry backoff not yet elapsed
+    KEYS[4] dispatched zset  attempt id by dispatch time (ms): handed to the node queue, no worker has taken it yet
+    KEYS[5] capacity   string live actors of the class (written by the leader, with a TTL)
+    ARGV[1] now (ms)   ARGV[2] dispatch window (minimum)   ARGV[3] ready-set key prefix   ARGV[4] job key prefix
+  A tenant's ready set is "<ready prefix><tenant>" (zset: higher job priority first, then earlier arrival) and
+  a node hash "<job prefix><jobId>:node:<nodeId>"; like the transition scripts build node keys from the job
+  key, these are built here (correct on one Redis or Sentinel; Redis Cluster would need hash tags).
+
+  Invariant: a tenant is in the ring exactly when its ready set is not empty. Attempts in `dispatched` count
+  against the window until a worker takes them (the scheduler releases them on the worker's report; the
+  leader's sweep releases the rest), so replicas racing to dispatch can never exceed it.
+]]
+local heldKey, ringKey, delayedKey, dispatchedKey, capacityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local nowMs = tonumber(ARGV[1])
+local minWindow = tonumber(ARGV[2])
+local readyPrefix = ARGV[3]
+local jobPrefix = ARGV[4]
+
+-- each step is bounded: due retries promoted per call, and stale entries dropped per call
+local PROMOTE_BATCH = 1000
+local DROP_BUDGET = 100
+-- 2^42 ms (until the year 2109): (1000 - priority) * TIME_SPAN + ms stays an exact integer in a double
+local TIME_SPAN = 4398046511104
+
+local function readyScore(priority, atMs)
+  local p = math.max(0, math.min(1000, tonumber(priority) or 0))
+  return (1000 - p) * TIME_SPAN + atMs
+end
+
+local function makeReady(id, tenant, priority, atMs)
+  local readyKey = readyPrefix .. tenant
+  if redis.call('ZSCORE', readyKey, id) then return end
+  if redis.call('ZCARD', readyKey) == 0 then redis.call('RPUSH', ringKey, tenant) end
+  redis.call('ZADD', readyKey, readyScore(priority, atMs), id)
+end
+
+-- Retries whose backoff has elapsed join their tenant's ready set, ordered by their due time.
+local function promoteDue()
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, PROMOTE_BATCH)
+  for i = 1, #due, 2 do
+    local id = due[i]
+    redis.call('ZREM', delayedKey, id)
+    local raw = redis.call('HGET', heldKey, id)
+    if raw then
+      local entry = cjson.decode(raw)
+      makeReady(id, entry.tenant, entry.priority, tonumber(due[i + 1]))
+    end
+  end
+end
+
+-- The attempt id is "<jobId>.<nodeId>.<attempt>" (attemptJobId: job ids are uuids, node ids have no '.').
+-- Only the node's current attempt, still waiting for a worker, is worth a queue slot.
+local function isCurrent(id)
+  local jobId, nodeId, attempt = string.match(id, '^([^.]+)%.([^.]+)%.(%d+)$')
+  if not jobId then return false end
+  local node = redis.call('HMGET', jobPrefix .. jobId .. ':node:' .. nodeId, 'status', 'attempt')
+  return (node[1] == 'QUEUED' or node[1] == 'RETRYING') and tonumber(node[2]) == tonumber(attempt)
+end
+
+local function dispatchWindow()
+  local capacity = tonumber(redis.call('GET', capacityKey) or '0') or 0
+  return math.max(minWindow, capacity)
+end
+
+-- Fills the window round robin over tenants: pops one attempt of the tenant at the head of the ring, moves
+-- the tenant to the tail while it has more. Appends id, entry pairs to `out`; returns how many were dropped.
+local function dispatch(out)
+  promoteDue()
+  local room = dispatchWindow() - redis.call('ZCARD', dispatchedKey)
+  local dropped = 0
+  while room > 0 and dropped < DROP_BUDGET do
+    local tenant = redis.call('LPOP', ringKey)
+    if not tenant then break end
+    local readyKey = readyPrefix .. tenant
+    local popped = redis.call('ZPOPMIN', readyKey)
+    if redis.call('ZCARD', readyKey) > 0 then redis.call('RPUSH', ringKey, tenant) end
+    local id = popped[1]
+    local raw = id and redis.call('HGET', heldKey, id)
+    if id then redis.call('HDEL', heldKey, id) end
+    if raw and isCurrent(id) then
+      redis.call('ZADD', dispatchedKey, nowMs, id)
+      table.insert(out, id)
+      table.insert(out, raw)
+      room = room - 1
+    else
+      -- cancelled, finished or superseded while held (or a ring entry without attempts): never dispatched
+      dropped = dropped + 1
+    end
+  end
+  return dropped
+end
+
+-- The earliest due time of a delayed attempt (ms), or -1: the caller sets a timer for it.
+local function nextDue()
+  local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+  if first[2] then return tonumber(first[2]) end
+  return -1
+end
