@@ -1,13 +1,14 @@
 // npm run compose [-- --check]
 // Prints each subgraph's SDL from its built code (dist/apps/<app>/src/print-sdl.js), composes them with
-// @apollo/composition into graphql/supergraph.graphql, and checks the result against the public contract.
+// @apollo/composition into graphql/supergraph.graphql, writes its API schema (graphql/api.graphql, what clients
+// see), and checks both against the public contract.
 // --check: change nothing; exit 1 when regenerating would change a committed file (CI).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { lexicographicSortSchema, parse, printSchema } from 'graphql';
 import { API_KEYS_SDL } from '../apps/gateway/src/api-keys/api-keys-subgraph.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -56,6 +57,8 @@ export const SUBGRAPHS: SubgraphSource[] = [
 ];
 
 export const SUPERGRAPH_FILE = 'graphql/supergraph.graphql';
+/** What clients see: the supergraph's API schema, without federation internals (for codegen and tools). */
+export const API_SCHEMA_FILE = 'graphql/api.graphql';
 
 /** Every generated file with its content; throws with every composition error. */
 export function composeFiles(): Map<string, string> {
@@ -70,6 +73,8 @@ export function composeFiles(): Map<string, string> {
     throw new Error(`composition failed:\n${result.errors.map((e) => `  ${e.message}`).join('\n')}`);
   }
   files.set(SUPERGRAPH_FILE, `${HEADER}${result.supergraphSdl.trim()}\n`);
+  const api = lexicographicSortSchema(result.schema.toAPISchema().toGraphQLJSSchema());
+  files.set(API_SCHEMA_FILE, `${HEADER}${printSchema(api).trim()}\n`);
   return files;
 }
 
@@ -95,8 +100,12 @@ function contractCheck(): number {
   const [tool, contract] = existsSync(sharedTool)
     ? [sharedTool, sharedContract]
     : [resolve(ROOT, 'scripts/contract-check.mjs'), vendoredContract];
-  const r = spawnSync(process.execPath, [tool, SUPERGRAPH_FILE, contract], { cwd: ROOT, stdio: 'inherit' });
-  return r.status ?? 1;
+  // both what the gateway serves and what clients generate code from must hold the contract
+  for (const file of [SUPERGRAPH_FILE, API_SCHEMA_FILE]) {
+    const r = spawnSync(process.execPath, [tool, file, contract], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) return r.status ?? 1;
+  }
+  return 0;
 }
 
 function main(check: boolean): number {
