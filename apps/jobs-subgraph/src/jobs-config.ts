@@ -1,4 +1,13 @@
-import { loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
+import {
+  isProduction,
+  loadConfig,
+  nonNegativeInt,
+  portsEnv,
+  positiveInt,
+  redisEnv,
+  runtimeEnv,
+} from '#libs/config';
 import { plannerEnv } from './planner/planner-env.js';
 
 /** Scheduler, events and subscription settings (durations in ms). */
@@ -24,8 +33,18 @@ export const schedulerEnv = {
   JOB_RETENTION_BATCH: positiveInt(100),
 };
 
-export const jobsSubgraphEnv = { ...runtimeEnv, ...redisEnv, ...portsEnv, ...plannerEnv, ...schedulerEnv };
+export const jobsSubgraphEnv = {
+  ...runtimeEnv,
+  ...redisEnv,
+  ...portsEnv,
+  ...plannerEnv,
+  ...schedulerEnv,
+  ...subgraphAuthEnv,
+};
 
-export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) =>
-  loadConfig(jobsSubgraphEnv, env);
+/** The environment, parsed; `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked together). */
+export function loadJobsSubgraphConfig(env: NodeJS.ProcessEnv = process.env) {
+  const c = loadConfig(jobsSubgraphEnv, env);
+  return { ...c, auth: subgraphAuthSettings(c, isProduction(c)) };
+}
 export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;
