@@ -66,6 +66,8 @@ export class JobsResolver {
       edges,
       pageInfo: Object.assign(new PageInfoType(), {
         hasNextPage: page.hasNextPage,
+        hasPreviousPage: Boolean(after),
+        startCursor: edges[0]?.cursor,
         endCursor: edges.at(-1)?.cursor,
       }),
     });

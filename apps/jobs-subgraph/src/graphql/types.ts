@@ -154,11 +154,19 @@ export class JobEdgeType {
   node!: JobType;
 }
 
+/**
+ * The full Relay PageInfo: a supergraph that also has the usual Relay PageInfo can only resolve a shared
+ * value type from us if we have every one of its fields.
+ */
 @ObjectType('PageInfo')
 @Directive('@shareable')
 export class PageInfoType {
   @Field(() => Boolean)
   hasNextPage!: boolean;
+  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier jobs)' })
+  hasPreviousPage!: boolean;
+  @Field(() => String, { nullable: true })
+  startCursor?: string;
   @Field(() => String, { nullable: true })
   endCursor?: string;
 }
