@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { lexicographicSortSchema, parse, printSchema } from 'graphql';
+import { Kind, lexicographicSortSchema, parse, printSchema, visit, type DocumentNode } from 'graphql';
 import { API_KEYS_SDL } from '../apps/gateway/src/api-keys/api-keys-subgraph.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -60,13 +60,27 @@ export const SUPERGRAPH_FILE = 'graphql/supergraph.graphql';
 /** What clients see: the supergraph's API schema, without federation internals (for codegen and tools). */
 export const API_SCHEMA_FILE = 'graphql/api.graphql';
 
+/**
+ * Our gateway runs @apollo/gateway, which refuses a supergraph linking `for: SECURITY` features it cannot
+ * enforce (@authenticated, @requiresScopes are Apollo Router features). It enforces the same scopes in code
+ * (root fields) and the subgraphs check them again, so our own supergraph is composed without these two;
+ * the committed subgraph SDL keeps them for foreign routers that compose it (docs/federation.md).
+ */
+const ROUTER_ONLY_DIRECTIVES = new Set(['authenticated', 'requiresScopes']);
+
+function withoutRouterOnlyDirectives(doc: DocumentNode): DocumentNode {
+  return visit(doc, {
+    [Kind.DIRECTIVE]: (node) => (ROUTER_ONLY_DIRECTIVES.has(node.name.value) ? null : undefined),
+  });
+}
+
 /** Every generated file with its content; throws with every composition error. */
 export function composeFiles(): Map<string, string> {
   const files = new Map<string, string>();
   const services = SUBGRAPHS.map((s) => {
     const sdl = s.sdl();
     files.set(s.file, `${HEADER}${sdl}\n`);
-    return { name: s.name, url: s.url, typeDefs: parse(sdl) };
+    return { name: s.name, url: s.url, typeDefs: withoutRouterOnlyDirectives(parse(sdl)) };
   });
   const result = composeServices(services);
   if (result.errors) {

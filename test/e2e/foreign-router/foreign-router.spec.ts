@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import WebSocket from 'ws';
 import { ApiKeyStore } from '#libs/auth';
 import {
   freePort,
@@ -47,6 +49,14 @@ async function startIdentityProvider() {
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
+
+/** A WebSocket class for graphql-ws that sends `headers` on the HTTP upgrade request. */
+const withUpgradeHeaders = (headers: Record<string, string>) =>
+  class extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, { headers });
+    }
+  };
 
 const errorText = (r: { body: { errors?: unknown[] } }) => JSON.stringify(r.body.errors ?? []);
 
@@ -191,8 +201,15 @@ describe('our subgraphs behind a foreign router (Hive Gateway)', () => {
       type: 'JOB_SUCCEEDED',
       job: { id, status: 'SUCCEEDED', cost: costOf(id), artifacts: [] },
     });
-    // the jobs subgraph itself, replaying the finished job's log: the same events, none missing
-    const direct = wsClient(jobsUrl.replace(/^http/, 'ws'), acmeKey.key);
+    // the jobs subgraph itself, replaying the finished job's log: the same events, none missing. This
+    // client sends the key on the upgrade request's Authorization header (as routers that propagate headers
+    // to the subgraph's WebSocket handshake do), not in the connection_init payload.
+    const direct = createClient({
+      url: jobsUrl.replace(/^http/, 'ws'),
+      webSocketImpl: withUpgradeHeaders({ authorization: `Bearer ${acmeKey.key}` }),
+      lazy: true,
+      retryAttempts: 0,
+    });
     const replay = collect(direct, `subscription($id: ID!) { jobEvents(jobId: $id) { seq type } }`, { id });
     expect(await replay.done).toBe('complete');
     await direct.dispose();
