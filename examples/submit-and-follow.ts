@@ -3,6 +3,7 @@
 //
 //   SWITCHYARD_URL=http://127.0.0.1:4000/graphql SWITCHYARD_API_KEY=sy_... \
 //     node dist/examples/submit-and-follow.js thumbnail '{"image":"<artifact id>","width":128}'
+//   ... submit-and-follow.js --graph '{"nodes":[{"id":"a","task":"image.resize","inputs":{...}}]}'
 //
 // The same code works against a foreign router that serves our subgraphs (docs/federation.md): point
 // SWITCHYARD_URL at it; the key travels in `Authorization` (HTTP) and in the connection_init payload (ws).
@@ -13,8 +14,10 @@ import {
   FollowJobDocument,
   SubmitJobDocument,
   type FollowJobSubscription,
+  type GraphInput,
   type JobEventType,
   type SubmitJobMutation,
+  type SubmitJobInput,
   type SubmitJobMutationVariables,
 } from './generated/graphql.js';
 
@@ -58,7 +61,8 @@ function followJob(
           }
         },
         error: (e) => reject(e instanceof Error ? e : new Error(JSON.stringify(e))),
-        complete: () => undefined,
+        // a stream that ends before the job's final event (settled above otherwise: no effect)
+        complete: () => reject(new Error('the subscription ended before the job did')),
       },
     );
   });
@@ -67,14 +71,19 @@ function followJob(
 async function main(): Promise<number> {
   const url = process.env.SWITCHYARD_URL ?? 'http://127.0.0.1:4000/graphql';
   const apiKey = process.env.SWITCHYARD_API_KEY;
-  const [template, params] = process.argv.slice(2);
-  if (!apiKey || !template) {
-    process.stderr.write('usage: SWITCHYARD_API_KEY=sy_... submit-and-follow <template> [params JSON]\n');
+  const [first, second] = process.argv.slice(2);
+  if (!apiKey || !first || (first === '--graph' && !second)) {
+    process.stderr.write(
+      'usage: SWITCHYARD_API_KEY=sy_... submit-and-follow <template> [params JSON]\n' +
+        '       SWITCHYARD_API_KEY=sy_... submit-and-follow --graph <graph JSON>\n',
+    );
     return 2;
   }
-  const job = await submitJob(url, apiKey, {
-    input: { template, params: params ? (JSON.parse(params) as unknown) : undefined },
-  });
+  const input: SubmitJobInput =
+    first === '--graph'
+      ? { graph: JSON.parse(second!) as GraphInput }
+      : { template: first, params: second ? (JSON.parse(second) as unknown) : undefined };
+  const job = await submitJob(url, apiKey, { input });
   process.stdout.write(`job ${job.id}: ${job.status}, nodes ${job.nodes.map((n) => n.id).join(', ')}\n`);
   const last = await followJob(url, apiKey, job.id, (e) =>
     process.stdout.write(

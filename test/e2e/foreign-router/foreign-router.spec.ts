@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
@@ -7,6 +10,7 @@ import WebSocket from 'ws';
 import { ApiKeyStore } from '#libs/auth';
 import {
   freePort,
+  REPO_ROOT,
   startApp,
   startRedis,
   startS3,
@@ -20,6 +24,7 @@ import { startWorker } from '../worker-support/start-worker.js';
 import { BILLING_SDL, costOf, startBillingSubgraph, type BillingSubgraph } from './billing-subgraph.js';
 import { composeForeignSupergraph, startHiveGateway, type HiveGateway } from './hive-gateway.js';
 
+const run = promisify(execFile);
 const ISSUER = 'https://idp.other-team.test';
 const AUDIENCE = 'switchyard-subgraphs';
 const JOB_QUERY = `query($id: ID!) { job(id: $id) { id status cost artifacts { name } } }`;
@@ -217,6 +222,21 @@ describe('our subgraphs behind a foreign router (Hive Gateway)', () => {
       replay.results.map((r) => [r.data.jobEvents.seq, r.data.jobEvents.type]),
     );
   }, 60_000);
+
+  it('runs the typed example (examples/submit-and-follow.ts) through Hive Gateway to the end', async () => {
+    const graph = { nodes: [{ id: 'nap', task: 'test.sleep', inputs: { ms: 100 } }] };
+    const { stdout } = await run(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/examples/submit-and-follow.js'), '--graph', JSON.stringify(graph)],
+      {
+        env: { ...process.env, SWITCHYARD_URL: hive!.url, SWITCHYARD_API_KEY: acmeKey.key },
+        timeout: 30_000,
+      },
+    );
+    expect(stdout).toMatch(/^job \S+: QUEUED, nodes nap$/m);
+    expect(stdout).toMatch(/^#1 JOB_QUEUED$/m);
+    expect(stdout).toMatch(/ended SUCCEEDED\n$/);
+  }, 40_000);
 
   it('stops a revoked key on the next request', async () => {
     const key = await createKey('acme');
