@@ -247,4 +247,20 @@ describe('our subgraphs behind a foreign router (Hive Gateway)', () => {
     expect(after.body.data?.job ?? null).toBeNull();
     expect(errorText(after)).toMatch(/UNAUTHENTICATED|revoked/);
   });
+
+  it('stops a revoked key on the next subscribe of an open graphql-ws connection', async () => {
+    const key = await createKey('acme');
+    // straight to the jobs subgraph, as a router's long-lived upstream socket would be
+    const client = wsClient(jobsUrl.replace(/^http/, 'ws'), key.key, { lazy: false });
+    const first = collect(client, `subscription($id: ID!) { jobEvents(jobId: $id) { seq } }`, { id: jobId });
+    expect(await first.done).toBe('complete');
+    expect(first.results.length).toBeGreaterThan(0);
+    await keys.revoke(key.id);
+    const second = collect(client, `subscription($id: ID!) { jobEvents(jobId: $id) { seq } }`, { id: jobId });
+    expect(await second.done).toBe('error');
+    // refused on the same socket (no reconnect), as a GraphQL error, not a close
+    expect(JSON.stringify(second.error)).toMatch(/this API key has been revoked/);
+    expect(client.closes).toEqual([]);
+    await client.dispose();
+  });
 });
