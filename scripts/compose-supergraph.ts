@@ -1,13 +1,14 @@
 // npm run compose [-- --check]
 // Prints each subgraph's SDL from its built code (dist/apps/<app>/src/print-sdl.js), composes them with
-// @apollo/composition into graphql/supergraph.graphql, and checks the result against the public contract.
+// @apollo/composition into graphql/supergraph.graphql, writes its API schema (graphql/api.graphql, what clients
+// see), and checks both against the public contract.
 // --check: change nothing; exit 1 when regenerating would change a committed file (CI).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { Kind, lexicographicSortSchema, parse, printSchema, visit, type DocumentNode } from 'graphql';
 import { API_KEYS_SDL } from '../apps/gateway/src/api-keys/api-keys-subgraph.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -56,6 +57,22 @@ export const SUBGRAPHS: SubgraphSource[] = [
 ];
 
 export const SUPERGRAPH_FILE = 'graphql/supergraph.graphql';
+/** What clients see: the supergraph's API schema, without federation internals (for codegen and tools). */
+export const API_SCHEMA_FILE = 'graphql/api.graphql';
+
+/**
+ * Our gateway runs @apollo/gateway, which refuses a supergraph linking `for: SECURITY` features it cannot
+ * enforce (@authenticated, @requiresScopes are Apollo Router features). It enforces the same scopes in code
+ * (root fields) and the subgraphs check them again, so our own supergraph is composed without these two;
+ * the committed subgraph SDL keeps them for foreign routers that compose it (docs/federation.md).
+ */
+const ROUTER_ONLY_DIRECTIVES = new Set(['authenticated', 'requiresScopes']);
+
+function withoutRouterOnlyDirectives(doc: DocumentNode): DocumentNode {
+  return visit(doc, {
+    [Kind.DIRECTIVE]: (node) => (ROUTER_ONLY_DIRECTIVES.has(node.name.value) ? null : undefined),
+  });
+}
 
 /** Every generated file with its content; throws with every composition error. */
 export function composeFiles(): Map<string, string> {
@@ -63,13 +80,15 @@ export function composeFiles(): Map<string, string> {
   const services = SUBGRAPHS.map((s) => {
     const sdl = s.sdl();
     files.set(s.file, `${HEADER}${sdl}\n`);
-    return { name: s.name, url: s.url, typeDefs: parse(sdl) };
+    return { name: s.name, url: s.url, typeDefs: withoutRouterOnlyDirectives(parse(sdl)) };
   });
   const result = composeServices(services);
   if (result.errors) {
     throw new Error(`composition failed:\n${result.errors.map((e) => `  ${e.message}`).join('\n')}`);
   }
   files.set(SUPERGRAPH_FILE, `${HEADER}${result.supergraphSdl.trim()}\n`);
+  const api = lexicographicSortSchema(result.schema.toAPISchema().toGraphQLJSSchema());
+  files.set(API_SCHEMA_FILE, `${HEADER}${printSchema(api).trim()}\n`);
   return files;
 }
 
@@ -95,8 +114,12 @@ function contractCheck(): number {
   const [tool, contract] = existsSync(sharedTool)
     ? [sharedTool, sharedContract]
     : [resolve(ROOT, 'scripts/contract-check.mjs'), vendoredContract];
-  const r = spawnSync(process.execPath, [tool, SUPERGRAPH_FILE, contract], { cwd: ROOT, stdio: 'inherit' });
-  return r.status ?? 1;
+  // both what the gateway serves and what clients generate code from must hold the contract
+  for (const file of [SUPERGRAPH_FILE, API_SCHEMA_FILE]) {
+    const r = spawnSync(process.execPath, [tool, file, contract], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) return r.status ?? 1;
+  }
+  return 0;
 }
 
 function main(check: boolean): number {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { assertIdentitySecret } from '#libs/auth';
+import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import {
   ArtifactRepository,
@@ -33,6 +33,8 @@ export class ArtifactsRuntime {
   readonly service: ArtifactService;
   readonly sweeps: SweepLoop;
   readonly identitySecret: string;
+  /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read through `redis`. */
+  readonly authenticator: SubgraphAuthenticator;
   readonly production: boolean;
 
   constructor(
@@ -54,6 +56,7 @@ export class ArtifactsRuntime {
       logger,
       extra: { lazyConnect: true },
     });
+    this.authenticator = createSubgraphAuthenticator(config.auth, this.identitySecret, this.redis);
     this.store = createObjectStore(objectStoreConfigFromEnv(config, this.production), logger, metrics);
     this.artifacts = new ArtifactRepository(this.redis, this.store, logger);
     this.service = new ArtifactService(

@@ -15,7 +15,7 @@ const logger = createLogger(SERVICE, config.LOG_LEVEL);
 // Refuses missing/default S3 credentials and identity secret in production mode (exit 78).
 const runtime = configOrExit(() => new ArtifactsRuntime(config, logger, createArtifactsMetrics()), SERVICE);
 const graphql = await createGraphqlHandler(runtime.service, {
-  identitySecret: runtime.identitySecret,
+  authenticator: runtime.authenticator,
   production: runtime.production,
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),

@@ -1,4 +1,13 @@
-import { loadConfig, nonNegativeInt, portsEnv, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
+import {
+  isProduction,
+  loadConfig,
+  nonNegativeInt,
+  portsEnv,
+  positiveInt,
+  redisEnv,
+  runtimeEnv,
+} from '#libs/config';
 import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
 import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
@@ -53,8 +62,12 @@ export const jobsSubgraphEnv = {
   ...plannerEnv,
   ...schedulerEnv,
   ...quotaEnv,
+  ...subgraphAuthEnv,
 };
 
-export const loadJobsSubgraphConfig = (env: NodeJS.ProcessEnv = process.env) =>
-  loadConfig(jobsSubgraphEnv, env);
+/** The environment, parsed; `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked together). */
+export function loadJobsSubgraphConfig(env: NodeJS.ProcessEnv = process.env) {
+  const c = loadConfig(jobsSubgraphEnv, env);
+  return { ...c, auth: subgraphAuthSettings(c, isProduction(c)) };
+}
 export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;

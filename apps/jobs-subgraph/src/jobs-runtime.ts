@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { assertIdentitySecret } from '#libs/auth';
+import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import { createJobsMetrics, createQuotaMetrics } from './jobs-metrics.js';
@@ -35,6 +35,8 @@ export interface ReadinessCheck {
 export class JobsRuntime {
   readonly service: JobsService;
   readonly identitySecret: string;
+  /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read from the command connection. */
+  readonly authenticator: SubgraphAuthenticator;
   readonly production: boolean;
   private readonly redis: Redis;
   private readonly reportsRedis: Redis;
@@ -69,6 +71,7 @@ export class JobsRuntime {
       logger,
     });
 
+    this.authenticator = createSubgraphAuthenticator(config.auth, this.identitySecret, this.redis);
     this.enqueuer = new BullmqEnqueuer(this.redis, {
       window: config.DISPATCH_WINDOW,
       logger,

@@ -15,7 +15,7 @@ const logger = createLogger(SERVICE, config.LOG_LEVEL);
 // A bad template, missing Lua script or (in production) a missing identity secret stops here (exit 78).
 const runtime = configOrExit(() => new JobsRuntime(config, logger), SERVICE);
 const graphql = await createJobsGraphql(runtime.service, {
-  identitySecret: runtime.identitySecret,
+  authenticator: runtime.authenticator,
   production: runtime.production,
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),

@@ -116,6 +116,11 @@ export class ArtifactRepository {
     return visible(await this.get(id), tenant);
   }
 
+  /** Many artifacts in one pipelined round trip, in order; null where not visible to `tenant`. */
+  async getManyVisible(ids: string[], tenant: string): Promise<Array<ArtifactRecord | null>> {
+    return (await this.getMany(ids)).map((r) => visible(r, tenant));
+  }
+
   /**
    * The bytes of a visible artifact; ArtifactNotFoundError otherwise. The stream fails at its end
    * (SizeMismatchError / ChecksumMismatchError) unless the bytes are exactly the recorded size and sha256.

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Directive, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { cost, requiresScope } from '#libs/auth';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import type { ArtifactsContext } from './context.js';
 import { ArtifactType, CreateUploadInput, UploadTicketType } from './types.js';
@@ -7,6 +8,7 @@ import { ArtifactType, CreateUploadInput, UploadTicketType } from './types.js';
 export class ArtifactResolver {
   constructor(private readonly service: ArtifactService) {}
 
+  @Directive(requiresScope('artifacts:read'))
   @Query(() => ArtifactType, { nullable: true })
   async artifact(
     @Arg('id', () => ID) id: string,
@@ -16,11 +18,15 @@ export class ArtifactResolver {
     return record ? ArtifactType.from(record) : null;
   }
 
+  @Directive(requiresScope('artifacts:read'))
+  @Directive(cost(2))
   @FieldResolver(() => String, { description: 'short-lived' })
   downloadUrl(@Root() artifact: ArtifactType, @Ctx() ctx: ArtifactsContext): Promise<string> {
     return this.service.downloadUrl(ctx.identity, artifact.record);
   }
 
+  @Directive(requiresScope('artifacts:write'))
+  @Directive(cost(5))
   @Mutation(() => UploadTicketType, { description: 'artifacts:write' })
   async createUpload(
     @Arg('input', () => CreateUploadInput) input: CreateUploadInput,
@@ -29,6 +35,7 @@ export class ArtifactResolver {
     return Object.assign(new UploadTicketType(), await this.service.createUpload(ctx.identity, input));
   }
 
+  @Directive(requiresScope('artifacts:write'))
   @Mutation(() => ArtifactType, { description: 'artifacts:write' })
   async completeUpload(
     @Arg('artifactId', () => ID) artifactId: string,
@@ -37,6 +44,7 @@ export class ArtifactResolver {
     return ArtifactType.from(await this.service.completeUpload(ctx.identity, artifactId));
   }
 
+  @Directive(requiresScope('artifacts:write'))
   @Mutation(() => Boolean, { description: 'artifacts:write' })
   deleteArtifact(@Arg('id', () => ID) id: string, @Ctx() ctx: ArtifactsContext): Promise<boolean> {
     return this.service.deleteArtifact(ctx.identity, id);

@@ -2,15 +2,17 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { IDENTITY_HEADER, IdentityError, verifyIdentity } from '#libs/auth';
-import { formatGraphQLError } from '#libs/errors';
+import { CallerAuthError, credentialsFromHttp, SubgraphAuthenticator } from '#libs/auth';
+import { callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import { toApiError } from './api-errors.js';
 import type { ArtifactsContext } from './context.js';
 import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
 
 export interface GraphqlHandlerOptions {
-  identitySecret: string;
+  /** Who may call (SUBGRAPH_ACCEPT); default: only our gateway's identity signed with `identitySecret`. */
+  authenticator?: SubgraphAuthenticator;
+  identitySecret?: string;
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
@@ -23,16 +25,14 @@ export interface GraphqlHandler {
   stop(): Promise<void>;
 }
 
-/** Every request carries the gateway's signed identity; without a valid one nothing runs. */
-function contextFrom(secret: string) {
+/** Every request carries a credential this deployment accepts; without a valid one nothing runs. */
+function contextFrom(auth: SubgraphAuthenticator) {
   return async ({ req }: { req: express.Request }): Promise<ArtifactsContext> => {
     try {
-      return { identity: verifyIdentity(req.header(IDENTITY_HEADER), secret) };
+      return { identity: (await auth.authenticate(credentialsFromHttp(req))).identity };
     } catch (e) {
-      if (!(e instanceof IdentityError)) throw e;
-      throw new GraphQLError(e.message, {
-        extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } },
-      });
+      if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
+      throw e;
     }
   };
 }
@@ -64,7 +64,12 @@ export async function createGraphqlHandler(
   return {
     middleware: [
       express.json({ limit: '1mb' }),
-      expressMiddleware(server, { context: contextFrom(options.identitySecret) }),
+      expressMiddleware(server, {
+        context: contextFrom(
+          options.authenticator ??
+            new SubgraphAuthenticator({ accept: ['gateway'], identitySecrets: options.identitySecret ?? '' }),
+        ),
+      }),
     ],
     stop: () => server.stop(),
   };

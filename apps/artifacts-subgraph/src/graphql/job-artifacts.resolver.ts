@@ -1,4 +1,5 @@
-import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Ctx, Directive, FieldResolver, Resolver, Root } from 'type-graphql';
+import { assumedListSize, requiresScope } from '#libs/auth';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import type { ArtifactsContext } from './context.js';
 import { ArtifactType, JobReference } from './types.js';
@@ -7,6 +8,8 @@ import { ArtifactType, JobReference } from './types.js';
 export class JobArtifactsResolver {
   constructor(private readonly service: ArtifactService) {}
 
+  @Directive(requiresScope('artifacts:read'))
+  @Directive(assumedListSize(50))
   @FieldResolver(() => [ArtifactType], {
     description: 'committed artifacts of the job (resolved by the artifacts subgraph)',
   })

@@ -3,15 +3,14 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { gql } from 'graphql-tag';
+import { FEDERATION_LINK } from '#libs/auth';
+import { perRequest, TickBatcher } from '#libs/redis';
 import { buildSchema, createResolversMap, type ResolverData } from 'type-graphql';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import { ArtifactResolver } from './artifact.resolver.js';
 import type { ArtifactsContext } from './context.js';
 import { JobArtifactsResolver } from './job-artifacts.resolver.js';
 import { ArtifactType, JobReference } from './types.js';
-
-const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
 
 /** type-graphql builds the resolvers; the SDL is printed with its @key directives for federation. */
 async function buildTypeGraphqlSchema(service: ArtifactService | null): Promise<GraphQLSchema> {
@@ -41,6 +40,13 @@ export async function buildArtifactsSubgraphSchema(service: ArtifactService): Pr
   const schema = await buildTypeGraphqlSchema(service);
   const sdl = `${FEDERATION_LINK}\n\n${printSchemaWithDirectives(schema)}`;
   const map = createResolversMap(schema) as Record<string, Record<string, unknown>>;
+  // every Artifact representation of one _entities request: one pipelined read
+  const artifactsOf = perRequest(
+    (ctx: ArtifactsContext) =>
+      new TickBatcher<string, ArtifactType | null>(async (ids) =>
+        (await service.artifactsByIds(ctx.identity, ids)).map((r) => (r ? ArtifactType.from(r) : null)),
+      ),
+  );
   return buildSubgraphSchema([
     {
       typeDefs: gql(sdl),
@@ -48,10 +54,7 @@ export async function buildArtifactsSubgraphSchema(service: ArtifactService): Pr
         ...map,
         Artifact: {
           ...map.Artifact,
-          async __resolveReference(ref: { id: string }, ctx: ArtifactsContext) {
-            const record = await service.artifact(ctx.identity, ref.id);
-            return record ? ArtifactType.from(record) : null;
-          },
+          __resolveReference: (ref: { id: string }, ctx: ArtifactsContext) => artifactsOf(ctx).load(ref.id),
         },
         Job: {
           ...map.Job,

@@ -4,6 +4,7 @@ import { DateTimeScalar, JSONScalar } from './scalars.js';
 
 @ObjectType('Artifact', { description: 'A stored file: a task output or a client upload' })
 @Directive('@key(fields: "id")')
+@Directive('@authenticated')
 export class ArtifactType {
   @Field(() => ID)
   id!: string;
@@ -56,6 +57,7 @@ export class JobReference {
 }
 
 @ObjectType('UploadTicket')
+@Directive('@shareable')
 export class UploadTicketType {
   @Field(() => ID)
   artifactId!: string;

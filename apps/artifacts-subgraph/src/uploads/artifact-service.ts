@@ -64,6 +64,12 @@ export class ArtifactService {
     return this.artifacts.getVisible(id, identity.tenant);
   }
 
+  /** A batch of the caller's visible artifacts (null where not), one round trip (`_entities`). */
+  async artifactsByIds(identity: Identity, ids: string[]): Promise<Array<ArtifactRecord | null>> {
+    requireScope(identity, 'artifacts:read');
+    return this.artifacts.getManyVisible(ids, identity.tenant);
+  }
+
   /** Committed artifacts of a job, the caller's tenant only (Job.artifacts). */
   async jobArtifacts(identity: Identity, jobId: string): Promise<ArtifactRecord[]> {
     requireScope(identity, 'artifacts:read');

@@ -5,14 +5,23 @@ import express, { type RequestHandler } from 'express';
 import { GraphQLError, type GraphQLFormattedError, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { IDENTITY_HEADER, IdentityError, verifyIdentity } from '#libs/auth';
-import { formatGraphQLError } from '#libs/errors';
+import {
+  CallerAuthError,
+  credentialsFromConnection,
+  credentialsFromHttp,
+  SubgraphAuthenticator,
+  type CallerCredentials,
+  type VerifiedCaller,
+} from '#libs/auth';
+import { callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
 import { buildJobsSubgraphSchema } from './subgraph-schema.js';
 
 export interface JobsGraphqlOptions {
-  identitySecret: string;
+  /** Who may call (SUBGRAPH_ACCEPT); default: only our gateway's identity signed with `identitySecret`. */
+  authenticator?: SubgraphAuthenticator;
+  identitySecret?: string;
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
@@ -30,10 +39,11 @@ export interface JobsGraphql {
 /** Largest graphql-ws message accepted (the gateway's documents are bounded far below; 1 MiB like HTTP). */
 export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-const unauthenticated = (e: IdentityError) =>
-  new GraphQLError(e.message, {
-    extensions: { code: 'UNAUTHENTICATED', reason: e.reason, http: { status: 401 } },
-  });
+/** What a graphql-ws connection keeps: its caller and, for re-checks on each subscribe, its credentials. */
+type ConnectionAuth = {
+  caller?: VerifiedCaller;
+  credentials?: CallerCredentials;
+};
 
 /** Apollo Server 5 (HTTP) and graphql-ws (subscriptions) over the jobs subgraph schema. */
 export async function createJobsGraphql(
@@ -41,6 +51,17 @@ export async function createJobsGraphql(
   options: JobsGraphqlOptions,
 ): Promise<JobsGraphql> {
   const schema = await buildJobsSubgraphSchema(service);
+  const auth =
+    options.authenticator ??
+    new SubgraphAuthenticator({ accept: ['gateway'], identitySecrets: options.identitySecret ?? '' });
+  const authenticate = async (credentials: CallerCredentials): Promise<VerifiedCaller> => {
+    try {
+      return await auth.authenticate(credentials);
+    } catch (e) {
+      if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
+      throw e;
+    }
+  };
   const format = (formatted: GraphQLFormattedError, error: unknown) =>
     formatGraphQLError(formatted, error, { production: options.production, log: options.log });
   const server = new ApolloServer<JobsContext>({
@@ -52,14 +73,11 @@ export async function createJobsGraphql(
   });
   await server.start();
 
-  const httpContext = async ({ req }: { req: express.Request }): Promise<JobsContext> => {
-    try {
-      return { identity: verifyIdentity(req.header(IDENTITY_HEADER), options.identitySecret), service };
-    } catch (e) {
-      if (e instanceof IdentityError) throw unauthenticated(e);
-      throw e;
-    }
-  };
+  // no valid credential: Apollo answers the error (401/429/503) and runs nothing
+  const httpContext = async ({ req }: { req: express.Request }): Promise<JobsContext> => ({
+    identity: (await authenticate(credentialsFromHttp(req))).identity,
+    service,
+  });
 
   let wsServer: WebSocketServer | undefined;
   let disposable: { dispose(): void | Promise<void> } | undefined;
@@ -69,23 +87,32 @@ export async function createJobsGraphql(
     attachWebSocket(http: HttpServer) {
       // maxPayload: a larger frame closes the socket (1009) before it is buffered or parsed.
       wsServer = new WebSocketServer({ server: http, path: '/graphql', maxPayload: WS_MAX_PAYLOAD_BYTES });
-      disposable = useServer<Record<string, unknown> | undefined, { identity?: JobsContext['identity'] }>(
+      disposable = useServer<Record<string, unknown> | undefined, ConnectionAuth>(
         {
           schema,
-          // the identity is checked once, when the connection opens; without a valid one it closes (4403)
-          onConnect: (ctx) => {
+          // checked when the connection opens (connection_init payload, else the upgrade request's headers);
+          // without a valid credential it closes (4403); an API key is checked again on each subscribe
+          onConnect: async (ctx) => {
+            const credentials = credentialsFromConnection(ctx.connectionParams, ctx.extra.request.headers);
             try {
-              ctx.extra.identity = verifyIdentity(
-                ctx.connectionParams?.identity as string | undefined,
-                options.identitySecret,
-              );
+              ctx.extra.caller = await auth.authenticate(credentials);
+              ctx.extra.credentials = credentials;
               return true;
             } catch (e) {
-              if (e instanceof IdentityError) return false;
+              if (e instanceof CallerAuthError && e.code === 'UNAUTHENTICATED') return false;
               throw e;
             }
           },
-          context: (ctx): JobsContext => ({ identity: ctx.extra.identity!, service }),
+          onSubscribe: async (ctx) => {
+            if (ctx.extra.caller?.method !== 'api-key') return;
+            try {
+              ctx.extra.caller = await authenticate(ctx.extra.credentials!);
+            } catch (e) {
+              if (e instanceof GraphQLError) return [e];
+              throw e;
+            }
+          },
+          context: (ctx): JobsContext => ({ identity: ctx.extra.caller!.identity, service }),
           // the same error mapping as HTTP
           onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, format),
           onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e) as GraphQLError),

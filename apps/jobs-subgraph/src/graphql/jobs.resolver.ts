@@ -1,6 +1,7 @@
 import {
   Arg,
   Ctx,
+  Directive,
   FieldResolver,
   ID,
   Int,
@@ -10,6 +11,7 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
+import { assumedListSize, connectionListSize, cost, requiresScope } from '#libs/auth';
 import type { JobEvent } from '#libs/contracts';
 import type { JobsService } from '../service/jobs-service.js';
 import { requireScope, type JobsContext } from './context.js';
@@ -35,12 +37,15 @@ const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null)) as 
 export class JobsResolver {
   constructor(private readonly service: JobsService) {}
 
+  @Directive(requiresScope('jobs:read'))
   @Query(() => JobType, { nullable: true })
   async job(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType | null> {
     const view = await this.service.job(requireScope(ctx, 'jobs:read'), id);
     return view && JobType.from(view);
   }
 
+  @Directive(requiresScope('jobs:read'))
+  @Directive(connectionListSize(20))
   @Query(() => JobConnectionType)
   async jobs(
     @Ctx() ctx: JobsContext,
@@ -61,23 +66,31 @@ export class JobsResolver {
       edges,
       pageInfo: Object.assign(new PageInfoType(), {
         hasNextPage: page.hasNextPage,
+        hasPreviousPage: Boolean(after),
+        startCursor: edges[0]?.cursor,
         endCursor: edges.at(-1)?.cursor,
       }),
     });
   }
 
+  @Directive(requiresScope('jobs:read'))
+  @Directive(assumedListSize(100))
   @Query(() => [TaskCapabilityType])
   async capabilities(@Ctx() ctx: JobsContext): Promise<TaskCapabilityType[]> {
     requireScope(ctx, 'jobs:read');
     return (await this.service.capabilities()).map(TaskCapabilityType.from);
   }
 
+  @Directive(requiresScope('jobs:read'))
+  @Directive(assumedListSize(100))
   @Query(() => [PipelineTemplateType])
   templates(@Ctx() ctx: JobsContext): PipelineTemplateType[] {
     requireScope(ctx, 'jobs:read');
     return this.service.templates().map(PipelineTemplateType.from);
   }
 
+  @Directive(requiresScope('jobs:read'))
+  @Directive(cost(5))
   @Query(() => GraphValidationType)
   async validateGraph(
     @Arg('input', () => SubmitJobInputType) input: SubmitJobInputType,
@@ -91,12 +104,16 @@ export class JobsResolver {
     });
   }
 
+  @Directive(requiresScope('admin'))
+  @Directive(assumedListSize(100))
   @Query(() => [WorkerType], { description: 'admin scope' })
   async workers(@Ctx() ctx: JobsContext): Promise<WorkerType[]> {
     requireScope(ctx, 'admin');
     return (await this.service.workers()).map(WorkerType.from);
   }
 
+  @Directive(requiresScope('jobs:write'))
+  @Directive(cost(10))
   @Mutation(() => JobType, { description: 'jobs:write' })
   async submitJob(
     @Arg('input', () => SubmitJobInputType) input: SubmitJobInputType,
@@ -105,11 +122,13 @@ export class JobsResolver {
     return JobType.from(await this.service.submitJob(requireScope(ctx, 'jobs:write'), plain(input)));
   }
 
+  @Directive(requiresScope('jobs:write'))
   @Mutation(() => JobType, { description: 'jobs:write' })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType> {
     return JobType.from(await this.service.cancelJob(requireScope(ctx, 'jobs:write'), id));
   }
 
+  @Directive(requiresScope('jobs:write'))
   @Mutation(() => JobType, {
     description: 'jobs:write; a FAILED or CANCELLED job runs its unfinished nodes again',
   })
@@ -122,6 +141,7 @@ export class JobsResolver {
 export class JobEventsResolver {
   constructor(private readonly service: JobsService) {}
 
+  @Directive(requiresScope('jobs:read'))
   @Subscription(() => JobEventType, {
     description: 'every event of one job, resumable',
     subscribe: ({ args, context }) =>
@@ -139,6 +159,7 @@ export class JobEventsResolver {
     return JobEventType.from(event);
   }
 
+  @Directive(requiresScope('jobs:read'))
   @Subscription(() => JobEventType, {
     description: "the tenant's job-level events (JOB_*), for live dashboards",
     subscribe: ({ context }) =>

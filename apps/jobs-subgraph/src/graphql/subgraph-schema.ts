@@ -4,14 +4,13 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { gql } from 'graphql-tag';
+import { FEDERATION_LINK } from '#libs/auth';
+import { perRequest, TickBatcher } from '#libs/redis';
 import { buildSchema, createResolversMap, type ResolverData } from 'type-graphql';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
 import { JobEventsResolver, JobsResolver } from './jobs.resolver.js';
 import { JobType } from './types.js';
-
-const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
 
 /** type-graphql builds types and resolvers from the classes; federation needs the SDL with its @key directives. */
 async function buildTypeGraphqlSchema(service: JobsService | null): Promise<GraphQLSchema> {
@@ -40,6 +39,13 @@ export async function buildJobsSubgraphSchema(service: JobsService): Promise<Gra
   const schema = await buildTypeGraphqlSchema(service);
   const sdl = `${FEDERATION_LINK}\n\n${printSchemaWithDirectives(schema)}`;
   const map = createResolversMap(schema) as Record<string, Record<string, unknown>>;
+  // every Job representation of one _entities request: one batch, same tenant scoping as `job`
+  const jobsOf = perRequest(
+    (ctx: JobsContext) =>
+      new TickBatcher<string, JobType | null>(async (ids) =>
+        (await service.jobsByIds(ctx.identity.tenant, ids)).map((v) => (v ? JobType.from(v) : null)),
+      ),
+  );
   return buildSubgraphSchema([
     {
       typeDefs: gql(sdl),
@@ -47,11 +53,8 @@ export async function buildJobsSubgraphSchema(service: JobsService): Promise<Gra
         ...map,
         Job: {
           ...map.Job,
-          // another subgraph (artifacts) or the gateway asks for a Job by id: same tenant scoping as `job`
-          async __resolveReference(ref: { id: string }, ctx: JobsContext) {
-            const view = await service.job(ctx.identity.tenant, ref.id);
-            return view ? JobType.from(view) : null;
-          },
+          // another subgraph (artifacts) or a router asks for Jobs by id
+          __resolveReference: (ref: { id: string }, ctx: JobsContext) => jobsOf(ctx).load(ref.id),
         },
       } as never,
     },

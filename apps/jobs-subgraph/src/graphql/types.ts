@@ -1,4 +1,5 @@
 import { Directive, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { assumedListSize } from '#libs/auth';
 import type { GraphError, JobError, JobEvent, JsonObject, WorkerManifest } from '#libs/contracts';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
@@ -11,6 +12,7 @@ type NodeStatusValue = keyof typeof NodeStatusEnum;
 type JobEventTypeValue = keyof typeof JobEventTypeEnum;
 
 @ObjectType('JobError')
+@Directive('@shareable')
 export class JobErrorType {
   @Field(() => String, {
     description: 'e.g. TASK_FAILED, TIMEOUT, STUCK, UNSCHEDULABLE, STORAGE_UNAVAILABLE, CANCELLED',
@@ -27,6 +29,7 @@ export class JobErrorType {
 }
 
 @ObjectType('JobNode')
+@Directive('@shareable')
 export class JobNodeType {
   @Field(() => ID, { description: 'the node id given in the graph' })
   id!: string;
@@ -73,6 +76,9 @@ export class JobNodeType {
 
 @ObjectType('Job')
 @Directive('@key(fields: "id")')
+// reachable through _entities from any subgraph: a foreign router must not hand it out anonymously (the
+// scope is on each root field: submitJob returns a Job to a jobs:write key)
+@Directive('@authenticated')
 export class JobType {
   @Field(() => ID)
   id!: string;
@@ -84,6 +90,7 @@ export class JobType {
   template?: string;
   @Field(() => JSONScalar, { nullable: true })
   labels?: JsonObject | null;
+  @Directive(assumedListSize(50))
   @Field(() => [JobNodeType])
   nodes!: JobNodeType[];
   @Field(() => JobErrorType, { nullable: true })
@@ -112,6 +119,7 @@ export class JobType {
 }
 
 @ObjectType('JobEvent')
+@Directive('@shareable')
 export class JobEventType {
   @Field(() => String, { description: 'pass as `after` to resume right after this event' })
   cursor!: string;
@@ -138,6 +146,7 @@ export class JobEventType {
 }
 
 @ObjectType('JobEdge')
+@Directive('@shareable')
 export class JobEdgeType {
   @Field(() => String)
   cursor!: string;
@@ -145,15 +154,25 @@ export class JobEdgeType {
   node!: JobType;
 }
 
+/**
+ * The full Relay PageInfo: a supergraph that also has the usual Relay PageInfo can only resolve a shared
+ * value type from us if we have every one of its fields.
+ */
 @ObjectType('PageInfo')
+@Directive('@shareable')
 export class PageInfoType {
   @Field(() => Boolean)
   hasNextPage!: boolean;
+  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier jobs)' })
+  hasPreviousPage!: boolean;
+  @Field(() => String, { nullable: true })
+  startCursor?: string;
   @Field(() => String, { nullable: true })
   endCursor?: string;
 }
 
 @ObjectType('JobConnection')
+@Directive('@shareable')
 export class JobConnectionType {
   @Field(() => [JobEdgeType])
   edges!: JobEdgeType[];
@@ -162,6 +181,7 @@ export class JobConnectionType {
 }
 
 @ObjectType('GraphError')
+@Directive('@shareable')
 export class GraphErrorType {
   @Field(() => String)
   code!: string;
@@ -178,17 +198,21 @@ export class GraphErrorType {
 }
 
 @ObjectType('GraphValidation')
+@Directive('@shareable')
 export class GraphValidationType {
   @Field(() => Boolean)
   valid!: boolean;
+  @Directive(assumedListSize(20))
   @Field(() => [GraphErrorType])
   errors!: GraphErrorType[];
 }
 
 @ObjectType('TaskCapability')
+@Directive('@shareable')
 export class TaskCapabilityType {
   @Field(() => String)
   name!: string;
+  @Directive(assumedListSize(10))
   @Field(() => [String], { description: 'versions some live worker can run now' })
   versions!: string[];
   @Field(() => String, { nullable: true })
@@ -208,6 +232,7 @@ export class TaskCapabilityType {
 }
 
 @ObjectType('PipelineTemplate')
+@Directive('@shareable')
 export class PipelineTemplateType {
   @Field(() => String)
   name!: string;
@@ -226,6 +251,7 @@ export class PipelineTemplateType {
 }
 
 @ObjectType('Device')
+@Directive('@shareable')
 export class DeviceType {
   @Field(() => Int)
   index!: number;
@@ -238,6 +264,7 @@ export class DeviceType {
 }
 
 @ObjectType('Actor')
+@Directive('@shareable')
 export class ActorType {
   @Field(() => ID)
   id!: string;
@@ -254,6 +281,7 @@ export class ActorType {
 }
 
 @ObjectType('Worker')
+@Directive('@shareable')
 export class WorkerType {
   @Field(() => ID)
   id!: string;
@@ -261,10 +289,13 @@ export class WorkerType {
   hostname!: string;
   @Field(() => String)
   protocolVersion!: string;
+  @Directive(assumedListSize(8))
   @Field(() => [DeviceType])
   devices!: DeviceType[];
+  @Directive(assumedListSize(8))
   @Field(() => [ActorType])
   actors!: ActorType[];
+  @Directive(assumedListSize(50))
   @Field(() => [String], { description: 'the tasks it offers, as name@version' })
   tasks!: string[];
   @Field(() => DateTimeScalar)

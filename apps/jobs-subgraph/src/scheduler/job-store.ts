@@ -52,6 +52,36 @@ export class JobStore {
   }
 
   /**
+   * Many jobs with their nodes, in order (null for missing or another tenant's): two pipelined round trips
+   * whatever the count (the job hashes, then all their nodes), for `_entities` batches.
+   */
+  async viewMany(jobIds: readonly string[], tenant: string): Promise<Array<JobView | null>> {
+    if (jobIds.length === 0) return [];
+    const jobsPipeline = this.redis.pipeline();
+    for (const id of jobIds) jobsPipeline.hgetall(JOB_KEYS.job(id));
+    const jobs = ((await jobsPipeline.exec()) ?? []).map(([err, hash]) => {
+      if (err) throw err;
+      const h = hash as Record<string, string>;
+      const job = h.id ? parseStoredJob(h) : null;
+      return job && job.tenant === tenant ? job : null;
+    });
+    const nodesPipeline = this.redis.pipeline();
+    for (const job of jobs)
+      for (const id of job?.nodeIds ?? []) nodesPipeline.hgetall(JOB_KEYS.node(job!.id, id));
+    const nodeHashes = jobs.some((j) => j?.nodeIds.length) ? ((await nodesPipeline.exec()) ?? []) : [];
+    let next = 0;
+    return jobs.map((job) => {
+      if (!job) return null;
+      const nodes = job.nodeIds.map(() => {
+        const [err, hash] = nodeHashes[next++]!;
+        if (err) throw err;
+        return parseStoredNode(hash as Record<string, string>);
+      });
+      return { job, nodes };
+    });
+  }
+
+  /**
    * The tenant's jobs, newest first, filtered, `first` per page after `after`. Reads only the ids an index
    * holds for the filter (by status, by template, both, or all the tenant's jobs) and loads only the jobs it
    * returns: per index at most `first + 1` ids past the cursor (more only for ids created in the cursor's

@@ -79,6 +79,11 @@ export class JobsService {
     return this.scheduler.store.view(jobId, tenant);
   }
 
+  /** A batch of the tenant's jobs (null where missing), in a constant number of round trips (`_entities`). */
+  jobsByIds(tenant: string, jobIds: readonly string[]): Promise<Array<JobView | null>> {
+    return this.scheduler.store.viewMany(jobIds, tenant);
+  }
+
   /** A page of the tenant's jobs: `first` defaults to 20 (or the cap, when that is lower). */
   async jobs(tenant: string, filter: JobListFilter, requested?: number, after?: string): Promise<JobPage> {
     const maxPage = this.options.maxPageSize ?? MAX_PAGE_SIZE;

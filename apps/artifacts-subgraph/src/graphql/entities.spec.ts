@@ -1,0 +1,92 @@
+import { jest } from '@jest/globals';
+import { execute, parse } from 'graphql';
+import { Redis } from 'ioredis';
+import { REDIS_KEYS, type ArtifactRecord, type Identity } from '#libs/contracts';
+import { ArtifactRepository, encodeArtifactRecord, ObjectStore, type StorageLogger } from '#libs/storage';
+import { startRedis, type RedisHandle } from '#libs/testing';
+import { ArtifactService } from '../uploads/artifact-service.js';
+import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
+
+const ENTITIES = parse(
+  `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Artifact { id name size } } }`,
+);
+const quiet: StorageLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** `_entities` for Artifact, as a router asks when another subgraph returns artifact references. */
+describe('Artifact entities', () => {
+  let server: RedisHandle;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  const record = async (id: string, tenant: string, state: ArtifactRecord['state']) => {
+    const r: ArtifactRecord = {
+      id,
+      tenant,
+      state,
+      key: `${tenant}/x/${id}`,
+      name: `${id}.bin`,
+      contentType: 'application/octet-stream',
+      size: id.length,
+      sha256: '',
+      createdAt: new Date().toISOString(),
+    };
+    await redis.hset(REDIS_KEYS.artifact(id), encodeArtifactRecord(r));
+  };
+
+  it("answers a batch with one pipelined read, in order, without other tenants' or uncommitted artifacts", async () => {
+    await Promise.all([
+      record('a1', 'acme', 'committed'),
+      record('a2', 'acme', 'committed'),
+      record('g1', 'globex', 'committed'),
+      record('p1', 'acme', 'pending'),
+    ]);
+    // entity resolution reads metadata only: this store is never called (nothing listens on its port)
+    const store = new ObjectStore(
+      { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
+      quiet,
+    );
+    const service = new ArtifactService(
+      new ArtifactRepository(redis, store, quiet),
+      store,
+      { maxBytes: 1, allowedContentTypes: [], uploadUrlTtlSeconds: 60, downloadUrlTtlSeconds: 60 },
+      { uploadCompleted: () => undefined, uploadRejected: () => undefined },
+      quiet,
+    );
+    const schema = await buildArtifactsSubgraphSchema(service);
+    const identity: Identity = { tenant: 'acme', keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };
+    const reps = ['a1', 'g1', 'p1', 'missing', 'a2'].map((id) => ({ __typename: 'Artifact', id }));
+    const pipelines = jest.spyOn(redis, 'pipeline');
+    const singles = jest.spyOn(redis, 'hgetall');
+    const result = await execute({
+      schema,
+      document: ENTITIES,
+      variableValues: { reps },
+      contextValue: { identity },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!._entities).toEqual([
+      { id: 'a1', name: 'a1.bin', size: 2 },
+      null,
+      null,
+      null,
+      { id: 'a2', name: 'a2.bin', size: 2 },
+    ]);
+    expect(pipelines).toHaveBeenCalledTimes(1);
+    expect(singles).not.toHaveBeenCalled();
+    pipelines.mockRestore();
+    singles.mockRestore();
+  });
+});

@@ -1,0 +1,135 @@
+import type { Identity } from '#libs/contracts';
+import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
+import { ApiKeyError, type ApiKeyStore } from './api-key-store.js';
+import { CallerAuthError } from './caller-auth-error.js';
+import type { ForeignJwtVerifier } from './foreign-jwt.js';
+import {
+  IdentityError,
+  IDENTITY_TTL_SECONDS,
+  verifyIdentity,
+  type IdentitySecrets,
+} from './identity-token.js';
+import type { AcceptMethod } from './subgraph-auth-config.js';
+import type { TokenBucketLimiter } from './token-bucket.js';
+
+/** What a request or graphql-ws connection presented. */
+export interface CallerCredentials {
+  /** Our gateway's signed identity (x-switchyard-identity, or connectionParams.identity). */
+  identityToken?: string | null;
+  /** `Authorization` (HTTP header, or connectionParams.authorization / the upgrade request's header). */
+  authorization?: string | null;
+}
+
+/** The one verified identity every subgraph code path takes tenant and scopes from, and how it was proven. */
+export interface VerifiedCaller {
+  identity: Identity;
+  method: AcceptMethod;
+}
+
+export interface SubgraphAuthenticatorOptions {
+  accept: readonly AcceptMethod[];
+  identitySecrets: IdentitySecrets;
+  /** Required when `accept` has api-key: the same store and per-key bucket as the gateway. */
+  apiKeys?: { store: ApiKeyStore; limiter: TokenBucketLimiter };
+  /** Required when `accept` has jwt. */
+  jwt?: ForeignJwtVerifier;
+  now?: () => number;
+}
+
+const unauthenticated = (message: string, reason: string) =>
+  new CallerAuthError('UNAUTHENTICATED', message, { reason });
+
+/**
+ * Authenticates a subgraph's caller by the methods this deployment accepts (SUBGRAPH_ACCEPT): our gateway's
+ * identity JWT, a Switchyard API key forwarded by a foreign router, or the foreign router's own JWT. A
+ * credential that is presented is judged by its own method only (a bad one is never retried as another);
+ * nothing acceptable: UNAUTHENTICATED, and nothing runs.
+ */
+export class SubgraphAuthenticator {
+  private readonly accept: ReadonlySet<AcceptMethod>;
+
+  constructor(private readonly options: SubgraphAuthenticatorOptions) {
+    this.accept = new Set(options.accept);
+    if (this.accept.has('api-key') && !options.apiKeys)
+      throw new Error('api-key authentication needs the API key store and limiter');
+    if (this.accept.has('jwt') && !options.jwt) throw new Error('jwt authentication needs a JWKS verifier');
+  }
+
+  get methods(): readonly AcceptMethod[] {
+    return [...this.accept];
+  }
+
+  /** Throws CallerAuthError (UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE). */
+  async authenticate(credentials: CallerCredentials): Promise<VerifiedCaller> {
+    if (this.accept.has('gateway') && credentials.identityToken)
+      return { identity: this.gatewayIdentity(credentials.identityToken), method: 'gateway' };
+    const bearer = apiKeyFromAuthorization(credentials.authorization ?? null);
+    if (bearer && this.accept.has('api-key') && looksLikeApiKey(bearer))
+      return { identity: await this.apiKeyIdentity(bearer), method: 'api-key' };
+    if (bearer && this.accept.has('jwt') && bearer.split('.').length === 3)
+      return { identity: await this.options.jwt!.verify(bearer), method: 'jwt' };
+    if (bearer)
+      throw unauthenticated(`credential not accepted here (accepted: ${this.describe()})`, 'NOT_ACCEPTED');
+    throw unauthenticated(this.missingMessage(), 'MISSING');
+  }
+
+  private gatewayIdentity(token: string): Identity {
+    try {
+      return verifyIdentity(token, this.options.identitySecrets);
+    } catch (e) {
+      if (e instanceof IdentityError) throw unauthenticated(e.message, e.reason);
+      throw e;
+    }
+  }
+
+  /** As at the gateway: verify (revocation takes effect on the next request), then one token of the key's bucket. */
+  private async apiKeyIdentity(key: string): Promise<Identity> {
+    const { store, limiter } = this.options.apiKeys!;
+    let verified;
+    try {
+      verified = await store.verify(key);
+    } catch (e) {
+      if (e instanceof ApiKeyError)
+        throw unauthenticated(
+          e.reason === 'REVOKED' ? 'this API key has been revoked' : 'invalid API key',
+          e.reason === 'REVOKED' ? 'REVOKED' : 'INVALID_KEY',
+        );
+      throw new CallerAuthError('UNAVAILABLE', 'cannot verify API keys right now; retry shortly');
+    }
+    let decision;
+    try {
+      decision = await limiter.take(verified.id);
+    } catch {
+      throw new CallerAuthError('UNAVAILABLE', 'rate limiter unavailable; retry shortly');
+    }
+    if (!decision.allowed)
+      throw new CallerAuthError(
+        'RATE_LIMITED',
+        `rate limit exceeded; retry in ${decision.retryAfterSeconds} s`,
+        { retryAfterSeconds: decision.retryAfterSeconds },
+      );
+    const now = Math.floor((this.options.now?.() ?? Date.now()) / 1000);
+    return {
+      tenant: verified.tenant,
+      keyId: verified.id,
+      scopes: verified.scopes,
+      exp: now + IDENTITY_TTL_SECONDS,
+    };
+  }
+
+  private describe(): string {
+    return this.methods.join(', ');
+  }
+
+  private missingMessage(): string {
+    const only = this.methods;
+    if (only.length === 1 && only[0] === 'gateway')
+      return 'no signed identity: requests must come through the gateway';
+    return `no credentials: send Authorization: Bearer <${only
+      .filter((m) => m !== 'gateway')
+      .map((m) => (m === 'api-key' ? 'Switchyard API key' : 'JWT'))
+      .join(' or ')}>`;
+  }
+}
+
+const looksLikeApiKey = (value: string) => parseApiKey(value) !== null || value.startsWith('sy_');
