@@ -114,26 +114,38 @@ export function createClusterGauges(probes: ClusterProbes): void {
           );
     },
   });
-  const used = metrics.gauge({
-    name: 'switchyard_redis_memory_used_bytes',
-    help: 'Redis used_memory (INFO memory)',
-  });
-  const max = metrics.gauge({
-    name: 'switchyard_redis_memory_max_bytes',
-    help: 'Redis maxmemory (INFO memory); 0 means no limit',
-  });
+  // The three Redis gauges are collected concurrently on a scrape: they share one INFO call.
+  let reading: Promise<{ used: number; max: number }> | null = null;
+  const memory = () =>
+    (reading ??= probes.redisMemory().finally(() => {
+      reading = null;
+    }));
   metrics.gauge({
     name: 'switchyard_redis_up',
     help: '1 when Redis answered INFO at the last scrape, 0 otherwise',
     async collect() {
-      try {
-        const memory = await probes.redisMemory();
-        used.set(memory.used);
-        max.set(memory.max);
-        this.set(1);
-      } catch {
-        this.set(0);
-      }
+      this.set(
+        await memory().then(
+          () => 1,
+          () => 0,
+        ),
+      );
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_redis_memory_used_bytes',
+    help: 'Redis used_memory (INFO memory)',
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (m) this.set(m.used);
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_redis_memory_max_bytes',
+    help: 'Redis maxmemory (INFO memory); 0 means no limit',
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (m) this.set(m.max);
     },
   });
 }
