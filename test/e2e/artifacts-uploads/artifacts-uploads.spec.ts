@@ -377,7 +377,9 @@ describe('storage outage', () => {
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/switchyard_artifact_storage_errors_total\{[^}]*\} [1-9]/);
     expect(metrics).toMatch(/switchyard_artifact_uploads_completed_total(\{[^}]*\})? [1-9]/);
-    expect(metrics).toMatch(/switchyard_artifact_uploads_rejected_total\{[^}]*reason="SHA256_MISMATCH"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(
+      /switchyard_artifact_uploads_rejected_total\{[^}]*reason="SHA256_MISMATCH"[^}]*\} [1-9]/,
+    );
   });
 });
 
