@@ -4,31 +4,31 @@ import type { ArtifactsMetrics } from './artifacts-runtime.js';
 /** The subgraph's counters, bound to the process registry (GET /metrics). */
 export function createArtifactsMetrics(): ArtifactsMetrics {
   const completed = metrics.counter({
-    name: 'artifact_uploads_completed_total',
+    name: 'switchyard_artifact_uploads_completed_total',
     help: 'Uploads verified and committed',
   });
   const rejected = metrics.counter({
-    name: 'artifact_uploads_rejected_total',
+    name: 'switchyard_artifact_uploads_rejected_total',
     help: 'Uploads refused at createUpload or completeUpload, by reason',
     labelNames: ['reason'] as const,
   });
   const quotaRefusals = metrics.counter({
-    name: 'artifact_quota_refusals_total',
+    name: 'switchyard_artifact_quota_refusals_total',
     help: 'Uploads refused at createUpload by a per-tenant quota, by quota',
     labelNames: ['quota'] as const,
   });
   const storageErrors = metrics.counter({
-    name: 'artifact_storage_errors_total',
+    name: 'switchyard_artifact_storage_errors_total',
     help: 'Object storage calls that failed after retries, by operation and error code',
     labelNames: ['op', 'code'] as const,
   });
   const sweeps = metrics.counter({
-    name: 'artifact_sweeps_total',
+    name: 'switchyard_artifact_sweeps_total',
     help: 'Artifact sweeps run, by outcome',
     labelNames: ['outcome'] as const,
   });
   const swept = metrics.counter({
-    name: 'artifact_swept_total',
+    name: 'switchyard_artifact_swept_total',
     help: 'Artifacts and objects removed by sweeps, by kind',
     labelNames: ['kind'] as const,
   });

@@ -1,4 +1,5 @@
-import { metrics } from '#libs/observability';
+import { metrics, SECONDS_BUCKETS } from '#libs/observability';
+import type { ObserveOperation } from './operation-metrics-plugin.js';
 import type { ForwarderMetrics } from './subscriptions/subscription-forwarder.js';
 import type { GuardMetrics } from './limits/operation-guard.js';
 import type { UpstreamPoolEvents } from './subscriptions/upstream-pool.js';
@@ -36,6 +37,14 @@ export function createGatewayMetrics() {
     name: 'switchyard_gateway_supergraph_reload_failures_total',
     help: 'Supergraph files rejected on hot reload',
   });
+  const operations = metrics.histogram({
+    name: 'switchyard_gateway_operation_duration_seconds',
+    help: 'HTTP GraphQL operations at the gateway, arrival to response, by type, name (bounded) and outcome',
+    labelNames: ['type', 'name', 'outcome'],
+    buckets: SECONDS_BUCKETS.fast,
+  });
+  const operation: ObserveOperation = (type, name, outcome, seconds) =>
+    operations.observe({ type, name, outcome }, seconds);
 
   const forwarder: ForwarderMetrics = {
     event: (outcome) => events.inc({ outcome }),
@@ -50,6 +59,7 @@ export function createGatewayMetrics() {
     deadPeer: (service) => upstream.inc({ service, event: 'dead_peer' }),
   };
   return {
+    operation,
     forwarder,
     guard,
     pool,

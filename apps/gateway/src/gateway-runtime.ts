@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { operationMetricsPlugin } from './operation-metrics-plugin.js';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
@@ -166,7 +167,11 @@ export class GatewayRuntime {
       // guard (documents sent as persisted-query hashes skip the middleware).
       parseOptions: { maxTokens: config.MAX_QUERY_TOKENS },
       maxRecursiveSelections: config.MAX_RECURSIVE_SELECTIONS,
-      plugins: [ApolloServerPluginLandingPageDisabled(), this.guardPlugin()],
+      plugins: [
+        ApolloServerPluginLandingPageDisabled(),
+        operationMetricsPlugin(this.metrics.operation),
+        this.guardPlugin(),
+      ],
       // Outside NODE_ENV=test Apollo would stop itself on SIGTERM and re-raise it, killing the process
       // (exit 143) before the drain in `shutdown`; bootstrapApp owns the signals.
       stopOnTerminationSignals: false,

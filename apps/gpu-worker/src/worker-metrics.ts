@@ -1,5 +1,5 @@
 import { ActorState } from '#libs/contracts';
-import { metrics } from '#libs/observability';
+import { metrics, SECONDS_BUCKETS } from '#libs/observability';
 
 /**
  * What the worker counts. The runtime calls these hooks; createWorkerMetrics (below) binds them to the
@@ -17,6 +17,10 @@ export interface WorkerMetrics {
   reportRetried(type: string): void;
   reportUndeliverable(type: string): void;
   fetchWatchdogRecreated(actorId: string): void;
+  /** An actor leased an attempt that waited this long in the queue since it became eligible. */
+  attemptLeased(task: string, waitedMs: number): void;
+  /** The runner ran an attempt (started report → outcome) for this long. */
+  attemptRan(task: string, outcome: 'succeeded' | 'failed' | 'released', ranMs: number): void;
 }
 
 export const NO_WORKER_METRICS: WorkerMetrics = {
@@ -27,7 +31,14 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   reportRetried: () => undefined,
   reportUndeliverable: () => undefined,
   fetchWatchdogRecreated: () => undefined,
+  attemptLeased: () => undefined,
+  attemptRan: () => undefined,
 };
+
+/** Wait in the queue of a BullMQ job: from when it became eligible (created + delay) to when it was leased. */
+export function queueWaitMs(job: { timestamp: number; delay?: number; processedOn?: number }): number {
+  return Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp - (job.delay ?? 0));
+}
 
 /** The worker's metrics on the process's prom-client registry. */
 export function createWorkerMetrics(): WorkerMetrics {
@@ -66,7 +77,21 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'BullMQ workers recreated because they stopped fetching waiting jobs',
     labelNames: ['actor'] as const,
   });
+  const queueWait = metrics.histogram({
+    name: 'switchyard_worker_queue_wait_seconds',
+    help: 'Time an attempt waited in the node queue, from eligible (enqueued + delay) to leased by an actor',
+    labelNames: ['task'] as const,
+    buckets: SECONDS_BUCKETS.slow,
+  });
+  const attemptDuration = metrics.histogram({
+    name: 'switchyard_worker_attempt_duration_seconds',
+    help: 'Time the runner spent on an attempt, from its start to its outcome, by task and outcome',
+    labelNames: ['task', 'outcome'] as const,
+    buckets: SECONDS_BUCKETS.slow,
+  });
   return {
+    attemptLeased: (task, waitedMs) => queueWait.observe({ task }, waitedMs / 1000),
+    attemptRan: (task, outcome, ranMs) => attemptDuration.observe({ task, outcome }, ranMs / 1000),
     attemptFinished: (task, outcome, code) => attempts.inc({ task, outcome, code: code ?? '' }),
     runnerRestarted: (actor) => restarts.inc({ actor }),
     actorState: (actor, state) => {

@@ -1,5 +1,5 @@
-import { metrics } from '#libs/observability';
-import type { ResourceClass } from '#libs/contracts';
+import { metrics, SECONDS_BUCKETS } from '#libs/observability';
+import { ActorState, ResourceClass, type JobEvent } from '#libs/contracts';
 import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
 import type { QuotaName } from './scheduler/tenant-quotas.js';
 
@@ -61,11 +61,122 @@ export function createJobsMetrics(
       }
     },
   });
+  const scheduleToStart = metrics.histogram({
+    name: 'switchyard_node_schedule_to_start_seconds',
+    help: 'Time from a node becoming eligible (queued, or its retry backoff over) to its attempt starting',
+    buckets: SECONDS_BUCKETS.slow,
+  });
   return {
+    attemptStarted: (ms) => scheduleToStart.observe(ms / 1000),
     jobSubmitted: () => submitted.inc(),
     jobFinished: (status) => finished.inc({ status }),
     reportApplied: (type, outcome) => reports.inc({ type, outcome }),
     reconcilerAction: (action) => reconciler.inc({ action }),
     jobsPurged: (count) => purged.inc(count),
+  };
+}
+
+/** What the cluster-wide gauges read from Redis on each scrape (jobs-runtime wires them). */
+export interface ClusterProbes {
+  /** Jobs in the dead-letter set (FAILED, not yet retried or purged). */
+  deadLetter(): Promise<number>;
+  /** Actors of the live workers, from their manifests. */
+  actors(): Promise<{ resourceClass: ResourceClass; state: ActorState }[]>;
+  /** Redis INFO memory: used_memory and maxmemory (0: no limit). */
+  redisMemory(): Promise<{ used: number; max: number }>;
+}
+
+/**
+ * Gauges of shared state, sampled on scrape. Every jobs replica reports the same values: dashboards and
+ * alerts take max() over replicas. A failed read keeps the last value, and switchyard_redis_up says why.
+ */
+export function createClusterGauges(probes: ClusterProbes): void {
+  metrics.gauge({
+    name: 'switchyard_jobs_dead_letter',
+    help: 'Jobs in the dead-letter set (failed, not retried or purged yet)',
+    async collect() {
+      const n = await probes.deadLetter().catch(() => null);
+      if (n !== null) this.set(n);
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_cluster_actors',
+    help: 'Actors of the live workers (from their manifests), by resource class and state',
+    labelNames: ['resource_class', 'state'] as const,
+    async collect() {
+      const actors = await probes.actors().catch(() => null);
+      if (!actors) return;
+      for (const rc of ResourceClass.options)
+        for (const state of ActorState.options)
+          this.set(
+            { resource_class: rc, state },
+            actors.filter((a) => a.resourceClass === rc && a.state === state).length,
+          );
+    },
+  });
+  // The three Redis gauges are collected concurrently on a scrape: they share one INFO call.
+  let reading: Promise<{ used: number; max: number }> | null = null;
+  const memory = () =>
+    (reading ??= probes.redisMemory().finally(() => {
+      reading = null;
+    }));
+  metrics.gauge({
+    name: 'switchyard_redis_up',
+    help: '1 when Redis answered INFO at the last scrape, 0 otherwise',
+    async collect() {
+      this.set(
+        await memory().then(
+          () => 1,
+          () => 0,
+        ),
+      );
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_redis_memory_used_bytes',
+    help: 'Redis used_memory (INFO memory)',
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (m) this.set(m.used);
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_redis_memory_max_bytes',
+    help: 'Redis maxmemory (INFO memory); 0 means no limit',
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (m) this.set(m.max);
+    },
+  });
+}
+
+/** Parses the `used_memory` and `maxmemory` lines of INFO memory. */
+export function parseInfoMemory(info: string): { used: number; max: number } {
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info);
+    if (!m) throw new Error(`INFO memory has no ${name}`);
+    return Number(m[1]);
+  };
+  return { used: field('used_memory'), max: field('maxmemory') };
+}
+
+/** Event delivery to subscribers (jobEvents, jobFeed). */
+export interface EventMetrics {
+  /** A live event (written after the subscriber attached) was handed to the subscriber. */
+  delivered(stream: 'job' | 'feed', event: JobEvent): void;
+}
+
+export function createEventMetrics(): EventMetrics {
+  const lag = metrics.histogram({
+    name: 'switchyard_event_delivery_lag_seconds',
+    help: 'Time from an event being written (its `at`) to its delivery to a subscriber, by stream',
+    labelNames: ['stream'] as const,
+    buckets: SECONDS_BUCKETS.fast,
+  });
+  return {
+    delivered: (stream, event) => {
+      const at = Date.parse(event.at);
+      if (Number.isFinite(at)) lag.observe({ stream }, Math.max(0, Date.now() - at) / 1000);
+    },
   };
 }

@@ -2,13 +2,20 @@ import type { Redis } from 'ioredis';
 import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import type { JobsSubgraphConfig } from './jobs-config.js';
-import { createJobsMetrics, createQuotaMetrics } from './jobs-metrics.js';
+import {
+  createClusterGauges,
+  createEventMetrics,
+  createJobsMetrics,
+  createQuotaMetrics,
+  parseInfoMemory,
+} from './jobs-metrics.js';
 import { createDispatchMetrics } from './dispatch-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
 import { liveActorsByClass } from './scheduler/live-actors.js';
+import { JOB_KEYS } from './scheduler/keys.js';
 import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
 import { TenantUsageAudit } from './scheduler/tenant-usage-audit.js';
@@ -93,11 +100,17 @@ export class JobsRuntime {
       metrics,
     });
     const registry = new WorkerRegistry(this.redis, logger);
+    createClusterGauges({
+      deadLetter: () => this.redis.zcard(JOB_KEYS.deadLetter),
+      actors: async () => (await registry.liveWorkers()).flatMap((w) => w.actors),
+      redisMemory: async () => parseInfoMemory(await this.redis.info('memory')),
+    });
     const subscriptions = new EventSubscriptions(
       new EventLog(this.redis),
       new Wakeups(this.subscriberRedis),
       {
         bufferCapacity: config.SUBSCRIBER_BUFFER,
+        onDelivered: createEventMetrics().delivered,
       },
     );
     const quotaMetrics = createQuotaMetrics();

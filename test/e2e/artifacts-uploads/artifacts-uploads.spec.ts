@@ -338,7 +338,7 @@ describe('Job.artifacts and worker-side staging', () => {
     expect(await redis.smembers(REDIS_KEYS.attemptArtifacts(jobId, 'resize', 2))).toEqual([]);
     expect(await store.stat(committed.key)).not.toBeNull();
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
-    expect(metrics).toMatch(/artifact_sweeps_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_artifact_sweeps_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);
   });
 });
 
@@ -375,9 +375,11 @@ describe('storage outage', () => {
     const bytes = Buffer.from(await (await fetch(again.data!.artifact.downloadUrl)).arrayBuffer());
     expect(bytes.equals(kept)).toBe(true);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
-    expect(metrics).toMatch(/artifact_storage_errors_total\{[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/artifact_uploads_completed_total(\{[^}]*\})? [1-9]/);
-    expect(metrics).toMatch(/artifact_uploads_rejected_total\{[^}]*reason="SHA256_MISMATCH"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_artifact_storage_errors_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_artifact_uploads_completed_total(\{[^}]*\})? [1-9]/);
+    expect(metrics).toMatch(
+      /switchyard_artifact_uploads_rejected_total\{[^}]*reason="SHA256_MISMATCH"[^}]*\} [1-9]/,
+    );
   });
 });
 

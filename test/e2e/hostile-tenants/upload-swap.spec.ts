@@ -195,6 +195,6 @@ describe('stored-bytes quota', () => {
     expect(Number(await redis.get(usedKey))).toBe(QUOTA - 100);
 
     const metrics = await (await fetch(`${stack.artifacts.url}/metrics`)).text();
-    expect(metrics).toMatch(/artifact_quota_refusals_total\{[^}]*quota="TENANT_MAX_STORED_BYTES"[^}]*\} 1/);
+    expect(metrics).toMatch(/switchyard_artifact_quota_refusals_total\{[^}]*quota="storedBytes"[^}]*\} 1/);
   });
 });

@@ -17,7 +17,7 @@ import { RunnerProcess, type RunnerLogger, type RunnerProcessOptions } from '../
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import { restartBackoffMs } from '../supervisor/restart-intensity.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
-import type { WorkerMetrics } from '../worker-metrics.js';
+import { queueWaitMs, type WorkerMetrics } from '../worker-metrics.js';
 import { AttemptExecution, type AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
 import { payloadRef } from './node-payload.js';
@@ -259,6 +259,7 @@ export class NodeActor implements SupervisedActor {
     };
     this.active = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
     this.lastBusyAt = Date.now();
+    this.o.metrics.attemptLeased(payload.task, queueWaitMs(job));
     const reporter = new AttemptReporter(this.o.reports, payloadRef(payload), this.o.workerId, (err) => {
       this.o.logger.error(
         { ...log, err: err.message },
@@ -299,7 +300,9 @@ export class NodeActor implements SupervisedActor {
       }
       this.setState('BUSY');
       await reporter.started(this.id);
+      const ranFrom = Date.now();
       const outcome = await this.execute(runner, payload, reporter);
+      this.o.metrics.attemptRan(payload.task, outcome.type, Date.now() - ranFrom);
       this.o.logger.info(
         { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
         'attempt finished',

@@ -1,4 +1,4 @@
-import { isTerminalJobStatus } from '#libs/contracts';
+import { isTerminalJobStatus, type JobEvent } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import type { EventLog } from './event-log.js';
 import { completesOnTerminalJobEvent, StreamFollower } from './stream-follower.js';
@@ -7,6 +7,8 @@ import type { Wakeups } from './wakeups.js';
 export interface EventSubscriptionsOptions {
   /** Events buffered per subscriber before it is under pressure (half) and before reading pauses (full). */
   bufferCapacity: number;
+  /** Each live event handed to a subscriber (the delivery-lag histogram). */
+  onDelivered?: (stream: 'job' | 'feed', event: JobEvent) => void;
 }
 
 /** Opens followers for `jobEvents` and `jobFeed`. Tenancy is checked by the caller. */
@@ -25,6 +27,7 @@ export class EventSubscriptions {
         start: async () => `0-${afterSeq}`,
         read: (after, count) => this.log.jobEventsAfter(jobId, Number(after.slice(2)), count),
         isLast: completesOnTerminalJobEvent,
+        delivered: (event) => this.opts.onDelivered?.('job', event),
         ended: async () => {
           const status = await this.log.jobStatus(jobId);
           return status !== null && isTerminalJobStatus(status);
@@ -43,6 +46,7 @@ export class EventSubscriptions {
         start: () => this.log.feedNow(),
         read: (after, count) => this.log.feedAfter(tenant, after, count),
         isLast: () => false,
+        delivered: (event) => this.opts.onDelivered?.('feed', event),
       },
       this.wakeups,
       this.opts.bufferCapacity,

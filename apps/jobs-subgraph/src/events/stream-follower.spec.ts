@@ -132,4 +132,28 @@ describe('event subscribers against a real redis-server', () => {
       code: 'BAD_USER_INPUT',
     });
   });
+
+  it('reports delivery of the events written after it opened, not the replayed backlog (delivery lag)', async () => {
+    const { jobId, base } = await submitSlow();
+    const delivered: string[] = [];
+    const measured = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), {
+      bufferCapacity: 8,
+      onDelivered: (stream, event) => delivered.push(`${stream}:${event.type}`),
+    });
+    await new Promise((r) => setTimeout(r, 5)); // the backlog's `at` is strictly before the open
+    const follower = await measured.jobEvents(jobId, 0);
+    await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
+    await core.scheduler.applyReport({
+      ...base,
+      type: 'succeeded',
+      outputs: { slept: 1 },
+      artifactIds: [],
+    } as NodeReport);
+    const all = await drain(follower);
+    expect(all[0]!.type).toBe('JOB_QUEUED');
+    const live = all.filter((e) => Date.parse(e.at) > Date.parse(all[0]!.at)).map((e) => `job:${e.type}`);
+    expect(live).toContain('job:JOB_SUCCEEDED');
+    expect(delivered).toEqual(live);
+    expect(delivered).not.toContain('job:JOB_QUEUED');
+  });
 });

@@ -16,6 +16,8 @@ export interface FollowerSource {
    * event completes instead of waiting for events that will never come.
    */
   ended?: () => Promise<boolean>;
+  /** Called with each event written after open() began, as it is handed to the subscriber (delivery lag). */
+  delivered?: (event: JobEvent) => void;
 }
 
 export const completesOnTerminalJobEvent = (event: JobEvent): boolean => TERMINAL_JOB_EVENTS.has(event.type);
@@ -39,6 +41,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private waiter?: () => void;
   private inFlight: Promise<void> = Promise.resolve();
   private unlisten?: () => Promise<void>;
+  private openedAt = Date.now();
 
   constructor(
     private readonly source: FollowerSource,
@@ -52,6 +55,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   async open(): Promise<this> {
     // the position is fixed before subscribing; the first read (after the subscription is confirmed) covers
     // everything appended since, and a wake-up arriving before it only repeats that read
+    this.openedAt = Date.now();
     this.position = await this.source.start();
     this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump());
     await this.pump();
@@ -129,6 +133,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
       if (event) {
         // room again: read what waited in the stream while the buffer was full
         if (this.paused && !this.sawLast) void this.pump();
+        if (Date.parse(event.at) >= this.openedAt) this.source.delivered?.(event);
         return { done: false, value: event };
       }
       if (this.failure) {

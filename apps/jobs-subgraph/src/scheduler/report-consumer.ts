@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
+import { JOB_KEYS } from './keys.js';
 import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 
@@ -126,7 +127,8 @@ export class ReportConsumer {
       const report = this.parse(id, fields);
       if (report) {
         try {
-          await this.scheduler.applyReport(report);
+          const outcome = await this.scheduler.applyReport(report);
+          if (outcome === 'applied' && report.type === 'started') await this.observeScheduleToStart(report);
           this.applyFailures.delete(id);
         } catch (e) {
           const err = (e as Error).message;
@@ -148,6 +150,14 @@ export class ReportConsumer {
       await this.redis.xtrim(REDIS_KEYS.reports, 'MAXLEN', '~', this.opts.maxLen).catch(() => undefined);
     }
     return true;
+  }
+
+  /** Schedule-to-start: from when the node became eligible (its queuedAt, ms) to the applied start. */
+  private async observeScheduleToStart(report: NodeReport): Promise<void> {
+    const queuedAt = await this.redis
+      .hget(JOB_KEYS.node(report.jobId, report.nodeId), 'queuedAt')
+      .catch(() => null); // only a sample lost: the start itself is applied
+    if (queuedAt) this.metrics.attemptStarted(Math.max(0, Date.now() - Number(queuedAt)));
   }
 
   private parse(id: string, fields: string[]): NodeReport | null {

@@ -16,6 +16,8 @@ export interface SchedulerMetrics {
   reconcilerAction(action: ReconcilerAction): void;
   /** Finished jobs the retention sweep deleted. */
   jobsPurged(count: number): void;
+  /** A start report applied: the node waited this long between becoming eligible and its attempt starting. */
+  attemptStarted(scheduleToStartMs: number): void;
 }
 
 export type ReconcilerAction = 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded';
@@ -26,4 +28,5 @@ export const NO_METRICS: SchedulerMetrics = {
   reportApplied: () => {},
   reconcilerAction: () => {},
   jobsPurged: () => {},
+  attemptStarted: () => {},
 };
