@@ -8,7 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { Kind, lexicographicSortSchema, parse, printSchema, visit, type DocumentNode } from 'graphql';
+import { lexicographicSortSchema, parse, printSchema } from 'graphql';
+import { withoutRouterOnlyDirectives } from '#libs/auth';
 import { API_KEYS_SDL } from '../apps/gateway/src/api-keys/api-keys-subgraph.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -61,19 +62,9 @@ export const SUPERGRAPH_FILE = 'graphql/supergraph.graphql';
 export const API_SCHEMA_FILE = 'graphql/api.graphql';
 
 /**
- * Our gateway runs @apollo/gateway, which refuses a supergraph linking `for: SECURITY` features it cannot
- * enforce (@authenticated, @requiresScopes are Apollo Router features). It enforces the same scopes in code
- * (root fields) and the subgraphs check them again, so our own supergraph is composed without these two;
- * the committed subgraph SDL keeps them for foreign routers that compose it (docs/federation.md).
+ * Our gateway runs @apollo/gateway, which refuses @authenticated/@requiresScopes: our own supergraph is composed
+ * without them; the committed subgraph SDL keeps them for foreign routers (docs/federation.md).
  */
-const ROUTER_ONLY_DIRECTIVES = new Set(['authenticated', 'requiresScopes']);
-
-function withoutRouterOnlyDirectives(doc: DocumentNode): DocumentNode {
-  return visit(doc, {
-    [Kind.DIRECTIVE]: (node) => (ROUTER_ONLY_DIRECTIVES.has(node.name.value) ? null : undefined),
-  });
-}
-
 /** Every generated file with its content; throws with every composition error. */
 export function composeFiles(): Map<string, string> {
   const files = new Map<string, string>();

@@ -1,3 +1,4 @@
+import { Kind, visit, type DocumentNode } from 'graphql';
 import type { Scope } from '#libs/contracts';
 
 /**
@@ -29,3 +30,16 @@ export const connectionListSize = (defaultSize: number): string =>
   `@listSize(assumedSize: ${defaultSize}, slicingArguments: ["first"], sizedFields: ["edges"], requireOneSlicingArgument: false)`;
 
 export const cost = (weight: number): string => `@cost(weight: ${weight})`;
+
+/**
+ * Directives of `for: SECURITY` features that @apollo/gateway cannot enforce and so refuses to load (Apollo
+ * Router features). Our gateway composes without them and enforces the same scopes in code.
+ */
+const ROUTER_ONLY_DIRECTIVES = new Set(['authenticated', 'requiresScopes']);
+
+/** A subgraph SDL as our own gateway can compose it (the committed SDL keeps the directives for foreign routers). */
+export function withoutRouterOnlyDirectives(doc: DocumentNode): DocumentNode {
+  return visit(doc, {
+    [Kind.DIRECTIVE]: (node) => (ROUTER_ONLY_DIRECTIVES.has(node.name.value) ? null : undefined),
+  });
+}

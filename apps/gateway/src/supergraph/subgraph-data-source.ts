@@ -1,6 +1,7 @@
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
+import { parse, print } from 'graphql';
+import { IDENTITY_HEADER, signIdentity, withoutRouterOnlyDirectives } from '#libs/auth';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 
 export interface GatewayContext {
@@ -30,6 +31,20 @@ export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<Gatewa
           GATEWAY_IDENTITY;
     if (identity)
       options.request.http?.headers.set(IDENTITY_HEADER, signIdentity(identity, this.identitySecret));
+  }
+
+  /**
+   * The dev-only IntrospectAndCompose reads `_service { sdl }`, which carries directives @apollo/gateway refuses
+   * (@authenticated, @requiresScopes): hand it the SDL without them, as `npm run compose` composes it.
+   */
+  override async process(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']> {
+    const response = await super.process(options);
+    const sdl = (response.data as { _service?: { sdl?: unknown } } | undefined)?._service?.sdl;
+    if (options.kind !== GraphQLDataSourceRequestKind.LOADING_SCHEMA || typeof sdl !== 'string')
+      return response;
+    return { ...response, data: { _service: { sdl: print(withoutRouterOnlyDirectives(parse(sdl))) } } };
   }
 }
 
