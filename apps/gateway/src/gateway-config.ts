@@ -61,6 +61,8 @@ export const gatewayEnv = {
   /** Comma-separated allowed origins for CORS (`*` for any); empty: same-origin only. */
   CORS_ORIGINS: commaList([]),
   PLAYGROUND: flag(true),
+  /** The browser console at /console (static; every call it makes is authenticated with the user's key). */
+  CONSOLE: flag(true),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
