@@ -91,7 +91,6 @@ export function SubmitPage() {
               validator={validator}
               widgets={{ artifactUpload: UploadWidget }}
               showErrorList={false}
-              formContext={{ apiKey: key }}
               noHtml5Validate
             />
           ) : null}

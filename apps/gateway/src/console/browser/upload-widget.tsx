@@ -2,7 +2,7 @@
 // the new artifact's id.
 import { useState } from 'react';
 import { ApiError, errorOf } from './api-client.js';
-import { bytes, ErrorBox, Progress } from './common.js';
+import { bytes, ErrorBox, Progress, useSession } from './common.js';
 import { acceptFor, precheck, uploadFile, type UploadPhase } from './upload.js';
 
 const phaseText = (p: UploadPhase) =>
@@ -15,7 +15,8 @@ const phaseText = (p: UploadPhase) =>
         : 'completing';
 
 export function UploadWidget(props: any) {
-  const { id, value, onChange, schema, disabled, readonly, formContext, required } = props;
+  const { id, value, onChange, schema, disabled, readonly, required } = props;
+  const { key } = useSession();
   const accept = acceptFor(schema);
   const [phase, setPhase] = useState<UploadPhase | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -29,7 +30,7 @@ export function UploadWidget(props: any) {
     const refused = precheck(file, accept);
     if (refused) return setError(refused);
     try {
-      const artifact = await uploadFile(formContext.apiKey, file, setPhase);
+      const artifact = await uploadFile(key, file, setPhase);
       setDone({ name: file.name, size: artifact.size, sha256: artifact.sha256, id: artifact.id });
       onChange(artifact.id);
     } catch (e) {
