@@ -9,7 +9,10 @@ const config: CodegenConfig = {
     // The browser console (apps/gateway/src/console/browser): typed documents for its graphql() calls.
     'apps/gateway/src/console/browser/gql/': {
       schema: 'graphql/supergraph.graphql',
-      documents: ['apps/gateway/src/console/browser/**/*.{ts,tsx}', '!apps/gateway/src/console/browser/gql/**'],
+      documents: [
+        'apps/gateway/src/console/browser/**/*.{ts,tsx}',
+        '!apps/gateway/src/console/browser/gql/**',
+      ],
       preset: 'client',
       presetConfig: { fragmentMasking: false },
       config: {

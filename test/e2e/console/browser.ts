@@ -26,7 +26,13 @@ export async function startBrowser(shotsDir: string): Promise<BrowserSession> {
     executablePath: CHROMIUM,
     headless: true,
     // Root in a container has no user namespaces for the sandbox; no GPU here either.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--disable-background-networking',
+    ],
   });
   const offLoopback: string[] = [];
   const requests: Array<{ method: string; url: string }> = [];
@@ -43,7 +49,8 @@ export async function startBrowser(shotsDir: string): Promise<BrowserSession> {
       await context.route('**/*', (route) => {
         const url = new URL(route.request().url());
         requests.push({ method: route.request().method(), url: url.href });
-        if (url.protocol === 'data:' || url.protocol === 'blob:' || LOOPBACK.has(url.hostname)) return route.continue();
+        if (url.protocol === 'data:' || url.protocol === 'blob:' || LOOPBACK.has(url.hostname))
+          return route.continue();
         offLoopback.push(url.href);
         return route.abort('blockedbyclient');
       });

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ALL_SCOPES } from '#libs/contracts';
 import { REPO_ROOT, tempDir } from '#libs/testing';
-import { collect, gql, SLEEP_JOB, SLEEP_VARS, startGatewayStack, wsClient, type GatewayStack } from '../gateway-support/gateway-stack.js';
+import {
+  collect,
+  gql,
+  SLEEP_JOB,
+  SLEEP_VARS,
+  startGatewayStack,
+  wsClient,
+  type GatewayStack,
+} from '../gateway-support/gateway-stack.js';
 import { startBrowser, type BrowserSession } from './browser.js';
 
 const MAX_UPLOAD = 200_000; // bytes: the artifacts subgraph's limit in this stack, so "too large" is cheap to make
@@ -35,7 +43,10 @@ describe('console and playground in a browser', () => {
     try {
       await p.locator('.upload-done').waitFor({ timeout: 30_000 });
     } catch (e) {
-      throw new Error(`upload did not finish: ${await p.locator('.upload-status').allTextContents()} ${browserLog.join('\n')}`, { cause: e });
+      throw new Error(
+        `upload did not finish: ${await p.locator('.upload-status').allTextContents()} ${browserLog.join('\n')}`,
+        { cause: e },
+      );
     }
   };
   const browserLog: string[] = [];
@@ -92,7 +103,9 @@ describe('console and playground in a browser', () => {
     await page.locator('.page-head .status', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 60_000 });
     const img = page.locator('img.real-size');
     await img.waitFor();
-    await expect(img.evaluate((i: any) => i.complete && [i.naturalWidth, i.naturalHeight])).resolves.toEqual([32, 21]);
+    await expect(img.evaluate((i: any) => i.complete && [i.naturalWidth, i.naturalHeight])).resolves.toEqual([
+      32, 21,
+    ]);
     expect(await img.evaluate((i: any) => [i.width, i.height])).toEqual([32, 21]); // real size
     expect(await page.locator('[data-node-id="resize"]').getAttribute('class')).toContain('node-succeeded');
     await session.shot(page, '04-job-thumbnail-succeeded');
@@ -117,7 +130,11 @@ describe('console and playground in a browser', () => {
     const seen = new Set(epochs.map((t) => /epoch (\d+)\/30/.exec(t)?.[1]).filter(Boolean));
     expect(seen.size).toBeGreaterThanOrEqual(5); // progress coalescing may merge some, never all
     expect(await page.locator('.dag-edge').count()).toBe(1); // train → evaluate
-    await page.locator('.text-preview, img.real-size').first().waitFor().catch(() => undefined);
+    await page
+      .locator('.text-preview, img.real-size')
+      .first()
+      .waitFor()
+      .catch(() => undefined);
     await session.shot(page, '06-job-train-and-evaluate');
   }, 240_000);
 
@@ -129,14 +146,20 @@ describe('console and playground in a browser', () => {
     await connection(page).filter({ hasText: 'live' }).waitFor();
 
     await stack.gateway.stop();
-    await connection(page).filter({ hasText: /reconnecting \(attempt \d+/ }).waitFor({ timeout: 15_000 });
+    await connection(page)
+      .filter({ hasText: /reconnecting \(attempt \d+/ })
+      .waitFor({ timeout: 15_000 });
     await session.shot(page, '07-reconnecting');
     await stack.restartGateway();
-    await connection(page).filter({ hasText: /resumed|live/ }).waitFor({ timeout: 30_000 });
+    await connection(page)
+      .filter({ hasText: /resumed|live/ })
+      .waitFor({ timeout: 30_000 });
     await page.locator('.page-head .status', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 60_000 });
     await session.shot(page, '08-resumed-succeeded');
 
-    const shown = (await page.locator('.events li').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq')))));
+    const shown = await page
+      .locator('.events li')
+      .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
     // The server's own record of the job's events, read from the start.
     const ws = wsClient(stack.wsUrl, key);
     const all = collect(ws, 'subscription($id: ID!) { jobEvents(jobId: $id) { seq type } }', { id: jobId });
@@ -155,20 +178,33 @@ describe('console and playground in a browser', () => {
     const before = puts();
     const creates = session.requests.length;
 
-    await imageField(page).setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    await imageField(page).setInputFiles({
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('not an image'),
+    });
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/BAD_USER_INPUT.*text\/plain/);
     expect(session.requests.slice(creates).filter((r) => r.url.includes('/graphql'))).toEqual([]); // not even asked
     await session.shot(page, '09-upload-wrong-type');
 
-    await imageField(page).setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(MAX_UPLOAD + 1, 1) });
+    await imageField(page).setInputFiles({
+      name: 'huge.png',
+      mimeType: 'image/png',
+      buffer: Buffer.alloc(MAX_UPLOAD + 1, 1),
+    });
     await page
       .getByRole('alert')
       .filter({ hasText: 'exceeds the limit' })
       .waitFor()
       .catch(async (e) => {
-        throw new Error(`${await page.locator('.upload-status').allTextContents()} ${browserLog.join('\n')}`, { cause: e });
+        throw new Error(
+          `${await page.locator('.upload-status').allTextContents()} ${browserLog.join('\n')}`,
+          { cause: e },
+        );
       });
-    expect(await page.getByRole('alert').textContent()).toMatch(/BAD_USER_INPUT.*exceeds the limit of 200000 bytes/);
+    expect(await page.getByRole('alert').textContent()).toMatch(
+      /BAD_USER_INPUT.*exceeds the limit of 200000 bytes/,
+    );
     expect(puts()).toBe(before);
     await session.shot(page, '10-upload-too-large');
   }, 60_000);

@@ -79,7 +79,10 @@ export function consoleHandler(o: ConsoleOptions): RequestHandler {
           .send(shell),
       (e: unknown) => {
         o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'console unavailable');
-        res.status(503).type('text/plain').send('the console bundle is missing and could not be built (esbuild is a dev dependency)');
+        res
+          .status(503)
+          .type('text/plain')
+          .send('the console bundle is missing and could not be built (esbuild is a dev dependency)');
       },
     );
   };

@@ -27,11 +27,7 @@ export function source(doc: TypedDocumentNode<any, any>): string {
 
 export const graphqlUrl = (): string => new URL('/graphql', location.href).toString();
 
-export async function request<R, V>(
-  key: string,
-  doc: TypedDocumentNode<R, V>,
-  variables?: V,
-): Promise<R> {
+export async function request<R, V>(key: string, doc: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
   let res: Response;
   try {
     res = await fetch(graphqlUrl(), {

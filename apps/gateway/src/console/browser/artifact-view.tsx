@@ -25,7 +25,13 @@ function TextPreview({ artifact }: { artifact: Artifact }) {
     return () => void (stale = true);
   }, [artifact.id]);
   if (error) return <p className="muted">{error}</p>;
-  return text === null ? <p className="muted">loading preview…</p> : <pre className="text-preview" aria-label={`first lines of ${artifact.name}`}>{text}</pre>;
+  return text === null ? (
+    <p className="muted">loading preview…</p>
+  ) : (
+    <pre className="text-preview" aria-label={`first lines of ${artifact.name}`}>
+      {text}
+    </pre>
+  );
 }
 
 export function ArtifactList({ artifacts }: { artifacts: Artifact[] }) {
@@ -35,12 +41,18 @@ export function ArtifactList({ artifacts }: { artifacts: Artifact[] }) {
       {artifacts.map((a) => (
         <li key={a.id} data-artifact-id={a.id}>
           <div className="artifact-head">
-            <strong>{a.name}</strong> <span className="muted">{a.contentType} · {bytes(a.size)}{a.nodeId ? ` · from ${a.nodeId}` : ''}</span>{' '}
+            <strong>{a.name}</strong>{' '}
+            <span className="muted">
+              {a.contentType} · {bytes(a.size)}
+              {a.nodeId ? ` · from ${a.nodeId}` : ''}
+            </span>{' '}
             <a href={a.downloadUrl} download={a.name}>
               Download
             </a>
           </div>
-          <div className="muted small">sha256 <code>{a.sha256}</code></div>
+          <div className="muted small">
+            sha256 <code>{a.sha256}</code>
+          </div>
           {a.contentType.startsWith('image/') ? (
             <img src={a.downloadUrl} alt={`artifact ${a.name}`} className="real-size" />
           ) : isText(a.contentType) ? (

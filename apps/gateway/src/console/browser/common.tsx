@@ -15,7 +15,13 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`status status-${status.toLowerCase()}`}>{status}</span>;
 }
 
-export function ErrorBox({ error, title }: { error: { code: string; message: string } | null; title?: string }) {
+export function ErrorBox({
+  error,
+  title,
+}: {
+  error: { code: string; message: string } | null;
+  title?: string;
+}) {
   if (!error) return null;
   return (
     <div className="error-box" role="alert">

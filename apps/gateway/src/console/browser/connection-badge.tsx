@@ -13,7 +13,10 @@ function describe(s: ConnectionState, now: number): string {
     case 'offline':
       return `offline: ${s.reason}`;
     case 'reconnecting': {
-      const wait = s.nextTryAt === null ? 'trying now' : `next try in ${Math.max(0, Math.ceil((s.nextTryAt - now) / 1000))} s`;
+      const wait =
+        s.nextTryAt === null
+          ? 'trying now'
+          : `next try in ${Math.max(0, Math.ceil((s.nextTryAt - now) / 1000))} s`;
       return `reconnecting (attempt ${s.attempt}, ${wait})`;
     }
   }
@@ -37,7 +40,12 @@ export function ConnectionBadge({ live }: { live: LiveConnection }) {
     return () => clearInterval(t);
   }, [state]);
   return (
-    <div className={`connection connection-${state.kind}`} role="status" aria-live="polite" data-state={state.kind}>
+    <div
+      className={`connection connection-${state.kind}`}
+      role="status"
+      aria-live="polite"
+      data-state={state.kind}
+    >
       <span className="dot" aria-hidden="true" />
       <span className="connection-text">{describe(state, now)}</span>
     </div>

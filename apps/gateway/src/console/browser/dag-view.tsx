@@ -21,7 +21,10 @@ export function DagView({ nodes }: { nodes: Node[] }) {
       width: Math.max(W + 16, graph.width ?? 0),
       height: Math.max(H + 16, graph.height ?? 0),
       boxes: g.nodes().map((id) => ({ id, ...(g.node(id) as { x: number; y: number }) })),
-      edges: g.edges().map((e) => ({ key: `${e.v}->${e.w}`, points: (g.edge(e) as { points: Array<{ x: number; y: number }> }).points })),
+      edges: g.edges().map((e) => ({
+        key: `${e.v}->${e.w}`,
+        points: (g.edge(e) as { points: Array<{ x: number; y: number }> }).points,
+      })),
     };
   }, [nodes.map((n) => `${n.id}:${n.dependsOn.join(',')}`).join('|')]);
   const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -29,18 +32,36 @@ export function DagView({ nodes }: { nodes: Node[] }) {
     <figure className="dag">
       <svg width={shape.width} height={shape.height} role="img" aria-label={`DAG of ${nodes.length} nodes`}>
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <marker
+            id="arrow"
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="7"
+            markerHeight="7"
+            orient="auto-start-reverse"
+          >
             <path d="M 0 0 L 10 5 L 0 10 z" className="dag-arrow" />
           </marker>
         </defs>
         {shape.edges.map((e) => (
-          <polyline key={e.key} className="dag-edge" points={e.points.map((p) => `${p.x},${p.y}`).join(' ')} markerEnd="url(#arrow)" />
+          <polyline
+            key={e.key}
+            className="dag-edge"
+            points={e.points.map((p) => `${p.x},${p.y}`).join(' ')}
+            markerEnd="url(#arrow)"
+          />
         ))}
         {shape.boxes.map((b) => {
           const n = byId.get(b.id)!;
           const pct = Math.round((n.status === 'SUCCEEDED' ? 1 : n.progress) * 100);
           return (
-            <g key={b.id} transform={`translate(${b.x - W / 2},${b.y - H / 2})`} className={`dag-node node-${n.status.toLowerCase()}`} data-node-id={n.id}>
+            <g
+              key={b.id}
+              transform={`translate(${b.x - W / 2},${b.y - H / 2})`}
+              className={`dag-node node-${n.status.toLowerCase()}`}
+              data-node-id={n.id}
+            >
               <title>{`${n.id} (${n.task}@${n.taskVersion}): ${n.status}`}</title>
               <rect width={W} height={H} rx={6} />
               <text x={10} y={20} className="dag-id">

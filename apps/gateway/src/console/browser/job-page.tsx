@@ -57,7 +57,10 @@ export function JobPage({ id }: { id: string }) {
     setBusy(true);
     setError(null);
     try {
-      const d = what === 'cancel' ? await request(key, CancelJobMutation, { id }) : await request(key, RetryJobMutation, { id });
+      const d =
+        what === 'cancel'
+          ? await request(key, CancelJobMutation, { id })
+          : await request(key, RetryJobMutation, { id });
       setJob('cancelJob' in d ? d.cancelJob : d.retryJob);
       if (what === 'retry') setEpoch((n) => n + 1); // the event stream completed with the job; follow the new run
     } catch (e) {
@@ -69,7 +72,12 @@ export function JobPage({ id }: { id: string }) {
   };
 
   if (job === undefined && !error) return <p>Loading job {id}…</p>;
-  if (job === null) return <ErrorBox error={new ApiError('NOT_FOUND', `job ${id} does not exist (or belongs to another tenant)`)} />;
+  if (job === null)
+    return (
+      <ErrorBox
+        error={new ApiError('NOT_FOUND', `job ${id} does not exist (or belongs to another tenant)`)}
+      />
+    );
   const finished = job ? FINISHED.includes(job.status) : false;
   return (
     <section aria-labelledby="job-title" className="job-page">
@@ -95,9 +103,17 @@ export function JobPage({ id }: { id: string }) {
       {confirm ? (
         <div className="confirm" role="alertdialog" aria-labelledby="confirm-text">
           <p id="confirm-text">
-            {confirm === 'cancel' ? 'Cancel this job? Running nodes are stopped.' : 'Retry this job? Its unfinished nodes run again.'}
+            {confirm === 'cancel'
+              ? 'Cancel this job? Running nodes are stopped.'
+              : 'Retry this job? Its unfinished nodes run again.'}
           </p>
-          <button type="button" className={confirm === 'cancel' ? 'danger' : ''} onClick={() => void act(confirm)} autoFocus disabled={busy}>
+          <button
+            type="button"
+            className={confirm === 'cancel' ? 'danger' : ''}
+            onClick={() => void act(confirm)}
+            autoFocus
+            disabled={busy}
+          >
             {confirm === 'cancel' ? 'Yes, cancel it' : 'Yes, retry it'}
           </button>{' '}
           <button type="button" className="secondary" onClick={() => setConfirm(null)}>
@@ -146,7 +162,10 @@ export function JobPage({ id }: { id: string }) {
                     <StatusBadge status={n.status} />
                   </td>
                   <td>
-                    <Progress value={n.status === 'SUCCEEDED' ? 1 : n.progress} label={`progress of node ${n.id}`} />
+                    <Progress
+                      value={n.status === 'SUCCEEDED' ? 1 : n.progress}
+                      label={`progress of node ${n.id}`}
+                    />
                   </td>
                   <td className="node-message">{n.message ?? ''}</td>
                   <td>{n.attempts}</td>
@@ -173,7 +192,10 @@ export function JobPage({ id }: { id: string }) {
         </>
       ) : null}
       <h2>
-        Events <span className="muted small">({events.length} received{duplicates ? `, ${duplicates} repeated and dropped` : ''})</span>
+        Events{' '}
+        <span className="muted small">
+          ({events.length} received{duplicates ? `, ${duplicates} repeated and dropped` : ''})
+        </span>
       </h2>
       <ol className="events" aria-label="job events">
         {events.map((e) => (

@@ -7,10 +7,17 @@ import { useConnectionState } from './connection-badge.js';
 import { JobFeedSubscription, JobsQuery, TemplatesQuery } from './documents.js';
 import type { JobRowFragment, JobStatus } from './gql/graphql.js';
 
-export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly JobStatus[];
+export const JOB_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+] as const satisfies readonly JobStatus[];
 const PAGE = 50;
 
-const newestFirst = (a: JobRowFragment, b: JobRowFragment) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
+const newestFirst = (a: JobRowFragment, b: JobRowFragment) =>
+  b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 
 export function JobsPage() {
   const { key, live } = useSession();
@@ -58,17 +65,21 @@ export function JobsPage() {
 
   useEffect(() => {
     setJobs(null);
-    return live.subscribe(JobFeedSubscription, {}, {
-      next: (d) => {
-        const job = d.jobFeed.job;
-        setFeedError(null);
-        setJobs((current) => {
-          const rest = (current ?? []).filter((j) => j.id !== job.id);
-          return (matches(job) ? [...rest, job] : rest).sort(newestFirst).slice(0, PAGE);
-        });
+    return live.subscribe(
+      JobFeedSubscription,
+      {},
+      {
+        next: (d) => {
+          const job = d.jobFeed.job;
+          setFeedError(null);
+          setJobs((current) => {
+            const rest = (current ?? []).filter((j) => j.id !== job.id);
+            return (matches(job) ? [...rest, job] : rest).sort(newestFirst).slice(0, PAGE);
+          });
+        },
+        error: setFeedError,
       },
-      error: setFeedError,
-    });
+    );
   }, [live, statuses.join(','), template]);
 
   const toggle = (s: JobStatus) =>

@@ -44,7 +44,12 @@ export class LiveConnection {
       // Exponential backoff with jitter, capped at 10 s; the wait is shown as "next try in …".
       retryWait: async (retries) => {
         const ms = Math.round(Math.min(10_000, 500 * 2 ** retries) * (0.5 + Math.random() / 2));
-        this.set({ kind: 'reconnecting', attempt: retries + 1, nextTryAt: Date.now() + ms, reason: this.lastReason });
+        this.set({
+          kind: 'reconnecting',
+          attempt: retries + 1,
+          nextTryAt: Date.now() + ms,
+          reason: this.lastReason,
+        });
         await new Promise((r) => setTimeout(r, ms));
         this.set({ kind: 'reconnecting', attempt: retries + 1, nextTryAt: null, reason: this.lastReason });
       },
@@ -68,7 +73,12 @@ export class LiveConnection {
           if ((e as { code?: number })?.code === FORBIDDEN)
             this.set({ kind: 'offline', reason: `the gateway refused the key (${closeReason(e)})` });
           else if (this.state.kind !== 'offline' || navigator.onLine)
-            this.set({ kind: 'reconnecting', attempt: this.failures, nextTryAt: null, reason: this.lastReason });
+            this.set({
+              kind: 'reconnecting',
+              attempt: this.failures,
+              nextTryAt: null,
+              reason: this.lastReason,
+            });
         },
       },
     });
@@ -116,10 +126,16 @@ export class LiveConnection {
         handlers.next(r.data);
       },
       error: (e) => {
-        const list = Array.isArray(e) ? (e as Array<{ message: string; extensions?: Record<string, unknown> }>) : null;
+        const list = Array.isArray(e)
+          ? (e as Array<{ message: string; extensions?: Record<string, unknown> }>)
+          : null;
         if (list?.[0])
           handlers.error(
-            new ApiError(String(list[0].extensions?.code ?? 'SUBSCRIPTION_ERROR'), list[0].message, list[0].extensions),
+            new ApiError(
+              String(list[0].extensions?.code ?? 'SUBSCRIPTION_ERROR'),
+              list[0].message,
+              list[0].extensions,
+            ),
           );
         else handlers.error(new ApiError('CONNECTION_CLOSED', closeReason(e)));
       },

@@ -17,7 +17,11 @@ function Console({ apiKey, onSignOut }: { apiKey: string; onSignOut: () => void 
   const route = useRoute();
   useEffect(() => {
     document.title =
-      route.page === 'job' ? `Job ${route.id} · Switchyard` : route.page === 'submit' ? 'Submit · Switchyard' : 'Jobs · Switchyard';
+      route.page === 'job'
+        ? `Job ${route.id} · Switchyard`
+        : route.page === 'submit'
+          ? 'Submit · Switchyard'
+          : 'Jobs · Switchyard';
   }, [route]);
   return (
     <SessionContext.Provider value={{ key: apiKey, live }}>
@@ -38,7 +42,13 @@ function Console({ apiKey, onSignOut }: { apiKey: string; onSignOut: () => void 
         </button>
       </header>
       <main className="content">
-        {route.page === 'job' ? <JobPage key={route.id} id={route.id} /> : route.page === 'submit' ? <SubmitPage /> : <JobsPage />}
+        {route.page === 'job' ? (
+          <JobPage key={route.id} id={route.id} />
+        ) : route.page === 'submit' ? (
+          <SubmitPage />
+        ) : (
+          <JobsPage />
+        )}
       </main>
     </SessionContext.Provider>
   );

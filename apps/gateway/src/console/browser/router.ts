@@ -15,7 +15,11 @@ export function parseRoute(pathname: string): Route {
 }
 
 export const hrefOf = (r: Route): string =>
-  r.page === 'job' ? `${BASE}/jobs/${encodeURIComponent(r.id)}` : r.page === 'submit' ? `${BASE}/submit` : BASE;
+  r.page === 'job'
+    ? `${BASE}/jobs/${encodeURIComponent(r.id)}`
+    : r.page === 'submit'
+      ? `${BASE}/submit`
+      : BASE;
 
 export function navigate(r: Route): void {
   history.pushState(null, '', hrefOf(r));

@@ -52,7 +52,8 @@ export class Sha256 {
 
   private compress(d: Uint8Array, o: number) {
     const w = this.w;
-    for (let t = 0; t < 16; t++) w[t] = (d[o + 4 * t]! << 24) | (d[o + 4 * t + 1]! << 16) | (d[o + 4 * t + 2]! << 8) | d[o + 4 * t + 3]!;
+    for (let t = 0; t < 16; t++)
+      w[t] = (d[o + 4 * t]! << 24) | (d[o + 4 * t + 1]! << 16) | (d[o + 4 * t + 2]! << 8) | d[o + 4 * t + 3]!;
     for (let t = 16; t < 64; t++) {
       const a = w[t - 15]!;
       const b = w[t - 2]!;
@@ -60,33 +61,42 @@ export class Sha256 {
       const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
       w[t] = (w[t - 16]! + s0 + w[t - 7]! + s1) | 0;
     }
-    let [a, b, c, e0, e, f, g, h] = this.h as unknown as number[];
-    let dd = e0!;
+    const init = this.h;
+    let [a, b, c, dd, e, f, g, h] = [
+      init[0]!,
+      init[1]!,
+      init[2]!,
+      init[3]!,
+      init[4]!,
+      init[5]!,
+      init[6]!,
+      init[7]!,
+    ];
     for (let t = 0; t < 64; t++) {
-      const S1 = ((e! >>> 6) | (e! << 26)) ^ ((e! >>> 11) | (e! << 21)) ^ ((e! >>> 25) | (e! << 7));
-      const ch = (e! & f!) ^ (~e! & g!);
-      const t1 = (h! + S1 + ch + K[t]! + w[t]!) | 0;
-      const S0 = ((a! >>> 2) | (a! << 30)) ^ ((a! >>> 13) | (a! << 19)) ^ ((a! >>> 22) | (a! << 10));
-      const maj = (a! & b!) ^ (a! & c!) ^ (b! & c!);
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const ch = (e & f) ^ (~e & g);
+      const t1 = (h + S1 + ch + K[t]! + w[t]!) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const maj = (a & b) ^ (a & c) ^ (b & c);
       const t2 = (S0 + maj) | 0;
       h = g;
       g = f;
       f = e;
       e = (dd + t1) | 0;
-      dd = c!;
+      dd = c;
       c = b;
       b = a;
       a = (t1 + t2) | 0;
     }
     const H = this.h;
-    H[0] = (H[0]! + a!) | 0;
-    H[1] = (H[1]! + b!) | 0;
-    H[2] = (H[2]! + c!) | 0;
+    H[0] = (H[0]! + a) | 0;
+    H[1] = (H[1]! + b) | 0;
+    H[2] = (H[2]! + c) | 0;
     H[3] = (H[3]! + dd) | 0;
-    H[4] = (H[4]! + e!) | 0;
-    H[5] = (H[5]! + f!) | 0;
-    H[6] = (H[6]! + g!) | 0;
-    H[7] = (H[7]! + h!) | 0;
+    H[4] = (H[4]! + e) | 0;
+    H[5] = (H[5]! + f) | 0;
+    H[6] = (H[6]! + g) | 0;
+    H[7] = (H[7]! + h) | 0;
   }
 }
 

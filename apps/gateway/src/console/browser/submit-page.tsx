@@ -16,7 +16,8 @@ type Schema = { properties?: Record<string, { description?: string; title?: stri
 function uiSchemaOf(schema: Schema) {
   const ui: Record<string, unknown> = {};
   for (const [name, prop] of Object.entries(schema.properties ?? {}))
-    if (prop.type === 'string' && /artifact id/i.test(prop.description ?? '')) ui[name] = { 'ui:widget': 'artifactUpload' };
+    if (prop.type === 'string' && /artifact id/i.test(prop.description ?? ''))
+      ui[name] = { 'ui:widget': 'artifactUpload' };
   return ui;
 }
 
@@ -84,7 +85,13 @@ export function SubmitPage() {
             <Form
               key={template.name}
               schema={template.paramsSchema as object}
-              uiSchema={{ ...uiSchema, 'ui:submitButtonOptions': { submitText: busy ? 'Submitting…' : 'Submit job', props: { disabled: busy } } }}
+              uiSchema={{
+                ...uiSchema,
+                'ui:submitButtonOptions': {
+                  submitText: busy ? 'Submitting…' : 'Submit job',
+                  props: { disabled: busy },
+                },
+              }}
               formData={formData}
               onChange={(e: { formData?: Record<string, unknown> }) => setFormData(e.formData ?? {})}
               onSubmit={submit}

@@ -65,7 +65,8 @@ export function UploadWidget(props: any) {
         ) : null}
         {done ? (
           <div className="upload-done">
-            Uploaded {done.name} ({bytes(done.size)}) as artifact <code data-artifact-id={done.id}>{done.id}</code>
+            Uploaded {done.name} ({bytes(done.size)}) as artifact{' '}
+            <code data-artifact-id={done.id}>{done.id}</code>
             <div className="small">
               sha256 <code className="sha256">{done.sha256}</code>
             </div>
@@ -76,7 +77,11 @@ export function UploadWidget(props: any) {
           </div>
         ) : null}
         <ErrorBox error={error} title="Upload refused" />
-        {accept ? <div className="small muted">Accepts {accept.split(',').join(', ')}; the API checks type and size before any byte is sent.</div> : null}
+        {accept ? (
+          <div className="small muted">
+            Accepts {accept.split(',').join(', ')}; the API checks type and size before any byte is sent.
+          </div>
+        ) : null}
       </div>
     </div>
   );

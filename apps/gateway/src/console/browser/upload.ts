@@ -20,14 +20,27 @@ export function acceptFor(schema: { description?: string; title?: string }): str
 
 /** Refuses a file before anything is sent: no type, empty, or not what the field accepts. */
 export function precheck(file: File, accept: string | null): ApiError | null {
-  if (!file.type) return new ApiError('BAD_USER_INPUT', `${file.name}: the browser cannot tell its type; the API needs one`);
+  if (!file.type)
+    return new ApiError(
+      'BAD_USER_INPUT',
+      `${file.name}: the browser cannot tell its type; the API needs one`,
+    );
   if (file.size === 0) return new ApiError('BAD_USER_INPUT', `${file.name} is empty`);
   if (accept && !accept.split(',').includes(file.type))
-    return new ApiError('BAD_USER_INPUT', `${file.name} is ${file.type}; this field takes ${accept.split(',').join(', ')}`);
+    return new ApiError(
+      'BAD_USER_INPUT',
+      `${file.name} is ${file.type}; this field takes ${accept.split(',').join(', ')}`,
+    );
   return null;
 }
 
-function put(url: string, method: string, headers: Record<string, string>, file: File, onProgress: (f: number) => void) {
+function put(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  file: File,
+  onProgress: (f: number) => void,
+) {
   return new Promise<void>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
@@ -39,8 +52,14 @@ function put(url: string, method: string, headers: Record<string, string>, file:
     xhr.onload = () =>
       xhr.status >= 200 && xhr.status < 300
         ? resolve()
-        : reject(new ApiError('UPLOAD_FAILED', `storage answered ${xhr.status} ${xhr.statusText}: ${xhr.responseText.slice(0, 200)}`));
-    xhr.onerror = () => reject(new ApiError('UPLOAD_FAILED', 'the upload could not reach the storage (network or CORS)'));
+        : reject(
+            new ApiError(
+              'UPLOAD_FAILED',
+              `storage answered ${xhr.status} ${xhr.statusText}: ${xhr.responseText.slice(0, 200)}`,
+            ),
+          );
+    xhr.onerror = () =>
+      reject(new ApiError('UPLOAD_FAILED', 'the upload could not reach the storage (network or CORS)'));
     xhr.send(file);
   });
 }
@@ -52,8 +71,12 @@ export async function uploadFile(key: string, file: File, onPhase: (p: UploadPha
     input: { name: file.name, contentType: file.type, size: file.size, sha256 },
   });
   onPhase({ phase: 'uploading', fraction: 0, sha256 });
-  await put(ticket.uploadUrl, ticket.method, (ticket.headers ?? {}) as Record<string, string>, file, (fraction) =>
-    onPhase({ phase: 'uploading', fraction, sha256 }),
+  await put(
+    ticket.uploadUrl,
+    ticket.method,
+    (ticket.headers ?? {}) as Record<string, string>,
+    file,
+    (fraction) => onPhase({ phase: 'uploading', fraction, sha256 }),
   );
   onPhase({ phase: 'completing', sha256 });
   const { completeUpload } = await request(key, CompleteUploadMutation, { artifactId: ticket.artifactId });
