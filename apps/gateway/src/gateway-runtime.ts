@@ -178,7 +178,9 @@ export class GatewayRuntime {
       : [];
     return [
       ...(this.config.PLAYGROUND ? [{ path: '/playground', handlers: playground }] : []),
-      ...(this.config.CONSOLE ? [{ path: CONSOLE_PATH, handlers: [consoleHandler({ logger: this.logger })] }] : []),
+      ...(this.config.CONSOLE
+        ? [{ path: CONSOLE_PATH, handlers: [consoleHandler({ logger: this.logger })] }]
+        : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
       {
         path: GRAPHQL_PATH,

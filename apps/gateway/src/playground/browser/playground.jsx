@@ -50,9 +50,11 @@ function fetcherFor(key) {
       ...(opts?.headers ?? {}),
     };
     // The old default header ("Bearer sy_...") may still sit in a tab stored by an earlier version.
-    for (const h of ['Authorization', 'authorization']) if (/^Bearer sy_\.\.\.$/.test(headers[h] ?? '')) delete headers[h];
+    for (const h of ['Authorization', 'authorization'])
+      if (/^Bearer sy_\.\.\.$/.test(headers[h] ?? '')) delete headers[h];
     if (!headers.Authorization && !headers.authorization) headers.authorization = `Bearer ${key}`;
-    if (isSubscription(params)) return wsClient(headers.Authorization ?? headers.authorization).iterate(params);
+    if (isSubscription(params))
+      return wsClient(headers.Authorization ?? headers.authorization).iterate(params);
     return fetch(httpUrl, { method: 'POST', headers, body: JSON.stringify(params) }).then((r) => r.json());
   };
 }
@@ -105,7 +107,8 @@ function KeyPrompt({ onKey }) {
         </button>
         <p className="sy-hint">
           Kept in this tab's session storage only (shared with <a href="/console">the console</a>). Sent as{' '}
-          <code>Authorization: Bearer …</code>; subscriptions send it as <code>connectionParams.authorization</code>.
+          <code>Authorization: Bearer …</code>; subscriptions send it as{' '}
+          <code>connectionParams.authorization</code>.
         </p>
         {error ? (
           <p className="sy-error" role="alert">
