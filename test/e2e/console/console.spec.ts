@@ -191,6 +191,9 @@ describe('console and playground in a browser', () => {
   it('refuses a wrong-type or too-large file before any byte is uploaded', async () => {
     await page.goto(`${origin}/console/submit`);
     await page.getByLabel('Template').selectOption('thumbnail');
+    await page.getByRole('button', { name: 'Submit job' }).click(); // nothing filled in
+    await page.locator('.error-detail').first().waitFor(); // field-level errors from the paramsSchema
+    expect(page.url()).toMatch(/\/console\/submit$/);
     const puts = () => session.requests.filter((r) => r.method === 'PUT').length;
     const before = puts();
     const creates = session.requests.length;
@@ -225,6 +228,38 @@ describe('console and playground in a browser', () => {
     expect(puts()).toBe(before);
     await session.shot(page, '10-upload-too-large');
   }, 60_000);
+
+  it('cancel and retry from the job page, each after a confirmation; the event log follows the new run', async () => {
+    const submitted = await gql(stack.url, key, SLEEP_JOB, SLEEP_VARS(60_000));
+    const jobId = submitted.body.data.submitJob.id as string;
+    await page.goto(`${origin}/console/jobs/${encodeURIComponent(jobId)}`);
+    await page.locator('.page-head .status', { hasText: 'RUNNING' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Cancel job…' }).click();
+    await page.getByRole('alertdialog').waitFor();
+    await session.shot(page, '13-cancel-confirm');
+    await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+    await page.locator('.page-head .status', { hasText: 'CANCELLED' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Retry job…' }).click();
+    await page.getByRole('button', { name: 'Yes, retry it' }).click();
+    await page.locator('.page-head .status', { hasText: /QUEUED|RUNNING/ }).waitFor({ timeout: 30_000 });
+    const before = await page.locator('.events li').count();
+    await page.locator(`.events li:nth-child(${before + 1})`).waitFor({ timeout: 30_000 }); // events of the retry
+    await session.shot(page, '14-retried');
+    const shown = await page
+      .locator('.events li')
+      .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
+    expect(shown).toEqual(shown.map((_, i) => i + 1)); // contiguous across the cancel and the retry
+    await gql(stack.url, key, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId });
+  }, 90_000);
+
+  it('sign-out clears the key', async () => {
+    await page.goto(`${origin}/console`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    expect(await page.evaluate(`sessionStorage.getItem('switchyard.apiKey')`)).toBeNull();
+    await page.reload();
+    await page.getByLabel('API key').waitFor(); // still signed out after a reload
+  }, 30_000);
 
   it('the playground asks for the key, shows no error before it, then runs capabilities', async () => {
     const fresh = await session.newContext();
