@@ -252,13 +252,34 @@ describe('console and playground in a browser', () => {
     await gql(stack.url, key, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId });
   }, 90_000);
 
-  it('sign-out clears the key', async () => {
+  it('filters the list by template and status (the contract values)', async () => {
+    await page.goto(`${origin}/console`);
+    await page.locator('tr[data-job-id]').first().waitFor();
+    await page.getByLabel('Template').selectOption('train-and-evaluate');
+    await page.getByRole('checkbox', { name: 'SUCCEEDED' }).check();
+    await page.waitForFunction(`(() => {
+      const rows = [...document.querySelectorAll('tr[data-job-id]')];
+      return rows.length > 0 && rows.every((r) => r.textContent.includes('train-and-evaluate'));
+    })()`);
+    const rows = page.locator('tr[data-job-id]');
+    for (const row of await rows.all()) {
+      expect(await row.locator('td').nth(1).textContent()).toBe('train-and-evaluate');
+      expect(await row.locator('.status').textContent()).toBe('SUCCEEDED');
+    }
+    await session.shot(page, '15-jobs-filtered');
+  }, 30_000);
+
+  it('sign-out clears the key; signing in again works from the keyboard', async () => {
     await page.goto(`${origin}/console`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();
     expect(await page.evaluate(`sessionStorage.getItem('switchyard.apiKey')`)).toBeNull();
     await page.reload();
     await page.getByLabel('API key').waitFor(); // still signed out after a reload
+    await page.getByLabel('API key').focus();
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
   }, 30_000);
 
   it('the playground asks for the key, shows no error before it, then runs capabilities', async () => {
