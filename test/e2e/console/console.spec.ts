@@ -56,6 +56,7 @@ describe('console and playground in a browser', () => {
       worker: true,
       env: {
         ARTIFACT_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+        WORKER_CPU_ACTORS: '2', // two sleep jobs at once in the restart test
         // tfjs training blocks the runner between epochs: the fast test timeouts would call it STUCK on a
         // loaded machine (seen: STUCK after 1.7 s, then a STORAGE_UNAVAILABLE on the new runner's first read).
         WORKER_HEARTBEAT_INTERVAL_MS: '1000',
@@ -161,18 +162,29 @@ describe('console and playground in a browser', () => {
     await page.goto(`${origin}/console/jobs/${encodeURIComponent(jobId)}`);
     await page.locator('.events li').nth(2).waitFor({ timeout: 30_000 });
     await connection(page).filter({ hasText: 'live' }).waitFor();
+    // A short job that finishes while the gateway is down: jobFeed has no cursor, so only the list's reload
+    // after the reconnect can show its end.
+    const list = await context.newPage();
+    await signIn(list);
+    const quick = (await gql(stack.url, key, SLEEP_JOB, SLEEP_VARS(3_000))).body.data.submitJob.id as string;
+    const quickStatus = list.locator(`tr[data-job-id="${quick}"] .status`);
+    await quickStatus.filter({ hasText: /QUEUED|RUNNING/ }).waitFor({ timeout: 15_000 });
 
     await stack.gateway.stop();
+    expect(await quickStatus.textContent()).not.toBe('SUCCEEDED');
     await connection(page)
       .filter({ hasText: /reconnecting \(attempt \d+/ })
       .waitFor({ timeout: 15_000 });
     await session.shot(page, '07-reconnecting');
+    await new Promise((r) => setTimeout(r, 4_000)); // the short job ends meanwhile
     await stack.restartGateway();
     await connection(page)
       .filter({ hasText: /resumed|live/ })
       .waitFor({ timeout: 30_000 });
     await page.locator('.page-head .status', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 60_000 });
     await session.shot(page, '08-resumed-succeeded');
+    await quickStatus.filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 30_000 });
+    await list.close();
 
     const shown = await page
       .locator('.events li')
