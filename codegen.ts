@@ -2,8 +2,9 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
  * Typed GraphQL clients from the public API schema (graphql/api.graphql, written by `npm run compose`).
- * One entry per consumer: add yours under `generates` (each has its own documents and output folder).
- * `npm run codegen` writes them; `npm run codegen -- --check` fails when a committed file is stale.
+ * One entry per consumer under `generates` (each has its own documents and output folder). The output is
+ * committed, so `npm run build` works from a clean checkout; `npm run codegen` writes it and
+ * `npm run codegen -- --check` fails when a committed file is stale.
  */
 const scalars = {
   DateTime: 'string',
@@ -25,6 +26,20 @@ const config: CodegenConfig = {
         useTypeImports: true,
         importExtension: '.js',
         strictScalars: true,
+      },
+    },
+    // The browser console (apps/gateway/src/console/browser): typed documents for its graphql() calls.
+    'apps/gateway/src/console/browser/gql/': {
+      documents: [
+        'apps/gateway/src/console/browser/**/*.{ts,tsx}',
+        '!apps/gateway/src/console/browser/gql/**',
+      ],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: {
+        scalars,
+        enumsAsTypes: true,
+        useTypeImports: true,
       },
     },
   },

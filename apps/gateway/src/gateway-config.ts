@@ -85,6 +85,8 @@ export const gatewayEnv = {
    * outside it (a local Prometheus scrapes without a key).
    */
   METRICS_REQUIRE_ADMIN: optionalFlag(),
+  /** The browser console at /console (static; every call it makes is authenticated with the user's key). */
+  CONSOLE: flag(true),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -27,6 +27,7 @@ import { SharedSubscriptionSlots } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { TokenBucketLimiter } from './limits/token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
+import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
 import { SERVICE } from './supergraph/service-names.js';
 import type { GatewayContext } from './supergraph/subgraph-data-source.js';
@@ -208,6 +209,9 @@ export class GatewayRuntime {
     return [
       ...metricsGate,
       ...(this.config.playground ? [{ path: '/playground', handlers: playground }] : []),
+      ...(this.config.CONSOLE
+        ? [{ path: CONSOLE_PATH, handlers: [consoleHandler({ logger: this.logger })] }]
+        : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
       {
         path: GRAPHQL_PATH,

@@ -10,6 +10,15 @@ const LIFELINE_WATCH = `
     line.on('data', () => {}); line.once('end', stop); line.once('close', stop); line.once('error', stop);
     line.unref();`;
 
+/**
+ * CORS for the bucket, so that a browser (the console at the gateway's origin) can PUT to a presigned upload
+ * URL and read a download URL; the URLs themselves are the authorisation. MinIO allows any origin by default.
+ */
+const BROWSER_CORS =
+  '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>' +
+  '<AllowedMethod>HEAD</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedHeader>*</AllowedHeader>' +
+  '<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>';
+
 export interface S3ServerOptions {
   port: number;
   /** Objects live here as files, so a restart on the same dir keeps them. */
@@ -31,7 +40,7 @@ export function spawnS3Server(o: S3ServerOptions, spawnOpts: SpawnOptions = {}):
     const S3rver = require(${JSON.stringify(s3rverPath)});
     const server = new S3rver({ port: ${o.port}, address: ${JSON.stringify(o.address ?? '127.0.0.1')},
       directory: ${JSON.stringify(o.dir)}, silent: true, resetOnClose: false,
-      configureBuckets: ${JSON.stringify(o.bucket ? [{ name: o.bucket }] : [])},
+      configureBuckets: ${JSON.stringify(o.bucket ? [{ name: o.bucket, configs: [BROWSER_CORS] }] : [])},
       ${o.tls ? `key: require('node:fs').readFileSync(${JSON.stringify(o.tls.keyFile)}), cert: require('node:fs').readFileSync(${JSON.stringify(o.tls.certFile)}),` : ''} });
     server.run().then(() => console.log('s3rver listening on ${o.port}'), (e) => { console.error(e); process.exit(1); });
     const stop = () => server.close().finally(() => process.exit(0));

@@ -39,6 +39,8 @@ export interface GatewayStack {
   revokeKey(id: string): Promise<void>;
   /** Starts the jobs subgraph again on the same port (after jobs.kill/stop). */
   restartJobs(): Promise<void>;
+  /** Starts the gateway again on the same port (after gateway.kill/stop). */
+  restartGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export async function startGatewayStack(
     gatewayEnv?: Record<string, string>;
     jobsEnv?: Record<string, string>;
     artifactsEnv?: Record<string, string>;
+    /** For every app (on top of the stack's own settings). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<GatewayStack> {
   const redis = await startRedis();
@@ -69,6 +73,7 @@ export async function startGatewayStack(
     ARTIFACTS_SUBGRAPH_URL: `http://127.0.0.1:${artifactsPort}/graphql`,
     SUPERGRAPH_PATH: supergraphPath,
     SHUTDOWN_GRACE_MS: '8000',
+    ...opts.env,
   };
   const apps: AppHandle[] = [];
   const start = async (app: string, port: number, extra: Record<string, string> = {}) => {
@@ -81,7 +86,7 @@ export async function startGatewayStack(
   const artifacts = await start('artifacts-subgraph', artifactsPort, opts.artifactsEnv);
   const worker = opts.worker ? await startWorker('gw-e2e-worker', env) : undefined;
   if (worker) apps.push(worker);
-  const gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
+  let gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
   const keysRedis = new Redis(redis.url);
   const keys = new ApiKeyStore(keysRedis);
   const stack: GatewayStack = {
@@ -92,7 +97,9 @@ export async function startGatewayStack(
     },
     artifacts,
     worker,
-    gateway,
+    get gateway() {
+      return gateway;
+    },
     env,
     supergraphPath,
     url: `http://127.0.0.1:${gatewayPort}/graphql`,
@@ -106,6 +113,9 @@ export async function startGatewayStack(
     },
     async restartJobs() {
       jobs = await start('jobs-subgraph', jobsPort, opts.jobsEnv);
+    },
+    async restartGateway() {
+      gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
     },
     async stop() {
       keysRedis.disconnect();

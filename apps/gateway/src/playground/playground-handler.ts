@@ -26,9 +26,9 @@ const page = (graphqlPath: string, assets: string) => `<!doctype html>
 <meta name="switchyard-graphql-path" content="${graphqlPath}">
 <meta name="switchyard-assets" content="${assets}">
 <link rel="stylesheet" href="${assets}/playground.css">
-<style>body{margin:0;height:100vh}#graphiql{height:100vh}</style>
+<style>body{margin:0;height:100vh;font-family:system-ui,sans-serif}#graphiql{height:100vh}.sy-frame{display:flex;flex-direction:column;height:100vh}.sy-graphiql{flex:1;min-height:0}.sy-bar{display:flex;gap:16px;align-items:center;padding:4px 12px;font-size:13px;border-bottom:1px solid #d0d7de;background:#f4f6f8;color:#1b1f24}.sy-bar button{margin-left:auto}.sy-prompt{max-width:440px;margin:12vh auto;padding:24px;border:1px solid #d0d7de;border-radius:10px;background:#f4f6f8;color:#1b1f24}.sy-prompt form{display:flex;flex-direction:column;gap:10px}.sy-prompt h1{font-size:20px;margin:0 0 6px}.sy-prompt label{font-weight:600}.sy-prompt input{font:inherit;padding:6px 8px;border:1px solid #8c959f;border-radius:6px}.sy-prompt button,.sy-bar button{font:inherit;padding:5px 12px;border-radius:6px;border:1px solid #0b57d0;background:#0b57d0;color:#fff;cursor:pointer}.sy-prompt button:disabled{opacity:.6}.sy-hint{font-size:13px;color:#4d5561;margin:0}.sy-error{border:1px solid #f19a9a;background:#ffebe9;color:#6e0b17;padding:8px;border-radius:6px;margin:0}a{color:#0b57d0}</style>
 </head>
-<body><div id="graphiql">Loading GraphiQL…</div><script type="module" src="${assets}/playground.js"></script></body>
+<body><div id="graphiql">Loading the playground…</div><script type="module" src="${assets}/playground.js"></script></body>
 </html>
 `;
 

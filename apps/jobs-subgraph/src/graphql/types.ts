@@ -55,6 +55,9 @@ export class JobNodeType {
   startedAt?: string;
   @Field(() => DateTimeScalar, { nullable: true })
   finishedAt?: string;
+  // Additive (not in the contract): the edges of the DAG, for clients that draw it (the console).
+  @Field(() => [ID], { description: 'the nodes this one waits for: its $ref sources and dependsOn' })
+  dependsOn!: string[];
 
   static from(n: StoredNode): JobNodeType {
     return Object.assign(new JobNodeType(), {
@@ -70,6 +73,7 @@ export class JobNodeType {
       workerId: n.workerId,
       startedAt: n.startedAt,
       finishedAt: n.finishedAt,
+      dependsOn: n.upstream,
     });
   }
 }

@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { tempDir } from '#libs/testing';
+import { CONSOLE_PATH, consoleHandler } from './console-handler.js';
+
+describe('console handler', () => {
+  const dir = tempDir('console-handler');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'bundle.json'), '{}');
+  writeFileSync(join(dir, 'console.js'), 'console.log("app")');
+  const logger = { info: () => undefined, error: () => undefined };
+  const app = express();
+  app.use(CONSOLE_PATH, consoleHandler({ logger, dir }));
+  app.use((_req, res) => void res.status(404).send('next'));
+
+  it.each(['/console', '/console/', '/console/jobs/abc-123', '/console/submit'])(
+    'serves the app shell for %s (deep links survive a reload)',
+    async (path) => {
+      const res = await request(app).get(path).expect(200);
+      expect(res.headers['content-type']).toMatch(/text\/html/);
+      expect(res.text).toContain('<div id="console">');
+      expect(res.text).toContain('/console/assets/console.js');
+    },
+  );
+
+  it('serves bundled assets and nothing outside the bundle', async () => {
+    const js = await request(app).get('/console/assets/console.js').expect(200);
+    expect(js.headers['content-type']).toMatch(/text\/javascript/);
+    await request(app).get('/console/assets/missing.js').expect(404);
+    await request(app).get('/console/assets/..%2fbundle.json').expect(404);
+    await request(app).get('/console/assets/a/b.js').expect(404);
+  });
+
+  it('leaves other methods and paths alone', async () => {
+    await request(app).post('/console').expect(404, 'next');
+    await request(app).get('/consoles').expect(404, 'next');
+  });
+});
