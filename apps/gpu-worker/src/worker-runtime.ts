@@ -14,6 +14,7 @@ import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
 import { ReportSink } from './actor/report-sink.js';
+import { TenantGuard } from './actor/tenant-guard.js';
 import { within } from './actor/retry.js';
 import { detectDevices } from './devices/detect-devices.js';
 import { ManifestPublisher } from './manifest/manifest-publisher.js';
@@ -116,6 +117,13 @@ export class WorkerRuntime {
       );
       this.queues.set(cls, queue);
     }
+    const tenants = new TenantGuard(command, {
+      killThreshold: c.WORKER_TENANT_KILL_THRESHOLD,
+      windowMs: c.WORKER_TENANT_KILL_WINDOW_MS,
+      throttleMs: c.WORKER_TENANT_THROTTLE_MS,
+      logger: log,
+      metrics: this.metrics,
+    });
     const runnerEnv: NodeJS.ProcessEnv = {
       ...process.env,
       WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
@@ -150,6 +158,7 @@ export class WorkerRuntime {
           spec,
           workerId: c.WORKER_ID,
           decideRestart,
+          onRecovered: () => this.supervisor?.recovered(spec.id),
           onChange: changed,
           onRunnerReady: (tasks) => {
             if (this.tasks.length === 0) changed();
@@ -168,6 +177,7 @@ export class WorkerRuntime {
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
             env: runnerEnv,
+            maxOldSpaceMb: c.RUNNER_MAX_OLD_SPACE_MB,
             bootTimeoutMs: c.WORKER_RUNNER_BOOT_TIMEOUT_MS,
             killGraceMs: c.WORKER_KILL_GRACE_MS,
             logger: log,
@@ -177,6 +187,8 @@ export class WorkerRuntime {
           cancelGraceMs: c.WORKER_CANCEL_GRACE_MS,
           redisRetryWindowMs: c.WORKER_REPORT_RETRY_MS,
           restartBackoff: { baseMs: c.WORKER_RESTART_BACKOFF_MS, maxMs: c.WORKER_RESTART_BACKOFF_MAX_MS },
+          quarantineCooldownMs: c.ACTOR_QUARANTINE_COOLDOWN_MS,
+          tenants,
           bullmq: {
             lockDurationMs: c.WORKER_LOCK_DURATION_MS,
             stalledIntervalMs: c.WORKER_STALLED_INTERVAL_MS,
@@ -245,6 +257,9 @@ export class WorkerRuntime {
         break;
       case 'quarantine':
         this.logger.error({ actor: e.actorId, reason: e.reason }, 'actor quarantined; worker not ready');
+        break;
+      case 'recovered':
+        this.logger.warn({ actor: e.actorId }, 'actor back from quarantine');
         break;
       case 'restart':
         this.logger.warn(

@@ -8,6 +8,7 @@ import { planActors } from '../supervisor/actor-plan.js';
 import { NO_WORKER_METRICS, type WorkerMetrics } from '../worker-metrics.js';
 import { NodeActor } from './node-actor.js';
 import { ReportSink } from './report-sink.js';
+import { TenantGuard } from './tenant-guard.js';
 
 /**
  * A TCP proxy in front of Redis whose existing connections can be frozen: bytes stop flowing but the
@@ -87,6 +88,7 @@ describe('NodeActor fetch watchdog', () => {
       spec: spec!,
       workerId: 'wd',
       decideRestart: () => 'restart',
+      onRecovered: () => undefined,
       onChange: () => undefined,
       onRunnerReady: () => undefined,
       redis: client,
@@ -111,6 +113,14 @@ describe('NodeActor fetch watchdog', () => {
       cancelGraceMs: 1_000,
       redisRetryWindowMs: 5_000,
       restartBackoff: { baseMs: 100, maxMs: 500 },
+      quarantineCooldownMs: 60_000,
+      tenants: new TenantGuard(client, {
+        killThreshold: 0,
+        windowMs: 60_000,
+        throttleMs: 60_000,
+        logger: quiet,
+        metrics,
+      }),
       bullmq: { lockDurationMs: 5_000, stalledIntervalMs: 2_000, closeTimeoutMs: 1_000 },
       watchdog: { intervalMs: 300, stallMs: 1_500 },
       logger: quiet,

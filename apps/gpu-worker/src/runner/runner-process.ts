@@ -20,7 +20,10 @@ export interface RunnerProcessOptions {
   actorId: string;
   /** Set in the child's environment before any task code loads; "" hides every GPU. */
   cudaVisibleDevices: string;
+  /** The runner's whole environment (an allow-list built by the worker: no platform secrets). */
   env: NodeJS.ProcessEnv;
+  /** V8 heap limit of the runner (--max-old-space-size): one attempt cannot take the machine's memory. */
+  maxOldSpaceMb?: number;
   bootTimeoutMs: number;
   /** SIGTERM → this long → SIGKILL of the runner's process group. */
   killGraceMs: number;
@@ -54,6 +57,7 @@ export class RunnerProcess {
   private lastBeat = Date.now();
   private current?: { runId: string; handlers: RunHandlers; resolve: (o: RunOutcome) => void };
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
+  private stderrTail = '';
   private readonly exited: Promise<void>;
   private readonly exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
 
@@ -72,21 +76,34 @@ export class RunnerProcess {
       }),
     );
     child.on('message', (raw) => this.onMessage(raw));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096);
+    });
+  }
+
+  /** V8 reported the heap limit on stderr: the runner died of an attempt's memory use. */
+  get outOfMemory(): boolean {
+    return /heap out of memory|Reached heap limit|Allocation failed/i.test(this.stderrTail);
   }
 
   /** Fork the runner and wait for its `ready` (tasks loaded); RunnerBootError when it cannot boot. */
   static start(opts: RunnerProcessOptions): Promise<RunnerProcess> {
     const child = fork(opts.entry, [], {
       detached: true, // own process group: kill(-pid) reaches the task's children
-      execArgv: ['--enable-source-maps'],
+      execArgv: [
+        '--enable-source-maps',
+        ...(opts.maxOldSpaceMb ? [`--max-old-space-size=${opts.maxOldSpaceMb}`] : []),
+      ],
       env: {
         ...opts.env,
         CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices,
         SWITCHYARD_RUNNER_ACTOR: opts.actorId,
         NODE_OPTIONS: '',
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // stderr is piped (and passed on) so a V8 out-of-memory death can be told from other crashes.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
         cleanup();
