@@ -113,6 +113,7 @@ export class TaskRunnerChild {
           this.send({ type: 'artifact', runId: msg.runId, artifactId: id, name: meta.name });
           return id;
         },
+        stat: (id) => store.stat(id),
         read: (id) => store.read(id),
         download: (id, toPath) => store.download(id, toPath),
       },

@@ -38,6 +38,8 @@ export const modelTrain = defineTask({
     epochs: z.int().min(0),
   }),
   timeoutMs: 30 * 60_000,
+  // Loading tfjs and a few epochs take seconds; a shorter timeout only kills runners (issue 10).
+  minTimeoutSeconds: 30,
   attempts: 2,
   artifactFields: ['model'],
   async run(input, ctx) {
