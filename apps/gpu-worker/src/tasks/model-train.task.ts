@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { artifactId, defineTask, TaskError } from '#libs/task-sdk';
 import { scalarsOf, toTensors } from './classifier/dataset-tensors.js';
-import { parseLabelledCsv } from './classifier/labelled-csv.js';
+import { readLabelledCsv } from './classifier/labelled-csv.js';
 import { MODEL_CONTENT_TYPE, serialiseModel } from './classifier/model-artifact.js';
 import { fitNormalisation, normalise } from './classifier/normalisation.js';
 import { shuffledIndices } from './classifier/seeded-random.js';
@@ -43,7 +43,7 @@ export const modelTrain = defineTask({
   attempts: 2,
   artifactFields: ['model'],
   async run(input, ctx) {
-    const data = parseLabelledCsv(await ctx.artifacts.read(input.dataset), `dataset ${input.dataset}`);
+    const data = await readLabelledCsv(ctx, input.dataset);
     if (new Set(data.labels).size < 2) {
       throw new TaskError('INVALID_INPUT', `dataset ${input.dataset}: needs at least two classes`, {
         retryable: false,
