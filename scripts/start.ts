@@ -208,9 +208,12 @@ async function main(): Promise<void> {
     { name: 'gateway', port: config.GATEWAY_PORT },
   ];
   for (const app of apps) {
+    // The worker runs tenants' code and has no use for the identity secret: it never gets it.
+    const appEnv = { ...env };
+    if (app.name === 'gpu-worker') delete appEnv.SWITCHYARD_IDENTITY_SECRET;
     const proc = spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
       cwd: ROOT,
-      env,
+      env: appEnv,
       ...OWN_GROUP,
     });
     watch({ name: app.name, proc, log: logTo(app.name, proc) });

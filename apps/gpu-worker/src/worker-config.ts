@@ -58,6 +58,14 @@ export const workerEnv = {
   WORKER_WORK_DIR: z.string().optional(),
   SWITCHYARD_TEST_TASKS: flag(false),
   WORKER_COMMAND_TASKS_FILE: z.string().optional(),
+  /** When the worker runs as root, command tasks run unprivileged: this user's group (and uid if the base is 0). */
+  COMMAND_TASK_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'expected a user name or a numeric uid')
+    .refine((u) => u !== 'root' && u !== '0', 'command tasks may not run as root')
+    .default('nobody'),
+  /** Actor n's command tasks run as uid BASE + n (own uid per actor); 0: all as COMMAND_TASK_USER. */
+  COMMAND_TASK_UID_BASE: nonNegativeInt(61_000),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

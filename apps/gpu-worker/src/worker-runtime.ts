@@ -11,6 +11,7 @@ import {
   type TaskManifest,
 } from '#libs/contracts';
 import { createRedis, pingRedis, quitRedis, type RedisLogger } from '#libs/redis';
+import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv } from '#libs/storage';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
 import { ReportSink } from './actor/report-sink.js';
@@ -19,6 +20,7 @@ import { within } from './actor/retry.js';
 import { detectDevices } from './devices/detect-devices.js';
 import { ManifestPublisher } from './manifest/manifest-publisher.js';
 import { defaultRunnerEntry } from './runner/runner-entry.js';
+import { runnerEnvironment } from './runner/runner-environment.js';
 import { planActors } from './supervisor/actor-plan.js';
 import { Supervisor, type SupervisorEvent } from './supervisor/supervisor.js';
 import type { WorkerConfig } from './worker-config.js';
@@ -82,6 +84,11 @@ export class WorkerRuntime {
   private async run(): Promise<void> {
     const c = this.config;
     const log = this.logger;
+    if (c.SWITCHYARD_IDENTITY_SECRET)
+      log.warn(
+        {},
+        'SWITCHYARD_IDENTITY_SECRET is set but the worker never uses it: remove it from its environment (runners do not get it either way)',
+      );
     const detection = await detectDevices({ command: c.WORKER_NVIDIA_SMI });
     if (detection.reason) log.info({ reason: detection.reason }, 'no GPU found; running CPU actors only');
     const specs = planActors(c.WORKER_ID, detection.devices, c.WORKER_CPU_ACTORS);
@@ -124,10 +131,17 @@ export class WorkerRuntime {
       logger: log,
       metrics: this.metrics,
     });
-    const runnerEnv: NodeJS.ProcessEnv = {
-      ...process.env,
+    // The runners' storage access goes through the actors: the credentials stay in this process.
+    const artifacts = new ArtifactRepository(
+      command,
+      createObjectStore(objectStoreConfigFromEnv(c, c.NODE_ENV === 'production'), log),
+      log,
+    );
+    const runnerEnv = runnerEnvironment(process.env, {
       WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
-    };
+      COMMAND_TASK_USER: c.COMMAND_TASK_USER,
+      COMMAND_TASK_UID_BASE: String(c.COMMAND_TASK_UID_BASE),
+    });
 
     this.manifest = new ManifestPublisher(command, {
       workerId: c.WORKER_ID,
@@ -174,6 +188,7 @@ export class WorkerRuntime {
           closeConnection: (r) => quitRedis(r, 2_000),
           queue: this.queues.get(spec.resourceClass)!,
           reports,
+          artifacts,
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
             env: runnerEnv,

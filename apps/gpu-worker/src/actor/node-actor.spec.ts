@@ -2,6 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { NODE_QUEUES, NodeReport, REDIS_KEYS, attemptJobId } from '#libs/contracts';
+import { ArtifactRepository, ObjectStore } from '#libs/storage';
 import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
 import { defaultRunnerEntry } from '../runner/runner-entry.js';
 import { planActors } from '../supervisor/actor-plan.js';
@@ -101,6 +102,15 @@ describe('NodeActor fetch watchdog', () => {
       closeConnection: async (r) => r.disconnect(),
       queue,
       reports: new ReportSink(client, { retryWindowMs: 5_000 }),
+      // never reached here (test.sleep has no artifacts): a real repository over an unused endpoint
+      artifacts: new ArtifactRepository(
+        client,
+        new ObjectStore(
+          { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
+          quiet,
+        ),
+        quiet,
+      ),
       runner: {
         entry: defaultRunnerEntry(),
         env: { ...process.env, REDIS_URL: redis.url, SWITCHYARD_TEST_TASKS: '1', LOG_LEVEL: 'warn' },

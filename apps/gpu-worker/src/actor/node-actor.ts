@@ -1,7 +1,8 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ArtifactRepository } from '#libs/storage';
 import {
   cancelledJobKey,
   NODE_QUEUES,
@@ -19,6 +20,7 @@ import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js
 import type { WorkerMetrics } from '../worker-metrics.js';
 import { AttemptExecution, type AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
+import { AttemptStorage } from './attempt-storage.js';
 import { FetchWatchdog } from './fetch-watchdog.js';
 import { payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
@@ -48,7 +50,9 @@ export interface NodeActorOptions {
   /** The queue of this actor's class, for the fetch watchdog's waiting count. */
   queue: Queue;
   reports: ReportSink;
-  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices'>;
+  /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
+  artifacts: ArtifactRepository;
+  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
   workRoot: string;
   heartbeatTimeoutMs: number;
   cancelGraceMs: number;
@@ -89,7 +93,12 @@ export class NodeActor implements SupervisedActor {
   constructor(private readonly o: NodeActorOptions) {
     this.slot = new RunnerSlot({
       actorId: o.spec.id,
-      runner: { ...o.runner, actorId: o.spec.id, cudaVisibleDevices: o.spec.cudaVisibleDevices },
+      runner: {
+        ...o.runner,
+        actorId: o.spec.id,
+        cudaVisibleDevices: o.spec.cudaVisibleDevices,
+        slot: o.spec.slot,
+      },
       decideRestart: o.decideRestart,
       onRecovered: o.onRecovered,
       onRunnerReady: o.onRunnerReady,
@@ -370,8 +379,12 @@ export class NodeActor implements SupervisedActor {
     reporter: AttemptReporter,
   ): Promise<AttemptOutcome> {
     const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
-    const workDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId);
+    const actorDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const workDir = join(actorDir, runId);
     await mkdir(workDir, { recursive: true });
+    // Traverse-only for others: a task running as another user cannot list other attempts' scratch dirs.
+    for (const d of [this.o.workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
+    const storage = new AttemptStorage(this.o.artifacts, payloadRef(payload), workDir);
     const msg: RunMessage = {
       type: 'run',
       runId,
@@ -390,6 +403,7 @@ export class NodeActor implements SupervisedActor {
         log: (level, message) => reporter.log(level, message),
         artifact: (artifactId, name) =>
           this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
+        storage: (req) => storage.handle(req),
       },
       {
         timeoutMs: payload.timeoutMs,

@@ -6,7 +6,13 @@ import {
   type JsonObject,
   type TaskManifest,
 } from '#libs/contracts';
-import { ChildMessage, type LogLevel, type RunMessage } from './ipc-protocol.js';
+import {
+  ChildMessage,
+  type LogLevel,
+  type RunMessage,
+  type StorageRequest,
+  type StorageResult,
+} from './ipc-protocol.js';
 
 export interface RunnerLogger {
   info(obj: object, msg: string): void;
@@ -20,6 +26,8 @@ export interface RunnerProcessOptions {
   actorId: string;
   /** Set in the child's environment before any task code loads; "" hides every GPU. */
   cudaVisibleDevices: string;
+  /** The actor's slot (SWITCHYARD_RUNNER_SLOT): its command tasks run as their own uid. */
+  slot?: number;
   /** The runner's whole environment (an allow-list built by the worker: no platform secrets). */
   env: NodeJS.ProcessEnv;
   /** V8 heap limit of the runner (--max-old-space-size): one attempt cannot take the machine's memory. */
@@ -39,6 +47,8 @@ export interface RunHandlers {
   progress(fraction: number, message?: string): void;
   log(level: LogLevel, message: string): void;
   artifact(artifactId: string, name: string): void;
+  /** Artifact access of the running attempt, done by the actor for the runner (no credentials there). */
+  storage?(req: StorageRequest): Promise<Omit<StorageResult, 'type' | 'requestId'>>;
 }
 
 export class RunnerBootError extends Error {
@@ -98,6 +108,7 @@ export class RunnerProcess {
         ...opts.env,
         CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices,
         SWITCHYARD_RUNNER_ACTOR: opts.actorId,
+        SWITCHYARD_RUNNER_SLOT: String(opts.slot ?? 0),
         NODE_OPTIONS: '',
       },
       // stderr is piped (and passed on) so a V8 out-of-memory death can be told from other crashes.
@@ -181,6 +192,16 @@ export class RunnerProcess {
     killGroup(this.child, 'SIGKILL');
   }
 
+  private async answerStorage(handlers: RunHandlers, req: StorageRequest): Promise<void> {
+    const result = await answerStorageRequest(handlers, req);
+    if (this.alive && this.child.connected)
+      this.child.send({
+        type: 'storage-result',
+        requestId: req.requestId,
+        ...result,
+      } satisfies StorageResult);
+  }
+
   private onMessage(raw: unknown): void {
     this.lastBeat = Date.now();
     let msg: ChildMessage;
@@ -206,6 +227,9 @@ export class RunnerProcess {
       case 'artifact':
         run.handlers.artifact(msg.artifactId, msg.name);
         return;
+      case 'storage':
+        void this.answerStorage(run.handlers, msg);
+        return;
       case 'result':
         this.current = undefined;
         run.resolve({ kind: 'result', outputs: msg.outputs, artifactIds: msg.artifactIds });
@@ -215,6 +239,27 @@ export class RunnerProcess {
         run.resolve({ kind: 'error', error: msg.error });
         return;
     }
+  }
+}
+
+async function answerStorageRequest(
+  handlers: RunHandlers,
+  req: StorageRequest,
+): Promise<Omit<StorageResult, 'type' | 'requestId'>> {
+  if (!handlers.storage)
+    return {
+      error: { code: 'STORAGE_UNAVAILABLE', message: 'no artifact storage for this run', retryable: false },
+    };
+  try {
+    return await handlers.storage(req);
+  } catch (e) {
+    return {
+      error: {
+        code: 'STORAGE_UNAVAILABLE',
+        message: String((e as Error).message || e).slice(0, 4000),
+        retryable: true,
+      },
+    };
   }
 }
 
