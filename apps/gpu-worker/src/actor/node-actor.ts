@@ -1,5 +1,3 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactRepository } from '#libs/storage';
@@ -13,14 +11,13 @@ import {
   type CancelNotice,
   type TaskManifest,
 } from '#libs/contracts';
-import type { RunMessage } from '../runner/ipc-protocol.js';
-import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runner/runner-process.js';
+import type { RunnerLogger, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { AttemptExecution, type AttemptOutcome } from './attempt-execution.js';
+import type { AttemptExecution, AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
-import { AttemptStorage } from './attempt-storage.js';
+import { runAttempt } from './attempt-run.js';
 import { FetchWatchdog } from './fetch-watchdog.js';
 import { payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
@@ -327,7 +324,17 @@ export class NodeActor implements SupervisedActor {
       }
       this.setState('BUSY');
       await reporter.started(this.id);
-      const outcome = await this.execute(runner, payload, reporter);
+      const outcome = await runAttempt(runner, payload, reporter, {
+        spec: this.o.spec,
+        workRoot: this.o.workRoot,
+        artifacts: this.o.artifacts,
+        limits: { heartbeatTimeoutMs: this.o.heartbeatTimeoutMs, cancelGraceMs: this.o.cancelGraceMs },
+        logger: this.o.logger,
+        onExecution: (execution) => {
+          this.active!.execution = execution;
+          this.o.onChange();
+        },
+      });
       this.o.logger.info(
         { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
         'attempt finished',
@@ -370,53 +377,6 @@ export class NodeActor implements SupervisedActor {
       if (this.quarantined) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
       else if (this.state === 'BUSY') this.setState('IDLE');
       this.o.onChange();
-    }
-  }
-
-  private async execute(
-    runner: RunnerProcess,
-    payload: NodeAttemptPayload,
-    reporter: AttemptReporter,
-  ): Promise<AttemptOutcome> {
-    const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
-    const actorDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'));
-    const workDir = join(actorDir, runId);
-    await mkdir(workDir, { recursive: true });
-    // Traverse-only for others: a task running as another user cannot list other attempts' scratch dirs.
-    for (const d of [this.o.workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
-    const storage = new AttemptStorage(this.o.artifacts, payloadRef(payload), workDir);
-    const msg: RunMessage = {
-      type: 'run',
-      runId,
-      attempt: payloadRef(payload),
-      task: payload.task,
-      taskVersion: payload.taskVersion,
-      inputs: payload.inputs,
-      device: this.o.spec.device,
-      workDir,
-    };
-    const execution = new AttemptExecution(
-      runner,
-      msg,
-      {
-        progress: (fraction, message) => reporter.progress(fraction, message),
-        log: (level, message) => reporter.log(level, message),
-        artifact: (artifactId, name) =>
-          this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
-        storage: (req) => storage.handle(req),
-      },
-      {
-        timeoutMs: payload.timeoutMs,
-        heartbeatTimeoutMs: this.o.heartbeatTimeoutMs,
-        cancelGraceMs: this.o.cancelGraceMs,
-      },
-    );
-    this.active!.execution = execution;
-    this.o.onChange();
-    try {
-      return await execution.run();
-    } finally {
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
