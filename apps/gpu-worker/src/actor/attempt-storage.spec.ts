@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore } from '#libs/storage';
 import { startRedis, startS3, tempDir, type RedisHandle, type S3Handle } from '#libs/testing';
+import type { StorageRequest } from '../runner/ipc-protocol.js';
 import { AttemptStorage } from './attempt-storage.js';
 
 // The actor does the runner's artifact I/O: for exactly its attempt, and only on files of its scratch dir.
@@ -44,7 +45,12 @@ describe('AttemptStorage', () => {
   it('stages files of the scratch dir, refuses anything outside it, and fetches back only what the tenant may read', async () => {
     const workDir = tempDir('attempt-storage');
     const storage = new AttemptStorage(repo, attempt, workDir);
-    const req = (over: object) => ({ type: 'storage' as const, runId: 'r', requestId: 'q', ...over });
+    const req = (over: Partial<StorageRequest> & Pick<StorageRequest, 'op'>): StorageRequest => ({
+      type: 'storage',
+      runId: 'r',
+      requestId: 'q',
+      ...over,
+    });
 
     writeFileSync(join(workDir, 'out.txt'), 'hello');
     const staged = await storage.handle(
