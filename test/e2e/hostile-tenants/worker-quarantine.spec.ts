@@ -35,7 +35,7 @@ describe('hostile tenants: one tenant killing runners does not take the actor aw
       headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[who]}` },
       body: JSON.stringify({ query, variables }),
     });
-    const body = await res.json();
+    const body = (await res.json()) as { data?: T; errors?: unknown };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data as T;
   };
