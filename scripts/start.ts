@@ -211,6 +211,12 @@ async function main(): Promise<void> {
     { name: 'gpu-worker', port: config.WORKER_HEALTH_PORT },
     { name: 'gateway', port: config.GATEWAY_PORT },
   ];
+  // The worker runs tenants' code and has no use for the identity secret: it never gets it.
+  const appEnv = (name: string) => {
+    const e = childEnv();
+    if (name === 'gpu-worker') delete e.SWITCHYARD_IDENTITY_SECRET;
+    return e;
+  };
   const readyUrl = (p: number) => `http://127.0.0.1:${p}/health/ready`;
   for (const app of apps)
     manage(
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
       () =>
         spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
           cwd: ROOT,
-          env: childEnv(),
+          env: appEnv(app.name),
           ...CHILD_SPAWN,
         }),
       readyUrl(app.port),

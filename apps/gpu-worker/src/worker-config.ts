@@ -24,6 +24,15 @@ export const workerEnv = {
   WORKER_RESTART_PERIOD_MS: positiveInt(60_000),
   WORKER_RESTART_BACKOFF_MS: positiveInt(500),
   WORKER_RESTART_BACKOFF_MAX_MS: positiveInt(30_000),
+  /** A quarantined actor probes its runner (start, wait for ready) after this cool-down, and comes back. */
+  ACTOR_QUARANTINE_COOLDOWN_MS: positiveInt(60_000),
+  /** Runner kills caused by one tenant's attempts within the window that throttle it (0: never). */
+  WORKER_TENANT_KILL_THRESHOLD: nonNegativeInt(5),
+  WORKER_TENANT_KILL_WINDOW_MS: positiveInt(600_000),
+  /** How long a throttled tenant's attempts fail fast with TENANT_THROTTLED. */
+  WORKER_TENANT_THROTTLE_MS: positiveInt(300_000),
+  /** V8 heap limit of each task runner (--max-old-space-size), so one attempt cannot take the machine. */
+  RUNNER_MAX_OLD_SPACE_MB: positiveInt(2048),
   /** Runner heartbeat period, and the silence after which a runner is stuck. */
   WORKER_HEARTBEAT_INTERVAL_MS: positiveInt(1_000),
   WORKER_HEARTBEAT_TIMEOUT_MS: positiveInt(10_000),
@@ -49,6 +58,14 @@ export const workerEnv = {
   WORKER_WORK_DIR: z.string().optional(),
   SWITCHYARD_TEST_TASKS: flag(false),
   WORKER_COMMAND_TASKS_FILE: z.string().optional(),
+  /** When the worker runs as root, command tasks run unprivileged: this user's group (and uid if the base is 0). */
+  COMMAND_TASK_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'expected a user name or a numeric uid')
+    .refine((u) => u !== 'root' && u !== '0', 'command tasks may not run as root')
+    .default('nobody'),
+  /** Actor n's command tasks run as uid BASE + n (own uid per actor); 0: all as COMMAND_TASK_USER. */
+  COMMAND_TASK_UID_BASE: nonNegativeInt(61_000),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

@@ -11,9 +11,14 @@ export interface WorkerMetrics {
     outcome: 'succeeded' | 'failed' | 'released' | 'lock_lost' | 'skipped',
     code?: string,
   ): void;
-  runnerRestarted(actorId: string, reason: string): void;
+  /** blame: who lost the runner ('attempt', 'platform' or 'actor'; only 'actor' counts toward quarantine). */
+  runnerRestarted(actorId: string, blame: string): void;
   actorState(actorId: string, state: ActorState): void;
-  actorQuarantined(actorId: string): void;
+  /** untilMs: when the cool-down ends and the actor probes its runner. */
+  actorQuarantined(actorId: string, untilMs: number): void;
+  quarantineProbe(actorId: string, outcome: 'recovered' | 'failed'): void;
+  tenantRunnerKilled(tenant: string): void;
+  tenantThrottled(tenant: string): void;
   reportRetried(type: string): void;
   reportUndeliverable(type: string): void;
   fetchWatchdogRecreated(actorId: string): void;
@@ -28,6 +33,9 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   runnerRestarted: () => undefined,
   actorState: () => undefined,
   actorQuarantined: () => undefined,
+  quarantineProbe: () => undefined,
+  tenantRunnerKilled: () => undefined,
+  tenantThrottled: () => undefined,
   reportRetried: () => undefined,
   reportUndeliverable: () => undefined,
   fetchWatchdogRecreated: () => undefined,
@@ -49,8 +57,8 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   const restarts = metrics.counter({
     name: 'switchyard_worker_runner_restarts_total',
-    help: 'Task runner restarts (after a kill, crash or failed boot), by actor',
-    labelNames: ['actor'] as const,
+    help: 'Task runner restarts (after a kill, crash or failed boot), by actor and who lost the runner',
+    labelNames: ['actor', 'blame'] as const,
   });
   const states = metrics.gauge({
     name: 'switchyard_worker_actor_state',
@@ -59,8 +67,28 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   const quarantines = metrics.counter({
     name: 'switchyard_worker_quarantines_total',
-    help: 'Actors quarantined because their restart intensity was exceeded',
+    help: 'Actors quarantined because their restart intensity was exceeded (or a probe failed)',
     labelNames: ['actor'] as const,
+  });
+  const quarantinedUntil = metrics.gauge({
+    name: 'switchyard_worker_quarantine_until_seconds',
+    help: 'Epoch seconds at which a quarantined actor probes its runner again (0: not quarantined)',
+    labelNames: ['actor'] as const,
+  });
+  const probes = metrics.counter({
+    name: 'switchyard_worker_quarantine_probes_total',
+    help: 'Runner probes of quarantined actors after their cool-down, by outcome (recovered, failed)',
+    labelNames: ['actor', 'outcome'] as const,
+  });
+  const tenantKills = metrics.counter({
+    name: 'switchyard_worker_tenant_runner_kills_total',
+    help: "Task runners killed because of a tenant's attempt (timeout, stuck, ignored cancel, crash, OOM)",
+    labelNames: ['tenant'] as const,
+  });
+  const tenantThrottles = metrics.counter({
+    name: 'switchyard_worker_tenant_throttles_total',
+    help: 'Times a tenant was throttled (its attempts failed fast with TENANT_THROTTLED) for killing runners',
+    labelNames: ['tenant'] as const,
   });
   const reportRetries = metrics.counter({
     name: 'switchyard_worker_report_retries_total',
@@ -93,11 +121,18 @@ export function createWorkerMetrics(): WorkerMetrics {
     attemptLeased: (task, waitedMs) => queueWait.observe({ task }, waitedMs / 1000),
     attemptRan: (task, outcome, ranMs) => attemptDuration.observe({ task, outcome }, ranMs / 1000),
     attemptFinished: (task, outcome, code) => attempts.inc({ task, outcome, code: code ?? '' }),
-    runnerRestarted: (actor) => restarts.inc({ actor }),
+    runnerRestarted: (actor, blame) => restarts.inc({ actor, blame }),
     actorState: (actor, state) => {
       for (const s of ActorState.options) states.set({ actor, state: s }, s === state ? 1 : 0);
+      if (state !== 'QUARANTINED') quarantinedUntil.set({ actor }, 0);
     },
-    actorQuarantined: (actor) => quarantines.inc({ actor }),
+    actorQuarantined: (actor, untilMs) => {
+      quarantines.inc({ actor });
+      quarantinedUntil.set({ actor }, Math.round(untilMs / 1000));
+    },
+    quarantineProbe: (actor, outcome) => probes.inc({ actor, outcome }),
+    tenantRunnerKilled: (tenant) => tenantKills.inc({ tenant }),
+    tenantThrottled: (tenant) => tenantThrottles.inc({ tenant }),
     reportRetried: (type) => reportRetries.inc({ type }),
     reportUndeliverable: (type) => undeliverable.inc({ type }),
     fetchWatchdogRecreated: (actor) => recreated.inc({ actor }),

@@ -11,13 +11,16 @@ import {
   type TaskManifest,
 } from '#libs/contracts';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv } from '#libs/storage';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
 import { ReportSink } from './actor/report-sink.js';
+import { TenantGuard } from './actor/tenant-guard.js';
 import { within } from './actor/retry.js';
 import { detectDevices } from './devices/detect-devices.js';
 import { ManifestPublisher } from './manifest/manifest-publisher.js';
 import { defaultRunnerEntry } from './runner/runner-entry.js';
+import { runnerEnvironment } from './runner/runner-environment.js';
 import { planActors } from './supervisor/actor-plan.js';
 import { Supervisor, type SupervisorEvent } from './supervisor/supervisor.js';
 import type { WorkerConfig } from './worker-config.js';
@@ -81,6 +84,11 @@ export class WorkerRuntime {
   private async run(): Promise<void> {
     const c = this.config;
     const log = this.logger;
+    if (c.SWITCHYARD_IDENTITY_SECRET)
+      log.warn(
+        {},
+        'SWITCHYARD_IDENTITY_SECRET is set but the worker never uses it: remove it from its environment (runners do not get it either way)',
+      );
     const detection = await detectDevices({ command: c.WORKER_NVIDIA_SMI });
     if (detection.reason) log.info({ reason: detection.reason }, 'no GPU found; running CPU actors only');
     const specs = planActors(c.WORKER_ID, detection.devices, c.WORKER_CPU_ACTORS);
@@ -116,10 +124,24 @@ export class WorkerRuntime {
       );
       this.queues.set(cls, queue);
     }
-    const runnerEnv: NodeJS.ProcessEnv = {
-      ...process.env,
+    const tenants = new TenantGuard(command, {
+      killThreshold: c.WORKER_TENANT_KILL_THRESHOLD,
+      windowMs: c.WORKER_TENANT_KILL_WINDOW_MS,
+      throttleMs: c.WORKER_TENANT_THROTTLE_MS,
+      logger: log,
+      metrics: this.metrics,
+    });
+    // The runners' storage access goes through the actors: the credentials stay in this process.
+    const artifacts = new ArtifactRepository(
+      command,
+      createObjectStore(objectStoreConfigFromEnv(c, c.NODE_ENV === 'production'), log),
+      log,
+    );
+    const runnerEnv = runnerEnvironment(process.env, {
       WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
-    };
+      COMMAND_TASK_USER: c.COMMAND_TASK_USER,
+      COMMAND_TASK_UID_BASE: String(c.COMMAND_TASK_UID_BASE),
+    });
 
     this.manifest = new ManifestPublisher(command, {
       workerId: c.WORKER_ID,
@@ -150,6 +172,7 @@ export class WorkerRuntime {
           spec,
           workerId: c.WORKER_ID,
           decideRestart,
+          onRecovered: () => this.supervisor?.recovered(spec.id),
           onChange: changed,
           onRunnerReady: (tasks) => {
             if (this.tasks.length === 0) changed();
@@ -165,9 +188,11 @@ export class WorkerRuntime {
           closeConnection: (r) => quitRedis(r, 2_000),
           queue: this.queues.get(spec.resourceClass)!,
           reports,
+          artifacts,
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
             env: runnerEnv,
+            maxOldSpaceMb: c.RUNNER_MAX_OLD_SPACE_MB,
             bootTimeoutMs: c.WORKER_RUNNER_BOOT_TIMEOUT_MS,
             killGraceMs: c.WORKER_KILL_GRACE_MS,
             logger: log,
@@ -177,6 +202,8 @@ export class WorkerRuntime {
           cancelGraceMs: c.WORKER_CANCEL_GRACE_MS,
           redisRetryWindowMs: c.WORKER_REPORT_RETRY_MS,
           restartBackoff: { baseMs: c.WORKER_RESTART_BACKOFF_MS, maxMs: c.WORKER_RESTART_BACKOFF_MAX_MS },
+          quarantineCooldownMs: c.ACTOR_QUARANTINE_COOLDOWN_MS,
+          tenants,
           bullmq: {
             lockDurationMs: c.WORKER_LOCK_DURATION_MS,
             stalledIntervalMs: c.WORKER_STALLED_INTERVAL_MS,
@@ -245,6 +272,9 @@ export class WorkerRuntime {
         break;
       case 'quarantine':
         this.logger.error({ actor: e.actorId, reason: e.reason }, 'actor quarantined; worker not ready');
+        break;
+      case 'recovered':
+        this.logger.warn({ actor: e.actorId }, 'actor back from quarantine');
         break;
       case 'restart':
         this.logger.warn(

@@ -29,6 +29,8 @@ export const TaskManifest = z.object({
   schemaHash: z.string().regex(/^[0-9a-f]{64}$/),
   resources: Resources,
   timeoutMs: z.number().int().positive(),
+  /** The shortest timeout that makes sense for the task: the planner refuses a node's lower timeoutSeconds. */
+  minTimeoutSeconds: z.number().int().positive().optional(),
   attempts: z.number().int().min(1).max(20),
   /** Output fields that hold artifact ids (so the artifact flow can be traced). */
   artifactFields: z.array(z.string()).default([]),
@@ -57,6 +59,8 @@ export const ActorInfo = z.object({
   restarts: z.number().int().nonnegative(),
   jobId: z.string().optional(),
   nodeId: z.string().optional(),
+  /** While QUARANTINED: why, since when, and when the cool-down ends and the actor probes its runner. */
+  quarantine: z.object({ reason: z.string().max(2000), since: IsoDateTime, until: IsoDateTime }).optional(),
 });
 export type ActorInfo = z.infer<typeof ActorInfo>;
 

@@ -25,6 +25,10 @@ export const REDIS_KEYS = {
     `${REDIS_PREFIX}:attempt:${jobId}:${nodeId}:${attempt}:artifacts`,
   /** Sorted set (score = createdAt ms) of staged/pending artifact ids, for the orphan sweep. */
   uncommittedArtifacts: `${REDIS_PREFIX}:artifacts:uncommitted`,
+  /** Sorted set (score = ms) of runner kills caused by a tenant's attempts, trimmed to the window (workers). */
+  tenantRunnerKills: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:runner-kills`,
+  /** String (value = until, epoch ms) with a TTL: the tenant's attempts are failed fast with TENANT_THROTTLED. */
+  tenantThrottled: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:throttled`,
   /** Hash of API keys by id (owned by libs/auth). */
   apiKey: (id: string) => `${REDIS_PREFIX}:apikey:${id}`,
 } as const;

@@ -15,6 +15,11 @@ export interface TaskSpec<I, O> {
   output: z.ZodType<O>;
   /** Start-to-close timeout of one attempt, unless the node overrides it. */
   timeoutMs: number;
+  /**
+   * The shortest timeout that can make sense (e.g. model training): the planner refuses a node whose
+   * `timeoutSeconds` is lower, instead of letting it burn attempts and runners. Must not exceed timeoutMs.
+   */
+  minTimeoutSeconds?: number;
   /** Default attempts of a node running this task (first try included). */
   attempts: number;
   /** Output fields that hold artifact ids. */
@@ -61,6 +66,10 @@ export function defineTask<I, O>(spec: TaskSpec<I, O>): TaskDefinition<I, O> {
       if (t !== 'string' && t !== 'array')
         fail(`artifact field "${field}" must be a string or an array of strings`);
     }
+    if (spec.minTimeoutSeconds !== undefined && spec.minTimeoutSeconds * 1000 > spec.timeoutMs)
+      fail(
+        `minTimeoutSeconds (${spec.minTimeoutSeconds}) is above the default timeout (${spec.timeoutMs} ms)`,
+      );
     manifest = parseContract(TaskManifest, `TaskManifest ${id}`, {
       name: spec.name,
       version: spec.version,
@@ -70,6 +79,7 @@ export function defineTask<I, O>(spec: TaskSpec<I, O>): TaskDefinition<I, O> {
       schemaHash: schemaHash(inputSchema, outputSchema),
       resources: parseContract(Resources, `resources of ${id}`, spec.resources),
       timeoutMs: spec.timeoutMs,
+      ...(spec.minTimeoutSeconds === undefined ? {} : { minTimeoutSeconds: spec.minTimeoutSeconds }),
       attempts: spec.attempts,
       artifactFields,
     });

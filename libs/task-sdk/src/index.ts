@@ -3,6 +3,7 @@ export type { TaskDefinition, TaskSpec } from './define-task.js';
 export type {
   ArtifactMeta,
   ArtifactSource,
+  ArtifactStat,
   AttemptInfo,
   TaskArtifacts,
   TaskContext,
@@ -18,3 +19,4 @@ export { createLocalTaskContext } from './local-task-context.js';
 export type { LocalTaskContext, LocalTaskContextOptions, StoredLocalArtifact } from './local-task-context.js';
 export { schemaDisagreements } from './schema-agreement.js';
 export type { AgreementMismatch } from './schema-agreement.js';
+export { readBounded, assertArtifactSize } from './read-bounded.js';

@@ -109,6 +109,10 @@ export async function createLocalTaskContext(opts: LocalTaskContextOptions): Pro
     },
     artifacts: opts.artifacts ?? {
       put,
+      stat: async (id) => {
+        const { name, contentType, size } = await stored(id);
+        return { name, contentType, size };
+      },
       read: async (id) => readFile((await stored(id)).path),
       download: async (id, toPath) => {
         await pipeline(createReadStream((await stored(id)).path), createWriteStream(toPath));

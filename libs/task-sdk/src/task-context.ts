@@ -32,7 +32,17 @@ export interface ArtifactMeta {
 /** A source for `artifacts.put`: bytes, a path of a local file, or a stream. */
 export type ArtifactSource = Buffer | string | NodeJS.ReadableStream;
 
+/** What storage recorded about an artifact, known without reading its bytes. */
+export interface ArtifactStat {
+  name: string;
+  contentType: string;
+  /** Bytes, as recorded when the artifact was stored. */
+  size: number;
+}
+
 export interface TaskArtifacts {
+  /** The artifact's recorded name, type and size: check them before reading (same rules as `read`). */
+  stat(artifactId: string): Promise<ArtifactStat>;
   /** Stores an output of this attempt; resolves to its artifact id once it is durably staged. */
   put(source: ArtifactSource, meta: ArtifactMeta): Promise<string>;
   /** Reads an artifact (usually an upstream node's output) into memory. */

@@ -9,6 +9,7 @@ import {
   defineTask,
   DuplicateTaskError,
   normaliseProgress,
+  readBounded,
   runTask,
   schemaDisagreements,
   TaskCatalog,
@@ -276,5 +277,39 @@ describe('local task context', () => {
     });
     expect((await ctx.artifacts.read(c)).toString()).toBe('stream');
     await expect(ctx.artifacts.read('../etc/passwd')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('bounds against hostile inputs', () => {
+  it('advertises minTimeoutSeconds and refuses one above the default timeout', () => {
+    const def = (minTimeoutSeconds: number) =>
+      defineTask({
+        name: 'demo.train',
+        version: '1.0.0',
+        resources: cpu,
+        input: z.strictObject({}),
+        output: z.strictObject({}),
+        timeoutMs: 60_000,
+        minTimeoutSeconds,
+        attempts: 1,
+        run: async () => ({}),
+      });
+    expect(def(30).manifest().minTimeoutSeconds).toBe(30);
+    expect(resize.manifest().minTimeoutSeconds).toBeUndefined();
+    expect(() => def(61)).toThrow(/minTimeoutSeconds \(61\) is above the default timeout/);
+  });
+
+  it('readBounded refuses an artifact over the limit from its recorded size, before reading it', async () => {
+    const id = await ctx.artifacts.put(Buffer.alloc(2048), { name: 'big.csv', contentType: 'text/csv' });
+    expect(await ctx.artifacts.stat(id)).toEqual({ name: 'big.csv', contentType: 'text/csv', size: 2048 });
+    let reads = 0;
+    const counting = {
+      artifacts: { ...ctx.artifacts, read: async (a: string) => (reads++, ctx.artifacts.read(a)) },
+    };
+    const err = await taskError(readBounded(counting, id, 1024, 'dataset'));
+    expect(err).toMatchObject({ code: 'INVALID_INPUT', retryable: false });
+    expect(err.message).toMatch(/dataset is 2048 bytes; this task reads at most 1024/);
+    expect(reads).toBe(0);
+    expect((await readBounded(counting, id, 2048)).length).toBe(2048);
   });
 });

@@ -9,6 +9,8 @@ export interface AttemptRunner {
   kill(): Promise<void>;
   readonly lastHeartbeatAt: number;
   readonly alive: boolean;
+  /** The runner died of its heap limit (V8 said so on stderr). */
+  readonly outOfMemory?: boolean;
 }
 
 export interface AttemptLimits {
@@ -20,10 +22,22 @@ export interface AttemptLimits {
   cancelGraceMs: number;
 }
 
+/**
+ * When the runner was lost: 'attempt' when the attempt caused it (over time, stuck, ignored its cancel,
+ * crashed or ran out of memory), 'platform' when we stopped it for our own reasons (lock lost, reports
+ * undeliverable, drain).
+ */
+export type RunnerKilledBy = 'attempt' | 'platform';
+
+interface OutcomeBase {
+  runnerLost: boolean;
+  killedBy?: RunnerKilledBy;
+}
+
 export type AttemptOutcome =
-  | { type: 'succeeded'; outputs: JsonObject; artifactIds: string[]; runnerLost: boolean }
-  | { type: 'failed'; error: JobError; runnerLost: boolean }
-  | { type: 'released'; reason: string; runnerLost: boolean };
+  | ({ type: 'succeeded'; outputs: JsonObject; artifactIds: string[] } & OutcomeBase)
+  | ({ type: 'failed'; error: JobError } & OutcomeBase)
+  | ({ type: 'released'; reason: string } & OutcomeBase);
 
 type StopKind = 'stuck' | 'timeout' | 'cancel' | 'lock' | 'release' | 'reports';
 
@@ -108,6 +122,14 @@ export class AttemptExecution {
   }
 
   private classify(out: RunOutcome): AttemptOutcome {
+    const outcome = this.classifyOutcome(out);
+    if (!outcome.runnerLost) return outcome;
+    const kind = this.stop?.kind;
+    const platform = kind === 'lock' || kind === 'reports' || kind === 'release';
+    return { ...outcome, killedBy: platform ? 'platform' : 'attempt' };
+  }
+
+  private classifyOutcome(out: RunOutcome): AttemptOutcome {
     const runnerLost = !this.runner.alive;
     const failed = (code: JobErrorCode, message: string, retryable: boolean): AttemptOutcome => ({
       type: 'failed',
@@ -136,6 +158,12 @@ export class AttemptExecution {
     if (out.kind === 'result')
       return { type: 'succeeded', outputs: out.outputs, artifactIds: out.artifactIds, runnerLost };
     if (out.kind === 'error') return { type: 'failed', error: out.error, runnerLost };
+    if (this.runner.outOfMemory)
+      return failed(
+        'CRASHED',
+        `the attempt ran out of memory: the runner hit its heap limit and died (code ${out.code}, signal ${out.signal})`,
+        true,
+      );
     return failed(
       'CRASHED',
       `the runner process exited mid-attempt (code ${out.code}, signal ${out.signal})`,

@@ -2,12 +2,14 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { NODE_QUEUES, NodeReport, REDIS_KEYS, attemptJobId } from '#libs/contracts';
+import { ArtifactRepository, ObjectStore } from '#libs/storage';
 import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
 import { defaultRunnerEntry } from '../runner/runner-entry.js';
 import { planActors } from '../supervisor/actor-plan.js';
 import { NO_WORKER_METRICS, type WorkerMetrics } from '../worker-metrics.js';
 import { NodeActor } from './node-actor.js';
 import { ReportSink } from './report-sink.js';
+import { TenantGuard } from './tenant-guard.js';
 
 /**
  * A TCP proxy in front of Redis whose existing connections can be frozen: bytes stop flowing but the
@@ -87,6 +89,7 @@ describe('NodeActor fetch watchdog', () => {
       spec: spec!,
       workerId: 'wd',
       decideRestart: () => 'restart',
+      onRecovered: () => undefined,
       onChange: () => undefined,
       onRunnerReady: () => undefined,
       redis: client,
@@ -99,6 +102,15 @@ describe('NodeActor fetch watchdog', () => {
       closeConnection: async (r) => r.disconnect(),
       queue,
       reports: new ReportSink(client, { retryWindowMs: 5_000 }),
+      // never reached here (test.sleep has no artifacts): a real repository over an unused endpoint
+      artifacts: new ArtifactRepository(
+        client,
+        new ObjectStore(
+          { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
+          quiet,
+        ),
+        quiet,
+      ),
       runner: {
         entry: defaultRunnerEntry(),
         env: { ...process.env, REDIS_URL: redis.url, SWITCHYARD_TEST_TASKS: '1', LOG_LEVEL: 'warn' },
@@ -111,6 +123,14 @@ describe('NodeActor fetch watchdog', () => {
       cancelGraceMs: 1_000,
       redisRetryWindowMs: 5_000,
       restartBackoff: { baseMs: 100, maxMs: 500 },
+      quarantineCooldownMs: 60_000,
+      tenants: new TenantGuard(client, {
+        killThreshold: 0,
+        windowMs: 60_000,
+        throttleMs: 60_000,
+        logger: quiet,
+        metrics,
+      }),
       bullmq: { lockDurationMs: 5_000, stalledIntervalMs: 2_000, closeTimeoutMs: 1_000 },
       watchdog: { intervalMs: 300, stallMs: 1_500 },
       logger: quiet,

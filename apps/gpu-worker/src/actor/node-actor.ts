@@ -1,7 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ArtifactRepository } from '#libs/storage';
 import {
   cancelledJobKey,
   NODE_QUEUES,
@@ -12,17 +11,19 @@ import {
   type CancelNotice,
   type TaskManifest,
 } from '#libs/contracts';
-import type { RunMessage } from '../runner/ipc-protocol.js';
-import { RunnerProcess, type RunnerLogger, type RunnerProcessOptions } from '../runner/runner-process.js';
+import type { RunnerLogger, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
-import { restartBackoffMs } from '../supervisor/restart-intensity.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import { queueWaitMs, type WorkerMetrics } from '../worker-metrics.js';
-import { AttemptExecution, type AttemptOutcome } from './attempt-execution.js';
+import type { AttemptExecution, AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
+import { runAttempt } from './attempt-run.js';
+import { FetchWatchdog } from './fetch-watchdog.js';
 import { payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
-import { retryWithin, sleep, within } from './retry.js';
+import { retryWithin, within } from './retry.js';
+import { RunnerSlot, type SlotState } from './runner-slot.js';
+import type { TenantGuard } from './tenant-guard.js';
 
 export interface ActorLogger extends RunnerLogger {
   debug(obj: object, msg: string): void;
@@ -32,6 +33,8 @@ export interface NodeActorOptions {
   spec: ActorSpec;
   workerId: string;
   decideRestart: RestartPolicy;
+  /** The actor left quarantine (its probe succeeded): the supervisor forgets its restarts. */
+  onRecovered: () => void;
   /** Called on every change the manifest shows (state, restarts, current attempt). */
   onChange: () => void;
   /** Called with the task manifests each time a runner becomes ready. */
@@ -44,13 +47,18 @@ export interface NodeActorOptions {
   /** The queue of this actor's class, for the fetch watchdog's waiting count. */
   queue: Queue;
   reports: ReportSink;
-  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices'>;
+  /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
+  artifacts: ArtifactRepository;
+  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
   workRoot: string;
   heartbeatTimeoutMs: number;
   cancelGraceMs: number;
   /** Window in which Redis reads of the attempt's start (cancelled check) are retried. */
   redisRetryWindowMs: number;
   restartBackoff: { baseMs: number; maxMs: number };
+  quarantineCooldownMs: number;
+  /** Counts runner kills per tenant and fails a throttled tenant's attempts fast. */
+  tenants: TenantGuard;
   bullmq: { lockDurationMs: number; stalledIntervalMs: number; closeTimeoutMs: number };
   watchdog: { intervalMs: number; stallMs: number };
   logger: ActorLogger;
@@ -71,25 +79,50 @@ interface ActiveAttempt {
  */
 export class NodeActor implements SupervisedActor {
   private state: ActorState = 'STOPPED';
-  private restarts = 0;
-  private consecutiveFailures = 0;
-  private runner?: RunnerProcess;
-  private recovering?: Promise<void>;
+  private readonly slot: RunnerSlot;
   private worker?: Worker;
   private workerConnection?: Redis;
   private closingWorker?: Promise<void>;
   private active?: ActiveAttempt;
   private draining = false;
-  private markDrained!: () => void;
-  /** Resolves when drain starts: cuts a restart backoff short. */
-  private readonly drainStarted = new Promise<void>((r) => (this.markDrained = r));
-  private quarantined = false;
-  private lastBusyAt = Date.now();
-  private waitingSince?: number;
-  private watchdogTimer?: NodeJS.Timeout;
-  private watchdogBusy = false;
+  private readonly watchdog: FetchWatchdog;
 
-  constructor(private readonly o: NodeActorOptions) {}
+  constructor(private readonly o: NodeActorOptions) {
+    this.slot = new RunnerSlot({
+      actorId: o.spec.id,
+      runner: {
+        ...o.runner,
+        actorId: o.spec.id,
+        cudaVisibleDevices: o.spec.cudaVisibleDevices,
+        slot: o.spec.slot,
+      },
+      decideRestart: o.decideRestart,
+      onRecovered: o.onRecovered,
+      onRunnerReady: o.onRunnerReady,
+      onState: (s) => this.onSlotState(s),
+      isBusy: () => this.active !== undefined,
+      restartBackoff: o.restartBackoff,
+      quarantineCooldownMs: o.quarantineCooldownMs,
+      logger: o.logger,
+      metrics: o.metrics,
+    });
+    this.watchdog = new FetchWatchdog({
+      actorId: o.spec.id,
+      queue: o.queue,
+      ...o.watchdog,
+      isIdle: () => !this.draining && !this.quarantined && this.state === 'IDLE' && !!this.worker,
+      recreate: async () => {
+        await this.closeWorker(this.o.bullmq.closeTimeoutMs);
+        if (!this.draining && !this.quarantined) this.createWorker();
+      },
+      logger: o.logger,
+      metrics: o.metrics,
+    });
+  }
+
+  private get quarantined(): boolean {
+    return this.slot.quarantined !== undefined;
+  }
 
   get id(): string {
     return this.o.spec.id;
@@ -101,23 +134,45 @@ export class NodeActor implements SupervisedActor {
       device: this.o.spec.label,
       resourceClass: this.o.spec.resourceClass,
       state: this.state,
-      restarts: this.restarts,
+      restarts: this.slot.restarts,
       ...(this.active ? { jobId: this.active.jobId, nodeId: this.active.nodeId } : {}),
+      ...(this.slot.quarantined ? { quarantine: { ...this.slot.quarantined } } : {}),
     };
   }
 
   async start(): Promise<void> {
     this.setState('RESTARTING');
-    try {
-      await this.startRunner();
-    } catch (e) {
-      await this.recoverRunner(`runner failed to boot: ${(e as Error).message}`);
-    }
+    await this.slot.start();
+    this.watchdog.start();
     if (this.quarantined || this.draining) return;
     this.setState('IDLE');
     this.createWorker();
-    this.watchdogTimer = setInterval(() => void this.checkFetching(), this.o.watchdog.intervalMs);
-    this.watchdogTimer.unref();
+  }
+
+  /** The runner slot changed: mirror it in the actor's state and start or stop leasing. */
+  private onSlotState(s: SlotState): void {
+    if (this.draining) return;
+    if (s === 'RESTARTING') return this.setState('RESTARTING');
+    if (s === 'QUARANTINED') {
+      this.setState('QUARANTINED');
+      if (!this.active) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
+      return;
+    }
+    // READY: back from a restart, or from quarantine (then leasing starts again).
+    if (this.state === 'QUARANTINED') {
+      this.state = 'IDLE';
+      this.o.metrics.actorState(this.id, 'IDLE');
+      this.o.onChange();
+      if (!this.worker || this.closingWorker) void this.reopenWorker();
+      return;
+    }
+    if (this.state === 'STOPPED') return; // first boot: start() sets IDLE and creates the worker
+    this.setState(this.active ? 'BUSY' : 'IDLE');
+  }
+
+  private async reopenWorker(): Promise<void> {
+    await this.closingWorker;
+    if (!this.draining && !this.quarantined) this.createWorker();
   }
 
   /** A CancelNotice: stop the running attempt if it belongs to the cancelled job (and node). */
@@ -133,8 +188,7 @@ export class NodeActor implements SupervisedActor {
 
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    this.markDrained();
-    clearInterval(this.watchdogTimer);
+    this.watchdog.stop();
     const release = setTimeout(
       () => this.active?.execution?.release(`worker draining: grace of ${graceMs} ms is over`),
       graceMs,
@@ -144,8 +198,7 @@ export class NodeActor implements SupervisedActor {
       graceMs + this.o.cancelGraceMs + this.o.runner.killGraceMs + this.o.bullmq.closeTimeoutMs,
     );
     clearTimeout(release);
-    await this.recovering?.catch(() => undefined);
-    await this.runner?.kill();
+    await this.slot.stop();
     this.setState('STOPPED');
   }
 
@@ -198,44 +251,6 @@ export class NodeActor implements SupervisedActor {
     return this.closingWorker;
   }
 
-  /**
-   * The fetch watchdog: after a Redis outage a BullMQ worker's blocking connection may never fetch again.
-   * An idle actor that sees jobs waiting in its queue for longer than `stallMs` recreates its Worker.
-   */
-  private async checkFetching(): Promise<void> {
-    if (this.watchdogBusy || this.draining || this.quarantined || this.state !== 'IDLE' || !this.worker)
-      return;
-    this.watchdogBusy = true;
-    try {
-      const counts = await within(this.o.queue.getJobCounts('wait', 'prioritized'), 2_000);
-      if (counts === 'timeout') return;
-      const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0);
-      const now = Date.now();
-      if (waiting === 0 || this.state !== 'IDLE') {
-        this.waitingSince = undefined;
-        return;
-      }
-      this.waitingSince ??= now;
-      if (
-        now - this.waitingSince < this.o.watchdog.stallMs ||
-        now - this.lastBusyAt < this.o.watchdog.stallMs
-      )
-        return;
-      this.o.logger.warn(
-        { actor: this.id, waiting, idleMs: now - this.lastBusyAt },
-        'idle actor is not fetching waiting jobs; recreating its BullMQ worker',
-      );
-      this.o.metrics.fetchWatchdogRecreated(this.id);
-      this.waitingSince = undefined;
-      await this.closeWorker(this.o.bullmq.closeTimeoutMs);
-      if (!this.draining && !this.quarantined) this.createWorker();
-    } catch (e) {
-      this.o.logger.warn({ actor: this.id, err: (e as Error).message }, 'fetch watchdog check failed');
-    } finally {
-      this.watchdogBusy = false;
-    }
-  }
-
   // ---- one attempt ----
 
   private async process(job: Job, _token?: string): Promise<void> {
@@ -258,7 +273,7 @@ export class NodeActor implements SupervisedActor {
       task: payload.task,
     };
     this.active = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
-    this.lastBusyAt = Date.now();
+    this.watchdog.markBusy();
     this.o.metrics.attemptLeased(payload.task, queueWaitMs(job));
     const reporter = new AttemptReporter(this.o.reports, payloadRef(payload), this.o.workerId, (err) => {
       this.o.logger.error(
@@ -282,7 +297,17 @@ export class NodeActor implements SupervisedActor {
         });
         return;
       }
-      const runner = await this.readyRunner();
+      const throttled = await this.o.tenants.throttledUntil(payload.tenant);
+      if (throttled !== undefined) {
+        this.o.metrics.attemptFinished(payload.task, 'failed', 'TENANT_THROTTLED');
+        this.o.logger.warn(
+          { ...log, tenant: payload.tenant, until: new Date(throttled).toISOString() },
+          'tenant throttled: failing its attempt fast',
+        );
+        await reporter.failed(this.o.tenants.throttledError(payload.tenant, throttled));
+        return;
+      }
+      const runner = await this.slot.ready();
       if (!runner) {
         const reason = this.draining ? 'worker draining' : 'actor quarantined';
         this.o.metrics.attemptFinished(payload.task, 'released');
@@ -301,7 +326,17 @@ export class NodeActor implements SupervisedActor {
       this.setState('BUSY');
       await reporter.started(this.id);
       const ranFrom = Date.now();
-      const outcome = await this.execute(runner, payload, reporter);
+      const outcome = await runAttempt(runner, payload, reporter, {
+        spec: this.o.spec,
+        workRoot: this.o.workRoot,
+        artifacts: this.o.artifacts,
+        limits: { heartbeatTimeoutMs: this.o.heartbeatTimeoutMs, cancelGraceMs: this.o.cancelGraceMs },
+        logger: this.o.logger,
+        onExecution: (execution) => {
+          this.active!.execution = execution;
+          this.o.onChange();
+        },
+      });
       this.o.metrics.attemptRan(payload.task, outcome.type, Date.now() - ranFrom);
       this.o.logger.info(
         { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
@@ -322,8 +357,12 @@ export class NodeActor implements SupervisedActor {
         else if (outcome.type === 'failed') await reporter.failed(outcome.error);
         else await reporter.released(outcome.reason);
       }
-      if (outcome.type === 'succeeded') this.consecutiveFailures = 0;
-      if (outcome.runnerLost) await this.recoverRunner(describeLoss(outcome));
+      if (outcome.runnerLost) {
+        const blame = outcome.killedBy ?? 'platform';
+        if (blame === 'attempt')
+          await this.o.tenants.runnerKilled(payload.tenant, describeLoss(outcome), log);
+        await this.slot.lost(describeLoss(outcome), blame);
+      }
     } catch (e) {
       if (e instanceof ReportUndeliverableError) {
         // Visible: logged, counted, and BullMQ marks the job failed once Redis answers again; the
@@ -337,132 +376,17 @@ export class NodeActor implements SupervisedActor {
       throw e;
     } finally {
       this.active = undefined;
-      this.lastBusyAt = Date.now();
+      this.watchdog.markBusy();
       if (this.quarantined) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
       else if (this.state === 'BUSY') this.setState('IDLE');
       this.o.onChange();
     }
   }
 
-  private async execute(
-    runner: RunnerProcess,
-    payload: NodeAttemptPayload,
-    reporter: AttemptReporter,
-  ): Promise<AttemptOutcome> {
-    const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
-    const workDir = join(this.o.workRoot, this.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId);
-    await mkdir(workDir, { recursive: true });
-    const msg: RunMessage = {
-      type: 'run',
-      runId,
-      attempt: payloadRef(payload),
-      task: payload.task,
-      taskVersion: payload.taskVersion,
-      inputs: payload.inputs,
-      device: this.o.spec.device,
-      workDir,
-    };
-    const execution = new AttemptExecution(
-      runner,
-      msg,
-      {
-        progress: (fraction, message) => reporter.progress(fraction, message),
-        log: (level, message) => reporter.log(level, message),
-        artifact: (artifactId, name) =>
-          this.o.logger.debug({ actor: this.id, runId, artifactId, name }, 'artifact staged'),
-      },
-      {
-        timeoutMs: payload.timeoutMs,
-        heartbeatTimeoutMs: this.o.heartbeatTimeoutMs,
-        cancelGraceMs: this.o.cancelGraceMs,
-      },
-    );
-    this.active!.execution = execution;
-    this.o.onChange();
-    try {
-      return await execution.run();
-    } finally {
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-    }
-  }
-
-  // ---- the runner ----
-
-  private async startRunner(): Promise<void> {
-    const runner = await RunnerProcess.start({
-      ...this.o.runner,
-      actorId: this.id,
-      cudaVisibleDevices: this.o.spec.cudaVisibleDevices,
-    });
-    runner.onExit((code, signal) => {
-      // Deaths during an attempt are handled by the processor; here only an idle runner's.
-      if (this.runner !== runner || this.active || this.draining || this.quarantined || this.recovering)
-        return;
-      this.o.logger.warn({ actor: this.id, code, signal }, 'idle runner exited');
-      void this.recoverRunner(`idle runner exited (code ${code}, signal ${signal})`);
-    });
-    this.runner = runner;
-    this.o.onRunnerReady(runner.tasks);
-  }
-
-  /** Wait for a runner restart in progress; undefined when the actor cannot run attempts any more. */
-  private async readyRunner(): Promise<RunnerProcess | undefined> {
-    await this.recovering;
-    if (this.draining || this.quarantined || !this.runner?.alive) return undefined;
-    return this.runner;
-  }
-
-  /** Restart the runner with backoff, as long as the supervisor's restart intensity allows. */
-  private recoverRunner(reason: string): Promise<void> {
-    this.recovering ??= (async () => {
-      let why = reason;
-      for (;;) {
-        if (this.draining) return;
-        if (this.o.decideRestart(this.id, why) === 'quarantine') {
-          this.quarantined = true;
-          this.o.logger.error(
-            { actor: this.id, reason: why },
-            'actor quarantined: restart intensity exceeded',
-          );
-          this.o.metrics.actorQuarantined(this.id);
-          await this.runner?.kill();
-          this.setState('QUARANTINED');
-          if (!this.active) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
-          return;
-        }
-        this.restarts += 1;
-        this.consecutiveFailures += 1;
-        this.setState('RESTARTING');
-        this.o.metrics.runnerRestarted(this.id, why);
-        const delay = restartBackoffMs(
-          this.consecutiveFailures,
-          this.o.restartBackoff.baseMs,
-          this.o.restartBackoff.maxMs,
-        );
-        this.o.logger.warn(
-          { actor: this.id, reason: why, delayMs: delay, restarts: this.restarts },
-          'restarting the runner',
-        );
-        await this.runner?.kill();
-        await Promise.race([sleep(delay), this.drainStarted]);
-        if (this.draining) return;
-        try {
-          await this.startRunner();
-          this.setState(this.active ? 'BUSY' : 'IDLE');
-          return;
-        } catch (e) {
-          why = `runner failed to boot: ${(e as Error).message}`;
-        }
-      }
-    })().finally(() => {
-      this.recovering = undefined;
-    });
-    return this.recovering;
-  }
-
   private setState(state: ActorState): void {
     if (this.state === state) return;
-    if (this.state === 'QUARANTINED' && state !== 'STOPPED') return; // quarantine is final until shutdown
+    // Only the slot's probe (onSlotState) takes an actor out of quarantine.
+    if (this.state === 'QUARANTINED' && state !== 'STOPPED') return;
     this.state = state;
     this.o.metrics.actorState(this.id, state);
     this.o.onChange();

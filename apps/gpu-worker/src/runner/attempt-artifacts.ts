@@ -40,6 +40,17 @@ const asObjectSource = (source: ArtifactSource): ObjectSource =>
  */
 export function attemptArtifacts(repo: ArtifactRepository, attempt: AttemptRef): TaskArtifacts {
   return {
+    async stat(artifactId) {
+      let record;
+      try {
+        record = await repo.getVisible(artifactId, attempt.tenant);
+      } catch (e) {
+        throw toTaskError(e, `looking up artifact ${artifactId}`);
+      }
+      if (!record)
+        throw new TaskError('INVALID_INPUT', `artifact ${artifactId} not found`, { retryable: false });
+      return { name: record.name, contentType: record.contentType, size: record.size };
+    },
     async put(source, meta) {
       try {
         const record = await repo.stage({

@@ -41,7 +41,36 @@ export const CancelMessage = z.object({
 });
 export type CancelMessage = z.infer<typeof CancelMessage>;
 
-export const ParentMessage = z.discriminatedUnion('type', [RunMessage, CancelMessage]);
+/**
+ * The runner holds no storage credentials: task code reaches artifacts through its actor, which acts
+ * for exactly the running attempt (its tenant, its job, node and attempt) and only on files inside the
+ * attempt's scratch directory. stat: recorded metadata; fetch: the actor downloads the artifact to a new
+ * file in the scratch dir and answers its path; stage: the actor stores a file of the scratch dir as an
+ * output of the attempt and answers its id.
+ */
+export const StorageRequest = z.object({
+  type: z.literal('storage'),
+  runId: z.string().min(1),
+  requestId: z.string().min(1).max(64),
+  op: z.enum(['stat', 'fetch', 'stage']),
+  artifactId: z.string().min(1).max(256).optional(),
+  path: z.string().min(1).max(4096).optional(),
+  name: z.string().min(1).max(1024).optional(),
+  contentType: z.string().min(1).max(255).optional(),
+});
+export type StorageRequest = z.infer<typeof StorageRequest>;
+
+export const StorageResult = z.object({
+  type: z.literal('storage-result'),
+  requestId: z.string().min(1),
+  error: JobError.optional(),
+  stat: z.object({ name: z.string(), contentType: z.string(), size: z.number().nonnegative() }).optional(),
+  path: z.string().optional(),
+  artifactId: z.string().optional(),
+});
+export type StorageResult = z.infer<typeof StorageResult>;
+
+export const ParentMessage = z.discriminatedUnion('type', [RunMessage, CancelMessage, StorageResult]);
 export type ParentMessage = z.infer<typeof ParentMessage>;
 
 export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
@@ -66,5 +95,6 @@ export const ChildMessage = z.discriminatedUnion('type', [
     artifactIds: z.array(z.string()),
   }),
   z.object({ type: z.literal('error'), runId: z.string(), error: JobError }),
+  StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;

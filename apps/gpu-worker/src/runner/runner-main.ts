@@ -1,25 +1,22 @@
 /**
  * Entry of a task runner process, forked by an actor with CUDA_VISIBLE_DEVICES already set, so no task
  * code ever sees another actor's GPU. It loads the tasks, says `ready` with their manifests, then runs
- * one attempt at a time on the actor's command.
+ * one attempt at a time on the actor's command. Its environment is an allow-list without any platform
+ * secret: artifacts are reached through the actor (proxied-artifacts.ts), never with credentials here.
  */
 import { z } from 'zod';
-import { flag, loadConfig, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import { flag, loadConfig, positiveInt, runtimeEnv } from '#libs/config';
 import { parseContract } from '#libs/contracts';
 import { createLogger } from '#libs/observability';
-import { createRedis, quitRedis, redisTarget } from '#libs/redis';
-import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv, storageEnv } from '#libs/storage';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
-import { attemptArtifacts } from './attempt-artifacts.js';
 import { ChildMessage } from './ipc-protocol.js';
+import { proxiedArtifacts, StorageClient } from './proxied-artifacts.js';
 import { startOrphanWatchdog } from './orphan-watchdog.js';
 import { TaskRunnerChild } from './task-runner-child.js';
 
 const runnerEnv = {
   ...runtimeEnv,
-  ...redisEnv,
-  ...storageEnv,
   SWITCHYARD_TEST_TASKS: flag(false),
   WORKER_COMMAND_TASKS_FILE: z.string().optional(),
   WORKER_HEARTBEAT_INTERVAL_MS: positiveInt(1000),
@@ -55,15 +52,14 @@ async function main(): Promise<void> {
     return;
   }
 
-  const redis = createRedis({
-    ...redisTarget(config),
-    name: `runner:${config.SWITCHYARD_RUNNER_ACTOR}`,
-    role: 'command',
-    logger: log,
-  });
-  const store = createObjectStore(objectStoreConfigFromEnv(config, config.NODE_ENV === 'production'), log);
-  const repo = new ArtifactRepository(redis, store, log);
-  const runner = new TaskRunnerChild(catalog, (attempt) => attemptArtifacts(repo, attempt), send, log);
+  const storage = new StorageClient(send);
+  const runner = new TaskRunnerChild(
+    catalog,
+    (run) => proxiedArtifacts(storage, run.runId, run.workDir),
+    send,
+    log,
+    (r) => storage.answer(r),
+  );
 
   const heartbeat = setInterval(
     () => send({ type: 'heartbeat', at: Date.now() }),
@@ -83,7 +79,7 @@ async function main(): Promise<void> {
   // The actor went away (closed channel): nothing to report to any more.
   process.once('disconnect', () => {
     clearInterval(heartbeat);
-    void quitRedis(redis, 1000).finally(() => process.exit(0));
+    process.exit(0);
   });
   send({ type: 'ready', pid: process.pid, tasks: catalog.manifests() });
   log.info(

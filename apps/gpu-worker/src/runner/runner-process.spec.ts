@@ -24,6 +24,7 @@ afterAll(async () => {
 async function startRunner(
   cudaVisibleDevices = '',
   extraEnv: Record<string, string> = {},
+  maxOldSpaceMb?: number,
 ): Promise<RunnerProcess> {
   const runner = await RunnerProcess.start({
     entry: defaultRunnerEntry(),
@@ -40,6 +41,7 @@ async function startRunner(
     bootTimeoutMs: 30_000,
     killGraceMs: 500,
     logger: quiet,
+    ...(maxOldSpaceMb ? { maxOldSpaceMb } : {}),
   });
   runners.push(runner);
   return runner;
@@ -169,6 +171,7 @@ describe('RunnerProcess', () => {
       type: 'failed',
       error: { code: 'STUCK', retryable: true },
       runnerLost: true,
+      killedBy: 'attempt',
     });
     expect(Date.now() - t0).toBeLessThan(8_000);
     expect(runner.alive).toBe(false);
@@ -184,6 +187,7 @@ describe('RunnerProcess', () => {
       type: 'failed',
       error: { code: 'TIMEOUT', retryable: true },
       runnerLost: true,
+      killedBy: 'attempt',
     });
   });
 
@@ -200,6 +204,7 @@ describe('RunnerProcess', () => {
       type: 'failed',
       error: { code: 'CRASHED', retryable: true },
       runnerLost: true,
+      killedBy: 'attempt',
     });
     expect((outcome as { error: { message: string } }).error.message).toMatch(/code 3/);
     expect(h.logs).toContain('warn: test.crash: exiting the runner process on purpose');
@@ -228,7 +233,12 @@ describe('RunnerProcess', () => {
     await new Promise((r) => setTimeout(r, 200));
     exec.cancel('cancelJob');
     const outcome = await done;
-    expect(outcome).toMatchObject({ type: 'failed', error: { code: 'CANCELLED' }, runnerLost: true });
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'CANCELLED' },
+      runnerLost: true,
+      killedBy: 'attempt',
+    });
   });
 
   it('releases on drain unless the result came first', async () => {
@@ -250,6 +260,18 @@ describe('RunnerProcess', () => {
       type: 'failed',
       error: { code: 'LOCK_LOST', retryable: true },
       runnerLost: true,
+      killedBy: 'platform',
+    });
+  });
+
+  it('caps the runner heap: an attempt that allocates without bound dies alone, reported as out of memory', async () => {
+    const runner = await startRunner('', {}, 64);
+    const outcome = await new AttemptExecution(runner, runMessage('test.oom', {}), recorder(), limits).run();
+    expect(outcome).toMatchObject({
+      type: 'failed',
+      error: { code: 'CRASHED', retryable: true, message: expect.stringMatching(/ran out of memory/) },
+      runnerLost: true,
+      killedBy: 'attempt',
     });
   });
 });

@@ -6,7 +6,13 @@ import {
   type JsonObject,
   type TaskManifest,
 } from '#libs/contracts';
-import { ChildMessage, type LogLevel, type RunMessage } from './ipc-protocol.js';
+import {
+  ChildMessage,
+  type LogLevel,
+  type RunMessage,
+  type StorageRequest,
+  type StorageResult,
+} from './ipc-protocol.js';
 
 export interface RunnerLogger {
   info(obj: object, msg: string): void;
@@ -20,7 +26,12 @@ export interface RunnerProcessOptions {
   actorId: string;
   /** Set in the child's environment before any task code loads; "" hides every GPU. */
   cudaVisibleDevices: string;
+  /** The actor's slot (SWITCHYARD_RUNNER_SLOT): its command tasks run as their own uid. */
+  slot?: number;
+  /** The runner's whole environment (an allow-list built by the worker: no platform secrets). */
   env: NodeJS.ProcessEnv;
+  /** V8 heap limit of the runner (--max-old-space-size): one attempt cannot take the machine's memory. */
+  maxOldSpaceMb?: number;
   bootTimeoutMs: number;
   /** SIGTERM → this long → SIGKILL of the runner's process group. */
   killGraceMs: number;
@@ -36,6 +47,8 @@ export interface RunHandlers {
   progress(fraction: number, message?: string): void;
   log(level: LogLevel, message: string): void;
   artifact(artifactId: string, name: string): void;
+  /** Artifact access of the running attempt, done by the actor for the runner (no credentials there). */
+  storage?(req: StorageRequest): Promise<Omit<StorageResult, 'type' | 'requestId'>>;
 }
 
 export class RunnerBootError extends Error {
@@ -54,6 +67,7 @@ export class RunnerProcess {
   private lastBeat = Date.now();
   private current?: { runId: string; handlers: RunHandlers; resolve: (o: RunOutcome) => void };
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
+  private stderrTail = '';
   private readonly exited: Promise<void>;
   private readonly exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
 
@@ -72,21 +86,35 @@ export class RunnerProcess {
       }),
     );
     child.on('message', (raw) => this.onMessage(raw));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096);
+    });
+  }
+
+  /** V8 reported the heap limit on stderr: the runner died of an attempt's memory use. */
+  get outOfMemory(): boolean {
+    return /heap out of memory|Reached heap limit|Allocation failed/i.test(this.stderrTail);
   }
 
   /** Fork the runner and wait for its `ready` (tasks loaded); RunnerBootError when it cannot boot. */
   static start(opts: RunnerProcessOptions): Promise<RunnerProcess> {
     const child = fork(opts.entry, [], {
       detached: true, // own process group: kill(-pid) reaches the task's children
-      execArgv: ['--enable-source-maps'],
+      execArgv: [
+        '--enable-source-maps',
+        ...(opts.maxOldSpaceMb ? [`--max-old-space-size=${opts.maxOldSpaceMb}`] : []),
+      ],
       env: {
         ...opts.env,
         CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices,
         SWITCHYARD_RUNNER_ACTOR: opts.actorId,
+        SWITCHYARD_RUNNER_SLOT: String(opts.slot ?? 0),
         NODE_OPTIONS: '',
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // stderr is piped (and passed on) so a V8 out-of-memory death can be told from other crashes.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
         cleanup();
@@ -164,6 +192,16 @@ export class RunnerProcess {
     killGroup(this.child, 'SIGKILL');
   }
 
+  private async answerStorage(handlers: RunHandlers, req: StorageRequest): Promise<void> {
+    const result = await answerStorageRequest(handlers, req);
+    if (this.alive && this.child.connected)
+      this.child.send({
+        type: 'storage-result',
+        requestId: req.requestId,
+        ...result,
+      } satisfies StorageResult);
+  }
+
   private onMessage(raw: unknown): void {
     this.lastBeat = Date.now();
     let msg: ChildMessage;
@@ -189,6 +227,9 @@ export class RunnerProcess {
       case 'artifact':
         run.handlers.artifact(msg.artifactId, msg.name);
         return;
+      case 'storage':
+        void this.answerStorage(run.handlers, msg);
+        return;
       case 'result':
         this.current = undefined;
         run.resolve({ kind: 'result', outputs: msg.outputs, artifactIds: msg.artifactIds });
@@ -198,6 +239,27 @@ export class RunnerProcess {
         run.resolve({ kind: 'error', error: msg.error });
         return;
     }
+  }
+}
+
+async function answerStorageRequest(
+  handlers: RunHandlers,
+  req: StorageRequest,
+): Promise<Omit<StorageResult, 'type' | 'requestId'>> {
+  if (!handlers.storage)
+    return {
+      error: { code: 'STORAGE_UNAVAILABLE', message: 'no artifact storage for this run', retryable: false },
+    };
+  try {
+    return await handlers.storage(req);
+  } catch (e) {
+    return {
+      error: {
+        code: 'STORAGE_UNAVAILABLE',
+        message: String((e as Error).message || e).slice(0, 4000),
+        retryable: true,
+      },
+    };
   }
 }
 

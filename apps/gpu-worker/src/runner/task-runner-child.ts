@@ -8,10 +8,10 @@ import {
   type TaskCatalog,
   type TaskContext,
 } from '#libs/task-sdk';
-import { ParentMessage, type ChildMessage, type RunMessage, type AttemptRef } from './ipc-protocol.js';
+import { ParentMessage, type ChildMessage, type RunMessage, type StorageResult } from './ipc-protocol.js';
 
-/** Makes the artifacts API of one attempt (over the object store and the staged records). */
-export type AttemptArtifactsFactory = (attempt: AttemptRef) => TaskArtifacts;
+/** Makes the artifacts API of one run (through the actor: the runner holds no storage credentials). */
+export type AttemptArtifactsFactory = (run: RunMessage) => TaskArtifacts;
 
 export interface ChildLogger {
   info(obj: object, msg: string): void;
@@ -34,6 +34,8 @@ export class TaskRunnerChild {
     private readonly artifactsFor: AttemptArtifactsFactory,
     private readonly send: (msg: ChildMessage) => void,
     private readonly log: ChildLogger,
+    /** Answers to the storage requests of the running attempt. */
+    private readonly onStorageResult: (r: StorageResult) => void = () => undefined,
   ) {}
 
   get busyWith(): string | undefined {
@@ -47,6 +49,10 @@ export class TaskRunnerChild {
       msg = parseContract(ParentMessage, 'ParentMessage', raw);
     } catch (e) {
       this.log.error({ err: errorMessage(e) }, 'runner: refused a malformed message from the actor');
+      return;
+    }
+    if (msg.type === 'storage-result') {
+      this.onStorageResult(msg);
       return;
     }
     if (msg.type === 'cancel') {
@@ -90,7 +96,7 @@ export class TaskRunnerChild {
     const controller = new AbortController();
     this.current = { runId: msg.runId, controller };
     const artifactIds: string[] = [];
-    const store = this.artifactsFor(msg.attempt);
+    const store = this.artifactsFor(msg);
     const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
       this.send({ type: 'log', runId: msg.runId, level, message: truncate(String(m), 8000) });
     const ctx: TaskContext = {
@@ -113,6 +119,7 @@ export class TaskRunnerChild {
           this.send({ type: 'artifact', runId: msg.runId, artifactId: id, name: meta.name });
           return id;
         },
+        stat: (id) => store.stat(id),
         read: (id) => store.read(id),
         download: (id, toPath) => store.download(id, toPath),
       },

@@ -10,12 +10,14 @@ export interface ActorSpec {
   resourceClass: ResourceClass;
   /** Set before any task code loads; "" hides every GPU from CPU actors. */
   cudaVisibleDevices: string;
+  /** 0..n-1 over the worker's actors: gives each actor's command tasks their own uid. */
+  slot: number;
 }
 
 /** One actor per GPU plus `cpuActors` CPU actors. */
 export function planActors(workerId: string, gpus: Device[], cpuActors: number): ActorSpec[] {
   const cpuName = cpus()[0]?.model.trim() || 'CPU';
-  return [
+  const specs: Omit<ActorSpec, 'slot'>[] = [
     ...gpus.map((d) => ({
       id: `${workerId}/gpu${d.index}`,
       label: `GPU ${d.index}`,
@@ -32,4 +34,5 @@ export function planActors(workerId: string, gpus: Device[], cpuActors: number):
       cudaVisibleDevices: '',
     })),
   ];
+  return specs.map((s, slot) => ({ ...s, slot }));
 }

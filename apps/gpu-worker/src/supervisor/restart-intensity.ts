@@ -19,6 +19,11 @@ export class RestartIntensity {
     return this.restarts.length > this.maxRestarts;
   }
 
+  /** Forget every restart (the actor came back from quarantine). */
+  reset(): void {
+    this.restarts.length = 0;
+  }
+
   /** Restarts inside the current window. */
   get recent(): number {
     const t = this.now();

@@ -161,6 +161,24 @@ describe('Supervisor', () => {
     ]);
   });
 
+  it('takes an actor back after its probe succeeded, with a fresh restart intensity', async () => {
+    let t = 0;
+    const { sup, actors, events } = build({ cpu: 1, now: () => t });
+    await sup.start();
+    const [a] = actors;
+    for (let i = 0; i < 3; i++) a!.decide(a!.id, 'boot failed');
+    expect(sup.isReady()).toBe(false);
+    t += 10;
+    sup.recovered(a!.id);
+    expect(sup.isReady()).toBe(true);
+    expect(sup.snapshot().quarantined).toEqual([]);
+    expect(events.filter((e) => e.type === 'recovered')).toEqual([{ type: 'recovered', actorId: a!.id }]);
+    // the old restarts are forgotten: two more are allowed before the next quarantine
+    expect(a!.decide(a!.id, 'boot failed')).toBe('restart');
+    expect(a!.decide(a!.id, 'boot failed')).toBe('restart');
+    expect(a!.decide(a!.id, 'boot failed')).toBe('quarantine');
+  });
+
   it('drains: attempts within the grace finish, longer ones are released', async () => {
     const quick = build({ cpu: 1, attemptMs: 20 });
     await quick.sup.start();

@@ -13,8 +13,9 @@ export interface SupervisedActor {
 }
 
 /**
- * How an actor asks what to do after its runner was lost (killed, crashed, failed to start). On
- * 'quarantine' the actor stops leasing for good; the worker stays up but reports not-ready.
+ * How an actor asks what to do after it lost its runner by its own fault (the runner cannot start or
+ * died idle; losses caused by an attempt are not asked about). On 'quarantine' the actor stops leasing
+ * until its cool-down probe succeeds (then it calls `recovered`); meanwhile the worker reports not-ready.
  */
 export type RestartDecision = 'restart' | 'quarantine';
 export type RestartPolicy = (actorId: string, reason: string) => RestartDecision;
@@ -34,6 +35,7 @@ export type SupervisorEvent =
   | { type: 'state'; state: WorkerState }
   | { type: 'restart'; actorId: string; reason: string; recent: number }
   | { type: 'quarantine'; actorId: string; reason: string }
+  | { type: 'recovered'; actorId: string }
   | { type: 'drain-timeout'; actorIds: string[] }
   | { type: 'actor-changed'; actorId: string };
 
@@ -117,6 +119,13 @@ export class Supervisor {
     this.quarantined.set(actorId, why);
     this.opts.onEvent?.({ type: 'quarantine', actorId, reason: why });
     return 'quarantine';
+  }
+
+  /** A quarantined actor's probe succeeded: it leases again, with a fresh restart intensity. */
+  recovered(actorId: string): void {
+    if (!this.quarantined.delete(actorId)) return;
+    this.intensities.get(actorId)?.reset();
+    this.opts.onEvent?.({ type: 'recovered', actorId });
   }
 
   /**

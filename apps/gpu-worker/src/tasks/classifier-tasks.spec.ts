@@ -96,6 +96,33 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
     await expect(runTask(modelTrain, { dataset, epochs: 0 }, ctx)).rejects.toThrow(/epochs/);
   });
 
+  it('refuses an oversized dataset from its recorded size, before reading or downloading it', async () => {
+    // Stands in for a 64 MB+ upload: only the recorded size matters, and nothing may be read.
+    let touched = 0;
+    const artifacts = {
+      ...ctx.artifacts,
+      stat: async (id: string) => ({ ...(await ctx.artifacts.stat(id)), size: 64 * 1024 * 1024 + 1 }),
+      read: (id: string) => (touched++, ctx.artifacts.read(id)),
+      download: (id: string, to: string) => (touched++, ctx.artifacts.download(id, to)),
+    };
+    const hostile = { ...ctx, artifacts };
+    for (const run of [
+      () => runTask(modelTrain, { dataset }, hostile),
+      () => runTask(modelEvaluate, { model: dataset, dataset }, hostile),
+    ]) {
+      await expect(run()).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        retryable: false,
+        message: expect.stringMatching(/is 67108865 bytes; this task reads at most/),
+      });
+    }
+    expect(touched).toBe(0);
+  });
+
+  it('declares a minimum timeout for training', () => {
+    expect(modelTrain.manifest().minTimeoutSeconds).toBe(30);
+  });
+
   it('refuses a dataset whose columns differ from the model', async () => {
     const trained = await runTask(modelTrain, { dataset, epochs: 1 }, ctx);
     const other = await ctx.artifacts.put(Buffer.from('x,y,label\n1,2,0\n'), {

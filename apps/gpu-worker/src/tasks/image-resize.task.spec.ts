@@ -56,6 +56,59 @@ describe('image.resize', () => {
     await expect(runTask(imageResize, { image, width: 10, format: 'gif' }, ctx)).rejects.toThrow(/format/);
   });
 
+  it('refuses hostile sizes and formats before decoding', async () => {
+    // 1x1 → 16384x16384 is refused by the schema the planner validates with
+    await expect(runTask(imageResize, { image, width: 16384, height: 16384 }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      retryable: false,
+    });
+    expect(imageResize.manifest().inputSchema.properties).toMatchObject({
+      width: { maximum: 8192 },
+      height: { maximum: 8192 },
+    });
+    // within each side but over the output pixels, refused before the source is read
+    let reads = 0;
+    const counting = {
+      ...ctx,
+      artifacts: { ...ctx.artifacts, read: (id: string) => (reads++, ctx.artifacts.read(id)) },
+    };
+    await expect(runTask(imageResize, { image, width: 8192, height: 8192 }, counting)).rejects.toThrow(
+      /output would be 8192x8192 = 67108864 pixels; at most 40000000/,
+    );
+    expect(reads).toBe(0);
+    // without height, from the source header (96x64 → 8192 wide is 5461 high: fine; a 1x64 strip is not)
+    const strip = await ctx.artifacts.put(
+      await sharp({ create: { width: 1, height: 64, channels: 3, background: '#fff' } })
+        .png()
+        .toBuffer(),
+      { name: 'strip.png', contentType: 'image/png' },
+    );
+    await expect(runTask(imageResize, { image: strip, width: 8192 }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/8192x524288/),
+    });
+    // only the declared raster formats: an SVG never reaches the decoder
+    const svg = await ctx.artifacts.put(
+      Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+      ),
+      { name: 'a.svg', contentType: 'image/svg+xml' },
+    );
+    await expect(runTask(imageResize, { image: svg, width: 10 }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/is not a png, jpeg, webp image/),
+    });
+    const gif = await ctx.artifacts.put(
+      await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } })
+        .gif()
+        .toBuffer(),
+      { name: 'a.gif', contentType: 'image/gif' },
+    );
+    await expect(runTask(imageResize, { image: gif, width: 2 }, ctx)).rejects.toThrow(
+      /not a png, jpeg, webp/,
+    );
+  });
+
   it('advertises JSON Schemas that agree with zod', () => {
     expect(
       schemaDisagreements(imageResize, {
@@ -63,7 +116,8 @@ describe('image.resize', () => {
           { image: 'a', width: 1 },
           { image: 'a', width: 1, height: 2, format: 'jpeg' },
           { image: 'a', width: 1.5 },
-          { image: 'a', width: 16385 },
+          { image: 'a', width: 8193 },
+          { image: 'a', width: 16384, height: 16384 },
           { image: 'a', width: 1, format: 'bmp' },
           { image: 'a' },
           { image: 'a', width: 1, scale: 2 },

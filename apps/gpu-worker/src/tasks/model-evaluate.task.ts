@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { artifactId, defineTask, TaskError } from '#libs/task-sdk';
+import { artifactId, defineTask, readBounded, TaskError } from '#libs/task-sdk';
 import { scalarsOf, toTensors } from './classifier/dataset-tensors.js';
-import { parseLabelledCsv } from './classifier/labelled-csv.js';
-import { loadModel } from './classifier/model-artifact.js';
+import { readLabelledCsv } from './classifier/labelled-csv.js';
+import { loadModel, MAX_MODEL_BYTES } from './classifier/model-artifact.js';
 import { normalise } from './classifier/normalisation.js';
 import { loadTensorflow } from './classifier/tensorflow.js';
 import { CPU_TASK } from './resources.js';
@@ -22,11 +22,9 @@ export const modelEvaluate = defineTask({
   timeoutMs: 10 * 60_000,
   attempts: 2,
   async run(input, ctx) {
-    const [modelBytes, datasetBytes] = await Promise.all([
-      ctx.artifacts.read(input.model),
-      ctx.artifacts.read(input.dataset),
-    ]);
-    const data = parseLabelledCsv(datasetBytes, `dataset ${input.dataset}`);
+    // Recorded sizes first: an oversized model or dataset is refused before a byte is read.
+    const modelBytes = await readBounded(ctx, input.model, MAX_MODEL_BYTES, `model ${input.model}`);
+    const data = await readLabelledCsv(ctx, input.dataset);
     const tf = await loadTensorflow();
     const { model, meta } = await loadModel(tf, modelBytes, input.model);
     try {

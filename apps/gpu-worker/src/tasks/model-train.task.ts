@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { artifactId, defineTask, TaskError } from '#libs/task-sdk';
 import { scalarsOf, toTensors } from './classifier/dataset-tensors.js';
-import { parseLabelledCsv } from './classifier/labelled-csv.js';
+import { readLabelledCsv } from './classifier/labelled-csv.js';
 import { MODEL_CONTENT_TYPE, serialiseModel } from './classifier/model-artifact.js';
 import { fitNormalisation, normalise } from './classifier/normalisation.js';
 import { shuffledIndices } from './classifier/seeded-random.js';
@@ -38,10 +38,12 @@ export const modelTrain = defineTask({
     epochs: z.int().min(0),
   }),
   timeoutMs: 30 * 60_000,
+  // Loading tfjs and a few epochs take seconds; a shorter timeout only kills runners (issue 10).
+  minTimeoutSeconds: 30,
   attempts: 2,
   artifactFields: ['model'],
   async run(input, ctx) {
-    const data = parseLabelledCsv(await ctx.artifacts.read(input.dataset), `dataset ${input.dataset}`);
+    const data = await readLabelledCsv(ctx, input.dataset);
     if (new Set(data.labels).size < 2) {
       throw new TaskError('INVALID_INPUT', `dataset ${input.dataset}: needs at least two classes`, {
         retryable: false,

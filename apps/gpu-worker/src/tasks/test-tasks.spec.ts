@@ -39,6 +39,7 @@ describe('loadTasks', () => {
       'test.crash',
       'test.fail',
       'test.hang',
+      'test.oom',
       'test.sleep',
     ]);
     expect(builtInTasks.every((t) => t.manifest().version === '1.0.0')).toBe(true);

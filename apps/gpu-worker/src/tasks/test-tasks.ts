@@ -106,7 +106,26 @@ export const testCrash = defineTask({
   },
 });
 
-export const testTasks: TaskDefinition[] = [testSleep, testFail, testHang, testBusy, testCrash];
+/** Allocates without bound: only the runner's heap limit (RUNNER_MAX_OLD_SPACE_MB) stops it. */
+export const testOom = defineTask({
+  name: 'test.oom',
+  version: '1.0.0',
+  description: 'Test only: allocates memory until the runner dies of its heap limit.',
+  resources: CPU_TASK,
+  input: empty,
+  output: empty,
+  timeoutMs: 60_000,
+  attempts: 1,
+  async run() {
+    const hoard: number[][] = [];
+    for (;;) {
+      hoard.push(Array.from({ length: 1_000_000 }, (_, i) => i));
+      await new Promise((r) => setImmediate(r)); // heartbeats go on: it dies of memory, not of STUCK
+    }
+  },
+});
+
+export const testTasks: TaskDefinition[] = [testSleep, testFail, testHang, testBusy, testCrash, testOom];
 
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

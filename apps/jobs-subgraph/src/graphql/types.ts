@@ -282,6 +282,13 @@ export class ActorType {
   jobId?: string;
   @Field(() => ID, { nullable: true })
   nodeId?: string;
+  @Field(() => String, { nullable: true, description: 'while QUARANTINED: why' })
+  quarantineReason?: string;
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: 'while QUARANTINED: when the cool-down ends and the actor probes its runner again',
+  })
+  quarantinedUntil?: string;
 }
 
 @ObjectType('Worker')
@@ -313,7 +320,12 @@ export class WorkerType {
       hostname: w.hostname,
       protocolVersion: w.protocolVersion,
       devices: w.devices.map((d) => Object.assign(new DeviceType(), d)),
-      actors: w.actors.map((a) => Object.assign(new ActorType(), a)),
+      actors: w.actors.map(({ quarantine, ...a }) =>
+        Object.assign(new ActorType(), {
+          ...a,
+          ...(quarantine ? { quarantineReason: quarantine.reason, quarantinedUntil: quarantine.until } : {}),
+        }),
+      ),
       tasks: w.tasks.map((t) => `${t.name}@${t.version}`),
       lastHeartbeatAt: w.heartbeatAt,
       ready: w.ready,

@@ -23,6 +23,7 @@ import {
   typesCompatible,
   withoutRefIssues,
 } from './schema-validation.js';
+import { timeoutErrors } from './timeout-bounds.js';
 
 export interface PlannerLimits {
   maxNodes: number;
@@ -212,6 +213,7 @@ function planGraph(
         });
       }
     }
+    if (manifest) errors.push(...timeoutErrors(node, manifest));
     if (manifest)
       errors.push(
         ...inputErrors(

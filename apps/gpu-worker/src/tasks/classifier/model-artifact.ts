@@ -6,6 +6,8 @@ import type { Tf } from './tensorflow.js';
 
 export const MODEL_ARTIFACT_FORMAT = 'switchyard.tfjs-classifier';
 export const MODEL_CONTENT_TYPE = 'application/json';
+/** A model.train model is a few KB; anything near this is not one of ours. */
+export const MAX_MODEL_BYTES = 16 * 1024 * 1024;
 
 /**
  * The one file a trained classifier is stored as: tfjs topology and weights (base64) plus what is

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,8 @@ let dir: string;
 let ctx: LocalTaskContext;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cmd-task-'));
+  // As root, commands run as an unprivileged uid: the scripts and pid files here must be reachable by it.
+  await chmod(dir, 0o1777);
   ctx = await createLocalTaskContext({ rootDir: dir, attempt: { jobId: 'j1', nodeId: 'n1', attempt: 2 } });
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));

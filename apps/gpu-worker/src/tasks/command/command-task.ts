@@ -5,6 +5,7 @@ import { artifactId, defineTask, TaskError, type TaskContext, type TaskDefinitio
 import type { CommandTaskDeclaration } from './command-tasks-file.js';
 import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
 import { runCommand } from './run-command.js';
+import { commandTaskUser, giveFile, giveTree, type TaskUser } from './task-user.js';
 
 export const MAX_OUTPUT_FILES = 100;
 /** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
@@ -81,13 +82,20 @@ export function commandTask(
       }
       const inputFile = join(ctx.workDir, 'input.json');
       await writeFile(inputFile, JSON.stringify(input));
+      // As root, the command runs as an unprivileged user that owns only this attempt's folders.
+      const user = commandTaskUser();
+      if (user) {
+        for (const d of [inputDir, outputDir, tmpDir]) await giveTree(d, user);
+        await giveFile(inputFile, user);
+      }
 
       const log = boundedLog(ctx);
       ctx.log.info(`running ${decl.argv.join(' ')}`);
       const result = await runCommand({
         argv: decl.argv,
         cwd: decl.cwd ?? ctx.workDir,
-        env: commandEnv(decl, ctx, { inputFile, inputDir, outputDir, tmpDir }),
+        env: commandEnv(decl, ctx, { inputFile, inputDir, outputDir, tmpDir }, user),
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
         signal: ctx.signal,
         ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
         onProgress: (fraction, message) => ctx.progress(fraction, message),
@@ -136,11 +144,13 @@ function commandEnv(
   decl: CommandTaskDeclaration,
   ctx: TaskContext,
   paths: { inputFile: string; inputDir: string; outputDir: string; tmpDir: string },
+  user: TaskUser | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && INHERITED_ENV.test(k)) env[k] = v;
   return {
     ...env,
+    ...(user ? { HOME: paths.tmpDir, USER: user.name } : {}),
     ...decl.env,
     TMPDIR: paths.tmpDir,
     SWITCHYARD_INPUT_FILE: paths.inputFile,

@@ -12,6 +12,9 @@ export interface RunCommandOptions {
   onLine(stream: 'stdout' | 'stderr', line: string): void;
   /** Between SIGTERM and SIGKILL of the command's process group when the signal aborts. */
   killGraceMs?: number;
+  /** Run as this user and group (the runner runs as root). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface CommandResult {
@@ -101,6 +104,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
       cwd: opts.cwd,
       env: opts.env,
       detached: true, // its own process group: signals reach everything it started
+      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stderrTail: string[] = [];

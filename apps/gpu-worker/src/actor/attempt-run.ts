@@ -1,0 +1,68 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NodeAttemptPayload } from '#libs/contracts';
+import type { ArtifactRepository } from '#libs/storage';
+import type { RunMessage } from '../runner/ipc-protocol.js';
+import type { RunnerProcess } from '../runner/runner-process.js';
+import type { ActorSpec } from '../supervisor/actor-plan.js';
+import { AttemptExecution, type AttemptLimits, type AttemptOutcome } from './attempt-execution.js';
+import type { AttemptReporter } from './attempt-reporter.js';
+import { AttemptStorage } from './attempt-storage.js';
+import { payloadRef } from './node-payload.js';
+
+export interface AttemptRunOptions {
+  spec: ActorSpec;
+  workRoot: string;
+  artifacts: ArtifactRepository;
+  limits: Omit<AttemptLimits, 'timeoutMs'>;
+  logger: { debug(obj: object, msg: string): void };
+  /** The execution exists (the actor routes cancel, release and lock loss to it). */
+  onExecution: (execution: AttemptExecution) => void;
+}
+
+/**
+ * Runs one attempt on the actor's runner: a fresh scratch directory (traverse-only for other users, so a
+ * task running as another uid cannot list other attempts'), storage done for the runner on behalf of this
+ * attempt only, the supervised execution, and the scratch dir removed whatever happened.
+ */
+export async function runAttempt(
+  runner: RunnerProcess,
+  payload: NodeAttemptPayload,
+  reporter: AttemptReporter,
+  o: AttemptRunOptions,
+): Promise<AttemptOutcome> {
+  const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
+  const actorDir = join(o.workRoot, o.spec.id.replace(/[^A-Za-z0-9._-]/g, '_'));
+  const workDir = join(actorDir, runId);
+  await mkdir(workDir, { recursive: true });
+  for (const d of [o.workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
+  const storage = new AttemptStorage(o.artifacts, payloadRef(payload), workDir);
+  const msg: RunMessage = {
+    type: 'run',
+    runId,
+    attempt: payloadRef(payload),
+    task: payload.task,
+    taskVersion: payload.taskVersion,
+    inputs: payload.inputs,
+    device: o.spec.device,
+    workDir,
+  };
+  const execution = new AttemptExecution(
+    runner,
+    msg,
+    {
+      progress: (fraction, message) => reporter.progress(fraction, message),
+      log: (level, message) => reporter.log(level, message),
+      artifact: (artifactId, name) =>
+        o.logger.debug({ actor: o.spec.id, runId, artifactId, name }, 'artifact staged'),
+      storage: (req) => storage.handle(req),
+    },
+    { ...o.limits, timeoutMs: payload.timeoutMs },
+  );
+  o.onExecution(execution);
+  try {
+    return await execution.run();
+  } finally {
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

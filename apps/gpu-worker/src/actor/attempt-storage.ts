@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { chown, lstat, mkdir, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import type { ArtifactRepository } from '#libs/storage';
+import { isTaskError } from '#libs/task-sdk';
+import { attemptArtifacts } from '../runner/attempt-artifacts.js';
+import type { AttemptRef, StorageRequest, StorageResult } from '../runner/ipc-protocol.js';
+
+type Answer = Omit<StorageResult, 'type' | 'requestId'>;
+
+const refused = (message: string): Answer => ({
+  error: { code: 'TASK_FAILED', message, retryable: false },
+});
+
+/**
+ * Artifact access of one attempt, done by the actor on behalf of its runner (which has no storage
+ * credentials). It acts for exactly this attempt: reads are limited to the attempt's tenant (committed
+ * artifacts only), outputs are staged under the attempt, and files are taken from and written to the
+ * attempt's scratch directory only (a path or symlink leading elsewhere is refused).
+ */
+export class AttemptStorage {
+  private readonly artifacts;
+
+  constructor(
+    repo: ArtifactRepository,
+    attempt: AttemptRef,
+    private readonly workDir: string,
+  ) {
+    this.artifacts = attemptArtifacts(repo, attempt);
+  }
+
+  async handle(req: StorageRequest): Promise<Answer> {
+    try {
+      switch (req.op) {
+        case 'stat':
+          if (!req.artifactId) return refused('stat needs an artifactId');
+          return { stat: await this.artifacts.stat(req.artifactId) };
+        case 'fetch': {
+          if (!req.artifactId) return refused('fetch needs an artifactId');
+          const dir = join(this.workDir, '.artifacts');
+          await mkdir(dir, { recursive: true });
+          const path = join(dir, randomUUID());
+          await this.artifacts.download(req.artifactId, path);
+          await this.giveToRunner(path);
+          return { path };
+        }
+        case 'stage': {
+          if (!req.path || !req.name || !req.contentType)
+            return refused('stage needs path, name and contentType');
+          const path = await this.insideScratch(req.path);
+          if (!path)
+            return refused(`${req.path} is not a regular file inside the attempt's scratch directory`);
+          return {
+            artifactId: await this.artifacts.put(path, { name: req.name, contentType: req.contentType }),
+          };
+        }
+      }
+    } catch (e) {
+      if (isTaskError(e)) return { error: e.toJobError() };
+      throw e;
+    }
+  }
+
+  /** The real path when it is a regular file under the scratch directory, else undefined. */
+  private async insideScratch(p: string): Promise<string | undefined> {
+    try {
+      const [root, real] = await Promise.all([realpath(this.workDir), realpath(p)]);
+      const rel = relative(root, real);
+      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
+      return (await lstat(real)).isFile() ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A fetched file belongs to whoever owns the scratch directory (the runner may run as another user). */
+  private async giveToRunner(path: string): Promise<void> {
+    const owner = await lstat(this.workDir);
+    if (process.getuid?.() === 0 && owner.uid !== 0) await chown(path, owner.uid, owner.gid);
+  }
+}
