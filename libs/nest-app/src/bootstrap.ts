@@ -20,6 +20,9 @@ export function configOrExit<T>(load: () => T, service: string): T {
   }
 }
 
+/** Longer than load balancers' usual 60 s idle timeout, so they close first (AWS ALB, nginx upstream keepalive). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 export interface BootstrapOptions {
   service: string;
   logger: Logger;
@@ -97,6 +100,12 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
   process.once('SIGINT', () => stop('SIGINT'));
   await o.beforeInit?.(app);
   await app.listen(o.port, o.host);
+  // Callers (the gateway's subgraph clients, proxies) keep idle connections open without a client-side idle
+  // timeout; Node's 5 s server default closes them under their feet, and a request sent on a socket the server
+  // is closing fails with "socket hang up". Idle connections live longer here than any caller's pause.
+  const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await o.afterListen?.(app);
   const scheme = o.tls ? 'https' : 'http';
   logger.info({ port: o.port, host: o.host }, `${o.service} listening on ${scheme}://${o.host}:${o.port}`);
