@@ -27,7 +27,7 @@ describe('one trace per job', () => {
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
         OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_TRACES_SAMPLER_ARG: '1',
+        OTEL_TRACES_SAMPLER: 'parentbased_always_on',
       },
     });
     ({ key } = await stack.createKey('tracing-tenant', [...ALL_SCOPES]));
@@ -181,17 +181,15 @@ describe('one trace per job', () => {
     });
 
     // the worker's log lines of this job's attempts carry the trace (and a span of it)
-    const lines = stack
-      .worker!.logs()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l.jobId === jobId);
+    const lines = logLines(stack.worker!.logs()).filter((l) => l.jobId === jobId);
     expect(lines.filter((l) => l.msg === 'attempt finished')).toHaveLength(2);
     for (const l of lines) {
       expect(l.trace_id).toBe(traceId);
       expect(byId.has(String(l.span_id))).toBe(true);
     }
+    // ...as does the subgraph's line about the submit
+    const submitted = logLines(stack.jobs.logs()).find((l) => l.jobId === jobId && l.msg === 'job submitted');
+    expect(submitted?.trace_id).toBe(traceId);
   }, 120_000);
 });
 
@@ -202,3 +200,9 @@ function danglingParents(spans: ReceivedSpan[], clientSpanId: string): string[] 
     .filter((s) => s.parentSpanId && s.parentSpanId !== clientSpanId && !ids.has(s.parentSpanId))
     .map((s) => `${s.service} ${s.name} → ${s.parentSpanId}`);
 }
+
+const logLines = (output: string): Array<Record<string, unknown>> =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
