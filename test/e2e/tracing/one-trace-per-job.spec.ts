@@ -48,7 +48,7 @@ describe('one trace per job', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
       body: JSON.stringify({ query, variables }),
     });
-    const body = await res.json();
+    const body = (await res.json()) as { data?: T; errors?: unknown[] };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data as T;
   };
