@@ -11,3 +11,4 @@ export * from './artifact.js';
 export * from './redis-keys.js';
 export * from './hash.js';
 export * from './parse.js';
+export * from './trace.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IsoDateTime, JsonObject } from './json.js';
 import { ResourceClass } from './manifest.js';
+import { Traceparent } from './trace.js';
 
 /** BullMQ queue per resource class. */
 export const NODE_QUEUES: Record<ResourceClass, string> = { gpu: 'sy-nodes-gpu', cpu: 'sy-nodes-cpu' };
@@ -24,5 +25,7 @@ export const NodeAttemptPayload = z.object({
   inputs: JsonObject, // every $ref replaced by the upstream output value
   timeoutMs: z.number().int().positive(),
   enqueuedAt: IsoDateTime,
+  /** W3C trace context of the enqueue (the job's trace), when tracing is on: the worker's attempt span's parent. */
+  traceparent: Traceparent.optional(),
 });
 export type NodeAttemptPayload = z.infer<typeof NodeAttemptPayload>;

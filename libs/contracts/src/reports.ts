@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobError } from './errors.js';
 import { IsoDateTime, JsonObject } from './json.js';
+import { Traceparent } from './trace.js';
 
 /**
  * What a worker tells the scheduler about an attempt. Workers append reports to one Redis stream
@@ -14,6 +15,8 @@ const base = {
   attempt: z.number().int().min(1),
   workerId: z.string().min(1),
   at: IsoDateTime,
+  /** W3C trace context of the attempt that reports, when tracing is on: the scheduler's apply joins that trace. */
+  traceparent: Traceparent.optional(),
 };
 
 export const NodeReport = z.discriminatedUnion('type', [

@@ -1,14 +1,19 @@
 import { pino, type Logger } from 'pino';
 import type { LoggerService } from '@nestjs/common';
+import { activeTraceFields } from './trace-context.js';
 
 export type { Logger } from 'pino';
 
-/** JSON logs to stdout, one line each, with the service name on every line. */
+/**
+ * JSON logs to stdout, one line each, with the service name on every line, and the active span's
+ * `trace_id`/`span_id` on lines logged inside a trace (none when tracing is off).
+ */
 export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: activeTraceFields,
     formatters: { level: (label) => ({ level: label }) },
     redact: {
       paths: [

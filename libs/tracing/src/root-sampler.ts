@@ -1,5 +1,7 @@
 import type * as SdkNode from '@opentelemetry/sdk-node';
 
+import type { TracesSampler } from './tracing-settings.js';
+
 type Sampler = SdkNode.tracing.Sampler;
 
 /**
@@ -19,4 +21,22 @@ export function skipUnparentedGraphQL(
         : delegate.shouldSample(context, traceId, spanName, spanKind, attributes, links),
     toString: () => `SkipUnparentedGraphQL{${delegate.toString()}}`,
   };
+}
+
+/**
+ * The sampler OTEL_TRACES_SAMPLER names. With a parentbased_* one (the default) a request's trace is kept or
+ * dropped as a whole, and the named rule decides only for roots, where boot-time `graphql.*` spans are
+ * skipped. The plain ones decide for every span on its own, as the specification says.
+ */
+export function samplerFor(sdk: typeof SdkNode.tracing, name: TracesSampler, ratio: number): Sampler {
+  const rule = (kind: string): Sampler =>
+    kind === 'always_on'
+      ? new sdk.AlwaysOnSampler()
+      : kind === 'always_off'
+        ? new sdk.AlwaysOffSampler()
+        : new sdk.TraceIdRatioBasedSampler(ratio);
+  if (!name.startsWith('parentbased_')) return rule(name);
+  return new sdk.ParentBasedSampler({
+    root: skipUnparentedGraphQL(rule(name.slice('parentbased_'.length)), sdk.SamplingDecision.NOT_RECORD),
+  });
 }

@@ -8,7 +8,8 @@ import type * as ExpressInstrumentationModule from '@opentelemetry/instrumentati
 import type * as GraphQLInstrumentationModule from '@opentelemetry/instrumentation-graphql';
 import type * as IORedisInstrumentationModule from '@opentelemetry/instrumentation-ioredis';
 import type * as UndiciInstrumentationModule from '@opentelemetry/instrumentation-undici';
-import { skipUnparentedGraphQL } from './root-sampler.js';
+import { samplerFor } from './root-sampler.js';
+import type { TracesSampler } from './tracing-settings.js';
 
 /** How long a flush on shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -35,6 +36,7 @@ export interface RunningTracing {
 export function startTracing(o: {
   serviceName: string;
   endpoint: string;
+  sampler: TracesSampler;
   sampleRatio: number;
 }): RunningTracing {
   const api = requireOtel('@opentelemetry/api') as typeof OtelApi;
@@ -68,13 +70,7 @@ export function startTracing(o: {
       .defaultResource()
       .merge(resources.resourceFromAttributes({ 'host.name': hostname(), 'host.arch': arch() })),
     traceExporter: new OTLPTraceExporter({ url: o.endpoint }),
-    // A request's trace is kept or dropped as a whole: child spans follow their parent's decision.
-    sampler: new tracing.ParentBasedSampler({
-      root: skipUnparentedGraphQL(
-        new tracing.TraceIdRatioBasedSampler(o.sampleRatio),
-        tracing.SamplingDecision.NOT_RECORD,
-      ),
-    }),
+    sampler: samplerFor(tracing, o.sampler, o.sampleRatio),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
@@ -91,6 +87,7 @@ export function startTracing(o: {
   sdk.start();
   logLine('info', o.serviceName, 'tracing on: exporting spans over OTLP/HTTP', {
     endpoint: o.endpoint,
+    sampler: o.sampler,
     sampleRatio: o.sampleRatio,
   });
 

@@ -16,6 +16,7 @@ describe('tracingSettings', () => {
       enabled: true,
       serviceName: 'gateway',
       endpoint: 'http://collector:4318/v1/traces',
+      sampler: 'parentbased_traceidratio',
       sampleRatio: 1,
     });
   });
@@ -34,6 +35,7 @@ describe('tracingSettings', () => {
       enabled: true,
       serviceName: 'edge-gateway',
       endpoint: 'https://otel.example.com/custom/traces',
+      sampler: 'parentbased_traceidratio',
       sampleRatio: 1,
     });
   });
@@ -45,6 +47,21 @@ describe('tracingSettings', () => {
     });
     expect(() => tracingSettings({ ...on, OTEL_TRACES_SAMPLER_ARG: '2' }, main)).toThrow(
       /OTEL_TRACES_SAMPLER_ARG: expected a number between 0 and 1/,
+    );
+  });
+
+  it('takes the sampler from OTEL_TRACES_SAMPLER (the standard names), its ratio only for traceidratio', () => {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER_ARG: '0.5' };
+    expect(tracingSettings({ ...on, OTEL_TRACES_SAMPLER: 'traceidratio' }, main)).toMatchObject({
+      sampler: 'traceidratio',
+      sampleRatio: 0.5,
+    });
+    expect(tracingSettings({ ...on, OTEL_TRACES_SAMPLER: 'parentbased_always_off' }, main)).toMatchObject({
+      sampler: 'parentbased_always_off',
+      sampleRatio: 1,
+    });
+    expect(() => tracingSettings({ ...on, OTEL_TRACES_SAMPLER: 'jaeger_remote' }, main)).toThrow(
+      /OTEL_TRACES_SAMPLER: expected one of always_on, always_off, traceidratio/,
     );
   });
 

@@ -2,6 +2,17 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { flag, loadConfig, url } from '#libs/config';
 
+/** OTEL_TRACES_SAMPLER values (the OpenTelemetry SDK configuration's names; no jaeger/xray remote ones). */
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+
 /**
  * The standard OpenTelemetry variables we act on. The OTLP exporter itself also reads the other standard
  * ones (OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_*, OTEL_TRACES_SAMPLER, ...).
@@ -15,7 +26,14 @@ export const tracingEnv = {
   ).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   OTEL_SDK_DISABLED: flag(false),
-  /** Share of new traces kept (0..1). Spans inside a trace follow its root's decision. */
+  /**
+   * The standard sampler names. The parentbased_* ones (the default among them) keep or drop a trace as a
+   * whole: spans follow their parent's decision, and only a root is sampled by the named rule.
+   */
+  OTEL_TRACES_SAMPLER: z
+    .enum(TRACES_SAMPLERS, { message: `expected one of ${TRACES_SAMPLERS.join(', ')}` })
+    .default('parentbased_traceidratio'),
+  /** Share of traces kept (0..1) by the traceidratio samplers; 1 by default (keep all). */
   OTEL_TRACES_SAMPLER_ARG: z.coerce
     .number({ message: 'expected a number between 0 and 1' })
     .min(0, 'expected a number between 0 and 1')
@@ -25,7 +43,14 @@ export const tracingEnv = {
 
 export type TracingSettings =
   | { enabled: false; reason: string }
-  | { enabled: true; serviceName: string; endpoint: string; sampleRatio: number };
+  | {
+      enabled: true;
+      serviceName: string;
+      endpoint: string;
+      sampler: TracesSampler;
+      /** For the traceidratio samplers (1 otherwise). */
+      sampleRatio: number;
+    };
 
 /**
  * Decide whether this process exports traces. Off unless an OTLP endpoint is configured, so a process
@@ -45,7 +70,8 @@ export function tracingSettings(env: NodeJS.ProcessEnv, entry: string | undefine
     enabled: true,
     serviceName: c.OTEL_SERVICE_NAME ?? serviceNameOf(entry),
     endpoint,
-    sampleRatio: c.OTEL_TRACES_SAMPLER_ARG,
+    sampler: c.OTEL_TRACES_SAMPLER,
+    sampleRatio: c.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? c.OTEL_TRACES_SAMPLER_ARG : 1,
   };
 }
 

@@ -1,9 +1,10 @@
 import type { JobError, JsonObject, NodeReport } from '#libs/contracts';
+import { currentTraceparent } from '#libs/observability';
 import type { NodePayloadRef } from './node-payload.js';
 import type { ReportSink } from './report-sink.js';
 
 type Distribute<T> = T extends unknown
-  ? Omit<T, 'jobId' | 'tenant' | 'nodeId' | 'attempt' | 'workerId' | 'at'>
+  ? Omit<T, 'jobId' | 'tenant' | 'nodeId' | 'attempt' | 'workerId' | 'at' | 'traceparent'>
   : never;
 type ReportBody = Distribute<NodeReport>;
 
@@ -16,6 +17,8 @@ export class AttemptReporter {
   private chain: Promise<void> = Promise.resolve();
   private pendingProgress?: { body: ReportBody };
   private broken?: Error;
+  /** The attempt's trace context (the active span at construction), carried by every report. */
+  private readonly traceparent = currentTraceparent();
 
   constructor(
     private readonly sink: ReportSink,
@@ -65,6 +68,7 @@ export class AttemptReporter {
       try {
         await this.sink.send({
           ...this.ref,
+          ...(this.traceparent ? { traceparent: this.traceparent } : {}),
           workerId: this.workerId,
           at: new Date().toISOString(),
           ...b,

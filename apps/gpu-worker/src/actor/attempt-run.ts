@@ -1,12 +1,14 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeAttemptPayload } from '#libs/contracts';
+import { activeContext } from '#libs/observability';
 import type { ArtifactRepository } from '#libs/storage';
 import type { RunMessage } from '../runner/ipc-protocol.js';
 import type { RunnerProcess } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import { AttemptExecution, type AttemptLimits, type AttemptOutcome } from './attempt-execution.js';
 import type { AttemptReporter } from './attempt-reporter.js';
+import { inRunnerSpan, inStorageSpan } from './attempt-trace.js';
 import { AttemptStorage } from './attempt-storage.js';
 import { payloadRef } from './node-payload.js';
 
@@ -37,6 +39,7 @@ export async function runAttempt(
   await mkdir(workDir, { recursive: true });
   for (const d of [o.workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
   const storage = new AttemptStorage(o.artifacts, payloadRef(payload), workDir);
+  const attemptContext = activeContext(); // the attempt's span (inAttemptSpan), for the IPC handlers
   const msg: RunMessage = {
     type: 'run',
     runId,
@@ -55,13 +58,13 @@ export async function runAttempt(
       log: (level, message) => reporter.log(level, message),
       artifact: (artifactId, name) =>
         o.logger.debug({ actor: o.spec.id, runId, artifactId, name }, 'artifact staged'),
-      storage: (req) => storage.handle(req),
+      storage: (req) => inStorageSpan(attemptContext, req, () => storage.handle(req)),
     },
     { ...o.limits, timeoutMs: payload.timeoutMs },
   );
   o.onExecution(execution);
   try {
-    return await execution.run();
+    return await inRunnerSpan(runId, () => execution.run());
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }

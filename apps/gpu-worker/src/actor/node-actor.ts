@@ -18,6 +18,7 @@ import { queueWaitMs, type WorkerMetrics } from '../worker-metrics.js';
 import type { AttemptExecution, AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
 import { runAttempt } from './attempt-run.js';
+import { inAttemptSpan } from './attempt-trace.js';
 import { FetchWatchdog } from './fetch-watchdog.js';
 import { payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
@@ -208,7 +209,7 @@ export class NodeActor implements SupervisedActor {
     const connection = this.o.createWorkerConnection();
     const worker = new Worker(
       NODE_QUEUES[this.o.spec.resourceClass],
-      (job, token) => this.process(job, token),
+      (job, token) => inAttemptSpan(job.data, () => this.process(job, token)),
       {
         connection,
         concurrency: 1,

@@ -45,6 +45,8 @@ export const StoredJob = z.object({
   finishedAt: IsoDateTime.optional(),
   error: jsonField(JobError).optional(),
   idempotencyKey: z.string().optional(),
+  /** The submit's trace context (tracing on): every attempt of the job is enqueued in that trace. */
+  traceparent: z.string().optional(),
 });
 export type StoredJob = z.infer<typeof StoredJob>;
 

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
+import { applyInTrace } from './job-tracing.js';
 import { JOB_KEYS } from './keys.js';
 import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
@@ -127,7 +128,7 @@ export class ReportConsumer {
       const report = this.parse(id, fields);
       if (report) {
         try {
-          const outcome = await this.scheduler.applyReport(report);
+          const outcome = await applyInTrace(report, () => this.scheduler.applyReport(report));
           if (outcome === 'applied' && report.type === 'started') await this.observeScheduleToStart(report);
           this.applyFailures.delete(id);
         } catch (e) {

@@ -10,6 +10,7 @@ import {
   type NodeReport,
   type SubmitJobInput,
 } from '#libs/contracts';
+import { currentTraceparent } from '#libs/observability';
 import type { PlannedJob } from '../planner/planner.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import type { NodeEnqueuer } from './enqueuer.js';
@@ -22,6 +23,7 @@ import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runScript, type ScriptName } from './scripts.js';
 import { submitRecord } from './submit-record.js';
+import { inEnqueueSpan } from './job-tracing.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
 export interface SchedulerConfig {
@@ -105,6 +107,8 @@ export class Scheduler {
   ): Promise<{ jobId: string; created: boolean }> {
     const jobId = randomUUID();
     const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
+    const traceparent = currentTraceparent();
+    if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
     const idemKey = input.idempotencyKey ? JOB_KEYS.idempotency(tenant, input.idempotencyKey) : '';
     const [id, created, ...ready] = (await this.transition(
       'submitJob',
@@ -355,12 +359,14 @@ export class Scheduler {
         enqueuedAt: new Date(this.now()).toISOString(),
       };
       const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
-      await this.enqueuer.enqueue({
-        payload,
-        resourceClass: node.resourceClass,
-        priority: view.job.priority,
-        delayMs,
-      });
+      await inEnqueueSpan(payload, view.job.traceparent, () =>
+        this.enqueuer.enqueue({
+          payload,
+          resourceClass: node.resourceClass,
+          priority: view.job.priority,
+          delayMs,
+        }),
+      );
       this.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
     }
   }
