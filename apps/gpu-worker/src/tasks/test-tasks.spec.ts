@@ -92,17 +92,26 @@ describe('test tasks that take their process down (run in a child)', () => {
   beforeAll(async () => (child = await bundleRunTaskChild()), 30_000);
   afterAll(() => rm(dirname(child), { recursive: true, force: true }));
 
+  /**
+   * Runs `task` in a child and SIGKILLs it `watchMs` after it reported `started` (not after spawn: loading the
+   * task catalog takes seconds on a loaded machine), or after 60 s if it never starts.
+   */
   function runChild(task: string, input: unknown, watchMs: number) {
     const proc = spawn(process.execPath, [child, task, '1.0.0', JSON.stringify(input), dir], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines: { at: number; msg: Record<string, unknown> }[] = [];
-    createInterface({ input: proc.stdout! }).on('line', (l) =>
-      lines.push({ at: Date.now(), msg: JSON.parse(l) }),
-    );
+    let timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      const line = { at: Date.now(), msg: JSON.parse(l) as Record<string, unknown> };
+      lines.push(line);
+      if ('started' in line.msg) {
+        clearTimeout(timer);
+        timer = setTimeout(() => proc.kill('SIGKILL'), watchMs);
+      }
+    });
     return new Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: typeof lines }>(
       (resolve) => {
-        const timer = setTimeout(() => proc.kill('SIGKILL'), watchMs);
         proc.once('exit', (code, signal) => {
           clearTimeout(timer);
           setImmediate(() => resolve({ code, signal, lines }));
