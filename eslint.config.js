@@ -9,6 +9,7 @@ export default tseslint.config(
       '.data/**',
       'coverage/**',
       'apps/gateway/src/console/browser/gql/**',
+      'examples/generated/**',
     ],
   },
   js.configs.recommended,
