@@ -1,3 +1,4 @@
 export * from './domain-error.js';
 export * from './format-graphql-error.js';
 export * from './caller-auth-graphql-error.js';
+export * from './unavailable.js';

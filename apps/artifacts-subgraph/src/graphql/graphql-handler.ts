@@ -16,6 +16,8 @@ export interface GraphqlHandlerOptions {
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
+  /** Whether a failure means Redis is down (UNAVAILABLE); default: a connectivity error by type or code. */
+  unavailable?: (cause: unknown) => boolean;
   plugins?: ApolloServerPlugin<ArtifactsContext>[];
 }
 
@@ -58,6 +60,7 @@ export async function createGraphqlHandler(
       formatGraphQLError(formatted, toApiError(unwrap(error)), {
         production: options.production,
         log: options.log,
+        unavailable: options.unavailable,
       }),
   });
   await server.start();

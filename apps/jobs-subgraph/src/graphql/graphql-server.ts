@@ -25,6 +25,8 @@ export interface JobsGraphqlOptions {
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
+  /** Whether a failure means Redis is down (UNAVAILABLE); default: a connectivity error by type or code. */
+  unavailable?: (cause: unknown) => boolean;
 }
 
 export interface JobsGraphql {
@@ -63,7 +65,11 @@ export async function createJobsGraphql(
     }
   };
   const format = (formatted: GraphQLFormattedError, error: unknown) =>
-    formatGraphQLError(formatted, error, { production: options.production, log: options.log });
+    formatGraphQLError(formatted, error, {
+      production: options.production,
+      log: options.log,
+      unavailable: options.unavailable,
+    });
   const server = new ApolloServer<JobsContext>({
     schema,
     introspection: !options.production,
