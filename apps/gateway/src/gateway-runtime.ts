@@ -155,7 +155,7 @@ export class GatewayRuntime {
       upstream: this.pool,
       dataSources: () => this.dataSources.all(),
       policy: JOB_EVENT_RESUME_POLICY,
-      bufferCapacity: config.SUBSCRIPTION_BUFFER,
+      bufferCapacity: config.subscriberBuffer.capacity,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       metrics: this.metrics.forwarder,
       logger,

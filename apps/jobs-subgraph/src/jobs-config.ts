@@ -1,4 +1,5 @@
 import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
+import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
   isProduction,
   loadConfig,
@@ -29,7 +30,7 @@ export const schedulerEnv = {
   /** Reports pending this long on a dead replica are claimed by a live one. */
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
-  SUBSCRIBER_BUFFER: positiveInt(512),
+  SUBSCRIBER_BUFFER: positiveInt(SUBSCRIBER_BUFFER_DEFAULT),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
   JOB_RETENTION_DAYS: nonNegativeInt(30),
   /** Finished jobs the leader deletes per pass at most. */
