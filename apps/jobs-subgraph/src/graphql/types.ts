@@ -5,7 +5,7 @@ import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
 import { jobProgress, type JobView, type StoredNode } from '../scheduler/job-record.js';
 import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
-import { DateTimeScalar, JSONScalar } from './scalars.js';
+import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
 
 type JobStatusValue = keyof typeof JobStatusEnum;
 type NodeStatusValue = keyof typeof NodeStatusEnum;
