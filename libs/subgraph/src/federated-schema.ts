@@ -32,7 +32,9 @@ function buildTypeGraphqlSchema(spec: SubgraphSchemaSpec): Promise<GraphQLSchema
     container: { get: (cls: ResolverClass, _data: ResolverData) => instances.get(cls) },
     ...(spec.subscriptions ? { pubSub: createPubSub() } : {}),
     skipCheck: true,
-    validate: false,
+    // class-validator decorators on input classes: field-level checks at the GraphQL edge (zod stays the
+    // contract layer behind it); an input class without decorators passes
+    validate: { forbidUnknownValues: false },
   });
 }
 

@@ -9,7 +9,8 @@ import {
   type CallerCredentials,
   type VerifiedCaller,
 } from '#libs/auth';
-import { callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+import { ArgumentValidationError } from 'type-graphql';
+import { badInput, callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   schema: GraphQLSchema;
@@ -45,7 +46,25 @@ export interface SubgraphServer {
 
 function unwrap(error: unknown): unknown {
   // Resolver errors arrive wrapped in a GraphQLError whose originalError is what was thrown.
-  return error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  return cause instanceof ArgumentValidationError ? fieldErrors(cause) : cause;
+}
+
+interface FieldError {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: FieldError[];
+}
+
+/** class-validator's findings on an input class as BAD_USER_INPUT naming each field and problem. */
+function fieldErrors(e: ArgumentValidationError): unknown {
+  const flat = (errors: FieldError[], prefix: string): string[] =>
+    errors.flatMap((f) => [
+      ...Object.values(f.constraints ?? {}).map((c) => `${prefix}${f.property}: ${c}`),
+      ...flat(f.children ?? [], `${prefix}${f.property}.`),
+    ]);
+  const problems = flat((e.extensions.validationErrors ?? []) as FieldError[], '');
+  return badInput(problems.length ? `invalid input: ${problems.join('; ')}` : e.message);
 }
 
 /**
