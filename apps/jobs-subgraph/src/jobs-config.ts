@@ -1,6 +1,7 @@
 import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
 import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
+  ConfigError,
   isProduction,
   loadConfig,
   nonNegativeInt,
@@ -66,9 +67,23 @@ export const jobsSubgraphEnv = {
   ...subgraphAuthEnv,
 };
 
-/** The environment, parsed; `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked together). */
+/**
+ * The environment, parsed and compiled: `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked
+ * together); `backoff` the retry delays, whose base may not exceed their cap.
+ */
 export function loadJobsSubgraphConfig(env: NodeJS.ProcessEnv = process.env) {
   const c = loadConfig(jobsSubgraphEnv, env);
-  return { ...c, auth: subgraphAuthSettings(c, isProduction(c)) };
+  if (c.SCHEDULER_BACKOFF_BASE_MS > c.SCHEDULER_BACKOFF_CAP_MS)
+    throw new ConfigError([
+      {
+        variable: 'SCHEDULER_BACKOFF_BASE_MS',
+        expected: `at most SCHEDULER_BACKOFF_CAP_MS (${c.SCHEDULER_BACKOFF_CAP_MS}), got ${c.SCHEDULER_BACKOFF_BASE_MS}`,
+      },
+    ]);
+  return {
+    ...c,
+    auth: subgraphAuthSettings(c, isProduction(c)),
+    backoff: { baseMs: c.SCHEDULER_BACKOFF_BASE_MS, capMs: c.SCHEDULER_BACKOFF_CAP_MS },
+  };
 }
 export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;

@@ -93,7 +93,7 @@ export class JobsRuntime {
       redis: this.redis,
       enqueuer: this.enqueuer,
       config: {
-        backoff: { baseMs: config.SCHEDULER_BACKOFF_BASE_MS, capMs: config.SCHEDULER_BACKOFF_CAP_MS },
+        backoff: config.backoff,
         jobDeadlineMs: config.JOB_DEADLINE_MS,
         quotas: {
           maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS,
