@@ -2,6 +2,7 @@ import '#libs/tracing'; // first: OpenTelemetry must be in place before the modu
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { unavailableWhenDisconnected } from '#libs/errors';
 import { AppModule } from './app.module.js';
 import { loadArtifactsSubgraphConfig } from './artifacts-config.js';
 import { createArtifactsMetrics } from './artifacts-metrics.js';
@@ -17,6 +18,7 @@ const runtime = configOrExit(() => new ArtifactsRuntime(config, logger, createAr
 const graphql = await createGraphqlHandler(runtime.service, {
   authenticator: runtime.authenticator,
   production: runtime.production,
+  unavailable: unavailableWhenDisconnected(runtime.redis),
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });

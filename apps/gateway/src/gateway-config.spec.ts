@@ -17,6 +17,16 @@ describe('gateway configuration: production defaults and document limits', () =>
     expect(loadGatewayConfig({ METRICS_REQUIRE_ADMIN: 'yes' }).metricsRequireAdmin).toBe(true);
   });
 
+  it('reads the subscriber buffer as SUBSCRIBER_BUFFER, still accepting the deprecated SUBSCRIPTION_BUFFER', () => {
+    expect(loadGatewayConfig({}).subscriberBuffer).toEqual({ capacity: 512 });
+    expect(loadGatewayConfig({ SUBSCRIBER_BUFFER: '64' }).subscriberBuffer).toEqual({ capacity: 64 });
+    expect(loadGatewayConfig({ SUBSCRIPTION_BUFFER: '32' }).subscriberBuffer).toMatchObject({
+      capacity: 32,
+      deprecation: expect.stringMatching(/SUBSCRIPTION_BUFFER is deprecated/),
+    });
+    expect(() => loadGatewayConfig({ SUBSCRIBER_BUFFER: '0' })).toThrow(/SUBSCRIBER_BUFFER/);
+  });
+
   it('reads every document limit from the environment, with the documented defaults', () => {
     expect(loadGatewayConfig({}).guardLimits).toEqual({
       maxBytes: 65_536,

@@ -13,6 +13,7 @@ import {
   tlsEnv,
   url,
 } from '#libs/config';
+import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -60,8 +61,11 @@ export const gatewayEnv = {
   MAX_STRING_BYTES: positiveInt(16 * 1024),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
-  /** Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off. */
-  SUBSCRIPTION_BUFFER: positiveInt(512),
+  /**
+   * Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off:
+   * SUBSCRIBER_BUFFER (512), as in the jobs subgraph; SUBSCRIPTION_BUFFER is its deprecated name.
+   */
+  ...subscriberBufferEnv,
   /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
   SUBSCRIPTION_PLAN_CACHE_BYTES: positiveInt(8 * 1024 * 1024),
   /**
@@ -106,6 +110,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     production,
     jobsSubgraphUrl: c.JOBS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.JOBS_SUBGRAPH_PORT}/graphql`,
     artifactsSubgraphUrl: c.ARTIFACTS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.ARTIFACTS_SUBGRAPH_PORT}/graphql`,
+    subscriberBuffer: subscriberBufferFrom(c),
     rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     introspection: c.INTROSPECTION ?? !production,
     adminUiEnabled: c.ADMIN_UI_ENABLED ?? !production,

@@ -43,7 +43,10 @@ describe('gateway errors', () => {
     const e = new GraphQLError(
       'request to http://10.1.2.3:4001/graphql failed, reason: connect ECONNREFUSED 10.1.2.3:4001',
       {
-        originalError: new Error('connect ECONNREFUSED 10.1.2.3:4001'),
+        // make-fetch-happen's FetchError copies the socket error's fields (code) onto itself
+        originalError: Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:4001'), {
+          code: 'ECONNREFUSED',
+        }),
       },
     );
     const out = fmt(e, true);

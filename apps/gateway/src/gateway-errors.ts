@@ -1,7 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import type { ApiErrorCode } from '#libs/contracts';
-import { DomainError, formatGraphQLError } from '#libs/errors';
+import { DomainError, formatGraphQLError, type FormatOptions } from '#libs/errors';
 
 /** HTTP status of a request refused before execution (GraphQL over HTTP: application/graphql-response+json). */
 const HTTP_STATUS: Partial<Record<ApiErrorCode, number>> = {
@@ -57,7 +57,7 @@ const APOLLO_REQUEST_ERRORS = new Set([
 export function formatGatewayError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  opts: { production: boolean; log?: (err: unknown) => void },
+  opts: FormatOptions,
 ): GraphQLFormattedError {
   const ext = formatted.extensions ?? {};
   // Apollo's request errors become the contract's BAD_USER_INPUT (its own code kept as `reason`), the

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { ApiKeyStore, assertIdentitySecret } from '#libs/auth';
 import type { Logger } from '#libs/observability';
 import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
+import { unavailableWhenDisconnected } from '#libs/errors';
 import { AdminQueueBoard, ADMIN_QUEUES_PATH } from './admin/admin-queue-board.js';
 import { buildApiKeysSchema } from './api-keys/api-keys-subgraph.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -101,7 +102,8 @@ export class GatewayRuntime {
       : null;
     const log = (err: unknown) =>
       logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed');
-    this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log });
+    const unavailable = unavailableWhenDisconnected(this.redis);
+    this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log, unavailable });
 
     const urls = { [SERVICE.jobs]: config.jobsSubgraphUrl, [SERVICE.artifacts]: config.artifactsSubgraphUrl };
     this.dataSources = new SubgraphDataSources(urls, identitySecret, buildApiKeysSchema(keys));
@@ -153,7 +155,7 @@ export class GatewayRuntime {
       upstream: this.pool,
       dataSources: () => this.dataSources.all(),
       policy: JOB_EVENT_RESUME_POLICY,
-      bufferCapacity: config.SUBSCRIPTION_BUFFER,
+      bufferCapacity: config.subscriberBuffer.capacity,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       metrics: this.metrics.forwarder,
       logger,

@@ -11,6 +11,7 @@ const SERVICE = 'gateway';
 
 const config = configOrExit(loadGatewayConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
+if (config.subscriberBuffer.deprecation) logger.warn(config.subscriberBuffer.deprecation);
 // Refuses a missing/default identity secret in production mode (exit 78).
 const runtime = configOrExit(() => new GatewayRuntime(config, logger), SERVICE);
 try {

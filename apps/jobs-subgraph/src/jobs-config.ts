@@ -1,5 +1,7 @@
 import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
+import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
+  ConfigError,
   isProduction,
   loadConfig,
   nonNegativeInt,
@@ -29,7 +31,7 @@ export const schedulerEnv = {
   /** Reports pending this long on a dead replica are claimed by a live one. */
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
-  SUBSCRIBER_BUFFER: positiveInt(512),
+  SUBSCRIBER_BUFFER: positiveInt(SUBSCRIBER_BUFFER_DEFAULT),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
   JOB_RETENTION_DAYS: nonNegativeInt(30),
   /** Finished jobs the leader deletes per pass at most. */
@@ -65,9 +67,23 @@ export const jobsSubgraphEnv = {
   ...subgraphAuthEnv,
 };
 
-/** The environment, parsed; `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked together). */
+/**
+ * The environment, parsed and compiled: `auth` is who may call (SUBGRAPH_ACCEPT and its settings, checked
+ * together); `backoff` the retry delays, whose base may not exceed their cap.
+ */
 export function loadJobsSubgraphConfig(env: NodeJS.ProcessEnv = process.env) {
   const c = loadConfig(jobsSubgraphEnv, env);
-  return { ...c, auth: subgraphAuthSettings(c, isProduction(c)) };
+  if (c.SCHEDULER_BACKOFF_BASE_MS > c.SCHEDULER_BACKOFF_CAP_MS)
+    throw new ConfigError([
+      {
+        variable: 'SCHEDULER_BACKOFF_BASE_MS',
+        expected: `at most SCHEDULER_BACKOFF_CAP_MS (${c.SCHEDULER_BACKOFF_CAP_MS}), got ${c.SCHEDULER_BACKOFF_BASE_MS}`,
+      },
+    ]);
+  return {
+    ...c,
+    auth: subgraphAuthSettings(c, isProduction(c)),
+    backoff: { baseMs: c.SCHEDULER_BACKOFF_BASE_MS, capMs: c.SCHEDULER_BACKOFF_CAP_MS },
+  };
 }
 export type JobsSubgraphConfig = ReturnType<typeof loadJobsSubgraphConfig>;

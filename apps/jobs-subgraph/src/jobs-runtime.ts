@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
 import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import { unavailableWhenDisconnected } from '#libs/errors';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import {
   createClusterGauges,
@@ -45,6 +46,8 @@ export class JobsRuntime {
   /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read from the command connection. */
   readonly authenticator: SubgraphAuthenticator;
   readonly production: boolean;
+  /** A request failure means Redis is down (UNAVAILABLE) when the command connection is not ready. */
+  readonly unavailable: (cause: unknown) => boolean;
   private readonly redis: Redis;
   private readonly reportsRedis: Redis;
   private readonly subscriberRedis: Redis;
@@ -65,6 +68,7 @@ export class JobsRuntime {
 
     // request paths fail fast; the report stream and pub/sub wait through an outage
     this.redis = createRedis({ ...redisTarget(config), name: 'jobs', role: 'command', logger });
+    this.unavailable = unavailableWhenDisconnected(this.redis);
     this.reportsRedis = createRedis({
       ...redisTarget(config),
       name: 'jobs-reports',
@@ -89,7 +93,7 @@ export class JobsRuntime {
       redis: this.redis,
       enqueuer: this.enqueuer,
       config: {
-        backoff: { baseMs: config.SCHEDULER_BACKOFF_BASE_MS, capMs: config.SCHEDULER_BACKOFF_CAP_MS },
+        backoff: config.backoff,
         jobDeadlineMs: config.JOB_DEADLINE_MS,
         quotas: {
           maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS,
@@ -126,6 +130,7 @@ export class JobsRuntime {
       logger,
       { claimIdleMs: config.REPORT_CLAIM_IDLE_MS },
       metrics,
+      this.redis,
     );
     const reconciler = new Reconciler(
       this.redis,

@@ -17,6 +17,7 @@ const runtime = configOrExit(() => new JobsRuntime(config, logger), SERVICE);
 const graphql = await createJobsGraphql(runtime.service, {
   authenticator: runtime.authenticator,
   production: runtime.production,
+  unavailable: runtime.unavailable,
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });

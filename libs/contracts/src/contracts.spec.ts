@@ -17,6 +17,9 @@ import {
   WorkerManifest,
   ContractViolation,
   schemaHash,
+  JobError,
+  JOB_ERROR_MESSAGE_MAX,
+  jobErrorMessage,
 } from './index.js';
 import { readFileSync } from 'node:fs';
 import { parse, EnumTypeDefinitionNode } from 'graphql';
@@ -155,5 +158,20 @@ describe('events, payloads, reports, identity', () => {
     } catch (e) {
       expect((e as Error).message).toMatch(/^Identity: scopes\.0/);
     }
+  });
+});
+
+describe('jobErrorMessage', () => {
+  it.each([
+    ['keeps a short message', 'boom', 'boom'],
+    ['uses the fallback for a blank one', '', 'TASK_FAILED'],
+  ])('%s', (_case, text, expected) => {
+    expect(jobErrorMessage(text, 'TASK_FAILED')).toBe(expected);
+  });
+  it('clips a long message to the contract limit, ending in an ellipsis', () => {
+    const clipped = jobErrorMessage('x'.repeat(JOB_ERROR_MESSAGE_MAX + 10));
+    expect(clipped).toHaveLength(JOB_ERROR_MESSAGE_MAX);
+    expect(clipped.endsWith('…')).toBe(true);
+    expect(JobError.safeParse({ code: 'TASK_FAILED', message: clipped, retryable: true }).success).toBe(true);
   });
 });

@@ -34,9 +34,23 @@ export const JobErrorCode = z.enum([
 ]);
 export type JobErrorCode = z.infer<typeof JobErrorCode>;
 
+/** Longest `JobError.message` the contract accepts. */
+export const JOB_ERROR_MESSAGE_MAX = 4000;
+
+/**
+ * The one place a JobError message is clipped to what the contract allows (never empty: `fallback`, usually
+ * the code, stands in for a blank message). Longer text ends in an ellipsis so a reader sees it was cut.
+ */
+export function jobErrorMessage(text: string, fallback = 'failed'): string {
+  const message = text || fallback;
+  return message.length <= JOB_ERROR_MESSAGE_MAX
+    ? message
+    : `${message.slice(0, JOB_ERROR_MESSAGE_MAX - 1)}…`;
+}
+
 export const JobError = z.object({
   code: JobErrorCode,
-  message: z.string().min(1).max(4000),
+  message: z.string().min(1).max(JOB_ERROR_MESSAGE_MAX),
   retryable: z.boolean(),
 });
 export type JobError = z.infer<typeof JobError>;

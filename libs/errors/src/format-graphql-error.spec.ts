@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { IdentityError } from '#libs/auth';
-import { DomainError, formatGraphQLError, notFound } from './index.js';
+import { DomainError, formatGraphQLError, notFound, unavailableWhenDisconnected } from './index.js';
 
 const wrap = (original: Error) => new GraphQLError(original.message, { originalError: original });
 const fmt = (e: GraphQLError, production = true) => formatGraphQLError(e.toJSON(), e, { production });
@@ -24,10 +24,35 @@ describe('formatGraphQLError', () => {
     expect(JSON.stringify(prod)).not.toMatch(/10\.0\.0\.5|stacktrace/);
     expect(fmt(e, false).message).toMatch(/boom/);
   });
-  it('reports connection failures as UNAVAILABLE without the host', () => {
-    const out = fmt(wrap(new Error('connect ECONNREFUSED 127.0.0.1:6379')));
+  const socketError = (code: string) =>
+    Object.assign(new Error(`connect ${code} 127.0.0.1:6379`), { code, syscall: 'connect' });
+  it.each([
+    ['a socket error (by its code)', socketError('ECONNREFUSED')],
+    [
+      'fetch failing on a socket error (its cause)',
+      new TypeError('fetch failed', { cause: socketError('ECONNRESET') }),
+    ],
+    [
+      'ioredis giving up while reconnecting (by type)',
+      Object.assign(new Error('max retries'), { name: 'MaxRetriesPerRequestError' }),
+    ],
+  ])('reports %s as UNAVAILABLE without the host', (_case, error) => {
+    const out = fmt(wrap(error));
     expect(out.extensions?.code).toBe('UNAVAILABLE');
     expect(out.message).not.toMatch(/127/);
+  });
+  it('classifies by the connection state, not the message', () => {
+    const closed = () => wrap(new Error('Connection is closed.'));
+    const down = { status: 'reconnecting' };
+    const up = { status: 'ready' };
+    const format = (c: { status: string }) =>
+      formatGraphQLError(closed().toJSON(), closed(), {
+        production: true,
+        unavailable: unavailableWhenDisconnected(c),
+      });
+    expect(format(down).extensions?.code).toBe('UNAVAILABLE');
+    expect(format(up).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(fmt(closed()).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   });
   it('keeps request error codes such as GRAPHQL_VALIDATION_FAILED', () => {
     const e = new GraphQLError('Cannot query field "x"', {

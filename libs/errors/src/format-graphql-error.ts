@@ -2,6 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { ContractViolation } from '#libs/contracts';
 import { IdentityError } from '#libs/auth';
 import { DomainError } from './domain-error.js';
+import { isConnectivityError } from './unavailable.js';
 
 function rootCause(error: unknown): unknown {
   let e = error as { originalError?: unknown } | undefined;
@@ -10,12 +11,14 @@ function rootCause(error: unknown): unknown {
   return e;
 }
 
-/** Redis/socket failures surface as UNAVAILABLE (retry later), never as an internal error with a host name. */
-function isUnavailable(e: unknown): boolean {
-  const msg = e instanceof Error ? e.message : '';
-  return /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT|EHOSTUNREACH/.test(
-    msg,
-  );
+export interface FormatOptions {
+  production: boolean;
+  log?: (err: unknown) => void;
+  /**
+   * Whether an unclassified failure means a backing service is down (UNAVAILABLE: retry later, no host name).
+   * The app knows its clients (unavailableWhenDisconnected); default: a connectivity error by type or code.
+   */
+  unavailable?: (cause: unknown) => boolean;
 }
 
 /**
@@ -25,7 +28,7 @@ function isUnavailable(e: unknown): boolean {
 export function formatGraphQLError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  opts: { production: boolean; log?: (err: unknown) => void },
+  opts: FormatOptions,
 ): GraphQLFormattedError {
   const cause = rootCause(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
@@ -41,7 +44,7 @@ export function formatGraphQLError(
     const { stacktrace: _s, ...ext } = formatted.extensions ?? {};
     return { ...base, extensions: opts.production ? { code } : { ...ext, code } };
   }
-  if (isUnavailable(cause)) {
+  if ((opts.unavailable ?? isConnectivityError)(cause)) {
     opts.log?.(cause);
     return {
       ...base,

@@ -1,4 +1,4 @@
-import type { JobError, JobErrorCode } from '#libs/contracts';
+import { jobErrorMessage, type JobError, type JobErrorCode } from '#libs/contracts';
 
 /**
  * The error a task (or the SDK around it) throws to fail an attempt. It says whether a retry can help:
@@ -17,7 +17,7 @@ export class TaskError extends Error {
 
   /** The wire form (JobError in #libs/contracts), message trimmed to what the contract allows. */
   toJobError(): JobError {
-    return { code: this.code, message: truncate(this.message || this.code, 4000), retryable: this.retryable };
+    return { code: this.code, message: jobErrorMessage(this.message, this.code), retryable: this.retryable };
   }
 }
 

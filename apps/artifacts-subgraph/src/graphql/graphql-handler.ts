@@ -1,9 +1,7 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
-import express, { type RequestHandler } from 'express';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { CallerAuthError, credentialsFromHttp, SubgraphAuthenticator } from '#libs/auth';
-import { callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestHandler } from 'express';
+import type { SubgraphAuthenticator } from '#libs/auth';
+import { createSubgraphServer } from '#libs/subgraph';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import { toApiError } from './api-errors.js';
 import type { ArtifactsContext } from './context.js';
@@ -16,6 +14,8 @@ export interface GraphqlHandlerOptions {
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
+  /** Whether a failure means Redis is down (UNAVAILABLE); default: a connectivity error by type or code. */
+  unavailable?: (cause: unknown) => boolean;
   plugins?: ApolloServerPlugin<ArtifactsContext>[];
 }
 
@@ -25,52 +25,16 @@ export interface GraphqlHandler {
   stop(): Promise<void>;
 }
 
-/** Every request carries a credential this deployment accepts; without a valid one nothing runs. */
-function contextFrom(auth: SubgraphAuthenticator) {
-  return async ({ req }: { req: express.Request }): Promise<ArtifactsContext> => {
-    try {
-      return { identity: (await auth.authenticate(credentialsFromHttp(req))).identity };
-    } catch (e) {
-      if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
-      throw e;
-    }
-  };
-}
-
-function unwrap(error: unknown): unknown {
-  // Resolver errors arrive wrapped in a GraphQLError whose originalError is what was thrown.
-  return error instanceof GraphQLError && error.originalError ? error.originalError : error;
-}
-
-/** Apollo Server 5 over the federation subgraph schema, as express middleware. */
+/** The shared subgraph server over the artifacts schema; its errors go through api-errors.ts. */
 export async function createGraphqlHandler(
   service: ArtifactService,
   options: GraphqlHandlerOptions,
 ): Promise<GraphqlHandler> {
-  const schema = await buildArtifactsSubgraphSchema(service);
-  const server = new ApolloServer<ArtifactsContext>({
-    schema,
-    introspection: !options.production,
-    // The app's bootstrap owns SIGTERM (close, then exit 0); Apollo's own handler would re-raise the signal.
-    stopOnTerminationSignals: false,
-    plugins: options.plugins,
-    formatError: (formatted: GraphQLFormattedError, error: unknown) =>
-      formatGraphQLError(formatted, toApiError(unwrap(error)), {
-        production: options.production,
-        log: options.log,
-      }),
+  const server = await createSubgraphServer<ArtifactsContext>({
+    ...options,
+    schema: await buildArtifactsSubgraphSchema(service),
+    toApiError,
+    context: (caller) => ({ identity: caller.identity }),
   });
-  await server.start();
-  return {
-    middleware: [
-      express.json({ limit: '1mb' }),
-      expressMiddleware(server, {
-        context: contextFrom(
-          options.authenticator ??
-            new SubgraphAuthenticator({ accept: ['gateway'], identitySecrets: options.identitySecret ?? '' }),
-        ),
-      }),
-    ],
-    stop: () => server.stop(),
-  };
+  return { middleware: server.middleware, stop: () => server.stop() };
 }

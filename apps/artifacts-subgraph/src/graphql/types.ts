@@ -1,6 +1,6 @@
 import { Directive, Field, Float, ID, InputType, ObjectType } from 'type-graphql';
 import type { ArtifactRecord } from '#libs/contracts';
-import { DateTimeScalar, JSONScalar } from './scalars.js';
+import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
 
 @ObjectType('Artifact', { description: 'A stored file: a task output or a client upload' })
 @Directive('@key(fields: "id")')

@@ -1,7 +1,8 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
+import { parse, type GraphQLSchema } from 'graphql';
 import { z } from 'zod';
 import { CreateApiKeyInput, hasScope, type ApiKeyStore } from '#libs/auth';
+import { badInput, DomainError, domainGraphQLError, unauthenticated } from '#libs/errors';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 
 /**
@@ -37,13 +38,26 @@ export interface ApiKeysContext {
   identity?: CallerIdentity;
 }
 
+/**
+ * The gateway runs this schema in-process and forwards only a GraphQLError's `extensions`: the resolvers'
+ * DomainErrors become GraphQLErrors carrying their code here, in one place.
+ */
+const withApiErrors =
+  <A extends unknown[], R>(resolve: (...args: A) => Promise<R>) =>
+  async (...args: A): Promise<R> => {
+    try {
+      return await resolve(...args);
+    } catch (e) {
+      throw e instanceof DomainError ? domainGraphQLError(e) : e;
+    }
+  };
+
 export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
   const requireAdmin = (ctx: ApiKeysContext): CallerIdentity => {
-    if (!ctx.identity)
-      throw new GraphQLError('an API key is required', { extensions: { code: 'UNAUTHENTICATED' } });
+    if (!ctx.identity) throw unauthenticated('an API key is required');
     if (!hasScope({ ...ctx.identity, exp: 0 }, 'admin'))
-      throw new GraphQLError('managing API keys needs the admin scope', {
-        extensions: { code: 'FORBIDDEN', requiredScope: 'admin' },
+      throw new DomainError('FORBIDDEN', 'managing API keys needs the admin scope', {
+        requiredScope: 'admin',
       });
     return ctx.identity;
   };
@@ -53,22 +67,21 @@ export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
       resolvers: {
         Mutation: {
           // An admin key administers the installation (like `workers`): it may create keys for any tenant.
-          createApiKey: async (_: unknown, { input }: { input: unknown }, ctx: ApiKeysContext) => {
+          createApiKey: withApiErrors(
+            async (_: unknown, { input }: { input: unknown }, ctx: ApiKeysContext) => {
+              requireAdmin(ctx);
+              const parsed = CreateApiKeyInput.safeParse(input);
+              if (!parsed.success)
+                throw badInput(`invalid input: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+              const { key, record } = await keys.create(parsed.data);
+              return { id: record.id, tenant: record.tenant, scopes: record.scopes, key };
+            },
+          ),
+          revokeApiKey: withApiErrors(async (_: unknown, { id }: { id: string }, ctx: ApiKeysContext) => {
             requireAdmin(ctx);
-            const parsed = CreateApiKeyInput.safeParse(input);
-            if (!parsed.success)
-              throw new GraphQLError(`invalid input: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`, {
-                extensions: { code: 'BAD_USER_INPUT' },
-              });
-            const { key, record } = await keys.create(parsed.data);
-            return { id: record.id, tenant: record.tenant, scopes: record.scopes, key };
-          },
-          revokeApiKey: async (_: unknown, { id }: { id: string }, ctx: ApiKeysContext) => {
-            requireAdmin(ctx);
-            if (!(await keys.revoke(id)))
-              throw new GraphQLError('no such API key', { extensions: { code: 'NOT_FOUND' } });
+            if (!(await keys.revoke(id))) throw new DomainError('NOT_FOUND', 'no such API key');
             return true;
-          },
+          }),
         },
       } as never,
     },

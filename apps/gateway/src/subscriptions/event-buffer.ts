@@ -1,16 +1,12 @@
+import { CoalescingQueue } from '#libs/backpressure';
+
 /**
- * What one subscriber has received from upstream but not yet consumed. Bounded: once the subscriber is
- * half the capacity behind, a newer progress report of a node replaces the queued ones of that node
- * (progress is a level, not a delta), at the back so delivery order stays by sequence; a subscriber that
- * keeps up sees every event. Terminal events are always queued.
- * Nothing else is ever dropped: if the buffer still overflows, the subscription ends with an error naming the last delivered cursor, so the
+ * What one subscriber has received from upstream but not yet consumed, under the shared backpressure policy
+ * (CoalescingQueue: past half the capacity a node's newer progress replaces its queued ones). Terminal
+ * events are always queued. Nothing else is ever dropped: the gateway cannot pause its upstream, so if the
+ * buffer still overflows the subscription ends with an error naming the last delivered cursor, and the
  * client can resume instead of silently missing events.
  */
-export interface BufferedItem<T> {
-  value: T;
-  /** Items with the same key supersede one another while queued (NODE_PROGRESS of one node); null: never. */
-  coalesceKey: string | null;
-}
 
 export type BufferRead<T> = { kind: 'value'; value: T } | { kind: 'end' } | { kind: 'error'; error: unknown };
 
@@ -22,23 +18,22 @@ export class BufferOverflow extends Error {
 }
 
 export class EventBuffer<T> {
-  private readonly items: BufferedItem<T>[] = [];
+  private readonly items: CoalescingQueue<T>;
   private ended = false;
   private failure: { error: unknown } | null = null;
   private waiter: (() => void) | null = null;
-  /** Count of items replaced by a newer one (for metrics). */
-  coalesced = 0;
-
-  /** Queue length from which progress coalesces. */
-  readonly coalesceFrom: number;
 
   constructor(readonly capacity: number) {
-    if (capacity < 1) throw new Error('buffer capacity must be at least 1');
-    this.coalesceFrom = Math.max(1, Math.floor(capacity / 2));
+    this.items = new CoalescingQueue(capacity);
   }
 
   get size(): number {
-    return this.items.length;
+    return this.items.size;
+  }
+
+  /** Count of items replaced by a newer one (for metrics). */
+  get coalesced(): number {
+    return this.items.coalesced;
   }
 
   /**
@@ -47,18 +42,13 @@ export class EventBuffer<T> {
    */
   push(value: T, coalesceKey: string | null, essential = false): boolean {
     if (this.ended || this.failure) return false;
-    if (coalesceKey !== null && this.items.length >= this.coalesceFrom) {
-      for (let i = this.items.length - 1; i >= 0; i--) {
-        if (this.items[i]!.coalesceKey !== coalesceKey) continue;
-        this.items.splice(i, 1);
-        this.coalesced++;
-      }
-    }
-    if (this.items.length >= this.capacity && !essential) {
+    // coalescing first: a progress report that replaces a queued one does not overflow
+    this.items.coalesce(coalesceKey);
+    if (this.items.full && !essential) {
       this.fail(new BufferOverflow(this.capacity));
       return false;
     }
-    this.items.push({ value, coalesceKey });
+    this.items.append(value, coalesceKey);
     this.wake();
     return true;
   }
@@ -78,8 +68,7 @@ export class EventBuffer<T> {
 
   async read(): Promise<BufferRead<T>> {
     for (;;) {
-      const next = this.items.shift();
-      if (next) return { kind: 'value', value: next.value };
+      if (this.items.size > 0) return { kind: 'value', value: this.items.shift()! };
       if (this.failure) return { kind: 'error', error: this.failure.error };
       if (this.ended) return { kind: 'end' };
       await new Promise<void>((resolve) => (this.waiter = resolve));

@@ -130,7 +130,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             CloseCode.SubscriberAlreadyExists,
             `Subscriber for ${id} already exists`,
           );
-          return toErrors(new GraphQLError(`subscription id ${id} is still in use`));
+          return toErrors(new Error(`subscription id ${id} is still in use`));
         }
         extra.pending!.add(id);
         let release: (() => void) | undefined;

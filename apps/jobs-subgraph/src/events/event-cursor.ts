@@ -1,10 +1,13 @@
+import { DomainError } from '#libs/errors';
+
 /** A cursor names one event of one job: opaque to clients, `after` resumes right after it. */
 export const encodeEventCursor = (jobId: string, seq: number): string =>
   Buffer.from(`${jobId}:${seq}`, 'utf8').toString('base64url');
 
-export class InvalidEventCursorError extends Error {
+/** A malformed cursor, or another job's: the client's mistake (BAD_USER_INPUT). */
+export class InvalidEventCursorError extends DomainError {
   constructor(message: string) {
-    super(message);
+    super('BAD_USER_INPUT', message);
     this.name = 'InvalidEventCursorError';
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { JobEvent, JobStatus, parseContract } from '#libs/contracts';
+import { DomainError } from '#libs/errors';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { encodeEventCursor } from './event-cursor.js';
 
@@ -9,14 +10,18 @@ export interface StoredEvent {
   event: JobEvent;
 }
 
-/** The job's events were trimmed (retention) past the position a reader asked to resume from. */
-export class EventsTrimmedError extends Error {
+/**
+ * The job's events were trimmed (retention) past the position a reader asked to resume from. BAD_USER_INPUT:
+ * the client resumes from a later cursor or from the start.
+ */
+export class EventsTrimmedError extends DomainError {
   constructor(
     readonly jobId: string,
     readonly afterSeq: number,
     readonly firstRetainedSeq: number,
   ) {
     super(
+      'BAD_USER_INPUT',
       `events of job ${jobId} after seq ${afterSeq} are no longer retained (oldest kept: ${firstRetainedSeq})`,
     );
     this.name = 'EventsTrimmedError';

@@ -1,41 +1,38 @@
 import type { JobEvent } from '#libs/contracts';
+import { CoalescingQueue } from '#libs/backpressure';
 
 /**
- * The events waiting for one subscriber, bounded. Past half its capacity (pressure) a NODE_PROGRESS event
- * replaces the older undelivered NODE_PROGRESS of the same node (only the latest progress matters); no other
- * type is ever dropped: when the buffer is full the reader stops reading and resumes from the stream when the
- * subscriber has caught up.
+ * The events waiting for one subscriber, under the shared backpressure policy (CoalescingQueue: past half
+ * its capacity a NODE_PROGRESS replaces the undelivered ones of the same node). No event is ever dropped
+ * here: when the buffer is full the reader stops reading and resumes from the stream once the subscriber
+ * has caught up.
  */
 export class SubscriberBuffer {
-  private readonly items: JobEvent[] = [];
-  coalesced = 0;
+  private readonly queue: CoalescingQueue<JobEvent>;
 
   constructor(readonly capacity: number) {
     if (capacity < 2) throw new Error('a subscriber buffer needs a capacity of at least 2');
+    this.queue = new CoalescingQueue(capacity);
   }
 
   get size(): number {
-    return this.items.length;
+    return this.queue.size;
   }
 
   get full(): boolean {
-    return this.items.length >= this.capacity;
+    return this.queue.full;
+  }
+
+  get coalesced(): number {
+    return this.queue.coalesced;
   }
 
   /** Adds an event; the caller checks `full` before reading more. */
   push(event: JobEvent): void {
-    if (event.type === 'NODE_PROGRESS' && this.items.length >= this.capacity / 2) {
-      const older = this.items.findIndex((e) => e.type === 'NODE_PROGRESS' && e.nodeId === event.nodeId);
-      if (older >= 0) {
-        // drop the older one and append the newer, so delivery stays in seq order
-        this.items.splice(older, 1);
-        this.coalesced += 1;
-      }
-    }
-    this.items.push(event);
+    this.queue.push(event, event.type === 'NODE_PROGRESS' ? (event.nodeId ?? '') : null);
   }
 
   shift(): JobEvent | undefined {
-    return this.items.shift();
+    return this.queue.shift();
   }
 }

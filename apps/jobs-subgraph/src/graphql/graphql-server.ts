@@ -1,19 +1,16 @@
 import type { Server as HttpServer } from 'node:http';
-import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
-import express, { type RequestHandler } from 'express';
-import { GraphQLError, type GraphQLFormattedError, type ExecutionResult } from 'graphql';
+import type { RequestHandler } from 'express';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CallerAuthError,
   credentialsFromConnection,
-  credentialsFromHttp,
-  SubgraphAuthenticator,
   type CallerCredentials,
+  type SubgraphAuthenticator,
   type VerifiedCaller,
 } from '#libs/auth';
-import { callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
 import { buildJobsSubgraphSchema } from './subgraph-schema.js';
@@ -25,6 +22,8 @@ export interface JobsGraphqlOptions {
   production: boolean;
   /** Internal errors (hidden from clients in production) go here. */
   log?: (err: unknown) => void;
+  /** Whether a failure means Redis is down (UNAVAILABLE); default: a connectivity error by type or code. */
+  unavailable?: (cause: unknown) => boolean;
 }
 
 export interface JobsGraphql {
@@ -45,45 +44,25 @@ type ConnectionAuth = {
   credentials?: CallerCredentials;
 };
 
-/** Apollo Server 5 (HTTP) and graphql-ws (subscriptions) over the jobs subgraph schema. */
+/** The shared subgraph server (HTTP) and graphql-ws (subscriptions) over the jobs subgraph schema. */
 export async function createJobsGraphql(
   service: JobsService,
   options: JobsGraphqlOptions,
 ): Promise<JobsGraphql> {
   const schema = await buildJobsSubgraphSchema(service);
-  const auth =
-    options.authenticator ??
-    new SubgraphAuthenticator({ accept: ['gateway'], identitySecrets: options.identitySecret ?? '' });
-  const authenticate = async (credentials: CallerCredentials): Promise<VerifiedCaller> => {
-    try {
-      return await auth.authenticate(credentials);
-    } catch (e) {
-      if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
-      throw e;
-    }
-  };
-  const format = (formatted: GraphQLFormattedError, error: unknown) =>
-    formatGraphQLError(formatted, error, { production: options.production, log: options.log });
-  const server = new ApolloServer<JobsContext>({
+  const server = await createSubgraphServer<JobsContext>({
+    ...options,
     schema,
-    introspection: !options.production,
-    formatError: format,
-    // the app's shutdown stops Apollo; Apollo's own handler would re-raise SIGTERM and kill the process mid-drain
-    stopOnTerminationSignals: false,
+    // no valid credential: Apollo answers the error (401/429/503) and runs nothing
+    context: (caller) => ({ identity: caller.identity, service }),
   });
-  await server.start();
-
-  // no valid credential: Apollo answers the error (401/429/503) and runs nothing
-  const httpContext = async ({ req }: { req: express.Request }): Promise<JobsContext> => ({
-    identity: (await authenticate(credentialsFromHttp(req))).identity,
-    service,
-  });
+  const { authenticate, authenticator: auth, format } = server;
 
   let wsServer: WebSocketServer | undefined;
   let disposable: { dispose(): void | Promise<void> } | undefined;
 
   return {
-    middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context: httpContext })],
+    middleware: server.middleware,
     attachWebSocket(http: HttpServer) {
       // maxPayload: a larger frame closes the socket (1009) before it is buffered or parsed.
       wsServer = new WebSocketServer({ server: http, path: '/graphql', maxPayload: WS_MAX_PAYLOAD_BYTES });
@@ -128,10 +107,7 @@ export async function createJobsGraphql(
   };
 }
 
-function formatResult(
-  result: ExecutionResult,
-  format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError,
-): ExecutionResult | undefined {
+function formatResult(result: ExecutionResult, format: FormatError): ExecutionResult | undefined {
   if (!result.errors?.length) return undefined;
   return { ...result, errors: result.errors.map((e) => format(e.toJSON(), e) as unknown as GraphQLError) };
 }

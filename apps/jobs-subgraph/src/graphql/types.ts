@@ -1,3 +1,4 @@
+import { IsOptional, Length, Max, MaxLength, Min } from 'class-validator';
 import { Directive, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { assumedListSize } from '#libs/auth';
 import type { GraphError, JobError, JobEvent, JsonObject, WorkerManifest } from '#libs/contracts';
@@ -5,7 +6,7 @@ import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
 import { jobProgress, type JobView, type StoredNode } from '../scheduler/job-record.js';
 import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
-import { DateTimeScalar, JSONScalar } from './scalars.js';
+import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
 
 type JobStatusValue = keyof typeof JobStatusEnum;
 type NodeStatusValue = keyof typeof NodeStatusEnum;
@@ -337,7 +338,10 @@ export class WorkerType {
 export class JobFilterInput {
   @Field(() => [JobStatusEnum], { nullable: true })
   status?: JobStatusValue[];
+  // field-level bounds at the GraphQL edge (class-validator); the service keeps the same bound for other callers
   @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(128, { message: 'a template name has at most 128 characters' })
   template?: string;
 }
 
@@ -372,14 +376,22 @@ export class GraphInputType {
 export class SubmitJobInputType {
   @Field(() => GraphInputType, { nullable: true, description: 'exactly one of graph or template' })
   graph?: GraphInputType;
+  // field-level bounds at the GraphQL edge (class-validator), the same as the SubmitJobInput contract's
   @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 128)
   template?: string;
   @Field(() => JSONScalar, { nullable: true, description: "the template's parameters" })
   params?: unknown;
   @Field(() => JSONScalar, { nullable: true })
   labels?: JsonObject;
   @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @Min(0)
+  @Max(1000)
   priority?: number;
   @Field(() => String, { nullable: true, description: 'the same key and tenant return the same job' })
+  @IsOptional()
+  @Length(1, 200)
   idempotencyKey?: string;
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { JobStatus } from '#libs/contracts';
+import { DomainError } from '#libs/errors';
 import { JOB_KEYS } from './keys.js';
 import { parseStoredJob, parseStoredNode, type JobView, type StoredJob } from './job-record.js';
 
@@ -21,9 +22,10 @@ function decodeCursor(cursor: string): { createdMs: number; jobId: string } | nu
   return m ? { createdMs: Number(m[1]), jobId: m[2]! } : null;
 }
 
-export class InvalidCursorError extends Error {
+/** A `jobs(after:)` cursor this list never handed out: the client's mistake (BAD_USER_INPUT). */
+export class InvalidCursorError extends DomainError {
   constructor(cursor: string) {
-    super(`"${cursor}" is not a cursor of this list`);
+    super('BAD_USER_INPUT', `"${cursor}" is not a cursor of this list`);
     this.name = 'InvalidCursorError';
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
+import { unavailableWhenDisconnected } from '#libs/errors';
 import { applyInTrace } from './job-tracing.js';
 import { JOB_KEYS } from './keys.js';
 import type { Scheduler } from './scheduler.js';
@@ -44,6 +45,7 @@ export class ReportConsumer {
   private loop?: Promise<void>;
   private readonly opts: ReportConsumerOptions;
   private readonly metrics: SchedulerMetrics;
+  private readonly redisUnavailable: (e: unknown) => boolean;
 
   constructor(
     /** A dedicated blocking-role connection: XREADGROUP BLOCK holds it. */
@@ -52,9 +54,12 @@ export class ReportConsumer {
     private readonly logger: SchedulerLogger,
     opts: Partial<ReportConsumerOptions> = {},
     metrics?: SchedulerMetrics,
+    /** The scheduler's connection too: a failed apply while either is down is an outage, not a bad report. */
+    schedulerRedis?: Redis,
   ) {
     this.opts = { ...DEFAULT_REPORT_CONSUMER_OPTIONS, ...opts };
     this.metrics = metrics ?? NO_METRICS;
+    this.redisUnavailable = unavailableWhenDisconnected(redis, ...(schedulerRedis ? [schedulerRedis] : []));
   }
 
   /** Starts the loop; the consumer group is created by the loop (it waits for Redis, boot does not). */
@@ -134,7 +139,7 @@ export class ReportConsumer {
         } catch (e) {
           const err = (e as Error).message;
           const where = { entry: id, jobId: report.jobId, nodeId: report.nodeId, type: report.type, err };
-          const failures = isRedisUnavailable(e) ? 0 : (this.applyFailures.get(id) ?? 0) + 1;
+          const failures = this.redisUnavailable(e) ? 0 : (this.applyFailures.get(id) ?? 0) + 1;
           if (failures < this.opts.maxApplyFailures) {
             if (failures > 0) this.applyFailures.set(id, failures);
             this.logger.error(where, 'applying a report failed; it stays pending and is retried');
@@ -213,10 +218,5 @@ export async function ensureReportsGroup(redis: Redis): Promise<void> {
   }
 }
 
-const isRedisUnavailable = (e: unknown) =>
-  e instanceof Error &&
-  /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT|max retries/i.test(
-    e.message,
-  );
 const isMissingGroup = (e: unknown) => e instanceof Error && e.message.includes('NOGROUP');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

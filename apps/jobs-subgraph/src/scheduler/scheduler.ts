@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import {
   REDIS_KEYS,
   isTerminalNodeStatus,
+  jobErrorMessage,
   type JobError,
   type JobStatus,
   type JsonObject,
@@ -199,11 +200,9 @@ export class Scheduler {
     if (problems.length > 0) {
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
-        message:
-          `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`.slice(
-            0,
-            4000,
-          ),
+        message: jobErrorMessage(
+          `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`,
+        ),
         retryable: false,
       });
     }

@@ -1,31 +1,18 @@
-import {
-  SubmitJobInput,
-  parseContract,
-  ContractViolation,
-  type GraphError,
-  type WorkerManifest,
-} from '#libs/contracts';
+import { SubmitJobInput, type GraphError, type WorkerManifest } from '#libs/contracts';
 import { planJob, type PlannedJob, type PlannerLimits } from '../planner/planner.js';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import type { TemplateRegistry, TemplateSummary } from '../templates/template-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { JobView } from '../scheduler/job-record.js';
-import { InvalidCursorError, type JobListFilter, type JobPage } from '../scheduler/job-store.js';
+import type { JobListFilter, JobPage } from '../scheduler/job-store.js';
 import type { EventSubscriptions } from '../events/job-events.js';
 import type { StreamFollower } from '../events/stream-follower.js';
 import { decodeEventCursor, InvalidEventCursorError } from '../events/event-cursor.js';
-import { EventsTrimmedError } from '../events/event-log.js';
-import { DomainError, notFound } from '#libs/errors';
+import { DomainError, notFound, parseUserInput } from '#libs/errors';
 import { invalidGraph } from './jobs-errors.js';
 import { QuotaExceededError, type QuotaName } from '../scheduler/tenant-quotas.js';
-import {
-  assertJsonDepth,
-  checkLabels,
-  DEFAULT_LABEL_LIMITS,
-  quotaExceeded,
-  type LabelLimits,
-} from './submission-limits.js';
+import { assertJsonDepth, checkLabels, DEFAULT_LABEL_LIMITS, type LabelLimits } from './submission-limits.js';
 
 export interface GraphValidation {
   valid: boolean;
@@ -92,12 +79,7 @@ export class JobsService {
       throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${maxPage}`, { max: maxPage });
     if (filter.template !== undefined && filter.template.length > MAX_TEMPLATE_NAME)
       throw new DomainError('BAD_USER_INPUT', `a template name has at most ${MAX_TEMPLATE_NAME} characters`);
-    try {
-      return await this.scheduler.store.list(tenant, filter, first, after ?? undefined);
-    } catch (e) {
-      if (e instanceof InvalidCursorError) throw new DomainError('BAD_USER_INPUT', e.message);
-      throw e;
-    }
+    return this.scheduler.store.list(tenant, filter, first, after ?? undefined);
   }
 
   async cancelJob(tenant: string, jobId: string): Promise<JobView> {
@@ -132,17 +114,10 @@ export class JobsService {
   /** Every event of the tenant's job after `after` (a cursor), live until the job finishes. */
   async jobEvents(tenant: string, jobId: string, after?: string | null): Promise<StreamFollower> {
     const { job } = await this.requireJob(tenant, jobId);
-    let afterSeq = 0;
-    try {
-      if (after) afterSeq = decodeEventCursor(after, jobId);
-      if (afterSeq > job.seq)
-        throw new InvalidEventCursorError(`cursor "${after}" is past the job's last event`);
-      return await this.subscriptions.jobEvents(jobId, afterSeq);
-    } catch (e) {
-      if (e instanceof InvalidEventCursorError || e instanceof EventsTrimmedError)
-        throw new DomainError('BAD_USER_INPUT', e.message);
-      throw e;
-    }
+    const afterSeq = after ? decodeEventCursor(after, jobId) : 0;
+    if (afterSeq > job.seq)
+      throw new InvalidEventCursorError(`cursor "${after}" is past the job's last event`);
+    return this.subscriptions.jobEvents(jobId, afterSeq);
   }
 
   jobFeed(tenant: string): Promise<StreamFollower> {
@@ -155,13 +130,13 @@ export class JobsService {
     return view;
   }
 
+  /** Counts each quota refusal (the error already carries QUOTA_EXCEEDED and passes on unchanged). */
   private async quotaChecked<T>(step: () => Promise<T>): Promise<T> {
     try {
       return await step();
     } catch (e) {
-      if (!(e instanceof QuotaExceededError)) throw e;
-      this.options.onQuotaRefused?.(e.quota);
-      throw quotaExceeded(e);
+      if (e instanceof QuotaExceededError) this.options.onQuotaRefused?.(e.quota);
+      throw e;
     }
   }
 
@@ -174,13 +149,7 @@ export class JobsService {
       (rawInput as { labels?: unknown } | null)?.labels,
       this.options.labels ?? DEFAULT_LABEL_LIMITS,
     );
-    let input: SubmitJobInput;
-    try {
-      input = parseContract(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
-    } catch (e) {
-      if (e instanceof ContractViolation) throw new DomainError('BAD_USER_INPUT', e.message);
-      throw e;
-    }
+    const input = parseUserInput(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
     const catalog = await this.registry.catalog();
     const result = planJob(input, catalog, this.templateRegistry, this.options.planner);
     return result.ok ? { ok: true, input, plan: result.plan } : result;

@@ -1,4 +1,4 @@
-import { badInput, DomainError } from '#libs/errors';
+import { badInput } from '#libs/errors';
 import { QuotaExceededError } from '../scheduler/tenant-quotas.js';
 
 /** Bounds on a submission's `labels` (they are stored with the job for as long as it is kept). */
@@ -47,30 +47,4 @@ export function checkLabels(labels: unknown, limits: LabelLimits): void {
   }
   const bytes = Buffer.byteLength(JSON.stringify(labels), 'utf8');
   if (bytes > limits.maxBytes) throw new QuotaExceededError('labelBytes', limits.maxBytes, 0, bytes);
-}
-
-/**
- * QUOTA_EXCEEDED as clients see it. `extensions`: `limit` (which quota: activeJobs, queuedNodes, labelBytes,
- * labelKeys), `max` (its value), `used` (the tenant's use before this request; 0 for per-request limits) and
- * `requested` (what this request would add).
- */
-export const quotaExceeded = (e: QuotaExceededError) =>
-  new DomainError('QUOTA_EXCEEDED', quotaMessage(e), {
-    limit: e.quota,
-    max: e.max,
-    used: e.used,
-    requested: e.requested,
-  });
-
-function quotaMessage(e: QuotaExceededError): string {
-  switch (e.quota) {
-    case 'activeJobs':
-      return `the tenant has ${e.used} unfinished jobs, the limit is ${e.max}`;
-    case 'queuedNodes':
-      return `the tenant has ${e.used} unfinished nodes and this job adds ${e.requested}, the limit is ${e.max}`;
-    case 'labelBytes':
-      return `labels are ${e.requested} bytes of JSON, the limit is ${e.max}`;
-    case 'labelKeys':
-      return `labels have ${e.requested} keys, the limit is ${e.max}`;
-  }
 }

@@ -1,7 +1,7 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 export { GraphQLJSON as JSONScalar } from 'graphql-scalars';
 
-/** `DateTime`: ISO-8601 string, UTC (the public contract's scalar; the same definition as the artifacts subgraph). */
+/** `DateTime`: ISO-8601 string, UTC (the public contract's scalar, in every subgraph). */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   description: 'ISO-8601 date-time, UTC',

@@ -271,6 +271,29 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', max: 100 });
   });
 
+  // class-validator on the input classes: refused at the GraphQL edge with BAD_USER_INPUT, nothing written
+  it.each([
+    [
+      'a long template filter',
+      `{ jobs(filter: { template: "${'t'.repeat(129)}" }) { edges { cursor } } }`,
+      /template: a template name has at most 128/,
+    ],
+    [
+      'a priority past 1000',
+      'mutation { submitJob(input: { template: "x", priority: 1001 }) { id } }',
+      /priority: priority must not be greater than 1000/,
+    ],
+    [
+      'an empty idempotency key',
+      'mutation { submitJob(input: { template: "x", idempotencyKey: "" }) { id } }',
+      /idempotencyKey: idempotencyKey must be longer than or equal to 1/,
+    ],
+  ])('refuses %s field by field', async (_case, query, message) => {
+    const r = await graphqlRequest(url, query);
+    expect(r.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+    expect(r.errors?.[0]?.message).toMatch(message);
+  });
+
   it('jobEvents over graphql-ws: resumes from a cursor with no gap or duplicate, completes after the terminal event', async () => {
     (globalThis as { holdAdds?: () => void }).holdAdds!();
     const submitted = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(5) });

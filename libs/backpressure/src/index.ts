@@ -1,0 +1,2 @@
+export * from './coalescing-queue.js';
+export * from './subscriber-buffer-setting.js';

@@ -1,0 +1,39 @@
+/** Node's system error codes (`err.code`) for a peer that cannot be reached or dropped the connection. */
+const SOCKET_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * A failure to reach a backing service, known by its type or system error code, never by its message:
+ * a Node socket error, or ioredis giving up on a command while it reconnects (MaxRetriesPerRequestError).
+ */
+export function isConnectivityError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && SOCKET_FAILURE_CODES.has(code)) return true;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  // fetch (undici) reports "fetch failed" with the socket error as its cause
+  return e.cause !== e && isConnectivityError(e.cause);
+}
+
+/** A client of a backing service that knows whether it is connected (an ioredis client: `status`). */
+export interface ConnectionState {
+  readonly status: string;
+}
+
+/**
+ * The unavailability test of a service whose requests go to these Redis clients: a connectivity error, or
+ * any unclassified failure while one of them is not connected. ioredis rejects commands with plain errors
+ * ("Connection is closed.", offline queue disabled) while it reconnects; its state, not their text, says why.
+ */
+export const unavailableWhenDisconnected =
+  (...clients: ConnectionState[]) =>
+  (e: unknown): boolean =>
+    isConnectivityError(e) || clients.some((c) => c.status !== 'ready');

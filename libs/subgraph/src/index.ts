@@ -1,0 +1,3 @@
+export * from './scalars.js';
+export * from './federated-schema.js';
+export * from './subgraph-server.js';

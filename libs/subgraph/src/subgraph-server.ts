@@ -1,0 +1,114 @@
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type RequestHandler } from 'express';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  CallerAuthError,
+  credentialsFromHttp,
+  SubgraphAuthenticator,
+  type CallerCredentials,
+  type VerifiedCaller,
+} from '#libs/auth';
+import { ArgumentValidationError } from 'type-graphql';
+import { badInput, callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+
+export interface SubgraphServerOptions<C extends BaseContext> {
+  schema: GraphQLSchema;
+  /** Who may call (SUBGRAPH_ACCEPT); default: only our gateway's identity signed with `identitySecret`. */
+  authenticator?: SubgraphAuthenticator;
+  identitySecret?: string;
+  production: boolean;
+  /** Internal errors (hidden from clients in production) go here. */
+  log?: (err: unknown) => void;
+  /** Whether a failure means a backing service is down (UNAVAILABLE); default: a connectivity error. */
+  unavailable?: (cause: unknown) => boolean;
+  /** The subgraph's one mapping of its lower-level errors to DomainErrors (api-errors.ts); default: none. */
+  toApiError?: (error: unknown) => unknown;
+  plugins?: ApolloServerPlugin<C>[];
+  /** The resolvers' context for a verified caller. */
+  context: (caller: VerifiedCaller) => C;
+}
+
+export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+export interface SubgraphServer {
+  /** Mount on `/graphql` before the Nest app's init (after init: 404). */
+  middleware: RequestHandler[];
+  /** The error mapping of every answer, for another transport (graphql-ws) to apply too. */
+  format: FormatError;
+  /** The caller checks of every request: a refusal throws the GraphQLError Apollo answers (401/429/503). */
+  authenticate(credentials: CallerCredentials): Promise<VerifiedCaller>;
+  /** The authenticator itself, for a transport with its own refusal (graphql-ws closes with 4403). */
+  authenticator: SubgraphAuthenticator;
+  /** Stops Apollo. */
+  stop(): Promise<void>;
+}
+
+function unwrap(error: unknown): unknown {
+  // Resolver errors arrive wrapped in a GraphQLError whose originalError is what was thrown.
+  const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  return cause instanceof ArgumentValidationError ? fieldErrors(cause) : cause;
+}
+
+interface FieldError {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: FieldError[];
+}
+
+/** class-validator's findings on an input class as BAD_USER_INPUT naming each field and problem. */
+function fieldErrors(e: ArgumentValidationError): unknown {
+  const flat = (errors: FieldError[], prefix: string): string[] =>
+    errors.flatMap((f) => [
+      ...Object.values(f.constraints ?? {}).map((c) => `${prefix}${f.property}: ${c}`),
+      ...flat(f.children ?? [], `${prefix}${f.property}.`),
+    ]);
+  const problems = flat((e.extensions.validationErrors ?? []) as FieldError[], '');
+  return badInput(problems.length ? `invalid input: ${problems.join('; ')}` : e.message);
+}
+
+/**
+ * Apollo Server 5 over a federation subgraph schema, as express middleware: every request carries a
+ * credential this deployment accepts (without a valid one nothing runs), and every error goes through the
+ * subgraph's mapping (toApiError) and then formatGraphQLError.
+ */
+export async function createSubgraphServer<C extends BaseContext>(
+  options: SubgraphServerOptions<C>,
+): Promise<SubgraphServer> {
+  const authenticator =
+    options.authenticator ??
+    new SubgraphAuthenticator({ accept: ['gateway'], identitySecrets: options.identitySecret ?? '' });
+  const authenticate = async (credentials: CallerCredentials): Promise<VerifiedCaller> => {
+    try {
+      return await authenticator.authenticate(credentials);
+    } catch (e) {
+      if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
+      throw e;
+    }
+  };
+  const toApiError = options.toApiError ?? ((e: unknown) => e);
+  const format: FormatError = (formatted, error) =>
+    formatGraphQLError(formatted, toApiError(unwrap(error)), {
+      production: options.production,
+      log: options.log,
+      unavailable: options.unavailable,
+    });
+  const server = new ApolloServer<C>({
+    schema: options.schema,
+    introspection: !options.production,
+    formatError: format,
+    // The app's shutdown stops Apollo; Apollo's own handler would re-raise SIGTERM and kill the process mid-drain.
+    stopOnTerminationSignals: false,
+    plugins: options.plugins,
+  });
+  await server.start();
+  const context = async ({ req }: { req: express.Request }): Promise<C> =>
+    options.context(await authenticate(credentialsFromHttp(req)));
+  return {
+    middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context })],
+    format,
+    authenticate,
+    authenticator,
+    stop: () => server.stop(),
+  };
+}
