@@ -11,7 +11,6 @@ import {
   type StorageMetrics,
 } from '#libs/storage';
 import type { ArtifactsSubgraphConfig } from './artifacts-config.js';
-import { SweepLease } from './sweeps/sweep-lease.js';
 import { SweepLoop, type SweepMetrics } from './sweeps/sweep-loop.js';
 import { ArtifactService, type UploadMetrics } from './uploads/artifact-service.js';
 
@@ -83,14 +82,7 @@ export class ArtifactsRuntime {
       logger,
     );
     const intervalMs = config.ARTIFACT_SWEEP_INTERVAL_SECONDS * 1000;
-    // The lease outlives a few intervals, so a live leader keeps it and a dead one is replaced soon.
-    this.sweeps = new SweepLoop(
-      sweeper,
-      new SweepLease(this.redis, Math.max(3 * intervalMs, 10_000)),
-      intervalMs,
-      metrics,
-      logger,
-    );
+    this.sweeps = new SweepLoop(this.redis, sweeper, { intervalMs }, metrics, logger);
   }
 
   /** Redis, bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */
