@@ -6,3 +6,5 @@ export * from './lua-scripts.js';
 export * from './redis-clock.js';
 export * from './leader-lease.js';
 export * from './leader-loop.js';
+export * from './hash-slot.js';
+export * from './backoff.js';
