@@ -28,6 +28,9 @@ export interface ScriptSetOptions<N extends string> {
 
 /** One owner's scripts: run by sha (source sent on NOSCRIPT), checked and loaded at boot. */
 export interface ScriptSet<N extends string> {
+  /** What the scripts are for and every name the set holds (the boot check's list). */
+  readonly label: string;
+  readonly names: readonly N[];
   /** Runs a script by sha, sending its source when Redis does not have it (first use, after a restart). */
   run(redis: Redis, name: N, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
   /** At boot: every expected script is present and its includes resolve (throws naming what is missing). */
@@ -98,6 +101,8 @@ export function defineScripts<N extends string>(options: ScriptSetOptions<N>): S
     return [...options.names];
   };
   return {
+    label: options.label,
+    names: options.names,
     get,
     check,
     async run(redis, name, keys, args) {

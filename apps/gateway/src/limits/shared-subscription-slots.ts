@@ -13,7 +13,7 @@ export const subscriptionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:subslots
 export const DEFAULT_SLOT_TTL_MS = 30_000;
 
 /** Acquire (drop expired slots, take one under the limit) and refresh, each one step timed by the Redis clock. */
-const SLOT_SCRIPTS = defineScripts({
+export const SUBSCRIPTION_SLOT_SCRIPTS = defineScripts({
   label: 'subscription slots',
   dir: new URL('./lua/', import.meta.url),
   names: ['acquireSlot', 'refreshSlots'] as const,
@@ -80,7 +80,7 @@ export class SharedSubscriptionSlots {
     let taken: number;
     try {
       [taken] = await this.withTimeout(
-        SLOT_SCRIPTS.run(
+        SUBSCRIPTION_SLOT_SCRIPTS.run(
           this.redis,
           'acquireSlot',
           [subscriptionSlotsKey(keyId)],
@@ -125,7 +125,7 @@ export class SharedSubscriptionSlots {
           // earlier on this connection and must not be written back.
           const chunk = all.slice(i, i + REFRESH_CHUNK).filter((m) => members.has(m));
           if (chunk.length === 0) continue;
-          await SLOT_SCRIPTS.run(
+          await SUBSCRIPTION_SLOT_SCRIPTS.run(
             this.redis,
             'refreshSlots',
             [subscriptionSlotsKey(keyId)],

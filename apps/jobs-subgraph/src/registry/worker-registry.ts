@@ -9,7 +9,7 @@ export interface RegistryLogger {
 }
 
 /** Removes ids whose manifest key is still missing at the moment of removal (lua/sremExpiredWorkers-n.lua). */
-const REGISTRY_SCRIPTS = defineScripts({
+export const WORKER_REGISTRY_SCRIPTS = defineScripts({
   label: 'worker registry',
   dir: new URL('./lua/', import.meta.url),
   names: ['sremExpiredWorkers'] as const,
@@ -54,7 +54,7 @@ export class WorkerRegistry {
       }
     });
     if (expired.length > 0) {
-      await REGISTRY_SCRIPTS.run(
+      await WORKER_REGISTRY_SCRIPTS.run(
         this.redis,
         'sremExpiredWorkers',
         [REDIS_KEYS.workers, ...expired.map((id) => REDIS_KEYS.worker(id))],

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import {
+  BULLMQ_PREFIX,
   NODE_QUEUES,
   REDIS_KEYS,
   attemptJobId,
@@ -138,7 +139,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       .sort();
     expect(codes).toEqual(['INVALID_INPUT', 'UNKNOWN_TASK']);
     expect(await keysNotWrittenOnTheirOwn(core.redis)).toEqual(before);
-    expect(await core.redis.keys('sy:job:*')).toEqual([]);
+    expect(await core.redis.keys(JOB_KEYS.job('*'))).toEqual([]);
   });
 
   it('returns the same job for the same idempotency key and tenant', async () => {
@@ -199,7 +200,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       }
       // every D waits for a worker: in the node queue, or held by the fair-share stage once its window is full
       for (const id of ids) expect(await core.enqueuer.state('cpu', id, 'D', 1)).toBe('waiting');
-      const q = new Queue(NODE_QUEUES.cpu, { connection: manifestRedis });
+      const q = new Queue(NODE_QUEUES.cpu, { connection: manifestRedis, prefix: BULLMQ_PREFIX });
       expect(await q.getJobCountByTypes('waiting', 'prioritized')).toBeLessThanOrEqual(8);
       await q.close();
     } finally {
@@ -366,7 +367,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expect(view.nodes[0]!.error!.message).toMatch(/no live worker offers test\.emit/);
     const events = await allEvents(core, stuck.id);
     expect(events.map((e) => e.type)).toEqual(['JOB_QUEUED', 'NODE_QUEUED', 'NODE_FAILED', 'JOB_FAILED']);
-    const q = new Queue(NODE_QUEUES.cpu, { connection: core.redis });
+    const q = new Queue(NODE_QUEUES.cpu, { connection: core.redis, prefix: BULLMQ_PREFIX });
     expect(await q.getJobState(attemptJobId(stuck.id, 'only', 1))).toBe('unknown');
     await w2.stop();
   });

@@ -105,7 +105,9 @@ export class Scheduler {
   ): Promise<{ jobId: string; created: boolean }> {
     const jobId = randomUUID();
     const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
-    const idemKey = input.idempotencyKey ? JOB_KEYS.idempotency(tenant, input.idempotencyKey) : '';
+    const idemKey = input.idempotencyKey
+      ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
+      : JOB_KEYS.noIdempotencyKey;
     const [id, created, ...ready] = (await this.transition(
       'submitJob',
       jobId,
