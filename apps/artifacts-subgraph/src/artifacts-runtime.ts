@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
-import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
-import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  assertIdentitySecret,
+  createSubgraphAuthenticator,
+  RATE_LIMIT_SCRIPTS,
+  type SubgraphAuthenticator,
+} from '#libs/auth';
+import { createRedis, LEASE_SCRIPTS, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import {
   ArtifactRepository,
   ArtifactSweeper,
@@ -9,6 +14,7 @@ import {
   type ObjectStore,
   type StorageLogger,
   type StorageMetrics,
+  STORAGE_SCRIPTS,
 } from '#libs/storage';
 import type { ArtifactsSubgraphConfig } from './artifacts-config.js';
 import { SweepLoop, type SweepMetrics } from './sweeps/sweep-loop.js';
@@ -47,6 +53,8 @@ export class ArtifactsRuntime {
       this.production,
       config.BIND_HOST,
     );
+    // Every Lua script this process runs is present and its includes resolve (files only, no I/O on Redis).
+    for (const scripts of [STORAGE_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS]) scripts.check();
     // Connects in start(), not here: constructing the object graph does no I/O.
     this.redis = createRedis({
       ...redisTarget(config),

@@ -38,9 +38,3 @@ export const runScript = (
   keys: readonly string[],
   args: ReadonlyArray<string | number>,
 ): Promise<unknown> => SCHEDULER_SCRIPTS.run(redis, name, keys, args);
-
-/** At boot: every transition script is present and its includes resolve (throws naming what is missing). */
-export const checkScripts = (): ScriptName[] => SCHEDULER_SCRIPTS.check();
-
-/** Loads every script into Redis (SCRIPT LOAD compiles it: a syntax error shows here, not mid-transition). */
-export const loadAllScripts = (redis: Redis): Promise<ScriptName[]> => SCHEDULER_SCRIPTS.loadAll(redis);
