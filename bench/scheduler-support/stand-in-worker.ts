@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  BULLMQ_PREFIX,
   NODE_QUEUES,
   NodeAttemptPayload,
   PROTOCOL_VERSION,
@@ -55,6 +56,7 @@ export class StandInWorker {
     );
     this.worker = new Worker(NODE_QUEUES.cpu, (job) => this.process(job), {
       connection: this.blocking,
+      prefix: BULLMQ_PREFIX,
       concurrency: this.concurrency,
       maxStalledCount: 1,
     });

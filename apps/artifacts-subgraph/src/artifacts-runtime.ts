@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
-import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
-import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  assertIdentitySecret,
+  createSubgraphAuthenticator,
+  RATE_LIMIT_SCRIPTS,
+  type SubgraphAuthenticator,
+} from '#libs/auth';
+import { createRedis, LEASE_SCRIPTS, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import {
   ArtifactRepository,
   ArtifactSweeper,
@@ -9,9 +14,9 @@ import {
   type ObjectStore,
   type StorageLogger,
   type StorageMetrics,
+  STORAGE_SCRIPTS,
 } from '#libs/storage';
 import type { ArtifactsSubgraphConfig } from './artifacts-config.js';
-import { SweepLease } from './sweeps/sweep-lease.js';
 import { SweepLoop, type SweepMetrics } from './sweeps/sweep-loop.js';
 import { ArtifactService, type UploadMetrics } from './uploads/artifact-service.js';
 
@@ -48,6 +53,8 @@ export class ArtifactsRuntime {
       this.production,
       config.BIND_HOST,
     );
+    // Every Lua script this process runs is present and its includes resolve (files only, no I/O on Redis).
+    for (const scripts of [STORAGE_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS]) scripts.check();
     // Connects in start(), not here: constructing the object graph does no I/O.
     this.redis = createRedis({
       ...redisTarget(config),
@@ -83,14 +90,7 @@ export class ArtifactsRuntime {
       logger,
     );
     const intervalMs = config.ARTIFACT_SWEEP_INTERVAL_SECONDS * 1000;
-    // The lease outlives a few intervals, so a live leader keeps it and a dead one is replaced soon.
-    this.sweeps = new SweepLoop(
-      sweeper,
-      new SweepLease(this.redis, Math.max(3 * intervalMs, 10_000)),
-      intervalMs,
-      metrics,
-      logger,
-    );
+    this.sweeps = new SweepLoop(this.redis, sweeper, { intervalMs }, metrics, logger);
   }
 
   /** Redis, bucket bootstrap + preflight (a failure is logged and leaves readiness false, never crashes), then sweeps. */

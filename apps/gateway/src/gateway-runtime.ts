@@ -7,7 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
-import { ApiKeyStore, assertIdentitySecret } from '#libs/auth';
+import { ApiKeyStore, assertIdentitySecret, RATE_LIMIT_SCRIPTS } from '#libs/auth';
 import type { Logger } from '#libs/observability';
 import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
@@ -24,7 +24,7 @@ import { cors } from './http/cors.js';
 import { adminAccess } from './admin/admin-access.js';
 import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
-import { SharedSubscriptionSlots } from './limits/shared-subscription-slots.js';
+import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { TokenBucketLimiter } from './limits/token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
@@ -79,6 +79,8 @@ export class GatewayRuntime {
       config.production,
       config.BIND_HOST,
     );
+    // Every Lua script this process runs is present and its includes resolve: fail at boot, not on a request.
+    for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS]) scripts.check();
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);

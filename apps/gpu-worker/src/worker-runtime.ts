@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  BULLMQ_PREFIX,
   NODE_QUEUES,
   resourceClassOf,
   PROTOCOL_VERSION,
@@ -118,7 +119,7 @@ export class WorkerRuntime {
     });
     const queueConnection = this.redis('queues', 'blocking');
     for (const cls of new Set(specs.map((s) => s.resourceClass))) {
-      const queue = new Queue(NODE_QUEUES[cls], { connection: queueConnection });
+      const queue = new Queue(NODE_QUEUES[cls], { connection: queueConnection, prefix: BULLMQ_PREFIX });
       queue.on('error', (err) =>
         log.error({ queue: NODE_QUEUES[cls], err: err.message }, 'bullmq queue error'),
       );

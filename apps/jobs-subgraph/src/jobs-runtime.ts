@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
-import { assertIdentitySecret, createSubgraphAuthenticator, type SubgraphAuthenticator } from '#libs/auth';
-import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  assertIdentitySecret,
+  createSubgraphAuthenticator,
+  RATE_LIMIT_SCRIPTS,
+  type SubgraphAuthenticator,
+} from '#libs/auth';
+import { createRedis, LEASE_SCRIPTS, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import {
@@ -12,7 +17,7 @@ import {
 } from './jobs-metrics.js';
 import { createDispatchMetrics } from './dispatch-metrics.js';
 import { plannerLimitsFrom } from './planner/planner-env.js';
-import { WorkerRegistry } from './registry/worker-registry.js';
+import { WORKER_REGISTRY_SCRIPTS, WorkerRegistry } from './registry/worker-registry.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from './templates/template-registry.js';
 import { BullmqEnqueuer } from './scheduler/bullmq-enqueuer.js';
 import { liveActorsByClass } from './scheduler/live-actors.js';
@@ -24,7 +29,7 @@ import { Reconciler } from './scheduler/reconciler.js';
 import { ReportConsumer } from './scheduler/report-consumer.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { SchedulerLogger } from './scheduler/scheduler-ports.js';
-import { checkScripts } from './scheduler/scripts.js';
+import { SCHEDULER_SCRIPTS } from './scheduler/scripts.js';
 import { EventLog } from './events/event-log.js';
 import { EventSubscriptions } from './events/job-events.js';
 import { Wakeups } from './events/wakeups.js';
@@ -64,7 +69,9 @@ export class JobsRuntime {
       config.BIND_HOST,
     );
     const templates = TemplateRegistry.loadFromDir(config.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
-    checkScripts();
+    // Every Lua script this process runs is present and its includes resolve: fail here, not mid-transition.
+    for (const scripts of [SCHEDULER_SCRIPTS, WORKER_REGISTRY_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS])
+      scripts.check();
 
     // request paths fail fast; the report stream and pub/sub wait through an outage
     this.redis = createRedis({ ...redisTarget(config), name: 'jobs', role: 'command', logger });

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { BULLMQ_PREFIX, NODE_QUEUES, type ResourceClass } from '#libs/contracts';
 import { TemplateRegistry, DEFAULT_TEMPLATES_DIR } from '../src/templates/template-registry.js';
 import { WorkerRegistry } from '../src/registry/worker-registry.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
@@ -98,3 +100,7 @@ export async function startCore(
     },
   };
 }
+
+/** A BullMQ handle on a node queue, as the scheduler and workers name it (prefix included), for inspection. */
+export const nodeQueue = (rc: ResourceClass, connection: Redis): Queue =>
+  new Queue(NODE_QUEUES[rc], { connection, prefix: BULLMQ_PREFIX });

@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  BULLMQ_PREFIX,
   NODE_QUEUES,
   NodeAttemptPayload,
   PROTOCOL_VERSION,
@@ -78,6 +79,7 @@ export class TestWorker {
       this.connections.push(connection);
       const w = new Worker(NODE_QUEUES[rc], (job) => this.process(job), {
         connection,
+        prefix: BULLMQ_PREFIX,
         concurrency: this.opts.concurrency ?? 4,
         stalledInterval: 1_000,
         lockDuration: 5_000,

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { REDIS_KEYS } from '#libs/contracts';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
-import { ApiKeyError, ApiKeyStore } from './api-key-store.js';
+import { API_KEY_INDEX, ApiKeyError, ApiKeyStore } from './api-key-store.js';
 
 describe('API keys', () => {
   let server: RedisHandle;
@@ -80,11 +80,11 @@ describe('API keys', () => {
   });
 
   it('rejects bad input with a contract error and writes nothing', async () => {
-    const before = await redis.scard('sy:apikeys');
+    const before = await redis.scard(API_KEY_INDEX);
     await expect(store.create({ tenant: 'Not A Tenant', scopes: ['jobs:read'] })).rejects.toThrow(/tenant/);
     await expect(store.create({ tenant: 'acme', scopes: ['root' as never] })).rejects.toThrow(/scopes/);
     await expect(store.create({ tenant: 'acme', scopes: [] })).rejects.toThrow(/scope/);
-    expect(await redis.scard('sy:apikeys')).toBe(before);
+    expect(await redis.scard(API_KEY_INDEX)).toBe(before);
   });
 
   it('reads the key from an Authorization header', () => {

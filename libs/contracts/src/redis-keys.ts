@@ -2,7 +2,15 @@
  * The Redis layout shared between processes. Keys a single component owns privately may live with it,
  * but anything a second process reads or writes is named here, once.
  */
-export const REDIS_PREFIX = 'sy';
+/**
+ * Every Switchyard key starts with this. The braces make `sy` the Redis Cluster hash tag of every key, so all of
+ * them hash to one slot: a Lua step touches a job's keys, its tenant's indexes and global sets at once, which
+ * Cluster allows only within one slot (see docs/deployment.md for what that means for scaling).
+ */
+export const REDIS_PREFIX = '{sy}';
+
+/** BullMQ's key prefix (its default is `bull`): braced for the same reason, so its own scripts run on Cluster. */
+export const BULLMQ_PREFIX = '{bull}';
 
 export const REDIS_KEYS = {
   /** Stream of NodeReport (field `r` = JSON) from workers to the scheduler. */

@@ -19,11 +19,12 @@ function recordingLogger() {
 }
 
 describe('reconnectDelayMs', () => {
-  it('grows exponentially, is capped, and jitters', () => {
-    expect(reconnectDelayMs(1, 100, 10_000, () => 0.999)).toBe(199);
-    expect(reconnectDelayMs(5, 100, 10_000, () => 0.999)).toBe(3196);
-    expect(reconnectDelayMs(30, 100, 10_000, () => 0.999)).toBe(9990);
-    expect(reconnectDelayMs(30, 100, 10_000, () => 0)).toBe(100);
+  it('grows exponentially, is capped, and jitters between half and all of it', () => {
+    expect(reconnectDelayMs(1, 100, 10_000, () => 1)).toBe(200);
+    expect(reconnectDelayMs(1, 100, 10_000, () => 0)).toBe(100);
+    expect(reconnectDelayMs(5, 100, 10_000, () => 1)).toBe(3200);
+    expect(reconnectDelayMs(30, 100, 10_000, () => 1)).toBe(10_000);
+    expect(reconnectDelayMs(30, 100, 10_000, () => 0)).toBe(5000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { sentinelOptions, type RedisTarget } from './redis-target.js';
+import { backoffDelayMs } from './backoff.js';
 
 export interface RedisLogger {
   info(obj: object, msg: string): void;
@@ -25,15 +26,14 @@ export interface CreateRedisOptions extends RedisTarget {
   extra?: RedisOptions;
 }
 
-/** Capped exponential backoff with full jitter (AWS architecture blog): spreads reconnect storms. */
+/** Delay before reconnect `attempt` (1, 2…): the shared backoff, so reconnect storms spread out. */
 export function reconnectDelayMs(
   attempt: number,
   baseMs = 100,
   capMs = 10_000,
   random = Math.random,
 ): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
-  return Math.max(baseMs, Math.floor(random() * ceiling));
+  return backoffDelayMs(attempt, { baseMs, capMs }, random);
 }
 
 /** Connections being closed on purpose: their end is not a warning. */

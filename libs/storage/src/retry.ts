@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '#libs/redis';
 import { StorageAccessDeniedError, StorageError, StorageUnavailableError } from './errors.js';
 
 export interface RetryPolicy {
@@ -63,14 +64,13 @@ export const isAccessError = (e: unknown): boolean => ACCESS_S3_CODES.has(codeOf
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Capped exponential backoff with full jitter on the upper half, so replicas do not retry in lockstep. */
+/** The shared backoff (#libs/redis: capped exponential, equal jitter), so replicas do not retry in lockstep. */
 export function backoffDelay(
   retry: number,
   p: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
   random = Math.random,
 ): number {
-  const cap = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** retry);
-  return Math.round(cap / 2 + (random() * cap) / 2);
+  return backoffDelayMs(retry, { baseMs: p.baseDelayMs, capMs: p.maxDelayMs }, random);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ApiKeyStore } from '#libs/auth';
-import { NODE_QUEUES, type Scope } from '#libs/contracts';
+import { BULLMQ_PREFIX, NODE_QUEUES, type Scope } from '#libs/contracts';
 import {
   freePort,
   REPO_ROOT,
@@ -89,7 +89,7 @@ describe('gateway admin UI (bull-board at /admin/queues)', () => {
     admin = await createKey('ops', ['admin']);
     reader = await createKey('acme', ['jobs:read', 'jobs:write']);
     queueRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
-    queue = new Queue(CPU, { connection: queueRedis });
+    queue = new Queue(CPU, { connection: queueRedis, prefix: BULLMQ_PREFIX });
     await queue.add('test.sleep', { jobId: 'job-1', nodeId: 'n', attempt: 1 }, { jobId: 'job-1.n.1' });
   }, 120_000);
 
@@ -249,7 +249,11 @@ describe('gateway admin UI (bull-board at /admin/queues)', () => {
       await queue.add('test.sleep', { jobId: 'job-3', nodeId: 'n', attempt: 1 }, { jobId: 'job-3.n.1' });
       // A worker driven by hand, so each job ends exactly as the test says.
       const workerRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
-      const worker = new Worker(CPU, undefined, { connection: workerRedis, autorun: false });
+      const worker = new Worker(CPU, undefined, {
+        connection: workerRedis,
+        prefix: BULLMQ_PREFIX,
+        autorun: false,
+      });
       const finish = async (how: 'complete' | 'fail') => {
         const job = (await worker.getNextJob('admin-e2e'))!;
         if (how === 'complete') await job.moveToCompleted('ok', 'admin-e2e', false);

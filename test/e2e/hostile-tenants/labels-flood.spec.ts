@@ -1,3 +1,4 @@
+import { REDIS_PREFIX } from '#libs/contracts';
 import { Redis } from 'ioredis';
 import { codeOf, gql, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
 
@@ -55,7 +56,7 @@ describe('hostile tenants: labels flood and active-jobs quota', () => {
     const grown = (await usedMemory(redis)) - memoryBefore;
     // 50 stored attempts would be 10 MB; what moves is the worker's heartbeats and the like
     expect(grown).toBeLessThan(1024 * 1024);
-    expect(await redis.zcard('sy:tenant:tenant-a:jobs')).toBe(0);
+    expect(await redis.zcard(`${REDIS_PREFIX}:tenant:tenant-a:jobs`)).toBe(0);
 
     // labels that fit are kept
     const ok = await gql(stack.url, keyB, SUBMIT, sleepJob(10, { team: 'b', note: 'y'.repeat(1000) }));

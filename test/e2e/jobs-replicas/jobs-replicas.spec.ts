@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { freePort, startApp, startRedis, waitFor, type AppHandle, type RedisHandle } from '#libs/testing';
-import { REDIS_KEYS } from '#libs/contracts';
+import { REDIS_PREFIX, REDIS_KEYS } from '#libs/contracts';
 import { TEST_TASKS } from '../../../apps/jobs-subgraph/test/test-tasks.js';
 import { TestWorker } from '../../../apps/jobs-subgraph/test/test-worker.js';
 import { graphqlRequest, TEST_SECRET } from '../../../apps/jobs-subgraph/test/graphql-client.js';
@@ -88,7 +88,7 @@ describe('two jobs-subgraph replicas', () => {
     // replica 0 started first, so it took the lease before replica 1 existed: kill the leader mid-run
     const reader = new Redis(redis.url);
     try {
-      const leaderBefore = await reader.get('sy:scheduler:leader');
+      const leaderBefore = await reader.get(`${REDIS_PREFIX}:scheduler:leader`);
       expect(leaderBefore).not.toBeNull();
       const victim = replicas.shift()!;
       await victim.kill('SIGKILL');
@@ -121,7 +121,7 @@ describe('two jobs-subgraph replicas', () => {
       }
       // the survivor took over the lease, and claimed whatever the dead replica had read but not acknowledged
       await waitFor(async () => {
-        const leader = await reader.get('sy:scheduler:leader');
+        const leader = await reader.get(`${REDIS_PREFIX}:scheduler:leader`);
         return leader !== null && leader !== leaderBefore;
       });
       await waitFor(

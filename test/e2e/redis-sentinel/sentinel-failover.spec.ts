@@ -1,3 +1,4 @@
+import { REDIS_KEYS } from '#libs/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -180,7 +181,7 @@ describe('Redis Sentinel: the primary fails over while jobs run', () => {
 
     // Exactly one NODE_SUCCEEDED per node and one JOB_SUCCEEDED per job in each job's event stream.
     for (const id of ids) {
-      const events = await client.xrange(`sy:job:${id}:events`, '-', '+');
+      const events = await client.xrange(`${REDIS_KEYS.job(id)}:events`, '-', '+');
       const types = events.map(([, fields]) => {
         const obj: Record<string, string> = {};
         for (let i = 0; i < fields.length; i += 2) obj[fields[i]!] = fields[i + 1]!;

@@ -1,4 +1,4 @@
-import { REDIS_KEYS } from '#libs/contracts';
+import { BULLMQ_PREFIX, REDIS_KEYS } from '#libs/contracts';
 import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
 import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
 import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
@@ -112,7 +112,7 @@ describe('worker: run, progress, cancel', () => {
   });
 
   it('skips an attempt of an already cancelled job', async () => {
-    await sched.redis.set('sy:job:gone:cancelled', '1');
+    await sched.redis.set(`${REDIS_KEYS.job('gone')}:cancelled`, '1');
     const p = await sched.enqueue('test.sleep', { ms: 100 }, { jobId: 'gone' });
     expect(await sched.waitReport({ jobId: p.jobId, type: 'failed' })).toMatchObject({
       error: { code: 'CANCELLED', retryable: false },
@@ -135,7 +135,7 @@ describe('worker: run, progress, cancel', () => {
     const p = await sched.enqueue('test.sleep', { ms: 4_000 });
     await sched.waitReport({ jobId: p.jobId, type: 'progress' }, 20_000, worker.logs);
     // another party took the lease (as after a long partition): the next renewal fails
-    await sched.redis.del(`bull:sy-nodes-cpu:${p.jobId}.a.1:lock`);
+    await sched.redis.del(`${BULLMQ_PREFIX}:sy-nodes-cpu:${p.jobId}.a.1:lock`);
     const lost = await sched.waitReport({ jobId: p.jobId, type: 'log' }, 10_000, worker.logs);
     expect(lost).toMatchObject({ level: 'warn', message: expect.stringMatching(/lost its lease/) });
     // no terminal report from the run that lost its lock; the re-run reports the only one

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  BULLMQ_PREFIX,
   attemptJobId,
   cancelledJobKey,
   NODE_QUEUES,
@@ -32,7 +33,7 @@ export class SchedulerStandIn {
   queue(cls: ResourceClass): Queue {
     let q = this.queues.get(cls);
     if (!q) {
-      q = new Queue(NODE_QUEUES[cls], { connection: this.redis });
+      q = new Queue(NODE_QUEUES[cls], { connection: this.redis, prefix: BULLMQ_PREFIX });
       q.on('error', () => undefined);
       this.queues.set(cls, q);
     }

@@ -1,48 +1,65 @@
 import type { ArtifactSweeper, StorageLogger, SweepResult } from '#libs/storage';
 import { describe } from '#libs/storage';
-import type { SweepLease } from './sweep-lease.js';
+import { REDIS_PREFIX } from '#libs/contracts';
+import { LeaderLoop, type Redis } from '#libs/redis';
+
+export const SWEEP_LEASE_KEY = `${REDIS_PREFIX}:artifacts:sweep-leader`;
+/**
+ * Lease of the sweeps: renewed every third of it, so a dead leader is replaced within this much. The sweeps are
+ * safe if two ever overlap; the lease only keeps replicas from doing the same work twice.
+ */
+export const SWEEP_LEASE_TTL_MS = 10_000;
 
 export interface SweepMetrics {
   sweepRan(outcome: 'ok' | 'failed', result?: SweepResult): void;
 }
 
+export interface SweepLoopOptions {
+  intervalMs: number;
+  leaseTtlMs?: number;
+  leaseKey?: string;
+}
+
 /**
- * Every `intervalMs`, the replica holding the lease runs one sweep. Runs never overlap within a process;
- * a failed run is logged and counted, and the next tick tries again.
+ * Every `intervalMs`, the replica holding the sweep lease runs one sweep (the shared LeaderLoop of #libs/redis).
+ * Runs never overlap within a process; a failed run is logged and counted, and the next interval tries again.
  */
 export class SweepLoop {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = true;
+  private readonly loop: LeaderLoop;
 
   constructor(
+    redis: Redis,
     private readonly sweeper: ArtifactSweeper,
-    private readonly lease: SweepLease,
-    private readonly intervalMs: number,
+    options: SweepLoopOptions,
     private readonly metrics: SweepMetrics,
     private readonly logger: StorageLogger,
-  ) {}
+  ) {
+    this.loop = new LeaderLoop(redis, {
+      key: options.leaseKey ?? SWEEP_LEASE_KEY,
+      role: 'artifact sweeps',
+      leaseTtlMs: options.leaseTtlMs ?? SWEEP_LEASE_TTL_MS,
+      intervalMs: options.intervalMs,
+      firstPassDelayMs: Math.min(options.intervalMs, 1000),
+      logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn(o, m) },
+      pass: () => this.sweepOnce().then(() => undefined),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.loop.isLeader;
+  }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(Math.min(this.intervalMs, 1000));
+    this.loop.start();
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => {
-        this.running = undefined;
-        this.schedule(this.intervalMs);
-      });
-    }, delayMs);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  /** One tick: sweep if this replica leads. Exposed for tests and admin triggers. */
-  async tick(): Promise<SweepResult | null> {
+  /** One sweep, counted; a failure is logged and counted, never thrown. */
+  async sweepOnce(): Promise<SweepResult | null> {
     try {
-      if (!(await this.lease.acquire())) return null;
       const result = await this.sweeper.sweep();
       this.metrics.sweepRan('ok', result);
       return result;
@@ -51,12 +68,5 @@ export class SweepLoop {
       this.logger.error({ err: describe(e) }, 'artifact sweep failed; retrying next interval');
       return null;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-    await this.lease.release().catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { NODE_QUEUES } from '#libs/contracts';
+import { BULLMQ_PREFIX, NODE_QUEUES } from '#libs/contracts';
 import { metrics, type Logger } from '#libs/observability';
 import { createRedis, quitRedis, type RedisTarget } from '#libs/redis';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -46,7 +46,7 @@ export class AdminQueueBoard {
     });
     this.queues = new Map(
       Object.values(NODE_QUEUES).map((name) => {
-        const queue = new Queue(name, { connection: this.redis });
+        const queue = new Queue(name, { connection: this.redis, prefix: BULLMQ_PREFIX });
         // The connection logs its own errors (createRedis); a Queue re-emits them and must not crash the gateway.
         queue.on('error', (err) => deps.logger.debug({ queue: name, err: err.message }, 'admin queue error'));
         return [name, queue];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { REDIS_PREFIX } from '#libs/contracts';
+import { defineScripts, redisNowMs } from '#libs/redis';
 
 /**
  * Live subscription slots of one API key, shared by every gateway replica (sorted set). One member per live
@@ -11,35 +12,12 @@ export const subscriptionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:subslots
 /** A slot's lifetime without a heartbeat from its replica: how long a crashed replica's slots stay counted. */
 export const DEFAULT_SLOT_TTL_MS = 30_000;
 
-/**
- * Drop expired slots, then take one if fewer than the limit are live: one Lua step, so replicas racing for
- * the last slot cannot both get it. Timed by the Redis server clock (every replica agrees).
- * KEYS[1] slots; ARGV: limit, member, ttl ms. Returns {taken 0|1, live count after}.
- */
-const ACQUIRE_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local live = redis.call('ZCARD', KEYS[1])
-if live >= tonumber(ARGV[1]) then return {0, live} end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ttl)
-return {1, live + 1}
-`;
-
-/**
- * Extend this replica's slots of one key. ZADD (not XX): a slot dropped while Redis was unreachable for longer
- * than the TTL is still a live subscription, so it is counted again. KEYS[1] slots; ARGV: ttl ms, members...
- */
-const REFRESH_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], ttl)
-return #ARGV - 1
-`;
+/** Acquire (drop expired slots, take one under the limit) and refresh, each one step timed by the Redis clock. */
+export const SUBSCRIPTION_SLOT_SCRIPTS = defineScripts({
+  label: 'subscription slots',
+  dir: new URL('./lua/', import.meta.url),
+  names: ['acquireSlot', 'refreshSlots'] as const,
+});
 
 /** Members per refresh call (Lua's unpack/argument limits are far above; keeps one call short). */
 const REFRESH_CHUNK = 500;
@@ -102,9 +80,12 @@ export class SharedSubscriptionSlots {
     let taken: number;
     try {
       [taken] = await this.withTimeout(
-        this.redis.eval(ACQUIRE_LUA, 1, subscriptionSlotsKey(keyId), limit, member, this.ttlMs) as Promise<
-          [number, number]
-        >,
+        SUBSCRIPTION_SLOT_SCRIPTS.run(
+          this.redis,
+          'acquireSlot',
+          [subscriptionSlotsKey(keyId)],
+          [limit, member, this.ttlMs],
+        ) as Promise<[number, number]>,
       );
     } catch (e) {
       // A timed-out call may still write the slot later; never refreshed, it expires after the TTL.
@@ -128,8 +109,7 @@ export class SharedSubscriptionSlots {
 
   /** Live slots of a key across replicas (expired ones not counted). */
   async count(keyId: string): Promise<number> {
-    const [sec, micro] = await this.redis.time();
-    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    const now = await redisNowMs(this.redis);
     return this.redis.zcount(subscriptionSlotsKey(keyId), `(${now}`, '+inf');
   }
 
@@ -145,7 +125,12 @@ export class SharedSubscriptionSlots {
           // earlier on this connection and must not be written back.
           const chunk = all.slice(i, i + REFRESH_CHUNK).filter((m) => members.has(m));
           if (chunk.length === 0) continue;
-          await this.redis.eval(REFRESH_LUA, 1, subscriptionSlotsKey(keyId), this.ttlMs, ...chunk);
+          await SUBSCRIPTION_SLOT_SCRIPTS.run(
+            this.redis,
+            'refreshSlots',
+            [subscriptionSlotsKey(keyId)],
+            [this.ttlMs, ...chunk],
+          );
         }
       }
     } catch (e) {

@@ -2,6 +2,7 @@ import type { FormattedExecutionResult } from 'graphql';
 import { createClient, type Client, type Sink } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signIdentity } from '#libs/auth';
+import { backoffDelayMs } from '#libs/redis';
 import type { Identity } from '#libs/contracts';
 
 export interface UpstreamRequest {
@@ -35,7 +36,7 @@ export interface UpstreamPoolOptions {
   identitySecret: string;
   /** Client ping interval; a pong missing for as long again marks the peer dead. */
   pingIntervalMs: number;
-  /** Reconnect backoff: full jitter between base*2^n and the cap. */
+  /** Reconnect backoff (the shared one of #libs/redis): base*2^(n+1), capped, with equal jitter. */
   retryBaseMs: number;
   retryMaxMs: number;
   /** Consecutive failed reconnects before a subscription errors (the client then resumes itself). */
@@ -148,8 +149,9 @@ export class UpstreamPool implements UpstreamTransport {
       // Every close is worth a retry here: a restarting subgraph closes with 1001/1006.
       shouldRetry: () => true,
       retryWait: async (retries) => {
-        const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(retries, 16));
-        await new Promise((r) => setTimeout(r, Math.max(retryBaseMs, Math.random() * ceiling)));
+        // step retries + 1: the first wait is between base and twice it, as before never under base
+        const ms = backoffDelayMs(retries + 1, { baseMs: retryBaseMs, capMs: retryMaxMs });
+        await new Promise((r) => setTimeout(r, ms));
       },
       // Signed afresh on every (re)connect: the identity is short-lived.
       connectionParams: () => ({ identity: signIdentity(identity, identitySecret) }),

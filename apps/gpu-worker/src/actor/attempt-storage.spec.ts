@@ -1,3 +1,4 @@
+import { REDIS_KEYS } from '#libs/contracts';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -85,7 +86,7 @@ describe('AttemptStorage', () => {
     expect((await storage.handle(req({ op: 'stat', artifactId: staged.artifactId }))).error).toMatchObject({
       code: 'INVALID_INPUT',
     });
-    await redis.hset(`sy:artifact:${staged.artifactId}`, 'state', 'committed');
+    await redis.hset(REDIS_KEYS.artifact(staged.artifactId!), 'state', 'committed');
     expect(await storage.handle(req({ op: 'stat', artifactId: staged.artifactId }))).toEqual({
       stat: { name: 'out.txt', contentType: 'text/plain', size: 5 },
     });

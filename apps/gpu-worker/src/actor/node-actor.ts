@@ -2,6 +2,7 @@ import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactRepository } from '#libs/storage';
 import {
+  BULLMQ_PREFIX,
   cancelledJobKey,
   NODE_QUEUES,
   NodeAttemptPayload,
@@ -212,6 +213,7 @@ export class NodeActor implements SupervisedActor {
       (job, token) => inAttemptSpan(job.data, () => this.process(job, token)),
       {
         connection,
+        prefix: BULLMQ_PREFIX,
         concurrency: 1,
         autorun: true,
         name: this.id,

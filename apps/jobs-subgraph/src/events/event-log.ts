@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { JobEvent, JobStatus, parseContract } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
+import { redisNowMs } from '#libs/redis';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { encodeEventCursor } from './event-cursor.js';
 
@@ -60,8 +61,7 @@ export class EventLog {
 
   /** The feed position "now": entries appended from here on come after it. */
   async feedNow(): Promise<string> {
-    const [seconds, micros] = await this.redis.time();
     // one ms back: an entry added in this very ms gets an id >= <ms>-0, so it is still after this position
-    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
+    return `${(await redisNowMs(this.redis)) - 1}-0`;
   }
 }

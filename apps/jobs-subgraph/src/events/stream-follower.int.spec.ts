@@ -5,6 +5,7 @@ import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { drain } from '../../test/scenario.js';
+import { JOB_KEYS } from '../scheduler/keys.js';
 import { EventLog } from './event-log.js';
 import { EventSubscriptions } from './job-events.js';
 import { Wakeups } from './wakeups.js';
@@ -104,13 +105,11 @@ describe('event subscribers against a real redis-server', () => {
     const { jobId } = await submitSlow();
     const follower = await subscriptions.jobEvents(jobId, 0);
     await waitFor(
-      async () =>
-        ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 1,
+      async () => ((await core.redis.pubsub('NUMSUB', JOB_KEYS.events(jobId))) as [string, number])[1] === 1,
     );
     await follower.return();
     await waitFor(
-      async () =>
-        ((await core.redis.pubsub('NUMSUB', `sy:job:${jobId}:events`)) as [string, number])[1] === 0,
+      async () => ((await core.redis.pubsub('NUMSUB', JOB_KEYS.events(jobId))) as [string, number])[1] === 0,
     );
   });
 

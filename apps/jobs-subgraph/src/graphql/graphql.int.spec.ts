@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
-import { schemaHash } from '#libs/contracts';
+import { REDIS_KEYS, schemaHash } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -173,12 +173,12 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     'submitJob refuses %s with INVALID_GRAPH and persists nothing; validateGraph reports it',
     async (code, input) => {
       const redis = new Redis(server.url);
-      const before = await redis.keys('sy:job:*');
+      const before = await redis.keys(REDIS_KEYS.job('*'));
       const r = await graphqlRequest(url, SUBMIT, { input });
       expect(r.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
       const errors = r.errors![0]!.extensions!.errors as Array<{ code: string }>;
       expect(errors.map((e) => e.code)).toContain(code);
-      expect(await redis.keys('sy:job:*')).toEqual(before);
+      expect(await redis.keys(REDIS_KEYS.job('*'))).toEqual(before);
       const v = await graphqlRequest<{ validateGraph: { valid: boolean; errors: Array<{ code: string }> } }>(
         url,
         VALIDATE,
@@ -186,7 +186,7 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
       );
       expect(v.data!.validateGraph.valid).toBe(false);
       expect(v.data!.validateGraph.errors.map((e) => e.code)).toContain(code);
-      expect(await redis.keys('sy:job:*')).toEqual(before);
+      expect(await redis.keys(REDIS_KEYS.job('*'))).toEqual(before);
       await redis.quit();
     },
   );

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { GraphError, NODE_QUEUES, REDIS_KEYS } from '#libs/contracts';
+import { REDIS_PREFIX, GraphError, NODE_QUEUES, REDIS_KEYS } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
@@ -124,7 +124,9 @@ describe('submitJob with a real Redis: a refused submission persists nothing', (
       )
       .sort();
     const shared: Record<string, string> = {};
-    for (const k of names.filter((n) => n.startsWith('sy:tenant:') || n.startsWith('sy:jobs:')))
+    for (const k of names.filter(
+      (n) => n.startsWith(`${REDIS_PREFIX}:tenant:`) || n.startsWith(`${REDIS_PREFIX}:jobs:`),
+    ))
       shared[k] = ((await redis.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex');
     return { names, shared };
   }

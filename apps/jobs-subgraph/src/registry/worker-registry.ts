@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { defineScripts } from '#libs/redis';
 import { ContractViolation, parseContract, REDIS_KEYS, WorkerManifest } from '#libs/contracts';
 import { CapabilityCatalog } from './capability-catalog.js';
 
@@ -7,20 +8,12 @@ export interface RegistryLogger {
   warn(fields: object, message: string): void;
 }
 
-/**
- * Removes ids whose manifest key is still missing at the moment of removal, so a worker that registers
- * between our read and this step (SADD before its first SET) is not dropped.
- * KEYS[1] = the workers set, KEYS[2..] = their manifest keys; ARGV = the ids, in the same order.
- */
-const SREM_EXPIRED_WORKERS = `
-local removed = 0
-for i, id in ipairs(ARGV) do
-  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
-    removed = removed + redis.call('SREM', KEYS[1], id)
-  end
-end
-return removed
-`;
+/** Removes ids whose manifest key is still missing at the moment of removal (lua/sremExpiredWorkers-n.lua). */
+export const WORKER_REGISTRY_SCRIPTS = defineScripts({
+  label: 'worker registry',
+  dir: new URL('./lua/', import.meta.url),
+  names: ['sremExpiredWorkers'] as const,
+});
 
 /**
  * Reads live worker manifests from Redis (written by workers with a heartbeat TTL). Answers from Redis
@@ -61,12 +54,11 @@ export class WorkerRegistry {
       }
     });
     if (expired.length > 0) {
-      await this.redis.eval(
-        SREM_EXPIRED_WORKERS,
-        expired.length + 1,
-        REDIS_KEYS.workers,
-        ...expired.map((id) => REDIS_KEYS.worker(id)),
-        ...expired,
+      await WORKER_REGISTRY_SCRIPTS.run(
+        this.redis,
+        'sremExpiredWorkers',
+        [REDIS_KEYS.workers, ...expired.map((id) => REDIS_KEYS.worker(id))],
+        expired,
       );
     }
     return live;

@@ -1,6 +1,12 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { NODE_QUEUES, ResourceClass, attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
+import {
+  BULLMQ_PREFIX,
+  NODE_QUEUES,
+  ResourceClass,
+  attemptJobId,
+  type NodeAttemptPayload,
+} from '#libs/contracts';
 import type { AttemptQueueState } from './enqueuer.js';
 import { FairDispatcher, type FairDispatcherOptions } from './fair-dispatcher.js';
 import type { NodeQueue } from './node-queue.js';
@@ -17,7 +23,10 @@ export class BullmqNodeQueue implements NodeQueue {
   /** `connection` should fail fast (command role): an enqueue on a request path must not hang. */
   constructor(connection: Redis) {
     this.queues = Object.fromEntries(
-      ResourceClass.options.map((rc) => [rc, new Queue(NODE_QUEUES[rc], { connection })]),
+      ResourceClass.options.map((rc) => [
+        rc,
+        new Queue(NODE_QUEUES[rc], { connection, prefix: BULLMQ_PREFIX }),
+      ]),
     ) as Record<ResourceClass, Queue>;
   }
 

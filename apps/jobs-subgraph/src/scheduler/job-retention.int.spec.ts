@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { ConfigError } from '#libs/config';
 import { DomainError } from '#libs/errors';
-import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
+import { BULLMQ_PREFIX, REDIS_KEYS, type JsonObject } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { quietLogger, startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -116,7 +116,7 @@ describe('finished-job retention (real redis-server)', () => {
         JOB_KEYS.job(old),
         JOB_KEYS.node(old, 'only'),
         JOB_KEYS.events(old),
-        `bull:sy-nodes-cpu:${old}.only.1`,
+        `${BULLMQ_PREFIX}:sy-nodes-cpu:${old}.only.1`,
       ]),
     );
     expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBe(old);

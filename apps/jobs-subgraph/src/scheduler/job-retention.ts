@@ -83,7 +83,7 @@ export class JobRetention {
       [
         ...transitionKeys(jobId),
         JOB_KEYS.tenantJobs(tenant ?? ''),
-        tenant && idempotencyKey ? JOB_KEYS.idempotency(tenant, idempotencyKey) : '',
+        tenant && idempotencyKey ? JOB_KEYS.idempotency(tenant, idempotencyKey) : JOB_KEYS.noIdempotencyKey,
       ],
       [
         new Date(now).toISOString(),

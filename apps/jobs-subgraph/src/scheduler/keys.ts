@@ -30,6 +30,11 @@ export const JOB_KEYS = {
     `${REDIS_PREFIX}:tenant:${tenant}:jobs:template:${template}:status:${status}`,
   /** Hash of the tenant's quota usage: `openNodes` (unfinished nodes of its unfinished jobs). */
   tenantUsage: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:usage`,
+  /**
+   * Stands in for the idempotency key of a job without one: never read or written (the scripts check the job's
+   * fields), but a real key in the same hash slot, as Redis Cluster wants of every key a script is given.
+   */
+  noIdempotencyKey: `${REDIS_PREFIX}:idem:none`,
   /** Idempotency key -> job id; hashed so any client string makes a safe key. */
   idempotency: (tenant: string, key: string) =>
     `${REDIS_PREFIX}:tenant:${tenant}:idem:${createHash('sha256').update(key).digest('hex')}`,

@@ -8,13 +8,12 @@ import {
   type NodeReport,
 } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
+import { nodeQueue, startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestTaskFailure, TestWorker } from '../../test/test-worker.js';
 import { allEvents, diamond, drain, single, take, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
 import { DomainError } from '#libs/errors';
-import { Queue } from 'bullmq';
 
 const TENANT = 'acme';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
@@ -138,7 +137,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       .sort();
     expect(codes).toEqual(['INVALID_INPUT', 'UNKNOWN_TASK']);
     expect(await keysNotWrittenOnTheirOwn(core.redis)).toEqual(before);
-    expect(await core.redis.keys('sy:job:*')).toEqual([]);
+    expect(await core.redis.keys(JOB_KEYS.job('*'))).toEqual([]);
   });
 
   it('returns the same job for the same idempotency key and tenant', async () => {
@@ -199,7 +198,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       }
       // every D waits for a worker: in the node queue, or held by the fair-share stage once its window is full
       for (const id of ids) expect(await core.enqueuer.state('cpu', id, 'D', 1)).toBe('waiting');
-      const q = new Queue(NODE_QUEUES.cpu, { connection: manifestRedis });
+      const q = nodeQueue('cpu', manifestRedis);
       expect(await q.getJobCountByTypes('waiting', 'prioritized')).toBeLessThanOrEqual(8);
       await q.close();
     } finally {
@@ -366,7 +365,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expect(view.nodes[0]!.error!.message).toMatch(/no live worker offers test\.emit/);
     const events = await allEvents(core, stuck.id);
     expect(events.map((e) => e.type)).toEqual(['JOB_QUEUED', 'NODE_QUEUED', 'NODE_FAILED', 'JOB_FAILED']);
-    const q = new Queue(NODE_QUEUES.cpu, { connection: core.redis });
+    const q = nodeQueue('cpu', core.redis);
     expect(await q.getJobState(attemptJobId(stuck.id, 'only', 1))).toBe('unknown');
     await w2.stop();
   });

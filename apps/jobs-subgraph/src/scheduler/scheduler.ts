@@ -110,7 +110,9 @@ export class Scheduler {
     const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
     const traceparent = currentTraceparent();
     if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
-    const idemKey = input.idempotencyKey ? JOB_KEYS.idempotency(tenant, input.idempotencyKey) : '';
+    const idemKey = input.idempotencyKey
+      ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
+      : JOB_KEYS.noIdempotencyKey;
     const [id, created, ...ready] = (await this.transition(
       'submitJob',
       jobId,

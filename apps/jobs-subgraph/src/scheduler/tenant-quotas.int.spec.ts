@@ -245,7 +245,7 @@ describe('per-tenant quotas against a real redis-server', () => {
       // validateGraph answers the same refusals, typed
       const v = await refusal(core.service.validateGraph(emit(1, { labels: many })));
       expect(v.code).toBe('QUOTA_EXCEEDED');
-      expect(await core.redis.keys('sy:job:*')).toEqual([]);
+      expect(await core.redis.keys(JOB_KEYS.job('*'))).toEqual([]);
     });
 
     it('keeps labels that fit', async () => {
@@ -260,7 +260,7 @@ describe('per-tenant quotas against a real redis-server', () => {
       for (let i = 0; i < 100_000; i++) deep = [deep];
       const e = await refusal(core.service.submitJob(A, emit(1, { labels: { deep } as never })));
       expect(e.code).toBe('BAD_USER_INPUT');
-      expect(await core.redis.keys('sy:job:*')).toEqual([]);
+      expect(await core.redis.keys(JOB_KEYS.job('*'))).toEqual([]);
     });
   });
 });

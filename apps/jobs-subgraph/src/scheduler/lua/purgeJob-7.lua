@@ -2,7 +2,7 @@
   Retention: deletes a finished job and every key that belongs to it, in ONE atomic step, but only if it is
   still terminal and its entry in the finished index is at or before the cutoff. A retryJob that ran after the
   sweep selected it took it out of the index (and made it QUEUED), so it is kept: the retry wins.
-    KEYS[6] tenant's jobs zset   KEYS[7] idempotency key ('' when the job has none)
+    KEYS[6] tenant's jobs zset   KEYS[7] idempotency key (a never-used stand-in when the job has none)
     ARGV[4] job id   ARGV[5] cutoff (ms): finished at or before this is old   ARGV[6] tenant and ARGV[7]
             idempotency key the caller derived KEYS[6]/KEYS[7] from (checked against the job: they never change)
   Deleted: job hash, node hashes, event stream, cancelled marker, idempotency mapping (only while it names this
@@ -34,7 +34,7 @@ for _, nodeId in ipairs(cjson.decode(job.nodeIds or '[]')) do
   redis.call('DEL', nodeKey(nodeId))
 end
 redis.call('DEL', jobKey, jobKey .. ':events', cancelledKey)
-if idemKey ~= '' and redis.call('GET', idemKey) == jobId then redis.call('DEL', idemKey) end
+if ARGV[7] ~= '' and redis.call('GET', idemKey) == jobId then redis.call('DEL', idemKey) end
 redis.call('ZREM', tenantJobsKey, jobId)
 indexJobStatus(job, job.status, nil)
 if job.template then redis.call('ZREM', tenantPrefix(job) .. ':jobs:template:' .. job.template, jobId) end

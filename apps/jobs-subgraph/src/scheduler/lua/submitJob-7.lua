@@ -1,7 +1,7 @@
 --[[
   Writes a planned job and its nodes in one atomic step, or returns the job an earlier submit with the same
   idempotency key (per tenant) created.
-    KEYS[6] idempotency key (string -> job id; '' when none)   KEYS[7] tenant's jobs (zset by createdAt ms)
+    KEYS[6] idempotency key (string -> job id; a never-used stand-in when the job has none)   KEYS[7] tenant's jobs (zset by createdAt ms)
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
   Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
@@ -12,13 +12,14 @@
 local idemKey = KEYS[6]
 local tenantJobsKey = KEYS[7]
 local jobId = ARGV[4]
+local fields = cjson.decode(ARGV[5])
+local hasIdemKey = fields.idempotencyKey ~= nil and fields.idempotencyKey ~= ''
 
-if idemKey ~= '' then
+if hasIdemKey then
   local existing = redis.call('GET', idemKey)
   if existing then return { existing, 0 } end
 end
 
-local fields = cjson.decode(ARGV[5])
 local nodes = cjson.decode(ARGV[6])
 local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5), tonumber(ARGV[7]),
   tonumber(ARGV[8]), 1, #nodes)
@@ -37,7 +38,7 @@ for _, node in ipairs(nodes) do
   end
   redis.call('HSET', nodeKey(node.id), unpack(nflat))
 end
-if idemKey ~= '' then redis.call('SET', idemKey, jobId) end
+if hasIdemKey then redis.call('SET', idemKey, jobId) end
 redis.call('ZADD', tenantJobsKey, nowMs, jobId)
 redis.call('SADD', activeKey, jobId)
 

@@ -1,5 +1,5 @@
 --[[
-  Shared by every transition script (inlined by scripts.ts at "--@include common").
+  Shared by every transition script (inlined where a script says "--@include common", see defineScripts in #libs/redis).
 
   Conventions of every transition script:
     KEYS[1] job hash   KEYS[2] active jobs set   KEYS[3] dead-letter zset   KEYS[4] cancelledJobKey

@@ -1,5 +1,5 @@
 --[[
-  The fair-share stage in front of one resource class's node queue (inlined by scripts.ts at "--@include fair").
+  The fair-share stage in front of one resource class's node queue (inlined where a script says "--@include fair").
 
   Conventions of every fair*-5.lua script:
     KEYS[1] held       hash  attempt id -> JSON { tenant, priority, payload }: attempts the stage holds (ready or delayed)

@@ -1,0 +1,126 @@
+import { Redis } from 'ioredis';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { LEASE_SCRIPTS, LeaderLease, LeaderLoop, type LeaseLogger } from './index.js';
+
+const quiet: LeaseLogger = { info: () => undefined, warn: () => undefined };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let server: RedisHandle;
+let redis: Redis;
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+describe('LeaderLease', () => {
+  it('lets one replica lead, renews while it lives, and hands over on stop', async () => {
+    const key = 'test:lease:handover';
+    const a = new LeaderLease(redis, { key, ttlMs: 300, role: 'test', logger: quiet });
+    const b = new LeaderLease(redis, { key, ttlMs: 300, role: 'test', logger: quiet });
+    a.start();
+    await waitFor(() => a.isLeader, { timeoutMs: 2000 });
+    b.start();
+    await sleep(700); // more than two TTLs: a kept renewing, b never got in
+    expect(a.isLeader).toBe(true);
+    expect(b.isLeader).toBe(false);
+    expect(await redis.get(key)).toBe(a.holderId);
+    await a.stop();
+    expect(a.isLeader).toBe(false);
+    await waitFor(() => b.isLeader, { timeoutMs: 2000 });
+    expect(await redis.get(key)).toBe(b.holderId);
+    await b.stop();
+    expect(await redis.get(key)).toBeNull();
+  });
+
+  it('renews and releases only a lease it still holds', async () => {
+    const key = 'test:lease:cas';
+    await redis.set(key, 'someone-else', 'PX', 10_000);
+    expect(await LEASE_SCRIPTS.run(redis, 'leaseRenew', [key], ['me', 10_000])).toBe(0);
+    expect(await LEASE_SCRIPTS.run(redis, 'leaseRelease', [key], ['me'])).toBe(0);
+    expect(await redis.get(key)).toBe('someone-else');
+    expect(await LEASE_SCRIPTS.run(redis, 'leaseRenew', [key], ['someone-else', 20_000])).toBe(1);
+    expect(await redis.pttl(key)).toBeGreaterThan(10_000);
+    expect(await LEASE_SCRIPTS.run(redis, 'leaseRelease', [key], ['someone-else'])).toBe(1);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('steps down when it cannot renew, before the lease can have expired', async () => {
+    const key = 'test:lease:stepdown';
+    const lost: number[] = [];
+    const lease = new LeaderLease(redis, {
+      key,
+      ttlMs: 600,
+      role: 'test',
+      logger: quiet,
+      onDeposed: () => lost.push(Date.now()),
+    });
+    lease.start();
+    await waitFor(() => lease.isLeader, { timeoutMs: 2000 });
+    await redis.set(key, 'usurper'); // the lease went elsewhere: renew fails, no error, just "not ours"
+    await waitFor(() => !lease.isLeader, { timeoutMs: 2000 });
+    expect(lost).toHaveLength(1);
+    await lease.stop();
+    expect(await redis.get(key)).toBe('usurper');
+    await redis.del(key);
+  });
+});
+
+describe('LeaderLoop', () => {
+  it('runs passes only on the leader, never two at once, and the other replica takes over on stop', async () => {
+    const key = 'test:loop';
+    const passes: string[] = [];
+    let inFlight = 0;
+    let overlapped = false;
+    const replica = (name: string) =>
+      new LeaderLoop(redis, {
+        key,
+        role: 'test',
+        leaseTtlMs: 300,
+        intervalMs: 20,
+        logger: quiet,
+        pass: async () => {
+          if (++inFlight > 1) overlapped = true;
+          passes.push(name);
+          await sleep(5);
+          inFlight--;
+        },
+      });
+    const a = replica('a');
+    const b = replica('b');
+    a.start();
+    await waitFor(() => a.isLeader, { timeoutMs: 2000 });
+    b.start();
+    await waitFor(() => passes.length >= 5, { timeoutMs: 2000 });
+    expect(new Set(passes)).toEqual(new Set(['a']));
+    await a.stop();
+    const stoppedAt = passes.length;
+    await waitFor(() => passes.slice(stoppedAt).includes('b'), { timeoutMs: 2000 });
+    expect(passes.slice(stoppedAt).every((p) => p === 'b')).toBe(true);
+    await b.stop();
+    expect(overlapped).toBe(false);
+  });
+
+  it('keeps going after a pass throws', async () => {
+    let calls = 0;
+    const warnings: string[] = [];
+    const loop = new LeaderLoop(redis, {
+      key: 'test:loop:throws',
+      role: 'test',
+      leaseTtlMs: 300,
+      intervalMs: 10,
+      logger: { info: () => undefined, warn: (_o, m) => warnings.push(m) },
+      pass: () => {
+        calls++;
+        return Promise.reject(new Error('boom'));
+      },
+    });
+    loop.start();
+    await waitFor(() => calls >= 3, { timeoutMs: 2000 });
+    await loop.stop();
+    expect(warnings).toContain('test pass failed');
+  });
+});
