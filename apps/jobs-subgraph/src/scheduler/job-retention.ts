@@ -27,7 +27,7 @@ export const MS_PER_DAY = 86_400_000;
 
 /**
  * Deletes finished jobs past their retention, oldest first, a bounded batch per pass (run by the leader). Finding
- * them is one range read of the finished index (`sy:jobs:finished`, written by the transitions that finish a job);
+ * them is one range read of the finished index (`{sy}:jobs:finished`, written by the transitions that finish a job);
  * each deletion is one Lua step that re-checks the job is still terminal and old, so a retryJob in between wins.
  * Jobs finished before the index existed are not in it and are never swept. After a deletion the node queues'
  * entries of the job's attempts are removed too (idempotent; if this process dies first, BullMQ's own
