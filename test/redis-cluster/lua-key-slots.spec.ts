@@ -52,6 +52,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       cancelJob: () => transitionKeys(jobId),
       failJob: () => transitionKeys(jobId),
       retryJob: () => transitionKeys(jobId),
+      viewJobs: () => [JOB_KEYS.job(jobId), JOB_KEYS.job('0b8e1f3c-2d4a-4e6b-9f1a-7c3d5e2b8a90')],
       purgeJob: () => [...transitionKeys(jobId), JOB_KEYS.tenantJobs(tenant), JOB_KEYS.noIdempotencyKey],
       recountTenantUsage: () => [
         JOB_KEYS.tenantUsage(tenant),

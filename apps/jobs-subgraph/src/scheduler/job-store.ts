@@ -3,6 +3,7 @@ import type { JobStatus } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { JOB_KEYS } from './keys.js';
 import { parseStoredJob, parseStoredNode, type JobView, type StoredJob } from './job-record.js';
+import { runScript } from './scripts.js';
 
 export interface JobListFilter {
   status?: readonly JobStatus[];
@@ -54,32 +55,25 @@ export class JobStore {
   }
 
   /**
-   * Many jobs with their nodes, in order (null for missing or another tenant's): two pipelined round trips
-   * whatever the count (the job hashes, then all their nodes), for `_entities` batches.
+   * Many jobs with their nodes, in order (null for missing or another tenant's): one round trip whatever the
+   * count (`viewJobs-n.lua` reads each job and its nodes; another tenant's job never leaves Redis), for
+   * `_entities` batches.
    */
   async viewMany(jobIds: readonly string[], tenant: string): Promise<Array<JobView | null>> {
     if (jobIds.length === 0) return [];
-    const jobsPipeline = this.redis.pipeline();
-    for (const id of jobIds) jobsPipeline.hgetall(JOB_KEYS.job(id));
-    const jobs = ((await jobsPipeline.exec()) ?? []).map(([err, hash]) => {
-      if (err) throw err;
-      const h = hash as Record<string, string>;
-      const job = h.id ? parseStoredJob(h) : null;
-      return job && job.tenant === tenant ? job : null;
-    });
-    const nodesPipeline = this.redis.pipeline();
-    for (const job of jobs)
-      for (const id of job?.nodeIds ?? []) nodesPipeline.hgetall(JOB_KEYS.node(job!.id, id));
-    const nodeHashes = jobs.some((j) => j?.nodeIds.length) ? ((await nodesPipeline.exec()) ?? []) : [];
-    let next = 0;
-    return jobs.map((job) => {
-      if (!job) return null;
-      const nodes = job.nodeIds.map(() => {
-        const [err, hash] = nodeHashes[next++]!;
-        if (err) throw err;
-        return parseStoredNode(hash as Record<string, string>);
-      });
-      return { job, nodes };
+    const rows = (await runScript(
+      this.redis,
+      'viewJobs',
+      jobIds.map((id) => JOB_KEYS.job(id)),
+      [tenant],
+    )) as string[][][];
+    return rows.map((row) => {
+      if (row.length === 0) return null;
+      const [jobFlat, ...nodeFlats] = row;
+      return {
+        job: parseStoredJob(hashOf(jobFlat!)),
+        nodes: nodeFlats.map((n) => parseStoredNode(hashOf(n))),
+      };
     });
   }
 
@@ -156,4 +150,11 @@ function matches(job: StoredJob, filter: JobListFilter): boolean {
   if (filter.status?.length && !filter.status.includes(job.status)) return false;
   if (filter.template !== undefined && job.template !== filter.template) return false;
   return true;
+}
+
+/** HGETALL's reply as Lua returns it (field, value, field, value…) as an object. */
+function hashOf(flat: string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }

@@ -22,6 +22,7 @@ export const SCHEDULER_SCRIPT_NAMES = [
   'fairDispatch',
   'fairRelease',
   'fairRemove',
+  'viewJobs',
 ] as const;
 export type ScriptName = (typeof SCHEDULER_SCRIPT_NAMES)[number];
 
