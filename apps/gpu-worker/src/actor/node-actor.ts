@@ -65,6 +65,9 @@ export interface NodeActorOptions {
   metrics: WorkerMetrics;
 }
 
+/** How long a forced BullMQ close, and closing its connection, may take before they are left behind. */
+const FORCED_CLOSE_MS = 1_000;
+
 interface ActiveAttempt {
   bullJobId: string;
   jobId: string;
@@ -112,7 +115,7 @@ export class NodeActor implements SupervisedActor {
       ...o.watchdog,
       isIdle: () => !this.draining && !this.quarantined && this.state === 'IDLE' && !!this.worker,
       recreate: async () => {
-        await this.closeWorker(this.o.bullmq.closeTimeoutMs);
+        await this.closeWorker(this.o.bullmq.closeTimeoutMs, 'recreate');
         if (!this.draining && !this.quarantined) this.createWorker();
       },
       logger: o.logger,
@@ -155,7 +158,7 @@ export class NodeActor implements SupervisedActor {
     if (s === 'RESTARTING') return this.setState('RESTARTING');
     if (s === 'QUARANTINED') {
       this.setState('QUARANTINED');
-      if (!this.active) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
+      if (!this.active) void this.closeWorker(this.o.bullmq.closeTimeoutMs, 'quarantine');
       return;
     }
     // READY: back from a restart, or from quarantine (then leasing starts again).
@@ -186,20 +189,38 @@ export class NodeActor implements SupervisedActor {
     a.execution?.cancel(notice.reason);
   }
 
-  async drain(graceMs: number): Promise<void> {
+  async drain(graceMs: number, boundMs: number): Promise<void> {
     this.draining = true;
     this.watchdog.stop();
     const release = setTimeout(
       () => this.active?.execution?.release(`worker draining: grace of ${graceMs} ms is over`),
       graceMs,
     );
-    // close() stops leasing at once and waits for the running attempt, which the timer above bounds.
-    await this.closeWorker(
-      graceMs + this.o.cancelGraceMs + this.o.runner.killGraceMs + this.o.bullmq.closeTimeoutMs,
-    );
+    // close() stops leasing at once and waits for the running attempt, which the timer above bounds; what
+    // stays is its last report, which an unreachable Redis may hold up: bounded too, leaving time to kill
+    // the runner.
+    const killMs = this.o.runner.killGraceMs + FORCED_CLOSE_MS;
+    const closeMs = Math.max(0, boundMs - killMs - 2 * FORCED_CLOSE_MS);
+    // A close already under way (watchdog, quarantine) may have a longer bound of its own: cap it here.
+    if ((await within(this.closeWorker(closeMs, 'drain'), closeMs + 2 * FORCED_CLOSE_MS)) === 'timeout')
+      this.o.logger.warn({ actor: this.id }, 'drain: abandoned closing the BullMQ worker');
     clearTimeout(release);
-    await this.slot.stop();
+    // A runner restart under way waits for its boot: not within a drain's budget.
+    if ((await within(this.slot.stop(), killMs)) === 'timeout') {
+      this.o.logger.warn({ actor: this.id }, 'drain: the runner did not stop in time; killing it');
+      this.slot.abandon();
+    }
     this.setState('STOPPED');
+  }
+
+  abandon(): void {
+    this.draining = true;
+    this.watchdog.stop();
+    this.o.logger.error(
+      { actor: this.id, jobId: this.active?.jobId, nodeId: this.active?.nodeId },
+      'drain out of time: abandoned the actor, its runner killed',
+    );
+    this.slot.abandon();
   }
 
   // ---- BullMQ ----
@@ -236,17 +257,25 @@ export class NodeActor implements SupervisedActor {
     this.closingWorker = undefined;
   }
 
-  /** worker.close() can hang (a known BullMQ failure mode after an outage): bound it, then force it. */
-  private closeWorker(timeoutMs: number): Promise<void> {
+  /**
+   * worker.close() can hang (a known BullMQ failure mode after an outage, or a running attempt whose
+   * report Redis does not take): bound it, then force it, each step bounded so a drain keeps its budget.
+   */
+  private closeWorker(timeoutMs: number, why: 'drain' | 'recreate' | 'quarantine'): Promise<void> {
     const worker = this.worker;
     const connection = this.workerConnection;
     if (!worker) return Promise.resolve();
     this.closingWorker ??= (async () => {
       if ((await within(worker.close(), timeoutMs)) === 'timeout') {
-        this.o.logger.warn({ actor: this.id, timeoutMs }, 'bullmq worker.close() did not finish; forcing it');
-        await within(worker.close(true), 5_000);
+        this.o.logger.warn(
+          { actor: this.id, timeoutMs, why, jobId: this.active?.jobId, nodeId: this.active?.nodeId },
+          this.active
+            ? "bullmq worker.close() did not finish: abandoned the running attempt's last report (Redis unreachable?); forcing the close"
+            : 'bullmq worker.close() did not finish; forcing it',
+        );
+        await within(worker.close(true), FORCED_CLOSE_MS);
       }
-      if (connection) await this.o.closeConnection(connection);
+      if (connection) await within(this.o.closeConnection(connection), FORCED_CLOSE_MS);
     })();
     return this.closingWorker;
   }
@@ -377,7 +406,7 @@ export class NodeActor implements SupervisedActor {
     } finally {
       this.active = undefined;
       this.watchdog.markBusy();
-      if (this.quarantined) void this.closeWorker(this.o.bullmq.closeTimeoutMs);
+      if (this.quarantined) void this.closeWorker(this.o.bullmq.closeTimeoutMs, 'quarantine');
       else if (this.state === 'BUSY') this.setState('IDLE');
       this.o.onChange();
     }
