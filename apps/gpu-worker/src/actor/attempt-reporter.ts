@@ -18,7 +18,7 @@ export class AttemptReporter {
   private broken?: Error;
 
   constructor(
-    private readonly sink: ReportSink,
+    private readonly sink: Pick<ReportSink, 'send'>,
     private readonly ref: NodePayloadRef,
     private readonly workerId: string,
     private readonly onBroken: (err: Error) => void,
