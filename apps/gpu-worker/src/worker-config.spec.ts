@@ -37,3 +37,24 @@ describe('compiled worker options: the drain budget', () => {
     expect(() => loadWorkerConfig({ ...base, ...env })).toThrow(message);
   });
 });
+
+describe('compiled worker options: the runner settings', () => {
+  it('hands the runner what it needs, parsed once here', () => {
+    const { runner } = loadWorkerConfig({
+      ...base,
+      LOG_LEVEL: 'debug',
+      WORKER_HEARTBEAT_INTERVAL_MS: '250',
+      SWITCHYARD_TEST_TASKS: '1',
+      WORKER_COMMAND_TASKS_FILE: '/etc/switchyard/tasks.json',
+      COMMAND_TASK_USER: 'svc',
+      COMMAND_TASK_UID_BASE: '0',
+    }).compiled;
+    expect(runner).toEqual({
+      logLevel: 'debug',
+      heartbeatIntervalMs: 250,
+      testTasks: true,
+      commandTasksFile: '/etc/switchyard/tasks.json',
+      commandTaskUser: { user: 'svc', uidBase: 0 },
+    });
+  });
+});

@@ -13,6 +13,7 @@ import {
   runtimeEnv,
 } from '#libs/config';
 import { storageEnv } from '#libs/storage';
+import type { RunnerProcessOptions } from './runner/runner-process.js';
 
 /** Every setting of the gpu-worker, parsed once from the environment. Durations are milliseconds. */
 export const workerEnv = {
@@ -127,6 +128,8 @@ export interface CompiledWorkerOptions {
     /** The actors' share of the budget (grace + stopping + closing BullMQ); the rest is teardown. */
     actorsMs: number;
   };
+  /** What every runner is given as its argument (the actor adds its id and slot). */
+  runner: RunnerProcessOptions['settings'];
 }
 
 export function compileWorkerOptions(c: WorkerSettings): CompiledWorkerOptions {
@@ -150,5 +153,14 @@ export function compileWorkerOptions(c: WorkerSettings): CompiledWorkerOptions {
         expected: `at most ${room} ms: with WORKER_CANCEL_GRACE_MS + WORKER_KILL_GRACE_MS (${stopAttemptMs} ms) and ${closeMs + DRAIN_TEARDOWN_RESERVE_MS} ms to close and tear down it must fit in WORKER_DRAIN_BUDGET_MS (${budgetMs}); got ${graceMs}`,
       },
     ]);
-  return { drain: { budgetMs, graceMs, stopAttemptMs, closeMs, actorsMs } };
+  return {
+    drain: { budgetMs, graceMs, stopAttemptMs, closeMs, actorsMs },
+    runner: {
+      logLevel: c.LOG_LEVEL,
+      heartbeatIntervalMs: c.WORKER_HEARTBEAT_INTERVAL_MS,
+      testTasks: c.SWITCHYARD_TEST_TASKS,
+      ...(c.WORKER_COMMAND_TASKS_FILE ? { commandTasksFile: c.WORKER_COMMAND_TASKS_FILE } : {}),
+      commandTaskUser: { user: c.COMMAND_TASK_USER, uidBase: c.COMMAND_TASK_UID_BASE },
+    },
+  };
 }

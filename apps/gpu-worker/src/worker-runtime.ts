@@ -137,11 +137,7 @@ export class WorkerRuntime {
       createObjectStore(objectStoreConfigFromEnv(c, c.NODE_ENV === 'production'), log),
       log,
     );
-    const runnerEnv = runnerEnvironment(process.env, {
-      WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
-      COMMAND_TASK_USER: c.COMMAND_TASK_USER,
-      COMMAND_TASK_UID_BASE: String(c.COMMAND_TASK_UID_BASE),
-    });
+    const runnerEnv = runnerEnvironment(process.env);
 
     this.manifest = new ManifestPublisher(command, {
       workerId: c.WORKER_ID,
@@ -192,6 +188,7 @@ export class WorkerRuntime {
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
             env: runnerEnv,
+            settings: c.compiled.runner,
             maxOldSpaceMb: c.RUNNER_MAX_OLD_SPACE_MB,
             bootTimeoutMs: c.WORKER_RUNNER_BOOT_TIMEOUT_MS,
             killGraceMs: c.WORKER_KILL_GRACE_MS,

@@ -113,7 +113,13 @@ describe('NodeActor fetch watchdog', () => {
       ),
       runner: {
         entry: defaultRunnerEntry(),
-        env: { ...process.env, REDIS_URL: redis.url, SWITCHYARD_TEST_TASKS: '1', LOG_LEVEL: 'warn' },
+        env: { ...process.env, REDIS_URL: redis.url },
+        settings: {
+          logLevel: 'warn',
+          heartbeatIntervalMs: 1_000,
+          testTasks: true,
+          commandTaskUser: { user: 'nobody', uidBase: 0 },
+        },
         bootTimeoutMs: 30_000,
         killGraceMs: 500,
         logger: quiet,
@@ -169,7 +175,7 @@ describe('NodeActor fetch watchdog', () => {
       expect(recreated).toEqual(['wd/cpu0']);
       expect(workerConnections.length).toBe(2);
     } finally {
-      await actor.drain(1_000);
+      await actor.drain(1_000, 10_000);
       await queue.close();
       await proxy.close();
     }
