@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
-import { drainBudgetMs, loadWorkerConfig } from './worker-config.js';
+import { loadWorkerConfig } from './worker-config.js';
 
 const SERVICE = 'gpu-worker';
 
@@ -15,6 +15,6 @@ await bootstrapApp({
   module: AppModule.forRoot(config, logger),
   port: config.WORKER_HEALTH_PORT,
   host: config.BIND_HOST,
-  // A drain must be able to finish (grace, then stop and release) before the bootstrap's hard exit.
-  shutdownGraceMs: Math.max(config.SHUTDOWN_GRACE_MS, drainBudgetMs(config) + 5_000),
+  // The drain keeps its own budget (WORKER_DRAIN_BUDGET_MS); the hard exit is only a backstop after it.
+  shutdownGraceMs: config.compiled.drain.budgetMs + 2_000,
 });

@@ -1,8 +1,19 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { flag, loadConfig, nonNegativeInt, port, positiveInt, redisEnv, runtimeEnv } from '#libs/config';
+import {
+  ConfigError,
+  type ConfigOf,
+  flag,
+  loadConfig,
+  nonNegativeInt,
+  port,
+  positiveInt,
+  redisEnv,
+  runtimeEnv,
+} from '#libs/config';
 import { storageEnv } from '#libs/storage';
+import type { RunnerProcessOptions } from './runner/runner-process.js';
 
 /** Every setting of the gpu-worker, parsed once from the environment. Durations are milliseconds. */
 export const workerEnv = {
@@ -43,8 +54,20 @@ export const workerEnv = {
   WORKER_RUNNER_BOOT_TIMEOUT_MS: positiveInt(60_000),
   /** Built runner entry; defaults to runner/runner-main.js beside this file. */
   WORKER_RUNNER_ENTRY: z.string().optional(),
-  /** On SIGTERM, running attempts get this long before they are stopped and released. */
-  WORKER_DRAIN_GRACE_MS: positiveInt(30_000),
+  /**
+   * SIGTERM → exit within this, whatever is unreachable (Kubernetes and compose give 30 s): running
+   * attempts, BullMQ, deregistration and connections all share it; what does not fit is abandoned and logged.
+   */
+  WORKER_DRAIN_BUDGET_MS: positiveInt(25_000),
+  /**
+   * On SIGTERM, running attempts get this long before they are stopped and released. Default: what the
+   * budget leaves after stopping an attempt (cancel + kill grace) and the teardown reserve.
+   */
+  WORKER_DRAIN_GRACE_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .positive('expected a positive integer')
+    .optional(),
   WORKER_LOCK_DURATION_MS: positiveInt(30_000),
   WORKER_STALLED_INTERVAL_MS: positiveInt(30_000),
   WORKER_CLOSE_TIMEOUT_MS: positiveInt(10_000),
@@ -68,18 +91,76 @@ export const workerEnv = {
   COMMAND_TASK_UID_BASE: nonNegativeInt(61_000),
 };
 
-export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+/** The parsed environment, WORKER_ID resolved. */
+export type WorkerSettings = ConfigOf<typeof workerEnv> & { WORKER_ID: string };
+export type WorkerConfig = WorkerSettings & { compiled: CompiledWorkerOptions };
 
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env) {
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const c = loadConfig(workerEnv, env);
-  return {
+  const withId: WorkerSettings = {
     ...c,
     WORKER_ID:
       c.WORKER_ID ??
       `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
+  return { ...withId, compiled: compileWorkerOptions(withId) };
 }
 
-/** The longest a drain can take: grace, then the task's chance to stop, the kill, and closing BullMQ. */
-export const drainBudgetMs = (c: WorkerConfig): number =>
-  c.WORKER_DRAIN_GRACE_MS + c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS + c.WORKER_CLOSE_TIMEOUT_MS;
+/** Kept from the budget for deregistration and closing connections after the actors have drained. */
+export const DRAIN_TEARDOWN_RESERVE_MS = 2_000;
+/** At most this of the drain is kept for BullMQ to close after the attempt stopped (its report written). */
+export const DRAIN_CLOSE_RESERVE_MS = 3_000;
+
+/**
+ * Settings that only make sense together, combined once (the "compiled options"): everything here is in
+ * milliseconds and already checked against the other fields it depends on.
+ */
+export interface CompiledWorkerOptions {
+  drain: {
+    /** The whole SIGTERM → exit budget. */
+    budgetMs: number;
+    /** Running attempts may finish within this. */
+    graceMs: number;
+    /** After the grace: the task's chance to honour its signal, then the runner's kill. */
+    stopAttemptMs: number;
+    /** After the attempt stopped: its last report and BullMQ's close. */
+    closeMs: number;
+    /** The actors' share of the budget (grace + stopping + closing BullMQ); the rest is teardown. */
+    actorsMs: number;
+  };
+  /** What every runner is given as its argument (the actor adds its id and slot). */
+  runner: RunnerProcessOptions['settings'];
+}
+
+export function compileWorkerOptions(c: WorkerSettings): CompiledWorkerOptions {
+  const budgetMs = c.WORKER_DRAIN_BUDGET_MS;
+  const stopAttemptMs = c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS;
+  const closeMs = Math.min(c.WORKER_CLOSE_TIMEOUT_MS, DRAIN_CLOSE_RESERVE_MS);
+  const actorsMs = budgetMs - DRAIN_TEARDOWN_RESERVE_MS;
+  const room = actorsMs - stopAttemptMs - closeMs;
+  if (room <= 0)
+    throw new ConfigError([
+      {
+        variable: 'WORKER_DRAIN_BUDGET_MS',
+        expected: `more than WORKER_CANCEL_GRACE_MS + WORKER_KILL_GRACE_MS + ${closeMs + DRAIN_TEARDOWN_RESERVE_MS} ms to close and tear down (${stopAttemptMs + closeMs + DRAIN_TEARDOWN_RESERVE_MS} ms); got ${budgetMs}`,
+      },
+    ]);
+  const graceMs = c.WORKER_DRAIN_GRACE_MS ?? room;
+  if (graceMs > room)
+    throw new ConfigError([
+      {
+        variable: 'WORKER_DRAIN_GRACE_MS',
+        expected: `at most ${room} ms: with WORKER_CANCEL_GRACE_MS + WORKER_KILL_GRACE_MS (${stopAttemptMs} ms) and ${closeMs + DRAIN_TEARDOWN_RESERVE_MS} ms to close and tear down it must fit in WORKER_DRAIN_BUDGET_MS (${budgetMs}); got ${graceMs}`,
+      },
+    ]);
+  return {
+    drain: { budgetMs, graceMs, stopAttemptMs, closeMs, actorsMs },
+    runner: {
+      logLevel: c.LOG_LEVEL,
+      heartbeatIntervalMs: c.WORKER_HEARTBEAT_INTERVAL_MS,
+      testTasks: c.SWITCHYARD_TEST_TASKS,
+      ...(c.WORKER_COMMAND_TASKS_FILE ? { commandTasksFile: c.WORKER_COMMAND_TASKS_FILE } : {}),
+      commandTaskUser: { user: c.COMMAND_TASK_USER, uidBase: c.COMMAND_TASK_UID_BASE },
+    },
+  };
+}

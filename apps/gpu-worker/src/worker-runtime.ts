@@ -138,11 +138,7 @@ export class WorkerRuntime {
       createObjectStore(objectStoreConfigFromEnv(c, c.NODE_ENV === 'production'), log),
       log,
     );
-    const runnerEnv = runnerEnvironment(process.env, {
-      WORKER_HEARTBEAT_INTERVAL_MS: String(c.WORKER_HEARTBEAT_INTERVAL_MS),
-      COMMAND_TASK_USER: c.COMMAND_TASK_USER,
-      COMMAND_TASK_UID_BASE: String(c.COMMAND_TASK_UID_BASE),
-    });
+    const runnerEnv = runnerEnvironment(process.env);
 
     this.manifest = new ManifestPublisher(command, {
       workerId: c.WORKER_ID,
@@ -165,8 +161,8 @@ export class WorkerRuntime {
     this.supervisor = new Supervisor({
       specs,
       intensity: { maxRestarts: c.WORKER_RESTART_INTENSITY, periodMs: c.WORKER_RESTART_PERIOD_MS },
-      drainGraceMs: c.WORKER_DRAIN_GRACE_MS,
-      drainForceMs: c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS + c.WORKER_CLOSE_TIMEOUT_MS,
+      drainGraceMs: c.compiled.drain.graceMs,
+      drainForceMs: c.compiled.drain.actorsMs - c.compiled.drain.graceMs,
       onEvent: (e) => this.onSupervisorEvent(e),
       createActor: (spec, decideRestart) => {
         const actor = new NodeActor({
@@ -193,6 +189,7 @@ export class WorkerRuntime {
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),
             env: runnerEnv,
+            settings: c.compiled.runner,
             maxOldSpaceMb: c.RUNNER_MAX_OLD_SPACE_MB,
             bootTimeoutMs: c.WORKER_RUNNER_BOOT_TIMEOUT_MS,
             killGraceMs: c.WORKER_KILL_GRACE_MS,
@@ -237,24 +234,44 @@ export class WorkerRuntime {
     );
   }
 
-  /** Drain (grace, then release), deregister, close every connection. Safe to call twice. */
+  /**
+   * Drain (grace, then release), deregister, close every connection — all within WORKER_DRAIN_BUDGET_MS,
+   * Redis reachable or not: each step gets what is left of the budget, and what does not fit is abandoned
+   * and logged. Safe to call twice.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.logger.info({ workerId: this.workerId }, 'worker draining');
+      const { budgetMs } = this.config.compiled.drain;
+      const deadline = Date.now() + budgetMs;
+      const left = (reserveMs = 0) => Math.max(0, deadline - Date.now() - reserveMs);
+      const abandoned: string[] = [];
+      const bounded = async (what: string, p: Promise<unknown>, ms: number) => {
+        const r = await within(
+          p.catch((e: unknown) => this.logger.error({ err: (e as Error).message }, `could not ${what}`)),
+          ms,
+        );
+        if (r === 'timeout') abandoned.push(what);
+      };
+      this.logger.info({ workerId: this.workerId, budgetMs }, 'worker draining');
       // A stop during boot waits (bounded) for the actors to exist, so it can drain them.
       if (this.starting)
-        await within(
-          this.starting.catch(() => undefined),
-          15_000,
-        );
+        await bounded('finish starting', this.starting, Math.min(15_000, left(budgetMs / 2)));
+      // The supervisor bounds itself (grace + force, within the budget) and kills what overran it.
       await this.supervisor?.drain();
-      await this.manifest
-        ?.stop()
-        .catch((e: unknown) =>
-          this.logger.error({ err: (e as Error).message }, 'could not deregister the manifest'),
+      if (this.manifest)
+        await bounded('deregister the manifest (it expires by its TTL)', this.manifest.stop(), left(1_000));
+      await bounded(
+        'close the queues',
+        Promise.all([...this.queues.values()].map((q) => q.close())),
+        left(1_000),
+      );
+      // quitRedis falls back to disconnect() at its timeout: nothing is left open after this.
+      await Promise.all(this.connections.map((r) => quitRedis(r, Math.max(100, left()))));
+      if (abandoned.length)
+        this.logger.warn(
+          { workerId: this.workerId, abandoned, budgetMs },
+          `drain budget: abandoned ${abandoned.join('; ')} (Redis unreachable?)`,
         );
-      for (const q of this.queues.values()) await q.close().catch(() => undefined);
-      await Promise.all(this.connections.map((r) => quitRedis(r, 2_000)));
       this.logger.info({ workerId: this.workerId }, 'worker stopped');
     })();
     return this.stopping;

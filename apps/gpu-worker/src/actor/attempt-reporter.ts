@@ -21,7 +21,7 @@ export class AttemptReporter {
   private readonly traceparent = currentTraceparent();
 
   constructor(
-    private readonly sink: ReportSink,
+    private readonly sink: Pick<ReportSink, 'send'>,
     private readonly ref: NodePayloadRef,
     private readonly workerId: string,
     private readonly onBroken: (err: Error) => void,

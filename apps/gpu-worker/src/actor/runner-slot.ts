@@ -97,6 +97,14 @@ export class RunnerSlot {
     await this.runner?.kill();
   }
 
+  /** A drain out of time: no more restarts, and the runner is SIGKILLed now. */
+  abandon(): void {
+    this.stopped = true;
+    this.markStopped();
+    clearTimeout(this.probeTimer);
+    this.runner?.killNow();
+  }
+
   private async recover(reason: string, blame: RunnerLossBlame): Promise<void> {
     let why = reason;
     let chargeActor = blame === 'actor';

@@ -30,31 +30,29 @@ describe('detectDevices', () => {
     expect(devices[3]).toMatchObject({ index: 3, kind: 'GPU', name: 'NVIDIA H200', cudaVersion: '12.4' });
   });
 
-  it('runs CPU only when nvidia-smi is absent', async () => {
-    const { devices, reason } = await detectDevices({ command: join(dir, 'missing-nvidia-smi') });
-    expect(devices).toEqual([]);
-    expect(reason).toMatch(/not found/);
-  });
-
-  it('runs CPU only when the driver fails', async () => {
-    const cmd = fakeNvidiaSmi(dir, `cat '${fixture('error-driver.txt')}'; exit 9`);
-    const { devices, reason } = await detectDevices({ command: cmd });
-    expect(devices).toEqual([]);
-    expect(reason).toMatch(/couldn't communicate with the NVIDIA driver/);
-  });
-
-  it('runs CPU only when nvidia-smi prints garbage with exit 0', async () => {
-    const cmd = fakeNvidiaSmi(dir, `cat '${fixture('error-no-devices.txt')}'`);
-    const { devices, reason } = await detectDevices({ command: cmd });
-    expect(devices).toEqual([]);
-    expect(reason).toMatch(/expected 5 columns/);
-  });
-
-  it('gives up on a hung nvidia-smi', async () => {
-    const cmd = fakeNvidiaSmi(dir, 'sleep 5');
-    const { devices, reason } = await detectDevices({ command: cmd, timeoutMs: 300 });
-    expect(devices).toEqual([]);
-    expect(reason).toMatch(/failed/);
+  // Every failure of nvidia-smi means CPU only, with the reason said.
+  it.each<[string, (dir: string) => string, number | undefined, RegExp]>([
+    ['is absent', (d) => join(d, 'missing-nvidia-smi'), undefined, /not found/],
+    [
+      'fails with the driver',
+      (d) => fakeNvidiaSmi(d, `cat '${fixture('error-driver.txt')}'; exit 9`),
+      undefined,
+      /couldn't communicate with the NVIDIA driver/,
+    ],
+    [
+      'prints garbage with exit 0',
+      (d) => fakeNvidiaSmi(d, `cat '${fixture('error-no-devices.txt')}'`),
+      undefined,
+      /expected 5 columns/,
+    ],
+    ['hangs', (d) => fakeNvidiaSmi(d, 'sleep 5'), 300, /failed/],
+  ])('runs CPU only when nvidia-smi %s', async (_what, command, timeoutMs, reason) => {
+    const result = await detectDevices({
+      command: command(dir),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    expect(result.devices).toEqual([]);
+    expect(result.reason).toMatch(reason);
   });
 
   it('finds no GPU on this machine without nvidia-smi or with it, without throwing', async () => {

@@ -98,3 +98,29 @@ export const ChildMessage = z.discriminatedUnion('type', [
   StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;
+
+/** Who a runner's command tasks run as (when it runs as root): the worker's COMMAND_TASK_* settings. */
+export const CommandTaskUserSettings = z.object({
+  /** COMMAND_TASK_USER: a user name or numeric uid, never root. */
+  user: z.string().min(1),
+  /** COMMAND_TASK_UID_BASE: actor n's commands run as base + n; 0: all as `user`. */
+  uidBase: z.number().int().min(0),
+  /** The actor's slot (n above). */
+  slot: z.number().int().min(0),
+});
+export type CommandTaskUserSettings = z.infer<typeof CommandTaskUserSettings>;
+
+/**
+ * Everything a runner is configured with, decided by the worker (validated there, once) and passed as the
+ * runner's one argument (JSON; nothing secret in it), so it is there before any module loads — a first
+ * IPC message could arrive before the runner listens. The runner parses no environment of its own.
+ */
+export const RunnerSettings = z.object({
+  actorId: z.string().min(1),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  heartbeatIntervalMs: z.number().int().positive(),
+  testTasks: z.boolean(),
+  commandTasksFile: z.string().min(1).optional(),
+  commandTaskUser: CommandTaskUserSettings,
+});
+export type RunnerSettings = z.infer<typeof RunnerSettings>;

@@ -11,13 +11,13 @@ const ALLOWED = [
   /^WORKER_COMMAND_TASKS_FILE$/,
 ];
 
-/** The runner's environment: the allowed variables of `env`, plus the worker's own settings for it. */
-export function runnerEnvironment(
-  env: NodeJS.ProcessEnv,
-  extra: Record<string, string>,
-): Record<string, string> {
+/**
+ * The runner's environment: the allowed variables of `env`, for the task code. The runner's own settings
+ * do not travel here: the worker passes them as its argument (ipc-protocol.ts, RunnerSettings).
+ */
+export function runnerEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env))
     if (v !== undefined && ALLOWED.some((re) => re.test(k))) out[k] = v;
-  return { ...out, ...extra };
+  return out;
 }

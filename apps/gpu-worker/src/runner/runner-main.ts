@@ -4,24 +4,14 @@
  * one attempt at a time on the actor's command. Its environment is an allow-list without any platform
  * secret: artifacts are reached through the actor (proxied-artifacts.ts), never with credentials here.
  */
-import { z } from 'zod';
-import { flag, loadConfig, positiveInt, runtimeEnv } from '#libs/config';
 import { parseContract } from '#libs/contracts';
 import { createLogger } from '#libs/observability';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
-import { ChildMessage } from './ipc-protocol.js';
+import { ChildMessage, RunnerSettings } from './ipc-protocol.js';
 import { proxiedArtifacts, StorageClient } from './proxied-artifacts.js';
 import { startOrphanWatchdog } from './orphan-watchdog.js';
 import { TaskRunnerChild } from './task-runner-child.js';
-
-const runnerEnv = {
-  ...runtimeEnv,
-  SWITCHYARD_TEST_TASKS: flag(false),
-  WORKER_COMMAND_TASKS_FILE: z.string().optional(),
-  WORKER_HEARTBEAT_INTERVAL_MS: positiveInt(1000),
-  SWITCHYARD_RUNNER_ACTOR: z.string().default('runner'),
-};
 
 function send(msg: ChildMessage): void {
   // Validated on the way out too: a bug here should fail loudly in this process, not confuse the actor.
@@ -29,20 +19,30 @@ function send(msg: ChildMessage): void {
   if (process.connected) process.send!(checked);
 }
 
+/** This runner's settings, from the worker (its one argument); none are read from the environment. */
+function settingsFromArgv(): RunnerSettings {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(process.argv[2] ?? '');
+  } catch {
+    throw new Error('runner-main expects its settings as one JSON argument (forked by the worker)');
+  }
+  return parseContract(RunnerSettings, 'RunnerSettings', raw);
+}
+
 async function main(): Promise<void> {
   if (!process.send) throw new Error('runner-main must be forked with an IPC channel');
-  const config = loadConfig(runnerEnv);
-  const log = createLogger('gpu-worker-runner', config.LOG_LEVEL).child({
-    actor: config.SWITCHYARD_RUNNER_ACTOR,
-  });
   startOrphanWatchdog();
+  const config = settingsFromArgv();
+  const log = createLogger('gpu-worker-runner', config.logLevel).child({ actor: config.actorId });
 
   let catalog: TaskCatalog;
   try {
     catalog = new TaskCatalog(
       loadTasks({
-        testTasks: config.SWITCHYARD_TEST_TASKS,
-        commandTasksFile: config.WORKER_COMMAND_TASKS_FILE,
+        testTasks: config.testTasks,
+        ...(config.commandTasksFile ? { commandTasksFile: config.commandTasksFile } : {}),
+        commandTaskUser: config.commandTaskUser,
       }),
     );
   } catch (e) {
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
 
   const heartbeat = setInterval(
     () => send({ type: 'heartbeat', at: Date.now() }),
-    config.WORKER_HEARTBEAT_INTERVAL_MS,
+    config.heartbeatIntervalMs,
   );
   process.on('message', (m) => runner.handle(m));
   process.on('uncaughtException', (err) => {

@@ -4,7 +4,12 @@ import { startRedis, type RedisHandle } from '#libs/testing';
 import { AttemptExecution, type AttemptLimits } from '../actor/attempt-execution.js';
 import { defaultRunnerEntry } from './runner-entry.js';
 import type { RunMessage } from './ipc-protocol.js';
-import { RunnerBootError, RunnerProcess, type RunHandlers } from './runner-process.js';
+import {
+  RunnerBootError,
+  RunnerProcess,
+  type RunHandlers,
+  type RunnerProcessOptions,
+} from './runner-process.js';
 
 // Real runner processes from the built entry (npm run build first), running the test tasks.
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -21,6 +26,13 @@ afterAll(async () => {
   await redis.stop();
 });
 
+const settings: RunnerProcessOptions['settings'] = {
+  logLevel: 'warn',
+  heartbeatIntervalMs: 1_000,
+  testTasks: true,
+  commandTaskUser: { user: 'nobody', uidBase: 0 },
+};
+
 async function startRunner(
   cudaVisibleDevices = '',
   extraEnv: Record<string, string> = {},
@@ -33,11 +45,9 @@ async function startRunner(
     env: {
       ...process.env,
       REDIS_URL: redis.url,
-      SWITCHYARD_TEST_TASKS: '1',
-      WORKER_HEARTBEAT_INTERVAL_MS: '200',
-      LOG_LEVEL: 'warn',
       ...extraEnv,
     },
+    settings: { ...settings, heartbeatIntervalMs: 200 },
     bootTimeoutMs: 30_000,
     killGraceMs: 500,
     logger: quiet,
@@ -95,6 +105,7 @@ describe('RunnerProcess', () => {
         actorId: 'x',
         cudaVisibleDevices: '',
         env: process.env,
+        settings,
         bootTimeoutMs: 10_000,
         killGraceMs: 100,
         logger: quiet,

@@ -9,6 +9,7 @@ import {
 import {
   ChildMessage,
   type LogLevel,
+  type RunnerSettings,
   type RunMessage,
   type StorageRequest,
   type StorageResult,
@@ -26,10 +27,14 @@ export interface RunnerProcessOptions {
   actorId: string;
   /** Set in the child's environment before any task code loads; "" hides every GPU. */
   cudaVisibleDevices: string;
-  /** The actor's slot (SWITCHYARD_RUNNER_SLOT): its command tasks run as their own uid. */
+  /** The actor's slot: its command tasks run as their own uid. */
   slot?: number;
   /** The runner's whole environment (an allow-list built by the worker: no platform secrets). */
   env: NodeJS.ProcessEnv;
+  /** The runner's settings, passed as its argument (it parses no environment of its own). */
+  settings: Omit<RunnerSettings, 'actorId' | 'commandTaskUser'> & {
+    commandTaskUser: Omit<RunnerSettings['commandTaskUser'], 'slot'>;
+  };
   /** V8 heap limit of the runner (--max-old-space-size): one attempt cannot take the machine's memory. */
   maxOldSpaceMb?: number;
   bootTimeoutMs: number;
@@ -98,7 +103,7 @@ export class RunnerProcess {
 
   /** Fork the runner and wait for its `ready` (tasks loaded); RunnerBootError when it cannot boot. */
   static start(opts: RunnerProcessOptions): Promise<RunnerProcess> {
-    const child = fork(opts.entry, [], {
+    const child = fork(opts.entry, [JSON.stringify(runnerSettings(opts))], {
       detached: true, // own process group: kill(-pid) reaches the task's children
       execArgv: [
         '--enable-source-maps',
@@ -107,8 +112,6 @@ export class RunnerProcess {
       env: {
         ...opts.env,
         CUDA_VISIBLE_DEVICES: opts.cudaVisibleDevices,
-        SWITCHYARD_RUNNER_ACTOR: opts.actorId,
-        SWITCHYARD_RUNNER_SLOT: String(opts.slot ?? 0),
         NODE_OPTIONS: '',
       },
       // stderr is piped (and passed on) so a V8 out-of-memory death can be told from other crashes.
@@ -192,6 +195,11 @@ export class RunnerProcess {
     killGroup(this.child, 'SIGKILL');
   }
 
+  /** SIGKILL the process group now, without waiting (a drain out of time). */
+  killNow(): void {
+    killGroup(this.child, 'SIGKILL');
+  }
+
   private async answerStorage(handlers: RunHandlers, req: StorageRequest): Promise<void> {
     const result = await answerStorageRequest(handlers, req);
     if (this.alive && this.child.connected)
@@ -261,6 +269,16 @@ async function answerStorageRequest(
       },
     };
   }
+}
+
+/** The runner's argument: the worker's settings plus this actor's id and slot. */
+function runnerSettings(opts: RunnerProcessOptions): RunnerSettings {
+  const { commandTaskUser, ...settings } = opts.settings;
+  return {
+    ...settings,
+    actorId: opts.actorId,
+    commandTaskUser: { ...commandTaskUser, slot: opts.slot ?? 0 },
+  };
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

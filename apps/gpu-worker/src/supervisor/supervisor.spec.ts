@@ -8,7 +8,9 @@ import { IllegalTransitionError, WorkerLifecycle } from './worker-lifecycle.js';
 class ScriptedActor implements SupervisedActor {
   state: ActorInfo['state'] = 'STOPPED';
   drainedWith?: number;
+  boundWith?: number;
   released = false;
+  abandoned = false;
   constructor(
     readonly spec: ActorSpec,
     readonly decide: RestartPolicy,
@@ -21,12 +23,16 @@ class ScriptedActor implements SupervisedActor {
   async start() {
     this.state = 'IDLE';
   }
-  async drain(graceMs: number) {
+  async drain(graceMs: number, boundMs: number) {
     this.drainedWith = graceMs;
+    this.boundWith = boundMs;
     if (this.hangOnDrain) return new Promise<void>(() => {});
     await new Promise((r) => setTimeout(r, Math.min(this.attemptMs, graceMs)));
     this.released = this.attemptMs > graceMs;
     this.state = 'STOPPED';
+  }
+  abandon() {
+    this.abandoned = true;
   }
   info(): ActorInfo {
     return {
@@ -204,13 +210,15 @@ describe('Supervisor', () => {
   });
 
   it('bounds a drain whose actor hangs, and names it', async () => {
-    const { sup, events } = build({ cpu: 1, hang: true });
+    const { sup, events, actors } = build({ cpu: 1, hang: true });
     await sup.start();
     const t0 = Date.now();
     await sup.drain();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
     expect(sup.state).toBe('STOPPED');
     expect(events).toContainEqual({ type: 'drain-timeout', actorIds: ['w1/cpu0'] });
+    // the hung actor is told to kill what it started; it was given the same bound
+    expect(actors[0]).toMatchObject({ abandoned: true, boundWith: 200 });
   });
 
   it('drains when stopped during start', async () => {

@@ -7,8 +7,13 @@ import { WorkerLifecycle, type WorkerState } from './worker-lifecycle.js';
 export interface SupervisedActor {
   readonly id: string;
   start(): Promise<void>;
-  /** Stop leasing; let the running attempt finish within graceMs, then stop it and hand it back. */
-  drain(graceMs: number): Promise<void>;
+  /**
+   * Stop leasing; let the running attempt finish within graceMs, then stop it and hand it back. Done
+   * within boundMs (≥ graceMs), abandoning what does not fit (e.g. a report Redis cannot take).
+   */
+  drain(graceMs: number, boundMs: number): Promise<void>;
+  /** The drain overran its bound: kill at once whatever the actor started (its runner), wait for nothing. */
+  abandon(): void;
   info(): ActorInfo;
 }
 
@@ -141,16 +146,20 @@ export class Supervisor {
     if (this.lifecycle.state === 'STOPPED') return;
     this.lifecycle.transition('DRAINING');
     const pending = new Set(this.actors.map((a) => a.id));
+    const boundMs = this.opts.drainGraceMs + this.opts.drainForceMs;
     const all = Promise.allSettled(
-      this.actors.map((a) => a.drain(this.opts.drainGraceMs).finally(() => pending.delete(a.id))),
+      this.actors.map((a) => a.drain(this.opts.drainGraceMs, boundMs).finally(() => pending.delete(a.id))),
     );
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.opts.drainGraceMs + this.opts.drainForceMs);
+      timer = setTimeout(() => resolve('timeout'), boundMs);
     });
     const outcome = await Promise.race([all, bound]);
     clearTimeout(timer);
-    if (outcome === 'timeout') this.opts.onEvent?.({ type: 'drain-timeout', actorIds: [...pending] });
+    if (outcome === 'timeout') {
+      this.opts.onEvent?.({ type: 'drain-timeout', actorIds: [...pending] });
+      for (const a of this.actors) if (pending.has(a.id)) a.abandon();
+    }
     this.lifecycle.transition('STOPPED');
   }
 }

@@ -1,4 +1,5 @@
 import type { TaskDefinition } from '#libs/task-sdk';
+import type { CommandTaskUserSettings } from '../runner/ipc-protocol.js';
 import { commandTask, readCommandTasksFile } from './command/index.js';
 import { gpuProbe } from './gpu-probe.task.js';
 import { imageResize } from './image-resize.task.js';
@@ -11,6 +12,8 @@ export interface LoadTasksConfig {
   testTasks: boolean;
   /** WORKER_COMMAND_TASKS_FILE: operator-declared command tasks (read and validated now). */
   commandTasksFile?: string;
+  /** Who command tasks run as when the runner runs as root (default: nobody, uids from 61000). */
+  commandTaskUser?: CommandTaskUserSettings;
 }
 
 export const builtInTasks: TaskDefinition[] = [imageResize, modelTrain, modelEvaluate, gpuProbe];
@@ -23,7 +26,8 @@ export function loadTasks(config: LoadTasksConfig): TaskDefinition[] {
   const tasks: TaskDefinition[] = [...builtInTasks];
   if (config.testTasks) tasks.push(...testTasks);
   if (config.commandTasksFile) {
-    for (const decl of readCommandTasksFile(config.commandTasksFile)) tasks.push(commandTask(decl));
+    for (const decl of readCommandTasksFile(config.commandTasksFile))
+      tasks.push(commandTask(decl, config.commandTaskUser ? { user: config.commandTaskUser } : {}));
   }
   return tasks;
 }

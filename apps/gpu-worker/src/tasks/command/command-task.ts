@@ -5,6 +5,7 @@ import { artifactId, defineTask, TaskError, type TaskContext, type TaskDefinitio
 import type { CommandTaskDeclaration } from './command-tasks-file.js';
 import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
 import { runCommand } from './run-command.js';
+import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
 import { commandTaskUser, giveFile, giveTree, type TaskUser } from './task-user.js';
 
 export const MAX_OUTPUT_FILES = 100;
@@ -42,6 +43,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export interface CommandTaskOptions {
   /** Grace between SIGTERM and SIGKILL on cancellation. */
   killGraceMs?: number;
+  /** Who the command runs as when the runner runs as root (the worker's settings). */
+  user?: CommandTaskUserSettings;
 }
 
 /**
@@ -83,7 +86,7 @@ export function commandTask(
       const inputFile = join(ctx.workDir, 'input.json');
       await writeFile(inputFile, JSON.stringify(input));
       // As root, the command runs as an unprivileged user that owns only this attempt's folders.
-      const user = commandTaskUser();
+      const user = commandTaskUser(opts.user);
       if (user) {
         for (const d of [inputDir, outputDir, tmpDir]) await giveTree(d, user);
         await giveFile(inputFile, user);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, chown, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TaskError } from '#libs/task-sdk';
+import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
 
 /** Who a command task runs as when the worker runs as root. */
 export interface TaskUser {
@@ -12,6 +13,13 @@ export interface TaskUser {
 
 /** Default first uid of command tasks: actor n's commands run as 61000 + n (uids without a login). */
 export const DEFAULT_COMMAND_TASK_UID_BASE = 61_000;
+
+/** The worker's defaults (COMMAND_TASK_USER, COMMAND_TASK_UID_BASE), slot 0. */
+export const DEFAULT_COMMAND_TASK_USER: CommandTaskUserSettings = {
+  user: 'nobody',
+  uidBase: DEFAULT_COMMAND_TASK_UID_BASE,
+  slot: 0,
+};
 
 function passwdEntry(name: string): { uid: number; gid: number } | undefined {
   if (/^\d+$/.test(name)) return { uid: Number(name), gid: Number(name) };
@@ -29,20 +37,17 @@ function passwdEntry(name: string): { uid: number; gid: number } | undefined {
  * plus the actor's slot gives each actor's commands their own uid, so two attempts running at the same
  * time can never read each other's files or /proc entries.
  */
-export function commandTaskUser(env: NodeJS.ProcessEnv = process.env): TaskUser | undefined {
+export function commandTaskUser(
+  s: CommandTaskUserSettings = DEFAULT_COMMAND_TASK_USER,
+): TaskUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const name = env.COMMAND_TASK_USER || 'nobody';
+  const name = s.user;
   const entry = passwdEntry(name);
   if (!entry)
     throw new TaskError('TASK_FAILED', `COMMAND_TASK_USER "${name}" is not a user of this machine`, {
       retryable: false,
     });
-  const base =
-    env.COMMAND_TASK_UID_BASE === undefined
-      ? DEFAULT_COMMAND_TASK_UID_BASE
-      : Number(env.COMMAND_TASK_UID_BASE);
-  const slot = Number(env.SWITCHYARD_RUNNER_SLOT ?? 0);
-  const uid = Number.isInteger(base) && base > 0 ? base + (Number.isInteger(slot) ? slot : 0) : entry.uid;
+  const uid = s.uidBase > 0 ? s.uidBase + s.slot : entry.uid;
   if (uid === 0)
     throw new TaskError('TASK_FAILED', 'command tasks may not run as root', { retryable: false });
   return { uid, gid: entry.gid, name };

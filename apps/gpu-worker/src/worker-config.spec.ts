@@ -1,0 +1,60 @@
+import { ConfigError } from '#libs/config';
+import { loadWorkerConfig } from './worker-config.js';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+describe('compiled worker options: the drain budget', () => {
+  it.each([
+    // [env, grace, actors' share]
+    [{}, 25_000 - 2_000 - 8_000 - 3_000, 23_000],
+    [
+      {
+        WORKER_DRAIN_BUDGET_MS: '8000',
+        WORKER_DRAIN_GRACE_MS: '1000',
+        WORKER_CANCEL_GRACE_MS: '1500',
+        WORKER_KILL_GRACE_MS: '500',
+      },
+      1_000,
+      6_000,
+    ],
+    [
+      { WORKER_DRAIN_BUDGET_MS: '60000', WORKER_CLOSE_TIMEOUT_MS: '1000' },
+      60_000 - 2_000 - 8_000 - 1_000,
+      58_000,
+    ],
+  ])('derives the grace from the budget (%j)', (env, graceMs, actorsMs) => {
+    const { drain } = loadWorkerConfig({ ...base, ...env }).compiled;
+    expect(drain).toMatchObject({ graceMs, actorsMs });
+    expect(drain.graceMs + drain.stopAttemptMs + drain.closeMs).toBeLessThanOrEqual(drain.actorsMs);
+  });
+
+  it.each([
+    [{ WORKER_DRAIN_GRACE_MS: '30000' }, /WORKER_DRAIN_GRACE_MS: at most 12000 ms/],
+    [{ WORKER_DRAIN_BUDGET_MS: '5000' }, /WORKER_DRAIN_BUDGET_MS: more than/],
+    [{ WORKER_DRAIN_BUDGET_MS: '0' }, /WORKER_DRAIN_BUDGET_MS: expected a positive integer/],
+  ])('refuses settings that cannot fit (%j)', (env, message) => {
+    expect(() => loadWorkerConfig({ ...base, ...env })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ ...base, ...env })).toThrow(message);
+  });
+});
+
+describe('compiled worker options: the runner settings', () => {
+  it('hands the runner what it needs, parsed once here', () => {
+    const { runner } = loadWorkerConfig({
+      ...base,
+      LOG_LEVEL: 'debug',
+      WORKER_HEARTBEAT_INTERVAL_MS: '250',
+      SWITCHYARD_TEST_TASKS: '1',
+      WORKER_COMMAND_TASKS_FILE: '/etc/switchyard/tasks.json',
+      COMMAND_TASK_USER: 'svc',
+      COMMAND_TASK_UID_BASE: '0',
+    }).compiled;
+    expect(runner).toEqual({
+      logLevel: 'debug',
+      heartbeatIntervalMs: 250,
+      testTasks: true,
+      commandTasksFile: '/etc/switchyard/tasks.json',
+      commandTaskUser: { user: 'svc', uidBase: 0 },
+    });
+  });
+});
