@@ -1,4 +1,4 @@
-import type { JobError, JobErrorCode, JsonObject } from '#libs/contracts';
+import { jobErrorMessage, type JobError, type JobErrorCode, type JsonObject } from '#libs/contracts';
 import type { RunMessage } from '../runner/ipc-protocol.js';
 import type { RunHandlers, RunOutcome } from '../runner/runner-process.js';
 
@@ -133,7 +133,7 @@ export class AttemptExecution {
     const runnerLost = !this.runner.alive;
     const failed = (code: JobErrorCode, message: string, retryable: boolean): AttemptOutcome => ({
       type: 'failed',
-      error: { code, message: message.slice(0, 4000), retryable },
+      error: { code, message: jobErrorMessage(message), retryable },
       runnerLost,
     });
     switch (this.stop?.kind) {

@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { NODE_QUEUES, NodeReport, REDIS_KEYS, attemptJobId } from '#libs/contracts';
+import { BULLMQ_PREFIX, NODE_QUEUES, NodeReport, REDIS_KEYS, attemptJobId } from '#libs/contracts';
 import { ArtifactRepository, ObjectStore } from '#libs/storage';
 import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
 import { defaultRunnerEntry } from '../runner/runner-entry.js';
@@ -82,7 +82,7 @@ describe('NodeActor fetch watchdog', () => {
       ...NO_WORKER_METRICS,
       fetchWatchdogRecreated: (id) => recreated.push(id),
     };
-    const queue = new Queue(NODE_QUEUES.cpu, { connection: client });
+    const queue = new Queue(NODE_QUEUES.cpu, { connection: client, prefix: BULLMQ_PREFIX });
     const workerConnections: Redis[] = [];
     const [spec] = planActors('wd', [], 1);
     const actor = new NodeActor({

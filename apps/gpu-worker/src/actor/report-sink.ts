@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { NodeReport, parseContract, REDIS_KEYS } from '#libs/contracts';
+import { backoffDelayMs } from '#libs/redis';
 
 /** A report could not be written within the retry window: the attempt must fail visibly. */
 export class ReportUndeliverableError extends Error {
@@ -49,7 +50,10 @@ export class ReportSink {
       } catch (err) {
         if (Date.now() >= deadline) throw new ReportUndeliverableError(checked, err, tries);
         this.opts.onRetry?.(checked, tries, err);
-        const delay = Math.min(cap, base * 2 ** Math.min(tries - 1, 10), Math.max(0, deadline - Date.now()));
+        const delay = Math.min(
+          backoffDelayMs(tries - 1, { baseMs: base, capMs: cap }),
+          Math.max(0, deadline - Date.now()),
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }

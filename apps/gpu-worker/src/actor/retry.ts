@@ -1,3 +1,5 @@
+import { backoffDelayMs } from '#libs/redis';
+
 /** Retry `fn` with capped exponential backoff until it succeeds or `windowMs` has passed (then rethrow). */
 export async function retryWithin<T>(
   windowMs: number,
@@ -12,8 +14,7 @@ export async function retryWithin<T>(
     } catch (e) {
       if (Date.now() >= deadline) throw e;
       const delay = Math.min(
-        maxDelayMs,
-        baseDelayMs * 2 ** Math.min(tries - 1, 10),
+        backoffDelayMs(tries - 1, { baseMs: baseDelayMs, capMs: maxDelayMs }),
         Math.max(0, deadline - Date.now()),
       );
       await new Promise((r) => setTimeout(r, delay));

@@ -4,7 +4,7 @@
  * one attempt at a time on the actor's command. Its environment is an allow-list without any platform
  * secret: artifacts are reached through the actor (proxied-artifacts.ts), never with credentials here.
  */
-import { parseContract } from '#libs/contracts';
+import { jobErrorMessage, parseContract } from '#libs/contracts';
 import { createLogger } from '#libs/observability';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     log.error({ err: errorMessage(err) }, 'runner: uncaught exception; exiting');
     runner.failCurrent({
       code: 'TASK_FAILED',
-      message: `uncaught exception in task: ${errorMessage(err)}`.slice(0, 4000),
+      message: jobErrorMessage(`uncaught exception in task: ${errorMessage(err)}`),
       retryable: true,
     });
     // Give the IPC channel a moment to flush the error before the process goes.

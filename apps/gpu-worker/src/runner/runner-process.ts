@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import {
+  jobErrorMessage,
   parseContract,
   type JobError,
   type JobErrorCode,
@@ -264,7 +265,7 @@ async function answerStorageRequest(
     return {
       error: {
         code: 'STORAGE_UNAVAILABLE',
-        message: String((e as Error).message || e).slice(0, 4000),
+        message: jobErrorMessage(String((e as Error).message || e)),
         retryable: true,
       },
     };

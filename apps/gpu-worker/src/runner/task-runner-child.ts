@@ -1,4 +1,4 @@
-import { JsonObject, parseContract, type JobError } from '#libs/contracts';
+import { jobErrorMessage, JsonObject, parseContract, type JobError } from '#libs/contracts';
 import {
   errorMessage,
   isTaskError,
@@ -138,7 +138,7 @@ export class TaskRunnerChild {
     } catch (e) {
       const error: JobError = isTaskError(e)
         ? e.toJobError()
-        : { code: 'TASK_FAILED', message: truncate(errorMessage(e) || 'task failed', 4000), retryable: true };
+        : { code: 'TASK_FAILED', message: jobErrorMessage(errorMessage(e), 'task failed'), retryable: true };
       this.send({ type: 'error', runId: msg.runId, error });
     } finally {
       this.current = undefined;

@@ -1,3 +1,5 @@
+import { backoffDelayMs } from '#libs/redis';
+
 /**
  * OTP's restart intensity: more than `maxRestarts` restarts within `periodMs` means restarting does not
  * help, so the actor is quarantined instead of restarted again.
@@ -31,13 +33,12 @@ export class RestartIntensity {
   }
 }
 
-/** Delay before the n-th consecutive restart (n ≥ 1): exponential, capped, with ±20 % jitter. */
+/** Delay before the n-th consecutive restart (n ≥ 1): the platform's one backoff (#libs/redis). */
 export function restartBackoffMs(
   n: number,
   baseMs: number,
   maxMs: number,
   random: () => number = Math.random,
 ): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
-  return Math.round(exp * (0.8 + 0.4 * random()));
+  return backoffDelayMs(Math.max(0, n - 1), { baseMs, capMs: maxMs }, random);
 }

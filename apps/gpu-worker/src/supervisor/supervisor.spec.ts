@@ -117,11 +117,12 @@ describe('RestartIntensity', () => {
     expect(ri.recent).toBe(1);
   });
   it('backs off exponentially with a cap and jitter', () => {
-    expect(restartBackoffMs(1, 100, 1000, () => 0.5)).toBe(100);
-    expect(restartBackoffMs(3, 100, 1000, () => 0.5)).toBe(400);
-    expect(restartBackoffMs(10, 100, 1000, () => 0.5)).toBe(1000);
-    expect(restartBackoffMs(1, 100, 1000, () => 0)).toBe(80);
-    expect(restartBackoffMs(1, 100, 1000, () => 1)).toBe(120);
+    // equal jitter: half of the capped exponential fixed, half random
+    expect(restartBackoffMs(1, 100, 1000, () => 1)).toBe(100);
+    expect(restartBackoffMs(3, 100, 1000, () => 1)).toBe(400);
+    expect(restartBackoffMs(10, 100, 1000, () => 1)).toBe(1000);
+    expect(restartBackoffMs(1, 100, 1000, () => 0)).toBe(50);
+    expect(restartBackoffMs(3, 100, 1000, () => 0.5)).toBe(300);
   });
 });
 
