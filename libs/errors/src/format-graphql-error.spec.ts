@@ -45,12 +45,15 @@ describe('formatGraphQLError', () => {
     const closed = () => wrap(new Error('Connection is closed.'));
     const down = { status: 'reconnecting' };
     const up = { status: 'ready' };
-    const format = (c: { status: string }) =>
+    // the peer died: the socket stopped being writable before the client noticed ("Stream isn't writeable")
+    const dying = { status: 'ready', stream: { writable: false } };
+    const format = (c: { status: string; stream?: { writable: boolean } }) =>
       formatGraphQLError(closed().toJSON(), closed(), {
         production: true,
         unavailable: unavailableWhenDisconnected(c),
       });
     expect(format(down).extensions?.code).toBe('UNAVAILABLE');
+    expect(format(dying).extensions?.code).toBe('UNAVAILABLE');
     expect(format(up).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
     expect(fmt(closed()).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   });

@@ -23,17 +23,23 @@ export function isConnectivityError(e: unknown): boolean {
   return e.cause !== e && isConnectivityError(e.cause);
 }
 
-/** A client of a backing service that knows whether it is connected (an ioredis client: `status`). */
+/** A client of a backing service that knows whether it is connected (an ioredis client: `status`, `stream`). */
 export interface ConnectionState {
   readonly status: string;
+  /** The socket: after the peer died it stops being writable before the client's status changes. */
+  readonly stream?: { readonly writable?: boolean } | null;
 }
+
+/** Not usable now: not `ready`, or `ready` on a socket that can no longer be written (the peer just died). */
+const disconnected = (c: ConnectionState): boolean => c.status !== 'ready' || c.stream?.writable === false;
 
 /**
  * The unavailability test of a service whose requests go to these Redis clients: a connectivity error, or
  * any unclassified failure while one of them is not connected. ioredis rejects commands with plain errors
- * ("Connection is closed.", offline queue disabled) while it reconnects; its state, not their text, says why.
+ * ("Connection is closed.", offline queue disabled) while it reconnects, and already while its socket has ended
+ * but its status still says `ready`: its state and its socket's, not their text, say why.
  */
 export const unavailableWhenDisconnected =
   (...clients: ConnectionState[]) =>
   (e: unknown): boolean =>
-    isConnectivityError(e) || clients.some((c) => c.status !== 'ready');
+    isConnectivityError(e) || clients.some(disconnected);
