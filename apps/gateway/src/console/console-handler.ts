@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { BundledApp } from '../http/bundled-app.js';
 import { buildConsole, CONSOLE_DIR, consoleBuilt } from './build-console.js';
 
 export const CONSOLE_PATH = '/console';
@@ -36,54 +35,24 @@ const shell = `<!doctype html>
  * path, so that deep links (/console/jobs/<id>) survive a reload. Mount on /console.
  */
 export function consoleHandler(o: ConsoleOptions): RequestHandler {
-  const dir = o.dir ?? CONSOLE_DIR;
-  let building: Promise<void> | null = null;
-  const ensureBuilt = () => {
-    if (consoleBuilt(dir)) return Promise.resolve();
-    building ??= (async () => {
-      o.logger.info({ dir }, 'console bundle missing; bundling it once');
-      await buildConsole(dir);
-    })().catch((e: unknown) => {
-      building = null;
-      throw e;
-    });
-    return building;
-  };
-
+  const app = new BundledApp({
+    label: 'console',
+    dir: o.dir ?? CONSOLE_DIR,
+    built: consoleBuilt,
+    build: buildConsole,
+    types: TYPES,
+    assetCacheControl: 'no-cache',
+    logger: o.logger,
+  });
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     const url = req.originalUrl.split('?')[0]!;
     if (url !== CONSOLE_PATH && !url.startsWith(`${CONSOLE_PATH}/`)) return next();
-    if (url.startsWith(`${ASSETS}/`)) {
-      const name = url.slice(ASSETS.length + 1);
-      if (!/^[\w.-]+$/.test(name) || name.includes('..')) return void res.status(404).end();
-      void ensureBuilt()
-        .then(() => readFile(join(dir, name)))
-        .then(
-          (body) =>
-            res
-              .type(TYPES[extname(name)] ?? 'application/octet-stream')
-              .setHeader('cache-control', 'no-cache')
-              .send(body),
-          () => res.status(404).end(),
-        );
-      return;
-    }
-    void ensureBuilt().then(
-      () =>
-        res
-          .type('text/html; charset=utf-8')
-          .setHeader('cache-control', 'no-store')
-          .setHeader('x-frame-options', 'DENY')
-          .setHeader('referrer-policy', 'no-referrer')
-          .send(shell),
-      (e: unknown) => {
-        o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'console unavailable');
-        res
-          .status(503)
-          .type('text/plain')
-          .send('the console bundle is missing and could not be built (esbuild is a dev dependency)');
-      },
-    );
+    if (url.startsWith(`${ASSETS}/`)) return app.serveAsset(res, url.slice(ASSETS.length + 1));
+    app.servePage(res, shell, {
+      'cache-control': 'no-store',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+    });
   };
 }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { BundledApp } from '../http/bundled-app.js';
 import { buildPlayground, PLAYGROUND_DIR, playgroundBuilt } from './build-playground.js';
 
 const TYPES: Record<string, string> = {
@@ -37,39 +36,20 @@ const page = (graphqlPath: string, assets: string) => `<!doctype html>
  * assets under /playground/assets. Everything else on /graphql passes through to the API.
  */
 export function playgroundHandler(o: PlaygroundOptions): RequestHandler {
-  const dir = o.dir ?? PLAYGROUND_DIR;
   const assets = '/playground/assets';
-  let building: Promise<void> | null = null;
-  const ensureBuilt = () => {
-    if (playgroundBuilt(dir)) return Promise.resolve();
-    building ??= (async () => {
-      o.logger.info({ dir }, 'playground bundle missing; bundling GraphiQL once');
-      await buildPlayground(dir);
-    })().catch((e: unknown) => {
-      building = null;
-      throw e;
-    });
-    return building;
-  };
-
+  const app = new BundledApp({
+    label: 'GraphiQL',
+    dir: o.dir ?? PLAYGROUND_DIR,
+    built: playgroundBuilt,
+    build: buildPlayground,
+    types: TYPES,
+    assetCacheControl: 'public, max-age=3600',
+    logger: o.logger,
+  });
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET') return next();
     const url = req.originalUrl.split('?')[0]!;
-    if (url.startsWith(`${assets}/`)) {
-      const name = normalize(url.slice(assets.length + 1));
-      if (name.includes('..') || name.includes('/')) return void res.status(404).end();
-      void ensureBuilt()
-        .then(() => readFile(join(dir, name)))
-        .then(
-          (body) =>
-            res
-              .type(TYPES[extname(name)] ?? 'application/octet-stream')
-              .setHeader('cache-control', 'public, max-age=3600')
-              .send(body),
-          () => res.status(404).end(),
-        );
-      return;
-    }
+    if (url.startsWith(`${assets}/`)) return app.serveAsset(res, url.slice(assets.length + 1));
     const isPage =
       url === '/playground' ||
       url === '/playground/' ||
@@ -77,15 +57,6 @@ export function playgroundHandler(o: PlaygroundOptions): RequestHandler {
         req.accepts(['application/json', 'text/html']) === 'text/html' &&
         !req.query.query);
     if (!isPage) return next();
-    void ensureBuilt().then(
-      () => res.type('text/html; charset=utf-8').send(page(o.graphqlPath, assets)),
-      (e: unknown) => {
-        o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'playground unavailable');
-        res
-          .status(503)
-          .type('text/plain')
-          .send('the GraphiQL bundle is missing and could not be built (esbuild is a dev dependency)');
-      },
-    );
+    app.servePage(res, page(o.graphqlPath, assets));
   };
 }
