@@ -1,25 +1,27 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleBuilt, writeBundleManifest } from '../http/bundle-manifest.js';
 
 /** Where the bundle lives: dist/apps/gateway/console (next to the built gateway). */
 export const CONSOLE_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../console');
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../..');
-const MARKER = 'bundle.json';
 
-export const consoleBuilt = (dir = CONSOLE_DIR): boolean => existsSync(join(dir, MARKER));
+export const consoleBuilt = (dir = CONSOLE_DIR): boolean => bundleBuilt(dir);
 
 /**
  * Bundles the console (React, rjsf, dagre, graphql-ws and the codegen'd documents) from node_modules with
  * esbuild: no CDN, works offline. Runs in `npm run build`; the gateway runs it once if the bundle is missing.
  */
 export async function buildConsole(outDir = CONSOLE_DIR): Promise<void> {
+  const startedAt = Date.now();
   const require = createRequire(join(REPO_ROOT, 'package.json'));
   const esbuild = (await import(pathToFileURL(require.resolve('esbuild')).href)) as typeof import('esbuild');
   mkdirSync(outDir, { recursive: true });
-  await esbuild.build({
+  const app = await esbuild.build({
     entryPoints: { console: join(REPO_ROOT, 'apps/gateway/src/console/browser/main.tsx') },
+    metafile: true,
     inject: [],
     bundle: true,
     minify: true,
@@ -32,14 +34,25 @@ export async function buildConsole(outDir = CONSOLE_DIR): Promise<void> {
     jsx: 'automatic',
     target: 'es2022',
   });
-  await esbuild.build({
+  const css = await esbuild.build({
     entryPoints: { console: join(REPO_ROOT, 'apps/gateway/src/console/browser/console.css') },
+    metafile: true,
+    absWorkingDir: REPO_ROOT,
     bundle: true,
     minify: true,
     logLevel: 'warning',
     outdir: outDir,
   });
-  writeFileSync(join(outDir, MARKER), JSON.stringify({ builtAt: new Date().toISOString() }));
+  writeBundleManifest(
+    outDir,
+    [
+      ...[app, css].flatMap((r) => Object.keys(r.metafile.inputs).map((p) => resolve(REPO_ROOT, p))),
+      fileURLToPath(import.meta.url),
+      join(REPO_ROOT, 'package-lock.json'),
+      join(REPO_ROOT, 'node_modules/.package-lock.json'),
+    ],
+    startedAt,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,20 +1,21 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleBuilt, writeBundleManifest } from '../http/bundle-manifest.js';
 
 /** Where the bundle lives: dist/apps/gateway/playground (next to the built gateway). */
 export const PLAYGROUND_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../playground');
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../..');
-const MARKER = 'bundle.json';
 
-export const playgroundBuilt = (dir = PLAYGROUND_DIR): boolean => existsSync(join(dir, MARKER));
+export const playgroundBuilt = (dir = PLAYGROUND_DIR): boolean => bundleBuilt(dir);
 
 /**
  * Bundles GraphiQL, React, graphql-ws and the Monaco workers from node_modules with esbuild. Runs at build
  * time (npm run compose / build); the gateway falls back to running it once if the bundle is missing.
  */
 export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
+  const startedAt = Date.now();
   const require = createRequire(join(REPO_ROOT, 'package.json'));
   const esbuild = (await import(pathToFileURL(require.resolve('esbuild')).href)) as typeof import('esbuild');
   const source = join(REPO_ROOT, 'apps/gateway/src/playground/browser/playground.jsx');
@@ -24,10 +25,11 @@ export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
     minify: true,
     logLevel: 'warning' as const,
     absWorkingDir: REPO_ROOT,
+    metafile: true as const,
     define: { 'process.env.NODE_ENV': '"production"' },
     loader: { '.ttf': 'file' as const, '.woff': 'file' as const, '.woff2': 'file' as const },
   };
-  await esbuild.build({
+  const page = await esbuild.build({
     ...common,
     entryPoints: { playground: source },
     outdir: outDir,
@@ -35,7 +37,7 @@ export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
     jsx: 'automatic',
     splitting: false,
   });
-  await esbuild.build({
+  const workers = await esbuild.build({
     ...common,
     entryPoints: {
       'editor.worker': require.resolve('monaco-editor/esm/vs/editor/editor.worker.js'),
@@ -45,7 +47,16 @@ export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
     outdir: outDir,
     format: 'iife',
   });
-  writeFileSync(join(outDir, MARKER), JSON.stringify({ builtAt: new Date().toISOString() }));
+  writeBundleManifest(
+    outDir,
+    [
+      ...[page, workers].flatMap((r) => Object.keys(r.metafile.inputs).map((p) => resolve(REPO_ROOT, p))),
+      fileURLToPath(import.meta.url),
+      join(REPO_ROOT, 'package-lock.json'),
+      join(REPO_ROOT, 'node_modules/.package-lock.json'),
+    ],
+    startedAt,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
