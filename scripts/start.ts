@@ -27,8 +27,9 @@ import {
   waitForPort,
   writeStackFile,
 } from '#libs/local-stack';
-import { devApiKey, ensureRedisServer, persistentSecret } from './launcher/dev-setup.js';
-import { ManagedProcess } from './launcher/managed-process.js';
+import { ensureRedisServer, persistentSecret } from './launcher/dev-setup.js';
+import { ManagedProcess, READY_POLL_MS } from './launcher/managed-process.js';
+import { waitUntilReady } from './launcher/readiness.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
@@ -59,6 +60,11 @@ const launcherEnv = {
 const CHILD_SPAWN: SpawnOptions = { stdio: lifelineStdio(), detached: true };
 /** Servers stop last and get this much of the stop budget to themselves. */
 const SERVER_STOP_RESERVE_MS = 3_000;
+/** The embedded servers start in well under a second; their ports are probed this often until they do. */
+const SERVER_START_TIMEOUT_MS = 15_000;
+const SERVER_POLL_MS = 20;
+/** Ctrl-C stops the apps in this order (the gateway, then the worker, which hands its attempts back to Redis), then the servers. */
+const STOP_ORDER = ['gateway', 'gpu-worker', 'artifacts-subgraph', 'jobs-subgraph', 's3', 'redis'];
 
 const say = (msg: string) => process.stdout.write(`[switchyard] ${msg}\n`);
 const fail = (msg: string): never => {
@@ -67,6 +73,7 @@ const fail = (msg: string): never => {
 };
 
 async function main(): Promise<void> {
+  const launched = Date.now() - Math.round(process.uptime() * 1000);
   const config = (() => {
     try {
       return loadConfig(launcherEnv);
@@ -123,8 +130,9 @@ async function main(): Promise<void> {
     stopping = true;
     say('stopping…');
     const deadline = Date.now() + config.SWITCHYARD_STOP_TIMEOUT_MS;
-    // Reverse start order: the gateway first, the storage servers last (with a reserve of the budget).
-    for (const m of [...managed].reverse()) {
+    // The gateway first, the storage servers last (with a reserve of the budget).
+    const rank = (m: ManagedProcess) => STOP_ORDER.indexOf(m.name);
+    for (const m of [...managed].sort((a, b) => rank(a) - rank(b))) {
       const server = m.name === 'redis' || m.name === 's3';
       await m.stop(server ? deadline : deadline - SERVER_STOP_RESERVE_MS);
     }
@@ -173,43 +181,63 @@ async function main(): Promise<void> {
     return m;
   };
 
+  // The servers' URLs are known before they start (their ports are configured), so every child gets the same
+  // environment; only each app's spawn waits, until the servers it needs accept connections.
+  let redisUp: Promise<void> = Promise.resolve();
+  let s3Up: Promise<void> = Promise.resolve();
   if (!config.REDIS_URL) {
     ensureRedisServer(say, fail);
     const p = config.SWITCHYARD_REDIS_PORT;
     const dir = join(dataDir, 'redis');
+    env.REDIS_URL = `redis://127.0.0.1:${p}`;
+    const spawned = Date.now();
     manage('redis', () =>
       spawnRedisServer({ port: p, dir }, { ...CHILD_SPAWN, env: childEnv(), lifeline: true }),
     );
-    await waitForPort(p).catch(() =>
-      fail(`redis-server did not start on port ${p}; see ${join(logDir, 'redis.log')}`),
+    redisUp = waitForPort(p, undefined, SERVER_START_TIMEOUT_MS, SERVER_POLL_MS).then(
+      () => {
+        say(`redis-server on ${env.REDIS_URL} (data in ${dir}, AOF on), ready in ${Date.now() - spawned} ms`);
+      },
+      () => fail(`redis-server did not start on port ${p}; see ${join(logDir, 'redis.log')}`),
     );
-    env.REDIS_URL = `redis://127.0.0.1:${p}`;
-    say(`redis-server on ${env.REDIS_URL} (data in ${dir}, AOF on)`);
   }
   if (!config.S3_ENDPOINT) {
     const p = config.SWITCHYARD_S3_PORT;
     const dir = join(dataDir, 's3');
+    env.S3_ENDPOINT = `http://127.0.0.1:${p}`;
+    // The local S3 server knows one account (S3RVER) and checks no signature: fine on loopback in development.
+    env.S3_ACCESS_KEY ??= 'S3RVER';
+    env.S3_SECRET_KEY ??= 'S3RVER';
+    const spawned = Date.now();
     manage('s3', () =>
       spawnS3Server(
         { port: p, dir, bucket: config.S3_BUCKET },
         { ...CHILD_SPAWN, env: childEnv(), lifeline: true },
       ),
     );
-    await waitForPort(p).catch(() =>
-      fail(`the local S3 server did not start on port ${p}; see ${join(logDir, 's3.log')}`),
+    s3Up = waitForPort(p, undefined, SERVER_START_TIMEOUT_MS, SERVER_POLL_MS).then(
+      () => {
+        say(
+          `local S3 server on ${env.S3_ENDPOINT} (data in ${dir}; production uses MinIO or S3), ready in ${Date.now() - spawned} ms`,
+        );
+      },
+      () => fail(`the local S3 server did not start on port ${p}; see ${join(logDir, 's3.log')}`),
     );
-    env.S3_ENDPOINT = `http://127.0.0.1:${p}`;
-    // The local S3 server knows one account (S3RVER) and checks no signature: fine on loopback in development.
-    env.S3_ACCESS_KEY ??= 'S3RVER';
-    env.S3_SECRET_KEY ??= 'S3RVER';
-    say(`local S3 server on ${env.S3_ENDPOINT} (data in ${dir}; production uses MinIO or S3)`);
   }
+  // Made (or checked) as soon as Redis is up, while the apps boot; its module loads ioredis, so it is
+  // imported only now. Awaited once every app is ready; a failure stops the launcher there.
+  const devKey = redisUp.then(async () =>
+    (await import('./launcher/dev-api-key.js')).devApiKey(env.REDIS_URL!, join(dataDir, 'dev-api-key')),
+  );
+  devKey.catch(() => {});
 
-  const apps: Array<{ name: string; port: number }> = [
-    { name: 'jobs-subgraph', port: config.JOBS_SUBGRAPH_PORT },
-    { name: 'artifacts-subgraph', port: config.ARTIFACTS_SUBGRAPH_PORT },
-    { name: 'gpu-worker', port: config.WORKER_HEALTH_PORT },
-    { name: 'gateway', port: config.GATEWAY_PORT },
+  // Every app is spawned as soon as the servers it uses accept connections, all of them in parallel (none
+  // needs another app: the gateway reads the composed supergraph from graphql/supergraph.graphql).
+  const apps: Array<{ name: string; port: number; needs: Promise<void>[] }> = [
+    { name: 'jobs-subgraph', port: config.JOBS_SUBGRAPH_PORT, needs: [redisUp] },
+    { name: 'gateway', port: config.GATEWAY_PORT, needs: [redisUp] },
+    { name: 'artifacts-subgraph', port: config.ARTIFACTS_SUBGRAPH_PORT, needs: [redisUp, s3Up] },
+    { name: 'gpu-worker', port: config.WORKER_HEALTH_PORT, needs: [redisUp, s3Up] },
   ];
   // The worker runs tenants' code and has no use for the identity secret: it never gets it.
   const appEnv = (name: string) => {
@@ -218,39 +246,44 @@ async function main(): Promise<void> {
     return e;
   };
   const readyUrl = (p: number) => `http://127.0.0.1:${p}/health/ready`;
-  for (const app of apps)
-    manage(
-      app.name,
-      () =>
-        spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
-          cwd: ROOT,
-          env: appEnv(app.name),
-          ...CHILD_SPAWN,
-        }),
-      readyUrl(app.port),
-    );
-
   const deadline = Date.now() + config.SWITCHYARD_READY_TIMEOUT_MS;
-  for (const app of apps) {
-    for (;;) {
-      if (stopping) return;
-      const res = await fetch(readyUrl(app.port)).catch(() => null);
-      if (res?.status === 200) break;
-      if (Date.now() > deadline) {
-        const why = res ? await res.text() : 'not listening';
-        say(`${app.name} is not ready after ${config.SWITCHYARD_READY_TIMEOUT_MS} ms: ${why}`);
+  const ready = await Promise.all(
+    apps.map(async (app) => {
+      await Promise.all(app.needs);
+      if (stopping) return false;
+      const spawned = Date.now();
+      manage(
+        app.name,
+        () =>
+          spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
+            cwd: ROOT,
+            env: appEnv(app.name),
+            ...CHILD_SPAWN,
+          }),
+        readyUrl(app.port),
+      );
+      const r = await waitUntilReady(readyUrl(app.port), {
+        deadline,
+        intervalMs: READY_POLL_MS,
+        cancelled: () => stopping,
+      });
+      if (r.ready) say(`${app.name} ready on port ${app.port} in ${Date.now() - spawned} ms`);
+      else if (!stopping) {
+        say(`${app.name} is not ready after ${config.SWITCHYARD_READY_TIMEOUT_MS} ms: ${r.why}`);
         say(`see ${join(logDir, `${app.name}.log`)}`);
-        return stopAll(1);
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    say(`${app.name} ready on port ${app.port}`);
-  }
+      return r.ready;
+    }),
+  );
+  if (stopping) return;
+  if (!ready.every(Boolean)) return stopAll(1);
 
-  const key = await devApiKey(env.REDIS_URL!, join(dataDir, 'dev-api-key'));
+  const key = await devKey;
   const gql = `http://localhost:${config.GATEWAY_PORT}/graphql`;
   say('');
-  say(`Switchyard is up. GraphQL (HTTP + graphql-ws): ${gql}`);
+  say(
+    `Switchyard is up in ${((Date.now() - launched) / 1000).toFixed(1)} s. GraphQL (HTTP + graphql-ws): ${gql}`,
+  );
   say(`Playground: open ${gql} in a browser and set the header Authorization: Bearer <key>`);
   say(`Logs: ${logDir}   Stop: Ctrl-C   A crashed app is restarted (see its log)`);
   say(

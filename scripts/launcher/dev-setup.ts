@@ -1,12 +1,9 @@
-// What `npm start` prepares on a developer's machine before the stack starts: redis-server installed, a
-// random identity secret kept in the data dir, and a dev API key that survives restarts.
+// What `npm start` prepares on a developer's machine before the stack starts: redis-server installed and a
+// random identity secret kept in the data dir (the dev API key is in dev-api-key.ts).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { ALL_SCOPES } from '#libs/contracts';
-import { ApiKeyStore } from '#libs/auth';
 import { findRedisServer } from '#libs/local-stack';
-import { createRedis, quitRedis, waitForRedisReady } from '#libs/redis';
 
 export type Say = (msg: string) => void;
 export type Fail = (msg: string) => never;
@@ -33,30 +30,4 @@ export function persistentSecret(file: string): string {
   const secret = randomBytes(32).toString('hex');
   writeFileSync(file, secret, { mode: 0o600 });
   return secret;
-}
-
-export async function devApiKey(redisUrl: string, file: string): Promise<string> {
-  const redis = createRedis({
-    url: redisUrl,
-    name: 'launcher',
-    role: 'command',
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  try {
-    await waitForRedisReady(redis);
-    const keys = new ApiKeyStore(redis);
-    if (existsSync(file)) {
-      const existing = readFileSync(file, 'utf8').trim();
-      const ok = await keys.verify(existing).then(
-        () => true,
-        () => false,
-      );
-      if (ok) return existing;
-    }
-    const { key } = await keys.create({ tenant: 'dev', scopes: [...ALL_SCOPES], name: 'dev (npm start)' });
-    writeFileSync(file, key, { mode: 0o600 });
-    return key;
-  } finally {
-    await quitRedis(redis);
-  }
 }

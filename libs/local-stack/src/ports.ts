@@ -13,8 +13,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on host:port, rejects after `timeoutMs`. */
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
+/** Resolves once something accepts TCP connections on host:port (tried every `intervalMs`), rejects after `timeoutMs`. */
+export async function waitForPort(
+  port: number,
+  host = '127.0.0.1',
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -27,7 +32,7 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -32,6 +32,12 @@ export function pidOf(dataDir: string, what: string): number | undefined {
   });
 }
 
+/** When a process started, in ms since boot (/proc/<pid>/stat field 22, in clock ticks of 10 ms). */
+export function startedAtMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[19]) * 10;
+}
+
 export interface LauncherRun {
   proc: ChildProcess;
   dataDir: string;

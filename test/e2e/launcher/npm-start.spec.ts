@@ -1,6 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeLauncherPorts, killStack, processesOf, startLauncher } from './launcher-support.js';
+import {
+  freeLauncherPorts,
+  killStack,
+  pidOf,
+  processesOf,
+  startedAtMs,
+  startLauncher,
+} from './launcher-support.js';
+
+const APPS = ['jobs-subgraph', 'artifacts-subgraph', 'gpu-worker', 'gateway'];
 
 /**
  * `npm start`'s launcher (dist/scripts/start.js) on free ports: it starts its own redis-server and local S3
@@ -17,6 +26,17 @@ describe('the one-command stack', () => {
       expect(out).toMatch(new RegExp(`redis-server on redis://127.0.0.1:${ports.SWITCHYARD_REDIS_PORT}`));
       expect(out).toMatch(new RegExp(`local S3 server on http://127.0.0.1:${ports.SWITCHYARD_S3_PORT}`));
       expect(out.trim().split('\n').at(-1)).toBe(key); // the key alone on the last line
+      expect(out).toMatch(/Switchyard is up in \d+\.\d s\./);
+
+      // Each app says how long it took from its spawn to ready, and all four boot in parallel: every one was
+      // spawned before the first of them was ready (the apps need the servers, not each other).
+      const readyIn = APPS.map((app) => {
+        const m = new RegExp(`\\] ${app} ready on port \\d+ in (\\d+) ms`).exec(out);
+        expect(m).not.toBeNull();
+        return Number(m![1]);
+      });
+      const spawnedAt = APPS.map((app) => startedAtMs(pidOf(dataDir, `dist/apps/${app}/src/main.js`)!));
+      expect(Math.max(...spawnedAt) - Math.min(...spawnedAt)).toBeLessThan(Math.min(...readyIn));
 
       const ready = await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}/health/ready`);
       expect(ready.status).toBe(200);
