@@ -5,7 +5,8 @@
  * secret: artifacts are reached through the actor (proxied-artifacts.ts), never with credentials here.
  */
 import { jobErrorMessage, parseContract } from '#libs/contracts';
-import { createLogger } from '#libs/observability';
+// The logger alone: the library's index also loads Nest, terminus and prom-client, ~0.8 s of CPU per runner boot.
+import { createLogger } from '#libs/observability/logger';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
 import { ChildMessage, RunnerSettings } from './ipc-protocol.js';
