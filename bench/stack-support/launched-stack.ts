@@ -24,22 +24,42 @@ export interface LaunchedStack {
   s3Endpoint: string;
   ports: { gateway: number; jobs: number; artifacts: number; worker: number; redis: number; s3: number };
   dataDir: string;
-  /** From `npm start` (node dist/scripts/start.js) to the printed key. */
+  /** From `npm start` (node dist/scripts/start.js, or `npm start` itself with `viaNpmStart`) to the printed key. */
   readyMs: number;
+  /** What the launcher printed so far (stdout). */
+  output(): string;
   /** pid per child name (redis, s3, jobs-subgraph, artifacts-subgraph, gpu-worker, gateway), from stack.json. */
   pids(): Record<string, number>;
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, string>(); // → its data dir
 process.once('exit', () => {
-  for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const [c, dataDir] of live)
+    if (c.exitCode === null) {
+      c.kill('SIGKILL');
+      // Under `npm start` the launcher is npm's grandchild: it goes too (its children follow by the lifeline).
+      const launcherPid = readStackFile(dataDir)?.launcherPid;
+      if (launcherPid)
+        try {
+          process.kill(launcherPid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+    }
 });
 
 export async function launchStack(
   extraEnv: Record<string, string> = {},
-  opts: { readyTimeoutMs?: number } = {},
+  opts: {
+    readyTimeoutMs?: number;
+    /** Run `npm start` (the build check, then the launcher) instead of the built launcher alone. */
+    viaNpmStart?: boolean;
+    /** The checkout to start (default: this one). */
+    root?: string;
+  } = {},
 ): Promise<LaunchedStack> {
+  const root = opts.root ?? ROOT;
   const [gateway, jobs, artifacts, worker, redis, s3] = await Promise.all(
     Array.from({ length: 6 }, () => freePort()),
   );
@@ -59,21 +79,23 @@ export async function launchStack(
   delete env.REDIS_URL;
   delete env.S3_ENDPOINT;
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/scripts/start.js')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
+  const child = opts.viaNpmStart
+    ? spawn('npm', ['start', '--silent'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [join(root, 'dist/scripts/start.js')], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+  live.set(child, dataDir);
   let out = '';
   child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const key = await new Promise<string>((res, rej) => {
     const timer = setTimeout(
       () => rej(new Error(`the stack was not up within ${opts.readyTimeoutMs ?? 180_000} ms:\n${out}`)),
       opts.readyTimeoutMs ?? 180_000,
     );
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
+    child.stdout.on('data', () => {
       // The key is the line the launcher prints (without its [switchyard] prefix) after "Dev API key".
       const m = /Dev API key[^\n]*\n([^\s[]\S*)\n/.exec(out);
       if (m) {
@@ -98,12 +120,16 @@ export async function launchStack(
     ports,
     dataDir,
     readyMs,
+    output: () => out,
     pids: () =>
       Object.fromEntries((readStackFile(dataDir)?.children ?? []).map((c) => [c.name, c.pid] as const)),
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        // npm does not pass SIGTERM on through its shell: the launcher itself gets it (its pid is in stack.json).
+        const launcherPid = opts.viaNpmStart ? readStackFile(dataDir)?.launcherPid : undefined;
+        if (launcherPid) process.kill(launcherPid, 'SIGTERM');
+        else child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
         await exited;
         clearTimeout(timer);
