@@ -8,7 +8,7 @@
  * the same data dir is found through `<data dir>/stack.json`. SIGINT/SIGTERM stop everything, in reverse
  * order, within SWITCHYARD_STOP_TIMEOUT_MS, and exit 0. The environment reaches every app.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,6 @@ import {
   findLeftoverStack,
   LIFELINE_ENV,
   LIFELINE_FD,
-  lifelineStdio,
   portInUse,
   removeStackFile,
   spawnRedisServer,
@@ -57,7 +56,7 @@ const launcherEnv = {
  * Children get their own process group, so a terminal's Ctrl-C reaches only the launcher, which then stops
  * them in order (the worker can still hand attempts back to Redis before Redis stops); fd 3 is the lifeline.
  */
-const CHILD_SPAWN: SpawnOptions = { stdio: lifelineStdio(), detached: true };
+const CHILD_SPAWN: SpawnOptions = { detached: true };
 /** Servers stop last and get this much of the stop budget to themselves. */
 const SERVER_STOP_RESERVE_MS = 3_000;
 /** The embedded servers start in well under a second; their ports are probed this often until they do. */
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
   env.SWITCHYARD_IDENTITY_SECRET ??= persistentSecret(join(dataDir, 'identity-secret'));
   const childEnv = (): Record<string, string> => ({ ...env, [LIFELINE_ENV]: String(LIFELINE_FD) });
 
-  const manage = (name: string, spawnIt: () => ReturnType<typeof spawn>, readyUrl?: string) => {
+  const manage = (name: string, spawnIt: (stdio: StdioOptions) => ChildProcess, readyUrl?: string) => {
     const m = new ManagedProcess(
       {
         name,
@@ -191,8 +190,8 @@ async function main(): Promise<void> {
     const dir = join(dataDir, 'redis');
     env.REDIS_URL = `redis://127.0.0.1:${p}`;
     const spawned = Date.now();
-    manage('redis', () =>
-      spawnRedisServer({ port: p, dir }, { ...CHILD_SPAWN, env: childEnv(), lifeline: true }),
+    manage('redis', (stdio) =>
+      spawnRedisServer({ port: p, dir }, { ...CHILD_SPAWN, stdio, env: childEnv(), lifeline: true }),
     );
     redisUp = waitForPort(p, undefined, SERVER_START_TIMEOUT_MS, SERVER_POLL_MS).then(
       () => {
@@ -209,10 +208,10 @@ async function main(): Promise<void> {
     env.S3_ACCESS_KEY ??= 'S3RVER';
     env.S3_SECRET_KEY ??= 'S3RVER';
     const spawned = Date.now();
-    manage('s3', () =>
+    manage('s3', (stdio) =>
       spawnS3Server(
         { port: p, dir, bucket: config.S3_BUCKET },
-        { ...CHILD_SPAWN, env: childEnv(), lifeline: true },
+        { ...CHILD_SPAWN, stdio, env: childEnv(), lifeline: true },
       ),
     );
     s3Up = waitForPort(p, undefined, SERVER_START_TIMEOUT_MS, SERVER_POLL_MS).then(
@@ -254,11 +253,12 @@ async function main(): Promise<void> {
       const spawned = Date.now();
       manage(
         app.name,
-        () =>
+        (stdio) =>
           spawn(process.execPath, [join(ROOT, 'dist/apps', app.name, 'src/main.js')], {
             cwd: ROOT,
             env: appEnv(app.name),
             ...CHILD_SPAWN,
+            stdio,
           }),
         readyUrl(app.port),
       );

@@ -1,6 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { RestartPolicy, type RestartPolicyOptions } from '#libs/local-stack';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { lifelineStdio, RestartPolicy, type RestartPolicyOptions } from '#libs/local-stack';
 import { waitUntilReady } from './readiness.js';
 
 /**
@@ -12,7 +12,8 @@ export const READY_POLL_MS = 100;
 
 export interface ManagedProcessSpec {
   name: string;
-  spawn: () => ChildProcess;
+  /** Starts it with these stdio settings (the lifeline is fd 3). */
+  spawn: (stdio: StdioOptions) => ChildProcess;
   logFile: string;
   /** Also stream its output to the launcher's terminal. */
   echo: boolean;
@@ -33,13 +34,16 @@ const exitReason = (code: number | null, signal: NodeJS.Signals | null) => signa
 /**
  * One child of the launcher under a restart policy, as an orchestrator would run it: an unexpected exit is
  * restarted after a growing delay, and said; a crash loop is handed to the launcher. Logs append to one
- * file across restarts.
+ * file across restarts: the child writes into it itself (the file is its stdout and stderr, opened for
+ * appending), so the launcher copies nothing; only with `echo` do its lines pass through the launcher.
  */
 export class ManagedProcess {
   private proc?: ChildProcess;
-  private readonly log: WriteStream;
+  /** The log file: a descriptor the child writes to, or (echo) a stream the launcher copies into. */
+  private readonly log: { fd: number } | { stream: WriteStream };
   private readonly policy: RestartPolicy;
   private stopping = false;
+  private logClosed = false;
   private restartTimer?: NodeJS.Timeout;
 
   constructor(
@@ -47,7 +51,9 @@ export class ManagedProcess {
     policy: RestartPolicyOptions,
     private readonly hooks: ManagedProcessHooks,
   ) {
-    this.log = createWriteStream(spec.logFile, { flags: 'a' });
+    this.log = spec.echo
+      ? { stream: createWriteStream(spec.logFile, { flags: 'a' }) }
+      : { fd: openSync(spec.logFile, 'a') };
     this.policy = new RestartPolicy(policy);
   }
 
@@ -60,12 +66,14 @@ export class ManagedProcess {
   }
 
   start(): ChildProcess {
-    const proc = this.spec.spawn();
+    const log = this.log;
+    const proc = this.spec.spawn(lifelineStdio('fd' in log ? log.fd : undefined));
     this.proc = proc;
-    for (const stream of [proc.stdout, proc.stderr]) {
-      stream?.pipe(this.log, { end: false });
-      if (this.spec.echo) stream?.on('data', (d: Buffer) => process.stdout.write(`[${this.name}] ${d}`));
-    }
+    if ('stream' in log)
+      for (const stream of [proc.stdout, proc.stderr]) {
+        stream?.pipe(log.stream, { end: false });
+        stream?.on('data', (d: Buffer) => process.stdout.write(`[${this.name}] ${d}`));
+      }
     proc.once('exit', (code, signal) => this.exited(code, signal));
     this.hooks.spawned();
     return proc;
@@ -123,7 +131,10 @@ export class ManagedProcess {
       await gone;
       clearTimeout(kill);
     }
-    this.log.end();
+    if (this.logClosed) return;
+    this.logClosed = true;
+    if ('stream' in this.log) this.log.stream.end();
+    else closeSync(this.log.fd);
   }
 
   /** Last resort when the launcher itself is exiting on an error. */

@@ -8,8 +8,16 @@ import { Socket } from 'node:net';
 export const LIFELINE_ENV = 'SWITCHYARD_LIFELINE_FD';
 export const LIFELINE_FD = 3;
 
-/** Spawn options that hand a child the lifeline: stdin ignored, stdout/stderr piped, fd 3 the lifeline. */
-export const lifelineStdio = (): ['ignore', 'pipe', 'pipe', 'pipe'] => ['ignore', 'pipe', 'pipe', 'pipe'];
+/**
+ * Spawn options that hand a child the lifeline: stdin ignored, fd 3 the lifeline; stdout/stderr piped, or
+ * written straight into `output` (a file descriptor, e.g. its log file opened for appending).
+ */
+export const lifelineStdio = (output?: number): ['ignore', number | 'pipe', number | 'pipe', 'pipe'] => [
+  'ignore',
+  output ?? 'pipe',
+  output ?? 'pipe',
+  'pipe',
+];
 
 /**
  * In a child: calls `onLost` once when the launcher that started this process is gone. Does nothing when

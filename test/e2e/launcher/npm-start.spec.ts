@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   freeLauncherPorts,
@@ -63,6 +63,12 @@ describe('the one-command stack', () => {
       // Every process it started, children of children included, is gone.
       expect(processesOf(dataDir)).toEqual([]);
       expect(existsSync(join(dataDir, 'stack.json'))).toBe(false);
+      // Each app wrote its own log file (its stdout/stderr), from start to its last line on the way out.
+      for (const app of APPS) {
+        const log = readFileSync(join(dataDir, 'logs', `${app}.log`), 'utf8');
+        expect(log).toContain(`${app} listening on http://127.0.0.1:`);
+        expect(log).toContain('"msg":"stopped"');
+      }
     } finally {
       killStack(run);
     }
