@@ -1,12 +1,14 @@
 /**
  * `npm start`: the whole stack on one machine with embedded defaults.
  *
- * Starts redis-server (unless REDIS_URL is set) and the local S3 server (unless S3_ENDPOINT is set), then the
- * jobs and artifacts subgraphs, the gpu-worker and the gateway; waits until every one is ready; prints the
+ * Starts redis-server (unless REDIS_URL is set) and the local S3 server (unless S3_ENDPOINT is set) side by
+ * side, then the jobs and artifacts subgraphs, the gpu-worker and the gateway in parallel, each as soon as the
+ * servers it uses accept connections; waits until every one is ready (saying how long each took); prints the
  * GraphQL URL and a dev API key. A child that crashes is restarted with backoff; one that keeps crashing stops
  * the stack. Children hold a lifeline to the launcher and exit when it dies, however it died; a stack left on
- * the same data dir is found through `<data dir>/stack.json`. SIGINT/SIGTERM stop everything, in reverse
- * order, within SWITCHYARD_STOP_TIMEOUT_MS, and exit 0. The environment reaches every app.
+ * the same data dir is found through `<data dir>/stack.json`. SIGINT/SIGTERM stop everything, the gateway
+ * first and the servers last, within SWITCHYARD_STOP_TIMEOUT_MS, and exit 0. The environment reaches every app;
+ * each child's output goes to its log file in `<data dir>/logs`.
  */
 import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
