@@ -77,12 +77,8 @@ async function main(): Promise<number> {
     step(`stack ready in ${(stack.readyMs / 1000).toFixed(1)} s`);
     const headers = { authorization: `Bearer ${stack.key}` };
     const ours = new GraphqlHttp(stack.url, headers, 8);
-    const seeded = await seedJobsWithArtifacts(ours, {
-      jobs: JOBS,
-      nodesPerJob: NODES_PER_JOB,
-      log: step,
-    });
-    plain = await startPlainGateway({
+    // the peer starts while the jobs run
+    const plainStarting = startPlainGateway({
       port: await freePort(),
       jobsUrl: `http://127.0.0.1:${stack.ports.jobs}/graphql`,
       artifactsUrl: `http://127.0.0.1:${stack.ports.artifacts}/graphql`,
@@ -90,6 +86,13 @@ async function main(): Promise<number> {
       tenant: 'dev',
       supergraphPath: DEFAULT_SUPERGRAPH,
     });
+    plainStarting.catch(() => undefined); // awaited below
+    const seeded = await seedJobsWithArtifacts(ours, {
+      jobs: JOBS,
+      nodesPerJob: NODES_PER_JOB,
+      log: step,
+    });
+    plain = await plainStarting;
     const peerClient = new GraphqlHttp(plain.url, {}, 8);
 
     // both gateways must answer every page identically, with every node and artifact of each job
@@ -116,6 +119,7 @@ async function main(): Promise<number> {
 
     redis = new Redis(stack.redisUrl);
     const pids = stack.pids();
+    step(`pids: ${JSON.stringify({ ...pids, 'plain-gateway': plain.pid, bench: process.pid })}`);
     const targets = {
       peer: { url: plain.url, headers: {}, gatewayPid: plain.pid },
       ours: { url: stack.url, headers, gatewayPid: pids.gateway! },

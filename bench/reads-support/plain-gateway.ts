@@ -33,7 +33,7 @@ export async function startPlainGateway(opts: PlainGatewayOptions): Promise<Plai
   process.once('exit', () => child.exitCode === null && child.kill('SIGKILL'));
   await new Promise<void>((res, rej) => {
     let out = '';
-    const timer = setTimeout(() => rej(new Error('the plain gateway did not start within 60 s')), 60_000);
+    const timer = setTimeout(() => rej(new Error('the plain gateway did not start within 180 s')), 180_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('plain-gateway ready')) {
