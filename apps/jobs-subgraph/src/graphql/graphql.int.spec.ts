@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
-import { IDENTITY_HEADER } from '#libs/auth';
 import { REDIS_KEYS, schemaHash } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
@@ -93,21 +92,6 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
       identityFor('ops', ['admin']),
     );
     expect(admin.data!.workers.map((w) => w.id)).toContain(worker.id);
-  });
-
-  it('answers Cache-Control: no-store, on data and on errors (no per-field cache hints are computed)', async () => {
-    for (const query of [
-      '{ templates { name } }',
-      '{ job(id: "no-such-job") { id nodes { id } } }',
-      '{ nope }',
-    ]) {
-      const res = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: identityFor('acme') },
-        body: JSON.stringify({ query }),
-      });
-      expect(res.headers.get('cache-control')).toBe('no-store');
-    }
   });
 
   it('answers capabilities and templates from the registry at once', async () => {

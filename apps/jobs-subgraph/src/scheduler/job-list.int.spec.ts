@@ -93,8 +93,13 @@ describe('jobs(filter:) reads indexes, never the whole job set', () => {
   /** Every page of the filter, `first` at a time; each page's Redis commands counted. */
   async function allPages(filter: JobListFilter, first: number) {
     const ids: string[] = [];
-    const perPage: Array<{ returned: number; hgetall: number; hmget: number; scripts: number; zreads: number }> =
-      [];
+    const perPage: Array<{
+      returned: number;
+      hgetall: number;
+      hmget: number;
+      scripts: number;
+      zreads: number;
+    }> = [];
     let after: string | undefined;
     for (let guard = 0; guard < 1_000; guard++) {
       await core.redis.config('RESETSTAT');
