@@ -27,11 +27,11 @@ import {
 import { seedJobsWithArtifacts } from './reads-support/seed-jobs.js';
 
 const env = process.env;
-const JOBS = Number(env.BENCH_JOBS ?? 200);
-const NODES_PER_JOB = Number(env.BENCH_NODES_PER_JOB ?? 3);
-const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 50);
-const SECONDS = Number(env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
+const JOBS = Number(env.BENCH_READS_JOBS ?? 200);
+const NODES_PER_JOB = Number(env.BENCH_READS_NODES_PER_JOB ?? 3);
+const CONNECTIONS = Number(env.BENCH_READS_CONNECTIONS ?? 50);
+const SECONDS = Number(env.BENCH_READS_SECONDS ?? 10);
+const WARMUP_SECONDS = Number(env.BENCH_READS_WARMUP_SECONDS ?? 3);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const IDENTITY_SECRET = 'bench-reads-identity-secret-0123456789abcdef';
 const step = (what: string) => console.error(`[gateway-reads] ${what}`);
