@@ -17,6 +17,7 @@ import {
   STORAGE_SCRIPTS,
 } from '#libs/storage';
 import type { ArtifactsSubgraphConfig } from './artifacts-config.js';
+import { ARTIFACT_READ_SCRIPTS, JobArtifactsReader } from './reads/job-artifacts-reader.js';
 import { SweepLoop, type SweepMetrics } from './sweeps/sweep-loop.js';
 import { ArtifactService, type UploadMetrics } from './uploads/artifact-service.js';
 
@@ -54,7 +55,8 @@ export class ArtifactsRuntime {
       config.BIND_HOST,
     );
     // Every Lua script this process runs is present and its includes resolve (files only, no I/O on Redis).
-    for (const scripts of [STORAGE_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS]) scripts.check();
+    for (const scripts of [STORAGE_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS, ARTIFACT_READ_SCRIPTS])
+      scripts.check();
     // Connects in start(), not here: constructing the object graph does no I/O.
     this.redis = createRedis({
       ...redisTarget(config),
@@ -78,6 +80,7 @@ export class ArtifactsRuntime {
       },
       metrics,
       logger,
+      new JobArtifactsReader(this.redis),
     );
     const sweeper = new ArtifactSweeper(
       this.redis,

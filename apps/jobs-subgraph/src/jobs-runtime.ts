@@ -30,6 +30,7 @@ import { ReportConsumer } from './scheduler/report-consumer.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { SchedulerLogger } from './scheduler/scheduler-ports.js';
 import { SCHEDULER_SCRIPTS } from './scheduler/scripts.js';
+import { JOB_VIEW_SCRIPTS } from './scheduler/job-views.js';
 import { EventLog } from './events/event-log.js';
 import { EventSubscriptions } from './events/job-events.js';
 import { Wakeups } from './events/wakeups.js';
@@ -70,7 +71,13 @@ export class JobsRuntime {
     );
     const templates = TemplateRegistry.loadFromDir(config.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
     // Every Lua script this process runs is present and its includes resolve: fail here, not mid-transition.
-    for (const scripts of [SCHEDULER_SCRIPTS, WORKER_REGISTRY_SCRIPTS, LEASE_SCRIPTS, RATE_LIMIT_SCRIPTS])
+    for (const scripts of [
+      SCHEDULER_SCRIPTS,
+      JOB_VIEW_SCRIPTS,
+      WORKER_REGISTRY_SCRIPTS,
+      LEASE_SCRIPTS,
+      RATE_LIMIT_SCRIPTS,
+    ])
       scripts.check();
 
     // request paths fail fast; the report stream and pub/sub wait through an outage

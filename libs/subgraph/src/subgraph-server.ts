@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -67,6 +68,20 @@ function fieldErrors(e: ArgumentValidationError): unknown {
   return badInput(problems.length ? `invalid input: ${problems.join('; ')}` : e.message);
 }
 
+/** `Cache-Control: no-store` on every answer, as Apollo's cache-control plugin set it without hints. */
+function uncacheableAnswers<C extends BaseContext>(): ApolloServerPlugin<C> {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        willSendResponse: ({ response }) => {
+          if (!response.http.headers.has('cache-control'))
+            response.http.headers.set('cache-control', 'no-store');
+          return Promise.resolve();
+        },
+      }),
+  };
+}
+
 /**
  * Apollo Server 5 over a federation subgraph schema, as express middleware: every request carries a
  * credential this deployment accepts (without a valid one nothing runs), and every error goes through the
@@ -99,7 +114,10 @@ export async function createSubgraphServer<C extends BaseContext>(
     formatError: format,
     // The app's shutdown stops Apollo; Apollo's own handler would re-raise SIGTERM and kill the process mid-drain.
     stopOnTerminationSignals: false,
-    plugins: options.plugins,
+    // Apollo's default cache-control plugin hooks every field of every answer (willResolveField wraps each
+    // resolver) to compute cache hints our schemas never give: every answer is uncacheable. Off, with the
+    // header it sent kept, so answers stay byte-for-byte the same.
+    plugins: [ApolloServerPluginCacheControlDisabled(), uncacheableAnswers(), ...(options.plugins ?? [])],
   });
   await server.start();
   const context = async ({ req }: { req: express.Request }): Promise<C> =>

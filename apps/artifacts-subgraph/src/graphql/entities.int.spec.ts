@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { REDIS_KEYS, type ArtifactRecord, type Identity } from '#libs/contracts';
 import { ArtifactRepository, encodeArtifactRecord, ObjectStore, type StorageLogger } from '#libs/storage';
 import { startRedis, type RedisHandle } from '#libs/testing';
+import { JobArtifactsReader } from '../reads/job-artifacts-reader.js';
 import { ArtifactService } from '../uploads/artifact-service.js';
 import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
 
@@ -61,9 +62,16 @@ describe('Artifact entities', () => {
     const service = new ArtifactService(
       new ArtifactRepository(redis, store, quiet),
       store,
-      { maxBytes: 1, allowedContentTypes: [], uploadUrlTtlSeconds: 60, downloadUrlTtlSeconds: 60 },
-      { uploadCompleted: () => undefined, uploadRejected: () => undefined },
+      {
+        maxBytes: 1,
+        allowedContentTypes: [],
+        uploadUrlTtlSeconds: 60,
+        downloadUrlTtlSeconds: 60,
+        tenantMaxStoredBytes: 0,
+      },
+      { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
       quiet,
+      new JobArtifactsReader(redis),
     );
     const schema = await buildArtifactsSubgraphSchema(service);
     const identity: Identity = { tenant: 'acme', keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };

@@ -18,6 +18,7 @@ import {
   type UploadLimits,
   type UploadRequest,
 } from './upload-policy.js';
+import type { JobArtifactsReader } from '../reads/job-artifacts-reader.js';
 
 export interface ArtifactServiceOptions extends UploadLimits {
   uploadUrlTtlSeconds: number;
@@ -57,6 +58,7 @@ export class ArtifactService {
     private readonly options: ArtifactServiceOptions,
     private readonly metrics: UploadMetrics,
     private readonly logger: StorageLogger,
+    private readonly jobArtifacts: JobArtifactsReader,
   ) {}
 
   async artifact(identity: Identity, id: string): Promise<ArtifactRecord | null> {
@@ -70,10 +72,13 @@ export class ArtifactService {
     return this.artifacts.getManyVisible(ids, identity.tenant);
   }
 
-  /** Committed artifacts of a job, the caller's tenant only (Job.artifacts). */
-  async jobArtifacts(identity: Identity, jobId: string): Promise<ArtifactRecord[]> {
+  /**
+   * Committed artifacts of each job, the caller's tenant only (Job.artifacts), in one round trip for the
+   * whole batch (the jobs of one page).
+   */
+  async jobsArtifacts(identity: Identity, jobIds: readonly string[]): Promise<ArtifactRecord[][]> {
     requireScope(identity, 'artifacts:read');
-    return this.artifacts.listForJob(jobId, identity.tenant);
+    return this.jobArtifacts.forJobs(jobIds, identity.tenant);
   }
 
   /**

@@ -4,7 +4,8 @@ import { assumedListSize } from '#libs/auth';
 import type { GraphError, JobError, JobEvent, JsonObject, WorkerManifest } from '#libs/contracts';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
-import { jobProgress, type JobView, type StoredNode } from '../scheduler/job-record.js';
+import { jobProgress } from '../scheduler/job-record.js';
+import type { JobReadView, NodeReadRecord } from '../scheduler/job-views.js';
 import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
 import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
 
@@ -60,7 +61,7 @@ export class JobNodeType {
   @Field(() => [ID], { description: 'the nodes this one waits for: its $ref sources and dependsOn' })
   dependsOn!: string[];
 
-  static from(n: StoredNode): JobNodeType {
+  static from(n: NodeReadRecord): JobNodeType {
     return Object.assign(new JobNodeType(), {
       id: n.id,
       task: n.task,
@@ -107,7 +108,7 @@ export class JobType {
   @Field(() => DateTimeScalar, { nullable: true })
   finishedAt?: string;
 
-  static from({ job, nodes }: JobView): JobType {
+  static from({ job, nodes }: JobReadView): JobType {
     return Object.assign(new JobType(), {
       id: job.id,
       status: job.status,

@@ -89,7 +89,7 @@ export interface JobView {
 }
 
 /** 0..1 over all nodes: a finished node counts fully, a running one by its reported progress. */
-export function jobProgress(nodes: readonly StoredNode[]): number {
+export function jobProgress(nodes: ReadonlyArray<Pick<StoredNode, 'status' | 'progress'>>): number {
   if (nodes.length === 0) return 0;
   const sum = nodes.reduce(
     (acc, n) => acc + (n.status === 'SUCCEEDED' ? 1 : Math.min(1, Math.max(0, n.progress))),

@@ -5,6 +5,7 @@ import type { WorkerRegistry } from '../registry/worker-registry.js';
 import type { TemplateRegistry, TemplateSummary } from '../templates/template-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { JobView } from '../scheduler/job-record.js';
+import type { JobReadView } from '../scheduler/job-views.js';
 import type { JobListFilter, JobPage } from '../scheduler/job-store.js';
 import type { EventSubscriptions } from '../events/job-events.js';
 import type { StreamFollower } from '../events/stream-follower.js';
@@ -66,9 +67,12 @@ export class JobsService {
     return this.scheduler.store.view(jobId, tenant);
   }
 
-  /** A batch of the tenant's jobs (null where missing), in a constant number of round trips (`_entities`). */
-  jobsByIds(tenant: string, jobIds: readonly string[]): Promise<Array<JobView | null>> {
-    return this.scheduler.store.viewMany(jobIds, tenant);
+  /**
+   * The tenant's jobs as the API shows them (null where missing), in one round trip whatever the count
+   * (`job`, `_entities`).
+   */
+  jobsByIds(tenant: string, jobIds: readonly string[]): Promise<Array<JobReadView | null>> {
+    return this.scheduler.store.readViews(jobIds, tenant);
   }
 
   /** A page of the tenant's jobs: `first` defaults to 20 (or the cap, when that is lower). */
