@@ -36,8 +36,7 @@ export async function runAttempt(
   const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
   const actorDir = join(o.workRoot, o.spec.id.replace(/[^A-Za-z0-9._-]/g, '_'));
   const workDir = join(actorDir, runId);
-  await mkdir(workDir, { recursive: true });
-  for (const d of [o.workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
+  await makeScratchDir(o.workRoot, actorDir, workDir);
   const storage = new AttemptStorage(o.artifacts, payloadRef(payload), workDir);
   const attemptContext = activeContext(); // the attempt's span (inAttemptSpan), for the IPC handlers
   const msg: RunMessage = {
@@ -68,4 +67,22 @@ export async function runAttempt(
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The attempt's scratch dir, 0711 like its parents. The parents exist after the actor's first attempt:
+ * then only the dir itself is made (a missing parent, e.g. removed by hand, takes the full path again).
+ */
+async function makeScratchDir(workRoot: string, actorDir: string, workDir: string): Promise<void> {
+  try {
+    await mkdir(workDir);
+    await chmod(workDir, 0o711).catch(() => undefined);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return void (await chmod(workDir, 0o711).catch(() => undefined)); // left by a crash
+    if (code !== 'ENOENT') throw e;
+  }
+  await mkdir(workDir, { recursive: true });
+  for (const d of [workRoot, actorDir, workDir]) await chmod(d, 0o711).catch(() => undefined);
 }
