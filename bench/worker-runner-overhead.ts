@@ -115,6 +115,11 @@ try {
 const stat = (rs: Round[], f: (r: Round) => number) => median(rs.map(f));
 const p = (r: RunResult, q: number) => percentile(r.latenciesMs, q);
 const cpuPer = (r: RunResult) => r.cpuMs / r.attempts;
+/** The runner's share (the processes after the first); n/a for the peer, which has none. */
+const runnerCpuPer = (r: Round) => {
+  const rest = r.flow.cpuMsByProcess.slice(1);
+  return rest.length ? rest.reduce((a, b) => a + b, 0) / r.flow.attempts : NaN;
+};
 const perS = (r: RunResult) => r.attempts / (r.elapsedMs / 1000);
 const fmt = (v: number, d = 2) =>
   Number.isFinite(v)
@@ -126,6 +131,8 @@ const rows: Array<[string, (r: Round) => number, number]> = [
   ['unloaded latency p99, ms', (r) => p(r.unloaded, 99), 2],
   [`throughput, attempts/s (${config.inflight} queued, concurrency 1)`, (r) => perS(r.flow), 0],
   ['CPU per attempt, ms (worker + runner | peer process)', (r) => cpuPer(r.flow), 3],
+  ['… of it in the gpu-worker process', (r) => (r.flow.cpuMsByProcess[0] ?? NaN) / r.flow.attempts, 3],
+  ['… of it in the runner process', runnerCpuPer, 3],
   ['Redis commands per attempt (incl. the driver’s)', (r) => r.commandsPerAttempt, 1],
 ];
 const require = createRequire(import.meta.url);

@@ -16,6 +16,8 @@ export interface RunResult {
   latenciesMs: number[];
   /** CPU (user + system) of the measured processes over the run, ms. */
   cpuMs: number;
+  /** The same, per measured process (in the order `pids()` gave them). */
+  cpuMsByProcess: number[];
 }
 
 let seq = 0;
@@ -64,7 +66,7 @@ export class AttemptDriver {
   /** `n` attempts with `inflight` of them enqueued at any time; CPU of `pids()` read around the run. */
   async run(n: number, inflight: number, pids: () => number[]): Promise<RunResult> {
     const measured = pids();
-    const cpuBefore = cpuOf(measured);
+    const cpuBefore = measured.map((p) => cpuOf([p]));
     const started = performance.now();
     const latenciesMs: number[] = [];
     let next = 0;
@@ -76,7 +78,14 @@ export class AttemptDriver {
     };
     await Promise.all(Array.from({ length: Math.min(inflight, n) }, lane));
     const elapsedMs = performance.now() - started;
-    return { attempts: n, elapsedMs, latenciesMs, cpuMs: cpuOf(measured) - cpuBefore };
+    const cpuMsByProcess = measured.map((p, i) => cpuOf([p]) - cpuBefore[i]!);
+    return {
+      attempts: n,
+      elapsedMs,
+      latenciesMs,
+      cpuMs: cpuMsByProcess.reduce((a, b) => a + b, 0),
+      cpuMsByProcess,
+    };
   }
 
   async close(): Promise<void> {

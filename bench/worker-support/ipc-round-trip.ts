@@ -52,8 +52,17 @@ export class IpcRoundTrip {
     for (let i = 0; i < n; i++) latenciesMs.push(await this.roundTrip(i));
     const elapsedMs = performance.now() - started;
     const parent = process.cpuUsage(parentBefore);
-    const cpuMs = (parent.user + parent.system) / 1000 + processCpuMs(this.child.pid!) - childBefore;
-    return { attempts: n, elapsedMs, latenciesMs, cpuMs };
+    const cpuMsByProcess = [
+      (parent.user + parent.system) / 1000,
+      processCpuMs(this.child.pid!) - childBefore,
+    ];
+    return {
+      attempts: n,
+      elapsedMs,
+      latenciesMs,
+      cpuMs: cpuMsByProcess[0]! + cpuMsByProcess[1]!,
+      cpuMsByProcess,
+    };
   }
 
   stop(): void {
