@@ -38,7 +38,8 @@ export class AttemptDriver {
     this.queue = new Queue(queueName, { connection, prefix: BULLMQ_PREFIX });
   }
 
-  private async one(): Promise<number> {
+  /** One attempt, enqueue → terminal report, ms. */
+  async one(): Promise<number> {
     const payload: NodeAttemptPayload = {
       jobId: `bench-${process.pid}-${++seq}`,
       tenant: 'bench',
