@@ -75,6 +75,8 @@ export const workerEnv = {
   WORKER_REPORT_RETRY_MS: positiveInt(60_000),
   WORKER_MANIFEST_HEARTBEAT_MS: positiveInt(5_000),
   WORKER_MANIFEST_TTL_MS: positiveInt(15_000),
+  /** An actor's BUSY/IDLE and current attempt reach the manifest within this (other changes at once). */
+  WORKER_MANIFEST_ACTIVITY_MS: positiveInt(1_000),
   WORKER_WATCHDOG_INTERVAL_MS: positiveInt(5_000),
   WORKER_WATCHDOG_STALL_MS: positiveInt(30_000),
   /** Scratch dirs of attempts live under this (default <SWITCHYARD_DATA_DIR>/worker). */

@@ -117,13 +117,19 @@ export function createWorkerMetrics(): WorkerMetrics {
     labelNames: ['task', 'outcome'] as const,
     buckets: SECONDS_BUCKETS.slow,
   });
+  const shownState = new Map<string, ActorState>();
   return {
     attemptLeased: (task, waitedMs) => queueWait.observe({ task }, waitedMs / 1000),
     attemptRan: (task, outcome, ranMs) => attemptDuration.observe({ task, outcome }, ranMs / 1000),
     attemptFinished: (task, outcome, code) => attempts.inc({ task, outcome, code: code ?? '' }),
     runnerRestarted: (actor, blame) => restarts.inc({ actor, blame }),
     actorState: (actor, state) => {
-      for (const s of ActorState.options) states.set({ actor, state: s }, s === state ? 1 : 0);
+      const was = shownState.get(actor);
+      if (was === state) return;
+      // the first time every state gets its 0; after that only the two that changed
+      for (const s of was === undefined ? ActorState.options : [was, state])
+        states.set({ actor, state: s }, s === state ? 1 : 0);
+      shownState.set(actor, state);
       if (state !== 'QUARANTINED') quarantinedUntil.set({ actor }, 0);
     },
     actorQuarantined: (actor, untilMs) => {

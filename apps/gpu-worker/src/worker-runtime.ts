@@ -144,6 +144,7 @@ export class WorkerRuntime {
       workerId: c.WORKER_ID,
       heartbeatMs: c.WORKER_MANIFEST_HEARTBEAT_MS,
       ttlMs: c.WORKER_MANIFEST_TTL_MS,
+      activityDelayMs: c.WORKER_MANIFEST_ACTIVITY_MS,
       logger: log,
       build: () => ({
         id: c.WORKER_ID,
@@ -171,6 +172,7 @@ export class WorkerRuntime {
           decideRestart,
           onRecovered: () => this.supervisor?.recovered(spec.id),
           onChange: changed,
+          onActivity: () => this.manifest?.activity(),
           onRunnerReady: (tasks) => {
             if (this.tasks.length === 0) changed();
             // Advertise only what some actor here can lease: a CPU-only worker offers no GPU task, so the

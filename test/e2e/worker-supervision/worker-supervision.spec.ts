@@ -41,9 +41,16 @@ describe('worker: stuck runners, restarts, tenant throttling', () => {
     }
     const ok = await sched.enqueue('test.sleep', { ms: 100 }, { tenant: 'acme' });
     await sched.waitReport({ jobId: ok.jobId, type: 'succeeded' }, 20_000, worker.logs);
-    const m = await sched.manifest('w-sup');
-    expect(m!.actors[0]).toMatchObject({ state: 'IDLE', restarts: 3 });
-    expect(m!.actors[0]!.quarantine).toBeUndefined();
+    // BUSY → IDLE reaches the manifest within WORKER_MANIFEST_ACTIVITY_MS, not with the report
+    const m = await waitFor(
+      async () => {
+        const x = await sched.manifest('w-sup');
+        return x?.actors[0]?.state === 'IDLE' ? x : undefined;
+      },
+      { what: 'the manifest to show the actor IDLE again' },
+    );
+    expect(m.actors[0]).toMatchObject({ state: 'IDLE', restarts: 3 });
+    expect(m.actors[0]!.quarantine).toBeUndefined();
     expect((await fetch(`${worker.url}/health/ready`)).status).toBe(200);
 
     // mallory is now throttled (shared in Redis): failed fast, retryable, with the retry time

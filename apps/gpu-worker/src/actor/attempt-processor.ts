@@ -60,8 +60,13 @@ type Log = Record<string, unknown>;
  * another worker owns it then), and a normal return, so BullMQ completes the job; retries are the
  * scheduler's. Throws only for a malformed payload (UnrecoverableError) or an undeliverable report.
  */
-export async function processAttempt<R extends OfferingRunner>(job: Job, p: AttemptPorts<R>): Promise<void> {
-  const payload = parsePayload(job, p);
+export async function processAttempt<R extends OfferingRunner>(
+  job: Job,
+  p: AttemptPorts<R>,
+  /** The job's data, already parsed by the caller (parsed here otherwise). */
+  parsed?: NodeAttemptPayload,
+): Promise<void> {
+  const payload = parsed ?? parsePayload(job, p);
   const log: Log = {
     actor: p.actorId,
     jobId: payload.jobId,
@@ -81,7 +86,10 @@ export async function processAttempt<R extends OfferingRunner>(job: Job, p: Atte
     const runner = await admit(payload, reporter, p, log);
     if (!runner) return;
     p.onRunning();
-    await reporter.started(p.actorId);
+    // Not awaited: the write goes out while the runner starts. The reporter writes in order, so `started`
+    // is in the stream before any later report of the attempt; if it cannot be written, the reporter is
+    // broken (onBroken stops the run) and the terminal report below throws ReportUndeliverableError.
+    reporter.started(p.actorId).catch(() => undefined);
     const ranFrom = Date.now();
     const outcome = await p.run(runner, payload, reporter, (execution) => {
       active.execution = execution;
@@ -127,7 +135,13 @@ async function admit<R extends OfferingRunner>(
   p: AttemptPorts<R>,
   log: Log,
 ): Promise<R | undefined> {
-  if (await p.isCancelled(payload.jobId)) {
+  // Both reads go out together (one round trip); the cancelled marker still decides first.
+  const throttledRead = p.tenants.throttledUntil(payload.tenant);
+  const cancelled = await p.isCancelled(payload.jobId).catch(async (e: unknown) => {
+    await throttledRead;
+    throw e;
+  });
+  if (cancelled) {
     p.logger.info(log, 'skipping an attempt of a cancelled job');
     p.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');
     await reporter.failed({
@@ -137,7 +151,7 @@ async function admit<R extends OfferingRunner>(
     });
     return undefined;
   }
-  const throttled = await p.tenants.throttledUntil(payload.tenant);
+  const throttled = await throttledRead;
   if (throttled !== undefined) {
     p.metrics.attemptFinished(payload.task, 'failed', 'TENANT_THROTTLED');
     p.logger.warn(

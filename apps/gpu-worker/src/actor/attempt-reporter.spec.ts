@@ -53,6 +53,54 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     expect(broken).toEqual([]);
   });
 
+  it('writes reports sent while a write is in flight together, in the order they were sent', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 5000 });
+    const at = new Date().toISOString();
+    const sent: string[] = [];
+    const writes: Array<Promise<string>> = [];
+    for (let i = 0; i < 40; i++) {
+      const jobId = `batch-${i % 4}`;
+      const type = i < 4 ? 'started' : i >= 36 ? 'succeeded' : 'log';
+      sent.push(`${jobId}:${type}:${i}`);
+      const base = { ...ref, jobId, workerId: 'w', at };
+      writes.push(
+        sink.send(
+          type === 'started'
+            ? { ...base, type, actorId: 'w/cpu0' }
+            : type === 'log'
+              ? { ...base, type, level: 'info', message: String(i) }
+              : { ...base, type, outputs: { i }, artifactIds: [] },
+        ),
+      );
+    }
+    const ids = await Promise.all(writes);
+    expect(new Set(ids).size).toBe(40);
+    const stream = (await reader.xrange(REDIS_KEYS.reports, '-', '+')).map(([id, f]) => ({
+      id,
+      r: NodeReport.parse(JSON.parse(f[1]!)),
+    }));
+    expect(stream.map((e) => e.id)).toEqual(ids); // each send resolved with its own entry's id
+    expect(stream.map(({ r }) => `${r.jobId}:${r.type}`)).toEqual(sent.map((x) => x.replace(/:\d+$/, '')));
+    const logs = stream.flatMap(({ r }) => (r.type === 'log' ? [Number(r.message)] : []));
+    expect(logs).toEqual([...logs].sort((a, b) => a - b));
+  });
+
+  it('keeps the order through an outage: what was queued behind a failed write follows it', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 10_000, baseDelayMs: 50, maxDelayMs: 200 });
+    const r1 = new AttemptReporter(sink, { ...ref, jobId: 'o1' }, 'w', () => undefined);
+    const r2 = new AttemptReporter(sink, { ...ref, jobId: 'o2' }, 'w', () => undefined);
+    await redis.kill('SIGKILL');
+    const all = [r1.started('w/cpu0'), r2.started('w/cpu1')];
+    all.push(r1.succeeded({ a: 1 }, []), r2.failed({ code: 'TASK_FAILED', message: 'x', retryable: true }));
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.restart();
+    await Promise.all(all);
+    const reports = await written();
+    const of = (jobId: string) => reports.filter((x) => x.jobId === jobId).map((x) => x.type);
+    expect(of('o1')).toEqual(['started', 'succeeded']);
+    expect(of('o2')).toEqual(['started', 'failed']);
+  });
+
   it('refuses a report that breaks the contract', async () => {
     const sink = new ReportSink(command, { retryWindowMs: 100 });
     await expect(

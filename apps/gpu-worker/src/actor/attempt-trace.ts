@@ -1,18 +1,15 @@
-import { NodeAttemptPayload } from '#libs/contracts';
+import type { NodeAttemptPayload } from '#libs/contracts';
 import { attemptSpanAttributes, inSpan, SpanKind, type TraceContext } from '#libs/observability';
 import type { AttemptOutcome } from './attempt-execution.js';
 
 /**
  * Runs the processing of one leased attempt inside its span, a child of the enqueue's context that the
  * scheduler stored in the payload (`traceparent`), so the attempt, its reports (AttemptReporter takes the
- * active context), its storage calls and its log lines are in the job's trace. Data that is not a valid
- * payload, or has no traceparent (tracing off at the scheduler), is processed without a span: the
- * processor refuses or runs it as before.
+ * active context), its storage calls and its log lines are in the job's trace. A payload without a
+ * traceparent (tracing off at the scheduler) is processed without a span.
  */
-export function inAttemptSpan<T>(data: unknown, process: () => Promise<T>): Promise<T> {
-  const parsed = NodeAttemptPayload.safeParse(data);
-  if (!parsed.success || !parsed.data.traceparent) return process();
-  const p = parsed.data;
+export function inAttemptSpan<T>(p: NodeAttemptPayload, process: () => Promise<T>): Promise<T> {
+  if (!p.traceparent) return process();
   return inSpan(
     `attempt ${p.task}`,
     { parent: p.traceparent, kind: SpanKind.CONSUMER, attributes: attemptSpanAttributes(p) },

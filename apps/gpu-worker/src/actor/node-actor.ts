@@ -1,7 +1,13 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactRepository } from '#libs/storage';
-import { cancelledJobKey, type ActorInfo, type CancelNotice, type TaskManifest } from '#libs/contracts';
+import {
+  cancelledJobKey,
+  NodeAttemptPayload,
+  type ActorInfo,
+  type CancelNotice,
+  type TaskManifest,
+} from '#libs/contracts';
 import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
@@ -26,8 +32,13 @@ export interface NodeActorOptions {
   decideRestart: RestartPolicy;
   /** The actor left quarantine (its probe succeeded): the supervisor forgets its restarts. */
   onRecovered: () => void;
-  /** Called on every change the manifest shows (state, restarts, current attempt). */
+  /** Called on every change the manifest shows at once (state, restarts, quarantine). */
   onChange: () => void;
+  /**
+   * Called when only the actor's activity changed (IDLE ⇄ BUSY, its current attempt): the manifest may
+   * show it a little later (default: onChange).
+   */
+  onActivity?: () => void;
   /** Called with the task manifests each time a runner becomes ready. */
   onRunnerReady: (tasks: TaskManifest[]) => void;
   /** Shared command connection: cancelled-job checks. */
@@ -86,9 +97,11 @@ export class NodeActor implements SupervisedActor {
     private readonly o: NodeActorOptions,
     parts: (wiring: ActorWiring) => ActorParts = (w) => defaultParts(o, w),
   ) {
-    this.machine = new ActorStateMachine(o.spec.id, (to) => {
+    this.machine = new ActorStateMachine(o.spec.id, (to, from) => {
       o.metrics.actorState(this.id, this.machine.published(this.active !== undefined));
-      if (to !== 'DRAINING') o.onChange();
+      if (to === 'DRAINING') return;
+      if ((to === 'BUSY' && from === 'IDLE') || (to === 'IDLE' && from === 'BUSY')) this.activity();
+      else o.onChange();
     });
     ({ slot: this.slot, lease: this.lease } = parts({
       onSlotState: (s) => this.onSlotState(s),
@@ -170,6 +183,10 @@ export class NodeActor implements SupervisedActor {
     this.slot.abandon();
   }
 
+  private activity(): void {
+    (this.o.onActivity ?? this.o.onChange)();
+  }
+
   private mayLease(): boolean {
     return !this.machine.draining && this.slot.quarantined === undefined;
   }
@@ -222,7 +239,10 @@ export class NodeActor implements SupervisedActor {
 
   /** One leased job: the attempt's processing, wired to this actor. */
   private process(job: Job): Promise<void> {
-    return inAttemptSpan(job.data, () => processAttempt(job, this.ports()));
+    // Parsed once here; a malformed payload is refused by processAttempt (UnrecoverableError), without a span.
+    const parsed = NodeAttemptPayload.safeParse(job.data);
+    if (!parsed.success) return processAttempt(job, this.ports());
+    return inAttemptSpan(parsed.data, () => processAttempt(job, this.ports(), parsed.data));
   }
 
   private ports(): AttemptPorts<RunnerProcess> {
@@ -250,13 +270,13 @@ export class NodeActor implements SupervisedActor {
         this.lease.markBusy();
       },
       onRunning: () => this.move('BUSY'),
-      onExecution: () => this.o.onChange(),
+      onExecution: () => this.activity(),
       onFinished: () => {
         this.active = undefined;
         this.lease.markBusy();
         if (this.slot.quarantined) void this.closeLease(this.o.bullmq.closeTimeoutMs, 'quarantine');
         else if (this.machine.state === 'BUSY') this.move('IDLE');
-        this.o.onChange();
+        this.activity();
       },
       logger: this.o.logger,
       metrics: this.o.metrics,

@@ -26,12 +26,34 @@ export interface ReportSinkOptions {
   onRetry?: (report: NodeReport, tries: number, err: unknown) => void;
 }
 
+/** Reports written in one pipeline at most (a larger backlog goes in several, in order). */
+const MAX_BATCH = 64;
+
+interface PendingReport {
+  report: NodeReport;
+  body: string;
+  /** Past this the report is given up (ReportUndeliverableError). */
+  deadline: number;
+  tries: number;
+  /** The last write error, for the retry hook and the undeliverable error. */
+  err?: unknown;
+  resolve: (id: string) => void;
+  reject: (e: Error) => void;
+}
+
 /**
  * Appends NodeReports to REDIS_KEYS.reports (field `r` = JSON), the only way a worker tells the scheduler
- * anything. A failed write is retried with capped exponential backoff; after the window it throws
- * ReportUndeliverableError, never drops the report silently.
+ * anything. Reports are written in the order `send` was called: those sent while a write is in flight go
+ * together in the next pipeline (one round trip for all actors' reports), each still its own XADD in the
+ * same format. `send` resolves once its entry is in the stream. A failed write is retried, from the first
+ * report not written, with capped exponential backoff; a report whose window has passed is rejected with
+ * ReportUndeliverableError, never dropped silently (a worker that dies with reports queued is the same
+ * case as one that dies before writing: the scheduler's reconciler takes the attempt).
  */
 export class ReportSink {
+  private queue: PendingReport[] = [];
+  private flushing = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly opts: ReportSinkOptions,
@@ -40,22 +62,84 @@ export class ReportSink {
   async send(report: NodeReport): Promise<string> {
     const checked = parseContract(NodeReport, 'NodeReport', report);
     const body = JSON.stringify(checked);
-    const deadline = Date.now() + this.opts.retryWindowMs;
+    return new Promise<string>((resolve, reject) => {
+      this.queue.push({
+        report: checked,
+        body,
+        deadline: Date.now() + this.opts.retryWindowMs,
+        tries: 0,
+        resolve,
+        reject,
+      });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, MAX_BATCH);
+        const written = await this.write(batch);
+        this.queue.splice(0, written);
+        if (written < batch.length) await this.failed(this.queue[0]!);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Writes the batch in order; returns how many were written (resolved) before the first failure. */
+  private async write(batch: PendingReport[]): Promise<number> {
+    let results: Array<[Error | null, unknown]>;
+    try {
+      if (batch.length === 1) {
+        results = [[null, await this.redis.xadd(REDIS_KEYS.reports, '*', 'r', batch[0]!.body)]];
+      } else {
+        const pipeline = this.redis.pipeline();
+        for (const p of batch) pipeline.xadd(REDIS_KEYS.reports, '*', 'r', p.body);
+        results = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+      }
+    } catch (err) {
+      batch[0]!.tries++;
+      batch[0]!.err = err;
+      return 0;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const [err, id] = results[i] ?? [new Error('no reply in the pipeline'), null];
+      if (err) {
+        // Redis answers a pipeline in order. What follows a failed XADD is written again after it (on a lost
+        // connection nothing after it was; an XADD refused alone, e.g. OOM, may give a duplicate, as a retried
+        // write whose answer was lost always could: the scheduler applies a report once).
+        batch[i]!.tries++;
+        batch[i]!.err = err;
+        return i;
+      }
+      batch[i]!.tries++;
+      batch[i]!.resolve(id as string);
+    }
+    return batch.length;
+  }
+
+  /** The first queued report could not be written: give it up past its window, else back off. */
+  private async failed(first: PendingReport): Promise<void> {
+    const err = first.err;
+    if (Date.now() >= first.deadline) {
+      this.queue.shift();
+      first.reject(new ReportUndeliverableError(first.report, err, first.tries));
+      return;
+    }
+    this.opts.onRetry?.(first.report, first.tries, err);
     const base = this.opts.baseDelayMs ?? 100;
     const cap = this.opts.maxDelayMs ?? 2000;
-    for (let tries = 1; ; tries++) {
-      try {
-        const id = await this.redis.xadd(REDIS_KEYS.reports, '*', 'r', body);
-        return id!;
-      } catch (err) {
-        if (Date.now() >= deadline) throw new ReportUndeliverableError(checked, err, tries);
-        this.opts.onRetry?.(checked, tries, err);
-        const delay = Math.min(
-          backoffDelayMs(tries - 1, { baseMs: base, capMs: cap }),
-          Math.max(0, deadline - Date.now()),
-        );
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await new Promise((r) =>
+      setTimeout(
+        r,
+        Math.min(
+          backoffDelayMs(first.tries - 1, { baseMs: base, capMs: cap }),
+          Math.max(0, first.deadline - Date.now()),
+        ),
+      ),
+    );
   }
 }

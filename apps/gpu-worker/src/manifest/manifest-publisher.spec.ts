@@ -24,6 +24,7 @@ describe('ManifestPublisher (real Redis)', () => {
       workerId: 'w1',
       heartbeatMs: 200,
       ttlMs: 1000,
+      activityDelayMs: 300,
       logger: quiet,
       build: () => ({
         id: 'w1',
@@ -49,6 +50,19 @@ describe('ManifestPublisher (real Redis)', () => {
     state = 'BUSY';
     pub.changed();
     await waitFor(async () => (await read()).actors[0]!.state === 'BUSY', { what: 'rewritten manifest' });
+
+    // activity changes are coalesced: several within the delay make one write, after the delay
+    const writes = async () => Number(/cmdstat_set:calls=(\d+)/.exec(await client.info('commandstats'))?.[1]);
+    clearInterval((pub as unknown as { timer: NodeJS.Timeout }).timer); // no heartbeat writes in between
+    const before = await writes();
+    state = 'IDLE';
+    pub.activity();
+    pub.activity();
+    pub.activity();
+    expect((await read()).actors[0]!.state).toBe('BUSY');
+    await waitFor(async () => (await read()).actors[0]!.state === 'IDLE', { what: 'activity written' });
+    expect((await writes()) - before).toBe(1);
+    expect((await read()).tasks).toEqual([]);
 
     await pub.stop();
     expect(await client.exists(REDIS_KEYS.worker('w1'))).toBe(0);

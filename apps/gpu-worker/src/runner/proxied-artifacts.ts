@@ -5,7 +5,8 @@ import { join, relative, isAbsolute } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TaskError, type TaskArtifacts } from '#libs/task-sdk';
-import type { ChildMessage, StorageRequest, StorageResult } from './ipc-protocol.js';
+import { parseContract } from '#libs/contracts';
+import { StorageRequest, type ChildMessage, type StorageResult } from './ipc-protocol.js';
 
 type Pending = { resolve: (r: StorageResult) => void };
 
@@ -19,10 +20,16 @@ export class StorageClient {
   constructor(private readonly send: (msg: ChildMessage) => void) {}
 
   request(req: Omit<StorageRequest, 'type' | 'requestId'>): Promise<StorageResult> {
-    const requestId = randomUUID();
+    // Checked here, where the task's own values (names, paths) enter a message: a bad one fails the task's
+    // call instead of a request the actor would refuse and never answer.
+    const msg = parseContract(StorageRequest, 'StorageRequest', {
+      type: 'storage',
+      requestId: randomUUID(),
+      ...req,
+    });
     return new Promise((resolve) => {
-      this.pending.set(requestId, { resolve });
-      this.send({ type: 'storage', requestId, ...req });
+      this.pending.set(msg.requestId, { resolve });
+      this.send(msg);
     });
   }
 

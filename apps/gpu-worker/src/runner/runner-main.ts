@@ -9,15 +9,15 @@ import { jobErrorMessage, parseContract } from '#libs/contracts';
 import { createLogger } from '#libs/observability/logger';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
 import { loadTasks } from '../tasks/index.js';
-import { ChildMessage, RunnerSettings } from './ipc-protocol.js';
+import { RunnerSettings, type ChildMessage } from './ipc-protocol.js';
 import { proxiedArtifacts, StorageClient } from './proxied-artifacts.js';
 import { startOrphanWatchdog } from './orphan-watchdog.js';
 import { TaskRunnerChild } from './task-runner-child.js';
 
 function send(msg: ChildMessage): void {
-  // Validated on the way out too: a bug here should fail loudly in this process, not confuse the actor.
-  const checked = parseContract(ChildMessage, 'ChildMessage', msg);
-  if (process.connected) process.send!(checked);
+  // Typed here and parsed by the actor, the boundary that counts (this process runs task code): not parsed
+  // a second time on the way out.
+  if (process.connected) process.send!(msg);
 }
 
 /** This runner's settings, from the worker (its one argument); none are read from the environment. */
