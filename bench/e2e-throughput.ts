@@ -3,7 +3,8 @@
  * (bench/stack-support/launched-stack.ts), against raw BullMQ on the same redis-server in the same run,
  * printed as ratios (see bench/README.md, "e2e-throughput"). Run: `npm run bench -- e2e` or, after a build,
  * `node dist/bench/e2e-throughput.js [--cpu-prof]`. Sizes: BENCH_* env (e2e-support/e2e-config.ts).
- * --cpu-prof: every app runs with `node --cpu-prof` (NODE_OPTIONS reaches them through the launcher); after
+ * --cpu-prof: every app runs under the V8 CPU profiler (a preload in NODE_OPTIONS, which reaches them through
+ * the launcher: Node refuses --cpu-prof itself there); after
  * the run the top self-time functions of each process during the end-to-end runs are printed (one round).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ const rounds = profiling ? 1 : config.BENCH_ROUNDS;
 const profileDir = profiling
   ? (config.BENCH_CPU_PROF_DIR ?? mkdtempSync(join(tmpdir(), 'switchyard-e2e-prof-')))
   : null;
+const PROFILER_PRELOAD = new URL('./e2e-support/cpu-prof-preload.js', import.meta.url).href;
 const step = (what: string) => console.error(`[e2e bench] ${what}`);
 
 // The stack as `npm start` runs it; only limits that would refuse a benchmark's load are raised, and the
@@ -53,8 +55,12 @@ const stackEnv: Record<string, string> = {
   TENANT_MAX_QUEUED_NODES: '1000000',
   SWITCHYARD_TEST_TASKS: '1',
   WORKER_CPU_ACTORS: String(config.BENCH_WORKER_ACTORS),
+  // Node refuses --cpu-prof in NODE_OPTIONS: a preload starts the same profiler in every Node process
   ...(profileDir
-    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() }
+    ? {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROFILER_PRELOAD}`.trim(),
+        E2E_CPU_PROF_DIR: profileDir,
+      }
     : {}),
 };
 
@@ -203,13 +209,7 @@ if (profiling) {
     if (!r) continue;
     const summaries = summarizeProfiles(profileDir!, ROOT, r.loadWindowUs);
     lines.push('', `### Top self time per process during the ${label} end-to-end run`, '');
-    lines.push(
-      renderProfiles(
-        summaries,
-        found.processNames,
-        label === 'submitJob' ? config.BENCH_JOBS : config.BENCH_BATCH_JOBS,
-      ),
-    );
+    lines.push(renderProfiles(summaries, found.processNames, r.cpuMsPerJob));
   }
   lines.push('', `profiles: ${profileDir}`);
 } else {
