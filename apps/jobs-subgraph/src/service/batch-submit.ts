@@ -12,8 +12,8 @@ export interface BatchSubmitSteps {
    * Plans, quota-checks and writes one input exactly as submitJob does (idempotency key included); throws a
    * DomainError (BAD_USER_INPUT, INVALID_GRAPH, QUOTA_EXCEEDED) when the input is refused.
    */
-  submitOne(rawInput: unknown): Promise<{ jobId: string }>;
-  /** The tenant's jobs by id, in one round trip. */
+  submitOne(rawInput: unknown): Promise<{ jobId: string; view?: JobView }>;
+  /** The tenant's jobs by id, in one round trip (for the inputs whose write did not answer the job). */
   views(jobIds: readonly string[]): Promise<Array<JobView | null>>;
 }
 
@@ -35,15 +35,22 @@ export async function submitBatch(
     });
   if (rawInputs.length === 0) return [];
   const written = await Promise.allSettled(rawInputs.map((raw) => steps.submitOne(raw)));
-  const ids = written.flatMap((w) => (w.status === 'fulfilled' ? [w.value.jobId] : []));
-  // the same key twice in one batch answers the same job twice: read each job once
-  const unique = [...new Set(ids)];
   const views = new Map<string, JobView | null>();
-  const read = await steps.views(unique);
-  unique.forEach((id, i) => views.set(id, read[i] ?? null));
+  for (const w of written)
+    if (w.status === 'fulfilled' && w.value.view) views.set(w.value.jobId, w.value.view);
+  // jobs the write did not answer (e.g. an idempotency key's existing job): read once each, all together
+  const missing = [
+    ...new Set(
+      written.flatMap((w) => (w.status === 'fulfilled' && !views.has(w.value.jobId) ? [w.value.jobId] : [])),
+    ),
+  ];
+  if (missing.length > 0) {
+    const read = await steps.views(missing);
+    missing.forEach((id, i) => views.set(id, read[i] ?? null));
+  }
   return written.map((w): BatchItemOutcome => {
     if (w.status === 'rejected') return { ok: false, error: w.reason };
-    const view = views.get(w.value.jobId);
+    const view = w.value.view ?? views.get(w.value.jobId);
     // written a moment ago: only a purge between the write and the read could lose it
     if (!view) return { ok: false, error: new Error(`job ${w.value.jobId} vanished right after its submit`) };
     return { ok: true, view };
