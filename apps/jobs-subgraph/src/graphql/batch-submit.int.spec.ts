@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -168,5 +169,58 @@ describe('submitJobs over a real redis-server', () => {
     );
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await jobCount('reader')).toBe(0);
+  });
+
+  it('charges an API key that calls the subgraph directly a token per job, as the gateway does', async () => {
+    const burst = 10;
+    const auth = new SubgraphAuthenticator({
+      accept: ['api-key'],
+      identitySecrets: TEST_SECRET,
+      // 6 a minute: no refill worth counting during the test
+      apiKeys: {
+        store: new ApiKeyStore(core.redis),
+        limiter: new TokenBucketLimiter(core.redis, { perMinute: 6, burst }),
+      },
+    });
+    const direct = await createJobsGraphql(core.service, { authenticator: auth, production: true });
+    const app = express();
+    app.use('/graphql', ...direct.middleware);
+    const directHttp = createServer(app);
+    await new Promise<void>((r) => directHttp.listen(0, '127.0.0.1', r));
+    try {
+      const { key } = await new ApiKeyStore(core.redis).create({
+        tenant: 'direct',
+        scopes: ['jobs:write'],
+        name: 't',
+      });
+      const post = async (n: number) => {
+        const res = await fetch(`http://127.0.0.1:${(directHttp.address() as AddressInfo).port}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({
+            query: SUBMIT_JOBS,
+            variables: { inputs: Array.from({ length: n }, (_, i) => single('test.emit', { value: i })) },
+          }),
+        });
+        return (await res.json()) as {
+          data?: { submitJobs: Item[] } | null;
+          errors?: Array<{ extensions?: Record<string, unknown> }>;
+        };
+      };
+      // more than the bucket holds: refused as such, nothing written (1 token spent by the request itself)
+      const tooMany = await post(burst + 1);
+      expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', max: burst });
+      expect(await jobCount('direct')).toBe(0);
+      // 9 tokens left: a batch of 8 spends 8
+      expect((await post(8)).data!.submitJobs.every((i) => i.job)).toBe(true);
+      expect(await jobCount('direct')).toBe(8);
+      // 1 token left: the request gets in, its other 4 jobs do not
+      const limited = await post(5);
+      expect(limited.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(await jobCount('direct')).toBe(8);
+    } finally {
+      await direct.stop();
+      await new Promise((r) => directHttp.close(r));
+    }
   });
 });
