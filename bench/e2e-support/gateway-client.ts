@@ -73,8 +73,25 @@ export class GatewayClient {
     this.agent.destroy();
   }
 
-  private post<T>(query: string, variables: Record<string, unknown>): Promise<GraphqlResponse<T>> {
+  /**
+   * A kept-alive socket the server closed while idle fails the next request sent on it before the server
+   * read anything (ECONNRESET / "socket hang up" on a reused socket): that request, and only that one, is sent
+   * again on a fresh socket (what the Node docs advise for `request.reusedSocket`). It never reached the server,
+   * so a submit is not doubled.
+   */
+  private async post<T>(query: string, variables: Record<string, unknown>): Promise<GraphqlResponse<T>> {
     const payload = JSON.stringify({ query, variables });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send<T>(payload);
+      } catch (e) {
+        if (!(e instanceof StaleSocketError) || attempt >= 3)
+          throw e instanceof StaleSocketError ? e.cause : e;
+      }
+    }
+  }
+
+  private send<T>(payload: string): Promise<GraphqlResponse<T>> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -103,9 +120,21 @@ export class GatewayClient {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      let answered = false;
+      req.on('response', () => (answered = true));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const stale =
+          req.reusedSocket && !answered && (e.code === 'ECONNRESET' || e.message === 'socket hang up');
+        reject(stale ? new StaleSocketError(e) : e);
+      });
       req.end(payload);
     });
+  }
+}
+
+class StaleSocketError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`a kept-alive socket was closed by the server: ${cause.message}`);
   }
 }
 
