@@ -165,6 +165,11 @@ try {
           }),
         );
       }
+      // progress, so that a run that fails later still shows what it measured
+      const last = (r: RoundResult[]) => (r.at(-1) ? `${r.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s` : 'n/a');
+      step(
+        `${of} done: peer ${last(runs.peer)}, submitJob ${last(runs.single)}, submitJobs ${last(runs.batch)}`,
+      );
     }
     if (feed.broken) problems.push(feed.broken);
     if (feed.tracker.unclaimed() > 0)
