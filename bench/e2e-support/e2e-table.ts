@@ -69,11 +69,13 @@ export function renderE2eTable(
     digits = 1,
     withPeer = true,
     ratios = true,
+    /** Columns (0: submitJob, 1: submitJobs) that compare like with like here. */
+    ratioColumns = [0, 1],
   ) => {
     const p = withPeer ? pick(peer) : Number.NaN;
-    const cells = cols.flatMap((c) => {
+    const cells = cols.flatMap((c, i) => {
       const v = pick(c);
-      return [fmt(v, digits), ratios && withPeer ? ratio(v, p) : ''];
+      return [fmt(v, digits), ratios && withPeer && ratioColumns.includes(i) ? ratio(v, p) : ''];
     });
     return `| ${label} | ${withPeer ? fmt(p, digits) : '—'} | ${cells.join(' | ')} |`;
   };
@@ -97,6 +99,9 @@ export function renderE2eTable(
       `submit calls/s, ${labels.callers} callers back to back (peer: Queue.add)`,
       (r) => r.submitCallsPerSecond,
       0,
+      true,
+      true,
+      [0], // a submitJobs call carries 100 jobs: compare jobs accepted/s below
     ),
     row('jobs accepted/s, back to back', (r) => r.submitJobsPerSecond, 0),
     row(`submit → node start p50 at ${labels.pacedRate} jobs/s, ms`, (r) => r.startP50Ms),
