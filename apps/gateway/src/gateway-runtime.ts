@@ -24,6 +24,7 @@ import { cors } from './http/cors.js';
 import { adminAccess } from './admin/admin-access.js';
 import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
+import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { TokenBucketLimiter } from './limits/token-bucket.js';
@@ -345,6 +346,11 @@ export class GatewayRuntime {
                 `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`,
               );
             guard.check(contextValue.identity, schema, document, operation, request.variables);
+            // a batch spends a token per job, as that many submitJob calls would
+            await guard.admitJobs(
+              contextValue.identity,
+              submittedJobs(document, operation, request.variables),
+            );
           },
         };
       },

@@ -82,6 +82,34 @@ export class SubgraphAuthenticator {
     }
   }
 
+  /**
+   * An API-key caller's operation that does the work of `units` requests (submitJobs: one per job) owes
+   * `units - 1` more tokens of the key's bucket, as at the gateway. Callers of other methods were charged
+   * where they came in (our gateway, the foreign router): nothing to do. Returns `{ burst }` when `units`
+   * can never fit the bucket (waiting would not help; nothing taken); throws CallerAuthError RATE_LIMITED or
+   * UNAVAILABLE.
+   */
+  async chargeUnits(caller: VerifiedCaller, units: number): Promise<{ burst: number } | undefined> {
+    if (caller.method !== 'api-key' || units <= 1) return undefined;
+    const { limiter } = this.options.apiKeys!;
+    if (units > limiter.policy.burst) return { burst: limiter.policy.burst };
+    let decision;
+    try {
+      decision = await limiter.take(caller.identity.keyId, units - 1);
+    } catch {
+      throw new CallerAuthError('UNAVAILABLE', 'rate limiter unavailable; retry shortly');
+    }
+    if (!decision.allowed)
+      throw new CallerAuthError(
+        'RATE_LIMITED',
+        `rate limit exceeded; retry in ${decision.retryAfterSeconds} s`,
+        {
+          retryAfterSeconds: decision.retryAfterSeconds,
+        },
+      );
+    return undefined;
+  }
+
   /** As at the gateway: verify (revocation takes effect on the next request), then one token of the key's bucket. */
   private async apiKeyIdentity(key: string): Promise<Identity> {
     const { store, limiter } = this.options.apiKeys!;

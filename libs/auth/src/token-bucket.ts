@@ -29,7 +29,7 @@ export interface RateDecision {
 export class TokenBucketLimiter {
   constructor(
     private readonly redis: Redis,
-    private readonly policy: RateLimitPolicy,
+    readonly policy: RateLimitPolicy,
   ) {
     if (!(policy.perMinute > 0) || !(policy.burst >= 1))
       throw new Error('rate limit needs perMinute > 0 and burst >= 1');

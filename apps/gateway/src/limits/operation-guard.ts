@@ -23,9 +23,13 @@ export class OperationGuard {
 
   /** Takes one token of the key's bucket; throws RATE_LIMITED with retryAfterSeconds, or UNAVAILABLE. */
   async admit(identity: CallerIdentity): Promise<void> {
+    await this.take(identity, 1);
+  }
+
+  private async take(identity: CallerIdentity, tokens: number): Promise<void> {
     let decision;
     try {
-      decision = await this.limiter.take(identity.keyId);
+      decision = await this.limiter.take(identity.keyId, tokens);
     } catch {
       // Fail closed: without Redis the key could not be verified either.
       throw gatewayError('UNAVAILABLE', 'rate limiter unavailable; retry shortly');
@@ -36,6 +40,25 @@ export class OperationGuard {
         retryAfterSeconds: decision.retryAfterSeconds,
       });
     }
+  }
+
+  /**
+   * An operation that submits `jobs` jobs spends a token per job: the request's own token was taken by
+   * `admit`, this takes the rest. More jobs than the bucket can ever hold (the key's burst) is BAD_USER_INPUT
+   * (waiting would not help: split the batch); not enough tokens now is RATE_LIMITED. Nothing ran yet.
+   */
+  async admitJobs(identity: CallerIdentity, jobs: number): Promise<void> {
+    if (jobs <= 1) return;
+    const { burst } = this.limiter.policy;
+    if (jobs > burst) {
+      this.metrics.refused?.('BAD_USER_INPUT');
+      throw gatewayError(
+        'BAD_USER_INPUT',
+        `this operation submits ${jobs} jobs, more than this key's rate-limit burst of ${burst}: send at most ${burst} per request`,
+        { max: burst, requested: jobs },
+      );
+    }
+    await this.take(identity, jobs - 1);
   }
 
   /** Scope of each root field (FORBIDDEN). */

@@ -3,6 +3,7 @@ import { perRequest, TickBatcher } from '#libs/redis';
 import { buildFederatedSchema, printSubgraphSdl, type SubgraphSchemaSpec } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
+import { BatchSubmitResolver } from './batch-submit.resolver.js';
 import { JobEventsResolver, JobsResolver } from './jobs.resolver.js';
 import { JobType } from './types.js';
 
@@ -10,6 +11,7 @@ const jobsSubgraph = (service: JobsService | null): SubgraphSchemaSpec => ({
   resolvers: [
     [JobsResolver, service && new JobsResolver(service)],
     [JobEventsResolver, service && new JobEventsResolver(service)],
+    [BatchSubmitResolver, service && new BatchSubmitResolver(service)],
   ],
   subscriptions: true,
 });

@@ -1,6 +1,6 @@
 import { SubmitJobInput, type GraphError, type WorkerManifest } from '#libs/contracts';
 import { planJob, type PlannedJob, type PlannerLimits } from '../planner/planner.js';
-import type { TaskCapability } from '../registry/capability-catalog.js';
+import type { CapabilityCatalog, TaskCapability } from '../registry/capability-catalog.js';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import type { TemplateRegistry, TemplateSummary } from '../templates/template-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -14,6 +14,7 @@ import { DomainError, notFound, parseUserInput } from '#libs/errors';
 import { invalidGraph } from './jobs-errors.js';
 import { QuotaExceededError, type QuotaName } from '../scheduler/tenant-quotas.js';
 import { assertJsonDepth, checkLabels, DEFAULT_LABEL_LIMITS, type LabelLimits } from './submission-limits.js';
+import { submitBatch, type BatchItemOutcome } from './batch-submit.js';
 
 export interface GraphValidation {
   valid: boolean;
@@ -61,6 +62,26 @@ export class JobsService {
       return this.scheduler.submit(tenant, result.input, result.plan);
     });
     return this.requireJob(tenant, jobId);
+  }
+
+  /**
+   * submitJobs: each input planned, quota-checked and idempotent on its own, as submitJob does it; outcomes
+   * per input, in order (batch-submit.ts). The capability catalog is read once for the batch.
+   */
+  async submitJobs(tenant: string, rawInputs: readonly unknown[]): Promise<BatchItemOutcome[]> {
+    let catalog: Promise<CapabilityCatalog> | undefined;
+    return submitBatch(
+      {
+        submitOne: (raw) =>
+          this.quotaChecked(async () => {
+            const result = await this.plan(raw, (catalog ??= this.registry.catalog()));
+            if (!result.ok) throw invalidGraph(result.errors);
+            return this.scheduler.submit(tenant, result.input, result.plan);
+          }),
+        views: (ids) => this.scheduler.store.viewMany(ids, tenant),
+      },
+      rawInputs,
+    );
   }
 
   job(tenant: string, jobId: string): Promise<JobView | null> {
@@ -147,6 +168,8 @@ export class JobsService {
   /** Bounds first (nesting, labels), then the contract schema, then the planner (which counts labels in its size). */
   private async plan(
     rawInput: unknown,
+    /** submitJobs reads it once for all of its inputs. */
+    sharedCatalog?: Promise<CapabilityCatalog>,
   ): Promise<{ ok: true; input: SubmitJobInput; plan: PlannedJob } | { ok: false; errors: GraphError[] }> {
     assertJsonDepth(rawInput, 'the submission');
     checkLabels(
@@ -154,7 +177,7 @@ export class JobsService {
       this.options.labels ?? DEFAULT_LABEL_LIMITS,
     );
     const input = parseUserInput(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
-    const catalog = await this.registry.catalog();
+    const catalog = await (sharedCatalog ?? this.registry.catalog());
     const result = planJob(input, catalog, this.templateRegistry, this.options.planner);
     return result.ok ? { ok: true, input, plan: result.plan } : result;
   }

@@ -1,0 +1,42 @@
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
+import { submittedJobs } from './submitted-jobs.js';
+
+const count = (query: string, variables?: Record<string, unknown>) => {
+  const document = parse(query);
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  )!;
+  return submittedJobs(document, operation, variables);
+};
+
+describe('submittedJobs (rate-limit tokens of an operation)', () => {
+  it('counts one per submitJob, aliases included, and nothing for queries or other mutations', () => {
+    expect(count('{ jobs { edges { cursor } } }')).toBe(0);
+    expect(count('mutation { cancelJob(id: "x") { id } }')).toBe(0);
+    expect(count('mutation { submitJob(input: { template: "t" }) { id } }')).toBe(1);
+    expect(
+      count(
+        'mutation { a: submitJob(input: { template: "t" }) { id } b: submitJob(input: { template: "t" }) { id } }',
+      ),
+    ).toBe(2);
+  });
+
+  it('counts every input of submitJobs, from literals or variables, through fragments', () => {
+    expect(count('mutation { submitJobs(inputs: [{ template: "a" }, { template: "b" }]) { index } }')).toBe(
+      2,
+    );
+    expect(
+      count('mutation($i: [SubmitJobInput!]!) { submitJobs(inputs: $i) { index } }', {
+        i: Array.from({ length: 37 }, () => ({ template: 't' })),
+      }),
+    ).toBe(37);
+    // a single object where a list is expected is coerced to a list of one
+    expect(count('mutation { submitJobs(inputs: { template: "a" }) { index } }')).toBe(1);
+    expect(
+      count(
+        'mutation($i: [SubmitJobInput!]!) { ...F ... on Mutation { submitJob(input: { template: "x" }) { id } } } fragment F on Mutation { submitJobs(inputs: $i) { index } }',
+        { i: [{}, {}, {}] },
+      ),
+    ).toBe(4);
+  });
+});

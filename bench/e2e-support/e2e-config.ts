@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
+
+/** Sizes of the end-to-end benchmark (env, parsed once). The defaults finish in a few minutes on 2 cores. */
+export const e2eBenchEnv = {
+  /** Rounds of peer, submitJob, submitJobs in turn; the table shows each metric's median over the rounds. */
+  BENCH_ROUNDS: positiveInt(3),
+  /** One-node jobs per end-to-end run with single submitJob calls. */
+  BENCH_JOBS: positiveInt(1_500),
+  /** Jobs per end-to-end run with submitJobs batches (0: the submitJobs column is skipped). */
+  BENCH_BATCH_JOBS: nonNegativeInt(3_000),
+  /** Raw BullMQ jobs per run (the peer is much faster; fewer is too short to time). */
+  BENCH_PEER_JOBS: positiveInt(10_000),
+  /** Concurrent submitJob callers (each submits, waits for its job's done on jobFeed, repeats). */
+  BENCH_CALLERS: positiveInt(64),
+  /** Inputs per submitJobs call (the API takes at most 100). */
+  BENCH_BATCH_SIZE: positiveInt(100),
+  /** Concurrent submitJobs callers (each submits a batch, waits for all of its jobs, repeats). */
+  BENCH_BATCH_CALLERS: positiveInt(4),
+  /** The peer's BullMQ worker concurrency. */
+  BENCH_PEER_CONCURRENCY: positiveInt(50),
+  /** submitJob calls per "submitJob calls/s" run (BENCH_CALLERS callers, not waiting for the jobs). */
+  BENCH_SUBMIT_CALLS: positiveInt(1_000),
+  /** Jobs per paced latency run (submit → node start), at BENCH_PACED_RATE jobs/s. */
+  BENCH_PACED_JOBS: positiveInt(300),
+  BENCH_PACED_RATE: positiveInt(100),
+  /** Jobs run end to end before round 1 (JIT, connections, script cache), ours and peer. */
+  BENCH_WARMUP_JOBS: nonNegativeInt(300),
+  /** CPU actors of the gpu-worker (WORKER_CPU_ACTORS): each runs one attempt at a time in its runner. */
+  BENCH_WORKER_ACTORS: positiveInt(8),
+  /** A job not done (on jobFeed / QueueEvents) within this fails the benchmark. */
+  BENCH_JOB_TIMEOUT_MS: positiveInt(120_000),
+  /** Where --cpu-prof writes the apps' profiles (only with --cpu-prof; default: a temp dir). */
+  BENCH_CPU_PROF_DIR: z.string().optional(),
+};
+
+export type E2eBenchConfig = ReturnType<typeof loadE2eBenchConfig>;
+
+export function loadE2eBenchConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(e2eBenchEnv, env);
+}

@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (getconf CLK_TCK; 100 on Linux almost everywhere). */
+const TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime, in ticks: own CPU plus that of reaped children. */
+  ticks: number;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // gone
+  }
+  // the command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // f[0] = state (field 3), so field n is f[n - 3]
+  const num = (field: number) => Number(f[field - 3]);
+  return { ppid: num(4), ticks: num(14) + num(15) + num(16) + num(17) };
+}
+
+/**
+ * CPU milliseconds used so far by each named process and all of its descendants (a worker's task runners
+ * count for the worker), a descendant that is itself one of the roots excepted. Live descendants count with their own times; exited ones through their parent's
+ * cutime/cstime once reaped, so a runner that exits between two samples is not lost.
+ */
+export function sampleProcessTrees(roots: Record<string, number>): Record<string, number> {
+  const stats = new Map<number, ProcStat>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = readStat(Number(name));
+    if (s) stats.set(Number(name), s);
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) {
+    const list = children.get(s.ppid) ?? [];
+    list.push(pid);
+    children.set(s.ppid, list);
+  }
+  const result: Record<string, number> = {};
+  const rootPids = new Set(Object.values(roots));
+  for (const [name, root] of Object.entries(roots)) {
+    let ticks = 0;
+    const stack = [root];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      ticks += stats.get(pid)?.ticks ?? 0;
+      // another root's tree is its own (the launcher is every app's parent)
+      stack.push(...(children.get(pid) ?? []).filter((c) => !rootPids.has(c)));
+    }
+    result[name] = (ticks / TICKS_PER_S) * 1000;
+  }
+  return result;
+}
+
+/** CPU ms per named process between two samples. */
+export function cpuDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]));
+}
+
+/** pid → name for each root and its live descendants ("gpu-worker child"): profiles are named after them. */
+export function namesOfProcessTrees(roots: Record<string, number>): Map<number, string> {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = readStat(Number(name));
+    if (s) parent.set(Number(name), s.ppid);
+  }
+  const names = new Map<number, string>();
+  for (const [name, pid] of Object.entries(roots)) names.set(pid, name);
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      const root = Object.entries(roots).find(([, r]) => r === p);
+      if (root && !names.has(pid)) {
+        names.set(pid, `${root[0]} child`);
+        break;
+      }
+    }
+  }
+  return names;
+}
