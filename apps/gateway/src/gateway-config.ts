@@ -14,6 +14,7 @@ import {
   url,
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
+import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -111,7 +112,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     jobsSubgraphUrl: c.JOBS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.JOBS_SUBGRAPH_PORT}/graphql`,
     artifactsSubgraphUrl: c.ARTIFACTS_SUBGRAPH_URL ?? `http://127.0.0.1:${c.ARTIFACTS_SUBGRAPH_PORT}/graphql`,
     subscriberBuffer: subscriberBufferFrom(c),
-    rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
+    rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.max(MAX_SUBMIT_BATCH, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     introspection: c.INTROSPECTION ?? !production,
     adminUiEnabled: c.ADMIN_UI_ENABLED ?? !production,
     playground: c.PLAYGROUND ?? !production,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, positiveInt, url } from '#libs/config';
+import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 
 export const ACCEPT_METHODS = ['gateway', 'api-key', 'jwt'] as const;
 export type AcceptMethod = (typeof ACCEPT_METHODS)[number];
@@ -105,7 +106,7 @@ export function subgraphAuthSettings(c: SubgraphAuthEnvValues, production: boole
     rateLimit: {
       perMinute: c.RATE_LIMIT_PER_MINUTE,
       // the gateway's default burst: 10 % of a minute's allowance, at least 20
-      burst: c.RATE_LIMIT_BURST ?? Math.max(20, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
+      burst: c.RATE_LIMIT_BURST ?? Math.max(MAX_SUBMIT_BATCH, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     },
   };
 }

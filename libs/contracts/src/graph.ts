@@ -60,3 +60,6 @@ export const SubmitJobInput = z
     message: 'give exactly one of graph or template',
   });
 export type SubmitJobInput = z.infer<typeof SubmitJobInput>;
+
+/** submitJobs takes at most this many inputs; every API key's rate-limit burst holds at least this many jobs. */
+export const MAX_SUBMIT_BATCH = 100;

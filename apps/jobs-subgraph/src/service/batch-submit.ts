@@ -1,8 +1,9 @@
+import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 import { badInput } from '#libs/errors';
 import type { JobView } from '../scheduler/job-record.js';
 
 /** Most inputs one submitJobs call takes; more is BAD_USER_INPUT and nothing is submitted. */
-export const MAX_SUBMIT_BATCH = 100;
+export { MAX_SUBMIT_BATCH };
 
 /** One input's outcome, at the input's index: its job, or why it was refused (nothing of it written). */
 export type BatchItemOutcome = { ok: true; view: JobView } | { ok: false; error: unknown };
