@@ -1,4 +1,5 @@
 import type { BenchRedis } from './bench-redis.js';
+import { RedisBreakdown } from './breakdown.js';
 import type { CompletionTracker } from './completion-tracker.js';
 import { percentile, runLoad, type SubmitFn } from './load-driver.js';
 
@@ -35,9 +36,21 @@ export async function measureVariant(
   plan: VariantPlan,
 ): Promise<VariantResult> {
   if (plan.warmupJobs > 0) await runLoad(submit, tracker, plan.warmupJobs, plan.inflight);
+  const breakdown = RedisBreakdown.open(redis.url);
+  const calls = await breakdown?.commandCalls();
   const before = await redis.snapshot();
   const loaded = await runLoad(submit, tracker, plan.jobs, plan.inflight);
   const after = await redis.snapshot();
+  if (breakdown && calls) {
+    console.error(
+      `  commands per job: ${RedisBreakdown.commandsPerJob(calls, await breakdown.commandCalls(), plan.jobs)}`,
+    );
+    for (const [pattern, bytes, count] of (await breakdown.memoryByPattern()).slice(0, 15))
+      console.error(
+        `  memory ${pattern}: ${count} keys, ${(bytes / plan.jobs).toFixed(0)} B per job of this run`,
+      );
+    await breakdown.close();
+  }
   const unloaded = await runLoad(submit, tracker, plan.latencyJobs, 1);
   return {
     jobsPerSecond: loaded.jobs / (loaded.elapsedMs / 1000),

@@ -9,13 +9,14 @@ import {
   type JsonObject,
   type NodeAttemptPayload,
   type NodeReport,
+  type ResourceClass,
   type SubmitJobInput,
 } from '#libs/contracts';
 import { currentTraceparent } from '#libs/observability';
 import type { PlannedJob } from '../planner/planner.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import type { NodeEnqueuer } from './enqueuer.js';
-import { parseStoredNode, type StoredNode } from './job-record.js';
+import { parseStoredNode, type JobView, type StoredNode } from './job-record.js';
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
@@ -100,12 +101,14 @@ export class Scheduler {
   /**
    * Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job.
    * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota.
+   * `view`: the new job as read once after writing it (what its root nodes were enqueued from); absent for
+   * an idempotent repeat (the caller reads the existing job).
    */
   async submit(
     tenant: string,
     input: SubmitJobInput,
     plan: PlannedJob,
-  ): Promise<{ jobId: string; created: boolean }> {
+  ): Promise<{ jobId: string; created: boolean; view?: JobView }> {
     const jobId = randomUUID();
     const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
     const traceparent = currentTraceparent();
@@ -126,24 +129,35 @@ export class Scheduler {
       ],
     )) as [string, number, ...string[]];
     if (created === -1) throw quotaErrorFrom(ready);
-    if (created === 1) {
-      this.metrics.jobSubmitted();
-      this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-      await this.enqueueNodes(jobId, ready);
-    }
-    return { jobId: id, created: created === 1 };
+    if (created !== 1) return { jobId: id, created: false };
+    this.metrics.jobSubmitted();
+    this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
+    // read once: the root nodes are enqueued from it and the caller answers with it
+    const view = await this.store.view(jobId);
+    if (view) await this.enqueueNodes(jobId, ready, view);
+    return { jobId: id, created: true, ...(view ? { view } : {}) };
   }
 
   /** Applies one worker report. Stale and duplicate reports change nothing. */
   async applyReport(report: NodeReport): Promise<ReportOutcome> {
     const { jobId, nodeId, attempt } = report;
     let outcome: ReportOutcome;
+    let resourceClass: ResourceClass | undefined;
     switch (report.type) {
-      case 'started':
-        outcome = okOrStale(
-          await this.transition('startAttempt', jobId, [], [nodeId, attempt, report.workerId]),
-        );
+      case 'started': {
+        const [result, rc, queuedAt] = (await this.transition(
+          'startAttempt',
+          jobId,
+          [],
+          [nodeId, attempt, report.workerId],
+        )) as [string, ResourceClass?, string?];
+        outcome = okOrStale(result);
+        resourceClass = rc || undefined;
+        // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
+        if (outcome === 'applied' && queuedAt)
+          this.metrics.attemptStarted(Math.max(0, this.now() - Number(queuedAt)));
         break;
+      }
       case 'progress':
         outcome = okOrStale(
           await this.transition(
@@ -185,7 +199,7 @@ export class Scheduler {
     }
     this.metrics.reportApplied(report.type, outcome);
     // the attempt left the queue: its dispatch slot goes to the next one (not awaited; taken() logs failures)
-    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt);
+    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
     return outcome;
   }
 
@@ -327,9 +341,9 @@ export class Scheduler {
    * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, upstream `$ref`s resolved from the
    * recorded outputs. Repeating it is harmless: the queue job id is the attempt's id.
    */
-  async enqueueNodes(jobId: string, nodeIds: readonly string[]): Promise<void> {
+  async enqueueNodes(jobId: string, nodeIds: readonly string[], known?: JobView): Promise<void> {
     if (nodeIds.length === 0) return;
-    const view = await this.store.view(jobId);
+    const view = known ?? (await this.store.view(jobId));
     if (!view) return;
     const byId = new Map(view.nodes.map((n) => [n.id, n]));
     for (const nodeId of nodeIds) {

@@ -54,12 +54,13 @@ export class JobsService {
 
   /** Plans and writes a job; QUOTA_EXCEEDED (nothing written) when it would pass one of the tenant's quotas. */
   async submitJob(tenant: string, rawInput: unknown): Promise<JobView> {
-    const { jobId } = await this.quotaChecked(async () => {
+    const { jobId, view } = await this.quotaChecked(async () => {
       const result = await this.plan(rawInput);
       if (!result.ok) throw invalidGraph(result.errors);
       return this.scheduler.submit(tenant, result.input, result.plan);
     });
-    return this.requireJob(tenant, jobId);
+    // a new job was read once by submit (its roots were enqueued from that read); a repeat reads the existing one
+    return view ?? this.requireJob(tenant, jobId);
   }
 
   job(tenant: string, jobId: string): Promise<JobView | null> {
@@ -117,7 +118,7 @@ export class JobsService {
     const afterSeq = after ? decodeEventCursor(after, jobId) : 0;
     if (afterSeq > job.seq)
       throw new InvalidEventCursorError(`cursor "${after}" is past the job's last event`);
-    return this.subscriptions.jobEvents(jobId, afterSeq);
+    return this.subscriptions.jobEvents(jobId, afterSeq, tenant);
   }
 
   jobFeed(tenant: string): Promise<StreamFollower> {
@@ -150,8 +151,17 @@ export class JobsService {
       this.options.labels ?? DEFAULT_LABEL_LIMITS,
     );
     const input = parseUserInput(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
-    const catalog = await this.registry.catalog();
-    const result = planJob(input, catalog, this.templateRegistry, this.options.planner);
+    const startedAt = Date.now();
+    const cached = await this.registry.cachedCatalog();
+    let result = planJob(input, cached.catalog, this.templateRegistry, this.options.planner);
+    // refused against a catalog read before this call: a worker may have come or changed since, so ask again
+    if (!result.ok && cached.readAt < startedAt)
+      result = planJob(
+        input,
+        (await this.registry.freshCatalog()).catalog,
+        this.templateRegistry,
+        this.options.planner,
+      );
     return result.ok ? { ok: true, input, plan: result.plan } : result;
   }
 }

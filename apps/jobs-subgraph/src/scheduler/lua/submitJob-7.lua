@@ -24,14 +24,19 @@ local nodes = cjson.decode(ARGV[6])
 local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5), tonumber(ARGV[7]),
   tonumber(ARGV[8]), 1, #nodes)
 if refusal then return { refusal[1], -1, refusal[2], refusal[3], refusal[4], refusal[5] } end
-local flat = { 'id', jobId, 'status', 'QUEUED', 'createdAt', now, 'seq', 0 }
-for k, v in pairs(fields) do
-  table.insert(flat, k)
-  table.insert(flat, tostring(v))
-end
-redis.call('HSET', jobKey, unpack(flat))
+-- the job as it is written (flush() writes its fields with the first events): nothing is read back
+local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs, seq = 0 }
+for k, v in pairs(fields) do job[k] = tostring(v) end
+for k, v in pairs(job) do jobWrites[k] = v end
+local result = { jobId, 1 }
 for _, node in ipairs(nodes) do
-  local nflat = { 'status', 'PENDING', 'attempt', 0, 'failures', 0, 'progress', 0 }
+  -- a root node is written QUEUED with its first attempt at once (what queueNode does to a waiting node)
+  local root = tonumber(node.pending) == 0
+  local nflat = { 'status', root and 'QUEUED' or 'PENDING', 'attempt', root and 1 or 0, 'failures', 0, 'progress', 0 }
+  if root then
+    table.insert(nflat, 'queuedAt')
+    table.insert(nflat, nowMs)
+  end
   for k, v in pairs(node) do
     table.insert(nflat, k)
     table.insert(nflat, tostring(v))
@@ -42,16 +47,15 @@ if hasIdemKey then redis.call('SET', idemKey, jobId) end
 redis.call('ZADD', tenantJobsKey, nowMs, jobId)
 redis.call('SADD', activeKey, jobId)
 
-local job = hgetall(jobKey)
 indexJobStatus(job, nil, 'QUEUED')
 if job.template then redis.call('ZADD', tenantPrefix(job) .. ':jobs:template:' .. job.template, nowMs, jobId) end
 addOpenNodes(job, #nodes)
 appendEvent(job, 'JOB_QUEUED')
-local result = { jobId, 1 }
 for _, node in ipairs(nodes) do
   if tonumber(node.pending) == 0 then
-    queueNode(job, node.id, nowMs)
+    appendEvent(job, 'NODE_QUEUED', node.id)
     table.insert(result, node.id)
   end
 end
+flush(job)
 return result
