@@ -46,6 +46,12 @@ export const JOB_KEYS = {
   /** Idempotency key -> job id; hashed so any client string makes a safe key. */
   idempotency: (tenant: string, key: string) =>
     `${REDIS_PREFIX}:tenant:${tenant}:idem:${createHash('sha256').update(key).digest('hex')}`,
+  /**
+   * Hash of output schemas by ref (the task version's schemaHash): a node records its `outputSchemaRef`, so a
+   * schema is stored once, not per node. Written by submitJob (HSETNX: a ref's schema never changes), never
+   * deleted (one entry per task version ever planned).
+   */
+  outputSchemas: `${REDIS_PREFIX}:schemas:output`,
   /** Set of job ids not yet finished: what the reconciler looks at. */
   activeJobs: `${REDIS_PREFIX}:jobs:active`,
   /** Sorted set (score = failed at, ms) of FAILED job ids, requeued with retryJob. */

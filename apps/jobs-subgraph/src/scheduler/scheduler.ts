@@ -7,7 +7,6 @@ import {
   type JobError,
   type JobStatus,
   type JsonObject,
-  type NodeAttemptPayload,
   type NodeReport,
   type ResourceClass,
   type SubmitJobInput,
@@ -24,7 +23,7 @@ import { OutputValidator } from './output-validator.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runScript, type ScriptName } from './scripts.js';
-import { submitRecord } from './submit-record.js';
+import { attemptPayload, submitAnswer, submitRecord } from './submit-record.js';
 import { inEnqueueSpan } from './job-tracing.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
@@ -69,11 +68,12 @@ export class Scheduler {
   private readonly metrics: SchedulerMetrics;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly outputs = new OutputValidator();
+  private readonly outputs: OutputValidator;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
     this.store = new JobStore(deps.redis);
+    this.outputs = new OutputValidator(deps.redis);
     this.enqueuer = deps.enqueuer;
     this.config = deps.config;
     this.quotas = deps.config.quotas ?? DEFAULT_TENANT_QUOTAS;
@@ -110,32 +110,38 @@ export class Scheduler {
     plan: PlannedJob,
   ): Promise<{ jobId: string; created: boolean; view?: JobView }> {
     const jobId = randomUUID();
-    const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
+    const { fields, nodes, outputSchemas } = submitRecord(
+      tenant,
+      input,
+      plan,
+      this.now() + this.config.jobDeadlineMs,
+    );
     const traceparent = currentTraceparent();
     if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
     const idemKey = input.idempotencyKey
       ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
       : JOB_KEYS.noIdempotencyKey;
-    const [id, created, ...ready] = (await this.transition(
+    const [id, created, ...rest] = (await this.transition(
       'submitJob',
       jobId,
-      [idemKey, JOB_KEYS.tenantJobs(tenant)],
+      [idemKey, JOB_KEYS.tenantJobs(tenant), JOB_KEYS.outputSchemas],
       [
         jobId,
         JSON.stringify(fields),
         JSON.stringify(nodes),
         this.quotas.maxActiveJobs,
         this.quotas.maxQueuedNodes,
+        JSON.stringify(outputSchemas),
       ],
-    )) as [string, number, ...string[]];
-    if (created === -1) throw quotaErrorFrom(ready);
+    )) as [string, number, ...unknown[]];
+    if (created === -1) throw quotaErrorFrom(rest as string[]);
     if (created !== 1) return { jobId: id, created: false };
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-    // read once: the root nodes are enqueued from it and the caller answers with it
-    const view = await this.store.view(jobId);
-    if (view) await this.enqueueNodes(jobId, ready, view);
-    return { jobId: id, created: true, ...(view ? { view } : {}) };
+    // the script answers with what it wrote: the roots are enqueued from it and the caller answers with it
+    const { ready, view } = submitAnswer(rest);
+    await this.enqueueNodes(jobId, ready, view);
+    return { jobId: id, created: true, view };
   }
 
   /** Applies one worker report. Stale and duplicate reports change nothing. */
@@ -212,7 +218,7 @@ export class Scheduler {
   ): Promise<ReportOutcome> {
     const node = await this.node(jobId, nodeId);
     if (!node || node.attempt !== attempt || isTerminalNodeStatus(node.status)) return 'stale';
-    const problems = this.outputs.check(node.outputSchema, outputs);
+    const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
@@ -361,18 +367,7 @@ export class Scheduler {
         });
         continue;
       }
-      const payload: NodeAttemptPayload = {
-        jobId,
-        tenant: view.job.tenant,
-        nodeId,
-        attempt: node.attempt,
-        maxAttempts: node.maxAttempts,
-        task: node.task,
-        taskVersion: node.taskVersion,
-        inputs,
-        timeoutMs: node.timeoutMs,
-        enqueuedAt: new Date(this.now()).toISOString(),
-      };
+      const payload = attemptPayload(view.job, node, inputs, this.now());
       const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
       await inEnqueueSpan(payload, view.job.traceparent, () =>
         this.enqueuer.enqueue({
