@@ -22,6 +22,10 @@ export interface VariantResult {
   commandsPerJob: number;
   /** Bytes between the clients and Redis per job, both ways. */
   netBytesPerJob: number;
+  /** CPU of this process (ours: the jobs runtime + the worker stand-in; peer: queue + worker) per job, ms. */
+  cpuMsPerJob: number;
+  /** CPU of redis-server per job, ms. */
+  redisCpuMsPerJob: number;
 }
 
 /**
@@ -39,7 +43,9 @@ export async function measureVariant(
   const breakdown = RedisBreakdown.open(redis.url);
   const calls = await breakdown?.commandCalls();
   const before = await redis.snapshot();
+  const cpuBefore = process.cpuUsage();
   const loaded = await runLoad(submit, tracker, plan.jobs, plan.inflight);
+  const cpu = process.cpuUsage(cpuBefore);
   const after = await redis.snapshot();
   if (breakdown && calls) {
     console.error(
@@ -61,6 +67,8 @@ export async function measureVariant(
     bytesPer1000Jobs: ((after.usedMemory - before.usedMemory) / plan.jobs) * 1000,
     commandsPerJob: (after.commands - before.commands) / plan.jobs,
     netBytesPerJob: (after.netBytes - before.netBytes) / plan.jobs,
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / plan.jobs,
+    redisCpuMsPerJob: (after.cpuMs - before.cpuMs) / plan.jobs,
   };
 }
 
@@ -82,5 +90,7 @@ export function medianOf(runs: readonly VariantResult[]): VariantResult {
     bytesPer1000Jobs: field('bytesPer1000Jobs'),
     commandsPerJob: field('commandsPerJob'),
     netBytesPerJob: field('netBytesPerJob'),
+    cpuMsPerJob: field('cpuMsPerJob'),
+    redisCpuMsPerJob: field('redisCpuMsPerJob'),
   };
 }
