@@ -101,8 +101,7 @@ export class Scheduler {
   /**
    * Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job.
    * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota.
-   * `view`: the new job as read once after writing it (what its root nodes were enqueued from); absent for
-   * an idempotent repeat (the caller reads the existing job).
+   * `view`: the new job as written (no read back); absent for an idempotent repeat (the caller reads that job).
    */
   async submit(
     tenant: string,
@@ -138,8 +137,7 @@ export class Scheduler {
     if (created !== 1) return { jobId: id, created: false };
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-    // the script answers with what it wrote: the roots are enqueued from it and the caller answers with it
-    const { ready, view } = submitAnswer(rest);
+    const { ready, view } = submitAnswer(rest); // what the script wrote: nothing is read back
     await this.enqueueNodes(jobId, ready, view);
     return { jobId: id, created: true, view };
   }
@@ -344,8 +342,8 @@ export class Scheduler {
   }
 
   /**
-   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, upstream `$ref`s resolved from the
-   * recorded outputs. Repeating it is harmless: the queue job id is the attempt's id.
+   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, `$ref`s resolved from recorded outputs
+   * (`known`: the job as just read or written). Harmless to repeat: the queue job id is the attempt's id.
    */
   async enqueueNodes(jobId: string, nodeIds: readonly string[], known?: JobView): Promise<void> {
     if (nodeIds.length === 0) return;
