@@ -13,6 +13,8 @@ export interface RedisSnapshot {
   commands: number;
   /** Bytes read from and written to clients. */
   netBytes: number;
+  /** CPU time redis-server has used (user + system), ms. */
+  cpuMs: number;
 }
 
 /** The benchmark's own redis-server (loopback, free port, AOF as in production), and its memory readings. */
@@ -53,7 +55,7 @@ export class BenchRedis {
   async snapshot(): Promise<RedisSnapshot> {
     const info = await this.admin.info('everything');
     const field = (name: string) => {
-      const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+      const m = new RegExp(`^${name}:(\\d+(?:\\.\\d+)?)`, 'm').exec(info);
       if (!m) throw new Error(`INFO has no ${name}`);
       return Number(m[1]);
     };
@@ -61,6 +63,7 @@ export class BenchRedis {
       usedMemory: field('used_memory'),
       commands: field('total_commands_processed'),
       netBytes: field('total_net_input_bytes') + field('total_net_output_bytes'),
+      cpuMs: (field('used_cpu_user') + field('used_cpu_sys')) * 1000,
     };
   }
 

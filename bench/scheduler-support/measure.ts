@@ -1,4 +1,5 @@
 import type { BenchRedis } from './bench-redis.js';
+import { RedisBreakdown } from './breakdown.js';
 import type { CompletionTracker } from './completion-tracker.js';
 import { percentile, runLoad, type SubmitFn } from './load-driver.js';
 
@@ -21,6 +22,10 @@ export interface VariantResult {
   commandsPerJob: number;
   /** Bytes between the clients and Redis per job, both ways. */
   netBytesPerJob: number;
+  /** CPU of this process (ours: the jobs runtime + the worker stand-in; peer: queue + worker) per job, ms. */
+  cpuMsPerJob: number;
+  /** CPU of redis-server per job, ms. */
+  redisCpuMsPerJob: number;
 }
 
 /**
@@ -35,9 +40,23 @@ export async function measureVariant(
   plan: VariantPlan,
 ): Promise<VariantResult> {
   if (plan.warmupJobs > 0) await runLoad(submit, tracker, plan.warmupJobs, plan.inflight);
+  const breakdown = RedisBreakdown.open(redis.url);
+  const calls = await breakdown?.commandCalls();
   const before = await redis.snapshot();
+  const cpuBefore = process.cpuUsage();
   const loaded = await runLoad(submit, tracker, plan.jobs, plan.inflight);
+  const cpu = process.cpuUsage(cpuBefore);
   const after = await redis.snapshot();
+  if (breakdown && calls) {
+    console.error(
+      `  commands per job: ${RedisBreakdown.commandsPerJob(calls, await breakdown.commandCalls(), plan.jobs)}`,
+    );
+    for (const [pattern, bytes, count] of (await breakdown.memoryByPattern()).slice(0, 15))
+      console.error(
+        `  memory ${pattern}: ${count} keys, ${(bytes / plan.jobs).toFixed(0)} B per job of this run`,
+      );
+    await breakdown.close();
+  }
   const unloaded = await runLoad(submit, tracker, plan.latencyJobs, 1);
   return {
     jobsPerSecond: loaded.jobs / (loaded.elapsedMs / 1000),
@@ -48,6 +67,8 @@ export async function measureVariant(
     bytesPer1000Jobs: ((after.usedMemory - before.usedMemory) / plan.jobs) * 1000,
     commandsPerJob: (after.commands - before.commands) / plan.jobs,
     netBytesPerJob: (after.netBytes - before.netBytes) / plan.jobs,
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / plan.jobs,
+    redisCpuMsPerJob: (after.cpuMs - before.cpuMs) / plan.jobs,
   };
 }
 
@@ -69,5 +90,7 @@ export function medianOf(runs: readonly VariantResult[]): VariantResult {
     bytesPer1000Jobs: field('bytesPer1000Jobs'),
     commandsPerJob: field('commandsPerJob'),
     netBytesPerJob: field('netBytesPerJob'),
+    cpuMsPerJob: field('cpuMsPerJob'),
+    redisCpuMsPerJob: field('redisCpuMsPerJob'),
   };
 }

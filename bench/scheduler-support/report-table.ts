@@ -51,6 +51,20 @@ export function renderTable(r: ReportColumns): string {
       2,
     ),
     row(
+      'CPU per job, benchmark process (ours: jobs runtime + worker stand-in), ms',
+      peer.cpuMsPerJob,
+      single.cpuMsPerJob,
+      diamond.cpuMsPerJob,
+      2,
+    ),
+    row(
+      'CPU per job, redis-server, ms',
+      peer.redisCpuMsPerJob,
+      single.redisCpuMsPerJob,
+      diamond.redisCpuMsPerJob,
+      2,
+    ),
+    row(
       'Redis commands per job (incl. inside Lua)',
       peer.commandsPerJob,
       single.commandsPerJob,

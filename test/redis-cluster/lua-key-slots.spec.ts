@@ -37,6 +37,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         ...transitionKeys(jobId),
         JOB_KEYS.idempotency(tenant, 'client-key'),
         JOB_KEYS.tenantJobs(tenant),
+        JOB_KEYS.outputSchemas,
       ],
       startAttempt: () => transitionKeys(jobId),
       recordProgress: () => transitionKeys(jobId),

@@ -1,4 +1,3 @@
-import { REDIS_KEYS } from '#libs/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { Redis } from 'ioredis';
 import { ApiKeyStore } from '#libs/auth';
 import { findRedisServer, spawnRedisServer, spawnS3Server, waitForPort } from '#libs/local-stack';
 import { freePort, startApp, tempDir, waitFor, type AppHandle } from '#libs/testing';
+import { EventLog } from '../../../apps/jobs-subgraph/src/events/event-log.js';
 import { gql } from '../gateway-support/gateway-stack.js';
 import { startWorker } from '../worker-support/start-worker.js';
 
@@ -179,14 +179,10 @@ describe('Redis Sentinel: the primary fails over while jobs run', () => {
     probe.disconnect();
     expect(Number(port)).toBe(replicaPort);
 
-    // Exactly one NODE_SUCCEEDED per node and one JOB_SUCCEEDED per job in each job's event stream.
+    // Exactly one NODE_SUCCEEDED per node and one JOB_SUCCEEDED per job in each job's event log.
+    const log = new EventLog(client);
     for (const id of ids) {
-      const events = await client.xrange(`${REDIS_KEYS.job(id)}:events`, '-', '+');
-      const types = events.map(([, fields]) => {
-        const obj: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) obj[fields[i]!] = fields[i + 1]!;
-        return JSON.parse(obj.e ?? '{}') as { type?: string; nodeId?: string };
-      });
+      const types = (await log.jobEventsAfter(id, 0, 10_000)).map((e) => e.event);
       const succeeded = types
         .filter((e) => e.type === 'NODE_SUCCEEDED')
         .map((e) => e.nodeId)

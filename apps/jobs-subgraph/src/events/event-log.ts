@@ -5,7 +5,7 @@ import { redisNowMs } from '#libs/redis';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { encodeEventCursor } from './event-cursor.js';
 
-/** A stream entry id (`0-<seq>` in a job's stream, Redis-generated in a feed) and its event. */
+/** A position (`0-<seq>` in a job's event log, a stream entry id in a feed) and its event. */
 export interface StoredEvent {
   position: string;
   event: JobEvent;
@@ -29,22 +29,119 @@ export class EventsTrimmedError extends DomainError {
   }
 }
 
-const toEvent = (fields: string[]): JobEvent => {
-  const raw = JSON.parse(fields[fields.indexOf('e') + 1]!) as { jobId: string; seq: number };
-  return parseContract(JobEvent, 'JobEvent', { ...raw, cursor: encodeEventCursor(raw.jobId, raw.seq) });
-};
+/** An event as the Lua transitions store it (lua/includes/common.lua): compact keys, `a` in ms. */
+interface CompactEvent {
+  s: number;
+  t: string;
+  a: number;
+  n?: string;
+  p?: number;
+  m?: string;
+  /** job id: feed entries only (a job's own log knows its job) */
+  j?: string;
+}
 
-/** Reads of the event streams the scheduler's Lua appends to (see lua/includes/common.lua for retention). */
+/** A stored event (compact, or a whole JobEvent as written before the compact form) as a JobEvent. */
+function toEvent(json: string, jobId: string | undefined, tenant: string): JobEvent {
+  const raw = JSON.parse(json) as CompactEvent | (Omit<JobEvent, 'cursor'> & { t?: undefined });
+  if (raw.t === undefined) {
+    const legacy = raw as Omit<JobEvent, 'cursor'>;
+    return parseContract(JobEvent, 'JobEvent', {
+      ...legacy,
+      cursor: encodeEventCursor(legacy.jobId, legacy.seq),
+    });
+  }
+  const c = raw as CompactEvent;
+  const id = c.j ?? jobId ?? '';
+  const event: Record<string, unknown> = {
+    cursor: encodeEventCursor(id, c.s),
+    seq: c.s,
+    jobId: id,
+    tenant,
+    type: c.t,
+    at: new Date(c.a).toISOString(),
+  };
+  if (c.n !== undefined) event.nodeId = c.n;
+  if (c.p !== undefined) event.progress = c.p;
+  if (c.m !== undefined) event.message = c.m;
+  return parseContract(JobEvent, 'JobEvent', event);
+}
+
+const atSeq = (event: JobEvent): StoredEvent => ({ position: `0-${event.seq}`, event });
+
+/**
+ * Reads of the event logs the scheduler's Lua appends to (see lua/includes/common.lua for layout and
+ * retention). A job's log is a list whose entry i is seq i + 1 + (entries trimmed so far): a read goes
+ * straight to the index, and only when the entry found there is not the one expected (trimmed, or nothing
+ * new) looks at the list's length and last entry.
+ */
 export class EventLog {
   constructor(private readonly redis: Redis) {}
 
-  /** Up to `count` events of a job after seq `afterSeq` (0 = from the first), in order. */
-  async jobEventsAfter(jobId: string, afterSeq: number, count: number): Promise<StoredEvent[]> {
+  /**
+   * Up to `count` events of a job after seq `afterSeq` (0 = from the first), in order. `tenant`: the job's
+   * (read from the job when not given).
+   */
+  async jobEventsAfter(
+    jobId: string,
+    afterSeq: number,
+    count: number,
+    tenant?: string,
+  ): Promise<StoredEvent[]> {
+    const owner = tenant ?? (await this.redis.hget(JOB_KEYS.job(jobId), 'tenant')) ?? '';
+    const key = JOB_KEYS.eventLog(jobId);
+    let index = afterSeq;
+    // a trim between two reads moves the entries again: a few tries always suffice (trims are rare)
+    for (let tries = 0; tries < 5; tries++) {
+      const events = (await this.redis.lrange(key, index, index + count - 1)).map((e) =>
+        toEvent(e, jobId, owner),
+      );
+      if (events[0]?.seq === afterSeq + 1) return events.map(atSeq);
+      let trimmed: number;
+      if (events.length > 0) {
+        trimmed = events[0]!.seq - 1 - index;
+      } else {
+        const [[, len], [, last]] = (await this.redis.pipeline().llen(key).lindex(key, -1).exec()) as [
+          [unknown, number],
+          [unknown, string | null],
+        ];
+        if (len === 0 || last === null) return this.legacyEventsAfter(jobId, afterSeq, count, owner, 0);
+        const lastSeq = toEvent(last, jobId, owner).seq;
+        if (lastSeq <= afterSeq) return [];
+        trimmed = lastSeq - len;
+      }
+      if (afterSeq < trimmed) return this.legacyEventsAfter(jobId, afterSeq, count, owner, trimmed);
+      index = afterSeq - trimmed;
+    }
+    throw new Error(`the event log of job ${jobId} kept changing under a read`);
+  }
+
+  /**
+   * Events after `afterSeq` from the event stream a job written before the event log became a list has
+   * (`firstInLog`: the first seq the list holds, 0 when it holds none), then from the list; EventsTrimmedError
+   * when neither holds the next one.
+   */
+  private async legacyEventsAfter(
+    jobId: string,
+    afterSeq: number,
+    count: number,
+    tenant: string,
+    firstInLog: number,
+  ): Promise<StoredEvent[]> {
     const entries = await this.redis.xrange(JOB_KEYS.events(jobId), `(0-${afterSeq}`, '+', 'COUNT', count);
-    const events = entries.map(([position, fields]) => ({ position, event: toEvent(fields) }));
-    const first = events[0]?.event.seq;
-    if (first !== undefined && first !== afterSeq + 1) throw new EventsTrimmedError(jobId, afterSeq, first);
-    return events;
+    const events = entries.map(([, fields]) => toEvent(fields[fields.indexOf('e') + 1]!, jobId, tenant));
+    const first = events[0]?.seq;
+    if (first === undefined) {
+      if (firstInLog > 0) throw new EventsTrimmedError(jobId, afterSeq, firstInLog + 1);
+      return [];
+    }
+    if (first !== afterSeq + 1) throw new EventsTrimmedError(jobId, afterSeq, first);
+    const last = events.at(-1)!.seq;
+    const more =
+      firstInLog > 0 && events.length < count && last === firstInLog
+        ? await this.jobEventsAfter(jobId, last, count - events.length, tenant)
+        : [];
+    return [...events.map(atSeq), ...more];
   }
 
   /** The job's status as recorded with its events (null: no such job). */
@@ -56,7 +153,10 @@ export class EventLog {
   /** Up to `count` events of a tenant's feed after stream position `after`. */
   async feedAfter(tenant: string, after: string, count: number): Promise<StoredEvent[]> {
     const entries = await this.redis.xrange(JOB_KEYS.feed(tenant), `(${after}`, '+', 'COUNT', count);
-    return entries.map(([position, fields]) => ({ position, event: toEvent(fields) }));
+    return entries.map(([position, fields]) => ({
+      position,
+      event: toEvent(fields[fields.indexOf('e') + 1]!, undefined, tenant),
+    }));
   }
 
   /** The feed position "now": entries appended from here on come after it. */

@@ -19,13 +19,14 @@ export class EventSubscriptions {
     private readonly opts: EventSubscriptionsOptions,
   ) {}
 
-  /** Every event of a job after `afterSeq`, live until its terminal JOB_* event. */
-  jobEvents(jobId: string, afterSeq: number): Promise<StreamFollower> {
+  /** Every event of the tenant's job after `afterSeq`, live until its terminal JOB_* event. */
+  jobEvents(jobId: string, afterSeq: number, tenant: string): Promise<StreamFollower> {
     return new StreamFollower(
       {
-        channel: JOB_KEYS.events(jobId),
+        channel: JOB_KEYS.feed(tenant),
+        topic: jobId,
         start: async () => `0-${afterSeq}`,
-        read: (after, count) => this.log.jobEventsAfter(jobId, Number(after.slice(2)), count),
+        read: (after, count) => this.log.jobEventsAfter(jobId, Number(after.slice(2)), count, tenant),
         isLast: completesOnTerminalJobEvent,
         delivered: (event) => this.opts.onDelivered?.('job', event),
         ended: async () => {
@@ -43,6 +44,7 @@ export class EventSubscriptions {
     return new StreamFollower(
       {
         channel: JOB_KEYS.feed(tenant),
+        topic: 'feed',
         start: () => this.log.feedNow(),
         read: (after, count) => this.log.feedAfter(tenant, after, count),
         isLast: () => false,

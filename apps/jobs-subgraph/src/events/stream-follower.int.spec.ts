@@ -53,7 +53,7 @@ describe('event subscribers against a real redis-server', () => {
 
   it('a slow subscriber gets every non-progress event in order and the latest progress; the buffer stays bounded', async () => {
     const { jobId, base } = await submitSlow();
-    const follower = await subscriptions.jobEvents(jobId, 0);
+    const follower = await subscriptions.jobEvents(jobId, 0, 'acme');
     await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
     for (let i = 1; i <= 200; i++) {
       await core.scheduler.applyReport({ ...base, type: 'progress', progress: i / 200 });
@@ -93,7 +93,7 @@ describe('event subscribers against a real redis-server', () => {
         } as NodeReport);
       })();
       // subscribe while the writer runs: part backlog, part live
-      const follower = await subscriptions.jobEvents(jobId, 2);
+      const follower = await subscriptions.jobEvents(jobId, 2, 'acme');
       const got = await drain(follower);
       await writer;
       expect(got.map((e) => e.seq)).toEqual(got.map((_, i) => i + 3));
@@ -101,16 +101,49 @@ describe('event subscribers against a real redis-server', () => {
     }
   });
 
-  it('unsubscribes from pub/sub when a subscriber leaves', async () => {
-    const { jobId } = await submitSlow();
-    const follower = await subscriptions.jobEvents(jobId, 0);
-    await waitFor(
-      async () => ((await core.redis.pubsub('NUMSUB', JOB_KEYS.events(jobId))) as [string, number])[1] === 1,
-    );
-    await follower.return();
-    await waitFor(
-      async () => ((await core.redis.pubsub('NUMSUB', JOB_KEYS.events(jobId))) as [string, number])[1] === 0,
-    );
+  it('subscribes once per tenant channel, and unsubscribes when its last subscriber leaves', async () => {
+    const numsub = async () =>
+      ((await core.redis.pubsub('NUMSUB', JOB_KEYS.feed('acme'))) as [string, number])[1];
+    const [a, b] = [await submitSlow(), await submitSlow()];
+    const first = await subscriptions.jobEvents(a.jobId, 0, 'acme');
+    const second = await subscriptions.jobEvents(b.jobId, 0, 'acme');
+    await waitFor(async () => (await numsub()) === 1);
+    await first.return();
+    expect(await numsub()).toBe(1);
+    await second.return();
+    await waitFor(async () => (await numsub()) === 0);
+  });
+
+  it("wakes only the job's own subscribers: another job's events are not read for it", async () => {
+    const [a, b] = [await submitSlow(), await submitSlow()];
+    const reads: string[] = [];
+    const counting = new EventLog(core.redis);
+    const original = counting.jobEventsAfter.bind(counting);
+    counting.jobEventsAfter = (jobId, ...rest) => {
+      reads.push(jobId);
+      return original(jobId, ...rest);
+    };
+    const watching = new EventSubscriptions(counting, new Wakeups(subscriber), { bufferCapacity: 8 });
+    const follower = await watching.jobEvents(a.jobId, 0, 'acme');
+    const opened = reads.length;
+    await core.scheduler.applyReport({ ...b.base, type: 'started', actorId: 'a' });
+    await core.scheduler.applyReport({ ...a.base, type: 'started', actorId: 'a' });
+    await core.scheduler.applyReport({
+      ...a.base,
+      type: 'succeeded',
+      outputs: { slept: 1 },
+      artifactIds: [],
+    } as NodeReport);
+    const got = await drain(follower);
+    expect(got.map((e) => e.type)).toEqual([
+      'JOB_QUEUED',
+      'NODE_QUEUED',
+      'JOB_STARTED',
+      'NODE_STARTED',
+      'NODE_SUCCEEDED',
+      'JOB_SUCCEEDED',
+    ]);
+    expect(reads.slice(opened).every((id) => id === a.jobId)).toBe(true);
   });
 
   it('a subscriber resuming after the terminal event completes at once; a cursor past the end is refused', async () => {
@@ -122,9 +155,9 @@ describe('event subscribers against a real redis-server', () => {
       outputs: { slept: 1 },
       artifactIds: [],
     } as NodeReport);
-    const all = await drain(await subscriptions.jobEvents(jobId, 0));
+    const all = await drain(await subscriptions.jobEvents(jobId, 0, 'acme'));
     expect(all.at(-1)!.type).toBe('JOB_SUCCEEDED');
-    expect(await drain(await subscriptions.jobEvents(jobId, all.at(-1)!.seq))).toEqual([]);
+    expect(await drain(await subscriptions.jobEvents(jobId, all.at(-1)!.seq, 'acme'))).toEqual([]);
     await expect(
       core.service.jobEvents('acme', jobId, encodeEventCursor(jobId, all.length + 5)),
     ).rejects.toMatchObject({
@@ -140,7 +173,7 @@ describe('event subscribers against a real redis-server', () => {
       onDelivered: (stream, event) => delivered.push(`${stream}:${event.type}`),
     });
     await new Promise((r) => setTimeout(r, 5)); // the backlog's `at` is strictly before the open
-    const follower = await measured.jobEvents(jobId, 0);
+    const follower = await measured.jobEvents(jobId, 0, 'acme');
     await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'a' });
     await core.scheduler.applyReport({
       ...base,

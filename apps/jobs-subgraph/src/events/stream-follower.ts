@@ -6,6 +6,8 @@ import type { Wakeups } from './wakeups.js';
 export interface FollowerSource {
   /** The pub/sub channel that announces new entries. */
   channel: string;
+  /** The topic of that channel's messages that concerns this stream (see Wakeups); none: every message. */
+  topic?: string;
   /** Where to start: entries after this position. */
   start: () => Promise<string>;
   read: (after: string, count: number) => Promise<StoredEvent[]>;
@@ -57,7 +59,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     // everything appended since, and a wake-up arriving before it only repeats that read
     this.openedAt = Date.now();
     this.position = await this.source.start();
-    this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump());
+    this.unlisten = await this.wakeups.listen(this.source.channel, () => void this.pump(), this.source.topic);
     await this.pump();
     if (
       !this.sawLast &&
@@ -99,7 +101,8 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
         this.readAgain = false;
         while (!this.sawLast && !this.finished && !this.buffer.full) {
           const room = this.buffer.capacity - this.buffer.size;
-          const batch = await this.source.read(this.position, Math.min(room, 256));
+          const asked = Math.min(room, 256);
+          const batch = await this.source.read(this.position, asked);
           if (batch.length === 0) break;
           for (const { position, event } of batch) {
             this.position = position;
@@ -109,6 +112,8 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
               break;
             }
           }
+          // a short batch reached the end: what is appended later comes with its own wake-up (readAgain)
+          if (batch.length < asked) break;
         }
       } while (this.readAgain && !this.sawLast && !this.finished);
       this.paused = this.buffer.full;

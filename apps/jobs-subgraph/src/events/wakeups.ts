@@ -3,45 +3,79 @@ import type { Redis } from 'ioredis';
 export type WakeListener = () => void;
 
 /**
- * Fans one pub/sub connection out to in-process listeners by channel. Messages carry nothing a listener relies
- * on: they only say "read the stream again", so a message lost while disconnected costs nothing once every
- * listener re-reads on reconnect.
+ * Fans one pub/sub connection out to in-process listeners by channel and topic. The scheduler publishes one
+ * message per transition on the tenant's channel; the message is the space-separated topics it concerns (the
+ * job id, and "feed" when the tenant feed got an entry), so a `jobEvents` reader listens to its job's topic and
+ * a `jobFeed` reader to "feed" on the same channel. Messages carry nothing else a listener relies on: they only
+ * say "read again", so a message lost while disconnected costs nothing once every listener re-reads on reconnect.
  */
 export class Wakeups {
-  private readonly listeners = new Map<string, Set<WakeListener>>();
+  /** channel -> topic ('' = every message) -> listeners */
+  private readonly listeners = new Map<string, Map<string, Set<WakeListener>>>();
+  /** One SUBSCRIBE per channel, shared by every listener that waits for it. */
+  private readonly subscribed = new Map<string, Promise<unknown>>();
 
   /** `subscriber` is a dedicated connection (in subscriber mode it can do nothing else). */
   constructor(private readonly subscriber: Redis) {
-    subscriber.on('message', (channel: string) => {
-      for (const l of this.listeners.get(channel) ?? []) l();
+    subscriber.on('message', (channel: string, message: string) => {
+      const topics = this.listeners.get(channel);
+      if (!topics) return;
+      for (const l of topics.get('') ?? []) l();
+      for (const topic of message.split(' ')) if (topic !== '') for (const l of topics.get(topic) ?? []) l();
     });
-    // ioredis resubscribes after a reconnect; whatever was published meanwhile is read from the streams
+    // ioredis resubscribes after a reconnect; whatever was published meanwhile is read from the logs
     subscriber.on('ready', () => {
-      for (const set of this.listeners.values()) for (const l of set) l();
+      for (const topics of this.listeners.values())
+        for (const set of topics.values()) for (const l of set) l();
     });
   }
 
-  /** Resolves once Redis has confirmed the subscription, so nothing published after that is missed. */
-  async listen(channel: string, listener: WakeListener): Promise<() => Promise<void>> {
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-    }
+  /**
+   * Calls `listener` on every message of `channel` that names `topic` (every message when no topic is given).
+   * Resolves once Redis has confirmed the subscription, so nothing published after that is missed.
+   */
+  async listen(channel: string, listener: WakeListener, topic = ''): Promise<() => Promise<void>> {
+    let topics = this.listeners.get(channel);
+    if (!topics) this.listeners.set(channel, (topics = new Map()));
+    let set = topics.get(topic);
+    if (!set) topics.set(topic, (set = new Set()));
     set.add(listener);
-    await this.subscriber.subscribe(channel);
+    let subscribing = this.subscribed.get(channel);
+    if (!subscribing) {
+      subscribing = this.subscriber.subscribe(channel);
+      this.subscribed.set(channel, subscribing);
+      // a failed SUBSCRIBE is not cached: the next listener tries again
+      subscribing.catch(() => {
+        if (this.subscribed.get(channel) === subscribing) this.subscribed.delete(channel);
+      });
+    }
+    try {
+      await subscribing;
+    } catch (e) {
+      this.remove(channel, topic, listener);
+      throw e;
+    }
     return async () => {
-      const current = this.listeners.get(channel);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) {
-        this.listeners.delete(channel);
+      if (this.remove(channel, topic, listener)) {
+        this.subscribed.delete(channel);
         await this.subscriber.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
 
+  /** Channels with at least one listener. */
   get channelCount(): number {
     return this.listeners.size;
+  }
+
+  /** Drops a listener; true when its channel has none left. */
+  private remove(channel: string, topic: string, listener: WakeListener): boolean {
+    const topics = this.listeners.get(channel);
+    const set = topics?.get(topic);
+    if (!topics || !set || !set.delete(listener)) return false;
+    if (set.size === 0) topics.delete(topic);
+    if (topics.size > 0) return false;
+    this.listeners.delete(channel);
+    return true;
   }
 }

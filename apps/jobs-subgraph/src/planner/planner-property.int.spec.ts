@@ -53,7 +53,11 @@ describe('the planner against 10,000 generated hostile submissions', () => {
   const catalog = new CapabilityCatalog([workerManifest('w', TASKS)]);
   const service = new JobsService(
     {} as Scheduler,
-    { catalog: async () => catalog } as unknown as WorkerRegistry,
+    {
+      catalog: async () => catalog,
+      cachedCatalog: async () => ({ catalog, readAt: 0 }),
+      freshCatalog: async () => ({ catalog, readAt: Date.now() }),
+    } as unknown as WorkerRegistry,
     templates,
     {} as EventSubscriptions,
   );

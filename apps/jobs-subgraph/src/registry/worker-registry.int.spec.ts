@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, schemaHash, type WorkerManifest } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
@@ -42,6 +43,26 @@ describe('WorkerRegistry (real redis-server)', () => {
     expect(live.map((w) => w.id)).toEqual(['w-live']);
     expect(live[0]!.tasks[0]!.name).toBe('image.resize');
     expect((await redis.smembers(REDIS_KEYS.workers)).sort()).toEqual(['w-live']);
+  });
+
+  it('reuses the planner catalog for its TTL (one read for many callers), then sees a new manifest', async () => {
+    let now = 1_000_000;
+    const registry = new WorkerRegistry(redis, logger, 1_000, () => now);
+    await publish(workerManifest('w1', [imageResize('1.0.0')]), 'w1', 15_000);
+    const smembers = jest.spyOn(redis, 'smembers');
+    const [a, b] = await Promise.all([registry.cachedCatalog(), registry.cachedCatalog()]);
+    expect(a).toBe(b);
+    expect(smembers).toHaveBeenCalledTimes(1);
+    await publish(workerManifest('w2', [modelTrain('1.2.0')]), 'w2', 15_000);
+    now += 999;
+    expect((await registry.cachedCatalog()).catalog.has('model.train')).toBe(false);
+    expect(smembers).toHaveBeenCalledTimes(1);
+    now += 1;
+    expect((await registry.cachedCatalog()).catalog.has('model.train')).toBe(true);
+    // a fresh read is always possible (the planner asks for one when the cached catalog refused a submit)
+    await redis.del(REDIS_KEYS.worker('w2'));
+    expect((await registry.freshCatalog()).catalog.has('model.train')).toBe(false);
+    smembers.mockRestore();
   });
 
   it('builds a catalog of what the live workers offer', async () => {

@@ -16,13 +16,31 @@ export const WORKER_REGISTRY_SCRIPTS = defineScripts({
 });
 
 /**
+ * How long the planner's catalog is reused (ms). Far below a worker's heartbeat interval, so a new or changed
+ * manifest is planned against within a heartbeat; and a submit that does not plan against the cached catalog
+ * is planned again against a fresh one (JobsService), so a task that just appeared is never refused.
+ */
+export const DEFAULT_CATALOG_TTL_MS = 1_000;
+
+/** A catalog and when it was read (ms). */
+export interface CachedCatalog {
+  catalog: CapabilityCatalog;
+  readAt: number;
+}
+
+/**
  * Reads live worker manifests from Redis (written by workers with a heartbeat TTL). Answers from Redis
  * at once: nothing here waits on a worker.
  */
 export class WorkerRegistry {
+  private cached?: CachedCatalog;
+  private reading?: Promise<CachedCatalog>;
+
   constructor(
     private readonly redis: Redis,
     private readonly logger?: RegistryLogger,
+    private readonly catalogTtlMs = DEFAULT_CATALOG_TTL_MS,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -66,9 +84,36 @@ export class WorkerRegistry {
 
   /** A catalog of what the live workers can run now; its problems (bad hashes, conflicts) are logged. */
   async catalog(): Promise<CapabilityCatalog> {
-    const catalog = new CapabilityCatalog(await this.liveWorkers());
-    for (const problem of catalog.problems)
-      this.logger?.warn({ ...problem }, 'worker task left out of the catalog');
-    return catalog;
+    return (await this.freshCatalog()).catalog;
+  }
+
+  /**
+   * The planner's catalog: read at most once per catalogTtlMs (concurrent callers share one read), so a submit
+   * does not read and parse every manifest. `readAt` tells the caller whether it is older than its own call.
+   */
+  async cachedCatalog(): Promise<CachedCatalog> {
+    if (this.cached && this.now() - this.cached.readAt < this.catalogTtlMs) return this.cached;
+    return this.freshCatalog();
+  }
+
+  /** Reads the catalog now (joining a read already in flight) and caches it. */
+  freshCatalog(): Promise<CachedCatalog> {
+    if (this.reading) return this.reading;
+    const readAt = this.now();
+    const reading = (async () => {
+      const catalog = new CapabilityCatalog(await this.liveWorkers());
+      for (const problem of catalog.problems)
+        this.logger?.warn({ ...problem }, 'worker task left out of the catalog');
+      const read = { catalog, readAt };
+      if (!this.cached || this.cached.readAt <= readAt) this.cached = read;
+      return read;
+    })();
+    this.reading = reading;
+    void reading
+      .finally(() => {
+        if (this.reading === reading) this.reading = undefined;
+      })
+      .catch(() => undefined);
+    return reading;
   }
 }

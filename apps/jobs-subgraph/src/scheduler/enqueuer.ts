@@ -42,7 +42,10 @@ export interface NodeEnqueuer {
     nodeId: string,
     attempt: number,
   ): Promise<AttemptQueueInfo>;
-  /** A worker took the attempt (or reported its end without a start): it no longer waits in a queue. */
-  taken?(jobId: string, nodeId: string, attempt: number): Promise<void>;
+  /**
+   * A worker took the attempt (or reported its end without a start): it no longer waits in a queue.
+   * `resourceClass`: its node's class when the caller knows it (else every class is looked at).
+   */
+  taken?(jobId: string, nodeId: string, attempt: number, resourceClass?: ResourceClass): Promise<void>;
   close(): Promise<void>;
 }

@@ -111,10 +111,10 @@ export class FairDispatcher implements NodeEnqueuer {
   }
 
   /** Frees the attempt's dispatch slot (whichever class holds it) and fills the window again. */
-  async taken(jobId: string, nodeId: string, attempt: number): Promise<void> {
+  async taken(jobId: string, nodeId: string, attempt: number, resourceClass?: ResourceClass): Promise<void> {
     const id = attemptJobId(jobId, nodeId, attempt);
     await Promise.all(
-      ResourceClass.options.map(async (rc) => {
+      (resourceClass ? [resourceClass] : ResourceClass.options).map(async (rc) => {
         try {
           const step = await this.fair.release(rc, id);
           if (step.released) await this.handOver(rc, step);

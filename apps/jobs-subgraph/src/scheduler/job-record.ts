@@ -50,7 +50,10 @@ export const StoredJob = z.object({
 });
 export type StoredJob = z.infer<typeof StoredJob>;
 
-/** One node hash (JOB_KEYS.node). `outputSchema` is the task's, recorded at plan time. */
+/**
+ * One node hash (JOB_KEYS.node). The task's output schema, recorded at plan time, is in JOB_KEYS.outputSchemas
+ * under `outputSchemaRef`; nodes written before that hold it inline (`outputSchema`).
+ */
 export const StoredNode = z.object({
   id: z.string(),
   task: z.string(),
@@ -65,7 +68,8 @@ export const StoredNode = z.object({
   failures: int,
   maxAttempts: int,
   timeoutMs: int,
-  outputSchema: jsonField(JsonSchema),
+  outputSchemaRef: z.string().optional(),
+  outputSchema: jsonField(JsonSchema).optional(),
   progress: z.coerce.number(),
   message: z.string().optional(),
   outputs: jsonField(JsonObject).optional(),
@@ -81,6 +85,13 @@ export const parseStoredJob = (hash: Record<string, string>): StoredJob =>
   parseContract(StoredJob, 'StoredJob', hash);
 export const parseStoredNode = (hash: Record<string, string>): StoredNode =>
   parseContract(StoredNode, 'StoredNode', hash);
+
+/** A hash as a flat field, value, … list (HGETALL's and the scripts' form) as an object. */
+export function hashOf(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
+}
 
 /** A job with its nodes in plan (topological) order. */
 export interface JobView {

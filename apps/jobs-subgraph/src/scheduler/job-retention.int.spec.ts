@@ -110,11 +110,14 @@ describe('finished-job retention (real redis-server)', () => {
     await waitFor(async () => (await core.enqueuer.state('cpu', cancelled.id, 'only', 1)) !== 'active');
     // the artifacts subgraph's key for the job stays (its own retention reads it)
     await flush.sadd(REDIS_KEYS.jobArtifacts(old), 'artifact-1');
+    // an event stream as jobs written before the event log became a list have it: deleted with the job too
+    await flush.xadd(JOB_KEYS.events(old), '0-1', 'e', '{}');
     const oldKeys = await keysOf(flush, old);
     expect(oldKeys).toEqual(
       expect.arrayContaining([
         JOB_KEYS.job(old),
         JOB_KEYS.node(old, 'only'),
+        JOB_KEYS.eventLog(old),
         JOB_KEYS.events(old),
         `${BULLMQ_PREFIX}:sy-nodes-cpu:${old}.only.1`,
       ]),
@@ -209,7 +212,7 @@ describe('finished-job retention (real redis-server)', () => {
       expect(summary).toMatchObject({ selected: 1, deleted: 0, kept: 1 });
       const view = await core.service.job(TENANT, jobId);
       expect(view?.job.status).not.toMatch(/SUCCEEDED|FAILED|CANCELLED/);
-      expect(await flush.exists(JOB_KEYS.events(jobId), JOB_KEYS.node(jobId, 'only'))).toBe(2);
+      expect(await flush.exists(JOB_KEYS.eventLog(jobId), JOB_KEYS.node(jobId, 'only'))).toBe(2);
       expect((await memberships(flush, jobId)).tenantJobs).not.toBeNull();
     } finally {
       await racing.quit();

@@ -8,14 +8,22 @@ import { REDIS_KEYS, REDIS_PREFIX, cancelledJobKey } from '#libs/contracts';
 export const JOB_KEYS = {
   job: REDIS_KEYS.job,
   node: (jobId: string, nodeId: string) => `${REDIS_KEYS.job(jobId)}:node:${nodeId}`,
-  /** The job's event stream; the same name is the pub/sub channel that wakes its subscribers. */
+  /**
+   * The job's event log: a list of compact JSON events (lua/includes/common.lua), read by events/event-log.ts.
+   * Its wake-ups go to the tenant's channel (`feed`), topic = the job id.
+   */
+  eventLog: (jobId: string) => `${REDIS_KEYS.job(jobId)}:log`,
+  /** The event stream of jobs written before the event log became a list (read as a fallback, purged). */
   events: (jobId: string) => `${REDIS_KEYS.job(jobId)}:events`,
   /**
    * Prefix of every per-tenant key. The Lua transitions derive it from the job's `feedKey` (this prefix + ":feed"),
    * so `feed`, `tenantJobs`, the indexes and `tenantUsage` must stay built on it.
    */
   tenant: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}`,
-  /** The tenant's JOB_* event stream; the same name is its wake-up channel. */
+  /**
+   * The tenant's JOB_* event stream; the same name is the tenant's wake-up channel: one message per transition
+   * naming the job id, plus "feed" when the feed got an entry (events/wakeups.ts).
+   */
   feed: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:feed`,
   /** Sorted set of the tenant's job ids by createdAt (ms), for `jobs` pagination. */
   tenantJobs: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:jobs`,
@@ -38,6 +46,12 @@ export const JOB_KEYS = {
   /** Idempotency key -> job id; hashed so any client string makes a safe key. */
   idempotency: (tenant: string, key: string) =>
     `${REDIS_PREFIX}:tenant:${tenant}:idem:${createHash('sha256').update(key).digest('hex')}`,
+  /**
+   * Hash of output schemas by ref (the task version's schemaHash): a node records its `outputSchemaRef`, so a
+   * schema is stored once, not per node. Written by submitJob (HSETNX: a ref's schema never changes), never
+   * deleted (one entry per task version ever planned).
+   */
+  outputSchemas: `${REDIS_PREFIX}:schemas:output`,
   /** Set of job ids not yet finished: what the reconciler looks at. */
   activeJobs: `${REDIS_PREFIX}:jobs:active`,
   /** Sorted set (score = failed at, ms) of FAILED job ids, requeued with retryJob. */

@@ -1,6 +1,7 @@
 import type { JsonObject } from '#libs/contracts';
 import { retryDelayMs } from './backoff.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
+import type { Redis } from 'ioredis';
 import { OutputValidator } from './output-validator.js';
 
 describe('retryDelayMs', () => {
@@ -40,15 +41,18 @@ describe('resolveRefs', () => {
 });
 
 describe('OutputValidator', () => {
-  it('names each bad field', () => {
-    const v = new OutputValidator();
-    const schema = {
+  it('names each bad field (a node with its schema inline, as written before schema refs)', async () => {
+    // no Redis: an inline schema is never read from it
+    const v = new OutputValidator(null as unknown as Redis);
+    const outputSchema = {
       type: 'object',
       properties: { sum: { type: 'number' } },
       required: ['sum'],
       additionalProperties: false,
     };
-    expect(v.check(schema, { sum: 3 })).toEqual([]);
-    expect(v.check(schema, { sum: 'x', extra: 1 }).join('; ')).toMatch(/\/sum: must be number/);
+    expect(await v.check({ outputSchema }, { sum: 3 })).toEqual([]);
+    expect((await v.check({ outputSchema }, { sum: 'x', extra: 1 })).join('; ')).toMatch(
+      /\/sum: must be number/,
+    );
   });
 });

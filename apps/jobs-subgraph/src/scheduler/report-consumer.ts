@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { applyInTrace } from './job-tracing.js';
-import { JOB_KEYS } from './keys.js';
 import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 
@@ -14,8 +13,11 @@ export interface ReportConsumerOptions {
   batch: number;
   /** Entries pending longer than this on any consumer (a dead replica) are claimed. */
   claimIdleMs: number;
-  /** The reports stream is trimmed to about this many entries (acknowledged ones are not needed again). */
-  maxLen: number;
+  /**
+   * Acknowledged reports are not needed again: at most this often (ms) the stream is trimmed to the oldest
+   * entry the group still needs (the oldest pending one, else the first not yet delivered).
+   */
+  trimEveryMs: number;
   /**
    * A report whose apply fails this many times for a reason other than Redis being unreachable (a bug, corrupt
    * state) is acknowledged and logged as dropped, so it cannot block every report behind it.
@@ -27,11 +29,14 @@ export const DEFAULT_REPORT_CONSUMER_OPTIONS: ReportConsumerOptions = {
   blockMs: 5_000,
   batch: 64,
   claimIdleMs: 30_000,
-  maxLen: 100_000,
+  trimEveryMs: 1_000,
   maxApplyFailures: 5,
 };
 
 type StreamEntry = [id: string, fields: string[]];
+
+/** The old length cap, kept only for a stream that has consumer groups besides the scheduler's. */
+const REPORTS_MAXLEN_WITH_OTHER_GROUPS = 100_000;
 
 /**
  * Reads NodeReports from REDIS_KEYS.reports through the scheduler consumer group (XREADGROUP BLOCK: woken by
@@ -46,6 +51,7 @@ export class ReportConsumer {
   private readonly opts: ReportConsumerOptions;
   private readonly metrics: SchedulerMetrics;
   private readonly redisUnavailable: (e: unknown) => boolean;
+  private nextTrimAt = 0;
 
   constructor(
     /** A dedicated blocking-role connection: XREADGROUP BLOCK holds it. */
@@ -122,19 +128,35 @@ export class ReportConsumer {
     }
   }
 
-  /** Applies entries in order; stops at the first one that could not be applied (it stays pending). */
+  /**
+   * Applies entries in order; stops at the first one that could not be applied (it stays pending). The
+   * entries dealt with are acknowledged together, once (a crash before that re-applies them: a repeated report
+   * is stale and changes nothing).
+   */
   private async applyAll(entries: StreamEntry[]): Promise<boolean> {
+    const done: string[] = [];
+    try {
+      return await this.applyInOrder(entries, done);
+    } finally {
+      if (done.length > 0) await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, ...done);
+      if (entries.length > 0 && Date.now() >= this.nextTrimAt) {
+        this.nextTrimAt = Date.now() + this.opts.trimEveryMs;
+        await this.trimAcknowledged().catch(() => undefined);
+      }
+    }
+  }
+
+  private async applyInOrder(entries: StreamEntry[], done: string[]): Promise<boolean> {
     for (const [id, fields] of entries) {
       if (!fields) {
         // the entry was trimmed while pending: nothing to apply
-        await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, id);
+        done.push(id);
         continue;
       }
       const report = this.parse(id, fields);
       if (report) {
         try {
-          const outcome = await applyInTrace(report, () => this.scheduler.applyReport(report));
-          if (outcome === 'applied' && report.type === 'started') await this.observeScheduleToStart(report);
+          await applyInTrace(report, () => this.scheduler.applyReport(report));
           this.applyFailures.delete(id);
         } catch (e) {
           const err = (e as Error).message;
@@ -150,20 +172,32 @@ export class ReportConsumer {
           this.logger.error({ ...where, failures }, 'report dropped: applying it kept failing');
         }
       }
-      await this.redis.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, id);
-    }
-    if (entries.length > 0) {
-      await this.redis.xtrim(REDIS_KEYS.reports, 'MAXLEN', '~', this.opts.maxLen).catch(() => undefined);
+      done.push(id);
     }
     return true;
   }
 
-  /** Schedule-to-start: from when the node became eligible (its queuedAt, ms) to the applied start. */
-  private async observeScheduleToStart(report: NodeReport): Promise<void> {
-    const queuedAt = await this.redis
-      .hget(JOB_KEYS.node(report.jobId, report.nodeId), 'queuedAt')
-      .catch(() => null); // only a sample lost: the start itself is applied
-    if (queuedAt) this.metrics.attemptStarted(Math.max(0, Date.now() - Number(queuedAt)));
+  /**
+   * Drops the entries every consumer of the group has acknowledged: those before the oldest pending entry, or,
+   * with none pending, up to the last one delivered. Entries not yet delivered or still pending always stay.
+   */
+  private async trimAcknowledged(): Promise<void> {
+    const [[, groups], [, pending]] = (await this.redis
+      .pipeline()
+      .xinfo('GROUPS', REDIS_KEYS.reports)
+      .xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)
+      .exec()) as [[unknown, unknown[][]], [unknown, [number, string | null, string | null, unknown]]];
+    // another group on the stream would need its own entries: then only a length cap, as a backstop
+    if (groups.length !== 1) {
+      await this.redis.xtrim(REDIS_KEYS.reports, 'MAXLEN', '~', REPORTS_MAXLEN_WITH_OTHER_GROUPS);
+      return;
+    }
+    const group = groups.find((g) => g[g.indexOf('name') + 1] === REDIS_KEYS.reportsGroup);
+    const lastDelivered = group ? String(group[group.indexOf('last-delivered-id') + 1]) : null;
+    if (!lastDelivered || !/^\d+-\d+$/.test(lastDelivered)) return;
+    const [ms, seq] = lastDelivered.split('-');
+    const minId = pending[0] > 0 && pending[1] ? pending[1] : `${ms}-${BigInt(seq!) + 1n}`;
+    await this.redis.xtrim(REDIS_KEYS.reports, 'MINID', minId);
   }
 
   private parse(id: string, fields: string[]): NodeReport | null {

@@ -7,15 +7,15 @@ import {
   type JobError,
   type JobStatus,
   type JsonObject,
-  type NodeAttemptPayload,
   type NodeReport,
+  type ResourceClass,
   type SubmitJobInput,
 } from '#libs/contracts';
 import { currentTraceparent } from '#libs/observability';
 import type { PlannedJob } from '../planner/planner.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import type { NodeEnqueuer } from './enqueuer.js';
-import { parseStoredNode, type StoredNode } from './job-record.js';
+import { parseStoredNode, type JobView, type StoredNode } from './job-record.js';
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
@@ -23,7 +23,7 @@ import { OutputValidator } from './output-validator.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runScript, type ScriptName } from './scripts.js';
-import { submitRecord } from './submit-record.js';
+import { attemptPayload, submitAnswer, submitRecord } from './submit-record.js';
 import { inEnqueueSpan } from './job-tracing.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
@@ -68,11 +68,12 @@ export class Scheduler {
   private readonly metrics: SchedulerMetrics;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly outputs = new OutputValidator();
+  private readonly outputs: OutputValidator;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
     this.store = new JobStore(deps.redis);
+    this.outputs = new OutputValidator(deps.redis);
     this.enqueuer = deps.enqueuer;
     this.config = deps.config;
     this.quotas = deps.config.quotas ?? DEFAULT_TENANT_QUOTAS;
@@ -100,50 +101,67 @@ export class Scheduler {
   /**
    * Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job.
    * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota.
+   * `view`: the new job as written (no read back); absent for an idempotent repeat (the caller reads that job).
    */
   async submit(
     tenant: string,
     input: SubmitJobInput,
     plan: PlannedJob,
-  ): Promise<{ jobId: string; created: boolean }> {
+  ): Promise<{ jobId: string; created: boolean; view?: JobView }> {
     const jobId = randomUUID();
-    const { fields, nodes } = submitRecord(tenant, input, plan, this.now() + this.config.jobDeadlineMs);
+    const { fields, nodes, outputSchemas } = submitRecord(
+      tenant,
+      input,
+      plan,
+      this.now() + this.config.jobDeadlineMs,
+    );
     const traceparent = currentTraceparent();
     if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
     const idemKey = input.idempotencyKey
       ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
       : JOB_KEYS.noIdempotencyKey;
-    const [id, created, ...ready] = (await this.transition(
+    const [id, created, ...rest] = (await this.transition(
       'submitJob',
       jobId,
-      [idemKey, JOB_KEYS.tenantJobs(tenant)],
+      [idemKey, JOB_KEYS.tenantJobs(tenant), JOB_KEYS.outputSchemas],
       [
         jobId,
         JSON.stringify(fields),
         JSON.stringify(nodes),
         this.quotas.maxActiveJobs,
         this.quotas.maxQueuedNodes,
+        JSON.stringify(outputSchemas),
       ],
-    )) as [string, number, ...string[]];
-    if (created === -1) throw quotaErrorFrom(ready);
-    if (created === 1) {
-      this.metrics.jobSubmitted();
-      this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-      await this.enqueueNodes(jobId, ready);
-    }
-    return { jobId: id, created: created === 1 };
+    )) as [string, number, ...unknown[]];
+    if (created === -1) throw quotaErrorFrom(rest as string[]);
+    if (created !== 1) return { jobId: id, created: false };
+    this.metrics.jobSubmitted();
+    this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
+    const { ready, view } = submitAnswer(rest); // what the script wrote: nothing is read back
+    await this.enqueueNodes(jobId, ready, view);
+    return { jobId: id, created: true, view };
   }
 
   /** Applies one worker report. Stale and duplicate reports change nothing. */
   async applyReport(report: NodeReport): Promise<ReportOutcome> {
     const { jobId, nodeId, attempt } = report;
     let outcome: ReportOutcome;
+    let resourceClass: ResourceClass | undefined;
     switch (report.type) {
-      case 'started':
-        outcome = okOrStale(
-          await this.transition('startAttempt', jobId, [], [nodeId, attempt, report.workerId]),
-        );
+      case 'started': {
+        const [result, rc, queuedAt] = (await this.transition(
+          'startAttempt',
+          jobId,
+          [],
+          [nodeId, attempt, report.workerId],
+        )) as [string, ResourceClass?, string?];
+        outcome = okOrStale(result);
+        resourceClass = rc || undefined;
+        // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
+        if (outcome === 'applied' && queuedAt)
+          this.metrics.attemptStarted(Math.max(0, this.now() - Number(queuedAt)));
         break;
+      }
       case 'progress':
         outcome = okOrStale(
           await this.transition(
@@ -185,7 +203,7 @@ export class Scheduler {
     }
     this.metrics.reportApplied(report.type, outcome);
     // the attempt left the queue: its dispatch slot goes to the next one (not awaited; taken() logs failures)
-    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt);
+    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
     return outcome;
   }
 
@@ -198,7 +216,7 @@ export class Scheduler {
   ): Promise<ReportOutcome> {
     const node = await this.node(jobId, nodeId);
     if (!node || node.attempt !== attempt || isTerminalNodeStatus(node.status)) return 'stale';
-    const problems = this.outputs.check(node.outputSchema, outputs);
+    const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
@@ -324,12 +342,12 @@ export class Scheduler {
   }
 
   /**
-   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, upstream `$ref`s resolved from the
-   * recorded outputs. Repeating it is harmless: the queue job id is the attempt's id.
+   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, `$ref`s resolved from recorded outputs
+   * (`known`: the job as just read or written). Harmless to repeat: the queue job id is the attempt's id.
    */
-  async enqueueNodes(jobId: string, nodeIds: readonly string[]): Promise<void> {
+  async enqueueNodes(jobId: string, nodeIds: readonly string[], known?: JobView): Promise<void> {
     if (nodeIds.length === 0) return;
-    const view = await this.store.view(jobId);
+    const view = known ?? (await this.store.view(jobId));
     if (!view) return;
     const byId = new Map(view.nodes.map((n) => [n.id, n]));
     for (const nodeId of nodeIds) {
@@ -347,18 +365,7 @@ export class Scheduler {
         });
         continue;
       }
-      const payload: NodeAttemptPayload = {
-        jobId,
-        tenant: view.job.tenant,
-        nodeId,
-        attempt: node.attempt,
-        maxAttempts: node.maxAttempts,
-        task: node.task,
-        taskVersion: node.taskVersion,
-        inputs,
-        timeoutMs: node.timeoutMs,
-        enqueuedAt: new Date(this.now()).toISOString(),
-      };
+      const payload = attemptPayload(view.job, node, inputs, this.now());
       const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
       await inEnqueueSpan(payload, view.job.traceparent, () =>
         this.enqueuer.enqueue({

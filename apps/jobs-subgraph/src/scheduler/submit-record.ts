@@ -1,14 +1,41 @@
-import type { SubmitJobInput } from '#libs/contracts';
+import type { JsonObject, NodeAttemptPayload, SubmitJobInput } from '#libs/contracts';
 import type { PlannedJob } from '../planner/planner.js';
 import { JOB_KEYS } from './keys.js';
+import {
+  hashOf,
+  parseStoredJob,
+  parseStoredNode,
+  type JobView,
+  type StoredJob,
+  type StoredNode,
+} from './job-record.js';
 
-/** The job hash fields and node hashes `submitJob-7.lua` writes for a planned job (flat string maps). */
+/** submitJob-8.lua's answer for a new job (after jobId, 1): the ready roots and the job as it was written. */
+export function submitAnswer(rest: readonly unknown[]): { ready: string[]; view: JobView } {
+  const [ready, jobFlat, ...nodeFlats] = rest as [string[], string[], ...string[][]];
+  return {
+    ready,
+    view: {
+      job: parseStoredJob(hashOf(jobFlat)),
+      nodes: nodeFlats.map((flat) => parseStoredNode(hashOf(flat))),
+    },
+  };
+}
+
+/**
+ * The job hash fields and node hashes `submitJob-8.lua` writes for a planned job (flat string maps), and the
+ * output schemas its nodes refer to (ref -> schema JSON).
+ */
 export function submitRecord(
   tenant: string,
   input: SubmitJobInput,
   plan: PlannedJob,
   deadlineAtMs: number,
-): { fields: Record<string, string>; nodes: Array<Record<string, string>> } {
+): {
+  fields: Record<string, string>;
+  nodes: Array<Record<string, string>>;
+  outputSchemas: Record<string, string>;
+} {
   const dependants = new Map<string, string[]>(plan.nodes.map((n) => [n.id, []]));
   for (const n of plan.nodes) for (const u of n.upstream) dependants.get(u)?.push(n.id);
   const fields: Record<string, string> = {
@@ -34,7 +61,29 @@ export function submitRecord(
     pending: String(n.upstream.length),
     maxAttempts: String(n.attempts),
     timeoutMs: String(n.timeoutMs),
-    outputSchema: JSON.stringify(n.manifest.outputSchema),
+    outputSchemaRef: n.manifest.schemaHash,
   }));
-  return { fields, nodes };
+  const outputSchemas: Record<string, string> = {};
+  for (const n of plan.nodes)
+    outputSchemas[n.manifest.schemaHash] ??= JSON.stringify(n.manifest.outputSchema);
+  return { fields, nodes, outputSchemas };
 }
+
+/** What a worker gets for the node's current attempt (`inputs`: its `$ref`s resolved). */
+export const attemptPayload = (
+  job: StoredJob,
+  node: StoredNode,
+  inputs: JsonObject,
+  nowMs: number,
+): NodeAttemptPayload => ({
+  jobId: job.id,
+  tenant: job.tenant,
+  nodeId: node.id,
+  attempt: node.attempt,
+  maxAttempts: node.maxAttempts,
+  task: node.task,
+  taskVersion: node.taskVersion,
+  inputs,
+  timeoutMs: node.timeoutMs,
+  enqueuedAt: new Date(nowMs).toISOString(),
+});

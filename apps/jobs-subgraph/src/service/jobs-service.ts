@@ -1,7 +1,7 @@
 import { SubmitJobInput, type GraphError, type WorkerManifest } from '#libs/contracts';
 import { planJob, type PlannedJob, type PlannerLimits } from '../planner/planner.js';
-import type { CapabilityCatalog, TaskCapability } from '../registry/capability-catalog.js';
-import type { WorkerRegistry } from '../registry/worker-registry.js';
+import type { TaskCapability } from '../registry/capability-catalog.js';
+import type { CachedCatalog, WorkerRegistry } from '../registry/worker-registry.js';
 import type { TemplateRegistry, TemplateSummary } from '../templates/template-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { JobView } from '../scheduler/job-record.js';
@@ -56,12 +56,13 @@ export class JobsService {
 
   /** Plans and writes a job; QUOTA_EXCEEDED (nothing written) when it would pass one of the tenant's quotas. */
   async submitJob(tenant: string, rawInput: unknown): Promise<JobView> {
-    const { jobId } = await this.quotaChecked(async () => {
+    const { jobId, view } = await this.quotaChecked(async () => {
       const result = await this.plan(rawInput);
       if (!result.ok) throw invalidGraph(result.errors);
       return this.scheduler.submit(tenant, result.input, result.plan);
     });
-    return this.requireJob(tenant, jobId);
+    // a new job was read once by submit (its roots were enqueued from that read); a repeat reads the existing one
+    return view ?? this.requireJob(tenant, jobId);
   }
 
   /**
@@ -69,12 +70,12 @@ export class JobsService {
    * per input, in order (batch-submit.ts). The capability catalog is read once for the batch.
    */
   async submitJobs(tenant: string, rawInputs: readonly unknown[]): Promise<BatchItemOutcome[]> {
-    let catalog: Promise<CapabilityCatalog> | undefined;
+    let catalog: Promise<CachedCatalog> | undefined;
     return submitBatch(
       {
         submitOne: (raw) =>
           this.quotaChecked(async () => {
-            const result = await this.plan(raw, (catalog ??= this.registry.catalog()));
+            const result = await this.plan(raw, (catalog ??= this.registry.cachedCatalog()));
             if (!result.ok) throw invalidGraph(result.errors);
             return this.scheduler.submit(tenant, result.input, result.plan);
           }),
@@ -142,7 +143,7 @@ export class JobsService {
     const afterSeq = after ? decodeEventCursor(after, jobId) : 0;
     if (afterSeq > job.seq)
       throw new InvalidEventCursorError(`cursor "${after}" is past the job's last event`);
-    return this.subscriptions.jobEvents(jobId, afterSeq);
+    return this.subscriptions.jobEvents(jobId, afterSeq, tenant);
   }
 
   jobFeed(tenant: string): Promise<StreamFollower> {
@@ -169,7 +170,7 @@ export class JobsService {
   private async plan(
     rawInput: unknown,
     /** submitJobs reads it once for all of its inputs. */
-    sharedCatalog?: Promise<CapabilityCatalog>,
+    sharedCatalog?: Promise<CachedCatalog>,
   ): Promise<{ ok: true; input: SubmitJobInput; plan: PlannedJob } | { ok: false; errors: GraphError[] }> {
     assertJsonDepth(rawInput, 'the submission');
     checkLabels(
@@ -177,8 +178,17 @@ export class JobsService {
       this.options.labels ?? DEFAULT_LABEL_LIMITS,
     );
     const input = parseUserInput(SubmitJobInput, 'SubmitJobInput', stripNulls(rawInput));
-    const catalog = await (sharedCatalog ?? this.registry.catalog());
-    const result = planJob(input, catalog, this.templateRegistry, this.options.planner);
+    const startedAt = Date.now();
+    const cached = await (sharedCatalog ?? this.registry.cachedCatalog());
+    let result = planJob(input, cached.catalog, this.templateRegistry, this.options.planner);
+    // refused against a catalog read before this call: a worker may have come or changed since, so ask again
+    if (!result.ok && cached.readAt < startedAt)
+      result = planJob(
+        input,
+        (await this.registry.freshCatalog()).catalog,
+        this.templateRegistry,
+        this.options.planner,
+      );
     return result.ok ? { ok: true, input, plan: result.plan } : result;
   }
 }

@@ -9,4 +9,5 @@ local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) then return 'stale' end
 appendEvent(job, 'LOG', nodeId, nil, '[' .. level .. '] ' .. message)
+flush(job)
 return 'ok'

@@ -34,32 +34,37 @@ for _, id in ipairs(artifactIds) do
 end
 
 redis.call('HSET', nodeKey(nodeId), 'status', 'SUCCEEDED', 'outputs', outputs, 'progress', 1, 'finishedAt', now)
-redis.call('HDEL', nodeKey(nodeId), 'error')
+if node.error then redis.call('HDEL', nodeKey(nodeId), 'error') end
 appendEvent(job, 'NODE_SUCCEEDED', nodeId, 1)
 if job.status == 'QUEUED' then
   -- a completion can overtake its start report only if the start was lost; the job still ran
   setJobStatus(job, 'RUNNING')
-  redis.call('HSET', jobKey, 'startedAt', job.startedAt or now)
+  setJob(job, 'startedAt', job.startedAt or now)
   appendEvent(job, 'JOB_STARTED')
 end
 
 local result = { 'ok', 0 }
 for _, d in ipairs(cjson.decode(node.dependants or '[]')) do
   local pending = redis.call('HINCRBY', nodeKey(d), 'pending', -1)
-  if pending == 0 and redis.call('HGET', nodeKey(d), 'status') == 'PENDING' then
-    queueNode(job, d, nowMs)
-    table.insert(result, d)
+  if pending == 0 then
+    local dn = nodeState(d)
+    if dn.status == 'PENDING' then
+      queueNode(job, d, nowMs, dn)
+      table.insert(result, d)
+    end
   end
 end
 
-local succeeded = redis.call('HINCRBY', jobKey, 'succeededCount', 1)
+local succeeded = tonumber(job.succeededCount or '0') + 1
+setJob(job, 'succeededCount', succeeded)
 addOpenNodes(job, -1)
 if succeeded >= tonumber(job.nodeCount) then
   setJobStatus(job, 'SUCCEEDED')
-  redis.call('HSET', jobKey, 'finishedAt', now)
+  setJob(job, 'finishedAt', now)
   redis.call('SREM', activeKey, job.id)
   redis.call('ZADD', finishedKey, nowMs, job.id)
   appendEvent(job, 'JOB_SUCCEEDED')
   result[2] = 1
 end
+flush(job)
 return result

@@ -26,6 +26,7 @@ if retryable and failures < tonumber(node.maxAttempts) then
   redis.call('HDEL', nodeKey(nodeId), 'workerId', 'startedAt')
   appendEvent(job, 'NODE_RETRYING', nodeId, nil,
     'attempt ' .. attempt .. ' failed (' .. err.code .. ': ' .. err.message .. '); attempt ' .. next .. ' in ' .. backoffMs .. ' ms')
+  flush(job)
   return { 'retry', next, eligibleAt }
 end
 
@@ -34,6 +35,7 @@ appendEvent(job, 'NODE_FAILED', nodeId, nil, err.code .. ': ' .. err.message)
 local reason = clip('node ' .. nodeId .. ' failed: ' .. err.message, 4000)
 local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })
 local live = finishJob(job, 'FAILED', jobError, reason, nodeId)
+flush(job)
 local result = { 'failed' }
 for _, l in ipairs(live) do table.insert(result, l) end
 -- the failed attempt's own queue entry is removed too (it may still sit in the queue after a deadline)

@@ -9,6 +9,7 @@ if not job.status then return { 'missing' } end
 if TERMINAL[job.status] then return { 'finished', job.status } end
 local err = cjson.decode(ARGV[4])
 local live = finishJob(job, 'FAILED', ARGV[4], err.message)
+flush(job)
 local result = { 'failed' }
 for _, l in ipairs(live) do table.insert(result, l) end
 return result

@@ -10,21 +10,26 @@
 --@include fair
 local id, entry, tenant, priority, dueMs = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
 local status
+local out = { 'ready', 0, 0 }
 if redis.call('ZSCORE', dispatchedKey, id) then
   status = 'dispatched'
 elseif redis.call('HEXISTS', heldKey, id) == 1 then
   status = 'held'
+elseif dueMs <= nowMs and dispatchAtOnce(id, entry, out) then
+  out[2] = nextDue()
+  return out
 else
   redis.call('HSET', heldKey, id, entry)
   if dueMs > nowMs then
     redis.call('ZADD', delayedKey, dueMs, id)
+    delayedChanged()
     status = 'delayed'
   else
     makeReady(id, tenant, priority, nowMs)
     status = 'ready'
   end
 end
-local out = { status, 0, 0 }
+out[1] = status
 out[3] = dispatch(out)
 out[2] = nextDue()
 return out

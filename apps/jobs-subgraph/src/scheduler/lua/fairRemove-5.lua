@@ -14,7 +14,7 @@ if raw then
   if redis.call('ZREM', readyKey, id) == 1 and redis.call('ZCARD', readyKey) == 0 then
     redis.call('LREM', ringKey, 0, tenant)
   end
-  redis.call('ZREM', delayedKey, id)
+  if redis.call('ZREM', delayedKey, id) == 1 then delayedChanged() end
   redis.call('HDEL', heldKey, id)
   removed = 1
 end

@@ -5,7 +5,7 @@
     KEYS[6] tenant's jobs zset   KEYS[7] idempotency key (a never-used stand-in when the job has none)
     ARGV[4] job id   ARGV[5] cutoff (ms): finished at or before this is old   ARGV[6] tenant and ARGV[7]
             idempotency key the caller derived KEYS[6]/KEYS[7] from (checked against the job: they never change)
-  Deleted: job hash, node hashes, event stream, cancelled marker, idempotency mapping (only while it names this
+  Deleted: job hash, node hashes, event log (and a legacy event stream), cancelled marker, idempotency mapping (only while it names this
   job), tenant index entries (all jobs, by status, by template), dead-letter, active and finished index entries. Not touched: artifact keys (the
   artifacts subgraph's own retention reads them) and the tenant feed (a shared stream, trimmed by length).
   The node queues' (BullMQ) entries of its attempts are outside this script: the caller removes them after it.
@@ -33,7 +33,8 @@ for _, nodeId in ipairs(cjson.decode(job.nodeIds or '[]')) do
   if n[1] and n[2] then table.insert(result, nodeId .. '|' .. n[1] .. '|' .. n[2]) end
   redis.call('DEL', nodeKey(nodeId))
 end
-redis.call('DEL', jobKey, jobKey .. ':events', cancelledKey)
+-- ':events' is the event stream of jobs written before the event log became a list
+redis.call('DEL', jobKey, jobKey .. ':log', jobKey .. ':events', cancelledKey)
 if ARGV[7] ~= '' and redis.call('GET', idemKey) == jobId then redis.call('DEL', idemKey) end
 redis.call('ZREM', tenantJobsKey, jobId)
 indexJobStatus(job, job.status, nil)

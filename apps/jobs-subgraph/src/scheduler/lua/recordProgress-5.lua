@@ -8,7 +8,11 @@ local nodeId, attempt, progress, message = ARGV[4], tonumber(ARGV[5]), tonumber(
 local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) or node.status ~= 'RUNNING' then return 'stale' end
-redis.call('HSET', nodeKey(nodeId), 'progress', progress)
-if message ~= '' then redis.call('HSET', nodeKey(nodeId), 'message', message) end
+if message ~= '' then
+  redis.call('HSET', nodeKey(nodeId), 'progress', progress, 'message', message)
+else
+  redis.call('HSET', nodeKey(nodeId), 'progress', progress)
+end
 appendEvent(job, 'NODE_PROGRESS', nodeId, progress, message)
+flush(job)
 return 'ok'

@@ -9,6 +9,8 @@ local nodeId, attempt, reason = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
-local next = queueNode(job, nodeId, nowMs)
+node.message = nil -- set again below
+local next = queueNode(job, nodeId, nowMs, node)
 redis.call('HSET', nodeKey(nodeId), 'message', 'released: ' .. reason)
+flush(job)
 return { 'requeued', next }

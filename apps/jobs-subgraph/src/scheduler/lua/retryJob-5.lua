@@ -19,8 +19,9 @@ if refusal then return refusal end
 
 addOpenNodes(job, reopened)
 setJobStatus(job, 'QUEUED')
-redis.call('HSET', jobKey, 'deadlineAt', ARGV[4])
+setJob(job, 'deadlineAt', ARGV[4])
 redis.call('HDEL', jobKey, 'error', 'finishedAt')
+job.error, job.finishedAt = nil, nil
 redis.call('SADD', activeKey, job.id)
 redis.call('ZREM', deadLetterKey, job.id)
 redis.call('ZREM', finishedKey, job.id)
@@ -42,9 +43,11 @@ for _, nodeId in ipairs(nodeIds) do
     redis.call('HSET', nodeKey(nodeId), 'status', 'PENDING', 'failures', 0, 'pending', pending, 'progress', 0)
     redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'outputs', 'workerId', 'startedAt', 'finishedAt')
     if pending == 0 then
-      queueNode(job, nodeId, nowMs)
+      -- the attempt fields were just cleared: only the attempt number is needed
+      queueNode(job, nodeId, nowMs, { attempt = redis.call('HGET', nodeKey(nodeId), 'attempt') })
       table.insert(result, nodeId)
     end
   end
 end
+flush(job)
 return result

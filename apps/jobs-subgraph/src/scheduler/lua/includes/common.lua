@@ -5,13 +5,21 @@
     KEYS[1] job hash   KEYS[2] active jobs set   KEYS[3] dead-letter zset   KEYS[4] cancelledJobKey
     KEYS[5] finished jobs zset (score = finished at ms; what the retention sweep reads)
     ARGV[1] now (ISO)  ARGV[2] now (ms)          ARGV[3] cancel pub/sub channel
-  Node hashes are "<job key>:node:<id>", the job's event stream (and its wake-up channel) "<job key>:events",
-  the tenant feed stream (and channel) is the job hash's `feedKey`.
+  Node hashes are "<job key>:node:<id>", the job's event log "<job key>:log", the tenant feed stream (and the
+  tenant's wake-up channel) is the job hash's `feedKey`.
 
-  Retention: a job's event stream keeps about EVENT_STREAM_MAXLEN entries, a tenant feed about
-  FEED_STREAM_MAXLEN (approximate MAXLEN trimming, so trimming stays O(1)).
+  Events: a step collects its events and job-field writes and ends with flush(job): ONE RPUSH of its events to
+  the job's event log (a list: entry i is seq i + 1 + the number trimmed), ONE HSET of the job's fields and
+  seq, one XADD to the tenant feed per JOB_* event, and ONE PUBLISH on the tenant channel whose message names
+  the topics woken: the job id, and "feed" when the feed got an entry. An event is compact JSON
+  { s = seq, t = type, a = at (ms), n = nodeId, p = progress, m = message } (feed entries add j = job id);
+  the readers (events/event-log.ts) turn it into a JobEvent.
+
+  Retention: a job's event log keeps the last EVENT_LOG_MAXLEN entries (trimmed in chunks of EVENT_LOG_SLACK,
+  so trimming stays rare), a tenant feed about FEED_STREAM_MAXLEN (approximate MAXLEN trimming).
 ]]
-local EVENT_STREAM_MAXLEN = 10000
+local EVENT_LOG_MAXLEN = 10000
+local EVENT_LOG_SLACK = 1000
 local FEED_STREAM_MAXLEN = 10000
 -- A cancelled or failed job's marker outlives any attempt a worker could still hold.
 local CANCELLED_MARKER_TTL_S = 7 * 24 * 3600
@@ -47,23 +55,48 @@ local function nodeKey(nodeId)
   return jobKey .. ':node:' .. nodeId
 end
 
+-- What this step writes to the job hash and its event log, written once by flush().
+local jobWrites = {}
+local eventLog = {}
+local fedFeed = false
+
+-- A job hash field, set in `job` now and in Redis by flush().
+local function setJob(job, field, value)
+  job[field] = value
+  jobWrites[field] = value
+end
+
 -- seq comes from the job hash, in the same atomic step as the transition: contiguous from 1, never reused.
--- The stream entry id is 0-<seq>, so a cursor maps to a stream position without a lookup.
 local function appendEvent(job, evType, nodeId, progress, message)
-  local seq = redis.call('HINCRBY', jobKey, 'seq', 1)
-  local ev = { seq = seq, jobId = job.id, tenant = job.tenant, type = evType, at = now }
-  if nodeId then ev.nodeId = nodeId end
-  if progress then ev.progress = progress end
-  if message and message ~= '' then ev.message = clip(message, 8000) end
-  local json = cjson.encode(ev)
-  local stream = jobKey .. ':events'
-  redis.call('XADD', stream, 'MAXLEN', '~', EVENT_STREAM_MAXLEN, '0-' .. seq, 'e', json)
-  redis.call('PUBLISH', stream, seq)
+  local seq = tonumber(job.seq or '0') + 1
+  setJob(job, 'seq', seq)
+  local ev = { s = seq, t = evType, a = nowMs }
+  if nodeId then ev.n = nodeId end
+  if progress then ev.p = progress end
+  if message and message ~= '' then ev.m = clip(message, 8000) end
+  table.insert(eventLog, cjson.encode(ev))
   if string.sub(evType, 1, 4) == 'JOB_' then
-    redis.call('XADD', job.feedKey, 'MAXLEN', '~', FEED_STREAM_MAXLEN, '*', 'e', json)
-    redis.call('PUBLISH', job.feedKey, seq)
+    ev.j = job.id
+    redis.call('XADD', job.feedKey, 'MAXLEN', '~', FEED_STREAM_MAXLEN, '*', 'e', cjson.encode(ev))
+    fedFeed = true
   end
   return seq
+end
+
+-- Writes what the step collected (see the header); call it once, last, when the job exists.
+local function flush(job)
+  local fields = {}
+  for k, v in pairs(jobWrites) do
+    table.insert(fields, k)
+    table.insert(fields, tostring(v))
+  end
+  if #fields > 0 then redis.call('HSET', jobKey, unpack(fields)) end
+  if #eventLog > 0 then
+    local logKey = jobKey .. ':log'
+    local len = redis.call('RPUSH', logKey, unpack(eventLog))
+    if len > EVENT_LOG_MAXLEN + EVENT_LOG_SLACK then redis.call('LTRIM', logKey, -EVENT_LOG_MAXLEN, -1) end
+    redis.call('PUBLISH', job.feedKey, fedFeed and (job.id .. ' feed') or job.id)
+  end
 end
 
 --[[
@@ -92,7 +125,7 @@ local function indexJobStatus(job, from, to)
     if byTemplate then redis.call('ZREM', byTemplate .. ':status:' .. from, job.id) end
   end
   if to then
-    local createdMs = redis.call('ZSCORE', prefix .. ':jobs', job.id) or nowMs
+    local createdMs = job.createdMs or redis.call('ZSCORE', prefix .. ':jobs', job.id) or nowMs
     redis.call('ZADD', prefix .. ':jobs:status:' .. to, createdMs, job.id)
     if byTemplate then redis.call('ZADD', byTemplate .. ':status:' .. to, createdMs, job.id) end
   end
@@ -100,9 +133,8 @@ end
 
 -- The job's status in its hash and in its tenant's indexes, together.
 local function setJobStatus(job, to)
-  redis.call('HSET', jobKey, 'status', to)
   indexJobStatus(job, job.status, to)
-  job.status = to
+  setJob(job, 'status', to)
 end
 
 -- Non-terminal jobs of the tenant (QUEUED or RUNNING).
@@ -122,10 +154,28 @@ end
 
 -- A node becomes runnable: a new attempt number (attempt ids are never reused, so reports of older attempts
 -- are recognisably stale), and the time from which schedule-to-start is measured.
-local function queueNode(job, nodeId, eligibleAtMs)
-  local attempt = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
-  redis.call('HSET', nodeKey(nodeId), 'status', 'QUEUED', 'queuedAt', eligibleAtMs, 'progress', 0)
-  redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'workerId', 'startedAt', 'finishedAt')
+local ATTEMPT_FIELDS = { 'error', 'message', 'workerId', 'startedAt', 'finishedAt' }
+
+-- The node fields queueNode needs (status, attempt and the attempt fields it clears), as a table.
+local function nodeState(nodeId)
+  local v = redis.call('HMGET', nodeKey(nodeId), 'status', 'attempt', unpack(ATTEMPT_FIELDS))
+  local t = { status = v[1] or nil, attempt = v[2] or nil }
+  for i, f in ipairs(ATTEMPT_FIELDS) do
+    if v[i + 2] then t[f] = v[i + 2] end
+  end
+  return t
+end
+
+-- `node`: the node's fields as read in this step (its hash, or nodeState), so nothing is read again.
+local function queueNode(job, nodeId, eligibleAtMs, node)
+  local nk = nodeKey(nodeId)
+  local attempt = tonumber(node.attempt or '0') + 1
+  redis.call('HSET', nk, 'attempt', attempt, 'status', 'QUEUED', 'queuedAt', eligibleAtMs, 'progress', 0)
+  local stale = {}
+  for _, f in ipairs(ATTEMPT_FIELDS) do
+    if node[f] then table.insert(stale, f) end
+  end
+  if #stale > 0 then redis.call('HDEL', nk, unpack(stale)) end
   appendEvent(job, 'NODE_QUEUED', nodeId)
   return attempt
 end
@@ -165,10 +215,10 @@ local function finishJob(job, status, errorJson, reason, failedNodeId)
       appendEvent(job, 'NODE_CANCELLED', nodeId, nil, reason)
     end
   end
-  addOpenNodes(job, -(tonumber(job.nodeCount) - tonumber(redis.call('HGET', jobKey, 'succeededCount') or '0')))
+  addOpenNodes(job, -(tonumber(job.nodeCount) - tonumber(job.succeededCount or '0')))
   setJobStatus(job, status)
-  redis.call('HSET', jobKey, 'finishedAt', now)
-  if errorJson then redis.call('HSET', jobKey, 'error', errorJson) end
+  setJob(job, 'finishedAt', now)
+  if errorJson then setJob(job, 'error', errorJson) end
   redis.call('SREM', activeKey, job.id)
   redis.call('ZADD', finishedKey, nowMs, job.id)
   if status == 'FAILED' then redis.call('ZADD', deadLetterKey, nowMs, job.id) end

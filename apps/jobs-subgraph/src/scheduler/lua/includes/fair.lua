@@ -33,15 +33,34 @@ local function readyScore(priority, atMs)
   return (1000 - p) * TIME_SPAN + atMs
 end
 
+-- Only for an attempt that is held and in no ready set (a held attempt is in its ready set or in `delayed`).
 local function makeReady(id, tenant, priority, atMs)
   local readyKey = readyPrefix .. tenant
-  if redis.call('ZSCORE', readyKey, id) then return end
   if redis.call('ZCARD', readyKey) == 0 then redis.call('RPUSH', ringKey, tenant) end
   redis.call('ZADD', readyKey, readyScore(priority, atMs), id)
 end
 
+-- The earliest due time in `delayed` (ms), or nil; read once per step, again only after `delayed` changed.
+local firstDueMs
+local firstDueRead = false
+local function firstDue()
+  if not firstDueRead then
+    local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+    firstDueMs = first[2] and tonumber(first[2]) or nil
+    firstDueRead = true
+  end
+  return firstDueMs
+end
+-- Call after adding to or removing from `delayed`.
+local function delayedChanged()
+  firstDueRead = false
+end
+
 -- Retries whose backoff has elapsed join their tenant's ready set, ordered by their due time.
 local function promoteDue()
+  local due0 = firstDue()
+  if not due0 or due0 > nowMs then return end
+  delayedChanged()
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, PROMOTE_BATCH)
   for i = 1, #due, 2 do
     local id = due[i]
@@ -72,6 +91,7 @@ end
 -- the tenant to the tail while it has more. Appends id, entry pairs to `out`; returns how many were dropped.
 local function dispatch(out)
   promoteDue()
+  if redis.call('LLEN', ringKey) == 0 then return 0 end
   local room = dispatchWindow() - redis.call('ZCARD', dispatchedKey)
   local dropped = 0
   while room > 0 and dropped < DROP_BUDGET do
@@ -98,7 +118,21 @@ end
 
 -- The earliest due time of a delayed attempt (ms), or -1: the caller sets a timer for it.
 local function nextDue()
-  local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-  if first[2] then return tonumber(first[2]) end
-  return -1
+  return firstDue() or -1
+end
+
+-- The fast path of an attempt ready now: when no tenant has attempts waiting (the ring is empty) and the
+-- window has room, it is exactly what holding it and filling the window would hand out, without the holding.
+-- Appends id, entry to `out` and returns true when it dispatched it (due retries are promoted first).
+local function dispatchAtOnce(id, entry, out)
+  promoteDue()
+  if redis.call('LLEN', ringKey) > 0 then return false end
+  if dispatchWindow() - redis.call('ZCARD', dispatchedKey) <= 0 then return false end
+  if isCurrent(id) then
+    redis.call('ZADD', dispatchedKey, nowMs, id)
+    table.insert(out, id)
+    table.insert(out, entry)
+  end
+  -- not current: never dispatched nor held (what the slow path would drop)
+  return true
 end

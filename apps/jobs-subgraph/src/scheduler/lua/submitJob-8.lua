@@ -2,15 +2,20 @@
   Writes a planned job and its nodes in one atomic step, or returns the job an earlier submit with the same
   idempotency key (per tenant) created.
     KEYS[6] idempotency key (string -> job id; a never-used stand-in when the job has none)   KEYS[7] tenant's jobs (zset by createdAt ms)
+    KEYS[8] output schemas (hash: schema ref -> output schema JSON; a node keeps only its `outputSchemaRef`)
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
+    ARGV[9] the nodes' output schemas (JSON object: ref -> schema JSON), written once per ref (never changed)
   Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
   writes nothing. An idempotent repeat returns the existing job whatever the quotas.
-  Returns { jobId, created (1|0), readyNodeId... } | { 'quota', -1, name, max, used, requested }
+  Returns { jobId, 1, { readyNodeId... }, job hash (flat), node hash (flat)... in plan order } for a new job (the
+  hashes exactly as written, so the caller need not read them back), { jobId, 0 } for an idempotent repeat,
+  { 'quota', -1, name, max, used, requested } for a refusal.
 ]]
 --@include common
 local idemKey = KEYS[6]
 local tenantJobsKey = KEYS[7]
+local schemasKey = KEYS[8]
 local jobId = ARGV[4]
 local fields = cjson.decode(ARGV[5])
 local hasIdemKey = fields.idempotencyKey ~= nil and fields.idempotencyKey ~= ''
@@ -24,34 +29,45 @@ local nodes = cjson.decode(ARGV[6])
 local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5), tonumber(ARGV[7]),
   tonumber(ARGV[8]), 1, #nodes)
 if refusal then return { refusal[1], -1, refusal[2], refusal[3], refusal[4], refusal[5] } end
-local flat = { 'id', jobId, 'status', 'QUEUED', 'createdAt', now, 'seq', 0 }
-for k, v in pairs(fields) do
-  table.insert(flat, k)
-  table.insert(flat, tostring(v))
-end
-redis.call('HSET', jobKey, unpack(flat))
+-- the job as it is written (flush() writes its fields with the first events): nothing is read back
+local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs, seq = 0 }
+for k, v in pairs(fields) do job[k] = tostring(v) end
+for k, v in pairs(job) do jobWrites[k] = v end
+for ref, schema in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', schemasKey, ref, schema) end
+local ready = {}
+local result = { jobId, 1, ready, {} }
 for _, node in ipairs(nodes) do
-  local nflat = { 'status', 'PENDING', 'attempt', 0, 'failures', 0, 'progress', 0 }
+  -- a root node is written QUEUED with its first attempt at once (what queueNode does to a waiting node)
+  local root = tonumber(node.pending) == 0
+  local nflat = { 'status', root and 'QUEUED' or 'PENDING', 'attempt', root and 1 or 0, 'failures', 0, 'progress', 0 }
+  if root then
+    table.insert(nflat, 'queuedAt')
+    table.insert(nflat, nowMs)
+  end
   for k, v in pairs(node) do
     table.insert(nflat, k)
     table.insert(nflat, tostring(v))
   end
   redis.call('HSET', nodeKey(node.id), unpack(nflat))
+  table.insert(result, nflat)
 end
 if hasIdemKey then redis.call('SET', idemKey, jobId) end
 redis.call('ZADD', tenantJobsKey, nowMs, jobId)
 redis.call('SADD', activeKey, jobId)
 
-local job = hgetall(jobKey)
 indexJobStatus(job, nil, 'QUEUED')
 if job.template then redis.call('ZADD', tenantPrefix(job) .. ':jobs:template:' .. job.template, nowMs, jobId) end
 addOpenNodes(job, #nodes)
 appendEvent(job, 'JOB_QUEUED')
-local result = { jobId, 1 }
 for _, node in ipairs(nodes) do
   if tonumber(node.pending) == 0 then
-    queueNode(job, node.id, nowMs)
-    table.insert(result, node.id)
+    appendEvent(job, 'NODE_QUEUED', node.id)
+    table.insert(ready, node.id)
   end
+end
+flush(job)
+for k, v in pairs(job) do
+  table.insert(result[4], k)
+  table.insert(result[4], tostring(v))
 end
 return result

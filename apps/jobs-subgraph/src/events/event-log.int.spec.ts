@@ -1,0 +1,68 @@
+import { Redis } from 'ioredis';
+import { startRedis, type RedisHandle } from '#libs/testing';
+import { JOB_KEYS } from '../scheduler/keys.js';
+import { EventLog, EventsTrimmedError } from './event-log.js';
+
+/** The event log's index arithmetic, on logs written by hand as the Lua transitions write them. */
+describe('EventLog (real redis-server)', () => {
+  let server: RedisHandle;
+  let redis: Redis;
+  let log: EventLog;
+  const at = Date.parse('2026-12-01T12:00:00.000Z');
+  const compact = (seq: number) =>
+    JSON.stringify({ s: seq, t: 'LOG', a: at + seq, n: 'n', m: `line ${seq}` });
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+    log = new EventLog(redis);
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+
+  const seqs = async (jobId: string, after: number, count = 100, tenant?: string) =>
+    (await log.jobEventsAfter(jobId, after, count, tenant)).map((e) => e.event.seq);
+
+  it('reads from any position of an untrimmed log, as JobEvents with cursors and positions', async () => {
+    await redis.hset(JOB_KEYS.job('j1'), 'tenant', 'acme');
+    await redis.rpush(JOB_KEYS.eventLog('j1'), ...Array.from({ length: 10 }, (_, i) => compact(i + 1)));
+    const [first] = await log.jobEventsAfter('j1', 0, 1);
+    expect(first).toMatchObject({
+      position: '0-1',
+      event: { seq: 1, jobId: 'j1', tenant: 'acme', type: 'LOG', nodeId: 'n', message: 'line 1' },
+    });
+    expect(first!.event.at).toBe('2026-12-01T12:00:00.001Z');
+    expect(await seqs('j1', 0)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await seqs('j1', 7, 2, 'acme')).toEqual([8, 9]);
+    expect(await seqs('j1', 10)).toEqual([]);
+  });
+
+  it('maps positions past a trim, and refuses a position before the oldest retained event', async () => {
+    const key = JOB_KEYS.eventLog('j2');
+    await redis.hset(JOB_KEYS.job('j2'), 'tenant', 'acme');
+    await redis.rpush(key, ...Array.from({ length: 30 }, (_, i) => compact(i + 1)));
+    await redis.ltrim(key, -10, -1); // keeps 21..30, as the transitions trim
+    expect(await seqs('j2', 20)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+    expect(await seqs('j2', 25, 3)).toEqual([26, 27, 28]);
+    expect(await seqs('j2', 29)).toEqual([30]);
+    expect(await seqs('j2', 30)).toEqual([]);
+    await expect(log.jobEventsAfter('j2', 0, 10)).rejects.toBeInstanceOf(EventsTrimmedError);
+    await expect(log.jobEventsAfter('j2', 19, 10)).rejects.toMatchObject({ firstRetainedSeq: 21 });
+  });
+
+  it('reads a job written before the event log was a list: its stream first, then the list', async () => {
+    await redis.hset(JOB_KEYS.job('j3'), 'tenant', 'acme');
+    for (let seq = 1; seq <= 3; seq++) {
+      const event = { seq, jobId: 'j3', tenant: 'acme', type: 'LOG', at: new Date(at).toISOString() };
+      await redis.xadd(JOB_KEYS.events('j3'), `0-${seq}`, 'e', JSON.stringify(event));
+    }
+    await redis.rpush(JOB_KEYS.eventLog('j3'), compact(4), compact(5));
+    expect(await seqs('j3', 0)).toEqual([1, 2, 3, 4, 5]);
+    expect(await seqs('j3', 1, 1)).toEqual([2]);
+    expect(await seqs('j3', 2, 2)).toEqual([3, 4]);
+    expect(await seqs('j3', 3)).toEqual([4, 5]);
+    expect(await seqs('j3', 5)).toEqual([]);
+  });
+});
