@@ -196,7 +196,7 @@ export class SubscriptionForwarder {
         tail = tail.then(step).catch((error: unknown) => sink.error(error));
       };
 
-      return this.options.upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {
+      return upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {
         next: (result: FormattedExecutionResult) => {
           if (!result.data) {
             // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
