@@ -11,7 +11,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildSchema, type GraphQLFieldConfig } from 'graphql';
+import { buildSchema, type ExecutionResult, type GraphQLFieldConfig } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -124,7 +124,32 @@ field.subscribe = (_root, args: { jobId?: string }) => {
 field.resolve = (event) => event;
 
 const server = createServer((_req, res) => res.writeHead(404).end());
-useServer({ schema }, new WebSocketServer({ server, path: '/graphql' }));
+// The leanest graphql-ws fan-out: each event is handed out as a ready result (the clients select exactly the
+// fields the upstream subscription selects), with no GraphQL execution per subscriber and event.
+useServer(
+  {
+    schema,
+    subscribe: (args) => {
+      const listener = field.subscribe!(
+        undefined,
+        args.variableValues as { jobId?: string },
+        undefined,
+        undefined as never,
+      ) as Listener;
+      return {
+        next: async () => {
+          const r = await listener.next();
+          return r.done ? r : { done: false, value: { data: { jobEvents: r.value } } };
+        },
+        return: async () => listener.return(),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      } as unknown as AsyncGenerator<ExecutionResult>;
+    },
+  },
+  new WebSocketServer({ server, path: '/graphql' }),
+);
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
 });

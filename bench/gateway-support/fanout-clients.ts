@@ -26,33 +26,54 @@ export function wsClients(url: string, count: number, params: Record<string, unk
   );
 }
 
-/** Subscribes and records every event of the root field `field`. */
+/**
+ * Subscribes and records every event of the root field `field`. `retryUnavailable`: a subscription refused
+ * with UNAVAILABLE before its first event (e.g. the gateway's quota store did not answer in time under a
+ * burst) is sent again after the `retryAfterSeconds` it names, as a UI would; `retries` counts them.
+ */
 export function record(
   client: Client,
   query: string,
   field: string,
   variables?: Record<string, unknown>,
-): RecordedSubscription {
-  const sub: RecordedSubscription = { events: [], done: Promise.resolve(), dispose: () => undefined };
+  opts: { retryUnavailable?: boolean } = {},
+): RecordedSubscription & { retries: number } {
+  const sub = {
+    events: [] as SeenEvent[],
+    done: Promise.resolve(),
+    dispose: () => undefined,
+    retries: 0,
+  } as RecordedSubscription & { retries: number };
   sub.done = new Promise<void>((resolve) => {
-    sub.dispose = client.subscribe(
-      { query, variables },
-      {
-        next: (r) => {
-          const e = (r.data as Record<string, Omit<SeenEvent, 'arrived'>> | undefined)?.[field];
-          if (e) sub.events.push({ ...e, arrived: Date.now() });
-          else if (r.errors) sub.outcome = `error: ${JSON.stringify(r.errors)}`;
+    const attempt = () => {
+      let retryIn: number | undefined;
+      sub.dispose = client.subscribe(
+        { query, variables },
+        {
+          next: (r) => {
+            const e = (r.data as Record<string, Omit<SeenEvent, 'arrived'>> | undefined)?.[field];
+            if (e) sub.events.push({ ...e, arrived: Date.now() });
+          },
+          error: (e) => {
+            const first = Array.isArray(e) ? (e[0] as { extensions?: Record<string, unknown> }) : undefined;
+            if (opts.retryUnavailable && sub.events.length === 0 && first?.extensions?.code === 'UNAVAILABLE')
+              retryIn = Number(first.extensions.retryAfterSeconds ?? 1) * 1000;
+            if (retryIn !== undefined) {
+              sub.retries++;
+              setTimeout(attempt, retryIn);
+              return;
+            }
+            sub.outcome ??= `error: ${e instanceof Error ? e.message : JSON.stringify(e)}`;
+            resolve();
+          },
+          complete: () => {
+            sub.outcome ??= 'complete';
+            resolve();
+          },
         },
-        error: (e) => {
-          sub.outcome ??= `error: ${e instanceof Error ? e.message : JSON.stringify(e)}`;
-          resolve();
-        },
-        complete: () => {
-          sub.outcome ??= 'complete';
-          resolve();
-        },
-      },
-    );
+      );
+    };
+    attempt();
   });
   return sub;
 }
