@@ -63,7 +63,13 @@ export function record(
               setTimeout(attempt, retryIn);
               return;
             }
-            sub.outcome ??= `error: ${e instanceof Error ? e.message : JSON.stringify(e)}`;
+            const closed = e as { code?: number; reason?: string };
+            sub.outcome ??=
+              e instanceof Error
+                ? `error: ${e.message}`
+                : typeof closed?.code === 'number'
+                  ? `socket closed ${closed.code} ${closed.reason ?? ''}`
+                  : `error: ${JSON.stringify(e)}`;
             resolve();
           },
           complete: () => {
