@@ -20,9 +20,27 @@ export interface RecordedSubscription {
   dispose: () => void;
 }
 
-export function wsClients(url: string, count: number, params: Record<string, unknown>): Client[] {
+/**
+ * `count` graphql-ws clients, one connection each. `reconnects`: how many times a dropped connection is
+ * opened again (graphql-ws then subscribes again; a jobFeed would miss what came meanwhile, which the
+ * benchmark counts as missing); `stats.reconnected` counts them.
+ */
+export function wsClients(
+  url: string,
+  count: number,
+  params: Record<string, unknown>,
+  reconnects = 0,
+  stats: { reconnected: number } = { reconnected: 0 },
+): Client[] {
   return Array.from({ length: count }, () =>
-    createClient({ url, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: params }),
+    createClient({
+      url,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: reconnects,
+      connectionParams: params,
+      on: { connected: (_s, _p, wasRetry) => void (wasRetry && stats.reconnected++) },
+    }),
   );
 }
 
