@@ -237,7 +237,9 @@ async function feedPart(): Promise<string> {
   let live = false;
   const prober = (async () => {
     while (!live) {
-      probes.add(await submit(1));
+      // an overloaded gateway may refuse one: the next probe tries again
+      const id = await submit(1).catch((e: unknown) => step(`probe submit failed: ${String(e)}`));
+      if (id) probes.add(id);
       await new Promise((r) => setTimeout(r, 2_000));
     }
   })();
