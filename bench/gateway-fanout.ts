@@ -344,9 +344,11 @@ console.log(
 );
 console.log(sections.join('\n\n'));
 if (failures.length) {
-  console.log(
-    `\nFAILED:\n${failures.slice(0, 20).join('\n')}${failures.length > 20 ? `\n… and ${failures.length - 20} more` : ''}`,
-  );
+  const shown =
+    failures.length > 25
+      ? [...failures.slice(0, 15), `… ${failures.length - 20} more …`, ...failures.slice(-5)]
+      : failures;
+  console.log(`\nFAILED:\n${shown.join('\n')}`);
   await finish(1);
 }
 console.log('\nevery subscriber received every event exactly once');
