@@ -1,20 +1,15 @@
-import {
-  buildOperationContext,
-  executeQueryPlan,
-  type GraphQLDataSource,
-  type ServiceMap,
-} from '@apollo/gateway';
-import type { FetchNode, QueryPlan } from '@apollo/query-planner';
-import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
+import type { ServiceMap } from '@apollo/gateway';
+import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
-import { BufferOverflow, EventBuffer } from './event-buffer.js';
+import { BufferOverflow } from './event-buffer.js';
+import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';
 import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
-import type { SupergraphRuntime } from './supergraph-runtime.js';
+import { StreamSharing, type SharedStreamSource } from './shared-streams.js';
+import type { SubscriptionPlan, SupergraphRuntime } from './supergraph-runtime.js';
 import type { CallerIdentity, UpstreamRequest, UpstreamTransport } from './upstream-pool.js';
 
-/** Name of the pseudo-service that hands one upstream event to executeQueryPlan as the primary fetch's result. */
-const EVENT_SOURCE = '__subscription_event__';
+export { UpstreamErrors } from './event-resolution.js';
 
 export interface ForwarderMetrics {
   event(outcome: 'delivered' | 'duplicate' | 'coalesced'): void;
@@ -35,6 +30,13 @@ export interface SubscriptionForwarderOptions {
    * event reached the gateway (see EntityFetchBatcher). Off: one request per subscriber and event.
    */
   shareEntityFetches?: boolean;
+  /**
+   * Identical subscriptions (same tenant and scopes, document, operation name and variables) share one
+   * upstream subscription and one resolution per event (StreamSharing). Default: `shareEntityFetches`.
+   */
+  shareSubscriptions?: boolean;
+  /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
+  shareHistoryLimit?: number;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -50,98 +52,55 @@ export interface ForwardRequest {
   context: Record<string, unknown>;
 }
 
-interface UpstreamEvent {
-  data: Record<string, unknown>;
-  errors?: readonly unknown[];
-  /** When the event reached the gateway, on the entity fetches' clock (0 without sharing). */
-  arrival: number;
-}
-
 /**
- * Forwards one client subscription the way Apollo Router does: the plan's Primary fetch goes to the
- * subgraph that owns the root field (over a shared graphql-ws connection), and for each event the Rest of
- * the plan (entity fetches to the other subgraphs) runs with the event as its data; Apollo's own
- * executeQueryPlan does the fetching, merging and shaping to the client's selection. Events are
- * de-duplicated by (stream, seq) and the resume cursor follows the last accepted event, so an upstream
- * reconnect replays nothing twice and misses nothing.
+ * Forwards client subscriptions the way Apollo Router does: the plan's Primary fetch goes to the subgraph
+ * that owns the root field (over a shared graphql-ws connection), and for each event the Rest of the plan
+ * (entity fetches to the other subgraphs) runs with the event as its data; Apollo's own executeQueryPlan
+ * does the fetching, merging and shaping to the client's selection. Events are de-duplicated by
+ * (stream, seq) and the resume cursor follows the last accepted event, so an upstream reconnect replays
+ * nothing twice and misses nothing.
+ *
+ * Identical subscriptions share that work (StreamSharing): one upstream subscription and one resolution
+ * per event for all of them, each subscriber with its own bounded buffer, teardown, and errors. A late
+ * joiner of a `jobEvents` stream is first given everything the stream delivered so far.
  */
 export class SubscriptionForwarder {
   readonly fetches: EntityFetchBatcher | null;
+  readonly sharing: StreamSharing<ExecutionResult>;
+  private readonly share: boolean;
+  /** Plans of different supergraphs never share a stream (a hot reload may change them). */
+  private readonly runtimeIds = new WeakMap<SupergraphRuntime, number>();
+  private readonly replayable = new WeakMap<object, boolean>();
 
   constructor(private readonly options: SubscriptionForwarderOptions) {
     this.fetches = options.shareEntityFetches ? new EntityFetchBatcher() : null;
+    this.share = options.shareSubscriptions ?? !!options.shareEntityFetches;
+    this.sharing = new StreamSharing<ExecutionResult>({
+      bufferCapacity: options.bufferCapacity,
+      historyLimit: options.shareHistoryLimit ?? options.bufferCapacity,
+      onCoalesced: (n) => {
+        for (let i = 0; i < n; i++) options.metrics?.event?.('coalesced');
+      },
+    });
   }
 
   subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult, undefined> {
-    const { runtime: getRuntime, upstream, policy, bufferCapacity, metrics, logger } = this.options;
+    const { runtime: getRuntime, metrics, logger } = this.options;
     const runtime = getRuntime();
     const plan = runtime.planSubscription(request.document, request.query, request.operationName);
-    const variables = request.variables ?? {};
-    const upstreamOp = makeResumable(plan.primary.operation, variables, policy);
-    const upstreamVariables: Record<string, unknown> = {};
-    for (const name of plan.primary.variableUsages ?? [])
-      if (name in variables) upstreamVariables[name] = variables[name];
-    if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = upstreamOp.initialAfter ?? null;
-    const upstreamRequest: UpstreamRequest = {
-      query: upstreamOp.query,
-      variables: upstreamVariables,
-      operationName: plan.primary.operationName,
-    };
+    const member = this.sharing.join(this.shareKey(runtime, plan, request), this.isReplayable(plan), () =>
+      this.openUpstream(runtime, plan, request),
+    );
 
-    const buffer = new EventBuffer<UpstreamEvent>(bufferCapacity);
-    const lastSeq = new Map<string, number>();
     let lastDeliveredCursor: string | undefined;
-
-    const unsubscribe = upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {
-      next: (result) => {
-        if (!result.data) {
-          // A subscription-level error (NOT_FOUND, FORBIDDEN...): forward it and end.
-          buffer.fail(new UpstreamErrors(result.errors ?? []));
-          return;
-        }
-        const data = result.data as Record<string, unknown>;
-        const event = data[upstreamOp.rootKey] as Record<string, unknown> | null | undefined;
-        let coalesceKey: string | null = null;
-        let essential = false;
-        // Identifies the event across subscribers (seq is per stream), so they share its entity fetches.
-        let eventKey: string | undefined;
-        if (upstreamOp.tracked && event) {
-          const stream = String(event[HIDDEN.stream] ?? '');
-          const seq = event[HIDDEN.seq];
-          if (typeof seq === 'number') {
-            if (seq <= (lastSeq.get(stream) ?? 0)) {
-              metrics?.event?.('duplicate');
-              return;
-            }
-            lastSeq.set(stream, seq);
-            if (stream)
-              eventKey = JSON.stringify([plan.primary.serviceName, request.identity.tenant, stream, seq]);
-          }
-          if (upstreamOp.resumable && typeof event[HIDDEN.cursor] === 'string')
-            upstreamVariables[RESUME_VARIABLE] = event[HIDDEN.cursor];
-          const type = event[HIDDEN.type] as JobEventType | undefined;
-          if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
-          essential = !!type && TERMINAL_JOB_EVENTS.has(type);
-        }
-        const before = buffer.coalesced;
-        const arrival = this.fetches?.arrived(eventKey) ?? 0;
-        buffer.push({ data, errors: result.errors, arrival }, coalesceKey, essential);
-        if (buffer.coalesced > before) metrics?.event?.('coalesced');
-      },
-      error: (err) => buffer.fail(err),
-      complete: () => buffer.end(),
-    });
-
-    const deliver = (event: UpstreamEvent) =>
-      this.resolveEvent(runtime, plan.primary, plan.rest, request, event);
     metrics?.active?.(1);
     let finished = false;
-    // Client complete, close or error: end the upstream subscription deterministically, exactly once.
+    // Client complete, close or error: leave the shared stream deterministically, exactly once (the last
+    // member to leave ends the upstream subscription).
     const finish = () => {
       if (finished) return;
       finished = true;
-      unsubscribe();
-      buffer.end();
+      member.leave();
       metrics?.active?.(-1);
     };
     const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
@@ -150,7 +109,7 @@ export class SubscriptionForwarder {
     const iterator = {
       async next() {
         if (finished) return done();
-        const read = await buffer.read();
+        const read = await member.read();
         if (finished) return done();
         if (read.kind === 'end') {
           finish();
@@ -161,12 +120,9 @@ export class SubscriptionForwarder {
           if (read.error instanceof BufferOverflow) metrics?.overflow?.();
           return { done: false, value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) } };
         }
-        const result = await deliver(read.value);
-        if (finished) return done();
-        const event = read.value.data[upstreamOp.rootKey] as Record<string, unknown> | undefined;
-        if (typeof event?.[HIDDEN.cursor] === 'string') lastDeliveredCursor = event[HIDDEN.cursor] as string;
+        if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
         metrics?.event?.('delivered');
-        return { done: false, value: result };
+        return { done: false, value: read.item.value };
       },
       async return() {
         finish();
@@ -183,106 +139,124 @@ export class SubscriptionForwarder {
     return iterator;
   }
 
-  private async resolveEvent(
+  /** Same tenant and scopes (effective permissions), supergraph, document, operation and variables. */
+  private shareKey(
     runtime: SupergraphRuntime,
-    primary: FetchNode,
-    rest: QueryPlan['node'] | undefined,
+    plan: SubscriptionPlan,
     request: ForwardRequest,
-    event: UpstreamEvent,
-  ): Promise<ExecutionResult> {
-    const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SOURCE, requires: undefined };
-    const plan: QueryPlan = {
-      kind: 'QueryPlan',
-      node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch,
+  ): string | null {
+    if (!this.share) return null;
+    let runtimeId = this.runtimeIds.get(runtime);
+    if (runtimeId === undefined) this.runtimeIds.set(runtime, (runtimeId = nextRuntimeId++));
+    return JSON.stringify([
+      runtimeId,
+      plan.primary.serviceName,
+      request.identity.tenant,
+      [...request.identity.scopes].sort(),
+      request.operationName ?? null,
+      request.query,
+      canonical(request.variables ?? {}),
+    ]);
+  }
+
+  /** Whether the upstream starts at a position (jobEvents), so a late joiner needs what came before. */
+  private isReplayable(plan: SubscriptionPlan): boolean {
+    let replayable = this.replayable.get(plan.primary);
+    if (replayable === undefined) {
+      replayable = makeResumable(plan.primary.operation, {}, this.options.policy).resumable;
+      this.replayable.set(plan.primary, replayable);
+    }
+    return replayable;
+  }
+
+  /** The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. */
+  private openUpstream(
+    runtime: SupergraphRuntime,
+    plan: SubscriptionPlan,
+    request: ForwardRequest,
+  ): SharedStreamSource<ExecutionResult> {
+    return (sink) => {
+      const { upstream, policy, metrics } = this.options;
+      const variables = request.variables ?? {};
+      const upstreamOp = makeResumable(plan.primary.operation, variables, policy);
+      const upstreamVariables: Record<string, unknown> = {};
+      for (const name of plan.primary.variableUsages ?? [])
+        if (name in variables) upstreamVariables[name] = variables[name];
+      if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = upstreamOp.initialAfter ?? null;
+      const upstreamRequest: UpstreamRequest = {
+        query: upstreamOp.query,
+        variables: upstreamVariables,
+        operationName: plan.primary.operationName,
+      };
+      const lastSeq = new Map<string, number>();
+      // Events resolve concurrently (each fetch starts when its event arrives) but reach the members in
+      // arrival order, and the end or an error only after the events before it.
+      let tail: Promise<void> = Promise.resolve();
+      const inOrder = (step: () => void | Promise<void>) => {
+        tail = tail.then(step).catch((error: unknown) => sink.error(error));
+      };
+
+      return upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {
+        next: (result: FormattedExecutionResult) => {
+          if (!result.data) {
+            // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
+            inOrder(() => sink.error(new UpstreamErrors(result.errors ?? [])));
+            return;
+          }
+          const data = result.data as Record<string, unknown>;
+          const event = data[upstreamOp.rootKey] as Record<string, unknown> | null | undefined;
+          let coalesceKey: string | null = null;
+          let essential = false;
+          let cursor: string | undefined;
+          // Identifies the event across streams (seq is per job), so they share its entity fetches.
+          let eventKey: string | undefined;
+          if (upstreamOp.tracked && event) {
+            const stream = String(event[HIDDEN.stream] ?? '');
+            const seq = event[HIDDEN.seq];
+            if (typeof seq === 'number') {
+              if (seq <= (lastSeq.get(stream) ?? 0)) {
+                metrics?.event?.('duplicate');
+                return;
+              }
+              lastSeq.set(stream, seq);
+              if (stream)
+                eventKey = JSON.stringify([plan.primary.serviceName, request.identity.tenant, stream, seq]);
+            }
+            if (typeof event[HIDDEN.cursor] === 'string') {
+              cursor = event[HIDDEN.cursor] as string;
+              if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = cursor;
+            }
+            const type = event[HIDDEN.type] as JobEventType | undefined;
+            if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
+            essential = !!type && TERMINAL_JOB_EVENTS.has(type);
+          }
+          const arrival = this.fetches?.arrived(eventKey) ?? 0;
+          const sources = this.options.dataSources();
+          const resolving = resolveEvent(
+            runtime,
+            plan.primary,
+            plan.rest,
+            request,
+            { data, errors: result.errors },
+            this.fetches ? this.fetches.wrap(sources, arrival) : sources,
+          );
+          resolving.catch(() => undefined); // handled in order below
+          inOrder(async () => sink.next({ value: await resolving, coalesceKey, essential, cursor }));
+        },
+        error: (err: unknown) => inOrder(() => sink.error(err)),
+        complete: () => inOrder(() => sink.complete()),
+      });
     };
-    const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
-    const sources = this.options.dataSources();
-    const serviceMap: ServiceMap = {
-      ...(this.fetches ? this.fetches.wrap(sources, event.arrival) : sources),
-      [EVENT_SOURCE]: eventSource,
-    };
-    const operationContext = buildOperationContext({
-      schema: runtime.apiGraphQLSchema,
-      operationDocument: request.document,
-      operationName: request.operationName ?? undefined,
-    });
-    const requestContext = {
-      request: {
-        query: request.query,
-        variables: request.variables ?? {},
-        operationName: request.operationName ?? undefined,
-      },
-      context: request.context,
-      metrics: {},
-      logger: undefined,
-      cache: undefined,
-      overallCachePolicy: undefined,
-    } as unknown as Parameters<typeof executeQueryPlan>[2];
-    const result = await executeQueryPlan(
-      plan,
-      serviceMap,
-      requestContext,
-      operationContext,
-      runtime.supergraphGraphQLSchema,
-      runtime.apiSchema,
-    );
-    const upstreamErrors = (event.errors ?? []).map((e) => toGraphQLError(e));
-    const errors = [...upstreamErrors, ...(result.errors ?? [])];
-    return errors.length
-      ? { data: result.data as ExecutionResult['data'], errors }
-      : { data: result.data as ExecutionResult['data'] };
   }
 }
 
-export class UpstreamErrors extends Error {
-  constructor(readonly errors: readonly unknown[]) {
-    super('the subgraph refused the subscription');
-    this.name = 'UpstreamErrors';
-  }
-}
+let nextRuntimeId = 1;
 
-function toGraphQLError(e: unknown): GraphQLError {
-  if (e instanceof GraphQLError) return e;
-  const err = e as {
-    message?: string;
-    extensions?: Record<string, unknown>;
-    path?: readonly (string | number)[];
-  };
-  return new GraphQLError(err?.message ?? 'subgraph error', { extensions: err?.extensions, path: err?.path });
-}
-
-function toClientErrors(
-  error: unknown,
-  lastCursor: string | undefined,
-  logger: SubscriptionForwarderOptions['logger'],
-): GraphQLError[] {
-  const resume = lastCursor ? { resumeAfter: lastCursor } : {};
-  if (error instanceof UpstreamErrors) {
-    return error.errors.length
-      ? error.errors.map(toGraphQLError)
-      : [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE' } })];
-  }
-  if (error instanceof BufferOverflow)
-    return [
-      new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {
-        extensions: { code: 'UNAVAILABLE', ...resume },
-      }),
-    ];
-  // graphql-ws hands over the upstream close event (or a socket error) once reconnecting gave up.
-  logger?.warn({ err: describe(error) }, 'upstream subscription failed');
-  return [
-    new GraphQLError(
-      'the subscription source is unavailable; resubscribe with after: the last cursor received',
-      {
-        extensions: { code: 'UNAVAILABLE', ...resume },
-      },
-    ),
-  ];
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  const e = error as { code?: number; reason?: string };
-  if (e && typeof e.code === 'number') return `closed ${e.code} ${e.reason ?? ''}`.trim();
-  return String(error);
+/** JSON with object keys sorted, so equal variables give equal keys. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }

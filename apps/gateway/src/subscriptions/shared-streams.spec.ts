@@ -1,0 +1,226 @@
+import { BufferOverflow } from './event-buffer.js';
+import {
+  StreamSharing,
+  type SharedItem,
+  type SharedStreamSink,
+  type SharedStreamSource,
+  type StreamMember,
+} from './shared-streams.js';
+
+/** A fake upstream: records how often it was opened and stopped, and lets the test emit. */
+class FakeUpstream {
+  sinks: SharedStreamSink<number>[] = [];
+  stopped = 0;
+  source = (): SharedStreamSource<number> => (sink) => {
+    this.sinks.push(sink);
+    return () => void this.stopped++;
+  };
+  get sink(): SharedStreamSink<number> {
+    return this.sinks.at(-1)!;
+  }
+  emit(value: number, extra: Partial<SharedItem<number>> = {}): void {
+    this.sink.next({ value, coalesceKey: null, essential: false, cursor: String(value), ...extra });
+  }
+}
+
+/** A read that timed out in drainNow stays pending; the next drainNow picks it up (it owns the next item). */
+const pendingReads = new WeakMap<StreamMember<number>, ReturnType<StreamMember<number>['read']>>();
+
+/** Reads what a member has queued right now (replay first, then its buffer) until it would wait. */
+async function drainNow(member: StreamMember<number>): Promise<(number | 'end' | 'error')[]> {
+  const out: (number | 'end' | 'error')[] = [];
+  for (;;) {
+    const pending = pendingReads.get(member) ?? member.read();
+    pendingReads.set(member, pending);
+    const read = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 20))]);
+    if (read === null) return out;
+    pendingReads.delete(member);
+    if (read.kind === 'value') out.push(read.item.value);
+    else {
+      out.push(read.kind);
+      return out;
+    }
+  }
+}
+
+const sharing = (bufferCapacity = 8, historyLimit = 100) =>
+  new StreamSharing<number>({ bufferCapacity, historyLimit });
+
+describe('StreamSharing', () => {
+  it('identical keys share one upstream; every member gets every item', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const members = Array.from({ length: 5 }, () => s.join('k', false, up.source));
+    expect(up.sinks).toHaveLength(1);
+    expect(s.opened).toBe(1);
+    expect(s.joinedShared).toBe(4);
+    for (let i = 1; i <= 3; i++) up.emit(i);
+    for (const m of members) expect(await drainNow(m)).toEqual([1, 2, 3]);
+  });
+
+  it('different keys, and key null, never share', () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    s.join('a', false, up.source);
+    s.join('b', false, up.source);
+    s.join(null, false, up.source);
+    s.join(null, false, up.source);
+    expect(up.sinks).toHaveLength(4);
+  });
+
+  it('a late joiner of a replayable stream gets everything since its start, then live, no gap or repeat', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const first = s.join('k', true, up.source);
+    up.emit(1);
+    up.emit(2);
+    const late = s.join('k', true, up.source);
+    up.emit(3);
+    expect(up.sinks).toHaveLength(1);
+    expect(await drainNow(late)).toEqual([1, 2, 3]);
+    expect(await drainNow(first)).toEqual([1, 2, 3]);
+    up.emit(4);
+    up.sink.complete();
+    expect(await drainNow(late)).toEqual([4, 'end']);
+    expect(await drainNow(first)).toEqual([4, 'end']);
+  });
+
+  it('a late joiner of a live-only stream gets what arrives after it joined', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const first = s.join('k', false, up.source);
+    up.emit(1);
+    const late = s.join('k', false, up.source);
+    up.emit(2);
+    expect(await drainNow(first)).toEqual([1, 2]);
+    expect(await drainNow(late)).toEqual([2]);
+  });
+
+  it('a replayable stream whose history passed the limit takes no joiners; its members continue', async () => {
+    const s = sharing(8, 2);
+    const up = new FakeUpstream();
+    const first = s.join('k', true, up.source);
+    up.emit(1);
+    up.emit(2);
+    const second = s.join('k', true, up.source); // history [1, 2] still complete
+    expect(up.sinks).toHaveLength(1);
+    up.emit(3); // past the limit: dropped
+    const third = s.join('k', true, up.source);
+    expect(up.sinks).toHaveLength(2); // its own upstream, replaying from the source's log
+    up.sinks[0]!.next({ value: 4, coalesceKey: null, essential: false });
+    expect(await drainNow(first)).toEqual([1, 2, 3, 4]);
+    expect(await drainNow(second)).toEqual([1, 2, 3, 4]);
+    expect(await drainNow(third)).toEqual([]);
+    // the new stream is the one later joiners find
+    expect(s.streamCount).toBe(1);
+    s.join('k', true, up.source);
+    expect(up.sinks).toHaveLength(2);
+  });
+
+  it('one member leaving does not end the others; the last one stops the upstream', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const [a, b, c] = [1, 2, 3].map(() => s.join('k', false, up.source)) as StreamMember<number>[];
+    a!.leave();
+    a!.leave(); // idempotent
+    up.emit(1);
+    expect(await drainNow(a!)).toEqual(['end']);
+    expect(await drainNow(b!)).toEqual([1]);
+    b!.leave();
+    expect(up.stopped).toBe(0);
+    up.emit(2);
+    expect(await drainNow(c!)).toEqual([1, 2]);
+    c!.leave();
+    expect(up.stopped).toBe(1);
+    expect(s.streamCount).toBe(0);
+    // a new subscriber opens a new upstream
+    s.join('k', false, up.source);
+    expect(up.sinks).toHaveLength(2);
+  });
+
+  it('an upstream error reaches every member after the items before it; the next joiner opens anew', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const members = [s.join('k', true, up.source), s.join('k', true, up.source)];
+    up.emit(1);
+    const failure = new Error('gone');
+    up.sink.error(failure);
+    for (const m of members) {
+      expect((await m.read()).kind).toBe('value');
+      expect(await m.read()).toEqual({ kind: 'error', error: failure });
+    }
+    expect(up.stopped).toBe(1);
+    s.join('k', true, up.source);
+    expect(up.sinks).toHaveLength(2);
+  });
+
+  it('a slow member overflows alone: the others get everything and the upstream stays', async () => {
+    const s = sharing(4);
+    const up = new FakeUpstream();
+    const slow = s.join('k', false, up.source);
+    const fast = s.join('k', false, up.source);
+    const got: number[] = [];
+    for (let i = 1; i <= 10; i++) {
+      up.emit(i);
+      const r = await fast.read();
+      if (r.kind === 'value') got.push(r.item.value);
+    }
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await drainNow(slow)).toEqual([1, 2, 3, 4, 'error']);
+    expect(up.stopped).toBe(0);
+    const last = s.join('k', false, up.source); // the stream is still shared
+    expect(up.sinks).toHaveLength(1);
+    up.emit(11);
+    expect(await drainNow(last)).toEqual([11]);
+  });
+
+  it('under pressure a member coalesces keyed items, keeps essential ones past its capacity', async () => {
+    const coalesced: number[] = [];
+    const s = new StreamSharing<number>({
+      bufferCapacity: 4,
+      historyLimit: 0,
+      onCoalesced: (n) => coalesced.push(n),
+    });
+    const up = new FakeUpstream();
+    const m = s.join('k', false, up.source);
+    up.emit(1);
+    up.emit(2);
+    for (let i = 3; i <= 8; i++) up.emit(i, { coalesceKey: 'progress' });
+    up.emit(9, { essential: true });
+    expect(await drainNow(m)).toEqual([1, 2, 8, 9]);
+    expect(coalesced.reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  it('the overflow error is a BufferOverflow', async () => {
+    const s = sharing(2);
+    const up = new FakeUpstream();
+    const m = s.join('k', false, up.source);
+    for (let i = 1; i <= 3; i++) up.emit(i);
+    await m.read();
+    await m.read();
+    const r = await m.read();
+    expect(r.kind === 'error' && r.error).toBeInstanceOf(BufferOverflow);
+  });
+
+  it('a source that fails while starting fails its member and is stopped', async () => {
+    const s = sharing();
+    let stopped = 0;
+    const m = s.join('k', false, () => (sink) => {
+      sink.error(new Error('shutting down'));
+      return () => void stopped++;
+    });
+    expect(await m.read()).toMatchObject({ kind: 'error' });
+    expect(stopped).toBe(1);
+    expect(s.streamCount).toBe(0);
+  });
+
+  it('every member leaving while items are on their way stops the upstream once and keeps nothing', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const m = s.join('k', true, up.source);
+    m.leave();
+    up.emit(1); // arrives after the stop: ignored
+    expect(up.stopped).toBe(1);
+    expect(s.streamCount).toBe(0);
+  });
+});

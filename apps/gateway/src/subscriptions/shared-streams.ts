@@ -1,0 +1,243 @@
+import { BufferOverflow, EventBuffer, type BufferRead } from './event-buffer.js';
+
+/**
+ * The sharing core of the subscription forwarder, free of GraphQL, Nest and HTTP: identical subscriptions
+ * (the caller decides what identical means and hands a key) share ONE upstream stream, whose items are
+ * produced once (one upstream subscription, one entity fetch per event) and handed to every member.
+ *
+ * - Each member has its own bounded buffer (EventBuffer: progress coalescing past half, terminal items always
+ *   queued, overflow ends THAT member with BufferOverflow). A slow member never stalls the stream or the
+ *   others: items are pushed, never awaited.
+ * - Late joiners: a stream that starts at a position (`replay`: jobEvents from seq 1 or from a cursor) keeps
+ *   every item it produced so far (up to `historyLimit`), and a joiner gets that history first, then the live
+ *   items, with no gap and no duplicate (history snapshot and registration happen in one synchronous step).
+ *   Once a stream's history would pass the limit it drops it and stops taking joiners: the next joiner opens
+ *   a new stream (which replays from the upstream's own log). A live-only stream (jobFeed: "from now on")
+ *   keeps no history; a joiner gets what arrives after it joined.
+ * - Teardown per member: leaving removes only that member; the last one to leave stops the upstream.
+ * - An upstream error or end reaches every member (after the items produced before it).
+ */
+
+/** One item of a shared stream, as produced once for all members. */
+export interface SharedItem<T> {
+  value: T;
+  /** Items with the same key replace each other in a member's buffer under pressure (null: never). */
+  coalesceKey: string | null;
+  /** Always queued, even past a member's capacity (terminal events: they end the stream anyway). */
+  essential: boolean;
+  /** Where a client may resume right after this item (reported with an overflow error). */
+  cursor?: string;
+}
+
+export interface SharedStreamSink<T> {
+  next(item: SharedItem<T>): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** Starts the upstream of a new shared stream; returns how to stop it (called at most once). */
+export type SharedStreamSource<T> = (sink: SharedStreamSink<T>) => () => void;
+
+export interface StreamSharingOptions {
+  /** Items one member may have queued (after coalescing) before it is ended with BufferOverflow. */
+  bufferCapacity: number;
+  /** Items a replayable stream keeps for late joiners; past it the stream takes no more joiners. */
+  historyLimit: number;
+  /** Items replaced in a member's buffer by a newer one (metrics). */
+  onCoalesced?: (count: number) => void;
+}
+
+export type MemberRead<T> =
+  { kind: 'value'; item: SharedItem<T> } | { kind: 'end' } | { kind: 'error'; error: unknown };
+
+/** One subscriber's view of a shared stream. */
+export class StreamMember<T> {
+  private replayIndex = 0;
+  private left = false;
+  /** @internal */
+  readonly buffer: EventBuffer<SharedItem<T>>;
+
+  /** @internal */
+  constructor(
+    private readonly stream: SharedStream<T>,
+    private readonly replay: readonly SharedItem<T>[],
+    capacity: number,
+  ) {
+    this.buffer = new EventBuffer(capacity);
+  }
+
+  /** Items of this member replaced by a newer one under pressure (for metrics). */
+  get coalesced(): number {
+    return this.buffer.coalesced;
+  }
+
+  /** The next item: the history the member joined with first, then live items; end or error last. */
+  async read(): Promise<MemberRead<T>> {
+    if (this.left) return { kind: 'end' };
+    if (this.replayIndex < this.replay.length)
+      return { kind: 'value', item: this.replay[this.replayIndex++]! };
+    const read: BufferRead<SharedItem<T>> = await this.buffer.read();
+    if (this.left) return { kind: 'end' };
+    return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
+  }
+
+  /** Leaves the stream (idempotent); the last member to leave stops the upstream. */
+  leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.buffer.end();
+    this.stream.remove(this);
+  }
+
+  /** @internal Returns false when the member overflowed (it is then failed and should be dropped). */
+  push(item: SharedItem<T>): boolean {
+    return this.buffer.push(item, item.coalesceKey, item.essential);
+  }
+}
+
+type StreamState = 'live' | 'ended';
+
+/** @internal One upstream and its members. */
+export class SharedStream<T> {
+  private readonly members = new Set<StreamMember<T>>();
+  /** Every item so far, for joiners of a replayable stream; null once dropped (or never kept). */
+  private history: SharedItem<T>[] | null;
+  private state: StreamState = 'live';
+  private stopUpstream: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly owner: StreamSharing<T>,
+    readonly key: string | null,
+    readonly replayable: boolean,
+  ) {
+    this.history = replayable ? [] : null;
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  /** Whether a new subscriber can join and still get everything its subscription promises. */
+  get joinable(): boolean {
+    return this.state === 'live' && (!this.replayable || this.history !== null);
+  }
+
+  join(): StreamMember<T> {
+    // Snapshot and registration in one synchronous step: no item falls between history and live.
+    const member = new StreamMember<T>(
+      this,
+      this.history ? this.history.slice() : [],
+      this.owner.options.bufferCapacity,
+    );
+    this.members.add(member);
+    return member;
+  }
+
+  start(source: SharedStreamSource<T>): void {
+    const stop = source({
+      next: (item) => this.next(item),
+      error: (error) => this.finish((m) => m.buffer.fail(error)),
+      complete: () => this.finish((m) => m.buffer.end()),
+    });
+    // The source may have ended (or every member left) before it returned its stop function.
+    if (this.stopped) stop();
+    else this.stopUpstream = stop;
+  }
+
+  remove(member: StreamMember<T>): void {
+    if (!this.members.delete(member)) return;
+    if (this.members.size === 0) {
+      this.owner.forget(this);
+      this.stop();
+    }
+  }
+
+  private next(item: SharedItem<T>): void {
+    if (this.state !== 'live' || this.stopped) return;
+    if (this.history) {
+      if (this.history.length < this.owner.options.historyLimit) this.history.push(item);
+      else {
+        // Too long to replay from here: members keep going, joiners start a stream of their own.
+        this.history = null;
+        this.owner.forget(this);
+      }
+    }
+    const onCoalesced = this.owner.options.onCoalesced;
+    for (const member of this.members) {
+      const before = member.coalesced;
+      const queued = member.push(item);
+      if (onCoalesced && member.coalesced > before) onCoalesced(member.coalesced - before);
+      if (!queued) {
+        // Overflowed (the member reads its BufferOverflow next) or already gone: it gets nothing more.
+        this.members.delete(member);
+      }
+    }
+    if (this.members.size === 0) {
+      this.owner.forget(this);
+      this.stop();
+    }
+  }
+
+  private finish(endMember: (m: StreamMember<T>) => void): void {
+    if (this.state !== 'live') return;
+    this.state = 'ended';
+    this.history = null;
+    this.owner.forget(this);
+    for (const member of this.members) endMember(member);
+    this.members.clear();
+    this.stop();
+  }
+
+  private stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const stop = this.stopUpstream;
+    this.stopUpstream = null;
+    stop?.();
+  }
+}
+
+/** Shared streams by key; see the file comment. */
+export class StreamSharing<T> {
+  private readonly streams = new Map<string, SharedStream<T>>();
+  /** Upstreams opened / members that joined a stream already open (for tests and metrics). */
+  opened = 0;
+  joinedShared = 0;
+
+  constructor(readonly options: StreamSharingOptions) {
+    if (!Number.isInteger(options.historyLimit) || options.historyLimit < 0)
+      throw new Error('historyLimit must be a non-negative integer');
+  }
+
+  /** Streams open for joiners. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Joins the open stream of `key`, or opens one with `source` (key null: never shared). `replay`: the
+   * subscription promises everything from the stream's start position, so only a stream that can still
+   * replay all of it may be joined.
+   */
+  join(key: string | null, replay: boolean, source: () => SharedStreamSource<T>): StreamMember<T> {
+    const existing = key === null ? undefined : this.streams.get(key);
+    if (existing && existing.joinable && existing.replayable === replay) {
+      this.joinedShared++;
+      return existing.join();
+    }
+    const stream = new SharedStream<T>(this, key, replay);
+    if (key !== null) this.streams.set(key, stream);
+    this.opened++;
+    const member = stream.join();
+    stream.start(source());
+    return member;
+  }
+
+  /** @internal A stream that takes no more joiners. */
+  forget(stream: SharedStream<T>): void {
+    if (stream.key !== null && this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
+  }
+}
+
+export { BufferOverflow };

@@ -1,0 +1,217 @@
+import { LocalGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
+import { parse, type ExecutionResult } from 'graphql';
+import {
+  artifactsSchema,
+  composeTestSupergraph,
+  EventLog,
+  jobsSchema,
+  serveGraphqlWs,
+  TEST_SECRET,
+  type RunningSubgraph,
+} from '../../test/in-memory-subgraphs.js';
+import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
+import { SubscriptionForwarder } from './subscription-forwarder.js';
+import { SupergraphRuntime } from './supergraph-runtime.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+const acme = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const, 'artifacts:read' as const] };
+const QUERY =
+  'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
+
+async function take(it: AsyncGenerator<ExecutionResult>, n: number): Promise<ExecutionResult[]> {
+  const out: ExecutionResult[] = [];
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+const seqs = (rs: ExecutionResult[]) => rs.map((r) => (r.data as any)?.jobEvents?.seq);
+
+/** Identical subscriptions through one forwarder share one upstream subscription and one fetch per event. */
+describe('SubscriptionForwarder sharing', () => {
+  let log: EventLog;
+  let jobs: RunningSubgraph;
+  let pool: UpstreamPool;
+  let forwarder: SubscriptionForwarder;
+  let artifactFetches: number;
+
+  const makeForwarder = (retryAttempts = 50, bufferCapacity = 8) => {
+    pool = new UpstreamPool({
+      urls: { jobs: jobs.wsUrl },
+      identitySecret: TEST_SECRET,
+      pingIntervalMs: 12_000,
+      retryBaseMs: 20,
+      retryMaxMs: 50,
+      retryAttempts,
+      idleCloseMs: 50,
+    });
+    const runtime = new SupergraphRuntime(composeTestSupergraph());
+    const local = new LocalGraphQLDataSource(artifactsSchema(new Map([['j1', ['model.bin']]])));
+    const counted: GraphQLDataSource = {
+      process: (o) => {
+        artifactFetches++;
+        return local.process(o);
+      },
+    };
+    forwarder = new SubscriptionForwarder({
+      runtime: () => runtime,
+      upstream: pool,
+      dataSources: () => ({ artifacts: counted }),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity,
+      shareEntityFetches: true,
+    });
+  };
+
+  beforeEach(async () => {
+    log = new EventLog();
+    jobs = await serveGraphqlWs(jobsSchema(log));
+    artifactFetches = 0;
+    makeForwarder();
+  });
+
+  afterEach(async () => {
+    await pool.close();
+    await jobs.close();
+  });
+
+  const subscribe = (
+    identity = acme,
+    variables: Record<string, unknown> = { id: 'j1' },
+    query = QUERY,
+  ): AsyncGenerator<ExecutionResult> =>
+    forwarder.subscribe({ document: parse(query), query, variables, identity, context: { identity } });
+
+  it('100 identical subscribers: one upstream subscription, one entity fetch per event, all events each', async () => {
+    const its = Array.from({ length: 100 }, () => subscribe());
+    const all: ExecutionResult[][] = its.map(() => []);
+    // one event at a time (events arriving together may share one fetch, started after all of them)
+    for (const type of ['JOB_QUEUED', 'LOG', 'JOB_SUCCEEDED']) {
+      log.append('j1', type);
+      const got = await Promise.all(its.map((it) => take(it, 1)));
+      got.forEach((rs, i) => all[i]!.push(...rs));
+    }
+    for (const rs of all) {
+      expect(seqs(rs)).toEqual([1, 2, 3]);
+      expect((rs[2]!.data as any).jobEvents.job).toEqual({
+        status: 'SUCCEEDED',
+        artifacts: [{ name: 'model.bin' }],
+      });
+    }
+    expect(log.opened).toHaveLength(1);
+    expect(artifactFetches).toBe(3);
+    expect(forwarder.sharing.opened).toBe(1);
+    expect(forwarder.sharing.joinedShared).toBe(99);
+    await Promise.all(its.map((it) => it.return(undefined)));
+    await waitUntil(() => log.ended === 1);
+  });
+
+  it('a late joiner still gets every event from seq 1, then the live ones, without a second upstream', async () => {
+    const early = subscribe();
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'LOG');
+    expect(seqs(await take(early, 2))).toEqual([1, 2]);
+    const late = subscribe();
+    log.append('j1', 'LOG');
+    expect(seqs(await take(late, 3))).toEqual([1, 2, 3]);
+    expect(seqs(await take(early, 1))).toEqual([3]);
+    expect(log.opened).toHaveLength(1);
+    // a late joiner asking for a cursor is a different subscription: its own upstream, from there
+    const fromCursor = subscribe(
+      acme,
+      { id: 'j1', after: '2' },
+      QUERY.replace('$id: ID!', '$id: ID!, $after: String').replace(
+        'jobId: $id',
+        'jobId: $id, after: $after',
+      ),
+    );
+    expect(seqs(await take(fromCursor, 1))).toEqual([3]);
+    expect(log.opened.map((o) => o.after)).toEqual([null, '2']);
+    await Promise.all([early, late, fromCursor].map((it) => it.return(undefined)));
+  });
+
+  it('one subscriber completing leaves the others running; the last one ends the upstream', async () => {
+    const [a, b, c] = [subscribe(), subscribe(), subscribe()];
+    log.append('j1', 'JOB_QUEUED');
+    await Promise.all([a, b, c].map((it) => take(it!, 1)));
+    await a!.return(undefined);
+    expect(await a!.next()).toEqual({ done: true, value: undefined });
+    log.append('j1', 'LOG');
+    expect(seqs(await take(b!, 1))).toEqual([2]);
+    await b!.return(undefined);
+    expect(seqs(await take(c!, 1))).toEqual([2]);
+    expect(log.ended).toBe(0);
+    await c!.return(undefined);
+    await waitUntil(() => log.ended === 1);
+  });
+
+  it('does not share across tenants, scopes or variables', async () => {
+    const globex = { ...acme, tenant: 'globex' };
+    const readOnly = { ...acme, scopes: ['jobs:read' as const] };
+    const its = [
+      subscribe(),
+      subscribe(),
+      subscribe(globex),
+      subscribe(readOnly),
+      subscribe(acme, { id: 'j2' }),
+      subscribe({ ...acme, keyId: 'k2', scopes: ['artifacts:read', 'jobs:read'] }), // same permissions
+    ];
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j2', 'JOB_QUEUED');
+    await Promise.all(its.map((it) => take(it, 1)));
+    expect(log.opened.map((o) => `${o.tenant}:${o.jobId}`).sort()).toEqual([
+      'acme:j1',
+      'acme:j1',
+      'acme:j2',
+      'globex:j1',
+    ]);
+    await Promise.all(its.map((it) => it.return(undefined)));
+  });
+
+  it('an upstream failure reaches every sharer, each with its own resume cursor', async () => {
+    await pool.close();
+    makeForwarder(1);
+    const a = subscribe();
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'LOG');
+    expect(seqs(await take(a, 2))).toEqual([1, 2]);
+    const b = subscribe(); // joins late: replayed 1 and 2, reads only the first
+    expect(seqs(await take(b, 1))).toEqual([1]);
+    await jobs.kill();
+    const rest = await Promise.all([take(a, 5), take(b, 5)]);
+    expect(rest[0]!.map((r) => r.errors?.[0]?.extensions)).toEqual([
+      { code: 'UNAVAILABLE', resumeAfter: '2' },
+    ]);
+    // b still gets the event it had not read, then the error naming it
+    expect(seqs(rest[1]!.slice(0, 1))).toEqual([2]);
+    expect(rest[1]![1]!.errors?.[0]?.extensions).toEqual({ code: 'UNAVAILABLE', resumeAfter: '2' });
+    await jobs.restart();
+  });
+
+  it('a slow sharer overflows alone; the others get every event', async () => {
+    const slow = subscribe(acme, { id: 'j1' }, 'subscription ($id: ID!) { jobEvents(jobId: $id) { seq } }');
+    const fast = subscribe(acme, { id: 'j1' }, 'subscription ($id: ID!) { jobEvents(jobId: $id) { seq } }');
+    log.append('j1', 'LOG');
+    await Promise.all([take(slow, 1), take(fast, 1)]);
+    const reader = take(fast, 29);
+    for (let i = 0; i < 29; i++) log.append('j1', 'LOG');
+    expect(seqs(await reader)).toEqual(Array.from({ length: 29 }, (_, i) => i + 2));
+    const slowRest = await take(slow, 40);
+    expect(slowRest.at(-1)!.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', resumeAfter: '9' });
+    expect(log.opened).toHaveLength(1);
+    expect(log.ended).toBe(0); // the fast one still holds the upstream
+    await fast.return(undefined);
+    await waitUntil(() => log.ended === 1);
+  });
+});
+
+async function waitUntil(fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
