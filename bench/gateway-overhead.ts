@@ -5,7 +5,7 @@
  * alternating. Prints req/s, CPU ms per request of each gateway process (and of the jobs subgraph both
  * share), latency, and ours/peer ratios. Exits 1 when any request fails or our gateway logs a warning.
  * Run after a build: `node dist/bench/gateway-overhead.js`; sizes: BENCH_DURATION_MS, BENCH_WARMUP_MS,
- * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> profiles both gateways (--cpu-prof) into <dir>.
+ * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> writes CPU profiles of both gateways and the jobs subgraph (after the warm-up) into <dir>.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,11 +52,9 @@ async function startPlainGateway(
   secret: string,
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const prof = config.BENCH_CPU_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${config.BENCH_CPU_PROF}`] : [];
   const child = spawn(
     process.execPath,
     [
-      ...prof,
       join(ROOT, 'dist/bench/gateway-support/plain-gateway.js'),
       String(port),
       join(ROOT, 'graphql/supergraph.graphql'),
@@ -65,7 +63,7 @@ async function startPlainGateway(
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, SWITCHYARD_IDENTITY_SECRET: secret, PLAIN_TENANT: 'dev' },
+      env: { ...process.env, ...profileEnv, SWITCHYARD_IDENTITY_SECRET: secret, PLAIN_TENANT: 'dev' },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -92,6 +90,15 @@ function gatewayProblems(stack: LaunchedStack): string[] {
     .slice(0, 5);
 }
 
+// Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload profiles both gateways and the jobs subgraph,
+// from the SIGUSR2 sent after the warm-up to their exit.
+const profileEnv: Record<string, string> = config.BENCH_CPU_PROF
+  ? {
+      NODE_OPTIONS: `--import=${join(ROOT, 'dist/bench/gateway-support/cpu-profile-preload.js')}`,
+      BENCH_CPU_PROF_DIR: resolve(config.BENCH_CPU_PROF),
+      BENCH_CPU_PROF_APPS: 'apps/gateway/,apps/jobs-subgraph/,plain-gateway',
+    }
+  : {};
 const secret = randomBytes(24).toString('hex');
 step('starting the stack (npm start) …');
 const stack = await launchStack({
@@ -102,7 +109,7 @@ const stack = await launchStack({
   RATE_LIMIT_BURST: '1000000',
   TENANT_MAX_ACTIVE_JOBS: '10000000',
   TENANT_MAX_QUEUED_NODES: '10000000',
-  ...(config.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${config.BENCH_CPU_PROF}` } : {}),
+  ...profileEnv,
 });
 let exitCode = 0;
 try {
@@ -148,6 +155,8 @@ try {
   for (const op of ops)
     for (const side of ['peer', 'ours'] as const) await measure(side, op, config.BENCH_WARMUP_MS);
 
+  if (config.BENCH_CPU_PROF)
+    for (const pid of [gatewayPid.ours, gatewayPid.peer, jobsPid]) process.kill(pid, 'SIGUSR2');
   const results = ops.map(() => ({ peer: [] as SideResult[], ours: [] as SideResult[] }));
   for (let round = 1; round <= config.BENCH_ROUNDS; round++) {
     const order = round % 2 === 1 ? (['peer', 'ours'] as const) : (['ours', 'peer'] as const);
@@ -195,7 +204,9 @@ try {
     console.error(`our gateway logged warnings or errors: the run does not count:\n${problems.join('\n')}`);
     exitCode = 1;
   }
+  const plainExited = new Promise((r) => plain.child.once('exit', r));
   plain.child.kill('SIGTERM');
+  await plainExited;
 } catch (e) {
   console.error(`gateway-overhead failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   exitCode = 1;

@@ -40,7 +40,7 @@ const gateway = new ApolloGateway({
       willSendRequest: ({ request }) => request.http?.headers.set(IDENTITY_HEADER, identity),
     }),
 });
-const server = new ApolloServer({ gateway });
+const server = new ApolloServer({ gateway, stopOnTerminationSignals: false });
 const { url } = await startStandaloneServer(server, {
   listen: { port: Number(portArg), host: '127.0.0.1' },
 });

@@ -1,6 +1,7 @@
 export * from './identity-token.js';
 export * from './api-key.js';
 export * from './api-key-store.js';
+export * from './api-key-cache.js';
 export * from './federation-directives.js';
 export * from './token-bucket.js';
 export * from './caller-auth-error.js';
