@@ -1,4 +1,5 @@
 export * from './identity-token.js';
+export * from './identity-cache.js';
 export * from './api-key.js';
 export * from './api-key-store.js';
 export * from './api-key-cache.js';

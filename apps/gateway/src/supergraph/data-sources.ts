@@ -1,5 +1,6 @@
 import { LocalGraphQLDataSource, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
 import type { GraphQLSchema } from 'graphql';
+import { IdentitySigner } from '#libs/auth';
 import { IdentityForwardingDataSource } from './subgraph-data-source.js';
 import { SERVICE } from './service-names.js';
 
@@ -9,12 +10,14 @@ import { SERVICE } from './service-names.js';
  */
 export class SubgraphDataSources {
   private readonly sources = new Map<string, GraphQLDataSource>();
+  private readonly signer: IdentitySigner;
 
   constructor(
     private readonly urls: Record<string, string>,
-    private readonly identitySecret: string,
+    identitySecret: string,
     apiKeysSchema: GraphQLSchema,
   ) {
+    this.signer = new IdentitySigner(identitySecret);
     this.sources.set(SERVICE.apiKeys, new LocalGraphQLDataSource(apiKeysSchema));
   }
 
@@ -24,7 +27,7 @@ export class SubgraphDataSources {
     if (!source) {
       const url = this.urls[name] ?? supergraphUrl;
       if (!url) throw new Error(`no URL for subgraph "${name}"`);
-      source = new IdentityForwardingDataSource(url, this.identitySecret);
+      source = new IdentityForwardingDataSource(url, this.signer);
       this.sources.set(name, source);
     }
     return source;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
-import { IDENTITY_HEADER, verifyIdentity } from '#libs/auth';
+import { IDENTITY_HEADER, IdentitySigner, verifyIdentity } from '#libs/auth';
 import { IdentityForwardingDataSource } from './subgraph-data-source.js';
 
 const SECRET = 'test-identity-secret-0123456789abcdef';
@@ -20,7 +20,7 @@ describe('IdentityForwardingDataSource', () => {
     server.on('connection', () => connections++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-    const ds = new IdentityForwardingDataSource(url, SECRET);
+    const ds = new IdentityForwardingDataSource(url, new IdentitySigner(SECRET));
     const identity = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const] };
     for (let i = 0; i < 20; i++) {
       const res = await ds.process({

@@ -1,7 +1,7 @@
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { parse, print } from 'graphql';
-import { IDENTITY_HEADER, signIdentity, withoutRouterOnlyDirectives } from '#libs/auth';
+import { IDENTITY_HEADER, withoutRouterOnlyDirectives, type IdentitySigner } from '#libs/auth';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 
 export interface GatewayContext {
@@ -10,7 +10,8 @@ export interface GatewayContext {
 }
 
 /**
- * Calls one subgraph over HTTP with the caller's identity, signed for this request. Keeps Apollo's default
+ * Calls one subgraph over HTTP with the caller's identity, signed by the shared IdentitySigner (one token per
+ * caller, reused while it has at least half its minute left). Keeps Apollo's default
  * fetcher (make-fetch-happen over agentkeepalive), which pools keep-alive connections per origin, so a
  * request does not pay a TCP handshake per subgraph call: subgraph-data-source.spec.ts checks 20 calls
  * use one connection (Node's global fetch opened two and kept the test process alive).
@@ -18,7 +19,7 @@ export interface GatewayContext {
 export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     url: string,
-    private readonly identitySecret: string,
+    private readonly signer: IdentitySigner,
   ) {
     super({ url });
   }
@@ -29,8 +30,7 @@ export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<Gatewa
         ? options.context?.identity
         : // The gateway's own calls (SDL for the dev-only IntrospectAndCompose, health checks): no tenant, no scope.
           GATEWAY_IDENTITY;
-    if (identity)
-      options.request.http?.headers.set(IDENTITY_HEADER, signIdentity(identity, this.identitySecret));
+    if (identity) options.request.http?.headers.set(IDENTITY_HEADER, this.signer.token(identity));
   }
 
   /**
