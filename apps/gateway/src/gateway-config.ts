@@ -73,6 +73,11 @@ export const gatewayEnv = {
   MAX_FRAGMENT_SPREADS: nonNegativeInt(200),
   /** Bytes of one string literal in a document (large values belong in variables). */
   MAX_STRING_BYTES: positiveInt(16 * 1024),
+  /**
+   * Estimated bytes of admitted documents kept by text (parse, shape, complexity and validation done once
+   * per distinct document); 0 turns the cache off.
+   */
+  DOCUMENT_CACHE_BYTES: nonNegativeInt(32 * 1024 * 1024),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
   /**

@@ -116,7 +116,9 @@ export class GatewayRuntime {
       config.guardLimits,
       this.metrics.guard,
     );
-    this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard);
+    this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard, {
+      cacheBytes: config.DOCUMENT_CACHE_BYTES,
+    });
     this.admin = config.adminUiEnabled
       ? new AdminQueueBoard({
           redis: redisTarget(config),
