@@ -341,6 +341,7 @@ export class GatewayRuntime {
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();
+    this.dataSources.close();
     await this.admin?.close(2_000);
     this.keyCache.close();
     await quitRedis(this.keysSubscriber, 2_000);

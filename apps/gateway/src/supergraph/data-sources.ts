@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import { IdentitySigner } from '#libs/auth';
 import { IdentityForwardingDataSource } from './subgraph-data-source.js';
 import { SERVICE } from './service-names.js';
+import { SubgraphHttpClient } from './subgraph-http-client.js';
 
 /**
  * One data source per subgraph, shared by the gateway's query execution and the subscription forwarder's
@@ -11,6 +12,7 @@ import { SERVICE } from './service-names.js';
 export class SubgraphDataSources {
   private readonly sources = new Map<string, GraphQLDataSource>();
   private readonly signer: IdentitySigner;
+  private readonly client = new SubgraphHttpClient();
 
   constructor(
     private readonly urls: Record<string, string>,
@@ -27,7 +29,7 @@ export class SubgraphDataSources {
     if (!source) {
       const url = this.urls[name] ?? supergraphUrl;
       if (!url) throw new Error(`no URL for subgraph "${name}"`);
-      source = new IdentityForwardingDataSource(url, this.signer);
+      source = new IdentityForwardingDataSource(url, this.signer, this.client);
       this.sources.set(name, source);
     }
     return source;
@@ -35,6 +37,11 @@ export class SubgraphDataSources {
 
   all(): ServiceMap {
     return Object.fromEntries(this.sources);
+  }
+
+  /** Closes the kept-alive subgraph connections. */
+  close(): void {
+    this.client.close();
   }
 }
 
