@@ -1,4 +1,4 @@
-import { Kind, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { BREAK, Kind, visit, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { ComplexityResult } from './query-complexity.js';
 
 /** Rough memory of a parsed document per character of its text (AST objects without locations). */
@@ -67,20 +67,16 @@ export class DocumentCache {
 
 /** Whether any `first`/`last` argument is a variable (the only way variables change measureOperation's result). */
 export function costDependsOnVariables(document: DocumentNode): boolean {
-  const stack: unknown[] = [document];
-  while (stack.length) {
-    const node = stack.pop() as { kind?: string; name?: { value?: string }; value?: { kind?: string } };
-    if (!node || typeof node !== 'object') continue;
-    if (
-      node.kind === Kind.ARGUMENT &&
-      (node.name?.value === 'first' || node.name?.value === 'last') &&
-      node.value?.kind === Kind.VARIABLE
-    )
-      return true;
-    for (const v of Object.values(node)) {
-      if (Array.isArray(v)) for (const item of v) stack.push(item);
-      else if (v && typeof v === 'object') stack.push(v);
-    }
-  }
-  return false;
+  let found = false;
+  // visit, not a walk over every property: Apollo's documents keep `loc`, whose tokens link back and forth
+  visit(document, {
+    [Kind.ARGUMENT]: (node) => {
+      if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }

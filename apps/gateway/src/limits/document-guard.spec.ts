@@ -135,3 +135,16 @@ describe('DocumentGuard cache', () => {
     expect(off.cachedDocuments).toBe(0);
   });
 });
+
+describe('costDependsOnVariables', () => {
+  it('sees first/last given as variables, also in documents parsed with locations (as Apollo parses)', async () => {
+    const { parse } = await import('graphql');
+    const { costDependsOnVariables } = await import('./document-cache.js');
+    expect(costDependsOnVariables(parse('query($n: Int) { jobs(first: $n) { edges { cursor } } }'))).toBe(
+      true,
+    );
+    expect(
+      costDependsOnVariables(parse('query($a: String) { jobs(first: 5, after: $a) { edges { cursor } } }')),
+    ).toBe(false);
+  });
+});
