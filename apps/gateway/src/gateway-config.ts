@@ -42,14 +42,15 @@ export const gatewayEnv = {
    * API keys verified from a cache of their records instead of a Redis read per request, for at most this
    * long per record; revocations are pushed over Redis pub/sub (every replica drops the key at once), and
    * the cache is bypassed while that subscription is down. Bounds how long a revoked key can still pass if a
-   * revocation message were lost silently, so at most 1000; 0 reads Redis on every request.
+   * revocation message were lost silently, so at most 1000 (default 750: with a request in flight, still
+   * under a second); 0 reads Redis on every request.
    */
   API_KEY_CACHE_TTL_MS: z.coerce
     .number({ message: 'expected a number' })
     .int('expected an integer')
     .min(0, 'expected 0 (no cache) to 1000')
     .max(1000, 'expected at most 1000: a revoked key must stop working within a second')
-    .default(1000),
+    .default(750),
   /** API key records cached at most (oldest out first). */
   API_KEY_CACHE_MAX_ENTRIES: positiveInt(10_000),
   MAX_QUERY_DEPTH: positiveInt(12),

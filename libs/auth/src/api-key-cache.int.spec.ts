@@ -121,7 +121,7 @@ describe('CachedApiKeyVerifier', () => {
     await cache.verify(key);
     expect(cache.isLive).toBe(true);
     // the pub/sub connection dies (network, proxy, CLIENT KILL): messages sent meanwhile are lost
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await waitFor(() => !cache.isLive, { timeoutMs: 1_000, intervalMs: 5 });
     expect(cache.size).toBe(0);
     await admin.hset(REDIS_KEYS.apiKey(record.id), 'revokedAt', new Date().toISOString());
