@@ -27,6 +27,24 @@ describe('gateway configuration: production defaults and document limits', () =>
     expect(() => loadGatewayConfig({ SUBSCRIBER_BUFFER: '0' })).toThrow(/SUBSCRIBER_BUFFER/);
   });
 
+  it('bounds the API key cache TTL to a second, with a clear message; caches have defaults and can be off', () => {
+    const c = loadGatewayConfig({});
+    expect([c.API_KEY_CACHE_TTL_MS, c.API_KEY_CACHE_MAX_ENTRIES, c.DOCUMENT_CACHE_BYTES]).toEqual([
+      750,
+      10_000,
+      32 * 1024 * 1024,
+    ]);
+    expect(loadGatewayConfig({ API_KEY_CACHE_TTL_MS: '0', DOCUMENT_CACHE_BYTES: '0' })).toMatchObject({
+      API_KEY_CACHE_TTL_MS: 0,
+      DOCUMENT_CACHE_BYTES: 0,
+    });
+    expect(() => loadGatewayConfig({ API_KEY_CACHE_TTL_MS: '5000' })).toThrow(
+      /API_KEY_CACHE_TTL_MS.*at most 1000: a revoked key must stop working within a second/s,
+    );
+    expect(() => loadGatewayConfig({ API_KEY_CACHE_TTL_MS: '-1' })).toThrow(/API_KEY_CACHE_TTL_MS/);
+    expect(() => loadGatewayConfig({ API_KEY_CACHE_MAX_ENTRIES: '0' })).toThrow(/API_KEY_CACHE_MAX_ENTRIES/);
+  });
+
   it('reads every document limit from the environment, with the documented defaults', () => {
     expect(loadGatewayConfig({}).guardLimits).toEqual({
       maxBytes: 65_536,

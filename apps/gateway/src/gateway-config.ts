@@ -39,6 +39,21 @@ export const gatewayEnv = {
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   /** Requests a key may send at once after a quiet period (default: 10 % of a minute's allowance, at least 20). */
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
+  /**
+   * API keys verified from a cache of their records instead of a Redis read per request, for at most this
+   * long per record; revocations are pushed over Redis pub/sub (every replica drops the key at once), and
+   * the cache is bypassed while that subscription is down. Bounds how long a revoked key can still pass if a
+   * revocation message were lost silently, so at most 1000 (default 750: with a request in flight, still
+   * under a second); 0 reads Redis on every request.
+   */
+  API_KEY_CACHE_TTL_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(0, 'expected 0 (no cache) to 1000')
+    .max(1000, 'expected at most 1000: a revoked key must stop working within a second')
+    .default(750),
+  /** API key records cached at most (oldest out first). */
+  API_KEY_CACHE_MAX_ENTRIES: positiveInt(10_000),
   MAX_QUERY_DEPTH: positiveInt(12),
   MAX_QUERY_ALIASES: nonNegativeInt(30),
   MAX_ROOT_FIELDS: positiveInt(20),
@@ -60,6 +75,11 @@ export const gatewayEnv = {
   MAX_FRAGMENT_SPREADS: nonNegativeInt(200),
   /** Bytes of one string literal in a document (large values belong in variables). */
   MAX_STRING_BYTES: positiveInt(16 * 1024),
+  /**
+   * Estimated bytes of admitted documents kept by text (parse, shape, complexity and validation done once
+   * per distinct document); 0 turns the cache off.
+   */
+  DOCUMENT_CACHE_BYTES: nonNegativeInt(32 * 1024 * 1024),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
   /**

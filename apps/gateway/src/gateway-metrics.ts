@@ -37,6 +37,10 @@ export function createGatewayMetrics() {
     name: 'switchyard_gateway_supergraph_reload_failures_total',
     help: 'Supergraph files rejected on hot reload',
   });
+  const keyCache = metrics.gauge({
+    name: 'switchyard_gateway_api_key_cache_live',
+    help: 'Whether API keys are answered from the cache (1: revocations subscribed) or read from Redis per request (0)',
+  });
   const operations = metrics.histogram({
     name: 'switchyard_gateway_operation_duration_seconds',
     help: 'HTTP GraphQL operations at the gateway, arrival to response, by type, name (bounded) and outcome',
@@ -66,6 +70,7 @@ export function createGatewayMetrics() {
     refused: (reason: string) => refused.inc({ reason }),
     connections: (delta: number) => connections.inc(delta),
     reloadFailed: () => reloads.inc(),
+    keyCacheLive: (live: boolean) => keyCache.set(live ? 1 : 0),
   };
 }
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

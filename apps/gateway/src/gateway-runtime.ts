@@ -7,7 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
-import { ApiKeyStore, assertIdentitySecret, RATE_LIMIT_SCRIPTS } from '#libs/auth';
+import { ApiKeyStore, assertIdentitySecret, CachedApiKeyVerifier, RATE_LIMIT_SCRIPTS } from '#libs/auth';
 import type { Logger } from '#libs/observability';
 import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
@@ -49,6 +49,9 @@ export const GRAPHQL_PATH = '/graphql';
  */
 export class GatewayRuntime {
   readonly redis: Redis;
+  /** Subscribed to API key revocations (its own connection: subscriber mode). */
+  private readonly keysSubscriber: Redis;
+  private readonly keyCache: CachedApiKeyVerifier;
   private readonly server: ApolloServer<GatewayContext>;
   private readonly gateway: ApolloGateway;
   private readonly pool: UpstreamPool;
@@ -85,7 +88,27 @@ export class GatewayRuntime {
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
-    this.authenticator = new Authenticator(keys);
+    this.keysSubscriber = createRedis({
+      ...redisTarget(config),
+      name: 'gateway-key-revocations',
+      role: 'blocking',
+      logger,
+    });
+    this.keyCache = new CachedApiKeyVerifier(keys, this.keysSubscriber, {
+      ttlMs: config.API_KEY_CACHE_TTL_MS,
+      maxEntries: config.API_KEY_CACHE_MAX_ENTRIES,
+      onError: (what, err) =>
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          `API key cache: ${what} failed`,
+        ),
+      onLiveChange: (live) => {
+        this.metrics.keyCacheLive(live);
+        if (live) logger.info('API key cache on (revocations subscribed)');
+        else logger.warn('API key revocations unsubscribed: API keys are read from Redis on every request');
+      },
+    });
+    this.authenticator = new Authenticator(this.keyCache);
     this.guard = new OperationGuard(
       new TokenBucketLimiter(this.redis, {
         perMinute: config.RATE_LIMIT_PER_MINUTE,
@@ -94,7 +117,9 @@ export class GatewayRuntime {
       config.guardLimits,
       this.metrics.guard,
     );
-    this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard);
+    this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard, {
+      cacheBytes: config.DOCUMENT_CACHE_BYTES,
+    });
     this.admin = config.adminUiEnabled
       ? new AdminQueueBoard({
           redis: redisTarget(config),
@@ -109,7 +134,11 @@ export class GatewayRuntime {
     this.format = (f, e) => formatGatewayError(f, e, { production: config.production, log, unavailable });
 
     const urls = { [SERVICE.jobs]: config.jobsSubgraphUrl, [SERVICE.artifacts]: config.artifactsSubgraphUrl };
-    this.dataSources = new SubgraphDataSources(urls, identitySecret, buildApiKeysSchema(keys));
+    this.dataSources = new SubgraphDataSources(
+      urls,
+      identitySecret,
+      buildApiKeysSchema(keys, (id) => this.keyCache.forget(id)),
+    );
     // @apollo/gateway otherwise exports usage data to Apollo's servers (and probes cloud metadata hosts).
     // Nothing leaves the deployment unless an operator opts in with APOLLO_TELEMETRY_DISABLED=false.
     process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
@@ -186,6 +215,8 @@ export class GatewayRuntime {
 
   /** Loads the supergraph and starts Apollo; throws (the app exits) when the supergraph cannot load. */
   async start(): Promise<void> {
+    // Not awaited: until the revocation channel is subscribed, keys are read from Redis per request.
+    void this.keyCache.start();
     await this.server.start();
   }
 
@@ -311,7 +342,10 @@ export class GatewayRuntime {
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();
+    this.dataSources.close();
     await this.admin?.close(2_000);
+    this.keyCache.close();
+    await quitRedis(this.keysSubscriber, 2_000);
     await quitRedis(this.redis, 2_000);
   }
 

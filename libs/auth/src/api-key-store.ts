@@ -5,8 +5,13 @@ import { generateApiKey, parseApiKey, secretMatchesHash } from './api-key.js';
 
 /** Set of every API key id, so keys can be listed without SCAN. Owned by this store. */
 export const API_KEY_INDEX = `${REDIS_PREFIX}:apikeys`;
+/**
+ * Pub/sub channel on which every revocation is announced (message: the key id), in the same MULTI as the
+ * write, so gateways that cache verified keys (CachedApiKeyVerifier) drop a revoked key at once.
+ */
+export const API_KEY_REVOCATIONS_CHANNEL = `${REDIS_PREFIX}:apikeys:revoked`;
 /** lastUsedAt is written at most this often per key, so a busy key does not cost a write per request. */
-const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 /** The stored record (Redis hash REDIS_KEYS.apiKey(id)); `scopes` is stored as JSON. */
 export const ApiKeyRecord = z.object({
@@ -48,8 +53,8 @@ export interface VerifiedApiKey {
 }
 
 /**
- * API keys in Redis. No cache: every verification reads the record, so a revoked key stops working on the
- * next request (one HGETALL, well under a millisecond on loopback).
+ * API keys in Redis. `verify` reads the record every time (one HGETALL), so a revoked key stops working on
+ * the next request; the gateway puts CachedApiKeyVerifier in front of it (revocations pushed over pub/sub).
  */
 export class ApiKeyStore {
   constructor(
@@ -84,20 +89,22 @@ export class ApiKeyStore {
     const parts = parseApiKey(presented);
     if (!parts) throw new ApiKeyError('MALFORMED', 'malformed API key');
     const record = await this.get(parts.id);
-    if (!record) throw new ApiKeyError('UNKNOWN', 'unknown API key');
-    if (!secretMatchesHash(parts.secret, record.secretHash))
-      throw new ApiKeyError('BAD_SECRET', 'unknown API key');
-    if (record.revokedAt) throw new ApiKeyError('REVOKED', 'API key revoked');
-    await this.touch(record);
-    return { id: record.id, tenant: record.tenant, scopes: record.scopes };
+    const verified = checkApiKeyRecord(record, parts.secret);
+    if (lastUsedIsDue(record!.lastUsedAt, this.now().getTime())) await this.touch(record!.id);
+    return verified;
   }
 
-  /** Marks a key revoked (the record stays for audit). Returns false when no such key exists. */
+  /**
+   * Marks a key revoked (the record stays for audit) and announces it on API_KEY_REVOCATIONS_CHANNEL, in one
+   * MULTI (announced again for a key already revoked: a cache that missed it drops it now). Returns false
+   * when no such key exists.
+   */
   async revoke(id: string, tenant?: string): Promise<boolean> {
     const record = await this.get(id);
     if (!record || (tenant !== undefined && record.tenant !== tenant)) return false;
-    if (!record.revokedAt)
-      await this.redis.hset(REDIS_KEYS.apiKey(id), 'revokedAt', this.now().toISOString());
+    const tx = this.redis.multi();
+    if (!record.revokedAt) tx.hset(REDIS_KEYS.apiKey(id), 'revokedAt', this.now().toISOString());
+    await tx.publish(API_KEY_REVOCATIONS_CHANNEL, id).exec().then(throwOnMultiError);
     return true;
   }
 
@@ -121,12 +128,25 @@ export class ApiKeyStore {
     });
   }
 
-  private async touch(record: ApiKeyRecord): Promise<void> {
-    const now = this.now();
-    if (record.lastUsedAt && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_WRITE_INTERVAL_MS)
-      return;
-    await this.redis.hset(REDIS_KEYS.apiKey(record.id), 'lastUsedAt', now.toISOString());
+  /** Writes lastUsedAt = now (callers keep it to once per LAST_USED_WRITE_INTERVAL_MS per key). */
+  async touch(id: string): Promise<void> {
+    await this.redis.hset(REDIS_KEYS.apiKey(id), 'lastUsedAt', this.now().toISOString());
   }
+}
+
+/** The verdict on a presented secret for a stored record (null: no such key); throws ApiKeyError. */
+export function checkApiKeyRecord(record: ApiKeyRecord | null, secret: string): VerifiedApiKey {
+  if (!record) throw new ApiKeyError('UNKNOWN', 'unknown API key');
+  if (!secretMatchesHash(secret, record.secretHash)) throw new ApiKeyError('BAD_SECRET', 'unknown API key');
+  if (record.revokedAt) throw new ApiKeyError('REVOKED', 'API key revoked');
+  return { id: record.id, tenant: record.tenant, scopes: record.scopes };
+}
+
+/** Whether lastUsedAt (ISO text or epoch ms) is old enough to be written again. */
+export function lastUsedIsDue(lastUsed: string | number | undefined, nowMs: number): boolean {
+  if (lastUsed === undefined) return true;
+  const at = typeof lastUsed === 'number' ? lastUsed : Date.parse(lastUsed);
+  return !(nowMs - at < LAST_USED_WRITE_INTERVAL_MS);
 }
 
 function toHash(record: ApiKeyRecord): Record<string, string> {

@@ -3,12 +3,8 @@ import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
 import { ApiKeyError, type ApiKeyStore } from './api-key-store.js';
 import { CallerAuthError } from './caller-auth-error.js';
 import type { ForeignJwtVerifier } from './foreign-jwt.js';
-import {
-  IdentityError,
-  IDENTITY_TTL_SECONDS,
-  verifyIdentity,
-  type IdentitySecrets,
-} from './identity-token.js';
+import { IdentityVerifier } from './identity-cache.js';
+import { IdentityError, IDENTITY_TTL_SECONDS, type IdentitySecrets } from './identity-token.js';
 import type { AcceptMethod } from './subgraph-auth-config.js';
 import type { TokenBucketLimiter } from './token-bucket.js';
 
@@ -47,9 +43,14 @@ const unauthenticated = (message: string, reason: string) =>
  */
 export class SubgraphAuthenticator {
   private readonly accept: ReadonlySet<AcceptMethod>;
+  /** The gateway reuses a token for many requests: its signature is checked once (until it expires). */
+  private readonly identities: IdentityVerifier;
 
   constructor(private readonly options: SubgraphAuthenticatorOptions) {
     this.accept = new Set(options.accept);
+    this.identities = new IdentityVerifier(options.identitySecrets, {
+      now: options.now ? () => Math.floor(options.now!() / 1000) : undefined,
+    });
     if (this.accept.has('api-key') && !options.apiKeys)
       throw new Error('api-key authentication needs the API key store and limiter');
     if (this.accept.has('jwt') && !options.jwt) throw new Error('jwt authentication needs a JWKS verifier');
@@ -75,7 +76,7 @@ export class SubgraphAuthenticator {
 
   private gatewayIdentity(token: string): Identity {
     try {
-      return verifyIdentity(token, this.options.identitySecrets);
+      return this.identities.verify(token);
     } catch (e) {
       if (e instanceof IdentityError) throw unauthenticated(e.message, e.reason);
       throw e;

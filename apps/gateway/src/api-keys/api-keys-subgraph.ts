@@ -52,7 +52,14 @@ const withApiErrors =
     }
   };
 
-export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
+/**
+ * `onRevoked`: this process drops the key from its own cache before answering, so the revoking admin's very
+ * next request already sees it revoked (other replicas hear of it over pub/sub).
+ */
+export function buildApiKeysSchema(
+  keys: Pick<ApiKeyStore, 'create' | 'revoke'>,
+  onRevoked: (id: string) => void = () => {},
+): GraphQLSchema {
   const requireAdmin = (ctx: ApiKeysContext): CallerIdentity => {
     if (!ctx.identity) throw unauthenticated('an API key is required');
     if (!hasScope({ ...ctx.identity, exp: 0 }, 'admin'))
@@ -80,6 +87,7 @@ export function buildApiKeysSchema(keys: ApiKeyStore): GraphQLSchema {
           revokeApiKey: withApiErrors(async (_: unknown, { id }: { id: string }, ctx: ApiKeysContext) => {
             requireAdmin(ctx);
             if (!(await keys.revoke(id))) throw new DomainError('NOT_FOUND', 'no such API key');
+            onRevoked(id);
             return true;
           }),
         },

@@ -1,10 +1,15 @@
-import { apiKeyFromAuthorization, ApiKeyError, type ApiKeyStore } from '#libs/auth';
+import { apiKeyFromAuthorization, ApiKeyError, type VerifiedApiKey } from '#libs/auth';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { gatewayError } from '../gateway-errors.js';
 
+/** ApiKeyStore, or the CachedApiKeyVerifier in front of it. */
+export interface ApiKeyVerifier {
+  verify(presented: string): Promise<VerifiedApiKey>;
+}
+
 /** Turns the presented credential (HTTP Authorization header or graphql-ws connectionParams.authorization) into an identity. */
 export class Authenticator {
-  constructor(private readonly keys: ApiKeyStore) {}
+  constructor(private readonly keys: ApiKeyVerifier) {}
 
   /** Throws UNAUTHENTICATED (same message for unknown and wrong keys: no oracle), or UNAVAILABLE when Redis is down. */
   async authenticate(authorization: unknown): Promise<CallerIdentity> {

@@ -65,8 +65,17 @@ export function assertRootFieldScopes(
   document: DocumentNode,
   operation: OperationDefinitionNode,
 ): void {
-  const policy = ROOT_FIELD_SCOPES[operation.operation];
-  for (const field of rootFieldNames(document, operation)) {
+  assertScopesFor(identity, operation.operation, rootFieldNames(document, operation));
+}
+
+/** As assertRootFieldScopes, for root field names already collected. */
+export function assertScopesFor(
+  identity: CallerIdentity,
+  type: OperationDefinitionNode['operation'],
+  fields: readonly string[],
+): void {
+  const policy = ROOT_FIELD_SCOPES[type];
+  for (const field of fields) {
     const scope = policy[field];
     if (scope && !hasScope({ ...identity, exp: 0 }, scope))
       throw gatewayError('FORBIDDEN', `${field} needs the ${scope} scope`, { requiredScope: scope });

@@ -92,3 +92,59 @@ describe('DocumentGuard', () => {
     ]);
   });
 });
+
+describe('DocumentGuard cache', () => {
+  const admit = (g: DocumentGuard, query: string, variables?: Record<string, unknown>) =>
+    g.admit({ query, variables, schema, validate: true, introspection: false });
+
+  it('parses, measures and validates a document once; later requests get the same tree', () => {
+    const g = new DocumentGuard(DEFAULT_GUARD_LIMITS);
+    const query = '{ jobs(first: 10) { edges { node { id status } } } }';
+    const first = admit(g, query);
+    expect(admit(g, query).document).toBe(first.document);
+    expect(g.cachedDocuments).toBe(1);
+    // a refused document is not kept
+    expect(() => admit(g, '{ nope }')).toThrow(DocumentRefused);
+    expect(() => admit(g, '{ nope }')).toThrow(DocumentRefused);
+    expect(() => admit(g, '{ jobs(')).toThrow(DocumentRefused);
+    expect(g.cachedDocuments).toBe(2); // `{ nope }` parses: kept, and refused by validation each time
+  });
+
+  it('measures again per request when `first` is a variable', () => {
+    const g = new DocumentGuard({ ...DEFAULT_GUARD_LIMITS, maxCost: 500 });
+    const query = 'query($n: Int) { jobs(first: $n) { edges { node { id nodes { id } } } } }';
+    expect(admit(g, query, { n: 5 }).operation.operation).toBe('query');
+    let refusal: unknown;
+    try {
+      admit(g, query, { n: 1000 });
+    } catch (e) {
+      refusal = e;
+    }
+    expect((refusal as DocumentRefused).errors[0]!.extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(admit(g, query, { n: 5 }).operation.operation).toBe('query');
+  });
+
+  it('keeps within its memory budget, and can be off', () => {
+    const g = new DocumentGuard(DEFAULT_GUARD_LIMITS, {}, { cacheBytes: 20_000 });
+    for (let i = 0; i < 50; i++) admit(g, `{ job(id: "${i}") { id } }`);
+    expect(g.cachedDocuments).toBeGreaterThan(0);
+    expect(g.cachedDocuments).toBeLessThan(50);
+    const off = new DocumentGuard(DEFAULT_GUARD_LIMITS, {}, { cacheBytes: 0 });
+    const q = '{ templates { name } }';
+    expect(admit(off, q).document).not.toBe(admit(off, q).document);
+    expect(off.cachedDocuments).toBe(0);
+  });
+});
+
+describe('costDependsOnVariables', () => {
+  it('sees first/last given as variables, also in documents parsed with locations (as Apollo parses)', async () => {
+    const { parse } = await import('graphql');
+    const { costDependsOnVariables } = await import('./document-cache.js');
+    expect(costDependsOnVariables(parse('query($n: Int) { jobs(first: $n) { edges { cursor } } }'))).toBe(
+      true,
+    );
+    expect(
+      costDependsOnVariables(parse('query($a: String) { jobs(first: 5, after: $a) { edges { cursor } } }')),
+    ).toBe(false);
+  });
+});

@@ -11,7 +11,16 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { gatewayError } from '../gateway-errors.js';
-import { measureOperation, pickOperation, type ComplexityLimits } from './query-complexity.js';
+import { DocumentCache, type KnownDocument } from './document-cache.js';
+import {
+  measureOperation,
+  pickOperation,
+  type ComplexityLimits,
+  type ComplexityResult,
+} from './query-complexity.js';
+
+/** Default memory (estimated) for admitted documents: thousands of ordinary ones. */
+export const DEFAULT_DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** Bounds checked while and right after parsing, before validation or planning spend anything. */
 export interface DocumentLimits {
@@ -84,7 +93,9 @@ const badInput = (message: string, reason: string, extra: Record<string, unknown
  * The one gate every GraphQL document passes, over HTTP (before Apollo) and graphql-ws alike: size and
  * tokens while parsing, definitions, spreads and string sizes right after, then the memoised
  * cost/depth/alias/selection/directive walk (QueryComplexity), then (graphql-ws) validation. Each step is
- * linear in the document, and the document is bounded first, so any input is answered in a few ms.
+ * linear in the document, and the document is bounded first, so any input is answered in a few ms. What it
+ * learns about an admitted document (parse, shape, complexity unless `first`/`last` are variables,
+ * validation) is kept by text in a DocumentCache, so a document sent again costs a map lookup.
  */
 export class DocumentGuard {
   private readonly rulesWithIntrospection: readonly ValidationRule[] = specifiedRules;
@@ -93,10 +104,21 @@ export class DocumentGuard {
     NoSchemaIntrospectionCustomRule,
   ];
 
+  private readonly cache: DocumentCache | null;
+
   constructor(
     readonly limits: GuardLimits,
     private readonly metrics: Partial<DocumentGuardMetrics> = {},
-  ) {}
+    options: { cacheBytes?: number } = {},
+  ) {
+    const cacheBytes = options.cacheBytes ?? DEFAULT_DOCUMENT_CACHE_BYTES;
+    this.cache = cacheBytes > 0 ? new DocumentCache(cacheBytes) : null;
+  }
+
+  /** Distinct documents remembered. */
+  get cachedDocuments(): number {
+    return this.cache?.size ?? 0;
+  }
 
   /** Throws DocumentRefused; otherwise the parsed document and the operation to run. */
   admit(request: AdmitRequest): AdmittedDocument {
@@ -134,6 +156,40 @@ export class DocumentGuard {
     )
       refuse(badInput('`variables` must be an object', 'BAD_REQUEST'));
 
+    const known = this.cache?.get(source) ?? this.parseAndCheck(source, refuse);
+    const document = known.document;
+    const operationName = (request.operationName as string | undefined) ?? undefined;
+    const variables = (request.variables as Record<string, unknown> | undefined) ?? undefined;
+    const operation = pickOperation(document, operationName);
+    if (!operation)
+      refuse(
+        badInput(
+          operationName
+            ? `unknown operation named "${operationName}"`
+            : 'the document holds several operations: name one in `operationName`',
+          'OPERATION_RESOLUTION_FAILURE',
+        ),
+      );
+    const measured = this.measure(known, request.schema, operationName, variables)!;
+    if (measured.cycle !== undefined)
+      refuse(
+        badInput(`cannot spread fragment "${measured.cycle}" within itself`, 'GRAPHQL_VALIDATION_FAILED'),
+      );
+    if (measured.violation) {
+      const v = measured.violation;
+      refuse(tooComplex(v.limit, v.actual, v.max, `${GUARD_LIMIT_NAMES[v.limit]} ${v.actual} > ${v.max}`));
+    }
+    if (request.validate) {
+      const errors = this.validate(known, request.schema, request.introspection);
+      if (errors.length)
+        throw new DocumentRefused(errors.map((e) => badInput(e.message, 'GRAPHQL_VALIDATION_FAILED')));
+    }
+    return { document, operation: operation! };
+  }
+
+  /** Parse within the token bound, then the shape checks; an admitted document is remembered. */
+  private parseAndCheck(source: string, refuse: (e: GraphQLError) => never): KnownDocument {
+    const l = this.limits;
     let document: DocumentNode;
     try {
       // noLocation: positions are not needed to answer, and cost memory per node.
@@ -146,36 +202,40 @@ export class DocumentGuard {
       refuse(badInput(message, 'GRAPHQL_PARSE_FAILED'));
     }
     this.checkShape(document!, refuse);
+    if (this.cache) return this.cache.add(source, document!);
+    return { document: document!, variableCost: true, measured: new Map(), validated: new Map(), bytes: 0 };
+  }
 
-    const operationName = (request.operationName as string | undefined) ?? undefined;
-    const variables = (request.variables as Record<string, unknown> | undefined) ?? undefined;
-    const operation = pickOperation(document!, operationName);
-    if (!operation)
-      refuse(
-        badInput(
-          operationName
-            ? `unknown operation named "${operationName}"`
-            : 'the document holds several operations: name one in `operationName`',
-          'OPERATION_RESOLUTION_FAILURE',
-        ),
-      );
-    const measured = measureOperation(request.schema, document!, operationName, variables, l)!;
-    if (measured.cycle !== undefined)
-      refuse(
-        badInput(`cannot spread fragment "${measured.cycle}" within itself`, 'GRAPHQL_VALIDATION_FAILED'),
-      );
-    if (measured.violation) {
-      const v = measured.violation;
-      refuse(tooComplex(v.limit, v.actual, v.max, `${GUARD_LIMIT_NAMES[v.limit]} ${v.actual} > ${v.max}`));
-    }
-    if (request.validate) {
-      const rules = request.introspection ? this.rulesWithIntrospection : this.rulesWithoutIntrospection;
-      // maxErrors: a document full of mistakes gets a bounded answer.
-      const errors = validate(request.schema, document!, rules, { maxErrors: 20 });
-      if (errors.length)
-        throw new DocumentRefused(errors.map((e) => badInput(e.message, 'GRAPHQL_VALIDATION_FAILED')));
-    }
-    return { document: document!, operation: operation! };
+  /** measureOperation, once per document, operation and schema unless its cost depends on variables. */
+  private measure(
+    known: KnownDocument,
+    schema: GraphQLSchema,
+    operationName: string | undefined,
+    variables: Record<string, unknown> | undefined,
+  ): ComplexityResult | null {
+    if (known.variableCost)
+      return measureOperation(schema, known.document, operationName, variables, this.limits);
+    const hit = known.measured.get(operationName ?? '');
+    if (hit && hit.schema === schema) return hit.result;
+    const result = measureOperation(schema, known.document, operationName, undefined, this.limits);
+    known.measured.set(operationName ?? '', { schema, result });
+    return result;
+  }
+
+  /** graphql-js validation, once per document, rule set and schema. */
+  private validate(
+    known: KnownDocument,
+    schema: GraphQLSchema,
+    introspection: boolean,
+  ): readonly GraphQLError[] {
+    const key = introspection ? 'with-introspection' : 'without-introspection';
+    const hit = known.validated.get(key);
+    if (hit && hit.schema === schema) return hit.errors;
+    const rules = introspection ? this.rulesWithIntrospection : this.rulesWithoutIntrospection;
+    // maxErrors: a document full of mistakes gets a bounded answer.
+    const errors = validate(schema, known.document, rules, { maxErrors: 20 });
+    known.validated.set(key, { schema, errors });
+    return errors;
   }
 
   /** Definitions, spreads and string literals: one pass over the (token-bounded) tree. */

@@ -1,9 +1,10 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import { assertRootFieldScopes } from '../auth/root-field-scopes.js';
+import { assertScopesFor, rootFieldNames } from '../auth/root-field-scopes.js';
+import { costDependsOnVariables } from './document-cache.js';
 import { gatewayError } from '../gateway-errors.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { GUARD_LIMIT_NAMES } from './document-guard.js';
-import { measureOperation, type ComplexityLimits } from './query-complexity.js';
+import { measureOperation, type ComplexityLimits, type ComplexityResult } from './query-complexity.js';
 import type { TokenBucketLimiter } from './token-bucket.js';
 
 export interface GuardMetrics {
@@ -14,7 +15,23 @@ export interface GuardMetrics {
  * The checks every operation passes, whichever transport brought it (HTTP POST or a graphql-ws subscribe):
  * the per-key rate limit, then scope of each root field, then depth/aliases/root fields/cost.
  */
+/** What one operation of a parsed document needs checked, worked out once. */
+interface KnownOperation {
+  rootFields: string[];
+  /** Complexity for `schema` (absent when it depends on variables). */
+  measured?: { schema: GraphQLSchema; result: ComplexityResult | null };
+}
+
 export class OperationGuard {
+  /**
+   * Per parsed document: Apollo's documentStore and DocumentGuard's cache hand out the same DocumentNode for
+   * the same text, so root fields and complexity are worked out once per distinct document.
+   */
+  private readonly known = new WeakMap<
+    DocumentNode,
+    { variableCost: boolean; operations: Map<OperationDefinitionNode, KnownOperation> }
+  >();
+
   constructor(
     private readonly limiter: TokenBucketLimiter,
     private readonly limits: ComplexityLimits,
@@ -64,7 +81,7 @@ export class OperationGuard {
   /** Scope of each root field (FORBIDDEN). */
   checkScopes(identity: CallerIdentity, document: DocumentNode, operation: OperationDefinitionNode): void {
     try {
-      assertRootFieldScopes(identity, document, operation);
+      assertScopesFor(identity, operation.operation, this.operationOf(document, operation).rootFields);
     } catch (e) {
       this.metrics.refused?.('FORBIDDEN');
       throw e;
@@ -84,8 +101,7 @@ export class OperationGuard {
     variables: Record<string, unknown> | undefined | null,
   ): void {
     this.checkScopes(identity, document, operation);
-    const result = measureOperation(schema, document, operation.name?.value, variables, this.limits);
-    const v = result?.violation;
+    const v = this.measure(schema, document, operation, variables)?.violation;
     if (v) {
       this.metrics.refused?.('QUERY_TOO_COMPLEX');
       const name = GUARD_LIMIT_NAMES[v.limit];
@@ -93,5 +109,34 @@ export class OperationGuard {
         limits: [{ limit: name, actual: v.actual, max: v.max }],
       });
     }
+  }
+
+  private operationOf(document: DocumentNode, operation: OperationDefinitionNode): KnownOperation {
+    let doc = this.known.get(document);
+    if (!doc) {
+      doc = { variableCost: costDependsOnVariables(document), operations: new Map() };
+      this.known.set(document, doc);
+    }
+    let op = doc.operations.get(operation);
+    if (!op) {
+      op = { rootFields: rootFieldNames(document, operation) };
+      doc.operations.set(operation, op);
+    }
+    return op;
+  }
+
+  private measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Record<string, unknown> | undefined | null,
+  ): ComplexityResult | null {
+    const name = operation.name?.value;
+    if (this.known.get(document)?.variableCost !== false)
+      return measureOperation(schema, document, name, variables, this.limits);
+    const op = this.operationOf(document, operation);
+    if (op.measured?.schema !== schema)
+      op.measured = { schema, result: measureOperation(schema, document, name, undefined, this.limits) };
+    return op.measured.result;
   }
 }

@@ -1,7 +1,9 @@
 import { LocalGraphQLDataSource, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
 import type { GraphQLSchema } from 'graphql';
+import { IdentitySigner } from '#libs/auth';
 import { IdentityForwardingDataSource } from './subgraph-data-source.js';
 import { SERVICE } from './service-names.js';
+import { SubgraphHttpClient } from './subgraph-http-client.js';
 
 /**
  * One data source per subgraph, shared by the gateway's query execution and the subscription forwarder's
@@ -9,12 +11,15 @@ import { SERVICE } from './service-names.js';
  */
 export class SubgraphDataSources {
   private readonly sources = new Map<string, GraphQLDataSource>();
+  private readonly signer: IdentitySigner;
+  private readonly client = new SubgraphHttpClient();
 
   constructor(
     private readonly urls: Record<string, string>,
-    private readonly identitySecret: string,
+    identitySecret: string,
     apiKeysSchema: GraphQLSchema,
   ) {
+    this.signer = new IdentitySigner(identitySecret);
     this.sources.set(SERVICE.apiKeys, new LocalGraphQLDataSource(apiKeysSchema));
   }
 
@@ -24,7 +29,7 @@ export class SubgraphDataSources {
     if (!source) {
       const url = this.urls[name] ?? supergraphUrl;
       if (!url) throw new Error(`no URL for subgraph "${name}"`);
-      source = new IdentityForwardingDataSource(url, this.identitySecret);
+      source = new IdentityForwardingDataSource(url, this.signer, this.client);
       this.sources.set(name, source);
     }
     return source;
@@ -32,6 +37,11 @@ export class SubgraphDataSources {
 
   all(): ServiceMap {
     return Object.fromEntries(this.sources);
+  }
+
+  /** Closes the kept-alive subgraph connections. */
+  close(): void {
+    this.client.close();
   }
 }
 

@@ -1,0 +1,216 @@
+/**
+ * The gateway's own cost per request: a small read (`job(id)`) and the `submitJob` mutation through our
+ * gateway and through a plain @apollo/gateway (gateway-support/plain-gateway.ts: the same supergraph file, no
+ * auth, no limits) over the same subgraphs of one stack started as `npm start` does, in the same run, rounds
+ * alternating. Prints req/s, CPU ms per request of each gateway process (and of the jobs subgraph both
+ * share), latency, and ours/peer ratios. Exits 1 when any request fails or our gateway logs a warning.
+ * Run after a build: `node dist/bench/gateway-overhead.js`; sizes: BENCH_DURATION_MS, BENCH_WARMUP_MS,
+ * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> writes CPU profiles of both gateways and the jobs subgraph (after the warm-up) into <dir>.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { loadConfig, positiveInt } from '#libs/config';
+import { freePort } from '#libs/local-stack';
+import { HttpGraphQLClient, runClosedLoop, type GraphQLCall } from './gateway-support/http-load.js';
+import {
+  medianSide,
+  ratio,
+  renderOverheadTable,
+  sideResult,
+  type SideResult,
+} from './gateway-support/overhead-report.js';
+import { processCpuMs } from './gateway-support/process-cpu.js';
+import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
+
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const config = loadConfig({
+  BENCH_DURATION_MS: positiveInt(10_000),
+  BENCH_WARMUP_MS: positiveInt(3_000),
+  BENCH_CONCURRENCY: positiveInt(32),
+  BENCH_ROUNDS: positiveInt(3),
+  BENCH_CPU_PROF: z.string().optional(),
+});
+const step = (what: string) => console.error(`[gateway-overhead] ${what}`);
+
+const SMALL_READ = 'query SmallRead($id: ID!) { job(id: $id) { id status createdAt } }';
+const SUBMIT =
+  'mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) { id status createdAt } }';
+const noopJob = (i: number) => ({
+  input: { graph: { nodes: [{ id: 'only', task: 'test.sleep', inputs: { ms: 0 } }] }, labels: { i } },
+});
+
+async function startPlainGateway(
+  stack: LaunchedStack,
+  secret: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/bench/gateway-support/plain-gateway.js'),
+      String(port),
+      join(ROOT, 'graphql/supergraph.graphql'),
+      `http://127.0.0.1:${stack.ports.jobs}/graphql`,
+      `http://127.0.0.1:${stack.ports.artifacts}/graphql`,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...profileEnv, SWITCHYARD_IDENTITY_SECRET: secret, PLAIN_TENANT: 'dev' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  process.once('exit', () => child.exitCode === null && child.kill('SIGKILL'));
+  const url = await new Promise<string>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\S+)/.exec(out);
+      if (m) res(m[1]!);
+    });
+    child.once('exit', (code) => rej(new Error(`the plain gateway exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+/** Warnings and errors our gateway logged during the run (a run with any does not count). */
+function gatewayProblems(stack: LaunchedStack): string[] {
+  const path = join(stack.dataDir, 'logs', 'gateway.log');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => /"level":(40|50|60)/.test(l))
+    .slice(0, 5);
+}
+
+// Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload profiles both gateways and the jobs subgraph,
+// from the SIGUSR2 sent after the warm-up to their exit.
+const profileEnv: Record<string, string> = config.BENCH_CPU_PROF
+  ? {
+      NODE_OPTIONS: `--import=${join(ROOT, 'dist/bench/gateway-support/cpu-profile-preload.js')}`,
+      BENCH_CPU_PROF_DIR: resolve(config.BENCH_CPU_PROF),
+      BENCH_CPU_PROF_APPS: 'apps/gateway/,apps/jobs-subgraph/,plain-gateway',
+    }
+  : {};
+const secret = randomBytes(24).toString('hex');
+step('starting the stack (npm start) …');
+const stack = await launchStack({
+  SWITCHYARD_IDENTITY_SECRET: secret,
+  SWITCHYARD_TEST_TASKS: '1',
+  // the benchmark measures cost per request, not the limits: a key and tenant that never hit them
+  RATE_LIMIT_PER_MINUTE: '100000000',
+  RATE_LIMIT_BURST: '1000000',
+  TENANT_MAX_ACTIVE_JOBS: '10000000',
+  TENANT_MAX_QUEUED_NODES: '10000000',
+  ...profileEnv,
+});
+let exitCode = 0;
+try {
+  const plain = await startPlainGateway(stack, secret);
+  const pids = stack.pids();
+  const gatewayPid = { ours: pids.gateway!, peer: plain.child.pid! };
+  const jobsPid = pids['jobs-subgraph']!;
+  const sockets = config.BENCH_CONCURRENCY;
+  const clients = {
+    ours: new HttpGraphQLClient(stack.url, sockets),
+    peer: new HttpGraphQLClient(plain.url, sockets),
+  };
+  const auth = { ours: { authorization: `Bearer ${stack.key}` }, peer: {} };
+
+  const seeded = await clients.ours.post(
+    JSON.stringify({ query: SUBMIT, variables: noopJob(-1) }),
+    auth.ours,
+  );
+  const jobId = (seeded.submitJob as { id: string }).id;
+  const ops: Array<{ label: string; call: (side: 'ours' | 'peer') => GraphQLCall }> = [
+    {
+      label: 'small query `job(id)`',
+      call: (side) => ({ query: SMALL_READ, variables: () => ({ id: jobId }), headers: auth[side] }),
+    },
+    {
+      label: '`submitJob` (1 node)',
+      call: (side) => ({ query: SUBMIT, variables: noopJob, headers: auth[side] }),
+    },
+  ];
+
+  const measure = async (
+    side: 'ours' | 'peer',
+    op: (typeof ops)[number],
+    ms: number,
+  ): Promise<SideResult> => {
+    const g0 = processCpuMs(gatewayPid[side]);
+    const j0 = processCpuMs(jobsPid);
+    const run = await runClosedLoop(clients[side], op.call(side), config.BENCH_CONCURRENCY, ms);
+    return sideResult(run, processCpuMs(gatewayPid[side]) - g0, processCpuMs(jobsPid) - j0);
+  };
+
+  step(`warm-up: ${config.BENCH_WARMUP_MS} ms per operation and gateway`);
+  for (const op of ops)
+    for (const side of ['peer', 'ours'] as const) await measure(side, op, config.BENCH_WARMUP_MS);
+
+  if (config.BENCH_CPU_PROF)
+    for (const pid of [gatewayPid.ours, gatewayPid.peer, jobsPid]) process.kill(pid, 'SIGUSR2');
+  const results = ops.map(() => ({ peer: [] as SideResult[], ours: [] as SideResult[] }));
+  for (let round = 1; round <= config.BENCH_ROUNDS; round++) {
+    const order = round % 2 === 1 ? (['peer', 'ours'] as const) : (['ours', 'peer'] as const);
+    for (const [i, op] of ops.entries())
+      for (const side of order) {
+        const r = await measure(side, op, config.BENCH_DURATION_MS);
+        results[i]![side].push(r);
+        step(
+          `round ${round} ${op.label} ${side}: ${r.requestsPerSecond.toFixed(0)} req/s, gateway ${r.gatewayCpuMsPerRequest.toFixed(3)} ms CPU/request`,
+        );
+      }
+  }
+  for (const c of Object.values(clients)) c.close();
+
+  const problems = gatewayProblems(stack);
+  const versions = (name: string) =>
+    (
+      JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  console.log(`Gateway overhead: Switchyard gateway vs plain @apollo/gateway — ${new Date().toISOString()}`);
+  console.log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, @apollo/gateway ${versions('@apollo/gateway')}, @apollo/server ${versions('@apollo/server')}`,
+  );
+  console.log(
+    `per round and side: ${config.BENCH_DURATION_MS} ms closed loop with ${config.BENCH_CONCURRENCY} concurrent callers (keep-alive); ${config.BENCH_WARMUP_MS} ms warm-up each before round 1; medians of ${config.BENCH_ROUNDS} rounds; CPU = user + system of the gateway process (/proc, 10 ms ticks)`,
+  );
+  console.log('');
+  console.log(
+    renderOverheadTable(
+      ops.map((op, i) => ({
+        label: op.label,
+        peer: medianSide(results[i]!.peer),
+        ours: medianSide(results[i]!.ours),
+      })),
+    ),
+  );
+  console.log('');
+  for (const [i, op] of ops.entries())
+    console.log(
+      `${op.label} per round, req/s ours/peer: ${results[i]!.ours.map((o, r) => ratio(o.requestsPerSecond, results[i]!.peer[r]!.requestsPerSecond)).join(', ')}; gateway CPU/request ours/peer: ${results[i]!.ours.map((o, r) => ratio(o.gatewayCpuMsPerRequest, results[i]!.peer[r]!.gatewayCpuMsPerRequest)).join(', ')}`,
+    );
+  if (problems.length) {
+    console.error(`our gateway logged warnings or errors: the run does not count:\n${problems.join('\n')}`);
+    exitCode = 1;
+  }
+  const plainExited = new Promise((r) => plain.child.once('exit', r));
+  plain.child.kill('SIGTERM');
+  await plainExited;
+} catch (e) {
+  console.error(`gateway-overhead failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  exitCode = 1;
+} finally {
+  await stack.stop();
+}
+process.exit(exitCode);

@@ -1,0 +1,69 @@
+import { percentile } from '../scheduler-support/load-driver.js';
+import type { LoadRun } from './http-load.js';
+
+/** One side's measurement of one operation in one round. */
+export interface SideResult {
+  requestsPerSecond: number;
+  /** CPU of the gateway process (user + system) per answered request. */
+  gatewayCpuMsPerRequest: number;
+  /** CPU of the jobs subgraph per request (the same subgraphs serve both gateways). */
+  jobsCpuMsPerRequest: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export function sideResult(run: LoadRun, gatewayCpuMs: number, jobsCpuMs: number): SideResult {
+  return {
+    requestsPerSecond: (run.requests * 1000) / run.elapsedMs,
+    gatewayCpuMsPerRequest: gatewayCpuMs / run.requests,
+    jobsCpuMsPerRequest: jobsCpuMs / run.requests,
+    p50Ms: percentile(run.latenciesMs, 50),
+    p99Ms: percentile(run.latenciesMs, 99),
+  };
+}
+
+const median = (values: number[]) => percentile(values, 50);
+
+export function medianSide(runs: readonly SideResult[]): SideResult {
+  const of = (k: keyof SideResult) => median(runs.map((r) => r[k]));
+  return {
+    requestsPerSecond: of('requestsPerSecond'),
+    gatewayCpuMsPerRequest: of('gatewayCpuMsPerRequest'),
+    jobsCpuMsPerRequest: of('jobsCpuMsPerRequest'),
+    p50Ms: of('p50Ms'),
+    p99Ms: of('p99Ms'),
+  };
+}
+
+const fmt = (v: number, digits: number) =>
+  Number.isFinite(v)
+    ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : 'n/a';
+export const ratio = (ours: number, peer: number): string => {
+  if (!(peer > 0) || !Number.isFinite(ours)) return 'n/a';
+  const r = ours / peer;
+  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
+};
+
+/** Medians per operation as a Markdown table: plain @apollo/gateway, ours, ours/peer. */
+export function renderOverheadTable(
+  ops: Array<{ label: string; peer: SideResult; ours: SideResult }>,
+): string {
+  const lines = [
+    '| operation | metric | plain @apollo/gateway | Switchyard gateway | ours/peer |',
+    '| --- | --- | ---: | ---: | ---: |',
+  ];
+  const rows: Array<[string, keyof SideResult, number]> = [
+    ['requests/s', 'requestsPerSecond', 0],
+    ['gateway CPU per request, ms', 'gatewayCpuMsPerRequest', 3],
+    ['jobs subgraph CPU per request, ms', 'jobsCpuMsPerRequest', 3],
+    ['latency p50, ms', 'p50Ms', 2],
+    ['latency p99, ms', 'p99Ms', 2],
+  ];
+  for (const op of ops)
+    for (const [label, key, digits] of rows)
+      lines.push(
+        `| ${op.label} | ${label} | ${fmt(op.peer[key], digits)} | ${fmt(op.ours[key], digits)} | ${ratio(op.ours[key], op.peer[key])} |`,
+      );
+  return lines.join('\n');
+}
