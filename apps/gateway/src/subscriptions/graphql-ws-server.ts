@@ -8,7 +8,6 @@ import { gatewayError } from '../gateway-errors.js';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import type { SubscriptionQuota } from '../limits/subscription-quota.js';
-import { AdmittedDocuments } from './admitted-documents.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 import type { CallerIdentity } from './upstream-pool.js';
@@ -96,7 +95,6 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
   const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
   // Identical documents (many dashboards, one query) are parsed and validated once.
-  const admitted = new AdmittedDocuments(o.documentGuard);
 
   const toErrors = (e: unknown): GraphQLError[] => {
     const err =
@@ -140,7 +138,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         try {
           await o.guard.admit(identity);
           const runtime = o.runtime();
-          const { document, operation } = admitted.admit({
+          const { document, operation } = o.documentGuard.admit({
             query: payload.query,
             operationName: payload.operationName,
             variables: payload.variables,
