@@ -1,5 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// Default imports, called through the module object at request time: OpenTelemetry's http instrumentation
+// patches the CommonJS module's `request`, which a named ESM import would have bound before the patch (the
+// gateway's fetch to a subgraph then carried no traceparent and made no client span).
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 
 export interface SubgraphHttpResponse {
   status: number;
@@ -16,17 +19,17 @@ export interface SubgraphHttpResponse {
  * is how libs/errors recognises an unreachable subgraph) under the message fetch would give.
  */
 export class SubgraphHttpClient {
-  private readonly http = new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
-  private readonly https = new HttpsAgent({ keepAlive: true, scheduling: 'lifo' });
+  private readonly httpAgent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, scheduling: 'lifo' });
 
   post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
     const secure = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(
+      const req = (secure ? https.request : http.request)(
         url,
         {
           method: 'POST',
-          agent: secure ? this.https : this.http,
+          agent: secure ? this.httpsAgent : this.httpAgent,
           headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         },
         (res) => {
@@ -49,8 +52,8 @@ export class SubgraphHttpClient {
   }
 
   close(): void {
-    this.http.destroy();
-    this.https.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 
