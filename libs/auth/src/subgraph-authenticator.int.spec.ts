@@ -244,7 +244,7 @@ describe('SUBGRAPH_ACCEPT and friends', () => {
     expect(load({})).toMatchObject({
       accept: ['gateway'],
       jwt: undefined,
-      rateLimit: { perMinute: 600, burst: 100 }, // at least one full submitJobs batch (MAX_SUBMIT_BATCH),
+      rateLimit: { perMinute: 600, burst: 100 }, // at least one full submitJobs batch (MAX_SUBMIT_BATCH)
     });
   });
   it('parses the comma list and the JWT settings', () => {
