@@ -1,6 +1,7 @@
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import {
   createRedis,
+  disconnectRedis,
   pingRedis,
   quitRedis,
   reconnectDelayMs,
@@ -108,5 +109,33 @@ describe('createRedis against a real redis-server', () => {
     await quitRedis(redis, 500);
     expect(Date.now() - started).toBeLessThan(2_000);
     await server.restart();
+  });
+
+  it('disconnectRedis while reconnecting fails the commands queued meanwhile (plain disconnect leaves them pending)', async () => {
+    const { logger } = recordingLogger();
+    const redis = createRedis({
+      url: server.url,
+      name: 'closing-test',
+      role: 'blocking',
+      logger,
+      maxBackoffMs: 5_000,
+    });
+    await waitForRedisReady(redis);
+    await server.kill('SIGKILL');
+    try {
+      await waitFor(() => redis.status === 'reconnecting', { what: 'the client to reconnect' });
+      const queued = redis.xread('BLOCK', 5_000, 'STREAMS', 'nothing', '$').then(
+        () => 'answered',
+        (e: Error) => `failed: ${e.message}`,
+      );
+      disconnectRedis(redis);
+      const outcome = await Promise.race([
+        queued,
+        new Promise((r) => setTimeout(() => r('still pending'), 2_000)),
+      ]);
+      expect(outcome).toBe('failed: Connection is closed.');
+    } finally {
+      await server.restart();
+    }
   });
 });

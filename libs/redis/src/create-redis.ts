@@ -138,8 +138,20 @@ export async function quitRedis(redis: Redis, timeoutMs = 2_000): Promise<void> 
       }),
     ]);
   } catch {
-    redis.disconnect(false);
+    disconnectRedis(redis);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Closes the connection now and rejects every command still waiting in it. ioredis's disconnect() while it is
+ * reconnecting cancels the reconnect but leaves queued commands pending forever (a blocking XREADGROUP queued
+ * during a Redis restart then held a shutdown until its grace ran out); flushQueue is ioredis's own way to fail
+ * them, as it does on a closed connection.
+ */
+export function disconnectRedis(redis: Redis): void {
+  closing.add(redis);
+  redis.disconnect(false);
+  (redis as unknown as { flushQueue(error: Error): void }).flushQueue(new Error('Connection is closed.'));
 }

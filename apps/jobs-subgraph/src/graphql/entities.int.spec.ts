@@ -1,7 +1,7 @@
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { jest } from '@jest/globals';
 import { execute, parse } from 'graphql';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -48,6 +48,17 @@ describe('Job entities', () => {
   it("answers a batch in one round trip (one script), in order, without another tenant's jobs", async () => {
     const mine = [await submit('acme'), await submit('acme'), await submit('acme')];
     const theirs = await submit('globex');
+    // the worker and the scheduler share this connection: let every job finish first, so no completion reads a
+    // node hash while the reads below are counted
+    await waitFor(
+      async () => {
+        const views = await Promise.all(
+          [...mine, theirs].map((id, i) => core.service.job(i < mine.length ? 'acme' : 'globex', id!)),
+        );
+        return views.every((v) => v?.job.status === 'SUCCEEDED');
+      },
+      { timeoutMs: 20_000, what: 'the jobs to succeed' },
+    );
     const schema = await buildJobsSubgraphSchema(core.service);
     const ctx: JobsContext = {
       identity: { tenant: 'acme', keyId: 'k', scopes: ['jobs:read'], exp: 9e9 },

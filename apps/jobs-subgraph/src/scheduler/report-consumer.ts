@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
 import { unavailableWhenDisconnected } from '#libs/errors';
+import { disconnectRedis } from '#libs/redis';
 import { applyInTrace } from './job-tracing.js';
 import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
@@ -77,8 +78,9 @@ export class ReportConsumer {
 
   async stop(): Promise<void> {
     this.running = false;
-    // the blocking read returns within blockMs; disconnecting the dedicated connection ends it at once
-    this.redis.disconnect();
+    // the blocking read returns within blockMs; disconnecting the dedicated connection ends it at once (also a
+    // read queued while Redis was reconnecting)
+    disconnectRedis(this.redis);
     await this.loop?.catch(() => undefined);
   }
 
