@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -64,10 +64,29 @@ export type LeftoverStack =
   /** Its launcher is gone; these of its children are still alive. */
   | { state: 'orphaned'; launcherPid: number; children: Array<{ name: string; pid: number }> };
 
+/**
+ * The data dir a running launcher uses: its SWITCHYARD_DATA_DIR (default ./.data, the config's default) resolved
+ * against its working directory. A plain `npm start` has no SWITCHYARD_DATA_DIR in its own environment (only its
+ * children get it), so the environment alone cannot tell whether that launcher still owns this dir.
+ */
+function launcherDataDir(pid: number): string | null {
+  if (!alive(pid) || !readProc(pid, 'cmdline').includes('start.js')) return null;
+  let cwd: string;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return null;
+  }
+  const set = readProc(pid, 'environ')
+    .split('\0')
+    .find((v) => v.startsWith('SWITCHYARD_DATA_DIR='));
+  return resolve(cwd, set ? set.slice('SWITCHYARD_DATA_DIR='.length) : './.data');
+}
+
 export function findLeftoverStack(dataDir: string): LeftoverStack {
   const file = readStackFile(dataDir);
   if (!file || file.launcherPid === process.pid) return { state: 'none' };
-  if (belongsToStack(file.launcherPid, dataDir) && readProc(file.launcherPid, 'cmdline').includes('start.js'))
+  if (launcherDataDir(file.launcherPid) === resolve(dataDir))
     return { state: 'running', launcherPid: file.launcherPid };
   const children = file.children.filter((c) => belongsToStack(c.pid, dataDir));
   return children.length ? { state: 'orphaned', launcherPid: file.launcherPid, children } : { state: 'none' };
