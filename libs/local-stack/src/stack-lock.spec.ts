@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeftoverStack, stopProcesses, writeStackFile } from './stack-lock.js';
@@ -7,6 +7,32 @@ import { findLeftoverStack, stopProcesses, writeStackFile } from './stack-lock.j
 const freshDir = () => mkdtempSync(join(tmpdir(), 'stack-lock-'));
 
 describe('stack.json: the stack left on a data dir', () => {
+  it('sees a plain `npm start` (no SWITCHYARD_DATA_DIR in its own environment) running on the default ./.data', async () => {
+    const cwd = freshDir();
+    const env = { ...process.env };
+    delete env.SWITCHYARD_DATA_DIR;
+    // stands in for `node dist/scripts/start.js` started in `cwd`: same cmdline word, same cwd, same environment
+    const launcher = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', 'start.js'], {
+      cwd,
+      env,
+    });
+    try {
+      await new Promise((r) => launcher.once('spawn', r));
+      const dataDir = join(cwd, '.data');
+      writeStackFile(cwd, { launcherPid: launcher.pid!, startedAt: new Date().toISOString(), children: [] });
+      expect(findLeftoverStack(cwd)).toEqual({ state: 'none' }); // another dir: not its stack
+      mkdirSync(dataDir);
+      writeStackFile(dataDir, {
+        launcherPid: launcher.pid!,
+        startedAt: new Date().toISOString(),
+        children: [],
+      });
+      expect(findLeftoverStack(dataDir)).toEqual({ state: 'running', launcherPid: launcher.pid });
+    } finally {
+      launcher.kill('SIGKILL');
+    }
+  });
+
   it('finds the children of a launcher that died and stops them; ignores a reused pid', async () => {
     const dataDir = freshDir();
     const child = spawn('sleep', ['60'], { env: { ...process.env, SWITCHYARD_DATA_DIR: dataDir } });
