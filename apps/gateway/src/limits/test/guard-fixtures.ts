@@ -34,6 +34,12 @@ export function fragmentBomb(n = 41, type = 'Query'): string {
   return parts.join('\n');
 }
 
+/**
+ * CPU (ms) that separates a memoised walk of the fragment bomb (under 1 ms warm, tens of ms cold on a loaded CI
+ * machine) from the exponential one it replaced (2^40 steps: hours). Not a speed target: those live in bench/.
+ */
+export const EXPONENTIAL_WALK_MS = 2_000;
+
 /** CPU milliseconds this process spent in `f` (the build machine is shared: wall time says little). */
 export function cpuMs(f: () => unknown): number {
   const before = process.cpuUsage();
