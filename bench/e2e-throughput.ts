@@ -26,7 +26,7 @@ import {
   type RoundResult,
   type VariantDriver,
 } from './e2e-support/measure-round.js';
-import { namesOfProcessTrees } from './e2e-support/process-cpu.js';
+import { namesOfProcessTrees } from './support/process-cpu.js';
 import { RedisCounterReader } from './e2e-support/redis-counters.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');

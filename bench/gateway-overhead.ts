@@ -16,15 +16,16 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { loadConfig, positiveInt } from '#libs/config';
 import { freePort } from '#libs/local-stack';
-import { HttpGraphQLClient, runClosedLoop, type GraphQLCall } from './gateway-support/http-load.js';
+import { runClosedLoop, type GraphQLCall } from './gateway-support/http-load.js';
+import { GraphqlHttp } from './support/graphql-http.js';
+import { ratio } from './support/stats.js';
 import {
   medianSide,
-  ratio,
   renderOverheadTable,
   sideResult,
   type SideResult,
 } from './gateway-support/overhead-report.js';
-import { processCpuMs } from './gateway-support/process-cpu.js';
+import { processCpuMs } from './support/process-cpu.js';
 import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
 
 process.once('SIGINT', () => process.exit(130));
@@ -119,15 +120,12 @@ try {
   const jobsPid = pids['jobs-subgraph']!;
   const sockets = config.BENCH_CONCURRENCY;
   const clients = {
-    ours: new HttpGraphQLClient(stack.url, sockets),
-    peer: new HttpGraphQLClient(plain.url, sockets),
+    ours: new GraphqlHttp(stack.url, {}, sockets),
+    peer: new GraphqlHttp(plain.url, {}, sockets),
   };
   const auth = { ours: { authorization: `Bearer ${stack.key}` }, peer: {} };
 
-  const seeded = await clients.ours.post(
-    JSON.stringify({ query: SUBMIT, variables: noopJob(-1) }),
-    auth.ours,
-  );
+  const seeded = await clients.ours.data(SUBMIT, noopJob(-1), auth.ours);
   const jobId = (seeded.submitJob as { id: string }).id;
   const ops: Array<{ label: string; call: (side: 'ours' | 'peer') => GraphQLCall }> = [
     {

@@ -12,14 +12,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from '#libs/local-stack';
 import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
-import { GraphqlHttp } from './reads-support/graphql-http.js';
+import { GraphqlHttp } from './support/graphql-http.js';
+import { ratio } from './support/stats.js';
 import { runLoad } from './reads-support/load-loop.js';
 import { PAGE_QUERY, type PageAnswer } from './reads-support/page-query.js';
 import { DEFAULT_SUPERGRAPH, startPlainGateway, type PlainGateway } from './reads-support/plain-gateway.js';
-import { cpuSnapshot } from './reads-support/process-cpu.js';
+import { cpuSnapshot } from './support/process-cpu.js';
 import {
   medianRound,
-  ratio,
   renderReadsTable,
   roundResult,
   type RoundResult,

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
 import { runFloorStack, runPlainHttpServer } from './startup-support/floor-stack.js';
+import { median, ratio } from './support/stats.js';
 
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
@@ -64,15 +65,7 @@ async function timed(cmd: string, args: string[]): Promise<number> {
   return performance.now() - started;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const sec = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
-const ratio = (ours: number | undefined, peer: number | undefined) =>
-  ours === undefined || peer === undefined ? '—' : `${(ours / peer).toPrecision(2)}×`;
-
 const runs = {
   floor: [] as number[],
   floorApp: [] as number[],
@@ -162,7 +155,7 @@ console.log(
 console.log('| what | ours | peer | peer value | ours/peer |');
 console.log('| --- | ---: | --- | ---: | ---: |');
 for (const [what, ours, peer, peerValue] of rows)
-  console.log(`| ${what} | ${sec(ours)} | ${peer} | ${sec(peerValue)} | ${ratio(ours, peerValue)} |`);
+  console.log(`| ${what} | ${sec(ours)} | ${peer} | ${sec(peerValue)} | ${ratio(ours, peerValue, '—')} |`);
 console.log(
-  `\nwarm npm start per round: ${runs.warm.map((w, i) => ratio(w, runs.floor[i])).join(', ')} of the floor`,
+  `\nwarm npm start per round: ${runs.warm.map((w, i) => ratio(w, runs.floor[i], '—')).join(', ')} of the floor`,
 );

@@ -17,10 +17,12 @@ import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import { NODE_QUEUES } from '#libs/contracts';
 import { BenchRedis } from './scheduler-support/bench-redis.js';
-import { AttemptDriver, median, percentile, type RunResult } from './worker-support/attempt-driver.js';
+import { AttemptDriver, type RunResult } from './worker-support/attempt-driver.js';
+import { median, percentile } from './support/stats.js';
 import { IpcRoundTrip } from './worker-support/ipc-round-trip.js';
 import { ReportWatcher } from './worker-support/report-watcher.js';
 import { WorkerUnderTest } from './worker-support/worker-under-test.js';
+import { fmt, ratio } from './support/stats.js';
 
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
@@ -127,11 +129,6 @@ const runnerCpuPer = (r: Round) => {
   return rest.length ? rest.reduce((a, b) => a + b, 0) / r.flow.attempts : NaN;
 };
 const perS = (r: RunResult) => r.attempts / (r.elapsedMs / 1000);
-const fmt = (v: number, d = 2) =>
-  Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
-    : 'n/a';
-const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `${(a / b).toPrecision(2)}×` : 'n/a');
 const rows: Array<[string, (r: Round) => number, number]> = [
   ['unloaded latency p50, ms (enqueue → terminal report)', (r) => p(r.unloaded, 50), 2],
   ['unloaded latency p99, ms', (r) => p(r.unloaded, 99), 2],
@@ -162,7 +159,7 @@ const out: string[] = [
   `| p99, ms | ${fmt(median(runs.ipc.map((r) => p(r, 99))), 3)} |`,
   `| CPU per round trip (both ends), ms | ${fmt(median(runs.ipc.map(cpuPer)), 3)} |`,
   '',
-  `warm runner adds per attempt (median of ${config.attempts} paired differences ours − peer, median over rounds): ${fmt(median(runs.paired.map((d) => percentile(d, 50))))} ms (p90 of the differences: ${fmt(median(runs.paired.map((d) => percentile(d, 90))))} ms); target ≤ 5 ms`,
+  `warm runner adds per attempt (median of ${config.attempts} paired differences ours − peer, median over rounds): ${fmt(median(runs.paired.map((d) => percentile(d, 50))), 2)} ms (p90 of the differences: ${fmt(median(runs.paired.map((d) => percentile(d, 90))), 2)} ms); target ≤ 5 ms`,
   `per round: paired median ${runs.paired.map((d) => fmt(percentile(d, 50))).join(', ')} ms; CPU per attempt ours ${runs.ours.map((r) => fmt(cpuPer(r.flow), 3)).join(', ')} ms, peer ${runs.peer.map((r) => fmt(cpuPer(r.flow), 3)).join(', ')} ms`,
 ];
 console.log(out.join('\n'));

@@ -1,6 +1,6 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DoneTracker } from './done-tracker.js';
+import { CompletionTracker } from '../support/completion-tracker.js';
 
 const QUEUE = 'bench-e2e-peer';
 /** The retention the scheduler's BullmqEnqueuer asks for, so both keep finished jobs alike. */
@@ -23,7 +23,7 @@ export class BullmqE2ePeer {
     private readonly worker: Worker,
     private readonly events: QueueEvents,
     private readonly connections: Redis[],
-    readonly tracker: DoneTracker,
+    readonly tracker: CompletionTracker,
     /** jobId → epoch ms at which the worker's processor started it. */
     readonly startedAt: Map<string, number>,
   ) {}
@@ -33,7 +33,7 @@ export class BullmqE2ePeer {
       { length: 3 },
       () => new Redis(url, { maxRetriesPerRequest: null }),
     ) as [Redis, Redis, Redis];
-    const tracker = new DoneTracker(jobTimeoutMs);
+    const tracker = new CompletionTracker(jobTimeoutMs);
     const startedAt = new Map<string, number>();
     const queue = new Queue(QUEUE, { connection: command });
     // from the stream's first entry: nothing completed before the first XREAD can be missed

@@ -1,5 +1,5 @@
-import { median } from './phases.js';
 import type { RoundResult } from './measure-round.js';
+import { fmt, median, ratio } from '../support/stats.js';
 
 /** Process trees whose CPU counts for Switchyard, in table order (launcher: it pipes the apps' logs). */
 export const OUR_PROCESSES = [
@@ -11,17 +11,6 @@ export const OUR_PROCESSES = [
   'launcher',
   's3',
 ];
-
-const fmt = (v: number, digits = 1) =>
-  Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : 'n/a';
-/** Two significant digits (a ratio is only as good as the noise allows). */
-const ratio = (ours: number, peer: number) => {
-  if (!(peer > 0) || !Number.isFinite(ours)) return '';
-  const r = ours / peer;
-  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
-};
 
 /** Each metric's median over the rounds (rounds alternate the variants, so drift hits all of them). */
 export function medianRound(rounds: readonly RoundResult[]): RoundResult {
@@ -75,7 +64,7 @@ export function renderE2eTable(
     const p = withPeer ? pick(peer) : Number.NaN;
     const cells = cols.flatMap((c, i) => {
       const v = pick(c);
-      return [fmt(v, digits), ratios && withPeer && ratioColumns.includes(i) ? ratio(v, p) : ''];
+      return [fmt(v, digits), ratios && withPeer && ratioColumns.includes(i) ? ratio(v, p, '') : ''];
     });
     return `| ${label} | ${withPeer ? fmt(p, digits) : '—'} | ${cells.join(' | ')} |`;
   };

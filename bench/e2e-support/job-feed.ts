@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { DoneTracker } from './done-tracker.js';
+import { CompletionTracker } from '../support/completion-tracker.js';
 
 const FEED = 'subscription Feed { jobFeed { jobId type at } }';
 
@@ -17,7 +17,7 @@ interface FeedEvent {
  * ends during the run fails every job still waited for: no event may be missed silently.
  */
 export class JobFeed {
-  readonly tracker: DoneTracker;
+  readonly tracker: CompletionTracker;
   /** jobId → epoch ms of JOB_STARTED (cleared with `forgetStarts`). */
   readonly startedAt = new Map<string, number>();
   /** Set when the subscription broke; the run is invalid. */
@@ -25,7 +25,7 @@ export class JobFeed {
   private constructor(
     private readonly client: Client,
     private readonly unsubscribe: () => void,
-    tracker: DoneTracker,
+    tracker: CompletionTracker,
   ) {
     this.tracker = tracker;
   }
@@ -38,7 +38,7 @@ export class JobFeed {
       retryAttempts: 0,
       lazy: false,
     });
-    const tracker = new DoneTracker(jobTimeoutMs);
+    const tracker = new CompletionTracker(jobTimeoutMs);
     // the handlers need the feed, which needs the unsubscribe function: a holder breaks the cycle
     const holder: { feed?: JobFeed } = {};
     let acknowledged!: () => void;

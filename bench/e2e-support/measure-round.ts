@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { cpuDelta, sampleProcessTrees } from './process-cpu.js';
+import { cpuDelta, sampleProcessTrees } from '../support/process-cpu.js';
 import { commandsPerJob, type RedisCounterReader } from './redis-counters.js';
-import { closedLoop, pacedStartLatency, percentile, submitRate } from './phases.js';
-import type { DoneTracker } from './done-tracker.js';
+import { percentile } from '../support/stats.js';
+import { closedLoop, pacedStartLatency, submitRate } from './phases.js';
+import type { CompletionTracker } from '../support/completion-tracker.js';
 
 /** What one round of one variant measured (each becomes a median over the rounds). */
 export interface RoundResult {
@@ -26,7 +27,7 @@ export interface RoundResult {
 export interface VariantDriver {
   /** Submits jobs first…first+count-1 in one call when count > 1 (submitJobs), else one submit. */
   submit(first: number, count: number): Promise<string[]>;
-  tracker: DoneTracker;
+  tracker: CompletionTracker;
   /** Epoch ms at which each job's node started (for the paced latency); null: not measured. */
   startedAt: Map<string, number> | null;
   /** Process trees whose CPU counts for this variant, by name, read at the start of each round. */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { DoneTracker } from './done-tracker.js';
+import type { CompletionTracker } from '../support/completion-tracker.js';
 
 export interface ClosedLoopResult {
   jobs: number;
@@ -15,7 +15,7 @@ export interface ClosedLoopResult {
  */
 export async function closedLoop(
   submit: (first: number, count: number) => Promise<string[]>,
-  tracker: DoneTracker,
+  tracker: CompletionTracker,
   count: number,
   lanes: number,
   perCall = 1,
@@ -50,7 +50,7 @@ export async function closedLoop(
  */
 export async function submitRate(
   submit: (first: number, count: number) => Promise<string[]>,
-  tracker: DoneTracker,
+  tracker: CompletionTracker,
   count: number,
   callers: number,
   perCall = 1,
@@ -81,7 +81,7 @@ export async function submitRate(
  */
 export async function pacedStartLatency(
   submit: (i: number) => Promise<string>,
-  tracker: DoneTracker,
+  tracker: CompletionTracker,
   startedAt: ReadonlyMap<string, number>,
   count: number,
   ratePerSecond: number,
@@ -102,19 +102,4 @@ export async function pacedStartLatency(
     if (started === undefined) throw new Error(`job ${id} finished but its start was not seen`);
     return Math.max(0, started - t0);
   });
-}
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  // nearest rank: the smallest value with at least p % of the values at or below it
-  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
-}
-
-export function median(values: readonly number[]): number {
-  const finite = values.filter((v) => Number.isFinite(v));
-  if (finite.length === 0) return Number.NaN;
-  const sorted = [...finite].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

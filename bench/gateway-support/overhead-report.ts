@@ -1,5 +1,5 @@
-import { percentile } from '../scheduler-support/load-driver.js';
 import type { LoadRun } from './http-load.js';
+import { fmt, median, percentile, ratio } from '../support/stats.js';
 
 /** One side's measurement of one operation in one round. */
 export interface SideResult {
@@ -22,8 +22,6 @@ export function sideResult(run: LoadRun, gatewayCpuMs: number, jobsCpuMs: number
   };
 }
 
-const median = (values: number[]) => percentile(values, 50);
-
 export function medianSide(runs: readonly SideResult[]): SideResult {
   const of = (k: keyof SideResult) => median(runs.map((r) => r[k]));
   return {
@@ -34,16 +32,6 @@ export function medianSide(runs: readonly SideResult[]): SideResult {
     p99Ms: of('p99Ms'),
   };
 }
-
-const fmt = (v: number, digits: number) =>
-  Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : 'n/a';
-export const ratio = (ours: number, peer: number): string => {
-  if (!(peer > 0) || !Number.isFinite(ours)) return 'n/a';
-  const r = ours / peer;
-  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
-};
 
 /** Medians per operation as a Markdown table: plain @apollo/gateway, ours, ours/peer. */
 export function renderOverheadTable(

@@ -3,7 +3,7 @@
  * request as soon as the previous answer is in, for `seconds`. Every answer must be HTTP 200 without
  * GraphQL errors; the first few failures are kept to be printed.
  */
-import { GraphqlHttp } from './graphql-http.js';
+import { GraphqlHttp } from '../support/graphql-http.js';
 
 export interface LoadResult {
   requests: number;
@@ -51,9 +51,4 @@ export async function runLoad(opts: {
   const seconds = (performance.now() - started) / 1000;
   client.close();
   return { requests: latenciesMs.length, failures, firstFailures, seconds, latenciesMs };
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }

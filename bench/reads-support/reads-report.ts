@@ -1,5 +1,6 @@
 /** Medians over rounds and the Markdown table of the gateway-reads benchmark. */
-import { percentile, type LoadResult } from './load-loop.js';
+import type { LoadResult } from './load-loop.js';
+import { fmt, median, percentile, ratio } from '../support/stats.js';
 
 export interface RoundResult {
   reqPerSecond: number;
@@ -26,11 +27,6 @@ export function roundResult(
   };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 export function medianRound(rounds: readonly RoundResult[]): RoundResult {
   const keys = Object.keys(rounds[0]!.cpuMsPerRequest);
   return {
@@ -43,16 +39,6 @@ export function medianRound(rounds: readonly RoundResult[]): RoundResult {
     redisCommandsPerRequest: median(rounds.map((r) => r.redisCommandsPerRequest)),
   };
 }
-
-const fmt = (v: number, digits = 1) =>
-  Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : 'n/a';
-export const ratio = (ours: number, peer: number) => {
-  if (!(peer > 0) || !Number.isFinite(ours)) return 'n/a';
-  const r = ours / peer;
-  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
-};
 
 const PROCESS_LABELS: Record<string, string> = {
   gateway: 'gateway',

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import type { GraphqlHttp } from './graphql-http.js';
+import type { GraphqlHttp } from '../support/graphql-http.js';
 
 const CREATE_UPLOAD = `mutation($input: CreateUploadInput!) { createUpload(input: $input) { artifactId uploadUrl method headers fields } }`;
 const COMPLETE_UPLOAD = `mutation($id: ID!) { completeUpload(artifactId: $id) { id } }`;

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { NodeAttemptPayload } from '#libs/contracts';
-import { CompletionTracker } from './completion-tracker.js';
+import { CompletionTracker } from '../support/completion-tracker.js';
 
 const QUEUE = 'bench-peer';
 /** The same retention the scheduler's BullmqEnqueuer asks for, so memory per job compares like with like. */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { CompletionTracker } from './completion-tracker.js';
+import type { CompletionTracker } from '../support/completion-tracker.js';
 
 /** What a benchmark variant offers the driver: start job `i` and say its id once it is accepted. */
 export interface SubmitFn {
@@ -42,12 +42,4 @@ export async function runLoad(
   const start = performance.now();
   await Promise.all(Array.from({ length: Math.min(inflight, count) }, lane));
   return { jobs: count, elapsedMs: performance.now() - start, latenciesMs };
-}
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  // nearest-rank: the smallest value with at least p% of the values at or below it
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
 }

@@ -1,7 +1,8 @@
 import type { BenchRedis } from './bench-redis.js';
 import { RedisBreakdown } from './breakdown.js';
-import type { CompletionTracker } from './completion-tracker.js';
-import { percentile, runLoad, type SubmitFn } from './load-driver.js';
+import type { CompletionTracker } from '../support/completion-tracker.js';
+import { runLoad, type SubmitFn } from './load-driver.js';
+import { median, percentile } from '../support/stats.js';
 
 export interface VariantPlan {
   warmupJobs: number;
@@ -71,12 +72,6 @@ export async function measureVariant(
     redisCpuMsPerJob: (after.cpuMs - before.cpuMs) / plan.jobs,
   };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** Each metric's median over the rounds (rounds interleave the variants, so drift hits all of them alike). */
 export function medianOf(runs: readonly VariantResult[]): VariantResult {

@@ -1,4 +1,5 @@
 import type { VariantResult } from './measure.js';
+import { fmt, ratio } from '../support/stats.js';
 
 export interface ReportColumns {
   peer: VariantResult;
@@ -8,16 +9,6 @@ export interface ReportColumns {
   diamondLevels: number;
 }
 
-const fmt = (v: number, digits = 1) =>
-  Number.isFinite(v)
-    ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : 'n/a';
-/** Two significant digits: 0.069×, 4.3×, 14× (a ratio is only as good as the noise allows). */
-const ratio = (ours: number, peer: number) => {
-  if (!(peer > 0) || !Number.isFinite(ours)) return 'n/a';
-  const r = ours / peer;
-  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
-};
 const kib = (bytes: number) => fmt(bytes / 1024, 0);
 
 /**

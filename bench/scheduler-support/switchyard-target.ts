@@ -3,7 +3,7 @@ import { TERMINAL_JOB_EVENTS, type SubmitJobInput } from '#libs/contracts';
 import { loadJobsSubgraphConfig } from '../../apps/jobs-subgraph/src/jobs-config.js';
 import { JobsRuntime } from '../../apps/jobs-subgraph/src/jobs-runtime.js';
 import type { StreamFollower } from '../../apps/jobs-subgraph/src/events/stream-follower.js';
-import { CompletionTracker } from './completion-tracker.js';
+import { CompletionTracker } from '../support/completion-tracker.js';
 import { StandInWorker } from './stand-in-worker.js';
 
 const TENANT = 'bench';

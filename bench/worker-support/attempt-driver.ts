@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { attemptJobId, BULLMQ_PREFIX, type NodeAttemptPayload } from '#libs/contracts';
-import { cpuOf } from './proc-cpu.js';
+import { cpuOf } from '../support/process-cpu.js';
 import type { ReportWatcher } from './report-watcher.js';
 
 /** The same retention the scheduler's BullmqEnqueuer asks for. */
@@ -92,16 +92,4 @@ export class AttemptDriver {
   async close(): Promise<void> {
     await this.queue.close();
   }
-}
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

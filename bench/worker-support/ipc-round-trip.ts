@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processCpuMs } from './proc-cpu.js';
+import { processCpuMs } from '../support/process-cpu.js';
 import type { RunResult } from './attempt-driver.js';
 
 const HERE = resolve(fileURLToPath(new URL('.', import.meta.url)));

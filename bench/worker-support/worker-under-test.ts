@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '#libs/local-stack';
-import { childPids } from './proc-cpu.js';
+import { childPids } from '../support/process-cpu.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const live = new Set<ChildProcess>();

@@ -1,3 +1,4 @@
+/** CPU time of processes (and process trees) from /proc/<pid>/stat, in milliseconds. Linux only. */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -12,6 +13,8 @@ const TICKS_PER_S = (() => {
 
 interface ProcStat {
   ppid: number;
+  /** utime + stime, in ticks. */
+  ownTicks: number;
   /** utime + stime + cutime + cstime, in ticks: own CPU plus that of reaped children. */
   ticks: number;
 }
@@ -27,7 +30,38 @@ function readStat(pid: number): ProcStat | null {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // f[0] = state (field 3), so field n is f[n - 3]
   const num = (field: number) => Number(f[field - 3]);
-  return { ppid: num(4), ticks: num(14) + num(15) + num(16) + num(17) };
+  return { ppid: num(4), ownTicks: num(14) + num(15), ticks: num(14) + num(15) + num(16) + num(17) };
+}
+
+/** User + system CPU time a process itself has used so far, in ms (10 ms resolution); 0 when it is gone. */
+export function processCpuMs(pid: number): number {
+  const s = readStat(pid);
+  return s ? (s.ownTicks / TICKS_PER_S) * 1000 : 0;
+}
+
+/** CPU ms of a set of processes, read together. */
+export const cpuOf = (pids: readonly number[]): number => pids.reduce((s, p) => s + processCpuMs(p), 0);
+
+/** Snapshot of several named processes; `since` gives the CPU ms each used after the snapshot. */
+export function cpuSnapshot(pids: Record<string, number>): { since(): Record<string, number> } {
+  const before = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, processCpuMs(p)] as const));
+  return {
+    since: () =>
+      Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, processCpuMs(p) - before[n]!] as const)),
+  };
+}
+
+/** The direct children of a process (Linux: /proc/<pid>/task/<tid>/children of its main thread). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /**

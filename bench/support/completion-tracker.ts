@@ -1,5 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { BenchJobFailure } from '../scheduler-support/completion-tracker.js';
+
+/** A job the benchmark waited for failed (or never finished): the run is invalid and stops. */
+export class BenchJobFailure extends Error {
+  constructor(
+    readonly jobId: string,
+    reason: string,
+  ) {
+    super(`job ${jobId}: ${reason}`);
+    this.name = 'BenchJobFailure';
+  }
+}
 
 type Outcome = { ok: true; at: number } | { ok: false; reason: string };
 
@@ -8,7 +18,7 @@ type Outcome = { ok: true; at: number } | { ok: false; reason: string };
  * arrive before the submit call has returned the id, so early arrivals are kept. `failAll` (the observer broke)
  * fails every waiter and every later wait: a run with a missing event never passes.
  */
-export class DoneTracker {
+export class CompletionTracker {
   private readonly arrived = new Map<string, Outcome>();
   private readonly waiting = new Map<string, (o: Outcome) => void>();
   private brokenReason: string | null = null;
