@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundleBuilt, writeBundleManifest } from '../http/bundle-manifest.js';
+import { bundleBuilt, esbuildInputs, writeBundleManifest } from '../http/bundle-manifest.js';
 
 /** Where the bundle lives: dist/apps/gateway/console (next to the built gateway). */
 export const CONSOLE_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../console');
@@ -45,12 +45,7 @@ export async function buildConsole(outDir = CONSOLE_DIR): Promise<void> {
   });
   writeBundleManifest(
     outDir,
-    [
-      ...[app, css].flatMap((r) => Object.keys(r.metafile.inputs).map((p) => resolve(REPO_ROOT, p))),
-      fileURLToPath(import.meta.url),
-      join(REPO_ROOT, 'package-lock.json'),
-      join(REPO_ROOT, 'node_modules/.package-lock.json'),
-    ],
+    esbuildInputs(REPO_ROOT, [app.metafile, css.metafile], fileURLToPath(import.meta.url)),
     startedAt,
   );
 }

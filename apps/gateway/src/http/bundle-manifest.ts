@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -27,6 +27,23 @@ function stampOf(path: string): z.infer<typeof Stamp> | null {
 }
 
 export const bundleBuilt = (dir: string): boolean => existsSync(join(dir, BUNDLE_MANIFEST));
+
+/**
+ * What an esbuild bundle was built from: every input its metafiles name (relative to `root`, esbuild's working
+ * directory), the builder module itself and the lockfiles.
+ */
+export function esbuildInputs(
+  root: string,
+  metafiles: ReadonlyArray<{ inputs: Record<string, unknown> }>,
+  builderFile: string,
+): string[] {
+  return [
+    ...metafiles.flatMap((m) => Object.keys(m.inputs).map((p) => resolve(root, p))),
+    builderFile,
+    join(root, 'package-lock.json'),
+    join(root, 'node_modules/.package-lock.json'),
+  ];
+}
 
 /**
  * Records what the bundle in `dir` was built from. `startedAtMs`: when the build began; an input modified
