@@ -81,6 +81,16 @@ export class StreamMember<T> {
     return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
   }
 
+  /** What `read` would give at once, or null when it would wait (no promise: for draining a burst). */
+  poll(): MemberRead<T> | null {
+    if (this.left) return { kind: 'end' };
+    if (this.replayIndex < this.replay.length)
+      return { kind: 'value', item: this.replay[this.replayIndex++]! };
+    const read = this.buffer.poll();
+    if (read === null) return null;
+    return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
+  }
+
   /** Leaves the stream (idempotent); the last member to leave stops the upstream. */
   leave(): void {
     if (this.left) return;
