@@ -43,7 +43,9 @@ export async function resolveEvent(
     kind: 'QueryPlan',
     node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch,
   };
-  const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
+  // No copy: each upstream message is parsed into objects of its own (graphql-ws client, one per subscription)
+  // and resolved exactly once (one stream per upstream subscription), so nothing else reads what the merge changes.
+  const eventSource: GraphQLDataSource = { process: async () => ({ data: event.data }) };
   const serviceMap: ServiceMap = { ...sources, [EVENT_SOURCE]: eventSource };
   const operationContext = operationContextOf(runtime, request.document, request.operationName);
   const requestContext = {
