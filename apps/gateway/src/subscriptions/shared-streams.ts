@@ -54,6 +54,10 @@ export type MemberRead<T> =
 export class StreamMember<T> {
   private replayIndex = 0;
   private left = false;
+  /** See `deliverDirectly`. */
+  private direct: ((item: SharedItem<T>) => boolean) | null = null;
+  /** Set by the reader while it holds an item it has not delivered yet: later items queue behind it. */
+  holding = false;
   /** @internal */
   readonly buffer: EventBuffer<SharedItem<T>>;
 
@@ -99,9 +103,36 @@ export class StreamMember<T> {
     this.stream.remove(this);
   }
 
+  /**
+   * Items that arrive while nothing is queued for this member (no history left to replay, an empty buffer, no
+   * item held by the reader) are handed to `deliver` at once, in the stream's own step: no promise, no reader
+   * wake-up per item. `deliver` returns false to have the item queued instead (the reader then takes it, in
+   * order, through `poll`/`read`); the buffer's bound, coalescing and overflow apply to queued items as before.
+   */
+  deliverDirectly(deliver: (item: SharedItem<T>) => boolean): void {
+    this.direct = deliver;
+  }
+
   /** @internal Returns false when the member overflowed (it is then failed and should be dropped). */
   push(item: SharedItem<T>): boolean {
+    if (
+      this.direct &&
+      !this.left &&
+      !this.holding &&
+      this.replayIndex >= this.replay.length &&
+      this.buffer.size === 0 &&
+      this.tryDirect(item)
+    )
+      return true;
     return this.buffer.push(item, item.coalesceKey, item.essential);
+  }
+
+  private tryDirect(item: SharedItem<T>): boolean {
+    try {
+      return this.direct!(item);
+    } catch {
+      return false; // queued: the reader meets the same failure and reports it to its own subscriber
+    }
   }
 }
 

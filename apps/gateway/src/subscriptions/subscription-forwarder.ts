@@ -113,8 +113,18 @@ export class SubscriptionForwarder {
     // A hand-written iterator rather than an async generator: a generator's return() waits until its
     // pending await settles (the next event, maybe never), so a client's complete would not reach upstream.
     const direct = request.direct;
+    if (direct)
+      member.deliverDirectly((item) => {
+        if (finished || item.value.errors?.length || !direct.ready()) return false;
+        if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
+        metrics?.event?.('delivered');
+        direct.next(payloadJson(item.value));
+        return true;
+      });
     const iterator = {
       async next() {
+        // graphql-ws has sent what this iterator yielded last: later events may go out directly again
+        member.holding = false;
         for (;;) {
           if (finished) return done();
           const read = member.poll() ?? (await member.read());
@@ -134,10 +144,21 @@ export class SubscriptionForwarder {
           if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
           metrics?.event?.('delivered');
           const value = read.item.value;
-          if (!direct || value.errors?.length) return { done: false, value };
+          if (!direct || value.errors?.length) {
+            // until graphql-ws has sent it (and asks for the next), later events queue behind it
+            member.holding = true;
+            return { done: false, value };
+          }
           // A client that does not keep up: stop writing, and this member's buffer fills (then overflows)
           // exactly as when graphql-ws waited for each send.
-          if (!direct.ready()) await direct.whenReady();
+          if (!direct.ready()) {
+            member.holding = true;
+            try {
+              await direct.whenReady();
+            } finally {
+              member.holding = false;
+            }
+          }
           if (finished) return done();
           direct.next(payloadJson(value));
         }
