@@ -27,8 +27,7 @@ import { OperationGuard } from './limits/operation-guard.js';
 import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
-import { TokenBucketLimiter } from './limits/token-bucket.js';
-import { LeasedTokenBucket, RATE_LEASE_SCRIPTS, type RateLimiter } from './limits/leased-token-bucket.js';
+import { RATE_LEASE_SCRIPTS, rateLimiter, type RateLimiter } from './limits/leased-token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
@@ -112,18 +111,12 @@ export class GatewayRuntime {
       },
     });
     this.authenticator = new Authenticator(this.keyCache);
-    const ratePolicy = { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.rateLimitBurst };
-    this.limiter =
-      config.RATE_LIMIT_LEASE_MS > 0
-        ? new LeasedTokenBucket(this.redis, ratePolicy, {
-            leaseMs: config.RATE_LIMIT_LEASE_MS,
-            onError: (err) =>
-              logger.warn(
-                { err: err instanceof Error ? err.message : String(err) },
-                'rate limit: unspent tokens not given back (the key is stricter for a moment)',
-              ),
-          })
-        : new TokenBucketLimiter(this.redis, ratePolicy);
+    this.limiter = rateLimiter(
+      this.redis,
+      { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.rateLimitBurst },
+      config.RATE_LIMIT_LEASE_MS,
+      logger,
+    );
     this.guard = new OperationGuard(this.limiter, config.guardLimits, this.metrics.guard);
     this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard, {
       cacheBytes: config.DOCUMENT_CACHE_BYTES,
@@ -347,7 +340,7 @@ export class GatewayRuntime {
     }
     await this.ws?.dispose();
     await this.subscriptionSlots.close();
-    if (this.limiter instanceof LeasedTokenBucket) await this.limiter.close();
+    await this.limiter.close?.();
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();

@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import { defineScripts } from '#libs/redis';
-import { rateLimitKey, type RateDecision, type RateLimitPolicy } from './token-bucket.js';
+import { rateLimitKey, TokenBucketLimiter, type RateDecision, type RateLimitPolicy } from './token-bucket.js';
 
 /** What OperationGuard needs of a rate limiter (TokenBucketLimiter and LeasedTokenBucket both are one). */
 export interface RateLimiter {
   readonly policy: RateLimitPolicy;
   take(subject: string, cost?: number): Promise<RateDecision>;
+  /** Gives back what it holds (shutdown). */
+  close?(): Promise<void>;
 }
 
 /** lua/leaseTokens-1.lua: libs/auth's bucket step plus a refund and a lease, on the same hash. */
@@ -21,6 +23,24 @@ export interface LeaseOptions {
   /** Tokens a replica may hold in advance per key (default: 10 % of the burst, rounded down). */
   maxLease?: number;
   onError?: (err: unknown) => void;
+}
+
+/** The gateway's limiter: leased when `leaseMs` > 0 (RATE_LIMIT_LEASE_MS), else one Redis step per request. */
+export function rateLimiter(
+  redis: Redis,
+  policy: RateLimitPolicy,
+  leaseMs: number,
+  logger: { warn(obj: object, msg: string): void },
+): RateLimiter {
+  if (leaseMs <= 0) return new TokenBucketLimiter(redis, policy);
+  return new LeasedTokenBucket(redis, policy, {
+    leaseMs,
+    onError: (err) =>
+      logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'rate limit: unspent tokens not given back (the key is stricter for a moment)',
+      ),
+  });
 }
 
 interface Lease {
