@@ -10,6 +10,7 @@ import {
   SUBSCRIPTION_SLOT_SCRIPTS,
   subscriptionSlotsKey,
 } from '../../apps/gateway/src/limits/shared-subscription-slots.js';
+import { RATE_LEASE_SCRIPTS } from '../../apps/gateway/src/limits/leased-token-bucket.js';
 import { SWEEP_LEASE_KEY } from '../../apps/artifacts-subgraph/src/sweeps/sweep-loop.js';
 
 /**
@@ -95,9 +96,10 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
     },
   ],
   [RATE_LIMIT_SCRIPTS, { takeToken: () => [rateLimitKey('key:k1')] }],
+  [RATE_LEASE_SCRIPTS, { leaseTokens: () => [rateLimitKey('key:k1')] }],
   [
     SUBSCRIPTION_SLOT_SCRIPTS,
-    { acquireSlot: () => [subscriptionSlotsKey('k1')], refreshSlots: () => [subscriptionSlotsKey('k1')] },
+    { acquireSlots: () => [subscriptionSlotsKey('k1')], refreshSlots: () => [subscriptionSlotsKey('k1')] },
   ],
   [
     WORKER_REGISTRY_SCRIPTS,

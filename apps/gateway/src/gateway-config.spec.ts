@@ -45,6 +45,15 @@ describe('gateway configuration: production defaults and document limits', () =>
     expect(() => loadGatewayConfig({ API_KEY_CACHE_MAX_ENTRIES: '0' })).toThrow(/API_KEY_CACHE_MAX_ENTRIES/);
   });
 
+  it('rate-limit leases: 250 ms by default, 0 turns them off, at most a second', () => {
+    expect(loadGatewayConfig({}).RATE_LIMIT_LEASE_MS).toBe(250);
+    expect(loadGatewayConfig({ RATE_LIMIT_LEASE_MS: '0' }).RATE_LIMIT_LEASE_MS).toBe(0);
+    expect(() => loadGatewayConfig({ RATE_LIMIT_LEASE_MS: '1500' })).toThrow(
+      /RATE_LIMIT_LEASE_MS.*at most 1000/s,
+    );
+    expect(() => loadGatewayConfig({ RATE_LIMIT_LEASE_MS: 'soon' })).toThrow(/RATE_LIMIT_LEASE_MS/);
+  });
+
   it('reads every document limit from the environment, with the documented defaults', () => {
     expect(loadGatewayConfig({}).guardLimits).toEqual({
       maxBytes: 65_536,

@@ -40,6 +40,17 @@ export const gatewayEnv = {
   /** Requests a key may send at once after a quiet period (default: 10 % of a minute's allowance, at least 20). */
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
   /**
+   * A busy key's tokens are taken from its Redis bucket a few at a time (at most 10 % of the burst, sized to its
+   * recent rate) and spent locally for at most this long, then what is left goes back: no Redis round trip per
+   * request, the limit still shared by every replica. At most 1000; 0: one Redis step per request.
+   */
+  RATE_LIMIT_LEASE_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(0, 'expected 0 (a Redis step per request) to 1000')
+    .max(1000, 'expected at most 1000: tokens held by one replica must return within a second')
+    .default(250),
+  /**
    * API keys verified from a cache of their records instead of a Redis read per request, for at most this
    * long per record; revocations are pushed over Redis pub/sub (every replica drops the key at once), and
    * the cache is bypassed while that subscription is down. Bounds how long a revoked key can still pass if a

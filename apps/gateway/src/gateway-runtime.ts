@@ -27,7 +27,7 @@ import { OperationGuard } from './limits/operation-guard.js';
 import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
-import { TokenBucketLimiter } from './limits/token-bucket.js';
+import { RATE_LEASE_SCRIPTS, rateLimiter, type RateLimiter } from './limits/leased-token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
@@ -57,6 +57,7 @@ export class GatewayRuntime {
   private readonly pool: UpstreamPool;
   private readonly authenticator: Authenticator;
   private readonly guard: OperationGuard;
+  private readonly limiter: RateLimiter;
   /** Bounds every document before it costs anything, over HTTP and graphql-ws alike. */
   private readonly documentGuard: DocumentGuard;
   private readonly forwarder: SubscriptionForwarder;
@@ -84,7 +85,8 @@ export class GatewayRuntime {
       config.BIND_HOST,
     );
     // Every Lua script this process runs is present and its includes resolve: fail at boot, not on a request.
-    for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS]) scripts.check();
+    for (const scripts of [RATE_LIMIT_SCRIPTS, RATE_LEASE_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS])
+      scripts.check();
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
@@ -109,14 +111,13 @@ export class GatewayRuntime {
       },
     });
     this.authenticator = new Authenticator(this.keyCache);
-    this.guard = new OperationGuard(
-      new TokenBucketLimiter(this.redis, {
-        perMinute: config.RATE_LIMIT_PER_MINUTE,
-        burst: config.rateLimitBurst,
-      }),
-      config.guardLimits,
-      this.metrics.guard,
+    this.limiter = rateLimiter(
+      this.redis,
+      { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.rateLimitBurst },
+      config.RATE_LIMIT_LEASE_MS,
+      logger,
     );
+    this.guard = new OperationGuard(this.limiter, config.guardLimits, this.metrics.guard);
     this.documentGuard = new DocumentGuard(config.guardLimits, this.metrics.guard, {
       cacheBytes: config.DOCUMENT_CACHE_BYTES,
     });
@@ -339,6 +340,7 @@ export class GatewayRuntime {
     }
     await this.ws?.dispose();
     await this.subscriptionSlots.close();
+    await this.limiter.close?.();
     server?.closeAllConnections();
     await this.server.stop();
     await this.pool.close();

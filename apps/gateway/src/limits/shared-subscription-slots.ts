@@ -16,11 +16,19 @@ export const DEFAULT_SLOT_TTL_MS = 30_000;
 export const SUBSCRIPTION_SLOT_SCRIPTS = defineScripts({
   label: 'subscription slots',
   dir: new URL('./lua/', import.meta.url),
-  names: ['acquireSlot', 'refreshSlots'] as const,
+  names: ['acquireSlots', 'refreshSlots'] as const,
 });
 
 /** Members per refresh call (Lua's unpack/argument limits are far above; keeps one call short). */
 const REFRESH_CHUNK = 500;
+/** Slots asked for in one acquire call, at most. */
+const ACQUIRE_CHUNK = 500;
+
+interface SlotWaiter {
+  member: string;
+  resolve(release: (() => void) | null): void;
+  reject(error: unknown): void;
+}
 
 export interface SharedSlotsLogger {
   warn(obj: object, msg: string): void;
@@ -57,6 +65,8 @@ export class SharedSubscriptionSlots {
   private nextSlot = 0;
   private heartbeat: NodeJS.Timeout | null = null;
   private refreshing = false;
+  /** Acquires of this turn of the event loop, by limit and key. */
+  private readonly pending = new Map<string, { keyId: string; limit: number; waiters: SlotWaiter[] }>();
 
   constructor(
     private readonly redis: Redis,
@@ -72,27 +82,60 @@ export class SharedSubscriptionSlots {
 
   /**
    * Takes a slot of `keyId` if fewer than `limit` are live across replicas. Returns the release function,
-   * or null when the key is full; throws SlotsUnavailableError when Redis cannot answer.
+   * or null when the key is full; throws SlotsUnavailableError when Redis cannot answer. The acquires of one
+   * key made in the same turn of the event loop go to Redis as one step (a burst of thousands of subscribes
+   * is a few calls, not thousands each racing the answer deadline); they are granted in call order.
    */
-  async acquire(keyId: string, limit: number): Promise<(() => void) | null> {
-    if (!this.heartbeat) throw new SlotsUnavailableError(new Error('closed'));
+  acquire(keyId: string, limit: number): Promise<(() => void) | null> {
+    if (!this.heartbeat) return Promise.reject(new SlotsUnavailableError(new Error('closed')));
     const member = `${this.replicaId}:${++this.nextSlot}`;
+    const group = `${limit}\u0000${keyId}`;
+    let batch = this.pending.get(group);
+    if (!batch) {
+      batch = { keyId, limit, waiters: [] };
+      this.pending.set(group, batch);
+      if (this.pending.size === 1) setImmediate(() => this.flush());
+    }
+    return new Promise((resolve, reject) => batch.waiters.push({ member, resolve, reject }));
+  }
+
+  private flush(): void {
+    const batches = [...this.pending.values()];
+    this.pending.clear();
+    if (!this.heartbeat) {
+      const closed = new SlotsUnavailableError(new Error('closed'));
+      for (const batch of batches) for (const w of batch.waiters) w.reject(closed);
+      return;
+    }
+    for (const batch of batches)
+      for (let i = 0; i < batch.waiters.length; i += ACQUIRE_CHUNK)
+        void this.acquireChunk(batch.keyId, batch.limit, batch.waiters.slice(i, i + ACQUIRE_CHUNK));
+  }
+
+  private async acquireChunk(keyId: string, limit: number, waiters: SlotWaiter[]): Promise<void> {
     let taken: number;
     try {
       [taken] = await this.withTimeout(
         SUBSCRIPTION_SLOT_SCRIPTS.run(
           this.redis,
-          'acquireSlot',
+          'acquireSlots',
           [subscriptionSlotsKey(keyId)],
-          [limit, member, this.ttlMs],
+          [limit, this.ttlMs, ...waiters.map((w) => w.member)],
         ) as Promise<[number, number]>,
       );
     } catch (e) {
-      // A timed-out call may still write the slot later; never refreshed, it expires after the TTL.
-      this.logger?.warn({ err: e, keyId }, 'subscription slot acquire failed; refusing the subscription');
-      throw new SlotsUnavailableError(e);
+      // A timed-out call may still write the slots later; never refreshed, they expire after the TTL.
+      this.logger?.warn(
+        { err: e, keyId, subscribes: waiters.length },
+        'subscription slot acquire failed; refusing the subscriptions',
+      );
+      for (const w of waiters) w.reject(new SlotsUnavailableError(e));
+      return;
     }
-    if (taken !== 1) return null;
+    waiters.forEach((w, i) => w.resolve(i < taken ? this.granted(keyId, w.member) : null));
+  }
+
+  private granted(keyId: string, member: string): () => void {
     // Held only once taken: a heartbeat must never write a slot the limit did not grant.
     this.hold(keyId, member);
     let released = false;

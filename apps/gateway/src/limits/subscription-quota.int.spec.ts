@@ -49,6 +49,22 @@ describe('SubscriptionQuota over shared Redis slots (two gateway replicas)', () 
     expect(await redis.zcard(subscriptionSlotsKey('k-race'))).toBe(5);
   });
 
+  it('a burst of subscribes of one key is a few Redis steps, granted exactly up to the limit', async () => {
+    const a = replica(10_000, 1_500);
+    const evalCalls = async () => {
+      const info = await redis.info('commandstats');
+      return [...info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
+    };
+    const before = await evalCalls();
+    const results = await Promise.all(
+      Array.from({ length: 2_000 }, () => outcome(() => a.quota.acquire({}, 'k-burst'))),
+    );
+    expect(results.filter((r) => r === 'allowed')).toHaveLength(1_500);
+    expect(results.filter((r) => r === 'RATE_LIMITED')).toHaveLength(500);
+    expect((await evalCalls()) - before).toBeLessThanOrEqual(4); // 500 slots per step
+    expect(await redis.zcard(subscriptionSlotsKey('k-burst'))).toBe(1_500);
+  });
+
   it('release frees the slot for the other replica, exactly once', async () => {
     const a = replica(100, 2);
     const b = replica(100, 2);

@@ -66,6 +66,14 @@ export class EventBuffer<T> {
     this.wake();
   }
 
+  /** What `read` would give at once, or null when it would wait. */
+  poll(): BufferRead<T> | null {
+    if (this.items.size > 0) return { kind: 'value', value: this.items.shift()! };
+    if (this.failure) return { kind: 'error', error: this.failure.error };
+    if (this.ended) return { kind: 'end' };
+    return null;
+  }
+
   async read(): Promise<BufferRead<T>> {
     for (;;) {
       if (this.items.size > 0) return { kind: 'value', value: this.items.shift()! };

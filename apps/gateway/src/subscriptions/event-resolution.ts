@@ -43,13 +43,11 @@ export async function resolveEvent(
     kind: 'QueryPlan',
     node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest as never] } : eventFetch,
   };
-  const eventSource: GraphQLDataSource = { process: async () => ({ data: structuredClone(event.data) }) };
+  // No copy: each upstream message is parsed into objects of its own (graphql-ws client, one per subscription)
+  // and resolved exactly once (one stream per upstream subscription), so nothing else reads what the merge changes.
+  const eventSource: GraphQLDataSource = { process: async () => ({ data: event.data }) };
   const serviceMap: ServiceMap = { ...sources, [EVENT_SOURCE]: eventSource };
-  const operationContext = buildOperationContext({
-    schema: runtime.apiGraphQLSchema,
-    operationDocument: request.document,
-    operationName: request.operationName ?? undefined,
-  });
+  const operationContext = operationContextOf(runtime, request.document, request.operationName);
   const requestContext = {
     request: {
       query: request.query,
@@ -75,6 +73,32 @@ export async function resolveEvent(
   return errors.length
     ? { data: result.data as ExecutionResult['data'], errors }
     : { data: result.data as ExecutionResult['data'] };
+}
+
+type OperationContext = ReturnType<typeof buildOperationContext>;
+/**
+ * The operation and its fragments, per document and operation name for one API schema: worked out once per
+ * subscription document instead of once per event (executeQueryPlan only reads it).
+ */
+const operationContexts = new WeakMap<DocumentNode, Map<string, OperationContext>>();
+function operationContextOf(
+  runtime: SupergraphRuntime,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): OperationContext {
+  let byName = operationContexts.get(document);
+  if (!byName) operationContexts.set(document, (byName = new Map()));
+  const key = operationName ?? '';
+  let context = byName.get(key);
+  if (!context || context.schema !== runtime.apiGraphQLSchema) {
+    context = buildOperationContext({
+      schema: runtime.apiGraphQLSchema,
+      operationDocument: document,
+      operationName: operationName ?? undefined,
+    });
+    byName.set(key, context);
+  }
+  return context;
 }
 
 export class UpstreamErrors extends Error {

@@ -2,13 +2,15 @@ import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ClientConnection, type DirectSink } from './direct-delivery.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { gatewayError } from '../gateway-errors.js';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import type { SubscriptionQuota } from '../limits/subscription-quota.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
+import { batchSocketWrites } from './socket-write-batching.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 import type { CallerIdentity } from './upstream-pool.js';
 
@@ -19,10 +21,18 @@ type ConnectionExtra = {
   /** Ids whose subscribe is still being admitted (auth, rate limit, quota round trips). */
   pending?: Set<string>;
   closed?: boolean;
+  /** The client's socket, for subscriptions that write their events directly. */
+  connection?: ClientConnection;
+  socket?: WebSocket;
 };
 
 /** What onSubscribe hands to subscribe/execute through the execution context. */
-type OperationContext = { identity: CallerIdentity; query: string; release?: () => void };
+type OperationContext = {
+  identity: CallerIdentity;
+  query: string;
+  release?: () => void;
+  direct?: DirectSink;
+};
 
 /**
  * The forwarder's stream, giving the subscription slot back when it ends, however it ends: done, failed,
@@ -93,6 +103,7 @@ export interface GraphqlWsServer {
  */
 export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer {
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
+  batchSocketWrites(wss);
   const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
   // Identical documents (many dashboards, one query) are parsed and validated once.
 
@@ -164,6 +175,10 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             }
           }
           const contextValue: OperationContext = { identity, query: payload.query, release };
+          if (operation.operation === 'subscription' && extra.socket) {
+            extra.connection ??= new ClientConnection(extra.socket);
+            contextValue.direct = extra.connection.sink(id);
+          }
           const args: ExecutionArgs = {
             schema: runtime.apiGraphQLSchema,
             document,
@@ -191,6 +206,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             variables: args.variableValues as Record<string, unknown> | undefined,
             identity: ctx.identity,
             context: { identity: ctx.identity },
+            direct: ctx.direct,
           });
           return releasing(stream, release);
         } catch (e) {

@@ -47,6 +47,45 @@ const sharing = (bufferCapacity = 8, historyLimit = 100) =>
   new StreamSharing<number>({ bufferCapacity, historyLimit });
 
 describe('StreamSharing', () => {
+  it('deliverDirectly: idle members take items in the stream step; replay, a queue or a held item keep the order', async () => {
+    const s = sharing(8, 100);
+    const up = new FakeUpstream();
+    const first = s.join('k', true, up.source);
+    const direct: number[] = [];
+    let accept = true;
+    first.deliverDirectly((item) => accept && direct.push(item.value) > 0);
+    up.emit(1);
+    up.emit(2);
+    expect(direct).toEqual([1, 2]); // synchronously, nothing queued
+    expect(await drainNow(first)).toEqual([]);
+
+    // a late joiner of a replayable stream: its history is read first, so live items queue behind it
+    const late = s.join('k', true, up.source);
+    const lateDirect: number[] = [];
+    late.deliverDirectly((item) => lateDirect.push(item.value) > 0);
+    up.emit(3);
+    expect(lateDirect).toEqual([]);
+    expect(await drainNow(late)).toEqual([1, 2, 3]);
+    up.emit(4);
+    expect(lateDirect).toEqual([4]);
+
+    // refused (a backed-up client): queued; later items queue behind it even once accepted again
+    accept = false;
+    up.emit(5);
+    accept = true;
+    up.emit(6);
+    expect(direct).toEqual([1, 2, 3, 4]);
+    // the reader holds an item it has not written yet: items arriving meanwhile queue too
+    const held = await first.read();
+    expect(held).toMatchObject({ kind: 'value', item: { value: 5 } });
+    first.holding = true;
+    up.emit(7);
+    first.holding = false;
+    expect(await drainNow(first)).toEqual([6, 7]);
+    up.emit(8);
+    expect(direct).toEqual([1, 2, 3, 4, 8]);
+  });
+
   it('identical keys share one upstream; every member gets every item', async () => {
     const s = sharing();
     const up = new FakeUpstream();

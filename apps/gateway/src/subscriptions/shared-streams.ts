@@ -54,6 +54,10 @@ export type MemberRead<T> =
 export class StreamMember<T> {
   private replayIndex = 0;
   private left = false;
+  /** See `deliverDirectly`. */
+  private direct: ((item: SharedItem<T>) => boolean) | null = null;
+  /** Set by the reader while it holds an item it has not delivered yet: later items queue behind it. */
+  holding = false;
   /** @internal */
   readonly buffer: EventBuffer<SharedItem<T>>;
 
@@ -81,6 +85,16 @@ export class StreamMember<T> {
     return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
   }
 
+  /** What `read` would give at once, or null when it would wait (no promise: for draining a burst). */
+  poll(): MemberRead<T> | null {
+    if (this.left) return { kind: 'end' };
+    if (this.replayIndex < this.replay.length)
+      return { kind: 'value', item: this.replay[this.replayIndex++]! };
+    const read = this.buffer.poll();
+    if (read === null) return null;
+    return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
+  }
+
   /** Leaves the stream (idempotent); the last member to leave stops the upstream. */
   leave(): void {
     if (this.left) return;
@@ -89,9 +103,36 @@ export class StreamMember<T> {
     this.stream.remove(this);
   }
 
+  /**
+   * Items that arrive while nothing is queued for this member (no history left to replay, an empty buffer, no
+   * item held by the reader) are handed to `deliver` at once, in the stream's own step: no promise, no reader
+   * wake-up per item. `deliver` returns false to have the item queued instead (the reader then takes it, in
+   * order, through `poll`/`read`); the buffer's bound, coalescing and overflow apply to queued items as before.
+   */
+  deliverDirectly(deliver: (item: SharedItem<T>) => boolean): void {
+    this.direct = deliver;
+  }
+
   /** @internal Returns false when the member overflowed (it is then failed and should be dropped). */
   push(item: SharedItem<T>): boolean {
+    if (
+      this.direct &&
+      !this.left &&
+      !this.holding &&
+      this.replayIndex >= this.replay.length &&
+      this.buffer.size === 0 &&
+      this.tryDirect(item)
+    )
+      return true;
     return this.buffer.push(item, item.coalesceKey, item.essential);
+  }
+
+  private tryDirect(item: SharedItem<T>): boolean {
+    try {
+      return this.direct!(item);
+    } catch {
+      return false; // queued: the reader meets the same failure and reports it to its own subscriber
+    }
   }
 }
 

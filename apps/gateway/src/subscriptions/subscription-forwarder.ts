@@ -2,6 +2,7 @@ import type { ServiceMap } from '@apollo/gateway';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
+import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
 import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';
 import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
@@ -50,6 +51,11 @@ export interface ForwardRequest {
   identity: CallerIdentity;
   /** Passed to the subgraph data sources (they sign the identity from it). */
   context: Record<string, unknown>;
+  /**
+   * Where events without errors are written directly (graphql-ws `next` frames, the payload serialised once per
+   * shared event); the iterator then yields only errors and the end. Without it every event is yielded.
+   */
+  direct?: DirectSink;
 }
 
 /**
@@ -106,23 +112,56 @@ export class SubscriptionForwarder {
     const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
     // A hand-written iterator rather than an async generator: a generator's return() waits until its
     // pending await settles (the next event, maybe never), so a client's complete would not reach upstream.
+    const direct = request.direct;
+    if (direct)
+      member.deliverDirectly((item) => {
+        if (finished || item.value.errors?.length || !direct.ready()) return false;
+        if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
+        metrics?.event?.('delivered');
+        direct.next(payloadJson(item.value));
+        return true;
+      });
     const iterator = {
       async next() {
-        if (finished) return done();
-        const read = await member.read();
-        if (finished) return done();
-        if (read.kind === 'end') {
-          finish();
-          return done();
+        // graphql-ws has sent what this iterator yielded last: later events may go out directly again
+        member.holding = false;
+        for (;;) {
+          if (finished) return done();
+          const read = member.poll() ?? (await member.read());
+          if (finished) return done();
+          if (read.kind === 'end') {
+            finish();
+            return done();
+          }
+          if (read.kind === 'error') {
+            finish();
+            if (read.error instanceof BufferOverflow) metrics?.overflow?.();
+            return {
+              done: false,
+              value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) },
+            };
+          }
+          if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
+          metrics?.event?.('delivered');
+          const value = read.item.value;
+          if (!direct || value.errors?.length) {
+            // until graphql-ws has sent it (and asks for the next), later events queue behind it
+            member.holding = true;
+            return { done: false, value };
+          }
+          // A client that does not keep up: stop writing, and this member's buffer fills (then overflows)
+          // exactly as when graphql-ws waited for each send.
+          if (!direct.ready()) {
+            member.holding = true;
+            try {
+              await direct.whenReady();
+            } finally {
+              member.holding = false;
+            }
+          }
+          if (finished) return done();
+          direct.next(payloadJson(value));
         }
-        if (read.kind === 'error') {
-          finish();
-          if (read.error instanceof BufferOverflow) metrics?.overflow?.();
-          return { done: false, value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) } };
-        }
-        if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
-        metrics?.event?.('delivered');
-        return { done: false, value: read.item.value };
       },
       async return() {
         finish();

@@ -9,6 +9,7 @@ import {
   TEST_SECRET,
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
+import type { DirectSink } from './direct-delivery.js';
 import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
 import { SubscriptionForwarder } from './subscription-forwarder.js';
 import { SupergraphRuntime } from './supergraph-runtime.js';
@@ -205,6 +206,71 @@ describe('SubscriptionForwarder sharing', () => {
     expect(log.ended).toBe(0); // the fast one still holds the upstream
     await fast.return(undefined);
     await waitUntil(() => log.ended === 1);
+  });
+
+  it('direct delivery: graphql-ws next frames written by the stream, the payload serialised once per event; a sink that is not ready lets the buffer overflow', async () => {
+    type Frame = { id: string; type: string; payload: ExecutionResult };
+    const frames = new Map<string, Frame[]>();
+    const payloads: string[] = [];
+    let cReady = false;
+    const waiting: (() => void)[] = [];
+    const sink = (id: string): DirectSink => ({
+      ready: () => id !== 'c' || cReady,
+      whenReady: () => new Promise<void>((r) => waiting.push(r)),
+      next: (json) => {
+        payloads.push(json);
+        const frame = JSON.parse(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`) as Frame;
+        frames.set(id, [...(frames.get(id) ?? []), frame]);
+      },
+    });
+    const direct = (id: string) =>
+      forwarder.subscribe({
+        document: parse(QUERY),
+        query: QUERY,
+        variables: { id: 'j1' },
+        identity: acme,
+        context: { identity: acme },
+        direct: sink(id),
+      });
+    const a = direct('a');
+    const b = direct('b');
+    // the iterators yield nothing while events go to the sink: they settle only at the end (or an error)
+    const endA = a.next();
+    const endB = b.next();
+    for (const type of ['JOB_QUEUED', 'LOG', 'LOG']) log.append('j1', type);
+    await waitUntil(() => (frames.get('a')?.length ?? 0) === 3 && (frames.get('b')?.length ?? 0) === 3);
+    expect(frames.get('a')!.map((f) => [f.id, f.type, (f.payload.data as any).jobEvents.seq])).toEqual([
+      ['a', 'next', 1],
+      ['a', 'next', 2],
+      ['a', 'next', 3],
+    ]);
+    // one JSON text per event, the same for both subscribers (same string object from the cache)
+    expect(payloads[0]).toBe(payloads[1]);
+    expect(new Set(payloads).size).toBe(3);
+
+    // c's client takes no data: c's buffer (capacity 8) overflows with its cursor; a keeps going
+    await b.return(undefined);
+    const c = direct('c');
+    const endC = c.next();
+    for (let i = 0; i < 12; i++) log.append('j1', 'LOG');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(frames.get('c')).toBeUndefined(); // nothing written while the client is backed up
+    cReady = true;
+    for (const w of waiting.splice(0)) w();
+    const overflow = await endC;
+    expect(overflow.done).toBe(false);
+    expect((overflow.value as ExecutionResult).errors?.[0]?.extensions).toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    // what c had taken before it fell behind: the 3 replayed events and the 8 its buffer held (capacity 8)
+    expect(frames.get('c')!.map((f) => (f.payload.data as any).jobEvents.seq)).toEqual(
+      Array.from({ length: 11 }, (_, i) => i + 1),
+    );
+    await waitUntil(() => (frames.get('a')?.length ?? 0) === 15);
+    expect((await endB).done).toBe(true);
+    await a.return(undefined);
+    expect((await endA).done).toBe(true);
+    await waitUntil(() => log.ended >= 1);
   });
 });
 
