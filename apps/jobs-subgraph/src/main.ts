@@ -1,4 +1,5 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
+import '#libs/graphql-mode'; // before anything loads graphql: its production-mode type checks (see there)
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createLogger } from '#libs/observability';
@@ -28,8 +29,13 @@ await bootstrapApp({
   port: config.JOBS_SUBGRAPH_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  // our gateway, the usual caller, logs and measures every client operation, and a job's events record what a
+  // submit did: a line per answered request only at debug (4xx/5xx and cut-off requests still at info)
+  accessLog: { successLevel: 'debug' },
   // Apollo must be mounted before Nest's router is initialised (STACK.md)
   beforeInit: async (app) => {
+    // no ETag: it hashed every GraphQL answer (a POST: never revalidated by anyone)
+    (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void }).set('etag', false);
     app.use('/graphql', ...graphql.middleware);
   },
   // graphql-ws shares the HTTP server and the /graphql path

@@ -4,7 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ConfigError, type TlsSettings } from '#libs/config';
 import { watchLifeline } from '#libs/local-stack';
-import { PinoNestLogger, requestLogging } from '#libs/observability';
+import { PinoNestLogger, requestLogging, type RequestLoggingOptions } from '#libs/observability';
 import { shutdownTracing } from '#libs/tracing';
 
 /** Parse config, or print every problem and exit 78 (EX_CONFIG) before anything starts. */
@@ -37,6 +37,8 @@ export interface BootstrapOptions {
   beforeInit?: (app: INestApplication) => Promise<void>;
   /** Runs after listen: attach servers that share the HTTP server (graphql-ws). */
   afterListen?: (app: INestApplication) => Promise<void>;
+  /** The access log's options (default: a line at info for every request but probes). */
+  accessLog?: RequestLoggingOptions;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
       res.setHeader('Strict-Transport-Security', `max-age=${hsts}; includeSubDomains`);
       next();
     });
-  app.use(requestLogging(logger));
+  app.use(requestLogging(logger, o.accessLog));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,21 +1,61 @@
 import { randomUUID } from 'node:crypto';
-import { pinoHttp } from 'pino-http';
-import type { Logger } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Level, Logger } from 'pino';
 
-/** Access log with a request id (taken from x-request-id when given, echoed back); probes are not logged. */
-export function requestLogging(logger: Logger) {
-  return pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-      res.setHeader('x-request-id', id);
-      return id;
-    },
-    autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health/') },
-    serializers: {
-      req: (req) => ({ id: req.id, method: req.method, url: req.url }),
-      res: (res) => ({ statusCode: res.statusCode }),
-    },
-  });
+export interface RequestLoggingOptions {
+  /**
+   * Level of the line for an answer below 400 (default 'info'). A subgraph that only our gateway calls may
+   * say 'debug': the gateway logs and measures every client operation, and the jobs' events record what a
+   * submit did. Answers of 400 and above, and requests that failed or were cut off, stay at 'info'.
+   */
+  successLevel?: Extract<Level, 'info' | 'debug'>;
+}
+
+const isProbe = (url: string) => url === '/metrics' || url.startsWith('/health/');
+
+/**
+ * Access log with a request id (taken from x-request-id when given, echoed back); probes are not logged.
+ * One line per request when it ends, with the fields pino-http wrote (`req` {id, method, url}, `res`
+ * {statusCode}, `responseTime`, and `err` for a failed one; messages 'request completed' / 'request errored').
+ * Hand-written rather than pino-http, which built two child loggers (serializing and redacting `req`) per
+ * request even when the line's level was off — about 5 % of a subgraph's CPU per request.
+ */
+export function requestLogging(logger: Logger, options: RequestLoggingOptions = {}) {
+  const successLevel = options.successLevel ?? 'info';
+  return (req: IncomingMessage & { id?: string }, res: ServerResponse, next: () => void): void => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    req.id = id;
+    res.setHeader('x-request-id', id);
+    // method and url as they arrived (express rewrites req.url inside mounted routers)
+    const { method, url = '' } = req;
+    if (isProbe(url)) return next();
+    const startedAt = Date.now();
+    let logged = false;
+    const done = (err?: Error) => {
+      if (logged) return;
+      logged = true;
+      res.removeListener('close', done);
+      res.removeListener('finish', done);
+      const failed = err !== undefined || res.statusCode >= 500;
+      const level = failed || res.statusCode >= 400 || !res.writableFinished ? 'info' : successLevel;
+      if (!logger.isLevelEnabled(level)) return;
+      const fields = {
+        req: { id, method, url },
+        res: { statusCode: res.statusCode },
+        ...(failed
+          ? { err: errorFields(err ?? new Error(`failed with status code ${res.statusCode}`)) }
+          : {}),
+        responseTime: Date.now() - startedAt,
+      };
+      logger[level](fields, failed ? 'request errored' : 'request completed');
+    };
+    res.on('close', done);
+    res.on('finish', done);
+    next();
+  };
+}
+
+function errorFields(e: Error): { type: string; message: string; stack?: string } {
+  return { type: e.name, message: e.message, stack: e.stack };
 }

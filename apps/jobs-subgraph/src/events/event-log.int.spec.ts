@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { ContractViolation, JobEvent } from '#libs/contracts';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { EventLog, EventsTrimmedError } from './event-log.js';
@@ -64,5 +65,33 @@ describe('EventLog (real redis-server)', () => {
     expect(await seqs('j3', 2, 2)).toEqual([3, 4]);
     expect(await seqs('j3', 3)).toEqual([4, 5]);
     expect(await seqs('j3', 5)).toEqual([]);
+  });
+
+  it('answers what the JobEvent contract answers: well-formed events as parsed, anything else refused', async () => {
+    await redis.hset(JOB_KEYS.job('j4'), 'tenant', 'acme');
+    const good = { s: 1, t: 'NODE_PROGRESS', a: at, n: 'n', p: 0.5 };
+    await redis.rpush(JOB_KEYS.eventLog('j4'), JSON.stringify(good));
+    const [read] = await log.jobEventsAfter('j4', 0, 1);
+    expect(read!.event).toEqual(JobEvent.parse(read!.event));
+    expect(read!.event).toMatchObject({
+      type: 'NODE_PROGRESS',
+      progress: 0.5,
+      at: '2026-12-01T12:00:00.000Z',
+    });
+    for (const [i, bad] of [
+      { ...good, t: 'NOT_A_TYPE' },
+      { ...good, p: 1.5 },
+      { ...good, s: 0 },
+      { ...good, n: 7 },
+      { ...good, m: 'x'.repeat(8001) },
+      { ...good, a: 253_402_300_800_000 },
+    ].entries()) {
+      const jobId = `bad${i}`;
+      await redis.hset(JOB_KEYS.job(jobId), 'tenant', 'acme');
+      await redis.rpush(JOB_KEYS.eventLog(jobId), JSON.stringify(bad));
+      await expect(log.jobEventsAfter(jobId, bad.s === 0 ? -1 : 0, 1)).rejects.toBeInstanceOf(
+        ContractViolation,
+      );
+    }
   });
 });

@@ -15,6 +15,7 @@ import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
 import { buildJobsSubgraphSchema } from './subgraph-schema.js';
+import { TickBatchedWebSocket } from './tick-batched-websocket.js';
 
 export interface JobsGraphqlOptions {
   /** Who may call (SUBGRAPH_ACCEPT); default: only our gateway's identity signed with `identitySecret`. */
@@ -72,7 +73,14 @@ export async function createJobsGraphql(
     middleware: server.middleware,
     attachWebSocket(http: HttpServer) {
       // maxPayload: a larger frame closes the socket (1009) before it is buffered or parsed.
-      wsServer = new WebSocketServer({ server: http, path: '/graphql', maxPayload: WS_MAX_PAYLOAD_BYTES });
+      // TickBatchedWebSocket: a subscription's ready events leave in one write, not one write each
+      wsServer = new WebSocketServer({
+        server: http,
+        path: '/graphql',
+        maxPayload: WS_MAX_PAYLOAD_BYTES,
+        WebSocket: TickBatchedWebSocket,
+      });
+      TickBatchedWebSocket.attachTo(wsServer);
       disposable = useServer<Record<string, unknown> | undefined, ConnectionAuth>(
         {
           schema,

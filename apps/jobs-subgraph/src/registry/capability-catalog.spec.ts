@@ -8,15 +8,18 @@ describe('CapabilityCatalog', () => {
     workerManifest('w3', [imageResize('2.1.0-beta.1')]),
   ]);
 
-  it('resolves the newest live version satisfying a range', () => {
-    expect(catalog.resolve('image.resize')?.version).toBe('2.0.0');
-    expect(catalog.resolve('image.resize', '^1.0.0')?.version).toBe('1.4.2');
-    expect(catalog.resolve('image.resize', '~1.0.0')?.version).toBe('1.0.0');
-    expect(catalog.resolve('image.resize', '>=2.1.0-beta.0')?.version).toBe('2.1.0-beta.1');
-    expect(catalog.resolve('image.resize', '^3')).toBeNull();
-    expect(catalog.resolve('image.resize', 'not a range')).toBeNull();
-    expect(catalog.resolve('image.crop')).toBeNull();
-  });
+  it.each([1, 2])(
+    'resolves the newest live version satisfying a range (asked %i times: remembered answers)',
+    () => {
+      expect(catalog.resolve('image.resize')?.version).toBe('2.0.0');
+      expect(catalog.resolve('image.resize', '^1.0.0')?.version).toBe('1.4.2');
+      expect(catalog.resolve('image.resize', '~1.0.0')?.version).toBe('1.0.0');
+      expect(catalog.resolve('image.resize', '>=2.1.0-beta.0')?.version).toBe('2.1.0-beta.1');
+      expect(catalog.resolve('image.resize', '^3')).toBeNull();
+      expect(catalog.resolve('image.resize', 'not a range')).toBeNull();
+      expect(catalog.resolve('image.crop')).toBeNull();
+    },
+  );
 
   it('lists versions newest first and knows which tasks exist', () => {
     expect(catalog.versions('image.resize')).toEqual(['2.1.0-beta.1', '2.0.0', '1.4.2', '1.0.0']);

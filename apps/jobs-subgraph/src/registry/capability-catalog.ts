@@ -41,6 +41,9 @@ interface OfferedVersion {
 
 const protocolMajor = (v: string): string => v.split('.')[0] ?? '';
 
+/** Most (task, range) answers one catalog remembers. */
+const MAX_RESOLVED = 1000;
+
 /**
  * What the live workers can run right now, built from their manifests (pure; no I/O).
  * Only workers that are `ready` and speak our protocol's major version count: a draining or
@@ -53,6 +56,8 @@ export class CapabilityCatalog {
   readonly problems: CatalogProblem[] = [];
   private readonly tasks = new Map<string, Map<string, OfferedVersion>>();
   private readonly offeringWorkers = new Map<string, Set<string>>();
+  /** resolve()'s answers: the catalog does not change once built, and semver ranges are costly to parse. */
+  private readonly resolved = new Map<string, TaskManifest | null>();
 
   constructor(workers: WorkerManifest[]) {
     for (const worker of workers) this.add(worker);
@@ -60,6 +65,16 @@ export class CapabilityCatalog {
 
   /** Newest live version satisfying `range` (a semver range; undefined = newest), or null. */
   resolve(task: string, range?: string): TaskManifest | null {
+    const key = `${task}\n${range ?? ''}`;
+    const known = this.resolved.get(key);
+    if (known !== undefined) return known;
+    const manifest = this.resolveUncached(task, range);
+    // bounded: ranges come from clients
+    if (this.resolved.size < MAX_RESOLVED) this.resolved.set(key, manifest);
+    return manifest;
+  }
+
+  private resolveUncached(task: string, range?: string): TaskManifest | null {
     const versions = this.tasks.get(task);
     if (!versions || versions.size === 0) return null;
     const available = [...versions.keys()];
