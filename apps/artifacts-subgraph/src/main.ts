@@ -1,4 +1,5 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
+import '#libs/graphql-mode'; // before anything loads graphql: its production-mode type checks (see there)
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
 import { bootstrapApp, configOrExit } from '#libs/nest-app';

@@ -1,3 +1,4 @@
+import '#libs/graphql-mode'; // before anything loads graphql: its production-mode type checks (see there)
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadTls } from '#libs/config';
