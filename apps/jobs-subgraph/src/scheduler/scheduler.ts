@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   REDIS_KEYS,
+  attemptJobId,
   isTerminalNodeStatus,
   jobErrorMessage,
   type JobError,
@@ -19,12 +20,13 @@ import { parseStoredNode, type JobView, type StoredNode } from './job-record.js'
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
+import { enqueueAttempts, type AttemptEnqueueDeps } from './attempt-enqueue.js';
+import { AttemptSchemas } from './attempt-schemas.js';
+import { applyStart } from './start-step.js';
 import { OutputValidator } from './output-validator.js';
-import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runScript, type ScriptName } from './scripts.js';
-import { attemptPayload, submitAnswer, submitRecord } from './submit-record.js';
-import { inEnqueueSpan } from './job-tracing.js';
+import { submitAnswer, submitRecord } from './submit-record.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
 export interface SchedulerConfig {
@@ -69,6 +71,8 @@ export class Scheduler {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly outputs: OutputValidator;
+  private readonly attemptSchemas = new AttemptSchemas();
+  private readonly attemptEnqueue: AttemptEnqueueDeps;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
@@ -81,6 +85,15 @@ export class Scheduler {
     this.metrics = deps.metrics ?? NO_METRICS;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.attemptEnqueue = {
+      enqueuer: this.enqueuer,
+      logger: this.logger,
+      metrics: this.metrics,
+      now: this.now,
+      schemas: this.attemptSchemas,
+      failUnresolved: (jobId, nodeId, attempt, message) =>
+        this.failAttempt(jobId, nodeId, attempt, { code: 'INVALID_INPUT', message, retryable: false }),
+    };
   }
 
   private async transition(
@@ -131,14 +144,16 @@ export class Scheduler {
         this.quotas.maxActiveJobs,
         this.quotas.maxQueuedNodes,
         JSON.stringify(outputSchemas),
+        this.enqueuer.fairStage?.keyPrefix ?? '',
+        this.enqueuer.fairStage?.minWindow ?? 0,
       ],
     )) as [string, number, ...unknown[]];
     if (created === -1) throw quotaErrorFrom(rest as string[]);
     if (created !== 1) return { jobId: id, created: false };
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-    const { ready, view } = submitAnswer(rest); // what the script wrote: nothing is read back
-    await this.enqueueNodes(jobId, ready, view);
+    const { ready, dispatched, view } = submitAnswer(rest); // what the script wrote: nothing is read back
+    await this.enqueueNodes(jobId, ready, view, new Set(dispatched));
     return { jobId: id, created: true, view };
   }
 
@@ -147,19 +162,13 @@ export class Scheduler {
     const { jobId, nodeId, attempt } = report;
     let outcome: ReportOutcome;
     let resourceClass: ResourceClass | undefined;
+    let slotFreed = false;
     switch (report.type) {
       case 'started': {
-        const [result, rc, queuedAt] = (await this.transition(
-          'startAttempt',
-          jobId,
-          [],
-          [nodeId, attempt, report.workerId],
-        )) as [string, ResourceClass?, string?];
-        outcome = okOrStale(result);
-        resourceClass = rc || undefined;
-        // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
-        if (outcome === 'applied' && queuedAt)
-          this.metrics.attemptStarted(Math.max(0, this.now() - Number(queuedAt)));
+        const start = await applyStart((...a) => this.transition(...a), this.attemptEnqueue, report);
+        outcome = start.applied ? 'applied' : 'stale';
+        resourceClass = start.resourceClass;
+        slotFreed = start.slotFreed;
         break;
       }
       case 'progress':
@@ -203,7 +212,8 @@ export class Scheduler {
     }
     this.metrics.reportApplied(report.type, outcome);
     // the attempt left the queue: its dispatch slot goes to the next one (not awaited; taken() logs failures)
-    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
+    if (LEFT_THE_QUEUE.has(report.type) && !slotFreed)
+      void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
     return outcome;
   }
 
@@ -214,8 +224,11 @@ export class Scheduler {
     outputs: JsonObject,
     artifactIds: string[],
   ): Promise<ReportOutcome> {
-    const node = await this.node(jobId, nodeId);
-    if (!node || node.attempt !== attempt || isTerminalNodeStatus(node.status)) return 'stale';
+    // an attempt this replica enqueued: its schema is known, the step checks the attempt is current
+    const node =
+      this.attemptSchemas.take(attemptJobId(jobId, nodeId, attempt)) ?? (await this.node(jobId, nodeId));
+    if (!node) return 'stale';
+    if ('attempt' in node && (node.attempt !== attempt || isTerminalNodeStatus(node.status))) return 'stale';
     const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
       return this.failAttempt(jobId, nodeId, attempt, {
@@ -266,6 +279,7 @@ export class Scheduler {
     error: JobError,
     opts: { unlessStarted?: boolean } = {},
   ): Promise<ReportOutcome> {
+    this.attemptSchemas.forget(attemptJobId(jobId, nodeId, attempt));
     const node = await this.node(jobId, nodeId);
     if (!node) return 'stale';
     const delay = retryDelayMs(node.failures + 1, this.config.backoff, this.random);
@@ -342,41 +356,18 @@ export class Scheduler {
   }
 
   /**
-   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, `$ref`s resolved from recorded outputs
-   * (`known`: the job as just read or written). Harmless to repeat: the queue job id is the attempt's id.
+   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue (enqueueAttempts; `known`: the job
+   * as just read or written). Harmless to repeat: the queue job id is the attempt's id.
    */
-  async enqueueNodes(jobId: string, nodeIds: readonly string[], known?: JobView): Promise<void> {
+  async enqueueNodes(
+    jobId: string,
+    nodeIds: readonly string[],
+    known?: JobView,
+    dispatched?: ReadonlySet<string>,
+  ): Promise<void> {
     if (nodeIds.length === 0) return;
     const view = known ?? (await this.store.view(jobId));
-    if (!view) return;
-    const byId = new Map(view.nodes.map((n) => [n.id, n]));
-    for (const nodeId of nodeIds) {
-      const node = byId.get(nodeId);
-      if (!node || (node.status !== 'QUEUED' && node.status !== 'RETRYING')) continue;
-      let inputs: JsonObject;
-      try {
-        inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
-      } catch (e) {
-        if (!(e instanceof UnresolvedRefError)) throw e;
-        await this.failAttempt(jobId, nodeId, node.attempt, {
-          code: 'INVALID_INPUT',
-          message: e.message,
-          retryable: false,
-        });
-        continue;
-      }
-      const payload = attemptPayload(view.job, node, inputs, this.now());
-      const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
-      await inEnqueueSpan(payload, view.job.traceparent, () =>
-        this.enqueuer.enqueue({
-          payload,
-          resourceClass: node.resourceClass,
-          priority: view.job.priority,
-          delayMs,
-        }),
-      );
-      this.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
-    }
+    if (view) await enqueueAttempts(this.attemptEnqueue, view, nodeIds, dispatched);
   }
 
   private async removeAttempts(jobId: string, live: readonly string[]): Promise<void> {

@@ -11,10 +11,15 @@ import {
 } from './job-record.js';
 
 /** submitJob-8.lua's answer for a new job (after jobId, 1): the ready roots and the job as it was written. */
-export function submitAnswer(rest: readonly unknown[]): { ready: string[]; view: JobView } {
-  const [ready, jobFlat, ...nodeFlats] = rest as [string[], string[], ...string[][]];
+export function submitAnswer(rest: readonly unknown[]): {
+  ready: string[];
+  dispatched: string[];
+  view: JobView;
+} {
+  const [ready, dispatched, jobFlat, ...nodeFlats] = rest as [string[], string[], string[], ...string[][]];
   return {
     ready,
+    dispatched,
     view: {
       job: parseStoredJob(hashOf(jobFlat)),
       nodes: nodeFlats.map((flat) => parseStoredNode(hashOf(flat))),

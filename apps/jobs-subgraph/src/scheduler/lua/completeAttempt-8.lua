@@ -14,8 +14,8 @@ local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
 
-local job = hgetall(jobKey)
-local node = hgetall(nodeKey(nodeId))
+local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
+local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'dependants' })
 if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
 
 -- check every artifact before writing anything: all or nothing

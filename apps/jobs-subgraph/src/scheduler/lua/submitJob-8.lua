@@ -6,10 +6,18 @@
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
     ARGV[9] the nodes' output schemas (JSON object: ref -> schema JSON), written once per ref (never changed)
+    ARGV[10] fair-stage key prefix ("<prefix>:fair:"; empty: every root node is left to the enqueuer)
+    ARGV[11] the stage's minimum dispatch window
   Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
   writes nothing. An idempotent repeat returns the existing job whatever the quotas.
-  Returns { jobId, 1, { readyNodeId... }, job hash (flat), node hash (flat)... in plan order } for a new job (the
-  hashes exactly as written, so the caller need not read them back), { jobId, 0 } for an idempotent repeat,
+  The fair stage's fast path is taken here for the root nodes: when no tenant waits in the class's ring, no
+  retry there is due and the window has room, the root node's first attempt takes a dispatch slot in this step
+  (exactly what fairEnqueue-5.lua's dispatchAtOnce would do next; the attempt is current by construction), and
+  the caller adds it to the node queue directly. A crash before that add is repaired like one between a
+  dispatch and its add: the reconciler enqueues the QUEUED node again and the stage answers 'dispatched'.
+  Returns { jobId, 1, { readyNodeId... }, { dispatchedNodeId... }, job hash (flat), node hash (flat)... in plan
+  order } for a new job (the hashes exactly as written, so the caller need not read them back), { jobId, 0 } for
+  an idempotent repeat,
   { 'quota', -1, name, max, used, requested } for a refusal.
 ]]
 --@include common
@@ -34,8 +42,30 @@ local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs,
 for k, v in pairs(fields) do job[k] = tostring(v) end
 for k, v in pairs(job) do jobWrites[k] = v end
 for ref, schema in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', schemasKey, ref, schema) end
-local ready = {}
-local result = { jobId, 1, ready, {} }
+local fairPrefix, minWindow = ARGV[10] or '', tonumber(ARGV[11] or '0') or 0
+local ready, dispatched = {}, {}
+local result = { jobId, 1, ready, dispatched, {} }
+
+-- Room in each class's dispatch window for this job's root nodes (0 while the stage holds or owes attempts):
+-- fair.lua's dispatchAtOnce conditions, read once per class.
+local room = {}
+local function takeSlot(rc, attemptId)
+  if fairPrefix == '' or not rc then return false end
+  local stage = fairPrefix .. rc
+  if room[rc] == nil then
+    room[rc] = 0
+    local first = redis.call('ZRANGE', stage .. ':delayed', 0, 0, 'WITHSCORES')
+    local due = first[2] and tonumber(first[2]) <= nowMs
+    if not due and redis.call('LLEN', stage .. ':ring') == 0 then
+      local capacity = tonumber(redis.call('GET', stage .. ':capacity') or '0') or 0
+      room[rc] = math.max(minWindow, capacity) - redis.call('ZCARD', stage .. ':dispatched')
+    end
+  end
+  if room[rc] <= 0 then return false end
+  room[rc] = room[rc] - 1
+  redis.call('ZADD', stage .. ':dispatched', nowMs, attemptId)
+  return true
+end
 for _, node in ipairs(nodes) do
   -- a root node is written QUEUED with its first attempt at once (what queueNode does to a waiting node)
   local root = tonumber(node.pending) == 0
@@ -63,11 +93,12 @@ for _, node in ipairs(nodes) do
   if tonumber(node.pending) == 0 then
     appendEvent(job, 'NODE_QUEUED', node.id)
     table.insert(ready, node.id)
+    if takeSlot(node.resourceClass, jobId .. '.' .. node.id .. '.1') then table.insert(dispatched, node.id) end
   end
 end
 flush(job)
 for k, v in pairs(job) do
-  table.insert(result[4], k)
-  table.insert(result[4], tostring(v))
+  table.insert(result[5], k)
+  table.insert(result[5], tostring(v))
 end
 return result

@@ -45,6 +45,21 @@ local function hgetall(key)
   return t
 end
 
+-- Only the named fields of a hash, as a table (absent fields stay nil): a step reads what it uses, not the
+-- whole record (a job hash holds its input, a node hash its inputs and outputs).
+local function hmgetTable(key, fields)
+  local v = redis.call('HMGET', key, unpack(fields))
+  local t = {}
+  for i, f in ipairs(fields) do
+    if v[i] then t[f] = v[i] end
+  end
+  return t
+end
+
+-- The job fields a status step uses (its status and indexes, its event log, its counters).
+local JOB_STEP_FIELDS = { 'id', 'status', 'seq', 'feedKey', 'template', 'createdMs', 'startedAt', 'nodeCount',
+  'succeededCount' }
+
 -- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
 local function clip(text, max)
   if #text <= max then return text end
