@@ -7,14 +7,20 @@ import {
   jobErrorMessage,
   type JobError,
   type JobStatus,
-  type JsonObject,
   type NodeReport,
   type ResourceClass,
   type SubmitJobInput,
 } from '#libs/contracts';
 import { currentTraceparent } from '#libs/observability';
 import type { PlannedJob } from '../planner/planner.js';
-import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import { retryDelayMs } from './backoff.js';
+import type {
+  CancelOutcome,
+  ReportOutcome,
+  RetryOutcome,
+  SchedulerConfig,
+  SchedulerDeps,
+} from './scheduler-types.js';
 import type { NodeEnqueuer } from './enqueuer.js';
 import { parseStoredNode, type JobView, type StoredNode } from './job-record.js';
 import { JobStore } from './job-store.js';
@@ -22,38 +28,20 @@ import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
 import { enqueueAttempts, type AttemptEnqueueDeps } from './attempt-enqueue.js';
 import { AttemptSchemas } from './attempt-schemas.js';
-import { applyStart } from './start-step.js';
+import {
+  applyStart,
+  settleFoldedStart,
+  type FoldedStart,
+  type StartedReport,
+  type SucceededReport,
+} from './start-step.js';
 import { OutputValidator } from './output-validator.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
-import { runScript, type ScriptName } from './scripts.js';
+import { runTransition, type ScriptName } from './scripts.js';
 import { submitAnswer, submitRecord } from './submit-record.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
-export interface SchedulerConfig {
-  backoff: BackoffPolicy;
-  /** Job-level deadline, from submit (and from each retryJob). */
-  jobDeadlineMs: number;
-  /** Per-tenant limits checked inside submit and retry (DEFAULT_TENANT_QUOTAS when absent). */
-  quotas?: TenantQuotas;
-}
-
-export interface SchedulerDeps {
-  /** A fail-fast (command role) connection: request paths must not hang through an outage. */
-  redis: Redis;
-  enqueuer: NodeEnqueuer;
-  config: SchedulerConfig;
-  logger: SchedulerLogger;
-  metrics?: SchedulerMetrics;
-  now?: () => number;
-  random?: () => number;
-}
-
-export type ReportOutcome = 'applied' | 'stale';
-export type CancelOutcome =
-  { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
-/** A quota refusal is thrown (QuotaExceededError), not returned: nothing was written. */
-export type RetryOutcome =
-  { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
+export type * from './scheduler-types.js';
 
 /**
  * The only writer of job state. Every transition is one Lua script (atomic, idempotent, checks the attempt is
@@ -96,19 +84,8 @@ export class Scheduler {
     };
   }
 
-  private async transition(
-    name: ScriptName,
-    jobId: string,
-    extraKeys: string[],
-    args: Array<string | number>,
-  ) {
-    const now = this.now();
-    return runScript(
-      this.redis,
-      name,
-      [...transitionKeys(jobId), ...extraKeys],
-      [new Date(now).toISOString(), now, REDIS_KEYS.cancelChannel, ...args],
-    );
+  private transition(name: ScriptName, jobId: string, extraKeys: string[], args: Array<string | number>) {
+    return runTransition(this.redis, this.now(), name, [...transitionKeys(jobId), ...extraKeys], args);
   }
 
   /**
@@ -187,7 +164,7 @@ export class Scheduler {
         );
         break;
       case 'succeeded':
-        outcome = await this.complete(jobId, nodeId, attempt, report.outputs, report.artifactIds);
+        outcome = await this.complete(report);
         break;
       case 'failed':
         outcome = await this.failAttempt(jobId, nodeId, attempt, report.error);
@@ -217,20 +194,33 @@ export class Scheduler {
     return outcome;
   }
 
-  private async complete(
-    jobId: string,
-    nodeId: string,
-    attempt: number,
-    outputs: JsonObject,
-    artifactIds: string[],
-  ): Promise<ReportOutcome> {
+  /**
+   * A `started` report and the `succeeded` report of the same attempt, read together (ReportConsumer folds
+   * them): applied as one completion step when nothing stands in the way, else the start first, as two reports.
+   */
+  async applyStartedAndSucceeded(start: StartedReport, done: SucceededReport): Promise<ReportOutcome> {
+    const outcome = await this.complete(done, start);
+    this.metrics.reportApplied(done.type, outcome);
+    return outcome;
+  }
+
+  private async complete(report: SucceededReport, folded?: StartedReport): Promise<ReportOutcome> {
+    const { jobId, nodeId, attempt, outputs, artifactIds } = report;
+    let start = folded;
+    // a path that does not reach the step applies the folded start on its own first
+    const unfold = async () => {
+      if (start) await this.applyReport(start);
+      start = undefined;
+    };
     // an attempt this replica enqueued: its schema is known, the step checks the attempt is current
     const node =
       this.attemptSchemas.take(attemptJobId(jobId, nodeId, attempt)) ?? (await this.node(jobId, nodeId));
-    if (!node) return 'stale';
-    if ('attempt' in node && (node.attempt !== attempt || isTerminalNodeStatus(node.status))) return 'stale';
+    const stale =
+      !node || ('attempt' in node && (node.attempt !== attempt || isTerminalNodeStatus(node.status)));
+    if (stale) return unfold().then(() => 'stale');
     const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
+      await unfold();
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
         message: jobErrorMessage(
@@ -239,7 +229,7 @@ export class Scheduler {
         retryable: false,
       });
     }
-    const result = (await this.transition(
+    const [status, startInfo, ...rest] = (await this.transition(
       'completeAttempt',
       jobId,
       [
@@ -247,16 +237,26 @@ export class Scheduler {
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt),
       ],
-      [nodeId, attempt, JSON.stringify(outputs), JSON.stringify(artifactIds), REDIS_KEYS.artifact('')],
-    )) as Array<string | number>;
-    const [status, ...rest] = result;
+      [
+        nodeId,
+        attempt,
+        JSON.stringify(outputs),
+        JSON.stringify(artifactIds),
+        REDIS_KEYS.artifact(''),
+        start?.workerId ?? '',
+        attemptJobId(jobId, nodeId, attempt),
+        this.enqueuer.fairStage?.keyPrefix ?? '',
+      ],
+    )) as [string, FoldedStart, ...Array<string | number>];
     if (status === 'bad_artifact') {
+      await unfold(); // the step wrote nothing
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
         message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
         retryable: false,
       });
     }
+    if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     if (status !== 'ok') return 'stale';
     const [jobFinished, ...ready] = rest;
     if (Number(jobFinished) === 1) {

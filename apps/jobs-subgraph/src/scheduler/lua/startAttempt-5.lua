@@ -14,19 +14,8 @@ local attemptId, fairPrefix = ARGV[7], ARGV[8]
 local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
 local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'resourceClass', 'queuedAt' })
 
--- Frees the attempt's slot whatever the outcome (a stale start still left the queue); fill = 1 when tenants
--- wait in the ring for the room. A retry whose backoff elapsed is not looked for here: the dispatcher's timer
--- for it (and the leader's pass) promotes it and fills the window, which now has this room.
-local function releaseSlot()
-  local rc = node.resourceClass
-  if fairPrefix == '' or not rc then return 0, 0 end
-  local stage = fairPrefix .. rc
-  if redis.call('ZREM', stage .. ':dispatched', attemptId) == 0 then return 0, 0 end
-  if redis.call('LLEN', stage .. ':ring') > 0 then return 1, 1 end
-  return 1, 0
-end
-
-local released, fill = releaseSlot()
+-- the slot is freed whatever the outcome (a stale start still left the queue)
+local released, fill = releaseDispatchSlot(fairPrefix, node.resourceClass, attemptId)
 local rc = node.resourceClass or ''
 if not isCurrentAttempt(job, node, attempt) then return { 'stale', rc, '', released, fill } end
 if node.status == 'RUNNING' then

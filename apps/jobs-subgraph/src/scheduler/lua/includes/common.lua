@@ -60,6 +60,18 @@ end
 local JOB_STEP_FIELDS = { 'id', 'status', 'seq', 'feedKey', 'template', 'createdMs', 'startedAt', 'nodeCount',
   'succeededCount' }
 
+-- A worker took the attempt: its dispatch slot in the fair stage of class `rc` (layout: fair.lua) is free.
+-- Returns released (1|0), fill (1|0: tenants wait in the ring for the room; the caller fills the window). A
+-- retry whose backoff elapsed is not looked for: the dispatcher's timer for it (and the leader's pass) promotes
+-- it and fills the window, which then has this room. No-op without a prefix (the enqueuer frees slots itself).
+local function releaseDispatchSlot(fairPrefix, rc, attemptId)
+  if not fairPrefix or fairPrefix == '' or not rc then return 0, 0 end
+  local stage = fairPrefix .. rc
+  if redis.call('ZREM', stage .. ':dispatched', attemptId) == 0 then return 0, 0 end
+  if redis.call('LLEN', stage .. ':ring') > 0 then return 1, 1 end
+  return 1, 0
+end
+
 -- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
 local function clip(text, max)
   if #text <= max then return text end
