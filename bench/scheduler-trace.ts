@@ -1,7 +1,7 @@
 /**
  * Where the Redis commands of one job go: runs the scheduler bench's target (JobsRuntime + gpu-worker stand-in,
  * no HTTP) on its own redis-server, warms up, then captures MONITOR while `BENCH_TRACE_JOBS` (default 5)
- * one-node jobs run one at a time, and prints commands per job grouped by what issued them: each EVALSHA with
+ * one-node jobs run (`BENCH_TRACE_INFLIGHT` at a time, default 1), and prints commands per job grouped by what issued them: each EVALSHA with
  * the commands its script ran (scheduler scripts by name, BullMQ scripts by their first key), and plain
  * commands by name. Not a benchmark with a peer: a measuring tool (`node dist/bench/scheduler-trace.js`).
  */
@@ -17,6 +17,8 @@ import { fileLogger, SwitchyardTarget } from './scheduler-support/switchyard-tar
 const JOBS = Number(process.env.BENCH_TRACE_JOBS ?? 5);
 const WARMUP = Number(process.env.BENCH_TRACE_WARMUP ?? 20);
 const SETTLE_MS = Number(process.env.BENCH_TRACE_SETTLE_MS ?? 300);
+/** Jobs in flight while tracing (1: one at a time; more: the loaded path, where the fair stage holds attempts). */
+const INFLIGHT = Number(process.env.BENCH_TRACE_INFLIGHT ?? 1);
 
 process.once('SIGINT', () => process.exit(130));
 const logDir = mkdtempSync(join(tmpdir(), 'switchyard-trace-log-'));
@@ -44,7 +46,12 @@ try {
       lines.push(JSON.stringify([source, ...args])),
     );
     await sleep(100);
-    for (let i = 0; i < JOBS; i++) await runOne(WARMUP + i);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: INFLIGHT }, async () => {
+        while (next < JOBS) await runOne(WARMUP + next++);
+      }),
+    );
     await sleep(SETTLE_MS);
     mon.disconnect();
   } finally {
@@ -71,7 +78,9 @@ for (const line of lines) {
   let label: string;
   if (name === 'evalsha' || name === 'eval') {
     const known = shaNames.get(args[0]!);
-    label = known ? `script ${known}` : `bullmq ${args[1]} keys, ${String(args[2] ?? '').replace(/^[^:]*:[^:]*:/, '')}`;
+    label = known
+      ? `script ${known}`
+      : `bullmq ${args[1]} keys, ${String(args[2] ?? '').replace(/^[^:]*:[^:]*:/, '')}`;
   } else label = `cmd ${name}`;
   const g = groups.get(label) ?? { calls: 0, inner: new Map<string, number>() };
   g.calls++;
@@ -85,13 +94,15 @@ const rows = [...groups.entries()]
     return { label, calls: g.calls, inner, g };
   })
   .sort((a, b) => b.calls + b.inner - (a.calls + a.inner));
-console.log(`Redis commands per one-node job (MONITOR, ${JOBS} jobs one at a time): ${per(total)}`);
+console.log(`Redis commands per one-node job (MONITOR, ${JOBS} jobs, ${INFLIGHT} in flight): ${per(total)}`);
 for (const r of rows) {
   const detail = [...r.g.inner.entries()]
     .sort((a, b) => b[1] - a[1])
     .map(([c, n]) => `${c} ${per(n)}`)
     .join(', ');
-  console.log(`${per(r.calls + r.inner).padStart(6)}  ${r.label} ×${per(r.calls)}${detail ? `  [${detail}]` : ''}`);
+  console.log(
+    `${per(r.calls + r.inner).padStart(6)}  ${r.label} ×${per(r.calls)}${detail ? `  [${detail}]` : ''}`,
+  );
 }
 process.exit(0);
 
