@@ -18,18 +18,25 @@ export interface AttemptEnqueueDeps {
   failUnresolved(jobId: string, nodeId: string, attempt: number, message: string): Promise<unknown>;
 }
 
-const NONE: ReadonlySet<string> = new Set();
+/** Root nodes submitJob already placed in the fair stage: with a dispatch slot, or held there. */
+export interface PlacedAttempts {
+  dispatched: ReadonlySet<string>;
+  held: ReadonlySet<string>;
+}
+
+const NONE: PlacedAttempts = { dispatched: new Set(), held: new Set() };
 
 /**
  * Puts the current attempt of each node (QUEUED or RETRYING) of `view` on its queue, `$ref`s resolved from
- * recorded outputs. `dispatched`: nodes whose attempt already holds a dispatch slot (submitJob's fast path):
- * they go to the node queue directly. Harmless to repeat: the queue job id is the attempt's id.
+ * recorded outputs. `placed`: nodes whose attempt submitJob placed in the fair stage: those with a dispatch slot
+ * go to the node queue directly, held ones are not enqueued again. Harmless to repeat: the queue job id is the
+ * attempt's id.
  */
 export async function enqueueAttempts(
   deps: AttemptEnqueueDeps,
   view: JobView,
   nodeIds: readonly string[],
-  dispatched: ReadonlySet<string> = NONE,
+  placed: PlacedAttempts = NONE,
 ): Promise<void> {
   const jobId = view.job.id;
   const byId = new Map(view.nodes.map((n) => [n.id, n]));
@@ -53,9 +60,10 @@ export async function enqueueAttempts(
         taskVersion,
       });
     }
+    if (placed.held.has(nodeId)) continue; // held by the submit step, with the same payload
     const delayMs = Math.max(0, (node.queuedAt ?? 0) - deps.now());
     const attempt = { payload, resourceClass: node.resourceClass, priority: view.job.priority, delayMs };
-    const direct = dispatched.has(nodeId) && deps.enqueuer.enqueueDispatched;
+    const direct = placed.dispatched.has(nodeId) && deps.enqueuer.enqueueDispatched;
     await inEnqueueSpan(payload, view.job.traceparent, () =>
       direct ? direct.call(deps.enqueuer, attempt) : deps.enqueuer.enqueue(attempt),
     );

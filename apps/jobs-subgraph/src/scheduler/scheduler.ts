@@ -26,7 +26,7 @@ import { parseStoredNode, type JobView, type StoredNode } from './job-record.js'
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
-import { enqueueAttempts, type AttemptEnqueueDeps } from './attempt-enqueue.js';
+import { enqueueAttempts, type AttemptEnqueueDeps, type PlacedAttempts } from './attempt-enqueue.js';
 import { AttemptSchemas } from './attempt-schemas.js';
 import {
   applyStart,
@@ -38,7 +38,7 @@ import {
 import { OutputValidator } from './output-validator.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runTransition, type ScriptName } from './scripts.js';
-import { submitAnswer, submitRecord } from './submit-record.js';
+import { rootEntries, submitAnswer, submitRecord } from './submit-record.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
 export type * from './scheduler-types.js';
@@ -107,6 +107,11 @@ export class Scheduler {
     );
     const traceparent = currentTraceparent();
     if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
+    // without a trace, the submit step may hold roots in the fair stage itself (a traced enqueue has a span)
+    const entries =
+      this.enqueuer.fairStage && !traceparent
+        ? rootEntries(jobId, tenant, input.priority ?? 0, plan, this.now())
+        : {};
     const idemKey = input.idempotencyKey
       ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
       : JOB_KEYS.noIdempotencyKey;
@@ -123,14 +128,16 @@ export class Scheduler {
         JSON.stringify(outputSchemas),
         this.enqueuer.fairStage?.keyPrefix ?? '',
         this.enqueuer.fairStage?.minWindow ?? 0,
+        JSON.stringify(entries),
       ],
     )) as [string, number, ...unknown[]];
     if (created === -1) throw quotaErrorFrom(rest as string[]);
     if (created !== 1) return { jobId: id, created: false };
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-    const { ready, dispatched, view } = submitAnswer(rest); // what the script wrote: nothing is read back
-    await this.enqueueNodes(jobId, ready, view, new Set(dispatched));
+    const { ready, dispatched, held, fill, view } = submitAnswer(rest); // as written: nothing is read back
+    await this.enqueueNodes(jobId, ready, view, { dispatched: new Set(dispatched), held: new Set(held) });
+    for (const rc of fill) await this.enqueuer.dispatch?.(rc); // attempts wait while the window has room
     return { jobId: id, created: true, view };
   }
 
@@ -363,11 +370,11 @@ export class Scheduler {
     jobId: string,
     nodeIds: readonly string[],
     known?: JobView,
-    dispatched?: ReadonlySet<string>,
+    placed?: PlacedAttempts,
   ): Promise<void> {
     if (nodeIds.length === 0) return;
     const view = known ?? (await this.store.view(jobId));
-    if (view) await enqueueAttempts(this.attemptEnqueue, view, nodeIds, dispatched);
+    if (view) await enqueueAttempts(this.attemptEnqueue, view, nodeIds, placed);
   }
 
   private async removeAttempts(jobId: string, live: readonly string[]): Promise<void> {
