@@ -133,10 +133,12 @@ export class Scheduler {
     )) as [string, number, ...unknown[]];
     if (created === -1) throw quotaErrorFrom(rest as string[]);
     if (created !== 1) return { jobId: id, created: false };
-    this.metrics.jobSubmitted();
-    this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
+    // roots that took a slot in the step go to the node queue first (the reconciler re-adds one it finds in
+    // neither place), then the rest
     const { ready, dispatched, held, fill, view } = submitAnswer(rest); // as written: nothing is read back
     await this.enqueueNodes(jobId, ready, view, { dispatched: new Set(dispatched), held: new Set(held) });
+    this.metrics.jobSubmitted();
+    this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
     for (const rc of fill) await this.enqueuer.dispatch?.(rc); // attempts wait while the window has room
     return { jobId: id, created: true, view };
   }
