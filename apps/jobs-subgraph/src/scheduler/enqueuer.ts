@@ -47,5 +47,15 @@ export interface NodeEnqueuer {
    * `resourceClass`: its node's class when the caller knows it (else every class is looked at).
    */
   taken?(jobId: string, nodeId: string, attempt: number, resourceClass?: ResourceClass): Promise<void>;
+  /**
+   * Set when the scheduler's own steps may take and free dispatch slots of the fair stage (lua/includes/fair.lua
+   * has its layout): submitJob takes a root node's slot when nothing waits (the stage's fast path), startAttempt
+   * frees a started attempt's slot (instead of taken() after it). One Redis step where there were two.
+   */
+  readonly fairStage?: { keyPrefix: string; minWindow: number };
+  /** Adds an attempt whose dispatch slot a scheduler step already took to the node queue (with fairStage). */
+  enqueueDispatched?(attempt: AttemptToEnqueue): Promise<void>;
+  /** Fills the window of one class (after a step freed a slot that attempts wait for). Never throws. */
+  dispatch?(resourceClass: ResourceClass): Promise<number>;
   close(): Promise<void>;
 }

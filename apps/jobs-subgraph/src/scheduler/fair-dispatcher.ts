@@ -1,7 +1,13 @@
 import type { Redis } from 'ioredis';
 import { ResourceClass, attemptJobId } from '#libs/contracts';
 import type { AttemptQueueInfo, AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
-import { FairQueue, type DispatchStep, type FairEntry, type StageDepth } from './fair-queue.js';
+import {
+  FAIR_STAGE_PREFIX,
+  FairQueue,
+  type DispatchStep,
+  type FairEntry,
+  type StageDepth,
+} from './fair-queue.js';
 import type { NodeQueue } from './node-queue.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 
@@ -47,6 +53,8 @@ const SILENT: SchedulerLogger = { debug() {}, info() {}, warn() {}, error() {} }
  * 'dispatched' and it is added with the same id).
  */
 export class FairDispatcher implements NodeEnqueuer {
+  /** The scheduler's submit and start steps take and free slots themselves (see NodeEnqueuer.fairStage). */
+  readonly fairStage: { keyPrefix: string; minWindow: number };
   protected readonly fair: FairQueue;
   private readonly opts: FairDispatcherOptions;
   private readonly timers = new Map<ResourceClass, { at: number; timer: NodeJS.Timeout }>();
@@ -65,6 +73,7 @@ export class FairDispatcher implements NodeEnqueuer {
       now: opts.now ?? Date.now,
     };
     this.fair = new FairQueue(redis, this.opts.window, this.opts.now);
+    this.fairStage = { keyPrefix: FAIR_STAGE_PREFIX, minWindow: this.opts.window };
   }
 
   async enqueue({ payload, resourceClass, priority, delayMs }: AttemptToEnqueue): Promise<void> {
@@ -76,6 +85,17 @@ export class FairDispatcher implements NodeEnqueuer {
         ? [{ id: attemptJobId(payload.jobId, payload.nodeId, payload.attempt), entry }]
         : [];
     await this.handOver(resourceClass, step, again);
+  }
+
+  async enqueueDispatched({ payload, resourceClass, priority }: AttemptToEnqueue): Promise<void> {
+    const id = attemptJobId(payload.jobId, payload.nodeId, payload.attempt);
+    const entry: FairEntry = { tenant: payload.tenant, priority, payload };
+    await this.handOver(resourceClass, {
+      dispatched: [{ id, entry }],
+      dropped: 0,
+      nextDueMs: null,
+      invalid: [],
+    });
   }
 
   async remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void> {

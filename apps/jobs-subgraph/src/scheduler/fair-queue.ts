@@ -10,20 +10,23 @@ import {
 import { JOB_KEYS } from './keys.js';
 import { runScript, type ScriptName } from './scripts.js';
 
+/** Every key of the fair-share stage starts with this, then the resource class (FAIR_KEYS). */
+export const FAIR_STAGE_PREFIX = `${REDIS_PREFIX}:fair:`;
+
 /** Keys of the fair-share stage of one resource class (layout: lua/includes/fair.lua). */
 export const FAIR_KEYS = {
   /** hash attempt id -> entry JSON: attempts held (ready or delayed) */
-  held: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:held`,
+  held: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:held`,
   /** list of tenants with ready attempts (round robin) */
-  ring: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:ring`,
+  ring: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:ring`,
   /** zset attempt id by due time (ms) */
-  delayed: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:delayed`,
+  delayed: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:delayed`,
   /** zset attempt id by dispatch time (ms): in the node queue, not yet taken by a worker */
-  dispatched: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:dispatched`,
+  dispatched: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:dispatched`,
   /** string: live actors of the class, written by the leader with a TTL */
-  capacity: (rc: ResourceClass) => `${REDIS_PREFIX}:fair:${rc}:capacity`,
+  capacity: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:capacity`,
   /** zset per tenant: its ready attempts, higher priority first, then earlier */
-  ready: (rc: ResourceClass, tenant: string) => `${REDIS_PREFIX}:fair:${rc}:ready:${tenant}`,
+  ready: (rc: ResourceClass, tenant: string) => `${FAIR_STAGE_PREFIX}${rc}:ready:${tenant}`,
 } as const;
 
 /** What the stage stores per held attempt. */

@@ -280,7 +280,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     try {
       const { job: broken } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
       const { job: fine } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
-      await flush.hset(JOB_KEYS.node(broken.id, 'only'), 'outputSchema', 'not json'); // corrupt state
+      // corrupt state the completion step reads (its node's schema may be known without reading the node)
+      await flush.hset(JOB_KEYS.node(broken.id, 'only'), 'dependants', 'not json');
       const at = new Date().toISOString();
       const base = { tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w', at };
       await flush.xadd(REDIS_KEYS.reports, '*', 'r', '{"type":"nonsense"}');

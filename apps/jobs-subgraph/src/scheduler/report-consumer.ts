@@ -5,7 +5,9 @@ import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { disconnectRedis } from '#libs/redis';
 import { applyInTrace } from './job-tracing.js';
+import { foldableStarts } from './report-folding.js';
 import type { Scheduler } from './scheduler.js';
+import type { StartedReport } from './start-step.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 
 export interface ReportConsumerOptions {
@@ -149,16 +151,23 @@ export class ReportConsumer {
   }
 
   private async applyInOrder(entries: StreamEntry[], done: string[]): Promise<boolean> {
-    for (const [id, fields] of entries) {
-      if (!fields) {
-        // the entry was trimmed while pending: nothing to apply
-        done.push(id);
-        continue;
-      }
-      const report = this.parse(id, fields);
-      if (report) {
+    // an entry trimmed while pending has no fields: nothing to apply
+    const reports = entries.map(([id, fields]) => (fields ? this.parse(id, fields) : null));
+    // a start applied with its completion is acknowledged with it (pending until then)
+    const folds = foldableStarts(reports);
+    const startOf = new Map([...folds].map(([start, completion]) => [completion, start]));
+    for (const [i, [id]] of entries.entries()) {
+      const report = reports[i];
+      if (report && !folds.has(i)) {
+        const s = startOf.get(i);
+        const start = s === undefined ? undefined : (reports[s] as StartedReport);
+        const startId = s === undefined ? [] : [entries[s]![0]];
         try {
-          await applyInTrace(report, () => this.scheduler.applyReport(report));
+          await applyInTrace(report, () =>
+            start && report.type === 'succeeded'
+              ? this.scheduler.applyStartedAndSucceeded(start, report)
+              : this.scheduler.applyReport(report),
+          );
           this.applyFailures.delete(id);
         } catch (e) {
           const err = (e as Error).message;
@@ -171,10 +180,14 @@ export class ReportConsumer {
           }
           this.applyFailures.delete(id);
           this.metrics.reportApplied(report.type, 'rejected');
-          this.logger.error({ ...where, failures }, 'report dropped: applying it kept failing');
+          this.logger.error(
+            { ...where, failures, with: startId },
+            'report dropped: applying it kept failing',
+          );
         }
+        done.push(...startId);
       }
-      done.push(id);
+      if (!folds.has(i)) done.push(id);
     }
     return true;
   }

@@ -2,56 +2,46 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   REDIS_KEYS,
+  attemptJobId,
   isTerminalNodeStatus,
   jobErrorMessage,
   type JobError,
   type JobStatus,
-  type JsonObject,
   type NodeReport,
   type ResourceClass,
   type SubmitJobInput,
 } from '#libs/contracts';
 import { currentTraceparent } from '#libs/observability';
 import type { PlannedJob } from '../planner/planner.js';
-import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import { retryDelayMs } from './backoff.js';
+import type {
+  CancelOutcome,
+  ReportOutcome,
+  RetryOutcome,
+  SchedulerConfig,
+  SchedulerDeps,
+} from './scheduler-types.js';
 import type { NodeEnqueuer } from './enqueuer.js';
 import { parseStoredNode, type JobView, type StoredNode } from './job-record.js';
 import { JobStore } from './job-store.js';
 import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
+import { enqueueAttempts, type AttemptEnqueueDeps, type PlacedAttempts } from './attempt-enqueue.js';
+import { AttemptSchemas } from './attempt-schemas.js';
+import {
+  applyStart,
+  settleFoldedStart,
+  type FoldedStart,
+  type StartedReport,
+  type SucceededReport,
+} from './start-step.js';
 import { OutputValidator } from './output-validator.js';
-import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
-import { runScript, type ScriptName } from './scripts.js';
-import { attemptPayload, submitAnswer, submitRecord } from './submit-record.js';
-import { inEnqueueSpan } from './job-tracing.js';
+import { runTransition, type ScriptName } from './scripts.js';
+import { rootEntries, submitAnswer, submitRecord } from './submit-record.js';
 import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
 
-export interface SchedulerConfig {
-  backoff: BackoffPolicy;
-  /** Job-level deadline, from submit (and from each retryJob). */
-  jobDeadlineMs: number;
-  /** Per-tenant limits checked inside submit and retry (DEFAULT_TENANT_QUOTAS when absent). */
-  quotas?: TenantQuotas;
-}
-
-export interface SchedulerDeps {
-  /** A fail-fast (command role) connection: request paths must not hang through an outage. */
-  redis: Redis;
-  enqueuer: NodeEnqueuer;
-  config: SchedulerConfig;
-  logger: SchedulerLogger;
-  metrics?: SchedulerMetrics;
-  now?: () => number;
-  random?: () => number;
-}
-
-export type ReportOutcome = 'applied' | 'stale';
-export type CancelOutcome =
-  { outcome: 'cancelled' } | { outcome: 'finished'; status: JobStatus } | { outcome: 'missing' };
-/** A quota refusal is thrown (QuotaExceededError), not returned: nothing was written. */
-export type RetryOutcome =
-  { outcome: 'retried' } | { outcome: 'conflict'; status: JobStatus } | { outcome: 'missing' };
+export type * from './scheduler-types.js';
 
 /**
  * The only writer of job state. Every transition is one Lua script (atomic, idempotent, checks the attempt is
@@ -69,6 +59,8 @@ export class Scheduler {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly outputs: OutputValidator;
+  private readonly attemptSchemas = new AttemptSchemas();
+  private readonly attemptEnqueue: AttemptEnqueueDeps;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
@@ -81,21 +73,19 @@ export class Scheduler {
     this.metrics = deps.metrics ?? NO_METRICS;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.attemptEnqueue = {
+      enqueuer: this.enqueuer,
+      logger: this.logger,
+      metrics: this.metrics,
+      now: this.now,
+      schemas: this.attemptSchemas,
+      failUnresolved: (jobId, nodeId, attempt, message) =>
+        this.failAttempt(jobId, nodeId, attempt, { code: 'INVALID_INPUT', message, retryable: false }),
+    };
   }
 
-  private async transition(
-    name: ScriptName,
-    jobId: string,
-    extraKeys: string[],
-    args: Array<string | number>,
-  ) {
-    const now = this.now();
-    return runScript(
-      this.redis,
-      name,
-      [...transitionKeys(jobId), ...extraKeys],
-      [new Date(now).toISOString(), now, REDIS_KEYS.cancelChannel, ...args],
-    );
+  private transition(name: ScriptName, jobId: string, extraKeys: string[], args: Array<string | number>) {
+    return runTransition(this.redis, this.now(), name, [...transitionKeys(jobId), ...extraKeys], args);
   }
 
   /**
@@ -117,6 +107,11 @@ export class Scheduler {
     );
     const traceparent = currentTraceparent();
     if (traceparent) fields.traceparent = traceparent; // the job's trace: its attempts are enqueued in it
+    // without a trace, the submit step may hold roots in the fair stage itself (a traced enqueue has a span)
+    const entries =
+      this.enqueuer.fairStage && !traceparent
+        ? rootEntries(jobId, tenant, input.priority ?? 0, plan, this.now())
+        : {};
     const idemKey = input.idempotencyKey
       ? JOB_KEYS.idempotency(tenant, input.idempotencyKey)
       : JOB_KEYS.noIdempotencyKey;
@@ -131,14 +126,20 @@ export class Scheduler {
         this.quotas.maxActiveJobs,
         this.quotas.maxQueuedNodes,
         JSON.stringify(outputSchemas),
+        this.enqueuer.fairStage?.keyPrefix ?? '',
+        this.enqueuer.fairStage?.minWindow ?? 0,
+        JSON.stringify(entries),
       ],
     )) as [string, number, ...unknown[]];
     if (created === -1) throw quotaErrorFrom(rest as string[]);
     if (created !== 1) return { jobId: id, created: false };
+    // roots that took a slot in the step go to the node queue first (the reconciler re-adds one it finds in
+    // neither place), then the rest
+    const { ready, dispatched, held, fill, view } = submitAnswer(rest); // as written: nothing is read back
+    await this.enqueueNodes(jobId, ready, view, { dispatched: new Set(dispatched), held: new Set(held) });
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
-    const { ready, view } = submitAnswer(rest); // what the script wrote: nothing is read back
-    await this.enqueueNodes(jobId, ready, view);
+    for (const rc of fill) await this.enqueuer.dispatch?.(rc); // attempts wait while the window has room
     return { jobId: id, created: true, view };
   }
 
@@ -147,19 +148,13 @@ export class Scheduler {
     const { jobId, nodeId, attempt } = report;
     let outcome: ReportOutcome;
     let resourceClass: ResourceClass | undefined;
+    let slotFreed = false;
     switch (report.type) {
       case 'started': {
-        const [result, rc, queuedAt] = (await this.transition(
-          'startAttempt',
-          jobId,
-          [],
-          [nodeId, attempt, report.workerId],
-        )) as [string, ResourceClass?, string?];
-        outcome = okOrStale(result);
-        resourceClass = rc || undefined;
-        // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
-        if (outcome === 'applied' && queuedAt)
-          this.metrics.attemptStarted(Math.max(0, this.now() - Number(queuedAt)));
+        const start = await applyStart((...a) => this.transition(...a), this.attemptEnqueue, report);
+        outcome = start.applied ? 'applied' : 'stale';
+        resourceClass = start.resourceClass;
+        slotFreed = start.slotFreed;
         break;
       }
       case 'progress':
@@ -178,7 +173,7 @@ export class Scheduler {
         );
         break;
       case 'succeeded':
-        outcome = await this.complete(jobId, nodeId, attempt, report.outputs, report.artifactIds);
+        outcome = await this.complete(report);
         break;
       case 'failed':
         outcome = await this.failAttempt(jobId, nodeId, attempt, report.error);
@@ -203,21 +198,38 @@ export class Scheduler {
     }
     this.metrics.reportApplied(report.type, outcome);
     // the attempt left the queue: its dispatch slot goes to the next one (not awaited; taken() logs failures)
-    if (LEFT_THE_QUEUE.has(report.type)) void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
+    if (LEFT_THE_QUEUE.has(report.type) && !slotFreed)
+      void this.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
     return outcome;
   }
 
-  private async complete(
-    jobId: string,
-    nodeId: string,
-    attempt: number,
-    outputs: JsonObject,
-    artifactIds: string[],
-  ): Promise<ReportOutcome> {
-    const node = await this.node(jobId, nodeId);
-    if (!node || node.attempt !== attempt || isTerminalNodeStatus(node.status)) return 'stale';
+  /**
+   * A `started` report and the `succeeded` report of the same attempt, read together (ReportConsumer folds
+   * them): applied as one completion step when nothing stands in the way, else the start first, as two reports.
+   */
+  async applyStartedAndSucceeded(start: StartedReport, done: SucceededReport): Promise<ReportOutcome> {
+    const outcome = await this.complete(done, start);
+    this.metrics.reportApplied(done.type, outcome);
+    return outcome;
+  }
+
+  private async complete(report: SucceededReport, folded?: StartedReport): Promise<ReportOutcome> {
+    const { jobId, nodeId, attempt, outputs, artifactIds } = report;
+    let start = folded;
+    // a path that does not reach the step applies the folded start on its own first
+    const unfold = async () => {
+      if (start) await this.applyReport(start);
+      start = undefined;
+    };
+    // an attempt this replica enqueued: its schema is known, the step checks the attempt is current
+    const node =
+      this.attemptSchemas.take(attemptJobId(jobId, nodeId, attempt)) ?? (await this.node(jobId, nodeId));
+    const stale =
+      !node || ('attempt' in node && (node.attempt !== attempt || isTerminalNodeStatus(node.status)));
+    if (stale) return unfold().then(() => 'stale');
     const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
+      await unfold();
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
         message: jobErrorMessage(
@@ -226,7 +238,7 @@ export class Scheduler {
         retryable: false,
       });
     }
-    const result = (await this.transition(
+    const [status, startInfo, ...rest] = (await this.transition(
       'completeAttempt',
       jobId,
       [
@@ -234,16 +246,26 @@ export class Scheduler {
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt),
       ],
-      [nodeId, attempt, JSON.stringify(outputs), JSON.stringify(artifactIds), REDIS_KEYS.artifact('')],
-    )) as Array<string | number>;
-    const [status, ...rest] = result;
+      [
+        nodeId,
+        attempt,
+        JSON.stringify(outputs),
+        JSON.stringify(artifactIds),
+        REDIS_KEYS.artifact(''),
+        start?.workerId ?? '',
+        attemptJobId(jobId, nodeId, attempt),
+        this.enqueuer.fairStage?.keyPrefix ?? '',
+      ],
+    )) as [string, FoldedStart, ...Array<string | number>];
     if (status === 'bad_artifact') {
+      await unfold(); // the step wrote nothing
       return this.failAttempt(jobId, nodeId, attempt, {
         code: 'INVALID_OUTPUT',
         message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
         retryable: false,
       });
     }
+    if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     if (status !== 'ok') return 'stale';
     const [jobFinished, ...ready] = rest;
     if (Number(jobFinished) === 1) {
@@ -266,6 +288,7 @@ export class Scheduler {
     error: JobError,
     opts: { unlessStarted?: boolean } = {},
   ): Promise<ReportOutcome> {
+    this.attemptSchemas.forget(attemptJobId(jobId, nodeId, attempt));
     const node = await this.node(jobId, nodeId);
     if (!node) return 'stale';
     const delay = retryDelayMs(node.failures + 1, this.config.backoff, this.random);
@@ -342,41 +365,18 @@ export class Scheduler {
   }
 
   /**
-   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue, `$ref`s resolved from recorded outputs
-   * (`known`: the job as just read or written). Harmless to repeat: the queue job id is the attempt's id.
+   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue (enqueueAttempts; `known`: the job
+   * as just read or written). Harmless to repeat: the queue job id is the attempt's id.
    */
-  async enqueueNodes(jobId: string, nodeIds: readonly string[], known?: JobView): Promise<void> {
+  async enqueueNodes(
+    jobId: string,
+    nodeIds: readonly string[],
+    known?: JobView,
+    placed?: PlacedAttempts,
+  ): Promise<void> {
     if (nodeIds.length === 0) return;
     const view = known ?? (await this.store.view(jobId));
-    if (!view) return;
-    const byId = new Map(view.nodes.map((n) => [n.id, n]));
-    for (const nodeId of nodeIds) {
-      const node = byId.get(nodeId);
-      if (!node || (node.status !== 'QUEUED' && node.status !== 'RETRYING')) continue;
-      let inputs: JsonObject;
-      try {
-        inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
-      } catch (e) {
-        if (!(e instanceof UnresolvedRefError)) throw e;
-        await this.failAttempt(jobId, nodeId, node.attempt, {
-          code: 'INVALID_INPUT',
-          message: e.message,
-          retryable: false,
-        });
-        continue;
-      }
-      const payload = attemptPayload(view.job, node, inputs, this.now());
-      const delayMs = Math.max(0, (node.queuedAt ?? 0) - this.now());
-      await inEnqueueSpan(payload, view.job.traceparent, () =>
-        this.enqueuer.enqueue({
-          payload,
-          resourceClass: node.resourceClass,
-          priority: view.job.priority,
-          delayMs,
-        }),
-      );
-      this.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
-    }
+    if (view) await enqueueAttempts(this.attemptEnqueue, view, nodeIds, placed);
   }
 
   private async removeAttempts(jobId: string, live: readonly string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { REDIS_KEYS } from '#libs/contracts';
 import { defineScripts } from '#libs/redis';
 
 /**
@@ -39,3 +40,13 @@ export const runScript = (
   keys: readonly string[],
   args: ReadonlyArray<string | number>,
 ): Promise<unknown> => SCHEDULER_SCRIPTS.run(redis, name, keys, args);
+
+/** Runs a transition script: the arguments every one takes first (lua/includes/common.lua), then its own. */
+export const runTransition = (
+  redis: Redis,
+  nowMs: number,
+  name: ScriptName,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): Promise<unknown> =>
+  runScript(redis, name, keys, [new Date(nowMs).toISOString(), nowMs, REDIS_KEYS.cancelChannel, ...args]);

@@ -1,6 +1,7 @@
-import type { JsonObject, NodeAttemptPayload, SubmitJobInput } from '#libs/contracts';
+import type { JsonObject, NodeAttemptPayload, ResourceClass, SubmitJobInput } from '#libs/contracts';
 import type { PlannedJob } from '../planner/planner.js';
 import { JOB_KEYS } from './keys.js';
+import { resolveRefs } from './resolve-refs.js';
 import {
   hashOf,
   parseStoredJob,
@@ -10,11 +11,30 @@ import {
   type StoredNode,
 } from './job-record.js';
 
-/** submitJob-8.lua's answer for a new job (after jobId, 1): the ready roots and the job as it was written. */
-export function submitAnswer(rest: readonly unknown[]): { ready: string[]; view: JobView } {
-  const [ready, jobFlat, ...nodeFlats] = rest as [string[], string[], ...string[][]];
+/**
+ * submitJob-8.lua's answer for a new job (after jobId, 1): the ready roots, those that took a dispatch slot and
+ * those held in the fair stage in that step, the classes whose window the caller fills, the job as written.
+ */
+export function submitAnswer(rest: readonly unknown[]): {
+  ready: string[];
+  dispatched: string[];
+  held: string[];
+  fill: ResourceClass[];
+  view: JobView;
+} {
+  const [ready, dispatched, held, fill, jobFlat, ...nodeFlats] = rest as [
+    string[],
+    string[],
+    string[],
+    ResourceClass[],
+    string[],
+    ...string[][],
+  ];
   return {
     ready,
+    dispatched,
+    held,
+    fill,
     view: {
       job: parseStoredJob(hashOf(jobFlat)),
       nodes: nodeFlats.map((flat) => parseStoredNode(hashOf(flat))),
@@ -69,10 +89,38 @@ export function submitRecord(
   return { fields, nodes, outputSchemas };
 }
 
+/**
+ * The fair-stage entries (FairEntry JSON, by node id) of a new job's root nodes' first attempts, so that
+ * submitJob-8.lua can hold in its own step the roots the dispatch window has no room for. A root whose inputs
+ * do not resolve is left out (enqueueNodes then fails it, as for any node).
+ */
+export function rootEntries(
+  jobId: string,
+  tenant: string,
+  priority: number,
+  plan: PlannedJob,
+  nowMs: number,
+): Record<string, string> {
+  const entries: Record<string, string> = {};
+  for (const n of plan.nodes) {
+    if (n.upstream.length > 0) continue;
+    let inputs: JsonObject;
+    try {
+      inputs = resolveRefs(n.inputs, () => undefined);
+    } catch {
+      continue;
+    }
+    const node = { ...n, attempt: 1, maxAttempts: n.attempts };
+    const payload = attemptPayload({ id: jobId, tenant }, node, inputs, nowMs);
+    entries[n.id] = JSON.stringify({ tenant, priority, payload });
+  }
+  return entries;
+}
+
 /** What a worker gets for the node's current attempt (`inputs`: its `$ref`s resolved). */
 export const attemptPayload = (
-  job: StoredJob,
-  node: StoredNode,
+  job: Pick<StoredJob, 'id' | 'tenant'>,
+  node: Pick<StoredNode, 'id' | 'attempt' | 'maxAttempts' | 'task' | 'taskVersion' | 'timeoutMs'>,
   inputs: JsonObject,
   nowMs: number,
 ): NodeAttemptPayload => ({

@@ -3,47 +3,88 @@
   staged are committed, its dependants whose upstream nodes have all succeeded become QUEUED, and the job
   SUCCEEDS when every node has. A duplicate or stale completion (older attempt, finished node or job)
   changes nothing, so a redelivered report is harmless and a join becomes ready exactly once.
+  A start report of the same attempt read in the same batch may be folded in (ARGV[9]): this step then does what
+  startAttempt-5.lua would have done first (slot freed, node and job started, JOB_STARTED / NODE_STARTED events
+  before the completion's), with the same result; a job that finishes in this step moves from the QUEUED index
+  straight to SUCCEEDED.
     KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
-  Returns { 'ok', jobFinished (1|0), readyNodeId... } | { 'stale' } | { 'bad_artifact', artifactId }
+    ARGV[9] worker id of a folded start report ('' = none)   ARGV[10] attempt id (the queue job id)
+    ARGV[11] fair-stage key prefix ('' = the enqueuer frees slots itself)
+  Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
+  artifactId } where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
+  of a folded start
+  (a bad artifact writes nothing: the caller applies the start on its own, then fails the attempt).
 ]]
 --@include common
 local jobArtifactsKey, uncommittedKey, attemptArtifactsKey = KEYS[6], KEYS[7], KEYS[8]
 local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
+local startedBy, attemptId, fairPrefix = ARGV[9] or '', ARGV[10] or '', ARGV[11] or ''
 
-local job = hgetall(jobKey)
-local node = hgetall(nodeKey(nodeId))
-if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
+local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
+local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'dependants', 'resourceClass', 'queuedAt' })
+local current = isCurrentAttempt(job, node, attempt)
+local start = { 0, 0, 0, '', node.resourceClass or '' }
 
 -- check every artifact before writing anything: all or nothing
-for _, id in ipairs(artifactIds) do
-  local state = redis.call('HGET', artifactPrefix .. id, 'state')
-  if state ~= 'staged' or redis.call('SISMEMBER', attemptArtifactsKey, id) == 0 then
-    return { 'bad_artifact', id }
+if current then
+  for _, id in ipairs(artifactIds) do
+    local state = redis.call('HGET', artifactPrefix .. id, 'state')
+    if state ~= 'staged' or redis.call('SISMEMBER', attemptArtifactsKey, id) == 0 then
+      return { 'bad_artifact', start, id }
+    end
   end
 end
+if startedBy ~= '' then
+  -- the folded start frees the slot whatever the outcome, as startAttempt does
+  start[2], start[3] = releaseDispatchSlot(fairPrefix, node.resourceClass, attemptId)
+end
+if not current then return { 'stale', start } end
+
 for _, id in ipairs(artifactIds) do
   redis.call('HSET', artifactPrefix .. id, 'state', 'committed')
   redis.call('SADD', jobArtifactsKey, id)
   redis.call('ZREM', uncommittedKey, id)
+end
+
+local succeeded = tonumber(job.succeededCount or '0') + 1
+local finishing = succeeded >= tonumber(job.nodeCount)
+local nodeWrites = { 'status', 'SUCCEEDED', 'outputs', outputs, 'progress', 1, 'finishedAt', now }
+local jobStarted = false
+if startedBy ~= '' and node.status ~= 'RUNNING' then
+  start[1], start[4] = 1, node.queuedAt or ''
+  table.insert(nodeWrites, 'workerId')
+  table.insert(nodeWrites, startedBy)
+  table.insert(nodeWrites, 'startedAt')
+  table.insert(nodeWrites, now)
+  if job.status == 'QUEUED' then
+    -- the indexes of a job that finishes in this step go from QUEUED to SUCCEEDED directly
+    if not finishing then setJobStatus(job, 'RUNNING') end
+    if not job.startedAt then setJob(job, 'startedAt', now) end
+    appendEvent(job, 'JOB_STARTED')
+    jobStarted = true
+  end
+  appendEvent(job, 'NODE_STARTED', nodeId, nil, 'worker ' .. startedBy)
+end
+for _, id in ipairs(artifactIds) do
   local name = redis.call('HGET', artifactPrefix .. id, 'name') or id
   appendEvent(job, 'ARTIFACT_CREATED', nodeId, nil, name .. ' (' .. id .. ')')
 end
 
-redis.call('HSET', nodeKey(nodeId), 'status', 'SUCCEEDED', 'outputs', outputs, 'progress', 1, 'finishedAt', now)
+redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
 if node.error then redis.call('HDEL', nodeKey(nodeId), 'error') end
 appendEvent(job, 'NODE_SUCCEEDED', nodeId, 1)
-if job.status == 'QUEUED' then
+if job.status == 'QUEUED' and not jobStarted then
   -- a completion can overtake its start report only if the start was lost; the job still ran
   setJobStatus(job, 'RUNNING')
   setJob(job, 'startedAt', job.startedAt or now)
   appendEvent(job, 'JOB_STARTED')
 end
 
-local result = { 'ok', 0 }
+local result = { 'ok', start, 0 }
 for _, d in ipairs(cjson.decode(node.dependants or '[]')) do
   local pending = redis.call('HINCRBY', nodeKey(d), 'pending', -1)
   if pending == 0 then
@@ -55,16 +96,15 @@ for _, d in ipairs(cjson.decode(node.dependants or '[]')) do
   end
 end
 
-local succeeded = tonumber(job.succeededCount or '0') + 1
 setJob(job, 'succeededCount', succeeded)
 addOpenNodes(job, -1)
-if succeeded >= tonumber(job.nodeCount) then
+if finishing then
   setJobStatus(job, 'SUCCEEDED')
   setJob(job, 'finishedAt', now)
   redis.call('SREM', activeKey, job.id)
   redis.call('ZADD', finishedKey, nowMs, job.id)
   appendEvent(job, 'JOB_SUCCEEDED')
-  result[2] = 1
+  result[3] = 1
 end
 flush(job)
 return result

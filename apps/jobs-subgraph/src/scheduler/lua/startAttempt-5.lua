@@ -1,18 +1,27 @@
 --[[
   A worker started an attempt: node RUNNING (and the job RUNNING on its first start). Stale or duplicate
   reports change nothing but the worker id of a redelivered attempt.
-    ARGV[4] node id   ARGV[5] attempt   ARGV[6] worker id
-  Returns { 'ok', resourceClass, queuedAt (ms) } | { 'stale', resourceClass? }
+  The attempt no longer waits in a queue: with a fair-stage prefix, its dispatch slot is freed in this same step
+  (what FairQueue.release's ZREM does; lua/includes/fair.lua has the layout), and the answer says whether
+  tenants wait for the freed room (then the caller fills the window: fairDispatch).
+    ARGV[4] node id   ARGV[5] attempt   ARGV[6] worker id   ARGV[7] attempt id (the queue job id)
+    ARGV[8] fair-stage key prefix ("<prefix>:fair:"; empty: the enqueuer frees slots itself)
+  Returns { 'ok'|'stale', resourceClass or '', queuedAt (ms) or '', released (1|0), fill (1|0) }
 ]]
 --@include common
 local nodeId, attempt, workerId = ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local job = hgetall(jobKey)
-local node = hgetall(nodeKey(nodeId))
-if not isCurrentAttempt(job, node, attempt) then return { 'stale', node.resourceClass } end
+local attemptId, fairPrefix = ARGV[7], ARGV[8]
+local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
+local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'resourceClass', 'queuedAt' })
+
+-- the slot is freed whatever the outcome (a stale start still left the queue)
+local released, fill = releaseDispatchSlot(fairPrefix, node.resourceClass, attemptId)
+local rc = node.resourceClass or ''
+if not isCurrentAttempt(job, node, attempt) then return { 'stale', rc, '', released, fill } end
 if node.status == 'RUNNING' then
   -- the same attempt redelivered to another worker after a stall
   redis.call('HSET', nodeKey(nodeId), 'workerId', workerId)
-  return { 'stale', node.resourceClass }
+  return { 'stale', rc, '', released, fill }
 end
 redis.call('HSET', nodeKey(nodeId), 'status', 'RUNNING', 'workerId', workerId, 'startedAt', now, 'progress', 0)
 if job.status == 'QUEUED' then
@@ -22,4 +31,4 @@ if job.status == 'QUEUED' then
 end
 appendEvent(job, 'NODE_STARTED', nodeId, nil, 'worker ' .. workerId)
 flush(job)
-return { 'ok', node.resourceClass, node.queuedAt or '' }
+return { 'ok', rc, node.queuedAt or '', released, fill }

@@ -6,10 +6,23 @@
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
     ARGV[9] the nodes' output schemas (JSON object: ref -> schema JSON), written once per ref (never changed)
+    ARGV[10] fair-stage key prefix ("<prefix>:fair:"; empty: every root node is left to the enqueuer)
+    ARGV[11] the stage's minimum dispatch window
+    ARGV[12] the roots' fair-stage entries (JSON object: node id -> FairEntry JSON; a root without one is left
+             to the enqueuer when it gets no slot)
   Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
   writes nothing. An idempotent repeat returns the existing job whatever the quotas.
-  Returns { jobId, 1, { readyNodeId... }, job hash (flat), node hash (flat)... in plan order } for a new job (the
-  hashes exactly as written, so the caller need not read them back), { jobId, 0 } for an idempotent repeat,
+  The fair stage's fast path is taken here for the root nodes: when no tenant waits in the class's ring, no
+  retry there is due and the window has room, the root node's first attempt takes a dispatch slot in this step
+  (exactly what fairEnqueue-5.lua's dispatchAtOnce would do next; the attempt is current by construction), and
+  the caller adds it to the node queue directly. A crash before that add is repaired like one between a
+  dispatch and its add: the reconciler enqueues the QUEUED node again and the stage answers 'dispatched'.
+  A root that gets no slot is held in the stage in this step when it has an entry (what fairEnqueue-5.lua does
+  with an attempt ready now: its tenant's ready set, the ring); the caller fills the window of its class when
+  the window has room or a retry there is due (fairDispatch), as fairEnqueue would have in its step.
+  Returns { jobId, 1, { readyNodeId... }, { dispatchedNodeId... }, { heldNodeId... }, { classToFill... },
+  job hash (flat), node hash (flat)... in plan order } for a new job (the hashes exactly as written, so the
+  caller need not read them back), { jobId, 0 } for an idempotent repeat,
   { 'quota', -1, name, max, used, requested } for a refusal.
 ]]
 --@include common
@@ -34,8 +47,63 @@ local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs,
 for k, v in pairs(fields) do job[k] = tostring(v) end
 for k, v in pairs(job) do jobWrites[k] = v end
 for ref, schema in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', schemasKey, ref, schema) end
-local ready = {}
-local result = { jobId, 1, ready, {} }
+local fairPrefix, minWindow = ARGV[10] or '', tonumber(ARGV[11] or '0') or 0
+local entries = cjson.decode(ARGV[12] or '{}')
+local ready, dispatched, held, fill = {}, {}, {}, {}
+local result = { jobId, 1, ready, dispatched, held, fill, {} }
+
+-- Per class, read once: whether a retry is due, whether tenants wait in the ring, the window's free room.
+local stages = {}
+local function stageOf(rc)
+  local st = stages[rc]
+  if st then return st end
+  local key = fairPrefix .. rc
+  local first = redis.call('ZRANGE', key .. ':delayed', 0, 0, 'WITHSCORES')
+  st = { key = key, due = first[2] ~= nil and tonumber(first[2]) <= nowMs }
+  st.waiting = st.due or redis.call('LLEN', key .. ':ring') > 0
+  stages[rc] = st
+  return st
+end
+local function roomOf(st)
+  if st.room == nil then
+    local capacity = tonumber(redis.call('GET', st.key .. ':capacity') or '0') or 0
+    st.room = math.max(minWindow, capacity) - redis.call('ZCARD', st.key .. ':dispatched')
+  end
+  return st.room
+end
+
+-- fair.lua's readyScore: higher job priority first, then earlier (2^42 ms time span per priority step)
+local function readyScore(priority, atMs)
+  local p = math.max(0, math.min(1000, tonumber(priority) or 0))
+  return (1000 - p) * 4398046511104 + atMs
+end
+
+-- A root's first attempt in the fair stage: a dispatch slot when nothing waits and the window has room
+-- (fair.lua's dispatchAtOnce: the attempt is current by construction), else held when it has an entry.
+local function placeRoot(node)
+  if fairPrefix == '' or not node.resourceClass then return end
+  local st = stageOf(node.resourceClass)
+  local attemptId = jobId .. '.' .. node.id .. '.1'
+  if not st.waiting and roomOf(st) > 0 then
+    st.room = st.room - 1
+    redis.call('ZADD', st.key .. ':dispatched', nowMs, attemptId)
+    table.insert(dispatched, node.id)
+    return
+  end
+  local raw = entries[node.id]
+  if not raw then return end
+  local entry = cjson.decode(raw)
+  redis.call('HSET', st.key .. ':held', attemptId, raw)
+  local readyKey = st.key .. ':ready:' .. entry.tenant
+  if redis.call('ZCARD', readyKey) == 0 then redis.call('RPUSH', st.key .. ':ring', entry.tenant) end
+  redis.call('ZADD', readyKey, readyScore(entry.priority, nowMs), attemptId)
+  st.waiting = true
+  table.insert(held, node.id)
+  if (st.due or roomOf(st) > 0) and not st.fill then
+    st.fill = true
+    table.insert(fill, node.resourceClass)
+  end
+end
 for _, node in ipairs(nodes) do
   -- a root node is written QUEUED with its first attempt at once (what queueNode does to a waiting node)
   local root = tonumber(node.pending) == 0
@@ -63,11 +131,12 @@ for _, node in ipairs(nodes) do
   if tonumber(node.pending) == 0 then
     appendEvent(job, 'NODE_QUEUED', node.id)
     table.insert(ready, node.id)
+    placeRoot(node)
   end
 end
 flush(job)
 for k, v in pairs(job) do
-  table.insert(result[4], k)
-  table.insert(result[4], tostring(v))
+  table.insert(result[7], k)
+  table.insert(result[7], tostring(v))
 end
 return result

@@ -45,6 +45,33 @@ local function hgetall(key)
   return t
 end
 
+-- Only the named fields of a hash, as a table (absent fields stay nil): a step reads what it uses, not the
+-- whole record (a job hash holds its input, a node hash its inputs and outputs).
+local function hmgetTable(key, fields)
+  local v = redis.call('HMGET', key, unpack(fields))
+  local t = {}
+  for i, f in ipairs(fields) do
+    if v[i] then t[f] = v[i] end
+  end
+  return t
+end
+
+-- The job fields a status step uses (its status and indexes, its event log, its counters).
+local JOB_STEP_FIELDS = { 'id', 'status', 'seq', 'feedKey', 'template', 'createdMs', 'startedAt', 'nodeCount',
+  'succeededCount' }
+
+-- A worker took the attempt: its dispatch slot in the fair stage of class `rc` (layout: fair.lua) is free.
+-- Returns released (1|0), fill (1|0: tenants wait in the ring for the room; the caller fills the window). A
+-- retry whose backoff elapsed is not looked for: the dispatcher's timer for it (and the leader's pass) promotes
+-- it and fills the window, which then has this room. No-op without a prefix (the enqueuer frees slots itself).
+local function releaseDispatchSlot(fairPrefix, rc, attemptId)
+  if not fairPrefix or fairPrefix == '' or not rc then return 0, 0 end
+  local stage = fairPrefix .. rc
+  if redis.call('ZREM', stage .. ':dispatched', attemptId) == 0 then return 0, 0 end
+  if redis.call('LLEN', stage .. ':ring') > 0 then return 1, 1 end
+  return 1, 0
+end
+
 -- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
 local function clip(text, max)
   if #text <= max then return text end

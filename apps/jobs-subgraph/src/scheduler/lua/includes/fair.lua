@@ -33,10 +33,23 @@ local function readyScore(priority, atMs)
   return (1000 - p) * TIME_SPAN + atMs
 end
 
+-- The ring's length, read once per step and kept current by this step's own pushes and pops.
+local ringLenRead
+local function ringLen()
+  if ringLenRead == nil then ringLenRead = redis.call('LLEN', ringKey) end
+  return ringLenRead
+end
+local function ringGrew(n)
+  if ringLenRead ~= nil then ringLenRead = ringLenRead + n end
+end
+
 -- Only for an attempt that is held and in no ready set (a held attempt is in its ready set or in `delayed`).
 local function makeReady(id, tenant, priority, atMs)
   local readyKey = readyPrefix .. tenant
-  if redis.call('ZCARD', readyKey) == 0 then redis.call('RPUSH', ringKey, tenant) end
+  if redis.call('ZCARD', readyKey) == 0 then
+    redis.call('RPUSH', ringKey, tenant)
+    ringGrew(1)
+  end
   redis.call('ZADD', readyKey, readyScore(priority, atMs), id)
 end
 
@@ -87,27 +100,51 @@ local function dispatchWindow()
   return math.max(minWindow, capacity)
 end
 
+-- Free slots in the window, read once per step (after the step's own releases) and kept current by its dispatches.
+local roomRead
+local function room()
+  if roomRead == nil then roomRead = dispatchWindow() - redis.call('ZCARD', dispatchedKey) end
+  return roomRead
+end
+local function takeSlot(id)
+  redis.call('ZADD', dispatchedKey, nowMs, id)
+  roomRead = room() - 1
+end
+
 -- Fills the window round robin over tenants: pops one attempt of the tenant at the head of the ring, moves
--- the tenant to the tail while it has more. Appends id, entry pairs to `out`; returns how many were dropped.
+-- the tenant to the tail while it has more (a lone tenant stays where it is). Appends id, entry pairs to
+-- `out`; returns how many were dropped.
 local function dispatch(out)
   promoteDue()
-  if redis.call('LLEN', ringKey) == 0 then return 0 end
-  local room = dispatchWindow() - redis.call('ZCARD', dispatchedKey)
+  if ringLen() == 0 then return 0 end
   local dropped = 0
-  while room > 0 and dropped < DROP_BUDGET do
-    local tenant = redis.call('LPOP', ringKey)
-    if not tenant then break end
+  while ringLen() > 0 and room() > 0 and dropped < DROP_BUDGET do
+    -- a lone tenant is read in place (no pop and push back); it leaves the ring when it has no more
+    local alone = ringLen() == 1
+    local tenant
+    if alone then tenant = redis.call('LINDEX', ringKey, 0) else tenant = redis.call('LPOP', ringKey) end
+    if not tenant then
+      ringLenRead = 0
+      break
+    end
+    if not alone then ringGrew(-1) end
     local readyKey = readyPrefix .. tenant
     local popped = redis.call('ZPOPMIN', readyKey)
-    if redis.call('ZCARD', readyKey) > 0 then redis.call('RPUSH', ringKey, tenant) end
+    local more = redis.call('ZCARD', readyKey) > 0
+    if alone and not more then
+      redis.call('LPOP', ringKey)
+      ringGrew(-1)
+    elseif not alone and more then
+      redis.call('RPUSH', ringKey, tenant)
+      ringGrew(1)
+    end
     local id = popped[1]
     local raw = id and redis.call('HGET', heldKey, id)
     if id then redis.call('HDEL', heldKey, id) end
     if raw and isCurrent(id) then
-      redis.call('ZADD', dispatchedKey, nowMs, id)
+      takeSlot(id)
       table.insert(out, id)
       table.insert(out, raw)
-      room = room - 1
     else
       -- cancelled, finished or superseded while held (or a ring entry without attempts): never dispatched
       dropped = dropped + 1
@@ -126,10 +163,10 @@ end
 -- Appends id, entry to `out` and returns true when it dispatched it (due retries are promoted first).
 local function dispatchAtOnce(id, entry, out)
   promoteDue()
-  if redis.call('LLEN', ringKey) > 0 then return false end
-  if dispatchWindow() - redis.call('ZCARD', dispatchedKey) <= 0 then return false end
+  if ringLen() > 0 then return false end
+  if room() <= 0 then return false end
   if isCurrent(id) then
-    redis.call('ZADD', dispatchedKey, nowMs, id)
+    takeSlot(id)
     table.insert(out, id)
     table.insert(out, entry)
   end

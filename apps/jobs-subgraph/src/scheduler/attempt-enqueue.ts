@@ -1,0 +1,72 @@
+import { attemptJobId, type JsonObject } from '#libs/contracts';
+import type { AttemptSchemas } from './attempt-schemas.js';
+import type { NodeEnqueuer } from './enqueuer.js';
+import type { JobView } from './job-record.js';
+import { inEnqueueSpan } from './job-tracing.js';
+import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
+import type { SchedulerLogger, SchedulerMetrics } from './scheduler-ports.js';
+import { attemptPayload } from './submit-record.js';
+
+export interface AttemptEnqueueDeps {
+  enqueuer: NodeEnqueuer;
+  logger: SchedulerLogger;
+  metrics: SchedulerMetrics;
+  now: () => number;
+  /** Remembers each enqueued attempt's output schema (its completion then need not read the node). */
+  schemas: AttemptSchemas;
+  /** Fails the node's attempt whose inputs refer to outputs that do not exist (INVALID_INPUT). */
+  failUnresolved(jobId: string, nodeId: string, attempt: number, message: string): Promise<unknown>;
+}
+
+/** Root nodes submitJob already placed in the fair stage: with a dispatch slot, or held there. */
+export interface PlacedAttempts {
+  dispatched: ReadonlySet<string>;
+  held: ReadonlySet<string>;
+}
+
+const NONE: PlacedAttempts = { dispatched: new Set(), held: new Set() };
+
+/**
+ * Puts the current attempt of each node (QUEUED or RETRYING) of `view` on its queue, `$ref`s resolved from
+ * recorded outputs. `placed`: nodes whose attempt submitJob placed in the fair stage: those with a dispatch slot
+ * go to the node queue directly, held ones are not enqueued again. Harmless to repeat: the queue job id is the
+ * attempt's id.
+ */
+export async function enqueueAttempts(
+  deps: AttemptEnqueueDeps,
+  view: JobView,
+  nodeIds: readonly string[],
+  placed: PlacedAttempts = NONE,
+): Promise<void> {
+  const jobId = view.job.id;
+  const byId = new Map(view.nodes.map((n) => [n.id, n]));
+  for (const nodeId of nodeIds) {
+    const node = byId.get(nodeId);
+    if (!node || (node.status !== 'QUEUED' && node.status !== 'RETRYING')) continue;
+    let inputs: JsonObject;
+    try {
+      inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
+    } catch (e) {
+      if (!(e instanceof UnresolvedRefError)) throw e;
+      await deps.failUnresolved(jobId, nodeId, node.attempt, e.message);
+      continue;
+    }
+    const payload = attemptPayload(view.job, node, inputs, deps.now());
+    if (node.outputSchemaRef) {
+      const { outputSchemaRef, task, taskVersion } = node;
+      deps.schemas.remember(attemptJobId(jobId, nodeId, node.attempt), {
+        outputSchemaRef,
+        task,
+        taskVersion,
+      });
+    }
+    if (placed.held.has(nodeId)) continue; // held by the submit step, with the same payload
+    const delayMs = Math.max(0, (node.queuedAt ?? 0) - deps.now());
+    const attempt = { payload, resourceClass: node.resourceClass, priority: view.job.priority, delayMs };
+    const direct = placed.dispatched.has(nodeId) && deps.enqueuer.enqueueDispatched;
+    await inEnqueueSpan(payload, view.job.traceparent, () =>
+      direct ? direct.call(deps.enqueuer, attempt) : deps.enqueuer.enqueue(attempt),
+    );
+    deps.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
+  }
+}
