@@ -26,9 +26,12 @@ export interface AttemptPorts<R extends OfferingRunner> {
   actorId: string;
   workerId: string;
   reports: Pick<ReportSink, 'send'>;
-  /** The job was cancelled before this attempt started (read with retries). */
-  isCancelled(jobId: string): Promise<boolean>;
-  tenants: Pick<TenantGuard, 'throttledUntil' | 'throttledError' | 'runnerKilled'>;
+  /**
+   * What decides whether the attempt may start, read at once (one Redis command, retried): the job was
+   * cancelled before it started; until when its tenant is throttled (undefined: not throttled).
+   */
+  preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight>;
+  tenants: Pick<TenantGuard, 'throttledError' | 'runnerKilled'>;
   /** The runner to run on, after any restart; undefined when quarantined or draining. */
   readyRunner(): Promise<R | undefined>;
   runnerLost(reason: string, blame: RunnerLossBlame): Promise<void>;
@@ -46,11 +49,17 @@ export interface AttemptPorts<R extends OfferingRunner> {
   onExecution(): void;
   onFinished(): void;
   logger: {
+    debug(obj: object, msg: string): void;
     info(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
     error(obj: object, msg: string): void;
   };
   metrics: WorkerMetrics;
+}
+
+export interface AttemptPreflight {
+  cancelled: boolean;
+  throttledUntil?: number;
 }
 
 type Log = Record<string, unknown>;
@@ -96,10 +105,15 @@ export async function processAttempt<R extends OfferingRunner>(
       p.onExecution();
     });
     p.metrics.attemptRan(payload.task, outcome.type, Date.now() - ranFrom);
-    p.logger.info(
-      { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
-      'attempt finished',
-    );
+    // A success is what the job's events already say: a debug line (one info line per attempt was a
+    // measurable share of the worker's CPU, and the same again in whatever ships its log); anything else
+    // is an info line.
+    if (outcome.type === 'succeeded') p.logger.debug({ ...log, outcome: outcome.type }, 'attempt finished');
+    else
+      p.logger.info(
+        { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
+        'attempt finished',
+      );
     await reportOutcome(outcome, payload, reporter, p);
     await chargeRunnerLoss(outcome, payload, p, log);
   } catch (e) {
@@ -135,12 +149,8 @@ async function admit<R extends OfferingRunner>(
   p: AttemptPorts<R>,
   log: Log,
 ): Promise<R | undefined> {
-  // Both reads go out together (one round trip); the cancelled marker still decides first.
-  const throttledRead = p.tenants.throttledUntil(payload.tenant);
-  const cancelled = await p.isCancelled(payload.jobId).catch(async (e: unknown) => {
-    await throttledRead;
-    throw e;
-  });
+  // One read for both; the cancelled marker decides first.
+  const { cancelled, throttledUntil: throttled } = await p.preflight(payload);
   if (cancelled) {
     p.logger.info(log, 'skipping an attempt of a cancelled job');
     p.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');
@@ -151,7 +161,6 @@ async function admit<R extends OfferingRunner>(
     });
     return undefined;
   }
-  const throttled = await throttledRead;
   if (throttled !== undefined) {
     p.metrics.attemptFinished(payload.task, 'failed', 'TENANT_THROTTLED');
     p.logger.warn(

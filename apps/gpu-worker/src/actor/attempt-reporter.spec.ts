@@ -53,6 +53,24 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     expect(broken).toEqual([]);
   });
 
+  it('writes every kind of report it builds in the NodeReport contract (written without a second parse)', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 1000 });
+    const r = new AttemptReporter(sink, ref, 'w1', () => undefined);
+    await r.started('w1/cpu0');
+    r.progress(0.5);
+    r.log('warn', 'x'.repeat(8000));
+    await r.failed({ code: 'TIMEOUT', message: 'over time', retryable: true });
+    await r.released('worker draining');
+    // written() parses each entry with NodeReport: a report outside the contract fails here
+    expect((await written()).map((x) => x.type)).toEqual([
+      'started',
+      'progress',
+      'log',
+      'failed',
+      'released',
+    ]);
+  });
+
   it('writes reports sent while a write is in flight together, in the order they were sent', async () => {
     const sink = new ReportSink(command, { retryWindowMs: 5000 });
     const at = new Date().toISOString();

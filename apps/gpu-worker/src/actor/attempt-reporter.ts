@@ -66,13 +66,16 @@ export class AttemptReporter {
       if (this.broken) throw this.broken;
       const b = typeof body === 'function' ? body() : body;
       try {
-        await this.sink.send({
-          ...this.ref,
-          ...(this.traceparent ? { traceparent: this.traceparent } : {}),
-          workerId: this.workerId,
-          at: new Date().toISOString(),
-          ...b,
-        } as NodeReport);
+        await this.sink.send(
+          {
+            ...this.ref,
+            ...(this.traceparent ? { traceparent: this.traceparent } : {}),
+            workerId: this.workerId,
+            at: new Date().toISOString(),
+            ...b,
+          } as NodeReport,
+          true,
+        );
       } catch (e) {
         this.broken = e as Error;
         this.onBroken(this.broken);

@@ -12,7 +12,12 @@ import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runne
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { processAttempt, type ActiveAttempt, type AttemptPorts } from './attempt-processor.js';
+import {
+  processAttempt,
+  type ActiveAttempt,
+  type AttemptPorts,
+  type AttemptPreflight,
+} from './attempt-processor.js';
 import { runAttempt } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
@@ -245,13 +250,28 @@ export class NodeActor implements SupervisedActor {
     return inAttemptSpan(parsed.data, () => processAttempt(job, this.ports(), parsed.data));
   }
 
+  /**
+   * The cancelled marker and the tenant's throttle in one MGET (both `{sy}` keys: one slot on Cluster too),
+   * retried within the window: without the marker's answer the attempt must not start.
+   */
+  private async preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight> {
+    const throttleKey = this.o.tenants.throttleKey(payload.tenant);
+    const keys = throttleKey
+      ? [cancelledJobKey(payload.jobId), throttleKey]
+      : [cancelledJobKey(payload.jobId)];
+    const [marker, throttle] = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.mget(keys));
+    return {
+      cancelled: marker !== null && marker !== undefined,
+      throttledUntil: this.o.tenants.throttledUntilOf(throttle),
+    };
+  }
+
   private ports(): AttemptPorts<RunnerProcess> {
     return {
       actorId: this.o.spec.id,
       workerId: this.o.workerId,
       reports: this.o.reports,
-      isCancelled: async (jobId) =>
-        (await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.exists(cancelledJobKey(jobId)))) > 0,
+      preflight: (payload) => this.preflight(payload),
       tenants: this.o.tenants,
       readyRunner: () => this.slot.ready(),
       runnerLost: (reason, blame) => this.slot.lost(reason, blame),

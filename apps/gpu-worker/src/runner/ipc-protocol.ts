@@ -27,7 +27,10 @@ export const RunMessage = z.object({
   taskVersion: z.string().min(1),
   inputs: JsonObject,
   device: Device,
-  /** Created by the parent, removed by it after the attempt whatever happened to the child. */
+  /**
+   * The attempt's scratch dir: made on first use (by the task through ctx.workDir, or by artifact code of
+   * either side), removed by the parent after the attempt when it may exist.
+   */
   workDir: z.string().min(1),
 });
 export type RunMessage = z.infer<typeof RunMessage>;
@@ -93,8 +96,15 @@ export const ChildMessage = z.discriminatedUnion('type', [
     runId: z.string(),
     outputs: JsonObject,
     artifactIds: z.array(z.string()),
+    /** The run made its scratch dir (it is made on first use): the actor removes it. */
+    workDirUsed: z.boolean().optional(),
   }),
-  z.object({ type: z.literal('error'), runId: z.string(), error: JobError }),
+  z.object({
+    type: z.literal('error'),
+    runId: z.string(),
+    error: JobError,
+    workDirUsed: z.boolean().optional(),
+  }),
   StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;
