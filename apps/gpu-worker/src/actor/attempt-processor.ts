@@ -26,6 +26,8 @@ export interface AttemptPorts<R extends OfferingRunner> {
   actorId: string;
   workerId: string;
   reports: Pick<ReportSink, 'send'>;
+  /** `started` may wait this long for the attempt's next report, to share its write (0: written at once). */
+  startedLingerMs?: number;
   /**
    * What decides whether the attempt may start, read at once (one Redis command, retried): the job was
    * cancelled before it started; until when its tenant is throttled (undefined: not throttled).
@@ -86,18 +88,25 @@ export async function processAttempt<R extends OfferingRunner>(
   const active: ActiveAttempt = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
   p.onLeased(active);
   p.metrics.attemptLeased(payload.task, queueWaitMs(job));
-  const reporter = new AttemptReporter(p.reports, payloadRef(payload), p.workerId, (err) => {
-    p.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
-    p.metrics.reportUndeliverable('attempt');
-    active.execution?.failReports(err.message);
-  });
+  const reporter = new AttemptReporter(
+    p.reports,
+    payloadRef(payload),
+    p.workerId,
+    (err) => {
+      p.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
+      p.metrics.reportUndeliverable('attempt');
+      active.execution?.failReports(err.message);
+    },
+    p.startedLingerMs,
+  );
   try {
     const runner = await admit(payload, reporter, p, log);
     if (!runner) return;
     p.onRunning();
-    // Not awaited: the write goes out while the runner starts. The reporter writes in order, so `started`
-    // is in the stream before any later report of the attempt; if it cannot be written, the reporter is
-    // broken (onBroken stops the run) and the terminal report below throws ReportUndeliverableError.
+    // Not awaited: the write goes out while the runner starts (or, lingering, with the attempt's next report
+    // when that comes within startedLingerMs). The reporter writes in order, so `started` is in the stream
+    // before any later report of the attempt; if it cannot be written, the reporter is broken (onBroken
+    // stops the run) and the terminal report below throws ReportUndeliverableError.
     reporter.started(p.actorId).catch(() => undefined);
     const ranFrom = Date.now();
     const outcome = await p.run(runner, payload, reporter, (execution) => {

@@ -54,6 +54,8 @@ export interface NodeActorOptions {
   /** The queue of this actor's class, for the fetch watchdog's waiting count. */
   queue: Queue;
   reports: ReportSink;
+  /** An attempt's `started` report waits this long for its next report, to share its write (0: at once). */
+  startedLingerMs?: number;
   /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
   artifacts: ArtifactRepository;
   runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
@@ -271,6 +273,7 @@ export class NodeActor implements SupervisedActor {
       actorId: this.o.spec.id,
       workerId: this.o.workerId,
       reports: this.o.reports,
+      ...(this.o.startedLingerMs ? { startedLingerMs: this.o.startedLingerMs } : {}),
       preflight: (payload) => this.preflight(payload),
       tenants: this.o.tenants,
       readyRunner: () => this.slot.ready(),
