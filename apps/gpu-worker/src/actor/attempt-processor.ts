@@ -3,7 +3,7 @@ import { NodeAttemptPayload, parseContract, type TaskManifest } from '#libs/cont
 import { queueWaitMs, type WorkerMetrics } from '../worker-metrics.js';
 import type { AttemptExecution, AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
-import { payloadRef } from './node-payload.js';
+import { LeasedAttemptPayload, payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
 import type { RunnerLossBlame } from './runner-slot.js';
 import type { TenantGuard } from './tenant-guard.js';
@@ -140,7 +140,7 @@ export async function processAttempt<R extends OfferingRunner>(
 
 function parsePayload(job: Job, p: AttemptPorts<OfferingRunner>): NodeAttemptPayload {
   try {
-    return parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    return parseContract(LeasedAttemptPayload, 'NodeAttemptPayload', job.data);
   } catch (e) {
     // Without valid ids there is no attempt to report on: fail the BullMQ job where operators see it.
     p.logger.error(

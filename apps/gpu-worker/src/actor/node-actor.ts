@@ -21,6 +21,7 @@ import {
 import { runAttempt } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
+import { LeasedAttemptPayload } from './node-payload.js';
 import { FORCED_CLOSE_MS, LeaseSource } from './lease-source.js';
 import type { ReportSink } from './report-sink.js';
 import { retryWithin, within } from './retry.js';
@@ -247,7 +248,7 @@ export class NodeActor implements SupervisedActor {
   /** One leased job: the attempt's processing, wired to this actor. */
   private process(job: Job): Promise<void> {
     // Parsed once here; a malformed payload is refused by processAttempt (UnrecoverableError), without a span.
-    const parsed = NodeAttemptPayload.safeParse(job.data);
+    const parsed = LeasedAttemptPayload.safeParse(job.data);
     if (!parsed.success) return processAttempt(job, this.ports());
     return inAttemptSpan(parsed.data, () => processAttempt(job, this.ports(), parsed.data));
   }
