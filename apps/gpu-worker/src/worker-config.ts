@@ -73,6 +73,11 @@ export const workerEnv = {
   WORKER_CLOSE_TIMEOUT_MS: positiveInt(10_000),
   /** A report write (or the cancelled check) is retried this long before the attempt fails visibly. */
   WORKER_REPORT_RETRY_MS: positiveInt(60_000),
+  /**
+   * An attempt's `started` report waits up to this for the attempt's next report (its `at` stays the start),
+   * so a short attempt's start and end share one write; 0 writes it at once.
+   */
+  WORKER_STARTED_REPORT_LINGER_MS: nonNegativeInt(20),
   WORKER_MANIFEST_HEARTBEAT_MS: positiveInt(5_000),
   WORKER_MANIFEST_TTL_MS: positiveInt(15_000),
   /** An actor's BUSY/IDLE and current attempt reach the manifest within this (other changes at once). */

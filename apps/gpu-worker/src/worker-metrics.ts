@@ -130,7 +130,9 @@ export function createWorkerMetrics(): WorkerMetrics {
       for (const s of was === undefined ? ActorState.options : [was, state])
         states.set({ actor, state: s }, s === state ? 1 : 0);
       shownState.set(actor, state);
-      if (state !== 'QUARANTINED') quarantinedUntil.set({ actor }, 0);
+      // set when first seen and when leaving quarantine: not on every BUSY ⇄ IDLE of every attempt
+      if (state !== 'QUARANTINED' && (was === undefined || was === 'QUARANTINED'))
+        quarantinedUntil.set({ actor }, 0);
     },
     actorQuarantined: (actor, untilMs) => {
       quarantines.inc({ actor });

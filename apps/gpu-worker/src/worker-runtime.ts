@@ -187,6 +187,7 @@ export class WorkerRuntime {
           closeConnection: (r) => quitRedis(r, 2_000),
           queue: this.queues.get(spec.resourceClass)!,
           reports,
+          startedLingerMs: c.WORKER_STARTED_REPORT_LINGER_MS,
           artifacts,
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),

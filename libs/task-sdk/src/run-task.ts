@@ -96,8 +96,7 @@ function guardContext(ctx: TaskContext): TaskContext {
         // a log line that cannot be delivered must not fail the task; the runtime reports transport loss itself
       }
     };
-  return {
-    ...ctx,
+  const guarded: Pick<TaskContext, 'progress' | 'log'> = {
     progress(fraction: number, message?: string) {
       const p = normaliseProgress(fraction, message);
       if (!p) return;
@@ -114,4 +113,10 @@ function guardContext(ctx: TaskContext): TaskContext {
       error: safe((m) => ctx.log.error(m)),
     },
   };
+  // Copied as property descriptors, not values (a spread would read them): a getter of the runtime's
+  // context, such as a scratch dir made on first use, stays a getter.
+  return Object.defineProperties(
+    {},
+    { ...Object.getOwnPropertyDescriptors(ctx), ...Object.getOwnPropertyDescriptors(guarded) },
+  ) as TaskContext;
 }

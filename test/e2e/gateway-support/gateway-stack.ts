@@ -50,6 +50,7 @@ export async function startGatewayStack(
     gatewayEnv?: Record<string, string>;
     jobsEnv?: Record<string, string>;
     artifactsEnv?: Record<string, string>;
+    workerEnv?: Record<string, string>;
     /** For every app (on top of the stack's own settings). */
     env?: Record<string, string>;
   } = {},
@@ -84,7 +85,7 @@ export async function startGatewayStack(
   };
   let jobs = await start('jobs-subgraph', jobsPort, opts.jobsEnv);
   const artifacts = await start('artifacts-subgraph', artifactsPort, opts.artifactsEnv);
-  const worker = opts.worker ? await startWorker('gw-e2e-worker', env) : undefined;
+  const worker = opts.worker ? await startWorker('gw-e2e-worker', { ...env, ...opts.workerEnv }) : undefined;
   if (worker) apps.push(worker);
   let gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
   const keysRedis = new Redis(redis.url);

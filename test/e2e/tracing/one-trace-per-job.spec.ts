@@ -29,6 +29,8 @@ describe('one trace per job', () => {
         OTEL_BSP_SCHEDULE_DELAY: '100',
         OTEL_TRACES_SAMPLER: 'parentbased_always_on',
       },
+      // a succeeded attempt's 'attempt finished' line is at debug level
+      workerEnv: { LOG_LEVEL: 'debug' },
     });
     ({ key } = await stack.createKey('tracing-tenant', [...ALL_SCOPES]));
   }, 240_000);

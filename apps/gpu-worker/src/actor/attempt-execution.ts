@@ -51,6 +51,7 @@ export class AttemptExecution {
   private stop?: { kind: StopKind; reason: string };
   private killing?: Promise<void>;
   private finished = false;
+  private runnerOutcome?: RunOutcome;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -82,12 +83,22 @@ export class AttemptExecution {
     let out: RunOutcome;
     try {
       out = await outcome;
+      this.runnerOutcome = out;
     } finally {
       this.finished = true;
       for (const t of this.timers) clearTimeout(t);
     }
     await this.killing;
     return this.classify(out);
+  }
+
+  /**
+   * The runner may have made the attempt's scratch dir: it said so, or it did not answer (died, killed),
+   * so nobody knows.
+   */
+  get scratchMayExist(): boolean {
+    const out = this.runnerOutcome;
+    return !out || out.kind === 'exit' || out.workDirUsed;
   }
 
   /** A CancelNotice for this attempt: the task gets its signal, and is killed if it ignores it. */

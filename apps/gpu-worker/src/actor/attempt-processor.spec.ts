@@ -43,9 +43,8 @@ function fake(o: {
     actorId: 'w/cpu0',
     workerId: 'w',
     reports: { send: async (r) => (f.reports.push(r), '1-0') },
-    isCancelled: async () => o.cancelled ?? false,
+    preflight: async () => ({ cancelled: o.cancelled ?? false, throttledUntil: o.throttledUntil }),
     tenants: {
-      throttledUntil: async () => o.throttledUntil,
       throttledError: (tenant) => ({
         code: 'TENANT_THROTTLED',
         message: `${tenant} throttled`,
@@ -64,7 +63,7 @@ function fake(o: {
     onRunning: () => void f.events.push('running'),
     onExecution: () => void f.events.push('execution'),
     onFinished: () => void f.events.push('finished'),
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
     metrics: NO_WORKER_METRICS,
   };
   return { ...f, ports };

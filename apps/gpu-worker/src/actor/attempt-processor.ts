@@ -3,7 +3,7 @@ import { NodeAttemptPayload, parseContract, type TaskManifest } from '#libs/cont
 import { queueWaitMs, type WorkerMetrics } from '../worker-metrics.js';
 import type { AttemptExecution, AttemptOutcome } from './attempt-execution.js';
 import { AttemptReporter } from './attempt-reporter.js';
-import { payloadRef } from './node-payload.js';
+import { LeasedAttemptPayload, payloadRef } from './node-payload.js';
 import { ReportUndeliverableError, type ReportSink } from './report-sink.js';
 import type { RunnerLossBlame } from './runner-slot.js';
 import type { TenantGuard } from './tenant-guard.js';
@@ -26,9 +26,14 @@ export interface AttemptPorts<R extends OfferingRunner> {
   actorId: string;
   workerId: string;
   reports: Pick<ReportSink, 'send'>;
-  /** The job was cancelled before this attempt started (read with retries). */
-  isCancelled(jobId: string): Promise<boolean>;
-  tenants: Pick<TenantGuard, 'throttledUntil' | 'throttledError' | 'runnerKilled'>;
+  /** `started` may wait this long for the attempt's next report, to share its write (0: written at once). */
+  startedLingerMs?: number;
+  /**
+   * What decides whether the attempt may start, read at once (one Redis command, retried): the job was
+   * cancelled before it started; until when its tenant is throttled (undefined: not throttled).
+   */
+  preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight>;
+  tenants: Pick<TenantGuard, 'throttledError' | 'runnerKilled'>;
   /** The runner to run on, after any restart; undefined when quarantined or draining. */
   readyRunner(): Promise<R | undefined>;
   runnerLost(reason: string, blame: RunnerLossBlame): Promise<void>;
@@ -46,11 +51,17 @@ export interface AttemptPorts<R extends OfferingRunner> {
   onExecution(): void;
   onFinished(): void;
   logger: {
+    debug(obj: object, msg: string): void;
     info(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
     error(obj: object, msg: string): void;
   };
   metrics: WorkerMetrics;
+}
+
+export interface AttemptPreflight {
+  cancelled: boolean;
+  throttledUntil?: number;
 }
 
 type Log = Record<string, unknown>;
@@ -77,18 +88,25 @@ export async function processAttempt<R extends OfferingRunner>(
   const active: ActiveAttempt = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
   p.onLeased(active);
   p.metrics.attemptLeased(payload.task, queueWaitMs(job));
-  const reporter = new AttemptReporter(p.reports, payloadRef(payload), p.workerId, (err) => {
-    p.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
-    p.metrics.reportUndeliverable('attempt');
-    active.execution?.failReports(err.message);
-  });
+  const reporter = new AttemptReporter(
+    p.reports,
+    payloadRef(payload),
+    p.workerId,
+    (err) => {
+      p.logger.error({ ...log, err: err.message }, 'a report of the attempt is undeliverable; stopping it');
+      p.metrics.reportUndeliverable('attempt');
+      active.execution?.failReports(err.message);
+    },
+    p.startedLingerMs,
+  );
   try {
     const runner = await admit(payload, reporter, p, log);
     if (!runner) return;
     p.onRunning();
-    // Not awaited: the write goes out while the runner starts. The reporter writes in order, so `started`
-    // is in the stream before any later report of the attempt; if it cannot be written, the reporter is
-    // broken (onBroken stops the run) and the terminal report below throws ReportUndeliverableError.
+    // Not awaited: the write goes out while the runner starts (or, lingering, with the attempt's next report
+    // when that comes within startedLingerMs). The reporter writes in order, so `started` is in the stream
+    // before any later report of the attempt; if it cannot be written, the reporter is broken (onBroken
+    // stops the run) and the terminal report below throws ReportUndeliverableError.
     reporter.started(p.actorId).catch(() => undefined);
     const ranFrom = Date.now();
     const outcome = await p.run(runner, payload, reporter, (execution) => {
@@ -96,10 +114,15 @@ export async function processAttempt<R extends OfferingRunner>(
       p.onExecution();
     });
     p.metrics.attemptRan(payload.task, outcome.type, Date.now() - ranFrom);
-    p.logger.info(
-      { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
-      'attempt finished',
-    );
+    // A success is what the job's events already say: a debug line (one info line per attempt was a
+    // measurable share of the worker's CPU, and the same again in whatever ships its log); anything else
+    // is an info line.
+    if (outcome.type === 'succeeded') p.logger.debug({ ...log, outcome: outcome.type }, 'attempt finished');
+    else
+      p.logger.info(
+        { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
+        'attempt finished',
+      );
     await reportOutcome(outcome, payload, reporter, p);
     await chargeRunnerLoss(outcome, payload, p, log);
   } catch (e) {
@@ -117,7 +140,7 @@ export async function processAttempt<R extends OfferingRunner>(
 
 function parsePayload(job: Job, p: AttemptPorts<OfferingRunner>): NodeAttemptPayload {
   try {
-    return parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    return parseContract(LeasedAttemptPayload, 'NodeAttemptPayload', job.data);
   } catch (e) {
     // Without valid ids there is no attempt to report on: fail the BullMQ job where operators see it.
     p.logger.error(
@@ -135,12 +158,8 @@ async function admit<R extends OfferingRunner>(
   p: AttemptPorts<R>,
   log: Log,
 ): Promise<R | undefined> {
-  // Both reads go out together (one round trip); the cancelled marker still decides first.
-  const throttledRead = p.tenants.throttledUntil(payload.tenant);
-  const cancelled = await p.isCancelled(payload.jobId).catch(async (e: unknown) => {
-    await throttledRead;
-    throw e;
-  });
+  // One read for both; the cancelled marker decides first.
+  const { cancelled, throttledUntil: throttled } = await p.preflight(payload);
   if (cancelled) {
     p.logger.info(log, 'skipping an attempt of a cancelled job');
     p.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');
@@ -151,7 +170,6 @@ async function admit<R extends OfferingRunner>(
     });
     return undefined;
   }
-  const throttled = await throttledRead;
   if (throttled !== undefined) {
     p.metrics.attemptFinished(payload.task, 'failed', 'TENANT_THROTTLED');
     p.logger.warn(

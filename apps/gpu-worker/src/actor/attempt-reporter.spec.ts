@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { NodeReport, REDIS_KEYS } from '#libs/contracts';
 import { createRedis, quitRedis } from '#libs/redis';
@@ -5,6 +6,9 @@ import { startRedis, type RedisHandle } from '#libs/testing';
 import { AttemptReporter } from './attempt-reporter.js';
 import { ReportSink, ReportUndeliverableError } from './report-sink.js';
 
+const connected = async (r: Redis) => {
+  if (r.status !== 'ready') await new Promise((ok) => r.once('ready', ok));
+};
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const ref = { jobId: 'j1', tenant: 'acme', nodeId: 'a', attempt: 1 };
 
@@ -51,6 +55,24 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     expect(progress.at(-1)).toMatchObject({ progress: 1, message: 'step 10' }); // never loses the latest
     expect(reports.map((x) => x.type)).toContain('log');
     expect(broken).toEqual([]);
+  });
+
+  it('writes every kind of report it builds in the NodeReport contract (written without a second parse)', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 1000 });
+    const r = new AttemptReporter(sink, ref, 'w1', () => undefined);
+    await r.started('w1/cpu0');
+    r.progress(0.5);
+    r.log('warn', 'x'.repeat(8000));
+    await r.failed({ code: 'TIMEOUT', message: 'over time', retryable: true });
+    await r.released('worker draining');
+    // written() parses each entry with NodeReport: a report outside the contract fails here
+    expect((await written()).map((x) => x.type)).toEqual([
+      'started',
+      'progress',
+      'log',
+      'failed',
+      'released',
+    ]);
   });
 
   it('writes reports sent while a write is in flight together, in the order they were sent', async () => {
@@ -144,5 +166,67 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     expect(broken).toHaveLength(1);
     await expect(r.succeeded({}, [])).rejects.toBeInstanceOf(ReportUndeliverableError); // the attempt stays failed
     await redis.restart();
+  });
+
+  it('a lingering started goes in one pipeline with the attempt end, keeping its own time', async () => {
+    // its own connection: nothing else (a reconnect after the outage tests) writes on it
+    const own = createRedis({ url: redis.url, name: 'test:linger', role: 'command', logger: quiet });
+    await connected(own); // a command connection has no offline queue: a write before would fail and be retried
+    const sink = new ReportSink(own, { retryWindowMs: 1000 });
+    const pipelines: number[] = [];
+    const exec = own.pipeline;
+    const spy = jest.spyOn(own, 'pipeline').mockImplementation(function (this: Redis, ...a) {
+      pipelines.push(1);
+      return exec.apply(this, a);
+    });
+    const xadds = jest.spyOn(own, 'xadd');
+    try {
+      const r = new AttemptReporter(sink, ref, 'w1', () => undefined, 5_000);
+      const startedAt = Date.now();
+      const started = r.started('w1/cpu0');
+      await new Promise((res) => setTimeout(res, 30));
+      await r.succeeded({ ok: true }, []);
+      await started;
+      expect(pipelines).toHaveLength(1); // both XADDs in one pipeline, no XADD of its own
+      expect(xadds).not.toHaveBeenCalled();
+      const [s1, s2] = await written();
+      expect([s1!.type, s2!.type]).toEqual(['started', 'succeeded']);
+      expect(Math.abs(Date.parse(s1!.at) - startedAt)).toBeLessThan(25); // when it started, not when written
+      expect(Date.parse(s2!.at)).toBeGreaterThanOrEqual(Date.parse(s1!.at) + 25);
+    } finally {
+      spy.mockRestore();
+      xadds.mockRestore();
+      await quitRedis(own);
+    }
+  });
+
+  it('a lingering started goes alone once its linger is over', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 1000 });
+    const r = new AttemptReporter(sink, ref, 'w1', () => undefined, 50);
+    const started = r.started('w1/cpu0');
+    await new Promise((res) => setTimeout(res, 20));
+    expect(await written()).toEqual([]);
+    await started;
+    expect((await written()).map((x) => x.type)).toEqual(['started']);
+  });
+
+  it('gives up the attempt end queued behind a started it could not write (nothing written after)', async () => {
+    const own = createRedis({ url: redis.url, name: 'test:give-up', role: 'command', logger: quiet });
+    await connected(own);
+    const sink = new ReportSink(own, { retryWindowMs: 500, baseDelayMs: 50, maxDelayMs: 100 });
+    const broken: Error[] = [];
+    const r = new AttemptReporter(sink, ref, 'w1', (e) => broken.push(e), 5_000);
+    const other = new AttemptReporter(sink, { ...ref, jobId: 'other' }, 'w1', () => undefined);
+    await redis.kill('SIGKILL');
+    const started = r.started('w1/cpu0');
+    const end = r.succeeded({}, []);
+    await expect(started).rejects.toBeInstanceOf(ReportUndeliverableError);
+    await expect(end).rejects.toBeInstanceOf(ReportUndeliverableError);
+    expect(broken).toHaveLength(1);
+    await redis.restart();
+    await connected(own);
+    await other.started('w1/cpu1'); // another attempt's reports still go
+    expect((await written()).map((x) => `${x.jobId}:${x.type}`)).toEqual(['other:started']);
+    await quitRedis(own);
   });
 });

@@ -5,6 +5,7 @@ import type { ArtifactRepository } from '#libs/storage';
 import { isTaskError } from '#libs/task-sdk';
 import { attemptArtifacts } from '../runner/attempt-artifacts.js';
 import type { AttemptRef, StorageRequest, StorageResult } from '../runner/ipc-protocol.js';
+import { ScratchDir } from '../runner/scratch-dir.js';
 
 type Answer = Omit<StorageResult, 'type' | 'requestId'>;
 
@@ -20,13 +21,14 @@ const refused = (message: string): Answer => ({
  */
 export class AttemptStorage {
   private readonly artifacts;
+  /** The attempt's scratch dir (made on first use: a fetch may be its first). */
+  private readonly scratch: ScratchDir;
+  private readonly workDir: string;
 
-  constructor(
-    repo: ArtifactRepository,
-    attempt: AttemptRef,
-    private readonly workDir: string,
-  ) {
+  constructor(repo: ArtifactRepository, attempt: AttemptRef, scratch: ScratchDir | string) {
     this.artifacts = attemptArtifacts(repo, attempt);
+    this.scratch = typeof scratch === 'string' ? new ScratchDir(scratch) : scratch;
+    this.workDir = this.scratch.path;
   }
 
   async handle(req: StorageRequest): Promise<Answer> {
@@ -37,6 +39,7 @@ export class AttemptStorage {
           return { stat: await this.artifacts.stat(req.artifactId) };
         case 'fetch': {
           if (!req.artifactId) return refused('fetch needs an artifactId');
+          this.scratch.ensure(); // 0711 first: the recursive mkdir below would use the umask's mode
           const dir = join(this.workDir, '.artifacts');
           await mkdir(dir, { recursive: true });
           const path = join(dir, randomUUID());

@@ -12,10 +12,16 @@ import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runne
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { processAttempt, type ActiveAttempt, type AttemptPorts } from './attempt-processor.js';
+import {
+  processAttempt,
+  type ActiveAttempt,
+  type AttemptPorts,
+  type AttemptPreflight,
+} from './attempt-processor.js';
 import { runAttempt } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
+import { LeasedAttemptPayload } from './node-payload.js';
 import { FORCED_CLOSE_MS, LeaseSource } from './lease-source.js';
 import type { ReportSink } from './report-sink.js';
 import { retryWithin, within } from './retry.js';
@@ -49,6 +55,8 @@ export interface NodeActorOptions {
   /** The queue of this actor's class, for the fetch watchdog's waiting count. */
   queue: Queue;
   reports: ReportSink;
+  /** An attempt's `started` report waits this long for its next report, to share its write (0: at once). */
+  startedLingerMs?: number;
   /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
   artifacts: ArtifactRepository;
   runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
@@ -240,9 +248,25 @@ export class NodeActor implements SupervisedActor {
   /** One leased job: the attempt's processing, wired to this actor. */
   private process(job: Job): Promise<void> {
     // Parsed once here; a malformed payload is refused by processAttempt (UnrecoverableError), without a span.
-    const parsed = NodeAttemptPayload.safeParse(job.data);
+    const parsed = LeasedAttemptPayload.safeParse(job.data);
     if (!parsed.success) return processAttempt(job, this.ports());
     return inAttemptSpan(parsed.data, () => processAttempt(job, this.ports(), parsed.data));
+  }
+
+  /**
+   * The cancelled marker and the tenant's throttle in one MGET (both `{sy}` keys: one slot on Cluster too),
+   * retried within the window: without the marker's answer the attempt must not start.
+   */
+  private async preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight> {
+    const throttleKey = this.o.tenants.throttleKey(payload.tenant);
+    const keys = throttleKey
+      ? [cancelledJobKey(payload.jobId), throttleKey]
+      : [cancelledJobKey(payload.jobId)];
+    const [marker, throttle] = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.mget(keys));
+    return {
+      cancelled: marker !== null && marker !== undefined,
+      throttledUntil: this.o.tenants.throttledUntilOf(throttle),
+    };
   }
 
   private ports(): AttemptPorts<RunnerProcess> {
@@ -250,8 +274,8 @@ export class NodeActor implements SupervisedActor {
       actorId: this.o.spec.id,
       workerId: this.o.workerId,
       reports: this.o.reports,
-      isCancelled: async (jobId) =>
-        (await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.exists(cancelledJobKey(jobId)))) > 0,
+      ...(this.o.startedLingerMs ? { startedLingerMs: this.o.startedLingerMs } : {}),
+      preflight: (payload) => this.preflight(payload),
       tenants: this.o.tenants,
       readyRunner: () => this.slot.ready(),
       runnerLost: (reason, blame) => this.slot.lost(reason, blame),

@@ -53,14 +53,20 @@ interface PendingReport {
 export class ReportSink {
   private queue: PendingReport[] = [];
   private flushing = false;
+  private flushQueued = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: ReportSinkOptions,
   ) {}
 
-  async send(report: NodeReport): Promise<string> {
-    const checked = parseContract(NodeReport, 'NodeReport', report);
+  /**
+   * `built`: the report was put together by AttemptReporter from parts already parsed where they entered
+   * this process (the attempt's payload, the runner's messages) or typed here, so it is written without a
+   * second parse (the scheduler parses every report it reads). Anything else is parsed first.
+   */
+  async send(report: NodeReport, built = false): Promise<string> {
+    const checked = built ? report : parseContract(NodeReport, 'NodeReport', report);
     const body = JSON.stringify(checked);
     return new Promise<string>((resolve, reject) => {
       this.queue.push({
@@ -71,7 +77,15 @@ export class ReportSink {
         resolve,
         reject,
       });
-      if (!this.flushing) void this.flush();
+      // Flushed after this turn of the event loop's microtasks: reports sent together (an attempt's `started`
+      // and its end, several actors' reports) go in one pipeline, one socket write.
+      if (!this.flushing && !this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(() => {
+          this.flushQueued = false;
+          if (!this.flushing) void this.flush();
+        });
+      }
     });
   }
 
@@ -125,8 +139,15 @@ export class ReportSink {
   private async failed(first: PendingReport): Promise<void> {
     const err = first.err;
     if (Date.now() >= first.deadline) {
-      this.queue.shift();
-      first.reject(new ReportUndeliverableError(first.report, err, first.tries));
+      // The attempt's later reports queued behind it go too: none is written after one of its attempt was lost.
+      const r = first.report;
+      const lost = this.queue.filter(
+        (q) =>
+          q === first ||
+          (q.report.jobId === r.jobId && q.report.nodeId === r.nodeId && q.report.attempt === r.attempt),
+      );
+      this.queue = this.queue.filter((q) => !lost.includes(q));
+      for (const q of lost) q.reject(new ReportUndeliverableError(q.report, err, Math.max(1, q.tries)));
       return;
     }
     this.opts.onRetry?.(first.report, first.tries, err);

@@ -39,14 +39,28 @@ export class TenantGuard {
     this.now = o.now ?? Date.now;
   }
 
+  /**
+   * The key that says until when the tenant is throttled, for a caller that reads it together with other
+   * keys (the attempt's preflight MGET), then passes the value to `throttledUntilOf`. Undefined when
+   * throttling is off: nothing to read.
+   */
+  throttleKey(tenant: string): string | undefined {
+    return this.o.killThreshold === 0 ? undefined : REDIS_KEYS.tenantThrottled(tenant);
+  }
+
+  /** Epoch ms until which the tenant is throttled, from the value of its throttle key; or undefined. */
+  throttledUntilOf(value: string | null | undefined): number | undefined {
+    if (this.o.killThreshold === 0 || value === null || value === undefined) return undefined;
+    const until = Number(value);
+    return Number.isFinite(until) && until > this.now() ? until : undefined;
+  }
+
   /** Epoch ms until which the tenant is throttled, or undefined. Fails open if Redis does not answer. */
   async throttledUntil(tenant: string): Promise<number | undefined> {
     if (this.o.killThreshold === 0) return undefined;
     try {
       const v = await within(this.redis.get(REDIS_KEYS.tenantThrottled(tenant)), REDIS_TIMEOUT_MS);
-      if (v === 'timeout' || v === null) return undefined;
-      const until = Number(v);
-      return Number.isFinite(until) && until > this.now() ? until : undefined;
+      return v === 'timeout' ? undefined : this.throttledUntilOf(v);
     } catch (e) {
       this.o.logger.warn(
         { tenant, err: (e as Error).message },

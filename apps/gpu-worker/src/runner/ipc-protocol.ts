@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Device, JobError, JobErrorCode, JsonObject, TaskManifest } from '#libs/contracts';
+import { Device, JobError, JobErrorCode, TaskManifest, type JsonObject } from '#libs/contracts';
 
 /**
  * The typed protocol between an actor (parent) and its task runner process (child), over Node's IPC
@@ -10,6 +10,13 @@ import { Device, JobError, JobErrorCode, JsonObject, TaskManifest } from '#libs/
  * timer, so a blocked event loop stops them); progress, log, artifact while running; then exactly one
  * result or error per run.
  */
+
+/**
+ * A JSON object that crossed a JSON channel (BullMQ's job data, Node's IPC): every value in it is JSON by
+ * construction, so only its being an object is checked (the recursive JsonObject walk was a visible share
+ * of the worker's and the runner's CPU per attempt); the task's own input/output schema checks the content.
+ */
+export const JsonObjectFromJson = z.record(z.string(), z.unknown()) as unknown as z.ZodType<JsonObject>;
 
 export const AttemptRef = z.object({
   jobId: z.string().min(1),
@@ -25,9 +32,12 @@ export const RunMessage = z.object({
   attempt: AttemptRef,
   task: z.string().min(1),
   taskVersion: z.string().min(1),
-  inputs: JsonObject,
+  inputs: JsonObjectFromJson, // over a JSON channel; the task's input schema checks the content
   device: Device,
-  /** Created by the parent, removed by it after the attempt whatever happened to the child. */
+  /**
+   * The attempt's scratch dir: made on first use (by the task through ctx.workDir, or by artifact code of
+   * either side), removed by the parent after the attempt when it may exist.
+   */
   workDir: z.string().min(1),
 });
 export type RunMessage = z.infer<typeof RunMessage>;
@@ -91,10 +101,17 @@ export const ChildMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('result'),
     runId: z.string(),
-    outputs: JsonObject,
+    outputs: JsonObjectFromJson, // over a JSON channel: JSON by construction; an object is checked
     artifactIds: z.array(z.string()),
+    /** The run made its scratch dir (it is made on first use): the actor removes it. */
+    workDirUsed: z.boolean().optional(),
   }),
-  z.object({ type: z.literal('error'), runId: z.string(), error: JobError }),
+  z.object({
+    type: z.literal('error'),
+    runId: z.string(),
+    error: JobError,
+    workDirUsed: z.boolean().optional(),
+  }),
   StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;

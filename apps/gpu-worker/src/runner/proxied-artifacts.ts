@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { TaskError, type TaskArtifacts } from '#libs/task-sdk';
 import { parseContract } from '#libs/contracts';
 import { StorageRequest, type ChildMessage, type StorageResult } from './ipc-protocol.js';
+import type { ScratchDir } from './scratch-dir.js';
 
 type Pending = { resolve: (r: StorageResult) => void };
 
@@ -46,9 +47,16 @@ const failure = (r: StorageResult): TaskError | undefined =>
   r.error ? new TaskError(r.error.code, r.error.message, { retryable: r.error.retryable }) : undefined;
 
 /** `ctx.artifacts` of one run, through the actor. Temporary files live in the run's scratch directory. */
-export function proxiedArtifacts(client: StorageClient, runId: string, workDir: string): TaskArtifacts {
+export function proxiedArtifacts(
+  client: StorageClient,
+  runId: string,
+  scratchDir: ScratchDir,
+): TaskArtifacts {
+  const workDir = scratchDir.path;
   const scratch = join(workDir, '.artifacts');
   const tempPath = async () => {
+    // the scratch dir first (0711): a recursive mkdir alone would make it with the umask's mode
+    scratchDir.ensure();
     await mkdir(scratch, { recursive: true });
     return join(scratch, randomUUID());
   };

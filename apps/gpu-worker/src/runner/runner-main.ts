@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const storage = new StorageClient(send);
   const runner = new TaskRunnerChild(
     catalog,
-    (run) => proxiedArtifacts(storage, run.runId, run.workDir),
+    (run, scratch) => proxiedArtifacts(storage, run.runId, scratch),
     send,
     log,
     (r) => storage.answer(r),

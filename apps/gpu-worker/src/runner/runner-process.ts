@@ -45,8 +45,8 @@ export interface RunnerProcessOptions {
 }
 
 export type RunOutcome =
-  | { kind: 'result'; outputs: JsonObject; artifactIds: string[] }
-  | { kind: 'error'; error: JobError }
+  | { kind: 'result'; outputs: JsonObject; artifactIds: string[]; workDirUsed: boolean }
+  | { kind: 'error'; error: JobError; workDirUsed: boolean }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
 export interface RunHandlers {
@@ -241,11 +241,17 @@ export class RunnerProcess {
         return;
       case 'result':
         this.current = undefined;
-        run.resolve({ kind: 'result', outputs: msg.outputs, artifactIds: msg.artifactIds });
+        // a runner that does not say is taken to have made its scratch dir
+        run.resolve({
+          kind: 'result',
+          outputs: msg.outputs,
+          artifactIds: msg.artifactIds,
+          workDirUsed: msg.workDirUsed ?? true,
+        });
         return;
       case 'error':
         this.current = undefined;
-        run.resolve({ kind: 'error', error: msg.error });
+        run.resolve({ kind: 'error', error: msg.error, workDirUsed: msg.workDirUsed ?? true });
         return;
     }
   }

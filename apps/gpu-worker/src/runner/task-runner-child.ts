@@ -9,9 +9,13 @@ import {
   type TaskContext,
 } from '#libs/task-sdk';
 import { ParentMessage, type ChildMessage, type RunMessage, type StorageResult } from './ipc-protocol.js';
+import { ScratchDir } from './scratch-dir.js';
 
-/** Makes the artifacts API of one run (through the actor: the runner holds no storage credentials). */
-export type AttemptArtifactsFactory = (run: RunMessage) => TaskArtifacts;
+/**
+ * Makes the artifacts API of one run (through the actor: the runner holds no storage credentials); its
+ * temporary files go in the run's scratch dir, made on first use.
+ */
+export type AttemptArtifactsFactory = (run: RunMessage, scratch: ScratchDir) => TaskArtifacts;
 
 export interface ChildLogger {
   info(obj: object, msg: string): void;
@@ -96,7 +100,9 @@ export class TaskRunnerChild {
     const controller = new AbortController();
     this.current = { runId: msg.runId, controller };
     const artifactIds: string[] = [];
-    const store = this.artifactsFor(msg);
+    // Made when the task (or its artifact calls) first needs it; the actor removes it only then.
+    const scratch = new ScratchDir(msg.workDir);
+    const store = this.artifactsFor(msg, scratch);
     const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
       this.send({ type: 'log', runId: msg.runId, level, message: truncate(String(m), 8000) });
     const ctx: TaskContext = {
@@ -111,7 +117,9 @@ export class TaskRunnerChild {
       log: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
       signal: controller.signal,
       device: msg.device,
-      workDir: msg.workDir,
+      get workDir() {
+        return scratch.ensure();
+      },
       artifacts: {
         put: async (source, meta) => {
           const id = await store.put(source, meta);
@@ -134,12 +142,12 @@ export class TaskRunnerChild {
           retryable: false,
         });
       }
-      this.send({ type: 'result', runId: msg.runId, outputs, artifactIds });
+      this.send({ type: 'result', runId: msg.runId, outputs, artifactIds, workDirUsed: scratch.made });
     } catch (e) {
       const error: JobError = isTaskError(e)
         ? e.toJobError()
         : { code: 'TASK_FAILED', message: jobErrorMessage(errorMessage(e), 'task failed'), retryable: true };
-      this.send({ type: 'error', runId: msg.runId, error });
+      this.send({ type: 'error', runId: msg.runId, error, workDirUsed: scratch.made });
     } finally {
       this.current = undefined;
     }
