@@ -56,6 +56,8 @@ export class JobsRuntime {
   readonly unavailable: (cause: unknown) => boolean;
   private readonly redis: Redis;
   private readonly reportsRedis: Redis;
+  /** BullMQ's queues only (see BullmqEnqueuer): fails fast like the command connection, without auto-pipelining. */
+  private readonly queuesRedis: Redis;
   private readonly subscriberRedis: Redis;
   private readonly enqueuer: BullmqEnqueuer;
   private readonly consumer: ReportConsumer;
@@ -90,7 +92,8 @@ export class JobsRuntime {
       logger,
       extra: { enableAutoPipelining: true },
     });
-    this.unavailable = unavailableWhenDisconnected(this.redis);
+    this.queuesRedis = createRedis({ ...redisTarget(config), name: 'jobs-queues', role: 'command', logger });
+    this.unavailable = unavailableWhenDisconnected(this.redis, this.queuesRedis);
     this.reportsRedis = createRedis({
       ...redisTarget(config),
       name: 'jobs-reports',
@@ -105,11 +108,15 @@ export class JobsRuntime {
     });
 
     this.authenticator = createSubgraphAuthenticator(config.auth, this.identitySecret, this.redis);
-    this.enqueuer = new BullmqEnqueuer(this.redis, {
-      window: config.DISPATCH_WINDOW,
-      logger,
-      metrics: createDispatchMetrics(() => this.enqueuer.stageDepth()),
-    });
+    this.enqueuer = new BullmqEnqueuer(
+      this.redis,
+      {
+        window: config.DISPATCH_WINDOW,
+        logger,
+        metrics: createDispatchMetrics(() => this.enqueuer.stageDepth()),
+      },
+      this.queuesRedis,
+    );
     const metrics = createJobsMetrics(() => this.enqueuer.depth());
     const scheduler = new Scheduler({
       redis: this.redis,
@@ -199,10 +206,15 @@ export class JobsRuntime {
     await this.leaderLoops.stop();
     await this.consumer.stop();
     await this.enqueuer.close().catch(() => undefined);
-    await Promise.all([quitRedis(this.redis), quitRedis(this.subscriberRedis), quitRedis(this.reportsRedis)]);
+    await Promise.all(
+      [this.redis, this.queuesRedis, this.subscriberRedis, this.reportsRedis].map((r) => quitRedis(r)),
+    );
   }
 
   readiness(): ReadinessCheck[] {
-    return [{ name: 'redis', check: () => pingRedis(this.redis) }];
+    return [
+      { name: 'redis', check: () => pingRedis(this.redis) },
+      { name: 'redis-queues', check: () => pingRedis(this.queuesRedis) },
+    ];
   }
 }
