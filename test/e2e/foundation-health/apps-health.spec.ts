@@ -60,7 +60,7 @@ describe('the four apps boot, report health and stop cleanly', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(`${app.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).status).toBe('ok');
+    expect(((await ready.json()) as { status: string }).status).toBe('ok');
     const metrics = await fetch(`${app.url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(
@@ -74,7 +74,7 @@ describe('the four apps boot, report health and stop cleanly', () => {
     try {
       const down = await fetch(`${app.url}/health/ready`);
       expect(down.status).toBe(503);
-      const body = await down.json();
+      const body = (await down.json()) as { error?: unknown; details?: unknown };
       expect(JSON.stringify(body.error ?? body.details)).toMatch(/redis/i);
       expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
     } finally {

@@ -182,6 +182,7 @@ function tryAdmit(r: {
   query: unknown;
   operationName: unknown;
   variables: unknown;
+  validate?: boolean;
 }): { kind: 'admitted' } | { kind: 'refused'; codes: string[] } | { kind: 'crash'; error: unknown } {
   try {
     guard.admit({ ...r, schema, validate: r.validate ?? true, introspection: false });

@@ -43,7 +43,8 @@ function releasing<T>(
   inner: AsyncGenerator<T, undefined>,
   release: () => void,
 ): AsyncGenerator<T, undefined> {
-  const it: AsyncGenerator<T, undefined> = {
+  // a cast, not an annotation: AsyncGenerator gains [Symbol.asyncDispose] where the esnext.disposable lib is loaded
+  const it = {
     next: async (...args) => {
       try {
         const r = await inner.next(...args);
@@ -63,7 +64,7 @@ function releasing<T>(
       return inner.throw(e);
     },
     [Symbol.asyncIterator]: () => it,
-  };
+  } as AsyncGenerator<T, undefined>;
   return it;
 }
 

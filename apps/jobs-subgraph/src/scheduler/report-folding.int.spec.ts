@@ -93,14 +93,14 @@ describe('a start and its completion read together (real redis-server)', () => {
         'JOB_SUCCEEDED',
       ]);
       // the status indexes moved QUEUED -> SUCCEEDED; the tenant's open nodes count only the second job
-      const byStatus = (s: string) => flush.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, s), 0, -1);
+      const byStatus = (s: string) => flush.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, s), '0', '-1');
       expect(await byStatus('SUCCEEDED')).toEqual([first.id]);
       expect(await byStatus('RUNNING')).toEqual([]);
       expect(await byStatus('QUEUED')).toEqual([second.id]);
       expect(await flush.hget(JOB_KEYS.tenantUsage(TENANT), 'openNodes')).toBe('1');
       // the first attempt's slot was freed in the step and the waiting attempt was handed to the node queue
       await waitFor(async () => !(await core.enqueuer.inspect('cpu', second.id, 'only', 1)).held);
-      expect(await flush.zrange(FAIR_KEYS.dispatched('cpu'), 0, -1)).toEqual([`${second.id}.only.1`]);
+      expect(await flush.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1')).toEqual([`${second.id}.only.1`]);
       expect(together).toHaveBeenCalledTimes(1);
       expect(separately).not.toHaveBeenCalled();
       const pending = (await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number];
