@@ -93,6 +93,27 @@ describe('createRedis against a real redis-server', () => {
     await quitRedis(redis);
   });
 
+  it('a connection ended while connecting (its connector closed mid-connect, as a sentinel failover can) connects again', async () => {
+    const { logger, lines } = recordingLogger();
+    const redis = createRedis({
+      url: server.url,
+      name: 'race-test',
+      role: 'command',
+      logger,
+      maxBackoffMs: 200,
+    });
+    expect(redis.status).toBe('connecting');
+    // what ioredis's failover detector / reconnectOnError do: disconnect the connector while connect() is under way
+    (redis as unknown as { connector: { disconnect(): void } }).connector.disconnect();
+    await waitFor(() =>
+      lines.some((l) => l.msg === 'redis connection ended while connecting; connecting again'),
+    );
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 5_000 });
+    expect(await redis.ping()).toBe('PONG');
+    await quitRedis(redis);
+    expect(lines.at(-1)?.msg).toBe('redis connection closed');
+  });
+
   it('quitRedis returns in bounded time when redis is gone', async () => {
     const { logger } = recordingLogger();
     const redis = createRedis({

@@ -71,11 +71,27 @@ export function createRedis(opts: CreateRedisOptions): Redis {
   redis.on('error', (err: Error) =>
     logger.error({ redis: name, url: where, err: err.message }, 'redis error'),
   );
-  redis.on('end', () =>
-    closing.has(redis)
-      ? logger.info({ redis: name, url: where }, 'redis connection closed')
-      : logger.warn({ redis: name, url: where }, 'redis connection ended'),
-  );
+  // ioredis ends a client for good when its connector is disconnected while it is connecting: connect() then
+  // rejects "Connection is closed." and the status goes to `end` with no retry. A sentinel's failover notice or a
+  // READONLY reconnect landing mid-connect does that (redis/ioredis#1683: after a failover, some clients answer
+  // "Connection is closed." forever). A connection we did not close comes back, with the same backoff.
+  let connecting = false;
+  redis.on('connecting', () => (connecting = true));
+  redis.on('connect', () => (connecting = false));
+  redis.on('end', () => {
+    const endedWhileConnecting = connecting;
+    connecting = false;
+    if (closing.has(redis)) return logger.info({ redis: name, url: where }, 'redis connection closed');
+    if (!endedWhileConnecting) return logger.warn({ redis: name, url: where }, 'redis connection ended');
+    const delay = reconnectDelayMs(++attempt, 100, opts.maxBackoffMs ?? 10_000);
+    logger.warn(
+      { redis: name, url: where, attempt, delayMs: delay },
+      'redis connection ended while connecting; connecting again',
+    );
+    setTimeout(() => {
+      if (!closing.has(redis) && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, delay);
+  });
   return redis;
 }
 
@@ -126,8 +142,8 @@ export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> 
 
 /** QUIT, awaited until the connection has ended; one that cannot quit in time (Redis down) is disconnected. */
 export async function quitRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+  closing.add(redis); // also when it has already ended: no reconnect of an ended connection after this
   if (redis.status === 'end') return;
-  closing.add(redis);
   const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
   let timer: NodeJS.Timeout | undefined;
   try {
