@@ -1,6 +1,7 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CompletionTracker } from '../support/completion-tracker.js';
+import { benchAttemptPayload } from '../support/attempt-payload.js';
 
 const QUEUE = 'bench-e2e-peer';
 /** The retention the scheduler's BullmqEnqueuer asks for, so both keep finished jobs alike. */
@@ -62,22 +63,11 @@ export class BullmqE2ePeer {
 
   readonly submit = async (i: number): Promise<string> => {
     const jobId = `e2e-peer-${++this.seq}`;
-    await this.queue.add(
-      'bench.noop',
-      {
-        jobId,
-        tenant: 'bench',
-        nodeId: 'only',
-        attempt: 1,
-        maxAttempts: 1,
-        task: 'test.sleep',
-        taskVersion: '1.0.0',
-        inputs: { ms: 0, i },
-        timeoutMs: 30_000,
-        enqueuedAt: new Date().toISOString(),
-      },
-      { jobId, attempts: 1, ...RETENTION },
-    );
+    await this.queue.add('bench.noop', benchAttemptPayload(jobId, 'test.sleep', { ms: 0, i }), {
+      jobId,
+      attempts: 1,
+      ...RETENTION,
+    });
     return jobId;
   };
 

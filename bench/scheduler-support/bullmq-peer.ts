@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { NodeAttemptPayload } from '#libs/contracts';
 import { CompletionTracker } from '../support/completion-tracker.js';
+import { benchAttemptPayload } from '../support/attempt-payload.js';
 
 const QUEUE = 'bench-peer';
 /** The same retention the scheduler's BullmqEnqueuer asks for, so memory per job compares like with like. */
@@ -47,18 +47,7 @@ export class BullmqPeer {
 
   readonly submit = async (i: number): Promise<string> => {
     const jobId = `peer-${++this.seq}`;
-    const data: NodeAttemptPayload = {
-      jobId,
-      tenant: 'bench',
-      nodeId: 'only',
-      attempt: 1,
-      maxAttempts: 1,
-      task: 'bench.emit',
-      taskVersion: '1.0.0',
-      inputs: { value: i },
-      timeoutMs: 30_000,
-      enqueuedAt: new Date().toISOString(),
-    };
+    const data = benchAttemptPayload(jobId, 'bench.emit', { value: i });
     await this.queue.add('bench.emit', data, { jobId, attempts: 1, ...RETENTION });
     return jobId;
   };

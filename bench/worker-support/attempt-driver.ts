@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { attemptJobId, BULLMQ_PREFIX, type NodeAttemptPayload } from '#libs/contracts';
+import { attemptJobId, BULLMQ_PREFIX } from '#libs/contracts';
 import { cpuOf } from '../support/process-cpu.js';
 import type { ReportWatcher } from './report-watcher.js';
+import { benchAttemptPayload } from '../support/attempt-payload.js';
 
 /** The same retention the scheduler's BullmqEnqueuer asks for. */
 const RETENTION = {
@@ -40,18 +41,7 @@ export class AttemptDriver {
 
   /** One attempt, enqueue → terminal report, ms. */
   async one(): Promise<number> {
-    const payload: NodeAttemptPayload = {
-      jobId: `bench-${process.pid}-${++seq}`,
-      tenant: 'bench',
-      nodeId: 'only',
-      attempt: 1,
-      maxAttempts: 1,
-      task: 'test.sleep',
-      taskVersion: '1.0.0',
-      inputs: { ms: 0 },
-      timeoutMs: 30_000,
-      enqueuedAt: new Date().toISOString(),
-    };
+    const payload = benchAttemptPayload(`bench-${process.pid}-${++seq}`, 'test.sleep', { ms: 0 });
     const from = performance.now();
     const done = this.watcher.wait(payload.jobId, this.timeoutMs);
     await this.queue.add(payload.task, payload, {
