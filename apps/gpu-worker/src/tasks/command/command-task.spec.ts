@@ -153,7 +153,9 @@ describe('command tasks', () => {
         stdio: 'ignore',
       });
       const exited = new Promise<NodeJS.Signals | null>((r) => runner.once('exit', (_c, sig) => r(sig)));
-      await waitUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
+      // polled every millisecond: the SIGTERM lands right after the spawn, when the runner has only just
+      // started the command (where a SIGTERM listener installed after spawn() came too late)
+      await waitUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000, 1);
       const sleeper = Number(readFileSync(pidFile, 'utf8'));
       expect(isAlive(sleeper)).toBe(true);
       runner.kill('SIGTERM');

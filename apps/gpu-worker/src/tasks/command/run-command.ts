@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { TaskError } from '#libs/task-sdk';
 
@@ -50,8 +50,12 @@ function onSigterm(): void {
   process.kill(process.pid, 'SIGTERM');
 }
 
-function track(pgid: number): void {
-  runningGroups.add(pgid);
+/**
+ * Installs the exit hook and the SIGTERM listener before a command is spawned: a SIGTERM that arrives while
+ * spawn() returns is then handled (on the event loop) after the group is tracked. Installed after the
+ * spawn, a runner killed in that window died of the default action and left the command running.
+ */
+function guardBeforeSpawn(): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', killRunningCommands);
@@ -59,8 +63,7 @@ function track(pgid: number): void {
   if (!process.listeners('SIGTERM').includes(onSigterm)) process.on('SIGTERM', onSigterm);
 }
 
-function untrack(pgid: number): void {
-  runningGroups.delete(pgid);
+function unguardWhenIdle(): void {
   if (runningGroups.size === 0) process.removeListener('SIGTERM', onSigterm);
 }
 
@@ -100,13 +103,20 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
   const [command, ...args] = opts.argv;
   const graceMs = opts.killGraceMs ?? 5000;
   return new Promise((resolve, reject) => {
-    const child = spawn(command!, args, {
-      cwd: opts.cwd,
-      env: opts.env,
-      detached: true, // its own process group: signals reach everything it started
-      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    guardBeforeSpawn();
+    let child: ChildProcess;
+    try {
+      child = spawn(command!, args, {
+        cwd: opts.cwd,
+        env: opts.env,
+        detached: true, // its own process group: signals reach everything it started
+        ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      unguardWhenIdle();
+      throw err;
+    }
     const stderrTail: string[] = [];
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -117,6 +127,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
 
     child.once('error', (err: NodeJS.ErrnoException) => {
       opts.signal.removeEventListener('abort', onAbort);
+      unguardWhenIdle();
       reject(
         new TaskError('TASK_FAILED', `command ${command} could not start: ${err.code ?? err.message}`, {
           retryable: err.code !== 'ENOENT' && err.code !== 'EACCES',
@@ -125,7 +136,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
     });
     if (child.pid === undefined) return; // 'error' follows
     const pgid = child.pid;
-    track(pgid);
+    runningGroups.add(pgid);
 
     const stdout = createInterface({ input: child.stdout!, crlfDelay: Infinity });
     stdout.on('line', (line) => {
@@ -152,7 +163,8 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
       clearTimeout(killTimer);
       // whatever it left running in its group (and that may hold its stdout open) ends with it
       signalGroup(pgid, 'SIGKILL');
-      untrack(pgid);
+      runningGroups.delete(pgid);
+      unguardWhenIdle();
       const bound = new Promise<void>((r) => setTimeout(r, DRAIN_AFTER_EXIT_MS).unref());
       void Promise.race([streamsClosed, bound]).then(() => resolve({ exitCode, exitSignal, stderrTail }));
     });
