@@ -94,9 +94,15 @@ export class SubgraphAuthenticator {
     if (caller.method !== 'api-key' || units <= 1) return undefined;
     const { limiter } = this.options.apiKeys!;
     if (units > limiter.policy.burst) return { burst: limiter.policy.burst };
+    await this.takeTokens(caller.identity.keyId, units - 1);
+    return undefined;
+  }
+
+  /** `n` tokens of the key's bucket, or CallerAuthError RATE_LIMITED (with the wait) or UNAVAILABLE. */
+  private async takeTokens(keyId: string, n: number): Promise<void> {
     let decision;
     try {
-      decision = await limiter.take(caller.identity.keyId, units - 1);
+      decision = await this.options.apiKeys!.limiter.take(keyId, n);
     } catch {
       throw new CallerAuthError('UNAVAILABLE', 'rate limiter unavailable; retry shortly');
     }
@@ -108,12 +114,11 @@ export class SubgraphAuthenticator {
           retryAfterSeconds: decision.retryAfterSeconds,
         },
       );
-    return undefined;
   }
 
   /** As at the gateway: verify (revocation takes effect on the next request), then one token of the key's bucket. */
   private async apiKeyIdentity(key: string): Promise<Identity> {
-    const { store, limiter } = this.options.apiKeys!;
+    const { store } = this.options.apiKeys!;
     let verified;
     try {
       verified = await store.verify(key);
@@ -125,18 +130,7 @@ export class SubgraphAuthenticator {
         );
       throw new CallerAuthError('UNAVAILABLE', 'cannot verify API keys right now; retry shortly');
     }
-    let decision;
-    try {
-      decision = await limiter.take(verified.id);
-    } catch {
-      throw new CallerAuthError('UNAVAILABLE', 'rate limiter unavailable; retry shortly');
-    }
-    if (!decision.allowed)
-      throw new CallerAuthError(
-        'RATE_LIMITED',
-        `rate limit exceeded; retry in ${decision.retryAfterSeconds} s`,
-        { retryAfterSeconds: decision.retryAfterSeconds },
-      );
+    await this.takeTokens(verified.id, 1);
     const now = Math.floor((this.options.now?.() ?? Date.now()) / 1000);
     return {
       tenant: verified.tenant,
