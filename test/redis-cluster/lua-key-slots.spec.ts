@@ -10,7 +10,6 @@ import {
   SUBSCRIPTION_SLOT_SCRIPTS,
   subscriptionSlotsKey,
 } from '../../apps/gateway/src/limits/shared-subscription-slots.js';
-import { RATE_LEASE_SCRIPTS } from '../../apps/gateway/src/limits/leased-token-bucket.js';
 import { SWEEP_LEASE_KEY } from '../../apps/artifacts-subgraph/src/sweeps/sweep-loop.js';
 
 /**
@@ -95,8 +94,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       claimDueRemovals: () => [STORAGE_KEYS.removeAfter, STORAGE_KEYS.objectsToDelete],
     },
   ],
-  [RATE_LIMIT_SCRIPTS, { takeToken: () => [rateLimitKey('key:k1')] }],
-  [RATE_LEASE_SCRIPTS, { leaseTokens: () => [rateLimitKey('key:k1')] }],
+  [RATE_LIMIT_SCRIPTS, { takeTokens: () => [rateLimitKey('key:k1')] }],
   [
     SUBSCRIPTION_SLOT_SCRIPTS,
     { acquireSlots: () => [subscriptionSlotsKey('k1')], refreshSlots: () => [subscriptionSlotsKey('k1')] },

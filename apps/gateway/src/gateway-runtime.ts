@@ -27,7 +27,7 @@ import { OperationGuard } from './limits/operation-guard.js';
 import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
-import { RATE_LEASE_SCRIPTS, rateLimiter, type RateLimiter } from './limits/leased-token-bucket.js';
+import { rateLimiter, type RateLimiter } from './limits/leased-token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
@@ -85,7 +85,7 @@ export class GatewayRuntime {
       config.BIND_HOST,
     );
     // Every Lua script this process runs is present and its includes resolve: fail at boot, not on a request.
-    for (const scripts of [RATE_LIMIT_SCRIPTS, RATE_LEASE_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS])
+    for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS])
       scripts.check();
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });

@@ -5,12 +5,30 @@ import { defineScripts } from '#libs/redis';
 /** Per-key bucket state (hash: tokens, ts). Shared by the gateway and the subgraphs (api-key mode). */
 export const rateLimitKey = (subject: string) => `${REDIS_PREFIX}:ratelimit:${subject}`;
 
-/** The bucket step (lua/takeToken-1.lua): timed by the Redis server clock so every replica agrees. */
+/** The bucket step (lua/takeTokens-1.lua): timed by the Redis server clock so every replica agrees. */
 export const RATE_LIMIT_SCRIPTS = defineScripts({
   label: 'rate limit',
   dir: new URL('./lua/', import.meta.url),
-  names: ['takeToken'] as const,
+  names: ['takeTokens'] as const,
 });
+
+/** {allowed 0|1, tokens leased, tokens left (floor), retry ms}: see lua/takeTokens-1.lua. */
+export type BucketStep = [allowed: number, leased: number, left: number, retryMs: number];
+
+/** One step of the per-key bucket: gives back `refund`, takes `cost`, leases up to `want` more. */
+export async function stepBucket(
+  redis: Redis,
+  subject: string,
+  policy: RateLimitPolicy,
+  step: { cost: number; want?: number; refund?: number },
+): Promise<BucketStep> {
+  return (await RATE_LIMIT_SCRIPTS.run(
+    redis,
+    'takeTokens',
+    [rateLimitKey(subject)],
+    [policy.burst, policy.perMinute / 60_000, step.cost, step.want ?? 0, step.refund ?? 0],
+  )) as BucketStep;
+}
 
 export interface RateLimitPolicy {
   /** Sustained rate. */
@@ -36,13 +54,7 @@ export class TokenBucketLimiter {
   }
 
   async take(subject: string, cost = 1): Promise<RateDecision> {
-    const ratePerMs = this.policy.perMinute / 60_000;
-    const [allowed, remaining, retryMs] = (await RATE_LIMIT_SCRIPTS.run(
-      this.redis,
-      'takeToken',
-      [rateLimitKey(subject)],
-      [this.policy.burst, ratePerMs, cost],
-    )) as [number, number, number];
+    const [allowed, , remaining, retryMs] = await stepBucket(this.redis, subject, this.policy, { cost });
     return {
       allowed: allowed === 1,
       remaining,

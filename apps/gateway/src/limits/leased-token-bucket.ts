@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import { defineScripts } from '#libs/redis';
-import { rateLimitKey, TokenBucketLimiter, type RateDecision, type RateLimitPolicy } from './token-bucket.js';
+import { stepBucket, TokenBucketLimiter, type RateDecision, type RateLimitPolicy } from '#libs/auth';
 
 /** What OperationGuard needs of a rate limiter (TokenBucketLimiter and LeasedTokenBucket both are one). */
 export interface RateLimiter {
@@ -9,13 +8,6 @@ export interface RateLimiter {
   /** Gives back what it holds (shutdown). */
   close?(): Promise<void>;
 }
-
-/** lua/leaseTokens-1.lua: libs/auth's bucket step plus a refund and a lease, on the same hash. */
-export const RATE_LEASE_SCRIPTS = defineScripts({
-  label: 'rate limit lease',
-  dir: new URL('./lua/', import.meta.url),
-  names: ['leaseTokens'] as const,
-});
 
 export interface LeaseOptions {
   /** How long a replica may hold tokens it took in advance before it gives back what it did not spend. */
@@ -72,7 +64,6 @@ interface Lease {
  */
 export class LeasedTokenBucket implements RateLimiter {
   private readonly leases = new Map<string, Lease>();
-  private readonly ratePerMs: number;
   private readonly maxLease: number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -84,7 +75,6 @@ export class LeasedTokenBucket implements RateLimiter {
     if (!(policy.perMinute > 0) || !(policy.burst >= 1))
       throw new Error('rate limit needs perMinute > 0 and burst >= 1');
     if (!(options.leaseMs > 0)) throw new Error('leaseMs must be positive');
-    this.ratePerMs = policy.perMinute / 60_000;
     this.maxLease = Math.max(0, Math.floor(options.maxLease ?? policy.burst / 10));
     this.sweeper = setInterval(() => this.sweep(), options.leaseMs);
     this.sweeper.unref();
@@ -131,7 +121,7 @@ export class LeasedTokenBucket implements RateLimiter {
     const want = Math.min(this.maxLease, Math.floor((lease.spent / elapsed) * this.options.leaseMs));
     lease.spent = 0;
     lease.since = now;
-    const call = this.run(subject, cost, want, refund);
+    const call = stepBucket(this.redis, subject, this.policy, { cost, want, refund });
     lease.fetching = call.then(
       () => undefined,
       () => undefined,
@@ -167,24 +157,10 @@ export class LeasedTokenBucket implements RateLimiter {
     const tokens = lease.tokens;
     lease.tokens = 0;
     try {
-      await this.run(subject, 0, 0, tokens);
+      await stepBucket(this.redis, subject, this.policy, { cost: 0, refund: tokens });
     } catch (e) {
       // Lost tokens only make the key stricter for a moment; never more than the limit.
       this.options.onError?.(e);
     }
-  }
-
-  private async run(
-    subject: string,
-    cost: number,
-    want: number,
-    refund: number,
-  ): Promise<[number, number, number, number]> {
-    return (await RATE_LEASE_SCRIPTS.run(
-      this.redis,
-      'leaseTokens',
-      [rateLimitKey(subject)],
-      [this.policy.burst, this.ratePerMs, cost, want, refund],
-    )) as [number, number, number, number];
   }
 }

@@ -1,8 +1,8 @@
---[[ The per-key token bucket of libs/auth's takeToken-1.lua (same hash, same Redis clock, so gateway and subgraph
-  replicas still share one allowance) for a replica that spends tokens locally: first gives back `refund`
-  tokens it took earlier and did not spend, then takes `cost` for the request at hand exactly as takeToken
-  does (all or nothing), then leases up to `want` more (as many as the bucket holds) for the replica to spend
-  without a round trip. A refund-only call has cost 0 and want 0.
+--[[ The per-key token bucket in one step, timed by the Redis server clock so every gateway and subgraph replica
+  agrees. First gives back `refund` tokens a replica took earlier and did not spend, then takes `cost` for the
+  request at hand (all or nothing), then leases up to `want` more (as many as the bucket holds) for a replica
+  that spends tokens locally (the gateway's leased bucket). A plain take has want 0 and refund 0; a refund-only
+  call has cost 0 and want 0.
   KEYS[1] bucket (hash: tokens, ts)   ARGV[1] capacity   ARGV[2] refill per ms   ARGV[3] cost   ARGV[4] want
   ARGV[5] refund   Returns {allowed 0|1, tokens leased, tokens left (floor), retry ms}. ]]
 local capacity = tonumber(ARGV[1])
