@@ -5,6 +5,7 @@ import { STORAGE_KEYS, STORAGE_SCRIPTS } from '../../libs/storage/src/index.js';
 import { JOB_KEYS, transitionKeys } from '../../apps/jobs-subgraph/src/scheduler/keys.js';
 import { FAIR_KEYS } from '../../apps/jobs-subgraph/src/scheduler/fair-queue.js';
 import { SCHEDULER_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/scripts.js';
+import { JOB_VIEW_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/job-views.js';
 import { WORKER_REGISTRY_SCRIPTS } from '../../apps/jobs-subgraph/src/registry/worker-registry.js';
 import {
   SUBSCRIPTION_SLOT_SCRIPTS,
@@ -53,7 +54,6 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       cancelJob: () => transitionKeys(jobId),
       failJob: () => transitionKeys(jobId),
       retryJob: () => transitionKeys(jobId),
-      viewJobs: () => [JOB_KEYS.job(jobId), JOB_KEYS.job('0b8e1f3c-2d4a-4e6b-9f1a-7c3d5e2b8a90')],
       purgeJob: () => [...transitionKeys(jobId), JOB_KEYS.tenantJobs(tenant), JOB_KEYS.noIdempotencyKey],
       recountTenantUsage: () => [
         JOB_KEYS.tenantUsage(tenant),
@@ -93,6 +93,10 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       ],
       claimDueRemovals: () => [STORAGE_KEYS.removeAfter, STORAGE_KEYS.objectsToDelete],
     },
+  ],
+  [
+    JOB_VIEW_SCRIPTS,
+    { readJobViews: () => [JOB_KEYS.job(jobId), JOB_KEYS.job('0b8e1f3c-2d4a-4e6b-9f1a-7c3d5e2b8a90')] },
   ],
   [RATE_LIMIT_SCRIPTS, { takeTokens: () => [rateLimitKey('key:k1')] }],
   [

@@ -23,7 +23,6 @@ export const SCHEDULER_SCRIPT_NAMES = [
   'fairDispatch',
   'fairRelease',
   'fairRemove',
-  'viewJobs',
 ] as const;
 export type ScriptName = (typeof SCHEDULER_SCRIPT_NAMES)[number];
 

@@ -1,21 +1,21 @@
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 import { badInput } from '#libs/errors';
-import type { JobView } from '../scheduler/job-record.js';
+import type { JobReadView } from '../scheduler/job-views.js';
 
 /** Most inputs one submitJobs call takes; more is BAD_USER_INPUT and nothing is submitted. */
 export { MAX_SUBMIT_BATCH };
 
 /** One input's outcome, at the input's index: its job, or why it was refused (nothing of it written). */
-export type BatchItemOutcome = { ok: true; view: JobView } | { ok: false; error: unknown };
+export type BatchItemOutcome = { ok: true; view: JobReadView } | { ok: false; error: unknown };
 
 export interface BatchSubmitSteps {
   /**
    * Plans, quota-checks and writes one input exactly as submitJob does (idempotency key included); throws a
    * DomainError (BAD_USER_INPUT, INVALID_GRAPH, QUOTA_EXCEEDED) when the input is refused.
    */
-  submitOne(rawInput: unknown): Promise<{ jobId: string; view?: JobView }>;
+  submitOne(rawInput: unknown): Promise<{ jobId: string; view?: JobReadView }>;
   /** The tenant's jobs by id, in one round trip (for the inputs whose write did not answer the job). */
-  views(jobIds: readonly string[]): Promise<Array<JobView | null>>;
+  views(jobIds: readonly string[]): Promise<Array<JobReadView | null>>;
 }
 
 /**
@@ -36,7 +36,7 @@ export async function submitBatch(
     });
   if (rawInputs.length === 0) return [];
   const written = await Promise.allSettled(rawInputs.map((raw) => steps.submitOne(raw)));
-  const views = new Map<string, JobView | null>();
+  const views = new Map<string, JobReadView | null>();
   for (const w of written)
     if (w.status === 'fulfilled' && w.value.view) views.set(w.value.jobId, w.value.view);
   // jobs the write did not answer (e.g. an idempotency key's existing job): read once each, all together

@@ -79,7 +79,7 @@ export class JobsService {
             if (!result.ok) throw invalidGraph(result.errors);
             return this.scheduler.submit(tenant, result.input, result.plan);
           }),
-        views: (ids) => this.scheduler.store.viewMany(ids, tenant),
+        views: (ids) => this.scheduler.store.readViews(ids, tenant),
       },
       rawInputs,
     );
