@@ -1,12 +1,12 @@
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, schemaHash, type WorkerManifest } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { waitFor, redisPerSuite } from '#libs/testing';
 import { WorkerRegistry } from './worker-registry.js';
 import { imageResize, modelTrain, workerManifest } from './test/manifests.js';
 
 describe('WorkerRegistry (real redis-server)', () => {
-  let server: RedisHandle;
+  const suite = redisPerSuite();
   let redis: Redis;
   const warnings: Array<{ fields: object; message: string }> = [];
   const logger = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
@@ -17,16 +17,10 @@ describe('WorkerRegistry (real redis-server)', () => {
     await redis.multi().set(REDIS_KEYS.worker(id), json, 'PX', ttlMs).sadd(REDIS_KEYS.workers, id).exec();
   };
 
-  beforeAll(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url, { lazyConnect: false });
-  });
-  afterAll(async () => {
-    await redis.quit();
-    await server.stop();
+  beforeAll(() => {
+    redis = suite.client;
   });
   beforeEach(async () => {
-    await redis.flushall();
     warnings.length = 0;
   });
 
@@ -91,7 +85,7 @@ describe('WorkerRegistry (real redis-server)', () => {
 
   it('keeps a worker whose manifest appears between the read and the clean-up', async () => {
     await redis.sadd(REDIS_KEYS.workers, 'w-joining');
-    const racing = new Redis(server.url);
+    const racing = new Redis(suite.url);
     const mget = racing.mget.bind(racing);
     // The worker writes its first manifest right after we found it missing.
     racing.mget = (async (...args: Parameters<typeof mget>) => {

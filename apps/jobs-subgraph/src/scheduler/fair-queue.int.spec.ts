@@ -1,26 +1,20 @@
 import { Redis } from 'ioredis';
 import { attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { redisPerSuite } from '#libs/testing';
 import { FAIR_KEYS, FairQueue, type DispatchStep, type FairEntry } from './fair-queue.js';
 import { JOB_KEYS } from './keys.js';
 
 /** The fair-share stage's Lua steps against a real redis-server (no node queue: what they pop is the answer). */
 describe('FairQueue (round robin over tenants, priority within one)', () => {
-  let server: RedisHandle;
+  const suite = redisPerSuite();
   let redis: Redis;
   let clock: number;
   const now = () => clock;
 
-  beforeAll(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await redis.quit();
-    await server.stop();
+  beforeAll(() => {
+    redis = suite.client;
   });
   beforeEach(async () => {
-    await redis.flushall();
     clock = 1_800_000_000_000;
   });
 

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { attemptJobId, type JsonObject } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, redisPerSuite } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestTaskFailure, TestWorker } from '../../test/test-worker.js';
@@ -39,25 +38,13 @@ async function flood(core: CoreHarness, tenant: string, count: number): Promise<
 }
 
 describe('fair share between tenants (real redis-server, in-test worker)', () => {
-  let server: RedisHandle;
-  let flush: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    flush = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await flush.quit();
-    await server.stop();
-  });
-  beforeEach(async () => {
-    await flush.flushall();
-  });
+  const redis = redisPerSuite();
 
   it(`a tenant with ${FLOOD} queued nodes delays another tenant's single job by a few nodes only`, async () => {
     const WINDOW = 4;
     const CONCURRENCY = 4;
-    const core = await startCore(server.url, { dispatchWindow: WINDOW });
-    const manifest = worker(server.url, 1);
+    const core = await startCore(redis.url, { dispatchWindow: WINDOW });
+    const manifest = worker(redis.url, 1);
     await manifest.publishManifest();
     let runner: TestWorker | undefined;
     try {
@@ -65,7 +52,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       const floodIds = await flood(core, 'flooder', FLOOD);
       const t1 = Date.now();
       expect(await core.redis.hlen(FAIR_KEYS.held('cpu'))).toBe(Math.max(0, FLOOD - WINDOW));
-      runner = await worker(server.url, CONCURRENCY, 5).start();
+      runner = await worker(redis.url, CONCURRENCY, 5).start();
       await waitFor(async () => runner!.leases.length >= 20);
       const submittedAt = runner.leases.length;
       const { job } = await core.service.submitJob('quiet', single('test.emit', { value: -1 }));
@@ -95,8 +82,8 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
   }, 120_000);
 
   it("priority still orders one tenant's own nodes", async () => {
-    const core = await startCore(server.url, { dispatchWindow: 1 });
-    const manifest = worker(server.url, 1);
+    const core = await startCore(redis.url, { dispatchWindow: 1 });
+    const manifest = worker(redis.url, 1);
     await manifest.publishManifest();
     let runner: TestWorker | undefined;
     try {
@@ -114,7 +101,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
         ).job.id;
         await sleep(2);
       }
-      runner = await worker(server.url, 1).start();
+      runner = await worker(redis.url, 1).start();
       for (const id of Object.values(ids))
         await waitForJob(core, 'acme', id, (v) => v.job.status === 'SUCCEEDED');
       const byId = Object.fromEntries(Object.entries(ids).map(([n, id]) => [id, n]));
@@ -128,8 +115,8 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
   });
 
   it('a dispatcher killed between its pop and the queue add loses nothing: the reconciler adds it, it runs once', async () => {
-    const core = await startCore(server.url, { dispatchWindow: 1 });
-    const manifest = worker(server.url, 1);
+    const core = await startCore(redis.url, { dispatchWindow: 1 });
+    const manifest = worker(redis.url, 1);
     await manifest.publishManifest();
     let runner: TestWorker | undefined;
     try {
@@ -152,7 +139,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       // a second pass (or the other replica's) changes nothing
       expect((await core.reconciler.reconcileOnce()).actions).toBe(0);
 
-      runner = await worker(server.url, 2).start();
+      runner = await worker(redis.url, 2).start();
       for (const [tenant, id] of [
         ['acme', x1.id],
         ['other', x2.id],
@@ -171,8 +158,8 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
   });
 
   it('schedule-to-start: held attempts wait their turn while a worker offers the task, and fail once none does', async () => {
-    const core = await startCore(server.url, { dispatchWindow: 1, startConsumer: false });
-    const manifest = worker(server.url, 1);
+    const core = await startCore(redis.url, { dispatchWindow: 1, startConsumer: false });
+    const manifest = worker(redis.url, 1);
     await manifest.publishManifest();
     let offered = new Set(['test.emit']);
     const strict = new Reconciler(
@@ -214,8 +201,8 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
   });
 
   it('cancelling a job takes its attempts out of the fair stage and frees their slots', async () => {
-    const core = await startCore(server.url, { dispatchWindow: 1, startConsumer: false });
-    const manifest = worker(server.url, 1);
+    const core = await startCore(redis.url, { dispatchWindow: 1, startConsumer: false });
+    const manifest = worker(redis.url, 1);
     await manifest.publishManifest();
     try {
       const { job: blocker } = await core.service.submitJob('acme', single('test.emit', { value: 0 }));
@@ -234,10 +221,10 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
   });
 
   it('a retry waits out its backoff in the fair stage (delayed), then runs', async () => {
-    const core = await startCore(server.url, { dispatchWindow: 1, backoffBaseMs: 400 });
+    const core = await startCore(redis.url, { dispatchWindow: 1, backoffBaseMs: 400 });
     let calls = 0;
     const runner = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks,
       handlers: {
         'test.emit': async (p) => {

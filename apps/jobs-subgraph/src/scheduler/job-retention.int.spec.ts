@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '#libs/config';
 import { DomainError } from '#libs/errors';
 import { BULLMQ_PREFIX, REDIS_KEYS, type JsonObject } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { waitFor, redisPerSuite } from '#libs/testing';
 import { quietLogger, startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -39,25 +39,15 @@ async function memberships(redis: Redis, jobId: string, tenant = TENANT) {
 }
 
 describe('finished-job retention (real redis-server)', () => {
-  let server: RedisHandle;
-  let flush: Redis;
+  const redis = redisPerSuite();
   let core: CoreHarness;
   let worker: TestWorker;
   let releaseGate: () => void;
-  beforeAll(async () => {
-    server = await startRedis();
-    flush = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await flush.quit();
-    await server.stop();
-  });
   beforeEach(async () => {
-    await flush.flushall();
-    core = await startCore(server.url);
+    core = await startCore(redis.url);
     const gate = new Promise<void>((resolve) => (releaseGate = resolve));
     worker = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks,
       handlers: {
         'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }),
@@ -75,7 +65,7 @@ describe('finished-job retention (real redis-server)', () => {
     await core.close();
   });
 
-  const finishedAt = async (jobId: string) => Number(await flush.zscore(JOB_KEYS.finishedJobs, jobId));
+  const finishedAt = async (jobId: string) => Number(await redis.client.zscore(JOB_KEYS.finishedJobs, jobId));
 
   /** A sweeper whose clock makes everything finished at or before `cutoffMs` older than one day of retention. */
   const sweeperAt = (cutoffMs: number, redis: Redis = core.redis, purged: number[] = []) =>
@@ -109,10 +99,10 @@ describe('finished-job retention (real redis-server)', () => {
     // a worker that leased the attempt before the cancel has let go of it (it holds nothing 30 days later)
     await waitFor(async () => (await core.enqueuer.state('cpu', cancelled.id, 'only', 1)) !== 'active');
     // the artifacts subgraph's key for the job stays (its own retention reads it)
-    await flush.sadd(REDIS_KEYS.jobArtifacts(old), 'artifact-1');
+    await redis.client.sadd(REDIS_KEYS.jobArtifacts(old), 'artifact-1');
     // an event stream as jobs written before the event log became a list have it: deleted with the job too
-    await flush.xadd(JOB_KEYS.events(old), '0-1', 'e', '{}');
-    const oldKeys = await keysOf(flush, old);
+    await redis.client.xadd(JOB_KEYS.events(old), '0-1', 'e', '{}');
+    const oldKeys = await keysOf(redis.client, old);
     expect(oldKeys).toEqual(
       expect.arrayContaining([
         JOB_KEYS.job(old),
@@ -122,9 +112,9 @@ describe('finished-job retention (real redis-server)', () => {
         `${BULLMQ_PREFIX}:sy-nodes-cpu:${old}.only.1`,
       ]),
     );
-    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBe(old);
-    expect(await keysOf(flush, oldFailed)).toContain(JOB_KEYS.cancelled(oldFailed));
-    expect((await memberships(flush, oldFailed)).deadLetter).not.toBeNull();
+    expect(await redis.client.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBe(old);
+    expect(await keysOf(redis.client, oldFailed)).toContain(JOB_KEYS.cancelled(oldFailed));
+    expect((await memberships(redis.client, oldFailed)).deadLetter).not.toBeNull();
 
     const cutoff = Math.max(
       await finishedAt(old),
@@ -136,9 +126,9 @@ describe('finished-job retention (real redis-server)', () => {
     expect(await finishedAt(recent)).toBeGreaterThan(cutoff);
     const { job: running } = await core.service.submitJob(TENANT, single('test.add', { a: 5, b: 6 }));
     await waitForJob(core, TENANT, running.id, (v) => v.job.status === 'RUNNING');
-    const recentKeys = await keysOf(flush, recent);
-    const runningKeys = await keysOf(flush, running.id);
-    const recentHash = await flush.hgetall(JOB_KEYS.job(recent));
+    const recentKeys = await keysOf(redis.client, recent);
+    const runningKeys = await keysOf(redis.client, running.id);
+    const recentHash = await redis.client.hgetall(JOB_KEYS.job(recent));
 
     const purged: number[] = [];
     const summary = await sweeperAt(cutoff, core.redis, purged).sweepOnce();
@@ -146,8 +136,8 @@ describe('finished-job retention (real redis-server)', () => {
     expect(summary).toEqual({ selected: 3, deleted: 3, kept: 0, missing: 0, failed: 0 });
     expect(purged).toEqual([3]);
     for (const id of [old, oldFailed, cancelled.id]) {
-      expect(await keysOf(flush, id)).toEqual([]);
-      expect(await memberships(flush, id)).toEqual({
+      expect(await keysOf(redis.client, id)).toEqual([]);
+      expect(await memberships(redis.client, id)).toEqual({
         tenantJobs: null,
         deadLetter: null,
         finished: null,
@@ -158,14 +148,14 @@ describe('finished-job retention (real redis-server)', () => {
       await expect(core.service.retryJob(TENANT, id)).rejects.toBeInstanceOf(DomainError);
       await expect(core.service.retryJob(TENANT, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     }
-    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBeNull();
-    expect(await flush.smembers(REDIS_KEYS.jobArtifacts(old))).toEqual(['artifact-1']);
+    expect(await redis.client.get(JOB_KEYS.idempotency(TENANT, 'order-1'))).toBeNull();
+    expect(await redis.client.smembers(REDIS_KEYS.jobArtifacts(old))).toEqual(['artifact-1']);
 
-    expect(await keysOf(flush, recent)).toEqual(recentKeys);
-    expect(await flush.hgetall(JOB_KEYS.job(recent))).toEqual(recentHash);
-    expect(await flush.get(JOB_KEYS.idempotency(TENANT, 'order-2'))).toBe(recent);
-    expect((await memberships(flush, recent)).tenantJobs).not.toBeNull();
-    expect(await keysOf(flush, running.id)).toEqual(runningKeys);
+    expect(await keysOf(redis.client, recent)).toEqual(recentKeys);
+    expect(await redis.client.hgetall(JOB_KEYS.job(recent))).toEqual(recentHash);
+    expect(await redis.client.get(JOB_KEYS.idempotency(TENANT, 'order-2'))).toBe(recent);
+    expect((await memberships(redis.client, recent)).tenantJobs).not.toBeNull();
+    expect(await keysOf(redis.client, running.id)).toEqual(runningKeys);
     expect((await core.service.job(TENANT, running.id))?.job.status).toBe('RUNNING');
     const page = await core.service.jobs(TENANT, {}, 10);
     expect(page.jobs.map((j) => j.view.job.id).sort()).toEqual([recent, running.id].sort());
@@ -181,22 +171,22 @@ describe('finished-job retention (real redis-server)', () => {
   it('re-checks inside the script: an unfinished job in the index is kept, and a stale entry is dropped', async () => {
     const { job: running } = await core.service.submitJob(TENANT, single('test.add', { a: 5, b: 1 }));
     await waitForJob(core, TENANT, running.id, (v) => v.job.status === 'RUNNING');
-    await flush.zadd(JOB_KEYS.finishedJobs, 1, running.id);
-    await flush.zadd(JOB_KEYS.finishedJobs, 1, 'no-such-job');
-    const before = await keysOf(flush, running.id);
+    await redis.client.zadd(JOB_KEYS.finishedJobs, 1, running.id);
+    await redis.client.zadd(JOB_KEYS.finishedJobs, 1, 'no-such-job');
+    const before = await keysOf(redis.client, running.id);
 
     const summary = await sweeperAt(Date.now()).sweepOnce();
 
     expect(summary).toMatchObject({ selected: 2, deleted: 0, kept: 1, missing: 1 });
-    expect(await keysOf(flush, running.id)).toEqual(before);
-    expect(await flush.zscore(JOB_KEYS.finishedJobs, 'no-such-job')).toBeNull();
+    expect(await keysOf(redis.client, running.id)).toEqual(before);
+    expect(await redis.client.zscore(JOB_KEYS.finishedJobs, 'no-such-job')).toBeNull();
   });
 
   it('a job retried between selection and deletion is not deleted', async () => {
     const jobId = await failed();
     const cutoff = await finishedAt(jobId);
     // a connection whose first read after the selection lets retryJob run first: a real interleaving
-    const racing = new Redis(server.url);
+    const racing = new Redis(redis.url);
     const hmget = racing.hmget.bind(racing) as (...a: unknown[]) => Promise<Array<string | null>>;
     let retried = false;
     (racing as unknown as { hmget: typeof hmget }).hmget = async (...args: unknown[]) => {
@@ -212,8 +202,8 @@ describe('finished-job retention (real redis-server)', () => {
       expect(summary).toMatchObject({ selected: 1, deleted: 0, kept: 1 });
       const view = await core.service.job(TENANT, jobId);
       expect(view?.job.status).not.toMatch(/SUCCEEDED|FAILED|CANCELLED/);
-      expect(await flush.exists(JOB_KEYS.eventLog(jobId), JOB_KEYS.node(jobId, 'only'))).toBe(2);
-      expect((await memberships(flush, jobId)).tenantJobs).not.toBeNull();
+      expect(await redis.client.exists(JOB_KEYS.eventLog(jobId), JOB_KEYS.node(jobId, 'only'))).toBe(2);
+      expect((await memberships(redis.client, jobId)).tenantJobs).not.toBeNull();
     } finally {
       await racing.quit();
     }
@@ -236,7 +226,7 @@ describe('finished-job retention (real redis-server)', () => {
       () => cutoff + 3650 * MS_PER_DAY,
     );
     expect(await disabled.sweepOnce()).toMatchObject({ selected: 0, deleted: 0 });
-    expect(await flush.exists(JOB_KEYS.job(jobId))).toBe(1);
+    expect(await redis.client.exists(JOB_KEYS.job(jobId))).toBe(1);
 
     const logger = quietLogger();
     const loops = new LeaderLoops(
@@ -248,14 +238,14 @@ describe('finished-job retention (real redis-server)', () => {
     );
     loops.start();
     try {
-      await waitFor(async () => (await flush.exists(JOB_KEYS.job(jobId))) === 0 || null, {
+      await waitFor(async () => (await redis.client.exists(JOB_KEYS.job(jobId))) === 0 || null, {
         timeoutMs: 10_000,
         what: 'the leader to delete the old job',
       });
     } finally {
       await loops.stop();
     }
-    expect(await keysOf(flush, jobId)).toEqual([]);
+    expect(await keysOf(redis.client, jobId)).toEqual([]);
     const passes = logger.lines.filter((l) => l.msg === 'retention pass');
     expect(passes[0]?.fields).toMatchObject({ selected: 1, deleted: 1, kept: 0 });
   });

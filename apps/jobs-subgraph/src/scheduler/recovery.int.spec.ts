@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { waitFor, redisPerSuite } from '#libs/testing';
 import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -19,24 +18,12 @@ const handlers = {
 };
 
 describe('scheduler recovery and replicas (real redis-server)', () => {
-  let server: RedisHandle;
-  let flush: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    flush = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await flush.quit();
-    await server.stop();
-  });
-  beforeEach(async () => {
-    await flush.flushall();
-  });
+  const redis = redisPerSuite();
 
   it('two replicas (consumers and reconcilers both running) never double-schedule a node', async () => {
-    const a = await startCore(server.url);
-    const b = await startCore(server.url);
-    const worker = await new TestWorker({ url: server.url, tasks, handlers, concurrency: 8 }).start();
+    const a = await startCore(redis.url);
+    const b = await startCore(redis.url);
+    const worker = await new TestWorker({ url: redis.url, tasks, handlers, concurrency: 8 }).start();
     let reconciling = true;
     const reconcile = (async () => {
       while (reconciling) {
@@ -67,9 +54,9 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('an attempt whose runner died without a report fails CRASHED (retryable) and runs again', async () => {
-    const core = await startCore(server.url);
+    const core = await startCore(redis.url);
     const crashing = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks,
       handlers,
       crashTasks: ['test.emit'],
@@ -79,7 +66,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
       await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'failed');
       await crashing.stop();
-      const healthy = await new TestWorker({ url: server.url, tasks, handlers }).start();
+      const healthy = await new TestWorker({ url: redis.url, tasks, handlers }).start();
       try {
         await waitFor(async () => (await core.reconciler.reconcileOnce()).actions > 0);
         const done = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
@@ -102,8 +89,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   ])(
     'a finished attempt whose reports are not applied yet is never judged %s, even when it ends mid-pass',
     async (_verdict, scheduleToStartMs) => {
-      const core = await startCore(server.url, { startConsumer: false });
-      const manifest = new TestWorker({ url: server.url, tasks, handlers });
+      const core = await startCore(redis.url, { startConsumer: false });
+      const manifest = new TestWorker({ url: redis.url, tasks, handlers });
       await manifest.publishManifest();
       let runner: TestWorker | undefined;
       try {
@@ -113,7 +100,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
           core.scheduler,
           core.enqueuer,
           async () => {
-            runner = await new TestWorker({ url: server.url, tasks, handlers }).start();
+            runner = await new TestWorker({ url: redis.url, tasks, handlers }).start();
             await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'completed');
             return new Set(['test.emit']);
           },
@@ -143,8 +130,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   );
 
   it('a schedule-to-start verdict is refused once a worker has started the attempt', async () => {
-    const core = await startCore(server.url, { startConsumer: false });
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
@@ -172,8 +159,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('a released attempt is queued again under a new attempt number without counting a failure', async () => {
-    const core = await startCore(server.url, { startConsumer: false });
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
@@ -207,11 +194,11 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('completion commits the attempt’s staged artifacts atomically with its outputs; a foreign artifact fails it', async () => {
-    const core = await startCore(server.url, { startConsumer: false });
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     const stage = async (id: string, jobId: string, attempt: number) => {
-      await flush.hset(REDIS_KEYS.artifact(id), {
+      await redis.client.hset(REDIS_KEYS.artifact(id), {
         id,
         tenant: TENANT,
         state: 'staged',
@@ -225,8 +212,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         attempt: String(attempt),
         createdAt: new Date().toISOString(),
       });
-      await flush.sadd(REDIS_KEYS.attemptArtifacts(jobId, 'only', attempt), id);
-      await flush.zadd(REDIS_KEYS.uncommittedArtifacts, Date.now(), id);
+      await redis.client.sadd(REDIS_KEYS.attemptArtifacts(jobId, 'only', attempt), id);
+      await redis.client.zadd(REDIS_KEYS.uncommittedArtifacts, Date.now(), id);
     };
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
@@ -246,9 +233,9 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         outputs: { value: 1 },
         artifactIds: ['art-1'],
       });
-      expect(await flush.hget(REDIS_KEYS.artifact('art-1'), 'state')).toBe('committed');
-      expect(await flush.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
-      expect(await flush.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
+      expect(await redis.client.hget(REDIS_KEYS.artifact('art-1'), 'state')).toBe('committed');
+      expect(await redis.client.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
+      expect(await redis.client.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
       const types = (await allEvents(core, job.id)).map((e) => e.type);
       expect(types.slice(-3)).toEqual(['ARTIFACT_CREATED', 'NODE_SUCCEEDED', 'JOB_SUCCEEDED']);
 
@@ -264,9 +251,9 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       });
       const view = (await core.service.job(TENANT, other.id))!;
       expect(view.nodes[0]!.error!.code).toBe('INVALID_OUTPUT');
-      expect(await flush.hget(REDIS_KEYS.artifact('art-2'), 'state')).toBe('staged');
-      expect(await flush.scard(REDIS_KEYS.jobArtifacts(other.id))).toBe(0);
-      expect(await flush.zscore(JOB_KEYS.deadLetter, other.id)).not.toBeNull();
+      expect(await redis.client.hget(REDIS_KEYS.artifact('art-2'), 'state')).toBe('staged');
+      expect(await redis.client.scard(REDIS_KEYS.jobArtifacts(other.id))).toBe(0);
+      expect(await redis.client.zscore(JOB_KEYS.deadLetter, other.id)).not.toBeNull();
     } finally {
       await manifest.stop();
       await core.close();
@@ -274,17 +261,17 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('a malformed report or one that keeps failing to apply does not block the reports behind it', async () => {
-    const core = await startCore(server.url);
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url);
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const { job: broken } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
       const { job: fine } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
       // corrupt state the completion step reads (its node's schema may be known without reading the node)
-      await flush.hset(JOB_KEYS.node(broken.id, 'only'), 'dependants', 'not json');
+      await redis.client.hset(JOB_KEYS.node(broken.id, 'only'), 'dependants', 'not json');
       const at = new Date().toISOString();
       const base = { tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w', at };
-      await flush.xadd(REDIS_KEYS.reports, '*', 'r', '{"type":"nonsense"}');
+      await redis.client.xadd(REDIS_KEYS.reports, '*', 'r', '{"type":"nonsense"}');
       await manifest.report({
         ...base,
         jobId: broken.id,
@@ -302,7 +289,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       await waitForJob(core, TENANT, fine.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
       expect(core.logger.lines.some((l) => l.msg === 'report rejected: it does not parse')).toBe(true);
       expect(core.logger.lines.some((l) => l.msg === 'report dropped: applying it kept failing')).toBe(true);
-      const pending = (await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
+      const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
         number,
         ...unknown[],
       ];
@@ -314,8 +301,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('reports left pending by a dead replica are claimed (XAUTOCLAIM) and applied', async () => {
-    const submitter = await startCore(server.url, { startConsumer: false });
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const submitter = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const { job } = await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }));
@@ -329,10 +316,10 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       };
       await manifest.report({ ...base, type: 'succeeded', outputs: { value: 3 }, artifactIds: [] });
       // a replica reads it and dies before applying and acknowledging it
-      await flush
+      await redis.client
         .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
         .catch(() => undefined);
-      await flush.xreadgroup(
+      await redis.client.xreadgroup(
         'GROUP',
         REDIS_KEYS.reportsGroup,
         'dead-replica',
@@ -342,11 +329,15 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         REDIS_KEYS.reports,
         '>',
       );
-      expect(((await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0]).toBe(1);
-      const survivor = await startCore(server.url, { claimIdleMs: 1_000 });
+      expect(
+        ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0],
+      ).toBe(1);
+      const survivor = await startCore(redis.url, { claimIdleMs: 1_000 });
       try {
         await waitForJob(survivor, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
-        expect(((await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0]).toBe(0);
+        expect(
+          ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0],
+        ).toBe(0);
         expect(
           survivor.logger.lines.some((l) => l.msg === 'claimed reports left pending by another consumer'),
         ).toBe(true);
@@ -360,8 +351,8 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
   });
 
   it('keeps messages within the contract bounds, so a maximal report never makes a job unreadable', async () => {
-    const core = await startCore(server.url, { startConsumer: false });
-    const manifest = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));

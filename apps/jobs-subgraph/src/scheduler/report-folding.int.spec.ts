@@ -1,7 +1,6 @@
 import { jest } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject, type NodeReport } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { waitFor, redisPerSuite } from '#libs/testing';
 import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -50,24 +49,12 @@ describe('foldableStarts', () => {
 });
 
 describe('a start and its completion read together (real redis-server)', () => {
-  let server: RedisHandle;
-  let flush: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    flush = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await flush.quit();
-    await server.stop();
-  });
-  beforeEach(async () => {
-    await flush.flushall();
-  });
+  const redis = redisPerSuite();
 
   it('are one step with the same writes, events and freed dispatch slot as two', async () => {
     // window 1: the second job's attempt waits in the fair stage until the first one's slot is freed
-    const core = await startCore(server.url, { startConsumer: false, dispatchWindow: 1 });
-    const worker = new TestWorker({ url: server.url, tasks, handlers });
+    const core = await startCore(redis.url, { startConsumer: false, dispatchWindow: 1 });
+    const worker = new TestWorker({ url: redis.url, tasks, handlers });
     await worker.publishManifest();
     try {
       const { job: first } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
@@ -93,17 +80,19 @@ describe('a start and its completion read together (real redis-server)', () => {
         'JOB_SUCCEEDED',
       ]);
       // the status indexes moved QUEUED -> SUCCEEDED; the tenant's open nodes count only the second job
-      const byStatus = (s: string) => flush.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, s), '0', '-1');
+      const byStatus = (s: string) => redis.client.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, s), '0', '-1');
       expect(await byStatus('SUCCEEDED')).toEqual([first.id]);
       expect(await byStatus('RUNNING')).toEqual([]);
       expect(await byStatus('QUEUED')).toEqual([second.id]);
-      expect(await flush.hget(JOB_KEYS.tenantUsage(TENANT), 'openNodes')).toBe('1');
+      expect(await redis.client.hget(JOB_KEYS.tenantUsage(TENANT), 'openNodes')).toBe('1');
       // the first attempt's slot was freed in the step and the waiting attempt was handed to the node queue
       await waitFor(async () => !(await core.enqueuer.inspect('cpu', second.id, 'only', 1)).held);
-      expect(await flush.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1')).toEqual([`${second.id}.only.1`]);
+      expect(await redis.client.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1')).toEqual([
+        `${second.id}.only.1`,
+      ]);
       expect(together).toHaveBeenCalledTimes(1);
       expect(separately).not.toHaveBeenCalled();
-      const pending = (await flush.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number];
+      const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number];
       expect(pending[0]).toBe(0);
     } finally {
       await worker.stop();

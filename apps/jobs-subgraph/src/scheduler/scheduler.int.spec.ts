@@ -7,7 +7,7 @@ import {
   type JobEvent,
   type NodeReport,
 } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { waitFor, redisPerSuite } from '#libs/testing';
 import { nodeQueue, startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestTaskFailure, TestWorker } from '../../test/test-worker.js';
@@ -41,26 +41,17 @@ const expectContiguous = (events: JobEvent[]) =>
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 
 describe('scheduler against a real redis-server and an in-test BullMQ worker', () => {
-  let server: RedisHandle;
+  const redis = redisPerSuite();
   let core: CoreHarness;
   let worker: TestWorker;
   let flakyFailures = Infinity;
 
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   beforeEach(async () => {
-    const flush = new Redis(server.url);
-    await flush.flushall();
-    await flush.quit();
-    core = await startCore(server.url, { scheduleToStartMs: 60_000 });
+    core = await startCore(redis.url, { scheduleToStartMs: 60_000 });
     flakyFailures = Infinity;
     let flakyCalls = 0;
     worker = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks,
       handlers: {
         'test.emit': async (p) => ({ value: p.inputs.value as number }),
@@ -154,12 +145,12 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
 
   it('makes the join ready exactly once when sibling completions race (repeated)', async () => {
     await worker.stop(); // reports are driven by hand here
-    worker = await new TestWorker({ url: server.url, tasks, handlers: {} }).start();
+    worker = await new TestWorker({ url: redis.url, tasks, handlers: {} }).start();
     await worker.stop(); // manifest withdrawn; republish it so the planner still sees the tasks
-    const manifestRedis = new Redis(server.url);
+    const manifestRedis = new Redis(redis.url);
     await manifestRedis.set(REDIS_KEYS.worker(worker.id), JSON.stringify(worker.manifest()));
     await manifestRedis.sadd(REDIS_KEYS.workers, worker.id);
-    const other = await startCore(server.url, { startConsumer: false });
+    const other = await startCore(redis.url, { startConsumer: false });
     try {
       const ids: string[] = [];
       for (let round = 0; round < 40; round++) {
@@ -242,7 +233,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
   it('fails an attempt whose outputs do not match the output schema (INVALID_OUTPUT)', async () => {
     await worker.stop();
     worker = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks,
       handlers: { 'test.emit': async () => ({ wrong: true }) },
     }).start();
@@ -254,7 +245,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
 
   it('cancels mid-run: queued attempts removed, workers told, job CANCELLED; idempotent', async () => {
     const notices: string[] = [];
-    const sub = new Redis(server.url);
+    const sub = new Redis(redis.url);
     sub.on('message', (_c: string, m: string) => notices.push(m));
     await sub.subscribe(REDIS_KEYS.cancelChannel);
     const { job } = await core.service.submitJob(TENANT, {
@@ -345,14 +336,14 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }, { priority: 5 }));
     await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
     await worker.stop();
-    worker = await new TestWorker({ url: server.url, tasks, handlers: {} }).start();
+    worker = await new TestWorker({ url: redis.url, tasks, handlers: {} }).start();
     await worker.stop(); // no worker at all now
     // planned while a worker was live (its manifest still there), then nobody takes it
-    const w2 = new TestWorker({ url: server.url, tasks, handlers: {}, manifestTtlMs: 1_000 });
+    const w2 = new TestWorker({ url: redis.url, tasks, handlers: {}, manifestTtlMs: 1_000 });
     await w2.publishManifest();
     const { job: stuck } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
     await new Promise((r) => setTimeout(r, 1_200));
-    const strict = await startCore(server.url, { scheduleToStartMs: 500, startConsumer: false });
+    const strict = await startCore(redis.url, { scheduleToStartMs: 500, startConsumer: false });
     try {
       const summary = await strict.reconciler.reconcileOnce();
       expect(summary.actions).toBe(1);
@@ -372,7 +363,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
 
   it('reconciler re-enqueues a ready node that sits in no queue, and enforces the job deadline', async () => {
     await worker.stop();
-    const w = new TestWorker({ url: server.url, tasks, handlers: {} });
+    const w = new TestWorker({ url: redis.url, tasks, handlers: {} });
     await w.publishManifest();
     const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
     await core.enqueuer.remove('cpu', job.id, 'only', 1);
@@ -381,7 +372,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expect(summary.actions).toBe(1);
     expect(await core.enqueuer.state('cpu', job.id, 'only', 1)).toBe('waiting');
 
-    const short = await startCore(server.url, { jobDeadlineMs: 1, startConsumer: false });
+    const short = await startCore(redis.url, { jobDeadlineMs: 1, startConsumer: false });
     try {
       const { job: late } = await short.service.submitJob(TENANT, single('test.emit', { value: 1 }));
       await new Promise((r) => setTimeout(r, 20));
@@ -394,6 +385,6 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       await short.close();
     }
     await w.stop();
-    worker = await new TestWorker({ url: server.url, tasks, handlers: {} }).start();
+    worker = await new TestWorker({ url: redis.url, tasks, handlers: {} }).start();
   });
 });

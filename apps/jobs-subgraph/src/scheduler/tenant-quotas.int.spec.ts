@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { NODE_QUEUES, REDIS_KEYS, type NodeReport } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { redisPerSuite } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -65,30 +65,21 @@ async function bookkeeping(core: CoreHarness, tenant: string) {
 }
 
 describe('per-tenant quotas against a real redis-server', () => {
-  let server: RedisHandle;
+  const redis = redisPerSuite();
   let core: CoreHarness;
   let manifestOnly: TestWorker;
   const refused: string[] = [];
 
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   beforeEach(async () => {
-    const flush = new Redis(server.url);
-    await flush.flushall();
-    await flush.quit();
     refused.length = 0;
-    core = await startCore(server.url, {
+    core = await startCore(redis.url, {
       startConsumer: false,
       quotas: { maxActiveJobs: 3, maxQueuedNodes: 6 },
       service: { onQuotaRefused: (q) => refused.push(q) },
     });
     // offers the test tasks but leases nothing: jobs stay QUEUED until the test reports on their behalf
     manifestOnly = await new TestWorker({
-      url: server.url,
+      url: redis.url,
       tasks: Object.values(TEST_TASKS),
       handlers: {},
       resourceClasses: [],
