@@ -92,8 +92,13 @@ describe('CachedApiKeyVerifier', () => {
     expect((await hgetalls()) - before).toBe(1);
   });
 
+  // The bounds below are the "effective within a second", with a TTL far longer than that: only the
+  // pushed message can make them (250 ms was seen to be too tight for a loaded CI machine).
+  const PUSHED_WITHIN_MS = 1_000;
+  const LONG_TTL_MS = 60_000;
+
   it('a revocation through the store reaches every replica in milliseconds', async () => {
-    const replicas = await Promise.all([verifier(), verifier()]);
+    const replicas = await Promise.all([verifier({ ttlMs: LONG_TTL_MS }), verifier({ ttlMs: LONG_TTL_MS })]);
     const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'] });
     for (const r of replicas) await r.cache.verify(key);
     const revoked = Date.now();
@@ -101,7 +106,8 @@ describe('CachedApiKeyVerifier', () => {
     const cliRedis = new Redis(server.url);
     await new ApiKeyStore(cliRedis).revoke(record.id);
     cliRedis.disconnect();
-    for (const r of replicas) expect(await msUntilRefused(r.cache, key, revoked)).toBeLessThan(250);
+    for (const r of replicas)
+      expect(await msUntilRefused(r.cache, key, revoked)).toBeLessThan(PUSHED_WITHIN_MS);
   });
 
   it('a lost revocation message still takes effect within the TTL', async () => {
@@ -116,7 +122,7 @@ describe('CachedApiKeyVerifier', () => {
   });
 
   it('bypasses the cache while the subscription is down, and caches again once resubscribed', async () => {
-    const { cache, subscriber, lives } = await verifier();
+    const { cache, subscriber, lives } = await verifier({ ttlMs: LONG_TTL_MS });
     const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'] });
     await cache.verify(key);
     expect(cache.isLive).toBe(true);
@@ -134,7 +140,7 @@ describe('CachedApiKeyVerifier', () => {
     await cache.verify(other.key);
     const from = Date.now();
     await store.revoke(other.record.id);
-    expect(await msUntilRefused(cache, other.key, from)).toBeLessThan(250);
+    expect(await msUntilRefused(cache, other.key, from)).toBeLessThan(PUSHED_WITHIN_MS);
   });
 
   it('a Redis restart empties the cache; a key revoked around it is refused', async () => {
