@@ -7,7 +7,7 @@
  * the launcher: Node refuses --cpu-prof itself there); after
  * the run the top self-time functions of each process during the end-to-end runs are printed (one round).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -40,9 +40,13 @@ process.once('uncaughtException', (e) => {
 const config = loadE2eBenchConfig();
 const profiling = process.argv.includes('--cpu-prof');
 const rounds = profiling ? 1 : config.BENCH_ROUNDS;
-const profileDir = profiling
-  ? (config.BENCH_CPU_PROF_DIR ?? mkdtempSync(join(tmpdir(), 'switchyard-e2e-prof-')))
-  : null;
+const profileDir = profiling ? profilesDir(config.BENCH_CPU_PROF_DIR) : null;
+/** BENCH_CPU_PROF_DIR (made when missing: the apps' profilers do not create it), else a temp dir. */
+function profilesDir(given: string | undefined): string {
+  if (given === undefined) return mkdtempSync(join(tmpdir(), 'switchyard-e2e-prof-'));
+  mkdirSync(given, { recursive: true });
+  return given;
+}
 const PROFILER_PRELOAD = new URL('./e2e-support/cpu-prof-preload.js', import.meta.url).href;
 const step = (what: string) => console.error(`[e2e bench] ${what}`);
 
