@@ -30,6 +30,13 @@ export const single = (
   ...extra,
 });
 
+/** The fields every report of one attempt carries: node 'only', attempt 1 and worker 'w' unless given. */
+export const reportFields = (
+  jobId: string,
+  tenant: string,
+  over: { nodeId?: string; attempt?: number; workerId?: string } = {},
+) => ({ jobId, tenant, nodeId: 'only', attempt: 1, workerId: 'w', at: new Date().toISOString(), ...over });
+
 export async function waitForJob(
   core: CoreHarness,
   tenant: string,

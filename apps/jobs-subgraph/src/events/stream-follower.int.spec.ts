@@ -4,7 +4,7 @@ import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
-import { drain } from '../../test/scenario.js';
+import { drain, reportFields } from '../../test/scenario.js';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { EventLog } from './event-log.js';
 import { EventSubscriptions } from './job-events.js';
@@ -40,14 +40,7 @@ describe('event subscribers against a real redis-server', () => {
     const { job } = await core.service.submitJob('acme', {
       graph: { nodes: [{ id: 'n', task: 'test.slow', inputs: { ms: 1 } }] },
     });
-    const base = {
-      jobId: job.id,
-      tenant: 'acme',
-      nodeId: 'n',
-      attempt: 1,
-      workerId: 'w',
-      at: new Date().toISOString(),
-    };
+    const base = reportFields(job.id, 'acme', { nodeId: 'n' });
     return { jobId: job.id, base };
   };
 

@@ -3,7 +3,7 @@ import { waitFor, redisPerSuite } from '#libs/testing';
 import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
-import { allEvents, diamond, single, waitForJob } from '../../test/scenario.js';
+import { allEvents, diamond, reportFields, single, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
 import { Reconciler } from './reconciler.js';
 
@@ -137,14 +137,9 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
       const error = { code: 'UNSCHEDULABLE' as const, message: 'not started in time', retryable: false };
       await core.scheduler.applyReport({
-        jobId: job.id,
-        tenant: TENANT,
-        nodeId: 'only',
-        attempt: 1,
-        workerId: 'w',
+        ...reportFields(job.id, TENANT),
         type: 'started',
         actorId: 'w/cpu0',
-        at: new Date().toISOString(),
       });
       expect(await core.scheduler.failAttempt(job.id, 'only', 1, error, { unlessStarted: true })).toBe(
         'stale',
@@ -217,14 +212,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     };
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
-      const base = {
-        jobId: job.id,
-        tenant: TENANT,
-        nodeId: 'only',
-        attempt: 1,
-        workerId: 'w',
-        at: new Date().toISOString(),
-      };
+      const base = reportFields(job.id, TENANT);
       await stage('art-1', job.id, 1);
       await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'x' });
       await core.scheduler.applyReport({
@@ -306,14 +294,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     await manifest.publishManifest();
     try {
       const { job } = await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }));
-      const base = {
-        jobId: job.id,
-        tenant: TENANT,
-        nodeId: 'only',
-        attempt: 1,
-        workerId: 'w',
-        at: new Date().toISOString(),
-      };
+      const base = reportFields(job.id, TENANT);
       await manifest.report({ ...base, type: 'succeeded', outputs: { value: 3 }, artifactIds: [] });
       // a replica reads it and dies before applying and acknowledging it
       await redis.client
@@ -356,14 +337,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     await manifest.publishManifest();
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
-      const base = {
-        jobId: job.id,
-        tenant: TENANT,
-        nodeId: 'only',
-        attempt: 1,
-        workerId: 'w',
-        at: new Date().toISOString(),
-      };
+      const base = reportFields(job.id, TENANT);
       await core.scheduler.applyReport({ ...base, type: 'started', actorId: 'x' });
       await core.scheduler.applyReport({ ...base, type: 'log', level: 'error', message: 'x'.repeat(8000) });
       await core.scheduler.applyReport({
