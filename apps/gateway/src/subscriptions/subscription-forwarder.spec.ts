@@ -1,11 +1,14 @@
 import { LocalGraphQLDataSource } from '@apollo/gateway';
-import { parse, type ExecutionResult } from 'graphql';
+import { parse } from 'graphql';
 import {
   artifactsSchema,
   composeTestSupergraph,
   EventLog,
+  JOB_EVENTS_SUBSCRIPTION,
   jobsSchema,
   serveGraphqlWs,
+  take,
+  TEST_IDENTITY,
   TEST_SECRET,
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
@@ -14,19 +17,8 @@ import { SubscriptionForwarder } from './subscription-forwarder.js';
 import { SupergraphRuntime } from './supergraph-runtime.js';
 import { UpstreamPool } from './upstream-pool.js';
 
-const identity = { tenant: 'acme', keyId: 'k1', scopes: ['jobs:read' as const, 'artifacts:read' as const] };
-const QUERY =
-  'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
-
-async function take(it: AsyncGenerator<ExecutionResult>, n: number): Promise<ExecutionResult[]> {
-  const out: ExecutionResult[] = [];
-  while (out.length < n) {
-    const r = await it.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
+const identity = TEST_IDENTITY;
+const QUERY = JOB_EVENTS_SUBSCRIPTION;
 
 describe('SubscriptionForwarder', () => {
   let log: EventLog;
