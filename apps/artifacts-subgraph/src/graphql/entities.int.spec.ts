@@ -2,21 +2,13 @@ import { jest } from '@jest/globals';
 import { execute, parse } from 'graphql';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type ArtifactRecord, type Identity } from '#libs/contracts';
-import { ArtifactRepository, encodeArtifactRecord, ObjectStore, type StorageLogger } from '#libs/storage';
+import { encodeArtifactRecord } from '#libs/storage';
 import { startRedis, type RedisHandle } from '#libs/testing';
-import { JobArtifactsReader } from '../reads/job-artifacts-reader.js';
-import { ArtifactService } from '../uploads/artifact-service.js';
-import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
+import { metadataOnlySchema } from './test/metadata-only-schema.js';
 
 const ENTITIES = parse(
   `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Artifact { id name size } } }`,
 );
-const quiet: StorageLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 /** `_entities` for Artifact, as a router asks when another subgraph returns artifact references. */
 describe('Artifact entities', () => {
@@ -54,26 +46,8 @@ describe('Artifact entities', () => {
       record('g1', 'globex', 'committed'),
       record('p1', 'acme', 'pending'),
     ]);
-    // entity resolution reads metadata only: this store is never called (nothing listens on its port)
-    const store = new ObjectStore(
-      { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
-      quiet,
-    );
-    const service = new ArtifactService(
-      new ArtifactRepository(redis, store, quiet),
-      store,
-      {
-        maxBytes: 1,
-        allowedContentTypes: [],
-        uploadUrlTtlSeconds: 60,
-        downloadUrlTtlSeconds: 60,
-        tenantMaxStoredBytes: 0,
-      },
-      { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
-      quiet,
-      new JobArtifactsReader(redis),
-    );
-    const schema = await buildArtifactsSubgraphSchema(service);
+    // entity resolution reads metadata only (metadataOnlySchema: its store is never called)
+    const schema = await metadataOnlySchema(redis);
     const identity: Identity = { tenant: 'acme', keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };
     const reps = ['a1', 'g1', 'p1', 'missing', 'a2'].map((id) => ({ __typename: 'Artifact', id }));
     const pipelines = jest.spyOn(redis, 'pipeline');

@@ -3,22 +3,14 @@ import { execute, parse } from 'graphql';
 import { Redis } from 'ioredis';
 import { DomainError } from '#libs/errors';
 import { REDIS_KEYS, type ArtifactRecord, type Identity } from '#libs/contracts';
-import { ArtifactRepository, encodeArtifactRecord, ObjectStore, type StorageLogger } from '#libs/storage';
+import { encodeArtifactRecord } from '#libs/storage';
 import { startRedis, type RedisHandle } from '#libs/testing';
-import { ARTIFACT_READ_SCRIPTS, JobArtifactsReader } from '../reads/job-artifacts-reader.js';
-import { ArtifactService } from '../uploads/artifact-service.js';
-import { buildArtifactsSubgraphSchema } from './subgraph-schema.js';
+import { ARTIFACT_READ_SCRIPTS } from '../reads/job-artifacts-reader.js';
+import { metadataOnlySchema } from './test/metadata-only-schema.js';
 
 const JOB_ARTIFACTS = parse(
   `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Job { id artifacts { id jobId nodeId name size createdAt } } } }`,
 );
-
-const quiet: StorageLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 /** Commands the server ran since the last reset, by name (INFO commandstats). */
 async function commandCounts(redis: Redis): Promise<Record<string, number>> {
@@ -32,32 +24,14 @@ async function commandCounts(redis: Redis): Promise<Record<string, number>> {
 describe('Job.artifacts for a batch of jobs', () => {
   let server: RedisHandle;
   let redis: Redis;
-  let schema: Awaited<ReturnType<typeof buildArtifactsSubgraphSchema>>;
+  let schema: Awaited<ReturnType<typeof metadataOnlySchema>>;
   const acme: Identity = { tenant: 'acme', keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };
 
   beforeAll(async () => {
     server = await startRedis();
     redis = new Redis(server.url);
-    // reads metadata only: this store is never called (nothing listens on its port)
-    const store = new ObjectStore(
-      { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
-      quiet,
-    );
-    const service = new ArtifactService(
-      new ArtifactRepository(redis, store, quiet),
-      store,
-      {
-        maxBytes: 1,
-        allowedContentTypes: [],
-        uploadUrlTtlSeconds: 60,
-        downloadUrlTtlSeconds: 60,
-        tenantMaxStoredBytes: 0,
-      },
-      { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
-      quiet,
-      new JobArtifactsReader(redis),
-    );
-    schema = await buildArtifactsSubgraphSchema(service);
+    // entity resolution reads metadata only (metadataOnlySchema: its store is never called)
+    schema = await metadataOnlySchema(redis);
     await ARTIFACT_READ_SCRIPTS.loadAll(redis);
   });
   afterAll(async () => {
