@@ -47,52 +47,47 @@ export class ArtifactSweeper {
 
   async sweepOrphans(now: Date): Promise<number> {
     const cutoff = now.getTime() - this.options.orphanGraceMs;
-    const ids = await this.redis.zrangebyscore(
-      REDIS_KEYS.uncommittedArtifacts,
-      '-inf',
-      cutoff,
-      'LIMIT',
-      0,
-      this.options.batchSize,
-    );
-    let deleted = 0;
-    for (const id of ids) {
-      try {
-        if (await this.artifacts.delete(id, ['staged', 'pending'])) deleted++;
-        // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
-        else await this.redis.zrem(REDIS_KEYS.uncommittedArtifacts, id);
-      } catch (e) {
-        this.logger.warn(
-          { artifactId: id, err: describe(e) },
-          'orphan sweep could not delete an artifact; will retry',
-        );
-      }
-    }
-    return deleted;
+    return this.sweepIndex(REDIS_KEYS.uncommittedArtifacts, cutoff, 'orphan', async (id) => {
+      if (await this.artifacts.delete(id, ['staged', 'pending'])) return true;
+      // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
+      await this.redis.zrem(REDIS_KEYS.uncommittedArtifacts, id);
+      return false;
+    });
   }
 
   async sweepRetention(now: Date): Promise<number> {
     if (this.options.retentionMs <= 0) return 0;
     const cutoff = now.getTime() - this.options.retentionMs;
-    const ids = await this.redis.zrangebyscore(
-      STORAGE_KEYS.artifactsByCreatedAt,
-      '-inf',
-      cutoff,
-      'LIMIT',
-      0,
-      this.options.batchSize,
-    );
+    return this.sweepIndex(STORAGE_KEYS.artifactsByCreatedAt, cutoff, 'retention', async (id) => {
+      const record = await this.artifacts.get(id);
+      if (!record) {
+        await this.redis.zrem(STORAGE_KEYS.artifactsByCreatedAt, id);
+        return false;
+      }
+      // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
+      return record.state === 'committed' && (await this.artifacts.delete(id, ['committed']));
+    });
+  }
+
+  /**
+   * Hands `remove` up to a batch of the ids `index` scores at or before `cutoff`; counts those it deleted. One
+   * that fails is logged and stays in the index, so the next sweep tries it again.
+   */
+  private async sweepIndex(
+    index: string,
+    cutoff: number,
+    sweep: 'orphan' | 'retention',
+    remove: (id: string) => Promise<boolean>,
+  ): Promise<number> {
+    const ids = await this.redis.zrangebyscore(index, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
     let deleted = 0;
     for (const id of ids) {
       try {
-        const record = await this.artifacts.get(id);
-        if (!record) await this.redis.zrem(STORAGE_KEYS.artifactsByCreatedAt, id);
-        else if (record.state === 'committed' && (await this.artifacts.delete(id, ['committed']))) deleted++;
-        // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
+        if (await remove(id)) deleted++;
       } catch (e) {
         this.logger.warn(
           { artifactId: id, err: describe(e) },
-          'retention sweep could not delete an artifact; will retry',
+          `${sweep} sweep could not delete an artifact; will retry`,
         );
       }
     }
