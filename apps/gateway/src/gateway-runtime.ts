@@ -85,8 +85,7 @@ export class GatewayRuntime {
       config.BIND_HOST,
     );
     // Every Lua script this process runs is present and its includes resolve: fail at boot, not on a request.
-    for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS])
-      scripts.check();
+    for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS]) scripts.check();
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
