@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import {
   assertIdentitySecret,
-  createSubgraphAuthenticator,
+  createSubgraphAuth,
+  type SubgraphAuth,
   RATE_LIMIT_SCRIPTS,
   type SubgraphAuthenticator,
 } from '#libs/auth';
@@ -41,6 +42,7 @@ export class ArtifactsRuntime {
   readonly identitySecret: string;
   /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read through `redis`. */
   readonly authenticator: SubgraphAuthenticator;
+  private readonly auth: SubgraphAuth;
   readonly production: boolean;
 
   constructor(
@@ -65,7 +67,13 @@ export class ArtifactsRuntime {
       logger,
       extra: { lazyConnect: true },
     });
-    this.authenticator = createSubgraphAuthenticator(config.auth, this.identitySecret, this.redis);
+    this.auth = createSubgraphAuth(config.auth, this.identitySecret, {
+      redis: this.redis,
+      redisTarget: redisTarget(config),
+      subscriberName: 'artifacts-key-revocations',
+      logger,
+    });
+    this.authenticator = this.auth.authenticator;
     this.store = createObjectStore(objectStoreConfigFromEnv(config, this.production), logger, metrics);
     this.artifacts = new ArtifactRepository(this.redis, this.store, logger);
     this.service = new ArtifactService(
@@ -113,11 +121,13 @@ export class ArtifactsRuntime {
         { reason: state.reason },
         'starting without object storage; not ready until it answers',
       );
+    void this.auth.start();
     this.sweeps.start();
   }
 
   async stop(): Promise<void> {
     await this.sweeps.stop();
+    await this.auth.close();
     await quitRedis(this.redis);
   }
 

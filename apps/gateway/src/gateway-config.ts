@@ -15,6 +15,7 @@ import {
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
+import { apiKeyCacheEnv } from '#libs/auth';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -50,21 +51,7 @@ export const gatewayEnv = {
     .min(0, 'expected 0 (a Redis step per request) to 1000')
     .max(1000, 'expected at most 1000: tokens held by one replica must return within a second')
     .default(250),
-  /**
-   * API keys verified from a cache of their records instead of a Redis read per request, for at most this
-   * long per record; revocations are pushed over Redis pub/sub (every replica drops the key at once), and
-   * the cache is bypassed while that subscription is down. Bounds how long a revoked key can still pass if a
-   * revocation message were lost silently, so at most 1000 (default 750: with a request in flight, still
-   * under a second); 0 reads Redis on every request.
-   */
-  API_KEY_CACHE_TTL_MS: z.coerce
-    .number({ message: 'expected a number' })
-    .int('expected an integer')
-    .min(0, 'expected 0 (no cache) to 1000')
-    .max(1000, 'expected at most 1000: a revoked key must stop working within a second')
-    .default(750),
-  /** API key records cached at most (oldest out first). */
-  API_KEY_CACHE_MAX_ENTRIES: positiveInt(10_000),
+  ...apiKeyCacheEnv,
   MAX_QUERY_DEPTH: positiveInt(12),
   MAX_QUERY_ALIASES: nonNegativeInt(30),
   MAX_ROOT_FIELDS: positiveInt(20),

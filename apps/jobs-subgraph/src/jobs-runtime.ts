@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import {
   assertIdentitySecret,
-  createSubgraphAuthenticator,
+  createSubgraphAuth,
+  type SubgraphAuth,
   RATE_LIMIT_SCRIPTS,
   type SubgraphAuthenticator,
 } from '#libs/auth';
@@ -51,6 +52,7 @@ export class JobsRuntime {
   readonly identitySecret: string;
   /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read from the command connection. */
   readonly authenticator: SubgraphAuthenticator;
+  private readonly auth: SubgraphAuth;
   readonly production: boolean;
   /** A request failure means Redis is down (UNAVAILABLE) when the command connection is not ready. */
   readonly unavailable: (cause: unknown) => boolean;
@@ -107,7 +109,13 @@ export class JobsRuntime {
       logger,
     });
 
-    this.authenticator = createSubgraphAuthenticator(config.auth, this.identitySecret, this.redis);
+    this.auth = createSubgraphAuth(config.auth, this.identitySecret, {
+      redis: this.redis,
+      redisTarget: redisTarget(config),
+      subscriberName: 'jobs-key-revocations',
+      logger,
+    });
+    this.authenticator = this.auth.authenticator;
     this.enqueuer = new BullmqEnqueuer(
       this.redis,
       {
@@ -195,6 +203,7 @@ export class JobsRuntime {
   }
 
   start(): void {
+    void this.auth.start();
     this.consumer.start();
     // Compete for the lease once Redis answers, so an ordinary boot logs no failed renewal.
     if (this.redis.status === 'ready') this.leaderLoops.start();
@@ -206,6 +215,7 @@ export class JobsRuntime {
     await this.leaderLoops.stop();
     await this.consumer.stop();
     await this.enqueuer.close().catch(() => undefined);
+    await this.auth.close();
     await Promise.all(
       [this.redis, this.queuesRedis, this.subscriberRedis, this.reportsRedis].map((r) => quitRedis(r)),
     );

@@ -10,6 +10,11 @@ import {
   type VerifiedApiKey,
 } from './api-key-store.js';
 
+/** ApiKeyStore, or the CachedApiKeyVerifier in front of it. */
+export interface ApiKeyVerifier {
+  verify(presented: string): Promise<VerifiedApiKey>;
+}
+
 export interface ApiKeyCacheOptions {
   /**
    * How long a record read from Redis answers without reading it again. It bounds how long a revoked key
@@ -43,7 +48,7 @@ interface Entry {
  * subscribed again; a read that started before a revocation or a drop is answered but not cached. lastUsedAt
  * keeps its once-a-minute write, off the request path.
  */
-export class CachedApiKeyVerifier {
+export class CachedApiKeyVerifier implements ApiKeyVerifier {
   private readonly entries = new Map<string, Entry>();
   /** Loads in flight per key id: concurrent misses share one HGETALL. */
   private readonly loading = new Map<string, Promise<ApiKeyRecord | null>>();

@@ -6,6 +6,24 @@ export const ACCEPT_METHODS = ['gateway', 'api-key', 'jwt'] as const;
 export type AcceptMethod = (typeof ACCEPT_METHODS)[number];
 
 /**
+ * The API-key record cache, with the gateway's names and defaults (the gateway spreads these too). Records are
+ * cached per key id at most API_KEY_CACHE_TTL_MS; revocations are pushed over Redis pub/sub (every replica drops
+ * the key at once), and the cache is bypassed while that subscription is down. The TTL bounds how long a revoked
+ * key can still pass if a revocation message were lost silently, so at most 1000 (default 750: with a request in
+ * flight, still under a second); 0 reads Redis on every request.
+ */
+export const apiKeyCacheEnv = {
+  API_KEY_CACHE_TTL_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(0, 'expected 0 (no cache) to 1000')
+    .max(1000, 'expected at most 1000: a revoked key must stop working within a second')
+    .default(750),
+  /** API key records cached at most (oldest out first). */
+  API_KEY_CACHE_MAX_ENTRIES: positiveInt(10_000),
+};
+
+/**
  * How the subgraphs authenticate their callers, per deployment (docs/federation.md). Spread into each
  * subgraph's env shape. RATE_LIMIT_* are the gateway's names and defaults: an API key presented to a
  * subgraph draws on the same Redis bucket as at the gateway.
@@ -40,6 +58,7 @@ export const subgraphAuthEnv = {
   SUBGRAPH_JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
+  ...apiKeyCacheEnv,
 };
 
 export interface SubgraphAuthEnvValues {
@@ -51,6 +70,8 @@ export interface SubgraphAuthEnvValues {
   SUBGRAPH_JWT_SCOPES_CLAIM: string;
   RATE_LIMIT_PER_MINUTE: number;
   RATE_LIMIT_BURST?: number;
+  API_KEY_CACHE_TTL_MS: number;
+  API_KEY_CACHE_MAX_ENTRIES: number;
 }
 
 export interface SubgraphAuthSettings {
@@ -63,6 +84,8 @@ export interface SubgraphAuthSettings {
     scopesClaim: string;
   };
   rateLimit: { perMinute: number; burst: number };
+  /** API-key records cached as at the gateway (api-key mode only; ttlMs 0: Redis on every request). */
+  apiKeyCache: { ttlMs: number; maxEntries: number };
 }
 
 /**
@@ -108,5 +131,6 @@ export function subgraphAuthSettings(c: SubgraphAuthEnvValues, production: boole
       // the gateway's default burst: 10 % of a minute's allowance, at least 20
       burst: c.RATE_LIMIT_BURST ?? Math.max(MAX_SUBMIT_BATCH, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     },
+    apiKeyCache: { ttlMs: c.API_KEY_CACHE_TTL_MS, maxEntries: c.API_KEY_CACHE_MAX_ENTRIES },
   };
 }

@@ -1,6 +1,7 @@
 import type { Identity } from '#libs/contracts';
 import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
-import { ApiKeyError, type ApiKeyStore } from './api-key-store.js';
+import { ApiKeyError } from './api-key-store.js';
+import type { ApiKeyVerifier } from './api-key-cache.js';
 import { CallerAuthError } from './caller-auth-error.js';
 import type { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IdentityVerifier } from './identity-cache.js';
@@ -25,8 +26,11 @@ export interface VerifiedCaller {
 export interface SubgraphAuthenticatorOptions {
   accept: readonly AcceptMethod[];
   identitySecrets: IdentitySecrets;
-  /** Required when `accept` has api-key: the same store and per-key bucket as the gateway. */
-  apiKeys?: { store: ApiKeyStore; limiter: TokenBucketLimiter };
+  /**
+   * Required when `accept` has api-key: the same records (the store, or the gateway's cache in front of it) and
+   * per-key bucket as the gateway.
+   */
+  apiKeys?: { store: ApiKeyVerifier; limiter: TokenBucketLimiter };
   /** Required when `accept` has jwt. */
   jwt?: ForeignJwtVerifier;
   now?: () => number;

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { createRedis, quitRedis, type RedisLogger, type RedisTarget } from '#libs/redis';
+import { CachedApiKeyVerifier } from './api-key-cache.js';
 import { ApiKeyStore } from './api-key-store.js';
 import { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IDENTITY_HEADER, type IdentitySecrets } from './identity-token.js';
@@ -6,20 +8,74 @@ import type { SubgraphAuthSettings } from './subgraph-auth-config.js';
 import { SubgraphAuthenticator, type CallerCredentials } from './subgraph-authenticator.js';
 import { TokenBucketLimiter } from './token-bucket.js';
 
-/** Builds a subgraph's authenticator from its parsed settings; `redis` serves API keys and their buckets. */
-export function createSubgraphAuthenticator(
+export interface SubgraphAuthDeps {
+  /** API key records and their buckets. */
+  redis: Redis;
+  /** Where the API-key cache's revocation subscriber connects (api-key mode with the cache on). */
+  redisTarget: RedisTarget;
+  /** Names the subscriber connection (CLIENT LIST, logs), e.g. `jobs-key-revocations`. */
+  subscriberName: string;
+  logger: RedisLogger;
+}
+
+/** A subgraph's authenticator and the lifecycle of what it holds (the API-key cache's subscription). */
+export interface SubgraphAuth {
+  authenticator: SubgraphAuthenticator;
+  /** Subscribes the API-key cache to revocations; until then (and whenever it is down) keys are read per request. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a subgraph's authenticator from its parsed settings. In api-key mode keys are verified as at the
+ * gateway: from a cache of their records (API_KEY_CACHE_TTL_MS, ≤ 1 s) that revocations reach over pub/sub on
+ * a connection of its own, bypassed while that subscription is down; 0 reads Redis on every request.
+ */
+export function createSubgraphAuth(
   settings: SubgraphAuthSettings,
   identitySecrets: IdentitySecrets,
-  redis: Redis,
-): SubgraphAuthenticator {
-  return new SubgraphAuthenticator({
+  deps: SubgraphAuthDeps,
+): SubgraphAuth {
+  const apiKeys = settings.accept.includes('api-key');
+  const store = new ApiKeyStore(deps.redis);
+  const subscriber =
+    apiKeys && settings.apiKeyCache.ttlMs > 0
+      ? createRedis({ ...deps.redisTarget, name: deps.subscriberName, role: 'blocking', logger: deps.logger })
+      : undefined;
+  const cache = subscriber
+    ? new CachedApiKeyVerifier(store, subscriber, {
+        ttlMs: settings.apiKeyCache.ttlMs,
+        maxEntries: settings.apiKeyCache.maxEntries,
+        onError: (what, err) =>
+          deps.logger.error(
+            { err: err instanceof Error ? err.message : String(err) },
+            `API key cache: ${what} failed`,
+          ),
+        onLiveChange: (live) =>
+          live
+            ? deps.logger.info({}, 'API key cache on (revocations subscribed)')
+            : deps.logger.warn(
+                {},
+                'API key revocations unsubscribed: API keys are read from Redis on every request',
+              ),
+      })
+    : undefined;
+  const authenticator = new SubgraphAuthenticator({
     accept: settings.accept,
     identitySecrets,
-    apiKeys: settings.accept.includes('api-key')
-      ? { store: new ApiKeyStore(redis), limiter: new TokenBucketLimiter(redis, settings.rateLimit) }
+    apiKeys: apiKeys
+      ? { store: cache ?? store, limiter: new TokenBucketLimiter(deps.redis, settings.rateLimit) }
       : undefined,
     jwt: settings.jwt ? new ForeignJwtVerifier(settings.jwt) : undefined,
   });
+  return {
+    authenticator,
+    start: async () => cache?.start(),
+    close: async () => {
+      cache?.close();
+      if (subscriber) await quitRedis(subscriber, 2_000);
+    },
+  };
 }
 
 /** An HTTP request's credentials (express `req.header`). */

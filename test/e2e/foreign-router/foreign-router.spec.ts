@@ -18,6 +18,7 @@ import {
   type AppHandle,
   type RedisHandle,
   type S3Handle,
+  waitFor,
 } from '#libs/testing';
 import { collect, gql, SLEEP_JOB, SLEEP_VARS, wsClient } from '../gateway-support/gateway-stack.js';
 import { startWorker } from '../worker-support/start-worker.js';
@@ -238,17 +239,26 @@ describe('our subgraphs behind a foreign router (Hive Gateway)', () => {
     expect(stdout).toMatch(/ended SUCCEEDED\n$/);
   }, 40_000);
 
-  it('stops a revoked key on the next request', async () => {
+  // The subgraphs cache key records as our gateway does (revocations pushed over pub/sub): a revoked key stops
+  // within a second, not necessarily on the very next request (issue 12: "still effective within a second").
+  it('stops a revoked key within a second', async () => {
     const key = await createKey('acme');
     const before = await gql(hive!.url, key.key, JOB_QUERY, { id: jobId });
     expect(before.body.data?.job?.id).toBe(jobId);
     await keys.revoke(key.id);
-    const after = await gql(hive!.url, key.key, JOB_QUERY, { id: jobId });
-    expect(after.body.data?.job ?? null).toBeNull();
+    const revokedAt = Date.now();
+    const after = await waitFor(
+      async () => {
+        const r = await gql(hive!.url, key.key, JOB_QUERY, { id: jobId });
+        return r.body.data?.job ? null : r;
+      },
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
     expect(errorText(after)).toMatch(/UNAUTHENTICATED|revoked/);
   });
 
-  it('stops a revoked key on the next subscribe of an open graphql-ws connection', async () => {
+  it('stops a revoked key within a second on an open graphql-ws connection (its next subscribes)', async () => {
     const key = await createKey('acme');
     // straight to the jobs subgraph, as a router's long-lived upstream socket would be
     const client = wsClient(jobsUrl.replace(/^http/, 'ws'), key.key, { lazy: false });
@@ -256,8 +266,15 @@ describe('our subgraphs behind a foreign router (Hive Gateway)', () => {
     expect(await first.done).toBe('complete');
     expect(first.results.length).toBeGreaterThan(0);
     await keys.revoke(key.id);
-    const second = collect(client, `subscription($id: ID!) { jobEvents(jobId: $id) { seq } }`, { id: jobId });
-    expect(await second.done).toBe('error');
+    const revokedAt = Date.now();
+    const second = await waitFor(
+      async () => {
+        const c = collect(client, `subscription($id: ID!) { jobEvents(jobId: $id) { seq } }`, { id: jobId });
+        return (await c.done) === 'error' ? c : null;
+      },
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
     // refused on the same socket (no reconnect), as a GraphQL error, not a close
     expect(JSON.stringify(second.error)).toMatch(/this API key has been revoked/);
     expect(client.closes).toEqual([]);

@@ -1,11 +1,6 @@
-import { apiKeyFromAuthorization, ApiKeyError, type VerifiedApiKey } from '#libs/auth';
+import { apiKeyFromAuthorization, ApiKeyError, type ApiKeyVerifier } from '#libs/auth';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { gatewayError } from '../gateway-errors.js';
-
-/** ApiKeyStore, or the CachedApiKeyVerifier in front of it. */
-export interface ApiKeyVerifier {
-  verify(presented: string): Promise<VerifiedApiKey>;
-}
 
 /** Turns the presented credential (HTTP Authorization header or graphql-ws connectionParams.authorization) into an identity. */
 export class Authenticator {
