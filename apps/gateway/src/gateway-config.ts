@@ -15,7 +15,7 @@ import {
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
-import { apiKeyCacheEnv } from '#libs/auth';
+import { apiKeyCacheEnv, rateLimitLeaseEnv } from '#libs/auth';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -40,17 +40,7 @@ export const gatewayEnv = {
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   /** Requests a key may send at once after a quiet period (default: 10 % of a minute's allowance, at least 20). */
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
-  /**
-   * A busy key's tokens are taken from its Redis bucket a few at a time (at most 10 % of the burst, sized to its
-   * recent rate) and spent locally for at most this long, then what is left goes back: no Redis round trip per
-   * request, the limit still shared by every replica. At most 1000; 0: one Redis step per request.
-   */
-  RATE_LIMIT_LEASE_MS: z.coerce
-    .number({ message: 'expected a number' })
-    .int('expected an integer')
-    .min(0, 'expected 0 (a Redis step per request) to 1000')
-    .max(1000, 'expected at most 1000: tokens held by one replica must return within a second')
-    .default(250),
+  ...rateLimitLeaseEnv,
   ...apiKeyCacheEnv,
   MAX_QUERY_DEPTH: positiveInt(12),
   MAX_QUERY_ALIASES: nonNegativeInt(30),

@@ -7,7 +7,14 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
-import { ApiKeyStore, assertIdentitySecret, CachedApiKeyVerifier, RATE_LIMIT_SCRIPTS } from '#libs/auth';
+import {
+  ApiKeyStore,
+  assertIdentitySecret,
+  CachedApiKeyVerifier,
+  RATE_LIMIT_SCRIPTS,
+  rateLimiter,
+  type RateLimiter,
+} from '#libs/auth';
 import type { Logger } from '#libs/observability';
 import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
@@ -27,7 +34,6 @@ import { OperationGuard } from './limits/operation-guard.js';
 import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
-import { rateLimiter, type RateLimiter } from './limits/leased-token-bucket.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';

@@ -5,6 +5,7 @@ export * from './api-key-store.js';
 export * from './api-key-cache.js';
 export * from './federation-directives.js';
 export * from './token-bucket.js';
+export * from './leased-token-bucket.js';
 export * from './caller-auth-error.js';
 export * from './foreign-jwt.js';
 export * from './subgraph-auth-config.js';

@@ -5,6 +5,20 @@ import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 export const ACCEPT_METHODS = ['gateway', 'api-key', 'jwt'] as const;
 export type AcceptMethod = (typeof ACCEPT_METHODS)[number];
 
+export const rateLimitLeaseEnv = {
+  /**
+   * A busy key's tokens are taken from its Redis bucket a few at a time (at most 10 % of the burst, sized to its
+   * recent rate) and spent locally for at most this long, then what is left goes back: no Redis round trip per
+   * request, the limit still shared by every replica. At most 1000; 0: one Redis step per request.
+   */
+  RATE_LIMIT_LEASE_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(0, 'expected 0 (a Redis step per request) to 1000')
+    .max(1000, 'expected at most 1000: tokens held by one replica must return within a second')
+    .default(250),
+};
+
 /**
  * The API-key record cache, with the gateway's names and defaults (the gateway spreads these too). Records are
  * cached per key id at most API_KEY_CACHE_TTL_MS; revocations are pushed over Redis pub/sub (every replica drops
@@ -58,6 +72,7 @@ export const subgraphAuthEnv = {
   SUBGRAPH_JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
+  ...rateLimitLeaseEnv,
   ...apiKeyCacheEnv,
 };
 
@@ -70,6 +85,7 @@ export interface SubgraphAuthEnvValues {
   SUBGRAPH_JWT_SCOPES_CLAIM: string;
   RATE_LIMIT_PER_MINUTE: number;
   RATE_LIMIT_BURST?: number;
+  RATE_LIMIT_LEASE_MS: number;
   API_KEY_CACHE_TTL_MS: number;
   API_KEY_CACHE_MAX_ENTRIES: number;
 }
@@ -84,6 +100,8 @@ export interface SubgraphAuthSettings {
     scopesClaim: string;
   };
   rateLimit: { perMinute: number; burst: number };
+  /** Tokens leased from the shared bucket for this long (RATE_LIMIT_LEASE_MS; 0: a Redis step per request). */
+  rateLimitLeaseMs: number;
   /** API-key records cached as at the gateway (api-key mode only; ttlMs 0: Redis on every request). */
   apiKeyCache: { ttlMs: number; maxEntries: number };
 }
@@ -131,6 +149,7 @@ export function subgraphAuthSettings(c: SubgraphAuthEnvValues, production: boole
       // the gateway's default burst: 10 % of a minute's allowance, at least 20
       burst: c.RATE_LIMIT_BURST ?? Math.max(MAX_SUBMIT_BATCH, Math.ceil(c.RATE_LIMIT_PER_MINUTE / 10)),
     },
+    rateLimitLeaseMs: c.RATE_LIMIT_LEASE_MS,
     apiKeyCache: { ttlMs: c.API_KEY_CACHE_TTL_MS, maxEntries: c.API_KEY_CACHE_MAX_ENTRIES },
   };
 }

@@ -7,7 +7,7 @@ import type { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IdentityVerifier } from './identity-cache.js';
 import { IdentityError, IDENTITY_TTL_SECONDS, type IdentitySecrets } from './identity-token.js';
 import type { AcceptMethod } from './subgraph-auth-config.js';
-import type { TokenBucketLimiter } from './token-bucket.js';
+import type { RateLimiter } from './leased-token-bucket.js';
 
 /** What a request or graphql-ws connection presented. */
 export interface CallerCredentials {
@@ -30,7 +30,7 @@ export interface SubgraphAuthenticatorOptions {
    * Required when `accept` has api-key: the same records (the store, or the gateway's cache in front of it) and
    * per-key bucket as the gateway.
    */
-  apiKeys?: { store: ApiKeyVerifier; limiter: TokenBucketLimiter };
+  apiKeys?: { store: ApiKeyVerifier; limiter: RateLimiter };
   /** Required when `accept` has jwt. */
   jwt?: ForeignJwtVerifier;
   now?: () => number;

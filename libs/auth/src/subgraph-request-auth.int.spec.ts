@@ -3,6 +3,7 @@ import {
   ApiKeyStore,
   CallerAuthError,
   createSubgraphAuth,
+  rateLimitKey,
   type SubgraphAuth,
   type SubgraphAuthSettings,
 } from './index.js';
@@ -20,7 +21,9 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
 
   const settings = (ttlMs: number): SubgraphAuthSettings => ({
     accept: ['api-key'],
-    rateLimit: { perMinute: 6_000, burst: 1_000 },
+    // refills one token a second: the bucket's count below is what was spent, give or take a few
+    rateLimit: { perMinute: 60, burst: 1_000 },
+    rateLimitLeaseMs: 250,
     apiKeyCache: { ttlMs, maxEntries: 100 },
   });
   const start = async (ttlMs: number, name = 'test-key-revocations') => {
@@ -37,6 +40,8 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
   const hgetalls = async () =>
     Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0);
+  const evalshas = async () =>
+    Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0);
   const clientNames = async () => String(await redis.client.call('CLIENT', 'LIST'));
 
   it('answers repeated requests from one read of the key, and a revocation within a second', async () => {
@@ -63,6 +68,23 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
       extensions: { reason: 'REVOKED' },
     });
     expect(await clientNames()).toContain('name=switchyard:test-key-revocations');
+  });
+
+  it("spends a busy key's requests from tokens leased off the shared bucket, and gives back the rest", async () => {
+    const auth = await start(750);
+    const { key, record } = await new ApiKeyStore(redis.client).create({
+      tenant: 'acme',
+      scopes: ['jobs:read'],
+    });
+    const before = await evalshas();
+    for (let i = 0; i < 100; i++) await auth.authenticator.authenticate(bearer(key));
+    const steps = (await evalshas()) - before;
+    expect(steps).toBeLessThan(50); // one Redis step per request without the lease
+    await auth.close();
+    // every admitted request spent one token of the one bucket; what was leased and not spent went back
+    const tokens = Number(await redis.client.hget(rateLimitKey(record.id), 'tokens'));
+    expect(tokens).toBeGreaterThanOrEqual(1_000 - 100);
+    expect(tokens).toBeLessThan(1_000 - 100 + 10);
   });
 
   it('with API_KEY_CACHE_TTL_MS 0 reads the key on every request and opens no subscriber', async () => {

@@ -6,7 +6,7 @@ import { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IDENTITY_HEADER, type IdentitySecrets } from './identity-token.js';
 import type { SubgraphAuthSettings } from './subgraph-auth-config.js';
 import { SubgraphAuthenticator, type CallerCredentials } from './subgraph-authenticator.js';
-import { TokenBucketLimiter } from './token-bucket.js';
+import { rateLimiter } from './leased-token-bucket.js';
 
 export interface SubgraphAuthDeps {
   /** API key records and their buckets. */
@@ -23,13 +23,15 @@ export interface SubgraphAuth {
   authenticator: SubgraphAuthenticator;
   /** Subscribes the API-key cache to revocations; until then (and whenever it is down) keys are read per request. */
   start(): Promise<void>;
+  /** Gives leased tokens back and closes the revocation subscriber. */
   close(): Promise<void>;
 }
 
 /**
- * Builds a subgraph's authenticator from its parsed settings. In api-key mode keys are verified as at the
- * gateway: from a cache of their records (API_KEY_CACHE_TTL_MS, ≤ 1 s) that revocations reach over pub/sub on
- * a connection of its own, bypassed while that subscription is down; 0 reads Redis on every request.
+ * Builds a subgraph's authenticator from its parsed settings. In api-key mode keys are verified and limited as
+ * at the gateway, without a Redis round trip per request: from a cache of their records (API_KEY_CACHE_TTL_MS,
+ * ≤ 1 s) that revocations reach over pub/sub on a connection of its own, bypassed while that subscription is
+ * down, and with tokens leased from the shared bucket (RATE_LIMIT_LEASE_MS); 0 turns either off.
  */
 export function createSubgraphAuth(
   settings: SubgraphAuthSettings,
@@ -60,18 +62,20 @@ export function createSubgraphAuth(
               ),
       })
     : undefined;
+  const limiter = apiKeys
+    ? rateLimiter(deps.redis, settings.rateLimit, settings.rateLimitLeaseMs, deps.logger)
+    : undefined;
   const authenticator = new SubgraphAuthenticator({
     accept: settings.accept,
     identitySecrets,
-    apiKeys: apiKeys
-      ? { store: cache ?? store, limiter: new TokenBucketLimiter(deps.redis, settings.rateLimit) }
-      : undefined,
+    apiKeys: apiKeys && limiter ? { store: cache ?? store, limiter } : undefined,
     jwt: settings.jwt ? new ForeignJwtVerifier(settings.jwt) : undefined,
   });
   return {
     authenticator,
     start: async () => cache?.start(),
     close: async () => {
+      await limiter?.close?.(); // unspent leased tokens go back to the shared bucket
       cache?.close();
       if (subscriber) await quitRedis(subscriber, 2_000);
     },

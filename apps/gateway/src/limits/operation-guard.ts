@@ -5,7 +5,7 @@ import { gatewayError } from '../gateway-errors.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { GUARD_LIMIT_NAMES } from './document-guard.js';
 import { measureOperation, type ComplexityLimits, type ComplexityResult } from './query-complexity.js';
-import type { RateLimiter } from './leased-token-bucket.js';
+import type { RateLimiter } from '#libs/auth';
 
 export interface GuardMetrics {
   refused(reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN' | 'BAD_USER_INPUT'): void;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { stepBucket, TokenBucketLimiter, type RateDecision, type RateLimitPolicy } from '#libs/auth';
+import { stepBucket, TokenBucketLimiter, type RateDecision, type RateLimitPolicy } from './token-bucket.js';
 
-/** What OperationGuard needs of a rate limiter (TokenBucketLimiter and LeasedTokenBucket both are one). */
+/** What a caller of the per-key bucket needs (TokenBucketLimiter and LeasedTokenBucket both are one). */
 export interface RateLimiter {
   readonly policy: RateLimitPolicy;
   take(subject: string, cost?: number): Promise<RateDecision>;
@@ -17,7 +17,7 @@ export interface LeaseOptions {
   onError?: (err: unknown) => void;
 }
 
-/** The gateway's limiter: leased when `leaseMs` > 0 (RATE_LIMIT_LEASE_MS), else one Redis step per request. */
+/** The per-key limiter of the gateway and the subgraphs: leased when `leaseMs` > 0 (RATE_LIMIT_LEASE_MS), else one Redis step per request. */
 export function rateLimiter(
   redis: Redis,
   policy: RateLimitPolicy,
