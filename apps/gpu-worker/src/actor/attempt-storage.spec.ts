@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore } from '#libs/storage';
 import { startRedis, startS3, tempDir, type RedisHandle, type S3Handle } from '#libs/testing';
 import type { StorageRequest } from '../runner/ipc-protocol.js';
+import { ScratchDir } from '../runner/scratch-dir.js';
 import { AttemptStorage } from './attempt-storage.js';
 
 // The actor does the runner's artifact I/O: for exactly its attempt, and only on files of its scratch dir.
@@ -45,7 +46,7 @@ describe('AttemptStorage', () => {
 
   it('stages files of the scratch dir, refuses anything outside it, and fetches back only what the tenant may read', async () => {
     const workDir = tempDir('attempt-storage');
-    const storage = new AttemptStorage(repo, attempt, workDir);
+    const storage = new AttemptStorage(repo, attempt, new ScratchDir(workDir));
     const req = (over: Partial<StorageRequest> & Pick<StorageRequest, 'op'>): StorageRequest => ({
       type: 'storage',
       runId: 'r',
@@ -93,7 +94,7 @@ describe('AttemptStorage', () => {
     const fetched = await storage.handle(req({ op: 'fetch', artifactId: staged.artifactId }));
     expect(fetched.path!.startsWith(join(workDir, '.artifacts'))).toBe(true);
     // another tenant's attempt does not see it at all
-    const bob = new AttemptStorage(repo, { ...attempt, tenant: 'bob' }, tempDir('bob'));
+    const bob = new AttemptStorage(repo, { ...attempt, tenant: 'bob' }, new ScratchDir(tempDir('bob')));
     expect((await bob.handle(req({ op: 'fetch', artifactId: staged.artifactId }))).error).toMatchObject({
       code: 'INVALID_INPUT',
     });

@@ -5,7 +5,7 @@ import type { ArtifactRepository } from '#libs/storage';
 import { isTaskError } from '#libs/task-sdk';
 import { attemptArtifacts } from '../runner/attempt-artifacts.js';
 import type { AttemptRef, StorageRequest, StorageResult } from '../runner/ipc-protocol.js';
-import { ScratchDir } from '../runner/scratch-dir.js';
+import type { ScratchDir } from '../runner/scratch-dir.js';
 
 type Answer = Omit<StorageResult, 'type' | 'requestId'>;
 
@@ -21,14 +21,16 @@ const refused = (message: string): Answer => ({
  */
 export class AttemptStorage {
   private readonly artifacts;
-  /** The attempt's scratch dir (made on first use: a fetch may be its first). */
-  private readonly scratch: ScratchDir;
   private readonly workDir: string;
 
-  constructor(repo: ArtifactRepository, attempt: AttemptRef, scratch: ScratchDir | string) {
+  constructor(
+    repo: ArtifactRepository,
+    attempt: AttemptRef,
+    /** The attempt's scratch dir (made on first use: a fetch may be its first). */
+    private readonly scratch: ScratchDir,
+  ) {
     this.artifacts = attemptArtifacts(repo, attempt);
-    this.scratch = typeof scratch === 'string' ? new ScratchDir(scratch) : scratch;
-    this.workDir = this.scratch.path;
+    this.workDir = scratch.path;
   }
 
   async handle(req: StorageRequest): Promise<Answer> {

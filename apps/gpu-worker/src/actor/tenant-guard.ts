@@ -55,21 +55,6 @@ export class TenantGuard {
     return Number.isFinite(until) && until > this.now() ? until : undefined;
   }
 
-  /** Epoch ms until which the tenant is throttled, or undefined. Fails open if Redis does not answer. */
-  async throttledUntil(tenant: string): Promise<number | undefined> {
-    if (this.o.killThreshold === 0) return undefined;
-    try {
-      const v = await within(this.redis.get(REDIS_KEYS.tenantThrottled(tenant)), REDIS_TIMEOUT_MS);
-      return v === 'timeout' ? undefined : this.throttledUntilOf(v);
-    } catch (e) {
-      this.o.logger.warn(
-        { tenant, err: (e as Error).message },
-        'tenant throttle check failed; not throttling',
-      );
-      return undefined;
-    }
-  }
-
   throttledError(tenant: string, until: number): JobError {
     return {
       code: 'TENANT_THROTTLED',
