@@ -25,24 +25,51 @@ export interface StartOutcome {
  */
 export async function applyStart(
   run: RunTransition,
-  deps: { enqueuer: NodeEnqueuer; metrics: SchedulerMetrics; now: () => number },
+  deps: StartDeps,
   { jobId, nodeId, attempt, workerId }: StartedReport,
 ): Promise<StartOutcome> {
-  const stage = deps.enqueuer.fairStage;
   const [result, rc, queuedAt, released, fill] = (await run(
     'startAttempt',
     jobId,
     [],
-    [nodeId, attempt, workerId, attemptJobId(jobId, nodeId, attempt), stage?.keyPrefix ?? ''],
+    [
+      nodeId,
+      attempt,
+      workerId,
+      attemptJobId(jobId, nodeId, attempt),
+      deps.enqueuer.fairStage?.keyPrefix ?? '',
+    ],
   )) as [string, ResourceClass | '', string, number, number];
   const applied = result === 'ok';
   const resourceClass = rc || undefined;
+  return {
+    applied,
+    resourceClass,
+    slotFreed: afterStart(deps, applied, queuedAt, resourceClass, released, fill),
+  };
+}
+
+type StartDeps = { enqueuer: NodeEnqueuer; metrics: SchedulerMetrics; now: () => number };
+
+/**
+ * What follows a start step, its own or folded into a completion: the schedule-to-start metric, and the window
+ * filled when attempts wait for the slot the step freed. Returns whether the step freed it (it can with the fair
+ * stage and a node to name the class; otherwise the caller tells the enqueuer: taken()).
+ */
+function afterStart(
+  deps: StartDeps,
+  applied: boolean,
+  queuedAt: string,
+  rc: ResourceClass | undefined,
+  released: number,
+  fill: number,
+): boolean {
   // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
   if (applied && queuedAt) deps.metrics.attemptStarted(Math.max(0, deps.now() - Number(queuedAt)));
-  const slotFreed = resourceClass !== undefined && stage !== undefined;
+  const slotFreed = rc !== undefined && deps.enqueuer.fairStage !== undefined;
   // not awaited: dispatch() never throws (it logs)
-  if (slotFreed && Number(released) === 1 && Number(fill) === 1) void deps.enqueuer.dispatch?.(resourceClass);
-  return { applied, resourceClass, slotFreed };
+  if (slotFreed && Number(released) === 1 && Number(fill) === 1) void deps.enqueuer.dispatch?.(rc);
+  return slotFreed;
 }
 
 /** What completeAttempt-8.lua did for a start folded into it (see its header). */
@@ -54,21 +81,15 @@ export type FoldedStart = [
   resourceClass: ResourceClass | '',
 ];
 
-/**
- * What follows a start folded into the completion step, as applyStart does for its own step: metrics, the window
- * filled when attempts wait for the freed slot, and an enqueuer without the fair stage told the attempt was taken.
- */
+/** What follows a start folded into the completion step, as after applyStart's own step (afterStart). */
 export function settleFoldedStart(
-  deps: { enqueuer: NodeEnqueuer; metrics: SchedulerMetrics; now: () => number },
+  deps: StartDeps,
   { jobId, nodeId, attempt }: StartedReport,
   [applied, released, fill, queuedAt, rc]: FoldedStart,
 ): void {
   deps.metrics.reportApplied('started', Number(applied) === 1 ? 'applied' : 'stale');
-  if (Number(applied) === 1 && queuedAt)
-    deps.metrics.attemptStarted(Math.max(0, deps.now() - Number(queuedAt)));
-  if (!deps.enqueuer.fairStage || !rc) {
-    // the step could not free the slot (no fair stage, or no node to name the class): the enqueuer looks
-    // (not awaited: taken() logs failures)
-    void deps.enqueuer.taken?.(jobId, nodeId, attempt, rc || undefined);
-  } else if (Number(released) === 1 && Number(fill) === 1) void deps.enqueuer.dispatch?.(rc);
+  const resourceClass = rc || undefined;
+  if (!afterStart(deps, Number(applied) === 1, queuedAt, resourceClass, released, fill))
+    // not awaited: taken() logs failures
+    void deps.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
 }
