@@ -30,6 +30,16 @@ export const single = (
   ...extra,
 });
 
+/** The events of a one-node job whose node succeeds at its first attempt, in order. */
+export const ONE_NODE_SUCCESS_EVENTS = [
+  'JOB_QUEUED',
+  'NODE_QUEUED',
+  'JOB_STARTED',
+  'NODE_STARTED',
+  'NODE_SUCCEEDED',
+  'JOB_SUCCEEDED',
+];
+
 /** The fields every report of one attempt carries: node 'only', attempt 1 and worker 'w' unless given. */
 export const reportFields = (
   jobId: string,
