@@ -45,6 +45,7 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     ? `sentinel ${opts.sentinel.name}@${opts.sentinel.sentinels.map((x) => `${x.host}:${x.port}`).join(',')}`
     : safeUrl(url);
   let attempt = 0;
+  const backoffMs = (n: number) => reconnectDelayMs(n, 100, opts.maxBackoffMs ?? 10_000);
   const common: RedisOptions = {
     connectionName: `switchyard:${name}`,
     lazyConnect: false,
@@ -53,7 +54,7 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     connectTimeout: 5_000,
     retryStrategy: (times) => {
       attempt = times;
-      const delay = reconnectDelayMs(times, 100, opts.maxBackoffMs ?? 10_000);
+      const delay = backoffMs(times);
       logger.warn({ redis: name, url: where, attempt: times, delayMs: delay }, 'redis reconnecting');
       return delay;
     },
@@ -83,7 +84,7 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     connecting = false;
     if (closing.has(redis)) return logger.info({ redis: name, url: where }, 'redis connection closed');
     if (!endedWhileConnecting) return logger.warn({ redis: name, url: where }, 'redis connection ended');
-    const delay = reconnectDelayMs(++attempt, 100, opts.maxBackoffMs ?? 10_000);
+    const delay = backoffMs(++attempt);
     logger.warn(
       { redis: name, url: where, attempt, delayMs: delay },
       'redis connection ended while connecting; connecting again',
