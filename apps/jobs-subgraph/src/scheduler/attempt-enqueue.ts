@@ -43,6 +43,11 @@ export async function enqueueAttempts(
   for (const nodeId of nodeIds) {
     const node = byId.get(nodeId);
     if (!node || (node.status !== 'QUEUED' && node.status !== 'RETRYING')) continue;
+    if (placed.held.has(nodeId)) {
+      // held by the submit step with its payload (rootEntries built it): nothing to build or enqueue again
+      rememberSchema(deps, jobId, node);
+      continue;
+    }
     let inputs: JsonObject;
     try {
       inputs = resolveRefs(node.inputs, (id) => byId.get(id)?.outputs);
@@ -52,15 +57,7 @@ export async function enqueueAttempts(
       continue;
     }
     const payload = attemptPayload(view.job, node, inputs, deps.now());
-    if (node.outputSchemaRef) {
-      const { outputSchemaRef, task, taskVersion } = node;
-      deps.schemas.remember(attemptJobId(jobId, nodeId, node.attempt), {
-        outputSchemaRef,
-        task,
-        taskVersion,
-      });
-    }
-    if (placed.held.has(nodeId)) continue; // held by the submit step, with the same payload
+    rememberSchema(deps, jobId, node);
     const delayMs = Math.max(0, (node.queuedAt ?? 0) - deps.now());
     const attempt = { payload, resourceClass: node.resourceClass, priority: view.job.priority, delayMs };
     const direct = placed.dispatched.has(nodeId) && deps.enqueuer.enqueueDispatched;
@@ -69,4 +66,11 @@ export async function enqueueAttempts(
     );
     deps.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
   }
+}
+
+/** The attempt's output schema, for its completion (which then need not read the node). */
+function rememberSchema(deps: AttemptEnqueueDeps, jobId: string, node: JobView['nodes'][number]): void {
+  if (!node.outputSchemaRef) return;
+  const { outputSchemaRef, task, taskVersion } = node;
+  deps.schemas.remember(attemptJobId(jobId, node.id, node.attempt), { outputSchemaRef, task, taskVersion });
 }
