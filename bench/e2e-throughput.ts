@@ -224,12 +224,16 @@ if (profiling) {
 } else {
   const peer = medianRound(runs.peer);
   lines.push(renderE2eTable(peer, single, batch, tableLabels()));
-  const perRound = (variant: RoundResult[]) =>
-    variant.map((r, i) => `${(r.jobsPerSecond / runs.peer[i]!.jobsPerSecond).toPrecision(2)}×`).join(', ');
-  lines.push(
-    '',
-    `end to end ours/peer per round: submitJob ${perRound(runs.single)}${batch ? `; submitJobs ${perRound(runs.batch)}` : ''}`,
-  );
+  const perRound = (variant: RoundResult[], pick: (r: RoundResult) => number) =>
+    variant.map((r, i) => `${(pick(r) / pick(runs.peer[i]!)).toPrecision(2)}×`).join(', ');
+  for (const [what, pick] of [
+    ['end to end', (r: RoundResult) => r.jobsPerSecond],
+    ['open loop', (r: RoundResult) => r.openLoopJobsPerSecond],
+  ] as const)
+    lines.push(
+      '',
+      `${what} ours/peer per round: submitJob ${perRound(runs.single, pick)}${batch ? `; submitJobs ${perRound(runs.batch, pick)}` : ''}`,
+    );
   lines.push(`Redis commands per job, top (last round): peer: ${peer.topCommands}`);
 }
 lines.push(`Redis commands per job, top (last round): submitJob: ${single.topCommands}`);

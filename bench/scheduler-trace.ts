@@ -3,7 +3,10 @@
  * no HTTP) on its own redis-server, warms up, then captures MONITOR while `BENCH_TRACE_JOBS` (default 5)
  * one-node jobs run (`BENCH_TRACE_INFLIGHT` at a time, default 1), and prints commands per job grouped by what issued them: each EVALSHA with
  * the commands its script ran (scheduler scripts by name, BullMQ scripts by their first key), and plain
- * commands by name. Not a benchmark with a peer: a measuring tool (`node dist/bench/scheduler-trace.js`).
+ * commands by name. Then, as many jobs again without MONITOR (it slows every command it feeds) under SLOWLOG at
+ * 0 µs, and prints Redis time per job inside each of those (a script's time includes the commands it runs; those
+ * commands are listed again on their own lines). Not a benchmark with a peer: a measuring tool
+ * (`node dist/bench/scheduler-trace.js`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +33,7 @@ for (const name of SCHEDULER_SCRIPTS.names) shaNames.set(SCHEDULER_SCRIPTS.get(n
 const redis = await BenchRedis.start();
 const lines: string[] = [];
 let monitor: Redis | undefined;
+let timings: [label: string, micros: number][] | undefined;
 try {
   const target = await SwitchyardTarget.start(redis.url, 8, 30_000, fileLogger(join(logDir, 'jobs.log')));
   try {
@@ -47,19 +51,38 @@ try {
     );
     await sleep(100);
     let next = 0;
-    await Promise.all(
-      Array.from({ length: INFLIGHT }, async () => {
-        while (next < JOBS) await runOne(WARMUP + next++);
-      }),
-    );
+    let pass = 0;
+    const runJobs = () =>
+      Promise.all(
+        Array.from({ length: INFLIGHT }, async () => {
+          while (next < JOBS) await runOne(WARMUP + pass * JOBS + next++);
+        }),
+      );
+    await runJobs();
     await sleep(SETTLE_MS);
     mon.disconnect();
+    // timed in a second pass of as many jobs: MONITOR slows every command it feeds
+    await slowlogEverything(redis.url);
+    next = 0;
+    pass = 1;
+    await runJobs();
+    await sleep(SETTLE_MS);
+    timings = await slowlogOf(redis.url);
   } finally {
     await target.stop();
   }
 } finally {
   monitor?.disconnect();
   await redis.stop();
+}
+
+/** A script by name (ours) or by its key count and first key (BullMQ's), a plain command by name. */
+function labelOf(name: string, args: string[]): string {
+  if (name !== 'evalsha' && name !== 'eval') return `cmd ${name}`;
+  const known = shaNames.get(args[0]!);
+  return known
+    ? `script ${known}`
+    : `bullmq ${args[1]} keys, ${String(args[2] ?? '').replace(/^[^:]*:[^:]*:/, '')}`;
 }
 
 // group: an EVALSHA line, then the lua lines that follow it, belong together
@@ -75,13 +98,7 @@ for (const line of lines) {
     if (current) current.inner.set(name, (current.inner.get(name) ?? 0) + 1);
     continue;
   }
-  let label: string;
-  if (name === 'evalsha' || name === 'eval') {
-    const known = shaNames.get(args[0]!);
-    label = known
-      ? `script ${known}`
-      : `bullmq ${args[1]} keys, ${String(args[2] ?? '').replace(/^[^:]*:[^:]*:/, '')}`;
-  } else label = `cmd ${name}`;
+  const label = labelOf(name, args);
   const g = groups.get(label) ?? { calls: 0, inner: new Map<string, number>() };
   g.calls++;
   groups.set(label, g);
@@ -104,7 +121,38 @@ for (const r of rows) {
     `${per(r.calls + r.inner).padStart(6)}  ${r.label} ×${per(r.calls)}${detail ? `  [${detail}]` : ''}`,
   );
 }
+// Redis CPU inside commands (SLOWLOG at 0 µs: every top-level command with its duration; a script's time
+// includes the commands it runs): where redis-server's CPU per job goes, by the same labels
+const micros = new Map<string, number>();
+for (const [label, us] of timings ?? []) micros.set(label, (micros.get(label) ?? 0) + us);
+const totalMicros = [...micros.values()].reduce((a, b) => a + b, 0);
+console.log(`\nRedis time inside commands per job (SLOWLOG): ${(totalMicros / JOBS).toFixed(0)} µs`);
+for (const [label, us] of [...micros.entries()].sort((a, b) => b[1] - a[1])) {
+  console.log(`${(us / JOBS).toFixed(0).padStart(6)} µs  ${label}`);
+}
 process.exit(0);
+
+async function slowlogEverything(url: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    await client.config('SET', 'slowlog-log-slower-than', '0');
+    await client.config('SET', 'slowlog-max-len', '1000000');
+    await client.slowlog('RESET');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** [label, µs] for every command logged since slowlogEverything(). */
+async function slowlogOf(url: string): Promise<[string, number][]> {
+  const client = new Redis(url);
+  try {
+    const entries = (await client.slowlog('GET', '-1')) as [number, number, number, string[]][];
+    return entries.map(([, , us, [cmd, ...args]]) => [labelOf(cmd!.toLowerCase(), args), us]);
+  } finally {
+    client.disconnect();
+  }
+}
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));

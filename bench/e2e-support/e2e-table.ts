@@ -22,6 +22,7 @@ export function medianRound(rounds: readonly RoundResult[]): RoundResult {
     latencyP99Ms: m((r) => r.latencyP99Ms),
     submitJobsPerSecond: m((r) => r.submitJobsPerSecond),
     submitCallsPerSecond: m((r) => r.submitCallsPerSecond),
+    openLoopJobsPerSecond: m((r) => r.openLoopJobsPerSecond),
     startP50Ms: m((r) => r.startP50Ms),
     startP99Ms: m((r) => r.startP99Ms),
     cpuMsPerJob: Object.fromEntries([...names].map((n) => [n, m((r) => r.cpuMsPerJob[n] ?? Number.NaN)])),
@@ -93,6 +94,11 @@ export function renderE2eTable(
       [0], // a submitJobs call carries 100 jobs: compare jobs accepted/s below
     ),
     row('jobs accepted/s, back to back', (r) => r.submitJobsPerSecond, 0),
+    row(
+      'end to end, open loop: jobs/s, those submitted back to back, first submit → last seen done',
+      (r) => r.openLoopJobsPerSecond,
+      0,
+    ),
     row(`submit → node start p50 at ${labels.pacedRate} jobs/s, ms`, (r) => r.startP50Ms),
     row(`submit → node start p99 at ${labels.pacedRate} jobs/s, ms`, (r) => r.startP99Ms),
     row('CPU per job, gateway, ms', cpu('gateway'), 2, false),

@@ -13,6 +13,8 @@ export interface RoundResult {
   /** Jobs accepted per second by back-to-back submit calls (not waiting for them to run). */
   submitJobsPerSecond: number;
   submitCallsPerSecond: number;
+  /** Open loop: those back-to-back jobs per second, from the first submit to the last seen done. */
+  openLoopJobsPerSecond: number;
   startP50Ms: number;
   startP99Ms: number;
   /** CPU ms per job, per process (tree) name, over the end-to-end run. */
@@ -86,6 +88,7 @@ export async function measureRound(
     latencyP99Ms: percentile(load.latenciesMs, 99),
     submitJobsPerSecond: rate.jobsPerSecond,
     submitCallsPerSecond: rate.callsPerSecond,
+    openLoopJobsPerSecond: rate.doneJobsPerSecond,
     startP50Ms: percentile(starts, 50),
     startP99Ms: percentile(starts, 99),
     cpuMsPerJob: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, ms / plan.jobs])),
