@@ -34,8 +34,6 @@ await bootstrapApp({
   accessLog: { successLevel: 'debug' },
   // Apollo must be mounted before Nest's router is initialised (STACK.md)
   beforeInit: async (app) => {
-    // no ETag: it hashed every GraphQL answer (a POST: never revalidated by anyone)
-    (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void }).set('etag', false);
     app.use('/graphql', ...graphql.middleware);
   },
   // graphql-ws shares the HTTP server and the /graphql path

@@ -67,6 +67,9 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
     bodyParser: false,
     httpsOptions: o.tls ? { cert: o.tls.cert, key: o.tls.key } : undefined,
   });
+  // No ETag on answers built by res.send: it hashed every GraphQL answer (POSTs nobody revalidates).
+  // Static files (serve-static) keep theirs.
+  (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void }).set('etag', false);
   const hsts = o.tls?.hstsMaxAgeSeconds;
   if (hsts)
     app.use((_req: unknown, res: { setHeader(name: string, value: string): void }, next: () => void) => {

@@ -12,6 +12,7 @@ describe('console handler', () => {
   writeFileSync(join(dir, 'console.js'), 'console.log("app")');
   const logger = { info: () => undefined, error: () => undefined };
   const app = express();
+  app.set('etag', false); // as bootstrapApp sets it: the handler sets its assets' ETag itself
   app.use(CONSOLE_PATH, consoleHandler({ logger, dir }));
   app.use((_req, res) => void res.status(404).send('next'));
 
@@ -31,6 +32,21 @@ describe('console handler', () => {
     await request(app).get('/console/assets/missing.js').expect(404);
     await request(app).get('/console/assets/..%2fbundle.json').expect(404);
     await request(app).get('/console/assets/a/b.js').expect(404);
+  });
+
+  it('revalidates a no-cache asset with its ETag (304), and a changed asset gets a new one', async () => {
+    const first = await request(app).get('/console/assets/console.js').expect(200);
+    expect(first.headers['cache-control']).toBe('no-cache');
+    const tag = first.headers.etag as string;
+    expect(tag).toMatch(/^"[\w-]+"$/);
+    await request(app).get('/console/assets/console.js').set('if-none-match', tag).expect(304);
+    writeFileSync(join(dir, 'console.js'), 'console.log("app v2")');
+    const changed = await request(app)
+      .get('/console/assets/console.js')
+      .set('if-none-match', tag)
+      .expect(200);
+    expect(changed.text).toBe('console.log("app v2")');
+    expect(changed.headers.etag).not.toBe(tag);
   });
 
   it('leaves other methods and paths alone', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Response } from 'express';
@@ -39,17 +40,23 @@ export class BundledApp {
     return this.building;
   }
 
-  /** One file of the bundle by its plain name (no path, no '..'); 404 for anything else. */
+  /**
+   * One file of the bundle by its plain name (no path, no '..'); 404 for anything else. Its ETag is set here
+   * (the apps turn Express's automatic one off), so a `no-cache` asset is revalidated with a 304.
+   */
   serveAsset(res: Response, name: string): void {
     if (!/^[\w.-]+$/.test(name) || name.includes('..')) return void res.status(404).end();
     void this.ready()
       .then(() => readFile(join(this.o.dir, name)))
       .then(
-        (body) =>
+        (body) => {
           res
             .type(this.o.types[extname(name)] ?? 'application/octet-stream')
             .setHeader('cache-control', this.o.assetCacheControl)
-            .send(body),
+            .setHeader('etag', `"${createHash('sha1').update(body).digest('base64url')}"`);
+          if (res.req.fresh) res.status(304).end();
+          else res.send(body);
+        },
         () => res.status(404).end(),
       );
   }
