@@ -1,18 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
-import { startRedis, type RedisHandle } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
-import { TEST_TASKS } from '../../test/test-tasks.js';
-import { TestWorker } from '../../test/test-worker.js';
+import type { CoreHarness } from '../../test/harness.js';
+import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
 import { graphqlRequest, identityFor, TEST_SECRET } from '../../test/graphql-client.js';
 import { single, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { MAX_SUBMIT_BATCH } from '../service/batch-submit.js';
-import { createJobsGraphql, type JobsGraphql } from './graphql-server.js';
+import { createJobsGraphql } from './graphql-server.js';
 
-const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
 const SUBMIT_JOBS = `mutation($inputs: [SubmitJobInput!]!) {
   submitJobs(inputs: $inputs) {
     index
@@ -36,14 +30,9 @@ type Item = {
 };
 
 describe('submitJobs over a real redis-server', () => {
-  let server: RedisHandle;
+  let harness: GraphqlHarness;
   let core: CoreHarness;
-  let worker: TestWorker;
-  let graphql: JobsGraphql;
-  let http: Server;
   let url: string;
-  let release: () => void = () => undefined;
-  let gate = Promise.resolve();
 
   const submitJobs = (inputs: unknown[], tenant = 'acme') =>
     graphqlRequest<{ submitJobs: Array<Item | null> }>(url, SUBMIT_JOBS, { inputs }, identityFor(tenant));
@@ -51,35 +40,13 @@ describe('submitJobs over a real redis-server', () => {
   const jobCount = (tenant: string) => core.redis.zcard(JOB_KEYS.tenantJobs(tenant));
 
   beforeAll(async () => {
-    server = await startRedis();
-    core = await startCore(server.url, { quotas: { maxActiveJobs: MAX_ACTIVE, maxQueuedNodes: 10_000 } });
-    worker = await new TestWorker({
-      url: server.url,
-      tasks,
-      handlers: {
-        'test.emit': async (p) => ({ value: p.inputs.value as number }),
-        'test.add': async (p) => {
-          await gate; // holds jobs unfinished, so that they count against the active-jobs quota
-          return { sum: (p.inputs.a as number) + (p.inputs.b as number) };
-        },
-      },
-    }).start();
-    graphql = await createJobsGraphql(core.service, { identitySecret: TEST_SECRET, production: true });
-    const app = express();
-    app.use('/graphql', ...graphql.middleware);
-    http = createServer(app);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    harness = await startGraphqlHarness({
+      core: { quotas: { maxActiveJobs: MAX_ACTIVE, maxQueuedNodes: 10_000 } },
+    });
+    ({ core, url } = harness);
   });
 
-  afterAll(async () => {
-    release();
-    await graphql?.stop();
-    await new Promise((r) => http?.close(r));
-    await worker?.stop();
-    await core?.close();
-    await server?.stop();
-  });
+  afterAll(() => harness?.stop());
 
   it('answers one result per input, in order: jobs, typed errors, and one job per idempotency key', async () => {
     const r = await submitJobs([
@@ -135,7 +102,7 @@ describe('submitJobs over a real redis-server', () => {
   }, 60_000);
 
   it('checks the active-jobs quota per input: the inputs past it are refused, the others written', async () => {
-    gate = new Promise((r) => (release = r));
+    harness.holdAdds(); // jobs held unfinished count against the active-jobs quota
     const held = (n: number, from = 0) =>
       Array.from({ length: n }, (_, i) => single('test.add', { a: from + i, b: 1 }));
     const first = (await submitJobs(held(MAX_ACTIVE - 3), 'quota')).data!.submitJobs as Item[];
@@ -155,7 +122,7 @@ describe('submitJobs over a real redis-server', () => {
     const full = (await submitJobs([single('test.emit', { value: 1 })], 'quota')).data!.submitJobs as Item[];
     expect(full[0]!.error!.code).toBe('QUOTA_EXCEEDED');
     expect(await jobCount('quota')).toBe(MAX_ACTIVE);
-    release();
+    harness.releaseAdds();
     for (const i of [...first, ...accepted])
       await waitForJob(core, 'quota', i.job!.id, (v) => v.job.status === 'SUCCEEDED', 60_000);
   }, 120_000);
@@ -183,10 +150,7 @@ describe('submitJobs over a real redis-server', () => {
       },
     });
     const direct = await createJobsGraphql(core.service, { authenticator: auth, production: true });
-    const app = express();
-    app.use('/graphql', ...direct.middleware);
-    const directHttp = createServer(app);
-    await new Promise<void>((r) => directHttp.listen(0, '127.0.0.1', r));
+    const directHttp = await serveGraphql(direct);
     try {
       const { key } = await new ApiKeyStore(core.redis).create({
         tenant: 'direct',
@@ -194,7 +158,7 @@ describe('submitJobs over a real redis-server', () => {
         name: 't',
       });
       const post = async (n: number) => {
-        const res = await fetch(`http://127.0.0.1:${(directHttp.address() as AddressInfo).port}/graphql`, {
+        const res = await fetch(`${directHttp.url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
           body: JSON.stringify({
@@ -220,7 +184,7 @@ describe('submitJobs over a real redis-server', () => {
       expect(await jobCount('direct')).toBe(8);
     } finally {
       await direct.stop();
-      await new Promise((r) => directHttp.close(r));
+      await directHttp.close();
     }
   });
 });

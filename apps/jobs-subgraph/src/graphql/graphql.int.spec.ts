@@ -1,17 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, schemaHash } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
+import { waitFor } from '#libs/testing';
+import { startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
-import { collect, graphqlRequest, identityFor, TEST_SECRET, wsClient } from '../../test/graphql-client.js';
+import { collect, graphqlRequest, identityFor, wsClient } from '../../test/graphql-client.js';
 import { diamond } from '../../test/scenario.js';
-import { createJobsGraphql, type JobsGraphql } from './graphql-server.js';
 
-const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id status progress nodes { id task taskVersion status } } }`;
 const VALIDATE = `query($input: SubmitJobInput!) { validateGraph(input: $input) { valid errors { code message nodeId path } } }`;
 const EVENTS = `subscription($jobId: ID!, $after: String) {
@@ -21,50 +16,16 @@ const EVENTS = `subscription($jobId: ID!, $after: String) {
 type Ev = { jobEvents: { cursor: string; seq: number; type: string; job: { id: string; status: string } } };
 
 describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', () => {
-  let server: RedisHandle;
-  let core: CoreHarness;
+  let harness: GraphqlHarness;
   let worker: TestWorker;
-  let graphql: JobsGraphql;
-  let http: Server;
   let url: string;
-  let release: () => void = () => undefined;
 
   beforeAll(async () => {
-    server = await startRedis();
-    core = await startCore(server.url);
-    let gate = Promise.resolve();
-    worker = await new TestWorker({
-      url: server.url,
-      tasks,
-      handlers: {
-        'test.emit': async (p) => ({ value: p.inputs.value as number }),
-        'test.add': async (p) => {
-          await gate; // lets a test hold a job mid-run
-          return { sum: (p.inputs.a as number) + (p.inputs.b as number) };
-        },
-        'test.join': async (p) => ({ total: (p.inputs.left as number) + (p.inputs.right as number) }),
-      },
-    }).start();
-    (globalThis as { holdAdds?: () => void }).holdAdds = () => {
-      gate = new Promise((r) => (release = r));
-    };
-    graphql = await createJobsGraphql(core.service, { identitySecret: TEST_SECRET, production: true });
-    const app = express();
-    app.use('/graphql', ...graphql.middleware);
-    http = createServer(app);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    graphql.attachWebSocket(http);
-    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    harness = await startGraphqlHarness({ websocket: true });
+    ({ worker, url } = harness);
   });
 
-  afterAll(async () => {
-    release();
-    await graphql.stop();
-    await new Promise((r) => http.close(r));
-    await worker.stop();
-    await core.close();
-    await server.stop();
-  });
+  afterAll(() => harness?.stop());
 
   it('refuses a request without a valid signed identity (UNAUTHENTICATED) or scope (FORBIDDEN)', async () => {
     const none = await graphqlRequest(url, '{ templates { name } }', {}, null);
@@ -172,7 +133,7 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
   it.each(cases)(
     'submitJob refuses %s with INVALID_GRAPH and persists nothing; validateGraph reports it',
     async (code, input) => {
-      const redis = new Redis(server.url);
+      const redis = new Redis(harness.redisUrl);
       const before = await redis.keys(REDIS_KEYS.job('*'));
       const r = await graphqlRequest(url, SUBMIT, { input });
       expect(r.errors?.[0]?.extensions?.code).toBe('INVALID_GRAPH');
@@ -295,7 +256,7 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
   });
 
   it('jobEvents over graphql-ws: resumes from a cursor with no gap or duplicate, completes after the terminal event', async () => {
-    (globalThis as { holdAdds?: () => void }).holdAdds!();
+    harness.holdAdds();
     const submitted = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(5) });
     const jobId = submitted.data!.submitJob.id;
     const first = wsClient(url);
@@ -303,7 +264,7 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     const h = await head.done;
     expect(h.errors).toBeUndefined();
     await first.dispose();
-    release(); // the job finishes while nobody listens
+    harness.releaseAdds(); // the job finishes while nobody listens
     const second = wsClient(url);
     const rest = await collect<Ev>(second, EVENTS, { jobId, after: h.items.at(-1)!.jobEvents.cursor }).done;
     await second.dispose();
@@ -353,7 +314,7 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
       outputSchema: { type: 'object', properties: { image: { type: 'string' } }, required: ['image'] },
     };
     resize.schemaHash = schemaHash(resize.inputSchema, resize.outputSchema);
-    const offering = new TestWorker({ url: server.url, tasks: [resize], handlers: {} });
+    const offering = new TestWorker({ url: harness.redisUrl, tasks: [resize], handlers: {} });
     await offering.publishManifest();
     try {
       const bad = await graphqlRequest(url, SUBMIT, {
