@@ -1,6 +1,7 @@
-import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
-import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
-import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
+import { waitFor, type RedisHandle } from '#libs/testing';
+import type { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
+import type { WorkerHandle } from '../worker-support/start-worker.js';
+import { workerFixture, type WorkerFixture } from '../worker-support/worker-fixture.js';
 
 // Redis SIGKILLed and restarted (same AOF) mid-task: the attempt still completes, its reports are
 // written after the outage, and the worker goes on leasing new attempts.
@@ -8,22 +9,16 @@ describe('worker: Redis outage mid-task', () => {
   let redis: RedisHandle;
   let sched: SchedulerStandIn;
   let worker: WorkerHandle;
+  let fixture: WorkerFixture | undefined;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    sched = new SchedulerStandIn(redis.url);
-    worker = await startWorker('w-outage', {
-      REDIS_URL: redis.url,
-      SWITCHYARD_DATA_DIR: tempDir('outage'),
+    fixture = await workerFixture('w-outage', {
       WORKER_LOCK_DURATION_MS: '15000',
       WORKER_STALLED_INTERVAL_MS: '5000',
     });
+    ({ redis, sched, worker } = fixture);
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await sched?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fixture?.stop());
 
   it('completes the attempt and keeps working', async () => {
     const p = await sched.enqueue('test.sleep', { ms: 5_000 });

@@ -1,24 +1,20 @@
 import { BULLMQ_PREFIX, REDIS_KEYS } from '#libs/contracts';
-import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
-import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
-import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
+import { waitFor } from '#libs/testing';
+import type { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
+import type { WorkerHandle } from '../worker-support/start-worker.js';
+import { workerFixture, type WorkerFixture } from '../worker-support/worker-fixture.js';
 
 // A worker process without a GPU: registers, runs test tasks with progress, honours cancellation.
 describe('worker: run, progress, cancel', () => {
-  let redis: RedisHandle;
   let sched: SchedulerStandIn;
   let worker: WorkerHandle;
+  let fixture: WorkerFixture | undefined;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    sched = new SchedulerStandIn(redis.url);
-    worker = await startWorker('w-run', { REDIS_URL: redis.url, SWITCHYARD_DATA_DIR: tempDir('worker-run') });
+    fixture = await workerFixture('w-run');
+    ({ sched, worker } = fixture);
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await sched?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fixture?.stop());
 
   it('advertises a CPU-only manifest with its tasks, ready', async () => {
     const m = await waitFor(() => sched.manifest('w-run'), { what: 'manifest' });

@@ -1,36 +1,30 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REDIS_KEYS } from '#libs/contracts';
-import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
-import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
-import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
+import { tempDir, waitFor } from '#libs/testing';
+import type { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
+import type { WorkerHandle } from '../worker-support/start-worker.js';
+import { workerFixture, type WorkerFixture } from '../worker-support/worker-fixture.js';
 
 // Runner losses are blamed on whoever caused them: a stuck task is its attempt's fault (failed STUCK,
 // runner restarted, the actor stays), and a tenant that keeps killing runners is throttled; only an actor
 // whose runner cannot start is quarantined, and only until its cool-down probe succeeds.
 describe('worker: stuck runners, restarts, tenant throttling', () => {
-  let redis: RedisHandle;
   let sched: SchedulerStandIn;
   let worker: WorkerHandle;
+  let fixture: WorkerFixture | undefined;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    sched = new SchedulerStandIn(redis.url);
-    worker = await startWorker('w-sup', {
-      REDIS_URL: redis.url,
-      SWITCHYARD_DATA_DIR: tempDir('worker-sup'),
+    fixture = await workerFixture('w-sup', {
       WORKER_RESTART_INTENSITY: '1',
       WORKER_RESTART_PERIOD_MS: '60000',
       WORKER_TENANT_KILL_THRESHOLD: '3',
       WORKER_TENANT_KILL_WINDOW_MS: '60000',
       WORKER_TENANT_THROTTLE_MS: '30000',
     });
+    ({ sched, worker } = fixture);
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await sched?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fixture?.stop());
 
   it('kills busy tasks without quarantining the actor, then throttles their tenant only', async () => {
     // three stuck attempts of tenant "mallory": each is killed and fails STUCK; the actor stays
@@ -73,33 +67,27 @@ describe('worker: stuck runners, restarts, tenant throttling', () => {
 });
 
 describe('worker: an actor whose runner cannot start', () => {
-  let redis: RedisHandle;
   let sched: SchedulerStandIn;
   let worker: WorkerHandle;
+  let fixture: WorkerFixture | undefined;
   const dir = tempDir('worker-quarantine');
   const tasksFile = join(dir, 'command-tasks.json');
 
   beforeAll(async () => {
-    redis = await startRedis();
-    sched = new SchedulerStandIn(redis.url);
     writeFileSync(tasksFile, '{ not json'); // every runner boot fails: the actor's own fault
-    worker = await startWorker(
+    fixture = await workerFixture(
       'w-quar',
       {
-        REDIS_URL: redis.url,
         SWITCHYARD_DATA_DIR: dir,
         WORKER_COMMAND_TASKS_FILE: tasksFile,
         WORKER_RESTART_INTENSITY: '1',
         ACTOR_QUARANTINE_COOLDOWN_MS: '4000',
       },
-      false,
+      { waitReady: false },
     );
+    ({ sched, worker } = fixture);
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await sched?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fixture?.stop());
 
   it('is quarantined with its reason and cool-down, then comes back once its runner starts', async () => {
     const q = await waitFor(

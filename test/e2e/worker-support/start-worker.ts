@@ -39,6 +39,13 @@ export async function startWorker(
     { ...FAST_WORKER_ENV, WORKER_ID: id, WORKER_HEALTH_PORT: String(port), ...env },
     port,
   );
-  if (waitReady) await app.waitReady(60_000);
+  if (waitReady) {
+    try {
+      await app.waitReady(60_000);
+    } catch (e) {
+      await app.stop(); // the caller gets no handle to stop a worker that never became ready
+      throw e;
+    }
+  }
   return Object.assign(app, { id });
 }

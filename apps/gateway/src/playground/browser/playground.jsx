@@ -9,6 +9,7 @@ import { parse, getOperationAST } from 'graphql';
 import { useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/style.css';
+import { KeyForm } from '../../browser/key-form.js';
 import { EXAMPLE_TABS } from './example-tabs.js';
 
 const KEY = 'switchyard.apiKey';
@@ -75,47 +76,35 @@ async function checkKey(key) {
 }
 
 function KeyPrompt({ onKey }) {
-  const [key, setKey] = useState('');
   const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    const refused = await checkKey(key.trim());
-    setBusy(false);
+  const tryKey = async (key) => {
+    const refused = await checkKey(key);
     if (refused) setError(refused);
-    else onKey(key.trim());
+    else onKey(key);
   };
   return (
     <main className="sy-prompt">
-      <form onSubmit={submit}>
-        <h1>Switchyard GraphQL playground</h1>
-        <label htmlFor="sy-api-key">API key</label>
-        <input
-          id="sy-api-key"
-          type="password"
-          autoComplete="off"
-          spellCheck={false}
-          placeholder="sy_…"
-          value={key}
-          onChange={(e) => setKey(e.target.value)}
-          autoFocus
-          required
-        />
-        <button type="submit" disabled={busy || !key.trim()}>
-          {busy ? 'Checking…' : 'Use this key'}
-        </button>
-        <p className="sy-hint">
-          Kept in this tab's session storage only (shared with <a href="/console">the console</a>). Sent as{' '}
-          <code>Authorization: Bearer …</code>; subscriptions send it as{' '}
-          <code>connectionParams.authorization</code>.
-        </p>
+      <KeyForm
+        heading={<h1>Switchyard GraphQL playground</h1>}
+        inputId="sy-api-key"
+        submitLabel="Use this key"
+        busyLabel="Checking…"
+        hintClassName="sy-hint"
+        hint={
+          <>
+            Kept in this tab's session storage only (shared with <a href="/console">the console</a>). Sent as{' '}
+            <code>Authorization: Bearer …</code>; subscriptions send it as{' '}
+            <code>connectionParams.authorization</code>.
+          </>
+        }
+        onSubmit={tryKey}
+      >
         {error ? (
           <p className="sy-error" role="alert">
             <strong>{error.code}</strong> {error.message}
           </p>
         ) : null}
-      </form>
+      </KeyForm>
     </main>
   );
 }
