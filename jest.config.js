@@ -12,7 +12,8 @@ const swc = [
 ];
 
 export default {
-  testEnvironment: 'node',
+  // Node's, plus a reaper of the processes a spec file left running (libs/testing/process-reaping-environment.js)
+  testEnvironment: '<rootDir>/libs/testing/process-reaping-environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {

@@ -8,8 +8,14 @@ import { freePort, spawnRedisServer, spawnS3Server, waitForPort } from '#libs/lo
 /** Repository root, from this file's location (libs/testing/src). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
-const live = new Set<ChildProcess>();
-// Never leave a server behind, even when a test file crashes.
+/**
+ * The processes this spec file started and that still run, on the file's global: the jest environment
+ * (libs/testing/process-reaping-environment.js) kills what is left when the file is done.
+ */
+const live: Set<ChildProcess> = ((
+  globalThis as { __switchyardTestProcesses?: Set<ChildProcess> }
+).__switchyardTestProcesses ??= new Set<ChildProcess>());
+// And outside jest's environment (a script using these helpers): never leave a server behind at exit.
 process.once('exit', () => {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
