@@ -22,10 +22,13 @@ export const testSleep = defineTask({
   async run({ ms }, ctx) {
     const started = Date.now();
     const step = Math.max(10, Math.min(1000, Math.floor(ms / 10)));
-    while (Date.now() - started < ms) {
-      await abortableDelay(Math.min(step, ms - (Date.now() - started)), ctx.signal);
-      const elapsed = Math.min(ms, Date.now() - started);
-      ctx.progress(ms === 0 ? 1 : elapsed / ms, `slept ${elapsed} of ${ms} ms`);
+    // one clock read per step, for the progress and the loop alike: the last progress sent is always 1 (two
+    // reads could report 199 of 200 ms and then find the time up)
+    let elapsed = 0;
+    while (elapsed < ms) {
+      await abortableDelay(Math.min(step, ms - elapsed), ctx.signal);
+      elapsed = Math.min(ms, Date.now() - started);
+      ctx.progress(elapsed / ms, `slept ${elapsed} of ${ms} ms`);
     }
     return { sleptMs: Date.now() - started };
   },
