@@ -1,7 +1,7 @@
 // The API key form of the console's sign-in and the playground's key prompt (both bundles import it; esbuild
 // bundles it into each). One place for how a key is asked for: a password field nobody autocompletes or
 // spell-checks, and a button that is busy while the caller checks the key.
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 
 export interface KeyFormProps {
   /** The input's id (the label points at it). */
@@ -9,13 +9,13 @@ export interface KeyFormProps {
   submitLabel: string;
   busyLabel: string;
   hintClassName: string;
-  hint: any;
+  hint: ReactNode;
   /** Shown above the label, inside the form. */
-  heading?: any;
+  heading?: ReactNode;
   /** Called with the trimmed key; the button stays busy until it settles. */
   onSubmit: (key: string) => Promise<void>;
   /** Shown after the hint (the caller's error). */
-  children?: any;
+  children?: ReactNode;
 }
 
 export function KeyForm(props: KeyFormProps) {
