@@ -11,6 +11,7 @@ import {
   ApiKeyStore,
   assertIdentitySecret,
   CachedApiKeyVerifier,
+  loggedApiKeyCacheHooks,
   RATE_LIMIT_SCRIPTS,
   rateLimiter,
   type RateLimiter,
@@ -104,16 +105,7 @@ export class GatewayRuntime {
     this.keyCache = new CachedApiKeyVerifier(keys, this.keysSubscriber, {
       ttlMs: config.API_KEY_CACHE_TTL_MS,
       maxEntries: config.API_KEY_CACHE_MAX_ENTRIES,
-      onError: (what, err) =>
-        logger.error(
-          { err: err instanceof Error ? err.message : String(err) },
-          `API key cache: ${what} failed`,
-        ),
-      onLiveChange: (live) => {
-        this.metrics.keyCacheLive(live);
-        if (live) logger.info('API key cache on (revocations subscribed)');
-        else logger.warn('API key revocations unsubscribed: API keys are read from Redis on every request');
-      },
+      ...loggedApiKeyCacheHooks(logger, (live) => this.metrics.keyCacheLive(live)),
     });
     this.authenticator = new Authenticator(this.keyCache);
     this.limiter = rateLimiter(

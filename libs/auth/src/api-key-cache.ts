@@ -31,6 +31,32 @@ export interface ApiKeyCacheOptions {
   onLiveChange?: (live: boolean) => void;
 }
 
+/**
+ * The cache's hooks as every app logs them: failures at error, the cache going off at warn (keys are then read
+ * per request) and back on at info; `onLiveChange` adds what else the app does (the gateway's metric).
+ */
+export function loggedApiKeyCacheHooks(
+  logger: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  },
+  onLiveChange?: (live: boolean) => void,
+): Pick<ApiKeyCacheOptions, 'onError' | 'onLiveChange'> {
+  return {
+    onError: (what, err) =>
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        `API key cache: ${what} failed`,
+      ),
+    onLiveChange: (live) => {
+      onLiveChange?.(live);
+      if (live) logger.info({}, 'API key cache on (revocations subscribed)');
+      else logger.warn({}, 'API key revocations unsubscribed: API keys are read from Redis on every request');
+    },
+  };
+}
+
 interface Entry {
   record: ApiKeyRecord;
   /** When the record was read (ms). */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createRedis, quitRedis, type RedisLogger, type RedisTarget } from '#libs/redis';
-import { CachedApiKeyVerifier } from './api-key-cache.js';
+import { CachedApiKeyVerifier, loggedApiKeyCacheHooks } from './api-key-cache.js';
 import { ApiKeyStore } from './api-key-store.js';
 import { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IDENTITY_HEADER, type IdentitySecrets } from './identity-token.js';
@@ -48,18 +48,7 @@ export function createSubgraphAuth(
     ? new CachedApiKeyVerifier(store, subscriber, {
         ttlMs: settings.apiKeyCache.ttlMs,
         maxEntries: settings.apiKeyCache.maxEntries,
-        onError: (what, err) =>
-          deps.logger.error(
-            { err: err instanceof Error ? err.message : String(err) },
-            `API key cache: ${what} failed`,
-          ),
-        onLiveChange: (live) =>
-          live
-            ? deps.logger.info({}, 'API key cache on (revocations subscribed)')
-            : deps.logger.warn(
-                {},
-                'API key revocations unsubscribed: API keys are read from Redis on every request',
-              ),
+        ...loggedApiKeyCacheHooks(deps.logger),
       })
     : undefined;
   const limiter = apiKeys
@@ -68,7 +57,7 @@ export function createSubgraphAuth(
   const authenticator = new SubgraphAuthenticator({
     accept: settings.accept,
     identitySecrets,
-    apiKeys: apiKeys && limiter ? { store: cache ?? store, limiter } : undefined,
+    apiKeys: limiter ? { store: cache ?? store, limiter } : undefined,
     jwt: settings.jwt ? new ForeignJwtVerifier(settings.jwt) : undefined,
   });
   return {
