@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { composeServices } from '@apollo/composition';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { parse, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { verifyIdentity } from '#libs/auth';
@@ -18,17 +18,6 @@ export const TEST_IDENTITY = {
 };
 export const JOB_EVENTS_SUBSCRIPTION =
   'subscription ($id: ID!) { jobEvents(jobId: $id) { seq type job { status artifacts { name } } } }';
-
-/** The next `n` results of a forwarded subscription (fewer if it ends first). */
-export async function take(it: AsyncGenerator<ExecutionResult>, n: number): Promise<ExecutionResult[]> {
-  const out: ExecutionResult[] = [];
-  while (out.length < n) {
-    const r = await it.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
 
 export const TEST_SECRET = 'test-identity-secret-0123456789abcdef';
 

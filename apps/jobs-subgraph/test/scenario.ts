@@ -69,16 +69,6 @@ export async function allEvents(core: CoreHarness, jobId: string): Promise<JobEv
   return (await new EventLog(core.redis).jobEventsAfter(jobId, 0, 100_000)).map((e) => e.event);
 }
 
-export async function take(follower: StreamFollower, n: number): Promise<JobEvent[]> {
-  const out: JobEvent[] = [];
-  while (out.length < n) {
-    const r = await follower.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
-
 export async function drain(follower: StreamFollower): Promise<JobEvent[]> {
   const out: JobEvent[] = [];
   for await (const e of follower) out.push(e);

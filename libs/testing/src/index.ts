@@ -1,2 +1,3 @@
 export * from './processes.js';
 export * from './redis-per-suite.js';
+export * from './iterators.js';

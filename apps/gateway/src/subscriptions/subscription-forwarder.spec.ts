@@ -7,11 +7,11 @@ import {
   JOB_EVENTS_SUBSCRIPTION,
   jobsSchema,
   serveGraphqlWs,
-  take,
   TEST_IDENTITY,
   TEST_SECRET,
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
+import { take } from '#libs/testing';
 import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
 import { SubscriptionForwarder } from './subscription-forwarder.js';
 import { SupergraphRuntime } from './supergraph-runtime.js';

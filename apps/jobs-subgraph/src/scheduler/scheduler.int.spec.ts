@@ -7,11 +7,11 @@ import {
   type JobEvent,
   type NodeReport,
 } from '#libs/contracts';
-import { waitFor, redisPerSuite } from '#libs/testing';
+import { take, waitFor, redisPerSuite } from '#libs/testing';
 import { nodeQueue, startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestTaskFailure, TestWorker } from '../../test/test-worker.js';
-import { allEvents, diamond, drain, single, take, waitForJob } from '../../test/scenario.js';
+import { allEvents, diamond, drain, single, waitForJob } from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
 import { DomainError } from '#libs/errors';
 
