@@ -50,22 +50,21 @@ try {
       lines.push(JSON.stringify([source, ...args])),
     );
     await sleep(100);
-    let next = 0;
-    let pass = 0;
-    const runJobs = () =>
-      Promise.all(
+    /** JOBS jobs numbered from `first`, INFLIGHT at a time. */
+    const runJobs = async (first: number) => {
+      let next = 0;
+      await Promise.all(
         Array.from({ length: INFLIGHT }, async () => {
-          while (next < JOBS) await runOne(WARMUP + pass * JOBS + next++);
+          while (next < JOBS) await runOne(first + next++);
         }),
       );
-    await runJobs();
+    };
+    await runJobs(WARMUP);
     await sleep(SETTLE_MS);
     mon.disconnect();
     // timed in a second pass of as many jobs: MONITOR slows every command it feeds
     await slowlogEverything(redis.url);
-    next = 0;
-    pass = 1;
-    await runJobs();
+    await runJobs(WARMUP + JOBS);
     await sleep(SETTLE_MS);
     timings = await slowlogOf(redis.url);
   } finally {
@@ -121,12 +120,14 @@ for (const r of rows) {
     `${per(r.calls + r.inner).padStart(6)}  ${r.label} ×${per(r.calls)}${detail ? `  [${detail}]` : ''}`,
   );
 }
-// Redis CPU inside commands (SLOWLOG at 0 µs: every top-level command with its duration; a script's time
-// includes the commands it runs): where redis-server's CPU per job goes, by the same labels
+// Redis time inside each command (SLOWLOG at 0 µs logs every command with its duration, the ones a script runs
+// too): where redis-server's CPU per job goes, by the same labels. No total: a script's time already includes
+// the commands it ran, which have lines of their own.
 const micros = new Map<string, number>();
 for (const [label, us] of timings ?? []) micros.set(label, (micros.get(label) ?? 0) + us);
-const totalMicros = [...micros.values()].reduce((a, b) => a + b, 0);
-console.log(`\nRedis time inside commands per job (SLOWLOG): ${(totalMicros / JOBS).toFixed(0)} µs`);
+console.log(
+  `\nRedis time per job inside each command (SLOWLOG; a script's includes the commands it ran, listed again on their own):`,
+);
 for (const [label, us] of [...micros.entries()].sort((a, b) => b[1] - a[1])) {
   console.log(`${(us / JOBS).toFixed(0).padStart(6)} µs  ${label}`);
 }
