@@ -27,7 +27,12 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     reader.disconnect();
     await redis.stop();
   });
-  beforeEach(() => reader.del(REDIS_KEYS.reports));
+  // the outage tests restart Redis and leave `command` reconnecting with backoff: a command connection has no
+  // offline queue, so a test that wrote before it is back would see its short retry window run out
+  beforeEach(async () => {
+    await connected(command);
+    await reader.del(REDIS_KEYS.reports);
+  });
 
   const written = async () =>
     (await reader.xrange(REDIS_KEYS.reports, '-', '+')).map(([, f]) => NodeReport.parse(JSON.parse(f[1]!)));
