@@ -1,10 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeftoverStack, stopProcesses, writeStackFile } from './stack-lock.js';
 
-const freshDir = () => mkdtempSync(join(tmpdir(), 'stack-lock-'));
+// #libs/testing's tempDir() would make this lib's spec depend on the lib that depends on it: its own cleanup
+const made: string[] = [];
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stack-lock-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('stack.json: the stack left on a data dir', () => {
   it('sees a plain `npm start` (no SWITCHYARD_DATA_DIR in its own environment) running on the default ./.data', async () => {

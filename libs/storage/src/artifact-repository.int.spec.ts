@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS } from '#libs/contracts';
-import { startRedis, startS3, type RedisHandle, type S3Handle } from '#libs/testing';
+import { startRedis, startS3, tempDir, type RedisHandle, type S3Handle } from '#libs/testing';
 import {
   ArtifactNotFoundError,
   ArtifactRepository,
@@ -66,7 +65,7 @@ describe('object store on the local S3 server', () => {
       size: bytes.length,
       sha256: sha(bytes),
     });
-    const dir = mkdtempSync(join(tmpdir(), 'storage-'));
+    const dir = tempDir('storage');
     const big = Buffer.alloc(3 * 1024 * 1024 + 7, 7);
     writeFileSync(join(dir, 'big.bin'), big);
     expect(

@@ -12,12 +12,17 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '
  * The processes this spec file started and that still run, on the file's global: the jest environment
  * (libs/testing/process-reaping-environment.js) kills what is left when the file is done.
  */
-const live: Set<ChildProcess> = ((
-  globalThis as { __switchyardTestProcesses?: Set<ChildProcess> }
-).__switchyardTestProcesses ??= new Set<ChildProcess>());
-// And outside jest's environment (a script using these helpers): never leave a server behind at exit.
+const recorded = globalThis as {
+  __switchyardTestProcesses?: Set<ChildProcess>;
+  __switchyardTestDirs?: Set<string>;
+};
+const live = (recorded.__switchyardTestProcesses ??= new Set<ChildProcess>());
+/** The temp dirs tempDir() made: the jest environment removes them when the file is done. */
+const dirs = (recorded.__switchyardTestDirs ??= new Set<string>());
+// And outside jest's environment (a script using these helpers): never leave a server or a temp dir behind at exit.
 process.once('exit', () => {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function track(p: ChildProcess): ChildProcess {
@@ -43,8 +48,11 @@ async function stopProcess(
   clearTimeout(t);
 }
 
+/** A fresh dir under the OS temp dir, removed when the spec file is done (or the process exits). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+  dirs.add(dir);
+  return dir;
 }
 
 /** A server process on a fixed port and data dir that a test can kill and start again on the same data. */
