@@ -1,5 +1,8 @@
 import {
   attemptJobId,
+  LEASE_MAX_ATTEMPTS,
+  leaseJobId,
+  NodeLeasePayload,
   canonicalJson,
   GraphSpec,
   Identity,
@@ -131,6 +134,16 @@ describe('events, payloads, reports, identity', () => {
     expect(NodeAttemptPayload.parse(p).attempt).toBe(1);
     expect(NodeAttemptPayload.safeParse({ ...p, attempt: 0 }).success).toBe(false);
     expect(attemptJobId('j', 'a', 2)).not.toContain(':');
+    // a lease carries 1..LEASE_MAX_ATTEMPTS attempts; its id is its first attempt's, prefixed (BullMQ: no ':')
+    expect(NodeLeasePayload.parse({ attempts: [p, { ...p, nodeId: 'b' }] }).attempts).toHaveLength(2);
+    expect(NodeLeasePayload.safeParse({ attempts: [] }).success).toBe(false);
+    expect(
+      NodeLeasePayload.safeParse({ attempts: Array.from({ length: LEASE_MAX_ATTEMPTS + 1 }, () => p) })
+        .success,
+    ).toBe(false);
+    expect(NodeLeasePayload.safeParse({ attempts: [{ ...p, attempt: 0 }] }).success).toBe(false);
+    expect(leaseJobId(p)).toBe(`lease.${attemptJobId(p.jobId, p.nodeId, p.attempt)}`);
+    expect(leaseJobId(p)).not.toContain(':');
   });
   it('discriminate reports by type', () => {
     const base = { jobId: 'j', tenant: 't', nodeId: 'a', attempt: 1, workerId: 'w', at };

@@ -29,3 +29,21 @@ export const NodeAttemptPayload = z.object({
   traceparent: Traceparent.optional(),
 });
 export type NodeAttemptPayload = z.infer<typeof NodeAttemptPayload>;
+
+/** Most attempts one lease (one BullMQ job) carries: docs/decisions/0007-dispatch-cost-per-attempt.md. */
+export const LEASE_MAX_ATTEMPTS = 16;
+
+/**
+ * The data of a BullMQ job that carries several attempts of one resource class (a lease, decision 0007): one
+ * actor runs them in order, each checked, started and reported on its own, and hands the unstarted rest back to
+ * the tail of the queue when its time slice is over or it stops leasing. BullMQ pays its per-job work (add,
+ * fetch, lock, finish: ≈ 48 Redis commands) once per lease instead of once per attempt.
+ */
+export const NodeLeasePayload = z.object({
+  attempts: z.array(NodeAttemptPayload).min(1).max(LEASE_MAX_ATTEMPTS),
+});
+export type NodeLeasePayload = z.infer<typeof NodeLeasePayload>;
+
+/** BullMQ job id of a lease: its first attempt's id, prefixed (a repeated add of the same lease is a no-op). */
+export const leaseJobId = (first: Pick<NodeAttemptPayload, 'jobId' | 'nodeId' | 'attempt'>): string =>
+  `lease.${attemptJobId(first.jobId, first.nodeId, first.attempt)}`;

@@ -24,6 +24,11 @@ export const REDIS_KEYS = {
   worker: (id: string) => `${REDIS_PREFIX}:worker:${id}`,
   /** Hash: the job record (owned by the jobs subgraph's scheduler). */
   job: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}`,
+  /**
+   * Hash: one node of a job (owned by the scheduler). Workers read its `status` and `attempt` before an attempt
+   * that came in a lease, to skip one that already ended (a lease re-run after its actor died).
+   */
+  node: (jobId: string, nodeId: string) => `${REDIS_PREFIX}:job:${jobId}:node:${nodeId}`,
   /** Hash: artifact metadata (ArtifactRecord fields). */
   artifact: (id: string) => `${REDIS_PREFIX}:artifact:${id}`,
   /** Set of committed artifact ids of a job. */

@@ -3,11 +3,11 @@ import { REDIS_KEYS, REDIS_PREFIX, cancelledJobKey } from '#libs/contracts';
 
 /**
  * Keys owned by the jobs subgraph (the scheduler writes them, the GraphQL layer reads them). Keys another process
- * touches (job hash, artifacts, cancel marker) come from #libs/contracts.
+ * touches (job and node hashes, artifacts, cancel marker) come from #libs/contracts.
  */
 export const JOB_KEYS = {
   job: REDIS_KEYS.job,
-  node: (jobId: string, nodeId: string) => `${REDIS_KEYS.job(jobId)}:node:${nodeId}`,
+  node: REDIS_KEYS.node,
   /**
    * The job's event log: a list of compact JSON events (lua/includes/common.lua), read by events/event-log.ts.
    * Its wake-ups go to the tenant's channel (`feed`), topic = the job id.
