@@ -30,4 +30,13 @@ describe('jobs subgraph configuration (compiled)', () => {
     expect(loadJobsSubgraphConfig({}).SUBSCRIBER_BUFFER).toBe(512);
     expect(loadJobsSubgraphConfig({ SUBSCRIBER_BUFFER: '64' }).SUBSCRIBER_BUFFER).toBe(64);
   });
+
+  it('reads the lease settings, refusing a lease size outside 1..16 with the range', () => {
+    expect(loadJobsSubgraphConfig({})).toMatchObject({ DISPATCH_LEASE_MAX: 8, DISPATCH_LEASE_TARGET_MS: 50 });
+    expect(loadJobsSubgraphConfig({ DISPATCH_LEASE_MAX: '1' }).DISPATCH_LEASE_MAX).toBe(1);
+    for (const bad of ['0', '17', 'many'])
+      expect(() => loadJobsSubgraphConfig({ DISPATCH_LEASE_MAX: bad })).toThrow(
+        /DISPATCH_LEASE_MAX: expected (1 \(no leases\) to 16|a number)/,
+      );
+  });
 });

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
 import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
@@ -10,7 +11,9 @@ import {
   redisEnv,
   runtimeEnv,
 } from '#libs/config';
+import { LEASE_MAX_ATTEMPTS } from '#libs/contracts';
 import { plannerEnv } from './planner/planner-env.js';
+import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
 import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
 import { MAX_PAGE_SIZE } from './service/jobs-service.js';
@@ -41,6 +44,18 @@ export const schedulerEnv = {
    * of live actors of the class); the rest wait in the fair-share stage, round robin over tenants.
    */
   DISPATCH_WINDOW: positiveInt(8),
+  /**
+   * Leases (docs/decisions/0007-dispatch-cost-per-attempt.md): most attempts one node-queue job may carry when more
+   * are ready than the window has room for; 1 turns leases off. Workers must read leases (this release's do).
+   */
+  DISPATCH_LEASE_MAX: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(1, `expected 1 (no leases) to ${LEASE_MAX_ATTEMPTS}`)
+    .max(LEASE_MAX_ATTEMPTS, `expected 1 (no leases) to ${LEASE_MAX_ATTEMPTS}`)
+    .default(8),
+  /** How long the attempts of one lease should take to run together (ms): longer tasks get smaller leases. */
+  DISPATCH_LEASE_TARGET_MS: positiveInt(DEFAULT_LEASE.targetMs),
 };
 
 /** Per-tenant quotas and read bounds (docs/security.md, "Quotas"). */

@@ -120,6 +120,7 @@ export class JobsRuntime {
       this.redis,
       {
         window: config.DISPATCH_WINDOW,
+        lease: { max: config.DISPATCH_LEASE_MAX, targetMs: config.DISPATCH_LEASE_TARGET_MS },
         logger,
         metrics: createDispatchMetrics(() => this.enqueuer.stageDepth()),
       },

@@ -49,13 +49,21 @@ export async function startCore(
     service?: JobsServiceOptions;
     /** Fair-share dispatch window per resource class (the app's DISPATCH_WINDOW). */
     dispatchWindow?: number;
+    /** Leases (the app's DISPATCH_LEASE_MAX / DISPATCH_LEASE_TARGET_MS); default: none. */
+    lease?: { max: number; targetMs: number };
+    /** The reconciler's clock. */
+    now?: () => number;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const blocking = new Redis(url, { maxRetriesPerRequest: null });
   const subscriber = new Redis(url, { maxRetriesPerRequest: null });
-  const enqueuer = new BullmqEnqueuer(redis, { logger, window: opts.dispatchWindow });
+  const enqueuer = new BullmqEnqueuer(redis, {
+    logger,
+    window: opts.dispatchWindow,
+    ...(opts.lease ? { lease: opts.lease } : {}),
+  });
   const scheduler = new Scheduler({
     redis,
     enqueuer,
@@ -82,6 +90,8 @@ export async function startCore(
     async () => new Set((await registry.catalog()).taskNames()),
     { scheduleToStartMs: opts.scheduleToStartMs ?? 60_000 },
     logger,
+    undefined,
+    opts.now,
   );
   if (opts.startConsumer !== false) consumer.start();
   return {

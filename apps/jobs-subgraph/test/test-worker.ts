@@ -4,6 +4,7 @@ import {
   BULLMQ_PREFIX,
   NODE_QUEUES,
   NodeAttemptPayload,
+  NodeLeasePayload,
   PROTOCOL_VERSION,
   REDIS_KEYS,
   cancelledJobKey,
@@ -42,7 +43,9 @@ export interface TestWorkerOptions {
 
 /**
  * Stands in for the gpu-worker: publishes a WorkerManifest (heartbeat TTL), leases attempts from the node
- * queues with BullMQ and XADDs NodeReports (started, progress, succeeded/failed) like the real worker.
+ * queues with BullMQ and XADDs NodeReports (started, progress, succeeded/failed) like the real worker. A lease
+ * (NodeLeasePayload) runs its attempts in order, skipping one its node no longer waits for, as the real actor
+ * does (without its time slice).
  */
 /** One lease of a BullMQ job by this worker: a stalled-job redelivery shows as a second lease of the same queue job id. */
 export interface TestLease {
@@ -123,7 +126,21 @@ export class TestWorker {
   }
 
   private async process(job: Job): Promise<void> {
-    const payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    if (!('attempts' in job.data))
+      return this.run(job, parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data));
+    for (const payload of parseContract(NodeLeasePayload, 'NodeLeasePayload', job.data).attempts) {
+      const [status, attempt] = await this.redis.hmget(
+        REDIS_KEYS.node(payload.jobId, payload.nodeId),
+        'status',
+        'attempt',
+      );
+      const current =
+        ['QUEUED', 'RETRYING', 'RUNNING'].includes(status ?? '') && Number(attempt) === payload.attempt;
+      if (current) await this.run(job, payload);
+    }
+  }
+
+  private async run(job: Job, payload: NodeAttemptPayload): Promise<void> {
     if (await this.redis.exists(cancelledJobKey(payload.jobId))) return;
     this.ran.push(payload);
     this.leases.push({
@@ -153,10 +170,12 @@ export class TestWorker {
           message: `no handler for ${payload.task}`,
           retryable: false,
         });
+      const ranFrom = Date.now();
       const outputs = await handler(payload, {
         progress: (p) => this.report({ ...base, type: 'progress', progress: p, at: at() }),
       });
-      await this.report({ ...base, type: 'succeeded', outputs, artifactIds: [], at: at() });
+      const ranMs = Date.now() - ranFrom;
+      await this.report({ ...base, type: 'succeeded', outputs, artifactIds: [], ranMs, at: at() });
     } catch (e) {
       const error: JobError =
         e instanceof TestTaskFailure

@@ -44,6 +44,9 @@ export const NodeLeasePayload = z.object({
 });
 export type NodeLeasePayload = z.infer<typeof NodeLeasePayload>;
 
+/** What a lease's BullMQ job id starts with (the rest is its first attempt's id). */
+export const LEASE_JOB_ID_PREFIX = 'lease.';
+
 /** BullMQ job id of a lease: its first attempt's id, prefixed (a repeated add of the same lease is a no-op). */
 export const leaseJobId = (first: Pick<NodeAttemptPayload, 'jobId' | 'nodeId' | 'attempt'>): string =>
-  `lease.${attemptJobId(first.jobId, first.nodeId, first.attempt)}`;
+  `${LEASE_JOB_ID_PREFIX}${attemptJobId(first.jobId, first.nodeId, first.attempt)}`;

@@ -38,6 +38,8 @@ export const NodeReport = z.discriminatedUnion('type', [
     type: z.literal('succeeded'),
     outputs: JsonObject,
     artifactIds: z.array(z.string()), // staged artifacts this attempt made; committed with the outputs
+    /** How long the task ran on its runner (ms): the scheduler sizes leases by it (decision 0007). */
+    ranMs: z.number().int().nonnegative().optional(),
   }),
   z.object({ ...base, type: z.literal('failed'), error: JobError }),
   /** The attempt was handed back unfinished (worker draining): requeue it without counting a failure. */

@@ -5,17 +5,22 @@ import {
   NODE_QUEUES,
   ResourceClass,
   attemptJobId,
-  type NodeAttemptPayload,
+  type NodeLeasePayload,
 } from '#libs/contracts';
 import type { AttemptQueueState } from './enqueuer.js';
 import { FairDispatcher, type FairDispatcherOptions } from './fair-dispatcher.js';
-import type { NodeQueue } from './node-queue.js';
+import type { NodeQueue, NodeQueueJob } from './node-queue.js';
+
+/** Finished node-queue jobs are kept this long, so a repeated add stays a no-op and the reconciler sees the end. */
+const KEEP_COMPLETED = { age: 24 * 3600, count: 50_000 };
+const KEEP_FAILED = { age: 7 * 24 * 3600, count: 50_000 };
 
 /**
  * Node attempts on BullMQ: one queue per resource class, job id = the attempt's id (so a repeated add is a
- * no-op), attempts 1 (retries are the scheduler's: a retry is a new attempt with a new id). No BullMQ priority
- * and no delay: the fair stage in front has already ordered them (job priority within a tenant, round robin
- * across tenants) and holds retries until their backoff elapsed, so the queue serves them first in, first out.
+ * no-op) or, for a lease, the lease's (data: NodeLeasePayload), attempts 1 (retries are the scheduler's: a retry
+ * is a new attempt with a new id). No BullMQ priority and no delay: the fair stage in front has already ordered
+ * them (job priority within a tenant, round robin across tenants) and holds retries until their backoff
+ * elapsed, so the queue serves them first in, first out.
  */
 export class BullmqNodeQueue implements NodeQueue {
   private readonly queues: Record<ResourceClass, Queue>;
@@ -30,29 +35,33 @@ export class BullmqNodeQueue implements NodeQueue {
     ) as Record<ResourceClass, Queue>;
   }
 
-  async add(resourceClass: ResourceClass, attempts: readonly NodeAttemptPayload[]): Promise<void> {
-    const jobs = attempts.map((payload) => ({
-      name: payload.task,
-      data: payload,
-      opts: {
-        jobId: attemptJobId(payload.jobId, payload.nodeId, payload.attempt),
-        attempts: 1,
-        // kept a while so a repeated add of a finished attempt stays a no-op and the reconciler can see how it ended
-        removeOnComplete: { age: 24 * 3600, count: 50_000 },
-        removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
-      },
-    }));
-    if (jobs.length === 1) await this.queues[resourceClass].add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
-    else if (jobs.length > 1) await this.queues[resourceClass].addBulk(jobs);
+  async add(resourceClass: ResourceClass, jobs: readonly NodeQueueJob[]): Promise<void> {
+    const bulk = jobs.map(({ attempts, lease }) => {
+      const first = attempts[0]!;
+      const opts = { attempts: 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+      return lease
+        ? {
+            name: 'lease',
+            data: { attempts: [...attempts] } satisfies NodeLeasePayload,
+            opts: { ...opts, jobId: lease },
+          }
+        : {
+            name: first.task,
+            data: first,
+            opts: { ...opts, jobId: attemptJobId(first.jobId, first.nodeId, first.attempt) },
+          };
+    });
+    if (bulk.length === 1) await this.queues[resourceClass].add(bulk[0]!.name, bulk[0]!.data, bulk[0]!.opts);
+    else if (bulk.length > 1) await this.queues[resourceClass].addBulk(bulk);
   }
 
-  async remove(resourceClass: ResourceClass, attemptId: string): Promise<void> {
+  async remove(resourceClass: ResourceClass, jobId: string): Promise<void> {
     // a job a worker holds is locked and stays; remove returns 0 then
-    await this.queues[resourceClass].remove(attemptId);
+    await this.queues[resourceClass].remove(jobId);
   }
 
-  async state(resourceClass: ResourceClass, attemptId: string): Promise<AttemptQueueState> {
-    const s = await this.queues[resourceClass].getJobState(attemptId);
+  async state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState> {
+    const s = await this.queues[resourceClass].getJobState(jobId);
     switch (s) {
       case 'waiting':
       case 'prioritized':

@@ -19,6 +19,8 @@ export interface AttemptQueueInfo {
   held: boolean;
   /** When it was handed to the queue workers lease from (ms), while no worker has taken it; null if unknown. */
   dispatchedAt: number | null;
+  /** The node-queue job it went out in when that is a lease (decision 0007); `state` is the lease's. */
+  lease?: string;
 }
 
 /**
@@ -57,5 +59,7 @@ export interface NodeEnqueuer {
   enqueueDispatched?(attempt: AttemptToEnqueue): Promise<void>;
   /** Fills the window of one class (after a step freed a slot that attempts wait for). Never throws. */
   dispatch?(resourceClass: ResourceClass): Promise<number>;
+  /** An attempt of the class ran this long on its runner (from its worker's report): sizes leases. */
+  attemptRan?(resourceClass: ResourceClass, ranMs: number): void;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ResourceClass, attemptJobId } from '#libs/contracts';
+import { ResourceClass, attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
 import type { AttemptQueueInfo, AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
 import {
   FAIR_STAGE_PREFIX,
@@ -8,7 +8,8 @@ import {
   type FairEntry,
   type StageDepth,
 } from './fair-queue.js';
-import type { NodeQueue } from './node-queue.js';
+import { LeaseSizer } from './lease-sizer.js';
+import type { NodeQueue, NodeQueueJob } from './node-queue.js';
 import type { SchedulerLogger } from './scheduler-ports.js';
 
 /** Counters of the dispatch stage; the app backs them with #libs/observability metrics. */
@@ -20,6 +21,9 @@ export interface DispatchMetrics {
 export const NO_DISPATCH_METRICS: DispatchMetrics = { dispatched: () => {}, dispatchFailed: () => {} };
 
 export const DEFAULT_DISPATCH_WINDOW = 8;
+export const DEFAULT_LEASE = { max: 1, targetMs: 50 };
+/** A dispatched attempt the node queue does not know this long after its dispatch is lost (lostAfterMs). */
+export const DEFAULT_LOST_DISPATCH_MS = 30_000;
 
 export interface FairDispatcherOptions {
   /** Attempts that may wait in each node queue at once (raised to the class's live actors, see maintain()). */
@@ -33,6 +37,11 @@ export interface FairDispatcherOptions {
   logger: SchedulerLogger;
   metrics: DispatchMetrics;
   now: () => number;
+  /**
+   * Leases (decision 0007): most attempts one node-queue job may carry (1: none), and how long a lease's
+   * attempts should take together; its size follows how long the class's attempts ran lately.
+   */
+  lease: { max: number; targetMs: number };
 }
 
 export interface MaintenanceSummary {
@@ -58,6 +67,7 @@ export class FairDispatcher implements NodeEnqueuer {
   protected readonly fair: FairQueue;
   private readonly opts: FairDispatcherOptions;
   private readonly timers = new Map<ResourceClass, { at: number; timer: NodeJS.Timeout }>();
+  private readonly leaseSizer: LeaseSizer;
   private closed = false;
 
   constructor(
@@ -67,24 +77,32 @@ export class FairDispatcher implements NodeEnqueuer {
   ) {
     this.opts = {
       window: opts.window ?? DEFAULT_DISPATCH_WINDOW,
-      lostAfterMs: opts.lostAfterMs ?? 30_000,
+      lostAfterMs: opts.lostAfterMs ?? DEFAULT_LOST_DISPATCH_MS,
       logger: opts.logger ?? SILENT,
       metrics: opts.metrics ?? NO_DISPATCH_METRICS,
       now: opts.now ?? Date.now,
+      lease: opts.lease ?? DEFAULT_LEASE,
     };
-    this.fair = new FairQueue(redis, this.opts.window, this.opts.now);
+    this.leaseSizer = new LeaseSizer(this.opts.lease);
+    this.fair = new FairQueue(redis, this.opts.window, this.opts.now, (rc) => this.leaseSizer.size(rc));
     this.fairStage = { keyPrefix: FAIR_STAGE_PREFIX, minWindow: this.opts.window };
   }
 
   async enqueue({ payload, resourceClass, priority, delayMs }: AttemptToEnqueue): Promise<void> {
     const entry: FairEntry = { tenant: payload.tenant, priority, payload };
     const step = await this.fair.enqueue(resourceClass, entry, this.opts.now() + Math.max(0, delayMs));
-    // already holding a slot: added again with the same id (a no-op, or the repair after a crash before the add)
+    // already holding a slot: added again with the same id (a no-op, or the repair after a crash before the add);
+    // one dispatched in a lease is not ('leased': the lease has another id)
     const again =
       step.status === 'dispatched'
         ? [{ id: attemptJobId(payload.jobId, payload.nodeId, payload.attempt), entry }]
         : [];
     await this.handOver(resourceClass, step, again);
+  }
+
+  /** An attempt of the class ran this long on its runner: leases are sized by it. */
+  attemptRan(resourceClass: ResourceClass, ranMs: number): void {
+    this.leaseSizer.observe(resourceClass, ranMs);
   }
 
   async enqueueDispatched({ payload, resourceClass, priority }: AttemptToEnqueue): Promise<void> {
@@ -126,8 +144,10 @@ export class FairDispatcher implements NodeEnqueuer {
     const placement = await this.fair.placement(resourceClass, id);
     if (placement.held === 'ready') return { state: 'waiting', held: true, dispatchedAt: null };
     if (placement.held === 'delayed') return { state: 'delayed', held: true, dispatchedAt: null };
-    const state = await this.queue.state(resourceClass, id);
-    return { state, held: false, dispatchedAt: placement.dispatchedAt };
+    // an attempt dispatched in a lease is where its lease is
+    const lease = placement.lease;
+    const state = await this.queue.state(resourceClass, lease ?? id);
+    return { state, held: false, dispatchedAt: placement.dispatchedAt, ...(lease ? { lease } : {}) };
   }
 
   /** Frees the attempt's dispatch slot (whichever class holds it) and fills the window again. */
@@ -174,7 +194,7 @@ export class FairDispatcher implements NodeEnqueuer {
     for (const rc of ResourceClass.options) {
       await this.fair.recordCapacity(rc, liveActors[rc] ?? 0, capacityTtlMs);
       for (const { id, at } of await this.fair.dispatchedSince(rc)) {
-        const state = await this.queue.state(rc, id);
+        const state = await this.queue.state(rc, (await this.fair.leaseOf(rc, id)) ?? id);
         const gone = state === 'missing' && this.opts.now() - at > this.opts.lostAfterMs;
         if (state === 'active' || state === 'completed' || state === 'failed' || gone) {
           const step = await this.fair.release(rc, id);
@@ -222,10 +242,7 @@ export class FairDispatcher implements NodeEnqueuer {
     const attempts = [...again, ...step.dispatched];
     if (attempts.length === 0) return 0;
     try {
-      await this.queue.add(
-        rc,
-        attempts.map((a) => a.entry.payload),
-      );
+      await this.queue.add(rc, queueJobs(attempts));
     } catch (e) {
       this.opts.metrics.dispatchFailed(rc, attempts.length);
       this.opts.logger.error(
@@ -254,4 +271,15 @@ export class FairDispatcher implements NodeEnqueuer {
     timer.unref();
     this.timers.set(rc, { at: dueMs, timer });
   }
+}
+
+/** The node-queue jobs of what a step popped, in order: a lease's attempts (consecutive) in one job. */
+function queueJobs(attempts: DispatchStep['dispatched']): NodeQueueJob[] {
+  const jobs: Array<{ lease?: string; attempts: NodeAttemptPayload[] }> = [];
+  for (const { entry, lease } of attempts) {
+    const last = jobs.at(-1);
+    if (lease && last?.lease === lease) last.attempts.push(entry.payload);
+    else jobs.push(lease ? { lease, attempts: [entry.payload] } : { attempts: [entry.payload] });
+  }
+  return jobs;
 }

@@ -114,14 +114,22 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
     const retry = await node('A', 'retry', 0, 2);
     const step = await fair.enqueue('cpu', retry, clock + 1_000);
     expect(step).toMatchObject({ status: 'delayed', dispatched: [], nextDueMs: clock + 1_000 });
-    expect(await fair.placement('cpu', idOf(retry))).toEqual({ held: 'delayed', dispatchedAt: null });
+    expect(await fair.placement('cpu', idOf(retry))).toEqual({
+      held: 'delayed',
+      dispatchedAt: null,
+      lease: null,
+    });
     clock += 999;
     expect(names(await fair.dispatch('cpu'))).toEqual([]);
     clock += 1;
     const due = await fair.dispatch('cpu');
     expect(names(due)).toEqual(['retry']);
     expect(due.nextDueMs).toBeNull();
-    expect(await fair.placement('cpu', idOf(retry))).toEqual({ held: null, dispatchedAt: clock });
+    expect(await fair.placement('cpu', idOf(retry))).toEqual({
+      held: null,
+      dispatchedAt: clock,
+      lease: null,
+    });
   });
 
   it('removes an attempt wherever it is; a tenant left without attempts leaves the ring', async () => {
@@ -184,5 +192,63 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
     }
     expect(new Set(seen).size).toBe(60);
     expect(seen).toHaveLength(60);
+  });
+
+  describe('leases (decision 0007)', () => {
+    const leaseOf = (e: FairEntry) => redis.get(FAIR_KEYS.leaseOf('cpu', idOf(e)));
+
+    it('a freed slot takes up to the lease size when more are ready than slots are free; followers hold no slot', async () => {
+      const fair = new FairQueue(redis, 2, now, () => 4);
+      const [x1, x2] = [await node('X', 'x1'), await node('X', 'x2')];
+      for (const e of [x1, x2]) expect(names(await fair.enqueue('cpu', e, clock))).toHaveLength(1); // singles
+      const ready = [];
+      for (let i = 1; i <= 10; i++) ready.push(await node('A', `a${i}`));
+      for (const e of ready) await fair.enqueue('cpu', e, clock++); // in arrival order
+      const step = await fair.release('cpu', idOf(x1));
+      expect(names(step)).toEqual(['a1', 'a2', 'a3', 'a4']);
+      const lease = `lease.${idOf(ready[0]!)}`;
+      expect(step.dispatched.map((d) => d.lease)).toEqual([lease, lease, lease, lease]);
+      // one slot for the lease (its first attempt), one still x2's
+      expect(await redis.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1')).toEqual([idOf(x2), idOf(ready[0]!)]);
+      for (const e of ready.slice(0, 4)) expect(await leaseOf(e)).toBe(`${clock}:${lease}`);
+      expect(await leaseOf(ready[4]!)).toBeNull();
+      expect(await fair.placement('cpu', idOf(ready[2]!))).toEqual({
+        held: null,
+        dispatchedAt: clock,
+        lease,
+      });
+      expect(await redis.pttl(FAIR_KEYS.leaseOf('cpu', idOf(ready[2]!)))).toBeGreaterThan(23 * 3600 * 1000);
+      // the lease's first attempt starting frees its slot: the next lease goes out
+      expect(names(await fair.release('cpu', idOf(ready[0]!)))).toEqual(['a5', 'a6', 'a7', 'a8']);
+    });
+
+    it('spreads what is ready over the free slots (three ready, three free: three singles), round robin as ever', async () => {
+      const fair = new FairQueue(redis, 3, now, () => 8);
+      for (const n of ['x1', 'x2', 'x3']) await fair.enqueue('cpu', await node('X', n), clock);
+      for (const [t, n] of [
+        ['A', 'a1'],
+        ['A', 'a2'],
+        ['B', 'b1'],
+      ] as const)
+        await fair.enqueue('cpu', await node(t, n), clock);
+      await redis.del(FAIR_KEYS.dispatched('cpu')); // three slots free at once
+      const step = await fair.dispatch('cpu');
+      expect(names(step)).toEqual(['a1', 'b1', 'a2']);
+      expect(step.dispatched.map((d) => d.lease)).toEqual([undefined, undefined, undefined]);
+    });
+
+    it('a leased attempt enqueued again is answered "leased" (never a second copy); remove forgets the lease', async () => {
+      const fair = new FairQueue(redis, 1, now, () => 2);
+      await fair.enqueue('cpu', await node('X', 'x'), clock);
+      const [a1, a2] = [await node('A', 'a1'), await node('A', 'a2')];
+      for (const e of [a1, a2]) await fair.enqueue('cpu', e, clock);
+      await fair.release('cpu', idOf(await node('X', 'x')));
+      expect(await leaseOf(a2)).not.toBeNull();
+      expect(await fair.enqueue('cpu', a2, clock)).toMatchObject({ status: 'leased', dispatched: [] });
+      expect((await fair.depth('cpu')).held).toBe(0);
+      expect((await fair.remove('cpu', idOf(a2))).removed).toBe(true);
+      expect(await leaseOf(a2)).toBeNull();
+      expect((await fair.enqueue('cpu', a2, clock)).status).toBe('ready'); // on its own again (window full)
+    });
   });
 });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
+  LEASE_JOB_ID_PREFIX,
   NodeAttemptPayload,
   REDIS_PREFIX,
   attemptJobId,
@@ -27,7 +28,12 @@ export const FAIR_KEYS = {
   capacity: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:capacity`,
   /** zset per tenant: its ready attempts, higher priority first, then earlier */
   ready: (rc: ResourceClass, tenant: string) => `${FAIR_STAGE_PREFIX}${rc}:ready:${tenant}`,
+  /** string per attempt dispatched in a lease: "<dispatch ms>:<lease id>", expiring with the lease's retention */
+  leaseOf: (rc: ResourceClass, attemptId: string) => `${FAIR_STAGE_PREFIX}${rc}:lease-of:${attemptId}`,
 } as const;
+
+/** How long a lease-of key lives: as long as BullMQ keeps a finished job (BullmqNodeQueue's removeOnComplete). */
+export const LEASE_OF_RETENTION_MS = 24 * 3600 * 1000;
 
 /** What the stage stores per held attempt. */
 export const FairEntry = z.object({
@@ -37,9 +43,12 @@ export const FairEntry = z.object({
 });
 export type FairEntry = z.infer<typeof FairEntry>;
 
-/** Attempts a step took out of the stage for the node queue, in dispatch order. */
+/**
+ * Attempts a step took out of the stage for the node queue, in dispatch order. `lease`: the node-queue job id
+ * of the lease the attempt went out in (its attempts are consecutive; only the first holds a slot).
+ */
 export interface DispatchStep {
-  dispatched: Array<{ id: string; entry: FairEntry }>;
+  dispatched: Array<{ id: string; entry: FairEntry; lease?: string }>;
   /** Entries dropped because their node no longer waits for that attempt (cancelled, finished, superseded). */
   dropped: number;
   /** Earliest due time of a delayed attempt (ms), or null when none is delayed. */
@@ -48,12 +57,16 @@ export interface DispatchStep {
   invalid: Array<{ id: string; err: string }>;
 }
 
-export type StageStatus = 'ready' | 'delayed' | 'held' | 'dispatched';
+export type StageStatus = 'ready' | 'delayed' | 'held' | 'dispatched' | 'leased';
 
-/** Where the stage has an attempt: held (ready/delayed), holding a dispatch slot since a time, or nowhere. */
+/**
+ * Where the stage has an attempt: held (ready/delayed), dispatched since a time (holding a slot, or in a lease),
+ * or nowhere. `lease`: the node-queue job it was dispatched in when that is a lease.
+ */
 export interface StagePlacement {
   held: 'ready' | 'delayed' | null;
   dispatchedAt: number | null;
+  lease: string | null;
 }
 
 export interface StageDepth {
@@ -78,6 +91,8 @@ export class FairQueue {
     /** Minimum window; the effective one is max(this, live actors the leader recorded). */
     private readonly window: number,
     private readonly now: () => number = Date.now,
+    /** Most attempts one node-queue job of the class may carry now (1: no leases). */
+    private readonly leaseSize: (rc: ResourceClass) => number = () => 1,
   ) {}
 
   /** Holds the attempt (ready, or delayed until `dueMs`), then fills the window. */
@@ -120,15 +135,24 @@ export class FairQueue {
       .hexists(FAIR_KEYS.held(rc), id)
       .zscore(FAIR_KEYS.delayed(rc), id)
       .zscore(FAIR_KEYS.dispatched(rc), id)
+      .get(FAIR_KEYS.leaseOf(rc, id))
       .exec();
-    const [held, delayed, dispatched] = (res ?? []).map(([err, v]) => {
+    const [held, delayed, dispatched, leaseOf] = (res ?? []).map(([err, v]) => {
       if (err) throw err;
       return v;
     });
+    const leased = parseLeaseOf(leaseOf);
     return {
       held: Number(held) === 1 ? (delayed !== null ? 'delayed' : 'ready') : null,
-      dispatchedAt: dispatched === null || dispatched === undefined ? null : Number(dispatched),
+      dispatchedAt:
+        dispatched === null || dispatched === undefined ? (leased?.at ?? null) : Number(dispatched),
+      lease: leased?.lease ?? null,
     };
+  }
+
+  /** The lease an attempt was dispatched in, or null (a single, or not dispatched). */
+  async leaseOf(rc: ResourceClass, id: string): Promise<string | null> {
+    return parseLeaseOf(await this.redis.get(FAIR_KEYS.leaseOf(rc, id)))?.lease ?? null;
   }
 
   /** Attempts holding a dispatch slot, with the time they were dispatched. */
@@ -170,22 +194,53 @@ export class FairQueue {
         FAIR_KEYS.dispatched(rc),
         FAIR_KEYS.capacity(rc),
       ],
-      [this.now(), this.window, FAIR_KEYS.ready(rc, ''), JOB_KEYS.job(''), ...args],
+      [
+        this.now(),
+        this.window,
+        FAIR_KEYS.ready(rc, ''),
+        JOB_KEYS.job(''),
+        Math.max(1, Math.floor(this.leaseSize(rc))),
+        FAIR_KEYS.leaseOf(rc, ''),
+        LEASE_OF_RETENTION_MS,
+        ...args,
+      ],
     )) as unknown[];
   }
 }
 
-/** `[nextDue, dropped, id, entry, id, entry...]`; every entry is parsed (the stage is a process boundary). */
+/** "<dispatch ms>:<lease id>" (lease ids have no ':'), or null. */
+function parseLeaseOf(value: unknown): { at: number; lease: string } | null {
+  if (typeof value !== 'string') return null;
+  const colon = value.indexOf(':');
+  return colon > 0 ? { at: Number(value.slice(0, colon)), lease: value.slice(colon + 1) } : null;
+}
+
+/**
+ * `[nextDue, dropped, id, entry, id, entry...]`, a lease's followers as "+<id>" after its first attempt; every
+ * entry is parsed (the stage is a process boundary). A follower's lease is named by its first attempt even
+ * when that one did not parse (the step wrote the lease-of keys with that name).
+ */
 function parseStep(flat: unknown[]): DispatchStep {
   const [nextDue, dropped, ...pairs] = flat;
   const dispatched: DispatchStep['dispatched'] = [];
   const invalid: DispatchStep['invalid'] = [];
+  let lead: { id: string; item?: DispatchStep['dispatched'][number] } | undefined;
   for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const id = String(pairs[i]);
+    const raw = String(pairs[i]);
+    const follows = raw.startsWith('+');
+    const id = follows ? raw.slice(1) : raw;
+    let item: DispatchStep['dispatched'][number] | undefined;
     try {
-      dispatched.push({ id, entry: parseContract(FairEntry, 'FairEntry', JSON.parse(String(pairs[i + 1]))) });
+      item = { id, entry: parseContract(FairEntry, 'FairEntry', JSON.parse(String(pairs[i + 1]))) };
+      dispatched.push(item);
     } catch (e) {
       invalid.push({ id, err: (e as Error).message });
+    }
+    if (!follows) lead = { id, item };
+    else if (lead) {
+      const lease = `${LEASE_JOB_ID_PREFIX}${lead.id}`; // as the step names it (leaseJobId)
+      if (lead.item) lead.item.lease = lease;
+      if (item) item.lease = lease;
     }
   }
   const due = Number(nextDue);

@@ -2,14 +2,24 @@ import type { NodeAttemptPayload, ResourceClass } from '#libs/contracts';
 import type { AttemptQueueState } from './enqueuer.js';
 
 /**
- * The queue workers lease attempts from (one per resource class), behind the fair-share stage. Adding an
- * attempt that is already there is a no-op (its id is the attempt id), so every add is safe to repeat.
+ * One job of the node queue: a single attempt (its id is the attempt's), or a lease (`lease`: its id, from the
+ * fair stage) carrying several attempts one actor runs in order (decision 0007).
+ */
+export interface NodeQueueJob {
+  attempts: readonly NodeAttemptPayload[];
+  lease?: string;
+}
+
+/**
+ * The queue workers lease attempts from (one per resource class), behind the fair-share stage. Adding a job
+ * that is already there is a no-op (its id is the attempt's or the lease's), so every add is safe to repeat.
  */
 export interface NodeQueue {
-  /** Adds the attempts in this order (the order the fair stage chose). */
-  add(resourceClass: ResourceClass, attempts: readonly NodeAttemptPayload[]): Promise<void>;
-  /** Removes a waiting attempt; one a worker holds stays. */
-  remove(resourceClass: ResourceClass, attemptId: string): Promise<void>;
-  state(resourceClass: ResourceClass, attemptId: string): Promise<AttemptQueueState>;
+  /** Adds the jobs in this order (the order the fair stage chose). */
+  add(resourceClass: ResourceClass, jobs: readonly NodeQueueJob[]): Promise<void>;
+  /** Removes a waiting job (by attempt or lease id); one a worker holds stays. */
+  remove(resourceClass: ResourceClass, jobId: string): Promise<void>;
+  /** The state of the job with this id (an attempt's, or a lease's). */
+  state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState>;
   close(): Promise<void>;
 }

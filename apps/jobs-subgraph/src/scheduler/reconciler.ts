@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { REDIS_KEYS, isTerminalJobStatus, type JobError } from '#libs/contracts';
 import type { NodeEnqueuer } from './enqueuer.js';
+import { DEFAULT_LOST_DISPATCH_MS } from './fair-dispatcher.js';
 import { JobStore } from './job-store.js';
 import type { StoredNode } from './job-record.js';
 import { JOB_KEYS } from './keys.js';
@@ -10,6 +11,8 @@ import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './sched
 export interface ReconcilerConfig {
   /** Schedule-to-start: a node queued this long without any worker starting it fails UNSCHEDULABLE. */
   scheduleToStartMs: number;
+  /** An attempt dispatched in a lease the node queue does not know this long after is lost (the dispatcher's). */
+  lostDispatchMs?: number;
 }
 
 /** The tasks some live worker offers now (the capability registry). */
@@ -132,6 +135,14 @@ export class Reconciler {
       return 0;
     }
     if (waiting && state === 'missing') {
+      if (info.lease) {
+        // The stage answers 'leased' to a re-enqueue while the lease is on record, so an add of the lease still
+        // under way can never meet a second copy of the attempt; a lease still unknown this long after its
+        // dispatch is lost: forget it, then enqueue the attempt again.
+        const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
+        if (info.dispatchedAt !== null && now - info.dispatchedAt < lostMs) return 0;
+        await this.enqueuer.remove(node.resourceClass, jobId, node.id, node.attempt);
+      }
       await this.scheduler.enqueueNodes(jobId, [node.id]);
       this.act('reenqueued', where);
       return 1;

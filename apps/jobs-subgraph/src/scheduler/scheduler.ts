@@ -267,6 +267,8 @@ export class Scheduler {
     }
     if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     if (status !== 'ok') return 'stale';
+    // the step names the node's class, folded start or not: leases of the class are sized by run times
+    if (report.ranMs !== undefined && startInfo[4]) this.enqueuer.attemptRan?.(startInfo[4], report.ranMs);
     const [jobFinished, ...ready] = rest;
     if (Number(jobFinished) === 1) {
       this.metrics.jobFinished('SUCCEEDED');
@@ -364,10 +366,7 @@ export class Scheduler {
     return { outcome: 'retried' };
   }
 
-  /**
-   * Puts the current attempt of each node (QUEUED or RETRYING) on its queue (enqueueAttempts; `known`: the job
-   * as just read or written). Harmless to repeat: the queue job id is the attempt's id.
-   */
+  /** Puts each node's current attempt (QUEUED/RETRYING) on its queue: enqueueAttempts, harmless to repeat. */
   async enqueueNodes(
     jobId: string,
     nodeIds: readonly string[],

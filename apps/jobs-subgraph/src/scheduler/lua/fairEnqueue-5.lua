@@ -2,16 +2,19 @@
   Holds an attempt in the fair-share stage (ready now, or delayed until its retry backoff elapses), then fills
   the dispatch window. Repeating it is harmless: an attempt already held stays where it is; one already
   dispatched is answered 'dispatched' so the caller adds it to the node queue again (a no-op there, or the
-  repair of a crash between a dispatch and its queue add).
-    ARGV[5] attempt id   ARGV[6] entry JSON { tenant, priority, payload }   ARGV[7] tenant   ARGV[8] priority
-    ARGV[9] due (ms; <= now: ready now)
-  Returns { status ('ready'|'delayed'|'held'|'dispatched'), nextDue, dropped, id, entry, id, entry... }
+  repair of a crash between a dispatch and its queue add); one dispatched in a lease is answered 'leased' (its
+  lease has another id: adding it again would put it in two jobs).
+    ARGV[8] attempt id   ARGV[9] entry JSON { tenant, priority, payload }   ARGV[10] tenant   ARGV[11] priority
+    ARGV[12] due (ms; <= now: ready now)
+  Returns { status ('ready'|'delayed'|'held'|'dispatched'|'leased'), nextDue, dropped, id, entry, id, entry... }
 ]]
 --@include fair
-local id, entry, tenant, priority, dueMs = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local id, entry, tenant, priority, dueMs = ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local status
 local out = { 'ready', 0, 0 }
-if redis.call('ZSCORE', dispatchedKey, id) then
+if redis.call('EXISTS', leaseOfPrefix .. id) == 1 then
+  status = 'leased'
+elseif redis.call('ZSCORE', dispatchedKey, id) then
   status = 'dispatched'
 elseif redis.call('HEXISTS', heldKey, id) == 1 then
   status = 'held'

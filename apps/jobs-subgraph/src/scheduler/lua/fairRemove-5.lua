@@ -1,11 +1,12 @@
 --[[
   Takes an attempt out of the stage wherever it is (held ready or delayed, or holding a dispatch slot), for a
-  cancelled or failed job; the window is filled again. The caller removes it from the node queue too.
-    ARGV[5] attempt id
+  cancelled or failed job, or a lease the reconciler found lost; the window is filled again. The caller removes
+  it from the node queue too (a lease it is in stays: its worker skips an attempt that is no longer current).
+    ARGV[8] attempt id
   Returns { removed (1|0), nextDue, dropped, id, entry, id, entry... }
 ]]
 --@include fair
-local id = ARGV[5]
+local id = ARGV[8]
 local removed = 0
 local raw = redis.call('HGET', heldKey, id)
 if raw then
@@ -19,6 +20,7 @@ if raw then
   removed = 1
 end
 if redis.call('ZREM', dispatchedKey, id) == 1 then removed = 1 end
+if redis.call('DEL', leaseOfPrefix .. id) == 1 then removed = 1 end
 local out = { removed, 0, 0 }
 out[3] = dispatch(out)
 out[2] = nextDue()

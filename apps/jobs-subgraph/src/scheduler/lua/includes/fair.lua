@@ -8,6 +8,8 @@
     KEYS[4] dispatched zset  attempt id by dispatch time (ms): handed to the node queue, no worker has taken it yet
     KEYS[5] capacity   string live actors of the class (written by the leader, with a TTL)
     ARGV[1] now (ms)   ARGV[2] dispatch window (minimum)   ARGV[3] ready-set key prefix   ARGV[4] job key prefix
+    ARGV[5] lease size (most attempts one node-queue job may carry; 1: no leases)
+    ARGV[6] lease-of key prefix   ARGV[7] lease-of retention (ms)
   A tenant's ready set is "<ready prefix><tenant>" (zset: higher job priority first, then earlier arrival) and
   a node hash "<job prefix><jobId>:node:<nodeId>"; like the transition scripts build node keys from the job
   key, these are built here (correct on one Redis or Sentinel; Redis Cluster would need hash tags).
@@ -15,12 +17,22 @@
   Invariant: a tenant is in the ring exactly when its ready set is not empty. Attempts in `dispatched` count
   against the window until a worker takes them (the scheduler releases them on the worker's report; the
   leader's sweep releases the rest), so replicas racing to dispatch can never exceed it.
+
+  Leases (docs/decisions/0007-dispatch-cost-per-attempt.md): the window counts node-queue jobs. When more
+  attempts are ready than the window has free slots, a popped attempt takes a slot and up to `lease size - 1`
+  more are popped behind it, round robin as ever, into the same job (the lease "lease.<first id>"); only the
+  first holds the slot (freed when it starts, as a single's). Every attempt of a lease gets a lease-of key
+  "<lease-of prefix><id>" = "<dispatch ms>:<lease id>", written in the step that pops it, so the queue state
+  of each can be found and none is dispatched twice.
 ]]
 local heldKey, ringKey, delayedKey, dispatchedKey, capacityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local nowMs = tonumber(ARGV[1])
 local minWindow = tonumber(ARGV[2])
 local readyPrefix = ARGV[3]
 local jobPrefix = ARGV[4]
+local leaseSize = math.max(1, tonumber(ARGV[5]) or 1)
+local leaseOfPrefix = ARGV[6]
+local leaseRetentionMs = tonumber(ARGV[7]) or 86400000
 
 -- each step is bounded: due retries promoted per call, and stale entries dropped per call
 local PROMOTE_BATCH = 1000
@@ -111,43 +123,83 @@ local function takeSlot(id)
   roomRead = room() - 1
 end
 
--- Fills the window round robin over tenants: pops one attempt of the tenant at the head of the ring, moves
--- the tenant to the tail while it has more (a lone tenant stays where it is). Appends id, entry pairs to
--- `out`; returns how many were dropped.
+-- Ready attempts, counted once per step (over the first 32 tenants of the ring; one each beyond), then kept
+-- current by the step's own pops: how many a lease may take without leaving a free slot without work.
+local readyLeft
+local function readyCount()
+  if readyLeft == nil then
+    readyLeft = 0
+    for _, tenant in ipairs(redis.call('LRANGE', ringKey, 0, 31)) do
+      readyLeft = readyLeft + redis.call('ZCARD', readyPrefix .. tenant)
+    end
+    if ringLen() > 32 then readyLeft = readyLeft + ringLen() - 32 end
+  end
+  return readyLeft
+end
+
+-- Pops the attempt of the tenant at the head of the ring and moves the tenant to the tail while it has more (a
+-- lone tenant stays where it is). Returns id, entry of a current attempt, or nil (nothing, or a stale entry:
+-- cancelled, finished or superseded while held, never dispatched; counted in `dropped`).
+local dropped = 0
+local function popNext()
+  -- a lone tenant is read in place (no pop and push back); it leaves the ring when it has no more
+  local alone = ringLen() == 1
+  local tenant
+  if alone then tenant = redis.call('LINDEX', ringKey, 0) else tenant = redis.call('LPOP', ringKey) end
+  if not tenant then
+    ringLenRead = 0
+    return nil
+  end
+  if not alone then ringGrew(-1) end
+  local readyKey = readyPrefix .. tenant
+  local popped = redis.call('ZPOPMIN', readyKey)
+  local more = redis.call('ZCARD', readyKey) > 0
+  if alone and not more then
+    redis.call('LPOP', ringKey)
+    ringGrew(-1)
+  elseif not alone and more then
+    redis.call('RPUSH', ringKey, tenant)
+    ringGrew(1)
+  end
+  if readyLeft ~= nil then readyLeft = readyLeft - 1 end
+  local id = popped[1]
+  local raw = id and redis.call('HGET', heldKey, id)
+  if id then redis.call('HDEL', heldKey, id) end
+  if raw and isCurrent(id) then return id, raw end
+  dropped = dropped + 1
+  return nil
+end
+
+local function markLeased(id, leaseId)
+  redis.call('SET', leaseOfPrefix .. id, nowMs .. ':' .. leaseId, 'PX', leaseRetentionMs)
+end
+
+-- Fills the window round robin over tenants, one node-queue job per free slot: a single attempt, or a lease
+-- when more are ready than there are free slots (its followers come back as "+<id>", entry). Appends id, entry
+-- pairs to `out`; returns how many were dropped.
 local function dispatch(out)
   promoteDue()
   if ringLen() == 0 then return 0 end
-  local dropped = 0
   while ringLen() > 0 and room() > 0 and dropped < DROP_BUDGET do
-    -- a lone tenant is read in place (no pop and push back); it leaves the ring when it has no more
-    local alone = ringLen() == 1
-    local tenant
-    if alone then tenant = redis.call('LINDEX', ringKey, 0) else tenant = redis.call('LPOP', ringKey) end
-    if not tenant then
-      ringLenRead = 0
-      break
-    end
-    if not alone then ringGrew(-1) end
-    local readyKey = readyPrefix .. tenant
-    local popped = redis.call('ZPOPMIN', readyKey)
-    local more = redis.call('ZCARD', readyKey) > 0
-    if alone and not more then
-      redis.call('LPOP', ringKey)
-      ringGrew(-1)
-    elseif not alone and more then
-      redis.call('RPUSH', ringKey, tenant)
-      ringGrew(1)
-    end
-    local id = popped[1]
-    local raw = id and redis.call('HGET', heldKey, id)
-    if id then redis.call('HDEL', heldKey, id) end
-    if raw and isCurrent(id) then
+    local size = 1
+    if leaseSize > 1 then size = math.max(1, math.min(leaseSize, math.ceil(readyCount() / room()))) end
+    local id, raw = popNext()
+    if id then
       takeSlot(id)
       table.insert(out, id)
       table.insert(out, raw)
-    else
-      -- cancelled, finished or superseded while held (or a ring entry without attempts): never dispatched
-      dropped = dropped + 1
+      local leaseId
+      while size > 1 and ringLen() > 0 and dropped < DROP_BUDGET do
+        local next, entry = popNext()
+        if next then
+          leaseId = leaseId or ('lease.' .. id) -- leaseJobId (#libs/contracts)
+          markLeased(next, leaseId)
+          table.insert(out, '+' .. next)
+          table.insert(out, entry)
+          size = size - 1
+        end
+      end
+      if leaseId then markLeased(id, leaseId) end
     end
   end
   return dropped
