@@ -5,6 +5,7 @@ import {
   BULLMQ_PREFIX,
   NODE_QUEUES,
   NodeAttemptPayload,
+  NodeLeasePayload,
   PROTOCOL_VERSION,
   REDIS_KEYS,
   cancelledJobKey,
@@ -21,8 +22,9 @@ const MANIFEST_TTL_MS = 15_000;
 
 /**
  * Stands in for apps/gpu-worker without its runner processes: publishes a WorkerManifest, leases attempts from
- * the cpu node queue with a BullMQ Worker, checks the cancelled marker, then reports `started` and `succeeded`
- * through the gpu-worker's AttemptReporter/ReportSink (XADD sy:reports). The task itself takes no time.
+ * the cpu node queue with a BullMQ Worker (single attempts and leases), checks the cancelled marker, then reports
+ * `started` and `succeeded` through the gpu-worker's AttemptReporter/ReportSink (XADD sy:reports). The task
+ * itself takes no time.
  */
 export class StandInWorker {
   readonly id = `bench-worker-${process.pid}`;
@@ -78,8 +80,15 @@ export class StandInWorker {
     await Promise.all([this.redis.quit(), this.blocking.quit()].map((p) => p.catch(() => undefined)));
   }
 
+  /** One BullMQ job: an attempt, or a lease whose attempts run in order (each its own reports, as the actor's). */
   private async process(job: Job): Promise<void> {
-    const payload = parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data);
+    if ('attempts' in job.data)
+      for (const payload of parseContract(NodeLeasePayload, 'NodeLeasePayload', job.data).attempts)
+        await this.run(payload);
+    else await this.run(parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data));
+  }
+
+  private async run(payload: NodeAttemptPayload): Promise<void> {
     const reporter = new AttemptReporter(this.sink, payloadRef(payload), this.id, (e) =>
       this.errors.push(e.message),
     );
