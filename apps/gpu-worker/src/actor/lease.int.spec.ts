@@ -10,7 +10,7 @@ import {
 } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { NO_WORKER_METRICS, type LeaseHandBackReason, type WorkerMetrics } from '../worker-metrics.js';
-import { NodeActor } from './node-actor.js';
+import { NodeActor, type NodeActorOptions } from './node-actor.js';
 import { testActorOptions } from './test/actor-options.js';
 
 /*
@@ -58,7 +58,7 @@ describe('NodeActor running leases', () => {
 
   /** A started actor; what it counted; drained at the end unless the test drained it. */
   async function withActor(
-    leaseSliceMs: number,
+    overrides: Partial<NodeActorOptions>,
     test: (a: {
       actor: NodeActor;
       finished: string[];
@@ -81,7 +81,7 @@ describe('NodeActor running leases', () => {
         queue,
         metrics,
         logger,
-        overrides: { leaseSliceMs },
+        overrides: { leaseSliceMs: 60_000, ...overrides },
       }),
     );
     let drained: Promise<void> | undefined;
@@ -119,7 +119,7 @@ describe('NodeActor running leases', () => {
     ((await queue.getJob(job.id!))!.data as { attempts: NodeAttemptPayload[] }).attempts.map((a) => a.jobId);
 
   it('runs a lease of three in order: one start and one success each, then completes the lease', async () => {
-    await withActor(60_000, async ({ handedBack }) => {
+    await withActor({}, async ({ handedBack }) => {
       const attempts = ['A1', 'A2', 'A3'].map((id) => attempt(id, 20));
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
@@ -137,7 +137,7 @@ describe('NodeActor running leases', () => {
   });
 
   it('skips, without any report, the attempts whose node ended or moved on; runs the others', async () => {
-    await withActor(60_000, async ({ finished }) => {
+    await withActor({}, async ({ finished }) => {
       const attempts = [attempt('B1', 20), attempt('B2', 20), attempt('B3', 20), attempt('B4', 20)];
       await setNode('B1', 'QUEUED');
       await setNode('B2', 'SUCCEEDED'); // ran before its lease's first actor died
@@ -151,7 +151,7 @@ describe('NodeActor running leases', () => {
   });
 
   it('hands the rest back at the tail when the slice is over; every attempt still runs once, in order', async () => {
-    await withActor(1, async ({ handedBack }) => {
+    await withActor({ leaseSliceMs: 1 }, async ({ handedBack }) => {
       const attempts = ['C1', 'C2', 'C3'].map((id) => attempt(id, 50));
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
@@ -171,7 +171,7 @@ describe('NodeActor running leases', () => {
   });
 
   it('a drain in the middle of a lease lets the running attempt finish and hands the unstarted rest back', async () => {
-    await withActor(60_000, async ({ handedBack, drain }) => {
+    await withActor({}, async ({ handedBack, drain }) => {
       const attempts = [attempt('D1', 1_500), attempt('D2', 20), attempt('D3', 20)];
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
@@ -185,6 +185,35 @@ describe('NodeActor running leases', () => {
       expect(handedBack).toEqual(['draining']);
       expect(['delayed', 'waiting']).toContain(await queue.getJobState(job.id!));
       expect(await leaseData(job)).toEqual(['D2', 'D3']);
+    });
+  });
+
+  it('a lost lock kills the running attempt and ends the lease: the rest is neither run nor reported', async () => {
+    const bullmq = { lockDurationMs: 1_000, stalledIntervalMs: 60_000, closeTimeoutMs: 1_000 };
+    await withActor({ bullmq }, async ({ finished }) => {
+      const attempts = [attempt('E1', 5_000), attempt('E2', 20), attempt('E3', 20)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await waitFor(async () => (await reportsOf('E')).includes('E1 started'), {
+        timeoutMs: 30_000,
+        what: 'the first attempt of the lease to start',
+        logs: () => logs.join('\n'),
+      });
+      // another actor took the lease over (as after a stall): the next lock renewal fails
+      await client.set(`${BULLMQ_PREFIX}:${NODE_QUEUES.cpu}:${job.id}:lock`, 'another-actor', 'PX', 60_000);
+      await waitFor(
+        () =>
+          logs.includes(
+            'warn: lost the lock of the lease: its other attempts are left to the actor that has it',
+          ),
+        {
+          timeoutMs: 10_000,
+          what: 'the lease to stop on its lost lock',
+          logs: () => logs.join('\n'),
+        },
+      );
+      expect(await reportsOf('E')).toEqual(['E1 started']); // no terminal report: the new owner reports
+      expect(finished).toEqual(['lock_lost:LOCK_LOST']);
     });
   });
 });
