@@ -58,3 +58,16 @@ describe('compiled worker options: the runner settings', () => {
     });
   });
 });
+
+describe('WORKER_LEASE_SLICE_MS', () => {
+  it('defaults to 200 ms and takes a positive integer', () => {
+    expect(loadWorkerConfig(base).WORKER_LEASE_SLICE_MS).toBe(200);
+    expect(loadWorkerConfig({ ...base, WORKER_LEASE_SLICE_MS: '50' }).WORKER_LEASE_SLICE_MS).toBe(50);
+  });
+
+  it.each(['0', '-5', '1.5', 'soon'])('refuses %s with a clear message', (value) => {
+    expect(() => loadWorkerConfig({ ...base, WORKER_LEASE_SLICE_MS: value })).toThrow(
+      /WORKER_LEASE_SLICE_MS: expected (a positive integer|a number|an integer)/,
+    );
+  });
+});

@@ -78,6 +78,12 @@ export const workerEnv = {
    * so a short attempt's start and end share one write; 0 writes it at once.
    */
   WORKER_STARTED_REPORT_LINGER_MS: nonNegativeInt(20),
+  /**
+   * An actor starts the attempts of a lease (one BullMQ job carrying several) only within this time from when it
+   * took the lease; then it hands the unstarted rest back to the tail of the queue, so other tenants' work
+   * waits behind at most one slice per lease ahead of it (decision 0007).
+   */
+  WORKER_LEASE_SLICE_MS: positiveInt(200),
   WORKER_MANIFEST_HEARTBEAT_MS: positiveInt(5_000),
   WORKER_MANIFEST_TTL_MS: positiveInt(15_000),
   /** An actor's BUSY/IDLE and current attempt reach the manifest within this (other changes at once). */

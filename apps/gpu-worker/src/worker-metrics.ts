@@ -26,7 +26,12 @@ export interface WorkerMetrics {
   attemptLeased(task: string, waitedMs: number): void;
   /** The runner ran an attempt (started report → outcome) for this long. */
   attemptRan(task: string, outcome: 'succeeded' | 'failed' | 'released', ranMs: number): void;
+  /** An actor handed the unstarted rest of a lease back to the tail of its queue (decision 0007). */
+  leaseHandedBack(reason: LeaseHandBackReason): void;
 }
+
+/** Why a lease's rest went back: its time slice was over, or the actor stopped leasing. */
+export type LeaseHandBackReason = 'slice' | 'draining' | 'quarantined';
 
 export const NO_WORKER_METRICS: WorkerMetrics = {
   attemptFinished: () => undefined,
@@ -41,6 +46,7 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   fetchWatchdogRecreated: () => undefined,
   attemptLeased: () => undefined,
   attemptRan: () => undefined,
+  leaseHandedBack: () => undefined,
 };
 
 /** Wait in the queue of a BullMQ job: from when it became eligible (created + delay) to when it was leased. */
@@ -117,6 +123,11 @@ export function createWorkerMetrics(): WorkerMetrics {
     labelNames: ['task', 'outcome'] as const,
     buckets: SECONDS_BUCKETS.slow,
   });
+  const handBacks = metrics.counter({
+    name: 'switchyard_worker_lease_handbacks_total',
+    help: 'Leases whose unstarted attempts an actor handed back to the tail of the queue, by reason (slice, draining, quarantined)',
+    labelNames: ['reason'] as const,
+  });
   const shownState = new Map<string, ActorState>();
   return {
     attemptLeased: (task, waitedMs) => queueWait.observe({ task }, waitedMs / 1000),
@@ -144,5 +155,6 @@ export function createWorkerMetrics(): WorkerMetrics {
     reportRetried: (type) => reportRetries.inc({ type }),
     reportUndeliverable: (type) => undeliverable.inc({ type }),
     fetchWatchdogRecreated: (actor) => recreated.inc({ actor }),
+    leaseHandedBack: (reason) => handBacks.inc({ reason }),
   };
 }

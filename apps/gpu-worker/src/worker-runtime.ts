@@ -188,6 +188,7 @@ export class WorkerRuntime {
           queue: this.queues.get(spec.resourceClass)!,
           reports,
           startedLingerMs: c.WORKER_STARTED_REPORT_LINGER_MS,
+          leaseSliceMs: c.WORKER_LEASE_SLICE_MS,
           artifacts,
           runner: {
             entry: c.WORKER_RUNNER_ENTRY ?? defaultRunnerEntry(),

@@ -32,6 +32,7 @@ interface Fake {
 
 /** Ports in memory: reports collected, the run's outcome scripted. */
 function fake(o: {
+  superseded?: string;
   cancelled?: boolean;
   throttledUntil?: number;
   runner?: OfferingRunner;
@@ -43,7 +44,11 @@ function fake(o: {
     actorId: 'w/cpu0',
     workerId: 'w',
     reports: { send: async (r) => (f.reports.push(r), '1-0') },
-    preflight: async () => ({ cancelled: o.cancelled ?? false, throttledUntil: o.throttledUntil }),
+    preflight: async () => ({
+      cancelled: o.cancelled ?? false,
+      throttledUntil: o.throttledUntil,
+      ...(o.superseded ? { superseded: o.superseded } : {}),
+    }),
     tenants: {
       throttledError: (tenant) => ({
         code: 'TENANT_THROTTLED',
@@ -74,6 +79,11 @@ const summary = (r: NodeReport) =>
 
 describe('processAttempt', () => {
   it.each<[string, Parameters<typeof fake>[0], string[]]>([
+    [
+      'a leased attempt that already ended is skipped without any report, before the cancelled marker',
+      { superseded: 'the node is SUCCEEDED', cancelled: true, runner },
+      [],
+    ],
     ['a cancelled job is skipped', { cancelled: true, runner }, ['failed:CANCELLED']],
     [
       'a throttled tenant fails fast',

@@ -29,8 +29,9 @@ export interface AttemptPorts<R extends OfferingRunner> {
   /** `started` may wait this long for the attempt's next report, to share its write (0: written at once). */
   startedLingerMs?: number;
   /**
-   * What decides whether the attempt may start, read at once (one Redis command, retried): the job was
-   * cancelled before it started; until when its tenant is throttled (undefined: not throttled).
+   * What decides whether the attempt may start, read at once (one round trip, retried): the job was
+   * cancelled before it started; until when its tenant is throttled (undefined: not throttled); for an
+   * attempt of a lease, whether it was superseded.
    */
   preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight>;
   tenants: Pick<TenantGuard, 'throttledError' | 'runnerKilled'>;
@@ -62,6 +63,11 @@ export interface AttemptPorts<R extends OfferingRunner> {
 export interface AttemptPreflight {
   cancelled: boolean;
   throttledUntil?: number;
+  /**
+   * Only for an attempt that came in a lease: why it must not run (it already ended, or another attempt of its
+   * node is current). It is skipped without any report: its end was reported, or is another attempt's.
+   */
+  superseded?: string;
 }
 
 type Log = Record<string, unknown>;
@@ -158,8 +164,13 @@ async function admit<R extends OfferingRunner>(
   p: AttemptPorts<R>,
   log: Log,
 ): Promise<R | undefined> {
-  // One read for both; the cancelled marker decides first.
-  const { cancelled, throttledUntil: throttled } = await p.preflight(payload);
+  // One read for all; a superseded attempt (leases only) decides first, then the cancelled marker.
+  const { cancelled, throttledUntil: throttled, superseded } = await p.preflight(payload);
+  if (superseded) {
+    p.logger.debug({ ...log, why: superseded }, 'skipping a leased attempt that already ended');
+    p.metrics.attemptFinished(payload.task, 'skipped', 'SUPERSEDED');
+    return undefined;
+  }
   if (cancelled) {
     p.logger.info(log, 'skipping an attempt of a cancelled job');
     p.metrics.attemptFinished(payload.task, 'skipped', 'CANCELLED');

@@ -20,8 +20,11 @@ export interface LeaseSourceOptions {
   closeConnection: (r: Redis) => Promise<void>;
   bullmq: { lockDurationMs: number; stalledIntervalMs: number; closeTimeoutMs: number };
   watchdog: { intervalMs: number; stallMs: number };
-  /** Runs one leased BullMQ job (an attempt); returns normally so BullMQ completes it. */
-  process: (job: Job) => Promise<void>;
+  /**
+   * Runs one leased BullMQ job (an attempt, or a lease of several); returns normally so BullMQ completes it.
+   * `token` is the job's lock token, which moving the job back to the queue (a lease's hand-back) needs.
+   */
+  process: (job: Job, token?: string) => Promise<void>;
   /** BullMQ could not renew these jobs' locks: another worker may already run them. */
   onLockLost: (bullJobIds: string[]) => void;
   /** The actor is idle and should be fetching (the watchdog's question). */
@@ -74,7 +77,7 @@ export class LeaseSource {
   /** Open a Worker: leasing starts. */
   open(): void {
     const connection = this.o.createConnection();
-    const worker = new Worker(NODE_QUEUES[this.o.resourceClass], (job) => this.o.process(job), {
+    const worker = new Worker(NODE_QUEUES[this.o.resourceClass], (job, token) => this.o.process(job, token), {
       connection,
       prefix: BULLMQ_PREFIX, // the scheduler's queues (one hash tag, for Redis Cluster)
       concurrency: 1,

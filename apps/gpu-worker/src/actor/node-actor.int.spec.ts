@@ -2,14 +2,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PREFIX, NODE_QUEUES, NodeReport, REDIS_KEYS, attemptJobId } from '#libs/contracts';
-import { ArtifactRepository, ObjectStore } from '#libs/storage';
-import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
-import { defaultRunnerEntry } from '../runner/runner-entry.js';
-import { planActors } from '../supervisor/actor-plan.js';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { NO_WORKER_METRICS, type WorkerMetrics } from '../worker-metrics.js';
 import { NodeActor } from './node-actor.js';
-import { ReportSink } from './report-sink.js';
-import { TenantGuard } from './tenant-guard.js';
+import { testActorOptions } from './test/actor-options.js';
 
 /**
  * A TCP proxy in front of Redis whose existing connections can be frozen: bytes stop flowing but the
@@ -84,64 +80,24 @@ describe('NodeActor fetch watchdog', () => {
     };
     const queue = new Queue(NODE_QUEUES.cpu, { connection: client, prefix: BULLMQ_PREFIX });
     const workerConnections: Redis[] = [];
-    const [spec] = planActors('wd', [], 1);
-    const actor = new NodeActor({
-      spec: spec!,
-      workerId: 'wd',
-      decideRestart: () => 'restart',
-      onRecovered: () => undefined,
-      onChange: () => undefined,
-      onRunnerReady: () => undefined,
-      redis: client,
-      createWorkerConnection: () => {
-        const r = new Redis(`redis://127.0.0.1:${proxy.port}`, { maxRetriesPerRequest: null });
-        r.on('error', () => undefined);
-        workerConnections.push(r);
-        return r;
-      },
-      closeConnection: async (r) => r.disconnect(),
-      queue,
-      reports: new ReportSink(client, { retryWindowMs: 5_000 }),
-      // never reached here (test.sleep has no artifacts): a real repository over an unused endpoint
-      artifacts: new ArtifactRepository(
+    const actor = new NodeActor(
+      testActorOptions({
+        workerId: 'wd',
+        redisUrl: redis.url,
         client,
-        new ObjectStore(
-          { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
-          quiet,
-        ),
-        quiet,
-      ),
-      runner: {
-        entry: defaultRunnerEntry(),
-        env: { ...process.env, REDIS_URL: redis.url },
-        settings: {
-          logLevel: 'warn',
-          heartbeatIntervalMs: 1_000,
-          testTasks: true,
-          commandTaskUser: { user: 'nobody', uidBase: 0 },
-        },
-        bootTimeoutMs: 30_000,
-        killGraceMs: 500,
-        logger: quiet,
-      },
-      workRoot: tempDir('actor'),
-      heartbeatTimeoutMs: 5_000,
-      cancelGraceMs: 1_000,
-      redisRetryWindowMs: 5_000,
-      restartBackoff: { baseMs: 100, maxMs: 500 },
-      quarantineCooldownMs: 60_000,
-      tenants: new TenantGuard(client, {
-        killThreshold: 0,
-        windowMs: 60_000,
-        throttleMs: 60_000,
-        logger: quiet,
+        queue,
         metrics,
+        logger: quiet,
+        overrides: {
+          createWorkerConnection: () => {
+            const r = new Redis(`redis://127.0.0.1:${proxy.port}`, { maxRetriesPerRequest: null });
+            r.on('error', () => undefined);
+            workerConnections.push(r);
+            return r;
+          },
+        },
       }),
-      bullmq: { lockDurationMs: 5_000, stalledIntervalMs: 2_000, closeTimeoutMs: 1_000 },
-      watchdog: { intervalMs: 300, stallMs: 1_500 },
-      logger: quiet,
-      metrics,
-    });
+    );
     try {
       await actor.start();
       // let the worker block on its fetch, then cut it off without closing the socket

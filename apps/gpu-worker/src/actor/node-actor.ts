@@ -1,30 +1,21 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactRepository } from '#libs/storage';
-import {
-  cancelledJobKey,
-  NodeAttemptPayload,
-  type ActorInfo,
-  type CancelNotice,
-  type TaskManifest,
-} from '#libs/contracts';
+import type { ActorInfo, CancelNotice, NodeAttemptPayload, TaskManifest } from '#libs/contracts';
 import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import {
-  processAttempt,
-  type ActiveAttempt,
-  type AttemptPorts,
-  type AttemptPreflight,
-} from './attempt-processor.js';
+import { readPreflight } from './attempt-preflight.js';
+import { processAttempt, type ActiveAttempt, type AttemptPorts } from './attempt-processor.js';
 import { runAttempt } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
 import { LeasedAttemptPayload } from './node-payload.js';
+import { isLease, processLease } from './lease-processor.js';
 import { FORCED_CLOSE_MS, LeaseSource } from './lease-source.js';
 import type { ReportSink } from './report-sink.js';
-import { retryWithin, within } from './retry.js';
+import { within } from './retry.js';
 import { RunnerSlot, type SlotState } from './runner-slot.js';
 import type { TenantGuard } from './tenant-guard.js';
 
@@ -57,6 +48,8 @@ export interface NodeActorOptions {
   reports: ReportSink;
   /** An attempt's `started` report waits this long for its next report, to share its write (0: at once). */
   startedLingerMs?: number;
+  /** A lease's attempts are started only this long after the actor took it; the rest goes back (0007). */
+  leaseSliceMs: number;
   /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
   artifacts: ArtifactRepository;
   runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
@@ -84,7 +77,7 @@ export interface ActorParts {
 export interface ActorWiring {
   onSlotState: (s: SlotState) => void;
   isBusy: () => boolean;
-  process: (job: Job) => Promise<void>;
+  process: (job: Job, token?: string) => Promise<void>;
   onLockLost: (bullJobIds: string[]) => void;
   isIdle: () => boolean;
   mayLease: () => boolean;
@@ -100,6 +93,8 @@ export class NodeActor implements SupervisedActor {
   private readonly slot: ActorParts['slot'];
   private readonly lease: ActorParts['lease'];
   private active?: ActiveAttempt;
+  /** The lease being run (a BullMQ job of several attempts), and whether BullMQ reported its lock lost. */
+  private held?: { bullJobId: string; lockLost: boolean };
 
   constructor(
     private readonly o: NodeActorOptions,
@@ -114,7 +109,7 @@ export class NodeActor implements SupervisedActor {
     ({ slot: this.slot, lease: this.lease } = parts({
       onSlotState: (s) => this.onSlotState(s),
       isBusy: () => this.active !== undefined,
-      process: (job) => this.process(job),
+      process: (job, token) => this.process(job, token),
       onLockLost: (ids) => this.onLockLost(ids),
       isIdle: () => this.machine.state === 'IDLE',
       mayLease: () => this.mayLease(),
@@ -231,6 +226,8 @@ export class NodeActor implements SupervisedActor {
   }
 
   private onLockLost(bullJobIds: string[]): void {
+    // Also between two attempts of a lease: its loop stops before the next one.
+    if (this.held && bullJobIds.includes(this.held.bullJobId)) this.held.lockLost = true;
     const a = this.active;
     if (!a || !bullJobIds.includes(a.bullJobId)) return;
     this.o.logger.error(
@@ -245,37 +242,49 @@ export class NodeActor implements SupervisedActor {
     return this.lease.close(timeoutMs, why, a ? { jobId: a.jobId, nodeId: a.nodeId } : undefined);
   }
 
-  /** One leased job: the attempt's processing, wired to this actor. */
-  private process(job: Job): Promise<void> {
+  /** One leased job: an attempt's processing, or a lease's, wired to this actor. */
+  private process(job: Job, token?: string): Promise<void> {
+    if (isLease(job.data)) return this.processLease(job, token);
     // Parsed once here; a malformed payload is refused by processAttempt (UnrecoverableError), without a span.
     const parsed = LeasedAttemptPayload.safeParse(job.data);
     if (!parsed.success) return processAttempt(job, this.ports());
     return inAttemptSpan(parsed.data, () => processAttempt(job, this.ports(), parsed.data));
   }
 
-  /**
-   * The cancelled marker and the tenant's throttle in one MGET (both `{sy}` keys: one slot on Cluster too),
-   * retried within the window: without the marker's answer the attempt must not start.
-   */
-  private async preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight> {
-    const throttleKey = this.o.tenants.throttleKey(payload.tenant);
-    const keys = throttleKey
-      ? [cancelledJobKey(payload.jobId), throttleKey]
-      : [cancelledJobKey(payload.jobId)];
-    const [marker, throttle] = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.mget(keys));
-    return {
-      cancelled: marker !== null && marker !== undefined,
-      throttledUntil: this.o.tenants.throttledUntilOf(throttle),
-    };
+  /** A lease: its attempts in order, each through processAttempt with a preflight that reads its node. */
+  private async processLease(job: Job, token: string | undefined): Promise<void> {
+    const held = { bullJobId: job.id!, lockLost: false };
+    this.held = held;
+    const ports = this.ports(true);
+    try {
+      await processLease(job, token, {
+        actorId: this.id,
+        sliceMs: this.o.leaseSliceMs,
+        mustStop: () =>
+          this.machine.draining ? 'draining' : this.slot.quarantined ? 'quarantined' : undefined,
+        lockLost: () => held.lockLost,
+        runAttempt: (payload) => inAttemptSpan(payload, () => processAttempt(job, ports, payload)),
+        logger: this.o.logger,
+        metrics: this.o.metrics,
+      });
+    } finally {
+      this.held = undefined;
+    }
   }
 
-  private ports(): AttemptPorts<RunnerProcess> {
+  private preflight(payload: NodeAttemptPayload, leased: boolean) {
+    const reader = { redis: this.o.redis, tenants: this.o.tenants, retryWindowMs: this.o.redisRetryWindowMs };
+    return readPreflight(reader, payload, leased);
+  }
+
+  /** `leased`: the attempts come in a lease, so each preflight also checks that its attempt is still current. */
+  private ports(leased = false): AttemptPorts<RunnerProcess> {
     return {
       actorId: this.o.spec.id,
       workerId: this.o.workerId,
       reports: this.o.reports,
       ...(this.o.startedLingerMs ? { startedLingerMs: this.o.startedLingerMs } : {}),
-      preflight: (payload) => this.preflight(payload),
+      preflight: (payload) => this.preflight(payload, leased),
       tenants: this.o.tenants,
       readyRunner: () => this.slot.ready(),
       runnerLost: (reason, blame) => this.slot.lost(reason, blame),

@@ -1,0 +1,106 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { z } from 'zod';
+import { LEASE_MAX_ATTEMPTS, parseContract, type NodeAttemptPayload } from '#libs/contracts';
+import type { LeaseHandBackReason, WorkerMetrics } from '../worker-metrics.js';
+import { LeasedAttemptPayload } from './node-payload.js';
+
+/** NodeLeasePayload as an actor reads it from BullMQ: every attempt as LeasedAttemptPayload. */
+export const LeasedAttempts = z.object({
+  attempts: z.array(LeasedAttemptPayload).min(1).max(LEASE_MAX_ATTEMPTS),
+});
+
+/** A BullMQ job's data is a lease (several attempts) rather than one NodeAttemptPayload. */
+export const isLease = (data: unknown): boolean =>
+  typeof data === 'object' && data !== null && Array.isArray((data as { attempts?: unknown }).attempts);
+
+/** What running a lease needs of its actor: narrow ports, so tests drive it with fakes. */
+export interface LeasePorts {
+  actorId: string;
+  /** Attempts are started only this long after the actor took the lease; the rest goes back. */
+  sliceMs: number;
+  /** Why the actor must not start another attempt (it stopped leasing); undefined while it may. */
+  mustStop(): Exclude<LeaseHandBackReason, 'slice'> | undefined;
+  /** BullMQ reported the lease's lock lost: another actor owns the lease now. */
+  lockLost(): boolean;
+  /** One attempt of the lease: processAttempt, whose preflight also skips an attempt that already ended. */
+  runAttempt(payload: NodeAttemptPayload): Promise<void>;
+  logger: {
+    debug(obj: object, msg: string): void;
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
+  metrics: Pick<WorkerMetrics, 'leaseHandedBack'>;
+  now?: () => number;
+}
+
+/**
+ * One lease (decision 0007): its attempts in order, each with its own preflight and reports. Before each
+ * attempt: a lost lock ends the lease here without a word (the new owner runs the rest); an actor that stopped
+ * leasing, or a slice that is over (from the second attempt on, so every lease makes progress), hands the
+ * unstarted rest back to the tail of the queue, unreported and keeping its attempt numbers. Throws for a
+ * malformed lease (UnrecoverableError), a hand-back (DelayedError: BullMQ's manual delay), and whatever an
+ * attempt throws (an undeliverable terminal report fails the lease; the scheduler's reconciler does the rest).
+ */
+export async function processLease(job: Job, token: string | undefined, p: LeasePorts): Promise<void> {
+  const attempts = parseLease(job, p);
+  const now = p.now ?? Date.now;
+  const from = now();
+  for (const [i, attempt] of attempts.entries()) {
+    if (p.lockLost()) {
+      p.logger.warn(
+        { actor: p.actorId, bullJobId: job.id, left: attempts.length - i },
+        'lost the lock of the lease: its other attempts are left to the actor that has it',
+      );
+      return;
+    }
+    const stop = p.mustStop() ?? (i > 0 && now() - from >= p.sliceMs ? 'slice' : undefined);
+    if (stop) return handBack(job, token, i, stop, p);
+    await p.runAttempt(attempt);
+  }
+}
+
+function parseLease(job: Job, p: LeasePorts): NodeAttemptPayload[] {
+  try {
+    return parseContract(LeasedAttempts, 'NodeLeasePayload', job.data).attempts;
+  } catch (e) {
+    // Without valid ids there is no attempt to report on: fail the BullMQ job where operators see it.
+    p.logger.error(
+      { actor: p.actorId, bullJobId: job.id, err: (e as Error).message },
+      'refused a malformed lease',
+    );
+    throw new UnrecoverableError((e as Error).message);
+  }
+}
+
+/**
+ * The attempts from `from` on go back to the tail of the queue: the data shrinks to them, the job moves to the
+ * delayed set due now (BullMQ promotes it to the tail of `wait`; moveToWait would put it at the head), and
+ * DelayedError tells BullMQ the job was moved. If Redis refuses, the error propagates: the lease stays active
+ * until its lock expires, BullMQ's stalled check re-queues it, and the attempts that ended are skipped then.
+ */
+async function handBack(
+  job: Job,
+  token: string | undefined,
+  from: number,
+  reason: LeaseHandBackReason,
+  p: LeasePorts,
+): Promise<never> {
+  // The raw entries, as the scheduler wrote them, not the parsed ones.
+  const all = (job.data as { attempts: unknown[] }).attempts;
+  const log = { actor: p.actorId, bullJobId: job.id, reason, handedBack: all.length - from };
+  try {
+    if (from > 0) await job.updateData({ attempts: all.slice(from) });
+    await job.moveToDelayed(Date.now(), token);
+  } catch (e) {
+    p.logger.error(
+      { ...log, err: (e as Error).message },
+      'could not hand the rest of a lease back; it is re-queued when its lock expires',
+    );
+    throw e;
+  }
+  p.metrics.leaseHandedBack(reason);
+  if (reason === 'slice') p.logger.debug(log, 'handed the rest of a lease back to the queue');
+  else p.logger.info(log, 'handed the rest of a lease back to the queue');
+  throw new DelayedError();
+}

@@ -1,0 +1,219 @@
+import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  BULLMQ_PREFIX,
+  NODE_QUEUES,
+  NodeReport,
+  REDIS_KEYS,
+  leaseJobId,
+  type NodeAttemptPayload,
+} from '#libs/contracts';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { NO_WORKER_METRICS, type LeaseHandBackReason, type WorkerMetrics } from '../worker-metrics.js';
+import { NodeActor, type NodeActorOptions } from './node-actor.js';
+import { testActorOptions } from './test/actor-options.js';
+
+/*
+ * Leases (decision 0007) run by a real actor: a real runner with the test tasks, real Redis and BullMQ. There
+ * is no scheduler here: the spec writes the node hashes a leased attempt's preflight reads, and reads the
+ * reports the actor writes.
+ */
+
+const logs: string[] = [];
+const logger = {
+  debug: (_o: object, m: string) => void logs.push(`debug: ${m}`),
+  info: (_o: object, m: string) => void logs.push(`info: ${m}`),
+  warn: (_o: object, m: string) => void logs.push(`warn: ${m}`),
+  error: (_o: object, m: string) => void logs.push(`error: ${m}`),
+};
+
+const attempt = (jobId: string, ms: number, n = 1): NodeAttemptPayload => ({
+  jobId,
+  tenant: 'acme',
+  nodeId: 'a',
+  attempt: n,
+  maxAttempts: 3,
+  task: 'test.sleep',
+  taskVersion: '1.0.0',
+  inputs: { ms },
+  timeoutMs: 30_000,
+  enqueuedAt: new Date().toISOString(),
+});
+
+describe('NodeActor running leases', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    queue = new Queue(NODE_QUEUES.cpu, { connection: client, prefix: BULLMQ_PREFIX });
+  });
+  afterAll(async () => {
+    await queue.close();
+    client.disconnect();
+    await redis.stop();
+  });
+
+  /** A started actor; what it counted; drained at the end unless the test drained it. */
+  async function withActor(
+    overrides: Partial<NodeActorOptions>,
+    test: (a: {
+      actor: NodeActor;
+      finished: string[];
+      handedBack: LeaseHandBackReason[];
+      drain: () => Promise<void>;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const finished: string[] = [];
+    const handedBack: LeaseHandBackReason[] = [];
+    const metrics: WorkerMetrics = {
+      ...NO_WORKER_METRICS,
+      attemptFinished: (_task, outcome, code) => void finished.push(`${outcome}:${code ?? ''}`),
+      leaseHandedBack: (reason) => void handedBack.push(reason),
+    };
+    const actor = new NodeActor(
+      testActorOptions({
+        workerId: 'lw',
+        redisUrl: redis.url,
+        client,
+        queue,
+        metrics,
+        logger,
+        overrides: { leaseSliceMs: 60_000, ...overrides },
+      }),
+    );
+    let drained: Promise<void> | undefined;
+    const drain = () => (drained ??= actor.drain(10_000, 20_000));
+    try {
+      await actor.start();
+      await test({ actor, finished, handedBack, drain });
+    } finally {
+      await drain();
+    }
+  }
+
+  const setNode = (jobId: string, status: string, n = 1) =>
+    client.hset(REDIS_KEYS.node(jobId, 'a'), { status, attempt: String(n) });
+
+  const addLease = (attempts: NodeAttemptPayload[]): Promise<Job> =>
+    queue.add('lease', { attempts }, { jobId: leaseJobId(attempts[0]!) });
+
+  /** The start and end reports of the spec's attempts whose job ids start with `prefix`, in stream order. */
+  async function reportsOf(prefix: string): Promise<string[]> {
+    return (await client.xrange(REDIS_KEYS.reports, '-', '+'))
+      .map(([, f]) => NodeReport.parse(JSON.parse(f[1]!)))
+      .filter((r) => r.jobId.startsWith(prefix) && r.type !== 'progress' && r.type !== 'log')
+      .map((r) => `${r.jobId} ${r.type}`);
+  }
+
+  const completed = (job: Job) =>
+    waitFor(async () => (await queue.getJobState(job.id!)) === 'completed', {
+      timeoutMs: 30_000,
+      what: `lease ${job.id} to complete`,
+      logs: () => logs.join('\n'),
+    });
+
+  const leaseData = async (job: Job) =>
+    ((await queue.getJob(job.id!))!.data as { attempts: NodeAttemptPayload[] }).attempts.map((a) => a.jobId);
+
+  it('runs a lease of three in order: one start and one success each, then completes the lease', async () => {
+    await withActor({}, async ({ handedBack }) => {
+      const attempts = ['A1', 'A2', 'A3'].map((id) => attempt(id, 20));
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await completed(job);
+      expect(await reportsOf('A')).toEqual([
+        'A1 started',
+        'A1 succeeded',
+        'A2 started',
+        'A2 succeeded',
+        'A3 started',
+        'A3 succeeded',
+      ]);
+      expect(handedBack).toEqual([]);
+    });
+  });
+
+  it('skips, without any report, the attempts whose node ended or moved on; runs the others', async () => {
+    await withActor({}, async ({ finished }) => {
+      const attempts = [attempt('B1', 20), attempt('B2', 20), attempt('B3', 20), attempt('B4', 20)];
+      await setNode('B1', 'QUEUED');
+      await setNode('B2', 'SUCCEEDED'); // ran before its lease's first actor died
+      await setNode('B3', 'QUEUED', 2); // another attempt of the node is current
+      await setNode('B4', 'RUNNING'); // the dead actor was running it: run it again
+      const job = await addLease(attempts);
+      await completed(job);
+      expect(await reportsOf('B')).toEqual(['B1 started', 'B1 succeeded', 'B4 started', 'B4 succeeded']);
+      expect(finished).toEqual(['succeeded:', 'skipped:SUPERSEDED', 'skipped:SUPERSEDED', 'succeeded:']);
+    });
+  });
+
+  it('hands the rest back at the tail when the slice is over; every attempt still runs once, in order', async () => {
+    await withActor({ leaseSliceMs: 1 }, async ({ handedBack }) => {
+      const attempts = ['C1', 'C2', 'C3'].map((id) => attempt(id, 50));
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await completed(job);
+      expect(await reportsOf('C')).toEqual([
+        'C1 started',
+        'C1 succeeded',
+        'C2 started',
+        'C2 succeeded',
+        'C3 started',
+        'C3 succeeded',
+      ]);
+      expect(handedBack).toEqual(['slice', 'slice']);
+      expect(await leaseData(job)).toEqual(['C3']); // the data shrank with each hand-back
+      expect(logs).toContain('debug: handed the rest of a lease back to the queue');
+    });
+  });
+
+  it('a drain in the middle of a lease lets the running attempt finish and hands the unstarted rest back', async () => {
+    await withActor({}, async ({ handedBack, drain }) => {
+      const attempts = [attempt('D1', 1_500), attempt('D2', 20), attempt('D3', 20)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await waitFor(async () => (await reportsOf('D')).includes('D1 started'), {
+        timeoutMs: 30_000,
+        what: 'the first attempt of the lease to start',
+        logs: () => logs.join('\n'),
+      });
+      await drain();
+      expect(await reportsOf('D')).toEqual(['D1 started', 'D1 succeeded']);
+      expect(handedBack).toEqual(['draining']);
+      expect(['delayed', 'waiting']).toContain(await queue.getJobState(job.id!));
+      expect(await leaseData(job)).toEqual(['D2', 'D3']);
+    });
+  });
+
+  it('a lost lock kills the running attempt and ends the lease: the rest is neither run nor reported', async () => {
+    const bullmq = { lockDurationMs: 1_000, stalledIntervalMs: 60_000, closeTimeoutMs: 1_000 };
+    await withActor({ bullmq }, async ({ finished }) => {
+      const attempts = [attempt('E1', 5_000), attempt('E2', 20), attempt('E3', 20)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await waitFor(async () => (await reportsOf('E')).includes('E1 started'), {
+        timeoutMs: 30_000,
+        what: 'the first attempt of the lease to start',
+        logs: () => logs.join('\n'),
+      });
+      // another actor took the lease over (as after a stall): the next lock renewal fails
+      await client.set(`${BULLMQ_PREFIX}:${NODE_QUEUES.cpu}:${job.id}:lock`, 'another-actor', 'PX', 60_000);
+      await waitFor(
+        () =>
+          logs.includes(
+            'warn: lost the lock of the lease: its other attempts are left to the actor that has it',
+          ),
+        {
+          timeoutMs: 10_000,
+          what: 'the lease to stop on its lost lock',
+          logs: () => logs.join('\n'),
+        },
+      );
+      expect(await reportsOf('E')).toEqual(['E1 started']); // no terminal report: the new owner reports
+      expect(finished).toEqual(['lock_lost:LOCK_LOST']);
+    });
+  });
+});
