@@ -101,7 +101,8 @@ export class StandInWorker {
       return;
     }
     await reporter.started(this.actorId);
-    await reporter.succeeded(runBenchTask(payload.task, payload.inputs), []);
+    const ranFrom = Date.now();
+    await reporter.succeeded(runBenchTask(payload.task, payload.inputs), [], Date.now() - ranFrom);
   }
 
   private manifest(): WorkerManifest {

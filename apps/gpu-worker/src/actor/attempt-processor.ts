@@ -119,7 +119,8 @@ export async function processAttempt<R extends OfferingRunner>(
       active.execution = execution;
       p.onExecution();
     });
-    p.metrics.attemptRan(payload.task, outcome.type, Date.now() - ranFrom);
+    const ranMs = Date.now() - ranFrom;
+    p.metrics.attemptRan(payload.task, outcome.type, ranMs);
     // A success is what the job's events already say: a debug line (one info line per attempt was a
     // measurable share of the worker's CPU, and the same again in whatever ships its log); anything else
     // is an info line.
@@ -129,7 +130,7 @@ export async function processAttempt<R extends OfferingRunner>(
         { ...log, outcome: outcome.type, ...('error' in outcome ? { error: outcome.error } : {}) },
         'attempt finished',
       );
-    await reportOutcome(outcome, payload, reporter, p);
+    await reportOutcome(outcome, payload, reporter, p, ranMs);
     await chargeRunnerLoss(outcome, payload, p, log);
   } catch (e) {
     if (e instanceof ReportUndeliverableError) {
@@ -213,6 +214,7 @@ async function reportOutcome(
   payload: NodeAttemptPayload,
   reporter: AttemptReporter,
   p: AttemptPorts<OfferingRunner>,
+  ranMs: number,
 ): Promise<void> {
   if (outcome.type === 'failed' && outcome.error.code === 'LOCK_LOST') {
     // BullMQ already gave the attempt to another worker (stalled check), which reports its end: no
@@ -226,7 +228,7 @@ async function reportOutcome(
     outcome.type,
     outcome.type === 'failed' ? outcome.error.code : undefined,
   );
-  if (outcome.type === 'succeeded') await reporter.succeeded(outcome.outputs, outcome.artifactIds);
+  if (outcome.type === 'succeeded') await reporter.succeeded(outcome.outputs, outcome.artifactIds, ranMs);
   else if (outcome.type === 'failed') await reporter.failed(outcome.error);
   else await reporter.released(outcome.reason);
 }

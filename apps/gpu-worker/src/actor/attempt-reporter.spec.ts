@@ -45,7 +45,7 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     for (let i = 1; i <= 10; i++) r.progress(i / 10, `step ${i}`);
     r.log('info', 'hello');
     await started;
-    await r.succeeded({ out: 1 }, ['art1']);
+    await r.succeeded({ out: 1 }, ['art1'], 12.4);
     const reports = await written();
     expect(reports[0]).toMatchObject({
       type: 'started',
@@ -54,7 +54,12 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
       nodeId: 'a',
       attempt: 1,
     });
-    expect(reports.at(-1)).toMatchObject({ type: 'succeeded', outputs: { out: 1 }, artifactIds: ['art1'] });
+    expect(reports.at(-1)).toMatchObject({
+      type: 'succeeded',
+      outputs: { out: 1 },
+      artifactIds: ['art1'],
+      ranMs: 12, // how long it ran: the scheduler sizes leases by it
+    });
     const progress = reports.filter((x) => x.type === 'progress');
     expect(progress.length).toBeLessThan(10); // coalesced while the first writes were in flight
     expect(progress.at(-1)).toMatchObject({ progress: 1, message: 'step 10' }); // never loses the latest

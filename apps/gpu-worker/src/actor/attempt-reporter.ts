@@ -71,8 +71,14 @@ export class AttemptReporter {
     void this.enqueue({ type: 'log', level, message }).catch(() => undefined);
   }
 
-  succeeded(outputs: JsonObject, artifactIds: string[]): Promise<void> {
-    return this.enqueue({ type: 'succeeded', outputs, artifactIds });
+  /** `ranMs`: how long the task ran on its runner (the scheduler sizes leases by it). */
+  succeeded(outputs: JsonObject, artifactIds: string[], ranMs?: number): Promise<void> {
+    return this.enqueue({
+      type: 'succeeded',
+      outputs,
+      artifactIds,
+      ...(ranMs === undefined ? {} : { ranMs: Math.max(0, Math.round(ranMs)) }),
+    });
   }
 
   failed(error: JobError): Promise<void> {
