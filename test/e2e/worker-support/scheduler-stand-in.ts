@@ -5,12 +5,14 @@ import {
   BULLMQ_PREFIX,
   attemptJobId,
   cancelledJobKey,
+  leaseJobId,
   NODE_QUEUES,
   NodeReport,
   parseContract,
   REDIS_KEYS,
   WorkerManifest,
   type NodeAttemptPayload,
+  type NodeLeasePayload,
   type ResourceClass,
 } from '#libs/contracts';
 import { waitFor } from '#libs/testing';
@@ -69,6 +71,38 @@ export class SchedulerStandIn {
       attempts: 1,
     });
     return payload;
+  }
+
+  /**
+   * A lease of attempts (one BullMQ job, decision 0007), each with its node hash QUEUED as the scheduler keeps
+   * it (an actor skips a leased attempt whose node no longer waits for it). `setNode` moves a node on.
+   */
+  async enqueueLease(
+    attempts: Array<{ task: string; inputs: NodeAttemptPayload['inputs'] }>,
+    cls: ResourceClass = 'cpu',
+  ): Promise<NodeAttemptPayload[]> {
+    const payloads = attempts.map(({ task, inputs }, i): NodeAttemptPayload => ({
+      jobId: randomUUID(),
+      tenant: 'acme',
+      nodeId: `n${i}`,
+      attempt: 1,
+      maxAttempts: 3,
+      task,
+      taskVersion: '1.0.0',
+      inputs,
+      timeoutMs: 60_000,
+      enqueuedAt: new Date().toISOString(),
+    }));
+    for (const p of payloads) await this.setNode(p, 'QUEUED');
+    await this.queue(cls).add('lease', { attempts: payloads } satisfies NodeLeasePayload, {
+      jobId: leaseJobId(payloads[0]!),
+      attempts: 1,
+    });
+    return payloads;
+  }
+
+  async setNode(p: NodeAttemptPayload, status: string): Promise<void> {
+    await this.redis.hset(REDIS_KEYS.node(p.jobId, p.nodeId), { status, attempt: String(p.attempt) });
   }
 
   async reports(
