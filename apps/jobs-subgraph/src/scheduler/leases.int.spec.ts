@@ -59,6 +59,40 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
     }
   });
 
+  it("a newcomer tenant starts after about one lease per slot of a flood's, not after the flood", async () => {
+    const core = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2 });
+    const slow = {
+      'test.emit': async (p: { inputs: JsonObject }) => {
+        await new Promise((r) => setTimeout(r, 3));
+        return { value: p.inputs.value as number };
+      },
+    };
+    const worker = await new TestWorker({ url: redis.url, tasks, handlers: slow, concurrency: 2 }).start();
+    try {
+      const warm = await core.service.submitJob('flood', single('test.emit', { value: -1 }));
+      await waitForJob(core, 'flood', warm.job.id, (v) => v.job.status === 'SUCCEEDED');
+      const flood = await Promise.all(
+        Array.from(
+          { length: 200 },
+          async (_, i) => (await core.service.submitJob('flood', single('test.emit', { value: i }))).job.id,
+        ),
+      );
+      await waitForJob(core, 'flood', flood[20]!, (v) => v.job.status === 'SUCCEEDED', 30_000);
+      const before = worker.ran.length;
+      const { job } = await core.service.submitJob('newcomer', single('test.emit', { value: 1 }));
+      await waitForJob(core, 'newcomer', job.id, (v) => v.job.status === 'SUCCEEDED', 30_000);
+      const ranBefore = worker.ran.findIndex((p) => p.jobId === job.id) - before;
+      // at most the leases the two slots and the two busy workers hold (2 × 8 + 2 × 8), far from the 180 left
+      expect(ranBefore).toBeLessThanOrEqual(32);
+      expect(worker.leases.some((l) => l.queueJobId.startsWith('lease.'))).toBe(true);
+      for (const id of flood)
+        await waitForJob(core, 'flood', id, (v) => v.job.status === 'SUCCEEDED', 30_000);
+    } finally {
+      await worker.stop();
+      await core.close();
+    }
+  });
+
   it('the reconciler leaves a leased attempt alone while its lease may still be added, then enqueues it again', async () => {
     let clock = Date.now();
     const core = await startCore(redis.url, {
