@@ -114,3 +114,23 @@ export async function startCore(
 /** A BullMQ handle on a node queue, as the scheduler and workers name it (prefix included), for inspection. */
 export const nodeQueue = (rc: ResourceClass, connection: Redis): Queue =>
   new Queue(NODE_QUEUES[rc], { connection, prefix: BULLMQ_PREFIX });
+
+/**
+ * Every core's reconciler passing again and again at once (replicas racing, as leaders in turn would), until the
+ * returned stop() (which waits for the passes under way).
+ */
+export function raceReconcilers(cores: readonly CoreHarness[]): { stop(): Promise<void> } {
+  let racing = true;
+  const loop = (async () => {
+    while (racing) {
+      await Promise.all(cores.map((c) => c.reconciler.reconcileOnce()));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    async stop() {
+      racing = false;
+      await loop;
+    },
+  };
+}

@@ -13,7 +13,9 @@ const alive = (pid: number) => {
 };
 
 // SIGKILL of a worker process mid-task: BullMQ's stalled check puts the same attempt back and another
-// worker process completes it; the dead worker's runner does not live on, and its manifest expires.
+// worker process completes it; the dead worker's runner does not live on, and its manifest expires. A lease
+// (several attempts in one BullMQ job) comes back whole: the next worker runs it again from its first attempt,
+// skipping one whose end the scheduler already recorded.
 describe('worker: SIGKILL mid-task', () => {
   let redis: RedisHandle;
   let sched: SchedulerStandIn;
@@ -72,6 +74,44 @@ describe('worker: SIGKILL mid-task', () => {
     await c.kill('SIGKILL');
     await waitFor(() => !alive(runnerPid!), { timeoutMs: 5_000, what: `busy runner ${runnerPid} to exit` });
     await sched.queue('cpu').obliterate({ force: true });
+  });
+
+  it('in the middle of a lease (decision 0007): the next worker skips the attempt whose end was recorded and runs the others once', async () => {
+    for (const w of workers.splice(0)) await w.stop();
+    // a slice longer than the lease: it stays with the first worker until that one dies
+    const env = {
+      REDIS_URL: redis.url,
+      SWITCHYARD_DATA_DIR: tempDir('lease-crash'),
+      WORKER_LEASE_SLICE_MS: '60000',
+    };
+    const a = await startWorker('w-a', env);
+    workers.push(a);
+    const [first, second, third] = await sched.enqueueLease([
+      { task: 'test.sleep', inputs: { ms: 10 } },
+      { task: 'test.sleep', inputs: { ms: 3_000 } },
+      { task: 'test.sleep', inputs: { ms: 10 } },
+    ]);
+    // the scheduler records the first attempt's end, and the second's start, as it applies their reports
+    await sched.waitReport({ jobId: first!.jobId, type: 'succeeded' }, 20_000, a.logs);
+    await sched.setNode(first!, 'SUCCEEDED');
+    await sched.waitReport({ jobId: second!.jobId, type: 'progress' }, 20_000, a.logs);
+    await sched.setNode(second!, 'RUNNING');
+
+    await a.kill('SIGKILL');
+    const b = await startWorker('w-b', env);
+    workers.push(b);
+
+    for (const p of [second!, third!])
+      expect(await sched.waitReport({ jobId: p.jobId, type: 'succeeded' }, 30_000, b.logs)).toMatchObject({
+        workerId: 'w-b',
+        attempt: 1,
+      });
+    // the first attempt ran once (on w-a), and w-b never started it
+    expect((await sched.terminals(first!.jobId)).map((r) => r.workerId)).toEqual(['w-a']);
+    expect((await sched.reports({ jobId: first!.jobId, type: 'started' })).map((r) => r.workerId)).toEqual([
+      'w-a',
+    ]);
+    for (const p of [second!, third!]) expect(await sched.terminals(p.jobId)).toHaveLength(1);
   });
 });
 

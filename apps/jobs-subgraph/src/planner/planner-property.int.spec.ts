@@ -67,7 +67,14 @@ describe('the planner against 10,000 generated hostile submissions', () => {
     const seen = { valid: 0, invalidGraph: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(hostileSubmission, async (input) => {
-        const { outcome, ms } = await answer(() => service.validateGraph(input));
+        const first = await answer(() => service.validateGraph(input));
+        const { outcome } = first;
+        // Over the bound: the same input twice more, and its cheapest answer counts. A major GC (its helper
+        // threads count in the process's CPU time) or a burst elsewhere in the process is not the input's cost,
+        // a planner that is slow on this input stays slow every time. (One such answer took 586 ms in a CI run.)
+        let ms = first.ms;
+        for (let again = 0; again < 2 && ms >= ANSWER_BOUND_MS; again++)
+          ms = Math.min(ms, (await answer(() => service.validateGraph(input))).ms);
         slowest = Math.max(slowest, ms);
         expectTyped(outcome);
         if (outcome.ok) {

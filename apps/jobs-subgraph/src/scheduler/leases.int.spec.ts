@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PREFIX, NODE_QUEUES, attemptJobId, leaseJobId, type JsonObject } from '#libs/contracts';
 import { redisPerSuite } from '#libs/testing';
-import { startCore } from '../../test/harness.js';
+import { raceReconcilers, startCore } from '../../test/harness.js';
 import { allEvents, single, waitForJob } from '../../test/scenario.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -20,13 +20,7 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
     const a = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2 });
     const b = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2 });
     const worker = await new TestWorker({ url: redis.url, tasks, handlers, concurrency: 2 }).start();
-    let reconciling = true;
-    const reconcile = (async () => {
-      while (reconciling) {
-        await Promise.all([a.reconciler.reconcileOnce(), b.reconciler.reconcileOnce()]);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const reconcilers = raceReconcilers([a, b]);
     try {
       // the first jobs tell the replicas how long attempts run (leases are sized by it), then a burst
       for (let i = 0; i < 4; i++) {
@@ -51,8 +45,7 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
         expect(events.filter((t) => t === 'NODE_SUCCEEDED')).toHaveLength(1);
       }
     } finally {
-      reconciling = false;
-      await reconcile;
+      await reconcilers.stop();
       await worker.stop();
       await a.close();
       await b.close();

@@ -1,6 +1,6 @@
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
 import { waitFor, redisPerSuite } from '#libs/testing';
-import { startCore } from '../../test/harness.js';
+import { raceReconcilers, startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import {
@@ -31,13 +31,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     const a = await startCore(redis.url);
     const b = await startCore(redis.url);
     const worker = await new TestWorker({ url: redis.url, tasks, handlers, concurrency: 8 }).start();
-    let reconciling = true;
-    const reconcile = (async () => {
-      while (reconciling) {
-        await Promise.all([a.reconciler.reconcileOnce(), b.reconciler.reconcileOnce()]);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const reconcilers = raceReconcilers([a, b]);
     try {
       const ids: string[] = [];
       for (let i = 0; i < 15; i++)
@@ -52,8 +46,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         expect(events.filter((e) => e.type === 'JOB_SUCCEEDED')).toHaveLength(1);
       }
     } finally {
-      reconciling = false;
-      await reconcile;
+      await reconcilers.stop();
       await worker.stop();
       await a.close();
       await b.close();
