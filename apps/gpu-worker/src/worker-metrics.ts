@@ -49,9 +49,17 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   leaseHandedBack: () => undefined,
 };
 
-/** Wait in the queue of a BullMQ job: from when it became eligible (created + delay) to when it was leased. */
-export function queueWaitMs(job: { timestamp: number; delay?: number; processedOn?: number }): number {
-  return Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp - (job.delay ?? 0));
+/**
+ * Wait of an attempt in the queue: from when its BullMQ job became eligible (created + delay) to `at`, when the
+ * actor came to the attempt (by default when the job was leased: its first attempt). A later attempt of a lease
+ * also waited while the actor ran the ones before it; one handed back waited since the lease was first added
+ * (a hand-back keeps the job's timestamp and delays it by 0).
+ */
+export function queueWaitMs(
+  job: { timestamp: number; delay?: number; processedOn?: number },
+  at: number = job.processedOn ?? Date.now(),
+): number {
+  return Math.max(0, at - job.timestamp - (job.delay ?? 0));
 }
 
 /** The worker's metrics on the process's prom-client registry. */

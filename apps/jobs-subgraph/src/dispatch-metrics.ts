@@ -15,6 +15,12 @@ export function createDispatchMetrics(
     help: 'Node attempts handed from the fair-share stage to the node queue',
     labelNames: ['resource_class'] as const,
   });
+  const leaseSize = metrics.histogram({
+    name: 'switchyard_dispatch_lease_attempts',
+    help: 'Attempts per node-queue job handed over by the fair-share stage (1: a single attempt; more: a lease)',
+    labelNames: ['resource_class'] as const,
+    buckets: [1, 2, 4, 8, 16],
+  });
   const failed = metrics.counter({
     name: 'switchyard_dispatch_failures_total',
     help: 'Node attempts popped for dispatch whose queue add failed (the reconciler enqueues them again)',
@@ -45,11 +51,18 @@ export function createDispatchMetrics(
   );
   gauge(
     'switchyard_dispatch_window_used',
-    'Node attempts in the node queue that no worker has taken yet (bounded by the dispatch window)',
+    'Node-queue jobs (single attempts and leases) no worker has taken yet: slots of the dispatch window in use',
     (d) => d.dispatched,
   );
   return {
-    dispatched: (resource_class, n) => dispatched.inc({ resource_class }, n),
+    dispatched: (resource_class, attemptsPerJob) => {
+      let attempts = 0;
+      for (const n of attemptsPerJob) {
+        attempts += n;
+        leaseSize.observe({ resource_class }, n);
+      }
+      dispatched.inc({ resource_class }, attempts);
+    },
     dispatchFailed: (resource_class, n) => failed.inc({ resource_class }, n),
   };
 }

@@ -51,7 +51,7 @@ export function createJobsMetrics(
   });
   metrics.gauge({
     name: 'switchyard_node_queue_depth',
-    help: 'Node attempts waiting in the queue of each resource class (waiting, prioritized, delayed)',
+    help: 'Jobs waiting in the node queue of each resource class (waiting, prioritized, delayed); a lease of several attempts counts once',
     labelNames: ['resource_class'] as const,
     async collect() {
       try {

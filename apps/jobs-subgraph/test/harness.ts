@@ -13,6 +13,7 @@ import { EventSubscriptions } from '../src/events/job-events.js';
 import { JobsService, type JobsServiceOptions } from '../src/service/jobs-service.js';
 import type { TenantQuotas } from '../src/scheduler/tenant-quotas.js';
 import type { SchedulerLogger } from '../src/scheduler/scheduler-ports.js';
+import type { DispatchMetrics } from '../src/scheduler/fair-dispatcher.js';
 
 export const quietLogger = (): SchedulerLogger & {
   lines: Array<{ level: string; msg: string; fields: object }>;
@@ -51,6 +52,8 @@ export async function startCore(
     dispatchWindow?: number;
     /** Leases (the app's DISPATCH_LEASE_MAX / DISPATCH_LEASE_TARGET_MS); default: none. */
     lease?: { max: number; targetMs: number };
+    /** What the fair stage reports of its dispatches (the app's Prometheus metrics); default: nothing. */
+    dispatchMetrics?: DispatchMetrics;
     /** The reconciler's clock. */
     now?: () => number;
   } = {},
@@ -63,6 +66,7 @@ export async function startCore(
     logger,
     window: opts.dispatchWindow,
     ...(opts.lease ? { lease: opts.lease } : {}),
+    ...(opts.dispatchMetrics ? { metrics: opts.dispatchMetrics } : {}),
   });
   const scheduler = new Scheduler({
     redis,

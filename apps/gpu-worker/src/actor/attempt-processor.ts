@@ -93,7 +93,7 @@ export async function processAttempt<R extends OfferingRunner>(
   };
   const active: ActiveAttempt = { bullJobId: job.id!, jobId: payload.jobId, nodeId: payload.nodeId };
   p.onLeased(active);
-  p.metrics.attemptLeased(payload.task, queueWaitMs(job));
+  p.metrics.attemptLeased(payload.task, queueWaitMs(job, Date.now()));
   const reporter = new AttemptReporter(
     p.reports,
     payloadRef(payload),

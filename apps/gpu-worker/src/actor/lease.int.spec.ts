@@ -66,13 +66,16 @@ describe('NodeActor running leases', () => {
       actor: NodeActor;
       finished: string[];
       handedBack: LeaseHandBackReason[];
+      queueWaits: number[];
       drain: () => Promise<void>;
     }) => Promise<void>,
   ): Promise<void> {
     const finished: string[] = [];
     const handedBack: LeaseHandBackReason[] = [];
+    const queueWaits: number[] = [];
     const metrics: WorkerMetrics = {
       ...NO_WORKER_METRICS,
+      attemptLeased: (_task, waitedMs) => void queueWaits.push(waitedMs),
       attemptFinished: (_task, outcome, code) => void finished.push(`${outcome}:${code ?? ''}`),
       leaseHandedBack: (reason) => void handedBack.push(reason),
     };
@@ -91,7 +94,7 @@ describe('NodeActor running leases', () => {
     const drain = () => (drained ??= actor.drain(10_000, 20_000));
     try {
       await actor.start();
-      await test({ actor, finished, handedBack, drain });
+      await test({ actor, finished, handedBack, queueWaits, drain });
     } finally {
       await drain();
     }
@@ -122,7 +125,7 @@ describe('NodeActor running leases', () => {
     ((await queue.getJob(job.id!))!.data as { attempts: NodeAttemptPayload[] }).attempts.map((a) => a.jobId);
 
   it('runs a lease of three in order: one start and one success each, then completes the lease', async () => {
-    await withActor({}, async ({ handedBack }) => {
+    await withActor({}, async ({ handedBack, queueWaits }) => {
       const attempts = ['A1', 'A2', 'A3'].map((id) => attempt(id, 20));
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
@@ -136,6 +139,10 @@ describe('NodeActor running leases', () => {
         'A3 succeeded',
       ]);
       expect(handedBack).toEqual([]);
+      // each attempt's queue wait runs until the actor came to it: also while the ones before it ran (20 ms each)
+      expect(queueWaits).toHaveLength(3);
+      expect(queueWaits[1]! - queueWaits[0]!).toBeGreaterThanOrEqual(20);
+      expect(queueWaits[2]! - queueWaits[1]!).toBeGreaterThanOrEqual(20);
     });
   });
 

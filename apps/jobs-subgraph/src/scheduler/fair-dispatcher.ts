@@ -14,7 +14,8 @@ import type { SchedulerLogger } from './scheduler-ports.js';
 
 /** Counters of the dispatch stage; the app backs them with #libs/observability metrics. */
 export interface DispatchMetrics {
-  dispatched(resourceClass: ResourceClass, count: number): void;
+  /** Node-queue jobs handed over, each as the number of attempts it carries (1: a single; more: a lease). */
+  dispatched(resourceClass: ResourceClass, attemptsPerJob: readonly number[]): void;
   dispatchFailed(resourceClass: ResourceClass, count: number): void;
 }
 
@@ -241,8 +242,9 @@ export class FairDispatcher implements NodeEnqueuer {
     this.armTimer(rc, step.nextDueMs);
     const attempts = [...again, ...step.dispatched];
     if (attempts.length === 0) return 0;
+    const jobs = queueJobs(attempts);
     try {
-      await this.queue.add(rc, queueJobs(attempts));
+      await this.queue.add(rc, jobs);
     } catch (e) {
       this.opts.metrics.dispatchFailed(rc, attempts.length);
       this.opts.logger.error(
@@ -251,7 +253,12 @@ export class FairDispatcher implements NodeEnqueuer {
       );
       return 0;
     }
-    if (step.dispatched.length > 0) this.opts.metrics.dispatched(rc, step.dispatched.length);
+    // `again` are singles added once more (the add is a no-op or a repair), not new dispatches
+    if (step.dispatched.length > 0)
+      this.opts.metrics.dispatched(
+        rc,
+        jobs.slice(again.length).map((j) => j.attempts.length),
+      );
     return step.dispatched.length;
   }
 

@@ -17,8 +17,14 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
   const redis = redisPerSuite();
 
   it('two replicas with leases run every attempt exactly once, most of them in leases, reconcilers racing', async () => {
-    const a = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2 });
-    const b = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2 });
+    // what both replicas' dispatch metrics were told: attempts per node-queue job handed over
+    const handedOver: number[] = [];
+    const dispatchMetrics = {
+      dispatched: (_rc: string, sizes: readonly number[]) => handedOver.push(...sizes),
+      dispatchFailed: () => undefined,
+    };
+    const a = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2, dispatchMetrics });
+    const b = await startCore(redis.url, { lease: LEASES, dispatchWindow: 2, dispatchMetrics });
     const worker = await new TestWorker({ url: redis.url, tasks, handlers, concurrency: 2 }).start();
     const reconcilers = raceReconcilers([a, b]);
     try {
@@ -39,6 +45,9 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
       expect(runs).toHaveLength(124);
       const leased = worker.leases.filter((l) => l.queueJobId.startsWith('lease.'));
       expect(leased.length).toBeGreaterThan(60);
+      // the metrics saw each lease once, with its size, and every attempt once (none was dispatched twice)
+      expect(handedOver.filter((n) => n > 1)).toHaveLength(new Set(leased.map((l) => l.queueJobId)).size);
+      expect(handedOver.reduce((sum, n) => sum + n, 0)).toBe(124);
       for (const id of ids) {
         const events = (await allEvents(a, id)).map((e) => e.type);
         expect(events.filter((t) => t === 'NODE_QUEUED')).toHaveLength(1);
