@@ -28,6 +28,7 @@ import {
 } from './e2e-support/measure-round.js';
 import { namesOfProcessTrees } from './support/process-cpu.js';
 import { RedisCounterReader } from './e2e-support/redis-counters.js';
+import { readDispatchTotals } from './e2e-support/dispatch-totals.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 process.once('SIGINT', () => process.exit(130));
@@ -117,6 +118,7 @@ try {
       tracker: feed.tracker,
       startedAt: perCall === 1 ? feed.startedAt : null,
       processes: ourTrees,
+      dispatchTotals: () => readDispatchTotals(`http://127.0.0.1:${stack.ports.jobs}/metrics`),
     });
     const common = {
       pacedRate: config.BENCH_PACED_RATE,
@@ -238,6 +240,11 @@ if (profiling) {
 }
 lines.push(`Redis commands per job, top (last round): submitJob: ${single.topCommands}`);
 if (batch) lines.push(`Redis commands per job, top (last round): submitJobs: ${batch.topCommands}`);
+const leaseSize = (r: RoundResult) =>
+  r.attemptsPerQueueJob === null ? 'n/a' : r.attemptsPerQueueJob.toFixed(1);
+lines.push(
+  `Attempts per node-queue job (leases, decision 0007): submitJob ${leaseSize(single)}${batch ? `, submitJobs ${leaseSize(batch)}` : ''}`,
+);
 console.log(lines.join('\n'));
 if (found.warnings.length > 0)
   console.error(

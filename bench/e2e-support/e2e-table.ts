@@ -29,6 +29,9 @@ export function medianRound(rounds: readonly RoundResult[]): RoundResult {
     commandsPerJob: m((r) => r.commandsPerJob),
     topCommands: rounds.at(-1)?.topCommands ?? '',
     redisBytesPerJob: m((r) => r.redisBytesPerJob),
+    attemptsPerQueueJob: rounds.some((r) => r.attemptsPerQueueJob !== null)
+      ? m((r) => r.attemptsPerQueueJob ?? Number.NaN)
+      : null,
     loadWindowUs: rounds.at(-1)?.loadWindowUs ?? [0, 0],
   };
 }

@@ -22,6 +22,8 @@ export interface RoundResult {
   commandsPerJob: number;
   topCommands: string;
   redisBytesPerJob: number;
+  /** Mean attempts per node-queue job the fair stage handed over during the run (leases); null: not read. */
+  attemptsPerQueueJob: number | null;
   /** The end-to-end run on the monotonic clock (µs, as in .cpuprofile files), to cut profiles to it. */
   loadWindowUs: [number, number];
 }
@@ -36,6 +38,8 @@ export interface VariantDriver {
   processes(): Record<string, number>;
   /** CPU ms this process (the benchmark) used so far, when it counts for the variant (the peer). */
   ownCpuMs?: () => number;
+  /** Attempts and node-queue jobs handed over so far (the jobs subgraph's lease histogram), when there is one. */
+  dispatchTotals?: () => Promise<{ attempts: number; queueJobs: number }>;
 }
 
 export interface RoundPlan {
@@ -59,12 +63,14 @@ export async function measureRound(
     await closedLoop(driver.submit, driver.tracker, plan.warmupJobs, plan.lanes, plan.perCall);
   const pids = driver.processes();
   const redisBefore = await redis.read();
+  const dispatchBefore = await driver.dispatchTotals?.();
   const cpuBefore = { ...sampleProcessTrees(pids), ...(driver.ownCpuMs ? { self: driver.ownCpuMs() } : {}) };
   const loadStartUs = monotonicUs();
   const load = await closedLoop(driver.submit, driver.tracker, plan.jobs, plan.lanes, plan.perCall);
   const loadEndUs = monotonicUs();
   const cpuAfter = { ...sampleProcessTrees(pids), ...(driver.ownCpuMs ? { self: driver.ownCpuMs() } : {}) };
   const redisAfter = await redis.read();
+  const dispatchAfter = await driver.dispatchTotals?.();
   const cpu = cpuDelta(cpuBefore, cpuAfter);
   const commands = commandsPerJob(redisBefore, redisAfter, plan.jobs);
 
@@ -95,6 +101,11 @@ export async function measureRound(
     commandsPerJob: commands.perJob,
     topCommands: commands.top,
     redisBytesPerJob: (redisAfter.usedMemory - redisBefore.usedMemory) / plan.jobs,
+    attemptsPerQueueJob:
+      dispatchBefore && dispatchAfter && dispatchAfter.queueJobs > dispatchBefore.queueJobs
+        ? (dispatchAfter.attempts - dispatchBefore.attempts) /
+          (dispatchAfter.queueJobs - dispatchBefore.queueJobs)
+        : null,
     loadWindowUs: [loadStartUs, loadEndUs],
   };
 }
