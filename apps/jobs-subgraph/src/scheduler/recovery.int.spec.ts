@@ -269,7 +269,68 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       });
       await waitForJob(core, TENANT, fine.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
       expect(core.logger.lines.some((l) => l.msg === 'report rejected: it does not parse')).toBe(true);
-      expect(core.logger.lines.some((l) => l.msg === 'report dropped: applying it kept failing')).toBe(true);
+      await waitFor(
+        () => core.logger.lines.some((l) => l.msg === 'report dropped: applying it kept failing'),
+        {
+          timeoutMs: 15_000,
+          what: 'the report that keeps failing to be dropped',
+        },
+      );
+      const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
+        number,
+        ...unknown[],
+      ];
+      expect(pending[0]).toBe(0);
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
+
+  it("a job's report that cannot be applied yet holds back only that job's later reports, not other jobs'", async () => {
+    const core = await startCore(redis.url);
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job: held } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const { job: other } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
+      const at = () => new Date().toISOString();
+      const base = { tenant: TENANT, nodeId: 'only', attempt: 1, workerId: 'w' };
+      await manifest.report({ ...base, jobId: held.id, type: 'started', actorId: 'w/cpu0', at: at() });
+      await waitForJob(core, TENANT, held.id, (v) => v.nodes[0]?.status === 'RUNNING');
+      // the completion step of `held` fails (corrupt state it reads) until it is dropped after 5 tries
+      await redis.client.hset(JOB_KEYS.node(held.id, 'only'), 'dependants', 'not json');
+      const entry = (r: object) => ['r', JSON.stringify({ ...base, at: at(), ...r })];
+      // one transaction: the three reach the consumer in one read
+      await redis.client
+        .multi()
+        .xadd(
+          REDIS_KEYS.reports,
+          '*',
+          ...entry({ jobId: held.id, type: 'succeeded', outputs: { value: 1 }, artifactIds: [] }),
+        )
+        .xadd(REDIS_KEYS.reports, '*', ...entry({ jobId: held.id, type: 'progress', progress: 0.5 }))
+        .xadd(REDIS_KEYS.reports, '*', ...entry({ jobId: other.id, type: 'started', actorId: 'w/cpu1' }))
+        .xadd(
+          REDIS_KEYS.reports,
+          '*',
+          ...entry({ jobId: other.id, type: 'succeeded', outputs: { value: 2 }, artifactIds: [] }),
+        )
+        .exec();
+      await waitForJob(core, TENANT, other.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
+      const msgs = () => core.logger.lines.map((l) => l.msg);
+      // the other job did not wait for `held`'s retries; `held`'s progress waits behind its failing completion
+      expect(msgs()).toContain('applying a report failed; it stays pending and is retried');
+      expect(msgs()).not.toContain('report dropped: applying it kept failing');
+      expect((await allEvents(core, held.id)).map((e) => e.type)).not.toContain('NODE_PROGRESS');
+      // once the completion is dropped, the progress after it applies (the node is still running)
+      await waitFor(async () => (await allEvents(core, held.id)).some((e) => e.type === 'NODE_PROGRESS'), {
+        timeoutMs: 15_000,
+        what: "held's progress to apply after its completion was dropped",
+      });
+      expect(msgs()).toContain('report dropped: applying it kept failing');
+      // each failed try of the completion wrote nothing: the node still runs its attempt
+      expect(await redis.client.hget(JOB_KEYS.node(held.id, 'only'), 'status')).toBe('RUNNING');
       const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
         number,
         ...unknown[],

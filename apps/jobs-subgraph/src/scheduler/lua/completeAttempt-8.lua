@@ -29,7 +29,9 @@ local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'depend
 local current = isCurrentAttempt(job, node, attempt)
 local start = { 0, 0, 0, '', node.resourceClass or '' }
 
--- check every artifact before writing anything: all or nothing
+-- read and check everything before writing anything: all or nothing (Redis keeps a script's writes made before
+-- an error, so nothing that can fail may come after the first write)
+local dependants = current and cjson.decode(node.dependants or '[]') or {}
 if current then
   for _, id in ipairs(artifactIds) do
     local state = redis.call('HGET', artifactPrefix .. id, 'state')
@@ -85,7 +87,7 @@ if job.status == 'QUEUED' and not jobStarted then
 end
 
 local result = { 'ok', start, 0 }
-for _, d in ipairs(cjson.decode(node.dependants or '[]')) do
+for _, d in ipairs(dependants) do
   local pending = redis.call('HINCRBY', nodeKey(d), 'pending', -1)
   if pending == 0 then
     local dn = nodeState(d)
