@@ -26,6 +26,9 @@ const handlers = {
 
 describe('scheduler recovery and replicas (real redis-server)', () => {
   const redis = redisPerSuite();
+  /** Reports read by the scheduler group and not yet acknowledged. */
+  const pendingReports = async () =>
+    ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0];
 
   it('two replicas (consumers and reconcilers both running) never double-schedule a node', async () => {
     const a = await startCore(redis.url);
@@ -276,11 +279,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
           what: 'the report that keeps failing to be dropped',
         },
       );
-      const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
-        number,
-        ...unknown[],
-      ];
-      expect(pending[0]).toBe(0);
+      expect(await pendingReports()).toBe(0);
     } finally {
       await manifest.stop();
       await core.close();
@@ -331,11 +330,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       expect(msgs()).toContain('report dropped: applying it kept failing');
       // each failed try of the completion wrote nothing: the node still runs its attempt
       expect(await redis.client.hget(JOB_KEYS.node(held.id, 'only'), 'status')).toBe('RUNNING');
-      const pending = (await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [
-        number,
-        ...unknown[],
-      ];
-      expect(pending[0]).toBe(0);
+      expect(await pendingReports()).toBe(0);
     } finally {
       await manifest.stop();
       await core.close();
@@ -364,15 +359,11 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         REDIS_KEYS.reports,
         '>',
       );
-      expect(
-        ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0],
-      ).toBe(1);
+      expect(await pendingReports()).toBe(1);
       const survivor = await startCore(redis.url, { claimIdleMs: 1_000 });
       try {
         await waitForJob(survivor, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED', 15_000);
-        expect(
-          ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0],
-        ).toBe(0);
+        expect(await pendingReports()).toBe(0);
         expect(
           survivor.logger.lines.some((l) => l.msg === 'claimed reports left pending by another consumer'),
         ).toBe(true);

@@ -163,8 +163,10 @@ export class ReportConsumer {
     const lanes = new Map<string, number[]>();
     reports.forEach((report, i) => {
       // an entry with no report only needs acknowledging: a lane of its own
-      const lane = report ? `job:${report.jobId}` : `entry:${i}`;
-      lanes.set(lane, [...(lanes.get(lane) ?? []), i]);
+      const key = report ? `job:${report.jobId}` : `entry:${i}`;
+      const lane = lanes.get(key);
+      if (lane) lane.push(i);
+      else lanes.set(key, [i]);
     });
     // a start applied with its completion is acknowledged with it (pending until then)
     const folds = foldableStarts(reports);
