@@ -132,6 +132,27 @@ async function fanoutRound(
     )
     .sort((a, b) => a - b);
   await disposeAll(clients);
+  // Where the tail is: per live event, the median and slowest delivery (stderr, for diagnosis).
+  const perEvent = new Map<string, number[]>();
+  for (const s of subs)
+    for (const e of s.events)
+      if (Date.parse(e.at) > liveFrom) {
+        const key = `${e.seq} ${e.type}`;
+        const list = perEvent.get(key) ?? [];
+        list.push(e.arrived - Date.parse(e.at));
+        perEvent.set(key, list);
+      }
+  process.stderr.write(
+    `${label} per event (p50/max ms): ${[...perEvent]
+      .map(
+        ([k, l]) =>
+          `${k} ${quantile(
+            l.sort((a, b) => a - b),
+            0.5,
+          )}/${l.at(-1)}`,
+      )
+      .join(', ')}\n`,
+  );
   const liveEvents = latencies.length / subscribers;
   if (liveEvents < 3)
     failures.push(`${label}: only ${liveEvents} live events per subscriber; raise BENCH_JOB_MS`);

@@ -43,6 +43,7 @@ import type { GatewayContext } from './supergraph/subgraph-data-source.js';
 import { supergraphFromFile } from './supergraph/supergraph-file.js';
 import { startGraphqlWsServer, type GraphqlWsServer } from './subscriptions/graphql-ws-server.js';
 import { JOB_EVENT_RESUME_POLICY } from './subscriptions/resumable-operation.js';
+import { SocketWriteBatching } from './subscriptions/socket-write-batching.js';
 import { SubscriptionForwarder } from './subscriptions/subscription-forwarder.js';
 import { SupergraphRuntime } from './subscriptions/supergraph-runtime.js';
 import { UpstreamPool } from './subscriptions/upstream-pool.js';
@@ -68,6 +69,8 @@ export class GatewayRuntime {
   /** Bounds every document before it costs anything, over HTTP and graphql-ws alike. */
   private readonly documentGuard: DocumentGuard;
   private readonly forwarder: SubscriptionForwarder;
+  /** Client sockets' frames, batched per connection; flushed by the forwarder after each shared event. */
+  private readonly socketWrites = new SocketWriteBatching();
   private readonly dataSources: SubgraphDataSources;
   /** bull-board over the node queues (ADMIN_UI_ENABLED). */
   private readonly admin: AdminQueueBoard | null;
@@ -187,6 +190,7 @@ export class GatewayRuntime {
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: config.subscriberBuffer.capacity,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
+      flushDirectWrites: () => this.socketWrites.flush(),
       metrics: this.metrics.forwarder,
       logger,
     });
@@ -298,6 +302,7 @@ export class GatewayRuntime {
       maxPayloadBytes: this.config.MAX_BODY_BYTES,
       format: this.format,
       recheckKeysMs: 5_000,
+      writes: this.socketWrites,
       metrics: { connections: this.metrics.connections },
     });
   }

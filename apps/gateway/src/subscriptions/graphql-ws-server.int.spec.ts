@@ -10,6 +10,7 @@ import type { OperationGuard } from '../limits/operation-guard.js';
 import { SharedSubscriptionSlots, subscriptionSlotsKey } from '../limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from '../limits/subscription-quota.js';
 import { startGraphqlWsServer, type GraphqlWsServer } from './graphql-ws-server.js';
+import { SocketWriteBatching } from './socket-write-batching.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 
@@ -96,6 +97,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
       maxPayloadBytes: 64 * 1024,
       format: (f) => f,
       recheckKeysMs: 60_000,
+      writes: new SocketWriteBatching(),
     });
   });
   afterAll(async () => {

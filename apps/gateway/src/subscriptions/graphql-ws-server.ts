@@ -10,7 +10,7 @@ import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js
 import type { OperationGuard } from '../limits/operation-guard.js';
 import type { SubscriptionQuota } from '../limits/subscription-quota.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
-import { batchSocketWrites } from './socket-write-batching.js';
+import type { SocketWriteBatching } from './socket-write-batching.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 import type { CallerIdentity } from './upstream-pool.js';
 
@@ -89,6 +89,8 @@ export interface GraphqlWsServerOptions {
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** How often the keys of open connections are checked again, so a revoked key loses its live sockets. */
   recheckKeysMs: number;
+  /** Batches each connection's frames (the forwarder flushes it after each shared event). */
+  writes: SocketWriteBatching;
   metrics?: { connections(delta: number): void };
 }
 
@@ -104,7 +106,7 @@ export interface GraphqlWsServer {
  */
 export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer {
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
-  batchSocketWrites(wss);
+  o.writes.attach(wss);
   const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
   // Identical documents (many dashboards, one query) are parsed and validated once.
 

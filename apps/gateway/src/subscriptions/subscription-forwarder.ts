@@ -38,6 +38,11 @@ export interface SubscriptionForwarderOptions {
   shareSubscriptions?: boolean;
   /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
   shareHistoryLimit?: number;
+  /**
+   * Writes out what the direct sinks were handed so far; called once each event reached all of its
+   * subscribers, so its frames do not wait for the rest of the turn (SocketWriteBatching.flush).
+   */
+  flushDirectWrites?: () => void;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -87,6 +92,7 @@ export class SubscriptionForwarder {
       onCoalesced: (n) => {
         for (let i = 0; i < n; i++) options.metrics?.event?.('coalesced');
       },
+      onFannedOut: options.flushDirectWrites,
     });
   }
 

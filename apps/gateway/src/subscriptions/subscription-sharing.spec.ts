@@ -31,7 +31,7 @@ describe('SubscriptionForwarder sharing', () => {
   let forwarder: SubscriptionForwarder;
   let artifactFetches: number;
 
-  const makeForwarder = (retryAttempts = 50, bufferCapacity = 8) => {
+  const makeForwarder = (retryAttempts = 50, bufferCapacity = 8, flushDirectWrites?: () => void) => {
     pool = new UpstreamPool({
       urls: { jobs: jobs.wsUrl },
       identitySecret: TEST_SECRET,
@@ -56,6 +56,7 @@ describe('SubscriptionForwarder sharing', () => {
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity,
       shareEntityFetches: true,
+      flushDirectWrites,
     });
   };
 
@@ -215,6 +216,10 @@ describe('SubscriptionForwarder sharing', () => {
         frames.set(id, [...(frames.get(id) ?? []), frame]);
       },
     });
+    // each event's frames are flushed once both subscribers had them (frames written so far, per flush)
+    const flushedAt: number[] = [];
+    await pool.close();
+    makeForwarder(50, 8, () => flushedAt.push(payloads.length));
     const direct = (id: string) =>
       forwarder.subscribe({
         document: parse(QUERY),
@@ -239,6 +244,7 @@ describe('SubscriptionForwarder sharing', () => {
     // one JSON text per event, the same for both subscribers (same string object from the cache)
     expect(payloads[0]).toBe(payloads[1]);
     expect(new Set(payloads).size).toBe(3);
+    expect(flushedAt).toEqual([2, 4, 6]);
 
     // c's client takes no data: c's buffer (capacity 8) overflows with its cursor; a keeps going
     await b.return(undefined);
