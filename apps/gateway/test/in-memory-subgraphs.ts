@@ -59,6 +59,7 @@ export class EventLog {
   readonly events = new Map<string, TestEvent[]>();
   readonly status = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
+  private readonly completed = new Set<string>();
   /** Subscriptions opened / ended on the server (to check teardown and resume). */
   opened: { jobId: string; after: string | null; tenant: string }[] = [];
   ended = 0;
@@ -73,6 +74,12 @@ export class EventLog {
     if (type === 'JOB_SUCCEEDED') this.status.set(jobId, 'SUCCEEDED');
     for (const l of this.listeners) l();
     return event;
+  }
+
+  /** Ends every stream of the job once it has replayed what the job has (as the jobs subgraph does at its end). */
+  complete(jobId: string): void {
+    this.completed.add(jobId);
+    for (const l of this.listeners) l();
   }
 
   /** Replays after `after`, then follows live; return() ends it at once, even while it waits. */
@@ -95,6 +102,10 @@ export class EventLog {
           if (done) return { done: true, value: undefined };
           const list = this.events.get(jobId) ?? [];
           if (next <= list.length) return { done: false, value: list[next++ - 1]! };
+          if (this.completed.has(jobId)) {
+            finish();
+            return { done: true, value: undefined };
+          }
           await new Promise<void>((r) => (wake = r));
         }
       },

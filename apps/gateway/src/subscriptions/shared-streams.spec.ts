@@ -86,32 +86,6 @@ describe('StreamSharing', () => {
     expect(direct).toEqual([1, 2, 3, 4, 8]);
   });
 
-  it('onFannedOut runs once per item, after every member had it (taken directly or queued)', async () => {
-    const seen: number[][] = [];
-    const got: number[][] = [[], []];
-    const s = new StreamSharing<number>({
-      bufferCapacity: 8,
-      historyLimit: 100,
-      onFannedOut: () => seen.push(got.map((g) => g.length)),
-    });
-    const up = new FakeUpstream();
-    const a = s.join('k', false, up.source);
-    const b = s.join('k', false, up.source);
-    a.deliverDirectly((item) => got[0]!.push(item.value) > 0);
-    b.deliverDirectly((item) => got[1]!.push(item.value) > 0);
-    up.emit(1);
-    up.emit(2);
-    expect(seen).toEqual([
-      [1, 1],
-      [2, 2],
-    ]);
-    // a queued member counts as handed to: the hook still runs once per item
-    b.deliverDirectly(() => false);
-    up.emit(3);
-    expect(seen).toHaveLength(3);
-    expect(await drainNow(b)).toEqual([3]);
-  });
-
   it('identical keys share one upstream; every member gets every item', async () => {
     const s = sharing();
     const up = new FakeUpstream();

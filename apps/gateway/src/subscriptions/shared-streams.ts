@@ -45,11 +45,6 @@ export interface StreamSharingOptions {
   historyLimit: number;
   /** Items replaced in a member's buffer by a newer one (metrics). */
   onCoalesced?: (count: number) => void;
-  /**
-   * Called once an item was handed to every member (after the synchronous fan-out): where members deliver
-   * directly (`deliverDirectly`), what they sent may be written out now rather than at the end of the turn.
-   */
-  onFannedOut?: () => void;
 }
 
 export type MemberRead<T> =
@@ -219,7 +214,6 @@ export class SharedStream<T> {
         this.members.delete(member);
       }
     }
-    this.owner.options.onFannedOut?.();
     if (this.members.size === 0) {
       this.owner.forget(this);
       this.stop();

@@ -3,11 +3,11 @@ import type { WebSocket, WebSocketServer } from 'ws';
 
 /**
  * Frames sent to one client close together leave in ONE write: the client's TCP socket is corked at the first
- * send and uncorked by `flush()` — called by the forwarder as soon as a shared event was handed to all of its
- * subscribers — or, for every other send, in the check phase (setImmediate). An event that reaches many
- * subscriptions of one connection (10 jobFeed subscriptions per dashboard) is one write system call per
- * connection, not one per subscription. Order, framing and send callbacks are ws's own (a callback fires once
- * its frame is written, i.e. after the uncork).
+ * send and uncorked by `flush()` — called by the forwarder once a shared stream has handed the events that
+ * reached it to all of their subscribers — or, for every other send, in the check phase (setImmediate). An
+ * event that reaches many subscriptions of one connection (10 jobFeed subscriptions per dashboard) is one write
+ * system call per connection, not one per subscription. Order, framing and send callbacks are ws's own (a
+ * callback fires once its frame is written, i.e. after the uncork).
  *
  * Why an explicit flush: the check phase comes after every microtask of the turn. When a job ends, its last
  * events are followed in the same turn by the end of every subscription to it (graphql-ws's complete, slot

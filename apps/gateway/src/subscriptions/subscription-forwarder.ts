@@ -39,8 +39,10 @@ export interface SubscriptionForwarderOptions {
   /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
   shareHistoryLimit?: number;
   /**
-   * Writes out what the direct sinks were handed so far; called once each event reached all of its
-   * subscribers, so its frames do not wait for the rest of the turn (SocketWriteBatching.flush).
+   * Writes out what the direct sinks were handed so far (SocketWriteBatching.flush). Called when a shared
+   * stream has handed every event that reached the gateway to its subscribers, and after its end: a burst of
+   * events leaves in one write per client, and does not wait for the rest of the turn (when a job ends, the
+   * end of every subscription to it runs in that same turn).
    */
   flushDirectWrites?: () => void;
   metrics?: Partial<ForwarderMetrics>;
@@ -92,7 +94,6 @@ export class SubscriptionForwarder {
       onCoalesced: (n) => {
         for (let i = 0; i < n; i++) options.metrics?.event?.('coalesced');
       },
-      onFannedOut: options.flushDirectWrites,
     });
   }
 
@@ -237,8 +238,21 @@ export class SubscriptionForwarder {
       // Events resolve concurrently (each fetch starts when its event arrives) but reach the members in
       // arrival order, and the end or an error only after the events before it.
       let tail: Promise<void> = Promise.resolve();
+      let queued = 0;
+      const { flushDirectWrites } = this.options;
       const inOrder = (step: () => void | Promise<void>) => {
-        tail = tail.then(step).catch((error: unknown) => sink.error(error));
+        queued++;
+        tail = tail.then(async () => {
+          try {
+            // a step that is done at once (the end) is not awaited: the flush below then comes before the
+            // subscribers' own ends, which it just set going
+            const pending = step();
+            if (pending) await pending;
+          } catch (error) {
+            sink.error(error);
+          }
+          if (--queued === 0) flushDirectWrites?.();
+        });
       };
 
       return upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {

@@ -216,10 +216,6 @@ describe('SubscriptionForwarder sharing', () => {
         frames.set(id, [...(frames.get(id) ?? []), frame]);
       },
     });
-    // each event's frames are flushed once both subscribers had them (frames written so far, per flush)
-    const flushedAt: number[] = [];
-    await pool.close();
-    makeForwarder(50, 8, () => flushedAt.push(payloads.length));
     const direct = (id: string) =>
       forwarder.subscribe({
         document: parse(QUERY),
@@ -244,7 +240,6 @@ describe('SubscriptionForwarder sharing', () => {
     // one JSON text per event, the same for both subscribers (same string object from the cache)
     expect(payloads[0]).toBe(payloads[1]);
     expect(new Set(payloads).size).toBe(3);
-    expect(flushedAt).toEqual([2, 4, 6]);
 
     // c's client takes no data: c's buffer (capacity 8) overflows with its cursor; a keeps going
     await b.return(undefined);
@@ -269,6 +264,47 @@ describe('SubscriptionForwarder sharing', () => {
     await a.return(undefined);
     expect((await endA).done).toBe(true);
     await waitUntil(() => log.ended >= 1);
+  });
+
+  it("direct delivery: the frames of a job's last events are flushed once every subscriber had them, before the subscriptions end", async () => {
+    let written = 0;
+    const flushes: number[] = [];
+    let ended = 0;
+    let writtenWhenFirstEnded = -1;
+    let flushedWhenFirstEnded = -1;
+    await pool.close();
+    makeForwarder(50, 8, () => flushes.push(written));
+    const sink: DirectSink = { ready: () => true, whenReady: async () => undefined, next: () => void written++ };
+    const subscribers = 50;
+    const ends = Array.from({ length: subscribers }, () =>
+      forwarder
+        .subscribe({
+          document: parse(QUERY),
+          query: QUERY,
+          variables: { id: 'j1' },
+          identity: acme,
+          context: { identity: acme },
+          direct: sink,
+        })
+        .next()
+        .then((r) => {
+          if (ended++ === 0) {
+            writtenWhenFirstEnded = written;
+            flushedWhenFirstEnded = flushes.at(-1) ?? -1;
+          }
+          return r;
+        }),
+    );
+    log.append('j1', 'JOB_QUEUED');
+    await waitUntil(() => written === subscribers);
+    for (const type of ['NODE_SUCCEEDED', 'JOB_SUCCEEDED']) log.append('j1', type);
+    log.complete('j1');
+    expect((await Promise.all(ends)).every((r) => r.done)).toBe(true);
+    expect(writtenWhenFirstEnded).toBe(3 * subscribers);
+    // everything written had been flushed before the first subscription ended
+    expect(flushedWhenFirstEnded).toBe(3 * subscribers);
+    // never in the middle of an event's fan-out
+    expect(flushes.every((n) => n % subscribers === 0)).toBe(true);
   });
 });
 
