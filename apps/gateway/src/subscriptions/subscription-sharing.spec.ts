@@ -274,7 +274,11 @@ describe('SubscriptionForwarder sharing', () => {
     let flushedWhenFirstEnded = -1;
     await pool.close();
     makeForwarder(50, 8, () => flushes.push(written));
-    const sink: DirectSink = { ready: () => true, whenReady: async () => undefined, next: () => void written++ };
+    const sink: DirectSink = {
+      ready: () => true,
+      whenReady: async () => undefined,
+      next: () => void written++,
+    };
     const subscribers = 50;
     const ends = Array.from({ length: subscribers }, () =>
       forwarder
