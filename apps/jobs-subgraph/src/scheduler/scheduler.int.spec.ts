@@ -305,6 +305,35 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expectContiguous(await allEvents(core, job.id));
   });
 
+  it('a retry that meets corrupt node state changes nothing (Redis keeps the writes a failing script made)', async () => {
+    const { job } = await core.service.submitJob(TENANT, {
+      graph: {
+        nodes: [
+          { id: 'flaky', task: 'test.flaky', inputs: { value: 3 } },
+          { id: 'next', task: 'test.add', inputs: { a: { $ref: 'flaky.outputs.value' }, b: 1 } },
+        ],
+      },
+    });
+    await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'FAILED');
+    // the last node's upstream list is read after the job's own fields; the service's view parses nodes
+    // before any script runs, so this is the scheduler's step alone
+    await core.redis.hset(JOB_KEYS.node(job.id, 'next'), 'upstream', 'not json');
+    const before = {
+      job: await core.redis.hgetall(JOB_KEYS.job(job.id)),
+      flaky: await core.redis.hgetall(JOB_KEYS.node(job.id, 'flaky')),
+      log: await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1),
+      deadLetter: await core.redis.zscore(JOB_KEYS.deadLetter, job.id),
+      usage: await core.redis.hgetall(JOB_KEYS.tenantUsage(TENANT)),
+    };
+    await expect(core.scheduler.retry(job.id)).rejects.toThrow();
+    expect(await core.redis.hgetall(JOB_KEYS.job(job.id))).toEqual(before.job);
+    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'flaky'))).toEqual(before.flaky);
+    expect(await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1)).toEqual(before.log);
+    expect(await core.redis.zscore(JOB_KEYS.deadLetter, job.id)).toBe(before.deadLetter);
+    expect(await core.redis.sismember(JOB_KEYS.activeJobs, job.id)).toBe(0);
+    expect(await core.redis.hgetall(JOB_KEYS.tenantUsage(TENANT))).toEqual(before.usage);
+  });
+
   it('a subscriber disconnected mid-job resumes from its cursor: contiguous, no duplicate, completes', async () => {
     const { job } = await core.service.submitJob(TENANT, {
       graph: {

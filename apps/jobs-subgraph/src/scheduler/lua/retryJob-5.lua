@@ -17,6 +17,25 @@ local reopened = tonumber(job.nodeCount) - tonumber(job.succeededCount or '0')
 local refusal = quotaRefusal(tenantPrefix(job), tonumber(ARGV[5]), tonumber(ARGV[6]), 1, reopened)
 if refusal then return refusal end
 
+-- Everything the step uses is read and decoded before its first write: Redis keeps the writes a script made
+-- before an error, so corrupt node state must fail the retry with nothing changed.
+local nodeIds = cjson.decode(job.nodeIds)
+local succeeded = {}
+for _, nodeId in ipairs(nodeIds) do
+  succeeded[nodeId] = redis.call('HGET', nodeKey(nodeId), 'status') == 'SUCCEEDED'
+end
+local upstreamOf, attemptOf = {}, {}
+for _, nodeId in ipairs(nodeIds) do
+  if not succeeded[nodeId] then
+    local node = redis.call('HMGET', nodeKey(nodeId), 'upstream', 'attempt')
+    upstreamOf[nodeId] = cjson.decode(node[1])
+    attemptOf[nodeId] = node[2] or '0'
+    if not tonumber(attemptOf[nodeId]) then
+      return redis.error_reply('node ' .. nodeId .. ' of job ' .. job.id .. ' has no valid attempt number')
+    end
+  end
+end
+
 addOpenNodes(job, reopened)
 setJobStatus(job, 'QUEUED')
 setJob(job, 'deadlineAt', ARGV[4])
@@ -28,23 +47,18 @@ redis.call('ZREM', finishedKey, job.id)
 redis.call('DEL', cancelledKey)
 appendEvent(job, 'JOB_QUEUED', nil, nil, 'retry')
 
-local nodeIds = cjson.decode(job.nodeIds)
-local succeeded = {}
-for _, nodeId in ipairs(nodeIds) do
-  succeeded[nodeId] = redis.call('HGET', nodeKey(nodeId), 'status') == 'SUCCEEDED'
-end
 local result = { 'retried' }
 for _, nodeId in ipairs(nodeIds) do
   if not succeeded[nodeId] then
     local pending = 0
-    for _, u in ipairs(cjson.decode(redis.call('HGET', nodeKey(nodeId), 'upstream'))) do
+    for _, u in ipairs(upstreamOf[nodeId]) do
       if not succeeded[u] then pending = pending + 1 end
     end
     redis.call('HSET', nodeKey(nodeId), 'status', 'PENDING', 'failures', 0, 'pending', pending, 'progress', 0)
     redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'outputs', 'workerId', 'startedAt', 'finishedAt')
     if pending == 0 then
       -- the attempt fields were just cleared: only the attempt number is needed
-      queueNode(job, nodeId, nowMs, { attempt = redis.call('HGET', nodeKey(nodeId), 'attempt') })
+      queueNode(job, nodeId, nowMs, { attempt = attemptOf[nodeId] })
       table.insert(result, nodeId)
     end
   end
