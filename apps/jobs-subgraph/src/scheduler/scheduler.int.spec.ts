@@ -334,6 +334,43 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     expect(await core.redis.hgetall(JOB_KEYS.tenantUsage(TENANT))).toEqual(before.usage);
   });
 
+  it("an attempt's failure that meets corrupt state downstream changes nothing (the job is not left half failed)", async () => {
+    const { job } = await core.service.submitJob(TENANT, {
+      graph: {
+        nodes: [
+          { id: 'first', task: 'test.slow', inputs: { ms: 60_000 } },
+          { id: 'next', task: 'test.add', inputs: { a: { $ref: 'first.outputs.slept' }, b: 1 } },
+        ],
+      },
+    });
+    await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]?.status === 'RUNNING');
+    // read when the job is failed, after the node's failure count and status would have been written (the
+    // scheduler reads the failing node itself first, so its own fields would be refused before the script)
+    await core.redis.hset(JOB_KEYS.node(job.id, 'next'), 'dependants', 'not json');
+    const before = {
+      job: await core.redis.hgetall(JOB_KEYS.job(job.id)),
+      first: await core.redis.hgetall(JOB_KEYS.node(job.id, 'first')),
+      next: await core.redis.hgetall(JOB_KEYS.node(job.id, 'next')),
+      log: await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1),
+    };
+    const failed: NodeReport = {
+      type: 'failed',
+      tenant: TENANT,
+      jobId: job.id,
+      nodeId: 'first',
+      attempt: 1,
+      workerId: 'w',
+      at: new Date().toISOString(),
+      error: { code: 'TASK_FAILED', message: 'broken for good', retryable: false },
+    };
+    await expect(core.scheduler.applyReport(failed)).rejects.toThrow();
+    expect(await core.redis.hgetall(JOB_KEYS.job(job.id))).toEqual(before.job);
+    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'first'))).toEqual(before.first);
+    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'next'))).toEqual(before.next);
+    expect(await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1)).toEqual(before.log);
+    await core.service.cancelJob(TENANT, job.id).catch(() => undefined);
+  });
+
   it('a subscriber disconnected mid-job resumes from its cursor: contiguous, no duplicate, completes', async () => {
     const { job } = await core.service.submitJob(TENANT, {
       graph: {

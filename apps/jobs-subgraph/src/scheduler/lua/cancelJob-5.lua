@@ -8,7 +8,8 @@
 local job = hgetall(jobKey)
 if not job.status then return { 'missing' } end
 if TERMINAL[job.status] then return { 'finished', job.status } end
-local live = finishJob(job, 'CANCELLED', cjson.encode({ code = 'CANCELLED', message = ARGV[4], retryable = false }), ARGV[4])
+local read = readForFinish(job)
+local live = finishJob(job, 'CANCELLED', cjson.encode({ code = 'CANCELLED', message = ARGV[4], retryable = false }), ARGV[4], read)
 flush(job)
 local result = { 'cancelled' }
 for _, l in ipairs(live) do table.insert(result, l) end

@@ -18,8 +18,12 @@ if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
 if unlessStarted and node.status == 'RUNNING' then return { 'stale' } end
 
 local err = cjson.decode(errorJson)
-local failures = redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
-if retryable and failures < tonumber(node.maxAttempts) then
+local failures = tonumber(node.failures or '0') + 1
+local retrying = retryable and failures < tonumber(node.maxAttempts)
+-- failing the job reads and decodes the graph first: nothing is written when that meets corrupt state
+local read = not retrying and readForFinish(job, nodeId) or nil
+redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
+if retrying then
   local eligibleAt = nowMs + backoffMs
   local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
   redis.call('HSET', nodeKey(nodeId), 'status', 'RETRYING', 'error', errorJson, 'queuedAt', eligibleAt, 'progress', 0)
@@ -34,7 +38,7 @@ redis.call('HSET', nodeKey(nodeId), 'status', 'FAILED', 'error', errorJson, 'fin
 appendEvent(job, 'NODE_FAILED', nodeId, nil, err.code .. ': ' .. err.message)
 local reason = clip('node ' .. nodeId .. ' failed: ' .. err.message, 4000)
 local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })
-local live = finishJob(job, 'FAILED', jobError, reason, nodeId)
+local live = finishJob(job, 'FAILED', jobError, reason, read)
 flush(job)
 local result = { 'failed' }
 for _, l in ipairs(live) do table.insert(result, l) end

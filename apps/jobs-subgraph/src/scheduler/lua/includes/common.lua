@@ -223,23 +223,41 @@ local function downstreamOf(nodeId)
 end
 
 --[[
-  Ends a job. Every node not yet terminal is CANCELLED (UPSTREAM_FAILED for the nodes downstream of
-  failedNodeId, CANCELLED for the rest), the job gets its terminal status, error and event, leaves the active
-  set and enters the finished index, FAILED jobs enter the dead-letter set, and workers are told to stop (marker key + CancelNotice).
+  What ending a job reads, read and decoded before anything is written (Redis keeps the writes a script made
+  before an error, so corrupt state must stop the step before its first write): the nodes downstream of
+  failedNodeId, and every other node's status, attempt and resource class. failedNodeId (the node the caller
+  fails in the same step) is left out: the caller writes its end.
+]]
+local function readForFinish(job, failedNodeId)
+  local nodes = {}
+  for _, nodeId in ipairs(cjson.decode(job.nodeIds)) do
+    if nodeId ~= failedNodeId then
+      local n = redis.call('HMGET', nodeKey(nodeId), 'status', 'attempt', 'resourceClass')
+      if LIVE[n[1]] and not (n[2] and n[3]) then
+        error('node ' .. nodeId .. ' of job ' .. job.id .. ' is ' .. n[1] .. ' without an attempt or resource class')
+      end
+      table.insert(nodes, { id = nodeId, status = n[1], attempt = n[2], resourceClass = n[3] })
+    end
+  end
+  return { downstream = failedNodeId and downstreamOf(failedNodeId) or {}, nodes = nodes }
+end
+
+--[[
+  Ends a job, from what readForFinish read. Every node not yet terminal is CANCELLED (UPSTREAM_FAILED for the
+  nodes downstream of the failed node, CANCELLED for the rest), the job gets its terminal status, error and
+  event, leaves the active set and enters the finished index, FAILED jobs enter the dead-letter set, and workers
+  are told to stop (marker key + CancelNotice).
   Returns the attempts that were live ("nodeId|attempt|resourceClass") so the caller removes their queue entries.
 ]]
-local function finishJob(job, status, errorJson, reason, failedNodeId)
-  local downstream = failedNodeId and downstreamOf(failedNodeId) or {}
+local function finishJob(job, status, errorJson, reason, read)
   local live = {}
-  for _, nodeId in ipairs(cjson.decode(job.nodeIds)) do
-    local nk = nodeKey(nodeId)
-    local n = redis.call('HMGET', nk, 'status', 'attempt', 'resourceClass')
-    if not TERMINAL[n[1]] then
-      if LIVE[n[1]] then table.insert(live, nodeId .. '|' .. n[2] .. '|' .. n[3]) end
-      local code = downstream[nodeId] and 'UPSTREAM_FAILED' or 'CANCELLED'
+  for _, n in ipairs(read.nodes) do
+    if not TERMINAL[n.status] then
+      if LIVE[n.status] then table.insert(live, n.id .. '|' .. n.attempt .. '|' .. n.resourceClass) end
+      local code = read.downstream[n.id] and 'UPSTREAM_FAILED' or 'CANCELLED'
       local nodeError = cjson.encode({ code = code, message = clip(reason, 4000), retryable = false })
-      redis.call('HSET', nk, 'status', 'CANCELLED', 'error', nodeError, 'finishedAt', now)
-      appendEvent(job, 'NODE_CANCELLED', nodeId, nil, reason)
+      redis.call('HSET', nodeKey(n.id), 'status', 'CANCELLED', 'error', nodeError, 'finishedAt', now)
+      appendEvent(job, 'NODE_CANCELLED', n.id, nil, reason)
     end
   end
   addOpenNodes(job, -(tonumber(job.nodeCount) - tonumber(job.succeededCount or '0')))
