@@ -49,6 +49,8 @@ import { SupergraphRuntime } from './subscriptions/supergraph-runtime.js';
 import { UpstreamPool } from './subscriptions/upstream-pool.js';
 
 export const GRAPHQL_PATH = '/graphql';
+/** Within a burst of subscription events, frames held longer than this are written without waiting for its end. */
+const DIRECT_WRITE_HOLD_MS = 2;
 
 /**
  * The gateway's composition root, free of Nest: Redis, API keys, limits, the Apollo gateway over the
@@ -190,7 +192,8 @@ export class GatewayRuntime {
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: config.subscriberBuffer.capacity,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
-      flushDirectWrites: () => this.socketWrites.flush(),
+      flushDirectWrites: (burstEnded) =>
+        burstEnded ? this.socketWrites.flush() : this.socketWrites.flushHeldLongerThan(DIRECT_WRITE_HOLD_MS),
       metrics: this.metrics.forwarder,
       logger,
     });

@@ -8,6 +8,7 @@ describe('SocketWriteBatching', () => {
   let http: Server;
   let wss: WebSocketServer;
   let batching: SocketWriteBatching;
+  let clock = 0;
   let serverSide: WebSocket;
   let client: WebSocket;
   const received: string[] = [];
@@ -16,7 +17,8 @@ describe('SocketWriteBatching', () => {
     received.length = 0;
     http = createServer();
     wss = new WebSocketServer({ server: http });
-    batching = new SocketWriteBatching();
+    clock = 0;
+    batching = new SocketWriteBatching(() => clock);
     batching.attach(wss);
     const connected = new Promise<WebSocket>((r) => wss.once('connection', r));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
@@ -47,6 +49,29 @@ describe('SocketWriteBatching', () => {
     expect(raw().writableLength).toBe(0); // written in this same step, not at the end of the turn
     await until(() => received.length === 2);
     expect(received).toEqual(['one', 'two']);
+  });
+
+  it('flushHeldLongerThan writes only once the oldest held frame has waited that long', async () => {
+    clock = 100;
+    serverSide.send('first');
+    clock = 101;
+    serverSide.send('second');
+    batching.flushHeldLongerThan(2); // held 1 ms
+    expect(raw().writableCorked).toBe(1);
+    clock = 102;
+    batching.flushHeldLongerThan(2); // the first frame has waited 2 ms: both go
+    expect(raw().writableCorked).toBe(0);
+    expect(raw().writableLength).toBe(0);
+    await until(() => received.length === 2);
+    // a new batch counts from its own first frame
+    clock = 200;
+    serverSide.send('third');
+    clock = 201;
+    batching.flushHeldLongerThan(2);
+    expect(raw().writableCorked).toBe(1);
+    batching.flush();
+    await until(() => received.length === 3);
+    expect(received).toEqual(['first', 'second', 'third']);
   });
 
   it('without a flush, what was sent leaves at the end of the turn', async () => {

@@ -16,6 +16,10 @@ import type { WebSocket, WebSocketServer } from 'ws';
 export class SocketWriteBatching {
   private readonly corked = new Set<Socket>();
   private scheduled = false;
+  /** When the oldest frame not yet written was sent (ms, `now()`). */
+  private heldSince = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** Batches the writes of every connection `wss` accepts from now on. */
   attach(wss: WebSocketServer): void {
@@ -26,6 +30,7 @@ export class SocketWriteBatching {
       ws.send = ((...args: unknown[]) => {
         if (!this.corked.has(raw) && raw.writable) {
           raw.cork();
+          if (this.corked.size === 0) this.heldSince = this.now();
           this.corked.add(raw);
           if (!this.scheduled) {
             this.scheduled = true;
@@ -45,5 +50,14 @@ export class SocketWriteBatching {
     if (this.corked.size === 0) return;
     for (const raw of this.corked) raw.uncork();
     this.corked.clear();
+  }
+
+  /**
+   * `flush()` when the oldest frame held has waited at least `ms`: within a long burst of events (a fan-out
+   * to 10,000 subscribers takes tens of ms), frames do not wait for the whole burst, and events close together
+   * still share a write.
+   */
+  flushHeldLongerThan(ms: number): void {
+    if (this.corked.size > 0 && this.now() - this.heldSince >= ms) this.flush();
   }
 }

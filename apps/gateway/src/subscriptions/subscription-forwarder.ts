@@ -39,12 +39,13 @@ export interface SubscriptionForwarderOptions {
   /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
   shareHistoryLimit?: number;
   /**
-   * Writes out what the direct sinks were handed so far (SocketWriteBatching.flush). Called when a shared
-   * stream has handed every event that reached the gateway to its subscribers, and after its end: a burst of
-   * events leaves in one write per client, and does not wait for the rest of the turn (when a job ends, the
-   * end of every subscription to it runs in that same turn).
+   * Writes out what the direct sinks were handed so far (SocketWriteBatching). `burstEnded` true: a shared
+   * stream has handed every event that reached the gateway (and its end) to its subscribers — a burst leaves
+   * in one write per client, and does not wait for the rest of the turn (when a job ends, the end of every
+   * subscription to it runs in that same turn). False: one event of a longer burst was handed out; the
+   * batching writes what has waited long enough.
    */
-  flushDirectWrites?: () => void;
+  flushDirectWrites?: (burstEnded: boolean) => void;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -251,7 +252,7 @@ export class SubscriptionForwarder {
           } catch (error) {
             sink.error(error);
           }
-          if (--queued === 0) flushDirectWrites?.();
+          flushDirectWrites?.(--queued === 0);
         });
       };
 
