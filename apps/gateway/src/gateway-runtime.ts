@@ -71,7 +71,7 @@ export class GatewayRuntime {
   /** Bounds every document before it costs anything, over HTTP and graphql-ws alike. */
   private readonly documentGuard: DocumentGuard;
   private readonly forwarder: SubscriptionForwarder;
-  /** Client sockets' frames, batched per connection; flushed by the forwarder after each shared event. */
+  /** Client sockets' frames, batched per connection; flushed by the forwarder as it hands out events. */
   private readonly socketWrites = new SocketWriteBatching();
   private readonly dataSources: SubgraphDataSources;
   /** bull-board over the node queues (ADMIN_UI_ENABLED). */

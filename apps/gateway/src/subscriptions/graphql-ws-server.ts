@@ -89,7 +89,7 @@ export interface GraphqlWsServerOptions {
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** How often the keys of open connections are checked again, so a revoked key loses its live sockets. */
   recheckKeysMs: number;
-  /** Batches each connection's frames (the forwarder flushes it after each shared event). */
+  /** Batches each connection's frames (the forwarder flushes it as its shared streams hand out events). */
   writes: SocketWriteBatching;
   metrics?: { connections(delta: number): void };
 }

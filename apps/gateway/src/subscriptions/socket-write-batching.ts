@@ -4,7 +4,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
 /**
  * Frames sent to one client close together leave in ONE write: the client's TCP socket is corked at the first
  * send and uncorked by `flush()` — called by the forwarder once a shared stream has handed the events that
- * reached it to all of their subscribers — or, for every other send, in the check phase (setImmediate). An
+ * reached it to all of their subscribers, or by `flushHeldLongerThan` within a long burst — or, for every other
+ * send, in the check phase (setImmediate). An
  * event that reaches many subscriptions of one connection (10 jobFeed subscriptions per dashboard) is one write
  * system call per connection, not one per subscription. Order, framing and send callbacks are ws's own (a
  * callback fires once its frame is written, i.e. after the uncork).

@@ -251,8 +251,9 @@ export class SubscriptionForwarder {
             if (pending) await pending;
           } catch (error) {
             sink.error(error);
+          } finally {
+            flushDirectWrites?.(--queued === 0);
           }
-          flushDirectWrites?.(--queued === 0);
         });
       };
 
