@@ -37,6 +37,26 @@ const keysNotWrittenOnTheirOwn = async (redis: Redis): Promise<string[]> => {
     .sort();
 };
 
+/** A failing node and one downstream of it (test.flaky fails while `flakyFailures` lasts). */
+const flakyThenAdd = {
+  graph: {
+    nodes: [
+      { id: 'flaky', task: 'test.flaky', inputs: { value: 3 } },
+      { id: 'next', task: 'test.add', inputs: { a: { $ref: 'flaky.outputs.value' }, b: 1 } },
+    ],
+  },
+};
+
+/** What a step that must change nothing could touch: the job and node hashes, its log, indexes and usage. */
+const jobState = async (redis: Redis, jobId: string, nodeIds: string[]) => ({
+  job: await redis.hgetall(JOB_KEYS.job(jobId)),
+  nodes: await Promise.all(nodeIds.map((n) => redis.hgetall(JOB_KEYS.node(jobId, n)))),
+  log: await redis.lrange(`${JOB_KEYS.job(jobId)}:log`, 0, -1),
+  deadLetter: await redis.zscore(JOB_KEYS.deadLetter, jobId),
+  active: await redis.sismember(JOB_KEYS.activeJobs, jobId),
+  usage: await redis.hgetall(JOB_KEYS.tenantUsage(TENANT)),
+});
+
 const expectContiguous = (events: JobEvent[]) =>
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 
@@ -275,14 +295,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
   });
 
   it('retries with backoff (NODE_RETRYING), then fails the node, cancels dependants, dead-letters; retryJob reruns', async () => {
-    const { job } = await core.service.submitJob(TENANT, {
-      graph: {
-        nodes: [
-          { id: 'flaky', task: 'test.flaky', inputs: { value: 3 } },
-          { id: 'next', task: 'test.add', inputs: { a: { $ref: 'flaky.outputs.value' }, b: 1 } },
-        ],
-      },
-    });
+    const { job } = await core.service.submitJob(TENANT, flakyThenAdd);
     const failed = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'FAILED');
     const [flaky, next] = failed.nodes;
     expect(flaky!.status).toBe('FAILED');
@@ -306,32 +319,16 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
   });
 
   it('a retry that meets corrupt node state changes nothing (Redis keeps the writes a failing script made)', async () => {
-    const { job } = await core.service.submitJob(TENANT, {
-      graph: {
-        nodes: [
-          { id: 'flaky', task: 'test.flaky', inputs: { value: 3 } },
-          { id: 'next', task: 'test.add', inputs: { a: { $ref: 'flaky.outputs.value' }, b: 1 } },
-        ],
-      },
-    });
+    const { job } = await core.service.submitJob(TENANT, flakyThenAdd);
     await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'FAILED');
     // the last node's upstream list is read after the job's own fields; the service's view parses nodes
     // before any script runs, so this is the scheduler's step alone
     await core.redis.hset(JOB_KEYS.node(job.id, 'next'), 'upstream', 'not json');
-    const before = {
-      job: await core.redis.hgetall(JOB_KEYS.job(job.id)),
-      flaky: await core.redis.hgetall(JOB_KEYS.node(job.id, 'flaky')),
-      log: await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1),
-      deadLetter: await core.redis.zscore(JOB_KEYS.deadLetter, job.id),
-      usage: await core.redis.hgetall(JOB_KEYS.tenantUsage(TENANT)),
-    };
+    const before = await jobState(core.redis, job.id, ['flaky', 'next']);
     await expect(core.scheduler.retry(job.id)).rejects.toThrow();
-    expect(await core.redis.hgetall(JOB_KEYS.job(job.id))).toEqual(before.job);
-    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'flaky'))).toEqual(before.flaky);
-    expect(await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1)).toEqual(before.log);
-    expect(await core.redis.zscore(JOB_KEYS.deadLetter, job.id)).toBe(before.deadLetter);
-    expect(await core.redis.sismember(JOB_KEYS.activeJobs, job.id)).toBe(0);
-    expect(await core.redis.hgetall(JOB_KEYS.tenantUsage(TENANT))).toEqual(before.usage);
+    expect(await jobState(core.redis, job.id, ['flaky', 'next'])).toEqual(before);
+    expect(before.deadLetter).not.toBeNull();
+    expect(before.active).toBe(0);
   });
 
   it("an attempt's failure that meets corrupt state downstream changes nothing (the job is not left half failed)", async () => {
@@ -347,12 +344,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     // read when the job is failed, after the node's failure count and status would have been written (the
     // scheduler reads the failing node itself first, so its own fields would be refused before the script)
     await core.redis.hset(JOB_KEYS.node(job.id, 'next'), 'dependants', 'not json');
-    const before = {
-      job: await core.redis.hgetall(JOB_KEYS.job(job.id)),
-      first: await core.redis.hgetall(JOB_KEYS.node(job.id, 'first')),
-      next: await core.redis.hgetall(JOB_KEYS.node(job.id, 'next')),
-      log: await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1),
-    };
+    const before = await jobState(core.redis, job.id, ['first', 'next']);
     const failed: NodeReport = {
       type: 'failed',
       tenant: TENANT,
@@ -364,10 +356,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       error: { code: 'TASK_FAILED', message: 'broken for good', retryable: false },
     };
     await expect(core.scheduler.applyReport(failed)).rejects.toThrow();
-    expect(await core.redis.hgetall(JOB_KEYS.job(job.id))).toEqual(before.job);
-    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'first'))).toEqual(before.first);
-    expect(await core.redis.hgetall(JOB_KEYS.node(job.id, 'next'))).toEqual(before.next);
-    expect(await core.redis.lrange(`${JOB_KEYS.job(job.id)}:log`, 0, -1)).toEqual(before.log);
+    expect(await jobState(core.redis, job.id, ['first', 'next'])).toEqual(before);
     await core.service.cancelJob(TENANT, job.id).catch(() => undefined);
   });
 

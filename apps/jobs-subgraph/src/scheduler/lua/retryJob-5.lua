@@ -20,16 +20,13 @@ if refusal then return refusal end
 -- Everything the step uses is read and decoded before its first write: Redis keeps the writes a script made
 -- before an error, so corrupt node state must fail the retry with nothing changed.
 local nodeIds = cjson.decode(job.nodeIds)
-local succeeded = {}
+local succeeded, upstreamOf, attemptOf = {}, {}, {}
 for _, nodeId in ipairs(nodeIds) do
-  succeeded[nodeId] = redis.call('HGET', nodeKey(nodeId), 'status') == 'SUCCEEDED'
-end
-local upstreamOf, attemptOf = {}, {}
-for _, nodeId in ipairs(nodeIds) do
+  local node = redis.call('HMGET', nodeKey(nodeId), 'status', 'upstream', 'attempt')
+  succeeded[nodeId] = node[1] == 'SUCCEEDED'
   if not succeeded[nodeId] then
-    local node = redis.call('HMGET', nodeKey(nodeId), 'upstream', 'attempt')
-    upstreamOf[nodeId] = cjson.decode(node[1])
-    attemptOf[nodeId] = node[2] or '0'
+    upstreamOf[nodeId] = cjson.decode(node[2])
+    attemptOf[nodeId] = node[3] or '0'
     if not tonumber(attemptOf[nodeId]) then
       return redis.error_reply('node ' .. nodeId .. ' of job ' .. job.id .. ' has no valid attempt number')
     end
