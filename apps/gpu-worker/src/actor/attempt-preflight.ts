@@ -25,28 +25,46 @@ export async function readPreflight(
   payload: NodeAttemptPayload,
   leased: boolean,
 ): Promise<AttemptPreflight> {
-  const throttleKey = r.tenants.throttleKey(payload.tenant);
-  const keys = throttleKey ? [cancelledJobKey(payload.jobId), throttleKey] : [cancelledJobKey(payload.jobId)];
-  if (!leased) {
-    const [marker, throttle] = await retryWithin(r.retryWindowMs, () => r.redis.mget(keys));
-    return { cancelled: isSet(marker), throttledUntil: r.tenants.throttledUntilOf(throttle) };
-  }
-  const [[marker, throttle], [status, attempt]] = await retryWithin(r.retryWindowMs, async () => {
-    const replies = await r.redis
-      .pipeline()
-      .mget(keys)
-      .hmget(REDIS_KEYS.node(payload.jobId, payload.nodeId), 'status', 'attempt')
-      .exec();
+  if (leased) return (await readLeasePreflights(r, [payload]))[0]!;
+  const [marker, throttle] = await retryWithin(r.retryWindowMs, () =>
+    r.redis.mget(preflightKeys(r, payload)),
+  );
+  return { cancelled: isSet(marker), throttledUntil: r.tenants.throttledUntilOf(throttle) };
+}
+
+/**
+ * The preflights of a lease's attempts in one round trip (one pipeline of an MGET and an HMGET each), retried
+ * within the window: the actor hands the runnable ones to its runner together.
+ */
+export async function readLeasePreflights(
+  r: PreflightReader,
+  payloads: readonly NodeAttemptPayload[],
+): Promise<AttemptPreflight[]> {
+  const values = await retryWithin(r.retryWindowMs, async () => {
+    const pipeline = r.redis.pipeline();
+    for (const p of payloads)
+      pipeline.mget(preflightKeys(r, p)).hmget(REDIS_KEYS.node(p.jobId, p.nodeId), 'status', 'attempt');
+    const replies = await pipeline.exec();
     if (!replies) throw new Error('the preflight pipeline was not executed');
     for (const [err] of replies) if (err) throw err;
-    return replies.map(([, v]) => v) as [Array<string | null>, Array<string | null>];
+    return replies.map(([, v]) => v as Array<string | null>);
   });
-  const superseded = supersededBy(status ?? null, attempt ?? null, payload.attempt);
-  return {
-    cancelled: isSet(marker),
-    throttledUntil: r.tenants.throttledUntilOf(throttle),
-    ...(superseded ? { superseded } : {}),
-  };
+  return payloads.map((p, i) => {
+    const [marker, throttle] = values[2 * i]!;
+    const [status, attempt] = values[2 * i + 1]!;
+    const superseded = supersededBy(status ?? null, attempt ?? null, p.attempt);
+    return {
+      cancelled: isSet(marker),
+      throttledUntil: r.tenants.throttledUntilOf(throttle),
+      ...(superseded ? { superseded } : {}),
+    };
+  });
+}
+
+/** The attempt's cancelled marker and, when throttling is on, its tenant's throttle key. */
+function preflightKeys(r: PreflightReader, payload: NodeAttemptPayload): string[] {
+  const throttleKey = r.tenants.throttleKey(payload.tenant);
+  return throttleKey ? [cancelledJobKey(payload.jobId), throttleKey] : [cancelledJobKey(payload.jobId)];
 }
 
 /**

@@ -35,8 +35,11 @@ export interface AttemptPorts<R extends OfferingRunner> {
    */
   preflight(payload: NodeAttemptPayload): Promise<AttemptPreflight>;
   tenants: Pick<TenantGuard, 'throttledError' | 'runnerKilled'>;
-  /** The runner to run on, after any restart; undefined when quarantined or draining. */
-  readyRunner(): Promise<R | undefined>;
+  /**
+   * The runner to run the attempt on, after any restart; undefined when quarantined or draining. For an
+   * attempt its lease already handed to the runner, that runner (even dead: its end is this attempt's).
+   */
+  readyRunner(payload: NodeAttemptPayload): Promise<R | undefined>;
   runnerLost(reason: string, blame: RunnerLossBlame): Promise<void>;
   draining(): boolean;
   /** Runs the attempt on the runner (runAttempt); `onExecution` hands the execution to the actor. */
@@ -191,7 +194,7 @@ async function admit<R extends OfferingRunner>(
     await reporter.failed(p.tenants.throttledError(payload.tenant, throttled));
     return undefined;
   }
-  const runner = await p.readyRunner();
+  const runner = await p.readyRunner(payload);
   if (!runner) {
     p.metrics.attemptFinished(payload.task, 'released');
     await reporter.released(p.draining() ? 'worker draining' : 'actor quarantined');

@@ -35,22 +35,11 @@ export async function runAttempt(
   reporter: AttemptReporter,
   o: AttemptRunOptions,
 ): Promise<AttemptOutcome> {
-  const runId = `${payload.jobId}.${payload.nodeId}.${payload.attempt}`;
-  const actorDir = join(o.workRoot, o.spec.id.replace(/[^A-Za-z0-9._-]/g, '_'));
-  const workDir = join(actorDir, runId);
+  const msg = runMessageFor(payload, o.spec, o.workRoot);
+  const { runId, workDir } = msg;
   const scratch = new ScratchDir(workDir);
   const storage = new AttemptStorage(o.artifacts, payloadRef(payload), scratch);
   const attemptContext = activeContext(); // the attempt's span (inAttemptSpan), for the IPC handlers
-  const msg: RunMessage = {
-    type: 'run',
-    runId,
-    attempt: payloadRef(payload),
-    task: payload.task,
-    taskVersion: payload.taskVersion,
-    inputs: payload.inputs,
-    device: o.spec.device,
-    workDir,
-  };
   const execution = new AttemptExecution(
     runner,
     msg,
@@ -71,6 +60,23 @@ export async function runAttempt(
     if (scratch.made || execution.scratchMayExist) await removeScratchDir(workDir);
   }
 }
+
+/** The runner's order for one attempt: its run id and scratch dir follow from the attempt and the actor. */
+export function runMessageFor(payload: NodeAttemptPayload, spec: ActorSpec, workRoot: string): RunMessage {
+  const runId = runIdOf(payload);
+  return {
+    type: 'run',
+    runId,
+    attempt: payloadRef(payload),
+    task: payload.task,
+    taskVersion: payload.taskVersion,
+    inputs: payload.inputs,
+    device: spec.device,
+    workDir: join(workRoot, spec.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId),
+  };
+}
+
+export const runIdOf = (p: NodeAttemptPayload): string => `${p.jobId}.${p.nodeId}.${p.attempt}`;
 
 /** A used scratch dir is often empty: one rmdir then; the recursive removal otherwise (or when missing). */
 async function removeScratchDir(workDir: string): Promise<void> {

@@ -40,11 +40,15 @@ function fakePorts(
     stopAt?: Record<number, 'draining' | 'quarantined'>;
     lockLostDuring?: string;
     throwIn?: string;
+    /** At a stop, how many of the rest the runner had already started (they must be run first). */
+    startedAhead?: number;
   } = {},
 ) {
   let clock = 1_000;
   let lockLost = false;
   const ran: string[] = [];
+  /** What the lease asked of the runner queue, in order. */
+  const queue: string[] = [];
   const handedBack: LeaseHandBackReason[] = [];
   const logs: string[] = [];
   const log = (level: string) => (_o: object, m: string) => void logs.push(`${level}: ${m}`);
@@ -64,11 +68,19 @@ function fakePorts(
           3,
         );
     },
+    runnerQueue: {
+      handOver: async (attempts) => void queue.push(`handOver ${attempts.map((a) => a.jobId).join(',')}`),
+      takeBack: async (rest) => {
+        queue.push(`takeBack ${rest.map((a) => a.jobId).join(',')}`);
+        return Math.min(o.startedAhead ?? 0, rest.length);
+      },
+      release: async () => void queue.push('release'),
+    },
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     metrics: { leaseHandedBack: (r) => void handedBack.push(r) },
     now: () => clock,
   };
-  return { ports, ran, handedBack, logs };
+  return { ports, ran, handedBack, logs, queue };
 }
 
 const lease = (...ids: string[]) => ({ attempts: ids.map(attempt) });
@@ -79,6 +91,25 @@ describe('processLease', () => {
     const f = fakePorts();
     await processLease(job, 'tok', f.ports);
     expect(f.ran).toEqual(['j1', 'j2', 'j3']);
+    expect(calls).toEqual([]);
+    expect(f.handedBack).toEqual([]);
+    expect(f.queue).toEqual(['handOver j1,j2,j3', 'release']);
+  });
+
+  it('at a stop, runs to their end the attempts the runner already started, then hands back the rest', async () => {
+    const { job, calls } = fakeJob(lease('j1', 'j2', 'j3', 'j4'));
+    const f = fakePorts({ sliceMs: 100, attemptMs: 60, startedAhead: 1 });
+    await expect(processLease(job, 'tok', f.ports)).rejects.toBeInstanceOf(DelayedError);
+    expect(f.ran).toEqual(['j1', 'j2', 'j3']); // j3 had started in the runner when the slice ended
+    expect(calls[0]).toEqual(['updateData', lease('j4')]);
+    expect(f.queue).toEqual(['handOver j1,j2,j3,j4', 'takeBack j3,j4', 'release']);
+  });
+
+  it('at a stop where the runner had started every attempt left, nothing is handed back', async () => {
+    const { job, calls } = fakeJob(lease('j1', 'j2'));
+    const f = fakePorts({ stopAt: { 1: 'draining' }, startedAhead: 5 });
+    await processLease(job, 'tok', f.ports);
+    expect(f.ran).toEqual(['j1', 'j2']);
     expect(calls).toEqual([]);
     expect(f.handedBack).toEqual([]);
   });
@@ -131,6 +162,7 @@ describe('processLease', () => {
     expect(f.logs).toContain(
       'warn: lost the lock of the lease: its other attempts are left to the actor that has it',
     );
+    expect(f.queue).toEqual(['handOver j1,j2,j3', 'release']); // what is left in the runner is taken back
   });
 
   it('a hand-back Redis refuses propagates, logged (the stalled check re-queues the lease)', async () => {
@@ -149,6 +181,7 @@ describe('processLease', () => {
     await expect(processLease(job, 'tok', f.ports)).rejects.toBeInstanceOf(ReportUndeliverableError);
     expect(f.ran).toEqual(['j1']);
     expect(calls).toEqual([]);
+    expect(f.queue).toEqual(['handOver j1,j2', 'release']);
   });
 
   it.each([

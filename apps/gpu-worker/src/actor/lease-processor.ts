@@ -24,6 +24,8 @@ export interface LeasePorts {
   lockLost(): boolean;
   /** One attempt of the lease: processAttempt, whose preflight also skips an attempt that already ended. */
   runAttempt(payload: NodeAttemptPayload): Promise<void>;
+  /** The lease's attempts as handed to the runner together (NodeActor's runner queue). */
+  runnerQueue: LeaseRunnerQueue;
   logger: {
     debug(obj: object, msg: string): void;
     info(obj: object, msg: string): void;
@@ -35,28 +37,58 @@ export interface LeasePorts {
 }
 
 /**
+ * A lease's attempts in the actor's runner (decision 0007, session 9): preflighted together and handed over in
+ * one write, so a lease of short attempts wakes the runner (and the actor) once, not once per attempt.
+ */
+export interface LeaseRunnerQueue {
+  /** Preflights the attempts in one round trip and hands the runnable ones to the runner, in order. */
+  handOver(attempts: readonly NodeAttemptPayload[]): Promise<void>;
+  /**
+   * Takes back those of `rest` the runner has not started; answers how many of `rest` (from its start) must
+   * still be run here because the runner started or ended one of them (the others go back to the queue).
+   */
+  takeBack(rest: readonly NodeAttemptPayload[]): Promise<number>;
+  /**
+   * The lease ends here (done, lock lost, or an error): what is left of it in the runner is taken back, and a
+   * runner still running (or dead in) an attempt nobody will report is restarted.
+   */
+  release(): Promise<void>;
+}
+
+/**
  * One lease (decision 0007): its attempts in order, each with its own preflight and reports. Before each
  * attempt: a lost lock ends the lease here without a word (the new owner runs the rest); an actor that stopped
  * leasing, or a slice that is over (from the second attempt on, so every lease makes progress), hands the
- * unstarted rest back to the tail of the queue, unreported and keeping its attempt numbers. Throws for a
- * malformed lease (UnrecoverableError), a hand-back (DelayedError: BullMQ's manual delay), and whatever an
- * attempt throws (an undeliverable terminal report fails the lease; the scheduler's reconciler does the rest).
+ * unstarted rest back to the tail of the queue, unreported and keeping its attempt numbers (those the runner
+ * already started are run to their end first). Throws for a malformed lease (UnrecoverableError), a hand-back
+ * (DelayedError: BullMQ's manual delay), and whatever an attempt throws (an undeliverable terminal report fails
+ * the lease; the scheduler's reconciler does the rest).
  */
 export async function processLease(job: Job, token: string | undefined, p: LeasePorts): Promise<void> {
   const attempts = parseLease(job, p);
   const now = p.now ?? Date.now;
   const from = now();
-  for (const [i, attempt] of attempts.entries()) {
-    if (p.lockLost()) {
-      p.logger.warn(
-        { actor: p.actorId, bullJobId: job.id, left: attempts.length - i },
-        'lost the lock of the lease: its other attempts are left to the actor that has it',
-      );
-      return;
+  try {
+    await p.runnerQueue.handOver(attempts);
+    for (let i = 0; i < attempts.length; i++) {
+      if (p.lockLost()) {
+        p.logger.warn(
+          { actor: p.actorId, bullJobId: job.id, left: attempts.length - i },
+          'lost the lock of the lease: its other attempts are left to the actor that has it',
+        );
+        return;
+      }
+      const stop = p.mustStop() ?? (i > 0 && now() - from >= p.sliceMs ? 'slice' : undefined);
+      if (stop) {
+        const started = await p.runnerQueue.takeBack(attempts.slice(i));
+        for (const attempt of attempts.slice(i, i + started)) await p.runAttempt(attempt);
+        if (i + started < attempts.length) return await handBack(job, token, i + started, stop, p);
+        return;
+      }
+      await p.runAttempt(attempts[i]!);
     }
-    const stop = p.mustStop() ?? (i > 0 && now() - from >= p.sliceMs ? 'slice' : undefined);
-    if (stop) return handBack(job, token, i, stop, p);
-    await p.runAttempt(attempt);
+  } finally {
+    await p.runnerQueue.release();
   }
 }
 

@@ -6,13 +6,18 @@ import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runne
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { readPreflight } from './attempt-preflight.js';
-import { processAttempt, type ActiveAttempt, type AttemptPorts } from './attempt-processor.js';
-import { runAttempt } from './attempt-run.js';
+import { readLeasePreflights, readPreflight } from './attempt-preflight.js';
+import {
+  processAttempt,
+  type ActiveAttempt,
+  type AttemptPorts,
+  type AttemptPreflight,
+} from './attempt-processor.js';
+import { runAttempt, runIdOf, runMessageFor } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
 import { LeasedAttemptPayload } from './node-payload.js';
-import { isLease, processLease } from './lease-processor.js';
+import { isLease, processLease, type LeaseRunnerQueue } from './lease-processor.js';
 import { FORCED_CLOSE_MS, LeaseSource } from './lease-source.js';
 import type { ReportSink } from './report-sink.js';
 import { within } from './retry.js';
@@ -95,6 +100,8 @@ export class NodeActor implements SupervisedActor {
   private active?: ActiveAttempt;
   /** The lease being run (a BullMQ job of several attempts), and whether BullMQ reported its lock lost. */
   private held?: { bullJobId: string; lockLost: boolean };
+  /** The lease's attempts handed to the runner together, with their preflights (read together). */
+  private handed?: HandedLease;
 
   constructor(
     private readonly o: NodeActorOptions,
@@ -141,10 +148,18 @@ export class NodeActor implements SupervisedActor {
     this.lease.open();
   }
 
-  /** A CancelNotice: stop the running attempt if it belongs to the cancelled job (and node). */
+  /**
+   * A CancelNotice: stop the running attempt if it belongs to the cancelled job (and node); attempts of it
+   * that wait in the runner (a lease's) end there with CANCELLED, reported when their turn comes.
+   */
   cancel(notice: CancelNotice): void {
+    const hits = (ref: { jobId: string; nodeId: string }) =>
+      ref.jobId === notice.jobId && (!notice.nodeId || notice.nodeId === ref.nodeId);
+    const runner = this.handed?.runner;
+    for (const [runId, payload] of this.handed?.payloads ?? [])
+      if (hits(payload) && runner?.holds(runId)) runner.cancel(runId, 'CANCELLED', notice.reason);
     const a = this.active;
-    if (!a || a.jobId !== notice.jobId || (notice.nodeId && notice.nodeId !== a.nodeId)) return;
+    if (!a || !hits(a)) return;
     this.o.logger.info(
       { actor: this.id, jobId: a.jobId, nodeId: a.nodeId, reason: notice.reason },
       'cancelling the running attempt',
@@ -155,6 +170,8 @@ export class NodeActor implements SupervisedActor {
   async drain(graceMs: number, boundMs: number): Promise<void> {
     this.move('DRAINING');
     this.lease.stopWatchdog();
+    // what a lease queued in the runner and it has not started goes back with the lease's rest
+    void this.takeBackQueued();
     const release = setTimeout(
       () => this.active?.execution?.release(`worker draining: grace of ${graceMs} ms is over`),
       graceMs,
@@ -264,6 +281,7 @@ export class NodeActor implements SupervisedActor {
           this.machine.draining ? 'draining' : this.slot.quarantined ? 'quarantined' : undefined,
         lockLost: () => held.lockLost,
         runAttempt: (payload) => inAttemptSpan(payload, () => processAttempt(job, ports, payload)),
+        runnerQueue: this.runnerQueue(),
         logger: this.o.logger,
         metrics: this.o.metrics,
       });
@@ -272,9 +290,76 @@ export class NodeActor implements SupervisedActor {
     }
   }
 
-  private preflight(payload: NodeAttemptPayload, leased: boolean) {
-    const reader = { redis: this.o.redis, tenants: this.o.tenants, retryWindowMs: this.o.redisRetryWindowMs };
-    return readPreflight(reader, payload, leased);
+  /** The lease's attempts in the runner: handed over together, claimed one by one by processAttempt. */
+  private runnerQueue(): LeaseRunnerQueue {
+    return {
+      handOver: async (attempts) => {
+        const runner = await this.slot.ready();
+        const preflights = await readLeasePreflights(this.preflightReader(), attempts);
+        const handed: HandedLease = { runner, payloads: new Map(), preflights: new Map() };
+        attempts.forEach((a, i) => handed.preflights.set(runIdOf(a), preflights[i]!));
+        this.handed = handed;
+        if (!runner) return; // each attempt's processing says why (quarantined, draining)
+        const runnable = attempts.filter((a, i) => {
+          const pre = preflights[i]!;
+          if (pre.superseded || pre.cancelled || pre.throttledUntil !== undefined) return false;
+          return runner.tasks.some((t) => t.name === a.task && t.version === a.taskVersion);
+        });
+        for (const a of runnable) handed.payloads.set(runIdOf(a), a);
+        runner.enqueue(runnable.map((a) => runMessageFor(a, this.o.spec, this.o.workRoot)));
+        // the slice bounds what starts: at its end the runner gives back what it has not started
+        if (runnable.length > 1)
+          handed.sliceTimer = setTimeout(() => void this.takeBackQueued(), this.o.leaseSliceMs);
+      },
+      takeBack: async (rest) => {
+        const runner = this.handed?.runner;
+        if (!runner) return 0;
+        await runner.withdraw(rest.map(runIdOf).filter((id) => runner.holds(id)));
+        let started = 0;
+        rest.forEach((a, i) => {
+          if (runner.holds(runIdOf(a))) started = i + 1;
+        });
+        return started;
+      },
+      release: async () => {
+        const runner = this.handed?.runner;
+        clearTimeout(this.handed?.sliceTimer);
+        this.handed = undefined;
+        if (!runner) return;
+        await runner.withdraw(runner.unclaimedRunIds);
+        // an attempt left in the runner that nobody will report: it must not go on (nor its death go unseen)
+        if (runner.unclaimedRunIds.length > 0 && (runner.busy || runner.diedRunning))
+          await this.slot.lost('a lease ended with one of its attempts still in the runner', 'platform');
+      },
+    };
+  }
+
+  /** The runs the runner has not started go back to the lease (which hands them back to the queue). */
+  private async takeBackQueued(): Promise<void> {
+    const runner = this.handed?.runner;
+    await runner?.withdraw(runner.unclaimedRunIds).catch(() => undefined);
+  }
+
+  private preflightReader() {
+    return { redis: this.o.redis, tenants: this.o.tenants, retryWindowMs: this.o.redisRetryWindowMs };
+  }
+
+  /** A leased attempt's preflight was read with its lease's (once: a second processing reads it again). */
+  private preflight(payload: NodeAttemptPayload, leased: boolean): Promise<AttemptPreflight> {
+    const runId = runIdOf(payload);
+    const read = leased ? this.handed?.preflights.get(runId) : undefined;
+    if (read) {
+      this.handed!.preflights.delete(runId);
+      return Promise.resolve(read);
+    }
+    return readPreflight(this.preflightReader(), payload, leased);
+  }
+
+  /** The runner an attempt its lease handed over is claimed on; any other runs on the slot's ready runner. */
+  private runnerFor(payload: NodeAttemptPayload): Promise<RunnerProcess | undefined> {
+    const runner = this.handed?.runner;
+    if (runner?.holds(runIdOf(payload))) return Promise.resolve(runner);
+    return this.slot.ready();
   }
 
   /** `leased`: the attempts come in a lease, so each preflight also checks that its attempt is still current. */
@@ -286,7 +371,7 @@ export class NodeActor implements SupervisedActor {
       ...(this.o.startedLingerMs ? { startedLingerMs: this.o.startedLingerMs } : {}),
       preflight: (payload) => this.preflight(payload, leased),
       tenants: this.o.tenants,
-      readyRunner: () => this.slot.ready(),
+      readyRunner: (payload) => this.runnerFor(payload),
       runnerLost: (reason, blame) => this.slot.lost(reason, blame),
       draining: () => this.machine.draining,
       run: (runner, payload, reporter, onExecution) =>
@@ -315,6 +400,16 @@ export class NodeActor implements SupervisedActor {
       metrics: this.o.metrics,
     };
   }
+}
+
+interface HandedLease {
+  /** The runner they went to; undefined when there was none ready (quarantined, draining). */
+  runner: RunnerProcess | undefined;
+  /** The attempts handed to it, by run id. */
+  payloads: Map<string, NodeAttemptPayload>;
+  /** Every attempt's preflight, by run id, until its processing takes it. */
+  preflights: Map<string, AttemptPreflight>;
+  sliceTimer?: NodeJS.Timeout;
 }
 
 /** The real parts: a RunnerSlot forking runners, a LeaseSource over BullMQ. */

@@ -206,8 +206,16 @@ export class RunnerSlot {
   private async startRunner(): Promise<void> {
     const runner = await RunnerProcess.start(this.o.runner);
     runner.onExit((code, signal) => {
-      // Deaths during an attempt are handled by the processor; here only an idle runner's.
-      if (this.runner !== runner || this.o.isBusy() || this.stopped || this.quarantine || this.recovering)
+      // Deaths during an attempt are handled by the processor (also of one a lease handed over and not yet
+      // claimed: its processing sees the exit); here only an idle runner's.
+      if (
+        this.runner !== runner ||
+        this.o.isBusy() ||
+        runner.diedRunning ||
+        this.stopped ||
+        this.quarantine ||
+        this.recovering
+      )
         return;
       this.o.logger.warn({ actor: this.o.actorId, code, signal }, 'idle runner exited');
       void this.lost(`idle runner exited (code ${code}, signal ${signal})`, 'actor');

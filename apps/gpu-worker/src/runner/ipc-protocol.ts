@@ -1,14 +1,24 @@
 import { z } from 'zod';
-import { Device, JobError, JobErrorCode, TaskManifest, type JsonObject } from '#libs/contracts';
+import {
+  Device,
+  JobError,
+  JobErrorCode,
+  LEASE_MAX_ATTEMPTS,
+  TaskManifest,
+  type JsonObject,
+} from '#libs/contracts';
 
 /**
  * The typed protocol between an actor (parent) and its task runner process (child), over Node's IPC
  * channel. Both sides parse every message with these schemas (parseContract), nothing by hand.
  *
- * parent → child: run (one attempt at a time), cancel (abort ctx.signal with a reason).
+ * parent → child: run (one attempt, to an idle runner), runs (a lease's attempts in one write: the runner
+ * runs them one at a time, in order, each as soon as the one before it ended), cancel (abort ctx.signal with
+ * a reason; a queued run is dropped with that error), withdraw (drop these queued runs).
  * child → parent: ready (after loading tasks, with their manifests) or boot-failed; heartbeat (from a
  * timer, so a blocked event loop stops them); progress, log, artifact while running; then exactly one
- * result or error per run.
+ * result or error per run, or its id in a `withdrawn` answer. What the runner sends in one turn of its event
+ * loop goes in one write, as a `batch` (decision 0007, session 9).
  */
 
 /**
@@ -41,6 +51,20 @@ export const RunMessage = z.object({
   workDir: z.string().min(1),
 });
 export type RunMessage = z.infer<typeof RunMessage>;
+
+/** Runs queued at once (a lease's attempts): one write and one wake-up of the runner for all of them. */
+export const RunsMessage = z.object({
+  type: z.literal('runs'),
+  runs: z.array(RunMessage).min(1).max(LEASE_MAX_ATTEMPTS),
+});
+export type RunsMessage = z.infer<typeof RunsMessage>;
+
+/** Drop these runs if they are still queued; the runner answers `withdrawn` with those it dropped. */
+export const WithdrawMessage = z.object({
+  type: z.literal('withdraw'),
+  runIds: z.array(z.string().min(1)).max(LEASE_MAX_ATTEMPTS),
+});
+export type WithdrawMessage = z.infer<typeof WithdrawMessage>;
 
 export const CancelMessage = z.object({
   type: z.literal('cancel'),
@@ -80,7 +104,13 @@ export const StorageResult = z.object({
 });
 export type StorageResult = z.infer<typeof StorageResult>;
 
-export const ParentMessage = z.discriminatedUnion('type', [RunMessage, CancelMessage, StorageResult]);
+export const ParentMessage = z.discriminatedUnion('type', [
+  RunMessage,
+  RunsMessage,
+  WithdrawMessage,
+  CancelMessage,
+  StorageResult,
+]);
 export type ParentMessage = z.infer<typeof ParentMessage>;
 
 export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
@@ -112,9 +142,20 @@ export const ChildMessage = z.discriminatedUnion('type', [
     error: JobError,
     workDirUsed: z.boolean().optional(),
   }),
+  z.object({ type: z.literal('withdrawn'), runIds: z.array(z.string()) }),
   StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;
+
+/** What crosses the channel from the runner: one message, or those of one turn together. */
+export const ChildEnvelope = z.union([
+  ChildMessage,
+  z.object({ type: z.literal('batch'), messages: z.array(ChildMessage).min(1) }),
+]);
+export type ChildEnvelope = z.infer<typeof ChildEnvelope>;
+
+/** The messages of an envelope, in the order they were sent. */
+export const unbatch = (e: ChildEnvelope): ChildMessage[] => (e.type === 'batch' ? e.messages : [e]);
 
 /** Who a runner's command tasks run as (when it runs as root): the worker's COMMAND_TASK_* settings. */
 export const CommandTaskUserSettings = z.object({

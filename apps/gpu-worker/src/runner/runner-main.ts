@@ -13,12 +13,14 @@ import { RunnerSettings, type ChildMessage } from './ipc-protocol.js';
 import { proxiedArtifacts, StorageClient } from './proxied-artifacts.js';
 import { startOrphanWatchdog } from './orphan-watchdog.js';
 import { TaskRunnerChild } from './task-runner-child.js';
+import { TurnBatchedSender } from './turn-batched-sender.js';
 
-function send(msg: ChildMessage): void {
-  // Typed here and parsed by the actor, the boundary that counts (this process runs task code): not parsed
-  // a second time on the way out.
-  if (process.connected) process.send!(msg);
-}
+// Typed here and parsed by the actor, the boundary that counts (this process runs task code): not parsed a
+// second time on the way out.
+const channel = new TurnBatchedSender((envelope) => {
+  if (process.connected) process.send!(envelope);
+});
+const send = (msg: ChildMessage): void => channel.send(msg);
 
 /** This runner's settings, from the worker (its one argument); none are read from the environment. */
 function settingsFromArgv(): RunnerSettings {
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
     );
   } catch (e) {
     send({ type: 'boot-failed', message: errorMessage(e) });
+    channel.flush();
     process.exitCode = 1;
     process.disconnect();
     return;
@@ -74,9 +77,12 @@ async function main(): Promise<void> {
       message: jobErrorMessage(`uncaught exception in task: ${errorMessage(err)}`),
       retryable: true,
     });
+    channel.flush();
     // Give the IPC channel a moment to flush the error before the process goes.
     setTimeout(() => process.exit(1), 200);
   });
+  // A task that ends the process (process.exit) still gets out what it said before.
+  process.once('exit', () => channel.flush());
   // The actor went away (closed channel): nothing to report to any more.
   process.once('disconnect', () => {
     clearInterval(heartbeat);
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   try {
     send({ type: 'boot-failed', message: errorMessage(e) });
+    channel.flush();
   } finally {
     process.exit(1);
   }

@@ -285,4 +285,81 @@ describe('RunnerProcess', () => {
       killedBy: 'attempt',
     });
   });
+  describe('runs handed over together (a lease)', () => {
+    const execute = (runner: RunnerProcess, msg: RunMessage, h = recorder()) =>
+      new AttemptExecution(runner, msg, h, limits).run();
+
+    it('runs them in order, one at a time; each is claimed with its outcome and what it reported', async () => {
+      const runner = await startRunner();
+      const msgs = [
+        runMessage('test.sleep', { ms: 0 }),
+        runMessage('test.sleep', { ms: 150 }),
+        runMessage('test.fail', { times: 1 }),
+      ];
+      runner.enqueue(msgs);
+      expect(msgs.every((m) => runner.holds(m.runId))).toBe(true);
+      expect(() => runner.run(runMessage('test.sleep', { ms: 0 }), recorder())).toThrow(/already running/);
+      await new Promise((r) => setTimeout(r, 400)); // all three end before any is claimed
+      const h = recorder();
+      expect(await execute(runner, msgs[0]!)).toMatchObject({ type: 'succeeded' });
+      expect(await execute(runner, msgs[1]!, h)).toMatchObject({
+        type: 'succeeded',
+        outputs: { sleptMs: expect.any(Number) },
+      });
+      expect(h.progressCalls.at(-1)![0]).toBe(1); // reported before the claim, replayed to it
+      expect(await execute(runner, msgs[2]!)).toMatchObject({
+        type: 'failed',
+        error: { code: 'TASK_FAILED' },
+      });
+      expect(runner.unclaimedRunIds).toEqual([]);
+      expect(runner.busy).toBe(false);
+      // idle again: a single run goes as before
+      expect(await execute(runner, runMessage('test.sleep', { ms: 0 }))).toMatchObject({ type: 'succeeded' });
+    });
+
+    it('withdraws the runs not started; a cancelled queued run ends CANCELLED without running', async () => {
+      const runner = await startRunner();
+      const msgs = [
+        runMessage('test.sleep', { ms: 300 }),
+        runMessage('test.sleep', { ms: 0 }),
+        runMessage('test.sleep', { ms: 0 }),
+        runMessage('test.sleep', { ms: 0 }),
+      ];
+      runner.enqueue(msgs);
+      runner.cancel(msgs[1]!.runId, 'CANCELLED', 'cancelled by request');
+      expect(await runner.withdraw([msgs[0]!.runId, msgs[3]!.runId])).toEqual([msgs[3]!.runId]);
+      expect(runner.holds(msgs[3]!.runId)).toBe(false);
+      const h = recorder();
+      expect(await execute(runner, msgs[0]!)).toMatchObject({ type: 'succeeded' });
+      expect(await execute(runner, msgs[1]!, h)).toMatchObject({
+        type: 'failed',
+        error: { code: 'CANCELLED', message: 'cancelled by request', retryable: false },
+      });
+      expect(h.progressCalls).toEqual([]); // it never ran
+      expect(await execute(runner, msgs[2]!)).toMatchObject({ type: 'succeeded' });
+      expect(runner.busy).toBe(false);
+    });
+
+    it('a runner dying mid-run ends that run as its crash; the queued ones are dropped, not failed', async () => {
+      const runner = await startRunner();
+      const msgs = [
+        runMessage('test.sleep', { ms: 0 }),
+        runMessage('test.crash', { exitCode: 3 }),
+        runMessage('test.sleep', { ms: 0 }),
+      ];
+      runner.enqueue(msgs);
+      await new Promise<void>((r) => runner.onExit(() => r()));
+      expect(runner.diedRunning).toBe(true);
+      expect(runner.holds(msgs[2]!.runId)).toBe(false); // never started: the lease runs it elsewhere
+      expect(await execute(runner, msgs[0]!)).toMatchObject({ type: 'succeeded' });
+      const h = recorder();
+      expect(await execute(runner, msgs[1]!, h)).toMatchObject({
+        type: 'failed',
+        error: { code: 'CRASHED', message: expect.stringMatching(/code 3/) },
+        runnerLost: true,
+        killedBy: 'attempt',
+      });
+      expect(h.logs).toContain('warn: test.crash: exiting the runner process on purpose');
+    });
+  });
 });

@@ -8,7 +8,9 @@ import {
   type TaskManifest,
 } from '#libs/contracts';
 import {
-  ChildMessage,
+  ChildEnvelope,
+  unbatch,
+  type ChildMessage,
   type LogLevel,
   type RunnerSettings,
   type RunMessage,
@@ -49,6 +51,16 @@ export type RunOutcome =
   | { kind: 'error'; error: JobError; workDirUsed: boolean }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
+/** A run handed to the runner: queued there, then running (the first of the queue), then ended. */
+interface HandedRun {
+  runId: string;
+  /** Set when the actor claims the run (`run`); what came before is kept in `early`. */
+  handlers?: RunHandlers;
+  early: ChildMessage[];
+  outcome: Promise<RunOutcome>;
+  resolve: (o: RunOutcome) => void;
+}
+
 export interface RunHandlers {
   progress(fraction: number, message?: string): void;
   log(level: LogLevel, message: string): void;
@@ -71,8 +83,15 @@ export class RunnerBootError extends Error {
  */
 export class RunnerProcess {
   private lastBeat = Date.now();
-  private current?: { runId: string; handlers: RunHandlers; resolve: (o: RunOutcome) => void };
+  /** Runs in the runner, in order: the first is running, the rest wait in its queue. */
+  private readonly inRunner: HandedRun[] = [];
+  /** Runs queued with `enqueue` and not yet claimed by `run` (ended ones too: their outcome waits here). */
+  private readonly unclaimed = new Map<string, HandedRun>();
+  private withdrawing?: (withdrawn: string[]) => void;
+  private withdrawals: Promise<unknown> = Promise.resolve();
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
+  /** The runner died while a run was in it (the processor of that run handles the loss, not the slot). */
+  diedRunning = false;
   private stderrTail = '';
   private readonly exited: Promise<void>;
   private readonly exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
@@ -85,13 +104,12 @@ export class RunnerProcess {
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
-        this.current?.resolve({ kind: 'exit', code, signal });
-        this.current = undefined;
+        this.onExited(code, signal);
         for (const l of this.exitListeners) l(code, signal);
         resolve();
       }),
     );
-    child.on('message', (raw) => this.onMessage(raw));
+    child.on('message', (raw) => this.onEnvelope(raw));
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096);
     });
@@ -130,12 +148,14 @@ export class RunnerProcess {
         fail(`exited during boot (code ${code}, signal ${signal})`);
       const onError = (err: Error) => fail(err.message);
       const onMessage = (raw: unknown) => {
-        const parsed = ChildMessage.safeParse(raw);
+        const parsed = ChildEnvelope.safeParse(raw);
         if (!parsed.success) return;
-        if (parsed.data.type === 'boot-failed') fail(parsed.data.message);
-        if (parsed.data.type === 'ready') {
-          cleanup();
-          resolve(new RunnerProcess(child, parsed.data.tasks, opts));
+        for (const msg of unbatch(parsed.data)) {
+          if (msg.type === 'boot-failed') fail(msg.message);
+          if (msg.type === 'ready') {
+            cleanup();
+            resolve(new RunnerProcess(child, msg.tasks, opts));
+          }
         }
       };
       const cleanup = () => {
@@ -167,19 +187,80 @@ export class RunnerProcess {
     this.exitListeners.push(listener);
   }
 
-  /** Run one attempt; resolves with its result, its error, or the child's exit if it died first. */
+  /**
+   * Run one attempt; resolves with its result, its error, or the child's exit if it died while running it.
+   * A run handed over with `enqueue` is claimed here (nothing is sent): what it reported before is replayed
+   * to `handlers`, and an ended one resolves at once.
+   */
   run(msg: RunMessage, handlers: RunHandlers): Promise<RunOutcome> {
+    const handed = this.unclaimed.get(msg.runId);
+    if (handed) {
+      this.unclaimed.delete(msg.runId);
+      handed.handlers = handlers;
+      for (const early of handed.early.splice(0)) this.dispatch(handed, early);
+      return handed.outcome;
+    }
     if (!this.alive) return Promise.resolve({ kind: 'exit', ...this.exitInfo! });
-    if (this.current)
-      throw new Error(`runner of ${this.opts.actorId} is already running ${this.current.runId}`);
+    if (this.inRunner.length > 0)
+      throw new Error(`runner of ${this.opts.actorId} is already running ${this.inRunner[0]!.runId}`);
     this.lastBeat = Date.now();
-    return new Promise((resolve) => {
-      this.current = { runId: msg.runId, handlers, resolve };
-      this.child.send(msg);
-    });
+    const run = this.handOver(msg.runId, handlers);
+    this.child.send(msg);
+    return run.outcome;
   }
 
-  /** Ask the task to stop (aborts ctx.signal with this code and reason). */
+  /**
+   * Hands several attempts to an idle runner in one write (a lease's, decision 0007): it runs them in
+   * order, each when the one before it ended. Each is then claimed with `run` (its watchdogs start there),
+   * withdrawn, or cancelled; those the runner never started when it died are dropped (`holds` says no).
+   */
+  enqueue(msgs: RunMessage[]): void {
+    if (!this.alive || msgs.length === 0) return;
+    if (this.inRunner.length > 0)
+      throw new Error(`runner of ${this.opts.actorId} is already running ${this.inRunner[0]!.runId}`);
+    this.lastBeat = Date.now();
+    for (const m of msgs) this.unclaimed.set(m.runId, this.handOver(m.runId));
+    this.child.send({ type: 'runs', runs: msgs });
+  }
+
+  /** A run is in the runner (running, or queued there). */
+  get busy(): boolean {
+    return this.inRunner.length > 0;
+  }
+
+  /** A run handed over with `enqueue` can still be claimed here: not withdrawn, nor lost unstarted. */
+  holds(runId: string): boolean {
+    return this.unclaimed.has(runId);
+  }
+
+  /** The enqueued runs not claimed yet, in order. */
+  get unclaimedRunIds(): string[] {
+    return [...this.unclaimed.keys()];
+  }
+
+  /**
+   * Takes back the runs of `runIds` the runner has not started; resolves with those taken back (a dead
+   * runner started none of its queued ones). The others ran or run: claim them.
+   */
+  withdraw(runIds: string[]): Promise<string[]> {
+    // one withdrawal at a time: the runner answers each in turn
+    const next = this.withdrawals.then(() => this.withdrawNow(runIds));
+    this.withdrawals = next.catch(() => undefined);
+    return next;
+  }
+
+  private async withdrawNow(runIds: string[]): Promise<string[]> {
+    const queued = runIds.filter((id) => this.inRunner.some((r) => r.runId === id && r !== this.inRunner[0]));
+    if (queued.length === 0 || !this.alive || !this.child.connected) return [];
+    const withdrawn = await new Promise<string[]>((resolve) => {
+      this.withdrawing = resolve;
+      this.child.send({ type: 'withdraw', runIds: queued });
+    });
+    for (const id of withdrawn) this.drop(id);
+    return withdrawn;
+  }
+
+  /** Ask the task to stop (aborts ctx.signal with this code and reason); a queued run ends with that error. */
   cancel(runId: string, code: JobErrorCode, reason: string): void {
     if (this.alive && this.child.connected) this.child.send({ type: 'cancel', runId, code, reason });
   }
@@ -211,11 +292,43 @@ export class RunnerProcess {
       } satisfies StorageResult);
   }
 
-  private onMessage(raw: unknown): void {
+  private handOver(runId: string, handlers?: RunHandlers): HandedRun {
+    let resolve!: (o: RunOutcome) => void;
+    const outcome = new Promise<RunOutcome>((r) => (resolve = r));
+    const run: HandedRun = { runId, early: [], outcome, resolve, ...(handlers ? { handlers } : {}) };
+    this.inRunner.push(run);
+    return run;
+  }
+
+  /** A run left the runner: ended (`outcome`), or withdrawn / lost unstarted (no outcome: nobody claims it). */
+  private drop(runId: string, outcome?: RunOutcome): void {
+    const i = this.inRunner.findIndex((r) => r.runId === runId);
+    if (i < 0) return;
+    const [run] = this.inRunner.splice(i, 1);
+    if (outcome) run!.resolve(outcome);
+    else {
+      this.unclaimed.delete(runId);
+      // never started: only a run claimed out of order could be waiting on it
+      if (run!.handlers) run!.resolve({ kind: 'exit', ...(this.exitInfo ?? { code: null, signal: null }) });
+    }
+    // the next run starts now: its silence is measured from here
+    if (i === 0) this.lastBeat = Date.now();
+  }
+
+  private onExited(code: number | null, signal: NodeJS.Signals | null): void {
+    const [running, ...queued] = this.inRunner;
+    this.diedRunning = running !== undefined;
+    for (const q of queued) this.drop(q.runId);
+    if (running) this.drop(running.runId, { kind: 'exit', code, signal });
+    this.withdrawing?.([]);
+    this.withdrawing = undefined;
+  }
+
+  private onEnvelope(raw: unknown): void {
     this.lastBeat = Date.now();
-    let msg: ChildMessage;
+    let envelope: ChildEnvelope;
     try {
-      msg = parseContract(ChildMessage, 'ChildMessage', raw);
+      envelope = parseContract(ChildEnvelope, 'ChildMessage', raw);
     } catch (e) {
       this.opts.logger.error(
         { actor: this.opts.actorId, err: (e as Error).message },
@@ -223,26 +336,39 @@ export class RunnerProcess {
       );
       return;
     }
-    const run = this.current;
+    for (const msg of unbatch(envelope)) this.onMessage(msg);
+  }
+
+  private onMessage(msg: ChildMessage): void {
     if (msg.type === 'heartbeat' || msg.type === 'ready' || msg.type === 'boot-failed') return;
-    if (!run || msg.runId !== run.runId) return; // late message of a finished run
+    if (msg.type === 'withdrawn') {
+      this.withdrawing?.(msg.runIds);
+      this.withdrawing = undefined;
+      return;
+    }
+    const run = this.inRunner.find((r) => r.runId === msg.runId);
+    if (!run) return; // late message of a finished run
+    if (msg.type === 'result' || msg.type === 'error' || run.handlers) this.dispatch(run, msg);
+    else run.early.push(msg); // not claimed yet: replayed when it is
+  }
+
+  private dispatch(run: HandedRun, msg: ChildMessage): void {
     switch (msg.type) {
       case 'progress':
-        run.handlers.progress(msg.fraction, msg.message);
+        run.handlers?.progress(msg.fraction, msg.message);
         return;
       case 'log':
-        run.handlers.log(msg.level, msg.message);
+        run.handlers?.log(msg.level, msg.message);
         return;
       case 'artifact':
-        run.handlers.artifact(msg.artifactId, msg.name);
+        run.handlers?.artifact(msg.artifactId, msg.name);
         return;
       case 'storage':
-        void this.answerStorage(run.handlers, msg);
+        if (run.handlers) void this.answerStorage(run.handlers, msg);
         return;
       case 'result':
-        this.current = undefined;
         // a runner that does not say is taken to have made its scratch dir
-        run.resolve({
+        this.drop(run.runId, {
           kind: 'result',
           outputs: msg.outputs,
           artifactIds: msg.artifactIds,
@@ -250,8 +376,7 @@ export class RunnerProcess {
         });
         return;
       case 'error':
-        this.current = undefined;
-        run.resolve({ kind: 'error', error: msg.error, workDirUsed: msg.workDirUsed ?? true });
+        this.drop(run.runId, { kind: 'error', error: msg.error, workDirUsed: msg.workDirUsed ?? true });
         return;
     }
   }

@@ -27,11 +27,13 @@ const truncate = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0
 
 /**
  * The task runner's core inside the child process: runs one attempt at a time through the SDK's
- * runTask (which validates input and output) and turns everything into protocol messages. The
- * transport (process.send) is injected so the process wiring stays in runner-main.ts.
+ * runTask (which validates input and output) and turns everything into protocol messages. Runs handed over
+ * together (`runs`) wait in a queue and start one after the other, each as soon as the one before it ended.
+ * The transport (process.send) is injected so the process wiring stays in runner-main.ts.
  */
 export class TaskRunnerChild {
   private current?: { runId: string; controller: AbortController };
+  private readonly queued: RunMessage[] = [];
 
   constructor(
     private readonly catalog: TaskCatalog,
@@ -60,19 +62,54 @@ export class TaskRunnerChild {
       return;
     }
     if (msg.type === 'cancel') {
+      const error = new TaskError(msg.code, msg.reason, { retryable: msg.code !== 'CANCELLED' });
+      const waiting = this.dequeue([msg.runId]);
+      if (waiting.length > 0) {
+        // never started: it ends with the error it would have given up with
+        this.send({ type: 'error', runId: msg.runId, error: error.toJobError(), workDirUsed: false });
+        return;
+      }
       if (this.current?.runId !== msg.runId) return; // already finished: nothing to stop
       this.log.warn({ runId: msg.runId, code: msg.code, reason: msg.reason }, 'runner: aborting the attempt');
-      this.current.controller.abort(
-        new TaskError(msg.code, msg.reason, { retryable: msg.code !== 'CANCELLED' }),
-      );
+      this.current.controller.abort(error);
+      return;
+    }
+    if (msg.type === 'withdraw') {
+      this.send({ type: 'withdrawn', runIds: this.dequeue(msg.runIds) });
+      return;
+    }
+    if (msg.type === 'runs') {
+      this.queued.push(...msg.runs);
+      if (!this.current) this.startNext();
       return;
     }
     void this.run(msg);
   }
 
-  /** Report the current run as failed (used on an uncaught exception, just before the process exits). */
+  /**
+   * Report the current run as failed (used on an uncaught exception, just before the process exits); the
+   * queued runs are not started in a dying process: the actor takes them back when it sees the exit.
+   */
   failCurrent(error: JobError): void {
+    this.queued.length = 0;
     if (this.current) this.send({ type: 'error', runId: this.current.runId, error });
+  }
+
+  /** Removes these runs from the queue (those not started yet); returns the ids removed. */
+  private dequeue(runIds: readonly string[]): string[] {
+    const removed: string[] = [];
+    for (const id of runIds) {
+      const i = this.queued.findIndex((q) => q.runId === id);
+      if (i < 0) continue;
+      this.queued.splice(i, 1);
+      removed.push(id);
+    }
+    return removed;
+  }
+
+  private startNext(): void {
+    const next = this.queued.shift();
+    if (next) void this.run(next);
   }
 
   private async run(msg: RunMessage): Promise<void> {
@@ -95,6 +132,7 @@ export class TaskRunnerChild {
           retryable: true, // another worker may offer it
         },
       });
+      this.startNext();
       return;
     }
     const controller = new AbortController();
@@ -150,6 +188,7 @@ export class TaskRunnerChild {
       this.send({ type: 'error', runId: msg.runId, error, workDirUsed: scratch.made });
     } finally {
       this.current = undefined;
+      this.startNext();
     }
   }
 }
