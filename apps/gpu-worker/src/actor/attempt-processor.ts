@@ -63,6 +63,10 @@ export interface AttemptPorts<R extends OfferingRunner> {
   metrics: WorkerMetrics;
 }
 
+/** The runner offers the attempt's task at its version. */
+export const offersTask = (runner: OfferingRunner, payload: NodeAttemptPayload): boolean =>
+  runner.tasks.some((t) => t.name === payload.task && t.version === payload.taskVersion);
+
 export interface AttemptPreflight {
   cancelled: boolean;
   throttledUntil?: number;
@@ -200,7 +204,7 @@ async function admit<R extends OfferingRunner>(
     await reporter.released(p.draining() ? 'worker draining' : 'actor quarantined');
     return undefined;
   }
-  if (!runner.tasks.some((t) => t.name === payload.task && t.version === payload.taskVersion)) {
+  if (!offersTask(runner, payload)) {
     p.metrics.attemptFinished(payload.task, 'failed', 'UNSCHEDULABLE');
     await reporter.failed({
       code: 'UNSCHEDULABLE',

@@ -117,6 +117,14 @@ describe('NodeActor running leases', () => {
       .map((r) => `${r.jobId} ${r.type}`);
   }
 
+  /** Until the first attempt (`<prefix>1`) of the spec's lease has reported its start. */
+  const firstStarted = (prefix: string) =>
+    waitFor(async () => (await reportsOf(prefix)).includes(`${prefix}1 started`), {
+      timeoutMs: 30_000,
+      what: 'the first attempt of the lease to start',
+      logs: () => logs.join('\n'),
+    });
+
   const completed = (job: Job) =>
     waitFor(async () => (await queue.getJobState(job.id!)) === 'completed', {
       timeoutMs: 30_000,
@@ -190,11 +198,7 @@ describe('NodeActor running leases', () => {
       const attempts = [attempt('D1', 1_500), attempt('D2', 20), attempt('D3', 20)];
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
-      await waitFor(async () => (await reportsOf('D')).includes('D1 started'), {
-        timeoutMs: 30_000,
-        what: 'the first attempt of the lease to start',
-        logs: () => logs.join('\n'),
-      });
+      await firstStarted('D');
       await drain();
       expect(await reportsOf('D')).toEqual(['D1 started', 'D1 succeeded']);
       expect(handedBack).toEqual(['draining']);
@@ -209,11 +213,7 @@ describe('NodeActor running leases', () => {
       const attempts = [attempt('E1', 5_000), attempt('E2', 20), attempt('E3', 20)];
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
-      await waitFor(async () => (await reportsOf('E')).includes('E1 started'), {
-        timeoutMs: 30_000,
-        what: 'the first attempt of the lease to start',
-        logs: () => logs.join('\n'),
-      });
+      await firstStarted('E');
       // another actor took the lease over (as after a stall): the next lock renewal fails
       await client.set(`${BULLMQ_PREFIX}:${NODE_QUEUES.cpu}:${job.id}:lock`, 'another-actor', 'PX', 60_000);
       await waitFor(
@@ -236,11 +236,7 @@ describe('NodeActor running leases', () => {
       const attempts = [attempt('F1', 400), attempt('F2', 5_000), attempt('F3', 20)];
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
       const job = await addLease(attempts);
-      await waitFor(async () => (await reportsOf('F')).includes('F1 started'), {
-        timeoutMs: 30_000,
-        what: 'the first attempt of the lease to start',
-        logs: () => logs.join('\n'),
-      });
+      await firstStarted('F');
       actor.cancel({ jobId: 'F2', reason: 'cancelled by request' });
       await completed(job);
       const reports = await reportsOf('F');

@@ -8,6 +8,7 @@ import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js
 import type { WorkerMetrics } from '../worker-metrics.js';
 import { readLeasePreflights, readPreflight } from './attempt-preflight.js';
 import {
+  offersTask,
   processAttempt,
   type ActiveAttempt,
   type AttemptPorts,
@@ -303,7 +304,7 @@ export class NodeActor implements SupervisedActor {
         const runnable = attempts.filter((a, i) => {
           const pre = preflights[i]!;
           if (pre.superseded || pre.cancelled || pre.throttledUntil !== undefined) return false;
-          return runner.tasks.some((t) => t.name === a.task && t.version === a.taskVersion);
+          return offersTask(runner, a);
         });
         for (const a of runnable) handed.payloads.set(runIdOf(a), a);
         runner.enqueue(runnable.map((a) => runMessageFor(a, this.o.spec, this.o.workRoot)));
