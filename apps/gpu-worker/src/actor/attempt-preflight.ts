@@ -33,29 +33,31 @@ export async function readPreflight(
 }
 
 /**
- * The preflights of a lease's attempts in one round trip (one pipeline of an MGET and an HMGET each), retried
- * within the window: the actor hands the runnable ones to its runner together.
+ * The preflights of a lease's attempts in one round trip (a pipeline: one MGET of every cancelled marker and
+ * throttle key they name, an HMGET of each node), retried within the window: the actor hands the runnable ones
+ * to its runner together.
  */
 export async function readLeasePreflights(
   r: PreflightReader,
   payloads: readonly NodeAttemptPayload[],
 ): Promise<AttemptPreflight[]> {
-  const values = await retryWithin(r.retryWindowMs, async () => {
-    const pipeline = r.redis.pipeline();
-    for (const p of payloads)
-      pipeline.mget(preflightKeys(r, p)).hmget(REDIS_KEYS.node(p.jobId, p.nodeId), 'status', 'attempt');
+  const keys = [...new Set(payloads.flatMap((p) => preflightKeys(r, p)))];
+  const [markers, ...nodes] = await retryWithin(r.retryWindowMs, async () => {
+    const pipeline = r.redis.pipeline().mget(keys);
+    for (const p of payloads) pipeline.hmget(REDIS_KEYS.node(p.jobId, p.nodeId), 'status', 'attempt');
     const replies = await pipeline.exec();
     if (!replies) throw new Error('the preflight pipeline was not executed');
     for (const [err] of replies) if (err) throw err;
     return replies.map(([, v]) => v as Array<string | null>);
   });
+  const valueOf = new Map(keys.map((k, i) => [k, markers![i] ?? null]));
   return payloads.map((p, i) => {
-    const [marker, throttle] = values[2 * i]!;
-    const [status, attempt] = values[2 * i + 1]!;
+    const [markerKey, throttleKey] = preflightKeys(r, p);
+    const [status, attempt] = nodes[i]!;
     const superseded = supersededBy(status ?? null, attempt ?? null, p.attempt);
     return {
-      cancelled: isSet(marker),
-      throttledUntil: r.tenants.throttledUntilOf(throttle),
+      cancelled: isSet(valueOf.get(markerKey!)),
+      throttledUntil: r.tenants.throttledUntilOf(throttleKey ? valueOf.get(throttleKey) : undefined),
       ...(superseded ? { superseded } : {}),
     };
   });
