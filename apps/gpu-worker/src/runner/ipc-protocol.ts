@@ -14,7 +14,7 @@ import {
  *
  * parent → child: run (one attempt, to an idle runner), runs (a lease's attempts in one write: the runner
  * runs them one at a time, in order, each as soon as the one before it ended), cancel (abort ctx.signal with
- * a reason; a queued run is dropped with that error), withdraw (drop these queued runs).
+ * a reason; a queued run is dropped with that error), withdraw (drop these queued runs; answered with `withdrawn`).
  * child → parent: ready (after loading tasks, with their manifests) or boot-failed; heartbeat (from a
  * timer, so a blocked event loop stops them); progress, log, artifact while running; then exactly one
  * result or error per run, or its id in a `withdrawn` answer. What the runner sends in one turn of its event
@@ -62,6 +62,7 @@ export type RunsMessage = z.infer<typeof RunsMessage>;
 /** Drop these runs if they are still queued; the runner answers `withdrawn` with those it dropped. */
 export const WithdrawMessage = z.object({
   type: z.literal('withdraw'),
+  requestId: z.string().min(1).max(64),
   runIds: z.array(z.string().min(1)).max(LEASE_MAX_ATTEMPTS),
 });
 export type WithdrawMessage = z.infer<typeof WithdrawMessage>;
@@ -142,7 +143,7 @@ export const ChildMessage = z.discriminatedUnion('type', [
     error: JobError,
     workDirUsed: z.boolean().optional(),
   }),
-  z.object({ type: z.literal('withdrawn'), runIds: z.array(z.string()) }),
+  z.object({ type: z.literal('withdrawn'), requestId: z.string(), runIds: z.array(z.string()) }),
   StorageRequest,
 ]);
 export type ChildMessage = z.infer<typeof ChildMessage>;

@@ -37,6 +37,7 @@ async function startRunner(
   cudaVisibleDevices = '',
   extraEnv: Record<string, string> = {},
   maxOldSpaceMb?: number,
+  more: Partial<RunnerProcessOptions> = {},
 ): Promise<RunnerProcess> {
   const runner = await RunnerProcess.start({
     entry: defaultRunnerEntry(),
@@ -52,6 +53,7 @@ async function startRunner(
     killGraceMs: 500,
     logger: quiet,
     ...(maxOldSpaceMb ? { maxOldSpaceMb } : {}),
+    ...more,
   });
   runners.push(runner);
   return runner;
@@ -338,6 +340,21 @@ describe('RunnerProcess', () => {
       expect(h.progressCalls).toEqual([]); // it never ran
       expect(await execute(runner, msgs[2]!)).toMatchObject({ type: 'succeeded' });
       expect(runner.busy).toBe(false);
+    });
+
+    it('a runner whose event loop is blocked does not answer a withdrawal: it gives up, the watchdog kills', async () => {
+      const runner = await startRunner('', {}, undefined, { withdrawAnswerMs: 500 });
+      const msgs = [runMessage('test.busy', {}), runMessage('test.sleep', { ms: 0 })];
+      runner.enqueue(msgs);
+      await new Promise((r) => setTimeout(r, 300)); // the busy loop has the runner
+      expect(await runner.withdraw([msgs[1]!.runId])).toEqual([]);
+      expect(runner.holds(msgs[1]!.runId)).toBe(true); // still the runner's as far as anyone knows
+      expect(await execute(runner, msgs[0]!)).toMatchObject({
+        type: 'failed',
+        error: { code: 'STUCK' },
+        runnerLost: true,
+      });
+      expect(runner.holds(msgs[1]!.runId)).toBe(false); // never started: dropped with the runner
     });
 
     it('a runner dying mid-run ends that run as its crash; the queued ones are dropped, not failed', async () => {

@@ -43,6 +43,8 @@ export interface RunnerProcessOptions {
   bootTimeoutMs: number;
   /** SIGTERM → this long → SIGKILL of the runner's process group. */
   killGraceMs: number;
+  /** How long a withdrawal waits for the runner's answer (default 5 s). */
+  withdrawAnswerMs?: number;
   logger: RunnerLogger;
 }
 
@@ -87,8 +89,10 @@ export class RunnerProcess {
   private readonly inRunner: HandedRun[] = [];
   /** Runs queued with `enqueue` and not yet claimed by `run` (ended ones too: their outcome waits here). */
   private readonly unclaimed = new Map<string, HandedRun>();
-  private withdrawing?: (withdrawn: string[]) => void;
+  /** The withdrawal waiting for the runner's answer. */
+  private withdrawing?: { requestId: string; resolve: (withdrawn: string[]) => void };
   private withdrawals: Promise<unknown> = Promise.resolve();
+  private withdrawSeq = 0;
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   /** The runner died while a run was in it (the processor of that run handles the loss, not the slot). */
   diedRunning = false;
@@ -252,12 +256,18 @@ export class RunnerProcess {
   private async withdrawNow(runIds: string[]): Promise<string[]> {
     const queued = runIds.filter((id) => this.inRunner.some((r) => r.runId === id && r !== this.inRunner[0]));
     if (queued.length === 0 || !this.alive || !this.child.connected) return [];
-    const withdrawn = await new Promise<string[]>((resolve) => {
-      this.withdrawing = resolve;
-      this.child.send({ type: 'withdraw', runIds: queued });
+    const requestId = String(++this.withdrawSeq);
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await new Promise<string[] | undefined>((resolve) => {
+      this.withdrawing = { requestId, resolve };
+      // A runner whose event loop is blocked does not answer: the caller goes on as if nothing came back
+      // (what it then claims has its watchdogs); a late answer still drops what it names.
+      timer = setTimeout(() => resolve(undefined), this.opts.withdrawAnswerMs ?? 5_000);
+      this.child.send({ type: 'withdraw', requestId, runIds: queued });
     });
-    for (const id of withdrawn) this.drop(id);
-    return withdrawn;
+    clearTimeout(timer);
+    if (this.withdrawing?.requestId === requestId) this.withdrawing = undefined;
+    return answered ?? [];
   }
 
   /** Ask the task to stop (aborts ctx.signal with this code and reason); a queued run ends with that error. */
@@ -320,7 +330,7 @@ export class RunnerProcess {
     this.diedRunning = running !== undefined;
     for (const q of queued) this.drop(q.runId);
     if (running) this.drop(running.runId, { kind: 'exit', code, signal });
-    this.withdrawing?.([]);
+    this.withdrawing?.resolve([]);
     this.withdrawing = undefined;
   }
 
@@ -342,8 +352,9 @@ export class RunnerProcess {
   private onMessage(msg: ChildMessage): void {
     if (msg.type === 'heartbeat' || msg.type === 'ready' || msg.type === 'boot-failed') return;
     if (msg.type === 'withdrawn') {
-      this.withdrawing?.(msg.runIds);
-      this.withdrawing = undefined;
+      // the runner will not start these: they leave it, whoever still waits for the answer
+      for (const id of msg.runIds) this.drop(id);
+      if (this.withdrawing?.requestId === msg.requestId) this.withdrawing.resolve(msg.runIds);
       return;
     }
     const run = this.inRunner.find((r) => r.runId === msg.runId);

@@ -75,7 +75,7 @@ export class TaskRunnerChild {
       return;
     }
     if (msg.type === 'withdraw') {
-      this.send({ type: 'withdrawn', runIds: this.dequeue(msg.runIds) });
+      this.send({ type: 'withdrawn', requestId: msg.requestId, runIds: this.dequeue(msg.runIds) });
       return;
     }
     if (msg.type === 'runs') {
