@@ -41,7 +41,8 @@ export async function readLeasePreflights(
   r: PreflightReader,
   payloads: readonly NodeAttemptPayload[],
 ): Promise<AttemptPreflight[]> {
-  const keys = [...new Set(payloads.flatMap((p) => preflightKeys(r, p)))];
+  const keysOf = payloads.map((p) => preflightKeys(r, p));
+  const keys = [...new Set(keysOf.flat())];
   const [markers, ...nodes] = await retryWithin(r.retryWindowMs, async () => {
     const pipeline = r.redis.pipeline().mget(keys);
     for (const p of payloads) pipeline.hmget(REDIS_KEYS.node(p.jobId, p.nodeId), 'status', 'attempt');
@@ -50,14 +51,14 @@ export async function readLeasePreflights(
     for (const [err] of replies) if (err) throw err;
     return replies.map(([, v]) => v as Array<string | null>);
   });
-  const valueOf = new Map(keys.map((k, i) => [k, markers![i] ?? null]));
+  const valueAt = new Map(keys.map((k, i) => [k, markers![i] ?? null]));
   return payloads.map((p, i) => {
-    const [markerKey, throttleKey] = preflightKeys(r, p);
+    const [markerKey, throttleKey] = keysOf[i]!;
     const [status, attempt] = nodes[i]!;
     const superseded = supersededBy(status ?? null, attempt ?? null, p.attempt);
     return {
-      cancelled: isSet(valueOf.get(markerKey!)),
-      throttledUntil: r.tenants.throttledUntilOf(throttleKey ? valueOf.get(throttleKey) : undefined),
+      cancelled: isSet(valueAt.get(markerKey!)),
+      throttledUntil: r.tenants.throttledUntilOf(throttleKey ? valueAt.get(throttleKey) : undefined),
       ...(superseded ? { superseded } : {}),
     };
   });

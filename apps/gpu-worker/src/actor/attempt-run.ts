@@ -1,6 +1,6 @@
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeAttemptPayload } from '#libs/contracts';
+import { attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
 import { activeContext } from '#libs/observability';
 import type { ArtifactRepository } from '#libs/storage';
 import type { RunMessage } from '../runner/ipc-protocol.js';
@@ -76,7 +76,8 @@ export function runMessageFor(payload: NodeAttemptPayload, spec: ActorSpec, work
   };
 }
 
-export const runIdOf = (p: NodeAttemptPayload): string => `${p.jobId}.${p.nodeId}.${p.attempt}`;
+/** An attempt's run id: the attempt's own id (as its BullMQ job id), also the name of its scratch dir. */
+export const runIdOf = (p: NodeAttemptPayload): string => attemptJobId(p.jobId, p.nodeId, p.attempt);
 
 /** A used scratch dir is often empty: one rmdir then; the recursive removal otherwise (or when missing). */
 async function removeScratchDir(workDir: string): Promise<void> {
