@@ -173,13 +173,18 @@ export class EventLog {
     return status === null ? null : parseContract(JobStatus, 'JobStatus', status);
   }
 
-  /** Up to `count` events of a tenant's feed after stream position `after`. */
+  /**
+   * The events of up to `count` entries of a tenant's feed after stream position `after`. An entry holds one
+   * step's JOB_* events in order (a field "e" each); they share its position, and are read together.
+   */
   async feedAfter(tenant: string, after: string, count: number): Promise<StoredEvent[]> {
     const entries = await this.redis.xrange(JOB_KEYS.feed(tenant), `(${after}`, '+', 'COUNT', count);
-    return entries.map(([position, fields]) => ({
-      position,
-      event: toEvent(fields[fields.indexOf('e') + 1]!, undefined, tenant),
-    }));
+    const events: StoredEvent[] = [];
+    for (const [position, fields] of entries) {
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        if (fields[i] === 'e') events.push({ position, event: toEvent(fields[i + 1]!, undefined, tenant) });
+    }
+    return events;
   }
 
   /** The feed position "now": entries appended from here on come after it. */

@@ -5,6 +5,7 @@ import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { allEvents, ONE_NODE_SUCCESS_EVENTS, single, waitForJob } from '../../test/scenario.js';
+import { EventLog } from '../events/event-log.js';
 import { FAIR_KEYS } from './fair-queue.js';
 import { JOB_KEYS } from './keys.js';
 import { foldableStarts } from './report-folding.js';
@@ -78,6 +79,18 @@ describe('a start and its completion read together (real redis-server)', () => {
       expect(await byStatus('RUNNING')).toEqual([]);
       expect(await byStatus('QUEUED')).toEqual([second.id]);
       expect(await redis.client.hget(JOB_KEYS.tenantUsage(TENANT), 'openNodes')).toBe('1');
+      // the feed: one entry per step, the folded step's JOB_STARTED and JOB_SUCCEEDED in one, read in order
+      const feed = await redis.client.xrange(JOB_KEYS.feed(TENANT), '-', '+');
+      const firstJobs = feed.filter(([, fields]) => fields[1]!.includes(first.id));
+      expect(firstJobs.map(([, fields]) => fields.filter((_, i) => i % 2 === 0))).toEqual([
+        ['e'],
+        ['e', 'e'],
+      ]);
+      const read = await new EventLog(redis.client).feedAfter(TENANT, firstJobs[0]![0], 10);
+      expect(read.filter((r) => r.event.jobId === first.id).map((r) => [r.position, r.event.type])).toEqual([
+        [firstJobs[1]![0], 'JOB_STARTED'],
+        [firstJobs[1]![0], 'JOB_SUCCEEDED'],
+      ]);
       // the first attempt's slot was freed in the step and the waiting attempt was handed to the node queue
       await waitFor(async () => !(await core.enqueuer.inspect('cpu', second.id, 'only', 1)).held);
       expect(await redis.client.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1')).toEqual([

@@ -10,7 +10,8 @@
 
   Events: a step collects its events and job-field writes and ends with flush(job): ONE RPUSH of its events to
   the job's event log (a list: entry i is seq i + 1 + the number trimmed), ONE HSET of the job's fields and
-  seq, one XADD to the tenant feed per JOB_* event, and ONE PUBLISH on the tenant channel whose message names
+  seq, ONE XADD to the tenant feed holding the step's JOB_* events in order (a field "e" each: a fast job's
+  JOB_STARTED and JOB_SUCCEEDED share an entry), and ONE PUBLISH on the tenant channel whose message names
   the topics woken: the job id, and "feed" when the feed got an entry. An event is compact JSON
   { s = seq, t = type, a = at (ms), n = nodeId, p = progress, m = message } (feed entries add j = job id);
   the readers (events/event-log.ts) turn it into a JobEvent.
@@ -85,7 +86,7 @@ end
 -- What this step writes to the job hash and its event log, written once by flush().
 local jobWrites = {}
 local eventLog = {}
-local fedFeed = false
+local feedFields = {}
 
 -- A job hash field, set in `job` now and in Redis by flush().
 local function setJob(job, field, value)
@@ -104,8 +105,8 @@ local function appendEvent(job, evType, nodeId, progress, message)
   table.insert(eventLog, cjson.encode(ev))
   if string.sub(evType, 1, 4) == 'JOB_' then
     ev.j = job.id
-    redis.call('XADD', job.feedKey, 'MAXLEN', '~', FEED_STREAM_MAXLEN, '*', 'e', cjson.encode(ev))
-    fedFeed = true
+    table.insert(feedFields, 'e')
+    table.insert(feedFields, cjson.encode(ev))
   end
   return seq
 end
@@ -122,7 +123,10 @@ local function flush(job)
     local logKey = jobKey .. ':log'
     local len = redis.call('RPUSH', logKey, unpack(eventLog))
     if len > EVENT_LOG_MAXLEN + EVENT_LOG_SLACK then redis.call('LTRIM', logKey, -EVENT_LOG_MAXLEN, -1) end
-    redis.call('PUBLISH', job.feedKey, fedFeed and (job.id .. ' feed') or job.id)
+    if #feedFields > 0 then
+      redis.call('XADD', job.feedKey, 'MAXLEN', '~', FEED_STREAM_MAXLEN, '*', unpack(feedFields))
+    end
+    redis.call('PUBLISH', job.feedKey, #feedFields > 0 and (job.id .. ' feed') or job.id)
   end
 end
 
