@@ -222,6 +222,26 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
       expect(names(await fair.release('cpu', idOf(ready[0]!)))).toEqual(['a5', 'a6', 'a7', 'a8']);
     });
 
+    it('a lease skips the stale attempts it pops (a lone tenant in one pop, several round robin)', async () => {
+      const fair = new FairQueue(redis, 1, now, () => 4);
+      const x = await node('X', 'x');
+      await fair.enqueue('cpu', x, clock);
+      const a = [];
+      for (let i = 1; i <= 7; i++) a.push(await node('A', `a${i}`));
+      for (const e of a) await fair.enqueue('cpu', e, clock++);
+      await redis.hset(JOB_KEYS.node(a[1]!.payload.jobId, 'n'), 'status', 'CANCELLED');
+      await redis.hset(JOB_KEYS.node(a[3]!.payload.jobId, 'n'), 'attempt', '2');
+      const lone = await fair.release('cpu', idOf(x));
+      expect(names(lone)).toEqual(['a1', 'a3', 'a5', 'a6']);
+      expect(lone.dropped).toBe(2);
+      expect(await fair.depth('cpu')).toMatchObject({ held: 1, tenants: 1, dispatched: 1 });
+      // two tenants: one pop per turn, alternating (A has a7 left)
+      for (let i = 1; i <= 3; i++) await fair.enqueue('cpu', await node('B', `b${i}`), clock++);
+      const shared = await fair.release('cpu', idOf(a[0]!));
+      expect(names(shared)).toEqual(['a7', 'b1', 'b2', 'b3']);
+      expect(await fair.depth('cpu')).toEqual({ held: 0, delayed: 0, tenants: 0, dispatched: 1 });
+    });
+
     it('spreads what is ready over the free slots (three ready, three free: three singles), round robin as ever', async () => {
       const fair = new FairQueue(redis, 3, now, () => 8);
       for (const n of ['x1', 'x2', 'x3']) await fair.enqueue('cpu', await node('X', n), clock);

@@ -137,22 +137,36 @@ local function readyCount()
   return readyLeft
 end
 
--- Pops the attempt of the tenant at the head of the ring and moves the tenant to the tail while it has more (a
--- lone tenant stays where it is). Returns id, entry of a current attempt, or nil (nothing, or a stale entry:
--- cancelled, finished or superseded while held, never dispatched; counted in `dropped`).
+-- Takes popped attempt ids out of `held`: appends { id, entry } of each current one to `into` (a stale one —
+-- cancelled, finished or superseded while held, never dispatched — is counted in `dropped`).
 local dropped = 0
-local function popNext()
-  -- a lone tenant is read in place (no pop and push back); it leaves the ring when it has no more
+local function takeHeld(ids, into)
+  if #ids == 0 then return end
+  local raws = redis.call('HMGET', heldKey, unpack(ids))
+  redis.call('HDEL', heldKey, unpack(ids))
+  for i, id in ipairs(ids) do
+    if raws[i] and isCurrent(id) then
+      table.insert(into, { id, raws[i] })
+    else
+      dropped = dropped + 1
+    end
+  end
+end
+
+-- Pops up to n attempts round robin into `into` (nothing when the ring is empty). Several tenants: one of the
+-- tenant at the head of the ring, which moves to the tail while it has more. A lone tenant is read in place
+-- and gives its next n at once (round robin over one tenant is its own order): one pop, one read of `held`.
+local function popAttempts(n, into)
   local alone = ringLen() == 1
   local tenant
   if alone then tenant = redis.call('LINDEX', ringKey, 0) else tenant = redis.call('LPOP', ringKey) end
   if not tenant then
     ringLenRead = 0
-    return nil
+    return
   end
   if not alone then ringGrew(-1) end
   local readyKey = readyPrefix .. tenant
-  local popped = redis.call('ZPOPMIN', readyKey)
+  local popped = redis.call('ZPOPMIN', readyKey, alone and n or 1)
   local more = redis.call('ZCARD', readyKey) > 0
   if alone and not more then
     redis.call('LPOP', ringKey)
@@ -161,13 +175,12 @@ local function popNext()
     redis.call('RPUSH', ringKey, tenant)
     ringGrew(1)
   end
-  if readyLeft ~= nil then readyLeft = readyLeft - 1 end
-  local id = popped[1]
-  local raw = id and redis.call('HGET', heldKey, id)
-  if id then redis.call('HDEL', heldKey, id) end
-  if raw and isCurrent(id) then return id, raw end
-  dropped = dropped + 1
-  return nil
+  local ids = {}
+  for i = 1, #popped, 2 do table.insert(ids, popped[i]) end
+  if readyLeft ~= nil then readyLeft = readyLeft - #ids end
+  -- a tenant in the ring with nothing ready (never, by the invariant) counts as a drop: the loop ends
+  if #ids == 0 then dropped = dropped + 1 end
+  takeHeld(ids, into)
 end
 
 local function markLeased(id, leaseId)
@@ -183,23 +196,20 @@ local function dispatch(out)
   while ringLen() > 0 and room() > 0 and dropped < DROP_BUDGET do
     local size = 1
     if leaseSize > 1 then size = math.max(1, math.min(leaseSize, math.ceil(readyCount() / room()))) end
-    local id, raw = popNext()
-    if id then
+    local lease = {}
+    while #lease < size and ringLen() > 0 and dropped < DROP_BUDGET do popAttempts(size - #lease, lease) end
+    if #lease > 0 then
+      local id = lease[1][1]
       takeSlot(id)
       table.insert(out, id)
-      table.insert(out, raw)
-      local leaseId
-      while size > 1 and ringLen() > 0 and dropped < DROP_BUDGET do
-        local next, entry = popNext()
-        if next then
-          leaseId = leaseId or ('lease.' .. id) -- leaseJobId (#libs/contracts)
-          markLeased(next, leaseId)
-          table.insert(out, '+' .. next)
-          table.insert(out, entry)
-          size = size - 1
-        end
+      table.insert(out, lease[1][2])
+      local leaseId = 'lease.' .. id -- leaseJobId (#libs/contracts)
+      for i = 2, #lease do
+        markLeased(lease[i][1], leaseId)
+        table.insert(out, '+' .. lease[i][1])
+        table.insert(out, lease[i][2])
       end
-      if leaseId then markLeased(id, leaseId) end
+      if #lease > 1 then markLeased(id, leaseId) end
     end
   end
   return dropped
