@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { REDIS_KEYS } from '#libs/contracts';
+import { REDIS_KEYS, reportBodiesOf } from '#libs/contracts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'released']);
 
@@ -57,8 +57,8 @@ export class ReportWatcher {
       for (const [, entries] of res ?? []) {
         for (const [id, fields] of entries) {
           this.lastId = id;
-          const report = JSON.parse(fields[fields.indexOf('r') + 1]!) as { jobId: string; type: string };
-          this.onReport(report);
+          for (const body of reportBodiesOf(fields))
+            this.onReport(JSON.parse(body) as { jobId: string; type: string });
         }
       }
     }

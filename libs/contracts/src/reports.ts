@@ -48,6 +48,25 @@ export const NodeReport = z.discriminatedUnion('type', [
 export type NodeReport = z.infer<typeof NodeReport>;
 export type NodeReportType = NodeReport['type'];
 
+/**
+ * An entry of the reports stream holds the reports of ONE attempt, in the order they were sent, each as JSON in
+ * a field `r` (a field name may repeat in a stream entry). A worker writes an attempt's reports sent together
+ * in one entry (a short task's `started` and its end: one XADD, one entry to read and acknowledge).
+ */
+export const REPORT_FIELD = 'r';
+
+/** The fields of an entry holding these report bodies (JSON), in order. */
+export function reportEntryFields(bodies: readonly string[]): string[] {
+  return bodies.flatMap((body) => [REPORT_FIELD, body]);
+}
+
+/** The report bodies (JSON, not yet parsed) of an entry's fields, in order. */
+export function reportBodiesOf(fields: readonly string[]): string[] {
+  const bodies: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === REPORT_FIELD) bodies.push(fields[i + 1]!);
+  return bodies;
+}
+
 /** Published by the scheduler when running attempts must stop (cancelJob, deadline). */
 export const CancelNotice = z.object({
   jobId: z.string(),

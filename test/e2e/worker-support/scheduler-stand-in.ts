@@ -10,6 +10,7 @@ import {
   NodeReport,
   parseContract,
   REDIS_KEYS,
+  reportBodiesOf,
   WorkerManifest,
   type NodeAttemptPayload,
   type NodeLeasePayload,
@@ -110,8 +111,8 @@ export class SchedulerStandIn {
   ): Promise<NodeReport[]> {
     const entries = await this.redis.xrange(REDIS_KEYS.reports, '-', '+');
     return entries
-      .map(([, fields]) =>
-        parseContract(NodeReport, 'NodeReport', JSON.parse(fields[fields.indexOf('r') + 1]!)),
+      .flatMap(([, fields]) =>
+        reportBodiesOf(fields).map((body) => parseContract(NodeReport, 'NodeReport', JSON.parse(body))),
       )
       .filter((r) => Object.entries(filter).every(([k, v]) => (r as Record<string, unknown>)[k] === v));
   }

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { NodeReport, REDIS_KEYS } from '#libs/contracts';
+import { NodeReport, REDIS_KEYS, reportBodiesOf } from '#libs/contracts';
 import { createRedis, quitRedis } from '#libs/redis';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { AttemptReporter } from './attempt-reporter.js';
@@ -35,7 +35,9 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
   });
 
   const written = async () =>
-    (await reader.xrange(REDIS_KEYS.reports, '-', '+')).map(([, f]) => NodeReport.parse(JSON.parse(f[1]!)));
+    (await reader.xrange(REDIS_KEYS.reports, '-', '+')).flatMap(([, f]) =>
+      reportBodiesOf(f).map((body) => NodeReport.parse(JSON.parse(body))),
+    );
 
   it('writes reports in order, coalescing progress queued behind a write', async () => {
     const sink = new ReportSink(command, { retryWindowMs: 1000 });
@@ -107,14 +109,34 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     }
     const ids = await Promise.all(writes);
     expect(new Set(ids).size).toBe(40);
-    const stream = (await reader.xrange(REDIS_KEYS.reports, '-', '+')).map(([id, f]) => ({
-      id,
-      r: NodeReport.parse(JSON.parse(f[1]!)),
-    }));
+    const stream = (await reader.xrange(REDIS_KEYS.reports, '-', '+')).flatMap(([id, f]) =>
+      reportBodiesOf(f).map((body) => ({ id, r: NodeReport.parse(JSON.parse(body)) })),
+    );
     expect(stream.map((e) => e.id)).toEqual(ids); // each send resolved with its own entry's id
     expect(stream.map(({ r }) => `${r.jobId}:${r.type}`)).toEqual(sent.map((x) => x.replace(/:\d+$/, '')));
     const logs = stream.flatMap(({ r }) => (r.type === 'log' ? [Number(r.message)] : []));
     expect(logs).toEqual([...logs].sort((a, b) => a - b));
+  });
+
+  it('puts adjacent reports of one attempt in one entry, keeping the order of all', async () => {
+    const sink = new ReportSink(command, { retryWindowMs: 1000 });
+    const at = new Date().toISOString();
+    const a = { ...ref, jobId: 'ea', workerId: 'w', at };
+    const b = { ...ref, jobId: 'eb', workerId: 'w', at };
+    const ids = await Promise.all([
+      sink.send({ ...a, type: 'started', actorId: 'w/cpu0' }),
+      sink.send({ ...a, type: 'log', level: 'info', message: 'one' }),
+      sink.send({ ...b, type: 'started', actorId: 'w/cpu1' }),
+      sink.send({ ...a, type: 'succeeded', outputs: {}, artifactIds: [] }),
+    ]);
+    const entries = await reader.xrange(REDIS_KEYS.reports, '-', '+');
+    const of = ([, f]: [string, string[]]) =>
+      reportBodiesOf(f).map((body) => {
+        const r = NodeReport.parse(JSON.parse(body));
+        return `${r.jobId}:${r.type}`;
+      });
+    expect(entries.map(of)).toEqual([['ea:started', 'ea:log'], ['eb:started'], ['ea:succeeded']]);
+    expect(ids).toEqual([entries[0]![0], entries[0]![0], entries[1]![0], entries[2]![0]]);
   });
 
   it('keeps the order through an outage: what was queued behind a failed write follows it', async () => {
@@ -178,17 +200,12 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     await redis.restart();
   });
 
-  it('a lingering started goes in one pipeline with the attempt end, keeping its own time', async () => {
+  it('a lingering started goes in one stream entry with the attempt end, keeping its own time', async () => {
     // its own connection: nothing else (a reconnect after the outage tests) writes on it
     const own = createRedis({ url: redis.url, name: 'test:linger', role: 'command', logger: quiet });
     await connected(own); // a command connection has no offline queue: a write before would fail and be retried
     const sink = new ReportSink(own, { retryWindowMs: 1000 });
-    const pipelines: number[] = [];
-    const exec = own.pipeline;
-    const spy = jest.spyOn(own, 'pipeline').mockImplementation(function (this: Redis, ...a) {
-      pipelines.push(1);
-      return exec.apply(this, a);
-    });
+    const pipelines = jest.spyOn(own, 'pipeline');
     const xadds = jest.spyOn(own, 'xadd');
     try {
       const r = new AttemptReporter(sink, ref, 'w1', () => undefined, 5_000);
@@ -197,14 +214,14 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
       await new Promise((res) => setTimeout(res, 30));
       await r.succeeded({ ok: true }, []);
       await started;
-      expect(pipelines).toHaveLength(1); // both XADDs in one pipeline, no XADD of its own
-      expect(xadds).not.toHaveBeenCalled();
+      expect(xadds).toHaveBeenCalledTimes(1); // one XADD, one entry: the scheduler reads and acknowledges one
+      expect(pipelines).not.toHaveBeenCalled();
       const [s1, s2] = await written();
       expect([s1!.type, s2!.type]).toEqual(['started', 'succeeded']);
       expect(Math.abs(Date.parse(s1!.at) - startedAt)).toBeLessThan(25); // when it started, not when written
       expect(Date.parse(s2!.at)).toBeGreaterThanOrEqual(Date.parse(s1!.at) + 25);
     } finally {
-      spy.mockRestore();
+      pipelines.mockRestore();
       xadds.mockRestore();
       await quitRedis(own);
     }

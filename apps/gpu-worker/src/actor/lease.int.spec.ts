@@ -6,6 +6,7 @@ import {
   NodeReport,
   REDIS_KEYS,
   leaseJobId,
+  reportBodiesOf,
   type NodeAttemptPayload,
 } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
@@ -112,7 +113,7 @@ describe('NodeActor running leases', () => {
   /** The start and end reports of the spec's attempts whose job ids start with `prefix`, in stream order. */
   async function reportsOf(prefix: string): Promise<string[]> {
     return (await client.xrange(REDIS_KEYS.reports, '-', '+'))
-      .map(([, f]) => NodeReport.parse(JSON.parse(f[1]!)))
+      .flatMap(([, f]) => reportBodiesOf(f).map((body) => NodeReport.parse(JSON.parse(body))))
       .filter((r) => r.jobId.startsWith(prefix) && r.type !== 'progress' && r.type !== 'log')
       .map((r) => `${r.jobId} ${r.type}`);
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { NodeReport, parseContract, REDIS_KEYS } from '#libs/contracts';
+import { NodeReport, parseContract, REDIS_KEYS, reportEntryFields } from '#libs/contracts';
 import { backoffDelayMs } from '#libs/redis';
 
 /** A report could not be written within the retry window: the attempt must fail visibly. */
@@ -28,6 +28,8 @@ export interface ReportSinkOptions {
 
 /** Reports written in one pipeline at most (a larger backlog goes in several, in order). */
 const MAX_BATCH = 64;
+/** Reports of one attempt in one stream entry at most (a longer run of them takes several entries). */
+const MAX_ENTRY_REPORTS = 16;
 
 interface PendingReport {
   report: NodeReport;
@@ -42,10 +44,10 @@ interface PendingReport {
 }
 
 /**
- * Appends NodeReports to REDIS_KEYS.reports (field `r` = JSON), the only way a worker tells the scheduler
+ * Appends NodeReports to REDIS_KEYS.reports (reportEntryFields), the only way a worker tells the scheduler
  * anything. Reports are written in the order `send` was called: those sent while a write is in flight go
- * together in the next pipeline (one round trip for all actors' reports), each still its own XADD in the
- * same format. `send` resolves once its entry is in the stream. A failed write is retried, from the first
+ * together in the next pipeline (one round trip for all actors' reports); adjacent reports of the same
+ * attempt share one entry (one XADD). `send` resolves once its entry is in the stream, with its id. A failed write is retried, from the first
  * report not written, with capped exponential backoff; a report whose window has passed is rejected with
  * ReportUndeliverableError, never dropped silently (a worker that dies with reports queued is the same
  * case as one that dies before writing: the scheduler's reconciler takes the attempt).
@@ -105,13 +107,14 @@ export class ReportSink {
 
   /** Writes the batch in order; returns how many were written (resolved) before the first failure. */
   private async write(batch: PendingReport[]): Promise<number> {
+    const entries = entriesOf(batch);
     let results: Array<[Error | null, unknown]>;
     try {
-      if (batch.length === 1) {
-        results = [[null, await this.redis.xadd(REDIS_KEYS.reports, '*', 'r', batch[0]!.body)]];
+      if (entries.length === 1) {
+        results = [[null, await this.redis.xadd(REDIS_KEYS.reports, '*', ...fieldsOf(entries[0]!))]];
       } else {
         const pipeline = this.redis.pipeline();
-        for (const p of batch) pipeline.xadd(REDIS_KEYS.reports, '*', 'r', p.body);
+        for (const entry of entries) pipeline.xadd(REDIS_KEYS.reports, '*', ...fieldsOf(entry));
         results = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
       }
     } catch (err) {
@@ -119,20 +122,22 @@ export class ReportSink {
       batch[0]!.err = err;
       return 0;
     }
-    for (let i = 0; i < batch.length; i++) {
+    let written = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       const [err, id] = results[i] ?? [new Error('no reply in the pipeline'), null];
+      entry[0]!.tries++;
       if (err) {
         // Redis answers a pipeline in order. What follows a failed XADD is written again after it (on a lost
         // connection nothing after it was; an XADD refused alone, e.g. OOM, may give a duplicate, as a retried
         // write whose answer was lost always could: the scheduler applies a report once).
-        batch[i]!.tries++;
-        batch[i]!.err = err;
-        return i;
+        entry[0]!.err = err;
+        return written;
       }
-      batch[i]!.tries++;
-      batch[i]!.resolve(id as string);
+      for (const p of entry) p.resolve(id as string);
+      written += entry.length;
     }
-    return batch.length;
+    return written;
   }
 
   /** The first queued report could not be written: give it up past its window, else back off. */
@@ -141,11 +146,7 @@ export class ReportSink {
     if (Date.now() >= first.deadline) {
       // The attempt's later reports queued behind it go too: none is written after one of its attempt was lost.
       const r = first.report;
-      const lost = this.queue.filter(
-        (q) =>
-          q === first ||
-          (q.report.jobId === r.jobId && q.report.nodeId === r.nodeId && q.report.attempt === r.attempt),
-      );
+      const lost = this.queue.filter((q) => q === first || sameAttempt(q.report, r));
       this.queue = this.queue.filter((q) => !lost.includes(q));
       for (const q of lost) q.reject(new ReportUndeliverableError(q.report, err, Math.max(1, q.tries)));
       return;
@@ -164,3 +165,19 @@ export class ReportSink {
     );
   }
 }
+
+/** The batch cut into stream entries, in order: adjacent reports of the same attempt share one. */
+function entriesOf(batch: PendingReport[]): PendingReport[][] {
+  const entries: PendingReport[][] = [];
+  for (const p of batch) {
+    const last = entries.at(-1);
+    if (last && last.length < MAX_ENTRY_REPORTS && sameAttempt(last[0]!.report, p.report)) last.push(p);
+    else entries.push([p]);
+  }
+  return entries;
+}
+
+const sameAttempt = (a: NodeReport, b: NodeReport) =>
+  a.jobId === b.jobId && a.nodeId === b.nodeId && a.attempt === b.attempt;
+
+const fieldsOf = (entry: PendingReport[]) => reportEntryFields(entry.map((p) => p.body));

@@ -1,4 +1,4 @@
-import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
+import { REDIS_KEYS, reportEntryFields, type JsonObject } from '#libs/contracts';
 import { waitFor, redisPerSuite } from '#libs/testing';
 import { raceReconcilers, startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -330,6 +330,57 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       expect(msgs()).toContain('report dropped: applying it kept failing');
       // each failed try of the completion wrote nothing: the node still runs its attempt
       expect(await redis.client.hget(JOB_KEYS.node(held.id, 'only'), 'status')).toBe('RUNNING');
+      expect(await pendingReports()).toBe(0);
+    } finally {
+      await manifest.stop();
+      await core.close();
+    }
+  });
+
+  it("an entry's reports (one attempt's, in one XADD) apply in order, each once, while a later one is retried", async () => {
+    const core = await startCore(redis.url);
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
+      const { job: other } = await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
+      // the completion step fails (corrupt state it reads) until it is dropped after 5 tries
+      await redis.client.hset(JOB_KEYS.node(job.id, 'only'), 'dependants', 'not json');
+      const body = (r: object) => JSON.stringify({ ...reportFields(job.id, TENANT), ...r });
+      await redis.client.xadd(
+        REDIS_KEYS.reports,
+        '*',
+        ...reportEntryFields([
+          body({ type: 'started', actorId: 'w/cpu0' }),
+          body({ type: 'log', level: 'info', message: 'once' }),
+          body({ type: 'succeeded', outputs: { value: 1 }, artifactIds: [] }),
+          body({ type: 'progress', progress: 0.5 }),
+        ]),
+      );
+      // an entry holding reports of two jobs breaks the contract: refused whole, nothing of it applied
+      await redis.client.xadd(
+        REDIS_KEYS.reports,
+        '*',
+        ...reportEntryFields([
+          JSON.stringify({ ...reportFields(other.id, TENANT), type: 'started', actorId: 'w/cpu1' }),
+          body({ type: 'log', level: 'info', message: 'never' }),
+        ]),
+      );
+      await waitFor(async () => (await allEvents(core, job.id)).some((e) => e.type === 'NODE_PROGRESS'), {
+        timeoutMs: 15_000,
+        what: 'the progress after the dropped completion to apply',
+      });
+      const msgs = core.logger.lines.map((l) => l.msg);
+      expect(
+        msgs.filter((m) => m === 'applying a report failed; it stays pending and is retried'),
+      ).toHaveLength(4);
+      expect(msgs).toContain('report dropped: applying it kept failing');
+      expect(msgs).toContain('report rejected: it does not parse');
+      // the start and the log before the failing completion applied once, not once per retry of the entry
+      const events = await allEvents(core, job.id);
+      expect(events.filter((e) => e.type === 'NODE_STARTED')).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'LOG').map((e) => e.message)).toEqual(['[info] once']);
+      expect(await redis.client.hget(JOB_KEYS.node(other.id, 'only'), 'status')).toBe('QUEUED');
       expect(await pendingReports()).toBe(0);
     } finally {
       await manifest.stop();

@@ -1,7 +1,14 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ContractViolation, NodeReport, REDIS_KEYS, parseContract } from '#libs/contracts';
+import {
+  ContractViolation,
+  NodeReport,
+  REDIS_KEYS,
+  REPORT_FIELD,
+  parseContract,
+  reportBodiesOf,
+} from '#libs/contracts';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { disconnectRedis } from '#libs/redis';
 import { applyInTrace } from './job-tracing.js';
@@ -38,6 +45,12 @@ export const DEFAULT_REPORT_CONSUMER_OPTIONS: ReportConsumerOptions = {
 
 type StreamEntry = [id: string, fields: string[]];
 
+/** One report of a batch (null: an entry with nothing to apply, only to acknowledge) and the entry it came in. */
+interface BatchItem {
+  entryId: string;
+  report: NodeReport | null;
+}
+
 /** The old length cap, kept only for a stream that has consumer groups besides the scheduler's. */
 const REPORTS_MAXLEN_WITH_OTHER_GROUPS = 100_000;
 
@@ -50,6 +63,8 @@ export class ReportConsumer {
   readonly consumerName = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private running = false;
   private readonly applyFailures = new Map<string, number>();
+  /** Entries read but not yet acknowledged: how many of their reports (the first ones) are already applied. */
+  private readonly appliedOf = new Map<string, number>();
   private loop?: Promise<void>;
   private readonly opts: ReportConsumerOptions;
   private readonly metrics: SchedulerMetrics;
@@ -155,44 +170,61 @@ export class ReportConsumer {
    * their steps share Redis round trips instead of waiting for each other (one at a time, a batch of 64 took 64
    * round trips: the consumer fell hundreds of ms behind at 100 jobs/s, and every dispatch slot, freed by a
    * start, waited with it). Returns false when some job's report could not be applied: it and that job's later
-   * reports stay pending (read again, in order); the other jobs' reports are done.
+   * reports stay pending (read again, in order); the other jobs' reports are done. An entry (one attempt's
+   * reports) is acknowledged when all of its reports are done; those of it already applied are not applied again
+   * when it is read again.
    */
   private async applyInOrder(entries: StreamEntry[], done: string[]): Promise<boolean> {
-    // an entry trimmed while pending has no fields: nothing to apply
-    const reports = entries.map(([id, fields]) => (fields ? this.parse(id, fields) : null));
+    const items: BatchItem[] = [];
+    const left = new Map<string, number>();
+    for (const [id, fields] of entries) {
+      // an entry trimmed while pending has no fields: nothing to apply
+      const reports = (fields ? this.parse(id, fields) : null)?.slice(this.appliedOf.get(id) ?? 0) ?? [];
+      // an entry with nothing (more) to apply only needs acknowledging
+      for (const report of reports.length > 0 ? reports : [null]) items.push({ entryId: id, report });
+      left.set(id, Math.max(1, reports.length));
+    }
+    const settle = (k: number) => {
+      const { entryId, report } = items[k]!;
+      const n = left.get(entryId)! - 1;
+      left.set(entryId, n);
+      if (n === 0) {
+        done.push(entryId);
+        this.appliedOf.delete(entryId);
+      } else if (report) this.appliedOf.set(entryId, (this.appliedOf.get(entryId) ?? 0) + 1);
+    };
     const lanes = new Map<string, number[]>();
-    reports.forEach((report, i) => {
-      // an entry with no report only needs acknowledging: a lane of its own
-      const key = report ? `job:${report.jobId}` : `entry:${i}`;
+    items.forEach(({ report }, k) => {
+      // an item with no report: a lane of its own
+      const key = report ? `job:${report.jobId}` : `item:${k}`;
       const lane = lanes.get(key);
-      if (lane) lane.push(i);
-      else lanes.set(key, [i]);
+      if (lane) lane.push(k);
+      else lanes.set(key, [k]);
     });
-    // a start applied with its completion is acknowledged with it (pending until then)
+    const reports = items.map((item) => item.report);
+    // a start applied with its completion is settled with it (pending until then)
     const folds = foldableStarts(reports);
     const startOf = new Map([...folds].map(([start, completion]) => [completion, start]));
     const applied = await Promise.all(
-      [...lanes.values()].map((lane) => this.applyLane(lane, entries, reports, folds, startOf, done)),
+      [...lanes.values()].map((lane) => this.applyLane(lane, items, folds, startOf, settle)),
     );
     return applied.every(Boolean);
   }
 
-  /** One job's entries (indexes into the batch, in stream order): false at the first that could not apply. */
+  /** One job's reports (indexes into the batch's items, in stream order): false at the first that could not apply. */
   private async applyLane(
     lane: number[],
-    entries: StreamEntry[],
-    reports: Array<NodeReport | null>,
+    items: BatchItem[],
     folds: Map<number, number>,
     startOf: Map<number, number>,
-    done: string[],
+    settle: (k: number) => void,
   ): Promise<boolean> {
-    for (const i of lane) {
-      const [id] = entries[i]!;
-      const report = reports[i];
-      if (report && !folds.has(i)) {
-        const s = startOf.get(i);
-        const start = s === undefined ? undefined : (reports[s] as StartedReport);
-        const startId = s === undefined ? [] : [entries[s]![0]];
+    for (const k of lane) {
+      if (folds.has(k)) continue; // settled with its completion
+      const { entryId: id, report } = items[k]!;
+      const s = startOf.get(k);
+      if (report) {
+        const start = s === undefined ? undefined : (items[s]!.report as StartedReport);
         try {
           await applyInTrace(report, () =>
             start && report.type === 'succeeded'
@@ -212,13 +244,13 @@ export class ReportConsumer {
           this.applyFailures.delete(id);
           this.metrics.reportApplied(report.type, 'rejected');
           this.logger.error(
-            { ...where, failures, with: startId },
+            { ...where, failures, ...(s === undefined ? {} : { with: items[s]!.entryId }) },
             'report dropped: applying it kept failing',
           );
         }
-        done.push(...startId);
       }
-      if (!folds.has(i)) done.push(id);
+      if (s !== undefined) settle(s);
+      settle(k);
     }
     return true;
   }
@@ -246,13 +278,17 @@ export class ReportConsumer {
     await this.redis.xtrim(REDIS_KEYS.reports, 'MINID', minId);
   }
 
-  private parse(id: string, fields: string[]): NodeReport | null {
-    const idx = fields.indexOf('r');
+  /** The entry's reports, or null when it does not parse: all of one job (reportEntryFields), each a NodeReport. */
+  private parse(id: string, fields: string[]): NodeReport[] | null {
     try {
-      if (idx < 0 || idx % 2 !== 0) throw new Error('entry has no field "r"');
-      return parseContract(NodeReport, 'NodeReport', JSON.parse(fields[idx + 1]!));
+      const bodies = reportBodiesOf(fields);
+      if (bodies.length === 0) throw new Error(`entry has no field "${REPORT_FIELD}"`);
+      const reports = bodies.map((body) => parseContract(NodeReport, 'NodeReport', JSON.parse(body)));
+      if (reports.some((r) => r.jobId !== reports[0]!.jobId))
+        throw new Error('entry holds reports of several jobs');
+      return reports;
     } catch (e) {
-      // a malformed report can never apply: acknowledge it so it does not block the stream, and say so loudly
+      // a malformed entry can never apply: acknowledge it so it does not block the stream, and say so loudly
       this.metrics.reportApplied('invalid', 'rejected');
       this.logger.error(
         { entry: id, err: e instanceof ContractViolation || e instanceof Error ? e.message : String(e) },
