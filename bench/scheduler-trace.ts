@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { SCHEDULER_SCRIPTS } from '../apps/jobs-subgraph/src/scheduler/scripts.js';
 import { BenchRedis } from './scheduler-support/bench-redis.js';
+import { CommandTrace, commandLabel } from './support/command-trace.js';
 import { singleNodeJob } from './scheduler-support/bench-tasks.js';
 import { fileLogger, SwitchyardTarget } from './scheduler-support/switchyard-target.js';
 
@@ -29,11 +29,8 @@ process.once('SIGINT', () => process.exit(130));
 const logDir = mkdtempSync(join(tmpdir(), 'switchyard-trace-log-'));
 process.once('exit', () => rmSync(logDir, { recursive: true, force: true }));
 
-const shaNames = new Map<string, string>();
-for (const name of SCHEDULER_SCRIPTS.names) shaNames.set(SCHEDULER_SCRIPTS.get(name).sha, name);
-
 const redis = await BenchRedis.start();
-const lines: string[] = [];
+let trace: CommandTrace | undefined;
 let monitor: Redis | undefined;
 let timings: [label: string, micros: number][] | undefined;
 try {
@@ -47,10 +44,7 @@ try {
     for (let i = 0; i < WARMUP; i++) await runOne(i);
     await sleep(SETTLE_MS);
     monitor = new Redis(redis.url);
-    const mon = await monitor.monitor();
-    mon.on('monitor', (time: string, args: string[], source: string) =>
-      lines.push(JSON.stringify([source, ...args])),
-    );
+    trace = await CommandTrace.start(monitor);
     await sleep(100);
     /** JOBS jobs numbered from `first`, INFLIGHT at a time. */
     const runJobs = async (first: number) => {
@@ -63,7 +57,7 @@ try {
     };
     await runJobs(WARMUP);
     await sleep(SETTLE_MS);
-    mon.disconnect();
+    trace.stop();
     // timed in a second pass of as many jobs: MONITOR slows every command it feeds
     await slowlogEverything(redis.url);
     await runJobs(WARMUP + JOBS);
@@ -77,51 +71,9 @@ try {
   await redis.stop();
 }
 
-/** A script by name (ours) or by its key count and first key (BullMQ's), a plain command by name. */
-function labelOf(name: string, args: string[]): string {
-  if (name !== 'evalsha' && name !== 'eval') return `cmd ${name}`;
-  const known = shaNames.get(args[0]!);
-  return known
-    ? `script ${known}`
-    : `bullmq ${args[1]} keys, ${String(args[2] ?? '').replace(/^[^:]*:[^:]*:/, '')}`;
-}
-
-// group: an EVALSHA line, then the lua lines that follow it, belong together
-const groups = new Map<string, { calls: number; inner: Map<string, number> }>();
-let current: { calls: number; inner: Map<string, number> } | undefined;
-let total = 0;
-for (const line of lines) {
-  const [source, cmd, ...args] = JSON.parse(line) as string[];
-  const name = cmd!.toLowerCase();
-  if (name === 'monitor') continue;
-  total++;
-  if (source === 'lua') {
-    if (current) current.inner.set(name, (current.inner.get(name) ?? 0) + 1);
-    continue;
-  }
-  const label = labelOf(name, args);
-  const g = groups.get(label) ?? { calls: 0, inner: new Map<string, number>() };
-  g.calls++;
-  groups.set(label, g);
-  current = name === 'evalsha' || name === 'eval' ? g : undefined;
-}
-const per = (n: number) => (n / JOBS).toFixed(1);
-const rows = [...groups.entries()]
-  .map(([label, g]) => {
-    const inner = [...g.inner.values()].reduce((a, b) => a + b, 0);
-    return { label, calls: g.calls, inner, g };
-  })
-  .sort((a, b) => b.calls + b.inner - (a.calls + a.inner));
-console.log(`Redis commands per one-node job (MONITOR, ${JOBS} jobs, ${INFLIGHT} in flight): ${per(total)}`);
-for (const r of rows) {
-  const detail = [...r.g.inner.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(([c, n]) => `${c} ${per(n)}`)
-    .join(', ');
-  console.log(
-    `${per(r.calls + r.inner).padStart(6)}  ${r.label} ×${per(r.calls)}${detail ? `  [${detail}]` : ''}`,
-  );
-}
+console.log(
+  trace!.report(JOBS, `Redis commands per one-node job (MONITOR, ${JOBS} jobs, ${INFLIGHT} in flight)`),
+);
 // Redis time inside each command (SLOWLOG at 0 µs logs every command with its duration, the ones a script runs
 // too): where redis-server's CPU per job goes, by the same labels. No total: a script's time already includes
 // the commands it ran, which have lines of their own.
@@ -151,7 +103,7 @@ async function slowlogOf(url: string): Promise<[string, number][]> {
   const client = new Redis(url);
   try {
     const entries = (await client.slowlog('GET', '-1')) as [number, number, number, string[]][];
-    return entries.map(([, , us, [cmd, ...args]]) => [labelOf(cmd!.toLowerCase(), args), us]);
+    return entries.map(([, , us, [cmd, ...args]]) => [commandLabel(cmd!.toLowerCase(), args), us]);
   } finally {
     client.disconnect();
   }
