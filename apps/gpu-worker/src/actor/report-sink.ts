@@ -47,10 +47,10 @@ interface PendingReport {
  * Appends NodeReports to REDIS_KEYS.reports (reportEntryFields), the only way a worker tells the scheduler
  * anything. Reports are written in the order `send` was called: those sent while a write is in flight go
  * together in the next pipeline (one round trip for all actors' reports); adjacent reports of the same
- * attempt share one entry (one XADD). `send` resolves once its entry is in the stream, with its id. A failed write is retried, from the first
- * report not written, with capped exponential backoff; a report whose window has passed is rejected with
- * ReportUndeliverableError, never dropped silently (a worker that dies with reports queued is the same
- * case as one that dies before writing: the scheduler's reconciler takes the attempt).
+ * attempt share one entry (one XADD). `send` resolves once its entry is in the stream, with its id. A failed
+ * write is retried, from the first report not written, with capped exponential backoff; a report whose window
+ * has passed is rejected with ReportUndeliverableError, never dropped silently (a worker that dies with reports
+ * queued is the same case as one that dies before writing: the scheduler's reconciler takes the attempt).
  */
 export class ReportSink {
   private queue: PendingReport[] = [];
