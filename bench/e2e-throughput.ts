@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
 import { BullmqE2ePeer } from './e2e-support/bullmq-peer.js';
 import { summarizeProfiles, renderProfiles } from './e2e-support/cpu-profile-summary.js';
-import { loadE2eBenchConfig } from './e2e-support/e2e-config.js';
+import { e2eStackEnv, loadE2eBenchConfig } from './e2e-support/e2e-config.js';
 import { medianRound, OUR_PROCESSES, renderE2eTable } from './e2e-support/e2e-table.js';
 import { GatewayClient } from './e2e-support/gateway-client.js';
 import { JobFeed } from './e2e-support/job-feed.js';
@@ -51,15 +51,8 @@ function profilesDir(given: string | undefined): string {
 const PROFILER_PRELOAD = new URL('./e2e-support/cpu-prof-preload.js', import.meta.url).href;
 const step = (what: string) => console.error(`[e2e bench] ${what}`);
 
-// The stack as `npm start` runs it; only limits that would refuse a benchmark's load are raised, and the
-// no-op task (test.sleep with ms 0) is offered.
 const stackEnv: Record<string, string> = {
-  RATE_LIMIT_PER_MINUTE: '100000000',
-  RATE_LIMIT_BURST: '1000000',
-  TENANT_MAX_ACTIVE_JOBS: '1000000',
-  TENANT_MAX_QUEUED_NODES: '1000000',
-  SWITCHYARD_TEST_TASKS: '1',
-  WORKER_CPU_ACTORS: String(config.BENCH_WORKER_ACTORS),
+  ...e2eStackEnv(config.BENCH_WORKER_ACTORS),
   // Node refuses --cpu-prof in NODE_OPTIONS: a preload starts the same profiler in every Node process
   ...(profileDir
     ? {

@@ -10,6 +10,7 @@
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
+import { e2eStackEnv } from './e2e-support/e2e-config.js';
 import { GatewayClient } from './e2e-support/gateway-client.js';
 import { JobFeed } from './e2e-support/job-feed.js';
 import { launchStack } from './stack-support/launched-stack.js';
@@ -29,15 +30,7 @@ const config = loadConfig(
 const { BENCH_TRACE_JOBS: JOBS, BENCH_TRACE_CALLERS: CALLERS, BENCH_TRACE_BATCH: BATCH } = config;
 
 process.once('SIGINT', () => process.exit(130));
-// e2e-throughput's stack: only limits that would refuse the load are raised; the no-op task is offered
-const stack = await launchStack({
-  RATE_LIMIT_PER_MINUTE: '100000000',
-  RATE_LIMIT_BURST: '1000000',
-  TENANT_MAX_ACTIVE_JOBS: '1000000',
-  TENANT_MAX_QUEUED_NODES: '1000000',
-  SWITCHYARD_TEST_TASKS: '1',
-  WORKER_CPU_ACTORS: String(config.BENCH_WORKER_ACTORS),
-});
+const stack = await launchStack(e2eStackEnv(config.BENCH_WORKER_ACTORS)); // e2e-throughput's stack
 let report: string;
 try {
   const client = new GatewayClient(stack.url, stack.key, CALLERS + 8);

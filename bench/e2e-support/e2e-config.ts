@@ -34,6 +34,21 @@ export const e2eBenchEnv = {
   BENCH_CPU_PROF_DIR: z.string().optional(),
 };
 
+/**
+ * The stack as `npm start` runs it; only limits that would refuse a benchmark's load are raised, and the no-op
+ * task (test.sleep with ms 0) is offered.
+ */
+export function e2eStackEnv(workerActors: number): Record<string, string> {
+  return {
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    RATE_LIMIT_BURST: '1000000',
+    TENANT_MAX_ACTIVE_JOBS: '1000000',
+    TENANT_MAX_QUEUED_NODES: '1000000',
+    SWITCHYARD_TEST_TASKS: '1',
+    WORKER_CPU_ACTORS: String(workerActors),
+  };
+}
+
 export type E2eBenchConfig = ReturnType<typeof loadE2eBenchConfig>;
 
 export function loadE2eBenchConfig(env: NodeJS.ProcessEnv = process.env) {
