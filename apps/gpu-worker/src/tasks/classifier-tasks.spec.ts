@@ -71,6 +71,30 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
     expect(c.progressUpdates.filter((p) => p.message?.startsWith('epoch')).length).toBeLessThanOrEqual(4);
   });
 
+  it("lets the event loop turn after every epoch (each epoch's progress leaves the runner live; a cancel sent by message lands within one epoch)", async () => {
+    // An abort that arrives as a message (the runner's cancel) is a macrotask: schedule it when epoch 2 ends.
+    const ac = new AbortController();
+    const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
+    const ds = await c.artifacts.put(await readFile(datasetPath), {
+      name: 'blobs.csv',
+      contentType: 'text/csv',
+    });
+    const turnsBefore: boolean[] = [];
+    let turned = true;
+    const origProgress = c.progress.bind(c);
+    c.progress = (f, m) => {
+      origProgress(f, m);
+      if (!m?.startsWith('epoch')) return;
+      turnsBefore.push(turned);
+      turned = false;
+      setImmediate(() => (turned = true));
+      if (m.startsWith('epoch 2/')) setImmediate(() => ac.abort('cancelled by message'));
+    };
+    const err = await runTask(modelTrain, { dataset: ds, epochs: 500 }, c).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(turnsBefore).toEqual([true, true, true]); // epoch 3 ended after the abort landed; it stopped there
+  });
+
   it('refuses a malformed dataset and a non-model artifact as bad input', async () => {
     const noLabel = await ctx.artifacts.put(Buffer.from('a,b\n1,2\n'), {
       name: 'x.csv',

@@ -102,6 +102,9 @@ export const modelTrain = defineTask({
         batchSize: BATCH_SIZE,
         shuffle: false, // rows were shuffled with a seed; tfjs would shuffle with Math.random
         verbose: 0,
+        // tfjs yields every 125 ms by default: epochs in between would leave the runner as one coalesced
+        // progress, and a cancel (a message) would wait for the next yield
+        yieldEvery: 'epoch',
         callbacks: {
           onEpochEnd: async (epoch, logs) => {
             epochsRun = epoch + 1;
