@@ -2,11 +2,13 @@
  * The gateway's own cost per request: a small read (`job(id)`) and the `submitJob` mutation through our
  * gateway and through a plain @apollo/gateway (gateway-support/plain-gateway.ts: the same supergraph file, no
  * auth, no limits) over the same subgraphs of one stack started as `npm start` does, in the same run, rounds
- * alternating. Prints req/s, CPU ms per request of each gateway process (and of the jobs subgraph both
- * share), latency, and ours/peer ratios. Exits 1 when any request fails or our gateway logs a warning.
+ * alternating. The floor: another plain @apollo/gateway over a constant jobs subgraph
+ * (gateway-support/constant-subgraph.ts: the jobs SDL, constant answers), what one federated request costs
+ * the stack before any work of ours. Prints req/s, CPU ms per request of each gateway process and of the jobs
+ * subgraph behind it, latency, and ratios. Exits 1 when any request fails or our gateway logs a warning.
  * Run after a build: `node dist/bench/gateway-overhead.js`; sizes: BENCH_DURATION_MS, BENCH_WARMUP_MS,
- * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> writes CPU profiles of both gateways and the jobs subgraph (after the warm-up) into <dir>.
- */
+ * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> writes CPU profiles of the gateways and subgraphs
+ * measured (after the warm-up) into <dir>. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,6 +41,10 @@ const config = loadConfig({
   BENCH_ROUNDS: positiveInt(3),
   BENCH_CPU_PROF: z.string().optional(),
 });
+/** ours: our gateway over our subgraphs; peer: a plain @apollo/gateway over them; floor: a plain
+ * @apollo/gateway over a constant jobs subgraph (what one federated request costs before any work of ours). */
+type Side = 'floor' | 'peer' | 'ours';
+const SIDES: readonly Side[] = ['floor', 'peer', 'ours'];
 const step = (what: string) => console.error(`[gateway-overhead] ${what}`);
 
 const SMALL_READ = 'query SmallRead($id: ID!) { job(id: $id) { id status createdAt } }';
@@ -48,26 +54,13 @@ const noopJob = (i: number) => ({
   input: { graph: { nodes: [{ id: 'only', task: 'test.sleep', inputs: { ms: 0 } }] }, labels: { i } },
 });
 
-async function startPlainGateway(
-  stack: LaunchedStack,
-  secret: string,
-): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/bench/gateway-support/plain-gateway.js'),
-      String(port),
-      join(ROOT, 'graphql/supergraph.graphql'),
-      `http://127.0.0.1:${stack.ports.jobs}/graphql`,
-      `http://127.0.0.1:${stack.ports.artifacts}/graphql`,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...profileEnv, SWITCHYARD_IDENTITY_SECRET: secret, PLAIN_TENANT: 'dev' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+/** Starts one of gateway-support's child servers; resolves with the URL it prints once listening. */
+async function startChild(script: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/gateway-support', script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...profileEnv, SWITCHYARD_IDENTITY_SECRET: secret, PLAIN_TENANT: 'dev' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.once('exit', () => child.exitCode === null && child.kill('SIGKILL'));
   const url = await new Promise<string>((res, rej) => {
     let out = '';
@@ -76,9 +69,15 @@ async function startPlainGateway(
       const m = /listening (\S+)/.exec(out);
       if (m) res(m[1]!);
     });
-    child.once('exit', (code) => rej(new Error(`the plain gateway exited with ${code}`)));
+    child.once('exit', (code) => rej(new Error(`${script} exited with ${code}`)));
   });
   return { url, child };
+}
+
+/** A plain @apollo/gateway over the supergraph file, its `jobs` subgraph at `jobsUrl`. */
+async function startPlainGateway(jobsUrl: string, artifactsUrl: string) {
+  const supergraph = join(ROOT, 'graphql/supergraph.graphql');
+  return startChild('plain-gateway.js', [String(await freePort()), supergraph, jobsUrl, artifactsUrl]);
 }
 
 /** Warnings and errors our gateway logged during the run (a run with any does not count). */
@@ -97,7 +96,7 @@ const profileEnv: Record<string, string> = config.BENCH_CPU_PROF
   ? {
       NODE_OPTIONS: `--import=${join(ROOT, 'dist/bench/gateway-support/cpu-profile-preload.js')}`,
       BENCH_CPU_PROF_DIR: resolve(config.BENCH_CPU_PROF),
-      BENCH_CPU_PROF_APPS: 'apps/gateway/,apps/jobs-subgraph/,plain-gateway',
+      BENCH_CPU_PROF_APPS: 'apps/gateway/,apps/jobs-subgraph/,plain-gateway,constant-subgraph',
     }
   : {};
 const secret = randomBytes(24).toString('hex');
@@ -113,21 +112,42 @@ const stack = await launchStack({
   ...profileEnv,
 });
 let exitCode = 0;
+const children: ChildProcess[] = [];
 try {
-  const plain = await startPlainGateway(stack, secret);
+  const artifactsUrl = `http://127.0.0.1:${stack.ports.artifacts}/graphql`;
+  const plain = await startPlainGateway(`http://127.0.0.1:${stack.ports.jobs}/graphql`, artifactsUrl);
+  const constant = await startChild('constant-subgraph.js', [
+    String(await freePort()),
+    join(ROOT, 'graphql/jobs.graphql'),
+  ]);
+  const floor = await startPlainGateway(constant.url, artifactsUrl);
+  children.push(plain.child, constant.child, floor.child);
   const pids = stack.pids();
-  const gatewayPid = { ours: pids.gateway!, peer: plain.child.pid! };
-  const jobsPid = pids['jobs-subgraph']!;
+  const gatewayPid: Record<Side, number> = {
+    ours: pids.gateway!,
+    peer: plain.child.pid!,
+    floor: floor.child.pid!,
+  };
+  const jobsPid: Record<Side, number> = {
+    ours: pids['jobs-subgraph']!,
+    peer: pids['jobs-subgraph']!,
+    floor: constant.child.pid!,
+  };
   const sockets = config.BENCH_CONCURRENCY;
-  const clients = {
+  const clients: Record<Side, GraphqlHttp> = {
     ours: new GraphqlHttp(stack.url, {}, sockets),
     peer: new GraphqlHttp(plain.url, {}, sockets),
+    floor: new GraphqlHttp(floor.url, {}, sockets),
   };
-  const auth = { ours: { authorization: `Bearer ${stack.key}` }, peer: {} };
+  const auth: Record<Side, Record<string, string>> = {
+    ours: { authorization: `Bearer ${stack.key}` },
+    peer: {},
+    floor: {},
+  };
 
   const seeded = await clients.ours.data(SUBMIT, noopJob(-1), auth.ours);
   const jobId = (seeded.submitJob as { id: string }).id;
-  const ops: Array<{ label: string; call: (side: 'ours' | 'peer') => GraphQLCall }> = [
+  const ops: Array<{ label: string; call: (side: Side) => GraphQLCall }> = [
     {
       label: 'small query `job(id)`',
       call: (side) => ({ query: SMALL_READ, variables: () => ({ id: jobId }), headers: auth[side] }),
@@ -138,26 +158,23 @@ try {
     },
   ];
 
-  const measure = async (
-    side: 'ours' | 'peer',
-    op: (typeof ops)[number],
-    ms: number,
-  ): Promise<SideResult> => {
+  const measure = async (side: Side, op: (typeof ops)[number], ms: number): Promise<SideResult> => {
     const g0 = processCpuMs(gatewayPid[side]);
-    const j0 = processCpuMs(jobsPid);
+    const j0 = processCpuMs(jobsPid[side]);
     const run = await runClosedLoop(clients[side], op.call(side), config.BENCH_CONCURRENCY, ms);
-    return sideResult(run, processCpuMs(gatewayPid[side]) - g0, processCpuMs(jobsPid) - j0);
+    return sideResult(run, processCpuMs(gatewayPid[side]) - g0, processCpuMs(jobsPid[side]) - j0);
   };
 
   step(`warm-up: ${config.BENCH_WARMUP_MS} ms per operation and gateway`);
-  for (const op of ops)
-    for (const side of ['peer', 'ours'] as const) await measure(side, op, config.BENCH_WARMUP_MS);
+  for (const op of ops) for (const side of SIDES) await measure(side, op, config.BENCH_WARMUP_MS);
 
   if (config.BENCH_CPU_PROF)
-    for (const pid of [gatewayPid.ours, gatewayPid.peer, jobsPid]) process.kill(pid, 'SIGUSR2');
-  const results = ops.map(() => ({ peer: [] as SideResult[], ours: [] as SideResult[] }));
+    for (const pid of new Set([...Object.values(gatewayPid), ...Object.values(jobsPid)]))
+      process.kill(pid, 'SIGUSR2');
+  const results = ops.map(() => ({ floor: [], peer: [], ours: [] }) as Record<Side, SideResult[]>);
   for (let round = 1; round <= config.BENCH_ROUNDS; round++) {
-    const order = round % 2 === 1 ? (['peer', 'ours'] as const) : (['ours', 'peer'] as const);
+    // the sides take turns going first
+    const order = SIDES.map((_, i) => SIDES[(i + round - 1) % SIDES.length]!);
     for (const [i, op] of ops.entries())
       for (const side of order) {
         const r = await measure(side, op, config.BENCH_DURATION_MS);
@@ -188,6 +205,7 @@ try {
     renderOverheadTable(
       ops.map((op, i) => ({
         label: op.label,
+        floor: medianSide(results[i]!.floor),
         peer: medianSide(results[i]!.peer),
         ours: medianSide(results[i]!.ours),
       })),
@@ -202,13 +220,18 @@ try {
     console.error(`our gateway logged warnings or errors: the run does not count:\n${problems.join('\n')}`);
     exitCode = 1;
   }
-  const plainExited = new Promise((r) => plain.child.once('exit', r));
-  plain.child.kill('SIGTERM');
-  await plainExited;
 } catch (e) {
   console.error(`gateway-overhead failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   exitCode = 1;
 } finally {
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      return exited;
+    }),
+  );
   await stack.stop();
 }
 process.exit(exitCode);

@@ -10,9 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import { startStandaloneServer } from '@apollo/server/standalone';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import type { Scope } from '#libs/contracts';
+import { serveChild } from './standalone-child.js';
 
 const [portArg, supergraphPath, jobsUrl, artifactsUrl] = process.argv.slice(2);
 if (!portArg || !supergraphPath || !jobsUrl || !artifactsUrl)
@@ -40,11 +40,4 @@ const gateway = new ApolloGateway({
       willSendRequest: ({ request }) => request.http?.headers.set(IDENTITY_HEADER, identity),
     }),
 });
-const server = new ApolloServer({ gateway, stopOnTerminationSignals: false });
-const { url } = await startStandaloneServer(server, {
-  listen: { port: Number(portArg), host: '127.0.0.1' },
-});
-process.stdout.write(`listening ${url}\n`);
-const stop = () => void server.stop().finally(() => process.exit(0));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+await serveChild(new ApolloServer({ gateway, stopOnTerminationSignals: false }), Number(portArg));
