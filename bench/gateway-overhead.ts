@@ -2,13 +2,14 @@
  * The gateway's own cost per request: a small read (`job(id)`) and the `submitJob` mutation through our
  * gateway and through a plain @apollo/gateway (gateway-support/plain-gateway.ts: the same supergraph file, no
  * auth, no limits) over the same subgraphs of one stack started as `npm start` does, in the same run, rounds
- * alternating. The floor: another plain @apollo/gateway over a constant jobs subgraph
+ * rotating which side goes first. The floor: another plain @apollo/gateway over a constant jobs subgraph
  * (gateway-support/constant-subgraph.ts: the jobs SDL, constant answers), what one federated request costs
  * the stack before any work of ours. Prints req/s, CPU ms per request of each gateway process and of the jobs
  * subgraph behind it, latency, and ratios. Exits 1 when any request fails or our gateway logs a warning.
  * Run after a build: `node dist/bench/gateway-overhead.js`; sizes: BENCH_DURATION_MS, BENCH_WARMUP_MS,
  * BENCH_CONCURRENCY, BENCH_ROUNDS. BENCH_CPU_PROF=<dir> writes CPU profiles of the gateways and subgraphs
- * measured (after the warm-up) into <dir>. */
+ * measured (after the warm-up) into <dir>.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,8 +42,10 @@ const config = loadConfig({
   BENCH_ROUNDS: positiveInt(3),
   BENCH_CPU_PROF: z.string().optional(),
 });
-/** ours: our gateway over our subgraphs; peer: a plain @apollo/gateway over them; floor: a plain
- * @apollo/gateway over a constant jobs subgraph (what one federated request costs before any work of ours). */
+/**
+ * ours: our gateway over our subgraphs; peer: a plain @apollo/gateway over them; floor: a plain @apollo/gateway
+ * over a constant jobs subgraph (what one federated request costs before any work of ours).
+ */
 type Side = 'floor' | 'peer' | 'ours';
 const SIDES: readonly Side[] = ['floor', 'peer', 'ours'];
 const step = (what: string) => console.error(`[gateway-overhead] ${what}`);
