@@ -12,3 +12,4 @@ export * from './redis-keys.js';
 export * from './hash.js';
 export * from './parse.js';
 export * from './trace.js';
+export * from './stream-entry.js';

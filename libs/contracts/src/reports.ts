@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { JobError } from './errors.js';
 import { IsoDateTime, JsonObject } from './json.js';
 import { Traceparent } from './trace.js';
+import { parseContract } from './parse.js';
+import { streamFieldValues } from './stream-entry.js';
 
 /**
  * What a worker tells the scheduler about an attempt. Workers append reports to one Redis stream
@@ -62,9 +64,12 @@ export function reportEntryFields(bodies: readonly string[]): string[] {
 
 /** The report bodies (JSON, not yet parsed) of an entry's fields, in order. */
 export function reportBodiesOf(fields: readonly string[]): string[] {
-  const bodies: string[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === REPORT_FIELD) bodies.push(fields[i + 1]!);
-  return bodies;
+  return streamFieldValues(fields, REPORT_FIELD);
+}
+
+/** The reports of an entry's fields, in order, each parsed as a NodeReport (throws on one that is not). */
+export function parseReportEntry(fields: readonly string[]): NodeReport[] {
+  return reportBodiesOf(fields).map((body) => parseContract(NodeReport, 'NodeReport', JSON.parse(body)));
 }
 
 /** Published by the scheduler when running attempts must stop (cancelJob, deadline). */

@@ -10,7 +10,7 @@ import {
   NodeReport,
   parseContract,
   REDIS_KEYS,
-  reportBodiesOf,
+  parseReportEntry,
   WorkerManifest,
   type NodeAttemptPayload,
   type NodeLeasePayload,
@@ -111,9 +111,7 @@ export class SchedulerStandIn {
   ): Promise<NodeReport[]> {
     const entries = await this.redis.xrange(REDIS_KEYS.reports, '-', '+');
     return entries
-      .flatMap(([, fields]) =>
-        reportBodiesOf(fields).map((body) => parseContract(NodeReport, 'NodeReport', JSON.parse(body))),
-      )
+      .flatMap(([, fields]) => parseReportEntry(fields))
       .filter((r) => Object.entries(filter).every(([k, v]) => (r as Record<string, unknown>)[k] === v));
   }
 

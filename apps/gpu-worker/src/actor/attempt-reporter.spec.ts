@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { NodeReport, REDIS_KEYS, reportBodiesOf } from '#libs/contracts';
+import { NodeReport, REDIS_KEYS, parseReportEntry } from '#libs/contracts';
 import { createRedis, quitRedis } from '#libs/redis';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { AttemptReporter } from './attempt-reporter.js';
@@ -35,9 +35,7 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
   });
 
   const written = async () =>
-    (await reader.xrange(REDIS_KEYS.reports, '-', '+')).flatMap(([, f]) =>
-      reportBodiesOf(f).map((body) => NodeReport.parse(JSON.parse(body))),
-    );
+    (await reader.xrange(REDIS_KEYS.reports, '-', '+')).flatMap(([, f]) => parseReportEntry(f));
 
   it('writes reports in order, coalescing progress queued behind a write', async () => {
     const sink = new ReportSink(command, { retryWindowMs: 1000 });
@@ -110,7 +108,7 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
     const ids = await Promise.all(writes);
     expect(new Set(ids).size).toBe(40);
     const stream = (await reader.xrange(REDIS_KEYS.reports, '-', '+')).flatMap(([id, f]) =>
-      reportBodiesOf(f).map((body) => ({ id, r: NodeReport.parse(JSON.parse(body)) })),
+      parseReportEntry(f).map((r) => ({ id, r })),
     );
     expect(stream.map((e) => e.id)).toEqual(ids); // each send resolved with its own entry's id
     expect(stream.map(({ r }) => `${r.jobId}:${r.type}`)).toEqual(sent.map((x) => x.replace(/:\d+$/, '')));
@@ -130,11 +128,7 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
       sink.send({ ...a, type: 'succeeded', outputs: {}, artifactIds: [] }),
     ]);
     const entries = await reader.xrange(REDIS_KEYS.reports, '-', '+');
-    const of = ([, f]: [string, string[]]) =>
-      reportBodiesOf(f).map((body) => {
-        const r = NodeReport.parse(JSON.parse(body));
-        return `${r.jobId}:${r.type}`;
-      });
+    const of = ([, f]: [string, string[]]) => parseReportEntry(f).map((r) => `${r.jobId}:${r.type}`);
     expect(entries.map(of)).toEqual([['ea:started', 'ea:log'], ['eb:started'], ['ea:succeeded']]);
     expect(ids).toEqual([entries[0]![0], entries[0]![0], entries[1]![0], entries[2]![0]]);
   });

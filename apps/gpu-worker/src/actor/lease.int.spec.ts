@@ -3,10 +3,9 @@ import { Redis } from 'ioredis';
 import {
   BULLMQ_PREFIX,
   NODE_QUEUES,
-  NodeReport,
   REDIS_KEYS,
   leaseJobId,
-  reportBodiesOf,
+  parseReportEntry,
   type NodeAttemptPayload,
 } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
@@ -113,7 +112,7 @@ describe('NodeActor running leases', () => {
   /** The start and end reports of the spec's attempts whose job ids start with `prefix`, in stream order. */
   async function reportsOf(prefix: string): Promise<string[]> {
     return (await client.xrange(REDIS_KEYS.reports, '-', '+'))
-      .flatMap(([, f]) => reportBodiesOf(f).map((body) => NodeReport.parse(JSON.parse(body))))
+      .flatMap(([, f]) => parseReportEntry(f))
       .filter((r) => r.jobId.startsWith(prefix) && r.type !== 'progress' && r.type !== 'log')
       .map((r) => `${r.jobId} ${r.type}`);
   }

@@ -1,14 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  BULLMQ_PREFIX,
-  NODE_QUEUES,
-  NodeReport,
-  REDIS_KEYS,
-  attemptJobId,
-  reportBodiesOf,
-} from '#libs/contracts';
+import { BULLMQ_PREFIX, NODE_QUEUES, REDIS_KEYS, attemptJobId, parseReportEntry } from '#libs/contracts';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { NO_WORKER_METRICS, type WorkerMetrics } from '../worker-metrics.js';
 import { NodeActor } from './node-actor.js';
@@ -130,7 +123,7 @@ describe('NodeActor fetch watchdog', () => {
       const succeeded = await waitFor(
         async () =>
           (await client.xrange(REDIS_KEYS.reports, '-', '+'))
-            .flatMap(([, f]) => reportBodiesOf(f).map((body) => NodeReport.parse(JSON.parse(body))))
+            .flatMap(([, f]) => parseReportEntry(f))
             .find((r) => r.jobId === 'j-wd' && r.type === 'succeeded'),
         { timeoutMs: 20_000, what: 'the attempt to run on a recreated worker', logs: () => seen.join('\n') },
       );

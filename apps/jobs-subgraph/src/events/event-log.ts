@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { JobEvent, JobEventType, JobStatus, parseContract } from '#libs/contracts';
+import { JobEvent, JobEventType, JobStatus, parseContract, streamFieldValues } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { redisNowMs } from '#libs/redis';
 import { JOB_KEYS } from '../scheduler/keys.js';
@@ -179,12 +179,9 @@ export class EventLog {
    */
   async feedAfter(tenant: string, after: string, count: number): Promise<StoredEvent[]> {
     const entries = await this.redis.xrange(JOB_KEYS.feed(tenant), `(${after}`, '+', 'COUNT', count);
-    const events: StoredEvent[] = [];
-    for (const [position, fields] of entries) {
-      for (let i = 0; i + 1 < fields.length; i += 2)
-        if (fields[i] === 'e') events.push({ position, event: toEvent(fields[i + 1]!, undefined, tenant) });
-    }
-    return events;
+    return entries.flatMap(([position, fields]) =>
+      streamFieldValues(fields, 'e').map((raw) => ({ position, event: toEvent(raw, undefined, tenant) })),
+    );
   }
 
   /** The feed position "now": entries appended from here on come after it. */

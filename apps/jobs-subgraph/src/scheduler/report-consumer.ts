@@ -1,14 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import {
-  ContractViolation,
-  NodeReport,
-  REDIS_KEYS,
-  REPORT_FIELD,
-  parseContract,
-  reportBodiesOf,
-} from '#libs/contracts';
+import { ContractViolation, NodeReport, REDIS_KEYS, REPORT_FIELD, parseReportEntry } from '#libs/contracts';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { disconnectRedis } from '#libs/redis';
 import { applyInTrace } from './job-tracing.js';
@@ -281,9 +274,8 @@ export class ReportConsumer {
   /** The entry's reports, or null when it does not parse: all of one job (reportEntryFields), each a NodeReport. */
   private parse(id: string, fields: string[]): NodeReport[] | null {
     try {
-      const bodies = reportBodiesOf(fields);
-      if (bodies.length === 0) throw new Error(`entry has no field "${REPORT_FIELD}"`);
-      const reports = bodies.map((body) => parseContract(NodeReport, 'NodeReport', JSON.parse(body)));
+      const reports = parseReportEntry(fields);
+      if (reports.length === 0) throw new Error(`entry has no field "${REPORT_FIELD}"`);
       if (reports.some((r) => r.jobId !== reports[0]!.jobId))
         throw new Error('entry holds reports of several jobs');
       return reports;
