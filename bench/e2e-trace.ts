@@ -7,12 +7,14 @@
  * issued them (our scripts by name, BullMQ's by key count and first key, plain commands by name). MONITOR slows
  * Redis: counts only, no times. Not a benchmark with a peer: a measuring tool (`node dist/bench/e2e-trace.js`).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
 import { e2eStackEnv } from './e2e-support/e2e-config.js';
 import { GatewayClient } from './e2e-support/gateway-client.js';
 import { JobFeed } from './e2e-support/job-feed.js';
+import { closedLoop } from './e2e-support/phases.js';
 import { launchStack } from './stack-support/launched-stack.js';
 import { CommandTrace } from './support/command-trace.js';
 
@@ -37,26 +39,15 @@ try {
   const feed = await JobFeed.open(stack.wsUrl, stack.key, 120_000);
   const monitor = new Redis(stack.redisUrl);
   try {
-    /** `count` jobs numbered from `first`, CALLERS callers each submitting and waiting for its jobs. */
-    const run = async (first: number, count: number) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: CALLERS }, async () => {
-          while (next < count) {
-            const i = first + next;
-            const n = Math.min(BATCH, count - next);
-            next += n;
-            const ids = n === 1 && BATCH === 1 ? [await client.submitJob(i)] : await client.submitJobs(i, n);
-            await Promise.all(ids.map((id) => feed.tracker.wait(id)));
-          }
-        }),
-      );
-    };
-    await run(0, config.BENCH_WARMUP_JOBS);
+    // e2e-throughput's closed loop: CALLERS callers, each submitting and waiting for its jobs on jobFeed
+    const submit = async (first: number, n: number) =>
+      n === 1 && BATCH === 1 ? [await client.submitJob(first)] : client.submitJobs(first, n);
+    const run = (count: number) => closedLoop(submit, feed.tracker, count, CALLERS, BATCH);
+    await run(config.BENCH_WARMUP_JOBS);
     await sleep(500);
     const trace = await CommandTrace.start(monitor);
     await sleep(100);
-    await run(config.BENCH_WARMUP_JOBS, JOBS);
+    await run(JOBS);
     await sleep(500); // the last jobs' trailing work (acks, lease ends)
     trace.stop();
     const how = BATCH === 1 ? 'single submitJob calls' : `submitJobs of ${BATCH}`;
@@ -74,7 +65,3 @@ try {
 }
 console.log(report);
 process.exit(0);
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
-}

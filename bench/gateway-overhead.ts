@@ -29,7 +29,7 @@ import {
   type SideResult,
 } from './gateway-support/overhead-report.js';
 import { processCpuMs } from './support/process-cpu.js';
-import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
+import { launchStack, NO_LIMITS_TEST_TASKS_ENV, type LaunchedStack } from './stack-support/launched-stack.js';
 
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
@@ -106,12 +106,8 @@ const secret = randomBytes(24).toString('hex');
 step('starting the stack (npm start) …');
 const stack = await launchStack({
   SWITCHYARD_IDENTITY_SECRET: secret,
-  SWITCHYARD_TEST_TASKS: '1',
   // the benchmark measures cost per request, not the limits: a key and tenant that never hit them
-  RATE_LIMIT_PER_MINUTE: '100000000',
-  RATE_LIMIT_BURST: '1000000',
-  TENANT_MAX_ACTIVE_JOBS: '10000000',
-  TENANT_MAX_QUEUED_NODES: '10000000',
+  ...NO_LIMITS_TEST_TASKS_ENV,
   ...profileEnv,
 });
 let exitCode = 0;

@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { BenchRedis } from './scheduler-support/bench-redis.js';
 import { CommandTrace, commandLabel } from './support/command-trace.js';
@@ -107,8 +108,4 @@ async function slowlogOf(url: string): Promise<[string, number][]> {
   } finally {
     client.disconnect();
   }
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
+import { NO_LIMITS_TEST_TASKS_ENV } from '../stack-support/launched-stack.js';
 
 /** Sizes of the end-to-end benchmark (env, parsed once). The defaults finish in a few minutes on 2 cores. */
 export const e2eBenchEnv = {
@@ -34,19 +35,9 @@ export const e2eBenchEnv = {
   BENCH_CPU_PROF_DIR: z.string().optional(),
 };
 
-/**
- * The stack as `npm start` runs it; only limits that would refuse a benchmark's load are raised, and the no-op
- * task (test.sleep with ms 0) is offered.
- */
+/** The stack as `npm start` runs it, with NO_LIMITS_TEST_TASKS_ENV and `workerActors` CPU actors. */
 export function e2eStackEnv(workerActors: number): Record<string, string> {
-  return {
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    RATE_LIMIT_BURST: '1000000',
-    TENANT_MAX_ACTIVE_JOBS: '1000000',
-    TENANT_MAX_QUEUED_NODES: '1000000',
-    SWITCHYARD_TEST_TASKS: '1',
-    WORKER_CPU_ACTORS: String(workerActors),
-  };
+  return { ...NO_LIMITS_TEST_TASKS_ENV, WORKER_CPU_ACTORS: String(workerActors) };
 }
 
 export type E2eBenchConfig = ReturnType<typeof loadE2eBenchConfig>;

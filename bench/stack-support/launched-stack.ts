@@ -49,6 +49,18 @@ process.once('exit', () => {
     }
 });
 
+/**
+ * For a stack under a benchmark's load of no-op jobs: the API key's rate limit and the tenant's quotas raised
+ * beyond any benchmark's load (they measure cost, not limits), and the no-op task (test.sleep, ms 0) offered.
+ */
+export const NO_LIMITS_TEST_TASKS_ENV: Readonly<Record<string, string>> = {
+  RATE_LIMIT_PER_MINUTE: '100000000',
+  RATE_LIMIT_BURST: '1000000',
+  TENANT_MAX_ACTIVE_JOBS: '10000000',
+  TENANT_MAX_QUEUED_NODES: '10000000',
+  SWITCHYARD_TEST_TASKS: '1',
+};
+
 export async function launchStack(
   extraEnv: Record<string, string> = {},
   opts: {
