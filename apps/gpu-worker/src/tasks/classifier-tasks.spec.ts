@@ -16,13 +16,21 @@ const datasetPath = new URL('../../../../data/blobs-3class.csv', import.meta.url
 let dir: string;
 let ctx: LocalTaskContext;
 let dataset: string;
+/** The shipped dataset stored as an artifact of `c`. */
+const putDataset = async (c: LocalTaskContext) =>
+  c.artifacts.put(await readFile(datasetPath), { name: 'blobs.csv', contentType: 'text/csv' });
+
+/** A context whose signal the test aborts, with the dataset in it. */
+async function abortableContext() {
+  const ac = new AbortController();
+  const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
+  return { ac, c, ds: await putDataset(c) };
+}
+
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'classifier-'));
   ctx = await createLocalTaskContext({ rootDir: dir });
-  dataset = await ctx.artifacts.put(await readFile(datasetPath), {
-    name: 'blobs.csv',
-    contentType: 'text/csv',
-  });
+  dataset = await putDataset(ctx);
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -54,12 +62,7 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
   });
 
   it('stops between epochs when the signal aborts', async () => {
-    const ac = new AbortController();
-    const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
-    const ds = await c.artifacts.put(await readFile(datasetPath), {
-      name: 'blobs.csv',
-      contentType: 'text/csv',
-    });
+    const { ac, c, ds } = await abortableContext();
     const origProgress = c.progress.bind(c);
     c.progress = (f, m) => {
       origProgress(f, m);
@@ -73,12 +76,7 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
 
   it("lets the event loop turn after every epoch (each epoch's progress leaves the runner live; a cancel sent by message lands within one epoch)", async () => {
     // An abort that arrives as a message (the runner's cancel) is a macrotask: schedule it when epoch 2 ends.
-    const ac = new AbortController();
-    const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
-    const ds = await c.artifacts.put(await readFile(datasetPath), {
-      name: 'blobs.csv',
-      contentType: 'text/csv',
-    });
+    const { ac, c, ds } = await abortableContext();
     const turnsBefore: boolean[] = [];
     let turned = true;
     const origProgress = c.progress.bind(c);
