@@ -234,7 +234,7 @@ describe('NodeActor running leases', () => {
       expect(finished).toEqual(['lock_lost:LOCK_LOST']);
     });
   });
-  it('a cancel notice for an attempt waiting in the runner ends it CANCELLED unrun; the others run', async () => {
+  it('a cancel notice for an attempt waiting in the runner ends it CANCELLED unrun and unstarted; the others run', async () => {
     await withActor({}, async ({ actor, finished }) => {
       const attempts = [attempt('F1', 400), attempt('F2', 5_000), attempt('F3', 20)];
       for (const a of attempts) await setNode(a.jobId, 'QUEUED');
@@ -242,13 +242,19 @@ describe('NodeActor running leases', () => {
       await firstStarted('F');
       actor.cancel({ jobId: 'F2', reason: 'cancelled by request' });
       await completed(job);
-      const reports = await reportsOf('F');
-      expect(reports.filter((r) => !r.endsWith('started'))).toEqual([
+      // F2 never started: no `started` report for it, only its end
+      expect(await reportsOf('F')).toEqual([
+        'F1 started',
         'F1 succeeded',
         'F2 failed',
+        'F3 started',
         'F3 succeeded',
       ]);
-      expect(finished).toEqual(['succeeded:', 'failed:CANCELLED', 'succeeded:']);
+      const f2 = (await client.xrange(REDIS_KEYS.reports, '-', '+'))
+        .flatMap(([, f]) => parseReportEntry(f))
+        .find((r) => r.jobId === 'F2');
+      expect(f2).toMatchObject({ type: 'failed', error: { code: 'CANCELLED', retryable: false } });
+      expect(finished).toEqual(['succeeded:', 'skipped:CANCELLED', 'succeeded:']);
     });
   });
 

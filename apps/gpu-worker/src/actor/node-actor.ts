@@ -151,7 +151,8 @@ export class NodeActor implements SupervisedActor {
 
   /**
    * A CancelNotice: stop the running attempt if it belongs to the cancelled job (and node); attempts of it
-   * that wait in the runner (a lease's) end there with CANCELLED, reported when their turn comes.
+   * that wait in the runner (a lease's) are dropped there, and refused as cancelled when their turn comes,
+   * never reported as started (one the runner started before the notice reached it is stopped as it runs).
    */
   cancel(notice: CancelNotice): void {
     const hits = (ref: { jobId: string; nodeId: string }) =>
@@ -351,6 +352,9 @@ export class NodeActor implements SupervisedActor {
     const read = leased ? this.handed?.preflights.get(runId) : undefined;
     if (read) {
       this.handed!.preflights.delete(runId);
+      // a cancel notice dropped it from the runner's queue before it started: refused as cancelled, unstarted
+      if (this.handed!.runner?.takeCancelledUnstarted(runId))
+        return Promise.resolve({ ...read, cancelled: true });
       return Promise.resolve(read);
     }
     return readPreflight(this.preflightReader(), payload, leased);

@@ -142,6 +142,8 @@ export const ChildMessage = z.discriminatedUnion('type', [
     runId: z.string(),
     error: JobError,
     workDirUsed: z.boolean().optional(),
+    /** A cancel dropped the run from the runner's queue: its task never started. */
+    unstarted: z.literal(true).optional(),
   }),
   z.object({ type: z.literal('withdrawn'), requestId: z.string(), runIds: z.array(z.string()) }),
   StorageRequest,

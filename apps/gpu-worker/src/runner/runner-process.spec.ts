@@ -342,6 +342,23 @@ describe('RunnerProcess', () => {
       expect(runner.busy).toBe(false);
     });
 
+    it('a queued run a cancel dropped unstarted can be taken instead of claimed; a started one cannot', async () => {
+      const runner = await startRunner();
+      const msgs = [runMessage('test.sleep', { ms: 300 }), runMessage('test.sleep', { ms: 0 })];
+      runner.enqueue(msgs);
+      runner.cancel(msgs[1]!.runId, 'CANCELLED', 'cancelled by request');
+      runner.cancel(msgs[0]!.runId, 'CANCELLED', 'cancelled by request');
+      // the runner answers in order: once a later withdrawal is answered, both cancels were too
+      await runner.withdraw([msgs[1]!.runId]);
+      expect(runner.takeCancelledUnstarted(msgs[0]!.runId)).toBe(false); // it had started: claim it
+      expect(runner.takeCancelledUnstarted(msgs[1]!.runId)).toBe(true);
+      expect(runner.holds(msgs[1]!.runId)).toBe(false);
+      expect(runner.takeCancelledUnstarted(msgs[1]!.runId)).toBe(false); // taken once
+      expect(await execute(runner, msgs[0]!)).toMatchObject({ type: 'failed', error: { code: 'CANCELLED' } });
+      expect(runner.unclaimedRunIds).toEqual([]);
+      expect(runner.busy).toBe(false);
+    });
+
     it('a runner whose event loop is blocked does not answer a withdrawal: it gives up, the watchdog kills', async () => {
       const runner = await startRunner('', {}, undefined, { withdrawAnswerMs: 500 });
       const msgs = [runMessage('test.busy', {}), runMessage('test.sleep', { ms: 0 })];

@@ -50,7 +50,7 @@ export interface RunnerProcessOptions {
 
 export type RunOutcome =
   | { kind: 'result'; outputs: JsonObject; artifactIds: string[]; workDirUsed: boolean }
-  | { kind: 'error'; error: JobError; workDirUsed: boolean }
+  | { kind: 'error'; error: JobError; workDirUsed: boolean; unstarted?: true }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
 /** A run handed to the runner: queued there, then running (the first of the queue), then ended. */
@@ -61,6 +61,8 @@ interface HandedRun {
   early: ChildMessage[];
   outcome: Promise<RunOutcome>;
   resolve: (o: RunOutcome) => void;
+  /** How it ended, once it has (an unclaimed run's outcome waits here until it is claimed or taken). */
+  ended?: RunOutcome;
 }
 
 export interface RunHandlers {
@@ -237,6 +239,18 @@ export class RunnerProcess {
     return this.unclaimed.has(runId);
   }
 
+  /**
+   * A handed run that a cancel dropped from the runner's queue before its task started, not claimed yet: it
+   * leaves the runner's books here (true), so its attempt is refused as cancelled without a `started` report.
+   * False for any other run (one that started, or whose cancel the runner has not answered yet, is claimed).
+   */
+  takeCancelledUnstarted(runId: string): boolean {
+    const ended = this.unclaimed.get(runId)?.ended;
+    if (ended?.kind !== 'error' || !ended.unstarted || ended.error.code !== 'CANCELLED') return false;
+    this.unclaimed.delete(runId);
+    return true;
+  }
+
   /** The enqueued runs not claimed yet, in order. */
   get unclaimedRunIds(): string[] {
     return [...this.unclaimed.keys()];
@@ -315,8 +329,10 @@ export class RunnerProcess {
     const i = this.inRunner.findIndex((r) => r.runId === runId);
     if (i < 0) return;
     const [run] = this.inRunner.splice(i, 1);
-    if (outcome) run!.resolve(outcome);
-    else {
+    if (outcome) {
+      run!.ended = outcome;
+      run!.resolve(outcome);
+    } else {
       this.unclaimed.delete(runId);
       // never started: only a run claimed out of order could be waiting on it
       if (run!.handlers) run!.resolve({ kind: 'exit', ...(this.exitInfo ?? { code: null, signal: null }) });
@@ -387,7 +403,12 @@ export class RunnerProcess {
         });
         return;
       case 'error':
-        this.drop(run.runId, { kind: 'error', error: msg.error, workDirUsed: msg.workDirUsed ?? true });
+        this.drop(run.runId, {
+          kind: 'error',
+          error: msg.error,
+          workDirUsed: msg.workDirUsed ?? true,
+          ...(msg.unstarted ? { unstarted: true as const } : {}),
+        });
         return;
     }
   }

@@ -66,7 +66,13 @@ export class TaskRunnerChild {
       const waiting = this.dequeue([msg.runId]);
       if (waiting.length > 0) {
         // never started: it ends with the error it would have given up with
-        this.send({ type: 'error', runId: msg.runId, error: error.toJobError(), workDirUsed: false });
+        this.send({
+          type: 'error',
+          runId: msg.runId,
+          error: error.toJobError(),
+          workDirUsed: false,
+          unstarted: true,
+        });
         return;
       }
       if (this.current?.runId !== msg.runId) return; // already finished: nothing to stop
