@@ -329,6 +329,7 @@ export class NodeActor implements SupervisedActor {
         this.handed = undefined;
         if (!runner) return;
         await runner.withdraw(runner.unclaimedRunIds);
+        runner.forgetEnded();
         // an attempt left in the runner that nobody will report: it must not go on (nor its death go unseen)
         if (runner.unclaimedRunIds.length > 0 && (runner.busy || runner.diedRunning))
           await this.slot.lost('a lease ended with one of its attempts still in the runner', 'platform');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { AttemptExecution, type AttemptLimits } from '../actor/attempt-execution.js';
 import { defaultRunnerEntry } from './runner-entry.js';
 import type { RunMessage } from './ipc-protocol.js';
@@ -357,6 +357,18 @@ describe('RunnerProcess', () => {
       expect(await execute(runner, msgs[0]!)).toMatchObject({ type: 'failed', error: { code: 'CANCELLED' } });
       expect(runner.unclaimedRunIds).toEqual([]);
       expect(runner.busy).toBe(false);
+    });
+
+    it('forgets the runs that ended unclaimed, keeps one still in the runner', async () => {
+      const runner = await startRunner();
+      runner.enqueue([runMessage('test.sleep', { ms: 0 }), runMessage('test.sleep', { ms: 0 })]);
+      await waitFor(() => !runner.busy, { timeoutMs: 5_000, what: 'both runs to end' });
+      const running = runMessage('test.sleep', { ms: 300 });
+      runner.enqueue([running]);
+      expect(runner.unclaimedRunIds).toHaveLength(3);
+      runner.forgetEnded();
+      expect(runner.unclaimedRunIds).toEqual([running.runId]);
+      expect(await execute(runner, running)).toMatchObject({ type: 'succeeded' });
     });
 
     it('a runner whose event loop is blocked does not answer a withdrawal: it gives up, the watchdog kills', async () => {

@@ -251,6 +251,14 @@ export class RunnerProcess {
     return true;
   }
 
+  /**
+   * Forgets the handed runs that ended unclaimed (their lease stopped before it came to them: a lost lock);
+   * nobody will claim them, and a warm runner would otherwise keep them for its whole life.
+   */
+  forgetEnded(): void {
+    for (const [runId, run] of this.unclaimed) if (run.ended) this.unclaimed.delete(runId);
+  }
+
   /** The enqueued runs not claimed yet, in order. */
   get unclaimedRunIds(): string[] {
     return [...this.unclaimed.keys()];
