@@ -304,7 +304,8 @@ export class GatewayRuntime {
       pingIntervalMs: this.config.WS_PING_MS,
       maxPayloadBytes: this.config.MAX_BODY_BYTES,
       format: this.format,
-      recheckKeysMs: 5_000,
+      recheckKeysMs: 1_000,
+      revocations: this.keyCache,
       writes: this.socketWrites,
       metrics: { connections: this.metrics.connections },
     });

@@ -13,6 +13,8 @@ import {
 /** ApiKeyStore, or the CachedApiKeyVerifier in front of it. */
 export interface ApiKeyVerifier {
   verify(presented: string): Promise<VerifiedApiKey>;
+  /** Revocations as they are pushed (CachedApiKeyVerifier); a verifier without a push has none. */
+  onRevoked?(listener: (keyId: string) => void): () => void;
 }
 
 export interface ApiKeyCacheOptions {
@@ -82,6 +84,7 @@ export class CachedApiKeyVerifier implements ApiKeyVerifier {
   private epoch = 0;
   private live = false;
   private closed = false;
+  private readonly revokedListeners = new Set<(keyId: string) => void>();
   private readonly now: () => number;
 
   constructor(
@@ -123,10 +126,20 @@ export class CachedApiKeyVerifier implements ApiKeyVerifier {
     this.entries.clear();
   }
 
+  /**
+   * Calls `listener` with the key id of every revocation seen here (a message, or the local admin API), after
+   * the key was dropped: long-lived connections of that key are re-verified at once. Returns an unsubscribe.
+   */
+  onRevoked(listener: (keyId: string) => void): () => void {
+    this.revokedListeners.add(listener);
+    return () => void this.revokedListeners.delete(listener);
+  }
+
   /** Drops one key (a revocation seen here: the local admin API, or a message). */
   forget(id: string): void {
     this.epoch++;
     this.entries.delete(id);
+    for (const listener of this.revokedListeners) listener(id);
   }
 
   /** Resolves a presented key to its tenant and scopes, or throws ApiKeyError (as ApiKeyStore.verify). */

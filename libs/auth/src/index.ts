@@ -3,6 +3,7 @@ export * from './identity-cache.js';
 export * from './api-key.js';
 export * from './api-key-store.js';
 export * from './api-key-cache.js';
+export * from './connection-credential-watch.js';
 export * from './federation-directives.js';
 export * from './token-bucket.js';
 export * from './leased-token-bucket.js';

@@ -2,6 +2,7 @@ import type { Identity } from '#libs/contracts';
 import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
 import { ApiKeyError } from './api-key-store.js';
 import type { ApiKeyVerifier } from './api-key-cache.js';
+import type { CredentialVerdict } from './connection-credential-watch.js';
 import { CallerAuthError } from './caller-auth-error.js';
 import type { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IdentityVerifier } from './identity-cache.js';
@@ -88,6 +89,30 @@ export class SubgraphAuthenticator {
   }
 
   /**
+   * Whether a long-lived connection's caller still holds, charging nothing (graphql-ws connections are checked
+   * again while they live): an API key not revoked, a JWT not expired. Our gateway's identity is the gateway's
+   * to police (it closes its clients' sockets when their key is revoked). `unknown`: the key store could not
+   * answer.
+   */
+  async stillValid(caller: VerifiedCaller, credentials: CallerCredentials): Promise<CredentialVerdict> {
+    if (caller.method === 'jwt') return caller.identity.exp * 1000 > this.nowMs() ? 'valid' : 'invalid';
+    if (caller.method !== 'api-key') return 'valid';
+    const key = apiKeyFromAuthorization(credentials.authorization ?? null);
+    if (!key) return 'invalid';
+    try {
+      await this.options.apiKeys!.store.verify(key);
+      return 'valid';
+    } catch (e) {
+      return e instanceof ApiKeyError ? 'invalid' : 'unknown';
+    }
+  }
+
+  /** Revocations as this deployment's API-key cache receives them (none without a cache). Returns an unsubscribe. */
+  onApiKeyRevoked(listener: (keyId: string) => void): () => void {
+    return this.options.apiKeys?.store.onRevoked?.(listener) ?? (() => undefined);
+  }
+
+  /**
    * An API-key caller's operation that does the work of `units` requests (submitJobs: one per job) owes
    * `units - 1` more tokens of the key's bucket, as at the gateway. Callers of other methods were charged
    * where they came in (our gateway, the foreign router): nothing to do. Returns `{ burst }` when `units`
@@ -135,13 +160,17 @@ export class SubgraphAuthenticator {
       throw new CallerAuthError('UNAVAILABLE', 'cannot verify API keys right now; retry shortly');
     }
     await this.takeTokens(verified.id, 1);
-    const now = Math.floor((this.options.now?.() ?? Date.now()) / 1000);
+    const now = Math.floor(this.nowMs() / 1000);
     return {
       tenant: verified.tenant,
       keyId: verified.id,
       scopes: verified.scopes,
       exp: now + IDENTITY_TTL_SECONDS,
     };
+  }
+
+  private nowMs(): number {
+    return this.options.now?.() ?? Date.now();
   }
 
   private describe(): string {

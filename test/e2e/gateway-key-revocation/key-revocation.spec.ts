@@ -4,7 +4,13 @@ import { Redis } from 'ioredis';
 import { API_KEY_REVOCATIONS_CHANNEL } from '#libs/auth';
 import { REDIS_KEYS } from '#libs/contracts';
 import { freePort, REPO_ROOT, startApp, waitFor, type AppHandle } from '#libs/testing';
-import { gql, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
+import {
+  collect,
+  gql,
+  startGatewayStack,
+  wsClient,
+  type GatewayStack,
+} from '../gateway-support/gateway-stack.js';
 
 const run = promisify(execFile);
 const QUERY = '{ __typename }';
@@ -72,6 +78,36 @@ describe('API key revocation with cached keys (2 gateway replicas)', () => {
     });
   };
 
+  /**
+   * A graphql-ws client on every replica with a live `jobFeed` subscription of `key`; resolves per replica
+   * with when its socket was closed 4403.
+   */
+  async function openSockets(key: string) {
+    const clients = urls.map((url) => wsClient(url.replace(/^http/, 'ws'), key));
+    const feeds = clients.map((c) => collect(c, 'subscription { jobFeed { seq } }'));
+    // subscribed on both: the gateway holds the key's socket from then on
+    await new Promise((r) => setTimeout(r, 500));
+    const closedAt = clients.map(
+      (c) =>
+        new Promise<number>((resolve) => {
+          const check = setInterval(() => {
+            if (!c.closes.includes(4403)) return;
+            clearInterval(check);
+            resolve(Date.now());
+          }, 5);
+          setTimeout(() => clearInterval(check), 20_000).unref();
+        }),
+    );
+    return {
+      closedAt: () => Promise.all(closedAt),
+      dispose: async () => {
+        for (const f of feeds) f.dispose();
+        await Promise.all(clients.map((c) => c.dispose()));
+      },
+      feeds,
+    };
+  }
+
   const warm = async (key: string) => {
     for (const url of urls) for (let i = 0; i < 3; i++) expect((await gql(url, key, QUERY)).status).toBe(200);
   };
@@ -117,6 +153,33 @@ describe('API key revocation with cached keys (2 gateway replicas)', () => {
     await waitFor(async () => Number((await redis.pubsub('NUMSUB', API_KEY_REVOCATIONS_CHANNEL))[1]) >= 2, {
       timeoutMs: 10_000,
     });
+  }, 30_000);
+
+  it("a revoked key's live graphql-ws sockets close (4403) on every replica within 1 s; the pushed message does it", async () => {
+    const { id, key } = await stack.createKey('acme', ['jobs:read']);
+    const sockets = await openSockets(key);
+    try {
+      await cliRevoke(id);
+      const ms = await refusedAfter(id, await sockets.closedAt());
+      process.stdout.write(`keys CLI revocation → sockets closed after ${ms.join(' / ')} ms\n`);
+      for (const m of ms) expect(m).toBeLessThan(1_000);
+      for (const f of sockets.feeds) expect(await f.done).toBe('error');
+    } finally {
+      await sockets.dispose();
+    }
+  }, 30_000);
+
+  it("a revocation written behind the store (no message at all) closes the key's sockets within the cache TTL and a re-check (≤ 2 s)", async () => {
+    const { id, key } = await stack.createKey('acme', ['jobs:read']);
+    const sockets = await openSockets(key);
+    try {
+      await redis.hset(REDIS_KEYS.apiKey(id), 'revokedAt', new Date().toISOString());
+      const ms = await refusedAfter(id, await sockets.closedAt());
+      process.stdout.write(`revocation without a message → sockets closed after ${ms.join(' / ')} ms\n`);
+      for (const m of ms) expect(m).toBeLessThan(2_000);
+    } finally {
+      await sockets.dispose();
+    }
   }, 30_000);
 
   it('a revocation written behind the store (no message at all) is honoured within the cache TTL (750 ms by default)', async () => {

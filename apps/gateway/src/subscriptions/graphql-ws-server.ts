@@ -3,6 +3,7 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFor
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ConnectionCredentialWatch, type WatchedConnection } from '#libs/auth';
 import { ClientConnection, type DirectSink } from './direct-delivery.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { gatewayError } from '../gateway-errors.js';
@@ -15,7 +16,8 @@ import type { SupergraphRuntime } from './supergraph-runtime.js';
 import type { CallerIdentity } from './upstream-pool.js';
 
 type ConnectionExtra = {
-  identity?: CallerIdentity;
+  /** The connection in the credential watch (closed when its key is revoked). */
+  watched?: WatchedConnection;
   /** Release functions of the slots this connection holds (given back on close if not before). */
   releases?: Set<() => void>;
   /** Ids whose subscribe is still being admitted (auth, rate limit, quota round trips). */
@@ -87,8 +89,13 @@ export interface GraphqlWsServerOptions {
   pingIntervalMs: number;
   maxPayloadBytes: number;
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-  /** How often the keys of open connections are checked again, so a revoked key loses its live sockets. */
+  /**
+   * How often the keys of open connections are verified again (from the key cache): the bound on a revoked
+   * key's sockets when its revocation message was lost. A pushed revocation closes them at once.
+   */
   recheckKeysMs: number;
+  /** Revocations as the key cache receives them (CachedApiKeyVerifier.onRevoked). */
+  revocations?: { onRevoked(listener: (keyId: string) => void): () => void };
   /** Batches each connection's frames (the forwarder flushes it as its shared streams hand out events). */
   writes: SocketWriteBatching;
   metrics?: { connections(delta: number): void };
@@ -107,8 +114,28 @@ export interface GraphqlWsServer {
 export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer {
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
   o.writes.attach(wss);
-  const sockets = new Map<Context<Record<string, unknown>, ConnectionExtra>, CallerIdentity>();
-  // Identical documents (many dashboards, one query) are parsed and validated once.
+  const watch = new ConnectionCredentialWatch({ intervalMs: o.recheckKeysMs });
+  watch.start();
+  const stopRevocations = o.revocations?.onRevoked((keyId) => watch.revoked(keyId));
+  const forbid = (ctx: Context<Record<string, unknown>, ConnectionExtra>, reason: string) =>
+    (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
+      CloseCode.Forbidden,
+      reason,
+    );
+  /**
+   * The connection's key verified again (answered by the key cache, as an HTTP request's is): a revoked key
+   * is refused here and its socket closed (4403), so nothing it sends runs after the revocation reached this
+   * replica.
+   */
+  const reauthenticate = async (ctx: Context<Record<string, unknown>, ConnectionExtra>) => {
+    try {
+      return await o.authenticator.authenticate(ctx.connectionParams?.authorization);
+    } catch (e) {
+      if (e instanceof GraphQLError && e.extensions?.code === 'UNAUTHENTICATED')
+        forbid(ctx, 'API key revoked');
+      throw e;
+    }
+  };
 
   const toErrors = (e: unknown): GraphQLError[] => {
     const err =
@@ -124,10 +151,22 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
       onConnect: async (ctx) => {
         try {
           const identity = await o.authenticator.authenticate(ctx.connectionParams?.authorization);
-          (ctx.extra as ConnectionExtra).identity = identity;
-          (ctx.extra as ConnectionExtra).releases = new Set();
-          (ctx.extra as ConnectionExtra).pending = new Set();
-          sockets.set(ctx, identity);
+          const extra = ctx.extra as ConnectionExtra;
+          extra.releases = new Set();
+          extra.pending = new Set();
+          extra.watched = {
+            keyId: identity.keyId,
+            verify: () =>
+              o.authenticator.authenticate(ctx.connectionParams?.authorization).then(
+                () => 'valid' as const,
+                (e: unknown) =>
+                  e instanceof GraphQLError && e.extensions?.code === 'UNAUTHENTICATED'
+                    ? ('invalid' as const)
+                    : ('unknown' as const), // Redis trouble is not a revocation
+              ),
+            close: (reason) => forbid(ctx, reason),
+          };
+          watch.add(extra.watched);
           o.metrics?.connections(1);
           return true;
         } catch {
@@ -136,7 +175,6 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
       },
       onSubscribe: async (ctx, id, payload) => {
         const extra = ctx.extra as ConnectionExtra;
-        const identity = extra.identity!;
         // An id is unique while its operation lives (graphql-ws closes with 4409 on a duplicate); one whose
         // subscribe is still being admitted is alive too: re-using it would hand two streams one id, and
         // one of their slots would never be given back.
@@ -150,6 +188,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         extra.pending!.add(id);
         let release: (() => void) | undefined;
         try {
+          const identity = await reauthenticate(ctx);
           await o.guard.admit(identity);
           const runtime = o.runtime();
           const { document, operation } = o.documentGuard.admit({
@@ -244,39 +283,21 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         const extra = ctx.extra as ConnectionExtra;
         extra.closed = true;
         for (const release of [...(extra.releases ?? [])]) release();
-        if (sockets.delete(ctx)) o.metrics?.connections(-1);
+        if (extra.watched) {
+          watch.delete(extra.watched);
+          extra.watched = undefined;
+          o.metrics?.connections(-1);
+        }
       },
     },
     wss,
     o.pingIntervalMs,
   );
 
-  // A key revoked while its sockets are open: close them within recheckKeysMs.
-  const recheck = setInterval(() => {
-    const byKey = new Map<string, Context<Record<string, unknown>, ConnectionExtra>[]>();
-    for (const [ctx, identity] of sockets)
-      byKey.set(identity.keyId, [...(byKey.get(identity.keyId) ?? []), ctx]);
-    for (const ctxs of byKey.values()) {
-      const authorization = ctxs[0]!.connectionParams?.authorization;
-      void o.authenticator.authenticate(authorization).then(
-        () => undefined,
-        (e: unknown) => {
-          const code = e instanceof GraphQLError ? e.extensions?.code : undefined;
-          if (code !== 'UNAUTHENTICATED') return; // Redis trouble is not a revocation
-          for (const ctx of ctxs)
-            (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
-              CloseCode.Forbidden,
-              'API key revoked',
-            );
-        },
-      );
-    }
-  }, o.recheckKeysMs);
-  recheck.unref();
-
   return {
     dispose: async () => {
-      clearInterval(recheck);
+      stopRevocations?.();
+      watch.stop();
       await disposable.dispose();
     },
   };

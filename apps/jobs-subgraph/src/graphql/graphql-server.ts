@@ -1,14 +1,17 @@
 import type { Server as HttpServer } from 'node:http';
 import type { RequestHandler } from 'express';
 import { GraphQLError, type ExecutionResult } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CallerAuthError,
+  ConnectionCredentialWatch,
   credentialsFromConnection,
   type CallerCredentials,
   type SubgraphAuthenticator,
   type VerifiedCaller,
+  type WatchedConnection,
 } from '#libs/auth';
 import { DomainError } from '#libs/errors';
 import { createSubgraphServer, type FormatError } from '#libs/subgraph';
@@ -44,7 +47,18 @@ export const WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 type ConnectionAuth = {
   caller?: VerifiedCaller;
   credentials?: CallerCredentials;
+  /** In the credential watch while it is open (API-key and JWT callers). */
+  watched?: WatchedConnection;
 };
+
+/**
+ * How often the API keys of open graphql-ws connections are verified again (from the key cache): the bound on a
+ * revoked key's connections when its revocation message was lost; a pushed revocation ends them at once.
+ */
+export const WS_KEY_RECHECK_MS = 1_000;
+
+const forbid = (socket: { close(code: number, reason: string): void }, reason: string) =>
+  socket.close(CloseCode.Forbidden, reason);
 
 /** The shared subgraph server (HTTP) and graphql-ws (subscriptions) over the jobs subgraph schema. */
 export async function createJobsGraphql(
@@ -68,6 +82,8 @@ export async function createJobsGraphql(
 
   let wsServer: WebSocketServer | undefined;
   let disposable: { dispose(): void | Promise<void> } | undefined;
+  const watch = new ConnectionCredentialWatch({ intervalMs: WS_KEY_RECHECK_MS, onError: options.log });
+  let stopRevocations: (() => void) | undefined;
 
   return {
     middleware: server.middleware,
@@ -81,30 +97,52 @@ export async function createJobsGraphql(
         WebSocket: TickBatchedWebSocket,
       });
       TickBatchedWebSocket.attachTo(wsServer);
+      watch.start();
+      stopRevocations = auth.onApiKeyRevoked((keyId) => watch.revoked(keyId));
       disposable = useServer<Record<string, unknown> | undefined, ConnectionAuth>(
         {
           schema,
           // checked when the connection opens (connection_init payload, else the upgrade request's headers);
-          // without a valid credential it closes (4403); an API key is checked again on each subscribe
+          // without a valid credential it closes (4403). An API key or a JWT is checked again on each
+          // subscribe, and while the connection lives: a revoked key's or an expired JWT's connection closes
+          // (4403), as an HTTP request would be refused.
           onConnect: async (ctx) => {
             const credentials = credentialsFromConnection(ctx.connectionParams, ctx.extra.request.headers);
+            let caller: VerifiedCaller;
             try {
-              ctx.extra.caller = await auth.authenticate(credentials);
-              ctx.extra.credentials = credentials;
-              return true;
+              caller = await auth.authenticate(credentials);
             } catch (e) {
               if (e instanceof CallerAuthError && e.code === 'UNAUTHENTICATED') return false;
               throw e;
             }
+            ctx.extra.caller = caller;
+            ctx.extra.credentials = credentials;
+            if (caller.method !== 'gateway') {
+              ctx.extra.watched = {
+                ...(caller.method === 'api-key'
+                  ? { keyId: caller.identity.keyId }
+                  : { expiresAtMs: caller.identity.exp * 1000 }),
+                verify: () => auth.stillValid(caller, credentials),
+                close: (reason) => forbid(ctx.extra.socket, reason),
+              };
+              watch.add(ctx.extra.watched);
+            }
+            return true;
           },
           onSubscribe: async (ctx) => {
-            if (ctx.extra.caller?.method !== 'api-key') return;
+            if (ctx.extra.caller?.method === 'gateway') return;
             try {
               ctx.extra.caller = await authenticate(ctx.extra.credentials!);
             } catch (e) {
-              if (e instanceof GraphQLError) return [e];
+              if (e instanceof GraphQLError) {
+                if (e.extensions?.code === 'UNAUTHENTICATED') forbid(ctx.extra.socket, e.message);
+                return [e];
+              }
               throw e;
             }
+          },
+          onClose: (ctx) => {
+            if (ctx.extra.watched) watch.delete(ctx.extra.watched);
           },
           context: (ctx): JobsContext => ({ identity: ctx.extra.caller!.identity, service }),
           // the same error mapping as HTTP
@@ -115,6 +153,8 @@ export async function createJobsGraphql(
       );
     },
     async stop() {
+      stopRevocations?.();
+      watch.stop();
       await disposable?.dispose();
       await new Promise<void>((r) => (wsServer ? wsServer.close(() => r()) : r()));
       await server.stop();

@@ -1,0 +1,106 @@
+import { createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { ApiKeyStore, CachedApiKeyVerifier, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import { waitFor } from '#libs/testing';
+import type { CoreHarness } from '../../test/harness.js';
+import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
+import { TEST_SECRET } from '../../test/graphql-client.js';
+import { createJobsGraphql } from './graphql-server.js';
+
+/*
+ * Direct API-key callers (SUBGRAPH_ACCEPT=api-key: a foreign router forwarding the client's key) hold graphql-ws
+ * connections as our gateway's clients do: a revoked key's open subscriptions must end as an HTTP request of it
+ * would be refused: at once when the revocation is pushed to the key cache, within a re-check when it is not.
+ */
+describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked', () => {
+  let harness: GraphqlHarness;
+  let core: CoreHarness;
+  let store: ApiKeyStore;
+
+  beforeAll(async () => {
+    harness = await startGraphqlHarness();
+    ({ core } = harness);
+    store = new ApiKeyStore(core.redis);
+  });
+  afterAll(() => harness?.stop());
+
+  /** The jobs subgraph accepting API keys, verified from `verifier` (the store, or a cache in front of it). */
+  async function directServer(verifier: ApiKeyStore | CachedApiKeyVerifier) {
+    const auth = new SubgraphAuthenticator({
+      accept: ['api-key'],
+      identitySecrets: TEST_SECRET,
+      apiKeys: {
+        store: verifier,
+        limiter: new TokenBucketLimiter(core.redis, { perMinute: 6_000, burst: 1_000 }),
+      },
+    });
+    const graphql = await createJobsGraphql(core.service, { authenticator: auth, production: true });
+    const http = await serveGraphql(graphql, { websocket: true });
+    return {
+      url: `${http.url.replace(/^http/, 'ws')}/graphql`,
+      stop: async () => {
+        await graphql.stop();
+        await http.close();
+      },
+    };
+  }
+
+  /** A live jobFeed subscription of `key`; `closedWith` records the socket's close code. */
+  async function openFeed(url: string, key: string) {
+    let closedWith: number | undefined;
+    const client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+      retryAttempts: 0,
+      on: { closed: (e) => void (closedWith = (e as { code: number }).code) },
+    });
+    let acked = false;
+    client.on('connected', () => (acked = true));
+    let ended: 'error' | 'complete' | undefined;
+    client.subscribe(
+      { query: 'subscription { jobFeed { type } }' },
+      { next: () => undefined, error: () => (ended = 'error'), complete: () => (ended = 'complete') },
+    );
+    await waitFor(() => acked, { timeoutMs: 5_000, what: 'the connection to be acknowledged' });
+    await new Promise((r) => setTimeout(r, 200)); // subscribed
+    return { client, closedWith: () => closedWith, ended: () => ended };
+  }
+
+  it('closes (4403) at once when the revocation is pushed to the key cache', async () => {
+    const subscriber = new Redis(harness.redisUrl);
+    const cache = new CachedApiKeyVerifier(store, subscriber, { ttlMs: 750, maxEntries: 100 });
+    await cache.start();
+    const server = await directServer(cache);
+    try {
+      const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'], name: 'doomed' });
+      const feed = await openFeed(server.url, key);
+      const revokedAt = Date.now();
+      await store.revoke(record.id);
+      await waitFor(() => feed.closedWith() === 4403, { timeoutMs: 5_000, what: 'the socket to close 4403' });
+      expect(Date.now() - revokedAt).toBeLessThan(500);
+      expect(feed.ended()).toBe('error');
+      await feed.client.dispose();
+    } finally {
+      await server.stop();
+      cache.close();
+      subscriber.disconnect();
+    }
+  });
+
+  it('without a cache (no push), closes within the re-check', async () => {
+    const server = await directServer(store);
+    try {
+      const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'], name: 'doomed-2' });
+      const feed = await openFeed(server.url, key);
+      const revokedAt = Date.now();
+      await store.revoke(record.id);
+      await waitFor(() => feed.closedWith() === 4403, { timeoutMs: 5_000, what: 'the socket to close 4403' });
+      expect(Date.now() - revokedAt).toBeLessThan(1_500);
+      await feed.client.dispose();
+    } finally {
+      await server.stop();
+    }
+  });
+});
