@@ -21,6 +21,14 @@ const base = {
   traceparent: Traceparent.optional(),
 };
 
+/**
+ * How long the attempt ran on its runner (ms). On `failed` and `released` it also says the attempt ran (a
+ * `succeeded` one always did), so its `started` was sent before: a scheduler that applies the end first starts
+ * the attempt from it (at `at` less `ranMs`). Without it, such a report may be a refusal before the run
+ * (cancelled, throttled, draining), and that attempt never started.
+ */
+const ranMs = z.number().int().nonnegative().optional();
+
 export const NodeReport = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('started'), actorId: z.string() }),
   z.object({
@@ -41,11 +49,11 @@ export const NodeReport = z.discriminatedUnion('type', [
     outputs: JsonObject,
     artifactIds: z.array(z.string()), // staged artifacts this attempt made; committed with the outputs
     /** How long the task ran on its runner (ms): the scheduler sizes leases by it (decision 0007). */
-    ranMs: z.number().int().nonnegative().optional(),
+    ranMs,
   }),
-  z.object({ ...base, type: z.literal('failed'), error: JobError }),
+  z.object({ ...base, type: z.literal('failed'), error: JobError, ranMs }),
   /** The attempt was handed back unfinished (worker draining): requeue it without counting a failure. */
-  z.object({ ...base, type: z.literal('released'), reason: z.string() }),
+  z.object({ ...base, type: z.literal('released'), reason: z.string(), ranMs }),
 ]);
 export type NodeReport = z.infer<typeof NodeReport>;
 export type NodeReportType = NodeReport['type'];

@@ -74,8 +74,12 @@ function fake(o: {
   return { ...f, ports };
 }
 
-const summary = (r: NodeReport) =>
-  r.type === 'failed' ? `failed:${r.error.code}` : r.type === 'released' ? `released:${r.reason}` : r.type;
+/** A report in short; `+ran`: its end says the attempt ran (ranMs), which a refusal before the run never does. */
+const summary = (r: NodeReport) => {
+  const ran = 'ranMs' in r && r.ranMs !== undefined ? '+ran' : '';
+  if (r.type === 'failed') return `failed:${r.error.code}${ran}`;
+  return r.type === 'released' ? `released:${r.reason}${ran}` : `${r.type}${ran}`;
+};
 
 describe('processAttempt', () => {
   it.each<[string, Parameters<typeof fake>[0], string[]]>([
@@ -93,7 +97,7 @@ describe('processAttempt', () => {
     ['no runner while draining: released', { draining: true }, ['released:worker draining']],
     ['no runner while quarantined: released', {}, ['released:actor quarantined']],
     ['an unknown task is UNSCHEDULABLE', { runner: { tasks: [] } }, ['failed:UNSCHEDULABLE']],
-    ['a run that succeeds', { runner }, ['started', 'succeeded']],
+    ['a run that succeeds', { runner }, ['started', 'succeeded+ran']],
     [
       'a run that fails',
       {
@@ -104,7 +108,12 @@ describe('processAttempt', () => {
           runnerLost: false,
         },
       },
-      ['started', 'failed:TASK_FAILED'],
+      ['started', 'failed:TASK_FAILED+ran'],
+    ],
+    [
+      'a run handed back (draining): released, saying it ran',
+      { runner, outcome: { type: 'released', reason: 'worker draining', runnerLost: false } },
+      ['started', 'released:worker draining+ran'],
     ],
     [
       'a lost lock: no terminal report (the other worker reports)',

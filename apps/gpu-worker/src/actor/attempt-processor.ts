@@ -236,8 +236,9 @@ async function reportOutcome(
     outcome.type === 'failed' ? outcome.error.code : undefined,
   );
   if (outcome.type === 'succeeded') await reporter.succeeded(outcome.outputs, outcome.artifactIds, ranMs);
-  else if (outcome.type === 'failed') await reporter.failed(outcome.error);
-  else await reporter.released(outcome.reason);
+  // the run's end says it ran (ranMs): a scheduler that applies it before `started` starts the attempt from it
+  else if (outcome.type === 'failed') await reporter.failed(outcome.error, ranMs);
+  else await reporter.released(outcome.reason, ranMs);
 }
 
 /** A lost runner is restarted, charged to whoever lost it; a tenant whose attempts kill runners is counted. */

@@ -77,16 +77,18 @@ export class AttemptReporter {
       type: 'succeeded',
       outputs,
       artifactIds,
-      ...(ranMs === undefined ? {} : { ranMs: Math.max(0, Math.round(ranMs)) }),
+      ...ranMsField(ranMs),
     });
   }
 
-  failed(error: JobError): Promise<void> {
-    return this.enqueue({ type: 'failed', error });
+  /** `ranMs`: only when the attempt ran (its `started` was sent): none for a refusal before the run. */
+  failed(error: JobError, ranMs?: number): Promise<void> {
+    return this.enqueue({ type: 'failed', error, ...ranMsField(ranMs) });
   }
 
-  released(reason: string): Promise<void> {
-    return this.enqueue({ type: 'released', reason });
+  /** `ranMs`: as for failed(). */
+  released(reason: string, ranMs?: number): Promise<void> {
+    return this.enqueue({ type: 'released', reason, ...ranMsField(ranMs) });
   }
 
   /** The held `started` goes on its own (its linger is over). */
@@ -145,3 +147,6 @@ export class AttemptReporter {
     );
   }
 }
+
+const ranMsField = (ranMs: number | undefined): { ranMs?: number } =>
+  ranMs === undefined ? {} : { ranMs: Math.max(0, Math.round(ranMs)) };
