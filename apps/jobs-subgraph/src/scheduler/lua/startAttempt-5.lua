@@ -1,6 +1,7 @@
 --[[
-  A worker started an attempt: node RUNNING (and the job RUNNING on its first start). Stale or duplicate
-  reports change nothing but the worker id of a redelivered attempt.
+  A worker started an attempt: node RUNNING (and the job RUNNING on its first start; lua/includes/start.lua).
+  Stale or duplicate reports change nothing but the worker id of a redelivered attempt; so does a start that
+  comes after its attempt's end (the terminal step applied it first).
   The attempt no longer waits in a queue: with a fair-stage prefix, its dispatch slot is freed in this same step
   (what FairQueue.release's ZREM does; lua/includes/fair.lua has the layout), and the answer says whether
   tenants wait for the freed room (then the caller fills the window: fairDispatch).
@@ -9,6 +10,7 @@
   Returns { 'ok'|'stale', resourceClass or '', queuedAt (ms) or '', released (1|0), fill (1|0) }
 ]]
 --@include common
+--@include start
 local nodeId, attempt, workerId = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local attemptId, fairPrefix = ARGV[7], ARGV[8]
 local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
@@ -23,12 +25,8 @@ if node.status == 'RUNNING' then
   redis.call('HSET', nodeKey(nodeId), 'workerId', workerId)
   return { 'stale', rc, '', released, fill }
 end
-redis.call('HSET', nodeKey(nodeId), 'status', 'RUNNING', 'workerId', workerId, 'startedAt', now, 'progress', 0)
-if job.status == 'QUEUED' then
-  setJobStatus(job, 'RUNNING')
-  if not job.startedAt then setJob(job, 'startedAt', now) end
-  appendEvent(job, 'JOB_STARTED')
-end
-appendEvent(job, 'NODE_STARTED', nodeId, nil, 'worker ' .. workerId)
+local nodeWrites = { 'status', 'RUNNING', 'progress', 0 }
+startAttemptOf(job, nodeId, workerId, now, nodeWrites, false)
+redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
 flush(job)
 return { 'ok', rc, node.queuedAt or '', released, fill }
