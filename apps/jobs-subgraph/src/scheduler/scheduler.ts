@@ -167,11 +167,25 @@ export class Scheduler {
           ),
         );
         break;
-      case 'log':
-        outcome = okOrStale(
-          await this.transition('appendLog', jobId, [], [nodeId, attempt, report.level, report.message]),
+      case 'log': {
+        const result = await this.transition(
+          'appendLog',
+          jobId,
+          [],
+          [nodeId, attempt, report.level, report.message],
         );
+        outcome = result === 'stale' ? 'stale' : 'applied';
+        // a line of the attempt read after its end (reports applied out of order) is appended after the end
+        if (result === 'late')
+          this.logger.debug({ jobId, nodeId, attempt }, 'log line applied after its attempt ended');
+        // users read the logs: a line that is not appended is not dropped without a word
+        if (result === 'stale')
+          this.logger.warn(
+            { jobId, nodeId, attempt, level: report.level },
+            'log line dropped: its attempt is not the node’s current one (or the job is gone)',
+          );
         break;
+      }
       case 'succeeded':
         outcome = await this.complete(report);
         break;
