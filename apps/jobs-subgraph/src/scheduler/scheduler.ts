@@ -30,8 +30,10 @@ import { enqueueAttempts, type AttemptEnqueueDeps, type PlacedAttempts } from '.
 import { AttemptSchemas } from './attempt-schemas.js';
 import {
   applyStart,
+  impliedStart,
   settleFoldedStart,
   type FoldedStart,
+  type ImpliedStart,
   type StartedReport,
   type SucceededReport,
 } from './start-step.js';
@@ -190,14 +192,17 @@ export class Scheduler {
         outcome = await this.complete(report);
         break;
       case 'failed':
-        outcome = await this.failAttempt(jobId, nodeId, attempt, report.error);
+        outcome = await this.failAttempt(jobId, nodeId, attempt, report.error, {
+          started: impliedStart(report, this.now()),
+        });
         break;
       case 'released': {
+        const ran = impliedStart(report, this.now());
         const [result, next] = (await this.transition(
           'releaseAttempt',
           jobId,
           [],
-          [nodeId, attempt, report.reason],
+          [nodeId, attempt, report.reason, ran?.workerId ?? '', ran?.startedAt ?? ''],
         )) as [string, number?];
         outcome = result === 'requeued' ? 'applied' : 'stale';
         if (result === 'requeued') {
@@ -229,6 +234,8 @@ export class Scheduler {
 
   private async complete(report: SucceededReport, folded?: StartedReport): Promise<ReportOutcome> {
     const { jobId, nodeId, attempt, outputs, artifactIds } = report;
+    // the attempt ran: a step applied before its `started` report starts it (none folded in)
+    const ran = impliedStart(report, this.now());
     let start = folded;
     // a path that does not reach the step applies the folded start on its own first
     const unfold = async () => {
@@ -244,13 +251,19 @@ export class Scheduler {
     const problems = await this.outputs.check(node, outputs);
     if (problems.length > 0) {
       await unfold();
-      return this.failAttempt(jobId, nodeId, attempt, {
-        code: 'INVALID_OUTPUT',
-        message: jobErrorMessage(
-          `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`,
-        ),
-        retryable: false,
-      });
+      return this.failAttempt(
+        jobId,
+        nodeId,
+        attempt,
+        {
+          code: 'INVALID_OUTPUT',
+          message: jobErrorMessage(
+            `outputs of ${node.task}@${node.taskVersion} do not match its output schema: ${problems.join('; ')}`,
+          ),
+          retryable: false,
+        },
+        { started: ran },
+      );
     }
     const [status, startInfo, ...rest] = (await this.transition(
       'completeAttempt',
@@ -269,15 +282,23 @@ export class Scheduler {
         start?.workerId ?? '',
         attemptJobId(jobId, nodeId, attempt),
         this.enqueuer.fairStage?.keyPrefix ?? '',
+        ran?.workerId ?? '',
+        ran?.startedAt ?? '',
       ],
     )) as [string, FoldedStart, ...Array<string | number>];
     if (status === 'bad_artifact') {
       await unfold(); // the step wrote nothing
-      return this.failAttempt(jobId, nodeId, attempt, {
-        code: 'INVALID_OUTPUT',
-        message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
-        retryable: false,
-      });
+      return this.failAttempt(
+        jobId,
+        nodeId,
+        attempt,
+        {
+          code: 'INVALID_OUTPUT',
+          message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
+          retryable: false,
+        },
+        { started: ran },
+      );
     }
     if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     if (status !== 'ok') return 'stale';
@@ -296,13 +317,14 @@ export class Scheduler {
    * Fails the node's attempt `attempt`: a retry after backoff when the error is retryable and attempts remain,
    * else the node and its job fail. Also used by the reconciler (CRASHED, UNSCHEDULABLE). `unlessStarted`: a
    * verdict about an attempt nobody started is stale once a worker has started it (checked in the same step).
+   * `started`: a worker says the attempt ran; if its start is not applied yet, the step applies it first.
    */
   async failAttempt(
     jobId: string,
     nodeId: string,
     attempt: number,
     error: JobError,
-    opts: { unlessStarted?: boolean } = {},
+    opts: { unlessStarted?: boolean; started?: ImpliedStart } = {},
   ): Promise<ReportOutcome> {
     this.attemptSchemas.forget(attemptJobId(jobId, nodeId, attempt));
     const node = await this.node(jobId, nodeId);
@@ -319,6 +341,8 @@ export class Scheduler {
         error.retryable ? '1' : '0',
         delay,
         opts.unlessStarted ? '1' : '0',
+        opts.started?.workerId ?? '',
+        opts.started?.startedAt ?? '',
       ],
     )) as Array<string | number>;
     if (status === 'retry') {

@@ -72,6 +72,32 @@ function afterStart(
   return slotFreed;
 }
 
+/**
+ * A start that a terminal step applies first (lua/includes/start.lua) when its attempt's `started` report was not
+ * applied before it: the worker that ran the attempt, and when it started (ISO).
+ */
+export interface ImpliedStart {
+  workerId: string;
+  startedAt: string;
+}
+
+/**
+ * The start a terminal report implies: a `succeeded` report always (the attempt ran), a `failed` or `released`
+ * one only when it says the attempt ran (ranMs; without it, it may be a refusal before the run). It started
+ * `ranMs` before the report's `at`, as far as that tells (the worker's clock), never after `nowMs`.
+ */
+export function impliedStart(
+  report: Extract<NodeReport, { type: 'succeeded' | 'failed' | 'released' }>,
+  nowMs: number,
+): ImpliedStart | undefined {
+  if (report.type !== 'succeeded' && report.ranMs === undefined) return undefined;
+  const at = Date.parse(report.at) - (report.ranMs ?? 0);
+  return {
+    workerId: report.workerId,
+    startedAt: new Date(Number.isFinite(at) ? Math.min(at, nowMs) : nowMs).toISOString(),
+  };
+}
+
 /** What completeAttempt-8.lua did for a start folded into it (see its header). */
 export type FoldedStart = [
   applied: number,

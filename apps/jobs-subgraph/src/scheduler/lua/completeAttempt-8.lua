@@ -6,23 +6,28 @@
   A start report of the same attempt read in the same batch may be folded in (ARGV[9]): this step then does what
   startAttempt-5.lua would have done first (slot freed, node and job started, JOB_STARTED / NODE_STARTED events
   before the completion's), with the same result; a job that finishes in this step moves from the QUEUED index
-  straight to SUCCEEDED.
+  straight to SUCCEEDED. A completion applied before its attempt's start report (none folded, the node not yet
+  RUNNING) starts the attempt the same way first (lua/includes/start.lua), as the completion tells it: its worker
+  (ARGV[12]) and when it started (ARGV[13]); its dispatch slot is freed by the start report, stale by then.
     KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
     ARGV[9] worker id of a folded start report ('' = none)   ARGV[10] attempt id (the queue job id)
     ARGV[11] fair-stage key prefix ('' = the enqueuer frees slots itself)
+    ARGV[12] worker id of the completion   ARGV[13] when its attempt started (ISO; '' = now)
   Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
   artifactId } where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
   of a folded start
   (a bad artifact writes nothing: the caller applies the start on its own, then fails the attempt).
 ]]
 --@include common
+--@include start
 local jobArtifactsKey, uncommittedKey, attemptArtifactsKey = KEYS[6], KEYS[7], KEYS[8]
 local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
 local startedBy, attemptId, fairPrefix = ARGV[9] or '', ARGV[10] or '', ARGV[11] or ''
+local workerId, startedAt = ARGV[12] or '', ARGV[13] or ''
 
 local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
 local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'dependants', 'resourceClass', 'queuedAt' })
@@ -55,21 +60,14 @@ end
 local succeeded = tonumber(job.succeededCount or '0') + 1
 local finishing = succeeded >= tonumber(job.nodeCount)
 local nodeWrites = { 'status', 'SUCCEEDED', 'outputs', outputs, 'progress', 1, 'finishedAt', now }
-local jobStarted = false
-if startedBy ~= '' and node.status ~= 'RUNNING' then
-  start[1], start[4] = 1, node.queuedAt or ''
-  table.insert(nodeWrites, 'workerId')
-  table.insert(nodeWrites, startedBy)
-  table.insert(nodeWrites, 'startedAt')
-  table.insert(nodeWrites, now)
-  if job.status == 'QUEUED' then
-    -- the indexes of a job that finishes in this step go from QUEUED to SUCCEEDED directly
-    if not finishing then setJobStatus(job, 'RUNNING') end
-    if not job.startedAt then setJob(job, 'startedAt', now) end
-    appendEvent(job, 'JOB_STARTED')
-    jobStarted = true
+if node.status ~= 'RUNNING' then
+  -- the indexes of a job that finishes in this step go from QUEUED to SUCCEEDED directly
+  if startedBy ~= '' then
+    start[1], start[4] = 1, node.queuedAt or ''
+    startAttemptOf(job, nodeId, startedBy, now, nodeWrites, finishing)
+  else
+    startAttemptOf(job, nodeId, workerId, startedAt ~= '' and startedAt or now, nodeWrites, finishing)
   end
-  appendEvent(job, 'NODE_STARTED', nodeId, nil, 'worker ' .. startedBy)
 end
 for _, id in ipairs(artifactIds) do
   local name = redis.call('HGET', artifactPrefix .. id, 'name') or id
@@ -79,12 +77,6 @@ end
 redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
 if node.error then redis.call('HDEL', nodeKey(nodeId), 'error') end
 appendEvent(job, 'NODE_SUCCEEDED', nodeId, 1)
-if job.status == 'QUEUED' and not jobStarted then
-  -- a completion can overtake its start report only if the start was lost; the job still ran
-  setJobStatus(job, 'RUNNING')
-  setJob(job, 'startedAt', job.startedAt or now)
-  appendEvent(job, 'JOB_STARTED')
-end
 
 local result = { 'ok', start, 0 }
 for _, d in ipairs(dependants) do

@@ -6,12 +6,19 @@
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] error JSON (JobError)   ARGV[7] retryable (1|0)
     ARGV[8] backoff ms before the next attempt
     ARGV[9] '1' when the failure is only true of an attempt no worker has started (schedule-to-start)
+    ARGV[10] worker id of a worker that says the attempt ran ('' = none: a refusal before the run, a verdict of
+    the scheduler's)   ARGV[11] when the attempt started (ISO; '' = now)
+  A failure that says the attempt ran, applied before the attempt's start report (the node not yet RUNNING),
+  starts the attempt first (lua/includes/start.lua): JOB_STARTED / NODE_STARTED before the failure's events.
   Returns { 'retry', nextAttempt, eligibleAtMs } | { 'failed', liveAttempt... } | { 'stale' }
 ]]
 --@include common
+--@include start
 local nodeId, attempt, errorJson = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local retryable, backoffMs = ARGV[7] == '1', tonumber(ARGV[8])
 local unlessStarted = ARGV[9] == '1'
+local ranOn = ARGV[10] or ''
+local startedAt = (ARGV[11] or '') ~= '' and ARGV[11] or now
 local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
@@ -23,6 +30,10 @@ local retrying = retryable and failures < tonumber(node.maxAttempts)
 -- failing the job reads and decodes the graph first: nothing is written when that meets corrupt state
 local read = not retrying and readForFinish(job, nodeId) or nil
 redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
+-- the start this failure overtook (a retry clears the node's workerId and startedAt: only the job's are written)
+local implied = ranOn ~= '' and node.status ~= 'RUNNING'
+local nodeWrites = { 'status', 'FAILED', 'error', errorJson, 'finishedAt', now }
+if implied then startAttemptOf(job, nodeId, ranOn, startedAt, not retrying and nodeWrites or nil, not retrying) end
 if retrying then
   local eligibleAt = nowMs + backoffMs
   local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
@@ -34,7 +45,7 @@ if retrying then
   return { 'retry', next, eligibleAt }
 end
 
-redis.call('HSET', nodeKey(nodeId), 'status', 'FAILED', 'error', errorJson, 'finishedAt', now)
+redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
 appendEvent(job, 'NODE_FAILED', nodeId, nil, err.code .. ': ' .. err.message)
 local reason = clip('node ' .. nodeId .. ' failed: ' .. err.message, 4000)
 local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })

@@ -1,0 +1,266 @@
+import type { Redis } from 'ioredis';
+import { REDIS_KEYS, reportEntryFields, type JsonObject, type NodeReport } from '#libs/contracts';
+import { redisPerSuite, waitFor } from '#libs/testing';
+import { startCore, type CoreHarness } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { allEvents, ONE_NODE_SUCCESS_EVENTS, single, waitForJob } from '../../test/scenario.js';
+import { JOB_KEYS } from './keys.js';
+
+const TENANT = 'acme';
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+const handlers = { 'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }) };
+
+/** The worker's clock: the attempt ran from STARTED_AT for RAN_MS, its end reported at ENDED_AT. */
+const RAN_MS = 1_500;
+const ENDED_AT = new Date(Date.now() - 60_000);
+const STARTED_AT = new Date(ENDED_AT.getTime() - RAN_MS).toISOString();
+
+const base = (jobId: string, attempt = 1) => ({
+  jobId,
+  tenant: TENANT,
+  nodeId: 'only',
+  attempt,
+  workerId: 'w1',
+  at: ENDED_AT.toISOString(),
+});
+const started = (jobId: string, attempt = 1): NodeReport => ({
+  ...base(jobId, attempt),
+  at: STARTED_AT,
+  type: 'started',
+  actorId: 'w1/cpu0',
+});
+const logLine = (jobId: string, attempt = 1): NodeReport => ({
+  ...base(jobId, attempt),
+  type: 'log',
+  level: 'warn',
+  message: 'why the output looks odd',
+});
+const succeeded = (jobId: string): NodeReport => ({
+  ...base(jobId),
+  type: 'succeeded',
+  outputs: { value: 3 },
+  artifactIds: [],
+  ranMs: RAN_MS,
+});
+/** A failure of a run (ranMs) or, without `ran`, a refusal before it (the worker never started it). */
+const failed = (jobId: string, retryable: boolean, ran = true): NodeReport => ({
+  ...base(jobId),
+  type: 'failed',
+  error: { code: ran ? 'TASK_FAILED' : 'TENANT_THROTTLED', message: 'no', retryable },
+  ...(ran ? { ranMs: RAN_MS } : {}),
+});
+const released = (jobId: string, ran = true): NodeReport => ({
+  ...base(jobId),
+  type: 'released',
+  reason: 'worker draining',
+  ...(ran ? { ranMs: RAN_MS } : {}),
+});
+
+const types = async (core: CoreHarness, jobId: string) => (await allEvents(core, jobId)).map((e) => e.type);
+const byStatus = (redis: Redis, status: string) =>
+  redis.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, status), '0', '-1');
+/** What a report that must change nothing could touch. */
+const state = async (redis: Redis, jobId: string) => ({
+  job: await redis.hgetall(JOB_KEYS.job(jobId)),
+  node: await redis.hgetall(JOB_KEYS.node(jobId, 'only')),
+  log: await redis.lrange(`${JOB_KEYS.job(jobId)}:log`, 0, -1),
+});
+
+describe("an attempt's end applied before its start and log (real redis-server)", () => {
+  const redis = redisPerSuite();
+  let core: CoreHarness;
+  let manifest: TestWorker;
+
+  beforeEach(async () => {
+    core = await startCore(redis.url, { startConsumer: false, backoffBaseMs: 60_000 });
+    manifest = new TestWorker({ url: redis.url, tasks, handlers });
+    await manifest.publishManifest();
+  });
+  afterEach(async () => {
+    await manifest.stop();
+    await core.close();
+  });
+
+  const submit = async () => (await core.service.submitJob(TENANT, single('test.emit', { value: 3 }))).job.id;
+  const apply = (reports: NodeReport[]) =>
+    reports.reduce<Promise<string[]>>(
+      async (out, r) => [...(await out), await core.scheduler.applyReport(r)],
+      Promise.resolve([]),
+    );
+
+  it('a completion first starts the attempt: the events, node and job read as in order; the late log is kept', async () => {
+    const inOrder = await submit();
+    expect(await apply([started(inOrder), logLine(inOrder), succeeded(inOrder)])).toEqual([
+      'applied',
+      'applied',
+      'applied',
+    ]);
+    const reordered = await submit();
+    expect(await apply([succeeded(reordered), started(reordered), logLine(reordered)])).toEqual([
+      'applied',
+      'stale', // its effects were applied by the completion
+      'applied',
+    ]);
+
+    expect(await types(core, inOrder)).toEqual([
+      ...ONE_NODE_SUCCESS_EVENTS.slice(0, 4),
+      'LOG',
+      ...ONE_NODE_SUCCESS_EVENTS.slice(4),
+    ]);
+    const events = await allEvents(core, reordered);
+    expect(events.map((e) => e.type)).toEqual([...ONE_NODE_SUCCESS_EVENTS, 'LOG']);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.find((e) => e.type === 'NODE_STARTED')!.message).toBe('worker w1');
+    expect(events.at(-1)!.message).toBe('[warn] why the output looks odd');
+
+    const view = (await core.service.job(TENANT, reordered))!;
+    expect(view.job).toMatchObject({ status: 'SUCCEEDED', startedAt: STARTED_AT });
+    // the worker's start, as its end tells it: `at` less the run time
+    expect(view.nodes[0]).toMatchObject({ status: 'SUCCEEDED', workerId: 'w1', startedAt: STARTED_AT });
+    // the indexes went from QUEUED to SUCCEEDED; the job's JOB_STARTED and JOB_SUCCEEDED share one feed entry
+    expect(await byStatus(redis.client, 'SUCCEEDED')).toEqual(expect.arrayContaining([inOrder, reordered]));
+    expect(await byStatus(redis.client, 'RUNNING')).toEqual([]);
+    expect(await byStatus(redis.client, 'QUEUED')).toEqual([]);
+    const feed = await redis.client.xrange(JOB_KEYS.feed(TENANT), '-', '+');
+    const ofJob = feed.filter(([, fields]) => fields[1]!.includes(reordered));
+    expect(
+      ofJob.map(([, fields]) => fields.filter((_, i) => i % 2 === 1).map((e) => JSON.parse(e).t)),
+    ).toEqual([['JOB_QUEUED'], ['JOB_STARTED', 'JOB_SUCCEEDED']]);
+
+    // a duplicate end and an unknown attempt's log change nothing (the latter is dropped with a warning)
+    const before = await state(redis.client, reordered);
+    expect(await apply([succeeded(reordered), started(reordered), logLine(reordered, 2)])).toEqual([
+      'stale',
+      'stale',
+      'stale',
+    ]);
+    expect(await state(redis.client, reordered)).toEqual(before);
+    expect(core.logger.lines.some((l) => l.level === 'warn' && l.msg.startsWith('log line dropped'))).toBe(
+      true,
+    );
+  });
+
+  it('a failure of a run that ends the job first starts it; its late log is kept', async () => {
+    const jobId = await submit();
+    expect(await apply([failed(jobId, false), started(jobId), logLine(jobId)])).toEqual([
+      'applied',
+      'stale',
+      'applied',
+    ]);
+    expect(await types(core, jobId)).toEqual([
+      'JOB_QUEUED',
+      'NODE_QUEUED',
+      'JOB_STARTED',
+      'NODE_STARTED',
+      'NODE_FAILED',
+      'JOB_FAILED',
+      'LOG',
+    ]);
+    const view = (await core.service.job(TENANT, jobId))!;
+    expect(view.job).toMatchObject({ status: 'FAILED', startedAt: STARTED_AT });
+    expect(view.nodes[0]).toMatchObject({ status: 'FAILED', workerId: 'w1', startedAt: STARTED_AT });
+    expect(await byStatus(redis.client, 'FAILED')).toEqual([jobId]);
+    expect(await byStatus(redis.client, 'QUEUED')).toEqual([]);
+  });
+
+  it('a retried failure of a run first starts it; the old attempt’s late start and log are stale', async () => {
+    const jobId = await submit();
+    expect(await apply([failed(jobId, true)])).toEqual(['applied']);
+    const before = await state(redis.client, jobId);
+    expect(await apply([started(jobId), logLine(jobId)])).toEqual(['stale', 'stale']);
+    expect(await state(redis.client, jobId)).toEqual(before);
+    expect(await types(core, jobId)).toEqual([
+      'JOB_QUEUED',
+      'NODE_QUEUED',
+      'JOB_STARTED',
+      'NODE_STARTED',
+      'NODE_RETRYING',
+    ]);
+    const view = (await core.service.job(TENANT, jobId))!;
+    expect(view.job).toMatchObject({ status: 'RUNNING', startedAt: STARTED_AT });
+    expect(view.nodes[0]).toMatchObject({ status: 'RETRYING', attempt: 2 });
+    expect(view.nodes[0]!.workerId).toBeUndefined();
+    expect(await byStatus(redis.client, 'RUNNING')).toEqual([jobId]);
+  });
+
+  it('a released run first starts it; a refusal before the run (no ranMs) starts nothing', async () => {
+    const ran = await submit();
+    expect(await apply([released(ran), started(ran)])).toEqual(['applied', 'stale']);
+    expect(await types(core, ran)).toEqual([
+      'JOB_QUEUED',
+      'NODE_QUEUED',
+      'JOB_STARTED',
+      'NODE_STARTED',
+      'NODE_QUEUED',
+    ]);
+    expect((await core.service.job(TENANT, ran))!.job.status).toBe('RUNNING');
+
+    const refusedRelease = await submit();
+    const refusedFailure = await submit();
+    expect(await apply([released(refusedRelease, false), failed(refusedFailure, true, false)])).toEqual([
+      'applied',
+      'applied',
+    ]);
+    expect(await types(core, refusedRelease)).toEqual(['JOB_QUEUED', 'NODE_QUEUED', 'NODE_QUEUED']);
+    expect(await types(core, refusedFailure)).toEqual(['JOB_QUEUED', 'NODE_QUEUED', 'NODE_RETRYING']);
+    for (const jobId of [refusedRelease, refusedFailure]) {
+      const view = (await core.service.job(TENANT, jobId))!;
+      expect(view.job.status).toBe('QUEUED');
+      expect(view.job.startedAt).toBeUndefined();
+    }
+  });
+});
+
+describe('report order across a consumer that died holding entries (real redis-server)', () => {
+  const redis = redisPerSuite();
+
+  it("a dead consumer's entry (started + log) claimed after the attempt's end was applied", async () => {
+    const submitter = await startCore(redis.url, { startConsumer: false });
+    const manifest = new TestWorker({ url: redis.url, tasks, handlers });
+    await manifest.publishManifest();
+    try {
+      const jobId = (await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }))).job.id;
+      const body = (r: NodeReport) => JSON.stringify(r);
+      await redis.client
+        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
+        .catch(() => undefined);
+      // the worker's first entry: started and a log line
+      await redis.client.xadd(
+        REDIS_KEYS.reports,
+        '*',
+        ...reportEntryFields([body(started(jobId)), body(logLine(jobId))]),
+      );
+      // a replica reads it and dies before applying or acknowledging it
+      await redis.client.xreadgroup(
+        'GROUP',
+        REDIS_KEYS.reportsGroup,
+        'dead-replica',
+        'COUNT',
+        10,
+        'STREAMS',
+        REDIS_KEYS.reports,
+        '>',
+      );
+      // a replica under a new consumer name reads the worker's next entry, the end, first
+      const survivor = await startCore(redis.url, { claimIdleMs: 2_000 });
+      try {
+        await redis.client.xadd(REDIS_KEYS.reports, '*', ...reportEntryFields([body(succeeded(jobId))]));
+        await waitForJob(survivor, TENANT, jobId, (v) => v.job.status === 'SUCCEEDED', 15_000);
+        await waitFor(
+          async () =>
+            ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0] === 0,
+          { timeoutMs: 20_000, what: "the dead consumer's entry claimed and applied" },
+        );
+        expect(await types(survivor, jobId)).toEqual([...ONE_NODE_SUCCESS_EVENTS, 'LOG']);
+        const node = await redis.client.hgetall(JOB_KEYS.node(jobId, 'only'));
+        expect(node).toMatchObject({ workerId: 'w1', startedAt: STARTED_AT });
+      } finally {
+        await survivor.close();
+      }
+    } finally {
+      await manifest.stop();
+      await submitter.close();
+    }
+  });
+});
