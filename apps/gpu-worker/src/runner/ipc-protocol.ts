@@ -4,6 +4,7 @@ import {
   JobError,
   JobErrorCode,
   LEASE_MAX_ATTEMPTS,
+  parseContract,
   TaskManifest,
   type JsonObject,
 } from '#libs/contracts';
@@ -157,8 +158,23 @@ export const ChildEnvelope = z.union([
 ]);
 export type ChildEnvelope = z.infer<typeof ChildEnvelope>;
 
-/** The messages of an envelope, in the order they were sent. */
-export const unbatch = (e: ChildEnvelope): ChildMessage[] => (e.type === 'batch' ? e.messages : [e]);
+/** A batch as the actor receives it: its messages are parsed one by one (`childMessages`). */
+const ReceivedBatch = z.object({ type: z.literal('batch'), messages: z.array(z.unknown()).min(1) });
+
+/**
+ * The messages of an envelope from the runner, in the order they were sent, each parsed on its own: a
+ * malformed one is an Error in its place, and the others of its turn (another attempt's result) still count.
+ */
+export function childMessages(raw: unknown): Array<ChildMessage | Error> {
+  const batch = ReceivedBatch.safeParse(raw);
+  return (batch.success ? batch.data.messages : [raw]).map((m) => {
+    try {
+      return parseContract(ChildMessage, 'ChildMessage', m);
+    } catch (e) {
+      return e as Error;
+    }
+  });
+}
 
 /** Who a runner's command tasks run as (when it runs as root): the worker's COMMAND_TASK_* settings. */
 export const CommandTaskUserSettings = z.object({

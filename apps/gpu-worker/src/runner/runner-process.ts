@@ -8,8 +8,7 @@ import {
   type TaskManifest,
 } from '#libs/contracts';
 import {
-  ChildEnvelope,
-  unbatch,
+  childMessages,
   type ChildMessage,
   type LogLevel,
   type RunnerSettings,
@@ -154,9 +153,8 @@ export class RunnerProcess {
         fail(`exited during boot (code ${code}, signal ${signal})`);
       const onError = (err: Error) => fail(err.message);
       const onMessage = (raw: unknown) => {
-        const parsed = ChildEnvelope.safeParse(raw);
-        if (!parsed.success) return;
-        for (const msg of unbatch(parsed.data)) {
+        for (const msg of childMessages(raw)) {
+          if (msg instanceof Error) continue;
           if (msg.type === 'boot-failed') fail(msg.message);
           if (msg.type === 'ready') {
             cleanup();
@@ -360,17 +358,15 @@ export class RunnerProcess {
 
   private onEnvelope(raw: unknown): void {
     this.lastBeat = Date.now();
-    let envelope: ChildEnvelope;
-    try {
-      envelope = parseContract(ChildEnvelope, 'ChildMessage', raw);
-    } catch (e) {
-      this.opts.logger.error(
-        { actor: this.opts.actorId, err: (e as Error).message },
-        'runner sent a malformed message',
-      );
-      return;
+    // one message at a time: a malformed one is dropped alone, not the turn's others (another attempt's result)
+    for (const msg of childMessages(raw)) {
+      if (msg instanceof Error)
+        this.opts.logger.error(
+          { actor: this.opts.actorId, err: msg.message },
+          'runner sent a malformed message',
+        );
+      else this.onMessage(msg);
     }
-    for (const msg of unbatch(envelope)) this.onMessage(msg);
   }
 
   private onMessage(msg: ChildMessage): void {

@@ -1,4 +1,4 @@
-import { jobErrorMessage, JsonObject, parseContract, type JobError } from '#libs/contracts';
+import { JobError, jobErrorMessage, JsonObject, parseContract } from '#libs/contracts';
 import {
   errorMessage,
   isTaskError,
@@ -188,13 +188,27 @@ export class TaskRunnerChild {
       }
       this.send({ type: 'result', runId: msg.runId, outputs, artifactIds, workDirUsed: scratch.made });
     } catch (e) {
-      const error: JobError = isTaskError(e)
-        ? e.toJobError()
-        : { code: 'TASK_FAILED', message: jobErrorMessage(errorMessage(e), 'task failed'), retryable: true };
-      this.send({ type: 'error', runId: msg.runId, error, workDirUsed: scratch.made });
+      this.send({ type: 'error', runId: msg.runId, error: jobErrorOf(e), workDirUsed: scratch.made });
     } finally {
       this.current = undefined;
       this.startNext();
     }
   }
+}
+
+/**
+ * What a task threw, as its attempt's JobError. A TaskError with a code that is not one of ours (JS task code is
+ * not type-checked) becomes TASK_FAILED naming it, so the actor never receives a malformed error.
+ */
+function jobErrorOf(e: unknown): JobError {
+  if (isTaskError(e)) {
+    const error = e.toJobError();
+    if (JobError.safeParse(error).success) return error;
+    return {
+      code: 'TASK_FAILED',
+      message: jobErrorMessage(`${String(error.code)}: ${errorMessage(e)}`, 'task failed'),
+      retryable: error.retryable === true,
+    };
+  }
+  return { code: 'TASK_FAILED', message: jobErrorMessage(errorMessage(e), 'task failed'), retryable: true };
 }
