@@ -14,6 +14,7 @@ import {
   loggedApiKeyCacheHooks,
   RATE_LIMIT_SCRIPTS,
   rateLimiter,
+  submittedJobs,
   type RateLimiter,
 } from '#libs/auth';
 import type { Logger } from '#libs/observability';
@@ -32,7 +33,6 @@ import { cors } from './http/cors.js';
 import { adminAccess } from './admin/admin-access.js';
 import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
-import { submittedJobs } from './limits/submitted-jobs.js';
 import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
 import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { playgroundHandler } from './playground/playground-handler.js';

@@ -9,10 +9,11 @@ import {
 
 /**
  * Jobs one operation submits: each root `submitJob` counts one, each root `submitJobs` one per input (a single
- * value where a list is expected counts one, as GraphQL coerces it). The rate limit spends this many tokens,
- * so a batch (or aliased submits) is no way around the per-key limit. Validation has run: arguments are
- * well-formed and variables present; fragments at the root are followed (they cannot nest forever once
- * validated, and each is visited once).
+ * value where a list is expected counts one, as GraphQL coerces it). The per-key rate limit spends this many
+ * tokens, at our gateway and at a subgraph an API key calls directly, so a batch (or aliased submits) is no
+ * way around it. Validation has run: arguments are well-formed and variables present; fragments at the root
+ * are followed (they cannot nest forever once validated, and each is visited once: a fragment spread twice
+ * selects the same response keys, which GraphQL merges and runs once).
  */
 export function submittedJobs(
   document: DocumentNode,
