@@ -2,7 +2,13 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import {
   CallerAuthError,
   credentialsFromHttp,
@@ -12,6 +18,7 @@ import {
 } from '#libs/auth';
 import { ArgumentValidationError } from 'type-graphql';
 import { badInput, callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+import { admitOperation } from './admit-operation.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   schema: GraphQLSchema;
@@ -41,6 +48,16 @@ export interface SubgraphServer {
   authenticate(credentials: CallerCredentials): Promise<VerifiedCaller>;
   /** The authenticator itself, for a transport with its own refusal (graphql-ws closes with 4403). */
   authenticator: SubgraphAuthenticator;
+  /**
+   * The checks every HTTP operation passes before it runs (admitOperation: a direct caller's operation bounds and
+   * job tokens), for another transport (graphql-ws) to apply too: throws the GraphQLError to answer.
+   */
+  admit(
+    caller: VerifiedCaller,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Record<string, unknown> | null | undefined,
+  ): Promise<void>;
   /** Stops Apollo. */
   stop(): Promise<void>;
 }
@@ -82,10 +99,33 @@ function uncacheableAnswers<C extends BaseContext>(): ApolloServerPlugin<C> {
   };
 }
 
+/** Where a request's context keeps its verified caller (Apollo copies the context's own properties, symbols too). */
+const CALLER = Symbol('verified caller');
+type WithCaller = { [CALLER]?: VerifiedCaller };
+
+/**
+ * admitOperation on every operation once it is parsed and validated, before it runs: a refusal is answered with
+ * no data. The request's caller was verified (and an API key charged one token) when its context was built.
+ */
+function useOperationAdmission<C extends BaseContext>(admit: SubgraphServer['admit']): ApolloServerPlugin<C> {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        didResolveOperation: async ({ contextValue, document, operation, request }) => {
+          const caller = (contextValue as WithCaller)[CALLER];
+          // every context is built with its caller: one without is a bug, never a pass
+          if (!caller) throw new Error('no verified caller in the request context');
+          if (operation) await admit(caller, document, operation, request.variables);
+        },
+      }),
+  };
+}
+
 /**
  * Apollo Server 5 over a federation subgraph schema, as express middleware: every request carries a
- * credential this deployment accepts (without a valid one nothing runs), and every error goes through the
- * subgraph's mapping (toApiError) and then formatGraphQLError.
+ * credential this deployment accepts (without a valid one nothing runs), every operation of a caller that did
+ * not come through our gateway passes admitOperation (bounds; an API key pays a token per job it submits), and
+ * every error goes through the subgraph's mapping (toApiError) and then formatGraphQLError.
  */
 export async function createSubgraphServer<C extends BaseContext>(
   options: SubgraphServerOptions<C>,
@@ -101,6 +141,8 @@ export async function createSubgraphServer<C extends BaseContext>(
       throw e;
     }
   };
+  const admit: SubgraphServer['admit'] = (caller, document, operation, variables) =>
+    admitOperation(authenticator, caller, document, operation, variables);
   const toApiError = options.toApiError ?? ((e: unknown) => e);
   const format: FormatError = (formatted, error) =>
     formatGraphQLError(formatted, toApiError(unwrap(error)), {
@@ -117,16 +159,26 @@ export async function createSubgraphServer<C extends BaseContext>(
     // Apollo's default cache-control plugin hooks every field of every answer (willResolveField wraps each
     // resolver) to compute cache hints our schemas never give: every answer is uncacheable. Off, with the
     // header it sent kept, so answers stay byte-for-byte the same.
-    plugins: [ApolloServerPluginCacheControlDisabled(), uncacheableAnswers(), ...(options.plugins ?? [])],
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      uncacheableAnswers(),
+      useOperationAdmission<C>(admit),
+      ...(options.plugins ?? []),
+    ],
   });
   await server.start();
-  const context = async ({ req }: { req: express.Request }): Promise<C> =>
-    options.context(await authenticate(credentialsFromHttp(req)));
+  const context = async ({ req }: { req: express.Request }): Promise<C> => {
+    const caller = await authenticate(credentialsFromHttp(req));
+    const contextValue = options.context(caller);
+    (contextValue as WithCaller)[CALLER] = caller;
+    return contextValue;
+  };
   return {
     middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context })],
     format,
     authenticate,
     authenticator,
+    admit,
     stop: () => server.stop(),
   };
 }

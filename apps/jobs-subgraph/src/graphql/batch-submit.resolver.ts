@@ -26,10 +26,9 @@ export class BatchSubmitResolver {
     @Arg('inputs', () => [SubmitJobInputType], { validate: false }) inputs: SubmitJobInputType[],
     @Ctx() ctx: JobsContext,
   ): Promise<Array<SubmitJobResultType | Promise<never>>> {
+    // an API key calling this subgraph directly paid a token per job of the whole operation before it ran
+    // (admitOperation, #libs/subgraph), as our gateway charges its own callers
     const tenant = requireScope(ctx, 'jobs:write');
-    // an API key calling this subgraph directly pays a token per job, as at the gateway (which charged
-    // its own callers already); a call over the batch limit is refused by the service without a charge
-    if (inputs.length <= MAX_SUBMIT_BATCH) await ctx.chargeJobs?.(inputs.length);
     const outcomes = await this.service.submitJobs(
       tenant,
       inputs.map((input) => plain(input)),

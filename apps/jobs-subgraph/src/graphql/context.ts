@@ -8,12 +8,6 @@ export interface JobsContext {
   identity: Identity;
   /** For subscription `subscribe` functions, which type-graphql calls without a resolver instance. */
   service: JobsService;
-  /**
-   * Charges an operation that submits `jobs` jobs to the caller's rate limit as that many requests (an API
-   * key calling the subgraph directly; other callers were charged where they came in). Throws the typed
-   * error (RATE_LIMITED, BAD_USER_INPUT past the key's burst, UNAVAILABLE); nothing ran yet.
-   */
-  chargeJobs?: (jobs: number) => Promise<void>;
 }
 
 /** Throws FORBIDDEN unless the caller holds `scope` (admin holds every scope). */

@@ -13,7 +13,6 @@ import {
   type VerifiedCaller,
   type WatchedConnection,
 } from '#libs/auth';
-import { DomainError } from '#libs/errors';
 import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
@@ -69,14 +68,9 @@ export async function createJobsGraphql(
   const server = await createSubgraphServer<JobsContext>({
     ...options,
     schema,
-    // no valid credential: Apollo answers the error (401/429/503) and runs nothing
-    context: (caller) => ({
-      identity: caller.identity,
-      service,
-      // only a configured authenticator can accept API keys (the default accepts our gateway alone)
-      chargeJobs: (jobs: number) =>
-        options.authenticator ? chargeJobs(options.authenticator, caller, jobs) : Promise.resolve(),
-    }),
+    // no valid credential: Apollo answers the error (401/429/503) and runs nothing; a direct caller's
+    // operation is then bounded and charged (an API key: a token per job) before it runs (admitOperation)
+    context: (caller) => ({ identity: caller.identity, service }),
   });
   const { authenticate, authenticator: auth, format } = server;
 
@@ -165,21 +159,4 @@ export async function createJobsGraphql(
 function formatResult(result: ExecutionResult, format: FormatError): ExecutionResult | undefined {
   if (!result.errors?.length) return undefined;
   return { ...result, errors: result.errors.map((e) => format(e.toJSON(), e) as unknown as GraphQLError) };
-}
-
-/** JobsContext.chargeJobs: the authenticator's verdict as the typed error a resolver throws. */
-async function chargeJobs(auth: SubgraphAuthenticator, caller: VerifiedCaller, jobs: number): Promise<void> {
-  let over;
-  try {
-    over = await auth.chargeUnits(caller, jobs);
-  } catch (e) {
-    if (e instanceof CallerAuthError) throw new DomainError(e.code, e.message, e.extensions);
-    throw e;
-  }
-  if (over)
-    throw new DomainError(
-      'BAD_USER_INPUT',
-      `this operation submits ${jobs} jobs, more than this key's rate-limit burst of ${over.burst}: send at most ${over.burst} per request`,
-      { max: over.burst, requested: jobs },
-    );
 }
