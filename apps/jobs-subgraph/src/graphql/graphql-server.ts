@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { RequestHandler } from 'express';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, parse, validate, type ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -72,7 +72,7 @@ export async function createJobsGraphql(
     // operation is then bounded and charged (an API key: a token per job) before it runs (admitOperation)
     context: (caller) => ({ identity: caller.identity, service }),
   });
-  const { authenticate, authenticator: auth, format } = server;
+  const { authenticate, authenticator: auth, admit, format } = server;
 
   let wsServer: WebSocketServer | undefined;
   let disposable: { dispose(): void | Promise<void> } | undefined;
@@ -123,10 +123,27 @@ export async function createJobsGraphql(
             }
             return true;
           },
-          onSubscribe: async (ctx) => {
+          // graphql-ws runs queries and mutations too: a direct caller's operation passes the same checks as
+          // over HTTP (its credential again, then admitOperation: bounds, and an API key's token per job), so it
+          // is parsed and validated here, as graphql-ws would, to be checked before it runs; our gateway's are
+          // left to graphql-ws
+          onSubscribe: async (ctx, _id, payload) => {
             if (ctx.extra.caller?.method === 'gateway') return;
             try {
-              ctx.extra.caller = await authenticate(ctx.extra.credentials!);
+              const caller = await authenticate(ctx.extra.credentials!);
+              ctx.extra.caller = caller;
+              const document = parse(payload.query);
+              const invalid = validate(schema, document);
+              if (invalid.length) return invalid;
+              const operation = getOperationAST(document, payload.operationName);
+              if (!operation) return [new GraphQLError('Unable to identify operation')];
+              await admit(caller, document, operation, payload.variables);
+              return {
+                schema,
+                document,
+                operationName: payload.operationName,
+                variableValues: payload.variables,
+              };
             } catch (e) {
               if (e instanceof GraphQLError) {
                 if (e.extensions?.code === 'UNAUTHENTICATED') forbid(ctx.extra.socket, e.message);
