@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import {
   jobErrorMessage,
-  parseContract,
   type JobError,
   type JobErrorCode,
   type JsonObject,
