@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS, isTerminalJobStatus, type JobError } from '#libs/contracts';
+import { REDIS_KEYS, attemptJobId, isTerminalJobStatus, type JobError } from '#libs/contracts';
 import type { NodeEnqueuer } from './enqueuer.js';
 import { DEFAULT_LOST_DISPATCH_MS } from './fair-dispatcher.js';
 import { JobStore } from './job-store.js';
@@ -36,6 +36,14 @@ export interface ReconcileSummary {
  */
 export class Reconciler {
   private readonly store: JobStore;
+  /**
+   * Attempts whose queue job ended without a terminal report, by attempt id: the report stream's last id when
+   * that was first seen. Every report of the attempt is at or before it, so the verdict waits only for the
+   * stream to be applied up to there (under steady load the stream is never wholly caught up).
+   */
+  private endedMarks = new Map<string, string>();
+  /** The attempts seen ended in the pass under way (the others' marks are dropped at its end). */
+  private seenEnded = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
@@ -54,6 +62,7 @@ export class Reconciler {
     const jobIds = await this.redis.smembers(JOB_KEYS.activeJobs);
     const offered = await this.offeredTasks();
     let actions = 0;
+    this.seenEnded = new Set();
     for (const jobId of jobIds) {
       try {
         actions += await this.reconcileJob(jobId, offered);
@@ -61,6 +70,8 @@ export class Reconciler {
         this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
       }
     }
+    // an attempt no longer seen ended (its report came, or a verdict was given) needs no mark
+    for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
     return { jobs: jobIds.length, actions };
   }
 
@@ -148,10 +159,20 @@ export class Reconciler {
       return 1;
     }
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
-    // A worker XADDs its terminal report before its BullMQ job ends, so once the queue says "ended", a stream
-    // caught up from *now on* holds no unapplied report of this attempt. A caught-up reading taken before the
-    // queue state (say, at the start of the pass) proves nothing about a report sent in between.
-    if (ended && (await reportsCaughtUp(this.redis))) {
+    if (!ended) return 0;
+    // A worker XADDs its terminal report before its BullMQ job ends, so once the queue says "ended", every report
+    // of this attempt is at or before the stream's last id read *after* that (a mark read before the queue
+    // state proves nothing about a report sent in between); once the stream is applied up to the mark, a report
+    // that is still missing was never sent. The mark is kept across passes until then.
+    const attemptId = attemptJobId(jobId, node.id, node.attempt);
+    this.seenEnded.add(attemptId);
+    let mark = this.endedMarks.get(attemptId);
+    if (mark === undefined) {
+      mark = await reportsMark(this.redis);
+      this.endedMarks.set(attemptId, mark);
+    }
+    if (await reportsAppliedUpTo(this.redis, mark)) {
+      this.endedMarks.delete(attemptId);
       const error: JobError = {
         code: 'CRASHED',
         message: `attempt ${node.attempt} ended in the queue (${state}) without a report from its worker`,
@@ -174,20 +195,46 @@ export class Reconciler {
   }
 }
 
-/** True when every report in the stream has been delivered to the scheduler group and acknowledged. */
-export async function reportsCaughtUp(redis: Redis): Promise<boolean> {
+/** The report stream's last id ('0-0' while there is none): every report written so far is at or before it. */
+export async function reportsMark(redis: Redis): Promise<string> {
   try {
     const stream = toMap((await redis.xinfo('STREAM', REDIS_KEYS.reports)) as unknown[]);
+    return String(stream.get('last-generated-id') ?? '0-0');
+  } catch (e) {
+    if (e instanceof Error && e.message.includes('no such key')) return '0-0';
+    throw e;
+  }
+}
+
+/**
+ * True when every report up to `mark` (a stream id) has been delivered to the scheduler group and acknowledged:
+ * the group read past it and none at or before it is pending.
+ */
+export async function reportsAppliedUpTo(redis: Redis, mark: string): Promise<boolean> {
+  if (mark === '0-0') return true;
+  try {
     const groups = (await redis.xinfo('GROUPS', REDIS_KEYS.reports)) as unknown[][];
     const group = groups.map(toMap).find((g) => g.get('name') === REDIS_KEYS.reportsGroup);
-    if (!group) return Number(stream.get('length') ?? 0) === 0;
-    return (
-      Number(group.get('pending')) === 0 && group.get('last-delivered-id') === stream.get('last-generated-id')
-    );
+    if (!group || compareStreamIds(String(group.get('last-delivered-id')), mark) < 0) return false;
+    const pending = (await redis.xpending(
+      REDIS_KEYS.reports,
+      REDIS_KEYS.reportsGroup,
+      '-',
+      mark,
+      1,
+    )) as unknown[];
+    return pending.length === 0;
   } catch (e) {
     if (e instanceof Error && e.message.includes('no such key')) return true;
     throw e;
   }
+}
+
+/** Orders two stream ids ("ms-seq"). */
+function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
 }
 
 function toMap(flat: unknown[]): Map<string, unknown> {

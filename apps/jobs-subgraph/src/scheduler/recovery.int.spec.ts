@@ -84,6 +84,52 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
     }
   });
 
+  it('judges an attempt that ended without a report once the stream is applied up to its end, though later reports stay pending (steady load)', async () => {
+    const core = await startCore(redis.url, { startConsumer: false });
+    const crashing = await new TestWorker({
+      url: redis.url,
+      tasks,
+      handlers,
+      crashTasks: ['test.emit'],
+    }).start();
+    const c = redis.client;
+    /** What a busy consumer does: reads every new report; acknowledges them unless `ack` is false. */
+    const consume = async (ack: boolean) => {
+      await c
+        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
+        .catch(() => undefined);
+      const read = (await c.xreadgroup(
+        'GROUP',
+        REDIS_KEYS.reportsGroup,
+        'busy',
+        'STREAMS',
+        REDIS_KEYS.reports,
+        '>',
+      )) as Array<[string, Array<[string, string[]]>]> | null;
+      const ids = (read?.[0]?.[1] ?? []).map(([id]) => id);
+      if (ack && ids.length) await c.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, ...ids);
+      return ids;
+    };
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 5 }));
+      await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'failed');
+      await crashing.stop();
+      // the attempt's `started` is in the stream, not applied yet: no verdict, and its end is marked
+      expect((await core.reconciler.reconcileOnce()).actions).toBe(0);
+      expect(await consume(true)).not.toEqual([]);
+      // more reports keep coming and one is always being applied: the stream is never wholly caught up
+      const other = { ...reportFields('another-job', TENANT), type: 'log', level: 'info', message: 'busy' };
+      await c.xadd(REDIS_KEYS.reports, '*', ...reportEntryFields([JSON.stringify(other)]));
+      expect(await consume(false)).toHaveLength(1);
+      expect((await core.reconciler.reconcileOnce()).actions).toBe(1);
+      const retrying = (await allEvents(core, job.id)).find((e) => e.type === 'NODE_RETRYING')!;
+      expect(retrying.message).toMatch(/CRASHED/);
+    } finally {
+      await crashing.stop();
+      await core.close();
+    }
+  });
+
   // The attempt runs to completion while the pass is already under way (the registry read is the seam), so its
   // reports sit unapplied in the stream while the queue says "completed" and the node still says QUEUED.
   it.each([
