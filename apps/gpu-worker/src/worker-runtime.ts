@@ -225,6 +225,17 @@ export class WorkerRuntime {
       subscriber,
       (notice) => this.actors.forEach((a) => a.cancel(notice)),
       log,
+      () =>
+        this.actors.forEach((a) =>
+          a
+            .recheckCancelled()
+            .catch((e: unknown) =>
+              log.error(
+                { actor: a.id, err: (e as Error).message },
+                'reading the cancelled markers after a reconnect failed',
+              ),
+            ),
+        ),
     ).start();
     await this.supervisor.start();
     await this.manifest.start();

@@ -7,18 +7,36 @@ export interface CancelListenerLogger {
 }
 
 /**
- * Subscribes to REDIS_KEYS.cancelChannel and hands every valid CancelNotice to `onNotice`. The
- * subscriber connection resubscribes by itself after a reconnect (ioredis autoResubscribe); a notice
- * published during an outage is covered by the cancelled-job key checked before each attempt.
+ * Subscribes to REDIS_KEYS.cancelChannel and hands every valid CancelNotice to `onNotice`. After a reconnect it
+ * subscribes again and calls `onResubscribed`: a notice published while the connection was down is lost, so
+ * the actors read the cancelled markers of what they hold (a queued attempt reads its marker before it starts).
  */
 export class CancelListener {
+  private subscribed = false;
+
   constructor(
     private readonly subscriber: Redis,
     private readonly onNotice: (notice: CancelNotice) => void,
     private readonly logger: CancelListenerLogger,
+    private readonly onResubscribed: () => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
+    this.subscriber.on('ready', () => {
+      if (!this.subscribed) return; // the first connection: start() subscribes
+      // confirmed before the markers are read, so a notice is either received or its marker seen
+      this.subscriber.subscribe(REDIS_KEYS.cancelChannel).then(
+        () => {
+          this.logger.warn(
+            {},
+            'cancel channel subscribed again: reading the cancelled markers of held attempts',
+          );
+          this.onResubscribed();
+        },
+        (e: unknown) =>
+          this.logger.error({ err: (e as Error).message }, 'cancel channel: subscribing again failed'),
+      );
+    });
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== REDIS_KEYS.cancelChannel) return;
       try {
@@ -28,5 +46,6 @@ export class CancelListener {
       }
     });
     await this.subscriber.subscribe(REDIS_KEYS.cancelChannel);
+    this.subscribed = true;
   }
 }

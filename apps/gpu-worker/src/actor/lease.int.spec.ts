@@ -2,6 +2,7 @@ import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   BULLMQ_PREFIX,
+  cancelledJobKey,
   NODE_QUEUES,
   REDIS_KEYS,
   leaseJobId,
@@ -254,6 +255,26 @@ describe('NodeActor running leases', () => {
         .flatMap(([, f]) => parseReportEntry(f))
         .find((r) => r.jobId === 'F2');
       expect(f2).toMatchObject({ type: 'failed', error: { code: 'CANCELLED', retryable: false } });
+      expect(finished).toEqual(['succeeded:', 'skipped:CANCELLED', 'succeeded:']);
+    });
+  });
+
+  it('cancelled markers read again (the cancel channel reconnected) stop a waiting attempt whose notice was lost', async () => {
+    await withActor({}, async ({ actor, finished }) => {
+      const attempts = [attempt('H1', 400), attempt('H2', 5_000), attempt('H3', 20)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await firstStarted('H');
+      await client.set(cancelledJobKey('H2'), '1'); // cancelled; its notice never arrived
+      await actor.recheckCancelled();
+      await completed(job);
+      expect(await reportsOf('H')).toEqual([
+        'H1 started',
+        'H1 succeeded',
+        'H2 failed',
+        'H3 started',
+        'H3 succeeded',
+      ]);
       expect(finished).toEqual(['succeeded:', 'skipped:CANCELLED', 'succeeded:']);
     });
   });

@@ -1,12 +1,19 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactRepository } from '#libs/storage';
-import type { ActorInfo, CancelNotice, NodeAttemptPayload, TaskManifest } from '#libs/contracts';
+import {
+  cancelledJobKey,
+  type ActorInfo,
+  type CancelNotice,
+  type NodeAttemptPayload,
+  type TaskManifest,
+} from '#libs/contracts';
 import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
 import { readLeasePreflights, readPreflight } from './attempt-preflight.js';
+import { retryWithin } from './retry.js';
 import {
   offersTask,
   processAttempt,
@@ -167,6 +174,28 @@ export class NodeActor implements SupervisedActor {
       'cancelling the running attempt',
     );
     a.execution?.cancel(notice.reason);
+  }
+
+  /**
+   * Cancel notices may have been lost (the cancel channel was down): the cancelled markers of the jobs whose
+   * attempts this actor holds (the running one, a lease's waiting in the runner) are read in one round trip,
+   * and each cancelled one is stopped as its notice would have stopped it.
+   */
+  async recheckCancelled(): Promise<void> {
+    const runner = this.handed?.runner;
+    const jobIds = new Set<string>();
+    for (const [runId, payload] of this.handed?.payloads ?? [])
+      if (runner?.holds(runId)) jobIds.add(payload.jobId);
+    if (this.active) jobIds.add(this.active.jobId);
+    if (jobIds.size === 0) return;
+    const ids = [...jobIds];
+    const markers = await retryWithin(this.o.redisRetryWindowMs, () =>
+      this.o.redis.mget(ids.map(cancelledJobKey)),
+    );
+    ids.forEach((jobId, i) => {
+      if (markers[i] !== null && markers[i] !== undefined)
+        this.cancel({ jobId, reason: 'the job was cancelled while the cancel channel was down' });
+    });
   }
 
   async drain(graceMs: number, boundMs: number): Promise<void> {
