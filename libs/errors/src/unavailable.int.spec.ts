@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { redisPerSuite } from '#libs/testing';
 import { isRedisStateReply, unavailableWhenDisconnected } from './unavailable.js';
 
 /** What ioredis rejects with for `command`, from a real redis-server. */
@@ -13,18 +12,10 @@ async function failureOf(command: Promise<unknown>): Promise<unknown> {
 }
 
 describe('Redis refusing commands for its state (real redis-server)', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
+  const redis = redisPerSuite();
 
   it('out of memory under noeviction (a command, a script) is unavailable for now; a bad command is not', async () => {
+    const client = redis.client;
     await client.config('SET', 'maxmemory', '1');
     try {
       const writes = [

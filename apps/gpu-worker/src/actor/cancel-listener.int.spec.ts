@@ -1,22 +1,15 @@
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type CancelNotice } from '#libs/contracts';
-import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { redisPerSuite, waitFor } from '#libs/testing';
 import { CancelListener } from './cancel-listener.js';
 
 describe('CancelListener (real redis-server)', () => {
-  let redis: RedisHandle;
-  let client: Redis;
+  const redis = redisPerSuite();
   let subscriber: Redis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
+  beforeAll(() => {
     subscriber = new Redis(redis.url);
   });
-  afterAll(async () => {
-    subscriber.disconnect();
-    client.disconnect();
-    await redis.stop();
-  });
+  afterAll(() => subscriber.disconnect());
 
   it('after its connection dropped it subscribes again, says so (notices of the gap may be lost), and hears the next', async () => {
     const notices: CancelNotice[] = [];
@@ -28,15 +21,15 @@ describe('CancelListener (real redis-server)', () => {
       { warn: (_o, m) => void warnings.push(m), error: (_o, m) => void warnings.push(m) },
       () => void resubscribed++,
     ).start();
-    await client.publish(REDIS_KEYS.cancelChannel, JSON.stringify({ jobId: 'j1', reason: 'first' }));
+    await redis.client.publish(REDIS_KEYS.cancelChannel, JSON.stringify({ jobId: 'j1', reason: 'first' }));
     await waitFor(() => notices.length === 1, { what: 'the first notice' });
     expect(resubscribed).toBe(0);
-    expect(Number(await client.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBe(1);
+    expect(Number(await redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBe(1);
     await waitFor(() => resubscribed === 1, { timeoutMs: 10_000, what: 'the listener to subscribe again' });
     expect(warnings).toContain(
       'cancel channel subscribed again: reading the cancelled markers of held attempts',
     );
-    await client.publish(REDIS_KEYS.cancelChannel, JSON.stringify({ jobId: 'j2', reason: 'second' }));
+    await redis.client.publish(REDIS_KEYS.cancelChannel, JSON.stringify({ jobId: 'j2', reason: 'second' }));
     await waitFor(() => notices.length === 2, { what: 'the notice after the reconnect' });
     expect(notices.map((n) => n.jobId)).toEqual(['j1', 'j2']);
   });
