@@ -11,7 +11,7 @@ import {
   TEST_SECRET,
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
-import { take } from '#libs/testing';
+import { take, waitFor } from '#libs/testing';
 import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
 import { SubscriptionForwarder } from './subscription-forwarder.js';
 import { SupergraphRuntime } from './supergraph-runtime.js';
@@ -27,12 +27,15 @@ describe('SubscriptionForwarder', () => {
   let forwarder: SubscriptionForwarder;
   const artifacts = new Map<string, string[]>([['j1', ['model.bin', 'metrics.json']]]);
   let connects = 0;
+  /** Progress events the subscribers' buffers replaced with a newer one. */
+  let coalesced = 0;
 
   beforeEach(async () => {
     log = new EventLog();
     jobs = await serveGraphqlWs(jobsSchema(log));
     const runtime = new SupergraphRuntime(composeTestSupergraph());
     connects = 0;
+    coalesced = 0;
     pool = new UpstreamPool({
       urls: { jobs: jobs.wsUrl },
       identitySecret: TEST_SECRET,
@@ -50,6 +53,7 @@ describe('SubscriptionForwarder', () => {
       dataSources: () => dataSources,
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: 8,
+      metrics: { event: (outcome) => void (outcome === 'coalesced' && coalesced++) },
     });
   });
 
@@ -212,7 +216,9 @@ describe('SubscriptionForwarder', () => {
     log.append('j1', 'LOG');
     log.append('j1', 'NODE_SUCCEEDED', { nodeId: 'a' });
     log.append('j1', 'JOB_SUCCEEDED');
-    await new Promise((r) => setTimeout(r, 200));
+    // nobody reads: once the events reach the subscriber's buffer, past half its capacity progress coalesces (a
+    // fixed wait here was too short on a loaded machine, and the reads below then took the events as they came)
+    await waitFor(() => coalesced > 0, { timeoutMs: 10_000, what: 'queued progress to be coalesced' });
     const rest: any[] = [];
     while (rest.at(-1)?.type !== 'JOB_SUCCEEDED') rest.push(((await it.next()).value!.data as any).jobEvents);
     const progress = rest.filter((e) => e.type === 'NODE_PROGRESS');
