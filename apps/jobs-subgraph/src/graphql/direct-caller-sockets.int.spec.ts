@@ -103,4 +103,33 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       await server.stop();
     }
   });
+
+  it('refuses a bad document over graphql-ws with the code HTTP gives it, not an internal error', async () => {
+    const server = await directServer(store);
+    try {
+      const { key } = await store.create({ tenant: 'acme', scopes: ['jobs:read'], name: 'typo' });
+      const client = createClient({
+        url: server.url,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${key}` },
+        retryAttempts: 0,
+      });
+      const codeOf = (query: string) =>
+        new Promise<unknown>((resolve) => {
+          client.subscribe(
+            { query },
+            {
+              next: () => undefined,
+              error: (e) => resolve((e as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code),
+              complete: () => resolve('complete'),
+            },
+          );
+        });
+      expect(await codeOf('subscription { jobFeed { nope } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(await codeOf('subscription { jobFeed {')).toBe('GRAPHQL_PARSE_FAILED');
+      await client.dispose();
+    } finally {
+      await server.stop();
+    }
+  });
 });

@@ -132,9 +132,14 @@ export async function createJobsGraphql(
             try {
               const caller = await authenticate(ctx.extra.credentials!);
               ctx.extra.caller = caller;
-              const document = parse(payload.query);
+              let document;
+              try {
+                document = parse(payload.query);
+              } catch (e) {
+                return [requestError(e as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
+              }
               const invalid = validate(schema, document);
-              if (invalid.length) return invalid;
+              if (invalid.length) return invalid.map((e) => requestError(e, 'GRAPHQL_VALIDATION_FAILED'));
               const operation = getOperationAST(document, payload.operationName);
               if (!operation) return [new GraphQLError('Unable to identify operation')];
               await admit(caller, document, operation, payload.variables);
@@ -172,6 +177,15 @@ export async function createJobsGraphql(
     },
   };
 }
+
+/** A document refused before it ran, with the code Apollo gives it over HTTP (kept by the error mapping). */
+const requestError = (e: GraphQLError, code: 'GRAPHQL_PARSE_FAILED' | 'GRAPHQL_VALIDATION_FAILED') =>
+  new GraphQLError(e.message, {
+    nodes: e.nodes,
+    source: e.source,
+    positions: e.positions,
+    extensions: { code },
+  });
 
 function formatResult(result: ExecutionResult, format: FormatError): ExecutionResult | undefined {
   if (!result.errors?.length) return undefined;
