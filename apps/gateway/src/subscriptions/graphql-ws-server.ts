@@ -106,11 +106,16 @@ export interface GraphqlWsServer {
   dispose(): Promise<void>;
 }
 
+/** The key itself was refused (revoked, unknown), as opposed to not being checkable right now. */
+const refused = (e: unknown) => e instanceof GraphQLError && e.extensions?.code === 'UNAUTHENTICATED';
+
 /**
  * graphql-ws on the gateway's /graphql path. onConnect checks the API key (4403 Forbidden when bad); each
- * subscribe then passes the same guard as an HTTP request (rate limit, scopes, complexity) and the
- * subscription quotas before the forwarder opens anything upstream.
+ * subscribe (and query or mutation) verifies it again, then passes the same guard as an HTTP request (rate
+ * limit, scopes, complexity) and the subscription quotas before the forwarder opens anything upstream. A
+ * revoked key's open sockets are closed 4403 (ConnectionCredentialWatch).
  */
+
 export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer {
   const wss = new WebSocketServer({ server: o.httpServer, path: o.path, maxPayload: o.maxPayloadBytes });
   o.writes.attach(wss);
@@ -131,8 +136,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
     try {
       return await o.authenticator.authenticate(ctx.connectionParams?.authorization);
     } catch (e) {
-      if (e instanceof GraphQLError && e.extensions?.code === 'UNAUTHENTICATED')
-        forbid(ctx, 'API key revoked');
+      if (refused(e)) forbid(ctx, (e as Error).message);
       throw e;
     }
   };
@@ -159,10 +163,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             verify: () =>
               o.authenticator.authenticate(ctx.connectionParams?.authorization).then(
                 () => 'valid' as const,
-                (e: unknown) =>
-                  e instanceof GraphQLError && e.extensions?.code === 'UNAUTHENTICATED'
-                    ? ('invalid' as const)
-                    : ('unknown' as const), // Redis trouble is not a revocation
+                // Redis trouble (UNAVAILABLE) is not a revocation
+                (e: unknown) => (refused(e) ? ('invalid' as const) : ('unknown' as const)),
               ),
             close: (reason) => forbid(ctx, reason),
           };
