@@ -85,4 +85,5 @@ export function supersededBy(
   return undefined;
 }
 
-const isSet = (v: string | null | undefined): boolean => v !== null && v !== undefined;
+/** A cancelled marker (or throttle key) read with MGET is set. */
+export const isSet = (v: string | null | undefined): boolean => v !== null && v !== undefined;

@@ -12,7 +12,7 @@ import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runne
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { readLeasePreflights, readPreflight } from './attempt-preflight.js';
+import { isSet, readLeasePreflights, readPreflight } from './attempt-preflight.js';
 import { retryWithin } from './retry.js';
 import {
   offersTask,
@@ -193,7 +193,7 @@ export class NodeActor implements SupervisedActor {
       this.o.redis.mget(ids.map(cancelledJobKey)),
     );
     ids.forEach((jobId, i) => {
-      if (markers[i] !== null && markers[i] !== undefined)
+      if (isSet(markers[i]))
         this.cancel({ jobId, reason: 'the job was cancelled while the cancel channel was down' });
     });
   }
