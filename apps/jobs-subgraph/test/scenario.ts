@@ -1,4 +1,5 @@
-import type { JsonObject, SubmitJobInput } from '#libs/contracts';
+import type { Redis } from 'ioredis';
+import { REDIS_KEYS, type JsonObject, type SubmitJobInput } from '#libs/contracts';
 import { waitFor } from '#libs/testing';
 import type { CoreHarness } from './harness.js';
 import type { JobView } from '../src/scheduler/job-record.js';
@@ -73,4 +74,29 @@ export async function drain(follower: StreamFollower): Promise<JobEvent[]> {
   const out: JobEvent[] = [];
   for await (const e of follower) out.push(e);
   return out;
+}
+
+/**
+ * Reads the report entries not yet delivered as consumer `name` of the scheduler's group (made if missing) and
+ * answers their ids, without applying them: a replica that dies before applying, or a busy one (ack: true).
+ */
+export async function readReportsAs(
+  client: Redis,
+  name: string,
+  opts: { ack?: boolean } = {},
+): Promise<string[]> {
+  await client
+    .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
+    .catch(() => undefined);
+  const read = (await client.xreadgroup(
+    'GROUP',
+    REDIS_KEYS.reportsGroup,
+    name,
+    'STREAMS',
+    REDIS_KEYS.reports,
+    '>',
+  )) as Array<[string, Array<[string, string[]]>]> | null;
+  const ids = (read?.[0]?.[1] ?? []).map(([id]) => id);
+  if (opts.ack && ids.length) await client.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, ...ids);
+  return ids;
 }

@@ -7,6 +7,7 @@ import {
   allEvents,
   diamond,
   ONE_NODE_SUCCESS_EVENTS,
+  readReportsAs,
   reportFields,
   single,
   waitForJob,
@@ -93,34 +94,17 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       crashTasks: ['test.emit'],
     }).start();
     const c = redis.client;
-    /** What a busy consumer does: reads every new report; acknowledges them unless `ack` is false. */
-    const consume = async (ack: boolean) => {
-      await c
-        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
-        .catch(() => undefined);
-      const read = (await c.xreadgroup(
-        'GROUP',
-        REDIS_KEYS.reportsGroup,
-        'busy',
-        'STREAMS',
-        REDIS_KEYS.reports,
-        '>',
-      )) as Array<[string, Array<[string, string[]]>]> | null;
-      const ids = (read?.[0]?.[1] ?? []).map(([id]) => id);
-      if (ack && ids.length) await c.xack(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, ...ids);
-      return ids;
-    };
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 5 }));
       await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'failed');
       await crashing.stop();
       // the attempt's `started` is in the stream, not applied yet: no verdict, and its end is marked
       expect((await core.reconciler.reconcileOnce()).actions).toBe(0);
-      expect(await consume(true)).not.toEqual([]);
+      expect(await readReportsAs(c, 'busy', { ack: true })).not.toEqual([]);
       // more reports keep coming and one is always being applied: the stream is never wholly caught up
       const other = { ...reportFields('another-job', TENANT), type: 'log', level: 'info', message: 'busy' };
       await c.xadd(REDIS_KEYS.reports, '*', ...reportEntryFields([JSON.stringify(other)]));
-      expect(await consume(false)).toHaveLength(1);
+      expect(await readReportsAs(c, 'busy')).toHaveLength(1);
       expect((await core.reconciler.reconcileOnce()).actions).toBe(1);
       const retrying = (await allEvents(core, job.id)).find((e) => e.type === 'NODE_RETRYING')!;
       expect(retrying.message).toMatch(/CRASHED/);
@@ -448,19 +432,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       const base = reportFields(job.id, TENANT);
       await manifest.report({ ...base, type: 'succeeded', outputs: { value: 3 }, artifactIds: [] });
       // a replica reads it and dies before applying and acknowledging it
-      await redis.client
-        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
-        .catch(() => undefined);
-      await redis.client.xreadgroup(
-        'GROUP',
-        REDIS_KEYS.reportsGroup,
-        'dead-replica',
-        'COUNT',
-        10,
-        'STREAMS',
-        REDIS_KEYS.reports,
-        '>',
-      );
+      await readReportsAs(redis.client, 'dead-replica');
       expect(await pendingReports()).toBe(1);
       const survivor = await startCore(redis.url, { claimIdleMs: 1_000 });
       try {

@@ -4,7 +4,13 @@ import { redisPerSuite, waitFor } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
-import { allEvents, ONE_NODE_SUCCESS_EVENTS, single, waitForJob } from '../../test/scenario.js';
+import {
+  allEvents,
+  ONE_NODE_SUCCESS_EVENTS,
+  readReportsAs,
+  single,
+  waitForJob,
+} from '../../test/scenario.js';
 import { JOB_KEYS } from './keys.js';
 
 const TENANT = 'acme';
@@ -222,9 +228,6 @@ describe('report order across a consumer that died holding entries (real redis-s
     try {
       const jobId = (await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }))).job.id;
       const body = (r: NodeReport) => JSON.stringify(r);
-      await redis.client
-        .xgroup('CREATE', REDIS_KEYS.reports, REDIS_KEYS.reportsGroup, '0', 'MKSTREAM')
-        .catch(() => undefined);
       // the worker's first entry: started and a log line
       await redis.client.xadd(
         REDIS_KEYS.reports,
@@ -232,16 +235,7 @@ describe('report order across a consumer that died holding entries (real redis-s
         ...reportEntryFields([body(started(jobId)), body(logLine(jobId))]),
       );
       // a replica reads it and dies before applying or acknowledging it
-      await redis.client.xreadgroup(
-        'GROUP',
-        REDIS_KEYS.reportsGroup,
-        'dead-replica',
-        'COUNT',
-        10,
-        'STREAMS',
-        REDIS_KEYS.reports,
-        '>',
-      );
+      await readReportsAs(redis.client, 'dead-replica');
       // a replica under a new consumer name reads the worker's next entry, the end, first
       const survivor = await startCore(redis.url, { claimIdleMs: 2_000 });
       try {
