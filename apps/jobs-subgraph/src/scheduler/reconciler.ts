@@ -13,7 +13,16 @@ export interface ReconcilerConfig {
   scheduleToStartMs: number;
   /** An attempt dispatched in a lease the node queue does not know this long after is lost (the dispatcher's). */
   lostDispatchMs?: number;
+  /** An attempt in no queue this soon after it was queued or dispatched is on its way there, not lost. */
+  enqueueGraceMs?: number;
 }
+
+/**
+ * Queuing a node and adding its attempt to a queue are two steps (a transition, then the enqueue; the dispatcher's
+ * pop, then its add): a pass that falls between them finds the attempt in no queue. Well past the milliseconds
+ * between the steps, well within the reconcile interval.
+ */
+export const DEFAULT_ENQUEUE_GRACE_MS = 2_000;
 
 /** The tasks some live worker offers now (the capability registry). */
 export type OfferedTasks = () => Promise<ReadonlySet<string>>;
@@ -26,7 +35,8 @@ export interface ReconcileSummary {
 /**
  * The leader's pass over unfinished jobs. It repairs what a crash between two steps left behind and enforces
  * the deadlines: nothing waits forever.
- *  - a QUEUED/RETRYING node whose attempt is in no queue is enqueued again (a crash between transition and enqueue);
+ *  - a QUEUED/RETRYING node whose attempt is in no queue is enqueued again (a crash between transition and enqueue),
+ *    once it has been queued or dispatched longer than a grace (a pass between the two steps finds it in none);
  *  - an attempt whose queue job ended (completed, failed, gone) without a terminal report fails CRASHED (retryable),
  *    judged only once every report sent before that queue state was read is applied, so a report still in the
  *    stream is never overtaken;
@@ -146,6 +156,8 @@ export class Reconciler {
       return 0;
     }
     if (waiting && state === 'missing') {
+      const placedAt = Math.max(node.queuedAt ?? 0, info.dispatchedAt ?? 0);
+      if (now - placedAt < (this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS)) return 0;
       if (info.lease) {
         // The stage answers 'leased' to a re-enqueue while the lease is on record, so an add of the lease still
         // under way can never meet a second copy of the attempt; a lease still unknown this long after its
