@@ -12,7 +12,7 @@ import { Wakeups } from '../src/events/wakeups.js';
 import { EventSubscriptions } from '../src/events/job-events.js';
 import { JobsService, type JobsServiceOptions } from '../src/service/jobs-service.js';
 import type { TenantQuotas } from '../src/scheduler/tenant-quotas.js';
-import type { SchedulerLogger } from '../src/scheduler/scheduler-ports.js';
+import type { SchedulerLogger, SchedulerMetrics } from '../src/scheduler/scheduler-ports.js';
 import type { DispatchMetrics } from '../src/scheduler/fair-dispatcher.js';
 
 export const quietLogger = (): SchedulerLogger & {
@@ -56,6 +56,8 @@ export async function startCore(
     dispatchMetrics?: DispatchMetrics;
     /** The reconciler's clock. */
     now?: () => number;
+    /** What the scheduler reports (the app's Prometheus metrics); default: nothing. */
+    metrics?: SchedulerMetrics;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
@@ -77,6 +79,7 @@ export async function startCore(
       ...(opts.quotas ? { quotas: opts.quotas } : {}),
     },
     logger,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   const registry = new WorkerRegistry(redis);
   const templates = TemplateRegistry.loadFromDir(DEFAULT_TEMPLATES_DIR);

@@ -1,5 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS, reportEntryFields, type JsonObject, type NodeReport } from '#libs/contracts';
+import {
+  REDIS_KEYS,
+  attemptJobId,
+  reportEntryFields,
+  type JsonObject,
+  type NodeReport,
+} from '#libs/contracts';
 import { redisPerSuite, waitFor } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -11,7 +18,9 @@ import {
   single,
   waitForJob,
 } from '../../test/scenario.js';
+import { FAIR_KEYS } from './fair-queue.js';
 import { JOB_KEYS } from './keys.js';
+import { NO_METRICS } from './scheduler-ports.js';
 
 const TENANT = 'acme';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
@@ -77,9 +86,13 @@ describe("an attempt's end applied before its start and log (real redis-server)"
   const redis = redisPerSuite();
   let core: CoreHarness;
   let manifest: TestWorker;
+  /** The schedule-to-start times the scheduler recorded (metrics.attemptStarted), in order. */
+  let scheduleToStart: number[];
 
   beforeEach(async () => {
-    core = await startCore(redis.url, { startConsumer: false, backoffBaseMs: 60_000 });
+    scheduleToStart = [];
+    const metrics = { ...NO_METRICS, attemptStarted: (ms: number) => void scheduleToStart.push(ms) };
+    core = await startCore(redis.url, { startConsumer: false, backoffBaseMs: 60_000, metrics });
     manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
   });
@@ -188,6 +201,37 @@ describe("an attempt's end applied before its start and log (real redis-server)"
     expect(view.nodes[0]).toMatchObject({ status: 'RETRYING', attempt: 2 });
     expect(view.nodes[0]!.workerId).toBeUndefined();
     expect(await byStatus(redis.client, 'RUNNING')).toEqual([jobId]);
+  });
+
+  it('an end that starts the attempt records schedule-to-start up to when it started, and frees its dispatch slot', async () => {
+    const [done, failedRun, releasedRun] = [await submit(), await submit(), await submit()];
+    const jobs = [done, failedRun, releasedRun];
+    // the submit step took each root's dispatch slot (nothing waited)
+    const slot = (jobId: string) =>
+      redis.client.zscore(FAIR_KEYS.dispatched('cpu'), attemptJobId(jobId, 'only', 1));
+    for (const jobId of jobs) expect(await slot(jobId)).not.toBeNull();
+    // each attempt started WAITED ms after its node was queued, and ran for RAN ms (the worker's clock)
+    const WAITED = 200;
+    const RAN = 100;
+    const timed = async (report: NodeReport) => {
+      const queuedAt = Number(await redis.client.hget(JOB_KEYS.node(report.jobId, 'only'), 'queuedAt'));
+      return { ...report, at: new Date(queuedAt + WAITED + RAN).toISOString(), ranMs: RAN } as NodeReport;
+    };
+    const ends = [
+      await timed(succeeded(done)),
+      await timed(failed(failedRun, false)),
+      await timed(released(releasedRun)),
+    ];
+    await sleep(WAITED + RAN + 50); // the ends are in the past: nothing clamps their start to now
+
+    expect(await apply(ends)).toEqual(['applied', 'applied', 'applied']);
+    // not the time to the end's apply, which would count the run (and the wait for the reordered start) as waiting
+    expect(scheduleToStart).toEqual([WAITED, WAITED, WAITED]);
+    // as a start report frees it: the window does not wait for the late start (a dead replica's: until claimed)
+    for (const jobId of jobs) expect(await slot(jobId)).toBeNull();
+    // the late start reports are stale and record nothing
+    expect(await apply(jobs.map((jobId) => started(jobId)))).toEqual(['stale', 'stale', 'stale']);
+    expect(scheduleToStart).toEqual([WAITED, WAITED, WAITED]);
   });
 
   it('a released run first starts it; a refusal before the run (no ranMs) starts nothing', async () => {

@@ -210,8 +210,11 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
       }
       // every D waits for a worker: in the node queue, or held by the fair-share stage once its window is full
       for (const id of ids) expect(await core.enqueuer.state('cpu', id, 'D', 1)).toBe('waiting');
+      // the window (8) bounds the Ds in the node queue. The A, B and C jobs stay in it too: their reports are
+      // driven by hand and no worker took them, but each completion freed its attempt's slot, as its start would
       const q = nodeQueue('cpu', manifestRedis);
-      expect(await q.getJobCountByTypes('waiting', 'prioritized')).toBeLessThanOrEqual(8);
+      const inQueue = await q.getJobs(['waiting', 'prioritized']);
+      expect(inQueue.filter((j) => j.id?.endsWith('.D.1')).length).toBeLessThanOrEqual(8);
       await q.close();
     } finally {
       await other.close();

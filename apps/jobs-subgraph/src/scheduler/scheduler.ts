@@ -32,8 +32,9 @@ import {
   applyStart,
   impliedStart,
   settleFoldedStart,
-  type FoldedStart,
+  settleImpliedStart,
   type ImpliedStart,
+  type StartStep,
   type StartedReport,
   type SucceededReport,
 } from './start-step.js';
@@ -198,12 +199,21 @@ export class Scheduler {
         break;
       case 'released': {
         const ran = impliedStart(report, this.now());
-        const [result, next] = (await this.transition(
+        const [result, start, next] = (await this.transition(
           'releaseAttempt',
           jobId,
           [],
-          [nodeId, attempt, report.reason, ran?.workerId ?? '', ran?.startedAt ?? ''],
-        )) as [string, number?];
+          [
+            nodeId,
+            attempt,
+            report.reason,
+            ran?.workerId ?? '',
+            ran?.startedAt ?? '',
+            attemptJobId(jobId, nodeId, attempt),
+            this.enqueuer.fairStage?.keyPrefix ?? '',
+          ],
+        )) as [string, StartStep?, number?];
+        settleImpliedStart(this.attemptEnqueue, ran, start);
         outcome = result === 'requeued' ? 'applied' : 'stale';
         if (result === 'requeued') {
           this.logger.info(
@@ -285,7 +295,7 @@ export class Scheduler {
         ran?.workerId ?? '',
         ran?.startedAt ?? '',
       ],
-    )) as [string, FoldedStart, ...Array<string | number>];
+    )) as [string, StartStep, ...Array<string | number>];
     if (status === 'bad_artifact') {
       await unfold(); // the step wrote nothing
       return this.failAttempt(
@@ -301,6 +311,7 @@ export class Scheduler {
       );
     }
     if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
+    else settleImpliedStart(this.attemptEnqueue, ran, startInfo);
     if (status !== 'ok') return 'stale';
     // the step names the node's class, folded start or not: leases of the class are sized by run times
     if (report.ranMs !== undefined && startInfo[4]) this.enqueuer.attemptRan?.(startInfo[4], report.ranMs);
@@ -330,7 +341,7 @@ export class Scheduler {
     const node = await this.node(jobId, nodeId);
     if (!node) return 'stale';
     const delay = retryDelayMs(node.failures + 1, this.config.backoff, this.random);
-    const [status, ...rest] = (await this.transition(
+    const [status, start, ...rest] = (await this.transition(
       'failAttempt',
       jobId,
       [],
@@ -343,8 +354,11 @@ export class Scheduler {
         opts.unlessStarted ? '1' : '0',
         opts.started?.workerId ?? '',
         opts.started?.startedAt ?? '',
+        attemptJobId(jobId, nodeId, attempt),
+        this.enqueuer.fairStage?.keyPrefix ?? '',
       ],
-    )) as Array<string | number>;
+    )) as [string, StartStep?, ...Array<string | number>];
+    settleImpliedStart(this.attemptEnqueue, opts.started, start);
     if (status === 'retry') {
       this.logger.warn(
         { jobId, nodeId, attempt, next: rest[0], delayMs: delay, error },

@@ -52,9 +52,10 @@ export async function applyStart(
 type StartDeps = { enqueuer: NodeEnqueuer; metrics: SchedulerMetrics; now: () => number };
 
 /**
- * What follows a start step, its own or folded into a completion: the schedule-to-start metric, and the window
- * filled when attempts wait for the slot the step freed. Returns whether the step freed it (it can with the fair
- * stage and a node to name the class; otherwise the caller tells the enqueuer: taken()).
+ * What follows a start step, its own, folded into a completion or applied first by a later report: the
+ * schedule-to-start metric, and the window filled when attempts wait for the slot the step freed. Returns whether
+ * the step freed it (it can with the fair stage and a node to name the class; otherwise the caller tells the
+ * enqueuer: taken()). `startedAtMs`: when the attempt started; a start report applied now started it now.
  */
 function afterStart(
   deps: StartDeps,
@@ -63,9 +64,10 @@ function afterStart(
   rc: ResourceClass | undefined,
   released: number,
   fill: number,
+  startedAtMs = deps.now(),
 ): boolean {
-  // schedule-to-start: from when the node became eligible (its queuedAt, ms) to this applied start
-  if (applied && queuedAt) deps.metrics.attemptStarted(Math.max(0, deps.now() - Number(queuedAt)));
+  // schedule-to-start: from when the node became eligible (its queuedAt, ms) to the attempt's start
+  if (applied && queuedAt) deps.metrics.attemptStarted(Math.max(0, startedAtMs - Number(queuedAt)));
   const slotFreed = rc !== undefined && deps.enqueuer.fairStage !== undefined;
   // not awaited: dispatch() never throws (it logs)
   if (slotFreed && Number(released) === 1 && Number(fill) === 1) void deps.enqueuer.dispatch?.(rc);
@@ -98,8 +100,12 @@ export function impliedStart(
   };
 }
 
-/** What completeAttempt-8.lua did for a start folded into it (see its header). */
-export type FoldedStart = [
+/**
+ * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-8.lua
+ * of a start folded into it, or (none folded) of the start it applied first; failAttempt and releaseAttempt of the
+ * start they applied first. The class is named whether a start was applied or not.
+ */
+export type StartStep = [
   applied: number,
   released: number,
   fill: number,
@@ -111,11 +117,27 @@ export type FoldedStart = [
 export function settleFoldedStart(
   deps: StartDeps,
   { jobId, nodeId, attempt }: StartedReport,
-  [applied, released, fill, queuedAt, rc]: FoldedStart,
+  [applied, released, fill, queuedAt, rc]: StartStep,
 ): void {
   deps.metrics.reportApplied('started', Number(applied) === 1 ? 'applied' : 'stale');
   const resourceClass = rc || undefined;
   if (!afterStart(deps, Number(applied) === 1, queuedAt, resourceClass, released, fill))
     // not awaited: taken() logs failures
     void deps.enqueuer.taken?.(jobId, nodeId, attempt, resourceClass);
+}
+
+/**
+ * What follows a start that a later report of the attempt applied first (`step`: that report's step answer), as
+ * after a start report's own step (afterStart; the step freed the slot with the fair stage, and without it the
+ * late start report, stale, still tells the enqueuer). Schedule-to-start ends when the attempt started as the
+ * report tells it (ImpliedStart: the worker's clock, never after now; the node's startedAt), not when the start
+ * was applied: that came with the attempt's end, and would count its run as time spent waiting for a worker.
+ */
+export function settleImpliedStart(
+  deps: StartDeps,
+  started: ImpliedStart | undefined,
+  [applied, released, fill, queuedAt, rc]: StartStep = [0, 0, 0, '', ''],
+): void {
+  if (!started || Number(applied) !== 1) return;
+  afterStart(deps, true, queuedAt, rc || undefined, released, fill, Date.parse(started.startedAt));
 }

@@ -7,8 +7,8 @@
   startAttempt-5.lua would have done first (slot freed, node and job started, JOB_STARTED / NODE_STARTED events
   before the completion's), with the same result; a job that finishes in this step moves from the QUEUED index
   straight to SUCCEEDED. A completion applied before its attempt's start report (none folded, the node not yet
-  RUNNING) starts the attempt the same way first (lua/includes/start.lua), as the completion tells it: its worker
-  (ARGV[12]) and when it started (ARGV[13]); its dispatch slot is freed by the start report, stale by then.
+  RUNNING) starts the attempt the same way first (lua/includes/start.lua startFirst), as the completion tells it:
+  its worker (ARGV[12]) and when it started (ARGV[13]); its dispatch slot is freed in this step too.
     KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
@@ -17,7 +17,7 @@
     ARGV[12] worker id of the completion   ARGV[13] when its attempt started (ISO; '' = now)
   Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
   artifactId } where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
-  of a folded start
+  of the folded start, or of the start this step applied first when none is folded
   (a bad artifact writes nothing: the caller applies the start on its own, then fails the attempt).
 ]]
 --@include common
@@ -32,7 +32,7 @@ local workerId, startedAt = ARGV[12] or '', ARGV[13] or ''
 local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
 local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'dependants', 'resourceClass', 'queuedAt' })
 local current = isCurrentAttempt(job, node, attempt)
-local start = { 0, 0, 0, '', node.resourceClass or '' }
+local start = noStart(node)
 
 -- read and check everything before writing anything: all or nothing (Redis keeps a script's writes made before
 -- an error, so nothing that can fail may come after the first write)
@@ -66,7 +66,9 @@ if node.status ~= 'RUNNING' then
     start[1], start[4] = 1, node.queuedAt or ''
     startAttemptOf(job, nodeId, startedBy, now, nodeWrites, finishing)
   else
-    startAttemptOf(job, nodeId, workerId, startedAt ~= '' and startedAt or now, nodeWrites, finishing)
+    local by = { workerId = workerId, startedAt = startedAt ~= '' and startedAt or now, attemptId = attemptId,
+      fairPrefix = fairPrefix }
+    start = startFirst(job, nodeId, node, by, nodeWrites, finishing)
   end
 end
 for _, id in ipairs(artifactIds) do

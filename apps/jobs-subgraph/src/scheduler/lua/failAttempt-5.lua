@@ -8,9 +8,12 @@
     ARGV[9] '1' when the failure is only true of an attempt no worker has started (schedule-to-start)
     ARGV[10] worker id of a worker that says the attempt ran ('' = none: a refusal before the run, a verdict of
     the scheduler's)   ARGV[11] when the attempt started (ISO; '' = now)
+    ARGV[12] attempt id (the queue job id)   ARGV[13] fair-stage key prefix ('' = the enqueuer frees slots itself)
   A failure that says the attempt ran, applied before the attempt's start report (the node not yet RUNNING),
-  starts the attempt first (lua/includes/start.lua): JOB_STARTED / NODE_STARTED before the failure's events.
-  Returns { 'retry', nextAttempt, eligibleAtMs } | { 'failed', liveAttempt... } | { 'stale' }
+  starts the attempt first (lua/includes/start.lua startFirst): JOB_STARTED / NODE_STARTED before the failure's
+  events, the dispatch slot freed.
+  Returns { 'retry', start, nextAttempt, eligibleAtMs } | { 'failed', start, liveAttempt... } | { 'stale' }
+  where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' } of that start
 ]]
 --@include common
 --@include start
@@ -19,6 +22,7 @@ local retryable, backoffMs = ARGV[7] == '1', tonumber(ARGV[8])
 local unlessStarted = ARGV[9] == '1'
 local ranOn = ARGV[10] or ''
 local startedAt = (ARGV[11] or '') ~= '' and ARGV[11] or now
+local attemptId, fairPrefix = ARGV[12] or '', ARGV[13] or ''
 local job = hgetall(jobKey)
 local node = hgetall(nodeKey(nodeId))
 if not isCurrentAttempt(job, node, attempt) then return { 'stale' } end
@@ -31,9 +35,12 @@ local retrying = retryable and failures < tonumber(node.maxAttempts)
 local read = not retrying and readForFinish(job, nodeId) or nil
 redis.call('HINCRBY', nodeKey(nodeId), 'failures', 1)
 -- the start this failure overtook (a retry clears the node's workerId and startedAt: only the job's are written)
-local implied = ranOn ~= '' and node.status ~= 'RUNNING'
 local nodeWrites = { 'status', 'FAILED', 'error', errorJson, 'finishedAt', now }
-if implied then startAttemptOf(job, nodeId, ranOn, startedAt, not retrying and nodeWrites or nil, not retrying) end
+local start = noStart(node)
+if ranOn ~= '' and node.status ~= 'RUNNING' then
+  local by = { workerId = ranOn, startedAt = startedAt, attemptId = attemptId, fairPrefix = fairPrefix }
+  start = startFirst(job, nodeId, node, by, not retrying and nodeWrites or nil, not retrying)
+end
 if retrying then
   local eligibleAt = nowMs + backoffMs
   local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
@@ -42,7 +49,7 @@ if retrying then
   appendEvent(job, 'NODE_RETRYING', nodeId, nil,
     'attempt ' .. attempt .. ' failed (' .. err.code .. ': ' .. err.message .. '); attempt ' .. next .. ' in ' .. backoffMs .. ' ms')
   flush(job)
-  return { 'retry', next, eligibleAt }
+  return { 'retry', start, next, eligibleAt }
 end
 
 redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
@@ -51,7 +58,7 @@ local reason = clip('node ' .. nodeId .. ' failed: ' .. err.message, 4000)
 local jobError = cjson.encode({ code = err.code, message = reason, retryable = err.retryable })
 local live = finishJob(job, 'FAILED', jobError, reason, read)
 flush(job)
-local result = { 'failed' }
+local result = { 'failed', start }
 for _, l in ipairs(live) do table.insert(result, l) end
 -- the failed attempt's own queue entry is removed too (it may still sit in the queue after a deadline)
 table.insert(result, nodeId .. '|' .. attempt .. '|' .. node.resourceClass)

@@ -28,3 +28,22 @@ local function startAttemptOf(job, nodeId, workerId, startedAt, nodeWrites, endi
   end
   appendEvent(job, 'NODE_STARTED', nodeId, nil, 'worker ' .. workerId)
 end
+
+--[[
+  The start a later report of the attempt (its end, a progress) applies first, its node not yet RUNNING for it:
+  startAttemptOf, and the attempt's dispatch slot freed as startAttempt-5.lua frees it (the late `started` report
+  frees it too, but a dead replica's entry is applied only once claimed: until then the slot would count against
+  the window). `by`: { workerId, startedAt (ISO), attemptId (the queue job id), fairPrefix ('' = the enqueuer
+  frees slots itself) }. Returns the step's start answer (start-step.ts StartStep):
+  { 1, released (1|0), fill (1|0), queuedAt (ms) or '', resourceClass or '' }.
+]]
+local function startFirst(job, nodeId, node, by, nodeWrites, ending)
+  local released, fill = releaseDispatchSlot(by.fairPrefix, node.resourceClass, by.attemptId)
+  startAttemptOf(job, nodeId, by.workerId, by.startedAt, nodeWrites, ending)
+  return { 1, released, fill, node.queuedAt or '', node.resourceClass or '' }
+end
+
+-- The start answer of a step that started nothing (the class still named: a caller may need it).
+local function noStart(node)
+  return { 0, 0, 0, '', node.resourceClass or '' }
+end
