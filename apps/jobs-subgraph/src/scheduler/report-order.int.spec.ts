@@ -65,6 +65,12 @@ const failed = (jobId: string, retryable: boolean, ran = true): NodeReport => ({
   error: { code: ran ? 'TASK_FAILED' : 'TENANT_THROTTLED', message: 'no', retryable },
   ...(ran ? { ranMs: RAN_MS } : {}),
 });
+const progress = (jobId: string, attempt = 1): NodeReport => ({
+  ...base(jobId, attempt),
+  type: 'progress',
+  progress: 0.5,
+  message: 'half way',
+});
 const released = (jobId: string, ran = true): NodeReport => ({
   ...base(jobId),
   type: 'released',
@@ -72,6 +78,9 @@ const released = (jobId: string, ran = true): NodeReport => ({
   ...(ran ? { ranMs: RAN_MS } : {}),
 });
 
+/** When the node's current attempt became eligible (ms): where schedule-to-start begins. */
+const queuedAt = async (redis: Redis, jobId: string) =>
+  Number(await redis.hget(JOB_KEYS.node(jobId, 'only'), 'queuedAt'));
 const types = async (core: CoreHarness, jobId: string) => (await allEvents(core, jobId)).map((e) => e.type);
 const byStatus = (redis: Redis, status: string) =>
   redis.zrange(JOB_KEYS.tenantJobsByStatus(TENANT, status), '0', '-1');
@@ -214,8 +223,8 @@ describe("an attempt's end applied before its start and log (real redis-server)"
     const WAITED = 200;
     const RAN = 100;
     const timed = async (report: NodeReport) => {
-      const queuedAt = Number(await redis.client.hget(JOB_KEYS.node(report.jobId, 'only'), 'queuedAt'));
-      return { ...report, at: new Date(queuedAt + WAITED + RAN).toISOString(), ranMs: RAN } as NodeReport;
+      const at = new Date((await queuedAt(redis.client, report.jobId)) + WAITED + RAN).toISOString();
+      return { ...report, at, ranMs: RAN } as NodeReport;
     };
     const ends = [
       await timed(succeeded(done)),
@@ -232,6 +241,46 @@ describe("an attempt's end applied before its start and log (real redis-server)"
     // the late start reports are stale and record nothing
     expect(await apply(jobs.map((jobId) => started(jobId)))).toEqual(['stale', 'stale', 'stale']);
     expect(scheduleToStart).toEqual([WAITED, WAITED, WAITED]);
+  });
+
+  it('a progress applied before its start starts the attempt first; the late start is stale', async () => {
+    const jobId = await submit();
+    const slot = () => redis.client.zscore(FAIR_KEYS.dispatched('cpu'), attemptJobId(jobId, 'only', 1));
+    expect(await slot()).not.toBeNull();
+    // the worker sent its progress WAITED ms after the node was queued: the attempt started by then
+    const WAITED = 200;
+    const at = new Date((await queuedAt(redis.client, jobId)) + WAITED).toISOString();
+    await sleep(WAITED + 50);
+
+    expect(await apply([{ ...progress(jobId), at }, started(jobId), succeeded(jobId)])).toEqual([
+      'applied',
+      'stale', // its effects were applied by the progress
+      'applied',
+    ]);
+    const events = await allEvents(core, jobId);
+    expect(events.map((e) => e.type)).toEqual([
+      ...ONE_NODE_SUCCESS_EVENTS.slice(0, 4),
+      'NODE_PROGRESS',
+      ...ONE_NODE_SUCCESS_EVENTS.slice(4),
+    ]);
+    expect(events.find((e) => e.type === 'NODE_STARTED')!.message).toBe('worker w1');
+    expect(events.find((e) => e.type === 'NODE_PROGRESS')).toMatchObject({
+      progress: 0.5,
+      message: 'half way',
+    });
+    const view = (await core.service.job(TENANT, jobId))!;
+    expect(view.job).toMatchObject({ status: 'SUCCEEDED', startedAt: at });
+    expect(view.nodes[0]).toMatchObject({ status: 'SUCCEEDED', workerId: 'w1', startedAt: at });
+    // as after a start report: its slot freed, schedule-to-start recorded once (to the progress: the latest the
+    // attempt can have started)
+    expect(await slot()).toBeNull();
+    expect(scheduleToStart).toEqual([WAITED]);
+
+    // a progress still dropped (an attempt that is not the node's current one) says so
+    expect(await apply([progress(jobId, 2)])).toEqual(['stale']);
+    expect(core.logger.lines.some((l) => l.level === 'warn' && l.msg.startsWith('progress dropped'))).toBe(
+      true,
+    );
   });
 
   it('a released run first starts it; a refusal before the run (no ranMs) starts nothing', async () => {
@@ -264,35 +313,34 @@ describe("an attempt's end applied before its start and log (real redis-server)"
 
 describe('report order across a consumer that died holding entries (real redis-server)', () => {
   const redis = redisPerSuite();
+  const body = (r: NodeReport) => JSON.stringify(r);
+  const append = (reports: NodeReport[]) =>
+    redis.client.xadd(REDIS_KEYS.reports, '*', ...reportEntryFields(reports.map(body)));
+  const nothingPending = () =>
+    waitFor(
+      async () =>
+        ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0] === 0,
+      { timeoutMs: 20_000, what: "the dead consumer's entry claimed and applied" },
+    );
 
-  it("a dead consumer's entry (started + log) claimed after the attempt's end was applied", async () => {
+  /**
+   * A job whose worker's first entry (`first`) a replica reads and dies holding, before applying or acknowledging
+   * it; `then` runs with a replica under a new consumer name, which claims that entry after 2 s.
+   */
+  async function afterDeadConsumer(
+    first: (jobId: string) => NodeReport[],
+    then: (survivor: CoreHarness, jobId: string) => Promise<void>,
+  ): Promise<void> {
     const submitter = await startCore(redis.url, { startConsumer: false });
     const manifest = new TestWorker({ url: redis.url, tasks, handlers });
     await manifest.publishManifest();
     try {
       const jobId = (await submitter.service.submitJob(TENANT, single('test.emit', { value: 3 }))).job.id;
-      const body = (r: NodeReport) => JSON.stringify(r);
-      // the worker's first entry: started and a log line
-      await redis.client.xadd(
-        REDIS_KEYS.reports,
-        '*',
-        ...reportEntryFields([body(started(jobId)), body(logLine(jobId))]),
-      );
-      // a replica reads it and dies before applying or acknowledging it
+      await append(first(jobId));
       await readReportsAs(redis.client, 'dead-replica');
-      // a replica under a new consumer name reads the worker's next entry, the end, first
       const survivor = await startCore(redis.url, { claimIdleMs: 2_000 });
       try {
-        await redis.client.xadd(REDIS_KEYS.reports, '*', ...reportEntryFields([body(succeeded(jobId))]));
-        await waitForJob(survivor, TENANT, jobId, (v) => v.job.status === 'SUCCEEDED', 15_000);
-        await waitFor(
-          async () =>
-            ((await redis.client.xpending(REDIS_KEYS.reports, REDIS_KEYS.reportsGroup)) as [number])[0] === 0,
-          { timeoutMs: 20_000, what: "the dead consumer's entry claimed and applied" },
-        );
-        expect(await types(survivor, jobId)).toEqual([...ONE_NODE_SUCCESS_EVENTS, 'LOG']);
-        const node = await redis.client.hgetall(JOB_KEYS.node(jobId, 'only'));
-        expect(node).toMatchObject({ workerId: 'w1', startedAt: STARTED_AT });
+        await then(survivor, jobId);
       } finally {
         await survivor.close();
       }
@@ -300,5 +348,41 @@ describe('report order across a consumer that died holding entries (real redis-s
       await manifest.stop();
       await submitter.close();
     }
+  }
+
+  it("a dead consumer's entry (started + log) claimed after the attempt's end was applied", async () => {
+    await afterDeadConsumer(
+      (jobId) => [started(jobId), logLine(jobId)],
+      async (survivor, jobId) => {
+        // the survivor reads the worker's next entry, the end, first
+        await append([succeeded(jobId)]);
+        await waitForJob(survivor, TENANT, jobId, (v) => v.job.status === 'SUCCEEDED', 15_000);
+        await nothingPending();
+        expect(await types(survivor, jobId)).toEqual([...ONE_NODE_SUCCESS_EVENTS, 'LOG']);
+        const node = await redis.client.hgetall(JOB_KEYS.node(jobId, 'only'));
+        expect(node).toMatchObject({ workerId: 'w1', startedAt: STARTED_AT });
+      },
+    );
+  });
+
+  it("a progress read while a dead consumer holds the attempt's start is applied, not dropped", async () => {
+    await afterDeadConsumer(
+      (jobId) => [started(jobId)],
+      async (survivor, jobId) => {
+        // the survivor reads the worker's next entry, a progress, first: it starts the attempt
+        await append([progress(jobId)]);
+        await waitForJob(survivor, TENANT, jobId, (v) => v.nodes[0]!.progress === 0.5, 10_000);
+        await nothingPending();
+        expect(await types(survivor, jobId)).toEqual([
+          'JOB_QUEUED',
+          'NODE_QUEUED',
+          'JOB_STARTED',
+          'NODE_STARTED',
+          'NODE_PROGRESS',
+        ]);
+        const node = await redis.client.hgetall(JOB_KEYS.node(jobId, 'only'));
+        expect(node).toMatchObject({ status: 'RUNNING', workerId: 'w1', message: 'half way' });
+      },
+    );
   });
 });

@@ -160,16 +160,34 @@ export class Scheduler {
         slotFreed = start.slotFreed;
         break;
       }
-      case 'progress':
-        outcome = okOrStale(
-          await this.transition(
-            'recordProgress',
-            jobId,
-            [],
-            [nodeId, attempt, report.progress, report.message ?? ''],
-          ),
-        );
+      case 'progress': {
+        // a progress applied before its attempt's `started` report starts the attempt first
+        const ran = impliedStart(report, this.now());
+        const [result, start] = (await this.transition(
+          'recordProgress',
+          jobId,
+          [],
+          [
+            nodeId,
+            attempt,
+            report.progress,
+            report.message ?? '',
+            ran.workerId,
+            ran.startedAt,
+            attemptJobId(jobId, nodeId, attempt),
+            this.enqueuer.fairStage?.keyPrefix ?? '',
+          ],
+        )) as [string, StartStep?];
+        settleImpliedStart(this.attemptEnqueue, ran, start);
+        outcome = okOrStale(result);
+        // not dropped without a word (the metric counts it stale too)
+        if (outcome === 'stale')
+          this.logger.warn(
+            { jobId, nodeId, attempt, progress: report.progress },
+            'progress dropped: its attempt is not the node’s current one, or has ended (or the job is gone)',
+          );
         break;
+      }
       case 'log': {
         const result = await this.transition(
           'appendLog',
@@ -292,8 +310,8 @@ export class Scheduler {
         start?.workerId ?? '',
         attemptJobId(jobId, nodeId, attempt),
         this.enqueuer.fairStage?.keyPrefix ?? '',
-        ran?.workerId ?? '',
-        ran?.startedAt ?? '',
+        ran.workerId,
+        ran.startedAt,
       ],
     )) as [string, StartStep, ...Array<string | number>];
     if (status === 'bad_artifact') {

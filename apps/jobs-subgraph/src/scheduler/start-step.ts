@@ -4,6 +4,10 @@ import type { SchedulerMetrics } from './scheduler-ports.js';
 
 export type StartedReport = Extract<NodeReport, { type: 'started' }>;
 export type SucceededReport = Extract<NodeReport, { type: 'succeeded' }>;
+/** A report that only a running attempt sends: it always says the attempt started. */
+type RunningReport = Extract<NodeReport, { type: 'progress' | 'succeeded' }>;
+/** An end that may come from a refusal before the run (then it carries no ranMs). */
+type MaybeRanReport = Extract<NodeReport, { type: 'failed' | 'released' }>;
 
 export type RunTransition = (
   name: 'startAttempt',
@@ -75,8 +79,8 @@ function afterStart(
 }
 
 /**
- * A start that a terminal step applies first (lua/includes/start.lua) when its attempt's `started` report was not
- * applied before it: the worker that ran the attempt, and when it started (ISO).
+ * A start that a later report's step applies first (lua/includes/start.lua) when its attempt's `started` report
+ * was not applied before it: the worker that ran the attempt, and when it started (ISO).
  */
 export interface ImpliedStart {
   workerId: string;
@@ -84,16 +88,20 @@ export interface ImpliedStart {
 }
 
 /**
- * The start a terminal report implies: a `succeeded` report always (the attempt ran), a `failed` or `released`
- * one only when it says the attempt ran (ranMs; without it, it may be a refusal before the run). It started
- * `ranMs` before the report's `at`, as far as that tells (the worker's clock), never after `nowMs`.
+ * The start a later report of the attempt implies: a `progress` or `succeeded` report always (the attempt ran), a
+ * `failed` or `released` one only when it says the attempt ran (ranMs; without it, it may be a refusal before the
+ * run). It started `ranMs` before the report's `at` (a progress tells no run time: by its `at` at the latest), as
+ * far as that tells (the worker's clock), never after `nowMs`.
  */
+export function impliedStart(report: RunningReport, nowMs: number): ImpliedStart;
+export function impliedStart(report: MaybeRanReport, nowMs: number): ImpliedStart | undefined;
 export function impliedStart(
-  report: Extract<NodeReport, { type: 'succeeded' | 'failed' | 'released' }>,
+  report: RunningReport | MaybeRanReport,
   nowMs: number,
 ): ImpliedStart | undefined {
-  if (report.type !== 'succeeded' && report.ranMs === undefined) return undefined;
-  const at = Date.parse(report.at) - (report.ranMs ?? 0);
+  if ((report.type === 'failed' || report.type === 'released') && report.ranMs === undefined)
+    return undefined;
+  const at = Date.parse(report.at) - (report.type === 'progress' ? 0 : (report.ranMs ?? 0));
   return {
     workerId: report.workerId,
     startedAt: new Date(Number.isFinite(at) ? Math.min(at, nowMs) : nowMs).toISOString(),
@@ -102,8 +110,8 @@ export function impliedStart(
 
 /**
  * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-8.lua
- * of a start folded into it, or (none folded) of the start it applied first; failAttempt and releaseAttempt of the
- * start they applied first. The class is named whether a start was applied or not.
+ * of a start folded into it, or (none folded) of the start it applied first; failAttempt, releaseAttempt and
+ * recordProgress of the start they applied first. The class is named whether a start was applied or not.
  */
 export type StartStep = [
   applied: number,
@@ -131,7 +139,8 @@ export function settleFoldedStart(
  * after a start report's own step (afterStart; the step freed the slot with the fair stage, and without it the
  * late start report, stale, still tells the enqueuer). Schedule-to-start ends when the attempt started as the
  * report tells it (ImpliedStart: the worker's clock, never after now; the node's startedAt), not when the start
- * was applied: that came with the attempt's end, and would count its run as time spent waiting for a worker.
+ * was applied: with an end, that would count the attempt's run as time spent waiting for a worker. (After a
+ * progress it is the progress's `at`: later than the start by at most the run before the progress.)
  */
 export function settleImpliedStart(
   deps: StartDeps,
