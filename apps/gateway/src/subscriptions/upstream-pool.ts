@@ -24,6 +24,10 @@ export interface UpstreamTransport {
 
 export type CallerIdentity = Omit<Identity, 'exp'>;
 
+/** Equal for identities a subgraph cannot tell apart (same tenant, key and scopes): one connection serves both. */
+export const identityKey = (identity: CallerIdentity): string =>
+  `${identity.tenant}\u0000${identity.keyId}\u0000${[...identity.scopes].sort().join(',')}`;
+
 export interface UpstreamPoolEvents {
   connected(serviceName: string, reconnect: boolean): void;
   closed(serviceName: string, code: number | undefined, reason: string): void;
@@ -78,7 +82,7 @@ export class UpstreamPool implements UpstreamTransport {
       sink.error(new Error('gateway is shutting down'));
       return () => {};
     }
-    const key = `${serviceName}\u0000${identity.tenant}\u0000${identity.keyId}\u0000${[...identity.scopes].sort().join(',')}`;
+    const key = `${serviceName}\u0000${identityKey(identity)}`;
     let pooled = this.clients.get(key);
     if (!pooled) {
       pooled = { client: this.createClient(serviceName, identity), subscriptions: 0 };
