@@ -60,8 +60,8 @@ export class EventLog {
   readonly status = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly completed = new Set<string>();
-  /** Subscriptions opened / ended on the server (to check teardown and resume). */
-  opened: { jobId: string; after: string | null; tenant: string }[] = [];
+  /** Subscriptions opened / ended on the server (to check teardown, resume, and on whose behalf). */
+  opened: { jobId: string; after: string | null; tenant: string; keyId: string }[] = [];
   ended = 0;
   /** Behave like a source that cannot resume: replay from the start whatever `after` says. */
   ignoreAfter = false;
@@ -146,9 +146,9 @@ export function jobsSchema(log: EventLog): GraphQLSchema {
             subscribe: (
               _: unknown,
               args: { jobId: string; after?: string | null },
-              ctx: { tenant: string },
+              ctx: { tenant: string; keyId: string },
             ) => {
-              log.opened.push({ jobId: args.jobId, after: args.after ?? null, tenant: ctx.tenant });
+              log.opened.push({ jobId: args.jobId, after: args.after ?? null, ...ctx });
               return log.stream(args.jobId, args.after ?? null);
             },
             resolve: (e: TestEvent, args: { jobId: string }) => ({
@@ -199,9 +199,10 @@ export async function serveGraphqlWs(schema: GraphQLSchema, port = 0): Promise<R
             return false;
           }
         },
-        context: (ctx) => ({
-          tenant: verifyIdentity(ctx.connectionParams?.identity as string, TEST_SECRET).tenant,
-        }),
+        context: (ctx) => {
+          const { tenant, keyId } = verifyIdentity(ctx.connectionParams?.identity as string, TEST_SECRET);
+          return { tenant, keyId };
+        },
       },
       wss,
     );

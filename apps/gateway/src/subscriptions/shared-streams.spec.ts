@@ -7,13 +7,15 @@ import {
   type StreamMember,
 } from './shared-streams.js';
 
-/** A fake upstream: records how often it was opened and stopped, and lets the test emit. */
+/** A fake upstream: records how often it was opened, re-homed and stopped, and lets the test emit. */
 class FakeUpstream {
   sinks: SharedStreamSink<number>[] = [];
   stopped = 0;
-  source = (): SharedStreamSource<number> => (sink) => {
+  /** The holders it was re-homed to, in order. */
+  rehomed: string[] = [];
+  source = (): SharedStreamSource<number, string> => (sink) => {
     this.sinks.push(sink);
-    return () => void this.stopped++;
+    return { stop: () => void this.stopped++, rehome: (holder) => void this.rehomed.push(holder) };
   };
   get sink(): SharedStreamSink<number> {
     return this.sinks.at(-1)!;
@@ -24,10 +26,13 @@ class FakeUpstream {
 }
 
 /** A read that timed out in drainNow stays pending; the next drainNow picks it up (it owns the next item). */
-const pendingReads = new WeakMap<StreamMember<number>, ReturnType<StreamMember<number>['read']>>();
+const pendingReads = new WeakMap<
+  StreamMember<number, string>,
+  ReturnType<StreamMember<number, string>['read']>
+>();
 
 /** Reads what a member has queued right now (replay first, then its buffer) until it would wait. */
-async function drainNow(member: StreamMember<number>): Promise<(number | 'end' | 'error')[]> {
+async function drainNow(member: StreamMember<number, string>): Promise<(number | 'end' | 'error')[]> {
   const out: (number | 'end' | 'error')[] = [];
   for (;;) {
     const pending = pendingReads.get(member) ?? member.read();
@@ -44,13 +49,13 @@ async function drainNow(member: StreamMember<number>): Promise<(number | 'end' |
 }
 
 const sharing = (bufferCapacity = 8, historyLimit = 100) =>
-  new StreamSharing<number>({ bufferCapacity, historyLimit });
+  new StreamSharing<number, string>({ bufferCapacity, historyLimit });
 
 describe('StreamSharing', () => {
   it('deliverDirectly: idle members take items in the stream step; replay, a queue or a held item keep the order', async () => {
     const s = sharing(8, 100);
     const up = new FakeUpstream();
-    const first = s.join('k', true, up.source);
+    const first = s.join('k', true, 'm', up.source);
     const direct: number[] = [];
     let accept = true;
     first.deliverDirectly((item) => accept && direct.push(item.value) > 0);
@@ -60,7 +65,7 @@ describe('StreamSharing', () => {
     expect(await drainNow(first)).toEqual([]);
 
     // a late joiner of a replayable stream: its history is read first, so live items queue behind it
-    const late = s.join('k', true, up.source);
+    const late = s.join('k', true, 'm', up.source);
     const lateDirect: number[] = [];
     late.deliverDirectly((item) => lateDirect.push(item.value) > 0);
     up.emit(3);
@@ -89,7 +94,7 @@ describe('StreamSharing', () => {
   it('identical keys share one upstream; every member gets every item', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const members = Array.from({ length: 5 }, () => s.join('k', false, up.source));
+    const members = Array.from({ length: 5 }, () => s.join('k', false, 'm', up.source));
     expect(up.sinks).toHaveLength(1);
     expect(s.opened).toBe(1);
     expect(s.joinedShared).toBe(4);
@@ -100,20 +105,20 @@ describe('StreamSharing', () => {
   it('different keys, and key null, never share', () => {
     const s = sharing();
     const up = new FakeUpstream();
-    s.join('a', false, up.source);
-    s.join('b', false, up.source);
-    s.join(null, false, up.source);
-    s.join(null, false, up.source);
+    s.join('a', false, 'm', up.source);
+    s.join('b', false, 'm', up.source);
+    s.join(null, false, 'm', up.source);
+    s.join(null, false, 'm', up.source);
     expect(up.sinks).toHaveLength(4);
   });
 
   it('a late joiner of a replayable stream gets everything since its start, then live, no gap or repeat', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const first = s.join('k', true, up.source);
+    const first = s.join('k', true, 'm', up.source);
     up.emit(1);
     up.emit(2);
-    const late = s.join('k', true, up.source);
+    const late = s.join('k', true, 'm', up.source);
     up.emit(3);
     expect(up.sinks).toHaveLength(1);
     expect(await drainNow(late)).toEqual([1, 2, 3]);
@@ -127,9 +132,9 @@ describe('StreamSharing', () => {
   it('a late joiner of a live-only stream gets what arrives after it joined', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const first = s.join('k', false, up.source);
+    const first = s.join('k', false, 'm', up.source);
     up.emit(1);
-    const late = s.join('k', false, up.source);
+    const late = s.join('k', false, 'm', up.source);
     up.emit(2);
     expect(await drainNow(first)).toEqual([1, 2]);
     expect(await drainNow(late)).toEqual([2]);
@@ -138,13 +143,13 @@ describe('StreamSharing', () => {
   it('a replayable stream whose history passed the limit takes no joiners; its members continue', async () => {
     const s = sharing(8, 2);
     const up = new FakeUpstream();
-    const first = s.join('k', true, up.source);
+    const first = s.join('k', true, 'm', up.source);
     up.emit(1);
     up.emit(2);
-    const second = s.join('k', true, up.source); // history [1, 2] still complete
+    const second = s.join('k', true, 'm', up.source); // history [1, 2] still complete
     expect(up.sinks).toHaveLength(1);
     up.emit(3); // past the limit: dropped
-    const third = s.join('k', true, up.source);
+    const third = s.join('k', true, 'm', up.source);
     expect(up.sinks).toHaveLength(2); // its own upstream, replaying from the source's log
     up.sinks[0]!.next({ value: 4, coalesceKey: null, essential: false });
     expect(await drainNow(first)).toEqual([1, 2, 3, 4]);
@@ -152,14 +157,17 @@ describe('StreamSharing', () => {
     expect(await drainNow(third)).toEqual([]);
     // the new stream is the one later joiners find
     expect(s.streamCount).toBe(1);
-    s.join('k', true, up.source);
+    s.join('k', true, 'm', up.source);
     expect(up.sinks).toHaveLength(2);
   });
 
   it('one member leaving does not end the others; the last one stops the upstream', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const [a, b, c] = [1, 2, 3].map(() => s.join('k', false, up.source)) as StreamMember<number>[];
+    const [a, b, c] = [1, 2, 3].map(() => s.join('k', false, 'm', up.source)) as StreamMember<
+      number,
+      string
+    >[];
     a!.leave();
     a!.leave(); // idempotent
     up.emit(1);
@@ -173,14 +181,34 @@ describe('StreamSharing', () => {
     expect(up.stopped).toBe(1);
     expect(s.streamCount).toBe(0);
     // a new subscriber opens a new upstream
-    s.join('k', false, up.source);
+    s.join('k', false, 'm', up.source);
     expect(up.sinks).toHaveLength(2);
+  });
+
+  it('the member the upstream runs under leaving re-homes it to the oldest one left; the others leaving do not', async () => {
+    const s = sharing();
+    const up = new FakeUpstream();
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((h) => s.join('k', false, h, up.source));
+    up.emit(1);
+    c!.leave();
+    expect(up.rehomed).toEqual([]);
+    a!.leave();
+    expect(up.rehomed).toEqual(['b']);
+    up.emit(2);
+    b!.leave();
+    expect(up.rehomed).toEqual(['b', 'd']);
+    up.emit(3);
+    expect(await drainNow(d!)).toEqual([1, 2, 3]);
+    // the last one leaving stops it, nothing to re-home to
+    d!.leave();
+    expect(up.rehomed).toEqual(['b', 'd']);
+    expect([up.sinks.length, up.stopped]).toEqual([1, 1]);
   });
 
   it('an upstream error reaches every member after the items before it; the next joiner opens anew', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const members = [s.join('k', true, up.source), s.join('k', true, up.source)];
+    const members = [s.join('k', true, 'm', up.source), s.join('k', true, 'm', up.source)];
     up.emit(1);
     const failure = new Error('gone');
     up.sink.error(failure);
@@ -189,15 +217,15 @@ describe('StreamSharing', () => {
       expect(await m.read()).toEqual({ kind: 'error', error: failure });
     }
     expect(up.stopped).toBe(1);
-    s.join('k', true, up.source);
+    s.join('k', true, 'm', up.source);
     expect(up.sinks).toHaveLength(2);
   });
 
   it('a slow member overflows alone: the others get everything and the upstream stays', async () => {
     const s = sharing(4);
     const up = new FakeUpstream();
-    const slow = s.join('k', false, up.source);
-    const fast = s.join('k', false, up.source);
+    const slow = s.join('k', false, 'slow', up.source);
+    const fast = s.join('k', false, 'fast', up.source);
     const got: number[] = [];
     for (let i = 1; i <= 10; i++) {
       up.emit(i);
@@ -207,7 +235,9 @@ describe('StreamSharing', () => {
     expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await drainNow(slow)).toEqual([1, 2, 3, 4, 'error']);
     expect(up.stopped).toBe(0);
-    const last = s.join('k', false, up.source); // the stream is still shared
+    // the upstream ran on behalf of the member that overflowed: it now runs on behalf of the one left
+    expect(up.rehomed).toEqual(['fast']);
+    const last = s.join('k', false, 'm', up.source); // the stream is still shared
     expect(up.sinks).toHaveLength(1);
     up.emit(11);
     expect(await drainNow(last)).toEqual([11]);
@@ -215,13 +245,13 @@ describe('StreamSharing', () => {
 
   it('under pressure a member coalesces keyed items, keeps essential ones past its capacity', async () => {
     const coalesced: number[] = [];
-    const s = new StreamSharing<number>({
+    const s = new StreamSharing<number, string>({
       bufferCapacity: 4,
       historyLimit: 0,
       onCoalesced: (n) => coalesced.push(n),
     });
     const up = new FakeUpstream();
-    const m = s.join('k', false, up.source);
+    const m = s.join('k', false, 'm', up.source);
     up.emit(1);
     up.emit(2);
     for (let i = 3; i <= 8; i++) up.emit(i, { coalesceKey: 'progress' });
@@ -233,7 +263,7 @@ describe('StreamSharing', () => {
   it('the overflow error is a BufferOverflow', async () => {
     const s = sharing(2);
     const up = new FakeUpstream();
-    const m = s.join('k', false, up.source);
+    const m = s.join('k', false, 'm', up.source);
     for (let i = 1; i <= 3; i++) up.emit(i);
     await m.read();
     await m.read();
@@ -244,9 +274,9 @@ describe('StreamSharing', () => {
   it('a source that fails while starting fails its member and is stopped', async () => {
     const s = sharing();
     let stopped = 0;
-    const m = s.join('k', false, () => (sink) => {
+    const m = s.join('k', false, 'm', () => (sink) => {
       sink.error(new Error('shutting down'));
-      return () => void stopped++;
+      return { stop: () => void stopped++, rehome: () => undefined };
     });
     expect(await m.read()).toMatchObject({ kind: 'error' });
     expect(stopped).toBe(1);
@@ -256,7 +286,7 @@ describe('StreamSharing', () => {
   it('every member leaving while items are on their way stops the upstream once and keeps nothing', async () => {
     const s = sharing();
     const up = new FakeUpstream();
-    const m = s.join('k', true, up.source);
+    const m = s.join('k', true, 'm', up.source);
     m.leave();
     up.emit(1); // arrives after the stop: ignored
     expect(up.stopped).toBe(1);

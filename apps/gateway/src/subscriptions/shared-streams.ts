@@ -15,6 +15,10 @@ import { BufferOverflow, EventBuffer, type BufferRead } from './event-buffer.js'
  *   a new stream (which replays from the upstream's own log). A live-only stream (jobFeed: "from now on")
  *   keeps no history; a joiner gets what arrives after it joined.
  * - Teardown per member: leaving removes only that member; the last one to leave stops the upstream.
+ * - Each member brings a holder (for the forwarder, its request: on whose behalf the upstream runs). The
+ *   upstream starts under the first member's; when the member whose holder it runs under leaves (or is dropped
+ *   for overflow) while others remain, the upstream is re-homed to the oldest remaining member's
+ *   (`SharedUpstream.rehome`). Only a leave does this work: nothing is added per item.
  * - An upstream error or end reaches every member (after the items produced before it).
  */
 
@@ -35,8 +39,16 @@ export interface SharedStreamSink<T> {
   complete(): void;
 }
 
-/** Starts the upstream of a new shared stream; returns how to stop it (called at most once). */
-export type SharedStreamSource<T> = (sink: SharedStreamSink<T>) => () => void;
+/** A running upstream of a shared stream. */
+export interface SharedUpstream<H> {
+  /** Ends it (called at most once). */
+  stop(): void;
+  /** The member it ran on behalf of left: go on under `holder` (a remaining member's), same items in order. */
+  rehome(holder: H): void;
+}
+
+/** Starts the upstream of a new shared stream, under the holder of the member that opened it. */
+export type SharedStreamSource<T, H> = (sink: SharedStreamSink<T>) => SharedUpstream<H>;
 
 export interface StreamSharingOptions {
   /** Items one member may have queued (after coalescing) before it is ended with BufferOverflow. */
@@ -51,7 +63,7 @@ export type MemberRead<T> =
   { kind: 'value'; item: SharedItem<T> } | { kind: 'end' } | { kind: 'error'; error: unknown };
 
 /** One subscriber's view of a shared stream. */
-export class StreamMember<T> {
+export class StreamMember<T, H = unknown> {
   private replayIndex = 0;
   private left = false;
   /** See `deliverDirectly`. */
@@ -63,9 +75,11 @@ export class StreamMember<T> {
 
   /** @internal */
   constructor(
-    private readonly stream: SharedStream<T>,
+    private readonly stream: SharedStream<T, H>,
     private readonly replay: readonly SharedItem<T>[],
     capacity: number,
+    /** @internal On whose behalf the upstream runs while this member holds it. */
+    readonly holder: H,
   ) {
     this.buffer = new EventBuffer(capacity);
   }
@@ -139,16 +153,19 @@ export class StreamMember<T> {
 type StreamState = 'live' | 'ended';
 
 /** @internal One upstream and its members. */
-export class SharedStream<T> {
-  private readonly members = new Set<StreamMember<T>>();
+export class SharedStream<T, H> {
+  /** In join order: the first one is the oldest, the successor when the upstream's holder leaves. */
+  private readonly members = new Set<StreamMember<T, H>>();
   /** Every item so far, for joiners of a replayable stream; null once dropped (or never kept). */
   private history: SharedItem<T>[] | null;
   private state: StreamState = 'live';
-  private stopUpstream: (() => void) | null = null;
+  private upstream: SharedUpstream<H> | null = null;
+  /** The member whose holder the upstream runs under. */
+  private holding: StreamMember<T, H> | null = null;
   private stopped = false;
 
   constructor(
-    private readonly owner: StreamSharing<T>,
+    private readonly owner: StreamSharing<T, H>,
     readonly key: string | null,
     readonly replayable: boolean,
   ) {
@@ -164,34 +181,49 @@ export class SharedStream<T> {
     return this.state === 'live' && (!this.replayable || this.history !== null);
   }
 
-  join(): StreamMember<T> {
+  join(holder: H): StreamMember<T, H> {
     // Snapshot and registration in one synchronous step: no item falls between history and live.
-    const member = new StreamMember<T>(
+    const member = new StreamMember<T, H>(
       this,
       this.history ? this.history.slice() : [],
       this.owner.options.bufferCapacity,
+      holder,
     );
     this.members.add(member);
+    this.holding ??= member;
     return member;
   }
 
-  start(source: SharedStreamSource<T>): void {
-    const stop = source({
+  start(source: SharedStreamSource<T, H>): void {
+    const openedFor = this.holding;
+    const upstream = source({
       next: (item) => this.next(item),
       error: (error) => this.finish((m) => m.buffer.fail(error)),
       complete: () => this.finish((m) => m.buffer.end()),
     });
-    // The source may have ended (or every member left) before it returned its stop function.
-    if (this.stopped) stop();
-    else this.stopUpstream = stop;
+    // The source may have ended (or every member left) before it returned.
+    if (this.stopped) upstream.stop();
+    else {
+      this.upstream = upstream;
+      if (this.holding !== openedFor) upstream.rehome(this.holding!.holder);
+    }
   }
 
-  remove(member: StreamMember<T>): void {
+  remove(member: StreamMember<T, H>): void {
     if (!this.members.delete(member)) return;
+    this.afterRemoval();
+  }
+
+  /** The last member gone stops the upstream; the holder gone hands it to the oldest remaining member. */
+  private afterRemoval(): void {
     if (this.members.size === 0) {
       this.owner.forget(this);
       this.stop();
+      return;
     }
+    if (this.holding && this.members.has(this.holding)) return;
+    this.holding = this.members.values().next().value!;
+    if (this.state === 'live' && !this.stopped) this.upstream?.rehome(this.holding.holder);
   }
 
   private next(item: SharedItem<T>): void {
@@ -205,6 +237,7 @@ export class SharedStream<T> {
       }
     }
     const onCoalesced = this.owner.options.onCoalesced;
+    let dropped = false;
     for (const member of this.members) {
       const before = member.coalesced;
       const queued = member.push(item);
@@ -212,15 +245,13 @@ export class SharedStream<T> {
       if (!queued) {
         // Overflowed (the member reads its BufferOverflow next) or already gone: it gets nothing more.
         this.members.delete(member);
+        dropped = true;
       }
     }
-    if (this.members.size === 0) {
-      this.owner.forget(this);
-      this.stop();
-    }
+    if (dropped) this.afterRemoval();
   }
 
-  private finish(endMember: (m: StreamMember<T>) => void): void {
+  private finish(endMember: (m: StreamMember<T, H>) => void): void {
     if (this.state !== 'live') return;
     this.state = 'ended';
     this.history = null;
@@ -233,15 +264,15 @@ export class SharedStream<T> {
   private stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    const stop = this.stopUpstream;
-    this.stopUpstream = null;
-    stop?.();
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.stop();
   }
 }
 
-/** Shared streams by key; see the file comment. */
-export class StreamSharing<T> {
-  private readonly streams = new Map<string, SharedStream<T>>();
+/** Shared streams by key; see the file comment. `H`: what each member brings (see SharedUpstream.rehome). */
+export class StreamSharing<T, H = unknown> {
+  private readonly streams = new Map<string, SharedStream<T, H>>();
   /** Upstreams opened / members that joined a stream already open (for tests and metrics). */
   opened = 0;
   joinedShared = 0;
@@ -259,24 +290,29 @@ export class StreamSharing<T> {
   /**
    * Joins the open stream of `key`, or opens one with `source` (key null: never shared). `replay`: the
    * subscription promises everything from the stream's start position, so only a stream that can still
-   * replay all of it may be joined.
+   * replay all of it may be joined. `holder`: on whose behalf the upstream may run (see SharedUpstream).
    */
-  join(key: string | null, replay: boolean, source: () => SharedStreamSource<T>): StreamMember<T> {
+  join(
+    key: string | null,
+    replay: boolean,
+    holder: H,
+    source: () => SharedStreamSource<T, H>,
+  ): StreamMember<T, H> {
     const existing = key === null ? undefined : this.streams.get(key);
     if (existing && existing.joinable && existing.replayable === replay) {
       this.joinedShared++;
-      return existing.join();
+      return existing.join(holder);
     }
-    const stream = new SharedStream<T>(this, key, replay);
+    const stream = new SharedStream<T, H>(this, key, replay);
     if (key !== null) this.streams.set(key, stream);
     this.opened++;
-    const member = stream.join();
+    const member = stream.join(holder);
     stream.start(source());
     return member;
   }
 
   /** @internal A stream that takes no more joiners. */
-  forget(stream: SharedStream<T>): void {
+  forget(stream: SharedStream<T, H>): void {
     if (stream.key !== null && this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
   }
 }

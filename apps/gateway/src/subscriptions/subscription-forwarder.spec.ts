@@ -87,7 +87,7 @@ describe('SubscriptionForwarder', () => {
         job: { status: 'SUCCEEDED', artifacts: expect.any(Array) },
       },
     });
-    expect(log.opened).toEqual([{ jobId: 'j1', after: null, tenant: 'acme' }]);
+    expect(log.opened).toEqual([{ jobId: 'j1', after: null, tenant: 'acme', keyId: 'k1' }]);
     await it.return(undefined);
   });
 

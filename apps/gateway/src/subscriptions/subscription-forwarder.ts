@@ -8,7 +8,12 @@ import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution
 import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
 import { StreamSharing, type SharedStreamSource } from './shared-streams.js';
 import type { SubscriptionPlan, SupergraphRuntime } from './supergraph-runtime.js';
-import type { CallerIdentity, UpstreamRequest, UpstreamTransport } from './upstream-pool.js';
+import {
+  identityKey,
+  type CallerIdentity,
+  type UpstreamRequest,
+  type UpstreamTransport,
+} from './upstream-pool.js';
 
 export { UpstreamErrors } from './event-resolution.js';
 
@@ -76,11 +81,14 @@ export interface ForwardRequest {
  *
  * Identical subscriptions share that work (StreamSharing): one upstream subscription and one resolution
  * per event for all of them, each subscriber with its own bounded buffer, teardown, and errors. A late
- * joiner of a `jobEvents` stream is first given everything the stream delivered so far.
+ * joiner of a `jobEvents` stream is first given everything the stream delivered so far. The shared upstream
+ * (and each event's entity fetches) always runs under the identity of a subscriber still there: when the one
+ * it runs under leaves (completes, disconnects, or its key is revoked and its socket closed), it moves to the
+ * oldest remaining subscriber's identity and resumes right after the last event that arrived.
  */
 export class SubscriptionForwarder {
   readonly fetches: EntityFetchBatcher | null;
-  readonly sharing: StreamSharing<ExecutionResult>;
+  readonly sharing: StreamSharing<ExecutionResult, ForwardRequest>;
   private readonly share: boolean;
   /** Plans of different supergraphs never share a stream (a hot reload may change them). */
   private readonly runtimeIds = new WeakMap<SupergraphRuntime, number>();
@@ -89,7 +97,7 @@ export class SubscriptionForwarder {
   constructor(private readonly options: SubscriptionForwarderOptions) {
     this.fetches = options.shareEntityFetches ? new EntityFetchBatcher() : null;
     this.share = options.shareSubscriptions ?? !!options.shareEntityFetches;
-    this.sharing = new StreamSharing<ExecutionResult>({
+    this.sharing = new StreamSharing<ExecutionResult, ForwardRequest>({
       bufferCapacity: options.bufferCapacity,
       historyLimit: options.shareHistoryLimit ?? options.bufferCapacity,
       onCoalesced: (n) => {
@@ -102,8 +110,11 @@ export class SubscriptionForwarder {
     const { runtime: getRuntime, metrics, logger } = this.options;
     const runtime = getRuntime();
     const plan = runtime.planSubscription(request.document, request.query, request.operationName);
-    const member = this.sharing.join(this.shareKey(runtime, plan, request), this.isReplayable(plan), () =>
-      this.openUpstream(runtime, plan, request),
+    const member = this.sharing.join(
+      this.shareKey(runtime, plan, request),
+      this.isReplayable(plan),
+      request,
+      () => this.openUpstream(runtime, plan, request),
     );
 
     let lastDeliveredCursor: string | undefined;
@@ -216,13 +227,20 @@ export class SubscriptionForwarder {
     return replayable;
   }
 
-  /** The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. */
+  /**
+   * The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. Re-homed
+   * to another subscriber's request, it subscribes again under that identity with the resume cursor of the
+   * last event that arrived (as a reconnect does) and ends the previous subscription; the (stream, seq)
+   * de-duplication drops whatever both of them deliver.
+   */
   private openUpstream(
     runtime: SupergraphRuntime,
     plan: SubscriptionPlan,
-    request: ForwardRequest,
-  ): SharedStreamSource<ExecutionResult> {
+    first: ForwardRequest,
+  ): SharedStreamSource<ExecutionResult, ForwardRequest> {
     return (sink) => {
+      /** On whose behalf the upstream subscription and the entity fetches run. */
+      let request = first;
       const { upstream, policy, metrics } = this.options;
       const variables = request.variables ?? {};
       const upstreamOp = makeResumable(plan.primary.operation, variables, policy);
@@ -257,56 +275,82 @@ export class SubscriptionForwarder {
         });
       };
 
-      return upstream.subscribe(plan.primary.serviceName, request.identity, upstreamRequest, {
-        next: (result: FormattedExecutionResult) => {
-          if (!result.data) {
-            // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
-            inOrder(() => sink.error(new UpstreamErrors(result.errors ?? [])));
-            return;
-          }
-          const data = result.data as Record<string, unknown>;
-          const event = data[upstreamOp.rootKey] as Record<string, unknown> | null | undefined;
-          let coalesceKey: string | null = null;
-          let essential = false;
-          let cursor: string | undefined;
-          // Identifies the event across streams (seq is per job), so they share its entity fetches.
-          let eventKey: string | undefined;
-          if (upstreamOp.tracked && event) {
-            const stream = String(event[HIDDEN.stream] ?? '');
-            const seq = event[HIDDEN.seq];
-            if (typeof seq === 'number') {
-              if (seq <= (lastSeq.get(stream) ?? 0)) {
-                metrics?.event?.('duplicate');
-                return;
-              }
-              lastSeq.set(stream, seq);
-              if (stream)
-                eventKey = JSON.stringify([plan.primary.serviceName, request.identity.tenant, stream, seq]);
+      const onResult = (result: FormattedExecutionResult) => {
+        if (!result.data) {
+          // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
+          inOrder(() => sink.error(new UpstreamErrors(result.errors ?? [])));
+          return;
+        }
+        const data = result.data as Record<string, unknown>;
+        const event = data[upstreamOp.rootKey] as Record<string, unknown> | null | undefined;
+        let coalesceKey: string | null = null;
+        let essential = false;
+        let cursor: string | undefined;
+        // Identifies the event across streams (seq is per job), so they share its entity fetches.
+        let eventKey: string | undefined;
+        if (upstreamOp.tracked && event) {
+          const stream = String(event[HIDDEN.stream] ?? '');
+          const seq = event[HIDDEN.seq];
+          if (typeof seq === 'number') {
+            if (seq <= (lastSeq.get(stream) ?? 0)) {
+              metrics?.event?.('duplicate');
+              return;
             }
-            if (typeof event[HIDDEN.cursor] === 'string') {
-              cursor = event[HIDDEN.cursor] as string;
-              if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = cursor;
-            }
-            const type = event[HIDDEN.type] as JobEventType | undefined;
-            if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
-            essential = !!type && TERMINAL_JOB_EVENTS.has(type);
+            lastSeq.set(stream, seq);
+            if (stream)
+              eventKey = JSON.stringify([plan.primary.serviceName, request.identity.tenant, stream, seq]);
           }
-          const arrival = this.fetches?.arrived(eventKey) ?? 0;
-          const sources = this.options.dataSources();
-          const resolving = resolveEvent(
-            runtime,
-            plan.primary,
-            plan.rest,
-            request,
-            { data, errors: result.errors },
-            this.fetches ? this.fetches.wrap(sources, arrival) : sources,
-          );
-          resolving.catch(() => undefined); // handled in order below
-          inOrder(async () => sink.next({ value: await resolving, coalesceKey, essential, cursor }));
+          if (typeof event[HIDDEN.cursor] === 'string') {
+            cursor = event[HIDDEN.cursor] as string;
+            if (upstreamOp.resumable) upstreamVariables[RESUME_VARIABLE] = cursor;
+          }
+          const type = event[HIDDEN.type] as JobEventType | undefined;
+          if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
+          essential = !!type && TERMINAL_JOB_EVENTS.has(type);
+        }
+        const arrival = this.fetches?.arrived(eventKey) ?? 0;
+        const sources = this.options.dataSources();
+        const resolving = resolveEvent(
+          runtime,
+          plan.primary,
+          plan.rest,
+          request,
+          { data, errors: result.errors },
+          this.fetches ? this.fetches.wrap(sources, arrival) : sources,
+        );
+        resolving.catch(() => undefined); // handled in order below
+        inOrder(async () => sink.next({ value: await resolving, coalesceKey, essential, cursor }));
+      };
+      /** One upstream subscription; its end counts only while it is the stream's current one. */
+      const subscribeAs = (identity: CallerIdentity): (() => void) => {
+        let current = true;
+        const unsubscribe = upstream.subscribe(plan.primary.serviceName, identity, upstreamRequest, {
+          next: onResult,
+          error: (err: unknown) => {
+            if (current) inOrder(() => sink.error(err));
+          },
+          complete: () => {
+            if (current) inOrder(() => sink.complete());
+          },
+        });
+        return () => {
+          current = false;
+          unsubscribe();
+        };
+      };
+      let unsubscribe = subscribeAs(request.identity);
+      return {
+        stop: () => unsubscribe(),
+        rehome: (next) => {
+          const previous = request;
+          request = next;
+          // the same key and scopes: the subgraph sees no difference, the subscription stays
+          if (identityKey(previous.identity) === identityKey(next.identity)) return;
+          const unsubscribePrevious = unsubscribe;
+          unsubscribe = subscribeAs(next.identity);
+          unsubscribePrevious();
         },
-        error: (err: unknown) => inOrder(() => sink.error(err)),
-        complete: () => inOrder(() => sink.complete()),
-      });
+      };
     };
   }
 }

@@ -30,6 +30,8 @@ describe('SubscriptionForwarder sharing', () => {
   let pool: UpstreamPool;
   let forwarder: SubscriptionForwarder;
   let artifactFetches: number;
+  /** The key id each artifacts fetch was made on behalf of (the data sources sign the context's identity). */
+  let artifactFetchKeys: string[];
 
   const makeForwarder = (
     retryAttempts = 50,
@@ -50,6 +52,7 @@ describe('SubscriptionForwarder sharing', () => {
     const counted: GraphQLDataSource = {
       process: (o) => {
         artifactFetches++;
+        artifactFetchKeys.push((o.context as { identity: { keyId: string } }).identity.keyId);
         return local.process(o);
       },
     };
@@ -68,6 +71,7 @@ describe('SubscriptionForwarder sharing', () => {
     log = new EventLog();
     jobs = await serveGraphqlWs(jobsSchema(log));
     artifactFetches = 0;
+    artifactFetchKeys = [];
     makeForwarder();
   });
 
@@ -144,6 +148,33 @@ describe('SubscriptionForwarder sharing', () => {
     expect(log.ended).toBe(0);
     await c!.return(undefined);
     await waitUntil(() => log.ended === 1);
+  });
+
+  it('the subscriber the upstream runs under leaving moves it to one still there, resuming after the last event', async () => {
+    const first = subscribe(acme);
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'LOG');
+    expect(seqs(await take(first, 2))).toEqual([1, 2]);
+    // another key of the same tenant and permissions: shares the upstream opened under k1
+    const [kept, alsoKept] = [subscribe({ ...acme, keyId: 'k2' }), subscribe({ ...acme, keyId: 'k3' })];
+    expect(seqs(await take(kept, 2))).toEqual([1, 2]);
+    expect(seqs(await take(alsoKept, 2))).toEqual([1, 2]);
+    const fetchesBefore = artifactFetchKeys.length;
+    await first.return(undefined);
+    log.append('j1', 'LOG'); // during the handover
+    await waitUntil(() => log.opened.length === 2 && log.ended === 1);
+    // the subgraph now serves the stream to k2 (the oldest one left), from right after the last event
+    expect(log.opened.map((o) => [o.keyId, o.after])).toEqual([
+      ['k1', null],
+      ['k2', '2'],
+    ]);
+    log.append('j1', 'JOB_SUCCEEDED');
+    log.complete('j1');
+    // every event exactly once, then the end
+    for (const it of [kept, alsoKept]) expect(seqs(await take(it, 10))).toEqual([3, 4]);
+    // the entity fetches of events 3 and 4 were made on behalf of k2 too
+    expect(new Set(artifactFetchKeys.slice(fetchesBefore))).toEqual(new Set(['k2']));
+    expect(log.opened).toHaveLength(2);
   });
 
   it('does not share across tenants, scopes or variables', async () => {
