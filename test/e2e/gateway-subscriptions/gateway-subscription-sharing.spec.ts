@@ -1,4 +1,5 @@
 import { waitFor } from '#libs/testing';
+import type { RecordedSubscription } from '../gateway-support/subgraph-recorder.js';
 import {
   collect,
   gql,
@@ -19,7 +20,9 @@ const seqsOf = (c: Collected) => c.results.map((r) => r.data?.jobEvents?.seq);
  * Identical subscriptions through the gateway share one upstream subscription (against the real subgraphs,
  * a gpu-worker running test tasks): a late joiner still gets the job's events from seq 1, one subscriber
  * leaving ends only its own stream, a revoked key loses its subscriptions while a sharer with another key
- * keeps its own, errors reach every sharer, and the subscription limits still count every subscriber.
+ * keeps its own, errors reach every sharer, and the subscription limits still count every subscriber. The
+ * jobs subgraph always serves the shared upstream to a subscriber still there: when the one it runs under
+ * leaves (completes, or its key is revoked), the rest of the job comes under another one's key.
  */
 describe('gateway subscription sharing', () => {
   let stack: GatewayStack;
@@ -28,6 +31,7 @@ describe('gateway subscription sharing', () => {
   beforeAll(async () => {
     stack = await startGatewayStack({
       worker: true,
+      recordJobsSubgraph: true,
       gatewayEnv: { RATE_LIMIT_BURST: '1000', MAX_SUBSCRIPTIONS_PER_CONNECTION: String(PER_CONNECTION) },
     });
     key = (await stack.createKey('acme', ['jobs:read', 'jobs:write', 'artifacts:read'])).key;
@@ -48,6 +52,28 @@ describe('gateway subscription sharing', () => {
     const text = await (await fetch(`http://127.0.0.1:${stack.env.JOBS_SUBGRAPH_PORT}/metrics`)).text();
     const m = /switchyard_event_delivery_lag_seconds_count\{[^}]*stream="job"[^}]*\} (\d+)/.exec(text);
     return m ? Number(m[1]) : 0;
+  };
+
+  /** The gateway's jobEvents subscriptions to the job, as the jobs subgraph received them, in order. */
+  const upstreamsOf = (jobId: string): RecordedSubscription[] =>
+    stack.jobsRecorder!.subscriptions.filter(
+      (s) => s.payload.query.includes('jobEvents') && s.payload.variables?.id === jobId,
+    );
+  const delivered = (s: RecordedSubscription, type: string) =>
+    s.results.some((r) => r.data?.jobEvents?.type === type);
+
+  /**
+   * The upstream was opened under `firstKeyId`, which left before the job ended; the rest of the job was served
+   * under `keptKeyId`, resumed after the last event the first one had delivered (not replayed from seq 1).
+   */
+  const expectRehomed = (jobId: string, firstKeyId: string, keptKeyId: string) => {
+    const [first, ...later] = upstreamsOf(jobId);
+    expect(first!.keyId).toBe(firstKeyId);
+    expect(first!.ended).toBe(true);
+    expect(delivered(first!, 'JOB_SUCCEEDED')).toBe(false);
+    expect(later.map((s) => s.keyId)).toEqual([keptKeyId]);
+    expect(later[0]!.payload.variables?._syAfter).toEqual(expect.any(String));
+    expect(delivered(later[0]!, 'JOB_SUCCEEDED')).toBe(true);
   };
 
   it('shares one upstream; a late joiner gets every event from seq 1; one leaving does not end the others', async () => {
@@ -89,14 +115,13 @@ describe('gateway subscription sharing', () => {
       ['jobs:read', 'jobs:write', 'artifacts:read'],
       'revoked',
     );
-    const otherKey = (await stack.createKey('acme', ['jobs:read', 'jobs:write', 'artifacts:read'], 'kept'))
-      .key;
+    const keptKey = await stack.createKey('acme', ['jobs:read', 'jobs:write', 'artifacts:read'], 'kept');
     const jobId = await submitSleep(12_000);
     // The key to be revoked subscribes first: the shared upstream is opened on its behalf.
     const revokedClient = wsClient(stack.wsUrl, revokedKey.key);
     const doomed = collect(revokedClient, EVENTS, { id: jobId });
     await waitFor(() => doomed.results.length > 0, { timeoutMs: 20_000 });
-    const keptClient = wsClient(stack.wsUrl, otherKey);
+    const keptClient = wsClient(stack.wsUrl, keptKey.key);
     const kept = collect(keptClient, EVENTS, { id: jobId });
     await waitFor(() => kept.results.length > 0, { timeoutMs: 20_000 });
 
@@ -109,7 +134,32 @@ describe('gateway subscription sharing', () => {
     const seqs = seqsOf(kept);
     expect(seqs).toEqual(seqs.map((_: unknown, i: number) => i + 1));
     expect(kept.results.at(-1)!.data.jobEvents.type).toBe('JOB_SUCCEEDED');
+    // the subgraph stopped serving the revoked key: the rest of the job went to the kept key
+    expectRehomed(jobId, revokedKey.id, keptKey.id);
     await Promise.all([revokedClient.dispose(), keptClient.dispose()]);
+  }, 120_000);
+
+  it('the subscriber the upstream runs under completing hands it to one still there, every event once', async () => {
+    const scopes = ['jobs:read', 'jobs:write', 'artifacts:read'] as const;
+    const [firstKey, keptKey] = [
+      await stack.createKey('acme', [...scopes]),
+      await stack.createKey('acme', [...scopes]),
+    ];
+    const jobId = await submitSleep(6_000);
+    const firstClient = wsClient(stack.wsUrl, firstKey.key);
+    const leaving = collect(firstClient, EVENTS, { id: jobId });
+    await waitFor(() => leaving.results.length > 0, { timeoutMs: 20_000 });
+    const keptClient = wsClient(stack.wsUrl, keptKey.key);
+    const kept = collect(keptClient, EVENTS, { id: jobId });
+    await waitFor(() => kept.results.length > 0, { timeoutMs: 20_000 });
+    leaving.dispose();
+
+    expect(await kept.done).toBe('complete');
+    const seqs = seqsOf(kept);
+    expect(seqs).toEqual(seqs.map((_: unknown, i: number) => i + 1));
+    expect(kept.results.at(-1)!.data.jobEvents.type).toBe('JOB_SUCCEEDED');
+    expectRehomed(jobId, firstKey.id, keptKey.id);
+    await Promise.all([firstClient.dispose(), keptClient.dispose()]);
   }, 120_000);
 
   it('an upstream error reaches every sharer', async () => {

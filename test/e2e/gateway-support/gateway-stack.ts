@@ -19,6 +19,7 @@ import {
   type S3Handle,
 } from '#libs/testing';
 import { startWorker } from '../worker-support/start-worker.js';
+import { startSubgraphRecorder, type SubgraphRecorder } from './subgraph-recorder.js';
 
 export const IDENTITY_SECRET = 'gateway-e2e-identity-secret-0123456789abcdef';
 
@@ -29,6 +30,8 @@ export interface GatewayStack {
   artifacts: AppHandle;
   worker?: AppHandle;
   gateway: AppHandle;
+  /** What the jobs subgraph receives from the gateway over graphql-ws (with `recordJobsSubgraph`). */
+  jobsRecorder?: SubgraphRecorder;
   /** Env every app got (ports, URLs, secrets). */
   env: Record<string, string>;
   /** A copy of graphql/supergraph.graphql the gateway reads and watches. */
@@ -53,6 +56,8 @@ export async function startGatewayStack(
     workerEnv?: Record<string, string>;
     /** For every app (on top of the stack's own settings). */
     env?: Record<string, string>;
+    /** The gateway reaches the jobs subgraph through a SubgraphRecorder (`jobsRecorder`). */
+    recordJobsSubgraph?: boolean;
   } = {},
 ): Promise<GatewayStack> {
   const redis = await startRedis();
@@ -87,7 +92,13 @@ export async function startGatewayStack(
   const artifacts = await start('artifacts-subgraph', artifactsPort, opts.artifactsEnv);
   const worker = opts.worker ? await startWorker('gw-e2e-worker', { ...env, ...opts.workerEnv }) : undefined;
   if (worker) apps.push(worker);
-  let gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
+  const jobsRecorder = opts.recordJobsSubgraph
+    ? await startSubgraphRecorder(env.JOBS_SUBGRAPH_URL!, IDENTITY_SECRET)
+    : undefined;
+  const gatewayEnv = jobsRecorder
+    ? { ...opts.gatewayEnv, JOBS_SUBGRAPH_URL: jobsRecorder.url }
+    : opts.gatewayEnv;
+  let gateway = await start('gateway', gatewayPort, gatewayEnv);
   const keysRedis = new Redis(redis.url);
   const keys = new ApiKeyStore(keysRedis);
   const stack: GatewayStack = {
@@ -98,6 +109,7 @@ export async function startGatewayStack(
     },
     artifacts,
     worker,
+    jobsRecorder,
     get gateway() {
       return gateway;
     },
@@ -116,11 +128,12 @@ export async function startGatewayStack(
       jobs = await start('jobs-subgraph', jobsPort, opts.jobsEnv);
     },
     async restartGateway() {
-      gateway = await start('gateway', gatewayPort, opts.gatewayEnv);
+      gateway = await start('gateway', gatewayPort, gatewayEnv);
     },
     async stop() {
       keysRedis.disconnect();
       for (const a of apps.reverse()) await a.stop().catch(() => undefined);
+      await jobsRecorder?.stop();
       await s3.stop();
       await redis.stop();
     },
