@@ -194,19 +194,16 @@ export class SharedStream<T, H> {
     return member;
   }
 
+  /** Called once, right after the first member joined (whose holder the source was made for). */
   start(source: SharedStreamSource<T, H>): void {
-    const openedFor = this.holding;
     const upstream = source({
       next: (item) => this.next(item),
       error: (error) => this.finish((m) => m.buffer.fail(error)),
       complete: () => this.finish((m) => m.buffer.end()),
     });
-    // The source may have ended (or every member left) before it returned.
+    // The source may have ended (or its one member left) before it returned.
     if (this.stopped) upstream.stop();
-    else {
-      this.upstream = upstream;
-      if (this.holding !== openedFor) upstream.rehome(this.holding!.holder);
-    }
+    else this.upstream = upstream;
   }
 
   remove(member: StreamMember<T, H>): void {

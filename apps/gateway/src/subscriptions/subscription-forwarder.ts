@@ -231,7 +231,8 @@ export class SubscriptionForwarder {
    * The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. Re-homed
    * to another subscriber's request, it subscribes again under that identity with the resume cursor of the
    * last event that arrived (as a reconnect does) and ends the previous subscription; the (stream, seq)
-   * de-duplication drops whatever both of them deliver.
+   * de-duplication drops whatever both of them deliver. A live-only stream (jobFeed) has no cursor: like a
+   * reconnect, it misses what the subgraph publishes while the new subscription is being set up.
    */
   private openUpstream(
     runtime: SupergraphRuntime,

@@ -146,6 +146,8 @@ describe('SubscriptionForwarder sharing', () => {
     await b!.return(undefined);
     expect(seqs(await take(c!, 1))).toEqual([2]);
     expect(log.ended).toBe(0);
+    // a, whose identity the upstream ran under, left: b and c have the same key, so nothing moved
+    expect(log.opened).toHaveLength(1);
     await c!.return(undefined);
     await waitUntil(() => log.ended === 1);
   });
