@@ -14,8 +14,8 @@ import {
   url,
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
-import { MAX_SUBMIT_BATCH, OPERATION_LIMITS } from '#libs/contracts';
-import { apiKeyCacheEnv, rateLimitLeaseEnv } from '#libs/auth';
+import { MAX_SUBMIT_BATCH } from '#libs/contracts';
+import { apiKeyCacheEnv, operationLimitsEnv, rateLimitLeaseEnv } from '#libs/auth';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -43,8 +43,7 @@ export const gatewayEnv = {
   ...rateLimitLeaseEnv,
   ...apiKeyCacheEnv,
   MAX_QUERY_DEPTH: positiveInt(12),
-  MAX_QUERY_ALIASES: nonNegativeInt(OPERATION_LIMITS.maxAliases),
-  MAX_ROOT_FIELDS: positiveInt(OPERATION_LIMITS.maxRootFields),
+  ...operationLimitsEnv,
   MAX_QUERY_COST: positiveInt(20_000),
   /** Assumed length of a list without `first` when computing cost. */
   QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(20),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, positiveInt, url } from '#libs/config';
-import { MAX_SUBMIT_BATCH } from '#libs/contracts';
+import { ConfigError, nonNegativeInt, positiveInt, url } from '#libs/config';
+import { MAX_SUBMIT_BATCH, OPERATION_LIMITS, type OperationLimits } from '#libs/contracts';
 
 export const ACCEPT_METHODS = ['gateway', 'api-key', 'jwt'] as const;
 export type AcceptMethod = (typeof ACCEPT_METHODS)[number];
@@ -17,6 +17,15 @@ export const rateLimitLeaseEnv = {
     .min(0, 'expected 0 (a Redis step per request) to 1000')
     .max(1000, 'expected at most 1000: tokens held by one replica must return within a second')
     .default(250),
+};
+
+/**
+ * The shape bounds of one operation (OPERATION_LIMITS), with the gateway's names and defaults (the gateway spreads
+ * these too): at the gateway for every caller, at a subgraph for the callers that did not come through our gateway.
+ */
+export const operationLimitsEnv = {
+  MAX_QUERY_ALIASES: nonNegativeInt(OPERATION_LIMITS.maxAliases),
+  MAX_ROOT_FIELDS: positiveInt(OPERATION_LIMITS.maxRootFields),
 };
 
 /**
@@ -74,6 +83,7 @@ export const subgraphAuthEnv = {
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
   ...rateLimitLeaseEnv,
   ...apiKeyCacheEnv,
+  ...operationLimitsEnv,
 };
 
 export interface SubgraphAuthEnvValues {
@@ -88,6 +98,8 @@ export interface SubgraphAuthEnvValues {
   RATE_LIMIT_LEASE_MS: number;
   API_KEY_CACHE_TTL_MS: number;
   API_KEY_CACHE_MAX_ENTRIES: number;
+  MAX_QUERY_ALIASES: number;
+  MAX_ROOT_FIELDS: number;
 }
 
 export interface SubgraphAuthSettings {
@@ -104,6 +116,8 @@ export interface SubgraphAuthSettings {
   rateLimitLeaseMs: number;
   /** API-key records cached as at the gateway (api-key mode only; ttlMs 0: Redis on every request). */
   apiKeyCache: { ttlMs: number; maxEntries: number };
+  /** What a direct caller's operation may hold (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES: set them as on our gateway). */
+  operationLimits: OperationLimits;
 }
 
 /**
@@ -151,5 +165,6 @@ export function subgraphAuthSettings(c: SubgraphAuthEnvValues, production: boole
     },
     rateLimitLeaseMs: c.RATE_LIMIT_LEASE_MS,
     apiKeyCache: { ttlMs: c.API_KEY_CACHE_TTL_MS, maxEntries: c.API_KEY_CACHE_MAX_ENTRIES },
+    operationLimits: { maxAliases: c.MAX_QUERY_ALIASES, maxRootFields: c.MAX_ROOT_FIELDS },
   };
 }

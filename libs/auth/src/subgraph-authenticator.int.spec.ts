@@ -245,6 +245,13 @@ describe('SUBGRAPH_ACCEPT and friends', () => {
       accept: ['gateway'],
       jwt: undefined,
       rateLimit: { perMinute: 600, burst: 100 }, // at least one full submitJobs batch (MAX_SUBMIT_BATCH)
+      operationLimits: { maxRootFields: 20, maxAliases: 30 }, // the gateway's defaults
+    });
+  });
+  it("takes a direct caller's operation bounds by the gateway's names", () => {
+    expect(load({ MAX_ROOT_FIELDS: '5', MAX_QUERY_ALIASES: '0' }).operationLimits).toEqual({
+      maxRootFields: 5,
+      maxAliases: 0,
     });
   });
   it('parses the comma list and the JWT settings', () => {
@@ -277,6 +284,8 @@ describe('SUBGRAPH_ACCEPT and friends', () => {
       /SUBGRAPH_JWT_AUDIENCE: required in production/,
     ],
     [{ SUBGRAPH_JWKS_URL: 'https://idp/jwks' }, false, /SUBGRAPH_JWKS_URL: unset unless/],
+    [{ MAX_ROOT_FIELDS: '0' }, false, /MAX_ROOT_FIELDS: /],
+    [{ MAX_QUERY_ALIASES: 'many' }, false, /MAX_QUERY_ALIASES: /],
   ])('refuses %j (production %s) at start', (env, production, message) => {
     expect(() => load(env as Record<string, string>, production)).toThrow(ConfigError);
     expect(() => load(env as Record<string, string>, production)).toThrow(message);

@@ -1,4 +1,4 @@
-import type { Identity } from '#libs/contracts';
+import { OPERATION_LIMITS, type Identity, type OperationLimits } from '#libs/contracts';
 import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
 import { ApiKeyError } from './api-key-store.js';
 import type { ApiKeyVerifier } from './api-key-cache.js';
@@ -34,6 +34,8 @@ export interface SubgraphAuthenticatorOptions {
   apiKeys?: { store: ApiKeyVerifier; limiter: RateLimiter };
   /** Required when `accept` has jwt. */
   jwt?: ForeignJwtVerifier;
+  /** What an operation of a caller that did not come through our gateway may hold; default OPERATION_LIMITS. */
+  operationLimits?: OperationLimits;
   now?: () => number;
 }
 
@@ -59,6 +61,11 @@ export class SubgraphAuthenticator {
     if (this.accept.has('api-key') && !options.apiKeys)
       throw new Error('api-key authentication needs the API key store and limiter');
     if (this.accept.has('jwt') && !options.jwt) throw new Error('jwt authentication needs a JWKS verifier');
+  }
+
+  /** The shape bounds of a direct caller's operation (checked by #libs/subgraph admitOperation). */
+  get operationLimits(): Readonly<OperationLimits> {
+    return this.options.operationLimits ?? OPERATION_LIMITS;
   }
 
   get methods(): readonly AcceptMethod[] {

@@ -25,6 +25,7 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
     rateLimit: { perMinute: 60, burst: 1_000 },
     rateLimitLeaseMs: 250,
     apiKeyCache: { ttlMs, maxEntries: 100 },
+    operationLimits: { maxRootFields: 3, maxAliases: 4 },
   });
   const start = async (ttlMs: number, name = 'test-key-revocations') => {
     const auth = createSubgraphAuth(settings(ttlMs), SECRET, {
@@ -47,6 +48,8 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
   it('answers repeated requests from one read of the key, and a revocation within a second', async () => {
     // a TTL far longer than the bound: only the pushed revocation can make it
     const auth = await start(60_000);
+    // the deployment's bounds of a direct caller's operations, for admitOperation (#libs/subgraph)
+    expect(auth.authenticator.operationLimits).toEqual({ maxRootFields: 3, maxAliases: 4 });
     const store = new ApiKeyStore(redis.client);
     const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'] });
     const before = await hgetalls();

@@ -59,6 +59,7 @@ export function createSubgraphAuth(
     identitySecrets,
     apiKeys: limiter ? { store: cache ?? store, limiter } : undefined,
     jwt: settings.jwt ? new ForeignJwtVerifier(settings.jwt) : undefined,
+    operationLimits: settings.operationLimits,
   });
   return {
     authenticator,

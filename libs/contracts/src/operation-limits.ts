@@ -4,4 +4,9 @@
  * either: QUERY_TOO_COMPLEX with `extensions.limits: [{ limit: 'rootFields' | 'aliases', actual, max }]`.
  * Aliases count through fragments, at every level; root fields are the operation's top-level fields.
  */
-export const OPERATION_LIMITS = { maxRootFields: 20, maxAliases: 30 } as const;
+export interface OperationLimits {
+  maxRootFields: number;
+  maxAliases: number;
+}
+
+export const OPERATION_LIMITS: Readonly<OperationLimits> = { maxRootFields: 20, maxAliases: 30 };

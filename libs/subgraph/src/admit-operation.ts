@@ -1,6 +1,6 @@
 import { GraphQLError, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { CallerAuthError, submittedJobs, type SubgraphAuthenticator, type VerifiedCaller } from '#libs/auth';
-import { OPERATION_LIMITS, type ApiErrorCode } from '#libs/contracts';
+import type { ApiErrorCode } from '#libs/contracts';
 import { callerAuthGraphQLError, DomainError } from '#libs/errors';
 import { operationShape } from './operation-shape.js';
 
@@ -16,7 +16,8 @@ function refused(code: ApiErrorCode, message: string, extensions: Record<string,
  * The checks of one parsed, validated operation of a caller that did not come through our gateway (which bounded
  * and charged its own callers), before anything runs, whatever the transport:
  *
- * - its shape within OPERATION_LIMITS, as at our gateway: QUERY_TOO_COMPLEX naming the limit;
+ * - its shape within the authenticator's operationLimits (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES, as at our gateway):
+ *   QUERY_TOO_COMPLEX naming the limit;
  * - for an API key, a token of the key's bucket per job the operation submits (submittedJobs: each `submitJob`
  *   one, each `submitJobs` one per input, aliases and fragments included), as at our gateway: the request's own
  *   token was taken when it authenticated, this takes the rest, at once. More jobs than the key's burst:
@@ -34,9 +35,10 @@ export async function admitOperation(
 ): Promise<void> {
   if (caller.method === 'gateway') return;
   const shape = operationShape(document, operation);
+  const { maxAliases, maxRootFields } = authenticator.operationLimits;
   const bounds = [
-    ['aliases', shape.aliases, OPERATION_LIMITS.maxAliases],
-    ['rootFields', shape.rootFields, OPERATION_LIMITS.maxRootFields],
+    ['aliases', shape.aliases, maxAliases],
+    ['rootFields', shape.rootFields, maxRootFields],
   ] as const;
   for (const [limit, actual, max] of bounds)
     if (actual > max)

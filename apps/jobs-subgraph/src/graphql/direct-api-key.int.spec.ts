@@ -181,6 +181,46 @@ describe('the jobs subgraph, called directly with API keys', () => {
     expect(viaGateway.errors).toBeUndefined();
   });
 
+  it("bounds a direct caller by the deployment's limits (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES) when set", async () => {
+    const { key } = await newKey('shape-set');
+    const strict = await createJobsGraphql(core.service, {
+      authenticator: new SubgraphAuthenticator({
+        accept: ['api-key'],
+        identitySecrets: TEST_SECRET,
+        apiKeys: {
+          store: store(),
+          limiter: new TokenBucketLimiter(core.redis, { perMinute: 1, burst: BURST }),
+        },
+        operationLimits: { maxRootFields: 2, maxAliases: 1 },
+      }),
+      production: true,
+    });
+    const server = await serveGraphql(strict);
+    try {
+      const ask = async (query: string) => {
+        const res = await fetch(`${server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query }),
+        });
+        return (await res.json()) as Answer;
+      };
+      const page = 'jobs(first: 1) { edges { cursor } }';
+      expect((await ask(`{ ${page} ${page} ${page} }`)).errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+        limits: [{ limit: 'rootFields', actual: 3, max: 2 }],
+      });
+      expect((await ask(`{ a: ${page} b: ${page} }`)).errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+        limits: [{ limit: 'aliases', actual: 2, max: 1 }],
+      });
+      expect((await ask(`{ a: ${page} ${page} }`)).errors).toBeUndefined();
+    } finally {
+      await strict.stop();
+      await server.close();
+    }
+  });
+
   describe('over graphql-ws (which runs mutations too)', () => {
     let client: Client;
     afterEach(() => client?.dispose());
