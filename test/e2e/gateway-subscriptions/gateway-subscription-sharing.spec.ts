@@ -162,6 +162,68 @@ describe('gateway subscription sharing', () => {
     await Promise.all([firstClient.dispose(), keptClient.dispose()]);
   }, 120_000);
 
+  it('a shared jobFeed handed to a subscriber still there resumes from the feed cursor: every event once', async () => {
+    const FEED = 'subscription { jobFeed { type jobId } }';
+    const scopes = ['jobs:read', 'jobs:write', 'artifacts:read'] as const;
+    const [firstKey, keptKey] = [
+      await stack.createKey('acme', [...scopes]),
+      await stack.createKey('acme', [...scopes]),
+    ];
+    const feedUpstreams = () =>
+      stack.jobsRecorder!.subscriptions.filter((s) => s.payload.query.includes('jobFeed'));
+    const before = feedUpstreams().length;
+    const eventsOf = (c: Collected, jobs: string[]) =>
+      c.results
+        .map((r) => r.data?.jobFeed)
+        .filter((e) => jobs.includes(e?.jobId))
+        .map((e) => `${e.jobId}:${e.type}`);
+    /** A job whose events `c` sees (the feed starts "now": retried until the subscription is in place). */
+    const seenBy = async (c: Collected): Promise<string> => {
+      let jobId = '';
+      await waitFor(
+        async () => {
+          jobId = await submitSleep(3_000);
+          await waitFor(() => eventsOf(c, [jobId]).length > 0, { timeoutMs: 2_000 }).catch(() => undefined);
+          return eventsOf(c, [jobId]).length > 0;
+        },
+        { timeoutMs: 30_000, what: 'a feed subscriber to see a job' },
+      );
+      return jobId;
+    };
+    const firstClient = wsClient(stack.wsUrl, firstKey.key);
+    const leaving = collect(firstClient, FEED);
+    await seenBy(leaving);
+    // joins the upstream opened under the first key
+    const keptClient = wsClient(stack.wsUrl, keptKey.key);
+    const kept = collect(keptClient, FEED);
+    const a = await seenBy(kept);
+    expect(
+      feedUpstreams()
+        .slice(before)
+        .map((s) => s.keyId),
+    ).toEqual([firstKey.id]);
+    leaving.dispose();
+    const b = await submitSleep(200); // its JOB_QUEUED may come while the upstream moves
+    const all = (jobId: string) => ['JOB_QUEUED', 'JOB_STARTED', 'JOB_SUCCEEDED'].map((t) => `${jobId}:${t}`);
+    await waitFor(() => eventsOf(kept, [a, b]).length >= 6, {
+      timeoutMs: 60_000,
+      what: 'both jobs to finish on the kept feed',
+      logs: () => JSON.stringify(eventsOf(kept, [a, b])),
+    });
+    const got = eventsOf(kept, [a, b]);
+    expect(got.filter((e) => e.startsWith(a))).toEqual(all(a));
+    expect(got.filter((e) => e.startsWith(b))).toEqual(all(b));
+    expect(got).toHaveLength(new Set(got).size);
+    // the jobs subgraph served the rest under the kept key, from right after the last event that had arrived
+    const [first, ...later] = feedUpstreams().slice(before);
+    expect(first!.keyId).toBe(firstKey.id);
+    expect(first!.ended).toBe(true);
+    expect(later.map((s) => s.keyId)).toEqual([keptKey.id]);
+    expect(later[0]!.payload.variables?._syAfter).toEqual(expect.any(String));
+    kept.dispose();
+    await Promise.all([firstClient.dispose(), keptClient.dispose()]);
+  }, 120_000);
+
   it('an upstream error reaches every sharer', async () => {
     const jobId = await submitSleep(200);
     const other = (await stack.createKey('globex', ['jobs:read'])).key;

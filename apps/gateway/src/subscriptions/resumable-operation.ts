@@ -1,6 +1,8 @@
 import {
   ArgumentNode,
   FieldNode,
+  getNamedType,
+  GraphQLSchema,
   Kind,
   OperationDefinitionNode,
   parse,
@@ -11,13 +13,23 @@ import {
   visit,
 } from 'graphql';
 
+/** How one root subscription field resumes. */
+export interface FieldResumePolicy {
+  /** The argument that starts the stream right after an event's cursor, if any. */
+  afterArgument?: string;
+  /** The event field whose value that argument takes (default: the policy's cursorField). */
+  cursorField?: string;
+  /** Without that argument the stream starts now (live only), not at its beginning: nothing to replay to joiners. */
+  liveWithoutAfter?: boolean;
+}
+
 /**
  * How the forwarder tells events apart and resumes a stream. For Switchyard's JobEvent: `seq` is per
- * job (`jobId`), `cursor` goes back as `after`.
+ * job (`jobId`); `cursor` goes back as jobEvents' `after`, `feedCursor` as jobFeed's.
  */
 export interface ResumePolicy {
-  /** Root subscription fields whose events carry seq/cursor; the value names the resume argument, if any. */
-  fields: Record<string, { afterArgument?: string }>;
+  /** Root subscription fields whose events carry seq/cursor, and how each resumes. */
+  fields: Record<string, FieldResumePolicy>;
   cursorField: string;
   seqField: string;
   streamField: string;
@@ -26,7 +38,10 @@ export interface ResumePolicy {
 }
 
 export const JOB_EVENT_RESUME_POLICY: ResumePolicy = {
-  fields: { jobEvents: { afterArgument: 'after' }, jobFeed: {} },
+  fields: {
+    jobEvents: { afterArgument: 'after' },
+    jobFeed: { afterArgument: 'after', cursorField: 'feedCursor', liveWithoutAfter: true },
+  },
   cursorField: 'cursor',
   seqField: 'seq',
   streamField: 'jobId',
@@ -54,6 +69,30 @@ export interface UpstreamOperation {
   resumable: boolean;
   /** Initial value of the resume variable (what the client asked for). */
   initialAfter: unknown;
+  /** Whether the stream starts at a position (not "now"): a late joiner of a shared one needs what came before. */
+  replayable: boolean;
+  /** The client variable that gives the resume argument, if one does (it decides `replayable` per request). */
+  afterVariable?: string;
+}
+
+/**
+ * The policy as far as a supergraph supports it: a field whose resume argument or cursor field the supergraph
+ * lacks (composed from subgraphs older than the policy) is only de-duplicated, as before they had them.
+ */
+export function supportedPolicy(policy: ResumePolicy, schema: GraphQLSchema): ResumePolicy {
+  const rootFields = schema.getSubscriptionType()?.getFields() ?? {};
+  const fields: Record<string, FieldResumePolicy> = {};
+  for (const [name, field] of Object.entries(policy.fields)) {
+    const def = rootFields[name];
+    const eventType = def ? getNamedType(def.type) : undefined;
+    const eventFields = eventType && 'getFields' in eventType ? eventType.getFields() : {};
+    const supported =
+      !field.afterArgument ||
+      (def?.args.some((a) => a.name === field.afterArgument) &&
+        (field.cursorField ?? policy.cursorField) in eventFields);
+    fields[name] = supported ? field : {};
+  }
+  return { ...policy, fields };
 }
 
 /**
@@ -76,10 +115,17 @@ export function makeResumable(
   const rootKey = root.alias?.value ?? root.name.value;
   const fieldPolicy = policy.fields[root.name.value];
   if (!fieldPolicy || !root.selectionSet)
-    return { query: fetchOperation, rootKey, tracked: false, resumable: false, initialAfter: undefined };
+    return {
+      query: fetchOperation,
+      rootKey,
+      tracked: false,
+      resumable: false,
+      initialAfter: undefined,
+      replayable: false,
+    };
 
   const hidden: [string, string][] = [
-    [HIDDEN.cursor, policy.cursorField],
+    [HIDDEN.cursor, fieldPolicy.cursorField ?? policy.cursorField],
     [HIDDEN.seq, policy.seqField],
     [HIDDEN.stream, policy.streamField],
     [HIDDEN.type, policy.typeField],
@@ -94,10 +140,12 @@ export function makeResumable(
   let args = root.arguments ?? [];
   let variableDefinitions = op.variableDefinitions ?? [];
   let initialAfter: unknown;
+  let afterVariable: string | undefined;
   const afterArgument = fieldPolicy.afterArgument;
   if (afterArgument) {
     const existing = args.find((a) => a.name.value === afterArgument);
     initialAfter = existing ? valueFromASTUntyped(existing.value, clientVariables) : undefined;
+    if (existing?.value.kind === Kind.VARIABLE) afterVariable = existing.value.name.value;
     const replaced: ArgumentNode = {
       kind: Kind.ARGUMENT,
       name: { kind: Kind.NAME, value: afterArgument },
@@ -134,5 +182,7 @@ export function makeResumable(
     },
   };
   const query = print({ ...doc, definitions: doc.definitions.map((d) => (d === op ? newOp : d)) });
-  return { query, rootKey, tracked: true, resumable: !!afterArgument, initialAfter };
+  const resumable = !!afterArgument;
+  const replayable = resumable && !(fieldPolicy.liveWithoutAfter && initialAfter == null);
+  return { query, rootKey, tracked: true, resumable, initialAfter, replayable, afterVariable };
 }

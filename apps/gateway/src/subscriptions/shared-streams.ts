@@ -12,8 +12,8 @@ import { BufferOverflow, EventBuffer, type BufferRead } from './event-buffer.js'
  *   every item it produced so far (up to `historyLimit`), and a joiner gets that history first, then the live
  *   items, with no gap and no duplicate (history snapshot and registration happen in one synchronous step).
  *   Once a stream's history would pass the limit it drops it and stops taking joiners: the next joiner opens
- *   a new stream (which replays from the upstream's own log). A live-only stream (jobFeed: "from now on")
- *   keeps no history; a joiner gets what arrives after it joined.
+ *   a new stream (which replays from the upstream's own log). A live-only stream (jobFeed without `after`:
+ *   "from now on") keeps no history; a joiner gets what arrives after it joined.
  * - Teardown per member: leaving removes only that member; the last one to leave stops the upstream.
  * - Each member brings a holder (for the forwarder, its request: on whose behalf the upstream runs). The
  *   upstream starts under the first member's; when the member whose holder it runs under leaves (or is dropped

@@ -5,7 +5,14 @@ import { EntityFetchBatcher } from './entity-fetch-batcher.js';
 import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
 import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';
-import { HIDDEN, makeResumable, RESUME_VARIABLE, type ResumePolicy } from './resumable-operation.js';
+import {
+  HIDDEN,
+  makeResumable,
+  RESUME_VARIABLE,
+  supportedPolicy,
+  type ResumePolicy,
+  type UpstreamOperation,
+} from './resumable-operation.js';
 import { StreamSharing, type SharedStreamSource } from './shared-streams.js';
 import type { SubscriptionPlan, SupergraphRuntime } from './supergraph-runtime.js';
 import {
@@ -92,7 +99,9 @@ export class SubscriptionForwarder {
   private readonly share: boolean;
   /** Plans of different supergraphs never share a stream (a hot reload may change them). */
   private readonly runtimeIds = new WeakMap<SupergraphRuntime, number>();
-  private readonly replayable = new WeakMap<object, boolean>();
+  /** Each plan's upstream operation as made without the client's variables (what does not depend on them). */
+  private readonly withoutVariables = new WeakMap<object, UpstreamOperation>();
+  private readonly policies = new WeakMap<SupergraphRuntime, ResumePolicy>();
 
   constructor(private readonly options: SubscriptionForwarderOptions) {
     this.fetches = options.shareEntityFetches ? new EntityFetchBatcher() : null;
@@ -112,7 +121,7 @@ export class SubscriptionForwarder {
     const plan = runtime.planSubscription(request.document, request.query, request.operationName);
     const member = this.sharing.join(
       this.shareKey(runtime, plan, request),
-      this.isReplayable(plan),
+      this.isReplayable(runtime, plan, request),
       request,
       () => this.openUpstream(runtime, plan, request),
     );
@@ -217,22 +226,36 @@ export class SubscriptionForwarder {
     ]);
   }
 
-  /** Whether the upstream starts at a position (jobEvents), so a late joiner needs what came before. */
-  private isReplayable(plan: SubscriptionPlan): boolean {
-    let replayable = this.replayable.get(plan.primary);
-    if (replayable === undefined) {
-      replayable = makeResumable(plan.primary.operation, {}, this.options.policy).resumable;
-      this.replayable.set(plan.primary, replayable);
+  /**
+   * Whether the upstream starts at a position (jobEvents; jobFeed given `after`), not "now", so a late joiner
+   * needs what came before.
+   */
+  private isReplayable(runtime: SupergraphRuntime, plan: SubscriptionPlan, request: ForwardRequest): boolean {
+    let op = this.withoutVariables.get(plan.primary);
+    if (op === undefined) {
+      op = makeResumable(plan.primary.operation, {}, this.policyOf(runtime));
+      this.withoutVariables.set(plan.primary, op);
     }
-    return replayable;
+    return op.replayable || (op.afterVariable !== undefined && request.variables?.[op.afterVariable] != null);
+  }
+
+  /** The resume policy as far as this supergraph supports it (see supportedPolicy). */
+  private policyOf(runtime: SupergraphRuntime): ResumePolicy {
+    let policy = this.policies.get(runtime);
+    if (policy === undefined) {
+      policy = supportedPolicy(this.options.policy, runtime.supergraphGraphQLSchema);
+      this.policies.set(runtime, policy);
+    }
+    return policy;
   }
 
   /**
    * The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. Re-homed
    * to another subscriber's request, it subscribes again under that identity with the resume cursor of the
    * last event that arrived (as a reconnect does) and ends the previous subscription; the (stream, seq)
-   * de-duplication drops whatever both of them deliver. A live-only stream (jobFeed) has no cursor: like a
-   * reconnect, it misses what the subgraph publishes while the new subscription is being set up.
+   * de-duplication drops whatever both of them deliver (jobFeed resumes from its events' feedCursor). A stream
+   * with no resume argument (a supergraph composed from older subgraphs) misses, as on a reconnect, what the
+   * subgraph publishes while the new subscription is being set up.
    */
   private openUpstream(
     runtime: SupergraphRuntime,
@@ -242,9 +265,9 @@ export class SubscriptionForwarder {
     return (sink) => {
       /** On whose behalf the upstream subscription and the entity fetches run. */
       let request = first;
-      const { upstream, policy, metrics } = this.options;
+      const { upstream, metrics } = this.options;
       const variables = request.variables ?? {};
-      const upstreamOp = makeResumable(plan.primary.operation, variables, policy);
+      const upstreamOp = makeResumable(plan.primary.operation, variables, this.policyOf(runtime));
       const upstreamVariables: Record<string, unknown> = {};
       for (const name of plan.primary.variableUsages ?? [])
         if (name in variables) upstreamVariables[name] = variables[name];

@@ -23,3 +23,23 @@ export function decodeEventCursor(cursor: string, jobId: string): number {
     throw new InvalidEventCursorError(`cursor "${cursor}" belongs to another job`);
   return seq;
 }
+
+/**
+ * An event of a tenant's feed: the feed entry that holds it (a stream id) and its place in that entry (an entry
+ * holds one step's JOB_* events). Opaque to clients: `jobFeed(after:)` resumes right after it.
+ */
+export interface FeedPosition {
+  entry: string;
+  index: number;
+}
+
+const FEED_CURSOR = /^feed:(\d{1,20})-(\d{1,20}):(\d{1,4})$/;
+
+export const encodeFeedCursor = ({ entry, index }: FeedPosition): string =>
+  Buffer.from(`feed:${entry}:${index}`, 'utf8').toString('base64url');
+
+export function decodeFeedCursor(cursor: string): FeedPosition {
+  const m = FEED_CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new InvalidEventCursorError(`"${cursor}" is not a feed cursor (an event's feedCursor)`);
+  return { entry: `${BigInt(m[1]!)}-${BigInt(m[2]!)}`, index: Number(m[3]) };
+}

@@ -2,7 +2,10 @@ import { Redis } from 'ioredis';
 import { ContractViolation, JobEvent } from '#libs/contracts';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { JOB_KEYS } from '../scheduler/keys.js';
-import { EventLog, EventsTrimmedError } from './event-log.js';
+import { encodeFeedCursor, InvalidEventCursorError } from './event-cursor.js';
+import { EventLog, EventsTrimmedError, FeedTrimmedError } from './event-log.js';
+import { EventSubscriptions } from './job-events.js';
+import { Wakeups } from './wakeups.js';
 
 /** The event log's index arithmetic, on logs written by hand as the Lua transitions write them. */
 describe('EventLog (real redis-server)', () => {
@@ -93,5 +96,72 @@ describe('EventLog (real redis-server)', () => {
         ContractViolation,
       );
     }
+  });
+
+  describe("the tenant feed, resumed from an event's feedCursor", () => {
+    const feedEvent = (jobId: string, seq: number, t: string) =>
+      JSON.stringify({ s: seq, t, a: at + seq, j: jobId });
+    const resumed = async (subs: EventSubscriptions, after: string, count: number) => {
+      const follower = await subs.jobFeed('feedco', after);
+      try {
+        const got: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const { value } = await follower.next();
+          got.push(`${value!.jobId}:${value!.type}`);
+        }
+        return got;
+      } finally {
+        await follower.return();
+      }
+    };
+
+    it("gives each event a cursor that resumes right after it, inside a step's entry too", async () => {
+      const key = JOB_KEYS.feed('feedco');
+      // entries as the transitions write them: one per step, a field "e" per JOB_* event of the step
+      const e1 = await redis.xadd(key, '*', 'e', feedEvent('a', 1, 'JOB_QUEUED'));
+      const e2 = await redis.xadd(
+        key,
+        '*',
+        'e',
+        feedEvent('a', 3, 'JOB_STARTED'),
+        'e',
+        feedEvent('a', 5, 'JOB_SUCCEEDED'),
+      );
+      const e3 = await redis.xadd(key, '*', 'e', feedEvent('b', 1, 'JOB_QUEUED'));
+      const read = await log.feedAfter('feedco', '0-0', 10);
+      expect(read.map((r) => [r.position, r.event.type, r.event.feedCursor])).toEqual([
+        [e1, 'JOB_QUEUED', encodeFeedCursor({ entry: e1!, index: 0 })],
+        [e2, 'JOB_STARTED', encodeFeedCursor({ entry: e2!, index: 0 })],
+        [e2, 'JOB_SUCCEEDED', encodeFeedCursor({ entry: e2!, index: 1 })],
+        [e3, 'JOB_QUEUED', encodeFeedCursor({ entry: e3!, index: 0 })],
+      ]);
+
+      const subscriber = new Redis(server.url);
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 16 });
+      try {
+        const cursors = read.map((r) => r.event.feedCursor!);
+        expect(await resumed(subs, cursors[0]!, 3)).toEqual([
+          'a:JOB_STARTED',
+          'a:JOB_SUCCEEDED',
+          'b:JOB_QUEUED',
+        ]);
+        // after the first event of a two-event entry: its second, then on
+        expect(await resumed(subs, cursors[1]!, 2)).toEqual(['a:JOB_SUCCEEDED', 'b:JOB_QUEUED']);
+        expect(await resumed(subs, cursors[2]!, 1)).toEqual(['b:JOB_QUEUED']);
+
+        // not a feed cursor, a job event's cursor, or a position the feed never reached: the client's mistake
+        for (const bad of ['nope', Buffer.from('a:1').toString('base64url')])
+          await expect(subs.jobFeed('feedco', bad)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+        await expect(
+          subs.jobFeed('feedco', encodeFeedCursor({ entry: '99999999999999-0', index: 0 })),
+        ).rejects.toBeInstanceOf(InvalidEventCursorError);
+        // trimmed past the cursor's entry: what followed it may be gone, so it is refused, never a silent gap
+        await redis.xtrim(key, 'MAXLEN', 1);
+        await expect(subs.jobFeed('feedco', cursors[0]!)).rejects.toBeInstanceOf(FeedTrimmedError);
+        await expect(subs.jobFeed('feedco', cursors[0]!)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      } finally {
+        subscriber.disconnect();
+      }
+    });
   });
 });

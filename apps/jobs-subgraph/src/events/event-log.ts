@@ -3,12 +3,19 @@ import { JobEvent, JobEventType, JobStatus, parseContract, streamFieldValues } f
 import { DomainError } from '#libs/errors';
 import { redisNowMs } from '#libs/redis';
 import { JOB_KEYS } from '../scheduler/keys.js';
-import { encodeEventCursor } from './event-cursor.js';
+import {
+  encodeEventCursor,
+  encodeFeedCursor,
+  InvalidEventCursorError,
+  type FeedPosition,
+} from './event-cursor.js';
 
 /** A position (`0-<seq>` in a job's event log, a stream entry id in a feed) and its event. */
 export interface StoredEvent {
   position: string;
   event: JobEvent;
+  /** In a feed: the event's place in its entry (an entry holds one step's JOB_* events). */
+  index?: number;
 }
 
 /**
@@ -29,6 +36,21 @@ export class EventsTrimmedError extends DomainError {
   }
 }
 
+/**
+ * The tenant's feed was trimmed (retention: about FEED_STREAM_MAXLEN entries) past the event a reader asked to
+ * resume after: events in between may be gone. BAD_USER_INPUT: the client subscribes without `after` and reads
+ * the jobs for what changed meanwhile.
+ */
+export class FeedTrimmedError extends DomainError {
+  constructor(cursor: string) {
+    super(
+      'BAD_USER_INPUT',
+      `the feed no longer holds the events after cursor "${cursor}": subscribe without \`after\` and read the jobs for what changed`,
+    );
+    this.name = 'FeedTrimmedError';
+  }
+}
+
 /** An event as the Lua transitions store it (lua/includes/common.lua): compact keys, `a` in ms. */
 interface CompactEvent {
   s: number;
@@ -39,6 +61,20 @@ interface CompactEvent {
   m?: string;
   /** job id: feed entries only (a job's own log knows its job) */
   j?: string;
+}
+
+/** Orders two stream entry ids ("ms-seq"). */
+function compareEntries(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** The greatest stream id before `entry`, so that reading after it starts with `entry`. */
+function entryBefore(entry: string): string {
+  const [ms, seq] = entry.split('-').map(BigInt) as [bigint, bigint];
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
 }
 
 /** A stored event (compact, or a whole JobEvent as written before the compact form) as a JobEvent. */
@@ -180,8 +216,37 @@ export class EventLog {
   async feedAfter(tenant: string, after: string, count: number): Promise<StoredEvent[]> {
     const entries = await this.redis.xrange(JOB_KEYS.feed(tenant), `(${after}`, '+', 'COUNT', count);
     return entries.flatMap(([position, fields]) =>
-      streamFieldValues(fields, 'e').map((raw) => ({ position, event: toEvent(raw, undefined, tenant) })),
+      streamFieldValues(fields, 'e').map((raw, index) => ({
+        position,
+        index,
+        event: {
+          ...toEvent(raw, undefined, tenant),
+          feedCursor: encodeFeedCursor({ entry: position, index }),
+        },
+      })),
     );
+  }
+
+  /**
+   * Where a feed reader resuming right after the event at `from` starts (the position before its entry: the
+   * entry's events up to `from.index` are the reader's to skip), once the feed is known to still hold everything
+   * after it. Throws FeedTrimmedError when the feed was trimmed past that entry, InvalidEventCursorError when
+   * the entry is later than the feed's last one (not a cursor this feed gave).
+   */
+  async feedResumePosition(tenant: string, from: FeedPosition, cursor: string): Promise<string> {
+    const key = JOB_KEYS.feed(tenant);
+    const [[, first], [, last]] = (await this.redis
+      .pipeline()
+      .xrange(key, '-', '+', 'COUNT', 1)
+      .xrevrange(key, '+', '-', 'COUNT', 1)
+      .exec()) as [[unknown, Array<[string, string[]]>], [unknown, Array<[string, string[]]>]];
+    const firstEntry = first[0]?.[0];
+    const lastEntry = last[0]?.[0];
+    if (lastEntry === undefined || compareEntries(from.entry, lastEntry) > 0)
+      throw new InvalidEventCursorError(`cursor "${cursor}" is past the feed's last event`);
+    if (firstEntry !== undefined && compareEntries(from.entry, firstEntry) < 0)
+      throw new FeedTrimmedError(cursor);
+    return entryBefore(from.entry);
   }
 
   /** The feed position "now": entries appended from here on come after it. */

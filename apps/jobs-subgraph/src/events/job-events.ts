@@ -1,6 +1,7 @@
 import { isTerminalJobStatus, type JobEvent } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
-import type { EventLog } from './event-log.js';
+import { decodeFeedCursor, type FeedPosition } from './event-cursor.js';
+import type { EventLog, StoredEvent } from './event-log.js';
 import { completesOnTerminalJobEvent, StreamFollower } from './stream-follower.js';
 import type { Wakeups } from './wakeups.js';
 
@@ -10,6 +11,10 @@ export interface EventSubscriptionsOptions {
   /** Each live event handed to a subscriber (the delivery-lag histogram). */
   onDelivered?: (stream: 'job' | 'feed', event: JobEvent) => void;
 }
+
+/** An event of the entry a resumed feed starts in, at or before the one it resumes after. */
+const alreadySeen = ({ position, index = 0 }: StoredEvent, seen: FeedPosition): boolean =>
+  position === seen.entry && index <= seen.index;
 
 /** Opens followers for `jobEvents` and `jobFeed`. Tenancy is checked by the caller. */
 export class EventSubscriptions {
@@ -39,14 +44,23 @@ export class EventSubscriptions {
     ).open();
   }
 
-  /** The tenant's JOB_* events from now on; it never completes by itself. */
-  jobFeed(tenant: string): Promise<StreamFollower> {
+  /**
+   * The tenant's JOB_* events from now on, or right after the event whose `feedCursor` is `after` (BAD_USER_INPUT
+   * when that is no cursor of this feed, or the feed no longer holds what follows it); it never completes by
+   * itself.
+   */
+  async jobFeed(tenant: string, after?: string | null): Promise<StreamFollower> {
+    const seen = after ? decodeFeedCursor(after) : undefined;
+    const resumeAt = seen ? await this.log.feedResumePosition(tenant, seen, after!) : undefined;
     return new StreamFollower(
       {
         channel: JOB_KEYS.feed(tenant),
         topic: 'feed',
-        start: () => this.log.feedNow(),
-        read: (after, count) => this.log.feedAfter(tenant, after, count),
+        start: async () => resumeAt ?? (await this.log.feedNow()),
+        read: async (from, count) => {
+          const events = await this.log.feedAfter(tenant, from, count);
+          return seen ? events.filter((e) => !alreadySeen(e, seen)) : events;
+        },
         isLast: () => false,
         delivered: (event) => this.opts.onDelivered?.('feed', event),
       },

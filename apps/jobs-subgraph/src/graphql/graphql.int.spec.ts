@@ -302,6 +302,35 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     expect(new Set(items.map((i) => i.jobFeed.jobId))).toEqual(new Set([mine.data!.submitJob.id]));
   });
 
+  it("jobFeed(after:) resumes right after an event's feedCursor; a bad cursor is BAD_USER_INPUT", async () => {
+    type FeedItem = { jobFeed: { type: string; jobId: string; feedCursor: string } };
+    const finished = (jobId: string) => (items: FeedItem[]) =>
+      items.some((i) => i.jobFeed.jobId === jobId && i.jobFeed.type === 'JOB_SUCCEEDED');
+    const feed = wsClient(url);
+    try {
+      const query = 'subscription($after: String) { jobFeed(after: $after) { type jobId feedCursor } }';
+      let jobId = '';
+      const live = collect<FeedItem>(feed, query, {}, (items) => finished(jobId)(items));
+      await new Promise((r) => setTimeout(r, 200)); // the subscription is open
+      jobId = (await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(9) })).data!
+        .submitJob.id;
+      const mine = (await live.done).items.map((i) => i.jobFeed).filter((e) => e.jobId === jobId);
+      expect(mine.map((e) => e.type)).toEqual(['JOB_QUEUED', 'JOB_STARTED', 'JOB_SUCCEEDED']);
+      // from each event's cursor: exactly the events after it (the job is over: they come from the feed's store)
+      for (const [i, event] of mine.slice(0, -1).entries()) {
+        const again = await collect<FeedItem>(feed, query, { after: event.feedCursor }, finished(jobId)).done;
+        expect(again.errors).toBeUndefined();
+        expect(again.items.map((r) => r.jobFeed).filter((e) => e.jobId === jobId)).toEqual(mine.slice(i + 1));
+      }
+      const bad = await collect<FeedItem>(feed, query, { after: 'not-a-cursor' }).done;
+      expect((bad.errors as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code).toBe(
+        'BAD_USER_INPUT',
+      );
+    } finally {
+      await feed.dispose();
+    }
+  });
+
   it('submits a named template: expanded, validated and recorded with the job', async () => {
     const resize = {
       ...TEST_TASKS.gpu, // on the gpu queue, which no test worker leases: the job stays queued

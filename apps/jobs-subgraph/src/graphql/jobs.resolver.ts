@@ -164,10 +164,21 @@ export class JobEventsResolver {
   @Directive(requiresScope('jobs:read'))
   @Subscription(() => JobEventType, {
     description: "the tenant's job-level events (JOB_*), for live dashboards",
-    subscribe: ({ context }) =>
-      (context as JobsContext).service.jobFeed(requireScope(context as JobsContext, 'jobs:read')),
+    subscribe: ({ args, context }) =>
+      (context as JobsContext).service.jobFeed(
+        requireScope(context as JobsContext, 'jobs:read'),
+        args.after as string | undefined,
+      ),
   })
-  jobFeed(@Root() event: JobEvent): JobEventType {
+  jobFeed(
+    @Root() event: JobEvent,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "an event's feedCursor: resume right after it (the feed keeps its last 10,000 or so steps)",
+    })
+    _after?: string,
+  ): JobEventType {
     return JobEventType.from(event);
   }
 

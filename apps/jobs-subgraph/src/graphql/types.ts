@@ -129,6 +129,11 @@ export class JobType {
 export class JobEventType {
   @Field(() => String, { description: 'pass as `after` to resume right after this event' })
   cursor!: string;
+  @Field(() => String, {
+    nullable: true,
+    description: "jobFeed events only: pass as jobFeed's `after` to resume the feed right after this event",
+  })
+  feedCursor?: string;
   @Field(() => Int, { description: 'per job, contiguous from 1' })
   seq!: number;
   @Field(() => ID)

@@ -146,8 +146,9 @@ export class JobsService {
     return this.subscriptions.jobEvents(jobId, afterSeq, tenant);
   }
 
-  jobFeed(tenant: string): Promise<StreamFollower> {
-    return this.subscriptions.jobFeed(tenant);
+  /** The tenant's feed from now on, or right after the event whose `feedCursor` is `after`. */
+  jobFeed(tenant: string, after?: string | null): Promise<StreamFollower> {
+    return this.subscriptions.jobFeed(tenant, after);
   }
 
   async requireJob(tenant: string, jobId: string): Promise<JobView> {
