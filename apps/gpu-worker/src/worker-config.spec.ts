@@ -1,5 +1,5 @@
 import { ConfigError } from '#libs/config';
-import { loadWorkerConfig } from './worker-config.js';
+import { commandTaskIsolationProblem, loadWorkerConfig } from './worker-config.js';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
 
@@ -69,5 +69,33 @@ describe('WORKER_LEASE_SLICE_MS', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_LEASE_SLICE_MS: value })).toThrow(
       /WORKER_LEASE_SLICE_MS: expected (a positive integer|a number|an integer)/,
     );
+  });
+});
+
+describe('command task isolation', () => {
+  const commands = { WORKER_COMMAND_TASKS_FILE: '/etc/switchyard/commands.json' };
+
+  it('needs a root worker and a uid per actor; none declared, nothing to isolate', () => {
+    expect(commandTaskIsolationProblem({ COMMAND_TASK_UID_BASE: 61_000 }, 1000)).toBeNull();
+    expect(commandTaskIsolationProblem({ ...commands, COMMAND_TASK_UID_BASE: 61_000 }, 0)).toBeNull();
+    expect(commandTaskIsolationProblem({ ...commands, COMMAND_TASK_UID_BASE: 61_000 }, 1000)).toMatchObject({
+      variable: 'WORKER_COMMAND_TASKS_FILE',
+      expected: expect.stringMatching(/as uid 1000 commands would run as the worker itself/),
+    });
+    expect(commandTaskIsolationProblem({ ...commands, COMMAND_TASK_UID_BASE: 0 }, 0)).toMatchObject({
+      variable: 'COMMAND_TASK_UID_BASE',
+    });
+  });
+
+  it('is refused at start in production, allowed (with a warning at start) in development', () => {
+    const shared = { ...base, ...commands, COMMAND_TASK_UID_BASE: '0' };
+    // as this process's own uid: not root, or root with one uid for every actor: refused either way
+    expect(() => loadWorkerConfig({ ...shared, NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ ...shared, NODE_ENV: 'production' })).toThrow(
+      process.getuid?.() === 0
+        ? /COMMAND_TASK_UID_BASE: a first uid above 0/
+        : /WORKER_COMMAND_TASKS_FILE: set only/,
+    );
+    expect(() => loadWorkerConfig({ ...shared, NODE_ENV: 'development' })).not.toThrow();
   });
 });

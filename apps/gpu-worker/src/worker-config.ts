@@ -5,6 +5,7 @@ import {
   ConfigError,
   type ConfigOf,
   flag,
+  isProduction,
   loadConfig,
   nonNegativeInt,
   port,
@@ -145,7 +146,36 @@ export interface CompiledWorkerOptions {
   runner: RunnerProcessOptions['settings'];
 }
 
+/**
+ * Why command tasks would not be isolated from the worker and from each other here, or null when they are (or
+ * none are declared). Isolation takes a worker running as root (it runs each command as an unprivileged uid of
+ * its own) and a uid per actor (COMMAND_TASK_UID_BASE > 0: what one attempt left running can be ended before
+ * the next). Otherwise a command runs as the worker itself, and could read its Redis and S3 credentials
+ * (/proc/<worker>/environ), or shares its uid with other actors' attempts.
+ */
+export function commandTaskIsolationProblem(
+  c: Pick<WorkerSettings, 'WORKER_COMMAND_TASKS_FILE' | 'COMMAND_TASK_UID_BASE'>,
+  uid: number | undefined = process.getuid?.(),
+): { variable: string; expected: string } | null {
+  if (!c.WORKER_COMMAND_TASKS_FILE) return null;
+  if (uid !== 0)
+    return {
+      variable: 'WORKER_COMMAND_TASKS_FILE',
+      expected: `set only on a worker running as root, which runs each command as its own unprivileged uid; as uid ${uid} commands would run as the worker itself and could read its Redis and S3 credentials`,
+    };
+  if (c.COMMAND_TASK_UID_BASE === 0)
+    return {
+      variable: 'COMMAND_TASK_UID_BASE',
+      expected:
+        "a first uid above 0 with command tasks: 0 runs every actor's commands as one user, so attempts running at once could read each other's files",
+    };
+  return null;
+}
+
 export function compileWorkerOptions(c: WorkerSettings): CompiledWorkerOptions {
+  const isolation = commandTaskIsolationProblem(c);
+  // a development machine may run its own commands as itself; production never runs tenants' work that way
+  if (isolation && isProduction(c)) throw new ConfigError([isolation]);
   const budgetMs = c.WORKER_DRAIN_BUDGET_MS;
   const stopAttemptMs = c.WORKER_CANCEL_GRACE_MS + c.WORKER_KILL_GRACE_MS;
   const closeMs = Math.min(c.WORKER_CLOSE_TIMEOUT_MS, DRAIN_CLOSE_RESERVE_MS);

@@ -24,7 +24,7 @@ import { defaultRunnerEntry } from './runner/runner-entry.js';
 import { runnerEnvironment } from './runner/runner-environment.js';
 import { planActors } from './supervisor/actor-plan.js';
 import { Supervisor, type SupervisorEvent } from './supervisor/supervisor.js';
-import type { WorkerConfig } from './worker-config.js';
+import { commandTaskIsolationProblem, type WorkerConfig } from './worker-config.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export type WorkerLogger = ActorLogger & RedisLogger & { child(bindings: object): WorkerLogger };
@@ -89,6 +89,12 @@ export class WorkerRuntime {
       log.warn(
         {},
         'SWITCHYARD_IDENTITY_SECRET is set but the worker never uses it: remove it from its environment (runners do not get it either way)',
+      );
+    const isolation = commandTaskIsolationProblem(c);
+    if (isolation)
+      log.warn(
+        { variable: isolation.variable },
+        `command tasks are not isolated (refused in production): ${isolation.variable} should be ${isolation.expected}`,
       );
     const detection = await detectDevices({ command: c.WORKER_NVIDIA_SMI });
     if (detection.reason) log.info({ reason: detection.reason }, 'no GPU found; running CPU actors only');

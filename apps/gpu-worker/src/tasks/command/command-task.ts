@@ -6,7 +6,7 @@ import type { CommandTaskDeclaration } from './command-tasks-file.js';
 import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
 import { runCommand } from './run-command.js';
 import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
-import { commandTaskUser, giveFile, giveTree, type TaskUser } from './task-user.js';
+import { commandTaskUser, endProcessesOf, giveFile, giveTree, type TaskUser } from './task-user.js';
 
 export const MAX_OUTPUT_FILES = 100;
 /** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
@@ -88,6 +88,7 @@ export function commandTask(
       // As root, the command runs as an unprivileged user that owns only this attempt's folders.
       const user = commandTaskUser(opts.user);
       if (user) {
+        await endProcessesOf(user);
         for (const d of [inputDir, outputDir, tmpDir]) await giveTree(d, user);
         await giveFile(inputFile, user);
       }
@@ -105,6 +106,8 @@ export function commandTask(
         onLine: (stream, line) => log(stream, line),
       });
       log.flush();
+      // what it left running (outside its process group too) ends before its outputs are read
+      if (user) await endProcessesOf(user);
 
       if (ctx.signal.aborted)
         throw new Error(`command stopped (${result.exitSignal ?? `exit ${result.exitCode}`})`);
