@@ -163,5 +163,31 @@ describe('EventLog (real redis-server)', () => {
         subscriber.disconnect();
       }
     });
+
+    it('a reader that fell behind a trim of the feed fails with FeedTrimmedError instead of skipping events', async () => {
+      const key = JOB_KEYS.feed('slowco');
+      const subscriber = new Redis(server.url);
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 4 });
+      const follower = await subs.jobFeed('slowco');
+      try {
+        // as the transitions write the feed (MAXLEN ~ 10000), while the reader's buffer is full: it stops reading
+        for (let from = 1; from <= 12_000; from += 1000) {
+          const p = redis.pipeline();
+          for (let i = from; i < from + 1000; i++)
+            p.xadd(key, 'MAXLEN', '~', '10000', '*', 'e', feedEvent(`job-${i}`, 1, 'JOB_QUEUED'));
+          p.publish(key, 'x feed');
+          await p.exec();
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        const seen: string[] = [];
+        for (let i = 0; i < 4; i++) seen.push((await follower.next()).value!.jobId);
+        // the four it read before the trim, then the trim is told, not skipped
+        expect(seen).toEqual(['job-1', 'job-2', 'job-3', 'job-4']);
+        await expect(follower.next()).rejects.toBeInstanceOf(FeedTrimmedError);
+      } finally {
+        await follower.return();
+        subscriber.disconnect();
+      }
+    });
   });
 });

@@ -37,15 +37,15 @@ export class EventsTrimmedError extends DomainError {
 }
 
 /**
- * The tenant's feed was trimmed (retention: about FEED_STREAM_MAXLEN entries) past the event a reader asked to
- * resume after: events in between may be gone. BAD_USER_INPUT: the client subscribes without `after` and reads
- * the jobs for what changed meanwhile.
+ * The tenant's feed was trimmed (retention: about FEED_STREAM_MAXLEN entries) past where a reader stands (the
+ * event it asked to resume after, or the last one it read, when it fell that far behind): events in between
+ * are gone. BAD_USER_INPUT: the client subscribes without `after` and reads the jobs for what changed meanwhile.
  */
 export class FeedTrimmedError extends DomainError {
-  constructor(cursor: string) {
+  constructor(after: string) {
     super(
       'BAD_USER_INPUT',
-      `the feed no longer holds the events after cursor "${cursor}": subscribe without \`after\` and read the jobs for what changed`,
+      `the feed no longer holds the events after ${after} (it keeps about its last 10,000 steps): subscribe without \`after\` and read the jobs for what changed`,
     );
     this.name = 'FeedTrimmedError';
   }
@@ -214,7 +214,12 @@ export class EventLog {
    * step's JOB_* events in order (a field "e" each); they share its position, and are read together.
    */
   async feedAfter(tenant: string, after: string, count: number): Promise<StoredEvent[]> {
-    const entries = await this.redis.xrange(JOB_KEYS.feed(tenant), `(${after}`, '+', 'COUNT', count);
+    const key = JOB_KEYS.feed(tenant);
+    const entries = await this.redis.xrange(key, `(${after}`, '+', 'COUNT', count);
+    // Only a reader that got a full batch can have fallen behind a trim (the feed keeps far more entries than a
+    // batch): then it checks that no entry after its position was trimmed, rather than skip those silently.
+    if (entries.length === count && (await this.feedTrimmedPast(key, after)))
+      throw new FeedTrimmedError(`position ${after}`);
     return entries.flatMap(([position, fields]) =>
       streamFieldValues(fields, 'e').map((raw, index) => ({
         position,
@@ -228,6 +233,30 @@ export class EventLog {
   }
 
   /**
+   * Whether the feed was trimmed past `position` (a reader there lost events): entries were trimmed (Redis 7
+   * counts every entry added; without that count, as if some were) and its oldest kept entry is later. Exact
+   * when `position` is the oldest kept entry; otherwise the events after it are gone, but for the one case where
+   * the trim ended exactly at it (a reader about 10,000 steps behind), told rather than guessed.
+   */
+  private async feedTrimmedPast(key: string, position: string): Promise<boolean> {
+    let info: unknown[];
+    try {
+      info = (await this.redis.xinfo('STREAM', key)) as unknown[];
+    } catch (e) {
+      if (e instanceof Error && e.message.includes('no such key')) return false;
+      throw e;
+    }
+    const field = (name: string) => {
+      const at = info.indexOf(name);
+      return at >= 0 ? info[at + 1] : undefined;
+    };
+    const added = field('entries-added');
+    if (added !== undefined && Number(added) <= Number(field('length'))) return false;
+    const first = (field('first-entry') as [string, unknown] | null | undefined)?.[0];
+    return first !== undefined && compareEntries(first, position) > 0;
+  }
+
+  /**
    * Where a feed reader resuming right after the event at `from` starts (the position before its entry: the
    * entry's events up to `from.index` are the reader's to skip), once the feed is known to still hold everything
    * after it. Throws FeedTrimmedError when the feed was trimmed past that entry, InvalidEventCursorError when
@@ -235,17 +264,11 @@ export class EventLog {
    */
   async feedResumePosition(tenant: string, from: FeedPosition, cursor: string): Promise<string> {
     const key = JOB_KEYS.feed(tenant);
-    const [[, first], [, last]] = (await this.redis
-      .pipeline()
-      .xrange(key, '-', '+', 'COUNT', 1)
-      .xrevrange(key, '+', '-', 'COUNT', 1)
-      .exec()) as [[unknown, Array<[string, string[]]>], [unknown, Array<[string, string[]]>]];
-    const firstEntry = first[0]?.[0];
-    const lastEntry = last[0]?.[0];
-    if (lastEntry === undefined || compareEntries(from.entry, lastEntry) > 0)
+    const [last] = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1);
+    if (last === undefined || compareEntries(from.entry, last[0]) > 0)
       throw new InvalidEventCursorError(`cursor "${cursor}" is past the feed's last event`);
-    if (firstEntry !== undefined && compareEntries(from.entry, firstEntry) < 0)
-      throw new FeedTrimmedError(cursor);
+    // trimmed past the cursor's entry: the events after it are (partly) gone
+    if (await this.feedTrimmedPast(key, from.entry)) throw new FeedTrimmedError(`cursor "${cursor}"`);
     return entryBefore(from.entry);
   }
 
