@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS } from '#libs/contracts';
+import { REDIS_KEYS, TERMINAL_JOB_STATUSES } from '#libs/contracts';
 import type { ArtifactRepository } from './artifact-repository.js';
 import { describe } from './errors.js';
 import type { StorageLogger } from './logger.js';
 import { STORAGE_KEYS } from './storage-keys.js';
+
+const TERMINAL: ReadonlySet<string> = TERMINAL_JOB_STATUSES;
 
 export interface SweepOptions {
   /** Staged or pending artifacts older than this are orphans (their attempt or upload never committed). */
@@ -22,7 +24,7 @@ export interface SweepResult {
 
 /**
  * Deletes what must not stay: orphans (uncommitted past the grace period), committed artifacts past
- * retention, and objects whose time in the remove-after index has come (staging objects of expired upload
+ * retention (a job's outputs counted from the job's finish, kept while it runs), and objects whose time in the remove-after index has come (staging objects of expired upload
  * grants, commit copies that were never committed). Records go first, each atomically with queueing its object; then queued objects are
  * removed, so a record never points at a missing object and a crash mid-sweep leaks nothing. Meant to
  * run on one leader at a time, but safe if two overlap (every step is conditional and idempotent).
@@ -65,8 +67,27 @@ export class ArtifactSweeper {
         return false;
       }
       // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
-      return record.state === 'committed' && (await this.artifacts.delete(id, ['committed']));
+      if (record.state !== 'committed') return false;
+      // A job's output is kept while its job may still read it: retention counts from the job's finish.
+      const counted = record.jobId ? await this.jobRetentionStart(record.jobId, now) : null;
+      if (counted !== null && counted > cutoff) {
+        await this.redis.zadd(STORAGE_KEYS.artifactsByCreatedAt, counted, id);
+        return false;
+      }
+      return this.artifacts.delete(id, ['committed']);
     });
+  }
+
+  /**
+   * From when an output of this job counts toward retention (ms): the job's finish, now while it runs (so it is
+   * looked at again a retention later), or null when the job is gone (purged: its outputs count from creation).
+   */
+  private async jobRetentionStart(jobId: string, now: Date): Promise<number | null> {
+    const [status, finishedAt] = await this.redis.hmget(REDIS_KEYS.job(jobId), 'status', 'finishedAt');
+    if (status === null) return null;
+    if (!TERMINAL.has(status)) return now.getTime();
+    const finished = finishedAt ? Date.parse(finishedAt) : NaN;
+    return Number.isFinite(finished) ? finished : null;
   }
 
   /**
