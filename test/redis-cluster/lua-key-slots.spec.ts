@@ -78,12 +78,14 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         REDIS_KEYS.attemptArtifacts(jobId, 'train', 1),
         STORAGE_KEYS.removeAfter,
         STORAGE_KEYS.tenantStoredBytes(tenant),
+        STORAGE_KEYS.tenantArtifacts(tenant),
       ],
       reserveUpload: () => [
         REDIS_KEYS.artifact(artifact),
         REDIS_KEYS.uncommittedArtifacts,
         STORAGE_KEYS.artifactsByCreatedAt,
         STORAGE_KEYS.tenantStoredBytes(tenant),
+        STORAGE_KEYS.tenantArtifacts(tenant),
       ],
       commitUpload: () => [
         REDIS_KEYS.artifact(artifact),

@@ -85,6 +85,7 @@ export class ArtifactsRuntime {
         uploadUrlTtlSeconds: config.ARTIFACT_UPLOAD_URL_TTL_SECONDS,
         downloadUrlTtlSeconds: config.ARTIFACT_DOWNLOAD_URL_TTL_SECONDS,
         tenantMaxStoredBytes: config.TENANT_MAX_STORED_BYTES,
+        tenantMaxArtifacts: config.TENANT_MAX_ARTIFACTS,
       },
       metrics,
       logger,

@@ -84,8 +84,10 @@ export class ArtifactRepository {
           .sadd(REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt), record.id)
           .zadd(REDIS_KEYS.uncommittedArtifacts, createdAt.getTime(), record.id)
           .zadd(STORAGE_KEYS.artifactsByCreatedAt, createdAt.getTime(), record.id)
-          // outputs count toward the tenant's stored bytes from staging on (released if they are swept)
+          // outputs count toward the tenant's stored bytes and artifacts from staging on (released if they
+          // are swept), as uploads do from createUpload on; never refused (failing a running job would be worse)
           .incrby(STORAGE_KEYS.tenantStoredBytes(record.tenant), record.size)
+          .incr(STORAGE_KEYS.tenantArtifacts(record.tenant))
           .exec()
           .then(execOk),
       );
@@ -140,6 +142,12 @@ export class ArtifactRepository {
     return Math.max(0, Number(v ?? 0));
   }
 
+  /** Artifact records (pending, staged, committed) counted against the tenant's artifact quota now. */
+  async artifactCount(tenant: string): Promise<number> {
+    const v = await this.meta('artifactCount', () => this.redis.get(STORAGE_KEYS.tenantArtifacts(tenant)));
+    return Math.max(0, Number(v ?? 0));
+  }
+
   /** Committed artifacts of a job that belong to `tenant`, oldest first. */
   async listForJob(jobId: string, tenant: string): Promise<ArtifactRecord[]> {
     const ids = await this.meta('listForJob', () => this.redis.smembers(REDIS_KEYS.jobArtifacts(jobId)));
@@ -164,8 +172,8 @@ export class ArtifactRepository {
 
   /**
    * Reserves an upload: a `pending` record with the declared size (and sha256 if given) under the tenant,
-   * its bytes counted against `maxStoredBytes` (0 or absent: no quota) in the same atomic step. Throws
-   * StorageQuotaExceededError, having written nothing, when the declared size does not fit.
+   * counted against `maxArtifacts` and its bytes against `maxStoredBytes` (0 or absent: no quota) in the same
+   * atomic step. Throws StorageQuotaExceededError, having written nothing, when either does not fit.
    */
   createPendingUpload(input: PendingUploadInput): Promise<ArtifactRecord> {
     return reserveUpload(this.redis, this, input, randomUUID(), this.now());
@@ -216,6 +224,7 @@ export class ArtifactRepository {
             : artifactHash,
           STORAGE_KEYS.removeAfter,
           STORAGE_KEYS.tenantStoredBytes(record.tenant),
+          STORAGE_KEYS.tenantArtifacts(record.tenant),
         ],
         [id, states.join(','), tenant ?? ''],
       ),

@@ -9,6 +9,7 @@ import {
   SizeMismatchError,
   StorageError,
   StorageQuotaExceededError,
+  type StorageQuota,
 } from './errors.js';
 import type { StorageLogger } from './logger.js';
 import { attachmentDisposition, sanitizeName, uploadCommittedKey, uploadStagingKey } from './names.js';
@@ -25,6 +26,8 @@ export interface PendingUploadInput {
   sha256?: string;
   /** The tenant's stored-bytes quota; 0 or absent: none. */
   maxStoredBytes?: number;
+  /** The tenant's artifact-count quota (records: pending uploads, staged and committed); 0 or absent: none. */
+  maxArtifacts?: number;
   /**
    * When the upload grant handed out for this record stops working. Until then the client can still write
    * the staging object, so once the record stops being pending the staging object is removed again then.
@@ -38,7 +41,7 @@ export interface PendingUploadInput {
  */
 export const COMMIT_COPY_GRACE_MS = 3600_000;
 
-/** The quota check and the pending record in one atomic step (reserveUpload-4.lua). */
+/** The quota checks and the pending record in one atomic step (reserveUpload-5.lua). */
 export async function reserveUpload(
   redis: Redis,
   repo: ArtifactRepository,
@@ -61,7 +64,8 @@ export async function reserveUpload(
   const fields = encodeArtifactRecord(record);
   // Not part of ArtifactRecord (decoding drops it): read only by the delete and commit scripts.
   if (input.grantExpiresAt) fields.grantExpiresAt = String(input.grantExpiresAt.getTime());
-  const limit = input.maxStoredBytes ?? 0;
+  const maxBytes = input.maxStoredBytes ?? 0;
+  const maxArtifacts = input.maxArtifacts ?? 0;
   const result = (await repo.meta('createPendingUpload', () =>
     runStorageScript(
       redis,
@@ -71,12 +75,17 @@ export async function reserveUpload(
         REDIS_KEYS.uncommittedArtifacts,
         STORAGE_KEYS.artifactsByCreatedAt,
         STORAGE_KEYS.tenantStoredBytes(input.tenant),
+        STORAGE_KEYS.tenantArtifacts(input.tenant),
       ],
-      [id, now.getTime(), input.size, limit, ...Object.entries(fields).flat()],
+      [id, now.getTime(), input.size, maxBytes, maxArtifacts, ...Object.entries(fields).flat()],
     ),
-  )) as [number, string];
-  if (result[0] !== 1)
-    throw new StorageQuotaExceededError(input.tenant, limit, Number(result[1]), input.size);
+  )) as [1] | [0, StorageQuota, string];
+  if (result[0] !== 1) {
+    const [, quota, used] = result;
+    throw quota === 'artifacts'
+      ? new StorageQuotaExceededError(input.tenant, quota, maxArtifacts, Number(used), 1)
+      : new StorageQuotaExceededError(input.tenant, quota, maxBytes, Number(used), input.size);
+  }
   return record;
 }
 

@@ -12,7 +12,7 @@ export type StorageErrorCode =
   | 'INVALID_KEY_SEGMENT'
   | 'SIZE_MISMATCH'
   | 'CHECKSUM_MISMATCH' // the bytes read do not hash to the recorded/declared sha256
-  | 'QUOTA_EXCEEDED'; // the tenant's stored-bytes quota refused a reservation
+  | 'QUOTA_EXCEEDED'; // a tenant's storage quota (stored bytes, artifact count) refused a reservation
 
 export class StorageError extends Error {
   constructor(
@@ -101,19 +101,27 @@ export class ChecksumMismatchError extends StorageError {
   }
 }
 
-/** Reserving `requested` bytes would take the tenant's stored bytes over its quota; nothing was written. */
+/**
+ * The per-tenant storage quotas, by their name in `QUOTA_EXCEEDED`'s `extensions.limit` (docs/security.md):
+ * `storedBytes` (TENANT_MAX_STORED_BYTES) and `artifacts`, records (TENANT_MAX_ARTIFACTS).
+ */
+export type StorageQuota = 'storedBytes' | 'artifacts';
+
+const QUOTA_UNITS: Record<StorageQuota, string> = { storedBytes: 'bytes', artifacts: 'artifacts' };
+
+/** Reserving `requested` more would take the tenant over one of its storage quotas; nothing was written. */
 export class StorageQuotaExceededError extends StorageError {
-  /** The quota's name in `QUOTA_EXCEEDED`'s `extensions.limit` (docs/security.md); set by TENANT_MAX_STORED_BYTES. */
-  readonly quota = 'storedBytes';
   constructor(
     readonly tenant: string,
+    readonly quota: StorageQuota,
     readonly max: number,
     readonly used: number,
     readonly requested: number,
   ) {
+    const unit = QUOTA_UNITS[quota];
     super(
       'QUOTA_EXCEEDED',
-      `storage quota exceeded: ${used} of ${max} bytes used, ${requested} more requested`,
+      `storage quota exceeded: ${used} of ${max} ${unit} used, ${requested} more requested`,
       false,
     );
     this.name = 'StorageQuotaExceededError';

@@ -53,4 +53,14 @@ describe('storage config', () => {
       /TENANT_MAX_STORED_BYTES/,
     );
   });
+  it('has an artifact-count quota per tenant by default, and names the variable of a bad value', () => {
+    expect(loadConfig(artifactPolicyEnv, {}).TENANT_MAX_ARTIFACTS).toBe(100_000);
+    expect(loadConfig(artifactPolicyEnv, { TENANT_MAX_ARTIFACTS: '0' }).TENANT_MAX_ARTIFACTS).toBe(0);
+    expect(() => loadConfig(artifactPolicyEnv, { TENANT_MAX_ARTIFACTS: '-1' })).toThrow(
+      /TENANT_MAX_ARTIFACTS.*0 or more/,
+    );
+    expect(() => loadConfig(artifactPolicyEnv, { TENANT_MAX_ARTIFACTS: 'lots' })).toThrow(
+      /TENANT_MAX_ARTIFACTS.*expected a number/,
+    );
+  });
 });

@@ -63,6 +63,12 @@ const boundedInt = (fallback: number, min: number, max: number, what: string) =>
 /** One POST upload and one server-side copy (CopyObject) both stop at 5 GiB on S3. */
 export const MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 ** 3;
 export const DEFAULT_TENANT_MAX_STORED_BYTES = 50 * 1024 ** 3;
+/**
+ * Artifact records one tenant may hold: plenty for real use, yet it bounds what one tenant can put in Redis
+ * (a hash and index entries per record, roughly 1 KB) and in the sweeps' queues, which bytes alone do not
+ * (a zero-byte upload costs no bytes).
+ */
+export const DEFAULT_TENANT_MAX_ARTIFACTS = 100_000;
 
 /** Env of the artifacts subgraph's upload limits, quota and sweeps. */
 export const artifactPolicyEnv = {
@@ -72,6 +78,8 @@ export const artifactPolicyEnv = {
   ARTIFACT_UPLOAD_URL_TTL_SECONDS: boundedInt(300, 1, 3600, 'seconds'),
   /** Bytes of artifacts one tenant may store (uploads reserved at createUpload, task outputs); 0 = no quota. */
   TENANT_MAX_STORED_BYTES: nonNegativeInt(DEFAULT_TENANT_MAX_STORED_BYTES),
+  /** Artifact records one tenant may hold (pending uploads, task outputs, committed artifacts); 0 = no quota. */
+  TENANT_MAX_ARTIFACTS: nonNegativeInt(DEFAULT_TENANT_MAX_ARTIFACTS),
   ARTIFACT_DOWNLOAD_URL_TTL_SECONDS: positiveInt(300),
   /** 0 keeps committed artifacts forever. */
   ARTIFACT_RETENTION_DAYS: nonNegativeInt(30),

@@ -22,4 +22,6 @@ export const STORAGE_KEYS = {
   removeAfter: `${REDIS_PREFIX}:artifacts:remove-after`,
   /** String: bytes of a tenant's artifacts (reserved uploads, staged and committed outputs). */
   tenantStoredBytes: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:stored-bytes`,
+  /** String: how many artifact records a tenant has (pending uploads, staged and committed artifacts). */
+  tenantArtifacts: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:artifacts`,
 } as const;

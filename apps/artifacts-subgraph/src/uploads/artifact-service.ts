@@ -25,6 +25,8 @@ export interface ArtifactServiceOptions extends UploadLimits {
   downloadUrlTtlSeconds: number;
   /** TENANT_MAX_STORED_BYTES; 0 = no quota. */
   tenantMaxStoredBytes: number;
+  /** TENANT_MAX_ARTIFACTS (records, whatever their size); 0 = no quota. */
+  tenantMaxArtifacts: number;
 }
 
 /** Counters the service reports; bound to prom-client metrics by the module. */
@@ -96,8 +98,8 @@ export class ArtifactService {
   }
 
   /**
-   * Reserves an upload under the caller's tenant (its declared size counted against the tenant's
-   * stored-bytes quota, atomically; QUOTA_EXCEEDED writes nothing) and hands out a presigned POST bound to
+   * Reserves an upload under the caller's tenant (counted against the tenant's artifact quota and its declared
+   * size against the stored-bytes quota, atomically; QUOTA_EXCEEDED writes nothing) and hands out a presigned POST bound to
    * the staging key, the declared type and exactly the declared size.
    */
   async createUpload(identity: Identity, input: UploadRequest): Promise<UploadTicket> {
@@ -117,14 +119,15 @@ export class ArtifactService {
         tenant: identity.tenant,
         ...checked,
         maxStoredBytes: this.options.tenantMaxStoredBytes,
+        maxArtifacts: this.options.tenantMaxArtifacts,
         grantExpiresAt: expiresAt,
       });
     } catch (e) {
       if (e instanceof StorageQuotaExceededError) {
         this.metrics.quotaRefused(e.quota);
         this.logger.warn(
-          { tenant: identity.tenant, max: e.max, used: e.used, requested: e.requested },
-          'upload refused: stored-bytes quota',
+          { tenant: identity.tenant, quota: e.quota, max: e.max, used: e.used, requested: e.requested },
+          `upload refused: ${e.quota} quota`,
         );
       }
       throw e;

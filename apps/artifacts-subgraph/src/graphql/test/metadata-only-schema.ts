@@ -29,6 +29,7 @@ export function metadataOnlySchema(redis: Redis) {
       uploadUrlTtlSeconds: 60,
       downloadUrlTtlSeconds: 60,
       tenantMaxStoredBytes: 0,
+      tenantMaxArtifacts: 0,
     },
     { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
     quietStorageLogger,

@@ -1,9 +1,10 @@
 --[[
   Deletes an artifact record if it is in one of the allowed states (and of the tenant, when ARGV[3] is not
-  empty), queues its object for removal, and releases its bytes from the tenant's stored-bytes count.
+  empty), queues its object for removal, and releases it from the tenant's artifact count and its bytes from
+  the tenant's stored-bytes count.
     KEYS[1] artifact hash   KEYS[2] uncommitted zset   KEYS[3] created index   KEYS[4] objects-to-delete set
     KEYS[5] jobArtifacts set (or KEYS[1] again when the record has no job)   KEYS[6] attemptArtifacts set (same)
-    KEYS[7] remove-after zset   KEYS[8] the tenant's stored-bytes counter
+    KEYS[7] remove-after zset   KEYS[8] the tenant's stored-bytes counter   KEYS[9] the tenant's artifact counter
     ARGV[1] artifact id   ARGV[2] allowed states (comma list)   ARGV[3] tenant or ''
   A pending upload's staging object is also queued in remove-after for its grant's expiry: the client may
   still write it until then. Returns the object key, or false when nothing was deleted.
@@ -29,8 +30,9 @@ if KEYS[5] ~= KEYS[1] then redis.call('SREM', KEYS[5], ARGV[1]) end
 if KEYS[6] ~= KEYS[1] then redis.call('SREM', KEYS[6], ARGV[1]) end
 redis.call('SADD', KEYS[4], key)
 if grantExpiresAt then redis.call('ZADD', KEYS[7], grantExpiresAt, key) end
+-- never below zero (records written before the counters existed were never counted)
 if size > 0 then
-  -- never below zero (records written before the counter existed were never counted)
   if redis.call('DECRBY', KEYS[8], size) <= 0 then redis.call('DEL', KEYS[8]) end
 end
+if redis.call('DECR', KEYS[9]) <= 0 then redis.call('DEL', KEYS[9]) end
 return key
