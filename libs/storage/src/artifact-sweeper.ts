@@ -12,8 +12,23 @@ export interface SweepOptions {
   orphanGraceMs: number;
   /** Committed artifacts older than this are deleted; 0 keeps them forever. */
   retentionMs: number;
-  /** Most records handled per sweep, so one run stays short. */
+  /** Records (and objects) one step of a sweep handles: one Redis read, then one delete per record. */
   batchSize: number;
+  /**
+   * How long one sweep keeps taking batches while there is more due (default SWEEP_PASS_MAX_MS). A backlog
+   * drains at many batches per interval, and a pass still ends: checked between batches, so it overruns by at
+   * most one batch of each kind.
+   */
+  passMaxMs?: number;
+}
+
+/** Well under the sweep lease (10 s), so the leader keeps renewing it between passes. */
+export const SWEEP_PASS_MAX_MS = 5000;
+
+/** What one batch of a kind did: `more` when it took a full batch and made progress (more may be due). */
+interface BatchOutcome {
+  done: number;
+  more: boolean;
 }
 
 export interface SweepResult {
@@ -37,17 +52,53 @@ export class ArtifactSweeper {
     private readonly logger: StorageLogger,
   ) {}
 
-  async sweep(now: Date = new Date()): Promise<SweepResult> {
-    const orphans = await this.sweepOrphans(now);
-    const expired = await this.sweepRetention(now);
-    await this.artifacts.claimDueRemovals(now, this.options.batchSize);
-    const objectsRemoved = await this.artifacts.removeQueuedObjects(this.options.batchSize);
-    const result = { orphans, expired, objectsRemoved };
-    if (orphans || expired || objectsRemoved) this.logger.info({ ...result }, 'artifact sweep removed data');
+  /**
+   * Takes a batch of each kind (orphans, retention, due removals, queued objects) in turn, and goes on with the
+   * kinds that found a full batch until none does, `passMaxMs` has passed or `proceed()` says stop (the sweep
+   * lease was lost). Round by round, so a backlog of one kind (one tenant's flood of orphans) does not keep the
+   * others waiting for a later interval.
+   */
+  async sweep(now: Date = new Date(), proceed: () => boolean = () => true): Promise<SweepResult> {
+    const deadline = Date.now() + (this.options.passMaxMs ?? SWEEP_PASS_MAX_MS);
+    const result: SweepResult = { orphans: 0, expired: 0, objectsRemoved: 0 };
+    const kinds: Array<{ run: () => Promise<BatchOutcome>; add: (n: number) => void }> = [
+      { run: () => this.orphanBatch(now), add: (n) => (result.orphans += n) },
+      { run: () => this.retentionBatch(now), add: (n) => (result.expired += n) },
+      { run: () => this.claimBatch(now), add: () => undefined },
+      { run: () => this.objectBatch(), add: (n) => (result.objectsRemoved += n) },
+    ];
+    let pending = kinds;
+    let rounds = 0;
+    do {
+      const next: typeof kinds = [];
+      for (const kind of pending) {
+        const outcome = await kind.run();
+        kind.add(outcome.done);
+        if (outcome.more) next.push(kind);
+      }
+      pending = next;
+      rounds++;
+    } while (pending.length > 0 && Date.now() < deadline && proceed());
+    const { orphans, expired, objectsRemoved } = result;
+    if (orphans || expired || objectsRemoved)
+      this.logger.info({ ...result, rounds }, 'artifact sweep removed data');
+    if (pending.length > 0)
+      this.logger.warn({ ...result, rounds }, 'artifact sweep left due work for the next pass');
     return result;
   }
 
-  async sweepOrphans(now: Date): Promise<number> {
+  private async claimBatch(now: Date): Promise<BatchOutcome> {
+    const claimed = await this.artifacts.claimDueRemovals(now, this.options.batchSize);
+    return { done: claimed, more: claimed >= this.options.batchSize };
+  }
+
+  private async objectBatch(): Promise<BatchOutcome> {
+    const removed = await this.artifacts.removeQueuedObjects(this.options.batchSize);
+    return { done: removed, more: removed >= this.options.batchSize };
+  }
+
+  /** Up to a batch of orphans: uploads never completed, outputs of attempts that never committed. */
+  private orphanBatch(now: Date): Promise<BatchOutcome> {
     const cutoff = now.getTime() - this.options.orphanGraceMs;
     return this.sweepIndex(REDIS_KEYS.uncommittedArtifacts, cutoff, 'orphan', async (id) => {
       if (await this.artifacts.delete(id, ['staged', 'pending'])) return true;
@@ -57,8 +108,9 @@ export class ArtifactSweeper {
     });
   }
 
-  async sweepRetention(now: Date): Promise<number> {
-    if (this.options.retentionMs <= 0) return 0;
+  /** Up to a batch of committed artifacts past retention. */
+  private async retentionBatch(now: Date): Promise<BatchOutcome> {
+    if (this.options.retentionMs <= 0) return { done: 0, more: false };
     const cutoff = now.getTime() - this.options.retentionMs;
     return this.sweepIndex(STORAGE_KEYS.artifactsByCreatedAt, cutoff, 'retention', async (id) => {
       const record = await this.artifacts.get(id);
@@ -92,14 +144,15 @@ export class ArtifactSweeper {
 
   /**
    * Hands `remove` up to a batch of the ids `index` scores at or before `cutoff`; counts those it deleted. One
-   * that fails is logged and stays in the index, so the next sweep tries it again.
+   * that fails is logged and stays in the index, so the next sweep tries it again. `more` only when the batch
+   * was full and deleted something: a batch that only failed (or was all skipped) would be the same next time.
    */
   private async sweepIndex(
     index: string,
     cutoff: number,
     sweep: 'orphan' | 'retention',
     remove: (id: string) => Promise<boolean>,
-  ): Promise<number> {
+  ): Promise<BatchOutcome> {
     const ids = await this.redis.zrangebyscore(index, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
     let deleted = 0;
     for (const id of ids) {
@@ -112,6 +165,6 @@ export class ArtifactSweeper {
         );
       }
     }
-    return deleted;
+    return { done: deleted, more: ids.length >= this.options.batchSize && deleted > 0 };
   }
 }

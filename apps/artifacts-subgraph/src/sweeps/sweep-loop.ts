@@ -21,7 +21,8 @@ export interface SweepLoopOptions {
 }
 
 /**
- * Every `intervalMs`, the replica holding the sweep lease runs one sweep (the shared LeaderLoop of #libs/redis).
+ * Every `intervalMs`, the replica holding the sweep lease runs one sweep pass (the shared LeaderLoop of
+ * #libs/redis): batches until nothing more is due or the pass's time bound (ArtifactSweeper) has passed.
  * Runs never overlap within a process; a failed run is logged and counted, and the next interval tries again.
  */
 export class SweepLoop {
@@ -41,7 +42,8 @@ export class SweepLoop {
       intervalMs: options.intervalMs,
       firstPassDelayMs: Math.min(options.intervalMs, 1000),
       logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn(o, m) },
-      pass: () => this.sweepOnce().then(() => undefined),
+      // a pass may take several batches: it stops between them once the lease is lost or the loop stops
+      pass: (stillLeader) => this.sweepOnce(stillLeader).then(() => undefined),
     });
   }
 
@@ -58,9 +60,9 @@ export class SweepLoop {
   }
 
   /** One sweep, counted; a failure is logged and counted, never thrown. */
-  async sweepOnce(): Promise<SweepResult | null> {
+  async sweepOnce(proceed?: () => boolean): Promise<SweepResult | null> {
     try {
-      const result = await this.sweeper.sweep();
+      const result = await this.sweeper.sweep(new Date(), proceed);
       this.metrics.sweepRan('ok', result);
       return result;
     } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * A tenant flooding createUpload (zero-byte uploads cost nothing against the stored-bytes quota) against a real
  * redis-server and the local S3 server: the artifact-count quota (TENANT_MAX_ARTIFACTS) bounds the records it
- * can write, uploads and staged task outputs alike, and refuses with QUOTA_EXCEEDED writing nothing.
+ * can write, uploads and staged task outputs alike, and refuses with QUOTA_EXCEEDED writing nothing; a sweep
+ * pass drains a backlog larger than one batch, so another tenant's due work behind it does not wait for it.
  */
 import { Redis } from 'ioredis';
 import { REDIS_KEYS } from '#libs/contracts';
@@ -169,5 +170,58 @@ describe('artifact-count quota (TENANT_MAX_ARTIFACTS)', () => {
     expect(await repo.artifactCount(tenant)).toBe(0);
     expect(await repo.storedBytes(tenant)).toBe(0);
     await service.createUpload(identity(tenant), zeroByte(0));
+  }, 60_000);
+});
+
+describe('sweep pass', () => {
+  // as createUpload leaves them: a grant (already expired), so deleting one queues its staging object too
+  const pendingUploads = async (tenant: string, n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const input = {
+        tenant,
+        name: `p${i}.txt`,
+        contentType: 'text/plain',
+        size: 0,
+        grantExpiresAt: new Date(),
+      };
+      ids.push((await repo.createPendingUpload(input)).id);
+    }
+    return ids;
+  };
+
+  it('drains a backlog larger than one batch, reaching the due work of a tenant queued behind it', async () => {
+    await redis.flushall();
+    const flood = await pendingUploads('flooder', 350);
+    const victim = await pendingUploads('victim', 1);
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 0, retentionMs: 0, batchSize: 100 },
+      quietStorageLogger,
+    );
+    const r = await sweeper.sweep(new Date(Date.now() + 1000));
+    expect(r.orphans).toBe(flood.length + victim.length);
+    expect(await repo.get(victim[0]!)).toBeNull();
+    expect(await redis.zcard(REDIS_KEYS.uncommittedArtifacts)).toBe(0);
+    expect(await repo.artifactCount('flooder')).toBe(0);
+    // each deleted upload queued its staging object for removal (its grant has expired): all claimed, too
+    expect(await redis.zcard(STORAGE_KEYS.removeAfter)).toBe(0);
+    expect(await redis.scard(STORAGE_KEYS.objectsToDelete)).toBe(0);
+  }, 60_000);
+
+  it('stays bounded: past its time bound (or when told to stop) a pass ends after the round it is in', async () => {
+    await redis.flushall();
+    await pendingUploads('flooder', 250);
+    const bounded = (passMaxMs: number) =>
+      new ArtifactSweeper(
+        redis,
+        repo,
+        { orphanGraceMs: 0, retentionMs: 0, batchSize: 100, passMaxMs },
+        quietStorageLogger,
+      );
+    expect((await bounded(0).sweep(new Date(Date.now() + 1000))).orphans).toBe(100);
+    expect((await bounded(60_000).sweep(new Date(Date.now() + 1000), () => false)).orphans).toBe(100);
+    expect((await bounded(60_000).sweep(new Date(Date.now() + 1000))).orphans).toBe(50);
   }, 60_000);
 });
