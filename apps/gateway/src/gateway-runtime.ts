@@ -14,7 +14,7 @@ import {
   loggedApiKeyCacheHooks,
   RATE_LIMIT_SCRIPTS,
   rateLimiter,
-  submittedJobs,
+  rateLimitUnits,
   type RateLimiter,
 } from '#libs/auth';
 import type { Logger } from '#libs/observability';
@@ -388,10 +388,10 @@ export class GatewayRuntime {
                 `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`,
               );
             guard.check(contextValue.identity, schema, document, operation, request.variables);
-            // a batch spends a token per job, as that many submitJob calls would
-            await guard.admitJobs(
+            // a batch (or aliased submits / uploads) spends a token per item, as that many single calls would
+            await guard.admitUnits(
               contextValue.identity,
-              submittedJobs(document, operation, request.variables),
+              rateLimitUnits(document, operation, request.variables),
             );
           },
         };

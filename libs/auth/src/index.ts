@@ -12,4 +12,4 @@ export * from './foreign-jwt.js';
 export * from './subgraph-auth-config.js';
 export * from './subgraph-authenticator.js';
 export * from './subgraph-request-auth.js';
-export * from './submitted-jobs.js';
+export * from './rate-limit-units.js';

@@ -1,5 +1,11 @@
 import { GraphQLError, type DocumentNode, type OperationDefinitionNode } from 'graphql';
-import { CallerAuthError, submittedJobs, type SubgraphAuthenticator, type VerifiedCaller } from '#libs/auth';
+import {
+  CallerAuthError,
+  overBurstMessage,
+  rateLimitUnits,
+  type SubgraphAuthenticator,
+  type VerifiedCaller,
+} from '#libs/auth';
 import type { ApiErrorCode } from '#libs/contracts';
 import { callerAuthGraphQLError, DomainError } from '#libs/errors';
 import { operationShape } from './operation-shape.js';
@@ -18,9 +24,9 @@ function refused(code: ApiErrorCode, message: string, extensions: Record<string,
  *
  * - its shape within the authenticator's operationLimits (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES, as at our gateway):
  *   QUERY_TOO_COMPLEX naming the limit;
- * - for an API key, a token of the key's bucket per job the operation submits (submittedJobs: each `submitJob`
- *   one, each `submitJobs` one per input, aliases and fragments included), as at our gateway: the request's own
- *   token was taken when it authenticated, this takes the rest, at once. More jobs than the key's burst:
+ * - for an API key, a token of the key's bucket per item the operation writes (rateLimitUnits: each `submitJob`
+ *   and each `createUpload` one, each `submitJobs` one per input, aliases and fragments included), as at our
+ *   gateway: the request's own token was taken when it authenticated, this takes the rest, at once. More than the key's burst:
  *   BAD_USER_INPUT (waiting would not help; nothing taken); too few tokens now: RATE_LIMITED with
  *   `retryAfterSeconds`; the limiter unreachable: UNAVAILABLE. Foreign-JWT callers are not rate-limited here.
  *
@@ -45,18 +51,17 @@ export async function admitOperation(
       throw refused('QUERY_TOO_COMPLEX', `operation too complex: ${limit} ${actual} > ${max}`, {
         limits: [{ limit, actual, max }],
       });
-  const jobs = submittedJobs(document, operation, variables);
+  const units = rateLimitUnits(document, operation, variables);
   let over;
   try {
-    over = await authenticator.chargeUnits(caller, jobs);
+    over = await authenticator.chargeUnits(caller, units);
   } catch (e) {
     if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
     throw e;
   }
   if (over)
-    throw refused(
-      'BAD_USER_INPUT',
-      `this operation submits ${jobs} jobs, more than this key's rate-limit burst of ${over.burst}: send at most ${over.burst} per request`,
-      { max: over.burst, requested: jobs },
-    );
+    throw refused('BAD_USER_INPUT', overBurstMessage(units, over.burst), {
+      max: over.burst,
+      requested: units,
+    });
 }

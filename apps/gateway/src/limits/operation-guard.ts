@@ -5,7 +5,7 @@ import { gatewayError } from '../gateway-errors.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { GUARD_LIMIT_NAMES } from './document-guard.js';
 import { measureOperation, type ComplexityLimits, type ComplexityResult } from './query-complexity.js';
-import type { RateLimiter } from '#libs/auth';
+import { overBurstMessage, type RateLimiter } from '#libs/auth';
 
 export interface GuardMetrics {
   refused(reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN' | 'BAD_USER_INPUT'): void;
@@ -60,22 +60,19 @@ export class OperationGuard {
   }
 
   /**
-   * An operation that submits `jobs` jobs spends a token per job: the request's own token was taken by
-   * `admit`, this takes the rest. More jobs than the bucket can ever hold (the key's burst) is BAD_USER_INPUT
-   * (waiting would not help: split the batch); not enough tokens now is RATE_LIMITED. Nothing ran yet.
+   * An operation that writes `units` items (rateLimitUnits: jobs submitted, uploads created) spends a token per
+   * item: the request's own token was taken by `admit`, this takes the rest. More than the bucket can ever hold
+   * (the key's burst) is BAD_USER_INPUT (waiting would not help: split the batch); not enough tokens now is
+   * RATE_LIMITED. Nothing ran yet.
    */
-  async admitJobs(identity: CallerIdentity, jobs: number): Promise<void> {
-    if (jobs <= 1) return;
+  async admitUnits(identity: CallerIdentity, units: number): Promise<void> {
+    if (units <= 1) return;
     const { burst } = this.limiter.policy;
-    if (jobs > burst) {
+    if (units > burst) {
       this.metrics.refused?.('BAD_USER_INPUT');
-      throw gatewayError(
-        'BAD_USER_INPUT',
-        `this operation submits ${jobs} jobs, more than this key's rate-limit burst of ${burst}: send at most ${burst} per request`,
-        { max: burst, requested: jobs },
-      );
+      throw gatewayError('BAD_USER_INPUT', overBurstMessage(units, burst), { max: burst, requested: units });
     }
-    await this.take(identity, jobs - 1);
+    await this.take(identity, units - 1);
   }
 
   /** Scope of each root field (FORBIDDEN). */

@@ -1,15 +1,15 @@
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
-import { submittedJobs } from './submitted-jobs.js';
+import { rateLimitUnits } from './rate-limit-units.js';
 
 const count = (query: string, variables?: Record<string, unknown>) => {
   const document = parse(query);
   const operation = document.definitions.find(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
   )!;
-  return submittedJobs(document, operation, variables);
+  return rateLimitUnits(document, operation, variables);
 };
 
-describe('submittedJobs (rate-limit tokens of an operation)', () => {
+describe('rateLimitUnits (rate-limit tokens of an operation)', () => {
   it('counts one per submitJob, aliases included, and nothing for queries or other mutations', () => {
     expect(count('{ jobs { edges { cursor } } }')).toBe(0);
     expect(count('mutation { cancelJob(id: "x") { id } }')).toBe(0);
@@ -38,5 +38,20 @@ describe('submittedJobs (rate-limit tokens of an operation)', () => {
         { i: [{}, {}, {}] },
       ),
     ).toBe(4);
+  });
+
+  it('counts one per createUpload, aliases and fragments included, and mixes with submits', () => {
+    const upload = (alias: string) =>
+      `${alias}: createUpload(input: { name: "f", contentType: "text/plain", size: 0 }) { artifactId }`;
+    expect(count(`mutation { ${upload('a')} }`)).toBe(1);
+    expect(count(`mutation { ${Array.from({ length: 20 }, (_, i) => upload(`u${i}`)).join(' ')} }`)).toBe(20);
+    expect(
+      count(
+        `mutation { ...U ... on Mutation { ${upload('b')} } submitJob(input: { template: "t" }) { id } } fragment U on Mutation { ${upload('c')} ${upload('d')} }`,
+      ),
+    ).toBe(4);
+    // completing or deleting writes no new record: the request's own token only
+    expect(count('mutation { completeUpload(artifactId: "x") { id } deleteArtifact(id: "y") }')).toBe(0);
+    expect(count(`query { artifact(id: "x") { id } }`)).toBe(0);
   });
 });
