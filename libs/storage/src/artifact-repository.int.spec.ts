@@ -111,7 +111,7 @@ describe('artifact repository', () => {
     });
     expect(rec).toMatchObject({
       state: 'staged',
-      key: 'acme/job-1/resize/1/_thumb.png',
+      key: `acme/job-1/resize/1/${rec.id}/_thumb.png`,
       size: bytes.length,
       sha256: sha(bytes),
       attempt: 1,

@@ -56,14 +56,15 @@ export class ArtifactRepository {
    */
   async stage(input: StageInput): Promise<ArtifactRecord> {
     const name = sanitizeName(input.name);
-    const key = artifactKey({ ...input, name });
+    const id = randomUUID();
+    const key = artifactKey({ ...input, artifactId: id, name });
     const stored = await this.store.put(key, input.source, {
       size: input.size,
       contentType: input.contentType,
     });
     const createdAt = this.now();
     const record: ArtifactRecord = {
-      id: randomUUID(),
+      id,
       tenant: input.tenant,
       state: 'staged',
       key,

@@ -32,10 +32,17 @@ describe('sanitizeName', () => {
 });
 
 describe('object keys', () => {
-  it('puts task outputs under tenant/job/node/attempt', () => {
+  it('puts each task output under tenant/job/node/attempt/its own artifact id', () => {
     expect(
-      artifactKey({ tenant: 'acme', jobId: 'j-1', nodeId: 'resize', attempt: 2, name: '../out.png' }),
-    ).toBe('acme/j-1/resize/2/_out.png');
+      artifactKey({
+        tenant: 'acme',
+        jobId: 'j-1',
+        nodeId: 'resize',
+        attempt: 2,
+        artifactId: 'a1',
+        name: '../out.png',
+      }),
+    ).toBe('acme/j-1/resize/2/a1/_out.png');
   });
   it('stages uploads under tenant/incoming/id and commits them under tenant/uploads/id/copy', () => {
     expect(uploadStagingKey({ tenant: 'acme', artifactId: 'a1', name: 'in.csv' })).toBe(
@@ -62,7 +69,9 @@ describe('object keys', () => {
     [{ tenant: 'acme', jobId: 'j', nodeId: '1n', attempt: 1 }],
     [{ tenant: 'acme', jobId: 'j', nodeId: 'n', attempt: 0 }],
     [{ tenant: 'acme', jobId: 'j', nodeId: 'n', attempt: 1.5 }],
+    [{ tenant: 'acme', jobId: 'j', nodeId: 'n', attempt: 1, artifactId: '..' }],
+    [{ tenant: 'acme', jobId: 'j', nodeId: 'n', attempt: 1, artifactId: 'a/b' }],
   ])('refuses unsafe segments %j', (p) => {
-    expect(() => artifactKey({ ...p, name: 'x' })).toThrow(InvalidKeySegmentError);
+    expect(() => artifactKey({ artifactId: 'a1', ...p, name: 'x' })).toThrow(InvalidKeySegmentError);
   });
 });

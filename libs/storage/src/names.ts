@@ -31,17 +31,25 @@ const tenantSegment = (tenant: string) => segment('tenant', tenant, Tenant.safeP
 const idSegment = (kind: string, id: string) =>
   segment(kind, id, typeof id === 'string' && ID_SEGMENT.test(id));
 
-/** `{tenant}/{jobId}/{nodeId}/{attempt}/{name}`: where a task attempt's output lives. */
+/**
+ * `{tenant}/{jobId}/{nodeId}/{attempt}/{artifactId}/{name}`: where one staged task output lives. The artifact id
+ * makes the key the record's own: a re-run of the same attempt (stalled redelivery) or a name put twice by one
+ * attempt gets its own object, so deleting one record never removes or overwrites another's bytes. Records
+ * store their key and every reader uses the stored one, so records written under the older
+ * `{tenant}/{jobId}/{nodeId}/{attempt}/{name}` layout keep working; nothing re-derives a key.
+ */
 export function artifactKey(p: {
   tenant: string;
   jobId: string;
   nodeId: string;
   attempt: number;
+  artifactId: string;
   name: string;
 }): string {
   const nodeId = segment('nodeId', p.nodeId, typeof p.nodeId === 'string' && NODE_ID_PATTERN.test(p.nodeId));
   const attempt = segment('attempt', String(p.attempt), Number.isInteger(p.attempt) && p.attempt >= 1);
-  return `${tenantSegment(p.tenant)}/${idSegment('jobId', p.jobId)}/${nodeId}/${attempt}/${sanitizeName(p.name)}`;
+  const artifactId = idSegment('artifactId', p.artifactId);
+  return `${tenantSegment(p.tenant)}/${idSegment('jobId', p.jobId)}/${nodeId}/${attempt}/${artifactId}/${sanitizeName(p.name)}`;
 }
 
 /**

@@ -1,0 +1,149 @@
+/**
+ * No staged or committed artifact is lost to another record's deletion (real redis-server and local S3):
+ * - every staged output has its own object key (the artifact id is part of it), so a re-run of the same attempt
+ *   (stalled redelivery) or a name put twice by one attempt never shares an object with another record;
+ * - records already stored under the older key layout are read and deleted by the key they store.
+ */
+import { Redis } from 'ioredis';
+import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
+import { redisPerSuite, startS3, type S3Handle } from '#libs/testing';
+import {
+  ArtifactRepository,
+  ArtifactSweeper,
+  ObjectStore,
+  encodeArtifactRecord,
+  type StageInput,
+  type StorageLogger,
+} from '#libs/storage';
+import { startCore } from '../../test/harness.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+import { reportFields } from '../../test/scenario.js';
+
+const TENANT = 'acme';
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+const handlers = { 'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }) };
+const quiet: StorageLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const HOUR = 3600_000;
+// the artifacts subgraph's defaults (ARTIFACT_ORPHAN_GRACE_SECONDS, ARTIFACT_RETENTION_DAYS)
+const SWEEP = { orphanGraceMs: 6 * HOUR, retentionMs: 30 * 24 * HOUR, batchSize: 500 };
+
+describe('artifacts: no loss to shared keys or to the orphan sweep of a running attempt', () => {
+  const redis = redisPerSuite();
+  let s3: S3Handle;
+  let core: Awaited<ReturnType<typeof startCore>>;
+  let manifest: TestWorker;
+  let client: Redis;
+  let store: ObjectStore;
+  let repo: ArtifactRepository;
+  let sweeper: ArtifactSweeper;
+
+  beforeAll(async () => {
+    s3 = await startS3();
+  });
+  afterAll(async () => {
+    await s3?.stop();
+  });
+  beforeEach(async () => {
+    core = await startCore(redis.url, { startConsumer: false });
+    manifest = new TestWorker({ url: redis.url, tasks, handlers });
+    await manifest.publishManifest();
+    client = new Redis(redis.url);
+    store = new ObjectStore(
+      { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: 'no-loss' },
+      quiet,
+    );
+    await store.start();
+    repo = new ArtifactRepository(client, store, quiet);
+    sweeper = new ArtifactSweeper(client, repo, SWEEP, quiet);
+  });
+  afterEach(async () => {
+    client?.disconnect();
+    await manifest?.stop();
+    await core?.close();
+  });
+
+  /** A one-node job (test.emit) and the fields of its attempt 1's outputs. */
+  async function oneNodeJob(timeoutSeconds?: number) {
+    const { job } = await core.service.submitJob(TENANT, {
+      graph: { nodes: [{ id: 'only', task: 'test.emit', inputs: { value: 1 }, timeoutSeconds }] },
+    });
+    const output = { tenant: TENANT, jobId: job.id, nodeId: 'only', attempt: 1 };
+    return { jobId: job.id, output };
+  }
+  const succeed = (jobId: string, artifactIds: string[], workerId?: string) =>
+    core.scheduler.applyReport({
+      ...reportFields(jobId, TENANT, workerId ? { workerId } : {}),
+      type: 'succeeded',
+      outputs: { value: 1 },
+      artifactIds,
+    });
+  const stageBytes = (o: Omit<StageInput, 'name' | 'contentType' | 'source'>, name: string, text: string) =>
+    repo.stage({ ...o, name, contentType: 'application/octet-stream', source: Buffer.from(text) });
+  const readText = async (id: string) => {
+    const chunks: Buffer[] = [];
+    for await (const c of await repo.read(id, TENANT)) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString();
+  };
+  const nodeOf = async (jobId: string) => (await core.service.job(TENANT, jobId))!;
+
+  it('a re-run of the same attempt stages its own object: sweeping the dead run’s record keeps the committed bytes', async () => {
+    const { jobId, output } = await oneNodeJob();
+    const t0 = Date.now();
+    // worker A runs attempt 1, stages model.bin and is SIGKILLed; BullMQ gives the same attempt to worker B
+    await core.scheduler.applyReport({
+      ...reportFields(jobId, TENANT, { workerId: 'A' }),
+      type: 'started',
+      actorId: 'A/cpu0',
+    });
+    const fromA = await stageBytes(output, 'model.bin', 'model from A');
+    const fromB = await stageBytes(output, 'model.bin', 'model from B');
+    expect(fromB.key).not.toBe(fromA.key);
+    expect(await succeed(jobId, [fromB.id], 'B')).toBe('applied');
+    expect((await nodeOf(jobId)).job.status).toBe('SUCCEEDED');
+
+    expect((await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000))).orphans).toBe(1);
+    expect(await repo.get(fromA.id)).toBeNull();
+    expect((await repo.listForJob(jobId, TENANT)).map((r) => r.id)).toEqual([fromB.id]);
+    expect(await readText(fromB.id)).toBe('model from B');
+  });
+
+  it('one attempt putting a name twice keeps two artifacts with their own bytes; deleting one leaves the other', async () => {
+    const { jobId, output } = await oneNodeJob();
+    const epoch1 = await stageBytes(output, 'checkpoint.pt', 'epoch 1 weights');
+    const epoch2 = await stageBytes(output, 'checkpoint.pt', 'epoch 2 weights!!');
+    expect(await succeed(jobId, [epoch1.id, epoch2.id])).toBe('applied');
+    const listed = await repo.listForJob(jobId, TENANT);
+    expect(new Set(listed.map((r) => r.key)).size).toBe(2);
+    expect(await readText(epoch1.id)).toBe('epoch 1 weights');
+    expect(await repo.deleteVisible(epoch1.id, TENANT)).toBe(true);
+    expect(await readText(epoch2.id)).toBe('epoch 2 weights!!');
+  });
+
+  it('a record stored under the older key layout is still read and deleted by the key it stores', async () => {
+    const { jobId } = await oneNodeJob();
+    const key = `${TENANT}/${jobId}/only/1/legacy.bin`; // {tenant}/{job}/{node}/{attempt}/{name}
+    const stored = await store.put(key, Buffer.from('legacy bytes'), {
+      contentType: 'application/octet-stream',
+    });
+    const record = {
+      id: 'legacy-1',
+      tenant: TENANT,
+      state: 'committed' as const,
+      key,
+      name: 'legacy.bin',
+      contentType: 'application/octet-stream',
+      size: stored.size,
+      sha256: stored.sha256,
+      jobId,
+      nodeId: 'only',
+      attempt: 1,
+      createdAt: new Date().toISOString(),
+    };
+    await client.hset(REDIS_KEYS.artifact(record.id), encodeArtifactRecord(record));
+    await client.sadd(REDIS_KEYS.jobArtifacts(jobId), record.id);
+    expect(await readText(record.id)).toBe('legacy bytes');
+    expect(await repo.deleteVisible(record.id, TENANT)).toBe(true);
+    expect(await store.stat(key)).toBeNull();
+  });
+});
