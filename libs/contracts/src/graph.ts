@@ -28,6 +28,9 @@ export function parseRef(ref: string): { nodeId: string; field: string } | null 
   return m ? { nodeId: m[1]!, field: m[2]! } : null;
 }
 
+/** Longest start-to-close timeout a node may ask for (7 days). */
+export const MAX_NODE_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
 export const NodeSpec = z.object({
   id: z.string().min(1).max(64),
   task: z.string().min(1).max(128),
@@ -35,12 +38,7 @@ export const NodeSpec = z.object({
   inputs: JsonObject.optional(),
   dependsOn: z.array(z.string()).max(256).optional(),
   attempts: z.number().int().min(1).max(20).optional(),
-  timeoutSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .optional(),
+  timeoutSeconds: z.number().int().min(1).max(MAX_NODE_TIMEOUT_SECONDS).optional(),
 });
 export type NodeSpec = z.infer<typeof NodeSpec>;
 

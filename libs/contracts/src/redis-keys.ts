@@ -36,7 +36,11 @@ export const REDIS_KEYS = {
   /** Set of staged artifact ids of one attempt (committed with it, else swept). */
   attemptArtifacts: (jobId: string, nodeId: string, attempt: number) =>
     `${REDIS_PREFIX}:attempt:${jobId}:${nodeId}:${attempt}:artifacts`,
-  /** Sorted set (score = createdAt ms) of staged/pending artifact ids, for the orphan sweep. */
+  /**
+   * Sorted set of staged/pending artifact ids for the orphan sweep, scored with the time (ms) its grace counts
+   * from: createdAt, or for a staged output the deadline of its attempt when that is later (a long attempt's
+   * early output stays until the attempt cannot be running any more).
+   */
   uncommittedArtifacts: `${REDIS_PREFIX}:artifacts:uncommitted`,
   /** Sorted set (score = ms) of runner kills caused by a tenant's attempts, trimmed to the window (workers). */
   tenantRunnerKills: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:runner-kills`,

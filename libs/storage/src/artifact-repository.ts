@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { ArtifactRecord, type ArtifactState, REDIS_KEYS } from '#libs/contracts';
+import { ArtifactRecord, type ArtifactState, MAX_NODE_TIMEOUT_SECONDS, REDIS_KEYS } from '#libs/contracts';
 import { decodeArtifactRecord, encodeArtifactRecord } from './artifact-record-codec.js';
 import { commitUploadCopy, reserveUpload, type PendingUploadInput } from './artifact-uploads.js';
 import { ArtifactNotFoundError, describe, MetadataUnavailableError, StorageError } from './errors.js';
@@ -24,6 +24,11 @@ export interface StageInput {
   /** Bytes, a file path, or a stream (then `size` is required). */
   source: ObjectSource;
   size?: number;
+  /**
+   * When the attempt must have ended (its start plus its timeout). The orphan sweep's grace counts from this
+   * when it is later than the staging time, so a long attempt's early output is not swept while it runs.
+   */
+  attemptDeadline?: Date;
 }
 
 /**
@@ -83,7 +88,7 @@ export class ArtifactRepository {
           .multi()
           .hset(REDIS_KEYS.artifact(record.id), encodeArtifactRecord(record))
           .sadd(REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt), record.id)
-          .zadd(REDIS_KEYS.uncommittedArtifacts, createdAt.getTime(), record.id)
+          .zadd(REDIS_KEYS.uncommittedArtifacts, orphanGraceFrom(createdAt, input.attemptDeadline), record.id)
           .zadd(STORAGE_KEYS.artifactsByCreatedAt, createdAt.getTime(), record.id)
           // outputs count toward the tenant's stored bytes and artifacts from staging on (released if they
           // are swept), as uploads do from createUpload on; never refused (failing a running job would be worse)
@@ -276,6 +281,17 @@ export class ArtifactRepository {
     }
     return removed;
   }
+}
+
+/** No attempt runs past its timeout, so no deadline lies further out than the longest one (a bogus one is capped). */
+const MAX_ATTEMPT_MS = MAX_NODE_TIMEOUT_SECONDS * 1000;
+
+/** A staged output's score in the uncommitted index: the later of its staging and its attempt's deadline. */
+function orphanGraceFrom(createdAt: Date, attemptDeadline: Date | undefined): number {
+  const staged = createdAt.getTime();
+  const deadline = attemptDeadline?.getTime();
+  if (deadline === undefined || !Number.isFinite(deadline)) return staged;
+  return Math.min(Math.max(staged, deadline), staged + MAX_ATTEMPT_MS);
 }
 
 function visible(record: ArtifactRecord | null, tenant: string): ArtifactRecord | null {

@@ -38,7 +38,9 @@ export async function runAttempt(
   const msg = runMessageFor(payload, o.spec, o.workRoot);
   const { runId, workDir } = msg;
   const scratch = new ScratchDir(workDir);
-  const storage = new AttemptStorage(o.artifacts, payloadRef(payload), scratch);
+  // the execution stops the attempt at its timeout from now: until then its staged outputs are no orphans
+  const deadline = new Date(Date.now() + payload.timeoutMs);
+  const storage = new AttemptStorage(o.artifacts, payloadRef(payload), scratch, deadline);
   const attemptContext = activeContext(); // the attempt's span (inAttemptSpan), for the IPC handlers
   const execution = new AttemptExecution(
     runner,

@@ -99,4 +99,29 @@ describe('AttemptStorage', () => {
       code: 'INVALID_INPUT',
     });
   });
+
+  it("keeps the attempt's staged outputs from the orphan sweep until its deadline", async () => {
+    const workDir = tempDir('attempt-deadline');
+    const deadline = new Date(Date.now() + 12 * 3600_000);
+    const storage = new AttemptStorage(
+      repo,
+      { ...attempt, nodeId: 'long' },
+      new ScratchDir(workDir),
+      deadline,
+    );
+    writeFileSync(join(workDir, 'ckpt.bin'), 'weights');
+    const staged = await storage.handle({
+      type: 'storage',
+      runId: 'r',
+      requestId: 'q',
+      op: 'stage',
+      path: join(workDir, 'ckpt.bin'),
+      name: 'ckpt.bin',
+      contentType: 'application/octet-stream',
+    });
+    // the uncommitted index scores it from the deadline, not from when it was staged
+    expect(Number(await redis.zscore(REDIS_KEYS.uncommittedArtifacts, staged.artifactId!))).toBe(
+      deadline.getTime(),
+    );
+  });
 });

@@ -28,8 +28,10 @@ export class AttemptStorage {
     attempt: AttemptRef,
     /** The attempt's scratch dir (made on first use: a fetch may be its first). */
     private readonly scratch: ScratchDir,
+    /** When the attempt must have ended (its start plus its timeout): its outputs are not orphans before. */
+    deadline?: Date,
   ) {
-    this.artifacts = attemptArtifacts(repo, attempt);
+    this.artifacts = attemptArtifacts(repo, attempt, deadline);
     this.workDir = scratch.path;
   }
 

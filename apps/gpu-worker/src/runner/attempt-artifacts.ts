@@ -37,8 +37,13 @@ const asObjectSource = (source: ArtifactSource): ObjectSource =>
 /**
  * `ctx.artifacts` of one attempt: outputs are staged under the attempt (invisible until the scheduler
  * commits them with the attempt's outputs); inputs are read only when committed and of the same tenant.
+ * `deadline` (the attempt's start plus its timeout) keeps its staged outputs from the orphan sweep until then.
  */
-export function attemptArtifacts(repo: ArtifactRepository, attempt: AttemptRef): TaskArtifacts {
+export function attemptArtifacts(
+  repo: ArtifactRepository,
+  attempt: AttemptRef,
+  deadline?: Date,
+): TaskArtifacts {
   return {
     async stat(artifactId) {
       let record;
@@ -62,6 +67,7 @@ export function attemptArtifacts(repo: ArtifactRepository, attempt: AttemptRef):
           contentType: meta.contentType,
           source: asObjectSource(source),
           ...(meta.size === undefined ? {} : { size: meta.size }),
+          ...(deadline ? { attemptDeadline: deadline } : {}),
         });
         return record.id;
       } catch (e) {

@@ -1,8 +1,11 @@
 /**
- * No staged or committed artifact is lost to another record's deletion (real redis-server and local S3):
+ * No staged or committed artifact is lost to another record's deletion or to the orphan sweep of a running
+ * attempt (real redis-server and local S3):
  * - every staged output has its own object key (the artifact id is part of it), so a re-run of the same attempt
  *   (stalled redelivery) or a name put twice by one attempt never shares an object with another record;
- * - records already stored under the older key layout are read and deleted by the key they store.
+ * - records already stored under the older key layout are read and deleted by the key they store;
+ * - the orphan grace counts from the attempt's deadline when a worker gives it, so a long attempt's early
+ *   output is kept while the attempt may still run.
  */
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
@@ -145,5 +148,35 @@ describe('artifacts: no loss to shared keys or to the orphan sweep of a running 
     expect(await readText(record.id)).toBe('legacy bytes');
     expect(await repo.deleteVisible(record.id, TENANT)).toBe(true);
     expect(await store.stat(key)).toBeNull();
+  });
+
+  it('keeps a long attempt’s early output past the grace while the attempt may run, and sweeps it after its deadline', async () => {
+    const { jobId, output } = await oneNodeJob(12 * 3600); // a 12-hour node (up to 7 days are allowed)
+    const t0 = Date.now();
+    await core.scheduler.applyReport({ ...reportFields(jobId, TENANT), type: 'started', actorId: 'w/cpu0' });
+    // the actor stages with the attempt's deadline: its start plus the task's timeout
+    const deadline = new Date(t0 + 12 * HOUR);
+    const checkpoint = await stageBytes(
+      { ...output, attemptDeadline: deadline },
+      'checkpoint.bin',
+      'weights',
+    );
+    const abandoned = await stageBytes(
+      { ...output, attemptDeadline: deadline },
+      'scratch.bin',
+      'never reported',
+    );
+
+    expect((await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000))).orphans).toBe(0);
+    expect((await sweeper.sweep(new Date(t0 + 12 * HOUR + 60_000))).orphans).toBe(0);
+    expect(await succeed(jobId, [checkpoint.id])).toBe('applied');
+    const view = await nodeOf(jobId);
+    expect(view.nodes[0]!.status).toBe('SUCCEEDED');
+    expect(await readText(checkpoint.id)).toBe('weights');
+
+    // what the attempt never reported is an orphan once its deadline and the grace have passed
+    expect((await sweeper.sweep(new Date(t0 + 18 * HOUR + 60_000))).orphans).toBe(1);
+    expect(await repo.get(abandoned.id)).toBeNull();
+    expect(await readText(checkpoint.id)).toBe('weights');
   });
 });
