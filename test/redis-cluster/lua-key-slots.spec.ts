@@ -79,6 +79,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         STORAGE_KEYS.removeAfter,
         STORAGE_KEYS.tenantStoredBytes(tenant),
         STORAGE_KEYS.tenantArtifacts(tenant),
+        REDIS_KEYS.expiredArtifact(artifact),
       ],
       reserveUpload: () => [
         REDIS_KEYS.artifact(artifact),

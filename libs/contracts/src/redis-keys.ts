@@ -33,6 +33,11 @@ export const REDIS_KEYS = {
   artifact: (id: string) => `${REDIS_PREFIX}:artifact:${id}`,
   /** Set of committed artifact ids of a job. */
   jobArtifacts: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts`,
+  /**
+   * String (value = the attemptArtifacts key it was staged under) with a TTL: a staged output deleted before its
+   * attempt committed (the orphan sweep). The completion tells "expired" (retryable) from "not this attempt's".
+   */
+  expiredArtifact: (id: string) => `${REDIS_PREFIX}:expired-artifact:${id}`,
   /** Set of staged artifact ids of one attempt (committed with it, else swept). */
   attemptArtifacts: (jobId: string, nodeId: string, attempt: number) =>
     `${REDIS_PREFIX}:attempt:${jobId}:${nodeId}:${attempt}:artifacts`,

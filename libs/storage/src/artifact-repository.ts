@@ -231,8 +231,9 @@ export class ArtifactRepository {
           STORAGE_KEYS.removeAfter,
           STORAGE_KEYS.tenantStoredBytes(record.tenant),
           STORAGE_KEYS.tenantArtifacts(record.tenant),
+          REDIS_KEYS.expiredArtifact(id),
         ],
-        [id, states.join(','), tenant ?? ''],
+        [id, states.join(','), tenant ?? '', EXPIRED_OUTPUT_MARK_MS],
       ),
     );
     if (typeof key !== 'string') return false;
@@ -285,6 +286,11 @@ export class ArtifactRepository {
 
 /** No attempt runs past its timeout, so no deadline lies further out than the longest one (a bogus one is capped). */
 const MAX_ATTEMPT_MS = MAX_NODE_TIMEOUT_SECONDS * 1000;
+/**
+ * The mark of a deleted staged output outlives any completion that can still list it: its attempt may have run
+ * on (a worker that sets no deadline) for up to the longest timeout, and its report may wait a while to apply.
+ */
+const EXPIRED_OUTPUT_MARK_MS = MAX_ATTEMPT_MS + 24 * 3600_000;
 
 /** A staged output's score in the uncommitted index: the later of its staging and its attempt's deadline. */
 function orphanGraceFrom(createdAt: Date, attemptDeadline: Date | undefined): number {

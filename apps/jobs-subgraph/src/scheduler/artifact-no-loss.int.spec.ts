@@ -5,7 +5,9 @@
  *   (stalled redelivery) or a name put twice by one attempt never shares an object with another record;
  * - records already stored under the older key layout are read and deleted by the key they store;
  * - the orphan grace counts from the attempt's deadline when a worker gives it, so a long attempt's early
- *   output is kept while the attempt may still run.
+ *   output is kept while the attempt may still run;
+ * - an output swept anyway (a worker that gives no deadline) fails its attempt as retryable, saying it expired;
+ *   an id the attempt never staged is still INVALID_OUTPUT, not retried.
  */
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
@@ -178,5 +180,32 @@ describe('artifacts: no loss to shared keys or to the orphan sweep of a running 
     expect((await sweeper.sweep(new Date(t0 + 18 * HOUR + 60_000))).orphans).toBe(1);
     expect(await repo.get(abandoned.id)).toBeNull();
     expect(await readText(checkpoint.id)).toBe('weights');
+  });
+
+  it('an output swept before its attempt completes fails the attempt as retryable, saying it expired', async () => {
+    const { jobId, output } = await oneNodeJob(12 * 3600);
+    const t0 = Date.now();
+    await core.scheduler.applyReport({ ...reportFields(jobId, TENANT), type: 'started', actorId: 'w/cpu0' });
+    // a worker that gives no deadline (one not yet upgraded): the grace counts from staging
+    const staged = await stageBytes(output, 'checkpoint.bin', 'weights');
+    expect((await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000))).orphans).toBe(1);
+
+    expect(await succeed(jobId, [staged.id])).toBe('applied');
+    const view = await nodeOf(jobId);
+    expect(view.nodes[0]!.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
+    expect(view.nodes[0]!.error!.message).toMatch(/expired/);
+    expect(view.nodes[0]!.status).not.toBe('FAILED');
+    expect(view.job.status).not.toBe('FAILED');
+  });
+
+  it('a swept output of another attempt is still one this attempt never staged: INVALID_OUTPUT, not retried', async () => {
+    const { jobId, output } = await oneNodeJob();
+    const t0 = Date.now();
+    const otherAttempts = await stageBytes({ ...output, attempt: 2 }, 'model.bin', 'attempt 2');
+    expect((await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000))).orphans).toBe(1);
+    expect(await succeed(jobId, [otherAttempts.id])).toBe('applied');
+    const view = await nodeOf(jobId);
+    expect(view.nodes[0]!.error).toMatchObject({ code: 'INVALID_OUTPUT', retryable: false });
+    expect(view.job.status).toBe('FAILED');
   });
 });

@@ -28,6 +28,7 @@ import { JOB_KEYS, transitionKeys } from './keys.js';
 import { parseLive } from './live-attempt.js';
 import { enqueueAttempts, type AttemptEnqueueDeps, type PlacedAttempts } from './attempt-enqueue.js';
 import { AttemptSchemas } from './attempt-schemas.js';
+import { artifactVerdictError } from './artifact-verdict.js';
 import {
   applyStart,
   impliedStart,
@@ -312,21 +313,13 @@ export class Scheduler {
         this.enqueuer.fairStage?.keyPrefix ?? '',
         ran.workerId,
         ran.startedAt,
+        REDIS_KEYS.expiredArtifact(''),
       ],
     )) as [string, StartStep, ...Array<string | number>];
-    if (status === 'bad_artifact') {
+    if (status === 'bad_artifact' || status === 'expired_artifact') {
       await unfold(); // the step wrote nothing
-      return this.failAttempt(
-        jobId,
-        nodeId,
-        attempt,
-        {
-          code: 'INVALID_OUTPUT',
-          message: `artifact ${rest[0]} was not staged by attempt ${attempt} of node ${nodeId}`,
-          retryable: false,
-        },
-        { started: ran },
-      );
+      const error = artifactVerdictError(status, String(rest[0]), nodeId, attempt);
+      return this.failAttempt(jobId, nodeId, attempt, error, { started: ran });
     }
     if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     else settleImpliedStart(this.attemptEnqueue, ran, startInfo);

@@ -15,8 +15,10 @@
     ARGV[9] worker id of a folded start report ('' = none)   ARGV[10] attempt id (the queue job id)
     ARGV[11] fair-stage key prefix ('' = the enqueuer frees slots itself)
     ARGV[12] worker id of the completion   ARGV[13] when its attempt started (ISO; '' = now)
+    ARGV[14] expired-output mark key prefix (REDIS_KEYS.expiredArtifact(''))
   Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
-  artifactId } where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
+  artifactId } | { 'expired_artifact', start, artifactId } (this attempt staged it, but the record was deleted
+  before the commit: the orphan sweep's mark names this attempt's set) where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
   of the folded start, or of the start this step applied first when none is folded
   (a bad artifact writes nothing: the caller applies the start on its own, then fails the attempt).
 ]]
@@ -28,6 +30,7 @@ local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
 local startedBy, attemptId, fairPrefix = ARGV[9] or '', ARGV[10] or '', ARGV[11] or ''
 local workerId, startedAt = ARGV[12] or '', ARGV[13] or ''
+local expiredPrefix = ARGV[14] or ''
 
 local job = hmgetTable(jobKey, JOB_STEP_FIELDS)
 local node = hmgetTable(nodeKey(nodeId), { 'status', 'attempt', 'error', 'dependants', 'resourceClass', 'queuedAt' })
@@ -41,6 +44,9 @@ if current then
   for _, id in ipairs(artifactIds) do
     local state = redis.call('HGET', artifactPrefix .. id, 'state')
     if state ~= 'staged' or redis.call('SISMEMBER', attemptArtifactsKey, id) == 0 then
+      if not state and expiredPrefix ~= '' and redis.call('GET', expiredPrefix .. id) == attemptArtifactsKey then
+        return { 'expired_artifact', start, id }
+      end
       return { 'bad_artifact', start, id }
     end
   end

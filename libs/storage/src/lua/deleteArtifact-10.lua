@@ -5,9 +5,13 @@
     KEYS[1] artifact hash   KEYS[2] uncommitted zset   KEYS[3] created index   KEYS[4] objects-to-delete set
     KEYS[5] jobArtifacts set (or KEYS[1] again when the record has no job)   KEYS[6] attemptArtifacts set (same)
     KEYS[7] remove-after zset   KEYS[8] the tenant's stored-bytes counter   KEYS[9] the tenant's artifact counter
+    KEYS[10] the id's expired-output mark
     ARGV[1] artifact id   ARGV[2] allowed states (comma list)   ARGV[3] tenant or ''
+    ARGV[4] how long (ms) the expired-output mark lasts
   A pending upload's staging object is also queued in remove-after for its grant's expiry: the client may
-  still write it until then. Returns the object key, or false when nothing was deleted.
+  still write it until then. A staged output (the orphan sweep's) leaves a mark naming its attempt's set, so a
+  completion that still lists it is told the output expired, not that the attempt never staged it.
+  Returns the object key, or false when nothing was deleted.
 ]]
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
@@ -28,6 +32,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if KEYS[5] ~= KEYS[1] then redis.call('SREM', KEYS[5], ARGV[1]) end
 if KEYS[6] ~= KEYS[1] then redis.call('SREM', KEYS[6], ARGV[1]) end
+if state == 'staged' and KEYS[6] ~= KEYS[1] then redis.call('SET', KEYS[10], KEYS[6], 'PX', ARGV[4]) end
 redis.call('SADD', KEYS[4], key)
 if grantExpiresAt then redis.call('ZADD', KEYS[7], grantExpiresAt, key) end
 -- never below zero (records written before the counters existed were never counted)
