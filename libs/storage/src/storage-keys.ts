@@ -5,7 +5,10 @@ import { REDIS_PREFIX } from '#libs/contracts';
  * Keys other components touch are in REDIS_KEYS (#libs/contracts).
  */
 export const STORAGE_KEYS = {
-  /** Sorted set of every artifact id by createdAt (ms): the retention sweep's index. */
+  /**
+   * Sorted set of every artifact id by createdAt (ms): the retention sweep's index. The sweep moves a job's output
+   * to its job's finish (or to now while the job runs) when it meets one not yet due by that clock.
+   */
   artifactsByCreatedAt: `${REDIS_PREFIX}:artifacts:created`,
   /**
    * Set of object keys whose record is already gone and whose object still has to be removed. A key is
