@@ -103,7 +103,8 @@ describe('two jobs-subgraph replicas', () => {
             );
             return r.data?.job?.status === 'SUCCEEDED';
           },
-          { timeoutMs: 30_000, what: `job ${id}`, logs: () => survivor.logs() },
+          // a lease the victim dispatched but never added is repaired after DEFAULT_LOST_DISPATCH_MS (30 s)
+          { timeoutMs: 60_000, what: `job ${id}`, logs: () => survivor.logs() },
         );
       }
       // a node that ran twice shows its leases: two attempt numbers = the scheduler queued it twice; the same
@@ -131,5 +132,5 @@ describe('two jobs-subgraph replicas', () => {
     } finally {
       await reader.quit();
     }
-  });
+  }, 120_000);
 });

@@ -124,7 +124,14 @@ export class Reconciler {
           dispatchedAt: null,
         };
     const state = info.state;
-    const where = { jobId, nodeId: node.id, attempt: node.attempt, queueState: state, held: info.held };
+    const where = {
+      jobId,
+      nodeId: node.id,
+      attempt: node.attempt,
+      queueState: state,
+      held: info.held,
+      ...(info.lease ? { lease: info.lease } : {}),
+    };
     // `node` was read before `state`: its status may lag behind what workers did since (their reports can
     // still be in the stream), so a verdict rests on the queue state and is re-checked inside the transition.
     const waiting = node.status !== 'RUNNING';
