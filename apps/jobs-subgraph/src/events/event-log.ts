@@ -1,5 +1,13 @@
 import type { Redis } from 'ioredis';
-import { JobEvent, JobEventType, JobStatus, parseContract, streamFieldValues } from '#libs/contracts';
+import {
+  compareStreamIds,
+  JobEvent,
+  JobEventType,
+  JobStatus,
+  parseContract,
+  replyPairs,
+  streamFieldValues,
+} from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { redisNowMs } from '#libs/redis';
 import { JOB_KEYS } from '../scheduler/keys.js';
@@ -61,13 +69,6 @@ interface CompactEvent {
   m?: string;
   /** job id: feed entries only (a job's own log knows its job) */
   j?: string;
-}
-
-/** Orders two stream entry ids ("ms-seq"). */
-function compareEntries(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
-  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
-  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
 }
 
 /** The greatest stream id before `entry`, so that reading after it starts with `entry`. */
@@ -246,14 +247,11 @@ export class EventLog {
       if (e instanceof Error && e.message.includes('no such key')) return false;
       throw e;
     }
-    const field = (name: string) => {
-      const at = info.indexOf(name);
-      return at >= 0 ? info[at + 1] : undefined;
-    };
-    const added = field('entries-added');
-    if (added !== undefined && Number(added) <= Number(field('length'))) return false;
-    const first = (field('first-entry') as [string, unknown] | null | undefined)?.[0];
-    return first !== undefined && compareEntries(first, position) > 0;
+    const stream = replyPairs(info);
+    const added = stream.get('entries-added');
+    if (added !== undefined && Number(added) <= Number(stream.get('length'))) return false;
+    const first = (stream.get('first-entry') as [string, unknown] | null | undefined)?.[0];
+    return first !== undefined && compareStreamIds(first, position) > 0;
   }
 
   /**
@@ -265,7 +263,7 @@ export class EventLog {
   async feedResumePosition(tenant: string, from: FeedPosition, cursor: string): Promise<string> {
     const key = JOB_KEYS.feed(tenant);
     const [last] = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1);
-    if (last === undefined || compareEntries(from.entry, last[0]) > 0)
+    if (last === undefined || compareStreamIds(from.entry, last[0]) > 0)
       throw new InvalidEventCursorError(`cursor "${cursor}" is past the feed's last event`);
     // trimmed past the cursor's entry: the events after it are (partly) gone
     if (await this.feedTrimmedPast(key, from.entry)) throw new FeedTrimmedError(`cursor "${cursor}"`);

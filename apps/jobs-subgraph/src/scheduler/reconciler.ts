@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS, attemptJobId, isTerminalJobStatus, type JobError } from '#libs/contracts';
+import {
+  REDIS_KEYS,
+  attemptJobId,
+  compareStreamIds,
+  isTerminalJobStatus,
+  replyPairs,
+  type JobError,
+} from '#libs/contracts';
 import type { NodeEnqueuer } from './enqueuer.js';
 import { DEFAULT_LOST_DISPATCH_MS } from './fair-dispatcher.js';
 import { JobStore } from './job-store.js';
@@ -217,7 +224,7 @@ export class Reconciler {
 /** The report stream's last id ('0-0' while there is none): every report written so far is at or before it. */
 export async function reportsMark(redis: Redis): Promise<string> {
   try {
-    const stream = toMap((await redis.xinfo('STREAM', REDIS_KEYS.reports)) as unknown[]);
+    const stream = replyPairs((await redis.xinfo('STREAM', REDIS_KEYS.reports)) as unknown[]);
     return String(stream.get('last-generated-id') ?? '0-0');
   } catch (e) {
     if (e instanceof Error && e.message.includes('no such key')) return '0-0';
@@ -233,7 +240,7 @@ export async function reportsAppliedUpTo(redis: Redis, mark: string): Promise<bo
   if (mark === '0-0') return true;
   try {
     const groups = (await redis.xinfo('GROUPS', REDIS_KEYS.reports)) as unknown[][];
-    const group = groups.map(toMap).find((g) => g.get('name') === REDIS_KEYS.reportsGroup);
+    const group = groups.map(replyPairs).find((g) => g.get('name') === REDIS_KEYS.reportsGroup);
     if (!group || compareStreamIds(String(group.get('last-delivered-id')), mark) < 0) return false;
     const pending = (await redis.xpending(
       REDIS_KEYS.reports,
@@ -247,17 +254,4 @@ export async function reportsAppliedUpTo(redis: Redis, mark: string): Promise<bo
     if (e instanceof Error && e.message.includes('no such key')) return true;
     throw e;
   }
-}
-
-/** Orders two stream ids ("ms-seq"). */
-function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am !== bm ? am - bm : as - bs;
-}
-
-function toMap(flat: unknown[]): Map<string, unknown> {
-  const m = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) m.set(String(flat[i]), flat[i + 1]);
-  return m;
 }
