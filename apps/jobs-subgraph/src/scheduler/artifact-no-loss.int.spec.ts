@@ -7,7 +7,9 @@
  * - the orphan grace counts from the attempt's deadline when a worker gives it, so a long attempt's early
  *   output is kept while the attempt may still run;
  * - an output swept anyway (a worker that gives no deadline) fails its attempt as retryable, saying it expired;
- *   an id the attempt never staged is still INVALID_OUTPUT, not retried.
+ *   an id the attempt never staged is still INVALID_OUTPUT, not retried;
+ * - retention keeps a job's outputs while the job may still read them (it runs, or may be retried), and counts
+ *   from the job's finish.
  */
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
@@ -207,5 +209,47 @@ describe('artifacts: no loss to shared keys or to the orphan sweep of a running 
     const view = await nodeOf(jobId);
     expect(view.nodes[0]!.error).toMatchObject({ code: 'INVALID_OUTPUT', retryable: false });
     expect(view.job.status).toBe('FAILED');
+  });
+
+  it("retention keeps a live job's outputs, and counts from the job's finish", async () => {
+    const { job } = await core.service.submitJob(TENANT, {
+      graph: {
+        nodes: [
+          { id: 'A', task: 'test.emit', inputs: { value: 1 } },
+          { id: 'B', task: 'test.add', inputs: { a: { $ref: 'A.outputs.value' }, b: 1 } },
+        ],
+      },
+    });
+    const t0 = Date.now();
+    const a = await stageBytes(
+      { tenant: TENANT, jobId: job.id, nodeId: 'A', attempt: 1 },
+      'data.bin',
+      'data',
+    );
+    await core.scheduler.applyReport({
+      ...reportFields(job.id, TENANT, { nodeId: 'A' }),
+      type: 'succeeded',
+      outputs: { value: 1 },
+      artifactIds: [a.id],
+    });
+    expect((await core.service.job(TENANT, job.id))!.job.status).toBe('RUNNING'); // B still to run
+
+    // 31 days on (a long job, or one failed and retried): its output stays while the job lives
+    expect((await sweeper.sweep(new Date(t0 + 31 * 24 * HOUR))).expired).toBe(0);
+    expect(await repo.get(a.id)).toMatchObject({ state: 'committed' });
+    expect((await repo.listForJob(job.id, TENANT)).map((r) => r.id)).toEqual([a.id]);
+
+    await core.scheduler.applyReport({
+      ...reportFields(job.id, TENANT, { nodeId: 'B' }),
+      type: 'succeeded',
+      outputs: { sum: 2 },
+      artifactIds: [],
+    });
+    expect((await core.service.job(TENANT, job.id))!.job.status).toBe('SUCCEEDED');
+    // the job finished now: its outputs go retention after that, not before
+    expect((await sweeper.sweep(new Date(Date.now() + 29 * 24 * HOUR))).expired).toBe(0);
+    expect(await repo.get(a.id)).not.toBeNull();
+    expect((await sweeper.sweep(new Date(t0 + 62 * 24 * HOUR))).expired).toBe(1);
+    expect(await repo.get(a.id)).toBeNull();
   });
 });
