@@ -149,7 +149,7 @@ export class JobsRuntime {
     });
     const subscriptions = new EventSubscriptions(
       new EventLog(this.redis),
-      new Wakeups(this.subscriberRedis),
+      new Wakeups(this.subscriberRedis, logger),
       {
         bufferCapacity: config.SUBSCRIBER_BUFFER,
         onDelivered: createEventMetrics().delivered,

@@ -83,7 +83,7 @@ export async function startCore(
   });
   const registry = new WorkerRegistry(redis);
   const templates = TemplateRegistry.loadFromDir(DEFAULT_TEMPLATES_DIR);
-  const wakeups = new Wakeups(subscriber);
+  const wakeups = new Wakeups(subscriber, logger);
   const subscriptions = new EventSubscriptions(new EventLog(redis), wakeups, { bufferCapacity: 256 });
   const service = new JobsService(scheduler, registry, templates, subscriptions, opts.service);
   const consumer = new ReportConsumer(blocking, scheduler, logger, {

@@ -8,3 +8,4 @@ export * from './leader-lease.js';
 export * from './leader-loop.js';
 export * from './hash-slot.js';
 export * from './backoff.js';
+export * from './resubscribe.js';

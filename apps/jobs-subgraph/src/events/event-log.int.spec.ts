@@ -6,6 +6,7 @@ import { encodeFeedCursor, InvalidEventCursorError } from './event-cursor.js';
 import { EventLog, EventsTrimmedError, FeedTrimmedError } from './event-log.js';
 import { EventSubscriptions } from './job-events.js';
 import { Wakeups } from './wakeups.js';
+import { quietLogger } from '../../test/harness.js';
 
 /** The event log's index arithmetic, on logs written by hand as the Lua transitions write them. */
 describe('EventLog (real redis-server)', () => {
@@ -137,7 +138,9 @@ describe('EventLog (real redis-server)', () => {
       ]);
 
       const subscriber = new Redis(server.url);
-      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 16 });
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber, quietLogger()), {
+        bufferCapacity: 16,
+      });
       try {
         const cursors = read.map((r) => r.event.feedCursor!);
         expect(await resumed(subs, cursors[0]!, 3)).toEqual([
@@ -167,7 +170,7 @@ describe('EventLog (real redis-server)', () => {
     it('a reader that fell behind a trim of the feed fails with FeedTrimmedError instead of skipping events', async () => {
       const key = JOB_KEYS.feed('slowco');
       const subscriber = new Redis(server.url);
-      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 4 });
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber, quietLogger()), { bufferCapacity: 4 });
       const follower = await subs.jobFeed('slowco');
       try {
         // as the transitions write the feed (MAXLEN ~ 10000), while the reader's buffer is full: it stops reading

@@ -25,7 +25,7 @@ describe('event subscribers against a real redis-server', () => {
     manifestOnly = new TestWorker({ url: server.url, tasks: Object.values(TEST_TASKS), handlers: {} });
     await manifestOnly.publishManifest();
     subscriber = new Redis(server.url, { maxRetriesPerRequest: null });
-    subscriptions = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), {
+    subscriptions = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber, core.logger), {
       bufferCapacity: 8,
     });
   });
@@ -116,7 +116,9 @@ describe('event subscribers against a real redis-server', () => {
       reads.push(jobId);
       return original(jobId, ...rest);
     };
-    const watching = new EventSubscriptions(counting, new Wakeups(subscriber), { bufferCapacity: 8 });
+    const watching = new EventSubscriptions(counting, new Wakeups(subscriber, core.logger), {
+      bufferCapacity: 8,
+    });
     const follower = await watching.jobEvents(a.jobId, 0, 'acme');
     const opened = reads.length;
     await core.scheduler.applyReport({ ...b.base, type: 'started', actorId: 'a' });
@@ -154,7 +156,7 @@ describe('event subscribers against a real redis-server', () => {
   it('reports delivery of the events written after it opened, not the replayed backlog (delivery lag)', async () => {
     const { jobId, base } = await submitSlow();
     const delivered: string[] = [];
-    const measured = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber), {
+    const measured = new EventSubscriptions(new EventLog(core.redis), new Wakeups(subscriber, core.logger), {
       bufferCapacity: 8,
       onDelivered: (stream, event) => delivered.push(`${stream}:${event.type}`),
     });

@@ -1,13 +1,20 @@
 import type { Redis } from 'ioredis';
+import { resubscribeOnReady } from '#libs/redis';
 
 export type WakeListener = () => void;
+
+export interface WakeupsLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 /**
  * Fans one pub/sub connection out to in-process listeners by channel and topic. The scheduler publishes one
  * message per transition on the tenant's channel; the message is the space-separated topics it concerns (the
  * job id, and "feed" when the tenant feed got an entry), so a `jobEvents` reader listens to its job's topic and
  * a `jobFeed` reader to "feed" on the same channel. Messages carry nothing else a listener relies on: they only
- * say "read again", so a message lost while disconnected costs nothing once every listener re-reads on reconnect.
+ * say "read again", so a message lost while disconnected costs nothing once every listener re-reads on reconnect,
+ * after its channel is subscribed again.
  */
 export class Wakeups {
   /** channel -> topic ('' = every message) -> listeners */
@@ -16,17 +23,36 @@ export class Wakeups {
   private readonly subscribed = new Map<string, Promise<unknown>>();
 
   /** `subscriber` is a dedicated connection (in subscriber mode it can do nothing else). */
-  constructor(private readonly subscriber: Redis) {
+  constructor(
+    private readonly subscriber: Redis,
+    logger: WakeupsLogger,
+    /** How soon a failed SUBSCRIBE after a reconnect is tried again. */
+    retryMs = 1_000,
+  ) {
     subscriber.on('message', (channel: string, message: string) => {
       const topics = this.listeners.get(channel);
       if (!topics) return;
       for (const l of topics.get('') ?? []) l();
       for (const topic of message.split(' ')) if (topic !== '') for (const l of topics.get(topic) ?? []) l();
     });
-    // ioredis resubscribes after a reconnect; whatever was published meanwhile is read from the logs
-    subscriber.on('ready', () => {
-      for (const topics of this.listeners.values())
-        for (const set of topics.values()) for (const l of set) l();
+    // Whatever was published while disconnected is read from the logs, once the channels are subscribed again:
+    // a read before that could miss what is published in between.
+    resubscribeOnReady(subscriber, {
+      channels: () => [...this.listeners.keys()],
+      confirmed: () => {
+        logger.info(
+          { channels: this.listeners.size },
+          'event channels subscribed again: subscribers read again',
+        );
+        for (const topics of this.listeners.values())
+          for (const set of topics.values()) for (const l of set) l();
+      },
+      failed: (err, attempt) =>
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err), attempt, retryMs },
+          'event channels: subscribing again failed; subscribers wait for it (retrying)',
+        ),
+      retryMs,
     });
   }
 
