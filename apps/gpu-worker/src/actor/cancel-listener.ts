@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CancelNotice, parseContract, REDIS_KEYS } from '#libs/contracts';
+import { resubscribeOnReady } from '#libs/redis';
 
 export interface CancelListenerLogger {
   warn(obj: object, msg: string): void;
@@ -10,6 +11,7 @@ export interface CancelListenerLogger {
  * Subscribes to REDIS_KEYS.cancelChannel and hands every valid CancelNotice to `onNotice`. After a reconnect it
  * subscribes again and calls `onResubscribed`: a notice published while the connection was down is lost, so
  * the actors read the cancelled markers of what they hold (a queued attempt reads its marker before it starts).
+ * A failed SUBSCRIBE is logged and tried again after `retryMs`.
  */
 export class CancelListener {
   private subscribed = false;
@@ -19,23 +21,26 @@ export class CancelListener {
     private readonly onNotice: (notice: CancelNotice) => void,
     private readonly logger: CancelListenerLogger,
     private readonly onResubscribed: () => void = () => undefined,
+    private readonly retryMs = 1_000,
   ) {}
 
   async start(): Promise<void> {
-    this.subscriber.on('ready', () => {
-      if (!this.subscribed) return; // the first connection: start() subscribes
-      // confirmed before the markers are read, so a notice is either received or its marker seen
-      this.subscriber.subscribe(REDIS_KEYS.cancelChannel).then(
-        () => {
-          this.logger.warn(
-            {},
-            'cancel channel subscribed again: reading the cancelled markers of held attempts',
-          );
-          this.onResubscribed();
-        },
-        (e: unknown) =>
-          this.logger.error({ err: (e as Error).message }, 'cancel channel: subscribing again failed'),
-      );
+    // confirmed before the markers are read, so a notice is either received or its marker seen
+    resubscribeOnReady(this.subscriber, {
+      channels: () => (this.subscribed ? [REDIS_KEYS.cancelChannel] : []), // before: start() subscribes
+      confirmed: () => {
+        this.logger.warn(
+          {},
+          'cancel channel subscribed again: reading the cancelled markers of held attempts',
+        );
+        this.onResubscribed();
+      },
+      failed: (e, attempt) =>
+        this.logger.error(
+          { err: e instanceof Error ? e.message : String(e), attempt, retryMs: this.retryMs },
+          'cancel channel: subscribing again failed (retrying)',
+        ),
+      retryMs: this.retryMs,
     });
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== REDIS_KEYS.cancelChannel) return;
