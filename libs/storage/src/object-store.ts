@@ -1,6 +1,5 @@
 import { randomUUID, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat as statFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { type Client, CopyDestinationOptions, CopySourceOptions } from 'minio';
 import { makeClient, type ObjectStoreConfig } from './s3-client.js';
@@ -13,8 +12,19 @@ import type { StorageLogger, StorageMetrics } from './logger.js';
 import { NO_METRICS } from './logger.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withStorageRetry } from './retry.js';
 
-/** A body to store: bytes in memory, a file path, or a stream (then `size` is required). */
-export type ObjectSource = Buffer | string | Readable;
+/**
+ * A file its caller opened (and checked through this descriptor): stored from the descriptor, never reopened by
+ * name, so what was checked is what is stored. The caller closes it.
+ */
+export interface OpenFile {
+  readonly handle: FileHandle;
+}
+
+const isOpenFile = (body: OpenFile | Readable): body is OpenFile =>
+  !(body instanceof Readable) && typeof (body as Partial<OpenFile>).handle?.createReadStream === 'function';
+
+/** A body to store: bytes in memory, a file path, an open file, or a stream (then `size` is required). */
+export type ObjectSource = Buffer | string | OpenFile | Readable;
 
 export interface PutResult {
   size: number;
@@ -224,15 +234,33 @@ export class ObjectStore {
     const meta = { 'Content-Type': opts.contentType };
     if (Buffer.isBuffer(body)) return this.putBuffer(key, body, opts.size, meta);
     if (typeof body === 'string') {
-      const { size } = await statFile(body);
-      if (opts.size !== undefined && opts.size !== size) throw new SizeMismatchError(opts.size, size);
-      return this.putStream(key, () => createReadStream(body), size, meta, true);
+      // opened once: the size measured and the bytes sent (on every retry) are one file's, whatever the name becomes
+      const handle = await open(body, 'r');
+      try {
+        return await this.putFile(key, handle, opts.size, meta);
+      } finally {
+        await handle.close();
+      }
     }
+    if (isOpenFile(body)) return this.putFile(key, body.handle, opts.size, meta);
     if (opts.size === undefined)
       throw new StorageError('STORAGE_ERROR', 'a stream needs its size to be stored', false);
     if (opts.size <= this.partSize)
       return this.putBuffer(key, await collect(body, opts.size), opts.size, meta);
     return this.putStream(key, () => body, opts.size, meta, false);
+  }
+
+  private async putFile(
+    key: string,
+    handle: FileHandle,
+    expected: number | undefined,
+    meta: Record<string, string>,
+  ): Promise<PutResult> {
+    const { size } = await handle.stat();
+    if (expected !== undefined && expected !== size) throw new SizeMismatchError(expected, size);
+    // positioned reads from 0 on each try; the handle stays open for the next one
+    const read = () => handle.createReadStream({ start: 0, autoClose: false });
+    return this.putStream(key, read, size, meta, true);
   }
 
   private async putBuffer(

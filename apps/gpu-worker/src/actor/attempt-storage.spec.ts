@@ -1,8 +1,9 @@
 import { REDIS_KEYS } from '#libs/contracts';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore } from '#libs/storage';
+import { ArtifactRepository, LOCAL_S3_CREDENTIALS, ObjectStore, type StageInput } from '#libs/storage';
 import { startRedis, startS3, tempDir, type RedisHandle, type S3Handle } from '#libs/testing';
 import type { StorageRequest } from '../runner/ipc-protocol.js';
 import { ScratchDir } from '../runner/scratch-dir.js';
@@ -17,16 +18,27 @@ const quiet = {
 };
 const attempt = { jobId: 'j1', nodeId: 'n1', attempt: 1, tenant: 'alice' };
 
+/** A repository that runs `beforeStage` once, after AttemptStorage's checks and before the object is stored. */
+class HookedRepository extends ArtifactRepository {
+  beforeStage: (() => void) | undefined;
+  override stage(input: StageInput) {
+    this.beforeStage?.();
+    this.beforeStage = undefined;
+    return super.stage(input);
+  }
+}
+
 describe('AttemptStorage', () => {
   let redisServer: RedisHandle;
   let s3: S3Handle;
   let redis: Redis;
-  let repo: ArtifactRepository;
+  let store: ObjectStore;
+  let repo: HookedRepository;
 
   beforeAll(async () => {
     [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
     redis = new Redis(redisServer.url);
-    const store = new ObjectStore(
+    store = new ObjectStore(
       {
         endpoint: s3.endpoint,
         accessKey: LOCAL_S3_CREDENTIALS.accessKey,
@@ -37,7 +49,7 @@ describe('AttemptStorage', () => {
       quiet,
     );
     await store.start();
-    repo = new ArtifactRepository(redis, store, quiet);
+    repo = new HookedRepository(redis, store, quiet);
   }, 60_000);
   afterAll(async () => {
     redis?.disconnect();
@@ -67,11 +79,16 @@ describe('AttemptStorage', () => {
     writeFileSync(outside, 'secret');
     mkdirSync(join(workDir, 'sub'));
     symlinkSync(outside, join(workDir, 'sub', 'link'));
+    // nor what is not a regular file: a FIFO (whose open must not hang the actor), a directory
+    execFileSync('mkfifo', [join(workDir, 'fifo')]);
+    mkdirSync(join(workDir, 'dir'));
     for (const path of [
       outside,
       join(workDir, '..', 'x'),
       join(workDir, 'sub', 'link'),
       '/proc/self/environ',
+      join(workDir, 'fifo'),
+      join(workDir, 'dir'),
     ]) {
       const r = await storage.handle(req({ op: 'stage', path, name: 'x', contentType: 'text/plain' }));
       expect(r).toEqual({
@@ -82,6 +99,8 @@ describe('AttemptStorage', () => {
         }),
       });
     }
+
+    expect(await redis.smembers(REDIS_KEYS.attemptArtifacts('j1', 'n1', 1))).toEqual([staged.artifactId]);
 
     // a staged (uncommitted) artifact is not readable yet; an unknown id is bad input
     expect((await storage.handle(req({ op: 'stat', artifactId: staged.artifactId }))).error).toMatchObject({
@@ -98,6 +117,34 @@ describe('AttemptStorage', () => {
     expect((await bob.handle(req({ op: 'fetch', artifactId: staged.artifactId }))).error).toMatchObject({
       code: 'INVALID_INPUT',
     });
+  });
+
+  it('stores the file it checked, even when a link to a file outside is swapped in under its name after the check', async () => {
+    const workDir = tempDir('attempt-swap');
+    const storage = new AttemptStorage(repo, { ...attempt, nodeId: 'swap' }, new ScratchDir(workDir));
+    const secret = join(tempDir('swap-elsewhere'), 'secret');
+    writeFileSync(secret, 'the worker host secret');
+    const out = join(workDir, 'out.txt');
+    writeFileSync(out, 'task output');
+    // what a process of the task uid could do between the checks and the upload (one no longer lives then)
+    repo.beforeStage = () => {
+      renameSync(out, join(workDir, 'moved.txt'));
+      symlinkSync(secret, out);
+    };
+    const staged = await storage.handle({
+      type: 'storage',
+      runId: 'r',
+      requestId: 'q',
+      op: 'stage',
+      path: out,
+      name: 'out.txt',
+      contentType: 'text/plain',
+    });
+    expect(repo.beforeStage).toBeUndefined(); // the swap did run
+    expect(staged.error).toBeUndefined();
+    const record = (await repo.get(staged.artifactId!))!;
+    expect(record.size).toBe('task output'.length);
+    expect((await store.readAll(record.key)).toString()).toBe('task output');
   });
 
   it("keeps the attempt's staged outputs from the orphan sweep until its deadline", async () => {

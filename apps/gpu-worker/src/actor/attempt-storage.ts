@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { chown, lstat, mkdir, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative } from 'node:path';
+import { chown, lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ArtifactRepository } from '#libs/storage';
 import { isTaskError } from '#libs/task-sdk';
 import { attemptArtifacts } from '../runner/attempt-artifacts.js';
 import type { AttemptRef, StorageRequest, StorageResult } from '../runner/ipc-protocol.js';
 import type { ScratchDir } from '../runner/scratch-dir.js';
+import { openScratchFile } from './scratch-file.js';
 
 type Answer = Omit<StorageResult, 'type' | 'requestId'>;
 
@@ -17,7 +18,8 @@ const refused = (message: string): Answer => ({
  * Artifact access of one attempt, done by the actor on behalf of its runner (which has no storage
  * credentials). It acts for exactly this attempt: reads are limited to the attempt's tenant (committed
  * artifacts only), outputs are staged under the attempt, and files are taken from and written to the
- * attempt's scratch directory only (a path or symlink leading elsewhere is refused).
+ * attempt's scratch directory only (a path or symlink leading elsewhere is refused). A file to stage is opened
+ * once, checked through that descriptor and stored from it (scratch-file.ts).
  */
 export class AttemptStorage {
   private readonly artifacts;
@@ -54,29 +56,26 @@ export class AttemptStorage {
         case 'stage': {
           if (!req.path || !req.name || !req.contentType)
             return refused('stage needs path, name and contentType');
-          const path = await this.insideScratch(req.path);
-          if (!path)
-            return refused(`${req.path} is not a regular file inside the attempt's scratch directory`);
-          return {
-            artifactId: await this.artifacts.put(path, { name: req.name, contentType: req.contentType }),
-          };
+          const handle = await openScratchFile(this.workDir, req.path);
+          if (!handle)
+            return refused(
+              `${req.path} is not a regular file inside the attempt's scratch directory (links are not followed)`,
+            );
+          try {
+            return {
+              artifactId: await this.artifacts.putOpenFile(handle, {
+                name: req.name,
+                contentType: req.contentType,
+              }),
+            };
+          } finally {
+            await handle.close();
+          }
         }
       }
     } catch (e) {
       if (isTaskError(e)) return { error: e.toJobError() };
       throw e;
-    }
-  }
-
-  /** The real path when it is a regular file under the scratch directory, else undefined. */
-  private async insideScratch(p: string): Promise<string | undefined> {
-    try {
-      const [root, real] = await Promise.all([realpath(this.workDir), realpath(p)]);
-      const rel = relative(root, real);
-      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
-      return (await lstat(real)).isFile() ? real : undefined;
-    } catch {
-      return undefined;
     }
   }
 

@@ -1,9 +1,16 @@
 import { createWriteStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactRepository, ObjectSource } from '#libs/storage';
 import { StorageError } from '#libs/storage';
-import { errorMessage, TaskError, type ArtifactSource, type TaskArtifacts } from '#libs/task-sdk';
+import {
+  errorMessage,
+  TaskError,
+  type ArtifactMeta,
+  type ArtifactSource,
+  type TaskArtifacts,
+} from '#libs/task-sdk';
 import type { AttemptRef } from './ipc-protocol.js';
 
 /** Storage failures as task errors: the attempt fails with a code that says whether a retry can help. */
@@ -34,6 +41,11 @@ const asObjectSource = (source: ArtifactSource): ObjectSource =>
     ? source
     : new Readable().wrap(source);
 
+export interface AttemptArtifacts extends TaskArtifacts {
+  /** Stages the file open as `handle` (checked by the caller), read through it only; the caller closes it. */
+  putOpenFile(handle: FileHandle, meta: Omit<ArtifactMeta, 'size'>): Promise<string>;
+}
+
 /**
  * `ctx.artifacts` of one attempt: outputs are staged under the attempt (invisible until the scheduler
  * commits them with the attempt's outputs); inputs are read only when committed and of the same tenant.
@@ -43,7 +55,25 @@ export function attemptArtifacts(
   repo: ArtifactRepository,
   attempt: AttemptRef,
   deadline?: Date,
-): TaskArtifacts {
+): AttemptArtifacts {
+  const stage = async (source: ObjectSource, meta: ArtifactMeta): Promise<string> => {
+    try {
+      const record = await repo.stage({
+        tenant: attempt.tenant,
+        jobId: attempt.jobId,
+        nodeId: attempt.nodeId,
+        attempt: attempt.attempt,
+        name: meta.name,
+        contentType: meta.contentType,
+        source,
+        ...(meta.size === undefined ? {} : { size: meta.size }),
+        ...(deadline ? { attemptDeadline: deadline } : {}),
+      });
+      return record.id;
+    } catch (e) {
+      throw toTaskError(e, `storing artifact ${meta.name}`);
+    }
+  };
   return {
     async stat(artifactId) {
       let record;
@@ -56,24 +86,8 @@ export function attemptArtifacts(
         throw new TaskError('INVALID_INPUT', `artifact ${artifactId} not found`, { retryable: false });
       return { name: record.name, contentType: record.contentType, size: record.size };
     },
-    async put(source, meta) {
-      try {
-        const record = await repo.stage({
-          tenant: attempt.tenant,
-          jobId: attempt.jobId,
-          nodeId: attempt.nodeId,
-          attempt: attempt.attempt,
-          name: meta.name,
-          contentType: meta.contentType,
-          source: asObjectSource(source),
-          ...(meta.size === undefined ? {} : { size: meta.size }),
-          ...(deadline ? { attemptDeadline: deadline } : {}),
-        });
-        return record.id;
-      } catch (e) {
-        throw toTaskError(e, `storing artifact ${meta.name}`);
-      }
-    },
+    put: (source, meta) => stage(asObjectSource(source), meta),
+    putOpenFile: (handle, meta) => stage({ handle }, meta),
     async read(artifactId) {
       try {
         const chunks: Buffer[] = [];
