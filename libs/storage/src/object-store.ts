@@ -271,7 +271,9 @@ export class ObjectStore {
   ): Promise<PutResult> {
     if (size !== undefined && size !== body.length) throw new SizeMismatchError(size, body.length);
     const sha256 = createHash('sha256').update(body).digest('hex');
-    await this.run('putObject', () => this.client.putObject(this.bucket, key, body, body.length, meta));
+    await this.upload(key, body.length, () =>
+      this.client.putObject(this.bucket, key, body, body.length, meta).then(() => undefined),
+    );
     return { size: body.length, sha256 };
   }
 
@@ -297,13 +299,65 @@ export class ObjectStore {
       }
       if (sourceError) throw sourceError;
     };
-    await this.run('putObject', attempt, reopenable ? this.retry : { ...this.retry, attempts: 1 });
+    await this.upload(key, size, attempt, reopenable ? this.retry : { ...this.retry, attempts: 1 });
     const h = hasher!;
     if (h.bytes !== size) {
       await this.remove(key).catch(() => undefined);
       throw new SizeMismatchError(size, h.bytes);
     }
     return { size, sha256: h.sha256 };
+  }
+
+  /**
+   * One putObject, retried by `policy`. Above a part the client uploads in parts and, when that fails, leaves
+   * the parts in the bucket (minio 8's uploadStream never aborts; a retry resumes the same upload): billed,
+   * and invisible to the sweeper, which lists objects. So a put that failed for good aborts its upload here.
+   */
+  private async upload(
+    key: string,
+    size: number,
+    attempt: () => Promise<void>,
+    policy: RetryPolicy = this.retry,
+  ): Promise<void> {
+    try {
+      await this.run('putObject', attempt, policy);
+    } catch (e) {
+      if (size > this.partSize) await this.abortIncompleteUploads(key);
+      throw e;
+    }
+  }
+
+  /**
+   * Aborts the incomplete multipart uploads of `key` (ours are of one put each: keys are unique). When that
+   * fails (storage down), the parts stay until the bucket's stale-upload expiry (docs/deployment.md): logged.
+   */
+  private async abortIncompleteUploads(key: string): Promise<void> {
+    try {
+      const aborted = await this.run(
+        'abortIncompleteUpload',
+        async () => {
+          const ids: string[] = [];
+          // bounded: one per failed put normally (the client resumes a key's upload instead of starting another)
+          for (let id = await this.client.findUploadId(this.bucket, key); id && ids.length < 10;) {
+            await this.client.abortMultipartUpload(this.bucket, key, id);
+            ids.push(id);
+            id = await this.client.findUploadId(this.bucket, key);
+          }
+          return ids;
+        },
+        { ...this.retry, attempts: Math.min(this.retry.attempts, 2) }, // the put's error waits on it: short
+      );
+      if (aborted.length > 0)
+        this.logger.warn(
+          { key, uploadIds: aborted },
+          'aborted the incomplete multipart upload of a failed put',
+        );
+    } catch (e) {
+      this.logger.warn(
+        { key, err: describe(e) },
+        "the incomplete multipart upload of a failed put could not be aborted: its parts are left in the bucket until the store's stale-upload expiry",
+      );
+    }
   }
 
   /** The object's bytes as a stream; ObjectNotFoundError when absent. */
