@@ -2,6 +2,8 @@ import {
   attemptJobId,
   LEASE_MAX_ATTEMPTS,
   leaseJobId,
+  leaseDispatcher,
+  DISPATCHER_ID_PATTERN,
   NodeLeasePayload,
   canonicalJson,
   GraphSpec,
@@ -144,6 +146,12 @@ describe('events, payloads, reports, identity', () => {
     expect(NodeLeasePayload.safeParse({ attempts: [{ ...p, attempt: 0 }] }).success).toBe(false);
     expect(leaseJobId(p)).toBe(`lease.${attemptJobId(p.jobId, p.nodeId, p.attempt)}`);
     expect(leaseJobId(p)).not.toContain(':');
+    // the replica that popped it rides along (attempt ids end in digits and node ids have no '@': unambiguous)
+    expect(leaseJobId(p, 'r1a2')).toBe(`lease.${attemptJobId(p.jobId, p.nodeId, p.attempt)}@r1a2`);
+    expect(leaseDispatcher(leaseJobId(p, 'r1a2'))).toBe('r1a2');
+    expect(leaseDispatcher(leaseJobId(p))).toBeNull();
+    expect(DISPATCHER_ID_PATTERN.test('r1a2')).toBe(true);
+    for (const bad of ['', 'a:b', 'a.b', 'a@b']) expect(DISPATCHER_ID_PATTERN.test(bad)).toBe(false);
   });
   it('discriminate reports by type', () => {
     const base = { jobId: 'j', tenant: 't', nodeId: 'a', attempt: 1, workerId: 'w', at };

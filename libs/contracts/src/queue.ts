@@ -44,9 +44,28 @@ export const NodeLeasePayload = z.object({
 });
 export type NodeLeasePayload = z.infer<typeof NodeLeasePayload>;
 
-/** What a lease's BullMQ job id starts with (the rest is its first attempt's id). */
+/** What a lease's BullMQ job id starts with (the rest is its first attempt's id, then its dispatcher's). */
 export const LEASE_JOB_ID_PREFIX = 'lease.';
 
-/** BullMQ job id of a lease: its first attempt's id, prefixed (a repeated add of the same lease is a no-op). */
-export const leaseJobId = (first: Pick<NodeAttemptPayload, 'jobId' | 'nodeId' | 'attempt'>): string =>
-  `${LEASE_JOB_ID_PREFIX}${attemptJobId(first.jobId, first.nodeId, first.attempt)}`;
+/**
+ * A jobs-subgraph replica's id as lease ids carry it (`lease.<first attempt id>@<replica>`): letters and digits,
+ * so it never contains BullMQ's forbidden ':' nor the '.' and '@' the id is split on.
+ */
+export const DISPATCHER_ID_PATTERN = /^[A-Za-z0-9]{1,32}$/;
+
+/**
+ * BullMQ job id of a lease: its first attempt's id, prefixed, and the replica that popped it (`dispatcher`; the
+ * reconciler re-adds a lost lease at once when that replica is dead). Deterministic: a repeated add of the same
+ * lease, by its dispatcher or by the reconciler's repair, is a no-op.
+ */
+export const leaseIdOf = (firstAttemptId: string, dispatcher?: string): string =>
+  `${LEASE_JOB_ID_PREFIX}${firstAttemptId}${dispatcher ? `@${dispatcher}` : ''}`;
+
+export const leaseJobId = (
+  first: Pick<NodeAttemptPayload, 'jobId' | 'nodeId' | 'attempt'>,
+  dispatcher?: string,
+): string => leaseIdOf(attemptJobId(first.jobId, first.nodeId, first.attempt), dispatcher);
+
+/** The replica that dispatched a lease, or null (a lease id of a release before dispatchers were named). */
+export const leaseDispatcher = (leaseId: string): string | null =>
+  /@([A-Za-z0-9]{1,32})$/.exec(leaseId)?.[1] ?? null;
