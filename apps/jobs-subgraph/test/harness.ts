@@ -7,6 +7,7 @@ import { Scheduler } from '../src/scheduler/scheduler.js';
 import { BullmqEnqueuer } from '../src/scheduler/bullmq-enqueuer.js';
 import { ReportConsumer } from '../src/scheduler/report-consumer.js';
 import { Reconciler } from '../src/scheduler/reconciler.js';
+import { ReplicaHeartbeat } from '../src/scheduler/replica-liveness.js';
 import { EventLog } from '../src/events/event-log.js';
 import { Wakeups } from '../src/events/wakeups.js';
 import { EventSubscriptions } from '../src/events/job-events.js';
@@ -33,6 +34,8 @@ export interface CoreHarness {
   consumer: ReportConsumer;
   reconciler: Reconciler;
   enqueuer: BullmqEnqueuer;
+  /** This core's liveness key (the leases its enqueuer pops name it), renewed until close(). */
+  heartbeat: ReplicaHeartbeat;
   logger: ReturnType<typeof quietLogger>;
   close(): Promise<void>;
 }
@@ -58,13 +61,18 @@ export async function startCore(
     now?: () => number;
     /** What the scheduler reports (the app's Prometheus metrics); default: nothing. */
     metrics?: SchedulerMetrics;
+    /** The replica liveness TTL (the app's SCHEDULER_REPLICA_TTL_MS); default 3000. */
+    replicaTtlMs?: number;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const blocking = new Redis(url, { maxRetriesPerRequest: null });
   const subscriber = new Redis(url, { maxRetriesPerRequest: null });
+  const heartbeat = new ReplicaHeartbeat(redis, { ttlMs: opts.replicaTtlMs ?? 3_000, logger });
+  heartbeat.start();
   const enqueuer = new BullmqEnqueuer(redis, {
+    dispatcherId: heartbeat.id,
     logger,
     window: opts.dispatchWindow,
     ...(opts.lease ? { lease: opts.lease } : {}),
@@ -108,10 +116,12 @@ export async function startCore(
     consumer,
     reconciler,
     enqueuer,
+    heartbeat,
     logger,
     async close() {
       await consumer.stop();
       await enqueuer.close();
+      await heartbeat.stop();
       subscriber.disconnect();
       await redis.quit();
     },

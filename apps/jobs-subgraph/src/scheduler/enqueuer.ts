@@ -29,6 +29,15 @@ export interface AttemptQueueInfo {
  */
 export interface NodeEnqueuer {
   enqueue(attempt: AttemptToEnqueue): Promise<void>;
+  /**
+   * Adds a lease that never reached the queue again under its own id (`lease`, as inspect() named it), with
+   * these attempts of it: a repeat, or the lost add landing after all, is a no-op.
+   */
+  requeueLease?(
+    resourceClass: ResourceClass,
+    lease: string,
+    attempts: readonly NodeAttemptPayload[],
+  ): Promise<void>;
   /** Removes a queued attempt; an attempt a worker holds stays (it is told to stop through CancelNotice). */
   remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void>;
   state(

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ResourceClass, attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
+import { DISPATCHER_ID_PATTERN, ResourceClass, attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
 import type { AttemptQueueInfo, AttemptQueueState, AttemptToEnqueue, NodeEnqueuer } from './enqueuer.js';
 import {
   FAIR_STAGE_PREFIX,
@@ -23,7 +23,10 @@ export const NO_DISPATCH_METRICS: DispatchMetrics = { dispatched: () => {}, disp
 
 export const DEFAULT_DISPATCH_WINDOW = 8;
 export const DEFAULT_LEASE = { max: 1, targetMs: 50 };
-/** A dispatched attempt the node queue does not know this long after its dispatch is lost (lostAfterMs). */
+/**
+ * A dispatched attempt the node queue does not know this long after its dispatch is lost (lostAfterMs), even if
+ * the replica that popped it still looks alive; one whose replica is dead is repaired sooner (reconciler.ts).
+ */
 export const DEFAULT_LOST_DISPATCH_MS = 30_000;
 
 export interface FairDispatcherOptions {
@@ -43,6 +46,12 @@ export interface FairDispatcherOptions {
    * attempts should take together; its size follows how long the class's attempts ran lately.
    */
   lease: { max: number; targetMs: number };
+  /**
+   * This replica's id (its liveness key, ReplicaHeartbeat): the leases it pops are named with it, so the
+   * reconciler can re-add one at once when this replica died before adding it. '' (default): leases name no
+   * replica, and a lost one is re-added only after lostAfterMs.
+   */
+  dispatcherId: string;
 }
 
 export interface MaintenanceSummary {
@@ -60,7 +69,8 @@ const SILENT: SchedulerLogger = { debug() {}, info() {}, warn() {}, error() {} }
  * (taken()), after a removal, when a retry's backoff elapses (a timer on this replica), and on every leader pass
  * (maintain()). A crash between a pop and the queue add loses nothing: the node is still QUEUED, the attempt is
  * in neither place, state() answers 'missing' and the reconciler enqueues it again (the stage then answers
- * 'dispatched' and it is added with the same id).
+ * 'dispatched' and it is added with the same id); an attempt popped in a lease is re-added in that lease, under
+ * its id (requeueLease).
  */
 export class FairDispatcher implements NodeEnqueuer {
   /** The scheduler's submit and start steps take and free slots themselves (see NodeEnqueuer.fairStage). */
@@ -83,10 +93,24 @@ export class FairDispatcher implements NodeEnqueuer {
       metrics: opts.metrics ?? NO_DISPATCH_METRICS,
       now: opts.now ?? Date.now,
       lease: opts.lease ?? DEFAULT_LEASE,
+      dispatcherId: opts.dispatcherId ?? '',
     };
+    if (this.opts.dispatcherId !== '' && !DISPATCHER_ID_PATTERN.test(this.opts.dispatcherId))
+      throw new Error(`a dispatcher id is 1 to 32 letters or digits, got "${this.opts.dispatcherId}"`);
     this.leaseSizer = new LeaseSizer(this.opts.lease);
-    this.fair = new FairQueue(redis, this.opts.window, this.opts.now, (rc) => this.leaseSizer.size(rc));
+    this.fair = new FairQueue(
+      redis,
+      this.opts.window,
+      this.opts.now,
+      (rc) => this.leaseSizer.size(rc),
+      this.opts.dispatcherId,
+    );
     this.fairStage = { keyPrefix: FAIR_STAGE_PREFIX, minWindow: this.opts.window };
+  }
+
+  /** This replica's id as the leases it pops carry it ('' when none was given). */
+  get dispatcherId(): string {
+    return this.opts.dispatcherId;
   }
 
   async enqueue({ payload, resourceClass, priority, delayMs }: AttemptToEnqueue): Promise<void> {
@@ -115,6 +139,19 @@ export class FairDispatcher implements NodeEnqueuer {
       nextDueMs: null,
       invalid: [],
     });
+  }
+
+  /**
+   * Adds a lease that never reached the node queue (its dispatcher died, or is stuck, between pop and add) under
+   * its own id, with `attempts` (those of it still current, rebuilt by the reconciler). Should the dispatcher's
+   * own add come after all, it is a no-op: an attempt is never in two node-queue jobs.
+   */
+  async requeueLease(
+    resourceClass: ResourceClass,
+    lease: string,
+    attempts: readonly NodeAttemptPayload[],
+  ): Promise<void> {
+    if (attempts.length > 0) await this.queue.add(resourceClass, [{ lease, attempts }]);
   }
 
   async remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void> {

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
-  LEASE_JOB_ID_PREFIX,
   NodeAttemptPayload,
   REDIS_PREFIX,
   attemptJobId,
+  leaseIdOf,
   parseContract,
   type ResourceClass,
 } from '#libs/contracts';
@@ -45,7 +45,8 @@ export type FairEntry = z.infer<typeof FairEntry>;
 
 /**
  * Attempts a step took out of the stage for the node queue, in dispatch order. `lease`: the node-queue job id
- * of the lease the attempt went out in (its attempts are consecutive; only the first holds a slot).
+ * of the lease the attempt went out in (its attempts are consecutive; only the first holds a slot), named by the
+ * replica whose step popped it.
  */
 export interface DispatchStep {
   dispatched: Array<{ id: string; entry: FairEntry; lease?: string }>;
@@ -93,6 +94,8 @@ export class FairQueue {
     private readonly now: () => number = Date.now,
     /** Most attempts one node-queue job of the class may carry now (1: no leases). */
     private readonly leaseSize: (rc: ResourceClass) => number = () => 1,
+    /** This replica's id (DISPATCHER_ID_PATTERN): the leases its steps pop carry it ('': none). */
+    private readonly dispatcher: string = '',
   ) {}
 
   /** Holds the attempt (ready, or delayed until `dueMs`), then fills the window. */
@@ -109,24 +112,24 @@ export class FairQueue {
       entry.priority,
       dueMs,
     ]);
-    return { status: status as StageStatus, ...parseStep(rest) };
+    return { status: status as StageStatus, ...parseStep(rest, this.dispatcher) };
   }
 
   /** Fills the window: promotes due retries, then pops round robin over tenants. */
   async dispatch(rc: ResourceClass): Promise<DispatchStep> {
-    return parseStep(await this.run('fairDispatch', rc, []));
+    return parseStep(await this.run('fairDispatch', rc, []), this.dispatcher);
   }
 
   /** Frees the attempt's slot (a worker took it, or it ended) and fills the window. */
   async release(rc: ResourceClass, id: string): Promise<{ released: boolean } & DispatchStep> {
     const [released, ...rest] = await this.run('fairRelease', rc, [id]);
-    return { released: Number(released) === 1, ...parseStep(rest) };
+    return { released: Number(released) === 1, ...parseStep(rest, this.dispatcher) };
   }
 
   /** Takes the attempt out of the stage wherever it is, and fills the window. */
   async remove(rc: ResourceClass, id: string): Promise<{ removed: boolean } & DispatchStep> {
     const [removed, ...rest] = await this.run('fairRemove', rc, [id]);
-    return { removed: Number(removed) === 1, ...parseStep(rest) };
+    return { removed: Number(removed) === 1, ...parseStep(rest, this.dispatcher) };
   }
 
   async placement(rc: ResourceClass, id: string): Promise<StagePlacement> {
@@ -202,6 +205,7 @@ export class FairQueue {
         Math.max(1, Math.floor(this.leaseSize(rc))),
         FAIR_KEYS.leaseOf(rc, ''),
         LEASE_OF_RETENTION_MS,
+        this.dispatcher,
         ...args,
       ],
     )) as unknown[];
@@ -217,10 +221,10 @@ function parseLeaseOf(value: unknown): { at: number; lease: string } | null {
 
 /**
  * `[nextDue, dropped, id, entry, id, entry...]`, a lease's followers as "+<id>" after its first attempt; every
- * entry is parsed (the stage is a process boundary). A follower's lease is named by its first attempt even
- * when that one did not parse (the step wrote the lease-of keys with that name).
+ * entry is parsed (the stage is a process boundary). A follower's lease is named by its first attempt and the
+ * step's replica even when that attempt did not parse (the step wrote the lease-of keys with that name).
  */
-function parseStep(flat: unknown[]): DispatchStep {
+function parseStep(flat: unknown[], dispatcher: string): DispatchStep {
   const [nextDue, dropped, ...pairs] = flat;
   const dispatched: DispatchStep['dispatched'] = [];
   const invalid: DispatchStep['invalid'] = [];
@@ -238,7 +242,7 @@ function parseStep(flat: unknown[]): DispatchStep {
     }
     if (!follows) lead = { id, item };
     else if (lead) {
-      const lease = `${LEASE_JOB_ID_PREFIX}${lead.id}`; // as the step names it (leaseJobId)
+      const lease = leaseIdOf(lead.id, dispatcher); // as the step names it (lua/includes/fair.lua)
       if (lead.item) lead.item.lease = lease;
       if (item) item.lease = lease;
     }

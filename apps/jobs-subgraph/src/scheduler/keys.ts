@@ -61,6 +61,8 @@ export const JOB_KEYS = {
   cancelled: cancelledJobKey,
   /** The scheduler leader's lease. */
   leader: `${REDIS_PREFIX}:scheduler:leader`,
+  /** A jobs-subgraph replica's liveness key (TTL, replica-liveness.ts): the leases it pops carry its id. */
+  replica: (id: string) => `${REDIS_PREFIX}:scheduler:replica:${id}`,
 } as const;
 
 /** The five keys every transition script takes first (see lua/includes/common.lua). */

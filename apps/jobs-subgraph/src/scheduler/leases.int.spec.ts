@@ -113,7 +113,7 @@ describe('leases: several attempts in one node-queue job (real redis-server)', (
         ids.push((await core.service.submitJob(TENANT, single('test.emit', { value: i }))).job.id);
       // the first took the only slot; its start frees it and the other four go out in one lease
       await core.enqueuer.taken(ids[0]!, 'only', 1, 'cpu');
-      const lease = leaseJobId({ jobId: ids[1]!, nodeId: 'only', attempt: 1 });
+      const lease = leaseJobId({ jobId: ids[1]!, nodeId: 'only', attempt: 1 }, core.enqueuer.dispatcherId);
       expect((await queue.getJob(lease))?.data.attempts).toHaveLength(4);
       expect(await core.enqueuer.inspect('cpu', ids[3]!, 'only', 1)).toMatchObject({
         state: 'waiting',

@@ -4,12 +4,12 @@
   dispatched is answered 'dispatched' so the caller adds it to the node queue again (a no-op there, or the
   repair of a crash between a dispatch and its queue add); one dispatched in a lease is answered 'leased' (its
   lease has another id: adding it again would put it in two jobs).
-    ARGV[8] attempt id   ARGV[9] entry JSON { tenant, priority, payload }   ARGV[10] tenant   ARGV[11] priority
-    ARGV[12] due (ms; <= now: ready now)
+    ARGV[9] attempt id   ARGV[10] entry JSON { tenant, priority, payload }   ARGV[11] tenant   ARGV[12] priority
+    ARGV[13] due (ms; <= now: ready now)
   Returns { status ('ready'|'delayed'|'held'|'dispatched'|'leased'), nextDue, dropped, id, entry, id, entry... }
 ]]
 --@include fair
-local id, entry, tenant, priority, dueMs = ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
+local id, entry, tenant, priority, dueMs = ARGV[9], ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13])
 local status
 local out = { 'ready', 0, 0 }
 if redis.call('EXISTS', leaseOfPrefix .. id) == 1 then

@@ -2,11 +2,11 @@
   Takes an attempt out of the stage wherever it is (held ready or delayed, or holding a dispatch slot), for a
   cancelled or failed job, or a lease the reconciler found lost; the window is filled again. The caller removes
   it from the node queue too (a lease it is in stays: its worker skips an attempt that is no longer current).
-    ARGV[8] attempt id
+    ARGV[9] attempt id
   Returns { removed (1|0), nextDue, dropped, id, entry, id, entry... }
 ]]
 --@include fair
-local id = ARGV[8]
+local id = ARGV[9]
 local removed = 0
 local raw = redis.call('HGET', heldKey, id)
 if raw then

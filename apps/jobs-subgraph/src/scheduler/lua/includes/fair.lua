@@ -10,6 +10,7 @@
     ARGV[1] now (ms)   ARGV[2] dispatch window (minimum)   ARGV[3] ready-set key prefix   ARGV[4] job key prefix
     ARGV[5] lease size (most attempts one node-queue job may carry; 1: no leases)
     ARGV[6] lease-of key prefix   ARGV[7] lease-of retention (ms)
+    ARGV[8] the calling replica's id ('' = none): it names the leases this step pops; script arguments from ARGV[9]
   A tenant's ready set is "<ready prefix><tenant>" (zset: higher job priority first, then earlier arrival) and
   a node hash "<job prefix><jobId>:node:<nodeId>"; like the transition scripts build node keys from the job
   key, these are built here (correct on one Redis or Sentinel; Redis Cluster would need hash tags).
@@ -20,10 +21,12 @@
 
   Leases (docs/decisions/0007-dispatch-cost-per-attempt.md): the window counts node-queue jobs. When more
   attempts are ready than the window has free slots, a popped attempt takes a slot and up to `lease size - 1`
-  more are popped behind it, round robin as ever, into the same job (the lease "lease.<first id>"); only the
-  first holds the slot (freed when it starts, as a single's). Every attempt of a lease gets a lease-of key
-  "<lease-of prefix><id>" = "<dispatch ms>:<lease id>", written in the step that pops it, so the queue state
-  of each can be found and none is dispatched twice.
+  more are popped behind it, round robin as ever, into the same job (the lease "lease.<first id>@<replica>",
+  named by the replica that pops it, which is the one that adds it); only the first holds the slot (freed when it
+  starts, as a single's). Every attempt of a lease gets a lease-of key "<lease-of prefix><id>" = "<dispatch
+  ms>:<lease id>", written in the step that pops it, so the queue state of each can be found and none is
+  dispatched twice. A lease whose replica died before adding it is added again by the reconciler under the same
+  id (reconciler.ts), so the dead replica's add, should it come after all, is a no-op.
 ]]
 local heldKey, ringKey, delayedKey, dispatchedKey, capacityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local nowMs = tonumber(ARGV[1])
@@ -33,6 +36,8 @@ local jobPrefix = ARGV[4]
 local leaseSize = math.max(1, tonumber(ARGV[5]) or 1)
 local leaseOfPrefix = ARGV[6]
 local leaseRetentionMs = tonumber(ARGV[7]) or 86400000
+local leaseSuffix = ''
+if (ARGV[8] or '') ~= '' then leaseSuffix = '@' .. ARGV[8] end
 
 -- each step is bounded: due retries promoted per call, and stale entries dropped per call
 local PROMOTE_BATCH = 1000
@@ -203,7 +208,7 @@ local function dispatch(out)
       takeSlot(id)
       table.insert(out, id)
       table.insert(out, lease[1][2])
-      local leaseId = 'lease.' .. id -- leaseJobId (#libs/contracts)
+      local leaseId = 'lease.' .. id .. leaseSuffix -- leaseIdOf (#libs/contracts)
       for i = 2, #lease do
         markLeased(lease[i][1], leaseId)
         table.insert(out, '+' .. lease[i][1])
