@@ -1,7 +1,7 @@
-import { attemptJobId, type JsonObject } from '#libs/contracts';
+import { attemptJobId, type JsonObject, type NodeAttemptPayload } from '#libs/contracts';
 import type { AttemptSchemas } from './attempt-schemas.js';
 import type { NodeEnqueuer } from './enqueuer.js';
-import type { JobView } from './job-record.js';
+import type { JobView, StoredNode } from './job-record.js';
 import { inEnqueueSpan } from './job-tracing.js';
 import { resolveRefs, UnresolvedRefError } from './resolve-refs.js';
 import type { SchedulerLogger, SchedulerMetrics } from './scheduler-ports.js';
@@ -66,6 +66,22 @@ export async function enqueueAttempts(
     );
     deps.logger.debug({ jobId, nodeId, attempt: node.attempt, delayMs }, 'attempt enqueued');
   }
+}
+
+/**
+ * What a worker gets for the node's current attempt, `$ref`s resolved from `view` (throws UnresolvedRefError):
+ * for the reconciler, which re-adds a lost lease with its attempts. The job's own trace context stands in for
+ * the enqueue span's, which only the original enqueue had.
+ */
+export function currentAttemptPayload(view: JobView, node: StoredNode, nowMs: number): NodeAttemptPayload {
+  const byId = new Map(view.nodes.map((n) => [n.id, n]));
+  const payload = attemptPayload(
+    view.job,
+    node,
+    resolveRefs(node.inputs, (id) => byId.get(id)?.outputs),
+    nowMs,
+  );
+  return view.job.traceparent ? { ...payload, traceparent: view.job.traceparent } : payload;
 }
 
 /** The attempt's output schema, for its completion (which then need not read the node). */

@@ -4,21 +4,31 @@ import {
   attemptJobId,
   compareStreamIds,
   isTerminalJobStatus,
+  leaseDispatcher,
   replyPairs,
   type JobError,
+  type NodeAttemptPayload,
+  type ResourceClass,
 } from '#libs/contracts';
-import type { NodeEnqueuer } from './enqueuer.js';
+import { currentAttemptPayload } from './attempt-enqueue.js';
+import type { AttemptQueueInfo, NodeEnqueuer } from './enqueuer.js';
 import { DEFAULT_LOST_DISPATCH_MS } from './fair-dispatcher.js';
 import { JobStore } from './job-store.js';
-import type { StoredNode } from './job-record.js';
+import type { JobView, StoredNode } from './job-record.js';
 import { JOB_KEYS } from './keys.js';
+import { replicaAlive } from './replica-liveness.js';
+import { UnresolvedRefError } from './resolve-refs.js';
 import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 
 export interface ReconcilerConfig {
   /** Schedule-to-start: a node queued this long without any worker starting it fails UNSCHEDULABLE. */
   scheduleToStartMs: number;
-  /** An attempt dispatched in a lease the node queue does not know this long after is lost (the dispatcher's). */
+  /**
+   * An attempt dispatched in a lease the node queue does not know this long after is lost, even when the replica
+   * that popped the lease still renews its liveness key (a live replica's add is that slow, or the lease names no
+   * replica); with that key expired, it is lost at once (after enqueueGraceMs).
+   */
   lostDispatchMs?: number;
   /** An attempt in no queue this soon after it was queued or dispatched is on its way there, not lost. */
   enqueueGraceMs?: number;
@@ -37,6 +47,15 @@ export type OfferedTasks = () => Promise<ReadonlySet<string>>;
 export interface ReconcileSummary {
   jobs: number;
   actions: number;
+}
+
+/** A lease found lost by the pass under way: its current attempts, re-added together when the pass is over. */
+interface LostLease {
+  resourceClass: ResourceClass;
+  lease: string;
+  attempts: NodeAttemptPayload[];
+  /** What the action log says of each attempt. */
+  where: object[];
 }
 
 /**
@@ -61,6 +80,12 @@ export class Reconciler {
   private endedMarks = new Map<string, string>();
   /** The attempts seen ended in the pass under way (the others' marks are dropped at its end). */
   private seenEnded = new Set<string>();
+  /** Leases found lost in the pass under way, by resource class and lease id. */
+  private lostLeases = new Map<string, LostLease>();
+  /** Replicas' liveness as first read in the pass under way. */
+  private replicasAlive = new Map<string, boolean>();
+  /** When the pass under way read its list of unfinished jobs. */
+  private passStartedAt = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -76,17 +101,23 @@ export class Reconciler {
   }
 
   async reconcileOnce(): Promise<ReconcileSummary> {
+    this.passStartedAt = this.now();
     const jobIds = await this.redis.smembers(JOB_KEYS.activeJobs);
     const offered = await this.offeredTasks();
     let actions = 0;
+    let failed = 0;
     this.seenEnded = new Set();
+    this.lostLeases = new Map();
+    this.replicasAlive = new Map();
     for (const jobId of jobIds) {
       try {
         actions += await this.reconcileJob(jobId, offered);
       } catch (e) {
+        failed++;
         this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
       }
     }
+    actions += await this.requeueLostLeases(failed === 0);
     // an attempt no longer seen ended (its report came, or a verdict was given) needs no mark
     for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
     return { jobs: jobIds.length, actions };
@@ -111,18 +142,19 @@ export class Reconciler {
     let actions = 0;
     for (const node of view.nodes) {
       if (node.status === 'QUEUED' || node.status === 'RETRYING' || node.status === 'RUNNING') {
-        actions += await this.reconcileNode(jobId, node, now, offered);
+        actions += await this.reconcileNode(view, node, now, offered);
       }
     }
     return actions;
   }
 
   private async reconcileNode(
-    jobId: string,
+    view: JobView,
     node: StoredNode,
     now: number,
     offered: ReadonlySet<string>,
   ): Promise<number> {
+    const jobId = view.job.id;
     const info = this.enqueuer.inspect
       ? await this.enqueuer.inspect(node.resourceClass, jobId, node.id, node.attempt)
       : {
@@ -172,14 +204,7 @@ export class Reconciler {
     if (waiting && state === 'missing') {
       const placedAt = Math.max(node.queuedAt ?? 0, info.dispatchedAt ?? 0);
       if (now - placedAt < (this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS)) return 0;
-      if (info.lease) {
-        // The stage answers 'leased' to a re-enqueue while the lease is on record, so an add of the lease still
-        // under way can never meet a second copy of the attempt; a lease still unknown this long after its
-        // dispatch is lost: forget it, then enqueue the attempt again.
-        const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
-        if (info.dispatchedAt !== null && now - info.dispatchedAt < lostMs) return 0;
-        await this.enqueuer.remove(node.resourceClass, jobId, node.id, node.attempt);
-      }
+      if (info.lease) return this.lostLease(view, node, info, where, now);
       await this.scheduler.enqueueNodes(jobId, [node.id]);
       this.act('reenqueued', where);
       return 1;
@@ -210,6 +235,101 @@ export class Reconciler {
       }
     }
     return 0;
+  }
+
+  /**
+   * A waiting attempt dispatched in a lease the node queue does not know. The stage answers 'leased' to a
+   * re-enqueue while the lease is on record, so the attempt is never in two node-queue jobs: the repair adds the
+   * lease itself again, under its id, which makes its dispatcher's own add a no-op whenever that lands (a replica
+   * that was only paused comes back to a lease already there). It is due at once when the replica that popped
+   * the lease (named in its id) has let its liveness key expire, and lostDispatchMs after the dispatch otherwise
+   * (a live replica's add that slow; a lease naming no replica). The lease is re-added when the pass is over, with
+   * every current attempt of it the pass saw: that is all of them when it went out before the pass read its list
+   * of jobs, so one that went out later waits for the next pass.
+   */
+  private async lostLease(
+    view: JobView,
+    node: StoredNode,
+    info: AttemptQueueInfo,
+    where: Record<string, unknown>,
+    now: number,
+  ): Promise<number> {
+    const lease = info.lease!;
+    const dispatcher = leaseDispatcher(lease);
+    const alive = dispatcher === null ? null : await this.replicaAlive(dispatcher);
+    const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
+    if (alive !== false && info.dispatchedAt !== null && now - info.dispatchedAt < lostMs) return 0;
+    const grace = this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
+    if (info.dispatchedAt !== null && this.passStartedAt - info.dispatchedAt < grace) return 0;
+    const fields = { ...where, dispatcher, dispatcherAlive: alive };
+    if (!this.enqueuer.requeueLease) {
+      // an enqueuer that cannot add a lease again: forget it, then enqueue the attempt on its own
+      await this.enqueuer.remove(node.resourceClass, view.job.id, node.id, node.attempt);
+      await this.scheduler.enqueueNodes(view.job.id, [node.id]);
+      this.act('reenqueued', fields);
+      return 1;
+    }
+    let payload: NodeAttemptPayload;
+    try {
+      payload = currentAttemptPayload(view, node, now);
+    } catch (e) {
+      if (!(e instanceof UnresolvedRefError)) throw e;
+      // left out of the lease: once the lease has run, its attempt is judged CRASHED and retried, and the
+      // retry's enqueue fails it INVALID_INPUT
+      this.logger.error(
+        { ...fields, err: e.message },
+        'reconciler: a lost lease attempt has unresolved inputs',
+      );
+      return 0;
+    }
+    const key = `${node.resourceClass}/${lease}`;
+    const lost = this.lostLeases.get(key) ?? {
+      resourceClass: node.resourceClass,
+      lease,
+      attempts: [],
+      where: [],
+    };
+    lost.attempts.push(payload);
+    lost.where.push(fields);
+    this.lostLeases.set(key, lost);
+    return 0;
+  }
+
+  /** Adds the leases the pass found lost again (only after a pass that read every job: else one may miss some). */
+  private async requeueLostLeases(complete: boolean): Promise<number> {
+    if (this.lostLeases.size === 0) return 0;
+    if (!complete) {
+      this.logger.warn(
+        { leases: [...this.lostLeases.values()].map((l) => l.lease) },
+        'reconciler: lost leases left for the next pass (this one did not read every job)',
+      );
+      return 0;
+    }
+    let actions = 0;
+    for (const lost of this.lostLeases.values()) {
+      try {
+        await this.enqueuer.requeueLease!(lost.resourceClass, lost.lease, lost.attempts);
+      } catch (e) {
+        this.logger.error(
+          { lease: lost.lease, err: (e as Error).message },
+          'reconciler: adding a lost lease again failed (the next pass tries again)',
+        );
+        continue;
+      }
+      for (const where of lost.where) this.act('reenqueued', where);
+      actions += lost.where.length;
+    }
+    return actions;
+  }
+
+  /** Whether the replica renews its liveness key, read once per pass. */
+  private async replicaAlive(id: string): Promise<boolean> {
+    let alive = this.replicasAlive.get(id);
+    if (alive === undefined) {
+      alive = await replicaAlive(this.redis, id);
+      this.replicasAlive.set(id, alive);
+    }
+    return alive;
   }
 
   private act(
