@@ -39,4 +39,13 @@ describe('jobs subgraph configuration (compiled)', () => {
         /DISPATCH_LEASE_MAX: expected (1 \(no leases\) to 16|a number)/,
       );
   });
+
+  it('reads the replica liveness TTL, refusing one under 300 ms', () => {
+    expect(loadJobsSubgraphConfig({}).SCHEDULER_REPLICA_TTL_MS).toBe(3_000);
+    expect(loadJobsSubgraphConfig({ SCHEDULER_REPLICA_TTL_MS: '1500' }).SCHEDULER_REPLICA_TTL_MS).toBe(1_500);
+    for (const bad of ['0', '299', 'soon'])
+      expect(() => loadJobsSubgraphConfig({ SCHEDULER_REPLICA_TTL_MS: bad })).toThrow(
+        /SCHEDULER_REPLICA_TTL_MS: expected (at least 300 \(ms\)|a number)/,
+      );
+  });
 });

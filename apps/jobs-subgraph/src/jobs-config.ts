@@ -14,6 +14,7 @@ import {
 import { LEASE_MAX_ATTEMPTS } from '#libs/contracts';
 import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
+import { DEFAULT_REPLICA_TTL_MS } from './scheduler/replica-liveness.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
 import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
 import { MAX_PAGE_SIZE } from './service/jobs-service.js';
@@ -31,6 +32,16 @@ export const schedulerEnv = {
   RECONCILE_INTERVAL_MS: positiveInt(5_000),
   /** The leader lease; a dead leader is replaced within this. */
   SCHEDULER_LEASE_MS: positiveInt(10_000),
+  /**
+   * A replica's liveness key TTL (renewed every third of it): a lease a replica popped but never added to the
+   * node queue is re-added by the leader's next pass once this has passed since the replica's last renewal
+   * (else after 30 s). At least 300 ms: renewals are timers on an event loop that also serves requests.
+   */
+  SCHEDULER_REPLICA_TTL_MS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected an integer')
+    .min(300, 'expected at least 300 (ms)')
+    .default(DEFAULT_REPLICA_TTL_MS),
   /** Reports pending this long on a dead replica are claimed by a live one. */
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */

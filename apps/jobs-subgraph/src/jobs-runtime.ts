@@ -27,6 +27,7 @@ import { JobRetention, MS_PER_DAY } from './scheduler/job-retention.js';
 import { LeaderLoops } from './scheduler/leader-loops.js';
 import { TenantUsageAudit } from './scheduler/tenant-usage-audit.js';
 import { Reconciler } from './scheduler/reconciler.js';
+import { ReplicaHeartbeat } from './scheduler/replica-liveness.js';
 import { ReportConsumer } from './scheduler/report-consumer.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { SchedulerLogger } from './scheduler/scheduler-ports.js';
@@ -64,6 +65,8 @@ export class JobsRuntime {
   private readonly enqueuer: BullmqEnqueuer;
   private readonly consumer: ReportConsumer;
   private readonly leaderLoops: LeaderLoops;
+  /** This replica's liveness key: the leases its dispatcher pops name it (ReplicaHeartbeat). */
+  private readonly heartbeat: ReplicaHeartbeat;
   private stopped = false;
 
   constructor(config: JobsSubgraphConfig, logger: SchedulerLogger & RedisLogger) {
@@ -116,9 +119,11 @@ export class JobsRuntime {
       logger,
     });
     this.authenticator = this.auth.authenticator;
+    this.heartbeat = new ReplicaHeartbeat(this.redis, { ttlMs: config.SCHEDULER_REPLICA_TTL_MS, logger });
     this.enqueuer = new BullmqEnqueuer(
       this.redis,
       {
+        dispatcherId: this.heartbeat.id,
         window: config.DISPATCH_WINDOW,
         lease: { max: config.DISPATCH_LEASE_MAX, targetMs: config.DISPATCH_LEASE_TARGET_MS },
         logger,
@@ -206,9 +211,13 @@ export class JobsRuntime {
   start(): void {
     void this.auth.start();
     this.consumer.start();
-    // Compete for the lease once Redis answers, so an ordinary boot logs no failed renewal.
-    if (this.redis.status === 'ready') this.leaderLoops.start();
-    else this.redis.once('ready', () => this.stopped || this.leaderLoops.start());
+    // Beat and compete for the lease once Redis answers, so an ordinary boot logs no failed renewal.
+    const started = () => {
+      this.heartbeat.start();
+      this.leaderLoops.start();
+    };
+    if (this.redis.status === 'ready') started();
+    else this.redis.once('ready', () => this.stopped || started());
   }
 
   async stop(): Promise<void> {
@@ -216,6 +225,8 @@ export class JobsRuntime {
     await this.leaderLoops.stop();
     await this.consumer.stop();
     await this.enqueuer.close().catch(() => undefined);
+    // after the enqueuer: this replica adds nothing more, so the leader may re-add its lost leases at once
+    await this.heartbeat.stop();
     await this.auth.close();
     await Promise.all(
       [this.redis, this.queuesRedis, this.subscriberRedis, this.reportsRedis].map((r) => quitRedis(r)),
