@@ -57,6 +57,7 @@ describe('two jobs-subgraph replicas', () => {
           JOBS_SUBGRAPH_PORT: String(port),
           SWITCHYARD_IDENTITY_SECRET: TEST_SECRET,
           SCHEDULER_LEASE_MS: '1500',
+          SCHEDULER_REPLICA_TTL_MS: '1500',
           RECONCILE_INTERVAL_MS: '300',
           REPORT_CLAIM_IDLE_MS: '1500',
           LOG_LEVEL: 'warn',
@@ -103,8 +104,9 @@ describe('two jobs-subgraph replicas', () => {
             );
             return r.data?.job?.status === 'SUCCEEDED';
           },
-          // a lease the victim dispatched but never added is repaired after DEFAULT_LOST_DISPATCH_MS (30 s)
-          { timeoutMs: 60_000, what: `job ${id}`, logs: () => survivor.logs() },
+          // a lease the victim popped but never added is re-added once its liveness key expired (1.5 s) by the
+          // survivor's first passes as leader (lease 1.5 s, a pass every 300 ms, 2 s enqueue grace): seconds
+          { timeoutMs: 15_000, what: `job ${id}`, logs: () => survivor.logs() },
         );
       }
       // a node that ran twice shows its leases: two attempt numbers = the scheduler queued it twice; the same
