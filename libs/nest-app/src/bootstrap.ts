@@ -20,6 +20,19 @@ export function configOrExit<T>(load: () => T, service: string): T {
   }
 }
 
+/**
+ * What an app calls when a check after start-up finds a deployment mistake that must not run (in production, a
+ * Redis that evicts keys): the reason as a fatal log line and on stderr, then exit 78 (EX_CONFIG) like
+ * `configOrExit`, so the orchestrator shows a configuration error rather than a crash.
+ */
+export function refuseToRun(service: string, logger: Logger): (err: Error) => never {
+  return (err) => {
+    logger.fatal({ err: err.message, code: (err as { code?: unknown }).code }, err.message);
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(78);
+  };
+}
+
 /** Longer than load balancers' usual 60 s idle timeout, so they close first (AWS ALB, nginx upstream keepalive). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 

@@ -9,3 +9,4 @@ export * from './leader-loop.js';
 export * from './hash-slot.js';
 export * from './backoff.js';
 export * from './resubscribe.js';
+export * from './eviction-policy.js';
