@@ -35,7 +35,8 @@ export class SwitchyardTarget {
     logger: Logger,
   ): Promise<SwitchyardTarget> {
     const config = loadJobsSubgraphConfig({ REDIS_URL: url, NODE_ENV: 'development', LOG_LEVEL: 'info' });
-    const runtime = new JobsRuntime(config, logger);
+    // development mode: an evicting Redis is an error line, never a refusal
+    const runtime = new JobsRuntime(config, logger, (err) => logger.error(err.message));
     // as a deployment would: traffic (and the leader lease) only once the runtime reports ready
     await waitReady(runtime);
     runtime.start();

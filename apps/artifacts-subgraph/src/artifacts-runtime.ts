@@ -6,7 +6,16 @@ import {
   RATE_LIMIT_SCRIPTS,
   type SubgraphAuthenticator,
 } from '#libs/auth';
-import { createRedis, LEASE_SCRIPTS, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  createRedis,
+  LEASE_SCRIPTS,
+  pingRedis,
+  quitRedis,
+  type RedisEvictionPolicyError,
+  type RedisLogger,
+  redisTarget,
+  watchEvictionPolicy,
+} from '#libs/redis';
 import {
   ArtifactRepository,
   ArtifactSweeper,
@@ -45,10 +54,12 @@ export class ArtifactsRuntime {
   private readonly auth: SubgraphAuth;
   readonly production: boolean;
 
+  /** `refuse`: how the app stops when production finds Redis evicting keys (main.ts: exit 78). */
   constructor(
     config: ArtifactsSubgraphConfig,
     private readonly logger: StorageLogger & RedisLogger,
     metrics: ArtifactsMetrics,
+    refuse: (err: RedisEvictionPolicyError) => void,
   ) {
     this.production = config.NODE_ENV === 'production';
     this.identitySecret = assertIdentitySecret(
@@ -67,6 +78,8 @@ export class ArtifactsRuntime {
       logger,
       extra: { lazyConnect: true },
     });
+    // artifact records and quota usage live in Redis: checked at each connection (start() connects)
+    watchEvictionPolicy(this.redis, { name: 'artifacts', production: this.production, logger, refuse });
     this.auth = createSubgraphAuth(config.auth, this.identitySecret, {
       redis: this.redis,
       redisTarget: redisTarget(config),

@@ -2,7 +2,7 @@ import '#libs/tracing'; // first: OpenTelemetry must be in place before the modu
 import '#libs/graphql-mode'; // before anything loads graphql: its production-mode type checks (see there)
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
-import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { AppModule } from './app.module.js';
 import { loadArtifactsSubgraphConfig } from './artifacts-config.js';
@@ -14,8 +14,12 @@ const SERVICE = 'artifacts-subgraph';
 
 const config = configOrExit(loadArtifactsSubgraphConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
-// Refuses missing/default S3 credentials and identity secret in production mode (exit 78).
-const runtime = configOrExit(() => new ArtifactsRuntime(config, logger, createArtifactsMetrics()), SERVICE);
+// Refuses missing/default S3 credentials and identity secret in production mode (exit 78), and a Redis that
+// evicts keys (maxmemory-policy) at the first connection.
+const runtime = configOrExit(
+  () => new ArtifactsRuntime(config, logger, createArtifactsMetrics(), refuseToRun(SERVICE, logger)),
+  SERVICE,
+);
 const graphql = await createGraphqlHandler(runtime.service, {
   authenticator: runtime.authenticator,
   production: runtime.production,

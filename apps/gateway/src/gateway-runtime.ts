@@ -18,7 +18,14 @@ import {
   type RateLimiter,
 } from '#libs/auth';
 import type { Logger } from '#libs/observability';
-import { createRedis, pingRedis, quitRedis, redisTarget } from '#libs/redis';
+import {
+  createRedis,
+  pingRedis,
+  quitRedis,
+  type RedisEvictionPolicyError,
+  redisTarget,
+  watchEvictionPolicy,
+} from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { AdminQueueBoard, ADMIN_QUEUES_PATH } from './admin/admin-queue-board.js';
 import { buildApiKeysSchema } from './api-keys/api-keys-subgraph.js';
@@ -87,9 +94,11 @@ export class GatewayRuntime {
   private inflight = 0;
   private onIdle: (() => void) | null = null;
 
+  /** `refuse`: how the app stops when production finds Redis evicting keys (main.ts: exit 78). */
   constructor(
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
+    refuse: (err: RedisEvictionPolicyError) => void,
   ) {
     const identitySecret = assertIdentitySecret(
       config.SWITCHYARD_IDENTITY_SECRET,
@@ -99,6 +108,8 @@ export class GatewayRuntime {
     // Every Lua script this process runs is present and its includes resolve: fail at boot, not on a request.
     for (const scripts of [RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS]) scripts.check();
     this.redis = createRedis({ ...redisTarget(config), name: 'gateway', role: 'command', logger });
+    // API keys, subscription slots and rate-limit counters live in Redis: checked at each connection
+    watchEvictionPolicy(this.redis, { name: 'gateway', production: config.production, logger, refuse });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
     const keys = new ApiKeyStore(this.redis);
     this.keysSubscriber = createRedis({

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadTls } from '#libs/config';
 import { createLogger } from '#libs/observability';
-import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
 import { loadGatewayConfig } from './gateway-config.js';
 import { GatewayRuntime } from './gateway-runtime.js';
@@ -13,8 +13,9 @@ const SERVICE = 'gateway';
 const config = configOrExit(loadGatewayConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
 if (config.subscriberBuffer.deprecation) logger.warn(config.subscriberBuffer.deprecation);
-// Refuses a missing/default identity secret in production mode (exit 78).
-const runtime = configOrExit(() => new GatewayRuntime(config, logger), SERVICE);
+// Refuses a missing/default identity secret in production mode (exit 78), and a Redis that evicts keys
+// (maxmemory-policy) at the first connection.
+const runtime = configOrExit(() => new GatewayRuntime(config, logger, refuseToRun(SERVICE, logger)), SERVICE);
 try {
   await runtime.start();
 } catch (e) {

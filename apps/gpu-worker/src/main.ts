@@ -1,7 +1,7 @@
 import '#libs/tracing'; // first: OpenTelemetry must be in place before the modules below load
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
-import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
 import { loadWorkerConfig } from './worker-config.js';
 
@@ -12,7 +12,8 @@ const logger = createLogger(SERVICE, config.LOG_LEVEL);
 await bootstrapApp({
   service: SERVICE,
   logger,
-  module: AppModule.forRoot(config, logger),
+  // a Redis that evicts keys (maxmemory-policy) stops production at the first connection (exit 78)
+  module: AppModule.forRoot(config, logger, refuseToRun(SERVICE, logger)),
   port: config.WORKER_HEALTH_PORT,
   host: config.BIND_HOST,
   // The drain keeps its own budget (WORKER_DRAIN_BUDGET_MS); the hard exit is only a backstop after it.

@@ -11,7 +11,15 @@ import {
   type ResourceClass,
   type TaskManifest,
 } from '#libs/contracts';
-import { createRedis, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  createRedis,
+  pingRedis,
+  quitRedis,
+  type RedisEvictionPolicyError,
+  type RedisLogger,
+  redisTarget,
+  watchEvictionPolicy,
+} from '#libs/redis';
 import { ArtifactRepository, createObjectStore, objectStoreConfigFromEnv } from '#libs/storage';
 import { CancelListener } from './actor/cancel-listener.js';
 import { NodeActor, type ActorLogger } from './actor/node-actor.js';
@@ -51,6 +59,8 @@ export class WorkerRuntime {
     private readonly config: WorkerConfig,
     private readonly logger: WorkerLogger,
     private readonly metrics: WorkerMetrics,
+    /** How the worker stops when production finds Redis evicting keys (main.ts: exit 78). */
+    private readonly refuse: (err: RedisEvictionPolicyError) => void,
   ) {}
 
   get workerId(): string {
@@ -107,6 +117,13 @@ export class WorkerRuntime {
 
     const command = this.redis('command', 'command');
     this.command = command;
+    // reports, cancel markers and the manifest (a TTL key: volatile-* policies evict it) live in Redis
+    watchEvictionPolicy(command, {
+      name: 'worker',
+      production: c.NODE_ENV === 'production',
+      logger: log,
+      refuse: this.refuse,
+    });
     const reports = new ReportSink(command, {
       retryWindowMs: c.WORKER_REPORT_RETRY_MS,
       onRetry: (report, tries, err) => {

@@ -8,6 +8,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ReadinessRegistry, type Logger } from '#libs/observability';
+import type { RedisEvictionPolicyError } from '#libs/redis';
 import type { WorkerConfig } from './worker-config.js';
 import { createWorkerMetrics } from './worker-metrics.js';
 import { WorkerRuntime, type WorkerLogger } from './worker-runtime.js';
@@ -50,7 +51,11 @@ class WorkerLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApp
 
 @Module({})
 export class WorkerModule {
-  static forRoot(config: WorkerConfig, logger: Logger): DynamicModule {
+  static forRoot(
+    config: WorkerConfig,
+    logger: Logger,
+    refuse: (err: RedisEvictionPolicyError) => void,
+  ): DynamicModule {
     return {
       module: WorkerModule,
       providers: [
@@ -58,7 +63,7 @@ export class WorkerModule {
         {
           provide: WorkerRuntime,
           useFactory: () =>
-            new WorkerRuntime(config, logger as unknown as WorkerLogger, createWorkerMetrics()),
+            new WorkerRuntime(config, logger as unknown as WorkerLogger, createWorkerMetrics(), refuse),
         },
         WorkerLifecycle,
       ],

@@ -1,5 +1,6 @@
 import { metrics, SECONDS_BUCKETS } from '#libs/observability';
 import { ActorState, ResourceClass, type JobEvent } from '#libs/contracts';
+import { parseMaxmemoryPolicy, SAFE_EVICTION_POLICY } from '#libs/redis';
 import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
 import type { QuotaName } from './scheduler/tenant-quotas.js';
 
@@ -82,8 +83,20 @@ export interface ClusterProbes {
   deadLetter(): Promise<number>;
   /** Actors of the live workers, from their manifests. */
   actors(): Promise<{ resourceClass: ResourceClass; state: ActorState }[]>;
-  /** Redis INFO memory: used_memory and maxmemory (0: no limit). */
-  redisMemory(): Promise<{ used: number; max: number }>;
+  /** Redis INFO memory and stats (see RedisInfo). */
+  redisInfo(): Promise<RedisInfo>;
+}
+
+/** What the Redis gauges show, from one INFO memory and one INFO stats. */
+export interface RedisInfo {
+  /** used_memory */
+  used: number;
+  /** maxmemory (0: no limit) */
+  max: number;
+  /** maxmemory_policy; null when Redis does not report it */
+  policy: string | null;
+  /** evicted_keys: keys Redis dropped to make room since it started */
+  evictedKeys: number;
 }
 
 /**
@@ -114,10 +127,10 @@ export function createClusterGauges(probes: ClusterProbes): void {
           );
     },
   });
-  // The three Redis gauges are collected concurrently on a scrape: they share one INFO call.
-  let reading: Promise<{ used: number; max: number }> | null = null;
+  // The Redis gauges are collected concurrently on a scrape: they share one read.
+  let reading: Promise<RedisInfo> | null = null;
   const memory = () =>
-    (reading ??= probes.redisMemory().finally(() => {
+    (reading ??= probes.redisInfo().finally(() => {
       reading = null;
     }));
   metrics.gauge({
@@ -148,16 +161,47 @@ export function createClusterGauges(probes: ClusterProbes): void {
       if (m) this.set(m.max);
     },
   });
+  metrics.gauge({
+    name: 'switchyard_redis_eviction_policy_ok',
+    help: `1 when Redis' maxmemory-policy (INFO memory) is ${SAFE_EVICTION_POLICY}, 0 otherwise (it evicts, or is not reported: policy="unknown")`,
+    labelNames: ['policy'] as const,
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (!m) return;
+      // one series, for the policy read now: a changed policy leaves no stale series behind
+      this.reset();
+      this.set({ policy: m.policy ?? 'unknown' }, m.policy === SAFE_EVICTION_POLICY ? 1 : 0);
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_redis_evicted_keys',
+    help: 'Redis evicted_keys (INFO stats): keys Redis dropped to make room since it started; above 0 means lost state',
+    async collect() {
+      const m = await memory().catch(() => null);
+      if (m) this.set(m.evictedKeys);
+    },
+  });
 }
 
-/** Parses the `used_memory` and `maxmemory` lines of INFO memory. */
-export function parseInfoMemory(info: string): { used: number; max: number } {
-  const field = (name: string) => {
-    const m = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info);
-    if (!m) throw new Error(`INFO memory has no ${name}`);
-    return Number(m[1]);
+/** One `<name>:<integer>` line of an INFO section. */
+function infoNumber(info: string, section: string, name: string): number {
+  const m = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info);
+  if (!m) throw new Error(`INFO ${section} has no ${name}`);
+  return Number(m[1]);
+}
+
+/** Parses the `used_memory`, `maxmemory` and `maxmemory_policy` lines of INFO memory. */
+export function parseInfoMemory(info: string): { used: number; max: number; policy: string | null } {
+  return {
+    used: infoNumber(info, 'memory', 'used_memory'),
+    max: infoNumber(info, 'memory', 'maxmemory'),
+    policy: parseMaxmemoryPolicy(info),
   };
-  return { used: field('used_memory'), max: field('maxmemory') };
+}
+
+/** Parses the `evicted_keys` line of INFO stats. */
+export function parseEvictedKeys(info: string): number {
+  return infoNumber(info, 'stats', 'evicted_keys');
 }
 
 /** Event delivery to subscribers (jobEvents, jobFeed). */

@@ -6,7 +6,17 @@ import {
   RATE_LIMIT_SCRIPTS,
   type SubgraphAuthenticator,
 } from '#libs/auth';
-import { createRedis, LEASE_SCRIPTS, pingRedis, quitRedis, type RedisLogger, redisTarget } from '#libs/redis';
+import {
+  createRedis,
+  type EvictionPolicyMonitor,
+  LEASE_SCRIPTS,
+  pingRedis,
+  quitRedis,
+  type RedisEvictionPolicyError,
+  type RedisLogger,
+  redisTarget,
+  watchEvictionPolicy,
+} from '#libs/redis';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import type { JobsSubgraphConfig } from './jobs-config.js';
 import {
@@ -14,6 +24,7 @@ import {
   createEventMetrics,
   createJobsMetrics,
   createQuotaMetrics,
+  parseEvictedKeys,
   parseInfoMemory,
 } from './jobs-metrics.js';
 import { createDispatchMetrics } from './dispatch-metrics.js';
@@ -63,13 +74,20 @@ export class JobsRuntime {
   private readonly queuesRedis: Redis;
   private readonly subscriberRedis: Redis;
   private readonly enqueuer: BullmqEnqueuer;
+  /** Redis' maxmemory-policy, read at each connection and on each scrape of the Redis gauges. */
+  private readonly evictionPolicy: EvictionPolicyMonitor;
   private readonly consumer: ReportConsumer;
   private readonly leaderLoops: LeaderLoops;
   /** This replica's liveness key: the leases its dispatcher pops name it (ReplicaHeartbeat). */
   private readonly heartbeat: ReplicaHeartbeat;
   private stopped = false;
 
-  constructor(config: JobsSubgraphConfig, logger: SchedulerLogger & RedisLogger) {
+  /** `refuse`: how the app stops when production finds Redis evicting keys (main.ts: exit 78). */
+  constructor(
+    config: JobsSubgraphConfig,
+    logger: SchedulerLogger & RedisLogger,
+    refuse: (err: RedisEvictionPolicyError) => void,
+  ) {
     this.production = config.NODE_ENV === 'production';
     this.identitySecret = assertIdentitySecret(
       config.SWITCHYARD_IDENTITY_SECRET,
@@ -99,6 +117,13 @@ export class JobsRuntime {
     });
     this.queuesRedis = createRedis({ ...redisTarget(config), name: 'jobs-queues', role: 'command', logger });
     this.unavailable = unavailableWhenDisconnected(this.redis, this.queuesRedis);
+    // the other connections reach the same server: one check (and one log line per change) is enough
+    this.evictionPolicy = watchEvictionPolicy(this.redis, {
+      name: 'jobs',
+      production: this.production,
+      logger,
+      refuse,
+    });
     this.reportsRedis = createRedis({
       ...redisTarget(config),
       name: 'jobs-reports',
@@ -150,7 +175,13 @@ export class JobsRuntime {
     createClusterGauges({
       deadLetter: () => this.redis.zcard(JOB_KEYS.deadLetter),
       actors: async () => (await registry.liveWorkers()).flatMap((w) => w.actors),
-      redisMemory: async () => parseInfoMemory(await this.redis.info('memory')),
+      redisInfo: async () => {
+        const [memory, stats] = await Promise.all([this.redis.info('memory'), this.redis.info('stats')]);
+        const info = { ...parseInfoMemory(memory), evictedKeys: parseEvictedKeys(stats) };
+        // a policy changed at run time (CONFIG SET) is logged here, once per change
+        this.evictionPolicy.observe(info.policy);
+        return info;
+      },
     });
     const subscriptions = new EventSubscriptions(
       new EventLog(this.redis),

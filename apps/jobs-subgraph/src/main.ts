@@ -3,7 +3,7 @@ import '#libs/graphql-mode'; // before anything loads graphql: its production-mo
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createLogger } from '#libs/observability';
-import { bootstrapApp, configOrExit } from '#libs/nest-app';
+import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
 import { loadJobsSubgraphConfig } from './jobs-config.js';
 import { JobsRuntime } from './jobs-runtime.js';
@@ -14,7 +14,8 @@ const SERVICE = 'jobs-subgraph';
 const config = configOrExit(loadJobsSubgraphConfig, SERVICE);
 const logger = createLogger(SERVICE, config.LOG_LEVEL);
 // A bad template, missing Lua script or (in production) a missing identity secret stops here (exit 78).
-const runtime = configOrExit(() => new JobsRuntime(config, logger), SERVICE);
+// Redis evicting keys (maxmemory-policy) stops production at the first connection, also exit 78.
+const runtime = configOrExit(() => new JobsRuntime(config, logger, refuseToRun(SERVICE, logger)), SERVICE);
 const graphql = await createJobsGraphql(runtime.service, {
   authenticator: runtime.authenticator,
   production: runtime.production,
