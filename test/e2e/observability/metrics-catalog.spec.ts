@@ -91,6 +91,8 @@ describe('metric catalog files', () => {
       'unschedulable',
       'switchyard_cluster_actors',
       'switchyard_redis_memory_max_bytes',
+      'switchyard_redis_eviction_policy_ok',
+      'switchyard_redis_evicted_keys',
       'switchyard_gateway_subscriber_overflows_total',
     ])
       expect(exprs).toContain(needed);
