@@ -2,3 +2,4 @@ export * from './processes.js';
 export * from './redis-per-suite.js';
 export * from './iterators.js';
 export * from './delay-proxy.js';
+export * from './bundle-child.js';

@@ -48,9 +48,12 @@ async function stopProcess(
   clearTimeout(t);
 }
 
-/** A fresh dir under the OS temp dir, removed when the spec file is done (or the process exits). */
-export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+/**
+ * A fresh dir under the OS temp dir (or under `parent`, which must exist), removed when the spec file is done (or
+ * the process exits).
+ */
+export function tempDir(prefix: string, parent: string = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, `switchyard-${prefix}-`));
   dirs.add(dir);
   return dir;
 }
@@ -199,6 +202,44 @@ export async function startApp(entry: string, env: Record<string, string>, port:
     },
   };
   return handle;
+}
+
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a node script (e.g. one bundleChild() made) with `args` to its end, SIGKILLed after `timeoutMs`; resolves
+ * with how it ended and what it printed. For children that are meant to die (crash seams): whatever it does, it
+ * is reaped with the spec file.
+ */
+export function runNodeChild(
+  file: string,
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<ChildRun> {
+  const proc = track(
+    spawn(process.execPath, [file, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  return new Promise((resolve) => {
+    // 'close', not 'exit': every byte it printed has been read by then
+    proc.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 /** Poll `fn` until it returns a truthy value (tests only: production code waits on events). */
