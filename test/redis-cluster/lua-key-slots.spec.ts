@@ -95,6 +95,15 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         STORAGE_KEYS.tenantStoredBytes(tenant),
       ],
       claimDueRemovals: () => [STORAGE_KEYS.removeAfter, STORAGE_KEYS.objectsToDelete],
+      stageArtifact: () => [
+        REDIS_KEYS.artifact(artifact),
+        REDIS_KEYS.attemptArtifacts(jobId, 'train', 1),
+        REDIS_KEYS.uncommittedArtifacts,
+        STORAGE_KEYS.artifactsByCreatedAt,
+        STORAGE_KEYS.tenantStoredBytes(tenant),
+        STORAGE_KEYS.tenantArtifacts(tenant),
+        STORAGE_KEYS.removeAfter,
+      ],
     },
   ],
   [

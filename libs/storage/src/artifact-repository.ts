@@ -58,11 +58,16 @@ export class ArtifactRepository {
   /**
    * A task attempt's output: the object is stored first, then its record (state `staged`) joins the
    * attempt's set and the uncommitted index. It stays invisible until the scheduler commits the attempt.
+   * Before the put, the object's key enters the remove-after index; the record's step takes it out. So an
+   * object whose stager dies in between (or whose record Redis refuses) is removed by the sweep, never leaked.
    */
   async stage(input: StageInput): Promise<ArtifactRecord> {
     const name = sanitizeName(input.name);
     const id = randomUUID();
     const key = artifactKey({ ...input, artifactId: id, name });
+    await this.meta('stage', () =>
+      this.redis.zadd(STORAGE_KEYS.removeAfter, this.now().getTime() + STAGE_PUT_GRACE_MS, key),
+    );
     const stored = await this.store.put(key, input.source, {
       size: input.size,
       contentType: input.contentType,
@@ -82,35 +87,61 @@ export class ArtifactRepository {
       attempt: input.attempt,
       createdAt: createdAt.toISOString(),
     };
+    let written: unknown;
     try {
-      await this.meta('stage', () =>
-        this.redis
-          .multi()
-          .hset(REDIS_KEYS.artifact(record.id), encodeArtifactRecord(record))
-          .sadd(REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt), record.id)
-          .zadd(REDIS_KEYS.uncommittedArtifacts, orphanGraceFrom(createdAt, input.attemptDeadline), record.id)
-          .zadd(STORAGE_KEYS.artifactsByCreatedAt, createdAt.getTime(), record.id)
-          // outputs count toward the tenant's stored bytes and artifacts from staging on (released if they
-          // are swept), as uploads do from createUpload on; never refused (failing a running job would be worse)
-          .incrby(STORAGE_KEYS.tenantStoredBytes(record.tenant), record.size)
-          .incr(STORAGE_KEYS.tenantArtifacts(record.tenant))
-          .exec()
-          .then(execOk),
+      written = await this.meta('stage', () =>
+        runStorageScript(
+          this.redis,
+          'stageArtifact',
+          [
+            REDIS_KEYS.artifact(id),
+            REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt),
+            REDIS_KEYS.uncommittedArtifacts,
+            STORAGE_KEYS.artifactsByCreatedAt,
+            STORAGE_KEYS.tenantStoredBytes(record.tenant),
+            STORAGE_KEYS.tenantArtifacts(record.tenant),
+            STORAGE_KEYS.removeAfter,
+          ],
+          [
+            id,
+            key,
+            orphanGraceFrom(createdAt, input.attemptDeadline),
+            createdAt.getTime(),
+            record.size,
+            ...Object.entries(encodeArtifactRecord(record)).flat(),
+          ],
+        ),
       );
     } catch (e) {
-      // No record was written: the object must not outlive this failure.
-      await this.store
-        .remove(key)
-        .catch((removeError: unknown) =>
-          this.logger.error(
-            { key, err: describe(removeError) },
-            'could not remove the object of a failed stage; it is orphaned',
-          ),
-        );
+      await this.discardUnrecorded(key);
       throw e;
     }
+    if (written !== 1)
+      throw new StorageError(
+        'STORAGE_UNAVAILABLE',
+        'storing the output took too long: its object was claimed for removal',
+        true,
+      );
     this.logger.debug({ artifactId: record.id, key, size: record.size }, 'artifact staged');
     return record;
+  }
+
+  /**
+   * After a record step that failed (when Redis failed, it may still have run): the object is removed now only
+   * while its remove-after entry is there, which proves no record was written (the step takes the entry out).
+   * The entry stays either way, so whatever this cannot remove (Redis or S3 down too, a timed-out put that
+   * lands later) the sweep removes when it is due.
+   */
+  private async discardUnrecorded(key: string): Promise<void> {
+    try {
+      if ((await this.redis.zscore(STORAGE_KEYS.removeAfter, key)) === null) return;
+      await this.store.remove(key);
+    } catch (e) {
+      this.logger.warn(
+        { key, err: describe(e) },
+        'the object of a failed stage is left for the sweep to remove',
+      );
+    }
   }
 
   /** The record in any state, or null. Internal: callers facing clients use getVisible. */
@@ -284,6 +315,13 @@ export class ArtifactRepository {
   }
 }
 
+/**
+ * How long a staged output's object may exist without its record before the sweep removes it: far longer than a
+ * put takes (S3_RETRY_ATTEMPTS tries of at most S3_REQUEST_TIMEOUT_MS each), so only a stager that died (or lost
+ * Redis) leaves one that old. A put that outlasts it fails its stage (the object is already claimed): no record
+ * ever points at a removed object.
+ */
+export const STAGE_PUT_GRACE_MS = 3600_000;
 /** No attempt runs past its timeout, so no deadline lies further out than the longest one (a bogus one is capped). */
 const MAX_ATTEMPT_MS = MAX_NODE_TIMEOUT_SECONDS * 1000;
 /**
@@ -302,11 +340,4 @@ function orphanGraceFrom(createdAt: Date, attemptDeadline: Date | undefined): nu
 
 function visible(record: ArtifactRecord | null, tenant: string): ArtifactRecord | null {
   return record && record.state === 'committed' && record.tenant === tenant ? record : null;
-}
-
-/** MULTI's exec answers per-command errors in its result instead of throwing. */
-export function execOk(results: Array<[Error | null, unknown]> | null): void {
-  if (!results) throw new Error('transaction aborted');
-  const failed = results.find(([err]) => err);
-  if (failed) throw failed[0];
 }

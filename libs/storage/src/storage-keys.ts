@@ -18,9 +18,10 @@ export const STORAGE_KEYS = {
   objectsToDelete: `${REDIS_PREFIX}:artifacts:objects-to-delete`,
   /**
    * Sorted set of object keys to remove once their score (ms) has passed: an upload's staging object after
-   * its grant expires (the client can still write it until then), and a commit's copy that was never
-   * committed (a crash between copy and commit). The commit removes its copy from here atomically with
-   * making it the record's key; the sweep claims due entries into objectsToDelete atomically.
+   * its grant expires (the client can still write it until then), a commit's copy that was never
+   * committed (a crash between copy and commit), and a task output's object whose record was never written
+   * (its stager died between put and record). The commit and the stage's record step remove their key from
+   * here atomically with making it a record's key; the sweep claims due entries into objectsToDelete atomically.
    */
   removeAfter: `${REDIS_PREFIX}:artifacts:remove-after`,
   /** String: bytes of a tenant's artifacts (reserved uploads, staged and committed outputs). */

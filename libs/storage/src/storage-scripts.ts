@@ -10,6 +10,7 @@ export const STORAGE_SCRIPT_NAMES = [
   'reserveUpload',
   'commitUpload',
   'claimDueRemovals',
+  'stageArtifact',
 ] as const;
 export type StorageScriptName = (typeof STORAGE_SCRIPT_NAMES)[number];
 

@@ -9,11 +9,14 @@
  * - an output swept anyway (a worker that gives no deadline) fails its attempt as retryable, saying it expired;
  *   an id the attempt never staged is still INVALID_OUTPUT, not retried;
  * - retention keeps a job's outputs while the job may still read them (it runs, or may be retried), and counts
- *   from the job's finish.
+ *   from the job's finish;
+ * - an object whose stager died (SIGKILL) between its put and its record, or whose record Redis refused while S3
+ *   refused its removal, is removed by the sweep: no object is left that nothing will ever delete; and a put that
+ *   outlasts that removal's grace fails its stage (retryable) instead of writing a record for a removed object.
  */
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, type JsonObject } from '#libs/contracts';
-import { redisPerSuite, startS3, type S3Handle } from '#libs/testing';
+import { bundleChild, redisPerSuite, runNodeChild, startS3, type S3Handle } from '#libs/testing';
 import {
   ArtifactRepository,
   ArtifactSweeper,
@@ -26,6 +29,8 @@ import { startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { reportFields } from '../../test/scenario.js';
+import { AfterPutStore } from '../../test/after-put-store.js';
+import type { StageThenDieArgs } from '../../test/stage-then-die-child.js';
 
 const TENANT = 'acme';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
@@ -44,10 +49,14 @@ describe('artifacts: no loss to shared keys or to the orphan sweep of a running 
   let store: ObjectStore;
   let repo: ArtifactRepository;
   let sweeper: ArtifactSweeper;
+  let stageThenDie: string;
 
   beforeAll(async () => {
-    s3 = await startS3();
-  });
+    [s3, stageThenDie] = await Promise.all([
+      startS3(),
+      bundleChild(new URL('../../test/stage-then-die-child.ts', import.meta.url)),
+    ]);
+  }, 60_000);
   afterAll(async () => {
     await s3?.stop();
   });
@@ -251,5 +260,104 @@ describe('artifacts: no loss to shared keys or to the orphan sweep of a running 
     expect(await repo.get(a.id)).not.toBeNull();
     expect((await sweeper.sweep(new Date(t0 + 62 * 24 * HOUR))).expired).toBe(1);
     expect(await repo.get(a.id)).toBeNull();
+  });
+
+  it('an object whose worker died between its put and its record is removed by the sweep; a committed one stays', async () => {
+    const { jobId, output } = await oneNodeJob();
+    const t0 = Date.now();
+    const args: StageThenDieArgs = {
+      redisUrl: redis.url,
+      s3: { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: store.bucket },
+      stage: { ...output, name: 'model.bin', text: 'bytes of a worker that died' },
+    };
+    const died = await runNodeChild(stageThenDie, [JSON.stringify(args)]);
+    expect({ signal: died.signal, stderr: died.stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
+    const { put: orphanKey } = JSON.parse(died.stdout) as { put: string };
+    expect(await store.stat(orphanKey)).not.toBeNull(); // stored, and no record will ever point at it
+    // the attempt runs again on another worker, which stages and commits its own output
+    const kept = await stageBytes(output, 'model.bin', 'model from the rerun');
+    expect(await succeed(jobId, [kept.id])).toBe('applied');
+
+    // not before a stage still putting could have written its record
+    await sweeper.sweep(new Date(t0 + 60_000));
+    expect(await store.stat(orphanKey)).not.toBeNull();
+    await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000));
+    expect(await store.stat(orphanKey)).toBeNull();
+    expect(await readText(kept.id)).toBe('model from the rerun');
+  });
+
+  it('an object whose record Redis refused, and whose removal S3 refused too, is removed by the sweep once they are back', async () => {
+    const { output } = await oneNodeJob();
+    const t0 = Date.now();
+    let orphanKey = '';
+    let down = false;
+    // fails fast once its server is gone, as the worker's command connection does
+    const stagerRedis = new Redis(redis.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    stagerRedis.on('error', () => {});
+    await stagerRedis.connect();
+    const failingStore = new AfterPutStore(
+      {
+        endpoint: s3.endpoint,
+        accessKey: s3.accessKey,
+        secretKey: s3.secretKey,
+        bucket: store.bucket,
+        retry: { attempts: 1 },
+      },
+      quiet,
+      async (key) => {
+        orphanKey = key;
+        down = true;
+        await Promise.all([redis.server.kill(), s3.kill()]);
+      },
+    );
+    const stager = new ArtifactRepository(stagerRedis, failingStore, quiet);
+    try {
+      await expect(
+        stager.stage({
+          ...output,
+          name: 'model.bin',
+          contentType: 'application/octet-stream',
+          source: Buffer.from('x'),
+        }),
+      ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
+    } finally {
+      stagerRedis.disconnect();
+      if (down) await Promise.all([redis.server.restart(), s3.restart()]);
+    }
+    expect(down).toBe(true); // the put was done
+    expect(await store.stat(orphanKey)).not.toBeNull();
+    await sweeper.sweep(new Date(t0 + 6 * HOUR + 60_000));
+    expect(await store.stat(orphanKey)).toBeNull();
+  });
+
+  it('a put that outlasts its grace fails its stage, retryable, writing no record: its object is removed', async () => {
+    const { output } = await oneNodeJob();
+    const t0 = Date.now();
+    let key = '';
+    // a sweep runs while the put is still going, with a clock past the grace: it claims the object's entry
+    const slowStore = new AfterPutStore(
+      { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: store.bucket },
+      quiet,
+      async (k) => {
+        key = k;
+        await sweeper.sweep(new Date(t0 + 2 * HOUR));
+      },
+    );
+    const stager = new ArtifactRepository(client, slowStore, quiet);
+    await expect(
+      stager.stage({
+        ...output,
+        name: 'slow.bin',
+        contentType: 'application/octet-stream',
+        source: Buffer.from('x'),
+      }),
+    ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
+    expect(await client.smembers(REDIS_KEYS.attemptArtifacts(output.jobId, 'only', 1))).toEqual([]);
+    expect(await repo.artifactCount(TENANT)).toBe(0);
+    expect(await store.stat(key)).toBeNull(); // that sweep removed it
   });
 });
