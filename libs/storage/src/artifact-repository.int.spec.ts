@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -25,6 +25,8 @@ const logger: StorageLogger = {
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let s3: S3Handle;
+/** The S3 server's data dir: what it holds, whatever the key layout. */
+const s3Dir = tempDir('s3');
 let redisServer: RedisHandle;
 let redis: Redis;
 let store: ObjectStore;
@@ -32,7 +34,7 @@ let repo: ArtifactRepository;
 const storageErrors: string[] = [];
 
 beforeAll(async () => {
-  [s3, redisServer] = await Promise.all([startS3(), startRedis()]);
+  [s3, redisServer] = await Promise.all([startS3({ dataDir: s3Dir }), startRedis()]);
   redis = new Redis(redisServer.url);
   store = new ObjectStore(
     {
@@ -205,7 +207,8 @@ describe('artifact repository', () => {
         source: Buffer.from('x'),
       }),
     ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
-    expect(await store.stat('acme/job-1/resize/9/lost.bin')).toBeNull();
+    const stored = readdirSync(s3Dir, { recursive: true }).map(String);
+    expect(stored.filter((path) => path.includes('lost.bin'))).toEqual([]);
     broken.disconnect();
   });
 
