@@ -2,6 +2,7 @@ import { isTerminalJobStatus, type JobEvent } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { decodeFeedCursor, type FeedPosition } from './event-cursor.js';
 import type { EventLog, StoredEvent } from './event-log.js';
+import type { ReadOutages } from './read-outages.js';
 import { completesOnTerminalJobEvent, StreamFollower } from './stream-follower.js';
 import type { Wakeups } from './wakeups.js';
 
@@ -10,6 +11,8 @@ export interface EventSubscriptionsOptions {
   bufferCapacity: number;
   /** Each live event handed to a subscriber (the delivery-lag histogram). */
   onDelivered?: (stream: 'job' | 'feed', event: JobEvent) => void;
+  /** Live followers wait through a Redis outage of their reads (bounded); none: a failed read ends them. */
+  outages?: ReadOutages;
 }
 
 /** An event of the entry a resumed feed starts in, at or before the one it resumes after. */
@@ -41,6 +44,7 @@ export class EventSubscriptions {
       },
       this.wakeups,
       this.opts.bufferCapacity,
+      this.opts.outages,
     ).open();
   }
 
@@ -66,6 +70,7 @@ export class EventSubscriptions {
       },
       this.wakeups,
       this.opts.bufferCapacity,
+      this.opts.outages,
     ).open();
   }
 }

@@ -1,5 +1,6 @@
 import { TERMINAL_JOB_EVENTS, type JobEvent } from '#libs/contracts';
 import type { StoredEvent } from './event-log.js';
+import type { OutageReader, ReadOutages } from './read-outages.js';
 import { SubscriberBuffer } from './subscriber-buffer.js';
 import type { Wakeups } from './wakeups.js';
 
@@ -28,7 +29,9 @@ export const completesOnTerminalJobEvent = (event: JobEvent): boolean => TERMINA
  * Follows one event stream for one subscriber, as an async iterator: subscribe to the wake-up channel FIRST,
  * then read the backlog after the start position, then read again on every wake-up. Reading always continues
  * from the last position read, so the handover from backlog to live has no gap and no duplicate, and a lost
- * wake-up is made up by the next one. No timers: it waits on pub/sub only.
+ * wake-up is made up by the next one. It waits on pub/sub only, except through a Redis outage (ReadOutages): a
+ * live follower whose read fails because Redis is unavailable reads again from the same position once it is back,
+ * and ends with UNAVAILABLE only past the outage bound.
  */
 export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private position = '';
@@ -44,11 +47,15 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private inFlight: Promise<void> = Promise.resolve();
   private unlisten?: () => Promise<void>;
   private openedAt = Date.now();
+  /** Set once open: a failed first read still fails the subscribe itself (the client is told at once). */
+  private outage?: OutageReader;
 
   constructor(
     private readonly source: FollowerSource,
     private readonly wakeups: Wakeups,
     capacity: number,
+    /** None: any failed read ends the follower. */
+    private readonly outages?: ReadOutages,
   ) {
     this.buffer = new SubscriberBuffer(capacity);
   }
@@ -76,6 +83,13 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
       await this.close();
       throw this.failure;
     }
+    this.outage = this.outages?.reader(
+      () => void this.pump(),
+      (error) => {
+        this.failure ??= error;
+        this.wake();
+      },
+    );
     return this;
   }
 
@@ -96,6 +110,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   }
 
   private async read(): Promise<void> {
+    let readThrough = false;
     try {
       do {
         this.readAgain = false;
@@ -103,6 +118,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
           const room = this.buffer.capacity - this.buffer.size;
           const asked = Math.min(room, 256);
           const batch = await this.source.read(this.position, asked);
+          readThrough = true;
           if (batch.length === 0) break;
           for (const { position, event } of batch) {
             this.position = position;
@@ -117,8 +133,10 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
         }
       } while (this.readAgain && !this.sawLast && !this.finished);
       this.paused = this.buffer.full;
+      if (readThrough) this.outage?.succeeded();
     } catch (e) {
-      this.failure = e;
+      // an outage: the position stays at the last event delivered, the next read starts after it
+      if (!this.finished && !this.outage?.failed(e)) this.failure ??= e;
     } finally {
       this.reading = false;
       this.wake();
@@ -171,6 +189,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private async close(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.outage?.close();
     this.wake();
     await this.unlisten?.();
   }

@@ -84,7 +84,10 @@ export class Wakeups {
     return async () => {
       if (this.remove(channel, topic, listener)) {
         this.subscribed.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+        const unsubscribing = this.subscriber.unsubscribe(channel).catch(() => undefined);
+        // while disconnected it waits in the offline queue, sent after the reconnect's re-SUBSCRIBE: a follower
+        // ending in an outage (UNAVAILABLE) must not wait for Redis to come back
+        if (this.subscriber.status === 'ready') await unsubscribing;
       }
     };
   }
