@@ -12,6 +12,7 @@ import {
   runtimeEnv,
 } from '#libs/config';
 import { LEASE_MAX_ATTEMPTS } from '#libs/contracts';
+import { DEFAULT_MAX_OUTAGE_MS } from './events/read-outages.js';
 import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
 import { DEFAULT_REPLICA_TTL_MS } from './scheduler/replica-liveness.js';
@@ -46,6 +47,8 @@ export const schedulerEnv = {
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
   SUBSCRIBER_BUFFER: positiveInt(SUBSCRIBER_BUFFER_DEFAULT),
+  /** How long a live subscriber waits for Redis to come back (reading again) before it ends with UNAVAILABLE. */
+  SUBSCRIBER_REDIS_OUTAGE_MS: positiveInt(DEFAULT_MAX_OUTAGE_MS),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
   JOB_RETENTION_DAYS: nonNegativeInt(30),
   /** Finished jobs the leader deletes per pass at most. */

@@ -208,16 +208,31 @@ export function parseEvictedKeys(info: string): number {
 export interface EventMetrics {
   /** A live event (written after the subscriber attached) was handed to the subscriber. */
   delivered(stream: 'job' | 'feed', event: JobEvent): void;
+  /** A subscriber waited for Redis longer than SUBSCRIBER_REDIS_OUTAGE_MS and ended with UNAVAILABLE. */
+  endedUnavailable(): void;
 }
 
-export function createEventMetrics(): EventMetrics {
+/** `waitingForRedis`: live subscribers waiting for Redis to come back now (ReadOutages). */
+export function createEventMetrics(waitingForRedis: () => number): EventMetrics {
   const lag = metrics.histogram({
     name: 'switchyard_event_delivery_lag_seconds',
     help: 'Time from an event being written (its `at`) to its delivery to a subscriber, by stream',
     labelNames: ['stream'] as const,
     buckets: SECONDS_BUCKETS.fast,
   });
+  metrics.gauge({
+    name: 'switchyard_event_subscribers_waiting_for_redis',
+    help: 'Live jobEvents/jobFeed subscribers whose read failed because Redis is unavailable, waiting to read again',
+    collect() {
+      this.set(waitingForRedis());
+    },
+  });
+  const unavailable = metrics.counter({
+    name: 'switchyard_event_subscribers_unavailable_total',
+    help: 'Live subscribers ended with UNAVAILABLE: Redis stayed away longer than SUBSCRIBER_REDIS_OUTAGE_MS',
+  });
   return {
+    endedUnavailable: () => unavailable.inc(),
     delivered: (stream, event) => {
       const at = Date.parse(event.at);
       if (Number.isFinite(at)) lag.observe({ stream }, Math.max(0, Date.now() - at) / 1000);

@@ -47,6 +47,7 @@ import { JOB_VIEW_SCRIPTS } from './scheduler/job-views.js';
 import { EventLog } from './events/event-log.js';
 import { EventSubscriptions } from './events/job-events.js';
 import { Wakeups } from './events/wakeups.js';
+import { readOutagesOf } from './events/read-outages.js';
 import { JobsService } from './service/jobs-service.js';
 
 export interface ReadinessCheck {
@@ -183,12 +184,20 @@ export class JobsRuntime {
         return info;
       },
     });
+    const eventMetrics = createEventMetrics(() => outages.waiting);
+    // followers read through the command connection: through its outages they wait (bounded) instead of ending
+    const outages = readOutagesOf(this.redis, {
+      maxOutageMs: config.SUBSCRIBER_REDIS_OUTAGE_MS,
+      logger,
+      metrics: eventMetrics,
+    });
     const subscriptions = new EventSubscriptions(
       new EventLog(this.redis),
       new Wakeups(this.subscriberRedis, logger),
       {
         bufferCapacity: config.SUBSCRIBER_BUFFER,
-        onDelivered: createEventMetrics().delivered,
+        onDelivered: eventMetrics.delivered,
+        outages,
       },
     );
     const quotaMetrics = createQuotaMetrics();
