@@ -399,7 +399,7 @@ export class GatewayRuntime {
                 `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`,
               );
             guard.check(contextValue.identity, schema, document, operation, request.variables);
-            // a batch (or aliased submits / uploads) spends a token per item, as that many single calls would
+            // a batch (or aliased submits / uploads / validateGraphs) spends a token per item, as that many single calls would
             await guard.admitUnits(
               contextValue.identity,
               rateLimitUnits(document, operation, request.variables),

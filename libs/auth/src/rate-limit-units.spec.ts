@@ -54,4 +54,22 @@ describe('rateLimitUnits (rate-limit tokens of an operation)', () => {
     expect(count('mutation { completeUpload(artifactId: "x") { id } deleteArtifact(id: "y") }')).toBe(0);
     expect(count(`query { artifact(id: "x") { id } }`)).toBe(0);
   });
+
+  it('counts one per validateGraph in a query (each runs the planner), aliases and fragments included', () => {
+    const validate = (alias: string) => `${alias}: validateGraph(input: $in) { valid }`;
+    expect(count(`query($in: SubmitJobInput!) { ${validate('a')} }`)).toBe(1);
+    expect(
+      count(
+        `query($in: SubmitJobInput!) { ${Array.from({ length: 20 }, (_, i) => validate(`v${i}`)).join(' ')} }`,
+      ),
+    ).toBe(20);
+    expect(
+      count(
+        `query($in: SubmitJobInput!) { ...V ... on Query { ${validate('b')} } jobs { edges { cursor } } } fragment V on Query { ${validate('c')} }`,
+      ),
+    ).toBe(2);
+    // a field counts under its own operation type only: no query field is named like a charged mutation
+    expect(count('query { submitJob { id } submitJobs(inputs: []) { index } }')).toBe(0);
+    expect(count('subscription { validateGraph(input: {}) { valid } }')).toBe(0);
+  });
 });

@@ -24,8 +24,8 @@ function refused(code: ApiErrorCode, message: string, extensions: Record<string,
  *
  * - its shape within the authenticator's operationLimits (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES, as at our gateway):
  *   QUERY_TOO_COMPLEX naming the limit;
- * - for an API key, a token of the key's bucket per item the operation writes (rateLimitUnits: each `submitJob`
- *   and each `createUpload` one, each `submitJobs` one per input, aliases and fragments included), as at our
+ * - for an API key, a token of the key's bucket per item the operation writes or plans (rateLimitUnits: each
+ *   `submitJob`, `createUpload` and `validateGraph` one, each `submitJobs` one per input, aliases and fragments included), as at our
  *   gateway: the request's own token was taken when it authenticated, this takes the rest, at once. More than the key's burst:
  *   BAD_USER_INPUT (waiting would not help; nothing taken); too few tokens now: RATE_LIMITED with
  *   `retryAfterSeconds`; the limiter unreachable: UNAVAILABLE. Foreign-JWT callers are not rate-limited here.

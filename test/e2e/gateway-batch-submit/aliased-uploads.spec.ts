@@ -13,9 +13,10 @@ const aliasedUploads = (n: number) =>
 
 /**
  * createUpload through the gateway: each root field spends a rate-limit token, aliased or not, charged before
- * any runs (as submitJob does), so one token cannot buy the uploads of a whole operation.
+ * any runs (as submitJob does), so one token cannot buy the uploads of a whole operation; validateGraph (a plan
+ * each) likewise.
  */
-describe('aliased createUpload through the gateway', () => {
+describe('aliased createUpload (and validateGraph) through the gateway', () => {
   let stack: GatewayStack;
   let redis: Redis;
   const uploadsOf = async (tenant: string) =>
@@ -53,5 +54,21 @@ describe('aliased createUpload through the gateway', () => {
     expect(codeOf(second)).toBe('RATE_LIMITED');
     expect(second.body.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
     expect(await uploadsOf('uploader')).toBe(12);
+  }, 60_000);
+
+  it('spends a token per validateGraph field too (each runs the planner): refused over the burst, none run', async () => {
+    const { key } = await stack.createKey('planner', ['jobs:read']);
+    const validate = `query($in: SubmitJobInput!) { ${Array.from(
+      { length: 20 },
+      (_, i) => `v${i}: validateGraph(input: $in) { valid }`,
+    ).join(' ')} }`;
+    const input = { graph: { nodes: [{ id: 'a', task: 'no.such.task' }] } };
+    const tooMany = await gql(stack.url, key, validate, { in: input });
+    expect(tooMany.body.data ?? undefined).toBeUndefined();
+    expect(tooMany.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      max: BURST,
+      requested: 20,
+    });
   }, 60_000);
 });
