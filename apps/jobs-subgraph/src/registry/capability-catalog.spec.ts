@@ -73,4 +73,26 @@ describe('CapabilityCatalog', () => {
     ]);
     expect(c.capabilities()[0]!.workers).toBe(1);
   });
+
+  it('plans like another catalog with the same task versions and manifests, whichever workers offer them', () => {
+    const of = (...workers: Parameters<typeof workerManifest>[]) =>
+      new CapabilityCatalog(workers.map((w) => workerManifest(...w)));
+    const base = of(['w1', [imageResize('1.0.0'), modelTrain()]]);
+    expect(base.plansLike(of(['w2', [modelTrain()]], ['w1', [imageResize('1.0.0')]]))).toBe(true);
+    expect(base.plansLike(of(['w1', [imageResize('1.0.0'), modelTrain()]], ['w3', [modelTrain()]]))).toBe(
+      true,
+    );
+    // a version more or less, another task, or the same version with other limits plans otherwise
+    expect(base.plansLike(of(['w1', [imageResize('1.0.0'), imageResize('1.1.0'), modelTrain()]]))).toBe(
+      false,
+    );
+    expect(base.plansLike(of(['w1', [imageResize('1.0.0')]]))).toBe(false);
+    expect(base.plansLike(of(['w1', [imageResize('1.0.0'), { ...modelTrain(), timeoutMs: 1 }]]))).toBe(false);
+    // a worker not ready offers nothing
+    expect(
+      base.plansLike(
+        of(['w1', [imageResize('1.0.0'), modelTrain()]], ['w9', [modelEvaluate()], { ready: false }]),
+      ),
+    ).toBe(true);
+  });
 });

@@ -58,6 +58,7 @@ export class CapabilityCatalog {
   private readonly offeringWorkers = new Map<string, Set<string>>();
   /** resolve()'s answers: the catalog does not change once built, and semver ranges are costly to parse. */
   private readonly resolved = new Map<string, TaskManifest | null>();
+  private offeredKey?: string;
 
   constructor(workers: WorkerManifest[]) {
     for (const worker of workers) this.add(worker);
@@ -87,6 +88,30 @@ export class CapabilityCatalog {
       chosen = semver.maxSatisfying(available, range);
     }
     return chosen === null ? null : versions.get(chosen)!.manifest;
+  }
+
+  /**
+   * Whether planning against `other` answers as planning against this catalog does: the same task versions
+   * with the same manifests (which workers offer them does not matter to a plan). Lets a refused plan skip a
+   * second, identical run against a catalog read again (JobsService).
+   */
+  plansLike(other: CapabilityCatalog): boolean {
+    return other === this || other.plannedKey() === this.plannedKey();
+  }
+
+  /** Every offered task version and its manifest, schemas by their hash (checked against them in add). */
+  private plannedKey(): string {
+    this.offeredKey ??= JSON.stringify(
+      [...this.tasks]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, versions]) => [
+          name,
+          [...versions]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([, { manifest }]) => ({ ...manifest, inputSchema: undefined, outputSchema: undefined })),
+        ]),
+    );
+    return this.offeredKey;
   }
 
   has(task: string): boolean {

@@ -182,14 +182,13 @@ export class JobsService {
     const startedAt = Date.now();
     const cached = await (sharedCatalog ?? this.registry.cachedCatalog());
     let result = planJob(input, cached.catalog, this.templateRegistry, this.options.planner);
-    // refused against a catalog read before this call: a worker may have come or changed since, so ask again
-    if (!result.ok && cached.readAt < startedAt)
-      result = planJob(
-        input,
-        (await this.registry.freshCatalog()).catalog,
-        this.templateRegistry,
-        this.options.planner,
-      );
+    // refused against a catalog read before this call: a worker may have come or changed since, so ask again,
+    // and plan again only if it did (the same tasks refuse the same way: no second plan for a hostile caller)
+    if (!result.ok && cached.readAt < startedAt) {
+      const fresh = (await this.registry.freshCatalog()).catalog;
+      if (!fresh.plansLike(cached.catalog))
+        result = planJob(input, fresh, this.templateRegistry, this.options.planner);
+    }
     return result.ok ? { ok: true, input, plan: result.plan } : result;
   }
 }
