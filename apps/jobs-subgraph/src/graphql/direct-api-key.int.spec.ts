@@ -270,4 +270,27 @@ describe('the jobs subgraph, called directly with API keys', () => {
       expect(await tokens()).toBe(2);
     });
   });
+
+  it('reads a Job entity only with jobs:read, as Query.job: a key of the same tenant with artifacts:read alone gets none', async () => {
+    const tenant = 'entity-scope';
+    const { job } = await core.service.submitJob(tenant, single('test.emit', { value: 9 }));
+    const keyWith = async (scopes: Array<'jobs:read' | 'artifacts:read'>) =>
+      (await store().create({ tenant, scopes, name: scopes.join(' ') })).key;
+    const entities = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Job { id status } } }`;
+    const reps = { reps: [{ __typename: 'Job', id: job.id }] };
+
+    const reader = await post(await keyWith(['jobs:read']), entities, reps);
+    expect(reader.errors).toBeUndefined();
+    expect(reader.data).toEqual({ _entities: [{ id: job.id, status: expect.any(String) }] });
+
+    const artifactsOnly = await keyWith(['artifacts:read']);
+    // what Query.job answers this key
+    const byQuery = await post(artifactsOnly, 'query($id: ID!) { job(id: $id) { id status } }', {
+      id: job.id,
+    });
+    expect(byQuery.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'jobs:read' });
+    const byEntity = await post(artifactsOnly, entities, reps);
+    expect(byEntity.data?._entities).toEqual([null]);
+    expect(byEntity.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'jobs:read' });
+  });
 });
