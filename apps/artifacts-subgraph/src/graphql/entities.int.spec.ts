@@ -71,4 +71,32 @@ describe('Artifact entities', () => {
     pipelines.mockRestore();
     singles.mockRestore();
   });
+
+  it("answers no entity without artifacts:read, as Query.artifact: neither an Artifact nor a Job's artifacts", async () => {
+    await record('s1', 'acme', 'committed');
+    const schema = await metadataOnlySchema(redis);
+    const identity: Identity = { tenant: 'acme', keyId: 'k', scopes: ['jobs:read'], exp: 9e9 };
+    const pipelines = jest.spyOn(redis, 'pipeline');
+    const result = await execute({
+      schema,
+      document: parse(
+        `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Artifact { id name } ... on Job { id artifacts { id } } } }`,
+      ),
+      variableValues: {
+        reps: [
+          { __typename: 'Artifact', id: 's1' },
+          { __typename: 'Job', id: 'j1' },
+        ],
+      },
+      contextValue: { identity },
+    });
+    // the Job stub holds its key only; its artifacts, like the Artifact, are refused before anything is read
+    expect(result.data?._entities).toEqual([null, null]);
+    expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toEqual([
+      'FORBIDDEN',
+      'FORBIDDEN',
+    ]);
+    expect(pipelines).not.toHaveBeenCalled();
+    pipelines.mockRestore();
+  });
 });

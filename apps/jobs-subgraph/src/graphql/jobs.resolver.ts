@@ -16,6 +16,7 @@ import type { JobEvent } from '#libs/contracts';
 import { notFound } from '#libs/errors';
 import type { JobsService } from '../service/jobs-service.js';
 import { requireScope, type JobsContext } from './context.js';
+import { jobsForCaller } from './job-lookup.js';
 import {
   GraphErrorType,
   GraphValidationType,
@@ -41,9 +42,8 @@ export class JobsResolver {
   @Directive(requiresScope('jobs:read'))
   @Query(() => JobType, { nullable: true })
   async job(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType | null> {
-    // the fields the API shows, in one round trip
-    const [view] = await this.service.jobsByIds(requireScope(ctx, 'jobs:read'), [id]);
-    return view ? JobType.from(view) : null;
+    const [job] = await jobsForCaller(this.service, ctx, [id]);
+    return job ?? null;
   }
 
   @Directive(requiresScope('jobs:read'))
@@ -184,8 +184,8 @@ export class JobEventsResolver {
 
   @FieldResolver(() => JobType, { description: 'the job as of now; may select fields of either subgraph' })
   async job(@Root() event: JobEventType, @Ctx() ctx: JobsContext): Promise<JobType> {
-    const [view] = await this.service.jobsByIds(ctx.identity.tenant, [event.jobId]);
-    if (!view) throw notFound('job', event.jobId);
-    return JobType.from(view);
+    const [job] = await jobsForCaller(this.service, ctx, [event.jobId]);
+    if (!job) throw notFound('job', event.jobId);
+    return job;
   }
 }

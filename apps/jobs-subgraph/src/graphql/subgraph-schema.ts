@@ -5,7 +5,8 @@ import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
 import { BatchSubmitResolver } from './batch-submit.resolver.js';
 import { JobEventsResolver, JobsResolver } from './jobs.resolver.js';
-import { JobType } from './types.js';
+import { jobsForCaller } from './job-lookup.js';
+import type { JobType } from './types.js';
 
 const jobsSubgraph = (service: JobsService | null): SubgraphSchemaSpec => ({
   resolvers: [
@@ -21,12 +22,9 @@ export const printJobsSubgraphSdl = (): Promise<string> => printSubgraphSdl(jobs
 
 /** The executable federation-2 subgraph schema (with _entities and _service). */
 export function buildJobsSubgraphSchema(service: JobsService): Promise<GraphQLSchema> {
-  // every Job representation of one _entities request: one batch, same tenant scoping as `job`
+  // every Job representation of one _entities request: one batch, read as `job` reads (scope, tenant)
   const jobsOf = perRequest(
-    (ctx: JobsContext) =>
-      new TickBatcher<string, JobType | null>(async (ids) =>
-        (await service.jobsByIds(ctx.identity.tenant, ids)).map((v) => (v ? JobType.from(v) : null)),
-      ),
+    (ctx: JobsContext) => new TickBatcher<string, JobType | null>((ids) => jobsForCaller(service, ctx, ids)),
   );
   return buildFederatedSchema(jobsSubgraph(service), (map) => ({
     Job: {
