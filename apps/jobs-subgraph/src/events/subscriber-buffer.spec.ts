@@ -65,4 +65,12 @@ describe('event cursors', () => {
     expect(() => decodeEventCursor(c, 'job-2')).toThrow(InvalidEventCursorError);
     expect(() => decodeEventCursor('garbage', 'job-1')).toThrow(InvalidEventCursorError);
   });
+
+  it('refuse a seq that is not a safe decimal integer (a forged cursor), before anything is read', () => {
+    const forged = (seq: string) => Buffer.from(`job-1:${seq}`, 'utf8').toString('base64url');
+    for (const seq of ['9'.repeat(400), String(2 ** 53 + 2), '1e3', '', ' 5', '-1', '0x10', '2.5'])
+      expect(() => decodeEventCursor(forged(seq), 'job-1')).toThrow(InvalidEventCursorError);
+    expect(decodeEventCursor(forged(String(Number.MAX_SAFE_INTEGER)), 'job-1')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(decodeEventCursor(forged('0'), 'job-1')).toBe(0);
+  });
 });

@@ -181,4 +181,22 @@ describe('jobs(filter:) reads indexes, never the whole job set', () => {
     const c = await core.service.jobs(T, {}, 1, 'not-a-cursor').catch((err: unknown) => err);
     expect((c as DomainError).code).toBe('BAD_USER_INPUT');
   });
+
+  // a forged number used to reach Redis as "Infinity" or "1e+299" (which Redis reads as a score) and answer a page
+  it.each([
+    ['a createdMs past any number (Infinity)', `${'9'.repeat(400)}:job`],
+    ['a createdMs past the safe integers', `${2 ** 53 + 2}:job`],
+    ['a createdMs of 300 digits (1e+299)', `1${'0'.repeat(299)}:job`],
+    ['no job id', '1700000000000:'],
+    ['a job id no job has (300 characters)', `1700000000000:${'x'.repeat(300)}`],
+  ])('refuses a forged cursor with %s: BAD_USER_INPUT, nothing read', async (_what, text) => {
+    const forged = Buffer.from(text, 'utf8').toString('base64url');
+    await core.redis.config('RESETSTAT');
+    const e = await core.service.jobs(T, {}, 5, forged).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(DomainError);
+    expect((e as DomainError).code).toBe('BAD_USER_INPUT');
+    const counts = await commandCounts(core.redis);
+    expect(counts.zrevrangebyscore).toBeUndefined();
+    expect(counts.evalsha).toBeUndefined();
+  });
 });
