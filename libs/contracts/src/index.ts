@@ -14,3 +14,4 @@ export * from './parse.js';
 export * from './trace.js';
 export * from './stream-entry.js';
 export * from './operation-limits.js';
+export * from './cursors.js';

@@ -1,3 +1,4 @@
+import { CursorInteger } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 
 /** A cursor names one event of one job: opaque to clients, `after` resumes right after it. */
@@ -16,12 +17,11 @@ export class InvalidEventCursorError extends DomainError {
 export function decodeEventCursor(cursor: string, jobId: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const sep = text.lastIndexOf(':');
-  const seq = Number(text.slice(sep + 1));
-  if (sep <= 0 || !Number.isInteger(seq) || seq < 0)
-    throw new InvalidEventCursorError(`"${cursor}" is not an event cursor`);
+  const seq = CursorInteger.safeParse(text.slice(sep + 1));
+  if (sep <= 0 || !seq.success) throw new InvalidEventCursorError(`"${cursor}" is not an event cursor`);
   if (text.slice(0, sep) !== jobId)
     throw new InvalidEventCursorError(`cursor "${cursor}" belongs to another job`);
-  return seq;
+  return seq.data;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { JobStatus } from '#libs/contracts';
+import { JobListPosition, type JobStatus } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { JOB_KEYS } from './keys.js';
 import { readJobViews, type JobReadRecord, type JobReadView } from './job-views.js';
@@ -17,9 +17,13 @@ export interface JobPage {
 /** Position in a tenant's job list (newest first): opaque to clients. */
 const encodeCursor = (createdMs: number, jobId: string) =>
   Buffer.from(`${createdMs}:${jobId}`).toString('base64url');
-function decodeCursor(cursor: string): { createdMs: number; jobId: string } | null {
-  const m = /^(\d+):(.+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? { createdMs: Number(m[1]), jobId: m[2]! } : null;
+/** The position a cursor names, or null: a forged number (past 2^53, Infinity) never reaches Redis. */
+function decodeCursor(cursor: string): JobListPosition | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const sep = text.indexOf(':');
+  if (sep < 0) return null;
+  const r = JobListPosition.safeParse({ createdMs: text.slice(0, sep), jobId: text.slice(sep + 1) });
+  return r.success ? r.data : null;
 }
 
 /** A `jobs(after:)` cursor this list never handed out: the client's mistake (BAD_USER_INPUT). */
