@@ -28,16 +28,12 @@ const heavyInvalidGraph = (): SubmitJobInput => ({
   },
 });
 
-/*
- * REVIEW FINDING (s15 hostile-tenant review), fails on the current code: `validateGraph` runs the whole planner
- * (and, for an invalid graph, a fresh catalog read and a second plan) but spends no rate-limit token of its own
- * (rateLimitUnits counts only submitJob / submitJobs / createUpload). One request of MAX_ROOT_FIELDS (20) aliased
- * `validateGraph(input: $in)` fields, all reusing one variable of up to PLANNER_MAX_INPUT_BYTES, costs one token
- * and 20-40 plans on the jobs subgraph's single event loop, where the scheduler and every tenant's submits run
- * too. The same document with `submitJob` is charged 20 tokens (over the burst: refused, nothing runs).
- *
- * Expected (the fix): validateGraph is charged like submitJob (a token per field, before any runs), here
- * BAD_USER_INPUT over the burst, at our gateway and at a subgraph called directly (both use rateLimitUnits).
+/**
+ * s15 hostile-tenant review: `validateGraph` runs the whole planner, but spent no rate-limit token of its own, so one
+ * request of MAX_ROOT_FIELDS (20) aliased `validateGraph(input: $in)` fields, all reusing one variable of up to
+ * PLANNER_MAX_INPUT_BYTES, cost one token and 20-40 plans on the jobs subgraph's single event loop, where the
+ * scheduler and every tenant's submits run too. Now each field is charged as a submitJob field is (rateLimitUnits,
+ * at our gateway and at a subgraph called directly), before any runs: here BAD_USER_INPUT over the burst.
  */
 describe('validateGraph spends a rate-limit token per plan, as submitJob does', () => {
   let harness: GraphqlHarness;
