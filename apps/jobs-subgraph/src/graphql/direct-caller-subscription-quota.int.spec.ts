@@ -1,0 +1,107 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import { waitFor } from '#libs/testing';
+import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
+import { TEST_SECRET } from '../../test/graphql-client.js';
+import { createJobsGraphql } from './graphql-server.js';
+
+/*
+ * REVIEW FINDING (s15 hostile-tenant review), fails on the current code: a direct API-key caller of the jobs
+ * subgraph (SUBGRAPH_ACCEPT=api-key, e.g. a foreign router forwarding a client's key) is not bounded in how many
+ * subscriptions it holds open. Our gateway caps them (MAX_SUBSCRIPTIONS_PER_CONNECTION 100,
+ * MAX_SUBSCRIPTIONS_PER_KEY 1000); the subgraph's graphql-ws server has no cap at all, only the rate limit on
+ * new subscribes. `jobFeed` never completes, so at 600 subscribes a minute one key holds 36,000 live followers
+ * after an hour, each one re-reading the tenant's feed in Redis (shared by every tenant) on every feed event,
+ * and each holding a SUBSCRIBER_BUFFER in the subgraph's memory.
+ *
+ * Expected (the fix): the same two bounds as at our gateway for callers that did not come through it, refused
+ * with RATE_LIMITED (`extensions.limit` naming which).
+ */
+describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key caller are bounded', () => {
+  let harness: GraphqlHarness;
+  let store: ApiKeyStore;
+  let url: string;
+  let stopServer: () => Promise<void>;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    harness = await startGraphqlHarness();
+    store = new ApiKeyStore(harness.core.redis);
+    const auth = new SubgraphAuthenticator({
+      accept: ['api-key'],
+      identitySecrets: TEST_SECRET,
+      apiKeys: {
+        store,
+        // generous: the rate limit is not what is under test
+        limiter: new TokenBucketLimiter(harness.core.redis, { perMinute: 60_000, burst: 5_000 }),
+      },
+    });
+    const graphql = await createJobsGraphql(harness.core.service, { authenticator: auth, production: true });
+    const http = await serveGraphql(graphql, { websocket: true });
+    url = `${http.url.replace(/^http/, 'ws')}/graphql`;
+    stopServer = async () => {
+      await graphql.stop();
+      await http.close();
+    };
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await stopServer?.();
+    await harness?.stop();
+  });
+
+  function connect(key: string): Client {
+    const client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+      retryAttempts: 0,
+      lazy: false,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  /**
+   * Opens `n` jobFeed subscriptions on `client`; resolves, once a refusal would have come back, with the error
+   * codes of those refused (the accepted ones stay open: jobFeed never completes).
+   */
+  async function openFeeds(client: Client, n: number, heard = new Set<number>()): Promise<string[]> {
+    const refused: string[] = [];
+    for (let i = 0; i < n; i++)
+      client.subscribe(
+        { query: 'subscription { jobFeed { type } }' },
+        {
+          next: () => void heard.add(i),
+          error: (e) =>
+            void refused.push(String((e as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code)),
+          complete: () => undefined,
+        },
+      );
+    await new Promise((r) => setTimeout(r, 1_500));
+    return refused;
+  }
+
+  it('refuses subscriptions past 100 on one connection (as the gateway does)', async () => {
+    const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-connection' });
+    const heard = new Set<number>();
+    const refused = await openFeeds(connect(key), 101, heard);
+    // every subscription not refused is live: each one hears (and read from Redis) the tenant's next feed event
+    await harness.core.service.submitJob('greedy', {
+      graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }] },
+    });
+    await waitFor(() => heard.size >= 101 - refused.length, { timeoutMs: 10_000, what: 'every live feed' });
+    expect(refused).toContain('RATE_LIMITED');
+  }, 30_000);
+
+  it('refuses subscriptions past 1000 per key across connections (as the gateway does)', async () => {
+    const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-key' });
+    // 100 per connection: within a per-connection cap, so only a per-key cap can refuse the last one
+    const results = [];
+    for (let c = 0; c < 10; c++) results.push(await openFeeds(connect(key), 100));
+    results.push(await openFeeds(connect(key), 1));
+    expect(results.flat()).toContain('RATE_LIMITED');
+  }, 90_000);
+});
