@@ -1,16 +1,18 @@
 import { BULLMQ_PREFIX, REDIS_KEYS, REDIS_PREFIX, ResourceClass } from '#libs/contracts';
 import { hashSlot, LEASE_SCRIPTS, type ScriptSet } from '#libs/redis';
-import { RATE_LIMIT_SCRIPTS, rateLimitKey, API_KEY_INDEX } from '#libs/auth';
+import {
+  RATE_LIMIT_SCRIPTS,
+  rateLimitKey,
+  API_KEY_INDEX,
+  SUBSCRIPTION_SLOT_SCRIPTS,
+  subscriptionSlotsKey,
+} from '#libs/auth';
 import { STORAGE_KEYS, STORAGE_SCRIPTS } from '../../libs/storage/src/index.js';
 import { JOB_KEYS, transitionKeys } from '../../apps/jobs-subgraph/src/scheduler/keys.js';
 import { FAIR_KEYS } from '../../apps/jobs-subgraph/src/scheduler/fair-queue.js';
 import { SCHEDULER_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/scripts.js';
 import { JOB_VIEW_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/job-views.js';
 import { WORKER_REGISTRY_SCRIPTS } from '../../apps/jobs-subgraph/src/registry/worker-registry.js';
-import {
-  SUBSCRIPTION_SLOT_SCRIPTS,
-  subscriptionSlotsKey,
-} from '../../apps/gateway/src/limits/shared-subscription-slots.js';
 import { SWEEP_LEASE_KEY } from '../../apps/artifacts-subgraph/src/sweeps/sweep-loop.js';
 
 /**

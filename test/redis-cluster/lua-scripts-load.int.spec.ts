@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { LEASE_SCRIPTS, type ScriptSet } from '#libs/redis';
-import { RATE_LIMIT_SCRIPTS } from '#libs/auth';
+import { RATE_LIMIT_SCRIPTS, SUBSCRIPTION_SLOT_SCRIPTS } from '#libs/auth';
 import { STORAGE_SCRIPTS } from '../../libs/storage/src/index.js';
 import { SCHEDULER_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/scripts.js';
 import { WORKER_REGISTRY_SCRIPTS } from '../../apps/jobs-subgraph/src/registry/worker-registry.js';
-import { SUBSCRIPTION_SLOT_SCRIPTS } from '../../apps/gateway/src/limits/shared-subscription-slots.js';
 
 /** Every script set of the repository: each file present, its includes resolved, and compiled by Redis. */
 const SETS: ScriptSet<string>[] = [

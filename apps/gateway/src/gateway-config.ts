@@ -15,7 +15,7 @@ import {
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
-import { apiKeyCacheEnv, operationLimitsEnv, rateLimitLeaseEnv } from '#libs/auth';
+import { apiKeyCacheEnv, operationLimitsEnv, rateLimitLeaseEnv, subscriptionQuotaEnv } from '#libs/auth';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -67,8 +67,8 @@ export const gatewayEnv = {
    * per distinct document); 0 turns the cache off.
    */
   DOCUMENT_CACHE_BYTES: nonNegativeInt(32 * 1024 * 1024),
-  MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(100),
-  MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(1000),
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTIONS_PER_KEY: the same bounds as on the jobs subgraph's direct callers. */
+  ...subscriptionQuotaEnv,
   /**
    * Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off:
    * SUBSCRIBER_BUFFER (512), as in the jobs subgraph; SUBSCRIPTION_BUFFER is its deprecated name.

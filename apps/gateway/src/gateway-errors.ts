@@ -1,5 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
+import { CallerAuthError } from '#libs/auth';
 import type { ApiErrorCode } from '#libs/contracts';
 import { DomainError, formatGraphQLError, type FormatOptions } from '#libs/errors';
 
@@ -32,6 +33,11 @@ export function gatewayError(
       ...(status ? { http: { status, headers: httpHeaders(code, extensions) } } : {}),
     },
   });
+}
+
+/** A refusal by a check shared with the subgraphs (#libs/auth: the subscription quota) as the gateway's own. */
+export function asGatewayError(e: unknown): unknown {
+  return e instanceof CallerAuthError ? gatewayError(e.code, e.message, e.extensions) : e;
 }
 
 function httpHeaders(code: ApiErrorCode, extensions: Record<string, unknown>): Map<string, string> {

@@ -15,6 +15,9 @@ import {
   RATE_LIMIT_SCRIPTS,
   rateLimiter,
   rateLimitUnits,
+  SharedSubscriptionSlots,
+  SUBSCRIPTION_SLOT_SCRIPTS,
+  SubscriptionQuota,
   type RateLimiter,
 } from '#libs/auth';
 import type { Logger } from '#libs/observability';
@@ -40,8 +43,6 @@ import { cors } from './http/cors.js';
 import { adminAccess } from './admin/admin-access.js';
 import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
-import { SharedSubscriptionSlots, SUBSCRIPTION_SLOT_SCRIPTS } from './limits/shared-subscription-slots.js';
-import { SubscriptionQuota } from './limits/subscription-quota.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';

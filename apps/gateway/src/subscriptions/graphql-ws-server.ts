@@ -3,13 +3,12 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFor
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionCredentialWatch, type WatchedConnection } from '#libs/auth';
+import { ConnectionCredentialWatch, type SubscriptionQuota, type WatchedConnection } from '#libs/auth';
 import { ClientConnection, type DirectSink } from './direct-delivery.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { gatewayError } from '../gateway-errors.js';
+import { asGatewayError, gatewayError } from '../gateway-errors.js';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
-import type { SubscriptionQuota } from '../limits/subscription-quota.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
 import type { SocketWriteBatching } from './socket-write-batching.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
@@ -203,7 +202,9 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           });
           o.guard.checkScopes(identity, document, operation);
           if (operation.operation === 'subscription') {
-            const acquired = await o.quota.acquire(ctx, identity.keyId);
+            const acquired = await o.quota.acquire(ctx, identity.keyId).catch((e: unknown) => {
+              throw asGatewayError(e);
+            });
             let done = false;
             release = () => {
               if (done) return;

@@ -1,19 +1,19 @@
-import { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { SharedSubscriptionSlots, subscriptionSlotsKey } from './shared-subscription-slots.js';
 import { SubscriptionQuota } from './subscription-quota.js';
+import { CallerAuthError } from './caller-auth-error.js';
 
 const outcome = async (fn: () => Promise<unknown>): Promise<string> => {
   try {
     await fn();
     return 'allowed';
   } catch (e) {
-    return String((e as GraphQLError).extensions?.code ?? (e as Error).message);
+    return e instanceof CallerAuthError ? e.code : (e as Error).message;
   }
 };
 
-describe('SubscriptionQuota over shared Redis slots (two gateway replicas)', () => {
+describe('SubscriptionQuota over shared Redis slots (two replicas)', () => {
   let server: RedisHandle;
   let redis: Redis;
   const closers: Array<() => Promise<unknown>> = [];

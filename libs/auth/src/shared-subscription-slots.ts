@@ -4,8 +4,10 @@ import { REDIS_PREFIX } from '#libs/contracts';
 import { defineScripts, redisNowMs } from '#libs/redis';
 
 /**
- * Live subscription slots of one API key, shared by every gateway replica (sorted set). One member per live
- * subscription, `<replicaId>:<slotId>`, scored by its expiry (ms, Redis server clock). Owned by the gateway.
+ * Live subscription slots of one API key (sorted set), shared by every replica that counts them: the gateway's for
+ * its clients, the jobs subgraph's for callers that did not come through the gateway, so one key has one bound
+ * whichever way it comes in (as its token bucket). One member per live subscription, `<replicaId>:<slotId>`,
+ * scored by its expiry (ms, Redis server clock).
  */
 export const subscriptionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:subslots:${keyId}`;
 
@@ -51,7 +53,7 @@ export class SlotsUnavailableError extends Error {
 }
 
 /**
- * The per-key subscription count across all gateway replicas, in Redis. This replica remembers the slots it
+ * The per-key subscription count across all replicas, in Redis. This replica remembers the slots it
  * holds and refreshes them all with one heartbeat (one call per key, not per subscription); a replica that
  * dies stops refreshing and its slots expire after the TTL. Release removes the slot at once.
  */
