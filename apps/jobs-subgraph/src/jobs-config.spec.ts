@@ -31,6 +31,19 @@ describe('jobs subgraph configuration (compiled)', () => {
     expect(loadJobsSubgraphConfig({ SUBSCRIBER_BUFFER: '64' }).SUBSCRIBER_BUFFER).toBe(64);
   });
 
+  it("reads the direct callers' subscription bounds with the gateway's names and defaults, refusing bad values", () => {
+    expect(loadJobsSubgraphConfig({})).toMatchObject({
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: 100,
+      MAX_SUBSCRIPTIONS_PER_KEY: 1000,
+    });
+    expect(loadJobsSubgraphConfig({ MAX_SUBSCRIPTIONS_PER_KEY: '5' }).MAX_SUBSCRIPTIONS_PER_KEY).toBe(5);
+    for (const [name, bad] of [
+      ['MAX_SUBSCRIPTIONS_PER_CONNECTION', '0'],
+      ['MAX_SUBSCRIPTIONS_PER_KEY', 'lots'],
+    ])
+      expect(() => loadJobsSubgraphConfig({ [name]: bad })).toThrow(new RegExp(`${name}: expected`));
+  });
+
   it('reads the lease settings, refusing a lease size outside 1..16 with the range', () => {
     expect(loadJobsSubgraphConfig({})).toMatchObject({ DISPATCH_LEASE_MAX: 8, DISPATCH_LEASE_TARGET_MS: 50 });
     expect(loadJobsSubgraphConfig({ DISPATCH_LEASE_MAX: '1' }).DISPATCH_LEASE_MAX).toBe(1);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { subgraphAuthEnv, subgraphAuthSettings } from '#libs/auth';
+import { subgraphAuthEnv, subgraphAuthSettings, subscriptionQuotaEnv } from '#libs/auth';
 import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
   ConfigError,
@@ -94,6 +94,12 @@ export const jobsSubgraphEnv = {
   ...schedulerEnv,
   ...quotaEnv,
   ...subgraphAuthEnv,
+  /**
+   * Live subscriptions of a caller that did not come through our gateway (api-key, jwt): per graphql-ws connection,
+   * and per key across replicas and our gateway (the gateway's names and defaults; our gateway's own connections
+   * are bounded there).
+   */
+  ...subscriptionQuotaEnv,
 };
 
 /**

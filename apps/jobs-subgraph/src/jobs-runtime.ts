@@ -4,6 +4,9 @@ import {
   createSubgraphAuth,
   type SubgraphAuth,
   RATE_LIMIT_SCRIPTS,
+  SharedSubscriptionSlots,
+  SUBSCRIPTION_SLOT_SCRIPTS,
+  SubscriptionQuota,
   type SubgraphAuthenticator,
 } from '#libs/auth';
 import {
@@ -66,6 +69,9 @@ export class JobsRuntime {
   /** Who may call the GraphQL endpoint (SUBGRAPH_ACCEPT); API keys are read from the command connection. */
   readonly authenticator: SubgraphAuthenticator;
   private readonly auth: SubgraphAuth;
+  /** Live subscriptions of callers that did not come through our gateway; only when such callers are accepted. */
+  readonly subscriptionQuota?: SubscriptionQuota;
+  private readonly subscriptionSlots?: SharedSubscriptionSlots;
   readonly production: boolean;
   /** A request failure means Redis is down (UNAVAILABLE) when the command connection is not ready. */
   readonly unavailable: (cause: unknown) => boolean;
@@ -103,6 +109,7 @@ export class JobsRuntime {
       WORKER_REGISTRY_SCRIPTS,
       LEASE_SCRIPTS,
       RATE_LIMIT_SCRIPTS,
+      SUBSCRIPTION_SLOT_SCRIPTS,
     ])
       scripts.check();
 
@@ -146,6 +153,15 @@ export class JobsRuntime {
     });
     this.authenticator = this.auth.authenticator;
     this.heartbeat = new ReplicaHeartbeat(this.redis, { ttlMs: config.SCHEDULER_REPLICA_TTL_MS, logger });
+    if (config.auth.accept.some((m) => m !== 'gateway')) {
+      // the per-key count is the same Redis set as our gateway's: one key has one bound however it comes in
+      this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
+      this.subscriptionQuota = new SubscriptionQuota(
+        config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        config.MAX_SUBSCRIPTIONS_PER_KEY,
+        this.subscriptionSlots,
+      );
+    }
     this.enqueuer = new BullmqEnqueuer(
       this.redis,
       {
@@ -268,6 +284,7 @@ export class JobsRuntime {
     // after the enqueuer: this replica adds nothing more, so the leader may re-add its lost leases at once
     await this.heartbeat.stop();
     await this.auth.close();
+    await this.subscriptionSlots?.close();
     await Promise.all(
       [this.redis, this.queuesRedis, this.subscriberRedis, this.reportsRedis].map((r) => quitRedis(r)),
     );

@@ -20,6 +20,7 @@ const graphql = await createJobsGraphql(runtime.service, {
   authenticator: runtime.authenticator,
   production: runtime.production,
   unavailable: runtime.unavailable,
+  subscriptionQuota: runtime.subscriptionQuota,
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { SharedSubscriptionSlots, SUBSCRIPTION_QUOTA_DEFAULTS, SubscriptionQuota } from '#libs/auth';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { createJobsGraphql, type JobsGraphql } from '../src/graphql/graphql-server.js';
 import { startCore, type CoreHarness } from './harness.js';
@@ -35,6 +36,11 @@ export interface GraphqlHarness {
   core: CoreHarness;
   /** The worker running the test tasks (registered, heartbeating). */
   worker: TestWorker;
+  /**
+   * For a server of the test's own that accepts direct callers (api-key, jwt): the app's default bounds
+   * (MAX_SUBSCRIPTIONS_PER_CONNECTION 100, _PER_KEY 1000), counted on the core's Redis.
+   */
+  subscriptionQuota: SubscriptionQuota;
   url: string;
   /** `test.add` attempts wait from now until releaseAdds() (jobs held unfinished, mid-run). */
   holdAdds(): void;
@@ -64,6 +70,13 @@ export async function startGraphqlHarness(
     stops.push(() => redis.stop());
     const core = await startCore(redis.url, o.core);
     stops.push(() => core.close());
+    const slots = new SharedSubscriptionSlots(core.redis);
+    stops.push(() => slots.close());
+    const subscriptionQuota = new SubscriptionQuota(
+      SUBSCRIPTION_QUOTA_DEFAULTS.perConnection,
+      SUBSCRIPTION_QUOTA_DEFAULTS.perKey,
+      slots,
+    );
     const worker = await new TestWorker({
       url: redis.url,
       tasks: Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0),
@@ -91,6 +104,7 @@ export async function startGraphqlHarness(
       redisUrl: redis.url,
       core,
       worker,
+      subscriptionQuota,
       url: served.url,
       holdAdds: () => {
         gate = new Promise<void>((r) => (release = r));

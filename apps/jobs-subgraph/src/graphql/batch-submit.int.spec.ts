@@ -149,7 +149,11 @@ describe('submitJobs over a real redis-server', () => {
         limiter: new TokenBucketLimiter(core.redis, { perMinute: 6, burst }),
       },
     });
-    const direct = await createJobsGraphql(core.service, { authenticator: auth, production: true });
+    const direct = await createJobsGraphql(core.service, {
+      authenticator: auth,
+      production: true,
+      subscriptionQuota: harness.subscriptionQuota,
+    });
     const directHttp = await serveGraphql(direct);
     try {
       const { key } = await new ApiKeyStore(core.redis).create({

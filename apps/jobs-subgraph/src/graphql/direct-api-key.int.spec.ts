@@ -53,7 +53,11 @@ describe('the jobs subgraph, called directly with API keys', () => {
         limiter: new TokenBucketLimiter(core.redis, { perMinute: 1, burst: BURST }),
       },
     });
-    direct = await createJobsGraphql(core.service, { authenticator: auth, production: true });
+    direct = await createJobsGraphql(core.service, {
+      authenticator: auth,
+      production: true,
+      subscriptionQuota: harness.subscriptionQuota,
+    });
     http = await serveGraphql(direct, { websocket: true });
   });
   afterAll(async () => {
@@ -194,6 +198,7 @@ describe('the jobs subgraph, called directly with API keys', () => {
         operationLimits: { maxRootFields: 2, maxAliases: 1 },
       }),
       production: true,
+      subscriptionQuota: harness.subscriptionQuota,
     });
     const server = await serveGraphql(strict);
     try {

@@ -35,7 +35,11 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
         limiter: new TokenBucketLimiter(core.redis, { perMinute: 6_000, burst: 1_000 }),
       },
     });
-    const graphql = await createJobsGraphql(core.service, { authenticator: auth, production: true });
+    const graphql = await createJobsGraphql(core.service, {
+      authenticator: auth,
+      production: true,
+      subscriptionQuota: harness.subscriptionQuota,
+    });
     const http = await serveGraphql(graphql, { websocket: true });
     return {
       url: `${http.url.replace(/^http/, 'ws')}/graphql`,

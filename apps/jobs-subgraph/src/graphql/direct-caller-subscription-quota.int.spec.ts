@@ -37,7 +37,11 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
         limiter: new TokenBucketLimiter(harness.core.redis, { perMinute: 60_000, burst: 5_000 }),
       },
     });
-    const graphql = await createJobsGraphql(harness.core.service, { authenticator: auth, production: true });
+    const graphql = await createJobsGraphql(harness.core.service, {
+      authenticator: auth,
+      production: true,
+      subscriptionQuota: harness.subscriptionQuota,
+    });
     const http = await serveGraphql(graphql, { websocket: true });
     url = `${http.url.replace(/^http/, 'ws')}/graphql`;
     stopServer = async () => {

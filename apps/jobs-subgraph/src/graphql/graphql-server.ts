@@ -10,9 +10,11 @@ import {
   credentialsFromConnection,
   type CallerCredentials,
   type SubgraphAuthenticator,
+  type SubscriptionQuota,
   type VerifiedCaller,
   type WatchedConnection,
 } from '#libs/auth';
+import { callerAuthGraphQLError } from '#libs/errors';
 import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
@@ -28,6 +30,12 @@ export interface JobsGraphqlOptions {
   log?: (err: unknown) => void;
   /** Whether a failure means Redis is down (UNAVAILABLE); default: a connectivity error by type or code. */
   unavailable?: (cause: unknown) => boolean;
+  /**
+   * Live subscriptions of callers that did not come through our gateway, per connection and per key
+   * (MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTIONS_PER_KEY). Required when the authenticator accepts api-key
+   * or jwt: jobFeed never completes, so without it one key could hold any number of feeds open.
+   */
+  subscriptionQuota?: SubscriptionQuota;
 }
 
 export interface JobsGraphql {
@@ -48,6 +56,12 @@ type ConnectionAuth = {
   credentials?: CallerCredentials;
   /** In the credential watch while it is open (API-key and JWT callers). */
   watched?: WatchedConnection;
+  /**
+   * Quota slots of this connection's live subscriptions (direct callers), by their subscribe message's payload:
+   * graphql-ws hands the same object to onComplete, and unlike the id it is never reused by the client.
+   */
+  slots?: Map<object, () => void>;
+  closed?: boolean;
 };
 
 /**
@@ -64,6 +78,10 @@ export async function createJobsGraphql(
   service: JobsService,
   options: JobsGraphqlOptions,
 ): Promise<JobsGraphql> {
+  const quota = options.subscriptionQuota;
+  const direct = (options.authenticator?.methods ?? []).filter((m) => m !== 'gateway');
+  if (direct.length && !quota)
+    throw new Error(`accepting ${direct.join(', ')} callers needs a subscription quota (subscriptionQuota)`);
   const schema = await buildJobsSubgraphSchema(service);
   const server = await createSubgraphServer<JobsContext>({
     ...options,
@@ -78,6 +96,37 @@ export async function createJobsGraphql(
   let disposable: { dispose(): void | Promise<void> } | undefined;
   const watch = new ConnectionCredentialWatch({ intervalMs: WS_KEY_RECHECK_MS, onError: options.log });
   let stopRevocations: (() => void) | undefined;
+
+  /**
+   * A direct caller's subscription takes a slot per connection and per key before it opens: over either bound
+   * RATE_LIMITED (`extensions.limit`), the count unreachable UNAVAILABLE (thrown as the GraphQL error to answer).
+   * Returns an error when the connection closed meanwhile (its slots are already given back: nothing will run).
+   */
+  async function takeSlot(
+    extra: ConnectionAuth,
+    connection: object,
+    caller: VerifiedCaller,
+    payload: object,
+  ): Promise<GraphQLError | undefined> {
+    let release: () => void;
+    try {
+      release = await quota!.acquire(connection, caller.identity.keyId);
+    } catch (e) {
+      throw e instanceof CallerAuthError ? callerAuthGraphQLError(e) : e;
+    }
+    if (extra.closed) {
+      release();
+      return callerAuthGraphQLError(new CallerAuthError('UNAVAILABLE', 'the connection closed'));
+    }
+    extra.slots ??= new Map();
+    extra.slots.set(payload, () => {
+      extra.slots?.delete(payload);
+      release();
+    });
+    return undefined;
+  }
+
+  const releaseSlot = (extra: ConnectionAuth, payload: object) => extra.slots?.get(payload)?.();
 
   return {
     middleware: server.middleware,
@@ -143,6 +192,10 @@ export async function createJobsGraphql(
               const operation = getOperationAST(document, payload.operationName);
               if (!operation) return [new GraphQLError('Unable to identify operation')];
               await admit(caller, document, operation, payload.variables);
+              if (operation.operation === 'subscription') {
+                const closed = await takeSlot(ctx.extra, ctx, caller, payload);
+                if (closed) return [closed];
+              }
               return {
                 schema,
                 document,
@@ -157,7 +210,12 @@ export async function createJobsGraphql(
               throw e;
             }
           },
+          // a subscription's slot is given back when it ends, however it ends (done, failed, the client's
+          // complete: graphql-ws calls this once the operation stops), and with its connection
+          onComplete: (ctx, _id, payload) => releaseSlot(ctx.extra, payload),
           onClose: (ctx) => {
+            ctx.extra.closed = true;
+            for (const release of [...(ctx.extra.slots?.values() ?? [])]) release();
             if (ctx.extra.watched) watch.delete(ctx.extra.watched);
           },
           context: (ctx): JobsContext => ({ identity: ctx.extra.caller!.identity, service }),
