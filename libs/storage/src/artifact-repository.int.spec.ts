@@ -1,10 +1,21 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS } from '#libs/contracts';
-import { startRedis, startS3, tempDir, type RedisHandle, type S3Handle } from '#libs/testing';
+import {
+  startDelayProxy,
+  startRedis,
+  startS3,
+  tempDir,
+  waitFor,
+  type DelayProxy,
+  type RedisHandle,
+  type S3Handle,
+} from '#libs/testing';
 import {
   ArtifactNotFoundError,
   ArtifactRepository,
@@ -278,6 +289,147 @@ describe('artifact repository', () => {
     expect(await redis.sismember(REDIS_KEYS.jobArtifacts('job-2'), kept.id)).toBe(0);
     expect(await repo.get(fresh.id)).toMatchObject({ state: 'staged' });
   });
+});
+
+// S3_REQUEST_TIMEOUT_MS bounds a lack of progress, not a transfer's length: a checkpoint of many GiB takes
+// minutes, and must not fail while its bytes move. Each test goes through a proxy that can slow or stall the link.
+describe('transfers bounded by progress, not by size', () => {
+  const timeoutMs = 500;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let proxy: DelayProxy;
+  let slow: ObjectStore;
+
+  const throughProxy = (timeout: number) =>
+    new ObjectStore(
+      {
+        endpoint: `http://127.0.0.1:${proxy.port}`,
+        accessKey: s3.accessKey,
+        secretKey: s3.secretKey,
+        bucket: 'artifacts-int',
+        retry: { attempts: 2, baseDelayMs: 20, timeoutMs: timeout },
+      },
+      logger,
+    );
+
+  beforeEach(async () => {
+    proxy = await startDelayProxy(Number(new URL(s3.endpoint).port));
+    slow = throughProxy(timeoutMs);
+  });
+  afterEach(() => proxy.close());
+
+  /** An open output (as the worker stages one) whose reads come at `gapsMs` apart: a slow disk or mount. */
+  const slowFile = (chunks: Buffer[], gapMs: (i: number) => number) => {
+    const reads: Readable[] = [];
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    const handle = {
+      stat: async () => ({ size }),
+      createReadStream: () => {
+        const read = Readable.from(
+          (async function* () {
+            for (const [i, chunk] of chunks.entries()) {
+              await sleep(gapMs(i));
+              yield chunk;
+            }
+          })(),
+        );
+        reads.push(read);
+        return read;
+      },
+    };
+    return { file: { handle: handle as unknown as FileHandle }, reads, bytes: Buffer.concat(chunks) };
+  };
+  const chunksOf = (n: number, size: number) =>
+    Array.from({ length: n }, (_, i) => Buffer.alloc(size, i + 1));
+
+  it('stores every byte of a put whose source trickles for longer than the timeout', async () => {
+    const { file, bytes } = slowFile(chunksOf(12, 1024), () => 150);
+    const started = Date.now();
+    expect(await slow.put('t/trickle', file, { contentType: 'application/octet-stream' })).toEqual({
+      size: bytes.length,
+      sha256: sha(bytes),
+    });
+    expect(Date.now() - started).toBeGreaterThan(3 * timeoutMs);
+    expect((await store.readAll('t/trickle')).equals(bytes)).toBe(true);
+  });
+
+  it('fails a put whose source stalls, and nothing of it goes on: the object never appears', async () => {
+    // 3 chunks, then a stall of 3 timeouts, then the rest
+    const { file, reads } = slowFile(chunksOf(6, 1024), (i) => (i === 3 ? 3 * timeoutMs : 20));
+    await expect(
+      slow.put('t/stalled', file, { contentType: 'application/octet-stream' }),
+    ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/no progress/) });
+    expect(reads).toHaveLength(2); // one per try
+    expect(reads.every((r) => r.destroyed)).toBe(true);
+    await sleep(4 * timeoutMs); // past the sources' resumption
+    expect(await store.stat('t/stalled')).toBeNull();
+  });
+
+  it('fails a put of a stream that stalls', async () => {
+    const stalled = new Readable({ read: () => undefined });
+    stalled.push(Buffer.alloc(10)); // and then nothing
+    await expect(
+      slow.put('t/stalled-stream', stalled, { size: 20, contentType: 'text/plain' }),
+    ).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(stalled.destroyed).toBe(true);
+  }, 10_000);
+
+  it('stores a large body that crosses a slow link for longer than the timeout', async () => {
+    // 1 s here: what the kernel buffers on both ends of the link (MiBs on loopback) drains after the last write,
+    // and that counts as waiting for the reply
+    const patient = throughProxy(1000);
+    const bytes = Buffer.alloc(48 * 1024 * 1024, 3);
+    proxy.toServer.pace = { bytes: 2 * 1024 * 1024, everyMs: 100 }; // ~2.4 s
+    const started = Date.now();
+    expect(await patient.put('t/slow-link', bytes, { contentType: 'application/octet-stream' })).toEqual({
+      size: bytes.length,
+      sha256: sha(bytes),
+    });
+    expect(Date.now() - started).toBeGreaterThan(2000);
+  }, 20_000);
+
+  it('ends a put whose reply does not come, rather than leaving it waiting', async () => {
+    proxy.toClient.hold = true; // the server stores it, and its answer never arrives
+    const started = Date.now();
+    await expect(
+      slow.put('t/no-reply', Buffer.alloc(1024), { contentType: 'text/plain' }),
+    ).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(Date.now() - started).toBeLessThan(2 * timeoutMs + 1000);
+    await waitFor(() => proxy.connections === 0, { timeoutMs: 1000 });
+  });
+
+  it('reads a body that trickles for longer than the timeout', async () => {
+    const bytes = Buffer.alloc(64 * 1024, 5);
+    await store.put('t/get-trickle', bytes, { contentType: 'application/octet-stream' });
+    proxy.toClient.pace = { bytes: 4 * 1024, everyMs: 100 }; // ~1.6 s
+    const started = Date.now();
+    expect((await slow.readAll('t/get-trickle')).equals(bytes)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThan(3 * timeoutMs);
+  });
+
+  it("fails a worker's input download whose body stalls, and closes its connection", async () => {
+    const slowRepo = new ArtifactRepository(redis, slow, logger);
+    const bytes = Buffer.alloc(256 * 1024, 6);
+    const rec = await repo.stage({
+      tenant: 'acme',
+      jobId: 'job-s',
+      nodeId: 'n',
+      attempt: 1,
+      name: 'in.bin',
+      contentType: 'application/octet-stream',
+      source: bytes,
+    });
+    await redis.hset(REDIS_KEYS.artifact(rec.id), 'state', 'committed');
+    proxy.toClient.pace = { bytes: 16 * 1024, everyMs: 50 };
+    const body = await slowRepo.read(rec.id, 'acme');
+    body.once('data', () => (proxy.toClient.hold = true)); // the store goes silent mid-body
+    const started = Date.now();
+    // what the worker's fetch does (attempt-artifacts.ts download)
+    await expect(
+      pipeline(body, createWriteStream(join(tempDir('download'), 'in.bin'))),
+    ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/no progress/) });
+    expect(Date.now() - started).toBeLessThan(timeoutMs + 1000);
+    await waitFor(() => proxy.connections === 0, { timeoutMs: 1000 });
+  }, 10_000);
 });
 
 describe('storage outage', () => {

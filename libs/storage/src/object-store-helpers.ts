@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
-import { SizeMismatchError } from './errors.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { isStorageError, SizeMismatchError, type StorageError, StorageUnavailableError } from './errors.js';
 
 /** Whether a bucket policy document lets anyone (Principal "*") in; unreadable counts as yes. */
 export function grantsAnonymousAccess(policy: string): boolean {
@@ -31,4 +31,19 @@ export async function collect(stream: Readable, limit?: number): Promise<Buffer>
     chunks.push(b);
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * A response body whose failure (a broken or silent transfer, which cannot be retried once bytes were read) is a
+ * StorageUnavailableError, passed to `onFailure` once. Destroying the result ends `body` and so its request.
+ */
+export function typedBody(body: Readable, operation: string, onFailure: (e: StorageError) => void): Readable {
+  const out = new PassThrough();
+  body.once('error', (e) => {
+    const typed = isStorageError(e) ? e : new StorageUnavailableError(operation, e, 1);
+    onFailure(typed);
+    out.destroy(typed);
+  });
+  out.once('close', () => body.destroy());
+  return body.pipe(out);
 }

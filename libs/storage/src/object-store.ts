@@ -5,12 +5,14 @@ import { type Client, CopyDestinationOptions, CopySourceOptions } from 'minio';
 import { makeClient, type ObjectStoreConfig } from './s3-client.js';
 import { describe, ObjectNotFoundError, SizeMismatchError, StorageError } from './errors.js';
 import { HashingStream } from './hashing-stream.js';
-import { collect, grantsAnonymousAccess } from './object-store-helpers.js';
+import { collect, grantsAnonymousAccess, typedBody } from './object-store-helpers.js';
+import { ProgressGuard } from './progress-timeout.js';
+import { runTry } from './tracked-transport.js';
 import { type PresignedPost, type UploadGrantOptions, uploadPostPolicy } from './upload-grant.js';
 export type { ObjectStoreConfig } from './s3-client.js';
 import type { StorageLogger, StorageMetrics } from './logger.js';
 import { NO_METRICS } from './logger.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, withStorageRetry } from './retry.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, type TryBound, withStorageRetry } from './retry.js';
 
 /**
  * A file its caller opened (and checked through this descriptor): stored from the descriptor, never reopened by
@@ -65,7 +67,9 @@ const NO_POLICY = new Set(['NoSuchBucketPolicy']);
 
 /**
  * The bucket that holds every artifact, over the S3 API (minio client). Network failures are retried
- * with capped backoff and then surface as StorageUnavailableError (retryable).
+ * with capped backoff and then surface as StorageUnavailableError (retryable). Calls that move a body (put,
+ * get, copy) fail when no byte moves for `retry.timeoutMs`, never for taking long; other calls get that long
+ * per try. A try given up ends its requests.
  */
 export class ObjectStore {
   readonly bucket: string;
@@ -87,35 +91,44 @@ export class ObjectStore {
       Math.max(MIN_PART_SIZE, cfg.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES),
     );
     this.bucket = cfg.bucket;
-    this.client = makeClient(cfg.endpoint, cfg, region, this.partSize);
-    this.presigner = cfg.publicEndpoint
-      ? makeClient(cfg.publicEndpoint, cfg, region, this.partSize)
-      : this.client;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...cfg.retry };
+    this.client = makeClient(cfg.endpoint, cfg, region, this.partSize, this.retry.timeoutMs);
+    this.presigner = cfg.publicEndpoint
+      ? makeClient(cfg.publicEndpoint, cfg, region, this.partSize, this.retry.timeoutMs)
+      : this.client;
   }
 
   private async run<T>(
     operation: string,
     fn: () => Promise<T>,
     policy: RetryPolicy = this.retry,
+    bound: TryBound = 'call',
   ): Promise<T> {
     try {
-      return await withStorageRetry(operation, fn, policy, {
-        onRetry: (op, attempt, error, delayMs) =>
-          this.logger.warn(
-            { op, attempt, delayMs, err: describe(error) },
-            'object storage call failed; retrying',
-          ),
-      });
+      return await withStorageRetry(
+        operation,
+        (signal) => runTry(signal, fn),
+        policy,
+        {
+          onRetry: (op, attempt, error, delayMs) =>
+            this.logger.warn(
+              { op, attempt, delayMs, err: describe(error) },
+              'object storage call failed; retrying',
+            ),
+        },
+        bound,
+      );
     } catch (e) {
       // A missing object is an answer, not a storage failure.
-      if (!isNotFound(e)) {
-        const code = e instanceof StorageError ? e.code : String((e as { code?: unknown }).code ?? 'UNKNOWN');
-        this.metrics.storageError(operation, code);
-        this.logger.error({ op: operation, code, err: describe(e) }, 'object storage call failed');
-      }
+      if (!isNotFound(e)) this.failed(operation, e);
       throw e;
     }
+  }
+
+  private failed(operation: string, e: unknown): void {
+    const code = e instanceof StorageError ? e.code : String((e as { code?: unknown }).code ?? 'UNKNOWN');
+    this.metrics.storageError(operation, code);
+    this.logger.error({ op: operation, code, err: describe(e) }, 'object storage call failed');
   }
 
   /** Creates the bucket if missing and makes sure no policy grants anonymous access. */
@@ -208,7 +221,11 @@ export class ObjectStore {
       timeoutMs: Math.min(this.retry.timeoutMs, 1500),
     };
     try {
-      const exists = await withStorageRetry('readiness', () => this.client.bucketExists(this.bucket), quick);
+      const exists = await withStorageRetry(
+        'readiness',
+        (signal) => runTry(signal, () => this.client.bucketExists(this.bucket)),
+        quick,
+      );
       if (!exists && this.bootstrapped) {
         this.logger.warn({ bucket: this.bucket }, 'bucket disappeared; bootstrapping again');
         this.bootstrapped = false;
@@ -224,7 +241,8 @@ export class ObjectStore {
 
   /**
    * Stores `body` under `key`, computing sha256 and size while the bytes stream. A stream of a size that
-   * fits one part is buffered first (the client would anyway) so it can be retried.
+   * fits one part is buffered first (the client would anyway) so it can be retried. However large, it fails
+   * only when no byte moves for `retry.timeoutMs` (the source's or the network's), as StorageUnavailableError.
    */
   async put(
     key: string,
@@ -245,8 +263,17 @@ export class ObjectStore {
     if (isOpenFile(body)) return this.putFile(key, body.handle, opts.size, meta);
     if (opts.size === undefined)
       throw new StorageError('STORAGE_ERROR', 'a stream needs its size to be stored', false);
-    if (opts.size <= this.partSize)
-      return this.putBuffer(key, await collect(body, opts.size), opts.size, meta);
+    if (opts.size <= this.partSize) {
+      const size = opts.size;
+      const guarded = new ProgressGuard(body, this.retry.timeoutMs, 'putObject');
+      const bytes = await this.run(
+        'putObject',
+        () => collect(guarded, size),
+        { ...this.retry, attempts: 1 },
+        'progress',
+      );
+      return this.putBuffer(key, bytes, size, meta);
+    }
     return this.putStream(key, () => body, opts.size, meta, false);
   }
 
@@ -287,17 +314,15 @@ export class ObjectStore {
     let hasher: HashingStream | undefined;
     const attempt = async () => {
       hasher = new HashingStream();
-      const source = open();
-      let sourceError: unknown;
-      pipeline(source, hasher, (err) => {
-        if (err) sourceError = err;
-      });
+      pipeline(open(), hasher, () => undefined); // a source error reaches the body, which fails the try
+      const body = new ProgressGuard(hasher, this.retry.timeoutMs, 'putObject');
+      // the client may never settle when its body fails (minio's multipart reader); the try ends anyway
+      const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject));
       try {
-        await this.client.putObject(this.bucket, key, hasher, size, meta);
-      } catch (e) {
-        throw sourceError ?? e;
+        await Promise.race([this.client.putObject(this.bucket, key, body, size, meta), bodyFailed]);
+      } finally {
+        body.destroy();
       }
-      if (sourceError) throw sourceError;
     };
     await this.upload(key, size, attempt, reopenable ? this.retry : { ...this.retry, attempts: 1 });
     const h = hasher!;
@@ -320,7 +345,7 @@ export class ObjectStore {
     policy: RetryPolicy = this.retry,
   ): Promise<void> {
     try {
-      await this.run('putObject', attempt, policy);
+      await this.run('putObject', attempt, policy, 'progress');
     } catch (e) {
       if (size > this.partSize) await this.abortIncompleteUploads(key);
       throw e;
@@ -360,14 +385,25 @@ export class ObjectStore {
     }
   }
 
-  /** The object's bytes as a stream; ObjectNotFoundError when absent. */
+  /**
+   * The object's bytes as a stream; ObjectNotFoundError when absent. The stream fails with
+   * StorageUnavailableError when its transfer breaks, or when no byte arrives for `retry.timeoutMs` (a reader
+   * that stops reading that long loses it too); destroying it ends the request.
+   */
   async get(key: string): Promise<Readable> {
+    let body: Readable;
     try {
-      return await this.run('getObject', () => this.client.getObject(this.bucket, key));
+      body = await this.run(
+        'getObject',
+        () => this.client.getObject(this.bucket, key),
+        this.retry,
+        'progress',
+      );
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(key);
       throw e;
     }
+    return typedBody(body, 'getObject', (e) => this.failed('getObject', e));
   }
 
   async readAll(key: string): Promise<Buffer> {
@@ -446,19 +482,23 @@ export class ObjectStore {
   /** Server-side copy of `source` to `target`, whose metadata is replaced by the given type and disposition. */
   async copy(source: string, target: string, headers: DownloadHeaders): Promise<void> {
     try {
-      await this.run('copyObject', () =>
-        this.client.copyObject(
-          new CopySourceOptions({ Bucket: this.bucket, Object: source }),
-          new CopyDestinationOptions({
-            Bucket: this.bucket,
-            Object: target,
-            MetadataDirective: 'REPLACE',
-            Headers: {
-              'Content-Type': headers.contentType,
-              'Content-Disposition': headers.contentDisposition,
-            },
-          }),
-        ),
+      await this.run(
+        'copyObject',
+        () =>
+          this.client.copyObject(
+            new CopySourceOptions({ Bucket: this.bucket, Object: source }),
+            new CopyDestinationOptions({
+              Bucket: this.bucket,
+              Object: target,
+              MetadataDirective: 'REPLACE',
+              Headers: {
+                'Content-Type': headers.contentType,
+                'Content-Disposition': headers.contentDisposition,
+              },
+            }),
+          ),
+        this.retry,
+        'progress', // how long a server-side copy takes grows with the object: bounded by the store going silent
       );
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(source);

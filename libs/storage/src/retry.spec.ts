@@ -60,6 +60,31 @@ describe('withStorageRetry', () => {
     });
     expect(calls).toBe(2);
   });
+
+  it("aborts a try's signal when the try fails or runs out of time, so it can end what it started", async () => {
+    const signals: AbortSignal[] = [];
+    await expect(
+      withStorageRetry(
+        'statObject',
+        (signal) => (signals.push(signal), new Promise<never>(() => undefined)),
+        { ...policy, attempts: 2, timeoutMs: 20 },
+      ),
+    ).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(signals.map((s) => s.aborted)).toEqual([true, true]);
+    expect(signals[0]!.reason).toMatchObject({ code: 'OPERATION_TIMEOUT' });
+  });
+
+  it('leaves a progress-bound try to bound itself: it is not cut at timeoutMs', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const v = await withStorageRetry(
+      'putObject',
+      () => sleep(80).then(() => 'done'),
+      { ...policy, timeoutMs: 20 },
+      {},
+      'progress',
+    );
+    expect(v).toBe('done');
+  });
 });
 
 describe('backoffDelay', () => {

@@ -6,7 +6,11 @@ export interface RetryPolicy {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Deadline of one try; a try that hangs longer counts as a network failure. */
+  /**
+   * S3_REQUEST_TIMEOUT_MS. A call that moves a body (put, get, copy) fails when no byte moves for this long
+   * (progress-timeout.ts, tracked-transport.ts), however long it takes while bytes move; any other call gets
+   * this long per try in all. Either way a try that runs out counts as a network failure.
+   */
   timeoutMs: number;
 }
 
@@ -92,19 +96,32 @@ export interface RetryHooks {
 }
 
 /**
+ * How a try is bounded: `call`, `policy.timeoutMs` for the whole try (small metadata calls); `progress`, not
+ * here but by the try itself, which fails when no byte moves for that long (calls that move a body, whose
+ * length grows with the object's size).
+ */
+export type TryBound = 'call' | 'progress';
+
+/**
  * Runs `fn` up to `policy.attempts` times while it fails with network-like errors; then throws
- * StorageUnavailableError. Access errors become StorageAccessDeniedError; other errors pass through.
+ * StorageUnavailableError. Access errors become StorageAccessDeniedError; other errors pass through. Each try
+ * gets a signal that aborts (with the error) when the try fails or runs out of time, so it can end what it
+ * started.
  */
 export async function withStorageRetry<T>(
   operation: string,
-  fn: () => Promise<T>,
+  fn: (signal: AbortSignal) => Promise<T>,
   policy: RetryPolicy,
   hooks: RetryHooks = {},
+  bound: TryBound = 'call',
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    const tryOver = new AbortController();
     try {
-      return await withTimeout(fn(), policy.timeoutMs, operation);
+      const result = fn(tryOver.signal);
+      return await (bound === 'call' ? withTimeout(result, policy.timeoutMs, operation) : result);
     } catch (e) {
+      tryOver.abort(e);
       if (isAccessError(e)) throw new StorageAccessDeniedError(operation, e);
       if (!isTransientStorageError(e) || e instanceof StorageError) throw e;
       if (attempt >= policy.attempts) throw new StorageUnavailableError(operation, e, attempt);

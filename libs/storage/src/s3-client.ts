@@ -1,5 +1,6 @@
 import { Client } from 'minio';
 import type { RetryPolicy } from './retry.js';
+import { trackedTransport } from './tracked-transport.js';
 
 export interface ObjectStoreConfig {
   /** S3 API endpoint as this process reaches it, e.g. http://127.0.0.1:9000 */
@@ -23,6 +24,8 @@ export function makeClient(
   cfg: ObjectStoreConfig,
   region: string,
   partSize: number,
+  /** No byte moved for this long ends a request (S3_REQUEST_TIMEOUT_MS). */
+  idleMs: number,
 ): Client {
   const url = new URL(endpoint);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
@@ -38,6 +41,7 @@ export function makeClient(
     region,
     pathStyle: true,
     partSize,
+    transport: trackedTransport(url.protocol, idleMs),
     // Retries are ours (bounded, with backoff, typed); the client's own would multiply them.
     retryOptions: { disableRetry: true },
   });
