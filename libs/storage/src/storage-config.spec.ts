@@ -18,6 +18,12 @@ describe('storage config', () => {
       region: 'us-east-1',
     });
   });
+  it('reads S3_REQUEST_TIMEOUT_MS as the longest time without progress', () => {
+    expect(loadConfig(storageEnv, {}).S3_REQUEST_TIMEOUT_MS).toBe(15000);
+    expect(() => loadConfig(storageEnv, { S3_REQUEST_TIMEOUT_MS: '0' })).toThrow(
+      /S3_REQUEST_TIMEOUT_MS.*without moving a byte/,
+    );
+  });
   it('falls back to local defaults outside production', () => {
     expect(objectStoreConfigFromEnv(loadConfig(storageEnv, {}), false)).toMatchObject({
       accessKey: 'S3RVER',

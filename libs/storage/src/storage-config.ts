@@ -21,7 +21,17 @@ export const storageEnv = {
   /** Objects up to this size are sent in one PUT; above it, multipart (MinIO/S3 only). */
   S3_PART_SIZE_BYTES: positiveInt(DEFAULT_PART_SIZE_BYTES),
   S3_RETRY_ATTEMPTS: positiveInt(4),
-  S3_REQUEST_TIMEOUT_MS: positiveInt(15000),
+  /**
+   * No progress for this long fails a storage try: a transfer (put, get, copy) in which no byte moves either way,
+   * however long the whole takes while bytes move; any other call, in all.
+   */
+  S3_REQUEST_TIMEOUT_MS: z.coerce
+    .number({ message: 'expected a number of milliseconds' })
+    .int('expected an integer')
+    .positive(
+      'expected a positive integer: milliseconds a storage request may go without moving a byte (not the time for a whole transfer)',
+    )
+    .default(15000),
 };
 
 export const DEFAULT_ALLOWED_CONTENT_TYPES = [
