@@ -22,6 +22,7 @@ export const ROOT_FIELD_SCOPES: Record<'query' | 'mutation' | 'subscription', Re
     capabilities: 'jobs:read',
     templates: 'jobs:read',
     validateGraph: 'jobs:read',
+    jobFeedHead: 'jobs:read',
     workers: 'admin',
     artifact: 'artifacts:read',
   },

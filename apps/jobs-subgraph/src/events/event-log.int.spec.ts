@@ -102,8 +102,8 @@ describe('EventLog (real redis-server)', () => {
   describe("the tenant feed, resumed from an event's feedCursor", () => {
     const feedEvent = (jobId: string, seq: number, t: string) =>
       JSON.stringify({ s: seq, t, a: at + seq, j: jobId });
-    const resumed = async (subs: EventSubscriptions, after: string, count: number) => {
-      const follower = await subs.jobFeed('feedco', after);
+    const resumed = async (subs: EventSubscriptions, after: string, count: number, tenant = 'feedco') => {
+      const follower = await subs.jobFeed(tenant, after);
       try {
         const got: string[] = [];
         for (let i = 0; i < count; i++) {
@@ -162,6 +162,41 @@ describe('EventLog (real redis-server)', () => {
         await redis.xtrim(key, 'MAXLEN', 1);
         await expect(subs.jobFeed('feedco', cursors[0]!)).rejects.toBeInstanceOf(FeedTrimmedError);
         await expect(subs.jobFeed('feedco', cursors[0]!)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+
+    it("the feed's head resumes with exactly what was appended after it was read, from an empty feed too", async () => {
+      const key = JOB_KEYS.feed('headco');
+      const subscriber = new Redis(server.url);
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 16 });
+      try {
+        // no feed yet (the tenant did nothing): the head stands before its first entry
+        const empty = await subs.jobFeedHead('headco');
+        await redis.xadd(key, '*', 'e', feedEvent('a', 1, 'JOB_QUEUED'));
+        await redis.xadd(
+          key,
+          '*',
+          'e',
+          feedEvent('a', 3, 'JOB_STARTED'),
+          'e',
+          feedEvent('a', 5, 'JOB_SUCCEEDED'),
+        );
+        expect(await resumed(subs, empty, 3, 'headco')).toEqual([
+          'a:JOB_QUEUED',
+          'a:JOB_STARTED',
+          'a:JOB_SUCCEEDED',
+        ]);
+        // after a two-event entry: both of its events are before the head
+        const head = await subs.jobFeedHead('headco');
+        await redis.xadd(key, '*', 'e', feedEvent('b', 1, 'JOB_QUEUED'));
+        expect(await resumed(subs, head, 1, 'headco')).toEqual(['b:JOB_QUEUED']);
+        // it is the feedCursor of the feed's last event
+        const events = await log.feedAfter('headco', '0-0', 10);
+        expect(head).toBe(events[2]!.event.feedCursor);
+        // another tenant's empty feed: its head is no cursor past anything
+        expect(await subs.jobFeedHead('nobody')).toBe(empty);
       } finally {
         subscriber.disconnect();
       }

@@ -71,6 +71,9 @@ interface CompactEvent {
   j?: string;
 }
 
+/** No stream entry has this id (XADD refuses it): a feed cursor naming it stands before the feed's first entry. */
+const FEED_START = '0-0';
+
 /** The greatest stream id before `entry`, so that reading after it starts with `entry`. */
 function entryBefore(entry: string): string {
   const [ms, seq] = entry.split('-').map(BigInt) as [bigint, bigint];
@@ -263,11 +266,24 @@ export class EventLog {
   async feedResumePosition(tenant: string, from: FeedPosition, cursor: string): Promise<string> {
     const key = JOB_KEYS.feed(tenant);
     const [last] = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1);
-    if (last === undefined || compareStreamIds(from.entry, last[0]) > 0)
+    // an empty feed's head (feedHead) names 0-0, before any entry
+    if (compareStreamIds(from.entry, last?.[0] ?? FEED_START) > 0)
       throw new InvalidEventCursorError(`cursor "${cursor}" is past the feed's last event`);
     // trimmed past the cursor's entry: the events after it are (partly) gone
     if (await this.feedTrimmedPast(key, from.entry)) throw new FeedTrimmedError(`cursor "${cursor}"`);
     return entryBefore(from.entry);
+  }
+
+  /**
+   * The feed's head as a cursor: the feedCursor of its last event (of the position before its first entry while
+   * it has none), so `jobFeed(after:)` with it starts with the next event appended: a cursor like any other, which
+   * a clock position (feedNow, usually past the last entry) could not be.
+   */
+  async feedHead(tenant: string): Promise<string> {
+    const [last] = await this.redis.xrevrange(JOB_KEYS.feed(tenant), '+', '-', 'COUNT', 1);
+    if (last === undefined) return encodeFeedCursor({ entry: FEED_START, index: 0 });
+    const events = streamFieldValues(last[1], 'e').length;
+    return encodeFeedCursor({ entry: last[0], index: Math.max(0, events - 1) });
   }
 
   /** The feed position "now": entries appended from here on come after it. */

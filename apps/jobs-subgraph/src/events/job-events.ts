@@ -48,6 +48,11 @@ export class EventSubscriptions {
     ).open();
   }
 
+  /** A feedCursor for the tenant feed's current end: `jobFeed(after:)` with it starts with the next event. */
+  jobFeedHead(tenant: string): Promise<string> {
+    return this.log.feedHead(tenant);
+  }
+
   /**
    * The tenant's JOB_* events from now on, or right after the event whose `feedCursor` is `after` (BAD_USER_INPUT
    * when that is no cursor of this feed, or the feed no longer holds what follows it); it never completes by

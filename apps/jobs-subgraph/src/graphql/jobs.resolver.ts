@@ -162,6 +162,15 @@ export class JobEventsResolver {
   }
 
   @Directive(requiresScope('jobs:read'))
+  @Query(() => String, {
+    description:
+      "where the tenant's jobFeed stands now, as a feedCursor: jobFeed(after:) with it starts with the next event, so a feed resumed before its first event misses nothing",
+  })
+  jobFeedHead(@Ctx() ctx: JobsContext): Promise<string> {
+    return this.service.jobFeedHead(requireScope(ctx, 'jobs:read'));
+  }
+
+  @Directive(requiresScope('jobs:read'))
   @Subscription(() => JobEventType, {
     description: "the tenant's job-level events (JOB_*), for live dashboards",
     subscribe: ({ args, context }) =>

@@ -151,6 +151,11 @@ export class JobsService {
     return this.subscriptions.jobFeed(tenant, after);
   }
 
+  /** Where the tenant's feed stands now, as a feedCursor (see EventLog.feedHead). */
+  jobFeedHead(tenant: string): Promise<string> {
+    return this.subscriptions.jobFeedHead(tenant);
+  }
+
   async requireJob(tenant: string, jobId: string): Promise<JobView> {
     const view = await this.scheduler.store.view(jobId, tenant);
     if (!view) throw notFound('job', jobId);
