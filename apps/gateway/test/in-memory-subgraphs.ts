@@ -1,5 +1,5 @@
-// Two small federated subgraphs for the gateway's unit tests: "jobs" (JobEvent stream over graphql-ws,
-// resumable by cursor) and "artifacts" (Job.artifacts via _entities). Real graphql-ws servers on loopback,
+// Two small federated subgraphs for the gateway's unit tests: "jobs" (JobEvent streams over graphql-ws: one
+// job's, and the feed of every job's, each resumable by cursor) and "artifacts" (Job.artifacts via _entities). Real graphql-ws servers on loopback,
 // in-memory data; each refuses a connection without a valid signed identity, like the real subgraphs.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,9 +26,9 @@ extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@
 enum JobStatus { QUEUED RUNNING SUCCEEDED FAILED CANCELLED }
 enum JobEventType { JOB_QUEUED JOB_STARTED JOB_SUCCEEDED JOB_FAILED JOB_CANCELLED NODE_QUEUED NODE_STARTED NODE_PROGRESS NODE_RETRYING NODE_SUCCEEDED NODE_FAILED NODE_CANCELLED ARTIFACT_CREATED LOG }
 type Job @key(fields: "id") { id: ID! status: JobStatus! }
-type JobEvent { cursor: String! seq: Int! jobId: ID! nodeId: ID type: JobEventType! progress: Float job: Job! }
-type Query { job(id: ID!): Job }
-type Subscription { jobEvents(jobId: ID!, after: String): JobEvent! }
+type JobEvent { cursor: String! feedCursor: String seq: Int! jobId: ID! nodeId: ID type: JobEventType! progress: Float job: Job! }
+type Query { job(id: ID!): Job jobFeedHead: String! }
+type Subscription { jobEvents(jobId: ID!, after: String): JobEvent! jobFeed(after: String): JobEvent! }
 `;
 
 export const ARTIFACTS_SDL = `
@@ -54,9 +54,20 @@ export interface TestEvent {
   progress?: number;
 }
 
-/** The jobs subgraph's state: per-job event log plus live listeners. */
+/** An event in the feed: `position` (from 1) is its feedCursor. */
+export interface FeedEntry {
+  position: number;
+  jobId: string;
+  event: TestEvent;
+}
+
+/** The jobs subgraph's state: per-job event log, the feed of every job's events, plus live listeners. */
 export class EventLog {
   readonly events = new Map<string, TestEvent[]>();
+  readonly feed: FeedEntry[] = [];
+  /** jobFeed subscriptions opened on the server, and how many times jobFeedHead was read. */
+  feedOpened: { after: string | null; keyId: string }[] = [];
+  headReads = 0;
   readonly status = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly completed = new Set<string>();
@@ -71,6 +82,7 @@ export class EventLog {
     const event = { seq: list.length + 1, type, ...extra };
     list.push(event);
     this.events.set(jobId, list);
+    this.feed.push({ position: this.feed.length + 1, jobId, event });
     if (type === 'JOB_SUCCEEDED') this.status.set(jobId, 'SUCCEEDED');
     for (const l of this.listeners) l();
     return event;
@@ -84,7 +96,25 @@ export class EventLog {
 
   /** Replays after `after`, then follows live; return() ends it at once, even while it waits. */
   stream(jobId: string, after: string | null): AsyncIterableIterator<TestEvent> {
-    let next = after && !this.ignoreAfter ? Number(after) + 1 : 1;
+    const start = after && !this.ignoreAfter ? Number(after) + 1 : 1;
+    return this.follow(
+      () => this.events.get(jobId) ?? [],
+      start,
+      () => this.completed.has(jobId),
+    );
+  }
+
+  /** The feed right after position `after`, or from now on (live) without it; it never completes. */
+  feedStream(after: string | null): AsyncIterableIterator<FeedEntry> {
+    return this.follow(
+      () => this.feed,
+      after ? Number(after) + 1 : this.feed.length + 1,
+      () => false,
+    );
+  }
+
+  private follow<T>(items: () => T[], first: number, completed: () => boolean): AsyncIterableIterator<T> {
+    let next = first;
     let done = false;
     let wake: (() => void) | null = null;
     const listener = () => wake?.();
@@ -96,13 +126,13 @@ export class EventLog {
       this.ended++;
       wake?.();
     };
-    const iterator: AsyncIterableIterator<TestEvent> = {
+    const iterator: AsyncIterableIterator<T> = {
       next: async () => {
         for (;;) {
           if (done) return { done: true, value: undefined };
-          const list = this.events.get(jobId) ?? [];
+          const list = items();
           if (next <= list.length) return { done: false, value: list[next++ - 1]! };
-          if (this.completed.has(jobId)) {
+          if (completed()) {
             finish();
             return { done: true, value: undefined };
           }
@@ -136,7 +166,13 @@ export function jobsSchema(log: EventLog): GraphQLSchema {
     {
       typeDefs: parse(JOBS_SDL),
       resolvers: {
-        Query: { job: (_: unknown, { id }: { id: string }) => ({ id }) },
+        Query: {
+          job: (_: unknown, { id }: { id: string }) => ({ id }),
+          jobFeedHead: () => {
+            log.headReads++;
+            return String(log.feed.length);
+          },
+        },
         Job: {
           __resolveReference: (ref: { id: string }) => ref,
           status: (job: { id: string }) => log.status.get(job.id) ?? 'RUNNING',
@@ -156,6 +192,19 @@ export function jobsSchema(log: EventLog): GraphQLSchema {
               cursor: String(e.seq),
               jobId: args.jobId,
               job: { id: args.jobId },
+            }),
+          },
+          jobFeed: {
+            subscribe: (_: unknown, args: { after?: string | null }, ctx: { keyId: string }) => {
+              log.feedOpened.push({ after: args.after ?? null, keyId: ctx.keyId });
+              return log.feedStream(args.after ?? null);
+            },
+            resolve: ({ position, jobId, event }: FeedEntry) => ({
+              ...event,
+              cursor: String(event.seq),
+              feedCursor: String(position),
+              jobId,
+              job: { id: jobId },
             }),
           },
         },

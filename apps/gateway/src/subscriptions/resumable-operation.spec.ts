@@ -14,6 +14,8 @@ describe('resume policy', () => {
     });
     expect(live.query).toContain(`${HIDDEN.cursor}: feedCursor`);
     expect(live.query).toContain('jobFeed(after: $_syAfter)');
+    // it starts right after where the feed stands, read first (so a reconnect before its first event resumes)
+    expect(live.head).toEqual({ query: 'query SwitchyardStreamHead { jobFeedHead }', field: 'jobFeedHead' });
 
     const given = makeResumable(FEED_FETCH, { a: 'c1' }, JOB_EVENT_RESUME_POLICY);
     expect(given).toMatchObject({
@@ -22,6 +24,7 @@ describe('resume policy', () => {
       initialAfter: 'c1',
       afterVariable: 'a',
     });
+    expect(given.head).toBeUndefined();
     // the variable decides per request: made without variables, it names the variable to look at
     expect(makeResumable(FEED_FETCH, {}, JOB_EVENT_RESUME_POLICY)).toMatchObject({
       replayable: false,
@@ -33,11 +36,11 @@ describe('resume policy', () => {
       {},
       JOB_EVENT_RESUME_POLICY,
     );
-    expect(events).toMatchObject({ resumable: true, replayable: true });
+    expect(events).toMatchObject({ resumable: true, replayable: true, head: undefined });
     expect(events.query).toContain(`${HIDDEN.cursor}: cursor`);
   });
 
-  it('a supergraph composed from subgraphs without jobFeed(after:) and feedCursor only de-duplicates jobFeed', () => {
+  it('a supergraph composed from subgraphs without jobFeed(after:) and feedCursor only de-duplicates jobFeed, one without jobFeedHead starts a live one now', () => {
     const older = buildSchema(`
       type JobEvent { cursor: String! seq: Int! jobId: ID! type: String! nodeId: ID }
       type Query { x: Int }
@@ -49,11 +52,25 @@ describe('resume policy', () => {
     expect(feed).toMatchObject({ tracked: true, resumable: false, replayable: false });
     expect(feed.query).not.toContain('feedCursor');
 
-    const current = buildSchema(`
+    const subscriptions = `
       type JobEvent { cursor: String! feedCursor: String seq: Int! jobId: ID! type: String! nodeId: ID }
-      type Query { x: Int }
       type Subscription { jobEvents(jobId: ID!, after: String): JobEvent! jobFeed(after: String): JobEvent! }
-    `);
+    `;
+    // session 14's subgraphs: jobFeed resumes from its events' feedCursor, but a live one starts "now"
+    const withoutHead = supportedPolicy(
+      JOB_EVENT_RESUME_POLICY,
+      buildSchema(`${subscriptions} type Query { x: Int }`),
+    );
+    expect(withoutHead.fields.jobFeed).toEqual({
+      afterArgument: 'after',
+      cursorField: 'feedCursor',
+      liveWithoutAfter: true,
+    });
+    expect(makeResumable('subscription { jobFeed { type } }', {}, withoutHead)).toMatchObject({
+      resumable: true,
+      head: undefined,
+    });
+    const current = buildSchema(`${subscriptions} type Query { jobFeedHead: String! }`);
     expect(supportedPolicy(JOB_EVENT_RESUME_POLICY, current)).toEqual(JOB_EVENT_RESUME_POLICY);
   });
 });

@@ -21,6 +21,12 @@ export interface FieldResumePolicy {
   cursorField?: string;
   /** Without that argument the stream starts now (live only), not at its beginning: nothing to replay to joiners. */
   liveWithoutAfter?: boolean;
+  /**
+   * A Query field of the same subgraph whose value is a cursor for where the stream stands now. A live stream
+   * (no `afterArgument` given) is started `after` it, so one that reconnects or moves before its first event
+   * resumes from there rather than from "now" (which would lose what came in between).
+   */
+  headQuery?: string;
 }
 
 /**
@@ -40,7 +46,12 @@ export interface ResumePolicy {
 export const JOB_EVENT_RESUME_POLICY: ResumePolicy = {
   fields: {
     jobEvents: { afterArgument: 'after' },
-    jobFeed: { afterArgument: 'after', cursorField: 'feedCursor', liveWithoutAfter: true },
+    jobFeed: {
+      afterArgument: 'after',
+      cursorField: 'feedCursor',
+      liveWithoutAfter: true,
+      headQuery: 'jobFeedHead',
+    },
   },
   cursorField: 'cursor',
   seqField: 'seq',
@@ -73,14 +84,21 @@ export interface UpstreamOperation {
   replayable: boolean;
   /** The client variable that gives the resume argument, if one does (it decides `replayable` per request). */
   afterVariable?: string;
+  /**
+   * A live stream with a head query: its `{ data: { [field]: cursor } }` is the resume variable's first value,
+   * read before subscribing (see FieldResumePolicy.headQuery).
+   */
+  head?: { query: string; field: string };
 }
 
 /**
  * The policy as far as a supergraph supports it: a field whose resume argument or cursor field the supergraph
- * lacks (composed from subgraphs older than the policy) is only de-duplicated, as before they had them.
+ * lacks (composed from subgraphs older than the policy) is only de-duplicated, as before they had them; one whose
+ * head query it lacks resumes from its events' cursors only (a live stream starts "now").
  */
 export function supportedPolicy(policy: ResumePolicy, schema: GraphQLSchema): ResumePolicy {
   const rootFields = schema.getSubscriptionType()?.getFields() ?? {};
+  const queryFields = schema.getQueryType()?.getFields() ?? {};
   const fields: Record<string, FieldResumePolicy> = {};
   for (const [name, field] of Object.entries(policy.fields)) {
     const def = rootFields[name];
@@ -90,7 +108,9 @@ export function supportedPolicy(policy: ResumePolicy, schema: GraphQLSchema): Re
       !field.afterArgument ||
       (def?.args.some((a) => a.name === field.afterArgument) &&
         (field.cursorField ?? policy.cursorField) in eventFields);
-    fields[name] = supported ? field : {};
+    const { headQuery, ...withoutHead } = field;
+    if (!supported) fields[name] = {};
+    else fields[name] = headQuery && !(headQuery in queryFields) ? withoutHead : field;
   }
   return { ...policy, fields };
 }
@@ -183,6 +203,11 @@ export function makeResumable(
   };
   const query = print({ ...doc, definitions: doc.definitions.map((d) => (d === op ? newOp : d)) });
   const resumable = !!afterArgument;
-  const replayable = resumable && !(fieldPolicy.liveWithoutAfter && initialAfter == null);
-  return { query, rootKey, tracked: true, resumable, initialAfter, replayable, afterVariable };
+  const live = initialAfter == null;
+  const replayable = resumable && !(fieldPolicy.liveWithoutAfter && live);
+  const headField = resumable && live ? fieldPolicy.headQuery : undefined;
+  const head = headField
+    ? { query: `query SwitchyardStreamHead { ${headField} }`, field: headField }
+    : undefined;
+  return { query, rootKey, tracked: true, resumable, initialAfter, replayable, afterVariable, head };
 }

@@ -193,6 +193,40 @@ describe('SubscriptionForwarder', () => {
     expect(log.opened.map((o) => o.after)).toEqual([null, '5']);
   });
 
+  it('starts a live jobFeed right after the head it reads first: a restart before its first event loses nothing', async () => {
+    log.append('j0', 'JOB_QUEUED'); // before the subscription: not owed to it
+    const it = subscribe('subscription { jobFeed { jobId type } }', {});
+    const seen: string[] = [];
+    const reader = (async () => {
+      for await (const r of it) seen.push(`${(r.data as any).jobFeed.jobId} ${(r.data as any).jobFeed.type}`);
+    })();
+    await waitUntil(() => log.feedOpened.length === 1);
+    await jobs.kill();
+    // published while the subgraph is down, before the subscriber got any event
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'JOB_SUCCEEDED');
+    await jobs.restart();
+    await waitUntil(() => log.feedOpened.length === 2);
+    log.append('j2', 'JOB_QUEUED');
+    await waitUntil(() => seen.includes('j2 JOB_QUEUED'));
+    expect(seen).toEqual(['j1 JOB_QUEUED', 'j1 JOB_SUCCEEDED', 'j2 JOB_QUEUED']);
+    // the head (position 1, j0's event) read once; both subscriptions start right after it
+    expect(log.headReads).toBe(1);
+    expect(log.feedOpened.map((o) => o.after)).toEqual(['1', '1']);
+    await it.return(undefined);
+    await reader;
+  });
+
+  it("reads no head for a jobFeed given `after`: the client's cursor is its start", async () => {
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'JOB_SUCCEEDED');
+    const it = subscribe('subscription ($a: String) { jobFeed(after: $a) { jobId type } }', { a: '1' });
+    expect((await take(it, 1)).map((r) => (r.data as any).jobFeed.type)).toEqual(['JOB_SUCCEEDED']);
+    expect(log.headReads).toBe(0);
+    expect(log.feedOpened.map((o) => o.after)).toEqual(['1']);
+    await it.return(undefined);
+  });
+
   it('drops events it already delivered when an upstream replays them after a reconnect', async () => {
     log.ignoreAfter = true;
     const it = subscribe('subscription { jobEvents(jobId: "j1") { seq } }', {});

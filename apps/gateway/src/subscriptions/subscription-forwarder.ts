@@ -253,9 +253,11 @@ export class SubscriptionForwarder {
    * The upstream of one shared stream: subscribe, de-duplicate, resolve each event once, in order. Re-homed
    * to another subscriber's request, it subscribes again under that identity with the resume cursor of the
    * last event that arrived (as a reconnect does) and ends the previous subscription; the (stream, seq)
-   * de-duplication drops whatever both of them deliver (jobFeed resumes from its events' feedCursor). A stream
-   * with no resume argument (a supergraph composed from older subgraphs) misses, as on a reconnect, what the
-   * subgraph publishes while the new subscription is being set up.
+   * de-duplication drops whatever both of them deliver (jobFeed resumes from its events' feedCursor, and before
+   * its first event from the head it was started at: see FieldResumePolicy.headQuery). A stream with no resume
+   * argument (a supergraph composed from older subgraphs) misses, as on a reconnect, what the subgraph publishes
+   * while the new subscription is being set up; so does a live jobFeed before its first event with a supergraph
+   * that has `jobFeed(after:)` but no `jobFeedHead`.
    */
   private openUpstream(
     runtime: SupergraphRuntime,
@@ -362,14 +364,53 @@ export class SubscriptionForwarder {
           unsubscribe();
         };
       };
-      let unsubscribe = subscribeAs(request.identity);
+      let unsubscribe = () => {};
+      let stopped = false;
+      // A live stream with a head query (jobFeed without `after`) reads where it stands first and starts right
+      // after that, so from its first moment a reconnect or a re-home resumes from a position, never from a later
+      // "now" that would skip what came in between (a reconnect before its first event lost exactly that).
+      let readingHead = upstreamOp.head !== undefined;
+      if (upstreamOp.head) {
+        const head = upstreamOp.head;
+        const fail = (error: unknown) => {
+          if (!readingHead || stopped) return;
+          readingHead = false;
+          inOrder(() => sink.error(error));
+        };
+        const cancelHead = upstream.subscribe(
+          plan.primary.serviceName,
+          request.identity,
+          { query: head.query, variables: {} },
+          {
+            next: (result) => {
+              const cursor = (result.data as Record<string, unknown> | null | undefined)?.[head.field];
+              if (typeof cursor !== 'string') return fail(new UpstreamErrors(result.errors ?? []));
+              if (!readingHead || stopped) return;
+              readingHead = false;
+              upstreamVariables[RESUME_VARIABLE] = cursor;
+              // under whoever the stream runs for by now (it may have been re-homed meanwhile)
+              unsubscribe = subscribeAs(request.identity);
+            },
+            error: fail,
+            complete: () => fail(new UpstreamErrors([])),
+          },
+        );
+        if (readingHead) unsubscribe = cancelHead;
+      } else unsubscribe = subscribeAs(request.identity);
       return {
-        stop: () => unsubscribe(),
+        stop: () => {
+          stopped = true;
+          unsubscribe();
+        },
         rehome: (next) => {
           const previous = request;
           request = next;
           // the same key and scopes: the subgraph sees no difference, the subscription stays
           if (identityKey(previous.identity) === identityKey(next.identity)) return;
+          // still reading the head: the stream opens under `request` once it is read
+          if (readingHead) return;
+          // the new one resumes from the resume variable (the last event's cursor, or the head): whatever both
+          // deliver is dropped by the (stream, seq) de-duplication, and nothing falls between them
           const unsubscribePrevious = unsubscribe;
           unsubscribe = subscribeAs(next.identity);
           unsubscribePrevious();

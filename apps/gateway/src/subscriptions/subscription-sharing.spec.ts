@@ -179,6 +179,40 @@ describe('SubscriptionForwarder sharing', () => {
     expect(log.opened).toHaveLength(2);
   });
 
+  const FEED = 'subscription { jobFeed { jobId type } }';
+  const feedOf = (rs: ExecutionResult[]) =>
+    rs.map((r) => `${(r.data as any)?.jobFeed?.jobId} ${(r.data as any)?.jobFeed?.type}`);
+
+  it('a live jobFeed moved to another sharer before its first event resumes from its head: nothing published during the move is lost', async () => {
+    const first = subscribe(acme, {}, FEED);
+    await waitUntil(() => log.feedOpened.length === 1);
+    const kept = subscribe({ ...acme, keyId: 'k2' }, {}, FEED);
+    await first.return(undefined);
+    log.append('j1', 'JOB_QUEUED'); // during the handover
+    await waitUntil(() => log.feedOpened.length === 2 && log.ended === 1);
+    log.append('j1', 'JOB_SUCCEEDED');
+    expect(feedOf(await take(kept, 1))).toEqual(['j1 JOB_QUEUED']);
+    expect(feedOf(await take(kept, 1))).toEqual(['j1 JOB_SUCCEEDED']);
+    expect(log.feedOpened).toEqual([
+      { after: '0', keyId: 'k1' },
+      { after: '0', keyId: 'k2' },
+    ]);
+    expect(log.headReads).toBe(1);
+    await kept.return(undefined);
+  });
+
+  it('a live jobFeed whose sharer leaves while its head is read opens once, under one still there', async () => {
+    const first = subscribe(acme, {}, FEED);
+    const kept = subscribe({ ...acme, keyId: 'k2' }, {}, FEED);
+    await first.return(undefined);
+    await waitUntil(() => log.feedOpened.length === 1);
+    log.append('j1', 'JOB_QUEUED');
+    expect(feedOf(await take(kept, 1))).toEqual(['j1 JOB_QUEUED']);
+    expect(log.feedOpened).toEqual([{ after: '0', keyId: 'k2' }]);
+    expect(log.headReads).toBe(1);
+    await kept.return(undefined);
+  });
+
   it('does not share across tenants, scopes or variables', async () => {
     const globex = { ...acme, tenant: 'globex' };
     const readOnly = { ...acme, scopes: ['jobs:read' as const] };
