@@ -169,9 +169,13 @@ describe('gateway subscription sharing', () => {
       await stack.createKey('acme', [...scopes]),
       await stack.createKey('acme', [...scopes]),
     ];
+    // the subscriptions, not the jobFeedHead queries the gateway reads each live one's start from
     const feedUpstreams = () =>
-      stack.jobsRecorder!.subscriptions.filter((s) => s.payload.query.includes('jobFeed'));
+      stack.jobsRecorder!.subscriptions.filter((s) => s.payload.query.includes('jobFeed('));
+    const headReads = () =>
+      stack.jobsRecorder!.subscriptions.filter((s) => s.payload.query.includes('jobFeedHead'));
     const before = feedUpstreams().length;
+    const headsBefore = headReads().length;
     const eventsOf = (c: Collected, jobs: string[]) =>
       c.results
         .map((r) => r.data?.jobFeed)
@@ -220,6 +224,10 @@ describe('gateway subscription sharing', () => {
     expect(first!.ended).toBe(true);
     expect(later.map((s) => s.keyId)).toEqual([keptKey.id]);
     expect(later[0]!.payload.variables?._syAfter).toEqual(expect.any(String));
+    // the shared feed was started right after the head read once for it, under the first key
+    const heads = headReads().slice(headsBefore);
+    expect(heads.map((h) => h.keyId)).toEqual([firstKey.id]);
+    expect(first!.payload.variables?._syAfter).toBe(heads[0]!.results[0]!.data.jobFeedHead);
     kept.dispose();
     await Promise.all([firstClient.dispose(), keptClient.dispose()]);
   }, 120_000);
