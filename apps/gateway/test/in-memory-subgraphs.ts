@@ -68,6 +68,8 @@ export class EventLog {
   /** jobFeed subscriptions opened on the server, and how many times jobFeedHead was read. */
   feedOpened: { after: string | null; keyId: string }[] = [];
   headReads = 0;
+  /** jobFeedHead answers this error instead (a subgraph that cannot say where its feed stands). */
+  headError: string | null = null;
   readonly status = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly completed = new Set<string>();
@@ -170,6 +172,7 @@ export function jobsSchema(log: EventLog): GraphQLSchema {
           job: (_: unknown, { id }: { id: string }) => ({ id }),
           jobFeedHead: () => {
             log.headReads++;
+            if (log.headError) throw new Error(log.headError);
             return String(log.feed.length);
           },
         },

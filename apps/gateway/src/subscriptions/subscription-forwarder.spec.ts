@@ -217,6 +217,15 @@ describe('SubscriptionForwarder', () => {
     await reader;
   });
 
+  it('ends a live jobFeed whose head cannot be read with the error, rather than starting it "now"', async () => {
+    log.headError = 'feed unavailable';
+    const it = subscribe('subscription { jobFeed { jobId type } }', {});
+    const [result] = await take(it, 2);
+    expect(result!.errors?.map((e) => e.message)).toEqual(['feed unavailable']);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    expect(log.feedOpened).toEqual([]);
+  });
+
   it("reads no head for a jobFeed given `after`: the client's cursor is its start", async () => {
     log.append('j1', 'JOB_QUEUED');
     log.append('j1', 'JOB_SUCCEEDED');
