@@ -174,7 +174,15 @@ describe('EventLog (real redis-server)', () => {
       try {
         // no feed yet (the tenant did nothing): the head stands before its first entry
         const empty = await subs.jobFeedHead('headco');
-        await redis.xadd(key, '*', 'e', feedEvent('a', 1, 'JOB_QUEUED'));
+        // resumed while the feed is still empty (as our gateway starts a live feed): it follows from its start
+        const follower = await subs.jobFeed('headco', empty);
+        try {
+          await redis.xadd(key, '*', 'e', feedEvent('a', 1, 'JOB_QUEUED'));
+          await redis.publish(key, 'a feed');
+          expect((await follower.next()).value).toMatchObject({ jobId: 'a', type: 'JOB_QUEUED' });
+        } finally {
+          await follower.return();
+        }
         await redis.xadd(
           key,
           '*',
