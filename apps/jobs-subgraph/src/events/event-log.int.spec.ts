@@ -170,7 +170,9 @@ describe('EventLog (real redis-server)', () => {
     it("the feed's head resumes with exactly what was appended after it was read, from an empty feed too", async () => {
       const key = JOB_KEYS.feed('headco');
       const subscriber = new Redis(server.url);
-      const subs = new EventSubscriptions(log, new Wakeups(subscriber), { bufferCapacity: 16 });
+      const subs = new EventSubscriptions(log, new Wakeups(subscriber, quietLogger()), {
+        bufferCapacity: 16,
+      });
       try {
         // no feed yet (the tenant did nothing): the head stands before its first entry
         const empty = await subs.jobFeedHead('headco');
