@@ -104,6 +104,31 @@ describe('LeaderLoop', () => {
     expect(overlapped).toBe(false);
   });
 
+  it('tells onElected of each election, before the first pass of that term', async () => {
+    const key = 'test:loop:elected';
+    const seen: string[] = [];
+    const loop = new LeaderLoop(redis, {
+      key,
+      role: 'test',
+      leaseTtlMs: 300,
+      intervalMs: 10,
+      logger: quiet,
+      onElected: () => seen.push('elected'),
+      pass: async () => void seen.push('pass'),
+    });
+    loop.start();
+    await waitFor(() => seen.length >= 3, { timeoutMs: 2000 });
+    await redis.set(key, 'usurper'); // deposed at the next renewal, elected again once the key is gone
+    await waitFor(() => !loop.isLeader, { timeoutMs: 2000 });
+    const deposedAt = seen.length;
+    await redis.del(key);
+    await waitFor(() => seen.slice(deposedAt).includes('pass'), { timeoutMs: 2000 });
+    await loop.stop();
+    expect(seen[0]).toBe('elected');
+    expect(seen.slice(1, deposedAt).every((s) => s === 'pass')).toBe(true);
+    expect(seen.slice(deposedAt, deposedAt + 2)).toEqual(['elected', 'pass']);
+  });
+
   it('keeps going after a pass throws', async () => {
     let calls = 0;
     const warnings: string[] = [];

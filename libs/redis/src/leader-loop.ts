@@ -11,6 +11,8 @@ export interface LeaderLoopOptions {
   /** Delay of the first pass after an election (default 0: at once, so a new leader catches up first). */
   firstPassDelayMs?: number;
   logger: LeaseLogger;
+  /** Called on each election, before that term's first pass (state kept from an earlier term may be stale). */
+  onElected?(): void;
   /**
    * One pass of the leader's work. `stillLeader()` lets a long pass stop between steps once the lease is lost;
    * a thrown error is the pass's own to log: the loop only keeps going.
@@ -38,7 +40,10 @@ export class LeaderLoop {
       ttlMs: options.leaseTtlMs,
       role: options.role,
       logger: options.logger,
-      onElected: () => this.schedule(options.firstPassDelayMs ?? 0),
+      onElected: () => {
+        options.onElected?.();
+        this.schedule(options.firstPassDelayMs ?? 0);
+      },
       onDeposed: () => this.timer && clearTimeout(this.timer),
     });
   }
