@@ -1,3 +1,4 @@
+import type { ActorInfo, ActorState, ResourceClass } from '#libs/contracts';
 import { CapabilityCatalog } from './capability-catalog.js';
 import { imageResize, modelEvaluate, modelTrain, taskManifest, workerManifest } from './test/manifests.js';
 
@@ -94,5 +95,35 @@ describe('CapabilityCatalog', () => {
         of(['w1', [imageResize('1.0.0'), modelTrain()]], ['w9', [modelEvaluate()], { ready: false }]),
       ),
     ).toBe(true);
+  });
+  it('says per offered task whether every actor of its class on the workers offering it is busy', () => {
+    const actors = (id: string, rc: ResourceClass, ...states: ActorState[]): ActorInfo[] =>
+      states.map((state, i) => ({
+        id: `${id}/${rc}${i}`,
+        device: `${rc} ${i}`,
+        resourceClass: rc,
+        state,
+        restarts: 0,
+      }));
+    const c = new CapabilityCatalog([
+      // gpu tasks: model.train's gpu actors are all taken (w1's idle cpu actor does not run it); model.evaluate
+      // also runs on w2, whose gpu actor is free
+      workerManifest('w1', [modelTrain(), modelEvaluate(), imageResize()], {
+        actors: [...actors('w1', 'gpu', 'BUSY', 'RESTARTING'), ...actors('w1', 'cpu', 'IDLE')],
+      }),
+      workerManifest('w2', [modelEvaluate('1.1.0')], { actors: actors('w2', 'gpu', 'IDLE') }),
+      // a worker that is not ready (a quarantined actor) offers nothing, its idle actors included
+      workerManifest('w3', [modelTrain()], {
+        ready: false,
+        actors: actors('w3', 'gpu', 'IDLE', 'QUARANTINED'),
+      }),
+      // cpu-only worker: its actors are all restarting, none busy (no backlog: nothing it waits for runs)
+      workerManifest('w4', [imageResize('2.0.0')], { actors: actors('w4', 'cpu', 'RESTARTING') }),
+    ]);
+    expect(Object.fromEntries(c.loads())).toEqual({
+      'model.train': { backlog: true },
+      'model.evaluate': { backlog: false },
+      'image.resize': { backlog: false },
+    });
   });
 });

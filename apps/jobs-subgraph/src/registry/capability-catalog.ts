@@ -1,8 +1,10 @@
 import semver from 'semver';
 import {
   PROTOCOL_VERSION,
+  resourceClassOf,
   schemaHash,
   type JsonSchema,
+  type ResourceClass,
   type Resources,
   type TaskManifest,
   type WorkerManifest,
@@ -34,6 +36,16 @@ export interface CatalogProblem {
   reason: string;
 }
 
+/** How busy the actors that could run a task are, from the live workers' manifests. */
+export interface TaskLoad {
+  /**
+   * Every such actor is taken: none is IDLE and at least one is BUSY (the others RESTARTING). Work for the task
+   * waits behind running work, not for a worker that will never come. No BUSY actor (all RESTARTING, say) is not
+   * a backlog: nothing the task waits for is running.
+   */
+  backlog: boolean;
+}
+
 interface OfferedVersion {
   manifest: TaskManifest;
   workerIds: Set<string>;
@@ -56,6 +68,8 @@ export class CapabilityCatalog {
   readonly problems: CatalogProblem[] = [];
   private readonly tasks = new Map<string, Map<string, OfferedVersion>>();
   private readonly offeringWorkers = new Map<string, Set<string>>();
+  /** Each accepted task version with its worker and the actors' class that runs it (for loads()). */
+  private readonly offers: Array<{ task: string; worker: WorkerManifest; resourceClass: ResourceClass }> = [];
   /** resolve()'s answers: the catalog does not change once built, and semver ranges are costly to parse. */
   private readonly resolved = new Map<string, TaskManifest | null>();
   private offeredKey?: string;
@@ -129,6 +143,25 @@ export class CapabilityCatalog {
     return [...this.tasks.keys()].sort();
   }
 
+  /**
+   * Per offered task, how busy the actors of its resource class are on the workers offering it (any version).
+   * Built on demand: the planner never asks. A QUARANTINED or STOPPED actor is never seen here, as its worker is
+   * not ready and is left out of the catalog.
+   */
+  loads(): Map<string, TaskLoad> {
+    const seen = new Map<string, { idle: boolean; busy: boolean }>();
+    for (const { task, worker, resourceClass } of this.offers) {
+      let s = seen.get(task);
+      if (!s) seen.set(task, (s = { idle: false, busy: false }));
+      for (const actor of worker.actors) {
+        if (actor.resourceClass !== resourceClass) continue;
+        if (actor.state === 'IDLE') s.idle = true;
+        else if (actor.state === 'BUSY') s.busy = true;
+      }
+    }
+    return new Map([...seen].map(([task, s]) => [task, { backlog: s.busy && !s.idle }]));
+  }
+
   capabilities(): TaskCapability[] {
     return this.taskNames().map((name) => {
       const versions = this.versions(name);
@@ -179,6 +212,7 @@ export class CapabilityCatalog {
       }
       if (offered) offered.workerIds.add(worker.id);
       else versions.set(task.version, { manifest: task, workerIds: new Set([worker.id]) });
+      this.offers.push({ task: task.name, worker, resourceClass: resourceClassOf(task.resources) });
       let offering = this.offeringWorkers.get(task.name);
       if (!offering) this.offeringWorkers.set(task.name, (offering = new Set()));
       offering.add(worker.id);
