@@ -235,7 +235,7 @@ export class JobsRuntime {
       this.redis,
       scheduler,
       this.enqueuer,
-      async () => new Set((await registry.catalog()).taskNames()),
+      async () => (await registry.catalog()).loads(),
       { scheduleToStartMs: config.SCHEDULE_TO_START_MS },
       logger,
       metrics,

@@ -102,7 +102,7 @@ export async function startCore(
     redis,
     scheduler,
     enqueuer,
-    async () => new Set((await registry.catalog()).taskNames()),
+    async () => (await registry.catalog()).loads(),
     { scheduleToStartMs: opts.scheduleToStartMs ?? 60_000 },
     logger,
     undefined,

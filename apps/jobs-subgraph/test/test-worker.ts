@@ -9,6 +9,7 @@ import {
   REDIS_KEYS,
   cancelledJobKey,
   parseContract,
+  type ActorState,
   type JobError,
   type JsonObject,
   type NodeReport,
@@ -39,6 +40,8 @@ export interface TestWorkerOptions {
   manifestTtlMs?: number;
   /** Tasks whose processor dies after `started` without a terminal report (the BullMQ job fails). */
   crashTasks?: string[];
+  /** The states of the cpu actors its manifest lists (default one IDLE actor); `actorStates` changes them later. */
+  actorStates?: ActorState[];
 }
 
 /**
@@ -67,8 +70,11 @@ export class TestWorker {
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
   private heartbeat?: NodeJS.Timeout;
+  /** What the next manifest says its cpu actors are doing (publishManifest() to tell the registry). */
+  actorStates: ActorState[];
 
   constructor(private readonly opts: TestWorkerOptions) {
+    this.actorStates = opts.actorStates ?? ['IDLE'];
     this.id = opts.id ?? `test-worker-${Math.random().toString(36).slice(2, 8)}`;
     this.redis = new Redis(opts.url, { maxRetriesPerRequest: null });
   }
@@ -100,7 +106,13 @@ export class TestWorker {
       hostname: 'test-host',
       protocolVersion: PROTOCOL_VERSION,
       devices: [{ index: 0, kind: 'CPU', name: 'test cpu' }],
-      actors: [{ id: `${this.id}/cpu0`, device: 'CPU 0', resourceClass: 'cpu', state: 'IDLE', restarts: 0 }],
+      actors: this.actorStates.map((state, i) => ({
+        id: `${this.id}/cpu${i}`,
+        device: `CPU ${i}`,
+        resourceClass: 'cpu' as const,
+        state,
+        restarts: 0,
+      })),
       tasks: this.opts.tasks,
       ready: true,
       startedAt: now,

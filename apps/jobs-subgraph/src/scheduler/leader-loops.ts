@@ -45,6 +45,8 @@ export class LeaderLoops {
       leaseTtlMs: config.leaseTtlMs,
       intervalMs: config.reconcileIntervalMs,
       logger,
+      // backlogs seen in an earlier term say nothing of the time since: schedule-to-start watches afresh
+      onElected: () => reconciler.leaderElected(),
       pass: (stillLeader) => this.pass(stillLeader),
     });
   }

@@ -22,7 +22,11 @@ import type { Scheduler } from './scheduler.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 
 export interface ReconcilerConfig {
-  /** Schedule-to-start: a node queued this long without any worker starting it fails UNSCHEDULABLE. */
+  /**
+   * Schedule-to-start: a node that could have been started this long without any worker starting it fails
+   * UNSCHEDULABLE (time behind busy actors or held back by fair share does not count while a live worker offers
+   * its task).
+   */
   scheduleToStartMs: number;
   /**
    * An attempt dispatched in a lease the node queue does not know this long after is lost, even when the replica
@@ -41,8 +45,11 @@ export interface ReconcilerConfig {
  */
 export const DEFAULT_ENQUEUE_GRACE_MS = 2_000;
 
-/** The tasks some live worker offers now (the capability registry). */
-export type OfferedTasks = () => Promise<ReadonlySet<string>>;
+/** Each task some live worker offers now, with whether every actor that could run it is busy (a backlog). */
+type Offered = ReadonlyMap<string, { backlog: boolean }>;
+
+/** The offered tasks as the capability registry reads them now (CapabilityCatalog.loads). */
+export type OfferedTasks = () => Promise<Offered>;
 
 export interface ReconcileSummary {
   jobs: number;
@@ -67,7 +74,8 @@ interface LostLease {
  *    judged only once every report sent before that queue state was read is applied, so a report still in the
  *    stream is never overtaken;
  *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE (time held back by fair
- *    share does not count while a live worker offers its task: docs/decisions/0005-fair-share.md);
+ *    share or behind busy actors does not count while a live worker offers its task:
+ *    docs/decisions/0005-fair-share.md);
  *  - the job-level deadline fails the job DEADLINE_EXCEEDED.
  */
 export class Reconciler {
@@ -86,6 +94,17 @@ export class Reconciler {
   private replicasAlive = new Map<string, boolean>();
   /** When the pass under way read its list of unfinished jobs. */
   private passStartedAt = 0;
+  /**
+   * Per task, the last pass that saw every actor able to run it busy: schedule-to-start counts from no earlier
+   * (entries too old to matter are dropped).
+   */
+  private backlogSeenAt = new Map<string, number>();
+  /**
+   * This leader's first pass (null until it runs): what happened before is unknown, maybe a backlog, so
+   * schedule-to-start of an offered task counts from no earlier (conservative: a new leader fails nothing
+   * UNSCHEDULABLE for one scheduleToStartMs).
+   */
+  private leaderSince: number | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -100,10 +119,16 @@ export class Reconciler {
     this.store = new JobStore(redis);
   }
 
+  /** This replica was elected leader: its next pass starts watching for backlogs afresh. */
+  leaderElected(): void {
+    this.leaderSince = null;
+  }
+
   async reconcileOnce(): Promise<ReconcileSummary> {
     this.passStartedAt = this.now();
     const jobIds = await this.redis.smembers(JOB_KEYS.activeJobs);
     const offered = await this.offeredTasks();
+    this.observeBacklogs(offered);
     let actions = 0;
     let failed = 0;
     this.seenEnded = new Set();
@@ -123,7 +148,7 @@ export class Reconciler {
     return { jobs: jobIds.length, actions };
   }
 
-  private async reconcileJob(jobId: string, offered: ReadonlySet<string>): Promise<number> {
+  private async reconcileJob(jobId: string, offered: Offered): Promise<number> {
     const view = await this.store.view(jobId);
     if (!view || isTerminalJobStatus(view.job.status)) {
       await this.redis.srem(JOB_KEYS.activeJobs, jobId);
@@ -152,7 +177,7 @@ export class Reconciler {
     view: JobView,
     node: StoredNode,
     now: number,
-    offered: ReadonlySet<string>,
+    offered: Offered,
   ): Promise<number> {
     const jobId = view.job.id;
     const info = this.enqueuer.inspect
@@ -176,14 +201,17 @@ export class Reconciler {
     const waiting = node.status !== 'RUNNING';
     const leased = state === 'active' || state === 'completed' || state === 'failed';
     // Schedule-to-start measures how long workers could have started the attempt and did not: from when it was
-    // queued, or handed to the node queue if fair share held it back first. An attempt fair share still holds
-    // is waiting for its tenant's turn, not unschedulable, as long as a live worker offers its task (the job
-    // deadline bounds that wait). With no live worker offering the task it has been unschedulable since it
-    // was queued, wherever it waits.
+    // queued, or handed to the node queue if fair share held it back first, or the last pass that saw every
+    // actor able to run it busy (a backlog). An attempt fair share still holds is waiting for its tenant's
+    // turn, and one behind busy actors for running work to end, not unschedulable, as long as a live worker
+    // offers its task (the job deadline bounds those waits). With no live worker offering the task it has been
+    // unschedulable since it was queued, wherever it waits.
     const isOffered = offered.has(node.task);
     const heldForItsTurn = info.held && isOffered;
     const queuedAt = node.queuedAt ?? now;
-    const waitingSince = isOffered ? Math.max(queuedAt, info.dispatchedAt ?? 0) : queuedAt;
+    const waitingSince = isOffered
+      ? this.startableSince(node.task, Math.max(queuedAt, info.dispatchedAt ?? 0))
+      : queuedAt;
     if (waiting && !leased && !heldForItsTurn && now - waitingSince > this.config.scheduleToStartMs) {
       const error: JobError = {
         code: 'UNSCHEDULABLE',
@@ -320,6 +348,21 @@ export class Reconciler {
       actions += lost.where.length;
     }
     return actions;
+  }
+
+  /** Notes the pass's start for every task in a backlog now, and this leader's first pass. */
+  private observeBacklogs(offered: Offered): void {
+    const at = this.passStartedAt;
+    this.leaderSince ??= at;
+    for (const [task, { backlog }] of offered) if (backlog) this.backlogSeenAt.set(task, at);
+    // older than schedule-to-start, a backlog can no longer hold back any verdict
+    for (const [task, seen] of this.backlogSeenAt)
+      if (at - seen > this.config.scheduleToStartMs) this.backlogSeenAt.delete(task);
+  }
+
+  /** When an offered task's attempt, placed in its queue at `placedAt`, could first have been started. */
+  private startableSince(task: string, placedAt: number): number {
+    return Math.max(placedAt, this.backlogSeenAt.get(task) ?? 0, this.leaderSince ?? 0);
   }
 
   /** Whether the replica renews its liveness key, read once per pass. */

@@ -135,7 +135,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
           async () => {
             runner = await new TestWorker({ url: redis.url, tasks, handlers }).start();
             await waitFor(async () => (await core.enqueuer.state('cpu', job.id, 'only', 1)) === 'completed');
-            return new Set(['test.emit']);
+            return new Map([['test.emit', { backlog: false }]]);
           },
           { scheduleToStartMs },
           core.logger,
