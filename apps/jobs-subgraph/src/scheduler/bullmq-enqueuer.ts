@@ -55,9 +55,11 @@ export class BullmqNodeQueue implements NodeQueue {
     else if (bulk.length > 1) await this.queues[resourceClass].addBulk(bulk);
   }
 
-  async remove(resourceClass: ResourceClass, jobId: string): Promise<void> {
-    // a job a worker holds is locked and stays; remove returns 0 then
-    await this.queues[resourceClass].remove(jobId);
+  async remove(resourceClass: ResourceClass, jobId: string): Promise<boolean> {
+    // BullMQ's removeJob refuses (0) only while the job's lock key lives: a worker holds it. An active job whose
+    // worker died (the lock lapsed) is removed like a waiting one, also from the active list, so no later
+    // worker's stalled check finds it to run again.
+    return (await this.queues[resourceClass].remove(jobId)) === 1;
   }
 
   async state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState> {

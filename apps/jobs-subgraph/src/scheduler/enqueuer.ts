@@ -40,6 +40,18 @@ export interface NodeEnqueuer {
   ): Promise<void>;
   /** Removes a queued attempt; an attempt a worker holds stays (it is told to stop through CancelNotice). */
   remove(resourceClass: ResourceClass, jobId: string, nodeId: string, attempt: number): Promise<void>;
+  /**
+   * Takes the node-queue job carrying a started attempt (its own, or `lease`, as inspect() named it) out of the
+   * queue once no worker holds its lock: a worker that died mid-attempt leaves it active, where a later worker's
+   * stalled check would run it again. False while a worker still holds the lock (it stays).
+   */
+  reclaim?(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+    lease?: string,
+  ): Promise<boolean>;
   state(
     resourceClass: ResourceClass,
     jobId: string,

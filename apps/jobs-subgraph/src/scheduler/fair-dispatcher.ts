@@ -161,6 +161,17 @@ export class FairDispatcher implements NodeEnqueuer {
     await this.handOver(resourceClass, step);
   }
 
+  async reclaim(
+    resourceClass: ResourceClass,
+    jobId: string,
+    nodeId: string,
+    attempt: number,
+    lease?: string,
+  ): Promise<boolean> {
+    // a started attempt holds no dispatch slot (its start freed it): only the node queue has it
+    return this.queue.remove(resourceClass, lease ?? attemptJobId(jobId, nodeId, attempt));
+  }
+
   async state(
     resourceClass: ResourceClass,
     jobId: string,

@@ -17,8 +17,11 @@ export interface NodeQueueJob {
 export interface NodeQueue {
   /** Adds the jobs in this order (the order the fair stage chose). */
   add(resourceClass: ResourceClass, jobs: readonly NodeQueueJob[]): Promise<void>;
-  /** Removes a waiting job (by attempt or lease id); one a worker holds stays. */
-  remove(resourceClass: ResourceClass, jobId: string): Promise<void>;
+  /**
+   * Removes a job (by attempt or lease id) that no worker holds, in whatever state, an active one whose worker
+   * died included; one a worker holds (its lock is live) stays. True when the queue no longer has it.
+   */
+  remove(resourceClass: ResourceClass, jobId: string): Promise<boolean>;
   /** The state of the job with this id (an attempt's, or a lease's). */
   state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState>;
   close(): Promise<void>;
