@@ -63,6 +63,8 @@ export async function startCore(
     metrics?: SchedulerMetrics;
     /** The replica liveness TTL (the app's SCHEDULER_REPLICA_TTL_MS); default 3000. */
     replicaTtlMs?: number;
+    /** The reconciler's start-to-close backstop grace (the app's ATTEMPT_CLOSE_GRACE_MS); default 60000. */
+    closeGraceMs?: number;
   } = {},
 ): Promise<CoreHarness> {
   const logger = quietLogger();
@@ -103,7 +105,10 @@ export async function startCore(
     scheduler,
     enqueuer,
     async () => (await registry.catalog()).loads(),
-    { scheduleToStartMs: opts.scheduleToStartMs ?? 60_000 },
+    {
+      scheduleToStartMs: opts.scheduleToStartMs ?? 60_000,
+      ...(opts.closeGraceMs !== undefined ? { closeGraceMs: opts.closeGraceMs } : {}),
+    },
     logger,
     undefined,
     opts.now,

@@ -38,6 +38,8 @@ export interface TestWorkerOptions {
   resourceClasses?: ResourceClass[];
   concurrency?: number;
   manifestTtlMs?: number;
+  /** BullMQ's lock on a leased job (default 5000 ms): how long a killed worker's jobs stay locked. */
+  lockDurationMs?: number;
   /** Tasks whose processor dies after `started` without a terminal report (the BullMQ job fails). */
   crashTasks?: string[];
   /** The states of the cpu actors its manifest lists (default one IDLE actor); `actorStates` changes them later. */
@@ -91,7 +93,7 @@ export class TestWorker {
         prefix: BULLMQ_PREFIX,
         concurrency: this.opts.concurrency ?? 4,
         stalledInterval: 1_000,
-        lockDuration: 5_000,
+        lockDuration: this.opts.lockDurationMs ?? 5_000,
       });
       w.on('error', () => undefined);
       this.workers.push(w);
@@ -195,6 +197,17 @@ export class TestWorker {
           : { code: 'TASK_FAILED', message: (e as Error).message, retryable: true };
       await this.report({ ...base, type: 'failed', error, at: at() });
     }
+  }
+
+  /**
+   * Dies like a SIGKILLed worker: its connections drop at once, nothing is reported or handed back, its manifest
+   * key and its jobs' locks are left to expire, and its active jobs stay active in BullMQ.
+   */
+  async kill(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const c of [...this.connections, this.redis]) c.disconnect();
+    // the processors still running stay pending for good; closing only stops this process's timers
+    await Promise.all(this.workers.map((w) => w.close(true).catch(() => undefined)));
   }
 
   /** Stops leasing and withdraws the manifest (like a worker that shut down). */

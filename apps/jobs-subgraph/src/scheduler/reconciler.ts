@@ -19,7 +19,13 @@ import { JOB_KEYS } from './keys.js';
 import { replicaAlive } from './replica-liveness.js';
 import { UnresolvedRefError } from './resolve-refs.js';
 import type { Scheduler } from './scheduler.js';
-import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
+import {
+  NO_METRICS,
+  type ReconcilerAction,
+  type SchedulerLogger,
+  type SchedulerMetrics,
+} from './scheduler-ports.js';
+import { workerAlive } from './worker-liveness.js';
 
 export interface ReconcilerConfig {
   /**
@@ -36,7 +42,16 @@ export interface ReconcilerConfig {
   lostDispatchMs?: number;
   /** An attempt in no queue this soon after it was queued or dispatched is on its way there, not lost. */
   enqueueGraceMs?: number;
+  /**
+   * Start-to-close backstop: an attempt still running this long past its start plus its timeout, on a worker that
+   * still renews its liveness key, fails TIMEOUT here (its worker's supervisor should have ended it at its
+   * timeout). Default DEFAULT_CLOSE_GRACE_MS.
+   */
+  closeGraceMs?: number;
 }
+
+/** Past a worker's own end of a timed-out attempt (kill grace, final report) by far: ATTEMPT_CLOSE_GRACE_MS. */
+export const DEFAULT_CLOSE_GRACE_MS = 60_000;
 
 /**
  * Queuing a node and adding its attempt to a queue are two steps (a transition, then the enqueue; the dispatcher's
@@ -92,6 +107,17 @@ export class Reconciler {
   private lostLeases = new Map<string, LostLease>();
   /** Replicas' liveness as first read in the pass under way. */
   private replicasAlive = new Map<string, boolean>();
+  /** Workers' liveness (manifest keys) as first read in the pass under way. */
+  private workersAlive = new Map<string, boolean>();
+  /**
+   * Attempts whose queue job this reconciler took back from a dead worker and has not judged yet (their reports
+   * were not all applied), by attempt id: the worker's id, which the verdict names.
+   */
+  private reclaimedFrom = new Map<string, string>();
+  /** Attempts found on a dead worker whose queue lock still lives, logged once each (kept while seen so). */
+  private lockWaits = new Set<string>();
+  /** The attempts found running on a dead worker in the pass under way (the others' entries above are dropped). */
+  private seenOnDeadWorker = new Set<string>();
   /** When the pass under way read its list of unfinished jobs. */
   private passStartedAt = 0;
   /**
@@ -134,6 +160,8 @@ export class Reconciler {
     this.seenEnded = new Set();
     this.lostLeases = new Map();
     this.replicasAlive = new Map();
+    this.workersAlive = new Map();
+    this.seenOnDeadWorker = new Set();
     for (const jobId of jobIds) {
       try {
         actions += await this.reconcileJob(jobId, offered);
@@ -145,6 +173,8 @@ export class Reconciler {
     actions += await this.requeueLostLeases(failed === 0);
     // an attempt no longer seen ended (its report came, or a verdict was given) needs no mark
     for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
+    for (const id of this.reclaimedFrom.keys()) if (!this.seenEnded.has(id)) this.reclaimedFrom.delete(id);
+    for (const id of this.lockWaits) if (!this.seenOnDeadWorker.has(id)) this.lockWaits.delete(id);
     return { jobs: jobIds.length, actions };
   }
 
@@ -237,12 +267,104 @@ export class Reconciler {
       this.act('reenqueued', where);
       return 1;
     }
+    if (!waiting && state === 'active') return this.runningAttempt(node, info, where, now);
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
     if (!ended) return 0;
-    // A worker XADDs its terminal report before its BullMQ job ends, so once the queue says "ended", every report
-    // of this attempt is at or before the stream's last id read *after* that (a mark read before the queue
-    // state proves nothing about a report sent in between); once the stream is applied up to the mark, a report
-    // that is still missing was never sent. The mark is kept across passes until then.
+    const attemptId = attemptJobId(jobId, node.id, node.attempt);
+    const lostWorker = this.reclaimedFrom.get(attemptId);
+    if (lostWorker !== undefined)
+      return this.verdictAfterReports(node, workerLost(node, lostWorker), 'worker_lost', {
+        ...where,
+        workerId: lostWorker,
+      });
+    return this.verdictAfterReports(
+      node,
+      {
+        code: 'CRASHED',
+        message: `attempt ${node.attempt} ended in the queue (${state}) without a report from its worker`,
+        retryable: true,
+      },
+      'crashed',
+      where,
+    );
+  }
+
+  /**
+   * A started attempt whose queue job is still active. BullMQ's stalled check, which hands the job of a dead worker
+   * to another, runs only inside workers of that queue: with none left of the class (a GPU host lost), nothing
+   * else would end the attempt before the job deadline. So the pass enforces it, as Temporal's server does with
+   * heartbeat and start-to-close timeouts. When the worker that started the attempt let its liveness key expire,
+   * the queue job is taken back as soon as its lock has lapsed too (a worker that holds it renews it, so it is
+   * alive), then judged like an attempt whose queue job ended: CRASHED (retryable) once its reports are applied.
+   * Taking the job out first means no worker's stalled check runs this attempt again, and the retry is a new
+   * attempt number, so whatever the lost worker still reports of this one is stale. Backstop: an attempt running
+   * past its start + timeout + closeGraceMs on a worker that looks alive fails TIMEOUT (retryable).
+   */
+  private async runningAttempt(
+    node: StoredNode,
+    info: AttemptQueueInfo,
+    where: Record<string, unknown>,
+    now: number,
+  ): Promise<number> {
+    const jobId = String(where.jobId);
+    const attemptId = attemptJobId(jobId, node.id, node.attempt);
+    const workerId = node.workerId;
+    const fields = { ...where, workerId: workerId ?? null };
+    if (workerId !== undefined && !(await this.workerAlive(workerId))) {
+      this.seenOnDeadWorker.add(attemptId);
+      const reclaimed =
+        (await this.enqueuer.reclaim?.(node.resourceClass, jobId, node.id, node.attempt, info.lease)) ??
+        false;
+      if (reclaimed) {
+        this.reclaimedFrom.set(attemptId, workerId);
+        this.logger.warn(fields, 'reconciler: took back the queue job of an attempt whose worker is gone');
+        return this.verdictAfterReports(node, workerLost(node, workerId), 'worker_lost', {
+          ...fields,
+          reclaimed: true,
+        });
+      }
+      // its lock lapses within the worker's lock duration if it is dead; a lock renewed for good means a worker
+      // that runs but no longer publishes its manifest, which the backstop below still bounds
+      if (!this.lockWaits.has(attemptId))
+        this.logger.warn(
+          fields,
+          'reconciler: attempt running on a worker whose liveness key expired; its queue lock has not lapsed yet',
+        );
+      this.lockWaits.add(attemptId);
+    }
+    const grace = this.config.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+    const startedAt = node.startedAt === undefined ? Number.NaN : Date.parse(node.startedAt);
+    if (!(now > startedAt + node.timeoutMs + grace)) return 0;
+    const judged = await this.verdictAfterReports(
+      node,
+      {
+        code: 'TIMEOUT',
+        message: `attempt ${node.attempt} ran past its timeout (${node.timeoutMs} ms) and ${grace} ms more on worker ${workerId ?? '(unknown)'} without ending`,
+        retryable: true,
+      },
+      'timed_out',
+      fields,
+    );
+    // best effort: once its lock lapses nobody runs it again; while it lives, its worker still runs it
+    if (judged > 0)
+      await this.enqueuer.reclaim?.(node.resourceClass, jobId, node.id, node.attempt, info.lease);
+    return judged;
+  }
+
+  /**
+   * Fails an attempt with `error` once every report its worker sent before the pass read its queue state is
+   * applied. A worker XADDs its terminal report before its BullMQ job ends, so once the queue says "ended" (or the
+   * job was taken back), every report of this attempt is at or before the stream's last id read *after* that (a
+   * mark read before the queue state proves nothing about a report sent in between); once the stream is applied up
+   * to the mark, a report that is still missing was never sent. The mark is kept across passes until then.
+   */
+  private async verdictAfterReports(
+    node: StoredNode,
+    error: JobError,
+    action: ReconcilerAction,
+    where: Record<string, unknown>,
+  ): Promise<number> {
+    const jobId = String(where.jobId);
     const attemptId = attemptJobId(jobId, node.id, node.attempt);
     this.seenEnded.add(attemptId);
     let mark = this.endedMarks.get(attemptId);
@@ -250,19 +372,12 @@ export class Reconciler {
       mark = await reportsMark(this.redis);
       this.endedMarks.set(attemptId, mark);
     }
-    if (await reportsAppliedUpTo(this.redis, mark)) {
-      this.endedMarks.delete(attemptId);
-      const error: JobError = {
-        code: 'CRASHED',
-        message: `attempt ${node.attempt} ended in the queue (${state}) without a report from its worker`,
-        retryable: true,
-      };
-      if ((await this.scheduler.failAttempt(jobId, node.id, node.attempt, error)) === 'applied') {
-        this.act('crashed', where);
-        return 1;
-      }
-    }
-    return 0;
+    if (!(await reportsAppliedUpTo(this.redis, mark))) return 0;
+    this.endedMarks.delete(attemptId);
+    this.reclaimedFrom.delete(attemptId);
+    if ((await this.scheduler.failAttempt(jobId, node.id, node.attempt, error)) !== 'applied') return 0;
+    this.act(action, where);
+    return 1;
   }
 
   /**
@@ -375,14 +490,28 @@ export class Reconciler {
     return alive;
   }
 
-  private act(
-    action: 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded',
-    fields: object,
-  ): void {
+  /** Whether the worker renews its manifest key, read once per pass. */
+  private async workerAlive(id: string): Promise<boolean> {
+    let alive = this.workersAlive.get(id);
+    if (alive === undefined) {
+      alive = await workerAlive(this.redis, id);
+      this.workersAlive.set(id, alive);
+    }
+    return alive;
+  }
+
+  private act(action: ReconcilerAction, fields: object): void {
     this.metrics.reconcilerAction(action);
     this.logger.warn({ action, ...fields }, `reconciler: ${action.replace('_', ' ')}`);
   }
 }
+
+/** The verdict on an attempt whose worker died under it. */
+const workerLost = (node: StoredNode, workerId: string): JobError => ({
+  code: 'CRASHED',
+  message: `attempt ${node.attempt} was running on worker ${workerId}, which is gone (its liveness key expired), and ended without a report from it`,
+  retryable: true,
+});
 
 /** The report stream's last id ('0-0' while there is none): every report written so far is at or before it. */
 export async function reportsMark(redis: Redis): Promise<string> {

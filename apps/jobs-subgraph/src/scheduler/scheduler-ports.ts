@@ -20,7 +20,15 @@ export interface SchedulerMetrics {
   attemptStarted(scheduleToStartMs: number): void;
 }
 
-export type ReconcilerAction = 'reenqueued' | 'crashed' | 'unschedulable' | 'deadline_exceeded';
+export type ReconcilerAction =
+  | 'reenqueued'
+  | 'crashed'
+  /** a started attempt's worker let its liveness key expire: its queue job taken back, the attempt CRASHED */
+  | 'worker_lost'
+  /** start-to-close backstop: an attempt ran past its timeout and ATTEMPT_CLOSE_GRACE_MS on a live worker */
+  | 'timed_out'
+  | 'unschedulable'
+  | 'deadline_exceeded';
 
 export const NO_METRICS: SchedulerMetrics = {
   jobSubmitted: () => {},

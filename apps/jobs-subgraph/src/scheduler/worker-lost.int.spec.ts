@@ -1,0 +1,162 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { BULLMQ_PREFIX, NODE_QUEUES, attemptJobId, type JsonObject } from '#libs/contracts';
+import { redisPerSuite, waitFor } from '#libs/testing';
+import { startCore, type CoreHarness } from '../../test/harness.js';
+import { allEvents, reportFields, single, waitForJob } from '../../test/scenario.js';
+import { TEST_TASKS } from '../../test/test-tasks.js';
+import { TestWorker } from '../../test/test-worker.js';
+
+const TENANT = 'acme';
+const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
+/** test.slow never ends here: the attempt runs until its worker dies or the reconciler judges it. */
+const hanging = { 'test.slow': () => new Promise<JsonObject>(() => undefined) };
+const finishing = { 'test.slow': async (p: { inputs: JsonObject }) => ({ slept: p.inputs.ms as number }) };
+/** The dying worker's manifest TTL and BullMQ lock: a dead worker is judged within both and a pass. */
+const TTL_MS = 600;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The leader's loop, much shortened: a pass every 100 ms until stop(). */
+function leaderPasses(core: CoreHarness): { actions: number; stop(): Promise<void> } {
+  let running = true;
+  const loop = {
+    actions: 0,
+    stop: async () => {
+      running = false;
+      await passes;
+    },
+  };
+  const passes = (async () => {
+    while (running) {
+      loop.actions += (await core.reconciler.reconcileOnce()).actions;
+      await sleep(100);
+    }
+  })();
+  return loop;
+}
+
+/**
+ * A worker that dies mid-attempt (SIGKILL) where no other worker of its class runs: BullMQ's stalled check lives
+ * only in workers of that queue, so the leader's pass must end the attempt itself, from the worker's liveness key
+ * (its manifest) and, as a backstop, from the attempt's start-to-close timeout (real redis-server, real BullMQ).
+ */
+describe('an attempt whose worker is lost (real redis-server)', () => {
+  const redis = redisPerSuite();
+
+  it('fails CRASHED (retryable) within the manifest TTL and lock once its worker dies; a returning worker runs only the retry', async () => {
+    const core = await startCore(redis.url);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(NODE_QUEUES.cpu, { connection, prefix: BULLMQ_PREFIX });
+    const opts = { url: redis.url, tasks, id: 'w-lost', manifestTtlMs: TTL_MS, lockDurationMs: TTL_MS };
+    const lost = await new TestWorker({ ...opts, handlers: hanging }).start();
+    let back: TestWorker | undefined;
+    let leader: ReturnType<typeof leaderPasses> | undefined;
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
+      await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
+      const first = attemptJobId(job.id, 'only', 1);
+      expect(await queue.getJobState(first)).toBe('active');
+      leader = leaderPasses(core);
+      await lost.kill();
+      const killedAt = Date.now();
+
+      const retrying = await waitFor(
+        async () => (await allEvents(core, job.id)).find((e) => e.type === 'NODE_RETRYING'),
+        { timeoutMs: 10_000, intervalMs: 50, what: 'NODE_RETRYING after the worker died' },
+      );
+      // its manifest TTL, its lock and a pass or two: not the node's timeout (30 s), nor the job deadline
+      expect(Date.now() - killedAt).toBeLessThan(3_000);
+      expect(retrying.message).toMatch(/CRASHED.*worker w-lost, which is gone/);
+      const logged = core.logger.lines.find((l) => l.msg === 'reconciler: worker lost');
+      expect(logged?.fields).toMatchObject({ jobId: job.id, nodeId: 'only', attempt: 1, workerId: 'w-lost' });
+      // the queue job is gone, so no stalled check can hand attempt 1 to anyone again
+      expect(await queue.getJob(first)).toBeUndefined();
+      const view = (await core.service.job(TENANT, job.id))!;
+      expect(view.nodes[0]).toMatchObject({ attempt: 2, failures: 1 });
+      expect(['RETRYING', 'QUEUED']).toContain(view.nodes[0]!.status);
+
+      // what the lost worker could still say of attempt 1 changes nothing
+      const late = { ...reportFields(job.id, TENANT, { workerId: 'w-lost' }), ranMs: 1 };
+      expect(
+        await core.scheduler.applyReport({
+          ...late,
+          type: 'succeeded',
+          outputs: { slept: 1 },
+          artifactIds: [],
+        }),
+      ).toBe('stale');
+      expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({ attempt: 2, failures: 1 });
+
+      // the worker comes back under the same id: its stalled checks find nothing of attempt 1; it runs the retry
+      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      const done = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
+      expect(done.nodes[0]).toMatchObject({ attempt: 2, outputs: { slept: 1 } });
+      await sleep(2_500); // two stalled-check intervals of the returning worker
+      expect(back.leases.map((l) => l.queueJobId)).toEqual([attemptJobId(job.id, 'only', 2)]);
+      expect(leader.actions).toBe(1);
+    } finally {
+      await leader?.stop();
+      await back?.stop();
+      await lost.stop().catch(() => undefined);
+      await queue.close();
+      connection.disconnect();
+      await core.close();
+    }
+  });
+
+  it('leaves alone a long attempt whose worker lives (manifest renewed, lock held)', async () => {
+    const core = await startCore(redis.url);
+    const worker = await new TestWorker({
+      url: redis.url,
+      tasks,
+      handlers: hanging,
+      manifestTtlMs: TTL_MS,
+      lockDurationMs: TTL_MS,
+    }).start();
+    let leader: ReturnType<typeof leaderPasses> | undefined;
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
+      await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
+      leader = leaderPasses(core);
+      await sleep(3_000); // five manifest TTLs and locks, thirty passes
+      await leader.stop();
+      expect(leader.actions).toBe(0);
+      expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({
+        status: 'RUNNING',
+        attempt: 1,
+        failures: 0,
+      });
+      expect(await core.enqueuer.state('cpu', job.id, 'only', 1)).toBe('active');
+      expect(core.logger.lines.filter((l) => l.msg.startsWith('reconciler:'))).toEqual([]);
+    } finally {
+      await leader?.stop();
+      await worker.stop();
+      await core.close();
+    }
+  });
+
+  it('backstop: an attempt past its timeout and the close grace on a live worker fails TIMEOUT (retryable)', async () => {
+    let skewMs = 0;
+    const core = await startCore(redis.url, { closeGraceMs: 1_000, now: () => Date.now() + skewMs });
+    const worker = await new TestWorker({ url: redis.url, tasks, handlers: hanging, id: 'w-stuck' }).start();
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
+      await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
+      skewMs = 30_000; // the task's timeout (30 s), not yet the grace after it
+      expect((await core.reconciler.reconcileOnce()).actions).toBe(0);
+      skewMs = 31_500;
+      expect((await core.reconciler.reconcileOnce()).actions).toBe(1);
+      const retrying = (await allEvents(core, job.id)).find((e) => e.type === 'NODE_RETRYING')!;
+      expect(retrying.message).toMatch(/TIMEOUT.*worker w-stuck/);
+      expect(core.logger.lines.find((l) => l.msg === 'reconciler: timed out')?.fields).toMatchObject({
+        jobId: job.id,
+        attempt: 1,
+        workerId: 'w-stuck',
+      });
+      expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({ attempt: 2, failures: 1 });
+    } finally {
+      await worker.stop();
+      await core.close();
+    }
+  });
+});
