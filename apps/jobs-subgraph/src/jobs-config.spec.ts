@@ -53,6 +53,13 @@ describe('jobs subgraph configuration (compiled)', () => {
       );
   });
 
+  it('reads the start-to-close backstop grace (default 60 s), refusing a non-positive one', () => {
+    expect(loadJobsSubgraphConfig({}).ATTEMPT_CLOSE_GRACE_MS).toBe(60_000);
+    expect(loadJobsSubgraphConfig({ ATTEMPT_CLOSE_GRACE_MS: '5000' }).ATTEMPT_CLOSE_GRACE_MS).toBe(5_000);
+    for (const bad of ['0', '-1', 'later'])
+      expect(() => loadJobsSubgraphConfig({ ATTEMPT_CLOSE_GRACE_MS: bad })).toThrow(/ATTEMPT_CLOSE_GRACE_MS/);
+  });
+
   it('reads the replica liveness TTL, refusing one under 300 ms', () => {
     expect(loadJobsSubgraphConfig({}).SCHEDULER_REPLICA_TTL_MS).toBe(3_000);
     expect(loadJobsSubgraphConfig({ SCHEDULER_REPLICA_TTL_MS: '1500' }).SCHEDULER_REPLICA_TTL_MS).toBe(1_500);

@@ -15,6 +15,7 @@ import { LEASE_MAX_ATTEMPTS } from '#libs/contracts';
 import { DEFAULT_MAX_OUTAGE_MS } from './events/read-outages.js';
 import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
+import { DEFAULT_CLOSE_GRACE_MS } from './scheduler/reconciler.js';
 import { DEFAULT_REPLICA_TTL_MS } from './scheduler/replica-liveness.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
 import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
@@ -29,6 +30,11 @@ export const schedulerEnv = {
   SCHEDULE_TO_START_MS: positiveInt(300_000),
   /** A job not finished within this after submit (or retry) fails DEADLINE_EXCEEDED. */
   JOB_DEADLINE_MS: positiveInt(24 * 3_600_000),
+  /**
+   * Start-to-close backstop: an attempt still running this long past its start plus its timeout fails TIMEOUT
+   * (retryable) in the leader's pass, even on a worker that looks alive (its supervisor should have ended it).
+   */
+  ATTEMPT_CLOSE_GRACE_MS: positiveInt(DEFAULT_CLOSE_GRACE_MS),
   /** How often the leader reconciles and checks deadlines. */
   RECONCILE_INTERVAL_MS: positiveInt(5_000),
   /** The leader lease; a dead leader is replaced within this. */

@@ -236,7 +236,7 @@ export class JobsRuntime {
       scheduler,
       this.enqueuer,
       async () => (await registry.catalog()).loads(),
-      { scheduleToStartMs: config.SCHEDULE_TO_START_MS },
+      { scheduleToStartMs: config.SCHEDULE_TO_START_MS, closeGraceMs: config.ATTEMPT_CLOSE_GRACE_MS },
       logger,
       metrics,
     );
