@@ -92,7 +92,8 @@ describe('worker SIGKILLed mid-attempt and never replaced', () => {
     await worker.kill('SIGKILL');
     worker = undefined;
 
-    // Generous: the node's timeout, the worker's lock (3 s) and manifest TTL (3 s), several reconcile passes.
+    // The leader judges a dead worker's attempt once its manifest key (TTL 3 s) and its BullMQ lock (3 s) have
+    // expired, within a pass (500 ms): ~4 s after the kill, independent of the node's timeout. 12 s leaves CI slack.
     const log = new EventLog(reader!);
     await waitFor(
       async () =>
@@ -100,11 +101,15 @@ describe('worker SIGKILLed mid-attempt and never replaced', () => {
           (e) => e.event.nodeId === 'long' && ['NODE_FAILED', 'NODE_RETRYING'].includes(e.event.type),
         ),
       {
-        timeoutMs: NODE_TIMEOUT_S * 1000 + 30_000,
+        timeoutMs: 12_000,
         what: 'an event ending the dead worker attempt (node still RUNNING)',
         logs: () => app!.logs(),
       },
     );
     expect(await nodeStatus()).not.toBe('RUNNING');
+    const ended = (await log.jobEventsAfter(jobId, 0, 1_000)).find(
+      (e) => e.event.nodeId === 'long' && ['NODE_FAILED', 'NODE_RETRYING'].includes(e.event.type),
+    );
+    expect(ended?.event.message).toMatch(/^CRASHED: .*worker w-lost, which is gone/);
   }, 90_000);
 });
