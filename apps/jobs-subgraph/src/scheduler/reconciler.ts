@@ -114,6 +114,11 @@ export class Reconciler {
    * were not all applied), by attempt id: the worker's id, which the verdict names.
    */
   private reclaimedFrom = new Map<string, string>();
+  /**
+   * Leases this reconciler took back from a dead worker, with when: their attempts still waiting go out again in
+   * them at once, not lostDispatchMs after the dispatch (entries older than that are dropped).
+   */
+  private reclaimedLeases = new Map<string, number>();
   /** Attempts found on a dead worker whose queue lock still lives, logged once each (kept while seen so). */
   private lockWaits = new Set<string>();
   /** The attempts found running on a dead worker in the pass under way (the others' entries above are dropped). */
@@ -175,6 +180,9 @@ export class Reconciler {
     for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
     for (const id of this.reclaimedFrom.keys()) if (!this.seenEnded.has(id)) this.reclaimedFrom.delete(id);
     for (const id of this.lockWaits) if (!this.seenOnDeadWorker.has(id)) this.lockWaits.delete(id);
+    const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
+    for (const [lease, at] of this.reclaimedLeases)
+      if (this.passStartedAt - at > lostMs) this.reclaimedLeases.delete(lease);
     return { jobs: jobIds.length, actions };
   }
 
@@ -317,6 +325,7 @@ export class Reconciler {
         false;
       if (reclaimed) {
         this.reclaimedFrom.set(attemptId, workerId);
+        if (info.lease) this.reclaimedLeases.set(info.lease, now);
         this.logger.warn(fields, 'reconciler: took back the queue job of an attempt whose worker is gone');
         return this.verdictAfterReports(node, workerLost(node, workerId), 'worker_lost', {
           ...fields,
@@ -401,10 +410,13 @@ export class Reconciler {
     const dispatcher = leaseDispatcher(lease);
     const alive = dispatcher === null ? null : await this.replicaAlive(dispatcher);
     const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
-    if (alive !== false && info.dispatchedAt !== null && now - info.dispatchedAt < lostMs) return 0;
+    // a lease taken back from its dead worker is known lost: no add of its dispatcher's is still to come
+    const reclaimed = this.reclaimedLeases.has(lease);
+    if (!reclaimed && alive !== false && info.dispatchedAt !== null && now - info.dispatchedAt < lostMs)
+      return 0;
     const grace = this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
     if (info.dispatchedAt !== null && this.passStartedAt - info.dispatchedAt < grace) return 0;
-    const fields = { ...where, dispatcher, dispatcherAlive: alive };
+    const fields = { ...where, dispatcher, dispatcherAlive: alive, ...(reclaimed ? { reclaimed } : {}) };
     if (!this.enqueuer.requeueLease) {
       // an enqueuer that cannot add a lease again: forget it, then enqueue the attempt on its own
       await this.enqueuer.remove(node.resourceClass, view.job.id, node.id, node.attempt);

@@ -104,6 +104,54 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
     }
   });
 
+  it('a lease whose worker died: its running attempt fails CRASHED, the rest go out again in the lease, each run once', async () => {
+    const core = await startCore(redis.url, { lease: { max: 4, targetMs: 50 }, dispatchWindow: 1 });
+    const opts = { url: redis.url, tasks, id: 'w-lease', manifestTtlMs: TTL_MS, lockDurationMs: TTL_MS };
+    // the planner's manifest first; the first job goes out alone (window of one), the other four wait
+    const offering = await new TestWorker({
+      ...opts,
+      id: 'w-offer',
+      handlers: {},
+      resourceClasses: [],
+    }).start();
+    // two at once: once the first attempt starts, the other four go out in one lease
+    let lost: TestWorker | undefined;
+    let back: TestWorker | undefined;
+    try {
+      core.enqueuer.attemptRan('cpu', 1); // attempts of a ms: leases of up to four
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push((await core.service.submitJob(TENANT, single('test.slow', { ms: i }))).job.id);
+      lost = await new TestWorker({ ...opts, handlers: hanging, concurrency: 2 }).start();
+      const dying = lost;
+      await waitFor(async () => dying.ran.length === 2, { what: 'the single and the lease running' });
+      const leaseFirst = lost.leases.find((l) => l.queueJobId.startsWith('lease.'))!;
+      expect(leaseFirst.jobId).toBe(ids[1]);
+      await lost.kill();
+      const killedAt = Date.now();
+      // the two running attempts: their jobs taken back, failed CRASHED (retried); the lease's other three go out
+      // again in it at once (its dispatcher lives, but the lease is known lost), not 30 s after its dispatch
+      const leader = leaderPasses(core);
+      await waitFor(async () => leader.actions >= 5, { timeoutMs: 5_000, what: 'five repairs' });
+      await leader.stop();
+      expect(Date.now() - killedAt).toBeLessThan(3_000);
+      expect(leader.actions).toBe(5);
+      const actions = core.logger.lines.filter((l) => l.msg.startsWith('reconciler: ')).map((l) => l.msg);
+      expect(actions.filter((m) => m === 'reconciler: worker lost')).toHaveLength(2);
+      expect(actions.filter((m) => m === 'reconciler: reenqueued')).toHaveLength(3);
+      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      for (const id of ids) await waitForJob(core, TENANT, id, (v) => v.job.status === 'SUCCEEDED');
+      await sleep(2_500); // two stalled-check intervals: nothing of the dead worker's runs again
+      const runs = back.ran.map((p) => `${ids.indexOf(p.jobId)}.${p.attempt}`).sort();
+      expect(runs).toEqual(['0.2', '1.2', '2.1', '3.1', '4.1']);
+    } finally {
+      await back?.stop();
+      await lost?.stop().catch(() => undefined);
+      await offering.stop();
+      await core.close();
+    }
+  });
+
   it('leaves alone a long attempt whose worker lives (manifest renewed, lock held)', async () => {
     const core = await startCore(redis.url);
     const worker = await new TestWorker({
