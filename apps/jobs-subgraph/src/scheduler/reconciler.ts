@@ -275,17 +275,18 @@ export class Reconciler {
       this.act('reenqueued', where);
       return 1;
     }
-    if (!waiting && state === 'active') return this.runningAttempt(node, info, where, now);
+    if (!waiting && state === 'active') return this.runningAttempt(jobId, node, info, where, now);
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
     if (!ended) return 0;
     const attemptId = attemptJobId(jobId, node.id, node.attempt);
     const lostWorker = this.reclaimedFrom.get(attemptId);
     if (lostWorker !== undefined)
-      return this.verdictAfterReports(node, workerLost(node, lostWorker), 'worker_lost', {
+      return this.verdictAfterReports(jobId, node, workerLost(node, lostWorker), 'worker_lost', {
         ...where,
         workerId: lostWorker,
       });
     return this.verdictAfterReports(
+      jobId,
       node,
       {
         code: 'CRASHED',
@@ -309,12 +310,12 @@ export class Reconciler {
    * past its start + timeout + closeGraceMs on a worker that looks alive fails TIMEOUT (retryable).
    */
   private async runningAttempt(
+    jobId: string,
     node: StoredNode,
     info: AttemptQueueInfo,
     where: Record<string, unknown>,
     now: number,
   ): Promise<number> {
-    const jobId = String(where.jobId);
     const attemptId = attemptJobId(jobId, node.id, node.attempt);
     const workerId = node.workerId;
     const fields = { ...where, workerId: workerId ?? null };
@@ -327,7 +328,7 @@ export class Reconciler {
         this.reclaimedFrom.set(attemptId, workerId);
         if (info.lease) this.reclaimedLeases.set(info.lease, now);
         this.logger.warn(fields, 'reconciler: took back the queue job of an attempt whose worker is gone');
-        return this.verdictAfterReports(node, workerLost(node, workerId), 'worker_lost', {
+        return this.verdictAfterReports(jobId, node, workerLost(node, workerId), 'worker_lost', {
           ...fields,
           reclaimed: true,
         });
@@ -345,6 +346,7 @@ export class Reconciler {
     const startedAt = node.startedAt === undefined ? Number.NaN : Date.parse(node.startedAt);
     if (!(now > startedAt + node.timeoutMs + grace)) return 0;
     const judged = await this.verdictAfterReports(
+      jobId,
       node,
       {
         code: 'TIMEOUT',
@@ -368,12 +370,12 @@ export class Reconciler {
    * to the mark, a report that is still missing was never sent. The mark is kept across passes until then.
    */
   private async verdictAfterReports(
+    jobId: string,
     node: StoredNode,
     error: JobError,
     action: ReconcilerAction,
     where: Record<string, unknown>,
   ): Promise<number> {
-    const jobId = String(where.jobId);
     const attemptId = attemptJobId(jobId, node.id, node.attempt);
     this.seenEnded.add(attemptId);
     let mark = this.endedMarks.get(attemptId);
