@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { buildSchema, execute, GraphQLError, parse } from 'graphql';
 import { IdentityError } from '#libs/auth';
 import { DomainError, formatGraphQLError, notFound, unavailableWhenDisconnected } from './index.js';
 
@@ -62,5 +62,26 @@ describe('formatGraphQLError', () => {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
     expect(fmt(e).extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+  });
+  it('answers variable errors BAD_USER_INPUT, which graphql-ws hands on without a code, and logs nothing', () => {
+    const schema = buildSchema('type Query { job(id: ID!, first: Int): String }');
+    const logged: unknown[] = [];
+    const errorsOf = (variables: Record<string, unknown>) =>
+      (
+        execute({
+          schema,
+          document: parse('query ($id: ID!, $first: Int) { job(id: $id, first: $first) }'),
+          variableValues: variables,
+        }) as { errors: GraphQLError[] }
+      ).errors.map((e) =>
+        formatGraphQLError(e.toJSON(), e, { production: true, log: (x) => logged.push(x) }),
+      );
+    for (const variables of [{}, { id: null }, { id: { x: 1 } }, { id: '1', first: 'ten' }])
+      expect(errorsOf(variables).map((e) => e.extensions)).toEqual([{ code: 'BAD_USER_INPUT' }]);
+    expect(logged).toEqual([]);
+    // the same text from anywhere else is not a request error
+    expect(
+      fmt(new GraphQLError('Variable "$id" of required type "ID!" was not provided.')).extensions?.code,
+    ).toBe('INTERNAL_SERVER_ERROR');
   });
 });

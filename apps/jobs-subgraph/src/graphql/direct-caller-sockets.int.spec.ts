@@ -1,11 +1,11 @@
-import { createClient } from 'graphql-ws';
+import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { ApiKeyStore, CachedApiKeyVerifier, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
 import { waitFor } from '#libs/testing';
 import type { CoreHarness } from '../../test/harness.js';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
-import { TEST_SECRET } from '../../test/graphql-client.js';
+import { TEST_SECRET, wsClient } from '../../test/graphql-client.js';
 import { createJobsGraphql } from './graphql-server.js';
 
 /*
@@ -26,7 +26,7 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
   afterAll(() => harness?.stop());
 
   /** The jobs subgraph accepting API keys, verified from `verifier` (the store, or a cache in front of it). */
-  async function directServer(verifier: ApiKeyStore | CachedApiKeyVerifier) {
+  async function directServer(verifier: ApiKeyStore | CachedApiKeyVerifier, log?: (err: unknown) => void) {
     const auth = new SubgraphAuthenticator({
       accept: ['api-key'],
       identitySecrets: TEST_SECRET,
@@ -39,10 +39,12 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      log,
     });
     const http = await serveGraphql(graphql, { websocket: true });
     return {
       url: `${http.url.replace(/^http/, 'ws')}/graphql`,
+      httpUrl: http.url,
       stop: async () => {
         await graphql.stop();
         await http.close();
@@ -134,6 +136,87 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       await client.dispose();
     } finally {
       await server.stop();
+    }
+  });
+
+  /** Each operation's error codes over graphql-ws, whether they come in a `next` or an `error` message. */
+  async function wsCodes(client: Client, ops: Array<{ query: string; variables?: Record<string, unknown> }>) {
+    const codes: unknown[] = [];
+    for (const op of ops)
+      codes.push(
+        await new Promise<unknown>((resolve) => {
+          const errorCodes = (errors: unknown) =>
+            (errors as Array<{ extensions?: { code?: string } }>).map((e) => e.extensions?.code);
+          client.subscribe(op, {
+            next: (r) => r.errors && resolve(errorCodes(r.errors)),
+            error: (e) => resolve(errorCodes(e)),
+            complete: () => resolve('complete'),
+          });
+        }),
+      );
+    return codes;
+  }
+
+  /** Variable errors: graphql-js coerces them inside execute/subscribe, after onSubscribe. */
+  const BAD_VARIABLES = [
+    // a missing required variable, of a query and of a subscription
+    { query: 'query ($id: ID!) { job(id: $id) { id } }' },
+    { query: 'subscription ($jobId: ID!) { jobEvents(jobId: $jobId) { seq } }' },
+    // a variable of the wrong type, of a query and of a subscription
+    {
+      query: 'query ($first: Int) { jobs(first: $first) { edges { cursor } } }',
+      variables: { first: 'ten' },
+    },
+    {
+      query: 'subscription ($jobId: ID!) { jobEvents(jobId: $jobId) { seq } }',
+      variables: { jobId: { x: 1 } },
+    },
+  ];
+
+  it('answers a variable error over graphql-ws BAD_USER_INPUT as HTTP does, and logs no internal error', async () => {
+    const logged: unknown[] = [];
+    const server = await directServer(store, (e) => logged.push(e));
+    try {
+      const { key } = await store.create({ tenant: 'acme', scopes: ['jobs:read'], name: 'vars' });
+      for (const op of BAD_VARIABLES) {
+        const res = await fetch(`${server.httpUrl}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify(op),
+        });
+        const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+        expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      }
+      const client = createClient({
+        url: server.url,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${key}` },
+        retryAttempts: 0,
+      });
+      expect(await wsCodes(client, BAD_VARIABLES)).toEqual(BAD_VARIABLES.map(() => ['BAD_USER_INPUT']));
+      await client.dispose();
+      expect(logged).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('answers a variable error BAD_USER_INPUT to our gateway over graphql-ws too (it passes the code on)', async () => {
+    const logged: unknown[] = [];
+    const graphql = await createJobsGraphql(core.service, {
+      identitySecret: TEST_SECRET,
+      production: true,
+      log: (e) => logged.push(e),
+    });
+    const http = await serveGraphql(graphql, { websocket: true });
+    try {
+      const client = wsClient(http.url);
+      expect(await wsCodes(client, BAD_VARIABLES)).toEqual(BAD_VARIABLES.map(() => ['BAD_USER_INPUT']));
+      await client.dispose();
+      expect(logged).toEqual([]);
+    } finally {
+      await graphql.stop();
+      await http.close();
     }
   });
 });
