@@ -2,6 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { ContractViolation } from '#libs/contracts';
 import { IdentityError } from '#libs/auth';
 import { DomainError } from './domain-error.js';
+import { isVariableCoercionError } from './request-errors.js';
 import { isConnectivityError } from './unavailable.js';
 
 function rootCause(error: unknown): unknown {
@@ -38,8 +39,9 @@ export function formatGraphQLError(
     return { ...base, message: cause.message, extensions: { code: 'UNAUTHENTICATED' } };
   if (cause instanceof ContractViolation)
     return { ...base, message: cause.message, extensions: { code: 'BAD_USER_INPUT' } };
-  const code = formatted.extensions?.code;
-  // Request errors (parse, validation, variables) and errors passed on from a subgraph already carry a code.
+  // Request errors (parse, validation, variables) and errors passed on from a subgraph already carry a code;
+  // graphql-ws passes variable errors on without one (Apollo gives them theirs over HTTP).
+  const code = formatted.extensions?.code ?? (isVariableCoercionError(error) ? 'BAD_USER_INPUT' : undefined);
   if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') {
     const { stacktrace: _s, ...ext } = formatted.extensions ?? {};
     return { ...base, extensions: opts.production ? { code } : { ...ext, code } };

@@ -17,7 +17,7 @@ import {
   type VerifiedCaller,
 } from '#libs/auth';
 import { ArgumentValidationError } from 'type-graphql';
-import { badInput, callerAuthGraphQLError, formatGraphQLError } from '#libs/errors';
+import { badInput, callerAuthGraphQLError, formatGraphQLError, isVariableCoercionError } from '#libs/errors';
 import { admitOperation } from './admit-operation.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
@@ -63,6 +63,9 @@ export interface SubgraphServer {
 }
 
 function unwrap(error: unknown): unknown {
+  // graphql-js's own refusal of the variables is classified as it is (its originalError, if any, is the
+  // type's complaint about the value, not an internal error)
+  if (isVariableCoercionError(error)) return error;
   // Resolver errors arrive wrapped in a GraphQLError whose originalError is what was thrown.
   const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   return cause instanceof ArgumentValidationError ? fieldErrors(cause) : cause;
