@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import type { Authenticator } from '../auth/authenticator.js';
+import { formatGatewayError } from '../gateway-errors.js';
 import { DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import { SharedSubscriptionSlots, subscriptionSlotsKey, SubscriptionQuota } from '#libs/auth';
@@ -15,7 +16,7 @@ import type { SupergraphRuntime } from './supergraph-runtime.js';
 
 const schema = buildSchema(`
   type Query { ping: String }
-  type Subscription { ticks: Int }
+  type Subscription { ticks(every: Int): Int }
 `);
 const identity = { tenant: 't1', keyId: 'k-reuse', scopes: ['jobs:read' as const] };
 
@@ -40,8 +41,9 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
   let http: Server;
   let ws: GraphqlWsServer;
   let gate: Gate;
-  /** Upstream subscriptions the fake forwarder has open. */
+  /** Upstream subscriptions the fake forwarder has open, and has been asked for. */
   let live = 0;
+  let forwarded = 0;
 
   beforeAll(async () => {
     redisServer = await startRedis();
@@ -52,6 +54,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     const forwarder = {
       subscribe: () =>
         (async function* () {
+          forwarded++;
           live++;
           try {
             // An event stream that stays open until it is returned.
@@ -94,7 +97,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
       introspection: true,
       pingIntervalMs: 60_000,
       maxPayloadBytes: 64 * 1024,
-      format: (f) => f,
+      format: (f, e) => formatGatewayError(f, e, { production: true }),
       recheckKeysMs: 60_000,
       writes: new SocketWriteBatching(),
     });
@@ -110,7 +113,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
   const connect = async () => {
     const { port } = http.address() as AddressInfo;
     const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws');
-    const messages: { type: string; id?: string }[] = [];
+    const messages: { type: string; id?: string; payload?: unknown }[] = [];
     let closeCode: number | undefined;
     socket.on('message', (m) => messages.push(JSON.parse(String(m)) as { type: string }));
     socket.on('close', (code) => (closeCode = code));
@@ -189,5 +192,35 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     await waitFor(() => c.closeCode() !== undefined, { timeoutMs: 5_000 });
     expect(c.closeCode()).toBe(1009);
     expect(gate.calls).toBe(0);
+  });
+
+  it('refuses a subscription whose variables do not fit their types BAD_USER_INPUT, as HTTP does, before anything opens', async () => {
+    gate = new Gate();
+    gate.release();
+    const c = await connect();
+    const forwardedBefore = forwarded;
+    const ticks = 'subscription ($every: Int!) { ticks(every: $every) }';
+    const cases = [
+      { id: 'missing', payload: { query: ticks } },
+      { id: 'wrong-type', payload: { query: ticks, variables: { every: 'often' } } },
+      // declared, not used: the upstream operation would not even carry it
+      { id: 'unused', payload: { query: 'subscription ($n: Int) { ticks }', variables: { n: 'x' } } },
+    ];
+    for (const { id, payload } of cases) c.send({ type: 'subscribe', id, payload });
+    await waitFor(() => cases.every(({ id }) => c.messages.some((m) => m.id === id && m.type !== 'next')), {
+      timeoutMs: 5_000,
+      what: 'each subscribe to be answered otherwise than with events',
+    });
+    for (const { id } of cases) {
+      const answer = c.messages.find((m) => m.id === id)!;
+      expect([id, answer.type]).toEqual([id, 'error']);
+      expect((answer.payload as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code).toBe(
+        'BAD_USER_INPUT',
+      );
+    }
+    expect(forwarded).toBe(forwardedBefore);
+    expect(await redis.zcard(subscriptionSlotsKey(identity.keyId))).toBe(0);
+    c.socket.close();
+    await waitFor(() => c.closeCode() !== undefined, { timeoutMs: 5_000 });
   });
 });
