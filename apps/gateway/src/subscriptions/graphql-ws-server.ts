@@ -1,5 +1,11 @@
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import {
+  getVariableValues,
+  GraphQLError,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+} from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -202,6 +208,15 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           });
           o.guard.checkScopes(identity, document, operation);
           if (operation.operation === 'subscription') {
+            // Apollo refuses bad variables of queries and mutations (executeOperation); a subscription's are
+            // checked here, as Apollo would, before a slot is taken or anything opens upstream (a variable
+            // the upstream operation does not use would never be checked at all)
+            const coerced = getVariableValues(
+              runtime.apiGraphQLSchema,
+              operation.variableDefinitions ?? [],
+              payload.variables ?? {},
+            );
+            if (coerced.errors) return coerced.errors.flatMap((err) => toErrors(err));
             const acquired = await o.quota.acquire(ctx, identity.keyId).catch((e: unknown) => {
               throw asGatewayError(e);
             });
