@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { SharedSubscriptionSlots, subscriptionSlotsKey } from './shared-subscription-slots.js';
-import { SubscriptionQuota } from './subscription-quota.js';
+import { SubscriptionQuota, type SubscriptionLimit } from './subscription-quota.js';
 import { CallerAuthError } from './caller-auth-error.js';
 
 const outcome = async (fn: () => Promise<unknown>): Promise<string> => {
@@ -20,7 +20,12 @@ describe('SubscriptionQuota over shared Redis slots (two replicas)', () => {
   const replica = (maxPerConnection: number, maxPerKey: number, ttlMs = 30_000) => {
     const slots = new SharedSubscriptionSlots(redis, { ttlMs });
     closers.push(() => slots.close());
-    return { slots, quota: new SubscriptionQuota(maxPerConnection, maxPerKey, slots) };
+    // the refusals the app's metric counts
+    const refused: SubscriptionLimit[] = [];
+    const quota = new SubscriptionQuota(maxPerConnection, maxPerKey, slots, {
+      refused: (limit) => refused.push(limit),
+    });
+    return { slots, quota, refused };
   };
 
   beforeAll(async () => {
@@ -45,6 +50,7 @@ describe('SubscriptionQuota over shared Redis slots (two replicas)', () => {
     );
     expect(results.filter((r) => r === 'allowed')).toHaveLength(5);
     expect(results.filter((r) => r === 'RATE_LIMITED')).toHaveLength(7);
+    expect([...a.refused, ...b.refused]).toEqual(Array.from({ length: 7 }, () => 'subscriptionsPerKey'));
     expect(await a.quota.count('k-race')).toBe(5);
     expect(await redis.zcard(subscriptionSlotsKey('k-race'))).toBe(5);
   });
@@ -87,6 +93,8 @@ describe('SubscriptionQuota over shared Redis slots (two replicas)', () => {
     expect(await a.quota.count('k-conn')).toBe(2);
     expect(await outcome(() => a.quota.acquire({}, 'k-conn'))).toBe('allowed');
     expect(await outcome(() => a.quota.acquire({}, 'k-conn'))).toBe('RATE_LIMITED'); // key full (3)
+    // each refusal is counted once, by the bound that refused it
+    expect(a.refused).toEqual(['subscriptionsPerConnection', 'subscriptionsPerKey']);
   });
 
   it('different keys are independent', async () => {
@@ -126,6 +134,7 @@ describe('SubscriptionQuota over shared Redis slots (two replicas)', () => {
     await server.kill('SIGKILL');
     await waitFor(() => redis.status !== 'ready', { timeoutMs: 5_000 });
     expect(await outcome(() => a.quota.acquire(conn, 'k-down'))).toBe('UNAVAILABLE');
+    expect(a.refused).toEqual([]); // not a bound: the store's failure (logged by the slots)
     await server.restart();
     await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000 });
     // The refused subscribe did not keep the connection's only slot.

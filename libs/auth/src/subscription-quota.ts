@@ -14,6 +14,15 @@ export const subscriptionQuotaEnv = {
   MAX_SUBSCRIPTIONS_PER_KEY: positiveInt(SUBSCRIPTION_QUOTA_DEFAULTS.perKey),
 };
 
+/** Which bound refused a subscription: the refusal's `extensions.limit`. */
+export type SubscriptionLimit = 'subscriptionsPerConnection' | 'subscriptionsPerKey';
+
+/** What each app counts (its refusal metric), as plain callbacks. */
+export interface SubscriptionQuotaEvents {
+  /** A subscription was refused RATE_LIMITED by `limit`. */
+  refused?(limit: SubscriptionLimit): void;
+}
+
 /** Seconds a refused subscriber is told to wait (a slot frees when one of its subscriptions ends). */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -30,6 +39,7 @@ export class SubscriptionQuota {
     readonly maxPerConnection: number,
     readonly maxPerKey: number,
     private readonly slots: SharedSubscriptionSlots,
+    private readonly events: SubscriptionQuotaEvents = {},
   ) {}
 
   /**
@@ -39,13 +49,9 @@ export class SubscriptionQuota {
   async acquire(connection: object, keyId: string): Promise<() => void> {
     const c = this.perConnection.get(connection) ?? 0;
     if (c >= this.maxPerConnection)
-      throw new CallerAuthError(
-        'RATE_LIMITED',
+      throw this.refuse(
+        'subscriptionsPerConnection',
         `at most ${this.maxPerConnection} subscriptions per connection`,
-        {
-          limit: 'subscriptionsPerConnection',
-          retryAfterSeconds: RETRY_AFTER_SECONDS,
-        },
       );
     // Taken before the await so concurrent subscribes on one connection cannot pass the check together.
     this.perConnection.set(connection, c + 1);
@@ -62,10 +68,7 @@ export class SubscriptionQuota {
     }
     if (!releaseKey) {
       this.decrement(connection);
-      throw new CallerAuthError('RATE_LIMITED', `at most ${this.maxPerKey} subscriptions per API key`, {
-        limit: 'subscriptionsPerKey',
-        retryAfterSeconds: RETRY_AFTER_SECONDS,
-      });
+      throw this.refuse('subscriptionsPerKey', `at most ${this.maxPerKey} subscriptions per API key`);
     }
     let released = false;
     return () => {
@@ -79,6 +82,12 @@ export class SubscriptionQuota {
   /** Live subscriptions of a key across replicas. */
   count(keyId: string): Promise<number> {
     return this.slots.count(keyId);
+  }
+
+  /** The refusal to throw, counted (a refused subscriber only sees its own answer; operators see the rate). */
+  private refuse(limit: SubscriptionLimit, message: string): CallerAuthError {
+    this.events.refused?.(limit);
+    return new CallerAuthError('RATE_LIMITED', message, { limit, retryAfterSeconds: RETRY_AFTER_SECONDS });
   }
 
   private decrement(connection: object): void {
