@@ -1,3 +1,4 @@
+import type { SubscriptionQuotaEvents } from '#libs/auth';
 import { metrics, SECONDS_BUCKETS } from '#libs/observability';
 import type { ObserveOperation } from './operation-metrics-plugin.js';
 import type { ForwarderMetrics } from './subscriptions/subscription-forwarder.js';
@@ -56,6 +57,8 @@ export function createGatewayMetrics() {
     active: (delta) => subscriptions.inc(delta),
   };
   const guard: GuardMetrics = { refused: (reason) => refused.inc({ reason }) };
+  // the bound that refused (the answer's `extensions.limit`): apart from the rate limit's RATE_LIMITED
+  const subscriptionQuota: SubscriptionQuotaEvents = { refused: (limit) => refused.inc({ reason: limit }) };
   const pool: UpstreamPoolEvents = {
     connected: (service, reconnect) =>
       upstream.inc({ service, event: reconnect ? 'reconnected' : 'connected' }),
@@ -66,6 +69,7 @@ export function createGatewayMetrics() {
     operation,
     forwarder,
     guard,
+    subscriptionQuota,
     pool,
     refused: (reason: string) => refused.inc({ reason }),
     connections: (delta: number) => connections.inc(delta),

@@ -309,6 +309,7 @@ export class GatewayRuntime {
         this.config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         this.config.MAX_SUBSCRIPTIONS_PER_KEY,
         this.subscriptionSlots,
+        this.metrics.subscriptionQuota,
       ),
       forwarder: this.forwarder,
       executeOperation: (request, identity) => this.execute(request, identity),

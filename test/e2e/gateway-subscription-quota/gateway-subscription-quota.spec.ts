@@ -6,8 +6,17 @@ import {
   type Collected,
   type GatewayStack,
 } from '../gateway-support/gateway-stack.js';
+import { parseExposition } from '../observability/metrics-catalog.js';
 
 const FEED = 'subscription { jobFeed { seq } }';
+
+/** A gateway's switchyard_gateway_refused_total{reason} (its /metrics: open outside production). */
+async function refusedCounted(graphqlUrl: string, reason: string): Promise<number> {
+  const text = await (await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+  return parseExposition(text)
+    .samples.filter((s) => s.name === 'switchyard_gateway_refused_total' && s.labels.reason === reason)
+    .reduce((n, s) => n + s.value, 0);
+}
 
 /** Settles a subscribe: 'open' when no error came within the wait, else the error's code. */
 async function outcome(sub: Collected, waitMs = 700): Promise<string> {
@@ -24,6 +33,7 @@ describe('gateway subscription quota across replicas', () => {
   let stack: GatewayStack;
   let second: AppHandle;
   let secondWsUrl: string;
+  let secondUrl: string;
   const gatewayEnv = { MAX_SUBSCRIPTIONS_PER_KEY: '3', MAX_SUBSCRIPTIONS_PER_CONNECTION: '10' };
 
   beforeAll(async () => {
@@ -36,6 +46,7 @@ describe('gateway subscription quota across replicas', () => {
     );
     await second.waitReady(90_000);
     secondWsUrl = `ws://127.0.0.1:${port}/graphql`;
+    secondUrl = `http://127.0.0.1:${port}/graphql`;
   }, 240_000);
 
   afterAll(async () => {
@@ -65,6 +76,11 @@ describe('gateway subscription quota across replicas', () => {
     subsA[0]!.dispose();
     await waitFor(async () => (await outcome(collect(onB, FEED), 500)) === 'open', { timeoutMs: 5_000 });
     expect(await outcome(collect(onA, FEED))).toBe('RATE_LIMITED');
+
+    // each replica counted the refusals it answered, by the bound, apart from the rate limit's
+    expect(await refusedCounted(stack.url, 'subscriptionsPerKey')).toBe(2);
+    expect(await refusedCounted(secondUrl, 'subscriptionsPerKey')).toBeGreaterThanOrEqual(1); // and any while the slot freed
+    expect(await refusedCounted(stack.url, 'RATE_LIMITED')).toBe(0);
 
     await Promise.all([onA.dispose(), onB.dispose(), other.dispose()]);
   });
