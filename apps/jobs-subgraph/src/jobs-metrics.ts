@@ -1,4 +1,5 @@
 import { metrics, SECONDS_BUCKETS } from '#libs/observability';
+import type { SubscriptionQuotaEvents } from '#libs/auth';
 import { ActorState, ResourceClass, type JobEvent } from '#libs/contracts';
 import { parseMaxmemoryPolicy, SAFE_EVICTION_POLICY } from '#libs/redis';
 import type { SchedulerMetrics } from './scheduler/scheduler-ports.js';
@@ -21,6 +22,19 @@ export function createQuotaMetrics(): QuotaMetrics {
     help: "Tenants whose quota bookkeeping the leader's audit found wrong and repaired",
   });
   return { refused: (quota) => refusals.inc({ quota }), usageRepaired: (n) => repairs.inc(n) };
+}
+
+/**
+ * Subscriptions of direct callers (api-key, jwt) refused by the subscription quota (RATE_LIMITED), by the bound
+ * that refused them (`extensions.limit`); our gateway counts its own clients' in switchyard_gateway_refused_total.
+ */
+export function createSubscriptionQuotaMetrics(): Required<SubscriptionQuotaEvents> {
+  const refusals = metrics.counter({
+    name: 'switchyard_subscription_quota_refusals_total',
+    help: 'Subscriptions of direct callers refused RATE_LIMITED by the subscription quota, by limit',
+    labelNames: ['limit'] as const,
+  });
+  return { refused: (limit) => refusals.inc({ limit }) };
 }
 
 /** The scheduler's counters and the node queue depth gauge, on the process's one registry. */

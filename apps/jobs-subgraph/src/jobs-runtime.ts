@@ -27,6 +27,7 @@ import {
   createEventMetrics,
   createJobsMetrics,
   createQuotaMetrics,
+  createSubscriptionQuotaMetrics,
   parseEvictedKeys,
   parseInfoMemory,
 } from './jobs-metrics.js';
@@ -153,6 +154,8 @@ export class JobsRuntime {
     });
     this.authenticator = this.auth.authenticator;
     this.heartbeat = new ReplicaHeartbeat(this.redis, { ttlMs: config.SCHEDULER_REPLICA_TTL_MS, logger });
+    // defined whoever may call, so the metric catalog is the same for every deployment
+    const subscriptionQuotaMetrics = createSubscriptionQuotaMetrics();
     if (config.auth.accept.some((m) => m !== 'gateway')) {
       // the per-key count is the same Redis set as our gateway's: one key has one bound however it comes in
       this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
@@ -160,6 +163,7 @@ export class JobsRuntime {
         config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
         config.MAX_SUBSCRIPTIONS_PER_KEY,
         this.subscriptionSlots,
+        subscriptionQuotaMetrics,
       );
     }
     this.enqueuer = new BullmqEnqueuer(

@@ -4,6 +4,7 @@ import express from 'express';
 import { SharedSubscriptionSlots, SUBSCRIPTION_QUOTA_DEFAULTS, SubscriptionQuota } from '#libs/auth';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { createJobsGraphql, type JobsGraphql } from '../src/graphql/graphql-server.js';
+import { createSubscriptionQuotaMetrics } from '../src/jobs-metrics.js';
 import { startCore, type CoreHarness } from './harness.js';
 import { TEST_SECRET } from './graphql-client.js';
 import { TEST_TASKS } from './test-tasks.js';
@@ -38,7 +39,8 @@ export interface GraphqlHarness {
   worker: TestWorker;
   /**
    * For a server of the test's own that accepts direct callers (api-key, jwt): the app's default bounds
-   * (MAX_SUBSCRIPTIONS_PER_CONNECTION 100, _PER_KEY 1000), counted on the core's Redis.
+   * (MAX_SUBSCRIPTIONS_PER_CONNECTION 100, _PER_KEY 1000), counted on the core's Redis; its refusals counted in
+   * the app's metric (switchyard_subscription_quota_refusals_total), as JobsRuntime wires it.
    */
   subscriptionQuota: SubscriptionQuota;
   url: string;
@@ -76,6 +78,7 @@ export async function startGraphqlHarness(
       SUBSCRIPTION_QUOTA_DEFAULTS.perConnection,
       SUBSCRIPTION_QUOTA_DEFAULTS.perKey,
       slots,
+      createSubscriptionQuotaMetrics(),
     );
     const worker = await new TestWorker({
       url: redis.url,

@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import { registry } from '#libs/observability';
 import { waitFor } from '#libs/testing';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
 import { TEST_SECRET } from '../../test/graphql-client.js';
@@ -56,6 +57,13 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
     await harness?.stop();
   });
 
+  /** switchyard_subscription_quota_refusals_total{limit} now: the refusals operators see. */
+  async function refusalsCounted(limit: string): Promise<number> {
+    const counter = registry.getSingleMetric('switchyard_subscription_quota_refusals_total');
+    const values = (await counter?.get())?.values ?? [];
+    return values.filter((v) => v.labels.limit === limit).reduce((n, v) => n + v.value, 0);
+  }
+
   function connect(key: string): Client {
     const client = createClient({
       url,
@@ -91,6 +99,7 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
   it('refuses subscriptions past 100 on one connection (as the gateway does)', async () => {
     const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-connection' });
     const heard = new Set<number>();
+    const countedBefore = await refusalsCounted('subscriptionsPerConnection');
     const refused = await openFeeds(connect(key), 101, heard);
     // every subscription not refused is live: each one hears (and read from Redis) the tenant's next feed event
     await harness.core.service.submitJob('greedy', {
@@ -98,14 +107,18 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
     });
     await waitFor(() => heard.size >= 101 - refused.length, { timeoutMs: 10_000, what: 'every live feed' });
     expect(refused).toContain('RATE_LIMITED');
+    // visible to operators, not only to the refused caller
+    expect((await refusalsCounted('subscriptionsPerConnection')) - countedBefore).toBe(refused.length);
   }, 30_000);
 
   it('refuses subscriptions past 1000 per key across connections (as the gateway does)', async () => {
     const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-key' });
     // 100 per connection: within a per-connection cap, so only a per-key cap can refuse the last one
     const results = [];
+    const countedBefore = await refusalsCounted('subscriptionsPerKey');
     for (let c = 0; c < 10; c++) results.push(await openFeeds(connect(key), 100));
     results.push(await openFeeds(connect(key), 1));
     expect(results.flat()).toContain('RATE_LIMITED');
+    expect((await refusalsCounted('subscriptionsPerKey')) - countedBefore).toBe(results.flat().length);
   }, 90_000);
 });
