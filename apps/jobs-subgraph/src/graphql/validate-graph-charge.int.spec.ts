@@ -52,7 +52,11 @@ describe('validateGraph spends a rate-limit token per plan, as submitJob does', 
         limiter: new TokenBucketLimiter(harness.core.redis, { perMinute: 1, burst: BURST }),
       },
     });
-    direct = await createJobsGraphql(harness.core.service, { authenticator: auth, production: true });
+    direct = await createJobsGraphql(harness.core.service, {
+      authenticator: auth,
+      production: true,
+      subscriptionQuota: harness.subscriptionQuota,
+    });
     const http = await serveGraphql(direct, { websocket: false });
     url = `${http.url}/graphql`;
     close = () => http.close();
