@@ -38,6 +38,8 @@ export function resubscribeOnReady(subscriber: Redis, opts: ResubscribeOptions):
           timer = undefined;
           if (current(r)) attempt(r, n + 1);
         }, retryMs);
+        // a retry pending must not hold a shutting-down process (its connection is being quit anyway)
+        timer.unref();
       },
     );
   };
