@@ -44,6 +44,11 @@ export interface TestWorkerOptions {
   crashTasks?: string[];
   /** The states of the cpu actors its manifest lists (default one IDLE actor); `actorStates` changes them later. */
   actorStates?: ActorState[];
+  /**
+   * Awaited before each attempt of a lease (`index`: its place in the lease), ahead of its node check: a test
+   * pauses or kills the worker between two attempts of a lease here.
+   */
+  beforeLeasedAttempt?: (payload: NodeAttemptPayload, index: number) => Promise<void>;
 }
 
 /**
@@ -142,7 +147,9 @@ export class TestWorker {
   private async process(job: Job): Promise<void> {
     if (!('attempts' in job.data))
       return this.run(job, parseContract(NodeAttemptPayload, 'NodeAttemptPayload', job.data));
-    for (const payload of parseContract(NodeLeasePayload, 'NodeLeasePayload', job.data).attempts) {
+    const attempts = parseContract(NodeLeasePayload, 'NodeLeasePayload', job.data).attempts;
+    for (const [index, payload] of attempts.entries()) {
+      await this.opts.beforeLeasedAttempt?.(payload, index);
       const [status, attempt] = await this.redis.hmget(
         REDIS_KEYS.node(payload.jobId, payload.nodeId),
         'status',

@@ -152,6 +152,142 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
     }
   });
 
+  /**
+   * Four one-node jobs with a window of one and leases of up to three: the first goes out alone, and once it
+   * starts the other three go out in one lease. `worker` (concurrency 1) runs the single, then the lease.
+   */
+  async function singleThenLeaseOfThree(core: CoreHarness): Promise<string[]> {
+    core.enqueuer.attemptRan('cpu', 1); // attempts of a ms: leases of up to three
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push((await core.service.submitJob(TENANT, single('test.slow', { ms: i }))).job.id);
+    return ids;
+  }
+
+  it('a lease whose worker died between two of its attempts is taken back and its unstarted attempts go out again, each run once', async () => {
+    const core = await startCore(redis.url, { lease: { max: 3, targetMs: 50 }, dispatchWindow: 1 });
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(NODE_QUEUES.cpu, { connection, prefix: BULLMQ_PREFIX });
+    const opts = { url: redis.url, tasks, id: 'w-gap', manifestTtlMs: TTL_MS, lockDurationMs: TTL_MS };
+    // the planner's manifest, no BullMQ worker: nothing of class cpu is left once w-gap dies
+    const offering = await new TestWorker({
+      ...opts,
+      id: 'w-offer',
+      handlers: {},
+      resourceClasses: [],
+    }).start();
+    let killedAt = 0;
+    // finishes the lease's first attempt, then dies before its second: no attempt of the lease is RUNNING
+    const dying: TestWorker = new TestWorker({
+      ...opts,
+      handlers: finishing,
+      concurrency: 1,
+      beforeLeasedAttempt: async (_p, index) => {
+        if (index === 0) return;
+        killedAt = Date.now();
+        void dying.kill();
+        await new Promise(() => undefined); // a dead process runs nothing more
+      },
+    });
+    let back: TestWorker | undefined;
+    let leader: ReturnType<typeof leaderPasses> | undefined;
+    try {
+      const ids = await singleThenLeaseOfThree(core);
+      await dying.start();
+      await waitFor(async () => killedAt > 0, { what: 'the worker dying between two attempts of its lease' });
+      await waitForJob(core, TENANT, ids[1]!, (v) => v.job.status === 'SUCCEEDED');
+      const lease = dying.leases.find((l) => l.queueJobId.startsWith('lease.'))!.queueJobId;
+      // the two unstarted attempts wait, in a lease BullMQ holds active for a worker that is gone
+      for (const id of ids.slice(2)) {
+        expect((await core.service.job(TENANT, id))!.nodes[0]).toMatchObject({
+          status: 'QUEUED',
+          attempt: 1,
+        });
+        expect(await core.enqueuer.inspect('cpu', id, 'only', 1)).toMatchObject({ state: 'active', lease });
+      }
+
+      leader = leaderPasses(core);
+      const l = leader;
+      // the dead worker's lock (600 ms) and the dispatch grace (2 s): then the lease is taken back and its two
+      // waiting attempts go out again in it, not at the job deadline
+      await waitFor(async () => l.actions >= 3, {
+        timeoutMs: 6_000,
+        what: 'the lease taken back, two re-added',
+      });
+      expect(Date.now() - killedAt).toBeLessThan(4_000);
+      const lines = core.logger.lines.filter((x) => x.msg.startsWith('reconciler: '));
+      expect(lines.map((x) => x.msg)).toEqual([
+        'reconciler: lease reclaimed',
+        'reconciler: reenqueued',
+        'reconciler: reenqueued',
+      ]);
+      expect(lines[0]!.fields).toMatchObject({ action: 'lease_reclaimed', lease, resourceClass: 'cpu' });
+      expect(lines[1]!.fields).toMatchObject({ lease, reclaimed: true });
+      // waiting again (schedule-to-start counts them again), in one queue job: the lease, under its id
+      for (const id of ids.slice(2))
+        expect(await core.enqueuer.inspect('cpu', id, 'only', 1)).toMatchObject({ state: 'waiting', lease });
+      const requeued = (await queue.getJob(lease))!.data as { attempts: Array<{ jobId: string }> };
+      expect(requeued.attempts.map((a) => a.jobId)).toEqual(ids.slice(2));
+
+      // the worker comes back: it runs the two waiting attempts, each once, under their attempt numbers
+      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      for (const id of ids) await waitForJob(core, TENANT, id, (v) => v.job.status === 'SUCCEEDED');
+      await sleep(2_500); // two stalled-check intervals and many passes: nothing runs twice, nothing more to do
+      const runs = (w: TestWorker) => w.ran.map((p) => `${ids.indexOf(p.jobId)}.${p.attempt}`).sort();
+      expect(runs(dying)).toEqual(['0.1', '1.1']);
+      expect(runs(back)).toEqual(['2.1', '3.1']);
+      for (const id of ids)
+        expect((await core.service.job(TENANT, id))!.nodes[0]).toMatchObject({ attempt: 1, failures: 0 });
+      expect(leader.actions).toBe(3);
+    } finally {
+      await leader?.stop();
+      await back?.stop();
+      await dying.stop().catch(() => undefined);
+      await offering.stop();
+      await queue.close();
+      connection.disconnect();
+      await core.close();
+    }
+  });
+
+  it('leaves alone a lease whose live worker pauses between two of its attempts (lock held)', async () => {
+    const core = await startCore(redis.url, { lease: { max: 3, targetMs: 50 }, dispatchWindow: 1 });
+    let paused = false;
+    const worker = await new TestWorker({
+      url: redis.url,
+      tasks,
+      handlers: finishing,
+      concurrency: 1,
+      manifestTtlMs: TTL_MS,
+      lockDurationMs: TTL_MS,
+      beforeLeasedAttempt: async (_p, index) => {
+        if (index !== 1) return;
+        paused = true;
+        await sleep(3_000); // five locks and TTLs, many passes, past the dispatch grace
+      },
+    }).start();
+    let leader: ReturnType<typeof leaderPasses> | undefined;
+    try {
+      const ids = await singleThenLeaseOfThree(core);
+      await waitFor(async () => paused, { what: 'the worker pausing between two attempts of its lease' });
+      leader = leaderPasses(core);
+      for (const id of ids) await waitForJob(core, TENANT, id, (v) => v.job.status === 'SUCCEEDED');
+      await leader.stop();
+      expect(leader.actions).toBe(0);
+      expect(core.logger.lines.filter((l) => l.msg.startsWith('reconciler:'))).toEqual([]);
+      expect(worker.ran.map((p) => `${ids.indexOf(p.jobId)}.${p.attempt}`).sort()).toEqual([
+        '0.1',
+        '1.1',
+        '2.1',
+        '3.1',
+      ]);
+    } finally {
+      await leader?.stop();
+      await worker.stop();
+      await core.close();
+    }
+  });
+
   it('leaves alone a long attempt whose worker lives (manifest renewed, lock held)', async () => {
     const core = await startCore(redis.url);
     const worker = await new TestWorker({
