@@ -80,6 +80,14 @@ interface LostLease {
   where: object[];
 }
 
+/** A waiting attempt the pass under way found in a lease that BullMQ holds active. */
+interface LeasedWaiting {
+  view: JobView;
+  node: StoredNode;
+  info: AttemptQueueInfo;
+  where: Record<string, unknown>;
+}
+
 /**
  * The leader's pass over unfinished jobs. It repairs what a crash between two steps left behind and enforces
  * the deadlines: nothing waits forever.
@@ -88,6 +96,8 @@ interface LostLease {
  *  - an attempt whose queue job ended (completed, failed, gone) without a terminal report fails CRASHED (retryable),
  *    judged only once every report sent before that queue state was read is applied, so a report still in the
  *    stream is never overtaken;
+ *  - a lease BullMQ holds active with attempts waiting and none running, whose lock lapsed (its worker died between
+ *    two of its attempts), is taken back and those attempts go out again in it (reclaimIdleLeases);
  *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE (time held back by fair
  *    share or behind busy actors does not count while a live worker offers its task:
  *    docs/decisions/0005-fair-share.md);
@@ -123,6 +133,13 @@ export class Reconciler {
   private lockWaits = new Set<string>();
   /** The attempts found running on a dead worker in the pass under way (the others' entries above are dropped). */
   private seenOnDeadWorker = new Set<string>();
+  /**
+   * Active leases in which the pass under way found attempts still waiting (their actor runs an earlier one, is
+   * between two, or died between two), by resource class and lease id, with those attempts.
+   */
+  private activeLeaseWaiting = new Map<string, LeasedWaiting[]>();
+  /** Active leases in which the pass under way found an attempt RUNNING (runningAttempt judges those). */
+  private activeLeaseRunning = new Set<string>();
   /** When the pass under way read its list of unfinished jobs. */
   private passStartedAt = 0;
   /**
@@ -167,6 +184,8 @@ export class Reconciler {
     this.replicasAlive = new Map();
     this.workersAlive = new Map();
     this.seenOnDeadWorker = new Set();
+    this.activeLeaseWaiting = new Map();
+    this.activeLeaseRunning = new Set();
     for (const jobId of jobIds) {
       try {
         actions += await this.reconcileJob(jobId, offered);
@@ -175,6 +194,8 @@ export class Reconciler {
         this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
       }
     }
+    // only after a pass that read every job: the lease's waiting attempts must all be known to re-add them
+    if (failed === 0) actions += await this.reclaimIdleLeases();
     actions += await this.requeueLostLeases(failed === 0);
     // an attempt no longer seen ended (its report came, or a verdict was given) needs no mark
     for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
@@ -274,6 +295,16 @@ export class Reconciler {
       await this.scheduler.enqueueNodes(jobId, [node.id]);
       this.act('reenqueued', where);
       return 1;
+    }
+    if (info.lease && state === 'active') {
+      const key = `${node.resourceClass}/${info.lease}`;
+      if (!waiting) this.activeLeaseRunning.add(key);
+      else {
+        const seen = this.activeLeaseWaiting.get(key) ?? [];
+        seen.push({ view, node, info, where });
+        this.activeLeaseWaiting.set(key, seen);
+        return 0;
+      }
     }
     if (!waiting && state === 'active') return this.runningAttempt(jobId, node, info, where, now);
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
@@ -450,6 +481,64 @@ export class Reconciler {
     lost.where.push(fields);
     this.lostLeases.set(key, lost);
     return 0;
+  }
+
+  /**
+   * Active leases the pass found with attempts waiting and none running: their actor is between two attempts,
+   * alive or not. One whose actor died there holds no attempt runningAttempt could judge, and BullMQ's stalled
+   * check, which would hand it to another actor, runs only inside workers of its queue: with none of the class
+   * left it would stay active, its attempts counted as leased (no schedule-to-start), until the job deadline.
+   * So the lease is taken back once no worker holds its lock (reclaim: BullMQ refuses while a live actor renews
+   * it; one that lapsed is what BullMQ's own stalled check goes by) and its waiting attempts go out again in it
+   * at once, under its id (the lost-lease repair), keeping their attempt numbers: none of them started. An actor
+   * that was only paused finds its lock gone before its next attempt and stops (decision 0007); the finished
+   * attempts are not in the lease again. A lease reclaimed by runningAttempt this pass sends its waiting
+   * attempts out the same way. Only leases that went out at least the dispatch grace before the pass read its
+   * jobs: every attempt they carry was seen then.
+   */
+  private async reclaimIdleLeases(): Promise<number> {
+    const grace = this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
+    const now = this.now();
+    let actions = 0;
+    for (const [key, waiting] of this.activeLeaseWaiting) {
+      const first = waiting[0]!;
+      const { resourceClass } = first.node;
+      const lease = first.info.lease!;
+      const reclaimedThisPass = (this.reclaimedLeases.get(lease) ?? 0) >= this.passStartedAt;
+      if (!reclaimedThisPass) {
+        if (this.activeLeaseRunning.has(key) || !this.enqueuer.reclaim) continue;
+        const seenWhole = waiting.every(
+          ({ info }) => info.dispatchedAt !== null && this.passStartedAt - info.dispatchedAt >= grace,
+        );
+        if (!seenWhole) continue;
+        let reclaimed: boolean;
+        try {
+          reclaimed = await this.enqueuer.reclaim(
+            resourceClass,
+            first.view.job.id,
+            first.node.id,
+            first.node.attempt,
+            lease,
+          );
+        } catch (e) {
+          this.logger.error(
+            { lease, resourceClass, err: (e as Error).message },
+            'reconciler: taking back an idle lease failed (the next pass tries again)',
+          );
+          continue;
+        }
+        if (!reclaimed) continue;
+        this.reclaimedLeases.set(lease, now);
+        this.act('lease_reclaimed', {
+          lease,
+          resourceClass,
+          waiting: waiting.map(({ node, view }) => attemptJobId(view.job.id, node.id, node.attempt)),
+        });
+        actions++;
+      }
+      for (const w of waiting) await this.lostLease(w.view, w.node, w.info, w.where, now);
+    }
+    return actions;
   }
 
   /** Adds the leases the pass found lost again (only after a pass that read every job: else one may miss some). */

@@ -25,6 +25,11 @@ export type ReconcilerAction =
   | 'crashed'
   /** a started attempt's worker let its liveness key expire: its queue job taken back, the attempt CRASHED */
   | 'worker_lost'
+  /**
+   * a lease BullMQ held active with attempts waiting and none running, its lock lapsed (its worker died between
+   * two of its attempts): taken back, its waiting attempts re-added (each counted `reenqueued`)
+   */
+  | 'lease_reclaimed'
   /** start-to-close backstop: an attempt ran past its timeout and ATTEMPT_CLOSE_GRACE_MS on a live worker */
   | 'timed_out'
   | 'unschedulable'
