@@ -319,6 +319,47 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
     }
   });
 
+  // review (fails now): when BullMQ's stalled check (in another worker of the class) wins the race with the pass,
+  // the attempt runs again on that live worker under the same attempt number; its `started` report only moves the
+  // node's workerId (startAttempt-5.lua, RUNNING already), the node keeps the dead run's startedAt. The backstop
+  // counts start-to-close from that and fails TIMEOUT a run the live worker began well after it.
+  it("backstop: an attempt redelivered by BullMQ to a live worker is not judged from the dead worker's start", async () => {
+    let skewMs = 0;
+    const core = await startCore(redis.url, { closeGraceMs: 1_000, now: () => Date.now() + skewMs });
+    const opts = { url: redis.url, tasks, handlers: hanging, manifestTtlMs: TTL_MS, lockDurationMs: TTL_MS };
+    const lost = await new TestWorker({ ...opts, id: 'w-first' }).start();
+    let survivor: TestWorker | undefined;
+    try {
+      const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
+      const running = await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
+      const firstStart = Date.parse(running.nodes[0]!.startedAt!);
+      await lost.kill();
+      await sleep(3_000); // the attempt had run 3 s when its worker died; then another worker of the class comes
+      survivor = await new TestWorker({ ...opts, id: 'w-second' }).start();
+      const second = survivor;
+      await waitFor(async () => second.leases.length === 1, {
+        timeoutMs: 10_000,
+        what: 'the stalled redelivery',
+      });
+      const redeliveredAt = second.leases[0]!.at;
+      expect(second.leases[0]).toMatchObject({ jobId: job.id, attempt: 1 });
+      await sleep(500); // its `started` report is read and answered
+      // the clock of the pass: just past the first start + timeout (30 s) + grace; the live run is 1.8 s short of it
+      skewMs = firstStart + 31_200 - Date.now();
+      expect(firstStart + 31_200 - redeliveredAt).toBeLessThan(30_000);
+      expect((await core.reconciler.reconcileOnce()).actions).toBe(0);
+      expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({
+        status: 'RUNNING',
+        attempt: 1,
+        failures: 0,
+      });
+    } finally {
+      await survivor?.stop();
+      await lost.stop().catch(() => undefined);
+      await core.close();
+    }
+  });
+
   it('backstop: an attempt past its timeout and the close grace on a live worker fails TIMEOUT (retryable)', async () => {
     let skewMs = 0;
     const core = await startCore(redis.url, { closeGraceMs: 1_000, now: () => Date.now() + skewMs });
