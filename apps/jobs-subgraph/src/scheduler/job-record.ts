@@ -77,6 +77,11 @@ export const StoredNode = z.object({
   workerId: z.string().optional(),
   queuedAt: int.optional(),
   startedAt: IsoDateTime.optional(),
+  /**
+   * When the run on the current worker began, when that is not startedAt: BullMQ redelivered the attempt to
+   * another worker after a stall (lua/startAttempt-5.lua). Internal: the views show startedAt.
+   */
+  runStartedAt: IsoDateTime.optional(),
   finishedAt: IsoDateTime.optional(),
 });
 export type StoredNode = z.infer<typeof StoredNode>;

@@ -374,7 +374,9 @@ export class Reconciler {
       this.lockWaits.add(attemptId);
     }
     const grace = this.config.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
-    const startedAt = node.startedAt === undefined ? Number.NaN : Date.parse(node.startedAt);
+    // from the start of the run on its current worker: a run BullMQ redelivered after a stall began then
+    const runStart = node.runStartedAt ?? node.startedAt;
+    const startedAt = runStart === undefined ? Number.NaN : Date.parse(runStart);
     if (!(now > startedAt + node.timeoutMs + grace)) return 0;
     const judged = await this.verdictAfterReports(
       jobId,

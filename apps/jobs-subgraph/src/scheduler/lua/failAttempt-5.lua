@@ -45,7 +45,7 @@ if retrying then
   local eligibleAt = nowMs + backoffMs
   local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)
   redis.call('HSET', nodeKey(nodeId), 'status', 'RETRYING', 'error', errorJson, 'queuedAt', eligibleAt, 'progress', 0)
-  redis.call('HDEL', nodeKey(nodeId), 'workerId', 'startedAt')
+  redis.call('HDEL', nodeKey(nodeId), 'workerId', 'startedAt', 'runStartedAt')
   appendEvent(job, 'NODE_RETRYING', nodeId, nil,
     'attempt ' .. attempt .. ' failed (' .. err.code .. ': ' .. err.message .. '); attempt ' .. next .. ' in ' .. backoffMs .. ' ms')
   flush(job)

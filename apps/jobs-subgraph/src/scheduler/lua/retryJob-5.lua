@@ -52,7 +52,7 @@ for _, nodeId in ipairs(nodeIds) do
       if not succeeded[u] then pending = pending + 1 end
     end
     redis.call('HSET', nodeKey(nodeId), 'status', 'PENDING', 'failures', 0, 'pending', pending, 'progress', 0)
-    redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'outputs', 'workerId', 'startedAt', 'finishedAt')
+    redis.call('HDEL', nodeKey(nodeId), 'error', 'message', 'outputs', 'workerId', 'startedAt', 'runStartedAt', 'finishedAt')
     if pending == 0 then
       -- the attempt fields were just cleared: only the attempt number is needed
       queueNode(job, nodeId, nowMs, { attempt = attemptOf[nodeId] })

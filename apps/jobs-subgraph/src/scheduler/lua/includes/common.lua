@@ -185,7 +185,7 @@ end
 
 -- A node becomes runnable: a new attempt number (attempt ids are never reused, so reports of older attempts
 -- are recognisably stale), and the time from which schedule-to-start is measured.
-local ATTEMPT_FIELDS = { 'error', 'message', 'workerId', 'startedAt', 'finishedAt' }
+local ATTEMPT_FIELDS = { 'error', 'message', 'workerId', 'startedAt', 'runStartedAt', 'finishedAt' }
 
 -- The node fields queueNode needs (status, attempt and the attempt fields it clears), as a table.
 local function nodeState(nodeId)
