@@ -194,9 +194,10 @@ export class Reconciler {
         this.logger.error({ jobId, err: (e as Error).message }, 'reconciling a job failed');
       }
     }
-    // only after a pass that read every job: the lease's waiting attempts must all be known to re-add them
-    if (failed === 0) actions += await this.reclaimIdleLeases();
-    actions += await this.requeueLostLeases(failed === 0);
+    // also after a pass that did not read every job (see requeueLostLeases): one job that always fails must not
+    // stop every repair; an attempt of an unread job left out of a lease is judged once that lease has run
+    actions += await this.reclaimIdleLeases();
+    actions += await this.requeueLostLeases(failed);
     // an attempt no longer seen ended (its report came, or a verdict was given) needs no mark
     for (const id of this.endedMarks.keys()) if (!this.seenEnded.has(id)) this.endedMarks.delete(id);
     for (const id of this.reclaimedFrom.keys()) if (!this.seenEnded.has(id)) this.reclaimedFrom.delete(id);
@@ -496,7 +497,7 @@ export class Reconciler {
    * that was only paused finds its lock gone before its next attempt and stops (decision 0007); the finished
    * attempts are not in the lease again. A lease reclaimed by runningAttempt this pass sends its waiting
    * attempts out the same way. Only leases that went out at least the dispatch grace before the pass read its
-   * jobs: every attempt they carry was seen then.
+   * jobs: every attempt they carry was seen then (but those of a job whose reconcile failed: see requeueLostLeases).
    */
   private async reclaimIdleLeases(): Promise<number> {
     const grace = this.config.enqueueGraceMs ?? DEFAULT_ENQUEUE_GRACE_MS;
@@ -543,16 +544,19 @@ export class Reconciler {
     return actions;
   }
 
-  /** Adds the leases the pass found lost again (only after a pass that read every job: else one may miss some). */
-  private async requeueLostLeases(complete: boolean): Promise<number> {
+  /**
+   * Adds the leases the pass found lost again, also after a pass in which some jobs failed to reconcile (`failed`):
+   * waiting for a pass that reads every job would let one job that always fails stop every lease repair, and the
+   * attempts would end UNSCHEDULABLE. An attempt of such a job is left out of its re-added lease; its state is the
+   * lease's, so once the lease has run the pass finds it ended and judges it CRASHED (retryable).
+   */
+  private async requeueLostLeases(failed: number): Promise<number> {
     if (this.lostLeases.size === 0) return 0;
-    if (!complete) {
+    if (failed > 0)
       this.logger.warn(
-        { leases: [...this.lostLeases.values()].map((l) => l.lease) },
-        'reconciler: lost leases left for the next pass (this one did not read every job)',
+        { leases: [...this.lostLeases.values()].map((l) => l.lease), failedJobs: failed },
+        'reconciler: re-adding lost leases after a pass that did not read every job (an attempt of an unread job is left out and judged once its lease has run)',
       );
-      return 0;
-    }
     let actions = 0;
     for (const lost of this.lostLeases.values()) {
       try {
