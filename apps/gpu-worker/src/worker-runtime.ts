@@ -177,6 +177,7 @@ export class WorkerRuntime {
         actors: this.actors.map((a) => a.info()),
         tasks: this.tasks,
         ready: this.isReady(),
+        accepting: this.supervisor?.isAccepting() ?? false,
         startedAt: this.startedAt,
       }),
     });
@@ -326,9 +327,17 @@ export class WorkerRuntime {
       case 'state':
         this.logger.info({ state: e.state }, 'worker state');
         break;
-      case 'quarantine':
-        this.logger.error({ actor: e.actorId, reason: e.reason }, 'actor quarantined; worker not ready');
+      case 'quarantine': {
+        const s = this.supervisor?.snapshot();
+        const left = s ? s.actors.length - s.quarantined.length : 0;
+        this.logger.error(
+          { actor: e.actorId, reason: e.reason, actorsLeft: left },
+          left > 0
+            ? 'actor quarantined; worker not ready, serving on with its other actors'
+            : 'actor quarantined; worker not ready, every actor of it quarantined',
+        );
         break;
+      }
       case 'recovered':
         this.logger.warn({ actor: e.actorId }, 'actor back from quarantine');
         break;

@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
   REDIS_KEYS,
   cancelledJobKey,
+  resourceClassOf,
   parseContract,
   type ActorState,
   type JobError,
@@ -42,13 +43,18 @@ export interface TestWorkerOptions {
   lockDurationMs?: number;
   /** Tasks whose processor dies after `started` without a terminal report (the BullMQ job fails). */
   crashTasks?: string[];
-  /** The states of the cpu actors its manifest lists (default one IDLE actor); `actorStates` changes them later. */
+  /**
+   * The states of the actors its manifest lists for each resource class its tasks need, as a real worker
+   * advertises only tasks its own actors can lease (default one IDLE actor); `actorStates` changes them later.
+   */
   actorStates?: ActorState[];
   /**
    * Awaited before each attempt of a lease (`index`: its place in the lease), ahead of its node check: a test
    * pauses or kills the worker between two attempts of a lease here.
    */
   beforeLeasedAttempt?: (payload: NodeAttemptPayload, index: number) => Promise<void>;
+  /** Per resource class, instead of actorStates (its gpu actors all QUARANTINED, say); `classActorStates` later. */
+  classActorStates?: Partial<Record<ResourceClass, ActorState[]>>;
 }
 
 /**
@@ -77,11 +83,13 @@ export class TestWorker {
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
   private heartbeat?: NodeJS.Timeout;
-  /** What the next manifest says its cpu actors are doing (publishManifest() to tell the registry). */
+  /** What the next manifest says its actors are doing (publishManifest() to tell the registry). */
   actorStates: ActorState[];
+  classActorStates: Partial<Record<ResourceClass, ActorState[]>>;
 
   constructor(private readonly opts: TestWorkerOptions) {
     this.actorStates = opts.actorStates ?? ['IDLE'];
+    this.classActorStates = opts.classActorStates ?? {};
     this.id = opts.id ?? `test-worker-${Math.random().toString(36).slice(2, 8)}`;
     this.redis = new Redis(opts.url, { maxRetriesPerRequest: null });
   }
@@ -108,20 +116,26 @@ export class TestWorker {
 
   manifest(): WorkerManifest {
     const now = new Date().toISOString();
+    const classes = [...new Set(this.opts.tasks.map((t) => resourceClassOf(t.resources)))].sort();
+    const actors = classes.flatMap((rc) =>
+      (this.classActorStates[rc] ?? this.actorStates).map((state, i) => ({
+        id: `${this.id}/${rc}${i}`,
+        device: `${rc.toUpperCase()} ${i}`,
+        resourceClass: rc,
+        state,
+        restarts: 0,
+      })),
+    );
     return {
       id: this.id,
       hostname: 'test-host',
       protocolVersion: PROTOCOL_VERSION,
       devices: [{ index: 0, kind: 'CPU', name: 'test cpu' }],
-      actors: this.actorStates.map((state, i) => ({
-        id: `${this.id}/cpu${i}`,
-        device: `CPU ${i}`,
-        resourceClass: 'cpu' as const,
-        state,
-        restarts: 0,
-      })),
+      actors,
       tasks: this.opts.tasks,
-      ready: true,
+      // as the gpu-worker: not ready while an actor is quarantined, but running, so it takes work on the others
+      ready: actors.length > 0 && actors.every((a) => a.state !== 'QUARANTINED'),
+      accepting: true,
       startedAt: now,
       heartbeatAt: now,
     };

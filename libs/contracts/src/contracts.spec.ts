@@ -20,6 +20,7 @@ import {
   SubmitJobInput,
   TaskManifest,
   WorkerManifest,
+  workerTakesWork,
   ContractViolation,
   schemaHash,
   JobError,
@@ -102,6 +103,14 @@ describe('manifests', () => {
       heartbeatAt: at,
     });
     expect(w.actors[0]!.state).toBe('IDLE');
+    // an older worker publishes no `accepting`: its `ready` decides, as before
+    expect(w.accepting).toBeUndefined();
+    expect(workerTakesWork(w)).toBe(true);
+    expect(workerTakesWork({ ready: false })).toBe(false);
+    // a worker not ready for a quarantined actor, but running: it takes work on its other actors
+    expect(workerTakesWork(WorkerManifest.parse({ ...w, ready: false, accepting: true }))).toBe(true);
+    expect(workerTakesWork({ ready: true, accepting: false })).toBe(false); // draining
+    expect(WorkerManifest.safeParse({ ...w, accepting: 'yes' }).success).toBe(false);
   });
   it('rejects a non-semver version and a bad hash', () => {
     expect(TaskManifest.safeParse({ ...task, version: 'v1' }).success).toBe(false);

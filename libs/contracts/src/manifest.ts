@@ -51,6 +51,15 @@ export type Device = z.infer<typeof Device>;
 export const ActorState = z.enum(['IDLE', 'BUSY', 'RESTARTING', 'QUARANTINED', 'STOPPED']);
 export type ActorState = z.infer<typeof ActorState>;
 
+/**
+ * Whether an actor in `state` counts as able to take work: IDLE, BUSY, or RESTARTING (its runner is on its way
+ * back, or the actor gets quarantined within its restart intensity). QUARANTINED and STOPPED actors take none.
+ * The one definition the capability catalog and the dispatch window go by, on workers that take work at all
+ * (`workerTakesWork`).
+ */
+export const actorTakesWork = (state: ActorState): boolean =>
+  state === 'IDLE' || state === 'BUSY' || state === 'RESTARTING';
+
 export const ActorInfo = z.object({
   id: z.string(),
   device: z.string(), // e.g. "GPU 0" or "CPU 1"
@@ -73,8 +82,26 @@ export const WorkerManifest = z.object({
   devices: z.array(Device),
   actors: z.array(ActorInfo),
   tasks: z.array(TaskManifest),
+  /**
+   * The worker's readiness (its `/health/ready`): running, with actors, none of them quarantined (DESIGN: a
+   * quarantined actor makes the worker report not-ready). Not what decides whether it gets work: `accepting`.
+   */
   ready: z.boolean(),
+  /**
+   * The worker takes work at all: its supervisor is RUNNING (not starting, draining or stopped). Which tasks it
+   * takes is then per resource class, from its `actors` (`actorTakesWork`), so a worker that is not ready for
+   * one quarantined GPU still serves on its others. Absent from older workers' manifests: read
+   * `workerTakesWork`, which falls back to `ready` for them.
+   */
+  accepting: z.boolean().optional(),
   startedAt: IsoDateTime,
   heartbeatAt: IsoDateTime,
 });
 export type WorkerManifest = z.infer<typeof WorkerManifest>;
+
+/**
+ * Whether a worker takes work at all (see `accepting`). An older worker publishes only `ready`, which was then
+ * the gate (it leaves out a worker with a quarantined actor, as those workers were treated before).
+ */
+export const workerTakesWork = (w: Pick<WorkerManifest, 'ready' | 'accepting'>): boolean =>
+  w.accepting ?? w.ready;

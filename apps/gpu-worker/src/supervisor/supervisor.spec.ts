@@ -134,6 +134,7 @@ describe('Supervisor', () => {
     await sup.start();
     expect(sup.state).toBe('RUNNING');
     expect(sup.isReady()).toBe(true);
+    expect(sup.isAccepting()).toBe(true);
     expect(actors.map((a) => a.state)).toEqual(['IDLE', 'IDLE', 'IDLE']);
     expect(events).toContainEqual({ type: 'state', state: 'RUNNING' });
   });
@@ -156,6 +157,7 @@ describe('Supervisor', () => {
     t += 10;
     expect(a!.decide(a!.id, 'STUCK')).toBe('quarantine');
     expect(sup.isReady()).toBe(false);
+    expect(sup.isAccepting()).toBe(true); // b still takes work
     expect(sup.snapshot().quarantined).toEqual([a!.id]);
     expect(a!.decide(a!.id, 'again')).toBe('quarantine'); // stays quarantined
     expect(b!.decide(b!.id, 'CRASHED')).toBe('restart'); // intensity is per actor
@@ -166,6 +168,26 @@ describe('Supervisor', () => {
         reason: expect.stringMatching(/more than 2 restarts in 1000 ms \(last: STUCK\)/),
       },
     ]);
+  });
+
+  it('one bad GPU of eight: not ready (DESIGN), still accepting work on the others until it drains', async () => {
+    const { sup, actors } = build({ gpus: 8, cpu: 0 });
+    await sup.start();
+    const quarantine = (a: ScriptedActor) => {
+      for (let i = 0; i < 3; i++) a.decide(a.id, 'runner failed to boot');
+    };
+    quarantine(actors[3]!);
+    expect(sup.snapshot()).toMatchObject({ ready: false, accepting: true, quarantined: ['w1/gpu3'] });
+    for (const a of actors) if (a !== actors[3]) quarantine(a);
+    expect(sup.snapshot().quarantined).toHaveLength(8);
+    // still running: which actors take work is the manifest's, per actor (none here)
+    expect(sup.snapshot()).toMatchObject({ ready: false, accepting: true });
+    for (const a of actors) sup.recovered(a.id);
+    expect(sup.snapshot()).toMatchObject({ ready: true, accepting: true });
+    const drained = sup.drain();
+    expect(sup.snapshot()).toMatchObject({ state: 'DRAINING', ready: false, accepting: false });
+    await drained;
+    expect(sup.snapshot()).toMatchObject({ state: 'STOPPED', ready: false, accepting: false });
   });
 
   it('takes an actor back after its probe succeeded, with a fresh restart intensity', async () => {

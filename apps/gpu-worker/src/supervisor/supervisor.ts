@@ -20,7 +20,8 @@ export interface SupervisedActor {
 /**
  * How an actor asks what to do after it lost its runner by its own fault (the runner cannot start or
  * died idle; losses caused by an attempt are not asked about). On 'quarantine' the actor stops leasing
- * until its cool-down probe succeeds (then it calls `recovered`); meanwhile the worker reports not-ready.
+ * until its cool-down probe succeeds (then it calls `recovered`); meanwhile the worker reports not-ready
+ * (DESIGN), while its other actors go on leasing (it still accepts work: see isAccepting).
  */
 export type RestartDecision = 'restart' | 'quarantine';
 export type RestartPolicy = (actorId: string, reason: string) => RestartDecision;
@@ -47,6 +48,7 @@ export type SupervisorEvent =
 export interface SupervisorSnapshot {
   state: WorkerState;
   ready: boolean;
+  accepting: boolean;
   actors: ActorInfo[];
   quarantined: string[];
 }
@@ -97,10 +99,20 @@ export class Supervisor {
     return this.lifecycle.state === 'RUNNING' && this.actors.length > 0 && this.quarantined.size === 0;
   }
 
+  /**
+   * Accepting = running: the worker takes work on whichever actors can (not starting, draining or stopped).
+   * Apart from readiness so that one quarantined GPU of eight, which makes the worker not ready, does not take
+   * the seven others out of the jobs subgraph's catalog: it reads per resource class which actors take work.
+   */
+  isAccepting(): boolean {
+    return this.lifecycle.state === 'RUNNING';
+  }
+
   snapshot(): SupervisorSnapshot {
     return {
       state: this.lifecycle.state,
       ready: this.isReady(),
+      accepting: this.isAccepting(),
       actors: this.actors.map((a) => a.info()),
       quarantined: [...this.quarantined.keys()],
     };

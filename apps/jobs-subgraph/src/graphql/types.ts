@@ -318,7 +318,10 @@ export class WorkerType {
   tasks!: string[];
   @Field(() => DateTimeScalar)
   lastHeartbeatAt!: string;
-  @Field(() => Boolean)
+  @Field(() => Boolean, {
+    description:
+      'running, with actors, none quarantined; a worker not ready for a quarantined actor still runs tasks on its other actors (see their states)',
+  })
   ready!: boolean;
 
   static from(w: WorkerManifest): WorkerType {

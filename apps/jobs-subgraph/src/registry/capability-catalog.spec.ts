@@ -2,6 +2,15 @@ import type { ActorInfo, ActorState, ResourceClass } from '#libs/contracts';
 import { CapabilityCatalog } from './capability-catalog.js';
 import { imageResize, modelEvaluate, modelTrain, taskManifest, workerManifest } from './test/manifests.js';
 
+const actors = (id: string, rc: ResourceClass, ...states: ActorState[]): ActorInfo[] =>
+  states.map((state, i) => ({
+    id: `${id}/${rc}${i}`,
+    device: `${rc} ${i}`,
+    resourceClass: rc,
+    state,
+    restarts: 0,
+  }));
+
 describe('CapabilityCatalog', () => {
   const catalog = new CapabilityCatalog([
     workerManifest('w1', [imageResize('1.0.0'), imageResize('1.4.2'), modelTrain('1.0.0')]),
@@ -40,9 +49,9 @@ describe('CapabilityCatalog', () => {
     expect(caps[2]).toMatchObject({ name: 'model.train', workers: 1, versions: ['1.0.0'] });
   });
 
-  it('leaves out workers that are not ready or speak another protocol major', () => {
+  it('leaves out workers that take no work (draining) or speak another protocol major', () => {
     const c = new CapabilityCatalog([
-      workerManifest('draining', [modelTrain()], { ready: false }),
+      workerManifest('draining', [modelTrain()], { ready: false, accepting: false }),
       workerManifest('future', [modelEvaluate()], { protocolVersion: '2.0' }),
     ]);
     expect(c.has('model.train')).toBe(false);
@@ -89,22 +98,17 @@ describe('CapabilityCatalog', () => {
     );
     expect(base.plansLike(of(['w1', [imageResize('1.0.0')]]))).toBe(false);
     expect(base.plansLike(of(['w1', [imageResize('1.0.0'), { ...modelTrain(), timeoutMs: 1 }]]))).toBe(false);
-    // a worker not ready offers nothing
+    // a worker that takes no work offers nothing
     expect(
       base.plansLike(
-        of(['w1', [imageResize('1.0.0'), modelTrain()]], ['w9', [modelEvaluate()], { ready: false }]),
+        of(
+          ['w1', [imageResize('1.0.0'), modelTrain()]],
+          ['w9', [modelEvaluate()], { ready: false, accepting: false }],
+        ),
       ),
     ).toBe(true);
   });
   it('says per offered task whether every actor of its class on the workers offering it is busy', () => {
-    const actors = (id: string, rc: ResourceClass, ...states: ActorState[]): ActorInfo[] =>
-      states.map((state, i) => ({
-        id: `${id}/${rc}${i}`,
-        device: `${rc} ${i}`,
-        resourceClass: rc,
-        state,
-        restarts: 0,
-      }));
     const c = new CapabilityCatalog([
       // gpu tasks: model.train's gpu actors are all taken (w1's idle cpu actor does not run it); model.evaluate
       // also runs on w2, whose gpu actor is free
@@ -112,10 +116,16 @@ describe('CapabilityCatalog', () => {
         actors: [...actors('w1', 'gpu', 'BUSY', 'RESTARTING'), ...actors('w1', 'cpu', 'IDLE')],
       }),
       workerManifest('w2', [modelEvaluate('1.1.0')], { actors: actors('w2', 'gpu', 'IDLE') }),
-      // a worker that is not ready (a quarantined actor) offers nothing, its idle actors included
+      // a worker that takes no work (draining: its actors still show what they do) offers nothing
       workerManifest('w3', [modelTrain()], {
         ready: false,
-        actors: actors('w3', 'gpu', 'IDLE', 'QUARANTINED'),
+        accepting: false,
+        actors: actors('w3', 'gpu', 'IDLE'),
+      }),
+      // a quarantined actor is neither free nor busy: w5's other gpu actor is busy, so still a backlog
+      workerManifest('w5', [modelTrain()], {
+        ready: false,
+        actors: actors('w5', 'gpu', 'QUARANTINED', 'BUSY'),
       }),
       // cpu-only worker: its actors are all restarting, none busy (no backlog: nothing it waits for runs)
       workerManifest('w4', [imageResize('2.0.0')], { actors: actors('w4', 'cpu', 'RESTARTING') }),
@@ -125,5 +135,63 @@ describe('CapabilityCatalog', () => {
       'model.evaluate': { backlog: false },
       'image.resize': { backlog: false },
     });
+  });
+
+  it('offers, per resource class, what an accepting worker still has an actor for that can take work', () => {
+    const c = new CapabilityCatalog([
+      // 8 GPUs, one bad: the worker is not ready (DESIGN) but accepting, the other seven keep serving; the bad
+      // one shows in the manifest (and its alert)
+      workerManifest('host8', [modelTrain(), imageResize()], {
+        ready: false,
+        actors: [
+          ...actors(
+            'host8',
+            'gpu',
+            'BUSY',
+            'BUSY',
+            'BUSY',
+            'QUARANTINED',
+            'BUSY',
+            'BUSY',
+            'RESTARTING',
+            'BUSY',
+          ),
+          ...actors('host8', 'cpu', 'IDLE'),
+        ],
+      }),
+      // every GPU quarantined, the CPU actor fine: the worker still accepts, but offers its cpu task only
+      workerManifest('bad-gpus', [modelEvaluate(), imageResize('2.0.0')], {
+        ready: false,
+        actors: [
+          ...actors('bad-gpus', 'gpu', 'QUARANTINED', 'QUARANTINED'),
+          ...actors('bad-gpus', 'cpu', 'BUSY'),
+        ],
+      }),
+      // a class whose actors are all STOPPED takes nothing either
+      workerManifest('stopped', [modelEvaluate('1.1.0')], { actors: actors('stopped', 'gpu', 'STOPPED') }),
+    ]);
+    expect(c.taskNames()).toEqual(['image.resize', 'model.train']);
+    expect(c.resolve('model.evaluate')).toBeNull();
+    expect(c.versions('image.resize')).toEqual(['2.0.0', '1.0.0']);
+    expect(c.capabilities().find((x) => x.name === 'image.resize')?.workers).toBe(2);
+    expect(Object.fromEntries(c.loads())).toEqual({
+      'model.train': { backlog: true },
+      'image.resize': { backlog: false },
+    });
+    // not a fault of the manifest: the quarantine is reported by the worker (metrics, alert), not here
+    expect(c.problems).toEqual([]);
+  });
+
+  it("goes by an older worker's ready when its manifest has no accepting", () => {
+    const older = (...args: Parameters<typeof workerManifest>) => {
+      const { accepting: _accepting, ...m } = workerManifest(...args);
+      return m;
+    };
+    const c = new CapabilityCatalog([
+      // not ready for a quarantined actor: such a worker was left out before, and still is
+      older('old-q', [modelTrain()], { ready: false, actors: actors('old-q', 'gpu', 'QUARANTINED', 'IDLE') }),
+      older('old-ok', [imageResize()]),
+    ]);
+    expect(c.taskNames()).toEqual(['image.resize']);
   });
 });

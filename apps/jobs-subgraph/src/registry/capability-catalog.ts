@@ -1,7 +1,9 @@
 import semver from 'semver';
 import {
   PROTOCOL_VERSION,
+  actorTakesWork,
   resourceClassOf,
+  workerTakesWork,
   schemaHash,
   type JsonSchema,
   type ResourceClass,
@@ -58,8 +60,12 @@ const MAX_RESOLVED = 1000;
 
 /**
  * What the live workers can run right now, built from their manifests (pure; no I/O).
- * Only workers that are `ready` and speak our protocol's major version count: a draining or
- * quarantined worker cannot take work, so offering its tasks would only produce UNSCHEDULABLE later.
+ * Only workers that take work at all (`workerTakesWork`: running, not starting or draining; not `ready`,
+ * which a quarantined actor clears) and speak our protocol's major version count, and of those only the
+ * tasks of a resource class the worker has an actor for that can take work (IDLE, BUSY or RESTARTING:
+ * `actorTakesWork`): a worker with one quarantined GPU of eight offers its GPU tasks on the seven others,
+ * one whose GPUs are all quarantined offers only its CPU tasks. Offering what no actor can take would only
+ * produce UNSCHEDULABLE later.
  * A task version whose schemaHash does not match its schemas is refused, because validators are
  * cached by that hash; two workers offering the same version with different schemas is a conflict,
  * resolved in favour of the first seen and reported.
@@ -145,8 +151,8 @@ export class CapabilityCatalog {
 
   /**
    * Per offered task, how busy the actors of its resource class are on the workers offering it (any version).
-   * Built on demand: the planner never asks. A QUARANTINED or STOPPED actor is never seen here, as its worker is
-   * not ready and is left out of the catalog.
+   * Built on demand: the planner never asks. A QUARANTINED or STOPPED actor is neither free nor busy: beside
+   * BUSY ones of its class it leaves a backlog (and a class with no other actor is not offered).
    */
   loads(): Map<string, TaskLoad> {
     const seen = new Map<string, { idle: boolean; busy: boolean }>();
@@ -180,7 +186,7 @@ export class CapabilityCatalog {
   }
 
   private add(worker: WorkerManifest): void {
-    if (!worker.ready) return;
+    if (!workerTakesWork(worker)) return;
     if (protocolMajor(worker.protocolVersion) !== protocolMajor(PROTOCOL_VERSION)) {
       this.problems.push({
         workerId: worker.id,
@@ -188,7 +194,10 @@ export class CapabilityCatalog {
       });
       return;
     }
+    // Not a problem of the manifest: a quarantined actor is the worker's to report (its state, metric, alert).
+    const serving = new Set(worker.actors.filter((a) => actorTakesWork(a.state)).map((a) => a.resourceClass));
     for (const task of worker.tasks) {
+      if (!serving.has(resourceClassOf(task.resources))) continue;
       if (schemaHash(task.inputSchema, task.outputSchema) !== task.schemaHash) {
         this.problems.push({
           workerId: worker.id,

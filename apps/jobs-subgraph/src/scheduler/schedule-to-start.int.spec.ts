@@ -1,4 +1,5 @@
-import type { ActorState, JsonObject } from '#libs/contracts';
+import type { ActorState, JsonObject, ResourceClass } from '#libs/contracts';
+import { DomainError } from '#libs/errors';
 import { redisPerSuite } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -20,9 +21,18 @@ describe('schedule-to-start behind busy actors (real redis-server)', () => {
   let offset: number;
   let jobId: string;
 
-  const setup = async (states: ActorState[]) => {
+  const setup = async (
+    states: ActorState[],
+    opts: { tasks?: typeof tasks; classActorStates?: Partial<Record<ResourceClass, ActorState[]>> } = {},
+  ) => {
     offset = 0;
-    manifest = new TestWorker({ url: redis.url, tasks, handlers, actorStates: states });
+    manifest = new TestWorker({
+      url: redis.url,
+      tasks: opts.tasks ?? tasks,
+      handlers,
+      actorStates: states,
+      classActorStates: opts.classActorStates,
+    });
     await manifest.publishManifest();
     core = await startCore(redis.url, {
       startConsumer: false,
@@ -107,6 +117,35 @@ describe('schedule-to-start behind busy actors (real redis-server)', () => {
     expect(await passAt(14.9)).toBe(0);
     expect(await passAt(15.5)).toBe(1);
     expect((await node()).error).toMatchObject({ code: 'UNSCHEDULABLE' });
+  });
+
+  it('a quarantined actor beside busy ones of its class: still offered, and the backlog holds', async () => {
+    // one bad GPU of eight: the worker reports not ready (DESIGN) but accepts work, its other actors keep serving
+    await setup(['QUARANTINED', 'BUSY', 'BUSY']);
+    expect(manifest.manifest()).toMatchObject({ ready: false, accepting: true });
+    for (const minutes of [0, 4, 8, 12, 30]) expect(await passAt(minutes)).toBe(0);
+    expect(await node()).toMatchObject({ status: 'QUEUED', attempt: 1 });
+    // new work for the task is still accepted
+    await core.service.submitJob(TENANT, single('test.emit', { value: 2 }));
+  });
+
+  it("a class whose actors are all quarantined is not offered, though the worker's other class serves", async () => {
+    const all = Object.values(TEST_TASKS); // the worker also offers test.gpu, on a gpu actor that is busy
+    await setup(['IDLE'], { tasks: all, classActorStates: { gpu: ['BUSY'] } });
+    expect(await passAt(0)).toBe(0);
+    manifest.classActorStates.cpu = ['QUARANTINED', 'QUARANTINED'];
+    await manifest.publishManifest();
+    // from queuedAt: nothing in the cluster can run it, busy gpu actors do not make a backlog for it
+    expect(await passAt(4.9)).toBe(0);
+    expect(await passAt(5.5)).toBe(1);
+    expect((await node()).error!.message).toMatch(/no live worker offers test\.emit/);
+    // and a new submit of it is refused at once, while the gpu task is still accepted
+    const refused = await core.service
+      .submitJob(TENANT, single('test.emit', { value: 3 }))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(JSON.stringify((refused as DomainError).extensions)).toMatch(/UNKNOWN_TASK/);
+    await core.service.submitJob(TENANT, single('test.gpu', { value: 4 }));
   });
 
   it('with no live worker offering the task, the clock runs from queuedAt as before', async () => {

@@ -2,6 +2,7 @@
 // catalog, the planner and the scheduler. Schemas look like task-sdk's draft-07 output: strict objects.
 import {
   PROTOCOL_VERSION,
+  resourceClassOf,
   schemaHash,
   type JsonSchema,
   type TaskManifest,
@@ -110,20 +111,32 @@ export const modelEvaluate = (version = '1.0.0'): TaskManifest =>
     attempts: 2,
   });
 
+/**
+ * A ready, accepting worker offering `tasks`, by default with one IDLE actor of each resource class they need (as a real
+ * worker advertises only tasks some actor of its own can lease).
+ */
 export function workerManifest(
   id: string,
   tasks: TaskManifest[],
   overrides: Partial<WorkerManifest> = {},
 ): WorkerManifest {
   const now = new Date().toISOString();
+  const classes = [...new Set(tasks.map((t) => resourceClassOf(t.resources)))].sort().reverse(); // gpu first
   return {
     id,
     hostname: `host-${id}`,
     protocolVersion: PROTOCOL_VERSION,
     devices: [{ index: 0, kind: 'GPU', name: 'NVIDIA H200', memoryMb: 143771 }],
-    actors: [{ id: `${id}/gpu0`, device: 'GPU 0', resourceClass: 'gpu', state: 'IDLE', restarts: 0 }],
+    actors: (classes.length ? classes : (['gpu'] as const)).map((rc) => ({
+      id: `${id}/${rc}0`,
+      device: `${rc.toUpperCase()} 0`,
+      resourceClass: rc,
+      state: 'IDLE' as const,
+      restarts: 0,
+    })),
     tasks,
     ready: true,
+    accepting: true,
     startedAt: now,
     heartbeatAt: now,
     ...overrides,
