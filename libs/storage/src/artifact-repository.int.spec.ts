@@ -23,6 +23,7 @@ import {
   ObjectStore,
   STORAGE_KEYS,
   StorageUnavailableError,
+  type ObjectSource,
   type StorageLogger,
 } from './index.js';
 
@@ -288,6 +289,50 @@ describe('artifact repository', () => {
     expect(await store.stat(kept.key)).toBeNull();
     expect(await redis.sismember(REDIS_KEYS.jobArtifacts('job-2'), kept.id)).toBe(0);
     expect(await repo.get(fresh.id)).toMatchObject({ state: 'staged' });
+  });
+
+  // review (fails now): puts are bounded by progress only (S3_REQUEST_TIMEOUT_MS), so one can outlast
+  // STAGE_PUT_GRACE_MS (1 h: hundreds of GiB over a slow link). A sweep due while the put is still streaming (a
+  // multipart upload shows no object until it completes) claims the entry and removes nothing; the put then
+  // lands an object with no record and no remove-after entry: nothing will ever delete it.
+  it('leaves no object behind when the sweep claims its entry while the put is still under way', async () => {
+    const t0 = Date.now();
+    let key = '';
+    class SweptDuringPut extends ObjectStore {
+      override async put(k: string, body: ObjectSource, opts: { size?: number; contentType: string }) {
+        key = k;
+        // the put has not landed yet: the sweep, with a clock past the grace, finds no object to remove
+        await new ArtifactSweeper(
+          redis,
+          repo,
+          { orphanGraceMs: 6 * 3600_000, retentionMs: 0, batchSize: 100 },
+          logger,
+        ).sweep(new Date(t0 + 2 * 3600_000));
+        return super.put(k, body, opts);
+      }
+    }
+    const slowStore = new SweptDuringPut(
+      { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: store.bucket },
+      logger,
+    );
+    await slowStore.bootstrap(); // idempotent: the bucket, when this case runs alone
+    await expect(
+      new ArtifactRepository(redis, slowStore, logger).stage({
+        ...attempt,
+        attempt: 7,
+        name: 'long-put.bin',
+        contentType: 'application/octet-stream',
+        source: Buffer.from('landed after the sweep'),
+      }),
+    ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
+    // whatever happens next, something must remove it: the stage now, or a later sweep
+    await new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 6 * 3600_000, retentionMs: 0, batchSize: 100 },
+      logger,
+    ).sweep(new Date(t0 + 30 * 86400_000));
+    expect(await store.stat(key)).toBeNull();
   });
 });
 
