@@ -291,7 +291,7 @@ describe('artifact repository', () => {
     expect(await repo.get(fresh.id)).toMatchObject({ state: 'staged' });
   });
 
-  // review (fails now): puts are bounded by progress only (S3_REQUEST_TIMEOUT_MS), so one can outlast
+  // review: puts are bounded by progress only (S3_REQUEST_TIMEOUT_MS), so one can outlast
   // STAGE_PUT_GRACE_MS (1 h: hundreds of GiB over a slow link). A sweep due while the put is still streaming (a
   // multipart upload shows no object until it completes) claims the entry and removes nothing; the put then
   // lands an object with no record and no remove-after entry: nothing will ever delete it.
@@ -332,6 +332,47 @@ describe('artifact repository', () => {
       { orphanGraceMs: 6 * 3600_000, retentionMs: 0, batchSize: 100 },
       logger,
     ).sweep(new Date(t0 + 30 * 86400_000));
+    expect(await store.stat(key)).toBeNull();
+  });
+
+  it('gives the sweep back an object it claimed too early when the stage cannot remove it', async () => {
+    const t0 = Date.now();
+    let key = '';
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 6 * 3600_000, retentionMs: 0, batchSize: 100 },
+      logger,
+    );
+    class SweptThenDown extends ObjectStore {
+      override async put(k: string, body: ObjectSource, opts: { size?: number; contentType: string }) {
+        key = k;
+        await sweeper.sweep(new Date(t0 + 2 * 3600_000));
+        return super.put(k, body, opts);
+      }
+      override remove(): Promise<void> {
+        return Promise.reject(new StorageUnavailableError('removeObject', new Error('down'), 1));
+      }
+    }
+    const downStore = new SweptThenDown(
+      { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: store.bucket },
+      logger,
+    );
+    await downStore.bootstrap();
+    await expect(
+      new ArtifactRepository(redis, downStore, logger).stage({
+        ...attempt,
+        attempt: 9,
+        name: 'long-put.bin',
+        contentType: 'application/octet-stream',
+        source: Buffer.from('landed while storage went down'),
+      }),
+    ).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
+    const due = await redis.zscore(STORAGE_KEYS.removeAfter, key);
+    expect(due).not.toBeNull(); // back in the index, due at once
+    expect(Number(due)).toBeLessThanOrEqual(Date.now());
+    expect(logs.some((l) => l.level === 'warn' && (l.obj as { key?: string }).key === key)).toBe(true);
+    await sweeper.sweep(new Date());
     expect(await store.stat(key)).toBeNull();
   });
 });

@@ -116,12 +116,14 @@ export class ArtifactRepository {
       await this.discardUnrecorded(key);
       throw e;
     }
-    if (written !== 1)
+    if (written !== 1) {
+      await this.discardClaimed(key);
       throw new StorageError(
         'STORAGE_UNAVAILABLE',
-        'storing the output took too long: its object was claimed for removal',
+        'storing the output took too long: its object was claimed for removal, and is removed',
         true,
       );
+    }
     this.logger.debug({ artifactId: record.id, key, size: record.size }, 'artifact staged');
     return record;
   }
@@ -140,6 +142,30 @@ export class ArtifactRepository {
       this.logger.warn(
         { key, err: describe(e) },
         'the object of a failed stage is left for the sweep to remove',
+      );
+    }
+  }
+
+  /**
+   * After a record step that refused (the sweep claimed the entry while the put ran): the claim proves no record exists, and the sweep may have found nothing yet to remove, so the
+   * object is removed now. If that fails, its key goes back into remove-after, due at once, for the sweep to retry.
+   */
+  private async discardClaimed(key: string): Promise<void> {
+    try {
+      await this.store.remove(key);
+      return;
+    } catch (e) {
+      this.logger.warn(
+        { key, err: describe(e) },
+        'the object of a refused stage is left for the sweep to remove',
+      );
+    }
+    try {
+      await this.redis.zadd(STORAGE_KEYS.removeAfter, this.now().getTime(), key);
+    } catch (e) {
+      this.logger.error(
+        { key, err: describe(e) },
+        'the object of a refused stage could not be removed nor queued for the sweep: it is left in the bucket',
       );
     }
   }
@@ -316,10 +342,9 @@ export class ArtifactRepository {
 }
 
 /**
- * How long a staged output's object may exist without its record before the sweep removes it: far longer than a
- * put takes (S3_RETRY_ATTEMPTS tries of at most S3_REQUEST_TIMEOUT_MS each), so only a stager that died (or lost
- * Redis) leaves one that old. A put that outlasts it fails its stage (the object is already claimed): no record
- * ever points at a removed object.
+ * How long a staged output's object may exist without its record before the sweep removes it. A put that outlasts
+ * it (puts are bounded by progress, not length) fails its stage and removes its object: no record ever points at a
+ * removed object, and no object is left without one.
  */
 export const STAGE_PUT_GRACE_MS = 3600_000;
 /** No attempt runs past its timeout, so no deadline lies further out than the longest one (a bogus one is capped). */
