@@ -375,6 +375,50 @@ describe('artifact repository', () => {
     await sweeper.sweep(new Date());
     expect(await store.stat(key)).toBeNull();
   });
+
+  it("pushes a running put's remove-after entry back, so a put that outlasts the grace is never claimed", async () => {
+    const t0 = Date.now();
+    let clock = t0;
+    let key = '';
+    const sweeper = new ArtifactSweeper(
+      redis,
+      repo,
+      { orphanGraceMs: 6 * 3600_000, retentionMs: 0, batchSize: 100 },
+      logger,
+    );
+    class LongPut extends ObjectStore {
+      override async put(k: string, body: ObjectSource, opts: { size?: number; contentType: string }) {
+        key = k;
+        clock = t0 + 50 * 60_000; // 50 minutes into the put, a renewal is due
+        await waitFor(async () => Number(await redis.zscore(STORAGE_KEYS.removeAfter, k)) > t0 + 3600_000, {
+          timeoutMs: 3000,
+          what: 'the entry pushed back',
+        });
+        await sweeper.sweep(new Date(t0 + 90 * 60_000)); // past the first grace, before the pushed-back one
+        return super.put(k, body, opts);
+      }
+    }
+    const longStore = new LongPut(
+      { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: store.bucket },
+      logger,
+    );
+    await longStore.bootstrap();
+    const rec = await new ArtifactRepository(redis, longStore, logger, () => new Date(clock), {
+      stageEntryRenewMs: 20,
+    }).stage({
+      ...attempt,
+      attempt: 8,
+      name: 'long-put.bin',
+      contentType: 'application/octet-stream',
+      source: Buffer.from('outlasted the grace'),
+    });
+    expect(await repo.get(rec.id)).toMatchObject({ state: 'staged', key });
+    expect(await redis.zscore(STORAGE_KEYS.removeAfter, key)).toBeNull(); // the record decides from now on
+    // the renewal stopped with the put: nothing puts the entry back
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await redis.zscore(STORAGE_KEYS.removeAfter, key)).toBeNull();
+    expect(await store.stat(key)).not.toBeNull();
+  });
 });
 
 // S3_REQUEST_TIMEOUT_MS bounds a lack of progress, not a transfer's length: a checkpoint of many GiB takes

@@ -8,8 +8,9 @@ import { ArtifactNotFoundError, describe, MetadataUnavailableError, StorageError
 import { VerifyingStream } from './hashing-stream.js';
 import type { StorageLogger } from './logger.js';
 import { artifactKey, sanitizeName } from './names.js';
-import type { ObjectSource, ObjectStore } from './object-store.js';
+import type { ObjectSource, ObjectStore, PutResult } from './object-store.js';
 import { STORAGE_KEYS } from './storage-keys.js';
+import { keepStageEntry } from './stage-lease.js';
 import { runStorageScript } from './storage-scripts.js';
 
 export type { PendingUploadInput } from './artifact-uploads.js';
@@ -43,6 +44,7 @@ export class ArtifactRepository {
     private readonly store: ObjectStore,
     private readonly logger: StorageLogger,
     private readonly now: () => Date = () => new Date(),
+    private readonly options: { stageEntryRenewMs?: number } = {},
   ) {}
 
   /** @internal Metadata calls with Redis failures typed as MetadataUnavailableError. */
@@ -58,8 +60,9 @@ export class ArtifactRepository {
   /**
    * A task attempt's output: the object is stored first, then its record (state `staged`) joins the
    * attempt's set and the uncommitted index. It stays invisible until the scheduler commits the attempt.
-   * Before the put, the object's key enters the remove-after index; the record's step takes it out. So an
-   * object whose stager dies in between (or whose record Redis refuses) is removed by the sweep, never leaked.
+   * Before the put, the object's key enters the remove-after index, pushed back while the put runs; the record's
+   * step takes it out. So an object whose stager dies in between (or whose record Redis refuses) is removed by
+   * the sweep, never leaked.
    */
   async stage(input: StageInput): Promise<ArtifactRecord> {
     const name = sanitizeName(input.name);
@@ -68,10 +71,21 @@ export class ArtifactRepository {
     await this.meta('stage', () =>
       this.redis.zadd(STORAGE_KEYS.removeAfter, this.now().getTime() + STAGE_PUT_GRACE_MS, key),
     );
-    const stored = await this.store.put(key, input.source, {
-      size: input.size,
-      contentType: input.contentType,
+    const stopKeeping = keepStageEntry(this.redis, key, {
+      graceMs: STAGE_PUT_GRACE_MS,
+      everyMs: this.options.stageEntryRenewMs ?? STAGE_ENTRY_RENEW_MS,
+      now: this.now,
+      logger: this.logger,
     });
+    let stored: PutResult;
+    try {
+      stored = await this.store.put(key, input.source, {
+        size: input.size,
+        contentType: input.contentType,
+      });
+    } finally {
+      stopKeeping();
+    }
     const createdAt = this.now();
     const record: ArtifactRecord = {
       id,
@@ -120,7 +134,7 @@ export class ArtifactRepository {
       await this.discardClaimed(key);
       throw new StorageError(
         'STORAGE_UNAVAILABLE',
-        'storing the output took too long: its object was claimed for removal, and is removed',
+        'the output was claimed for removal before its record was written (its put outlived its remove-after entry): its object is removed',
         true,
       );
     }
@@ -147,7 +161,8 @@ export class ArtifactRepository {
   }
 
   /**
-   * After a record step that refused (the sweep claimed the entry while the put ran): the claim proves no record exists, and the sweep may have found nothing yet to remove, so the
+   * After a record step that refused (the sweep claimed the entry while the put ran, e.g. Redis unreachable for the
+   * whole grace): the claim proves no record exists, and the sweep may have found nothing yet to remove, so the
    * object is removed now. If that fails, its key goes back into remove-after, due at once, for the sweep to retry.
    */
   private async discardClaimed(key: string): Promise<void> {
@@ -342,11 +357,14 @@ export class ArtifactRepository {
 }
 
 /**
- * How long a staged output's object may exist without its record before the sweep removes it. A put that outlasts
- * it (puts are bounded by progress, not length) fails its stage and removes its object: no record ever points at a
- * removed object, and no object is left without one.
+ * How long a staged output's object may exist without its record, and without its put running, before the sweep
+ * removes it. A running put pushes its entry back (puts are bounded by progress, not length), so only a stager that
+ * died (or lost Redis) leaves one that old. A stage whose entry was claimed anyway writes no record and removes its
+ * object: no record ever points at a removed object, and no object is left without one.
  */
 export const STAGE_PUT_GRACE_MS = 3600_000;
+/** How often a running put pushes its entry's due time back: well inside the grace, rare enough to cost nothing. */
+const STAGE_ENTRY_RENEW_MS = STAGE_PUT_GRACE_MS / 4;
 /** No attempt runs past its timeout, so no deadline lies further out than the longest one (a bogus one is capped). */
 const MAX_ATTEMPT_MS = MAX_NODE_TIMEOUT_SECONDS * 1000;
 /**

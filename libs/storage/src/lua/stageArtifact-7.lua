@@ -2,8 +2,8 @@
   Writes a staged output's record, if its object is still its stager's: the object's remove-after entry (added
   before the put, so an object whose stager dies before this step is removed by the sweep) is taken out here, in
   the same step as the record is written, so from now on only the record decides the object's life. If the
-  entry is gone (the sweep claimed it: the put outlasted its grace), nothing is written and the stager removes the
-  object (the sweep may have found none yet).
+  entry is gone (the sweep claimed it although a running put pushes it back: Redis was out of reach for the whole
+  grace), nothing is written and the stager removes the object (the sweep may have found none yet).
     KEYS[1] artifact hash   KEYS[2] attemptArtifacts set   KEYS[3] uncommitted zset   KEYS[4] created index
     KEYS[5] tenant's stored-bytes counter   KEYS[6] tenant's artifact counter   KEYS[7] remove-after zset
     ARGV[1] artifact id   ARGV[2] object key   ARGV[3] uncommitted score (ms)   ARGV[4] createdAt (ms)
