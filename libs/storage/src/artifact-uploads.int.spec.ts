@@ -12,6 +12,7 @@ import {
   ArtifactSweeper,
   ChecksumMismatchError,
   COMMIT_COPY_GRACE_MS,
+  commitUploadCopy,
   ObjectStore,
   SizeMismatchError,
   STORAGE_KEYS,
@@ -266,6 +267,37 @@ describe('commit by copy', () => {
     const winners = [a, b].filter(Boolean);
     expect(winners).toHaveLength(1);
     expect(await repo.get(pending.id)).toMatchObject({ state: 'committed', key: winners[0]!.key });
+    expect(await readAll(await repo.read(pending.id, tenant))).toEqual(bytes);
+  });
+
+  it('a complete that copies after a racing one committed and removed the staging object loses, not fails', async () => {
+    const pending = await staged(bytes);
+    let winnerDone!: () => void;
+    const winner = new Promise<void>((resolve) => (winnerDone = resolve));
+    // the loser read the upload as pending, then its copy starts only once the winner is through
+    const lateStore = new Proxy(store, {
+      get: (target, prop, receiver) =>
+        prop === 'copy'
+          ? async (...args: Parameters<ObjectStore['copy']>) => {
+              await winner;
+              return target.copy(...args);
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const late = commitUploadCopy(
+      redis,
+      lateStore,
+      repo,
+      quiet,
+      pending.id,
+      tenant,
+      { size: bytes.length },
+      new Date(),
+    );
+    const first = await repo.commitUpload(pending.id, tenant, { size: bytes.length });
+    winnerDone();
+    await expect(late).resolves.toBeNull();
+    expect(await repo.get(pending.id)).toMatchObject({ state: 'committed', key: first!.key });
     expect(await readAll(await repo.read(pending.id, tenant))).toEqual(bytes);
   });
 

@@ -6,6 +6,7 @@ import type { ArtifactRepository } from './artifact-repository.js';
 import {
   ChecksumMismatchError,
   describe,
+  ObjectNotFoundError,
   SizeMismatchError,
   StorageError,
   StorageQuotaExceededError,
@@ -121,6 +122,8 @@ export async function commitUploadCopy(
       throw new ChecksumMismatchError(expected.sha256, measured.sha256);
   } catch (e) {
     await discardCopy(redis, repo, logger, copyKey);
+    // a complete racing this one committed first and removed the staging object: this one lost, as below
+    if (e instanceof ObjectNotFoundError && !(await repo.getPending(id, tenant))) return null;
     throw e;
   }
   // Not discarded when this call fails: the commit may have happened; if not, the sweep removes the copy.
