@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { TaskError } from '#libs/task-sdk';
+import { BoundedLineSplitter } from './bounded-lines.js';
 
 export interface RunCommandOptions {
   argv: readonly string[];
@@ -9,7 +10,10 @@ export interface RunCommandOptions {
   env: Record<string, string>;
   signal: AbortSignal;
   onProgress(fraction: number, message?: string): void;
+  /** Each line of stdout (but progress lines) and stderr, cut at `maxLineBytes`. */
   onLine(stream: 'stdout' | 'stderr', line: string): void;
+  /** Bytes kept of one output line (default MAX_LINE_BYTES); the rest is dropped and the line marked. */
+  maxLineBytes?: number;
   /** Between SIGTERM and SIGKILL of the command's process group when the signal aborts. */
   killGraceMs?: number;
   /** Run as this user and group (the runner runs as root). */
@@ -26,6 +30,11 @@ export interface CommandResult {
 }
 
 const STDERR_TAIL_LINES = 20;
+/**
+ * Bytes kept of one stdout/stderr line: what the runner holds of a line is bounded whatever the command prints
+ * (a longer line is cut and marked, and reading goes on).
+ */
+export const MAX_LINE_BYTES = 16 * 1024;
 const DRAIN_AFTER_EXIT_MS = 2000;
 
 /**
@@ -138,21 +147,18 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
     const pgid = child.pid;
     runningGroups.add(pgid);
 
-    const stdout = createInterface({ input: child.stdout!, crlfDelay: Infinity });
-    stdout.on('line', (line) => {
-      const progress = parseProgressLine(line);
-      if (progress) opts.onProgress(progress.fraction, progress.message);
-      else opts.onLine('stdout', line);
-    });
-    const stderr = createInterface({ input: child.stderr!, crlfDelay: Infinity });
-    stderr.on('line', (line) => {
-      stderrTail.push(line);
-      if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
-      opts.onLine('stderr', line);
-    });
+    const maxLineBytes = opts.maxLineBytes ?? MAX_LINE_BYTES;
     const streamsClosed = Promise.all([
-      new Promise<void>((r) => stdout.once('close', r)),
-      new Promise<void>((r) => stderr.once('close', r)),
+      readLines(child.stdout!, maxLineBytes, (line) => {
+        const progress = parseProgressLine(line);
+        if (progress) opts.onProgress(progress.fraction, progress.message);
+        else opts.onLine('stdout', line);
+      }),
+      readLines(child.stderr!, maxLineBytes, (line) => {
+        stderrTail.push(line);
+        if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+        opts.onLine('stderr', line);
+      }),
     ]);
 
     if (opts.signal.aborted) onAbort();
@@ -169,4 +175,14 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
       void Promise.race([streamsClosed, bound]).then(() => resolve({ exitCode, exitSignal, stderrTail }));
     });
   });
+}
+
+/** Feeds a pipe of the command to a bounded line splitter; resolves when the pipe has closed. */
+function readLines(stream: Readable, maxBytes: number, onLine: (line: string) => void): Promise<void> {
+  const lines = new BoundedLineSplitter(maxBytes, onLine);
+  stream.on('data', (chunk: Buffer) => lines.push(chunk));
+  stream.once('end', () => lines.end());
+  // 'close' follows 'end', or an error (EPIPE, destroyed): the output ends there either way
+  stream.on('error', () => undefined);
+  return new Promise((resolve) => stream.once('close', resolve));
 }

@@ -1,0 +1,130 @@
+/**
+ * What a hostile tenant's command can make the runner hold or do with its output: a line that never ends, a
+ * flood of progress lines, an output folder of countless or deeply nested entries. Each is bounded in the runner
+ * (the runner serves other tenants' attempts next); disk bytes and inodes are bounded by the deployment
+ * (README). Real commands, as the other specs here; as root they run as the task uid.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { bundleRunTaskChild } from '../test/bundle-child.js';
+import { CommandTaskDeclaration } from './command-tasks-file.js';
+import { BoundedLineSplitter } from './bounded-lines.js';
+import { runCommand } from './run-command.js';
+
+/** run-command.ts MAX_LINE_BYTES (a literal here, so that this spec also runs against code without it). */
+const MAX_LINE_BYTES = 16 * 1024;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cmd-bounds-'));
+  // as root the command runs as an unprivileged uid: its scripts here must be reachable by it
+  await chmod(dir, 0o1777);
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const declare = (argv: string[]): CommandTaskDeclaration =>
+  CommandTaskDeclaration.parse({
+    name: 'ops.hostile',
+    version: '1.0.0',
+    argv,
+    input: { type: 'object', properties: {} },
+    resources: { gpu: 0, vramGb: 0, cpu: 1 },
+    timeoutMs: 120_000,
+    attempts: 1,
+  });
+
+// `bytes` of 'x' and no newline, then two more lines (the last one unterminated)
+const ENDLESS_LINE = (bytes: number) =>
+  `head -c ${bytes} /dev/zero | tr '\\000' x; echo; echo after; printf 'tail'`;
+
+describe('a command line without a newline', () => {
+  it('is cut at MAX_LINE_BYTES with a marker, and the lines after it still arrive', async () => {
+    const lines: { stream: string; length: number; head: string; end: string }[] = [];
+    const result = await runCommand({
+      argv: ['/bin/sh', '-c', `{ ${ENDLESS_LINE(20_000_000)}; } >&2; echo; echo out`],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      signal: new AbortController().signal,
+      onProgress: () => undefined,
+      onLine: (stream, line) =>
+        lines.push({ stream, length: line.length, head: line.slice(0, 3), end: line.slice(-80) }),
+    });
+    expect(result.exitCode).toBe(0);
+    // per stream (the two pipes are read independently)
+    const err = lines.filter((l) => l.stream === 'stderr');
+    expect(err.map((l) => l.head)).toEqual(['xxx', 'aft', 'tai']);
+    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.end)).toEqual(['', 'out']);
+    expect(err[0]!.length).toBeLessThanOrEqual(MAX_LINE_BYTES + 100);
+    expect(err[0]!.end).toMatch(/x… \[line cut: 20000000 bytes\]$/);
+    expect(err.slice(1).map((l) => l.end)).toEqual(['after', 'tail']);
+    // the failure message quotes stderr's last lines: cut as well
+    expect(result.stderrTail.every((l) => l.length <= MAX_LINE_BYTES + 100)).toBe(true);
+  }, 60_000);
+
+  it('does not grow the runner: a runner with a 64 MB heap survives 400 MB printed without a newline', async () => {
+    const child = await bundleRunTaskChild();
+    try {
+      const commands = join(dir, 'commands.json');
+      await writeFile(
+        commands,
+        JSON.stringify({ tasks: [declare(['/bin/sh', '-c', ENDLESS_LINE(400_000_000)])] }),
+        { mode: 0o644 },
+      );
+      const runner = spawn(
+        process.execPath,
+        ['--max-old-space-size=64', child, 'ops.hostile', '1.0.0', '{}', join(dir, 'runner')],
+        { env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let err = '';
+      runner.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      runner.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
+      const exit = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        runner.once('exit', (code, sig) => r([code, sig])),
+      );
+      const printed = out
+        .split('\n')
+        .filter((l) => l.startsWith('{"result"') || l.startsWith('{"error"'))
+        .map((l) => JSON.parse(l) as unknown);
+      expect({ exit, printed, err: err.includes('heap') ? err : '' }).toEqual({
+        exit: [0, null],
+        printed: [{ result: { artifacts: [], exitCode: 0 } }],
+        err: '',
+      });
+    } finally {
+      await rm(dirname(child), { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('BoundedLineSplitter', () => {
+  const split = (chunks: (string | Buffer)[], maxBytes = 8) => {
+    const lines: string[] = [];
+    const s = new BoundedLineSplitter(maxBytes, (l) => lines.push(l));
+    for (const c of chunks) s.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    s.end();
+    return lines;
+  };
+
+  it('ends lines at \\n, \\r\\n (also across chunks) and a lone \\r, as readline does', () => {
+    expect(split(['a\nb\r\nc\rd', '\r', '\ne\n\nf'])).toEqual(['a', 'b', 'c', 'd', 'e', '', 'f']);
+    expect(split(['a\n'])).toEqual(['a']);
+    expect(split([])).toEqual([]);
+  });
+
+  it('keeps maxBytes of a longer line, over any number of chunks, and marks it with its length', () => {
+    expect(split(['0123', '4567', '89', 'ab\nok\n'])).toEqual(['01234567… [line cut: 12 bytes]', 'ok']);
+    expect(split(['01234567\n'])).toEqual(['01234567']);
+    expect(split(['012345678'])).toEqual(['01234567… [line cut: 9 bytes]']);
+  });
+
+  it('decodes UTF-8 split across chunks; a character cut at the bound becomes U+FFFD', () => {
+    const e = Buffer.from('é');
+    expect(
+      split([Buffer.from('ab'), e.subarray(0, 1), Buffer.concat([e.subarray(1), Buffer.from('\n')])]),
+    ).toEqual(['abé']);
+    expect(split(['abcdefgé\n'])).toEqual(['abcdefg\ufffd… [line cut: 9 bytes]']);
+  });
+});
