@@ -5,6 +5,7 @@ import { artifactId, defineTask, TaskError, type TaskContext, type TaskDefinitio
 import type { CommandTaskDeclaration } from './command-tasks-file.js';
 import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
 import { runCommand } from './run-command.js';
+import { throttledProgress } from './throttled-progress.js';
 import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
 import { commandTaskUser, endProcessesOf, giveFile, giveTree, type TaskUser } from './task-user.js';
 
@@ -94,6 +95,7 @@ export function commandTask(
       }
 
       const log = boundedLog(ctx);
+      const progress = throttledProgress((fraction, message) => ctx.progress(fraction, message));
       ctx.log.info(`running ${decl.argv.join(' ')}`);
       const result = await runCommand({
         argv: decl.argv,
@@ -102,10 +104,12 @@ export function commandTask(
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
         signal: ctx.signal,
         ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
-        onProgress: (fraction, message) => ctx.progress(fraction, message),
+        onProgress: progress,
         onLine: (stream, line) => log(stream, line),
+      }).finally(() => {
+        progress.flush();
+        log.flush();
       });
-      log.flush();
       // what it left running (outside its process group too) ends before its outputs are read
       if (user) await endProcessesOf(user);
 

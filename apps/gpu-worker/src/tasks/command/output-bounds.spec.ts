@@ -8,19 +8,24 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createLocalTaskContext, runTask, type LocalTaskContext } from '#libs/task-sdk';
 import { bundleRunTaskChild } from '../test/bundle-child.js';
+import { commandTask } from './command-task.js';
 import { CommandTaskDeclaration } from './command-tasks-file.js';
 import { BoundedLineSplitter } from './bounded-lines.js';
 import { runCommand } from './run-command.js';
+import { throttledProgress } from './throttled-progress.js';
 
 /** run-command.ts MAX_LINE_BYTES (a literal here, so that this spec also runs against code without it). */
 const MAX_LINE_BYTES = 16 * 1024;
 
 let dir: string;
+let ctx: LocalTaskContext;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cmd-bounds-'));
   // as root the command runs as an unprivileged uid: its scripts here must be reachable by it
   await chmod(dir, 0o1777);
+  ctx = await createLocalTaskContext({ rootDir: join(dir, 'ctx') });
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -35,13 +40,25 @@ const declare = (argv: string[]): CommandTaskDeclaration =>
     attempts: 1,
   });
 
+/** A node script as the command (written here, readable by the task uid). */
+async function script(source: string): Promise<string[]> {
+  const file = join(dir, `s${Math.random().toString(36).slice(2)}.mjs`);
+  await writeFile(file, source, { mode: 0o644 });
+  return [process.execPath, file];
+}
+
 // `bytes` of 'x' and no newline, then two more lines (the last one unterminated)
 const ENDLESS_LINE = (bytes: number) =>
   `head -c ${bytes} /dev/zero | tr '\\000' x; echo; echo after; printf 'tail'`;
 
 describe('a command line without a newline', () => {
   it('is cut at MAX_LINE_BYTES with a marker, and the lines after it still arrive', async () => {
-    const lines: { stream: string; length: number; head: string; end: string }[] = [];
+    const lines: {
+      stream: string;
+      length: number;
+      head: string;
+      end: string;
+    }[] = [];
     const result = await runCommand({
       argv: ['/bin/sh', '-c', `{ ${ENDLESS_LINE(20_000_000)}; } >&2; echo; echo out`],
       cwd: dir,
@@ -49,7 +66,12 @@ describe('a command line without a newline', () => {
       signal: new AbortController().signal,
       onProgress: () => undefined,
       onLine: (stream, line) =>
-        lines.push({ stream, length: line.length, head: line.slice(0, 3), end: line.slice(-80) }),
+        lines.push({
+          stream,
+          length: line.length,
+          head: line.slice(0, 3),
+          end: line.slice(-80),
+        }),
     });
     expect(result.exitCode).toBe(0);
     // per stream (the two pipes are read independently)
@@ -69,13 +91,18 @@ describe('a command line without a newline', () => {
       const commands = join(dir, 'commands.json');
       await writeFile(
         commands,
-        JSON.stringify({ tasks: [declare(['/bin/sh', '-c', ENDLESS_LINE(400_000_000)])] }),
+        JSON.stringify({
+          tasks: [declare(['/bin/sh', '-c', ENDLESS_LINE(400_000_000)])],
+        }),
         { mode: 0o644 },
       );
       const runner = spawn(
         process.execPath,
         ['--max-old-space-size=64', child, 'ops.hostile', '1.0.0', '{}', join(dir, 'runner')],
-        { env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands }, stdio: ['ignore', 'pipe', 'pipe'] },
+        {
+          env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
       );
       let out = '';
       let err = '';
@@ -126,5 +153,42 @@ describe('BoundedLineSplitter', () => {
       split([Buffer.from('ab'), e.subarray(0, 1), Buffer.concat([e.subarray(1), Buffer.from('\n')])]),
     ).toEqual(['abé']);
     expect(split(['abcdefgé\n'])).toEqual(['abcdefg\ufffd… [line cut: 9 bytes]']);
+  });
+});
+
+describe('progress lines', () => {
+  it('are forwarded at most every PROGRESS_INTERVAL_MS, the latest one last', async () => {
+    const flood = await script(`
+      for (let i = 0; i < 20000; i++) console.log(JSON.stringify({ progress: i / 20000, message: 'step ' + i }));
+      console.log(JSON.stringify({ progress: 0.99, message: 'last' }));
+    `);
+    const started = Date.now();
+    const out = await runTask(commandTask(declare(flood)), {}, ctx);
+    const elapsed = Date.now() - started;
+    expect(out.exitCode).toBe(0);
+    const updates = ctx.progressUpdates;
+    // a few per second at most (plus the first, the latest at exit and the task's own final one)
+    expect(updates.length).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 3);
+    expect(updates.slice(-2)).toEqual([
+      { fraction: 0.99, message: 'last' },
+      { fraction: 1, message: 'exit 0, 0 output file(s)' },
+    ]);
+    // progress lines are no log lines (they do not eat the log budget) and are not lost silently
+    expect(ctx.logs.filter((l) => l.message.includes('"progress"'))).toEqual([]);
+  }, 60_000);
+
+  it('throttled: one update per interval, the latest, none lost at flush (unit)', async () => {
+    const sent: number[] = [];
+    const progress = throttledProgress((f) => sent.push(f), 50);
+    for (let i = 1; i <= 1000; i++) progress(i / 1000);
+    expect(sent).toEqual([0.001]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sent).toEqual([0.001, 1]);
+    progress(0.2);
+    progress(0.3);
+    progress.flush();
+    expect(sent).toEqual([0.001, 1, 0.3]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sent).toHaveLength(3);
   });
 });
