@@ -1,15 +1,16 @@
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { artifactId, defineTask, TaskError, type TaskContext, type TaskDefinition } from '#libs/task-sdk';
 import type { CommandTaskDeclaration } from './command-tasks-file.js';
 import { artifactInputFields, restrictedSchemaToZod } from './restricted-input-schema.js';
+import { listOutputFiles } from './output-files.js';
 import { runCommand } from './run-command.js';
 import { throttledProgress } from './throttled-progress.js';
 import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
 import { commandTaskUser, endProcessesOf, giveFile, giveTree, type TaskUser } from './task-user.js';
 
-export const MAX_OUTPUT_FILES = 100;
+export { MAX_OUTPUT_FILES } from './output-files.js';
 /** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
 export const MAX_LOG_LINES = 5000;
 const MAX_LOG_LINE_CHARS = 8000;
@@ -123,16 +124,8 @@ export function commandTask(
         throw new TaskError('TASK_FAILED', `command ${decl.argv[0]} ${how}${tail}`, { retryable: true });
       }
 
+      // bounded: files, entries and depth (output-files.ts); beyond one, the attempt fails and nothing is uploaded
       const files = await listOutputFiles(outputDir);
-      if (files.length > MAX_OUTPUT_FILES) {
-        throw new TaskError(
-          'TASK_FAILED',
-          `command left ${files.length} files, more than ${MAX_OUTPUT_FILES}`,
-          {
-            retryable: false,
-          },
-        );
-      }
       const artifacts: string[] = [];
       for (const file of files) {
         const rel = relative(outputDir, file.path);
@@ -192,18 +185,4 @@ function boundedLog(ctx: TaskContext) {
       ctx.log.warn(`${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES})`);
   };
   return log;
-}
-
-/** Regular files under dir, sorted; symlinks and other special files are skipped. */
-async function listOutputFiles(dir: string): Promise<{ path: string; size: number }[]> {
-  const out: { path: string; size: number }[] = [];
-  const walk = async (d: string) => {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) await walk(p);
-      else if (entry.isFile()) out.push({ path: p, size: (await stat(p)).size });
-    }
-  };
-  await walk(dir);
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

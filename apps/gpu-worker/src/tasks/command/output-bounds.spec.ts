@@ -5,14 +5,15 @@
  * (README). Real commands, as the other specs here; as root they run as the task uid.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createLocalTaskContext, runTask, type LocalTaskContext } from '#libs/task-sdk';
+import { createLocalTaskContext, runTask, TaskError, type LocalTaskContext } from '#libs/task-sdk';
 import { bundleRunTaskChild } from '../test/bundle-child.js';
-import { commandTask } from './command-task.js';
+import { commandTask, MAX_OUTPUT_FILES } from './command-task.js';
 import { CommandTaskDeclaration } from './command-tasks-file.js';
 import { BoundedLineSplitter } from './bounded-lines.js';
+import { listOutputFiles } from './output-files.js';
 import { runCommand } from './run-command.js';
 import { throttledProgress } from './throttled-progress.js';
 
@@ -190,5 +191,76 @@ describe('progress lines', () => {
     expect(sent).toEqual([0.001, 1, 0.3]);
     await new Promise((r) => setTimeout(r, 80));
     expect(sent).toHaveLength(3);
+  });
+});
+
+describe('the output folder', () => {
+  const refusal = async (source: string) => {
+    const err = await runTask(commandTask(declare(await script(source))), {}, ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err).toMatchObject({ code: 'TASK_FAILED', retryable: false });
+    return (err as Error).message;
+  };
+
+  it(`with more than ${MAX_OUTPUT_FILES} files is refused`, async () => {
+    const message = await refusal(`
+      import { writeFileSync } from 'node:fs';
+      for (let i = 0; i < 150; i++) writeFileSync(process.env.SWITCHYARD_OUTPUT_DIR + '/f' + i, 'x');
+    `);
+    expect(message).toMatch(/more than 100 files/);
+  });
+
+  it('of countless empty folders is refused without walking them all (MAX_OUTPUT_ENTRIES)', async () => {
+    const message = await refusal(`
+      import { mkdirSync } from 'node:fs';
+      for (let i = 0; i < 12000; i++) mkdirSync(process.env.SWITCHYARD_OUTPUT_DIR + '/d' + i);
+    `);
+    expect(message).toMatch(/more than 10000 entries/);
+  }, 60_000);
+
+  it('nested deeper than MAX_OUTPUT_DEPTH is refused', async () => {
+    const message = await refusal(`
+      import { mkdirSync, writeFileSync } from 'node:fs';
+      const deep = process.env.SWITCHYARD_OUTPUT_DIR + '/d'.repeat(40);
+      mkdirSync(deep, { recursive: true });
+      writeFileSync(deep + '/result.txt', 'buried');
+    `);
+    expect(message).toMatch(/deeper than 16 folders/);
+  });
+
+  it('within the bounds still becomes artifacts (links and special files skipped)', async () => {
+    const out = await runTask(
+      commandTask(
+        declare(
+          await script(`
+            import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+            const out = process.env.SWITCHYARD_OUTPUT_DIR;
+            mkdirSync(out + '/a/b', { recursive: true });
+            writeFileSync(out + '/a/b/deep.txt', 'ok');
+            writeFileSync(out + '/top.json', '{}');
+            symlinkSync('/etc/passwd', out + '/passwd');
+          `),
+        ),
+      ),
+      {},
+      ctx,
+    );
+    const names = await Promise.all(out.artifacts.map(async (id) => (await ctx.stored(id))?.name));
+    expect(names).toEqual(['a_b_deep.txt', 'top.json']);
+  });
+
+  it('walk: up to each bound is fine, one more is refused (unit, small bounds)', async () => {
+    const out = join(dir, 'out');
+    await mkdir(join(out, 'a', 'b'), { recursive: true });
+    await Promise.all(['1', '2', 'a/3'].map((f) => writeFile(join(out, f), f)));
+    const limits = { maxFiles: 3, maxEntries: 5, maxDepth: 2 };
+    expect((await listOutputFiles(out, limits)).map((f) => f.path.slice(out.length))).toEqual([
+      '/1',
+      '/2',
+      '/a/3',
+    ]);
+    await expect(listOutputFiles(out, { ...limits, maxFiles: 2 })).rejects.toThrow(/more than 2 files/);
+    await expect(listOutputFiles(out, { ...limits, maxEntries: 4 })).rejects.toThrow(/more than 4 entries/);
+    await expect(listOutputFiles(out, { ...limits, maxDepth: 1 })).rejects.toThrow(/deeper than 1 folders/);
   });
 });
