@@ -8,6 +8,7 @@ import {
   TaskError,
   type LocalTaskContext,
 } from '#libs/task-sdk';
+import { loadTensorflow } from './classifier/tensorflow.js';
 import { modelEvaluate } from './model-evaluate.task.js';
 import { modelTrain } from './model-train.task.js';
 
@@ -72,6 +73,34 @@ describe('model.train and model.evaluate on the shipped dataset', () => {
     expect(err).toBeInstanceOf(TaskError);
     expect(err).toMatchObject({ code: 'CANCELLED', retryable: false });
     expect(c.progressUpdates.filter((p) => p.message?.startsWith('epoch')).length).toBeLessThanOrEqual(4);
+  });
+
+  it('leaves no tensor in the runner: evaluate, a cancelled training, a refused model', async () => {
+    const tf = await loadTensorflow();
+    const trained = await runTask(modelTrain, { dataset, epochs: 2 }, ctx);
+    const before = tf.memory();
+    const same = () =>
+      expect(tf.memory()).toMatchObject({ numTensors: before.numTensors, numBytes: before.numBytes });
+    await runTask(modelEvaluate, { model: trained.model, dataset }, ctx);
+    same();
+    const { ac, c, ds } = await abortableContext();
+    const origProgress = c.progress.bind(c);
+    c.progress = (f, m) => {
+      origProgress(f, m);
+      if (m?.startsWith('epoch 2/')) ac.abort('cancelled by test');
+    };
+    await expect(runTask(modelTrain, { dataset: ds, epochs: 500 }, c)).rejects.toMatchObject({
+      code: 'CANCELLED',
+    });
+    same();
+    const notModel = await ctx.artifacts.put(Buffer.from('{"format":"switchyard.tfjs-classifier"}'), {
+      name: 'model.json',
+      contentType: 'application/json',
+    });
+    await expect(runTask(modelEvaluate, { model: notModel, dataset }, ctx)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    same();
   });
 
   it("lets the event loop turn after every epoch (each epoch's progress leaves the runner live; a cancel sent by message lands within one epoch)", async () => {

@@ -1,17 +1,17 @@
 import { z } from 'zod';
 import { artifactId, defineTask, TaskError } from '#libs/task-sdk';
-import { scalarsOf, toTensors } from './classifier/dataset-tensors.js';
+import { buildClassifier } from './classifier/classifier-model.js';
+import { oneHotBatches, scalarsOf, toTensors } from './classifier/dataset-tensors.js';
 import { readLabelledCsv } from './classifier/labelled-csv.js';
 import { MODEL_CONTENT_TYPE, serialiseModel } from './classifier/model-artifact.js';
 import { fitNormalisation, normalise } from './classifier/normalisation.js';
 import { shuffledIndices } from './classifier/seeded-random.js';
 import { loadTensorflow } from './classifier/tensorflow.js';
+import { assertTensorBudget, EVALUATE_BATCH_ROWS } from './classifier/tensor-budget.js';
 import { CPU_TASK } from './resources.js';
 
-// Fixed seeds: the same dataset and parameters give the same split and the same model.
+// A fixed seed: the same dataset and parameters give the same split (and buildClassifier the same model).
 const SPLIT_SEED = 1;
-const INIT_SEED = 7;
-const HIDDEN_UNITS = 16;
 const BATCH_SIZE = 32;
 
 /**
@@ -49,6 +49,10 @@ export const modelTrain = defineTask({
         retryable: false,
       });
     }
+    // Checked before a tensor is made: tfjs keeps tensors off the V8 heap (tensor-budget.ts).
+    const shape = { features: data.featureNames.length, numClasses: data.numClasses };
+    assertTensorBudget(`dataset ${input.dataset}`, data.features.length, shape);
+
     const order = shuffledIndices(data.features.length, SPLIT_SEED);
     const validationCount = Math.floor(order.length * input.validationSplit);
     const trainIdx = order.slice(validationCount);
@@ -68,39 +72,23 @@ export const modelTrain = defineTask({
     );
 
     const tf = await loadTensorflow();
-    const trainT = toTensors(tf, normalise(train.rows, normalisation), train.labels, data.numClasses);
-    const validationT = toTensors(
-      tf,
-      normalise(validation.rows, normalisation),
-      validation.labels,
-      data.numClasses,
-    );
-    const model = tf.sequential({
-      layers: [
-        tf.layers.dense({
-          inputShape: [data.featureNames.length],
-          units: HIDDEN_UNITS,
-          activation: 'relu',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: INIT_SEED }),
-        }),
-        tf.layers.dense({
-          units: data.numClasses,
-          activation: 'softmax',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: INIT_SEED + 1 }),
-        }),
-      ],
-    });
+    // Everything this attempt makes in tfjs, disposed whatever happens: the runner is reused by other tenants.
+    const held: Array<{ dispose(): void }> = [];
+    const hold = <T extends { dispose(): void }>(t: T): T => (held.push(t), t);
     try {
-      model.compile({
-        optimizer: tf.train.adam(input.learningRate),
-        loss: 'categoricalCrossentropy',
-        metrics: ['accuracy'],
-      });
+      const trainT = hold(toTensors(tf, normalise(train.rows, normalisation), train.labels));
+      const validationT =
+        validationIdx.length > 0
+          ? hold(toTensors(tf, normalise(validation.rows, normalisation), validation.labels))
+          : trainT;
+      const model = hold(buildClassifier(tf, shape));
+      // tfjs disposes only an optimizer it made from a name: this one (and Adam's moments) is ours to dispose
+      const optimizer = hold(tf.train.adam(input.learningRate));
+      model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
       let epochsRun = 0;
-      await model.fit(trainT.x, trainT.y, {
+      // fit() in row order with batches of BATCH_SIZE, the one-hot targets made per batch
+      await model.fitDataset(oneHotBatches(tf, trainT, data.numClasses, BATCH_SIZE), {
         epochs: input.epochs,
-        batchSize: BATCH_SIZE,
-        shuffle: false, // rows were shuffled with a seed; tfjs would shuffle with Math.random
         verbose: 0,
         // tfjs yields every 125 ms by default: epochs in between would leave the runner as one coalesced
         // progress, and a cancel (a message) would wait for the next yield
@@ -122,7 +110,7 @@ export const modelTrain = defineTask({
       if (ctx.signal.aborted) throw new Error(`training stopped after epoch ${epochsRun}`);
 
       const [loss, accuracy] = await scalarsOf(
-        model.evaluate(validationT.x, validationT.y, { batchSize: 1024 }),
+        await model.evaluateDataset(oneHotBatches(tf, validationT, data.numClasses, EVALUATE_BATCH_ROWS), {}),
       );
       if (!Number.isFinite(loss)) {
         throw new TaskError('TASK_FAILED', `training diverged (loss ${loss}); try a lower learningRate`, {
@@ -142,8 +130,7 @@ export const modelTrain = defineTask({
       ctx.progress(1, `model stored: loss=${loss!.toFixed(4)} accuracy=${accuracy!.toFixed(4)}`);
       return { model: id, loss: loss!, accuracy: accuracy!, epochs: epochsRun };
     } finally {
-      model.dispose();
-      for (const t of [trainT.x, trainT.y, validationT.x, validationT.y]) t.dispose();
+      for (const t of held.reverse()) t.dispose();
     }
   },
 });
