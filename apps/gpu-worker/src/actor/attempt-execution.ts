@@ -32,6 +32,8 @@ export type RunnerKilledBy = 'attempt' | 'platform';
 interface OutcomeBase {
   runnerLost: boolean;
   killedBy?: RunnerKilledBy;
+  /** The runner survived but must be replaced: the attempt left memory in it (why). */
+  recycle?: string;
 }
 
 export type AttemptOutcome =
@@ -134,7 +136,8 @@ export class AttemptExecution {
 
   private classify(out: RunOutcome): AttemptOutcome {
     const outcome = this.classifyOutcome(out);
-    if (!outcome.runnerLost) return outcome;
+    if (!outcome.runnerLost)
+      return out.kind !== 'exit' && out.recycle ? { ...outcome, recycle: out.recycle } : outcome;
     const kind = this.stop?.kind;
     const platform = kind === 'lock' || kind === 'reports' || kind === 'release';
     return { ...outcome, killedBy: platform ? 'platform' : 'attempt' };

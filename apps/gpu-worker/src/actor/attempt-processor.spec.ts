@@ -159,6 +159,35 @@ describe('processAttempt', () => {
     },
   );
 
+  it.each<[string, AttemptOutcome]>([
+    [
+      'succeeded',
+      { type: 'succeeded', outputs: {}, artifactIds: [], runnerLost: false, recycle: 'left 3 tensors' },
+    ],
+    [
+      'failed',
+      {
+        type: 'failed',
+        error: { code: 'TASK_FAILED', message: 'x', retryable: true },
+        runnerLost: false,
+        recycle: 'left 3 tensors',
+      },
+    ],
+  ])(
+    'an attempt (%s) that left memory in its runner has it replaced after its report, charged to nobody',
+    async (_what, outcome) => {
+      const f = fake({ runner, outcome });
+      const ports = f.ports;
+      let reportsWhenLost = -1;
+      const lost = ports.runnerLost;
+      ports.runnerLost = async (reason, blame) => ((reportsWhenLost = f.reports.length), lost(reason, blame));
+      await processAttempt(job(), ports);
+      expect(f.lost).toEqual([['recycled: left 3 tensors', 'platform']]);
+      expect(reportsWhenLost).toBe(2); // started and its end went first
+      expect(f.tenantKills).toEqual([]);
+    },
+  );
+
   it('refuses a malformed payload as unrecoverable, before leasing anything', async () => {
     const f = fake({ runner });
     await expect(processAttempt(job({ nope: 1 }), f.ports)).rejects.toBeInstanceOf(UnrecoverableError);

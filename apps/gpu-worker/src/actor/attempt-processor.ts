@@ -241,14 +241,23 @@ async function reportOutcome(
   else await reporter.released(outcome.reason, ranMs);
 }
 
-/** A lost runner is restarted, charged to whoever lost it; a tenant whose attempts kill runners is counted. */
+/**
+ * A lost runner is restarted, charged to whoever lost it; a tenant whose attempts kill runners is counted. A
+ * runner that asked to be replaced (`recycle`) is, after the attempt's report.
+ */
 async function chargeRunnerLoss(
   outcome: AttemptOutcome,
   payload: NodeAttemptPayload,
   p: AttemptPorts<OfferingRunner>,
   log: Log,
 ): Promise<void> {
-  if (!outcome.runnerLost) return;
+  if (!outcome.runnerLost) {
+    if (!outcome.recycle) return;
+    // Not the tenant's doing (built-in task code or a library leaked): replaced at once, charged to nobody.
+    p.logger.warn({ ...log, reason: outcome.recycle }, 'replacing the runner: the attempt left memory in it');
+    await p.runnerLost(`recycled: ${outcome.recycle}`, 'platform');
+    return;
+  }
   const blame = outcome.killedBy ?? 'platform';
   if (blame === 'attempt') await p.tenants.runnerKilled(payload.tenant, describeLoss(outcome), log);
   await p.runnerLost(describeLoss(outcome), blame);

@@ -305,4 +305,31 @@ describe('NodeActor running leases', () => {
       expect(handedBack).toEqual([]);
     });
   });
+  it('an attempt that leaves tensors in the runner succeeds; the runner is replaced (charged to nobody) and the rest of the lease runs once each on the new one', async () => {
+    await withActor({}, async ({ finished, restarts, handedBack }) => {
+      const leak: NodeAttemptPayload = {
+        ...attempt('R2', 0),
+        task: 'test.retain-tensors',
+        inputs: { floats: 1000 },
+      };
+      const attempts = [attempt('R1', 0), leak, attempt('R3', 0), attempt('R4', 0)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const job = await addLease(attempts);
+      await completed(job);
+      expect(await reportsOf('R')).toEqual([
+        'R1 started',
+        'R1 succeeded',
+        'R2 started',
+        'R2 succeeded',
+        'R3 started',
+        'R3 succeeded',
+        'R4 started',
+        'R4 succeeded',
+      ]);
+      expect(finished).toEqual(['succeeded:', 'succeeded:', 'succeeded:', 'succeeded:']);
+      expect(restarts).toEqual(['platform']);
+      expect(logs).toContain('warn: replacing the runner: the attempt left memory in it');
+      expect(handedBack).toEqual([]);
+    });
+  });
 });

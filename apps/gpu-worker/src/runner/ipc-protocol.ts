@@ -118,6 +118,14 @@ export type ParentMessage = z.infer<typeof ParentMessage>;
 export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof LogLevel>;
 
+/**
+ * The run left off-heap memory in the runner (tfjs tensors, which RUNNER_MAX_OLD_SPACE_MB does not cap): the
+ * runner starts nothing more (its queued runs come back `withdrawn`, requestId RECYCLE_REQUEST_ID) and the actor
+ * replaces it once the run is reported, so nothing one tenant's attempt left accumulates for the next. Why.
+ */
+const Recycle = z.string().min(1).max(2000);
+export const RECYCLE_REQUEST_ID = 'recycle';
+
 export const ChildMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), pid: z.number().int(), tasks: z.array(TaskManifest) }),
   z.object({ type: z.literal('boot-failed'), message: z.string() }),
@@ -137,12 +145,14 @@ export const ChildMessage = z.discriminatedUnion('type', [
     artifactIds: z.array(z.string()),
     /** The run made its scratch dir (it is made on first use): the actor removes it. */
     workDirUsed: z.boolean().optional(),
+    recycle: Recycle.optional(),
   }),
   z.object({
     type: z.literal('error'),
     runId: z.string(),
     error: JobError,
     workDirUsed: z.boolean().optional(),
+    recycle: Recycle.optional(),
     /** A cancel dropped the run from the runner's queue: its task never started. */
     unstarted: z.literal(true).optional(),
   }),

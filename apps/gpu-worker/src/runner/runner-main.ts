@@ -8,7 +8,7 @@ import { jobErrorMessage, parseContract } from '#libs/contracts';
 // The logger alone: the library's index also loads Nest, terminus and prom-client, ~0.8 s of CPU per runner boot.
 import { createLogger } from '#libs/observability/logger';
 import { errorMessage, TaskCatalog } from '#libs/task-sdk';
-import { loadTasks } from '../tasks/index.js';
+import { loadTasks, retainedMemory } from '../tasks/index.js';
 import { RunnerSettings, type ChildMessage } from './ipc-protocol.js';
 import { proxiedArtifacts, StorageClient } from './proxied-artifacts.js';
 import { startOrphanWatchdog } from './orphan-watchdog.js';
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     send,
     log,
     (r) => storage.answer(r),
+    retainedMemory,
   );
 
   const heartbeat = setInterval(

@@ -386,6 +386,39 @@ describe('RunnerProcess', () => {
       expect(runner.holds(msgs[1]!.runId)).toBe(false); // never started: dropped with the runner
     });
 
+    it('a run that leaves tensors in the runner asks for a new runner; the runs queued after it come back unstarted', async () => {
+      const runner = await startRunner();
+      // tfjs loaded, nothing left: the runner stays
+      const clean = await execute(runner, runMessage('test.retain-tensors', { floats: 0 }));
+      expect(clean).toMatchObject({ type: 'succeeded', outputs: { tensors: 0 } });
+      expect(clean).not.toHaveProperty('recycle');
+      const msgs = [
+        runMessage('test.retain-tensors', { floats: 1000 }),
+        runMessage('test.sleep', { ms: 0 }),
+        runMessage('test.sleep', { ms: 0 }),
+      ];
+      runner.enqueue(msgs);
+      await waitFor(() => !runner.busy, { timeoutMs: 10_000, what: 'the leaking run to end' });
+      // never started: the lease runs them on the next runner
+      expect(runner.holds(msgs[1]!.runId)).toBe(false);
+      expect(runner.holds(msgs[2]!.runId)).toBe(false);
+      expect(await execute(runner, msgs[0]!)).toMatchObject({
+        type: 'succeeded',
+        runnerLost: false,
+        recycle: expect.stringMatching(/left 1 tensors \(4000 bytes\)/),
+      });
+      expect(runner.alive).toBe(true); // the actor replaces it (processAttempt)
+      // anything handed to it anyway is refused unstarted, not run next to the leak
+      expect(await execute(runner, runMessage('test.sleep', { ms: 0 }))).toMatchObject({
+        type: 'failed',
+        error: {
+          code: 'CRASHED',
+          message: expect.stringMatching(/runner is being replaced/),
+          retryable: true,
+        },
+      });
+    });
+
     it('a runner dying mid-run ends that run as its crash; the queued ones are dropped, not failed', async () => {
       const runner = await startRunner();
       const msgs = [

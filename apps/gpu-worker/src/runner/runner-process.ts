@@ -46,9 +46,10 @@ export interface RunnerProcessOptions {
   logger: RunnerLogger;
 }
 
+/** `recycle`: the run left memory in the runner, which must be replaced before its next attempt (why). */
 export type RunOutcome =
-  | { kind: 'result'; outputs: JsonObject; artifactIds: string[]; workDirUsed: boolean }
-  | { kind: 'error'; error: JobError; workDirUsed: boolean; unstarted?: true }
+  | { kind: 'result'; outputs: JsonObject; artifactIds: string[]; workDirUsed: boolean; recycle?: string }
+  | { kind: 'error'; error: JobError; workDirUsed: boolean; unstarted?: true; recycle?: string }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
 /** A run handed to the runner: queued there, then running (the first of the queue), then ended. */
@@ -403,6 +404,7 @@ export class RunnerProcess {
           outputs: msg.outputs,
           artifactIds: msg.artifactIds,
           workDirUsed: msg.workDirUsed ?? true,
+          ...(msg.recycle ? { recycle: msg.recycle } : {}),
         });
         return;
       case 'error':
@@ -411,6 +413,7 @@ export class RunnerProcess {
           error: msg.error,
           workDirUsed: msg.workDirUsed ?? true,
           ...(msg.unstarted ? { unstarted: true as const } : {}),
+          ...(msg.recycle ? { recycle: msg.recycle } : {}),
         });
         return;
     }

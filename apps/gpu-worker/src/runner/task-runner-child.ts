@@ -8,7 +8,14 @@ import {
   type TaskCatalog,
   type TaskContext,
 } from '#libs/task-sdk';
-import { ParentMessage, type ChildMessage, type RunMessage, type StorageResult } from './ipc-protocol.js';
+import {
+  ParentMessage,
+  RECYCLE_REQUEST_ID,
+  type ChildMessage,
+  type RunMessage,
+  type StorageResult,
+} from './ipc-protocol.js';
+import { retainedGrowth, type RetainedMemoryProbe } from './retained-memory.js';
 import { ScratchDir } from './scratch-dir.js';
 
 /**
@@ -34,6 +41,8 @@ const truncate = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0
 export class TaskRunnerChild {
   private current?: { runId: string; controller: AbortController };
   private readonly queued: RunMessage[] = [];
+  /** Why this runner asked to be replaced; it starts nothing more once set. */
+  private recycling?: string;
 
   constructor(
     private readonly catalog: TaskCatalog,
@@ -42,6 +51,8 @@ export class TaskRunnerChild {
     private readonly log: ChildLogger,
     /** Answers to the storage requests of the running attempt. */
     private readonly onStorageResult: (r: StorageResult) => void = () => undefined,
+    /** Off-heap memory task code keeps (tfjs tensors): read before and after each run. */
+    private readonly retained: RetainedMemoryProbe = () => undefined,
   ) {}
 
   get busyWith(): string | undefined {
@@ -86,7 +97,8 @@ export class TaskRunnerChild {
     }
     if (msg.type === 'runs') {
       this.queued.push(...msg.runs);
-      if (!this.current) this.startNext();
+      if (this.recycling) this.giveBackQueued();
+      else if (!this.current) this.startNext();
       return;
     }
     void this.run(msg);
@@ -114,8 +126,15 @@ export class TaskRunnerChild {
   }
 
   private startNext(): void {
+    if (this.recycling) return this.giveBackQueued();
     const next = this.queued.shift();
     if (next) void this.run(next);
+  }
+
+  /** A runner being replaced starts no queued run: they go back to the actor, unstarted, for the next runner. */
+  private giveBackQueued(): void {
+    const runIds = this.queued.splice(0).map((r) => r.runId);
+    if (runIds.length > 0) this.send({ type: 'withdrawn', requestId: RECYCLE_REQUEST_ID, runIds });
   }
 
   private async run(msg: RunMessage): Promise<void> {
@@ -141,6 +160,17 @@ export class TaskRunnerChild {
       this.startNext();
       return;
     }
+    if (this.recycling) {
+      // the actor replaces this runner before it hands it another attempt; one that comes anyway is not run here
+      this.send({
+        type: 'error',
+        runId: msg.runId,
+        error: { code: 'CRASHED', message: `runner is being replaced: ${this.recycling}`, retryable: true },
+        workDirUsed: false,
+      });
+      return;
+    }
+    const retainedBefore = this.retained();
     const controller = new AbortController();
     this.current = { runId: msg.runId, controller };
     const artifactIds: string[] = [];
@@ -186,13 +216,43 @@ export class TaskRunnerChild {
           retryable: false,
         });
       }
-      this.send({ type: 'result', runId: msg.runId, outputs, artifactIds, workDirUsed: scratch.made });
+      const recycle = this.checkRetained(msg, retainedBefore);
+      this.send({
+        type: 'result',
+        runId: msg.runId,
+        outputs,
+        artifactIds,
+        workDirUsed: scratch.made,
+        ...(recycle ? { recycle } : {}),
+      });
     } catch (e) {
-      this.send({ type: 'error', runId: msg.runId, error: jobErrorOf(e), workDirUsed: scratch.made });
+      const recycle = this.checkRetained(msg, retainedBefore);
+      this.send({
+        type: 'error',
+        runId: msg.runId,
+        error: jobErrorOf(e),
+        workDirUsed: scratch.made,
+        ...(recycle ? { recycle } : {}),
+      });
     } finally {
       this.current = undefined;
       this.startNext();
     }
+  }
+
+  /**
+   * The run left off-heap memory behind (RUNNER_MAX_OLD_SPACE_MB does not cap it, and the next attempt may be
+   * another tenant's): this runner asks to be replaced and starts nothing more. Returns why, or undefined.
+   */
+  private checkRetained(msg: RunMessage, before: ReturnType<RetainedMemoryProbe>): string | undefined {
+    const growth = retainedGrowth(before, this.retained());
+    if (!growth) return undefined;
+    this.recycling = growth;
+    this.log.warn(
+      { runId: msg.runId, task: msg.task, reason: growth },
+      'runner: the attempt left memory behind; asking the actor to replace this runner',
+    );
+    return growth;
   }
 }
 

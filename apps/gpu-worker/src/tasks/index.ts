@@ -33,3 +33,5 @@ export function loadTasks(config: LoadTasksConfig): TaskDefinition[] {
 }
 
 export { killRunningCommands } from './command/index.js';
+/** What built-in tasks keep off the V8 heap between attempts (tfjs tensors): the runner's RetainedMemoryProbe. */
+export { tensorMemory as retainedMemory } from './classifier/tensorflow.js';

@@ -40,6 +40,7 @@ describe('loadTasks', () => {
       'test.fail',
       'test.hang',
       'test.oom',
+      'test.retain-tensors',
       'test.sleep',
     ]);
     expect(builtInTasks.every((t) => t.manifest().version === '1.0.0')).toBe(true);

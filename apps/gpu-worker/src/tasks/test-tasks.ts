@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTask, TaskError, type TaskDefinition } from '#libs/task-sdk';
+import { loadTensorflow } from './classifier/tensorflow.js';
 import { CPU_TASK } from './resources.js';
 
 /*
@@ -128,7 +129,33 @@ export const testOom = defineTask({
   },
 });
 
-export const testTasks: TaskDefinition[] = [testSleep, testFail, testHang, testBusy, testCrash, testOom];
+/** Makes a tensor of `floats` float32s and keeps it (0: makes none): off-heap memory left in the runner. */
+export const testRetainTensors = defineTask({
+  name: 'test.retain-tensors',
+  version: '1.0.0',
+  description: 'Test only: loads tfjs and leaves a tensor of `floats` float32s in the runner.',
+  resources: CPU_TASK,
+  input: z.strictObject({ floats: z.int().min(0).max(1_000_000) }),
+  output: z.strictObject({ tensors: z.int().min(0) }),
+  timeoutMs: 60_000,
+  attempts: 1,
+  async run({ floats }) {
+    const tf = await loadTensorflow();
+    tf.tidy(() => void tf.ones([4]).sum()); // tfjs used, nothing kept
+    if (floats > 0) tf.zeros([floats]); // never disposed, on purpose
+    return { tensors: tf.memory().numTensors };
+  },
+});
+
+export const testTasks: TaskDefinition[] = [
+  testSleep,
+  testFail,
+  testHang,
+  testBusy,
+  testCrash,
+  testOom,
+  testRetainTensors,
+];
 
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -5,6 +5,7 @@
 export type Tf = typeof import('@tensorflow/tfjs');
 
 let loading: Promise<Tf> | undefined;
+let loaded: Tf | undefined;
 
 export function loadTensorflow(): Promise<Tf> {
   loading ??= (async () => {
@@ -14,7 +15,15 @@ export function loadTensorflow(): Promise<Tf> {
     // The CPU backend prints a multi-line "install tfjs-node" banner on first use; the pure-JS backend is
     // a deliberate choice here (no native build), so mark it as used to keep runner logs clean.
     (tf.backend() as { firstUse?: boolean }).firstUse = false;
+    loaded = tf;
     return tf;
   })();
   return loading;
+}
+
+/** The tensors tfjs holds now (off the V8 heap); undefined when no task has loaded tfjs in this process. */
+export function tensorMemory(): { tensors: number; bytes: number } | undefined {
+  if (!loaded) return undefined;
+  const m = loaded.memory();
+  return { tensors: m.numTensors, bytes: m.numBytes };
 }
