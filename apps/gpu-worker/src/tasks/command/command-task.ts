@@ -9,6 +9,7 @@ import { runCommand } from './run-command.js';
 import { throttledProgress } from './throttled-progress.js';
 import type { CommandTaskUserSettings } from '../../runner/ipc-protocol.js';
 import { commandTaskUser, endProcessesOf, giveFile, giveTree, type TaskUser } from './task-user.js';
+import { removeFilesOf } from './leftover-files.js';
 
 export { MAX_OUTPUT_FILES } from './output-files.js';
 /** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
@@ -91,6 +92,8 @@ export function commandTask(
       const user = commandTaskUser(opts.user);
       if (user) {
         await endProcessesOf(user);
+        // what an earlier attempt of the uid left in /tmp, /dev/shm… (a runner that died before cleaning)
+        await removeFilesOf(user, { keep: [ctx.workDir] });
         for (const d of [inputDir, outputDir, tmpDir]) await giveTree(d, user);
         await giveFile(inputFile, user);
       }
@@ -112,7 +115,11 @@ export function commandTask(
         log.flush();
       });
       // what it left running (outside its process group too) ends before its outputs are read
-      if (user) await endProcessesOf(user);
+      // and what it left in /tmp, /dev/shm… goes too, before the actor's next attempt (same uid) can find it
+      if (user) {
+        await endProcessesOf(user);
+        await removeFilesOf(user, { keep: [ctx.workDir] });
+      }
 
       if (ctx.signal.aborted)
         throw new Error(`command stopped (${result.exitSignal ?? `exit ${result.exitCode}`})`);

@@ -6,7 +6,7 @@
  * (as the worker must to run command tasks).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalTaskContext, runTask } from '#libs/task-sdk';
@@ -54,10 +54,16 @@ const VICTIM = `await new Promise((r) => setTimeout(r, 1500));`;
 
 (asRoot ? describe : describe.skip)('a command task leaves nothing running under the slot uid', () => {
   let dir: string;
+  let evidence: string;
   let watcherPid: number | undefined;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'review-linger-'));
-    await chmod(dir, 0o1777);
+    // the task uid writes its evidence here; under a folder it cannot write, which the cleanup of its files
+    // in world-writable places (leftover-files.ts) does not walk into
+    await chmod(dir, 0o755);
+    evidence = join(dir, 'evidence');
+    await mkdir(evidence);
+    await chmod(evidence, 0o1777);
   });
   afterEach(async () => {
     if (watcherPid)
@@ -90,14 +96,14 @@ const VICTIM = `await new Promise((r) => setTimeout(r, 1500));`;
       await writeFile(join(dir, f), s, { mode: 0o644 });
     // both attempts on actor slot 0 (the defaults: uid 61000), as two jobs leased one after the other
     const attacker = commandTask(
-      declare('ops.plant', join(dir, 'plant.mjs'), { WATCHER: join(dir, 'watcher.mjs'), EVIDENCE: dir }),
+      declare('ops.plant', join(dir, 'plant.mjs'), { WATCHER: join(dir, 'watcher.mjs'), EVIDENCE: evidence }),
     );
     const victim = commandTask(declare('ops.victim', join(dir, 'victim.mjs')));
 
     const ctxA = await createLocalTaskContext({ rootDir: join(dir, 'a'), attempt: { jobId: 'mallory-job' } });
     const outA = await runTask(attacker, {}, ctxA);
     expect(outA.exitCode).toBe(0);
-    watcherPid = Number(await readFile(join(dir, 'watcher.pid'), 'utf8'));
+    watcherPid = Number(await readFile(join(evidence, 'watcher.pid'), 'utf8'));
     // the attempt is over: the watcher it started in a session of its own ended with it (or is a zombie)
     const state = () => /^State:\s+(\S)/m.exec(readFileSync(`/proc/${watcherPid}/status`, 'utf8'))?.[1];
     expect(existsSync(`/proc/${watcherPid}`) ? state() : 'gone').toMatch(/gone|Z|X/);
@@ -111,7 +117,7 @@ const VICTIM = `await new Promise((r) => setTimeout(r, 1500));`;
     expect(outB.exitCode).toBe(0);
 
     // alice's input was not read by mallory's leftover process, and her job has no output mallory wrote
-    expect(existsSync(join(dir, 'leak.txt'))).toBe(false);
+    expect(existsSync(join(evidence, 'leak.txt'))).toBe(false);
     expect(outB.artifacts).toEqual([]);
   }, 60_000);
 });
