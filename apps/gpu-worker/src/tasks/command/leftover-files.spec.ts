@@ -5,8 +5,9 @@
  * following links. Runs as root only (as the worker must to run command tasks); slot 7, so as not to share a
  * uid with the other specs of this folder.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ const USER = { user: 'nobody', uidBase: 61_000, slot: 7 };
 // What a tenant's code leaves behind: a secret in /tmp and /dev/shm, a tree (with a folder it cannot write
 // and a link to root's folder inside), and links to root's file; then it exits 0.
 const PLANT = `
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
 const { TAG, ROOT_FILE, ROOT_DIR } = process.env;
 writeFileSync('/tmp/x-' + TAG, 'mallory-secret');
@@ -32,6 +34,8 @@ symlinkSync(ROOT_DIR, '/tmp/tree-' + TAG + '/a/root-dir');
 chmodSync('/tmp/tree-' + TAG + '/a/b', 0o500);
 symlinkSync(ROOT_FILE, '/tmp/link-' + TAG);
 symlinkSync(ROOT_DIR, '/dev/shm/dirlink-' + TAG);
+execFileSync('/usr/bin/ipcmk', ['-M', '4096']);
+execFileSync('/usr/bin/ipcmk', ['-Q']);
 `;
 
 // The next attempt: what of the above can it still find?
@@ -43,6 +47,17 @@ const found = ['/tmp/x-', '/dev/shm/y-', '/var/tmp/z-', '/tmp/tree-', '/tmp/link
   .filter((p) => { try { lstatSync(p); return true; } catch { return false; } });
 if (found.length) { console.error('found ' + found.join(' ')); process.exit(1); }
 `;
+
+/** The System V IPC objects a uid owns or created (/proc/sysvipc), as `kind id`. */
+const ipcOf = (uid: number) =>
+  ['shm', 'msg', 'sem'].flatMap((kind) => {
+    const [head = [], ...rows] = readFileSync(`/proc/sysvipc/${kind}`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    const [u, c] = [head.indexOf('uid'), head.indexOf('cuid')];
+    return rows.filter((r) => Number(r[u]) === uid || Number(r[c]) === uid).map((r) => `${kind} ${r[1]}`);
+  });
 
 const present = (p: string) => {
   try {
@@ -68,6 +83,8 @@ const present = (p: string) => {
   afterEach(async () => {
     await chmod(`/tmp/tree-${tag}/a/b`, 0o700).catch(() => undefined);
     for (const p of planted()) await rm(p, { recursive: true, force: true });
+    for (const [kind, id] of ipcOf(61_007).map((o) => o.split(' ')))
+      execFileSync('/usr/bin/ipcrm', [kind === 'shm' ? '-m' : kind === 'msg' ? '-q' : '-s', String(id)]);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -99,6 +116,7 @@ const present = (p: string) => {
     expect((await runTask(attacker, {}, ctxA)).exitCode).toBe(0);
 
     expect(planted().filter(present)).toEqual([]);
+    expect(ipcOf(61_007)).toEqual([]);
     expect(await readFile(rootFile, 'utf8')).toBe('root');
     expect(await readFile(join(rootDir, 'keep.txt'), 'utf8')).toBe('root');
     expect((await stat(rootDir)).uid).toBe(0);

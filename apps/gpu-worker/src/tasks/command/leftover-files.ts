@@ -26,7 +26,8 @@ export function worldWritablePlaces(): string[] {
  * uid can never lead it into root's files): in each place, removes every entry the uid owns, whole trees
  * (depth-first, own folders made 0700 first, links unlinked, never followed), and walks on through folders
  * it does not own but may write (a world-writable folder inside /tmp). Paths in `keep` (the attempt's own
- * folders) are left alone. Iterative (no stack to overflow); exits 3 past MAX entries or on an entry it cannot
+ * folders) are left alone. Then removes the System V IPC objects (shared memory, queues, semaphores) the uid owns or
+ * created, with ipcrm (/proc/sysvipc lists them). Iterative (no stack to overflow); exits 3 past MAX entries or on an entry it cannot
  * remove, naming it on stderr.
  */
 const CLEANER = String.raw`
@@ -73,6 +74,20 @@ try {
       if (!st) continue;
       if (st.uid === uid) removeTree(p);
       else if (st.isDirectory() && writable(p)) queue.push(p);
+    }
+  }
+  // System V shared memory, queues and semaphores it owns or made (the worker shares its IPC namespace)
+  const ipcrm = ['/usr/bin/ipcrm', '/bin/ipcrm'].find((p) => fs.existsSync(p));
+  for (const [kind, flag] of [['shm', '-m'], ['msg', '-q'], ['sem', '-s']]) {
+    let text;
+    try { text = fs.readFileSync('/proc/sysvipc/' + kind, 'utf8'); } catch { continue; }
+    const [head, ...rows] = text.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const u = head.indexOf('uid'), c = head.indexOf('cuid');
+    for (const r of rows) {
+      count();
+      if (Number(r[u]) !== uid && Number(r[c]) !== uid) continue;
+      if (!ipcrm) fail('System V ' + kind + ' ' + r[1] + ' is left and there is no ipcrm');
+      require('node:child_process').execFileSync(ipcrm, [flag, r[1]], { stdio: 'ignore' });
     }
   }
 } catch (e) { fail(String(e && e.message || e)); }
