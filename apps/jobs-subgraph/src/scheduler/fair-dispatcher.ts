@@ -25,7 +25,7 @@ export const DEFAULT_DISPATCH_WINDOW = 8;
 export const DEFAULT_LEASE = { max: 1, targetMs: 50 };
 /**
  * A dispatched attempt the node queue does not know this long after its dispatch is lost (lostAfterMs), even if
- * the replica that popped it still looks alive; one whose replica is dead is repaired sooner (reconciler.ts).
+ * the replica that popped it still looks alive; one whose replica is dead is repaired sooner (lease-repairs.ts).
  */
 export const DEFAULT_LOST_DISPATCH_MS = 30_000;
 
