@@ -156,3 +156,22 @@ export function raceReconcilers(cores: readonly CoreHarness[]): { stop(): Promis
     },
   };
 }
+
+/** The leader's loop, much shortened: a pass every 100 ms until stop() (specs of the reconciler's repairs). */
+export function leaderPasses(core: CoreHarness): { actions: number; stop(): Promise<void> } {
+  let running = true;
+  const loop = {
+    actions: 0,
+    stop: async () => {
+      running = false;
+      await passes;
+    },
+  };
+  const passes = (async () => {
+    while (running) {
+      loop.actions += (await core.reconciler.reconcileOnce()).actions;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return loop;
+}

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PREFIX, NODE_QUEUES, attemptJobId, leaseJobId, type JsonObject } from '#libs/contracts';
 import { redisPerSuite, waitFor } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
+import { leaderPasses, startCore, type CoreHarness } from '../../test/harness.js';
 import { single, waitForJob } from '../../test/scenario.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -68,25 +68,6 @@ describe('a lease popped but never added (real redis-server)', () => {
         },
       },
     };
-  }
-
-  /** The leader's loop, much shortened: a pass every 100 ms until stop(). */
-  function leaderPasses(core: CoreHarness): { actions: number; stop(): Promise<void> } {
-    let running = true;
-    const loop = {
-      actions: 0,
-      stop: async () => {
-        running = false;
-        await passes;
-      },
-    };
-    const passes = (async () => {
-      while (running) {
-        loop.actions += (await core.reconciler.reconcileOnce()).actions;
-        await sleep(100);
-      }
-    })();
-    return loop;
   }
 
   /** How many node-queue jobs (in any state: finished ones are kept) carry each attempt of `ids`. */

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PREFIX, NODE_QUEUES, attemptJobId, type JsonObject } from '#libs/contracts';
 import { redisPerSuite, waitFor } from '#libs/testing';
-import { startCore, type CoreHarness } from '../../test/harness.js';
+import { leaderPasses, startCore, type CoreHarness } from '../../test/harness.js';
 import { allEvents, reportFields, single, waitForJob } from '../../test/scenario.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
@@ -15,25 +15,6 @@ const finishing = { 'test.slow': async (p: { inputs: JsonObject }) => ({ slept: 
 /** The dying worker's manifest TTL and BullMQ lock: a dead worker is judged within both and a pass. */
 const TTL_MS = 600;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The leader's loop, much shortened: a pass every 100 ms until stop(). */
-function leaderPasses(core: CoreHarness): { actions: number; stop(): Promise<void> } {
-  let running = true;
-  const loop = {
-    actions: 0,
-    stop: async () => {
-      running = false;
-      await passes;
-    },
-  };
-  const passes = (async () => {
-    while (running) {
-      loop.actions += (await core.reconciler.reconcileOnce()).actions;
-      await sleep(100);
-    }
-  })();
-  return loop;
-}
 
 /**
  * A worker that dies mid-attempt (SIGKILL) where no other worker of its class runs: BullMQ's stalled check lives
