@@ -14,8 +14,7 @@ import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from '
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { loadConfig, port, portsEnv, positiveInt, runtimeEnv, s3Env, url } from '#libs/config';
+import { loadConfig } from '#libs/config';
 import {
   findLeftoverStack,
   LIFELINE_ENV,
@@ -29,30 +28,12 @@ import {
   writeStackFile,
 } from '#libs/local-stack';
 import { ensureRedisServer, persistentSecret } from './launcher/dev-setup.js';
+import { launcherEnv } from './launcher/launcher-env.js';
 import { ManagedProcess, READY_POLL_MS } from './launcher/managed-process.js';
+import { readyBanner } from './launcher/ready-banner.js';
 import { waitUntilReady } from './launcher/readiness.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-
-const launcherEnv = {
-  ...runtimeEnv,
-  ...portsEnv,
-  // Unset means "start the embedded server" here, so no default.
-  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379').optional(),
-  S3_ENDPOINT: url(['http', 'https'], 'http://127.0.0.1:9000').optional(),
-  S3_BUCKET: s3Env.S3_BUCKET,
-  /** Ports of the embedded servers (used only when they are started here). */
-  SWITCHYARD_REDIS_PORT: port(6379),
-  SWITCHYARD_S3_PORT: port(9000),
-  SWITCHYARD_READY_TIMEOUT_MS: positiveInt(120_000),
-  /** More restarts of one child than this within the window is a crash loop: the stack stops. */
-  SWITCHYARD_RESTART_MAX: positiveInt(5),
-  SWITCHYARD_RESTART_WINDOW_MS: positiveInt(60_000),
-  /** Ctrl-C/SIGTERM: every child is down within this (SIGKILL for whatever is left). */
-  SWITCHYARD_STOP_TIMEOUT_MS: positiveInt(25_000),
-  /** `console` also streams every app's JSON log lines to this terminal. */
-  SWITCHYARD_LOGS: z.enum(['files', 'console'], { message: 'expected files or console' }).default('files'),
-};
 
 /**
  * Children get their own process group, so a terminal's Ctrl-C reaches only the launcher, which then stops
@@ -281,17 +262,12 @@ async function main(): Promise<void> {
   if (!ready.every(Boolean)) return stopAll(1);
 
   const key = await devKey;
-  const gql = `http://localhost:${config.GATEWAY_PORT}/graphql`;
-  say('');
-  say(
-    `Switchyard is up in ${((Date.now() - launched) / 1000).toFixed(1)} s. GraphQL (HTTP + graphql-ws): ${gql}`,
-  );
-  say(`Playground: open ${gql} in a browser and set the header Authorization: Bearer <key>`);
-  say(`Logs: ${logDir}   Stop: Ctrl-C   A crashed app is restarted (see its log)`);
-  say(
-    `Try: curl -s ${gql} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{"query":"{ capabilities { name versions } }"}'`,
-  );
-  say('Dev API key (tenant "dev", every scope):');
+  for (const line of readyBanner({
+    gatewayPort: config.GATEWAY_PORT,
+    seconds: (Date.now() - launched) / 1000,
+    logDir,
+  }))
+    say(line);
   process.stdout.write(`${key}\n`);
 }
 
