@@ -15,11 +15,19 @@ const USAGE = `usage:
 scopes: jobs:read, jobs:write, artifacts:read, artifacts:write, admin`;
 
 async function run(argv: string[], out: (line: string) => void): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { tenant: { type: 'string' }, scopes: { type: 'string' }, name: { type: 'string' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { tenant: { type: 'string' }, scopes: { type: 'string' }, name: { type: 'string' } },
+    });
+  } catch (e) {
+    // a mistyped flag is the operator's input: say what and how, not a stack trace
+    process.stderr.write(`keys: ${(e as Error).message.split('. ')[0]}\n${USAGE}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const [command, ...rest] = positionals;
   if (!command || !['create', 'list', 'revoke'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
