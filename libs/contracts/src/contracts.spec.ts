@@ -26,6 +26,8 @@ import {
   JobError,
   JOB_ERROR_MESSAGE_MAX,
   jobErrorMessage,
+  ApiErrorCode,
+  GraphErrorCode,
 } from './index.js';
 import { readFileSync } from 'node:fs';
 import { parse, EnumTypeDefinitionNode } from 'graphql';
@@ -44,6 +46,16 @@ describe('status enums', () => {
     expect([...JobStatus.options]).toEqual(enumValues('JobStatus'));
     expect([...NodeStatus.options]).toEqual(enumValues('NodeStatus'));
     expect([...JobEventType.options]).toEqual(enumValues('JobEventType'));
+  });
+  it('hold every error code the contract lists (extensions.code and GraphError.code)', () => {
+    const contract = readFileSync(new URL('../../../graphql/contract.graphql', import.meta.url), 'utf8');
+    // `# Errors carry extensions.code, one of: A, B (note), C …` up to the first blank line
+    const header = /extensions\.code`, one of:([\s\S]*?)\n\n/.exec(contract)![1]!;
+    const apiCodes = [...header.replace(/\([^)]*\)/g, '').matchAll(/\b[A-Z][A-Z_]{3,}\b/g)].map((m) => m[0]);
+    expect(apiCodes).toContain('RATE_LIMITED');
+    expect(apiCodes.filter((c) => !(ApiErrorCode.options as readonly string[]).includes(c))).toEqual([]);
+    const graphLine = /type GraphError \{\s*code: String! # ([^\n]+)/.exec(contract)![1]!;
+    expect([...GraphErrorCode.options]).toEqual(graphLine.split(',').map((c) => c.trim()));
   });
   it('reject loose strings', () => {
     expect(JobStatus.safeParse('succeeded').success).toBe(false);
