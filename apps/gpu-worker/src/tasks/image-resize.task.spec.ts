@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createLocalTaskContext, runTask, schemaDisagreements, type LocalTaskContext } from '#libs/task-sdk';
+import { REPO_ROOT } from '#libs/testing';
+import { MAX_SIDE } from './image-bounds.js';
 import { imageResize } from './image-resize.task.js';
 
 const samplePng = new URL('../../../../data/sample.png', import.meta.url);
@@ -107,6 +109,11 @@ describe('image.resize', () => {
     await expect(runTask(imageResize, { image: gif, width: 2 }, ctx)).rejects.toThrow(
       /not a png, jpeg, webp/,
     );
+  });
+
+  it("bounds the thumbnail template's width where it bounds a side, so a too-large width is refused on params.width", async () => {
+    const template = JSON.parse(await readFile(join(REPO_ROOT, 'templates/thumbnail.v1.json'), 'utf8'));
+    expect(template.paramsSchema.properties.width.maximum).toBe(MAX_SIDE);
   });
 
   it('advertises JSON Schemas that agree with zod', () => {
