@@ -75,7 +75,9 @@ describe('public surface of the repository', () => {
     expect(readme).toContain('```sh\nnpm ci && npm start\n```');
     expect(readme).toContain('```sh\nnpm ci && npm test\n```');
     // the one test command installs what the tests need itself, as npm start does
-    expect(JSON.parse(read('package.json')).scripts.test).toContain('node dist/scripts/test-prerequisites.js');
+    expect(JSON.parse(read('package.json')).scripts.test).toContain(
+      'node dist/scripts/test-prerequisites.js',
+    );
     expect(readme).toContain('npm run keys -- create --tenant acme --scopes jobs:read,jobs:write');
     expect(readme).toMatch(/npm run keys -- list\n/);
     expect(readme).toMatch(/npm run keys -- revoke <id>/);
