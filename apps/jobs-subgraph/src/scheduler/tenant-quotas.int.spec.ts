@@ -1,11 +1,11 @@
-import { Redis } from 'ioredis';
-import { NODE_QUEUES, REDIS_KEYS, type NodeReport } from '#libs/contracts';
+import { type NodeReport } from '#libs/contracts';
 import { DomainError } from '#libs/errors';
 import { redisPerSuite } from '#libs/testing';
 import { startCore, type CoreHarness } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
 import { TestWorker } from '../../test/test-worker.js';
 import { diamond, single } from '../../test/scenario.js';
+import { refusal, snapshot } from '../../test/redis-snapshot.js';
 import { JOB_KEYS } from './keys.js';
 import { TenantUsageAudit } from './tenant-usage-audit.js';
 import { JobRetention } from './job-retention.js';
@@ -13,34 +13,6 @@ import { JobRetention } from './job-retention.js';
 const A = 'tenant-a';
 const B = 'tenant-b';
 const emit = (value = 1, extra = {}) => single('test.emit', { value }, extra);
-
-/**
- * Every key and its value (DUMP), less the keys the fixture writes on its own schedule (BullMQ queue meta and
- * stalled checks, the reports stream, worker manifests): "nothing persisted" compares values, not just names,
- * because a refused submit must not even touch a counter that already exists.
- */
-async function snapshot(redis: Redis): Promise<Map<string, string>> {
-  const queues = Object.values(NODE_QUEUES);
-  const keys = (await redis.keys('*')).filter(
-    (k) =>
-      k !== REDIS_KEYS.reports &&
-      k !== REDIS_KEYS.workers &&
-      !k.startsWith(REDIS_KEYS.worker('')) &&
-      !queues.some((q) => k.endsWith(`${q}:meta`) || k.endsWith(`${q}:stalled-check`)),
-  );
-  const out = new Map<string, string>();
-  for (const k of keys.sort()) out.set(k, ((await redis.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex'));
-  return out;
-}
-
-const refusal = async (p: Promise<unknown>): Promise<DomainError> => {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(DomainError);
-  return e as DomainError;
-};
 
 /** Ground truth from the job and node hashes: the tenant's unfinished jobs and their unfinished nodes. */
 async function truth(core: CoreHarness, tenant: string): Promise<{ active: string[]; openNodes: number }> {
