@@ -1,5 +1,6 @@
-import { ConfigError } from '#libs/config';
+import { ConfigError, loadConfig } from '#libs/config';
 import { loadJobsSubgraphConfig } from './jobs-config.js';
+import { artifactPolicyEnv } from '#libs/storage';
 
 describe('jobs subgraph configuration (compiled)', () => {
   it.each([
@@ -24,6 +25,29 @@ describe('jobs subgraph configuration (compiled)', () => {
     expect((e as ConfigError).message).toMatch(
       /SCHEDULER_BACKOFF_BASE_MS: at most SCHEDULER_BACKOFF_CAP_MS \(60000\)/,
     );
+  });
+
+  it("reads the artifact quotas with the artifacts subgraph's names, defaults and meaning (0 = off)", () => {
+    for (const env of [
+      {},
+      { TENANT_MAX_STORED_BYTES: '0', TENANT_MAX_ARTIFACTS: '0' },
+      { TENANT_MAX_STORED_BYTES: '1024', TENANT_MAX_ARTIFACTS: '7' },
+    ]) {
+      const jobs = loadJobsSubgraphConfig(env);
+      // the artifacts subgraph's own quota env (artifacts-config.ts spreads it)
+      const artifacts = loadConfig(artifactPolicyEnv, env);
+      expect(jobs.TENANT_MAX_STORED_BYTES).toBe(artifacts.TENANT_MAX_STORED_BYTES);
+      expect(jobs.TENANT_MAX_ARTIFACTS).toBe(artifacts.TENANT_MAX_ARTIFACTS);
+    }
+    expect(loadJobsSubgraphConfig({})).toMatchObject({
+      TENANT_MAX_STORED_BYTES: 50 * 1024 ** 3,
+      TENANT_MAX_ARTIFACTS: 100_000,
+    });
+    for (const [name, bad] of [
+      ['TENANT_MAX_STORED_BYTES', '-1'],
+      ['TENANT_MAX_ARTIFACTS', 'lots'],
+    ])
+      expect(() => loadJobsSubgraphConfig({ [name]: bad })).toThrow(new RegExp(`${name}: expected`));
   });
 
   it('reads the shared subscriber buffer setting', () => {

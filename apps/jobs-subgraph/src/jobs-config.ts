@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { subgraphAuthEnv, subgraphAuthSettings, subscriptionQuotaEnv } from '#libs/auth';
 import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
+  artifactQuotaEnv,
   ConfigError,
   isProduction,
   loadConfig,
@@ -84,6 +85,12 @@ export const quotaEnv = {
   TENANT_MAX_ACTIVE_JOBS: positiveInt(DEFAULT_TENANT_QUOTAS.maxActiveJobs),
   /** Unfinished nodes of a tenant's unfinished jobs. */
   TENANT_MAX_QUEUED_NODES: positiveInt(DEFAULT_TENANT_QUOTAS.maxQueuedNodes),
+  /**
+   * TENANT_MAX_STORED_BYTES and TENANT_MAX_ARTIFACTS: the artifacts subgraph's quotas (same names, schema and
+   * defaults, #libs/config; 0 = off). A tenant at or over one submits no new job until it deletes artifacts or
+   * retention frees them. Give both apps the same values.
+   */
+  ...artifactQuotaEnv,
   /** Bytes of a job's labels as JSON (they also count in PLANNER_MAX_INPUT_BYTES). */
   LABELS_MAX_BYTES: positiveInt(DEFAULT_LABEL_LIMITS.maxBytes),
   /** Top-level keys of a job's labels. */

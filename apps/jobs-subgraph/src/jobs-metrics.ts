@@ -14,7 +14,7 @@ export interface QuotaMetrics {
 export function createQuotaMetrics(): QuotaMetrics {
   const refusals = metrics.counter({
     name: 'switchyard_quota_refusals_total',
-    help: 'Requests refused with QUOTA_EXCEEDED, by quota (activeJobs, queuedNodes, labelBytes, labelKeys)',
+    help: 'Requests refused with QUOTA_EXCEEDED, by quota (activeJobs, queuedNodes, labelBytes, labelKeys, storedBytes, artifacts)',
     labelNames: ['quota'] as const,
   });
   const repairs = metrics.counter({

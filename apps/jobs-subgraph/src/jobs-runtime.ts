@@ -187,6 +187,8 @@ export class JobsRuntime {
         quotas: {
           maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS,
           maxQueuedNodes: config.TENANT_MAX_QUEUED_NODES,
+          maxStoredBytes: config.TENANT_MAX_STORED_BYTES,
+          maxArtifacts: config.TENANT_MAX_ARTIFACTS,
         },
       },
       logger,

@@ -2,3 +2,4 @@ export * from './load-config.js';
 export * from './fields.js';
 export * from './nest.js';
 export * from './tls.js';
+export * from './artifact-quotas.js';

@@ -51,6 +51,14 @@ export const REDIS_KEYS = {
   tenantRunnerKills: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:runner-kills`,
   /** String (value = until, epoch ms) with a TTL: the tenant's attempts are failed fast with TENANT_THROTTLED. */
   tenantThrottled: (tenant: string) => `${REDIS_PREFIX}:tenant:${tenant}:throttled`,
+  /**
+   * String: bytes of a tenant's artifacts (reserved uploads, staged and committed outputs). Written by libs/storage
+   * (artifacts subgraph, workers); read by the jobs subgraph's submit step, which refuses new jobs of a tenant at
+   * or over TENANT_MAX_STORED_BYTES. So every app must use the same Redis (REDIS_URL) for these counters.
+   */
+  tenantStoredBytes: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:stored-bytes`,
+  /** String: how many artifact records a tenant has (pending uploads, staged and committed); as tenantStoredBytes. */
+  tenantArtifacts: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:artifacts`,
   /** Hash of API keys by id (owned by libs/auth). */
   apiKey: (id: string) => `${REDIS_PREFIX}:apikey:${id}`,
 } as const;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nonNegativeInt, positiveInt, s3Env } from '#libs/config';
+import { artifactQuotaEnv, nonNegativeInt, positiveInt, s3Env } from '#libs/config';
 import type { ObjectStoreConfig } from './object-store.js';
 import { DEFAULT_PART_SIZE_BYTES } from './object-store.js';
 
@@ -72,13 +72,8 @@ const boundedInt = (fallback: number, min: number, max: number, what: string) =>
 
 /** One POST upload and one server-side copy (CopyObject) both stop at 5 GiB on S3. */
 export const MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 ** 3;
-export const DEFAULT_TENANT_MAX_STORED_BYTES = 50 * 1024 ** 3;
-/**
- * Artifact records one tenant may hold: plenty for real use, yet it bounds what one tenant can put in Redis
- * (a hash and index entries per record, about 1.4 KB measured: some 140 MB at this default) and in the sweeps'
- * queues, which bytes alone do not (a zero-byte upload costs no bytes).
- */
-export const DEFAULT_TENANT_MAX_ARTIFACTS = 100_000;
+// the artifact quotas' schema and defaults are shared with the jobs subgraph, which reads the same variables
+export { DEFAULT_TENANT_MAX_ARTIFACTS, DEFAULT_TENANT_MAX_STORED_BYTES } from '#libs/config';
 
 /** Env of the artifacts subgraph's upload limits, quota and sweeps. */
 export const artifactPolicyEnv = {
@@ -86,10 +81,8 @@ export const artifactPolicyEnv = {
   ARTIFACT_ALLOWED_CONTENT_TYPES: contentTypeList(DEFAULT_ALLOWED_CONTENT_TYPES),
   /** Upload grants are short-lived: a leaked one is useless soon, and the staging object is gone after. */
   ARTIFACT_UPLOAD_URL_TTL_SECONDS: boundedInt(300, 1, 3600, 'seconds'),
-  /** Bytes of artifacts one tenant may store (uploads reserved at createUpload, task outputs); 0 = no quota. */
-  TENANT_MAX_STORED_BYTES: nonNegativeInt(DEFAULT_TENANT_MAX_STORED_BYTES),
-  /** Artifact records one tenant may hold (pending uploads, task outputs, committed artifacts); 0 = no quota. */
-  TENANT_MAX_ARTIFACTS: nonNegativeInt(DEFAULT_TENANT_MAX_ARTIFACTS),
+  /** TENANT_MAX_STORED_BYTES, TENANT_MAX_ARTIFACTS (#libs/config); 0 = no quota. */
+  ...artifactQuotaEnv,
   ARTIFACT_DOWNLOAD_URL_TTL_SECONDS: positiveInt(300),
   /** 0 keeps committed artifacts forever. */
   ARTIFACT_RETENTION_DAYS: nonNegativeInt(30),

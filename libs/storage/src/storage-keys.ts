@@ -1,4 +1,4 @@
-import { REDIS_PREFIX } from '#libs/contracts';
+import { REDIS_KEYS, REDIS_PREFIX } from '#libs/contracts';
 
 /**
  * Redis keys only libs/storage reads and writes (from the worker and the artifacts subgraph alike).
@@ -24,8 +24,7 @@ export const STORAGE_KEYS = {
    * here atomically with making it a record's key; the sweep claims due entries into objectsToDelete atomically.
    */
   removeAfter: `${REDIS_PREFIX}:artifacts:remove-after`,
-  /** String: bytes of a tenant's artifacts (reserved uploads, staged and committed outputs). */
-  tenantStoredBytes: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:stored-bytes`,
-  /** String: how many artifact records a tenant has (pending uploads, staged and committed artifacts). */
-  tenantArtifacts: (tenant: string) => `${REDIS_PREFIX}:artifacts:tenant:${tenant}:artifacts`,
+  /** The tenant's artifact counters: in REDIS_KEYS, since the jobs subgraph reads them too (its submit quota). */
+  tenantStoredBytes: REDIS_KEYS.tenantStoredBytes,
+  tenantArtifacts: REDIS_KEYS.tenantArtifacts,
 } as const;

@@ -1,4 +1,6 @@
 import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import { DEFAULT_TENANT_MAX_ARTIFACTS } from '#libs/config';
+import { REDIS_KEYS } from '#libs/contracts';
 import type { CoreHarness } from '../../test/harness.js';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
 import { graphqlRequest, identityFor, TEST_SECRET } from '../../test/graphql-client.js';
@@ -126,6 +128,33 @@ describe('submitJobs over a real redis-server', () => {
     for (const i of [...first, ...accepted])
       await waitForJob(core, 'quota', i.job!.id, (v) => v.job.status === 'SUCCEEDED', 60_000);
   }, 120_000);
+
+  it('refuses every input (and validateGraph) of a tenant at its artifact-count quota: the default, over GraphQL', async () => {
+    // the default TENANT_MAX_ARTIFACTS (the harness sets no artifact quota), counted where the artifacts side counts
+    await core.redis.set(REDIS_KEYS.tenantArtifacts('hoarder'), DEFAULT_TENANT_MAX_ARTIFACTS);
+    const details = {
+      limit: 'artifacts',
+      max: DEFAULT_TENANT_MAX_ARTIFACTS,
+      used: DEFAULT_TENANT_MAX_ARTIFACTS,
+      requested: 0,
+    };
+    const items = (
+      await submitJobs([single('test.emit', { value: 1 }), single('test.emit', { value: 2 })], 'hoarder')
+    ).data!.submitJobs as Item[];
+    for (const i of items) expect(i).toMatchObject({ job: null, error: { code: 'QUOTA_EXCEEDED', details } });
+    const v = await graphqlRequest(
+      url,
+      `query($input: SubmitJobInput!) { validateGraph(input: $input) { valid } }`,
+      { input: single('test.emit', { value: 1 }) },
+      identityFor('hoarder'),
+    );
+    expect(v.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', ...details });
+    expect(await jobCount('hoarder')).toBe(0);
+    // one artifact fewer (deleted, or freed by retention): accepted again
+    await core.redis.decr(REDIS_KEYS.tenantArtifacts('hoarder'));
+    const ok = (await submitJobs([single('test.emit', { value: 3 })], 'hoarder')).data!.submitJobs as Item[];
+    expect(ok[0]!.job).not.toBeNull();
+  });
 
   it('needs jobs:write for the whole call (FORBIDDEN, nothing written)', async () => {
     const r = await graphqlRequest(

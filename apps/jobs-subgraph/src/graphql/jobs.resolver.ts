@@ -98,8 +98,8 @@ export class JobsResolver {
     @Arg('input', () => SubmitJobInputType) input: SubmitJobInputType,
     @Ctx() ctx: JobsContext,
   ): Promise<GraphValidationType> {
-    requireScope(ctx, 'jobs:read');
-    const result = await this.service.validateGraph(plain(input));
+    const tenant = requireScope(ctx, 'jobs:read');
+    const result = await this.service.validateGraph(plain(input), tenant);
     return Object.assign(new GraphValidationType(), {
       valid: result.valid,
       errors: result.errors.map(GraphErrorType.from),

@@ -43,7 +43,12 @@ import { OutputValidator } from './output-validator.js';
 import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './scheduler-ports.js';
 import { runTransition, type ScriptName } from './scripts.js';
 import { rootEntries, submitAnswer, submitRecord } from './submit-record.js';
-import { DEFAULT_TENANT_QUOTAS, quotaErrorFrom, type TenantQuotas } from './tenant-quotas.js';
+import {
+  artifactQuotaError,
+  DEFAULT_TENANT_QUOTAS,
+  quotaErrorFrom,
+  type TenantQuotas,
+} from './tenant-quotas.js';
 
 export type * from './scheduler-types.js';
 
@@ -57,7 +62,7 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly enqueuer: NodeEnqueuer;
   private readonly config: SchedulerConfig;
-  private readonly quotas: TenantQuotas;
+  private readonly quotas: Required<TenantQuotas>;
   private readonly logger: SchedulerLogger;
   private readonly metrics: SchedulerMetrics;
   private readonly now: () => number;
@@ -72,7 +77,7 @@ export class Scheduler {
     this.outputs = new OutputValidator(deps.redis);
     this.enqueuer = deps.enqueuer;
     this.config = deps.config;
-    this.quotas = deps.config.quotas ?? DEFAULT_TENANT_QUOTAS;
+    this.quotas = { ...DEFAULT_TENANT_QUOTAS, ...deps.config.quotas };
     this.logger = deps.logger;
     this.metrics = deps.metrics ?? NO_METRICS;
     this.now = deps.now ?? Date.now;
@@ -94,7 +99,8 @@ export class Scheduler {
 
   /**
    * Writes a planned job atomically and enqueues its root nodes. The same idempotency key returns the same job.
-   * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota.
+   * Throws QuotaExceededError (nothing written) when the tenant's unfinished jobs or nodes would pass its quota,
+   * or when its artifacts are at or over their quotas (bytes, records: checked in the same step, no extra command).
    * `view`: the new job as written (no read back); absent for an idempotent repeat (the caller reads that job).
    */
   async submit(
@@ -122,7 +128,13 @@ export class Scheduler {
     const [id, created, ...rest] = (await this.transition(
       'submitJob',
       jobId,
-      [idemKey, JOB_KEYS.tenantJobs(tenant), JOB_KEYS.outputSchemas],
+      [
+        idemKey,
+        JOB_KEYS.tenantJobs(tenant),
+        JOB_KEYS.outputSchemas,
+        REDIS_KEYS.tenantStoredBytes(tenant),
+        REDIS_KEYS.tenantArtifacts(tenant),
+      ],
       [
         jobId,
         JSON.stringify(fields),
@@ -133,6 +145,8 @@ export class Scheduler {
         this.enqueuer.fairStage?.keyPrefix ?? '',
         this.enqueuer.fairStage?.minWindow ?? 0,
         JSON.stringify(entries),
+        this.quotas.maxStoredBytes,
+        this.quotas.maxArtifacts,
       ],
     )) as [string, number, ...unknown[]];
     if (created === -1) throw quotaErrorFrom(rest as string[]);
@@ -145,6 +159,21 @@ export class Scheduler {
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
     for (const rc of fill) await this.enqueuer.dispatch?.(rc); // attempts wait while the window has room
     return { jobId: id, created: true, view };
+  }
+
+  /**
+   * What submit would answer of the tenant's artifact quotas now: QuotaExceededError when its artifacts are at or
+   * over either (validateGraph; submit checks them in its own step). One MGET; nothing when both are off.
+   */
+  async checkArtifactQuotas(tenant: string): Promise<void> {
+    const { maxStoredBytes, maxArtifacts } = this.quotas;
+    if (maxStoredBytes <= 0 && maxArtifacts <= 0) return;
+    const [bytes, artifacts] = await this.redis.mget(
+      REDIS_KEYS.tenantStoredBytes(tenant),
+      REDIS_KEYS.tenantArtifacts(tenant),
+    );
+    const refusal = artifactQuotaError(this.quotas, Number(bytes ?? 0), Number(artifacts ?? 0));
+    if (refusal) throw refusal;
   }
 
   /** Applies one worker report. Stale and duplicate reports change nothing. */

@@ -12,7 +12,7 @@ import {
 } from './job-record.js';
 
 /**
- * submitJob-8.lua's answer for a new job (after jobId, 1): the ready roots, those that took a dispatch slot and
+ * submitJob-10.lua's answer for a new job (after jobId, 1): the ready roots, those that took a dispatch slot and
  * those held in the fair stage in that step, the classes whose window the caller fills, the job as written.
  */
 export function submitAnswer(rest: readonly unknown[]): {
@@ -43,7 +43,7 @@ export function submitAnswer(rest: readonly unknown[]): {
 }
 
 /**
- * The job hash fields and node hashes `submitJob-8.lua` writes for a planned job (flat string maps), and the
+ * The job hash fields and node hashes `submitJob-10.lua` writes for a planned job (flat string maps), and the
  * output schemas its nodes refer to (ref -> schema JSON).
  */
 export function submitRecord(
@@ -91,7 +91,7 @@ export function submitRecord(
 
 /**
  * The fair-stage entries (FairEntry JSON, by node id) of a new job's root nodes' first attempts, so that
- * submitJob-8.lua can hold in its own step the roots the dispatch window has no room for. A root whose inputs
+ * submitJob-10.lua can hold in its own step the roots the dispatch window has no room for. A root whose inputs
  * do not resolve is left out (enqueueNodes then fails it, as for any node).
  */
 export function rootEntries(

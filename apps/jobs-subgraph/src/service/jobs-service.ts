@@ -48,9 +48,17 @@ export class JobsService {
     private readonly options: JobsServiceOptions = {},
   ) {}
 
-  /** Plans without side effects. */
-  async validateGraph(rawInput: unknown): Promise<GraphValidation> {
-    const result = await this.quotaChecked(() => this.plan(rawInput));
+  /**
+   * Plans without side effects, and answers what submitJob would: a graph the planner refuses is invalid; a valid
+   * one of a tenant at or over an artifact quota is QUOTA_EXCEEDED (its job quotas are not read: they change with
+   * every job that ends). Without a tenant (tools, tests of the planner), planning only.
+   */
+  async validateGraph(rawInput: unknown, tenant?: string): Promise<GraphValidation> {
+    const result = await this.quotaChecked(async () => {
+      const planned = await this.plan(rawInput);
+      if (planned.ok && tenant !== undefined) await this.scheduler.checkArtifactQuotas(tenant);
+      return planned;
+    });
     return result.ok ? { valid: true, errors: [] } : { valid: false, errors: result.errors };
   }
 

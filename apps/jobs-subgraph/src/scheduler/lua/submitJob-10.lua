@@ -3,6 +3,8 @@
   idempotency key (per tenant) created.
     KEYS[6] idempotency key (string -> job id; a never-used stand-in when the job has none)   KEYS[7] tenant's jobs (zset by createdAt ms)
     KEYS[8] output schemas (hash: schema ref -> output schema JSON; a node keeps only its `outputSchemaRef`)
+    KEYS[9] the tenant's artifact bytes counter   KEYS[10] its artifact-record counter (both written by
+            libs/storage: createUpload, staged outputs, deletions; REDIS_KEYS.tenantStoredBytes / tenantArtifacts)
     ARGV[4] job id   ARGV[5] job fields (flat JSON object)   ARGV[6] nodes (JSON array of flat objects; `pending`
             = number of upstream nodes)   ARGV[7] the tenant's max unfinished jobs   ARGV[8] its max open nodes
     ARGV[9] the nodes' output schemas (JSON object: ref -> schema JSON), written once per ref (never changed)
@@ -10,8 +12,14 @@
     ARGV[11] the stage's minimum dispatch window
     ARGV[12] the roots' fair-stage entries (JSON object: node id -> FairEntry JSON; a root without one is left
              to the enqueuer when it gets no slot)
+    ARGV[13] the tenant's max artifact bytes (TENANT_MAX_STORED_BYTES; 0 = off)
+    ARGV[14] its max artifact records (TENANT_MAX_ARTIFACTS; 0 = off)
   Quotas are checked here, in the same step that writes, so concurrent submits cannot both pass; a refusal
-  writes nothing. An idempotent repeat returns the existing job whatever the quotas.
+  writes nothing. An idempotent repeat returns the existing job whatever the quotas. The artifact quotas refuse
+  a tenant already at or over them (used >= max, requested 0): a job reserves no artifact up front, and its
+  outputs are counted when staged, never refused.
+  Every string this step may read (the idempotency key, the artifact counters, the fair-stage capacity of the
+  first root's class) is read with ONE MGET when any of them is needed (issue 12: no command per quota).
   The fair stage's fast path is taken here for the root nodes: when no tenant waits in the class's ring, no
   retry there is due and the window has room, the root node's first attempt takes a dispatch slot in this step
   (exactly what fairEnqueue-5.lua's dispatchAtOnce would do next; the attempt is current by construction), and
@@ -33,21 +41,60 @@ local jobId = ARGV[4]
 local fields = cjson.decode(ARGV[5])
 local hasIdemKey = fields.idempotencyKey ~= nil and fields.idempotencyKey ~= ''
 
+local nodes = cjson.decode(ARGV[6])
+local fairPrefix, minWindow = ARGV[10] or '', tonumber(ARGV[11] or '0') or 0
+local maxBytes, maxArtifacts = tonumber(ARGV[13] or '0') or 0, tonumber(ARGV[14] or '0') or 0
+local artifactQuotas = maxBytes > 0 or maxArtifacts > 0
+
+-- The strings to read, in one MGET; the capacity rides along only when the MGET is made anyway (see roomOf).
+local reads, at = {}, {}
+local function toRead(name, key)
+  table.insert(reads, key)
+  at[name] = #reads
+end
+if hasIdemKey then toRead('idem', idemKey) end
+if artifactQuotas then
+  toRead('bytes', KEYS[9])
+  toRead('artifacts', KEYS[10])
+end
+local prefetchedCapacity = {}
+if #reads > 0 and fairPrefix ~= '' then
+  for _, node in ipairs(nodes) do
+    if tonumber(node.pending) == 0 and node.resourceClass then
+      toRead('capacity', fairPrefix .. node.resourceClass .. ':capacity')
+      break
+    end
+  end
+end
+local values = #reads > 0 and redis.call('MGET', unpack(reads)) or {}
+local function readValue(name)
+  local v = at[name] and values[at[name]]
+  if v == false then return nil end
+  return v
+end
+if at.capacity then prefetchedCapacity[reads[at.capacity]] = readValue('capacity') or '0' end
+
 if hasIdemKey then
-  local existing = redis.call('GET', idemKey)
+  local existing = readValue('idem')
   if existing then return { existing, 0 } end
 end
 
-local nodes = cjson.decode(ARGV[6])
 local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5), tonumber(ARGV[7]),
   tonumber(ARGV[8]), 1, #nodes)
 if refusal then return { refusal[1], -1, refusal[2], refusal[3], refusal[4], refusal[5] } end
+if artifactQuotas then
+  local bytes = tonumber(readValue('bytes') or '0') or 0
+  if maxBytes > 0 and bytes >= maxBytes then return { 'quota', -1, 'storedBytes', maxBytes, bytes, 0 } end
+  local count = tonumber(readValue('artifacts') or '0') or 0
+  if maxArtifacts > 0 and count >= maxArtifacts then
+    return { 'quota', -1, 'artifacts', maxArtifacts, count, 0 }
+  end
+end
 -- the job as it is written (flush() writes its fields with the first events): nothing is read back
 local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs, seq = 0 }
 for k, v in pairs(fields) do job[k] = tostring(v) end
 for k, v in pairs(job) do jobWrites[k] = v end
 for ref, schema in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', schemasKey, ref, schema) end
-local fairPrefix, minWindow = ARGV[10] or '', tonumber(ARGV[11] or '0') or 0
 local entries = cjson.decode(ARGV[12] or '{}')
 local ready, dispatched, held, fill = {}, {}, {}, {}
 local result = { jobId, 1, ready, dispatched, held, fill, {} }
@@ -66,7 +113,8 @@ local function stageOf(rc)
 end
 local function roomOf(st)
   if st.room == nil then
-    local capacity = tonumber(redis.call('GET', st.key .. ':capacity') or '0') or 0
+    local capacityKey = st.key .. ':capacity'
+    local capacity = tonumber(prefetchedCapacity[capacityKey] or redis.call('GET', capacityKey) or '0') or 0
     st.room = math.max(minWindow, capacity) - redis.call('ZCARD', st.key .. ':dispatched')
   end
   return st.room
