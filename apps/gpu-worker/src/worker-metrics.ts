@@ -28,6 +28,11 @@ export interface WorkerMetrics {
   attemptRan(task: string, outcome: 'succeeded' | 'failed' | 'released', ranMs: number): void;
   /** An actor handed the unstarted rest of a lease back to the tail of its queue (decision 0007). */
   leaseHandedBack(reason: LeaseHandBackReason): void;
+  /**
+   * An actor let a lease go because, when it read the lease's BullMQ lock before starting attempts of it, the
+   * lock was not its own (it was paused past the lock and the lease was taken back and re-added meanwhile).
+   */
+  leaseNotOwned(): void;
 }
 
 /** Why a lease's rest went back: its time slice was over, or the actor stopped leasing. */
@@ -47,6 +52,7 @@ export const NO_WORKER_METRICS: WorkerMetrics = {
   attemptLeased: () => undefined,
   attemptRan: () => undefined,
   leaseHandedBack: () => undefined,
+  leaseNotOwned: () => undefined,
 };
 
 /**
@@ -136,6 +142,10 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Leases whose unstarted attempts an actor handed back to the tail of the queue, by reason (slice, draining, quarantined)',
     labelNames: ['reason'] as const,
   });
+  const notOwned = metrics.counter({
+    name: 'switchyard_worker_leases_not_owned_total',
+    help: 'Leases an actor let go, none of their attempts started, because their BullMQ lock was no longer its own when it read it (paused past the lock; the lease was re-added meanwhile)',
+  });
   const shownState = new Map<string, ActorState>();
   return {
     attemptLeased: (task, waitedMs) => queueWait.observe({ task }, waitedMs / 1000),
@@ -164,5 +174,6 @@ export function createWorkerMetrics(): WorkerMetrics {
     reportUndeliverable: (type) => undeliverable.inc({ type }),
     fetchWatchdogRecreated: (actor) => recreated.inc({ actor }),
     leaseHandedBack: (reason) => handBacks.inc({ reason }),
+    leaseNotOwned: () => notOwned.inc(),
   };
 }

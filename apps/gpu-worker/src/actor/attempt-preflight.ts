@@ -41,18 +41,34 @@ export async function readLeasePreflights(
   r: PreflightReader,
   payloads: readonly NodeAttemptPayload[],
 ): Promise<AttemptPreflight[]> {
+  return (await readLeaseStart(r, payloads)).preflights;
+}
+
+/**
+ * readLeasePreflights, and (with `lockKey`) the lease's BullMQ lock in the same round trip (a GET at the end of
+ * the pipeline: one command per lease, no round trip more): `lock` is its value (null: no lock, undefined: not
+ * read), which is the actor's token while the lease is its own.
+ */
+export async function readLeaseStart(
+  r: PreflightReader,
+  payloads: readonly NodeAttemptPayload[],
+  lockKey?: string,
+): Promise<{ preflights: AttemptPreflight[]; lock?: string | null }> {
   const keysOf = payloads.map((p) => preflightKeys(r, p));
   const keys = [...new Set(keysOf.flat())];
-  const [markers, ...nodes] = await retryWithin(r.retryWindowMs, async () => {
+  const replies = await retryWithin(r.retryWindowMs, async () => {
     const pipeline = r.redis.pipeline().mget(keys);
     for (const p of payloads) pipeline.hmget(REDIS_KEYS.node(p.jobId, p.nodeId), 'status', 'attempt');
+    if (lockKey !== undefined) pipeline.get(lockKey);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('the preflight pipeline was not executed');
     for (const [err] of replies) if (err) throw err;
-    return replies.map(([, v]) => v as Array<string | null>);
+    return replies.map(([, v]) => v);
   });
+  const lock = lockKey === undefined ? undefined : (replies.pop() as string | null);
+  const [markers, ...nodes] = replies as Array<Array<string | null>>;
   const valueAt = new Map(keys.map((k, i) => [k, markers![i] ?? null]));
-  return payloads.map((p, i) => {
+  const preflights = payloads.map((p, i) => {
     const [markerKey, throttleKey] = keysOf[i]!;
     const [status, attempt] = nodes[i]!;
     const superseded = supersededBy(status ?? null, attempt ?? null, p.attempt);
@@ -62,6 +78,7 @@ export async function readLeasePreflights(
       ...(superseded ? { superseded } : {}),
     };
   });
+  return lock === undefined ? { preflights } : { preflights, lock };
 }
 
 /** The attempt's cancelled marker and, when throttling is on, its tenant's throttle key. */

@@ -42,10 +42,13 @@ function fakePorts(
     throwIn?: string;
     /** At a stop, how many of the rest the runner had already started (they must be run first). */
     startedAhead?: number;
+    /** The lease's lock is not the actor's when handed over (false), or from before this attempt on (id). */
+    ownedUntil?: false | string;
   } = {},
 ) {
   let clock = 1_000;
   let lockLost = false;
+  let notOwned = 0;
   const ran: string[] = [];
   /** What the lease asked of the runner queue, in order. */
   const queue: string[] = [];
@@ -69,7 +72,11 @@ function fakePorts(
         );
     },
     runnerQueue: {
-      handOver: async (attempts) => void queue.push(`handOver ${attempts.map((a) => a.jobId).join(',')}`),
+      handOver: async (attempts) => {
+        queue.push(`handOver ${attempts.map((a) => a.jobId).join(',')}`);
+        return o.ownedUntil !== false;
+      },
+      stillOwned: async () => o.ownedUntil === undefined || !ran.includes(o.ownedUntil as string),
       takeBack: async (rest) => {
         queue.push(`takeBack ${rest.map((a) => a.jobId).join(',')}`);
         return Math.min(o.startedAhead ?? 0, rest.length);
@@ -77,10 +84,10 @@ function fakePorts(
       release: async () => void queue.push('release'),
     },
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-    metrics: { leaseHandedBack: (r) => void handedBack.push(r) },
+    metrics: { leaseHandedBack: (r) => void handedBack.push(r), leaseNotOwned: () => void notOwned++ },
     now: () => clock,
   };
-  return { ports, ran, handedBack, logs, queue };
+  return { ports, ran, handedBack, logs, queue, notOwned: () => notOwned };
 }
 
 const lease = (...ids: string[]) => ({ attempts: ids.map(attempt) });
@@ -206,5 +213,26 @@ describe('isLease', () => {
     expect(isLease({ attempts: 'x' })).toBe(false);
     expect(isLease(attempt('j1'))).toBe(false);
     expect(isLease(null)).toBe(false);
+  });
+
+  it("a lease whose lock is not the actor's when it is handed over runs nothing, reports nothing, hands nothing back", async () => {
+    const { job, calls } = fakeJob(lease('j1', 'j2'));
+    const f = fakePorts({ ownedUntil: false });
+    await processLease(job, 'tok', f.ports);
+    expect(f.ran).toEqual([]);
+    expect(calls).toEqual([]);
+    expect(f.queue).toEqual(['handOver j1,j2', 'release']);
+    expect(f.notOwned()).toBe(1);
+    expect(f.logs.some((l) => l.startsWith("warn: the lease is no longer this actor's"))).toBe(true);
+  });
+
+  it("stops before the next attempt once the lease is no longer the actor's (read again past its window)", async () => {
+    const { job, calls } = fakeJob(lease('j1', 'j2', 'j3'));
+    const f = fakePorts({ ownedUntil: 'j1' });
+    await processLease(job, 'tok', f.ports);
+    expect(f.ran).toEqual(['j1']);
+    expect(calls).toEqual([]); // not handed back: the lease is its owner's
+    expect(f.handedBack).toEqual([]);
+    expect(f.notOwned()).toBe(1);
   });
 });

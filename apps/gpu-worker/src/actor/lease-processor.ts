@@ -32,7 +32,7 @@ export interface LeasePorts {
     warn(obj: object, msg: string): void;
     error(obj: object, msg: string): void;
   };
-  metrics: Pick<WorkerMetrics, 'leaseHandedBack'>;
+  metrics: Pick<WorkerMetrics, 'leaseHandedBack' | 'leaseNotOwned'>;
   now?: () => number;
 }
 
@@ -41,8 +41,18 @@ export interface LeasePorts {
  * one write, so a lease of short attempts wakes the runner (and the actor) once, not once per attempt.
  */
 export interface LeaseRunnerQueue {
-  /** Preflights the attempts in one round trip and hands the runnable ones to the runner, in order. */
-  handOver(attempts: readonly NodeAttemptPayload[]): Promise<void>;
+  /**
+   * Preflights the attempts in one round trip and hands the runnable ones to the runner, in order. With them it
+   * reads the lease's lock: false when the lease is not the actor's (nothing is handed over then). The runner
+   * starts none of them once the window in which the lock is known to be the actor's has passed.
+   */
+  handOver(attempts: readonly NodeAttemptPayload[]): Promise<boolean>;
+  /**
+   * Whether the lease is still the actor's, before it starts an attempt: true within the window its last read
+   * of the lock opened (no command); past it (the actor was paused, or the lease is long) the lock is read again
+   * (one GET) and a window opens again if it is still the actor's.
+   */
+  stillOwned(): Promise<boolean>;
   /**
    * Takes back those of `rest` the runner has not started; answers how many of `rest` (from its start) must
    * still be run here because the runner started or ended one of them (the others go back to the queue).
@@ -69,7 +79,7 @@ export async function processLease(job: Job, token: string | undefined, p: Lease
   const now = p.now ?? Date.now;
   const from = now();
   try {
-    await p.runnerQueue.handOver(attempts);
+    if (!(await p.runnerQueue.handOver(attempts))) return notOwned(job, attempts.length, p);
     for (let i = 0; i < attempts.length; i++) {
       if (p.lockLost()) {
         p.logger.warn(
@@ -78,6 +88,9 @@ export async function processLease(job: Job, token: string | undefined, p: Lease
         );
         return;
       }
+      // BullMQ says a lock is lost only at its next renewal: an actor that was paused past its lock (GC,
+      // SIGSTOP) wakes with the lease maybe re-added by the leader and run by another actor (LeaseRepairs)
+      if (!(await p.runnerQueue.stillOwned())) return notOwned(job, attempts.length - i, p);
       const stop = p.mustStop() ?? (i > 0 && now() - from >= p.sliceMs ? 'slice' : undefined);
       if (stop) {
         const started = await p.runnerQueue.takeBack(attempts.slice(i));
@@ -90,6 +103,19 @@ export async function processLease(job: Job, token: string | undefined, p: Lease
   } finally {
     await p.runnerQueue.release();
   }
+}
+
+/**
+ * The lease's lock is not the actor's: the lease was taken back while the actor was paused, and is the new
+ * owner's, with its attempts. None is started here (what the runner still holds is taken back when the lease
+ * ends; one it already runs is killed there, as for a lost lock), nothing is reported or handed back.
+ */
+function notOwned(job: Job, left: number, p: LeasePorts): void {
+  p.metrics.leaseNotOwned();
+  p.logger.warn(
+    { actor: p.actorId, bullJobId: job.id, left },
+    "the lease is no longer this actor's (its lock is gone or another's: taken back while the actor was paused); its attempts are left to its owner",
+  );
 }
 
 function parseLease(job: Job, p: LeasePorts): NodeAttemptPayload[] {

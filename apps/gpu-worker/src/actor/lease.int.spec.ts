@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -21,12 +23,62 @@ import { testActorOptions } from './test/actor-options.js';
  */
 
 const logs: string[] = [];
-const logger = {
-  debug: (_o: object, m: string) => void logs.push(`debug: ${m}`),
-  info: (_o: object, m: string) => void logs.push(`info: ${m}`),
-  warn: (_o: object, m: string) => void logs.push(`warn: ${m}`),
-  error: (_o: object, m: string) => void logs.push(`error: ${m}`),
+/** Every log line with its fields, as JSON (what a test looks for in a field). */
+const logFields: string[] = [];
+const line = (level: string) => (o: object, m: string) => {
+  logs.push(`${level}: ${m}`);
+  logFields.push(JSON.stringify({ level, msg: m, ...o }));
 };
+const logger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+
+/**
+ * Stops this process's event loop for `ms` (a stop-the-world GC, a SIGSTOP): the actor's timers, its BullMQ
+ * lock renewal and everything else in it wait; its runner, a process of its own, goes on.
+ */
+const pauseThisProcess = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * The leader's lost-lease repair, in a process of its own (this one is paused while it runs): once the lease's
+ * BullMQ lock has lapsed it removes the lease and adds it again under its id with `rest` (LeaseRepairs:
+ * reclaim, then requeueLease). The re-added lease is delayed a minute here, standing in for the other actor
+ * that would take it: the paused actor must not run any of it.
+ */
+function repairWhenLockLapses(url: string, leaseId: string, rest: NodeAttemptPayload[]) {
+  const script = `
+    import { Queue } from 'bullmq';
+    import { Redis } from 'ioredis';
+    const a = JSON.parse(process.env.REPAIR);
+    const r = new Redis(a.url, { maxRetriesPerRequest: null });
+    const q = new Queue(a.queue, { connection: r, prefix: a.prefix });
+    const lock = a.prefix + ':' + a.queue + ':' + a.id + ':lock';
+    const sleep = (ms) => new Promise((s) => setTimeout(s, ms));
+    while (!(await r.exists(lock))) await sleep(10);
+    process.stdout.write('held\\n');
+    while (await r.exists(lock)) await sleep(10);
+    const removed = await q.remove(a.id);
+    await q.add('lease', { attempts: a.rest }, { jobId: a.id, delay: 60000 });
+    process.stdout.write('repaired ' + removed + '\\n');
+    await q.close();
+    r.disconnect();
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: process.cwd(),
+    env: {
+      ...process.env,
+      REPAIR: JSON.stringify({ url, prefix: BULLMQ_PREFIX, queue: NODE_QUEUES.cpu, id: leaseId, rest }),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    held: () => waitFor(() => out.includes('held'), { timeoutMs: 10_000, what: 'the lease to be held' }),
+    done: async () => {
+      if (child.exitCode === null) await once(child, 'exit');
+      return out;
+    },
+  };
+}
 
 const attempt = (jobId: string, ms: number, n = 1): NodeAttemptPayload => ({
   jobId,
@@ -330,6 +382,41 @@ describe('NodeActor running leases', () => {
       expect(restarts).toEqual(['platform']);
       expect(logs).toContain('warn: replacing the runner: the attempt left memory in it');
       expect(handedBack).toEqual([]);
+    });
+  });
+
+  it('an actor paused past its lock, whose lease was repaired meanwhile, starts none of the re-added attempts when it wakes', async () => {
+    // a lock of 1 s (renewed every 0.5 s); no stalled check of this worker's own in the way
+    const bullmq = { lockDurationMs: 1_000, stalledIntervalMs: 60_000, closeTimeoutMs: 1_000 };
+    await withActor({ bullmq }, async () => {
+      const attempts = [attempt('P1', 2_500), attempt('P2', 3_000), attempt('P3', 20)];
+      for (const a of attempts) await setNode(a.jobId, 'QUEUED');
+      const leaseId = leaseJobId(attempts[0]!);
+      // started before the lease exists: it waits for the lock to be taken, then for it to lapse
+      const leader = repairWhenLockLapses(redis.url, leaseId, attempts.slice(1));
+      const job = await addLease(attempts);
+      await leader.held();
+      await firstStarted('P');
+      // P1 started while the lease was this actor's. Now the actor stops for 4 s: its lock lapses after 1 s,
+      // the leader re-adds P2 and P3 under the lease's id, and P1 ends in the runner after 2.5 s
+      pauseThisProcess(4_000);
+      expect(await leader.done()).toContain('repaired 1');
+      // what the woken actor does with the lease: it ends there (lost lock or lost lease), its rest unrun
+      await waitFor(() => logs.some((l) => /lost the lock of the lease|no longer this actor's/.test(l)), {
+        timeoutMs: 10_000,
+        what: 'the woken actor to let the lease go',
+        logs: () => logs.join('\n'),
+      });
+      await new Promise((r) => setTimeout(r, 1_000)); // what it would still report or restart
+      // neither reported (that P2 ran would be applied beside the new owner's run of it)…
+      expect((await reportsOf('P')).filter((r) => !r.startsWith('P1 '))).toEqual([]);
+      // …nor run in its runner: a runner left running an attempt nobody reports is restarted, and says so
+      expect(
+        logFields.filter((l) => l.includes('a lease ended with one of its attempts still in the runner')),
+      ).toEqual([]);
+      // the re-added lease is the new owner's, untouched
+      expect(await queue.getJobState(job.id!)).toBe('delayed');
+      expect(await leaseData(job)).toEqual(['P2', 'P3']);
     });
   });
 });

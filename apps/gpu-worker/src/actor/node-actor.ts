@@ -12,7 +12,7 @@ import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runne
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
 import type { WorkerMetrics } from '../worker-metrics.js';
-import { isSet, readLeasePreflights, readPreflight } from './attempt-preflight.js';
+import { isSet, readLeaseStart, readPreflight } from './attempt-preflight.js';
 import { retryWithin } from './retry.js';
 import {
   offersTask,
@@ -312,7 +312,10 @@ export class NodeActor implements SupervisedActor {
           this.machine.draining ? 'draining' : this.slot.quarantined ? 'quarantined' : undefined,
         lockLost: () => held.lockLost,
         runAttempt: (payload) => inAttemptSpan(payload, () => processAttempt(job, ports, payload)),
-        runnerQueue: this.runnerQueue(),
+        // BullMQ's lock of the lease: `<queue prefix:name>:<job id>:lock`, holding the token it leased the job with
+        runnerQueue: this.runnerQueue(
+          token === undefined ? undefined : { lockKey: `${job.queueQualifiedName}:${job.id}:lock`, token },
+        ),
         logger: this.o.logger,
         metrics: this.o.metrics,
       });
@@ -322,25 +325,47 @@ export class NodeActor implements SupervisedActor {
   }
 
   /** The lease's attempts in the runner: handed over together, claimed one by one by processAttempt. */
-  private runnerQueue(): LeaseRunnerQueue {
+  private runnerQueue(owner?: LeaseOwner): LeaseRunnerQueue {
+    // A lock read as the actor's has at least half the lock duration left (BullMQ renews it every half):
+    // the actor knows the lease is its own until 0.4 of it after the read began, and starts attempts only then
+    const ownedForMs = Math.floor(this.o.bullmq.lockDurationMs * 0.4);
+    let ownedUntil = Number.POSITIVE_INFINITY; // without a token there is no lock to read (tests' fakes)
     return {
       handOver: async (attempts) => {
         const runner = await this.slot.ready();
-        const preflights = await readLeasePreflights(this.preflightReader(), attempts);
+        const readAt = Date.now();
+        const { preflights, lock } = await readLeaseStart(this.preflightReader(), attempts, owner?.lockKey);
+        if (owner) {
+          if (lock !== owner.token) return false;
+          ownedUntil = readAt + ownedForMs;
+        }
         const handed: HandedLease = { runner, payloads: new Map(), preflights: new Map() };
         attempts.forEach((a, i) => handed.preflights.set(runIdOf(a), preflights[i]!));
         this.handed = handed;
-        if (!runner) return; // each attempt's processing says why (quarantined, draining)
+        if (!runner) return true; // each attempt's processing says why (quarantined, draining)
         const runnable = attempts.filter((a, i) => {
           const pre = preflights[i]!;
           if (pre.superseded || pre.cancelled || pre.throttledUntil !== undefined) return false;
           return offersTask(runner, a);
         });
         for (const a of runnable) handed.payloads.set(runIdOf(a), a);
-        runner.enqueue(runnable.map((a) => runMessageFor(a, this.o.spec, this.o.workRoot)));
+        // the runner starts none of them past the window: a paused actor's runner does not run on for it
+        runner.enqueue(
+          runnable.map((a) => runMessageFor(a, this.o.spec, this.o.workRoot)),
+          owner ? ownedUntil : undefined,
+        );
         // the slice bounds what starts: at its end the runner gives back what it has not started
         if (runnable.length > 1)
           handed.sliceTimer = setTimeout(() => void this.takeBackQueued(), this.o.leaseSliceMs);
+        return true;
+      },
+      stillOwned: async () => {
+        if (!owner || Date.now() < ownedUntil) return true;
+        const readAt = Date.now();
+        const lock = await retryWithin(this.o.redisRetryWindowMs, () => this.o.redis.get(owner.lockKey));
+        if (lock !== owner.token) return false;
+        ownedUntil = readAt + ownedForMs;
+        return true;
       },
       takeBack: async (rest) => {
         const runner = this.handed?.runner;
@@ -435,6 +460,12 @@ export class NodeActor implements SupervisedActor {
       metrics: this.o.metrics,
     };
   }
+}
+
+/** The lease's BullMQ lock and the token the actor leased it with: the lease is the actor's while they match. */
+interface LeaseOwner {
+  lockKey: string;
+  token: string;
 }
 
 interface HandedLease {

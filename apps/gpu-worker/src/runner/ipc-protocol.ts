@@ -57,6 +57,13 @@ export type RunMessage = z.infer<typeof RunMessage>;
 export const RunsMessage = z.object({
   type: z.literal('runs'),
   runs: z.array(RunMessage).min(1).max(LEASE_MAX_ATTEMPTS),
+  /**
+   * Wall-clock ms (the actor's host is the runner's) after which the runner starts none of these: the end of the
+   * window in which the actor knows the lease is its own (it read the lease's lock). An actor paused past its
+   * lock (GC, SIGSTOP) may have lost the lease meanwhile, and the runner must not start its attempts for it: what
+   * is still queued then comes back `withdrawn` (requestId START_BY_REQUEST_ID), unstarted.
+   */
+  startBy: z.number().int().nonnegative().optional(),
 });
 export type RunsMessage = z.infer<typeof RunsMessage>;
 
@@ -125,6 +132,8 @@ export type LogLevel = z.infer<typeof LogLevel>;
  */
 const Recycle = z.string().min(1).max(2000);
 export const RECYCLE_REQUEST_ID = 'recycle';
+/** The requestId of the runs a runner gives back because their `startBy` passed (RunsMessage). */
+export const START_BY_REQUEST_ID = 'start-by';
 
 export const ChildMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), pid: z.number().int(), tasks: z.array(TaskManifest) }),

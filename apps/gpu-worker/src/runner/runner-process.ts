@@ -217,14 +217,15 @@ export class RunnerProcess {
    * Hands several attempts to an idle runner in one write (a lease's, decision 0007): it runs them in
    * order, each when the one before it ended. Each is then claimed with `run` (its watchdogs start there),
    * withdrawn, or cancelled; those the runner never started when it died are dropped (`holds` says no).
+   * `startBy` (wall-clock ms): the runner starts none of them after it (RunsMessage), giving them back.
    */
-  enqueue(msgs: RunMessage[]): void {
+  enqueue(msgs: RunMessage[], startBy?: number): void {
     if (!this.alive || msgs.length === 0) return;
     if (this.inRunner.length > 0)
       throw new Error(`runner of ${this.opts.actorId} is already running ${this.inRunner[0]!.runId}`);
     this.lastBeat = Date.now();
     for (const m of msgs) this.unclaimed.set(m.runId, this.handOver(m.runId));
-    this.child.send({ type: 'runs', runs: msgs });
+    this.child.send({ type: 'runs', runs: msgs, ...(startBy === undefined ? {} : { startBy }) });
   }
 
   /** A run is in the runner (running, or queued there). */

@@ -11,6 +11,7 @@ import {
 import {
   ParentMessage,
   RECYCLE_REQUEST_ID,
+  START_BY_REQUEST_ID,
   type ChildMessage,
   type RunMessage,
   type StorageResult,
@@ -43,6 +44,8 @@ export class TaskRunnerChild {
   private readonly queued: RunMessage[] = [];
   /** Why this runner asked to be replaced; it starts nothing more once set. */
   private recycling?: string;
+  /** The queued runs' `startBy` (RunsMessage): none of them starts after it. */
+  private startBy?: number;
 
   constructor(
     private readonly catalog: TaskCatalog,
@@ -97,6 +100,7 @@ export class TaskRunnerChild {
     }
     if (msg.type === 'runs') {
       this.queued.push(...msg.runs);
+      this.startBy = msg.startBy;
       if (this.recycling) this.giveBackQueued();
       else if (!this.current) this.startNext();
       return;
@@ -127,14 +131,20 @@ export class TaskRunnerChild {
 
   private startNext(): void {
     if (this.recycling) return this.giveBackQueued();
+    // past the window in which the actor knew the lease was its own (it may be paused, the lease re-leased)
+    if (this.startBy !== undefined && Date.now() > this.startBy)
+      return this.giveBackQueued(START_BY_REQUEST_ID);
     const next = this.queued.shift();
     if (next) void this.run(next);
   }
 
-  /** A runner being replaced starts no queued run: they go back to the actor, unstarted, for the next runner. */
-  private giveBackQueued(): void {
+  /**
+   * A runner being replaced (or whose queued runs' `startBy` passed) starts no queued run: they go back to the
+   * actor, unstarted (for the next runner, or to be handed back with their lease).
+   */
+  private giveBackQueued(requestId = RECYCLE_REQUEST_ID): void {
     const runIds = this.queued.splice(0).map((r) => r.runId);
-    if (runIds.length > 0) this.send({ type: 'withdrawn', requestId: RECYCLE_REQUEST_ID, runIds });
+    if (runIds.length > 0) this.send({ type: 'withdrawn', requestId, runIds });
   }
 
   private async run(msg: RunMessage): Promise<void> {

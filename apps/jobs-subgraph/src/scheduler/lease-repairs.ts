@@ -168,7 +168,8 @@ export class LeaseRepairs {
    * So the lease is taken back once no worker holds its lock (reclaim: BullMQ refuses while a live actor renews
    * it; one that lapsed is what BullMQ's own stalled check goes by) and its waiting attempts go out again in it
    * at once, under its id (the lost-lease repair), keeping their attempt numbers: none of them started. An actor
-   * that was only paused finds its lock gone before its next attempt and stops (decision 0007); the finished
+   * that was only paused finds its lock gone before its next attempt and stops (it reads the lease's lock before
+   * starting attempts of it: apps/gpu-worker/README "A lease" step 5); the finished
    * attempts are not in the lease again. A lease reclaimed by RunningAttempts this pass sends its waiting
    * attempts out the same way. Only leases that went out at least the dispatch grace before the pass read its
    * jobs: every attempt they carry was seen then (but those of a job whose reconcile failed: see requeueLostLeases).
