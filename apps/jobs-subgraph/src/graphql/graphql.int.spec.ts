@@ -55,6 +55,35 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     expect(admin.data!.workers.map((w) => w.id)).toContain(worker.id);
   });
 
+  it('answers whether each worker takes work (accepting), apart from its readiness; an older manifest falls back to ready', async () => {
+    const redis = new Redis(harness.redisUrl);
+    try {
+      // an older worker publishes no `accepting`: its `ready` was the gate then
+      const published = JSON.parse((await redis.get(REDIS_KEYS.worker(worker.id)))!) as object;
+      const older = { ...published, id: 'older-worker', ready: false };
+      delete (older as { accepting?: boolean }).accepting;
+      await redis.set(REDIS_KEYS.worker(older.id), JSON.stringify(older), 'PX', 60_000);
+      await redis.sadd(REDIS_KEYS.workers, older.id);
+      const r = await graphqlRequest<{ workers: Array<{ id: string; ready: boolean; accepting: boolean }> }>(
+        url,
+        '{ workers { id ready accepting } }',
+        {},
+        identityFor('ops', ['admin']),
+      );
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.workers.find((w) => w.id === worker.id)).toMatchObject({ accepting: true });
+      expect(r.data!.workers.find((w) => w.id === 'older-worker')).toEqual({
+        id: 'older-worker',
+        ready: false,
+        accepting: false,
+      });
+    } finally {
+      await redis.srem(REDIS_KEYS.workers, 'older-worker');
+      await redis.del(REDIS_KEYS.worker('older-worker'));
+      redis.disconnect();
+    }
+  });
+
   it('answers capabilities and templates from the registry at once', async () => {
     const r = await graphqlRequest<{
       capabilities: Array<{ name: string; versions: string[]; workers: number }>;

@@ -1,7 +1,14 @@
 import { IsOptional, Length, Max, MaxLength, Min } from 'class-validator';
 import { Directive, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { assumedListSize } from '#libs/auth';
-import type { GraphError, JobError, JobEvent, JsonObject, WorkerManifest } from '#libs/contracts';
+import {
+  workerTakesWork,
+  type GraphError,
+  type JobError,
+  type JobEvent,
+  type JsonObject,
+  type WorkerManifest,
+} from '#libs/contracts';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
 import { jobProgress } from '../scheduler/job-record.js';
@@ -323,9 +330,17 @@ export class WorkerType {
       'running, with actors, none quarantined; a worker not ready for a quarantined actor still runs tasks on its other actors (see their states)',
   })
   ready!: boolean;
+  // Non-null: a worker too old to publish `accepting` is answered by the rule the scheduler uses for it
+  // (`workerTakesWork`: its `ready`), so the field never says something the dispatch does not go by.
+  @Field(() => Boolean, {
+    description:
+      'whether the worker takes work at all: its supervisor is running (not starting, draining or stopped). Unlike `ready`, a quarantined actor does not make it false: the worker keeps serving on its other actors (which tasks it takes follows their states). A worker too old to publish it is answered with its `ready`, which was the gate then',
+  })
+  accepting!: boolean;
 
   static from(w: WorkerManifest): WorkerType {
     return Object.assign(new WorkerType(), {
+      accepting: workerTakesWork(w),
       id: w.id,
       hostname: w.hostname,
       protocolVersion: w.protocolVersion,
