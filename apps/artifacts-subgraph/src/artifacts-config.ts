@@ -1,6 +1,16 @@
 import { subgraphAuthEnv, subgraphAuthSettings, type SubgraphAuthSettings } from '#libs/auth';
-import { isProduction, loadConfig, port, redisEnv, runtimeEnv, type ConfigOf } from '#libs/config';
+import { z } from 'zod';
+import {
+  isProduction,
+  loadConfig,
+  port,
+  positiveInt,
+  redisEnv,
+  runtimeEnv,
+  type ConfigOf,
+} from '#libs/config';
 import { artifactPolicyEnv, storageEnv } from '#libs/storage';
+import { JOB_ARTIFACTS_LIST_SIZE } from './reads/job-artifacts-bounds.js';
 
 /** Everything the artifacts subgraph reads from its environment, parsed once at boot. */
 export const artifactsSubgraphEnv = {
@@ -9,6 +19,20 @@ export const artifactsSubgraphEnv = {
   ...storageEnv,
   ...artifactPolicyEnv,
   ARTIFACTS_SUBGRAPH_PORT: port(4002),
+  /** Largest `first` of `Job.artifactsPage`. */
+  JOB_ARTIFACTS_PAGE_MAX: positiveInt(100).pipe(z.number().max(1000, 'expected at most 1000')),
+  /**
+   * Most artifacts `Job.artifacts` answers per job (the oldest). At most what the schema tells routers to count
+   * for it (@listSize assumedSize), so that cost analysis never counts less than it can return.
+   */
+  JOB_ARTIFACTS_LIST_MAX: positiveInt(JOB_ARTIFACTS_LIST_SIZE).pipe(
+    z
+      .number()
+      .max(
+        JOB_ARTIFACTS_LIST_SIZE,
+        `expected at most ${JOB_ARTIFACTS_LIST_SIZE} (the schema's @listSize of Job.artifacts)`,
+      ),
+  ),
   ...subgraphAuthEnv,
 };
 

@@ -32,7 +32,12 @@ export function createArtifactsMetrics(): ArtifactsMetrics {
     help: 'Artifacts and objects removed by sweeps, by kind',
     labelNames: ['kind'] as const,
   });
+  const capped = metrics.counter({
+    name: 'switchyard_artifact_job_lists_capped_total',
+    help: 'Job.artifacts answers cut at JOB_ARTIFACTS_LIST_MAX (the job has more; artifactsPage reads them all)',
+  });
   return {
+    jobArtifactsCapped: () => capped.inc(),
     uploadCompleted: () => completed.inc(),
     uploadRejected: (reason) => rejected.inc({ reason }),
     quotaRefused: (quota) => {

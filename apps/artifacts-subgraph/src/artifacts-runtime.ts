@@ -99,6 +99,8 @@ export class ArtifactsRuntime {
         downloadUrlTtlSeconds: config.ARTIFACT_DOWNLOAD_URL_TTL_SECONDS,
         tenantMaxStoredBytes: config.TENANT_MAX_STORED_BYTES,
         tenantMaxArtifacts: config.TENANT_MAX_ARTIFACTS,
+        jobArtifactsListMax: config.JOB_ARTIFACTS_LIST_MAX,
+        jobArtifactsPageMax: config.JOB_ARTIFACTS_PAGE_MAX,
       },
       metrics,
       logger,

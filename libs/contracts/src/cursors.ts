@@ -16,3 +16,18 @@ export const CursorJobId = z.string().regex(/^[\w-]{1,64}$/, 'expected a job id'
 /** What a `jobs(after:)` cursor names: a place in a tenant's job list (newest first). */
 export const JobListPosition = z.object({ createdMs: CursorInteger, jobId: CursorJobId });
 export type JobListPosition = z.infer<typeof JobListPosition>;
+
+/** The last millisecond a Date can hold as an ISO string of a four-digit year (9999-12-31T23:59:59.999Z). */
+const MAX_ISO_MS = 253_402_300_799_999;
+
+/**
+ * What a `Job.artifactsPage(after:)` cursor names: a place in a job's committed artifacts, ordered by
+ * (createdAt, name, id). Names and ids as storage makes them (sanitised names of at most 200 characters of
+ * `[A-Za-z0-9._-]`, id segments of at most 128), so none holds the cursor's `:` separator.
+ */
+export const ArtifactListPosition = z.object({
+  createdMs: CursorInteger.pipe(z.number().max(MAX_ISO_MS)),
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected an artifact name'),
+  id: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'expected an artifact id'),
+});
+export type ArtifactListPosition = z.infer<typeof ArtifactListPosition>;

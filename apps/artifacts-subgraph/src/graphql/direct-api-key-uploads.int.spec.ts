@@ -59,9 +59,16 @@ beforeAll(async () => {
       uploadUrlTtlSeconds: 60,
       downloadUrlTtlSeconds: 60,
       tenantMaxStoredBytes: 0,
+      jobArtifactsListMax: 50,
+      jobArtifactsPageMax: 100,
       tenantMaxArtifacts: 0,
     },
-    { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
+    {
+      uploadCompleted: () => undefined,
+      jobArtifactsCapped: () => undefined,
+      uploadRejected: () => undefined,
+      quotaRefused: () => undefined,
+    },
     quietStorageLogger,
     new JobArtifactsReader(redis),
   );

@@ -103,7 +103,9 @@ describe('Job.artifacts for a batch of jobs', () => {
     expect(evals).toHaveBeenCalledTimes(1);
     expect(counts.evalsha).toBe(1);
     expect(counts.smembers).toBe(22);
-    expect(counts.hgetall).toBe(82);
+    // every record's sort fields are read; only the 60 visible ones are read whole and leave Redis
+    expect(counts.hmget).toBe(82);
+    expect(counts.hgetall).toBe(60);
     evals.mockRestore();
   });
 
@@ -123,5 +125,223 @@ describe('Job.artifacts for a batch of jobs', () => {
       'FORBIDDEN',
       'FORBIDDEN',
     ]);
+  });
+});
+
+/**
+ * A job's artifacts are bounded: `Job.artifacts` answers at most JOB_ARTIFACTS_LIST_MAX (the oldest), and
+ * `artifactsPage(first, after)` pages through all of them, `first` at most JOB_ARTIFACTS_PAGE_MAX.
+ */
+describe('Job.artifacts and Job.artifactsPage bounds', () => {
+  const LIST_MAX = 5;
+  const PAGE_MAX = 10;
+  let server: RedisHandle;
+  let redis: Redis;
+  let schema: Awaited<ReturnType<typeof metadataOnlySchema>>;
+  const acme: Identity = { tenant: 'acme', keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };
+  const globex: Identity = { tenant: 'globex', keyId: 'g', scopes: ['artifacts:read'], exp: 9e9 };
+  const t = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+    schema = await metadataOnlySchema(redis, { listMax: LIST_MAX, pageMax: PAGE_MAX });
+    await ARTIFACT_READ_SCRIPTS.loadAll(redis);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  const put = async (
+    id: string,
+    jobId: string,
+    tenant: string,
+    state: ArtifactRecord['state'],
+    at: string,
+    name: string,
+  ) => {
+    const r: ArtifactRecord = {
+      ...{ id, tenant, state, key: `${tenant}/${jobId}/${id}`, name, contentType: 'image/png', size: 1 },
+      ...{ sha256: 'ab'.repeat(32), jobId, nodeId: 'n0', attempt: 1, createdAt: at },
+    };
+    await redis.hset(REDIS_KEYS.artifact(id), encodeArtifactRecord(r));
+    await redis.sadd(REDIS_KEYS.jobArtifacts(jobId), id);
+  };
+
+  const query = (identity: Identity, doc: string, variables: Record<string, unknown>) =>
+    execute({ schema, document: parse(doc), variableValues: variables, contextValue: { identity } });
+  const reps = (ids: string[]) => ids.map((id) => ({ __typename: 'Job', id }));
+  type Page = {
+    edges: Array<{ cursor: string; node: { id: string } }>;
+    pageInfo: {
+      hasNextPage: boolean;
+      hasPreviousPage: boolean;
+      startCursor: string | null;
+      endCursor: string | null;
+    };
+  };
+  const PAGE = `query($reps: [_Any!]!, $first: Int, $after: String) { _entities(representations: $reps) { ... on Job { id
+    artifactsPage(first: $first, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } }`;
+  const page = async (identity: Identity, jobId: string, first?: number, after?: string) => {
+    const r = await query(identity, PAGE, { reps: reps([jobId]), first, after });
+    expect(r.errors).toBeUndefined();
+    return (r.data!._entities as Array<{ artifactsPage: Page }>)[0]!.artifactsPage;
+  };
+  const codeOf = (e: unknown) => (e as { originalError?: DomainError }).originalError?.code;
+
+  // 'big': 23 committed artifacts of acme; 7 share one millisecond and 3 of those one name too (the order's
+  // ties are broken by name, then id); a staged one, and another tenant's record listed under it.
+  const bigIds: string[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < 16; i++) {
+      const id = `big-${String(i).padStart(2, '0')}`;
+      bigIds.push(id);
+      await put(id, 'big', 'acme', 'committed', t(i), `out-${i}.png`);
+    }
+    const tied = ['tie-c', 'tie-a', 'tie-b'].map((id) => ({ id, name: 'same.png' }));
+    const named = ['x.png', 'a.png', 'm.png', 'b.png'].map((name, i) => ({ id: `named-${i}`, name }));
+    for (const { id, name } of [...tied, ...named]) await put(id, 'big', 'acme', 'committed', t(100), name);
+    bigIds.push('named-1', 'named-3', 'named-2', 'tie-a', 'tie-b', 'tie-c', 'named-0');
+    await put('big-staged', 'big', 'acme', 'staged', t(0), 'staged.png');
+    await put('big-foreign', 'big', 'globex', 'committed', t(0), 'foreign.png');
+  });
+
+  it('Job.artifacts answers the JOB_ARTIFACTS_LIST_MAX oldest of a job with more', async () => {
+    const r = await query(
+      acme,
+      `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Job { artifacts { id } } } }`,
+      {
+        reps: reps(['big']),
+      },
+    );
+    expect(r.errors).toBeUndefined();
+    const ids = (r.data!._entities as Array<{ artifacts: Array<{ id: string }> }>)[0]!.artifacts.map(
+      (a) => a.id,
+    );
+    expect(ids).toEqual(bigIds.slice(0, LIST_MAX));
+  });
+
+  it('artifactsPage pages through every artifact once, in order, across ties', async () => {
+    for (const first of [1, 3, 4, PAGE_MAX]) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const p = await page(acme, 'big', first, after);
+        pages++;
+        expect(p.edges.length).toBeLessThanOrEqual(first);
+        expect(p.pageInfo.hasPreviousPage).toBe(after !== undefined);
+        expect(p.pageInfo.startCursor).toBe(p.edges[0]?.cursor ?? null);
+        expect(p.pageInfo.endCursor).toBe(p.edges.at(-1)?.cursor ?? null);
+        seen.push(...p.edges.map((e) => e.node.id));
+        if (!p.pageInfo.hasNextPage) break;
+        after = p.pageInfo.endCursor!;
+      }
+      expect(seen).toEqual(bigIds);
+      expect(pages).toBe(Math.ceil(bigIds.length / first));
+    }
+    // no first: a page of 20 or JOB_ARTIFACTS_PAGE_MAX, whichever is lower
+    expect((await page(acme, 'big')).edges).toHaveLength(PAGE_MAX);
+    // first: 0 answers no edge and whether there are any
+    const empty = await page(acme, 'big', 0);
+    expect(empty.edges).toEqual([]);
+    expect(empty.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('an artifact committed between two pages appears once, later ones at the end', async () => {
+    const first = await page(acme, 'big', 5);
+    await put('late', 'big', 'acme', 'committed', t(10_000), 'late.png');
+    const seen = first.edges.map((e) => e.node.id);
+    let after = first.pageInfo.endCursor!;
+    for (;;) {
+      const p = await page(acme, 'big', 5, after);
+      seen.push(...p.edges.map((e) => e.node.id));
+      if (!p.pageInfo.hasNextPage) break;
+      after = p.pageInfo.endCursor!;
+    }
+    expect(seen).toEqual([...bigIds, 'late']);
+    await redis.srem(REDIS_KEYS.jobArtifacts('big'), 'late');
+    await redis.del(REDIS_KEYS.artifact('late'));
+  });
+
+  it('a page of jobs is one script call, whatever the fields and their arguments', async () => {
+    const jobs = Array.from({ length: 20 }, (_, i) => `page-job-${i}`);
+    for (const jobId of jobs)
+      for (let i = 0; i < 8; i++) await put(`${jobId}-${i}`, jobId, 'acme', 'committed', t(i), `o${i}.png`);
+    await redis.config('RESETSTAT');
+    const evals = jest.spyOn(redis, 'evalsha');
+    const r = await query(
+      acme,
+      `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Job { id artifacts { id }
+        p1: artifactsPage(first: 3) { edges { node { id } } pageInfo { hasNextPage } }
+        p2: artifactsPage(first: 2, after: "${Buffer.from(`${Date.parse(t(1))}:o1.png:zz`).toString('base64url')}") { edges { node { id } } } } } }`,
+      { reps: reps([...jobs, 'big']) },
+    );
+    const counts = await commandCounts(redis);
+    expect(r.errors).toBeUndefined();
+    type Answer = { artifacts: Array<{ id: string }>; p1: Page; p2: Page };
+    const answered = r.data!._entities as Answer[];
+    for (const [i, jobId] of jobs.entries()) {
+      expect(answered[i]!.artifacts.map((a) => a.id)).toEqual([0, 1, 2, 3, 4].map((n) => `${jobId}-${n}`));
+      expect(answered[i]!.p1.edges.map((e) => e.node.id)).toEqual([0, 1, 2].map((n) => `${jobId}-${n}`));
+      expect(answered[i]!.p1.pageInfo.hasNextPage).toBe(true);
+      expect(answered[i]!.p2.edges.map((e) => e.node.id)).toEqual([`${jobId}-2`, `${jobId}-3`]);
+    }
+    expect(evals).toHaveBeenCalledTimes(1);
+    expect(counts.evalsha).toBe(1);
+    // only the records of the pages leave Redis whole (5 + 3 + 2 per job, 20 + 1 jobs); 183 others are only sorted
+    expect(counts.hgetall).toBe(21 * 10);
+    evals.mockRestore();
+  });
+
+  it('refuses forged cursors and a first above JOB_ARTIFACTS_PAGE_MAX with BAD_USER_INPUT, before any Redis read', async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    const forged = [
+      'not a cursor!',
+      b64('garbage'),
+      b64('1e3:a.png:id'),
+      b64(`${'9'.repeat(17)}:a.png:id`),
+      b64(`${Number.MAX_SAFE_INTEGER}:a.png:id`), // past any date
+      b64('-1:a.png:id'),
+      b64('5:../etc/passwd:id'),
+      b64(`5:${'n'.repeat(201)}:id`),
+      b64('5:a.png:'),
+      b64(`5:a.png:${'i'.repeat(129)}`),
+      b64('5:a.png:id:extra'),
+      b64('5::id'),
+      '',
+    ];
+    await redis.config('RESETSTAT');
+    for (const after of forged) {
+      const r = await query(acme, PAGE, { reps: reps(['big']), first: 2, after });
+      expect(r.errors?.map(codeOf)).toEqual(['BAD_USER_INPUT']);
+    }
+    for (const first of [PAGE_MAX + 1, -1]) {
+      const r = await query(acme, PAGE, { reps: reps(['big']), first });
+      expect(r.errors?.map(codeOf)).toEqual(['BAD_USER_INPUT']);
+      expect(r.errors![0]!.originalError).toMatchObject({ extensions: { max: PAGE_MAX } });
+    }
+    const counts = await commandCounts(redis);
+    expect(counts.evalsha ?? 0).toBe(0);
+  });
+
+  it("answers another tenant's job as empty, hides foreign records, and is FORBIDDEN without artifacts:read", async () => {
+    const theirs = await page(globex, 'big', PAGE_MAX);
+    expect(theirs.edges.map((e) => e.node.id)).toEqual(['big-foreign']);
+    expect(theirs.pageInfo.hasNextPage).toBe(false);
+    expect((await page(globex, 'page-job-0', PAGE_MAX)).edges).toEqual([]);
+    // acme's cursor carries no tenant and reads nothing of acme for globex
+    const acmeCursor = (await page(acme, 'big', 2)).pageInfo.endCursor!;
+    expect((await page(globex, 'big', 2, acmeCursor)).edges).toEqual([]);
+    const all = await page(acme, 'big', PAGE_MAX);
+    expect(all.edges.map((e) => e.node.id)).not.toContain('big-foreign');
+    expect(all.edges.map((e) => e.node.id)).not.toContain('big-staged');
+
+    const noScope = await query({ ...acme, scopes: ['jobs:read'] }, PAGE, {
+      reps: reps(['big', 'page-job-0']),
+      first: 2,
+    });
+    expect(noScope.errors?.map(codeOf)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
   });
 });

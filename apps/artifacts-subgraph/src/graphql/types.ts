@@ -56,6 +56,39 @@ export class JobReference {
   id!: string;
 }
 
+@ObjectType('ArtifactEdge')
+export class ArtifactEdgeType {
+  @Field(() => String)
+  cursor!: string;
+  @Field(() => ArtifactType)
+  node!: ArtifactType;
+}
+
+/**
+ * The jobs subgraph's PageInfo (a shared value type: every field of it, the same in both subgraphs, so either
+ * can resolve it).
+ */
+@ObjectType('PageInfo')
+@Directive('@shareable')
+export class PageInfoType {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier items)' })
+  hasPreviousPage!: boolean;
+  @Field(() => String, { nullable: true })
+  startCursor?: string;
+  @Field(() => String, { nullable: true })
+  endCursor?: string;
+}
+
+@ObjectType('ArtifactConnection', { description: "a page of a job's committed artifacts" })
+export class ArtifactConnectionType {
+  @Field(() => [ArtifactEdgeType])
+  edges!: ArtifactEdgeType[];
+  @Field(() => PageInfoType)
+  pageInfo!: PageInfoType;
+}
+
 @ObjectType('UploadTicket')
 @Directive('@shareable')
 export class UploadTicketType {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS, type ArtifactRecord } from '#libs/contracts';
+import { REDIS_KEYS, type ArtifactListPosition, type ArtifactRecord } from '#libs/contracts';
 import { defineScripts } from '#libs/redis';
 import { decodeArtifactRecord, MetadataUnavailableError } from '#libs/storage';
 
@@ -9,34 +9,59 @@ export const ARTIFACT_READ_SCRIPTS = defineScripts({
   names: ['artifactsOfJobs'] as const,
 });
 
+/** One page of one job's committed artifacts: `limit` of them after `after` (from the start when absent). */
+export interface JobArtifactsRequest {
+  jobId: string;
+  limit: number;
+  after?: ArtifactListPosition;
+}
+
+export interface JobArtifactsPage {
+  records: ArtifactRecord[];
+  /** Another visible artifact follows the page. */
+  hasMore: boolean;
+}
+
 /**
- * The committed artifacts of many jobs, the caller's tenant only, in one round trip whatever the count
- * (`artifactsOfJobs-n.lua`); each record parsed once (ArtifactRecord). Per job oldest first, then by name,
- * as ArtifactRepository.listForJob orders them. Redis failures are MetadataUnavailableError (UNAVAILABLE).
+ * Pages of the committed artifacts of many jobs, the caller's tenant only, in one round trip whatever the count
+ * (`artifactsOfJobs-n.lua`), each ordered by createdAt, then name, then id. Only the pages' records leave Redis
+ * and are parsed (ArtifactRecord), so a job with thousands of outputs costs this process `limit` records. Redis
+ * failures are MetadataUnavailableError (UNAVAILABLE).
  */
 export class JobArtifactsReader {
   constructor(private readonly redis: Redis) {}
 
-  async forJobs(jobIds: readonly string[], tenant: string): Promise<ArtifactRecord[][]> {
-    if (jobIds.length === 0) return [];
-    let rows: string[][][];
+  async pages(requests: readonly JobArtifactsRequest[], tenant: string): Promise<JobArtifactsPage[]> {
+    if (requests.length === 0) return [];
+    const args = [tenant, REDIS_KEYS.artifact('')];
+    for (const r of requests) {
+      const a = r.after;
+      args.push(String(r.limit), a ? new Date(a.createdMs).toISOString() : '', a?.name ?? '', a?.id ?? '');
+    }
+    let rows: Array<[number, ...string[][]]>;
     try {
       rows = (await ARTIFACT_READ_SCRIPTS.run(
         this.redis,
         'artifactsOfJobs',
-        jobIds.map((id) => REDIS_KEYS.jobArtifacts(id)),
-        [tenant, REDIS_KEYS.artifact('')],
-      )) as string[][][];
+        requests.map((r) => REDIS_KEYS.jobArtifacts(r.jobId)),
+        args,
+      )) as Array<[number, ...string[][]]>;
     } catch (e) {
       throw new MetadataUnavailableError('artifactsOfJobs', e);
     }
-    return rows.map((flats) =>
-      flats
-        .map((flat) => decodeArtifactRecord(hashOf(flat))!)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name)),
-    );
+    return rows.map(([more, ...flats]) => ({
+      records: flats.map((flat) => decodeArtifactRecord(hashOf(flat))!),
+      hasMore: more === 1,
+    }));
   }
 }
+
+/** Where a record stands in its job's list (what a cursor after it names). */
+export const positionOf = (r: ArtifactRecord): ArtifactListPosition => ({
+  createdMs: Date.parse(r.createdAt),
+  name: r.name,
+  id: r.id,
+});
 
 /** HGETALL's reply as Lua returns it (field, value, field, value…) as an object. */
 function hashOf(flat: readonly string[]): Record<string, string> {

@@ -18,7 +18,15 @@ import {
   type UploadLimits,
   type UploadRequest,
 } from './upload-policy.js';
-import type { JobArtifactsReader } from '../reads/job-artifacts-reader.js';
+import { decodeArtifactCursor } from '../reads/artifact-cursor.js';
+import type {
+  JobArtifactsPage,
+  JobArtifactsReader,
+  JobArtifactsRequest,
+} from '../reads/job-artifacts-reader.js';
+
+/** A checked `artifactsPage` request: its page size and the position it starts after. */
+export type PageRequest = Omit<JobArtifactsRequest, 'jobId'>;
 
 export interface ArtifactServiceOptions extends UploadLimits {
   uploadUrlTtlSeconds: number;
@@ -27,6 +35,10 @@ export interface ArtifactServiceOptions extends UploadLimits {
   tenantMaxStoredBytes: number;
   /** TENANT_MAX_ARTIFACTS (records, whatever their size); 0 = no quota. */
   tenantMaxArtifacts: number;
+  /** JOB_ARTIFACTS_LIST_MAX: most artifacts `Job.artifacts` answers (the oldest). */
+  jobArtifactsListMax: number;
+  /** JOB_ARTIFACTS_PAGE_MAX: largest `first` of `Job.artifactsPage`. */
+  jobArtifactsPageMax: number;
 }
 
 /** Counters the service reports; bound to prom-client metrics by the module. */
@@ -34,6 +46,8 @@ export interface UploadMetrics {
   uploadCompleted(): void;
   uploadRejected(reason: string): void;
   quotaRefused(quota: string): void;
+  /** `Job.artifacts` answered JOB_ARTIFACTS_LIST_MAX of a job that has more. */
+  jobArtifactsCapped(): void;
 }
 
 /**
@@ -74,13 +88,40 @@ export class ArtifactService {
     return this.artifacts.getManyVisible(ids, identity.tenant);
   }
 
-  /**
-   * Committed artifacts of each job, the caller's tenant only (Job.artifacts), in one round trip for the
-   * whole batch (the jobs of one page).
-   */
-  async jobsArtifacts(identity: Identity, jobIds: readonly string[]): Promise<ArtifactRecord[][]> {
+  /** `Job.artifacts`: the JOB_ARTIFACTS_LIST_MAX oldest committed artifacts of a job. */
+  artifactsListRequest(identity: Identity): PageRequest {
     requireScope(identity, 'artifacts:read');
-    return this.jobArtifacts.forJobs(jobIds, identity.tenant);
+    return { limit: this.options.jobArtifactsListMax };
+  }
+
+  /** `Job.artifacts` answered JOB_ARTIFACTS_LIST_MAX of a job that has more (the schema says so): counted. */
+  artifactsListCapped(): void {
+    this.metrics.jobArtifactsCapped();
+  }
+
+  /**
+   * `Job.artifactsPage(first, after)` checked before anything is read: `first` defaults to 20 (or the cap, when
+   * that is lower), at most JOB_ARTIFACTS_PAGE_MAX; a cursor this list never handed out is BAD_USER_INPUT.
+   */
+  artifactsPageRequest(identity: Identity, first?: number, after?: string): PageRequest {
+    requireScope(identity, 'artifacts:read');
+    const max = this.options.jobArtifactsPageMax;
+    const limit = first ?? Math.min(20, max);
+    if (!Number.isInteger(limit) || limit < 0 || limit > max)
+      throw new DomainError('BAD_USER_INPUT', `first must be between 0 and ${max}`, { max });
+    return after === undefined ? { limit } : { limit, after: decodeArtifactCursor(after) };
+  }
+
+  /**
+   * Pages of many jobs' committed artifacts, the caller's tenant only (Job.artifacts and Job.artifactsPage of a
+   * page of jobs, whatever their arguments), in one round trip for the whole batch.
+   */
+  async jobsArtifactPages(
+    identity: Identity,
+    requests: ReadonlyArray<PageRequest & { jobId: string }>,
+  ): Promise<JobArtifactsPage[]> {
+    requireScope(identity, 'artifacts:read');
+    return this.jobArtifacts.pages(requests, identity.tenant);
   }
 
   /**

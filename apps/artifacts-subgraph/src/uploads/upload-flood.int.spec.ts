@@ -55,10 +55,13 @@ beforeAll(async () => {
       uploadUrlTtlSeconds: 60,
       downloadUrlTtlSeconds: 60,
       tenantMaxStoredBytes: 1, // zero-byte uploads always fit this one
+      jobArtifactsListMax: 50,
+      jobArtifactsPageMax: 100,
       tenantMaxArtifacts: MAX_ARTIFACTS,
     },
     {
       uploadCompleted: () => undefined,
+      jobArtifactsCapped: () => undefined,
       uploadRejected: () => undefined,
       quotaRefused: (quota) => quotaRefusals.push(quota),
     },

@@ -181,7 +181,7 @@ export class JobEdgeType {
 export class PageInfoType {
   @Field(() => Boolean)
   hasNextPage!: boolean;
-  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier jobs)' })
+  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier items)' })
   hasPreviousPage!: boolean;
   @Field(() => String, { nullable: true })
   startCursor?: string;

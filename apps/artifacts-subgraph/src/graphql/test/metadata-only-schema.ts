@@ -15,7 +15,7 @@ export const quietStorageLogger: StorageLogger = {
  * The artifacts subgraph's schema over `redis` for specs of its read paths (`_entities`, `Job.artifacts`):
  * those read metadata only, so its object store is never called (nothing listens on its port).
  */
-export function metadataOnlySchema(redis: Redis) {
+export function metadataOnlySchema(redis: Redis, limits: { listMax?: number; pageMax?: number } = {}) {
   const store = new ObjectStore(
     { endpoint: 'http://127.0.0.1:9', accessKey: 'unused', secretKey: 'unused', bucket: 'unused' },
     quietStorageLogger,
@@ -30,8 +30,15 @@ export function metadataOnlySchema(redis: Redis) {
       downloadUrlTtlSeconds: 60,
       tenantMaxStoredBytes: 0,
       tenantMaxArtifacts: 0,
+      jobArtifactsListMax: limits.listMax ?? 50,
+      jobArtifactsPageMax: limits.pageMax ?? 100,
     },
-    { uploadCompleted: () => undefined, uploadRejected: () => undefined, quotaRefused: () => undefined },
+    {
+      uploadCompleted: () => undefined,
+      uploadRejected: () => undefined,
+      quotaRefused: () => undefined,
+      jobArtifactsCapped: () => undefined,
+    },
     quietStorageLogger,
     new JobArtifactsReader(redis),
   );

@@ -1,0 +1,21 @@
+import { ArtifactListPosition } from '#libs/contracts';
+import { DomainError } from '#libs/errors';
+
+/** A place in a job's artifact list (createdAt, name, id), opaque to clients. */
+export const encodeArtifactCursor = (p: ArtifactListPosition): string =>
+  Buffer.from(`${p.createdMs}:${p.name}:${p.id}`).toString('base64url');
+
+/**
+ * The position a cursor names, parsed by the contract (ArtifactListPosition): a forged one (a number past any
+ * date, a name or id storage never makes, anything else) is BAD_USER_INPUT and never reaches Redis.
+ */
+export function decodeArtifactCursor(cursor: string): ArtifactListPosition {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  const r =
+    parts.length === 3
+      ? ArtifactListPosition.safeParse({ createdMs: parts[0], name: parts[1], id: parts[2] })
+      : undefined;
+  if (!r?.success)
+    throw new DomainError('BAD_USER_INPUT', `"${cursor.slice(0, 100)}" is not a cursor of this list`);
+  return r.data;
+}
