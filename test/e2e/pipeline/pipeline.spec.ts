@@ -184,5 +184,38 @@ describe('pipeline through the gateway', () => {
     expect(train.epochs).toBe(30);
     expect(evaluate.rows).toBe(300);
     expect(evaluate.accuracy).toBeGreaterThan(0.6); // three classes: chance is 1/3
+
+    // the job's artifacts a page at a time through the gateway: the same ones, in the order of Job.artifacts
+    const listed = (
+      await gql(`query($id: ID!) { job(id: $id) { artifacts { id } } }`, { id: submitJob.id })
+    ).job.artifacts.map((a: { id: string }) => a.id);
+    expect(listed.length).toBeGreaterThan(0);
+    const paged: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages <= listed.length; pages++) {
+      type Page = {
+        edges: Array<{ node: { id: string } }>;
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      };
+      const { job: p }: { job: { artifactsPage: Page } } = await gql(
+        `query($id: ID!, $after: String) { job(id: $id) { artifactsPage(first: 1, after: $after) {
+          edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }`,
+        { id: submitJob.id, after },
+      );
+      paged.push(...p.artifactsPage.edges.map((e) => e.node.id));
+      if (!p.artifactsPage.pageInfo.hasNextPage) break;
+      after = p.artifactsPage.pageInfo.endCursor;
+    }
+    expect(paged).toEqual(listed);
+    const forged = await fetch(`${gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        query: `query($id: ID!) { job(id: $id) { id artifactsPage(first: 1, after: "Zm9yZ2Vk") { edges { cursor } } } }`,
+        variables: { id: submitJob.id },
+      }),
+    });
+    const body = (await forged.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+    expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
   }, 240_000);
 });
