@@ -41,6 +41,8 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         JOB_KEYS.idempotency(tenant, 'client-key'),
         JOB_KEYS.tenantJobs(tenant),
         JOB_KEYS.outputSchemas,
+        REDIS_KEYS.tenantStoredBytes(tenant),
+        REDIS_KEYS.tenantArtifacts(tenant),
       ],
       startAttempt: () => transitionKeys(jobId),
       recordProgress: () => transitionKeys(jobId),
@@ -55,7 +57,11 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       releaseAttempt: () => transitionKeys(jobId),
       cancelJob: () => transitionKeys(jobId),
       failJob: () => transitionKeys(jobId),
-      retryJob: () => transitionKeys(jobId),
+      retryJob: () => [
+        ...transitionKeys(jobId),
+        REDIS_KEYS.tenantStoredBytes(tenant),
+        REDIS_KEYS.tenantArtifacts(tenant),
+      ],
       purgeJob: () => [...transitionKeys(jobId), JOB_KEYS.tenantJobs(tenant), JOB_KEYS.noIdempotencyKey],
       recountTenantUsage: () => [
         JOB_KEYS.tenantUsage(tenant),

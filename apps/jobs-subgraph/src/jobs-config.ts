@@ -87,8 +87,8 @@ export const quotaEnv = {
   TENANT_MAX_QUEUED_NODES: positiveInt(DEFAULT_TENANT_QUOTAS.maxQueuedNodes),
   /**
    * TENANT_MAX_STORED_BYTES and TENANT_MAX_ARTIFACTS: the artifacts subgraph's quotas (same names, schema and
-   * defaults, #libs/config; 0 = off). A tenant at or over one submits no new job until it deletes artifacts or
-   * retention frees them. Give both apps the same values.
+   * defaults, #libs/config; 0 = off). A tenant at or over one submits and retries no job until it deletes
+   * artifacts or retention frees them. Give both apps the same values.
    */
   ...artifactQuotaEnv,
   /** Bytes of a job's labels as JSON (they also count in PLANNER_MAX_INPUT_BYTES). */

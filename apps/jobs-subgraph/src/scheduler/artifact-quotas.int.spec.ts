@@ -25,10 +25,10 @@ const quiet: StorageLogger = { debug: () => {}, info: () => {}, warn: () => {}, 
 
 /**
  * The artifact quotas (TENANT_MAX_STORED_BYTES, TENANT_MAX_ARTIFACTS) the artifacts subgraph counts and enforces at
- * createUpload also stop NEW work at submit: task outputs are counted but never refused, so without this a tenant
- * at its quota would keep growing its storage through jobs.
+ * createUpload also stop NEW work at submit and retry: task outputs are counted but never refused, so without this a
+ * tenant at its quota would keep growing its storage through jobs (new ones, or failed ones re-run).
  */
-describe('artifact quotas at submit, against a real redis-server', () => {
+describe('artifact quotas at submit and retry, against a real redis-server', () => {
   const redis = redisPerSuite();
   let core: CoreHarness | undefined;
   let manifestOnly: TestWorker;
@@ -149,6 +149,103 @@ describe('artifact quotas at submit, against a real redis-server', () => {
     expect((await c.service.validateGraph(emit(1), A)).valid).toBe(true);
     expect((await c.service.submitJob(A, emit(1))).job.status).toBe('QUEUED');
     expect((await c.service.submitJobs(A, [emit(2)]))[0]!.ok).toBe(true);
+  });
+
+  describe('retryJob', () => {
+    /** A job of tenant A that FAILED for good (one node, its attempt failed as not retryable), and one CANCELLED. */
+    const finishedJobs = async (c: CoreHarness) => {
+      const failed = (await c.service.submitJob(A, emit(1))).job.id;
+      const report = (r: Record<string, unknown>) =>
+        c.scheduler.applyReport({
+          tenant: A,
+          workerId: 'w',
+          at: new Date().toISOString(),
+          ...r,
+        } as NodeReport);
+      await report({ type: 'started', jobId: failed, nodeId: 'only', attempt: 1, actorId: 'x' });
+      await report({
+        type: 'failed',
+        jobId: failed,
+        nodeId: 'only',
+        attempt: 1,
+        error: { code: 'TASK_FAILED', message: 'no', retryable: false },
+      });
+      expect((await c.service.job(A, failed))!.job.status).toBe('FAILED');
+      const cancelled = (await c.service.submitJob(A, emit(2))).job.id;
+      await c.service.cancelJob(A, cancelled);
+      return { failed, cancelled };
+    };
+
+    // a retry re-runs nodes that write new outputs: without this a tenant over its quota grows by retrying
+    it.each([
+      ['storedBytes', MAX_BYTES, 0, { limit: 'storedBytes', max: MAX_BYTES, used: MAX_BYTES, requested: 0 }],
+      [
+        'artifacts',
+        0,
+        MAX_ARTIFACTS + 3,
+        { limit: 'artifacts', max: MAX_ARTIFACTS, used: MAX_ARTIFACTS + 3, requested: 0 },
+      ],
+    ] as const)(
+      'refuses a retry of a tenant at or over its %s quota, writing nothing',
+      async (_n, bytes, count, ext) => {
+        const c = await start(QUOTAS);
+        const { failed, cancelled } = await finishedJobs(c);
+        await setUsage(A, bytes, count);
+        const before = await snapshot(c.redis);
+        for (const id of [failed, cancelled]) {
+          const e = await refusal(c.service.retryJob(A, id));
+          expect(e.code).toBe('QUOTA_EXCEEDED');
+          expect(e.extensions).toEqual(ext);
+        }
+        // nothing written: the jobs stay finished (dead letter, indexes, events, counters untouched)
+        expect(await snapshot(c.redis)).toEqual(before);
+        expect((await c.service.job(A, failed))!.job.status).toBe('FAILED');
+        expect((await c.service.job(A, cancelled))!.job.status).toBe('CANCELLED');
+        expect(refused).toEqual([ext.limit, ext.limit]);
+        // another tenant's counters are not A's: B's retry goes through
+        const b = (await c.service.submitJob(B, emit(1))).job.id;
+        await c.service.cancelJob(B, b);
+        expect((await c.service.retryJob(B, b)).job.status).toBe('QUEUED');
+        // deleting artifacts (the counter going under the quota) lets A retry
+        await setUsage(A, MAX_BYTES - 1, MAX_ARTIFACTS - 1);
+        expect((await c.service.retryJob(A, failed)).job.status).toBe('QUEUED');
+      },
+    );
+
+    it('checks the job quotas first, as submitJob does', async () => {
+      const c = await start({ ...QUOTAS, maxActiveJobs: 1 });
+      const { failed } = await finishedJobs(c);
+      const queued = (await c.service.submitJob(A, emit(3))).job.id; // the one unfinished job the quota allows
+      await setUsage(A, MAX_BYTES, MAX_ARTIFACTS);
+      const e = await refusal(c.service.retryJob(A, failed));
+      expect(e.extensions).toEqual({ limit: 'activeJobs', max: 1, used: 1, requested: 1 });
+      // a job that cannot be retried is answered so, whatever the quotas
+      expect((await refusal(c.service.retryJob(A, queued))).code).toBe('CONFLICT');
+      expect(refused).toEqual(['activeJobs']);
+    });
+
+    it('retries a tenant just under both quotas', async () => {
+      const c = await start(QUOTAS);
+      const { failed, cancelled } = await finishedJobs(c);
+      await setUsage(A, MAX_BYTES - 1, MAX_ARTIFACTS - 1);
+      // the step checks the counters of the tenant it is given: another tenant's job is an error, not a retry
+      await setUsage(B, 0, 0);
+      const before = await snapshot(c.redis);
+      await expect(c.scheduler.retry(failed, B)).rejects.toThrow(/is not of tenant/);
+      expect(await snapshot(c.redis)).toEqual(before);
+      expect((await c.service.retryJob(A, failed)).job.status).toBe('QUEUED');
+      expect((await c.service.retryJob(A, cancelled)).job.status).toBe('QUEUED');
+      expect(refused).toEqual([]);
+    });
+
+    it('0 turns each quota off for retries too', async () => {
+      const c = await start({ ...QUOTAS, maxStoredBytes: 0, maxArtifacts: 0 });
+      const { failed, cancelled } = await finishedJobs(c);
+      await setUsage(A, 10 ** 15, 10 ** 9);
+      expect((await c.service.retryJob(A, failed)).job.status).toBe('QUEUED');
+      expect((await c.service.retryJob(A, cancelled)).job.status).toBe('QUEUED');
+      expect(refused).toEqual([]);
+    });
   });
 
   it('counts what the artifacts side counts: uploads fill the quota, deleting one frees it', async () => {

@@ -329,7 +329,7 @@ describe('scheduler against a real redis-server and an in-test BullMQ worker', (
     // before any script runs, so this is the scheduler's step alone
     await core.redis.hset(JOB_KEYS.node(job.id, 'next'), 'upstream', 'not json');
     const before = await jobState(core.redis, job.id, ['flaky', 'next']);
-    await expect(core.scheduler.retry(job.id)).rejects.toThrow();
+    await expect(core.scheduler.retry(job.id, TENANT)).rejects.toThrow();
     expect(await jobState(core.redis, job.id, ['flaky', 'next'])).toEqual(before);
     expect(before.deadLetter).not.toBeNull();
     expect(before.active).toBe(0);

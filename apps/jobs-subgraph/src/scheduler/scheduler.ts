@@ -442,13 +442,24 @@ export class Scheduler {
     return true;
   }
 
-  /** A FAILED or CANCELLED job runs its unfinished nodes again (QuotaExceededError when that passes a quota). */
-  async retry(jobId: string): Promise<RetryOutcome> {
+  /**
+   * A FAILED or CANCELLED job of `tenant` runs its unfinished nodes again. QuotaExceededError (nothing written)
+   * when that passes a job quota, or when the tenant's artifacts are at or over their quotas: the re-run nodes
+   * write new outputs (checked in the same step as submit's, no extra command).
+   */
+  async retry(jobId: string, tenant: string): Promise<RetryOutcome> {
     const [status, ...rest] = (await this.transition(
       'retryJob',
       jobId,
-      [],
-      [this.now() + this.config.jobDeadlineMs, this.quotas.maxActiveJobs, this.quotas.maxQueuedNodes],
+      [REDIS_KEYS.tenantStoredBytes(tenant), REDIS_KEYS.tenantArtifacts(tenant)],
+      [
+        this.now() + this.config.jobDeadlineMs,
+        this.quotas.maxActiveJobs,
+        this.quotas.maxQueuedNodes,
+        this.quotas.maxStoredBytes,
+        this.quotas.maxArtifacts,
+        tenant,
+      ],
     )) as string[];
     if (status === 'quota') throw quotaErrorFrom(rest);
     if (status === 'missing') return { outcome: 'missing' };

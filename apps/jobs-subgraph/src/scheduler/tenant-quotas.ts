@@ -9,7 +9,7 @@ export interface TenantQuotas {
   maxQueuedNodes: number;
   /**
    * TENANT_MAX_STORED_BYTES, the artifacts subgraph's quota: a tenant whose artifacts hold this many bytes or more
-   * submits no new job (submitJob-10.lua); 0 = off. Absent: the default.
+   * submits no new job (submitJob-10.lua) and retries none (retryJob-7.lua); 0 = off. Absent: the default.
    */
   maxStoredBytes?: number;
   /** TENANT_MAX_ARTIFACTS, likewise for the tenant's artifact records; 0 = off. Absent: the default. */
@@ -82,9 +82,9 @@ function quotaMessage(quota: QuotaName, max: number, used: number, requested: nu
     case 'labelKeys':
       return `labels have ${requested} keys, the limit is ${max}`;
     case 'storedBytes':
-      return `the tenant's artifacts hold ${used} bytes, the limit is ${max}: no new job until artifacts are deleted or expire`;
+      return `the tenant's artifacts hold ${used} bytes, the limit is ${max}: no new job or retry until artifacts are deleted or expire`;
     case 'artifacts':
-      return `the tenant has ${used} artifacts, the limit is ${max}: no new job until artifacts are deleted or expire`;
+      return `the tenant has ${used} artifacts, the limit is ${max}: no new job or retry until artifacts are deleted or expire`;
   }
 }
 

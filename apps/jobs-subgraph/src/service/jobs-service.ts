@@ -124,7 +124,7 @@ export class JobsService {
 
   async retryJob(tenant: string, jobId: string): Promise<JobView> {
     await this.requireJob(tenant, jobId);
-    const r = await this.quotaChecked(() => this.scheduler.retry(jobId));
+    const r = await this.quotaChecked(() => this.scheduler.retry(jobId, tenant));
     if (r.outcome === 'conflict')
       throw new DomainError(
         'CONFLICT',
