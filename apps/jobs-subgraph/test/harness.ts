@@ -59,7 +59,7 @@ export async function startCore(
     dispatchMetrics?: DispatchMetrics;
     /** The reconciler's clock. */
     now?: () => number;
-    /** What the scheduler reports (the app's Prometheus metrics); default: nothing. */
+    /** What the scheduler and its reconciler report (the app's Prometheus metrics); default: nothing. */
     metrics?: SchedulerMetrics;
     /** The replica liveness TTL (the app's SCHEDULER_REPLICA_TTL_MS); default 3000. */
     replicaTtlMs?: number;
@@ -110,7 +110,7 @@ export async function startCore(
       ...(opts.closeGraceMs !== undefined ? { closeGraceMs: opts.closeGraceMs } : {}),
     },
     logger,
-    undefined,
+    opts.metrics,
     opts.now,
   );
   if (opts.startConsumer !== false) consumer.start();

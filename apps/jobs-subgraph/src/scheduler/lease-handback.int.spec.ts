@@ -118,13 +118,17 @@ describe('a lease that ended with attempts its actor never started (real redis-s
   const redis = redisPerSuite();
 
   /** Five one-node jobs, a window of one: the first goes out alone, the other four in one lease. */
-  async function submitLeaseOfFour(core: CoreHarness): Promise<{ ids: string[]; lease: string }> {
+  async function submitLeaseOfFour(
+    core: CoreHarness,
+    queue: Queue,
+  ): Promise<{ ids: string[]; lease: string }> {
     core.enqueuer.attemptRan('cpu', 1); // attempts of a few ms: leases of the most
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
       ids.push((await core.service.submitJob(TENANT, single('test.emit', { value: i }))).job.id);
     await core.enqueuer.taken(ids[0]!, 'only', 1, 'cpu');
     const lease = leaseJobId({ jobId: ids[1]!, nodeId: 'only', attempt: 1 }, core.enqueuer.dispatcherId);
+    expect((await queue.getJob(lease))?.data.attempts).toHaveLength(4);
     return { ids, lease };
   }
 
@@ -148,11 +152,12 @@ describe('a lease that ended with attempts its actor never started (real redis-s
     const offering = await new TestWorker({ url: redis.url, tasks, handlers, resourceClasses: [] }).start();
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(NODE_QUEUES.cpu, { connection, prefix: BULLMQ_PREFIX });
-    const actor = await startActor(redis.url, redis.client, 'handback-refused');
+    let actor: Awaited<ReturnType<typeof startActor>> | undefined;
     let worker: TestWorker | undefined;
     let leader: ReturnType<typeof leaderPasses> | undefined;
     try {
-      const { ids, lease } = await submitLeaseOfFour(core);
+      const { ids, lease } = await submitLeaseOfFour(core, queue);
+      actor = await startActor(redis.url, redis.client, 'handback-refused');
       await waitFor(async () => (await queue.getJobState(lease)) === 'failed', {
         timeoutMs: 10_000,
         intervalMs: 50,
@@ -176,16 +181,19 @@ describe('a lease that ended with attempts its actor never started (real redis-s
       // visible: one line and one count for the lease, and each attempt re-added
       const logged = core.logger.lines.filter((l) => l.msg === 'reconciler: lease returned');
       expect(logged).toHaveLength(1);
-      expect(logged[0]!.fields).toMatchObject({
-        lease,
-        queueState: 'failed',
-        unstarted: ids.slice(2).map((id) => attemptJobId(id, 'only', 1)),
-      });
+      const fields = logged[0]!.fields as { unstarted: string[] };
+      expect(fields).toMatchObject({ lease, queueState: 'failed' });
+      expect([...fields.unstarted].sort()).toEqual(
+        ids
+          .slice(2)
+          .map((id) => attemptJobId(id, 'only', 1))
+          .sort(),
+      );
       expect(actions.filter((a) => a === 'lease_returned')).toHaveLength(1);
       expect(actions.filter((a) => a === 'reenqueued')).toHaveLength(3);
     } finally {
       await leader?.stop();
-      await actor.close().catch(() => undefined);
+      await actor?.close().catch(() => undefined);
       await worker?.stop();
       await offering.stop();
       await queue.close();
@@ -206,11 +214,12 @@ describe('a lease that ended with attempts its actor never started (real redis-s
     const offering = await new TestWorker({ url: redis.url, tasks, handlers, resourceClasses: [] }).start();
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(NODE_QUEUES.cpu, { connection, prefix: BULLMQ_PREFIX });
-    const actor = await startActor(redis.url, redis.client, 'report-undeliverable');
+    let actor: Awaited<ReturnType<typeof startActor>> | undefined;
     let worker: TestWorker | undefined;
     let leader: ReturnType<typeof leaderPasses> | undefined;
     try {
-      const { ids, lease } = await submitLeaseOfFour(core);
+      const { ids, lease } = await submitLeaseOfFour(core, queue);
+      actor = await startActor(redis.url, redis.client, 'report-undeliverable');
       await waitFor(async () => (await queue.getJobState(lease)) === 'failed', {
         timeoutMs: 10_000,
         intervalMs: 50,
@@ -237,7 +246,7 @@ describe('a lease that ended with attempts its actor never started (real redis-s
       expect(actions.filter((a) => a === 'lease_returned')).toHaveLength(1);
     } finally {
       await leader?.stop();
-      await actor.close().catch(() => undefined);
+      await actor?.close().catch(() => undefined);
       await worker?.stop();
       await offering.stop();
       await queue.close();

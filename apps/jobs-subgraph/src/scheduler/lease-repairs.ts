@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
 import { attemptJobId, leaseDispatcher, type NodeAttemptPayload, type ResourceClass } from '#libs/contracts';
 import { currentAttemptPayload } from './attempt-enqueue.js';
+import { reportsAppliedUpTo, reportsMark } from './attempt-verdicts.js';
 import type { AttemptQueueInfo, NodeEnqueuer } from './enqueuer.js';
 import { DEFAULT_LOST_DISPATCH_MS } from './fair-dispatcher.js';
 import type { JobView, StoredNode } from './job-record.js';
+import { JOB_KEYS } from './keys.js';
 import { DEFAULT_ENQUEUE_GRACE_MS, type ReconcilerConfig, type RecordAction } from './reconciler-config.js';
 import { replicaAlive } from './replica-liveness.js';
 import { UnresolvedRefError } from './resolve-refs.js';
@@ -28,10 +30,18 @@ interface LeasedWaiting {
 }
 
 /**
- * The reconciler's lease repairs: a lease the node queue does not know is added again (lostLease), and an active
- * lease whose actor died between two of its attempts is taken back (reclaimIdleLeases). The pass reports what it
- * finds as it goes; the repairs run when it is over, since a lease goes out again with every attempt of it the
- * pass saw.
+ * How many times one attempt goes back to the queue from a lease that ended without starting it; past that it is
+ * judged CRASHED (a try) as before, so a lease every actor refuses (a payload no worker parses) cannot loop.
+ */
+export const MAX_LEASE_RETURNS = 3;
+/** Counts of returns older than this are dropped. */
+const LEASE_RETURNS_KEPT_MS = 3_600_000;
+
+/**
+ * The reconciler's lease repairs: a lease the node queue does not know is added again (lostLease), an active
+ * lease whose actor died between two of its attempts is taken back (reclaimIdleLeases), and the never-started
+ * attempts of a lease that ended go back in it (returnEndedLeases). The pass reports what it finds as it goes;
+ * the repairs run when it is over, since a lease goes out again with every attempt of it the pass saw.
  */
 export class LeaseRepairs {
   /** Leases found lost in the pass under way, by resource class and lease id. */
@@ -50,6 +60,15 @@ export class LeaseRepairs {
    * them at once, not lostDispatchMs after the dispatch (entries older than that are dropped).
    */
   private reclaimedLeases = new Map<string, number>();
+  /** Leases the pass under way found ended (failed, completed) with attempts still waiting, with those attempts. */
+  private endedLeaseWaiting = new Map<string, LeasedWaiting[]>();
+  /**
+   * Ended leases by key: the report stream's last id when first seen ended (read after their queue state), kept
+   * across passes until every report up to it is applied (AttemptVerdicts' marks, per lease).
+   */
+  private endedMarks = new Map<string, string>();
+  /** Attempts sent back from ended leases, by attempt id: how often and when last (MAX_LEASE_RETURNS). */
+  private returned = new Map<string, { count: number; at: number }>();
   /** When the pass under way read its list of unfinished jobs. */
   private passStartedAt = 0;
 
@@ -70,6 +89,7 @@ export class LeaseRepairs {
     this.replicasAlive = new Map();
     this.activeLeaseWaiting = new Map();
     this.activeLeaseRunning = new Set();
+    this.endedLeaseWaiting = new Map();
   }
 
   /**
@@ -92,6 +112,96 @@ export class LeaseRepairs {
     seen.push({ view, node, info, where });
     this.activeLeaseWaiting.set(key, seen);
     return true;
+  }
+
+  /**
+   * Notes a waiting attempt (its node saw no start) found in a lease that ended: failed (its actor's hand-back was
+   * refused, or a report of its was undeliverable) or completed. True when returnEndedLeases decides it once the
+   * pass is over; false when the reconciler judges it CRASHED as before (this enqueuer cannot re-add a lease, or
+   * the attempt went back MAX_LEASE_RETURNS times already).
+   */
+  seenInEndedLease(
+    view: JobView,
+    node: StoredNode,
+    info: AttemptQueueInfo,
+    where: Record<string, unknown>,
+  ): boolean {
+    if (!this.enqueuer.reclaim || !this.enqueuer.requeueLease) return false;
+    const id = attemptJobId(view.job.id, node.id, node.attempt);
+    if ((this.returned.get(id)?.count ?? 0) >= MAX_LEASE_RETURNS) return false;
+    const key = `${node.resourceClass}/${info.lease!}`;
+    const seen = this.endedLeaseWaiting.get(key) ?? [];
+    seen.push({ view, node, info, where });
+    this.endedLeaseWaiting.set(key, seen);
+    return true;
+  }
+
+  /**
+   * The ended leases the pass found with waiting attempts. Their actor is done with them (BullMQ failed or
+   * completed the job with the actor's own lock: a lease whose lock is another's is active, the new owner's, and
+   * never here), and wrote every report of theirs before the job ended. So once the report stream is applied up to
+   * the lease's mark (read after its queue state), an attempt whose node is still QUEUED / RETRYING at that attempt
+   * (read again now) never started: its actor gave it back unstarted, or never came to it. The lease is taken out
+   * of the queue and those attempts go out again in it, under its id, keeping their attempt numbers (the lost-lease
+   * repair): no try is consumed and none of them is in two node-queue jobs. One that started is judged as before.
+   */
+  async returnEndedLeases(): Promise<number> {
+    const now = this.now();
+    let actions = 0;
+    for (const [key, waiting] of this.endedLeaseWaiting) {
+      const first = waiting[0]!;
+      const { resourceClass } = first.node;
+      const lease = first.info.lease!;
+      try {
+        let mark = this.endedMarks.get(key);
+        if (mark === undefined) {
+          mark = await reportsMark(this.redis);
+          this.endedMarks.set(key, mark);
+        }
+        if (!(await reportsAppliedUpTo(this.redis, mark))) continue;
+        const unstarted: LeasedWaiting[] = [];
+        for (const w of waiting) {
+          const [status, attempt] = await this.redis.hmget(
+            JOB_KEYS.node(w.view.job.id, w.node.id),
+            'status',
+            'attempt',
+          );
+          if ((status === 'QUEUED' || status === 'RETRYING') && Number(attempt) === w.node.attempt)
+            unstarted.push(w);
+        }
+        if (unstarted.length === 0) continue;
+        // BullMQ removes a failed or completed job (no lock is held on it): the lease's id is free again
+        if (
+          !(await this.enqueuer.reclaim!(
+            resourceClass,
+            first.view.job.id,
+            first.node.id,
+            first.node.attempt,
+            lease,
+          ))
+        )
+          continue;
+        this.endedMarks.delete(key);
+        this.reclaimedLeases.set(lease, now);
+        const ids = unstarted.map(({ view, node }) => attemptJobId(view.job.id, node.id, node.attempt));
+        for (const id of ids)
+          this.returned.set(id, { count: (this.returned.get(id)?.count ?? 0) + 1, at: now });
+        this.record('lease_returned', {
+          lease,
+          resourceClass,
+          queueState: first.where.queueState,
+          unstarted: ids,
+        });
+        actions++;
+        for (const w of unstarted) await this.lostLease(w.view, w.node, w.info, w.where, now);
+      } catch (e) {
+        this.logger.error(
+          { lease, resourceClass, err: (e as Error).message },
+          'reconciler: sending back the unstarted attempts of an ended lease failed (the next pass tries again)',
+        );
+      }
+    }
+    return actions;
   }
 
   /** The lease was taken back from a dead worker at `at`: its waiting attempts are known lost. */
@@ -253,6 +363,11 @@ export class LeaseRepairs {
     const lostMs = this.config.lostDispatchMs ?? DEFAULT_LOST_DISPATCH_MS;
     for (const [lease, at] of this.reclaimedLeases)
       if (this.passStartedAt - at > lostMs) this.reclaimedLeases.delete(lease);
+    // a lease no longer seen ended (sent back, or its attempts judged) needs no mark
+    for (const key of this.endedMarks.keys())
+      if (!this.endedLeaseWaiting.has(key)) this.endedMarks.delete(key);
+    for (const [id, { at }] of this.returned)
+      if (this.passStartedAt - at > LEASE_RETURNS_KEPT_MS) this.returned.delete(id);
   }
 
   /** Whether the replica renews its liveness key, read once per pass. */

@@ -42,6 +42,9 @@ export interface ReconcileSummary {
  *    stream is never overtaken;
  *  - a lease BullMQ holds active with attempts waiting and none running, whose lock lapsed (its worker died between
  *    two of its attempts), is taken back and those attempts go out again in it (reclaimIdleLeases);
+ *  - a lease that ended (BullMQ failed or completed it: a hand-back Redis refused, an undeliverable report) with
+ *    attempts that never started sends those back in it, at their attempt number, without a try
+ *    (returnEndedLeases), once every report sent before it ended is applied;
  *  - schedule-to-start: a node no worker leased or started in time fails UNSCHEDULABLE (time held back by fair
  *    share or behind busy actors does not count while a live worker offers its task:
  *    docs/decisions/0005-fair-share.md);
@@ -103,6 +106,7 @@ export class Reconciler {
     // also after a pass that did not read every job (see requeueLostLeases): one job that always fails must not
     // stop every repair; an attempt of an unread job left out of a lease is judged once that lease has run
     actions += await this.leases.reclaimIdleLeases();
+    actions += await this.leases.returnEndedLeases();
     actions += await this.leases.requeueLostLeases(failed);
     this.verdicts.endPass();
     this.running.endPass();
@@ -202,6 +206,15 @@ export class Reconciler {
     if (info.lease && state === 'active' && this.leases.seenInActiveLease(view, node, info, where, waiting))
       return 0;
     if (!waiting && state === 'active') return this.running.check(jobId, node, info, where, now);
+    // an attempt with no start in a lease that ended (a hand-back Redis refused, an undeliverable report): it goes
+    // back to the queue without a try once its reports are applied (returnEndedLeases), not CRASHED
+    if (
+      waiting &&
+      info.lease &&
+      (state === 'failed' || state === 'completed') &&
+      this.leases.seenInEndedLease(view, node, info, where)
+    )
+      return 0;
     const ended = state === 'completed' || state === 'failed' || (state === 'missing' && !waiting);
     if (!ended) return 0;
     const attemptId = attemptJobId(jobId, node.id, node.attempt);

@@ -30,6 +30,12 @@ export type ReconcilerAction =
    * two of its attempts): taken back, its waiting attempts re-added (each counted `reenqueued`)
    */
   | 'lease_reclaimed'
+  /**
+   * a lease that ended in the node queue (failed: a hand-back Redis refused, an undeliverable report; or completed)
+   * with attempts whose node never saw a start: taken out, those attempts re-added in it at their attempt number
+   * (each counted `reenqueued`), no try consumed
+   */
+  | 'lease_returned'
   /** start-to-close backstop: an attempt ran past its timeout and ATTEMPT_CLOSE_GRACE_MS on a live worker */
   | 'timed_out'
   | 'unschedulable'
