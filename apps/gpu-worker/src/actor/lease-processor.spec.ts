@@ -178,7 +178,7 @@ describe('processLease', () => {
     await expect(processLease(job, 'tok', f.ports)).rejects.toThrow('Connection is closed.');
     expect(f.handedBack).toEqual([]);
     expect(f.logs).toContain(
-      'error: could not hand the rest of a lease back; it is re-queued when its lock expires',
+      'error: could not hand the rest of a lease back; it fails, and the leader re-queues its unstarted attempts',
     );
   });
 

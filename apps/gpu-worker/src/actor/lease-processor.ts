@@ -134,8 +134,10 @@ function parseLease(job: Job, p: LeasePorts): NodeAttemptPayload[] {
 /**
  * The attempts from `from` on go back to the tail of the queue: the data shrinks to them, the job moves to the
  * delayed set due now (BullMQ promotes it to the tail of `wait`; moveToWait would put it at the head), and
- * DelayedError tells BullMQ the job was moved. If Redis refuses, the error propagates: the lease stays active
- * until its lock expires, BullMQ's stalled check re-queues it, and the attempts that ended are skipped then.
+ * DelayedError tells BullMQ the job was moved. If Redis refuses, the error propagates and BullMQ fails the lease
+ * (with the actor's lock; a lock that is another's leaves it to its owner): the scheduler's reconciler sends the
+ * attempts that never started back without a try (jobs-subgraph LeaseRepairs.returnEndedLeases). Should BullMQ's
+ * own move fail too, the lock expires and the stalled check re-queues it; the attempts that ended are skipped then.
  */
 async function handBack(
   job: Job,
@@ -153,7 +155,7 @@ async function handBack(
   } catch (e) {
     p.logger.error(
       { ...log, err: (e as Error).message },
-      'could not hand the rest of a lease back; it is re-queued when its lock expires',
+      'could not hand the rest of a lease back; it fails, and the leader re-queues its unstarted attempts',
     );
     throw e;
   }
