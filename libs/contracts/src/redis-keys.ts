@@ -34,6 +34,12 @@ export const REDIS_KEYS = {
   /** Set of committed artifact ids of a job. */
   jobArtifacts: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts`,
   /**
+   * Sorted set, every score 0: the same artifacts as `jobArtifacts`, one member each (jobArtifactOrderMember),
+   * so a page in (createdAt, name, id) order is one ZRANGE BYLEX seek. Written and removed with the set, in the
+   * same Lua steps; a job indexed before it existed is indexed from the set by the first read.
+   */
+  jobArtifactOrder: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts:order`,
+  /**
    * String (value = the attemptArtifacts key it was staged under) with a TTL: a staged output deleted before its
    * attempt committed (the orphan sweep). The completion tells "expired" (retryable) from "not this attempt's".
    */
@@ -65,3 +71,12 @@ export const REDIS_KEYS = {
 
 /** String key set by the scheduler when a job is cancelled; workers check it before starting an attempt. */
 export const cancelledJobKey = (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:cancelled`;
+
+/**
+ * A committed artifact's member in `jobArtifactOrder`: tenant, NUL, createdAt as a canonical ISO string (fixed
+ * width), name, NUL, id. Tenants, names and ids never hold NUL, so byte order (ZRANGE BYLEX) is the order
+ * (tenant, createdAt, name, id): one tenant's members are one contiguous range in the list's order. The Lua
+ * side is libs/redis/src/lua/includes/artifact-order.lua (this is its twin, for tests and tools).
+ */
+export const jobArtifactOrderMember = (a: { tenant: string; createdAt: string; name: string; id: string }) =>
+  `${a.tenant}\0${new Date(a.createdAt).toISOString()}${a.name}\0${a.id}`;

@@ -2,10 +2,21 @@ import { jest } from '@jest/globals';
 import { execute, parse } from 'graphql';
 import { Redis } from 'ioredis';
 import { DomainError } from '#libs/errors';
-import { REDIS_KEYS, type ArtifactRecord, type Identity } from '#libs/contracts';
+import {
+  REDIS_KEYS,
+  jobArtifactOrderMember,
+  type ArtifactListPosition,
+  type ArtifactRecord,
+  type Identity,
+} from '#libs/contracts';
 import { encodeArtifactRecord } from '#libs/storage';
 import { startRedis, type RedisHandle } from '#libs/testing';
-import { ARTIFACT_READ_SCRIPTS } from '../reads/job-artifacts-reader.js';
+import {
+  ARTIFACT_READ_SCRIPTS,
+  JobArtifactsReader,
+  positionOf,
+  type JobArtifactsPage,
+} from '../reads/job-artifacts-reader.js';
 import { metadataOnlySchema } from './test/metadata-only-schema.js';
 
 const JOB_ARTIFACTS = parse(
@@ -343,5 +354,132 @@ describe('Job.artifacts and Job.artifactsPage bounds', () => {
       first: 2,
     });
     expect(noScope.errors?.map(codeOf)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+  });
+});
+
+/**
+ * A job at the planner's bound (PLANNER_MAX_NODES 200 × 100 outputs): a page read costs Redis O(log N + page)
+ * commands per job, whatever the job holds (the index `jobArtifactOrder`), so a page of 20 such jobs cannot
+ * stall Redis for the other tenants. Work is counted (INFO commandstats), not timed.
+ */
+describe('a job of 20000 artifacts', () => {
+  const N = 20_000;
+  const JOB = 'huge';
+  let server: RedisHandle;
+  let redis: Redis;
+  let reader: JobArtifactsReader;
+  const t = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  const record = (id: string, tenant: string, state: ArtifactRecord['state'], at: string, name: string) =>
+    ({
+      ...{ id, tenant, state, key: `${tenant}/${JOB}/${id}`, name, contentType: 'image/png', size: 1 },
+      ...{ sha256: 'ab'.repeat(32), jobId: JOB, nodeId: 'n0', attempt: 1, createdAt: at },
+    }) satisfies ArtifactRecord;
+  /** The job's visible artifacts, in the list's order (createdAt, name, id; byte order). */
+  const expected: ArtifactRecord[] = [];
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const ids = (p: JobArtifactsPage) => p.records.map((r) => r.id);
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+    reader = new JobArtifactsReader(redis);
+    await ARTIFACT_READ_SCRIPTS.loadAll(redis);
+    // written as a job committed before the index existed: the set only
+    for (let from = 0; from < N; from += 2000) {
+      const p = redis.pipeline();
+      for (let i = from; i < from + 2000; i++) {
+        // 4 per millisecond, names tied in pairs: the order's ties are broken by name, then id
+        const r = record(`a-${String(N - i).padStart(5, '0')}`, 'acme', 'committed', t(i >> 2), `o-${i & 1}.png`);
+        expected.push(r);
+        p.hset(REDIS_KEYS.artifact(r.id), encodeArtifactRecord(r)).sadd(REDIS_KEYS.jobArtifacts(JOB), r.id);
+      }
+      await p.exec();
+    }
+    // another tenant's record and an uncommitted one listed under the job: never answered to acme
+    for (const r of [
+      record('foreign', 'globex', 'committed', t(0), 'a.png'),
+      record('staged', 'acme', 'staged', t(0), 'a.png'),
+    ])
+      await redis.hset(REDIS_KEYS.artifact(r.id), encodeArtifactRecord(r)).then(() =>
+        redis.sadd(REDIS_KEYS.jobArtifacts(JOB), r.id),
+      );
+    expected.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.name, b.name) || cmp(a.id, b.id));
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  /** Commands run inside scripts since RESETSTAT (the EVALSHA itself and the test's own INFO excepted). */
+  const innerCommands = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .filter(([c]) => !['evalsha', 'info', 'config|resetstat'].includes(c))
+      .reduce((sum, [, n]) => sum + n, 0);
+
+  it('a job written before the index (set only) is indexed by its first read, once, and answers the oldest', async () => {
+    const [first] = await reader.pages([{ jobId: JOB, limit: 50 }], 'acme');
+    expect(ids(first!)).toEqual(expected.slice(0, 50).map((r) => r.id));
+    expect(first!.hasMore).toBe(true);
+    // every set member has its index member (the invisible ones too, outside every tenant's range)
+    expect(await redis.zcard(REDIS_KEYS.jobArtifactOrder(JOB))).toBe(N + 2);
+    expect(await redis.zscore(REDIS_KEYS.jobArtifactOrder(JOB), jobArtifactOrderMember(expected[0]!))).toBe('0');
+  });
+
+  it('a page of 20 such jobs costs O(page) Redis commands per job, not O(artifacts)', async () => {
+    const after = positionOf(expected[9_999]!);
+    await redis.config('RESETSTAT');
+    const pages = await reader.pages(
+      Array.from({ length: 20 }, () => ({ jobId: JOB, limit: 50, after })),
+      'acme',
+    );
+    const counts = await commandCounts(redis);
+    for (const p of pages) {
+      expect(ids(p)).toEqual(expected.slice(10_000, 10_050).map((r) => r.id));
+      expect(p.hasMore).toBe(true);
+    }
+    expect(counts.evalsha).toBe(1);
+    expect(counts.hgetall).toBe(20 * 50);
+    // per job: the page's 50 records, one look past it, a few commands to find the place; never the 20002
+    expect(innerCommands(counts)).toBeLessThanOrEqual(20 * (50 + 8));
+    expect(counts.smembers ?? 0).toBe(0);
+  });
+
+  it('pages through all 20000 once each, in order, across cursors', async () => {
+    const seen: string[] = [];
+    let after: ArtifactListPosition | undefined;
+    for (;;) {
+      const [p] = await reader.pages([{ jobId: JOB, limit: 1000, after }], 'acme');
+      seen.push(...ids(p!));
+      if (!p!.hasMore) break;
+      after = positionOf(p!.records.at(-1)!);
+    }
+    expect(seen).toEqual(expected.map((r) => r.id));
+    // globex sees its own record under the job, and only it
+    const [theirs] = await reader.pages([{ jobId: JOB, limit: 10 }], 'globex');
+    expect(ids(theirs!)).toEqual(['foreign']);
+    expect(theirs!.hasMore).toBe(false);
+  });
+
+  it("a forged index member in acme's range naming another tenant's record is skipped, the page still full", async () => {
+    // a member (and a set entry, so the index still looks whole) that claims acme, first in the order
+    const forged = jobArtifactOrderMember({ tenant: 'acme', createdAt: t(-1), name: 'a.png', id: 'foreign' });
+    await redis.zadd(REDIS_KEYS.jobArtifactOrder(JOB), 0, forged);
+    await redis.sadd(REDIS_KEYS.jobArtifacts(JOB), 'forged-slot');
+    const [p] = await reader.pages([{ jobId: JOB, limit: 3 }], 'acme');
+    expect(ids(p!)).toEqual(expected.slice(0, 3).map((r) => r.id));
+    await redis.zrem(REDIS_KEYS.jobArtifactOrder(JOB), forged);
+    await redis.srem(REDIS_KEYS.jobArtifacts(JOB), 'forged-slot');
+  });
+
+  it('an index that no longer matches the set (an artifact committed or removed by an older writer) is rebuilt', async () => {
+    const late = record('late', 'acme', 'committed', t(N), 'late.png');
+    await redis.hset(REDIS_KEYS.artifact('late'), encodeArtifactRecord(late));
+    await redis.sadd(REDIS_KEYS.jobArtifacts(JOB), 'late');
+    const [p] = await reader.pages([{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }], 'acme');
+    expect(ids(p!)).toEqual([expected.at(-1)!.id, 'late']);
+    await redis.srem(REDIS_KEYS.jobArtifacts(JOB), 'late');
+    const [again] = await reader.pages([{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }], 'acme');
+    expect(ids(again!)).toEqual([expected.at(-1)!.id]);
+    expect(await redis.zcard(REDIS_KEYS.jobArtifactOrder(JOB))).toBe(N + 2);
   });
 });
