@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Redis } from 'ioredis';
-import { REDIS_KEYS } from '#libs/contracts';
+import { REDIS_KEYS, jobArtifactOrderMember } from '#libs/contracts';
 import {
   startDelayProxy,
   startRedis,
@@ -187,6 +187,7 @@ describe('artifact repository', () => {
       .multi()
       .hset(REDIS_KEYS.artifact(rec.id), 'state', 'committed')
       .sadd(REDIS_KEYS.jobArtifacts('job-1'), rec.id)
+      .zadd(REDIS_KEYS.jobArtifactOrder('job-1'), 0, jobArtifactOrderMember(rec))
       .zrem(REDIS_KEYS.uncommittedArtifacts, rec.id)
       .exec();
     expect(await repo.getVisible(rec.id, 'acme')).toMatchObject({ id: rec.id, state: 'committed' });
@@ -201,6 +202,8 @@ describe('artifact repository', () => {
     expect(await repo.get(rec.id)).toBeNull();
     expect(await store.stat(rec.key)).toBeNull();
     expect(await redis.sismember(REDIS_KEYS.jobArtifacts('job-1'), rec.id)).toBe(0);
+    // its member of the job's order index leaves with it (a read would otherwise rebuild the index)
+    expect(await redis.zcard(REDIS_KEYS.jobArtifactOrder('job-1'))).toBe(0);
   });
 
   it('removes the object when the record cannot be written', async () => {

@@ -113,10 +113,20 @@ describe('Job.artifacts for a batch of jobs', () => {
     // 22 jobs, 82 artifact records: one round trip (one EVALSHA), the reads inside it
     expect(evals).toHaveBeenCalledTimes(1);
     expect(counts.evalsha).toBe(1);
-    expect(counts.smembers).toBe(22);
-    // every record's sort fields are read; only the 60 visible ones are read whole and leave Redis
+    // jobs written with the set only (as here) are indexed by this first read: every record's sort fields once
+    expect(counts.smembers).toBe(21);
     expect(counts.hmget).toBe(82);
+    // only the 60 visible ones are read whole and leave Redis
     expect(counts.hgetall).toBe(60);
+    // from then on a read seeks in each job's index: no member of the sets is visited again
+    await redis.config('RESETSTAT');
+    const again = await run(acme, [...jobs, 'globex-job', 'no-such-job']);
+    const after = await commandCounts(redis);
+    expect(again.data).toEqual(result.data);
+    expect(after.smembers ?? 0).toBe(0);
+    expect(after.hmget ?? 0).toBe(0);
+    expect(after.hgetall).toBe(60);
+    expect(after.zrange).toBe(22); // one seek per job
     evals.mockRestore();
   });
 
@@ -389,7 +399,13 @@ describe('a job of 20000 artifacts', () => {
       const p = redis.pipeline();
       for (let i = from; i < from + 2000; i++) {
         // 4 per millisecond, names tied in pairs: the order's ties are broken by name, then id
-        const r = record(`a-${String(N - i).padStart(5, '0')}`, 'acme', 'committed', t(i >> 2), `o-${i & 1}.png`);
+        const r = record(
+          `a-${String(N - i).padStart(5, '0')}`,
+          'acme',
+          'committed',
+          t(i >> 2),
+          `o-${i & 1}.png`,
+        );
         expected.push(r);
         p.hset(REDIS_KEYS.artifact(r.id), encodeArtifactRecord(r)).sadd(REDIS_KEYS.jobArtifacts(JOB), r.id);
       }
@@ -400,9 +416,9 @@ describe('a job of 20000 artifacts', () => {
       record('foreign', 'globex', 'committed', t(0), 'a.png'),
       record('staged', 'acme', 'staged', t(0), 'a.png'),
     ])
-      await redis.hset(REDIS_KEYS.artifact(r.id), encodeArtifactRecord(r)).then(() =>
-        redis.sadd(REDIS_KEYS.jobArtifacts(JOB), r.id),
-      );
+      await redis
+        .hset(REDIS_KEYS.artifact(r.id), encodeArtifactRecord(r))
+        .then(() => redis.sadd(REDIS_KEYS.jobArtifacts(JOB), r.id));
     expected.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.name, b.name) || cmp(a.id, b.id));
   });
   afterAll(async () => {
@@ -422,7 +438,9 @@ describe('a job of 20000 artifacts', () => {
     expect(first!.hasMore).toBe(true);
     // every set member has its index member (the invisible ones too, outside every tenant's range)
     expect(await redis.zcard(REDIS_KEYS.jobArtifactOrder(JOB))).toBe(N + 2);
-    expect(await redis.zscore(REDIS_KEYS.jobArtifactOrder(JOB), jobArtifactOrderMember(expected[0]!))).toBe('0');
+    expect(await redis.zscore(REDIS_KEYS.jobArtifactOrder(JOB), jobArtifactOrderMember(expected[0]!))).toBe(
+      '0',
+    );
   });
 
   it('a page of 20 such jobs costs O(page) Redis commands per job, not O(artifacts)', async () => {
@@ -478,7 +496,10 @@ describe('a job of 20000 artifacts', () => {
     const [p] = await reader.pages([{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }], 'acme');
     expect(ids(p!)).toEqual([expected.at(-1)!.id, 'late']);
     await redis.srem(REDIS_KEYS.jobArtifacts(JOB), 'late');
-    const [again] = await reader.pages([{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }], 'acme');
+    const [again] = await reader.pages(
+      [{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }],
+      'acme',
+    );
     expect(ids(again!)).toEqual([expected.at(-1)!.id]);
     expect(await redis.zcard(REDIS_KEYS.jobArtifactOrder(JOB))).toBe(N + 2);
   });

@@ -1,4 +1,4 @@
-import { REDIS_KEYS, reportEntryFields, type JsonObject } from '#libs/contracts';
+import { REDIS_KEYS, jobArtifactOrderMember, reportEntryFields, type JsonObject } from '#libs/contracts';
 import { waitFor, redisPerSuite } from '#libs/testing';
 import { raceReconcilers, startCore } from '../../test/harness.js';
 import { TEST_TASKS } from '../../test/test-tasks.js';
@@ -249,6 +249,16 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       });
       expect(await redis.client.hget(REDIS_KEYS.artifact('art-1'), 'state')).toBe('committed');
       expect(await redis.client.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
+      // and its member of the job's order index, in the same step (what Job.artifactsPage seeks in)
+      const committed = await redis.client.hgetall(REDIS_KEYS.artifact('art-1'));
+      expect(await redis.client.zrange(REDIS_KEYS.jobArtifactOrder(job.id), 0, -1)).toEqual([
+        jobArtifactOrderMember({ ...committed, id: 'art-1' } as {
+          tenant: string;
+          createdAt: string;
+          name: string;
+          id: string;
+        }),
+      ]);
       expect(await redis.client.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
       const types = (await allEvents(core, job.id)).map((e) => e.type);
       expect(types.slice(-3)).toEqual(['ARTIFACT_CREATED', 'NODE_SUCCEEDED', 'JOB_SUCCEEDED']);
