@@ -52,6 +52,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         REDIS_KEYS.jobArtifacts(jobId),
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, 'train', 2),
+        REDIS_KEYS.jobArtifactOrder(jobId),
       ],
       failAttempt: () => transitionKeys(jobId),
       releaseAttempt: () => transitionKeys(jobId),
@@ -88,6 +89,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         STORAGE_KEYS.tenantStoredBytes(tenant),
         STORAGE_KEYS.tenantArtifacts(tenant),
         REDIS_KEYS.expiredArtifact(artifact),
+        REDIS_KEYS.jobArtifactOrder(jobId),
       ],
       reserveUpload: () => [
         REDIS_KEYS.artifact(artifact),

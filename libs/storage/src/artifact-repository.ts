@@ -304,6 +304,7 @@ export class ArtifactRepository {
           STORAGE_KEYS.tenantStoredBytes(record.tenant),
           STORAGE_KEYS.tenantArtifacts(record.tenant),
           REDIS_KEYS.expiredArtifact(id),
+          record.jobId ? REDIS_KEYS.jobArtifactOrder(record.jobId) : artifactHash,
         ],
         [id, states.join(','), tenant ?? '', EXPIRED_OUTPUT_MARK_MS],
       ),

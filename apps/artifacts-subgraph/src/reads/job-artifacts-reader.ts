@@ -24,8 +24,9 @@ export interface JobArtifactsPage {
 
 /**
  * Pages of the committed artifacts of many jobs, the caller's tenant only, in one round trip whatever the count
- * (`artifactsOfJobs-n.lua`), each ordered by createdAt, then name, then id. Only the pages' records leave Redis
- * and are parsed (ArtifactRecord), so a job with thousands of outputs costs this process `limit` records. Redis
+ * (`artifactsOfJobs-n.lua`), each ordered by createdAt, then name, then id. Each page is a seek in the job's
+ * order index (REDIS_KEYS.jobArtifactOrder) and only the pages' records leave Redis and are parsed
+ * (ArtifactRecord), so a job with thousands of outputs costs Redis and this process about `limit` records. Redis
  * failures are MetadataUnavailableError (UNAVAILABLE).
  */
 export class JobArtifactsReader {
@@ -43,7 +44,7 @@ export class JobArtifactsReader {
       rows = (await ARTIFACT_READ_SCRIPTS.run(
         this.redis,
         'artifactsOfJobs',
-        requests.map((r) => REDIS_KEYS.jobArtifacts(r.jobId)),
+        requests.flatMap((r) => [REDIS_KEYS.jobArtifacts(r.jobId), REDIS_KEYS.jobArtifactOrder(r.jobId)]),
         args,
       )) as Array<[number, ...string[][]]>;
     } catch (e) {

@@ -251,7 +251,7 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       expect(await redis.client.smembers(REDIS_KEYS.jobArtifacts(job.id))).toEqual(['art-1']);
       // and its member of the job's order index, in the same step (what Job.artifactsPage seeks in)
       const committed = await redis.client.hgetall(REDIS_KEYS.artifact('art-1'));
-      expect(await redis.client.zrange(REDIS_KEYS.jobArtifactOrder(job.id), 0, -1)).toEqual([
+      expect(await redis.client.zrange(REDIS_KEYS.jobArtifactOrder(job.id), '0', '-1')).toEqual([
         jobArtifactOrderMember({ ...committed, id: 'art-1' } as {
           tenant: string;
           createdAt: string;

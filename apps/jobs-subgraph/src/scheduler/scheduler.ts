@@ -330,6 +330,7 @@ export class Scheduler {
         REDIS_KEYS.jobArtifacts(jobId),
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt),
+        REDIS_KEYS.jobArtifactOrder(jobId),
       ],
       [
         nodeId,

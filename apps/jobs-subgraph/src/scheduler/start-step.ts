@@ -109,7 +109,7 @@ export function impliedStart(
 }
 
 /**
- * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-8.lua
+ * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-9.lua
  * of a start folded into it, or (none folded) of the start it applied first; failAttempt, releaseAttempt and
  * recordProgress of the start they applied first. The class is named whether a start was applied or not.
  */

@@ -1,59 +1,73 @@
 -- A page of committed artifacts of each of many jobs in one round trip (Job.artifacts / Job.artifactsPage for a
--- page of jobs). KEYS[i]: a job's artifact set (REDIS_KEYS.jobArtifacts; a job may be listed more than once,
--- e.g. for two fields with different arguments). ARGV[1]: the caller's tenant; ARGV[2]: the artifact hash key
--- prefix (REDIS_KEYS.artifact(''), same hash slot); then 4 per key: ARGV[3 + 4(i-1)] the page size `limit`, and
--- the position to start after (createdAt as a canonical ISO string, name, id; '' createdAt: from the start).
--- Order: createdAt, then name, then id. Returns per key { more (1: another visible artifact follows the page),
+-- page of jobs). KEYS[2i-1]: a job's artifact set (REDIS_KEYS.jobArtifacts), KEYS[2i]: its order index
+-- (REDIS_KEYS.jobArtifactOrder; a job may be listed more than once, e.g. for two fields with different
+-- arguments). ARGV[1]: the caller's tenant; ARGV[2]: the artifact hash key prefix (REDIS_KEYS.artifact(''), same
+-- hash slot); then 4 per job: ARGV[3 + 4(i-1)] the page size `limit`, and the position to start after
+-- (createdAt as a canonical ISO string, name, id; '' createdAt: from the start).
+-- Order: createdAt, then name, then id. Returns per job { more (1: another visible artifact follows the page),
 -- the page's artifact hashes (flat field/value lists)... }. Only the visible ones (committed, the tenant's) are
--- considered: another tenant's artifacts and uncommitted ones never leave Redis. Every member's sort fields are
--- read (HMGET), but only the page's records are read whole and returned, so what leaves Redis is bounded by
--- `limit` whatever the job holds.
-
--- createdAt as YYYY-MM-DDTHH:MM:SS.mmmZ (the ISO form the cursor names), so that string order is time order
--- for records written with fewer (or more) fraction digits too
-local function canonical(at)
-  local date, hm, rest = string.match(at, '^(%d%d%d%d%-%d%d%-%d%d)T(%d%d:%d%d)(.-)Z$')
-  if not date then return at end
-  local sec, frac = string.match(rest, '^:(%d%d)%.?(%d*)$')
-  if not sec then
-    if rest ~= '' then return at end
-    sec, frac = '00', ''
-  end
-  return date .. 'T' .. hm .. ':' .. sec .. '.' .. string.sub(frac .. '000', 1, 3) .. 'Z'
-end
-
--- a before b in (createdAt, name, id) order
-local function before(a, b)
-  if a[1] ~= b[1] then return a[1] < b[1] end
-  if a[2] ~= b[2] then return a[2] < b[2] end
-  return a[3] < b[3]
-end
+-- returned: another tenant's artifacts and uncommitted ones never leave Redis.
+-- Cost per job: ZCARD + SCARD, one ZRANGE BYLEX seek into the caller's tenant's range of the index, HGETALL of
+-- the page's records and HMGET of the one after: O(log N + limit), whatever the job holds. A record the index
+-- names but the hash does not back (another tenant's, uncommitted, gone: never written so, but the hash is the
+-- truth) is skipped and the seek goes on past it.
+-- A job committed before the index existed has the set only (or an index an older writer left short): when the
+-- counts differ the index is rebuilt from the set first, in this step: O(N) once per such job, after which
+-- every writer keeps the two in step (scheduler completeAttempt, storage deleteArtifact).
+--@include artifact-order
 
 local tenant, prefix = ARGV[1], ARGV[2]
-local out = {}
-for i, setKey in ipairs(KEYS) do
-  local base = 3 + (i - 1) * 4
-  local limit = tonumber(ARGV[base])
-  local after = ARGV[base + 1] ~= '' and { ARGV[base + 1], ARGV[base + 2], ARGV[base + 3] } or nil
-  -- the limit + 1 first entries past `after`, kept sorted (insertion: a page is at most a few hundred)
-  local keep, best = limit + 1, {}
+local lowest, highest = '[' .. tenant .. '\0', '(' .. tenant .. '\1'
+
+local function rebuild(setKey, orderKey)
+  redis.call('DEL', orderKey)
+  local batch = {}
   for _, id in ipairs(redis.call('SMEMBERS', setKey)) do
     local f = redis.call('HMGET', prefix .. id, 'state', 'tenant', 'createdAt', 'name')
-    if f[1] == 'committed' and f[2] == tenant and f[3] and f[4] then
-      local e = { canonical(f[3]), f[4], id }
-      if (not after or before(after, e)) and (#best < keep or before(e, best[#best])) then
-        local at = #best + 1
-        while at > 1 and before(e, best[at - 1]) do
-          best[at] = best[at - 1]
-          at = at - 1
-        end
-        best[at] = e
-        if #best > keep then best[#best] = nil end
-      end
+    batch[#batch + 1] = 0
+    batch[#batch + 1] = artifactOrderMember(id, f[1], f[2], f[3], f[4])
+    if #batch >= 1000 then
+      redis.call('ZADD', orderKey, unpack(batch))
+      batch = {}
     end
   end
-  local page = { #best > limit and 1 or 0 }
-  for j = 1, math.min(limit, #best) do page[#page + 1] = redis.call('HGETALL', prefix .. best[j][3]) end
+  if #batch > 0 then redis.call('ZADD', orderKey, unpack(batch)) end
+end
+
+local out = {}
+for i = 1, #KEYS / 2 do
+  local setKey, orderKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 3 + (i - 1) * 4
+  local limit = tonumber(ARGV[base])
+  if redis.call('ZCARD', orderKey) ~= redis.call('SCARD', setKey) then rebuild(setKey, orderKey) end
+  local from = lowest
+  if ARGV[base + 1] ~= '' then
+    from = '(' .. tenant .. '\0' .. ARGV[base + 1] .. ARGV[base + 2] .. '\0' .. ARGV[base + 3]
+  end
+  local page, more = { 0 }, false
+  while not more do
+    local asked = limit + 2 - #page
+    local members = redis.call('ZRANGE', orderKey, from, highest, 'BYLEX', 'LIMIT', 0, asked)
+    if #members == 0 then break end
+    for _, m in ipairs(members) do
+      local key = prefix .. artifactOrderId(m)
+      if #page <= limit then
+        local flat = redis.call('HGETALL', key)
+        local h = {}
+        for j = 1, #flat, 2 do h[flat[j]] = flat[j + 1] end
+        if h.state == 'committed' and h.tenant == tenant then page[#page + 1] = flat end
+      else
+        local f = redis.call('HMGET', key, 'state', 'tenant')
+        if f[1] == 'committed' and f[2] == tenant then
+          more = true
+          break
+        end
+      end
+    end
+    if #members < asked then break end -- the range's end
+    from = '(' .. members[#members]
+  end
+  page[1] = more and 1 or 0
   out[i] = page
 end
 return out

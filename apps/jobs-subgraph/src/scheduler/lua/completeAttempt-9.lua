@@ -10,6 +10,7 @@
   RUNNING) starts the attempt the same way first (lua/includes/start.lua startFirst), as the completion tells it:
   its worker (ARGV[12]) and when it started (ARGV[13]); its dispatch slot is freed in this step too.
     KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
+    KEYS[9] the job's artifact order index (REDIS_KEYS.jobArtifactOrder: one member per member of KEYS[6])
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
     ARGV[9] worker id of a folded start report ('' = none)   ARGV[10] attempt id (the queue job id)
@@ -24,7 +25,8 @@
 ]]
 --@include common
 --@include start
-local jobArtifactsKey, uncommittedKey, attemptArtifactsKey = KEYS[6], KEYS[7], KEYS[8]
+--@include artifact-order
+local jobArtifactsKey, uncommittedKey, attemptArtifactsKey, orderKey = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
@@ -40,9 +42,13 @@ local start = noStart(node)
 -- read and check everything before writing anything: all or nothing (Redis keeps a script's writes made before
 -- an error, so nothing that can fail may come after the first write)
 local dependants = current and cjson.decode(node.dependants or '[]') or {}
+-- each artifact's fields, read once: its check, its order index member and its event need them
+local artifacts = {}
 if current then
   for _, id in ipairs(artifactIds) do
-    local state = redis.call('HGET', artifactPrefix .. id, 'state')
+    local f = redis.call('HMGET', artifactPrefix .. id, 'state', 'tenant', 'createdAt', 'name')
+    artifacts[id] = f
+    local state = f[1]
     if state ~= 'staged' or redis.call('SISMEMBER', attemptArtifactsKey, id) == 0 then
       if not state and expiredPrefix ~= '' and redis.call('GET', expiredPrefix .. id) == attemptArtifactsKey then
         return { 'expired_artifact', start, id }
@@ -59,7 +65,11 @@ if not current then return { 'stale', start } end
 
 for _, id in ipairs(artifactIds) do
   redis.call('HSET', artifactPrefix .. id, 'state', 'committed')
-  redis.call('SADD', jobArtifactsKey, id)
+  -- the index gets a member exactly when the set does (a read tells an index left short by SCARD ~= ZCARD)
+  if redis.call('SADD', jobArtifactsKey, id) == 1 then
+    local f = artifacts[id]
+    redis.call('ZADD', orderKey, 0, artifactOrderMember(id, 'committed', f[2], f[3], f[4]))
+  end
   redis.call('ZREM', uncommittedKey, id)
 end
 
@@ -78,7 +88,7 @@ if node.status ~= 'RUNNING' then
   end
 end
 for _, id in ipairs(artifactIds) do
-  local name = redis.call('HGET', artifactPrefix .. id, 'name') or id
+  local name = artifacts[id][4] or id
   appendEvent(job, 'ARTIFACT_CREATED', nodeId, nil, name .. ' (' .. id .. ')')
 end
 

@@ -6,6 +6,8 @@
     KEYS[5] jobArtifacts set (or KEYS[1] again when the record has no job)   KEYS[6] attemptArtifacts set (same)
     KEYS[7] remove-after zset   KEYS[8] the tenant's stored-bytes counter   KEYS[9] the tenant's artifact counter
     KEYS[10] the id's expired-output mark
+    KEYS[11] the job's artifact order index (REDIS_KEYS.jobArtifactOrder; KEYS[1] again when no job): its
+    member leaves with the set's
     ARGV[1] artifact id   ARGV[2] allowed states (comma list)   ARGV[3] tenant or ''
     ARGV[4] how long (ms) the expired-output mark lasts
   A pending upload's staging object is also queued in remove-after for its grant's expiry: the client may
@@ -13,6 +15,7 @@
   completion that still lists it is told the output expired, not that the attempt never staged it.
   Returns the object key, or false when nothing was deleted.
 ]]
+--@include artifact-order
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -25,12 +28,15 @@ for s in string.gmatch(ARGV[2], '[^,]+') do
 end
 if not allowed then return false end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[3] then return false end
-local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt')
+local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt', 'tenant', 'createdAt', 'name')
 local key, size, grantExpiresAt = f[1], tonumber(f[2]) or 0, f[3]
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-if KEYS[5] ~= KEYS[1] then redis.call('SREM', KEYS[5], ARGV[1]) end
+if KEYS[5] ~= KEYS[1] and redis.call('SREM', KEYS[5], ARGV[1]) == 1 and KEYS[11] ~= KEYS[1] then
+  -- the member the commit (or the read's rebuild) wrote, from the same fields
+  redis.call('ZREM', KEYS[11], artifactOrderMember(ARGV[1], state, f[4], f[5], f[6]))
+end
 if KEYS[6] ~= KEYS[1] then redis.call('SREM', KEYS[6], ARGV[1]) end
 if state == 'staged' and KEYS[6] ~= KEYS[1] then redis.call('SET', KEYS[10], KEYS[6], 'PX', ARGV[4]) end
 redis.call('SADD', KEYS[4], key)
