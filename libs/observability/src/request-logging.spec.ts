@@ -1,7 +1,7 @@
 import express from 'express';
 import { pino } from 'pino';
 import request from 'supertest';
-import { requestLogging, type RequestLoggingOptions } from './request-logging.js';
+import { MAX_LOGGED_URL_LENGTH, requestLogging, type RequestLoggingOptions } from './request-logging.js';
 
 /** An express app behind the access log, with the lines it writes (as parsed JSON). */
 function appWithLog(level: string, options?: RequestLoggingOptions) {
@@ -56,5 +56,17 @@ describe('requestLogging', () => {
     const verbose = appWithLog('debug', { successLevel: 'debug' });
     await request(verbose.app).get('/graphql/ok').expect(200);
     expect(verbose.lines).toMatchObject([{ level: 'debug', msg: 'request completed' }]);
+  });
+
+  it('cuts a long url (a GET document, its variables) so one request cannot write a line of 16 KiB', async () => {
+    const { app, lines } = appWithLog('info');
+    const query = encodeURIComponent(`{${'a'.repeat(12_000)}}`);
+    await request(app).get(`/graphql/missing?query=${query}`).expect(404);
+    expect(lines).toHaveLength(1);
+    const req = lines[0]!.req as { url: string; urlLength?: number };
+    expect(req.url.length).toBeLessThanOrEqual(MAX_LOGGED_URL_LENGTH + 1);
+    expect(req.url.startsWith('/graphql/missing?query=')).toBe(true);
+    expect(req.urlLength).toBe(`/graphql/missing?query=${query}`.length);
+    expect(JSON.stringify(lines[0]).length).toBeLessThan(2 * MAX_LOGGED_URL_LENGTH);
   });
 });

@@ -11,11 +11,24 @@ export interface RequestLoggingOptions {
   successLevel?: Extract<Level, 'info' | 'debug'>;
 }
 
+/**
+ * Longest url an access-log line keeps (cut with `…`, its length in `req.urlLength`): a GET /graphql carries its
+ * document and variables in the query string, up to Node's 16 KiB header limit, and every request (refused ones
+ * too) writes a line.
+ */
+export const MAX_LOGGED_URL_LENGTH = 1024;
+
+const loggedUrl = (url: string): { url: string; urlLength?: number } =>
+  url.length <= MAX_LOGGED_URL_LENGTH
+    ? { url }
+    : { url: `${url.slice(0, MAX_LOGGED_URL_LENGTH)}…`, urlLength: url.length };
+
 const isProbe = (url: string) => url === '/metrics' || url.startsWith('/health/');
 
 /**
  * Access log with a request id (taken from x-request-id when given, echoed back); probes are not logged.
- * One line per request when it ends, with the fields pino-http wrote (`req` {id, method, url}, `res`
+ * One line per request when it ends, with the fields pino-http wrote (`req` {id, method, url (cut: see
+ * MAX_LOGGED_URL_LENGTH)}, `res`
  * {statusCode}, `responseTime`, and `err` for a failed one; messages 'request completed' / 'request errored').
  * Hand-written rather than pino-http, which built two child loggers (serializing and redacting `req`) per
  * request even when the line's level was off — about 5 % of a subgraph's CPU per request.
@@ -41,7 +54,7 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
       const level = failed || res.statusCode >= 400 || !res.writableFinished ? 'info' : successLevel;
       if (!logger.isLevelEnabled(level)) return;
       const fields = {
-        req: { id, method, url },
+        req: { id, method, ...loggedUrl(url) },
         res: { statusCode: res.statusCode },
         ...(failed
           ? { err: errorFields(err ?? new Error(`failed with status code ${res.statusCode}`)) }
