@@ -8,8 +8,12 @@ import type * as ExpressInstrumentationModule from '@opentelemetry/instrumentati
 import type * as GraphQLInstrumentationModule from '@opentelemetry/instrumentation-graphql';
 import type * as IORedisInstrumentationModule from '@opentelemetry/instrumentation-ioredis';
 import type * as UndiciInstrumentationModule from '@opentelemetry/instrumentation-undici';
+import { redisStatement } from './redis-statement.js';
 import { samplerFor } from './root-sampler.js';
 import type { TracesSampler } from './tracing-settings.js';
+
+/** Longest value of a span attribute; longer ones are cut by the SDK. */
+export const SPAN_ATTRIBUTE_MAX_LENGTH = 4096;
 
 /** How long a flush on shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -71,6 +75,9 @@ export function startTracing(o: {
       .merge(resources.resourceFromAttributes({ 'host.name': hostname(), 'host.arch': arch() })),
     traceExporter: new OTLPTraceExporter({ url: o.endpoint }),
     sampler: samplerFor(tracing, o.sampler, o.sampleRatio),
+    // Bounds every attribute (a GET's URL, a GraphQL document of up to MAX_BODY_BYTES): a client must not
+    // choose how big the spans we export are.
+    spanLimits: { attributeValueLengthLimit: SPAN_ATTRIBUTE_MAX_LENGTH },
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
@@ -80,7 +87,7 @@ export function startTracing(o: {
       }),
       new ExpressInstrumentation(),
       new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
-      new IORedisInstrumentation(),
+      new IORedisInstrumentation({ dbStatementSerializer: redisStatement }),
       new UndiciInstrumentation(),
     ],
   });

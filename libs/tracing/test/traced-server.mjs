@@ -15,6 +15,12 @@ app.get('/items/:id', async (req, res) => {
   const inner = await fetch(`http://127.0.0.1:${server.address().port}/plain`);
   res.json({ id: req.params.id, inner: await inner.json() });
 });
+// A Lua step as our apps run them: keys, then arguments that may hold a tenant's data (a job's labels, params).
+app.get('/lua/:id', async (req, res) => {
+  if (redis)
+    await redis.eval('return 1', 1, `traced:${req.params.id}`, String(req.headers['x-payload'] ?? ''));
+  res.json({ ok: true });
+});
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
 });

@@ -16,6 +16,7 @@ interface ReceivedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
+  attributes: Record<string, unknown>;
 }
 
 /** A minimal OTLP/HTTP receiver: accepts JSON trace exports on /v1/traces and keeps every span. */
@@ -49,6 +50,12 @@ async function startReceiver(): Promise<{
               traceId: s.traceId,
               spanId: s.spanId,
               parentSpanId: s.parentSpanId || undefined,
+              attributes: Object.fromEntries(
+                (s.attributes ?? []).map((a: { key: string; value: { stringValue?: unknown } }) => [
+                  a.key,
+                  a.value?.stringValue,
+                ]),
+              ),
             });
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -178,6 +185,41 @@ describe('tracing on', () => {
     expect(fetchSpan).toBeDefined();
     const inner = trace.find((s) => s.kind === KIND.SERVER && s.name === 'GET /plain');
     expect(inner?.parentSpanId).toBe(fetchSpan!.spanId);
+  });
+
+  // Spans go to a shared trace backend: a Lua step's arguments (a tenant's labels, params, graph) must not
+  // ride along in a Redis span, and no attribute may be as big as what a client sent (a URL, a document).
+  it("exports neither a Lua step's arguments nor attributes past 4096 characters", async () => {
+    const run = runNode(['--import', PRELOAD, TRACED_SERVER], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_SERVICE_NAME: 'traced-fixture',
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+      REDIS_URL: redis.url,
+    });
+    const port = await listeningPort(run);
+    const marker = 'tenant-private-label-value';
+    const res = await fetch(`http://127.0.0.1:${port}/lua/9?pad=${'y'.repeat(6000)}`, {
+      headers: { 'x-payload': `${marker} ${'x'.repeat(6000)}` },
+    });
+    expect(res.status).toBe(200);
+    run.proc.kill('SIGTERM');
+    await run.exit;
+    const server = receiver.spans.find((s) => s.kind === KIND.SERVER && s.name === 'GET /lua/:id')!;
+    const trace = receiver.spans.filter((s) => s.traceId === server.traceId);
+    const lua = trace.find((s) => s.scope === '@opentelemetry/instrumentation-ioredis');
+    expect(lua?.name).toBe('eval');
+    // the command and its key stay: what operators need to tell the steps apart
+    expect(JSON.stringify(lua!.attributes)).toContain('traced:9');
+    const leaks = trace.flatMap((s) =>
+      Object.entries(s.attributes)
+        .filter(([, v]) => typeof v === 'string' && v.includes(marker))
+        .map(([k]) => `${s.name} ${k}`),
+    );
+    expect(leaks).toEqual([]);
+    const longest = Math.max(
+      ...trace.flatMap((s) => Object.values(s.attributes).map((v) => (typeof v === 'string' ? v.length : 0))),
+    );
+    expect(longest).toBeLessThanOrEqual(4096);
   });
 
   it('with only the in-app import, node:http and fetch are traced and exported on the batch timer', async () => {
