@@ -50,6 +50,8 @@ export async function startCore(
     startConsumer?: boolean;
     claimIdleMs?: number;
     quotas?: TenantQuotas;
+    /** The per-job budget of log event bytes (the app's JOB_LOG_MAX_BYTES; 0 = off); default the app's. */
+    jobLogMaxBytes?: number;
     service?: JobsServiceOptions;
     /** Fair-share dispatch window per resource class (the app's DISPATCH_WINDOW). */
     dispatchWindow?: number;
@@ -87,6 +89,7 @@ export async function startCore(
       backoff: { baseMs: opts.backoffBaseMs ?? 50, capMs: 1_000 },
       jobDeadlineMs: opts.jobDeadlineMs ?? 600_000,
       ...(opts.quotas ? { quotas: opts.quotas } : {}),
+      ...(opts.jobLogMaxBytes !== undefined ? { jobLogMaxBytes: opts.jobLogMaxBytes } : {}),
     },
     logger,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),

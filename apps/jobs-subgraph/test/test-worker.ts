@@ -21,7 +21,11 @@ import {
 
 export type TaskHandler = (
   payload: NodeAttemptPayload,
-  ctx: { progress(p: number): Promise<void> },
+  ctx: {
+    progress(p: number): Promise<void>;
+    /** A log line of the attempt, reported as the gpu-worker reports its runner's logs. */
+    log(level: 'debug' | 'info' | 'warn' | 'error', message: string): Promise<void>;
+  },
 ) => Promise<JsonObject>;
 
 /** Thrown by a handler to fail the attempt with this error. */
@@ -208,6 +212,7 @@ export class TestWorker {
       const ranFrom = Date.now();
       const outputs = await handler(payload, {
         progress: (p) => this.report({ ...base, type: 'progress', progress: p, at: at() }),
+        log: (level, message) => this.report({ ...base, type: 'log', level, message, at: at() }),
       });
       const ranMs = Date.now() - ranFrom;
       await this.report({ ...base, type: 'succeeded', outputs, artifactIds: [], ranMs, at: at() });
