@@ -50,6 +50,14 @@ describe('jobs subgraph configuration (compiled)', () => {
       expect(() => loadJobsSubgraphConfig({ [name]: bad })).toThrow(new RegExp(`${name}: expected`));
   });
 
+  it("reads a job's log budget (JOB_LOG_MAX_BYTES: default 1 MiB, 0 = none), refusing bad values at start-up", () => {
+    expect(loadJobsSubgraphConfig({}).JOB_LOG_MAX_BYTES).toBe(1024 * 1024);
+    expect(loadJobsSubgraphConfig({ JOB_LOG_MAX_BYTES: '0' }).JOB_LOG_MAX_BYTES).toBe(0);
+    expect(loadJobsSubgraphConfig({ JOB_LOG_MAX_BYTES: '65536' }).JOB_LOG_MAX_BYTES).toBe(65_536);
+    for (const bad of ['-1', '1.5', 'lots'])
+      expect(() => loadJobsSubgraphConfig({ JOB_LOG_MAX_BYTES: bad })).toThrow(/JOB_LOG_MAX_BYTES: expected/);
+  });
+
   it('reads the shared subscriber buffer setting', () => {
     expect(loadJobsSubgraphConfig({}).SUBSCRIBER_BUFFER).toBe(512);
     expect(loadJobsSubgraphConfig({ SUBSCRIBER_BUFFER: '64' }).SUBSCRIBER_BUFFER).toBe(64);

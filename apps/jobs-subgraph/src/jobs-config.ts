@@ -18,6 +18,7 @@ import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
 import { DEFAULT_CLOSE_GRACE_MS } from './scheduler/reconciler.js';
 import { DEFAULT_REPLICA_TTL_MS } from './scheduler/replica-liveness.js';
+import { DEFAULT_JOB_LOG_MAX_BYTES } from './scheduler/scheduler.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
 import { DEFAULT_LABEL_LIMITS } from './service/submission-limits.js';
 import { MAX_PAGE_SIZE } from './service/jobs-service.js';
@@ -97,6 +98,12 @@ export const quotaEnv = {
   LABELS_MAX_KEYS: positiveInt(DEFAULT_LABEL_LIMITS.maxKeys),
   /** Largest `first` of a `jobs` page; more answers BAD_USER_INPUT. */
   JOBS_PAGE_MAX: positiveInt(MAX_PAGE_SIZE),
+  /**
+   * Bytes of log events one job may hold in Redis (its attempts together, retries included); past it one
+   * truncation event, then its lines are dropped (switchyard_job_log_events_dropped_total). 0 = no budget (the
+   * log's 10,000-event trim only: up to ~80 MB a job).
+   */
+  JOB_LOG_MAX_BYTES: nonNegativeInt(DEFAULT_JOB_LOG_MAX_BYTES),
 };
 
 export const jobsSubgraphEnv = {

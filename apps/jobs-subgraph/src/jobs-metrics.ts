@@ -64,6 +64,10 @@ export function createJobsMetrics(
     name: 'switchyard_jobs_purged_total',
     help: 'Finished jobs deleted by the retention sweep (JOB_RETENTION_DAYS)',
   });
+  const logDropped = metrics.counter({
+    name: 'switchyard_job_log_events_dropped_total',
+    help: "Log lines not appended to their job's events: the job's log budget (JOB_LOG_MAX_BYTES) was spent",
+  });
   metrics.gauge({
     name: 'switchyard_node_queue_depth',
     help: 'Jobs waiting in the node queue of each resource class (waiting, prioritized, delayed); a lease of several attempts counts once',
@@ -88,6 +92,7 @@ export function createJobsMetrics(
     reportApplied: (type, outcome) => reports.inc({ type, outcome }),
     reconcilerAction: (action) => reconciler.inc({ action }),
     jobsPurged: (count) => purged.inc(count),
+    logEventDropped: () => logDropped.inc(),
   };
 }
 

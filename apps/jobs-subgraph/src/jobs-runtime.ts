@@ -190,6 +190,7 @@ export class JobsRuntime {
           maxStoredBytes: config.TENANT_MAX_STORED_BYTES,
           maxArtifacts: config.TENANT_MAX_ARTIFACTS,
         },
+        jobLogMaxBytes: config.JOB_LOG_MAX_BYTES,
       },
       logger,
       metrics,

@@ -18,6 +18,8 @@ export interface SchedulerMetrics {
   jobsPurged(count: number): void;
   /** A start report applied: the node waited this long between becoming eligible and its attempt starting. */
   attemptStarted(scheduleToStartMs: number): void;
+  /** A log line not appended: its job's log budget (JOB_LOG_MAX_BYTES) was spent. */
+  logEventDropped(): void;
 }
 
 export type ReconcilerAction =
@@ -48,4 +50,5 @@ export const NO_METRICS: SchedulerMetrics = {
   reconcilerAction: () => {},
   jobsPurged: () => {},
   attemptStarted: () => {},
+  logEventDropped: () => {},
 };

@@ -11,6 +11,11 @@ export interface SchedulerConfig {
   jobDeadlineMs: number;
   /** Per-tenant limits checked inside submit and retry (DEFAULT_TENANT_QUOTAS when absent). */
   quotas?: TenantQuotas;
+  /**
+   * Bytes of log events (as stored) one job may hold; past it one truncation event, then its lines are dropped.
+   * 0 = no budget. Default DEFAULT_JOB_LOG_MAX_BYTES.
+   */
+  jobLogMaxBytes?: number;
 }
 
 export interface SchedulerDeps {

@@ -53,6 +53,13 @@ import {
 export type * from './scheduler-types.js';
 
 /**
+ * A job's log events may take this many bytes of Redis (JOB_LOG_MAX_BYTES, counted as stored: a line plus ~70
+ * bytes of JSON): about 6,000 lines of 100 characters, near the log's own length trim (EVENT_LOG_MAXLEN, 10,000
+ * events), while a job of 8000-character lines holds 1 MiB instead of ~80 MB (docs/security.md).
+ */
+export const DEFAULT_JOB_LOG_MAX_BYTES = 1024 * 1024;
+
+/**
  * The only writer of job state. Every transition is one Lua script (atomic, idempotent, checks the attempt is
  * the node's current one); what follows a transition (enqueueing ready nodes, removing queue entries) is safe
  * to repeat, and the reconciler repeats it if this process dies in between.
@@ -70,6 +77,7 @@ export class Scheduler {
   private readonly outputs: OutputValidator;
   private readonly attemptSchemas = new AttemptSchemas();
   private readonly attemptEnqueue: AttemptEnqueueDeps;
+  private readonly jobLogMaxBytes: number;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
@@ -78,6 +86,7 @@ export class Scheduler {
     this.enqueuer = deps.enqueuer;
     this.config = deps.config;
     this.quotas = { ...DEFAULT_TENANT_QUOTAS, ...deps.config.quotas };
+    this.jobLogMaxBytes = deps.config.jobLogMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES;
     this.logger = deps.logger;
     this.metrics = deps.metrics ?? NO_METRICS;
     this.now = deps.now ?? Date.now;
@@ -223,9 +232,16 @@ export class Scheduler {
           'appendLog',
           jobId,
           [],
-          [nodeId, attempt, report.level, report.message],
+          [nodeId, attempt, report.level, report.message, this.jobLogMaxBytes],
         );
         outcome = result === 'stale' ? 'stale' : 'applied';
+        // past the job's budget: counted, not logged line by line (the job's own truncation event says so)
+        if (result === 'truncated' || result === 'dropped') this.metrics.logEventDropped();
+        if (result === 'truncated')
+          this.logger.info(
+            { jobId, nodeId, attempt, maxBytes: this.jobLogMaxBytes },
+            'job log truncated: its log budget is spent; its further lines are dropped',
+          );
         // a line of the attempt read after its end (reports applied out of order) is appended after the end
         if (result === 'late')
           this.logger.debug({ jobId, nodeId, attempt }, 'log line applied after its attempt ended');

@@ -94,21 +94,31 @@ local function setJob(job, field, value)
   jobWrites[field] = value
 end
 
--- seq comes from the job hash, in the same atomic step as the transition: contiguous from 1, never reused.
-local function appendEvent(job, evType, nodeId, progress, message)
-  local seq = tonumber(job.seq or '0') + 1
-  setJob(job, 'seq', seq)
-  local ev = { s = seq, t = evType, a = nowMs }
+-- The job's next event as a table, nothing taken or written yet: pushEvent appends it (a step that weighs an
+-- event before appending it, appendLog-5.lua, makes it with this; nothing else may append in between).
+local function nextEvent(job, evType, nodeId, progress, message)
+  local ev = { s = tonumber(job.seq or '0') + 1, t = evType, a = nowMs }
   if nodeId then ev.n = nodeId end
   if progress then ev.p = progress end
   if message and message ~= '' then ev.m = clip(message, 8000) end
-  table.insert(eventLog, cjson.encode(ev))
-  if string.sub(evType, 1, 4) == 'JOB_' then
+  return ev
+end
+
+-- Appends an event of nextEvent (`entry`: its JSON, when the caller already encoded it) and takes its seq.
+local function pushEvent(job, ev, entry)
+  setJob(job, 'seq', ev.s)
+  table.insert(eventLog, entry or cjson.encode(ev))
+  if string.sub(ev.t, 1, 4) == 'JOB_' then
     ev.j = job.id
     table.insert(feedFields, 'e')
     table.insert(feedFields, cjson.encode(ev))
   end
-  return seq
+  return ev.s
+end
+
+-- seq comes from the job hash, in the same atomic step as the transition: contiguous from 1, never reused.
+local function appendEvent(job, evType, nodeId, progress, message)
+  return pushEvent(job, nextEvent(job, evType, nodeId, progress, message))
 end
 
 -- Writes what the step collected (see the header); call it once, last, when the job exists.
