@@ -157,6 +157,31 @@ describe('BoundedLineSplitter', () => {
   });
 });
 
+/** command-task.ts MAX_LOG_CHARS (a literal here, so that this spec also runs against code without it). */
+const MAX_LOG_CHARS = 1024 * 1024;
+
+describe('log lines', () => {
+  it('forward at most MAX_LOG_CHARS characters per attempt, in order, then one warning with the number not forwarded', async () => {
+    // 400 lines of 8000 characters (3.2 MB): far under the line cap, three times the character cap
+    const flood = await script(`
+      for (let i = 0; i < 400; i++) console.log(String(i).padStart(4, '0') + 'x'.repeat(7996));
+    `);
+    const out = await runTask(commandTask(declare(flood)), {}, ctx);
+    expect(out.exitCode).toBe(0);
+    const lines = ctx.logs.filter((l) => /^\d{4}x/.test(l.message));
+    const chars = lines.reduce((n, l) => n + l.message.length, 0);
+    expect(chars).toBeLessThanOrEqual(MAX_LOG_CHARS);
+    expect(lines.length).toBe(Math.floor(MAX_LOG_CHARS / 8000));
+    expect(lines.map((l) => l.message.slice(0, 4))).toEqual(lines.map((_, i) => String(i).padStart(4, '0')));
+    const warnings = ctx.logs.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${400 - lines.length} further output line\\(s\\) were not forwarded`),
+      ),
+    ]);
+  }, 60_000);
+});
+
 describe('progress lines', () => {
   it('are forwarded at most every PROGRESS_INTERVAL_MS, the latest one last', async () => {
     const flood = await script(`
