@@ -14,6 +14,11 @@ import { removeFilesOf } from './leftover-files.js';
 export { MAX_OUTPUT_FILES } from './output-files.js';
 /** Log lines forwarded per attempt; beyond that, output is counted, not shipped (protects the reports stream). */
 export const MAX_LOG_LINES = 5000;
+/**
+ * Characters of output lines forwarded per attempt (1 MiB, the jobs subgraph's default JOB_LOG_MAX_BYTES for the
+ * whole job): 5000 lines of 8000 characters would be 40 MB of reports for the scheduler to read and drop.
+ */
+export const MAX_LOG_CHARS = 1024 * 1024;
 const MAX_LOG_LINE_CHARS = 8000;
 
 /** Variables of the worker's environment a command may see: how to find programs and its device. */
@@ -173,23 +178,30 @@ function commandEnv(
   };
 }
 
-/** Forwards output lines as logs up to MAX_LOG_LINES, then counts what it drops and says so once. */
+/**
+ * Forwards output lines as logs up to MAX_LOG_LINES lines and MAX_LOG_CHARS characters, then counts what it drops
+ * and says so once. The first line refused ends forwarding: no shorter line after it, so the log has no holes.
+ */
 function boundedLog(ctx: TaskContext) {
   let sent = 0;
+  let chars = 0;
   let dropped = 0;
   const log = (stream: 'stdout' | 'stderr', line: string) => {
-    if (sent >= MAX_LOG_LINES) {
+    const text = line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}…` : line;
+    if (dropped > 0 || sent >= MAX_LOG_LINES || chars + text.length > MAX_LOG_CHARS) {
       dropped++;
       return;
     }
     sent++;
-    const text = line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}…` : line;
+    chars += text.length;
     if (stream === 'stderr') ctx.log.warn(text);
     else ctx.log.info(text);
   };
   log.flush = () => {
     if (dropped > 0)
-      ctx.log.warn(`${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES})`);
+      ctx.log.warn(
+        `${dropped} further output line(s) were not forwarded (limit ${MAX_LOG_LINES} lines, ${MAX_LOG_CHARS} characters per attempt)`,
+      );
   };
   return log;
 }
