@@ -22,7 +22,8 @@ import {
 export type TaskHandler = (
   payload: NodeAttemptPayload,
   ctx: {
-    progress(p: number): Promise<void>;
+    /** A progress report, with the message a task may give it. */
+    progress(p: number, message?: string): Promise<void>;
     /** A log line of the attempt, reported as the gpu-worker reports its runner's logs. */
     log(level: 'debug' | 'info' | 'warn' | 'error', message: string): Promise<void>;
   },
@@ -211,7 +212,8 @@ export class TestWorker {
         });
       const ranFrom = Date.now();
       const outputs = await handler(payload, {
-        progress: (p) => this.report({ ...base, type: 'progress', progress: p, at: at() }),
+        progress: (p, message) =>
+          this.report({ ...base, type: 'progress', progress: p, ...(message ? { message } : {}), at: at() }),
         log: (level, message) => this.report({ ...base, type: 'log', level, message, at: at() }),
       });
       const ranMs = Date.now() - ranFrom;

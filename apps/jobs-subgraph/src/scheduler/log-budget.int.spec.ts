@@ -25,7 +25,12 @@ const emit: TaskHandler = async (payload, ctx) => {
   const value = payload.inputs.value as number;
   const run = (runs.get(payload.jobId) ?? 0) + 1;
   runs.set(payload.jobId, run);
-  if (value === 2) {
+  if (value === 4) {
+    // progress messages only: each counts its bytes; the progress itself is always recorded
+    for (let i = 0; i < HEAVY_LINES; i++)
+      await ctx.progress(i / HEAVY_LINES, `${String(i).padStart(4, '0')} ${'p'.repeat(1_990)}`);
+    await ctx.log('info', 'after the progress');
+  } else if (value === 2) {
     for (const m of ['light one', 'light two', 'light three']) await ctx.log('info', m);
   } else if (value === 3 && run > 1) {
     await ctx.log('info', 'after the retry');
@@ -127,6 +132,38 @@ describe('per-job log budget (real redis-server)', () => {
     expect(events.some((e) => e.message?.includes('after the retry'))).toBe(false);
     expect(events.at(-1)!.type).toBe('JOB_SUCCEEDED');
     expect(dropped).toBe(droppedBefore + 1);
+  });
+
+  it('counts progress messages in the budget: past it each progress is kept without its message, and log lines are dropped', async () => {
+    await start(16 * 1024);
+    const jobId = await submit(4);
+    await done(jobId);
+    const events = await allEvents(core, jobId);
+    const progress = events.filter((e) => e.type === 'NODE_PROGRESS');
+    // every progress is there, in order, with its fraction
+    expect(progress.map((e) => e.progress)).toEqual(
+      [...Array(HEAVY_LINES).keys()].map((i) => i / HEAVY_LINES),
+    );
+    const withMessage = progress.filter((e) => e.message);
+    // ~2,000 bytes each: the first 8 fit 16 KiB, the rest lose their message
+    expect(withMessage.map((e) => e.message!.slice(0, 4))).toEqual([
+      '0000',
+      '0001',
+      '0002',
+      '0003',
+      '0004',
+      '0005',
+      '0006',
+      '0007',
+    ]);
+    const truncations = events.filter(isTruncation);
+    expect(truncations).toHaveLength(1);
+    expect(truncations[0]!.message).toContain(String(16 * 1024));
+    // the truncation follows the first progress that lost its message
+    expect(events.indexOf(truncations[0]!)).toBe(events.indexOf(progress[withMessage.length]!) + 1);
+    expect(events.some((e) => e.message?.includes('after the progress'))).toBe(false);
+    expect(dropped).toBe(1);
+    expect(events.at(-1)!.type).toBe('JOB_SUCCEEDED');
   });
 
   it('JOB_LOG_MAX_BYTES=0 turns the budget off: every line is kept', async () => {

@@ -202,7 +202,7 @@ export class Scheduler {
       case 'progress': {
         // a progress applied before its attempt's `started` report starts the attempt first
         const ran = impliedStart(report, this.now());
-        const [result, start] = (await this.transition(
+        const [result, start, truncated] = (await this.transition(
           'recordProgress',
           jobId,
           [],
@@ -215,10 +215,16 @@ export class Scheduler {
             ran.startedAt,
             attemptJobId(jobId, nodeId, attempt),
             this.enqueuer.fairStage?.keyPrefix ?? '',
+            this.jobLogMaxBytes,
           ],
-        )) as [string, StartStep?];
+        )) as [string, StartStep?, number?];
         settleImpliedStart(this.attemptEnqueue, ran, start);
         outcome = okOrStale(result);
+        if (truncated === 1)
+          this.logger.info(
+            { jobId, nodeId, attempt, maxBytes: this.jobLogMaxBytes },
+            'job log truncated: its log budget is spent (by a progress message); its further lines are dropped',
+          );
         // not dropped without a word (the metric counts it stale too)
         if (outcome === 'stale')
           this.logger.warn(

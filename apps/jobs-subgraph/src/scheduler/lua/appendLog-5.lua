@@ -6,7 +6,7 @@
   Budget: the job hash's `logBytes` counts the bytes of the job's LOG events as stored (their JSON), written by
   the step's one HSET. A line that would take it past ARGV[8] is not appended: the first such line appends ONE
   LOG event saying the log was truncated (not counted) and sets `logTruncated`; the job's later lines are dropped
-  without a write. Per job, not per attempt: retryJob keeps both fields. Other events are never refused.
+  without a write. Progress messages count in the same budget (recordProgress-5.lua). Per job, not per attempt: retryJob keeps both fields. Other events are never refused.
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] level   ARGV[7] message   ARGV[8] budget in bytes (0 = none)
   Returns 'ok' | 'late' (appended after the attempt ended) | 'stale' | 'truncated' (the truncation event
   appended instead of the line) | 'dropped' (past the budget)
@@ -23,9 +23,7 @@ local ev = nextEvent(job, 'LOG', nodeId, nil, '[' .. level .. '] ' .. message)
 local entry = cjson.encode(ev)
 local used = tonumber(job.logBytes or '0') + #entry
 if maxBytes > 0 and used > maxBytes then
-  setJob(job, 'logTruncated', 1)
-  appendEvent(job, 'LOG', nodeId, nil, '[warn] log truncated: this job\'s log events reached its budget of '
-    .. maxBytes .. ' bytes (JOB_LOG_MAX_BYTES); its further log lines are dropped')
+  truncateLog(job, nodeId, maxBytes)
   flush(job)
   return 'truncated'
 end

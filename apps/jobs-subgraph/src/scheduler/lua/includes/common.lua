@@ -121,6 +121,14 @@ local function appendEvent(job, evType, nodeId, progress, message)
   return pushEvent(job, nextEvent(job, evType, nodeId, progress, message))
 end
 
+-- The job's log budget is spent (appendLog, recordProgress): ONE LOG event says so (not counted), and the job's
+-- hash remembers it, so its later log lines are dropped and its progress messages left out.
+local function truncateLog(job, nodeId, maxBytes)
+  setJob(job, 'logTruncated', 1)
+  appendEvent(job, 'LOG', nodeId, nil, '[warn] log truncated: this job\'s log events reached its budget of '
+    .. maxBytes .. ' bytes (JOB_LOG_MAX_BYTES); its further log lines are dropped and its progress messages left out')
+end
+
 -- Writes what the step collected (see the header); call it once, last, when the job exists.
 local function flush(job)
   local fields = {}
