@@ -25,3 +25,17 @@ describe('redisStatement (db.query.text of Redis spans)', () => {
     expect(redisStatement('evalsha', ['ab12', 9, 'k'])).toBe('evalsha ab12 1 k');
   });
 });
+
+describe('redisStatement and credentials', () => {
+  // REDIS_URL redis://:<password>@host (docs/deployment.md): ioredis sends AUTH <password> on each connection. The
+  // instrumentation's default serializer recorded no argument of AUTH / HELLO ("auth [1 other arguments]").
+  it('never records the password of AUTH or HELLO … AUTH', () => {
+    for (const [command, args] of [
+      ['auth', ['s3cret-password']],
+      ['auth', ['default', 's3cret-password']],
+      ['hello', ['3', 'AUTH', 'default', 's3cret-password']],
+      ['AUTH', ['s3cret-password']],
+    ] as const)
+      expect(redisStatement(command, args)).not.toContain('s3cret');
+  });
+});
