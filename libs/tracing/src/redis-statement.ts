@@ -8,7 +8,9 @@ export function redisStatement(command: string, args: ReadonlyArray<unknown>): s
   const name = command.toLowerCase();
   const shown: string[] = [];
   let rest = args.length;
-  if (name === 'eval' || name === 'evalsha' || name === 'fcall' || name === 'fcall_ro') {
+  if (CREDENTIALS.has(name)) {
+    // their arguments are credentials (AUTH <password>, as ioredis sends for redis://:<password>@host)
+  } else if (name === 'eval' || name === 'evalsha' || name === 'fcall' || name === 'fcall_ro') {
     const keys = Number(args[1]);
     const keyCount = Number.isInteger(keys) && keys >= 0 ? Math.min(keys, args.length - 2) : 0;
     // EVAL's script text is ours, but long: its sha says which one it is as well
@@ -22,6 +24,9 @@ export function redisStatement(command: string, args: ReadonlyArray<unknown>): s
   if (rest > 0) shown.push(`[${rest} other arguments]`);
   return [command, ...shown].join(' ');
 }
+
+/** Commands whose arguments carry credentials: none of them is recorded. */
+const CREDENTIALS = new Set(['auth', 'hello', 'migrate']);
 
 const MAX_SHOWN = 128;
 
