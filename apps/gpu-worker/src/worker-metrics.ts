@@ -144,7 +144,7 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   const notOwned = metrics.counter({
     name: 'switchyard_worker_leases_not_owned_total',
-    help: 'Leases an actor let go, none of their attempts started, because their BullMQ lock was no longer its own when it read it (paused past the lock; the lease was re-added meanwhile)',
+    help: 'Leases an actor let go, the rest of their attempts left unstarted, because their BullMQ lock was no longer its own when it read it (paused past the lock; the lease was re-added meanwhile)',
   });
   const shownState = new Map<string, ActorState>();
   return {

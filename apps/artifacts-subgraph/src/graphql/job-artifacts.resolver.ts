@@ -48,7 +48,7 @@ export class JobArtifactsResolver {
   @Directive(connectionListSize(20))
   @FieldResolver(() => ArtifactConnectionType, {
     description:
-      'every committed artifact of the job, a page at a time, in the order of `artifacts` (oldest first, then by name, then id): `first` (default 20, at most JOB_ARTIFACTS_PAGE_MAX, 100 by default) after the cursor `after`. An artifact committed while paging comes at the end',
+      'every committed artifact of the job, a page at a time, in the order of `artifacts` (oldest first by createdAt, then by name, then id): `first` (default 20, at most JOB_ARTIFACTS_PAGE_MAX, 100 by default) after the cursor `after`. The order is by when an output was created (staged by its worker), not committed: one committed while paging may fall before the cursor, so read the pages of a running job again from the start once it has ended',
   })
   async artifactsPage(
     @Root() job: JobReference,
