@@ -3,3 +3,4 @@ export * from './federated-schema.js';
 export * from './subgraph-server.js';
 export * from './admit-operation.js';
 export * from './operation-shape.js';
+export * from './page-info.js';

@@ -1,5 +1,6 @@
 import { Arg, Ctx, Directive, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import { assumedListSize, connectionListSize, requiresScope } from '#libs/auth';
+import { PageInfoType } from '#libs/subgraph';
 import { perRequest, TickBatcher } from '#libs/redis';
 import { encodeArtifactCursor } from '../reads/artifact-cursor.js';
 import { JOB_ARTIFACTS_LIST_SIZE } from '../reads/job-artifacts-bounds.js';
@@ -10,13 +11,7 @@ import {
 } from '../reads/job-artifacts-reader.js';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import type { ArtifactsContext } from './context.js';
-import {
-  ArtifactConnectionType,
-  ArtifactEdgeType,
-  ArtifactType,
-  JobReference,
-  PageInfoType,
-} from './types.js';
+import { ArtifactConnectionType, ArtifactEdgeType, ArtifactType, JobReference } from './types.js';
 
 @Resolver(() => JobReference)
 export class JobArtifactsResolver {

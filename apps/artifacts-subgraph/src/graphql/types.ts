@@ -1,6 +1,6 @@
 import { Directive, Field, Float, ID, InputType, ObjectType } from 'type-graphql';
 import type { ArtifactRecord } from '#libs/contracts';
-import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
+import { DateTimeScalar, JSONScalar, PageInfoType } from '#libs/subgraph';
 
 @ObjectType('Artifact', { description: 'A stored file: a task output or a client upload' })
 @Directive('@key(fields: "id")')
@@ -62,23 +62,6 @@ export class ArtifactEdgeType {
   cursor!: string;
   @Field(() => ArtifactType)
   node!: ArtifactType;
-}
-
-/**
- * The jobs subgraph's PageInfo (a shared value type: every field of it, the same in both subgraphs, so either
- * can resolve it).
- */
-@ObjectType('PageInfo')
-@Directive('@shareable')
-export class PageInfoType {
-  @Field(() => Boolean)
-  hasNextPage!: boolean;
-  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier items)' })
-  hasPreviousPage!: boolean;
-  @Field(() => String, { nullable: true })
-  startCursor?: string;
-  @Field(() => String, { nullable: true })
-  endCursor?: string;
 }
 
 @ObjectType('ArtifactConnection', { description: "a page of a job's committed artifacts" })

@@ -12,6 +12,7 @@ import {
   Subscription,
 } from 'type-graphql';
 import { assumedListSize, connectionListSize, cost, requiresScope } from '#libs/auth';
+import { PageInfoType } from '#libs/subgraph';
 import type { JobEvent } from '#libs/contracts';
 import { notFound } from '#libs/errors';
 import type { JobsService } from '../service/jobs-service.js';
@@ -25,7 +26,6 @@ import {
   JobEventType,
   JobFilterInput,
   JobType,
-  PageInfoType,
   PipelineTemplateType,
   SubmitJobInputType,
   TaskCapabilityType,

@@ -14,7 +14,7 @@ import type { TemplateSummary } from '../templates/template-registry.js';
 import { jobProgress } from '../scheduler/job-record.js';
 import type { JobReadView, NodeReadRecord } from '../scheduler/job-views.js';
 import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
-import { DateTimeScalar, JSONScalar } from '#libs/subgraph';
+import { DateTimeScalar, JSONScalar, PageInfoType } from '#libs/subgraph';
 
 type JobStatusValue = keyof typeof JobStatusEnum;
 type NodeStatusValue = keyof typeof NodeStatusEnum;
@@ -170,23 +170,6 @@ export class JobEdgeType {
   cursor!: string;
   @Field(() => JobType)
   node!: JobType;
-}
-
-/**
- * The full Relay PageInfo: a supergraph that also has the usual Relay PageInfo can only resolve a shared
- * value type from us if we have every one of its fields.
- */
-@ObjectType('PageInfo')
-@Directive('@shareable')
-export class PageInfoType {
-  @Field(() => Boolean)
-  hasNextPage!: boolean;
-  @Field(() => Boolean, { description: 'true when paginating after a cursor (there are earlier items)' })
-  hasPreviousPage!: boolean;
-  @Field(() => String, { nullable: true })
-  startCursor?: string;
-  @Field(() => String, { nullable: true })
-  endCursor?: string;
 }
 
 @ObjectType('JobConnection')
