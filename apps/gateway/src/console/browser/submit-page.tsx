@@ -1,12 +1,12 @@
 // Submit a template: a form generated from its paramsSchema (rjsf), artifact fields as uploads.
 import Form from '@rjsf/core';
-import validator from '@rjsf/validator-ajv8';
 import { useEffect, useMemo, useState } from 'react';
 import { ApiError, errorOf, request } from './api-client.js';
 import { ErrorBox, useSession } from './common.js';
 import { SubmitJobMutation, TemplatesQuery } from './documents.js';
 import type { ConsoleTemplatesQuery } from './gql/graphql.js';
 import { navigate } from './router.js';
+import { schemaValidator } from './schema-validator.js';
 import { UploadWidget } from './upload-widget.js';
 
 type Template = ConsoleTemplatesQuery['templates'][number];
@@ -95,7 +95,7 @@ export function SubmitPage() {
               formData={formData}
               onChange={(e: { formData?: Record<string, unknown> }) => setFormData(e.formData ?? {})}
               onSubmit={submit}
-              validator={validator}
+              validator={schemaValidator}
               widgets={{ artifactUpload: UploadWidget }}
               showErrorList={false}
               noHtml5Validate
