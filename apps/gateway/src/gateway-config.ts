@@ -10,6 +10,7 @@ import {
   positiveInt,
   redisEnv,
   runtimeEnv,
+  s3Env,
   tlsEnv,
   url,
 } from '#libs/config';
@@ -99,6 +100,12 @@ export const gatewayEnv = {
   METRICS_REQUIRE_ADMIN: optionalFlag(),
   /** The browser console at /console (static; every call it makes is authenticated with the user's key). */
   CONSOLE: flag(true),
+  /**
+   * Where browsers reach the object store (the artifacts subgraph's presigned URLs): the console's CSP allows
+   * that origin alone for uploads and artifact previews. Same variables and meaning as the artifacts subgraph's.
+   */
+  S3_ENDPOINT: s3Env.S3_ENDPOINT,
+  S3_PUBLIC_ENDPOINT: s3Env.S3_PUBLIC_ENDPOINT,
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -123,6 +130,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     introspection: c.INTROSPECTION ?? !production,
     adminUiEnabled: c.ADMIN_UI_ENABLED ?? !production,
     playground: c.PLAYGROUND ?? !production,
+    consoleStorageOrigin: new URL(c.S3_PUBLIC_ENDPOINT ?? c.S3_ENDPOINT).origin,
     metricsRequireAdmin: c.METRICS_REQUIRE_ADMIN ?? production,
     guardLimits: {
       maxBytes: c.MAX_DOCUMENT_BYTES,

@@ -263,7 +263,14 @@ export class GatewayRuntime {
       ...metricsGate,
       ...(this.config.playground ? [{ path: '/playground', handlers: playground }] : []),
       ...(this.config.CONSOLE
-        ? [{ path: CONSOLE_PATH, handlers: [consoleHandler({ logger: this.logger })] }]
+        ? [
+            {
+              path: CONSOLE_PATH,
+              handlers: [
+                consoleHandler({ logger: this.logger, storageOrigin: this.config.consoleStorageOrigin }),
+              ],
+            },
+          ]
         : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
       {

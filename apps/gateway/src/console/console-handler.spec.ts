@@ -15,6 +15,10 @@ describe('console handler', () => {
   app.set('etag', false); // as bootstrapApp sets it: the handler sets its assets' ETag itself
   app.use(CONSOLE_PATH, consoleHandler({ logger, dir }));
   app.use((_req, res) => void res.status(404).send('next'));
+  // The object store's public endpoint as the artifacts subgraph signs its URLs (S3_PUBLIC_ENDPOINT).
+  const storageApp = express();
+  storageApp.set('etag', false);
+  storageApp.use(CONSOLE_PATH, consoleHandler({ logger, dir, storageOrigin: 'https://s3.example.com:8443' }));
 
   it.each(['/console', '/console/', '/console/jobs/abc-123', '/console/submit'])(
     'serves the app shell for %s (deep links survive a reload)',
@@ -47,6 +51,45 @@ describe('console handler', () => {
       .expect(200);
     expect(changed.text).toBe('console.log("app v2")');
     expect(changed.headers.etag).not.toBe(tag);
+  });
+
+  /** The directives of a Content-Security-Policy header, by name. */
+  const csp = (header: unknown) =>
+    new Map(
+      String(header ?? '')
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .filter((d) => d[0])
+        .map(([name, ...values]) => [name!, values] as const),
+    );
+
+  it.each([
+    ['the app shell', '/console/jobs/abc', 200],
+    ['a bundled asset', '/console/assets/console.js', 200],
+    ['a missing asset', '/console/assets/missing.js', 404],
+  ])('sends nosniff, no referrer, no framing and a strict CSP with %s', async (_what, path, status) => {
+    const res = await request(storageApp).get(path).expect(status);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    const policy = csp(res.headers['content-security-policy']);
+    expect(Object.fromEntries(policy)).toEqual({
+      'default-src': ["'self'"],
+      'script-src': ["'self'"], // no 'unsafe-inline', no 'unsafe-eval'
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'https://s3.example.com:8443'], // artifact previews: presigned GETs
+      'connect-src': ["'self'", 'https://s3.example.com:8443'], // /graphql, its websocket, uploads, text previews
+      'font-src': ["'self'"],
+      'object-src': ["'none'"],
+      'base-uri': ["'none'"],
+      'form-action': ["'none'"],
+      'frame-ancestors': ["'none'"],
+    });
+  });
+
+  it('allows no other origin when given no storage origin', async () => {
+    const res = await request(app).get('/console').expect(200);
+    expect(csp(res.headers['content-security-policy']).get('connect-src')).toEqual(["'self'"]);
   });
 
   it('leaves other methods and paths alone', async () => {

@@ -61,7 +61,13 @@ function send(
             ),
           );
     xhr.onerror = () =>
-      reject(new ApiError('UPLOAD_FAILED', 'the upload could not reach the storage (network or CORS)'));
+      reject(
+        new ApiError(
+          'UPLOAD_FAILED',
+          "the upload could not reach the storage (network, CORS, or the console's Content-Security-Policy: " +
+            'the gateway needs the S3_PUBLIC_ENDPOINT the artifacts subgraph has)',
+        ),
+      );
     const fields = Object.entries((ticket.fields ?? {}) as Record<string, string>);
     if (fields.length === 0) return xhr.send(file);
     const form = new FormData();
