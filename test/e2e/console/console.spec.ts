@@ -83,7 +83,27 @@ describe('console and playground in a browser', () => {
     const name = (expect.getState().currentTestName ?? 'test').replace(/[^a-z0-9]+/gi, '-').slice(-60);
     if (page && !page.isClosed()) await session.shot(page, `after-${name}`).catch(() => undefined);
     expect(session.offLoopback).toEqual([]);
+    // The console works under its CSP: sign-in, uploads to the store, submit, live events, artifact previews.
+    expect(session.cspViolations.splice(0)).toEqual([]);
   });
+
+  it('every console response carries nosniff, no referrer, no framing and a strict CSP naming the store', async () => {
+    const shell = await page.goto(`${origin}/console/jobs/some-id`);
+    const bundle = await page.request.get(`${origin}/console/assets/console.js`);
+    const css = await page.request.get(`${origin}/console/assets/console.css`);
+    const storage = new URL(stack.env.S3_ENDPOINT!).origin;
+    for (const headers of [shell!.headers(), bundle.headers(), css.headers()]) {
+      expect(headers['x-content-type-options']).toBe('nosniff');
+      expect(headers['referrer-policy']).toBe('no-referrer');
+      expect(headers['x-frame-options']).toBe('DENY');
+      const policy = headers['content-security-policy'] ?? '';
+      expect(policy).toContain("script-src 'self';");
+      expect(policy).toContain(`connect-src 'self' ${storage};`);
+      expect(policy).toContain(`img-src 'self' ${storage};`);
+      expect(policy).toContain("frame-ancestors 'none'");
+      expect(policy).not.toMatch(/unsafe-(inline|eval)/);
+    }
+  }, 30_000);
 
   it('signs in with an API key kept in sessionStorage; a wrong key shows the API code', async () => {
     await page.goto(`${origin}/console`);
@@ -154,6 +174,9 @@ describe('console and playground in a browser', () => {
     const seen = new Set(epochs.map((t) => /epoch (\d+)\/20/.exec(t)?.[1]).filter(Boolean));
     expect(seen.size).toBeGreaterThanOrEqual(5); // progress coalescing may merge some, never all
     expect(await page.locator('.dag-edge').count()).toBe(1); // train → evaluate
+    // The model's first lines, fetched from the store's presigned URL (the CSP's connect-src allows it).
+    await page.locator('.text-preview').first().waitFor();
+    expect(await page.locator('.text-preview').first().textContent()).toContain('switchyard.tfjs-classifier');
   }, 360_000);
 
   it('a gateway restart mid-job: reconnecting, then live again, every seq exactly once', async () => {
@@ -267,15 +290,53 @@ describe('console and playground in a browser', () => {
     await gql(stack.url, key, 'mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: jobId });
   }, 90_000);
 
+  it('injected markup runs no script: inline handlers, inline script, javascript: links and eval are refused', async () => {
+    // A link crafted by someone else: the id is shown as text (React), and no element comes of it.
+    const hostile = `<img src=x onerror="window.__xss='id'">`;
+    await page.goto(`${origin}/console`);
+    await page.evaluate(`sessionStorage.setItem('switchyard.apiKey', ${JSON.stringify(key)})`); // signed in
+    await page.goto(`${origin}/console/jobs/${encodeURIComponent(hostile)}`);
+    await page.locator('.error-box').first().waitFor({ timeout: 15_000 });
+    expect(await page.locator('#console img').count()).toBe(0);
+    expect(session.cspViolations).toEqual([]);
+    // An XSS slip, made by hand: tenant markup reaching the DOM as HTML. The CSP is the defence behind React.
+    await page.evaluate(`(() => {
+      document.body.insertAdjacentHTML(
+        'beforeend',
+        '<div id="slip"><img src="x" onerror="window.__xss=\\'attr\\'">' +
+          '<a id="slip-link" href="javascript:void(window.__xss=\\'href\\')">open</a></div>',
+      );
+      const s = document.createElement('script');
+      s.textContent = "window.__xss = 'inline'";
+      document.body.append(s);
+      setTimeout("window.__xss = 'timer-string'", 0);
+    })()`);
+    // (no waitForFunction with a string: Playwright evals it in the page, which this CSP refuses too)
+    await page
+      .locator('#slip img')
+      .evaluate((i: any) => new Promise((r) => (i.complete ? r(0) : i.addEventListener('error', r))));
+    await page.locator('#slip-link').click();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    await session.shot(page, '16-injected-markup-inert');
+    const refused = session.cspViolations.splice(0).join('\n');
+    expect(refused).toMatch(/script-src-attr/); // the onerror handler
+    expect(refused).toMatch(/script-src-elem/); // the inline <script>
+    expect(refused).toMatch(/script-src blocked eval/); // setTimeout with a string
+  }, 30_000);
+
   it('filters the list by template and status (the contract values)', async () => {
     await page.goto(`${origin}/console`);
     await page.locator('tr[data-job-id]').first().waitFor();
     await page.getByLabel('Template').selectOption('train-and-evaluate');
     await page.getByRole('checkbox', { name: 'SUCCEEDED' }).check();
-    await page.waitForFunction(`(() => {
-      const rows = [...document.querySelectorAll('tr[data-job-id]')];
-      return rows.length > 0 && rows.every((r) => r.textContent.includes('train-and-evaluate'));
-    })()`);
+    // Locators, not waitForFunction with a string: that evals in the page, which the console's CSP refuses.
+    await page
+      .locator('tr[data-job-id]')
+      .filter({ hasNotText: 'train-and-evaluate' })
+      .first()
+      .waitFor({ state: 'detached' });
+    await page.locator('tr[data-job-id]').first().waitFor();
     const rows = page.locator('tr[data-job-id]');
     for (const row of await rows.all()) {
       expect(await row.locator('td').nth(1).textContent()).toBe('train-and-evaluate');
