@@ -1,10 +1,11 @@
 // The submit form's JSON Schema validator, for rjsf, without eval. @rjsf/validator-ajv8 compiles every schema
 // with `new Function`, which the console's Content-Security-Policy (`script-src 'self'`, no 'unsafe-eval')
-// refuses. This one interprets the schema. It knows the keywords a template's paramsSchema uses for its fields
-// (below) and ignores the others (`format`, …): it only gives field-level errors before a request; the API
-// validates the params with Ajv and refuses with BAD_USER_INPUT / INVALID_GRAPH, which the form shows.
-import type { RJSFSchema, ValidatorType } from '@rjsf/utils';
+// refuses; @cfworker/json-schema interprets the schema instead (draft-07, as rjsf's Ajv). This file only turns
+// its output into the error objects Ajv gives, so rjsf's own processing (field paths, titles) applies unchanged.
+import { Validator, type OutputUnit, type Schema } from '@cfworker/json-schema';
+import { ROOT_SCHEMA_PREFIX, findSchemaDefinition, withIdRefPrefix, type ValidatorType } from '@rjsf/utils';
 import processRawErrors from '@rjsf/validator-ajv8/lib/processRawValidationErrors.js';
+import type { ErrorObject } from 'ajv';
 
 // Its generic signature sends tsc into "excessive stack depth" against ValidatorType's; the call is the one
 // AJV8Validator.validateFormData makes.
@@ -12,260 +13,134 @@ const processRawValidationErrors = processRawErrors as unknown as (
   ...args: unknown[]
 ) => ReturnType<ValidatorType['validateFormData']>;
 
-type Schema = Record<string, unknown> | boolean;
+type Json = Record<string, unknown>;
 
-/** An error shaped as Ajv reports one, so rjsf's own processing (field paths, titles) applies unchanged. */
-export interface SchemaError {
-  instancePath: string;
-  schemaPath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message: string;
-  parentSchema: Record<string, unknown>;
+/**
+ * cfworker's result for `data`. Both get copied: cfworker caches resolved `$ref` URIs on the schema objects it
+ * is given (stale once rjsf passes the same objects under another root), and rjsf's form data holds `undefined`
+ * for emptied fields (which cfworker refuses; Ajv counts them as missing, so they are dropped).
+ */
+function check(schema: unknown, data: unknown, root?: unknown) {
+  const validator = new Validator(structuredClone(schema) as Schema, '7', false);
+  if (root !== undefined) validator.addSchema(structuredClone(root) as Schema, ROOT_SCHEMA_PREFIX);
+  return validator.validate(data === undefined ? null : JSON.parse(JSON.stringify(data)));
 }
 
-const typeOf = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? 'number' : typeof v;
+/** The schema object at a keywordLocation such as `#/properties/a/$ref/minimum` (its `$ref`s followed). */
+const schemaAt = (location: string, root: Json): unknown =>
+  location
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((node, part) => {
+      const key = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
+      const at = node as Json | undefined;
+      return key === '$ref' && typeof at?.$ref === 'string' ? findSchemaDefinition(at.$ref, root) : at?.[key];
+    }, root);
 
-function hasType(v: unknown, t: string): boolean {
-  if (t === 'integer') return typeof v === 'number' && Number.isInteger(v);
-  if (t === 'number') return typeof v === 'number' && Number.isFinite(v);
-  return typeOf(v) === t;
-}
+// Units that only say "a subschema had errors" ahead of that subschema's own units; Ajv reports only the latter.
+const WRAPPERS = new Set(
+  (
+    '$ref $recursiveRef allOf properties patternProperties additionalProperties unevaluatedProperties ' +
+    'propertyNames dependentSchemas items prefixItems additionalItems unevaluatedItems'
+  ).split(' '),
+);
 
-function equal(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  );
-}
+// Ajv's messages (rjsf puts a field's title in place of `'name'` in the `required` one); others keep cfworker's.
+type Message = (value: unknown, params: Json) => string;
+const MESSAGES: Record<string, Message> = {
+  type: (t) => `must be ${[t].flat().join(',')}`,
+  required: (_, p) => `must have required property '${p.missingProperty}'`,
+  dependencies: (_, p) =>
+    `must have ${p.depsCount === 1 ? 'property' : 'properties'} ${p.deps} when property ${p.property} is present`,
+  enum: () => 'must be equal to one of the allowed values',
+  const: () => 'must be equal to constant',
+  minimum: (l) => `must be >= ${l}`,
+  maximum: (l) => `must be <= ${l}`,
+  exclusiveMinimum: (l) => `must be > ${l}`,
+  exclusiveMaximum: (l) => `must be < ${l}`,
+  multipleOf: (m) => `must be multiple of ${m}`,
+  minLength: (l) => `must NOT have fewer than ${l} characters`,
+  maxLength: (l) => `must NOT have more than ${l} characters`,
+  minItems: (l) => `must NOT have fewer than ${l} items`,
+  maxItems: (l) => `must NOT have more than ${l} items`,
+  minProperties: (l) => `must NOT have fewer than ${l} properties`,
+  maxProperties: (l) => `must NOT have more than ${l} properties`,
+  uniqueItems: (_, p) => `must NOT have duplicate items (items ## ${p.j} and ${p.i} are identical)`,
+  pattern: (p) => `must match pattern "${p}"`,
+  format: (f) => `must match format "${f}"`,
+  additionalProperties: () => 'must NOT have additional properties',
+  'false schema': () => 'boolean schema is false',
+  not: () => 'must NOT be valid',
+  anyOf: () => 'must match a schema in anyOf',
+  oneOf: () => 'must match exactly one schema in oneOf',
+  if: (_, p) => `must match "${p.failingKeyword}" schema`,
+};
 
-const pointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
-/** Characters as JSON Schema counts them (code points, as Ajv's `unicode` default). */
-const length = (s: string) => [...s].length;
-
-function resolveRef(ref: string, root: Schema): Schema {
-  if (!ref.startsWith('#')) return true; // remote refs: not followed here (the API checks)
-  let at: unknown = root;
-  for (const part of ref.slice(1).split('/').filter(Boolean)) {
-    const key = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
-    at = (at as Record<string, unknown> | undefined)?.[key];
-  }
-  return at === undefined ? true : (at as Schema);
-}
-
-/** Validates `value` against `schema`; `root` resolves local `$ref`s. Returns every error found (allErrors). */
-export function validate(schema: Schema, value: unknown, root: Schema = schema): SchemaError[] {
-  const errors: SchemaError[] = [];
-  walk(schema, value, root, '', '#', errors, 0);
-  return errors;
-}
-
-function walk(
-  schema: Schema,
-  v: unknown,
-  root: Schema,
-  at: string,
-  sp: string,
-  out: SchemaError[],
-  depth: number,
-): void {
-  if (schema === true) return;
-  if (depth > 64) return; // a $ref cycle: stop rather than overflow the stack
-  const s = schema === false ? {} : schema;
-  const fail = (keyword: string, params: Record<string, unknown>, message: string, path = at) =>
-    out.push({
-      instancePath: path,
-      schemaPath: `${sp}/${keyword}`,
-      keyword,
-      params,
-      message,
-      parentSchema: s,
-    });
-  if (schema === false) return void fail('false schema', {}, 'boolean schema is false');
-  if (typeof s.$ref === 'string') walk(resolveRef(s.$ref, root), v, root, at, `${sp}/$ref`, out, depth + 1);
-
-  if (s.type !== undefined) {
-    const types = Array.isArray(s.type) ? (s.type as string[]) : [s.type as string];
-    if (!types.some((t) => hasType(v, t)))
-      return void fail('type', { type: types.join(',') }, `must be ${types.join(',')}`);
-  }
-  if (Array.isArray(s.enum) && !s.enum.some((e) => equal(e, v)))
-    fail('enum', { allowedValues: s.enum }, 'must be equal to one of the allowed values');
-  if ('const' in s && !equal(s.const, v))
-    fail('const', { allowedValue: s.const }, 'must be equal to constant');
-
-  if (typeof v === 'number') {
-    const bound = (keyword: string, limit: unknown, ok: (l: number) => boolean, comparison: string) =>
-      typeof limit === 'number' &&
-      !ok(limit) &&
-      fail(keyword, { comparison, limit }, `must be ${comparison} ${limit}`);
-    bound('minimum', s.minimum, (l) => v >= l, '>=');
-    bound('maximum', s.maximum, (l) => v <= l, '<=');
-    bound('exclusiveMinimum', s.exclusiveMinimum, (l) => v > l, '>');
-    bound('exclusiveMaximum', s.exclusiveMaximum, (l) => v < l, '<');
-    if (typeof s.multipleOf === 'number' && s.multipleOf > 0) {
-      const q = v / s.multipleOf;
-      if (Math.abs(q - Math.round(q)) > 1e-9)
-        fail('multipleOf', { multipleOf: s.multipleOf }, `must be multiple of ${s.multipleOf}`);
+/**
+ * What Ajv puts in `params` that cfworker only says in its message (rjsf moves required errors onto the field);
+ * `value` is the keyword's value in the schema.
+ */
+function paramsOf(unit: OutputUnit, value: unknown): Json {
+  const quoted = [...unit.error.matchAll(/"(.*?)"/g)].map((m) => m[1]);
+  switch (unit.keyword) {
+    case 'required':
+      return { missingProperty: /"(.*)"\.$/.exec(unit.error)?.[1] };
+    case 'dependencies':
+    case 'dependentRequired': {
+      const deps = ((value as Json | undefined)?.[quoted[0]!] as string[] | undefined) ?? [quoted[1]];
+      return {
+        property: quoted[0],
+        missingProperty: quoted[1],
+        depsCount: deps.length,
+        deps: deps.join(', '),
+      };
     }
-  }
-
-  if (typeof v === 'string') {
-    if (typeof s.minLength === 'number' && length(v) < s.minLength)
-      fail('minLength', { limit: s.minLength }, `must NOT have fewer than ${s.minLength} characters`);
-    if (typeof s.maxLength === 'number' && length(v) > s.maxLength)
-      fail('maxLength', { limit: s.maxLength }, `must NOT have more than ${s.maxLength} characters`);
-    if (typeof s.pattern === 'string') {
-      let re: RegExp | null = null;
-      try {
-        re = new RegExp(s.pattern, 'u');
-      } catch {
-        // a pattern this browser cannot read: the API decides
-      }
-      if (re && !re.test(v)) fail('pattern', { pattern: s.pattern }, `must match pattern "${s.pattern}"`);
+    case 'uniqueItems': {
+      const [i, j] = (unit.error.match(/\d+/g) ?? []).map(Number);
+      return { i, j };
     }
+    case 'if':
+      return { failingKeyword: quoted[0] };
+    default:
+      return {};
   }
+}
 
-  if (Array.isArray(v)) {
-    if (typeof s.minItems === 'number' && v.length < s.minItems)
-      fail('minItems', { limit: s.minItems }, `must NOT have fewer than ${s.minItems} items`);
-    if (typeof s.maxItems === 'number' && v.length > s.maxItems)
-      fail('maxItems', { limit: s.maxItems }, `must NOT have more than ${s.maxItems} items`);
-    if (s.uniqueItems === true)
-      for (let j = 1; j < v.length; j++) {
-        const i = v.findIndex((x, k) => k < j && equal(x, v[j]));
-        if (i >= 0) {
-          fail(
-            'uniqueItems',
-            { i, j },
-            `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
-          );
-          break;
-        }
-      }
-    if (Array.isArray(s.items))
-      s.items.forEach((item, i) => {
-        if (i < v.length) walk(item as Schema, v[i], root, `${at}/${i}`, `${sp}/items/${i}`, out, depth + 1);
-      });
-    else if (s.items !== undefined)
-      v.forEach((x, i) => walk(s.items as Schema, x, root, `${at}/${i}`, `${sp}/items`, out, depth + 1));
-  }
-
-  if (typeOf(v) === 'object') {
-    const o = v as Record<string, unknown>;
-    const props = (s.properties ?? {}) as Record<string, Schema>;
-    if (Array.isArray(s.required))
-      for (const name of s.required as string[])
-        if (o[name] === undefined)
-          fail('required', { missingProperty: name }, `must have required property '${name}'`);
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined);
-    if (typeof s.minProperties === 'number' && keys.length < s.minProperties)
-      fail(
-        'minProperties',
-        { limit: s.minProperties },
-        `must NOT have fewer than ${s.minProperties} properties`,
-      );
-    if (typeof s.maxProperties === 'number' && keys.length > s.maxProperties)
-      fail(
-        'maxProperties',
-        { limit: s.maxProperties },
-        `must NOT have more than ${s.maxProperties} properties`,
-      );
-    const patterns = Object.entries((s.patternProperties ?? {}) as Record<string, Schema>).flatMap(
-      ([p, ps]) => {
-        try {
-          return [[new RegExp(p, 'u'), ps, p] as const];
-        } catch {
-          return [];
-        }
+/** cfworker's output units as Ajv's errors: the leaves only, one per failed keyword at the place Ajv puts it. */
+function toAjvErrors(units: OutputUnit[], root: Json): ErrorObject[] {
+  return units.flatMap((unit, i) => {
+    const before = units[i - 1];
+    let { keyword, keywordLocation, instanceLocation } = unit;
+    let params = paramsOf(unit, schemaAt(keywordLocation, root));
+    if (keyword === 'false' && before?.keyword === 'additionalProperties') {
+      // additionalProperties: false gives a wrapper and a false-schema unit at the extra key; Ajv: one error on the object.
+      ({ keyword, keywordLocation, instanceLocation } = before);
+      params = { additionalProperty: decodeURIComponent(unit.instanceLocation.split('/').pop()!) };
+    } else if (WRAPPERS.has(keyword) || (keyword === 'dependencies' && params.missingProperty === undefined))
+      return [];
+    if (keyword === 'false') keyword = 'false schema';
+    const path = keywordLocation.split('/');
+    return [
+      {
+        instancePath: decodeURIComponent(instanceLocation.slice(1)),
+        // cfworker gives a false schema's instance location as its keywordLocation
+        schemaPath: unit.keyword === 'false' ? '' : keywordLocation,
+        keyword,
+        params,
+        message: MESSAGES[keyword]?.(schemaAt(keywordLocation, root), params) ?? unit.error,
+        parentSchema:
+          unit.keyword === 'false' ? {} : (schemaAt(path.slice(0, -1).join('/'), root) as Json | undefined),
       },
-    );
-    for (const k of keys) {
-      const child = `${at}/${pointer(k)}`;
-      let known = false;
-      if (Object.hasOwn(props, k)) {
-        known = true;
-        walk(props[k]!, o[k], root, child, `${sp}/properties/${pointer(k)}`, out, depth + 1);
-      }
-      for (const [re, ps, p] of patterns)
-        if (re.test(k)) {
-          known = true;
-          walk(ps, o[k], root, child, `${sp}/patternProperties/${pointer(p)}`, out, depth + 1);
-        }
-      if (known) continue;
-      if (s.additionalProperties === false)
-        fail('additionalProperties', { additionalProperty: k }, 'must NOT have additional properties');
-      else if (typeof s.additionalProperties === 'object')
-        walk(
-          s.additionalProperties as Schema,
-          o[k],
-          root,
-          child,
-          `${sp}/additionalProperties`,
-          out,
-          depth + 1,
-        );
-    }
-    const deps = { ...(s.dependentRequired as object), ...(s.dependencies as object) } as Record<
-      string,
-      unknown
-    >;
-    for (const [k, dep] of Object.entries(deps)) {
-      if (o[k] === undefined) continue;
-      if (Array.isArray(dep)) {
-        const missing = (dep as string[]).filter((d) => o[d] === undefined);
-        if (missing.length)
-          fail(
-            'dependencies',
-            { property: k, missingProperty: missing[0], depsCount: dep.length, deps: dep.join(', ') },
-            `must have ${dep.length === 1 ? 'property' : 'properties'} ${dep.join(', ')} when property ${k} is present`,
-          );
-      } else walk(dep as Schema, v, root, at, `${sp}/dependencies/${pointer(k)}`, out, depth + 1);
-    }
-  }
-
-  const sub = (x: Schema) => validate(x, v, root).length === 0;
-  if (Array.isArray(s.allOf))
-    s.allOf.forEach((x, i) => walk(x as Schema, v, root, at, `${sp}/allOf/${i}`, out, depth + 1));
-  // As Ajv: when no branch passes, each branch's errors too (rjsf keeps the first of duplicates).
-  const branches = (keyword: 'anyOf' | 'oneOf') =>
-    (s[keyword] as Schema[]).map((x, i) => {
-      const found: SchemaError[] = [];
-      walk(x, v, root, at, `${sp}/${keyword}/${i}`, found, depth + 1);
-      return found;
-    });
-  if (Array.isArray(s.anyOf)) {
-    const results = branches('anyOf');
-    if (!results.some((r) => r.length === 0)) {
-      out.push(...results.flat());
-      fail('anyOf', {}, 'must match a schema in anyOf');
-    }
-  }
-  if (Array.isArray(s.oneOf)) {
-    const results = branches('oneOf');
-    const passing = results.filter((r) => r.length === 0).length;
-    if (passing === 0) out.push(...results.flat());
-    if (passing !== 1) fail('oneOf', { passingSchemas: null }, 'must match exactly one schema in oneOf');
-  }
-  if (s.not !== undefined && sub(s.not as Schema)) fail('not', {}, 'must NOT be valid');
-  if (s.if !== undefined) {
-    const branch = sub(s.if as Schema) ? 'then' : 'else';
-    if (s[branch] !== undefined) walk(s[branch] as Schema, v, root, at, `${sp}/${branch}`, out, depth + 1);
-  }
+    ];
+  });
 }
 
-/** rjsf's ValidatorType over `validate`: the same error objects as @rjsf/validator-ajv8, so the same field errors. */
+/** rjsf's ValidatorType over cfworker: the same error objects as @rjsf/validator-ajv8, so the same field errors. */
 export const schemaValidator: ValidatorType = {
   validateFormData(formData, schema, customValidate, transformErrors, uiSchema) {
     return processRawValidationErrors(
       schemaValidator,
-      { errors: validate(schema as Schema, formData) as never },
+      schemaValidator.rawValidation(schema, formData),
       formData,
       schema,
       customValidate,
@@ -273,10 +148,22 @@ export const schemaValidator: ValidatorType = {
       uiSchema,
     );
   },
-  isValid(schema, formData, rootSchema) {
-    return validate(schema as Schema, formData, rootSchema as Schema).length === 0;
+  // A schema it cannot use (an unresolved $ref, a pattern this browser cannot read) is reported, not thrown: rjsf
+  // shows validationError on the form, as it shows Ajv's compile errors.
+  rawValidation<Result = unknown>(schema: object, formData?: unknown) {
+    try {
+      return { errors: toAjvErrors(check(schema, formData).errors, schema as Json) as Result[] };
+    } catch (e) {
+      return { validationError: e instanceof Error ? e : new Error(String(e)) };
+    }
   },
-  rawValidation<Result = unknown>(schema: RJSFSchema, formData?: unknown) {
-    return { errors: validate(schema as Schema, formData) as Result[] };
+  // rjsf asks this of parts of the schema (oneOf/anyOf options, if): their `#/…` refs point into the root, as
+  // AJV8Validator resolves them (the root added under rjsf's prefix).
+  isValid(schema, formData, rootSchema) {
+    try {
+      return check(withIdRefPrefix(schema), formData, rootSchema).valid;
+    } catch {
+      return false;
+    }
   },
 };
