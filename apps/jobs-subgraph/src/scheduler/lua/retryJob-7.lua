@@ -29,10 +29,9 @@ if maxBytes > 0 or maxArtifacts > 0 then
     return redis.error_reply('job ' .. job.id .. ' is not of tenant ' .. tostring(ARGV[9]))
   end
   local counters = redis.call('MGET', KEYS[6], KEYS[7])
-  local bytes = tonumber(counters[1] or '0') or 0
-  if maxBytes > 0 and bytes >= maxBytes then return { 'quota', 'storedBytes', maxBytes, bytes, 0 } end
-  local count = tonumber(counters[2] or '0') or 0
-  if maxArtifacts > 0 and count >= maxArtifacts then return { 'quota', 'artifacts', maxArtifacts, count, 0 } end
+  local over = artifactQuotaRefusal(maxBytes, maxArtifacts, tonumber(counters[1] or '0') or 0,
+    tonumber(counters[2] or '0') or 0)
+  if over then return over end
 end
 
 -- Everything the step uses is read and decoded before its first write: Redis keeps the writes a script made

@@ -83,12 +83,9 @@ local refusal = quotaRefusal(string.sub(fields.feedKey, 1, #fields.feedKey - 5),
   tonumber(ARGV[8]), 1, #nodes)
 if refusal then return { refusal[1], -1, refusal[2], refusal[3], refusal[4], refusal[5] } end
 if artifactQuotas then
-  local bytes = tonumber(readValue('bytes') or '0') or 0
-  if maxBytes > 0 and bytes >= maxBytes then return { 'quota', -1, 'storedBytes', maxBytes, bytes, 0 } end
-  local count = tonumber(readValue('artifacts') or '0') or 0
-  if maxArtifacts > 0 and count >= maxArtifacts then
-    return { 'quota', -1, 'artifacts', maxArtifacts, count, 0 }
-  end
+  local over = artifactQuotaRefusal(maxBytes, maxArtifacts, tonumber(readValue('bytes') or '0') or 0,
+    tonumber(readValue('artifacts') or '0') or 0)
+  if over then return { over[1], -1, over[2], over[3], over[4], over[5] } end
 end
 -- the job as it is written (flush() writes its fields with the first events): nothing is read back
 local job = { id = jobId, status = 'QUEUED', createdAt = now, createdMs = nowMs, seq = 0 }

@@ -201,6 +201,15 @@ local function quotaRefusal(prefix, maxActiveJobs, maxOpenNodes, jobs, nodes)
   return nil
 end
 
+-- nil when a tenant whose artifacts hold `bytes` bytes in `count` records may add work (TENANT_MAX_STORED_BYTES,
+-- TENANT_MAX_ARTIFACTS; 0 = off), else the refusal as quotaRefusal's: at or over a quota (used >= max), requested 0
+-- (a job reserves no artifact up front; its outputs count when staged and are never refused).
+local function artifactQuotaRefusal(maxBytes, maxArtifacts, bytes, count)
+  if maxBytes > 0 and bytes >= maxBytes then return { 'quota', 'storedBytes', maxBytes, bytes, 0 } end
+  if maxArtifacts > 0 and count >= maxArtifacts then return { 'quota', 'artifacts', maxArtifacts, count, 0 } end
+  return nil
+end
+
 -- A node becomes runnable: a new attempt number (attempt ids are never reused, so reports of older attempts
 -- are recognisably stale), and the time from which schedule-to-start is measured.
 local ATTEMPT_FIELDS = { 'error', 'message', 'workerId', 'startedAt', 'runStartedAt', 'finishedAt' }
