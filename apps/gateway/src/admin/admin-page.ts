@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { browserPageHeaders } from '../http/browser-page-headers.js';
 
 /**
  * Everything the page loads comes from this origin (bull-board's bundle in node_modules): the browser
@@ -18,12 +19,11 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+const PAGE_HEADERS = browserPageHeaders(CONTENT_SECURITY_POLICY);
+
 /** Headers for every admin response: no framing (the UI has buttons), no caching of queue data. */
 export const adminSecurityHeaders: RequestHandler = (_req, res, next) => {
-  res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
-  res.setHeader('x-frame-options', 'DENY');
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('referrer-policy', 'no-referrer');
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
   res.setHeader('cache-control', 'no-store');
   next();
 };

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { browserPageHeaders } from '../http/browser-page-headers.js';
 import { BundledApp } from '../http/bundled-app.js';
 import { buildConsole, CONSOLE_DIR, consoleBuilt } from './build-console.js';
 
@@ -43,12 +44,7 @@ export function consoleSecurityHeaders(storageOrigin?: string): Record<string, s
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
-  return {
-    'content-security-policy': policy,
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-  };
+  return browserPageHeaders(policy);
 }
 
 const shell = `<!doctype html>

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { browserPageHeaders } from '../http/browser-page-headers.js';
 import { BundledApp } from '../http/bundled-app.js';
 import { buildPlayground, PLAYGROUND_DIR, playgroundBuilt } from './build-playground.js';
 
@@ -36,12 +37,7 @@ const page = (graphqlPath: string, assets: string) => `<!doctype html>
  * `frame-ancestors` in the CSP: GraphiQL's editor starts its own workers and styles, which a fuller policy would
  * have to be tested against.
  */
-const PAGE_HEADERS = {
-  'x-frame-options': 'DENY',
-  'content-security-policy': "frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+const PAGE_HEADERS = browserPageHeaders("frame-ancestors 'none'");
 
 /**
  * GraphiQL: the page for a browser's GET of /graphql (Accept: text/html) or /playground, and its bundled
