@@ -99,9 +99,10 @@ export const quotaEnv = {
   /** Largest `first` of a `jobs` page; more answers BAD_USER_INPUT. */
   JOBS_PAGE_MAX: positiveInt(MAX_PAGE_SIZE),
   /**
-   * Bytes of log events one job may hold in Redis (its attempts together, retries included); past it one
-   * truncation event, then its lines are dropped (switchyard_job_log_events_dropped_total). 0 = no budget (the
-   * log's 10,000-event trim only: up to ~80 MB a job).
+   * Bytes of log events and progress messages one job may hold in Redis (its attempts together, retries
+   * included); past it one truncation event, then its lines are dropped (switchyard_job_log_events_dropped_total)
+   * and its progress events kept without their message. 0 = no budget (the log's 10,000-event trim only: up to
+   * ~80 MB a job).
    */
   JOB_LOG_MAX_BYTES: nonNegativeInt(DEFAULT_JOB_LOG_MAX_BYTES),
 };
