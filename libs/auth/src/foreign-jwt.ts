@@ -56,12 +56,20 @@ export class ForeignJwtVerifier {
       );
     return {
       tenant: tenant.data,
-      keyId: `jwt:${payload.sub ?? 'anonymous'}`,
+      keyId: jwtCallerId(tenant.data, payload.sub),
       scopes: scopesOf(payload[this.settings.scopesClaim]),
       exp: payload.exp!,
     };
   }
 }
+
+/**
+ * The caller id a JWT caller is counted by (its subscription slots, our logs): the tenant first, so two tenants
+ * never share a count, whatever `sub` their provider gives (or leaves out: each tenant's sub-less tokens share
+ * one count of their own). A tenant name has no `:` (Tenant), so the two parts cannot be confused.
+ */
+const jwtCallerId = (tenant: string, sub: string | undefined): string =>
+  `jwt:${tenant}:${sub ?? 'anonymous'}`;
 
 function scopesOf(claim: unknown): Scope[] {
   const raw = typeof claim === 'string' ? claim.split(/\s+/) : Array.isArray(claim) ? claim : [];

@@ -7,6 +7,8 @@ import { startRedis, type RedisHandle } from '#libs/testing';
 import {
   ApiKeyStore,
   CallerAuthError,
+  SharedSubscriptionSlots,
+  SubscriptionQuota,
   ForeignJwtVerifier,
   signIdentity,
   SubgraphAuthenticator,
@@ -97,16 +99,18 @@ describe('SubgraphAuthenticator', () => {
   const jwt = (
     claims: Record<string, unknown>,
     signer = key1,
-    opts: { iss?: string; aud?: string; exp?: string | number } = {},
-  ) =>
-    new SignJWT(claims)
+    /** `null`: a token without `sub`. */
+    opts: { iss?: string; aud?: string; exp?: string | number; sub?: string | null } = {},
+  ) => {
+    const token = new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: signer.kid })
       .setIssuer(opts.iss ?? 'https://idp.test')
       .setAudience(opts.aud ?? 'switchyard')
-      .setSubject('svc-billing')
       .setIssuedAt()
-      .setExpirationTime(opts.exp ?? '2m')
-      .sign(signer.privateKey);
+      .setExpirationTime(opts.exp ?? '2m');
+    if (opts.sub !== null) token.setSubject(opts.sub ?? 'svc-billing');
+    return token.sign(signer.privateKey);
+  };
 
   it('gateway: accepts our signed identity and says how it was proven', async () => {
     const token = signIdentity({ tenant: 'acme', keyId: 'k', scopes: ['jobs:read'] }, SECRET);
@@ -171,7 +175,11 @@ describe('SubgraphAuthenticator', () => {
     });
     expect(caller).toMatchObject({
       method: 'jwt',
-      identity: { tenant: 'initech', keyId: 'jwt:svc-billing', scopes: ['jobs:read', 'artifacts:read'] },
+      identity: {
+        tenant: 'initech',
+        keyId: 'jwt:initech:svc-billing',
+        scopes: ['jobs:read', 'artifacts:read'],
+      },
     });
     for (const [token, reason] of [
       [await jwt({ tenant: 'initech' }, key1, { iss: 'https://evil.test' }), 'BAD_CLAIM'],
@@ -184,6 +192,34 @@ describe('SubgraphAuthenticator', () => {
         code: 'UNAUTHENTICATED',
         reason,
       });
+  });
+
+  it("jwt: one tenant's callers never use up another's subscription slots, with or without `sub`", async () => {
+    const auth = make(['jwt']);
+    const slots = new SharedSubscriptionSlots(redis, { ttlMs: 30_000 });
+    const quota = new SubscriptionQuota(10, 1, slots);
+    const identityOf = async (tenant: string, sub?: string | null) =>
+      (
+        await auth.authenticate({
+          authorization: `Bearer ${await jwt({ tenant, scope: 'jobs:read' }, key1, { sub })}`,
+        })
+      ).identity;
+    const outcome = (keyId: string) =>
+      quota.acquire({}, keyId).then(
+        () => 'allowed',
+        (e: unknown) => (e instanceof CallerAuthError ? e.code : String(e)),
+      );
+    try {
+      // A tenant's sub-less tokens share one slot count; a second subscription of theirs is refused.
+      expect(await outcome((await identityOf('initech', null)).keyId)).toBe('allowed');
+      expect(await outcome((await identityOf('initech', null)).keyId)).toBe('RATE_LIMITED');
+      // Another tenant's sub-less tokens, and a subject that happens to bear the same name, still get theirs.
+      expect(await outcome((await identityOf('globex', null)).keyId)).toBe('allowed');
+      expect(await outcome((await identityOf('initech', 'svc-billing')).keyId)).toBe('allowed');
+      expect(await outcome((await identityOf('globex', 'svc-billing')).keyId)).toBe('allowed');
+    } finally {
+      await slots.close();
+    }
   });
 
   it('jwt: a key the provider rotates in is fetched on its first unknown kid', async () => {
