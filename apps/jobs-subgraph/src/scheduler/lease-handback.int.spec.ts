@@ -97,14 +97,17 @@ async function startActor(
     lockDuration: 5_000,
   });
   worker.on('error', () => undefined);
+  // Once: a second ioredis disconnect() of a closed socket arms a 2 s timer that no 'close' event clears.
+  let closed: Promise<void> | undefined;
   return {
     ran,
     refused,
-    async close() {
-      await worker.close(true);
-      connection.disconnect();
-      reports.disconnect();
-    },
+    close: () =>
+      (closed ??= (async () => {
+        await worker.close(true);
+        connection.disconnect();
+        reports.disconnect();
+      })()),
   };
 }
 
