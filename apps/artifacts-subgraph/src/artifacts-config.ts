@@ -22,7 +22,7 @@ export const artifactsSubgraphEnv = {
   /** Largest `first` of `Job.artifactsPage`. */
   JOB_ARTIFACTS_PAGE_MAX: positiveInt(100).pipe(z.number().max(1000, 'expected at most 1000')),
   /**
-   * Most artifacts `Job.artifacts` answers per job (the oldest). At most what the schema tells routers to count
+   * Most artifacts `Job.artifacts` answers per job (the first committed). At most what the schema tells routers to count
    * for it (@listSize assumedSize), so that cost analysis never counts less than it can return.
    */
   JOB_ARTIFACTS_LIST_MAX: positiveInt(JOB_ARTIFACTS_LIST_SIZE).pipe(

@@ -20,6 +20,17 @@ export const ArtifactRecord = z.object({
   jobId: z.string().optional(),
   nodeId: z.string().optional(),
   attempt: z.number().int().min(1).optional(),
+  /** When its worker staged it (an output) or its upload was granted, by that process's clock. */
   createdAt: IsoDateTime,
+  /**
+   * When it was committed (its attempt's completion step, or completeUpload). Absent on records committed before
+   * the field existed.
+   */
+  committedAt: IsoDateTime.optional(),
+  /**
+   * An output's place in its job's list: the seq of the job event (ARTIFACT_CREATED) its commit step appended.
+   * Absent on uploads and on outputs committed before the field existed (those list by createdAt, first).
+   */
+  commitSeq: z.number().int().min(1).optional(),
 });
 export type ArtifactRecord = z.infer<typeof ArtifactRecord>;

@@ -20,14 +20,22 @@ export type JobListPosition = z.infer<typeof JobListPosition>;
 /** The last millisecond a Date can hold as an ISO string of a four-digit year (9999-12-31T23:59:59.999Z). */
 const MAX_ISO_MS = 253_402_300_799_999;
 
+const ArtifactName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected an artifact name');
+const ArtifactId = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'expected an artifact id');
+
 /**
- * What a `Job.artifactsPage(after:)` cursor names: a place in a job's committed artifacts, ordered by
- * (createdAt, name, id). Names and ids as storage makes them (sanitised names of at most 200 characters of
- * `[A-Za-z0-9._-]`, id segments of at most 128), so none holds the cursor's `:` separator.
+ * What a `Job.artifactsPage(after:)` cursor names: a place in a job's committed artifacts, which are in commit
+ * order (libs/redis/src/lua/includes/artifact-order.lua). An artifact the scheduler committed has a place by its
+ * `commitSeq` (the job event seq of its ARTIFACT_CREATED), then id: `{ commitSeq, id }`. One committed by an
+ * older release (no commitSeq) has its place by (createdAt, name, id), before every `commitSeq` one, as that
+ * release listed it: `{ createdMs, name, id }` (the cursors that release answered name such places). Names and ids
+ * as storage makes them (sanitised names of at most 200 characters of `[A-Za-z0-9._-]`, id segments of at most
+ * 128), so none holds the cursor's `:` separator.
  */
-export const ArtifactListPosition = z.object({
-  createdMs: CursorInteger.pipe(z.number().max(MAX_ISO_MS)),
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected an artifact name'),
-  id: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'expected an artifact id'),
-});
+export const ArtifactListPosition = z.union([
+  z.object({ commitSeq: CursorInteger.pipe(z.number().min(1)), id: ArtifactId }).strict(),
+  z
+    .object({ createdMs: CursorInteger.pipe(z.number().max(MAX_ISO_MS)), name: ArtifactName, id: ArtifactId })
+    .strict(),
+]);
 export type ArtifactListPosition = z.infer<typeof ArtifactListPosition>;

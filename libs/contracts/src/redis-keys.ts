@@ -1,3 +1,5 @@
+import type { ArtifactListPosition } from './cursors.js';
+
 /**
  * The Redis layout shared between processes. Keys a single component owns privately may live with it,
  * but anything a second process reads or writes is named here, once.
@@ -35,8 +37,8 @@ export const REDIS_KEYS = {
   jobArtifacts: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts`,
   /**
    * Sorted set, every score 0: the same artifacts as `jobArtifacts`, one member each (jobArtifactOrderMember),
-   * so a page in (createdAt, name, id) order is one ZRANGE BYLEX seek. Written and removed with the set, in the
-   * same Lua steps; a job indexed before it existed is indexed from the set by the first read.
+   * so a page in commit order is one ZRANGE BYLEX seek. Written and removed with the set, in the same Lua steps;
+   * a job indexed before it existed is indexed from the set by the first read.
    */
   jobArtifactOrder: (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:artifacts:order`,
   /**
@@ -73,10 +75,37 @@ export const REDIS_KEYS = {
 export const cancelledJobKey = (jobId: string) => `${REDIS_PREFIX}:job:${jobId}:cancelled`;
 
 /**
- * A committed artifact's member in `jobArtifactOrder`: tenant, NUL, createdAt as a canonical ISO string (fixed
- * width), name, NUL, id. Tenants, names and ids never hold NUL, so byte order (ZRANGE BYLEX) is the order
- * (tenant, createdAt, name, id): one tenant's members are one contiguous range in the list's order. The Lua
- * side is libs/redis/src/lua/includes/artifact-order.lua (this is its twin, for tests and tools).
+ * Where an artifact stands in its job's list, after the tenant (jobArtifactOrderMember): an artifact the scheduler
+ * committed is `c`, its commitSeq (16 digits) then NUL and id; one committed by an older release (no commitSeq)
+ * is its createdAt as a canonical ISO string (fixed width), name, NUL, id. An ISO string starts with a digit, so
+ * every older one sorts before every `c` one, as they were committed before it. The Lua side is
+ * libs/redis/src/lua/includes/artifact-order.lua (this is its twin, for the reader's cursors, tests and tools).
  */
-export const jobArtifactOrderMember = (a: { tenant: string; createdAt: string; name: string; id: string }) =>
-  `${a.tenant}\0${new Date(a.createdAt).toISOString()}${a.name}\0${a.id}`;
+export const jobArtifactOrderPlace = (p: ArtifactListPosition): string =>
+  'commitSeq' in p
+    ? `c${String(p.commitSeq).padStart(16, '0')}\0${p.id}`
+    : `${new Date(p.createdMs).toISOString()}${p.name}\0${p.id}`;
+
+/** The list position of an artifact record (or its hash's fields): what a cursor after it names. */
+export const artifactListPositionOf = (a: {
+  id: string;
+  createdAt: string;
+  name: string;
+  commitSeq?: number | string;
+}): ArtifactListPosition =>
+  a.commitSeq !== undefined
+    ? { commitSeq: Number(a.commitSeq), id: a.id }
+    : { createdMs: Date.parse(a.createdAt), name: a.name, id: a.id };
+
+/**
+ * A committed artifact's member in `jobArtifactOrder`: tenant, NUL, then its place (jobArtifactOrderPlace).
+ * Tenants, names and ids never hold NUL, so byte order (ZRANGE BYLEX) is the list's order within a tenant: one
+ * tenant's members are one contiguous range.
+ */
+export const jobArtifactOrderMember = (a: {
+  tenant: string;
+  createdAt: string;
+  name: string;
+  id: string;
+  commitSeq?: number | string;
+}) => `${a.tenant}\0${jobArtifactOrderPlace(artifactListPositionOf(a))}`;

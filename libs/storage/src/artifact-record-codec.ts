@@ -3,7 +3,8 @@ import { ArtifactRecord, parseContract } from '#libs/contracts';
 /**
  * The one encoding of ArtifactRecord as a Redis hash (REDIS_KEYS.artifact(id)): every field a string,
  * numbers as decimal strings, optional fields absent (never empty strings). Lua scripts (the scheduler's
- * commit) may read `state`, `tenant`, `jobId`, `nodeId`, `attempt` and set `state` to `committed`.
+ * commit) may read `state`, `tenant`, `jobId`, `nodeId`, `attempt`, `createdAt`, `name` and set `state` to
+ * `committed`, `committedAt` and `commitSeq`.
  */
 export function encodeArtifactRecord(record: ArtifactRecord): Record<string, string> {
   const r = parseContract(ArtifactRecord, 'ArtifactRecord', record);
@@ -21,6 +22,8 @@ export function encodeArtifactRecord(record: ArtifactRecord): Record<string, str
   if (r.jobId !== undefined) fields.jobId = r.jobId;
   if (r.nodeId !== undefined) fields.nodeId = r.nodeId;
   if (r.attempt !== undefined) fields.attempt = String(r.attempt);
+  if (r.committedAt !== undefined) fields.committedAt = r.committedAt;
+  if (r.commitSeq !== undefined) fields.commitSeq = String(r.commitSeq);
   return fields;
 }
 
@@ -31,8 +34,9 @@ const toNumber = (v: string | undefined): number | string | undefined =>
 /** The record stored in a hash, or null when the hash is empty (HGETALL of a missing key). */
 export function decodeArtifactRecord(hash: Record<string, string>): ArtifactRecord | null {
   if (Object.keys(hash).length === 0) return null;
-  const { size, attempt, ...rest } = hash;
+  const { size, attempt, commitSeq, ...rest } = hash;
   const raw: Record<string, unknown> = { ...rest, size: toNumber(size) };
   if (attempt !== undefined) raw.attempt = toNumber(attempt);
+  if (commitSeq !== undefined) raw.commitSeq = toNumber(commitSeq);
   return parseContract(ArtifactRecord, 'ArtifactRecord', raw);
 }

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { ArtifactRecord, type ArtifactState, MAX_NODE_TIMEOUT_SECONDS, REDIS_KEYS } from '#libs/contracts';
+import {
+  ArtifactRecord,
+  type ArtifactState,
+  MAX_NODE_TIMEOUT_SECONDS,
+  REDIS_KEYS,
+  artifactListPositionOf,
+  jobArtifactOrderPlace,
+} from '#libs/contracts';
 import { decodeArtifactRecord, encodeArtifactRecord } from './artifact-record-codec.js';
 import { commitUploadCopy, reserveUpload, type PendingUploadInput } from './artifact-uploads.js';
 import { ArtifactNotFoundError, describe, MetadataUnavailableError, StorageError } from './errors.js';
@@ -226,13 +233,14 @@ export class ArtifactRepository {
     return Math.max(0, Number(v ?? 0));
   }
 
-  /** Committed artifacts of a job that belong to `tenant`, oldest first. */
+  /** Committed artifacts of a job that belong to `tenant`, in the job's list order (commit order: Job.artifacts). */
   async listForJob(jobId: string, tenant: string): Promise<ArtifactRecord[]> {
     const ids = await this.meta('listForJob', () => this.redis.smembers(REDIS_KEYS.jobArtifacts(jobId)));
     const records = await this.getMany(ids);
+    const place = (r: ArtifactRecord) => jobArtifactOrderPlace(artifactListPositionOf(r));
     return records
       .filter((r): r is ArtifactRecord => visible(r, tenant) !== null)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+      .sort((a, b) => (place(a) < place(b) ? -1 : place(a) > place(b) ? 1 : 0));
   }
 
   async getMany(ids: string[]): Promise<Array<ArtifactRecord | null>> {

@@ -137,7 +137,7 @@ export async function commitUploadCopy(
         STORAGE_KEYS.removeAfter,
         STORAGE_KEYS.tenantStoredBytes(tenant),
       ],
-      [id, tenant, measured.size, measured.sha256, copyKey],
+      [id, tenant, measured.size, measured.sha256, copyKey, now.toISOString()],
     ),
   );
   if (outcome !== 1) {

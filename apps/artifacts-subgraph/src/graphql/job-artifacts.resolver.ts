@@ -30,7 +30,7 @@ export class JobArtifactsResolver {
   @Directive(requiresScope('artifacts:read'))
   @Directive(assumedListSize(JOB_ARTIFACTS_LIST_SIZE))
   @FieldResolver(() => [ArtifactType], {
-    description: `committed artifacts of the job, oldest first (then by name): at most JOB_ARTIFACTS_LIST_MAX of them (${JOB_ARTIFACTS_LIST_SIZE} by default, never more), so a job with more answers only its oldest; artifactsPage reads every one (resolved by the artifacts subgraph)`,
+    description: `committed artifacts of the job, in the order they were committed (that of artifactsPage): at most JOB_ARTIFACTS_LIST_MAX of them (${JOB_ARTIFACTS_LIST_SIZE} by default, never more), so a job with more answers only the first committed; artifactsPage reads every one (resolved by the artifacts subgraph)`,
   })
   async artifacts(@Root() job: JobReference, @Ctx() ctx: ArtifactsContext): Promise<ArtifactType[]> {
     const request = this.service.artifactsListRequest(ctx.identity);
@@ -43,7 +43,7 @@ export class JobArtifactsResolver {
   @Directive(connectionListSize(20))
   @FieldResolver(() => ArtifactConnectionType, {
     description:
-      'every committed artifact of the job, a page at a time, in the order of `artifacts` (oldest first by createdAt, then by name, then id): `first` (default 20, at most JOB_ARTIFACTS_PAGE_MAX, 100 by default) after the cursor `after`. The order is by when an output was created (staged by its worker), not committed: one committed while paging may fall before the cursor, so read the pages of a running job again from the start once it has ended',
+      "every committed artifact of the job, a page at a time, in the order of `artifacts`: the order they were committed (an attempt's outputs when it completed, not when its worker created them): `first` (default 20, at most JOB_ARTIFACTS_PAGE_MAX, 100 by default) after the cursor `after`. Whatever the job commits after a page was read comes after that page's cursors, so following a running job with `after: endCursor` sees each artifact exactly once; a cursor stays valid when its artifact is deleted. Artifacts committed before commit order was recorded come first, by createdAt",
   })
   async artifactsPage(
     @Root() job: JobReference,

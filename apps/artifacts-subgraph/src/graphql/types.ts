@@ -30,6 +30,13 @@ export class ArtifactType {
   @Field(() => DateTimeScalar)
   createdAt!: Date;
 
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description:
+      "when it was committed (its task attempt's completion, or completeUpload): a job's artifacts list in commit order. Null for artifacts committed before this field was recorded",
+  })
+  committedAt?: Date;
+
   /** The record behind it (for downloadUrl); not a GraphQL field. */
   record!: ArtifactRecord;
 
@@ -43,6 +50,7 @@ export class ArtifactType {
       size: record.size,
       sha256: record.sha256,
       createdAt: new Date(record.createdAt),
+      committedAt: record.committedAt !== undefined ? new Date(record.committedAt) : undefined,
       record,
     });
   }

@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
-import { REDIS_KEYS, type ArtifactListPosition, type ArtifactRecord } from '#libs/contracts';
+import {
+  REDIS_KEYS,
+  artifactListPositionOf,
+  jobArtifactOrderPlace,
+  type ArtifactListPosition,
+  type ArtifactRecord,
+} from '#libs/contracts';
 import { defineScripts } from '#libs/redis';
 import { decodeArtifactRecord, MetadataUnavailableError } from '#libs/storage';
 
@@ -24,7 +30,7 @@ export interface JobArtifactsPage {
 
 /**
  * Pages of the committed artifacts of many jobs, the caller's tenant only, in one round trip whatever the count
- * (`artifactsOfJobs-n.lua`), each ordered by createdAt, then name, then id. Each page is a seek in the job's
+ * (`artifactsOfJobs-n.lua`), each in commit order (ArtifactListPosition). Each page is a seek in the job's
  * order index (REDIS_KEYS.jobArtifactOrder) and only the pages' records leave Redis and are parsed
  * (ArtifactRecord), so a job with thousands of outputs costs Redis and this process about `limit` records. Redis
  * failures are MetadataUnavailableError (UNAVAILABLE).
@@ -35,10 +41,7 @@ export class JobArtifactsReader {
   async pages(requests: readonly JobArtifactsRequest[], tenant: string): Promise<JobArtifactsPage[]> {
     if (requests.length === 0) return [];
     const args = [tenant, REDIS_KEYS.artifact('')];
-    for (const r of requests) {
-      const a = r.after;
-      args.push(String(r.limit), a ? new Date(a.createdMs).toISOString() : '', a?.name ?? '', a?.id ?? '');
-    }
+    for (const r of requests) args.push(String(r.limit), r.after ? jobArtifactOrderPlace(r.after) : '');
     let rows: Array<[number, ...string[][]]>;
     try {
       rows = (await ARTIFACT_READ_SCRIPTS.run(
@@ -58,11 +61,7 @@ export class JobArtifactsReader {
 }
 
 /** Where a record stands in its job's list (what a cursor after it names). */
-export const positionOf = (r: ArtifactRecord): ArtifactListPosition => ({
-  createdMs: Date.parse(r.createdAt),
-  name: r.name,
-  id: r.id,
-});
+export const positionOf = (r: ArtifactRecord): ArtifactListPosition => artifactListPositionOf(r);
 
 /** HGETALL's reply as Lua returns it (field, value, field, value…) as an object. */
 function hashOf(flat: readonly string[]): Record<string, string> {

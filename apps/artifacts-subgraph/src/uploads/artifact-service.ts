@@ -35,7 +35,7 @@ export interface ArtifactServiceOptions extends UploadLimits {
   tenantMaxStoredBytes: number;
   /** TENANT_MAX_ARTIFACTS (records, whatever their size); 0 = no quota. */
   tenantMaxArtifacts: number;
-  /** JOB_ARTIFACTS_LIST_MAX: most artifacts `Job.artifacts` answers (the oldest). */
+  /** JOB_ARTIFACTS_LIST_MAX: most artifacts `Job.artifacts` answers (the first committed). */
   jobArtifactsListMax: number;
   /** JOB_ARTIFACTS_PAGE_MAX: largest `first` of `Job.artifactsPage`. */
   jobArtifactsPageMax: number;
@@ -88,7 +88,7 @@ export class ArtifactService {
     return this.artifacts.getManyVisible(ids, identity.tenant);
   }
 
-  /** `Job.artifacts`: the JOB_ARTIFACTS_LIST_MAX oldest committed artifacts of a job. */
+  /** `Job.artifacts`: the first JOB_ARTIFACTS_LIST_MAX committed artifacts of a job (commit order). */
   artifactsListRequest(identity: Identity): PageRequest {
     requireScope(identity, 'artifacts:read');
     return { limit: this.options.jobArtifactsListMax };

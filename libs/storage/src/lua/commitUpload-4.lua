@@ -4,6 +4,7 @@
   object enters it for the grant's expiry.
     KEYS[1] artifact hash   KEYS[2] uncommitted zset   KEYS[3] remove-after zset   KEYS[4] tenant's stored-bytes counter
     ARGV[1] id   ARGV[2] tenant   ARGV[3] measured size   ARGV[4] measured sha256   ARGV[5] the copy's object key
+    ARGV[6] committedAt (ISO: when completeUpload was called; '' = none, as a caller from before the field sends)
   Returns 1 when committed; 0 when the record is not a pending upload of that tenant; -1 when the copy was
   already claimed for removal (the commit took longer than its grace), so it must not be referenced.
 ]]
@@ -12,7 +13,12 @@ if redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[2] then return 0 end
 if not redis.call('ZSCORE', KEYS[3], ARGV[5]) then return -1 end
 local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt')
 local stagingKey, declared, grantExpiresAt = f[1], tonumber(f[2]) or 0, f[3] or '0'
-redis.call('HSET', KEYS[1], 'state', 'committed', 'size', ARGV[3], 'sha256', ARGV[4], 'key', ARGV[5])
+local writes = { 'state', 'committed', 'size', ARGV[3], 'sha256', ARGV[4], 'key', ARGV[5] }
+if ARGV[6] and ARGV[6] ~= '' then
+  writes[#writes + 1] = 'committedAt'
+  writes[#writes + 1] = ARGV[6]
+end
+redis.call('HSET', KEYS[1], unpack(writes))
 redis.call('HDEL', KEYS[1], 'grantExpiresAt')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[5])

@@ -28,14 +28,14 @@ for s in string.gmatch(ARGV[2], '[^,]+') do
 end
 if not allowed then return false end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[3] then return false end
-local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt', 'tenant', 'createdAt', 'name')
+local f = redis.call('HMGET', KEYS[1], 'key', 'size', 'grantExpiresAt', 'tenant', 'createdAt', 'name', 'commitSeq')
 local key, size, grantExpiresAt = f[1], tonumber(f[2]) or 0, f[3]
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if KEYS[5] ~= KEYS[1] and redis.call('SREM', KEYS[5], ARGV[1]) == 1 and KEYS[11] ~= KEYS[1] then
   -- the member the commit (or the read's rebuild) wrote, from the same fields
-  redis.call('ZREM', KEYS[11], artifactOrderMember(ARGV[1], state, f[4], f[5], f[6]))
+  redis.call('ZREM', KEYS[11], artifactOrderMember(ARGV[1], state, f[4], f[5], f[6], f[7]))
 end
 if KEYS[6] ~= KEYS[1] then redis.call('SREM', KEYS[6], ARGV[1]) end
 if state == 'staged' and KEYS[6] ~= KEYS[1] then redis.call('SET', KEYS[10], KEYS[6], 'PX', ARGV[4]) end

@@ -1,6 +1,7 @@
 --[[
   An attempt succeeded, in ONE atomic step: its (already validated) outputs are recorded, the artifacts it
-  staged are committed, its dependants whose upstream nodes have all succeeded become QUEUED, and the job
+  staged are committed (in the job's list after every artifact committed before: lua/includes/artifact-order.lua),
+  its dependants whose upstream nodes have all succeeded become QUEUED, and the job
   SUCCEEDS when every node has. A duplicate or stale completion (older attempt, finished node or job)
   changes nothing, so a redelivered report is harmless and a join becomes ready exactly once.
   A start report of the same attempt read in the same batch may be folded in (ARGV[9]): this step then does what
@@ -63,16 +64,6 @@ if startedBy ~= '' then
 end
 if not current then return { 'stale', start } end
 
-for _, id in ipairs(artifactIds) do
-  redis.call('HSET', artifactPrefix .. id, 'state', 'committed')
-  -- the index gets a member exactly when the set does (a read tells an index left short by SCARD ~= ZCARD)
-  if redis.call('SADD', jobArtifactsKey, id) == 1 then
-    local f = artifacts[id]
-    redis.call('ZADD', orderKey, 0, artifactOrderMember(id, 'committed', f[2], f[3], f[4]))
-  end
-  redis.call('ZREM', uncommittedKey, id)
-end
-
 local succeeded = tonumber(job.succeededCount or '0') + 1
 local finishing = succeeded >= tonumber(job.nodeCount)
 local nodeWrites = { 'status', 'SUCCEEDED', 'outputs', outputs, 'progress', 1, 'finishedAt', now }
@@ -87,9 +78,22 @@ if node.status ~= 'RUNNING' then
     start = startFirst(job, nodeId, node, by, nodeWrites, finishing)
   end
 end
+-- the artifacts are committed after the start's events (a folded or implied start's come first): each one's place
+-- in the job's list is the seq of its ARTIFACT_CREATED event (commitSeq, lua/includes/artifact-order.lua), so
+-- the list is in commit order and what a later step commits comes after any cursor a client already holds
+local committed = {}
 for _, id in ipairs(artifactIds) do
-  local name = artifacts[id][4] or id
-  appendEvent(job, 'ARTIFACT_CREATED', nodeId, nil, name .. ' (' .. id .. ')')
+  if not committed[id] then
+    committed[id] = true
+    local f = artifacts[id]
+    local seq = appendEvent(job, 'ARTIFACT_CREATED', nodeId, nil, (f[4] or id) .. ' (' .. id .. ')')
+    redis.call('HSET', artifactPrefix .. id, 'state', 'committed', 'committedAt', now, 'commitSeq', seq)
+    -- the index gets a member exactly when the set does (a read tells an index left short by SCARD ~= ZCARD)
+    if redis.call('SADD', jobArtifactsKey, id) == 1 then
+      redis.call('ZADD', orderKey, 0, artifactOrderMember(id, 'committed', f[2], f[3], f[4], seq))
+    end
+    redis.call('ZREM', uncommittedKey, id)
+  end
 end
 
 redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
