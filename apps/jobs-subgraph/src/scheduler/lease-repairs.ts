@@ -159,16 +159,16 @@ export class LeaseRepairs {
           this.endedMarks.set(key, mark);
         }
         if (!(await reportsAppliedUpTo(this.redis, mark))) continue;
-        const unstarted: LeasedWaiting[] = [];
-        for (const w of waiting) {
-          const [status, attempt] = await this.redis.hmget(
-            JOB_KEYS.node(w.view.job.id, w.node.id),
-            'status',
-            'attempt',
-          );
-          if ((status === 'QUEUED' || status === 'RETRYING') && Number(attempt) === w.node.attempt)
-            unstarted.push(w);
-        }
+        // every waiting attempt's node read again in one round trip (a lease holds up to its max of them)
+        const reads = this.redis.pipeline();
+        for (const w of waiting) reads.hmget(JOB_KEYS.node(w.view.job.id, w.node.id), 'status', 'attempt');
+        const nodes = (await reads.exec()) ?? [];
+        const unstarted = waiting.filter((w, i) => {
+          const [err, fields] = nodes[i] ?? [new Error('no reply')];
+          if (err) throw err;
+          const [status, attempt] = fields as (string | null)[];
+          return (status === 'QUEUED' || status === 'RETRYING') && Number(attempt) === w.node.attempt;
+        });
         if (unstarted.length === 0) continue;
         // BullMQ removes a failed or completed job (no lock is held on it): the lease's id is free again
         if (
