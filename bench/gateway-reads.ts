@@ -1,5 +1,5 @@
 /**
- * A page of 20 jobs with their nodes and artifacts, read through our gateway and through a plain
+ * A page of jobs (PAGE_SIZE, 15) with their nodes and artifacts, read through our gateway and through a plain
  * @apollo/gateway over the same subgraphs (same supergraph file, same run, alternating rounds), with
  * `BENCH_CONNECTIONS` keep-alive connections in a closed loop. Prints req/s, p50/p99, CPU ms per request
  * of each process and Redis commands per request, medians and ours/peer; exits 1 on any GraphQL error or
@@ -15,7 +15,7 @@ import { launchStack, type LaunchedStack } from './stack-support/launched-stack.
 import { GraphqlHttp } from './support/graphql-http.js';
 import { ratio } from './support/stats.js';
 import { runLoad } from './reads-support/load-loop.js';
-import { PAGE_QUERY, type PageAnswer } from './reads-support/page-query.js';
+import { PAGE_QUERY, PAGE_SIZE, type PageAnswer } from './reads-support/page-query.js';
 import { DEFAULT_SUPERGRAPH, startPlainGateway, type PlainGateway } from './reads-support/plain-gateway.js';
 import { cpuSnapshot } from './support/process-cpu.js';
 import {
@@ -114,7 +114,7 @@ async function main(): Promise<number> {
     ours.close();
     peerClient.close();
     step(
-      `${seeded.length} jobs seeded; ${cursors.length} pages of 20, both gateways answer them identically`,
+      `${seeded.length} jobs seeded; ${cursors.length} pages of ${PAGE_SIZE}, both gateways answer them identically`,
     );
 
     redis = new Redis(stack.redisUrl);
@@ -167,13 +167,13 @@ async function main(): Promise<number> {
     const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
     const load = execFileSync('cat', ['/proc/loadavg']).toString().split(' ').slice(0, 3).join(' ');
     console.log(
-      `Reads through the gateway: a page of 20 jobs with nodes and artifacts — ${new Date().toISOString()}`,
+      `Reads through the gateway: a page of ${PAGE_SIZE} jobs with nodes and artifacts — ${new Date().toISOString()}`,
     );
     console.log(
       `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, redis-server ${redisVersion}, load average ${load}`,
     );
     console.log(
-      `${JOBS} jobs × ${NODES_PER_JOB} image.resize nodes (one artifact each), pages of 20 SUCCEEDED jobs rotated over ${cursors.length} cursors; ${CONNECTIONS} keep-alive connections, ${SECONDS} s per round, ${ROUNDS} rounds (peer then ours), ${WARMUP_SECONDS} s warm-up each; medians`,
+      `${JOBS} jobs × ${NODES_PER_JOB} image.resize nodes (one artifact each), pages of ${PAGE_SIZE} SUCCEEDED jobs rotated over ${cursors.length} cursors; ${CONNECTIONS} keep-alive connections, ${SECONDS} s per round, ${ROUNDS} rounds (peer then ours), ${WARMUP_SECONDS} s warm-up each; medians`,
     );
     console.log('');
     console.log(renderReadsTable(medianRound(peerRounds), medianRound(ourRounds)));

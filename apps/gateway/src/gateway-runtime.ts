@@ -283,7 +283,10 @@ export class GatewayRuntime {
           bodyErrors(this.format),
           guardDocuments({
             guard: this.documentGuard,
-            schema: () => this.currentRuntime().apiGraphQLSchema,
+            schema: () => {
+              const runtime = this.currentRuntime();
+              return { schema: runtime.apiGraphQLSchema, costs: runtime.costs };
+            },
             introspection: this.config.introspection,
             format: this.format,
           }),
@@ -395,6 +398,8 @@ export class GatewayRuntime {
   /** Scopes and complexity of every HTTP operation; subscriptions belong on graphql-ws. */
   private guardPlugin(): ApolloServerPlugin<GatewayContext> {
     const guard = this.guard;
+    // Apollo's API schema has no cost directives: the supergraph's, read once per load, are counted with it.
+    const costs = () => this.runtime?.costs;
     return {
       async requestDidStart() {
         return {
@@ -407,7 +412,7 @@ export class GatewayRuntime {
                 'BAD_USER_INPUT',
                 `subscriptions are served over graphql-ws (graphql-transport-ws) on ${GRAPHQL_PATH}`,
               );
-            guard.check(contextValue.identity, schema, document, operation, request.variables);
+            guard.check(contextValue.identity, schema, document, operation, request.variables, costs());
             // a batch (or aliased submits / uploads / validateGraphs) spends a token per item, as that many single calls would
             await guard.admitUnits(
               contextValue.identity,

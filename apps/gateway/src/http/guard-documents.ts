@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { CostDirectives } from '../limits/cost-directives.js';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import { sendGraphQLError } from './graphql-error-response.js';
 
@@ -12,7 +13,8 @@ import { sendGraphQLError } from './graphql-error-response.js';
  */
 export function guardDocuments(deps: {
   guard: DocumentGuard;
-  schema: () => GraphQLSchema;
+  /** The API schema, and the supergraph's cost directives (UNAVAILABLE while no supergraph is loaded). */
+  schema: () => { schema: GraphQLSchema; costs: CostDirectives };
   introspection: boolean;
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }): RequestHandler {
@@ -24,7 +26,7 @@ export function guardDocuments(deps: {
         query: params.query,
         operationName: params.operationName,
         variables: params.variables,
-        schema: deps.schema(),
+        ...deps.schema(),
         validate: false,
         introspection: deps.introspection,
       });

@@ -2,7 +2,7 @@ import {
   Kind,
   parse,
   valueFromASTUntyped,
-  type ConstDirectiveNode,
+  type DirectiveNode,
   type DocumentNode,
   type FieldDefinitionNode,
   type TypeNode,
@@ -138,7 +138,7 @@ function importsOf(value: unknown): Map<string, string> {
 }
 
 function directive(
-  directives: readonly ConstDirectiveNode[] | undefined,
+  directives: readonly DirectiveNode[] | undefined,
   name: string,
 ): Record<string, unknown> | undefined {
   const d = directives?.find((x) => x.name.value === name);
@@ -152,7 +152,7 @@ function count(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-function weightOf(directives: readonly ConstDirectiveNode[] | undefined, name: string): number | undefined {
+function weightOf(directives: readonly DirectiveNode[] | undefined, name: string): number | undefined {
   return count(directive(directives, name)?.weight);
 }
 

@@ -1,18 +1,27 @@
-import { BREAK, Kind, visit, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLError, GraphQLSchema } from 'graphql';
+import type { CostDirectives } from './cost-directives.js';
 import type { ComplexityResult } from './query-complexity.js';
 
 /** Rough memory of a parsed document per character of its text (AST objects without locations). */
 const BYTES_PER_CHAR = 16;
 const ENTRY_OVERHEAD_BYTES = 1024;
 
+/** A complexity result, and what it was measured against. */
+export interface MeasuredOperation {
+  schema: GraphQLSchema;
+  costs: CostDirectives | undefined;
+  result: ComplexityResult | null;
+}
+
 /** What DocumentGuard learnt about one document text, reused by every later request sending it. */
 export interface KnownDocument {
   /** Parsed, with size/shape checks passed. */
   document: DocumentNode;
-  /** Whether cost depends on variables (a `first`/`last` given as a variable): then it is measured per request. */
-  variableCost: boolean;
-  /** Complexity per operation name ('' for the only one), for the schema it was measured against. */
-  measured: Map<string, { schema: GraphQLSchema; result: ComplexityResult | null }>;
+  /**
+   * Complexity per operation name ('' for the only one), for the schema and cost directives it was measured
+   * against; not kept when it depends on variables (a list size given as one): that is measured per request.
+   */
+  measured: Map<string, MeasuredOperation>;
   /** graphql-js validation per rule set, for the schema it ran against. */
   validated: Map<string, { schema: GraphQLSchema; errors: readonly GraphQLError[] }>;
   bytes: number;
@@ -48,7 +57,6 @@ export class DocumentCache {
   add(text: string, document: DocumentNode): KnownDocument {
     const known: KnownDocument = {
       document,
-      variableCost: costDependsOnVariables(document),
       measured: new Map(),
       validated: new Map(),
       bytes: text.length * BYTES_PER_CHAR + ENTRY_OVERHEAD_BYTES,
@@ -63,20 +71,4 @@ export class DocumentCache {
     }
     return known;
   }
-}
-
-/** Whether any `first`/`last` argument is a variable (the only way variables change measureOperation's result). */
-export function costDependsOnVariables(document: DocumentNode): boolean {
-  let found = false;
-  // visit, not a walk over every property: Apollo's documents keep `loc`, whose tokens link back and forth
-  visit(document, {
-    [Kind.ARGUMENT]: (node) => {
-      if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) {
-        found = true;
-        return BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
 }

@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { GraphQLError } from 'graphql';
+import { REPO_ROOT } from '#libs/testing';
+import { CostDirectives } from './cost-directives.js';
 import { DocumentGuard, DocumentRefused, type AdmitRequest } from './document-guard.js';
 import {
   apiSchema,
@@ -6,6 +10,7 @@ import {
   DEFAULT_GUARD_LIMITS,
   EXPONENTIAL_WALK_MS,
   fragmentBomb,
+  supergraphRuntime,
 } from './test/guard-fixtures.js';
 
 const schema = apiSchema();
@@ -139,17 +144,54 @@ describe('DocumentGuard cache', () => {
     expect(admit(off, q).document).not.toBe(admit(off, q).document);
     expect(off.cachedDocuments).toBe(0);
   });
-});
 
-describe('costDependsOnVariables', () => {
-  it('sees first/last given as variables, also in documents parsed with locations (as Apollo parses)', async () => {
-    const { parse } = await import('graphql');
-    const { costDependsOnVariables } = await import('./document-cache.js');
-    expect(costDependsOnVariables(parse('query($n: Int) { jobs(first: $n) { edges { cursor } } }'))).toBe(
-      true,
+  it('counts the supergraph’s cost directives, and measures again for a new supergraph (hot reload)', () => {
+    const runtime = supergraphRuntime();
+    const g = new DocumentGuard(DEFAULT_GUARD_LIMITS);
+    // 100 jobs × (50 nodes + 50 artifacts with a downloadUrl of weight 2): counted 100 × 20 per list without them
+    const query = `{ jobs(first: 100) { edges { node { id
+      nodes { id status outputs }
+      artifacts { id name downloadUrl } } } } }`;
+    const withCosts = (costs?: CostDirectives) =>
+      g.admit({ query, schema: runtime.apiGraphQLSchema, costs, validate: true, introspection: false });
+    expect(withCosts(undefined).operation.operation).toBe('query');
+    let refusal: unknown;
+    try {
+      withCosts(runtime.costs);
+    } catch (e) {
+      refusal = e;
+    }
+    expect((refusal as DocumentRefused).errors[0]!.extensions).toMatchObject({
+      code: 'QUERY_TOO_COMPLEX',
+      limits: [{ limit: 'cost', max: 20_000 }],
+    });
+    // the verdict is kept per schema and cost directives: the document's cache entry serves both
+    expect(() => withCosts(runtime.costs)).toThrow(DocumentRefused);
+    expect(withCosts(undefined).operation.operation).toBe('query');
+    expect(g.cachedDocuments).toBe(1);
+  });
+
+  it('measures again per request when a slicing argument other than first/last is a variable', () => {
+    const runtime = supergraphRuntime();
+    const costs = CostDirectives.fromSdl(
+      readFileSync(join(REPO_ROOT, 'graphql/supergraph.graphql'), 'utf8').replaceAll(
+        'slicingArguments: ["first"], sizedFields: ["edges"]',
+        'slicingArguments: ["first", "after"], sizedFields: ["edges"]',
+      ),
     );
-    expect(
-      costDependsOnVariables(parse('query($a: String) { jobs(first: 5, after: $a) { edges { cursor } } }')),
-    ).toBe(false);
+    const g = new DocumentGuard({ ...DEFAULT_GUARD_LIMITS, maxCost: 500 });
+    const query = 'query($a: String) { jobs(first: 1, after: $a) { edges { node { id } } } }';
+    const admit2 = (a: unknown) =>
+      g.admit({
+        query,
+        variables: { a },
+        schema: runtime.apiGraphQLSchema,
+        costs,
+        validate: false,
+        introspection: false,
+      });
+    expect(admit2('x').operation.operation).toBe('query');
+    expect(() => admit2(10_000)).toThrow(DocumentRefused);
+    expect(admit2(null).operation.operation).toBe('query');
   });
 });

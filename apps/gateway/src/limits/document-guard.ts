@@ -11,6 +11,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { gatewayError } from '../gateway-errors.js';
+import type { CostDirectives } from './cost-directives.js';
 import { DocumentCache, type KnownDocument } from './document-cache.js';
 import {
   measureOperation,
@@ -59,6 +60,8 @@ export interface AdmitRequest {
   operationName?: unknown;
   variables?: unknown;
   schema: GraphQLSchema;
+  /** The supergraph's @cost/@listSize (the API schema `schema` has none); without: each field 1, lists the default. */
+  costs?: CostDirectives;
   /** Run graphql-js validation too (graphql-ws); HTTP leaves it to Apollo, which validates anyway. */
   validate: boolean;
   introspection: boolean;
@@ -94,7 +97,7 @@ const badInput = (message: string, reason: string, extra: Record<string, unknown
  * tokens while parsing, definitions, spreads and string sizes right after, then the memoised
  * cost/depth/alias/selection/directive walk (QueryComplexity), then (graphql-ws) validation. Each step is
  * linear in the document, and the document is bounded first, so any input is answered in a few ms. What it
- * learns about an admitted document (parse, shape, complexity unless `first`/`last` are variables,
+ * learns about an admitted document (parse, shape, complexity unless a list size is a variable,
  * validation) is kept by text in a DocumentCache, so a document sent again costs a map lookup.
  */
 export class DocumentGuard {
@@ -170,7 +173,7 @@ export class DocumentGuard {
           'OPERATION_RESOLUTION_FAILURE',
         ),
       );
-    const measured = this.measure(known, request.schema, operationName, variables)!;
+    const measured = this.measure(known, request.schema, request.costs, operationName, variables)!;
     if (measured.cycle !== undefined)
       refuse(
         badInput(`cannot spread fragment "${measured.cycle}" within itself`, 'GRAPHQL_VALIDATION_FAILED'),
@@ -203,22 +206,22 @@ export class DocumentGuard {
     }
     this.checkShape(document!, refuse);
     if (this.cache) return this.cache.add(source, document!);
-    return { document: document!, variableCost: true, measured: new Map(), validated: new Map(), bytes: 0 };
+    return { document: document!, measured: new Map(), validated: new Map(), bytes: 0 };
   }
 
-  /** measureOperation, once per document, operation and schema unless its cost depends on variables. */
+  /** measureOperation, once per document, operation, schema and cost directives unless it depends on variables. */
   private measure(
     known: KnownDocument,
     schema: GraphQLSchema,
+    costs: CostDirectives | undefined,
     operationName: string | undefined,
     variables: Record<string, unknown> | undefined,
   ): ComplexityResult | null {
-    if (known.variableCost)
-      return measureOperation(schema, known.document, operationName, variables, this.limits);
-    const hit = known.measured.get(operationName ?? '');
-    if (hit && hit.schema === schema) return hit.result;
-    const result = measureOperation(schema, known.document, operationName, undefined, this.limits);
-    known.measured.set(operationName ?? '', { schema, result });
+    const key = operationName ?? '';
+    const hit = known.measured.get(key);
+    if (hit && hit.schema === schema && hit.costs === costs) return hit.result;
+    const result = measureOperation(schema, known.document, operationName, variables, this.limits, costs);
+    if (!result?.dependsOnVariables) known.measured.set(key, { schema, costs, result });
     return result;
   }
 

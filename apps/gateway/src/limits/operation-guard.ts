@@ -1,9 +1,10 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { assertScopesFor, rootFieldNames } from '../auth/root-field-scopes.js';
-import { costDependsOnVariables } from './document-cache.js';
 import { gatewayError } from '../gateway-errors.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { GUARD_LIMIT_NAMES } from './document-guard.js';
+import type { CostDirectives } from './cost-directives.js';
+import type { MeasuredOperation } from './document-cache.js';
 import { measureOperation, type ComplexityLimits, type ComplexityResult } from './query-complexity.js';
 import { overBurstMessage, type RateLimiter } from '#libs/auth';
 
@@ -18,8 +19,8 @@ export interface GuardMetrics {
 /** What one operation of a parsed document needs checked, worked out once. */
 interface KnownOperation {
   rootFields: string[];
-  /** Complexity for `schema` (absent when it depends on variables). */
-  measured?: { schema: GraphQLSchema; result: ComplexityResult | null };
+  /** Complexity for a schema and its cost directives (absent when it depends on variables). */
+  measured?: MeasuredOperation;
 }
 
 export class OperationGuard {
@@ -27,10 +28,7 @@ export class OperationGuard {
    * Per parsed document: Apollo's documentStore and DocumentGuard's cache hand out the same DocumentNode for
    * the same text, so root fields and complexity are worked out once per distinct document.
    */
-  private readonly known = new WeakMap<
-    DocumentNode,
-    { variableCost: boolean; operations: Map<OperationDefinitionNode, KnownOperation> }
-  >();
+  private readonly known = new WeakMap<DocumentNode, Map<OperationDefinitionNode, KnownOperation>>();
 
   constructor(
     private readonly limiter: RateLimiter,
@@ -88,7 +86,8 @@ export class OperationGuard {
   /**
    * Scope and complexity of a parsed, validated operation. DocumentGuard measured the document already;
    * measured again here (linear, memoised) because Apollo may run a document the middleware did not see
-   * (an automatic persisted query sent by hash, with other variables).
+   * (an automatic persisted query sent by hash, with other variables). `costs`: the supergraph's cost
+   * directives (Apollo's API schema has none).
    */
   check(
     identity: CallerIdentity,
@@ -96,9 +95,10 @@ export class OperationGuard {
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown> | undefined | null,
+    costs?: CostDirectives,
   ): void {
     this.checkScopes(identity, document, operation);
-    const v = this.measure(schema, document, operation, variables)?.violation;
+    const v = this.measure(schema, costs, document, operation, variables)?.violation;
     if (v) {
       this.metrics.refused?.('QUERY_TOO_COMPLEX');
       const name = GUARD_LIMIT_NAMES[v.limit];
@@ -111,29 +111,29 @@ export class OperationGuard {
   private operationOf(document: DocumentNode, operation: OperationDefinitionNode): KnownOperation {
     let doc = this.known.get(document);
     if (!doc) {
-      doc = { variableCost: costDependsOnVariables(document), operations: new Map() };
+      doc = new Map();
       this.known.set(document, doc);
     }
-    let op = doc.operations.get(operation);
+    let op = doc.get(operation);
     if (!op) {
       op = { rootFields: rootFieldNames(document, operation) };
-      doc.operations.set(operation, op);
+      doc.set(operation, op);
     }
     return op;
   }
 
   private measure(
     schema: GraphQLSchema,
+    costs: CostDirectives | undefined,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown> | undefined | null,
   ): ComplexityResult | null {
-    const name = operation.name?.value;
-    if (this.known.get(document)?.variableCost !== false)
-      return measureOperation(schema, document, name, variables, this.limits);
     const op = this.operationOf(document, operation);
-    if (op.measured?.schema !== schema)
-      op.measured = { schema, result: measureOperation(schema, document, name, undefined, this.limits) };
-    return op.measured.result;
+    const hit = op.measured;
+    if (hit && hit.schema === schema && hit.costs === costs) return hit.result;
+    const result = measureOperation(schema, document, operation.name?.value, variables, this.limits, costs);
+    if (!result?.dependsOnVariables) op.measured = { schema, costs, result };
+    return result;
   }
 }

@@ -1,4 +1,5 @@
 import { buildSchema, parse } from 'graphql';
+import { CostDirectives } from './cost-directives.js';
 import { measureOperation, type ComplexityLimits } from './query-complexity.js';
 import { cpuMs, EXPONENTIAL_WALK_MS, fragmentBomb } from './test/guard-fixtures.js';
 
@@ -128,5 +129,141 @@ describe('query complexity', () => {
     const r = measureOperation(schema, parse(parts.join('\n')), undefined, {}, open)!;
     expect(r.report?.selections).toBe(Number.MAX_SAFE_INTEGER);
     expect(measureOperation(schema, parse(parts.join('\n')), undefined, {}, limits)?.violation).toBeDefined();
+  });
+});
+
+describe('query complexity with the schema’s cost directives (@cost, @listSize)', () => {
+  const sdl = `
+    directive @cost(weight: Int!) on FIELD_DEFINITION | ARGUMENT_DEFINITION | OBJECT | SCALAR | ENUM
+    directive @listSize(
+      assumedSize: Int
+      slicingArguments: [String!]
+      sizedFields: [String!]
+      requireOneSlicingArgument: Boolean = true
+    ) on FIELD_DEFINITION
+    type Item { id: ID! price: Int @cost(weight: 4) tags: [String!]! }
+    type ItemEdge { cursor: String! node: Item! }
+    type PageInfo { hasNextPage: Boolean! }
+    type ItemConnection { edges: [ItemEdge!]! pageInfo: PageInfo! }
+    type Shelf {
+      items: [Item!]! @listSize(assumedSize: 50)
+      page(first: Int, last: Int, after: String): ItemConnection!
+        @listSize(assumedSize: 15, slicingArguments: ["first", "last"], sizedFields: ["edges"], requireOneSlicingArgument: false)
+      plain: [Item!]!
+    }
+    type Query {
+      shelf: Shelf
+      shelves: [Shelf!]! @listSize(assumedSize: 3)
+      search(limit: Int = 30, expensive: Boolean @cost(weight: 8)): [Item!]! @listSize(slicingArguments: ["limit"])
+    }
+    type Mutation {
+      buy(id: ID!): Item! @cost(weight: 10)
+      buyMany(ids: [ID!]!): [Item!]! @cost(weight: 10) @listSize(assumedSize: 100)
+    }
+  `;
+  const schema2 = buildSchema(sdl);
+  const costs = CostDirectives.fromSdl(sdl);
+  const cost = (q: string, vars?: Record<string, unknown>, withCosts = true) =>
+    measureOperation(schema2, parse(q), undefined, vars, open, withCosts ? costs : undefined)!.report?.cost;
+
+  it('uses assumedSize instead of the default list size (10 here)', () => {
+    // shelf 1 + items 1 + 50 × id
+    expect(cost('{ shelf { items { id } } }')).toBe(52);
+    // a list without @listSize keeps the default
+    expect(cost('{ shelf { plain { id } } }')).toBe(12);
+    // nested: shelves 1 + 3 × (items 1 + 50 × id)
+    expect(cost('{ shelves { items { id } } }')).toBe(1 + 3 * 51);
+  });
+
+  it('sizes from slicing arguments (a literal, a variable, the largest of two, the default) else assumedSize', () => {
+    // page 1 + pageInfo(1 + 1) + edges 1 + 7 × (cursor + node + id): the size applies to `edges`, not `pageInfo`
+    expect(
+      cost('{ shelf { page(first: 7) { edges { cursor node { id } } pageInfo { hasNextPage } } } }'),
+    ).toBe(1 + 1 + 2 + 1 + 7 * 3);
+    const q = 'query ($n: Int) { shelf { page(first: $n) { edges { node { id } } } } }';
+    expect(cost(q, { n: 40 })).toBe(1 + 1 + 1 + 40 * 2);
+    // the variable absent: assumedSize
+    expect(cost(q, {})).toBe(1 + 1 + 1 + 15 * 2);
+    expect(cost('{ shelf { page(first: 2, last: 9) { edges { node { id } } } } }')).toBe(1 + 1 + 1 + 9 * 2);
+    // an argument default counts when the argument is not given: search(limit = 30)
+    expect(cost('{ search { id } }')).toBe(1 + 30);
+    expect(cost('{ search(limit: 4) { id } }')).toBe(1 + 4);
+    // a huge slicing value saturates and is refused, it does not wrap around
+    expect(
+      measureOperation(schema2, parse('{ search(limit: 2147483647) { id } }'), undefined, {}, limits, costs)!
+        .violation,
+    ).toMatchObject({ limit: 'maxCost' });
+  });
+
+  it('replaces a field’s weight with its @cost (mutations, leaves) and adds given arguments’ @cost', () => {
+    expect(cost('mutation { buy(id: 1) { id } }')).toBe(10 + 1);
+    // buyMany 10 + 100 × (id + price 4)
+    expect(cost('mutation { buyMany(ids: [1]) { id price } }')).toBe(10 + 100 * 5);
+    // a leaf's weight is multiplied by the lists above it: shelf 1 + items 1 + 50 × 4
+    expect(cost('{ shelf { items { price } } }')).toBe(2 + 50 * 4);
+    expect(cost('{ search(limit: 1, expensive: true) { id } }')).toBe(1 + 8 + 1);
+  });
+
+  it('counts far more than the directive-blind walk for the same document', () => {
+    const q = '{ shelves { items { price } } }';
+    expect(cost(q, undefined, false)).toBe(1 + 10 * (1 + 10 * 1));
+    expect(cost(q)).toBe(1 + 3 * (1 + 50 * 4));
+  });
+
+  it('applies the sizes the same through fragments and inline fragments, each fragment measured once', () => {
+    const direct = cost('{ shelf { page(first: 5) { edges { node { id price } } } items { id } } }');
+    expect(
+      cost(`{ shelf { ...S } }
+        fragment S on Shelf { page(first: 5) { ...P } ... on Shelf { items { ...I } } }
+        fragment P on ItemConnection { ...E }
+        fragment E on ItemConnection { edges { node { ...I price } } }
+        fragment I on Item { id }`),
+    ).toBe(direct);
+    // one fragment spread under two differently sized connections gets each size
+    expect(
+      cost(`{ shelf { a: page(first: 2) { ...E } b: page(first: 30) { ...E } } }
+        fragment E on ItemConnection { edges { node { id } } }`),
+    ).toBe(1 + (1 + 1 + 2 * 2) + (1 + 1 + 30 * 2));
+  });
+
+  it('keeps a fragment bomb linear and saturating under sized connections', () => {
+    const parts = ['{ shelf { page(first: 100) { ...F0 } } }'];
+    for (let i = 0; i < 40; i++) parts.push(`fragment F${i} on ItemConnection { ...F${i + 1} ...F${i + 1} }`);
+    parts.push('fragment F40 on ItemConnection { edges { node { price } } }');
+    const doc = parse(parts.join('\n'));
+    let full;
+    expect(cpuMs(() => (full = measureOperation(schema2, doc, undefined, {}, open, costs)!))).toBeLessThan(
+      EXPONENTIAL_WALK_MS,
+    );
+    // 2^40 × (edges 1 + 100 × (node 1 + price 4)) + shelf + page
+    expect(full!.report?.cost).toBe(2 + 2 ** 40 * (1 + 100 * 5));
+    const threes = ['{ shelves { items { ...F0 } } }'];
+    for (let i = 0; i < 999; i++)
+      threes.push(`fragment F${i} on Item { ...F${i + 1} ...F${i + 1} ...F${i + 1} }`);
+    threes.push('fragment F999 on Item { price }');
+    const r = measureOperation(schema2, parse(threes.join('\n')), undefined, {}, open, costs)!;
+    expect(r.report?.cost).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('says whether the result depends on variables (then it must not be reused for other variables)', () => {
+    const m = (q: string, vars?: Record<string, unknown>) =>
+      measureOperation(schema2, parse(q), undefined, vars, open, costs)!;
+    expect(m('query ($n: Int) { search(limit: $n) { id } }', { n: 3 }).dependsOnVariables).toBe(true);
+    expect(m('query ($n: Int) { shelf { page(last: $n) { edges { cursor } } } }').dependsOnVariables).toBe(
+      true,
+    );
+    expect(
+      m('query ($a: String) { shelf { page(first: 3, after: $a) { edges { cursor } } } }').dependsOnVariables,
+    ).toBe(false);
+    // without cost directives, `first`/`last` still read variables
+    expect(
+      measureOperation(
+        schema,
+        parse('query ($n: Int) { nodes(first: $n) { edges { id } } }'),
+        undefined,
+        {},
+        open,
+      )!.dependsOnVariables,
+    ).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  ArgumentNode,
   DocumentNode,
   FieldNode,
   FragmentDefinitionNode,
@@ -16,6 +17,7 @@ import {
   SelectionSetNode,
   valueFromASTUntyped,
 } from 'graphql';
+import { CostDirectives, type ListSize } from './cost-directives.js';
 
 export interface ComplexityLimits {
   maxDepth: number;
@@ -47,21 +49,41 @@ export interface ComplexityViolation {
   max: number;
 }
 
-export type ComplexityResult =
+export type ComplexityResult = (
   | { report: ComplexityReport; violation?: undefined; cycle?: undefined }
   /** The first limit found exceeded; the walk stopped there, so `actual` is a lower bound. */
   | { violation: ComplexityViolation; report?: undefined; cycle?: undefined }
   /** A fragment spreads itself (invalid GraphQL): nothing to measure. */
-  | { cycle: string; report?: undefined; violation?: undefined };
+  | { cycle: string; report?: undefined; violation?: undefined }
+) & {
+  /** A list size came from a variable: the result holds for these variables only (else it may be reused). */
+  dependsOnVariables: boolean;
+};
 
 /** Counts saturate here: a 2^n fragment bomb must not reach Infinity (Infinity × 0 is NaN, which passes `>`). */
 const CAP = Number.MAX_SAFE_INTEGER;
 const sat = (n: number) => (n > CAP ? CAP : n);
 
+/**
+ * The cost below one list field at the top of a selection set, which the field above that set may size
+ * (`@listSize(sizedFields:)`, or a `first`/`last` without directives): summed over the fields of that name.
+ */
+interface ListCost {
+  /** Cost of their selections, once (what a size given from above multiplies). */
+  perItem: number;
+  /** Cost of their selections × their own sizes (when nothing above sizes them). */
+  own: number;
+}
+
 /** What one selection set (or fragment) adds, independent of where it is spread. */
 interface Summary {
-  /** Cost at multiplier 1 (cost is linear in the multiplier of the list above). */
+  /**
+   * Cost at multiplier 1 (cost is linear in the multiplier of the list above), except the selections of the
+   * list fields in `lists`, whose multiplier the parent field decides.
+   */
   cost: number;
+  /** By field name; only list fields of the schema are kept, so it holds a few entries whatever the document. */
+  lists: Map<string, ListCost> | null;
   /** Levels below this set (0: only leaf fields). */
   depth: number;
   aliases: number;
@@ -70,6 +92,12 @@ interface Summary {
   selections: number;
   directives: number;
 }
+
+/** Which list fields of a selection set the field above sizes, and to what: `all` (a `first`/`last` without directives). */
+type Sizing = { fields: ReadonlySet<string> | 'all'; size: number } | undefined;
+
+/** A `first`/`last` sized the field itself: its list children are counted once per item, not again. */
+const ALL_COUNTED_ABOVE: Sizing = { fields: 'all', size: 1 };
 
 class Exceeded {
   constructor(readonly violation: ComplexityViolation) {}
@@ -80,13 +108,20 @@ class Cycle {
 
 /**
  * Measures one operation: depth (nesting of selection sets), aliases, root fields, cost, selections and
- * directives. Cost counts each field once, multiplied by the sizes of the lists above it: `first`/`last`
- * when given (on a list or a connection, whose edges are then not counted again), else `defaultListSize`
- * per list, so `jobs(first: 100) { edges { node { nodes { id } } } }` costs what it may fetch.
+ * directives.
  *
- * Each fragment is measured once (memoised per fragment and "parent had first/last") and its summary
- * reused at every spread, so the work is linear in the document even when fragments spread each other
- * exponentially; the walk stops at the first limit exceeded. A fragment cycle is reported, not followed.
+ * Cost counts each field once at its weight (1, or the `@cost` its schema declares on the field or its type,
+ * plus the `@cost` of each argument given), multiplied by the sizes of the lists above it. A list's size
+ * follows the schema's `@listSize` (`costs`, read from the supergraph: the API schema has no directives):
+ * the largest slicing argument given (or defaulted), else `assumedSize`; with `sizedFields` the size goes to
+ * those child fields (a connection's `edges`) instead of the field. A field without `@listSize` is sized by
+ * its `first`/`last` (on a list or a connection, whose list children are then not counted again), else a list
+ * by `defaultListSize`. So `jobs(first: 100) { edges { node { nodes { id } } } }` costs what it may fetch.
+ *
+ * Each fragment is measured once (memoised by name) and its summary reused at every spread, so the work is
+ * linear in the document even when fragments spread each other exponentially: a summary keeps apart the
+ * cost under its top-level list fields (a few, by name), which the field it is spread under sizes. The walk
+ * stops at the first limit exceeded. A fragment cycle is reported, not followed.
  */
 export function measureOperation(
   schema: GraphQLSchema,
@@ -94,6 +129,7 @@ export function measureOperation(
   operationName: string | undefined | null,
   variables: Record<string, unknown> | undefined | null,
   limits: ComplexityLimits,
+  costs: CostDirectives = CostDirectives.NONE,
 ): ComplexityResult | null {
   const operation = pickOperation(document, operationName);
   if (!operation) return null;
@@ -101,8 +137,9 @@ export function measureOperation(
   for (const d of document.definitions)
     if (d.kind === Kind.FRAGMENT_DEFINITION && !fragments.has(d.name.value)) fragments.set(d.name.value, d);
   const { defaultListSize } = limits;
-  /** name|sized → summary; `null` while being measured (a spread meeting it is a cycle). */
+  /** name → summary; `null` while being measured (a spread meeting it is a cycle). */
   const memo = new Map<string, Summary | null>();
+  let readVariables = false;
 
   const exceed = (limit: ComplexityLimitName, actual: number) => {
     if (actual > limits[limit]) throw new Exceeded({ limit, actual, max: limits[limit] });
@@ -115,39 +152,82 @@ export function measureOperation(
     exceed('maxDirectives', s.directives);
   };
 
-  /** `first`/`last` of a field (a list or a connection), when given. */
+  /** An argument's value as a size: a non-negative number, else undefined (absent, null, a bad variable). */
+  const sizeArgument = (arg: ArgumentNode): number | undefined => {
+    if (arg.value.kind === Kind.VARIABLE) readVariables = true;
+    const value = valueFromASTUntyped(arg.value, variables ?? undefined);
+    return typeof value === 'number' && value >= 0 ? sat(value) : undefined;
+  };
+
+  /** `first`/`last` of a field without `@listSize` (a list or a connection), when given. */
   const pageSize = (field: FieldNode): number | undefined => {
     const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
     if (!arg) return undefined;
-    const value = valueFromASTUntyped(arg.value, variables ?? undefined);
-    return typeof value === 'number' && value >= 0 ? value : defaultListSize;
+    return sizeArgument(arg) ?? defaultListSize;
   };
 
-  const fragmentSummary = (name: string, parent: GraphQLCompositeType | undefined, sized: boolean) => {
+  /**
+   * The size `@listSize` gives a field: its largest slicing argument (given, or its default when not given),
+   * else `assumedSize`. requireOneSlicingArgument is the subgraph's to enforce; counting the largest of
+   * several is never less than what it may return.
+   */
+  const listSize = (field: FieldNode, ls: ListSize): number | undefined => {
+    let size: number | undefined;
+    for (const name of ls.slicingArguments) {
+      const arg = field.arguments?.find((a) => a.name.value === name);
+      const value = arg ? sizeArgument(arg) : ls.slicingDefaults.get(name);
+      if (value !== undefined) size = Math.max(size ?? 0, value);
+    }
+    return size ?? ls.assumedSize;
+  };
+
+  const fragmentSummary = (name: string, parent: GraphQLCompositeType | undefined) => {
     const fragment = fragments.get(name);
     if (!fragment) return undefined; // unknown fragment: validation rejects it
-    const key = `${name}\u0000${sized ? 1 : 0}`;
-    const known = memo.get(key);
+    const known = memo.get(name);
     if (known) return known;
     if (known === null) throw new Cycle(name);
-    memo.set(key, null);
+    memo.set(name, null);
     const cond = schema.getType(fragment.typeCondition.name.value);
-    const summary = summarize(fragment.selectionSet, cond && isCompositeType(cond) ? cond : parent, sized);
+    const summary = summarize(fragment.selectionSet, cond && isCompositeType(cond) ? cond : parent);
     summary.directives = sat(summary.directives + (fragment.directives?.length ?? 0));
     checkSummary(summary);
-    memo.set(key, summary);
+    memo.set(name, summary);
     return summary;
   };
 
-  /** The summary of one selection set; `sized`: the parent had first/last (its list children are counted). */
-  const summarize = (
-    set: SelectionSetNode,
-    parent: GraphQLCompositeType | undefined,
-    sized: boolean,
-  ): Summary => {
-    const s: Summary = { cost: 0, depth: 0, aliases: 0, fields: 0, selections: 0, directives: 0 };
-    const add = (child: Summary, multiplier: number, depthBelow: number) => {
-      s.cost = sat(s.cost + sat(multiplier * child.cost));
+  /** A summary's cost once the field above it has sized (or not) its top-level lists. */
+  const resolve = (s: Summary, sizing: Sizing): number => {
+    let cost = s.cost;
+    if (s.lists)
+      for (const [name, list] of s.lists) {
+        const sized = sizing && (sizing.fields === 'all' || sizing.fields.has(name));
+        cost = sat(cost + (sized ? sat(sizing.size * list.perItem) : list.own));
+      }
+    return cost;
+  };
+
+  const addList = (s: Summary, name: string, perItem: number, own: number) => {
+    s.lists ??= new Map();
+    const list = s.lists.get(name);
+    if (list) {
+      list.perItem = sat(list.perItem + perItem);
+      list.own = sat(list.own + own);
+    } else s.lists.set(name, { perItem, own });
+  };
+
+  /** The summary of one selection set, whatever the field above it (see `resolve`). */
+  const summarize = (set: SelectionSetNode, parent: GraphQLCompositeType | undefined): Summary => {
+    const s: Summary = {
+      cost: 0,
+      lists: null,
+      depth: 0,
+      aliases: 0,
+      fields: 0,
+      selections: 0,
+      directives: 0,
+    };
+    const add = (child: Summary, depthBelow: number) => {
       s.depth = Math.max(s.depth, depthBelow);
       s.aliases = sat(s.aliases + child.aliases);
       s.selections = sat(s.selections + child.selections);
@@ -164,28 +244,51 @@ export function measureOperation(
           parent && (isObjectType(parent) || isInterfaceType(parent))
             ? parent.getFields()[sel.name.value]
             : undefined;
-        s.cost = sat(s.cost + 1);
+        const declared = fieldDef ? costs.field(parent!.name, sel.name.value) : undefined;
+        let weight = declared?.weight ?? 1;
+        if (declared?.argumentWeights)
+          for (const arg of sel.arguments ?? [])
+            if (arg.value.kind !== Kind.NULL) weight += declared.argumentWeights.get(arg.name.value) ?? 0;
+        s.cost = sat(s.cost + weight);
         if (!sel.selectionSet) continue;
-        const size = pageSize(sel);
         const isList = !!fieldDef && returnsList(fieldDef.type);
-        const fieldMultiplier = size ?? (isList && !sized ? defaultListSize : 1);
+        /** Its selections' multiplier when the field above does not size it. */
+        let own: number;
+        /** How it sizes its own selections' lists. */
+        let sizing: Sizing;
+        /** Whether the field above may size it instead (`sizedFields`, or a `first`/`last`). */
+        let sizable: boolean;
+        if (declared?.listSize) {
+          const size = listSize(sel, declared.listSize);
+          own = isList ? (size ?? defaultListSize) : 1;
+          const sized = declared.listSize.sizedFields;
+          sizing = sized && size !== undefined ? { fields: sized, size } : undefined;
+          sizable = isList;
+        } else {
+          const size = pageSize(sel);
+          own = size ?? (isList ? defaultListSize : 1);
+          sizing = size !== undefined ? ALL_COUNTED_ABOVE : undefined;
+          sizable = isList && size === undefined;
+        }
         const named = fieldDef ? getNamedType(fieldDef.type) : undefined;
-        const child = summarize(
-          sel.selectionSet,
-          named && isCompositeType(named) ? named : undefined,
-          size !== undefined,
-        );
-        add(child, fieldMultiplier, child.depth + 1);
+        const child = summarize(sel.selectionSet, named && isCompositeType(named) ? named : undefined);
+        const perItem = resolve(child, sizing);
+        if (sizable) addList(s, sel.name.value, perItem, sat(own * perItem));
+        else s.cost = sat(s.cost + sat(own * perItem));
+        add(child, child.depth + 1);
       } else {
         let child: Summary | undefined;
         if (sel.kind === Kind.INLINE_FRAGMENT) {
           const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
-          child = summarize(sel.selectionSet, cond && isCompositeType(cond) ? cond : parent, sized);
+          child = summarize(sel.selectionSet, cond && isCompositeType(cond) ? cond : parent);
         } else {
-          child = fragmentSummary(sel.name.value, parent, sized);
+          child = fragmentSummary(sel.name.value, parent);
         }
         if (!child) continue;
-        add(child, 1, child.depth);
+        // Same level: its cost and its top-level lists are this set's (the memoised summary is not changed).
+        s.cost = sat(s.cost + child.cost);
+        if (child.lists) for (const [name, list] of child.lists) addList(s, name, list.perItem, list.own);
+        add(child, child.depth);
         s.fields = sat(s.fields + child.fields);
       }
       // Stop as soon as this set alone is over a limit: never finish walking a bomb.
@@ -196,12 +299,12 @@ export function measureOperation(
 
   try {
     const rootType = schema.getRootType(operation.operation) ?? undefined;
-    const s = summarize(operation.selectionSet, rootType, false);
+    const s = summarize(operation.selectionSet, rootType);
     const report: ComplexityReport = {
       depth: s.depth + 1,
       aliases: s.aliases,
       rootFields: s.fields,
-      cost: s.cost,
+      cost: resolve(s, undefined),
       selections: s.selections,
       directives: sat(s.directives + (operation.directives?.length ?? 0)),
     };
@@ -214,10 +317,10 @@ export function measureOperation(
       ['maxDirectives', report.directives],
     ];
     for (const [limit, actual] of order) exceed(limit, actual);
-    return { report };
+    return { report, dependsOnVariables: readVariables };
   } catch (e) {
-    if (e instanceof Exceeded) return { violation: e.violation };
-    if (e instanceof Cycle) return { cycle: e.fragment };
+    if (e instanceof Exceeded) return { violation: e.violation, dependsOnVariables: readVariables };
+    if (e instanceof Cycle) return { cycle: e.fragment, dependsOnVariables: false };
     throw e;
   }
 }

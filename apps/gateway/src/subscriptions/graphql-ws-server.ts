@@ -203,6 +203,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             operationName: payload.operationName,
             variables: payload.variables,
             schema: runtime.apiGraphQLSchema,
+            costs: runtime.costs,
             validate: true,
             introspection: o.introspection,
           });

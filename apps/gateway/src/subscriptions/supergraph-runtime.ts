@@ -1,6 +1,7 @@
 import { operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { CostDirectives } from '../limits/cost-directives.js';
 import { ByteLruCache } from './plan-cache.js';
 
 /** Default bound of the subscription plan cache (SUBSCRIPTION_PLAN_CACHE_BYTES). */
@@ -34,6 +35,8 @@ export class SupergraphRuntime {
   /** graphql-js supergraph schema (what executeQueryPlan resolves type conditions against). */
   readonly supergraphGraphQLSchema: GraphQLSchema;
   readonly serviceNames: string[];
+  /** The supergraph's @cost/@listSize, which the API schemas lack: what the cost limit counts with. */
+  readonly costs: CostDirectives;
   private readonly planner: QueryPlanner;
   private readonly plans: ByteLruCache<SubscriptionPlan>;
 
@@ -47,6 +50,7 @@ export class SupergraphRuntime {
     this.apiGraphQLSchema = this.apiSchema.toGraphQLJSSchema();
     this.supergraphGraphQLSchema = this.supergraph.schema.toGraphQLJSSchema();
     this.serviceNames = [...this.supergraph.subgraphs().names()];
+    this.costs = CostDirectives.fromSdl(supergraphSdl);
     this.planner = new QueryPlanner(this.supergraph);
   }
 

@@ -20,10 +20,14 @@ export const DEFAULT_GUARD_LIMITS: GuardLimits = {
   defaultListSize: 20,
 };
 
+/** The committed supergraph, ready as the gateway loads it. */
+export function supergraphRuntime(): SupergraphRuntime {
+  return new SupergraphRuntime(readFileSync(join(REPO_ROOT, 'graphql/supergraph.graphql'), 'utf8'));
+}
+
 /** The API schema clients see, from the committed supergraph. */
 export function apiSchema() {
-  const sdl = readFileSync(join(REPO_ROOT, 'graphql/supergraph.graphql'), 'utf8');
-  return new SupergraphRuntime(sdl).apiGraphQLSchema;
+  return supergraphRuntime().apiGraphQLSchema;
 }
 
 /** The document of issue 9: F0 spreads F1 twice, … F39 spreads F40 twice (2^40 expansions). */
