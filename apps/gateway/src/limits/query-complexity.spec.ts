@@ -184,6 +184,8 @@ describe('query complexity with the schema’s cost directives (@cost, @listSize
     expect(cost(q, { n: 40 })).toBe(1 + 1 + 1 + 40 * 2);
     // the variable absent: assumedSize
     expect(cost(q, {})).toBe(1 + 1 + 1 + 15 * 2);
+    // a fraction (not an Int: refused later) counts as the next whole size
+    expect(cost(q, { n: 2.5 })).toBe(1 + 1 + 1 + 3 * 2);
     expect(cost('{ shelf { page(first: 2, last: 9) { edges { node { id } } } } }')).toBe(1 + 1 + 1 + 9 * 2);
     // an argument default counts when the argument is not given: search(limit = 30)
     expect(cost('{ search { id } }')).toBe(1 + 30);

@@ -156,7 +156,8 @@ export function measureOperation(
   const sizeArgument = (arg: ArgumentNode): number | undefined => {
     if (arg.value.kind === Kind.VARIABLE) readVariables = true;
     const value = valueFromASTUntyped(arg.value, variables ?? undefined);
-    return typeof value === 'number' && value >= 0 ? sat(value) : undefined;
+    // rounded up: a fraction (refused later as an Int) must not make the cost a fraction
+    return typeof value === 'number' && value >= 0 ? sat(Math.ceil(value)) : undefined;
   };
 
   /** `first`/`last` of a field without `@listSize` (a list or a connection), when given. */
