@@ -1,5 +1,5 @@
 /**
- * A page of jobs (PAGE_SIZE, 15) with their nodes and artifacts, read through our gateway and through a plain
+ * A page of jobs (PAGE_SIZE, 20) with their nodes and artifacts, read through our gateway and through a plain
  * @apollo/gateway over the same subgraphs (same supergraph file, same run, alternating rounds), with
  * `BENCH_CONNECTIONS` keep-alive connections in a closed loop. Prints req/s, p50/p99, CPU ms per request
  * of each process and Redis commands per request, medians and ours/peer; exits 1 on any GraphQL error or

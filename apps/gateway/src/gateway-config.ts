@@ -45,7 +45,7 @@ export const gatewayEnv = {
   ...apiKeyCacheEnv,
   MAX_QUERY_DEPTH: positiveInt(12),
   ...operationLimitsEnv,
-  MAX_QUERY_COST: positiveInt(20_000),
+  MAX_QUERY_COST: positiveInt(25_000),
   /** Assumed length of a list without `first` when computing cost. */
   QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(20),
   MAX_BODY_BYTES: positiveInt(256 * 1024),

@@ -163,7 +163,7 @@ describe('DocumentGuard cache', () => {
     }
     expect((refusal as DocumentRefused).errors[0]!.extensions).toMatchObject({
       code: 'QUERY_TOO_COMPLEX',
-      limits: [{ limit: 'cost', max: 20_000 }],
+      limits: [{ limit: 'cost', max: 25_000 }],
     });
     // the verdict is kept per schema and cost directives: the document's cache entry serves both
     expect(() => withCosts(runtime.costs)).toThrow(DocumentRefused);

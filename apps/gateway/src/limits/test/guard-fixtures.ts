@@ -14,7 +14,7 @@ export const DEFAULT_GUARD_LIMITS: GuardLimits = {
   maxDepth: 12,
   maxAliases: 30,
   maxRootFields: 20,
-  maxCost: 20_000,
+  maxCost: 25_000,
   maxSelections: 10_000,
   maxDirectives: 50,
   defaultListSize: 20,
