@@ -195,3 +195,36 @@ describe('DocumentGuard cache', () => {
     expect(admit2(null).operation.operation).toBe('query');
   });
 });
+
+describe('DocumentGuard: a page size left to a variable’s default', () => {
+  it('refuses 100 jobs with nodes and artifacts asked as `$n: Int = 100` without variables', () => {
+    const runtime = supergraphRuntime();
+    const g = new DocumentGuard(DEFAULT_GUARD_LIMITS);
+    // executed, `first` is 100 (the variable's default): the issue 12 read that must be refused (35,502)
+    const query = `query Heavy($n: Int = 100) { jobs(first: $n) { edges { node { id status
+      nodes { id status outputs }
+      artifacts { id name downloadUrl } } } } }`;
+    const refusal = (variables?: Record<string, unknown>) => {
+      try {
+        g.admit({
+          query,
+          variables,
+          schema: runtime.apiGraphQLSchema,
+          costs: runtime.costs,
+          validate: true,
+          introspection: false,
+        });
+      } catch (e) {
+        return (e as DocumentRefused).errors[0]!.extensions;
+      }
+      return 'admitted';
+    };
+    const refused = { code: 'QUERY_TOO_COMPLEX', limits: [{ limit: 'cost', actual: 35_502, max: 25_000 }] };
+    expect(refusal(undefined)).toMatchObject(refused);
+    expect(refusal({})).toMatchObject(refused);
+    expect(refusal({ n: 100 })).toMatchObject(refused);
+    // a small page sent is fine, and the default still counts on the next request without it
+    expect(refusal({ n: 5 })).toBe('admitted');
+    expect(refusal({})).toMatchObject(refused);
+  });
+});

@@ -74,6 +74,20 @@ describe('query complexity', () => {
     });
   });
 
+  it('sizes a field without directives by the larger of `first` and `last`, and by a variable’s default', () => {
+    const both = buildSchema(`
+      type Node { id: ID! }
+      type Connection { edges: [Node!]! }
+      type Query { nodes(first: Int, last: Int): Connection! }
+    `);
+    const m = (q: string, vars?: Record<string, unknown>) =>
+      measureOperation(both, parse(q), undefined, vars, open)!.report?.cost;
+    // nodes 1 + 500 × (edges + id), whichever of the two is written first
+    expect(m('{ nodes(first: 1, last: 500) { edges { id } } }')).toBe(1 + 500 * 2);
+    expect(m('{ nodes(last: 500, first: 1) { edges { id } } }')).toBe(1 + 500 * 2);
+    expect(m('query ($n: Int = 500) { nodes(first: $n) { edges { id } } }', {})).toBe(1 + 500 * 2);
+  });
+
   it('counts expanded selections and directives', () => {
     const r = measure('{ ...A ...A } fragment A on Query { ping @skip(if: false) node(id: 1) { id } }');
     // per A: ping, node, id = 3 selections, 1 directive; twice, plus the 2 spreads
@@ -195,6 +209,26 @@ describe('query complexity with the schema’s cost directives (@cost, @listSize
       measureOperation(schema2, parse('{ search(limit: 2147483647) { id } }'), undefined, {}, limits, costs)!
         .violation,
     ).toMatchObject({ limit: 'maxCost' });
+  });
+
+  it('sizes a slicing variable as execution will: its default when not sent, else the argument’s default', () => {
+    // `$n = 40` not sent: the field gets 40 (coerced variable values take the variable's default)
+    const withDefault = 'query ($n: Int = 40) { shelf { page(first: $n) { edges { node { id } } } } }';
+    expect(cost(withDefault, {})).toBe(1 + 1 + 1 + 40 * 2);
+    expect(cost(withDefault)).toBe(1 + 1 + 1 + 40 * 2);
+    // sent: its value, even a smaller one
+    expect(cost(withDefault, { n: 2 })).toBe(1 + 1 + 1 + 2 * 2);
+    // not sent and without a default: the argument is not given, so its own default counts (search(limit = 30))
+    expect(cost('query ($n: Int) { search(limit: $n) { id } }', {})).toBe(1 + 30);
+    expect(cost('query ($n: Int = 7) { search(limit: $n) { id } }', {})).toBe(1 + 7);
+    // sent as null: execution passes null (no size): assumedSize, else the default list size
+    expect(
+      cost('query ($n: Int = 40) { shelf { page(first: $n) { edges { node { id } } } } }', { n: null }),
+    ).toBe(1 + 1 + 1 + 15 * 2);
+    // a variable default is just as much a variable's: not reused for other variables
+    expect(
+      measureOperation(schema2, parse(withDefault), undefined, {}, open, costs)!.dependsOnVariables,
+    ).toBe(true);
   });
 
   it('replaces a field’s weight with its @cost (mutations, leaves) and adds given arguments’ @cost', () => {

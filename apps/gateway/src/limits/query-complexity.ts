@@ -15,6 +15,7 @@ import {
   Kind,
   OperationDefinitionNode,
   SelectionSetNode,
+  ValueNode,
   valueFromASTUntyped,
 } from 'graphql';
 import { CostDirectives, type ListSize } from './cost-directives.js';
@@ -99,6 +100,9 @@ type Sizing = { fields: ReadonlySet<string> | 'all'; size: number } | undefined;
 /** A `first`/`last` sized the field itself: its list children are counted once per item, not again. */
 const ALL_COUNTED_ABOVE: Sizing = { fields: 'all', size: 1 };
 
+/** An argument written as a variable the request does not send and that has no default: as if not written. */
+const NOT_GIVEN = Symbol('not given');
+
 class Exceeded {
   constructor(readonly violation: ComplexityViolation) {}
 }
@@ -152,19 +156,42 @@ export function measureOperation(
     exceed('maxDirectives', s.directives);
   };
 
-  /** An argument's value as a size: a non-negative number, else undefined (absent, null, a bad variable). */
-  const sizeArgument = (arg: ArgumentNode): number | undefined => {
-    if (arg.value.kind === Kind.VARIABLE) readVariables = true;
-    const value = valueFromASTUntyped(arg.value, variables ?? undefined);
+  /** Variables' defaults: a variable the request does not send takes its default when the operation runs. */
+  const variableDefaults = new Map<string, ValueNode>();
+  for (const d of operation.variableDefinitions ?? [])
+    if (d.defaultValue) variableDefaults.set(d.variable.name.value, d.defaultValue);
+
+  /**
+   * An argument's value as a size, as execution coerces it (the variables are the request's, not coerced): a
+   * variable sent takes its value, one not sent its default, else the argument counts as not given (NOT_GIVEN:
+   * the field's own default then applies). A non-negative number, else undefined (null, a bad variable).
+   */
+  const sizeArgument = (arg: ArgumentNode): number | undefined | typeof NOT_GIVEN => {
+    let value: unknown;
+    if (arg.value.kind === Kind.VARIABLE) {
+      readVariables = true;
+      const name = arg.value.name.value;
+      if (variables && Object.prototype.hasOwnProperty.call(variables, name)) value = variables[name];
+      else {
+        const d = variableDefaults.get(name);
+        if (!d) return NOT_GIVEN;
+        value = valueFromASTUntyped(d);
+      }
+    } else value = valueFromASTUntyped(arg.value, variables ?? undefined);
     // rounded up: a fraction (refused later as an Int) must not make the cost a fraction
     return typeof value === 'number' && value >= 0 ? sat(Math.ceil(value)) : undefined;
   };
 
-  /** `first`/`last` of a field without `@listSize` (a list or a connection), when given. */
+  /** `first`/`last` of a field without `@listSize` (a list or a connection), the larger when both are given. */
   const pageSize = (field: FieldNode): number | undefined => {
-    const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
-    if (!arg) return undefined;
-    return sizeArgument(arg) ?? defaultListSize;
+    let size: number | undefined;
+    for (const arg of field.arguments ?? []) {
+      if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
+      const value = sizeArgument(arg);
+      if (value === NOT_GIVEN) continue;
+      size = Math.max(size ?? 0, value ?? defaultListSize);
+    }
+    return size;
   };
 
   /**
@@ -176,7 +203,8 @@ export function measureOperation(
     let size: number | undefined;
     for (const name of ls.slicingArguments) {
       const arg = field.arguments?.find((a) => a.name.value === name);
-      const value = arg ? sizeArgument(arg) : ls.slicingDefaults.get(name);
+      const given = arg ? sizeArgument(arg) : NOT_GIVEN;
+      const value = given === NOT_GIVEN ? ls.slicingDefaults.get(name) : given;
       if (value !== undefined) size = Math.max(size ?? 0, value);
     }
     return size ?? ls.assumedSize;
