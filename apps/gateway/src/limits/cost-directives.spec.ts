@@ -66,6 +66,17 @@ describe('CostDirectives', () => {
     expect(costs.field('Named', 'name')?.weight).toBe(2);
   });
 
+  it('reads a list argument written as one string, as GraphQL coerces it ("first" is ["first"])', () => {
+    const costs = CostDirectives.fromSdl(`
+      type Edge { id: ID }
+      type Conn { edges: [Edge] }
+      type Query { page(first: Int): Conn @listSize(assumedSize: 5, slicingArguments: "first", sizedFields: "edges") }
+    `);
+    const page = costs.field('Query', 'page')!.listSize!;
+    expect([...page.slicingArguments]).toEqual(['first']);
+    expect([...(page.sizedFields ?? [])]).toEqual(['edges']);
+  });
+
   it('ignores weights and sizes that are not non-negative integers', () => {
     const costs = CostDirectives.fromSdl(`
       type Query { a: Int @cost(weight: -5) b: [Int] @listSize(assumedSize: -1) c: Int @cost(weight: "x") }

@@ -156,7 +156,9 @@ function weightOf(directives: readonly DirectiveNode[] | undefined, name: string
   return count(directive(directives, name)?.weight);
 }
 
+/** A `[String!]` argument: a list, or one string (GraphQL's input coercion reads `"first"` as `["first"]`). */
 function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
