@@ -2,6 +2,7 @@ import '#libs/tracing'; // first: OpenTelemetry must be in place before the modu
 import '#libs/graphql-mode'; // before anything loads graphql: its production-mode type checks (see there)
 import 'reflect-metadata';
 import { createLogger } from '#libs/observability';
+import { graphqlLane } from '#libs/graphql-http';
 import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { unavailableWhenDisconnected } from '#libs/errors';
 import { AppModule } from './app.module.js';
@@ -38,4 +39,6 @@ await bootstrapApp({
   beforeInit: async (app) => {
     app.use('/graphql', ...graphql.middleware);
   },
+  // plain JSON POSTs of /graphql: the same steps without express
+  front: graphqlLane('/graphql', graphql.lane),
 });

@@ -1,10 +1,11 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { operationMetricsPlugin } from './operation-metrics-plugin.js';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { apolloHttp, jsonBody, type ErrorStep, type Step } from '#libs/graphql-http';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Redis } from 'ioredis';
 import {
@@ -273,28 +274,42 @@ export class GatewayRuntime {
           ]
         : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
-      {
-        path: GRAPHQL_PATH,
-        handlers: [
-          cors(this.config.CORS_ORIGINS),
-          ...playground,
-          authenticateRequest(this.authenticator, this.guard, this.format),
-          graphqlBody(this.config.MAX_BODY_BYTES),
-          bodyErrors(this.format),
-          guardDocuments({
-            guard: this.documentGuard,
-            schema: () => {
-              const runtime = this.currentRuntime();
-              return { schema: runtime.apiGraphQLSchema, costs: runtime.costs };
-            },
-            introspection: this.config.introspection,
-            format: this.format,
-          }),
-          expressMiddleware(this.server, {
-            context: async ({ req }: { req: Request }) => ({ identity: identityOf(req) }),
-          }),
-        ],
-      },
+      { path: GRAPHQL_PATH, handlers: this.graphqlSteps('express', playground) },
+    ];
+  }
+
+  /**
+   * The plain JSON POSTs of GRAPHQL_PATH (bootstrapApp's `front`): the same checks as `middleware` mounts there,
+   * in the same order, without express (a lean JSON body reader with express.json's limit and errors, Apollo
+   * over node's request and response).
+   */
+  lane(): (RequestHandler | ErrorRequestHandler)[] & (Step | ErrorStep)[] {
+    return this.graphqlSteps('lane', []);
+  }
+
+  /** What every GraphQL HTTP request passes, in order; `playground` answers some GETs (never a lane request). */
+  private graphqlSteps(
+    via: 'express' | 'lane',
+    playground: RequestHandler[],
+  ): (RequestHandler | ErrorRequestHandler)[] & (Step | ErrorStep)[] {
+    const context = async (req: IncomingMessage) => ({ identity: identityOf(req) });
+    return [
+      cors(this.config.CORS_ORIGINS),
+      ...(playground as Step[]),
+      authenticateRequest(this.authenticator, this.guard, this.format),
+      via === 'lane'
+        ? jsonBody(this.config.MAX_BODY_BYTES)
+        : (graphqlBody(this.config.MAX_BODY_BYTES) as Step),
+      bodyErrors(this.format),
+      guardDocuments({
+        guard: this.documentGuard,
+        schema: () => this.currentRuntime().apiGraphQLSchema,
+        introspection: this.config.introspection,
+        format: this.format,
+      }),
+      via === 'lane'
+        ? apolloHttp(this.server, context)
+        : (expressMiddleware(this.server, { context: ({ req }) => context(req) }) as Step),
     ];
   }
 

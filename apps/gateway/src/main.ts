@@ -3,10 +3,11 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadTls } from '#libs/config';
 import { createLogger } from '#libs/observability';
+import { graphqlLane } from '#libs/graphql-http';
 import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
 import { loadGatewayConfig } from './gateway-config.js';
-import { GatewayRuntime } from './gateway-runtime.js';
+import { GRAPHQL_PATH, GatewayRuntime } from './gateway-runtime.js';
 
 const SERVICE = 'gateway';
 
@@ -37,5 +38,7 @@ await bootstrapApp({
   beforeInit: async (app) => {
     for (const { path, handlers } of runtime.middleware()) app.use(path, ...handlers);
   },
+  // plain JSON POSTs of /graphql: the same checks without express
+  front: graphqlLane(GRAPHQL_PATH, runtime.lane()),
   afterListen: async (app) => runtime.attach(app.getHttpServer() as Server),
 });

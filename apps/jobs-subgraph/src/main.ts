@@ -3,6 +3,7 @@ import '#libs/graphql-mode'; // before anything loads graphql: its production-mo
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createLogger } from '#libs/observability';
+import { graphqlLane } from '#libs/graphql-http';
 import { bootstrapApp, configOrExit, refuseToRun } from '#libs/nest-app';
 import { AppModule } from './app.module.js';
 import { loadJobsSubgraphConfig } from './jobs-config.js';
@@ -38,6 +39,8 @@ await bootstrapApp({
   beforeInit: async (app) => {
     app.use('/graphql', ...graphql.middleware);
   },
+  // plain JSON POSTs of /graphql: the same steps without express
+  front: graphqlLane('/graphql', graphql.lane),
   // graphql-ws shares the HTTP server and the /graphql path
   afterListen: async (app) => {
     graphql.attachWebSocket(app.getHttpServer() as Server);

@@ -72,9 +72,15 @@ export function createSubgraphAuth(
   };
 }
 
-/** An HTTP request's credentials (express `req.header`). */
-export function credentialsFromHttp(req: { header(name: string): string | undefined }): CallerCredentials {
-  return { identityToken: req.header(IDENTITY_HEADER), authorization: req.header('authorization') };
+/** An HTTP request's credentials, from its headers (node's request or express's). */
+export function credentialsFromHttp(req: {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+}): CallerCredentials {
+  // node's headers (lower-case names; a repeated one joined with ', '), as express's req.header reads them
+  return {
+    identityToken: req.headers[IDENTITY_HEADER] as string | undefined,
+    authorization: req.headers.authorization as string | undefined,
+  };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);

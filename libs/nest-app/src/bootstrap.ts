@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -6,6 +7,32 @@ import { ConfigError, type TlsSettings } from '#libs/config';
 import { watchLifeline } from '#libs/local-stack';
 import { PinoNestLogger, requestLogging, type RequestLoggingOptions } from '#libs/observability';
 import { shutdownTracing } from '#libs/tracing';
+
+/**
+ * Puts the access log, HSTS and `front` before the express app on the HTTP server's 'request' event: every
+ * request gets the first two as before (they were express's first middleware), then `front` may take it.
+ */
+function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
+  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  if (listeners.length !== 1)
+    throw new Error(`expected express as the only request listener, found ${listeners.length}`);
+  const express = listeners[0]!;
+  server.removeListener('request', express);
+  const log = requestLogging(o.logger, o.accessLog);
+  const hsts = o.tls?.hstsMaxAgeSeconds ? `max-age=${o.tls.hstsMaxAgeSeconds}; includeSubDomains` : undefined;
+  const front = o.front;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (hsts) res.setHeader('Strict-Transport-Security', hsts);
+    log(req, res, () => {
+      const toExpress = (err: unknown) => {
+        (req as { [FRONT_ERROR]?: unknown })[FRONT_ERROR] =
+          err ?? new Error('no handler answered the request');
+        express(req, res);
+      };
+      if (!front?.(req, res, toExpress)) express(req, res);
+    });
+  });
+}
 
 /** Parse config, or print every problem and exit 78 (EX_CONFIG) before anything starts. */
 export function configOrExit<T>(load: () => T, service: string): T {
@@ -52,7 +79,18 @@ export interface BootstrapOptions {
   afterListen?: (app: INestApplication) => Promise<void>;
   /** The access log's options (default: a line at info for every request but probes). */
   accessLog?: RequestLoggingOptions;
+  /**
+   * Requests the app answers in front of express (after the access log and HSTS, which every request gets):
+   * returns true when it takes the request. A request it takes and cannot answer is given to express with
+   * `toExpress(err)`, whose error handlers (the route's, then Nest's) answer it as if the error had been raised
+   * by express middleware. Used for the GraphQL POSTs (see `graphqlLane`): express's app and router, around
+   * steps that need none of them, were ≈ 7 % of a request's CPU (bench/README.md, issue 12, session 17).
+   */
+  front?: (req: IncomingMessage, res: ServerResponse, toExpress: (err: unknown) => void) => boolean;
 }
+
+/** Where a request taken by `front` carries the error it hands to express. */
+const FRONT_ERROR = Symbol('error raised in front of express');
 
 /**
  * Start a Switchyard Nest app. We handle SIGTERM/SIGINT ourselves instead of `enableShutdownHooks()`:
@@ -82,14 +120,16 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
   });
   // No ETag on answers built by res.send: it hashed every GraphQL answer (POSTs nobody revalidates).
   // Static files (serve-static) keep theirs.
-  (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void }).set('etag', false);
-  const hsts = o.tls?.hstsMaxAgeSeconds;
-  if (hsts)
-    app.use((_req: unknown, res: { setHeader(name: string, value: string): void }, next: () => void) => {
-      res.setHeader('Strict-Transport-Security', `max-age=${hsts}; includeSubDomains`);
-      next();
-    });
-  app.use(requestLogging(logger, o.accessLog));
+  const expressApp = app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void };
+  expressApp.set('etag', false);
+  // No `X-Powered-By: Express`: it names the framework to a scanner, and the requests answered in front of
+  // express (`front`) would not carry it.
+  expressApp.set('x-powered-by', false);
+  // A request `front` took and handed back with an error goes straight to express's error handlers.
+  app.use((req: { [FRONT_ERROR]?: unknown }, _res: unknown, next: (err?: unknown) => void) =>
+    next(req[FRONT_ERROR]),
+  );
+  inFrontOfExpress(app.getHttpServer() as Server, o);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -18,6 +18,7 @@ import {
 } from '#libs/auth';
 import { ArgumentValidationError } from 'type-graphql';
 import { badInput, callerAuthGraphQLError, formatGraphQLError, isVariableCoercionError } from '#libs/errors';
+import { apolloHttp, jsonBody, type ErrorStep, type Step, type StepRequest } from '#libs/graphql-http';
 import { admitOperation } from './admit-operation.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
@@ -42,6 +43,11 @@ export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => 
 export interface SubgraphServer {
   /** Mount on `/graphql` before the Nest app's init (after init: 404). */
   middleware: RequestHandler[];
+  /**
+   * The same as `middleware` without express (a lean JSON body reader, Apollo over node's request and
+   * response), for the plain JSON POSTs of `/graphql` (bootstrapApp's `front`, graphqlLane).
+   */
+  lane: (Step | ErrorStep)[];
   /** The error mapping of every answer, for another transport (graphql-ws) to apply too. */
   format: FormatError;
   /** The caller checks of every request: a refusal throws the GraphQLError Apollo answers (401/429/503). */
@@ -101,6 +107,9 @@ function uncacheableAnswers<C extends BaseContext>(): ApolloServerPlugin<C> {
       }),
   };
 }
+
+/** Largest request body (express.json's '1mb'). */
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Where a request's context keeps its verified caller (Apollo copies the context's own properties, symbols too). */
 const CALLER = Symbol('verified caller');
@@ -170,14 +179,18 @@ export async function createSubgraphServer<C extends BaseContext>(
     ],
   });
   await server.start();
-  const context = async ({ req }: { req: express.Request }): Promise<C> => {
+  const context = async (req: StepRequest): Promise<C> => {
     const caller = await authenticate(credentialsFromHttp(req));
     const contextValue = options.context(caller);
     (contextValue as WithCaller)[CALLER] = caller;
     return contextValue;
   };
   return {
-    middleware: [express.json({ limit: '1mb' }), expressMiddleware(server, { context })],
+    middleware: [
+      express.json({ limit: BODY_LIMIT_BYTES }),
+      expressMiddleware(server, { context: ({ req }) => context(req) }),
+    ],
+    lane: [jsonBody(BODY_LIMIT_BYTES), apolloHttp(server, context)],
     format,
     authenticate,
     authenticator,

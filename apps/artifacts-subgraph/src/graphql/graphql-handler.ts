@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import type { SubgraphAuthenticator } from '#libs/auth';
+import type { ErrorStep, Step } from '#libs/graphql-http';
 import { createSubgraphServer } from '#libs/subgraph';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import { toApiError } from './api-errors.js';
@@ -22,6 +23,8 @@ export interface GraphqlHandlerOptions {
 export interface GraphqlHandler {
   /** Mount on `/graphql` before the Nest app's init (after init: 404). */
   middleware: RequestHandler[];
+  /** The same without express, for the plain JSON POSTs of `/graphql` (bootstrapApp's `front`: graphqlLane). */
+  lane: (Step | ErrorStep)[];
   stop(): Promise<void>;
 }
 
@@ -36,5 +39,5 @@ export async function createGraphqlHandler(
     toApiError,
     context: (caller) => ({ identity: caller.identity }),
   });
-  return { middleware: server.middleware, stop: () => server.stop() };
+  return { middleware: server.middleware, lane: server.lane, stop: () => server.stop() };
 }

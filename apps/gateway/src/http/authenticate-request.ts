@@ -1,5 +1,6 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Step } from '#libs/graphql-http';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
@@ -7,7 +8,7 @@ import { sendGraphQLError } from './graphql-error-response.js';
 
 const IDENTITY = Symbol.for('switchyard.gateway.identity');
 
-export const identityOf = (req: Request): CallerIdentity | undefined =>
+export const identityOf = (req: IncomingMessage): CallerIdentity | undefined =>
   (req as unknown as Record<symbol, CallerIdentity>)[IDENTITY];
 
 /**
@@ -18,8 +19,8 @@ export function authenticateRequest(
   authenticator: Authenticator,
   guard: OperationGuard,
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
-): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
+): Step {
+  return (req, res, next) => {
     void (async () => {
       const identity = await authenticator.authenticate(req.headers.authorization);
       await guard.admit(identity);

@@ -1,17 +1,22 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
+import type { ErrorStep } from '#libs/graphql-http';
 import type { GraphQLFormattedError } from 'graphql';
 import { gatewayError } from '../gateway-errors.js';
 import { sendGraphQLError } from './graphql-error-response.js';
 
-/** JSON bodies up to `maxBytes`; a larger body is refused with 413 before it is read in full. */
+/**
+ * JSON bodies up to `maxBytes`; a larger body is refused with 413 before it is read in full. The plain JSON
+ * POSTs (`isPlainJsonPost`) are read by the lane's `jsonBody(maxBytes)` instead, with the same errors.
+ */
 export function graphqlBody(maxBytes: number): RequestHandler {
   return express.json({ limit: maxBytes, type: ['application/json', 'application/graphql-response+json'] });
 }
 
 export function bodyErrors(
   format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError,
-): ErrorRequestHandler {
-  return (err: { type?: string; status?: number; limit?: number }, req, res, next) => {
+): ErrorStep {
+  return (error, req, res, next) => {
+    const err = error as { type?: string; status?: number; limit?: number } | undefined;
     if (err?.type === 'entity.too.large') {
       const e = gatewayError('BAD_USER_INPUT', `request body larger than ${err.limit} bytes`, {
         limit: 'maxBodyBytes',

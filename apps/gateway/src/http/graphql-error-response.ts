@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 
 /**
@@ -6,8 +6,8 @@ import type { GraphQLError, GraphQLFormattedError } from 'graphql';
  * error body and a real HTTP status, in the media type the client accepts (GraphQL over HTTP).
  */
 export function sendGraphQLError(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   error: GraphQLError,
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
   /** Overrides the status the error carries (413 for a body too large). */
@@ -21,8 +21,8 @@ export function sendGraphQLError(
   const type = accept.includes('application/graphql-response+json')
     ? 'application/graphql-response+json'
     : 'application/json';
-  res
-    .status(status ?? http?.status ?? 400)
-    .type(`${type}; charset=utf-8`)
-    .send(JSON.stringify({ errors: [formatted] }));
+  // node's own response API (express's res.send wrote the same status, type and body; Content-Length is node's)
+  res.statusCode = status ?? http?.status ?? 400;
+  res.setHeader('content-type', `${type}; charset=utf-8`);
+  res.end(JSON.stringify({ errors: [formatted] }));
 }

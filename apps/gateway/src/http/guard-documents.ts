@@ -1,5 +1,5 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { Step, StepRequest } from '#libs/graphql-http';
 import type { CostDirectives } from '../limits/cost-directives.js';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import { sendGraphQLError } from './graphql-error-response.js';
@@ -17,8 +17,8 @@ export function guardDocuments(deps: {
   schema: () => { schema: GraphQLSchema; costs: CostDirectives };
   introspection: boolean;
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-}): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
+}): Step {
+  return (req, res, next) => {
     const params = requestParams(req);
     if (!params || params.query === undefined) return next();
     try {
@@ -42,7 +42,7 @@ export function guardDocuments(deps: {
 
 /** query/operationName/variables of a JSON body, or of a GET query string (variables as JSON text there). */
 function requestParams(
-  req: Request,
+  req: StepRequest & { query?: unknown },
 ): { query: unknown; operationName: unknown; variables: unknown } | undefined {
   if (req.method === 'POST') {
     const body: unknown = req.body;
@@ -52,7 +52,8 @@ function requestParams(
     return { query: b.query, operationName: b.operationName, variables: b.variables };
   }
   if (req.method === 'GET') {
-    const q = req.query as Record<string, unknown>;
+    // express's parsed query string (a GET never takes the lane without express)
+    const q = (req.query ?? {}) as Record<string, unknown>;
     if (q.query === undefined) return undefined;
     let variables: unknown;
     if (typeof q.variables === 'string') {

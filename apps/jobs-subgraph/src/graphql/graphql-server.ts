@@ -15,6 +15,7 @@ import {
   type WatchedConnection,
 } from '#libs/auth';
 import { callerAuthGraphQLError } from '#libs/errors';
+import type { ErrorStep, Step } from '#libs/graphql-http';
 import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import type { JobsContext } from './context.js';
@@ -41,6 +42,8 @@ export interface JobsGraphqlOptions {
 export interface JobsGraphql {
   /** Mount on `/graphql` before the Nest app's init (after init: 404). */
   middleware: RequestHandler[];
+  /** The same without express, for the plain JSON POSTs of `/graphql` (bootstrapApp's `front`: graphqlLane). */
+  lane: (Step | ErrorStep)[];
   /** graphql-ws on the same path of the app's HTTP server; call after listen. */
   attachWebSocket(server: HttpServer): void;
   /** Closes subscriptions (clients get 1001) and stops Apollo. */
@@ -130,6 +133,7 @@ export async function createJobsGraphql(
 
   return {
     middleware: server.middleware,
+    lane: server.lane,
     attachWebSocket(http: HttpServer) {
       // maxPayload: a larger frame closes the socket (1009) before it is buffered or parsed.
       // TickBatchedWebSocket: a subscription's ready events leave in one write, not one write each

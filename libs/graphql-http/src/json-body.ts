@@ -1,0 +1,145 @@
+import type { IncomingMessage } from 'node:http';
+import { finished } from 'node:stream';
+import type { Step, StepRequest } from './http-steps.js';
+
+/** `application/json`, optionally with `charset=utf-8` (the only parameter), as a POST's Content-Type. */
+const PLAIN_JSON = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*(?:utf-8|"utf-8")[ \t]*)?$/i;
+
+/**
+ * Whether a request is a POST of `path` (nothing after it but a query string) with an uncompressed UTF-8 JSON
+ * body: what `jsonBody` reads exactly as express.json does. Everything else (other paths, methods, media
+ * types, charsets, encodings, no body) is left to express.
+ */
+export function isPlainJsonPost(req: IncomingMessage, path: string): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  if (!url.startsWith(path) || (url.length > path.length && url[path.length] !== '?')) return false;
+  const h = req.headers;
+  if (h['content-length'] === undefined && h['transfer-encoding'] === undefined) return false;
+  const encoding = h['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+  return PLAIN_JSON.test(h['content-type'] ?? '');
+}
+
+/** What body-parser's errors carry (http-errors): express's error handlers and Nest's read these fields. */
+function httpError<E extends Error>(error: E, status: number, props: Record<string, unknown>): E {
+  return Object.assign(error, { status, statusCode: status, expose: status < 500, ...props });
+}
+
+/**
+ * The body of a request `isPlainJsonPost` admitted, as `express.json({ limit })` (body-parser 2, strict) reads
+ * it: the same `req.body` (an empty body is `{}`, a UTF-8 BOM is dropped) and the same errors for express's
+ * error handlers: 413 `entity.too.large` (before reading when Content-Length says so, the rest of the body read
+ * off first), 400 `entity.parse.failed` (a SyntaxError; the strict check's message built as body-parser builds
+ * it), 400 `request.aborted` / `request.size.invalid`. Without body-parser's media-type, charset and decoder
+ * machinery, which the admitted requests do not need.
+ */
+export function jsonBody(limitBytes: number): Step {
+  return (req, _res, next) => {
+    if (!('body' in req)) req.body = undefined;
+    const declared = req.headers['content-length'];
+    const length = declared === undefined ? null : Number(declared);
+    if (length !== null && length > limitBytes) {
+      const error = httpError(new Error('request entity too large'), 413, {
+        expected: length,
+        length,
+        limit: limitBytes,
+        type: 'entity.too.large',
+      });
+      return drain(req, () => next(error));
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('aborted', onAborted);
+      req.removeListener('error', onError);
+      if (error) return drain(req, () => next(error));
+      try {
+        req.body = parseStrict(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+      } catch (e) {
+        return next(httpError(e as Error, 400, { type: 'entity.parse.failed' }));
+      }
+      next();
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limitBytes)
+        return settle(
+          httpError(new Error('request entity too large'), 413, {
+            limit: limitBytes,
+            received,
+            type: 'entity.too.large',
+          }),
+        );
+      chunks.push(chunk);
+    };
+    const onEnd = () =>
+      settle(
+        length !== null && received !== length
+          ? httpError(new Error('request size did not match content length'), 400, {
+              expected: length,
+              length,
+              received,
+              type: 'request.size.invalid',
+            })
+          : undefined,
+      );
+    const onAborted = () =>
+      settle(
+        httpError(new Error('request aborted'), 400, {
+          code: 'ECONNABORTED',
+          expected: length,
+          length,
+          received,
+          type: 'request.aborted',
+        }),
+      );
+    const onError = (e: Error) => settle(httpError(e, 400, {}));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('error', onError);
+  };
+}
+
+/** Reads off what is left of a refused body, then calls back (so a keep-alive connection can go on). */
+function drain(req: StepRequest, then: () => void): void {
+  if (req.readableEnded || req.destroyed) return then();
+  finished(req, () => then());
+  req.resume();
+}
+
+/** body-parser's strict JSON: an object or an array, `{}` for an empty body. */
+function parseStrict(bytes: Buffer): unknown {
+  let text = bytes.toString('utf8');
+  // body-parser decodes with iconv-lite, which drops a leading byte order mark
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  if (text[0] !== '{' && text[0] !== '[') {
+    // RFC 7159's whitespace: space, tab, line feed, carriage return
+    const first = /^[ \t\n\r]*([^ \t\n\r])/.exec(text)?.[1];
+    if (first !== '{' && first !== '[') throw strictSyntaxError(text, first);
+  }
+  return JSON.parse(text);
+}
+
+/** body-parser's strict-mode error: JSON.parse's own message for the text from its first character on. */
+function strictSyntaxError(text: string, first: string | undefined): SyntaxError {
+  const index = first === undefined ? -1 : text.indexOf(first);
+  const partial = index === -1 ? '' : text.substring(0, index) + '#'.repeat(text.length - index);
+  try {
+    JSON.parse(partial);
+    return new SyntaxError('strict violation');
+  } catch (e) {
+    const error = e as SyntaxError;
+    error.message = error.message.replace(/#+/g, (placeholder) =>
+      text.substring(index, index + placeholder.length),
+    );
+    return error;
+  }
+}
