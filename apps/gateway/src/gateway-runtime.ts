@@ -274,7 +274,7 @@ export class GatewayRuntime {
           ]
         : []),
       ...(this.admin ? [{ path: ADMIN_QUEUES_PATH, handlers: this.admin.handlers() }] : []),
-      { path: GRAPHQL_PATH, handlers: this.graphqlSteps('express', playground) },
+      { path: GRAPHQL_PATH, handlers: this.graphqlSteps('express', playground) as RequestHandler[] },
     ];
   }
 
@@ -283,15 +283,12 @@ export class GatewayRuntime {
    * in the same order, without express (a lean JSON body reader with express.json's limit and errors, Apollo
    * over node's request and response).
    */
-  lane(): (RequestHandler | ErrorRequestHandler)[] & (Step | ErrorStep)[] {
+  lane(): (Step | ErrorStep)[] {
     return this.graphqlSteps('lane', []);
   }
 
   /** What every GraphQL HTTP request passes, in order; `playground` answers some GETs (never a lane request). */
-  private graphqlSteps(
-    via: 'express' | 'lane',
-    playground: RequestHandler[],
-  ): (RequestHandler | ErrorRequestHandler)[] & (Step | ErrorStep)[] {
+  private graphqlSteps(via: 'express' | 'lane', playground: RequestHandler[]): (Step | ErrorStep)[] {
     const context = async (req: IncomingMessage) => ({ identity: identityOf(req) });
     return [
       cors(this.config.CORS_ORIGINS),

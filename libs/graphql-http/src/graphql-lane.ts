@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setHttpRoute } from '#libs/observability';
 import { runSteps, type ErrorStep, type Step } from './http-steps.js';
 import { isPlainJsonPost } from './json-body.js';
 
@@ -13,6 +14,8 @@ export function graphqlLane(
 ): (req: IncomingMessage, res: ServerResponse, toExpress: (err: unknown) => void) => boolean {
   return (req, res, toExpress) => {
     if (!isPlainJsonPost(req, path)) return false;
+    // the route express's instrumentation named for these requests (tracing with the preload)
+    setHttpRoute(path);
     runSteps(steps, req, res, toExpress);
     return true;
   };

@@ -1,10 +1,11 @@
-import { node, tracing } from '@opentelemetry/sdk-node';
+import { api, core, node, tracing } from '@opentelemetry/sdk-node';
 import {
   activeTraceFields,
   activeTraceId,
   contextFromTraceparent,
   currentTraceparent,
   inSpan,
+  setHttpRoute,
   SpanKind,
   traceIdOf,
 } from './trace-context.js';
@@ -13,6 +14,9 @@ const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 
 describe('trace context without an SDK (tracing off)', () => {
+  it('names no route', () => {
+    expect(() => setHttpRoute('/graphql')).not.toThrow();
+  });
   it('writes no traceparent and logs no ids, and inSpan still runs its work', async () => {
     expect(await inSpan('x', { parent: PARENT }, () => currentTraceparent())).toBeUndefined();
     expect(await inSpan('x', {}, () => activeTraceFields())).toEqual({});
@@ -70,5 +74,13 @@ describe('trace context with an SDK', () => {
     const [span] = exporter.getFinishedSpans();
     expect(span!.spanContext().traceId).not.toBe(TRACE_ID);
     expect(span!.parentSpanContext).toBeUndefined();
+  });
+
+  it("names the route of the incoming request in the http instrumentation's RPC metadata, as express's does", () => {
+    const span = api.trace.getTracer('t').startSpan('POST');
+    const meta: core.RPCMetadata = { type: core.RPCType.HTTP, span };
+    api.context.with(core.setRPCMetadata(api.context.active(), meta), () => setHttpRoute('/graphql'));
+    span.end();
+    expect(meta.route).toBe('/graphql');
   });
 });

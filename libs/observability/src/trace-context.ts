@@ -1,5 +1,6 @@
 import {
   context,
+  createContextKey,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -113,6 +114,23 @@ export function attemptSpanAttributes(a: {
 }
 
 export type { Context as TraceContext } from '@opentelemetry/api';
+
+/**
+ * Where @opentelemetry/core keeps an incoming HTTP request's RPC metadata (`getRPCMetadata`): the http
+ * instrumentation puts it in the request's context and names its server span `<method> <route>` from its `route`.
+ * `createContextKey` makes a global symbol, so this is core's own key.
+ */
+const RPC_METADATA = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+
+/**
+ * Names the route of the incoming HTTP request being answered (`http.route`, and the server span `POST /graphql`),
+ * as express's instrumentation does for the routes it matched, for a request answered without express. A no-op
+ * with tracing off (no context carries RPC metadata).
+ */
+export function setHttpRoute(route: string): void {
+  const meta = context.active().getValue(RPC_METADATA) as { type?: string; route?: string } | undefined;
+  if (meta?.type === 'http') meta.route = route;
+}
 
 /** The active context, to hand to work that runs outside it (an IPC message handler). */
 export const activeContext = (): Context => context.active();

@@ -1,0 +1,136 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { isPlainJsonPost, jsonBody } from './json-body.js';
+import type { Step } from './http-steps.js';
+
+const LIMIT = 1000;
+/** A body in one piece (Content-Length), or in chunks (Transfer-Encoding: chunked). */
+type Body = string | Buffer | Array<string | Buffer>;
+const SPLIT = Buffer.from('{"a":"é"}');
+
+/** A server whose one step reads the body, answering what it read or the error it raised (its fields). */
+async function serve(step: Step): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void step(req, res, (err?: unknown) => {
+      const e = err as (Error & Record<string, unknown>) | undefined;
+      const body = e
+        ? {
+            error: {
+              syntax: e instanceof SyntaxError,
+              message: e.message,
+              status: e.status,
+              statusCode: e.statusCode,
+              expose: e.expose,
+              type: e.type,
+              limit: e.limit,
+            },
+          }
+        : { body: (req as { body?: unknown }).body, hasBody: 'body' in req };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+function send(url: string, body: Body, contentType = 'application/json'): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunked = Array.isArray(body);
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': contentType, ...(chunked ? { 'transfer-encoding': 'chunked' } : {}) },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString('utf8'))));
+      },
+    );
+    req.on('error', reject);
+    if (chunked) for (const c of body) req.write(c);
+    req.end(chunked ? undefined : body);
+  });
+}
+
+describe('jsonBody reads what express.json reads', () => {
+  let ours: Awaited<ReturnType<typeof serve>>;
+  let theirs: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    ours = await serve(jsonBody(LIMIT));
+    theirs = await serve(express.json({ limit: LIMIT }) as unknown as Step);
+  });
+  afterAll(async () => {
+    await ours.close();
+    await theirs.close();
+  });
+
+  const bodies: Array<[string, Body]> = [
+    ['an object', '{"query":"{ a }","variables":{"x":[1,2,"é"]}}'],
+    ['an array', '[{"query":"{ a }"}]'],
+    ['leading whitespace', ' \t\r\n{"a":1}'],
+    ['a byte order mark', '\ufeff{"a":1}'],
+    ['empty', ''],
+    ['whitespace only', '   '],
+    ['a string', '"x"'],
+    ['a number after whitespace', '  12'],
+    ['null', 'null'],
+    ['truncated', '{"a":'],
+    ['trailing garbage', '{"a":1} x'],
+    ['over the limit (Content-Length)', `{"a":"${'x'.repeat(LIMIT)}"}`],
+    ['at the limit', `{"a":"${'x'.repeat(LIMIT - 8)}"}`],
+    ['chunked', ['{"a"', ':', '1}']],
+    ['chunked, over the limit', ['{"a":"', 'x'.repeat(600), 'x'.repeat(600), '"}']],
+    ['a character split across chunks', [SPLIT.subarray(0, 7), SPLIT.subarray(7)]],
+  ];
+
+  it.each(bodies)('%s', async (_what, body) => {
+    const [a, b] = [await send(ours.url, body), await send(theirs.url, body)];
+    expect(a).toEqual(b);
+  });
+
+  it('is used only for POSTs of the path with an uncompressed UTF-8 JSON body', () => {
+    const req = (method: string, url: string, headers: Record<string, string>) =>
+      ({ method, url, headers }) as unknown as IncomingMessage;
+    const json = { 'content-type': 'application/json', 'content-length': '2' };
+    expect(isPlainJsonPost(req('POST', '/graphql', json), '/graphql')).toBe(true);
+    expect(isPlainJsonPost(req('POST', '/graphql?x=1', json), '/graphql')).toBe(true);
+    expect(
+      isPlainJsonPost(
+        req('POST', '/graphql', {
+          'content-type': 'application/json; charset=UTF-8',
+          'transfer-encoding': 'chunked',
+        }),
+        '/graphql',
+      ),
+    ).toBe(true);
+    expect(
+      isPlainJsonPost(req('POST', '/graphql', { ...json, 'content-encoding': 'identity' }), '/graphql'),
+    ).toBe(true);
+    // left to express
+    for (const [method, url, headers] of [
+      ['GET', '/graphql', json],
+      ['POST', '/graphql/', json],
+      ['POST', '/graphqlx', json],
+      ['POST', '/GRAPHQL', json],
+      ['POST', '/graphql', { 'content-type': 'application/json' }],
+      ['POST', '/graphql', { ...json, 'content-encoding': 'gzip' }],
+      ['POST', '/graphql', { ...json, 'content-type': 'application/json; charset=utf-16' }],
+      ['POST', '/graphql', { ...json, 'content-type': 'application/graphql-response+json' }],
+      ['POST', '/graphql', { ...json, 'content-type': 'text/plain' }],
+      ['POST', '/graphql', { 'content-length': '2' }],
+    ] as const)
+      expect({ method, url, headers, lane: isPlainJsonPost(req(method, url, headers), '/graphql') }).toEqual({
+        method,
+        url,
+        headers,
+        lane: false,
+      });
+  });
+});
