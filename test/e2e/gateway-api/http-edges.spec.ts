@@ -163,7 +163,8 @@ describe('GraphQL over HTTP at its edges', () => {
           status: 413,
           message: /larger than 2000/,
         },
-        { what: 'empty', body: '', status: 400, message: /query/ },
+        // express.json reads an empty body as {}: Apollo's own answer
+        { what: 'empty', body: '', status: 400, message: /^POST body missing/ },
       ];
     for (const c of cases) {
       const r = await send(stack.url, {
@@ -216,6 +217,6 @@ describe('GraphQL over HTTP at its edges', () => {
     });
     const empty = await send(jobsUrl, { headers, body: '' });
     expect(empty.status).toBe(400);
-    expect(empty.json.errors[0].message).toMatch(/query/);
+    expect(empty.json.errors[0].message).toMatch(/^POST body missing/);
   });
 });
