@@ -83,8 +83,9 @@ export interface BootstrapOptions {
    * Requests the app answers in front of express (after the access log and HSTS, which every request gets):
    * returns true when it takes the request. A request it takes and cannot answer is given to express with
    * `toExpress(err)`, whose error handlers (the route's, then Nest's) answer it as if the error had been raised
-   * by express middleware. Used for the GraphQL POSTs (see `graphqlLane`): express's app and router, around
-   * steps that need none of them, were ≈ 7 % of a request's CPU (bench/README.md, issue 12, session 17).
+   * by express middleware. Used for the GraphQL POSTs (see `graphqlLane`): without express's app and router
+   * around steps that need none of them, the gateway spends 40–54 % less CPU per request (bench/README.md, issue
+   * 12, session 17).
    */
   front?: (req: IncomingMessage, res: ServerResponse, toExpress: (err: unknown) => void) => boolean;
 }
