@@ -300,7 +300,10 @@ export class GatewayRuntime {
       bodyErrors(this.format),
       guardDocuments({
         guard: this.documentGuard,
-        schema: () => this.currentRuntime().apiGraphQLSchema,
+        schema: () => {
+          const runtime = this.currentRuntime();
+          return { schema: runtime.apiGraphQLSchema, costs: runtime.costs };
+        },
         introspection: this.config.introspection,
         format: this.format,
       }),
