@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -93,7 +93,9 @@ export class GatewayRuntime {
   private ws: GraphqlWsServer | null = null;
   private httpServer: Server | null = null;
   /** HTTP requests being answered (upgraded graphql-ws sockets are not requests). */
-  private inflight = 0;
+  /** Responses not yet closed: the drain waits for them. */
+  private readonly inflight = new Set<ServerResponse>();
+  private draining = false;
   private onIdle: (() => void) | null = null;
 
   /** `refuse`: how the app stops when production finds Redis evicting keys (main.ts: exit 78). */
@@ -317,10 +319,11 @@ export class GatewayRuntime {
   attach(httpServer: Server): void {
     this.httpServer = httpServer;
     httpServer.on('request', (_req, res) => {
-      this.inflight++;
+      if (this.draining) closeAfter(res);
+      this.inflight.add(res);
       res.once('close', () => {
-        this.inflight--;
-        if (this.inflight === 0) this.onIdle?.();
+        this.inflight.delete(res);
+        if (this.inflight.size === 0) this.onIdle?.();
       });
     });
     this.ws = startGraphqlWsServer({
@@ -369,9 +372,11 @@ export class GatewayRuntime {
     const server = this.httpServer;
     if (server?.listening) {
       // Stop accepting; the server's own close callback would also wait for the graphql-ws sockets.
+      this.draining = true;
+      for (const res of this.inflight) closeAfter(res);
       server.close();
       server.closeIdleConnections();
-      if (this.inflight > 0) {
+      if (this.inflight.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
           this.onIdle = () => {
@@ -380,7 +385,7 @@ export class GatewayRuntime {
           };
         });
       }
-      this.logger.info({ unfinished: this.inflight }, 'HTTP drained; closing graphql-ws clients (1001)');
+      this.logger.info({ unfinished: this.inflight.size }, 'HTTP drained; closing graphql-ws clients (1001)');
     }
     await this.ws?.dispose();
     await this.subscriptionSlots.close();
@@ -438,4 +443,12 @@ export class GatewayRuntime {
       },
     };
   }
+}
+
+/**
+ * While draining, an answer closes its connection: server.close() only stops new connections, and a busy
+ * keep-alive one would go on carrying requests and hold the drain open until the grace runs out.
+ */
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
 }

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { waitFor } from '#libs/testing';
 import {
   collect,
@@ -122,8 +124,29 @@ describe('gateway subscriptions', () => {
   it('on SIGTERM, drains HTTP then closes graphql-ws clients with 1001 and exits 0', async () => {
     const client = wsClient(stack.wsUrl, key);
     const feed = collect(client, 'subscription { jobFeed { seq type } }');
+    // A keep-alive connection whose request is in flight when the drain starts: its answer must close it, or a
+    // busy client could go on sending requests on it and hold the drain open until the grace runs out.
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const { hostname, port } = new URL(stack.url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    const closed = once(socket, 'close');
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nConnection: keep-alive\r\n` +
+        `Authorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n` +
+        body.slice(0, 5),
+    );
     await new Promise((r) => setTimeout(r, 500));
-    const exit = await stack.gateway.stop(15_000);
+    const stopped = stack.gateway.stop(15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    socket.write(body.slice(5));
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toContain('"__typename":"Query"');
+    const exit = await stopped;
     expect(await feed.done).toBe('error');
     expect(client.closes).toContain(1001);
     expect(exit).toBe(0);
