@@ -29,6 +29,7 @@ describe('artifacts subgraph SDL', () => {
       size: 'Float!',
       sha256: 'String!',
       createdAt: 'DateTime!',
+      committedAt: 'DateTime', // added: null for records committed before it existed
       downloadUrl: 'String!',
     });
     expect(String((schema.getType('Job') as GraphQLObjectType).getFields().artifacts!.type)).toBe(
