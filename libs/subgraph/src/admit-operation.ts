@@ -11,7 +11,11 @@ import { callerAuthGraphQLError, DomainError } from '#libs/errors';
 import { operationShape } from './operation-shape.js';
 
 /** A refusal before anything ran, as Apollo answers it (HTTP 400); the DomainError inside keeps code and extensions. */
-function refused(code: ApiErrorCode, message: string, extensions: Record<string, unknown>): GraphQLError {
+export function refused(
+  code: ApiErrorCode,
+  message: string,
+  extensions: Record<string, unknown>,
+): GraphQLError {
   return new GraphQLError(message, {
     originalError: new DomainError(code, message, extensions),
     extensions: { ...extensions, code, http: { status: 400 } },

@@ -13,6 +13,7 @@ describe('createSubgraphServer', () => {
   let server: SubgraphServer;
   let url: string;
   let schema: GraphQLSchema;
+  let ticksResolved = 0;
 
   beforeAll(async () => {
     schema = new GraphQLSchema({
@@ -25,6 +26,18 @@ describe('createSubgraphServer', () => {
             resolve: () => {
               throw new Error('boom');
             },
+          },
+        },
+      }),
+      subscription: new GraphQLObjectType({
+        name: 'Subscription',
+        fields: {
+          ticks: {
+            type: GraphQLInt,
+            subscribe: async function* () {
+              yield { ticks: 1 };
+            },
+            resolve: () => ++ticksResolved,
           },
         },
       }),
@@ -69,5 +82,14 @@ describe('createSubgraphServer', () => {
       const res = await post(query);
       expect(res.headers.get('cache-control')).toBe('no-store');
     }
+  });
+
+  it('refuses a subscription sent over HTTP (they are served over graphql-ws), running nothing of it', async () => {
+    const res = await post('subscription { ticks }');
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+    expect(ticksResolved).toBe(0);
   });
 });

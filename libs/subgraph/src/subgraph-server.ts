@@ -19,7 +19,7 @@ import {
 import { ArgumentValidationError } from 'type-graphql';
 import { badInput, callerAuthGraphQLError, formatGraphQLError, isVariableCoercionError } from '#libs/errors';
 import { apolloHttp, jsonBody, type ErrorStep, type Step, type StepRequest } from '#libs/graphql-http';
-import { admitOperation } from './admit-operation.js';
+import { admitOperation, refused } from './admit-operation.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   schema: GraphQLSchema;
@@ -127,7 +127,15 @@ function useOperationAdmission<C extends BaseContext>(admit: SubgraphServer['adm
           const caller = (contextValue as WithCaller)[CALLER];
           // every context is built with its caller: one without is a bug, never a pass
           if (!caller) throw new Error('no verified caller in the request context');
-          if (operation) await admit(caller, document, operation, request.variables);
+          if (!operation) return;
+          // Over HTTP graphql-js would run the subscription's field once, as a query: it belongs on graphql-ws.
+          if (operation.operation === 'subscription')
+            throw refused(
+              'BAD_USER_INPUT',
+              'subscriptions are served over graphql-ws (graphql-transport-ws)',
+              {},
+            );
+          await admit(caller, document, operation, request.variables);
         },
       }),
   };
