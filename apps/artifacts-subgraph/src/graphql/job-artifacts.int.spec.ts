@@ -8,13 +8,13 @@ import {
   type ArtifactListPosition,
   type ArtifactRecord,
   type Identity,
+  artifactListPositionOf,
 } from '#libs/contracts';
 import { encodeArtifactRecord } from '#libs/storage';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import {
   ARTIFACT_READ_SCRIPTS,
   JobArtifactsReader,
-  positionOf,
   type JobArtifactsPage,
 } from '../reads/job-artifacts-reader.js';
 import { metadataOnlySchema } from './test/metadata-only-schema.js';
@@ -446,7 +446,7 @@ describe('a job of 20000 artifacts', () => {
   });
 
   it('a page of 20 such jobs costs O(page) Redis commands per job, not O(artifacts)', async () => {
-    const after = positionOf(expected[9_999]!);
+    const after = artifactListPositionOf(expected[9_999]!);
     await redis.config('RESETSTAT');
     const pages = await reader.pages(
       Array.from({ length: 20 }, () => ({ jobId: JOB, limit: 50, after })),
@@ -471,7 +471,7 @@ describe('a job of 20000 artifacts', () => {
       const [p] = await reader.pages([{ jobId: JOB, limit: 1000, after }], 'acme');
       seen.push(...ids(p!));
       if (!p!.hasMore) break;
-      after = positionOf(p!.records.at(-1)!);
+      after = artifactListPositionOf(p!.records.at(-1)!);
     }
     expect(seen).toEqual(expected.map((r) => r.id));
     // globex sees its own record under the job, and only it
@@ -495,11 +495,14 @@ describe('a job of 20000 artifacts', () => {
     const late = record('late', 'acme', 'committed', t(N), 'late.png');
     await redis.hset(REDIS_KEYS.artifact('late'), encodeArtifactRecord(late));
     await redis.sadd(REDIS_KEYS.jobArtifacts(JOB), 'late');
-    const [p] = await reader.pages([{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }], 'acme');
+    const [p] = await reader.pages(
+      [{ jobId: JOB, limit: 5, after: artifactListPositionOf(expected.at(-2)!) }],
+      'acme',
+    );
     expect(ids(p!)).toEqual([expected.at(-1)!.id, 'late']);
     await redis.srem(REDIS_KEYS.jobArtifacts(JOB), 'late');
     const [again] = await reader.pages(
-      [{ jobId: JOB, limit: 5, after: positionOf(expected.at(-2)!) }],
+      [{ jobId: JOB, limit: 5, after: artifactListPositionOf(expected.at(-2)!) }],
       'acme',
     );
     expect(ids(again!)).toEqual([expected.at(-1)!.id]);

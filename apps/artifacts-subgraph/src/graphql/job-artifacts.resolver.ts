@@ -4,11 +4,8 @@ import { PageInfoType } from '#libs/subgraph';
 import { perRequest, TickBatcher } from '#libs/redis';
 import { encodeArtifactCursor } from '../reads/artifact-cursor.js';
 import { JOB_ARTIFACTS_LIST_SIZE } from '../reads/job-artifacts-bounds.js';
-import {
-  positionOf,
-  type JobArtifactsPage,
-  type JobArtifactsRequest,
-} from '../reads/job-artifacts-reader.js';
+import { artifactListPositionOf } from '#libs/contracts';
+import type { JobArtifactsPage, JobArtifactsRequest } from '../reads/job-artifacts-reader.js';
 import type { ArtifactService } from '../uploads/artifact-service.js';
 import type { ArtifactsContext } from './context.js';
 import { ArtifactConnectionType, ArtifactEdgeType, ArtifactType, JobReference } from './types.js';
@@ -56,7 +53,7 @@ export class JobArtifactsResolver {
     const page = await this.pagesOf(ctx).load({ ...request, jobId: job.id });
     const edges = page.records.map((r) =>
       Object.assign(new ArtifactEdgeType(), {
-        cursor: encodeArtifactCursor(positionOf(r)),
+        cursor: encodeArtifactCursor(artifactListPositionOf(r)),
         node: ArtifactType.from(r),
       }),
     );

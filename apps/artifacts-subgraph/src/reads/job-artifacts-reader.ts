@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import {
   REDIS_KEYS,
-  artifactListPositionOf,
   jobArtifactOrderPlace,
   type ArtifactListPosition,
   type ArtifactRecord,
@@ -59,9 +58,6 @@ export class JobArtifactsReader {
     }));
   }
 }
-
-/** Where a record stands in its job's list (what a cursor after it names). */
-export const positionOf = (r: ArtifactRecord): ArtifactListPosition => artifactListPositionOf(r);
 
 /** HGETALL's reply as Lua returns it (field, value, field, value…) as an object. */
 function hashOf(flat: readonly string[]): Record<string, string> {
