@@ -237,10 +237,12 @@ export class ArtifactRepository {
   async listForJob(jobId: string, tenant: string): Promise<ArtifactRecord[]> {
     const ids = await this.meta('listForJob', () => this.redis.smembers(REDIS_KEYS.jobArtifacts(jobId)));
     const records = await this.getMany(ids);
-    const place = (r: ArtifactRecord) => jobArtifactOrderPlace(artifactListPositionOf(r));
+    // each record's place once (a string the index sorts by), not once per comparison
     return records
       .filter((r): r is ArtifactRecord => visible(r, tenant) !== null)
-      .sort((a, b) => (place(a) < place(b) ? -1 : place(a) > place(b) ? 1 : 0));
+      .map((r) => ({ r, place: jobArtifactOrderPlace(artifactListPositionOf(r)) }))
+      .sort((a, b) => (a.place < b.place ? -1 : a.place > b.place ? 1 : 0))
+      .map(({ r }) => r);
   }
 
   async getMany(ids: string[]): Promise<Array<ArtifactRecord | null>> {
