@@ -92,8 +92,7 @@ export class GatewayRuntime {
   private runtime: SupergraphRuntime | null = null;
   private ws: GraphqlWsServer | null = null;
   private httpServer: Server | null = null;
-  /** HTTP requests being answered (upgraded graphql-ws sockets are not requests). */
-  /** Responses not yet closed: the drain waits for them. */
+  /** Responses of HTTP requests not yet closed, which the drain waits for (upgraded graphql-ws sockets are not requests). */
   private readonly inflight = new Set<ServerResponse>();
   private draining = false;
   private onIdle: (() => void) | null = null;

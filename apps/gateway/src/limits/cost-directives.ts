@@ -43,11 +43,6 @@ export class CostDirectives {
 
   private constructor(private readonly fields: ReadonlyMap<string, ReadonlyMap<string, FieldCost>>) {}
 
-  /** Types with at least one field that declares something. */
-  get size(): number {
-    return this.fields.size;
-  }
-
   field(type: string, field: string): FieldCost | undefined {
     return this.fields.get(type)?.get(field);
   }
