@@ -153,7 +153,7 @@ describe('Job.artifacts for a batch of jobs', () => {
  * A job's artifacts are bounded: `Job.artifacts` answers at most JOB_ARTIFACTS_LIST_MAX (the first committed), and
  * `artifactsPage(first, after)` pages through all of them, `first` at most JOB_ARTIFACTS_PAGE_MAX. The records here
  * are written as an older release committed them (no commitSeq), so they list by (createdAt, name, id); commit
- * order is job-artifacts-commit-order.int.spec.ts's.
+ * order is test/artifacts-order/job-artifacts-commit-order.int.spec.ts's.
  */
 describe('Job.artifacts and Job.artifactsPage bounds', () => {
   const LIST_MAX = 5;

@@ -11,11 +11,11 @@ import { REDIS_KEYS, type ArtifactRecord, type Identity, type JsonObject } from 
 import { DomainError } from '#libs/errors';
 import { redisPerSuite, startS3, type S3Handle } from '#libs/testing';
 import { ArtifactRepository, ObjectStore, encodeArtifactRecord, type StorageLogger } from '#libs/storage';
-import { startCore } from '../../../jobs-subgraph/test/harness.js';
-import { TEST_TASKS } from '../../../jobs-subgraph/test/test-tasks.js';
-import { TestWorker } from '../../../jobs-subgraph/test/test-worker.js';
-import { reportFields } from '../../../jobs-subgraph/test/scenario.js';
-import { metadataOnlySchema } from './test/metadata-only-schema.js';
+import { startCore } from '../../apps/jobs-subgraph/test/harness.js';
+import { TEST_TASKS } from '../../apps/jobs-subgraph/test/test-tasks.js';
+import { TestWorker } from '../../apps/jobs-subgraph/test/test-worker.js';
+import { reportFields } from '../../apps/jobs-subgraph/test/scenario.js';
+import { metadataOnlySchema } from '../../apps/artifacts-subgraph/src/graphql/test/metadata-only-schema.js';
 
 const TENANT = 'acme';
 const acme: Identity = { tenant: TENANT, keyId: 'k', scopes: ['artifacts:read'], exp: 9e9 };
