@@ -288,8 +288,8 @@ describe('RunnerProcess', () => {
     });
   });
   describe('runs handed over together (a lease)', () => {
-    const execute = (runner: RunnerProcess, msg: RunMessage, h = recorder()) =>
-      new AttemptExecution(runner, msg, h, limits).run();
+    const execute = (runner: RunnerProcess, msg: RunMessage, h = recorder(), l = limits) =>
+      new AttemptExecution(runner, msg, h, l).run();
 
     it('runs them in order, one at a time; each is claimed with its outcome and what it reported', async () => {
       const runner = await startRunner();
@@ -388,8 +388,12 @@ describe('RunnerProcess', () => {
 
     it('a run that leaves tensors in the runner asks for a new runner; the runs queued after it come back unstarted', async () => {
       const runner = await startRunner();
-      // tfjs loaded, nothing left: the runner stays
-      const clean = await execute(runner, runMessage('test.retain-tensors', { floats: 0 }));
+      // tfjs loaded, nothing left: the runner stays. Loading tfjs blocks the runner's loop: on a loaded CI machine
+      // longer than the spec's 1.5 s heartbeat bound (STUCK), so this run gets the worker's default, 10 s.
+      const clean = await execute(runner, runMessage('test.retain-tensors', { floats: 0 }), recorder(), {
+        ...limits,
+        heartbeatTimeoutMs: 10_000,
+      });
       expect(clean).toMatchObject({ type: 'succeeded', outputs: { tensors: 0 } });
       expect(clean).not.toHaveProperty('recycle');
       const msgs = [
