@@ -1,0 +1,279 @@
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
+import { waitFor } from '#libs/testing';
+import { IDENTITY_SECRET, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
+
+/** What the test gives HTTP_REQUEST_TIMEOUT_MS on every app: small, so a slow body is cut within seconds. */
+const REQUEST_TIMEOUT_MS = 1500;
+/**
+ * The latest a timed-out request may be answered: node checks its connections every
+ * `connectionsCheckingInterval` (bootstrapApp: a quarter of the timeout here), plus slack for a loaded machine.
+ */
+const TIMEOUT_BOUND_MS = REQUEST_TIMEOUT_MS + 1500;
+const QUERY = JSON.stringify({ query: '{ templates { name } }' });
+/** A body far larger than any limit, declared and never sent in full. */
+const HUGE = 50_000_000;
+
+interface Exchange {
+  /** Everything the server sent. */
+  text: string;
+  status?: number;
+  headers: Record<string, string>;
+  /** ms from the first write to the answer's first byte, to the server's end of the connection. */
+  answeredAfterMs?: number;
+  closedAfterMs?: number;
+  /** Body bytes this side wrote (what the kernel took; the server may have read less). */
+  written: number;
+}
+
+/**
+ * One request on a raw socket: `head` (request line and headers) and `first` at once, then `more` every
+ * `everyMs` while the socket lasts, for at most `forMs` (then the test side closes). Nothing is retried and no
+ * header is added: what a hostile client sends.
+ */
+function exchange(
+  port: number,
+  o: { head: string; first?: string | Buffer; more?: string | Buffer; everyMs?: number; forMs: number },
+): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    const started = Date.now();
+    const result: Exchange = { text: '', headers: {}, written: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearInterval(timer);
+      clearTimeout(stop);
+      const [head = ''] = result.text.split('\r\n\r\n');
+      const [line, ...fields] = head.split('\r\n');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(line ?? '')?.[1];
+      if (status) result.status = Number(status);
+      for (const f of fields) {
+        const at = f.indexOf(':');
+        if (at > 0) result.headers[f.slice(0, at).trim().toLowerCase()] = f.slice(at + 1).trim();
+      }
+      resolve(result);
+    };
+    const stop = setTimeout(() => socket.destroy(), o.forMs);
+    socket.on('data', (d: Buffer) => {
+      result.answeredAfterMs ??= Date.now() - started;
+      result.text += d.toString('latin1');
+    });
+    // the server's FIN (end) or a reset (error): either way it is done with this connection
+    const closed = () => (result.closedAfterMs ??= Date.now() - started);
+    socket.on('end', closed);
+    socket.on('error', closed);
+    socket.on('close', finish);
+    socket.on('connect', () => {
+      socket.write(o.head);
+      if (o.first !== undefined) {
+        socket.write(o.first);
+        result.written += Buffer.byteLength(o.first);
+      }
+      if (o.more === undefined) return;
+      const more = o.more;
+      timer = setInterval(() => {
+        if (socket.destroyed || result.closedAfterMs !== undefined) return;
+        socket.write(more, (err) => {
+          if (!err) result.written += Buffer.byteLength(more);
+        });
+      }, o.everyMs ?? 20);
+    });
+  });
+}
+
+const post = (path: string, headers: Record<string, string>) =>
+  `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+
+/** A normal request on its own connection (node's agent). */
+function normal(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    req.end(QUERY);
+  });
+}
+
+/**
+ * A tenant must not hold the HTTP servers' connections and memory with bodies it never finishes, nor make them
+ * read bodies they have already refused. On the gateway and on a subgraph called directly, on the lane (plain
+ * JSON POSTs, libs/graphql-http) and through express (any other media type): both must behave alike.
+ */
+describe('request bodies that are slow, or refused before they are read', () => {
+  let stack: GatewayStack;
+  let key: string;
+  let gatewayPort: number;
+  let jobsPort: number;
+  const identity = () =>
+    signIdentity({ tenant: 'slow', keyId: 'k', scopes: ['jobs:read'] }, IDENTITY_SECRET);
+
+  beforeAll(async () => {
+    const timeouts = { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) };
+    stack = await startGatewayStack({
+      env: timeouts,
+      gatewayEnv: { MAX_BODY_BYTES: '2000' },
+    });
+    key = (await stack.createKey('slow', ['jobs:read'])).key;
+    gatewayPort = Number(stack.env.GATEWAY_PORT);
+    jobsPort = Number(stack.env.JOBS_SUBGRAPH_PORT);
+  }, 240_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  // the lane takes application/json; express takes the rest (here the GraphQL response media type)
+  const paths = [
+    ['lane', 'application/json'],
+    ['express', 'application/graphql-response+json'],
+  ] as const;
+
+  describe.each(paths)('through the %s', (_via, contentType) => {
+    it.each(['gateway', 'jobs-subgraph'] as const)(
+      '%s: a body trickled slower than HTTP_REQUEST_TIMEOUT_MS is answered 408 and its connection closed, others unaffected',
+      async (app) => {
+        const port = app === 'gateway' ? gatewayPort : jobsPort;
+        const auth: Record<string, string> =
+          app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
+        const slow = exchange(port, {
+          head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': '1000' }),
+          first: '{"query": "',
+          more: 'x',
+          everyMs: 300,
+          forMs: REQUEST_TIMEOUT_MS + 5000,
+        });
+        // meanwhile a normal request on another connection is answered as always
+        const url = app === 'gateway' ? stack.url : stack.env.JOBS_SUBGRAPH_URL!;
+        const other = await normal(url, auth);
+        expect(other.status).toBe(200);
+        const r = await slow;
+        expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 408, connection: 'close' });
+        expect(r.closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+        expect(r.closedAfterMs).toBeLessThan(TIMEOUT_BOUND_MS);
+        // and after it the server still answers
+        expect((await normal(url, auth)).status).toBe(200);
+      },
+      20_000,
+    );
+
+    it('gateway: a request refused for its key (401) with a large body still to come closes instead of reading it', async () => {
+      const r = await exchange(gatewayPort, {
+        head: post('/graphql', { 'content-type': contentType, 'content-length': String(HUGE) }),
+        first: Buffer.alloc(64 * 1024, 'x'),
+        more: Buffer.alloc(16 * 1024, 'x'),
+        everyMs: 10,
+        forMs: 4000,
+      });
+      expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 401, connection: 'close' });
+      expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 1000);
+      // what the kernel took before the close: socket buffers, nowhere near the 50 MB declared
+      expect(r.written).toBeLessThan(16 * 1024 * 1024);
+    }, 20_000);
+
+    it.each(['gateway', 'jobs-subgraph'] as const)(
+      '%s: a declared Content-Length over the limit is answered 413 at once and the connection closed, the body unread',
+      async (app) => {
+        const port = app === 'gateway' ? gatewayPort : jobsPort;
+        const auth: Record<string, string> =
+          app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
+        const r = await exchange(port, {
+          head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': String(HUGE) }),
+          first: Buffer.alloc(64 * 1024, 'x'),
+          more: Buffer.alloc(16 * 1024, 'x'),
+          everyMs: 10,
+          forMs: 4000,
+        });
+        expect({ status: r.status, connection: r.headers.connection }).toEqual({
+          status: 413,
+          connection: 'close',
+        });
+        expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 1000);
+        expect(r.written).toBeLessThan(16 * 1024 * 1024);
+      },
+      20_000,
+    );
+  });
+
+  it('the lane: a chunked body past the limit is answered 413 at once and the connection closed', async () => {
+    const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+    const r = await exchange(gatewayPort, {
+      head: post('/graphql', {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'transfer-encoding': 'chunked',
+      }),
+      first: chunk(`{"query": "${'x'.repeat(3000)}`),
+      more: chunk('x'.repeat(16 * 1024)),
+      everyMs: 10,
+      forMs: 4000,
+    });
+    expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 413, connection: 'close' });
+    expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 1000);
+  }, 20_000);
+
+  it('a refused request whose small body has arrived keeps its connection (keep-alive)', async () => {
+    const socket = connect(gatewayPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const body = '{"query": "{ templates { name } }"}';
+    const ask = (headers: Record<string, string>) =>
+      socket.write(
+        post('/graphql', {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+        }) + body,
+      );
+    /** The answer in `text` once all of it (its Content-Length) has arrived. */
+    const answer = () => {
+      const end = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1];
+      return end >= 0 && length && text.length >= end + 4 + Number(length) ? text : undefined;
+    };
+    ask({});
+    const refused = await waitFor(answer, { what: 'the 401' });
+    expect(refused).toMatch(/^HTTP\/1\.1 401 /);
+    expect(refused).toMatch(/\r\nConnection: keep-alive\r\n/i);
+    text = '';
+    ask({ authorization: `Bearer ${key}` });
+    const second = await waitFor(answer, { what: 'the second answer on the same connection' });
+    expect(second).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second).toMatch(/"templates"/);
+    socket.destroy();
+  }, 20_000);
+
+  it('logs a timed-out request as 408 (the access line)', async () => {
+    const marker = `slow-${Date.now()}`;
+    await exchange(gatewayPort, {
+      head: post('/graphql', {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'content-length': '1000',
+        'x-request-id': marker,
+      }),
+      first: '{',
+      forMs: REQUEST_TIMEOUT_MS + 5000,
+    });
+    const line = await waitFor(
+      () =>
+        stack.gateway
+          .logs()
+          .split('\n')
+          .find((l) => l.includes(marker)),
+      { what: 'the access line' },
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      msg: 'request errored',
+      req: { id: marker, method: 'POST', url: '/graphql' },
+      res: { statusCode: 408 },
+      err: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
+    });
+  }, 20_000);
+});
