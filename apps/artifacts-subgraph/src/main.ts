@@ -35,6 +35,7 @@ await bootstrapApp({
   port: config.ARTIFACTS_SUBGRAPH_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
   // Apollo must be mounted before Nest's router is initialised (STACK.md).
   beforeInit: async (app) => {
     app.use('/graphql', ...graphql.middleware);

@@ -34,6 +34,7 @@ await bootstrapApp({
   tls: configOrExit(() => loadTls(config), SERVICE),
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
   // Apollo must be mounted before Nest's router is initialised (STACK.md).
   beforeInit: async (app) => {
     for (const { path, handlers } of runtime.middleware()) app.use(path, ...handlers);

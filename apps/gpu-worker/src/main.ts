@@ -18,4 +18,5 @@ await bootstrapApp({
   host: config.BIND_HOST,
   // The drain keeps its own budget (WORKER_DRAIN_BUDGET_MS); the hard exit is only a backstop after it.
   shutdownGraceMs: config.compiled.drain.budgetMs + 2_000,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
 });

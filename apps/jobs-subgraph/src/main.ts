@@ -32,6 +32,7 @@ await bootstrapApp({
   port: config.JOBS_SUBGRAPH_PORT,
   host: config.BIND_HOST,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
   // our gateway, the usual caller, logs and measures every client operation, and a job's events record what a
   // submit did: a line per answered request only at debug (4xx/5xx and cut-off requests still at info)
   accessLog: { successLevel: 'debug' },

@@ -69,6 +69,17 @@ export const runtimeEnv = {
   /** Bound address of HTTP servers; loopback by default so nothing is exposed by accident. */
   BIND_HOST: z.string().default('127.0.0.1'),
   SHUTDOWN_GRACE_MS: positiveInt(10000),
+  /**
+   * Longest an HTTP request may take to arrive, headers and body (node's `server.requestTimeout`, whose default
+   * is 5 minutes): a client trickling a body is answered 408 and its connection closed after this. Answering
+   * is not counted. Not 0 (no bound), nor so small that a slow client's honest body cannot make it.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce
+    .number({ message: 'expected a number of milliseconds' })
+    .int('expected an integer number of milliseconds')
+    .min(1000, 'expected at least 1000 (ms): a request needs time to arrive')
+    .max(600_000, 'expected at most 600000 (ms, 10 minutes)')
+    .default(30_000),
 };
 
 /** `host:port,host:port` (Redis Sentinel addresses). */

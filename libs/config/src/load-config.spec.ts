@@ -56,6 +56,20 @@ describe('loadConfig', () => {
     expect(err!.message).toMatch(/NODE_ENV: expected development, production or test/);
   });
 
+  it('bounds HTTP_REQUEST_TIMEOUT_MS (30 s by default; never 0, which would be no bound)', () => {
+    expect(loadConfig(shape, {}).HTTP_REQUEST_TIMEOUT_MS).toBe(30_000);
+    expect(loadConfig(shape, { HTTP_REQUEST_TIMEOUT_MS: '1500' }).HTTP_REQUEST_TIMEOUT_MS).toBe(1500);
+    expect(() => loadConfig(shape, { HTTP_REQUEST_TIMEOUT_MS: '0' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS: expected at least 1000 \(ms\)/,
+    );
+    expect(() => loadConfig(shape, { HTTP_REQUEST_TIMEOUT_MS: '3600000' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS: expected at most 600000/,
+    );
+    expect(() => loadConfig(shape, { HTTP_REQUEST_TIMEOUT_MS: '30s' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS: expected a number of milliseconds/,
+    );
+  });
+
   it('rejects out-of-range ports and bad flags', () => {
     expect(() => loadConfig({ P: port(1) }, { P: '70000' })).toThrow(
       /P: expected a port between 1 and 65535/,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -23,6 +23,7 @@ function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
   const front = o.front;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (hsts) res.setHeader('Strict-Transport-Security', hsts);
+    if (largeBody(req)) res.writeHead = writeHeadClosingUnread;
     log(req, res, () => {
       const toExpress = (err: unknown) => {
         (req as { [FRONT_ERROR]?: unknown })[FRONT_ERROR] =
@@ -32,6 +33,54 @@ function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
       if (!front?.(req, res, toExpress)) express(req, res);
     });
   });
+}
+
+/**
+ * Most of a body that one answer may leave unread on a kept-alive connection: node reads it off to reach the next
+ * request. Go's net/http reads up to the same 256 KiB (`maxPostHandlerReadBytes`) and closes beyond it.
+ */
+const MAX_UNREAD_BODY_BYTES = 256 * 1024;
+
+/** A body that may still be arriving when the answer starts, and too large (or unknown: chunked) to read off. */
+const largeBody = (req: IncomingMessage): boolean =>
+  req.headers['transfer-encoding'] !== undefined ||
+  Number(req.headers['content-length']) > MAX_UNREAD_BODY_BYTES;
+
+const nodeWriteHead = ServerResponse.prototype.writeHead;
+
+/**
+ * `res.writeHead` of a request with a large or chunked body: an answer that starts before the whole body has
+ * arrived (a refusal before reading it: 401, 429, 413 on its Content-Length; or a body step that stopped reading)
+ * says `Connection: close`, and node closes the connection once the answer is written. Otherwise node would read
+ * the rest of the body off the kept-alive connection to reach the next request (`req._dump()`), as body-parser
+ * does before it answers: one refused request could make us read up to its declared length, or forever when
+ * chunked. nginx also turns keep-alive off for such answers. A small body (up to MAX_UNREAD_BODY_BYTES) keeps
+ * its connection: reading it off costs no more than the client spent sending it, HTTP_REQUEST_TIMEOUT_MS bounds
+ * its time, and clients keep their pooled connection (a refusal is often answered before the parser has reached
+ * a body that came in the same packet as the headers, so `req.complete` alone would close nearly every one).
+ */
+function writeHeadClosingUnread(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  if (!this.req.complete && !this.headersSent) this.setHeader('Connection', 'close');
+  return (nodeWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+}
+
+/**
+ * Bounds how long a request may take to arrive (headers and body; answering is not counted): node answers 408
+ * and closes the connection of one that takes longer. Node's default is 5 minutes: a client trickling a body
+ * byte by byte would hold a connection and up to the body limit in memory for that long, and a few hundred of
+ * them starve everyone else. Node checks only every `connectionsCheckingInterval` (30 s by default), read when
+ * the server starts listening: a quarter of the timeout, at most 1 s, keeps the bound within that of the
+ * setting (the check walks only connections with a request still arriving). `headersTimeout` must not exceed
+ * `requestTimeout` (node's rule); headers alone get the same bound. WebSocket connections are not requests
+ * once upgraded: graphql-ws bounds them (connection_init within 3 s, pings).
+ */
+export function boundRequestTime(server: Server, requestTimeoutMs: number): void {
+  server.requestTimeout = requestTimeoutMs;
+  server.headersTimeout = requestTimeoutMs;
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(
+    1_000,
+    Math.max(100, Math.floor(requestTimeoutMs / 4)),
+  );
 }
 
 /** Parse config, or print every problem and exit 78 (EX_CONFIG) before anything starts. */
@@ -71,6 +120,8 @@ export interface BootstrapOptions {
   host: string;
   /** SIGTERM/SIGINT → app.close() (every onModuleDestroy/onApplicationShutdown hook) within this, else exit 1. */
   shutdownGraceMs: number;
+  /** Longest a request may take to arrive, headers and body (HTTP_REQUEST_TIMEOUT_MS; `boundRequestTime`). */
+  requestTimeoutMs: number;
   /** Serve HTTPS (and so WSS) with this certificate, sending HSTS. */
   tls?: TlsSettings;
   /** Runs before init: mount middleware that must precede Nest's router (Apollo Server, see STACK.md). */
@@ -131,6 +182,8 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
     next(req[FRONT_ERROR]),
   );
   inFrontOfExpress(app.getHttpServer() as Server, o);
+  // before listen: node reads connectionsCheckingInterval when the server starts listening
+  boundRequestTime(app.getHttpServer() as Server, o.requestTimeoutMs);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -162,9 +215,9 @@ export async function bootstrapApp(o: BootstrapOptions): Promise<INestApplicatio
   // Callers (the gateway's subgraph clients, proxies) keep idle connections open without a client-side idle
   // timeout; Node's 5 s server default closes them under their feet, and a request sent on a socket the server
   // is closing fails with "socket hang up". Idle connections live longer here than any caller's pause.
-  const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  // (headersTimeout was raised above this to 66 s, for node < 18, which counted a kept-alive connection's idle
+  // time as waiting for headers; node 20 counts from the request's first byte, and bounds it with requestTimeout.)
+  (app.getHttpServer() as Server).keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await o.afterListen?.(app);
   const scheme = o.tls ? 'https' : 'http';
   logger.info({ port: o.port, host: o.host }, `${o.service} listening on ${scheme}://${o.host}:${o.port}`);

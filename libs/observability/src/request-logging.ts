@@ -50,12 +50,18 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
       logged = true;
       res.removeListener('close', done);
       res.removeListener('finish', done);
-      const failed = err !== undefined || res.statusCode >= 500;
-      const level = failed || res.statusCode >= 400 || !res.writableFinished ? 'info' : successLevel;
+      // Cut off by node before the answer was done (the line is written at the first of finish and close): its
+      // own answer (408 when the request took longer than HTTP_REQUEST_TIMEOUT_MS to arrive) never passes
+      // through `res`, whose statusCode says 200, or what a step tried to answer on the destroyed socket.
+      const cutOff = nodeRefusal(req);
+      if (cutOff) err ??= cutOff.err;
+      const statusCode = cutOff?.statusCode ?? res.statusCode;
+      const failed = err !== undefined || statusCode >= 500;
+      const level = failed || statusCode >= 400 || !res.writableFinished ? 'info' : successLevel;
       if (!logger.isLevelEnabled(level)) return;
       const fields = {
         req: { id, method, ...loggedUrl(url) },
-        res: { statusCode: res.statusCode },
+        res: { statusCode },
         ...(failed
           ? { err: errorFields(err ?? new Error(`failed with status code ${res.statusCode}`)) }
           : {}),
@@ -69,6 +75,14 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
   };
 }
 
-function errorFields(e: Error): { type: string; message: string; stack?: string } {
-  return { type: e.name, message: e.message, stack: e.stack };
+function errorFields(e: Error): { type: string; message: string; code?: string; stack?: string } {
+  const code = (e as { code?: unknown }).code;
+  return { type: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}), stack: e.stack };
+}
+
+/** What node answered itself when it destroyed the request's connection with an error it answers (408). */
+function nodeRefusal(req: IncomingMessage): { statusCode: number; err: Error } | undefined {
+  const err = req.socket?.errored as (Error & { code?: string }) | null | undefined;
+  if (err?.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { statusCode: 408, err };
+  return undefined;
 }
