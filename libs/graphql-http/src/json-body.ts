@@ -1,5 +1,4 @@
-import type { IncomingMessage } from 'node:http';
-import { finished } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Step, StepRequest } from './http-steps.js';
 
 /** `application/json`, optionally with `charset=utf-8` (the only parameter), as a POST's Content-Type. */
@@ -29,25 +28,22 @@ function httpError<E extends Error>(error: E, status: number, props: Record<stri
 /**
  * The body of a request `isPlainJsonPost` admitted, as `express.json({ limit })` (body-parser 2, strict) reads
  * it: the same `req.body` (an empty body is `{}`, a UTF-8 BOM is dropped) and the same errors for express's
- * error handlers: 413 `entity.too.large` (before reading when Content-Length says so, the rest of the body read
- * off first), 400 `entity.parse.failed` (a SyntaxError; the strict check's message built as body-parser builds
+ * error handlers: 413 `entity.too.large` (before reading when Content-Length says so, else as soon as the limit
+ * is passed), 400 `entity.parse.failed` (a SyntaxError; the strict check's message built as body-parser builds
  * it), 400 `request.aborted` / `request.size.invalid`. Without body-parser's media-type, charset and decoder
- * machinery, which the admitted requests do not need.
+ * machinery, which the admitted requests do not need. Unlike body-parser, a body refused for its size is not
+ * read off before the error goes on (`stopReading`): body-parser would read all of it, however large.
  */
 export function jsonBody(limitBytes: number): Step {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     if (!('body' in req)) req.body = undefined;
+    const tooLarge = declaredTooLarge(req, limitBytes);
+    if (tooLarge) {
+      stopReading(req, res);
+      return next(tooLarge);
+    }
     const declared = req.headers['content-length'];
     const length = declared === undefined ? null : Number(declared);
-    if (length !== null && length > limitBytes) {
-      const error = httpError(new Error('request entity too large'), 413, {
-        expected: length,
-        length,
-        limit: limitBytes,
-        type: 'entity.too.large',
-      });
-      return drain(req, () => next(error));
-    }
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
@@ -58,7 +54,10 @@ export function jsonBody(limitBytes: number): Step {
       req.removeListener('end', onEnd);
       req.removeListener('aborted', onAborted);
       req.removeListener('error', onError);
-      if (error) return drain(req, () => next(error));
+      if (error) {
+        stopReading(req, res);
+        return next(error);
+      }
       try {
         req.body = parseStrict(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
       } catch (e) {
@@ -107,11 +106,59 @@ export function jsonBody(limitBytes: number): Step {
   };
 }
 
-/** Reads off what is left of a refused body, then calls back (so a keep-alive connection can go on). */
-function drain(req: StepRequest, then: () => void): void {
-  if (req.readableEnded || req.destroyed) return then();
-  finished(req, () => then());
-  req.resume();
+/**
+ * 413 `entity.too.large` as body-parser (raw-body) raises it before reading, when the declared Content-Length is
+ * over the limit; undefined otherwise.
+ */
+export function declaredTooLarge(req: IncomingMessage, limitBytes: number): Error | undefined {
+  const declared = req.headers['content-length'];
+  if (declared === undefined) return undefined;
+  const length = Number(declared);
+  if (!(length > limitBytes)) return undefined;
+  return httpError(new Error('request entity too large'), 413, {
+    expected: length,
+    length,
+    limit: limitBytes,
+    type: 'entity.too.large',
+  });
+}
+
+/**
+ * For a body that will not be read (refused): no more of it is read off the socket, and its answer closes the
+ * connection (node would otherwise read the rest off to reach the next request on it). bootstrapApp's servers
+ * close any answer that starts before its body arrived; this says so where the decision is made, for servers
+ * without that rule too. A body that has all arrived is left as it is: its connection can go on.
+ */
+export function stopReading(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.destroyed) return;
+  req.pause();
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
+/**
+ * express.json's own parser behind `declaredTooLarge`: a body whose Content-Length is over the limit is refused at
+ * once with the error body-parser would raise, without reading it off first as body-parser does (all of it, before
+ * it calls next). `parses` says which requests the parser reads (its `type` and identity encoding): others go to
+ * it untouched. A body that passes its limit only while it streams (chunked, compressed) is still read off by
+ * body-parser, bounded in time by HTTP_REQUEST_TIMEOUT_MS.
+ */
+export function boundedBodyParser(
+  parser: Step,
+  limitBytes: number,
+  parses: (req: StepRequest) => boolean,
+): Step {
+  return (req, res, next) => {
+    const encoding = req.headers['content-encoding'];
+    if ((encoding === undefined || encoding.toLowerCase() === 'identity') && parses(req)) {
+      const tooLarge = declaredTooLarge(req, limitBytes);
+      if (tooLarge) {
+        if (!('body' in req)) req.body = undefined;
+        stopReading(req, res);
+        return next(tooLarge);
+      }
+    }
+    return parser(req, res, next);
+  };
 }
 
 /** body-parser's strict JSON: an object or an array, `{}` for an empty body. */

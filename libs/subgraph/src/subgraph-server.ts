@@ -18,7 +18,14 @@ import {
 } from '#libs/auth';
 import { ArgumentValidationError } from 'type-graphql';
 import { badInput, callerAuthGraphQLError, formatGraphQLError, isVariableCoercionError } from '#libs/errors';
-import { apolloHttp, jsonBody, type ErrorStep, type Step, type StepRequest } from '#libs/graphql-http';
+import {
+  apolloHttp,
+  boundedBodyParser,
+  jsonBody,
+  type ErrorStep,
+  type Step,
+  type StepRequest,
+} from '#libs/graphql-http';
 import { admitOperation, refused } from './admit-operation.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
@@ -195,7 +202,12 @@ export async function createSubgraphServer<C extends BaseContext>(
   };
   return {
     middleware: [
-      express.json({ limit: BODY_LIMIT_BYTES }),
+      // a declared Content-Length over the limit is refused before reading (body-parser reads it all off first)
+      boundedBodyParser(
+        express.json({ limit: BODY_LIMIT_BYTES }) as unknown as Step,
+        BODY_LIMIT_BYTES,
+        (req) => Boolean((req as unknown as express.Request).is('application/json')),
+      ) as unknown as RequestHandler,
       expressMiddleware(server, { context: ({ req }) => context(req) }),
     ],
     lane: [jsonBody(BODY_LIMIT_BYTES), apolloHttp(server, context)],
