@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
-import { isPlainJsonPost, jsonBody } from './json-body.js';
+import { boundedBodyParser, isPlainJsonPost, jsonBody } from './json-body.js';
 import type { Step } from './http-steps.js';
 
 const LIMIT = 1000;
@@ -132,5 +132,83 @@ describe('jsonBody reads what express.json reads', () => {
         headers,
         lane: false,
       });
+  });
+});
+
+/**
+ * A body refused for its size is not read off: the refusal goes on at once, says `Connection: close`, and the
+ * server closes the connection after it while the client is still sending. body-parser reads all of it first
+ * (here 50 MB declared), so a refused request could make the server read any amount.
+ */
+describe('a body over the limit is refused without reading it off', () => {
+  const servers: Array<Awaited<ReturnType<typeof serve>>> = [];
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  /** Sends the head and `first`, then 16 KiB (a chunk when chunked) every 10 ms for up to 3 s; what came back. */
+  function refuse(url: string, headers: Record<string, string>, first: Buffer) {
+    const chunked = headers['transfer-encoding'] === 'chunked';
+    const piece = Buffer.alloc(16 * 1024, 'x');
+    const more = chunked ? Buffer.from(`4000\r\n${piece.toString('latin1')}\r\n`, 'latin1') : piece;
+    const { port } = new URL(url);
+    return new Promise<{ text: string; answeredMs?: number; closedMs?: number }>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      const started = Date.now();
+      const got: { text: string; answeredMs?: number; closedMs?: number } = { text: '' };
+      const timer = setInterval(() => {
+        if (got.closedMs === undefined) socket.write(more, () => undefined);
+      }, 10);
+      const stop = setTimeout(() => socket.destroy(), 3000);
+      socket.on('data', (d: Buffer) => {
+        got.answeredMs ??= Date.now() - started;
+        got.text += d.toString('latin1');
+      });
+      const closed = () => (got.closedMs ??= Date.now() - started);
+      socket.on('end', closed);
+      socket.on('error', closed);
+      socket.on('close', () => {
+        clearInterval(timer);
+        clearTimeout(stop);
+        resolve(got);
+      });
+      const fields = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+      socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\n${fields.join('')}\r\n`);
+      socket.write(first);
+    });
+  }
+
+  const cases: Array<[string, () => Step, Record<string, string>, Buffer]> = [
+    [
+      'jsonBody, Content-Length over the limit',
+      () => jsonBody(LIMIT),
+      { 'content-type': 'application/json', 'content-length': '50000000' },
+      Buffer.alloc(64 * 1024, 'x'),
+    ],
+    [
+      'jsonBody, chunked past the limit',
+      () => jsonBody(LIMIT),
+      { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      Buffer.from(`${(2 * LIMIT).toString(16)}\r\n${'x'.repeat(2 * LIMIT)}\r\n`),
+    ],
+    [
+      'express.json behind boundedBodyParser, Content-Length over the limit',
+      () =>
+        boundedBodyParser(express.json({ limit: LIMIT }) as unknown as Step, LIMIT, (req) =>
+          /^application\/json/.test(req.headers['content-type'] ?? ''),
+        ),
+      { 'content-type': 'application/json', 'content-length': '50000000' },
+      Buffer.alloc(64 * 1024, 'x'),
+    ],
+  ];
+
+  it.each(cases)('%s', async (_what, step, headers, first) => {
+    const server = await serve(step());
+    servers.push(server);
+    const r = await refuse(server.url, headers, first);
+    expect(r.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/); // serve() answers the error it was given
+    expect(r.text).toMatch(/\r\nConnection: close\r\n/);
+    expect(r.text).toMatch(/"type":"entity.too.large"/);
+    expect(r.closedMs).toBeLessThan(r.answeredMs! + 1000);
   });
 });

@@ -90,11 +90,15 @@ const post = (path: string, headers: Record<string, string>) =>
 /** A normal request on its own connection (node's agent). */
 function normal(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      },
+    );
     req.on('error', reject);
     req.end(QUERY);
   });
@@ -110,8 +114,7 @@ describe('request bodies that are slow, or refused before they are read', () => 
   let key: string;
   let gatewayPort: number;
   let jobsPort: number;
-  const identity = () =>
-    signIdentity({ tenant: 'slow', keyId: 'k', scopes: ['jobs:read'] }, IDENTITY_SECRET);
+  const identity = () => signIdentity({ tenant: 'slow', keyId: 'k', scopes: ['jobs:read'] }, IDENTITY_SECRET);
 
   beforeAll(async () => {
     const timeouts = { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) };
@@ -128,13 +131,14 @@ describe('request bodies that are slow, or refused before they are read', () => 
     await stack?.stop();
   });
 
-  // the lane takes application/json; express takes the rest (here the GraphQL response media type)
+  // the lane takes the plain JSON POSTs of exactly /graphql; express the rest (its route matches /graphql/ too)
   const paths = [
-    ['lane', 'application/json'],
-    ['express', 'application/graphql-response+json'],
+    ['lane', '/graphql'],
+    ['express', '/graphql/'],
   ] as const;
+  const contentType = 'application/json';
 
-  describe.each(paths)('through the %s', (_via, contentType) => {
+  describe.each(paths)('through the %s', (_via, path) => {
     it.each(['gateway', 'jobs-subgraph'] as const)(
       '%s: a body trickled slower than HTTP_REQUEST_TIMEOUT_MS is answered 408 and its connection closed, others unaffected',
       async (app) => {
@@ -142,7 +146,7 @@ describe('request bodies that are slow, or refused before they are read', () => 
         const auth: Record<string, string> =
           app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
         const slow = exchange(port, {
-          head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': '1000' }),
+          head: post(path, { ...auth, 'content-type': contentType, 'content-length': '1000' }),
           first: '{"query": "',
           more: 'x',
           everyMs: 300,
@@ -153,7 +157,10 @@ describe('request bodies that are slow, or refused before they are read', () => 
         const other = await normal(url, auth);
         expect(other.status).toBe(200);
         const r = await slow;
-        expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 408, connection: 'close' });
+        expect({ status: r.status, connection: r.headers.connection }).toEqual({
+          status: 408,
+          connection: 'close',
+        });
         expect(r.closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
         expect(r.closedAfterMs).toBeLessThan(TIMEOUT_BOUND_MS);
         // and after it the server still answers
@@ -164,13 +171,16 @@ describe('request bodies that are slow, or refused before they are read', () => 
 
     it('gateway: a request refused for its key (401) with a large body still to come closes instead of reading it', async () => {
       const r = await exchange(gatewayPort, {
-        head: post('/graphql', { 'content-type': contentType, 'content-length': String(HUGE) }),
+        head: post(path, { 'content-type': contentType, 'content-length': String(HUGE) }),
         first: Buffer.alloc(64 * 1024, 'x'),
         more: Buffer.alloc(16 * 1024, 'x'),
         everyMs: 10,
         forMs: 4000,
       });
-      expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 401, connection: 'close' });
+      expect({ status: r.status, connection: r.headers.connection }).toEqual({
+        status: 401,
+        connection: 'close',
+      });
       expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 1000);
       // what the kernel took before the close: socket buffers, nowhere near the 50 MB declared
       expect(r.written).toBeLessThan(16 * 1024 * 1024);
@@ -183,7 +193,7 @@ describe('request bodies that are slow, or refused before they are read', () => 
         const auth: Record<string, string> =
           app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
         const r = await exchange(port, {
-          head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': String(HUGE) }),
+          head: post(path, { ...auth, 'content-type': contentType, 'content-length': String(HUGE) }),
           first: Buffer.alloc(64 * 1024, 'x'),
           more: Buffer.alloc(16 * 1024, 'x'),
           everyMs: 10,
@@ -213,8 +223,30 @@ describe('request bodies that are slow, or refused before they are read', () => 
       everyMs: 10,
       forMs: 4000,
     });
-    expect({ status: r.status, connection: r.headers.connection }).toEqual({ status: 413, connection: 'close' });
+    expect({ status: r.status, connection: r.headers.connection }).toEqual({
+      status: 413,
+      connection: 'close',
+    });
     expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 1000);
+  }, 20_000);
+
+  it('through express, a chunked body past the limit is read off only until HTTP_REQUEST_TIMEOUT_MS (then 408)', async () => {
+    // body-parser reads the rest of a body that passed its limit while streaming before it answers: the request
+    // timeout is what bounds it (a declared Content-Length over the limit is refused unread, above)
+    const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+    const r = await exchange(gatewayPort, {
+      head: post('/graphql/', {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'transfer-encoding': 'chunked',
+      }),
+      first: chunk(`{"query": "${'x'.repeat(3000)}`),
+      more: chunk('x'.repeat(16 * 1024)),
+      everyMs: 10,
+      forMs: REQUEST_TIMEOUT_MS + 5000,
+    });
+    expect(r.status).toBe(408);
+    expect(r.closedAfterMs).toBeLessThan(TIMEOUT_BOUND_MS);
   }, 20_000);
 
   it('a refused request whose small body has arrived keeps its connection (keep-alive)', async () => {
