@@ -36,12 +36,10 @@ function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
 }
 
 /**
- * Most of a body that one answer may leave unread on a kept-alive connection: node reads it off to reach the next
- * request. Go's net/http reads up to the same 256 KiB (`maxPostHandlerReadBytes`) and closes beyond it.
+ * Most of a body that one answer may leave for node to read off: libs/graphql-http's MAX_UNREAD_BODY_BYTES and
+ * `largeBody`, repeated here rather than imported (the worker, which uses bootstrapApp, would load Apollo).
  */
 const MAX_UNREAD_BODY_BYTES = 256 * 1024;
-
-/** A body that may still be arriving when the answer starts, and too large (or unknown: chunked) to read off. */
 const largeBody = (req: IncomingMessage): boolean =>
   req.headers['transfer-encoding'] !== undefined ||
   Number(req.headers['content-length']) > MAX_UNREAD_BODY_BYTES;
@@ -54,9 +52,8 @@ const nodeWriteHead = ServerResponse.prototype.writeHead;
  * says `Connection: close`, and node closes the connection once the answer is written. Otherwise node would read
  * the rest of the body off the kept-alive connection to reach the next request (`req._dump()`), as body-parser
  * does before it answers: one refused request could make us read up to its declared length, or forever when
- * chunked. nginx also turns keep-alive off for such answers. A small body (up to MAX_UNREAD_BODY_BYTES) keeps
- * its connection: reading it off costs no more than the client spent sending it, HTTP_REQUEST_TIMEOUT_MS bounds
- * its time, and clients keep their pooled connection (a refusal is often answered before the parser has reached
+ * chunked. nginx also turns keep-alive off for such answers. A small body (up to MAX_UNREAD_BODY_BYTES, the
+ * same bound as `stopReading`'s) keeps its connection (a refusal is often answered before the parser has reached
  * a body that came in the same packet as the headers, so `req.complete` alone would close nearly every one).
  */
 function writeHeadClosingUnread(this: ServerResponse, ...args: unknown[]): ServerResponse {
