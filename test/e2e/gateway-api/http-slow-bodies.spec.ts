@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import WebSocket from 'ws';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import { waitFor } from '#libs/testing';
 import { IDENTITY_SECRET, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
@@ -280,6 +281,20 @@ describe('request bodies that are slow, or refused before they are read', () => 
     expect(second).toMatch(/"templates"/);
     socket.destroy();
   }, 20_000);
+
+  it.each(['gateway', 'jobs-subgraph'] as const)(
+    '%s: a graphql-ws connection that never sends connection_init is closed (4408) within 3 s',
+    async (app) => {
+      // already so before HTTP_REQUEST_TIMEOUT_MS: graphql-ws's connectionInitWaitTimeout (3 s by default)
+      const port = app === 'gateway' ? gatewayPort : jobsPort;
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws');
+      const started = Date.now();
+      const code = await new Promise<number>((resolve) => socket.on('close', (c) => resolve(c)));
+      expect(code).toBe(4408);
+      expect(Date.now() - started).toBeLessThan(3000 + 1500);
+    },
+    20_000,
+  );
 
   it('logs a timed-out request as 408 (the access line)', async () => {
     const marker = `slow-${Date.now()}`;
