@@ -26,6 +26,11 @@ export function createDispatchMetrics(
     help: 'Node attempts popped for dispatch whose queue add failed (the reconciler enqueues them again)',
     labelNames: ['resource_class'] as const,
   });
+  const healed = metrics.counter({
+    name: 'switchyard_fair_occupancy_healed_total',
+    help: 'Occupancy entries of ended node attempts the leader dropped because no end step had removed them',
+    labelNames: ['resource_class'] as const,
+  });
   const gauge = (name: string, help: string, pick: (d: StageDepth) => number) =>
     metrics.gauge({
       name,
@@ -64,5 +69,6 @@ export function createDispatchMetrics(
       dispatched.inc({ resource_class }, attempts);
     },
     dispatchFailed: (resource_class, n) => failed.inc({ resource_class }, n),
+    occupancyHealed: (resource_class, n) => healed.inc({ resource_class }, n),
   };
 }

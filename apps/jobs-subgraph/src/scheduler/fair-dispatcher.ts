@@ -17,6 +17,8 @@ export interface DispatchMetrics {
   /** Node-queue jobs handed over, each as the number of attempts it carries (1: a single; more: a lease). */
   dispatched(resourceClass: ResourceClass, attemptsPerJob: readonly number[]): void;
   dispatchFailed(resourceClass: ResourceClass, count: number): void;
+  /** Occupancy entries the leader's pass dropped: attempts that had ended without their end removing them. */
+  occupancyHealed?(resourceClass: ResourceClass, count: number): void;
 }
 
 export const NO_DISPATCH_METRICS: DispatchMetrics = { dispatched: () => {}, dispatchFailed: () => {} };
@@ -58,7 +60,15 @@ export interface MaintenanceSummary {
   /** Slots freed by the sweep (attempts a worker took or that ended without the scheduler hearing it). */
   released: number;
   dispatched: number;
+  /** Occupancy entries of ended attempts dropped (fair-queue.ts healOccupancy). */
+  healed: number;
 }
+
+/**
+ * Occupancy entries the leader's pass checks per class (one pipelined HMGET each): a pass stays bounded however
+ * many attempts run, and walks the whole zset over passes (a cursor per class).
+ */
+export const OCCUPANCY_HEAL_BATCH = 500;
 
 const SILENT: SchedulerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -79,6 +89,8 @@ export class FairDispatcher implements NodeEnqueuer {
   private readonly opts: FairDispatcherOptions;
   private readonly timers = new Map<ResourceClass, { at: number; timer: NodeJS.Timeout }>();
   private readonly leaseSizer: LeaseSizer;
+  /** Where the next pass's occupancy check reads, per class. */
+  private readonly healFrom = new Map<ResourceClass, number>();
   private closed = false;
 
   constructor(
@@ -239,9 +251,10 @@ export class FairDispatcher implements NodeEnqueuer {
     liveActors: Partial<Record<ResourceClass, number>> = {},
     capacityTtlMs = 15_000,
   ): Promise<MaintenanceSummary> {
-    const summary: MaintenanceSummary = { released: 0, dispatched: 0 };
+    const summary: MaintenanceSummary = { released: 0, dispatched: 0, healed: 0 };
     for (const rc of ResourceClass.options) {
       await this.fair.recordCapacity(rc, liveActors[rc] ?? 0, capacityTtlMs);
+      summary.healed += await this.healOccupancy(rc);
       for (const { id, at } of await this.fair.dispatchedSince(rc)) {
         const state = await this.queue.state(rc, (await this.fair.leaseOf(rc, id)) ?? id);
         const gone = state === 'missing' && this.opts.now() - at > this.opts.lostAfterMs;
@@ -254,6 +267,27 @@ export class FairDispatcher implements NodeEnqueuer {
       summary.dispatched += await this.handOver(rc, await this.fair.dispatch(rc));
     }
     return summary;
+  }
+
+  /**
+   * Drops occupancy entries of attempts that ended without their end removing them (a bounded part per pass).
+   * Each is a tenant held under its share for nothing until then: never silent (a warning and a metric).
+   */
+  private async healOccupancy(rc: ResourceClass): Promise<number> {
+    const { next, healed } = await this.fair.healOccupancy(
+      rc,
+      this.healFrom.get(rc) ?? 0,
+      OCCUPANCY_HEAL_BATCH,
+    );
+    this.healFrom.set(rc, next);
+    if (healed.length > 0) {
+      this.opts.metrics.occupancyHealed?.(rc, healed.length);
+      this.opts.logger.warn(
+        { resourceClass: rc, healed: healed.length, attempts: healed.slice(0, 10) },
+        'dispatch: dropped occupancy of attempts that had ended (their end did not remove it)',
+      );
+    }
+    return healed.length;
   }
 
   async stageDepth(): Promise<Record<ResourceClass, StageDepth>> {

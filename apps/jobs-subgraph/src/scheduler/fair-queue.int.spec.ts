@@ -38,6 +38,10 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
   };
   const names = (step: DispatchStep) => step.dispatched.map((d) => d.entry.payload.inputs.name as string);
   const idOf = (e: FairEntry) => attemptJobId(e.payload.jobId, e.payload.nodeId, e.payload.attempt);
+  /** The attempts ended: what their end step does to the stage (lua/includes/common.lua endOccupancy). */
+  const ended = async (...ids: string[]) => {
+    if (ids.length > 0) await redis.zrem(FAIR_KEYS.occupancy('cpu'), ...ids);
+  };
 
   it('dispatches round robin over tenants, one attempt per turn, a tenant rejoining at the tail', async () => {
     const fair = new FairQueue(redis, 1, now);
@@ -59,6 +63,8 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
     const order: string[] = [];
     let slot = idOf(first);
     for (let i = 0; i < 7; i++) {
+      // each attempt runs and ends before the next slot frees: every tenant occupies nothing at its turn
+      await ended(slot);
       const step = await fair.release('cpu', slot);
       expect(step.released).toBe(true);
       expect(step.dispatched).toHaveLength(1);
@@ -186,12 +192,54 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
     while (seen.length < 60) {
       const slots = await redis.zrange(FAIR_KEYS.dispatched('cpu'), '0', '-1');
       expect(slots.length).toBeLessThanOrEqual(4);
+      // the attempts run and end (else each tenant stops at its share: 1 of a window of 4 over 5 tenants)
+      await ended(...slots);
       // every replica tries to free every slot and to fill the window: only one release per slot counts
       await Promise.all(slots.flatMap((id) => replicas.map((r) => r.release('cpu', id).then(take))));
       await Promise.all(replicas.map((r) => r.dispatch('cpu').then(take)));
     }
     expect(new Set(seen).size).toBe(60);
     expect(seen).toHaveLength(60);
+  });
+
+  it('the next attempt goes to the tenant that occupies least; a tenant at its share waits for an end', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    // four actors (the window grows to them): two tenants waiting get two each
+    await fair.recordCapacity('cpu', 4, 60_000);
+    const a: FairEntry[] = [];
+    for (let i = 1; i <= 5; i++) a.push(await node('A', `a${i}`));
+    const b: FairEntry[] = [];
+    for (let i = 1; i <= 3; i++) b.push(await node('B', `b${i}`));
+    for (const e of a.slice(0, 4)) expect(names(await fair.enqueue('cpu', e, clock))).toHaveLength(1);
+    for (const e of [a[4]!, ...b]) await fair.enqueue('cpu', e, clock);
+    expect(await fair.depth('cpu')).toMatchObject({ tenants: 2, dispatched: 4 });
+    // a1 started: A occupies 4 (a1 and its three in the window), over its share; B nothing
+    expect(names(await fair.release('cpu', idOf(a[0]!)))).toEqual(['b1']);
+    expect(names(await fair.release('cpu', idOf(a[1]!)))).toEqual(['b2']);
+    // A over and B at its share (2): nothing goes out while both wait; the window keeps its room
+    expect((await fair.release('cpu', idOf(a[2]!))).dispatched).toEqual([]);
+    expect((await fair.release('cpu', idOf(b[0]!))).dispatched).toEqual([]);
+    expect(await fair.depth('cpu')).toMatchObject({ held: 2, tenants: 2, dispatched: 2 });
+    // b1 ran and ended: B is under its share again; then B has no more, and A, alone in the ring, takes the
+    // other free slot (a lone tenant is never held back)
+    await ended(idOf(b[0]!));
+    expect(names(await fair.dispatch('cpu'))).toEqual(['b3', 'a5']);
+    expect(await redis.zcount(FAIR_KEYS.occupancy('cpu'), 0, '+inf')).toBe(7); // attempts (not the at-share mark)
+    // an end applied twice and a removal: each attempt leaves the occupancy once
+    await ended(idOf(a[0]!));
+    await ended(idOf(a[0]!));
+    await fair.remove('cpu', idOf(b[1]!));
+    expect(await redis.zcount(FAIR_KEYS.occupancy('cpu'), 0, '+inf')).toBe(5);
+  });
+
+  it('a tenant waiting looks at most 16 tenants ahead; at their share, those move to the tail', async () => {
+    const fair = new FairQueue(redis, 1, now);
+    await fair.recordCapacity('cpu', 1, 60_000); // one actor: the share of any of 20 tenants is 1
+    const first = await node('t0', 'x');
+    await fair.enqueue('cpu', first, clock); // dispatched at once: t0 occupies 1
+    for (let i = 0; i < 20; i++) await fair.enqueue('cpu', await node(`t${i}`, `y${i}`), clock);
+    // t0..t19 in the ring; t0 is at its share and so is none other: t1 (occupies 0) is taken
+    expect(names(await fair.release('cpu', idOf(first)))).toEqual(['y1']);
   });
 
   describe('leases (decision 0007)', () => {
@@ -235,7 +283,8 @@ describe('FairQueue (round robin over tenants, priority within one)', () => {
       expect(names(lone)).toEqual(['a1', 'a3', 'a5', 'a6']);
       expect(lone.dropped).toBe(2);
       expect(await fair.depth('cpu')).toMatchObject({ held: 1, tenants: 1, dispatched: 1 });
-      // two tenants: one pop per turn, alternating (A has a7 left)
+      // two tenants: one pop per turn, alternating (A has a7 left; its lease ran and ended, as x did)
+      await ended(idOf(x), ...lone.dispatched.map((d) => d.id));
       for (let i = 1; i <= 3; i++) await fair.enqueue('cpu', await node('B', `b${i}`), clock++);
       const shared = await fair.release('cpu', idOf(a[0]!));
       expect(names(shared)).toEqual(['a7', 'b1', 'b2', 'b3']);

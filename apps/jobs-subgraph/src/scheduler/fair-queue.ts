@@ -28,9 +28,20 @@ export const FAIR_KEYS = {
   capacity: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:capacity`,
   /** zset per tenant: its ready attempts, higher priority first, then earlier */
   ready: (rc: ResourceClass, tenant: string) => `${FAIR_STAGE_PREFIX}${rc}:ready:${tenant}`,
+  /**
+   * zset attempt id -> its tenant's score (lua/includes/fair.lua occupancyScore): attempts dispatched by the stage
+   * and not yet ended (dispatched or running), what each tenant occupies of the class (decision 0005 "Occupancy")
+   */
+  occupancy: (rc: ResourceClass) => `${FAIR_STAGE_PREFIX}${rc}:occupancy`,
   /** string per attempt dispatched in a lease: "<dispatch ms>:<lease id>", expiring with the lease's retention */
   leaseOf: (rc: ResourceClass, attemptId: string) => `${FAIR_STAGE_PREFIX}${rc}:lease-of:${attemptId}`,
 } as const;
+
+/**
+ * A member of the occupancy zset that is no attempt (lua/includes/fair.lua AT_SHARE): a step found every tenant
+ * waiting at its share; the next completion removes it and fills the window.
+ */
+export const OCCUPANCY_AT_SHARE = '~at-share';
 
 /** How long a lease-of key lives: as long as BullMQ keeps a finished job (BullmqNodeQueue's removeOnComplete). */
 export const LEASE_OF_RETENTION_MS = 24 * 3600 * 1000;
@@ -166,6 +177,43 @@ export class FairQueue {
     return out;
   }
 
+  /**
+   * The leader's repair of the occupancy: reads `count` members from `from` (its place in the zset) and drops
+   * those whose node no longer waits for or runs that attempt (an end that never removed it: a step of an older
+   * release, a lost purge), which count against their tenant's share until then. Bounded per call; `next` is
+   * where the following call reads (0: the end was reached). Safe beside the steps: a node never goes back to
+   * an attempt it is past, so what is dropped can no longer be added.
+   */
+  async healOccupancy(
+    rc: ResourceClass,
+    from: number,
+    count: number,
+  ): Promise<{ next: number; healed: string[] }> {
+    const key = FAIR_KEYS.occupancy(rc);
+    const ids = await this.redis.zrange(key, String(from), String(from + count - 1));
+    const parsed = ids
+      .filter((id) => id !== OCCUPANCY_AT_SHARE)
+      .map((id) => ({ id, at: parseAttemptId(id) }));
+    const pipe = this.redis.pipeline();
+    for (const { at } of parsed) if (at) pipe.hmget(JOB_KEYS.node(at.jobId, at.nodeId), 'status', 'attempt');
+    const nodes = parsed.some((p) => p.at) ? ((await pipe.exec()) ?? []) : [];
+    const healed: string[] = [];
+    let i = 0;
+    for (const { id, at } of parsed) {
+      if (!at) {
+        healed.push(id);
+        continue;
+      }
+      const [err, value] = nodes[i++] ?? [null, null];
+      if (err) throw err;
+      const [status, attempt] = (value ?? []) as Array<string | null>;
+      const live = status === 'QUEUED' || status === 'RETRYING' || status === 'RUNNING';
+      if (!live || Number(attempt) !== at.attempt) healed.push(id);
+    }
+    if (healed.length > 0) await this.redis.zrem(key, ...healed);
+    return { next: ids.length < count ? 0 : from + ids.length - healed.length, healed };
+  }
+
   /** Records the live actors of the class (raises the window to it until `ttlMs` passes). */
   async recordCapacity(rc: ResourceClass, actors: number, ttlMs: number): Promise<void> {
     await this.redis.set(FAIR_KEYS.capacity(rc), String(actors), 'PX', ttlMs);
@@ -210,6 +258,12 @@ export class FairQueue {
       ],
     )) as unknown[];
   }
+}
+
+/** "<jobId>.<nodeId>.<attempt>" (attemptJobId: job ids are uuids, node ids have no '.'), or null. */
+function parseAttemptId(id: string): { jobId: string; nodeId: string; attempt: number } | null {
+  const m = /^([^.]+)\.([^.]+)\.(\d+)$/.exec(id);
+  return m ? { jobId: m[1]!, nodeId: m[2]!, attempt: Number(m[3]) } : null;
 }
 
 /** "<dispatch ms>:<lease id>" (lease ids have no ':'), or null. */

@@ -152,7 +152,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       expect(runner.ran.map((p) => `${p.jobId}/${p.attempt}`).sort()).toEqual(
         [`${x1.id}/1`, `${x2.id}/1`].sort(),
       );
-      expect(await core.enqueuer.maintain()).toEqual({ released: 0, dispatched: 0 });
+      expect(await core.enqueuer.maintain()).toEqual({ released: 0, dispatched: 0, healed: 0 });
       expect(await core.redis.zcard(FAIR_KEYS.dispatched('cpu'))).toBe(0);
     } finally {
       await runner?.stop();

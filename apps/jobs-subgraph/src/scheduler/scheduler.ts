@@ -376,6 +376,8 @@ export class Scheduler {
     if (start) settleFoldedStart(this.attemptEnqueue, start, startInfo);
     else settleImpliedStart(this.attemptEnqueue, ran, startInfo);
     if (status !== 'ok') return 'stale';
+    // a tenant held at its share waits for the slot this attempt occupied (not awaited: dispatch() logs)
+    if (Number(startInfo[5] ?? 0) === 1 && startInfo[4]) void this.enqueuer.dispatch?.(startInfo[4]);
     // the step names the node's class, folded start or not: leases of the class are sized by run times
     if (report.ranMs !== undefined && startInfo[4]) this.enqueuer.attemptRan?.(startInfo[4], report.ranMs);
     const [jobFinished, ...ready] = rest;

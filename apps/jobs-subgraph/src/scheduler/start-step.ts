@@ -119,6 +119,11 @@ export type StartStep = [
   fill: number,
   queuedAt: string,
   resourceClass: ResourceClass | '',
+  /**
+   * completeAttempt-9.lua's 'ok' only: the attempt's occupancy of its tenant ended and tenants wait in the ring
+   * (a tenant held at its share may take it): the caller fills the window of the class.
+   */
+  endFill?: number,
 ];
 
 /** What follows a start folded into the completion step, as after applyStart's own step (afterStart). */

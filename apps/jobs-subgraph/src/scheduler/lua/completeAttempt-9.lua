@@ -21,7 +21,8 @@
   Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
   artifactId } | { 'expired_artifact', start, artifactId } (this attempt staged it, but the record was deleted
   before the commit: the orphan sweep's mark names this attempt's set) where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
-  of the folded start, or of the start this step applied first when none is folded
+  of the folded start, or of the start this step applied first when none is folded, and with 'ok' a sixth,
+  endFill (1|0): the attempt's occupancy ended and tenants wait at their share (lua/includes/common.lua endOccupancy)
   (a bad artifact writes nothing: the caller applies the start on its own, then fails the attempt).
 ]]
 --@include common
@@ -100,6 +101,8 @@ redis.call('HSET', nodeKey(nodeId), unpack(nodeWrites))
 if node.error then redis.call('HDEL', nodeKey(nodeId), 'error') end
 appendEvent(job, 'NODE_SUCCEEDED', nodeId, 1)
 
+-- the attempt's slot of its tenant's occupancy is free: start[6] = 1 when tenants wait at their share (the caller fills)
+start[6] = endOccupancy(fairPrefix, node.resourceClass, attemptId, start[2] == 1 and start[3] == 1)
 local result = { 'ok', start, 0 }
 for _, d in ipairs(dependants) do
   local pending = redis.call('HINCRBY', nodeKey(d), 'pending', -1)

@@ -41,6 +41,8 @@ if ranOn ~= '' and node.status ~= 'RUNNING' then
   local by = { workerId = ranOn, startedAt = startedAt, attemptId = attemptId, fairPrefix = fairPrefix }
   start = startFirst(job, nodeId, node, by, not retrying and nodeWrites or nil, not retrying)
 end
+-- the attempt ended: its occupancy too (the retry's enqueue or the failure's removals fill the window after)
+endOccupancy(fairPrefix, node.resourceClass, attemptId, true)
 if retrying then
   local eligibleAt = nowMs + backoffMs
   local next = redis.call('HINCRBY', nodeKey(nodeId), 'attempt', 1)

@@ -18,7 +18,7 @@ elseif redis.call('ZSCORE', dispatchedKey, id) then
   status = 'dispatched'
 elseif redis.call('HEXISTS', heldKey, id) == 1 then
   status = 'held'
-elseif dueMs <= nowMs and dispatchAtOnce(id, entry, out) then
+elseif dueMs <= nowMs and dispatchAtOnce(id, entry, tenant, out) then
   out[2] = nextDue()
   return out
 else

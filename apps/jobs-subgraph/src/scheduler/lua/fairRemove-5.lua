@@ -1,5 +1,5 @@
 --[[
-  Takes an attempt out of the stage wherever it is (held ready or delayed, or holding a dispatch slot), for a
+  Takes an attempt out of the stage wherever it is (held ready or delayed, holding a dispatch slot, occupying), for a
   cancelled or failed job, or a lease the reconciler found lost; the window is filled again. The caller removes
   it from the node queue too (a lease it is in stays: its worker skips an attempt that is no longer current).
     ARGV[9] attempt id
@@ -21,6 +21,8 @@ if raw then
 end
 if redis.call('ZREM', dispatchedKey, id) == 1 then removed = 1 end
 if redis.call('DEL', leaseOfPrefix .. id) == 1 then removed = 1 end
+-- an attempt taken out ends its occupancy (the ending step may have removed it already: a no-op then)
+redis.call('ZREM', occupancyKey, id)
 local out = { removed, 0, 0 }
 out[3] = dispatch(out)
 out[2] = nextDue()

@@ -25,6 +25,8 @@ if ranOn ~= '' and node.status ~= 'RUNNING' then
   local by = { workerId = ranOn, startedAt = startedAt, attemptId = attemptId, fairPrefix = fairPrefix }
   start = startFirst(job, nodeId, node, by, nil, false)
 end
+-- handed back: it occupies nothing until dispatched again (the requeue's enqueue fills the window after)
+endOccupancy(fairPrefix, node.resourceClass, attemptId, true)
 node.message = nil -- set again below
 local next = queueNode(job, nodeId, nowMs, node)
 redis.call('HSET', nodeKey(nodeId), 'message', 'released: ' .. reason)

@@ -96,15 +96,19 @@ local entries = cjson.decode(ARGV[12] or '{}')
 local ready, dispatched, held, fill = {}, {}, {}, {}
 local result = { jobId, 1, ready, dispatched, held, fill, {} }
 
--- Per class, read once: whether a retry is due, whether tenants wait in the ring, the window's free room.
+-- Per class, read once: whether tenants wait in the ring, else whether a retry is due (with tenants waiting a
+-- due retry changes nothing here: the root is held either way, and the retry's timer promotes it), the room.
 local stages = {}
 local function stageOf(rc)
   local st = stages[rc]
   if st then return st end
   local key = fairPrefix .. rc
-  local first = redis.call('ZRANGE', key .. ':delayed', 0, 0, 'WITHSCORES')
-  st = { key = key, due = first[2] ~= nil and tonumber(first[2]) <= nowMs }
-  st.waiting = st.due or redis.call('LLEN', key .. ':ring') > 0
+  st = { key = key, due = false, waiting = redis.call('LLEN', key .. ':ring') > 0 }
+  if not st.waiting then
+    local first = redis.call('ZRANGE', key .. ':delayed', 0, 0, 'WITHSCORES')
+    st.due = first[2] ~= nil and tonumber(first[2]) <= nowMs
+    st.waiting = st.due
+  end
   stages[rc] = st
   return st
 end
@@ -132,6 +136,8 @@ local function placeRoot(node)
   if not st.waiting and roomOf(st) > 0 then
     st.room = st.room - 1
     redis.call('ZADD', st.key .. ':dispatched', nowMs, attemptId)
+    -- it occupies a slot of its tenant from now until it ends (fair.lua "Occupancy")
+    redis.call('ZADD', st.key .. ':occupancy', occupancyScore(job.tenant), attemptId)
     table.insert(dispatched, node.id)
     return
   end

@@ -73,6 +73,29 @@ local function releaseDispatchSlot(fairPrefix, rc, attemptId)
   return 1, 0
 end
 
+-- The attempt ended (or was taken back): it no longer occupies a slot of its tenant in class `rc`'s fair stage
+-- (fair.lua "Occupancy"; a ZREM of an attempt not counted is a no-op). `filling`: the caller's steps fill the
+-- window anyway (a retry's enqueue, a removal, a start that freed a slot with tenants waiting). Otherwise the same
+-- ZREM takes fair.lua's AT_SHARE mark: when it was there (a step found every tenant waiting at its share) and the
+-- attempt was counted, returns 1: the caller fills the window, whose next attempt may be its tenant's again.
+-- An attempt that was not counted takes the mark without a fill (ambiguous answer: 1 removed); the next start,
+-- enqueue or leader pass fills the window then.
+local function endOccupancy(fairPrefix, rc, attemptId, filling)
+  if not fairPrefix or fairPrefix == '' or not rc then return 0 end
+  local key = fairPrefix .. rc .. ':occupancy'
+  if filling then
+    redis.call('ZREM', key, attemptId)
+    return 0
+  end
+  if redis.call('ZREM', key, attemptId, '~at-share') == 2 then return 1 end
+  return 0
+end
+
+-- A tenant's score in a fair stage's occupancy zset (fair.lua has the same function, and says why 40 bits).
+local function occupancyScore(tenant)
+  return tonumber(string.sub(redis.sha1hex(tenant), 1, 10), 16)
+end
+
 -- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
 local function clip(text, max)
   if #text <= max then return text end

@@ -15,6 +15,14 @@
   a node hash "<job prefix><jobId>:node:<nodeId>"; like the transition scripts build node keys from the job
   key, these are built here (correct on one Redis or Sentinel; Redis Cluster would need hash tags).
 
+  Occupancy (docs/decisions/0005-fair-share.md, "Occupancy"): "<stage>occupancy" (the stage's prefix: KEYS[1]
+  without "held") is a zset of the attempts dispatched by the stage and not yet ended, dispatched or running, each
+  scored by its tenant's occupancyScore; ZCOUNT of a score is what that tenant occupies. Added in the step that
+  dispatches (one ZADD per step); removed by every step that ends an attempt or takes it back (ZREM of an absent
+  member is harmless, so an end applied twice or an attempt never counted cannot drift it); the leader's pass drops
+  what an end never removed (FairQueue.healOccupancy). With several tenants in the ring the next attempt goes to
+  the least occupying of the first OCCUPANCY_SCAN, and a tenant at its share of the class's actors waits.
+
   Invariant: a tenant is in the ring exactly when its ready set is not empty. Attempts in `dispatched` count
   against the window until a worker takes them (the scheduler releases them on the worker's report; the
   leader's sweep releases the rest), so replicas racing to dispatch can never exceed it.
@@ -38,6 +46,7 @@ local leaseOfPrefix = ARGV[6]
 local leaseRetentionMs = tonumber(ARGV[7]) or 86400000
 local leaseSuffix = ''
 if (ARGV[8] or '') ~= '' then leaseSuffix = '@' .. ARGV[8] end
+local occupancyKey = string.sub(heldKey, 1, #heldKey - 4) .. 'occupancy'
 
 -- each step is bounded: due retries promoted per call, and stale entries dropped per call
 local PROMOTE_BATCH = 1000
@@ -112,9 +121,15 @@ local function isCurrent(id)
   return (node[1] == 'QUEUED' or node[1] == 'RETRYING') and tonumber(node[2]) == tonumber(attempt)
 end
 
+-- The class's live actors as the leader last recorded them (0: unknown), read once per step.
+local capacityRead
+local function capacity()
+  if capacityRead == nil then capacityRead = tonumber(redis.call('GET', capacityKey) or '0') or 0 end
+  return capacityRead
+end
+
 local function dispatchWindow()
-  local capacity = tonumber(redis.call('GET', capacityKey) or '0') or 0
-  return math.max(minWindow, capacity)
+  return math.max(minWindow, capacity())
 end
 
 -- Free slots in the window, read once per step (after the step's own releases) and kept current by its dispatches.
@@ -142,32 +157,109 @@ local function readyCount()
   return readyLeft
 end
 
--- Takes popped attempt ids out of `held`: appends { id, entry } of each current one to `into` (a stale one —
--- cancelled, finished or superseded while held, never dispatched — is counted in `dropped`).
+-- A tenant's score in the occupancy zset: 40 bits of the SHA-1 of its name (13 decimal digits: exact through
+-- Lua's 14-digit number formatting; common.lua has the same function). Two tenants whose names share them would
+-- count together (a pair among n tenants: ~n^2 / 2^41).
+local function occupancyScore(tenant)
+  return tonumber(string.sub(redis.sha1hex(tenant), 1, 10), 16)
+end
+
+-- What each tenant occupies (ZCOUNT once per step, then kept current by the step's own dispatches), and the
+-- step's dispatches to add to the occupancy zset in one ZADD at its end (flushOccupancy).
+local occupied = {}
+local occupancyAdds = {}
+local function occupancyOf(tenant)
+  if occupied[tenant] == nil then
+    local score = occupancyScore(tenant)
+    occupied[tenant] = redis.call('ZCOUNT', occupancyKey, score, score)
+  end
+  return occupied[tenant]
+end
+local function occupy(id, tenant)
+  if occupied[tenant] ~= nil then occupied[tenant] = occupied[tenant] + 1 end
+  table.insert(occupancyAdds, occupancyScore(tenant))
+  table.insert(occupancyAdds, id)
+end
+local function flushOccupancy()
+  if #occupancyAdds > 0 then redis.call('ZADD', occupancyKey, unpack(occupancyAdds)) end
+  occupancyAdds = {}
+end
+
+-- Takes popped attempt ids (all of `tenant`) out of `held`: appends { id, entry } of each current one to `into`
+-- and counts it as the tenant's occupancy (a stale one — cancelled, finished or superseded while held, never
+-- dispatched — is counted in `dropped`).
 local dropped = 0
-local function takeHeld(ids, into)
+local function takeHeld(ids, into, tenant)
   if #ids == 0 then return end
   local raws = redis.call('HMGET', heldKey, unpack(ids))
   redis.call('HDEL', heldKey, unpack(ids))
   for i, id in ipairs(ids) do
     if raws[i] and isCurrent(id) then
       table.insert(into, { id, raws[i] })
+      occupy(id, tenant)
     else
       dropped = dropped + 1
     end
   end
 end
 
--- Pops up to n attempts round robin into `into` (nothing when the ring is empty). Several tenants: one of the
--- tenant at the head of the ring, which moves to the tail while it has more. A lone tenant is read in place
--- and gives its next n at once (round robin over one tenant is its own order): one pop, one read of `held`.
+-- Tenants looked at per pick, from the ring's head: the pick reads each one's occupancy (one ZCOUNT each), so a
+-- step stays bounded with thousands of tenants waiting; 16 covers every tenant in the common case, and with more
+-- the ring's rotation brings the others to the head in turn (a tenant waits at most ringLen / 16 picks to be seen).
+local OCCUPANCY_SCAN = 16
+-- A member of the occupancy zset that is no attempt (score -1, below every tenant's): "a step found every tenant it
+-- looked at at its share". completeAttempt removes it with its attempt in one ZREM, and fills the window when it was
+-- there (lua/includes/common.lua endOccupancy): no read of the ring in every completion.
+local AT_SHARE = '~at-share'
+
+-- Which tenant of the ring's head gets the next attempt (several tenants waiting): the one that occupies the
+-- fewest of the class's slots (dispatched or running), the earliest in the ring on ties, and only while it is
+-- under its share of the class's actors, ceil(actors / tenants waiting) (actors unknown: the window). The share
+-- is what keeps a tenant whose attempts run long to it: its window entries are taken by the actors that the
+-- others' short attempts free, so the least occupying alone would give it every actor once the window is as
+-- large as the class. Returns the tenant's place in the ring (1-based) and name, or nil when every tenant looked
+-- at is at its share (nothing is dispatched until an end frees a slot: AT_SHARE marks it; those first 16 go to the
+-- ring's tail so the next pick looks at others).
+local function pickTenant()
+  local heads = redis.call('LRANGE', ringKey, 0, OCCUPANCY_SCAN - 1)
+  local actors = capacity()
+  if actors <= 0 then actors = dispatchWindow() end
+  local share = math.ceil(actors / math.max(1, ringLen()))
+  local best, bestOcc
+  for i, tenant in ipairs(heads) do
+    local occ = occupancyOf(tenant)
+    if occ < share and (bestOcc == nil or occ < bestOcc) then
+      best, bestOcc = i, occ
+    end
+  end
+  if best then return best, heads[best] end
+  -- the mark the next completion in the class removes with its attempt, and so learns to fill (common.lua)
+  redis.call('ZADD', occupancyKey, -1, AT_SHARE)
+  if ringLen() > #heads then
+    redis.call('LPOP', ringKey, #heads)
+    redis.call('RPUSH', ringKey, unpack(heads))
+  end
+  return nil
+end
+
+-- Pops up to n attempts into `into` (nothing when the ring is empty). Several tenants: one of the tenant
+-- pickTenant names, which moves to the tail while it has more (returns false, popping nothing, when every tenant
+-- looked at is at its share). A lone tenant is read in place and gives its next n at once (round robin over one
+-- tenant is its own order): one pop, one read of `held`.
 local function popAttempts(n, into)
   local alone = ringLen() == 1
   local tenant
-  if alone then tenant = redis.call('LINDEX', ringKey, 0) else tenant = redis.call('LPOP', ringKey) end
+  if alone then
+    tenant = redis.call('LINDEX', ringKey, 0)
+  elseif ringLen() > 1 then
+    local place
+    place, tenant = pickTenant()
+    if not place then return false end
+    if place == 1 then redis.call('LPOP', ringKey) else redis.call('LREM', ringKey, 1, tenant) end
+  end
   if not tenant then
     ringLenRead = 0
-    return
+    return true
   end
   if not alone then ringGrew(-1) end
   local readyKey = readyPrefix .. tenant
@@ -185,7 +277,8 @@ local function popAttempts(n, into)
   if readyLeft ~= nil then readyLeft = readyLeft - #ids end
   -- a tenant in the ring with nothing ready (never, by the invariant) counts as a drop: the loop ends
   if #ids == 0 then dropped = dropped + 1 end
-  takeHeld(ids, into)
+  takeHeld(ids, into, tenant)
+  return true
 end
 
 local function markLeased(id, leaseId)
@@ -202,7 +295,11 @@ local function dispatch(out)
     local size = 1
     if leaseSize > 1 then size = math.max(1, math.min(leaseSize, math.ceil(readyCount() / room()))) end
     local lease = {}
-    while #lease < size and ringLen() > 0 and dropped < DROP_BUDGET do popAttempts(size - #lease, lease) end
+    local blocked = false
+    while #lease < size and ringLen() > 0 and dropped < DROP_BUDGET and not blocked do
+      blocked = not popAttempts(size - #lease, lease)
+    end
+    if #lease == 0 and blocked then break end
     if #lease > 0 then
       local id = lease[1][1]
       takeSlot(id)
@@ -216,7 +313,9 @@ local function dispatch(out)
       end
       if #lease > 1 then markLeased(id, leaseId) end
     end
+    if blocked then break end
   end
+  flushOccupancy()
   return dropped
 end
 
@@ -228,12 +327,14 @@ end
 -- The fast path of an attempt ready now: when no tenant has attempts waiting (the ring is empty) and the
 -- window has room, it is exactly what holding it and filling the window would hand out, without the holding.
 -- Appends id, entry to `out` and returns true when it dispatched it (due retries are promoted first).
-local function dispatchAtOnce(id, entry, out)
+local function dispatchAtOnce(id, entry, tenant, out)
   promoteDue()
   if ringLen() > 0 then return false end
   if room() <= 0 then return false end
   if isCurrent(id) then
     takeSlot(id)
+    occupy(id, tenant)
+    flushOccupancy()
     table.insert(out, id)
     table.insert(out, entry)
   end
