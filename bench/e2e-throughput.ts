@@ -232,6 +232,7 @@ if (profiling) {
   lines.push(`Redis commands per job, top (last round): peer: ${peer.topCommands}`);
 }
 lines.push(`Redis commands per job, top (last round): submitJob: ${single.topCommands}`);
+if (config.BENCH_CPU_DETAIL) lines.push(...cpuDetailLines());
 if (batch) lines.push(`Redis commands per job, top (last round): submitJobs: ${batch.topCommands}`);
 const leaseSize = (r: RoundResult) =>
   r.attemptsPerQueueJob === null ? 'n/a' : r.attemptsPerQueueJob.toFixed(1);
@@ -248,6 +249,26 @@ if (problems.length > 0) {
   process.exitCode = 1;
 }
 process.exit();
+
+/** BENCH_CPU_DETAIL: per variant and round, each process's user / sys ms, loop sleeps and preemptions per job. */
+function cpuDetailLines(): string[] {
+  const out = [
+    '',
+    "per job (process itself): user ms / sys ms / loop sleeps / loop preemptions / other threads' sleeps",
+  ];
+  for (const [label, list] of [
+    ['submitJob', runs.single],
+    ['submitJobs', runs.batch],
+  ] as const)
+    list.forEach((r, i) => {
+      const cells = Object.entries(r.detailPerJob).map(
+        ([name, d]) =>
+          `${name} ${d.userMs.toFixed(2)}/${d.sysMs.toFixed(2)}/${d.loopSleeps.toFixed(1)}/${d.loopPreempted.toFixed(1)}/${d.otherThreadSleeps.toFixed(1)}`,
+      );
+      out.push(`${label} round ${i + 1}: ${cells.join('; ')}`);
+    });
+  return out;
+}
 
 function tableLabels() {
   return {

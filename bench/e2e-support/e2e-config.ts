@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
+import { flag, loadConfig, nonNegativeInt, positiveInt } from '#libs/config';
 import { NO_LIMITS_TEST_TASKS_ENV } from '../stack-support/launched-stack.js';
 
 /** Sizes of the end-to-end benchmark (env, parsed once). The defaults finish in a few minutes on 2 cores. */
@@ -25,12 +25,22 @@ export const e2eBenchEnv = {
   /** Jobs per paced latency run (submit → node start), at BENCH_PACED_RATE jobs/s. */
   BENCH_PACED_JOBS: positiveInt(300),
   BENCH_PACED_RATE: positiveInt(100),
-  /** Jobs run end to end before round 1 (JIT, connections, script cache), ours and peer. */
-  BENCH_WARMUP_JOBS: nonNegativeInt(300),
+  /**
+   * Jobs run end to end before round 1 (JIT, connections, script cache), ours and peer. 3,000: a fresh stack's
+   * CPU per single-call job falls from ≈ 6 ms (its first 500 jobs) to its steady ≈ 2.3–2.6 ms only after ≈ 3,000
+   * jobs (V8 tiering up Apollo, graphql-js and ours: bench/README "Issue 12, session 18"); with 300, round 1
+   * measured processes still warming up.
+   */
+  BENCH_WARMUP_JOBS: nonNegativeInt(3_000),
   /** CPU actors of the gpu-worker (WORKER_CPU_ACTORS): each runs one attempt at a time in its runner. */
   BENCH_WORKER_ACTORS: positiveInt(8),
   /** A job not done (on jobFeed / QueueEvents) within this fails the benchmark. */
   BENCH_JOB_TIMEOUT_MS: positiveInt(120_000),
+  /**
+   * Also print, per round, each root process's user/system CPU and its main thread's sleeps (one per event-loop
+   * wake-up) and preemptions per job (/proc; the process itself, not its children).
+   */
+  BENCH_CPU_DETAIL: flag(false),
   /** Where --cpu-prof writes the apps' profiles (only with --cpu-prof; default: a temp dir). */
   BENCH_CPU_PROF_DIR: z.string().optional(),
 };

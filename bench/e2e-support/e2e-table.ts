@@ -33,6 +33,7 @@ export function medianRound(rounds: readonly RoundResult[]): RoundResult {
       ? m((r) => r.attemptsPerQueueJob ?? Number.NaN)
       : null,
     loadWindowUs: rounds.at(-1)?.loadWindowUs ?? [0, 0],
+    detailPerJob: rounds.at(-1)?.detailPerJob ?? {},
   };
 }
 

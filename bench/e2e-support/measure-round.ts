@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { cpuDelta, sampleProcessTrees } from '../support/process-cpu.js';
+import {
+  cpuDelta,
+  sampleProcessDetail,
+  sampleProcessTrees,
+  type ProcessDetail,
+} from '../support/process-cpu.js';
 import { commandsPerJob, type RedisCounterReader } from './redis-counters.js';
 import { percentile } from '../support/stats.js';
 import { closedLoop, pacedStartLatency, submitRate } from './phases.js';
@@ -26,6 +31,8 @@ export interface RoundResult {
   attemptsPerQueueJob: number | null;
   /** The end-to-end run on the monotonic clock (µs, as in .cpuprofile files), to cut profiles to it. */
   loadWindowUs: [number, number];
+  /** Per job, each root process itself (not its tree): user/system ms, loop sleeps and preemptions. */
+  detailPerJob: Record<string, ProcessDetail>;
 }
 
 export interface VariantDriver {
@@ -65,9 +72,11 @@ export async function measureRound(
   const redisBefore = await redis.read();
   const dispatchBefore = await driver.dispatchTotals?.();
   const cpuBefore = { ...sampleProcessTrees(pids), ...(driver.ownCpuMs ? { self: driver.ownCpuMs() } : {}) };
+  const detailBefore = sampleProcessDetail(pids);
   const loadStartUs = monotonicUs();
   const load = await closedLoop(driver.submit, driver.tracker, plan.jobs, plan.lanes, plan.perCall);
   const loadEndUs = monotonicUs();
+  const detailAfter = sampleProcessDetail(pids);
   const cpuAfter = { ...sampleProcessTrees(pids), ...(driver.ownCpuMs ? { self: driver.ownCpuMs() } : {}) };
   const redisAfter = await redis.read();
   const dispatchAfter = await driver.dispatchTotals?.();
@@ -107,7 +116,28 @@ export async function measureRound(
           (dispatchAfter.queueJobs - dispatchBefore.queueJobs)
         : null,
     loadWindowUs: [loadStartUs, loadEndUs],
+    detailPerJob: detailDelta(detailBefore, detailAfter, plan.jobs),
   };
+}
+
+function detailDelta(
+  before: Record<string, ProcessDetail>,
+  after: Record<string, ProcessDetail>,
+  jobs: number,
+): Record<string, ProcessDetail> {
+  const out: Record<string, ProcessDetail> = {};
+  for (const [name, a] of Object.entries(after)) {
+    const b = before[name];
+    if (!b) continue;
+    out[name] = {
+      userMs: (a.userMs - b.userMs) / jobs,
+      sysMs: (a.sysMs - b.sysMs) / jobs,
+      loopSleeps: (a.loopSleeps - b.loopSleeps) / jobs,
+      loopPreempted: (a.loopPreempted - b.loopPreempted) / jobs,
+      otherThreadSleeps: (a.otherThreadSleeps - b.otherThreadSleeps) / jobs,
+    };
+  }
+  return out;
 }
 
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps profile samples with, the same in every process. */

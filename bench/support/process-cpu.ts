@@ -127,3 +127,43 @@ export function namesOfProcessTrees(roots: Record<string, number>): Map<number, 
   }
   return names;
 }
+
+/** Where a process's CPU went: user and system ms, and how often its threads slept or were preempted. */
+export interface ProcessDetail {
+  userMs: number;
+  sysMs: number;
+  /** Voluntary context switches of the main thread: each is one sleep of the event loop (a wake-up follows). */
+  loopSleeps: number;
+  /** Involuntary context switches of the main thread: preempted while running (CPU contention). */
+  loopPreempted: number;
+  /** Voluntary context switches of the other threads (libuv pool, V8 helpers). */
+  otherThreadSleeps: number;
+}
+
+const ctxt = (statusText: string, field: string): number =>
+  Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(statusText)?.[1] ?? 0);
+
+/** ProcessDetail of each named process itself (not its tree), read now; a gone process reads as zeros. */
+export function sampleProcessDetail(pids: Record<string, number>): Record<string, ProcessDetail> {
+  const result: Record<string, ProcessDetail> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const d: ProcessDetail = { userMs: 0, sysMs: 0, loopSleeps: 0, loopPreempted: 0, otherThreadSleeps: 0 };
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      d.userMs = (Number(f[14 - 3]) / TICKS_PER_S) * 1000;
+      d.sysMs = (Number(f[15 - 3]) / TICKS_PER_S) * 1000;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        if (Number(tid) === pid) {
+          d.loopSleeps = ctxt(status, 'voluntary_ctxt_switches');
+          d.loopPreempted = ctxt(status, 'nonvoluntary_ctxt_switches');
+        } else d.otherThreadSleeps += ctxt(status, 'voluntary_ctxt_switches');
+      }
+    } catch {
+      // gone, or a thread that ended between the listing and the read
+    }
+    result[name] = d;
+  }
+  return result;
+}
