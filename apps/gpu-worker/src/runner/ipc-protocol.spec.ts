@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTask, TaskCatalog, TaskError } from '#libs/task-sdk';
+import { waitFor } from '#libs/testing';
 import { CPU_TASK } from '../tasks/resources.js';
 import { childMessages, type ChildEnvelope, type RunMessage } from './ipc-protocol.js';
 import { TaskRunnerChild } from './task-runner-child.js';
@@ -70,10 +71,16 @@ describe('runner → actor messages', () => {
       },
     );
     child.handle({ type: 'runs', runs: [run('quick', 1), run('odd', 2)] });
-    await new Promise((r) => setTimeout(r, 100));
+    const isEnd = (m: ReturnType<typeof childMessages>[number]) =>
+      !(m instanceof Error) && (m.type === 'result' || m.type === 'error');
+    // until both have ended (a fixed 100 ms sleep was too short on a loaded CI machine)
+    await waitFor(() => envelopes.flatMap((e) => childMessages(e)).filter(isEnd).length >= 2, {
+      timeoutMs: 5_000,
+      what: 'both runs to end',
+    });
     const messages = envelopes.flatMap((e) => childMessages(e));
     expect(messages.filter((m) => m instanceof Error)).toEqual([]);
-    const ends = messages.filter((m) => !(m instanceof Error) && (m.type === 'result' || m.type === 'error'));
+    const ends = messages.filter(isEnd);
     expect(ends).toEqual([
       expect.objectContaining({ type: 'result', runId: 'run-1' }),
       expect.objectContaining({

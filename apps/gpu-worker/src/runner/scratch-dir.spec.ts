@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineTask, TaskCatalog, type TaskArtifacts } from '#libs/task-sdk';
+import { waitFor } from '#libs/testing';
 import { CPU_TASK } from '../tasks/resources.js';
 import type { ChildMessage, RunMessage } from './ipc-protocol.js';
 import { ScratchDir } from './scratch-dir.js';
@@ -94,9 +95,12 @@ describe('TaskRunnerChild scratch dir', () => {
       workDir,
     };
     child.handle(msg);
-    for (let i = 0; i < 100 && !sent.some((m) => m.type === 'result' || m.type === 'error'); i++)
-      await new Promise((r) => setTimeout(r, 5));
-    return sent.find((m) => m.type === 'result' || m.type === 'error')!;
+    // polled with a deadline in seconds: the run does real file system work (100 × 5 ms was tight under load)
+    return waitFor(() => sent.find((m) => m.type === 'result' || m.type === 'error'), {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: `${task} to end`,
+    });
   };
 
   it('a task that never reads ctx.workDir leaves no dir, and says so', async () => {

@@ -4,6 +4,7 @@
  * (the runner serves other tenants' attempts next); disk bytes and inodes are bounded by the deployment
  * (README). Real commands, as the other specs here; as root they run as the task uid.
  */
+import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -203,19 +204,27 @@ describe('progress lines', () => {
     expect(ctx.logs.filter((l) => l.message.includes('"progress"'))).toEqual([]);
   }, 60_000);
 
-  it('throttled: one update per interval, the latest, none lost at flush (unit)', async () => {
-    const sent: number[] = [];
-    const progress = throttledProgress((f) => sent.push(f), 50);
-    for (let i = 1; i <= 1000; i++) progress(i / 1000);
-    expect(sent).toEqual([0.001]);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(sent).toEqual([0.001, 1]);
-    progress(0.2);
-    progress(0.3);
-    progress.flush();
-    expect(sent).toEqual([0.001, 1, 0.3]);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(sent).toHaveLength(3);
+  // Fake timers (and Date): on a loaded machine the real 1000-call loop or the 80 ms sleep could straddle the interval.
+  it('throttled: one update per interval, the latest, none lost at flush (unit)', () => {
+    jest.useFakeTimers();
+    try {
+      const sent: number[] = [];
+      const progress = throttledProgress((f) => sent.push(f), 50);
+      for (let i = 1; i <= 1000; i++) progress(i / 1000);
+      expect(sent).toEqual([0.001]);
+      jest.advanceTimersByTime(49);
+      expect(sent).toEqual([0.001]);
+      jest.advanceTimersByTime(1);
+      expect(sent).toEqual([0.001, 1]);
+      progress(0.2);
+      progress(0.3);
+      progress.flush();
+      expect(sent).toEqual([0.001, 1, 0.3]);
+      jest.advanceTimersByTime(80);
+      expect(sent).toHaveLength(3);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 
