@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyIdentity } from '#libs/auth';
+import { waitFor } from '#libs/testing';
 import { UpstreamPool } from './upstream-pool.js';
 
 const SECRET = 'test-identity-secret-0123456789abcdef';
@@ -15,6 +16,7 @@ async function silentPeer() {
   const server = createServer();
   const wss = new WebSocketServer({ server, handleProtocols: () => 'graphql-transport-ws' });
   const connections: { socket: WebSocket; identity: string }[] = [];
+  let subscribes = 0;
   wss.on('connection', (socket) => {
     socket.on('message', (raw) => {
       const msg = JSON.parse(String(raw)) as { type: string; payload?: { identity?: string } };
@@ -22,6 +24,7 @@ async function silentPeer() {
         connections.push({ socket, identity: msg.payload?.identity ?? '' });
         socket.send(JSON.stringify({ type: 'connection_ack' }));
       }
+      if (msg.type === 'subscribe') subscribes++;
       // pings and subscribes go unanswered
     });
   });
@@ -30,6 +33,8 @@ async function silentPeer() {
   return {
     url,
     connections,
+    /** Subscribe messages received, on any connection. */
+    subscribes: () => subscribes,
     close: async () => {
       for (const c of wss.clients) c.terminate();
       wss.close();
@@ -92,13 +97,16 @@ describe('UpstreamPool', () => {
       { query: 'subscription { c }', variables: {} },
       sink,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Polled, not slept on (300 ms was tight on a loaded CI machine): once all three subscribes have arrived,
+    // every connection they use is open.
+    await waitFor(() => peer.subscribes() === 3, { timeoutMs: 5_000, what: 'three subscribes at the peer' });
     expect(peer.connections.length).toBe(2); // k1 shares one, k2 has its own
     expect(pool.connectionCount).toBe(2);
     a();
     b();
     c();
-    await new Promise((r) => setTimeout(r, 300));
+    // idleCloseMs is 50: closed within seconds, or never (waitFor throws)
+    await waitFor(() => pool.connectionCount === 0, { timeoutMs: 5_000, what: 'idle connections to close' });
     expect(pool.connectionCount).toBe(0);
     await pool.close();
     await peer.close();
