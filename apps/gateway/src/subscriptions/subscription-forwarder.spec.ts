@@ -280,7 +280,9 @@ describe('SubscriptionForwarder', () => {
     log.append('j1', 'LOG');
     await take(it, 1);
     for (let i = 0; i < 30; i++) log.append('j1', 'LOG');
-    await new Promise((r) => setTimeout(r, 200));
+    // The overflow drops the only member, which ends the upstream subscription: wait for that (a fixed 200 ms
+    // could pass on a loaded machine before the ninth event was buffered, and the reads below would keep up).
+    await waitUntil(() => log.ended === 1);
     const results = await take(it, 40);
     const last = results.at(-1)!;
     expect(last.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', resumeAfter: '9' });
