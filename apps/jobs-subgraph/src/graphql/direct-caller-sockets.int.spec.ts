@@ -6,7 +6,7 @@ import { waitFor } from '#libs/testing';
 import type { CoreHarness } from '../../test/harness.js';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
 import { TEST_SECRET, wsClient } from '../../test/graphql-client.js';
-import { createJobsGraphql } from './graphql-server.js';
+import { createJobsGraphql, WS_KEY_RECHECK_MS } from './graphql-server.js';
 
 /*
  * Direct API-key callers (SUBGRAPH_ACCEPT=api-key: a foreign router forwarding the client's key) hold graphql-ws
@@ -76,7 +76,9 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
 
   it('closes (4403) at once when the revocation is pushed to the key cache', async () => {
     const subscriber = new Redis(harness.redisUrl);
-    const cache = new CachedApiKeyVerifier(store, subscriber, { ttlMs: 750, maxEntries: 100 });
+    // A TTL far past the test: only the push can close the socket (the re-check reads the cached entry), so the
+    // bound below can have headroom for a loaded machine and still tell the push from the re-check.
+    const cache = new CachedApiKeyVerifier(store, subscriber, { ttlMs: 60_000, maxEntries: 100 });
     await cache.start();
     const server = await directServer(cache);
     try {
@@ -85,7 +87,7 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       const revokedAt = Date.now();
       await store.revoke(record.id);
       await waitFor(() => feed.closedWith() === 4403, { timeoutMs: 5_000, what: 'the socket to close 4403' });
-      expect(Date.now() - revokedAt).toBeLessThan(500);
+      expect(Date.now() - revokedAt).toBeLessThan(2_000);
       expect(feed.ended()).toBe('error');
       await feed.client.dispose();
     } finally {
@@ -103,7 +105,8 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       const revokedAt = Date.now();
       await store.revoke(record.id);
       await waitFor(() => feed.closedWith() === 4403, { timeoutMs: 5_000, what: 'the socket to close 4403' });
-      expect(Date.now() - revokedAt).toBeLessThan(1_500);
+      // one re-check period, with headroom for a late timer on a loaded machine (never is the waitFor above)
+      expect(Date.now() - revokedAt).toBeLessThan(3 * WS_KEY_RECHECK_MS);
       await feed.client.dispose();
     } finally {
       await server.stop();
