@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { ApiKeyStore, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import { ApiKeyStore, SubgraphAuthenticator, subscriptionSlotsKey, TokenBucketLimiter } from '#libs/auth';
 import { registry } from '#libs/observability';
 import { waitFor } from '#libs/testing';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
@@ -76,11 +76,20 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
     return client;
   }
 
+  /** Subscription slots the key holds in Redis (one per accepted subscription). */
+  const slotsHeld = (keyId: string) => harness.core.redis.zcard(subscriptionSlotsKey(keyId));
+
   /**
-   * Opens `n` jobFeed subscriptions on `client`; resolves, once a refusal would have come back, with the error
-   * codes of those refused (the accepted ones stay open: jobFeed never completes).
+   * Opens `n` jobFeed subscriptions on `client`; resolves, once each has been accepted (holds a slot) or refused,
+   * with the error codes of those refused (the accepted ones stay open: jobFeed never completes).
    */
-  async function openFeeds(client: Client, n: number, heard = new Set<number>()): Promise<string[]> {
+  async function openFeeds(
+    client: Client,
+    keyId: string,
+    n: number,
+    heard = new Set<number>(),
+  ): Promise<string[]> {
+    const before = await slotsHeld(keyId);
     const refused: string[] = [];
     for (let i = 0; i < n; i++)
       client.subscribe(
@@ -92,32 +101,47 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
           complete: () => undefined,
         },
       );
-    await new Promise((r) => setTimeout(r, 1_500));
+    // polled, not slept on: a fixed 1.5 s was tight for 100 subscribes on a loaded CI machine
+    await waitFor(async () => refused.length + (await slotsHeld(keyId)) - before >= n, {
+      timeoutMs: 20_000,
+      what: `${n} subscribes accepted or refused`,
+    });
     return refused;
   }
 
   it('refuses subscriptions past 100 on one connection (as the gateway does)', async () => {
-    const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-connection' });
+    const { key, record } = await store.create({
+      tenant: 'greedy',
+      scopes: ['jobs:read'],
+      name: 'per-connection',
+    });
     const heard = new Set<number>();
     const countedBefore = await refusalsCounted('subscriptionsPerConnection');
-    const refused = await openFeeds(connect(key), 101, heard);
-    // every subscription not refused is live: each one hears (and read from Redis) the tenant's next feed event
-    await harness.core.service.submitJob('greedy', {
-      graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }] },
-    });
-    await waitFor(() => heard.size >= 101 - refused.length, { timeoutMs: 10_000, what: 'every live feed' });
+    const refused = await openFeeds(connect(key), record.id, 101, heard);
+    // every subscription not refused is live: each one hears (and read from Redis) the tenant's feed events (one
+    // more job while some have not: a feed whose slot is taken may still be opening its follower on a slow machine)
+    await waitFor(
+      async () => {
+        if (heard.size >= 101 - refused.length) return true;
+        await harness.core.service.submitJob('greedy', {
+          graph: { nodes: [{ id: 'a', task: 'test.emit', inputs: { value: 1 } }] },
+        });
+        return false;
+      },
+      { timeoutMs: 10_000, intervalMs: 500, what: 'every live feed' },
+    );
     expect(refused).toContain('RATE_LIMITED');
     // visible to operators, not only to the refused caller
     expect((await refusalsCounted('subscriptionsPerConnection')) - countedBefore).toBe(refused.length);
   }, 30_000);
 
   it('refuses subscriptions past 1000 per key across connections (as the gateway does)', async () => {
-    const { key } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-key' });
+    const { key, record } = await store.create({ tenant: 'greedy', scopes: ['jobs:read'], name: 'per-key' });
     // 100 per connection: within a per-connection cap, so only a per-key cap can refuse the last one
     const results = [];
     const countedBefore = await refusalsCounted('subscriptionsPerKey');
-    for (let c = 0; c < 10; c++) results.push(await openFeeds(connect(key), 100));
-    results.push(await openFeeds(connect(key), 1));
+    for (let c = 0; c < 10; c++) results.push(await openFeeds(connect(key), record.id, 100));
+    results.push(await openFeeds(connect(key), record.id, 1));
     expect(results.flat()).toContain('RATE_LIMITED');
     expect((await refusalsCounted('subscriptionsPerKey')) - countedBefore).toBe(results.flat().length);
   }, 90_000);
