@@ -316,13 +316,15 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
 
   it('jobFeed streams the tenant’s JOB_* events only', async () => {
     const feed = wsClient(url);
+    // From the feed's head, not from whenever the subscription happens to be open: a fixed 200 ms wait for that
+    // was tight on a loaded CI machine (the job's first events were missed and the test hung).
+    const head = (await graphqlRequest<{ jobFeedHead: string }>(url, '{ jobFeedHead }')).data!.jobFeedHead;
     const got = collect<{ jobFeed: { type: string; jobId: string } }>(
       feed,
-      'subscription { jobFeed { type jobId seq } }',
-      {},
+      'subscription($after: String) { jobFeed(after: $after) { type jobId seq } }',
+      { after: head },
       (items) => items.some((i) => i.jobFeed.type === 'JOB_SUCCEEDED'),
     );
-    await new Promise((r) => setTimeout(r, 200)); // the subscription is open
     await graphqlRequest(url, SUBMIT, { input: diamond(7) }, identityFor('globex'));
     const mine = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(8) });
     const { items } = await got.done;
@@ -339,8 +341,9 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     try {
       const query = 'subscription($after: String) { jobFeed(after: $after) { type jobId feedCursor } }';
       let jobId = '';
-      const live = collect<FeedItem>(feed, query, {}, (items) => finished(jobId)(items));
-      await new Promise((r) => setTimeout(r, 200)); // the subscription is open
+      // from the feed's head (see above: no fixed wait for the subscription to be open)
+      const head = (await graphqlRequest<{ jobFeedHead: string }>(url, '{ jobFeedHead }')).data!.jobFeedHead;
+      const live = collect<FeedItem>(feed, query, { after: head }, (items) => finished(jobId)(items));
       jobId = (await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(9) })).data!
         .submitJob.id;
       const mine = (await live.done).items.map((i) => i.jobFeed).filter((e) => e.jobId === jobId);
