@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { ContractViolation, JobEvent } from '#libs/contracts';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { encodeFeedCursor, InvalidEventCursorError } from './event-cursor.js';
 import { EventLog, EventsTrimmedError, FeedTrimmedError } from './event-log.js';
@@ -217,6 +217,9 @@ describe('EventLog (real redis-server)', () => {
       const subscriber = new Redis(server.url);
       const subs = new EventSubscriptions(log, new Wakeups(subscriber, quietLogger()), { bufferCapacity: 4 });
       const follower = await subs.jobFeed('slowco');
+      const reads = async () =>
+        Number(/cmdstat_xrange:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const readsBefore = await reads();
       try {
         // as the transitions write the feed (MAXLEN ~ 10000), while the reader's buffer is full: it stops reading
         for (let from = 1; from <= 12_000; from += 1000) {
@@ -225,8 +228,11 @@ describe('EventLog (real redis-server)', () => {
             p.xadd(key, 'MAXLEN', '~', '10000', '*', 'e', feedEvent(`job-${i}`, 1, 'JOB_QUEUED'));
           p.publish(key, 'x feed');
           await p.exec();
+          // the reader fills its buffer before the trim, not whenever its wakeup comes (on a loaded machine that
+          // could be after the trim: then it would fail at once, with nothing read)
+          if (from === 1)
+            await waitFor(async () => (await reads()) > readsBefore, { what: 'the first read' });
         }
-        await new Promise((r) => setTimeout(r, 200));
         const seen: string[] = [];
         for (let i = 0; i < 4; i++) seen.push((await follower.next()).value!.jobId);
         // the four it read before the trim, then the trim is told, not skipped
