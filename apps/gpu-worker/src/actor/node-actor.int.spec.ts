@@ -100,8 +100,15 @@ describe('NodeActor fetch watchdog', () => {
     );
     try {
       await actor.start();
-      // let the worker block on its fetch, then cut it off without closing the socket
-      await new Promise((r) => setTimeout(r, 500));
+      // let the worker block on its fetch, then cut it off without closing the socket (polled: Redis lists a
+      // blocked client with flag b; a fixed 500 ms could end before that on a loaded machine)
+      await waitFor(
+        async () =>
+          String(await client.call('CLIENT', 'LIST'))
+            .split('\n')
+            .some((l) => /\bflags=\S*b/.test(l)),
+        { timeoutMs: 10_000, what: 'the worker to block on its fetch' },
+      );
       proxy.freeze();
       await queue.add(
         'test.sleep',
