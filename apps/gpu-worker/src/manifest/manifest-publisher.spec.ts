@@ -24,7 +24,7 @@ describe('ManifestPublisher (real Redis)', () => {
       workerId: 'w1',
       heartbeatMs: 200,
       ttlMs: 1000,
-      activityDelayMs: 300,
+      activityDelayMs: 1_000, // the read right after activity() must come back within it, also on a loaded machine
       logger: quiet,
       build: () => ({
         id: 'w1',
