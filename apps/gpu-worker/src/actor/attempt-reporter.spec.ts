@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { NodeReport, REDIS_KEYS, parseReportEntry } from '#libs/contracts';
 import { createRedis, quitRedis } from '#libs/redis';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { AttemptReporter } from './attempt-reporter.js';
 import { ReportSink, ReportUndeliverableError } from './report-sink.js';
 
@@ -176,7 +176,8 @@ describe('ReportSink and AttemptReporter (real Redis)', () => {
       type: 'released',
       reason: 'test',
     });
-    await new Promise((r) => setTimeout(r, 800));
+    // until it has retried at least once (polled: a fixed 800 ms was an assumption about a loaded machine)
+    await waitFor(() => retries.length > 0, { timeoutMs: 5_000, what: 'a retry during the outage' });
     await redis.restart();
     await pending;
     expect(retries.length).toBeGreaterThan(0);
