@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { waitFor } from '#libs/testing';
 import { EARLY_ACK_LIMIT_BYTES, TickBatchedWebSocket } from './tick-batched-websocket.js';
 
 /** Sends as graphql-ws does: one message, then wait for its callback, then the next. */
@@ -39,6 +40,10 @@ describe('TickBatchedWebSocket', () => {
     await new Promise((r) => http.close(r));
   });
 
+  /** Until `fn` holds or 5 s passed; the assertions after it say what was wrong. */
+  const settled = (fn: () => boolean) =>
+    waitFor(fn, { timeoutMs: 5_000, intervalMs: 10 }).catch(() => undefined);
+
   const client = async () => {
     const { port } = http.address() as AddressInfo;
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);
@@ -56,7 +61,8 @@ describe('TickBatchedWebSocket', () => {
     await new Promise((r) => setImmediate(r));
     expect(writes() - before).toBe(1);
     const expected = Array.from({ length: 20 }, (_, i) => `event ${i}`);
-    for (let t = 0; received.length < 20 && t < 100; t++) await new Promise((r) => setTimeout(r, 10));
+    // polled up to 5 s (was 100 × 10 ms: about 1 s, tight on a loaded machine); the check below says what came
+    await settled(() => received.length >= 20);
     expect(received).toEqual(expected);
     c.close();
   });
@@ -69,9 +75,9 @@ describe('TickBatchedWebSocket', () => {
     ws.send('small', () => acked.push('small'));
     for (let i = 0; i < 5; i++) await Promise.resolve();
     expect(acked).toEqual(['big']);
-    for (let t = 0; acked.length < 2 && t < 100; t++) await new Promise((r) => setTimeout(r, 10));
+    await settled(() => acked.length >= 2);
     expect(acked).toEqual(['big', 'small']);
-    for (let t = 0; received.length < 2 && t < 100; t++) await new Promise((r) => setTimeout(r, 10));
+    await settled(() => received.length >= 2);
     expect(received.at(-1)).toBe('small');
     c.close();
   });
