@@ -19,12 +19,14 @@ afterAll(async () => {
 describe('LeaderLease', () => {
   it('lets one replica lead, renews while it lives, and hands over on stop', async () => {
     const key = 'test:lease:handover';
-    const a = new LeaderLease(redis, { key, ttlMs: 300, role: 'test', logger: quiet });
-    const b = new LeaderLease(redis, { key, ttlMs: 300, role: 'test', logger: quiet });
+    // TTL 1 s (renewed every 333 ms): with 300 ms a stall of this process past 200 ms on a loaded CI machine
+    // could let the lease lapse and b get in, though a renews correctly
+    const a = new LeaderLease(redis, { key, ttlMs: 1_000, role: 'test', logger: quiet });
+    const b = new LeaderLease(redis, { key, ttlMs: 1_000, role: 'test', logger: quiet });
     a.start();
     await waitFor(() => a.isLeader, { timeoutMs: 2000 });
     b.start();
-    await sleep(700); // more than two TTLs: a kept renewing, b never got in
+    await sleep(2_300); // more than two TTLs: a kept renewing, b never got in
     expect(a.isLeader).toBe(true);
     expect(b.isLeader).toBe(false);
     expect(await redis.get(key)).toBe(a.holderId);
@@ -79,7 +81,7 @@ describe('LeaderLoop', () => {
       new LeaderLoop(redis, {
         key,
         role: 'test',
-        leaseTtlMs: 300,
+        leaseTtlMs: 1_500, // a hands over on stop, not by expiry: a long TTL only keeps a load stall from doing it
         intervalMs: 20,
         logger: quiet,
         pass: async () => {
@@ -98,7 +100,7 @@ describe('LeaderLoop', () => {
     expect(new Set(passes)).toEqual(new Set(['a']));
     await a.stop();
     const stoppedAt = passes.length;
-    await waitFor(() => passes.slice(stoppedAt).includes('b'), { timeoutMs: 2000 });
+    await waitFor(() => passes.slice(stoppedAt).includes('b'), { timeoutMs: 5_000 });
     expect(passes.slice(stoppedAt).every((p) => p === 'b')).toBe(true);
     await b.stop();
     expect(overlapped).toBe(false);
