@@ -154,7 +154,14 @@ describe('a lease popped but never added (real redis-server)', () => {
       await core.redis.hset(JOB_KEYS.node(poisoned, 'only'), 'status', 'NOT_A_STATUS');
       await a.heartbeat.stop(false);
       leader = leaderPasses(core);
-      await sleep(5_000); // the grace after a dispatch (2 s) and many passes
+      // past the grace after a dispatch (2 s) and many passes: polled up to 15 s (a fixed 5 s was 2.5× the grace,
+      // tight on a loaded CI machine), so it is as fast as the repair when that works
+      await waitFor(
+        async () =>
+          core.logger.lines.some((l) => l.msg === 'reconciling a job failed') &&
+          (await queue.getJob(a!.lease)) !== undefined,
+        { timeoutMs: 15_000, intervalMs: 100, what: 'the failed reconcile logged and the lease re-added' },
+      ).catch(() => undefined);
       expect(core.logger.lines.some((l) => l.msg === 'reconciling a job failed')).toBe(true);
       expect(await queue.getJob(a.lease)).not.toBeUndefined();
     } finally {
