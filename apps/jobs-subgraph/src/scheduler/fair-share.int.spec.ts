@@ -171,7 +171,9 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       core.scheduler,
       core.enqueuer,
       async () => offered,
-      { scheduleToStartMs: 200 },
+      // 1 s (was 200 ms): the pass right after a dispatch, a few Redis reads later, must come within it also
+      // on a loaded CI machine
+      { scheduleToStartMs: 1_000 },
       core.logger,
     );
     try {
@@ -180,7 +182,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       const ids: string[] = [];
       for (let i = 0; i < 3; i++)
         ids.push((await core.service.submitJob('acme', single('test.emit', { value: i }))).job.id);
-      await sleep(300);
+      await sleep(1_100);
       // only the dispatched one was startable all along; its failure frees the slot for the next
       expect(await strict.reconcileOnce()).toEqual({ jobs: 3, actions: 1 });
       const status = async () =>
@@ -194,7 +196,7 @@ describe('fair share between tenants (real redis-server, in-test worker)', () =>
       expect((await strict.reconcileOnce()).actions).toBe(0);
 
       offered = new Map();
-      await sleep(300);
+      await sleep(1_100);
       expect(await strict.reconcileOnce()).toEqual({ jobs: 2, actions: 2 });
       expect(await status()).toEqual(['FAILED', 'FAILED', 'FAILED']);
       const last = (await core.service.job('acme', ids[2]!))!.nodes[0]!;
