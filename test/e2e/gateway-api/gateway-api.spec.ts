@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { serverAudits } from 'graphql-http';
-import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
+import { Redis } from 'ioredis';
+import { IDENTITY_HEADER, signIdentity, subscriptionSlotsKey } from '#libs/auth';
 import { freePort, startApp, waitFor } from '#libs/testing';
 import {
   codeOf,
@@ -200,19 +201,37 @@ describe('gateway API', () => {
       await client.dispose();
     });
     it('limits subscriptions per connection', async () => {
-      const client = wsClient(stack.wsUrl, acmeRead);
-      const subs = [0, 1, 2].map(() => collect(client, 'subscription { jobFeed { seq } }'));
-      await new Promise((r) => setTimeout(r, 500));
-      const fourth = collect(client, 'subscription { jobFeed { seq } }');
-      expect(await fourth.done).toBe('error');
-      expect((fourth.error as any[])[0].extensions.code).toBe('RATE_LIMITED');
-      subs[0]!.dispose();
-      await new Promise((r) => setTimeout(r, 300));
-      const again = collect(client, 'subscription { jobFeed { seq } }');
-      await new Promise((r) => setTimeout(r, 500));
-      expect(again.error).toBeUndefined();
-      for (const s of [...subs, again]) s.dispose();
-      await client.dispose();
+      // A key of its own, and its subscription slots in Redis read to know when the gateway has taken or given
+      // back a subscription (fixed 300-500 ms sleeps for that were tight on a loaded CI machine).
+      const { id, key } = await stack.createKey('acme', ['jobs:read']);
+      const redis = new Redis(stack.redis.url);
+      const held = () => redis.zcard(subscriptionSlotsKey(id));
+      const client = wsClient(stack.wsUrl, key);
+      try {
+        const subs = [0, 1, 2].map(() => collect(client, 'subscription { jobFeed { seq } }'));
+        await waitFor(async () => (await held()) === 3, {
+          timeoutMs: 10_000,
+          what: 'three live subscriptions',
+        });
+        const fourth = collect(client, 'subscription { jobFeed { seq } }');
+        expect(await fourth.done).toBe('error');
+        expect((fourth.error as any[])[0].extensions.code).toBe('RATE_LIMITED');
+        subs[0]!.dispose();
+        await waitFor(async () => (await held()) === 2, {
+          timeoutMs: 10_000,
+          what: 'the completed one given back',
+        });
+        const again = collect(client, 'subscription { jobFeed { seq } }');
+        await waitFor(async () => again.error !== undefined || (await held()) === 3, {
+          timeoutMs: 10_000,
+          what: 'the new subscription taken or refused',
+        });
+        expect(again.error).toBeUndefined();
+        for (const s of [...subs, again]) s.dispose();
+      } finally {
+        await client.dispose();
+        redis.disconnect();
+      }
     });
   });
 
