@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import { freePort, startApp, waitFor, type AppHandle } from '#libs/testing';
 import {
@@ -69,8 +70,21 @@ describe('gateway jobFeed across a jobs-subgraph restart before its first event'
   it('every job-level event of the tenant reaches the subscriber once, also those published while its upstream was down', async () => {
     const client = wsClient(stack.wsUrl, key);
     const feed = collect(client, FEED);
-    // the subscription is set up end to end (no event yet: the tenant has done nothing)
-    await new Promise((r) => setTimeout(r, 2_000));
+    // the subscription is set up end to end (no event yet: the tenant has done nothing): the jobs subgraph
+    // follows the tenant's feed (its wakeup channel subscribed), so it got the subscribe, and the gateway its head.
+    // Polled: a fixed 2 s could end first on a loaded CI machine, and the head path would not be what is tested.
+    const redis = new Redis(stack.redis.url);
+    try {
+      await waitFor(
+        async () => ((await redis.pubsub('CHANNELS', '*:tenant:acme:feed')) as string[]).length > 0,
+        {
+          timeoutMs: 30_000,
+          what: 'the jobs subgraph to follow the feed',
+        },
+      );
+    } finally {
+      redis.disconnect();
+    }
     expect(feed.results).toEqual([]);
 
     await stack.jobs.kill('SIGKILL');
