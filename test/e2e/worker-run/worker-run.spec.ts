@@ -89,8 +89,9 @@ describe('worker: run, progress, cancel', () => {
     await sched.waitReport({ jobId: p.jobId, type: 'progress' });
     const t0 = Date.now();
     await sched.cancel(p.jobId);
-    const failed = await sched.waitReport({ jobId: p.jobId, type: 'failed' }, 10_000, worker.logs);
-    expect(Date.now() - t0).toBeLessThan(3_000);
+    const failed = await sched.waitReport({ jobId: p.jobId, type: 'failed' }, 15_000, worker.logs);
+    // not the task's 30 s: 10 s leaves a loaded CI machine room (3 s was tight for pub/sub, IPC and the report)
+    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(failed).toMatchObject({ error: { code: 'CANCELLED', retryable: false } });
     const next = await sched.enqueue('test.sleep', { ms: 100 });
     await sched.waitReport({ jobId: next.jobId, type: 'succeeded' });
