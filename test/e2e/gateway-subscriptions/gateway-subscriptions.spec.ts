@@ -140,7 +140,16 @@ describe('gateway subscriptions', () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     const stopped = stack.gateway.stop(15_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // the drain has begun once the gateway stops accepting connections (it marks in-flight requests first);
+    // polled, not a fixed 500 ms: on a loaded machine the signal may take longer, and the request would
+    // finish before the drain
+    const accepting = () =>
+      new Promise<boolean>((resolve) => {
+        const probe = connect(Number(port), hostname);
+        probe.once('connect', () => (probe.destroy(), resolve(true)));
+        probe.once('error', () => resolve(false));
+      });
+    await waitFor(async () => !(await accepting()), { timeoutMs: 10_000, what: 'the drain to begin' });
     socket.write(body.slice(5));
     await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
