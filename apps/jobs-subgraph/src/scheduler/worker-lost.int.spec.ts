@@ -49,8 +49,12 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       // headroom for a loaded CI machine, where 3 s over a 600 ms TTL was tight)
       expect(Date.now() - killedAt).toBeLessThan(10_000);
       expect(retrying.message).toMatch(/CRASHED.*worker w-lost, which is gone/);
-      const logged = core.logger.lines.find((l) => l.msg === 'reconciler: worker lost');
-      expect(logged?.fields).toMatchObject({ jobId: job.id, nodeId: 'only', attempt: 1, workerId: 'w-lost' });
+      // logged once the transition's answer is back: the event (written by it) can be read first, under load
+      const logged = await waitFor(() => core.logger.lines.find((l) => l.msg === 'reconciler: worker lost'), {
+        timeoutMs: 5_000,
+        what: 'the reconciler to log the lost worker',
+      });
+      expect(logged.fields).toMatchObject({ jobId: job.id, nodeId: 'only', attempt: 1, workerId: 'w-lost' });
       // the queue job is gone, so no stalled check can hand attempt 1 to anyone again
       expect(await queue.getJob(first)).toBeUndefined();
       const view = (await core.service.job(TENANT, job.id))!;
