@@ -14,6 +14,12 @@ const hanging = { 'test.slow': () => new Promise<JsonObject>(() => undefined) };
 const finishing = { 'test.slow': async (p: { inputs: JsonObject }) => ({ slept: p.inputs.ms as number }) };
 /** The dying worker's manifest TTL and BullMQ lock: a dead worker is judged within both and a pass. */
 const TTL_MS = 600;
+/**
+ * A worker that must be judged alive: a 600 ms TTL renewed by a test process that a loaded CI machine stalls for
+ * longer let the pass find a live worker gone (extra repairs), so these renew with room.
+ */
+const LIVE_TTL_MS = 1_500;
+const live = { manifestTtlMs: LIVE_TTL_MS, lockDurationMs: LIVE_TTL_MS };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -74,7 +80,7 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({ attempt: 2, failures: 1 });
 
       // the worker comes back under the same id: its stalled checks find nothing of attempt 1; it runs the retry
-      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      back = await new TestWorker({ ...opts, ...live, handlers: finishing }).start();
       const done = await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
       expect(done.nodes[0]).toMatchObject({ attempt: 2, outputs: { slept: 1 } });
       await sleep(2_500); // two stalled-check intervals of the returning worker
@@ -125,7 +131,7 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       const actions = core.logger.lines.filter((l) => l.msg.startsWith('reconciler: ')).map((l) => l.msg);
       expect(actions.filter((m) => m === 'reconciler: worker lost')).toHaveLength(2);
       expect(actions.filter((m) => m === 'reconciler: reenqueued')).toHaveLength(3);
-      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      back = await new TestWorker({ ...opts, ...live, handlers: finishing }).start();
       for (const id of ids) await waitForJob(core, TENANT, id, (v) => v.job.status === 'SUCCEEDED');
       await sleep(2_500); // two stalled-check intervals: nothing of the dead worker's runs again
       const runs = back.ran.map((p) => `${ids.indexOf(p.jobId)}.${p.attempt}`).sort();
@@ -218,7 +224,7 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       expect(requeued.attempts.map((a) => a.jobId).sort()).toEqual(ids.slice(2).sort());
 
       // the worker comes back: it runs the two waiting attempts, each once, under their attempt numbers
-      back = await new TestWorker({ ...opts, handlers: finishing }).start();
+      back = await new TestWorker({ ...opts, ...live, handlers: finishing }).start();
       for (const id of ids) await waitForJob(core, TENANT, id, (v) => v.job.status === 'SUCCEEDED');
       await sleep(2_500); // two stalled-check intervals and many passes: nothing runs twice, nothing more to do
       const runs = (w: TestWorker) => w.ran.map((p) => `${ids.indexOf(p.jobId)}.${p.attempt}`).sort();
@@ -246,12 +252,11 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       tasks,
       handlers: finishing,
       concurrency: 1,
-      manifestTtlMs: TTL_MS,
-      lockDurationMs: TTL_MS,
+      ...live,
       beforeLeasedAttempt: async (_p, index) => {
         if (index !== 1) return;
         paused = true;
-        await sleep(3_000); // five locks and TTLs, many passes, past the dispatch grace
+        await sleep(4_500); // three locks and TTLs, many passes, past the dispatch grace
       },
     }).start();
     let leader: ReturnType<typeof leaderPasses> | undefined;
@@ -282,15 +287,14 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       url: redis.url,
       tasks,
       handlers: hanging,
-      manifestTtlMs: TTL_MS,
-      lockDurationMs: TTL_MS,
+      ...live,
     }).start();
     let leader: ReturnType<typeof leaderPasses> | undefined;
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
       await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
       leader = leaderPasses(core);
-      await sleep(3_000); // five manifest TTLs and locks, thirty passes
+      await sleep(4_500); // three manifest TTLs and locks, forty passes
       await leader.stop();
       expect(leader.actions).toBe(0);
       expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({
