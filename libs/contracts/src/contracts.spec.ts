@@ -1,5 +1,6 @@
 import {
   attemptJobId,
+  parseAttemptJobId,
   LEASE_MAX_ATTEMPTS,
   leaseJobId,
   leaseDispatcher,
@@ -157,6 +158,14 @@ describe('events, payloads, reports, identity', () => {
     expect(NodeAttemptPayload.parse(p).attempt).toBe(1);
     expect(NodeAttemptPayload.safeParse({ ...p, attempt: 0 }).success).toBe(false);
     expect(attemptJobId('j', 'a', 2)).not.toContain(':');
+    const id = attemptJobId('6f1c2b0e-0d3a-4c1e-9a57-2b8f3c4d5e6f', 'resize', 2);
+    expect(parseAttemptJobId(id)).toEqual({
+      jobId: '6f1c2b0e-0d3a-4c1e-9a57-2b8f3c4d5e6f',
+      nodeId: 'resize',
+      attempt: 2,
+    });
+    expect(parseAttemptJobId('lease.x.a.1')).toBeNull();
+    expect(parseAttemptJobId('~at-share')).toBeNull();
     // a lease carries 1..LEASE_MAX_ATTEMPTS attempts; its id is its first attempt's, prefixed (BullMQ: no ':')
     expect(NodeLeasePayload.parse({ attempts: [p, { ...p, nodeId: 'b' }] }).attempts).toHaveLength(2);
     expect(NodeLeasePayload.safeParse({ attempts: [] }).success).toBe(false);

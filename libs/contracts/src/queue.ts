@@ -13,6 +13,12 @@ export const NODE_QUEUES: Record<ResourceClass, string> = { gpu: 'sy-nodes-gpu',
 export const attemptJobId = (jobId: string, nodeId: string, attempt: number): string =>
   `${jobId}.${nodeId}.${attempt}`;
 
+/** The parts of an `attemptJobId`, or null for anything else. */
+export function parseAttemptJobId(id: string): { jobId: string; nodeId: string; attempt: number } | null {
+  const m = /^([^.]+)\.([^.]+)\.(\d+)$/.exec(id);
+  return m ? { jobId: m[1]!, nodeId: m[2]!, attempt: Number(m[3]) } : null;
+}
+
 /** The data of a BullMQ job: one attempt of one node, inputs already resolved. */
 export const NodeAttemptPayload = z.object({
   jobId: z.string().min(1),

@@ -5,6 +5,7 @@ import {
   REDIS_PREFIX,
   attemptJobId,
   leaseIdOf,
+  parseAttemptJobId,
   parseContract,
   type ResourceClass,
 } from '#libs/contracts';
@@ -193,7 +194,7 @@ export class FairQueue {
     const ids = await this.redis.zrange(key, String(from), String(from + count - 1));
     const parsed = ids
       .filter((id) => id !== OCCUPANCY_AT_SHARE)
-      .map((id) => ({ id, at: parseAttemptId(id) }));
+      .map((id) => ({ id, at: parseAttemptJobId(id) }));
     const pipe = this.redis.pipeline();
     for (const { at } of parsed) if (at) pipe.hmget(JOB_KEYS.node(at.jobId, at.nodeId), 'status', 'attempt');
     const nodes = parsed.some((p) => p.at) ? ((await pipe.exec()) ?? []) : [];
@@ -258,12 +259,6 @@ export class FairQueue {
       ],
     )) as unknown[];
   }
-}
-
-/** "<jobId>.<nodeId>.<attempt>" (attemptJobId: job ids are uuids, node ids have no '.'), or null. */
-function parseAttemptId(id: string): { jobId: string; nodeId: string; attempt: number } | null {
-  const m = /^([^.]+)\.([^.]+)\.(\d+)$/.exec(id);
-  return m ? { jobId: m[1]!, nodeId: m[2]!, attempt: Number(m[3]) } : null;
 }
 
 /** "<dispatch ms>:<lease id>" (lease ids have no ':'), or null. */
