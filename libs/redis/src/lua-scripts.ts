@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 
 /**
  * Lua scripts kept as files, one per script, named `<name>-<key count>.lua` like BullMQ's commands
- * (`<name>-n.lua`: the caller passes any number of keys, at least one). A line `--@include <file>` inlines
+ * (`<name>-n.lua`: the caller passes any number of keys, at least one). A line `--@include <file>` (in a script or in an include) inlines
  * `includes/<file>.lua` from the script's own folder, else from this lib's `lua/includes/` (shared helpers such
  * as `redis-now`), so a helper is written once.
  */
@@ -71,11 +71,16 @@ function loadFolder(label: string, dirUrl: URL): Map<string, LuaScript> {
   for (const file of readdirSync(dir)) {
     const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
     if (!m) continue;
-    const lua = readFileSync(`${dir}${file}`, 'utf8').replace(/^--@include (\S+)$/gm, (_l, inc: string) => {
-      const body = own.get(inc) ?? shared.get(inc);
-      if (body === undefined) throw new Error(`${label} ${file}: unknown include ${inc}`);
-      return body;
-    });
+    // an include may include others (two includes sharing a helper): each is inlined where it is named
+    const inline = (text: string, depth: number): string =>
+      text.replace(/^--@include (\S+)$/gm, (_l, inc: string) => {
+        const body = own.get(inc) ?? shared.get(inc);
+        if (body === undefined) throw new Error(`${label} ${file}: unknown include ${inc}`);
+        if (depth >= 4)
+          throw new Error(`${label} ${file}: includes nested deeper than 4 (a cycle?) at ${inc}`);
+        return inline(body, depth + 1);
+      });
+    const lua = inline(readFileSync(`${dir}${file}`, 'utf8'), 0);
     scripts.set(m[1]!, {
       name: m[1]!,
       numberOfKeys: m[2] === 'n' ? null : Number(m[2]),

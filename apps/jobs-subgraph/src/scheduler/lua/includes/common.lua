@@ -73,6 +73,8 @@ local function releaseDispatchSlot(fairPrefix, rc, attemptId)
   return 1, 0
 end
 
+--@include occupancy
+
 -- The attempt ended (or was taken back): it no longer occupies a slot of its tenant in class `rc`'s fair stage
 -- (fair.lua "Occupancy"; a ZREM of an attempt not counted is a no-op). `filling`: the caller's steps fill the
 -- window anyway (a retry's enqueue, a removal, a start that freed a slot with tenants waiting). Otherwise the same
@@ -87,14 +89,10 @@ local function endOccupancy(fairPrefix, rc, attemptId, filling)
     redis.call('ZREM', key, attemptId)
     return 0
   end
-  if redis.call('ZREM', key, attemptId, '~at-share') == 2 then return 1 end
+  if redis.call('ZREM', key, attemptId, AT_SHARE) == 2 then return 1 end
   return 0
 end
 
--- A tenant's score in a fair stage's occupancy zset (fair.lua has the same function, and says why 40 bits).
-local function occupancyScore(tenant)
-  return tonumber(string.sub(redis.sha1hex(tenant), 1, 10), 16)
-end
 
 -- Messages are bounded by the contracts (JobError.message 4000, JobEvent.message 8000 characters).
 local function clip(text, max)

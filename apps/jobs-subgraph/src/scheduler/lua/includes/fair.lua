@@ -157,12 +157,7 @@ local function readyCount()
   return readyLeft
 end
 
--- A tenant's score in the occupancy zset: 40 bits of the SHA-1 of its name (13 decimal digits: exact through
--- Lua's 14-digit number formatting; common.lua has the same function). Two tenants whose names share them would
--- count together (a pair among n tenants: ~n^2 / 2^41).
-local function occupancyScore(tenant)
-  return tonumber(string.sub(redis.sha1hex(tenant), 1, 10), 16)
-end
+--@include occupancy
 
 -- What each tenant occupies (ZCOUNT once per step, then kept current by the step's own dispatches), and the
 -- step's dispatches to add to the occupancy zset in one ZADD at its end (flushOccupancy).
@@ -207,10 +202,6 @@ end
 -- step stays bounded with thousands of tenants waiting; 16 covers every tenant in the common case, and with more
 -- the ring's rotation brings the others to the head in turn (a tenant waits at most ringLen / 16 picks to be seen).
 local OCCUPANCY_SCAN = 16
--- A member of the occupancy zset that is no attempt (score -1, below every tenant's): "a step found every tenant it
--- looked at at its share". completeAttempt removes it with its attempt in one ZREM, and fills the window when it was
--- there (lua/includes/common.lua endOccupancy): no read of the ring in every completion.
-local AT_SHARE = '~at-share'
 
 -- Which tenant of the ring's head gets the next attempt (several tenants waiting): the one that occupies the
 -- fewest of the class's slots (dispatched or running), the earliest in the ring on ties, and only while it is
