@@ -132,6 +132,12 @@ describe('request bodies that are slow, or refused before they are read', () => 
     await stack?.stop();
   });
 
+  /** Where a request to `app` goes and what authenticates it there (the gateway: the API key; a subgraph: identity). */
+  const caller = (app: 'gateway' | 'jobs-subgraph') =>
+    app === 'gateway'
+      ? { port: gatewayPort, auth: { authorization: `Bearer ${key}` } as Record<string, string> }
+      : { port: jobsPort, auth: { [IDENTITY_HEADER]: identity() } as Record<string, string> };
+
   // the lane takes the plain JSON POSTs of exactly /graphql; express the rest (its route matches /graphql/ too)
   const paths = [
     ['lane', '/graphql'],
@@ -143,9 +149,7 @@ describe('request bodies that are slow, or refused before they are read', () => 
     it.each(['gateway', 'jobs-subgraph'] as const)(
       '%s: a body trickled slower than HTTP_REQUEST_TIMEOUT_MS is answered 408 and its connection closed, others unaffected',
       async (app) => {
-        const port = app === 'gateway' ? gatewayPort : jobsPort;
-        const auth: Record<string, string> =
-          app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
+        const { port, auth } = caller(app);
         const slow = exchange(port, {
           head: post(path, { ...auth, 'content-type': contentType, 'content-length': '1000' }),
           first: '{"query": "',
@@ -170,42 +174,32 @@ describe('request bodies that are slow, or refused before they are read', () => 
       20_000,
     );
 
-    it('gateway: a request refused for its key (401) with a large body still to come closes instead of reading it', async () => {
-      const r = await exchange(gatewayPort, {
-        head: post(path, { 'content-type': contentType, 'content-length': String(HUGE) }),
+    /** A POST declaring HUGE bytes whose body keeps coming (16 KiB every 10 ms for up to 8 s): what came back. */
+    const hugeBody = (port: number, headers: Record<string, string>) =>
+      exchange(port, {
+        head: post(path, { ...headers, 'content-type': contentType, 'content-length': String(HUGE) }),
         first: Buffer.alloc(64 * 1024, 'x'),
         more: Buffer.alloc(16 * 1024, 'x'),
         everyMs: 10,
         forMs: 8000,
       });
-      expect({ status: r.status, connection: r.headers.connection }).toEqual({
-        status: 401,
-        connection: 'close',
-      });
+    /** Refused with `status` and `Connection: close`, closed soon after, the body not read off. */
+    const expectRefusedUnread = (r: Exchange, status: number) => {
+      expect({ status: r.status, connection: r.headers.connection }).toEqual({ status, connection: 'close' });
       expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 3000);
       // what the kernel took before the close: socket buffers, nowhere near the 50 MB declared
       expect(r.written).toBeLessThan(16 * 1024 * 1024);
+    };
+
+    it('gateway: a request refused for its key (401) with a large body still to come closes instead of reading it', async () => {
+      expectRefusedUnread(await hugeBody(gatewayPort, {}), 401);
     }, 20_000);
 
     it.each(['gateway', 'jobs-subgraph'] as const)(
       '%s: a declared Content-Length over the limit is answered 413 at once and the connection closed, the body unread',
       async (app) => {
-        const port = app === 'gateway' ? gatewayPort : jobsPort;
-        const auth: Record<string, string> =
-          app === 'gateway' ? { authorization: `Bearer ${key}` } : { [IDENTITY_HEADER]: identity() };
-        const r = await exchange(port, {
-          head: post(path, { ...auth, 'content-type': contentType, 'content-length': String(HUGE) }),
-          first: Buffer.alloc(64 * 1024, 'x'),
-          more: Buffer.alloc(16 * 1024, 'x'),
-          everyMs: 10,
-          forMs: 8000,
-        });
-        expect({ status: r.status, connection: r.headers.connection }).toEqual({
-          status: 413,
-          connection: 'close',
-        });
-        expect(r.closedAfterMs).toBeLessThan(r.answeredAfterMs! + 3000);
-        expect(r.written).toBeLessThan(16 * 1024 * 1024);
+        const { port, auth } = caller(app);
+        expectRefusedUnread(await hugeBody(port, auth), 413);
       },
       20_000,
     );
