@@ -1,5 +1,6 @@
 import { REDIS_PREFIX } from '#libs/contracts';
 import { Redis } from 'ioredis';
+import { waitFor } from '#libs/testing';
 import { codeOf, gql, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
 
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id status labels } }`;
@@ -10,6 +11,8 @@ const sleepJob = (ms: number, labels?: Record<string, unknown>) => ({
     ...(labels ? { labels } : {}),
   },
 });
+
+const UNFINISHED = `{ jobs(filter: { status: [QUEUED, RUNNING] }) { edges { node { id } } } }`;
 
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 
@@ -65,6 +68,12 @@ describe('hostile tenants: labels flood and active-jobs quota', () => {
   });
 
   it("stops A at TENANT_MAX_ACTIVE_JOBS while B's submissions succeed; a cancel frees A's slot", async () => {
+    // B starts with none unfinished (the job above is 10 ms, but a loaded machine may not have run it yet; A's
+    // jobs below take the one actor for good): B's three submissions are then within its own quota of 3
+    await waitFor(
+      async () => ((await gql(stack.url, keyB, UNFINISHED)).body.data?.jobs.edges.length ?? -1) === 0,
+      { timeoutMs: 30_000, what: "B's earlier job to finish" },
+    );
     const aJobs: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await gql(stack.url, keyA, SUBMIT, sleepJob(600_000));
