@@ -18,6 +18,7 @@ export default {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^#libs/observability/logger$': '<rootDir>/libs/observability/src/logger.ts',
+    '^#libs/nest-app/unread-body$': '<rootDir>/libs/nest-app/src/unread-body.ts',
     '^#libs/(.*)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { stopReading } from '#libs/nest-app/unread-body';
 import type { Step, StepRequest } from './http-steps.js';
 
 /** `application/json`, optionally with `charset=utf-8` (the only parameter), as a POST's Content-Type. */
@@ -121,31 +122,6 @@ export function declaredTooLarge(req: IncomingMessage, limitBytes: number): Erro
     limit: limitBytes,
     type: 'entity.too.large',
   });
-}
-
-/**
- * Most of a refused body that an answer may leave for node to read off the kept-alive connection (to reach the
- * next request on it, `req._dump()`). Go's net/http reads up to the same 256 KiB (`maxPostHandlerReadBytes`) and
- * closes the connection beyond it. Reading off a small body costs no more than the client spent sending it,
- * HTTP_REQUEST_TIMEOUT_MS bounds its time, and honest clients keep their pooled connection.
- */
-export const MAX_UNREAD_BODY_BYTES = 256 * 1024;
-
-/** A body that may be too large to read off once refused: over MAX_UNREAD_BODY_BYTES, or of unknown size (chunked). */
-export const largeBody = (req: IncomingMessage): boolean =>
-  req.headers['transfer-encoding'] !== undefined ||
-  Number(req.headers['content-length']) > MAX_UNREAD_BODY_BYTES;
-
-/**
- * For a body that will not be read (refused): when a large one (`largeBody`) is still arriving, no more of it is
- * read off the socket and its answer closes the connection; a small one is left for node to read off, and its
- * connection goes on. bootstrapApp's servers close any answer that starts before a large body arrived; this says
- * so where the decision is made, for servers without that rule too.
- */
-export function stopReading(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete || req.destroyed || !largeBody(req)) return;
-  req.pause();
-  if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
 /**

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -7,6 +7,7 @@ import { ConfigError, type TlsSettings } from '#libs/config';
 import { watchLifeline } from '#libs/local-stack';
 import { PinoNestLogger, requestLogging, type RequestLoggingOptions } from '#libs/observability';
 import { shutdownTracing } from '#libs/tracing';
+import { closeIfAnsweredUnread } from './unread-body.js';
 
 /**
  * Puts the access log, HSTS and `front` before the express app on the HTTP server's 'request' event: every
@@ -23,7 +24,7 @@ function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
   const front = o.front;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (hsts) res.setHeader('Strict-Transport-Security', hsts);
-    if (largeBody(req)) res.writeHead = writeHeadClosingUnread;
+    closeIfAnsweredUnread(req, res);
     log(req, res, () => {
       const toExpress = (err: unknown) => {
         (req as { [FRONT_ERROR]?: unknown })[FRONT_ERROR] =
@@ -33,32 +34,6 @@ function inFrontOfExpress(server: Server, o: BootstrapOptions): void {
       if (!front?.(req, res, toExpress)) express(req, res);
     });
   });
-}
-
-/**
- * Most of a body that one answer may leave for node to read off: libs/graphql-http's MAX_UNREAD_BODY_BYTES and
- * `largeBody`, repeated here rather than imported (the worker, which uses bootstrapApp, would load Apollo).
- */
-const MAX_UNREAD_BODY_BYTES = 256 * 1024;
-const largeBody = (req: IncomingMessage): boolean =>
-  req.headers['transfer-encoding'] !== undefined ||
-  Number(req.headers['content-length']) > MAX_UNREAD_BODY_BYTES;
-
-const nodeWriteHead = ServerResponse.prototype.writeHead;
-
-/**
- * `res.writeHead` of a request with a large or chunked body: an answer that starts before the whole body has
- * arrived (a refusal before reading it: 401, 429, 413 on its Content-Length; or a body step that stopped reading)
- * says `Connection: close`, and node closes the connection once the answer is written. Otherwise node would read
- * the rest of the body off the kept-alive connection to reach the next request (`req._dump()`), as body-parser
- * does before it answers: one refused request could make us read up to its declared length, or forever when
- * chunked. nginx also turns keep-alive off for such answers. A small body (up to MAX_UNREAD_BODY_BYTES, the
- * same bound as `stopReading`'s) keeps its connection (a refusal is often answered before the parser has reached
- * a body that came in the same packet as the headers, so `req.complete` alone would close nearly every one).
- */
-function writeHeadClosingUnread(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  if (!this.req.complete && !this.headersSent) this.setHeader('Connection', 'close');
-  return (nodeWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
 }
 
 /**
