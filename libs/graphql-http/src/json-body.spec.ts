@@ -200,6 +200,15 @@ describe('a body over the limit is refused without reading it off', () => {
       { 'content-type': 'application/json', 'content-length': '50000000' },
       Buffer.alloc(64 * 1024, 'x'),
     ],
+    [
+      'express.json behind boundedBodyParser, chunked past the limit',
+      () =>
+        boundedBodyParser(express.json({ limit: LIMIT }) as unknown as Step, LIMIT, (req) =>
+          /^application\/json/.test(req.headers['content-type'] ?? ''),
+        ),
+      { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      Buffer.from(`${(2 * LIMIT).toString(16)}\r\n${'x'.repeat(2 * LIMIT)}\r\n`),
+    ],
   ];
 
   it.each(cases)('%s', async (_what, step, headers, first) => {

@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stopReading } from '#libs/nest-app/unread-body';
-import type { Step, StepRequest } from './http-steps.js';
+import type { Next, Step, StepRequest } from './http-steps.js';
 
 /** `application/json`, optionally with `charset=utf-8` (the only parameter), as a POST's Content-Type. */
 const PLAIN_JSON = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*(?:utf-8|"utf-8")[ \t]*)?$/i;
@@ -127,8 +127,9 @@ export function declaredTooLarge(req: IncomingMessage, limitBytes: number): Erro
 /**
  * express.json's own parser behind `declaredTooLarge`: a body whose Content-Length is over the limit is refused at
  * once with the error body-parser would raise, without reading it off first as body-parser does (all of it, before
- * it calls next). `parses` says which requests the parser reads (its `type` and identity encoding): others go to
- * it untouched. A body that passes its limit only while it streams (chunked, compressed) is still read off by
+ * it calls next). A chunked body is watched as it streams (`cutOffPastLimit`): once past the limit it is refused
+ * at once, the rest unread. `parses` says which requests the parser reads (its `type` and identity encoding):
+ * others go to it untouched. A compressed body that passes its limit only once inflated is still read off by
  * body-parser, bounded in time by HTTP_REQUEST_TIMEOUT_MS.
  */
 export function boundedBodyParser(
@@ -145,9 +146,52 @@ export function boundedBodyParser(
         stopReading(req, res);
         return next(tooLarge);
       }
+      // node ends a body with a Content-Length at that length: only one without (chunked) can pass the limit
+      if (req.headers['content-length'] === undefined)
+        return cutOffPastLimit(parser, limitBytes, req, res, next);
     }
     return parser(req, res, next);
   };
+}
+
+/**
+ * Runs `parser` on an identity-encoded body of unknown length, counting its bytes as they come (raw-body counts
+ * the same bytes): once past `limitBytes`, the request is refused with 413 `entity.too.large` as body-parser
+ * raises it, and no more of it is read (`stopReading`). body-parser raises the same error but reads off the rest
+ * of the body before passing it on, until the body ends or HTTP_REQUEST_TIMEOUT_MS: its own callback, which then
+ * comes once the connection is closed, is dropped. Counted after the parser's listener, so that this pause
+ * follows body-parser's `req.resume()` (its read-off) and wins over it.
+ */
+function cutOffPastLimit(
+  parser: Step,
+  limitBytes: number,
+  req: StepRequest,
+  res: ServerResponse,
+  next: Next,
+): void | Promise<void> {
+  let received = 0;
+  let settled = false;
+  const settle = (err?: unknown) => {
+    if (settled) return;
+    settled = true;
+    req.removeListener('data', onData);
+    next(err);
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received <= limitBytes) return;
+    stopReading(req, res);
+    settle(
+      httpError(new Error('request entity too large'), 413, {
+        limit: limitBytes,
+        received,
+        type: 'entity.too.large',
+      }),
+    );
+  };
+  const ran = parser(req, res, settle);
+  if (!settled) req.on('data', onData);
+  return ran;
 }
 
 /** body-parser's strict JSON: an object or an array, `{}` for an empty body. */
