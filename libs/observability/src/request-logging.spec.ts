@@ -1,6 +1,7 @@
 import express from 'express';
 import { pino } from 'pino';
 import request from 'supertest';
+import { registry } from './metrics.js';
 import { MAX_LOGGED_URL_LENGTH, requestLogging, type RequestLoggingOptions } from './request-logging.js';
 
 /** An express app behind the access log, with the lines it writes (as parsed JSON). */
@@ -15,8 +16,10 @@ function appWithLog(level: string, options?: RequestLoggingOptions) {
   const router = express.Router();
   router.get('/ok', (_req, res) => void res.send('ok'));
   router.get('/boom', (_req, res) => void res.status(500).send('no'));
+  router.get('/status/:code', (req, res) => void res.status(Number(req.params.code)).send('refused'));
   app.use('/graphql', router);
   app.get('/health/live', (_req, res) => void res.send('up'));
+  app.get('/metrics', (_req, res) => void res.status(401).send('admin only'));
   return { app, lines };
 }
 
@@ -68,5 +71,33 @@ describe('requestLogging', () => {
     expect(req.url.startsWith('/graphql/missing?query=')).toBe(true);
     expect(req.urlLength).toBe(`/graphql/missing?query=${query}`.length);
     expect(JSON.stringify(lines[0]).length).toBeLessThan(2 * MAX_LOGGED_URL_LENGTH);
+  });
+
+  it('counts the refusals (401, 408, 413, 429) by reason in switchyard_http_requests_refused_total, probes too', async () => {
+    const counted = async () => {
+      const metric = await registry.getSingleMetric('switchyard_http_requests_refused_total')!.get();
+      return Object.fromEntries(metric.values.map((v) => [v.labels.reason, v.value]));
+    };
+    const before = await counted();
+    const { app, lines } = appWithLog('info');
+    for (const code of [401, 401, 408, 413, 429, 403, 404, 500, 200])
+      await request(app).get(`/graphql/status/${code}`).expect(code);
+    await request(app).get('/metrics').expect(401);
+    const after = await counted();
+    const added = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0);
+    expect({
+      unauthenticated: added('unauthenticated'),
+      request_timeout: added('request_timeout'),
+      body_too_large: added('body_too_large'),
+      rate_limited: added('rate_limited'),
+    }).toEqual({ unauthenticated: 3, request_timeout: 1, body_too_large: 1, rate_limited: 1 });
+    expect(Object.keys(after).sort()).toEqual([
+      'body_too_large',
+      'rate_limited',
+      'request_timeout',
+      'unauthenticated',
+    ]);
+    // the refused scrape is counted, not logged
+    expect(lines).toHaveLength(9);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Level, Logger } from 'pino';
+import { metrics } from './metrics.js';
 
 export interface RequestLoggingOptions {
   /**
@@ -26,7 +27,25 @@ const loggedUrl = (url: string): { url: string; urlLength?: number } =>
 const isProbe = (url: string) => url === '/metrics' || url.startsWith('/health/');
 
 /**
- * Access log with a request id (taken from x-request-id when given, echoed back); probes are not logged.
+ * The refusals of the HTTP layer by their answer's status, whoever decided them (the gateway's key check and rate
+ * limit, a subgraph's caller check, the admin UI, the body steps, node's own 408): a fixed set of four, so the
+ * label stays bounded; the app is the `service` label every series carries.
+ */
+const REFUSAL_REASONS: Readonly<Record<number, string>> = {
+  401: 'unauthenticated',
+  408: 'request_timeout',
+  413: 'body_too_large',
+  429: 'rate_limited',
+};
+const refused = metrics.counter({
+  name: 'switchyard_http_requests_refused_total',
+  help: 'HTTP requests refused before they were served: 401, 408, 413, 429',
+  labelNames: ['reason'],
+});
+
+/**
+ * Access log with a request id (taken from x-request-id when given, echoed back); probes are not logged. Also
+ * counts the refusals (`switchyard_http_requests_refused_total`), where each answer's final status is known.
  * One line per request when it ends, with the fields pino-http wrote (`req` {id, method, url (cut: see
  * MAX_LOGGED_URL_LENGTH)}, `res`
  * {statusCode}, `responseTime`, and `err` for a failed one; messages 'request completed' / 'request errored').
@@ -42,7 +61,8 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
     res.setHeader('x-request-id', id);
     // method and url as they arrived (express rewrites req.url inside mounted routers)
     const { method, url = '' } = req;
-    if (isProbe(url)) return next();
+    // probes are not logged, but a refused scrape (the gateway's /metrics without an admin key) is counted
+    const probe = isProbe(url);
     const startedAt = Date.now();
     let logged = false;
     const done = (err?: Error) => {
@@ -56,6 +76,9 @@ export function requestLogging(logger: Logger, options: RequestLoggingOptions = 
       const cutOff = nodeRefusal(req);
       if (cutOff) err ??= cutOff.err;
       const statusCode = cutOff?.statusCode ?? res.statusCode;
+      const reason = REFUSAL_REASONS[statusCode];
+      if (reason) refused.inc({ reason });
+      if (probe) return;
       const failed = err !== undefined || statusCode >= 500;
       const level = failed || statusCode >= 400 || !res.writableFinished ? 'info' : successLevel;
       if (!logger.isLevelEnabled(level)) return;

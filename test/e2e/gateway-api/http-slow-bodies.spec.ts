@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { IDENTITY_HEADER, signIdentity } from '#libs/auth';
 import { waitFor } from '#libs/testing';
 import { IDENTITY_SECRET, startGatewayStack, type GatewayStack } from '../gateway-support/gateway-stack.js';
+import { parseExposition } from '../observability/metrics-catalog.js';
 
 /** What the test gives HTTP_REQUEST_TIMEOUT_MS on every app: small, so a slow body is cut within seconds. */
 const REQUEST_TIMEOUT_MS = 1500;
@@ -308,4 +309,85 @@ describe('request bodies that are slow, or refused before they are read', () => 
       err: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
     });
   }, 20_000);
+
+  it('counts each refusal in switchyard_http_requests_refused_total{reason} of the app that refused it', async () => {
+    const REASONS = ['unauthenticated', 'request_timeout', 'body_too_large', 'rate_limited'] as const;
+    /** The app's refusals so far by reason (its /metrics: open outside production). */
+    const refusals = async (port: number) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const samples = parseExposition(text).samples.filter(
+        (x) => x.name === 'switchyard_http_requests_refused_total',
+      );
+      return Object.fromEntries(
+        REASONS.map((r) => [
+          r,
+          samples.filter((x) => x.labels.reason === r).reduce((n, x) => n + x.value, 0),
+        ]),
+      );
+    };
+    const added = (before: Record<string, number>, after: Record<string, number>) =>
+      Object.fromEntries(REASONS.map((r) => [r, after[r]! - before[r]!]));
+    const before = { gateway: await refusals(gatewayPort), jobs: await refusals(jobsPort) };
+
+    // on each app: one 401 (no credentials), one 413 (declared over the limit), one 408 (a body never finished)
+    const refuseOnce = async (app: 'gateway' | 'jobs-subgraph') => {
+      const { port, auth } = caller(app);
+      const url = app === 'gateway' ? stack.url : stack.env.JOBS_SUBGRAPH_URL!;
+      expect((await normal(url, {})).status).toBe(401);
+      const tooLarge = await exchange(port, {
+        head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': String(HUGE) }),
+        first: '{',
+        forMs: 5000,
+      });
+      expect(tooLarge.status).toBe(413);
+      const timedOut = await exchange(port, {
+        head: post('/graphql', { ...auth, 'content-type': contentType, 'content-length': '1000' }),
+        first: '{',
+        forMs: REQUEST_TIMEOUT_MS + 8000,
+      });
+      expect(timedOut.status).toBe(408);
+    };
+    await Promise.all([refuseOnce('gateway'), refuseOnce('jobs-subgraph')]);
+
+    // the gateway's rate limit: a key of its own, asked 20 at a time until its burst is spent
+    const flood = (await stack.createKey('slow-flood', ['jobs:read'])).key;
+    let limited = 0;
+    for (let round = 0; round < 20 && limited === 0; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => normal(stack.url, { authorization: `Bearer ${flood}` })),
+      );
+      limited = answers.filter((a) => a.status === 429).length;
+    }
+    expect(limited).toBeGreaterThan(0);
+
+    // node answers the 408 itself: the count comes with the access line, once the connection has closed
+    const after = {
+      gateway: await waitFor(
+        async () => {
+          const now = await refusals(gatewayPort);
+          return now.request_timeout! > before.gateway.request_timeout! ? now : undefined;
+        },
+        { what: 'the gateway counting its 408' },
+      ),
+      jobs: await waitFor(
+        async () => {
+          const now = await refusals(jobsPort);
+          return now.request_timeout! > before.jobs.request_timeout! ? now : undefined;
+        },
+        { what: 'the jobs subgraph counting its 408' },
+      ),
+    };
+    expect(added(before.gateway, after.gateway)).toEqual({
+      unauthenticated: 1,
+      request_timeout: 1,
+      body_too_large: 1,
+      rate_limited: limited,
+    });
+    expect(added(before.jobs, after.jobs)).toEqual({
+      unauthenticated: 1,
+      request_timeout: 1,
+      body_too_large: 1,
+      rate_limited: 0,
+    });
+  }, 30_000);
 });
