@@ -31,6 +31,11 @@ export function createDispatchMetrics(
     help: 'Occupancy entries of ended node attempts the leader dropped because no end step had removed them',
     labelNames: ['resource_class'] as const,
   });
+  const takenBack = metrics.counter({
+    name: 'switchyard_fair_taken_back_total',
+    help: 'Node attempts of tenants beyond their share taken back out of the node queue (no worker had taken them) so that a tenant waiting under its share goes first',
+    labelNames: ['resource_class'] as const,
+  });
   const gauge = (name: string, help: string, pick: (d: StageDepth) => number) =>
     metrics.gauge({
       name,
@@ -70,5 +75,6 @@ export function createDispatchMetrics(
     },
     dispatchFailed: (resource_class, n) => failed.inc({ resource_class }, n),
     occupancyHealed: (resource_class, n) => healed.inc({ resource_class }, n),
+    takenBack: (resource_class, n) => takenBack.inc({ resource_class }, n),
   };
 }

@@ -4,6 +4,7 @@ import {
   BULLMQ_PREFIX,
   NODE_QUEUES,
   ResourceClass,
+  NodeAttemptPayload,
   attemptJobId,
   type NodeLeasePayload,
 } from '#libs/contracts';
@@ -60,6 +61,18 @@ export class BullmqNodeQueue implements NodeQueue {
     // worker died (the lock lapsed) is removed like a waiting one, also from the active list, so no later
     // worker's stalled check finds it to run again.
     return (await this.queues[resourceClass].remove(jobId)) === 1;
+  }
+
+  async takeBack(resourceClass: ResourceClass, jobId: string): Promise<NodeAttemptPayload | null> {
+    const queue = this.queues[resourceClass];
+    const job = await queue.getJob(jobId);
+    if (!job || job.name === 'lease') return null;
+    const parsed = NodeAttemptPayload.safeParse(job.data);
+    if (!parsed.success || (await job.getState()) !== 'waiting') return null;
+    // removeJob refuses a job whose lock lives: a worker that took it since the state was read keeps it. (One that
+    // took it and already finished it within these two round trips would see it removed and dispatched again:
+    // fairTakeBack holds it again only while its node is QUEUED at that attempt, i.e. its start not yet applied.)
+    return (await queue.remove(jobId)) === 1 ? parsed.data : null;
   }
 
   async state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState> {

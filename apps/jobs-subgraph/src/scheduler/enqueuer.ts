@@ -78,8 +78,12 @@ export interface NodeEnqueuer {
   readonly fairStage?: { keyPrefix: string; minWindow: number };
   /** Adds an attempt whose dispatch slot a scheduler step already took to the node queue (with fairStage). */
   enqueueDispatched?(attempt: AttemptToEnqueue): Promise<void>;
-  /** Fills the window of one class (after a step freed a slot that attempts wait for). Never throws. */
-  dispatch?(resourceClass: ResourceClass): Promise<number>;
+  /**
+   * Fills the window of one class (after a step freed a slot that attempts wait for). `takeBack`: with the window
+   * full, a tenant under its share waits (its submit put it in the ring): attempts of tenants beyond their share
+   * that no worker holds come back out of the node queue (decision 0005 "Occupancy"). Never throws.
+   */
+  dispatch?(resourceClass: ResourceClass, opts?: { takeBack?: boolean }): Promise<number>;
   /** An attempt of the class ran this long on its runner (from its worker's report): sizes leases. */
   attemptRan?(resourceClass: ResourceClass, ranMs: number): void;
   close(): Promise<void>;

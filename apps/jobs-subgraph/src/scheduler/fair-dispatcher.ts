@@ -7,6 +7,7 @@ import {
   type DispatchStep,
   type FairEntry,
   type StageDepth,
+  type TakenBack,
 } from './fair-queue.js';
 import { LeaseSizer } from './lease-sizer.js';
 import type { NodeQueue, NodeQueueJob } from './node-queue.js';
@@ -19,6 +20,8 @@ export interface DispatchMetrics {
   dispatchFailed(resourceClass: ResourceClass, count: number): void;
   /** Occupancy entries the leader's pass dropped: attempts that had ended without their end removing them. */
   occupancyHealed?(resourceClass: ResourceClass, count: number): void;
+  /** Attempts taken back out of the node queue for a tenant waiting under its share (decision 0005 "Occupancy"). */
+  takenBack?(resourceClass: ResourceClass, count: number): void;
 }
 
 export const NO_DISPATCH_METRICS: DispatchMetrics = { dispatched: () => {}, dispatchFailed: () => {} };
@@ -150,6 +153,7 @@ export class FairDispatcher implements NodeEnqueuer {
       dropped: 0,
       nextDueMs: null,
       invalid: [],
+      takeBack: [],
     });
   }
 
@@ -230,10 +234,16 @@ export class FairDispatcher implements NodeEnqueuer {
     );
   }
 
-  /** Fills the window of one class (a due retry, or a caller that freed room). Never throws: logs. */
-  async dispatch(resourceClass: ResourceClass): Promise<number> {
+  /**
+   * Fills the window of one class (a due retry, or a caller that freed room); `takeBack`: and takes attempts back
+   * for a tenant waiting under its share behind a full window (a submit put it in the ring). Never throws: logs.
+   */
+  async dispatch(resourceClass: ResourceClass, opts: { takeBack?: boolean } = {}): Promise<number> {
     try {
-      return await this.handOver(resourceClass, await this.fair.dispatch(resourceClass));
+      return await this.handOver(
+        resourceClass,
+        await this.fair.dispatch(resourceClass, opts.takeBack === true),
+      );
     } catch (e) {
       this.opts.logger.error(
         { resourceClass, err: (e as Error).message },
@@ -264,7 +274,8 @@ export class FairDispatcher implements NodeEnqueuer {
           summary.dispatched += await this.handOver(rc, step);
         }
       }
-      summary.dispatched += await this.handOver(rc, await this.fair.dispatch(rc));
+      // with a look for attempts to take back: the safety net of a take-back a replica did not get to
+      summary.dispatched += await this.handOver(rc, await this.fair.dispatch(rc, true));
     }
     return summary;
   }
@@ -304,8 +315,70 @@ export class FairDispatcher implements NodeEnqueuer {
     await this.queue.close();
   }
 
-  /** Adds what a step popped to the node queue, in order; failures are logged (the reconciler repairs them). */
+  /**
+   * Adds what a step popped to the node queue, in order; failures are logged (the reconciler repairs them). Then
+   * takes back what the step named (not after a take-back's own step: its candidates wait for the next look).
+   */
   private async handOver(
+    rc: ResourceClass,
+    step: DispatchStep,
+    again: DispatchStep['dispatched'] = [],
+    takingBack = false,
+  ): Promise<number> {
+    const added = await this.addToQueue(rc, step, again);
+    if (step.takeBack.length === 0 || takingBack || this.closed) return added;
+    return added + (await this.takeBack(rc, step.takeBack));
+  }
+
+  /**
+   * Takes attempts a step named (tenants beyond their share, ahead of a tenant waiting under its share) back out
+   * of the node queue, each only while it waits there (a worker that took it keeps it), and puts those removed
+   * back in their tenants' ready sets in one step, which fills the window again: the waiting tenant's attempts
+   * first. A crash or a failed step between the removal and that step loses nothing: the attempt is QUEUED, in
+   * `dispatched` (stamped when it was named) and not in the queue; lostAfterMs later the leader's sweep frees its
+   * slot and the reconciler adds it again under its id, as any dispatch lost between pop and add. Never throws.
+   */
+  private async takeBack(rc: ResourceClass, ids: readonly string[]): Promise<number> {
+    const removed: TakenBack[] = [];
+    for (const id of ids) {
+      try {
+        const payload = await this.queue.takeBack(rc, id);
+        if (payload) removed.push({ id, tenant: payload.tenant, payload: JSON.stringify(payload) });
+      } catch (e) {
+        this.opts.logger.warn(
+          { resourceClass: rc, attemptId: id, err: (e as Error).message },
+          'dispatch: taking an attempt back out of the node queue failed; it stays there',
+        );
+      }
+    }
+    if (removed.length === 0) return 0;
+    let step: { takenBack: number } & DispatchStep;
+    try {
+      step = await this.fair.takeBack(rc, removed);
+    } catch (e) {
+      this.opts.logger.error(
+        { resourceClass: rc, attempts: removed.map((r) => r.id), err: (e as Error).message },
+        'dispatch: holding attempts taken back out of the node queue failed; they are re-added when found lost',
+      );
+      return 0;
+    }
+    if (step.takenBack > 0) {
+      this.opts.metrics.takenBack?.(rc, step.takenBack);
+      this.opts.logger.info(
+        {
+          resourceClass: rc,
+          takenBack: step.takenBack,
+          named: ids.length,
+          attempts: removed.slice(0, 10).map((r) => r.id),
+        },
+        'dispatch: took attempts of tenants beyond their share back out of the node queue for a tenant waiting under its share',
+      );
+    }
+    return this.handOver(rc, step, [], true);
+  }
+
+  /** Adds what a step popped to the node queue, in order; failures are logged (the reconciler repairs them). */
+  private async addToQueue(
     rc: ResourceClass,
     step: DispatchStep,
     again: DispatchStep['dispatched'] = [],

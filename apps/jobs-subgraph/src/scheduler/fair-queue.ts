@@ -68,6 +68,19 @@ export interface DispatchStep {
   nextDueMs: number | null;
   /** Popped entries that did not parse (corrupt): left to the reconciler, which enqueues the node again. */
   invalid: Array<{ id: string; err: string }>;
+  /**
+   * Single attempts in the window of tenants beyond their share while a tenant under its share waits behind a
+   * full window (lua/includes/fair.lua takeBackCandidates): the dispatcher takes back those no worker holds.
+   */
+  takeBack: string[];
+}
+
+/** An attempt the dispatcher removed from the node queue, to go back to its tenant's ready set. */
+export interface TakenBack {
+  id: string;
+  tenant: string;
+  /** The payload as the node queue had it (JSON, passed on verbatim). */
+  payload: string;
 }
 
 export type StageStatus = 'ready' | 'delayed' | 'held' | 'dispatched' | 'leased';
@@ -127,9 +140,29 @@ export class FairQueue {
     return { status: status as StageStatus, ...parseStep(rest, this.dispatcher) };
   }
 
-  /** Fills the window: promotes due retries, then pops round robin over tenants. */
-  async dispatch(rc: ResourceClass): Promise<DispatchStep> {
-    return parseStep(await this.run('fairDispatch', rc, []), this.dispatcher);
+  /**
+   * Fills the window: promotes due retries, then pops round robin over tenants. `takeBack`: with the window
+   * full, also name attempts to take back for a tenant waiting under its share (a submit that put a tenant in the
+   * ring, the leader's pass).
+   */
+  async dispatch(rc: ResourceClass, takeBack = false): Promise<DispatchStep> {
+    return parseStep(await this.run('fairDispatch', rc, [takeBack ? '1' : '0']), this.dispatcher);
+  }
+
+  /**
+   * Puts attempts the dispatcher removed from the node queue back in their tenants' ready sets (those still in
+   * `dispatched` and still waited for by their node), and fills the window. `takenBack`: how many went back.
+   */
+  async takeBack(
+    rc: ResourceClass,
+    attempts: readonly TakenBack[],
+  ): Promise<{ takenBack: number } & DispatchStep> {
+    const [taken, ...rest] = await this.run(
+      'fairTakeBack',
+      rc,
+      attempts.flatMap((a) => [a.id, a.tenant, a.payload]),
+    );
+    return { takenBack: Number(taken), ...parseStep(rest, this.dispatcher) };
   }
 
   /** Frees the attempt's slot (a worker took it, or it ended) and fills the window. */
@@ -269,7 +302,8 @@ function parseLeaseOf(value: unknown): { at: number; lease: string } | null {
 }
 
 /**
- * `[nextDue, dropped, id, entry, id, entry...]`, a lease's followers as "+<id>" after its first attempt; every
+ * `[nextDue, dropped, id, entry, id, entry...]`, a lease's followers as "+<id>" after its first attempt, attempts
+ * to take back as "-<id>" (with an empty entry) after what the step popped; every
  * entry is parsed (the stage is a process boundary). A follower's lease is named by its first attempt and the
  * step's replica even when that attempt did not parse (the step wrote the lease-of keys with that name).
  */
@@ -277,9 +311,14 @@ function parseStep(flat: unknown[], dispatcher: string): DispatchStep {
   const [nextDue, dropped, ...pairs] = flat;
   const dispatched: DispatchStep['dispatched'] = [];
   const invalid: DispatchStep['invalid'] = [];
+  const takeBack: string[] = [];
   let lead: { id: string; item?: DispatchStep['dispatched'][number] } | undefined;
   for (let i = 0; i + 1 < pairs.length; i += 2) {
     const raw = String(pairs[i]);
+    if (raw.startsWith('-')) {
+      takeBack.push(raw.slice(1)); // a take-back candidate (no entry)
+      continue;
+    }
     const follows = raw.startsWith('+');
     const id = follows ? raw.slice(1) : raw;
     let item: DispatchStep['dispatched'][number] | undefined;
@@ -297,5 +336,5 @@ function parseStep(flat: unknown[], dispatcher: string): DispatchStep {
     }
   }
   const due = Number(nextDue);
-  return { dispatched, dropped: Number(dropped), nextDueMs: due >= 0 ? due : null, invalid };
+  return { dispatched, dropped: Number(dropped), nextDueMs: due >= 0 ? due : null, invalid, takeBack };
 }

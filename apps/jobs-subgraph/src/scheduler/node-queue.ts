@@ -22,6 +22,12 @@ export interface NodeQueue {
    * died included; one a worker holds (its lock is live) stays. True when the queue no longer has it.
    */
   remove(resourceClass: ResourceClass, jobId: string): Promise<boolean>;
+  /**
+   * Takes a single attempt's job back out of the queue while it waits there (fair share's take-back, decision 0005
+   * "Occupancy"): its payload when this call removed it while waiting; null when it is not a waiting single
+   * attempt (a worker holds it, it ended, it is gone, a lease) or its data does not parse (then it stays).
+   */
+  takeBack(resourceClass: ResourceClass, jobId: string): Promise<NodeAttemptPayload | null>;
   /** The state of the job with this id (an attempt's, or a lease's). */
   state(resourceClass: ResourceClass, jobId: string): Promise<AttemptQueueState>;
   close(): Promise<void>;

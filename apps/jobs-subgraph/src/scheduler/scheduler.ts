@@ -162,11 +162,13 @@ export class Scheduler {
     if (created !== 1) return { jobId: id, created: false };
     // roots that took a slot in the step go to the node queue first (the reconciler re-adds one it finds in
     // neither place), then the rest
-    const { ready, dispatched, held, fill, view } = submitAnswer(rest); // as written: nothing is read back
+    const { ready, dispatched, held, fill, takeBack, view } = submitAnswer(rest); // as written: nothing is read back
     await this.enqueueNodes(jobId, ready, view, { dispatched: new Set(dispatched), held: new Set(held) });
     this.metrics.jobSubmitted();
     this.logger.info({ jobId, tenant, nodes: plan.nodes.length, template: plan.template }, 'job submitted');
     for (const rc of fill) await this.enqueuer.dispatch?.(rc); // attempts wait while the window has room
+    // a tenant under its share waits behind a full window: attempts beyond others' shares come back out of it
+    for (const rc of takeBack) await this.enqueuer.dispatch?.(rc, { takeBack: true });
     return { jobId: id, created: true, view };
   }
 

@@ -23,6 +23,7 @@ export const SCHEDULER_SCRIPT_NAMES = [
   'fairDispatch',
   'fairRelease',
   'fairRemove',
+  'fairTakeBack',
 ] as const;
 export type ScriptName = (typeof SCHEDULER_SCRIPT_NAMES)[number];
 

@@ -20,12 +20,15 @@ export function submitAnswer(rest: readonly unknown[]): {
   dispatched: string[];
   held: string[];
   fill: ResourceClass[];
+  /** Classes where a tenant joined the ring under its share behind a full window (fair.lua takeBackCandidates). */
+  takeBack: ResourceClass[];
   view: JobView;
 } {
-  const [ready, dispatched, held, fill, jobFlat, ...nodeFlats] = rest as [
+  const [ready, dispatched, held, fill, takeBack, jobFlat, ...nodeFlats] = rest as [
     string[],
     string[],
     string[],
+    ResourceClass[],
     ResourceClass[],
     string[],
     ...string[][],
@@ -35,6 +38,7 @@ export function submitAnswer(rest: readonly unknown[]): {
     dispatched,
     held,
     fill,
+    takeBack,
     view: {
       job: parseStoredJob(hashOf(jobFlat)),
       nodes: nodeFlats.map((flat) => parseStoredNode(hashOf(flat))),

@@ -29,6 +29,8 @@
   with an attempt ready now: its tenant's ready set, the ring); the caller fills the window of its class when
   the window has room or a retry there is due (fairDispatch), as fairEnqueue would have in its step.
   Returns { jobId, 1, { readyNodeId... }, { dispatchedNodeId... }, { heldNodeId... }, { classToFill... },
+    { classToTakeBackIn... } (a tenant joined the ring under its share behind a full window: fairDispatch with its
+    take-back look, fair.lua takeBackCandidates),
   job hash (flat), node hash (flat)... in plan order } for a new job (the hashes exactly as written, so the
   caller need not read them back), { jobId, 0 } for an idempotent repeat,
   { 'quota', -1, name, max, used, requested } for a refusal.
@@ -93,8 +95,8 @@ for k, v in pairs(fields) do job[k] = tostring(v) end
 for k, v in pairs(job) do jobWrites[k] = v end
 for ref, schema in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', schemasKey, ref, schema) end
 local entries = cjson.decode(ARGV[12] or '{}')
-local ready, dispatched, held, fill = {}, {}, {}, {}
-local result = { jobId, 1, ready, dispatched, held, fill, {} }
+local ready, dispatched, held, fill, takeBack = {}, {}, {}, {}, {}
+local result = { jobId, 1, ready, dispatched, held, fill, takeBack, {} }
 
 -- Per class, read once: whether tenants wait in the ring, else whether a retry is due (with tenants waiting a
 -- due retry changes nothing here: the root is held either way, and the retry's timer promotes it), the room.
@@ -146,13 +148,26 @@ local function placeRoot(node)
   local entry = cjson.decode(raw)
   redis.call('HSET', st.key .. ':held', attemptId, raw)
   local readyKey = st.key .. ':ready:' .. entry.tenant
-  if redis.call('ZCARD', readyKey) == 0 then redis.call('RPUSH', st.key .. ':ring', entry.tenant) end
+  local joins = redis.call('ZCARD', readyKey) == 0
+  if joins then redis.call('RPUSH', st.key .. ':ring', entry.tenant) end
   redis.call('ZADD', readyKey, readyScore(entry.priority, nowMs), attemptId)
   st.waiting = true
   table.insert(held, node.id)
   if (st.due or roomOf(st) > 0) and not st.fill then
     st.fill = true
     table.insert(fill, node.resourceClass)
+  elseif joins and not st.fill and not st.takeBack and roomOf(st) <= 0 then
+    -- the tenant joined the ring behind a full window: under its share, the dispatcher's fill looks for attempts
+    -- of tenants beyond theirs to take back (fair.lua takeBackCandidates); a tenant at its share (one alone
+    -- refilling its own window) costs this ZCOUNT, no round trip
+    local capacity = tonumber(prefetchedCapacity[st.key .. ':capacity'] or redis.call('GET', st.key .. ':capacity') or '0') or 0
+    local actors = capacity > 0 and capacity or math.max(minWindow, capacity)
+    local share = math.ceil(actors / math.max(1, redis.call('LLEN', st.key .. ':ring')))
+    local score = occupancyScore(entry.tenant)
+    if redis.call('ZCOUNT', st.key .. ':occupancy', score, score) < share then
+      st.takeBack = true
+      table.insert(takeBack, node.resourceClass)
+    end
   end
 end
 for _, node in ipairs(nodes) do
@@ -187,7 +202,7 @@ for _, node in ipairs(nodes) do
 end
 flush(job)
 for k, v in pairs(job) do
-  table.insert(result[7], k)
-  table.insert(result[7], tostring(v))
+  table.insert(result[8], k)
+  table.insert(result[8], tostring(v))
 end
 return result

@@ -69,12 +69,16 @@ local function ringGrew(n)
   if ringLenRead ~= nil then ringLenRead = ringLenRead + n end
 end
 
+-- Tenants this step put in the ring: with the window full, dispatch() then looks for attempts to take back.
+local joined = false
+
 -- Only for an attempt that is held and in no ready set (a held attempt is in its ready set or in `delayed`).
 local function makeReady(id, tenant, priority, atMs)
   local readyKey = readyPrefix .. tenant
   if redis.call('ZCARD', readyKey) == 0 then
     redis.call('RPUSH', ringKey, tenant)
     ringGrew(1)
+    joined = true
   end
   redis.call('ZADD', readyKey, readyScore(priority, atMs), id)
 end
@@ -272,6 +276,53 @@ local function popAttempts(n, into)
   return true
 end
 
+-- Take-back (decision 0005 "Occupancy": the newcomer behind a full window). A tenant alone in the ring fills the
+-- window with attempts beyond its share (work-conserving); when another tenant then waits under its share, its
+-- attempts would land in the node queue behind them (first in, first out) and start only after they do: with
+-- long attempts, hours. When a step ends with the window full and a tenant of the ring's head under its share
+-- with attempts ready, it names the single attempts in the window (newest first) of tenants occupying more than
+-- their share, as many as each occupies beyond it: "-<id>" pairs in the step's answer. The dispatcher removes
+-- each from the node queue with the queue's own API only while no worker holds it, and hands those it removed
+-- to fairTakeBack-5.lua, which puts them back in their tenant's ready set and fills the window (the waiting
+-- tenant first: the pick caps the others at their share). Leases are left (their attempts are short by
+-- construction: decision 0007; a lease runs within the worker's slice). Each named attempt's dispatch time is
+-- stamped now, so the leader's sweep and the reconciler leave it alone (lostAfterMs) while the dispatcher works:
+-- after a crash between its queue removal and fairTakeBack they repair it as any lost dispatch (re-added under
+-- its id). Only steps where a tenant joined the ring, or asked to (takeBackAsked), look: a lone tenant's refills
+-- never do.
+local takeBackAsked = false
+local function takeBackCandidates(out)
+  if room() > 0 or ringLen() == 0 then return end
+  local heads = redis.call('LRANGE', ringKey, 0, OCCUPANCY_SCAN - 1)
+  local actors = capacity()
+  if actors <= 0 then actors = dispatchWindow() end
+  local share = math.ceil(actors / math.max(1, ringLen()))
+  local waiting = false
+  for _, tenant in ipairs(heads) do
+    if occupancyOf(tenant) < share then
+      waiting = true
+      break
+    end
+  end
+  if not waiting then return end
+  local ids = redis.call('ZREVRANGE', dispatchedKey, 0, -1)
+  if #ids == 0 then return end
+  local scores = redis.call('ZMSCORE', occupancyKey, unpack(ids))
+  local beyond = {}
+  for i, id in ipairs(ids) do
+    local score = scores[i]
+    if score then
+      if beyond[score] == nil then beyond[score] = redis.call('ZCOUNT', occupancyKey, score, score) - share end
+      if beyond[score] > 0 and redis.call('EXISTS', leaseOfPrefix .. id) == 0 then
+        beyond[score] = beyond[score] - 1
+        redis.call('ZADD', dispatchedKey, 'XX', nowMs, id)
+        table.insert(out, '-' .. id)
+        table.insert(out, '')
+      end
+    end
+  end
+end
+
 local function markLeased(id, leaseId)
   redis.call('SET', leaseOfPrefix .. id, nowMs .. ':' .. leaseId, 'PX', leaseRetentionMs)
 end
@@ -307,6 +358,7 @@ local function dispatch(out)
     if blocked then break end
   end
   flushOccupancy()
+  if joined or takeBackAsked then takeBackCandidates(out) end
   return dropped
 end
 
