@@ -10,6 +10,10 @@ const LONG_JOBS = 12;
 const SHORT_JOBS = 20;
 /** "Not waiting for A's 30 s": B's 20 jobs of 50 ms need about 1 s on 2 actors; the rest is a loaded machine. */
 const SHORT_BOUND_MS = 10_000;
+/** The dispatch window as the app sets it: max(DISPATCH_WINDOW = 8, live actors). */
+const WINDOW = Math.max(8, ACTORS);
+/** "Held until cancelled": D's attempts, which fill every actor and the window before E arrives. */
+const HELD_MS = 600_000;
 
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id status } }`;
 const CANCEL = `mutation($id: ID!) { cancelJob(id: $id) { id status } }`;
@@ -25,14 +29,18 @@ const sleepJob = (ms: number) => ({
  * turn) and an actor that took one of A's was gone for 30 s: within a second A held all 4 and B waited for A's ends.
  * Now A holds its share (2 of 4) and B's 20 jobs finish while A's still run.
  *
- * Both backlogs need the actors busy while they form (a tenant alone in the ring takes every free actor, and what
- * is dispatched is not taken back: decision 0005): tenant C's jobs hold the 4 actors until the test cancels them.
+ * Both backlogs need the actors busy while they form (a tenant alone in the ring takes every free actor): tenant C's
+ * jobs hold the 4 actors until the test cancels them.
+ *
+ * Decision 0005, "Taking back": tenant D alone fills the 4 actors and the window of 8 with attempts of 10 min;
+ * tenant E's one job, submitted then, runs on the first actor that frees (before: behind D's 8 in the window).
  */
 describe('hostile tenants: a tenant with long attempts does not take every actor', () => {
   let stack: GatewayStack;
   let redis: Redis;
-  const keys = { a: '', b: '', c: '' };
-  const submitted: Record<keyof typeof keys, string[]> = { a: [], b: [], c: [] };
+  const keys = { a: '', b: '', c: '', d: '', e: '' };
+  const submitted: Record<keyof typeof keys, string[]> = { a: [], b: [], c: [], d: [], e: [] };
+  const tenants = ['a', 'b', 'c', 'd', 'e'] as const;
 
   const submit = async (who: keyof typeof keys, ms: number) => {
     const r = await gql(stack.url, keys[who], SUBMIT, sleepJob(ms));
@@ -50,6 +58,12 @@ describe('hostile tenants: a tenant with long attempts does not take every actor
       ]),
     );
   };
+  /** switchyard_fair_taken_back_total of the cpu class on the jobs subgraph. */
+  const takenBack = async (): Promise<number> => {
+    const text = await fetch(`${stack.jobs.url}/metrics`).then((r) => r.text());
+    const m = /^switchyard_fair_taken_back_total\{resource_class="cpu"[^}]*\} (\d+)/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
   const count = (m: Map<string, string>, ids: string[], ...status: string[]) =>
     ids.filter((id) => status.includes(m.get(id) ?? '')).length;
 
@@ -63,7 +77,7 @@ describe('hostile tenants: a tenant with long attempts does not take every actor
       gatewayEnv: { RATE_LIMIT_PER_MINUTE: '6000', RATE_LIMIT_BURST: '500' },
     });
     redis = new Redis(stack.redis.url);
-    for (const who of ['a', 'b', 'c'] as const)
+    for (const who of tenants)
       keys[who] = (await stack.createKey(`tenant-${who}`, ['jobs:read', 'jobs:write'])).key;
     // a precondition, not the assertion: until the leader has recorded the 4 actors the share is taken from the window
     await waitFor(
@@ -78,7 +92,7 @@ describe('hostile tenants: a tenant with long attempts does not take every actor
   afterAll(async () => {
     // leave nothing running for the shutdown: A's 30 s and C's 10 min are not waited out
     if (stack)
-      for (const who of ['a', 'b', 'c'] as const)
+      for (const who of tenants)
         for (const id of submitted[who])
           await gql(stack.url, keys[who], CANCEL, { id }).catch(() => undefined);
     redis?.disconnect();
@@ -124,5 +138,49 @@ describe('hostile tenants: a tenant with long attempts does not take every actor
     expect(aWaiting).toBe(LONG_JOBS);
     // (not "at most 2": once B's last attempts are out, A is alone in the ring and takes the actors that free)
     expect(aRunning).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+
+  it("a newcomer's job runs on the first actor that frees, not behind the window a tenant alone filled", async () => {
+    // the case above leaves A's jobs running: out of the way
+    for (const id of submitted.a) await gql(stack.url, keys.a, CANCEL, { id });
+    // D alone: every actor, then the window, then 2 more held in the stage
+    const D_JOBS = ACTORS + WINDOW + 2;
+    for (let i = 0; i < D_JOBS; i++) await submit('d', HELD_MS);
+    const dispatchedKey = `${REDIS_PREFIX}:fair:cpu:dispatched`;
+    await waitFor(
+      async () =>
+        count(await statuses('d'), submitted.d, 'RUNNING') === ACTORS &&
+        (await redis.zcard(dispatchedKey)) === WINDOW
+          ? true
+          : null,
+      { timeoutMs: 30_000, what: "D's jobs on every actor and in the whole window" },
+    );
+    const before = await takenBack();
+    await submit('e', SHORT_MS);
+    // one of D's running jobs ends (cancelled): its actor takes E's attempt, not D's next
+    const dNow = await statuses('d');
+    const ending = submitted.d.find((id) => dNow.get(id) === 'RUNNING')!;
+    const t0 = Date.now();
+    expect((await gql(stack.url, keys.d, CANCEL, { id: ending })).body.data.cancelJob.status).toBe(
+      'CANCELLED',
+    );
+    const eDone = await waitFor(
+      async () =>
+        count(await statuses('e'), submitted.e, 'SUCCEEDED') === 1 || Date.now() - t0 > SHORT_BOUND_MS
+          ? Date.now() - t0
+          : null,
+      { timeoutMs: SHORT_BOUND_MS + 20_000, intervalMs: 200, what: "E's job" },
+    );
+    const dAfter = await statuses('d');
+    console.info(
+      `newcomer behind a full window: E's ${SHORT_MS} ms job succeeded ${eDone} ms after one of D's actors freed; ` +
+        `D: ${count(dAfter, submitted.d, 'RUNNING')} running, ${count(dAfter, submitted.d, 'QUEUED')} queued`,
+    );
+    expect(count(await statuses('e'), submitted.e, 'SUCCEEDED')).toBe(1);
+    expect(eDone).toBeLessThan(SHORT_BOUND_MS);
+    // none of D's queued jobs went first: D still has every one of them but the cancelled one unfinished
+    expect(count(dAfter, submitted.d, 'RUNNING', 'QUEUED')).toBe(D_JOBS - 1);
+    // D's attempts beyond its share came back out of BullMQ and went out again behind E's
+    expect(await takenBack()).toBeGreaterThan(before);
   }, 120_000);
 });
