@@ -111,6 +111,66 @@ describe('fair share: taking attempts back for a tenant under its share (real re
     }
   }, 90_000);
 
+  it("a newcomer dispatched behind a tenant's attempts beyond its share (the submit's fast path): the leader's pass takes them back", async () => {
+    const ACTORS = 2;
+    const WINDOW = 8;
+    const takenBackMetric: number[] = [];
+    const core = await startCore(redis.url, {
+      dispatchWindow: WINDOW,
+      dispatchMetrics: {
+        dispatched: () => {},
+        dispatchFailed: () => {},
+        takenBack: (_rc, n) => takenBackMetric.push(n),
+      },
+    });
+    const ends = new Map<number, () => void>();
+    const started: string[] = [];
+    const runner = new TestWorker({
+      url: redis.url,
+      tasks,
+      concurrency: ACTORS,
+      actorStates: Array.from({ length: ACTORS }, () => 'IDLE' as const),
+      handlers: {
+        'test.emit': async (p: { tenant: string; inputs: JsonObject }) => {
+          const value = p.inputs.value as number;
+          started.push(`${p.tenant}/${value}`);
+          if (p.tenant === 'hog') await new Promise<void>((r) => ends.set(value, r));
+          return { value };
+        },
+      },
+    });
+    try {
+      await runner.publishManifest();
+      await runner.start();
+      await core.enqueuer.maintain({ cpu: ACTORS });
+      // the hog's 9: 2 running, 7 in the window, none waiting in the stage (the ring is empty)
+      for (let i = 0; i < ACTORS + WINDOW - 1; i++)
+        await core.service.submitJob('hog', single('test.emit', { value: i }));
+      await waitFor(async () => ends.size === ACTORS, { timeoutMs: 20_000 });
+      await waitFor(
+        async () => (await core.redis.zcard(FAIR_KEYS.dispatched('cpu'))) === WINDOW - ACTORS + 1,
+        { timeoutMs: 20_000 },
+      );
+      // the newcomer's submit finds the ring empty and the window with room: its attempt goes out at once, last
+      const { job: quick } = await core.service.submitJob('quick', single('test.emit', { value: 100 }));
+      expect(
+        await core.redis.zscore(FAIR_KEYS.dispatched('cpu'), attemptJobId(quick.id, 'only', 1)),
+      ).not.toBeNull();
+      expect(takenBackMetric).toEqual([]);
+      // the leader's pass finds it behind the hog's 7 beyond its share and takes those back
+      await core.enqueuer.maintain({ cpu: ACTORS });
+      expect(takenBackMetric).toEqual([WINDOW - 1]);
+      ends.get([...ends.keys()][0]!)!();
+      await waitFor(async () => started.length > ACTORS, { timeoutMs: 20_000 });
+      expect(started[ACTORS]).toBe('quick/100');
+      await waitForJob(core, 'quick', quick.id, (v) => v.job.status === 'SUCCEEDED', 20_000);
+    } finally {
+      for (const end of ends.values()) end();
+      await runner.stop();
+      await core.close();
+    }
+  }, 90_000);
+
   it('a replica that dies between the queue removal and the take-back step loses nothing: the attempt is re-added and runs once', async () => {
     let skewMs = 0;
     const core = await startCore(redis.url, { dispatchWindow: 2, now: () => Date.now() + skewMs });

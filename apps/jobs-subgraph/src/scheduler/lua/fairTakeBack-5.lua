@@ -34,7 +34,7 @@ for i = 9, #ARGV, 3 do
   end
 end
 -- the step's own returns to the ring are no newcomers: no take-back is looked for in it
-joined = false
+takeBackOff = true
 local out = { takenBack, 0, 0 }
 out[3] = dispatch(out)
 out[2] = nextDue()

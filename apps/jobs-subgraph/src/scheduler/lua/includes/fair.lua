@@ -142,9 +142,13 @@ local function room()
   if roomRead == nil then roomRead = dispatchWindow() - redis.call('ZCARD', dispatchedKey) end
   return roomRead
 end
+-- The attempts this step put in the window, in the order it handed them out (takeBackCandidates reads the window
+-- in the node queue's order: the step's own dispatches share one score, nowMs).
+local slotsTaken = {}
 local function takeSlot(id)
   redis.call('ZADD', dispatchedKey, nowMs, id)
   roomRead = room() - 1
+  table.insert(slotsTaken, id)
 end
 
 -- Ready attempts, counted once per step (over the first 32 tenants of the ring; one each beyond), then kept
@@ -237,6 +241,9 @@ local function pickTenant()
   return nil
 end
 
+-- Whether a pick served a tenant in this step (under its share then): takeBackCandidates looks at the window.
+local pickedAny = false
+
 -- Pops up to n attempts into `into` (nothing when the ring is empty). Several tenants: one of the tenant
 -- pickTenant names, which moves to the tail while it has more (returns false, popping nothing, when every tenant
 -- looked at is at its share). A lone tenant is read in place and gives its next n at once (round robin over one
@@ -267,6 +274,7 @@ local function popAttempts(n, into)
     redis.call('RPUSH', ringKey, tenant)
     ringGrew(1)
   end
+  if not alone then pickedAny = true end
   local ids = {}
   for i = 1, #popped, 2 do table.insert(ids, popped[i]) end
   if readyLeft ~= nil then readyLeft = readyLeft - #ids end
@@ -276,49 +284,81 @@ local function popAttempts(n, into)
   return true
 end
 
--- Take-back (decision 0005 "Occupancy": the newcomer behind a full window). A tenant alone in the ring fills the
--- window with attempts beyond its share (work-conserving); when another tenant then waits under its share, its
--- attempts would land in the node queue behind them (first in, first out) and start only after they do: with
--- long attempts, hours. When a step ends with the window full and a tenant of the ring's head under its share
--- with attempts ready, it names the single attempts in the window (newest first) of tenants occupying more than
--- their share, as many as each occupies beyond it: "-<id>" pairs in the step's answer. The dispatcher removes
--- each from the node queue with the queue's own API only while no worker holds it, and hands those it removed
--- to fairTakeBack-5.lua, which puts them back in their tenant's ready set and fills the window (the waiting
--- tenant first: the pick caps the others at their share). Leases are left (their attempts are short by
--- construction: decision 0007; a lease runs within the worker's slice). Each named attempt's dispatch time is
--- stamped now, so the leader's sweep and the reconciler leave it alone (lostAfterMs) while the dispatcher works:
--- after a crash between its queue removal and fairTakeBack they repair it as any lost dispatch (re-added under
--- its id). Only steps where a tenant joined the ring, or asked to (takeBackAsked), look: a lone tenant's refills
--- never do.
+-- Take-back (decision 0005 "Taking back"). A tenant alone in the ring fills the window with attempts beyond its
+-- share (work-conserving); an attempt of a tenant under its share handed out after them waits behind them in the
+-- node queue (first in, first out), with long attempts for hours. So a step that ends with the window full, when
+-- a tenant joined the ring in it, a pick served a tenant under its share, or it was asked (takeBackAsked: a submit
+-- that put a tenant in the ring behind a full window, the leader's pass), reads the window in queue order and
+-- names ("-<id>" pairs in its answer) the single attempts of tenants beyond their share, ceil(actors / tenants
+-- waiting), that are ahead of an attempt within its tenant's share, or ahead of the tail when a tenant of the
+-- ring's head waits under its share (its next attempt goes to the tail). A tenant's attempts count in order from
+-- what it runs: its window attempts past its share are its newest. Tenants waiting: those with attempts in the
+-- window or in the ring. The dispatcher removes each named attempt from the node queue with the queue's own API
+-- while no worker holds it, and hands those it removed to fairTakeBack-5.lua, which puts them back in their
+-- tenant's ready set and fills the window (the waiting tenant first: the pick caps the others at their share).
+-- Leases are left (short attempts by construction: decision 0007; a lease runs within the worker's slice). Each
+-- named attempt's dispatch time is stamped now, so the leader's sweep and the reconciler leave it alone
+-- (lostAfterMs) while the dispatcher works: after a crash between its removal and fairTakeBack they repair it as
+-- any lost dispatch (re-added under its id). A lone tenant's refills do not look.
 local takeBackAsked = false
+-- fairTakeBack-5.lua's own step does not look (what it would name waits for the next step that does).
+local takeBackOff = false
 local function takeBackCandidates(out)
-  if room() > 0 or ringLen() == 0 then return end
-  local heads = redis.call('LRANGE', ringKey, 0, OCCUPANCY_SCAN - 1)
+  if room() > 0 then return end
+  -- the window in queue order: earlier steps' dispatches by time, then this step's in the order it made them
+  local ids = redis.call('ZRANGEBYSCORE', dispatchedKey, '-inf', '(' .. nowMs)
+  for _, id in ipairs(slotsTaken) do table.insert(ids, id) end
+  if #ids == 0 then return end
+  local scores = redis.call('ZMSCORE', occupancyKey, unpack(ids))
+  local inWindow, tenants = {}, 0
+  for i = 1, #ids do
+    local score = scores[i]
+    if score then
+      if inWindow[score] == nil then
+        inWindow[score] = 0
+        tenants = tenants + 1
+      end
+      inWindow[score] = inWindow[score] + 1
+    end
+  end
+  local heads = {}
+  if ringLen() > 0 then heads = redis.call('LRANGE', ringKey, 0, OCCUPANCY_SCAN - 1) end
+  for _, tenant in ipairs(heads) do
+    if inWindow[tostring(occupancyScore(tenant))] == nil then tenants = tenants + 1 end
+  end
+  tenants = tenants + math.max(0, ringLen() - #heads)
   local actors = capacity()
   if actors <= 0 then actors = dispatchWindow() end
-  local share = math.ceil(actors / math.max(1, ringLen()))
-  local waiting = false
+  local share = math.ceil(actors / math.max(1, tenants))
+  -- the ring's head: a tenant under its share there goes to the tail, behind every attempt of the window
+  local cut = 0
   for _, tenant in ipairs(heads) do
     if occupancyOf(tenant) < share then
-      waiting = true
+      cut = #ids
       break
     end
   end
-  if not waiting then return end
-  local ids = redis.call('ZREVRANGE', dispatchedKey, 0, -1)
-  if #ids == 0 then return end
-  local scores = redis.call('ZMSCORE', occupancyKey, unpack(ids))
+  -- each tenant's rank: what it runs (its occupancy less its window attempts), then its window attempts in order
+  local rank = {}
+  for score, n in pairs(inWindow) do rank[score] = redis.call('ZCOUNT', occupancyKey, score, score) - n end
   local beyond = {}
   for i, id in ipairs(ids) do
     local score = scores[i]
     if score then
-      if beyond[score] == nil then beyond[score] = redis.call('ZCOUNT', occupancyKey, score, score) - share end
-      if beyond[score] > 0 and redis.call('EXISTS', leaseOfPrefix .. id) == 0 then
-        beyond[score] = beyond[score] - 1
-        redis.call('ZADD', dispatchedKey, 'XX', nowMs, id)
-        table.insert(out, '-' .. id)
-        table.insert(out, '')
+      rank[score] = rank[score] + 1
+      if rank[score] > share then
+        beyond[i] = true
+      elseif i > cut and next(beyond) ~= nil then
+        cut = i
       end
+    end
+  end
+  for i = cut, 1, -1 do
+    local id = ids[i]
+    if beyond[i] and redis.call('EXISTS', leaseOfPrefix .. id) == 0 then
+      redis.call('ZADD', dispatchedKey, 'XX', nowMs, id)
+      table.insert(out, '-' .. id)
+      table.insert(out, '')
     end
   end
 end
@@ -332,7 +372,11 @@ end
 -- pairs to `out`; returns how many were dropped.
 local function dispatch(out)
   promoteDue()
-  if ringLen() == 0 then return 0 end
+  if ringLen() == 0 then
+    -- nothing to pop; asked, the window is still looked at (an attempt within its share behind others')
+    if takeBackAsked and not takeBackOff then takeBackCandidates(out) end
+    return 0
+  end
   while ringLen() > 0 and room() > 0 and dropped < DROP_BUDGET do
     local size = 1
     if leaseSize > 1 then size = math.max(1, math.min(leaseSize, math.ceil(readyCount() / room()))) end
@@ -358,7 +402,7 @@ local function dispatch(out)
     if blocked then break end
   end
   flushOccupancy()
-  if joined or takeBackAsked then takeBackCandidates(out) end
+  if (joined or takeBackAsked or pickedAny) and not takeBackOff then takeBackCandidates(out) end
   return dropped
 end
 
