@@ -82,6 +82,11 @@ describe('fair share: taking attempts back for a tenant under its share (real re
         core.logger.lines.filter((l) => l.level === 'info' && l.msg.startsWith('dispatch: took attempts')),
       ).toHaveLength(1);
 
+      // the actor that ran it takes the hog's next in the hog's own order: the attempts taken back went back to
+      // their places in its ready set (before 10 and 11, which had waited there)
+      await waitFor(async () => started.length > ACTORS + 1, { timeoutMs: 20_000 });
+      expect(started[ACTORS + 1]).toBe('hog/2');
+
       // every hog attempt runs, each once (those taken back included), and the stage is left empty
       const ended = new Set<number>();
       await waitFor(
@@ -226,7 +231,10 @@ describe('fair share: taking attempts back for a tenant under its share (real re
     try {
       const ids: string[] = [];
       for (let i = 0; i < 2; i++)
-        ids.push((await core.service.submitJob('hog', single('test.emit', { value: i }))).job.id);
+        ids.push(
+          (await core.service.submitJob('hog', single('test.emit', { value: i }, { priority: 5 * i }))).job
+            .id,
+        );
       const [x, y] = ids.map((j) => attemptJobId(j, 'only', 1));
       const px = await queue.takeBack('cpu', x!);
       const py = await queue.takeBack('cpu', y!);
@@ -239,7 +247,7 @@ describe('fair share: taking attempts back for a tenant under its share (real re
       // y went back to its tenant's ready set and, the window having room, straight out again
       expect(step.takenBack).toBe(1);
       expect(step.dispatched.map((d) => d.id)).toEqual([y]);
-      expect(step.dispatched[0]!.entry).toMatchObject({ tenant: 'hog', priority: 0, payload: py });
+      expect(step.dispatched[0]!.entry).toMatchObject({ tenant: 'hog', priority: 5, payload: py });
       expect(await core.redis.zrange(FAIR_KEYS.occupancy('cpu'), '0', '-1')).toEqual([y]);
       expect(await core.redis.hlen(FAIR_KEYS.held('cpu'))).toBe(0);
     } finally {
