@@ -129,7 +129,9 @@ describe('hostile tenants: one tenant killing runners does not take the actor aw
         const all = await Promise.all(bJobs.map((id) => job('b', id)));
         return all.every((j) => j.status === 'FAILED') ? all.map((j) => j.nodes[0]) : null;
       },
-      { timeoutMs: 30_000, what: "B's jobs to fail" },
+      // 12 queries a poll: every 2 s stays under the gateway's rate limit (A's job no longer waits behind B's
+      // window, decision 0005 "Taking back", so B's jobs are still running when this starts polling)
+      { timeoutMs: 30_000, intervalMs: 2_000, what: "B's jobs to fail" },
     );
     const codes = bNodes.map((n: any) => n.error.code);
     expect(codes.filter((c: string) => c === 'TIMEOUT').length).toBeGreaterThanOrEqual(3);
