@@ -29,6 +29,8 @@ import {
   jobErrorMessage,
   ApiErrorCode,
   GraphErrorCode,
+  JsonObject,
+  plainJsonObject,
 } from './index.js';
 import { readFileSync } from 'node:fs';
 import { parse, EnumTypeDefinitionNode } from 'graphql';
@@ -224,5 +226,55 @@ describe('jobErrorMessage', () => {
     expect(clipped).toHaveLength(JOB_ERROR_MESSAGE_MAX);
     expect(clipped.endsWith('…')).toBe(true);
     expect(JobError.safeParse({ code: 'TASK_FAILED', message: clipped, retryable: true }).success).toBe(true);
+  });
+});
+
+describe('plainJsonObject', () => {
+  it('accepts only what JsonObject accepts, with the same copy; gives up on the rest', () => {
+    const withSymbol = { a: 1, [Symbol('s')]: 2 };
+    const hidden = Object.defineProperty({ a: 1 }, 'h', { value: 2, enumerable: false });
+    const getter = Object.defineProperty({}, 'g', { get: () => 1, enumerable: true });
+    const ownProto = JSON.parse('{"__proto__": {"x": 1}, "a": 1}') as unknown;
+    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    class Point {
+      x = 1;
+    }
+    const samples: unknown[] = [
+      { sleptMs: 0 },
+      { a: [1, 'two', true, null, { b: [] }], c: { d: { e: -0.5 } }, '0': 'numeric key' },
+      Object.assign(Object.create(null) as object, { a: 1 }),
+      {},
+      { n: Number.NaN },
+      { n: Infinity },
+      { u: undefined },
+      { f: () => 1 },
+      { d: new Date(0) },
+      { m: new Map() },
+      { big: 1n },
+      { p: new Point() },
+      { arr: sparse },
+      [1, 2],
+      'text',
+      null,
+      undefined,
+      new Point(),
+      withSymbol,
+      hidden,
+      getter,
+      ownProto,
+    ];
+    let accepted = 0;
+    for (const sample of samples) {
+      const plain = plainJsonObject(sample);
+      const parsed = JsonObject.safeParse(sample);
+      if (plain === undefined) continue;
+      accepted++;
+      expect(parsed.success).toBe(true);
+      expect(plain).toEqual(parsed.data);
+      expect(plain).not.toBe(sample); // a copy, as the schema's
+    }
+    expect(accepted).toBe(4); // the first four; every other sample is left to the schema
+    expect(plainJsonObject({ n: Number.NaN })).toBeUndefined();
+    expect(JsonObject.safeParse({ n: Number.NaN }).success).toBe(false);
   });
 });
