@@ -16,6 +16,7 @@ import {
   TaskDefinitionError,
   TaskError,
   type LocalTaskContext,
+  type TaskContext,
 } from './index.js';
 
 const cpu = { gpu: 0, vramGb: 0, cpu: 1 };
@@ -248,6 +249,41 @@ describe('runTask', () => {
     expect(ctx.progressUpdates[0]!.message).toHaveLength(2000);
     expect(normaliseProgress(0.25)).toEqual({ fraction: 0.25 });
     expect(normaliseProgress('0.5')).toBeNull();
+  });
+
+  it("passes the runtime's context on as it is: a getter stays a getter, other members and their order kept", async () => {
+    let reads = 0;
+    const runtime = { ...ctx } as Record<string, unknown>;
+    delete runtime.workDir;
+    Object.defineProperty(runtime, 'workDir', {
+      get: () => `/scratch/${++reads}`,
+      enumerable: true,
+      configurable: true,
+    });
+    Object.defineProperty(runtime, 'hidden', { value: 42, enumerable: false });
+    let seen: TaskContext | undefined;
+    const peek = defineTask({
+      ...resize,
+      name: 'demo.peek',
+      async run(input, c) {
+        seen = c;
+        return { image: input.image, width: 1, height: 1 };
+      },
+    });
+    await runTask(peek, { image: 'a', width: 1 }, runtime as unknown as TaskContext);
+    expect(reads).toBe(0); // copying the context did not call the getter
+    expect(seen!.workDir).toBe('/scratch/1');
+    expect(seen!.workDir).toBe('/scratch/2');
+    expect(Object.keys(seen!)).toEqual(Object.keys(runtime));
+    expect(Object.getOwnPropertyDescriptor(seen!, 'hidden')).toEqual({
+      value: 42,
+      enumerable: false,
+      writable: false,
+      configurable: false,
+    });
+    expect(seen!.signal).toBe(ctx.signal);
+    expect(seen!.artifacts).toBe(ctx.artifacts);
+    expect(seen!.progress).not.toBe(ctx.progress); // guarded
   });
 });
 

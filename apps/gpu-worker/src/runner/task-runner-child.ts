@@ -1,4 +1,4 @@
-import { JobError, jobErrorMessage, JsonObject, parseContract } from '#libs/contracts';
+import { JobError, jobErrorMessage, JsonObject, parseContract, plainJsonObject } from '#libs/contracts';
 import {
   errorMessage,
   isTaskError,
@@ -186,7 +186,9 @@ export class TaskRunnerChild {
     const artifactIds: string[] = [];
     // Made when the task (or its artifact calls) first needs it; the actor removes it only then.
     const scratch = new ScratchDir(msg.workDir);
-    const store = this.artifactsFor(msg, scratch);
+    // made on the task's first artifact call: most attempts make none, and this runs mostly interpreted
+    let made: TaskArtifacts | undefined;
+    const store = () => (made ??= this.artifactsFor(msg, scratch));
     const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
       this.send({ type: 'log', runId: msg.runId, level, message: truncate(String(m), 8000) });
     const ctx: TaskContext = {
@@ -206,21 +208,22 @@ export class TaskRunnerChild {
       },
       artifacts: {
         put: async (source, meta) => {
-          const id = await store.put(source, meta);
+          const id = await store().put(source, meta);
           artifactIds.push(id);
           this.send({ type: 'artifact', runId: msg.runId, artifactId: id, name: meta.name });
           return id;
         },
-        stat: (id) => store.stat(id),
-        read: (id) => store.read(id),
-        download: (id, toPath) => store.download(id, toPath),
+        stat: (id) => store().stat(id),
+        read: (id) => store().read(id),
+        download: (id, toPath) => store().download(id, toPath),
       },
     };
     try {
       const out = await runTask(def, msg.inputs, ctx);
       let outputs: JsonObject;
       try {
-        outputs = parseContract(JsonObject, `${def.name} outputs`, out);
+        // the plain walk accepts the usual outputs; the schema has the last word (and the reason) on the rest
+        outputs = plainJsonObject(out) ?? parseContract(JsonObject, `${def.name} outputs`, out);
       } catch (e) {
         throw new TaskError('INVALID_OUTPUT', `outputs are not a JSON object: ${errorMessage(e)}`, {
           retryable: false,
