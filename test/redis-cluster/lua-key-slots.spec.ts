@@ -73,6 +73,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       fairDispatch: fair,
       fairRelease: fair,
       fairRemove: fair,
+      fairTakeBack: fair,
     },
   ],
   [
