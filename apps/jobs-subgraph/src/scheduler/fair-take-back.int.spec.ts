@@ -13,6 +13,42 @@ import { DEFAULT_ENQUEUE_GRACE_MS } from './reconciler.js';
 const tasks = Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0);
 const handlers = { 'test.emit': async (p: { inputs: JsonObject }) => ({ value: p.inputs.value as number }) };
 
+const ACTORS = 2;
+const WINDOW = 8;
+
+/**
+ * A core with a window of 8 and the take-back metric recorded, and a worker of 2 actors on which the tenant "hog"'s
+ * attempts run until the test ends each one ("long" without a long test); every tenant's starts in order.
+ */
+async function hogAndNewcomer(redisUrl: string) {
+  const takenBackMetric: number[] = [];
+  const core = await startCore(redisUrl, {
+    dispatchWindow: WINDOW,
+    dispatchMetrics: {
+      dispatched: () => {},
+      dispatchFailed: () => {},
+      takenBack: (_rc, n) => takenBackMetric.push(n),
+    },
+  });
+  const ends = new Map<number, () => void>();
+  const started: string[] = [];
+  const runner = new TestWorker({
+    url: redisUrl,
+    tasks,
+    concurrency: ACTORS,
+    actorStates: Array.from({ length: ACTORS }, () => 'IDLE' as const),
+    handlers: {
+      'test.emit': async (p: { tenant: string; inputs: JsonObject }) => {
+        const value = p.inputs.value as number;
+        started.push(`${p.tenant}/${value}`);
+        if (p.tenant === 'hog') await new Promise<void>((r) => ends.set(value, r));
+        return { value };
+      },
+    },
+  });
+  return { core, runner, ends, started, takenBackMetric };
+}
+
 /**
  * docs/decisions/0005-fair-share.md, "Occupancy", the newcomer behind a full window: a tenant alone fills every
  * actor and the window with long attempts (work-conserving); another tenant that then submits is under its share,
@@ -23,35 +59,8 @@ describe('fair share: taking attempts back for a tenant under its share (real re
   const redis = redisPerSuite();
 
   it("a newcomer's attempt is the next an actor takes, not the long tenant's already dispatched ones", async () => {
-    const ACTORS = 2;
     const HOG = 12;
-    const WINDOW = 8;
-    const takenBackMetric: number[] = [];
-    const core = await startCore(redis.url, {
-      dispatchWindow: WINDOW,
-      dispatchMetrics: {
-        dispatched: () => {},
-        dispatchFailed: () => {},
-        takenBack: (_rc, n) => takenBackMetric.push(n),
-      },
-    });
-    // the long tenant's attempts run until the test ends each one: "long" without a long test
-    const ends = new Map<number, () => void>();
-    const started: string[] = [];
-    const runner = new TestWorker({
-      url: redis.url,
-      tasks,
-      concurrency: ACTORS,
-      actorStates: Array.from({ length: ACTORS }, () => 'IDLE' as const),
-      handlers: {
-        'test.emit': async (p: { tenant: string; inputs: JsonObject }) => {
-          const value = p.inputs.value as number;
-          started.push(`${p.tenant}/${value}`);
-          if (p.tenant === 'hog') await new Promise<void>((r) => ends.set(value, r));
-          return { value };
-        },
-      },
-    });
+    const { core, runner, ends, started, takenBackMetric } = await hogAndNewcomer(redis.url);
     try {
       await runner.publishManifest();
       await runner.start();
@@ -117,33 +126,7 @@ describe('fair share: taking attempts back for a tenant under its share (real re
   }, 90_000);
 
   it("a newcomer dispatched behind a tenant's attempts beyond its share (the submit's fast path): the leader's pass takes them back", async () => {
-    const ACTORS = 2;
-    const WINDOW = 8;
-    const takenBackMetric: number[] = [];
-    const core = await startCore(redis.url, {
-      dispatchWindow: WINDOW,
-      dispatchMetrics: {
-        dispatched: () => {},
-        dispatchFailed: () => {},
-        takenBack: (_rc, n) => takenBackMetric.push(n),
-      },
-    });
-    const ends = new Map<number, () => void>();
-    const started: string[] = [];
-    const runner = new TestWorker({
-      url: redis.url,
-      tasks,
-      concurrency: ACTORS,
-      actorStates: Array.from({ length: ACTORS }, () => 'IDLE' as const),
-      handlers: {
-        'test.emit': async (p: { tenant: string; inputs: JsonObject }) => {
-          const value = p.inputs.value as number;
-          started.push(`${p.tenant}/${value}`);
-          if (p.tenant === 'hog') await new Promise<void>((r) => ends.set(value, r));
-          return { value };
-        },
-      },
-    });
+    const { core, runner, ends, started, takenBackMetric } = await hogAndNewcomer(redis.url);
     try {
       await runner.publishManifest();
       await runner.start();
