@@ -68,14 +68,7 @@ export function jsonBody(limitBytes: number): Step {
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limitBytes)
-        return settle(
-          httpError(new Error('request entity too large'), 413, {
-            limit: limitBytes,
-            received,
-            type: 'entity.too.large',
-          }),
-        );
+      if (received > limitBytes) return settle(passedLimit(limitBytes, received));
       chunks.push(chunk);
     };
     const onEnd = () =>
@@ -120,6 +113,15 @@ export function declaredTooLarge(req: IncomingMessage, limitBytes: number): Erro
     expected: length,
     length,
     limit: limitBytes,
+    type: 'entity.too.large',
+  });
+}
+
+/** 413 `entity.too.large` as body-parser (raw-body) raises it when a body passes the limit while it streams. */
+function passedLimit(limitBytes: number, received: number): Error {
+  return httpError(new Error('request entity too large'), 413, {
+    limit: limitBytes,
+    received,
     type: 'entity.too.large',
   });
 }
@@ -181,13 +183,7 @@ function cutOffPastLimit(
     received += chunk.length;
     if (received <= limitBytes) return;
     stopReading(req, res);
-    settle(
-      httpError(new Error('request entity too large'), 413, {
-        limit: limitBytes,
-        received,
-        type: 'entity.too.large',
-      }),
-    );
+    settle(passedLimit(limitBytes, received));
   };
   const ran = parser(req, res, settle);
   if (!settled) req.on('data', onData);

@@ -161,7 +161,8 @@ local function placeRoot(node)
     -- of tenants beyond theirs to take back (fair.lua takeBackCandidates); a tenant at its share (one alone
     -- refilling its own window) costs this ZCOUNT, no round trip
     local capacity = tonumber(prefetchedCapacity[st.key .. ':capacity'] or redis.call('GET', st.key .. ':capacity') or '0') or 0
-    local actors = capacity > 0 and capacity or math.max(minWindow, capacity)
+    -- the live actors; unknown, the window (as fair.lua's pick counts them)
+    local actors = capacity > 0 and capacity or minWindow
     local share = math.ceil(actors / math.max(1, redis.call('LLEN', st.key .. ':ring')))
     local score = occupancyScore(entry.tenant)
     if redis.call('ZCOUNT', st.key .. ':occupancy', score, score) < share then
