@@ -17,8 +17,13 @@ export interface WorkerMetrics {
   /** untilMs: when the cool-down ends and the actor probes its runner. */
   actorQuarantined(actorId: string, untilMs: number): void;
   quarantineProbe(actorId: string, outcome: 'recovered' | 'failed'): void;
-  tenantRunnerKilled(tenant: string): void;
-  tenantThrottled(tenant: string): void;
+  /**
+   * A tenant's attempt killed its runner; a tenant was throttled. Counted without the tenant: the worker's
+   * /metrics (its health port) is not tenant-scoped, and a label per tenant grows without bound. Which tenant
+   * is in the log line that comes with each (TenantGuard), as on every other service (docs/metrics.md).
+   */
+  tenantRunnerKilled(): void;
+  tenantThrottled(): void;
   reportRetried(type: string): void;
   reportUndeliverable(type: string): void;
   fetchWatchdogRecreated(actorId: string): void;
@@ -103,12 +108,10 @@ export function createWorkerMetrics(): WorkerMetrics {
   const tenantKills = metrics.counter({
     name: 'switchyard_worker_tenant_runner_kills_total',
     help: "Task runners killed because of a tenant's attempt (timeout, stuck, ignored cancel, crash, OOM)",
-    labelNames: ['tenant'] as const,
   });
   const tenantThrottles = metrics.counter({
     name: 'switchyard_worker_tenant_throttles_total',
     help: 'Times a tenant was throttled (its attempts failed fast with TENANT_THROTTLED) for killing runners',
-    labelNames: ['tenant'] as const,
   });
   const reportRetries = metrics.counter({
     name: 'switchyard_worker_report_retries_total',
@@ -168,8 +171,8 @@ export function createWorkerMetrics(): WorkerMetrics {
       quarantinedUntil.set({ actor }, Math.round(untilMs / 1000));
     },
     quarantineProbe: (actor, outcome) => probes.inc({ actor, outcome }),
-    tenantRunnerKilled: (tenant) => tenantKills.inc({ tenant }),
-    tenantThrottled: (tenant) => tenantThrottles.inc({ tenant }),
+    tenantRunnerKilled: () => tenantKills.inc(),
+    tenantThrottled: () => tenantThrottles.inc(),
     reportRetried: (type) => reportRetries.inc({ type }),
     reportUndeliverable: (type) => undeliverable.inc({ type }),
     fetchWatchdogRecreated: (actor) => recreated.inc({ actor }),

@@ -65,10 +65,16 @@ export class TenantGuard {
     };
   }
 
-  /** An attempt of `tenant` cost a runner: count it; past the threshold, throttle the tenant. */
+  /**
+   * An attempt of `tenant` cost a runner: count it; past the threshold, throttle the tenant. The metrics say
+   * how many, the log lines say whose (every kill and every throttle logs the tenant).
+   */
   async runnerKilled(tenant: string, reason: string, log: object): Promise<void> {
-    this.o.metrics.tenantRunnerKilled(tenant);
-    if (this.o.killThreshold === 0) return;
+    this.o.metrics.tenantRunnerKilled();
+    if (this.o.killThreshold === 0) {
+      this.o.logger.warn({ ...log, tenant, reason }, 'runner killed by a tenant attempt');
+      return;
+    }
     const now = this.now();
     const key = REDIS_KEYS.tenantRunnerKills(tenant);
     try {
@@ -99,7 +105,7 @@ export class TenantGuard {
         'NX',
       );
       if (set === 'OK') {
-        this.o.metrics.tenantThrottled(tenant);
+        this.o.metrics.tenantThrottled();
         this.o.logger.error(
           { ...log, tenant, kills, windowMs: this.o.windowMs, until: new Date(until).toISOString() },
           'tenant throttled: its attempts keep killing runners; failing them fast until the retry time',
@@ -107,7 +113,7 @@ export class TenantGuard {
       }
     } catch (e) {
       this.o.logger.error(
-        { ...log, tenant, err: (e as Error).message },
+        { ...log, tenant, reason, err: (e as Error).message },
         'could not record a runner kill of a tenant',
       );
     }
