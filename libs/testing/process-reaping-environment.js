@@ -4,13 +4,16 @@
 // stderr, so nothing a test started outlives its file (before, a worker started inside a failing test ran on
 // until jest itself exited, under every later file). Then the temp dirs the file made with tempDir() are removed
 // (servers' and apps' data dirs, work roots: before, every full run left about 35 of them in /tmp).
-import { rmSync } from 'node:fs';
+// Last, the command-task uids the file reserved (src/command-task-uids.ts) are given back.
+import { readFileSync, rmSync } from 'node:fs';
 import { TestEnvironment } from 'jest-environment-node';
 
 /** Where src/processes.ts records the live processes of the spec file (its global is this environment's). */
 export const LIVE_PROCESSES = '__switchyardTestProcesses';
 /** Where src/processes.ts records the temp dirs tempDir() made for the spec file. */
 export const TEMP_DIRS = '__switchyardTestDirs';
+/** Where src/command-task-uids.ts records the lock files of the command-task uids the file reserved. */
+export const UID_LOCKS = '__switchyardUidLocks';
 /** How long a SIGKILLed process may take to be reaped before teardown goes on without it. */
 const EXIT_WAIT_MS = 5_000;
 
@@ -34,7 +37,17 @@ export default class ProcessReapingEnvironment extends TestEnvironment {
     }
     // after the kills: nothing writes into them any more
     for (const dir of this.global[TEMP_DIRS] ?? []) rmSync(dir, { recursive: true, force: true });
+    // and no process of the file runs commands as its uids any more: another run may have them
+    for (const lock of this.global[UID_LOCKS] ?? []) if (holds(lock)) rmSync(lock, { force: true });
     await super.teardown();
+  }
+}
+
+function holds(lock) {
+  try {
+    return readFileSync(lock, 'utf8') === String(process.pid);
+  } catch {
+    return false;
   }
 }
 

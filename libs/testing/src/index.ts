@@ -3,3 +3,4 @@ export * from './redis-per-suite.js';
 export * from './iterators.js';
 export * from './delay-proxy.js';
 export * from './bundle-child.js';
+export * from './command-task-uids.js';

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, tempDir, waitFor, type RedisHandle } from '#libs/testing';
+import { startRedis, tempDir, testCommandTaskUidBase, waitFor, type RedisHandle } from '#libs/testing';
 import { SchedulerStandIn } from '../worker-support/scheduler-stand-in.js';
 import { startWorker, type WorkerHandle } from '../worker-support/start-worker.js';
 
@@ -146,6 +146,10 @@ if (input.mode === 'hold') {
     expect(uidA).toBeGreaterThan(0);
     expect(uidB).toBeGreaterThan(0);
     expect(uidA).not.toBe(uidB);
+    // this test run's uids (the harness's COMMAND_TASK_UID_BASE), not 61000 + slot: another run's clean-up
+    // on this machine would kill these commands
+    const base = testCommandTaskUidBase();
+    expect([uidA, uidB].sort((x, y) => x - y)).toEqual([base, base + 1]);
     await sched.waitReport({ jobId: a.jobId, type: 'succeeded' }, 30_000, worker.logs);
   }, 90_000);
 });

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, REPO_ROOT, tempDir, waitFor } from '#libs/testing';
+import { freePort, REPO_ROOT, tempDir, testCommandTaskEnv, waitFor } from '#libs/testing';
 
 /** PIDs of live processes whose environment holds `SWITCHYARD_DATA_DIR=<dataDir>` (all the launcher starts). */
 export function processesOf(dataDir: string): number[] {
@@ -68,6 +68,7 @@ export function startLauncher(opts: {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     SWITCHYARD_DATA_DIR: dataDir,
+    ...testCommandTaskEnv(), // the stack's worker: this test run's command-task uids, not 61000
     ...opts.env,
   };
   delete env.REDIS_URL;

@@ -1,4 +1,4 @@
-import { freePort, startApp, type AppHandle } from '#libs/testing';
+import { freePort, startApp, testCommandTaskEnv, type AppHandle } from '#libs/testing';
 
 export const WORKER_ENTRY = 'dist/apps/gpu-worker/src/main.js';
 
@@ -27,7 +27,10 @@ export interface WorkerHandle extends AppHandle {
   id: string;
 }
 
-/** Start a gpu-worker process (built JS) and wait until it is ready. */
+/**
+ * Start a gpu-worker process (built JS) and wait until it is ready. Its command tasks run as this test run's
+ * uids (testCommandTaskEnv), not the production 61000 + slot that another run on the machine may be using.
+ */
 export async function startWorker(
   id: string,
   env: Record<string, string>,
@@ -36,7 +39,7 @@ export async function startWorker(
   const port = await freePort();
   const app = await startApp(
     WORKER_ENTRY,
-    { ...FAST_WORKER_ENV, WORKER_ID: id, WORKER_HEALTH_PORT: String(port), ...env },
+    { ...FAST_WORKER_ENV, ...testCommandTaskEnv(), WORKER_ID: id, WORKER_HEALTH_PORT: String(port), ...env },
     port,
   );
   if (waitReady) {

@@ -10,12 +10,15 @@ import {
   TaskError,
   type LocalTaskContext,
 } from '#libs/task-sdk';
+import { testCommandTaskEnv, testCommandTaskUidBase } from '#libs/testing';
 import { bundleRunTaskChild } from '../test/bundle-child.js';
+import { testCommandTaskUser } from '../test/command-task-user.js';
 import { waitUntil } from '../test/wait-until.js';
 import { commandTask } from './command-task.js';
 import { CommandTaskDeclaration, CommandTasksFileError, readCommandTasksFile } from './command-tasks-file.js';
 import { parseProgressLine } from './run-command.js';
 
+const asRoot = process.getuid?.() === 0;
 let dir: string;
 let ctx: LocalTaskContext;
 beforeEach(async () => {
@@ -74,6 +77,7 @@ describe('command tasks', () => {
           required: ['count', 'seed'],
         },
       }),
+      { user: testCommandTaskUser() },
     );
     expect(task.manifest().artifactFields).toEqual(['artifacts']);
     const seed = await ctx.artifacts.put(Buffer.from('seed-bytes'), {
@@ -116,7 +120,7 @@ describe('command tasks', () => {
       declare({
         argv: ['/bin/sh', '-c', `trap '' TERM; sleep 60 & echo $! > ${pidFile}; echo started; wait`],
       }),
-      { killGraceMs: 300 },
+      { killGraceMs: 300, user: testCommandTaskUser() },
     );
     const ac = new AbortController();
     const c = await createLocalTaskContext({ rootDir: dir, signal: ac.signal });
@@ -149,7 +153,7 @@ describe('command tasks', () => {
         }),
       );
       const runner = spawn(process.execPath, [child, 'ops.stubborn', '1.0.0', '{}', dir], {
-        env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands },
+        env: { ...process.env, ...testCommandTaskEnv(), WORKER_COMMAND_TASKS_FILE: commands },
         stdio: 'ignore',
       });
       const exited = new Promise<NodeJS.Signals | null>((r) => runner.once('exit', (_c, sig) => r(sig)));
@@ -166,8 +170,48 @@ describe('command tasks', () => {
     }
   }, 30_000);
 
+  (asRoot ? it : it.skip)(
+    "run as this test run's uid, in the spec and in a task-running child, never the production 61000",
+    async () => {
+      // another test run on this machine (or a worker) running commands as 61000 would have them killed by
+      // these commands' clean-up, and kill these (libs/testing testCommandTaskUidBase)
+      const base = testCommandTaskUidBase();
+      expect(base).not.toBe(61_000);
+      const check = declare({
+        argv: ['/bin/sh', '-c', `id -u; test "$(id -u)" = ${base} || { echo "uid $(id -u)" >&2; exit 3; }`],
+      });
+      const out = await runTask(commandTask(check, { user: testCommandTaskUser() }), {}, ctx);
+      expect(out.exitCode).toBe(0);
+      expect(ctx.logs).toContainEqual({ level: 'info', message: String(base) });
+
+      const child = await bundleRunTaskChild();
+      try {
+        const commands = join(dir, 'commands.json');
+        await writeFile(commands, JSON.stringify({ tasks: [check] }), { mode: 0o644 });
+        const runner = spawn(process.execPath, [child, 'ops.script', '1.0.0', '{}', join(dir, 'child')], {
+          env: { ...process.env, ...testCommandTaskEnv(), WORKER_COMMAND_TASKS_FILE: commands },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let printed = '';
+        runner.stdout!.on('data', (b: Buffer) => (printed += b.toString()));
+        await new Promise((r) => runner.once('exit', r));
+        const last = printed
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('{"beat"'))
+          .pop();
+        expect(JSON.parse(last!)).toMatchObject({ result: { exitCode: 0 } });
+      } finally {
+        await rm(dirname(child), { recursive: true, force: true });
+      }
+    },
+    30_000,
+  );
+
   it('fail without retry when the declared program does not exist', async () => {
-    const task = commandTask(declare({ argv: [join(dir, 'no-such-program')] }));
+    const task = commandTask(declare({ argv: [join(dir, 'no-such-program')] }), {
+      user: testCommandTaskUser(),
+    });
     await expect(runTask(task, {}, ctx)).rejects.toMatchObject({ code: 'TASK_FAILED', retryable: false });
   });
 

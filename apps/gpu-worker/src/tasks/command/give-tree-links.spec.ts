@@ -6,11 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '#libs/testing';
+import { tempDir, testCommandTaskUidBase } from '#libs/testing';
 import { giveTree } from './task-user.js';
 
 const asRoot = process.getuid?.() === 0;
-const user = { uid: 61000, gid: 61000, name: 'nobody' };
+const uid = testCommandTaskUidBase();
+const user = { uid, gid: uid, name: 'nobody' };
 
 const SWAPPER = `
 const fs = require('node:fs');

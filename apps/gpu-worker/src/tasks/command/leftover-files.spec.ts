@@ -2,8 +2,8 @@
  * A command task's uid (COMMAND_TASK_UID_BASE + slot) can write to /tmp, /var/tmp and /dev/shm; the actor's next
  * attempt, whatever its tenant, runs as the same uid and would read what is left there (a secret, or a planted
  * library or config it loads). Every file of the uid there goes with the attempt (leftover-files.ts), without
- * following links. Runs as root only (as the worker must to run command tasks); slot 7, so as not to share a
- * uid with the other specs of this folder.
+ * following links. Runs as root only (as the worker must to run command tasks); slot 7 of this test run's uids,
+ * so as not to share a uid with the other specs of this folder.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,9 +15,11 @@ import { createLocalTaskContext, runTask, TaskError } from '#libs/task-sdk';
 import { commandTask } from './command-task.js';
 import { CommandTaskDeclaration } from './command-tasks-file.js';
 import { removeFilesOf } from './leftover-files.js';
+import { testCommandTaskUser } from '../test/command-task-user.js';
 
 const asRoot = process.getuid?.() === 0;
-const USER = { user: 'nobody', uidBase: 61_000, slot: 7 };
+const USER = testCommandTaskUser(7);
+const UID = USER.uidBase + USER.slot;
 
 // What a tenant's code leaves behind: a secret in /tmp and /dev/shm, a tree (with a folder it cannot write
 // and a link to root's folder inside), and links to root's file; then it exits 0.
@@ -83,7 +85,7 @@ const present = (p: string) => {
   afterEach(async () => {
     await chmod(`/tmp/tree-${tag}/a/b`, 0o700).catch(() => undefined);
     for (const p of planted()) await rm(p, { recursive: true, force: true });
-    for (const [kind, id] of ipcOf(61_007).map((o) => o.split(' ')))
+    for (const [kind, id] of ipcOf(UID).map((o) => o.split(' ')))
       execFileSync('/usr/bin/ipcrm', [kind === 'shm' ? '-m' : kind === 'msg' ? '-q' : '-s', String(id)]);
     await rm(dir, { recursive: true, force: true });
   });
@@ -116,7 +118,7 @@ const present = (p: string) => {
     expect((await runTask(attacker, {}, ctxA)).exitCode).toBe(0);
 
     expect(planted().filter(present)).toEqual([]);
-    expect(ipcOf(61_007)).toEqual([]);
+    expect(ipcOf(UID)).toEqual([]);
     expect(await readFile(rootFile, 'utf8')).toBe('root');
     expect(await readFile(join(rootDir, 'keep.txt'), 'utf8')).toBe('root');
     expect((await stat(rootDir)).uid).toBe(0);
@@ -131,7 +133,7 @@ const present = (p: string) => {
     await writeFile(join(dir, 'look.mjs'), LOOK, { mode: 0o644 });
     for (const p of [`/tmp/x-${tag}`, `/dev/shm/y-${tag}`]) {
       await writeFile(p, 'mallory-secret', { mode: 0o600 });
-      await chown(p, 61_007, 65_534);
+      await chown(p, UID, 65_534);
     }
     const looker = commandTask(declare('ops.look', join(dir, 'look.mjs'), { TAG: tag }), { user: USER });
     const ctx = await createLocalTaskContext({ rootDir: join(dir, 'b'), attempt: { jobId: 'alice-job' } });
@@ -139,7 +141,7 @@ const present = (p: string) => {
   }, 60_000);
 
   it('a cleanup that cannot finish within its bound fails the attempt, retryable, naming the uid', async () => {
-    const user = { uid: 61_007, gid: 65_534, name: 'nobody', dedicated: true };
+    const user = { uid: UID, gid: 65_534, name: 'nobody', dedicated: true };
     const place = join(dir, 'place');
     await mkdir(place);
     await chmod(place, 0o1777);
@@ -148,6 +150,6 @@ const present = (p: string) => {
     const err = await removeFilesOf(user, { places: [place], maxEntries: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err).toMatchObject({ code: 'TASK_FAILED', retryable: true });
-    expect(String((err as Error).message)).toMatch(/uid 61007.*more than 10 entries/);
+    expect(String((err as Error).message)).toMatch(new RegExp(`uid ${UID}.*more than 10 entries`));
   }, 30_000);
 });

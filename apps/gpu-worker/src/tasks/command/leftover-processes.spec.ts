@@ -10,6 +10,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalTaskContext, runTask } from '#libs/task-sdk';
+import { testCommandTaskUser } from '../test/command-task-user.js';
 import { commandTask } from './command-task.js';
 import { CommandTaskDeclaration } from './command-tasks-file.js';
 
@@ -94,11 +95,14 @@ const VICTIM = `await new Promise((r) => setTimeout(r, 1500));`;
       ['victim.mjs', VICTIM],
     ] as const)
       await writeFile(join(dir, f), s, { mode: 0o644 });
-    // both attempts on actor slot 0 (the defaults: uid 61000), as two jobs leased one after the other
+    // both attempts on actor slot 0 (this test run's first uid), as two jobs leased one after the other
     const attacker = commandTask(
       declare('ops.plant', join(dir, 'plant.mjs'), { WATCHER: join(dir, 'watcher.mjs'), EVIDENCE: evidence }),
+      { user: testCommandTaskUser() },
     );
-    const victim = commandTask(declare('ops.victim', join(dir, 'victim.mjs')));
+    const victim = commandTask(declare('ops.victim', join(dir, 'victim.mjs')), {
+      user: testCommandTaskUser(),
+    });
 
     const ctxA = await createLocalTaskContext({ rootDir: join(dir, 'a'), attempt: { jobId: 'mallory-job' } });
     const outA = await runTask(attacker, {}, ctxA);

@@ -10,7 +10,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createLocalTaskContext, runTask, TaskError, type LocalTaskContext } from '#libs/task-sdk';
+import { testCommandTaskEnv } from '#libs/testing';
 import { bundleRunTaskChild } from '../test/bundle-child.js';
+import { testCommandTaskUser } from '../test/command-task-user.js';
 import { commandTask, MAX_OUTPUT_FILES } from './command-task.js';
 import { CommandTaskDeclaration } from './command-tasks-file.js';
 import { BoundedLineSplitter } from './bounded-lines.js';
@@ -102,7 +104,7 @@ describe('a command line without a newline', () => {
         process.execPath,
         ['--max-old-space-size=64', child, 'ops.hostile', '1.0.0', '{}', join(dir, 'runner')],
         {
-          env: { ...process.env, WORKER_COMMAND_TASKS_FILE: commands },
+          env: { ...process.env, ...testCommandTaskEnv(), WORKER_COMMAND_TASKS_FILE: commands },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
@@ -167,7 +169,7 @@ describe('log lines', () => {
     const flood = await script(`
       for (let i = 0; i < 400; i++) console.log(String(i).padStart(4, '0') + 'x'.repeat(7996));
     `);
-    const out = await runTask(commandTask(declare(flood)), {}, ctx);
+    const out = await runTask(commandTask(declare(flood), { user: testCommandTaskUser() }), {}, ctx);
     expect(out.exitCode).toBe(0);
     const lines = ctx.logs.filter((l) => /^\d{4}x/.test(l.message));
     const chars = lines.reduce((n, l) => n + l.message.length, 0);
@@ -190,7 +192,7 @@ describe('progress lines', () => {
       console.log(JSON.stringify({ progress: 0.99, message: 'last' }));
     `);
     const started = Date.now();
-    const out = await runTask(commandTask(declare(flood)), {}, ctx);
+    const out = await runTask(commandTask(declare(flood), { user: testCommandTaskUser() }), {}, ctx);
     const elapsed = Date.now() - started;
     expect(out.exitCode).toBe(0);
     const updates = ctx.progressUpdates;
@@ -230,7 +232,11 @@ describe('progress lines', () => {
 
 describe('the output folder', () => {
   const refusal = async (source: string) => {
-    const err = await runTask(commandTask(declare(await script(source))), {}, ctx).catch((e: unknown) => e);
+    const err = await runTask(
+      commandTask(declare(await script(source)), { user: testCommandTaskUser() }),
+      {},
+      ctx,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err).toMatchObject({ code: 'TASK_FAILED', retryable: false });
     return (err as Error).message;
@@ -275,6 +281,7 @@ describe('the output folder', () => {
             symlinkSync('/etc/passwd', out + '/passwd');
           `),
         ),
+        { user: testCommandTaskUser() },
       ),
       {},
       ctx,

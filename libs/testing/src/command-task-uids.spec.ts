@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { claimUidBlock, testCommandTaskUidBase, UIDS_PER_RUN, uidsInUse } from './command-task-uids.js';
+import { tempDir } from './processes.js';
+
+// Command-task uids of a test run: never the production 61000, never another live run's, never a uid that
+// has a passwd entry or a running process (two root test runs on one machine must not kill each other's commands).
+describe('command-task uids for tests', () => {
+  it("are this process's block: not 61000, no passwd entry, no process, the same on every call", () => {
+    const base = testCommandTaskUidBase();
+    expect(base).not.toBe(61_000);
+    expect(base + UIDS_PER_RUN).toBeLessThan(2 ** 31); // node's spawn takes an int32 uid
+    const inUse = uidsInUse();
+    for (let uid = base; uid < base + UIDS_PER_RUN; uid++) expect(inUse.has(uid)).toBe(false);
+    expect(readFileSync(`/tmp/switchyard-test-uids/${base}`, 'utf8')).toBe(String(process.pid));
+    expect(testCommandTaskUidBase()).toBe(base);
+  });
+
+  it('give two live processes different blocks, the same one to a process that asks again', async () => {
+    const lockDir = tempDir('uid-locks');
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pid = other.pid!;
+      // both start their search at the same block: the second must go past the first's
+      const a = claimUidBlock({ lockDir, pid, inUse: new Set() });
+      const b = claimUidBlock({ lockDir, pid: pid + 4_096, inUse: new Set() });
+      expect(b).not.toBe(a);
+      expect(Math.abs(b - a)).toBeGreaterThanOrEqual(UIDS_PER_RUN);
+      expect(claimUidBlock({ lockDir, pid, inUse: new Set() })).toBe(a);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('take over a block whose holder died, skip one of whose uids is in use', async () => {
+    const lockDir = tempDir('uid-locks');
+    const dead = spawn('true', { stdio: 'ignore' });
+    await new Promise((r) => dead.once('exit', r));
+    const a = claimUidBlock({ lockDir, pid: dead.pid!, inUse: new Set() });
+    // a claimer that starts its search at the same block (pids equal modulo the number of blocks)
+    const next = dead.pid! + 4_096;
+    expect(claimUidBlock({ lockDir, pid: next, inUse: new Set() })).toBe(a);
+    expect(readFileSync(join(lockDir, String(a)), 'utf8')).toBe(String(next));
+    writeFileSync(join(lockDir, String(a)), 'not a pid'); // a holder that cannot be alive
+    const skipped = claimUidBlock({ lockDir, pid: dead.pid!, inUse: new Set([a + 5]) });
+    expect(skipped).not.toBe(a);
+    expect(readFileSync(join(lockDir, String(skipped)), 'utf8')).toBe(String(dead.pid));
+  });
+});
