@@ -15,7 +15,7 @@ import { launchStack, type LaunchedStack } from './stack-support/launched-stack.
 import { GraphqlHttp } from './support/graphql-http.js';
 import { ratio } from './support/stats.js';
 import { runLoad } from './reads-support/load-loop.js';
-import { PAGE_QUERY, PAGE_SIZE, type PageAnswer } from './reads-support/page-query.js';
+import { NODES_PER_JOB_READ, PAGE_QUERY, PAGE_SIZE, type PageAnswer } from './reads-support/page-query.js';
 import { DEFAULT_SUPERGRAPH, startPlainGateway, type PlainGateway } from './reads-support/plain-gateway.js';
 import { cpuSnapshot } from './support/process-cpu.js';
 import {
@@ -29,6 +29,11 @@ import { seedJobsWithArtifacts } from './reads-support/seed-jobs.js';
 const env = process.env;
 const JOBS = Number(env.BENCH_READS_JOBS ?? 200);
 const NODES_PER_JOB = Number(env.BENCH_READS_NODES_PER_JOB ?? 3);
+// the page reads `nodes(first: NODES_PER_JOB_READ)`: a job with more would be read in part
+if (NODES_PER_JOB > NODES_PER_JOB_READ)
+  throw new Error(
+    `BENCH_READS_NODES_PER_JOB is at most ${NODES_PER_JOB_READ} (the page query's nodes(first:))`,
+  );
 const CONNECTIONS = Number(env.BENCH_READS_CONNECTIONS ?? 50);
 const SECONDS = Number(env.BENCH_READS_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(env.BENCH_READS_WARMUP_SECONDS ?? 3);

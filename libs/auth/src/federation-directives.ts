@@ -29,6 +29,13 @@ export const assumedListSize = (size: number): string => `@listSize(assumedSize:
 export const connectionListSize = (defaultSize: number): string =>
   `@listSize(assumedSize: ${defaultSize}, slicingArguments: ["first"], sizedFields: ["edges"], requireOneSlicingArgument: false)`;
 
+/**
+ * A list a `first` argument slices (not a connection): routers count `first` when given, else `assumedSize`,
+ * which must be the most it can answer. `first` is optional.
+ */
+export const slicedListSize = (assumedSize: number): string =>
+  `@listSize(assumedSize: ${assumedSize}, slicingArguments: ["first"], requireOneSlicingArgument: false)`;
+
 export const cost = (weight: number): string => `@cost(weight: ${weight})`;
 
 /**

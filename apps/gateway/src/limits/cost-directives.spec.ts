@@ -14,7 +14,12 @@ describe('CostDirectives', () => {
     expect(costs.field('Mutation', 'createUpload')?.weight).toBe(5);
     expect(costs.field('Query', 'validateGraph')?.weight).toBe(5);
     expect(costs.field('Artifact', 'downloadUrl')?.weight).toBe(2);
-    expect(costs.field('Job', 'nodes')?.listSize?.assumedSize).toBe(50);
+    // every node a job may hold (PLANNER_MAX_NODES at most 200), unless nodes(first:) says fewer
+    expect(costs.field('Job', 'nodes')?.listSize).toMatchObject({
+      assumedSize: 200,
+      slicingArguments: ['first'],
+      requireOneSlicingArgument: false,
+    });
     expect(costs.field('Job', 'artifacts')?.listSize?.assumedSize).toBe(50);
     for (const f of ['capabilities', 'templates', 'workers'])
       expect(costs.field('Query', f)?.listSize?.assumedSize).toBe(100);

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GraphQLError } from 'graphql';
+import { parse, type GraphQLError } from 'graphql';
 import { REPO_ROOT } from '#libs/testing';
 import { CostDirectives } from './cost-directives.js';
 import { DocumentGuard, DocumentRefused, type AdmitRequest } from './document-guard.js';
+import { measureOperation } from './query-complexity.js';
 import {
   apiSchema,
   cpuMs,
@@ -148,7 +149,7 @@ describe('DocumentGuard cache', () => {
   it('counts the supergraph’s cost directives, and measures again for a new supergraph (hot reload)', () => {
     const runtime = supergraphRuntime();
     const g = new DocumentGuard(DEFAULT_GUARD_LIMITS);
-    // 100 jobs × (50 nodes + 50 artifacts with a downloadUrl of weight 2): counted 100 × 20 per list without them
+    // 100 jobs × (200 nodes + 50 artifacts with a downloadUrl of weight 2): counted 100 × 20 per list without them
     const query = `{ jobs(first: 100) { edges { node { id
       nodes { id status outputs }
       artifacts { id name downloadUrl } } } } }`;
@@ -196,6 +197,40 @@ describe('DocumentGuard cache', () => {
   });
 });
 
+describe('DocumentGuard: a job’s nodes', () => {
+  const runtime = supergraphRuntime();
+  const cost = (query: string) =>
+    measureOperation(
+      runtime.apiGraphQLSchema,
+      parse(query),
+      undefined,
+      {},
+      { ...DEFAULT_GUARD_LIMITS, maxCost: Number.MAX_SAFE_INTEGER },
+      runtime.costs,
+    )?.report?.cost;
+
+  it('count every node a job may hold (200, PLANNER_MAX_NODES at most), or `nodes(first:)`', () => {
+    // jobs + edges + 20 × (node + nodes + 200 × (id + status)): what 20 jobs of 200 nodes answer
+    expect(cost('{ jobs(first: 20) { edges { node { nodes { id status } } } } }')).toBe(2 + 20 * (2 + 400));
+    expect(cost('{ jobs(first: 20) { edges { node { nodes(first: 10) { id status } } } } }')).toBe(
+      2 + 20 * (2 + 20),
+    );
+    // 100 such jobs with every node's status and outputs: refused at the default limit (25,000)
+    const query = '{ jobs(first: 100) { edges { node { nodes { id status outputs } } } } }';
+    expect(cost(query)).toBe(2 + 100 * (2 + 600));
+    const g = new DocumentGuard(DEFAULT_GUARD_LIMITS);
+    const admit = () =>
+      g.admit({
+        query,
+        schema: runtime.apiGraphQLSchema,
+        costs: runtime.costs,
+        validate: true,
+        introspection: false,
+      });
+    expect(admit).toThrow(DocumentRefused);
+  });
+});
+
 describe('DocumentGuard: a page size left to a variable’s default', () => {
   it('refuses 100 jobs with nodes and artifacts asked as `$n: Int = 100` without variables', () => {
     const runtime = supergraphRuntime();
@@ -219,7 +254,8 @@ describe('DocumentGuard: a page size left to a variable’s default', () => {
       }
       return 'admitted';
     };
-    const refused = { code: 'QUERY_TOO_COMPLEX', limits: [{ limit: 'cost', actual: 35_502, max: 25_000 }] };
+    // 2 + 100 × (id, status, nodes, artifacts + 200 nodes × 3 + 50 artifacts × 4)
+    const refused = { code: 'QUERY_TOO_COMPLEX', limits: [{ limit: 'cost', actual: 80_502, max: 25_000 }] };
     expect(refusal(undefined)).toMatchObject(refused);
     expect(refusal({})).toMatchObject(refused);
     expect(refusal({ n: 100 })).toMatchObject(refused);

@@ -221,6 +221,24 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     );
     expect(done.data!.job.progress).toBe(1);
     expect(done.data!.job.nodes.find((n) => n.id === 'D')!.outputs).toEqual({ total: 112 });
+    // nodes(first:) answers the first that many of the same list (what a page of jobs asks, to be counted so)
+    const sliced = await graphqlRequest<{ job: { all: { id: string }[]; two: { id: string }[]; none: [] } }>(
+      url,
+      'query($id: ID!) { job(id: $id) { all: nodes { id } two: nodes(first: 2) { id } none: nodes(first: 0) { id } } }',
+      { id: jobId },
+    );
+    expect(sliced.errors).toBeUndefined();
+    expect(sliced.data!.job.two).toEqual(sliced.data!.job.all.slice(0, 2));
+    expect(sliced.data!.job.all).toHaveLength(4);
+    expect(sliced.data!.job.none).toEqual([]);
+    const negative = await graphqlRequest(
+      url,
+      'query($id: ID!) { job(id: $id) { nodes(first: -1) { id } } }',
+      {
+        id: jobId,
+      },
+    );
+    expect(negative.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
     const other = identityFor('globex');
     expect(

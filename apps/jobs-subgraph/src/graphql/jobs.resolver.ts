@@ -14,7 +14,7 @@ import {
 import { assumedListSize, connectionListSize, cost, requiresScope } from '#libs/auth';
 import { PageInfoType } from '#libs/subgraph';
 import type { JobEvent } from '#libs/contracts';
-import { notFound } from '#libs/errors';
+import { badInput, notFound } from '#libs/errors';
 import type { JobsService } from '../service/jobs-service.js';
 import { requireScope, type JobsContext } from './context.js';
 import { jobsForCaller } from './job-lookup.js';
@@ -25,6 +25,7 @@ import {
   JobEdgeType,
   JobEventType,
   JobFilterInput,
+  JobNodeType,
   JobType,
   PipelineTemplateType,
   SubmitJobInputType,
@@ -44,6 +45,25 @@ export class JobsResolver {
   async job(@Arg('id', () => ID) id: string, @Ctx() ctx: JobsContext): Promise<JobType | null> {
     const [job] = await jobsForCaller(this.service, ctx, [id]);
     return job ?? null;
+  }
+
+  /**
+   * A job's nodes in the job's order; `first` answers only the first that many. Routers count `first` when given,
+   * else every node a job may hold (JOB_NODES_LIST_SIZE): a page of jobs that reads their nodes says how many.
+   */
+  @FieldResolver(() => [JobNodeType])
+  nodes(
+    @Root() job: JobType,
+    @Arg('first', () => Int, {
+      nullable: true,
+      description:
+        'at most this many nodes: the first that many, in the order of the whole list (default: all)',
+    })
+    first?: number | null,
+  ): JobNodeType[] {
+    if (first === undefined || first === null) return job.nodes;
+    if (first < 0) throw badInput('first must be 0 or more', { min: 0 });
+    return job.nodes.slice(0, first);
   }
 
   @Directive(requiresScope('jobs:read'))

@@ -1,6 +1,6 @@
 import { IsOptional, Length, Max, MaxLength, Min } from 'class-validator';
 import { Directive, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { assumedListSize } from '#libs/auth';
+import { assumedListSize, slicedListSize } from '#libs/auth';
 import {
   workerTakesWork,
   type GraphError,
@@ -11,6 +11,7 @@ import {
 } from '#libs/contracts';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
+import { JOB_NODES_LIST_SIZE } from '../planner/planner.js';
 import { jobProgress } from '../scheduler/job-record.js';
 import type { JobReadView, NodeReadRecord } from '../scheduler/job-views.js';
 import { JobEventTypeEnum, JobStatusEnum, NodeStatusEnum } from './enums.js';
@@ -103,7 +104,8 @@ export class JobType {
   template?: string;
   @Field(() => JSONScalar, { nullable: true })
   labels?: JsonObject | null;
-  @Directive(assumedListSize(50))
+  /** All of the job's nodes; the field (jobs.resolver.ts) answers the first `first` of them when given. */
+  @Directive(slicedListSize(JOB_NODES_LIST_SIZE))
   @Field(() => [JobNodeType])
   nodes!: JobNodeType[];
   @Field(() => JobErrorType, { nullable: true })

@@ -16,4 +16,10 @@ describe('plannerEnv', () => {
     expect(() => loadConfig(plannerEnv, { PLANNER_MAX_EDGES: '-3' })).toThrow(ConfigError);
     expect(() => loadConfig(plannerEnv, { PLANNER_MAX_EDGES: '-3' })).toThrow(/PLANNER_MAX_EDGES/);
   });
+  it("refuses more nodes than Job.nodes's @listSize counts (cost limits would count fewer than a job answers)", () => {
+    expect(plannerLimitsFrom(loadConfig(plannerEnv, { PLANNER_MAX_NODES: '200' })).maxNodes).toBe(200);
+    expect(() => loadConfig(plannerEnv, { PLANNER_MAX_NODES: '201' })).toThrow(
+      /PLANNER_MAX_NODES.*at most 200/s,
+    );
+  });
 });

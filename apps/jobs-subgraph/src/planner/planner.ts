@@ -32,8 +32,14 @@ export interface PlannerLimits {
   maxInputBytes: number;
 }
 
+/**
+ * Nodes a job may hold at most, whatever PLANNER_MAX_NODES says: what `Job.nodes` tells routers to count when no
+ * `first` is given (@listSize assumedSize), so that a static cost never counts fewer nodes than a job answers.
+ */
+export const JOB_NODES_LIST_SIZE = 200;
+
 export const DEFAULT_PLANNER_LIMITS: PlannerLimits = {
-  maxNodes: 200,
+  maxNodes: JOB_NODES_LIST_SIZE,
   maxEdges: 2000,
   maxInputBytes: 256 * 1024,
 };
