@@ -17,6 +17,7 @@ import { DEFAULT_MAX_OUTAGE_MS } from './events/read-outages.js';
 import { plannerEnv } from './planner/planner-env.js';
 import { DEFAULT_LEASE } from './scheduler/fair-dispatcher.js';
 import { DEFAULT_CLOSE_GRACE_MS } from './scheduler/reconciler.js';
+import { RETENTION_PASS_MAX_MS } from './scheduler/job-retention.js';
 import { DEFAULT_REPLICA_TTL_MS } from './scheduler/replica-liveness.js';
 import { DEFAULT_JOB_LOG_MAX_BYTES } from './scheduler/scheduler.js';
 import { DEFAULT_TENANT_QUOTAS } from './scheduler/tenant-quotas.js';
@@ -59,8 +60,13 @@ export const schedulerEnv = {
   SUBSCRIBER_REDIS_OUTAGE_MS: positiveInt(DEFAULT_MAX_OUTAGE_MS),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
   JOB_RETENTION_DAYS: nonNegativeInt(30),
-  /** Finished jobs the leader deletes per pass at most. */
+  /** Finished jobs the retention sweep takes per batch (one range read, then their deletions side by side). */
   JOB_RETENTION_BATCH: positiveInt(100),
+  /**
+   * How long one leader pass keeps deleting batches of due finished jobs (ms); 0 = one batch per pass. The
+   * leader's next reconcile (deadlines, repairs) waits for the pass, so it is delayed by at most this.
+   */
+  JOB_RETENTION_PASS_MAX_MS: nonNegativeInt(RETENTION_PASS_MAX_MS),
   /**
    * Fair share: node attempts that may wait in each resource class's node queue at once (raised to the number
    * of live actors of the class); the rest wait in the fair-share stage, round robin over tenants.

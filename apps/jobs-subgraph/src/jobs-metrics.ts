@@ -100,6 +100,8 @@ export function createJobsMetrics(
 export interface ClusterProbes {
   /** Jobs in the dead-letter set (FAILED, not yet retried or purged). */
   deadLetter(): Promise<number>;
+  /** Finished jobs past JOB_RETENTION_DAYS not deleted yet (JobRetention.due); 0 when retention is off. */
+  retentionDue(): Promise<number>;
   /** Actors of the live workers, from their manifests. */
   actors(): Promise<{ resourceClass: ResourceClass; state: ActorState }[]>;
   /** Redis INFO memory and stats (see RedisInfo). */
@@ -128,6 +130,14 @@ export function createClusterGauges(probes: ClusterProbes): void {
     help: 'Jobs in the dead-letter set (failed, not retried or purged yet)',
     async collect() {
       const n = await probes.deadLetter().catch(() => null);
+      if (n !== null) this.set(n);
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_jobs_retention_due',
+    help: 'Finished jobs past JOB_RETENTION_DAYS not deleted yet: those since the last leader pass, plus any backlog',
+    async collect() {
+      const n = await probes.retentionDue().catch(() => null);
       if (n !== null) this.set(n);
     },
   });

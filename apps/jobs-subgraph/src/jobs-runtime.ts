@@ -196,8 +196,20 @@ export class JobsRuntime {
       metrics,
     });
     const registry = new WorkerRegistry(this.redis, logger);
+    const retention = new JobRetention(
+      this.redis,
+      this.enqueuer,
+      {
+        retentionMs: config.JOB_RETENTION_DAYS * MS_PER_DAY,
+        batchSize: config.JOB_RETENTION_BATCH,
+        passMaxMs: config.JOB_RETENTION_PASS_MAX_MS,
+      },
+      logger,
+      metrics,
+    );
     createClusterGauges({
       deadLetter: () => this.redis.zcard(JOB_KEYS.deadLetter),
+      retentionDue: () => retention.due(),
       actors: async () => (await registry.liveWorkers()).flatMap((w) => w.actors),
       redisInfo: async () => {
         const [memory, stats] = await Promise.all([this.redis.info('memory'), this.redis.info('stats')]);
@@ -259,13 +271,7 @@ export class JobsRuntime {
             liveActorsByClass(await registry.liveWorkers()),
             Math.max(15_000, 3 * config.RECONCILE_INTERVAL_MS),
           ),
-        retention: new JobRetention(
-          this.redis,
-          this.enqueuer,
-          { retentionMs: config.JOB_RETENTION_DAYS * MS_PER_DAY, batchSize: config.JOB_RETENTION_BATCH },
-          logger,
-          metrics,
-        ),
+        retention,
         usageAudit: new TenantUsageAudit(this.redis, logger, (n) => quotaMetrics.usageRepaired(n)),
       },
     );

@@ -78,6 +78,28 @@ describe('finished-job retention (real redis-server)', () => {
       () => cutoffMs + MS_PER_DAY,
     );
 
+  /** A sweeper as sweeperAt, with its own batch size, time bound and logger. */
+  const boundedAt = (
+    cutoffMs: number,
+    config: { batchSize: number; passMaxMs?: number },
+    logger = quietLogger(),
+    purged: number[] = [],
+  ) =>
+    new JobRetention(
+      core.redis,
+      core.enqueuer,
+      { retentionMs: MS_PER_DAY, ...config },
+      logger,
+      { ...NO_METRICS, jobsPurged: (n) => purged.push(n) },
+      () => cutoffMs + MS_PER_DAY,
+    );
+
+  /** `n` jobs finished (SUCCEEDED); the cutoff that makes all of them old. */
+  async function finishedBacklog(n: number): Promise<{ ids: string[]; cutoff: number }> {
+    const ids = await Promise.all(Array.from({ length: n }, () => succeeded()));
+    return { ids, cutoff: Math.max(...(await Promise.all(ids.map(finishedAt)))) };
+  }
+
   async function succeeded(extra: object = {}): Promise<string> {
     const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }, extra));
     await waitForJob(core, TENANT, job.id, (v) => v.job.status === 'SUCCEEDED');
@@ -133,7 +155,15 @@ describe('finished-job retention (real redis-server)', () => {
     const purged: number[] = [];
     const summary = await sweeperAt(cutoff, core.redis, purged).sweepOnce();
 
-    expect(summary).toEqual({ selected: 3, deleted: 3, kept: 0, missing: 0, failed: 0 });
+    expect(summary).toEqual({
+      selected: 3,
+      deleted: 3,
+      kept: 0,
+      missing: 0,
+      failed: 0,
+      batches: 1,
+      backlog: 0,
+    });
     expect(purged).toEqual([3]);
     for (const id of [old, oldFailed, cancelled.id]) {
       expect(await keysOf(redis.client, id)).toEqual([]);
@@ -182,6 +212,61 @@ describe('finished-job retention (real redis-server)', () => {
     expect(await redis.client.zscore(JOB_KEYS.finishedJobs, 'no-such-job')).toBeNull();
   });
 
+  it('one pass drains more due jobs than one batch, past entries the script keeps (the old sweep took one batch)', async () => {
+    const { ids, cutoff } = await finishedBacklog(7);
+    // an entry the script keeps (its job is not terminal), oldest of all: later batches go past it
+    const { job: running } = await core.service.submitJob(TENANT, single('test.add', { a: 5, b: 2 }));
+    await waitForJob(core, TENANT, running.id, (v) => v.job.status === 'RUNNING');
+    await redis.client.zadd(JOB_KEYS.finishedJobs, 1, running.id);
+    const purged: number[] = [];
+    const logger = quietLogger();
+    const sweeper = boundedAt(cutoff, { batchSize: 3, passMaxMs: 60_000 }, logger, purged);
+    expect(await redis.client.zcount(JOB_KEYS.finishedJobs, '-inf', cutoff)).toBe(8);
+
+    const summary = await sweeper.sweepOnce();
+
+    // batches of 3 from offsets 0, 1 (past the kept entry), 1: [kept + 2 deleted], [3 deleted], [2 deleted]
+    expect(summary).toEqual({
+      selected: 8,
+      deleted: 7,
+      kept: 1,
+      missing: 0,
+      failed: 0,
+      batches: 3,
+      backlog: 1,
+    });
+    expect(purged).toEqual([2, 3, 2]);
+    for (const id of ids) expect(await redis.client.exists(JOB_KEYS.job(id))).toBe(0);
+    // what switchyard_jobs_retention_due reads
+    expect(await sweeper.due()).toBe(1);
+    expect((await core.service.job(TENANT, running.id))?.job.status).toBe('RUNNING');
+    // a drained pass (the kept entry aside) does not warn
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('a pass ends after the batch it is in once its time bound has passed or the lease is lost; the next goes on', async () => {
+    const { ids, cutoff } = await finishedBacklog(7);
+    const logger = quietLogger();
+
+    const first = await boundedAt(cutoff, { batchSize: 3, passMaxMs: 0 }, logger).sweepOnce();
+    expect(first).toMatchObject({ selected: 3, deleted: 3, batches: 1, backlog: 4 });
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        msg: 'retention pass left due jobs for the next pass',
+        fields: expect.objectContaining({ deleted: 3, batches: 1, backlog: 4 }),
+      },
+    ]);
+
+    // the leader loop's stillLeader() answering false (lease lost, loop stopping) ends it the same way
+    const second = await boundedAt(cutoff, { batchSize: 3, passMaxMs: 60_000 }).sweepOnce(() => false);
+    expect(second).toMatchObject({ selected: 3, deleted: 3, batches: 1, backlog: 1 });
+
+    const third = await boundedAt(cutoff, { batchSize: 3 }).sweepOnce();
+    expect(third).toMatchObject({ selected: 1, deleted: 1, batches: 1, backlog: 0 });
+    for (const id of ids) expect(await keysOf(redis.client, id)).toEqual([]);
+  });
+
   it('a job retried between selection and deletion is not deleted', async () => {
     const jobId = await failed();
     const cutoff = await finishedAt(jobId);
@@ -217,6 +302,11 @@ describe('finished-job retention (real redis-server)', () => {
     expect(off.JOB_RETENTION_DAYS).toBe(0);
     expect(loadJobsSubgraphConfig({}).JOB_RETENTION_DAYS).toBe(30);
     expect(() => loadJobsSubgraphConfig({ JOB_RETENTION_DAYS: '-1' })).toThrow(ConfigError);
+    expect(loadJobsSubgraphConfig({}).JOB_RETENTION_PASS_MAX_MS).toBe(1000);
+    expect(loadJobsSubgraphConfig({ JOB_RETENTION_PASS_MAX_MS: '0' }).JOB_RETENTION_PASS_MAX_MS).toBe(0);
+    expect(() => loadJobsSubgraphConfig({ JOB_RETENTION_PASS_MAX_MS: 'soon' })).toThrow(
+      /JOB_RETENTION_PASS_MAX_MS/,
+    );
     const disabled = new JobRetention(
       core.redis,
       core.enqueuer,

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { REDIS_KEYS, ResourceClass } from '#libs/contracts';
 import type { NodeEnqueuer } from './enqueuer.js';
@@ -8,9 +9,18 @@ import { NO_METRICS, type SchedulerLogger, type SchedulerMetrics } from './sched
 export interface JobRetentionConfig {
   /** Terminal jobs finished longer ago than this are deleted; 0 keeps them forever. */
   retentionMs: number;
-  /** Jobs examined per pass at most, so one pass never holds the leader long. */
+  /** Jobs one batch examines: one range read, then their deletions side by side. */
   batchSize: number;
+  /**
+   * How long one pass keeps taking batches while more jobs are due (default RETENTION_PASS_MAX_MS; 0: one batch
+   * per pass). Checked between batches, so a pass overruns it by at most one batch. The leader's other work
+   * (reconcile, deadlines, dispatch maintenance) waits for the pass, so this bounds how much a backlog delays it.
+   */
+  passMaxMs?: number;
 }
+
+/** A fifth of the default reconcile interval: a backlog delays deadlines and dispatch repairs by at most this. */
+export const RETENTION_PASS_MAX_MS = 1000;
 
 export interface RetentionSummary {
   /** Jobs the index named as old enough. */
@@ -21,14 +31,24 @@ export interface RetentionSummary {
   /** Index entries whose job hash was already gone (entry dropped). */
   missing: number;
   failed: number;
+  /** Batches taken (0 when retention is off). */
+  batches: number;
+  /**
+   * Jobs still due when the pass ended (ZCOUNT of the index up to the cutoff): 0 once drained; above 0 when the
+   * pass hit its time bound or was told to stop, or due entries were kept or failed.
+   */
+  backlog: number;
 }
 
 export const MS_PER_DAY = 86_400_000;
 
 /**
- * Deletes finished jobs past their retention, oldest first, a bounded batch per pass (run by the leader). Finding
- * them is one range read of the finished index (`{sy}:jobs:finished`, written by the transitions that finish a job);
- * each deletion is one Lua step that re-checks the job is still terminal and old, so a retryJob in between wins.
+ * Deletes finished jobs past their retention, oldest first (run by the leader). Finding them is a range read of the
+ * finished index (`{sy}:jobs:finished`, written by the transitions that finish a job), a batch at a time; a pass
+ * goes on with further batches while a batch was full and not all failed, until `passMaxMs` has passed or the leader lost
+ * its lease, so a deployment finishing jobs faster than one batch per pass does not pile them up (the artifact
+ * sweeper's shape). Each deletion is one Lua step that re-checks the job is still terminal and old, so a retryJob
+ * in between wins, and a second sweeper (a deposed leader finishing its batch) only finds `missing`.
  * Jobs finished before the index existed are not in it and are never swept. After a deletion the node queues'
  * entries of the job's attempts are removed too (idempotent; if this process dies first, BullMQ's own
  * removeOnComplete/removeOnFail age limits drop them). Artifact keys are the artifacts subgraph's and stay.
@@ -47,30 +67,75 @@ export class JobRetention {
     return this.config.retentionMs > 0;
   }
 
-  async sweepOnce(): Promise<RetentionSummary> {
-    const summary: RetentionSummary = { selected: 0, deleted: 0, kept: 0, missing: 0, failed: 0 };
+  /** Due finished jobs not deleted yet (ZCOUNT of the index up to now − retention); 0 when retention is off. */
+  async due(): Promise<number> {
+    if (!this.enabled) return 0;
+    return this.redis.zcount(JOB_KEYS.finishedJobs, '-inf', this.now() - this.config.retentionMs);
+  }
+
+  /**
+   * One pass: batches until one is not full (nothing more due) or all of it failed, `passMaxMs` has passed, or
+   * `proceed()` says stop (the leader lease was lost). Logs a warning when it stopped so with due jobs left.
+   */
+  async sweepOnce(proceed: () => boolean = () => true): Promise<RetentionSummary> {
+    const summary: RetentionSummary = {
+      selected: 0,
+      deleted: 0,
+      kept: 0,
+      missing: 0,
+      failed: 0,
+      batches: 0,
+      backlog: 0,
+    };
     if (!this.enabled) return summary;
     const now = this.now();
     const cutoffMs = now - this.config.retentionMs;
+    const deadline = Date.now() + (this.config.passMaxMs ?? RETENTION_PASS_MAX_MS);
+    let more: boolean;
+    do {
+      if (summary.batches > 0) await nextTurn(); // let requests and lease renewals in between batches
+      // kept and failed entries stay in the index ahead of the rest: skip them, so they cannot stall the pass
+      const batch = await this.batch(cutoffMs, now, summary.kept + summary.failed);
+      summary.batches++;
+      summary.selected += batch.selected;
+      summary.deleted += batch.deleted;
+      summary.kept += batch.kept;
+      summary.missing += batch.missing;
+      summary.failed += batch.failed;
+      if (batch.deleted > 0) this.metrics.jobsPurged(batch.deleted);
+      // kept entries move the offset on; a batch that only failed (Redis refusing the script) would fail again
+      more = batch.selected >= this.config.batchSize && batch.failed < batch.selected;
+    } while (more && Date.now() < deadline && proceed());
+    summary.backlog = await this.redis.zcount(JOB_KEYS.finishedJobs, '-inf', cutoffMs);
+    // only when stopped early: entries the script keeps (not terminal) would otherwise warn on every pass
+    if (more && summary.backlog > 0)
+      this.logger.warn({ ...summary }, 'retention pass left due jobs for the next pass');
+    return summary;
+  }
+
+  /** Up to a batch of due jobs from `offset` in the index, deleted side by side (each its own atomic step). */
+  private async batch(cutoffMs: number, now: number, offset: number) {
+    const counts = { selected: 0, deleted: 0, kept: 0, missing: 0, failed: 0 };
     const jobIds = await this.redis.zrangebyscore(
       JOB_KEYS.finishedJobs,
       '-inf',
       cutoffMs,
       'LIMIT',
-      0,
+      offset,
       this.config.batchSize,
     );
-    summary.selected = jobIds.length;
-    for (const jobId of jobIds) {
-      try {
-        summary[await this.purge(jobId, cutoffMs, now)]++;
-      } catch (e) {
-        summary.failed++;
-        this.logger.error({ jobId, err: (e as Error).message }, 'deleting a finished job failed');
-      }
-    }
-    if (summary.deleted > 0) this.metrics.jobsPurged(summary.deleted);
-    return summary;
+    counts.selected = jobIds.length;
+    await Promise.all(
+      jobIds.map(async (jobId) => {
+        try {
+          counts[await this.purge(jobId, cutoffMs, now)]++;
+        } catch (e) {
+          counts.failed++;
+          this.logger.error({ jobId, err: (e as Error).message }, 'deleting a finished job failed');
+        }
+      }),
+    );
+    return counts;
   }
 
   private async purge(jobId: string, cutoffMs: number, now: number): Promise<'deleted' | 'kept' | 'missing'> {

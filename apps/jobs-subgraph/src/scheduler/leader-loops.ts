@@ -26,8 +26,9 @@ export interface LeaderLoopsConfig {
  * (so a restart picks up what happened while no leader ran) and then every reconcileIntervalMs. These timers
  * enforce deadlines; events never wait on them. Each pass then runs, each when given: the dispatch stage's safety
  * net (frees window slots of attempts workers took without the scheduler hearing of it, fills the windows,
- * promotes due retries), one bounded batch of the retention sweep (when enabled) and the audit of the per-tenant
- * quota usage.
+ * promotes due retries), the retention sweep (when enabled: batches while more jobs are due, for at most its
+ * passMaxMs, so a backlog drains without holding the next reconcile back longer than that) and the audit of the
+ * per-tenant quota usage.
  */
 export class LeaderLoops {
   private readonly loop: LeaderLoop;
@@ -86,7 +87,8 @@ export class LeaderLoops {
       });
     if (retention?.enabled)
       await step('retention pass', async () => {
-        const summary = await retention.sweepOnce();
+        // a pass may take several batches: it stops between them once the lease is lost or the loop stops
+        const summary = await retention.sweepOnce(stillLeader);
         if (summary.selected > 0) this.logger.info({ ...summary }, 'retention pass');
       });
     if (usageAudit) await step('quota usage audit', () => usageAudit.auditOnce().then(() => undefined));
