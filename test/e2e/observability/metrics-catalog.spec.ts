@@ -87,6 +87,7 @@ describe('metric catalog files', () => {
     for (const needed of [
       'deadline_exceeded',
       'switchyard_jobs_dead_letter',
+      'switchyard_jobs_retention_due',
       'QUARANTINED',
       'unschedulable',
       'switchyard_cluster_actors',
@@ -272,6 +273,9 @@ describe('metrics on a running stack', () => {
     expect(sampleValue('jobs', 'switchyard_redis_memory_used_bytes')).toBeGreaterThan(0);
     expect(scrapes.jobs!.samples.some((s) => s.name === 'switchyard_redis_memory_max_bytes')).toBe(true);
     expect(sampleValue('jobs', 'switchyard_jobs_dead_letter')).toBe(0);
+    // the job just finished: nothing is past JOB_RETENTION_DAYS (30), but the gauge is read (a sample exists)
+    expect(scrapes.jobs!.samples.some((s) => s.name === 'switchyard_jobs_retention_due')).toBe(true);
+    expect(sampleValue('jobs', 'switchyard_jobs_retention_due')).toBe(0);
     expect(
       sampleValue('jobs', 'switchyard_cluster_actors', { resource_class: 'cpu', state: 'IDLE' }) +
         sampleValue('jobs', 'switchyard_cluster_actors', { resource_class: 'cpu', state: 'BUSY' }),
