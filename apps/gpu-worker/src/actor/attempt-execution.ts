@@ -1,10 +1,10 @@
 import { jobErrorMessage, type JobError, type JobErrorCode, type JsonObject } from '#libs/contracts';
-import type { RunMessage } from '../runner/ipc-protocol.js';
+import type { RunOrder } from '../runner/ipc-protocol.js';
 import type { RunHandlers, RunOutcome } from '../runner/runner-process.js';
 
 /** The slice of RunnerProcess an execution drives (tests may drive a real runner or their own). */
 export interface AttemptRunner {
-  run(msg: RunMessage, handlers: RunHandlers): Promise<RunOutcome>;
+  run(order: RunOrder, handlers: RunHandlers): Promise<RunOutcome>;
   cancel(runId: string, code: JobErrorCode, reason: string): void;
   kill(): Promise<void>;
   readonly lastHeartbeatAt: number;
@@ -58,13 +58,13 @@ export class AttemptExecution {
 
   constructor(
     private readonly runner: AttemptRunner,
-    private readonly msg: RunMessage,
+    private readonly order: RunOrder,
     private readonly handlers: RunHandlers,
     private readonly limits: AttemptLimits,
   ) {}
 
   async run(): Promise<AttemptOutcome> {
-    const outcome = this.runner.run(this.msg, this.handlers);
+    const outcome = this.runner.run(this.order, this.handlers);
     const checkEvery = Math.max(50, Math.min(1000, Math.floor(this.limits.heartbeatTimeoutMs / 4)));
     this.timers.push(
       setInterval(() => {
@@ -130,7 +130,7 @@ export class AttemptExecution {
       this.killing ??= this.runner.kill();
       return;
     }
-    this.runner.cancel(this.msg.runId, 'CANCELLED', reason);
+    this.runner.cancel(this.order.runId, 'CANCELLED', reason);
     this.timers.push(setTimeout(() => (this.killing ??= this.runner.kill()), this.limits.cancelGraceMs));
   }
 

@@ -1,9 +1,8 @@
 import { rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { attemptJobId, type NodeAttemptPayload } from '#libs/contracts';
+import type { NodeAttemptPayload } from '#libs/contracts';
 import { activeContext } from '#libs/observability';
 import type { ArtifactRepository } from '#libs/storage';
-import type { RunMessage } from '../runner/ipc-protocol.js';
+import { runIdOf, runOrder, type RunOrder } from '../runner/ipc-protocol.js';
 import type { RunnerProcess } from '../runner/runner-process.js';
 import { ScratchDir } from '../runner/scratch-dir.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
@@ -35,8 +34,8 @@ export async function runAttempt(
   reporter: AttemptReporter,
   o: AttemptRunOptions,
 ): Promise<AttemptOutcome> {
-  const msg = runMessageFor(payload, o.spec, o.workRoot);
-  const { runId, workDir } = msg;
+  const order = runOrderFor(payload, o.spec, o.workRoot);
+  const { runId, workDir } = order;
   const scratch = new ScratchDir(workDir);
   // the execution stops the attempt at its timeout from now: until then its staged outputs are no orphans
   const deadline = new Date(Date.now() + payload.timeoutMs);
@@ -44,7 +43,7 @@ export async function runAttempt(
   const attemptContext = activeContext(); // the attempt's span (inAttemptSpan), for the IPC handlers
   const execution = new AttemptExecution(
     runner,
-    msg,
+    order,
     {
       progress: (fraction, message) => reporter.progress(fraction, message),
       log: (level, message) => reporter.log(level, message),
@@ -63,23 +62,24 @@ export async function runAttempt(
   }
 }
 
-/** The runner's order for one attempt: its run id and scratch dir follow from the attempt and the actor. */
-export function runMessageFor(payload: NodeAttemptPayload, spec: ActorSpec, workRoot: string): RunMessage {
-  const runId = runIdOf(payload);
-  return {
-    type: 'run',
-    runId,
-    attempt: payloadRef(payload),
-    task: payload.task,
-    taskVersion: payload.taskVersion,
-    inputs: payload.inputs,
-    device: spec.device,
-    workDir: join(workRoot, spec.id.replace(/[^A-Za-z0-9._-]/g, '_'), runId),
-  };
+/**
+ * The runner's order for one attempt: its run id and scratch dir follow from the attempt and the actor, as the
+ * runner derives them (runOrder); the device is the runner's own (its settings).
+ */
+export function runOrderFor(payload: NodeAttemptPayload, spec: ActorSpec, workRoot: string): RunOrder {
+  return runOrder(
+    {
+      type: 'run',
+      attempt: payloadRef(payload),
+      task: payload.task,
+      taskVersion: payload.taskVersion,
+      inputs: payload.inputs,
+    },
+    { actorId: spec.id, workRoot },
+  );
 }
 
-/** An attempt's run id: the attempt's own id (as its BullMQ job id), also the name of its scratch dir. */
-export const runIdOf = (p: NodeAttemptPayload): string => attemptJobId(p.jobId, p.nodeId, p.attempt);
+export { runIdOf };
 
 /** A used scratch dir is often empty: one rmdir then; the recursive removal otherwise (or when missing). */
 async function removeScratchDir(workDir: string): Promise<void> {

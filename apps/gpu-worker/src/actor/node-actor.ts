@@ -21,7 +21,7 @@ import {
   type AttemptPorts,
   type AttemptPreflight,
 } from './attempt-processor.js';
-import { runAttempt, runIdOf, runMessageFor } from './attempt-run.js';
+import { runAttempt, runIdOf, runOrderFor } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
 import { LeasedAttemptPayload } from './node-payload.js';
@@ -65,7 +65,7 @@ export interface NodeActorOptions {
   leaseSliceMs: number;
   /** Artifact storage, used for the runner (which has no credentials) on behalf of its attempt. */
   artifacts: ArtifactRepository;
-  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot'>;
+  runner: Omit<RunnerProcessOptions, 'actorId' | 'cudaVisibleDevices' | 'slot' | 'device' | 'workRoot'>;
   workRoot: string;
   heartbeatTimeoutMs: number;
   cancelGraceMs: number;
@@ -351,7 +351,7 @@ export class NodeActor implements SupervisedActor {
         for (const a of runnable) handed.payloads.set(runIdOf(a), a);
         // the runner starts none of them past the window: a paused actor's runner does not run on for it
         runner.enqueue(
-          runnable.map((a) => runMessageFor(a, this.o.spec, this.o.workRoot)),
+          runnable.map((a) => runOrderFor(a, this.o.spec, this.o.workRoot)),
           owner ? ownedUntil : undefined,
         );
         // the slice bounds what starts: at its end the runner gives back what it has not started
@@ -487,6 +487,8 @@ function defaultParts(o: NodeActorOptions, w: ActorWiring): ActorParts {
       actorId: o.spec.id,
       cudaVisibleDevices: o.spec.cudaVisibleDevices,
       slot: o.spec.slot,
+      device: o.spec.device,
+      workRoot: o.workRoot,
     },
     decideRestart: o.decideRestart,
     onRecovered: o.onRecovered,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineTask, TaskCatalog, TaskError } from '#libs/task-sdk';
 import { waitFor } from '#libs/testing';
 import { CPU_TASK } from '../tasks/resources.js';
-import { childMessages, type ChildEnvelope, type RunMessage } from './ipc-protocol.js';
+import { childMessages, runIdOf, type ChildEnvelope, type RunMessage } from './ipc-protocol.js';
 import { TaskRunnerChild } from './task-runner-child.js';
 import { TurnBatchedSender } from './turn-batched-sender.js';
 
@@ -24,14 +24,12 @@ const task = (name: string, run: () => Promise<{ ok: boolean }>) =>
 
 const run = (taskName: string, n: number): RunMessage => ({
   type: 'run',
-  runId: `run-${n}`,
   attempt: { jobId: `job-${n}`, nodeId: 'a', attempt: 1, tenant: `tenant-${n}` },
   task: taskName,
   taskVersion: '1.0.0',
   inputs: {},
-  device: { kind: 'CPU', index: 0, name: 'cpu' },
-  workDir: `/nonexistent/run-${n}`,
 });
+const runId = (n: number) => runIdOf({ jobId: `job-${n}`, nodeId: 'a', attempt: 1 });
 
 describe('runner → actor messages', () => {
   it('childMessages parses a batch message by message: a malformed one is an Error in its place', () => {
@@ -61,6 +59,7 @@ describe('runner → actor messages', () => {
     const envelopes: ChildEnvelope[] = [];
     const sender = new TurnBatchedSender((e) => envelopes.push(e));
     const child = new TaskRunnerChild(
+      { actorId: 'a', workRoot: '/nonexistent', device: { kind: 'CPU', index: 0, name: 'cpu' } },
       catalog,
       () => ({}) as never,
       (m) => sender.send(m),
@@ -82,10 +81,10 @@ describe('runner → actor messages', () => {
     expect(messages.filter((m) => m instanceof Error)).toEqual([]);
     const ends = messages.filter(isEnd);
     expect(ends).toEqual([
-      expect.objectContaining({ type: 'result', runId: 'run-1' }),
+      expect.objectContaining({ type: 'result', runId: runId(1) }),
       expect.objectContaining({
         type: 'error',
-        runId: 'run-2',
+        runId: runId(2),
         error: {
           code: 'TASK_FAILED',
           message: expect.stringMatching(/^OUT_OF_DISK: disk full/),

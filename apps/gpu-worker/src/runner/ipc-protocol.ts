@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
+  attemptJobId,
   Device,
   JobError,
   JobErrorCode,
@@ -13,7 +15,7 @@ import {
  * The typed protocol between an actor (parent) and its task runner process (child), over Node's IPC
  * channel. Both sides parse every message with these schemas (parseContract), nothing by hand.
  *
- * parent → child: run (one attempt, to an idle runner), runs (a lease's attempts in one write: the runner
+ * parent → child: run (one attempt, to an idle runner; its device and work root are the runner's, from its settings), runs (a lease's attempts in one write: the runner
  * runs them one at a time, in order, each as soon as the one before it ended), cancel (abort ctx.signal with
  * a reason; a queued run is dropped with that error), withdraw (drop these queued runs; answered with `withdrawn`).
  * child → parent: ready (after loading tasks, with their manifests) or boot-failed; heartbeat (from a
@@ -37,21 +39,52 @@ export const AttemptRef = z.object({
 });
 export type AttemptRef = z.infer<typeof AttemptRef>;
 
+/**
+ * One attempt for the runner, as it crosses the channel: only what differs from run to run. What a runner's
+ * attempts share for its whole life (its device, its work root) is in its settings (RunnerSettings), and what
+ * follows from the attempt (its run id, its scratch dir) each side derives with `runOrder`: the runner parses
+ * less per attempt (decision 0007, session 20) and the two sides cannot disagree on either.
+ */
 export const RunMessage = z.object({
   type: z.literal('run'),
-  runId: z.string().min(1),
   attempt: AttemptRef,
   task: z.string().min(1),
   taskVersion: z.string().min(1),
   inputs: JsonObjectFromJson, // over a JSON channel; the task's input schema checks the content
-  device: Device,
+});
+export type RunMessage = z.infer<typeof RunMessage>;
+
+/** Where a runner's attempts live, the same for its whole life (from its settings): names its scratch dirs. */
+export interface RunnerPlace {
+  actorId: string;
+  workRoot: string;
+}
+
+/** A run as both sides know it: the message that crosses, and what each side derives from it. */
+export interface RunOrder {
+  /** The attempt's own id (its BullMQ job id): names the run in every message about it. */
+  runId: string;
   /**
    * The attempt's scratch dir: made on first use (by the task through ctx.workDir, or by artifact code of
    * either side), removed by the parent after the attempt when it may exist.
    */
-  workDir: z.string().min(1),
-});
-export type RunMessage = z.infer<typeof RunMessage>;
+  workDir: string;
+  message: RunMessage;
+}
+
+/** An attempt's run id: the attempt's own id (as its BullMQ job id), also the name of its scratch dir. */
+export const runIdOf = (ref: Pick<AttemptRef, 'jobId' | 'nodeId' | 'attempt'>): string =>
+  attemptJobId(ref.jobId, ref.nodeId, ref.attempt);
+
+/** The run of `message` on a runner at `place`; the actor and the runner both derive it with this. */
+export function runOrder(message: RunMessage, place: RunnerPlace): RunOrder {
+  const runId = runIdOf(message.attempt);
+  return {
+    runId,
+    workDir: join(place.workRoot, place.actorId.replace(/[^A-Za-z0-9._-]/g, '_'), runId),
+    message,
+  };
+}
 
 /** Runs queued at once (a lease's attempts): one write and one wake-up of the runner for all of them. */
 export const RunsMessage = z.object({
@@ -218,5 +251,9 @@ export const RunnerSettings = z.object({
   testTasks: z.boolean(),
   commandTasksFile: z.string().min(1).optional(),
   commandTaskUser: CommandTaskUserSettings,
+  /** The actor's device, what every attempt's ctx.device is: constant for the runner's life. */
+  device: Device,
+  /** Under it, in the actor's own dir, each attempt's scratch dir (runOrder). */
+  workRoot: z.string().min(1),
 });
 export type RunnerSettings = z.infer<typeof RunnerSettings>;

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
 
   const storage = new StorageClient(send);
   const runner = new TaskRunnerChild(
+    { actorId: config.actorId, workRoot: config.workRoot, device: config.device },
     catalog,
     (run, scratch) => proxiedArtifacts(storage, run.runId, scratch),
     send,

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
 import { AttemptExecution, type AttemptLimits } from '../actor/attempt-execution.js';
 import { defaultRunnerEntry } from './runner-entry.js';
-import type { RunMessage } from './ipc-protocol.js';
+import { runOrder, type RunOrder } from './ipc-protocol.js';
 import {
   RunnerBootError,
   RunnerProcess,
@@ -14,6 +15,8 @@ import {
 // Real runner processes from the built entry (npm run build first), running the test tasks.
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const cpu = { index: 0, kind: 'CPU' as const, name: 'test cpu' };
+// the runners' scratch dirs go under it (none of the test tasks makes one)
+const workRoot = mkdtempSync(join(tmpdir(), 'sy-runner-process-'));
 
 let redis: RedisHandle;
 const runners: RunnerProcess[] = [];
@@ -24,6 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(runners.map((r) => r.kill()));
   await redis.stop();
+  rmSync(workRoot, { recursive: true, force: true });
 });
 
 const settings: RunnerProcessOptions['settings'] = {
@@ -43,6 +47,8 @@ async function startRunner(
     entry: defaultRunnerEntry(),
     actorId: 'test/cpu0',
     cudaVisibleDevices,
+    device: cpu,
+    workRoot,
     env: {
       ...process.env,
       REDIS_URL: redis.url,
@@ -60,18 +66,18 @@ async function startRunner(
 }
 
 let seq = 0;
-function runMessage(task: string, inputs: Record<string, unknown>): RunMessage {
+function runMessage(task: string, inputs: Record<string, unknown>): RunOrder {
   seq += 1;
-  return {
-    type: 'run',
-    runId: `run-${seq}`,
-    attempt: { jobId: `job-${seq}`, nodeId: 'a', attempt: 1, tenant: 'acme' },
-    task,
-    taskVersion: '1.0.0',
-    inputs: inputs as RunMessage['inputs'],
-    device: cpu,
-    workDir: tmpdir(),
-  };
+  return runOrder(
+    {
+      type: 'run',
+      attempt: { jobId: `job-${seq}`, nodeId: 'a', attempt: 1, tenant: 'acme' },
+      task,
+      taskVersion: '1.0.0',
+      inputs: inputs as RunOrder['message']['inputs'],
+    },
+    { actorId: 'test/cpu0', workRoot },
+  );
 }
 
 function recorder(): RunHandlers & { progressCalls: Array<[number, string?]>; logs: string[] } {
@@ -106,6 +112,8 @@ describe('RunnerProcess', () => {
         entry: '/nonexistent/runner-main.js',
         actorId: 'x',
         cudaVisibleDevices: '',
+        device: cpu,
+        workRoot,
         env: process.env,
         settings,
         bootTimeoutMs: 10_000,
@@ -113,6 +121,41 @@ describe('RunnerProcess', () => {
         logger: quiet,
       }),
     ).rejects.toBeInstanceOf(RunnerBootError);
+  });
+
+  it('a runner is told its device once, in its settings: every attempt sees it, a new runner gets it again', async () => {
+    // gpu.probe names the device it was told when that is no GPU
+    const probe = async (runner: RunnerProcess) =>
+      new AttemptExecution(runner, runMessage('gpu.probe', {}), recorder(), limits).run();
+    const first = await startRunner('', {}, undefined, { device: { index: 7, kind: 'CPU', name: 'seven' } });
+    for (let i = 0; i < 2; i++)
+      expect(await probe(first)).toMatchObject({
+        type: 'failed',
+        error: { code: 'TASK_FAILED', message: 'gpu.probe ran on CPU 7: no GPU' },
+      });
+    await first.kill();
+    // a restarted runner (RunnerSlot starts it from the same options) is told again; another device reaches its task
+    const next = await startRunner('', {}, undefined, { device: { index: 3, kind: 'CPU', name: 'three' } });
+    expect(await probe(next)).toMatchObject({ error: { message: 'gpu.probe ran on CPU 3: no GPU' } });
+  });
+
+  it('a runner without a device (or work root) in its settings does not boot, and says why', async () => {
+    const start = (more: Partial<RunnerProcessOptions>) =>
+      RunnerProcess.start({
+        entry: defaultRunnerEntry(),
+        actorId: 'test/cpu0',
+        cudaVisibleDevices: '',
+        device: cpu,
+        workRoot,
+        env: process.env,
+        settings,
+        bootTimeoutMs: 30_000,
+        killGraceMs: 500,
+        logger: quiet,
+        ...more,
+      });
+    await expect(start({ device: undefined as never })).rejects.toThrow(/RunnerSettings.*device/s);
+    await expect(start({ workRoot: '' })).rejects.toThrow(/RunnerSettings.*workRoot/s);
   });
 
   it('runs a task, streams progress, stays warm for the next attempt', async () => {
@@ -291,7 +334,7 @@ describe('RunnerProcess', () => {
     });
   });
   describe('runs handed over together (a lease)', () => {
-    const execute = (runner: RunnerProcess, msg: RunMessage, h = recorder(), l = limits) =>
+    const execute = (runner: RunnerProcess, msg: RunOrder, h = recorder(), l = limits) =>
       new AttemptExecution(runner, msg, h, l).run();
 
     it('runs them in order, one at a time; each is claimed with its outcome and what it reported', async () => {

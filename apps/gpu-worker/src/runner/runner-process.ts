@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import {
   jobErrorMessage,
+  type Device,
   type JobError,
   type JobErrorCode,
   type JsonObject,
@@ -11,7 +12,7 @@ import {
   type ChildMessage,
   type LogLevel,
   type RunnerSettings,
-  type RunMessage,
+  type RunOrder,
   type StorageRequest,
   type StorageResult,
 } from './ipc-protocol.js';
@@ -30,10 +31,14 @@ export interface RunnerProcessOptions {
   cudaVisibleDevices: string;
   /** The actor's slot: its command tasks run as their own uid. */
   slot?: number;
+  /** The actor's device: the runner's for its whole life (in its settings, not in every run). */
+  device: Device;
+  /** The root of the attempts' scratch dirs (runOrder): the runner's for its whole life. */
+  workRoot: string;
   /** The runner's whole environment (an allow-list built by the worker: no platform secrets). */
   env: NodeJS.ProcessEnv;
   /** The runner's settings, passed as its argument (it parses no environment of its own). */
-  settings: Omit<RunnerSettings, 'actorId' | 'commandTaskUser'> & {
+  settings: Omit<RunnerSettings, 'actorId' | 'commandTaskUser' | 'device' | 'workRoot'> & {
     commandTaskUser: Omit<RunnerSettings['commandTaskUser'], 'slot'>;
   };
   /** V8 heap limit of the runner (--max-old-space-size): one attempt cannot take the machine's memory. */
@@ -196,10 +201,10 @@ export class RunnerProcess {
    * A run handed over with `enqueue` is claimed here (nothing is sent): what it reported before is replayed
    * to `handlers`, and an ended one resolves at once.
    */
-  run(msg: RunMessage, handlers: RunHandlers): Promise<RunOutcome> {
-    const handed = this.unclaimed.get(msg.runId);
+  run(order: RunOrder, handlers: RunHandlers): Promise<RunOutcome> {
+    const handed = this.unclaimed.get(order.runId);
     if (handed) {
-      this.unclaimed.delete(msg.runId);
+      this.unclaimed.delete(order.runId);
       handed.handlers = handlers;
       for (const early of handed.early.splice(0)) this.dispatch(handed, early);
       return handed.outcome;
@@ -208,8 +213,8 @@ export class RunnerProcess {
     if (this.inRunner.length > 0)
       throw new Error(`runner of ${this.opts.actorId} is already running ${this.inRunner[0]!.runId}`);
     this.lastBeat = Date.now();
-    const run = this.handOver(msg.runId, handlers);
-    this.child.send(msg);
+    const run = this.handOver(order.runId, handlers);
+    this.child.send(order.message);
     return run.outcome;
   }
 
@@ -219,13 +224,14 @@ export class RunnerProcess {
    * withdrawn, or cancelled; those the runner never started when it died are dropped (`holds` says no).
    * `startBy` (wall-clock ms): the runner starts none of them after it (RunsMessage), giving them back.
    */
-  enqueue(msgs: RunMessage[], startBy?: number): void {
-    if (!this.alive || msgs.length === 0) return;
+  enqueue(orders: RunOrder[], startBy?: number): void {
+    if (!this.alive || orders.length === 0) return;
     if (this.inRunner.length > 0)
       throw new Error(`runner of ${this.opts.actorId} is already running ${this.inRunner[0]!.runId}`);
     this.lastBeat = Date.now();
-    for (const m of msgs) this.unclaimed.set(m.runId, this.handOver(m.runId));
-    this.child.send({ type: 'runs', runs: msgs, ...(startBy === undefined ? {} : { startBy }) });
+    for (const o of orders) this.unclaimed.set(o.runId, this.handOver(o.runId));
+    const runs = orders.map((o) => o.message);
+    this.child.send({ type: 'runs', runs, ...(startBy === undefined ? {} : { startBy }) });
   }
 
   /** A run is in the runner (running, or queued there). */
@@ -442,12 +448,14 @@ async function answerStorageRequest(
   }
 }
 
-/** The runner's argument: the worker's settings plus this actor's id and slot. */
+/** The runner's argument: the worker's settings plus this actor's id, slot, device and work root. */
 function runnerSettings(opts: RunnerProcessOptions): RunnerSettings {
   const { commandTaskUser, ...settings } = opts.settings;
   return {
     ...settings,
     actorId: opts.actorId,
+    device: opts.device,
+    workRoot: opts.workRoot,
     commandTaskUser: { ...commandTaskUser, slot: opts.slot ?? 0 },
   };
 }

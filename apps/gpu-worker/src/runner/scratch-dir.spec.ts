@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineTask, TaskCatalog, type TaskArtifacts } from '#libs/task-sdk';
 import { waitFor } from '#libs/testing';
 import { CPU_TASK } from '../tasks/resources.js';
-import type { ChildMessage, RunMessage } from './ipc-protocol.js';
+import { runOrder, type ChildMessage, type RunMessage } from './ipc-protocol.js';
 import { ScratchDir } from './scratch-dir.js';
 import { TaskRunnerChild } from './task-runner-child.js';
 
@@ -76,25 +76,31 @@ describe('TaskRunnerChild scratch dir', () => {
     }),
   ]);
 
-  const run = async (task: string, workDir: string): Promise<ChildMessage> => {
+  // the runner's scratch dirs go under its work root, in its actor's dir, one per attempt (runOrder)
+  const site = () => ({
+    actorId: 'a',
+    workRoot: join(root, 'w'),
+    device: { kind: 'CPU' as const, index: 0, name: 'cpu' },
+  });
+  const message = (task: string): RunMessage => ({
+    type: 'run',
+    attempt: { jobId: task, nodeId: 'a', attempt: 1, tenant: 't' },
+    task,
+    taskVersion: '1.0.0',
+    inputs: {},
+  });
+  const dirOf = (task: string) => runOrder(message(task), site()).workDir;
+
+  const run = async (task: string): Promise<ChildMessage> => {
     const sent: ChildMessage[] = [];
     const child = new TaskRunnerChild(
+      site(),
       tasks,
       () => noArtifacts,
       (m) => sent.push(m),
       { info: () => undefined, warn: () => undefined, error: () => undefined },
     );
-    const msg: RunMessage = {
-      type: 'run',
-      runId: `${task}.1`,
-      attempt: { jobId: 'j', nodeId: 'a', attempt: 1, tenant: 't' },
-      task,
-      taskVersion: '1.0.0',
-      inputs: {},
-      device: { kind: 'CPU', index: 0, name: 'cpu' },
-      workDir,
-    };
-    child.handle(msg);
+    child.handle(message(task));
     // polled with a deadline in seconds: the run does real file system work (100 × 5 ms was tight under load)
     return waitFor(() => sent.find((m) => m.type === 'result' || m.type === 'error'), {
       timeoutMs: 10_000,
@@ -104,14 +110,15 @@ describe('TaskRunnerChild scratch dir', () => {
   };
 
   it('a task that never reads ctx.workDir leaves no dir, and says so', async () => {
-    const dir = join(root, 'w', 'a', 'noop.1');
-    expect(await run('noop', dir)).toMatchObject({ type: 'result', workDirUsed: false });
+    expect(dirOf('noop').startsWith(join(root, 'w', 'a'))).toBe(true);
+    expect(await run('noop')).toMatchObject({ type: 'result', workDirUsed: false });
     expect(existsSync(join(root, 'w'))).toBe(false);
   });
 
   it('ctx.workDir makes the dir (0711) before the task uses it, and the result says so', async () => {
-    const dir = join(root, 'w', 'a', 'writes.1');
-    const result = await run('writes', dir);
+    const dir = dirOf('writes');
+    expect(dir).toBe(join(root, 'w', 'a', 'writes.a.1'));
+    const result = await run('writes');
     expect(result).toMatchObject({
       type: 'result',
       workDirUsed: true,

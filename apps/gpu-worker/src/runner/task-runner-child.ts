@@ -1,4 +1,11 @@
-import { JobError, jobErrorMessage, JsonObject, parseContract, plainJsonObject } from '#libs/contracts';
+import {
+  JobError,
+  jobErrorMessage,
+  JsonObject,
+  parseContract,
+  plainJsonObject,
+  type Device,
+} from '#libs/contracts';
 import {
   errorMessage,
   isTaskError,
@@ -12,8 +19,11 @@ import {
   ParentMessage,
   RECYCLE_REQUEST_ID,
   START_BY_REQUEST_ID,
+  runOrder,
   type ChildMessage,
   type RunMessage,
+  type RunnerPlace,
+  type RunOrder,
   type StorageResult,
 } from './ipc-protocol.js';
 import { retainedGrowth, type RetainedMemoryProbe } from './retained-memory.js';
@@ -23,7 +33,12 @@ import { ScratchDir } from './scratch-dir.js';
  * Makes the artifacts API of one run (through the actor: the runner holds no storage credentials); its
  * temporary files go in the run's scratch dir, made on first use.
  */
-export type AttemptArtifactsFactory = (run: RunMessage, scratch: ScratchDir) => TaskArtifacts;
+export type AttemptArtifactsFactory = (run: RunOrder, scratch: ScratchDir) => TaskArtifacts;
+
+/** What all of a runner's attempts share, from its settings: where their scratch dirs go, their device. */
+export interface RunnerSite extends RunnerPlace {
+  device: Device;
+}
 
 export interface ChildLogger {
   info(obj: object, msg: string): void;
@@ -41,13 +56,14 @@ const truncate = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0
  */
 export class TaskRunnerChild {
   private current?: { runId: string; controller: AbortController };
-  private readonly queued: RunMessage[] = [];
+  private readonly queued: RunOrder[] = [];
   /** Why this runner asked to be replaced; it starts nothing more once set. */
   private recycling?: string;
   /** The queued runs' `startBy` (RunsMessage): none of them starts after it. */
   private startBy?: number;
 
   constructor(
+    private readonly site: RunnerSite,
     private readonly catalog: TaskCatalog,
     private readonly artifactsFor: AttemptArtifactsFactory,
     private readonly send: (msg: ChildMessage) => void,
@@ -99,13 +115,13 @@ export class TaskRunnerChild {
       return;
     }
     if (msg.type === 'runs') {
-      this.queued.push(...msg.runs);
+      for (const run of msg.runs) this.queued.push(runOrder(run, this.site));
       this.startBy = msg.startBy;
       if (this.recycling) this.giveBackQueued();
       else if (!this.current) this.startNext();
       return;
     }
-    void this.run(msg);
+    void this.run(runOrder(msg, this.site));
   }
 
   /**
@@ -147,11 +163,12 @@ export class TaskRunnerChild {
     if (runIds.length > 0) this.send({ type: 'withdrawn', requestId, runIds });
   }
 
-  private async run(msg: RunMessage): Promise<void> {
+  private async run(order: RunOrder): Promise<void> {
+    const { runId, message: msg } = order;
     if (this.current) {
       this.send({
         type: 'error',
-        runId: msg.runId,
+        runId,
         error: { code: 'CRASHED', message: `runner is busy with ${this.current.runId}`, retryable: true },
       });
       return;
@@ -160,7 +177,7 @@ export class TaskRunnerChild {
     if (!def) {
       this.send({
         type: 'error',
-        runId: msg.runId,
+        runId,
         error: {
           code: 'UNSCHEDULABLE',
           message: `this worker does not offer ${msg.task}@${msg.taskVersion}`,
@@ -174,7 +191,7 @@ export class TaskRunnerChild {
       // the actor replaces this runner before it hands it another attempt; one that comes anyway is not run here
       this.send({
         type: 'error',
-        runId: msg.runId,
+        runId,
         error: { code: 'CRASHED', message: `runner is being replaced: ${this.recycling}`, retryable: true },
         workDirUsed: false,
       });
@@ -182,27 +199,27 @@ export class TaskRunnerChild {
     }
     const retainedBefore = this.retained();
     const controller = new AbortController();
-    this.current = { runId: msg.runId, controller };
+    this.current = { runId, controller };
     const artifactIds: string[] = [];
     // Made when the task (or its artifact calls) first needs it; the actor removes it only then.
-    const scratch = new ScratchDir(msg.workDir);
+    const scratch = new ScratchDir(order.workDir);
     // made on the task's first artifact call: most attempts make none, and this runs mostly interpreted
     let made: TaskArtifacts | undefined;
-    const store = () => (made ??= this.artifactsFor(msg, scratch));
+    const store = () => (made ??= this.artifactsFor(order, scratch));
     const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
-      this.send({ type: 'log', runId: msg.runId, level, message: truncate(String(m), 8000) });
+      this.send({ type: 'log', runId, level, message: truncate(String(m), 8000) });
     const ctx: TaskContext = {
       attempt: msg.attempt,
       progress: (fraction, message) =>
         this.send({
           type: 'progress',
-          runId: msg.runId,
+          runId,
           fraction: Math.min(1, Math.max(0, fraction)),
           ...(message ? { message: truncate(message, 2000) } : {}),
         }),
       log: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
       signal: controller.signal,
-      device: msg.device,
+      device: this.site.device,
       get workDir() {
         return scratch.ensure();
       },
@@ -210,7 +227,7 @@ export class TaskRunnerChild {
         put: async (source, meta) => {
           const id = await store().put(source, meta);
           artifactIds.push(id);
-          this.send({ type: 'artifact', runId: msg.runId, artifactId: id, name: meta.name });
+          this.send({ type: 'artifact', runId, artifactId: id, name: meta.name });
           return id;
         },
         stat: (id) => store().stat(id),
@@ -229,20 +246,20 @@ export class TaskRunnerChild {
           retryable: false,
         });
       }
-      const recycle = this.checkRetained(msg, retainedBefore);
+      const recycle = this.checkRetained(runId, msg, retainedBefore);
       this.send({
         type: 'result',
-        runId: msg.runId,
+        runId,
         outputs,
         artifactIds,
         workDirUsed: scratch.made,
         ...(recycle ? { recycle } : {}),
       });
     } catch (e) {
-      const recycle = this.checkRetained(msg, retainedBefore);
+      const recycle = this.checkRetained(runId, msg, retainedBefore);
       this.send({
         type: 'error',
-        runId: msg.runId,
+        runId,
         error: jobErrorOf(e),
         workDirUsed: scratch.made,
         ...(recycle ? { recycle } : {}),
@@ -257,12 +274,16 @@ export class TaskRunnerChild {
    * The run left off-heap memory behind (RUNNER_MAX_OLD_SPACE_MB does not cap it, and the next attempt may be
    * another tenant's): this runner asks to be replaced and starts nothing more. Returns why, or undefined.
    */
-  private checkRetained(msg: RunMessage, before: ReturnType<RetainedMemoryProbe>): string | undefined {
+  private checkRetained(
+    runId: string,
+    msg: RunMessage,
+    before: ReturnType<RetainedMemoryProbe>,
+  ): string | undefined {
     const growth = retainedGrowth(before, this.retained());
     if (!growth) return undefined;
     this.recycling = growth;
     this.log.warn(
-      { runId: msg.runId, task: msg.task, reason: growth },
+      { runId, task: msg.task, reason: growth },
       'runner: the attempt left memory behind; asking the actor to replace this runner',
     );
     return growth;
