@@ -202,10 +202,11 @@ export class TaskRunnerChild {
     this.current = { runId, controller };
     const artifactIds: string[] = [];
     // Made when the task (or its artifact calls) first needs it; the actor removes it only then.
-    const scratch = new ScratchDir(order.workDir);
+    let scratch: ScratchDir | undefined;
+    const scratchDir = () => (scratch ??= new ScratchDir(order.workDir));
     // made on the task's first artifact call: most attempts make none, and this runs mostly interpreted
     let made: TaskArtifacts | undefined;
-    const store = () => (made ??= this.artifactsFor(order, scratch));
+    const store = () => (made ??= this.artifactsFor(order, scratchDir()));
     const logLine = (level: 'debug' | 'info' | 'warn' | 'error') => (m: string) =>
       this.send({ type: 'log', runId, level, message: truncate(String(m), 8000) });
     const ctx: TaskContext = {
@@ -221,7 +222,7 @@ export class TaskRunnerChild {
       signal: controller.signal,
       device: this.site.device,
       get workDir() {
-        return scratch.ensure();
+        return scratchDir().ensure();
       },
       artifacts: {
         put: async (source, meta) => {
@@ -252,7 +253,7 @@ export class TaskRunnerChild {
         runId,
         outputs,
         artifactIds,
-        workDirUsed: scratch.made,
+        workDirUsed: scratch?.made ?? false,
         ...(recycle ? { recycle } : {}),
       });
     } catch (e) {
@@ -261,7 +262,7 @@ export class TaskRunnerChild {
         type: 'error',
         runId,
         error: jobErrorOf(e),
-        workDirUsed: scratch.made,
+        workDirUsed: scratch?.made ?? false,
         ...(recycle ? { recycle } : {}),
       });
     } finally {
