@@ -2,7 +2,7 @@ import { rm, rmdir } from 'node:fs/promises';
 import type { NodeAttemptPayload } from '#libs/contracts';
 import { activeContext } from '#libs/observability';
 import type { ArtifactRepository } from '#libs/storage';
-import { runIdOf, runOrder, type RunOrder } from '../runner/ipc-protocol.js';
+import { runOrder, type RunOrder } from '../runner/ipc-protocol.js';
 import type { RunnerProcess } from '../runner/runner-process.js';
 import { ScratchDir } from '../runner/scratch-dir.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
@@ -78,8 +78,6 @@ export function runOrderFor(payload: NodeAttemptPayload, spec: ActorSpec, workRo
     { actorId: spec.id, workRoot },
   );
 }
-
-export { runIdOf };
 
 /** A used scratch dir is often empty: one rmdir then; the recursive removal otherwise (or when missing). */
 async function removeScratchDir(workDir: string): Promise<void> {

@@ -8,6 +8,7 @@ import {
   type NodeAttemptPayload,
   type TaskManifest,
 } from '#libs/contracts';
+import { runIdOf } from '../runner/ipc-protocol.js';
 import type { RunnerLogger, RunnerProcess, RunnerProcessOptions } from '../runner/runner-process.js';
 import type { ActorSpec } from '../supervisor/actor-plan.js';
 import type { RestartPolicy, SupervisedActor } from '../supervisor/supervisor.js';
@@ -21,7 +22,7 @@ import {
   type AttemptPorts,
   type AttemptPreflight,
 } from './attempt-processor.js';
-import { runAttempt, runIdOf, runOrderFor } from './attempt-run.js';
+import { runAttempt, runOrderFor } from './attempt-run.js';
 import { ActorStateMachine, type ActorPhase } from './actor-state.js';
 import { inAttemptSpan } from './attempt-trace.js';
 import { LeasedAttemptPayload } from './node-payload.js';

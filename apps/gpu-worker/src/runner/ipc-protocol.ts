@@ -15,9 +15,10 @@ import {
  * The typed protocol between an actor (parent) and its task runner process (child), over Node's IPC
  * channel. Both sides parse every message with these schemas (parseContract), nothing by hand.
  *
- * parent → child: run (one attempt, to an idle runner; its device and work root are the runner's, from its settings), runs (a lease's attempts in one write: the runner
- * runs them one at a time, in order, each as soon as the one before it ended), cancel (abort ctx.signal with
- * a reason; a queued run is dropped with that error), withdraw (drop these queued runs; answered with `withdrawn`).
+ * parent → child: run (one attempt, to an idle runner; its device and work root are the runner's, from its
+ * settings), runs (a lease's attempts in one write: the runner runs them one at a time, in order, each as soon
+ * as the one before it ended), cancel (abort ctx.signal with a reason; a queued run is dropped with that error),
+ * withdraw (drop these queued runs; answered with `withdrawn`).
  * child → parent: ready (after loading tasks, with their manifests) or boot-failed; heartbeat (from a
  * timer, so a blocked event loop stops them); progress, log, artifact while running; then exactly one
  * result or error per run, or its id in a `withdrawn` answer. What the runner sends in one turn of its event
