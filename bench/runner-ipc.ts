@@ -20,6 +20,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { commaList, loadConfig, positiveInt } from '#libs/config';
 import { runOrder, type RunOrder } from '../apps/gpu-worker/src/runner/ipc-protocol.js';
 import { defaultRunnerEntry } from '../apps/gpu-worker/src/runner/runner-entry.js';
 import { runnerEnvironment } from '../apps/gpu-worker/src/runner/runner-environment.js';
@@ -29,24 +31,27 @@ import { fmt, median, ratio } from './support/stats.js';
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 
-const int = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got "${v}"`);
-  return n;
-};
+const env = loadConfig({
+  BENCH_LEASES: positiveInt(800),
+  BENCH_LEASE_RATE: positiveInt(20),
+  BENCH_LEASE_SIZES: commaList(['8', '3']).pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[1-9][0-9]*$/, 'expected lease sizes of 1 or more')
+        .transform(Number),
+    ),
+  ),
+  BENCH_ROUNDS: positiveInt(1),
+  /** V8 flag sets separated by `;`, each one more variant of the runner. */
+  BENCH_RUNNER_V8_FLAGS: z.string().default(''),
+});
 const config = {
-  leases: int('BENCH_LEASES', 800),
-  perSecond: int('BENCH_LEASE_RATE', 20),
-  sizes: (process.env.BENCH_LEASE_SIZES || '8,3').split(',').map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_LEASE_SIZES: "${s}" is not a lease size`);
-    return n;
-  }),
-  rounds: int('BENCH_ROUNDS', 1),
-  flagSets: (process.env.BENCH_RUNNER_V8_FLAGS ?? '')
-    .split(';')
+  leases: env.BENCH_LEASES,
+  perSecond: env.BENCH_LEASE_RATE,
+  sizes: env.BENCH_LEASE_SIZES,
+  rounds: env.BENCH_ROUNDS,
+  flagSets: env.BENCH_RUNNER_V8_FLAGS.split(';')
     .map((s) => s.trim())
     .filter(Boolean),
 };

@@ -13,6 +13,7 @@ import { fork } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig, positiveInt } from '#libs/config';
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import { NODE_QUEUES } from '#libs/contracts';
@@ -31,21 +32,23 @@ process.once('uncaughtException', (e) => {
   process.exit(1);
 });
 
-const int = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got "${v}"`);
-  return n;
-};
+const env = loadConfig({
+  BENCH_ATTEMPTS: positiveInt(300),
+  BENCH_FLOW_ATTEMPTS: positiveInt(1000),
+  BENCH_WARMUP_ATTEMPTS: positiveInt(200),
+  BENCH_ROUNDS: positiveInt(3),
+  BENCH_INFLIGHT: positiveInt(4),
+  BENCH_IPC_ROUND_TRIPS: positiveInt(2000),
+  BENCH_JOB_TIMEOUT_MS: positiveInt(30_000),
+});
 const config = {
-  attempts: int('BENCH_ATTEMPTS', 300),
-  flowAttempts: int('BENCH_FLOW_ATTEMPTS', 1000),
-  warmup: int('BENCH_WARMUP_ATTEMPTS', 200),
-  rounds: int('BENCH_ROUNDS', 3),
-  inflight: int('BENCH_INFLIGHT', 4),
-  ipcRoundTrips: int('BENCH_IPC_ROUND_TRIPS', 2000),
-  timeoutMs: int('BENCH_JOB_TIMEOUT_MS', 30_000),
+  attempts: env.BENCH_ATTEMPTS,
+  flowAttempts: env.BENCH_FLOW_ATTEMPTS,
+  warmup: env.BENCH_WARMUP_ATTEMPTS,
+  rounds: env.BENCH_ROUNDS,
+  inflight: env.BENCH_INFLIGHT,
+  ipcRoundTrips: env.BENCH_IPC_ROUND_TRIPS,
+  timeoutMs: env.BENCH_JOB_TIMEOUT_MS,
 };
 const step = (what: string) => console.error(`[worker bench] ${what}`);
 const HERE = resolve(fileURLToPath(new URL('.', import.meta.url)));
