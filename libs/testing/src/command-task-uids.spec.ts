@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimUidBlock, testCommandTaskUidBase, UIDS_PER_RUN, uidsInUse } from './command-task-uids.js';
+import {
+  claimUidBlock,
+  testCommandTaskUidBase,
+  testUidLockDir,
+  UIDS_PER_RUN,
+  uidsInUse,
+} from './command-task-uids.js';
 import { tempDir } from './processes.js';
 
 // Command-task uids of a test run: never the production 61000, never another live run's, never a uid that
@@ -13,7 +19,7 @@ describe('command-task uids for tests', () => {
     expect(base + UIDS_PER_RUN).toBeLessThan(2 ** 31); // node's spawn takes an int32 uid
     const inUse = uidsInUse();
     for (let uid = base; uid < base + UIDS_PER_RUN; uid++) expect(inUse.has(uid)).toBe(false);
-    expect(readFileSync(`/tmp/switchyard-test-uids/${base}`, 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(join(testUidLockDir(), String(base)), 'utf8')).toBe(String(process.pid));
     expect(testCommandTaskUidBase()).toBe(base);
   });
 
@@ -46,5 +52,19 @@ describe('command-task uids for tests', () => {
     const skipped = claimUidBlock({ lockDir, pid: dead.pid!, inUse: new Set([a + 5]) });
     expect(skipped).not.toBe(a);
     expect(readFileSync(join(lockDir, String(skipped)), 'utf8')).toBe(String(dead.pid));
+  });
+
+  it("refuse a lock directory that others may write (its files and links would steer root's writes)", () => {
+    const lockDir = tempDir('uid-locks');
+    chmodSync(lockDir, 0o777);
+    expect(() => claimUidBlock({ lockDir, pid: process.pid, inUse: new Set() })).toThrow(
+      /only this user can write/,
+    );
+    chmodSync(lockDir, 0o755);
+    expect(claimUidBlock({ lockDir, pid: process.pid, inUse: new Set() })).toBeGreaterThan(61_000);
+  });
+
+  it("keep each user's locks apart: root's runs, the only ones that switch uids, meet in root's directory", () => {
+    expect(testUidLockDir()).toMatch(new RegExp(`switchyard-test-uids-${process.getuid!()}$`));
   });
 });

@@ -1,4 +1,12 @@
-import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -15,8 +23,14 @@ export const UIDS_PER_RUN = 64;
 // spawn takes an int32 uid). Block k is FIRST_UID + k × UIDS_PER_RUN.
 const FIRST_UID = 1_900_000_000;
 const BLOCKS = 4_096;
-/** One file per held block, holding its holder's pid: shared by every checkout on the machine. */
-const LOCK_DIR = '/tmp/switchyard-test-uids';
+/**
+ * One file per held block, holding its holder's pid: shared by every checkout on the machine, one directory per
+ * user. Only root's runs switch command tasks to these uids, and they all meet in root's directory; another user's
+ * runs neither need root's locks nor could write there (nor could another user plant links in root's: see
+ * ownLockDir).
+ */
+// a fixed path, not $TMPDIR: every run on the machine must meet here
+export const testUidLockDir = (): string => `/tmp/switchyard-test-uids-${process.getuid?.() ?? 'user'}`;
 
 const cache = globalThis as { __switchyardCommandTaskUidBase?: number; __switchyardUidLocks?: Set<string> };
 
@@ -27,7 +41,7 @@ const cache = globalThis as { __switchyardCommandTaskUidBase?: number; __switchy
  */
 export function testCommandTaskUidBase(): number {
   cache.__switchyardCommandTaskUidBase ??= claimUidBlock({
-    lockDir: LOCK_DIR,
+    lockDir: testUidLockDir(),
     pid: process.pid,
     inUse: uidsInUse(),
   });
@@ -40,13 +54,27 @@ export function testCommandTaskUidBase(): number {
  * `inUse`. Exported for its spec (a lock directory of its own).
  */
 export function claimUidBlock(o: { lockDir: string; pid: number; inUse: Set<number> }): number {
-  mkdirSync(o.lockDir, { recursive: true, mode: 0o755 });
+  ownLockDir(o.lockDir);
   const start = o.pid % BLOCKS;
   for (let i = 0; i < BLOCKS; i++) {
     const base = FIRST_UID + ((start + i) % BLOCKS) * UIDS_PER_RUN;
     if (claim(join(o.lockDir, String(base)), base, o)) return base;
   }
   throw new Error(`no free block of ${UIDS_PER_RUN} command-task uids for tests (${o.lockDir} full?)`);
+}
+
+/**
+ * Makes `dir` when missing and checks it is this user's own directory that no one else may write: root writes and
+ * links files in it, so a directory another user made (or a link to one) could redirect those writes.
+ */
+function ownLockDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)
+    throw new Error(
+      `${dir}: not a directory of this user's that only this user can write; remove it (command-task uid locks)`,
+    );
 }
 
 function claim(lock: string, base: number, o: { pid: number; inUse: Set<number> }): boolean {
