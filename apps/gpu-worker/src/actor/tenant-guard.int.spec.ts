@@ -1,24 +1,13 @@
-import { Redis } from 'ioredis';
 import { REDIS_KEYS } from '#libs/contracts';
 import { registry } from '#libs/observability';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { redisPerSuite } from '#libs/testing';
 import { createWorkerMetrics } from '../worker-metrics.js';
 import { TenantGuard } from './tenant-guard.js';
 
 // A tenant whose attempts kill runners, against a real redis-server: throttled past the threshold, counted on
 // the worker's /metrics without its name (the health port is no tenant's), named in the log lines.
 describe('TenantGuard', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
+  const redis = redisPerSuite();
   beforeEach(() => registry.resetMetrics());
 
   const series = async (name: string): Promise<string[]> =>
@@ -30,7 +19,7 @@ describe('TenantGuard', () => {
       warn: (obj: object, msg: string) => lines.push({ level: 'warn', obj: obj as never, msg }),
       error: (obj: object, msg: string) => lines.push({ level: 'error', obj: obj as never, msg }),
     };
-    const guard = new TenantGuard(client, {
+    const guard = new TenantGuard(redis.client, {
       killThreshold: 2,
       windowMs: 60_000,
       throttleMs: 60_000,
@@ -40,7 +29,7 @@ describe('TenantGuard', () => {
     for (let i = 0; i < 3; i++)
       await guard.runnerKilled('mallory-secret-co', 'STUCK: no heartbeat', { jobId: 'j1' });
 
-    expect(Number(await client.get(REDIS_KEYS.tenantThrottled('mallory-secret-co')))).toBeGreaterThan(
+    expect(Number(await redis.client.get(REDIS_KEYS.tenantThrottled('mallory-secret-co')))).toBeGreaterThan(
       Date.now(),
     );
     const exposed = await registry.metrics();
@@ -59,7 +48,7 @@ describe('TenantGuard', () => {
 
   it('logs whose attempt killed a runner when throttling is off too', async () => {
     const lines: Record<string, unknown>[] = [];
-    const guard = new TenantGuard(client, {
+    const guard = new TenantGuard(redis.client, {
       killThreshold: 0,
       windowMs: 60_000,
       throttleMs: 60_000,
@@ -71,6 +60,6 @@ describe('TenantGuard', () => {
     expect(await series('switchyard_worker_tenant_runner_kills_total')).toEqual([
       'switchyard_worker_tenant_runner_kills_total 1',
     ]);
-    expect(await client.exists(REDIS_KEYS.tenantThrottled('globex'))).toBe(0);
+    expect(await redis.client.exists(REDIS_KEYS.tenantThrottled('globex'))).toBe(0);
   });
 });
