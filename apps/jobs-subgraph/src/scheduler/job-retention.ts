@@ -70,7 +70,12 @@ export class JobRetention {
   /** Due finished jobs not deleted yet (ZCOUNT of the index up to now − retention); 0 when retention is off. */
   async due(): Promise<number> {
     if (!this.enabled) return 0;
-    return this.redis.zcount(JOB_KEYS.finishedJobs, '-inf', this.now() - this.config.retentionMs);
+    return this.dueBefore(this.now() - this.config.retentionMs);
+  }
+
+  /** Entries of the finished index up to `cutoffMs`: the jobs due for deletion, kept ones included. */
+  private dueBefore(cutoffMs: number): Promise<number> {
+    return this.redis.zcount(JOB_KEYS.finishedJobs, '-inf', cutoffMs);
   }
 
   /**
@@ -106,7 +111,7 @@ export class JobRetention {
       // kept entries move the offset on; a batch that only failed (Redis refusing the script) would fail again
       more = batch.selected >= this.config.batchSize && batch.failed < batch.selected;
     } while (more && Date.now() < deadline && proceed());
-    summary.backlog = await this.redis.zcount(JOB_KEYS.finishedJobs, '-inf', cutoffMs);
+    summary.backlog = await this.dueBefore(cutoffMs);
     // only when stopped early: entries the script keeps (not terminal) would otherwise warn on every pass
     if (more && summary.backlog > 0)
       this.logger.warn({ ...summary }, 'retention pass left due jobs for the next pass');
