@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import express from 'express';
 import { boundedBodyParser, isPlainJsonPost, jsonBody } from './json-body.js';
 import type { Step } from './http-steps.js';
@@ -140,6 +141,10 @@ describe('jsonBody reads what express.json reads', () => {
  * server closes the connection after it while the client is still sending. body-parser reads all of it first
  * (here 50 MB declared), so a refused request could make the server read any amount.
  */
+/** One chunk of a chunked body, framed. */
+const chunk = (data: Buffer): Buffer =>
+  Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+
 describe('a body over the limit is refused without reading it off', () => {
   const servers: Array<Awaited<ReturnType<typeof serve>>> = [];
   afterAll(async () => {
@@ -209,7 +214,51 @@ describe('a body over the limit is refused without reading it off', () => {
       { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
       Buffer.from(`${(2 * LIMIT).toString(16)}\r\n${'x'.repeat(2 * LIMIT)}\r\n`),
     ],
+    [
+      // one the limit refuses only once inflated: body-parser would read the rest off for as long as it comes
+      'express.json behind boundedBodyParser, gzip chunked, inflating past the limit',
+      () =>
+        boundedBodyParser(express.json({ limit: LIMIT }) as unknown as Step, LIMIT, (req) =>
+          /^application\/json/.test(req.headers['content-type'] ?? ''),
+        ),
+      { 'content-type': 'application/json', 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' },
+      chunk(gzipSync(`{"a":"${'x'.repeat(4 * LIMIT)}"}`)),
+    ],
   ];
+
+  it('still reads a compressed body within the limit, with or without a Content-Length', async () => {
+    const server = await serve(
+      boundedBodyParser(express.json({ limit: LIMIT }) as unknown as Step, LIMIT, (req) =>
+        /^application\/json/.test(req.headers['content-type'] ?? ''),
+      ),
+    );
+    servers.push(server);
+    // inflates to 900 bytes: within the limit, as its 30-odd bytes on the wire are
+    const gz = gzipSync(`{"a":"${'x'.repeat(LIMIT - 100)}"}`);
+    for (const chunked of [false, true]) {
+      const answer = await new Promise<unknown>((resolve, reject) => {
+        const req = request(
+          server.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'content-encoding': 'gzip',
+              ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(gz.length) }),
+            },
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString('utf8'))));
+          },
+        );
+        req.on('error', reject);
+        req.end(gz);
+      });
+      expect(answer).toEqual({ body: { a: 'x'.repeat(LIMIT - 100) }, hasBody: true });
+    }
+  });
 
   it.each(cases)('%s', async (_what, step, headers, first) => {
     const server = await serve(step());

@@ -130,9 +130,11 @@ function passedLimit(limitBytes: number, received: number): Error {
  * express.json's own parser behind `declaredTooLarge`: a body whose Content-Length is over the limit is refused at
  * once with the error body-parser would raise, without reading it off first as body-parser does (all of it, before
  * it calls next). A chunked body is watched as it streams (`cutOffPastLimit`): once past the limit it is refused
- * at once, the rest unread. `parses` says which requests the parser reads (its `type` and identity encoding):
- * others go to it untouched. A compressed body that passes its limit only once inflated is still read off by
- * body-parser, bounded in time by HTTP_REQUEST_TIMEOUT_MS.
+ * at once, the rest unread. `parses` says which requests the parser reads (its `type`): others go to it untouched.
+ * A compressed body (`Content-Encoding` gzip, deflate, br) is held to the limit twice: body-parser refuses it once
+ * inflated past the limit, and the bytes on the wire are held to it here, as nginx's client_max_body_size does.
+ * Else a body that passed the limit only once inflated would be read off by body-parser (its refusal comes after
+ * the read-off) for as long as the client sends: with its raw bytes bounded, the read-off is too.
  */
 export function boundedBodyParser(
   parser: Step,
@@ -140,8 +142,7 @@ export function boundedBodyParser(
   parses: (req: StepRequest) => boolean,
 ): Step {
   return (req, res, next) => {
-    const encoding = req.headers['content-encoding'];
-    if ((encoding === undefined || encoding.toLowerCase() === 'identity') && parses(req)) {
+    if (parses(req)) {
       const tooLarge = declaredTooLarge(req, limitBytes);
       if (tooLarge) {
         if (!('body' in req)) req.body = undefined;
