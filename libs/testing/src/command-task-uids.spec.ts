@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   claimUidBlock,
+  removeDeadLock,
   testCommandTaskUidBase,
   testUidLockDir,
   UIDS_PER_RUN,
@@ -52,6 +53,26 @@ describe('command-task uids for tests', () => {
     const skipped = claimUidBlock({ lockDir, pid: dead.pid!, inUse: new Set([a + 5]) });
     expect(skipped).not.toBe(a);
     expect(readFileSync(join(lockDir, String(skipped)), 'utf8')).toBe(String(dead.pid));
+  });
+
+  it("let one process only take over a dead holder's block: a late one leaves the new holder's lock", async () => {
+    const lockDir = tempDir('uid-locks');
+    const dead = spawn('true', { stdio: 'ignore' });
+    await new Promise((r) => dead.once('exit', r));
+    const a = claimUidBlock({ lockDir, pid: dead.pid!, inUse: new Set() });
+    const lock = join(lockDir, String(a));
+    // another process mid-takeover (its link in place): this one backs off, the dead holder's lock stays
+    linkSync(lock, `${lock}.dead-${dead.pid!}`);
+    expect(removeDeadLock(lock, dead.pid!)).toBe(false);
+    expect(readFileSync(lock, 'utf8')).toBe(String(dead.pid));
+    unlinkSync(`${lock}.dead-${dead.pid!}`);
+    // a process takes the block over...
+    const first = dead.pid! + 4_096;
+    expect(claimUidBlock({ lockDir, pid: first, inUse: new Set() })).toBe(a);
+    // ...and one that read the dead holder before it did comes late: the new holder keeps its lock
+    expect(removeDeadLock(lock, dead.pid!)).toBe(false);
+    expect(readFileSync(lock, 'utf8')).toBe(String(first));
+    expect(existsSync(`${lock}.dead-${dead.pid!}`)).toBe(false);
   });
 
   it("refuse a lock directory that others may write (its files and links would steer root's writes)", () => {

@@ -80,16 +80,7 @@ function ownLockDir(dir: string): void {
 function claim(lock: string, base: number, o: { pid: number; inUse: Set<number> }): boolean {
   const holder = holderOf(lock);
   if (holder === o.pid) return true; // an earlier spec file of this process
-  if (holder !== undefined) {
-    if (alive(holder)) return false;
-    try {
-      // its holder is gone (two processes taking over the same dead block at the same moment could both
-      // win: rare, as each starts its search at a block of its own pid)
-      unlinkSync(lock);
-    } catch {
-      return false; // another process took it over first
-    }
-  }
+  if (holder !== undefined && (alive(holder) || !removeDeadLock(lock, holder))) return false;
   for (let uid = base; uid < base + UIDS_PER_RUN; uid++) if (o.inUse.has(uid)) return false;
   // written aside, then linked in: the lock appears whole (link fails when it exists), never empty
   const mine = `${lock}.${o.pid}`;
@@ -112,6 +103,28 @@ function claim(lock: string, base: number, o: { pid: number; inUse: Set<number> 
     }
   });
   return true;
+}
+
+/**
+ * Removes the lock of a dead holder, unless another process is taking the block over: only the one that links the
+ * lock to `<lock>.dead-<holder>` first may remove it (a plain unlink could remove the lock another process had
+ * just taken over, and both would hold the block). A late one, whose link finds a lock already taken over, reads
+ * the new holder in it and leaves it. Exported for its spec.
+ */
+export function removeDeadLock(lock: string, holder: number): boolean {
+  const tomb = `${lock}.dead-${holder}`;
+  try {
+    linkSync(lock, tomb);
+  } catch {
+    return false; // another process is taking it over, or has
+  }
+  try {
+    if (holderOf(tomb) !== holder) return false; // taken over and held again since we read it
+    unlinkSync(lock);
+    return true;
+  } finally {
+    unlinkSync(tomb);
+  }
 }
 
 function holderOf(lock: string): number | undefined {
