@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { cancelledJobKey, REDIS_KEYS, type NodeAttemptPayload } from '#libs/contracts';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { redisPerSuite } from '#libs/testing';
 import { NO_WORKER_METRICS } from '../worker-metrics.js';
 import { readLeasePreflights } from './attempt-preflight.js';
 import { TenantGuard } from './tenant-guard.js';
@@ -22,19 +21,10 @@ const attempt = (jobId: string, nodeId: string, tenant = 'acme', n = 1): NodeAtt
 });
 
 describe('readLeasePreflights', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
+  const redis = redisPerSuite();
 
   it("answers each attempt's preflight with one MGET for the lease and one HMGET per node", async () => {
+    const { client } = redis;
     const tenants = new TenantGuard(client, {
       killThreshold: 3,
       windowMs: 60_000,
