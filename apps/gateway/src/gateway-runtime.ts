@@ -46,6 +46,7 @@ import { DocumentGuard } from './limits/document-guard.js';
 import { OperationGuard } from './limits/operation-guard.js';
 import { playgroundHandler } from './playground/playground-handler.js';
 import { CONSOLE_PATH, consoleHandler } from './console/console-handler.js';
+import { fixFederationVariableCollection } from './supergraph/federation-fixes.js';
 import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.js';
 import { SERVICE } from './supergraph/service-names.js';
 import type { GatewayContext } from './supergraph/subgraph-data-source.js';
@@ -159,6 +160,7 @@ export class GatewayRuntime {
     // @apollo/gateway otherwise exports usage data to Apollo's servers (and probes cloud metadata hosts).
     // Nothing leaves the deployment unless an operator opts in with APOLLO_TELEMETRY_DISABLED=false.
     process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+    fixFederationVariableCollection(); // before anything is planned
     this.gateway = new ApolloGateway({
       ...(config.SUPERGRAPH_INTROSPECT
         ? {

@@ -124,6 +124,20 @@ describe('hostile tenants: a document bomb', () => {
     }
   });
 
+  it('answers a literal argument of lists nested 40 deep at once, and tenant B right after', async () => {
+    // ≈ 200 bytes within every document limit; @apollo/federation-internals' walk for variables doubled per level
+    // of list nesting (28 deep held the gateway's event loop for 43 s): supergraph/federation-fixes.ts
+    const nested = `${'['.repeat(40)}1${']'.repeat(40)}`;
+    const query = `{ validateGraph(input: { template: "thumbnail", labels: { a: ${nested} } }) { valid } }`;
+    const { ms, value } = await timed(() => gql(stack.url, tenantA, query));
+    expect(ms).toBeLessThan(ANSWER_MS);
+    expect(value.status).toBe(200);
+    expect(value.body.data).toEqual({ validateGraph: { valid: false } }); // thumbnail without its params
+    const b = await timed(() => gql(stack.url, tenantB, '{ jobs(first: 5) { edges { node { id } } } }'));
+    expect(b.value.body.errors).toBeUndefined();
+    expect(b.ms).toBeLessThan(TENANT_B_MS);
+  });
+
   it('in production: no playground, and /metrics only for an admin key', async () => {
     expect((await fetch(`${base}/playground`)).status).toBe(404);
     expect((await fetch(`${base}/metrics`)).status).toBe(401);

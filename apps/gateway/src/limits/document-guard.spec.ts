@@ -77,6 +77,29 @@ describe('DocumentGuard', () => {
     ]);
   });
 
+  it('bounds how deep brackets nest before parsing, and how deep variables nest', () => {
+    const literal = (depth: number) =>
+      `{ validateGraph(input: { template: "t", labels: { a: ${'['.repeat(depth)}1${']'.repeat(depth)} } }) { valid } }`;
+    expect(outcome(literal(120))).toBe('admitted');
+    // within the token limit; graphql-js's recursive parser overflowed its stack at ≈ 2,400
+    expect(outcome(literal(2_400))).toEqual(['QUERY_TOO_COMPLEX:nesting']);
+    expect(outcome(`{ __typename } # ${'['.repeat(500)}`)).toBe('admitted'); // a comment is one token
+    expect(outcome(`{ job(id: "${'{'.repeat(500)}") { id } }`)).toBe('admitted'); // so is a string
+    const nested = (depth: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < depth; i++) v = i % 2 ? { a: v } : [v];
+      return v;
+    };
+    const query = 'query($i: SubmitJobInput!) { validateGraph(input: $i) { valid } }';
+    expect(outcome(query, { variables: { i: { template: 't', labels: { a: nested(120) } } } })).toBe(
+      'admitted',
+    );
+    // the gateway's JSON.stringify of 5,000 levels for the subgraph overflowed its stack
+    expect(outcome(query, { variables: { i: { template: 't', labels: { a: nested(5_000) } } } })).toEqual([
+      'BAD_USER_INPUT:VARIABLES_TOO_DEEP',
+    ]);
+  });
+
   it('answers syntax errors, unknown fields, cycles and bad parameters with BAD_USER_INPUT', () => {
     expect(outcome('{ jobs(')).toEqual(['BAD_USER_INPUT:GRAPHQL_PARSE_FAILED']);
     expect(outcome('{ nope }')).toEqual(['BAD_USER_INPUT:GRAPHQL_VALIDATION_FAILED']);

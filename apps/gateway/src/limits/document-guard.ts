@@ -1,8 +1,11 @@
 import {
   GraphQLError,
   Kind,
+  Lexer,
   NoSchemaIntrospectionCustomRule,
   parse,
+  Source,
+  TokenKind,
   specifiedRules,
   validate,
   type DocumentNode,
@@ -19,6 +22,21 @@ import {
   type ComplexityLimits,
   type ComplexityResult,
 } from './query-complexity.js';
+
+/**
+ * Deepest nesting of braces, brackets and parentheses in a document (selection sets, argument lists, list and
+ * object literals), checked by the lexer before parsing: graphql-js parses recursively (a list literal nested ≈ 2,400
+ * deep overflowed its stack within the default token limit) and so do the validator and the query planner. An
+ * ordinary document nests a few levels per selection (the depth limit bounds those) plus its literals.
+ */
+export const MAX_DOCUMENT_NESTING = 128;
+
+/**
+ * Deepest nesting of objects and arrays in `variables`: the gateway serializes them (JSON.stringify, recursive)
+ * for the subgraph, where 5,000 levels — a 30 KB body — overflowed its stack. The jobs subgraph allows a
+ * submission 64 levels (MAX_JSON_DEPTH), so no variable it accepts is refused here.
+ */
+export const MAX_VARIABLES_DEPTH = 128;
 
 /** Default memory (estimated) for admitted documents: thousands of ordinary ones. */
 export const DEFAULT_DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024;
@@ -158,6 +176,12 @@ export class DocumentGuard {
       (typeof request.variables !== 'object' || Array.isArray(request.variables))
     )
       refuse(badInput('`variables` must be an object', 'BAD_REQUEST'));
+    if (request.variables != null && nestsDeeper(request.variables, MAX_VARIABLES_DEPTH))
+      refuse(
+        badInput(`\`variables\` nest deeper than ${MAX_VARIABLES_DEPTH} levels`, 'VARIABLES_TOO_DEEP', {
+          limits: [{ limit: 'variablesDepth', max: MAX_VARIABLES_DEPTH }],
+        }),
+      );
 
     const known = this.cache?.get(source) ?? this.parseAndCheck(source, refuse);
     const document = known.document;
@@ -193,6 +217,17 @@ export class DocumentGuard {
   /** Parse within the token bound, then the shape checks; an admitted document is remembered. */
   private parseAndCheck(source: string, refuse: (e: GraphQLError) => never): KnownDocument {
     const l = this.limits;
+    const nesting = documentNesting(source, MAX_DOCUMENT_NESTING, l.maxTokens);
+    if (nesting > MAX_DOCUMENT_NESTING)
+      refuse(
+        gatewayError(
+          'QUERY_TOO_COMPLEX',
+          `operation too complex: nests deeper than ${MAX_DOCUMENT_NESTING}`,
+          {
+            limits: [{ limit: 'nesting', actual: nesting, max: MAX_DOCUMENT_NESTING }],
+          },
+        ),
+      );
     let document: DocumentNode;
     try {
       // noLocation: positions are not needed to answer, and cost memory per node.
@@ -284,6 +319,43 @@ export class DocumentGuard {
       }
     }
   }
+}
+
+/**
+ * How deep braces, brackets and parentheses nest in `source`, read by graphql-js's lexer (strings and comments are
+ * single tokens): stops once past `max` (answering max + 1), past `maxTokens` tokens (parse refuses those) or at a
+ * lexing error (parse reports it).
+ */
+function documentNesting(source: string, max: number, maxTokens: number): number {
+  const lexer = new Lexer(new Source(source));
+  let depth = 0;
+  let deepest = 0;
+  try {
+    for (let tokens = 0; tokens <= maxTokens; tokens++) {
+      const kind = lexer.advance().kind;
+      if (kind === TokenKind.EOF) break;
+      if (kind === TokenKind.BRACE_L || kind === TokenKind.BRACKET_L || kind === TokenKind.PAREN_L) {
+        deepest = Math.max(deepest, ++depth);
+        if (deepest > max) break;
+      } else if (kind === TokenKind.BRACE_R || kind === TokenKind.BRACKET_R || kind === TokenKind.PAREN_R)
+        depth--;
+    }
+  } catch {
+    // a syntax error: parse answers it
+  }
+  return deepest;
+}
+
+/** Whether `value` nests objects and arrays deeper than `max` (an explicit stack: no recursion). */
+function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function byteLength(s: string): number {

@@ -2,6 +2,7 @@ import { operationFromDocument, Schema, Supergraph } from '@apollo/federation-in
 import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { CostDirectives } from '../limits/cost-directives.js';
+import { fixFederationVariableCollection } from '../supergraph/federation-fixes.js';
 import { ByteLruCache } from './plan-cache.js';
 
 /** Default bound of the subscription plan cache (SUBSCRIPTION_PLAN_CACHE_BYTES). */
@@ -44,6 +45,7 @@ export class SupergraphRuntime {
     readonly supergraphSdl: string,
     planCacheBytes = DEFAULT_PLAN_CACHE_BYTES,
   ) {
+    fixFederationVariableCollection(); // before anything is planned
     this.plans = new ByteLruCache(planCacheBytes);
     this.supergraph = Supergraph.build(supergraphSdl);
     this.apiSchema = this.supergraph.apiSchema();
