@@ -7,7 +7,7 @@ import {
   SUBSCRIPTION_SLOT_SCRIPTS,
   subscriptionSlotsKey,
 } from '#libs/auth';
-import { STORAGE_KEYS, STORAGE_SCRIPTS } from '../../libs/storage/src/index.js';
+import { STORAGE_KEYS, STORAGE_SCRIPTS, tenantSweepIndexKeys } from '../../libs/storage/src/index.js';
 import { JOB_KEYS, transitionKeys } from '../../apps/jobs-subgraph/src/scheduler/keys.js';
 import { FAIR_KEYS } from '../../apps/jobs-subgraph/src/scheduler/fair-queue.js';
 import { SCHEDULER_SCRIPTS } from '../../apps/jobs-subgraph/src/scheduler/scripts.js';
@@ -53,6 +53,7 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, 'train', 2),
         REDIS_KEYS.jobArtifactOrder(jobId),
+        REDIS_KEYS.uncommittedArtifactTenants,
       ],
       failAttempt: () => transitionKeys(jobId),
       releaseAttempt: () => transitionKeys(jobId),
@@ -91,17 +92,19 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
         STORAGE_KEYS.tenantArtifacts(tenant),
         REDIS_KEYS.expiredArtifact(artifact),
         REDIS_KEYS.jobArtifactOrder(jobId),
+        ...tenantSweepIndexKeys(tenant),
       ],
       reserveUpload: () => [
         REDIS_KEYS.artifact(artifact),
-        REDIS_KEYS.uncommittedArtifacts,
-        STORAGE_KEYS.artifactsByCreatedAt,
+        ...tenantSweepIndexKeys(tenant),
         STORAGE_KEYS.tenantStoredBytes(tenant),
         STORAGE_KEYS.tenantArtifacts(tenant),
       ],
       commitUpload: () => [
         REDIS_KEYS.artifact(artifact),
         REDIS_KEYS.uncommittedArtifacts,
+        STORAGE_KEYS.tenantUncommittedArtifacts(tenant),
+        STORAGE_KEYS.uncommittedArtifactTenants,
         STORAGE_KEYS.removeAfter,
         STORAGE_KEYS.tenantStoredBytes(tenant),
       ],
@@ -109,11 +112,16 @@ const CASES: Array<[ScriptSet<string>, Record<string, () => string[]>]> = [
       stageArtifact: () => [
         REDIS_KEYS.artifact(artifact),
         REDIS_KEYS.attemptArtifacts(jobId, 'train', 1),
-        REDIS_KEYS.uncommittedArtifacts,
-        STORAGE_KEYS.artifactsByCreatedAt,
+        ...tenantSweepIndexKeys(tenant),
         STORAGE_KEYS.tenantStoredBytes(tenant),
         STORAGE_KEYS.tenantArtifacts(tenant),
         STORAGE_KEYS.removeAfter,
+      ],
+      moveSweepEntry: () => [
+        REDIS_KEYS.artifact(artifact),
+        STORAGE_KEYS.artifactsByCreatedAt,
+        STORAGE_KEYS.tenantArtifactsByCreatedAt(tenant),
+        STORAGE_KEYS.createdArtifactTenants,
       ],
     },
   ],

@@ -50,9 +50,19 @@ export const REDIS_KEYS = {
   attemptArtifacts: (jobId: string, nodeId: string, attempt: number) =>
     `${REDIS_PREFIX}:attempt:${jobId}:${nodeId}:${attempt}:artifacts`,
   /**
-   * Sorted set of staged/pending artifact ids for the orphan sweep, scored with the time (ms) its grace counts
-   * from: createdAt, or for a staged output the deadline of its attempt when that is later (a long attempt's
-   * early output stays until the attempt cannot be running any more).
+   * Sorted set of one tenant's staged/pending artifact ids for the orphan sweep, scored with the time (ms) its grace
+   * counts from: createdAt, or for a staged output the deadline of its attempt when that is later (a long attempt's
+   * early output stays until the attempt cannot be running any more). Per tenant, so the sweep takes tenants in
+   * turns (docs/security.md "Sweeps under a backlog"); written with `uncommittedArtifactTenants` in the same Lua
+   * steps (libs/redis lua/includes/sweep-index.lua). A prefix plus the tenant: Lua steps derive it from ARGV.
+   */
+  tenantUncommittedArtifacts: (tenant: string) => `${REDIS_PREFIX}:artifacts:uncommitted:${tenant}`,
+  /** Sorted set of the tenants whose `tenantUncommittedArtifacts` holds an entry, scored with its earliest one. */
+  uncommittedArtifactTenants: `${REDIS_PREFIX}:artifacts:uncommitted-tenants`,
+  /**
+   * Legacy: the one global index of uncommitted ids that releases before the per-tenant indexes wrote. Nothing
+   * adds to it any more; the commit and delete steps still take ids out of it, and the orphan sweep drains it as
+   * one more lane of its turns until it is empty.
    */
   uncommittedArtifacts: `${REDIS_PREFIX}:artifacts:uncommitted`,
   /** Sorted set (score = ms) of runner kills caused by a tenant's attempts, trimmed to the window (workers). */

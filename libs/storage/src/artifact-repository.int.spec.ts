@@ -169,7 +169,7 @@ describe('artifact repository', () => {
     });
     expect((await store.readAll(rec.key)).equals(bytes)).toBe(true);
     expect(await redis.smembers(REDIS_KEYS.attemptArtifacts('job-1', 'resize', 1))).toEqual([rec.id]);
-    expect(await redis.zscore(REDIS_KEYS.uncommittedArtifacts, rec.id)).not.toBeNull();
+    expect(await redis.zscore(REDIS_KEYS.tenantUncommittedArtifacts('acme'), rec.id)).not.toBeNull();
     expect(await repo.getVisible(rec.id, 'acme')).toBeNull();
     await expect(repo.read(rec.id, 'acme')).rejects.toBeInstanceOf(ArtifactNotFoundError);
     expect(await repo.listForJob('job-1', 'acme')).toEqual([]);
@@ -188,7 +188,7 @@ describe('artifact repository', () => {
       .hset(REDIS_KEYS.artifact(rec.id), 'state', 'committed')
       .sadd(REDIS_KEYS.jobArtifacts('job-1'), rec.id)
       .zadd(REDIS_KEYS.jobArtifactOrder('job-1'), 0, jobArtifactOrderMember(rec))
-      .zrem(REDIS_KEYS.uncommittedArtifacts, rec.id)
+      .zrem(REDIS_KEYS.tenantUncommittedArtifacts('acme'), rec.id)
       .exec();
     expect(await repo.getVisible(rec.id, 'acme')).toMatchObject({ id: rec.id, state: 'committed' });
     expect(await repo.getVisible(rec.id, 'globex')).toBeNull();
@@ -255,7 +255,7 @@ describe('artifact repository', () => {
       .multi()
       .hset(REDIS_KEYS.artifact(kept.id), 'state', 'committed')
       .sadd(REDIS_KEYS.jobArtifacts('job-2'), kept.id)
-      .zrem(REDIS_KEYS.uncommittedArtifacts, kept.id)
+      .zrem(REDIS_KEYS.tenantUncommittedArtifacts('acme'), kept.id)
       .exec();
     const fresh = await repo.stage({
       ...attempt,

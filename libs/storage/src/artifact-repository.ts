@@ -16,7 +16,7 @@ import { VerifyingStream } from './hashing-stream.js';
 import type { StorageLogger } from './logger.js';
 import { artifactKey, sanitizeName } from './names.js';
 import type { ObjectSource, ObjectStore, PutResult } from './object-store.js';
-import { STORAGE_KEYS } from './storage-keys.js';
+import { STORAGE_KEYS, tenantSweepIndexKeys } from './storage-keys.js';
 import { keepStageEntry } from './stage-lease.js';
 import { runStorageScript } from './storage-scripts.js';
 
@@ -117,8 +117,7 @@ export class ArtifactRepository {
           [
             REDIS_KEYS.artifact(id),
             REDIS_KEYS.attemptArtifacts(input.jobId, input.nodeId, input.attempt),
-            REDIS_KEYS.uncommittedArtifacts,
-            STORAGE_KEYS.artifactsByCreatedAt,
+            ...tenantSweepIndexKeys(record.tenant),
             STORAGE_KEYS.tenantStoredBytes(record.tenant),
             STORAGE_KEYS.tenantArtifacts(record.tenant),
             STORAGE_KEYS.removeAfter,
@@ -129,6 +128,7 @@ export class ArtifactRepository {
             orphanGraceFrom(createdAt, input.attemptDeadline),
             createdAt.getTime(),
             record.size,
+            record.tenant,
             ...Object.entries(encodeArtifactRecord(record)).flat(),
           ],
         ),
@@ -315,8 +315,9 @@ export class ArtifactRepository {
           STORAGE_KEYS.tenantArtifacts(record.tenant),
           REDIS_KEYS.expiredArtifact(id),
           record.jobId ? REDIS_KEYS.jobArtifactOrder(record.jobId) : artifactHash,
+          ...tenantSweepIndexKeys(record.tenant),
         ],
-        [id, states.join(','), tenant ?? '', EXPIRED_OUTPUT_MARK_MS],
+        [id, states.join(','), tenant ?? '', EXPIRED_OUTPUT_MARK_MS, record.tenant],
       ),
     );
     if (typeof key !== 'string') return false;

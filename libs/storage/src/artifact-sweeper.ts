@@ -3,7 +3,17 @@ import { REDIS_KEYS, TERMINAL_JOB_STATUSES } from '#libs/contracts';
 import type { ArtifactRepository } from './artifact-repository.js';
 import { describe } from './errors.js';
 import type { StorageLogger } from './logger.js';
-import { STORAGE_KEYS } from './storage-keys.js';
+import {
+  CREATED_INDEX,
+  dropEntry,
+  dueEntries,
+  rescheduleEntry,
+  SweepTurns,
+  UNCOMMITTED_INDEX,
+  type BatchOutcome,
+  type SweepIndex,
+  type SweepLane,
+} from './sweep-turns.js';
 
 const TERMINAL: ReadonlySet<string> = TERMINAL_JOB_STATUSES;
 
@@ -25,12 +35,6 @@ export interface SweepOptions {
 /** Well under the sweep lease (10 s), so the leader keeps renewing it between passes. */
 export const SWEEP_PASS_MAX_MS = 5000;
 
-/** What one batch of a kind did: `more` when it took a full batch and made progress (more may be due). */
-interface BatchOutcome {
-  done: number;
-  more: boolean;
-}
-
 export interface SweepResult {
   orphans: number;
   expired: number;
@@ -43,47 +47,65 @@ export interface SweepResult {
  * grants, commit copies that were never committed). Records go first, each atomically with queueing its object; then queued objects are
  * removed, so a record never points at a missing object and a crash mid-sweep leaks nothing. Meant to
  * run on one leader at a time, but safe if two overlap (every step is conditional and idempotent).
+ * Orphans and retention take tenants in turns (SweepTurns): one tenant's backlog neither delays another tenant's
+ * sweeps nor keeps that tenant's swept artifacts counting against its quota.
  */
 export class ArtifactSweeper {
+  private readonly orphanTurns: SweepTurns;
+  private readonly retentionTurns: SweepTurns;
+
   constructor(
     private readonly redis: Redis,
     private readonly artifacts: ArtifactRepository,
     private readonly options: SweepOptions,
     private readonly logger: StorageLogger,
-  ) {}
+  ) {
+    this.orphanTurns = new SweepTurns(redis, UNCOMMITTED_INDEX);
+    this.retentionTurns = new SweepTurns(redis, CREATED_INDEX);
+  }
 
   /**
    * Takes a batch of each kind (orphans, retention, due removals, queued objects) in turn, and goes on with the
    * kinds that found a full batch until none does, `passMaxMs` has passed or `proceed()` says stop (the sweep
-   * lease was lost). Round by round, so a backlog of one kind (one tenant's flood of orphans) does not keep the
-   * others waiting for a later interval.
+   * lease was lost). Round by round, so a backlog of one kind does not keep the others waiting for a later
+   * interval; within orphans and retention, each batch is the next tenant's turn (one tenant's flood of orphans
+   * gets one batch per turn of every tenant with due work).
    */
   async sweep(now: Date = new Date(), proceed: () => boolean = () => true): Promise<SweepResult> {
     const deadline = Date.now() + (this.options.passMaxMs ?? SWEEP_PASS_MAX_MS);
     const result: SweepResult = { orphans: 0, expired: 0, objectsRemoved: 0 };
-    const kinds: Array<{ run: () => Promise<BatchOutcome>; add: (n: number) => void }> = [
-      { run: () => this.orphanBatch(now), add: (n) => (result.orphans += n) },
-      { run: () => this.retentionBatch(now), add: (n) => (result.expired += n) },
-      { run: () => this.claimBatch(now), add: () => undefined },
-      { run: () => this.objectBatch(), add: (n) => (result.objectsRemoved += n) },
+    // the lanes (tenants, '' for the legacy global indexes) served this pass: the turns made visible in the log
+    const served = new Set<string>();
+    const turn = (outcome: BatchOutcome & { lane?: SweepLane }): BatchOutcome => {
+      if (outcome.lane !== undefined) served.add(outcome.lane ?? '');
+      return outcome;
+    };
+    // `sink`: a kind fed by the ones before it (a deleted upload queues its staging object for its grant's expiry,
+    // a claim queues objects): it stays in while one of those goes on, even after a batch that was not full
+    const kinds: Array<{ run: () => Promise<BatchOutcome>; add: (n: number) => void; sink?: true }> = [
+      { run: () => this.orphanBatch(now).then(turn), add: (n) => (result.orphans += n) },
+      { run: () => this.retentionBatch(now).then(turn), add: (n) => (result.expired += n) },
+      { run: () => this.claimBatch(now), add: () => undefined, sink: true },
+      { run: () => this.objectBatch(), add: (n) => (result.objectsRemoved += n), sink: true },
     ];
     let pending = kinds;
     let rounds = 0;
     do {
-      const next: typeof kinds = [];
+      const more = new Set<(typeof kinds)[number]>();
       for (const kind of pending) {
         const outcome = await kind.run();
         kind.add(outcome.done);
-        if (outcome.more) next.push(kind);
+        if (outcome.more) more.add(kind);
       }
-      pending = next;
+      const feeding = kinds.findIndex((k) => more.has(k));
+      pending = feeding < 0 ? [] : kinds.filter((k, i) => more.has(k) || (k.sink && i > feeding));
       rounds++;
     } while (pending.length > 0 && Date.now() < deadline && proceed());
     const { orphans, expired, objectsRemoved } = result;
-    if (orphans || expired || objectsRemoved)
-      this.logger.info({ ...result, rounds }, 'artifact sweep removed data');
-    if (pending.length > 0)
-      this.logger.warn({ ...result, rounds }, 'artifact sweep left due work for the next pass');
+    const legacy = served.has('');
+    const summary = { ...result, rounds, tenants: served.size - (legacy ? 1 : 0), legacy };
+    if (orphans || expired || objectsRemoved) this.logger.info(summary, 'artifact sweep removed data');
+    if (pending.length > 0) this.logger.warn(summary, 'artifact sweep left due work for the next pass');
     return result;
   }
 
@@ -97,37 +119,42 @@ export class ArtifactSweeper {
     return { done: removed, more: removed >= this.options.batchSize };
   }
 
-  /** Up to a batch of orphans: uploads never completed, outputs of attempts that never committed. */
-  private orphanBatch(now: Date): Promise<BatchOutcome> {
+  /** The next tenant's turn of orphans: up to a batch of its uploads never completed, outputs never committed. */
+  private orphanBatch(now: Date): Promise<BatchOutcome & { lane?: SweepLane }> {
     const cutoff = now.getTime() - this.options.orphanGraceMs;
-    return this.sweepIndex(REDIS_KEYS.uncommittedArtifacts, cutoff, 'orphan', async (id) => {
-      if (await this.artifacts.delete(id, ['staged', 'pending'])) return true;
-      // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
-      await this.redis.zrem(REDIS_KEYS.uncommittedArtifacts, id);
-      return false;
-    });
+    return this.orphanTurns.step(cutoff, (lane) =>
+      this.sweepIndex(UNCOMMITTED_INDEX, lane, cutoff, 'orphan', async (id) => {
+        if (await this.artifacts.delete(id, ['staged', 'pending'])) return true;
+        // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
+        await dropEntry(this.redis, UNCOMMITTED_INDEX, lane, id);
+        return false;
+      }),
+    );
   }
 
-  /** Up to a batch of committed artifacts past retention. */
-  private async retentionBatch(now: Date): Promise<BatchOutcome> {
+  /** The next tenant's turn of retention: up to a batch of its committed artifacts past retention. */
+  private async retentionBatch(now: Date): Promise<BatchOutcome & { lane?: SweepLane }> {
     if (this.options.retentionMs <= 0) return { done: 0, more: false };
     const cutoff = now.getTime() - this.options.retentionMs;
-    return this.sweepIndex(STORAGE_KEYS.artifactsByCreatedAt, cutoff, 'retention', async (id) => {
-      const record = await this.artifacts.get(id);
-      if (!record) {
-        await this.redis.zrem(STORAGE_KEYS.artifactsByCreatedAt, id);
-        return false;
-      }
-      // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
-      if (record.state !== 'committed') return false;
-      // A job's output is kept while its job may still read it: retention counts from the job's finish.
-      const counted = record.jobId ? await this.jobRetentionStart(record.jobId, now) : null;
-      if (counted !== null && counted > cutoff) {
-        await this.redis.zadd(STORAGE_KEYS.artifactsByCreatedAt, counted, id);
-        return false;
-      }
-      return this.artifacts.delete(id, ['committed']);
-    });
+    return this.retentionTurns.step(cutoff, (lane) =>
+      this.sweepIndex(CREATED_INDEX, lane, cutoff, 'retention', async (id) => {
+        const record = await this.artifacts.get(id);
+        if (!record) {
+          await dropEntry(this.redis, CREATED_INDEX, lane, id);
+          return false;
+        }
+        // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
+        if (record.state !== 'committed') return false;
+        // A job's output is kept while its job may still read it: retention counts from the job's finish.
+        const counted = record.jobId ? await this.jobRetentionStart(record.jobId, now) : null;
+        if (counted !== null && counted > cutoff) {
+          // into its tenant's index (a legacy entry moves there): looked at again when that time is due
+          await rescheduleEntry(this.redis, CREATED_INDEX, record.tenant, id, counted);
+          return false;
+        }
+        return this.artifacts.delete(id, ['committed']);
+      }),
+    );
   }
 
   /**
@@ -143,17 +170,20 @@ export class ArtifactSweeper {
   }
 
   /**
-   * Hands `remove` up to a batch of the ids `index` scores at or before `cutoff`; counts those it deleted. One
+   * Hands `remove` up to a batch of the ids the lane of `index` scores at or before `cutoff`; counts those it deleted. One
    * that fails is logged and stays in the index, so the next sweep tries it again. `more` only when the batch
    * was full and deleted something: a batch that only failed (or was all skipped) would be the same next time.
    */
   private async sweepIndex(
-    index: string,
+    index: SweepIndex,
+    lane: SweepLane,
     cutoff: number,
     sweep: 'orphan' | 'retention',
     remove: (id: string) => Promise<boolean>,
   ): Promise<BatchOutcome> {
-    const ids = await this.redis.zrangebyscore(index, '-inf', cutoff, 'LIMIT', 0, this.options.batchSize);
+    const ids = await dueEntries(this.redis, index, lane, cutoff, this.options.batchSize);
+    // listed as due, found with nothing due: its place in the tenants index is put right, so it is not listed again
+    if (ids.length === 0 && lane !== null) await dropEntry(this.redis, index, lane, '');
     let deleted = 0;
     for (const id of ids) {
       try {

@@ -15,7 +15,7 @@ import {
 import type { StorageLogger } from './logger.js';
 import { attachmentDisposition, sanitizeName, uploadCommittedKey, uploadStagingKey } from './names.js';
 import type { ObjectStore } from './object-store.js';
-import { STORAGE_KEYS } from './storage-keys.js';
+import { STORAGE_KEYS, tenantSweepIndexKeys } from './storage-keys.js';
 import { runStorageScript } from './storage-scripts.js';
 
 export interface PendingUploadInput {
@@ -42,7 +42,7 @@ export interface PendingUploadInput {
  */
 export const COMMIT_COPY_GRACE_MS = 3600_000;
 
-/** The quota checks and the pending record in one atomic step (reserveUpload-5.lua). */
+/** The quota checks and the pending record in one atomic step (reserveUpload-7.lua). */
 export async function reserveUpload(
   redis: Redis,
   repo: ArtifactRepository,
@@ -73,12 +73,11 @@ export async function reserveUpload(
       'reserveUpload',
       [
         REDIS_KEYS.artifact(id),
-        REDIS_KEYS.uncommittedArtifacts,
-        STORAGE_KEYS.artifactsByCreatedAt,
+        ...tenantSweepIndexKeys(input.tenant),
         STORAGE_KEYS.tenantStoredBytes(input.tenant),
         STORAGE_KEYS.tenantArtifacts(input.tenant),
       ],
-      [id, now.getTime(), input.size, maxBytes, maxArtifacts, ...Object.entries(fields).flat()],
+      [id, now.getTime(), input.size, maxBytes, maxArtifacts, input.tenant, ...Object.entries(fields).flat()],
     ),
   )) as [1] | [0, StorageQuota, string];
   if (result[0] !== 1) {
@@ -134,6 +133,8 @@ export async function commitUploadCopy(
       [
         REDIS_KEYS.artifact(id),
         REDIS_KEYS.uncommittedArtifacts,
+        STORAGE_KEYS.tenantUncommittedArtifacts(tenant),
+        STORAGE_KEYS.uncommittedArtifactTenants,
         STORAGE_KEYS.removeAfter,
         STORAGE_KEYS.tenantStoredBytes(tenant),
       ],

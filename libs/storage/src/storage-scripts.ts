@@ -11,6 +11,7 @@ export const STORAGE_SCRIPT_NAMES = [
   'commitUpload',
   'claimDueRemovals',
   'stageArtifact',
+  'moveSweepEntry',
 ] as const;
 export type StorageScriptName = (typeof STORAGE_SCRIPT_NAMES)[number];
 

@@ -303,7 +303,7 @@ describe('Job.artifacts and worker-side staging', () => {
       .multi()
       .hset(REDIS_KEYS.artifact(committed.id), 'state', 'committed')
       .sadd(REDIS_KEYS.jobArtifacts(jobId), committed.id)
-      .zrem(REDIS_KEYS.uncommittedArtifacts, committed.id)
+      .zrem(REDIS_KEYS.tenantUncommittedArtifacts('acme'), committed.id)
       .exec();
 
     const mine = await gql(ENTITIES, { reps: [{ __typename: 'Job', id: jobId }] });

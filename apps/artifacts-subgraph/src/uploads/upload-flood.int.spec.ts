@@ -86,8 +86,9 @@ const zeroByte = (i: number) => ({ name: `f${i}.txt`, contentType: 'text/plain',
 /** Everything the flood could have written (the quota counters are among the keys), to show a refusal changed nothing. */
 const footprint = async () => ({
   keys: await redis.dbsize(),
-  uncommitted: await redis.zcard(REDIS_KEYS.uncommittedArtifacts),
-  created: await redis.zcard(STORAGE_KEYS.artifactsByCreatedAt),
+  uncommitted: await redis.zcard(REDIS_KEYS.tenantUncommittedArtifacts('mallory')),
+  created: await redis.zcard(STORAGE_KEYS.tenantArtifactsByCreatedAt('mallory')),
+  tenants: await redis.zrange(REDIS_KEYS.uncommittedArtifactTenants, '0', '-1', 'WITHSCORES'),
   removeAfter: await redis.zcard(STORAGE_KEYS.removeAfter),
   counters: Object.fromEntries(
     await Promise.all((await redis.keys('*:tenant:*')).map(async (k) => [k, await redis.get(k)] as const)),
@@ -206,7 +207,8 @@ describe('sweep pass', () => {
     const r = await sweeper.sweep(new Date(Date.now() + 1000));
     expect(r.orphans).toBe(flood.length + victim.length);
     expect(await repo.get(victim[0]!)).toBeNull();
-    expect(await redis.zcard(REDIS_KEYS.uncommittedArtifacts)).toBe(0);
+    expect(await redis.zcard(REDIS_KEYS.tenantUncommittedArtifacts('flooder'))).toBe(0);
+    expect(await redis.zcard(REDIS_KEYS.uncommittedArtifactTenants)).toBe(0);
     expect(await repo.artifactCount('flooder')).toBe(0);
     // each deleted upload queued its staging object for removal (its grant has expired): all claimed, too
     expect(await redis.zcard(STORAGE_KEYS.removeAfter)).toBe(0);

@@ -167,8 +167,8 @@ describe('AttemptStorage', () => {
       contentType: 'application/octet-stream',
     });
     // the uncommitted index scores it from the deadline, not from when it was staged
-    expect(Number(await redis.zscore(REDIS_KEYS.uncommittedArtifacts, staged.artifactId!))).toBe(
-      deadline.getTime(),
-    );
+    expect(
+      Number(await redis.zscore(REDIS_KEYS.tenantUncommittedArtifacts('alice'), staged.artifactId!)),
+    ).toBe(deadline.getTime());
   });
 });

@@ -75,7 +75,7 @@ async function commitAttempt(a: AttemptInfo): Promise<void> {
   for (const id of ids) {
     m.hset(REDIS_KEYS.artifact(id), 'state', 'committed')
       .sadd(REDIS_KEYS.jobArtifacts(a.jobId), id)
-      .zrem(REDIS_KEYS.uncommittedArtifacts, id);
+      .zrem(REDIS_KEYS.tenantUncommittedArtifacts(a.tenant), id);
   }
   await m.exec();
 }

@@ -250,7 +250,7 @@ describe('artifact quotas at submit and retry, against a real redis-server', () 
 
   it('counts what the artifacts side counts: uploads fill the quota, deleting one frees it', async () => {
     const c = await start({ ...QUOTAS, maxArtifacts: 2 });
-    // the artifacts subgraph's own step (reserveUpload-5.lua) on the same Redis; no object is touched
+    // the artifacts subgraph's own step (reserveUpload-7.lua) on the same Redis; no object is touched
     const client = new Redis(redis.url);
     const unreachable = new ObjectStore(
       {

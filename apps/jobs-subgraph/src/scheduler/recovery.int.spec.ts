@@ -234,7 +234,11 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         createdAt: new Date().toISOString(),
       });
       await redis.client.sadd(REDIS_KEYS.attemptArtifacts(jobId, 'only', attempt), id);
-      await redis.client.zadd(REDIS_KEYS.uncommittedArtifacts, Date.now(), id);
+      // indexed as the stager does (its tenant's index, the tenant listed) and, for art-1, as a release before
+      // per-tenant indexes did (the legacy global index): the commit takes it out of both
+      await redis.client.zadd(REDIS_KEYS.tenantUncommittedArtifacts(TENANT), Date.now(), id);
+      await redis.client.zadd(REDIS_KEYS.uncommittedArtifactTenants, Date.now(), TENANT);
+      if (id === 'art-1') await redis.client.zadd(REDIS_KEYS.uncommittedArtifacts, Date.now(), id);
     };
     try {
       const { job } = await core.service.submitJob(TENANT, single('test.emit', { value: 1 }));
@@ -260,6 +264,9 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
         }),
       ]);
       expect(await redis.client.zscore(REDIS_KEYS.uncommittedArtifacts, 'art-1')).toBeNull();
+      expect(await redis.client.zscore(REDIS_KEYS.tenantUncommittedArtifacts(TENANT), 'art-1')).toBeNull();
+      // the tenant had no other uncommitted entry: it is no longer listed for the orphan sweep's turns
+      expect(await redis.client.zscore(REDIS_KEYS.uncommittedArtifactTenants, TENANT)).toBeNull();
       const types = (await allEvents(core, job.id)).map((e) => e.type);
       expect(types.slice(-3)).toEqual(['ARTIFACT_CREATED', 'NODE_SUCCEEDED', 'JOB_SUCCEEDED']);
 
@@ -276,6 +283,11 @@ describe('scheduler recovery and replicas (real redis-server)', () => {
       const view = (await core.service.job(TENANT, other.id))!;
       expect(view.nodes[0]!.error!.code).toBe('INVALID_OUTPUT');
       expect(await redis.client.hget(REDIS_KEYS.artifact('art-2'), 'state')).toBe('staged');
+      // still its tenant's orphan to sweep
+      expect(
+        await redis.client.zscore(REDIS_KEYS.tenantUncommittedArtifacts(TENANT), 'art-2'),
+      ).not.toBeNull();
+      expect(await redis.client.zscore(REDIS_KEYS.uncommittedArtifactTenants, TENANT)).not.toBeNull();
       expect(await redis.client.scard(REDIS_KEYS.jobArtifacts(other.id))).toBe(0);
       expect(await redis.client.zscore(JOB_KEYS.deadLetter, other.id)).not.toBeNull();
     } finally {

@@ -355,6 +355,7 @@ export class Scheduler {
         REDIS_KEYS.uncommittedArtifacts,
         REDIS_KEYS.attemptArtifacts(jobId, nodeId, attempt),
         REDIS_KEYS.jobArtifactOrder(jobId),
+        REDIS_KEYS.uncommittedArtifactTenants,
       ],
       [
         nodeId,
@@ -368,6 +369,7 @@ export class Scheduler {
         ran.workerId,
         ran.startedAt,
         REDIS_KEYS.expiredArtifact(''),
+        REDIS_KEYS.tenantUncommittedArtifacts(''),
       ],
     )) as [string, StartStep, ...Array<string | number>];
     if (status === 'bad_artifact' || status === 'expired_artifact') {

@@ -109,7 +109,7 @@ export function impliedStart(
 }
 
 /**
- * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-9.lua
+ * What a step that can start an attempt answers of that start (see lua/includes/start.lua): completeAttempt-10.lua
  * of a start folded into it, or (none folded) of the start it applied first; failAttempt, releaseAttempt and
  * recordProgress of the start they applied first. The class is named whether a start was applied or not.
  */
@@ -120,7 +120,7 @@ export type StartStep = [
   queuedAt: string,
   resourceClass: ResourceClass | '',
   /**
-   * completeAttempt-9.lua's 'ok' only: the attempt's occupancy of its tenant ended and tenants wait in the ring
+   * completeAttempt-10.lua's 'ok' only: the attempt's occupancy of its tenant ended and tenants wait in the ring
    * (a tenant held at its share may take it): the caller fills the window of the class.
    */
   endFill?: number,

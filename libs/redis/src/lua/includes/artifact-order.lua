@@ -6,7 +6,7 @@
 --
 -- The list is in commit order, so that whatever a job commits after a client read a cursor comes after that
 -- cursor. An output's place is 'c' .. its commitSeq (16 digits) .. NUL .. id, where commitSeq is the seq of the
--- ARTIFACT_CREATED job event its commit step appended (completeAttempt-9.lua): taken from the job hash in the same
+-- ARTIFACT_CREATED job event its commit step appended (completeAttempt-10.lua): taken from the job hash in the same
 -- atomic step, it only grows, is never reused and never ties, unlike a clock (two steps in one millisecond, a
 -- clock stepped back, replicas' clocks), and it costs the step no command (the step reads and writes seq anyway).
 -- An output committed by an older release has no commitSeq: its place is its createdAt (canonical ISO, fixed

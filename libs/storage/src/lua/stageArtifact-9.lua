@@ -4,21 +4,23 @@
   the same step as the record is written, so from now on only the record decides the object's life. If the
   entry is gone (the sweep claimed it although a running put pushes it back: Redis was out of reach for the whole
   grace), nothing is written and the stager removes the object (the sweep may have found none yet).
-    KEYS[1] artifact hash   KEYS[2] attemptArtifacts set   KEYS[3] uncommitted zset   KEYS[4] created index
-    KEYS[5] tenant's stored-bytes counter   KEYS[6] tenant's artifact counter   KEYS[7] remove-after zset
+    KEYS[1] artifact hash   KEYS[2] attemptArtifacts set   KEYS[3] tenant's uncommitted zset
+    KEYS[4] tenants with uncommitted entries   KEYS[5] tenant's created index   KEYS[6] tenants with created entries
+    KEYS[7] tenant's stored-bytes counter   KEYS[8] tenant's artifact counter   KEYS[9] remove-after zset
     ARGV[1] artifact id   ARGV[2] object key   ARGV[3] uncommitted score (ms)   ARGV[4] createdAt (ms)
-    ARGV[5] size   ARGV[6..] the record's hash fields and values
+    ARGV[5] size   ARGV[6] tenant   ARGV[7..] the record's hash fields and values
   Returns 1 when written, 0 when the object was already claimed for removal.
 ]]
-if redis.call('ZREM', KEYS[7], ARGV[2]) == 0 then return 0 end
+--@include sweep-index
+if redis.call('ZREM', KEYS[9], ARGV[2]) == 0 then return 0 end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+sweepIndexAdd(KEYS[4], KEYS[3], ARGV[6], ARGV[3], ARGV[1])
+sweepIndexAdd(KEYS[6], KEYS[5], ARGV[6], ARGV[4], ARGV[1])
 -- outputs count toward the tenant's stored bytes and artifacts from staging on (released if they are swept), as
 -- uploads do from their reservation; never refused (failing a running job would be worse)
-redis.call('INCRBY', KEYS[5], ARGV[5])
-redis.call('INCR', KEYS[6])
+redis.call('INCRBY', KEYS[7], ARGV[5])
+redis.call('INCR', KEYS[8])
 return 1

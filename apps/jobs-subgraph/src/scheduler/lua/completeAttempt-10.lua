@@ -12,12 +12,15 @@
   its worker (ARGV[12]) and when it started (ARGV[13]); its dispatch slot is freed in this step too.
     KEYS[6] job artifacts set   KEYS[7] uncommitted artifacts zset   KEYS[8] the attempt's staged artifacts set
     KEYS[9] the job's artifact order index (REDIS_KEYS.jobArtifactOrder: one member per member of KEYS[6])
+    KEYS[10] the tenants with uncommitted entries (REDIS_KEYS.uncommittedArtifactTenants)
     ARGV[4] node id   ARGV[5] attempt   ARGV[6] outputs JSON   ARGV[7] artifact ids (JSON array)
     ARGV[8] artifact hash key prefix
     ARGV[9] worker id of a folded start report ('' = none)   ARGV[10] attempt id (the queue job id)
     ARGV[11] fair-stage key prefix ('' = the enqueuer frees slots itself)
     ARGV[12] worker id of the completion   ARGV[13] when its attempt started (ISO; '' = now)
     ARGV[14] expired-output mark key prefix (REDIS_KEYS.expiredArtifact(''))
+    ARGV[15] a tenant's uncommitted index key prefix (REDIS_KEYS.tenantUncommittedArtifacts(''); '' = none): a
+    committed artifact leaves its tenant's index (lua/includes/sweep-index) and the legacy global one (KEYS[7])
   Returns { 'ok', start, jobFinished (1|0), readyNodeId... } | { 'stale', start } | { 'bad_artifact', start,
   artifactId } | { 'expired_artifact', start, artifactId } (this attempt staged it, but the record was deleted
   before the commit: the orphan sweep's mark names this attempt's set) where start = { applied (1|0), released (1|0), fill (1|0), queuedAt or '', resourceClass or '' }
@@ -28,7 +31,9 @@
 --@include common
 --@include start
 --@include artifact-order
+--@include sweep-index
 local jobArtifactsKey, uncommittedKey, attemptArtifactsKey, orderKey = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local uncommittedTenantsKey, tenantUncommittedPrefix = KEYS[10], ARGV[15] or ''
 local nodeId, attempt, outputs = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local artifactIds = cjson.decode(ARGV[7])
 local artifactPrefix = ARGV[8]
@@ -94,6 +99,9 @@ for _, id in ipairs(artifactIds) do
       redis.call('ZADD', orderKey, 0, artifactOrderMember(id, 'committed', f[2], f[3], f[4], seq))
     end
     redis.call('ZREM', uncommittedKey, id)
+    if tenantUncommittedPrefix ~= '' and f[2] then
+      sweepIndexRemove(uncommittedTenantsKey, tenantUncommittedPrefix .. f[2], f[2], id)
+    end
   end
 end
 
