@@ -208,6 +208,33 @@ describe('artifact sweeps take tenants in turns', () => {
   }, 60_000);
 });
 
+describe('during a rolling upgrade: an older replica commits or deletes without touching the tenant indexes', () => {
+  it('drops the stale entries it leaves, deleting nothing that should stay, and unlists a tenant left with none', async () => {
+    const [committed, gone] = await pendingUploads('mixed', 2, t0);
+    // an older commit: the record is committed, its entry left in the tenant's uncommitted index
+    await redis.client.hset(REDIS_KEYS.artifact(committed!), 'state', 'committed');
+    // an older delete: the record is gone, its entries left in the tenant's indexes
+    await redis.client
+      .multi()
+      .del(REDIS_KEYS.artifact(gone!))
+      .decr(STORAGE_KEYS.tenantArtifacts('mixed'))
+      .decrby(STORAGE_KEYS.tenantStoredBytes('mixed'), 4)
+      .exec();
+    // and a tenant listed with nothing in its index (a hand edit)
+    await redis.client.zadd(STORAGE_KEYS.uncommittedArtifactTenants, t0, 'ghost');
+
+    expect((await sweeper({ retentionMs: DAY }).sweep(new Date(t0 + 2 * HOUR))).orphans).toBe(0);
+    expect(await repoAt(t0).get(committed!)).toMatchObject({ state: 'committed' });
+    expect(await redis.client.zrange(STORAGE_KEYS.uncommittedArtifactTenants, '0', '-1')).toEqual([]);
+    expect(await redis.client.zcard(STORAGE_KEYS.tenantUncommittedArtifacts('mixed'))).toBe(0);
+    // retention, once due: the gone record's entry is dropped, the committed one expires as any other
+    expect((await sweeper({ retentionMs: DAY }).sweep(new Date(t0 + 2 * DAY))).expired).toBe(1);
+    expect(await repoAt(t0).get(committed!)).toBeNull();
+    expect(await counters('mixed')).toEqual({ artifacts: 0, bytes: 0 });
+    expect(nonEmpty(await sweepIndexes())).toEqual([]);
+  }, 60_000);
+});
+
 describe('upgrade: entries an older release wrote to the global indexes', () => {
   /** A record as the release before per-tenant indexes wrote it: global indexes, counted. */
   async function legacyRecord(record: ArtifactRecord, object: Buffer | null): Promise<ArtifactRecord> {
