@@ -16,6 +16,36 @@ describe('gateway errors', () => {
     }
   });
 
+  it("answers Apollo's code-less 400s (a persisted query whose hash does not match) with BAD_USER_INPUT, not as an internal failure", () => {
+    // what @apollo/server's requestPipeline throws for an APQ registration with a wrong sha256Hash, and for an
+    // unknown persistedQuery version: a 400 without a code, which Apollo would report as INTERNAL_SERVER_ERROR
+    for (const message of ['provided sha does not match query', 'Unsupported persisted query version']) {
+      const e = new GraphQLError(message, { extensions: { http: { status: 400, headers: new Map() } } });
+      const logged: unknown[] = [];
+      const log = (cause: unknown) => void logged.push(cause);
+      for (const production of [true, false]) {
+        const out = formatGatewayError(
+          { message, extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] } },
+          e,
+          { production, log },
+        );
+        expect(out).toEqual({ message, extensions: { code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } });
+      }
+      expect(logged).toEqual([]);
+    }
+    // a resolver's failure with an http status is still what it was
+    const thrown = new GraphQLError('boom', { path: ['job'], extensions: { http: { status: 400 } } });
+    expect(
+      formatGatewayError(
+        { message: 'boom', path: ['job'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+        thrown,
+        {
+          production: true,
+        },
+      ).extensions,
+    ).toEqual({ code: 'INTERNAL_SERVER_ERROR' });
+  });
+
   it('keeps contract extensions of its own refusals in production, with the HTTP status for Apollo', () => {
     const e = gatewayError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 3 });
     expect(e.extensions.http).toMatchObject({ status: 429 });

@@ -75,6 +75,15 @@ export function formatGatewayError(
       path: formatted.path,
       extensions: { code: 'BAD_USER_INPUT', reason: ext.code },
     };
+  // Apollo's own 400s that carry no code (an APQ registration whose sha256Hash does not match its query, an
+  // unknown persistedQuery version) are the client's mistake: without this they were INTERNAL_SERVER_ERROR
+  // ("internal error" in production) and an error log line, for anyone to produce at will.
+  if (isCodelessBadRequest(error))
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      extensions: { code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' },
+    };
   if (typeof ext.code === 'string' && ext.code !== 'INTERNAL_SERVER_ERROR' && 'serviceName' in ext) {
     const { serviceName, stacktrace: _s, exception: _e, http: _h, ...rest } = ext;
     return {
@@ -85,4 +94,11 @@ export function formatGatewayError(
     };
   }
   return formatGraphQLError(formatted, error, opts);
+}
+
+/** A request-level GraphQLError (no path: not a resolver's) that Apollo answers 400 without giving it a code. */
+function isCodelessBadRequest(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.path !== undefined || error.originalError) return false;
+  const ext = error.extensions;
+  return ext.code === undefined && (ext.http as { status?: unknown } | undefined)?.status === 400;
 }
