@@ -54,6 +54,8 @@ const stack = await launchStack({
   WORKER_NVIDIA_SMI: '/nonexistent/nvidia-smi',
   WORKER_CPU_ACTORS: String(Math.max(2, FEED_JOBS)),
   MAX_SUBSCRIPTIONS_PER_KEY: String(Math.max(SUBSCRIBERS, FEED_TOTAL) * 2),
+  // one key opens a connection per fan-out subscriber and per feed connection
+  MAX_CONNECTIONS_PER_KEY: String((SUBSCRIBERS + FEED_CONNECTIONS) * 2),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: String(Math.max(100, FEED_PER_CONNECTION)),
   RATE_LIMIT_PER_MINUTE: '100000000',
   RATE_LIMIT_BURST: '10000000',

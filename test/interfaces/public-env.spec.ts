@@ -54,6 +54,7 @@ const PUBLIC: Record<
       ['API_KEY_CACHE_MAX_ENTRIES', 10_000],
       ['MAX_SUBSCRIPTIONS_PER_CONNECTION', 100],
       ['MAX_SUBSCRIPTIONS_PER_KEY', 1000],
+      ['MAX_CONNECTIONS_PER_KEY', 1000],
       ['SUBSCRIBER_BUFFER', undefined], // compiled: 512
       ['SUBSCRIPTION_BUFFER', undefined], // deprecated name, still read (issue 14)
       ['DOCUMENT_CACHE_BYTES', 32 * 1024 * 1024],

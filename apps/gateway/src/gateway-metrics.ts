@@ -59,6 +59,7 @@ export function createGatewayMetrics() {
   const guard: GuardMetrics = { refused: (reason) => refused.inc({ reason }) };
   // the bound that refused (the answer's `extensions.limit`): apart from the rate limit's RATE_LIMITED
   const subscriptionQuota: SubscriptionQuotaEvents = { refused: (limit) => refused.inc({ reason: limit }) };
+  const connectionQuota = { refused: (reason: string) => refused.inc({ reason }) };
   const pool: UpstreamPoolEvents = {
     connected: (service, reconnect) =>
       upstream.inc({ service, event: reconnect ? 'reconnected' : 'connected' }),
@@ -70,6 +71,7 @@ export function createGatewayMetrics() {
     forwarder,
     guard,
     subscriptionQuota,
+    connectionQuota,
     pool,
     refused: (reason: string) => refused.inc({ reason }),
     connections: (delta: number) => connections.inc(delta),

@@ -17,6 +17,7 @@ import {
   rateLimiter,
   rateLimitUnits,
   SharedSubscriptionSlots,
+  connectionSlotsKey,
   SUBSCRIPTION_SLOT_SCRIPTS,
   SubscriptionQuota,
   type RateLimiter,
@@ -37,6 +38,7 @@ import { Authenticator } from './auth/authenticator.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { formatGatewayError, gatewayError } from './gateway-errors.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
+import { ConnectionQuota } from './subscriptions/connection-quota.js';
 import { authenticateRequest, identityOf } from './http/authenticate-request.js';
 import { bodyErrors, graphqlBody } from './http/body-parsing.js';
 import { guardDocuments } from './http/guard-documents.js';
@@ -89,6 +91,8 @@ export class GatewayRuntime {
   private readonly metrics = createGatewayMetrics();
   /** Per-key subscription count shared by all replicas (Redis); heartbeat started here, stopped in shutdown. */
   private readonly subscriptionSlots: SharedSubscriptionSlots;
+  /** Per-key count of open graphql-ws connections, shared the same way. */
+  private readonly connectionSlots: SharedSubscriptionSlots;
   private readonly format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError;
   private runtime: SupergraphRuntime | null = null;
   private ws: GraphqlWsServer | null = null;
@@ -115,6 +119,7 @@ export class GatewayRuntime {
     // API keys, subscription slots and rate-limit counters live in Redis: checked at each connection
     watchEvictionPolicy(this.redis, { name: 'gateway', production: config.production, logger, refuse });
     this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
+    this.connectionSlots = new SharedSubscriptionSlots(this.redis, { logger, redisKey: connectionSlotsKey });
     const keys = new ApiKeyStore(this.redis);
     this.keysSubscriber = createRedis({
       ...redisTarget(config),
@@ -340,6 +345,11 @@ export class GatewayRuntime {
         this.subscriptionSlots,
         this.metrics.subscriptionQuota,
       ),
+      connections: new ConnectionQuota(
+        this.config.MAX_CONNECTIONS_PER_KEY,
+        this.connectionSlots,
+        this.metrics.connectionQuota,
+      ),
       forwarder: this.forwarder,
       executeOperation: (request, identity) => this.execute(request, identity),
       introspection: this.config.introspection,
@@ -390,6 +400,7 @@ export class GatewayRuntime {
     }
     await this.ws?.dispose();
     await this.subscriptionSlots.close();
+    await this.connectionSlots.close();
     await this.limiter.close?.();
     server?.closeAllConnections();
     await this.server.stop();

@@ -10,6 +10,8 @@ import { defineScripts, redisNowMs } from '#libs/redis';
  * scored by its expiry (ms, Redis server clock).
  */
 export const subscriptionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:subslots:${keyId}`;
+/** Open graphql-ws connections of one API key (the gateway's connection bound), kept the same way. */
+export const connectionSlotsKey = (keyId: string) => `${REDIS_PREFIX}:connslots:${keyId}`;
 
 /** A slot's lifetime without a heartbeat from its replica: how long a crashed replica's slots stay counted. */
 export const DEFAULT_SLOT_TTL_MS = 30_000;
@@ -42,6 +44,8 @@ export interface SharedSubscriptionSlotsOptions {
   /** Bound on one acquire round trip; past it the acquire fails like an unreachable Redis. */
   timeoutMs?: number;
   logger?: SharedSlotsLogger;
+  /** The sorted set of a key's slots (default subscriptionSlotsKey): another name counts another kind of slot. */
+  redisKey?: (keyId: string) => string;
 }
 
 export class SlotsUnavailableError extends Error {
@@ -62,6 +66,7 @@ export class SharedSubscriptionSlots {
   readonly ttlMs: number;
   private readonly timeoutMs: number;
   private readonly logger?: SharedSlotsLogger;
+  private readonly redisKey: (keyId: string) => string;
   /** keyId → members this replica holds. */
   private readonly held = new Map<string, Set<string>>();
   private nextSlot = 0;
@@ -77,6 +82,7 @@ export class SharedSubscriptionSlots {
     this.ttlMs = opts.ttlMs ?? DEFAULT_SLOT_TTL_MS;
     this.timeoutMs = opts.timeoutMs ?? 2_000;
     this.logger = opts.logger;
+    this.redisKey = opts.redisKey ?? subscriptionSlotsKey;
     if (!(this.ttlMs >= 30)) throw new Error('subscription slot TTL must be at least 30 ms');
     this.heartbeat = setInterval(() => void this.refresh(), Math.floor(this.ttlMs / 3));
     this.heartbeat.unref();
@@ -121,7 +127,7 @@ export class SharedSubscriptionSlots {
         SUBSCRIPTION_SLOT_SCRIPTS.run(
           this.redis,
           'acquireSlots',
-          [subscriptionSlotsKey(keyId)],
+          [this.redisKey(keyId)],
           [limit, this.ttlMs, ...waiters.map((w) => w.member)],
         ) as Promise<[number, number]>,
       );
@@ -145,7 +151,7 @@ export class SharedSubscriptionSlots {
       if (released) return;
       released = true;
       this.unhold(keyId, member);
-      this.redis.zrem(subscriptionSlotsKey(keyId), member).catch((e: unknown) =>
+      this.redis.zrem(this.redisKey(keyId), member).catch((e: unknown) =>
         // Not refreshed any more: the slot expires after the TTL.
         this.logger?.warn({ err: e, keyId }, 'subscription slot release failed; it expires after the TTL'),
       );
@@ -155,7 +161,7 @@ export class SharedSubscriptionSlots {
   /** Live slots of a key across replicas (expired ones not counted). */
   async count(keyId: string): Promise<number> {
     const now = await redisNowMs(this.redis);
-    return this.redis.zcount(subscriptionSlotsKey(keyId), `(${now}`, '+inf');
+    return this.redis.zcount(this.redisKey(keyId), `(${now}`, '+inf');
   }
 
   /** Extends every slot this replica holds by the TTL (the heartbeat; also callable directly). */
@@ -173,7 +179,7 @@ export class SharedSubscriptionSlots {
           await SUBSCRIPTION_SLOT_SCRIPTS.run(
             this.redis,
             'refreshSlots',
-            [subscriptionSlotsKey(keyId)],
+            [this.redisKey(keyId)],
             [this.ttlMs, ...chunk],
           );
         }
@@ -193,7 +199,7 @@ export class SharedSubscriptionSlots {
     this.held.clear();
     // Bounded: shutdown must not hang on an unresponsive Redis.
     await this.withTimeout(
-      Promise.all(held.map(([keyId, members]) => this.redis.zrem(subscriptionSlotsKey(keyId), ...members))),
+      Promise.all(held.map(([keyId, members]) => this.redis.zrem(this.redisKey(keyId), ...members))),
     ).catch((e: unknown) =>
       this.logger?.warn({ err: e }, 'subscription slots not removed on close; they expire after the TTL'),
     );

@@ -8,7 +8,13 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { formatGatewayError } from '../gateway-errors.js';
 import { DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
-import { SharedSubscriptionSlots, subscriptionSlotsKey, SubscriptionQuota } from '#libs/auth';
+import {
+  connectionSlotsKey,
+  SharedSubscriptionSlots,
+  subscriptionSlotsKey,
+  SubscriptionQuota,
+} from '#libs/auth';
+import { CONNECTION_REFUSED_CLOSE, ConnectionQuota } from './connection-quota.js';
 import { startGraphqlWsServer, type GraphqlWsServer } from './graphql-ws-server.js';
 import { SocketWriteBatching } from './socket-write-batching.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';
@@ -19,6 +25,8 @@ const schema = buildSchema(`
   type Subscription { ticks(every: Int): Int }
 `);
 const identity = { tenant: 't1', keyId: 'k-reuse', scopes: ['jobs:read' as const] };
+/** Open connections the key may hold in this suite. */
+const MAX_CONNECTIONS = 5;
 
 /** A subscribe that is admitted only when the test opens the gate (an auth/rate-limit round trip in flight). */
 class Gate {
@@ -38,6 +46,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
   let redisServer: RedisHandle;
   let redis: Redis;
   let slots: SharedSubscriptionSlots;
+  let connectionSlots: SharedSubscriptionSlots;
   let http: Server;
   let ws: GraphqlWsServer;
   let gate: Gate;
@@ -49,6 +58,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     redisServer = await startRedis();
     redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
     slots = new SharedSubscriptionSlots(redis);
+    connectionSlots = new SharedSubscriptionSlots(redis, { redisKey: connectionSlotsKey });
     http = createServer();
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const forwarder = {
@@ -92,6 +102,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
         defaultListSize: 10,
       }),
       quota: new SubscriptionQuota(10, 10, slots),
+      connections: new ConnectionQuota(MAX_CONNECTIONS, connectionSlots),
       forwarder,
       executeOperation: async () => ({ data: null }),
       introspection: true,
@@ -105,6 +116,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
   afterAll(async () => {
     await ws?.dispose();
     await slots?.close();
+    await connectionSlots?.close();
     await new Promise((r) => http?.close(r));
     redis?.disconnect();
     await redisServer?.stop();
@@ -124,6 +136,38 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     return { socket, messages, send, closeCode: () => closeCode };
   };
   const subscribe = { type: 'subscribe', id: 'a', payload: { query: 'subscription { ticks }' } };
+  const openConnections = () => redis.zcard(connectionSlotsKey(identity.keyId));
+
+  it('refuses a connection past MAX_CONNECTIONS_PER_KEY with 1013, and takes one again once a slot is given back', async () => {
+    gate = new Gate();
+    gate.release();
+    const before = await openConnections();
+    const held = [];
+    for (let i = before; i < MAX_CONNECTIONS; i++) held.push(await connect());
+    expect(await openConnections()).toBe(MAX_CONNECTIONS);
+    // one more: refused before connection_ack (the old server acknowledged every one, without bound)
+    const { port } = http.address() as AddressInfo;
+    const extra = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws');
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      extra.on('close', (code, reason) => r({ code, reason: String(reason) })),
+    );
+    const acked: unknown[] = [];
+    extra.on('message', (m) => acked.push(m));
+    await new Promise((r) => extra.once('open', r));
+    extra.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer x' } }));
+    expect(await closed).toEqual({
+      code: CONNECTION_REFUSED_CLOSE,
+      reason: `at most ${MAX_CONNECTIONS} open connections per API key`,
+    });
+    expect(acked).toEqual([]);
+    expect(await openConnections()).toBe(MAX_CONNECTIONS);
+    // a closed connection gives its slot back, and the next one is let in
+    held.pop()!.socket.close();
+    await waitFor(async () => (await openConnections()) === MAX_CONNECTIONS - 1, { timeoutMs: 5_000 });
+    held.push(await connect());
+    for (const c of held) c.socket.close();
+    await waitFor(async () => (await openConnections()) === before, { timeoutMs: 5_000 });
+  });
 
   it('holds no slot and no upstream subscription once the connection is over', async () => {
     gate = new Gate();

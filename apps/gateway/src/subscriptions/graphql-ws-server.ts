@@ -10,6 +10,7 @@ import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionCredentialWatch, type SubscriptionQuota, type WatchedConnection } from '#libs/auth';
+import { CONNECTION_REFUSED_CLOSE, type ConnectionQuota } from './connection-quota.js';
 import { ClientConnection, type DirectSink } from './direct-delivery.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { asGatewayError, gatewayError } from '../gateway-errors.js';
@@ -28,6 +29,8 @@ type ConnectionExtra = {
   /** Ids whose subscribe is still being admitted (auth, rate limit, quota round trips). */
   pending?: Set<string>;
   closed?: boolean;
+  /** Gives back this connection's slot in the per-key connection count. */
+  releaseConnection?: () => void;
   /** The client's socket, for subscriptions that write their events directly. */
   connection?: ClientConnection;
   socket?: WebSocket;
@@ -84,6 +87,8 @@ export interface GraphqlWsServerOptions {
   /** Size, tokens, shape, complexity and validation of each document: the same gate as HTTP. */
   documentGuard: DocumentGuard;
   quota: SubscriptionQuota;
+  /** Open connections per API key (across replicas): one slot from an accepted connection_init to the close. */
+  connections: ConnectionQuota;
   forwarder: SubscriptionForwarder;
   /** Queries and mutations sent over the socket run through the gateway like HTTP ones. */
   executeOperation: (
@@ -161,6 +166,20 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         try {
           const identity = await o.authenticator.authenticate(ctx.connectionParams?.authorization);
           const extra = ctx.extra as ConnectionExtra;
+          const admission = await o.connections.admit(identity.keyId);
+          if ('refused' in admission) {
+            (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
+              CONNECTION_REFUSED_CLOSE,
+              admission.refused,
+            );
+            return false;
+          }
+          // the client went away while its slot was being taken: nothing else will give it back
+          if (extra.closed) {
+            admission.release();
+            return false;
+          }
+          extra.releaseConnection = admission.release;
           extra.releases = new Set();
           extra.pending = new Set();
           extra.watched = {
@@ -302,6 +321,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         const extra = ctx.extra as ConnectionExtra;
         extra.closed = true;
         for (const release of [...(extra.releases ?? [])]) release();
+        extra.releaseConnection?.();
+        extra.releaseConnection = undefined;
         if (extra.watched) {
           watch.delete(extra.watched);
           extra.watched = undefined;

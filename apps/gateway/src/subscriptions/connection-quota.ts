@@ -1,0 +1,42 @@
+import type { SharedSubscriptionSlots } from '#libs/auth';
+
+/** Open graphql-ws connections one API key may hold across every gateway replica. */
+export const CONNECTIONS_PER_KEY_DEFAULT = 1000;
+
+/** WebSocket close code of a refused connection: 1013 Try Again Later (graphql-ws clients retry it with back-off). */
+export const CONNECTION_REFUSED_CLOSE = 1013;
+
+export type ConnectionAdmission = { release: () => void } | { refused: string };
+
+/**
+ * Open graphql-ws connections per API key, counted across replicas in Redis (the subscription slots'
+ * mechanism under another key, `connectionSlotsKey`). Nothing else bounds them: subscriptions are bounded per
+ * connection and per key, but a key that opens connections and subscribes to nothing held a socket, a file
+ * descriptor and graphql-ws state each, as many as it liked, until the process ran out of descriptors and
+ * refused everyone. Fails closed (refused) when Redis cannot answer, as the subscription quota does.
+ */
+export class ConnectionQuota {
+  constructor(
+    readonly maxPerKey: number,
+    private readonly slots: Pick<SharedSubscriptionSlots, 'acquire'>,
+    private readonly events: {
+      refused?(reason: 'connectionsPerKey' | 'connectionQuotaUnavailable'): void;
+    } = {},
+  ) {}
+
+  /** A slot for one more connection of `keyId` (its release function), or why not (the close reason). */
+  async admit(keyId: string): Promise<ConnectionAdmission> {
+    let release: (() => void) | null;
+    try {
+      release = await this.slots.acquire(keyId, this.maxPerKey);
+    } catch {
+      this.events.refused?.('connectionQuotaUnavailable');
+      return { refused: 'the connection quota store is unreachable; try again shortly' };
+    }
+    if (!release) {
+      this.events.refused?.('connectionsPerKey');
+      return { refused: `at most ${this.maxPerKey} open connections per API key` };
+    }
+    return { release };
+  }
+}
