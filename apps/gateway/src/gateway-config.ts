@@ -16,8 +16,13 @@ import {
 } from '#libs/config';
 import { subscriberBufferEnv, subscriberBufferFrom } from '#libs/backpressure';
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
-import { apiKeyCacheEnv, operationLimitsEnv, rateLimitLeaseEnv, subscriptionQuotaEnv } from '#libs/auth';
-import { CONNECTIONS_PER_KEY_DEFAULT } from './subscriptions/connection-quota.js';
+import {
+  apiKeyCacheEnv,
+  connectionQuotaEnv,
+  operationLimitsEnv,
+  rateLimitLeaseEnv,
+  subscriptionQuotaEnv,
+} from '#libs/auth';
 
 /** A flag whose default depends on the mode (resolved in loadGatewayConfig). */
 const optionalFlag = () =>
@@ -71,8 +76,8 @@ export const gatewayEnv = {
   DOCUMENT_CACHE_BYTES: nonNegativeInt(32 * 1024 * 1024),
   /** MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTIONS_PER_KEY: the same bounds as on the jobs subgraph's direct callers. */
   ...subscriptionQuotaEnv,
-  /** Open graphql-ws connections one API key may hold across every replica (1013 past it). */
-  MAX_CONNECTIONS_PER_KEY: positiveInt(CONNECTIONS_PER_KEY_DEFAULT),
+  /** MAX_CONNECTIONS_PER_KEY: open graphql-ws connections of one API key, with the jobs subgraph's direct callers. */
+  ...connectionQuotaEnv,
   /**
    * Events one subscriber may have queued (after NODE_PROGRESS coalescing) before it is cut off:
    * SUBSCRIBER_BUFFER (512), as in the jobs subgraph; SUBSCRIPTION_BUFFER is its deprecated name.

@@ -17,6 +17,7 @@ import {
   rateLimiter,
   rateLimitUnits,
   SharedSubscriptionSlots,
+  ConnectionQuota,
   connectionSlotsKey,
   SUBSCRIPTION_SLOT_SCRIPTS,
   SubscriptionQuota,
@@ -38,7 +39,6 @@ import { Authenticator } from './auth/authenticator.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { formatGatewayError, gatewayError } from './gateway-errors.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
-import { ConnectionQuota } from './subscriptions/connection-quota.js';
 import { authenticateRequest, identityOf } from './http/authenticate-request.js';
 import { bodyErrors, graphqlBody } from './http/body-parsing.js';
 import { guardDocuments } from './http/guard-documents.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { subgraphAuthEnv, subgraphAuthSettings, subscriptionQuotaEnv } from '#libs/auth';
+import { connectionQuotaEnv, subgraphAuthEnv, subgraphAuthSettings, subscriptionQuotaEnv } from '#libs/auth';
 import { SUBSCRIBER_BUFFER_DEFAULT } from '#libs/backpressure';
 import {
   artifactQuotaEnv,
@@ -127,6 +127,8 @@ export const jobsSubgraphEnv = {
    * are bounded there).
    */
   ...subscriptionQuotaEnv,
+  /** Open graphql-ws connections of one API key, direct callers and our gateway's clients counted together. */
+  ...connectionQuotaEnv,
 };
 
 /**

@@ -37,6 +37,16 @@ export function createSubscriptionQuotaMetrics(): Required<SubscriptionQuotaEven
   return { refused: (limit) => refusals.inc({ limit }) };
 }
 
+/** Direct callers' graphql-ws connections closed 1013 by MAX_CONNECTIONS_PER_KEY (or its store unreachable). */
+export function createConnectionQuotaMetrics(): { refused(reason: string): void } {
+  const refusals = metrics.counter({
+    name: 'switchyard_connection_quota_refusals_total',
+    help: 'graphql-ws connections of direct callers closed by the per-key connection bound, by reason',
+    labelNames: ['reason'] as const,
+  });
+  return { refused: (reason) => refusals.inc({ reason }) };
+}
+
 /** The scheduler's counters and the node queue depth gauge, on the process's one registry. */
 export function createJobsMetrics(
   queueDepth: () => Promise<Record<ResourceClass, number>>,

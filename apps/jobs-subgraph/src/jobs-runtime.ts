@@ -4,6 +4,8 @@ import {
   createSubgraphAuth,
   type SubgraphAuth,
   RATE_LIMIT_SCRIPTS,
+  ConnectionQuota,
+  connectionSlotsKey,
   SharedSubscriptionSlots,
   SUBSCRIPTION_SLOT_SCRIPTS,
   SubscriptionQuota,
@@ -27,6 +29,7 @@ import {
   createEventMetrics,
   createJobsMetrics,
   createQuotaMetrics,
+  createConnectionQuotaMetrics,
   createSubscriptionQuotaMetrics,
   parseEvictedKeys,
   parseInfoMemory,
@@ -72,6 +75,9 @@ export class JobsRuntime {
   private readonly auth: SubgraphAuth;
   /** Live subscriptions of callers that did not come through our gateway; only when such callers are accepted. */
   readonly subscriptionQuota?: SubscriptionQuota;
+  /** Direct callers' open graphql-ws connections per key (the same count as our gateway's clients'). */
+  readonly connectionQuota?: ConnectionQuota;
+  private readonly connectionSlots?: SharedSubscriptionSlots;
   private readonly subscriptionSlots?: SharedSubscriptionSlots;
   readonly production: boolean;
   /** A request failure means Redis is down (UNAVAILABLE) when the command connection is not ready. */
@@ -156,6 +162,7 @@ export class JobsRuntime {
     this.heartbeat = new ReplicaHeartbeat(this.redis, { ttlMs: config.SCHEDULER_REPLICA_TTL_MS, logger });
     // defined whoever may call, so the metric catalog is the same for every deployment
     const subscriptionQuotaMetrics = createSubscriptionQuotaMetrics();
+    const connectionQuotaMetrics = createConnectionQuotaMetrics();
     if (config.auth.accept.some((m) => m !== 'gateway')) {
       // the per-key count is the same Redis set as our gateway's: one key has one bound however it comes in
       this.subscriptionSlots = new SharedSubscriptionSlots(this.redis, { logger });
@@ -164,6 +171,15 @@ export class JobsRuntime {
         config.MAX_SUBSCRIPTIONS_PER_KEY,
         this.subscriptionSlots,
         subscriptionQuotaMetrics,
+      );
+      this.connectionSlots = new SharedSubscriptionSlots(this.redis, {
+        logger,
+        redisKey: connectionSlotsKey,
+      });
+      this.connectionQuota = new ConnectionQuota(
+        config.MAX_CONNECTIONS_PER_KEY,
+        this.connectionSlots,
+        connectionQuotaMetrics,
       );
     }
     this.enqueuer = new BullmqEnqueuer(
@@ -298,6 +314,7 @@ export class JobsRuntime {
     await this.heartbeat.stop();
     await this.auth.close();
     await this.subscriptionSlots?.close();
+    await this.connectionSlots?.close();
     await Promise.all(
       [this.redis, this.queuesRedis, this.subscriberRedis, this.reportsRedis].map((r) => quitRedis(r)),
     );

@@ -22,6 +22,7 @@ const graphql = await createJobsGraphql(runtime.service, {
   production: runtime.production,
   unavailable: runtime.unavailable,
   subscriptionQuota: runtime.subscriptionQuota,
+  connectionQuota: runtime.connectionQuota,
   log: (err) =>
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'graphql request failed'),
 });

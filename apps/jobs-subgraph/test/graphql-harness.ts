@@ -1,7 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { SharedSubscriptionSlots, SUBSCRIPTION_QUOTA_DEFAULTS, SubscriptionQuota } from '#libs/auth';
+import {
+  ConnectionQuota,
+  CONNECTIONS_PER_KEY_DEFAULT,
+  connectionSlotsKey,
+  SharedSubscriptionSlots,
+  SUBSCRIPTION_QUOTA_DEFAULTS,
+  SubscriptionQuota,
+} from '#libs/auth';
 import { startRedis, type RedisHandle } from '#libs/testing';
 import { createJobsGraphql, type JobsGraphql } from '../src/graphql/graphql-server.js';
 import { createSubscriptionQuotaMetrics } from '../src/jobs-metrics.js';
@@ -43,6 +50,8 @@ export interface GraphqlHarness {
    * the app's metric (switchyard_subscription_quota_refusals_total), as JobsRuntime wires it.
    */
   subscriptionQuota: SubscriptionQuota;
+  /** The app's default MAX_CONNECTIONS_PER_KEY (1000), counted on the core's Redis: for the same servers. */
+  connectionQuota: ConnectionQuota;
   url: string;
   /** `test.add` attempts wait from now until releaseAdds() (jobs held unfinished, mid-run). */
   holdAdds(): void;
@@ -80,6 +89,9 @@ export async function startGraphqlHarness(
       slots,
       createSubscriptionQuotaMetrics(),
     );
+    const connectionSlots = new SharedSubscriptionSlots(core.redis, { redisKey: connectionSlotsKey });
+    stops.push(() => connectionSlots.close());
+    const connectionQuota = new ConnectionQuota(CONNECTIONS_PER_KEY_DEFAULT, connectionSlots);
     const worker = await new TestWorker({
       url: redis.url,
       tasks: Object.values(TEST_TASKS).filter((t) => t.resources.gpu === 0),
@@ -108,6 +120,7 @@ export async function startGraphqlHarness(
       core,
       worker,
       subscriptionQuota,
+      connectionQuota,
       url: served.url,
       holdAdds: () => {
         gate = new Promise<void>((r) => (release = r));

@@ -15,3 +15,4 @@ export * from './subgraph-request-auth.js';
 export * from './rate-limit-units.js';
 export * from './shared-subscription-slots.js';
 export * from './subscription-quota.js';
+export * from './connection-quota.js';

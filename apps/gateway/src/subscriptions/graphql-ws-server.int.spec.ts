@@ -9,12 +9,13 @@ import { formatGatewayError } from '../gateway-errors.js';
 import { DocumentGuard } from '../limits/document-guard.js';
 import type { OperationGuard } from '../limits/operation-guard.js';
 import {
+  CONNECTION_REFUSED_CLOSE,
+  ConnectionQuota,
   connectionSlotsKey,
   SharedSubscriptionSlots,
   subscriptionSlotsKey,
   SubscriptionQuota,
 } from '#libs/auth';
-import { CONNECTION_REFUSED_CLOSE, ConnectionQuota } from './connection-quota.js';
 import { startGraphqlWsServer, type GraphqlWsServer } from './graphql-ws-server.js';
 import { SocketWriteBatching } from './socket-write-batching.js';
 import type { SubscriptionForwarder } from './subscription-forwarder.js';

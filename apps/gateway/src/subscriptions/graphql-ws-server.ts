@@ -9,8 +9,13 @@ import {
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionCredentialWatch, type SubscriptionQuota, type WatchedConnection } from '#libs/auth';
-import { CONNECTION_REFUSED_CLOSE, type ConnectionQuota } from './connection-quota.js';
+import {
+  CONNECTION_REFUSED_CLOSE,
+  ConnectionCredentialWatch,
+  type ConnectionQuota,
+  type SubscriptionQuota,
+  type WatchedConnection,
+} from '#libs/auth';
 import { ClientConnection, type DirectSink } from './direct-delivery.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { asGatewayError, gatewayError } from '../gateway-errors.js';

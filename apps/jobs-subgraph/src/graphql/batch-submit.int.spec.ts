@@ -182,6 +182,7 @@ describe('submitJobs over a real redis-server', () => {
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota: harness.connectionQuota,
     });
     const directHttp = await serveGraphql(direct);
     try {

@@ -57,6 +57,7 @@ describe('the jobs subgraph, called directly with API keys', () => {
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota: harness.connectionQuota,
     });
     http = await serveGraphql(direct, { websocket: true });
   });
@@ -199,6 +200,7 @@ describe('the jobs subgraph, called directly with API keys', () => {
       }),
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota: harness.connectionQuota,
     });
     const server = await serveGraphql(strict);
     try {

@@ -1,7 +1,16 @@
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { ApiKeyStore, CachedApiKeyVerifier, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
+import {
+  ApiKeyStore,
+  CachedApiKeyVerifier,
+  CONNECTION_REFUSED_CLOSE,
+  ConnectionQuota,
+  connectionSlotsKey,
+  SharedSubscriptionSlots,
+  SubgraphAuthenticator,
+  TokenBucketLimiter,
+} from '#libs/auth';
 import { waitFor } from '#libs/testing';
 import type { CoreHarness } from '../../test/harness.js';
 import { serveGraphql, startGraphqlHarness, type GraphqlHarness } from '../../test/graphql-harness.js';
@@ -26,7 +35,11 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
   afterAll(() => harness?.stop());
 
   /** The jobs subgraph accepting API keys, verified from `verifier` (the store, or a cache in front of it). */
-  async function directServer(verifier: ApiKeyStore | CachedApiKeyVerifier, log?: (err: unknown) => void) {
+  async function directServer(
+    verifier: ApiKeyStore | CachedApiKeyVerifier,
+    log?: (err: unknown) => void,
+    connectionQuota = harness.connectionQuota,
+  ) {
     const auth = new SubgraphAuthenticator({
       accept: ['api-key'],
       identitySecrets: TEST_SECRET,
@@ -39,6 +52,7 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota,
       log,
     });
     const http = await serveGraphql(graphql, { websocket: true });
@@ -73,6 +87,50 @@ describe('jobs subgraph graphql-ws: a direct API-key caller whose key is revoked
     await new Promise((r) => setTimeout(r, 200)); // subscribed
     return { client, closedWith: () => closedWith, ended: () => ended };
   }
+
+  it('closes a connection past MAX_CONNECTIONS_PER_KEY (1013, before connection_ack), counted with every replica and the gateway', async () => {
+    const slots = new SharedSubscriptionSlots(core.redis, { redisKey: connectionSlotsKey });
+    const server = await directServer(store, undefined, new ConnectionQuota(2, slots));
+    const sockets: WebSocket[] = [];
+    /** One raw graphql-ws connection of `key`: acknowledged, or the close it got. */
+    const connect = async (key: string) => {
+      const socket = new WebSocket(server.url, 'graphql-transport-ws');
+      sockets.push(socket);
+      const outcome = new Promise<string>((resolve) => {
+        socket.on('message', (m) => {
+          if ((JSON.parse(String(m)) as { type: string }).type === 'connection_ack') resolve('ack');
+        });
+        socket.on('close', (code, reason) => resolve(`${code} ${String(reason)}`));
+      });
+      await new Promise((r) => socket.once('open', r));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }));
+      return outcome;
+    };
+    try {
+      const { key, record } = await store.create({
+        tenant: 'acme',
+        scopes: ['jobs:read'],
+        name: 'many-sockets',
+      });
+      const other = await store.create({ tenant: 'acme', scopes: ['jobs:read'], name: 'other-sockets' });
+      expect(await connect(key)).toBe('ack');
+      expect(await connect(key)).toBe('ack');
+      // the old server acknowledged every connection, without bound
+      expect(await connect(key)).toBe(`${CONNECTION_REFUSED_CLOSE} at most 2 open connections per API key`);
+      expect(await connect(other.key)).toBe('ack');
+      expect(await core.redis.zcard(connectionSlotsKey(record.id))).toBe(2);
+      // a closed connection gives its slot back
+      sockets[0]!.close();
+      await waitFor(async () => (await core.redis.zcard(connectionSlotsKey(record.id))) === 1, {
+        timeoutMs: 5_000,
+      });
+      expect(await connect(key)).toBe('ack');
+    } finally {
+      for (const s of sockets) s.close();
+      await server.stop();
+      await slots.close();
+    }
+  });
 
   it('closes (4403) at once when the revocation is pushed to the key cache', async () => {
     const subscriber = new Redis(harness.redisUrl);

@@ -42,6 +42,7 @@ describe('jobs subgraph graphql-ws: live subscriptions of a direct API-key calle
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota: harness.connectionQuota,
     });
     const http = await serveGraphql(graphql, { websocket: true });
     url = `${http.url.replace(/^http/, 'ws')}/graphql`;

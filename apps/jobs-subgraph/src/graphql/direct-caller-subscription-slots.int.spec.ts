@@ -49,6 +49,7 @@ describe('jobs subgraph graphql-ws: subscription slots of direct callers', () =>
       authenticator: auth,
       production: true,
       subscriptionQuota: new SubscriptionQuota(2, 3, slots),
+      connectionQuota: harness.connectionQuota,
     });
     const http = await serveGraphql(graphql, { websocket: true });
     url = `${http.url.replace(/^http/, 'ws')}/graphql`;

@@ -6,7 +6,9 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CallerAuthError,
+  CONNECTION_REFUSED_CLOSE,
   ConnectionCredentialWatch,
+  type ConnectionQuota,
   credentialsFromConnection,
   type CallerCredentials,
   type SubgraphAuthenticator,
@@ -37,6 +39,11 @@ export interface JobsGraphqlOptions {
    * or jwt: jobFeed never completes, so without it one key could hold any number of feeds open.
    */
   subscriptionQuota?: SubscriptionQuota;
+  /**
+   * Open graphql-ws connections of those callers per key (MAX_CONNECTIONS_PER_KEY), with our gateway's clients:
+   * required with subscriptionQuota.
+   */
+  connectionQuota?: ConnectionQuota;
 }
 
 export interface JobsGraphql {
@@ -64,6 +71,8 @@ type ConnectionAuth = {
    * graphql-ws hands the same object to onComplete, and unlike the id it is never reused by the client.
    */
   slots?: Map<object, () => void>;
+  /** Gives back this connection's slot in the per-key connection count (direct callers). */
+  releaseConnection?: () => void;
   closed?: boolean;
 };
 
@@ -85,6 +94,9 @@ export async function createJobsGraphql(
   const direct = (options.authenticator?.methods ?? []).filter((m) => m !== 'gateway');
   if (direct.length && !quota)
     throw new Error(`accepting ${direct.join(', ')} callers needs a subscription quota (subscriptionQuota)`);
+  const connections = options.connectionQuota;
+  if (direct.length && !connections)
+    throw new Error(`accepting ${direct.join(', ')} callers needs a connection quota (connectionQuota)`);
   const schema = await buildJobsSubgraphSchema(service);
   const server = await createSubgraphServer<JobsContext>({
     ...options,
@@ -165,6 +177,17 @@ export async function createJobsGraphql(
             ctx.extra.caller = caller;
             ctx.extra.credentials = credentials;
             if (caller.method !== 'gateway') {
+              // one slot per open connection of the key, our gateway's clients' included (1013 past the bound)
+              const admission = await connections!.admit(caller.identity.keyId);
+              if ('refused' in admission) {
+                ctx.extra.socket.close(CONNECTION_REFUSED_CLOSE, admission.refused);
+                return false;
+              }
+              if (ctx.extra.closed) {
+                admission.release();
+                return false;
+              }
+              ctx.extra.releaseConnection = admission.release;
               ctx.extra.watched = {
                 ...(caller.method === 'api-key'
                   ? { keyId: caller.identity.keyId }
@@ -220,6 +243,8 @@ export async function createJobsGraphql(
           onClose: (ctx) => {
             ctx.extra.closed = true;
             for (const release of [...(ctx.extra.slots?.values() ?? [])]) release();
+            ctx.extra.releaseConnection?.();
+            ctx.extra.releaseConnection = undefined;
             if (ctx.extra.watched) watch.delete(ctx.extra.watched);
           },
           context: (ctx): JobsContext => ({ identity: ctx.extra.caller!.identity, service }),

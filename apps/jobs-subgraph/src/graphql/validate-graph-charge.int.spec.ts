@@ -56,6 +56,7 @@ describe('validateGraph spends a rate-limit token per plan, as submitJob does', 
       authenticator: auth,
       production: true,
       subscriptionQuota: harness.subscriptionQuota,
+      connectionQuota: harness.connectionQuota,
     });
     const http = await serveGraphql(direct, { websocket: false });
     url = `${http.url}/graphql`;

@@ -1,7 +1,16 @@
-import type { SharedSubscriptionSlots } from '#libs/auth';
+import { positiveInt } from '#libs/config';
+import type { SharedSubscriptionSlots } from './shared-subscription-slots.js';
 
-/** Open graphql-ws connections one API key may hold across every gateway replica. */
+/** Open graphql-ws connections one API key may hold across every replica and entry point. */
 export const CONNECTIONS_PER_KEY_DEFAULT = 1000;
+
+/**
+ * The bound's one name and default wherever it is enforced (the gateway for its clients, the jobs subgraph for
+ * callers that did not come through the gateway; one count per key for both): spread into each app's env shape.
+ */
+export const connectionQuotaEnv = {
+  MAX_CONNECTIONS_PER_KEY: positiveInt(CONNECTIONS_PER_KEY_DEFAULT),
+};
 
 /** WebSocket close code of a refused connection: 1013 Try Again Later (graphql-ws clients retry it with back-off). */
 export const CONNECTION_REFUSED_CLOSE = 1013;
@@ -9,7 +18,7 @@ export const CONNECTION_REFUSED_CLOSE = 1013;
 export type ConnectionAdmission = { release: () => void } | { refused: string };
 
 /**
- * Open graphql-ws connections per API key, counted across replicas in Redis (the subscription slots'
+ * Open graphql-ws connections per API key, counted across replicas (and with the jobs subgraph's direct callers) in Redis (the subscription slots'
  * mechanism under another key, `connectionSlotsKey`). Nothing else bounds them: subscriptions are bounded per
  * connection and per key, but a key that opens connections and subscribes to nothing held a socket, a file
  * descriptor and graphql-ws state each, as many as it liked, until the process ran out of descriptors and
