@@ -2,7 +2,7 @@ import type { GraphError, NodeSpec, SubmitJobInput } from '#libs/contracts';
 import { CapabilityCatalog } from '../registry/capability-catalog.js';
 import { imageResize, modelEvaluate, modelTrain, workerManifest } from '../registry/test/manifests.js';
 import { DEFAULT_TEMPLATES_DIR, TemplateRegistry } from '../templates/template-registry.js';
-import { planJob, type PlanResult } from './planner.js';
+import { MAX_GRAPH_ERRORS, planJob, type PlanResult } from './planner.js';
 import { taskSchemaValidators } from './schema-validation.js';
 
 const catalog = new CapabilityCatalog([
@@ -330,6 +330,33 @@ describe('planJob: every problem at once', () => {
         'VERSION_UNAVAILABLE:c',
       ].sort(),
     );
+  });
+
+  it('lists at most MAX_GRAPH_ERRORS problems, then one TOO_LARGE that counts the rest', () => {
+    // a 200 KB graph once drew 14,002 errors (1.6 MB of answer, ~1 s of CPU between the subgraph and the
+    // gateway, against ~30 ms for a valid graph of the same size): the answer is bounded, not the input's problems
+    const inputs = Object.fromEntries(
+      Array.from({ length: 500 }, (_, i) => [`k${i}`, { $ref: 'a.outputs.x' }]),
+    );
+    const errors = errorsOf(plan([resize('a', inputs)]));
+    expect(errors).toHaveLength(MAX_GRAPH_ERRORS + 1);
+    expect(errors.slice(0, MAX_GRAPH_ERRORS).every((e) => e.code !== 'TOO_LARGE')).toBe(true);
+    expect(errors[MAX_GRAPH_ERRORS]).toEqual({
+      code: 'TOO_LARGE',
+      path: 'graph',
+      message: `1002 problems; the first ${MAX_GRAPH_ERRORS} are listed`,
+    });
+    // template params too
+    const params = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`p${i}`, 1]));
+    const fromTemplate = errorsOf(planJob({ template: 'thumbnail', params }, catalog, templates));
+    expect(fromTemplate).toHaveLength(MAX_GRAPH_ERRORS + 1);
+    expect(fromTemplate[MAX_GRAPH_ERRORS]!.code).toBe('TOO_LARGE');
+    // up to the bound every problem is listed, as before
+    const few = errorsOf(
+      plan([resize('a', Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, 1])))]),
+    );
+    expect(few.length).toBeLessThanOrEqual(MAX_GRAPH_ERRORS);
+    expect(few.some((e) => e.code === 'TOO_LARGE')).toBe(false);
   });
 
   it('refuses both graph and template, and neither', () => {
