@@ -1,6 +1,7 @@
 import { TERMINAL_JOB_EVENTS, type JobEvent } from '#libs/contracts';
 import type { StoredEvent } from './event-log.js';
 import type { OutageReader, ReadOutages } from './read-outages.js';
+import { markReadTogether } from './read-together.js';
 import { SubscriberBuffer } from './subscriber-buffer.js';
 import type { Wakeups } from './wakeups.js';
 
@@ -120,6 +121,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
           const batch = await this.source.read(this.position, asked);
           readThrough = true;
           if (batch.length === 0) break;
+          markReadTogether(batch.map((stored) => stored.event));
           for (const { position, event } of batch) {
             this.position = position;
             this.buffer.push(event);

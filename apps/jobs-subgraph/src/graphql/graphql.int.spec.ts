@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { REDIS_KEYS, schemaHash } from '#libs/contracts';
 import { waitFor } from '#libs/testing';
@@ -330,6 +331,26 @@ describe('jobs subgraph GraphQL (HTTP + graphql-ws) over a real redis-server', (
     const refused = await collect<Ev>(anonymous, EVENTS, { jobId }).done;
     expect(refused.errors).toBeDefined();
     await anonymous.dispose();
+  });
+
+  it('jobEvents replays events read together with one read of their job, each event showing the job as of now', async () => {
+    const submitted = await graphqlRequest<{ submitJob: { id: string } }>(url, SUBMIT, { input: diamond(5) });
+    const jobId = submitted.data!.submitJob.id;
+    const client = wsClient(url);
+    try {
+      await collect<Ev>(client, EVENTS, { jobId }).done; // until the terminal event: the job has finished
+      const reads = jest.spyOn(harness.core.service, 'jobsByIds');
+      const replay = await collect<Ev>(client, EVENTS, { jobId }).done;
+      expect(replay.errors).toBeUndefined();
+      expect(replay.items.length).toBeGreaterThan(10);
+      for (const { jobEvents } of replay.items)
+        expect(jobEvents.job).toEqual({ id: jobId, status: 'SUCCEEDED' });
+      // one read of up to 256 events: the job read once, not once per event (the old resolver read it per event)
+      expect(reads).toHaveBeenCalledTimes(1);
+      reads.mockRestore();
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('jobFeed streams the tenant’s JOB_* events only', async () => {

@@ -15,6 +15,7 @@ import { assumedListSize, connectionListSize, cost, requiresScope } from '#libs/
 import { PageInfoType } from '#libs/subgraph';
 import type { JobEvent } from '#libs/contracts';
 import { badInput, notFound } from '#libs/errors';
+import { readOnceTogether } from '../events/read-together.js';
 import type { JobsService } from '../service/jobs-service.js';
 import { requireScope, type JobsContext } from './context.js';
 import { jobsForCaller } from './job-lookup.js';
@@ -213,7 +214,12 @@ export class JobEventsResolver {
 
   @FieldResolver(() => JobType, { description: 'the job as of now; may select fields of either subgraph' })
   async job(@Root() event: JobEventType, @Ctx() ctx: JobsContext): Promise<JobType> {
-    const [job] = await jobsForCaller(this.service, ctx, [event.jobId]);
+    // events read from the log together share one read of their job (events/read-together.ts)
+    const job = await readOnceTogether(
+      event,
+      event.jobId,
+      async () => (await jobsForCaller(this.service, ctx, [event.jobId]))[0],
+    );
     if (!job) throw notFound('job', event.jobId);
     return job;
   }

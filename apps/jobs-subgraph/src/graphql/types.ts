@@ -9,6 +9,7 @@ import {
   type JsonObject,
   type WorkerManifest,
 } from '#libs/contracts';
+import { keepReadTogether } from '../events/read-together.js';
 import type { TaskCapability } from '../registry/capability-catalog.js';
 import type { TemplateSummary } from '../templates/template-registry.js';
 import { JOB_NODES_LIST_SIZE } from '../planner/planner.js';
@@ -161,7 +162,7 @@ export class JobEventType {
   tenant!: string;
 
   static from(e: JobEvent): JobEventType {
-    return Object.assign(new JobEventType(), e);
+    return keepReadTogether(e, Object.assign(new JobEventType(), e));
   }
 }
 
