@@ -63,9 +63,13 @@ describe('worker: one quarantined actor among several', () => {
         const man = await sched.manifest('w-partq');
         const bad = man?.actors.find((a) => a.id === 'w-partq/gpu1');
         const others = man?.actors.filter((a) => a !== bad) ?? [];
-        return bad?.state === 'QUARANTINED' && others.every((a) => a.state === 'IDLE') ? man : null;
+        // the actors settle while the worker still starts: the manifest says so (accepting false) until the
+        // worker's own RUNNING republishes it a moment later
+        return bad?.state === 'QUARANTINED' && others.every((a) => a.state === 'IDLE') && man?.accepting
+          ? man
+          : null;
       },
-      { timeoutMs: 60_000, what: 'GPU 1 quarantined, the other actors idle', logs: worker.logs },
+      { timeoutMs: 60_000, what: 'GPU 1 quarantined, the other actors idle, accepting', logs: worker.logs },
     );
     expect(m.actors.map((a) => [a.id, a.resourceClass, a.state])).toEqual([
       ['w-partq/gpu0', 'gpu', 'IDLE'],
