@@ -113,9 +113,6 @@ export const JobEventsSubscription = graphql(`
       progress
       message
       at
-      job {
-        ...JobDetail
-      }
     }
   }
 `);
