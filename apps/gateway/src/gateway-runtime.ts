@@ -215,6 +215,12 @@ export class GatewayRuntime {
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       flushDirectWrites: (burstEnded) =>
         burstEnded ? this.socketWrites.flush() : this.socketWrites.flushHeldLongerThan(DIRECT_WRITE_HOLD_MS),
+      // a subscription's events are charged like queries: MAX_QUERY_COST of delivered selections per token
+      charge: {
+        take: (keyId, tokens) => this.guard.chargeDelivered(keyId, tokens),
+        costPerToken: config.guardLimits.maxCost,
+        maxBatch: this.guard.burst,
+      },
       metrics: this.metrics.forwarder,
       logger,
     });

@@ -88,6 +88,8 @@ export interface AdmitRequest {
 export interface AdmittedDocument {
   document: DocumentNode;
   operation: OperationDefinitionNode;
+  /** The operation's measured cost (within maxCost): per event for a subscription. */
+  cost: number;
 }
 
 export interface DocumentGuardMetrics {
@@ -211,7 +213,7 @@ export class DocumentGuard {
       if (errors.length)
         throw new DocumentRefused(errors.map((e) => badInput(e.message, 'GRAPHQL_VALIDATION_FAILED')));
     }
-    return { document, operation: operation! };
+    return { document, operation: operation!, cost: measured.report?.cost ?? 0 };
   }
 
   /** Parse within the token bound, then the shape checks; an admitted document is remembered. */

@@ -1,6 +1,7 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { assertScopesFor, rootFieldNames } from '../auth/root-field-scopes.js';
 import { gatewayError } from '../gateway-errors.js';
+import type { ChargeDecision } from '../subscriptions/delivery-charge.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
 import { GUARD_LIMIT_NAMES } from './document-guard.js';
 import type { CostDirectives } from './cost-directives.js';
@@ -9,7 +10,10 @@ import { measureOperation, type ComplexityLimits, type ComplexityResult } from '
 import { overBurstMessage, type RateLimiter } from '#libs/auth';
 
 export interface GuardMetrics {
-  refused(reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN' | 'BAD_USER_INPUT'): void;
+  /** `subscriptionEvents`: a subscription ended RATE_LIMITED for what its delivered events cost. */
+  refused(
+    reason: 'RATE_LIMITED' | 'QUERY_TOO_COMPLEX' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'subscriptionEvents',
+  ): void;
 }
 
 /**
@@ -55,6 +59,23 @@ export class OperationGuard {
         retryAfterSeconds: decision.retryAfterSeconds,
       });
     }
+  }
+
+  /**
+   * Takes `tokens` for what a subscription delivered (DeliveryCharge): a refusal is answered, not thrown (the
+   * subscription ends with RATE_LIMITED after what it was sent) and counted as `subscriptionEvents`; a limiter that
+   * cannot answer rejects (the charge decides what that means for an open subscription).
+   */
+  async chargeDelivered(keyId: string, tokens: number): Promise<ChargeDecision> {
+    const decision = await this.limiter.take(keyId, tokens);
+    if (decision.allowed) return { allowed: true };
+    this.metrics.refused?.('subscriptionEvents');
+    return { allowed: false, retryAfterSeconds: decision.retryAfterSeconds };
+  }
+
+  /** The most tokens the key's bucket can grant at once. */
+  get burst(): number {
+    return this.limiter.policy.burst;
   }
 
   /**

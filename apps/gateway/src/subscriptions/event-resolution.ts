@@ -6,6 +6,7 @@ import {
 } from '@apollo/gateway';
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
+import { DeliveryChargeUnavailable, DeliveryRateLimited } from './delivery-charge.js';
 import { BufferOverflow } from './event-buffer.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 
@@ -130,6 +131,19 @@ export function toClientErrors(
       ? error.errors.map(toGraphQLError)
       : [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE' } })];
   }
+  if (error instanceof DeliveryRateLimited)
+    return [
+      new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {
+        extensions: {
+          code: 'RATE_LIMITED',
+          limit: 'subscriptionEvents',
+          retryAfterSeconds: error.retryAfterSeconds,
+          ...resume,
+        },
+      }),
+    ];
+  if (error instanceof DeliveryChargeUnavailable)
+    return [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE', ...resume } })];
   if (error instanceof BufferOverflow)
     return [
       new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {

@@ -47,6 +47,8 @@ type OperationContext = {
   query: string;
   release?: () => void;
   direct?: DirectSink;
+  /** The operation's measured cost: what each delivered event of a subscription is charged. */
+  cost: number;
 };
 
 /**
@@ -222,7 +224,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           const identity = await reauthenticate(ctx);
           await o.guard.admit(identity);
           const runtime = o.runtime();
-          const { document, operation } = o.documentGuard.admit({
+          const { document, operation, cost } = o.documentGuard.admit({
             query: payload.query,
             operationName: payload.operationName,
             variables: payload.variables,
@@ -259,7 +261,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
               return toErrors(gatewayError('UNAVAILABLE', 'the connection closed'));
             }
           }
-          const contextValue: OperationContext = { identity, query: payload.query, release };
+          const contextValue: OperationContext = { identity, query: payload.query, release, cost };
           if (operation.operation === 'subscription' && extra.socket) {
             extra.connection ??= new ClientConnection(extra.socket);
             contextValue.direct = extra.connection.sink(id);
@@ -292,6 +294,7 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
             identity: ctx.identity,
             context: { identity: ctx.identity },
             direct: ctx.direct,
+            eventCost: ctx.cost,
           });
           return releasing(stream, release);
         } catch (e) {

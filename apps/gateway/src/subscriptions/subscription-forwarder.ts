@@ -2,6 +2,7 @@ import type { ServiceMap } from '@apollo/gateway';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
+import { DeliveryCharge, DeliveryChargeUnavailable, type DeliveryChargeOptions } from './delivery-charge.js';
 import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
 import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';
@@ -58,6 +59,11 @@ export interface SubscriptionForwarderOptions {
    * batching writes what has waited long enough.
    */
   flushDirectWrites?: (burstEnded: boolean) => void;
+  /**
+   * Charges each client subscription's delivered events to its key's bucket (DeliveryCharge): a request's
+   * `eventCost` per event, a token per `costPerToken`. Absent: events cost nothing.
+   */
+  charge?: DeliveryChargeOptions;
   metrics?: Partial<ForwarderMetrics>;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -76,6 +82,8 @@ export interface ForwardRequest {
    * shared event); the iterator then yields only errors and the end. Without it every event is yielded.
    */
   direct?: DirectSink;
+  /** What one delivered event costs (the operation's measured cost), charged with `options.charge`. */
+  eventCost?: number;
 }
 
 /**
@@ -129,13 +137,34 @@ export class SubscriptionForwarder {
     let lastDeliveredCursor: string | undefined;
     metrics?.active?.(1);
     let finished = false;
+    /** Why the charge for delivered events ended this subscription (told the client next, then done). */
+    let cut: unknown = null;
+    const charge =
+      this.options.charge && request.eventCost
+        ? new DeliveryCharge(this.options.charge, request.identity.keyId, request.eventCost, (error) => {
+            cut = error;
+            if (error instanceof DeliveryChargeUnavailable)
+              logger?.warn(
+                { keyId: request.identity.keyId },
+                'subscription ended: the rate limiter stayed unreachable while its events were owed',
+              );
+            // out of the shared stream now (no more events; the upstream share goes); the reader, woken by
+            // the leave, tells the client and ends
+            member.leave();
+          })
+        : null;
     // Client complete, close or error: leave the shared stream deterministically, exactly once (the last
     // member to leave ends the upstream subscription).
     const finish = () => {
       if (finished) return;
       finished = true;
+      charge?.close();
       member.leave();
       metrics?.active?.(-1);
+    };
+    const ended = (): IteratorYieldResult<ExecutionResult> => {
+      finish();
+      return { done: false, value: { errors: toClientErrors(cut, lastDeliveredCursor, logger) } };
     };
     const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
     // A hand-written iterator rather than an async generator: a generator's return() waits until its
@@ -143,10 +172,11 @@ export class SubscriptionForwarder {
     const direct = request.direct;
     if (direct)
       member.deliverDirectly((item) => {
-        if (finished || item.value.errors?.length || !direct.ready()) return false;
+        if (finished || cut || item.value.errors?.length || !direct.ready()) return false;
         if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
         metrics?.event?.('delivered');
         direct.next(payloadJson(item.value));
+        charge?.delivered();
         return true;
       });
     const iterator = {
@@ -155,8 +185,10 @@ export class SubscriptionForwarder {
         member.holding = false;
         for (;;) {
           if (finished) return done();
+          if (cut) return ended();
           const read = member.poll() ?? (await member.read());
           if (finished) return done();
+          if (cut) return ended();
           if (read.kind === 'end') {
             finish();
             return done();
@@ -169,12 +201,16 @@ export class SubscriptionForwarder {
               value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) },
             };
           }
-          if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
-          metrics?.event?.('delivered');
           const value = read.item.value;
+          const delivered = () => {
+            if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
+            metrics?.event?.('delivered');
+            charge?.delivered();
+          };
           if (!direct || value.errors?.length) {
             // until graphql-ws has sent it (and asks for the next), later events queue behind it
             member.holding = true;
+            delivered();
             return { done: false, value };
           }
           // A client that does not keep up: stop writing, and this member's buffer fills (then overflows)
@@ -188,7 +224,9 @@ export class SubscriptionForwarder {
             }
           }
           if (finished) return done();
+          if (cut) return ended();
           direct.next(payloadJson(value));
+          delivered();
         }
       },
       async return() {
