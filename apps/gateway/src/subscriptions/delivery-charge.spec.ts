@@ -124,19 +124,40 @@ describe('DeliveryCharge', () => {
     expect(ended[0]).toBeInstanceOf(DeliveryChargeUnavailable);
   });
 
-  it('a subscription closed otherwise is not charged further', async () => {
+  it('a subscription that ends otherwise still pays for what it was sent, and nothing more', async () => {
+    const bucket = new Bucket();
+    const ended: unknown[] = [];
+    const charge = new DeliveryCharge({ take: bucket.take, costPerToken: 100, maxBatch: 4 }, 'k1', 100, (e) =>
+      ended.push(e),
+    );
+    // a replay of 10 delivered in one burst, then the end: before any answer came back
+    for (let i = 0; i < 10; i++) charge.delivered();
+    charge.close();
+    charge.delivered();
+    bucket.takes[0]!.answer({ allowed: true });
+    await settle();
+    bucket.takes[1]!.answer({ allowed: true });
+    await settle();
+    bucket.takes[2]!.answer({ allowed: true });
+    await settle();
+    expect(bucket.takes.map((t) => t.tokens)).toEqual([1, 4, 4, 1]);
+    // refused after the end: nothing to end, nothing more taken
+    bucket.takes[3]!.answer({ allowed: false, retryAfterSeconds: 1 });
+    await settle();
+    expect(ended).toEqual([]);
+    expect(bucket.takes).toHaveLength(4);
+  });
+
+  it('a cost under one token owed at the end is not charged', () => {
     const bucket = new Bucket();
     const charge = new DeliveryCharge(
-      { take: bucket.take, costPerToken: 100, maxBatch: 10 },
+      { take: bucket.take, costPerToken: 100, maxBatch: 4 },
       'k1',
-      100,
-      () => notRefused,
+      99,
+      notRefused,
     );
     charge.delivered();
     charge.close();
-    bucket.takes[0]!.answer({ allowed: false, retryAfterSeconds: 1 });
-    await settle();
-    charge.delivered();
-    expect(bucket.takes).toHaveLength(1);
+    expect(bucket.takes).toEqual([]);
   });
 });

@@ -44,10 +44,14 @@ export class DeliveryChargeUnavailable extends Error {
 export class DeliveryCharge {
   /** Cost delivered and not yet taken as tokens (integer arithmetic: no drift over millions of events). */
   private owedCost = 0;
-  /** Whole tokens owed from a batch the limiter failed to answer. */
+  /** Whole tokens owed: not taken yet (a batch in flight, past one burst, or the limiter failed). */
   private owedTokens = 0;
   private inFlight = false;
-  private ended = false;
+  /**
+   * open: events are delivered and charged. closed: the subscription ended otherwise (completed, the client
+   * left): the whole tokens its events cost are still taken, a refusal ends nothing. done: nothing more.
+   */
+  private state: 'open' | 'closed' | 'done' = 'open';
 
   constructor(
     private readonly options: DeliveryChargeOptions,
@@ -62,14 +66,19 @@ export class DeliveryCharge {
 
   /** One event was delivered to the client. */
   delivered(): void {
-    if (this.ended) return;
+    if (this.state !== 'open') return;
     this.owedCost += this.eventCost;
     if (!this.inFlight && this.owedCost >= this.options.costPerToken) this.charge();
   }
 
-  /** The subscription ended otherwise: nothing more is charged (a batch in flight still counts). */
+  /**
+   * The subscription ended otherwise: what it was sent is still paid (a replay delivered in one burst ends before
+   * any answer comes back), then nothing more. A cost under one token is not charged.
+   */
   close(): void {
-    this.ended = true;
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    if (!this.inFlight) this.charge();
   }
 
   private charge(): void {
@@ -78,28 +87,37 @@ export class DeliveryCharge {
     this.owedCost -= whole * costPerToken;
     this.owedTokens += whole;
     const tokens = Math.min(this.owedTokens, maxBatch);
-    if (tokens <= 0) return;
+    if (tokens <= 0) {
+      if (this.state === 'closed') this.state = 'done';
+      return;
+    }
     this.inFlight = true;
     take(this.keyId, tokens).then(
       (decision) => {
         this.inFlight = false;
-        if (this.ended) return;
-        if (!decision.allowed) return this.end(new DeliveryRateLimited(decision.retryAfterSeconds));
+        if (this.state === 'done') return;
+        if (!decision.allowed) {
+          // closed: the bucket is empty, the next operation of the key is refused anyway
+          if (this.state === 'open') this.end(new DeliveryRateLimited(decision.retryAfterSeconds));
+          else this.state = 'done';
+          return;
+        }
         this.owedTokens -= tokens;
         this.taken += tokens;
-        if (this.owedTokens > 0 || this.owedCost >= costPerToken) this.charge();
+        if (this.owedTokens > 0 || this.owedCost >= costPerToken || this.state === 'closed') this.charge();
       },
       () => {
         this.inFlight = false;
-        if (this.ended) return;
         // still owed: tried again once the next whole token is delivered
-        if (this.owedTokens > maxBatch) this.end(new DeliveryChargeUnavailable());
+        if (this.state === 'closed') this.state = 'done';
+        else if (this.state === 'open' && this.owedTokens > maxBatch)
+          this.end(new DeliveryChargeUnavailable());
       },
     );
   }
 
   private end(error: DeliveryRateLimited | DeliveryChargeUnavailable): void {
-    this.ended = true;
+    this.state = 'done';
     this.onEnd(error);
   }
 }
