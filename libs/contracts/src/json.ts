@@ -64,3 +64,19 @@ export const JsonSchema = z.record(z.string(), z.unknown());
 export type JsonSchema = z.infer<typeof JsonSchema>;
 
 export const IsoDateTime = z.iso.datetime({ offset: false });
+
+/**
+ * Whether `value` nests objects and arrays more than `maxDepth` levels deep (the value itself, when an object or
+ * array, is level 1). An explicit stack, no recursion: it runs before the recursive parsers and serializers that a
+ * deep value would overflow.
+ */
+export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > maxDepth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -13,6 +13,7 @@ import {
   type OperationDefinitionNode,
   type ValidationRule,
 } from 'graphql';
+import { nestsDeeperThan } from '#libs/contracts';
 import { gatewayError } from '../gateway-errors.js';
 import type { CostDirectives } from './cost-directives.js';
 import { DocumentCache, type KnownDocument } from './document-cache.js';
@@ -178,7 +179,7 @@ export class DocumentGuard {
       (typeof request.variables !== 'object' || Array.isArray(request.variables))
     )
       refuse(badInput('`variables` must be an object', 'BAD_REQUEST'));
-    if (request.variables != null && nestsDeeper(request.variables, MAX_VARIABLES_DEPTH))
+    if (request.variables != null && nestsDeeperThan(request.variables, MAX_VARIABLES_DEPTH))
       refuse(
         badInput(`\`variables\` nest deeper than ${MAX_VARIABLES_DEPTH} levels`, 'VARIABLES_TOO_DEEP', {
           limits: [{ limit: 'variablesDepth', max: MAX_VARIABLES_DEPTH }],
@@ -346,18 +347,6 @@ function documentNesting(source: string, max: number, maxTokens: number): number
     // a syntax error: parse answers it
   }
   return deepest;
-}
-
-/** Whether `value` nests objects and arrays deeper than `max` (an explicit stack: no recursion). */
-function nestsDeeper(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 function byteLength(s: string): number {

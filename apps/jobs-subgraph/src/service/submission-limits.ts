@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from '#libs/contracts';
 import { badInput } from '#libs/errors';
 import { QuotaExceededError } from '../scheduler/tenant-quotas.js';
 
@@ -22,13 +23,8 @@ export const MAX_JSON_DEPTH = 64;
 
 /** BAD_USER_INPUT when `value` nests deeper than `maxDepth` (walked with an explicit stack). */
 export function assertJsonDepth(value: unknown, what: string, maxDepth = MAX_JSON_DEPTH): void {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= maxDepth) throw badInput(`${what} nests deeper than ${maxDepth} levels`, { maxDepth });
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
-  }
+  if (nestsDeeperThan(value, maxDepth))
+    throw badInput(`${what} nests deeper than ${maxDepth} levels`, { maxDepth });
 }
 
 /**
