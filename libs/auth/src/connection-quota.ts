@@ -48,4 +48,26 @@ export class ConnectionQuota {
     }
     return { release };
   }
+
+  /**
+   * `admit` for a socket at its connection_init: the slot's release, or null once refused (the socket closed
+   * CONNECTION_REFUSED_CLOSE with the reason) or when the client went away while the slot was being taken (given
+   * back at once: nothing else would). The caller releases what it got when the connection closes.
+   */
+  async admitSocket(
+    keyId: string,
+    socket: { close(code: number, reason: string): void },
+    closed: () => boolean,
+  ): Promise<(() => void) | null> {
+    const admission = await this.admit(keyId);
+    if ('refused' in admission) {
+      socket.close(CONNECTION_REFUSED_CLOSE, admission.refused);
+      return null;
+    }
+    if (closed()) {
+      admission.release();
+      return null;
+    }
+    return admission.release;
+  }
 }

@@ -10,7 +10,6 @@ import { CloseCode, type Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
-  CONNECTION_REFUSED_CLOSE,
   ConnectionCredentialWatch,
   type ConnectionQuota,
   type SubscriptionQuota,
@@ -173,20 +172,13 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
         try {
           const identity = await o.authenticator.authenticate(ctx.connectionParams?.authorization);
           const extra = ctx.extra as ConnectionExtra;
-          const admission = await o.connections.admit(identity.keyId);
-          if ('refused' in admission) {
-            (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket.close(
-              CONNECTION_REFUSED_CLOSE,
-              admission.refused,
-            );
-            return false;
-          }
-          // the client went away while its slot was being taken: nothing else will give it back
-          if (extra.closed) {
-            admission.release();
-            return false;
-          }
-          extra.releaseConnection = admission.release;
+          const release = await o.connections.admitSocket(
+            identity.keyId,
+            (ctx.extra as unknown as { socket: { close(c: number, r: string): void } }).socket,
+            () => extra.closed === true,
+          );
+          if (!release) return false;
+          extra.releaseConnection = release;
           extra.releases = new Set();
           extra.pending = new Set();
           extra.watched = {

@@ -6,7 +6,6 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CallerAuthError,
-  CONNECTION_REFUSED_CLOSE,
   ConnectionCredentialWatch,
   type ConnectionQuota,
   credentialsFromConnection,
@@ -178,16 +177,13 @@ export async function createJobsGraphql(
             ctx.extra.credentials = credentials;
             if (caller.method !== 'gateway') {
               // one slot per open connection of the key, our gateway's clients' included (1013 past the bound)
-              const admission = await connections!.admit(caller.identity.keyId);
-              if ('refused' in admission) {
-                ctx.extra.socket.close(CONNECTION_REFUSED_CLOSE, admission.refused);
-                return false;
-              }
-              if (ctx.extra.closed) {
-                admission.release();
-                return false;
-              }
-              ctx.extra.releaseConnection = admission.release;
+              const release = await connections!.admitSocket(
+                caller.identity.keyId,
+                ctx.extra.socket,
+                () => ctx.extra.closed === true,
+              );
+              if (!release) return false;
+              ctx.extra.releaseConnection = release;
               ctx.extra.watched = {
                 ...(caller.method === 'api-key'
                   ? { keyId: caller.identity.keyId }
