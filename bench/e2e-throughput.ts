@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { launchStack, type LaunchedStack } from './stack-support/launched-stack.js';
 import { BullmqE2ePeer } from './e2e-support/bullmq-peer.js';
 import { summarizeProfiles, renderProfiles } from './e2e-support/cpu-profile-summary.js';
-import { e2eStackEnv, loadE2eBenchConfig } from './e2e-support/e2e-config.js';
+import { backToBackJobs, e2eStackEnv, loadE2eBenchConfig } from './e2e-support/e2e-config.js';
 import { medianRound, OUR_PROCESSES, renderE2eTable } from './e2e-support/e2e-table.js';
 import { GatewayClient } from './e2e-support/gateway-client.js';
 import { JobFeed } from './e2e-support/job-feed.js';
@@ -41,6 +41,7 @@ process.once('uncaughtException', (e) => {
 const config = loadE2eBenchConfig();
 const profiling = process.argv.includes('--cpu-prof');
 const rounds = profiling ? 1 : config.BENCH_ROUNDS;
+const backToBack = backToBackJobs(config);
 const profileDir = profiling ? profilesDir(config.BENCH_CPU_PROF_DIR) : null;
 /** BENCH_CPU_PROF_DIR (made when missing: the apps' profilers do not create it), else a temp dir. */
 function profilesDir(given: string | undefined): string {
@@ -115,7 +116,7 @@ try {
     });
     const common = {
       pacedRate: config.BENCH_PACED_RATE,
-      submitJobs: config.BENCH_SUBMIT_CALLS,
+      submitJobs: backToBack,
     };
     for (let round = 1; round <= rounds; round++) {
       const of = `round ${round}/${rounds}`;
@@ -129,7 +130,7 @@ try {
             jobs: config.BENCH_PEER_JOBS,
             lanes: config.BENCH_CALLERS,
             perCall: 1,
-            submitJobs: config.BENCH_PEER_JOBS,
+            submitJobs: backToBack,
             submitCallers: config.BENCH_CALLERS,
             pacedJobs: config.BENCH_PACED_JOBS,
           } satisfies RoundPlan),
@@ -158,7 +159,7 @@ try {
             jobs: config.BENCH_BATCH_JOBS,
             lanes: config.BENCH_BATCH_CALLERS,
             perCall: config.BENCH_BATCH_SIZE,
-            submitJobs: config.BENCH_SUBMIT_CALLS,
+            submitJobs: backToBack,
             submitCallers: config.BENCH_BATCH_CALLERS,
             pacedJobs: 0,
           }),
@@ -199,7 +200,7 @@ const lines = [
     `node ${process.version}, redis-server ${found.redisVersion}, bullmq ${bullmqVersion}; stack up in ${(stack.readyMs / 1000).toFixed(1)} s`,
   `per round: ${config.BENCH_PEER_JOBS} peer / ${config.BENCH_JOBS} submitJob / ${found.batchOn ? config.BENCH_BATCH_JOBS : 0} submitJobs jobs; ` +
     `${config.BENCH_CALLERS} callers (batches: ${config.BENCH_BATCH_CALLERS}); gpu-worker ${config.BENCH_WORKER_ACTORS} CPU actors, ` +
-    `peer concurrency ${config.BENCH_PEER_CONCURRENCY}; ${config.BENCH_SUBMIT_CALLS} back-to-back submits; ` +
+    `peer concurrency ${config.BENCH_PEER_CONCURRENCY}; ${backToBack} jobs submitted back to back; ` +
     `${config.BENCH_PACED_JOBS} paced jobs; ${config.BENCH_WARMUP_JOBS} warm-up jobs; medians of ${rounds} rounds`,
   '',
 ];

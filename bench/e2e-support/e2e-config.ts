@@ -20,8 +20,13 @@ export const e2eBenchEnv = {
   BENCH_BATCH_CALLERS: positiveInt(4),
   /** The peer's BullMQ worker concurrency. */
   BENCH_PEER_CONCURRENCY: positiveInt(50),
-  /** submitJob calls per "submitJob calls/s" run (BENCH_CALLERS callers, not waiting for the jobs). */
-  BENCH_SUBMIT_CALLS: positiveInt(1_000),
+  /**
+   * Jobs submitted back to back per run (the "submit calls/s" and open-loop rows; BENCH_CALLERS callers, not
+   * waiting for the jobs). 0: as many as the peer's back-to-back run (BENCH_PEER_JOBS), so that the ramp-up and
+   * the last jobs' drain weigh the same on both sides of the open-loop ratio (with 1,000 against the peer's
+   * 10,000 they weighed ten times more on ours: bench/README, "Issue 12, session 22").
+   */
+  BENCH_SUBMIT_CALLS: nonNegativeInt(0),
   /** Jobs per paced latency run (submit → node start), at BENCH_PACED_RATE jobs/s. */
   BENCH_PACED_JOBS: positiveInt(300),
   BENCH_PACED_RATE: positiveInt(100),
@@ -48,6 +53,13 @@ export const e2eBenchEnv = {
 /** The stack as `npm start` runs it, with NO_LIMITS_TEST_TASKS_ENV and `workerActors` CPU actors. */
 export function e2eStackEnv(workerActors: number): Record<string, string> {
   return { ...NO_LIMITS_TEST_TASKS_ENV, WORKER_CPU_ACTORS: String(workerActors) };
+}
+
+/** Jobs submitted back to back per run, ours and the peer's alike (BENCH_SUBMIT_CALLS, 0: BENCH_PEER_JOBS). */
+export function backToBackJobs(
+  config: Pick<E2eBenchConfig, 'BENCH_SUBMIT_CALLS' | 'BENCH_PEER_JOBS'>,
+): number {
+  return config.BENCH_SUBMIT_CALLS || config.BENCH_PEER_JOBS;
 }
 
 export type E2eBenchConfig = ReturnType<typeof loadE2eBenchConfig>;
