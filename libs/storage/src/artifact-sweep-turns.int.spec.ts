@@ -188,6 +188,27 @@ describe('artifact sweeps take tenants in turns', () => {
     expect(nonEmpty(await sweepIndexes())).toEqual([]);
   }, 60_000);
 
+  it("does not stall a tenant's retention behind a batch of its uncommitted artifacts", async () => {
+    // uploads still within a grace longer than retention, created before a committed artifact past retention
+    const uploading = await pendingUploads('slow', BATCH, t0);
+    const [expired] = await committedUploads('slow', 1, t0 + 60_000);
+    const sweep = sweeper({ retentionMs: DAY, orphanGraceMs: 3 * DAY });
+    const at = t0 + 2 * DAY;
+
+    expect(await sweep.sweep(new Date(at))).toMatchObject({ orphans: 0, expired: 1 });
+    expect(await repoAt(at).get(expired!.id)).toBeNull();
+    expect(await store.stat(expired!.key)).toBeNull();
+    // the uploads stay, looked at again by retention one grace later (the orphan sweep's by then)
+    const createdIndex = STORAGE_KEYS.tenantArtifactsByCreatedAt('slow');
+    for (const id of uploading) {
+      expect(await repoAt(at).get(id)).toMatchObject({ state: 'pending' });
+      expect(Number(await redis.client.zscore(createdIndex, id))).toBe(at - DAY + 3 * DAY);
+    }
+    expect(await sweep.sweep(new Date(t0 + 3 * DAY + HOUR))).toMatchObject({ orphans: BATCH, expired: 0 });
+    expect(await counters('slow')).toEqual({ artifacts: 0, bytes: 0 });
+    expect(nonEmpty(await sweepIndexes())).toEqual([]);
+  }, 60_000);
+
   it('keeps each tenant listed at its earliest entry, and unlisted once it has none', async () => {
     const [first, second] = await pendingUploads('acme', 2, t0);
     const later = (await pendingUploads('acme', 1, t0 + 5000))[0]!;

@@ -41,6 +41,9 @@ export interface SweepResult {
   objectsRemoved: number;
 }
 
+/** What became of one due index entry: its artifact deleted, the entry moved or dropped, or left as it was. */
+type EntryOutcome = 'deleted' | 'moved' | 'kept';
+
 /**
  * Deletes what must not stay: orphans (uncommitted past the grace period), committed artifacts past
  * retention (a job's outputs counted from the job's finish, kept while it runs), and objects whose time in the remove-after index has come (staging objects of expired upload
@@ -124,10 +127,10 @@ export class ArtifactSweeper {
     const cutoff = now.getTime() - this.options.orphanGraceMs;
     return this.orphanTurns.step(cutoff, (lane) =>
       this.sweepIndex(UNCOMMITTED_INDEX, lane, cutoff, 'orphan', async (id) => {
-        if (await this.artifacts.delete(id, ['staged', 'pending'])) return true;
+        if (await this.artifacts.delete(id, ['staged', 'pending'])) return 'deleted';
         // A record that vanished or got committed meanwhile leaves a stale index entry: drop it.
         await dropEntry(this.redis, UNCOMMITTED_INDEX, lane, id);
-        return false;
+        return 'moved';
       }),
     );
   }
@@ -141,18 +144,30 @@ export class ArtifactSweeper {
         const record = await this.artifacts.get(id);
         if (!record) {
           await dropEntry(this.redis, CREATED_INDEX, lane, id);
-          return false;
+          return 'moved';
         }
-        // Uncommitted ones are the orphan sweep's (its grace is shorter than retention).
-        if (record.state !== 'committed') return false;
+        // Uncommitted ones are the orphan sweep's. Left in place, a batch of them at the front of the index
+        // (a grace longer than retention, uploads still running) would be read again every pass and hide the
+        // committed ones behind them: looked at again one grace later, when the orphan sweep has taken them or
+        // they were committed (then past retention, so deleted at that turn).
+        if (record.state !== 'committed') {
+          await rescheduleEntry(
+            this.redis,
+            CREATED_INDEX,
+            record.tenant,
+            id,
+            cutoff + this.options.orphanGraceMs,
+          );
+          return 'moved';
+        }
         // A job's output is kept while its job may still read it: retention counts from the job's finish.
         const counted = record.jobId ? await this.jobRetentionStart(record.jobId, now) : null;
         if (counted !== null && counted > cutoff) {
           // into its tenant's index (a legacy entry moves there): looked at again when that time is due
           await rescheduleEntry(this.redis, CREATED_INDEX, record.tenant, id, counted);
-          return false;
+          return 'moved';
         }
-        return this.artifacts.delete(id, ['committed']);
+        return (await this.artifacts.delete(id, ['committed'])) ? 'deleted' : 'kept';
       }),
     );
   }
@@ -172,22 +187,26 @@ export class ArtifactSweeper {
   /**
    * Hands `remove` up to a batch of the ids the lane of `index` scores at or before `cutoff`; counts those it deleted. One
    * that fails is logged and stays in the index, so the next sweep tries it again. `more` only when the batch
-   * was full and deleted something: a batch that only failed (or was all skipped) would be the same next time.
+   * was full and changed the index (deleted, or moved an entry out of the due range): a batch that only failed
+   * or kept its entries would be the same next time.
    */
   private async sweepIndex(
     index: SweepIndex,
     lane: SweepLane,
     cutoff: number,
     sweep: 'orphan' | 'retention',
-    remove: (id: string) => Promise<boolean>,
+    remove: (id: string) => Promise<EntryOutcome>,
   ): Promise<BatchOutcome> {
     const ids = await dueEntries(this.redis, index, lane, cutoff, this.options.batchSize);
     // listed as due, found with nothing due: its place in the tenants index is put right, so it is not listed again
     if (ids.length === 0 && lane !== null) await dropEntry(this.redis, index, lane, '');
     let deleted = 0;
+    let moved = 0;
     for (const id of ids) {
       try {
-        if (await remove(id)) deleted++;
+        const outcome = await remove(id);
+        if (outcome === 'deleted') deleted++;
+        else if (outcome === 'moved') moved++;
       } catch (e) {
         this.logger.warn(
           { artifactId: id, err: describe(e) },
@@ -195,6 +214,6 @@ export class ArtifactSweeper {
         );
       }
     }
-    return { done: deleted, more: ids.length >= this.options.batchSize && deleted > 0 };
+    return { done: deleted, more: ids.length >= this.options.batchSize && deleted + moved > 0 };
   }
 }
