@@ -13,6 +13,7 @@ export * from './subgraph-auth-config.js';
 export * from './subgraph-authenticator.js';
 export * from './subgraph-request-auth.js';
 export * from './rate-limit-units.js';
+export * from './delivery-charge.js';
 export * from './shared-subscription-slots.js';
 export * from './subscription-quota.js';
 export * from './connection-quota.js';

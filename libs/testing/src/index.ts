@@ -4,3 +4,4 @@ export * from './iterators.js';
 export * from './delay-proxy.js';
 export * from './bundle-child.js';
 export * from './command-task-uids.js';
+export * from './hostile-documents.js';

@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Step, StepRequest } from '#libs/graphql-http';
-import type { CostDirectives } from '../limits/cost-directives.js';
+import type { CostDirectives } from '#libs/graphql-cost';
 import { DocumentRefused, type DocumentGuard } from '../limits/document-guard.js';
 import { sendGraphQLError } from './graphql-error-response.js';
 

@@ -1,6 +1,5 @@
 import type { DocumentNode, GraphQLError, GraphQLSchema } from 'graphql';
-import type { CostDirectives } from './cost-directives.js';
-import type { ComplexityResult } from './query-complexity.js';
+import type { ComplexityResult, CostDirectives } from '#libs/graphql-cost';
 
 /** Rough memory of a parsed document per character of its text (AST objects without locations). */
 const BYTES_PER_CHAR = 16;

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, type GraphQLError } from 'graphql';
+import { CostDirectives, measureOperation } from '#libs/graphql-cost';
 import { REPO_ROOT } from '#libs/testing';
-import { CostDirectives } from './cost-directives.js';
 import { DocumentGuard, DocumentRefused, type AdmitRequest } from './document-guard.js';
-import { measureOperation } from './query-complexity.js';
 import {
   apiSchema,
   cpuMs,

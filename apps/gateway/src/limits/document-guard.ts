@@ -15,14 +15,15 @@ import {
 } from 'graphql';
 import { nestsDeeperThan } from '#libs/contracts';
 import { gatewayError } from '../gateway-errors.js';
-import type { CostDirectives } from './cost-directives.js';
-import { DocumentCache, type KnownDocument } from './document-cache.js';
 import {
+  COMPLEXITY_LIMIT_NAMES,
   measureOperation,
   pickOperation,
   type ComplexityLimits,
   type ComplexityResult,
-} from './query-complexity.js';
+  type CostDirectives,
+} from '#libs/graphql-cost';
+import { DocumentCache, type KnownDocument } from './document-cache.js';
 
 /**
  * Deepest nesting of braces, brackets and parentheses in a document (selection sets, argument lists, list and
@@ -64,12 +65,7 @@ export const GUARD_LIMIT_NAMES: Record<keyof GuardLimits, string> = {
   maxDefinitions: 'definitions',
   maxFragmentSpreads: 'fragmentSpreads',
   maxStringBytes: 'stringBytes',
-  maxDepth: 'depth',
-  maxAliases: 'aliases',
-  maxRootFields: 'rootFields',
-  maxCost: 'cost',
-  maxSelections: 'selections',
-  maxDirectives: 'directives',
+  ...COMPLEXITY_LIMIT_NAMES,
   defaultListSize: 'defaultListSize',
 };
 

@@ -1,13 +1,16 @@
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { assertScopesFor, rootFieldNames } from '../auth/root-field-scopes.js';
 import { gatewayError } from '../gateway-errors.js';
-import type { ChargeDecision } from '../subscriptions/delivery-charge.js';
 import type { CallerIdentity } from '../subscriptions/upstream-pool.js';
-import { GUARD_LIMIT_NAMES } from './document-guard.js';
-import type { CostDirectives } from './cost-directives.js';
 import type { MeasuredOperation } from './document-cache.js';
-import { measureOperation, type ComplexityLimits, type ComplexityResult } from './query-complexity.js';
-import { overBurstMessage, type RateLimiter } from '#libs/auth';
+import { overBurstMessage, type ChargeDecision, type RateLimiter } from '#libs/auth';
+import {
+  measureOperation,
+  tooComplex,
+  type ComplexityLimits,
+  type ComplexityResult,
+  type CostDirectives,
+} from '#libs/graphql-cost';
 
 export interface GuardMetrics {
   /** `subscriptionEvents`: a subscription ended RATE_LIMITED for what its delivered events cost. */
@@ -122,10 +125,8 @@ export class OperationGuard {
     const v = this.measure(schema, costs, document, operation, variables)?.violation;
     if (v) {
       this.metrics.refused?.('QUERY_TOO_COMPLEX');
-      const name = GUARD_LIMIT_NAMES[v.limit];
-      throw gatewayError('QUERY_TOO_COMPLEX', `operation too complex: ${name} ${v.actual} > ${v.max}`, {
-        limits: [{ limit: name, actual: v.actual, max: v.max }],
-      });
+      const { message, extensions } = tooComplex(v);
+      throw gatewayError('QUERY_TOO_COMPLEX', message, extensions);
     }
   }
 

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Kind, parse, validate, type DefinitionNode, type DocumentNode } from 'graphql';
+import { measureOperation } from '#libs/graphql-cost';
 import { REPO_ROOT } from '#libs/testing';
 import { PAGE_QUERY } from '../../../../bench/reads-support/page-query.js';
-import { measureOperation } from './query-complexity.js';
 import { DEFAULT_GUARD_LIMITS, supergraphRuntime } from './test/guard-fixtures.js';
 
 /**

@@ -6,7 +6,7 @@ import {
 } from '@apollo/gateway';
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
-import { DeliveryChargeUnavailable, DeliveryRateLimited } from './delivery-charge.js';
+import { DeliveryChargeUnavailable, DeliveryRateLimited, deliveryEndedAnswer } from '#libs/auth';
 import { BufferOverflow } from './event-buffer.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 
@@ -131,19 +131,10 @@ export function toClientErrors(
       ? error.errors.map(toGraphQLError)
       : [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE' } })];
   }
-  if (error instanceof DeliveryRateLimited)
-    return [
-      new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {
-        extensions: {
-          code: 'RATE_LIMITED',
-          limit: 'subscriptionEvents',
-          retryAfterSeconds: error.retryAfterSeconds,
-          ...resume,
-        },
-      }),
-    ];
-  if (error instanceof DeliveryChargeUnavailable)
-    return [new GraphQLError(error.message, { extensions: { code: 'UNAVAILABLE', ...resume } })];
+  if (error instanceof DeliveryRateLimited || error instanceof DeliveryChargeUnavailable) {
+    const { code, message, extensions } = deliveryEndedAnswer(error, lastCursor);
+    return [new GraphQLError(message, { extensions: { code, ...extensions } })];
+  }
   if (error instanceof BufferOverflow)
     return [
       new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {

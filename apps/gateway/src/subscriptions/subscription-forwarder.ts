@@ -1,8 +1,8 @@
 import type { ServiceMap } from '@apollo/gateway';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { DeliveryCharge, DeliveryChargeUnavailable, type DeliveryChargeOptions } from '#libs/auth';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
-import { DeliveryCharge, DeliveryChargeUnavailable, type DeliveryChargeOptions } from './delivery-charge.js';
 import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
 import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';

@@ -1,7 +1,7 @@
 import { operationFromDocument, Schema, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
-import { CostDirectives } from '../limits/cost-directives.js';
+import { CostDirectives } from '#libs/graphql-cost';
 import { fixFederationVariableCollection } from '../supergraph/federation-fixes.js';
 import { ByteLruCache } from './plan-cache.js';
 

@@ -34,8 +34,8 @@ const COST_SPEC = /^https:\/\/specs\.apollo\.dev\/cost\/v\d/;
 const FEDERATION_SPEC = /^https:\/\/specs\.apollo\.dev\/federation\/v\d/;
 
 /**
- * The cost directives of a schema, read once from its SDL (the supergraph the gateway loads; a hot reload
- * builds a new one): the API schema clients validate against has them stripped. Keyed by type and field
+ * The cost directives of a schema, read once from its SDL (the supergraph the gateway loads, a hot reload
+ * building a new one; a subgraph's own federation SDL): the API schema clients validate against has them stripped. Keyed by type and field
  * name, so one lookup serves every graphql-js schema built from the same supergraph (ours and Apollo's).
  */
 export class CostDirectives {

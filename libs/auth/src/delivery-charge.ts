@@ -28,6 +28,28 @@ export class DeliveryChargeUnavailable extends Error {
   }
 }
 
+/** Why a charge ended its subscription, told once. */
+export type DeliveryEnd = (error: DeliveryRateLimited | DeliveryChargeUnavailable) => void;
+
+/**
+ * The error a subscription ended by its charge gives its client, wherever it was charged (our gateway, a subgraph's
+ * direct caller): RATE_LIMITED with `limit: "subscriptionEvents"` and `retryAfterSeconds`, or UNAVAILABLE; both with
+ * `resumeAfter`, the cursor of the last event delivered (absent before the first), to resubscribe with `after:`.
+ */
+export function deliveryEndedAnswer(
+  error: DeliveryRateLimited | DeliveryChargeUnavailable,
+  lastCursor: string | undefined,
+): { code: 'RATE_LIMITED' | 'UNAVAILABLE'; message: string; extensions: Record<string, unknown> } {
+  const resume = lastCursor ? { resumeAfter: lastCursor } : {};
+  if (error instanceof DeliveryChargeUnavailable)
+    return { code: 'UNAVAILABLE', message: error.message, extensions: resume };
+  return {
+    code: 'RATE_LIMITED',
+    message: `${error.message}; resubscribe with after: the last cursor received`,
+    extensions: { limit: 'subscriptionEvents', retryAfterSeconds: error.retryAfterSeconds, ...resume },
+  };
+}
+
 /**
  * Charges one client subscription's delivered events to its key's token bucket, as if the events had been
  * fetched by queries: the static cost check counts a subscription's selection once, but it is delivered once per
@@ -58,7 +80,7 @@ export class DeliveryCharge {
     private readonly keyId: string,
     /** What one event costs (the operation's measured cost). */
     private readonly eventCost: number,
-    private readonly onEnd: (error: DeliveryRateLimited | DeliveryChargeUnavailable) => void,
+    private readonly onEnd: DeliveryEnd,
   ) {}
 
   /** Tokens taken so far (for tests and logs). */

@@ -1,7 +1,7 @@
 import { buildSchema, parse } from 'graphql';
 import { CostDirectives } from './cost-directives.js';
 import { measureOperation, type ComplexityLimits } from './query-complexity.js';
-import { cpuMs, EXPONENTIAL_WALK_MS, fragmentBomb } from './test/guard-fixtures.js';
+import { cpuMs, EXPONENTIAL_WALK_MS, fragmentBomb } from '#libs/testing';
 
 const schema = buildSchema(`
   type Node { id: ID! children: [Node!]! parent: Node }
