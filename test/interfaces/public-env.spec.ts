@@ -92,6 +92,10 @@ const PUBLIC: Record<
       ['SUBGRAPH_JWT_SCOPES_CLAIM', 'scope'],
       ['API_KEY_CACHE_TTL_MS', 750],
       ['RATE_LIMIT_LEASE_MS', 250],
+      // a direct caller's operation bounds, the gateway's names and defaults
+      ['MAX_QUERY_DEPTH', 12],
+      ['MAX_QUERY_COST', 25_000],
+      ['QUERY_COST_DEFAULT_LIST_SIZE', 20],
     ],
   },
   'artifacts subgraph': {

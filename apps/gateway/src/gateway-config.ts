@@ -20,6 +20,7 @@ import {
   apiKeyCacheEnv,
   connectionQuotaEnv,
   operationLimitsEnv,
+  operationLimitsFrom,
   rateLimitLeaseEnv,
   subscriptionQuotaEnv,
 } from '#libs/auth';
@@ -49,16 +50,13 @@ export const gatewayEnv = {
   RATE_LIMIT_BURST: z.coerce.number().int().positive('expected a positive integer').optional(),
   ...rateLimitLeaseEnv,
   ...apiKeyCacheEnv,
-  MAX_QUERY_DEPTH: positiveInt(12),
+  /**
+   * MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_ROOT_FIELDS, MAX_QUERY_COST, QUERY_COST_DEFAULT_LIST_SIZE,
+   * MAX_RECURSIVE_SELECTIONS (also Apollo's recursive-selection guard), MAX_QUERY_DIRECTIVES: the names and defaults
+   * a subgraph bounds its direct callers with too.
+   */
   ...operationLimitsEnv,
-  MAX_QUERY_COST: positiveInt(25_000),
-  /** Assumed length of a list without `first` when computing cost. */
-  QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(20),
   MAX_BODY_BYTES: positiveInt(256 * 1024),
-  /** Expanded selections (Apollo's recursive-selection guard; also applied on graphql-ws). */
-  MAX_RECURSIVE_SELECTIONS: positiveInt(10_000),
-  /** Expanded directives of one operation. */
-  MAX_QUERY_DIRECTIVES: nonNegativeInt(50),
   /** Bytes of one GraphQL document (the `query` text; variables count in MAX_BODY_BYTES). */
   MAX_DOCUMENT_BYTES: positiveInt(64 * 1024),
   /** Lexer tokens of one document: parsing stops past it. */
@@ -146,13 +144,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
       maxDefinitions: c.MAX_QUERY_DEFINITIONS,
       maxFragmentSpreads: c.MAX_FRAGMENT_SPREADS,
       maxStringBytes: c.MAX_STRING_BYTES,
-      maxDepth: c.MAX_QUERY_DEPTH,
-      maxAliases: c.MAX_QUERY_ALIASES,
-      maxRootFields: c.MAX_ROOT_FIELDS,
-      maxCost: c.MAX_QUERY_COST,
-      maxSelections: c.MAX_RECURSIVE_SELECTIONS,
-      maxDirectives: c.MAX_QUERY_DIRECTIVES,
-      defaultListSize: c.QUERY_COST_DEFAULT_LIST_SIZE,
+      ...operationLimitsFrom(c),
     },
   };
 }

@@ -62,6 +62,9 @@ export function deliveryEndedAnswer(
  * The limiter unreachable: the tokens stay owed and are tried again with the next whole token (a Redis blip ends no
  * subscription, as the credential watch does not close sockets on one); once more than a burst is owed
  * (what the key could not have taken without a refusal either) it ends with DeliveryChargeUnavailable.
+ *
+ * Used where an API key's subscription events leave: our gateway's forwarder, and a subgraph's graphql-ws server
+ * for the keys that call it directly (SubgraphAuthenticator.deliveryCharge).
  */
 export class DeliveryCharge {
   /** Cost delivered and not yet taken as tokens (integer arithmetic: no drift over millions of events). */

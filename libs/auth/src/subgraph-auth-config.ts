@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, nonNegativeInt, positiveInt, url } from '#libs/config';
-import { MAX_SUBMIT_BATCH, OPERATION_LIMITS, type OperationLimits } from '#libs/contracts';
+import { MAX_SUBMIT_BATCH } from '#libs/contracts';
+import { OPERATION_LIMITS, type ComplexityLimits } from '#libs/graphql-cost';
 
 export const ACCEPT_METHODS = ['gateway', 'api-key', 'jwt'] as const;
 export type AcceptMethod = (typeof ACCEPT_METHODS)[number];
@@ -20,13 +21,43 @@ export const rateLimitLeaseEnv = {
 };
 
 /**
- * The shape bounds of one operation (OPERATION_LIMITS), with the gateway's names and defaults (the gateway spreads
- * these too): at the gateway for every caller, at a subgraph for the callers that did not come through our gateway.
+ * The bounds of one operation (#libs/graphql-cost OPERATION_LIMITS), with the gateway's names and defaults (the
+ * gateway spreads these too): at the gateway for every caller, at a subgraph for the callers that did not come
+ * through our gateway. MAX_QUERY_COST is also what a subscription's delivered events cost per token.
  */
 export const operationLimitsEnv = {
+  MAX_QUERY_DEPTH: positiveInt(OPERATION_LIMITS.maxDepth),
   MAX_QUERY_ALIASES: nonNegativeInt(OPERATION_LIMITS.maxAliases),
   MAX_ROOT_FIELDS: positiveInt(OPERATION_LIMITS.maxRootFields),
+  MAX_QUERY_COST: positiveInt(OPERATION_LIMITS.maxCost),
+  /** Assumed length of a list without `first` (or a `@listSize`) when computing cost. */
+  QUERY_COST_DEFAULT_LIST_SIZE: positiveInt(OPERATION_LIMITS.defaultListSize),
+  /** Expanded selections (fields, inline fragments, spreads) of one operation. */
+  MAX_RECURSIVE_SELECTIONS: positiveInt(OPERATION_LIMITS.maxSelections),
+  /** Expanded directives of one operation. */
+  MAX_QUERY_DIRECTIVES: nonNegativeInt(OPERATION_LIMITS.maxDirectives),
 };
+
+export interface OperationLimitsEnvValues {
+  MAX_QUERY_DEPTH: number;
+  MAX_QUERY_ALIASES: number;
+  MAX_ROOT_FIELDS: number;
+  MAX_QUERY_COST: number;
+  QUERY_COST_DEFAULT_LIST_SIZE: number;
+  MAX_RECURSIVE_SELECTIONS: number;
+  MAX_QUERY_DIRECTIVES: number;
+}
+
+/** operationLimitsEnv's values as the limits measureOperation checks. */
+export const operationLimitsFrom = (c: OperationLimitsEnvValues): ComplexityLimits => ({
+  maxDepth: c.MAX_QUERY_DEPTH,
+  maxAliases: c.MAX_QUERY_ALIASES,
+  maxRootFields: c.MAX_ROOT_FIELDS,
+  maxCost: c.MAX_QUERY_COST,
+  maxSelections: c.MAX_RECURSIVE_SELECTIONS,
+  maxDirectives: c.MAX_QUERY_DIRECTIVES,
+  defaultListSize: c.QUERY_COST_DEFAULT_LIST_SIZE,
+});
 
 /**
  * The API-key record cache, with the gateway's names and defaults (the gateway spreads these too). Records are
@@ -86,7 +117,7 @@ export const subgraphAuthEnv = {
   ...operationLimitsEnv,
 };
 
-export interface SubgraphAuthEnvValues {
+export interface SubgraphAuthEnvValues extends OperationLimitsEnvValues {
   SUBGRAPH_ACCEPT: AcceptMethod[];
   SUBGRAPH_JWKS_URL?: string;
   SUBGRAPH_JWT_ISSUER?: string;
@@ -98,8 +129,6 @@ export interface SubgraphAuthEnvValues {
   RATE_LIMIT_LEASE_MS: number;
   API_KEY_CACHE_TTL_MS: number;
   API_KEY_CACHE_MAX_ENTRIES: number;
-  MAX_QUERY_ALIASES: number;
-  MAX_ROOT_FIELDS: number;
 }
 
 export interface SubgraphAuthSettings {
@@ -116,8 +145,11 @@ export interface SubgraphAuthSettings {
   rateLimitLeaseMs: number;
   /** API-key records cached as at the gateway (api-key mode only; ttlMs 0: Redis on every request). */
   apiKeyCache: { ttlMs: number; maxEntries: number };
-  /** What a direct caller's operation may hold (MAX_ROOT_FIELDS, MAX_QUERY_ALIASES: set them as on our gateway). */
-  operationLimits: OperationLimits;
+  /**
+   * What a direct caller's operation may hold and cost (MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_ROOT_FIELDS,
+   * MAX_QUERY_COST…: set them as on our gateway); maxCost is also a token's worth of delivered subscription events.
+   */
+  operationLimits: ComplexityLimits;
 }
 
 /**
@@ -165,6 +197,6 @@ export function subgraphAuthSettings(c: SubgraphAuthEnvValues, production: boole
     },
     rateLimitLeaseMs: c.RATE_LIMIT_LEASE_MS,
     apiKeyCache: { ttlMs: c.API_KEY_CACHE_TTL_MS, maxEntries: c.API_KEY_CACHE_MAX_ENTRIES },
-    operationLimits: { maxAliases: c.MAX_QUERY_ALIASES, maxRootFields: c.MAX_ROOT_FIELDS },
+    operationLimits: operationLimitsFrom(c),
   };
 }

@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { ConfigError, loadConfig } from '#libs/config';
-import { startRedis, type RedisHandle } from '#libs/testing';
+import { startRedis, waitFor, type RedisHandle } from '#libs/testing';
+import { OPERATION_LIMITS } from '#libs/graphql-cost';
 import {
   ApiKeyStore,
   CallerAuthError,
+  DeliveryRateLimited,
+  rateLimitKey,
   SharedSubscriptionSlots,
   SubscriptionQuota,
   ForeignJwtVerifier,
@@ -71,11 +74,11 @@ describe('SubgraphAuthenticator', () => {
     await idp?.close();
   });
 
-  const make = (accept: AcceptMethod[], burst = 100) =>
+  const make = (accept: AcceptMethod[], burst = 100, perMinute = 60) =>
     new SubgraphAuthenticator({
       accept,
       identitySecrets: SECRET,
-      apiKeys: { store, limiter: new TokenBucketLimiter(redis, { perMinute: 60, burst }) },
+      apiKeys: { store, limiter: new TokenBucketLimiter(redis, { perMinute, burst }) },
       jwt: new ForeignJwtVerifier({
         jwksUrl: idp.url,
         issuer: 'https://idp.test',
@@ -166,6 +169,37 @@ describe('SubgraphAuthenticator', () => {
       code: 'RATE_LIMITED',
       retryAfterSeconds: expect.any(Number),
     });
+  });
+
+  it("charges an API key's delivered subscription events to its bucket (a token per maxCost), not a JWT's or our gateway's", async () => {
+    // 1 a minute: no refill worth counting during the test
+    const auth = make(['gateway', 'api-key', 'jwt'], 3, 1);
+    const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'] });
+    const apiKey = await auth.authenticate({ authorization: `Bearer ${key}` }); // 2 tokens left
+    const ended: unknown[] = [];
+    // half a token an event: every second event owes a token, taken after it is delivered
+    const charge = auth.deliveryCharge(apiKey, OPERATION_LIMITS.maxCost / 2, (e) => ended.push(e))!;
+    const deliverTwo = () => [0, 1].forEach(() => charge.delivered());
+    deliverTwo();
+    await waitFor(async () => charge.taken === 1, { what: 'the first token' });
+    deliverTwo();
+    await waitFor(async () => charge.taken === 2, { what: 'the second token' });
+    expect(Math.floor(Number(await redis.hget(rateLimitKey(record.id), 'tokens')))).toBe(0);
+    expect(ended).toEqual([]);
+    deliverTwo();
+    await waitFor(async () => ended.length > 0, { what: 'the refusal' });
+    expect(ended[0]).toBeInstanceOf(DeliveryRateLimited);
+    expect((ended[0] as DeliveryRateLimited).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(charge.taken).toBe(2);
+
+    const viaJwt = await auth.authenticate({
+      authorization: `Bearer ${await jwt({ tenant: 'acme', scope: 'jobs:read' })}`,
+    });
+    const viaGateway = await auth.authenticate({
+      identityToken: signIdentity({ tenant: 'acme', keyId: record.id, scopes: ['jobs:read'] }, SECRET),
+    });
+    for (const caller of [viaJwt, viaGateway])
+      expect(auth.deliveryCharge(caller, OPERATION_LIMITS.maxCost, () => undefined)).toBeNull();
   });
 
   it('jwt: reads tenant and Switchyard scopes from the claims of a token the JWKS verifies', async () => {
@@ -281,14 +315,31 @@ describe('SUBGRAPH_ACCEPT and friends', () => {
       accept: ['gateway'],
       jwt: undefined,
       rateLimit: { perMinute: 600, burst: 100 }, // at least one full submitJobs batch (MAX_SUBMIT_BATCH)
-      operationLimits: { maxRootFields: 20, maxAliases: 30 }, // the gateway's defaults
+      operationLimits: OPERATION_LIMITS, // the gateway's defaults
     });
   });
   it("takes a direct caller's operation bounds by the gateway's names", () => {
-    expect(load({ MAX_ROOT_FIELDS: '5', MAX_QUERY_ALIASES: '0' }).operationLimits).toEqual({
+    expect(
+      load({
+        MAX_QUERY_DEPTH: '6',
+        MAX_ROOT_FIELDS: '5',
+        MAX_QUERY_ALIASES: '0',
+        MAX_QUERY_COST: '900',
+        QUERY_COST_DEFAULT_LIST_SIZE: '7',
+        MAX_RECURSIVE_SELECTIONS: '80',
+        MAX_QUERY_DIRECTIVES: '0',
+      }).operationLimits,
+    ).toEqual({
+      maxDepth: 6,
       maxRootFields: 5,
       maxAliases: 0,
+      maxCost: 900,
+      defaultListSize: 7,
+      maxSelections: 80,
+      maxDirectives: 0,
     });
+    // refused at start-up, named
+    expect(() => load({ MAX_QUERY_COST: '0' })).toThrow(/MAX_QUERY_COST/);
   });
   it('parses the comma list and the JWT settings', () => {
     expect(

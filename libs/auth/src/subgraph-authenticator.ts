@@ -1,9 +1,11 @@
-import { OPERATION_LIMITS, type Identity, type OperationLimits } from '#libs/contracts';
+import type { Identity } from '#libs/contracts';
+import { OPERATION_LIMITS, type ComplexityLimits } from '#libs/graphql-cost';
 import { apiKeyFromAuthorization, parseApiKey } from './api-key.js';
 import { ApiKeyError } from './api-key-store.js';
 import type { ApiKeyVerifier } from './api-key-cache.js';
 import type { CredentialVerdict } from './connection-credential-watch.js';
 import { CallerAuthError } from './caller-auth-error.js';
+import { DeliveryCharge, type DeliveryEnd } from './delivery-charge.js';
 import type { ForeignJwtVerifier } from './foreign-jwt.js';
 import { IdentityVerifier } from './identity-cache.js';
 import { IdentityError, IDENTITY_TTL_SECONDS, type IdentitySecrets } from './identity-token.js';
@@ -34,8 +36,11 @@ export interface SubgraphAuthenticatorOptions {
   apiKeys?: { store: ApiKeyVerifier; limiter: RateLimiter };
   /** Required when `accept` has jwt. */
   jwt?: ForeignJwtVerifier;
-  /** What an operation of a caller that did not come through our gateway may hold; default OPERATION_LIMITS. */
-  operationLimits?: OperationLimits;
+  /**
+   * What an operation of a caller that did not come through our gateway may hold and cost (checked by
+   * #libs/subgraph admitOperation); default OPERATION_LIMITS, our gateway's defaults.
+   */
+  operationLimits?: ComplexityLimits;
   now?: () => number;
 }
 
@@ -63,8 +68,8 @@ export class SubgraphAuthenticator {
     if (this.accept.has('jwt') && !options.jwt) throw new Error('jwt authentication needs a JWKS verifier');
   }
 
-  /** The shape bounds of a direct caller's operation (checked by #libs/subgraph admitOperation). */
-  get operationLimits(): Readonly<OperationLimits> {
+  /** The bounds of a direct caller's operation (checked by #libs/subgraph admitOperation). */
+  get operationLimits(): Readonly<ComplexityLimits> {
     return this.options.operationLimits ?? OPERATION_LIMITS;
   }
 
@@ -133,6 +138,31 @@ export class SubgraphAuthenticator {
     if (units > limiter.policy.burst) return { burst: limiter.policy.burst };
     await this.takeTokens(caller.identity.keyId, units - 1);
     return undefined;
+  }
+
+  /**
+   * What an API-key caller's subscription pays for its delivered events, as at our gateway (DeliveryCharge:
+   * `eventCost`, the operation's measured cost, per event; a token of the key's bucket per operationLimits.maxCost,
+   * at most a burst per round trip, taken after delivery); `onEnd` ends the subscription when the bucket refuses or
+   * the limiter stays unreachable. Null for other callers: our gateway charged its own clients, and a foreign JWT is
+   * not rate-limited here.
+   */
+  deliveryCharge(caller: VerifiedCaller, eventCost: number, onEnd: DeliveryEnd): DeliveryCharge | null {
+    if (caller.method !== 'api-key' || eventCost <= 0) return null;
+    const { limiter } = this.options.apiKeys!;
+    return new DeliveryCharge(
+      {
+        take: async (keyId, tokens) => {
+          const d = await limiter.take(keyId, tokens);
+          return d.allowed ? { allowed: true } : { allowed: false, retryAfterSeconds: d.retryAfterSeconds };
+        },
+        costPerToken: this.operationLimits.maxCost,
+        maxBatch: limiter.policy.burst,
+      },
+      caller.identity.keyId,
+      eventCost,
+      onEnd,
+    );
   }
 
   /** `n` tokens of the key's bucket, or CallerAuthError RATE_LIMITED (with the wait) or UNAVAILABLE. */

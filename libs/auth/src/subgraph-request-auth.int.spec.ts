@@ -1,4 +1,5 @@
 import { redisPerSuite, waitFor } from '#libs/testing';
+import { OPERATION_LIMITS } from '#libs/graphql-cost';
 import {
   ApiKeyStore,
   CallerAuthError,
@@ -25,7 +26,7 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
     rateLimit: { perMinute: 60, burst: 1_000 },
     rateLimitLeaseMs: 250,
     apiKeyCache: { ttlMs, maxEntries: 100 },
-    operationLimits: { maxRootFields: 3, maxAliases: 4 },
+    operationLimits: { ...OPERATION_LIMITS, maxRootFields: 3, maxAliases: 4 },
   });
   const start = async (ttlMs: number, name = 'test-key-revocations') => {
     const auth = createSubgraphAuth(settings(ttlMs), SECRET, {
@@ -49,7 +50,11 @@ describe('createSubgraphAuth (api-key mode, real redis-server)', () => {
     // a TTL far longer than the bound: only the pushed revocation can make it
     const auth = await start(60_000);
     // the deployment's bounds of a direct caller's operations, for admitOperation (#libs/subgraph)
-    expect(auth.authenticator.operationLimits).toEqual({ maxRootFields: 3, maxAliases: 4 });
+    expect(auth.authenticator.operationLimits).toEqual({
+      ...OPERATION_LIMITS,
+      maxRootFields: 3,
+      maxAliases: 4,
+    });
     const store = new ApiKeyStore(redis.client);
     const { key, record } = await store.create({ tenant: 'acme', scopes: ['jobs:read'] });
     const before = await hgetalls();

@@ -13,5 +13,4 @@ export * from './hash.js';
 export * from './parse.js';
 export * from './trace.js';
 export * from './stream-entry.js';
-export * from './operation-limits.js';
 export * from './cursors.js';

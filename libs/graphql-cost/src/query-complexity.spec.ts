@@ -169,6 +169,7 @@ describe('query complexity with the schema’s cost directives (@cost, @listSize
       shelf: Shelf
       shelves: [Shelf!]! @listSize(assumedSize: 3)
       search(limit: Int = 30, expensive: Boolean @cost(weight: 8)): [Item!]! @listSize(slicingArguments: ["limit"])
+      byIds(ids: [ID!]!): [Item]! @listSize(slicingArguments: ["ids"])
     }
     type Mutation {
       buy(id: ID!): Item! @cost(weight: 10)
@@ -201,6 +202,11 @@ describe('query complexity with the schema’s cost directives (@cost, @listSize
     // a fraction (not an Int: refused later) counts as the next whole size
     expect(cost(q, { n: 2.5 })).toBe(1 + 1 + 1 + 3 * 2);
     expect(cost('{ shelf { page(first: 2, last: 9) { edges { node { id } } } } }')).toBe(1 + 1 + 1 + 9 * 2);
+    // a list given to a slicing argument counts its items (as `_entities(representations:)` at a subgraph)
+    expect(cost('{ byIds(ids: [1, 2, 3]) { id } }')).toBe(1 + 3);
+    expect(cost('query ($ids: [ID!]!) { byIds(ids: $ids) { id } }', { ids: Array(40).fill('x') })).toBe(
+      1 + 40,
+    );
     // an argument default counts when the argument is not given: search(limit = 30)
     expect(cost('{ search { id } }')).toBe(1 + 30);
     expect(cost('{ search(limit: 4) { id } }')).toBe(1 + 4);

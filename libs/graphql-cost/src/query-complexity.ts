@@ -178,6 +178,9 @@ export function measureOperation(
         value = valueFromASTUntyped(d);
       }
     } else value = valueFromASTUntyped(arg.value, variables ?? undefined);
+    // a list given to a slicing argument counts its items (a subgraph's `_entities(representations:)` answers one
+    // entity per representation)
+    if (Array.isArray(value)) return sat(value.length);
     // rounded up: a fraction (refused later as an Int) must not make the cost a fraction
     return typeof value === 'number' && value >= 0 ? sat(Math.ceil(value)) : undefined;
   };

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { getDocumentNodeFromSchema, printSchemaWithDirectives } from '@graphql-tools/utils';
 import { createPubSub } from '@graphql-yoga/subscription';
-import type { GraphQLSchema } from 'graphql';
+import { parse, type GraphQLSchema } from 'graphql';
 import { gql } from 'graphql-tag';
 import { FEDERATION_LINK } from '#libs/auth';
+import { CostDirectives } from '#libs/graphql-cost';
 import { buildSchema, createResolversMap, type ResolverData } from 'type-graphql';
 
 type ResolverClass = abstract new (...args: never[]) => unknown;
@@ -58,4 +59,20 @@ export async function buildFederatedSchema(
   return buildSubgraphSchema([
     { typeDefs: gql(federationSdl(schema)), resolvers: { ...map, ...entities(map) } as never },
   ]);
+}
+
+/**
+ * The @cost/@listSize an executable subgraph schema declares (buildFederatedSchema builds it from its federation
+ * SDL, so each definition keeps its directives): what a direct caller's operation is priced with, as a foreign
+ * router composing the subgraph prices it.
+ */
+export function subgraphCosts(schema: GraphQLSchema): CostDirectives {
+  // `_entities` (added by federation, without directives) answers one entity per representation: sized by their
+  // number, not the default list size (a router's fetch of 5 jobs is not 20 of them; 10,000 are not 20 either)
+  const entities = parse(
+    'type Query { _entities(representations: [_Any!]!): [_Entity]! @listSize(slicingArguments: ["representations"]) }',
+    { noLocation: true },
+  ).definitions;
+  const doc = getDocumentNodeFromSchema(schema);
+  return CostDirectives.fromSdl({ ...doc, definitions: [...doc.definitions, ...entities] });
 }

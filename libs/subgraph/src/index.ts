@@ -2,5 +2,4 @@ export * from './scalars.js';
 export * from './federated-schema.js';
 export * from './subgraph-server.js';
 export * from './admit-operation.js';
-export * from './operation-shape.js';
 export * from './page-info.js';

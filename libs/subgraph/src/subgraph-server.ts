@@ -18,6 +18,7 @@ import {
 } from '#libs/auth';
 import { ArgumentValidationError } from 'type-graphql';
 import { badInput, callerAuthGraphQLError, formatGraphQLError, isVariableCoercionError } from '#libs/errors';
+import type { CostDirectives } from '#libs/graphql-cost';
 import {
   apolloHttp,
   boundedBodyParser,
@@ -26,10 +27,16 @@ import {
   type Step,
   type StepRequest,
 } from '#libs/graphql-http';
-import { admitOperation, refused } from './admit-operation.js';
+import { admitOperation, refused, type AdmittedOperation } from './admit-operation.js';
+import { subgraphCosts } from './federated-schema.js';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   schema: GraphQLSchema;
+  /**
+   * The @cost/@listSize a direct caller's operation is priced with (admitOperation); default: read from the
+   * schema's own SDL (subgraphCosts), as a foreign router composing it reads them.
+   */
+  costs?: CostDirectives;
   /** Who may call (SUBGRAPH_ACCEPT); default: only our gateway's identity signed with `identitySecret`. */
   authenticator?: SubgraphAuthenticator;
   identitySecret?: string;
@@ -63,14 +70,15 @@ export interface SubgraphServer {
   authenticator: SubgraphAuthenticator;
   /**
    * The checks every HTTP operation passes before it runs (admitOperation: a direct caller's operation bounds and
-   * job tokens), for another transport (graphql-ws) to apply too: throws the GraphQLError to answer.
+   * job tokens), for another transport (graphql-ws) to apply too: throws the GraphQLError to answer; returns the
+   * direct caller's measured cost (null for our gateway's calls).
    */
   admit(
     caller: VerifiedCaller,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown> | null | undefined,
-  ): Promise<void>;
+  ): Promise<AdmittedOperation | null>;
   /** Stops Apollo. */
   stop(): Promise<void>;
 }
@@ -168,8 +176,9 @@ export async function createSubgraphServer<C extends BaseContext>(
       throw e;
     }
   };
+  const priced = { schema: options.schema, costs: options.costs ?? subgraphCosts(options.schema) };
   const admit: SubgraphServer['admit'] = (caller, document, operation, variables) =>
-    admitOperation(authenticator, caller, document, operation, variables);
+    admitOperation(authenticator, priced, caller, document, operation, variables);
   const toApiError = options.toApiError ?? ((e: unknown) => e);
   const format: FormatError = (formatted, error) =>
     formatGraphQLError(formatted, toApiError(unwrap(error)), {

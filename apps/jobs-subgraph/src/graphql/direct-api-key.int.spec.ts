@@ -1,7 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiKeyStore, rateLimitKey, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
-import { OPERATION_LIMITS } from '#libs/contracts';
+import { OPERATION_LIMITS } from '#libs/graphql-cost';
 import type { CoreHarness } from '../../test/harness.js';
 import {
   serveGraphql,
@@ -196,7 +196,7 @@ describe('the jobs subgraph, called directly with API keys', () => {
           store: store(),
           limiter: new TokenBucketLimiter(core.redis, { perMinute: 1, burst: BURST }),
         },
-        operationLimits: { maxRootFields: 2, maxAliases: 1 },
+        operationLimits: { ...OPERATION_LIMITS, maxRootFields: 2, maxAliases: 1 },
       }),
       production: true,
       subscriptionQuota: harness.subscriptionQuota,

@@ -1,6 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { RequestHandler } from 'express';
-import { getOperationAST, GraphQLError, parse, validate, type ExecutionResult } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  parse,
+  subscribe,
+  validate,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -19,6 +27,7 @@ import { callerAuthGraphQLError } from '#libs/errors';
 import type { ErrorStep, Step } from '#libs/graphql-http';
 import { createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
+import { subscribeCharged, type ChargedSubscriptionOptions } from './charged-subscription.js';
 import type { JobsContext } from './context.js';
 import { buildJobsSubgraphSchema } from './subgraph-schema.js';
 import { TickBatchedWebSocket } from './tick-batched-websocket.js';
@@ -142,6 +151,12 @@ export async function createJobsGraphql(
 
   const releaseSlot = (extra: ConnectionAuth, payload: object) => extra.slots?.get(payload)?.();
 
+  /**
+   * The subscriptions whose delivered events are charged (a direct API key's), by the execution arguments
+   * onSubscribe returned: graphql-ws hands that same object to `subscribe`.
+   */
+  const charged = new WeakMap<ExecutionArgs, ChargedSubscriptionOptions>();
+
   return {
     middleware: server.middleware,
     lane: server.lane,
@@ -196,9 +211,10 @@ export async function createJobsGraphql(
             return true;
           },
           // graphql-ws runs queries and mutations too: a direct caller's operation passes the same checks as
-          // over HTTP (its credential again, then admitOperation: bounds, and an API key's token per job), so it
-          // is parsed and validated here, as graphql-ws would, to be checked before it runs; our gateway's are
-          // left to graphql-ws
+          // over HTTP (its credential again, then admitOperation: bounds and cost, and an API key's token per job),
+          // so it is parsed and validated here, as graphql-ws would, to be checked before it runs; our gateway's
+          // are left to graphql-ws. A direct API key's subscription then pays for each event delivered, as our
+          // gateway charges its clients (its measured cost per event: SubgraphAuthenticator.deliveryCharge).
           onSubscribe: async (ctx, _id, payload) => {
             if (ctx.extra.caller?.method === 'gateway') return;
             try {
@@ -214,17 +230,23 @@ export async function createJobsGraphql(
               if (invalid.length) return invalid.map((e) => requestError(e, 'GRAPHQL_VALIDATION_FAILED'));
               const operation = getOperationAST(document, payload.operationName);
               if (!operation) return [new GraphQLError('Unable to identify operation')];
-              await admit(caller, document, operation, payload.variables);
-              if (operation.operation === 'subscription') {
-                const closed = await takeSlot(ctx.extra, ctx, caller, payload);
-                if (closed) return [closed];
-              }
-              return {
+              const admitted = await admit(caller, document, operation, payload.variables);
+              const args: ExecutionArgs = {
                 schema,
                 document,
                 operationName: payload.operationName,
                 variableValues: payload.variables,
               };
+              if (operation.operation === 'subscription') {
+                const closed = await takeSlot(ctx.extra, ctx, caller, payload);
+                if (closed) return [closed];
+                if (admitted)
+                  charged.set(args, {
+                    charge: (onEnd) => auth.deliveryCharge(caller, admitted.cost, onEnd),
+                    cursorOf: resumeCursor,
+                  });
+              }
+              return args;
             } catch (e) {
               if (e instanceof GraphQLError) {
                 if (e.extensions?.code === 'UNAUTHENTICATED') forbid(ctx.extra.socket, e.message);
@@ -244,6 +266,10 @@ export async function createJobsGraphql(
             if (ctx.extra.watched) watch.delete(ctx.extra.watched);
           },
           context: (ctx): JobsContext => ({ identity: ctx.extra.caller!.identity, service }),
+          subscribe: (args) => {
+            const options = charged.get(args);
+            return options ? subscribeCharged(args, options) : subscribe(args);
+          },
           // the same error mapping as HTTP
           onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, format),
           onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e) as GraphQLError),
@@ -259,6 +285,16 @@ export async function createJobsGraphql(
       await server.stop();
     },
   };
+}
+
+/**
+ * Where a direct caller resumes after an event (`resumeAfter` of a charged subscription's end): a jobFeed event's
+ * feedCursor (only the feed's events carry one), else a jobEvents event's cursor, as our gateway resumes them.
+ */
+function resumeCursor(event: unknown): string | undefined {
+  const e = event as { cursor?: unknown; feedCursor?: unknown } | null;
+  const cursor = e?.feedCursor ?? e?.cursor;
+  return typeof cursor === 'string' ? cursor : undefined;
 }
 
 /** A document refused before it ran, with the code Apollo gives it over HTTP (kept by the error mapping). */
