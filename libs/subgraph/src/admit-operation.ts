@@ -9,6 +9,7 @@ import {
 import type { ApiErrorCode } from '#libs/contracts';
 import { callerAuthGraphQLError, DomainError } from '#libs/errors';
 import { measureOperation, tooComplex, type CostDirectives } from '#libs/graphql-cost';
+import { countDirectRefusal } from './direct-refusals.js';
 
 /** A refusal before anything ran, as Apollo answers it (HTTP 400); the DomainError inside keeps code and extensions. */
 export function refused(
@@ -73,6 +74,7 @@ export async function admitOperation(
     throw new Error('admitOperation: the operation was not validated against its document');
   if (measured.violation) {
     const { message, extensions } = tooComplex(measured.violation);
+    countDirectRefusal(extensions.limits[0].limit);
     throw refused('QUERY_TOO_COMPLEX', message, extensions);
   }
   const units = rateLimitUnits(document, operation, variables);
@@ -80,13 +82,18 @@ export async function admitOperation(
   try {
     over = await authenticator.chargeUnits(caller, units);
   } catch (e) {
-    if (e instanceof CallerAuthError) throw callerAuthGraphQLError(e);
+    if (e instanceof CallerAuthError) {
+      countDirectRefusal(e.code === 'RATE_LIMITED' ? 'rateLimited' : 'unavailable');
+      throw callerAuthGraphQLError(e);
+    }
     throw e;
   }
-  if (over)
+  if (over) {
+    countDirectRefusal('burst');
     throw refused('BAD_USER_INPUT', overBurstMessage(units, over.burst), {
       max: over.burst,
       requested: units,
     });
+  }
   return { cost: measured.report.cost };
 }

@@ -2,6 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiKeyStore, rateLimitKey, SubgraphAuthenticator, TokenBucketLimiter } from '#libs/auth';
 import { OPERATION_LIMITS } from '#libs/graphql-cost';
+import { registry } from '#libs/observability';
 import {
   serveGraphql,
   startGraphqlHarness,
@@ -22,6 +23,13 @@ const HEAVY_PAGE = `{ jobs { edges { node { ${JOB_FIELDS} } } } }`;
 const HEAVY_EVENTS = `subscription($j: ID!) { jobEvents(jobId: $j) { seq cursor type job { ${JOB_FIELDS} } } }`;
 const BURST = 4;
 const NODES = 40;
+
+/** switchyard_direct_operations_refused_total for `reason` (0 when never counted). */
+async function refusals(reason: string): Promise<number> {
+  const metric = registry.getSingleMetric('switchyard_direct_operations_refused_total');
+  const values = (await metric?.get())?.values ?? [];
+  return values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
 
 type Result = { data?: any; errors?: Array<{ message: string; extensions?: Record<string, any> }> };
 
@@ -116,6 +124,7 @@ describe('the jobs subgraph, called directly with an API key: operation cost and
 
   it("refuses an operation over MAX_QUERY_COST, priced with the subgraph's @listSize (QUERY_TOO_COMPLEX, limits), before anything runs", async () => {
     const { key, tokens } = await newKey('cost', ['jobs:read', 'jobs:write']);
+    const costRefusals = await refusals('cost');
     const page = await post(key, HEAVY_PAGE);
     expect(page.status).toBe(400);
     expect(page.data).toBeUndefined();
@@ -154,6 +163,9 @@ describe('the jobs subgraph, called directly with an API key: operation cost and
       limits: [{ limit: 'cost' }],
     });
 
+    // each refusal counted (HTTP page, submits, graphql-ws page)
+    expect(await refusals('cost')).toBe(costRefusals + 3);
+
     // a page our gateway allows (first: 5, nodes(first: 10)) is answered
     const reader = (await newKey('cost', ['jobs:read'])).key;
     const fits = await post(
@@ -189,6 +201,7 @@ describe('the jobs subgraph, called directly with an API key: operation cost and
     expect((await allEvents(harness.core, job.id)).length).toBeGreaterThan(NODES);
 
     const { key, tokens } = await newKey('events', ['jobs:read']);
+    const eventRefusals = await refusals('subscriptionEvents');
     const heavy = run(connect(key), HEAVY_EVENTS, { j: job.id });
     // as at our gateway: a last `next` with the error, then `complete`
     expect(await heavy.done).toBe('complete');
@@ -208,6 +221,7 @@ describe('the jobs subgraph, called directly with an API key: operation cost and
     expect(error!.extensions!.resumeAfter).toBe(delivered.at(-1)!.cursor);
     // the 2 tokens left after the subscribe went to its events (a refused take takes none)
     expect(await tokens()).toBeLessThan(2);
+    expect(await refusals('subscriptionEvents')).toBe(eventRefusals + 1);
     harness.releaseAdds();
   }, 30_000);
 });

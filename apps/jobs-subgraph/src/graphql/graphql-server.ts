@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import {
   CallerAuthError,
   ConnectionCredentialWatch,
+  DeliveryRateLimited,
   type ConnectionQuota,
   credentialsFromConnection,
   type CallerCredentials,
@@ -25,7 +26,7 @@ import {
 } from '#libs/auth';
 import { callerAuthGraphQLError } from '#libs/errors';
 import type { ErrorStep, Step } from '#libs/graphql-http';
-import { createSubgraphServer, type FormatError } from '#libs/subgraph';
+import { countDirectRefusal, createSubgraphServer, type FormatError } from '#libs/subgraph';
 import type { JobsService } from '../service/jobs-service.js';
 import { subscribeCharged, type ChargedSubscriptionOptions } from './charged-subscription.js';
 import type { JobsContext } from './context.js';
@@ -242,7 +243,13 @@ export async function createJobsGraphql(
                 if (closed) return [closed];
                 if (admitted)
                   charged.set(args, {
-                    charge: (onEnd) => auth.deliveryCharge(caller, admitted.cost, onEnd),
+                    charge: (onEnd) =>
+                      auth.deliveryCharge(caller, admitted.cost, (error) => {
+                        countDirectRefusal(
+                          error instanceof DeliveryRateLimited ? 'subscriptionEvents' : 'unavailable',
+                        );
+                        onEnd(error);
+                      }),
                     cursorOf: resumeCursor,
                   });
               }
