@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '#libs/testing';
+import { OPERATION_LIMITS } from '#libs/graphql-cost';
 import { SupergraphRuntime } from '../../subscriptions/supergraph-runtime.js';
 import type { GuardLimits } from '../document-guard.js';
 
@@ -14,13 +15,7 @@ export const DEFAULT_GUARD_LIMITS: GuardLimits = {
   maxDefinitions: 50,
   maxFragmentSpreads: 200,
   maxStringBytes: 16 * 1024,
-  maxDepth: 12,
-  maxAliases: 30,
-  maxRootFields: 20,
-  maxCost: 25_000,
-  maxSelections: 10_000,
-  maxDirectives: 50,
-  defaultListSize: 20,
+  ...OPERATION_LIMITS,
 };
 
 /** The committed supergraph, ready as the gateway loads it. */
