@@ -81,6 +81,12 @@ export const gatewayEnv = {
    * SUBSCRIBER_BUFFER (512), as in the jobs subgraph; SUBSCRIPTION_BUFFER is its deprecated name.
    */
   ...subscriberBufferEnv,
+  /**
+   * Bytes (JSON) of subscription events one API key's subscribers may have queued unread on this replica, with
+   * the replay history of the shared streams it opened; past it that subscription ends UNAVAILABLE
+   * (`limit: bufferedBytesPerKey`). 0: no bound. See buffered-bytes.ts.
+   */
+  BUFFERED_BYTES_PER_KEY: nonNegativeInt(32 * 1024 * 1024),
   /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
   SUBSCRIPTION_PLAN_CACHE_BYTES: positiveInt(8 * 1024 * 1024),
   /**

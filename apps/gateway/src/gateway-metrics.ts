@@ -54,6 +54,7 @@ export function createGatewayMetrics() {
   const forwarder: ForwarderMetrics = {
     event: (outcome) => events.inc({ outcome }),
     overflow: () => overflows.inc(),
+    bufferedBytesRefused: () => refused.inc({ reason: 'bufferedBytesPerKey' }),
     active: (delta) => subscriptions.inc(delta),
   };
   const guard: GuardMetrics = { refused: (reason) => refused.inc({ reason }) };

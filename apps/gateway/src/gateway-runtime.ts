@@ -53,6 +53,7 @@ import { SubgraphDataSources, toWebSocketUrl } from './supergraph/data-sources.j
 import { SERVICE } from './supergraph/service-names.js';
 import type { GatewayContext } from './supergraph/subgraph-data-source.js';
 import { supergraphFromFile } from './supergraph/supergraph-file.js';
+import { KeyBufferBudgets } from './subscriptions/buffered-bytes.js';
 import { startGraphqlWsServer, type GraphqlWsServer } from './subscriptions/graphql-ws-server.js';
 import { JOB_EVENT_RESUME_POLICY } from './subscriptions/resumable-operation.js';
 import { SocketWriteBatching } from './subscriptions/socket-write-batching.js';
@@ -212,6 +213,8 @@ export class GatewayRuntime {
       dataSources: () => this.dataSources.all(),
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: config.subscriberBuffer.capacity,
+      bufferedBytes:
+        config.BUFFERED_BYTES_PER_KEY > 0 ? new KeyBufferBudgets(config.BUFFERED_BYTES_PER_KEY) : undefined,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       flushDirectWrites: (burstEnded) =>
         burstEnded ? this.socketWrites.flush() : this.socketWrites.flushHeldLongerThan(DIRECT_WRITE_HOLD_MS),

@@ -47,6 +47,17 @@ describe('CoalescingQueue (the subscriber-backpressure policy)', () => {
     expect(drain(q)).toEqual([1, 2, 3]);
   });
 
+  it('coalesce answers what it removed and clear what was queued (an owner counting bytes gives them back)', () => {
+    const q = new CoalescingQueue<string>(4);
+    q.push('a1', 'a');
+    q.push('b1', 'b');
+    expect(q.coalesce('a')).toEqual(['a1']);
+    expect(q.coalesce(null)).toEqual([]);
+    q.append('a2', 'a');
+    expect(q.clear()).toEqual(['b1', 'a2']);
+    expect(q.size).toBe(0);
+  });
+
   it('refuses a capacity below 1', () => {
     expect(() => new CoalescingQueue(0)).toThrow(/at least 1/);
   });

@@ -36,14 +36,19 @@ export class CoalescingQueue<T> {
     this.append(value, key);
   }
 
-  /** Under pressure, removes the queued items with this key (a newer one is about to be appended). */
-  coalesce(key: string | null): void {
-    if (key === null || this.items.length < this.coalesceFrom) return;
+  /**
+   * Under pressure, removes the queued items with this key (a newer one is about to be appended); returns them
+   * (an owner that accounts for what it holds gives their share back).
+   */
+  coalesce(key: string | null): T[] {
+    const removed: T[] = [];
+    if (key === null || this.items.length < this.coalesceFrom) return removed;
     for (let i = this.items.length - 1; i >= 0; i--) {
       if (this.items[i]!.key !== key) continue;
-      this.items.splice(i, 1);
+      removed.push(this.items.splice(i, 1)[0]!.value);
       this.coalesced++;
     }
+    return removed;
   }
 
   append(value: T, key: string | null): void {
@@ -52,6 +57,11 @@ export class CoalescingQueue<T> {
 
   shift(): T | undefined {
     return this.items.shift()?.value;
+  }
+
+  /** Empties the queue; returns what it held, in order. */
+  clear(): T[] {
+    return this.items.splice(0).map((item) => item.value);
   }
 }
 

@@ -7,6 +7,7 @@ import {
 import type { FetchNode, QueryPlan } from '@apollo/query-planner';
 import { GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { DeliveryChargeUnavailable, DeliveryRateLimited, deliveryEndedAnswer } from '#libs/auth';
+import { BufferBudgetExceeded } from './buffered-bytes.js';
 import { BufferOverflow } from './event-buffer.js';
 import type { SupergraphRuntime } from './supergraph-runtime.js';
 
@@ -135,6 +136,15 @@ export function toClientErrors(
     const { code, message, extensions } = deliveryEndedAnswer(error, lastCursor);
     return [new GraphQLError(message, { extensions: { code, ...extensions } })];
   }
+  if (error instanceof BufferBudgetExceeded)
+    return [
+      new GraphQLError(
+        `${error.message}; read faster, then resubscribe with after: the last cursor received`,
+        {
+          extensions: { code: 'UNAVAILABLE', limit: 'bufferedBytesPerKey', max: error.max, ...resume },
+        },
+      ),
+    ];
   if (error instanceof BufferOverflow)
     return [
       new GraphQLError(`${error.message}; resubscribe with after: the last cursor received`, {

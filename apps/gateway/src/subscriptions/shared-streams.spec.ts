@@ -1,4 +1,5 @@
 import { BufferOverflow } from './event-buffer.js';
+import { BufferBudgetExceeded, KeyBufferBudgets } from './buffered-bytes.js';
 import {
   StreamSharing,
   type SharedItem,
@@ -291,5 +292,93 @@ describe('StreamSharing', () => {
     up.emit(1); // arrives after the stop: ignored
     expect(up.stopped).toBe(1);
     expect(s.streamCount).toBe(0);
+  });
+});
+
+describe('StreamSharing with a byte budget per key', () => {
+  const bytes = (n: number) => ({ bytes: n });
+
+  it('counts what a member has queued against its key; past the bound that member ends BufferBudgetExceeded after what it holds', async () => {
+    const budgets = new KeyBufferBudgets(250);
+    const s = sharing(8, 0);
+    const up = new FakeUpstream();
+    const hostile = s.join(null, false, 'a', up.source, budgets.for('A'));
+    up.emit(1, bytes(100));
+    up.emit(2, bytes(100));
+    expect(budgets.usedBy('A')).toBe(200);
+    up.emit(3, bytes(100)); // 300 > 250
+    expect(budgets.usedBy('A')).toBe(200);
+    const reads: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await hostile.read();
+      reads.push(r.kind === 'value' ? r.item.value : r.kind === 'error' ? r.error : r.kind);
+    }
+    expect(reads.slice(0, 2)).toEqual([1, 2]);
+    expect(reads[2]).toBeInstanceOf(BufferBudgetExceeded);
+    expect(budgets.usedBy('A')).toBe(0);
+    hostile.leave();
+    expect(budgets.keys).toBe(0);
+  });
+
+  it("one key's bound does not touch another key's members of the same stream", async () => {
+    const budgets = new KeyBufferBudgets(150);
+    const s = sharing(8, 0);
+    const up = new FakeUpstream();
+    const a = s.join('k', false, 'a', up.source, budgets.for('A'));
+    const b = s.join('k', false, 'b', up.source, budgets.for('B'));
+    up.emit(1, bytes(100));
+    // B reads as it comes; A does not
+    expect(await drainNow(b)).toEqual([1]);
+    up.emit(2, bytes(100));
+    expect(await drainNow(b)).toEqual([2]);
+    expect(await drainNow(a)).toEqual([1, 'error']);
+    up.emit(3, bytes(100));
+    expect(await drainNow(b)).toEqual([3]);
+    expect(budgets.usedBy('B')).toBe(0);
+    a.leave();
+    b.leave();
+    expect(budgets.keys).toBe(0);
+  });
+
+  it('gives back what a leaving member left queued, and what coalescing replaced', async () => {
+    const budgets = new KeyBufferBudgets(10_000);
+    const s = sharing(4, 0);
+    const up = new FakeUpstream();
+    const m = s.join(null, false, 'a', up.source, budgets.for('A'));
+    up.emit(1, { ...bytes(10), coalesceKey: 'n' });
+    up.emit(2, { ...bytes(20), coalesceKey: 'n' });
+    up.emit(3, { ...bytes(30), coalesceKey: 'n' }); // from half the capacity on, replaces the queued 'n' items
+    expect(budgets.usedBy('A')).toBe(30); // 3 alone: 1 and 2 were replaced
+    expect(await drainNow(m)).toEqual([3]);
+    expect(budgets.usedBy('A')).toBe(0);
+    up.emit(4, bytes(40));
+    up.emit(5, bytes(50));
+    expect(budgets.usedBy('A')).toBe(90);
+    m.leave();
+    expect(budgets.keys).toBe(0);
+  });
+
+  it("a replayable stream's history counts against its opener's key; past it the history goes (no more joiners), and its bytes with it", async () => {
+    const budgets = new KeyBufferBudgets(250);
+    const s = sharing(8, 100);
+    const up = new FakeUpstream();
+    const opener = s.join('k', true, 'a', up.source, budgets.for('A'));
+    up.emit(1, bytes(50));
+    expect(await drainNow(opener)).toEqual([1]);
+    expect(budgets.usedBy('A')).toBe(50); // the history keeps it
+    const late = s.join('k', true, 'b', up.source, budgets.for('B'));
+    expect(s.joinedShared).toBe(1);
+    expect(await drainNow(late)).toEqual([1]);
+    up.emit(2, bytes(50));
+    up.emit(3, bytes(200)); // history 300 > 250: dropped
+    expect(await drainNow(opener)).toEqual([2, 3]);
+    expect(await drainNow(late)).toEqual([2, 3]);
+    expect(budgets.usedBy('A')).toBe(0);
+    expect(s.streamCount).toBe(0);
+    s.join('k', true, 'c', up.source, budgets.for('C')).leave();
+    expect(s.opened).toBe(2);
+    opener.leave();
+    late.leave();
+    expect(budgets.keys).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import type { BufferBudget } from './buffered-bytes.js';
 import { BufferOverflow, EventBuffer, type BufferRead } from './event-buffer.js';
 
 /**
@@ -20,6 +21,10 @@ import { BufferOverflow, EventBuffer, type BufferRead } from './event-buffer.js'
  *   for overflow) while others remain, the upstream is re-homed to the oldest remaining member's
  *   (`SharedUpstream.rehome`). Only a leave does this work: nothing is added per item.
  * - An upstream error or end reaches every member (after the items produced before it).
+ * - Bytes (optional, buffered-bytes.ts): a member brings its key's budget; the items queued for it count against
+ *   it (past it the member ends with BufferBudgetExceeded, like an overflow), and so does a replayable stream's
+ *   history against the budget of the member that opened it (past it the history is dropped, as past
+ *   `historyLimit`). What a member leaves queued is given back when it leaves.
  */
 
 /** One item of a shared stream, as produced once for all members. */
@@ -31,7 +36,11 @@ export interface SharedItem<T> {
   essential: boolean;
   /** Where a client may resume right after this item (reported with an overflow error). */
   cursor?: string;
+  /** What the item holds (its JSON's length), counted against budgets while it is queued or kept. */
+  bytes?: number;
 }
+
+const sizeOfItem = (item: SharedItem<unknown>): number => item.bytes ?? 0;
 
 export interface SharedStreamSink<T> {
   next(item: SharedItem<T>): void;
@@ -80,8 +89,13 @@ export class StreamMember<T, H = unknown> {
     capacity: number,
     /** @internal On whose behalf the upstream runs while this member holds it. */
     readonly holder: H,
+    /** @internal The bytes its key may have held (see the file comment). */
+    readonly budget?: BufferBudget,
   ) {
-    this.buffer = new EventBuffer(capacity);
+    this.buffer = new EventBuffer<SharedItem<T>>(
+      capacity,
+      budget ? { budget, sizeOf: sizeOfItem } : undefined,
+    );
   }
 
   /** Items of this member replaced by a newer one under pressure (for metrics). */
@@ -113,7 +127,7 @@ export class StreamMember<T, H = unknown> {
   leave(): void {
     if (this.left) return;
     this.left = true;
-    this.buffer.end();
+    this.buffer.discard();
     this.stream.remove(this);
   }
 
@@ -158,6 +172,9 @@ export class SharedStream<T, H> {
   private readonly members = new Set<StreamMember<T, H>>();
   /** Every item so far, for joiners of a replayable stream; null once dropped (or never kept). */
   private history: SharedItem<T>[] | null;
+  /** The bytes of `history`, held in `historyBudget` (the opener's). */
+  private historyBytes = 0;
+  private historyBudget: BufferBudget | undefined;
   private state: StreamState = 'live';
   private upstream: SharedUpstream<H> | null = null;
   /** The member whose holder the upstream runs under. */
@@ -181,17 +198,26 @@ export class SharedStream<T, H> {
     return this.state === 'live' && (!this.replayable || this.history !== null);
   }
 
-  join(holder: H): StreamMember<T, H> {
+  join(holder: H, budget?: BufferBudget): StreamMember<T, H> {
     // Snapshot and registration in one synchronous step: no item falls between history and live.
     const member = new StreamMember<T, H>(
       this,
       this.history ? this.history.slice() : [],
       this.owner.options.bufferCapacity,
       holder,
+      budget,
     );
+    if (this.members.size === 0) this.historyBudget = budget;
     this.members.add(member);
     this.holding ??= member;
     return member;
+  }
+
+  /** No more history: its bytes go back to the opener's budget. */
+  private dropHistory(): void {
+    this.history = null;
+    this.historyBudget?.give(this.historyBytes);
+    this.historyBytes = 0;
   }
 
   /** Called once, right after the first member joined (whose holder the source was made for). */
@@ -215,6 +241,7 @@ export class SharedStream<T, H> {
   private afterRemoval(): void {
     if (this.members.size === 0) {
       this.owner.forget(this);
+      this.dropHistory();
       this.stop();
       return;
     }
@@ -226,10 +253,16 @@ export class SharedStream<T, H> {
   private next(item: SharedItem<T>): void {
     if (this.state !== 'live' || this.stopped) return;
     if (this.history) {
-      if (this.history.length < this.owner.options.historyLimit) this.history.push(item);
-      else {
-        // Too long to replay from here: members keep going, joiners start a stream of their own.
-        this.history = null;
+      const bytes = sizeOfItem(item);
+      if (
+        this.history.length < this.owner.options.historyLimit &&
+        (this.historyBudget?.tryTake(bytes) ?? true)
+      ) {
+        this.history.push(item);
+        this.historyBytes += bytes;
+      } else {
+        // Too long (or too large) to replay from here: members keep going, joiners start a stream of their own.
+        this.dropHistory();
         this.owner.forget(this);
       }
     }
@@ -251,7 +284,7 @@ export class SharedStream<T, H> {
   private finish(endMember: (m: StreamMember<T, H>) => void): void {
     if (this.state !== 'live') return;
     this.state = 'ended';
-    this.history = null;
+    this.dropHistory();
     this.owner.forget(this);
     for (const member of this.members) endMember(member);
     this.members.clear();
@@ -294,16 +327,18 @@ export class StreamSharing<T, H = unknown> {
     replay: boolean,
     holder: H,
     source: () => SharedStreamSource<T, H>,
+    /** The bytes the member's key may have held (none: items are not counted). */
+    budget?: BufferBudget,
   ): StreamMember<T, H> {
     const existing = key === null ? undefined : this.streams.get(key);
     if (existing && existing.joinable && existing.replayable === replay) {
       this.joinedShared++;
-      return existing.join(holder);
+      return existing.join(holder, budget);
     }
     const stream = new SharedStream<T, H>(this, key, replay);
     if (key !== null) this.streams.set(key, stream);
     this.opened++;
-    const member = stream.join(holder);
+    const member = stream.join(holder, budget);
     stream.start(source());
     return member;
   }

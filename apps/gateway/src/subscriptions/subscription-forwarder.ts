@@ -2,6 +2,7 @@ import type { ServiceMap } from '@apollo/gateway';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { DeliveryCharge, DeliveryChargeUnavailable, type DeliveryChargeOptions } from '#libs/auth';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
+import { BufferBudgetExceeded, type KeyBufferBudgets } from './buffered-bytes.js';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
 import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
@@ -28,6 +29,8 @@ export { UpstreamErrors } from './event-resolution.js';
 export interface ForwarderMetrics {
   event(outcome: 'delivered' | 'duplicate' | 'coalesced'): void;
   overflow(): void;
+  /** A subscription ended because its key's subscribers held more than BUFFERED_BYTES_PER_KEY. */
+  bufferedBytesRefused(): void;
   active(delta: number): void;
 }
 
@@ -51,6 +54,11 @@ export interface SubscriptionForwarderOptions {
   shareSubscriptions?: boolean;
   /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
   shareHistoryLimit?: number;
+  /**
+   * Bytes of events each key's subscribers may have queued and its shared streams may keep as history
+   * (BUFFERED_BYTES_PER_KEY, buffered-bytes.ts). Absent: only `bufferCapacity` bounds them.
+   */
+  bufferedBytes?: KeyBufferBudgets;
   /**
    * Writes out what the direct sinks were handed so far (SocketWriteBatching). `burstEnded` true: a shared
    * stream has handed every event that reached the gateway (and its end) to its subscribers — a burst leaves
@@ -132,6 +140,7 @@ export class SubscriptionForwarder {
       this.isReplayable(runtime, plan, request),
       request,
       () => this.openUpstream(runtime, plan, request),
+      this.options.bufferedBytes?.for(request.identity.keyId),
     );
 
     let lastDeliveredCursor: string | undefined;
@@ -196,6 +205,13 @@ export class SubscriptionForwarder {
           if (read.kind === 'error') {
             finish();
             if (read.error instanceof BufferOverflow) metrics?.overflow?.();
+            if (read.error instanceof BufferBudgetExceeded) {
+              metrics?.bufferedBytesRefused?.();
+              logger?.warn(
+                { keyId: request.identity.keyId, tenant: request.identity.tenant, max: read.error.max },
+                'subscription ended: its key holds too many bytes of events its clients have not read',
+              );
+            }
             return {
               done: false,
               value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) },
@@ -383,7 +399,11 @@ export class SubscriptionForwarder {
           this.fetches ? this.fetches.wrap(sources, arrival) : sources,
         );
         resolving.catch(() => undefined); // handled in order below
-        inOrder(async () => sink.next({ value: await resolving, coalesceKey, essential, cursor }));
+        inOrder(async () => {
+          const value = await resolving;
+          // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
+          sink.next({ value, coalesceKey, essential, cursor, bytes: payloadJson(value).length });
+        });
       };
       /** One upstream subscription; its end counts only while it is the stream's current one. */
       const subscribeAs = (identity: CallerIdentity): (() => void) => {
