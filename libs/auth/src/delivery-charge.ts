@@ -51,7 +51,8 @@ export function deliveryEndedAnswer(
 }
 
 /**
- * Charges one client subscription's delivered events to its key's token bucket, as if the events had been
+ * Charges the events one client subscription is sent (the forwarder calls `delivered` as each reaches it, written
+ * or queued: StreamMember.onReceived) to its key's token bucket, as if the events had been
  * fetched by queries: the static cost check counts a subscription's selection once, but it is delivered once per
  * event, without bound. Each delivered event adds its cost (the operation's measured per-event cost); each time
  * the sum reaches `costPerToken`, the whole tokens are taken — one round trip per batch, never one per event (a

@@ -151,6 +151,45 @@ describe('SubscriptionForwarder: charging delivered events', () => {
     await waitFor(() => log.ended === 1);
   });
 
+  it('charges the events queued for a client that does not read: it is ended RATE_LIMITED all the same, and resumes from the start', async () => {
+    for (let i = 0; i < 40; i++) log.append('j1', 'NODE_STARTED');
+    const query = JOB_EVENTS_SUBSCRIPTION;
+    // a socket that never drains: nothing is written, every event waits in the subscriber's buffer
+    let readable = false;
+    const wakes: (() => void)[] = [];
+    const direct: DirectSink = {
+      ready: () => readable,
+      whenReady: () => new Promise<void>((resolve) => wakes.push(resolve)),
+      next: () => {
+        throw new Error('nothing is written to a socket that is backed up');
+      },
+    };
+    const it = forwarder.subscribe({
+      document: parse(query),
+      query,
+      variables: { id: 'j1' },
+      identity: TEST_IDENTITY,
+      context: { identity: TEST_IDENTITY },
+      direct,
+      eventCost: 50,
+    });
+    const next = it.next();
+    // the events were resolved for it: charged as they reached it (the old forwarder charged only what was written)
+    await waitFor(() => refused.includes('subscriptionEvents'));
+    // the upstream share ended with it (its queued events given up): the client learns it when it reads again
+    await waitFor(() => log.ended === 1);
+    readable = true;
+    for (const wake of wakes.splice(0)) wake();
+    const ended = await next;
+    expect(ended.done).toBe(false);
+    expect(ended.value!.errors![0]!.extensions).toEqual({
+      code: 'RATE_LIMITED',
+      limit: 'subscriptionEvents',
+      retryAfterSeconds: expect.any(Number),
+    });
+    expect((await it.next()).done).toBe(true);
+  });
+
   it('a cheap selection takes no token: the key keeps its whole burst', async () => {
     for (let i = 0; i < 99; i++) log.append('j1', 'NODE_STARTED');
     const query = JOB_EVENTS_SUBSCRIPTION;

@@ -79,6 +79,11 @@ export class StreamMember<T, H = unknown> {
   private direct: ((item: SharedItem<T>) => boolean) | null = null;
   /** Set by the reader while it holds an item it has not delivered yet: later items queue behind it. */
   holding = false;
+  /**
+   * Called for each item this member takes on — handed over directly, queued for it, or replayed to it from the
+   * history — whether or not its client ever reads it: the forwarder charges events here, as they were resolved.
+   */
+  onReceived: (() => void) | null = null;
   /** @internal */
   readonly buffer: EventBuffer<SharedItem<T>>;
 
@@ -106,8 +111,7 @@ export class StreamMember<T, H = unknown> {
   /** The next item: the history the member joined with first, then live items; end or error last. */
   async read(): Promise<MemberRead<T>> {
     if (this.left) return { kind: 'end' };
-    if (this.replayIndex < this.replay.length)
-      return { kind: 'value', item: this.replay[this.replayIndex++]! };
+    if (this.replayIndex < this.replay.length) return this.replayed();
     const read: BufferRead<SharedItem<T>> = await this.buffer.read();
     if (this.left) return { kind: 'end' };
     return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
@@ -116,11 +120,15 @@ export class StreamMember<T, H = unknown> {
   /** What `read` would give at once, or null when it would wait (no promise: for draining a burst). */
   poll(): MemberRead<T> | null {
     if (this.left) return { kind: 'end' };
-    if (this.replayIndex < this.replay.length)
-      return { kind: 'value', item: this.replay[this.replayIndex++]! };
+    if (this.replayIndex < this.replay.length) return this.replayed();
     const read = this.buffer.poll();
     if (read === null) return null;
     return read.kind === 'value' ? { kind: 'value', item: read.value } : read;
+  }
+
+  private replayed(): MemberRead<T> {
+    this.onReceived?.();
+    return { kind: 'value', item: this.replay[this.replayIndex++]! };
   }
 
   /** Leaves the stream (idempotent); the last member to leave stops the upstream. */
@@ -143,16 +151,16 @@ export class StreamMember<T, H = unknown> {
 
   /** @internal Returns false when the member overflowed (it is then failed and should be dropped). */
   push(item: SharedItem<T>): boolean {
-    if (
-      this.direct &&
-      !this.left &&
-      !this.holding &&
-      this.replayIndex >= this.replay.length &&
-      this.buffer.size === 0 &&
-      this.tryDirect(item)
-    )
-      return true;
-    return this.buffer.push(item, item.coalesceKey, item.essential);
+    const taken =
+      (this.direct &&
+        !this.left &&
+        !this.holding &&
+        this.replayIndex >= this.replay.length &&
+        this.buffer.size === 0 &&
+        this.tryDirect(item)) ||
+      this.buffer.push(item, item.coalesceKey, item.essential);
+    if (taken) this.onReceived?.();
+    return taken;
   }
 
   private tryDirect(item: SharedItem<T>): boolean {

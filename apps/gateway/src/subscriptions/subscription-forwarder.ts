@@ -162,6 +162,10 @@ export class SubscriptionForwarder {
             member.leave();
           })
         : null;
+    // Charged as each event reaches this subscriber (delivered or queued for it), not once its client read it: the
+    // work of resolving it is done then, and a client that stops reading would otherwise have events resolved
+    // for it (up to SUBSCRIBER_BUFFER per subscription, each a fetch of its selection) for free.
+    if (charge) member.onReceived = () => charge.delivered();
     // Client complete, close or error: leave the shared stream deterministically, exactly once (the last
     // member to leave ends the upstream subscription).
     const finish = () => {
@@ -185,7 +189,6 @@ export class SubscriptionForwarder {
         if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
         metrics?.event?.('delivered');
         direct.next(payloadJson(item.value));
-        charge?.delivered();
         return true;
       });
     const iterator = {
@@ -221,7 +224,6 @@ export class SubscriptionForwarder {
           const delivered = () => {
             if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
             metrics?.event?.('delivered');
-            charge?.delivered();
           };
           if (!direct || value.errors?.length) {
             // until graphql-ws has sent it (and asks for the next), later events queue behind it
