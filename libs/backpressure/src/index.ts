@@ -1,2 +1,3 @@
 export * from './coalescing-queue.js';
 export * from './subscriber-buffer-setting.js';
+export * from './loop-slice.js';

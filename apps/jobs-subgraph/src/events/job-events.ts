@@ -1,3 +1,4 @@
+import { LoopSlice } from '#libs/backpressure';
 import { isTerminalJobStatus, type JobEvent } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { decodeFeedCursor, type FeedPosition } from './event-cursor.js';
@@ -19,8 +20,18 @@ export interface EventSubscriptionsOptions {
 const alreadySeen = ({ position, index = 0 }: StoredEvent, seen: FeedPosition): boolean =>
   position === seen.entry && index <= seen.index;
 
+/**
+ * How long the followers of one process hand out buffered events before the event loop gets a turn (LoopSlice):
+ * a replay of hundreds of events, each executed by graphql-ws as it is handed out, would otherwise hold every
+ * other caller of the process for as long as it runs.
+ */
+const EVENT_SLICE_MS = 5;
+
 /** Opens followers for `jobEvents` and `jobFeed`. Tenancy is checked by the caller. */
 export class EventSubscriptions {
+  /** One for all the followers: between two slices node reads its sockets (other callers, Redis answers). */
+  private readonly slices = new LoopSlice(EVENT_SLICE_MS);
+
   constructor(
     private readonly log: EventLog,
     private readonly wakeups: Wakeups,
@@ -45,6 +56,7 @@ export class EventSubscriptions {
       this.wakeups,
       this.opts.bufferCapacity,
       this.opts.outages,
+      this.slices,
     ).open();
   }
 
@@ -76,6 +88,7 @@ export class EventSubscriptions {
       this.wakeups,
       this.opts.bufferCapacity,
       this.opts.outages,
+      this.slices,
     ).open();
   }
 }

@@ -1,3 +1,4 @@
+import type { LoopSlice } from '#libs/backpressure';
 import { TERMINAL_JOB_EVENTS, type JobEvent } from '#libs/contracts';
 import type { StoredEvent } from './event-log.js';
 import type { OutageReader, ReadOutages } from './read-outages.js';
@@ -57,6 +58,8 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     capacity: number,
     /** None: any failed read ends the follower. */
     private readonly outages?: ReadOutages,
+    /** Shared by the process's followers: a buffered event is handed out within a slice of the loop's turn. */
+    private readonly slices?: LoopSlice,
   ) {
     this.buffer = new SubscriberBuffer(capacity);
   }
@@ -154,6 +157,12 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   async next(): Promise<IteratorResult<JobEvent>> {
     for (;;) {
       if (this.finished) return { done: true, value: undefined };
+      // its slice spent: the event waits for a later turn of the loop (and is looked for again then)
+      const turn = this.buffer.size > 0 ? this.slices?.pace() : undefined;
+      if (turn) {
+        await turn;
+        continue;
+      }
       const event = this.buffer.shift();
       if (event) {
         // room again: read what waited in the stream while the buffer was full
