@@ -5,7 +5,8 @@
  * Why: a subscriber's buffer is bounded in events (SUBSCRIBER_BUFFER), not bytes, and an event is as large as
  * its selection makes it (a job's 16 KB of labels, its 200 nodes): a client that stops reading its sockets made
  * the gateway hold up to 512 such events per subscription, for every one of its up to 1,000 subscriptions — the
- * gateway's heap is 4 GB. Events are charged to the key's rate limit only once delivered, so what waits was free.
+ * gateway's heap is 4 GB. (Their rate-limit charge, taken as events reach a subscription, bounds the work; this
+ * bounds the memory held meanwhile.)
  */
 export interface BufferBudget {
   /** Takes `bytes` when they fit under the key's bound; false (nothing taken) when they do not. */
