@@ -10,9 +10,9 @@ const count = (query: string, variables?: Record<string, unknown>) => {
 };
 
 describe('rateLimitUnits (rate-limit tokens of an operation)', () => {
-  it('counts one per submitJob, aliases included, and nothing for queries or other mutations', () => {
+  it('counts one per submitJob, aliases included, and nothing for queries', () => {
     expect(count('{ jobs { edges { cursor } } }')).toBe(0);
-    expect(count('mutation { cancelJob(id: "x") { id } }')).toBe(0);
+    expect(count('mutation { __typename }')).toBe(0);
     expect(count('mutation { submitJob(input: { template: "t" }) { id } }')).toBe(1);
     expect(
       count(
@@ -50,8 +50,8 @@ describe('rateLimitUnits (rate-limit tokens of an operation)', () => {
         `mutation { ...U ... on Mutation { ${upload('b')} } submitJob(input: { template: "t" }) { id } } fragment U on Mutation { ${upload('c')} ${upload('d')} }`,
       ),
     ).toBe(4);
-    // completing or deleting writes no new record: the request's own token only
-    expect(count('mutation { completeUpload(artifactId: "x") { id } deleteArtifact(id: "y") }')).toBe(0);
+    // completing and deleting write too: one each
+    expect(count('mutation { completeUpload(artifactId: "x") { id } deleteArtifact(id: "y") }')).toBe(2);
     expect(count(`query { artifact(id: "x") { id } }`)).toBe(0);
   });
 
@@ -71,5 +71,16 @@ describe('rateLimitUnits (rate-limit tokens of an operation)', () => {
     // a field counts under its own operation type only: no query field is named like a charged mutation
     expect(count('query { submitJob { id } submitJobs(inputs: []) { index } }')).toBe(0);
     expect(count('subscription { validateGraph(input: {}) { valid } }')).toBe(0);
+  });
+
+  it('counts one per field of every other mutation, aliases and fragments included (each writes)', () => {
+    expect(count('mutation { cancelJob(id: "x") { id } }')).toBe(1);
+    const twenty = Array.from({ length: 20 }, (_, i) => `c${i}: cancelJob(id: "j${i}") { id }`).join(' ');
+    expect(count(`mutation { ${twenty} }`)).toBe(20);
+    expect(
+      count(
+        'mutation { retryJob(id: "a") { id } ...F } fragment F on Mutation { deleteArtifact(id: "x") completeUpload(artifactId: "y") { id } }',
+      ),
+    ).toBe(3);
   });
 });

@@ -9,22 +9,19 @@ import {
 } from 'graphql';
 
 /**
- * Root fields that each spend a rate-limit token per selection, aliased or not, by operation type: mutations
- * that write one item each (a job, an upload's record; `submitJobs` writes one per input: see fieldUnits), and
- * queries that run the planner each (`validateGraph`: a whole plan, as a submit does, without the write).
+ * Query root fields that each spend a rate-limit token per selection, aliased or not: those that run the planner
+ * (`validateGraph`: a whole plan, as a submit does, without the write). Every mutation root field spends one
+ * (each writes: a job, an upload, a cancel, a retry, a delete, a commit's copy), `submitJobs` one per input.
  */
-const ONE_UNIT_FIELDS: Readonly<Record<OperationDefinitionNode['operation'], ReadonlySet<string>>> = {
-  mutation: new Set(['submitJob', 'createUpload']),
-  query: new Set(['validateGraph']),
-  subscription: new Set(),
-};
+const ONE_UNIT_QUERY_FIELDS: ReadonlySet<string> = new Set(['validateGraph']);
 
 /**
- * Rate-limit tokens one operation owes for the work it asks for: each root `submitJob`, `createUpload` and
- * `validateGraph` one, each `submitJobs` one per input (a single value where a list is expected counts one, as
- * GraphQL coerces it); 0 for anything else. The per-key rate limit spends this many tokens (at least the
- * request's one), at our gateway and at a subgraph an API key calls directly, so a batch or aliases (up to
- * MAX_ROOT_FIELDS per operation) are no way around it. Validation has run: arguments are well-formed and
+ * Rate-limit tokens one operation owes for the work it asks for: each root mutation field one (`submitJob`,
+ * `createUpload`, `cancelJob`, `retryJob`, `completeUpload`, `deleteArtifact`, …), each `submitJobs` one per input
+ * (a single value where a list is expected counts one, as GraphQL coerces it), each root `validateGraph` one; 0 for
+ * anything else. The per-key rate limit spends this many tokens (at least the request's one), at our gateway and at
+ * a subgraph an API key calls directly, so a batch or aliases (up to MAX_ROOT_FIELDS per operation) are no way
+ * around it. Validation has run: arguments are well-formed and
  * variables present; fragments at the root are followed (they cannot nest forever once validated, and each is
  * visited once: a fragment spread twice selects the same response keys, which GraphQL merges and runs once).
  */
@@ -59,8 +56,9 @@ function fieldUnits(
   operation: OperationDefinitionNode['operation'],
   variables: Record<string, unknown> | null | undefined,
 ): number {
-  if (ONE_UNIT_FIELDS[operation].has(field.name.value)) return 1;
-  if (operation !== 'mutation' || field.name.value !== 'submitJobs') return 0;
+  if (operation === 'query') return ONE_UNIT_QUERY_FIELDS.has(field.name.value) ? 1 : 0;
+  if (operation !== 'mutation' || field.name.value === '__typename') return 0;
+  if (field.name.value !== 'submitJobs') return 1;
   const arg = field.arguments?.find((a) => a.name.value === 'inputs');
   const value: unknown = arg ? valueFromASTUntyped(arg.value, variables ?? undefined) : undefined;
   return Array.isArray(value) ? value.length : 1;
@@ -68,4 +66,4 @@ function fieldUnits(
 
 /** The BAD_USER_INPUT message for an operation owing more tokens than the key's bucket can ever hold. */
 export const overBurstMessage = (units: number, burst: number): string =>
-  `this operation costs ${units} rate-limit tokens (one per job submitted, upload created and graph validated), more than this key's rate-limit burst of ${burst}: send at most ${burst} per request`;
+  `this operation costs ${units} rate-limit tokens (one per mutation, job submitted and graph validated), more than this key's rate-limit burst of ${burst}: send at most ${burst} per request`;

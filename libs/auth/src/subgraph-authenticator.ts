@@ -125,8 +125,8 @@ export class SubgraphAuthenticator {
   }
 
   /**
-   * An API-key caller's operation that does the work of `units` requests (one per job it submits, per upload
-   * it creates and per graph it validates: rateLimitUnits, charged by #libs/subgraph admitOperation before it runs) owes `units - 1` more tokens of the key's bucket, as
+   * An API-key caller's operation that does the work of `units` requests (one per mutation field, per job of
+   * a `submitJobs` and per graph it validates: rateLimitUnits, charged by #libs/subgraph admitOperation before it runs) owes `units - 1` more tokens of the key's bucket, as
    * at the gateway. Callers of other methods were charged
    * where they came in (our gateway, the foreign router): nothing to do. Returns `{ burst }` when `units`
    * can never fit the bucket (waiting would not help; nothing taken); throws CallerAuthError RATE_LIMITED or

@@ -44,7 +44,7 @@ export interface AdmittedOperation {
  *   directives; MAX_QUERY_DEPTH, MAX_QUERY_COST… with the gateway's names and defaults): QUERY_TOO_COMPLEX naming
  *   the limit in `extensions.limits`, as the gateway answers;
  * - for an API key, a token of the key's bucket per item the operation writes or plans (rateLimitUnits: each
- *   `submitJob`, `createUpload` and `validateGraph` one, each `submitJobs` one per input, aliases and fragments included), as at our
+ *   mutation field and `validateGraph` one, each `submitJobs` one per input, aliases and fragments included), as at our
  *   gateway: the request's own token was taken when it authenticated, this takes the rest, at once. More than the key's burst:
  *   BAD_USER_INPUT (waiting would not help; nothing taken); too few tokens now: RATE_LIMITED with
  *   `retryAfterSeconds`; the limiter unreachable: UNAVAILABLE. Foreign-JWT callers are not rate-limited here.

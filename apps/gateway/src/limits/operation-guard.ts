@@ -82,7 +82,7 @@ export class OperationGuard {
   }
 
   /**
-   * An operation that writes or plans `units` items (rateLimitUnits: jobs submitted, uploads created, graphs validated) spends a token per
+   * An operation that writes or plans `units` items (rateLimitUnits: mutation fields, jobs of a `submitJobs`, graphs validated) spends a token per
    * item: the request's own token was taken by `admit`, this takes the rest. More than the bucket can ever hold
    * (the key's burst) is BAD_USER_INPUT (waiting would not help: split the batch); not enough tokens now is
    * RATE_LIMITED. Nothing ran yet.
