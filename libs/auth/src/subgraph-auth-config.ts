@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, nonNegativeInt, positiveInt, url } from '#libs/config';
+import { ConfigError, nonNegativeInt, positiveInt, url, type ConfigOf } from '#libs/config';
 import { MAX_SUBMIT_BATCH } from '#libs/contracts';
 import { OPERATION_LIMITS, type ComplexityLimits } from '#libs/graphql-cost';
 
@@ -38,15 +38,7 @@ export const operationLimitsEnv = {
   MAX_QUERY_DIRECTIVES: nonNegativeInt(OPERATION_LIMITS.maxDirectives),
 };
 
-export interface OperationLimitsEnvValues {
-  MAX_QUERY_DEPTH: number;
-  MAX_QUERY_ALIASES: number;
-  MAX_ROOT_FIELDS: number;
-  MAX_QUERY_COST: number;
-  QUERY_COST_DEFAULT_LIST_SIZE: number;
-  MAX_RECURSIVE_SELECTIONS: number;
-  MAX_QUERY_DIRECTIVES: number;
-}
+export type OperationLimitsEnvValues = ConfigOf<typeof operationLimitsEnv>;
 
 /** operationLimitsEnv's values as the limits measureOperation checks. */
 export const operationLimitsFrom = (c: OperationLimitsEnvValues): ComplexityLimits => ({
