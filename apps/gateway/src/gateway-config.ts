@@ -82,11 +82,17 @@ export const gatewayEnv = {
    */
   ...subscriberBufferEnv,
   /**
-   * Bytes (JSON) of subscription events one API key's subscribers may have queued unread on this replica, with
-   * the replay history of the shared streams it opened; past it that subscription ends UNAVAILABLE
-   * (`limit: bufferedBytesPerKey`). 0: no bound. See buffered-bytes.ts.
+   * Bytes (JSON) of subscription events this replica may hold for one API key: queued for its subscribers, kept
+   * as the replay history of the shared streams it opened, and written to its connections but not yet taken by
+   * their sockets; past it that subscription ends UNAVAILABLE (`limit: bufferedBytesPerKey`). 0: no bound. See
+   * buffered-bytes.ts.
    */
   BUFFERED_BYTES_PER_KEY: nonNegativeInt(32 * 1024 * 1024),
+  /**
+   * The same bytes for every key together on this replica; once reached, a subscription whose key holds more than
+   * an equal share of it ends UNAVAILABLE (`limit: bufferedBytesTotal`), the others go on. 0: no bound.
+   */
+  BUFFERED_BYTES_TOTAL: nonNegativeInt(512 * 1024 * 1024),
   /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
   SUBSCRIPTION_PLAN_CACHE_BYTES: positiveInt(8 * 1024 * 1024),
   /**

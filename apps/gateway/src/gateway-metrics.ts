@@ -34,6 +34,14 @@ export function createGatewayMetrics() {
     name: 'switchyard_gateway_ws_connections',
     help: 'Open client graphql-ws connections',
   });
+  let bufferedBytesNow = () => 0;
+  metrics.gauge({
+    name: 'switchyard_gateway_buffered_bytes',
+    help: 'Bytes of subscription events held for clients that have not read them (queued, kept for late joiners, in send buffers): what BUFFERED_BYTES_TOTAL bounds',
+    collect() {
+      this.set(bufferedBytesNow());
+    },
+  });
   const reloads = metrics.counter({
     name: 'switchyard_gateway_supergraph_reload_failures_total',
     help: 'Supergraph files rejected on hot reload',
@@ -54,7 +62,7 @@ export function createGatewayMetrics() {
   const forwarder: ForwarderMetrics = {
     event: (outcome) => events.inc({ outcome }),
     overflow: () => overflows.inc(),
-    bufferedBytesRefused: () => refused.inc({ reason: 'bufferedBytesPerKey' }),
+    bufferedBytesRefused: (limit) => refused.inc({ reason: limit }),
     active: (delta) => subscriptions.inc(delta),
   };
   const guard: GuardMetrics = { refused: (reason) => refused.inc({ reason }) };
@@ -78,6 +86,10 @@ export function createGatewayMetrics() {
     connections: (delta: number) => connections.inc(delta),
     reloadFailed: () => reloads.inc(),
     keyCacheLive: (live: boolean) => keyCache.set(live ? 1 : 0),
+    /** Where the buffered-bytes gauge reads its value at each scrape. */
+    bufferedBytesFrom: (read: () => number) => {
+      bufferedBytesNow = read;
+    },
   };
 }
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -207,14 +207,18 @@ export class GatewayRuntime {
       idleCloseMs: 5_000,
       events: this.metrics.pool,
     });
+    const bufferedBytes =
+      config.BUFFERED_BYTES_PER_KEY > 0 || config.BUFFERED_BYTES_TOTAL > 0
+        ? new KeyBufferBudgets({ perKey: config.BUFFERED_BYTES_PER_KEY, total: config.BUFFERED_BYTES_TOTAL })
+        : undefined;
+    if (bufferedBytes) this.metrics.bufferedBytesFrom(() => bufferedBytes.total);
     this.forwarder = new SubscriptionForwarder({
       runtime: () => this.currentRuntime(),
       upstream: this.pool,
       dataSources: () => this.dataSources.all(),
       policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: config.subscriberBuffer.capacity,
-      bufferedBytes:
-        config.BUFFERED_BYTES_PER_KEY > 0 ? new KeyBufferBudgets(config.BUFFERED_BYTES_PER_KEY) : undefined,
+      bufferedBytes,
       shareEntityFetches: config.SUBSCRIPTION_FETCH_SHARING,
       flushDirectWrites: (burstEnded) =>
         burstEnded ? this.socketWrites.flush() : this.socketWrites.flushHeldLongerThan(DIRECT_WRITE_HOLD_MS),

@@ -97,7 +97,10 @@ describe('SubscriptionForwarder: charging delivered events', () => {
     const direct: DirectSink = {
       ready: () => true,
       whenReady: async () => {},
-      next: (json) => void frames.push(JSON.parse(json)),
+      next: (json) => {
+        frames.push(JSON.parse(json));
+        return null;
+      },
     };
     return { frames, direct };
   };

@@ -1,5 +1,5 @@
 import { CoalescingQueue } from '#libs/backpressure';
-import { BufferBudgetExceeded, type BufferBudget } from './buffered-bytes.js';
+import type { BufferBudget } from './buffered-bytes.js';
 
 /**
  * What one subscriber has received from upstream but not yet consumed, under the shared backpressure policy
@@ -62,9 +62,12 @@ export class EventBuffer<T> {
     if (this.bytes) {
       const size = this.bytes.sizeOf(value);
       if (essential) this.bytes.budget.take(size);
-      else if (!this.bytes.budget.tryTake(size)) {
-        this.fail(new BufferBudgetExceeded(this.bytes.budget.max));
-        return false;
+      else {
+        const refused = this.bytes.budget.tryTake(size);
+        if (refused) {
+          this.fail(refused);
+          return false;
+        }
       }
     }
     this.items.append(value, coalesceKey);

@@ -141,7 +141,7 @@ export function toClientErrors(
       new GraphQLError(
         `${error.message}; read faster, then resubscribe with after: the last cursor received`,
         {
-          extensions: { code: 'UNAVAILABLE', limit: 'bufferedBytesPerKey', max: error.max, ...resume },
+          extensions: { code: 'UNAVAILABLE', limit: error.limit, max: error.max, ...resume },
         },
       ),
     ];

@@ -63,6 +63,7 @@ describe('graphql-ws server: a subscription id re-used while its first subscribe
     http = createServer();
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const forwarder = {
+      budgetFor: () => undefined,
       subscribe: () =>
         (async function* () {
           forwarded++;

@@ -255,7 +255,8 @@ export function startGraphqlWsServer(o: GraphqlWsServerOptions): GraphqlWsServer
           }
           const contextValue: OperationContext = { identity, query: payload.query, release, cost };
           if (operation.operation === 'subscription' && extra.socket) {
-            extra.connection ??= new ClientConnection(extra.socket);
+            // a connection's key is the one it was opened with: its unwritten frames count against that key's bytes
+            extra.connection ??= new ClientConnection(extra.socket, o.forwarder.budgetFor(identity.keyId));
             contextValue.direct = extra.connection.sink(id);
           }
           const args: ExecutionArgs = {

@@ -299,7 +299,7 @@ describe('StreamSharing with a byte budget per key', () => {
   const bytes = (n: number) => ({ bytes: n });
 
   it('counts what a member has queued against its key; past the bound that member ends BufferBudgetExceeded after what it holds', async () => {
-    const budgets = new KeyBufferBudgets(250);
+    const budgets = new KeyBufferBudgets({ perKey: 250, total: 0 });
     const s = sharing(8, 0);
     const up = new FakeUpstream();
     const hostile = s.join(null, false, 'a', up.source, budgets.for('A'));
@@ -321,7 +321,7 @@ describe('StreamSharing with a byte budget per key', () => {
   });
 
   it("one key's bound does not touch another key's members of the same stream", async () => {
-    const budgets = new KeyBufferBudgets(150);
+    const budgets = new KeyBufferBudgets({ perKey: 150, total: 0 });
     const s = sharing(8, 0);
     const up = new FakeUpstream();
     const a = s.join('k', false, 'a', up.source, budgets.for('A'));
@@ -341,7 +341,7 @@ describe('StreamSharing with a byte budget per key', () => {
   });
 
   it('gives back what a leaving member left queued, and what coalescing replaced', async () => {
-    const budgets = new KeyBufferBudgets(10_000);
+    const budgets = new KeyBufferBudgets({ perKey: 10_000, total: 0 });
     const s = sharing(4, 0);
     const up = new FakeUpstream();
     const m = s.join(null, false, 'a', up.source, budgets.for('A'));
@@ -359,7 +359,7 @@ describe('StreamSharing with a byte budget per key', () => {
   });
 
   it("a replayable stream's history counts against its opener's key; past it the history goes (no more joiners), and its bytes with it", async () => {
-    const budgets = new KeyBufferBudgets(250);
+    const budgets = new KeyBufferBudgets({ perKey: 250, total: 0 });
     const s = sharing(8, 100);
     const up = new FakeUpstream();
     const opener = s.join('k', true, 'a', up.source, budgets.for('A'));

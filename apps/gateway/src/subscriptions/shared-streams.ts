@@ -262,10 +262,7 @@ export class SharedStream<T, H> {
     if (this.state !== 'live' || this.stopped) return;
     if (this.history) {
       const bytes = sizeOfItem(item);
-      if (
-        this.history.length < this.owner.options.historyLimit &&
-        (this.historyBudget?.tryTake(bytes) ?? true)
-      ) {
+      if (this.history.length < this.owner.options.historyLimit && !this.historyBudget?.tryTake(bytes)) {
         this.history.push(item);
         this.historyBytes += bytes;
       } else {

@@ -2,7 +2,12 @@ import type { ServiceMap } from '@apollo/gateway';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { DeliveryCharge, DeliveryChargeUnavailable, type DeliveryChargeOptions } from '#libs/auth';
 import { JobEventType, TERMINAL_JOB_EVENTS } from '#libs/contracts';
-import { BufferBudgetExceeded, type KeyBufferBudgets } from './buffered-bytes.js';
+import {
+  BufferBudgetExceeded,
+  type BufferBudget,
+  type BufferedBytesLimit,
+  type KeyBufferBudgets,
+} from './buffered-bytes.js';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
 import { payloadJson, type DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
@@ -29,8 +34,8 @@ export { UpstreamErrors } from './event-resolution.js';
 export interface ForwarderMetrics {
   event(outcome: 'delivered' | 'duplicate' | 'coalesced'): void;
   overflow(): void;
-  /** A subscription ended because its key's subscribers held more than BUFFERED_BYTES_PER_KEY. */
-  bufferedBytesRefused(): void;
+  /** A subscription ended because the gateway held more bytes for it than BUFFERED_BYTES_PER_KEY or _TOTAL allow. */
+  bufferedBytesRefused(limit: BufferedBytesLimit): void;
   active(delta: number): void;
 }
 
@@ -55,8 +60,9 @@ export interface SubscriptionForwarderOptions {
   /** Events a shared replayable stream keeps for late joiners (default: bufferCapacity). */
   shareHistoryLimit?: number;
   /**
-   * Bytes of events each key's subscribers may have queued and its shared streams may keep as history
-   * (BUFFERED_BYTES_PER_KEY, buffered-bytes.ts). Absent: only `bufferCapacity` bounds them.
+   * Bytes of events the gateway may hold for each key and in all: queued for its subscribers, kept as its shared
+   * streams' history, written to its connections and not yet taken by their sockets (BUFFERED_BYTES_PER_KEY,
+   * BUFFERED_BYTES_TOTAL, buffered-bytes.ts). Absent: only `bufferCapacity` and the socket high-water bound them.
    */
   bufferedBytes?: KeyBufferBudgets;
   /**
@@ -131,6 +137,11 @@ export class SubscriptionForwarder {
     });
   }
 
+  /** The budget a key's connections hold the bytes of their unwritten frames in (none: not counted). */
+  budgetFor(keyId: string): BufferBudget | undefined {
+    return this.options.bufferedBytes?.for(keyId);
+  }
+
   subscribe(request: ForwardRequest): AsyncGenerator<ExecutionResult, undefined> {
     const { runtime: getRuntime, metrics, logger } = this.options;
     const runtime = getRuntime();
@@ -140,7 +151,7 @@ export class SubscriptionForwarder {
       this.isReplayable(runtime, plan, request),
       request,
       () => this.openUpstream(runtime, plan, request),
-      this.options.bufferedBytes?.for(request.identity.keyId),
+      this.budgetFor(request.identity.keyId),
     );
 
     let lastDeliveredCursor: string | undefined;
@@ -180,15 +191,34 @@ export class SubscriptionForwarder {
       return { done: false, value: { errors: toClientErrors(cut, lastDeliveredCursor, logger) } };
     };
     const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+    /** The stream failed for this subscriber: told the client next, then done. */
+    const failed = (error: unknown): IteratorYieldResult<ExecutionResult> => {
+      finish();
+      if (error instanceof BufferOverflow) metrics?.overflow?.();
+      if (error instanceof BufferBudgetExceeded) {
+        metrics?.bufferedBytesRefused?.(error.limit);
+        logger?.warn(
+          {
+            keyId: request.identity.keyId,
+            tenant: request.identity.tenant,
+            limit: error.limit,
+            max: error.max,
+          },
+          'subscription ended: the gateway holds too many bytes of events its clients have not read',
+        );
+      }
+      return { done: false, value: { errors: toClientErrors(error, lastDeliveredCursor, logger) } };
+    };
     // A hand-written iterator rather than an async generator: a generator's return() waits until its
     // pending await settles (the next event, maybe never), so a client's complete would not reach upstream.
     const direct = request.direct;
     if (direct)
       member.deliverDirectly((item) => {
         if (finished || cut || item.value.errors?.length || !direct.ready()) return false;
+        // refused by the bytes bound: queued instead, where the same bound ends this subscription
+        if (direct.next(payloadJson(item.value))) return false;
         if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
         metrics?.event?.('delivered');
-        direct.next(payloadJson(item.value));
         return true;
       });
     const iterator = {
@@ -205,21 +235,7 @@ export class SubscriptionForwarder {
             finish();
             return done();
           }
-          if (read.kind === 'error') {
-            finish();
-            if (read.error instanceof BufferOverflow) metrics?.overflow?.();
-            if (read.error instanceof BufferBudgetExceeded) {
-              metrics?.bufferedBytesRefused?.();
-              logger?.warn(
-                { keyId: request.identity.keyId, tenant: request.identity.tenant, max: read.error.max },
-                'subscription ended: its key holds too many bytes of events its clients have not read',
-              );
-            }
-            return {
-              done: false,
-              value: { errors: toClientErrors(read.error, lastDeliveredCursor, logger) },
-            };
-          }
+          if (read.kind === 'error') return failed(read.error);
           const value = read.item.value;
           const delivered = () => {
             if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
@@ -243,7 +259,14 @@ export class SubscriptionForwarder {
           }
           if (finished) return done();
           if (cut) return ended();
-          direct.next(payloadJson(value));
+          const refused = direct.next(payloadJson(value));
+          if (refused) {
+            // the subscription ends here anyway: the terminal event goes out through graphql-ws, as errors do
+            if (!read.item.essential) return failed(refused);
+            member.holding = true;
+            delivered();
+            return { done: false, value };
+          }
           delivered();
         }
       },

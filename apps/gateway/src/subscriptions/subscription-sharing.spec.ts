@@ -12,6 +12,7 @@ import {
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
 import { take } from '#libs/testing';
+import { BufferBudgetExceeded } from './buffered-bytes.js';
 import type { DirectSink } from './direct-delivery.js';
 import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
 import { SubscriptionForwarder } from './subscription-forwarder.js';
@@ -285,6 +286,7 @@ describe('SubscriptionForwarder sharing', () => {
         payloads.push(json);
         const frame = JSON.parse(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`) as Frame;
         frames.set(id, [...(frames.get(id) ?? []), frame]);
+        return null;
       },
     });
     const direct = (id: string) =>
@@ -337,6 +339,65 @@ describe('SubscriptionForwarder sharing', () => {
     await waitUntil(() => log.ended >= 1);
   });
 
+  it('direct delivery: a frame refused by the bytes bound ends the subscription with its limit and where to resume; a refused terminal event still goes out', async () => {
+    let full = false;
+    const written: number[] = [];
+    const refusal = new BufferBudgetExceeded('bufferedBytesTotal', 4096);
+    const sink: DirectSink = {
+      ready: () => true,
+      whenReady: async () => undefined,
+      next: (json) => {
+        if (full) return refusal;
+        written.push((JSON.parse(json) as any).data.jobEvents.seq);
+        return null;
+      },
+    };
+    const subscribe = () =>
+      forwarder.subscribe({
+        document: parse(QUERY),
+        query: QUERY,
+        variables: { id: 'j1' },
+        identity: acme,
+        context: { identity: acme },
+        direct: sink,
+      });
+    const d = subscribe();
+    const endD = d.next();
+    log.append('j1', 'JOB_QUEUED');
+    log.append('j1', 'LOG');
+    await waitUntil(() => written.length === 2);
+    full = true;
+    log.append('j1', 'LOG');
+    const cut = await endD;
+    expect(cut.done).toBe(false);
+    expect((cut.value as ExecutionResult).errors?.[0]?.extensions).toEqual({
+      code: 'UNAVAILABLE',
+      limit: 'bufferedBytesTotal',
+      max: 4096,
+      resumeAfter: '2', // the in-memory subgraph's cursor is the seq
+    });
+    expect((await d.next()).done).toBe(true);
+
+    // the job's terminal event reaches a subscriber even when its frame is refused (graphql-ws sends it)
+    const e = subscribe();
+    const first = await e.next(); // the replay's first event is refused too, and not terminal: cut at once
+    expect((first.value as ExecutionResult).errors?.[0]?.extensions?.limit).toBe('bufferedBytesTotal');
+    await e.return(undefined);
+    full = false;
+    written.length = 0;
+    const f = subscribe();
+    const endF = f.next();
+    await waitUntil(() => written.length === 3);
+    full = true;
+    log.append('j1', 'JOB_SUCCEEDED');
+    const terminal = await endF;
+    expect(terminal.done).toBe(false);
+    expect((terminal.value as ExecutionResult).errors).toBeUndefined();
+    expect(seqs([terminal.value as ExecutionResult])).toEqual([4]);
+    await f.return(undefined);
+    await waitUntil(() => log.ended >= 1);
+  });
+
   it("direct delivery: the frames of a job's last events are flushed once every subscriber had them, before the subscriptions end", async () => {
     let written = 0;
     const flushes: number[] = [];
@@ -354,7 +415,10 @@ describe('SubscriptionForwarder sharing', () => {
     const sink: DirectSink = {
       ready: () => true,
       whenReady: async () => undefined,
-      next: () => void written++,
+      next: () => {
+        written++;
+        return null;
+      },
     };
     const ends = Array.from({ length: subscribers }, () =>
       forwarder
