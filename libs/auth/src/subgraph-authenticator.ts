@@ -140,6 +140,11 @@ export class SubgraphAuthenticator {
     return undefined;
   }
 
+  /** Whether `caller`'s subscription events are charged: a direct API key's (JWT callers have no bucket here). */
+  chargesDeliveries(caller: VerifiedCaller, eventCost: number): boolean {
+    return caller.method === 'api-key' && eventCost > 0;
+  }
+
   /**
    * What an API-key caller's subscription pays for its delivered events, as at our gateway (DeliveryCharge:
    * `eventCost`, the operation's measured cost, per event; a token of the key's bucket per operationLimits.maxCost,
@@ -148,7 +153,7 @@ export class SubgraphAuthenticator {
    * not rate-limited here.
    */
   deliveryCharge(caller: VerifiedCaller, eventCost: number, onEnd: DeliveryEnd): DeliveryCharge | null {
-    if (caller.method !== 'api-key' || eventCost <= 0) return null;
+    if (!this.chargesDeliveries(caller, eventCost)) return null;
     const { limiter } = this.options.apiKeys!;
     return new DeliveryCharge(
       {

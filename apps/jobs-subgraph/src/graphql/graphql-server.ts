@@ -241,7 +241,8 @@ export async function createJobsGraphql(
               if (operation.operation === 'subscription') {
                 const closed = await takeSlot(ctx.extra, ctx, caller, payload);
                 if (closed) return [closed];
-                if (admitted)
+                // an uncharged one (a JWT caller's) is graphql-js's plain subscribe
+                if (admitted && auth.chargesDeliveries(caller, admitted.cost))
                   charged.set(args, {
                     charge: (onEnd) =>
                       auth.deliveryCharge(caller, admitted.cost, (error) => {
