@@ -56,6 +56,14 @@ export const schedulerEnv = {
   REPORT_CLAIM_IDLE_MS: positiveInt(30_000),
   /** Events buffered per subscriber (NODE_PROGRESS coalesces past half of it). */
   SUBSCRIBER_BUFFER: positiveInt(SUBSCRIBER_BUFFER_DEFAULT),
+  /**
+   * Bytes of events (about their JSON's length) the followers of one tenant's subscriptions may have read from
+   * Redis ahead of what their clients took; past it a follower holds back until its client takes what it has (one
+   * with nothing buffered reads 8 events at a time). Nothing is dropped: the rest stays in the stream. 0: no bound.
+   */
+  SUBSCRIBER_READAHEAD_BYTES_PER_TENANT: nonNegativeInt(16 * 1024 * 1024),
+  /** The same for every tenant together; once reached, the tenants above an equal share hold back. 0: no bound. */
+  SUBSCRIBER_READAHEAD_BYTES_TOTAL: nonNegativeInt(256 * 1024 * 1024),
   /** How long a live subscriber waits for Redis to come back (reading again) before it ends with UNAVAILABLE. */
   SUBSCRIBER_REDIS_OUTAGE_MS: positiveInt(DEFAULT_MAX_OUTAGE_MS),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */

@@ -252,7 +252,10 @@ export interface EventMetrics {
 }
 
 /** `waitingForRedis`: live subscribers waiting for Redis to come back now (ReadOutages). */
-export function createEventMetrics(waitingForRedis: () => number): EventMetrics {
+export function createEventMetrics(
+  waitingForRedis: () => number,
+  readaheadBytes: () => number = () => 0,
+): EventMetrics {
   const lag = metrics.histogram({
     name: 'switchyard_event_delivery_lag_seconds',
     help: 'Time from an event being written (its `at`) to its delivery to a subscriber, by stream',
@@ -264,6 +267,13 @@ export function createEventMetrics(waitingForRedis: () => number): EventMetrics 
     help: 'Live jobEvents/jobFeed subscribers whose read failed because Redis is unavailable, waiting to read again',
     collect() {
       this.set(waitingForRedis());
+    },
+  });
+  metrics.gauge({
+    name: 'switchyard_event_readahead_bytes',
+    help: 'Bytes of events read from Redis for jobEvents/jobFeed subscribers and not yet taken by them: what SUBSCRIBER_READAHEAD_BYTES_TOTAL bounds',
+    collect() {
+      this.set(readaheadBytes());
     },
   });
   const unavailable = metrics.counter({

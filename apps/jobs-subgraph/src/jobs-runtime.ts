@@ -11,6 +11,7 @@ import {
   SubscriptionQuota,
   type SubgraphAuthenticator,
 } from '#libs/auth';
+import { ByteBudgets } from '#libs/backpressure';
 import {
   createRedis,
   type EvictionPolicyMonitor,
@@ -235,7 +236,17 @@ export class JobsRuntime {
         return info;
       },
     });
-    const eventMetrics = createEventMetrics(() => outages.waiting);
+    const readahead =
+      config.SUBSCRIBER_READAHEAD_BYTES_PER_TENANT > 0 || config.SUBSCRIBER_READAHEAD_BYTES_TOTAL > 0
+        ? new ByteBudgets({
+            perOwner: config.SUBSCRIBER_READAHEAD_BYTES_PER_TENANT,
+            total: config.SUBSCRIBER_READAHEAD_BYTES_TOTAL,
+          })
+        : undefined;
+    const eventMetrics = createEventMetrics(
+      () => outages.waiting,
+      () => readahead?.total ?? 0,
+    );
     // followers read through the command connection: through its outages they wait (bounded) instead of ending
     const outages = readOutagesOf(this.redis, {
       maxOutageMs: config.SUBSCRIBER_REDIS_OUTAGE_MS,
@@ -249,6 +260,7 @@ export class JobsRuntime {
         bufferCapacity: config.SUBSCRIBER_BUFFER,
         onDelivered: eventMetrics.delivered,
         outages,
+        readahead,
       },
     );
     const quotaMetrics = createQuotaMetrics();

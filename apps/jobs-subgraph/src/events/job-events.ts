@@ -1,4 +1,4 @@
-import { LoopSlice } from '#libs/backpressure';
+import { LoopSlice, type ByteBudgets } from '#libs/backpressure';
 import { isTerminalJobStatus, type JobEvent } from '#libs/contracts';
 import { JOB_KEYS } from '../scheduler/keys.js';
 import { decodeFeedCursor, type FeedPosition } from './event-cursor.js';
@@ -14,6 +14,12 @@ export interface EventSubscriptionsOptions {
   onDelivered?: (stream: 'job' | 'feed', event: JobEvent) => void;
   /** Live followers wait through a Redis outage of their reads (bounded); none: a failed read ends them. */
   outages?: ReadOutages;
+  /**
+   * The bytes of events followers may have read ahead of their subscribers, per tenant and in all
+   * (SUBSCRIBER_READAHEAD_BYTES_PER_TENANT / _TOTAL): past it a follower holds back until its subscriber takes
+   * what it has. None: only `bufferCapacity` bounds them.
+   */
+  readahead?: ByteBudgets;
 }
 
 /** An event of the entry a resumed feed starts in, at or before the one it resumes after. */
@@ -57,6 +63,7 @@ export class EventSubscriptions {
       this.opts.bufferCapacity,
       this.opts.outages,
       this.slices,
+      this.opts.readahead?.for(tenant),
     ).open();
   }
 
@@ -89,6 +96,7 @@ export class EventSubscriptions {
       this.opts.bufferCapacity,
       this.opts.outages,
       this.slices,
+      this.opts.readahead?.for(tenant),
     ).open();
   }
 }

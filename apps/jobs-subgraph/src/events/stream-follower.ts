@@ -1,4 +1,4 @@
-import type { LoopSlice } from '#libs/backpressure';
+import type { LoopSlice, OwnerBudget } from '#libs/backpressure';
 import { TERMINAL_JOB_EVENTS, type JobEvent } from '#libs/contracts';
 import type { StoredEvent } from './event-log.js';
 import type { OutageReader, ReadOutages } from './read-outages.js';
@@ -24,6 +24,11 @@ export interface FollowerSource {
   /** Called with each event written after open() began, as it is handed to the subscriber (delivery lag). */
   delivered?: (event: JobEvent) => void;
 }
+
+/** Events asked of the stream per read. */
+const READ_BATCH = 256;
+/** ... by a subscriber that has nothing buffered while its tenant's readahead is spent (≈ 68 KB at most). */
+const READ_BATCH_OVER_BUDGET = 8;
 
 export const completesOnTerminalJobEvent = (event: JobEvent): boolean => TERMINAL_JOB_EVENTS.has(event.type);
 
@@ -60,8 +65,10 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     private readonly outages?: ReadOutages,
     /** Shared by the process's followers: a buffered event is handed out within a slice of the loop's turn. */
     private readonly slices?: LoopSlice,
+    /** The bytes its tenant's followers may have read ahead (none: only `capacity` bounds it). */
+    private readonly readahead?: OwnerBudget,
   ) {
-    this.buffer = new SubscriberBuffer(capacity);
+    this.buffer = new SubscriberBuffer(capacity, readahead);
   }
 
   /** Subscribes, then reads the backlog. Must resolve before the first next(). */
@@ -80,8 +87,9 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
     ) {
       // ended: its last event is in the stream now, so this read either delivers it or shows it was before us
       await this.pump();
-      // a full buffer means the terminal event may still be ahead: later reads get to it
-      if (!this.buffer.full) this.sawLast = true;
+      // a read that stopped (a full buffer, or held back by the readahead budget) may have the terminal event
+      // still ahead: later reads get to it
+      if (!this.paused) this.sawLast = true;
     }
     if (this.failure) {
       await this.close();
@@ -95,6 +103,11 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
       },
     );
     return this;
+  }
+
+  /** Events read and not yet handed to the subscriber. */
+  get buffered(): number {
+    return this.buffer.size;
   }
 
   /** Events that were replaced by a later NODE_PROGRESS under pressure. */
@@ -115,14 +128,27 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
 
   private async read(): Promise<void> {
     let readThrough = false;
+    let heldBack: boolean;
     try {
       do {
         this.readAgain = false;
+        heldBack = false;
         while (!this.sawLast && !this.finished && !this.buffer.full) {
           const room = this.buffer.capacity - this.buffer.size;
-          const asked = Math.min(room, 256);
-          const batch = await this.source.read(this.position, asked);
+          const ask = this.reserve(Math.min(room, READ_BATCH));
+          if (!ask) {
+            heldBack = true;
+            break;
+          }
+          let batch: StoredEvent[];
+          try {
+            batch = await this.source.read(this.position, ask.events);
+          } finally {
+            // what the read brought is counted as the buffer takes it
+            this.readahead?.give(ask.bytes);
+          }
           readThrough = true;
+          if (this.finished) break;
           if (batch.length === 0) break;
           markReadTogether(batch.map((stored) => stored.event));
           for (const { position, event } of batch) {
@@ -134,18 +160,41 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
             }
           }
           // a short batch reached the end: what is appended later comes with its own wake-up (readAgain)
-          if (batch.length < asked) break;
+          if (batch.length < ask.events) break;
         }
       } while (this.readAgain && !this.sawLast && !this.finished);
-      this.paused = this.buffer.full;
+      this.paused = this.buffer.full || heldBack;
       if (readThrough) this.outage?.succeeded();
     } catch (e) {
       // an outage: the position stays at the last event delivered, the next read starts after it
       if (!this.finished && !this.outage?.failed(e)) this.failure ??= e;
     } finally {
       this.reading = false;
+      // closed meanwhile: nobody will take what is buffered
+      if (this.finished) this.buffer.clear();
       this.wake();
     }
+  }
+
+  /**
+   * How many events to ask for, with the bytes they may hold reserved in the tenant's readahead budget (at this
+   * stream's mean event size) while the read is in flight, so that followers reading at once do not all see the
+   * same room. Halved until it fits; when not even READ_BATCH_OVER_BUDGET fits, a follower with events buffered
+   * holds back (null) until its subscriber takes them, and one with nothing reads that many anyway, so every
+   * subscriber still moves.
+   */
+  private reserve(wanted: number): { events: number; bytes: number } | null {
+    const budget = this.readahead;
+    if (!budget) return { events: wanted, bytes: 0 };
+    const mean = this.buffer.meanEventBytes;
+    for (let events = wanted; ; events = Math.ceil(events / 2)) {
+      if (budget.tryTake(events * mean) === null) return { events, bytes: events * mean };
+      if (events <= READ_BATCH_OVER_BUDGET) break;
+    }
+    if (this.buffer.size > 0) return null;
+    const events = Math.min(wanted, READ_BATCH_OVER_BUDGET);
+    budget.take(events * mean);
+    return { events, bytes: events * mean };
   }
 
   private wake(): void {
@@ -200,6 +249,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
   private async close(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.buffer.clear();
     this.outage?.close();
     this.wake();
     await this.unlisten?.();
