@@ -24,7 +24,6 @@ export const MAX_EVENT_BYTES = 8_500;
  */
 export class SubscriberBuffer {
   private readonly queue: CoalescingQueue<JobEvent>;
-  private held = 0;
   private pushedBytes = 0;
   private pushed = 0;
 
@@ -48,11 +47,6 @@ export class SubscriberBuffer {
     return this.queue.coalesced;
   }
 
-  /** Bytes (eventBytes) of the events it holds. */
-  get heldBytes(): number {
-    return this.held;
-  }
-
   /** What an event it was given held on average; before the first, the most one may hold (MAX_EVENT_BYTES). */
   get meanEventBytes(): number {
     return this.pushed === 0 ? MAX_EVENT_BYTES : Math.ceil(this.pushedBytes / this.pushed);
@@ -65,7 +59,6 @@ export class SubscriberBuffer {
     this.queue.append(event, key);
     if (this.budget) {
       const bytes = eventBytes(event);
-      this.held += bytes;
       this.pushedBytes += bytes;
       this.pushed++;
       this.budget.take(bytes);
@@ -84,9 +77,6 @@ export class SubscriberBuffer {
   }
 
   private release(event: JobEvent): void {
-    if (!this.budget) return;
-    const bytes = eventBytes(event);
-    this.held -= bytes;
-    this.budget.give(bytes);
+    this.budget?.give(eventBytes(event));
   }
 }
