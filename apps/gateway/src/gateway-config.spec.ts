@@ -27,12 +27,12 @@ describe('gateway configuration: production defaults and document limits', () =>
     expect(() => loadGatewayConfig({ SUBSCRIBER_BUFFER: '0' })).toThrow(/SUBSCRIBER_BUFFER/);
   });
 
-  it('bounds the bytes of unread subscription events per key (32 MiB) and in all (512 MiB): 0 turns each off, nonsense refused', () => {
+  it('bounds the bytes of unread subscription events per key (32 MiB) and in all (128 MiB): 0 turns each off, nonsense refused', () => {
     expect(loadGatewayConfig({}).BUFFERED_BYTES_PER_KEY).toBe(32 * 1024 * 1024);
     expect(loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '0' }).BUFFERED_BYTES_PER_KEY).toBe(0);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '-1' })).toThrow(/BUFFERED_BYTES_PER_KEY/);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '1MB' })).toThrow(/BUFFERED_BYTES_PER_KEY/);
-    expect(loadGatewayConfig({}).BUFFERED_BYTES_TOTAL).toBe(512 * 1024 * 1024);
+    expect(loadGatewayConfig({}).BUFFERED_BYTES_TOTAL).toBe(128 * 1024 * 1024);
     expect(loadGatewayConfig({ BUFFERED_BYTES_TOTAL: '0' }).BUFFERED_BYTES_TOTAL).toBe(0);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_TOTAL: '-5' })).toThrow(/BUFFERED_BYTES_TOTAL/);
   });

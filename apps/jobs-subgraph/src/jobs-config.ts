@@ -62,8 +62,11 @@ export const schedulerEnv = {
    * with nothing buffered reads 8 events at a time). Nothing is dropped: the rest stays in the stream. 0: no bound.
    */
   SUBSCRIBER_READAHEAD_BYTES_PER_TENANT: nonNegativeInt(16 * 1024 * 1024),
-  /** The same for every tenant together; once reached, the tenants above an equal share hold back. 0: no bound. */
-  SUBSCRIBER_READAHEAD_BYTES_TOTAL: nonNegativeInt(256 * 1024 * 1024),
+  /**
+   * The same for every tenant together; once reached, the tenants above an equal share hold back. 0: no bound.
+   * 64 MiB: the events' objects take ≈ 3× that in the heap, within the compose file's 768 MiB per subgraph.
+   */
+  SUBSCRIBER_READAHEAD_BYTES_TOTAL: nonNegativeInt(64 * 1024 * 1024),
   /** How long a live subscriber waits for Redis to come back (reading again) before it ends with UNAVAILABLE. */
   SUBSCRIBER_REDIS_OUTAGE_MS: positiveInt(DEFAULT_MAX_OUTAGE_MS),
   /** Finished jobs (and all their keys but artifacts) are deleted this many days after finishing; 0 keeps them. */
