@@ -16,9 +16,11 @@ const finishing = { 'test.slow': async (p: { inputs: JsonObject }) => ({ slept: 
 const TTL_MS = 600;
 /**
  * A worker that must be judged alive: a 600 ms TTL renewed by a test process that a loaded CI machine stalls for
- * longer let the pass find a live worker gone (extra repairs), so these renew with room.
+ * longer let the pass find a live worker gone (extra repairs), so these renew with room. 1.5 s was still too
+ * little once (session 23's CI: BullMQ renews a lock at half its duration, so a stall past 750 ms let a paused
+ * lease's lock lapse and the pass repair it twice).
  */
-const LIVE_TTL_MS = 1_500;
+const LIVE_TTL_MS = 3_000;
 const live = { manifestTtlMs: LIVE_TTL_MS, lockDurationMs: LIVE_TTL_MS };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -256,7 +258,7 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       beforeLeasedAttempt: async (_p, index) => {
         if (index !== 1) return;
         paused = true;
-        await sleep(4_500); // three locks and TTLs, many passes, past the dispatch grace
+        await sleep(4_500); // past a lock and a TTL (a lapsed one would be repaired), many passes, the dispatch grace
       },
     }).start();
     let leader: ReturnType<typeof leaderPasses> | undefined;
@@ -294,7 +296,7 @@ describe('an attempt whose worker is lost (real redis-server)', () => {
       const { job } = await core.service.submitJob(TENANT, single('test.slow', { ms: 1 }));
       await waitForJob(core, TENANT, job.id, (v) => v.nodes[0]!.status === 'RUNNING');
       leader = leaderPasses(core);
-      await sleep(4_500); // three manifest TTLs and locks, forty passes
+      await sleep(4_500); // past a manifest TTL and a lock (lapsed ones would be judged), forty passes
       await leader.stop();
       expect(leader.actions).toBe(0);
       expect((await core.service.job(TENANT, job.id))!.nodes[0]).toMatchObject({
