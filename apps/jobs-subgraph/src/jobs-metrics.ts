@@ -254,7 +254,7 @@ export interface EventMetrics {
 /** `waitingForRedis`: live subscribers waiting for Redis to come back now (ReadOutages). */
 export function createEventMetrics(
   waitingForRedis: () => number,
-  readaheadBytes: () => number = () => 0,
+  readaheadBytes: () => number,
 ): EventMetrics {
   const lag = metrics.histogram({
     name: 'switchyard_event_delivery_lag_seconds',

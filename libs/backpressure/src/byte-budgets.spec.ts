@@ -5,7 +5,6 @@ describe('ByteBudgets', () => {
     const budgets = new ByteBudgets({ perOwner: 100, total: 0 });
     const a = budgets.for('A');
     expect(a.tryTake(60)).toBeNull();
-    expect(a.refusal(41)).toBe('perOwner');
     expect(a.tryTake(41)).toBe('perOwner');
     expect(budgets.usedBy('A')).toBe(60);
     expect(budgets.for('B').tryTake(100)).toBeNull(); // another owner has a bound of its own

@@ -18,8 +18,6 @@ export type ByteBound = keyof ByteBounds;
 
 /** One owner's share of a ByteBudgets. */
 export interface OwnerBudget {
-  /** Which bound `bytes` more would pass (nothing is taken); null: they fit. */
-  refusal(bytes: number): ByteBound | null;
   /** Takes `bytes` when they fit; otherwise takes nothing and says which bound refused. */
   tryTake(bytes: number): ByteBound | null;
   /** Takes `bytes` whatever the bounds (what is held already, or must be). */
@@ -60,7 +58,6 @@ export class ByteBudgets {
       else this.used.delete(owner);
     };
     return {
-      refusal: (bytes) => this.refusal(owner, bytes),
       tryTake: (bytes) => {
         const refused = this.refusal(owner, bytes);
         if (!refused) add(bytes);

@@ -37,7 +37,6 @@ export class ClientConnection {
   private held = 0;
   /** The sizes of those frames, oldest first: a socket calls its write callbacks in write order. */
   private readonly unwritten: number[] = [];
-  private closed = false;
   /** One callback for every frame (not a closure per frame: node batches the calls of one function). */
   private readonly written = () => {
     const size = this.unwritten.shift();
@@ -58,8 +57,7 @@ export class ClientConnection {
     };
     this.raw?.on('drain', wake);
     ws.once('close', () => {
-      // whatever is still unwritten goes with the socket (a callback after this gives nothing back)
-      this.closed = true;
+      // whatever is still unwritten goes with the socket (a callback after this finds no size: gives nothing back)
       this.budget?.give(this.held);
       this.held = 0;
       this.unwritten.length = 0;
@@ -84,7 +82,7 @@ export class ClientConnection {
       whenReady: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
       next: (payloadJson) => {
         // a closing connection: graphql-ws ends every subscription of it; nothing more to say
-        if (!this.open || this.closed) return null;
+        if (!this.open) return null;
         const frame = `${prefix}${payloadJson}}`;
         if (!this.budget) {
           this.ws.send(frame);

@@ -148,6 +148,7 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
             this.readahead?.give(ask.bytes);
           }
           readThrough = true;
+          // closed meanwhile (close() emptied the buffer): nobody will take what was read
           if (this.finished) break;
           if (batch.length === 0) break;
           markReadTogether(batch.map((stored) => stored.event));
@@ -170,8 +171,6 @@ export class StreamFollower implements AsyncIterableIterator<JobEvent> {
       if (!this.finished && !this.outage?.failed(e)) this.failure ??= e;
     } finally {
       this.reading = false;
-      // closed meanwhile: nobody will take what is buffered
-      if (this.finished) this.buffer.clear();
       this.wake();
     }
   }
