@@ -11,6 +11,12 @@ beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url);
 });
+/** Every lease and loop a test starts, stopped after it also when it failed midway (else its timers outlive the run). */
+const started: { stop(): Promise<void> }[] = [];
+const track = <T extends { stop(): Promise<void> }>(t: T): T => (started.push(t), t);
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((t) => t.stop()));
+});
 afterAll(async () => {
   redis?.disconnect();
   await server?.stop();
@@ -19,20 +25,20 @@ afterAll(async () => {
 describe('LeaderLease', () => {
   it('lets one replica lead, renews while it lives, and hands over on stop', async () => {
     const key = 'test:lease:handover';
-    // TTL 1 s (renewed every 333 ms): with 300 ms a stall of this process past 200 ms on a loaded CI machine
-    // could let the lease lapse and b get in, though a renews correctly
-    const a = new LeaderLease(redis, { key, ttlMs: 1_000, role: 'test', logger: quiet });
-    const b = new LeaderLease(redis, { key, ttlMs: 1_000, role: 'test', logger: quiet });
+    // TTL 3 s (renewed every second): a stall of this process past 2 s lets the lease lapse though a renews
+    // correctly (1 s failed once under CI's load: a stall past 667 ms)
+    const a = track(new LeaderLease(redis, { key, ttlMs: 3_000, role: 'test', logger: quiet }));
+    const b = track(new LeaderLease(redis, { key, ttlMs: 3_000, role: 'test', logger: quiet }));
     a.start();
     await waitFor(() => a.isLeader, { timeoutMs: 2000 });
     b.start();
-    await sleep(2_300); // more than two TTLs: a kept renewing, b never got in
+    await sleep(3_500); // more than a TTL: a kept renewing, b never got in
     expect(a.isLeader).toBe(true);
     expect(b.isLeader).toBe(false);
     expect(await redis.get(key)).toBe(a.holderId);
     await a.stop();
     expect(a.isLeader).toBe(false);
-    await waitFor(() => b.isLeader, { timeoutMs: 2000 });
+    await waitFor(() => b.isLeader, { timeoutMs: 4000 }); // b tries every second
     expect(await redis.get(key)).toBe(b.holderId);
     await b.stop();
     expect(await redis.get(key)).toBeNull();
@@ -53,13 +59,15 @@ describe('LeaderLease', () => {
   it('steps down when it cannot renew, before the lease can have expired', async () => {
     const key = 'test:lease:stepdown';
     const lost: number[] = [];
-    const lease = new LeaderLease(redis, {
-      key,
-      ttlMs: 600,
-      role: 'test',
-      logger: quiet,
-      onDeposed: () => lost.push(Date.now()),
-    });
+    const lease = track(
+      new LeaderLease(redis, {
+        key,
+        ttlMs: 600,
+        role: 'test',
+        logger: quiet,
+        onDeposed: () => lost.push(Date.now()),
+      }),
+    );
     lease.start();
     await waitFor(() => lease.isLeader, { timeoutMs: 2000 });
     await redis.set(key, 'usurper'); // the lease went elsewhere: renew fails, no error, just "not ours"
@@ -78,19 +86,21 @@ describe('LeaderLoop', () => {
     let inFlight = 0;
     let overlapped = false;
     const replica = (name: string) =>
-      new LeaderLoop(redis, {
-        key,
-        role: 'test',
-        leaseTtlMs: 1_500, // a hands over on stop, not by expiry: a long TTL only keeps a load stall from doing it
-        intervalMs: 20,
-        logger: quiet,
-        pass: async () => {
-          if (++inFlight > 1) overlapped = true;
-          passes.push(name);
-          await sleep(5);
-          inFlight--;
-        },
-      });
+      track(
+        new LeaderLoop(redis, {
+          key,
+          role: 'test',
+          leaseTtlMs: 1_500, // a hands over on stop, not by expiry: a long TTL only keeps a load stall from doing it
+          intervalMs: 20,
+          logger: quiet,
+          pass: async () => {
+            if (++inFlight > 1) overlapped = true;
+            passes.push(name);
+            await sleep(5);
+            inFlight--;
+          },
+        }),
+      );
     const a = replica('a');
     const b = replica('b');
     a.start();
@@ -109,15 +119,17 @@ describe('LeaderLoop', () => {
   it('tells onElected of each election, before the first pass of that term', async () => {
     const key = 'test:loop:elected';
     const seen: string[] = [];
-    const loop = new LeaderLoop(redis, {
-      key,
-      role: 'test',
-      leaseTtlMs: 300,
-      intervalMs: 10,
-      logger: quiet,
-      onElected: () => seen.push('elected'),
-      pass: async () => void seen.push('pass'),
-    });
+    const loop = track(
+      new LeaderLoop(redis, {
+        key,
+        role: 'test',
+        leaseTtlMs: 300,
+        intervalMs: 10,
+        logger: quiet,
+        onElected: () => seen.push('elected'),
+        pass: async () => void seen.push('pass'),
+      }),
+    );
     loop.start();
     await waitFor(() => seen.length >= 3, { timeoutMs: 2000 });
     await redis.set(key, 'usurper'); // deposed at the next renewal, elected again once the key is gone
@@ -134,17 +146,19 @@ describe('LeaderLoop', () => {
   it('keeps going after a pass throws', async () => {
     let calls = 0;
     const warnings: string[] = [];
-    const loop = new LeaderLoop(redis, {
-      key: 'test:loop:throws',
-      role: 'test',
-      leaseTtlMs: 300,
-      intervalMs: 10,
-      logger: { info: () => undefined, warn: (_o, m) => warnings.push(m) },
-      pass: () => {
-        calls++;
-        return Promise.reject(new Error('boom'));
-      },
-    });
+    const loop = track(
+      new LeaderLoop(redis, {
+        key: 'test:loop:throws',
+        role: 'test',
+        leaseTtlMs: 300,
+        intervalMs: 10,
+        logger: { info: () => undefined, warn: (_o, m) => warnings.push(m) },
+        pass: () => {
+          calls++;
+          return Promise.reject(new Error('boom'));
+        },
+      }),
+    );
     loop.start();
     await waitFor(() => calls >= 3, { timeoutMs: 2000 });
     await loop.stop();
