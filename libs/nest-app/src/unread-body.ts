@@ -1,4 +1,5 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * The one rule for a request body that will not be read (a refusal, or a body step that stopped reading): how
@@ -16,6 +17,36 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
  */
 export const MAX_UNREAD_BODY_BYTES = 256 * 1024;
 
+/**
+ * How long a connection closed over an unread body stays open after its answer: its write side closes at once (FIN
+ * after the answer) and nothing more is read, then the socket closes. Closing a socket with unread bytes makes the
+ * kernel send a reset, and a client still sending its body can meet that reset before it has read the answer (its
+ * next write fails first, and the answer goes with the connection). Go's net/http waits the same 500 ms
+ * (rstAvoidanceDelay); nginx's lingering_close reads on for up to 30 s, which costs what the client chooses to send.
+ */
+export const UNREAD_CLOSE_DELAY_MS = 500;
+
+/**
+ * node's close of a connection after an answer that says `Connection: close` (`socket.destroySoon`: FIN once the
+ * answer is written, then close), with UNREAD_CLOSE_DELAY_MS between the two and nothing read meanwhile. Node's
+ * http server resumes the socket to read off the refused body (`req._dump()`): it stays paused.
+ */
+function lingeringDestroySoon(this: Socket): void {
+  if (this.writable) this.end();
+  this.on('resume', () => void this.pause());
+  this.pause();
+  let timer: NodeJS.Timeout | undefined;
+  const closeLater = () => (timer = setTimeout(() => this.destroy(), UNREAD_CLOSE_DELAY_MS));
+  if (this.writableFinished) closeLater();
+  else this.once('finish', closeLater);
+  this.once('close', () => clearTimeout(timer));
+}
+
+/** Closes the connection of an answer given over an unread body as `lingeringDestroySoon` does. */
+function closeGently(req: IncomingMessage): void {
+  req.socket.destroySoon = lingeringDestroySoon;
+}
+
 /** A body that may be too large to read off once refused: over MAX_UNREAD_BODY_BYTES, or of unknown size (chunked). */
 export const largeBody = (req: IncomingMessage): boolean =>
   req.headers['transfer-encoding'] !== undefined ||
@@ -31,6 +62,7 @@ export function stopReading(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || req.destroyed || !largeBody(req)) return;
   req.pause();
   if (!res.headersSent) res.setHeader('Connection', 'close');
+  closeGently(req);
 }
 
 const nodeWriteHead = ServerResponse.prototype.writeHead;
@@ -41,10 +73,13 @@ const nodeWriteHead = ServerResponse.prototype.writeHead;
  * says `Connection: close`, and node closes the connection once the answer is written. Otherwise node would read
  * the rest of the body off the kept-alive connection to reach the next request (`req._dump()`), as body-parser
  * does before it answers: one refused request could make us read up to its declared length, or forever when
- * chunked. nginx also turns keep-alive off for such answers.
+ * chunked. nginx also turns keep-alive off for such answers. The connection closes gently (`closeGently`).
  */
 function writeHeadClosingUnread(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  if (!this.req.complete && !this.headersSent) this.setHeader('Connection', 'close');
+  if (!this.req.complete && !this.headersSent) {
+    this.setHeader('Connection', 'close');
+    closeGently(this.req);
+  }
   return (nodeWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
 }
 
