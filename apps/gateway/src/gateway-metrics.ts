@@ -37,7 +37,7 @@ export function createGatewayMetrics() {
   let bufferedBytesNow = () => 0;
   metrics.gauge({
     name: 'switchyard_gateway_buffered_bytes',
-    help: 'Bytes of subscription events held for clients that have not read them (queued, kept for late joiners, in send buffers): what BUFFERED_BYTES_TOTAL bounds',
+    help: 'Bytes of subscription events held for clients that have not read them (resolving, queued, kept for late joiners, in send buffers): what BUFFERED_BYTES_TOTAL bounds',
     collect() {
       this.set(bufferedBytesNow());
     },

@@ -4,9 +4,10 @@ import { ByteBudgets, type ByteBound } from '#libs/backpressure';
  * Bytes of subscription events the gateway holds for its clients (per replica), bounded per API key
  * (BUFFERED_BYTES_PER_KEY) and for every key together (BUFFERED_BYTES_TOTAL; past it the keys above an equal
  * share are refused first, ByteBudgets): events queued for a key's subscribers, the replay history of the shared
- * streams it opened, and the frames written to its connections that their sockets have not taken yet (node's
- * user-space send buffer: up to CLIENT_HIGH_WATER_BYTES and a frame per connection, for up to
- * MAX_CONNECTIONS_PER_KEY connections). A refusal ends that subscription (UNAVAILABLE, its client resumes).
+ * streams it opened, the events of its streams between arrival and hand-off (resolving-bytes.ts), and the frames
+ * written to its connections that their sockets have not taken yet (node's user-space send buffer: up to
+ * CLIENT_HIGH_WATER_BYTES and a frame per connection, for up to MAX_CONNECTIONS_PER_KEY connections). A refusal
+ * ends that subscription (UNAVAILABLE, its client resumes).
  *
  * Why: a subscriber's buffer is bounded in events (SUBSCRIBER_BUFFER), not bytes, and an event is as large as
  * its selection makes it (a job's 16 KB of labels, its 200 nodes): a client that stops reading its sockets made

@@ -12,6 +12,8 @@ import {
   type RunningSubgraph,
 } from '../../test/in-memory-subgraphs.js';
 import { take, waitFor } from '#libs/testing';
+import { KeyBufferBudgets } from './buffered-bytes.js';
+import { FIRST_EVENT_ESTIMATE_BYTES } from './resolving-bytes.js';
 import { JOB_EVENT_RESUME_POLICY } from './resumable-operation.js';
 import { SubscriptionForwarder } from './subscription-forwarder.js';
 import { SupergraphRuntime } from './supergraph-runtime.js';
@@ -288,6 +290,57 @@ describe('SubscriptionForwarder', () => {
     expect(last.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', resumeAfter: '9' });
     expect(results.length).toBe(9); // 8 buffered, then the error
     await waitUntil(() => log.ended === 1);
+  });
+
+  it("holds the bytes of events still resolving against the key's budget: a burst past it is not resolved, and the stream ends resumably", async () => {
+    // entity fetches that wait until released: every event that arrives stays between arrival and hand-off
+    let fetches = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const inner = new LocalGraphQLDataSource(artifactsSchema(artifacts));
+    const slowArtifacts = {
+      process: async (o: Parameters<typeof inner.process>[0]) => {
+        fetches++;
+        await released;
+        return inner.process(o);
+      },
+    };
+    const runtime = new SupergraphRuntime(composeTestSupergraph());
+    const budgets = new KeyBufferBudgets({ perKey: 10 * FIRST_EVENT_ESTIMATE_BYTES, total: 0 });
+    const bounded = new SubscriptionForwarder({
+      runtime: () => runtime,
+      upstream: pool,
+      dataSources: () => ({ artifacts: slowArtifacts }),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: 1000,
+      bufferedBytes: budgets,
+    });
+    const it = bounded.subscribe({
+      document: parse(QUERY),
+      query: QUERY,
+      variables: { id: 'j1' },
+      identity,
+      context: { identity },
+    });
+    await waitUntil(() => log.opened.length === 1);
+    for (let i = 0; i < 200; i++) log.append('j1', 'LOG');
+    // the eleventh arrival finds the key's bytes held by the ten before it: it and the rest are not resolved
+    await waitUntil(() => fetches >= 10);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fetches).toBe(10);
+    release();
+    const results = await take(it, 20);
+    expect(results.slice(0, 10).map((r) => (r.data as { jobEvents: { seq: number } }).jobEvents.seq)).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    expect(results[10]!.errors?.[0]?.extensions).toMatchObject({
+      code: 'UNAVAILABLE',
+      limit: 'bufferedBytesPerKey',
+      resumeAfter: '10',
+    });
+    expect(results).toHaveLength(11);
+    await waitUntil(() => log.ended === 1);
+    expect(budgets.total).toBe(0);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   type ResumePolicy,
   type UpstreamOperation,
 } from './resumable-operation.js';
+import { ResolvingBytes } from './resolving-bytes.js';
 import { StreamSharing, type SharedStreamSource } from './shared-streams.js';
 import type { SubscriptionPlan, SupergraphRuntime } from './supergraph-runtime.js';
 import {
@@ -380,7 +381,11 @@ export class SubscriptionForwarder {
         });
       };
 
+      const resolvingBytes = new ResolvingBytes();
+      /** Set once the stream's bytes were refused: it is ending, later arrivals are dropped unresolved. */
+      let refusedAt: BufferBudgetExceeded | null = null;
       const onResult = (result: FormattedExecutionResult) => {
+        if (refusedAt) return;
         if (!result.data) {
           // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
           inOrder(() => sink.error(new UpstreamErrors(result.errors ?? [])));
@@ -413,6 +418,15 @@ export class SubscriptionForwarder {
           if (type === 'NODE_PROGRESS') coalesceKey = `${stream}\u0000${String(event[HIDDEN.node] ?? '')}`;
           essential = !!type && TERMINAL_JOB_EVENTS.has(type);
         }
+        // held against the key the stream runs for until handed over (resolving-bytes.ts); past its bounds the
+        // stream ends after the events before this one, and what arrives meanwhile is not resolved
+        const budget = this.budgetFor(request.identity.keyId);
+        const hold = budget ? resolvingBytes.hold(budget, essential) : null;
+        if (hold instanceof BufferBudgetExceeded) {
+          refusedAt = hold;
+          inOrder(() => sink.error(hold));
+          return;
+        }
         const arrival = this.fetches?.arrived(eventKey) ?? 0;
         const sources = this.options.dataSources();
         const resolving = resolveEvent(
@@ -422,12 +436,22 @@ export class SubscriptionForwarder {
           request,
           { data, errors: result.errors },
           this.fetches ? this.fetches.wrap(sources, arrival) : sources,
-        );
+        ).then((value) => {
+          // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
+          const bytes = payloadJson(value).length;
+          return { value, bytes, refused: hold?.resolved(bytes) ?? null };
+        });
         resolving.catch(() => undefined); // handled in order below
         inOrder(async () => {
-          const value = await resolving;
-          // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
-          sink.next({ value, coalesceKey, essential, cursor, bytes: payloadJson(value).length });
+          try {
+            const { value, bytes, refused } = await resolving;
+            if (refused) {
+              refusedAt ??= refused;
+              sink.error(refused);
+            } else sink.next({ value, coalesceKey, essential, cursor, bytes });
+          } finally {
+            hold?.release();
+          }
         });
       };
       /** One upstream subscription; its end counts only while it is the stream's current one. */
