@@ -17,9 +17,9 @@ export interface ResolvingHold {
 /**
  * The bytes of one upstream stream's events between their arrival and their hand-off to the members: their
  * entity fetches in flight, or resolved and waiting behind earlier events. The subgraph sends a replay's events
- * as fast as it reads them (hundreds at once) and each starts its fetch on arrival, so without this a client that
- * does not read could hold the gateway's heap without bound while the buffers behind it, which count what is
- * queued, stay under theirs (measured: 8 keys × 100 paused replays, 1.5 GB of heap for 139 MiB counted). Held
+ * as fast as it reads them (hundreds at once) and each starts its fetch on arrival, so without this the results
+ * of a replay's fetches were held uncounted until the events before them were handed over, however many arrived,
+ * while the buffers behind them, which count what is queued, stayed under their bounds. Held
  * against the key's budget at the stream's mean resolved size (FIRST_EVENT_ESTIMATE_BYTES before the first),
  * trued up once resolved.
  */
