@@ -67,6 +67,29 @@ describe('SubscriptionForwarder', () => {
   const subscribe = (query = QUERY, variables: Record<string, unknown> = { id: 'j1' }) =>
     forwarder.subscribe({ document: parse(query), query, variables, identity, context: { identity } });
 
+  /** A forwarder of its own on the same pool, `options` over this suite's (artifacts from `names`). */
+  const forwarderWith = (
+    options: Partial<ConstructorParameters<typeof SubscriptionForwarder>[0]>,
+    names = artifacts,
+  ) =>
+    new SubscriptionForwarder({
+      runtime: () => new SupergraphRuntime(composeTestSupergraph()),
+      upstream: pool,
+      dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(names)) }),
+      policy: JOB_EVENT_RESUME_POLICY,
+      bufferCapacity: 8,
+      ...options,
+    });
+  /** QUERY on `on` for job `id`. */
+  const subscribeOn = (on: SubscriptionForwarder, id: string) =>
+    on.subscribe({
+      document: parse(QUERY),
+      query: QUERY,
+      variables: { id },
+      identity,
+      context: { identity },
+    });
+
   it('resolves fields of both subgraphs for every event and hides its own bookkeeping fields', async () => {
     log.append('j1', 'JOB_QUEUED');
     const it = subscribe();
@@ -94,24 +117,9 @@ describe('SubscriptionForwarder', () => {
   });
 
   it('shares identical entity fetches of many subscribers to one event', async () => {
-    const shared = new SubscriptionForwarder({
-      runtime: () => new SupergraphRuntime(composeTestSupergraph()),
-      upstream: pool,
-      dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(artifacts)) }),
-      policy: JOB_EVENT_RESUME_POLICY,
-      bufferCapacity: 8,
-      shareEntityFetches: true,
-    });
+    const shared = forwarderWith({ shareEntityFetches: true });
     log.append('j1', 'JOB_QUEUED');
-    const its = Array.from({ length: 20 }, () =>
-      shared.subscribe({
-        document: parse(QUERY),
-        query: QUERY,
-        variables: { id: 'j1' },
-        identity,
-        context: { identity },
-      }),
-    );
+    const its = Array.from({ length: 20 }, () => subscribeOn(shared, 'j1'));
     const firsts = await Promise.all(its.map(async (it) => (await take(it, 1))[0]!));
     for (const r of firsts)
       expect((r.data as any).jobEvents.job.artifacts).toEqual([
@@ -125,21 +133,8 @@ describe('SubscriptionForwarder', () => {
 
   it('resolves every event against the entities as of that event, never an earlier fetch', async () => {
     const names = new Map<string, string[]>([['j2', []]]);
-    const batched = new SubscriptionForwarder({
-      runtime: () => new SupergraphRuntime(composeTestSupergraph()),
-      upstream: pool,
-      dataSources: () => ({ artifacts: new LocalGraphQLDataSource(artifactsSchema(names)) }),
-      policy: JOB_EVENT_RESUME_POLICY,
-      bufferCapacity: 8,
-      shareEntityFetches: true,
-    });
-    const it = batched.subscribe({
-      document: parse(QUERY),
-      query: QUERY,
-      variables: { id: 'j2' },
-      identity,
-      context: { identity },
-    });
+    const batched = forwarderWith({ shareEntityFetches: true }, names);
+    const it = subscribeOn(batched, 'j2');
     log.append('j2', 'NODE_SUCCEEDED');
     const [before] = await take(it, 1);
     expect((before!.data as any).jobEvents.job.artifacts).toEqual([]);
@@ -305,23 +300,13 @@ describe('SubscriptionForwarder', () => {
         return inner.process(o);
       },
     };
-    const runtime = new SupergraphRuntime(composeTestSupergraph());
     const budgets = new KeyBufferBudgets({ perKey: 10 * FIRST_EVENT_ESTIMATE_BYTES, total: 0 });
-    const bounded = new SubscriptionForwarder({
-      runtime: () => runtime,
-      upstream: pool,
+    const bounded = forwarderWith({
       dataSources: () => ({ artifacts: slowArtifacts }),
-      policy: JOB_EVENT_RESUME_POLICY,
       bufferCapacity: 1000,
       bufferedBytes: budgets,
     });
-    const it = bounded.subscribe({
-      document: parse(QUERY),
-      query: QUERY,
-      variables: { id: 'j1' },
-      identity,
-      context: { identity },
-    });
+    const it = subscribeOn(bounded, 'j1');
     await waitUntil(() => log.opened.length === 1);
     for (let i = 0; i < 200; i++) log.append('j1', 'LOG');
     // the eleventh arrival finds the key's bytes held by the ten before it: it and the rest are not resolved
