@@ -439,16 +439,16 @@ export class SubscriptionForwarder {
         ).then((value) => {
           // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
           const bytes = payloadJson(value).length;
-          return { value, bytes, refused: hold?.resolved(bytes) ?? null };
+          const refused = hold?.resolved(bytes) ?? null;
+          refusedAt ??= refused;
+          return { value, bytes, refused };
         });
         resolving.catch(() => undefined); // handled in order below
         inOrder(async () => {
           try {
             const { value, bytes, refused } = await resolving;
-            if (refused) {
-              refusedAt ??= refused;
-              sink.error(refused);
-            } else sink.next({ value, coalesceKey, essential, cursor, bytes });
+            if (refused) sink.error(refused);
+            else sink.next({ value, coalesceKey, essential, cursor, bytes });
           } finally {
             hold?.release();
           }
