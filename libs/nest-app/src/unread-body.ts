@@ -42,8 +42,12 @@ function lingeringDestroySoon(this: Socket): void {
   this.once('close', () => clearTimeout(timer));
 }
 
-/** Closes the connection of an answer given over an unread body as `lingeringDestroySoon` does. */
-function closeGently(req: IncomingMessage): void {
+/**
+ * The answer to `req` closes its connection (`Connection: close`, when its head is not out yet), as
+ * `lingeringDestroySoon` does.
+ */
+function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
   req.socket.destroySoon = lingeringDestroySoon;
 }
 
@@ -61,8 +65,7 @@ export const largeBody = (req: IncomingMessage): boolean =>
 export function stopReading(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || req.destroyed || !largeBody(req)) return;
   req.pause();
-  if (!res.headersSent) res.setHeader('Connection', 'close');
-  closeGently(req);
+  closeAfterAnswer(req, res);
 }
 
 const nodeWriteHead = ServerResponse.prototype.writeHead;
@@ -73,13 +76,10 @@ const nodeWriteHead = ServerResponse.prototype.writeHead;
  * says `Connection: close`, and node closes the connection once the answer is written. Otherwise node would read
  * the rest of the body off the kept-alive connection to reach the next request (`req._dump()`), as body-parser
  * does before it answers: one refused request could make us read up to its declared length, or forever when
- * chunked. nginx also turns keep-alive off for such answers. The connection closes gently (`closeGently`).
+ * chunked. nginx also turns keep-alive off for such answers. The connection closes gently (`closeAfterAnswer`).
  */
 function writeHeadClosingUnread(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  if (!this.req.complete && !this.headersSent) {
-    this.setHeader('Connection', 'close');
-    closeGently(this.req);
-  }
+  if (!this.req.complete && !this.headersSent) closeAfterAnswer(this.req, this);
   return (nodeWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
 }
 

@@ -38,26 +38,22 @@ export class ResolvingBytes {
    * event) is held whatever the bounds: it ends the stream anyway.
    */
   hold(budget: BufferBudget, essential: boolean): ResolvingHold | BufferBudgetExceeded {
+    const take = (bytes: number): BufferBudgetExceeded | null => {
+      if (!essential) return budget.tryTake(bytes);
+      budget.take(bytes);
+      return null;
+    };
     let held = this.estimate;
-    if (essential) budget.take(held);
-    else {
-      const refused = budget.tryTake(held);
-      if (refused) return refused;
-    }
+    const refused = take(held);
+    if (refused) return refused;
     let released = false;
     return {
       resolved: (bytes) => {
         this.resolvedEvents++;
         this.resolvedBytes += bytes;
-        if (bytes <= held) {
-          budget.give(held - bytes);
-          held = bytes;
-          return null;
-        }
-        const more = bytes - held;
-        if (essential) budget.take(more);
+        if (bytes <= held) budget.give(held - bytes);
         else {
-          const refused = budget.tryTake(more);
+          const refused = take(bytes - held);
           if (refused) return refused;
         }
         held = bytes;

@@ -382,10 +382,12 @@ export class SubscriptionForwarder {
       };
 
       const resolvingBytes = new ResolvingBytes();
+      /** The budget of the key the stream runs for (follows `request` when re-homed). */
+      let budget = this.budgetFor(request.identity.keyId);
       /** Set once the stream's bytes were refused: it is ending, later arrivals are dropped unresolved. */
-      let refusedAt: BufferBudgetExceeded | null = null;
+      let refusedBytes = false;
       const onResult = (result: FormattedExecutionResult) => {
-        if (refusedAt) return;
+        if (refusedBytes) return;
         if (!result.data) {
           // A subscription-level error (NOT_FOUND, FORBIDDEN...): every member gets it, then it ends.
           inOrder(() => sink.error(new UpstreamErrors(result.errors ?? [])));
@@ -420,10 +422,9 @@ export class SubscriptionForwarder {
         }
         // held against the key the stream runs for until handed over (resolving-bytes.ts); past its bounds the
         // stream ends after the events before this one, and what arrives meanwhile is not resolved
-        const budget = this.budgetFor(request.identity.keyId);
         const hold = budget ? resolvingBytes.hold(budget, essential) : null;
         if (hold instanceof BufferBudgetExceeded) {
-          refusedAt = hold;
+          refusedBytes = true;
           inOrder(() => sink.error(hold));
           return;
         }
@@ -440,7 +441,7 @@ export class SubscriptionForwarder {
           // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
           const bytes = payloadJson(value).length;
           const refused = hold?.resolved(bytes) ?? null;
-          refusedAt ??= refused;
+          if (refused) refusedBytes = true;
           return { value, bytes, refused };
         });
         resolving.catch(() => undefined); // handled in order below
@@ -512,6 +513,7 @@ export class SubscriptionForwarder {
         rehome: (next) => {
           const previous = request;
           request = next;
+          budget = this.budgetFor(next.identity.keyId);
           // the same key and scopes: the subgraph sees no difference, the subscription stays
           if (identityKey(previous.identity) === identityKey(next.identity)) return;
           // still reading the head: the stream opens under `request` once it is read
