@@ -53,7 +53,10 @@ describe('ManifestPublisher (real Redis)', () => {
 
     // activity changes are coalesced: several within the delay make one write, after the delay
     const writes = async () => Number(/cmdstat_set:calls=(\d+)/.exec(await client.info('commandstats'))?.[1]);
-    clearInterval((pub as unknown as { timer: NodeJS.Timeout }).timer); // no heartbeat writes in between
+    const internals = pub as unknown as { timer: NodeJS.Timeout; writing?: Promise<void> };
+    clearInterval(internals.timer); // no heartbeat writes in between
+    // a heartbeat write already under way (and a change queued behind it) must land before the count, not in it
+    while (internals.writing) await internals.writing;
     const before = await writes();
     state = 'IDLE';
     pub.activity();
