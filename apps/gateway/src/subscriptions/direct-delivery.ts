@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { ExecutionResult } from 'graphql';
 import type { WebSocket } from 'ws';
 import type { BufferBudget, BufferBudgetExceeded } from './buffered-bytes.js';
 
@@ -98,18 +97,4 @@ export class ClientConnection {
       },
     };
   }
-}
-
-/**
- * The JSON of a shared event, made once for every subscriber of it (the item object is shared by all members
- * of a stream). Only results without errors: errors go through graphql-ws's onNext, which formats them.
- */
-const serialised = new WeakMap<object, string>();
-export function payloadJson(result: ExecutionResult): string {
-  let json = serialised.get(result);
-  if (json === undefined) {
-    json = JSON.stringify(result);
-    serialised.set(result, json);
-  }
-  return json;
 }

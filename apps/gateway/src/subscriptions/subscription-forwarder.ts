@@ -9,7 +9,7 @@ import {
   type KeyBufferBudgets,
 } from './buffered-bytes.js';
 import { EntityFetchBatcher } from './entity-fetch-batcher.js';
-import { payloadJson, type DirectSink } from './direct-delivery.js';
+import type { DirectSink } from './direct-delivery.js';
 import { BufferOverflow } from './event-buffer.js';
 import { resolveEvent, toClientErrors, UpstreamErrors } from './event-resolution.js';
 import {
@@ -20,6 +20,7 @@ import {
   type ResumePolicy,
   type UpstreamOperation,
 } from './resumable-operation.js';
+import { ResolvedEvent } from './resolved-event.js';
 import { ResolvingBytes } from './resolving-bytes.js';
 import { StreamSharing, type SharedStreamSource } from './shared-streams.js';
 import type { SubscriptionPlan, SupergraphRuntime } from './supergraph-runtime.js';
@@ -118,7 +119,7 @@ export interface ForwardRequest {
  */
 export class SubscriptionForwarder {
   readonly fetches: EntityFetchBatcher | null;
-  readonly sharing: StreamSharing<ExecutionResult, ForwardRequest>;
+  readonly sharing: StreamSharing<ResolvedEvent, ForwardRequest>;
   private readonly share: boolean;
   /** Plans of different supergraphs never share a stream (a hot reload may change them). */
   private readonly runtimeIds = new WeakMap<SupergraphRuntime, number>();
@@ -129,7 +130,7 @@ export class SubscriptionForwarder {
   constructor(private readonly options: SubscriptionForwarderOptions) {
     this.fetches = options.shareEntityFetches ? new EntityFetchBatcher() : null;
     this.share = options.shareSubscriptions ?? !!options.shareEntityFetches;
-    this.sharing = new StreamSharing<ExecutionResult, ForwardRequest>({
+    this.sharing = new StreamSharing<ResolvedEvent, ForwardRequest>({
       bufferCapacity: options.bufferCapacity,
       historyLimit: options.shareHistoryLimit ?? options.bufferCapacity,
       onCoalesced: (n) => {
@@ -215,9 +216,9 @@ export class SubscriptionForwarder {
     const direct = request.direct;
     if (direct)
       member.deliverDirectly((item) => {
-        if (finished || cut || item.value.errors?.length || !direct.ready()) return false;
+        if (finished || cut || item.value.hasErrors || !direct.ready()) return false;
         // refused by the bytes bound: queued instead, where the same bound ends this subscription
-        if (direct.next(payloadJson(item.value))) return false;
+        if (direct.next(item.value.json!)) return false;
         if (item.cursor !== undefined) lastDeliveredCursor = item.cursor;
         metrics?.event?.('delivered');
         return true;
@@ -237,16 +238,16 @@ export class SubscriptionForwarder {
             return done();
           }
           if (read.kind === 'error') return failed(read.error);
-          const value = read.item.value;
+          const event = read.item.value;
           const delivered = () => {
             if (read.item.cursor !== undefined) lastDeliveredCursor = read.item.cursor;
             metrics?.event?.('delivered');
           };
-          if (!direct || value.errors?.length) {
+          if (!direct || event.hasErrors) {
             // until graphql-ws has sent it (and asks for the next), later events queue behind it
             member.holding = true;
             delivered();
-            return { done: false, value };
+            return { done: false, value: event.result() };
           }
           // A client that does not keep up: stop writing, and this member's buffer fills (then overflows)
           // exactly as when graphql-ws waited for each send.
@@ -260,13 +261,13 @@ export class SubscriptionForwarder {
           }
           if (finished) return done();
           if (cut) return ended();
-          const refused = direct.next(payloadJson(value));
+          const refused = direct.next(event.json!);
           if (refused) {
             // the subscription ends here anyway: the terminal event goes out through graphql-ws, as errors do
             if (!read.item.essential) return failed(refused);
             member.holding = true;
             delivered();
-            return { done: false, value };
+            return { done: false, value: event.result() };
           }
           delivered();
         }
@@ -343,7 +344,7 @@ export class SubscriptionForwarder {
     runtime: SupergraphRuntime,
     plan: SubscriptionPlan,
     first: ForwardRequest,
-  ): SharedStreamSource<ExecutionResult, ForwardRequest> {
+  ): SharedStreamSource<ResolvedEvent, ForwardRequest> {
     return (sink) => {
       /** On whose behalf the upstream subscription and the entity fetches run. */
       let request = first;
@@ -437,19 +438,19 @@ export class SubscriptionForwarder {
           request,
           { data, errors: result.errors },
           this.fetches ? this.fetches.wrap(sources, arrival) : sources,
-        ).then((value) => {
-          // serialised once per event whatever the members (direct delivery reuses it): what it holds, as bytes
-          const bytes = payloadJson(value).length;
-          const refused = hold?.resolved(bytes) ?? null;
+        ).then((result) => {
+          // serialised once per event whatever the members (kept as its JSON: resolved-event.ts)
+          const value = ResolvedEvent.of(result);
+          const refused = hold?.resolved(value.bytes) ?? null;
           if (refused) refusedBytes = true;
-          return { value, bytes, refused };
+          return { value, refused };
         });
         resolving.catch(() => undefined); // handled in order below
         inOrder(async () => {
           try {
-            const { value, bytes, refused } = await resolving;
+            const { value, refused } = await resolving;
             if (refused) sink.error(refused);
-            else sink.next({ value, coalesceKey, essential, cursor, bytes });
+            else sink.next({ value, coalesceKey, essential, cursor, bytes: value.bytes });
           } finally {
             hold?.release();
           }
