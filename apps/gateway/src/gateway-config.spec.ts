@@ -28,16 +28,16 @@ describe('gateway configuration: production defaults and document limits', () =>
     expect(() => loadGatewayConfig({ SUBSCRIBER_BUFFER: '0' })).toThrow(/SUBSCRIBER_BUFFER/);
   });
 
-  it('bounds the bytes of unread subscription events per key (32 MiB) and in all (an eighth of the heap, at most 128 MiB): 0 turns each off, nonsense refused', () => {
+  it('bounds the bytes of unread subscription events per key (32 MiB) and in all (a quarter of the heap, at most 128 MiB): 0 turns each off, nonsense refused', () => {
     expect(loadGatewayConfig({}).BUFFERED_BYTES_PER_KEY).toBe(32 * 1024 * 1024);
     expect(loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '0' }).BUFFERED_BYTES_PER_KEY).toBe(0);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '-1' })).toThrow(/BUFFERED_BYTES_PER_KEY/);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_PER_KEY: '1MB' })).toThrow(/BUFFERED_BYTES_PER_KEY/);
     expect(loadGatewayConfig({}).BUFFERED_BYTES_TOTAL).toBe(
-      Math.min(128 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 8)),
+      Math.min(128 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4)),
     );
     // node's heap limit in the compose file's 768 MiB container, and on this 24 GB machine
-    expect(defaultBufferedBytesTotal(396 * 1024 * 1024)).toBe(49.5 * 1024 * 1024);
+    expect(defaultBufferedBytesTotal(396 * 1024 * 1024)).toBe(99 * 1024 * 1024);
     expect(defaultBufferedBytesTotal(4144 * 1024 * 1024)).toBe(128 * 1024 * 1024);
     expect(loadGatewayConfig({ BUFFERED_BYTES_TOTAL: '0' }).BUFFERED_BYTES_TOTAL).toBe(0);
     expect(() => loadGatewayConfig({ BUFFERED_BYTES_TOTAL: '-5' })).toThrow(/BUFFERED_BYTES_TOTAL/);

@@ -92,7 +92,7 @@ export const gatewayEnv = {
   /**
    * The same bytes for every key together on this replica; once reached, a subscription whose key holds more than
    * an equal share of it ends UNAVAILABLE (`limit: bufferedBytesTotal`), the others go on. 0: no bound. Default:
-   * an eighth of node's heap limit, at most 128 MiB (defaultBufferedBytesTotal).
+   * a quarter of node's heap limit, at most 128 MiB (defaultBufferedBytesTotal).
    */
   BUFFERED_BYTES_TOTAL: nonNegativeInt(defaultBufferedBytesTotal()),
   /** Bytes (estimated) of subscription query plans kept, least recently used out first. */
@@ -164,11 +164,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /**
- * An eighth of node's heap limit, at most 128 MiB. Measured (session 24, 8 keys × 100 paused replays of a 200-node
- * job with a fat selection): the heap holds ≈ 3× the JSON it counts (the result objects and their serialised text),
- * over ≈ 70 MiB of its own. In the compose file's 768 MiB container node sets the heap limit at 396 MiB: 128 MiB
- * counted crashed the gateway there (heap out of memory), 64 MiB peaked at 367 MiB of heap; this gives 49 MiB.
+ * A quarter of node's heap limit, at most 128 MiB. In the compose file's 768 MiB container node sets the heap limit
+ * at 396 MiB: this gives 99 MiB there. Measured with that heap limit (8 keys × 100 paused replays of a 200-node
+ * job): events held as their JSON, one byte per character (resolved-event.ts), grow the live heap by ≈ 1× the bytes
+ * counted, and 128 MiB counted peaked at 234 MiB of heap used. Before, as result objects beside a JSON often held two
+ * bytes per character (5.4× the bytes counted in a 100-node replay), 128 MiB crashed the gateway (session 24).
  */
 export function defaultBufferedBytesTotal(heapLimit = getHeapStatistics().heap_size_limit): number {
-  return Math.min(128 * 1024 * 1024, Math.floor(heapLimit / 8));
+  return Math.min(128 * 1024 * 1024, Math.floor(heapLimit / 4));
 }
