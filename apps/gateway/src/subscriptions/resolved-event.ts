@@ -9,17 +9,13 @@ import type { ExecutionResult } from 'graphql';
  * An event with errors keeps its result object: graphql-ws formats those itself.
  */
 export class ResolvedEvent {
-  /** The JSON's length: what the event holds, as the byte bounds count it. */
-  readonly bytes: number;
-
   private constructor(
     /** The result's JSON (events without errors). */
     readonly json: string | undefined,
     private readonly withErrors: ExecutionResult | undefined,
-    bytes: number,
-  ) {
-    this.bytes = bytes;
-  }
+    /** The JSON's length: what the event holds, as the byte bounds count it. */
+    readonly bytes: number,
+  ) {}
 
   static of(result: ExecutionResult): ResolvedEvent {
     const json = oneByte(JSON.stringify(result));
