@@ -39,7 +39,8 @@ export class ResolvedEvent {
  * character as soon as one string in the value is held that way, and whether one is depends on the process's
  * history, not on the text: a property name first internalised from a message that had a character past Latin-1
  * (seen here: `finishedAt`) stays two-byte for the life of the process, and every event naming it then took twice
- * the heap its length says. Copying through Latin-1 costs two copies per event, not per subscriber.
+ * the heap its length says. That is Node 20's V8; Node 22's narrows JSON.stringify's output itself, and the copy is
+ * then redundant. Copying through Latin-1 costs two copies per event, not per subscriber.
  */
 function oneByte(json: string): string {
   return Buffer.byteLength(json, 'utf8') === json.length
