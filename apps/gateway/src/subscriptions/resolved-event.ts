@@ -18,10 +18,11 @@ export class ResolvedEvent {
   ) {}
 
   static of(result: ExecutionResult): ResolvedEvent {
-    const json = oneByte(JSON.stringify(result));
+    const json = JSON.stringify(result);
+    // an event with errors keeps only the JSON's length: its copy would be thrown away
     return result.errors?.length
       ? new ResolvedEvent(undefined, result, json.length)
-      : new ResolvedEvent(json, undefined, json.length);
+      : new ResolvedEvent(oneByte(json), undefined, json.length);
   }
 
   get hasErrors(): boolean {
